@@ -1,0 +1,229 @@
+"""Reading and writing audio files, and the sample-format conversions at the library's edges.
+
+Inside ser-live audio is ``float32`` in [-1, 1] of shape ``(n_samples,)`` at 16 kHz mono;
+``int16`` appears only at the capture and VAD boundary and in written WAV files.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import soundfile as sf
+
+from .errors import AudioFileError
+
+__all__ = [
+    "SAMPLE_RATE_HZ",
+    "AudioInfo",
+    "audio_info",
+    "load_audio",
+    "iter_audio_blocks",
+    "to_int16",
+    "to_float32",
+    "write_wav",
+]
+
+log = logging.getLogger(__name__)
+
+#: The one sample rate of the library (Hz): capture, VAD, features and models all use it.
+SAMPLE_RATE_HZ: int = 16000
+
+
+class AudioInfo:
+    """What a file header says: ``sample_rate_hz`` (Hz), ``channels``, ``n_frames`` (samples
+    per channel), ``duration_s`` (seconds), ``format`` (e.g. ``"FLAC"``)."""
+
+    __slots__ = ("path", "sample_rate_hz", "channels", "n_frames", "duration_s", "format")
+
+    def __init__(self, path: Path, info: "sf._SoundFileInfo") -> None:
+        self.path = path
+        self.sample_rate_hz = int(info.samplerate)
+        self.channels = int(info.channels)
+        self.n_frames = int(info.frames)
+        self.duration_s = self.n_frames / self.sample_rate_hz if self.sample_rate_hz else 0.0
+        self.format = str(info.format)
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return (
+            f"AudioInfo({self.path.name!r}, {self.sample_rate_hz} Hz, {self.channels} ch, "
+            f"{self.duration_s:.2f} s, {self.format})"
+        )
+
+
+def audio_info(path: str | Path) -> AudioInfo:
+    """Read a file's header without decoding its samples.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any file libsndfile reads (WAV, FLAC, OGG/Vorbis, AIFF, ...).
+
+    Returns
+    -------
+    AudioInfo
+
+    Raises
+    ------
+    AudioFileError
+        The file does not exist, cannot be decoded, or holds no samples.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise AudioFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise AudioFileError(f"{p}: is a folder, not an audio file")
+    try:
+        info = AudioInfo(p, sf.info(str(p)))
+    except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/TypeError
+        raise AudioFileError(
+            f"{p}: cannot read as audio ({exc}); give a WAV, FLAC or OGG file "
+            "(convert others with e.g. `ffmpeg -i IN -ar 16000 -ac 1 OUT.wav`)"
+        ) from exc
+    if info.n_frames <= 0 or info.sample_rate_hz <= 0:
+        raise AudioFileError(f"{p}: the file holds no audio samples (empty)")
+    return info
+
+
+def _to_mono(block: np.ndarray) -> np.ndarray:
+    """Average channels: ``(n, channels)`` float32 -> ``(n,)`` float32."""
+    if block.ndim == 1:
+        return block
+    return block.mean(axis=1, dtype=np.float32)
+
+
+def load_audio(
+    path: str | Path,
+    *,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+    max_duration_s: float | None = None,
+) -> np.ndarray:
+    """Decode a whole file to mono float32 at ``sample_rate_hz``.
+
+    Channels are averaged; other sample rates are resampled with soxr (high quality, via
+    :func:`librosa.resample`).
+
+    Parameters
+    ----------
+    path : str or Path
+        Audio file (any format libsndfile reads, any rate, any channel count).
+    sample_rate_hz : int, default 16000
+        Target sample rate (Hz).
+    max_duration_s : float, optional
+        Refuse files longer than this many seconds (before decoding them), so a
+        one-hour recording is not loaded by mistake where one utterance is expected.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_samples,)
+        Samples in [-1, 1].
+
+    Raises
+    ------
+    AudioFileError
+        Missing, unreadable or empty file, or longer than ``max_duration_s``.
+    """
+    info = audio_info(path)
+    if max_duration_s is not None and info.duration_s > max_duration_s:
+        raise AudioFileError(
+            f"{info.path}: {info.duration_s:.1f} s long, more than the {max_duration_s:.0f} s "
+            "this call takes as one utterance; cut it into utterances with --segments"
+        )
+    try:
+        data, sr = sf.read(str(info.path), dtype="float32", always_2d=False)
+    except Exception as exc:
+        raise AudioFileError(f"{info.path}: decoding failed ({exc})") from exc
+    y = _to_mono(np.asarray(data, dtype=np.float32))
+    if y.size == 0:
+        raise AudioFileError(f"{info.path}: the file holds no audio samples (empty)")
+    if sr != sample_rate_hz:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate_hz, res_type="soxr_hq")
+    return np.ascontiguousarray(np.clip(y, -1.0, 1.0), dtype=np.float32)
+
+
+def iter_audio_blocks(
+    path: str | Path,
+    *,
+    block_s: float = 0.5,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+) -> Iterator[np.ndarray]:
+    """Decode a file block by block, mono float32 at ``sample_rate_hz``, in constant memory.
+
+    Resampling is streaming (a soxr ``ResampleStream``), so an hour-long 48 kHz stereo
+    file is never held in memory whole.
+
+    Parameters
+    ----------
+    path : str or Path
+        Audio file.
+    block_s : float, default 0.5
+        Length of each decoded block, in seconds of the file.
+    sample_rate_hz : int, default 16000
+        Output sample rate (Hz).
+
+    Yields
+    ------
+    np.ndarray, float32, shape (n,)
+        Consecutive blocks; their concatenation is the whole resampled file.
+
+    Raises
+    ------
+    AudioFileError
+        Missing, unreadable or empty file.
+    """
+    info = audio_info(path)
+    block_frames = max(1, int(round(block_s * info.sample_rate_hz)))
+    resampler = None
+    if info.sample_rate_hz != sample_rate_hz:
+        import soxr
+
+        resampler = soxr.ResampleStream(
+            info.sample_rate_hz, sample_rate_hz, 1, dtype="float32", quality="HQ"
+        )
+    try:
+        with sf.SoundFile(str(info.path)) as f:
+            while True:
+                block = f.read(block_frames, dtype="float32", always_2d=False)
+                last = len(block) < block_frames
+                y = _to_mono(np.asarray(block, dtype=np.float32))
+                if resampler is not None:
+                    y = resampler.resample_chunk(y, last=last)
+                if y.size:
+                    yield np.clip(y, -1.0, 1.0).astype(np.float32, copy=False)
+                if last:
+                    break
+    except AudioFileError:
+        raise
+    except Exception as exc:
+        raise AudioFileError(f"{info.path}: decoding failed ({exc})") from exc
+
+
+def to_int16(y: np.ndarray) -> np.ndarray:
+    """float32 in [-1, 1] -> int16 (rounded, clipped to [-32768, 32767]); shape kept."""
+    return np.clip(np.rint(np.asarray(y, dtype=np.float32) * 32768.0), -32768, 32767).astype(
+        np.int16
+    )
+
+
+def to_float32(x: np.ndarray) -> np.ndarray:
+    """int16 -> float32 in [-1, 1) (divided by 32768, exactly invertible by :func:`to_int16`)."""
+    return np.asarray(x, dtype=np.int16).astype(np.float32) / np.float32(32768.0)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, *, sample_rate_hz: int = SAMPLE_RATE_HZ) -> Path:
+    """Write mono 16-bit PCM WAV. ``samples`` may be int16 (written as is) or float32 in [-1, 1].
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    x = samples if samples.dtype == np.int16 else to_int16(samples)
+    sf.write(str(p), x, sample_rate_hz, subtype="PCM_16", format="WAV")
+    return p
