@@ -1,0 +1,632 @@
+"""The one feature extractor of ser-live, shared by training and live recognition.
+
+One short-time Fourier transform per utterance; every framewise descriptor is derived from
+it (mel bands, MFCC and their deltas, chroma, spectral shape, spectral contrast, and pitch
+and voicing from the autocorrelation that the power spectrum already holds) or from the same
+frames (zero-crossing rate, RMS energy). The framewise descriptors, shape
+``(n_descriptors, n_frames)`` as in librosa, are then pooled over the utterance by statistics
+into one fixed-length ``float32`` vector with a name per column.
+
+The filter banks are computed here with numpy (they equal librosa's, which the tests check),
+so the live recogniser does not import librosa (and numba) at start-up.
+
+References
+----------
+.. [1] S. Davis and P. Mermelstein, "Comparison of parametric representations for
+   monosyllabic word recognition in continuously spoken sentences", IEEE TASSP 28(4), 1980
+   (MFCC).
+.. [2] M. Slaney, "Auditory Toolbox", Technical Report 1998-010, Interval Research, 1998
+   (the mel scale and area-normalised triangular filters used here, as in librosa).
+.. [3] D. Ellis, "Chroma feature analysis and synthesis", 2007 (the chroma filter bank, as
+   in ``librosa.filters.chroma``).
+.. [4] S. Young et al., "The HTK Book", section 5.6 (regression formula for delta features).
+.. [5] D.-N. Jiang et al., "Music type classification by spectral contrast feature",
+   ICME 2002 (spectral contrast: peak minus valley per sub-band).
+.. [6] P. Boersma, "Accurate short-term analysis of the fundamental frequency and the
+   harmonics-to-noise ratio of a sampled sound", IFA Proceedings 17, 1993 (pitch from the
+   autocorrelation divided by the window's autocorrelation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+
+import numpy as np
+import scipy.fft
+
+from .audiofile import SAMPLE_RATE_HZ
+
+__all__ = [
+    "FEATURE_VERSION",
+    "FeatureConfig",
+    "FeatureExtractor",
+    "mel_filterbank",
+    "chroma_filterbank",
+    "framewise_descriptors",
+]
+
+log = logging.getLogger(__name__)
+
+#: Bumped whenever the computation changes in a way the configuration does not describe.
+FEATURE_VERSION: int = 1
+
+_EPS = 1e-10
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Everything that determines the feature vector. A model records it and refuses others.
+
+    Attributes
+    ----------
+    sample_rate_hz : int
+        Input sample rate (Hz). Audio must be resampled to it first.
+    win_length : int
+        Analysis window length (samples); 400 = 25 ms at 16 kHz, the common speech frame.
+    hop_length : int
+        Hop between frames (samples); 160 = 10 ms.
+    n_fft : int
+        FFT size (samples, >= ``win_length + sample_rate_hz / f0_min_hz`` so the
+        autocorrelation taken from the power spectrum is not circularly aliased at pitch lags).
+    n_mels : int
+        Number of mel bands (Slaney mel scale, 0 Hz to ``fmax_hz``).
+    fmax_hz : float
+        Upper edge of the mel filter bank (Hz).
+    n_mfcc : int
+        Number of MFCCs (DCT-II, orthonormal, of the log mel spectrum in dB), c0 included.
+    delta_width : int
+        Half-width N (frames) of the delta regression window [4]_.
+    n_chroma : int
+        Chroma bins per octave.
+    f0_min_hz, f0_max_hz : float
+        Pitch search range (Hz).
+    voicing_threshold : float
+        Minimum normalised autocorrelation peak (0..1) for a frame to count as voiced.
+    level_normalize : bool
+        Scale each utterance so its loud frames (90th percentile of frame RMS) sit at
+        ``target_level_dbfs`` before analysis, making features independent of microphone gain.
+    target_level_dbfs : float
+        Level (dBFS) the loud frames are scaled to when ``level_normalize`` is on.
+    percentiles : tuple of float
+        Percentiles (0..100) used as pooling statistics.
+    """
+
+    sample_rate_hz: int = SAMPLE_RATE_HZ
+    win_length: int = 400
+    hop_length: int = 160
+    n_fft: int = 1024
+    n_mels: int = 64
+    fmax_hz: float = 8000.0
+    n_mfcc: int = 20
+    delta_width: int = 2
+    n_chroma: int = 12
+    f0_min_hz: float = 70.0
+    f0_max_hz: float = 500.0
+    voicing_threshold: float = 0.45
+    level_normalize: bool = True
+    target_level_dbfs: float = -20.0
+    percentiles: tuple[float, ...] = (10.0, 50.0, 90.0)
+    version: int = field(default=FEATURE_VERSION)
+
+    def to_dict(self) -> dict:
+        """JSON-able dict of every field (tuples become lists)."""
+        d = asdict(self)
+        d["percentiles"] = list(self.percentiles)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureConfig":
+        """Inverse of :meth:`to_dict`. Raises ``TypeError`` on unknown fields."""
+        d = dict(d)
+        if "percentiles" in d:
+            d["percentiles"] = tuple(float(p) for p in d["percentiles"])
+        return cls(**d)
+
+    @property
+    def config_hash(self) -> str:
+        """Short stable hash (12 hex digits) of the configuration, for caches and model files."""
+        s = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha1(s.encode()).hexdigest()[:12]
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest input accepted (samples): five windows' worth of hops, 0.065 s by default."""
+        return self.win_length + 4 * self.hop_length
+
+
+# ----------------------------------------------------------------------------- filter banks
+
+
+def _hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale [2]_: linear below 1 kHz, logarithmic above (as librosa, htk=False)."""
+    f = np.asanyarray(f, dtype=np.float64)
+    f_sp = 200.0 / 3
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    mel = f / f_sp
+    above = f >= min_log_hz
+    mel = np.where(above, min_log_mel + np.log(np.maximum(f, _EPS) / min_log_hz) / logstep, mel)
+    return mel
+
+
+def _mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_hz_to_mel_slaney`."""
+    m = np.asanyarray(m, dtype=np.float64)
+    f_sp = 200.0 / 3
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+def mel_filterbank(
+    *, sample_rate_hz: int, n_fft: int, n_mels: int, fmin_hz: float = 0.0, fmax_hz: float | None = None
+) -> np.ndarray:
+    """Triangular, area-normalised mel filter bank on the Slaney mel scale [2]_.
+
+    Equal to ``librosa.filters.mel(sr=sample_rate_hz, n_fft=n_fft, n_mels=n_mels,
+    fmin=fmin_hz, fmax=fmax_hz)`` (htk=False, norm="slaney").
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_mels, 1 + n_fft // 2)
+    """
+    fmax_hz = sample_rate_hz / 2 if fmax_hz is None else fmax_hz
+    fftfreqs = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate_hz)
+    mel_pts = np.linspace(_hz_to_mel_slaney(fmin_hz), _hz_to_mel_slaney(fmax_hz), n_mels + 2)
+    mel_f = _mel_to_hz_slaney(mel_pts)
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fftfreqs)
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
+    return weights.astype(np.float32)
+
+
+def chroma_filterbank(*, sample_rate_hz: int, n_fft: int, n_chroma: int = 12) -> np.ndarray:
+    """Chroma filter bank of Ellis [3]_: Gaussian bumps per pitch class, octave-weighted.
+
+    Equal to ``librosa.filters.chroma(sr=sample_rate_hz, n_fft=n_fft, n_chroma=n_chroma)``
+    (tuning 0, ctroct 5, octwidth 2, norm 2, base_c True).
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_chroma, 1 + n_fft // 2)
+    """
+    frequencies = np.linspace(0, sample_rate_hz, n_fft, endpoint=False)[1:]
+    a440 = 440.0
+    octs = np.log2(frequencies / (a440 / 16.0))  # hz_to_octs with tuning 0
+    frqbins = n_chroma * octs
+    frqbins = np.concatenate(([frqbins[0] - 1.5 * n_chroma], frqbins))
+    binwidthbins = np.concatenate((np.maximum(frqbins[1:] - frqbins[:-1], 1.0), [1]))
+    D = np.subtract.outer(frqbins, np.arange(0, n_chroma, dtype="d")).T
+    n_chroma2 = np.round(float(n_chroma) / 2)
+    D = np.remainder(D + n_chroma2 + 10 * n_chroma, n_chroma) - n_chroma2
+    wts = np.exp(-0.5 * (2 * D / np.tile(binwidthbins, (n_chroma, 1))) ** 2)
+    norms = np.sqrt(np.sum(wts**2, axis=0, keepdims=True))
+    wts = wts / np.where(norms > 0, norms, 1.0)
+    ctroct, octwidth = 5.0, 2.0
+    wts *= np.tile(np.exp(-0.5 * (((frqbins / n_chroma - ctroct) / octwidth) ** 2)), (n_chroma, 1))
+    wts = np.roll(wts, -3 * (n_chroma // 12), axis=0)
+    return np.ascontiguousarray(wts[:, : int(1 + n_fft / 2)], dtype=np.float32)
+
+
+def _dct_matrix(n_out: int, n_in: int) -> np.ndarray:
+    """Orthonormal DCT-II matrix, shape (n_out, n_in): ``mfcc = M @ log_mel``."""
+    n = np.arange(n_in)
+    k = np.arange(n_out)[:, None]
+    m = np.cos(np.pi / n_in * (n + 0.5) * k) * np.sqrt(2.0 / n_in)
+    m[0] /= np.sqrt(2.0)
+    return m.astype(np.float32)
+
+
+def _delta(x: np.ndarray, width: int) -> np.ndarray:
+    """HTK regression deltas [4]_ along the last axis, edges padded by repetition.
+
+    ``d_t = sum_{n=1..N} n (x_{t+n} - x_{t-n}) / (2 sum n^2)``; shape kept.
+    """
+    if x.shape[-1] == 0:
+        return x.copy()
+    pad = np.pad(x, ((0, 0), (width, width)), mode="edge")
+    t = x.shape[-1]
+    out = np.zeros_like(x)
+    for n in range(1, width + 1):
+        out += n * (pad[:, width + n : width + n + t] - pad[:, width - n : width - n + t])
+    return out / (2.0 * sum(n * n for n in range(1, width + 1)))
+
+
+# ----------------------------------------------------------------------------- descriptors
+
+#: Sub-band edges (Hz) for spectral contrast [5]_.
+_CONTRAST_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
+
+
+class _Analysis:
+    """Precomputed constants of one configuration (window, filter banks, DCT, lags)."""
+
+    def __init__(self, cfg: FeatureConfig) -> None:
+        self.cfg = cfg
+        n_bins = cfg.n_fft // 2 + 1
+        # periodic Hann window, as scipy.signal.get_window('hann') and librosa use
+        self.window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(cfg.win_length) / cfg.win_length)).astype(
+            np.float32
+        )
+        self.mel_fb = mel_filterbank(
+            sample_rate_hz=cfg.sample_rate_hz, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmax_hz=cfg.fmax_hz
+        )
+        self.chroma_fb = chroma_filterbank(
+            sample_rate_hz=cfg.sample_rate_hz, n_fft=cfg.n_fft, n_chroma=cfg.n_chroma
+        )
+        self.dct = _dct_matrix(cfg.n_mfcc, cfg.n_mels)
+        self.freqs = np.fft.rfftfreq(cfg.n_fft, d=1.0 / cfg.sample_rate_hz).astype(np.float32)  # (n_bins,)
+        self.lag_min = max(2, int(np.floor(cfg.sample_rate_hz / cfg.f0_max_hz)))
+        self.lag_max = int(np.ceil(cfg.sample_rate_hz / cfg.f0_min_hz))
+        if cfg.win_length + self.lag_max > cfg.n_fft:
+            raise ValueError(
+                f"n_fft={cfg.n_fft} is too small for pitch lags up to {self.lag_max} samples with "
+                f"a {cfg.win_length}-sample window: need n_fft >= {cfg.win_length + self.lag_max}"
+            )
+        # autocorrelation of the window itself, to unbias the signal's (Boersma 1993)
+        w_spec = np.abs(np.fft.rfft(self.window, n=cfg.n_fft)) ** 2
+        w_ac = np.fft.irfft(w_spec, n=cfg.n_fft)[: self.lag_max + 2]
+        # capped so long lags, where the window overlaps itself little, are not amplified past 4x
+        self.inv_window_ac = (1.0 / np.maximum(w_ac / w_ac[0], 0.25)).astype(np.float32)
+        band = np.arange(cfg.n_mels, dtype=np.float64) - (cfg.n_mels - 1) / 2.0
+        self.band_centered = (band / (band**2).sum()).astype(np.float32)
+        edges = [e for e in _CONTRAST_EDGES_HZ if e <= cfg.sample_rate_hz / 2]
+        self.contrast_bands = []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            idx = np.flatnonzero((self.freqs >= lo) & (self.freqs < hi if hi < cfg.sample_rate_hz / 2 else self.freqs <= hi))
+            if idx.size >= 3:
+                self.contrast_bands.append((lo, hi, idx[0], idx[-1] + 1))
+        self.n_bins = n_bins
+
+
+def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
+    """Non-centred frames, shape (n_frames, win_length); the tail is zero-padded to a hop."""
+    n = y.shape[0]
+    n_frames = 1 + max(0, int(np.ceil((n - win_length) / hop_length)))
+    need = (n_frames - 1) * hop_length + win_length
+    if need > n:
+        y = np.concatenate([y, np.zeros(need - n, dtype=y.dtype)])
+    return np.lib.stride_tricks.sliding_window_view(y, win_length)[::hop_length][:n_frames]
+
+
+def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.ndarray]:
+    """Framewise low-level descriptors of one utterance, all from one STFT.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n_samples,)
+        Mono audio at ``analysis.cfg.sample_rate_hz``, at least ``cfg.min_samples`` long.
+    analysis : _Analysis
+        Constants of the configuration.
+
+    Returns
+    -------
+    dict of str -> np.ndarray, float32, each shape (n_rows, n_frames)
+        ``mfcc`` (n_mfcc), ``mfcc_d`` and ``mfcc_dd`` (deltas), ``logmel`` (n_mels, dB),
+        ``chroma`` (n_chroma, frame-normalised to sum 1), ``spectral`` (centroid Hz,
+        bandwidth Hz, 85 % roll-off Hz, flatness 0..1, flux, slope dB/band), ``contrast``
+        (dB, one row per sub-band), ``energy`` (RMS dBFS, zero-crossing rate), ``pitch``
+        (f0 Hz, 0 where unvoiced; voicing strength 0..1).
+    """
+    cfg = analysis.cfg
+    frames = _frames(y, cfg.win_length, cfg.hop_length)  # (T, win)
+    n_t = frames.shape[0]
+    spec = scipy.fft.rfft(frames * analysis.window, n=cfg.n_fft, axis=1)  # (T, n_bins) complex64
+    power = spec.real * spec.real + spec.imag * spec.imag  # (T, n_bins) float32
+
+    # --- mel, MFCC, deltas (rows = coefficients, columns = frames)
+    mel = analysis.mel_fb @ power.T  # (n_mels, T)
+    logmel = 10.0 * np.log10(np.maximum(mel, np.float32(_EPS)))
+    mfcc = analysis.dct @ logmel
+    mfcc_d = _delta(mfcc, cfg.delta_width)
+    mfcc_dd = _delta(mfcc_d, cfg.delta_width)
+
+    # --- chroma (energy-normalised per frame)
+    chroma = analysis.chroma_fb @ power.T
+    chroma /= np.maximum(chroma.sum(axis=0, keepdims=True), np.float32(_EPS))
+
+    # --- spectral shape: moments of the magnitude spectrum as matrix-vector products
+    mag = np.sqrt(power)  # (T, n_bins)
+    msum = np.maximum(mag.sum(axis=1), np.float32(_EPS))
+    centroid = (mag @ analysis.freqs) / msum
+    second = (mag @ (analysis.freqs * analysis.freqs)) / msum
+    bandwidth = np.sqrt(np.maximum(second - centroid * centroid, 0.0))
+    cum = np.cumsum(power, axis=1)
+    rolloff_idx = np.minimum((cum < 0.85 * cum[:, -1:]).sum(axis=1), analysis.n_bins - 1)
+    rolloff = analysis.freqs[rolloff_idx]
+    # flatness (geometric / arithmetic mean) and flux on the mel power spectrum
+    ln_mel = logmel * np.float32(np.log(10.0) / 10.0)
+    flatness = np.exp(ln_mel.mean(axis=0)) / np.maximum(mel.mean(axis=0), np.float32(_EPS))
+    norm_mel = mel / np.maximum(mel.sum(axis=0, keepdims=True), np.float32(_EPS))
+    flux = np.zeros(n_t, dtype=np.float32)
+    if n_t > 1:
+        flux[1:] = np.sqrt((np.diff(np.sqrt(norm_mel), axis=1) ** 2).sum(axis=0))
+    # spectral slope: regression of the log mel spectrum (dB) on band index
+    slope = analysis.band_centered @ logmel
+    spectral = np.vstack([centroid, bandwidth, rolloff, flatness, flux, slope])
+
+    # --- spectral contrast per sub-band (peak vs valley: top/bottom 20 % of bins) [5]
+    contrast = np.empty((len(analysis.contrast_bands), n_t), dtype=np.float32)
+    for i, (_lo, _hi, a, b) in enumerate(analysis.contrast_bands):
+        sub = np.sort(power[:, a:b], axis=1)
+        k = max(1, int(round(0.2 * (b - a))))
+        contrast[i] = 10.0 * np.log10((sub[:, -k:].mean(axis=1) + _EPS) / (sub[:, :k].mean(axis=1) + _EPS))
+
+    # --- energy and zero-crossing rate from the same frames
+    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
+    rms_db = 20.0 * np.log10(np.maximum(rms, np.float32(1e-5)))
+    signs = np.signbit(frames)
+    zcr = np.count_nonzero(signs[:, 1:] != signs[:, :-1], axis=1) / np.float32(frames.shape[1] - 1)
+    energy = np.vstack([rms_db, zcr])
+
+    # --- pitch and voicing: autocorrelation = inverse FFT of the power spectrum
+    # (Wiener-Khinchin), divided by the window's own autocorrelation [6]
+    ac = scipy.fft.irfft(power, n=cfg.n_fft, axis=1)[:, : analysis.lag_max + 2]
+    nac = ac / np.maximum(ac[:, :1], np.float32(_EPS))
+    nac *= analysis.inv_window_ac
+    lo, hi = analysis.lag_min, analysis.lag_max
+    search = nac[:, lo : hi + 1]
+    rows = np.arange(n_t)
+    best = np.argmax(search, axis=1) + lo
+    strength = nac[rows, best]
+    # prefer the shortest lag (highest f0) that is a sub-multiple of the best one and
+    # nearly as strong: guards against the usual octave-down errors
+    for div in (2, 3):
+        cand = np.rint(best / div).astype(np.int64)
+        ok = (cand >= lo) & (nac[rows, np.clip(cand, 0, nac.shape[1] - 1)] >= 0.9 * strength)
+        best = np.where(ok, cand, best)
+    val = nac[rows, best]
+    left = nac[rows, best - 1]
+    right = nac[rows, np.minimum(best + 1, nac.shape[1] - 1)]
+    denom = left - 2.0 * val + right
+    safe = np.where(np.abs(denom) > 1e-6, denom, 1.0)
+    shift = np.clip(np.where(np.abs(denom) > 1e-6, 0.5 * (left - right) / safe, 0.0), -0.5, 0.5)
+    f0 = cfg.sample_rate_hz / (best + shift)
+    loud = rms_db > (rms_db.max() - 35.0)
+    voiced = (strength >= cfg.voicing_threshold) & loud & (zcr < 0.3)
+    pitch = np.vstack([np.where(voiced, f0, 0.0), np.clip(strength, 0.0, 1.0)])
+
+    out = {
+        "mfcc": mfcc,
+        "mfcc_d": mfcc_d,
+        "mfcc_dd": mfcc_dd,
+        "logmel": logmel,
+        "chroma": chroma,
+        "spectral": spectral,
+        "contrast": contrast,
+        "energy": energy,
+        "pitch": pitch,
+    }
+    return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------- pooling
+
+
+def _percentiles_sorted(xs: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Percentiles ``q`` (0..100) of rows already sorted along the last axis, linear
+    interpolation as ``np.percentile``'s default; shape (len(q), n_rows)."""
+    n = xs.shape[-1]
+    pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = (pos - lo)[:, None]
+    return xs[:, lo].T * (1 - frac) + xs[:, hi].T * frac
+
+
+_STAT_COLUMNS = ("mean", "std", "skew", "kurt")  # followed by the percentiles
+
+
+def _row_statistics(x: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
+    """Pooling statistics of every row over frames.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n_rows, n_frames)
+    q : tuple of float
+        Percentiles (0..100), linear interpolation as ``np.percentile``'s default.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n_rows, 4 + len(q))
+        Columns: mean, standard deviation, skewness, excess kurtosis (0 where the standard
+        deviation is 0), then the percentiles.
+    """
+    x = x.astype(np.float64)
+    n = x.shape[1]
+    mean = x.mean(axis=1)
+    c = x - mean[:, None]
+    c2 = c * c
+    var = c2.mean(axis=1)
+    std = np.sqrt(var)
+    flat = std <= 1e-8
+    safe = np.where(flat, 1.0, std)
+    skew = np.where(flat, 0.0, (c2 * c).mean(axis=1) / safe**3)
+    kurt = np.where(flat, 0.0, (c2 * c2).mean(axis=1) / safe**4 - 3.0)
+    xs = np.sort(x, axis=1)
+    pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = pos - lo
+    perc = xs[:, lo] * (1.0 - frac) + xs[:, hi] * frac
+    return np.column_stack([mean, std, skew, kurt, perc])
+
+
+class FeatureExtractor:
+    """Utterance -> fixed-length feature vector; the same object in training and live.
+
+    Parameters
+    ----------
+    config : FeatureConfig, optional
+        Analysis settings; the default is what the shipped model uses.
+
+    Examples
+    --------
+    >>> fx = FeatureExtractor()
+    >>> v = fx.extract(y)            # y: float32 (n_samples,) at 16 kHz
+    >>> v.shape == (fx.n_features,), v.dtype == np.float32
+    >>> fx.feature_names()[:2]       # ['mfcc0_mean', 'mfcc0_std']
+    """
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = config or FeatureConfig()
+        self._analysis = _Analysis(self.config)
+
+    # -------------------------------------------------------------- public API
+    def extract(self, y: np.ndarray) -> np.ndarray:
+        """Feature vector of one utterance.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (n_samples,)
+            Mono audio at ``config.sample_rate_hz``: float32/float64 in [-1, 1], or int16
+            (converted by dividing by 32768).
+
+        Returns
+        -------
+        np.ndarray, float32, shape (n_features,)
+            Finite values (digital silence gives defined, finite features).
+
+        Raises
+        ------
+        ValueError
+            ``y`` is not 1-D, or shorter than ``config.min_samples`` (65 ms at 16 kHz).
+        """
+        y = self._prepare(y)
+        return self._pool(framewise_descriptors(y, self._analysis))
+
+    def framewise(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """The framewise descriptors before pooling (see :func:`framewise_descriptors`)."""
+        return framewise_descriptors(self._prepare(y), self._analysis)
+
+    def feature_names(self) -> list[str]:
+        """One name per column of :meth:`extract`'s output, e.g. ``"mfcc3_p90"``."""
+        return list(self._names)
+
+    @property
+    def n_features(self) -> int:
+        """Length of the feature vector."""
+        return len(self._names)
+
+    def warmup(self) -> None:
+        """Run one extraction on 1 s of noise so first-utterance latency has no start-up cost."""
+        rng = np.random.default_rng(0)
+        self.extract((0.01 * rng.standard_normal(self.config.sample_rate_hz)).astype(np.float32))
+
+    # -------------------------------------------------------------- internals
+    def _prepare(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"expected mono audio of shape (n_samples,), got shape {y.shape}")
+        if y.dtype == np.int16:
+            y = y.astype(np.float32) / np.float32(32768.0)
+        y = y.astype(np.float32, copy=False)
+        if y.shape[0] < self.config.min_samples:
+            raise ValueError(
+                f"utterance of {y.shape[0]} samples ({y.shape[0] / self.config.sample_rate_hz * 1000:.0f} ms) "
+                f"is shorter than the {self.config.min_samples} samples "
+                f"({self.config.min_samples / self.config.sample_rate_hz * 1000:.0f} ms) the extractor needs"
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("audio contains NaN or infinite samples")
+        if self.config.level_normalize:
+            y = self._normalize_level(y)
+        return y
+
+    def _normalize_level(self, y: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        frames = _frames(y, cfg.win_length, cfg.hop_length)
+        rms = np.sqrt(np.mean(frames**2, axis=1))
+        loud = float(np.percentile(rms, 90))
+        if loud < 1e-5:  # digital silence or near it: leave as is
+            return y
+        gain = (10.0 ** (cfg.target_level_dbfs / 20.0)) / loud
+        return (y * np.float32(gain)).astype(np.float32)
+
+    @cached_property
+    def _layout(self) -> list[tuple[str, list[str], tuple[str, ...]]]:
+        """(descriptor group, row names, statistics pooled) in output order."""
+        cfg = self.config
+        a = self._analysis
+        p = tuple(f"p{int(q)}" for q in cfg.percentiles)
+        full = ("mean", "std") + p + ("skew", "kurt")
+        return [
+            ("mfcc", [f"mfcc{i}" for i in range(cfg.n_mfcc)], full),
+            ("mfcc_d", [f"mfcc{i}_d" for i in range(cfg.n_mfcc)], ("std",) + p),
+            ("mfcc_dd", [f"mfcc{i}_dd" for i in range(cfg.n_mfcc)], ("std",)),
+            ("logmel", [f"mel{i}" for i in range(cfg.n_mels)], ("mean", "std") + p),
+            ("chroma", [f"chroma{i}" for i in range(cfg.n_chroma)], ("mean", "std")),
+            ("spectral", ["centroid", "bandwidth", "rolloff", "flatness", "flux", "slope"], full),
+            ("contrast", [f"contrast{int(lo)}_{int(hi)}" for lo, hi, _, _ in a.contrast_bands], full),
+            ("energy", ["rms_db", "zcr"], full),
+        ]
+
+    @cached_property
+    def _gather(self) -> tuple[list[str], np.ndarray]:
+        """Column names, and for each the flat index into the stacked statistics matrix."""
+        stat_cols = list(_STAT_COLUMNS) + [f"p{int(q)}" for q in self.config.percentiles]
+        n_stats = len(stat_cols)
+        names: list[str] = []
+        index: list[int] = []
+        row0 = 0
+        for _group, rows, stats in self._layout:
+            for r, row_name in enumerate(rows):
+                for st in stats:
+                    names.append(f"{row_name}_{st}")
+                    index.append((row0 + r) * n_stats + stat_cols.index(st))
+            row0 += len(rows)
+        return names + self._pitch_names(), np.asarray(index, dtype=np.int64)
+
+    @property
+    def _names(self) -> list[str]:
+        return self._gather[0]
+
+    def _pitch_names(self) -> list[str]:
+        return [
+            "f0_mean_st", "f0_std_st", "f0_p10_st", "f0_p50_st", "f0_p90_st", "f0_range_st",
+            "f0_slope_st_per_s", "f0_delta_abs_mean_st", "voicing_mean", "voicing_std",
+            "voiced_fraction", "voiced_runs_per_s", "loud_fraction", "rms_db_delta_abs_mean",
+        ]
+
+    def _pool(self, d: dict[str, np.ndarray]) -> np.ndarray:
+        stacked = np.vstack([d[group] for group, _rows, _stats in self._layout])
+        stats = _row_statistics(stacked, self.config.percentiles)
+        v = np.concatenate([stats.ravel()[self._gather[1]], self._pitch_stats(d)])
+        return np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+    def _pitch_stats(self, d: dict[str, np.ndarray]) -> np.ndarray:
+        cfg = self.config
+        f0, strength = d["pitch"].astype(np.float64)
+        rms_db = d["energy"][0].astype(np.float64)
+        n = f0.shape[0]
+        frame_s = cfg.hop_length / cfg.sample_rate_hz
+        voiced = f0 > 0
+        nv = int(voiced.sum())
+        if nv >= 2:
+            st = 12.0 * np.log2(f0[voiced] / 100.0)  # semitones re 100 Hz
+            p10, p50, p90 = np.percentile(st, [10, 50, 90])
+            t = np.flatnonzero(voiced) * frame_s
+            slope = np.polyfit(t, st, 1)[0] if np.ptp(t) > 0 else 0.0
+            # deltas only between consecutive voiced frames
+            consec = np.flatnonzero(voiced[1:] & voiced[:-1])
+            st_full = np.zeros(n)
+            st_full[voiced] = st
+            dabs = np.abs(st_full[consec + 1] - st_full[consec]).mean() if consec.size else 0.0
+            f0_stats = [st.mean(), st.std(), p10, p50, p90, p90 - p10, slope, dabs]
+        else:
+            f0_stats = [0.0] * 8
+        runs = int(np.sum(voiced[1:] & ~voiced[:-1]) + (1 if n and voiced[0] else 0))
+        dur = max(n * frame_s, frame_s)
+        loud = rms_db > (rms_db.max() - 20.0) if n else np.zeros(0, bool)
+        rms_dabs = np.abs(np.diff(rms_db)).mean() if n > 1 else 0.0
+        rest = [strength.mean(), strength.std(), nv / max(n, 1), runs / dur, loud.mean() if n else 0.0, rms_dabs]
+        return np.asarray(f0_stats + rest, dtype=np.float64)
