@@ -1,0 +1,55 @@
+"""Shared pytest fixtures.
+
+Real audio comes from the corpora folder: ``$SER_LIVE_DATA``, default ``<repo>/../shared/data``
+(see that folder's README.md). Tests needing a corpus skip with a clear reason where it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# ---- corpora (data_root and one fixture per shipped corpus) --------------------------------
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """Folder holding ``ravdess/``, ``tess/``, ``emodb/``, ``samples/``; skip if absent."""
+    env = os.environ.get("SER_LIVE_DATA")
+    root = Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+    if not root.is_dir():
+        source = "$SER_LIVE_DATA" if env else "default <repo>/../shared/data"
+        pytest.skip(f"corpora folder {root} ({source}) not found; set SER_LIVE_DATA to it")
+    return root
+
+
+def _corpus_dir(data_root: Path, name: str) -> Path:
+    path = data_root / name
+    if not path.is_dir():
+        pytest.skip(f"{name} corpus not found at {path} (set SER_LIVE_DATA to the corpora folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ravdess_root(data_root: Path) -> Path:
+    """RAVDESS speech, ``Actor_NN/*.flac`` (1440 files)."""
+    return _corpus_dir(data_root, "ravdess")
+
+
+@pytest.fixture(scope="session")
+def tess_root(data_root: Path) -> Path:
+    """TESS, ``<SPK>_<emotion>/*.flac`` (2798 files)."""
+    return _corpus_dir(data_root, "tess")
+
+
+@pytest.fixture(scope="session")
+def emodb_root(data_root: Path) -> Path:
+    """Berlin EmoDB, ``wav/*.flac`` (535 files)."""
+    return _corpus_dir(data_root, "emodb")
+
+
+# ---- end of corpora fixtures ----------------------------------------------------------------
