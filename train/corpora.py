@@ -191,7 +191,7 @@ class ReadResult:
     root : str
         Folder (or CSV file) that was read.
     records : list of Record
-        Usable records, sorted by path.
+        Usable records, sorted by path (in file order for a CSV list).
     problems : list of (str, str)
         ``(path, reason)`` for each file left out: a name that does not parse, an unreadable
         or empty file, an unsupported format, a duplicate.
@@ -374,6 +374,7 @@ def _collect(
     problems: list[tuple[str, str]],
     *,
     check_audio: bool,
+    sort: bool = True,
 ) -> ReadResult:
     """Turn parser outputs into a :class:`ReadResult`: check audio, catch duplicates, log."""
     records: list[Record] = []
@@ -393,7 +394,8 @@ def _collect(
             continue
         seen[identity] = str(path)
         records.append(record)
-    records.sort(key=lambda r: r.path)
+    if sort:
+        records.sort(key=lambda r: r.path)
     result = ReadResult(corpus=corpus, root=str(root), records=records, problems=problems)
     if problems:
         log.warning("%s", result.summary())
@@ -983,7 +985,7 @@ def read_csv(
                 continue
             audio = Path(raw_path).expanduser()
             if not audio.is_absolute():
-                audio = csv_path.parent / audio
+                audio = Path(os.path.normpath(csv_path.parent / audio))
             if not raw_label:
                 candidates.append((audio, f"empty label ({where})"))
                 continue
@@ -1006,7 +1008,7 @@ def read_csv(
                 text=get(row, "text") or None,
             )
             candidates.append((audio, (record, str(audio.resolve()))))
-    result = _collect(name, csv_path, candidates, problems, check_audio=check_audio)
+    result = _collect(name, csv_path, candidates, problems, check_audio=check_audio, sort=False)
     _warn_custom_labels(name, result.records)
     return result
 
