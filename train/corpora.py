@@ -278,7 +278,7 @@ def default_data_root() -> Path:
 
 
 def corpus_path(name: str) -> Path:
-    """Folder of one of the shipped corpora (:data:`SHIPPED_CORPORA`) under :func:`default_data_root`.
+    """Folder of a shipped corpus (:data:`SHIPPED_CORPORA`) under :func:`default_data_root`.
 
     Parameters
     ----------
@@ -313,7 +313,11 @@ def _missing_message(name: str, path: Path, *, from_default: bool) -> str:
     msg = f"{name} corpus not found: looked in {path}, which is not a folder. "
     if from_default:
         env = os.environ.get(DATA_ENV_VAR)
-        where = f"${DATA_ENV_VAR}={env}" if env else f"the default {path.parent} (${DATA_ENV_VAR} unset)"
+        where = (
+            f"${DATA_ENV_VAR}={env}"
+            if env
+            else f"the default {path.parent} (${DATA_ENV_VAR} unset)"
+        )
         msg += (
             f"The data folder came from {where}; set {DATA_ENV_VAR} to the folder holding "
             f"{', '.join(s + '/' for s in SHIPPED_CORPORA)}, or pass the corpus folder explicitly."

@@ -113,7 +113,7 @@ class FoldSet:
     Attributes
     ----------
     protocol : str
-        Protocol name as given (normalised), e.g. ``"cross:ravdess->emodb"``.
+        Protocol name, normalised (lower case, no spaces), e.g. ``"cross:ravdess->emodb"``.
     records : list of Record
         Every record the protocol uses; fold indices point into this list.
     labels : list of str
@@ -142,7 +142,7 @@ class FoldSet:
 
     @property
     def speakers(self) -> np.ndarray:
-        """Speaker id of each record (object array of str, shape (n_records,)), for group splits."""
+        """Speaker id per record: object array of str, shape (n_records,), for group splits."""
         return np.array([r.speaker for r in self.records], dtype=object)
 
 
@@ -291,6 +291,7 @@ def make_folds(protocol: str, source: RecordSource = None) -> FoldSet:
         if not m:
             raise ValueError(f"unknown protocol {protocol!r}; valid: {_valid_names()}")
         train_c, test_c = m.groups()
+        name = f"cross:{train_c}->{test_c}"
         if train_c == test_c:
             raise ValueError(
                 f"{name}: train and test corpus are the same; use a within-corpus protocol "

@@ -1,0 +1,204 @@
+"""Evaluation protocols: speaker-disjoint folds, each record tested once, EmoBox's RAVDESS split."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from train.corpora import ReadResult, Record, read_emodb, read_ravdess, read_tess
+from train.protocols import PROTOCOLS, Fold, FoldSet, make_folds, protocol_classes
+
+WITHIN = {"ravdess-6fold": (6, 8), "emodb-loso": (10, 7), "tess-loso": (2, 7)}
+SHIPPED = ("ravdess", "tess", "emodb")
+CROSS = [f"cross:{a}->{b}" for a in SHIPPED for b in SHIPPED if a != b]
+
+
+@pytest.fixture(scope="module")
+def corpora(ravdess_root, tess_root, emodb_root) -> dict[str, list[Record]]:
+    return {
+        "ravdess": read_ravdess(ravdess_root, check_audio=False).records,
+        "tess": read_tess(tess_root, check_audio=False).records,
+        "emodb": read_emodb(emodb_root, check_audio=False).records,
+    }
+
+
+def check_speaker_disjoint(records, folds) -> None:
+    n = len(records)
+    for f in folds:
+        assert f.train_idx.dtype == np.int64 and f.test_idx.dtype == np.int64
+        assert f.train_idx.size and f.test_idx.size
+        assert np.all(np.diff(f.train_idx) > 0) and np.all(np.diff(f.test_idx) > 0)
+        assert f.train_idx.min() >= 0 and f.test_idx.max() < n
+        assert not np.intersect1d(f.train_idx, f.test_idx).size
+        train_spk = {records[i].speaker for i in f.train_idx}
+        test_spk = {records[i].speaker for i in f.test_idx}
+        assert not train_spk & test_spk, f.name
+        assert f.test_speakers == tuple(sorted(test_spk))
+
+
+# ---- on the real corpora ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", list(WITHIN))
+def test_within_corpus_protocols(corpora, protocol):
+    n_folds, n_classes = WITHIN[protocol]
+    records, labels, folds = make_folds(protocol, corpora)
+    corpus = protocol.split("-")[0]
+    assert records == corpora[corpus]  # nothing dropped: every label is a class
+    assert len(folds) == n_folds and len(labels) == n_classes
+    assert set(labels) == {r.label for r in records}
+    check_speaker_disjoint(records, folds)
+    # every record is tested exactly once, and trains in every other fold
+    tested = np.concatenate([f.test_idx for f in folds])
+    assert np.array_equal(np.sort(tested), np.arange(len(records)))
+    for f in folds:
+        assert np.array_equal(np.union1d(f.train_idx, f.test_idx), np.arange(len(records)))
+
+
+def test_ravdess_6fold_is_the_emobox_split(corpora):
+    fs = make_folds("ravdess-6fold", corpora)
+    assert fs.folds[0].name == "fold1"
+    assert fs.folds[0].test_speakers == ("ravdess-01", "ravdess-07", "ravdess-13", "ravdess-19")
+    for k, fold in enumerate(fs.folds, start=1):
+        actors = (k, k + 6, k + 12, k + 18)
+        assert fold.test_speakers == tuple(f"ravdess-{a:02d}" for a in actors)
+        assert len(fold.test_idx) == 4 * 60 and len(fold.train_idx) == 20 * 60
+    assert fs.labels == [
+        "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"
+    ]
+
+
+def test_loso_folds_name_their_speaker(corpora):
+    emodb = make_folds("emodb-loso", corpora)
+    speakers = ("03", "08", "09", "10", "11", "12", "13", "14", "15", "16")
+    assert [f.name for f in emodb.folds] == [f"emodb-{s}" for s in speakers]
+    assert all(f.test_speakers == (f.name,) for f in emodb.folds)
+    tess = make_folds("tess-loso", corpora)
+    assert [f.test_speakers for f in tess.folds] == [("tess-OAF",), ("tess-YAF",)]
+    assert [len(f.test_idx) for f in tess.folds] == [1399, 1399]
+
+
+@pytest.mark.parametrize("protocol", CROSS)
+def test_cross_protocols_keep_only_shared_labels(corpora, protocol):
+    train_c, test_c = protocol[len("cross:"):].split("->")
+    fs = make_folds(protocol, corpora)
+    records, labels, folds = fs
+    shared = {r.label for r in corpora[train_c]} & {r.label for r in corpora[test_c]}
+    assert set(labels) == shared
+    assert {r.label for r in records} == shared
+    (fold,) = folds
+    check_speaker_disjoint(records, folds)
+    assert {records[i].corpus for i in fold.train_idx} == {train_c}
+    assert {records[i].corpus for i in fold.test_idx} == {test_c}
+    assert fold.train_idx.size + fold.test_idx.size == len(records)
+    kept_train = sum(r.label in shared for r in corpora[train_c])
+    kept_test = sum(r.label in shared for r in corpora[test_c])
+    assert (fold.train_idx.size, fold.test_idx.size) == (kept_train, kept_test)
+    n_all = len(corpora[train_c]) + len(corpora[test_c])
+    assert sum(fs.dropped.values()) == n_all - len(records)
+
+
+def test_cross_ravdess_to_emodb_counts(corpora, caplog):
+    with caplog.at_level(logging.INFO, logger="train.protocols"):
+        fs = make_folds("cross:ravdess->emodb", corpora)
+    assert fs.labels == ["neutral", "happy", "sad", "angry", "fearful", "disgust"]
+    assert fs.dropped == {"boredom": 81, "calm": 192, "surprised": 192}
+    assert fs.folds[0].name == "ravdess->emodb"
+    assert (fs.folds[0].train_idx.size, fs.folds[0].test_idx.size) == (1440 - 384, 535 - 81)
+    assert any("465 records left out" in m for m in caplog.messages)
+
+
+# ---- on hand-made record lists ------------------------------------------------------------------
+
+
+def fake(corpus: str, speakers, labels, per_cell: int = 2) -> list[Record]:
+    return [
+        Record(
+            path=f"/x/{corpus}/{s}/{lab}{i}.wav",
+            corpus=corpus,
+            speaker=f"{corpus}-{s}",
+            gender=None,
+            label=lab,
+        )
+        for s in speakers
+        for lab in labels
+        for i in range(per_cell)
+    ]
+
+
+def test_fake_ravdess_with_an_extra_label_is_dropped_and_counted():
+    recs = fake("ravdess", [f"{a:02d}" for a in range(1, 25)], ["happy", "sad", "boredom"])
+    fs = make_folds("ravdess-6fold", {"ravdess": recs})
+    assert isinstance(fs, FoldSet) and fs.protocol == "ravdess-6fold"
+    assert fs.dropped == {"boredom": 48}
+    assert fs.labels == ["happy", "sad"] and len(fs.records) == 96
+    assert fs.folds[2].test_speakers == ("ravdess-03", "ravdess-09", "ravdess-15", "ravdess-21")
+    assert fs.y.dtype == np.int64 and fs.y.tolist() == [0, 0, 1, 1] * 24
+    assert fs.speakers.shape == (96,) and fs.speakers[0] == "ravdess-01"
+    check_speaker_disjoint(fs.records, fs.folds)
+
+
+def test_source_may_be_a_loader_returning_records_or_a_read_result():
+    calls = []
+
+    def loader(name: str):
+        calls.append(name)
+        recs = fake(name, ["a", "b"], ["happy", "sad", "angry"])
+        return ReadResult(corpus=name, root="/x", records=recs) if name == "emodb" else recs
+
+    fs = make_folds("cross: Emodb -> TESS", loader)
+    assert calls == ["emodb", "tess"]
+    assert fs.protocol == "cross:emodb->tess"
+    assert fs.folds[0].name == "emodb->tess"
+    assert len(fs.folds[0].train_idx) == len(fs.folds[0].test_idx) == 12
+
+
+def test_unknown_protocol_lists_the_valid_ones():
+    for bad in ("ravdess-5fold", "cross:ravdess", "loso"):
+        with pytest.raises(ValueError) as err:
+            make_folds(bad, {})
+        for name in PROTOCOLS:
+            assert name in str(err.value)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        protocol_classes("iemocap-5fold")
+    assert protocol_classes("emodb-loso") == (
+        "neutral", "happy", "sad", "angry", "fearful", "disgust", "boredom"
+    )
+    assert protocol_classes("cross:a->b") is None
+
+
+def test_bad_inputs_are_refused():
+    emo = fake("emodb", ["03", "08"], ["happy", "sad"])
+    with pytest.raises(ValueError, match="same"):
+        make_folds("cross:emodb->emodb", {"emodb": emo})
+    with pytest.raises(ValueError, match="no records given for corpus 'tess'"):
+        make_folds("cross:emodb->tess", {"emodb": emo})
+    with pytest.raises(ValueError, match="include records of"):
+        make_folds("emodb-loso", {"emodb": emo + fake("tess", ["OAF"], ["sad"])})
+    with pytest.raises(ValueError, match="at least two speakers"):
+        make_folds("emodb-loso", {"emodb": fake("emodb", ["03"], ["sad"])})
+    # four actors leave two of the six RAVDESS folds without test records
+    four = fake("ravdess", ["01", "02", "03", "04"], ["sad"])
+    with pytest.raises(ValueError, match="fold5 has .* 0 test records"):
+        make_folds("ravdess-6fold", {"ravdess": four})
+    with pytest.raises(ValueError, match="not ravdess-01"):
+        make_folds("ravdess-6fold", {"ravdess": fake("ravdess", ["01", "25"], ["sad"])})
+    with pytest.raises(ValueError, match="share 1 label"):
+        tess = fake("tess", ["OAF"], ["sad", "angry"])
+        make_folds("cross:emodb->tess", {"emodb": emo, "tess": tess})
+    # speaker ids that are not corpus-prefixed could collide across corpora
+    clash = [
+        Record(path=f"/y/{lab}.wav", corpus="tess", speaker="emodb-03", gender=None, label=lab)
+        for lab in ("happy", "sad")
+    ]
+    with pytest.raises(ValueError, match="speakers on both sides"):
+        make_folds("cross:emodb->tess", {"emodb": emo, "tess": clash})
+
+
+def test_fold_coerces_indices_to_int64():
+    test_idx = np.array([2], dtype=np.int32)
+    f = Fold(name="f", train_idx=[0, 1], test_idx=test_idx, test_speakers=["s"])
+    assert f.train_idx.dtype == np.int64 and f.test_idx.dtype == np.int64
+    assert f.test_speakers == ("s",)
