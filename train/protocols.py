@@ -151,7 +151,18 @@ def _valid_names() -> str:
 
 
 def protocol_classes(protocol: str) -> tuple[str, ...] | None:
-    """The classes a within-corpus protocol defines (None for ``cross:`` ones, which depend on data).
+    """The classes a protocol defines.
+
+    Parameters
+    ----------
+    protocol : str
+        A name of :data:`PROTOCOLS` (``cross:<train>-><test>`` with real corpus names).
+
+    Returns
+    -------
+    tuple of str or None
+        The within-corpus protocol's classes in :data:`CANONICAL_LABELS` order; None for a
+        ``cross:`` protocol, whose classes are the labels the two corpora share.
 
     Raises
     ------
