@@ -1,0 +1,296 @@
+"""Segmenter on real speech (RAVDESS): utterance count and boundaries, pre-roll and hangover,
+max-length cuts without lost samples, minimum length, silence, gaps, speech_span, CLI options."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import webrtcvad
+
+from ser_live.audiofile import load_audio, to_int16
+from ser_live.vad import (
+    LEVEL_FLOOR_DBFS,
+    Segmenter,
+    VadConfig,
+    add_vad_arguments,
+    segment_signal,
+    speech_span,
+    vad_config_from_args,
+)
+
+SR = 16000
+FL = 480  # 30 ms at 16 kHz
+
+SESSION_FILES = [
+    "Actor_01/03-01-01-01-01-01-01.flac",
+    "Actor_01/03-01-05-02-01-01-01.flac",
+    "Actor_02/03-01-03-01-02-01-02.flac",
+    "Actor_02/03-01-04-02-02-02-02.flac",
+]
+
+
+def _load(ravdess_root: Path, rel: str) -> np.ndarray:
+    path = ravdess_root / rel
+    if not path.exists():
+        pytest.skip(f"{path} missing from the RAVDESS copy")
+    return to_int16(load_audio(path))
+
+
+@pytest.fixture(scope="module")
+def session(ravdess_root: Path) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """4 RAVDESS files joined by 1 s of digital silence; returns (int16 audio, file spans)."""
+    parts, spans, pos = [], [], 0
+    gap = np.zeros(SR, dtype=np.int16)
+    for i, rel in enumerate(SESSION_FILES):
+        x = _load(ravdess_root, rel)
+        if i:
+            parts.append(gap)
+            pos += len(gap)
+        parts.append(x)
+        spans.append((pos, pos + len(x)))
+        pos += len(x)
+    return np.concatenate(parts), spans
+
+
+def vad_flags(x: np.ndarray, *, aggressiveness: int = 2) -> np.ndarray:
+    """Independent per-frame WebRTC decisions, frame k = samples [k*FL, (k+1)*FL)."""
+    v = webrtcvad.Vad(aggressiveness)
+    return np.array(
+        [v.is_speech(x[i : i + FL].tobytes(), SR) for i in range(0, len(x) - FL + 1, FL)]
+    )
+
+
+# ---------------------------------------------------------------------- configuration
+def test_default_config_is_valid_and_rejects_bad_values():
+    VadConfig().validate()
+    with pytest.raises(ValueError, match="aggressiveness"):
+        VadConfig(aggressiveness=4).validate()
+    with pytest.raises(ValueError, match="frame_ms must be 10, 20 or 30"):
+        VadConfig(frame_ms=25).validate()
+    with pytest.raises(ValueError, match="start_ratio"):
+        VadConfig(start_ratio=0.0).validate()
+    with pytest.raises(ValueError, match="hangover_ms"):
+        VadConfig(hangover_ms=0).validate()
+    with pytest.raises(ValueError, match="max_utterance_s"):
+        VadConfig(max_utterance_s=0.4).validate()
+    with pytest.raises(ValueError):
+        Segmenter(VadConfig(aggressiveness=-1))
+    with pytest.raises(ValueError, match="sample_rate_hz"):
+        Segmenter(sample_rate_hz=44100)
+
+
+def test_every_field_is_a_cli_option_with_units_and_defaults():
+    parser = argparse.ArgumentParser()
+    add_vad_arguments(parser)
+    assert vad_config_from_args(parser.parse_args([])) == VadConfig()
+    args = parser.parse_args(
+        ["--hangover-ms", "600", "--aggressiveness", "3", "--min-utterance-s", "0.3",
+         "--max-utterance-s", "12", "--start-ratio", "0.8", "--frame-ms", "20"]
+    )
+    cfg = vad_config_from_args(args)
+    assert (cfg.hangover_ms, cfg.aggressiveness, cfg.min_utterance_s) == (600, 3, 0.3)
+    assert (cfg.max_utterance_s, cfg.start_ratio, cfg.frame_ms) == (12.0, 0.8, 20)
+    with pytest.raises(ValueError, match="start_ratio"):
+        vad_config_from_args(parser.parse_args(["--start-ratio", "1.5"]))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--aggressiveness", "7"])
+    text = parser.format_help()
+    for name in ("--preroll-ms", "--start-window-ms", "--end-ratio", "--hangover-ms"):
+        assert name in text
+    assert "(default: 400)" in text and "(default: 0.5)" in text
+
+
+# ---------------------------------------------------------------------- real speech
+def test_session_of_four_files_gives_four_utterances_in_their_files(session):
+    x, spans = session
+    cfg = VadConfig()
+    utts = segment_signal(x, config=cfg)
+    assert len(utts) == len(spans)
+    flags = vad_flags(x)
+    preroll = cfg.preroll_ms // cfg.frame_ms * FL
+    hang_kept = math.ceil(cfg.end_ratio * round(cfg.hangover_ms / cfg.frame_ms)) * FL
+    for k, (u, (a, b)) in enumerate(zip(utts, spans)):
+        assert u.index == k
+        assert a - preroll <= u.start_sample and u.end_sample <= b + hang_kept
+        assert u.start_sample < u.last_voiced_sample <= u.end_sample
+        assert u.samples.dtype == np.int16
+        np.testing.assert_array_equal(u.samples, x[u.start_sample : u.end_sample])
+        assert not u.cut_at_max
+        assert u.sample_rate_hz == SR
+        # Pre-roll: the frame after it is voiced, the pre-roll itself is not (quiet studio).
+        onset = (u.start_sample + preroll) // FL
+        assert flags[onset] and not flags[u.start_sample // FL : onset].any()
+        # Hangover: the clean silence after the last voiced frame ends it after 12 frames
+        # (ceil(0.9 * 13)), all kept.
+        assert flags[u.last_voiced_sample // FL - 1]
+        assert u.end_sample - u.last_voiced_sample == hang_kept
+        assert u.closed_time > 0 and u.last_voiced_time > 0
+
+
+def test_end_ratio_one_keeps_exactly_the_hangover(session):
+    x, spans = session
+    a, b = spans[0]
+    cfg = VadConfig(end_ratio=1.0, hangover_ms=300)
+    (u,) = segment_signal(x[a:b], config=cfg)
+    assert u.end_sample - u.last_voiced_sample == 10 * FL
+
+
+def test_continuous_speech_is_cut_at_max_length_without_losing_samples(session, ravdess_root):
+    x, spans = session
+    # Speech without pauses: each file's voiced part, joined end to end (about 8 s).
+    cfg0 = VadConfig()
+    pieces = []
+    for a, b in spans:
+        (u,) = segment_signal(x[a:b], config=cfg0)
+        onset = u.start_sample + cfg0.preroll_ms // cfg0.frame_ms * FL
+        pieces.append(x[a + onset : a + u.last_voiced_sample])
+    speech = np.concatenate([np.zeros(SR, np.int16), *pieces, np.zeros(SR, np.int16)])
+    cfg = VadConfig(max_utterance_s=2.0, hangover_ms=1000, min_utterance_s=0.3)
+    utts = segment_signal(speech, config=cfg)
+    max_len = int(2.0 * SR) // FL * FL
+    assert len(utts) >= 3
+    for prev, nxt in zip(utts, utts[1:]):
+        assert nxt.start_sample == prev.end_sample  # consecutive, no gap, no overlap
+    assert all(u.cut_at_max and len(u.samples) == max_len for u in utts[:-1])
+    assert not utts[-1].cut_at_max and len(utts[-1].samples) <= max_len
+    joined = np.concatenate([u.samples for u in utts])
+    np.testing.assert_array_equal(joined, speech[utts[0].start_sample : utts[-1].end_sample])
+    assert [u.index for u in utts] == list(range(len(utts)))
+    # Without the cap the same speech is one utterance spanning all the segments.
+    whole = segment_signal(speech, config=VadConfig(max_utterance_s=60, hangover_ms=1000))
+    assert len(whole) == 1
+    assert whole[0].start_sample == utts[0].start_sample
+    assert whole[0].end_sample == utts[-1].end_sample
+
+
+def test_short_burst_is_dropped_and_counted(session):
+    x, spans = session
+    a, b = spans[1]
+    (u,) = segment_signal(x[a:b])
+    mid = a + (u.start_sample + u.last_voiced_sample) // 2
+    burst = x[mid : mid + int(0.2 * SR)]
+    assert vad_flags(burst).sum() >= 4  # real voiced speech, not silence
+    signal = np.concatenate([np.zeros(SR, np.int16), burst, np.zeros(SR, np.int16)])
+
+    seg = Segmenter(VadConfig(min_utterance_s=0.5))
+    out = []
+    for i in range(0, len(signal) - FL + 1, FL):
+        out += seg.process_frame(signal[i : i + FL], i)
+        assert seg.state in ("silence", "speech")
+    out += seg.flush()
+    assert out == []
+    assert seg.dropped_short == 1 and seg.n_utterances == 0
+    assert seg.n_voiced_frames >= 4
+
+    kept = segment_signal(signal, config=VadConfig(min_utterance_s=0.1))
+    assert len(kept) == 1
+    assert kept[0].start_sample <= SR <= kept[0].last_voiced_sample
+
+
+def test_silence_yields_nothing():
+    zeros = np.zeros(3 * SR, dtype=np.int16)
+    seg = Segmenter()
+    out = []
+    for i in range(0, len(zeros) - FL + 1, FL):
+        out += seg.process_frame(zeros[i : i + FL], i)
+        assert seg.state == "silence"
+        assert seg.level_dbfs == LEVEL_FLOOR_DBFS
+    out += seg.flush()
+    assert out == [] and seg.dropped_short == 0 and seg.n_voiced_frames == 0
+    assert seg.n_frames == len(zeros) // FL
+    assert segment_signal(zeros.astype(np.float32)) == []
+    assert speech_span(zeros) is None
+
+
+def test_state_and_level_follow_the_speech(session):
+    x, spans = session
+    a, b = spans[0]
+    seg = Segmenter()
+    states, levels = [], []
+    for i in range(a, b - FL + 1, FL):
+        seg.process_frame(x[i : i + FL], i - a)
+        states.append(seg.state)
+        levels.append(seg.level_dbfs)
+    assert states[0] == "silence" and "speech" in states and states[-1] == "silence"
+    speaking = [lv for s, lv in zip(states, levels) if s == "speech"]
+    assert max(speaking) > -50.0
+    assert levels[0] < -80.0
+    # An exact check of the level formula on a full-scale square wave (0 dBFS).
+    square = np.where(np.arange(FL) % 2 == 0, 32767, -32767).astype(np.int16)
+    seg.process_frame(square, b - a)
+    assert seg.level_dbfs == pytest.approx(0.0, abs=0.01)
+
+
+def test_float_and_int16_input_give_the_same_cut(session):
+    x, spans = session
+    a, b = spans[2]
+    y = x[a:b].astype(np.float32) / 32768.0
+    u_f = segment_signal(y)
+    u_i = segment_signal(x[a:b])
+    assert [(u.start_sample, u.end_sample) for u in u_f] == [(u.start_sample, u.end_sample) for u in u_i]
+    with pytest.raises(ValueError):
+        segment_signal(np.zeros((100, 2), np.float32))
+
+
+def test_gap_ends_the_utterance_and_preroll_never_crosses_it(session):
+    x, spans = session
+    a, b = spans[0]
+    (ref,) = segment_signal(x)[:1]
+    # Drop 0.6 s of frames in the middle of the first utterance, as an overrun would.
+    gap_from = (ref.start_sample + ref.last_voiced_sample) // 2 // FL * FL
+    gap_to = gap_from + 20 * FL
+    seg = Segmenter(VadConfig(min_utterance_s=0.2))
+    out = []
+    for i in range(0, b - FL + 1, FL):
+        if gap_from <= i < gap_to:
+            continue
+        out += seg.process_frame(x[i : i + FL], i)
+    out += seg.flush()
+    assert seg.n_gaps == 1 and seg.gap_samples == gap_to - gap_from
+    assert out[0].start_sample == ref.start_sample
+    assert out[0].end_sample == gap_from  # closed at the last sample received
+    np.testing.assert_array_equal(out[0].samples, x[ref.start_sample : gap_from])
+    for u in out[1:]:
+        assert u.start_sample >= gap_to
+        np.testing.assert_array_equal(u.samples, x[u.start_sample : u.end_sample])
+
+
+def test_frames_must_be_whole_int16_and_in_order():
+    seg = Segmenter()
+    with pytest.raises(ValueError):
+        seg.process_frame(np.zeros(FL, np.float32), 0)
+    with pytest.raises(ValueError):
+        seg.process_frame(np.zeros(FL - 1, np.int16), 0)
+    seg.process_frame(np.zeros(FL, np.int16), 960)
+    with pytest.raises(ValueError):
+        seg.process_frame(np.zeros(FL, np.int16), 0)
+
+
+def test_speech_span_ignores_max_length(session):
+    x, spans = session
+    a, b = spans[3]
+    (u,) = segment_signal(x[a:b])
+    assert speech_span(x[a:b]) == (u.start_sample, u.end_sample)
+    short_max = VadConfig(max_utterance_s=1.0)
+    assert len(segment_signal(x[a:b], config=short_max)) >= 2
+    assert speech_span(x[a:b], config=short_max) == (u.start_sample, u.end_sample)
+    # Over the whole session: from the first file's speech to the last file's.
+    first, *_, last = segment_signal(x)
+    assert speech_span(x) == (first.start_sample, last.end_sample)
+
+
+def test_8khz_audio_is_cut_like_16khz(session):
+    librosa = pytest.importorskip("librosa")
+    x, spans = session
+    a, b = spans[1]
+    y16 = x[a:b].astype(np.float32) / 32768.0
+    y8 = librosa.resample(y16, orig_sr=SR, target_sr=8000, res_type="soxr_hq")
+    (u16,) = segment_signal(y16)
+    (u8,) = segment_signal(y8, sample_rate_hz=8000)
+    assert u8.sample_rate_hz == 8000 and len(u8.samples) == u8.end_sample - u8.start_sample
+    assert u8.start_s == pytest.approx(u16.start_s, abs=0.09)
+    assert u8.end_s == pytest.approx(u16.end_s, abs=0.09)
