@@ -460,6 +460,56 @@ class PulseNullSink:
         self._players.append(proc)
         return proc
 
+    def recording_streams(self) -> list[int]:
+        """Indices of the record streams (PulseAudio source outputs) now open on the daemon."""
+        res = subprocess.run(
+            ["pactl", "list", "short", "source-outputs"],
+            env=self.env, capture_output=True, text=True, timeout=10,
+        )
+        if res.returncode != 0:
+            return []
+        return [int(line.split()[0]) for line in res.stdout.splitlines() if line.strip()]
+
+    def wait_for_recorder(self, *, timeout_s: float = 60.0, stable_s: float = 1.0,
+                          proc: "subprocess.Popen[bytes] | None" = None) -> int:
+        """Wait until a program has opened the microphone and kept it open for ``stable_s``.
+
+        PortAudio opens and closes every device briefly while it lists them; a stream that
+        is still there ``stable_s`` later is the real capture stream.
+
+        Parameters
+        ----------
+        timeout_s : float
+            Give up after this many seconds.
+        stable_s : float
+            How long the same record stream must stay open (seconds).
+        proc : subprocess.Popen, optional
+            The recording program; if it exits meanwhile, stop waiting.
+
+        Returns
+        -------
+        int
+            The record stream's index.
+
+        Raises
+        ------
+        PulseSetupError
+            No record stream stayed open within ``timeout_s``, or ``proc`` exited.
+        """
+        deadline = time.monotonic() + timeout_s
+        seen: dict[int, float] = {}
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise PulseSetupError(f"the recording program exited ({proc.returncode})")
+            now = time.monotonic()
+            current = self.recording_streams()
+            seen = {i: seen.get(i, now) for i in current}
+            for index, since in seen.items():
+                if now - since >= stable_s:
+                    return index
+            time.sleep(0.1)
+        raise PulseSetupError(f"no program kept the microphone open within {timeout_s} s")
+
     def log_tail(self, n_lines: int = 30) -> str:
         """The last lines of the daemon's log (for failure messages)."""
         try:

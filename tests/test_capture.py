@@ -209,11 +209,13 @@ def test_ser_live_listens_to_microphone_like_it_reads_the_file(
             env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
         )
         try:
-            # Ready when the model is loaded and the stream is open: give it time, then play.
-            # (No readiness line is part of the documented interface; the leading silence
-            # of the stream covers the start.)
-            time.sleep(3.0)
-            assert proc.poll() is None, log_path.read_text()
+            # Ready when its capture stream is open on the daemon (and stays open: device
+            # listing opens streams briefly); then a little more silence before speech.
+            try:
+                pulse_null_sink.wait_for_recorder(timeout_s=120.0, proc=proc)
+            except Exception as exc:
+                raise AssertionError(f"{exc}:\n{log_path.read_text(errors='replace')}") from exc
+            time.sleep(0.5)
             pulse_null_sink.play(session_wav)
             # Wait until every utterance has its JSON line (the final gap closes the last).
             deadline = time.monotonic() + 30.0
