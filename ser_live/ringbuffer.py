@@ -143,18 +143,13 @@ class RingBuffer:
         Returns
         -------
         int
-            Number of samples stored (``n`` minus the samples dropped).
-
-        Raises
-        ------
-        ValueError
-            The ring was closed.
+            Number of samples stored (``n`` minus the samples dropped). After
+            :meth:`close` the block is ignored and 0 returned (not counted as an overrun):
+            a capture callback still running during shutdown must not raise.
         """
         n = len(block)
-        if n == 0:
+        if n == 0 or self._closed:
             return 0
-        if self._closed:
-            raise ValueError("write() on a closed RingBuffer")
         t = time.perf_counter() if arrival_time is None else arrival_time
         cap = self._cap
         stored_w = self._stored_w

@@ -452,6 +452,10 @@ def segment_signal(
     it. The boundaries equal those of the same samples streamed through a
     :class:`~ser_live.ringbuffer.RingBuffer` without overrun.
 
+    The WebRTC VAD adapts its noise model to what it has heard, so its decisions depend on
+    the audio before a frame: the same recording heard after other audio (inside a longer
+    session) may be cut a frame or a breath differently than when cut alone.
+
     Parameters
     ----------
     y : np.ndarray, float32 in [-1, 1] or int16, shape (n_samples,)

@@ -185,8 +185,10 @@ def test_close_drains_whole_frames_then_ends():
     assert ring.read(480, timeout_s=0) is None  # 40-sample tail discarded
     assert ring.eof
     assert ring.discarded_samples == 40
-    with pytest.raises(ValueError):
-        ring.write(ramp(1000, 10))
+    # A late write (a callback still running at shutdown) is ignored, not an error.
+    assert ring.write(ramp(1000, 10)) == 0
+    assert ring.written_samples == 1000 and ring.overrun_samples == 0
+    assert ring.read(480, timeout_s=0) is None
 
 
 def test_read_available_stops_at_gap():
