@@ -7,7 +7,6 @@ from __future__ import annotations
 import ctypes.util
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
