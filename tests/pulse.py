@@ -519,9 +519,12 @@ class PulseNullSink:
         return "\n".join(lines[-n_lines:])
 
 
-@pytest.fixture(scope="session")
-def pulse_null_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseNullSink]:
-    """Session-wide :class:`PulseNullSink`: a default input device fed by ``play(path)``.
+@pytest.fixture(scope="module")
+def pulse_null_sink() -> Iterator[PulseNullSink]:
+    """A :class:`PulseNullSink` for the tests of one module: a default input device fed by
+    ``play(path)``. Module-scoped, so the rest of the suite runs without it (``PULSE_SERVER``
+    and the device list are restored when the module's tests end); starting one takes
+    about 2 s.
 
     Skips (with the ``apt-get`` command to run) when PulseAudio, its utilities, PortAudio or
     ALSA's pulse plugin are missing. ``.ci/run`` fails on that skip.
