@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Utterance", "Prediction", "Result"]
+__all__ = ["Utterance", "Prediction", "Result", "RunSummary"]
 
 
 @dataclass
@@ -138,3 +138,43 @@ class Result:
             "processing_ms": round(self.processing_ms, 2),
             "end_of_speech_ms": round(self.end_of_speech_ms, 2),
         }
+
+
+@dataclass
+class RunSummary:
+    """What a listening run did, printed on exit.
+
+    Attributes
+    ----------
+    n_utterances : int
+        Utterances classified.
+    label_counts : dict[str, int]
+        Utterances per predicted label.
+    processing_ms : dict[str, float]
+        ``p50``, ``p95``, ``max`` of utterance closed -> result ready (ms); empty if none.
+    end_of_speech_ms : dict[str, float]
+        ``p50``, ``p95``, ``max`` of last voiced frame entered -> result ready (ms).
+    audio_s : float
+        Stream seconds heard.
+    dropped_samples : int
+        Samples lost to ring-buffer overruns.
+    dropped_s : float
+        The same in seconds.
+    input_overflows : int
+        PortAudio input-overflow flags seen by the capture callback.
+    dropped_short : int
+        Speech bursts shorter than the minimum utterance length, not classified.
+    rolling : dict[str, float]
+        The rolling estimate at the end.
+    """
+
+    n_utterances: int = 0
+    label_counts: dict[str, int] = field(default_factory=dict)
+    processing_ms: dict[str, float] = field(default_factory=dict)
+    end_of_speech_ms: dict[str, float] = field(default_factory=dict)
+    audio_s: float = 0.0
+    dropped_samples: int = 0
+    dropped_s: float = 0.0
+    input_overflows: int = 0
+    dropped_short: int = 0
+    rolling: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,278 @@
+"""``EmotionModel``: a fitted scikit-learn pipeline with its labels, feature configuration and
+training metadata, saved and loaded as one file.
+
+Files are written with skops [1]_, which loads scikit-learn objects without executing code
+from the file (pickle would): loading refuses any type outside a fixed allow-list. A model
+records the :class:`~ser_live.features.FeatureConfig` it was trained on, the number and a hash
+of its feature names, and the library versions; a file made with another extractor, or by an
+incompatible version of ser-live, is refused with a message saying what to do.
+
+References
+----------
+.. [1] skops, "Secure persistence", https://skops.readthedocs.io/en/stable/persistence.html
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .errors import ModelError
+from .features import FeatureConfig, FeatureExtractor
+from .types import Prediction
+
+__all__ = ["MODEL_FORMAT_VERSION", "EmotionModel", "default_model_path", "MODELS_DIR"]
+
+log = logging.getLogger(__name__)
+
+#: Version of the on-disk layout; a file with another major layout is refused.
+MODEL_FORMAT_VERSION: int = 1
+
+#: Where shipped models live: ``models/`` at the repository root (installed editable), or
+#: the folder named by the ``SER_LIVE_MODELS`` environment variable.
+MODELS_DIR: Path = Path(os.environ.get("SER_LIVE_MODELS", Path(__file__).resolve().parent.parent / "models"))
+
+DEFAULT_MODEL_NAME = "ser-default.skops"
+
+#: Types a model file may contain; anything else is refused at load time.
+_ALLOWED_TYPE_PREFIXES = (
+    "sklearn.",
+    "numpy.",
+    "builtins.",
+    "scipy.sparse.",
+    "collections.OrderedDict",
+)
+
+
+def default_model_path() -> Path:
+    """The shipped default model: ``$SER_LIVE_MODEL`` if set, else ``models/ser-default.skops``.
+
+    Returns
+    -------
+    Path
+        The path (it may not exist; :meth:`EmotionModel.load` says what to do then).
+    """
+    env = os.environ.get("SER_LIVE_MODEL")
+    return Path(env) if env else MODELS_DIR / DEFAULT_MODEL_NAME
+
+
+def _names_hash(names: list[str]) -> str:
+    return hashlib.sha1("\n".join(names).encode()).hexdigest()[:16]
+
+
+class EmotionModel:
+    """A classifier of utterances into emotion labels.
+
+    Parameters
+    ----------
+    estimator : sklearn estimator
+        Fitted, with ``predict_proba(X) -> (n, n_labels)`` whose columns follow
+        ``estimator.classes_`` (integer class indices into ``labels``).
+    labels : list of str
+        Label names; ``labels[i]`` is class ``i``.
+    feature_config : FeatureConfig
+        The extractor configuration the estimator was trained on.
+    name : str, optional
+        Short name shown by the dashboard (e.g. ``"ser-default"``).
+    metadata : dict, optional
+        JSON-able training facts: corpora, protocol scores, command, versions.
+
+    Attributes
+    ----------
+    extractor : FeatureExtractor
+        The extractor for ``feature_config`` (built on first use).
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        labels: list[str],
+        feature_config: FeatureConfig,
+        *,
+        name: str = "model",
+        metadata: dict | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.labels = list(labels)
+        self.feature_config = feature_config
+        self.name = name
+        self.metadata = dict(metadata or {})
+
+    # ------------------------------------------------------------------ inference
+    @cached_property
+    def extractor(self) -> FeatureExtractor:
+        return FeatureExtractor(self.feature_config)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : np.ndarray, float32, shape (n_utterances, n_features)
+
+        Returns
+        -------
+        np.ndarray, float64, shape (n_utterances, len(labels))
+            Rows sum to 1; column ``i`` is ``labels[i]``.
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+        if X.shape[1] != self.extractor.n_features:
+            raise ModelError(
+                f"model {self.name!r} expects {self.extractor.n_features} features, got {X.shape[1]}"
+            )
+        proba = np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
+        out = np.zeros((X.shape[0], len(self.labels)))
+        out[:, np.asarray(self.estimator.classes_, dtype=int)] = proba
+        out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+        return out
+
+    def predict_features(self, features: np.ndarray) -> Prediction:
+        """Prediction for one feature vector, shape (n_features,)."""
+        p = self.predict_proba(features[None, :])[0]
+        i = int(np.argmax(p))
+        return Prediction(
+            label=self.labels[i],
+            confidence=float(p[i]),
+            probabilities={lab: float(v) for lab, v in zip(self.labels, p)},
+        )
+
+    def predict_signal(self, y: np.ndarray) -> Prediction:
+        """Prediction for one utterance of audio.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (n_samples,)
+            Mono audio at ``feature_config.sample_rate_hz``, float32 in [-1, 1] or int16.
+
+        Raises
+        ------
+        ValueError
+            Audio shorter than the extractor's minimum (see :meth:`FeatureExtractor.extract`).
+        """
+        return self.predict_features(self.extractor.extract(y))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the model as one skops file (parent folders created).
+
+        Returns
+        -------
+        Path
+        """
+        import sklearn
+        import skops.io as sio
+
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        names = self.extractor.feature_names()
+        payload = {
+            "format_version": MODEL_FORMAT_VERSION,
+            "ser_live_version": __version__,
+            "sklearn_version": sklearn.__version__,
+            "numpy_version": np.__version__,
+            "name": self.name,
+            "labels": list(self.labels),
+            "feature_config": self.feature_config.to_dict(),
+            "n_features": len(names),
+            "feature_names_sha1": _names_hash(names),
+            "metadata": _jsonable(self.metadata),
+            "estimator": self.estimator,
+        }
+        sio.dump(payload, p)
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "EmotionModel":
+        """Load a model file safely and check it matches this version's feature extractor.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            Model file; default :func:`default_model_path`.
+
+        Returns
+        -------
+        EmotionModel
+
+        Raises
+        ------
+        ModelError
+            Missing or unreadable file; a type outside the allow-list (the file could run
+            code); another file-format version; a feature configuration or feature layout this
+            version of the extractor does not produce.
+        """
+        import skops.io as sio
+
+        p = Path(path) if path is not None else default_model_path()
+        if not p.exists():
+            raise ModelError(
+                f"model file {p} not found; train one with `python -m train fit` or pass --model PATH"
+            )
+        try:
+            untrusted = sio.get_untrusted_types(file=p)
+        except Exception as exc:
+            raise ModelError(f"{p}: not a ser-live model file ({exc})") from exc
+        bad = [t for t in untrusted if not t.startswith(_ALLOWED_TYPE_PREFIXES)]
+        if bad:
+            raise ModelError(f"{p}: refusing to load types outside scikit-learn/numpy: {bad[:5]}")
+        try:
+            payload = sio.load(p, trusted=untrusted)
+        except Exception as exc:
+            raise ModelError(f"{p}: cannot load model ({exc})") from exc
+        if not isinstance(payload, dict) or "format_version" not in payload:
+            raise ModelError(f"{p}: not a ser-live model file")
+        if payload["format_version"] != MODEL_FORMAT_VERSION:
+            raise ModelError(
+                f"{p}: model file format {payload['format_version']} but this ser-live reads format "
+                f"{MODEL_FORMAT_VERSION}; retrain with `python -m train fit` or use a matching ser-live"
+            )
+        try:
+            cfg = FeatureConfig.from_dict(payload["feature_config"])
+        except TypeError as exc:
+            raise ModelError(
+                f"{p}: made with another feature extractor ({exc}); retrain with `python -m train fit`"
+            ) from exc
+        names = FeatureExtractor(cfg).feature_names()
+        if len(names) != payload["n_features"] or _names_hash(names) != payload["feature_names_sha1"]:
+            raise ModelError(
+                f"{p}: made with ser-live {payload.get('ser_live_version')} whose feature extractor "
+                f"gave {payload['n_features']} features; this version gives {len(names)} for the same "
+                "configuration. Retrain with `python -m train fit` (or install the matching ser-live)."
+            )
+        import sklearn
+
+        if payload.get("sklearn_version") != sklearn.__version__:
+            log.warning(
+                "%s was saved with scikit-learn %s, running %s", p, payload.get("sklearn_version"), sklearn.__version__
+            )
+        model = cls(
+            payload["estimator"],
+            payload["labels"],
+            cfg,
+            name=payload.get("name", p.stem),
+            metadata=payload.get("metadata", {}),
+        )
+        model.path = p
+        return model
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain builtins only (skops stores those without trust questions)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
