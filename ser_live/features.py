@@ -92,7 +92,8 @@ class FeatureConfig:
     target_level_dbfs : float
         Level (dBFS) the loud frames are scaled to when ``level_normalize`` is on.
     percentiles : tuple of float
-        Percentiles (0..100) used as pooling statistics.
+        Percentiles (0..100) used as pooling functionals; must include 5, 25, 75 and 95
+        (the inter-quartile and 5-95 % ranges are taken from them).
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
@@ -109,7 +110,7 @@ class FeatureConfig:
     voicing_threshold: float = 0.45
     level_normalize: bool = True
     target_level_dbfs: float = -20.0
-    percentiles: tuple[float, ...] = (10.0, 50.0, 90.0)
+    percentiles: tuple[float, ...] = (1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0)
     version: int = field(default=FEATURE_VERSION)
 
     def to_dict(self) -> dict:
@@ -243,6 +244,12 @@ def _delta(x: np.ndarray, width: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- descriptors
 
+#: Roll-off points: frequency below which this fraction of the spectral power lies.
+_ROLLOFF_POINTS = (0.25, 0.5, 0.75, 0.9)
+
+#: Bands (Hz) whose energy relative to the whole spectrum is a descriptor (as in ComParE).
+_ENERGY_BANDS_HZ = ((250.0, 650.0), (1000.0, 4000.0))
+
 #: Sub-band edges (Hz) for spectral contrast [5]_.
 _CONTRAST_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 
@@ -286,6 +293,10 @@ class _Analysis:
             if idx.size >= 3:
                 self.contrast_bands.append((lo, hi, idx[0], idx[-1] + 1))
         self.n_bins = n_bins
+        self.energy_bands = [
+            (int(np.searchsorted(self.freqs, lo)), int(np.searchsorted(self.freqs, hi)))
+            for lo, hi in _ENERGY_BANDS_HZ
+        ]
 
 
 def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
@@ -313,9 +324,10 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
     dict of str -> np.ndarray, float32, each shape (n_rows, n_frames)
         ``mfcc`` (n_mfcc), ``mfcc_d`` and ``mfcc_dd`` (deltas), ``logmel`` (n_mels, dB),
         ``chroma`` (n_chroma, frame-normalised to sum 1), ``spectral`` (centroid Hz,
-        bandwidth Hz, 85 % roll-off Hz, flatness 0..1, flux, slope dB/band), ``contrast``
-        (dB, one row per sub-band), ``energy`` (RMS dBFS, zero-crossing rate), ``pitch``
-        (f0 Hz, 0 where unvoiced; voicing strength 0..1).
+        bandwidth Hz, roll-off Hz at 25/50/75/90 % of the power, flatness 0..1, flux, slope
+        dB/band, entropy 0..1, energy of 250-650 Hz and 1-4 kHz relative to all, dB),
+        ``contrast`` (dB, one row per sub-band), ``energy`` (RMS dBFS, zero-crossing rate),
+        ``pitch`` (f0 Hz, 0 where unvoiced; voicing strength 0..1; harmonics-to-noise dB).
     """
     cfg = analysis.cfg
     frames = _frames(y, cfg.win_length, cfg.hop_length)  # (T, win)
@@ -341,8 +353,19 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
     second = (mag @ (analysis.freqs * analysis.freqs)) / msum
     bandwidth = np.sqrt(np.maximum(second - centroid * centroid, 0.0))
     cum = np.cumsum(power, axis=1)
-    rolloff_idx = np.minimum((cum < 0.85 * cum[:, -1:]).sum(axis=1), analysis.n_bins - 1)
-    rolloff = analysis.freqs[rolloff_idx]
+    total = np.maximum(cum[:, -1:], np.float32(_EPS))
+    rolloffs = [
+        analysis.freqs[np.minimum((cum < q * total).sum(axis=1), analysis.n_bins - 1)]
+        for q in _ROLLOFF_POINTS
+    ]
+    # spectral entropy (bits, normalised to 0..1) of the power distribution over bins
+    pnorm = power / total
+    entropy = -(pnorm * np.log2(pnorm + np.float32(_EPS))).sum(axis=1) / np.float32(np.log2(analysis.n_bins))
+    # energy of two speech bands relative to the whole spectrum (dB), as in ComParE
+    band_db = [
+        10.0 * np.log10((cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)) / total[:, 0] + np.float32(_EPS))
+        for a, b in analysis.energy_bands
+    ]
     # flatness (geometric / arithmetic mean) and flux on the mel power spectrum
     ln_mel = logmel * np.float32(np.log(10.0) / 10.0)
     flatness = np.exp(ln_mel.mean(axis=0)) / np.maximum(mel.mean(axis=0), np.float32(_EPS))
@@ -352,7 +375,7 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
         flux[1:] = np.sqrt((np.diff(np.sqrt(norm_mel), axis=1) ** 2).sum(axis=0))
     # spectral slope: regression of the log mel spectrum (dB) on band index
     slope = analysis.band_centered @ logmel
-    spectral = np.vstack([centroid, bandwidth, rolloff, flatness, flux, slope])
+    spectral = np.vstack([centroid, bandwidth, *rolloffs, flatness, flux, slope, entropy, *band_db])
 
     # --- spectral contrast per sub-band (peak vs valley: top/bottom 20 % of bins) [5]
     contrast = np.empty((len(analysis.contrast_bands), n_t), dtype=np.float32)
@@ -393,7 +416,9 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
     f0 = cfg.sample_rate_hz / (best + shift)
     loud = rms_db > (rms_db.max() - 35.0)
     voiced = (strength >= cfg.voicing_threshold) & loud & (zcr < 0.3)
-    pitch = np.vstack([np.where(voiced, f0, 0.0), np.clip(strength, 0.0, 1.0)])
+    r = np.clip(strength, 1e-3, 1.0 - 1e-3)
+    hnr_db = 10.0 * np.log10(r / (1.0 - r))  # harmonics-to-noise ratio from the peak [6]
+    pitch = np.vstack([np.where(voiced, f0, 0.0), np.clip(strength, 0.0, 1.0), hnr_db])
 
     out = {
         "mfcc": mfcc,
@@ -412,42 +437,33 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
 # ----------------------------------------------------------------------------- pooling
 
 
-def _percentiles_sorted(xs: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Percentiles ``q`` (0..100) of rows already sorted along the last axis, linear
-    interpolation as ``np.percentile``'s default; shape (len(q), n_rows)."""
-    n = xs.shape[-1]
-    pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
-    lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, n - 1)
-    frac = (pos - lo)[:, None]
-    return xs[:, lo].T * (1 - frac) + xs[:, hi].T * frac
-
-
-_STAT_COLUMNS = ("mean", "std", "skew", "kurt")  # followed by the percentiles
-
-
-def _row_statistics(x: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
-    """Pooling statistics of every row over frames.
+def _functionals(x: np.ndarray, q: tuple[float, ...], frame_s: float) -> np.ndarray:
+    """Functionals of every row's contour over frames (the statistics pooled into features).
 
     Parameters
     ----------
-    x : np.ndarray, shape (n_rows, n_frames)
+    x : np.ndarray, shape (n_rows, n_frames), n_frames >= 1
     q : tuple of float
         Percentiles (0..100), linear interpolation as ``np.percentile``'s default.
+    frame_s : float
+        Hop between frames (seconds), the time unit of the slope.
 
     Returns
     -------
-    np.ndarray, float64, shape (n_rows, 4 + len(q))
-        Columns: mean, standard deviation, skewness, excess kurtosis (0 where the standard
-        deviation is 0), then the percentiles.
+    np.ndarray, float64, shape (n_rows, len(functional_names(q)))
+        Columns in the order of :func:`functional_names`: mean, standard deviation,
+        skewness, excess kurtosis (0 where the deviation is 0), the percentiles, the
+        inter-quartile and 5-95 % ranges, the slope (unit/s) and residual deviation of a
+        least-squares line over time, and the relative positions (0..1) of the maximum
+        and minimum. The set follows the openSMILE/ComParE functionals (Eyben et al.,
+        "openSMILE", ACM MM 2010; Schuller et al., ComParE 2013).
     """
     x = x.astype(np.float64)
-    n = x.shape[1]
+    n_rows, n = x.shape
     mean = x.mean(axis=1)
     c = x - mean[:, None]
     c2 = c * c
-    var = c2.mean(axis=1)
-    std = np.sqrt(var)
+    std = np.sqrt(c2.mean(axis=1))
     flat = std <= 1e-8
     safe = np.where(flat, 1.0, std)
     skew = np.where(flat, 0.0, (c2 * c).mean(axis=1) / safe**3)
@@ -457,8 +473,23 @@ def _row_statistics(x: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, n - 1)
     frac = pos - lo
-    perc = xs[:, lo] * (1.0 - frac) + xs[:, hi] * frac
-    return np.column_stack([mean, std, skew, kurt, perc])
+    perc = xs[:, lo] * (1.0 - frac) + xs[:, hi] * frac  # (n_rows, len(q))
+    qi = {v: i for i, v in enumerate(q)}
+    iqr = perc[:, qi[75.0]] - perc[:, qi[25.0]]
+    r90 = perc[:, qi[95.0]] - perc[:, qi[5.0]]
+    t = (np.arange(n) - (n - 1) / 2.0) * frame_s
+    tt = float(t @ t)
+    slope = (c @ t) / tt if tt > 0 else np.zeros(n_rows)
+    resid = np.sqrt(np.maximum(std**2 - slope**2 * (tt / n), 0.0))
+    denom = max(n - 1, 1)
+    argmax = np.argmax(x, axis=1) / denom
+    argmin = np.argmin(x, axis=1) / denom
+    return np.column_stack([mean, std, skew, kurt, perc, iqr, r90, slope, resid, argmax, argmin])
+
+
+def functional_names(q: tuple[float, ...]) -> list[str]:
+    """Names of the columns of :func:`_functionals` for percentiles ``q``."""
+    return ["mean", "std", "skew", "kurt", *[f"p{q_:g}" for q_ in q], "iqr", "p5_95", "slope", "linerr", "argmax", "argmin"]
 
 
 class FeatureExtractor:
@@ -553,42 +584,32 @@ class FeatureExtractor:
         return (y * np.float32(gain)).astype(np.float32)
 
     @cached_property
-    def _layout(self) -> list[tuple[str, list[str], tuple[str, ...]]]:
-        """(descriptor group, row names, statistics pooled) in output order."""
+    def _rows(self) -> list[tuple[str, list[str]]]:
+        """(descriptor group, row names) of the framewise descriptors pooled, in order."""
         cfg = self.config
         a = self._analysis
-        p = tuple(f"p{int(q)}" for q in cfg.percentiles)
-        full = ("mean", "std") + p + ("skew", "kurt")
+        spectral = ["centroid", "bandwidth", *[f"rolloff{int(q * 100)}" for q in _ROLLOFF_POINTS],
+                    "flatness", "flux", "slope", "entropy",
+                    *[f"band{int(lo)}_{int(hi)}_db" for lo, hi in _ENERGY_BANDS_HZ]]
         return [
-            ("mfcc", [f"mfcc{i}" for i in range(cfg.n_mfcc)], full),
-            ("mfcc_d", [f"mfcc{i}_d" for i in range(cfg.n_mfcc)], ("std",) + p),
-            ("mfcc_dd", [f"mfcc{i}_dd" for i in range(cfg.n_mfcc)], ("std",)),
-            ("logmel", [f"mel{i}" for i in range(cfg.n_mels)], ("mean", "std") + p),
-            ("chroma", [f"chroma{i}" for i in range(cfg.n_chroma)], ("mean", "std")),
-            ("spectral", ["centroid", "bandwidth", "rolloff", "flatness", "flux", "slope"], full),
-            ("contrast", [f"contrast{int(lo)}_{int(hi)}" for lo, hi, _, _ in a.contrast_bands], full),
-            ("energy", ["rms_db", "zcr"], full),
+            ("mfcc", [f"mfcc{i}" for i in range(cfg.n_mfcc)]),
+            ("logmel", [f"mel{i}" for i in range(cfg.n_mels)]),
+            ("chroma", [f"chroma{i}" for i in range(cfg.n_chroma)]),
+            ("spectral", spectral),
+            ("contrast", [f"contrast{int(lo)}_{int(hi)}" for lo, hi, _, _ in a.contrast_bands]),
+            ("energy", ["rms_db", "zcr"]),
         ]
 
     @cached_property
-    def _gather(self) -> tuple[list[str], np.ndarray]:
-        """Column names, and for each the flat index into the stacked statistics matrix."""
-        stat_cols = list(_STAT_COLUMNS) + [f"p{int(q)}" for q in self.config.percentiles]
-        n_stats = len(stat_cols)
-        names: list[str] = []
-        index: list[int] = []
-        row0 = 0
-        for _group, rows, stats in self._layout:
-            for r, row_name in enumerate(rows):
-                for st in stats:
-                    names.append(f"{row_name}_{st}")
-                    index.append((row0 + r) * n_stats + stat_cols.index(st))
-            row0 += len(rows)
-        return names + self._pitch_names(), np.asarray(index, dtype=np.int64)
-
-    @property
     def _names(self) -> list[str]:
-        return self._gather[0]
+        fn = functional_names(self.config.percentiles)
+        rows = [r for _g, names in self._rows for r in names]
+        names = [f"{r}_{f}" for r in rows for f in fn]
+        names += [f"{r}_d_{f}" for r in rows for f in fn]
+        names += [f"{r}_voiced_{f}" for r in rows for f in ("mean", "std")]
+        names += [f"{r}_{f}" for r in ("f0_st", "hnr_db") for f in fn]
+        names += self._pitch_names()
+        return names
 
     def _pitch_names(self) -> list[str]:
         return [
@@ -598,14 +619,28 @@ class FeatureExtractor:
         ]
 
     def _pool(self, d: dict[str, np.ndarray]) -> np.ndarray:
-        stacked = np.vstack([d[group] for group, _rows, _stats in self._layout])
-        stats = _row_statistics(stacked, self.config.percentiles)
-        v = np.concatenate([stats.ravel()[self._gather[1]], self._pitch_stats(d)])
+        cfg = self.config
+        frame_s = cfg.hop_length / cfg.sample_rate_hz
+        base = np.vstack([d[group] for group, _rows in self._rows])  # (R, T)
+        deltas = _delta(base, cfg.delta_width)
+        both = _functionals(np.vstack([base, deltas]), cfg.percentiles, frame_s)  # (2R, F)
+        f0, _strength, hnr = d["pitch"]
+        voiced = f0 > 0
+        n_fn = both.shape[1]
+        if voiced.sum() >= 3:
+            vb = base[:, voiced].astype(np.float64)
+            voiced_stats = np.column_stack([vb.mean(axis=1), vb.std(axis=1)])
+            contour = np.vstack([12.0 * np.log2(f0[voiced] / 100.0), hnr[voiced]])
+            pitch_fn = _functionals(contour, cfg.percentiles, frame_s)
+        else:
+            voiced_stats = np.zeros((base.shape[0], 2))
+            pitch_fn = np.zeros((2, n_fn))
+        v = np.concatenate([both.ravel(), voiced_stats.ravel(), pitch_fn.ravel(), self._pitch_stats(d)])
         return np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
     def _pitch_stats(self, d: dict[str, np.ndarray]) -> np.ndarray:
         cfg = self.config
-        f0, strength = d["pitch"].astype(np.float64)
+        f0, strength, _hnr = d["pitch"].astype(np.float64)
         rms_db = d["energy"][0].astype(np.float64)
         n = f0.shape[0]
         frame_s = cfg.hop_length / cfg.sample_rate_hz

@@ -1,0 +1,226 @@
+"""Feature extraction for training: the live path's trimming and extractor, in parallel, cached.
+
+Every training file goes through what live audio goes through: decoded to 16 kHz mono,
+trimmed to the speech span the live VAD segmenter finds (:func:`ser_live.vad.speech_span`),
+then :class:`ser_live.features.FeatureExtractor`. Results are cached on disk, one ``.npy`` per
+file, keyed by the file's content (SHA-1 of its bytes), the extractor configuration, the VAD
+configuration and the augmentation applied, so a second run of any command reuses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from ser_live.audiofile import load_audio
+from ser_live.features import FeatureConfig, FeatureExtractor
+from ser_live.vad import VadConfig, speech_span
+
+from .augment import Augmentation, apply_augmentation
+
+__all__ = ["RECIPES", "default_cache_dir", "prepare_utterance", "extract_features", "ExtractionReport"]
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$SER_LIVE_CACHE`` or ``.cache/features`` under the repository root."""
+    env = os.environ.get("SER_LIVE_CACHE")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / ".cache" / "features"
+
+
+def prepare_utterance(y: np.ndarray, *, vad_config: VadConfig | None = None) -> np.ndarray:
+    """Trim a training file to its speech span exactly as the live segmenter would cut it.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n_samples,)
+        16 kHz mono audio of one corpus file.
+    vad_config : VadConfig, optional
+        Segmenter settings (default: the live defaults).
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_trimmed,)
+        From the first utterance's start (pre-roll included) to the last one's end (hangover
+        included); the whole file where the VAD finds no utterance (logged).
+    """
+    span = speech_span(y, config=vad_config)
+    if span is None:
+        log.debug("no speech span found; using the whole file")
+        return y
+    return y[span[0] : span[1]]
+
+
+def _file_key(path: str) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+#: Feature recipes: ``"ser-live"`` (trimmed like live audio, our extractor) or ``"tutorial"``
+#: (untrimmed, :func:`train.tutorial.tutorial_features`).
+RECIPES = ("ser-live", "tutorial")
+
+
+def _setup_key(config: FeatureConfig, vad_config: VadConfig, aug: Augmentation | None, recipe: str) -> str:
+    d = {"features": config.to_dict(), "vad": asdict(vad_config), "aug": aug.key() if aug else None}
+    if recipe != "ser-live":
+        d = {"recipe": recipe, "aug": d["aug"]}
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _extract_one(
+    path: str,
+    cache_file: Path | None,
+    config: FeatureConfig,
+    vad_config: VadConfig,
+    aug: Augmentation | None,
+    recipe: str = "ser-live",
+) -> tuple[np.ndarray | None, str | None, bool]:
+    if cache_file is not None and cache_file.exists():
+        try:
+            return np.load(cache_file), None, True
+        except Exception:  # a torn write: recompute
+            pass
+    try:
+        y = load_audio(path)
+        if aug is not None:
+            y = apply_augmentation(y, aug, seed_key=path)
+        if recipe == "tutorial":
+            from .tutorial import tutorial_features
+
+            v = tutorial_features(y, sample_rate_hz=config.sample_rate_hz)
+        else:
+            y = prepare_utterance(y, vad_config=vad_config)
+            v = FeatureExtractor(config).extract(y)
+    except Exception as exc:  # reported, never silently dropped
+        return None, f"{type(exc).__name__}: {exc}", False
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, v)
+        os.replace(tmp, cache_file)
+    return v, None, False
+
+
+class ExtractionReport:
+    """What an extraction did: ``n_files``, ``n_cached`` (cache hits), ``failures`` (path,
+    reason), ``seconds`` (wall time)."""
+
+    def __init__(self) -> None:
+        self.n_files = 0
+        self.n_cached = 0
+        self.failures: list[tuple[str, str]] = []
+        self.seconds = 0.0
+
+    def __str__(self) -> str:
+        s = (
+            f"{self.n_files} files, {self.n_cached} from cache, {self.n_files - self.n_cached} extracted "
+            f"in {self.seconds:.1f} s"
+        )
+        if self.failures:
+            ex = "; ".join(f"{Path(p).name}: {r}" for p, r in self.failures[:3])
+            s += f"; {len(self.failures)} failed (e.g. {ex})"
+        return s
+
+
+def extract_features(
+    paths: Sequence[str],
+    *,
+    config: FeatureConfig | None = None,
+    vad_config: VadConfig | None = None,
+    augmentation: Augmentation | None = None,
+    recipe: str = "ser-live",
+    n_jobs: int = 2,
+    cache_dir: Path | None | bool = None,
+    progress: bool = True,
+    description: str = "features",
+) -> tuple[np.ndarray, ExtractionReport]:
+    """Feature matrix of many files, in parallel (joblib processes), with a progress bar and
+    an on-disk cache.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Audio files (any format/rate/channels soundfile reads).
+    config : FeatureConfig, optional
+        Extractor configuration (default: the shipped one).
+    vad_config : VadConfig, optional
+        Segmenter configuration used for trimming (default: the live defaults).
+    augmentation : Augmentation, optional
+        Applied to the audio before trimming (training folds only).
+    recipe : str, default "ser-live"
+        One of :data:`RECIPES`.
+    n_jobs : int, default 2
+        Worker processes.
+    cache_dir : Path, optional
+        Cache root; default :func:`default_cache_dir`; ``False`` disables the cache.
+    progress : bool, default True
+        Show a rich progress bar (on stderr).
+    description : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    X : np.ndarray, float32, shape (len(paths), n_features)
+        Rows of files that failed are NaN (see the report).
+    report : ExtractionReport
+    """
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    config = config or FeatureConfig()
+    vad_config = vad_config or VadConfig()
+    t0 = time.perf_counter()
+    report = ExtractionReport()
+    report.n_files = len(paths)
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown feature recipe {recipe!r}; choose from {RECIPES}")
+    if recipe == "tutorial":
+        from .tutorial import TUTORIAL_N_FEATURES
+
+        n_features = TUTORIAL_N_FEATURES
+    else:
+        n_features = FeatureExtractor(config).n_features
+    X = np.full((len(paths), n_features), np.nan, dtype=np.float32)
+    if cache_dir is False:
+        cache_files: list[Path | None] = [None] * len(paths)
+    else:
+        root = Path(cache_dir) if cache_dir else default_cache_dir()
+        setup = root / _setup_key(config, vad_config, augmentation, recipe)
+        cache_files = []
+        for p in paths:
+            k = _file_key(p)
+            cache_files.append(setup / k[:2] / f"{k}.npy")
+    jobs = (
+        delayed(_extract_one)(p, c, config, vad_config, augmentation, recipe) for p, c in zip(paths, cache_files)
+    )
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), disable=not progress, transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=len(paths))
+        results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=8)(jobs)
+        for i, (v, err, cached) in enumerate(results):
+            if v is not None:
+                X[i] = v
+            else:
+                report.failures.append((paths[i], err or "unknown error"))
+            report.n_cached += int(cached)
+            bar.advance(task)
+    report.seconds = time.perf_counter() - t0
+    for p, r in report.failures[:5]:
+        log.warning("feature extraction failed for %s: %s", p, r)
+    return X, report
