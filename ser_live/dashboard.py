@@ -1,0 +1,752 @@
+"""Outputs of the recogniser: the rich live dashboard, plain lines, JSON lines, exit summary.
+
+Rendering only: nothing here starts a thread, touches audio or blocks. The main thread owns a
+:class:`DashboardState`, feeds it each :class:`~ser_live.types.Result` (:meth:`~DashboardState.add_result`)
+and the stream's status (:meth:`~DashboardState.set_status`), and calls
+:meth:`LiveDashboard.refresh`; rich draws on the same thread, so the state needs no lock.
+
+The dashboard adapts to the terminal: at 100 columns or more the emotion bars and the status
+sit on the left and the timeline on the right; below, the panels are stacked. In a live view
+the timeline is shortened to fit the terminal's height. Probability bars list the labels in
+the model's order (rows never jump), the most probable one in bold.
+
+Emotion colours are fixed per canonical label (:data:`EMOTION_COLORS`, with the spellings of
+TESS and EmoDB mapped onto them); any other label gets a stable colour from a small palette
+(:func:`emotion_color`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import zlib
+from collections import Counter, deque
+from types import TracebackType
+from typing import Callable, Iterable
+
+import numpy as np
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.live import Live
+from rich.measure import Measurement
+from rich.panel import Panel
+from rich.segment import Segment, SegmentLines
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from .types import Result, RunSummary
+
+__all__ = [
+    "EMOTION_COLORS",
+    "LEVEL_RANGE_DBFS",
+    "BAR_FULL",
+    "BAR_EMPTY",
+    "emotion_color",
+    "DashboardState",
+    "DashboardView",
+    "render_dashboard",
+    "LiveDashboard",
+    "format_plain",
+    "format_summary",
+    "json_line",
+]
+
+#: Colour (rich colour name) of each canonical emotion label.
+EMOTION_COLORS: dict[str, str] = {
+    "neutral": "grey70",
+    "calm": "cyan",
+    "happy": "gold1",
+    "sad": "dodger_blue2",
+    "angry": "red1",
+    "fearful": "medium_purple1",
+    "disgust": "green3",
+    "surprised": "dark_orange",
+    "boredom": "tan",
+}
+
+#: Other spellings of the canonical labels (TESS, EmoDB in English, common variants).
+_ALIASES: dict[str, str] = {
+    "anger": "angry",
+    "fear": "fearful",
+    "happiness": "happy",
+    "joy": "happy",
+    "sadness": "sad",
+    "disgusted": "disgust",
+    "surprise": "surprised",
+    "pleasant_surprise": "surprised",
+    "pleasant_surprised": "surprised",
+    "ps": "surprised",
+    "bored": "boredom",
+}
+
+#: Colours for labels outside :data:`EMOTION_COLORS`, chosen by a stable hash of the name.
+_FALLBACK_PALETTE: tuple[str, ...] = ("bright_white", "turquoise2", "plum2", "light_salmon1", "khaki1", "pale_green1")
+
+#: Span of the input level meter (dBFS): floor and full scale.
+LEVEL_RANGE_DBFS: tuple[float, float] = (-60.0, 0.0)
+
+#: Characters of the bars: a full cell, an empty cell; partial cells use eighth blocks.
+BAR_FULL = "█"
+BAR_EMPTY = "░"
+_BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+_PLACEHOLDER = "listening…"
+_WIDE_MIN_COLUMNS = 100  # two-column layout from this width on
+
+
+def emotion_color(label: str) -> str:
+    """Display colour of an emotion label.
+
+    Parameters
+    ----------
+    label : str
+        Any label; case and surrounding spaces are ignored, and TESS/EmoDB spellings
+        (``fear``, ``anger``, ``pleasant_surprise``, ...) map to the canonical ones.
+
+    Returns
+    -------
+    str
+        A rich colour name: the canonical label's colour from :data:`EMOTION_COLORS`, else one
+        of a fixed palette picked by a CRC-32 of the name (the same label always gets the same
+        colour, across runs).
+    """
+    key = label.strip().lower()
+    key = _ALIASES.get(key, key)
+    color = EMOTION_COLORS.get(key)
+    if color is not None:
+        return color
+    return _FALLBACK_PALETTE[zlib.crc32(key.encode()) % len(_FALLBACK_PALETTE)]
+
+
+# --------------------------------------------------------------------------------- state
+class DashboardState:
+    """What the dashboard shows; plain data, updated by the main thread only.
+
+    Parameters
+    ----------
+    labels : list of str
+        The model's labels, in its order (the order of the bars).
+    model_name : str
+        Shown in the header.
+    source_name : str
+        The audio source (device name or file), shown in the header.
+    history : int, default 12
+        Utterances kept for the timeline.
+    latency_window : int, default 1000
+        Latency samples kept for the percentiles (the most recent ones).
+
+    Attributes
+    ----------
+    results : collections.deque of Result
+        The last ``history`` results, oldest first.
+    current : Result or None
+        The latest result.
+    rolling : dict[str, float]
+        The rolling estimate of the latest result (label -> probability).
+    n_results : int
+        Results received in total.
+    label_counts : collections.Counter
+        Results per predicted label.
+    processing_ms, end_of_speech_ms : collections.deque of float
+        Latency samples (milliseconds), oldest first.
+    level_dbfs, vad_state, stream_s, dropped_samples, dropped_s, input_overflows, dropped_short
+        The last status given to :meth:`set_status`.
+    version : int
+        Incremented at every change.
+    results_version : int
+        Incremented at every result (what the emotion and timeline panels show).
+    """
+
+    def __init__(
+        self,
+        *,
+        labels: list[str],
+        model_name: str,
+        source_name: str,
+        history: int = 12,
+        latency_window: int = 1000,
+    ) -> None:
+        if history < 1:
+            raise ValueError(f"history must be >= 1, got {history}")
+        if latency_window < 1:
+            raise ValueError(f"latency_window must be >= 1, got {latency_window}")
+        self.labels = list(labels)
+        self.model_name = model_name
+        self.source_name = source_name
+        self.history = int(history)
+        self.results: deque[Result] = deque(maxlen=self.history)
+        self.current: Result | None = None
+        self.rolling: dict[str, float] = {}
+        self.n_results = 0
+        self.label_counts: Counter[str] = Counter()
+        self.processing_ms: deque[float] = deque(maxlen=int(latency_window))
+        self.end_of_speech_ms: deque[float] = deque(maxlen=int(latency_window))
+        self._latency: dict[str, dict[str, float]] = {}
+        self.level_dbfs = -math.inf
+        self.vad_state = "silence"
+        self.stream_s = 0.0
+        self.dropped_samples = 0
+        self.dropped_s = 0.0
+        self.input_overflows = 0
+        self.dropped_short = 0
+        self.version = 0
+        self.results_version = 0
+
+    def add_result(self, result: Result) -> None:
+        """Record one classified utterance.
+
+        Parameters
+        ----------
+        result : Result
+            Becomes the current utterance; its ``rolling`` becomes the rolling estimate (kept
+            from before when empty); its latencies join the samples.
+        """
+        self.results.append(result)
+        self.current = result
+        if result.rolling:
+            self.rolling = dict(result.rolling)
+        self.n_results += 1
+        self.label_counts[result.prediction.label] += 1
+        self.results_version += 1
+        self.processing_ms.append(float(result.processing_ms))
+        self.end_of_speech_ms.append(float(result.end_of_speech_ms))
+        self._latency = {
+            "processing": _latency_stats(self.processing_ms),
+            "end_of_speech": _latency_stats(self.end_of_speech_ms),
+        }
+        self.version += 1
+
+    def set_status(
+        self,
+        *,
+        level_dbfs: float | None = None,
+        vad_state: str | None = None,
+        stream_s: float | None = None,
+        dropped_samples: int | None = None,
+        dropped_s: float | None = None,
+        input_overflows: int | None = None,
+        dropped_short: int | None = None,
+    ) -> None:
+        """Update the stream's status; an argument left as None keeps its previous value.
+
+        Parameters
+        ----------
+        level_dbfs : float
+            Input level of the latest audio (dBFS, 0 = full scale; ``-inf`` or very low for
+            digital silence).
+        vad_state : str
+            ``"speech"`` or ``"silence"`` (other words are shown as given).
+        stream_s : float
+            Stream time heard so far (seconds).
+        dropped_samples : int
+            Samples lost to ring-buffer overruns.
+        dropped_s : float
+            The same in seconds.
+        input_overflows : int
+            PortAudio input-overflow flags counted by the capture callback.
+        dropped_short : int
+            Speech bursts shorter than the minimum utterance length.
+        """
+        if level_dbfs is not None:
+            self.level_dbfs = float(level_dbfs)
+        if vad_state is not None:
+            self.vad_state = str(vad_state)
+        if stream_s is not None:
+            self.stream_s = float(stream_s)
+        if dropped_samples is not None:
+            self.dropped_samples = int(dropped_samples)
+        if dropped_s is not None:
+            self.dropped_s = float(dropped_s)
+        if input_overflows is not None:
+            self.input_overflows = int(input_overflows)
+        if dropped_short is not None:
+            self.dropped_short = int(dropped_short)
+        self.version += 1
+
+    def latency(self, kind: str) -> dict[str, float]:
+        """Latency figures of the kept samples.
+
+        Parameters
+        ----------
+        kind : {"processing", "end_of_speech"}
+
+        Returns
+        -------
+        dict
+            ``last``, ``p50``, ``p95`` (milliseconds; percentiles by linear interpolation,
+            as ``numpy.percentile``); empty before the first result.
+        """
+        if kind not in ("processing", "end_of_speech"):
+            raise ValueError(f"kind must be 'processing' or 'end_of_speech', got {kind!r}")
+        return dict(self._latency.get(kind, {}))
+
+
+def _latency_stats(values: Iterable[float]) -> dict[str, float]:
+    a = np.fromiter(values, dtype=np.float64)
+    if a.size == 0:
+        return {}
+    p50, p95 = np.percentile(a, [50, 95])
+    return {"last": float(a[-1]), "p50": float(p50), "p95": float(p95)}
+
+
+# --------------------------------------------------------------------------------- bars
+class _Bar:
+    """A one-line horizontal bar filling the width it is given (eighth-block resolution)."""
+
+    __slots__ = ("fraction", "style", "min_width")
+
+    def __init__(self, fraction: float, style: str | Style, *, min_width: int = 4) -> None:
+        f = float(fraction)
+        self.fraction = 0.0 if not math.isfinite(f) else min(max(f, 0.0), 1.0)
+        self.style = style
+        self.min_width = min_width
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(min(self.min_width, options.max_width), options.max_width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(1, options.max_width)
+        eighths = int(round(self.fraction * width * 8))
+        full, part = divmod(eighths, 8)
+        text = BAR_FULL * full
+        if part and full < width:
+            text += _BAR_EIGHTHS[part]
+        yield Segment(text, console.get_style(self.style) if isinstance(self.style, str) else self.style)
+        rest = width - len(text)
+        if rest > 0:
+            yield Segment(BAR_EMPTY * rest, _DIM)
+        yield Segment.line()
+
+
+class _LevelBar:
+    """Input level meter from the floor of :data:`LEVEL_RANGE_DBFS` to 0 dBFS, green/yellow/red."""
+
+    __slots__ = ("level_dbfs",)
+
+    _ZONES_DBFS = ((-18.0, Style(color="green3")), (-6.0, Style(color="yellow1")), (math.inf, Style(color="red1")))
+
+    def __init__(self, level_dbfs: float) -> None:
+        self.level_dbfs = level_dbfs
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(min(4, options.max_width), options.max_width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(1, options.max_width)
+        lo, hi = LEVEL_RANGE_DBFS
+        level = self.level_dbfs if math.isfinite(self.level_dbfs) else lo
+        n_lit = int(round(min(max((level - lo) / (hi - lo), 0.0), 1.0) * width))
+        run_style, run = None, ""
+        for i in range(n_lit):
+            cell_dbfs = lo + (hi - lo) * (i + 0.5) / width
+            style = next(s for top, s in self._ZONES_DBFS if cell_dbfs < top)
+            if style is not run_style and run:
+                yield Segment(run, run_style)
+                run = ""
+            run_style = style
+            run += BAR_FULL
+        if run:
+            yield Segment(run, run_style)
+        if width - n_lit > 0:
+            yield Segment(BAR_EMPTY * (width - n_lit), _DIM)
+        yield Segment.line()
+
+
+_DIM = Style(color="grey35")
+
+
+# --------------------------------------------------------------------------------- panels
+def _fmt_ms(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f}"
+
+
+def _fmt_p(p: float | None) -> str:
+    return "  – " if p is None else f"{p:.2f}"
+
+
+def _label_text(label: str, *, bold: bool = False) -> Text:
+    return Text(label, style=Style(color=emotion_color(label), bold=bold))
+
+
+def _header(state: DashboardState) -> Text:
+    t = Text(no_wrap=False, overflow="fold")
+    t.append("ser-live", style="bold")
+    t.append("  model ", style="grey50")
+    t.append(state.model_name, style="bold")
+    t.append(f" ({len(state.labels)} labels)", style="grey50")
+    t.append("  source ", style="grey50")
+    t.append(state.source_name)
+    t.append("  utterances ", style="grey50")
+    t.append(str(state.n_results))
+    return t
+
+
+def _emotion_panel(state: DashboardState) -> Panel:
+    cur = state.current
+    head = Text(no_wrap=True, overflow="ellipsis")
+    if cur is None:
+        head.append(_PLACEHOLDER, style="italic grey62")
+        probs: dict[str, float] = {}
+    else:
+        u = cur.utterance
+        head.append(f"#{u.index}  ", style="grey50")
+        head.append(cur.label, style=Style(color=emotion_color(cur.label), bold=True))
+        head.append(f"  {cur.confidence:.2f}", style="bold")
+        head.append(f"  {u.start_s:.2f}–{u.end_s:.2f} s ({u.duration_s:.2f} s)", style="grey62")
+        if u.cut_at_max:
+            head.append("  cut", style="yellow")
+        probs = cur.prediction.probabilities
+    rolling = state.rolling
+    rows = list(state.labels) + [k for k in probs if k not in state.labels]
+    rows += [k for k in rolling if k not in rows]
+    top_cur = max(probs, key=probs.__getitem__) if probs else None
+    top_roll = max(rolling, key=rolling.__getitem__) if rolling else None
+
+    table = Table(box=None, show_header=True, header_style="grey62", pad_edge=False, padding=(0, 1, 0, 0), expand=True)
+    label_w = max((len(r) for r in rows), default=5)
+    table.add_column("label", no_wrap=True, overflow="ellipsis", min_width=min(label_w, 8), max_width=max(label_w, 5))
+    table.add_column("utterance" if cur is None else f"utterance #{cur.utterance.index}", ratio=1, no_wrap=True)
+    table.add_column("", width=4, justify="right", no_wrap=True)
+    table.add_column("", width=1, no_wrap=True)  # gap between the two groups
+    table.add_column("rolling" if top_roll is None else f"rolling: {top_roll}", ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column("", width=4, justify="right", no_wrap=True)
+    for lab in rows:
+        color = emotion_color(lab)
+        p = probs.get(lab)
+        r = rolling.get(lab)
+        table.add_row(
+            _label_text(lab, bold=lab in (top_cur, top_roll)),
+            _Bar(p or 0.0, color),
+            Text(_fmt_p(p), style="bold" if lab == top_cur else ""),
+            "",
+            _Bar(r or 0.0, color),
+            Text(_fmt_p(r), style="bold" if lab == top_roll else ""),
+        )
+    return Panel(Group(head, table), title="emotion", title_align="left", border_style="grey42", padding=(0, 1))
+
+
+def _status_panel(state: DashboardState) -> Panel:
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(no_wrap=True, style="grey62")
+    grid.add_column(ratio=1, no_wrap=True)
+    grid.add_column(no_wrap=True, justify="right")
+
+    level = state.level_dbfs
+    level_text = f"{level:6.1f} dBFS" if math.isfinite(level) else "  -inf dBFS"
+    grid.add_row("input", _LevelBar(level), level_text)
+
+    vad = state.vad_state
+    vad_style = {"speech": "bold green3", "silence": "grey62"}.get(vad, "yellow1")
+    grid.add_row(
+        "VAD",
+        Text.assemble(("● " if vad == "speech" else "○ ", vad_style), (vad, vad_style)),
+        Text(f"stream {state.stream_s:.1f} s", style="grey62"),
+    )
+
+    lat = Table(box=None, show_header=True, header_style="grey62", pad_edge=False, padding=(0, 1))
+    lat.add_column("latency ms", no_wrap=True, style="grey62", overflow="ellipsis")
+    for col in ("last", "p50", "p95"):
+        lat.add_column(col, justify="right", no_wrap=True)
+    for name, kind in (("processing", "processing"), ("end of speech", "end_of_speech")):
+        s = state.latency(kind)
+        lat.add_row(name, _fmt_ms(s.get("last")), _fmt_ms(s.get("p50")), _fmt_ms(s.get("p95")))
+
+    bad = state.dropped_samples > 0
+    grid.add_row(
+        "dropped",
+        Text(f"{state.dropped_samples} samples ({state.dropped_s:.3f} s)", style="bold red1" if bad else "", overflow="fold"),
+        "",
+    )
+    more = Text(overflow="fold")
+    more.append(f"{state.input_overflows} overflows", style="bold red1" if state.input_overflows else "")
+    more.append(" · ", style="grey50")
+    more.append(f"{state.dropped_short} short bursts", style="yellow1" if state.dropped_short else "")
+    grid.add_row("", more, "")
+
+    body = Group(grid, lat)
+    return Panel(body, title="input", title_align="left", border_style="grey42", padding=(0, 1))
+
+
+def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) -> Panel:
+    results = list(state.results)
+    if max_rows is not None:
+        results = results[-max(max_rows, 0) :] if max_rows > 0 else []
+    title = f"timeline · last {len(results)} of {state.n_results}"
+    if not state.results:
+        body: RenderableType = Text("no utterance yet", style="italic grey62")
+        return Panel(body, title="timeline", title_align="left", border_style="grey42", padding=(0, 1))
+    roomy = width >= 40
+    table = Table(box=None, show_header=True, header_style="grey62", pad_edge=False, padding=(0, 1, 0, 0), expand=True)
+    table.add_column("#", justify="right", no_wrap=True, style="grey50")
+    table.add_column("time s", justify="right", no_wrap=True, overflow="ellipsis")
+    table.add_column("dur", justify="right", no_wrap=True)
+    table.add_column("label", no_wrap=True, overflow="ellipsis")
+    table.add_column("conf", justify="right", no_wrap=True)
+    if roomy:
+        table.add_column("", ratio=1, no_wrap=True, min_width=3)
+    for r in reversed(results):  # newest first
+        u = r.utterance
+        cells: list[RenderableType] = [
+            str(u.index),
+            f"{u.start_s:.2f}–{u.end_s:.2f}",
+            f"{u.duration_s:.1f}",
+            _label_text(r.label, bold=r is state.current),
+            f"{r.confidence:.2f}",
+        ]
+        if roomy:
+            cells.append(_Bar(r.confidence, emotion_color(r.label), min_width=3))
+        table.add_row(*cells)
+    return Panel(table, title=title, title_align="left", border_style="grey42", padding=(0, 1))
+
+
+class DashboardView:
+    """The dashboard as a rich renderable, laid out for the width it is drawn at.
+
+    Parameters
+    ----------
+    state : DashboardState
+    max_height : int, optional
+        Lines available (the terminal's height); the timeline is shortened to fit. None:
+        no limit.
+    fit_terminal : bool, default False
+        Take ``max_height`` from the console's height at each render (live view).
+    """
+
+    def __init__(self, state: DashboardState, *, max_height: int | None = None, fit_terminal: bool = False) -> None:
+        self.state = state
+        self.max_height = max_height
+        self.fit_terminal = fit_terminal
+        self._cache: dict[tuple, list[list[Segment]]] = {}
+
+    def _lines(self, key: tuple, make: Callable[[], RenderableType], console: Console, options: ConsoleOptions) -> list[list[Segment]]:
+        """Rendered lines of a panel that only changes with a new result, cached per width."""
+        key = (self.state.results_version,) + key
+        lines = self._cache.get(key)
+        if lines is None:
+            if len(self._cache) > 8 or any(k[0] != key[0] for k in self._cache):
+                self._cache.clear()
+            lines = console.render_lines(make(), options, pad=True)
+            self._cache[key] = lines
+        return list(lines)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        state = self.state
+        width = max(20, options.max_width)
+        opts = options.update(width=width, height=None)
+        height = console.size.height if self.fit_terminal else self.max_height
+        header = console.render_lines(_header(state), opts, pad=True)
+        if width >= _WIDE_MIN_COLUMNS:
+            left_w = (width * 11) // 20
+            right_w = width - left_w
+            left_opts = opts.update(width=left_w)
+            left_lines = self._lines(("emotion", left_w), lambda: _emotion_panel(state), console, left_opts)
+            left_lines += console.render_lines(_status_panel(state), left_opts, pad=True)
+            # timeline panel: 2 borders + 1 column header + rows; keep it within the screen
+            rows = None if height is None else max(0, height - len(header) - 4)
+            right_lines = self._lines(
+                ("timeline", right_w, rows),
+                lambda: _timeline_panel(state, width=right_w, max_rows=rows),
+                console,
+                opts.update(width=right_w),
+            )
+            n = max(len(left_lines), len(right_lines))
+            blank_l = [Segment(" " * left_w)]
+            blank_r = [Segment(" " * right_w)]
+            lines = header + [
+                (left_lines[i] if i < len(left_lines) else blank_l) + (right_lines[i] if i < len(right_lines) else blank_r)
+                for i in range(n)
+            ]
+        else:
+            lines = header + self._lines(("emotion", width), lambda: _emotion_panel(state), console, opts)
+            lines += console.render_lines(_status_panel(state), opts, pad=True)
+            rows = None if height is None else height - len(lines) - 4
+            if rows is None or rows > 0 or not state.results:
+                lines += self._lines(
+                    ("timeline", width, rows),
+                    lambda: _timeline_panel(state, width=width, max_rows=rows),
+                    console,
+                    opts,
+                )
+        yield SegmentLines(lines, new_lines=True)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(min(20, options.max_width), options.max_width)
+
+
+def render_dashboard(state: DashboardState, *, max_height: int | None = None) -> DashboardView:
+    """The dashboard for the current state, as a rich renderable.
+
+    Parameters
+    ----------
+    state : DashboardState
+    max_height : int, optional
+        Lines available; the timeline is shortened to fit (None: show all ``history`` rows).
+
+    Returns
+    -------
+    DashboardView
+        Draw it with ``console.print(...)`` or inside :class:`rich.live.Live`; it lays itself
+        out for the console's width when drawn (two columns from 100 columns, stacked below).
+    """
+    return DashboardView(state, max_height=max_height)
+
+
+class LiveDashboard:
+    """A :class:`rich.live.Live` view of a :class:`DashboardState`, refreshed by the caller.
+
+    There is no refresh thread: the main thread, which owns the state, calls :meth:`refresh`
+    (as often as it likes; redraws are limited to ``refresh_per_second``), so the state is
+    never read while it changes. Nothing here touches the audio path.
+
+    Parameters
+    ----------
+    state : DashboardState
+    console : rich.console.Console, optional
+        Where to draw; a new console on stdout by default.
+    refresh_per_second : float, default 8
+        Maximum redraw rate (Hz).
+    screen : bool, default False
+        Draw on the terminal's alternate screen.
+    transient : bool, default False
+        Erase the dashboard on exit instead of leaving its last frame.
+    """
+
+    def __init__(
+        self,
+        state: DashboardState,
+        *,
+        console: Console | None = None,
+        refresh_per_second: float = 8,
+        screen: bool = False,
+        transient: bool = False,
+    ) -> None:
+        if refresh_per_second <= 0:
+            raise ValueError(f"refresh_per_second must be > 0, got {refresh_per_second}")
+        self.state = state
+        self.min_interval_s = 1.0 / refresh_per_second
+        self._last_draw = -math.inf
+        self._live = Live(
+            DashboardView(state, fit_terminal=True),
+            console=console,
+            auto_refresh=False,
+            refresh_per_second=refresh_per_second,
+            screen=screen,
+            transient=transient,
+            vertical_overflow="ellipsis",
+        )
+
+    @property
+    def console(self) -> Console:
+        """The console drawn on."""
+        return self._live.console
+
+    def __enter__(self) -> "LiveDashboard":
+        self._live.start(refresh=True)
+        self._last_draw = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self._live.stop()  # draws the final frame
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Redraw, unless the last redraw was less than ``1 / refresh_per_second`` ago.
+
+        Parameters
+        ----------
+        force : bool, default False
+            Redraw now whatever the rate.
+        """
+        now = time.perf_counter()
+        if force or now - self._last_draw >= self.min_interval_s:
+            self._last_draw = now
+            self._live.refresh()
+
+
+# --------------------------------------------------------------------------------- text outputs
+def _top(d: dict[str, float], n: int) -> list[tuple[str, float]]:
+    return sorted(d.items(), key=lambda kv: -kv[1])[:n]
+
+
+def format_plain(result: Result) -> str:
+    """One readable line for an utterance (``--plain``).
+
+    Parameters
+    ----------
+    result : Result
+
+    Returns
+    -------
+    str
+        E.g. ``"#3   [  12.34 -   15.02 s] angry      0.71  (rolling: angry 0.55)  proc 4.1 ms  eos 412.0 ms"``:
+        index, start and end (stream seconds), label, confidence, the rolling estimate's top
+        label (omitted when there is none), processing and end-of-speech latencies (ms);
+        ``cut`` is appended when the utterance was cut at the maximum length. No newline.
+    """
+    u = result.utterance
+    parts = [f"#{u.index:<3d} [{u.start_s:7.2f} - {u.end_s:7.2f} s] {result.label:<10s} {result.confidence:.2f}"]
+    if result.rolling:
+        lab, p = _top(result.rolling, 1)[0]
+        parts.append(f"(rolling: {lab} {p:.2f})")
+    parts.append(f"proc {result.processing_ms:.1f} ms")
+    parts.append(f"eos {result.end_of_speech_ms:.1f} ms")
+    if u.cut_at_max:
+        parts.append("cut")
+    return "  ".join(parts)
+
+
+def _fmt_stats(stats: dict[str, float]) -> str:
+    if not stats:
+        return "n/a"
+    return "  ".join(f"{k} {stats[k]:.1f} ms" for k in ("p50", "p95", "max") if k in stats)
+
+
+def format_summary(summary: RunSummary) -> str:
+    """The exit summary as plain text lines.
+
+    Parameters
+    ----------
+    summary : RunSummary
+
+    Returns
+    -------
+    str
+        Lines (no trailing newline): utterances, label counts (most frequent first),
+        processing and end-of-speech latency p50/p95/max (ms, one decimal), audio heard (s),
+        audio dropped (samples and s), input overflows, short bursts dropped, and the top
+        three labels of the final rolling estimate.
+    """
+    counts = sorted(summary.label_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    rolling = _top(summary.rolling, 3)
+    rows = [
+        ("utterances", str(summary.n_utterances)),
+        ("labels", ", ".join(f"{k} {v}" for k, v in counts) or "none"),
+        ("processing", _fmt_stats(summary.processing_ms)),
+        ("end of speech", _fmt_stats(summary.end_of_speech_ms)),
+        ("audio heard", f"{summary.audio_s:.1f} s"),
+        ("audio dropped", f"{summary.dropped_samples} samples ({summary.dropped_s:.3f} s)"),
+        ("input overflows", str(summary.input_overflows)),
+        ("short bursts dropped", str(summary.dropped_short)),
+        ("rolling estimate", ", ".join(f"{k} {v:.2f}" for k, v in rolling) or "none"),
+    ]
+    return "\n".join(["ser-live summary"] + [f"  {k:<21s}{v}" for k, v in rows])
+
+
+def json_line(result: Result) -> str:
+    """The ``--jsonl`` record of an utterance: compact JSON, exactly the 10 keys of
+    :meth:`~ser_live.types.Result.to_json`, no newline.
+
+    Parameters
+    ----------
+    result : Result
+
+    Returns
+    -------
+    str
+    """
+    return json.dumps(result.to_json(), separators=(",", ":"))

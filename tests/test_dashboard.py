@@ -1,0 +1,382 @@
+"""Outputs (ser_live.dashboard) on real utterances: RAVDESS files joined by silence, cut by the
+live segmenter, given plausible probabilities; rendered by rich at 60, 100 and 160 columns.
+
+Probabilities are not the model's (its labels and scores change as it is retrained): each
+utterance's distribution mixes the file's true emotion with the utterance's own spectral
+band energies, so it is plausible, varies, and is deterministic.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from ser_live.audiofile import load_audio, to_int16
+from ser_live.dashboard import (
+    BAR_EMPTY,
+    BAR_FULL,
+    EMOTION_COLORS,
+    DashboardState,
+    LiveDashboard,
+    emotion_color,
+    format_plain,
+    format_summary,
+    json_line,
+    render_dashboard,
+)
+from ser_live.types import Prediction, Result, RunSummary
+from ser_live.vad import segment_signal
+
+SR = 16000
+LABELS = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
+# (file, true emotion); RAVDESS emotion code EE: 01 neutral ... 08 surprised
+SESSION_FILES = [
+    "Actor_01/03-01-05-02-01-01-01.flac",  # angry
+    "Actor_02/03-01-04-02-02-02-02.flac",  # sad
+    "Actor_03/03-01-03-02-01-01-03.flac",  # happy
+    "Actor_04/03-01-05-01-02-01-04.flac",  # angry
+    "Actor_05/03-01-06-02-01-02-05.flac",  # fearful
+    "Actor_06/03-01-01-01-02-01-06.flac",  # neutral
+]
+JSONL_KEYS = {
+    "index", "start_s", "end_s", "duration_s", "label", "confidence",
+    "probabilities", "rolling", "processing_ms", "end_of_speech_ms",
+}  # fmt: skip
+WIDTHS = (60, 100, 160)
+HALF_LIFE_S = 20.0
+
+
+def _emotion_of(rel: str) -> str:
+    return LABELS[int(Path(rel).name.split("-")[2]) - 1]
+
+
+def _plausible_probabilities(samples: np.ndarray, true_label: str) -> dict[str, float]:
+    """Mix of the true label (weight 0.45) and a softmax of 8 log band energies of the audio."""
+    y = samples.astype(np.float64) / 32768.0
+    spec = np.abs(np.fft.rfft(y)) ** 2
+    edges = np.geomspace(4, len(spec) - 1, len(LABELS) + 1).astype(int)
+    bands = np.log10([spec[a:b].sum() + 1e-12 for a, b in zip(edges[:-1], edges[1:])])
+    z = (bands - bands.mean()) / (bands.std() + 1e-9)
+    soft = np.exp(z) / np.exp(z).sum()
+    p = 0.55 * soft
+    p[LABELS.index(true_label)] += 0.45
+    return {lab: float(v) for lab, v in zip(LABELS, p / p.sum())}
+
+
+def _rolling(results: list[Result], prediction: Prediction, end_s: float, duration_s: float) -> dict[str, float]:
+    """Recency-, duration- and confidence-weighted average, half-life HALF_LIFE_S."""
+    items = [(r.prediction, r.utterance.end_s, r.utterance.duration_s) for r in results]
+    items.append((prediction, end_s, duration_s))
+    acc = dict.fromkeys(LABELS, 0.0)
+    total = 0.0
+    for pred, t, d in items:
+        w = d * pred.confidence * 0.5 ** ((end_s - t) / HALF_LIFE_S)
+        total += w
+        for lab in LABELS:
+            acc[lab] += w * pred.probabilities[lab]
+    return {lab: v / total for lab, v in acc.items()}
+
+
+@pytest.fixture(scope="module")
+def results(ravdess_root: Path) -> list[Result]:
+    """Results for the utterances the segmenter finds in 6 RAVDESS files joined by 1 s gaps."""
+    parts, spans, pos = [], [], 0
+    for i, rel in enumerate(SESSION_FILES):
+        path = ravdess_root / rel
+        if not path.exists():
+            pytest.skip(f"{path} missing from the RAVDESS copy")
+        x = to_int16(load_audio(path))
+        if i:
+            parts.append(np.zeros(SR, dtype=np.int16))
+            pos += SR
+        parts.append(x)
+        spans.append((pos, pos + len(x), _emotion_of(rel)))
+        pos += len(x)
+    utterances = segment_signal(np.concatenate(parts))
+    assert len(utterances) >= 4, "the segmenter should find the RAVDESS sentences"
+    out: list[Result] = []
+    for k, u in enumerate(utterances):
+        mid = (u.start_sample + u.end_sample) // 2
+        true = next(lab for a, b, lab in spans if a - SR // 2 <= mid < b + SR // 2)
+        probs = _plausible_probabilities(u.samples, true)
+        label = max(probs, key=probs.__getitem__)
+        pred = Prediction(label=label, confidence=probs[label], probabilities=probs)
+        processing_ms = 3.0 + 2.5 * ((7 * k) % 5) + u.duration_s  # a plausible spread, ms
+        hangover_ms = (u.end_sample - u.last_voiced_sample) / SR * 1000.0
+        out.append(
+            Result(
+                utterance=u,
+                prediction=pred,
+                rolling=_rolling(out, pred, u.end_s, u.duration_s),
+                processing_ms=processing_ms,
+                end_of_speech_ms=hangover_ms + processing_ms,
+            )
+        )
+    return out
+
+
+def _state(results: list[Result], *, history: int = 12) -> DashboardState:
+    state = DashboardState(labels=LABELS, model_name="test-model", source_name="session.wav", history=history)
+    for r in results:
+        state.add_result(r)
+    state.set_status(
+        level_dbfs=-23.4,
+        vad_state="speech",
+        stream_s=results[-1].utterance.end_s + 0.4,
+        dropped_samples=4800,
+        dropped_s=0.3,
+        input_overflows=2,
+        dropped_short=3,
+    )
+    return state
+
+
+def _text(renderable, width: int) -> str:
+    console = Console(record=True, width=width, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def _assert_fits(text: str, width: int) -> None:
+    for line in text.splitlines():
+        assert len(line) <= width, f"line wider than {width}: {line!r}"
+
+
+# ---------------------------------------------------------------------------- dashboard
+@pytest.mark.parametrize("width", WIDTHS)
+def test_placeholder_before_any_utterance(width: int) -> None:
+    state = DashboardState(labels=LABELS, model_name="test-model", source_name="mic: default")
+    state.set_status(
+        level_dbfs=-47.5, vad_state="silence", stream_s=1.2,
+        dropped_samples=0, dropped_s=0.0, input_overflows=0, dropped_short=0,
+    )  # fmt: skip
+    text = _text(render_dashboard(state), width)
+    _assert_fits(text, width)
+    assert "listening…" in text
+    assert "no utterance yet" in text
+    for lab in LABELS:
+        assert lab in text
+    assert "test-model" in text and "mic: default" in text
+    assert "-47.5 dBFS" in text
+    assert "silence" in text
+    assert BAR_FULL not in text.split("input")[0], "no probability bar is filled before a result"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_dashboard_shows_everything(results: list[Result], width: int) -> None:
+    state = _state(results)
+    text = _text(render_dashboard(state), width)
+    _assert_fits(text, width)
+    assert "listening…" not in text
+    for lab in LABELS:
+        assert lab in text
+    last = results[-1]
+    assert f"#{last.utterance.index}" in text
+    assert re.search(rf"{last.label}\s+{last.confidence:.2f}", text)
+    assert BAR_FULL in text and BAR_EMPTY in text
+    assert "rolling" in text
+    # the rolling column shows the top rolling probability
+    top_roll = max(last.rolling.values())
+    assert f"{top_roll:.2f}" in text
+    assert "-23.4 dBFS" in text
+    assert "speech" in text
+    proc = [r.processing_ms for r in results]
+    eos = [r.end_of_speech_ms for r in results]
+    for values in (proc, eos):
+        p50, p95 = np.percentile(values, [50, 95])
+        assert re.search(rf"{values[-1]:.1f}\s+{p50:.1f}\s+{p95:.1f}", text), "latency last/p50/p95"
+    assert "4800 samples (0.300 s)" in text
+    assert "2 overflows" in text and "3 short bursts" in text
+    # timeline: the newest utterance with its span, every kept one with its index
+    assert f"{last.utterance.start_s:.2f}–{last.utterance.end_s:.2f}" in text
+    assert f"timeline · last {len(results)} of {len(results)}" in text
+
+
+def _bar_rows(text: str, labels: list[str]) -> dict[str, tuple[str, str]]:
+    """label -> (utterance bar, rolling bar) from the emotion panel's rows."""
+    rows = {}
+    for line in text.splitlines():
+        tokens = line.replace("│", " ").split()
+        if len(tokens) >= 5 and tokens[0] in labels and tokens[0] not in rows:
+            if set(tokens[1]) <= set(BAR_FULL + BAR_EMPTY + " ▏▎▍▌▋▊▉"):
+                rows[tokens[0]] = (tokens[1], tokens[3])
+    return rows
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_bars_follow_probabilities(results: list[Result], width: int) -> None:
+    last = results[-1]
+    text = _text(render_dashboard(_state(results)), width)
+    rows = _bar_rows(text, LABELS)
+    assert set(rows) == set(LABELS), "one bar row per label of the model"
+    for which, probs in ((0, last.prediction.probabilities), (1, last.rolling)):
+        ordered = sorted(LABELS, key=probs.__getitem__)
+        filled = [rows[lab][which].count(BAR_FULL) for lab in ordered]
+        assert filled == sorted(filled), f"bar lengths must grow with probability: {filled}"
+        bar_w = len(rows[ordered[-1]][which])
+        top = probs[ordered[-1]]
+        assert abs(filled[-1] - top * bar_w) <= 1, "the top bar's length is its probability"
+    # rows appear in model order
+    order = [lab for line in text.splitlines() for lab in LABELS if line.replace("│", " ").split()[:1] == [lab]]
+    assert order[: len(LABELS)] == LABELS
+
+
+def test_latency_figures_are_percentiles_of_the_results(results: list[Result]) -> None:
+    state = _state(results)
+    for kind, values in (
+        ("processing", [r.processing_ms for r in results]),
+        ("end_of_speech", [r.end_of_speech_ms for r in results]),
+    ):
+        stats = state.latency(kind)
+        assert stats["last"] == pytest.approx(values[-1])
+        assert stats["p50"] == pytest.approx(float(np.percentile(values, 50)))
+        assert stats["p95"] == pytest.approx(float(np.percentile(values, 95)))
+    assert DashboardState(labels=LABELS, model_name="m", source_name="s").latency("processing") == {}
+    with pytest.raises(ValueError):
+        state.latency("total")
+
+
+def test_history_keeps_the_last_utterances(results: list[Result]) -> None:
+    state = _state(results, history=3)
+    assert [r.utterance.index for r in state.results] == [r.utterance.index for r in results[-3:]]
+    assert state.n_results == len(results)
+    text = _text(render_dashboard(state), 100)
+    assert f"timeline · last 3 of {len(results)}" in text
+    first = results[0].utterance
+    assert f"{first.start_s:.2f}–{first.end_s:.2f}" not in text
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_timeline_fits_a_short_terminal(results: list[Result], width: int) -> None:
+    height = 30
+    text = _text(render_dashboard(_state(results), max_height=height), width)
+    _assert_fits(text, width)
+    assert len(text.rstrip("\n").splitlines()) <= height
+    last = results[-1].utterance
+    assert f"{last.start_s:.2f}–{last.end_s:.2f}" in text, "the newest utterance stays visible"
+
+
+def test_set_status_keeps_what_is_not_given(results: list[Result]) -> None:
+    state = _state(results)
+    state.set_status(level_dbfs=-12.0)
+    assert (state.vad_state, state.dropped_samples, state.dropped_short) == ("speech", 4800, 3)
+    assert "-12.0 dBFS" in _text(render_dashboard(state), 100)
+
+
+def test_unknown_label_and_narrow_terminal(results: list[Result]) -> None:
+    r = results[0]
+    probs = {"other": 0.6, **{lab: 0.4 / len(LABELS) for lab in LABELS}}
+    odd = Result(r.utterance, Prediction("other", 0.6, probs), rolling={}, processing_ms=1.0, end_of_speech_ms=2.0)
+    state = _state(results)
+    state.add_result(odd)
+    for width in (24, 40, 60):
+        text = _text(render_dashboard(state), width)
+        _assert_fits(text, width)
+    assert "other" in _text(render_dashboard(state), 100)
+
+
+def test_emotion_colours() -> None:
+    canonical = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised", "boredom"]
+    assert set(EMOTION_COLORS) == set(canonical)
+    colours = [emotion_color(lab) for lab in canonical]
+    assert len(set(colours)) == len(canonical), "one colour per canonical label"
+    assert emotion_color("fear") == emotion_color("fearful")
+    assert emotion_color("pleasant_surprise") == emotion_color("surprised")
+    assert emotion_color("Anger") == emotion_color("angry")
+    unknown = emotion_color("contempt")
+    assert unknown not in colours and unknown == emotion_color("contempt")
+
+
+def test_live_dashboard_draws_and_limits_its_rate(results: list[Result]) -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100, height=40, color_system=None)
+    state = DashboardState(labels=LABELS, model_name="test-model", source_name="session.wav")
+    with LiveDashboard(state, console=console, refresh_per_second=1e-3) as live:  # at most 1 per 1000 s
+        first = out.getvalue()
+        assert "listening…" in first
+        state.add_result(results[0])
+        live.refresh()  # too soon: nothing drawn
+        assert out.getvalue() == first
+        live.refresh(force=True)
+        drawn = out.getvalue()[len(first) :]
+        assert results[0].label in drawn and "listening…" not in drawn
+        for r in results[1:]:
+            state.add_result(r)
+    final = out.getvalue()
+    assert f"#{results[-1].utterance.index}" in final, "the last frame is drawn on exit"
+
+
+# ---------------------------------------------------------------------------- text outputs
+def test_format_plain(results: list[Result]) -> None:
+    for r in results:
+        line = format_plain(r)
+        u = r.utterance
+        assert "\n" not in line
+        assert f"{u.start_s:.2f}" in line and f"{u.end_s:.2f}" in line
+        assert f"{r.label} " in line and f"{r.confidence:.2f}" in line
+        top = max(r.rolling, key=r.rolling.__getitem__)
+        assert f"(rolling: {top} {r.rolling[top]:.2f})" in line
+        assert f"proc {r.processing_ms:.1f} ms" in line and f"eos {r.end_of_speech_ms:.1f} ms" in line
+    bare = Result(results[0].utterance, results[0].prediction)
+    assert "rolling" not in format_plain(bare)
+
+
+def test_json_line_has_exactly_the_issue_keys(results: list[Result]) -> None:
+    for r in results:
+        line = json_line(r)
+        assert "\n" not in line and ", " not in line, "compact, one line"
+        record = json.loads(line)
+        assert set(record) == JSONL_KEYS
+        assert record == r.to_json()
+        assert record["label"] == r.label
+        assert set(record["probabilities"]) == set(LABELS)
+        assert record["duration_s"] == pytest.approx(r.utterance.duration_s, abs=1e-3)
+
+
+def test_format_summary_reports_percentiles_of_the_run(results: list[Result]) -> None:
+    proc = np.array([r.processing_ms for r in results])
+    eos = np.array([r.end_of_speech_ms for r in results])
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.label] = counts.get(r.label, 0) + 1
+
+    def stats(a: np.ndarray) -> dict[str, float]:
+        p50, p95 = np.percentile(a, [50, 95])
+        return {"p50": float(p50), "p95": float(p95), "max": float(a.max())}
+
+    summary = RunSummary(
+        n_utterances=len(results),
+        label_counts=counts,
+        processing_ms=stats(proc),
+        end_of_speech_ms=stats(eos),
+        audio_s=results[-1].utterance.end_s + 0.5,
+        dropped_samples=4800,
+        dropped_s=0.3,
+        input_overflows=2,
+        dropped_short=3,
+        rolling=results[-1].rolling,
+    )
+    text = format_summary(summary)
+    lines = text.splitlines()
+    assert re.search(rf"utterances\s+{len(results)}$", text, re.M)
+    label_line = next(line for line in lines if line.strip().startswith("labels"))
+    for lab, n in counts.items():
+        assert f"{lab} {n}" in label_line
+    for name, a in (("processing", proc), ("end of speech", eos)):
+        line = next(line for line in lines if line.strip().startswith(name))
+        p50, p95 = np.percentile(a, [50, 95])
+        assert f"p50 {p50:.1f} ms" in line and f"p95 {p95:.1f} ms" in line and f"max {a.max():.1f} ms" in line
+    assert f"{summary.audio_s:.1f} s" in text
+    assert "4800 samples (0.300 s)" in text
+    assert re.search(r"input overflows\s+2$", text, re.M)
+    assert re.search(r"short bursts dropped\s+3$", text, re.M)
+    top = max(summary.rolling, key=summary.rolling.__getitem__)
+    assert f"{top} {summary.rolling[top]:.2f}" in next(line for line in lines if "rolling" in line)
+    empty = format_summary(RunSummary())
+    assert "n/a" in empty and re.search(r"utterances\s+0$", empty, re.M)
