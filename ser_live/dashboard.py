@@ -93,6 +93,7 @@ _BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 
 _PLACEHOLDER = "listening…"
 _WIDE_MIN_COLUMNS = 100  # two-column layout from this width on
+_DIM = Style(color="grey35")  # empty bar cells
 
 
 def emotion_color(label: str) -> str:
@@ -353,8 +354,6 @@ class _LevelBar:
         yield Segment.line()
 
 
-_DIM = Style(color="grey35")
-
 
 # --------------------------------------------------------------------------------- panels
 def _fmt_ms(x: float | None) -> str:
@@ -382,7 +381,7 @@ def _header(state: DashboardState) -> Text:
     return t
 
 
-def _emotion_panel(state: DashboardState) -> Panel:
+def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
     cur = state.current
     head = Text(no_wrap=True, overflow="ellipsis")
     if cur is None:
@@ -409,7 +408,10 @@ def _emotion_panel(state: DashboardState) -> Panel:
     table.add_column("utterance" if cur is None else f"utterance #{cur.utterance.index}", ratio=1, no_wrap=True)
     table.add_column("", width=4, justify="right", no_wrap=True)
     table.add_column("", width=1, no_wrap=True)  # gap between the two groups
-    table.add_column("rolling" if top_roll is None else f"rolling: {top_roll}", ratio=1, no_wrap=True, overflow="ellipsis")
+    # name the rolling estimate's top label in the column header when it fits the bar's width
+    bar_w = (width - 4 - max(label_w, 5) - 4 - 1 - 4 - 5) // 2
+    roll_head = "rolling" if top_roll is None or len(top_roll) + 9 > bar_w else f"rolling: {top_roll}"
+    table.add_column(roll_head, ratio=1, no_wrap=True, overflow="ellipsis")
     table.add_column("", width=4, justify="right", no_wrap=True)
     for lab in rows:
         color = emotion_color(lab)
@@ -455,7 +457,11 @@ def _status_panel(state: DashboardState) -> Panel:
     bad = state.dropped_samples > 0
     grid.add_row(
         "dropped",
-        Text(f"{state.dropped_samples} samples ({state.dropped_s:.3f} s)", style="bold red1" if bad else "", overflow="fold"),
+        Text(
+            f"{state.dropped_samples} samples ({state.dropped_s:.3f} s)",
+            style="bold red1" if bad else "",
+            overflow="fold",
+        ),
         "",
     )
     more = Text(overflow="fold")
@@ -519,7 +525,13 @@ class DashboardView:
         self.fit_terminal = fit_terminal
         self._cache: dict[tuple, list[list[Segment]]] = {}
 
-    def _lines(self, key: tuple, make: Callable[[], RenderableType], console: Console, options: ConsoleOptions) -> list[list[Segment]]:
+    def _lines(
+        self,
+        key: tuple,
+        make: Callable[[], RenderableType],
+        console: Console,
+        options: ConsoleOptions,
+    ) -> list[list[Segment]]:
         """Rendered lines of a panel that only changes with a new result, cached per width."""
         key = (self.state.results_version,) + key
         lines = self._cache.get(key)
@@ -540,7 +552,9 @@ class DashboardView:
             left_w = (width * 11) // 20
             right_w = width - left_w
             left_opts = opts.update(width=left_w)
-            left_lines = self._lines(("emotion", left_w), lambda: _emotion_panel(state), console, left_opts)
+            left_lines = self._lines(
+                ("emotion", left_w), lambda: _emotion_panel(state, width=left_w), console, left_opts
+            )
             left_lines += console.render_lines(_status_panel(state), left_opts, pad=True)
             # timeline panel: 2 borders + 1 column header + rows; keep it within the screen
             rows = None if height is None else max(0, height - len(header) - 4)
@@ -551,14 +565,13 @@ class DashboardView:
                 opts.update(width=right_w),
             )
             n = max(len(left_lines), len(right_lines))
-            blank_l = [Segment(" " * left_w)]
-            blank_r = [Segment(" " * right_w)]
-            lines = header + [
-                (left_lines[i] if i < len(left_lines) else blank_l) + (right_lines[i] if i < len(right_lines) else blank_r)
-                for i in range(n)
-            ]
+            left_lines += [[Segment(" " * left_w)]] * (n - len(left_lines))
+            right_lines += [[Segment(" " * right_w)]] * (n - len(right_lines))
+            lines = header + [lft + rgt for lft, rgt in zip(left_lines, right_lines)]
         else:
-            lines = header + self._lines(("emotion", width), lambda: _emotion_panel(state), console, opts)
+            lines = header + self._lines(
+                ("emotion", width), lambda: _emotion_panel(state, width=width), console, opts
+            )
             lines += console.render_lines(_status_panel(state), opts, pad=True)
             rows = None if height is None else height - len(lines) - 4
             if rows is None or rows > 0 or not state.results:
