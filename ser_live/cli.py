@@ -1,0 +1,562 @@
+"""The ``ser-live`` command: listen (default), ``devices``, ``predict``.
+
+Output streams
+--------------
+* **stdout** carries results only: the dashboard (on a terminal), or one ``--plain`` line per
+  utterance (chosen automatically when stdout is not a terminal), or, with ``--jsonl -``,
+  JSON lines and nothing else (``--plain`` lines then go to stderr; no dashboard).
+* **stderr** carries messages, errors and the exit summary, so ``ser-live ... > out.txt``
+  keeps the results clean and the summary is still seen.
+
+Exit codes: 0 success; 1 unexpected error; 2 usage error; 3 unusable audio file (missing,
+unreadable, empty, too long); 4 no speech detected; 5 model missing or incompatible; 6 no
+(usable) input device; 7 PortAudio missing; 130 interrupted (Ctrl-C or SIGTERM, after the
+summary and with every recording written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import logging
+import math
+import signal
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+
+from . import __version__
+from .errors import AudioFileError, DeviceError, NoSpeechError, PortAudioMissingError, SerLiveError
+
+__all__ = ["main", "build_parser", "DEMO_WAV", "AUDIO_SUFFIXES", "EXIT_INTERRUPTED"]
+
+log = logging.getLogger("ser_live")
+
+#: The bundled demo session, replayed when there is no microphone.
+DEMO_WAV: Path = Path(__file__).resolve().parent / "data" / "demo.wav"
+#: File suffixes ``predict`` picks up when walking a folder.
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg")
+#: Exit status after Ctrl-C / SIGTERM (128 + SIGINT, the shell convention).
+EXIT_INTERRUPTED: int = 130
+
+_COMMANDS = ("listen", "devices", "predict")
+
+_EPILOG = """\
+examples:
+  ser-live                                   listen to the default microphone (dashboard)
+  ser-live --device 2 --save-utterances      device 2; keep each utterance in recordings/
+  ser-live --input talk.wav                  replay a recording at real-time pace
+  ser-live --input talk.flac --speed 0 --jsonl -   as fast as possible, JSON lines on stdout
+  ser-live --plain --duration-s 60           one line per utterance, stop after 60 s
+  ser-live devices
+  ser-live predict clip.wav clips/ --format csv --output preds.csv
+  ser-live predict talk.wav --segments       one record per utterance found by the VAD
+
+Results go to stdout (dashboard, --plain lines, or --jsonl -); messages, errors and the exit
+summary (utterances, labels, latency p50/p95/max, audio dropped) go to stderr. With no input
+device at all, ser-live says so and replays the bundled demo recording instead.
+
+exit codes: 0 ok, 2 usage, 3 bad audio file, 4 no speech, 5 model, 6 no input device,
+7 PortAudio missing, 130 interrupted.
+"""
+
+_PREDICT_EPILOG = """\
+Whole-file mode (default) treats each file as one utterance: it is trimmed to the speech the
+VAD finds (as training files are) and classified; files longer than 60 s are refused (use
+--segments). With --segments each file is cut by the live segmenter, exactly as `ser-live
+--input FILE` cuts it, and every utterance gets a record with its start_s and end_s.
+
+Records: jsonl {"path", ["start_s", "end_s",] "label", "confidence", "probabilities"};
+csv columns path, [start_s, end_s,] label, confidence, p_<label> for every label.
+A file that fails (unreadable, empty, silent, too long) is reported on stderr and skipped;
+the exit status is then that of the first failure (3 bad file, 4 no speech).
+
+examples:
+  ser-live predict clip.wav
+  ser-live predict recordings/ --format csv --output preds.csv
+  ser-live predict session.flac --segments --jsonl
+"""
+
+
+# ---------------------------------------------------------------------- parser
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=34)
+
+
+def _positive_or_zero(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not (math.isfinite(x) and x >= 0):
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return x
+
+
+def _positive(value: str) -> float:
+    x = _positive_or_zero(value)
+    if x == 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return x
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    from .vad import add_vad_arguments
+
+    parser.add_argument(
+        "--model", metavar="PATH", default=None,
+        help="model file (default: $SER_LIVE_MODEL or the shipped models/ser-default.skops)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="log more to stderr (-v info, -vv debug)",
+    )
+    add_vad_arguments(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ser-live`` argument parser: listen options at the top level, plus the
+    ``devices`` and ``predict`` subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    from .pipeline import DEFAULT_HALF_LIFE_S
+
+    p = argparse.ArgumentParser(
+        prog="ser-live",
+        description=(
+            "Real-time speech emotion recognition. Listens to a microphone (or replays a\n"
+            "recording), cuts speech into utterances at pauses, and shows the emotion of each\n"
+            "with a rolling estimate over the conversation. Without a command it listens\n"
+            "(`ser-live listen ...` is the same)."
+        ),
+        epilog=_EPILOG,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("--version", action="version", version=f"ser-live {__version__}")
+    src = p.add_argument_group("audio source (listen)")
+    src.add_argument("--input", metavar="FILE", help="replay an audio file (WAV, FLAC, OGG; any rate, any channels) instead of the microphone")
+    src.add_argument("--device", metavar="DEV", help="input device index or (part of its) name; see `ser-live devices` (default: the system default)")
+    src.add_argument("--speed", type=_positive_or_zero, default=1.0, metavar="X",
+                     help="replay speed of --input: 1 real time (default), N times faster, 0 as fast as possible")
+    src.add_argument("--duration-s", type=_positive, default=None, metavar="SECONDS",
+                     help="stop after this many seconds of audio (stream time)")
+    src.add_argument("--demo-fallback", action=argparse.BooleanOptionalAction, default=None,
+                     help="replay the bundled demo recording when the microphone cannot be used "
+                          "(default: only when there is no input device at all or PortAudio is missing)")
+    out = p.add_argument_group("output (listen)")
+    out.add_argument("--plain", action="store_true",
+                     help="one text line per utterance instead of the dashboard (automatic when stdout is not a terminal)")
+    out.add_argument("--jsonl", metavar="PATH|-",
+                     help="write one JSON object per utterance to PATH, or to stdout with '-' (stdout then carries only JSON)")
+    out.add_argument("--save-utterances", nargs="?", const="recordings", default=None, metavar="DIR",
+                     help="save each utterance as a 16 kHz WAV plus a line in DIR/index.jsonl (default DIR: recordings)")
+    out.add_argument("--half-life-s", type=_positive, default=DEFAULT_HALF_LIFE_S, metavar="SECONDS",
+                     help=f"half-life of the rolling estimate in stream seconds (default: {DEFAULT_HALF_LIFE_S:g})")
+    _add_common(p)
+
+    sub = p.add_subparsers(
+        dest="command", metavar="{devices,predict}", title="other commands",
+        description="(without one, ser-live listens; `ser-live COMMAND --help` for details)",
+    )
+    d = sub.add_parser("devices", help="list input devices (* marks the default)", formatter_class=_Formatter,
+                       description="List the audio input devices PortAudio sees; * marks the default.")
+    d.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr")
+    pr = sub.add_parser(
+        "predict", help="classify audio files (or folders of them) offline", formatter_class=_Formatter,
+        description="Classify audio files offline with the same model and segmenter as the live\nrecogniser.",
+        epilog=_PREDICT_EPILOG,
+    )
+    pr.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files, or folders walked for .wav/.flac/.ogg")
+    pr.add_argument("--segments", action="store_true", help="cut each file into utterances and give one record per utterance")
+    pr.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="record format (default: jsonl)")
+    pr.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="same as --format jsonl")
+    pr.add_argument("--output", metavar="PATH", help="write the records to PATH instead of stdout")
+    _add_common(pr)
+    return p
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """``listen`` is the default command: ``ser-live listen ARGS`` == ``ser-live ARGS``."""
+    if argv and argv[0] == "listen":
+        return argv[1:]
+    return argv
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_ser_live", False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ser-live: %(levelname)s: %(message)s"))
+    handler._ser_live = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _err(msg: str) -> None:
+    print(f"ser-live: {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------- entry point
+def main(argv: list[str] | None = None) -> int:
+    """Run ``ser-live``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    int
+        The exit status (see the module docstring).
+    """
+    args_list = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    _setup_logging(args.verbose)
+    try:
+        from .vad import vad_config_from_args
+
+        if args.command != "devices":
+            try:
+                args.vad_config = vad_config_from_args(args)
+            except ValueError as exc:
+                parser.print_usage(sys.stderr)
+                _err(f"error: {exc}")
+                return 2
+        if args.command == "devices":
+            return _cmd_devices(args)
+        if args.command == "predict":
+            return _cmd_predict(args)
+        return _cmd_listen(args, parser)
+    except SerLiveError as exc:
+        _err(f"error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `ser-live ... | head`
+        with contextlib.suppress(Exception):
+            sys.stdout = open(io.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
+    except OSError as exc:  # e.g. an output file that cannot be written
+        _err(f"error: {exc}")
+        return 1
+
+
+# ---------------------------------------------------------------------- devices
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from .audio import list_input_devices
+
+    devices = list_input_devices()  # PortAudioMissingError / DeviceError -> exit codes
+    if not devices:
+        _err("no input devices found; connect a microphone, or replay a recording with `ser-live --input FILE`")
+        return 0
+    for dev in devices:
+        mark = "*" if dev["is_default"] else " "
+        print(
+            f"{mark} {dev['index']:3d}  {dev['name']}  ({dev['hostapi']}, "
+            f"{dev['max_input_channels']} ch, {dev['default_samplerate']:.0f} Hz)"
+        )
+    print("(* = default input device; choose one with --device INDEX or --device NAME)")
+    return 0
+
+
+# ---------------------------------------------------------------------- predict
+def _expand_paths(paths: list[str]) -> Iterator[tuple[str, SerLiveError | None]]:
+    """Files named or found in the folders named, each with an error when unusable."""
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
+            )
+            if not found:
+                yield raw, AudioFileError(f"{raw}: folder holds no {'/'.join(AUDIO_SUFFIXES)} files")
+            for f in found:
+                yield str(f), None
+        else:
+            yield raw, None
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .model import EmotionModel
+    from .pipeline import predict_file, predict_file_segments
+
+    model = EmotionModel.load(args.model)
+    labels = model.labels
+    seg = bool(args.segments)
+    head = ["path", *(["start_s", "end_s"] if seg else []), "label", "confidence"]
+
+    with contextlib.ExitStack() as stack:
+        if args.output:
+            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+            out: TextIO = stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+        else:
+            out = sys.stdout
+        writer = None
+        if args.format == "csv":
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(head + [f"p_{lab}" for lab in labels])
+
+        def emit(record: dict[str, Any]) -> None:
+            if writer is not None:
+                probs = record["probabilities"]
+                writer.writerow([record[k] for k in head] + [probs[lab] for lab in labels])
+            else:
+                out.write(json.dumps(record) + "\n")
+            out.flush()
+
+        first_error: SerLiveError | None = None
+        n_ok = 0
+        for path, error in _expand_paths(args.paths):
+            try:
+                if error is not None:
+                    raise error
+                if seg:
+                    results = predict_file_segments(path, model, vad_config=args.vad_config)
+                    if not results:
+                        raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
+                    for r in results:
+                        j = r.to_json()
+                        emit({"path": path, "start_s": j["start_s"], "end_s": j["end_s"], "label": j["label"],
+                              "confidence": j["confidence"], "probabilities": j["probabilities"]})
+                else:
+                    pred = predict_file(path, model, vad_config=args.vad_config)
+                    emit({"path": path, "label": pred.label, "confidence": round(float(pred.confidence), 4),
+                          "probabilities": {k: round(float(v), 4) for k, v in pred.probabilities.items()}})
+                n_ok += 1
+            except SerLiveError as exc:
+                _err(f"error: {exc}")
+                first_error = first_error or exc
+            except ValueError as exc:  # e.g. audio the extractor cannot take
+                _err(f"error: {path}: {exc}")
+                first_error = first_error or SerLiveError(str(exc))
+    if first_error is not None:
+        log.info("%d file(s) classified, at least one failed", n_ok)
+        return first_error.exit_code
+    return 0
+
+
+# ---------------------------------------------------------------------- listen
+def _open_microphone(args: argparse.Namespace) -> tuple[Any, str] | None:
+    """The microphone source, or None when the demo should be replayed instead (message
+    printed). Raises DeviceError when neither applies."""
+    from .audio import MicrophoneSource, list_input_devices
+
+    explicit = args.device is not None
+    fallback = args.demo_fallback  # None: only when there is no device at all
+    try:
+        if not explicit:
+            if not list_input_devices():
+                raise DeviceError(
+                    "no input device found; connect a microphone, or replay a recording with --input FILE"
+                )
+        src = MicrophoneSource(device=args.device)
+        return src, src.device_name
+    except DeviceError as exc:
+        no_device_at_all = isinstance(exc, PortAudioMissingError) or not _any_input_device()
+        if explicit or fallback is False or not (fallback or no_device_at_all):
+            raise
+        if not DEMO_WAV.exists():
+            raise DeviceError(f"{exc} (and the bundled demo {DEMO_WAV} is missing)") from exc
+        reason = str(exc)
+        if isinstance(exc, PortAudioMissingError):
+            what = "the PortAudio library is missing (install it with `sudo apt-get install libportaudio2`)"
+        elif no_device_at_all:
+            what = "no input device found"
+        else:
+            what = f"the microphone cannot be used ({reason})"
+        _err(
+            f"{what}; replaying the bundled demo recording ser_live/data/{DEMO_WAV.name} instead "
+            "- pass --input FILE to choose a file"
+        )
+        log.info("microphone error: %s", reason)
+        return None
+
+
+def _any_input_device() -> bool:
+    from .audio import list_input_devices
+
+    try:
+        return bool(list_input_devices())
+    except DeviceError:
+        return False
+
+
+class _Outputs:
+    """Where results go: dashboard, plain lines, JSON lines (file or stdout)."""
+
+    def __init__(self, args: argparse.Namespace, *, labels: list[str], model_name: str, source_name: str) -> None:
+        self.jsonl_stdout = args.jsonl == "-"
+        self.jsonl_file: TextIO | None = None
+        if args.jsonl and not self.jsonl_stdout:
+            Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
+            self.jsonl_file = open(args.jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.plain_stream: TextIO | None = None
+        self.dashboard = None
+        self.state = None
+        self._live = False
+        if self.jsonl_stdout:
+            self.plain_stream = sys.stderr if args.plain else None
+        elif args.plain or not sys.stdout.isatty():
+            self.plain_stream = sys.stdout
+        else:
+            from .dashboard import DashboardState, LiveDashboard
+
+            self.state = DashboardState(labels=labels, model_name=model_name, source_name=source_name)
+            self.dashboard = LiveDashboard(self.state)
+
+    def __enter__(self) -> "_Outputs":
+        if self.dashboard is not None:
+            self.dashboard.__enter__()
+            self._live = True
+        return self
+
+    def emit(self, result: Any) -> None:
+        if self.jsonl_stdout or self.jsonl_file is not None:
+            line = json.dumps(result.to_json()) + "\n"
+            stream = sys.stdout if self.jsonl_stdout else self.jsonl_file
+            stream.write(line)
+            stream.flush()
+        if self.plain_stream is not None:
+            from .dashboard import format_plain
+
+            print(format_plain(result), file=self.plain_stream, flush=True)
+        if self.state is not None:
+            self.state.add_result(result)
+
+    def status(self, status: Any) -> None:
+        if self.state is not None and self._live:
+            self.state.set_status(**asdict(status))
+            self.dashboard.refresh()
+
+    def close(self) -> None:
+        if self.dashboard is not None and self._live:
+            self.dashboard.refresh(force=True)
+            self.dashboard.__exit__(None, None, None)
+        self.dashboard = None
+        self._live = False
+        if self.jsonl_file is not None:
+            self.jsonl_file.close()
+            self.jsonl_file = None
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C (a clean stop) while listening; main thread only."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .audio import FileSource
+    from .model import EmotionModel
+    from .pipeline import Recognizer
+
+    is_file = args.input is not None
+    if args.device is not None and is_file:
+        parser.print_usage(sys.stderr)
+        _err("error: give either --input FILE or --device DEV, not both")
+        return 2
+    if not is_file and args.speed != 1.0:
+        log.warning("--speed applies to --input only; ignored for the microphone")
+
+    model = EmotionModel.load(args.model)  # before opening the device: fail early
+    demo = False
+    if is_file:
+        source: Any = FileSource(args.input, speed=args.speed)
+        source_name = Path(args.input).name
+    else:
+        mic = _open_microphone(args)
+        if mic is None:
+            demo = True
+            source = FileSource(DEMO_WAV, speed=args.speed)
+            source_name = f"demo: {DEMO_WAV.name}"
+        else:
+            source, source_name = mic
+
+    rec = Recognizer(
+        source, model, vad_config=args.vad_config, rolling_half_life_s=args.half_life_s,
+        save_dir=args.save_utterances, source_name=source_name,
+    )
+    outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name)
+    interrupted = False
+    stopped_by_duration = False
+    with _sigterm_as_interrupt():
+        try:
+            rec.start()  # warm-up, threads, then the source
+            what = "replaying" if (is_file or demo) else "listening to"
+            _err(f"{what} {source_name} with model {model.name} ({', '.join(model.labels)}); Ctrl-C to stop")
+            outputs.__enter__()
+            try:
+                while True:
+                    r = rec.get_result(timeout_s=0.05)
+                    if r is not None:
+                        outputs.emit(r)
+                        continue
+                    outputs.status(rec.status())
+                    if rec.finished:
+                        break
+                    if args.duration_s is not None and rec.status().stream_s >= args.duration_s:
+                        stopped_by_duration = True
+                        break
+            except KeyboardInterrupt:
+                interrupted = True
+            try:
+                rec.stop()  # drains: the utterance in progress is classified and saved
+            except KeyboardInterrupt:
+                _err("interrupted again: quitting without waiting for the last utterance")
+                return EXIT_INTERRUPTED
+            while (r := rec.get_result(timeout_s=0)) is not None:
+                outputs.emit(r)
+            outputs.status(rec.status())
+        except KeyboardInterrupt:  # during warm-up or start
+            interrupted = True
+        finally:
+            outputs.close()
+            rec.stop()
+    summary = rec.summary()
+    from .dashboard import format_summary
+
+    print(format_summary(summary), file=sys.stderr, flush=True)
+    if rec.save_dir is not None and summary.n_utterances:
+        _err(f"{summary.n_utterances} utterance(s) saved in {rec.save_dir}/ (index: {rec.save_dir / 'index.jsonl'})")
+    if rec.error is not None:
+        err = rec.error
+        _err(f"error: {err}")
+        return err.exit_code if isinstance(err, SerLiveError) else 1
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if is_file and not stopped_by_duration and summary.n_utterances == 0:
+        _err(f"error: no speech detected in {args.input}")
+        return NoSpeechError.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
