@@ -1,0 +1,577 @@
+"""The recogniser end to end on real RAVDESS speech, through FileSource and the same
+ring -> segmenter thread -> worker thread pipeline a microphone feeds.
+
+The tests need a model only for consistency (parity, behaviour), never for correct labels:
+they train a small one on 32 RAVDESS files with the current feature extractor
+(:func:`test_model_path`), so they do not depend on the shipped model being up to date.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser_live.audio import FileSource
+from ser_live.audiofile import SAMPLE_RATE_HZ, load_audio, to_int16, write_wav
+from ser_live.errors import AudioFileError, NoSpeechError
+from ser_live.model import EmotionModel
+from ser_live.pipeline import (
+    Recognizer,
+    RollingEstimate,
+    decode_like_stream,
+    latency_stats,
+    predict_file,
+    predict_segments,
+)
+from ser_live.ringbuffer import RingBuffer
+from ser_live.types import Prediction, Result, Utterance
+from ser_live.vad import VadConfig, segment_signal, speech_span
+
+SR = SAMPLE_RATE_HZ
+#: RAVDESS files of the test session: four actors, both genders, four emotions.
+SESSION_FILES = (
+    "Actor_05/03-01-05-02-01-01-05.flac",  # angry
+    "Actor_06/03-01-04-02-02-01-06.flac",  # sad
+    "Actor_09/03-01-03-02-01-02-09.flac",  # happy
+    "Actor_10/03-01-02-01-02-01-10.flac",  # calm
+)
+GAP_S = 1.0
+_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad",
+             "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised"}
+
+
+# ---------------------------------------------------------------------------- fixtures
+@functools.lru_cache(maxsize=None)
+def _train_test_model(ravdess_root: str) -> Path:
+    """A small model for the current extractor: 32 RAVDESS files (actors 1-4, normal
+    intensity, statement 1), trimmed like training files, scaler + logistic regression.
+    Cached per process (test modules share it)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ser_live.features import FeatureConfig, FeatureExtractor
+
+    labels = sorted(_EMOTIONS.values())
+    fx = FeatureExtractor(FeatureConfig())
+    X, y = [], []
+    for actor in (1, 2, 3, 4):
+        for f in sorted((Path(ravdess_root) / f"Actor_{actor:02d}").glob("03-01-*-01-01-01-*.flac")):
+            s = load_audio(f)
+            span = speech_span(s)
+            X.append(fx.extract(s[span[0] : span[1]] if span else s))
+            y.append(labels.index(_EMOTIONS[f.name.split("-")[2]]))
+    assert len(set(y)) == len(labels), "the training files must cover every label"
+    est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    est.fit(np.array(X), np.array(y))
+    path = Path(tempfile.mkdtemp(prefix="ser-live-test-model-")) / "test-model.skops"
+    EmotionModel(est, labels, FeatureConfig(), name="test-model").save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_model_path(ravdess_root: Path) -> Path:
+    """Path of the small test model (see :func:`_train_test_model`)."""
+    return _train_test_model(str(ravdess_root))
+
+
+@pytest.fixture(scope="session")
+def model(test_model_path: Path) -> EmotionModel:
+    return EmotionModel.load(test_model_path)
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} not found (set SER_LIVE_DATA to the corpora folder)")
+    return path
+
+
+def build_session(ravdess_root: Path, relpaths=SESSION_FILES, *, gap_s: float = GAP_S):
+    """RAVDESS files joined by ``gap_s`` of digital silence (and followed by one).
+
+    Returns
+    -------
+    x : np.ndarray, int16
+    spans : list of (start, end) sample indices of each file in ``x``
+    """
+    parts, spans, pos = [], [], 0
+    gap = np.zeros(int(gap_s * SR), np.int16)
+    for rel in relpaths:
+        u = to_int16(load_audio(_need(ravdess_root / rel)))
+        spans.append((pos, pos + len(u)))
+        parts += [u, gap]
+        pos += len(u) + len(gap)
+    return np.concatenate(parts), spans
+
+
+@pytest.fixture(scope="session")
+def session(ravdess_root: Path, tmp_path_factory) -> tuple[Path, np.ndarray, list[tuple[int, int]]]:
+    """The 4-file session as a 16 kHz WAV: (path, int16 samples, file spans)."""
+    x, spans = build_session(ravdess_root)
+    path = write_wav(tmp_path_factory.mktemp("session") / "session.wav", x)
+    return path, x, spans
+
+
+def run_recognizer(source, model: EmotionModel, **kwargs) -> tuple[Recognizer, list[Result]]:
+    """Start a Recognizer, drain its results until the source ends, stop it."""
+    rec = Recognizer(source, model, **kwargs)
+    rec.start()
+    results = []
+    try:
+        while not rec.finished:
+            r = rec.get_result(timeout_s=0.1)
+            if r is not None:
+                results.append(r)
+    finally:
+        rec.stop()
+    while (r := rec.get_result(timeout_s=0)) is not None:
+        results.append(r)
+    return rec, results
+
+
+@pytest.fixture(scope="module")
+def live_run(session, model, tmp_path_factory):
+    """The session replayed as fast as possible (no loss), utterances saved."""
+    path, x, spans = session
+    save_dir = tmp_path_factory.mktemp("saved")
+    rec, results = run_recognizer(FileSource(path, speed=0), model, save_dir=save_dir)
+    return rec, results, save_dir
+
+
+def _tolerance_samples(cfg: VadConfig) -> tuple[int, int]:
+    frame = SR * cfg.frame_ms // 1000
+    return SR * cfg.preroll_ms // 1000 + frame, SR * cfg.hangover_ms // 1000 + frame
+
+
+# ---------------------------------------------------------------------------- session
+def test_session_of_n_files_gives_n_utterances_each_within_its_file(session, live_run):
+    path, x, spans = session
+    rec, results, _ = live_run
+    assert len(results) == len(SESSION_FILES)
+    before, after = _tolerance_samples(VadConfig())
+    for r, (s, e) in zip(results, spans):
+        u = r.utterance
+        assert s - before <= u.start_sample < u.end_sample <= e + after, (u.start_sample, u.end_sample, s, e)
+        assert u.start_sample < (s + e) // 2 < u.end_sample  # it is this file's speech
+        np.testing.assert_array_equal(u.samples, x[u.start_sample : u.end_sample])
+    assert [r.utterance.index for r in results] == list(range(len(results)))
+    summary = rec.summary()
+    assert summary.n_utterances == len(results)
+    assert sum(summary.label_counts.values()) == len(results)
+    assert summary.audio_s == pytest.approx(len(x) / SR)
+    assert summary.dropped_samples == 0 and summary.dropped_s == 0
+    for key in ("processing_ms", "end_of_speech_ms"):
+        stats = getattr(summary, key)
+        assert set(stats) == {"p50", "p95", "max"}
+        assert 0 <= stats["p50"] <= stats["p95"] <= stats["max"]
+    assert rec.error is None and rec.n_errors == 0
+
+
+def test_results_carry_labels_probabilities_latencies_and_rolling(live_run, model):
+    _, results, _ = live_run
+    for r in results:
+        p = r.prediction.probabilities
+        assert list(p) == model.labels
+        assert sum(p.values()) == pytest.approx(1.0)
+        assert r.label == max(p, key=p.get) and r.confidence == p[r.label]
+        # processing: closed -> ready; end of speech: last voiced frame entered -> ready
+        u = r.utterance
+        assert r.processing_ms == pytest.approx((r.ready_time - u.closed_time) * 1000)
+        assert r.end_of_speech_ms == pytest.approx((r.ready_time - u.last_voiced_time) * 1000)
+        assert 0 < r.processing_ms <= r.end_of_speech_ms
+        assert list(r.rolling) == model.labels and sum(r.rolling.values()) == pytest.approx(1.0)
+        assert set(r.to_json()) == {"index", "start_s", "end_s", "duration_s", "label", "confidence",
+                                    "probabilities", "rolling", "processing_ms", "end_of_speech_ms"}
+    assert results[0].rolling == pytest.approx(results[0].prediction.probabilities)
+
+
+# ---------------------------------------------------------------------------- parity
+def _same(a: Result, b: Result) -> None:
+    ua, ub = a.utterance, b.utterance
+    assert (ua.index, ua.start_sample, ua.end_sample, ua.last_voiced_sample, ua.cut_at_max) == (
+        ub.index, ub.start_sample, ub.end_sample, ub.last_voiced_sample, ub.cut_at_max)
+    np.testing.assert_array_equal(ua.samples, ub.samples)
+    assert a.prediction == b.prediction  # label, confidence, every probability: exactly
+    assert a.rolling == b.rolling
+
+
+def test_live_results_equal_offline_predict_segments(session, live_run, model):
+    path, x, _ = session
+    _, results, _ = live_run
+    offline = predict_segments(x, model)
+    assert len(offline) == len(results)
+    for a, b in zip(results, offline):
+        _same(a, b)
+    # The float file, decoded as a replay decodes it, gives the same.
+    np.testing.assert_array_equal(decode_like_stream(path), x)
+
+
+def test_live_results_equal_ser_live_predict_segments(session, live_run, test_model_path, tmp_path):
+    from ser_live.cli import main
+
+    path, _, _ = session
+    _, results, _ = live_run
+    out = tmp_path / "predict.jsonl"
+    rc = main(["predict", str(path), "--segments", "--model", str(test_model_path), "--output", str(out)])
+    assert rc == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == len(results)
+    for rec, r in zip(records, results):
+        j = r.to_json()
+        assert rec == {"path": str(path), "start_s": j["start_s"], "end_s": j["end_s"], "label": j["label"],
+                       "confidence": j["confidence"], "probabilities": j["probabilities"]}
+
+
+def test_saved_utterances_equal_the_input_and_classify_identically(session, live_run, model):
+    path, x, _ = session
+    rec, results, save_dir = live_run
+    wavs = sorted(save_dir.glob("utt-*.wav"))
+    index = [json.loads(line) for line in (save_dir / "index.jsonl").read_text().splitlines()]
+    assert len(wavs) == len(index) == len(results)
+    for r, line, wav in zip(results, index, wavs):
+        assert line["wav"] == wav.name == f"utt-{rec.session}-{r.utterance.index:04d}.wav"
+        assert line["source"] == path.name
+        assert {k: v for k, v in line.items() if k not in ("wav", "source")} == r.to_json()
+        y = to_int16(load_audio(wav))
+        u = r.utterance
+        np.testing.assert_array_equal(y, x[u.start_sample : u.end_sample])
+        assert model.predict_signal(y) == r.prediction
+
+
+def test_parity_holds_at_real_time_multiples(session, live_run, model):
+    """A paced replay (the timing a microphone has) cuts and labels exactly alike."""
+    path, _, _ = session
+    _, fast, _ = live_run
+    rec, paced = run_recognizer(FileSource(path, speed=10.0), model)
+    assert rec.summary().dropped_samples == 0
+    assert len(paced) == len(fast)
+    for a, b in zip(paced, fast):
+        _same(a, b)
+
+
+def test_continuous_speech_is_cut_into_segments_of_at_most_the_maximum(session, model):
+    path, x, spans = session
+    cfg = VadConfig(max_utterance_s=1.2, min_utterance_s=0.2)
+    rec, results = run_recognizer(FileSource(path, speed=0), model, vad_config=cfg)
+    offline = predict_segments(x, model, vad_config=cfg)
+    assert len(results) == len(offline) > len(SESSION_FILES)
+    for a, b in zip(results, offline):
+        _same(a, b)
+    max_samples = int(cfg.max_utterance_s * SR) // 480 * 480
+    cut = [r for r in results if r.utterance.cut_at_max]
+    assert cut, "no utterance reached the maximum length"
+    assert all(r.utterance.end_sample - r.utterance.start_sample == max_samples for r in cut)
+    assert all(r.utterance.end_sample - r.utterance.start_sample <= max_samples for r in results)
+    # A cut continues at the very next sample: consecutive segments of one file touch.
+    touching = [(a, b) for a, b in zip(results, results[1:]) if a.utterance.cut_at_max]
+    assert any(b.utterance.start_sample == a.utterance.end_sample for a, b in touching)
+    for r in results:  # every segment lies in one file
+        assert any(s - SR // 3 <= r.utterance.start_sample and r.utterance.end_sample <= e + SR // 2
+                   for s, e in spans)
+
+
+# ---------------------------------------------------------------------------- overrun, shutdown
+class ScriptedSource:
+    """A test source writing a real recording into the ring, in 20 ms blocks.
+
+    Outside ``burst`` it waits for room (nothing lost, like ``FileSource(speed=0)``); inside
+    ``burst = (start, end)`` it writes every block at once and never waits, as a capture
+    callback does, then sets ``burst_done`` and waits for ``resume``. With ``hold_at`` it
+    writes up to that sample and then waits, still "capturing", until stopped.
+    """
+
+    def __init__(self, x: np.ndarray, *, burst: tuple[int, int] | None = None,
+                 hold_at: int | None = None, block: int = 320) -> None:
+        self.x, self.burst, self.hold_at, self.block = x, burst, hold_at, block
+        self.finished = threading.Event()
+        self.burst_done = threading.Event()
+        self.resume = threading.Event()
+        self.holding = threading.Event()
+        self._stop = threading.Event()
+        self.input_overflows = 0
+        self.error = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, ring: RingBuffer) -> None:
+        self._thread = threading.Thread(target=self._run, args=(ring,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.resume.set()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        return self.finished.is_set()
+
+    def _run(self, ring: RingBuffer) -> None:
+        try:
+            end = len(self.x) if self.hold_at is None else self.hold_at
+            i = 0
+            while i < end and not self._stop.is_set():
+                j = min(i + self.block, end)
+                if self.burst is not None and self.burst[0] <= i < self.burst[1]:
+                    ring.write(self.x[i:j])  # never waits for room
+                    if j >= self.burst[1]:
+                        self.burst_done.set()
+                        self.resume.wait()
+                else:
+                    while not ring.wait_for_room(j - i, timeout_s=0.1):
+                        if self._stop.is_set():
+                            return
+                    ring.write(self.x[i:j])
+                i = j
+            if self.hold_at is not None:
+                self.holding.set()
+                self._stop.wait()
+        finally:
+            ring.close()
+            self.finished.set()
+
+
+def test_overrun_of_a_stalled_segmenter_is_counted_producer_never_blocks(session, model):
+    _, x, spans = session
+    block = 320
+    s0 = (spans[0][1] + SR // 2) // block * block  # in the gap after file 1
+    s1 = s0 + 2 * SR  # 2 s written at once while the segmenter is stalled
+    src = ScriptedSource(x, burst=(s0, s1), block=block)
+    rec = Recognizer(src, model, ring_capacity_s=0.5)
+    stalled, release = threading.Event(), threading.Event()
+    process = rec.segmenter.process_frame
+
+    def stalling_process_frame(frame, start_sample, *, arrival_time=None):
+        if start_sample >= s0 and not release.is_set():
+            stalled.set()
+            release.wait()
+        return process(frame, start_sample, arrival_time=arrival_time)
+
+    rec.segmenter.process_frame = stalling_process_frame  # the consumer stalls at s0
+    rec.start()
+    try:
+        # The producer writes its whole burst (4x the ring) while the consumer is stuck.
+        assert src.burst_done.wait(30), "the producer blocked on a stalled consumer"
+        assert stalled.wait(30)
+        assert rec.ring.overrun_samples > 0
+        release.set()
+        src.resume.set()
+        results = []
+        while not rec.finished:
+            r = rec.get_result(timeout_s=0.1)
+            if r is not None:
+                results.append(r)
+    finally:
+        release.set()
+        src.resume.set()
+        rec.stop()
+    summary = rec.summary()
+    ring = rec.ring
+    assert summary.dropped_samples == ring.overrun_samples > SR  # at least 1 s lost
+    assert summary.dropped_s == pytest.approx(ring.overrun_samples / SR)
+    assert ring.written_samples == len(x) and summary.audio_s == pytest.approx(len(x) / SR)
+    # Lost audio never ends up inside an utterance: every one is a contiguous piece of x.
+    for r in results:
+        u = r.utterance
+        np.testing.assert_array_equal(u.samples, x[u.start_sample : u.end_sample])
+    # The files before and after the overrun are each recognised once, within their spans.
+    before, after = _tolerance_samples(VadConfig())
+    for k in (0, 2, 3):
+        s, e = spans[k]
+        inside = [r for r in results if s - before <= r.utterance.start_sample and r.utterance.end_sample <= e + after]
+        assert len(inside) == 1, (k, [(r.utterance.start_sample, r.utterance.end_sample) for r in results])
+    assert all(r.label in model.labels for r in results)
+
+
+def test_stop_mid_utterance_classifies_and_saves_it(session, model, tmp_path):
+    _, x, spans = session
+    s, e = spans[1]
+    hold = (s + e) // 2 // 320 * 320  # inside file 2's speech
+    src = ScriptedSource(x, hold_at=hold)
+    rec = Recognizer(src, model, save_dir=tmp_path)
+    rec.start()
+    results = []
+    try:
+        assert src.holding.wait(30)
+        while len(results) < 1:  # file 1's utterance
+            r = rec.get_result(timeout_s=30)
+            assert r is not None
+            results.append(r)
+        # Wait until the segmenter has consumed everything written, then "Ctrl-C".
+        for _ in range(3000):
+            if rec.ring.available < rec.segmenter.frame_length and rec.segmenter.n_frames == hold // 480:
+                break
+            threading.Event().wait(0.01)
+        assert rec.segmenter.state == "speech" and rec.segmenter.n_frames == hold // 480
+    finally:
+        rec.stop()
+        rec.stop()  # idempotent
+    while (r := rec.get_result(timeout_s=0)) is not None:
+        results.append(r)
+    assert len(results) == 2
+    last = results[1].utterance
+    assert s - SR // 3 <= last.start_sample < hold
+    assert last.end_sample == hold // rec.segmenter.frame_length * rec.segmenter.frame_length
+    assert not last.cut_at_max
+    np.testing.assert_array_equal(last.samples, x[last.start_sample : last.end_sample])
+    index = (tmp_path / "index.jsonl").read_text().splitlines()
+    assert len(index) == 2 and len(list(tmp_path.glob("utt-*.wav"))) == 2
+    assert json.loads(index[1])["end_s"] == pytest.approx(last.end_s, abs=1e-3)
+    assert rec.done.is_set() and rec.finished
+
+
+def test_status_reports_stream_state(session, live_run):
+    rec, _, _ = live_run
+    st = rec.status()
+    _, x, _ = session
+    assert st.stream_s == pytest.approx(len(x) / SR)
+    assert st.vad_state == "silence"  # the session ends with a gap
+    assert st.level_dbfs == -100.0  # digital silence
+    assert st.dropped_samples == 0 and st.input_overflows == 0 and st.dropped_short >= 0
+
+
+def test_start_twice_is_refused_and_stop_before_start_is_harmless(session, model):
+    path, _, _ = session
+    rec = Recognizer(FileSource(path, speed=0), model)
+    rec.stop()
+    assert rec.done.is_set()
+    rec2 = Recognizer(FileSource(path, speed=0), model)
+    rec2.start()
+    try:
+        with pytest.raises(RuntimeError):
+            rec2.start()
+    finally:
+        rec2.stop()
+
+
+def test_source_error_mid_file_is_reported_and_pipeline_drains(session, model, monkeypatch):
+    path, x, _ = session
+    import ser_live.audio as audio_mod
+
+    def broken(p, *, block_s, sample_rate_hz):
+        yield x[: 5 * SR].astype(np.float32) / 32768.0
+        raise AudioFileError(f"{p}: decoding failed (simulated)")
+
+    monkeypatch.setattr(audio_mod, "iter_audio_blocks", broken)
+    rec, results = run_recognizer(FileSource(path, speed=0), model)
+    assert isinstance(rec.error, AudioFileError)
+    assert len(results) >= 1  # the first file's utterance was still classified
+
+
+# ---------------------------------------------------------------------------- offline
+def test_predict_file_trims_like_training(ravdess_root, model):
+    f = _need(ravdess_root / SESSION_FILES[0])
+    y = load_audio(f)
+    s, e = speech_span(y)
+    assert predict_file(f, model) == model.predict_signal(y[s:e])
+
+
+def test_predict_file_refuses_long_and_silent_files(tmp_path, model, ravdess_root):
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(2 * SR, np.int16))
+    with pytest.raises(NoSpeechError, match="no speech detected"):
+        predict_file(silent, model)
+    y = load_audio(_need(ravdess_root / SESSION_FILES[0]))
+    long = write_wav(tmp_path / "long.wav", np.concatenate([np.zeros(61 * SR, np.float32), y]))
+    with pytest.raises(AudioFileError, match="--segments"):
+        predict_file(long, model)
+
+
+def test_segment_signal_and_predict_segments_agree(session, model):
+    _, x, _ = session
+    utts = segment_signal(x)
+    res = predict_segments(x.astype(np.float32) / 32768.0, model)  # float input: same cut
+    assert [(u.start_sample, u.end_sample) for u in utts] == [
+        (r.utterance.start_sample, r.utterance.end_sample) for r in res]
+
+
+# ---------------------------------------------------------------------------- rolling estimate
+LABELS = ["angry", "happy", "sad"]
+
+
+def _probs(a: float, h: float, s: float) -> dict[str, float]:
+    return {"angry": a, "happy": h, "sad": s}
+
+
+def test_rolling_first_update_is_the_utterance_itself():
+    r = RollingEstimate(LABELS, half_life_s=10)
+    p = _probs(0.7, 0.2, 0.1)
+    assert r.update(p, duration_s=2.0, end_s=3.0) == pytest.approx(p)
+    assert r.estimate == pytest.approx(p)
+
+
+def test_rolling_follows_the_documented_formula():
+    r = RollingEstimate(LABELS, half_life_s=10)
+    items = [(_probs(0.8, 0.1, 0.1), 2.0, 0.8, 5.0), (_probs(0.1, 0.6, 0.3), 3.0, 0.6, 15.0),
+             (_probs(0.2, 0.2, 0.6), 1.0, 0.6, 25.0)]
+    for p, d, c, e in items:
+        est = r.update(p, duration_s=d, confidence=c, end_s=e)
+    w = np.array([d * c * 0.5 ** ((25.0 - e) / 10) for _p, d, c, e in items])
+    P = np.array([[p[k] for k in LABELS] for p, *_ in items])
+    expected = w @ P / w.sum()
+    assert [est[k] for k in LABELS] == pytest.approx(expected.tolist())
+    assert sum(est.values()) == pytest.approx(1.0)
+
+
+def test_rolling_resists_one_odd_utterance_and_follows_a_change_of_mood():
+    r = RollingEstimate(LABELS, half_life_s=20)
+    t = 0.0
+    for _ in range(4):
+        t += 3.0
+        r.update(_probs(0.8, 0.1, 0.1), duration_s=2.5, end_s=t)
+    t += 3.0
+    est = r.update(_probs(0.1, 0.8, 0.1), duration_s=2.5, end_s=t)  # one odd utterance
+    assert max(est, key=est.get) == "angry"
+    n = 0
+    while max(est, key=est.get) != "happy":
+        t += 3.0
+        n += 1
+        est = r.update(_probs(0.1, 0.8, 0.1), duration_s=2.5, end_s=t)
+        assert n <= 5, "a lasting change of mood must show within a few utterances"
+
+
+def test_rolling_half_life_and_confidence_weighting():
+    # Equal duration and confidence, one half-life apart: weights 1/2 and 1.
+    r = RollingEstimate(LABELS, half_life_s=10)
+    r.update(_probs(1.0, 0.0, 0.0), duration_s=1, confidence=1, end_s=0.0)
+    est = r.update(_probs(0.0, 1.0, 0.0), duration_s=1, confidence=1, end_s=10.0)
+    assert est["angry"] == pytest.approx(1 / 3) and est["happy"] == pytest.approx(2 / 3)
+    # Infinite half-life: only duration x confidence matter.
+    r = RollingEstimate(LABELS, half_life_s=math.inf)
+    r.update(_probs(1.0, 0.0, 0.0), duration_s=3, confidence=1, end_s=0.0)
+    est = r.update(_probs(0.0, 1.0, 0.0), duration_s=1, confidence=1, end_s=1000.0)
+    assert est["angry"] == pytest.approx(0.75)
+    # Old utterances are forgotten (bounded memory).
+    r = RollingEstimate(LABELS, half_life_s=1)
+    r.update(_probs(1.0, 0.0, 0.0), duration_s=1, end_s=0.0)
+    est = r.update(_probs(0.0, 0.0, 1.0), duration_s=1, end_s=100.0)
+    assert est["sad"] == pytest.approx(1.0) and len(r._items) == 1
+    r.reset()
+    assert r.estimate == {}
+
+
+def test_rolling_accepts_results_and_rejects_bad_input():
+    utt = Utterance(index=0, samples=np.zeros(SR, np.int16), start_sample=0, end_sample=SR,
+                    last_voiced_sample=SR, sample_rate_hz=SR)
+    res = Result(utterance=utt, prediction=Prediction("sad", 0.6, _probs(0.1, 0.3, 0.6)))
+    r = RollingEstimate(LABELS)
+    assert r.update(res) == pytest.approx(_probs(0.1, 0.3, 0.6))
+    with pytest.raises(ValueError):
+        r.update(_probs(0.1, 0.3, 0.6))  # bare probabilities need duration and end
+    with pytest.raises(ValueError):
+        r.update({"bored": 1.0}, duration_s=1, end_s=1)
+    with pytest.raises(ValueError):
+        RollingEstimate(LABELS, half_life_s=0)
+    with pytest.raises(ValueError):
+        RollingEstimate([])
+
+
+def test_latency_stats():
+    assert latency_stats([]) == {}
+    s = latency_stats([float(v) for v in range(1, 101)])
+    assert s == {"p50": pytest.approx(50.5), "p95": pytest.approx(95.05), "max": 100.0}
