@@ -502,11 +502,10 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     rec = Recognizer(
         source, model, vad_config=args.vad_config, rolling_half_life_s=args.half_life_s,
-        save_dir=args.save_utterances, source_name=source_name,
+        save_dir=args.save_utterances, source_name=source_name, max_duration_s=args.duration_s,
     )
     outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name)
     interrupted = False
-    stopped_by_duration = False
     with _sigterm_as_interrupt():
         try:
             rec.start()  # warm-up, threads, then the source
@@ -520,10 +519,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                         outputs.emit(r)
                         continue
                     outputs.status(rec.status())
-                    if rec.finished:
-                        break
-                    if args.duration_s is not None and rec.status().stream_s >= args.duration_s:
-                        stopped_by_duration = True
+                    if rec.finished:  # end of the file, or --duration-s reached
                         break
             except KeyboardInterrupt:
                 interrupted = True
@@ -552,7 +548,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return err.exit_code if isinstance(err, SerLiveError) else 1
     if interrupted:
         return EXIT_INTERRUPTED
-    if is_file and not stopped_by_duration and summary.n_utterances == 0:
+    if is_file and not rec.reached_max_duration and summary.n_utterances == 0:
         _err(f"error: no speech detected in {args.input}")
         return NoSpeechError.exit_code
     return 0

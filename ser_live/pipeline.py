@@ -439,6 +439,11 @@ class Recognizer:
         put on :attr:`results` either way.
     source_name : str, optional
         Shown by outputs and written to the index; default: the file name or device name.
+    max_duration_s : float, optional
+        Stop after this many stream seconds: the segmenter processes no frame starting at or
+        after that time, flushes the utterance in progress, and the run ends as at the end
+        of a file (:attr:`done` is set; :meth:`stop` then stops the source). Exact whatever
+        the replay speed.
 
     Attributes
     ----------
@@ -476,6 +481,7 @@ class Recognizer:
         save_dir: str | Path | None = None,
         on_result: Callable[[Result], Any] | None = None,
         source_name: str | None = None,
+        max_duration_s: float | None = None,
     ) -> None:
         if not ring_capacity_s > 0:
             raise ValueError(f"ring_capacity_s must be positive, got {ring_capacity_s}")
@@ -493,6 +499,8 @@ class Recognizer:
         self.error: BaseException | None = None
         self.n_errors = 0
         self.done = threading.Event()
+        self.max_duration_s = max_duration_s
+        self.reached_max_duration = False
 
         self._utterances: queue.Queue[Utterance | None] = queue.Queue()
         self._abort = threading.Event()
@@ -611,8 +619,11 @@ class Recognizer:
 
     def _segment(self) -> None:
         """Segmenter thread: ring -> utterances queue; a None marks the end."""
+        stop: Any = self._abort
+        if self.max_duration_s is not None:
+            stop = _StopAt(self, int(round(self.max_duration_s * SAMPLE_RATE_HZ)))
         try:
-            for utt in iter_utterances(self.ring, self.segmenter, stop_event=self._abort, timeout_s=0.1):
+            for utt in iter_utterances(self.ring, self.segmenter, stop_event=stop, timeout_s=0.1):
                 self._utterances.put(utt)
         except BaseException as exc:  # pragma: no cover - a bug; keep the pipeline draining
             log.exception("segmenter thread failed")
@@ -706,13 +717,22 @@ class Recognizer:
             dropped_short=int(seg.dropped_short),
         )
 
+    @property
+    def processed_samples(self) -> int:
+        """Stream samples the segmenter has gone through (frames read plus samples lost to
+        overruns before them): where the recogniser is in the stream."""
+        seg = self.segmenter
+        return seg.n_frames * seg.frame_length + seg.gap_samples
+
     def summary(self) -> RunSummary:
         """What the run did so far (complete after :meth:`stop`).
 
         Returns
         -------
         RunSummary
-            Latency percentiles from :func:`latency_stats`.
+            Latency percentiles from :func:`latency_stats`; ``audio_s`` is the stream time
+            the segmenter went through (:attr:`processed_samples`; a replay's last partial
+            frame is not counted).
         """
         st = self.status()
         return RunSummary(
@@ -720,13 +740,32 @@ class Recognizer:
             label_counts=dict(sorted(self._label_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
             processing_ms=latency_stats(list(self._processing_ms)),
             end_of_speech_ms=latency_stats(list(self._end_of_speech_ms)),
-            audio_s=st.stream_s,
+            audio_s=self.processed_samples / SAMPLE_RATE_HZ,
             dropped_samples=st.dropped_samples,
             dropped_s=st.dropped_s,
             input_overflows=st.input_overflows,
             dropped_short=st.dropped_short,
             rolling=dict(self.rolling.estimate),
         )
+
+
+class _StopAt:
+    """The ``stop_event`` given to :func:`~ser_live.vad.iter_utterances` when a maximum
+    duration is set: "set" once the segmenter's next frame would start at or after
+    ``limit_samples``, or when the recogniser aborts."""
+
+    def __init__(self, rec: Recognizer, limit_samples: int) -> None:
+        self._rec = rec
+        self._limit = limit_samples
+
+    def is_set(self) -> bool:
+        rec = self._rec
+        if rec._abort.is_set():
+            return True
+        if rec.processed_samples >= self._limit:
+            rec.reached_max_duration = True
+            return True
+        return False
 
 
 def _source_name(source: Any) -> str:
