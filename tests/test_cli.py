@@ -1,0 +1,410 @@
+"""The ``ser-live`` command: listen on a replayed file (--plain, --jsonl, dashboard,
+--save-utterances, interrupted), predict (whole file, --segments, folders, csv), devices,
+the demo fallback without a microphone, bad input files and exit codes.
+
+Most runs call :func:`ser_live.cli.main` in-process; the interrupt test runs the real
+program in a subprocess and sends it SIGINT. The model is the small test model of
+``test_pipeline`` (trained on RAVDESS with the current extractor).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser_live import __version__
+from ser_live.audiofile import SAMPLE_RATE_HZ, load_audio, to_int16, write_wav
+from ser_live.cli import DEMO_WAV, EXIT_INTERRUPTED, main
+from ser_live.errors import AudioFileError, DeviceError, ModelError, NoSpeechError, PortAudioMissingError
+
+from .test_pipeline import SESSION_FILES, model, session, test_model_path  # noqa: F401 (fixtures)
+
+SR = SAMPLE_RATE_HZ
+JSONL_KEYS = {"index", "start_s", "end_s", "duration_s", "label", "confidence", "probabilities",
+              "rolling", "processing_ms", "end_of_speech_ms"}
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """main(argv) in-process: (exit status, stdout, stderr)."""
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------------------- basics
+def test_version(capsys):
+    rc, out, _ = run(capsys, "--version")
+    assert rc == 0 and out.strip() == f"ser-live {__version__}"
+
+
+def test_help_explains_options_with_examples(capsys):
+    rc, out, _ = run(capsys, "--help")
+    assert rc == 0
+    for opt in ("--input", "--device", "--speed", "--model", "--plain", "--jsonl", "--save-utterances",
+                "--half-life-s", "--duration-s", "--hangover-ms", "--aggressiveness", "--max-utterance-s",
+                "--version", "devices", "predict", "examples:", "exit codes"):
+        assert opt in out, opt
+    rc, out, _ = run(capsys, "predict", "--help")
+    assert rc == 0 and "--segments" in out and "--format" in out and "examples:" in out
+
+
+def test_python_m_ser_live_runs_the_cli():
+    res = subprocess.run([sys.executable, "-m", "ser_live", "--version"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and __version__ in res.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--speed", "-1"], "must be >= 0"),
+        (["--max-utterance-s", "0.1"], "max_utterance_s"),
+        (["--input", "x.wav", "--device", "1"], "either --input FILE or --device"),
+        (["--no-such-option"], "unrecognized arguments"),
+    ],
+)
+def test_usage_errors_exit_2(capsys, argv, message):
+    rc, _, err = run(capsys, *argv)
+    assert rc == 2 and message in err
+
+
+def test_model_errors_exit_with_model_error_code(capsys, session, tmp_path):
+    path, _, _ = session
+    rc, _, err = run(capsys, "--input", path, "--model", tmp_path / "missing.skops")
+    assert rc == ModelError.exit_code and "not found" in err
+    junk = tmp_path / "junk.skops"
+    junk.write_bytes(b"not a model")
+    rc, _, err = run(capsys, "predict", path, "--model", junk)
+    assert rc == ModelError.exit_code and "junk.skops" in err
+
+
+# ---------------------------------------------------------------------------- listen: outputs
+def test_jsonl_stdout_has_exactly_the_ten_keys_and_summary_goes_to_stderr(capsys, session, test_model_path):
+    path, _, _ = session
+    rc, out, err = run(capsys, "--input", path, "--speed", "0", "--jsonl", "-", "--model", test_model_path)
+    assert rc == 0, err
+    records = _json_lines(out)  # stdout holds JSON lines only
+    assert len(records) == len(SESSION_FILES)
+    for i, r in enumerate(records):
+        assert set(r) == JSONL_KEYS
+        assert r["index"] == i and r["label"] in r["probabilities"] and set(r["rolling"]) == set(r["probabilities"])
+        assert r["end_s"] > r["start_s"] and r["duration_s"] == pytest.approx(r["end_s"] - r["start_s"], abs=2e-3)
+        assert r["processing_ms"] > 0 and r["end_of_speech_ms"] >= r["processing_ms"]
+    assert "ser-live summary" in err
+    for line in ("processing", "end of speech"):
+        (row,) = [x for x in err.splitlines() if x.strip().startswith(line)]
+        assert "p50" in row and "p95" in row and "max" in row
+    assert f"utterances           {len(SESSION_FILES)}" in err
+    assert "audio dropped" in err
+
+
+def test_plain_lines_automatic_without_a_terminal_and_jsonl_file(capsys, session, test_model_path, tmp_path):
+    path, _, _ = session
+    jsonl = tmp_path / "out" / "live.jsonl"
+    rc, out, err = run(capsys, "--input", path, "--speed", "0", "--jsonl", jsonl, "--model", test_model_path)
+    assert rc == 0, err
+    lines = out.splitlines()  # stdout is not a terminal here: plain lines
+    records = _json_lines(jsonl.read_text())
+    assert len(lines) == len(records) == len(SESSION_FILES)
+    for line, r in zip(lines, records):
+        assert r["label"] in line and f"#{r['index']}" in line
+    # --plain with --jsonl -: JSON on stdout, plain lines on stderr.
+    rc, out, err = run(capsys, "--input", path, "--speed", "0", "--jsonl", "-", "--plain", "--model", test_model_path)
+    assert rc == 0
+    assert [r["label"] for r in _json_lines(out)] == [r["label"] for r in records]
+    assert sum(1 for x in err.splitlines() if x.startswith("#")) == len(records)
+
+
+def test_dashboard_on_a_terminal(monkeypatch, session, test_model_path, model):
+    class FakeTTY(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    path, _, _ = session
+    fake = FakeTTY()
+    monkeypatch.setattr(sys, "stdout", fake)
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("LINES", "40")
+    rc = main(["--input", str(path), "--speed", "0", "--model", str(test_model_path)])
+    assert rc == 0
+    screen = fake.getvalue()
+    assert "\x1b[" in screen  # drawn with terminal control codes, not plain lines
+    assert not any(line.startswith("#0 ") for line in screen.splitlines())
+    assert sum(lab in screen for lab in model.labels) >= 3
+
+
+def test_duration_limit_stops_early(capsys, session, test_model_path):
+    path, x, spans = session
+    limit_s = (spans[1][0] + spans[1][1]) / 2 / SR  # in the middle of file 2
+    rc, out, err = run(capsys, "--input", path, "--speed", "0", "--duration-s", f"{limit_s:.2f}", "--jsonl", "-",
+                       "--model", test_model_path)
+    assert rc == 0, err
+    records = _json_lines(out)
+    assert len(records) == 2  # file 1, and file 2 up to the limit (flushed)
+    assert records[-1]["end_s"] <= float(f"{limit_s:.2f}") + 0.03  # the frame under way at the limit
+    assert "audio heard          " + f"{float(f'{limit_s:.2f}'):.1f} s" in err
+
+
+def test_half_life_option_changes_the_rolling_estimate(capsys, session, test_model_path):
+    path, _, _ = session
+    outs = []
+    for h in ("0.1", "1000"):
+        rc, out, _ = run(capsys, "--input", path, "--speed", "0", "--jsonl", "-", "--half-life-s", h,
+                         "--model", test_model_path)
+        assert rc == 0
+        outs.append(_json_lines(out))
+    short, long = outs
+    assert [r["probabilities"] for r in short] == [r["probabilities"] for r in long]
+    # A 0.1 s half-life forgets everything but the latest utterance.
+    assert short[-1]["rolling"] == pytest.approx(short[-1]["probabilities"], abs=2e-3)
+    assert long[-1]["rolling"] != pytest.approx(long[-1]["probabilities"], abs=2e-3)
+
+
+def test_default_model_comes_from_ser_live_model_env(capsys, monkeypatch, session, test_model_path):
+    path, _, _ = session
+    monkeypatch.setenv("SER_LIVE_MODEL", str(test_model_path))
+    rc, out, err = run(capsys, "predict", path, "--segments")
+    assert rc == 0, err
+    assert len(_json_lines(out)) == len(SESSION_FILES)
+
+
+# ---------------------------------------------------------------------------- save + interrupt
+@pytest.mark.slow
+def test_save_utterances_survives_an_interrupt(session, test_model_path, tmp_path):
+    """SIGINT to `ser-live --input session.wav --speed 1 --save-utterances DIR --plain`
+    after the first utterance: every classified utterance is saved (WAV equal to the input
+    span) with its index line, and the summary is printed."""
+    path, x, _ = session
+    out_dir = tmp_path / "saved"
+    log = tmp_path / "stderr.log"
+    cmd = [sys.executable, "-m", "ser_live", "--input", str(path), "--speed", "1",
+           "--save-utterances", str(out_dir), "--plain", "--model", str(test_model_path)]
+    index = out_dir / "index.jsonl"
+    with open(log, "wb") as err_file:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while not (index.exists() and index.read_text().count("\n") >= 1):
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "no utterance saved within 120 s"
+                time.sleep(0.05)
+            time.sleep(2.0)  # into the next file's speech (not asserted: any moment must work)
+            proc.send_signal(signal.SIGINT)
+            stdout, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    err = log.read_text()
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "ser-live summary" in err
+    lines = _json_lines(index.read_text())
+    wavs = sorted(out_dir.glob("utt-*.wav"))
+    assert 1 <= len(lines) == len(wavs) < len(SESSION_FILES)
+    assert len([x for x in stdout.decode().splitlines() if x.startswith("#")]) == len(lines)
+    for line, wav in zip(lines, wavs):
+        assert line["wav"] == wav.name and set(line) == JSONL_KEYS | {"wav", "source"}
+        y = to_int16(load_audio(wav))
+        start = round(line["start_s"] * SR)
+        np.testing.assert_array_equal(y, x[start : start + len(y)])
+        assert len(y) == round(line["duration_s"] * SR)
+
+
+# ---------------------------------------------------------------------------- predict
+def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_path, model, tmp_path):
+    from ser_live.pipeline import predict_file
+
+    files = [ravdess_root / rel for rel in SESSION_FILES[:2]]
+    folder = tmp_path / "clips"
+    (folder / "sub").mkdir(parents=True)
+    for i, f in enumerate(files):
+        write_wav(folder / ("sub" if i else "") / f"clip{i}.wav", load_audio(f))
+    (folder / "notes.txt").write_text("not audio")
+    rc, out, err = run(capsys, "predict", *files, folder, "--model", test_model_path)
+    assert rc == 0, err
+    records = _json_lines(out)
+    assert len(records) == 4
+    for r in records:
+        assert set(r) == {"path", "label", "confidence", "probabilities"}
+        assert list(r["probabilities"]) == model.labels
+        assert r["confidence"] == max(r["probabilities"].values())
+    pred = predict_file(files[0], model)
+    assert records[0]["path"] == str(files[0]) and records[0]["label"] == pred.label
+    assert records[0]["confidence"] == round(pred.confidence, 4)
+    # The same audio written as WAV gives the same record.
+    assert records[2]["path"].endswith("clip0.wav") and records[2]["probabilities"] == records[0]["probabilities"]
+
+    out_csv = tmp_path / "preds.csv"
+    rc, out, err = run(capsys, "predict", *files, "--format", "csv", "--output", out_csv, "--model", test_model_path)
+    assert rc == 0 and out == ""
+    rows = out_csv.read_text().splitlines()
+    assert rows[0] == "path,label,confidence," + ",".join(f"p_{lab}" for lab in model.labels)
+    assert len(rows) == 3 and rows[1].startswith(f"{files[0]},{records[0]['label']},")
+
+    rc, out, _ = run(capsys, "predict", files[0], "--segments", "--format", "csv", "--model", test_model_path)
+    assert rc == 0 and out.splitlines()[0].startswith("path,start_s,end_s,label,confidence,p_")
+
+
+def test_predict_refuses_long_files_without_segments(capsys, ravdess_root, test_model_path, tmp_path):
+    y = load_audio(ravdess_root / SESSION_FILES[0])
+    long = write_wav(tmp_path / "long.wav", np.concatenate([np.zeros(61 * SR, np.float32), y]))
+    rc, out, err = run(capsys, "predict", long, "--model", test_model_path)
+    assert rc == AudioFileError.exit_code and out == ""
+    assert "long.wav" in err and "--segments" in err
+    rc, out, err = run(capsys, "predict", long, "--segments", "--model", test_model_path)
+    assert rc == 0 and len(_json_lines(out)) == 1
+
+
+# ---------------------------------------------------------------------------- bad input
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, ravdess_root, data_root) -> dict[str, Path]:
+    """Bad and unusual input files (real speech where there is speech)."""
+    d = tmp_path_factory.mktemp("inputs")
+    y = load_audio(ravdess_root / SESSION_FILES[0])
+    files = {"missing": d / "missing.wav"}
+    files["unreadable"] = d / "unreadable.wav"
+    files["unreadable"].write_text("this is not audio\n" * 100)
+    files["zero_bytes"] = d / "zero_bytes.wav"
+    files["zero_bytes"].write_bytes(b"")
+    files["empty"] = d / "empty.wav"
+    sf.write(str(files["empty"]), np.zeros(0, np.int16), SR, subtype="PCM_16")
+    files["silent"] = write_wav(d / "silent.wav", np.zeros(3 * SR, np.int16))
+    import soxr
+
+    files["8khz"] = d / "8khz.wav"
+    sf.write(str(files["8khz"]), soxr.resample(y, SR, 8000, quality="HQ"), 8000, subtype="PCM_16")
+    files["mono"] = write_wav(d / "mono.wav", y)
+    files["stereo"] = d / "stereo.wav"
+    x = to_int16(y)
+    sf.write(str(files["stereo"]), np.column_stack([x, x]), SR, subtype="PCM_16")
+    original = data_root / "samples" / "ravdess-48k" / "03-01-05-02-01-01-01.wav"
+    if original.exists():
+        files["48k_stereo"] = original
+    return files
+
+
+ERRORS = {  # name -> (exit code, text in the message)
+    "missing": (AudioFileError.exit_code, "no such file"),
+    "unreadable": (AudioFileError.exit_code, "cannot read as audio"),
+    "zero_bytes": (AudioFileError.exit_code, "cannot read as audio"),
+    "empty": (AudioFileError.exit_code, "no audio samples"),
+    "silent": (NoSpeechError.exit_code, "no speech detected"),
+}
+GOOD = ("8khz", "stereo", "48k_stereo")
+
+
+@pytest.mark.parametrize("name", [*ERRORS, *GOOD])
+def test_bad_or_unusual_input_in_predict(capsys, inputs, name, test_model_path, model):
+    if name not in inputs:
+        pytest.skip(f"{name} sample not found under the corpora folder")
+    path = inputs[name]
+    for extra in ([], ["--segments"]):
+        rc, out, err = run(capsys, "predict", path, *extra, "--model", test_model_path)
+        if name in ERRORS:
+            code, text = ERRORS[name]
+            assert rc == code and out == "", (extra, err)
+            assert text in err and path.name in err and "Traceback" not in err
+        else:
+            assert rc == 0, err
+            records = _json_lines(out)
+            assert len(records) == 1 and records[0]["label"] in model.labels
+            assert sum(records[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+            if name == "stereo":  # both channels equal: exactly the mono result
+                rc, mono_out, _ = run(capsys, "predict", inputs["mono"], *extra, "--model", test_model_path)
+                mono = _json_lines(mono_out)[0]
+                assert {k: v for k, v in mono.items() if k != "path"} == {
+                    k: v for k, v in records[0].items() if k != "path"}
+
+
+@pytest.mark.parametrize("name", [*ERRORS, *GOOD])
+def test_bad_or_unusual_input_in_listen(capsys, inputs, name, test_model_path, model):
+    if name not in inputs:
+        pytest.skip(f"{name} sample not found under the corpora folder")
+    path = inputs[name]
+    rc, out, err = run(capsys, "--input", path, "--speed", "0", "--jsonl", "-", "--model", test_model_path)
+    if name in ERRORS:
+        code, text = ERRORS[name]
+        assert rc == code and out == "", err
+        assert text in err and path.name in err and "Traceback" not in err
+    else:
+        assert rc == 0, err
+        records = _json_lines(out)
+        assert len(records) == 1 and records[0]["label"] in model.labels
+        if name == "stereo":
+            rc, mono_out, _ = run(capsys, "--input", inputs["mono"], "--speed", "0", "--jsonl", "-",
+                                  "--model", test_model_path)
+            mono = _json_lines(mono_out)[0]
+            for k in ("start_s", "end_s", "label", "confidence", "probabilities"):
+                assert mono[k] == records[0][k]
+
+
+def test_predict_goes_on_after_a_bad_file(capsys, inputs, ravdess_root, test_model_path):
+    good = ravdess_root / SESSION_FILES[0]
+    rc, out, err = run(capsys, "predict", inputs["unreadable"], good, inputs["silent"], "--model", test_model_path)
+    assert rc == AudioFileError.exit_code  # the first failure's code
+    assert [r["path"] for r in _json_lines(out)] == [str(good)]
+    assert "unreadable.wav" in err and "no speech detected" in err
+    rc, _, err = run(capsys, "predict", inputs["unreadable"].parent / "nothing-here", "--model", test_model_path)
+    assert rc == AudioFileError.exit_code and "no such file" in err
+    empty_dir = inputs["unreadable"].parent / "empty_dir"
+    empty_dir.mkdir(exist_ok=True)
+    rc, _, err = run(capsys, "predict", empty_dir, "--model", test_model_path)
+    assert rc == AudioFileError.exit_code and "holds no" in err
+
+
+# ---------------------------------------------------------------------------- devices, fallback
+def test_devices_lists_inputs_or_says_why_not(capsys):
+    rc, out, err = run(capsys, "devices")
+    if rc == PortAudioMissingError.exit_code:
+        assert "apt-get install libportaudio2" in err
+        return
+    assert rc == 0, err
+    assert "default input device" in out or "no input devices found" in err
+
+
+def test_no_input_device_replays_the_demo(capsys, monkeypatch, test_model_path):
+    import ser_live.audio as audio_mod
+
+    monkeypatch.setattr(audio_mod, "list_input_devices", lambda: [])
+    rc, out, err = run(capsys, "--speed", "0", "--plain", "--model", test_model_path)
+    assert rc == 0, err
+    assert "no input device found" in err and "ser_live/data/demo.wav" in err and "--input FILE" in err
+    demo = json.loads(DEMO_WAV.with_suffix(".json").read_text())
+    assert len([x for x in out.splitlines() if x.startswith("#")]) == len(demo["utterances"])
+    assert "ser-live summary" in err
+
+    rc, out, err = run(capsys, "--no-demo-fallback", "--plain", "--model", test_model_path)
+    assert rc == DeviceError.exit_code and "no input device found" in err and "--input" in err
+
+
+def test_missing_portaudio_says_what_to_install_and_replays_the_demo(capsys, monkeypatch, test_model_path):
+    import ser_live.audio as audio_mod
+
+    def missing():
+        raise PortAudioMissingError("the PortAudio library is missing; install it with `sudo apt-get install libportaudio2`")
+
+    monkeypatch.setattr(audio_mod, "list_input_devices", missing)
+    rc, out, err = run(capsys, "--speed", "0", "--plain", "--duration-s", "4", "--model", test_model_path)
+    assert rc == 0, err
+    assert "apt-get install libportaudio2" in err and "demo.wav" in err
+
+
+def test_explicit_missing_device_is_an_error(capsys, test_model_path):
+    rc, out, err = run(capsys, "--device", "no-such-device-ser-live-test", "--plain", "--model", test_model_path)
+    assert rc in (DeviceError.exit_code, PortAudioMissingError.exit_code)
+    assert out == "" and "demo" not in err
+    if rc == DeviceError.exit_code:
+        assert "ser-live devices" in err and "--input FILE" in err
