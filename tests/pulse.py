@@ -461,14 +461,20 @@ class PulseNullSink:
         return proc
 
     def recording_streams(self) -> list[int]:
-        """Indices of the record streams (PulseAudio source outputs) now open on the daemon."""
+        """Indices of the record streams (PulseAudio source outputs) clients have open.
+
+        The daemon's own source output (``module-remap-source`` reading the sink monitor,
+        listed with client ``-``) is always there and is not a recorder: it is left out.
+        """
         res = subprocess.run(
             ["pactl", "list", "short", "source-outputs"],
             env=self.env, capture_output=True, text=True, timeout=10,
         )
         if res.returncode != 0:
             return []
-        return [int(line.split()[0]) for line in res.stdout.splitlines() if line.strip()]
+        # Columns: index, source, client, driver, sample spec.
+        rows = [line.split() for line in res.stdout.splitlines() if line.strip()]
+        return [int(r[0]) for r in rows if len(r) > 2 and r[2] != "-"]
 
     def wait_for_recorder(self, *, timeout_s: float = 60.0, stable_s: float = 1.0,
                           proc: "subprocess.Popen[bytes] | None" = None) -> int:
