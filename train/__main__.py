@@ -136,7 +136,9 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
             ys.append(y)
             gs.append(groups)
     Xt, yt, gt = np.vstack(Xs), np.concatenate(ys), np.concatenate(gs)
-    pipe, sel = fit_default_svm(Xt, yt, gt, n_jobs=args.jobs)
+    original = np.zeros(len(yt), dtype=bool)
+    original[: len(y)] = True
+    pipe, sel = fit_default_svm(Xt, yt, gt, n_jobs=args.jobs, select_rows=original)
     _print(f"chosen by speaker-grouped CV: {sel.best} ({', '.join(f'{k}: UA {v*100:.1f}' for k, v in sel.scores.items())})")
     reports = {}
     for p in sorted(REPORTS.glob("*.json")):

@@ -145,8 +145,12 @@ def load_protocol_features(
     return fs, X, X_aug
 
 
-def _default_fit(X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[Any, str]:
-    pipe, sel = fit_default_svm(X, y, groups, calibrate=False)
+def _default_fit(X: np.ndarray, y: np.ndarray, groups: np.ndarray, n_original: int | None = None) -> tuple[Any, str]:
+    rows = None
+    if n_original is not None and n_original < len(y):
+        rows = np.zeros(len(y), dtype=bool)
+        rows[:n_original] = True
+    pipe, sel = fit_default_svm(X, y, groups, calibrate=False, select_rows=rows)
     return pipe, sel.best
 
 
@@ -170,7 +174,9 @@ def run_protocol(
         A protocol name of :data:`train.protocols.PROTOCOLS` (or ``cross:A->B``).
     fit : callable, optional
         ``fit(X_train, y_train, speakers_train) -> (fitted estimator, chosen-setting note)``;
-        default: the shipped SVM recipe (:func:`train.classifiers.fit_default_svm`).
+        default: the shipped SVM recipe (:func:`train.classifiers.fit_default_svm`), which
+        chooses its setting on the fold's original training rows and fits on those plus
+        their augmented copies.
     classifier_name : str
     recipe : str
         Feature recipe (``"ser-live"`` or ``"tutorial"``).
@@ -212,11 +218,12 @@ def run_protocol(
         for fold in fs.folds:
             tr, te = fold.train_idx, fold.test_idx
             Xtr, ytr, gtr = X[tr], y[tr], speakers[tr]
+            n_original = len(tr)
             if augment and X_aug:
                 Xtr = np.vstack([Xtr] + [Xa[tr] for Xa in X_aug])
                 ytr = np.concatenate([ytr] * (1 + len(X_aug)))
                 gtr = np.concatenate([gtr] * (1 + len(X_aug)))
-            est, chosen = fit(Xtr, ytr, gtr)
+            est, chosen = fit(Xtr, ytr, gtr, n_original) if fit is _default_fit else fit(Xtr, ytr, gtr)
             pred = np.asarray(est.predict(X[te]))
             yt = y[te]
             conf += confusion_matrix(yt, pred, labels=np.arange(n))
