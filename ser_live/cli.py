@@ -180,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="same as --format jsonl")
     pr.add_argument("--output", metavar="PATH", help="write the records to PATH instead of stdout")
     _add_common(pr)
+    # Options shared with the top level (--model, -v, VAD) may come before or after
+    # `predict`: unset after it, the subcommand leaves the value given before it.
+    top_dests = {a.dest for a in p._actions}
+    for action in [*pr._actions, *d._actions]:
+        if action.dest in top_dests and action.dest != "help":
+            action.default = argparse.SUPPRESS
     return p
 
 

@@ -173,6 +173,19 @@ def test_half_life_option_changes_the_rolling_estimate(capsys, session, test_mod
     assert long[-1]["rolling"] != pytest.approx(long[-1]["probabilities"], abs=2e-3)
 
 
+def test_shared_options_work_before_or_after_predict(capsys, session, test_model_path):
+    path, _, _ = session
+    results = []
+    for argv in (["--model", test_model_path, "--max-utterance-s", "1.5", "predict", path, "--segments"],
+                 ["predict", path, "--segments", "--model", test_model_path, "--max-utterance-s", "1.5"]):
+        rc, out, err = run(capsys, *argv)
+        assert rc == 0, err
+        results.append(_json_lines(out))
+    assert results[0] == results[1] and len(results[0]) > len(SESSION_FILES)  # 1.5 s cuts applied
+    rc, out, err = run(capsys, "predict", path, "--segments", "--model", test_model_path)
+    assert len(_json_lines(out)) == len(SESSION_FILES)  # defaults still apply
+
+
 def test_default_model_comes_from_ser_live_model_env(capsys, monkeypatch, session, test_model_path):
     path, _, _ = session
     monkeypatch.setenv("SER_LIVE_MODEL", str(test_model_path))
