@@ -97,6 +97,12 @@ def test_shipped_model_loads_and_classifies(ravdess_root):
         pytest.skip("no shipped model at models/ (train one with `python -m train fit`)")
     model = EmotionModel.load()
     assert {"neutral", "happy", "sad", "angry"} <= set(model.labels)
-    pred = model.predict_signal(load_audio(ravdess_root / "Actor_01" / "03-01-05-02-01-01-01.flac"))
-    assert pred.label in model.labels
-    assert model.metadata.get("command", "").startswith("python -m train fit")
+    assert "fit" in model.metadata.get("command", "") and model.metadata.get("protocol_scores")
+    # one strong utterance per emotion of two actors: a working model spreads its answers and
+    # gets most of them (these are training utterances, so this checks the file, not accuracy)
+    files = [f for a in ("01", "02") for f in sorted((ravdess_root / f"Actor_{a}").glob("03-01-0[2-8]-02-01-01-*.flac"))]
+    preds = [model.predict_signal(load_audio(f)) for f in files]
+    truth = {"02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised"}
+    hits = sum(p.label == truth[f.name.split("-")[2]] for p, f in zip(preds, files))
+    assert len({p.label for p in preds}) >= 5, [p.label for p in preds]
+    assert hits >= len(files) // 2, hits

@@ -101,3 +101,24 @@ def test_gmm_classifier_learns_real_features(emodb_subset):
     p = clf.predict_proba(X)
     assert p.shape == (len(y), len(labels)) and np.allclose(p.sum(axis=1), 1)
     assert (clf.predict(X) == y).mean() > 0.6  # training fit on real features
+
+
+def test_default_svm_probabilities_keep_the_svm_decision(emodb_subset):
+    """Temperature scaling must not move the argmax: the label the protocols score (the SVM's
+    decision) is the label the shipped model gives. Fitted on three speakers, checked on the
+    fourth, real EmoDB speech."""
+    from train.classifiers import fit_default_svm
+
+    X, _ = extract_features([r.path for r in emodb_subset], n_jobs=1, progress=False)
+    labels = sorted({r.label for r in emodb_subset})
+    y = np.array([labels.index(r.label) for r in emodb_subset])
+    g = np.array([r.speaker for r in emodb_subset], dtype=object)
+    test = g == "emodb-10"
+    pipe, sel = fit_default_svm(X[~test], y[~test], g[~test], candidates=("linear C=1e-4",), n_splits=3, n_jobs=1)
+    P = pipe.predict_proba(X[test])
+    svm = pipe.named_steps["svm"].calibrated_classifiers_[0].estimator
+    D = svm.decision_function(pipe.named_steps["scaler"].transform(X[test]))
+    assert np.array_equal(P.argmax(axis=1), D.argmax(axis=1))
+    assert np.allclose(P.sum(axis=1), 1.0)
+    assert len(np.unique(P.argmax(axis=1))) >= 3  # not one label for everything
+    assert (P.argmax(axis=1) == y[test]).mean() > 0.4  # 4 classes: chance is 0.25
