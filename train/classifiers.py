@@ -114,6 +114,10 @@ def select_svm(
     names = list(candidates or cands)
     if len(names) == 1:
         return SvmSelection(best=names[0])
+    if len(np.unique(groups)) < 2:
+        # e.g. tess-loso trains on one speaker: nothing to group by, so no honest search
+        log.warning("one training speaker: no speaker-grouped selection; using %s", names[0])
+        return SvmSelection(best=names[0])
     splits = _inner_splits(np.asarray(groups), n_splits)
 
     def score(name: str, tr: np.ndarray, te: np.ndarray) -> float:
@@ -180,7 +184,12 @@ def fit_default_svm(
     sel = select_svm(X[m], y[m], np.asarray(groups)[m], n_splits=n_splits, candidates=candidates, n_jobs=n_jobs)
     svm = _svm_candidates(X.shape[1])[sel.best]()
     if calibrate:
-        splits = _inner_splits(np.asarray(groups), n_splits)
+        if len(np.unique(groups)) >= 2:
+            splits: Any = _inner_splits(np.asarray(groups), n_splits)
+        else:  # one speaker: stratified folds are the best available
+            from sklearn.model_selection import StratifiedKFold
+
+            splits = list(StratifiedKFold(n_splits, shuffle=True, random_state=0).split(X, y))
         clf: Any = CalibratedClassifierCV(svm, method="temperature", cv=splits, ensemble=False)
     else:
         clf = svm
