@@ -140,16 +140,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     original[: len(y)] = True
     pipe, sel = fit_default_svm(Xt, yt, gt, n_jobs=args.jobs, select_rows=original)
     _print(f"chosen by speaker-grouped CV: {sel.best} ({', '.join(f'{k}: UA {v*100:.1f}' for k, v in sel.scores.items())})")
-    reports = {}
-    for p in sorted(REPORTS.glob("*.json")):
-        try:
-            d = json.loads(p.read_text())
-        except Exception:
-            continue
-        if d.get("classifier") == "svm" and "ua_mean" in d:
-            reports[d["protocol"] + (" (augmented)" if d.get("augmented") else "")] = {
-                k: d[k] for k in ("ua_mean", "ua_std", "wa_mean", "wa_std", "f1_mean", "f1_std", "command")
-            }
+    reports = _protocol_reports()
     hist = label_histogram([r for r, k in zip(records, ok) if k])
     meta = {
         "corpora": args.corpora,
@@ -168,6 +159,35 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     card = Path(args.out).with_suffix(".md")
     card.write_text(_model_card(model, meta, FeatureExtractor().n_features))
     _print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {card} in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def _protocol_reports() -> dict:
+    """Scores of the default SVM recipe from ``reports/*.json``, with the command of each."""
+    reports = {}
+    for p in sorted(REPORTS.glob("*.json")):
+        try:
+            d = json.loads(p.read_text())
+        except Exception:
+            continue
+        if d.get("classifier") == "svm" and "ua_mean" in d:
+            reports[d["protocol"] + (" (augmented)" if d.get("augmented") else "")] = {
+                k: d[k] for k in ("ua_mean", "ua_std", "wa_mean", "wa_std", "f1_mean", "f1_std", "command")
+            }
+    return reports
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    """Rewrite a model's card from its metadata and the current reports (no refit)."""
+    from ser_live.features import FeatureExtractor
+    from ser_live.model import EmotionModel
+
+    model = EmotionModel.load(args.model)
+    meta = dict(model.metadata)
+    meta["protocol_scores"] = _protocol_reports()
+    card = Path(args.model).with_suffix(".md")
+    card.write_text(_model_card(model, meta, FeatureExtractor(model.feature_config).n_features))
+    _print(f"wrote {card}")
     return 0
 
 
@@ -289,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--corpora", nargs="+", default=["ravdess", "tess", "emodb"])
     s.add_argument("--augment", action="store_true")
     s.add_argument("--out", default=str(REPO / "models" / "ser-default.skops"))
+    s = sub.add_parser("card", help="rewrite a model's card from its metadata and the reports in reports/")
+    s.add_argument("--model", default=str(REPO / "models" / "ser-default.skops"))
     s = sub.add_parser("plots", help="waveform and feature-distribution plots per emotion")
     s.add_argument("--corpus", default="ravdess")
     s.add_argument("--features", nargs="+", default=["f0_st_p50", "rms_db_p90", "mfcc1_mean", "centroid_mean", "hnr_db_mean"])
@@ -309,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_compare(args, argv)
         if args.command == "fit":
             return cmd_fit(args, argv)
+        if args.command == "card":
+            return cmd_card(args)
         if args.command == "plots":
             return cmd_plots(args)
     except (SerLiveError, ValueError) as exc:
