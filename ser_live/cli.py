@@ -163,12 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     sub = p.add_subparsers(
-        dest="command", metavar="{devices,predict}", title="other commands",
+        dest="command", metavar="{devices,predict,bench}", title="other commands",
         description="(without one, ser-live listens; `ser-live COMMAND --help` for details)",
     )
     d = sub.add_parser("devices", help="list input devices (* marks the default)", formatter_class=_Formatter,
                        description="List the audio input devices PortAudio sees; * marks the default.")
     d.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr")
+    sub.add_parser("bench", help="measure latency, CPU, start-up, throughput and memory (`ser-live bench --help`)",
+                   add_help=False)
     pr = sub.add_parser(
         "predict", help="classify audio files (or folders of them) offline", formatter_class=_Formatter,
         description="Classify audio files offline with the same model and segmenter as the live\nrecogniser.",
@@ -227,7 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     int
         The exit status (see the module docstring).
     """
-    args_list = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["bench"]:  # its own option set (ser_live/bench.py)
+        from .bench import main as bench_main
+
+        return bench_main(raw[1:])
+    args_list = _normalise_argv(raw)
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)

@@ -421,3 +421,13 @@ def test_explicit_missing_device_is_an_error(capsys, test_model_path):
     assert out == "" and "demo" not in err
     if rc == DeviceError.exit_code:
         assert "ser-live devices" in err and "--input FILE" in err
+
+
+def test_bench_is_a_subcommand(capsys):
+    """`ser-live bench` reaches the benchmark's own option set (ser_live/bench.py)."""
+    from ser_live.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--help"])
+    assert exc.value.code == 0
+    assert "--quick" in capsys.readouterr().out
