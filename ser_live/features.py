@@ -247,27 +247,26 @@ class FeatureConfig:
 # ----------------------------------------------------------------------------- filter banks
 
 
+#: Slaney's mel scale [2]_ (as librosa, htk=False): linear, 200/3 Hz per mel, below 1 kHz;
+#: logarithmic above, a factor 6.4 every 27 mels.
+_MEL_F_SP = 200.0 / 3
+_MEL_MIN_LOG_HZ = 1000.0
+_MEL_MIN_LOG_MEL = _MEL_MIN_LOG_HZ / _MEL_F_SP
+_MEL_LOGSTEP = np.log(6.4) / 27.0
+
+
 def _hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale [2]_: linear below 1 kHz, logarithmic above (as librosa, htk=False)."""
+    """Hz -> mel on Slaney's scale (see the constants above)."""
     f = np.asanyarray(f, dtype=np.float64)
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    mel = f / f_sp
-    above = f >= min_log_hz
-    mel = np.where(above, min_log_mel + np.log(np.maximum(f, _EPS) / min_log_hz) / logstep, mel)
-    return mel
+    log_part = _MEL_MIN_LOG_MEL + np.log(np.maximum(f, _EPS) / _MEL_MIN_LOG_HZ) / _MEL_LOGSTEP
+    return np.where(f >= _MEL_MIN_LOG_HZ, log_part, f / _MEL_F_SP)
 
 
 def _mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
     """Inverse of :func:`_hz_to_mel_slaney`."""
     m = np.asanyarray(m, dtype=np.float64)
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+    log_part = _MEL_MIN_LOG_HZ * np.exp(_MEL_LOGSTEP * (m - _MEL_MIN_LOG_MEL))
+    return np.where(m >= _MEL_MIN_LOG_MEL, log_part, _MEL_F_SP * m)
 
 
 def mel_filterbank(
