@@ -69,7 +69,8 @@ _REQUIRED_KEYS: tuple[str, ...] = (
 #: file naming any other type is refused before anything in it is built. This is exactly
 #: what ``train/classifiers.py:fit_default_svm`` writes (``StandardScaler`` ->
 #: ``CalibratedClassifierCV(LinearSVC | SVC, method="temperature")``, or the bare SVM with
-#: ``calibrate=False``) inside the payload dict of :meth:`EmotionModel.save`; the test
+#: ``calibrate=False``) inside the payload dict of :meth:`EmotionModel.save`, plus the
+#: logistic regression of the test suite's small models; the test
 #: ``tests/test_model_security.py`` pins it against the shipped models and those recipes.
 #: To let a new recipe save a new type: add its name here (one line; the name is what
 #: ``model_file_types(path)`` reports for a file saved by the recipe) and rerun that test.
@@ -92,6 +93,9 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "sklearn.calibration.CalibratedClassifierCV",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._TemperatureScaling",
+        # the small test models (tests/test_pipeline.py, tests/test_model.py): scaler +
+        # logistic regression, also the "logistic regression" of `python -m train compare`
+        "sklearn.linear_model._logistic.LogisticRegression",
     }
 )
 
