@@ -94,3 +94,34 @@ def test_pip_install_and_wheel_predict_from_another_directory(ravdess_root, tmp_
     (wheel,) = dist.glob("ser_live-*.whl")
     _run([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(wheel)], cwd=elsewhere, env=env)
     check("wheel")
+
+
+# ------------------------------------------------------------------ README "Use it from Python"
+def _readme_example(readme_text: str) -> str:
+    """The first ```python block under the heading "Use it from Python"."""
+    lines = readme_text.splitlines()
+    heading = next((i for i, line in enumerate(lines) if line.lstrip("#").strip() == "Use it from Python"
+                    and line.startswith("#")), None)
+    assert heading is not None, 'README.md has no section "Use it from Python"'
+    start = next(i for i in range(heading + 1, len(lines)) if lines[i].strip() == "```python")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].strip() == "```")
+    return "\n".join(lines[start + 1 : end]) + "\n"
+
+
+def test_readme_python_example_prints_labels_of_the_demo(tmp_path):
+    from ser_live.model import EmotionModel
+
+    code = _readme_example((REPO_ROOT / "README.md").read_text(encoding="utf-8"))
+    assert 'FileSource("speech.wav"' in code and "for result in rec" in code
+    demo = REPO_ROOT / "ser_live" / "data" / "demo.wav"
+    script = tmp_path / "example.py"
+    script.write_text(code.replace('"speech.wav"', repr(str(demo))), encoding="utf-8")
+    env = {**_clean_env(), "PYTHONPATH": str(REPO_ROOT)}
+    out = _run([sys.executable, str(script)], cwd=tmp_path, env=env, timeout_s=300).stdout
+    labels = set(EmotionModel.load().labels)
+    rows = [line.split() for line in out.splitlines()]
+    n_utterances = len(json.loads(demo.with_suffix(".json").read_text())["utterances"])
+    assert len(rows) == n_utterances, out  # one line per utterance of the demo
+    starts = [float(r[0].split("-")[0]) for r in rows]
+    assert starts == sorted(starts) and all(r[2] in labels and 0 < float(r[3]) <= 1 for r in rows), out
+    assert len({r[2] for r in rows}) >= 2, out  # a real model on a mixed demo, not one constant label
