@@ -61,6 +61,19 @@ def test_predictor_name_is_resolved_only_when_used():
         assert ser_live.Predictor.__name__ == "Predictor"
 
 
+def test_model_location_env_vars_override_the_package_data(tmp_path):
+    code = "import ser_live.model as m; print(m.MODELS_DIR); print(m.default_model_path())"
+    env = {**_clean_env(), "PYTHONPATH": str(REPO_ROOT)}
+    out = _run([sys.executable, "-c", code], cwd=tmp_path, env=env, timeout_s=120).stdout.split()
+    assert out == [str(REPO_ROOT / "models"), str(REPO_ROOT / "models" / "ser-default.skops")]
+    env["SER_LIVE_MODELS"] = str(tmp_path)
+    out = _run([sys.executable, "-c", code], cwd=tmp_path, env=env, timeout_s=120).stdout.split()
+    assert out == [str(tmp_path), str(tmp_path / "ser-default.skops")]
+    env["SER_LIVE_MODEL"] = str(tmp_path / "mine.skops")
+    out = _run([sys.executable, "-c", code], cwd=tmp_path, env=env, timeout_s=120).stdout.split()
+    assert out[1] == str(tmp_path / "mine.skops")
+
+
 @pytest.mark.slow
 def test_pip_install_and_wheel_predict_from_another_directory(ravdess_root, tmp_path):
     """`pip install .` then the wheel of `python -m build`, each used from an unrelated folder."""
