@@ -1,6 +1,60 @@
 """ser-live: real-time speech emotion recognition from a microphone.
 
-The public namespace re-exports the pieces a user scripts with; each lives in its own module.
+The public namespace re-exports the pieces a user scripts with; each lives in its own module
+and is imported on first access (PEP 562 module ``__getattr__``), so ``import ser_live`` and
+the CLI's start-up stay fast.
+
+Examples
+--------
+>>> from ser_live import EmotionModel, FileSource, Recognizer
+>>> with Recognizer(FileSource("speech.wav", speed=0), EmotionModel.load()) as rec:  # doctest: +SKIP
+...     for result in rec:
+...         print(result.label, result.confidence)
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+#: Public name -> module that defines it.
+_EXPORTS: dict[str, str] = {
+    "Recognizer": "ser_live.pipeline",
+    "EmotionModel": "ser_live.model",
+    "FeatureExtractor": "ser_live.features",
+    "VadConfig": "ser_live.vad",
+    "FileSource": "ser_live.audio",
+    "MicrophoneSource": "ser_live.audio",
+    "Predictor": "ser_live.offline",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .audio import FileSource, MicrophoneSource
+    from .features import FeatureExtractor
+    from .model import EmotionModel
+    from .offline import Predictor
+    from .pipeline import Recognizer
+    from .vad import VadConfig
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'ser_live' has no attribute {name!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise  # a dependency of the module is missing: say which
+        raise ImportError(f"ser_live.{name} needs the module {module_name}, which this installation lacks") from exc
+    value = getattr(module, name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

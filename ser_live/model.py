@@ -1,11 +1,23 @@
 """``EmotionModel``: a fitted scikit-learn pipeline with its labels, feature configuration and
 training metadata, saved and loaded as one file.
 
-Files are written with skops [1]_, which loads scikit-learn objects without executing code
-from the file (pickle would): loading refuses any type outside a fixed allow-list. A model
-records the :class:`~ser_live.features.FeatureConfig` it was trained on, the number and a hash
-of its feature names, and the library versions; a file made with another extractor, or by an
-incompatible version of ser-live, is refused with a message saying what to do.
+Files are written with skops [1]_, which rebuilds scikit-learn objects without unpickling.
+skops can still import and call any type a file names, so :meth:`EmotionModel.load` first
+lists every type in the file (:func:`model_file_types`) and refuses the file, naming the
+types, unless all of them are in :data:`TRUSTED_TYPES`: exactly the types the project's own
+training recipes write. A model records the :class:`~ser_live.features.FeatureConfig` it was
+trained on, the number and a hash of its feature names, and the library versions; a file made
+with another extractor, or by an incompatible version of ser-live, is refused with a message
+saying what to do.
+
+Where the shipped models come from
+----------------------------------
+Training writes to the top-level ``models/`` folder of the repository. ``pyproject.toml`` maps
+that folder to the package ``ser_live.models`` (setuptools ``package-dir``, package data
+``*.skops``, ``*.md``, ``*.toml``), so an editable install, a ``pip install .`` and a wheel all
+carry the same files, found with :mod:`importlib.resources` (:data:`MODELS_DIR`). Running from
+a source tree that is not installed falls back to ``<repo>/models``. ``$SER_LIVE_MODELS`` (a
+folder) and ``$SER_LIVE_MODEL`` (one file) override both.
 
 References
 ----------
@@ -15,8 +27,10 @@ References
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import zipfile
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,27 +42,80 @@ from .errors import ModelError
 from .features import FeatureConfig, FeatureExtractor
 from .types import Prediction
 
-__all__ = ["MODEL_FORMAT_VERSION", "EmotionModel", "default_model_path", "MODELS_DIR"]
+__all__ = [
+    "MODEL_FORMAT_VERSION",
+    "TRUSTED_TYPES",
+    "EmotionModel",
+    "default_model_path",
+    "model_file_types",
+    "MODELS_DIR",
+]
 
 log = logging.getLogger(__name__)
 
 #: Version of the on-disk layout; a file with another major layout is refused.
 MODEL_FORMAT_VERSION: int = 1
 
-#: Where shipped models live: ``models/`` at the repository root (installed editable), or
-#: the folder named by the ``SER_LIVE_MODELS`` environment variable.
-MODELS_DIR: Path = Path(os.environ.get("SER_LIVE_MODELS", Path(__file__).resolve().parent.parent / "models"))
+#: Keys of the payload dict of a format-1 model file.
+_REQUIRED_KEYS: tuple[str, ...] = (
+    "labels",
+    "feature_config",
+    "n_features",
+    "feature_names_sha1",
+    "estimator",
+)
+
+#: Every type (``module.QualName``, as skops names it) a ser-live model file may contain; a
+#: file naming any other type is refused before anything in it is built. This is exactly
+#: what ``train/classifiers.py:fit_default_svm`` writes (``StandardScaler`` ->
+#: ``CalibratedClassifierCV(LinearSVC | SVC, method="temperature")``, or the bare SVM with
+#: ``calibrate=False``) inside the payload dict of :meth:`EmotionModel.save`, plus the
+#: logistic regression of the test suite's small models; the test
+#: ``tests/test_model_security.py`` pins it against the shipped models and those recipes.
+#: To let a new recipe save a new type: add its name here (one line; the name is what
+#: ``model_file_types(path)`` reports for a file saved by the recipe) and rerun that test.
+#: Never add a prefix, a module, or anything that is callable with file data (``builtins.exec``,
+#: ``builtins.getattr``, ``os.system``, ...).
+TRUSTED_TYPES: frozenset[str] = frozenset(
+    {
+        # the payload dict, its JSON-able values, arrays and numpy scalars
+        "builtins.dict",
+        "builtins.list",
+        "builtins.str",
+        "builtins.tuple",
+        "numpy.ndarray",
+        "numpy.float64",
+        # the default recipe (train/classifiers.py)
+        "sklearn.pipeline.Pipeline",
+        "sklearn.preprocessing._data.StandardScaler",
+        "sklearn.svm._classes.LinearSVC",
+        "sklearn.svm._classes.SVC",
+        "sklearn.calibration.CalibratedClassifierCV",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._TemperatureScaling",
+        # the small test models (tests/test_pipeline.py, tests/test_model.py): scaler +
+        # logistic regression, also the "logistic regression" of `python -m train compare`
+        "sklearn.linear_model._logistic.LogisticRegression",
+    }
+)
+
+
+def _shipped_models_dir() -> Path:
+    """``ser_live.models`` (the top-level ``models/`` once installed), else ``<repo>/models``."""
+    try:
+        from importlib.resources import files
+
+        folder = files("ser_live.models")
+    except (ImportError, TypeError):
+        return Path(__file__).resolve().parent.parent / "models"
+    return Path(str(folder))
+
+
+#: Where shipped models live: ``$SER_LIVE_MODELS`` if set, else the ``ser_live.models``
+#: package data (see the module docstring), else ``models/`` at the root of a source tree.
+MODELS_DIR: Path = Path(os.environ.get("SER_LIVE_MODELS") or _shipped_models_dir())
 
 DEFAULT_MODEL_NAME = "ser-default.skops"
-
-#: Types a model file may contain; anything else is refused at load time.
-_ALLOWED_TYPE_PREFIXES = (
-    "sklearn.",
-    "numpy.",
-    "builtins.",
-    "scipy.sparse.",
-    "collections.OrderedDict",
-)
 
 
 def default_model_path() -> Path:
@@ -61,6 +128,52 @@ def default_model_path() -> Path:
     """
     env = os.environ.get("SER_LIVE_MODEL")
     return Path(env) if env else MODELS_DIR / DEFAULT_MODEL_NAME
+
+
+def model_file_types(path: str | Path) -> set[str]:
+    """Every type a skops model file names, read from its schema without building anything.
+
+    The union of every node's ``module.class`` in ``schema.json`` (including the containers
+    and arrays skops trusts by default) and of what ``skops.io.get_untrusted_types`` reports
+    (which also names the functions of function, method and operator nodes).
+
+    Parameters
+    ----------
+    path : str or Path
+        A skops file.
+
+    Returns
+    -------
+    set of str
+        Fully-qualified type names, e.g. ``"sklearn.svm._classes.LinearSVC"``.
+
+    Raises
+    ------
+    ModelError
+        Not a zip archive with a readable skops schema.
+    """
+    import skops.io as sio
+
+    p = Path(path)
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "__loader__" in node:
+                found.add(f"{node.get('__module__', '?')}.{node.get('__class__', '?')}")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    try:
+        with zipfile.ZipFile(p) as zf:
+            walk(json.loads(zf.read("schema.json")))
+        found.update(sio.get_untrusted_types(file=p))
+    except Exception as exc:  # zip, JSON and skops schema errors alike: not our file
+        raise ModelError(f"{p}: not a ser-live model file ({type(exc).__name__}: {exc})") from exc
+    return found
 
 
 def _names_hash(names: list[str]) -> str:
@@ -204,9 +317,10 @@ class EmotionModel:
         Raises
         ------
         ModelError
-            Missing or unreadable file; a type outside the allow-list (the file could run
-            code); another file-format version; a feature configuration or feature layout this
-            version of the extractor does not produce.
+            Missing or unreadable file; a type outside :data:`TRUSTED_TYPES` (the file could
+            run code; the message names the types, and nothing from the file is built); another
+            file-format version; required keys missing; a feature configuration or feature
+            layout this version of the extractor does not produce.
         """
         import skops.io as sio
 
@@ -215,27 +329,39 @@ class EmotionModel:
             raise ModelError(
                 f"model file {p} not found; train one with `python -m train fit` or pass --model PATH"
             )
-        try:
-            untrusted = sio.get_untrusted_types(file=p)
-        except Exception as exc:
-            raise ModelError(f"{p}: not a ser-live model file ({exc})") from exc
-        bad = [t for t in untrusted if not t.startswith(_ALLOWED_TYPE_PREFIXES)]
-        if bad:
-            raise ModelError(f"{p}: refusing to load types outside scikit-learn/numpy: {bad[:5]}")
-        try:
-            payload = sio.load(p, trusted=untrusted)
-        except Exception as exc:
-            raise ModelError(f"{p}: cannot load model ({exc})") from exc
-        if not isinstance(payload, dict) or "format_version" not in payload:
-            raise ModelError(f"{p}: not a ser-live model file")
-        if payload["format_version"] != MODEL_FORMAT_VERSION:
+        types = model_file_types(p)
+        refused = sorted(types - TRUSTED_TYPES)
+        if refused:
             raise ModelError(
-                f"{p}: model file format {payload['format_version']} but this ser-live reads format "
-                f"{MODEL_FORMAT_VERSION}; retrain with `python -m train fit` or use a matching ser-live"
+                f"{p}: refusing to load a model file holding types ser-live does not trust: "
+                f"{', '.join(refused)} (loading them could run code from the file; only "
+                "ser_live.model.TRUSTED_TYPES are loaded)"
             )
         try:
+            payload = sio.load(p, trusted=sorted(types))
+        except Exception as exc:
+            raise ModelError(f"{p}: cannot load model ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(payload, dict) or "format_version" not in payload:
+            raise ModelError(f"{p}: not a ser-live model file (no format_version)")
+        if payload["format_version"] != MODEL_FORMAT_VERSION:
+            raise ModelError(
+                f"{p}: model file format {payload['format_version']!r} but this ser-live reads format "
+                f"{MODEL_FORMAT_VERSION}; retrain with `python -m train fit` or use a matching ser-live"
+            )
+        missing = [k for k in _REQUIRED_KEYS if k not in payload]
+        if missing:
+            raise ModelError(
+                f"{p}: incomplete model file, missing {', '.join(missing)}; "
+                "retrain with `python -m train fit` or restore the file"
+            )
+        labels, estimator = payload["labels"], payload["estimator"]
+        if not (isinstance(labels, list) and labels and all(isinstance(v, str) for v in labels)):
+            raise ModelError(f"{p}: corrupt model file: 'labels' is not a list of label names")
+        if not (hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")):
+            raise ModelError(f"{p}: corrupt model file: 'estimator' is not a fitted classifier with probabilities")
+        try:
             cfg = FeatureConfig.from_dict(payload["feature_config"])
-        except TypeError as exc:
+        except (TypeError, ValueError, AttributeError) as exc:
             raise ModelError(
                 f"{p}: made with another feature extractor ({exc}); retrain with `python -m train fit`"
             ) from exc
@@ -253,8 +379,8 @@ class EmotionModel:
                 "%s was saved with scikit-learn %s, running %s", p, payload.get("sklearn_version"), sklearn.__version__
             )
         model = cls(
-            payload["estimator"],
-            payload["labels"],
+            estimator,
+            labels,
             cfg,
             name=payload.get("name", p.stem),
             metadata=payload.get("metadata", {}),

@@ -30,7 +30,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -702,6 +702,22 @@ class Recognizer:
     def finished(self) -> bool:
         """True once every result has been produced and taken from :attr:`results`."""
         return self.done.is_set() and self.results.empty()
+
+    def __iter__(self) -> Iterator[Result]:
+        """Results in order as they are ready, until the run ends (:attr:`finished`).
+
+        A file ends by itself (or at ``max_duration_s``); a microphone runs until
+        :meth:`stop` is called from another thread or a ``KeyboardInterrupt`` ends the wait.
+        Takes results from :attr:`results`, so do not also call :meth:`get_result`.
+
+        Yields
+        ------
+        Result
+        """
+        while not self.finished:
+            res = self.get_result(timeout_s=0.1)
+            if res is not None:
+                yield res
 
     def status(self) -> RecognizerStatus:
         """Live counters for a dashboard (see :class:`RecognizerStatus`)."""
