@@ -34,7 +34,7 @@ from typing import Any
 
 from . import listening, processing, soak, startup, throughput
 from .common import (
-    QUICK_SIZES, BenchContext, BenchSizes, SectionMonitor, child_env, fmt, load_corpora, machine_info, progress,
+    QUICK_SIZES, BenchContext, BenchSizes, SectionMonitor, child_env, fmt, load_corpora, machine_info, md_table, progress,
     verdict, write_reports,
 )
 
@@ -52,13 +52,24 @@ TARGETS: dict[str, str] = {
     "soak_rss_growth_mb": "<= 20 MB after 10 min of a 2 h replay at --speed 0",
 }
 
-#: Size options: (option dest, BenchSizes field).
-_SIZE_OPTIONS = (("n_per_bucket", "n_per_bucket"), ("repeats", "repeats"),
-                 ("tutorial_fit_files", "tutorial_fit_files"), ("session_s", "session_s"),
-                 ("silence_s", "silence_s"), ("headless", "headless"), ("startup_runs", "startup_warm_runs"),
-                 ("startup_cold_runs", "startup_cold_runs"), ("throughput_files", "throughput_files"),
-                 ("tutorial_default_runtime", "tutorial_default_runtime"), ("soak_s", "soak_s"),
-                 ("soak_reference_s", "soak_reference_s"))
+#: Size options: (flag, BenchSizes field, help); the full and quick values are added to the help.
+_SIZE_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("--n-per-bucket", "n_per_bucket", "utterances per duration bucket"),
+    ("--repeats", "repeats", "timings per utterance"),
+    ("--tutorial-fit-files", "tutorial_fit_files", "files the tutorial SVM is fitted on"),
+    ("--session-s", "session_s", "real-time speech session length (s)"),
+    ("--silence-s", "silence_s", "silence and noise session length (s), 0 to skip"),
+    ("--headless", "headless", "also replay the speech session without the dashboard"),
+    ("--startup-runs", "startup_warm_runs", "warm start-up runs"),
+    ("--startup-cold-runs", "startup_cold_runs", "cold and after-install start-up runs"),
+    ("--throughput-files", "throughput_files", "RAVDESS files for the throughput test, 0 = all 1440"),
+    ("--tutorial-default-runtime", "tutorial_default_runtime",
+     "also time the tutorial recipe in a fresh process with default BLAS threads and allocator, "
+     "as a tutorial script runs"),
+    ("--soak-s", "soak_s", "soak session length (s)"),
+    ("--soak-reference-s", "soak_reference_s",
+     "stream time (s) whose peak RSS the soak compares with (at most half the session)"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,39 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-save", action="store_true", help="print only; write no files")
     p.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr")
     g = p.add_argument_group("sizes (override --quick / full defaults)")
-    g.add_argument("--n-per-bucket", type=int, metavar="N",
-                   help=f"utterances per duration bucket (full {full.n_per_bucket}, quick {quick.n_per_bucket})")
-    g.add_argument("--repeats", type=int, metavar="N", help=f"timings per utterance (full {full.repeats}, quick {quick.repeats})")
-    g.add_argument("--tutorial-fit-files", type=int, metavar="N",
-                   help=f"files the tutorial SVM is fitted on (full {full.tutorial_fit_files}, quick {quick.tutorial_fit_files})")
-    g.add_argument("--session-s", type=float, metavar="SECONDS",
-                   help=f"real-time speech session length (full {full.session_s:g}, quick {quick.session_s:g})")
-    g.add_argument("--silence-s", type=float, metavar="SECONDS",
-                   help=f"silence and noise session length, 0 to skip (full {full.silence_s:g}, quick {quick.silence_s:g})")
-    g.add_argument("--headless", action=argparse.BooleanOptionalAction, default=None,
-                   help="also replay the speech session without the dashboard (full: yes, quick: no)")
-    g.add_argument("--startup-runs", type=int, metavar="N",
-                   help=f"warm start-up runs (full {full.startup_warm_runs}, quick {quick.startup_warm_runs})")
-    g.add_argument("--startup-cold-runs", type=int, metavar="N",
-                   help=f"cold start-up runs (full {full.startup_cold_runs}, quick {quick.startup_cold_runs})")
-    g.add_argument("--throughput-files", type=int, metavar="N",
-                   help=f"RAVDESS files for the throughput test, 0 = all 1440 (full 0, quick {quick.throughput_files})")
-    g.add_argument("--tutorial-default-runtime", action=argparse.BooleanOptionalAction, default=None,
-                   help="also time the tutorial recipe in a fresh process with default BLAS threads and "
-                        "allocator, as a tutorial script runs (default: yes)")
-    g.add_argument("--soak-s", type=float, metavar="SECONDS",
-                   help=f"soak session length (full {full.soak_s:g} = 2 h, quick {quick.soak_s:g})")
-    g.add_argument("--soak-reference-s", type=float, metavar="SECONDS",
-                   help=f"stream time whose peak RSS the soak compares with (full {full.soak_reference_s:g}, "
-                        f"quick {quick.soak_reference_s:g}; at most half the session)")
+    for flag, attr, text in _SIZE_OPTIONS:
+        f, q = getattr(full, attr), getattr(quick, attr)
+        if isinstance(f, bool):
+            g.add_argument(flag, dest=attr, action=argparse.BooleanOptionalAction, default=None,
+                           help=f"{text} (full: {'yes' if f else 'no'}, quick: {'yes' if q else 'no'})")
+        else:
+            g.add_argument(flag, dest=attr, type=type(f), default=None, metavar="N" if isinstance(f, int) else "SECONDS",
+                           help=f"{text} (full {f:g}, quick {q:g})")
     return p
 
 
 def sizes_from_args(args: argparse.Namespace) -> BenchSizes:
     """The sizes of ``--quick`` or the full run, with the size options applied."""
     s = BenchSizes(**vars(QUICK_SIZES if args.quick else BenchSizes()))
-    for opt, attr in _SIZE_OPTIONS:
-        v = getattr(args, opt, None)
+    for _flag, attr, _text in _SIZE_OPTIONS:
+        v = getattr(args, attr, None)
         if v is not None:
             setattr(s, attr, v)
     return s
@@ -129,23 +123,23 @@ def render_markdown(results: dict[str, Any]) -> str:
              f"Python {v['python']}, numpy {v['numpy']}, scipy {v['scipy']}, scikit-learn {v['sklearn']}, "
              f"librosa {v['librosa']}, numba {v['numba']}, skops {v['skops']}; ser-live {v['ser_live']} ({m['git']}).",
              f"BLAS: {blas}.",
-             f"Command: `{results['settings']['command']}`.", "",
-             "| metric | value | target | |", "|---|---|---|---|"]
+             f"Command: `{results['settings']['command']}`.", ""]
+    rows = []
     for r in results["summary"]:
         val = r["value"]
         val_s = val if isinstance(val, str) else fmt(val, "", 2 if r["unit"] in ("s", "x") else 1)
-        lines.append(f"| {r['metric']} | {val_s} {r['unit']} | {r['target']} | {verdict(r['met'])} |")
+        rows.append([r["metric"], f"{val_s} {r['unit']}", r["target"], verdict(r["met"])])
+    lines += md_table(["metric", "value", "target", ""], rows)
     for name, mod in SECTIONS.items():
         if name in results:
             lines += mod.markdown(results[name])
     cont = results.get("contention", {})
     if cont:
-        lines += ["", "## Contention (other processes on this machine during each section)", "",
-                  "| section | wall s | machine busy (cores) | this benchmark (cores) | others (cores) | load avg start/end |",
-                  "|---|---|---|---|---|---|"]
-        for k, c in cont.items():
-            lines.append(f"| {k} | {c['wall_s']} | {c['busy_cores']} | {c['ours_cores']} | {c['others_cores']} | "
-                         f"{c['loadavg_1min_start']} / {c['loadavg_1min_end']} |")
+        lines += ["", "## Contention (other processes on this machine during each section)", ""]
+        lines += md_table(["section", "wall s", "machine busy (cores)", "this benchmark (cores)", "others (cores)",
+                           "load avg start/end"],
+                          [[k, c["wall_s"], c["busy_cores"], c["ours_cores"], c["others_cores"],
+                            f"{c['loadavg_1min_start']} / {c['loadavg_1min_end']}"] for k, c in cont.items()])
     if results["errors"]:
         lines += ["", "## Errors", ""] + [f"- {k}: {e}" for k, e in results["errors"].items()]
     return "\n".join(lines) + "\n"

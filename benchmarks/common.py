@@ -35,7 +35,7 @@ from train.sessions import build_session, corpus_utterances, room_tone, write_se
 __all__ = [
     "SR", "REPO_ROOT", "LISTEN_PATH_MODULES", "MODEL_CLASS", "BenchSizes", "QUICK_SIZES", "Corpora",
     "BenchContext", "load_corpora", "stats", "progress", "machine_info", "SectionMonitor", "ser_live_cmd",
-    "module_cmd", "child_env", "vm_hwm_kb", "fmt", "verdict", "write_reports",
+    "module_cmd", "child_env", "vm_hwm_kb", "fmt", "md_table", "verdict", "write_reports",
     # ser_live and train names used by the sections
     "__version__", "audio_info", "load_audio", "to_int16", "write_wav", "SerLiveError", "EmotionModel",
     "predict_file", "VadConfig", "Record", "build_session", "corpus_utterances", "room_tone", "write_session",
@@ -206,6 +206,12 @@ def fmt(v: Any, unit: str = "", nd: int = 1) -> str:
     if isinstance(v, (int, float)):
         return f"{v:.{nd}f}{unit}"
     return str(v)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Lines of a Markdown table: the header, the rule, one line per row (cells as given)."""
+    return [f"| {' | '.join(headers)} |", "|" + "---|" * len(headers),
+            *(f"| {' | '.join(str(c) for c in row)} |" for row in rows)]
 
 
 def verdict(ok: bool | None) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .common import (
-    SR, BenchContext, VadConfig, build_session, corpus_utterances, fmt, log, progress, room_tone, ser_live_cmd,
+    SR, BenchContext, VadConfig, build_session, corpus_utterances, fmt, log, md_table, progress, room_tone, ser_live_cmd,
     stats, to_int16, vm_hwm_kb, write_wav,
 )
 
@@ -382,18 +382,15 @@ def markdown(res: dict[str, Any]) -> list[str]:
     e, s = res["end_of_speech"], res["session"]
     lines = ["", "## Listening (real-time replay through `ser-live`)", "",
              f"Session: {s['audio_s']} s, {s['utterances']} utterances ({s['source']}), gaps "
-             f"{'/'.join(str(g) for g in s['gaps_s'])} s of {s['gap_fill']}.", "",
-             "| run | audio s | utterances (expected) | CPU % of a core | CPU s / audio s | peak RSS MB "
-             "| processing p50/p95 ms | end-of-speech p50/p95 ms | dropped samples |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in res["runs"]:
-        pr, eo = r["processing_ms"], r["end_of_speech_ms"]
-        lines.append(
-            f"| {r['name']} | {r['audio_s']:.0f} | {r['utterances']} ({r['expected_utterances']}) | "
-            f"{fmt(r['cpu_pct_core'], '', 2)} | {fmt(r['cpu_s_per_audio_s'], '', 4)} | {fmt(r['peak_rss_mb'], '', 0)} | "
-            f"{fmt(pr.get('p50'))} / {fmt(pr.get('p95'))} | {fmt(eo.get('p50'))} / {fmt(eo.get('p95'))} | "
-            f"{fmt(r['dropped_samples'], '', 0)} |"
-        )
+             f"{'/'.join(str(g) for g in s['gaps_s'])} s of {s['gap_fill']}.", ""]
+    lines += md_table(
+        ["run", "audio s", "utterances (expected)", "CPU % of a core", "CPU s / audio s", "peak RSS MB",
+         "processing p50/p95 ms", "end-of-speech p50/p95 ms", "dropped samples"],
+        [[r["name"], f"{r['audio_s']:.0f}", f"{r['utterances']} ({r['expected_utterances']})",
+          fmt(r["cpu_pct_core"], "", 2), fmt(r["cpu_s_per_audio_s"], "", 4), fmt(r["peak_rss_mb"], "", 0),
+          f"{fmt(r['processing_ms'].get('p50'))} / {fmt(r['processing_ms'].get('p95'))}",
+          f"{fmt(r['end_of_speech_ms'].get('p50'))} / {fmt(r['end_of_speech_ms'].get('p95'))}",
+          fmt(r["dropped_samples"], "", 0)] for r in res["runs"]])
     lines += ["", f"End of speech: hangover {e['hangover_ms']} ms with end_ratio {e['end_ratio']} on "
               f"{e['frame_ms']} ms frames, so an utterance closes {e['vad_hold_ms']:.0f} ms of silence after its "
               f"last voiced frame (VAD hold). Measured: last voiced frame in the ring -> utterance closed "

@@ -25,7 +25,7 @@ import numpy as np
 from train.tutorial import TUTORIAL_N_FEATURES, tutorial_features
 
 from .common import (
-    REPO_ROOT, SR, BenchContext, Record, child_env, corpus_utterances, fmt, log, module_cmd, progress, stats,
+    REPO_ROOT, SR, BenchContext, Record, child_env, corpus_utterances, fmt, log, md_table, module_cmd, progress, stats,
     to_int16,
 )
 
@@ -245,17 +245,17 @@ def markdown(res: dict[str, Any]) -> list[str]:
              f"Ours: {res['n_features']['ours']} features + the model's classifier. Tutorial: "
              f"{res['n_features']['tutorial']} features (40 MFCC, chroma_stft, 128 mel, three STFTs) + "
              f"{res['tutorial_classifier']} fitted on {res['tutorial_fit_files']} files. "
-             "Wall-clock unless marked CPU (CPU time of the calling thread).", "",
-             "| duration | n | ours p50 | ours p95 | ours max | ours CPU p50 | features p50 | classify p50 "
-             "| tutorial p50 | tutorial p95 | tutorial max | ratio p50 | ratio p95 | tutorial, default runtime p50 | ratio |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "Wall-clock unless marked CPU (CPU time of the calling thread).", ""]
+    rows = []
     for b in res["buckets"]:
         o, t = b["ours_ms"], b["tutorial_ms"]
-        lines.append(
-            f"| {b['duration_s']:g} s | {o['n']} | {o['p50']:.2f} | {o['p95']:.2f} | {o['max']:.2f} | "
-            f"{b['ours_cpu_ms']['p50']:.2f} | {b['features_ms']['p50']:.2f} | {b['classify_ms']['p50']:.2f} | "
-            f"{t['p50']:.1f} | {t['p95']:.1f} | {t['max']:.1f} | {b['ratio_p50']:.1f}x | {b['ratio_p95']:.1f}x | "
-            f"{fmt(b.get('tutorial_default_runtime_ms', {}).get('p50'))} | {fmt(b.get('ratio_default_runtime_p50'), 'x')} |"
-        )
+        rows.append([f"{b['duration_s']:g} s", o["n"], f"{o['p50']:.2f}", f"{o['p95']:.2f}", f"{o['max']:.2f}",
+                     f"{b['ours_cpu_ms']['p50']:.2f}", f"{b['features_ms']['p50']:.2f}", f"{b['classify_ms']['p50']:.2f}",
+                     f"{t['p50']:.1f}", f"{t['p95']:.1f}", f"{t['max']:.1f}", f"{b['ratio_p50']:.1f}x",
+                     f"{b['ratio_p95']:.1f}x", fmt(b.get("tutorial_default_runtime_ms", {}).get("p50")),
+                     fmt(b.get("ratio_default_runtime_p50"), "x")])
+    lines += md_table(["duration", "n", "ours p50", "ours p95", "ours max", "ours CPU p50", "features p50",
+                       "classify p50", "tutorial p50", "tutorial p95", "tutorial max", "ratio p50", "ratio p95",
+                       "tutorial, default runtime p50", "ratio"], rows)
     lines += ["", f"'tutorial, default runtime': {res['tutorial_default_runtime']}."]
     return lines

@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .common import BenchContext, EmotionModel, SerLiveError, audio_info, predict_file, progress, ser_live_cmd
+from .common import (
+    BenchContext, EmotionModel, SerLiveError, audio_info, md_table, predict_file, progress, ser_live_cmd,
+)
 
 NAME = "throughput"
 
@@ -116,11 +117,9 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
 def markdown(res: dict[str, Any]) -> list[str]:
     """The configurations table."""
     lines = ["", "## Offline throughput", "",
-             f"{res['files']} RAVDESS files, {res['audio_s']} s of audio. {res['note']}.", "",
-             "| configuration | wall s | files/s | x real time | failed |", "|---|---|---|---|---|"]
-    for k, _lab in _CONFIGS:
-        if k in res:
-            r = res[k]
-            lines.append(f"| {k} | {r['wall_s']} | {r['files_per_s']} | {r['x_real_time']} | {r['failed']} |")
+             f"{res['files']} RAVDESS files, {res['audio_s']} s of audio. {res['note']}.", ""]
+    lines += md_table(["configuration", "wall s", "files/s", "x real time", "failed"],
+                      [[k, res[k]["wall_s"], res[k]["files_per_s"], res[k]["x_real_time"], res[k]["failed"]]
+                       for k, _lab in _CONFIGS if k in res])
     lines.append(f"\n2 workers vs 1: x{res['speedup_2_vs_1']}.")
     return lines
