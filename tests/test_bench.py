@@ -74,6 +74,47 @@ def test_quick_processing_section_writes_json_and_markdown_with_real_numbers(dat
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+def test_listen_startup_throughput_sections_measure_what_they_claim(data_root, ravdess_root, emodb_root, tmp_path):
+    """Tiny sizes; facts that do not depend on speed: every utterance of the session is found
+    and ends at a pause, silence and noise give none, every file is classified."""
+    out = tmp_path / "bench-results"
+    r = _bench(["--quick", "--only", "listen", "startup", "throughput", "--output-dir", str(out),
+                "--session-s", "4", "--silence-s", "3", "--no-headless", "--startup-runs", "1",
+                "--startup-cold-runs", "0", "--throughput-files", "2"], data_root=data_root, timeout_s=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((out / "latest.json").read_text())
+    assert res["errors"] == {} and set(res["contention"]) == {"listen", "startup", "throughput"}
+
+    lis = res["listen"]
+    runs = {x["name"]: x for x in lis["runs"]}
+    assert set(runs) == {"speech+dashboard", "silence+dashboard", "noise-60dBFS+dashboard"}
+    speech = runs["speech+dashboard"]
+    assert speech["exit_code"] == 0
+    assert speech["utterances"] == speech["expected_utterances"] == lis["session"]["utterances"] >= 2
+    assert speech["utterances_ended_by_pause"] == speech["utterances"] == speech["end_of_speech_ms"]["n"]
+    for name in ("silence+dashboard", "noise-60dBFS+dashboard"):
+        assert runs[name]["utterances"] == 0 and runs[name]["exit_code"] == 4  # no speech detected
+    for x in runs.values():
+        assert x["cpu_pct_core"] is not None and x["cpu_pct_core"] >= 0
+        assert x["peak_rss_mb"] > 20 and x["dropped_samples"] == 0
+    eos = lis["end_of_speech"]
+    assert eos["vad_hold_ms"] <= eos["hangover_ms"] < eos["target_ms"]
+    assert eos["end_of_speech_ms"]["p50"] >= 0.9 * eos["vad_hold_ms"]  # the VAD hold is part of it
+
+    st = res["startup"]
+    assert st["warm_s"]["n"] == 1 and st["warm_runs"][0]["exit_code"] == 0 and st["cold_s"] == {"n": 0}
+    assert {"numpy+scipy.fft", "ser_live modules", "model load", "warm-up"} <= set(st["breakdown_ms"])
+
+    tp = res["throughput"]
+    assert tp["files"] == 2 and tp["cli_1_process"]["exit_code"] == 0
+    for k in ("cli_1_process", "api_1_worker", "api_2_workers"):
+        assert tp[k]["classified"] == 2 and tp[k]["failed"] == 0 and _positive(tp[k]["files_per_s"])
+    md = (out / "latest.md").read_text()
+    assert "## Listening" in md and "## Start-up" in md and "## Offline throughput" in md
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_soak_follows_a_replay_at_full_speed_to_its_end(data_root, ravdess_root, emodb_root, tmp_path):
     out = tmp_path / "bench-results"
     r = _bench(["--only", "soak", "--soak-s", "90", "--soak-reference-s", "30", "--output-dir", str(out)],
