@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("devices", help="list input devices (* marks the default)", formatter_class=_Formatter,
                        description="List the audio input devices PortAudio sees; * marks the default.")
     d.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr")
-    sub.add_parser("bench", help="measure latency, CPU, start-up, throughput and memory (`ser-live bench --help`)",
+    sub.add_parser("bench", help="run the benchmarks (`python -m benchmarks` from a source checkout with the bench extra)",
                    add_help=False)
     pr = sub.add_parser(
         "predict", help="classify audio files (or folders of them) offline", formatter_class=_Formatter,
@@ -215,6 +215,19 @@ def _err(msg: str) -> None:
     print(f"ser-live: {msg}", file=sys.stderr, flush=True)
 
 
+def _cmd_bench(argv: list[str]) -> int:
+    """``ser-live bench ...``: ``python -m benchmarks ...`` when the benchmarks can be imported
+    (a source checkout with the ``bench`` extra), else a message saying how to get them."""
+    try:
+        from benchmarks.__main__ import main as bench_main  # not part of the installed package
+    except ImportError as exc:
+        _err("error: the benchmarks are not installed with ser-live: from a source checkout, "
+             "`pip install -e '.[bench]'` and run `python -m benchmarks` there"
+             f" [{exc}]")
+        return 2
+    return bench_main(argv)
+
+
 # ---------------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
     """Run ``ser-live``.
@@ -230,10 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         The exit status (see the module docstring).
     """
     raw = list(sys.argv[1:] if argv is None else argv)
-    if raw[:1] == ["bench"]:  # its own option set (ser_live/bench.py)
-        from .bench import main as bench_main
-
-        return bench_main(raw[1:])
+    if raw[:1] == ["bench"]:  # the benchmarks live outside the package, with their own options
+        return _cmd_bench(raw[1:])
     args_list = _normalise_argv(raw)
     parser = build_parser()
     try:

@@ -1,0 +1,35 @@
+"""The runtime package stands alone: importing every ``ser_live`` module imports nothing from
+``train/`` or ``benchmarks/`` (issue 9), and the benchmark is not part of it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# ser_live.__main__ is the program itself (it runs the CLI when imported), so it is not imported.
+_PROBE = """
+import json, pkgutil, sys
+import ser_live
+names = [m.name for m in pkgutil.walk_packages(ser_live.__path__, "ser_live.") if m.name != "ser_live.__main__"]
+for n in names:
+    __import__(n)
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("train", "benchmarks"))
+print(json.dumps({"imported": names, "leaked": leaked}))
+"""
+
+
+def test_importing_every_ser_live_module_imports_no_train_or_benchmarks_module():
+    out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, cwd=REPO_ROOT,
+                         timeout=300, check=True)
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"ser_live.cli", "ser_live.model", "ser_live.features", "ser_live.pipeline"} <= set(info["imported"])
+    assert info["leaked"] == []
+
+
+def test_the_benchmark_is_not_in_the_runtime_package():
+    assert not (REPO_ROOT / "ser_live" / "bench.py").exists()
+    assert (REPO_ROOT / "benchmarks" / "__main__.py").exists()
