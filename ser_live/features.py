@@ -51,9 +51,11 @@ __all__ = [
     "FeatureConfig",
     "FeatureExtractor",
     "LayoutEntry",
+    "VOICE_ROWS",
     "mel_filterbank",
     "chroma_filterbank",
     "framewise_descriptors",
+    "voice_descriptors",
 ]
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,13 @@ class FeatureConfig:
     percentiles : tuple of float
         Percentiles (0..100) used as pooling functionals; must include 5, 25, 75 and 95
         (the inter-quartile and 5-95 % ranges are taken from them).
+    voice_quality : bool
+        Add the ``voice`` group: eGeMAPS-like prosodic and voice-quality descriptors
+        (loudness, alpha ratio, Hammarberg index, spectral slopes 0-500 and 500-1500 Hz,
+        H1-H2, jitter and shimmer proxies, voiced and unvoiced segment lengths, loudness
+        peak rate; see :func:`voice_descriptors`). Off by default: the default layout, and
+        the shipped model made with it, stay as they are. Written by :meth:`to_dict` only
+        when on, so the default configuration's dict and hash are unchanged.
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
@@ -119,11 +128,21 @@ class FeatureConfig:
     target_level_dbfs: float = -20.0
     percentiles: tuple[float, ...] = (1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0)
     version: int = field(default=FEATURE_VERSION)
+    voice_quality: bool = False
+
+    #: Fields added after version 1, written only when they differ from their default, so
+    #: that configurations (and the model files and feature caches keyed by them) made
+    #: before the field existed keep their dict and hash.
+    _OPTIONAL_FIELDS = ("voice_quality",)
 
     def to_dict(self) -> dict:
-        """JSON-able dict of every field (tuples become lists)."""
+        """JSON-able dict of every field (tuples become lists; optional fields at their
+        default are left out)."""
         d = asdict(self)
         d["percentiles"] = list(self.percentiles)
+        for name in self._OPTIONAL_FIELDS:
+            if d[name] == self.__dataclass_fields__[name].default:
+                del d[name]
         return d
 
     @classmethod
@@ -257,6 +276,9 @@ _ROLLOFF_POINTS = (0.25, 0.5, 0.75, 0.9)
 #: Bands (Hz) whose energy relative to the whole spectrum is a descriptor (as in ComParE).
 _ENERGY_BANDS_HZ = ((250.0, 650.0), (1000.0, 4000.0))
 
+#: Bands (Hz) of the eGeMAPS spectral slopes (voice_quality).
+_VOICE_SLOPE_BANDS_HZ = ((0.0, 500.0), (500.0, 1500.0))
+
 #: Sub-band edges (Hz) for spectral contrast [5]_.
 _CONTRAST_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 
@@ -300,10 +322,23 @@ class _Analysis:
             if idx.size >= 3:
                 self.contrast_bands.append((lo, hi, idx[0], idx[-1] + 1))
         self.n_bins = n_bins
+        # eGeMAPS-like spectral balance (voice_quality): band bins and slope regressors
+        self.alpha_bands = (self._bins(50.0, 1000.0), self._bins(1000.0, 5000.0))
+        self.hammarberg_bands = (self._bins(0.0, 2000.0), self._bins(2000.0, 5000.0))
+        self.slope_bands = []
+        for lo, hi in _VOICE_SLOPE_BANDS_HZ:
+            a, b = self._bins(lo, hi)
+            fc = self.freqs[a:b].astype(np.float64) - self.freqs[a:b].mean()
+            self.slope_bands.append((a, b, (1000.0 * fc / (fc @ fc)).astype(np.float32)))  # dB per kHz
         self.energy_bands = [
             (int(np.searchsorted(self.freqs, lo)), int(np.searchsorted(self.freqs, hi)))
             for lo, hi in _ENERGY_BANDS_HZ
         ]
+
+
+    def _bins(self, lo_hz: float, hi_hz: float) -> tuple[int, int]:
+        """Bin range [a, b) of the frequencies in [lo_hz, hi_hz)."""
+        return int(np.searchsorted(self.freqs, lo_hz)), int(np.searchsorted(self.freqs, hi_hz))
 
 
 def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
@@ -334,7 +369,8 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
         bandwidth Hz, roll-off Hz at 25/50/75/90 % of the power, flatness 0..1, flux, slope
         dB/band, entropy 0..1, energy of 250-650 Hz and 1-4 kHz relative to all, dB),
         ``contrast`` (dB, one row per sub-band), ``energy`` (RMS dBFS, zero-crossing rate),
-        ``pitch`` (f0 Hz, 0 where unvoiced; voicing strength 0..1; harmonics-to-noise dB).
+        ``pitch`` (f0 Hz, 0 where unvoiced; voicing strength 0..1; harmonics-to-noise dB);
+        with ``cfg.voice_quality``, ``voice`` (see :func:`voice_descriptors`).
     """
     cfg = analysis.cfg
     frames = _frames(y, cfg.win_length, cfg.hop_length)  # (T, win)
@@ -457,7 +493,73 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
         "energy": energy,
         "pitch": pitch,
     }
+    if cfg.voice_quality:
+        out["voice"] = voice_descriptors(power=power, cum=cum, mel=mel, f0_hz=f0, analysis=analysis)
     return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+#: Rows of the ``voice`` descriptors (:func:`voice_descriptors`), in order.
+VOICE_ROWS = ("loudness", "alpha_ratio_db", "hammarberg_db", "slope0_500_db_per_khz",
+              "slope500_1500_db_per_khz", "h1_h2_db")
+
+
+def voice_descriptors(
+    *, power: np.ndarray, cum: np.ndarray, mel: np.ndarray, f0_hz: np.ndarray, analysis: _Analysis
+) -> np.ndarray:
+    """eGeMAPS-like framewise loudness, spectral balance and voice-quality descriptors [7]_.
+
+    Cheap stand-ins computed from the power spectrum the other descriptors already use (no
+    formant tracking, no auditory filter bank).
+
+    Parameters
+    ----------
+    power : np.ndarray, float32, shape (n_frames, n_bins)
+        Power spectrum of each frame.
+    cum : np.ndarray, float32, shape (n_frames, n_bins)
+        ``np.cumsum(power, axis=1)``.
+    mel : np.ndarray, float32, shape (n_mels, n_frames)
+        Mel power spectrogram.
+    f0_hz : np.ndarray, shape (n_frames,)
+        Pitch estimate of every frame (Hz; also of unvoiced frames, where it means little).
+    analysis : _Analysis
+        Constants of the configuration.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (6, n_frames)
+        Rows :data:`VOICE_ROWS`: ``loudness`` (sum of the mel power spectrum raised to 0.3,
+        Stevens' power law, as openSMILE's auditory-spectrum loudness; arbitrary units),
+        ``alpha_ratio_db`` (energy 50-1000 Hz over 1-5 kHz, dB), ``hammarberg_db``
+        (strongest bin 0-2 kHz over strongest bin 2-5 kHz, dB), ``slope0_500_db_per_khz``
+        and ``slope500_1500_db_per_khz`` (least-squares slope of the dB power spectrum in
+        the band, dB/kHz), ``h1_h2_db`` (first over second harmonic: strongest bin within
+        one bin of f0 and of 2 f0, dB).
+
+    References
+    ----------
+    .. [7] F. Eyben et al., "The Geneva Minimalistic Acoustic Parameter Set (GeMAPS) for
+       voice research and affective computing", IEEE Trans. Affective Computing 7(2), 2016.
+    """
+    eps = np.float32(_EPS)
+    loudness = np.power(np.maximum(mel, 0.0), np.float32(0.3)).sum(axis=0)
+
+    def band_energy(a: int, b: int) -> np.ndarray:
+        return cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)
+
+    (a1, b1), (a2, b2) = analysis.alpha_bands
+    alpha = 10.0 * np.log10((band_energy(a1, b1) + eps) / (band_energy(a2, b2) + eps))
+    (a1, b1), (a2, b2) = analysis.hammarberg_bands
+    hammarberg = 10.0 * np.log10((power[:, a1:b1].max(axis=1) + eps) / (power[:, a2:b2].max(axis=1) + eps))
+    slopes = [(10.0 * np.log10(power[:, a:b] + eps)) @ w for a, b, w in analysis.slope_bands]
+    bin_hz = analysis.freqs[1]
+    rows = np.arange(power.shape[0])[:, None]
+    harmonic = []
+    for k in (1, 2):
+        centre = np.rint(k * np.asarray(f0_hz, dtype=np.float64) / bin_hz).astype(np.int64)
+        idx = np.clip(centre[:, None] + np.arange(-1, 2), 0, power.shape[1] - 1)
+        harmonic.append(power[rows, idx].max(axis=1))
+    h1_h2 = 10.0 * np.log10((harmonic[0] + eps) / (harmonic[1] + eps))
+    return np.vstack([loudness, alpha, hammarberg, *slopes, h1_h2]).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -598,6 +700,13 @@ _PROSODY_ROWS = (
 )
 
 
+#: Utterance-level voice-quality and rhythm summary (pooling ``"voice_summary"``), in order.
+_VOICE_SUMMARY_ROWS = (
+    "jitter_rel_mean", "jitter_rel_std", "shimmer_db_mean", "shimmer_db_std",
+    "voiced_segment_mean_s", "unvoiced_segment_mean_s", "loudness_peaks_per_s",
+)
+
+
 def _layout(cfg: FeatureConfig, analysis: _Analysis) -> tuple[LayoutEntry, ...]:
     """The feature vector's layout for a configuration: its blocks of columns, in order.
 
@@ -605,6 +714,9 @@ def _layout(cfg: FeatureConfig, analysis: _Analysis) -> tuple[LayoutEntry, ...]:
     energy) are pooled three ways: all functionals of the contour, all functionals of its
     deltas, mean and standard deviation over voiced frames. Then come the functionals of
     the voiced f0 (semitones) and HNR contours, and a utterance-level prosody summary.
+    With ``cfg.voice_quality``, the ``voice`` group follows: the eGeMAPS-like descriptors
+    of :func:`voice_descriptors` over all, voiced and unvoiced frames, and a summary of
+    jitter, shimmer and segment lengths (:func:`_pool_voice_summary`).
     """
     spectral = ("centroid", "bandwidth", *[f"rolloff{int(q * 100)}" for q in _ROLLOFF_POINTS],
                 "flatness", "flux", "slope", "entropy",
@@ -625,6 +737,10 @@ def _layout(cfg: FeatureConfig, analysis: _Analysis) -> tuple[LayoutEntry, ...]:
                       "voiced_mean_std") for g, rows in lld),
         LayoutEntry("pitch", ("f0_st", "hnr_db"), fn, "pitch", "voiced_st_hnr", "voiced_functionals"),
         LayoutEntry("prosody", _PROSODY_ROWS, (), "pitch", "none", "prosody"),
+        *((LayoutEntry("voice", VOICE_ROWS, ("mean", "std", "voiced_mean", "voiced_std", "unvoiced_mean"),
+                       "voice", "frames", "voice_functionals"),
+           LayoutEntry("voice", _VOICE_SUMMARY_ROWS, (), "voice", "none", "voice_summary"))
+          if cfg.voice_quality else ()),
     )
 
 
@@ -718,11 +834,110 @@ def _pool_prosody(_x: None, u: _Utterance) -> np.ndarray:
     return np.asarray(f0_stats + rest, dtype=np.float64)[:, None]
 
 
+def _pool_voice_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
+    """Mean and standard deviation over all frames and over voiced frames, mean over
+    unvoiced frames (as eGeMAPS pools its spectral-balance descriptors), float64 (n, 5)."""
+    x = x.astype(np.float64)
+    voiced = u.voiced
+    nv, nu = int(voiced.sum()), int((~voiced).sum())
+    zeros = np.zeros(x.shape[0])
+    xv = x[:, voiced]
+    return np.column_stack([
+        x.mean(axis=1), x.std(axis=1),
+        xv.mean(axis=1) if nv >= _MIN_VOICED_FRAMES else zeros,
+        xv.std(axis=1) if nv >= _MIN_VOICED_FRAMES else zeros,
+        x[:, ~voiced].mean(axis=1) if nu else zeros,
+    ])
+
+
+def _segment_lengths(mask: np.ndarray) -> np.ndarray:
+    """Lengths (frames) of the runs of True in a bool array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+
+
+#: Praat's jitter/shimmer limits [8]_: consecutive periods differing by more than this factor,
+#: or amplitudes by more than a factor 1.6 (4.1 dB), are not compared.
+_MAX_PERIOD_FACTOR = 1.3
+_MAX_AMPLITUDE_STEP_DB = 20.0 * np.log10(1.6)
+#: Moving-average length (frames, 70 ms at a 10 ms hop) applied before counting loudness
+#: peaks; the factor a peak must rise above the valleys beside it (1.3 in loudness, about
+#: 4 dB in power) and its minimum height relative to the highest loudness.
+_PEAK_SMOOTH_FRAMES = 7
+_PEAK_RATIO = 1.3
+_PEAK_FLOOR = 0.1
+
+
+def _count_peaks(x: np.ndarray, *, ratio: float, floor: float) -> int:
+    """Number of peaks of a positive contour that rise ``ratio`` times above the valleys on
+    both sides and above ``floor`` (peak detection with hysteresis, E. Billauer's
+    ``peakdet``). A contour that starts high counts its first peak once it falls."""
+    # the running extremes only change at the contour's turning points (and its ends), so
+    # walking those alone gives the same count, at a tenth of the Python steps
+    slope = np.diff(x)
+    turns = np.flatnonzero(slope[1:] * slope[:-1] <= 0) + 1
+    peaks = 0
+    hi, lo = -np.inf, np.inf
+    looking_for_peak = True
+    for v in x[np.concatenate([[0], turns, [x.shape[0] - 1]])].tolist() if x.shape[0] else []:
+        hi, lo = max(hi, v), min(lo, v)
+        if looking_for_peak and v * ratio < hi:  # fell enough below the running maximum
+            peaks += hi > floor and hi > 0
+            looking_for_peak, lo = False, v
+        elif not looking_for_peak and v > lo * ratio:  # rose enough above the valley
+            looking_for_peak, hi = True, v
+    return int(peaks)
+
+
+def _pool_voice_summary(_x: None, u: _Utterance) -> np.ndarray:
+    """The :data:`_VOICE_SUMMARY_ROWS` of one utterance, float64 shape (7, 1).
+
+    Jitter and shimmer proxies are taken between consecutive voiced frames (10 ms apart),
+    not between glottal cycles as in eGeMAPS [7]_: the relative change of the pitch period
+    ``|T_t - T_t-1| / mean(T_t, T_t-1)`` and the absolute change of the frame level (dB),
+    each over the pairs within Praat's default limits (period factor 1.3, amplitude factor
+    1.6 [8]_), which leaves out pitch-tracking octave jumps and onsets. Segment lengths are
+    those of voiced and unvoiced runs (s); loudness peaks are the peaks of the loudness
+    contour, smoothed over 70 ms, that stand 1.3 times above the valleys on both sides and
+    above a tenth of the highest (:func:`_count_peaks`), per second of utterance: a
+    syllable-rate proxy.
+
+    References
+    ----------
+    .. [8] P. Boersma and D. Weenink, Praat manual, "Voice 2. Jitter" and "Voice 3. Shimmer"
+       (maximum period factor 1.3, maximum amplitude factor 1.6).
+    """
+    f0 = u.d["pitch"][0].astype(np.float64)
+    rms_db = u.d["energy"][0].astype(np.float64)
+    loudness = u.d["voice"][0].astype(np.float64)
+    voiced = u.voiced
+    pairs = np.flatnonzero(voiced[1:] & voiced[:-1])
+    period = 1.0 / np.where(voiced, f0, 1.0)
+    p0, p1 = period[pairs], period[pairs + 1]
+    jitter = (np.abs(p1 - p0) / (0.5 * (p1 + p0)))[np.maximum(p1 / p0, p0 / p1) <= _MAX_PERIOD_FACTOR]
+    shimmer = np.abs(rms_db[pairs + 1] - rms_db[pairs])
+    shimmer = shimmer[shimmer <= _MAX_AMPLITUDE_STEP_DB]
+    periodicity = [
+        *((jitter.mean(), jitter.std()) if jitter.size >= 2 else (0.0, 0.0)),
+        *((shimmer.mean(), shimmer.std()) if shimmer.size >= 2 else (0.0, 0.0)),
+    ]
+    frame_s = u.frame_s
+    runs_v, runs_u = _segment_lengths(voiced), _segment_lengths(~voiced)
+    n = loudness.shape[0]
+    smooth = np.convolve(loudness, np.full(_PEAK_SMOOTH_FRAMES, 1.0 / _PEAK_SMOOTH_FRAMES), mode="same")
+    peaks = _count_peaks(smooth, ratio=_PEAK_RATIO, floor=_PEAK_FLOOR * float(smooth.max(initial=0.0)))
+    rhythm = [runs_v.mean() * frame_s if runs_v.size else 0.0, runs_u.mean() * frame_s if runs_u.size else 0.0,
+              peaks / max(n * frame_s, frame_s)]
+    return np.asarray(periodicity + rhythm, dtype=np.float64)[:, None]
+
+
 _POOLINGS = {
     "functionals": _pool_functionals,
     "voiced_mean_std": _pool_voiced_mean_std,
     "voiced_functionals": _pool_voiced_functionals,
     "prosody": _pool_prosody,
+    "voice_functionals": _pool_voice_functionals,
+    "voice_summary": _pool_voice_summary,
 }
 
 
@@ -857,12 +1072,14 @@ class FeatureExtractor:
             ``energy`` (functionals over all frames), the same six with suffix ``_d`` (their
             deltas) and ``_voiced`` (mean and standard deviation over voiced frames),
             ``pitch`` (functionals of voiced f0 in semitones and HNR), ``prosody`` (pitch,
-            voicing and energy summary).
+            voicing and energy summary), and with ``config.voice_quality`` ``voice``
+            (eGeMAPS-like loudness, spectral balance and voice quality).
         """
         out: dict[str, np.ndarray] = {}
         start = 0
         for e in self._layout:
-            out[e.group] = np.arange(start, start + e.n_columns)
+            cols = np.arange(start, start + e.n_columns)
+            out[e.group] = np.concatenate([out[e.group], cols]) if e.group in out else cols
             start += e.n_columns
         return out
 

@@ -256,3 +256,56 @@ def test_tune_process_obeys_a_user_thread_count(monkeypatch):
     monkeypatch.setattr(runtime, "_blas_result", None)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert runtime.limit_blas_threads() is False
+
+
+# ----------------------------------------------------------------------------- voice group (eGeMAPS-like)
+
+
+@pytest.fixture(scope="module")
+def fx_voice() -> FeatureExtractor:
+    return FeatureExtractor(FeatureConfig(voice_quality=True))
+
+
+def test_voice_group_is_off_by_default_and_keeps_the_default_layout(fx, fx_voice, angry_male):
+    """The flag adds a trailing group only; the default dict/hash (model files, feature
+    caches) and the first 4692 columns are untouched."""
+    assert "voice_quality" not in FeatureConfig().to_dict()
+    assert "voice" not in fx.groups()
+    cfg = FeatureConfig(voice_quality=True)
+    assert FeatureConfig.from_dict(cfg.to_dict()) == cfg and cfg.config_hash != FeatureConfig().config_hash
+    n = fx.n_features
+    assert fx_voice.feature_names()[:n] == fx.feature_names()
+    assert np.array_equal(fx_voice.groups()["voice"], np.arange(n, fx_voice.n_features))
+    v, v_voice = fx.extract(angry_male), fx_voice.extract(angry_male)
+    assert np.array_equal(v_voice[:n], v)
+    assert np.isfinite(v_voice).all() and np.isfinite(fx_voice.extract(np.zeros(16000, np.float32))).all()
+
+
+def test_voice_columns_hold_known_properties_of_tones(fx_voice):
+    names = fx_voice.feature_names()
+    low, high = (dict(zip(names, fx_voice.extract(_tone(f)))) for f in (220.0, 3000.0))
+    # all energy below 1 kHz (alpha ratio, Hammarberg index high) or above it (low)
+    assert low["alpha_ratio_db_mean"] > 30 and high["alpha_ratio_db_mean"] < -30
+    assert low["hammarberg_db_mean"] > 30 and high["hammarberg_db_mean"] < -30
+    # a pure tone has no second harmonic, a steady period and level, one voiced segment
+    assert low["h1_h2_db_voiced_mean"] > 30
+    assert low["jitter_rel_mean"] < 1e-3 and low["shimmer_db_mean"] < 0.05
+    assert low["voiced_segment_mean_s"] == pytest.approx(2.0, abs=0.05)
+    assert low["unvoiced_segment_mean_s"] == 0.0
+    # 5 loudness bursts per second (amplitude-modulated tone) -> about 5 peaks per second
+    t = np.arange(2 * SR) / SR
+    y = (_tone(220.0) * (0.55 + 0.45 * np.sin(2 * np.pi * 5 * t))).astype(np.float32)
+    am = dict(zip(names, fx_voice.extract(y)))
+    assert am["loudness_peaks_per_s"] == pytest.approx(5.0, abs=0.6)
+    assert am["loudness_voiced_std"] > 5 * low["loudness_voiced_std"]
+
+
+def test_voice_columns_separate_anger_from_sadness_on_speech(fx_voice, ravdess_root):
+    """Anger has a flatter spectrum than sadness (Eyben et al. 2016; Banse & Scherer 1996):
+    lower Hammarberg index and alpha ratio, on RAVDESS actors 1-4 (strong intensity)."""
+    names = fx_voice.feature_names()
+    def mean_of(code, name):
+        files = sorted(ravdess_root.glob(f"Actor_0[1-4]/03-01-{code}-02-*.flac"))
+        return np.mean([fx_voice.extract(load_audio(f))[names.index(name)] for f in files])
+    for name in ("hammarberg_db_voiced_mean", "alpha_ratio_db_voiced_mean"):
+        assert mean_of("05", name) < mean_of("04", name) - 3, name  # dB
