@@ -669,8 +669,10 @@ class LayoutEntry:
     pooling : str
         How a contour becomes statistics: ``"functionals"`` (:func:`functional_names`),
         ``"voiced_mean_std"`` (mean and standard deviation over voiced frames),
-        ``"voiced_functionals"`` (functionals when at least 3 frames are voiced) or
-        ``"prosody"`` (utterance-level pitch and voicing summary).
+        ``"voiced_functionals"`` (functionals when at least 3 frames are voiced),
+        ``"prosody"`` (utterance-level pitch and voicing summary), ``"voice_functionals"``
+        (mean and deviation over all and voiced frames, mean over unvoiced frames) or
+        ``"voice_summary"`` (jitter, shimmer, segment lengths, loudness peak rate).
     """
 
     group: str
