@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     _setup_logging(args.verbose)
+    from .runtime import tune_process  # heap and BLAS settings for extraction
+
+    tune_process()
     try:
         from .vad import vad_config_from_args
 

@@ -5,7 +5,13 @@ it (mel bands, MFCC and their deltas, chroma, spectral shape, spectral contrast,
 and voicing from the autocorrelation that the power spectrum already holds) or from the same
 frames (zero-crossing rate, RMS energy). The framewise descriptors, shape
 ``(n_descriptors, n_frames)`` as in librosa, are then pooled over the utterance by statistics
-into one fixed-length ``float32`` vector with a name per column.
+into one fixed-length ``float32`` vector with a name per column. The vector's layout is one
+table (:func:`_layout`, a tuple of :class:`LayoutEntry`: column group, contour rows,
+statistics) from which both :meth:`FeatureExtractor.feature_names` and the pooled values are
+generated; :meth:`FeatureExtractor.groups` gives each group's column indices.
+
+The extractor changes no process-wide setting; programs call
+:func:`ser_live.runtime.tune_process` for fast extraction (see that module).
 
 The filter banks are computed here with numpy (they equal librosa's, which the tests check),
 so the live recogniser does not import librosa (and numba) at start-up.
@@ -44,9 +50,12 @@ __all__ = [
     "FEATURE_VERSION",
     "FeatureConfig",
     "FeatureExtractor",
+    "LayoutEntry",
+    "VOICE_ROWS",
     "mel_filterbank",
     "chroma_filterbank",
     "framewise_descriptors",
+    "voice_descriptors",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,111 +64,6 @@ log = logging.getLogger(__name__)
 FEATURE_VERSION: int = 1
 
 _EPS = 1e-10
-
-
-# ----------------------------------------------------------------------------- runtime
-# An extraction is a few milliseconds of numpy on arrays of 0.1-2 MB. Two process-level
-# settings decide whether it takes 8 ms or 50 ms on a busy 2-core machine; both are set when
-# the first FeatureExtractor is made (see the two functions).
-
-#: glibc ``mallopt`` parameter numbers (``<malloc.h>``).
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_ALLOCATOR_MMAP_THRESHOLD_BYTES = 32 * 2**20
-_ALLOCATOR_TRIM_THRESHOLD_BYTES = 128 * 2**20
-_allocator_tuned = False
-
-
-def _tune_allocator() -> bool:
-    """Keep the extractor's temporaries in the heap instead of fresh pages (glibc only; once).
-
-    One 4 s utterance makes about 12 MB of numpy temporaries of 0.2-1.6 MB each. Under
-    glibc's default thresholds each is ``mmap``-ed and unmapped again (or the heap top is
-    trimmed after it is freed), so every extraction page-faults its working set anew: about
-    3000 minor faults, 40 % of its CPU time. Raising the mmap threshold to 32 MB and the trim
-    threshold to 128 MB lets them be reused from the heap; the price is that up to the largest
-    extraction's working set (tens of MB) stays resident. This is process-wide (it is what
-    the ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables do) and
-    is skipped when either variable is set or the C library is not glibc.
-
-    Returns
-    -------
-    bool
-        True when the thresholds were set (now or by an earlier call).
-
-    References
-    ----------
-    .. [1] ``mallopt(3)``, Linux man-pages: M_MMAP_THRESHOLD, M_TRIM_THRESHOLD.
-    """
-    global _allocator_tuned
-    if _allocator_tuned:
-        return True
-    _allocator_tuned = True  # try once
-    import os
-    import platform
-    import sys
-
-    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
-        return False
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, _ALLOCATOR_MMAP_THRESHOLD_BYTES) == 1
-        ok &= libc.mallopt(_M_TRIM_THRESHOLD, _ALLOCATOR_TRIM_THRESHOLD_BYTES) == 1
-    except (OSError, AttributeError):  # pragma: no cover - exotic libc
-        return False
-    log.debug("glibc malloc thresholds set (mmap %d B, trim %d B): %s",
-              _ALLOCATOR_MMAP_THRESHOLD_BYTES, _ALLOCATOR_TRIM_THRESHOLD_BYTES, ok)
-    return bool(ok)
-
-
-_blas_limited = False
-#: Environment variables by which a user chooses BLAS threads; when one is set it is obeyed.
-_BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
-
-
-def _limit_blas_threads() -> bool:
-    """Run BLAS on one thread in this process (once; unless the user chose a thread count).
-
-    The extractor's matrix products (mel and chroma filter banks, DCT, pooling: at most
-    64 x 513 by 513 x T) are too small to gain from threads, yet OpenBLAS splits them over
-    every core. When another process occupies a core, each product waits for a time slice
-    and OpenBLAS's spinning threads take the rest of the extraction's CPU: 5-10x slower on a
-    shared 2-core machine. Threads also change the last bits of the products (the work is
-    partitioned differently), enough to move a feature such as the position of a minimum
-    between near-equal frames: features computed with one thread, as joblib's worker
-    processes compute the training features, equal those computed live only when the live
-    process uses one thread too. The limit is process-wide (``threadpoolctl``, a
-    scikit-learn dependency) and permanent, because a per-call limit would change the thread
-    count under BLAS calls running meanwhile on other threads, making their results depend
-    on timing. Nothing is changed when one of ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``,
-    ``MKL_NUM_THREADS`` or ``BLIS_NUM_THREADS`` is set, or without threadpoolctl.
-
-    Returns
-    -------
-    bool
-        True when the limit is in force (set now or by an earlier call).
-    """
-    global _blas_limited
-    if _blas_limited:
-        return True
-    import os
-
-    if any(v in os.environ for v in _BLAS_THREAD_VARS):
-        return False
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=1, user_api="blas")
-    except Exception as exc:  # pragma: no cover - threadpoolctl missing or failing
-        log.debug("BLAS threads not limited: %s", exc)
-        return False
-    _blas_limited = True
-    log.debug("BLAS limited to one thread")
-    return True
 
 
 @dataclass(frozen=True)
@@ -199,6 +103,13 @@ class FeatureConfig:
     percentiles : tuple of float
         Percentiles (0..100) used as pooling functionals; must include 5, 25, 75 and 95
         (the inter-quartile and 5-95 % ranges are taken from them).
+    voice_quality : bool
+        Add the ``voice`` group: eGeMAPS-like prosodic and voice-quality descriptors
+        (loudness, alpha ratio, Hammarberg index, spectral slopes 0-500 and 500-1500 Hz,
+        H1-H2, jitter and shimmer proxies, voiced and unvoiced segment lengths, loudness
+        peak rate; see :func:`voice_descriptors`). Off by default: the default layout, and
+        the shipped model made with it, stay as they are. Written by :meth:`to_dict` only
+        when on, so the default configuration's dict and hash are unchanged.
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
@@ -217,11 +128,21 @@ class FeatureConfig:
     target_level_dbfs: float = -20.0
     percentiles: tuple[float, ...] = (1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0)
     version: int = field(default=FEATURE_VERSION)
+    voice_quality: bool = False
+
+    #: Fields added after version 1, written only when they differ from their default, so
+    #: that configurations (and the model files and feature caches keyed by them) made
+    #: before the field existed keep their dict and hash.
+    _OPTIONAL_FIELDS = ("voice_quality",)
 
     def to_dict(self) -> dict:
-        """JSON-able dict of every field (tuples become lists)."""
+        """JSON-able dict of every field (tuples become lists; optional fields at their
+        default are left out)."""
         d = asdict(self)
         d["percentiles"] = list(self.percentiles)
+        for name in self._OPTIONAL_FIELDS:
+            if d[name] == self.__dataclass_fields__[name].default:
+                del d[name]
         return d
 
     @classmethod
@@ -355,6 +276,9 @@ _ROLLOFF_POINTS = (0.25, 0.5, 0.75, 0.9)
 #: Bands (Hz) whose energy relative to the whole spectrum is a descriptor (as in ComParE).
 _ENERGY_BANDS_HZ = ((250.0, 650.0), (1000.0, 4000.0))
 
+#: Bands (Hz) of the eGeMAPS spectral slopes (voice_quality).
+_VOICE_SLOPE_BANDS_HZ = ((0.0, 500.0), (500.0, 1500.0))
+
 #: Sub-band edges (Hz) for spectral contrast [5]_.
 _CONTRAST_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 
@@ -398,10 +322,23 @@ class _Analysis:
             if idx.size >= 3:
                 self.contrast_bands.append((lo, hi, idx[0], idx[-1] + 1))
         self.n_bins = n_bins
+        # eGeMAPS-like spectral balance (voice_quality): band bins and slope regressors
+        self.alpha_bands = (self._bins(50.0, 1000.0), self._bins(1000.0, 5000.0))
+        self.hammarberg_bands = (self._bins(0.0, 2000.0), self._bins(2000.0, 5000.0))
+        self.slope_bands = []
+        for lo, hi in _VOICE_SLOPE_BANDS_HZ:
+            a, b = self._bins(lo, hi)
+            fc = self.freqs[a:b].astype(np.float64) - self.freqs[a:b].mean()
+            self.slope_bands.append((a, b, (1000.0 * fc / (fc @ fc)).astype(np.float32)))  # dB per kHz
         self.energy_bands = [
             (int(np.searchsorted(self.freqs, lo)), int(np.searchsorted(self.freqs, hi)))
             for lo, hi in _ENERGY_BANDS_HZ
         ]
+
+
+    def _bins(self, lo_hz: float, hi_hz: float) -> tuple[int, int]:
+        """Bin range [a, b) of the frequencies in [lo_hz, hi_hz)."""
+        return int(np.searchsorted(self.freqs, lo_hz)), int(np.searchsorted(self.freqs, hi_hz))
 
 
 def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
@@ -427,12 +364,13 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
     Returns
     -------
     dict of str -> np.ndarray, float32, each shape (n_rows, n_frames)
-        ``mfcc`` (n_mfcc), ``mfcc_d`` and ``mfcc_dd`` (deltas), ``logmel`` (n_mels, dB),
+        ``mfcc`` (n_mfcc), ``logmel`` (n_mels, dB),
         ``chroma`` (n_chroma, frame-normalised to sum 1), ``spectral`` (centroid Hz,
         bandwidth Hz, roll-off Hz at 25/50/75/90 % of the power, flatness 0..1, flux, slope
         dB/band, entropy 0..1, energy of 250-650 Hz and 1-4 kHz relative to all, dB),
         ``contrast`` (dB, one row per sub-band), ``energy`` (RMS dBFS, zero-crossing rate),
-        ``pitch`` (f0 Hz, 0 where unvoiced; voicing strength 0..1; harmonics-to-noise dB).
+        ``pitch`` (f0 Hz, 0 where unvoiced; voicing strength 0..1; harmonics-to-noise dB);
+        with ``cfg.voice_quality``, ``voice`` (see :func:`voice_descriptors`).
     """
     cfg = analysis.cfg
     frames = _frames(y, cfg.win_length, cfg.hop_length)  # (T, win)
@@ -445,12 +383,11 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
     del padded
     power = spec.real * spec.real + spec.imag * spec.imag  # (T, n_bins) float32
 
-    # --- mel, MFCC, deltas (rows = coefficients, columns = frames)
+    # --- mel and MFCC (rows = coefficients, columns = frames); deltas of every descriptor
+    # are taken in pooling (see _layout)
     mel = analysis.mel_fb @ power.T  # (n_mels, T)
     logmel = 10.0 * np.log10(np.maximum(mel, np.float32(_EPS)))
     mfcc = analysis.dct @ logmel
-    mfcc_d = _delta(mfcc, cfg.delta_width)
-    mfcc_dd = _delta(mfcc_d, cfg.delta_width)
 
     # --- chroma (energy-normalised per frame)
     chroma = analysis.chroma_fb @ power.T
@@ -549,8 +486,6 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
 
     out = {
         "mfcc": mfcc,
-        "mfcc_d": mfcc_d,
-        "mfcc_dd": mfcc_dd,
         "logmel": logmel,
         "chroma": chroma,
         "spectral": spectral,
@@ -558,7 +493,73 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
         "energy": energy,
         "pitch": pitch,
     }
+    if cfg.voice_quality:
+        out["voice"] = voice_descriptors(power=power, cum=cum, mel=mel, f0_hz=f0, analysis=analysis)
     return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+#: Rows of the ``voice`` descriptors (:func:`voice_descriptors`), in order.
+VOICE_ROWS = ("loudness", "alpha_ratio_db", "hammarberg_db", "slope0_500_db_per_khz",
+              "slope500_1500_db_per_khz", "h1_h2_db")
+
+
+def voice_descriptors(
+    *, power: np.ndarray, cum: np.ndarray, mel: np.ndarray, f0_hz: np.ndarray, analysis: _Analysis
+) -> np.ndarray:
+    """eGeMAPS-like framewise loudness, spectral balance and voice-quality descriptors [7]_.
+
+    Cheap stand-ins computed from the power spectrum the other descriptors already use (no
+    formant tracking, no auditory filter bank).
+
+    Parameters
+    ----------
+    power : np.ndarray, float32, shape (n_frames, n_bins)
+        Power spectrum of each frame.
+    cum : np.ndarray, float32, shape (n_frames, n_bins)
+        ``np.cumsum(power, axis=1)``.
+    mel : np.ndarray, float32, shape (n_mels, n_frames)
+        Mel power spectrogram.
+    f0_hz : np.ndarray, shape (n_frames,)
+        Pitch estimate of every frame (Hz; also of unvoiced frames, where it means little).
+    analysis : _Analysis
+        Constants of the configuration.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (6, n_frames)
+        Rows :data:`VOICE_ROWS`: ``loudness`` (sum of the mel power spectrum raised to 0.3,
+        Stevens' power law, as openSMILE's auditory-spectrum loudness; arbitrary units),
+        ``alpha_ratio_db`` (energy 50-1000 Hz over 1-5 kHz, dB), ``hammarberg_db``
+        (strongest bin 0-2 kHz over strongest bin 2-5 kHz, dB), ``slope0_500_db_per_khz``
+        and ``slope500_1500_db_per_khz`` (least-squares slope of the dB power spectrum in
+        the band, dB/kHz), ``h1_h2_db`` (first over second harmonic: strongest bin within
+        one bin of f0 and of 2 f0, dB).
+
+    References
+    ----------
+    .. [7] F. Eyben et al., "The Geneva Minimalistic Acoustic Parameter Set (GeMAPS) for
+       voice research and affective computing", IEEE Trans. Affective Computing 7(2), 2016.
+    """
+    eps = np.float32(_EPS)
+    loudness = np.power(np.maximum(mel, 0.0), np.float32(0.3)).sum(axis=0)
+
+    def band_energy(a: int, b: int) -> np.ndarray:
+        return cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)
+
+    (a1, b1), (a2, b2) = analysis.alpha_bands
+    alpha = 10.0 * np.log10((band_energy(a1, b1) + eps) / (band_energy(a2, b2) + eps))
+    (a1, b1), (a2, b2) = analysis.hammarberg_bands
+    hammarberg = 10.0 * np.log10((power[:, a1:b1].max(axis=1) + eps) / (power[:, a2:b2].max(axis=1) + eps))
+    slopes = [(10.0 * np.log10(power[:, a:b] + eps)) @ w for a, b, w in analysis.slope_bands]
+    bin_hz = analysis.freqs[1]
+    rows = np.arange(power.shape[0])[:, None]
+    harmonic = []
+    for k in (1, 2):
+        centre = np.rint(k * np.asarray(f0_hz, dtype=np.float64) / bin_hz).astype(np.int64)
+        idx = np.clip(centre[:, None] + np.arange(-1, 2), 0, power.shape[1] - 1)
+        harmonic.append(power[rows, idx].max(axis=1))
+    h1_h2 = 10.0 * np.log10((harmonic[0] + eps) / (harmonic[1] + eps))
+    return np.vstack([loudness, alpha, hammarberg, *slopes, h1_h2]).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -635,6 +636,368 @@ def functional_names(q: tuple[float, ...]) -> list[str]:
     return ["mean", "std", "skew", "kurt", *[f"p{q_:g}" for q_ in q], "iqr", "p5_95", "slope", "linerr", "argmax", "argmin"]
 
 
+# ----------------------------------------------------------------------------- layout
+# The feature vector's layout is ONE table (:func:`_layout`): a tuple of LayoutEntry, each a
+# block of columns. Both the column names (LayoutEntry.column_names) and the values
+# (_pool walks the same table) are generated from it, so the two cannot drift apart.
+
+
+@dataclass(frozen=True)
+class LayoutEntry:
+    """One block of feature columns: contours of one descriptor group, pooled one way.
+
+    The block has ``len(rows) * max(1, len(stats))`` columns, row-major: every statistic of
+    the first row, then of the second, ... Column names are ``f"{row}_{stat}"`` (or ``row``
+    alone when ``stats`` is empty: the rows are already scalars).
+
+    Attributes
+    ----------
+    group : str
+        Name of the column group, e.g. ``"mfcc"``, ``"mfcc_d"`` (its deltas), ``"mfcc_voiced"``
+        (over voiced frames), ``"pitch"``, ``"prosody"``; see :meth:`FeatureExtractor.groups`.
+    rows : tuple of str
+        One name per pooled contour (row of the framewise descriptor ``source``).
+    stats : tuple of str
+        Names of the statistics pooled from each row, in column order.
+    source : str
+        Key of :func:`framewise_descriptors`'s output the contours come from.
+    contour : str
+        How the contours are taken from ``source``: ``"frames"`` (as they are), ``"delta"``
+        (HTK regression deltas over frames [4]_), ``"voiced_st_hnr"`` (f0 in semitones re
+        100 Hz and HNR dB, voiced frames only) or ``"none"`` (the pooling reads the
+        descriptors itself).
+    pooling : str
+        How a contour becomes statistics: ``"functionals"`` (:func:`functional_names`),
+        ``"voiced_mean_std"`` (mean and standard deviation over voiced frames),
+        ``"voiced_functionals"`` (functionals when at least 3 frames are voiced),
+        ``"prosody"`` (utterance-level pitch and voicing summary), ``"voice_functionals"``
+        (mean and deviation over all and voiced frames, mean over unvoiced frames) or
+        ``"voice_summary"`` (jitter, shimmer, segment lengths, loudness peak rate).
+    """
+
+    group: str
+    rows: tuple[str, ...]
+    stats: tuple[str, ...]
+    source: str
+    contour: str
+    pooling: str
+
+    @property
+    def n_columns(self) -> int:
+        """Number of feature columns of this block."""
+        return len(self.rows) * max(1, len(self.stats))
+
+    def column_names(self) -> list[str]:
+        """Names of this block's columns, in order."""
+        if not self.stats:
+            return list(self.rows)
+        return [f"{r}_{s}" for r in self.rows for s in self.stats]
+
+
+#: Utterance-level pitch, voicing and energy summary (pooling ``"prosody"``), in order.
+_PROSODY_ROWS = (
+    "f0_mean_st", "f0_std_st", "f0_p10_st", "f0_p50_st", "f0_p90_st", "f0_range_st",
+    "f0_slope_st_per_s", "f0_delta_abs_mean_st", "voicing_mean", "voicing_std",
+    "voiced_fraction", "voiced_runs_per_s", "loud_fraction", "rms_db_delta_abs_mean",
+)
+
+
+#: Utterance-level voice-quality and rhythm summary (pooling ``"voice_summary"``), in order.
+_VOICE_SUMMARY_ROWS = (
+    "jitter_rel_mean", "jitter_rel_std", "shimmer_db_mean", "shimmer_db_std",
+    "voiced_segment_mean_s", "unvoiced_segment_mean_s", "loudness_peaks_per_s",
+)
+
+
+def _layout(cfg: FeatureConfig, analysis: _Analysis) -> tuple[LayoutEntry, ...]:
+    """The feature vector's layout for a configuration: its blocks of columns, in order.
+
+    Low-level descriptor groups (MFCC, mel bands, chroma, spectral shape, spectral contrast,
+    energy) are pooled three ways: all functionals of the contour, all functionals of its
+    deltas, mean and standard deviation over voiced frames. Then come the functionals of
+    the voiced f0 (semitones) and HNR contours, and a utterance-level prosody summary.
+    With ``cfg.voice_quality``, the ``voice`` group follows: the eGeMAPS-like descriptors
+    of :func:`voice_descriptors` over all, voiced and unvoiced frames, and a summary of
+    jitter, shimmer and segment lengths (:func:`_pool_voice_summary`).
+    """
+    spectral = ("centroid", "bandwidth", *[f"rolloff{int(q * 100)}" for q in _ROLLOFF_POINTS],
+                "flatness", "flux", "slope", "entropy",
+                *[f"band{int(lo)}_{int(hi)}_db" for lo, hi in _ENERGY_BANDS_HZ])
+    lld = (
+        ("mfcc", tuple(f"mfcc{i}" for i in range(cfg.n_mfcc))),
+        ("logmel", tuple(f"mel{i}" for i in range(cfg.n_mels))),
+        ("chroma", tuple(f"chroma{i}" for i in range(cfg.n_chroma))),
+        ("spectral", spectral),
+        ("contrast", tuple(f"contrast{int(lo)}_{int(hi)}" for lo, hi, _, _ in analysis.contrast_bands)),
+        ("energy", ("rms_db", "zcr")),
+    )
+    fn = tuple(functional_names(cfg.percentiles))
+    return (
+        *(LayoutEntry(g, rows, fn, g, "frames", "functionals") for g, rows in lld),
+        *(LayoutEntry(f"{g}_d", tuple(f"{r}_d" for r in rows), fn, g, "delta", "functionals") for g, rows in lld),
+        *(LayoutEntry(f"{g}_voiced", tuple(f"{r}_voiced" for r in rows), ("mean", "std"), g, "frames",
+                      "voiced_mean_std") for g, rows in lld),
+        LayoutEntry("pitch", ("f0_st", "hnr_db"), fn, "pitch", "voiced_st_hnr", "voiced_functionals"),
+        LayoutEntry("prosody", _PROSODY_ROWS, (), "pitch", "none", "prosody"),
+        *((LayoutEntry("voice", VOICE_ROWS, ("mean", "std", "voiced_mean", "voiced_std", "unvoiced_mean"),
+                       "voice", "frames", "voice_functionals"),
+           LayoutEntry("voice", _VOICE_SUMMARY_ROWS, (), "voice", "none", "voice_summary"))
+          if cfg.voice_quality else ()),
+    )
+
+
+# ----------------------------------------------------------------------------- pooling
+
+
+@dataclass(frozen=True)
+class _Utterance:
+    """One utterance's framewise descriptors and what every pooling step shares."""
+
+    d: dict[str, np.ndarray]
+    voiced: np.ndarray  # bool (n_frames,): f0 > 0
+    cfg: FeatureConfig
+
+    @property
+    def frame_s(self) -> float:
+        return self.cfg.hop_length / self.cfg.sample_rate_hz
+
+
+#: Minimum number of voiced frames for statistics over voiced frames (else they are 0).
+_MIN_VOICED_FRAMES = 3
+
+
+def _contours(kind: str, sources: tuple[str, ...], u: _Utterance, stacks: dict) -> np.ndarray | None:
+    """Contours of entries sharing one contour ``kind``, stacked: float32 (n_rows, n).
+
+    Rows of several sources are stacked before the transform (one delta of all rows instead
+    of one per group: the same values, since every transform works row by row); ``stacks``
+    memoises the stacked sources within one utterance.
+    """
+    if kind == "none":
+        return None
+    if sources not in stacks:
+        stacks[sources] = u.d[sources[0]] if len(sources) == 1 else np.vstack([u.d[k] for k in sources])
+    x = stacks[sources]
+    if kind == "frames":
+        return x
+    if kind == "delta":
+        return _delta(x, u.cfg.delta_width)
+    if kind == "voiced_st_hnr":
+        f0, _strength, hnr = x
+        return np.vstack([12.0 * np.log2(f0[u.voiced] / 100.0), hnr[u.voiced]])
+    raise ValueError(f"unknown contour {kind!r}")
+
+
+def _pool_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
+    return _functionals(x, u.cfg.percentiles, u.frame_s)
+
+
+def _pool_voiced_mean_std(x: np.ndarray, u: _Utterance) -> np.ndarray:
+    if u.voiced.sum() < _MIN_VOICED_FRAMES:
+        return np.zeros((x.shape[0], 2))
+    vb = x[:, u.voiced].astype(np.float64)
+    return np.column_stack([vb.mean(axis=1), vb.std(axis=1)])
+
+
+def _pool_voiced_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
+    if u.voiced.sum() < _MIN_VOICED_FRAMES:
+        return np.zeros((x.shape[0], len(functional_names(u.cfg.percentiles))))
+    return _functionals(x, u.cfg.percentiles, u.frame_s)
+
+
+def _pool_prosody(_x: None, u: _Utterance) -> np.ndarray:
+    """The :data:`_PROSODY_ROWS` of one utterance, float64 shape (14, 1)."""
+    f0, strength, _hnr = u.d["pitch"].astype(np.float64)
+    rms_db = u.d["energy"][0].astype(np.float64)
+    n = f0.shape[0]
+    frame_s = u.frame_s
+    voiced = f0 > 0
+    nv = int(voiced.sum())
+    if nv >= 2:
+        st = 12.0 * np.log2(f0[voiced] / 100.0)  # semitones re 100 Hz
+        p10, p50, p90 = _percentiles_sorted(np.sort(st), (10.0, 50.0, 90.0))
+        t = np.flatnonzero(voiced) * frame_s
+        tc = t - t.mean()
+        tt = float(tc @ tc)
+        slope = float(tc @ (st - st.mean())) / tt if tt > 0 else 0.0  # least-squares line
+        # deltas only between consecutive voiced frames
+        consec = np.flatnonzero(voiced[1:] & voiced[:-1])
+        st_full = np.zeros(n)
+        st_full[voiced] = st
+        dabs = np.abs(st_full[consec + 1] - st_full[consec]).mean() if consec.size else 0.0
+        f0_stats = [st.mean(), st.std(), p10, p50, p90, p90 - p10, slope, dabs]
+    else:
+        f0_stats = [0.0] * 8
+    runs = int(np.sum(voiced[1:] & ~voiced[:-1]) + (1 if n and voiced[0] else 0))
+    dur = max(n * frame_s, frame_s)
+    loud = rms_db > (rms_db.max() - 20.0) if n else np.zeros(0, bool)
+    rms_dabs = np.abs(np.diff(rms_db)).mean() if n > 1 else 0.0
+    rest = [strength.mean(), strength.std(), nv / max(n, 1), runs / dur, loud.mean() if n else 0.0, rms_dabs]
+    return np.asarray(f0_stats + rest, dtype=np.float64)[:, None]
+
+
+def _pool_voice_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
+    """Mean and standard deviation over all frames and over voiced frames, mean over
+    unvoiced frames (as eGeMAPS pools its spectral-balance descriptors), float64 (n, 5)."""
+    x = x.astype(np.float64)
+    voiced = u.voiced
+    nv, nu = int(voiced.sum()), int((~voiced).sum())
+    zeros = np.zeros(x.shape[0])
+    xv = x[:, voiced]
+    return np.column_stack([
+        x.mean(axis=1), x.std(axis=1),
+        xv.mean(axis=1) if nv >= _MIN_VOICED_FRAMES else zeros,
+        xv.std(axis=1) if nv >= _MIN_VOICED_FRAMES else zeros,
+        x[:, ~voiced].mean(axis=1) if nu else zeros,
+    ])
+
+
+def _segment_lengths(mask: np.ndarray) -> np.ndarray:
+    """Lengths (frames) of the runs of True in a bool array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+
+
+#: Praat's jitter/shimmer limits [8]_: consecutive periods differing by more than this factor,
+#: or amplitudes by more than a factor 1.6 (4.1 dB), are not compared.
+_MAX_PERIOD_FACTOR = 1.3
+_MAX_AMPLITUDE_STEP_DB = 20.0 * np.log10(1.6)
+#: Moving-average length (frames, 70 ms at a 10 ms hop) applied before counting loudness
+#: peaks; the factor a peak must rise above the valleys beside it (1.3 in loudness, about
+#: 4 dB in power) and its minimum height relative to the highest loudness.
+_PEAK_SMOOTH_FRAMES = 7
+_PEAK_RATIO = 1.3
+_PEAK_FLOOR = 0.1
+
+
+def _count_peaks(x: np.ndarray, *, ratio: float, floor: float) -> int:
+    """Number of peaks of a positive contour that rise ``ratio`` times above the valleys on
+    both sides and above ``floor`` (peak detection with hysteresis, E. Billauer's
+    ``peakdet``). A contour that starts high counts its first peak once it falls."""
+    # the running extremes only change at the contour's turning points (and its ends), so
+    # walking those alone gives the same count, at a tenth of the Python steps
+    slope = np.diff(x)
+    turns = np.flatnonzero(slope[1:] * slope[:-1] <= 0) + 1
+    peaks = 0
+    hi, lo = -np.inf, np.inf
+    looking_for_peak = True
+    for v in x[np.concatenate([[0], turns, [x.shape[0] - 1]])].tolist() if x.shape[0] else []:
+        hi, lo = max(hi, v), min(lo, v)
+        if looking_for_peak and v * ratio < hi:  # fell enough below the running maximum
+            peaks += hi > floor and hi > 0
+            looking_for_peak, lo = False, v
+        elif not looking_for_peak and v > lo * ratio:  # rose enough above the valley
+            looking_for_peak, hi = True, v
+    return int(peaks)
+
+
+def _pool_voice_summary(_x: None, u: _Utterance) -> np.ndarray:
+    """The :data:`_VOICE_SUMMARY_ROWS` of one utterance, float64 shape (7, 1).
+
+    Jitter and shimmer proxies are taken between consecutive voiced frames (10 ms apart),
+    not between glottal cycles as in eGeMAPS [7]_: the relative change of the pitch period
+    ``|T_t - T_t-1| / mean(T_t, T_t-1)`` and the absolute change of the frame level (dB),
+    each over the pairs within Praat's default limits (period factor 1.3, amplitude factor
+    1.6 [8]_), which leaves out pitch-tracking octave jumps and onsets. Segment lengths are
+    those of voiced and unvoiced runs (s); loudness peaks are the peaks of the loudness
+    contour, smoothed over 70 ms, that stand 1.3 times above the valleys on both sides and
+    above a tenth of the highest (:func:`_count_peaks`), per second of utterance: a
+    syllable-rate proxy.
+
+    References
+    ----------
+    .. [8] P. Boersma and D. Weenink, Praat manual, "Voice 2. Jitter" and "Voice 3. Shimmer"
+       (maximum period factor 1.3, maximum amplitude factor 1.6).
+    """
+    f0 = u.d["pitch"][0].astype(np.float64)
+    rms_db = u.d["energy"][0].astype(np.float64)
+    loudness = u.d["voice"][0].astype(np.float64)
+    voiced = u.voiced
+    pairs = np.flatnonzero(voiced[1:] & voiced[:-1])
+    period = 1.0 / np.where(voiced, f0, 1.0)
+    p0, p1 = period[pairs], period[pairs + 1]
+    jitter = (np.abs(p1 - p0) / (0.5 * (p1 + p0)))[np.maximum(p1 / p0, p0 / p1) <= _MAX_PERIOD_FACTOR]
+    shimmer = np.abs(rms_db[pairs + 1] - rms_db[pairs])
+    shimmer = shimmer[shimmer <= _MAX_AMPLITUDE_STEP_DB]
+    periodicity = [
+        *((jitter.mean(), jitter.std()) if jitter.size >= 2 else (0.0, 0.0)),
+        *((shimmer.mean(), shimmer.std()) if shimmer.size >= 2 else (0.0, 0.0)),
+    ]
+    frame_s = u.frame_s
+    runs_v, runs_u = _segment_lengths(voiced), _segment_lengths(~voiced)
+    n = loudness.shape[0]
+    smooth = np.convolve(loudness, np.full(_PEAK_SMOOTH_FRAMES, 1.0 / _PEAK_SMOOTH_FRAMES), mode="same")
+    peaks = _count_peaks(smooth, ratio=_PEAK_RATIO, floor=_PEAK_FLOOR * float(smooth.max(initial=0.0)))
+    rhythm = [runs_v.mean() * frame_s if runs_v.size else 0.0, runs_u.mean() * frame_s if runs_u.size else 0.0,
+              peaks / max(n * frame_s, frame_s)]
+    return np.asarray(periodicity + rhythm, dtype=np.float64)[:, None]
+
+
+_POOLINGS = {
+    "functionals": _pool_functionals,
+    "voiced_mean_std": _pool_voiced_mean_std,
+    "voiced_functionals": _pool_voiced_functionals,
+    "prosody": _pool_prosody,
+    "voice_functionals": _pool_voice_functionals,
+    "voice_summary": _pool_voice_summary,
+}
+
+
+def _runs(entries: tuple[LayoutEntry, ...], key) -> list[tuple[str, tuple[LayoutEntry, ...]]]:
+    """Split ``entries`` into maximal runs of consecutive entries with equal ``key(entry)``."""
+    runs: list[tuple[str, tuple[LayoutEntry, ...]]] = []
+    for e in entries:
+        if runs and runs[-1][0] == key(e):
+            runs[-1] = (runs[-1][0], runs[-1][1] + (e,))
+        else:
+            runs.append((key(e), (e,)))
+    return runs
+
+
+#: One pooling call: (pooling, ((contour kind, sources), ...), shape of its result).
+_PoolStep = tuple[str, tuple[tuple[str, tuple[str, ...]], ...], tuple[int, int]]
+
+
+def _pooling_plan(layout: tuple[LayoutEntry, ...]) -> tuple[_PoolStep, ...]:
+    """The pooling calls that compute ``layout``'s values, in column order.
+
+    Consecutive entries with the same pooling are pooled in one call, and within them
+    consecutive entries with the same contour kind are transformed together (one matrix of
+    stacked rows: fewer, larger numpy operations, the same values since every step works
+    row by row).
+    """
+    return tuple(
+        (pooling,
+         tuple((kind, tuple(e.source for e in run)) for kind, run in _runs(batch, lambda e: e.contour)),
+         (sum(len(e.rows) for e in batch), max(1, len(batch[0].stats))))
+        for pooling, batch in _runs(layout, lambda e: e.pooling)
+    )
+
+
+def _pool(plan: tuple[_PoolStep, ...], u: _Utterance) -> np.ndarray:
+    """Pool an utterance's descriptors into the feature vector of a layout's ``plan``.
+
+    Every step's result is checked against the shape the layout gives it, so values and
+    names cannot fall out of step.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_features,)
+        Non-finite values replaced by 0.
+    """
+    parts: list[np.ndarray] = []
+    stacks: dict[tuple[str, ...], np.ndarray] = {}
+    for pooling, contour_runs, expect in plan:
+        contours = [_contours(kind, sources, u, stacks) for kind, sources in contour_runs]
+        x = None if contours[0] is None else (contours[0] if len(contours) == 1 else np.vstack(contours))
+        pooled = _POOLINGS[pooling](x, u)
+        if pooled.shape != expect:  # a layout/pooling mismatch is a bug, never silent
+            raise RuntimeError(f"pooling {pooling!r} gave shape {pooled.shape}, layout says {expect}")
+        parts.append(pooled.ravel())
+    v = np.concatenate(parts)
+    return np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
 class FeatureExtractor:
     """Utterance -> fixed-length feature vector; the same object in training and live.
 
@@ -645,10 +1008,10 @@ class FeatureExtractor:
 
     Notes
     -----
-    Making the first extractor of a process sets two process-wide runtime settings that
-    make extraction 5-7x faster on a busy machine without changing any output:
-    :func:`_tune_allocator` (glibc keeps numpy temporaries in the heap) and
-    :func:`_limit_blas_threads` (BLAS on one thread, as in joblib's training workers).
+    The extractor changes nothing outside itself. Programs that extract many features
+    should call :func:`ser_live.runtime.tune_process` once at start-up (the ``ser-live``
+    command and ``python -m train`` do): it makes extraction 5-7x faster on a busy machine
+    and runs BLAS on one thread as joblib's training workers do.
 
     Examples
     --------
@@ -656,13 +1019,14 @@ class FeatureExtractor:
     >>> v = fx.extract(y)            # y: float32 (n_samples,) at 16 kHz
     >>> v.shape == (fx.n_features,), v.dtype == np.float32
     >>> fx.feature_names()[:2]       # ['mfcc0_mean', 'mfcc0_std']
+    >>> X[:, fx.groups()["pitch"]]   # the columns of one group
     """
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
-        _tune_allocator()
-        _limit_blas_threads()
         self.config = config or FeatureConfig()
         self._analysis = _Analysis(self.config)
+        self._layout = _layout(self.config, self._analysis)
+        self._plan = _pooling_plan(self._layout)
 
     # -------------------------------------------------------------- public API
     def extract(self, y: np.ndarray) -> np.ndarray:
@@ -684,8 +1048,8 @@ class FeatureExtractor:
         ValueError
             ``y`` is not 1-D, or shorter than ``config.min_samples`` (65 ms at 16 kHz).
         """
-        y = self._prepare(y)
-        return self._pool(framewise_descriptors(y, self._analysis))
+        d = framewise_descriptors(self._prepare(y), self._analysis)
+        return _pool(self._plan, _Utterance(d=d, voiced=d["pitch"][0] > 0, cfg=self.config))
 
     def framewise(self, y: np.ndarray) -> dict[str, np.ndarray]:
         """The framewise descriptors before pooling (see :func:`framewise_descriptors`)."""
@@ -694,6 +1058,32 @@ class FeatureExtractor:
     def feature_names(self) -> list[str]:
         """One name per column of :meth:`extract`'s output, e.g. ``"mfcc3_p90"``."""
         return list(self._names)
+
+    @property
+    def layout(self) -> tuple[LayoutEntry, ...]:
+        """The blocks of columns of the feature vector, in order (see :class:`LayoutEntry`)."""
+        return self._layout
+
+    def groups(self) -> dict[str, np.ndarray]:
+        """Column indices of each group of the layout, e.g. ``X[:, fx.groups()["mfcc_d"]]``.
+
+        Returns
+        -------
+        dict of str -> np.ndarray, int64, shape (n_columns_of_group,)
+            In layout order: ``mfcc``, ``logmel``, ``chroma``, ``spectral``, ``contrast``,
+            ``energy`` (functionals over all frames), the same six with suffix ``_d`` (their
+            deltas) and ``_voiced`` (mean and standard deviation over voiced frames),
+            ``pitch`` (functionals of voiced f0 in semitones and HNR), ``prosody`` (pitch,
+            voicing and energy summary), and with ``config.voice_quality`` ``voice``
+            (eGeMAPS-like loudness, spectral balance and voice quality).
+        """
+        out: dict[str, np.ndarray] = {}
+        start = 0
+        for e in self._layout:
+            cols = np.arange(start, start + e.n_columns)
+            out[e.group] = np.concatenate([out[e.group], cols]) if e.group in out else cols
+            start += e.n_columns
+        return out
 
     @property
     def n_features(self) -> int:
@@ -706,6 +1096,10 @@ class FeatureExtractor:
         self.extract((0.01 * rng.standard_normal(self.config.sample_rate_hz)).astype(np.float32))
 
     # -------------------------------------------------------------- internals
+    @cached_property
+    def _names(self) -> list[str]:
+        return [n for e in self._layout for n in e.column_names()]
+
     def _prepare(self, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y)
         if y.ndim != 1:
@@ -734,88 +1128,3 @@ class FeatureExtractor:
             return y
         gain = (10.0 ** (cfg.target_level_dbfs / 20.0)) / loud
         return (y * np.float32(gain)).astype(np.float32)
-
-    @cached_property
-    def _rows(self) -> list[tuple[str, list[str]]]:
-        """(descriptor group, row names) of the framewise descriptors pooled, in order."""
-        cfg = self.config
-        a = self._analysis
-        spectral = ["centroid", "bandwidth", *[f"rolloff{int(q * 100)}" for q in _ROLLOFF_POINTS],
-                    "flatness", "flux", "slope", "entropy",
-                    *[f"band{int(lo)}_{int(hi)}_db" for lo, hi in _ENERGY_BANDS_HZ]]
-        return [
-            ("mfcc", [f"mfcc{i}" for i in range(cfg.n_mfcc)]),
-            ("logmel", [f"mel{i}" for i in range(cfg.n_mels)]),
-            ("chroma", [f"chroma{i}" for i in range(cfg.n_chroma)]),
-            ("spectral", spectral),
-            ("contrast", [f"contrast{int(lo)}_{int(hi)}" for lo, hi, _, _ in a.contrast_bands]),
-            ("energy", ["rms_db", "zcr"]),
-        ]
-
-    @cached_property
-    def _names(self) -> list[str]:
-        fn = functional_names(self.config.percentiles)
-        rows = [r for _g, names in self._rows for r in names]
-        names = [f"{r}_{f}" for r in rows for f in fn]
-        names += [f"{r}_d_{f}" for r in rows for f in fn]
-        names += [f"{r}_voiced_{f}" for r in rows for f in ("mean", "std")]
-        names += [f"{r}_{f}" for r in ("f0_st", "hnr_db") for f in fn]
-        names += self._pitch_names()
-        return names
-
-    def _pitch_names(self) -> list[str]:
-        return [
-            "f0_mean_st", "f0_std_st", "f0_p10_st", "f0_p50_st", "f0_p90_st", "f0_range_st",
-            "f0_slope_st_per_s", "f0_delta_abs_mean_st", "voicing_mean", "voicing_std",
-            "voiced_fraction", "voiced_runs_per_s", "loud_fraction", "rms_db_delta_abs_mean",
-        ]
-
-    def _pool(self, d: dict[str, np.ndarray]) -> np.ndarray:
-        cfg = self.config
-        frame_s = cfg.hop_length / cfg.sample_rate_hz
-        base = np.vstack([d[group] for group, _rows in self._rows])  # (R, T)
-        deltas = _delta(base, cfg.delta_width)
-        both = _functionals(np.vstack([base, deltas]), cfg.percentiles, frame_s)  # (2R, F)
-        f0, _strength, hnr = d["pitch"]
-        voiced = f0 > 0
-        n_fn = both.shape[1]
-        if voiced.sum() >= 3:
-            vb = base[:, voiced].astype(np.float64)
-            voiced_stats = np.column_stack([vb.mean(axis=1), vb.std(axis=1)])
-            contour = np.vstack([12.0 * np.log2(f0[voiced] / 100.0), hnr[voiced]])
-            pitch_fn = _functionals(contour, cfg.percentiles, frame_s)
-        else:
-            voiced_stats = np.zeros((base.shape[0], 2))
-            pitch_fn = np.zeros((2, n_fn))
-        v = np.concatenate([both.ravel(), voiced_stats.ravel(), pitch_fn.ravel(), self._pitch_stats(d)])
-        return np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-
-    def _pitch_stats(self, d: dict[str, np.ndarray]) -> np.ndarray:
-        cfg = self.config
-        f0, strength, _hnr = d["pitch"].astype(np.float64)
-        rms_db = d["energy"][0].astype(np.float64)
-        n = f0.shape[0]
-        frame_s = cfg.hop_length / cfg.sample_rate_hz
-        voiced = f0 > 0
-        nv = int(voiced.sum())
-        if nv >= 2:
-            st = 12.0 * np.log2(f0[voiced] / 100.0)  # semitones re 100 Hz
-            p10, p50, p90 = _percentiles_sorted(np.sort(st), (10.0, 50.0, 90.0))
-            t = np.flatnonzero(voiced) * frame_s
-            tc = t - t.mean()
-            tt = float(tc @ tc)
-            slope = float(tc @ (st - st.mean())) / tt if tt > 0 else 0.0  # least-squares line
-            # deltas only between consecutive voiced frames
-            consec = np.flatnonzero(voiced[1:] & voiced[:-1])
-            st_full = np.zeros(n)
-            st_full[voiced] = st
-            dabs = np.abs(st_full[consec + 1] - st_full[consec]).mean() if consec.size else 0.0
-            f0_stats = [st.mean(), st.std(), p10, p50, p90, p90 - p10, slope, dabs]
-        else:
-            f0_stats = [0.0] * 8
-        runs = int(np.sum(voiced[1:] & ~voiced[:-1]) + (1 if n and voiced[0] else 0))
-        dur = max(n * frame_s, frame_s)
-        loud = rms_db > (rms_db.max() - 20.0) if n else np.zeros(0, bool)
-        rms_dabs = np.abs(np.diff(rms_db)).mean() if n > 1 else 0.0
-        rest = [strength.mean(), strength.std(), nv / max(n, 1), runs / dur, loud.mean() if n else 0.0, rms_dabs]
-        return np.asarray(f0_stats + rest, dtype=np.float64)

@@ -148,3 +148,164 @@ def test_emotion_separates_on_real_speech(fx, ravdess_root):
     assert angry[:, j].mean() > sad[:, j].mean() + 3  # semitones
     k = names.index("centroid_mean")
     assert angry[:, k].mean() > sad[:, k].mean()
+
+
+# ----------------------------------------------------------------------------- layout: names <-> values
+SR = 16000
+
+
+def _tone(f_hz: float, *, amplitude: float = 0.1, duration_s: float = 2.0) -> np.ndarray:
+    t = np.arange(int(duration_s * SR)) / SR
+    return (amplitude * np.sin(2 * np.pi * f_hz * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def fx_raw() -> FeatureExtractor:
+    """No level normalisation: the input's level reaches the energy columns as it is."""
+    return FeatureExtractor(FeatureConfig(level_normalize=False))
+
+
+def test_named_columns_hold_known_properties_of_a_tone(fx_raw):
+    """A 220 Hz tone at amplitude 0.1: each named column shows the property its name says."""
+    v = dict(zip(fx_raw.feature_names(), fx_raw.extract(_tone(220.0))))
+    st_220 = 12 * np.log2(220 / 100)  # semitones re 100 Hz
+    assert v["f0_st_p50"] == pytest.approx(st_220, abs=0.1)
+    assert v["f0_mean_st"] == pytest.approx(st_220, abs=0.1)
+    assert v["voiced_fraction"] > 0.9
+    rms_db = 20 * np.log10(0.1 / np.sqrt(2))  # -23.0 dBFS
+    assert v["rms_db_p50"] == pytest.approx(rms_db, abs=0.2)
+    assert v["rms_db_voiced_mean"] == pytest.approx(rms_db, abs=0.2)
+    # the mel band holding 220 Hz is the loudest band on average
+    mel = [v[f"mel{i}_mean"] for i in range(fx_raw.config.n_mels)]
+    assert mel_filterbank(sample_rate_hz=SR, n_fft=1024, n_mels=64)[:, round(220 / SR * 1024)].argmax() == np.argmax(mel)
+    # chroma: A (pitch class 9 counting from C) dominates for A3 = 220 Hz
+    chroma = [v[f"chroma{i}_mean"] for i in range(12)]
+    assert np.argmax(chroma) == 9
+
+
+def test_scaling_a_signal_moves_only_level_columns_by_its_gain(fx_raw):
+    """A 20 dB quieter tone: RMS percentiles drop by 20 dB, its deltas and pitch do not move."""
+    names = fx_raw.feature_names()
+    loud, quiet = fx_raw.extract(_tone(300.0, amplitude=0.2)), fx_raw.extract(_tone(300.0, amplitude=0.02))
+    col = {n: i for i, n in enumerate(names)}
+    for stat in ("p10", "p50", "p90", "mean"):
+        assert loud[col[f"rms_db_{stat}"]] - quiet[col[f"rms_db_{stat}"]] == pytest.approx(20.0, abs=0.05)
+    assert quiet[col["rms_db_d_p50"]] == pytest.approx(loud[col["rms_db_d_p50"]], abs=1e-3)
+    assert quiet[col["f0_st_mean"]] == pytest.approx(loud[col["f0_st_mean"]], abs=1e-3)
+
+
+def test_chirp_shows_in_slope_and_delta_columns(fx_raw):
+    """A linear sweep 500 -> 2500 Hz over 2 s: centroid slope 1000 Hz/s, its delta 10 Hz per frame."""
+    t = np.arange(2 * SR) / SR
+    y = (0.1 * np.sin(2 * np.pi * (500 * t + 500 * t**2))).astype(np.float32)
+    v = dict(zip(fx_raw.feature_names(), fx_raw.extract(y)))
+    assert v["centroid_slope"] == pytest.approx(1000.0, rel=0.05)
+    hop_s = fx_raw.config.hop_length / SR
+    assert v["centroid_d_p50"] == pytest.approx(1000.0 * hop_s, rel=0.05)
+    assert abs(v["mfcc1_d_mean"]) < abs(v["centroid_d_mean"])  # the delta block is the centroid's, not another row's
+
+
+def test_pitch_columns_agree_with_framewise_pitch_on_speech(fx, angry_male):
+    """Pooled columns of real speech equal the statistics of the framewise contour they name."""
+    v = dict(zip(fx.feature_names(), fx.extract(angry_male)))
+    f0, _strength, hnr = fx.framewise(angry_male)["pitch"]
+    voiced = f0 > 0
+    st = 12 * np.log2(f0[voiced].astype(np.float64) / 100)
+    assert v["f0_st_p50"] == pytest.approx(np.median(st), abs=1e-3)
+    assert v["f0_mean_st"] == pytest.approx(st.mean(), abs=1e-3)
+    assert v["hnr_db_p99"] == pytest.approx(np.percentile(hnr[voiced], 99), abs=1e-3)
+    assert v["voiced_fraction"] == pytest.approx(voiced.mean(), abs=1e-6)
+
+
+def test_groups_partition_the_columns_in_layout_order(fx):
+    groups = fx.groups()
+    cols = np.concatenate(list(groups.values()))
+    assert np.array_equal(cols, np.arange(fx.n_features))
+    names = fx.feature_names()
+    assert [names[i] for i in groups["pitch"]][:2] == ["f0_st_mean", "f0_st_std"]
+    assert all(names[i].startswith("mfcc") and "_d_" in names[i] for i in groups["mfcc_d"])
+    assert all(names[i].endswith(("_voiced_mean", "_voiced_std")) for i in groups["energy_voiced"])
+    for entry in fx.layout:
+        assert [names[i] for i in groups[entry.group]] == entry.column_names()
+
+
+# ----------------------------------------------------------------------------- process tuning
+
+
+def test_extractor_leaves_the_process_alone_and_tune_process_is_idempotent(monkeypatch, angry_male):
+    """Making and using an extractor changes no process-wide setting; the entry points'
+    tune_process() applies each setting once however often it is called."""
+    from ser_live import runtime
+
+    calls: list[str] = []
+    monkeypatch.setattr(runtime, "_allocator_result", None)
+    monkeypatch.setattr(runtime, "_blas_result", None)
+    monkeypatch.setattr(runtime, "_set_malloc_thresholds", lambda: calls.append("malloc") or True)
+    monkeypatch.setattr(runtime, "_set_blas_threads", lambda: calls.append("blas") or True)
+    FeatureExtractor().extract(angry_male)
+    assert calls == []
+    first = runtime.tune_process()
+    second = runtime.tune_process()
+    assert first == second == runtime.ProcessTuning(allocator=True, blas_one_thread=True)
+    assert calls == ["malloc", "blas"]
+
+
+def test_tune_process_obeys_a_user_thread_count(monkeypatch):
+    from ser_live import runtime
+
+    monkeypatch.setattr(runtime, "_blas_result", None)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert runtime.limit_blas_threads() is False
+
+
+# ----------------------------------------------------------------------------- voice group (eGeMAPS-like)
+
+
+@pytest.fixture(scope="module")
+def fx_voice() -> FeatureExtractor:
+    return FeatureExtractor(FeatureConfig(voice_quality=True))
+
+
+def test_voice_group_is_off_by_default_and_keeps_the_default_layout(fx, fx_voice, angry_male):
+    """The flag adds a trailing group only; the default dict/hash (model files, feature
+    caches) and the first 4692 columns are untouched."""
+    assert "voice_quality" not in FeatureConfig().to_dict()
+    assert "voice" not in fx.groups()
+    cfg = FeatureConfig(voice_quality=True)
+    assert FeatureConfig.from_dict(cfg.to_dict()) == cfg and cfg.config_hash != FeatureConfig().config_hash
+    n = fx.n_features
+    assert fx_voice.feature_names()[:n] == fx.feature_names()
+    assert np.array_equal(fx_voice.groups()["voice"], np.arange(n, fx_voice.n_features))
+    v, v_voice = fx.extract(angry_male), fx_voice.extract(angry_male)
+    assert np.array_equal(v_voice[:n], v)
+    assert np.isfinite(v_voice).all() and np.isfinite(fx_voice.extract(np.zeros(16000, np.float32))).all()
+
+
+def test_voice_columns_hold_known_properties_of_tones(fx_voice):
+    names = fx_voice.feature_names()
+    low, high = (dict(zip(names, fx_voice.extract(_tone(f)))) for f in (220.0, 3000.0))
+    # all energy below 1 kHz (alpha ratio, Hammarberg index high) or above it (low)
+    assert low["alpha_ratio_db_mean"] > 30 and high["alpha_ratio_db_mean"] < -30
+    assert low["hammarberg_db_mean"] > 30 and high["hammarberg_db_mean"] < -30
+    # a pure tone has no second harmonic, a steady period and level, one voiced segment
+    assert low["h1_h2_db_voiced_mean"] > 30
+    assert low["jitter_rel_mean"] < 1e-3 and low["shimmer_db_mean"] < 0.05
+    assert low["voiced_segment_mean_s"] == pytest.approx(2.0, abs=0.05)
+    assert low["unvoiced_segment_mean_s"] == 0.0
+    # 5 loudness bursts per second (amplitude-modulated tone) -> about 5 peaks per second
+    t = np.arange(2 * SR) / SR
+    y = (_tone(220.0) * (0.55 + 0.45 * np.sin(2 * np.pi * 5 * t))).astype(np.float32)
+    am = dict(zip(names, fx_voice.extract(y)))
+    assert am["loudness_peaks_per_s"] == pytest.approx(5.0, abs=0.6)
+    assert am["loudness_voiced_std"] > 5 * low["loudness_voiced_std"]
+
+
+def test_voice_columns_separate_anger_from_sadness_on_speech(fx_voice, ravdess_root):
+    """Anger has a flatter spectrum than sadness (Eyben et al. 2016; Banse & Scherer 1996):
+    lower Hammarberg index and alpha ratio, on RAVDESS actors 1-4 (strong intensity)."""
+    names = fx_voice.feature_names()
+    def mean_of(code, name):
+        files = sorted(ravdess_root.glob(f"Actor_0[1-4]/03-01-{code}-02-*.flac"))
+        return np.mean([fx_voice.extract(load_audio(f))[names.index(name)] for f in files])
+    for name in ("hammarberg_db_voiced_mean", "alpha_ratio_db_voiced_mean"):
+        assert mean_of("05", name) < mean_of("04", name) - 3, name  # dB

@@ -322,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from ser_live.runtime import tune_process  # heap and BLAS settings for extraction
+
+    tune_process()
     try:
         if args.command == "features":
             return cmd_features(args)
