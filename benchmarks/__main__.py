@@ -206,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = " ".join(["python -m benchmarks", *argv])
     level = logging.WARNING if args.verbose <= 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="benchmarks: %(levelname)s: %(message)s")
+    from ser_live.runtime import tune_process  # heap and BLAS settings, as ser-live runs
+
+    tune_process()
     return run(args)
 
 
