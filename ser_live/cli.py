@@ -548,6 +548,38 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
             signal.signal(signum, old)
 
 
+@contextlib.contextmanager
+def _stop_signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT and the stop signals (main thread only; restored on exit)."""
+    previous: dict[int, Any] = {}
+    with contextlib.suppress(ValueError):  # not the main thread
+        for name in ("SIGINT", *_STOP_SIGNALS):
+            if hasattr(signal, name):
+                previous[getattr(signal, name)] = signal.signal(getattr(signal, name), signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Hold SIGINT and the stop signals (delivered when the block ends) while results that
+    are already saved are written out, so the --jsonl output and the recordings index
+    agree whatever the number of Ctrl-C."""
+    names = ("SIGINT", *_STOP_SIGNALS)
+    sigs = {getattr(signal, n) for n in names if hasattr(signal, n)}
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .audio import FileSource, PortAudioNoiseFilter
     from .model import EmotionModel
@@ -614,16 +646,19 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             except KeyboardInterrupt:
                 _err("interrupted again: not classifying what is still queued")
                 rec.quit()  # every utterance already saved is on rec.results: emitted below
-            while (r := rec.get_result(timeout_s=0)) is not None:
-                outputs.emit(r)
+            finally:
+                with _stop_signals_held():  # a further Ctrl-C waits until all is emitted
+                    while (r := rec.get_result(timeout_s=0)) is not None:
+                        outputs.emit(r)
             outputs.status(rec.status())
         except KeyboardInterrupt:  # during warm-up or start
             interrupted = True
         finally:
             outputs.close()
             rec.stop()
-    code = _finish_listen(args, rec, outputs, interrupted=interrupted, is_file=is_file,
-                          stalled_at_wall_limit_s=stalled_at_wall_limit_s)
+    with _stop_signals_ignored():  # the run is over: a late Ctrl-C changes nothing
+        code = _finish_listen(args, rec, outputs, interrupted=interrupted, is_file=is_file,
+                              stalled_at_wall_limit_s=stalled_at_wall_limit_s)
     if getattr(source, "abandoned", False):
         # PortAudio kept a stream it would not close: its exit handler (Pa_Terminate) could
         # block too, so leave without it once everything is written.

@@ -596,8 +596,9 @@ class Recognizer:
         self._quit.set()
         self._abort.set()
         self._utterances.put(None)  # wake an idle worker
-        if self._worker_thread is not None:
-            self._worker_thread.join(timeout_s)
+        for thread in (self._worker_thread, self._segmenter_thread):
+            if thread is not None:
+                thread.join(timeout_s)
 
     def _join_threads(self, timeout_s: float | None) -> None:
         seg, work = self._segmenter_thread, self._worker_thread
