@@ -14,9 +14,14 @@ PortAudio.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import queue
+import re
+import stat
+import sys
 import threading
 import time
 from pathlib import Path
@@ -25,12 +30,27 @@ from typing import Any
 import numpy as np
 
 from .audiofile import SAMPLE_RATE_HZ, audio_info, iter_audio_blocks, to_int16
-from .errors import DeviceError, PortAudioMissingError
+from .errors import AudioFileError, CaptureError, DeviceError, PortAudioMissingError
 from .ringbuffer import RingBuffer
 
-__all__ = ["FileSource", "MicrophoneSource", "list_input_devices"]
+__all__ = [
+    "FileSource",
+    "MicrophoneSource",
+    "list_input_devices",
+    "PortAudioNoiseFilter",
+    "NO_AUDIO_WARN_S",
+    "NO_AUDIO_TIMEOUT_S",
+    "STREAM_CLOSE_TIMEOUT_S",
+]
 
 log = logging.getLogger(__name__)
+
+#: Seconds without samples from the microphone after which a warning is given.
+NO_AUDIO_WARN_S: float = 2.0
+#: Default seconds without samples after which the capture ends with a :class:`CaptureError`.
+NO_AUDIO_TIMEOUT_S: float = 10.0
+#: Longest wait (s) for PortAudio to stop and close a stream; past it the stream is abandoned.
+STREAM_CLOSE_TIMEOUT_S: float = 1.0
 
 _DEVICE_ADVICE = (
     "list the input devices with `ser-live devices` and pick one with --device, "
@@ -65,6 +85,22 @@ def _import_sounddevice() -> Any:
 
 
 # ---------------------------------------------------------------------- file replay
+def _require_regular_file(path: Path) -> None:
+    """Refuse a FIFO, socket or device: a replay opens the file twice (header, then
+    samples), and a pipe would be consumed by the first. Missing files are left to
+    :func:`~ser_live.audiofile.audio_info`, which says so."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise AudioFileError(
+            f"{path}: {kind}; --input reads regular files only (it reads the header, then "
+            "the samples): save the audio to a file first, e.g. `cat PIPE > talk.wav`"
+        )
+
+
 class FileSource:
     """Replay an audio file into a ring buffer as if it were being captured.
 
@@ -106,7 +142,8 @@ class FileSource:
     Raises
     ------
     AudioFileError
-        The file is missing, unreadable or empty (checked at construction).
+        The file is missing, unreadable or empty, or not a regular file (a FIFO, a device:
+        it would be read twice, header then samples); checked at construction.
     ValueError
         Negative or non-finite ``speed``, non-positive ``block_ms``.
     """
@@ -124,6 +161,7 @@ class FileSource:
         if block_ms <= 0:
             raise ValueError(f"block_ms must be positive, got {block_ms}")
         self.path = Path(path)
+        _require_regular_file(self.path)
         self.info = audio_info(self.path)
         self.speed = float(speed)
         self.block_ms = int(block_ms)
@@ -249,6 +287,13 @@ class MicrophoneSource:
         Rate of the samples written to the ring buffer (Hz).
     block_ms : int, default 20
         Callback block length (milliseconds).
+    no_audio_warn_s : float, default 2.0
+        Seconds without samples after which a warning is logged (once per stall) and
+        :attr:`no_audio_s` is worth showing.
+    no_audio_timeout_s : float or None, default 10.0
+        Seconds without samples after which the capture ends as if the stream had died:
+        :attr:`error` becomes a :class:`~ser_live.errors.CaptureError` and the ring buffer is
+        closed (the consumer drains it and ends). None never ends the capture this way.
 
     Attributes
     ----------
@@ -259,10 +304,30 @@ class MicrophoneSource:
     resampling : bool
     input_overflows : int
         Callbacks for which PortAudio reported lost input (the device's own overrun).
+    samples_received : int
+        Device-rate samples delivered by PortAudio so far.
     finished : threading.Event
         Set after :meth:`stop` (the ring buffer is closed then).
     error : Exception or None
-        Error that ended the converter thread, if any (re-raised by :meth:`join`).
+        What ended the capture early: a :class:`~ser_live.errors.CaptureError` when the
+        stream ended by itself (PortAudio's finished callback: audio server or device gone)
+        or no audio came for ``no_audio_timeout_s``; or the converter thread's error.
+        Re-raised by :meth:`join`.
+    abandoned : bool
+        True when PortAudio did not stop/close the stream within
+        ``STREAM_CLOSE_TIMEOUT_S`` (1 s) and it was left to a daemon thread; the process
+        should then end with ``os._exit`` (PortAudio's own exit handler could block too).
+
+    Notes
+    -----
+    No PortAudio call that can block is made on the caller's thread after :meth:`start`:
+    :meth:`stop` stops (or, when no audio is coming, aborts) and closes the stream on a
+    daemon thread and waits at most ``STREAM_CLOSE_TIMEOUT_S``. ``Pa_StopStream`` waits for
+    pending buffers and never returns while a PulseAudio source is suspended; a main
+    thread blocked there would ignore Ctrl-C.
+
+    A watchdog thread checks every 0.1 s when the last block arrived; :attr:`no_audio_s`
+    says how long ago (0 while audio flows).
 
     Raises
     ------
@@ -278,9 +343,17 @@ class MicrophoneSource:
         device: int | str | None = None,
         sample_rate_hz: int = SAMPLE_RATE_HZ,
         block_ms: int = 20,
+        no_audio_warn_s: float = NO_AUDIO_WARN_S,
+        no_audio_timeout_s: float | None = NO_AUDIO_TIMEOUT_S,
     ) -> None:
         if block_ms <= 0:
             raise ValueError(f"block_ms must be positive, got {block_ms}")
+        if not no_audio_warn_s > 0:
+            raise ValueError(f"no_audio_warn_s must be positive, got {no_audio_warn_s}")
+        if no_audio_timeout_s is not None and not no_audio_timeout_s > 0:
+            raise ValueError(f"no_audio_timeout_s must be positive, got {no_audio_timeout_s}")
+        self.no_audio_warn_s = float(no_audio_warn_s)
+        self.no_audio_timeout_s = None if no_audio_timeout_s is None else float(no_audio_timeout_s)
         sd = _import_sounddevice()
         self._sd = sd
         if isinstance(device, str) and device.strip().isdigit():
@@ -320,23 +393,88 @@ class MicrophoneSource:
         self.device_sample_rate_hz = rate
         self.resampling = rate != self.sample_rate_hz
         self.input_overflows = 0
+        self.samples_received = 0
         self.finished = threading.Event()
         self.error: Exception | None = None
+        self.abandoned = False
         self._ring: RingBuffer | None = None
         self._stream: Any = None
         self._queue: queue.SimpleQueue | None = None
         self._converter: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._last_data_time = time.perf_counter()
+
+    @property
+    def no_audio_s(self) -> float:
+        """Seconds since PortAudio last delivered a block (since :meth:`start` before the
+        first); 0 before :meth:`start` and after :meth:`stop`."""
+        if self._stream is None:
+            return 0.0
+        return max(0.0, time.perf_counter() - self._last_data_time)
 
     # The two callbacks run on PortAudio's thread: copy, count, nothing else.
     def _callback_direct(self, indata, frames, time_info, status) -> None:  # noqa: ANN001
+        t = time.perf_counter()
         if status.input_overflow:
             self.input_overflows += 1
-        self._ring.write(indata[:, 0], arrival_time=time.perf_counter())
+        self._ring.write(indata[:, 0], arrival_time=t)
+        self.samples_received += frames
+        self._last_data_time = t
 
     def _callback_queued(self, indata, frames, time_info, status) -> None:  # noqa: ANN001
+        t = time.perf_counter()
         if status.input_overflow:
             self.input_overflows += 1
-        self._queue.put((indata[:, 0].copy(), time.perf_counter()))
+        self._queue.put((indata[:, 0].copy(), t))
+        self.samples_received += frames
+        self._last_data_time = t
+
+    def _fail(self, message: str) -> None:
+        """End the capture with a :class:`CaptureError` (first cause wins): the ring is
+        closed, so the consumer drains what was captured and ends."""
+        if self._stopping.is_set() or self.error is not None:
+            return
+        self.error = CaptureError(f"input device {self.device_name!r}: {message}")
+        if self._ring is not None:
+            self._ring.close()
+
+    def _on_stream_finished(self) -> None:
+        """PortAudio's finished callback: the stream ended. Unless :meth:`stop` asked for
+        it, the audio server or the device went away."""
+        self._fail(
+            f"the input stream ended by itself after {self.samples_received / self.device_sample_rate_hz:.1f} s "
+            "of audio (the audio server stopped or the device was unplugged)"
+        )
+
+    def _watch(self) -> None:
+        """Watchdog thread: warn after ``no_audio_warn_s`` without samples, end the capture
+        after ``no_audio_timeout_s``."""
+        warned = False
+        while not self._stopping.wait(0.1):
+            stream = self._stream
+            if stream is None or self.error is not None:
+                return
+            silent_s = self.no_audio_s
+            if silent_s >= self.no_audio_warn_s and not warned:
+                warned = True
+                limit = (
+                    f"; the run ends after {self.no_audio_timeout_s:g} s without audio"
+                    if self.no_audio_timeout_s is not None else ""
+                )
+                log.warning(
+                    "no audio from input device %r for %.1f s (is the source suspended, muted "
+                    "or unplugged?)%s", self.device_name, silent_s, limit,
+                )
+            elif silent_s < self.no_audio_warn_s and warned:
+                warned = False
+                log.warning("audio from input device %r is back", self.device_name)
+            if self.no_audio_timeout_s is not None and silent_s >= self.no_audio_timeout_s:
+                self._fail(
+                    f"no audio for {silent_s:.1f} s (no-audio timeout {self.no_audio_timeout_s:g} s); "
+                    "the source may be suspended or muted, or the audio server stalled"
+                )
+                return
 
     def _convert(self) -> None:
         """Converter thread: resample queued device-rate blocks and write them to the ring."""
@@ -397,7 +535,9 @@ class MicrophoneSource:
                 blocksize=max(1, self.device_sample_rate_hz * self.block_ms // 1000),
                 device=self.device_index,
                 callback=callback,
+                finished_callback=self._on_stream_finished,
             )
+            self._last_data_time = time.perf_counter()
             stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             if self._queue is not None:
@@ -407,23 +547,41 @@ class MicrophoneSource:
                 f"(close other programs using it) or unplugged; {_DEVICE_ADVICE}"
             ) from exc
         self._stream = stream
+        self._watchdog = threading.Thread(target=self._watch, name="ser-live-audio-watchdog", daemon=True)
+        self._watchdog.start()
         log.info(
             "capturing from %r at %d Hz%s", self.device_name, self.device_sample_rate_hz,
             f", resampled to {self.sample_rate_hz} Hz" if self.resampling else "",
         )
 
     def stop(self) -> None:
-        """Stop capturing, drain the converter and close the ring buffer. Idempotent."""
-        stream, self._stream = self._stream, None
+        """Stop capturing, drain the converter and close the ring buffer. Idempotent.
+
+        Returns within about ``STREAM_CLOSE_TIMEOUT_S`` (1 s) whatever PortAudio does: the
+        stream is stopped (aborted when no audio has come for 0.5 s or the stream is no
+        longer active, as ``Pa_StopStream`` would wait for buffers that never come) and
+        closed on a daemon thread; if that thread does not finish in time the stream is
+        left to it and :attr:`abandoned` is set.
+        """
+        self._stopping.set()
+        stream = self._stream
         if stream is not None:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception as exc:  # pragma: no cover - device vanished meanwhile
-                log.warning("closing the input stream failed: %s", exc)
+            stalled = self.no_audio_s > 0.5 or self.error is not None
+            self._stream = None
+            closer = threading.Thread(
+                target=_close_stream, args=(stream, stalled), name="ser-live-stream-closer", daemon=True
+            )
+            closer.start()
+            closer.join(STREAM_CLOSE_TIMEOUT_S)
+            if closer.is_alive():
+                self.abandoned = True
+                log.warning(
+                    "PortAudio did not close the input stream of %r within %g s; leaving it",
+                    self.device_name, STREAM_CLOSE_TIMEOUT_S,
+                )
         if self._queue is not None and self._converter is not None and self._converter.is_alive():
             self._queue.put(None)
-            self._converter.join()
+            self._converter.join(STREAM_CLOSE_TIMEOUT_S)
         if self._ring is not None:
             self._ring.close()
         self.finished.set()
@@ -440,6 +598,18 @@ class MicrophoneSource:
         if self.error is not None:
             raise self.error
         return self.finished.is_set()
+
+
+def _close_stream(stream: Any, abort: bool) -> None:
+    """Stop (or abort) and close a PortAudio stream; runs on a daemon thread."""
+    try:
+        if abort:
+            stream.abort()
+        else:
+            stream.stop()
+        stream.close()
+    except Exception as exc:  # device vanished meanwhile
+        log.info("closing the input stream: %s", exc)
 
 
 def list_input_devices() -> list[dict[str, Any]]:
@@ -484,3 +654,106 @@ def list_input_devices() -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+# ---------------------------------------------------------------------- stderr noise
+#: A diagnostic line PortAudio's ALSA host API prints on stderr when a call fails, e.g.
+#: ``Expression 'alsa_snd_pcm_poll_descriptors_revents( ... )' failed in
+#: 'src/hostapi/alsa/pa_linux_alsa.c', line: 3665`` (``PA_ENSURE`` in pa_linux_alsa.c).
+_PORTAUDIO_NOISE = re.compile(rb"^Expression '.*' failed in '.*', line: \d+\s*$")
+_NOISE_PREFIX = b"Expression '"
+
+
+class PortAudioNoiseFilter:
+    """Keep PortAudio's raw assertion lines off the terminal while capturing.
+
+    PortAudio's ALSA host API writes ``Expression '...' failed in '...', line: N`` straight
+    to file descriptor 2 when the audio server dies under a running stream, before the
+    program can say what happened. While active, fd 2 is a pipe read by a daemon thread
+    that passes every other byte through to the real stderr unchanged and in order, and
+    logs those lines at DEBUG level instead (shown with ``-vv``); :attr:`n_filtered`
+    counts them.
+
+    Use as a context manager around the capture; a no-op (``active`` False) where fd 2
+    cannot be redirected.
+
+    Attributes
+    ----------
+    n_filtered : int
+        PortAudio lines kept off stderr.
+    active : bool
+        True while fd 2 is redirected.
+    """
+
+    def __init__(self) -> None:
+        self.n_filtered = 0
+        self.active = False
+        self._saved_fd: int | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "PortAudioNoiseFilter":
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+            r, w = os.pipe()
+            os.dup2(w, 2)
+            os.close(w)
+        except (OSError, ValueError) as exc:  # pragma: no cover - no fd 2
+            log.debug("stderr filter not installed: %s", exc)
+            return self
+        self._saved_fd = saved
+        self._thread = threading.Thread(target=self._pump, args=(r, saved), name="ser-live-stderr", daemon=True)
+        self._thread.start()
+        self.active = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.active:
+            return
+        self.active = False
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        assert self._saved_fd is not None
+        os.dup2(self._saved_fd, 2)  # the pipe's last writer closes: the pump sees EOF
+        if self._thread is not None:
+            self._thread.join(1.0)
+        if self._thread is None or not self._thread.is_alive():
+            os.close(self._saved_fd)
+        self._saved_fd = None
+
+    def _pump(self, r: int, out: int) -> None:
+        pending = b""
+        try:
+            while True:
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    break
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                keep = []
+                for line in lines:
+                    if _PORTAUDIO_NOISE.match(line):
+                        self.n_filtered += 1
+                        log.debug("PortAudio: %s", line.decode(errors="replace"))
+                    else:
+                        keep.append(line + b"\n")
+                # A partial line is passed on at once unless it may become a noise line.
+                if pending and not (pending.startswith(_NOISE_PREFIX) or _NOISE_PREFIX.startswith(pending)):
+                    keep.append(pending)
+                    pending = b""
+                if keep:
+                    _write_all(out, b"".join(keep))
+        except OSError:  # pragma: no cover - the real stderr is gone
+            pass
+        finally:
+            if pending:
+                with contextlib.suppress(OSError):
+                    _write_all(out, pending)
+            os.close(r)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+

@@ -94,6 +94,20 @@ def _to_mono(block: np.ndarray) -> np.ndarray:
     return block.mean(axis=1, dtype=np.float32)
 
 
+def _require_finite(y: np.ndarray, path: Path, *, offset_frames: int, sample_rate_hz: int) -> None:
+    """Refuse NaN or infinite samples (a float WAV can hold them): they are not audio, and
+    would poison the features or be silently clipped. ``offset_frames`` is where ``y``
+    starts in the file (frames), for the message."""
+    bad = ~np.isfinite(y)
+    if bad.any():
+        first = offset_frames + int(np.argmax(bad.reshape(len(y), -1).any(axis=1)))
+        raise AudioFileError(
+            f"{path}: holds non-finite samples (NaN or infinity), the first at "
+            f"{first / sample_rate_hz:.3f} s (frame {first}); the file is damaged or not "
+            "audio: re-export it (e.g. as 16-bit PCM WAV)"
+        )
+
+
 def load_audio(
     path: str | Path,
     *,
@@ -123,7 +137,8 @@ def load_audio(
     Raises
     ------
     AudioFileError
-        Missing, unreadable or empty file, or longer than ``max_duration_s``.
+        Missing, unreadable or empty file, longer than ``max_duration_s``, or holding NaN
+        or infinite samples.
     """
     info = audio_info(path)
     if max_duration_s is not None and info.duration_s > max_duration_s:
@@ -135,6 +150,7 @@ def load_audio(
         data, sr = sf.read(str(info.path), dtype="float32", always_2d=False)
     except Exception as exc:
         raise AudioFileError(f"{info.path}: decoding failed ({exc})") from exc
+    _require_finite(data, info.path, offset_frames=0, sample_rate_hz=sr)
     y = _to_mono(np.asarray(data, dtype=np.float32))
     if y.size == 0:
         raise AudioFileError(f"{info.path}: the file holds no audio samples (empty)")
@@ -173,7 +189,8 @@ def iter_audio_blocks(
     Raises
     ------
     AudioFileError
-        Missing, unreadable or empty file.
+        Missing, unreadable or empty file, or a block holding NaN or infinite samples
+        (raised when that block is reached).
     """
     info = audio_info(path)
     block_frames = max(1, int(round(block_s * info.sample_rate_hz)))
@@ -186,9 +203,12 @@ def iter_audio_blocks(
         )
     try:
         with sf.SoundFile(str(info.path)) as f:
+            offset = 0
             while True:
                 block = f.read(block_frames, dtype="float32", always_2d=False)
                 last = len(block) < block_frames
+                _require_finite(block, info.path, offset_frames=offset, sample_rate_hz=info.sample_rate_hz)
+                offset += len(block)
                 y = _to_mono(np.asarray(block, dtype=np.float32))
                 if resampler is not None:
                     y = resampler.resample_chunk(y, last=last)

@@ -8,10 +8,13 @@ Output streams
 * **stderr** carries messages, errors and the exit summary, so ``ser-live ... > out.txt``
   keeps the results clean and the summary is still seen.
 
-Exit codes: 0 success; 1 unexpected error; 2 usage error; 3 unusable audio file (missing,
-unreadable, empty, too long); 4 no speech detected; 5 model missing or incompatible; 6 no
-(usable) input device; 7 PortAudio missing; 130 interrupted (Ctrl-C or SIGTERM, after the
-summary and with every recording written).
+Exit codes: 0 success; 1 unexpected error, or results that could not be written (``--jsonl``
+file or stdout: reported once, the run goes on and recordings are still saved); 2 usage
+error; 3 unusable audio file (missing, unreadable, empty, too long, not a regular file,
+non-finite samples); 4 no speech detected; 5 model missing or incompatible; 6 no (usable)
+input device, or the microphone stopped delivering audio (stream ended, audio server gone,
+no audio for ``--no-audio-timeout-s``); 7 PortAudio missing; 130 interrupted (Ctrl-C,
+SIGTERM, SIGHUP or SIGQUIT, after the summary and with every recording written).
 """
 
 from __future__ import annotations
@@ -23,14 +26,16 @@ import io
 import json
 import logging
 import math
+import os
 import signal
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from . import __version__
-from .errors import AudioFileError, DeviceError, NoSpeechError, PortAudioMissingError, SerLiveError
+from .errors import AudioFileError, CaptureError, DeviceError, NoSpeechError, PortAudioMissingError, SerLiveError
 
 __all__ = ["main", "build_parser", "DEMO_WAV", "AUDIO_SUFFIXES", "EXIT_INTERRUPTED"]
 
@@ -60,8 +65,9 @@ Results go to stdout (dashboard, --plain lines, or --jsonl -); messages, errors 
 summary (utterances, labels, latency p50/p95/max, audio dropped) go to stderr. With no input
 device at all, ser-live says so and replays the bundled demo recording instead.
 
-exit codes: 0 ok, 2 usage, 3 bad audio file, 4 no speech, 5 model, 6 no input device,
-7 PortAudio missing, 130 interrupted.
+exit codes: 0 ok, 1 error (or results could not be written), 2 usage, 3 bad audio file,
+4 no speech, 5 model, 6 no input device or the microphone stopped delivering audio,
+7 PortAudio missing, 130 interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
 """
 
 _PREDICT_EPILOG = """\
@@ -127,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     -------
     argparse.ArgumentParser
     """
+    from .audio import NO_AUDIO_TIMEOUT_S, NO_AUDIO_WARN_S
     from .pipeline import DEFAULT_HALF_LIFE_S
 
     p = argparse.ArgumentParser(
@@ -147,7 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--speed", type=_positive_or_zero, default=1.0, metavar="X",
                      help="replay speed of --input: 1 real time (default), N times faster, 0 as fast as possible")
     src.add_argument("--duration-s", type=_positive, default=None, metavar="SECONDS",
-                     help="stop after this many seconds of audio (stream time)")
+                     help="stop after this many seconds of audio (stream time; from the microphone also "
+                          "by the wall clock, so a microphone that delivers nothing still stops)")
+    src.add_argument("--no-audio-timeout-s", type=_positive, default=NO_AUDIO_TIMEOUT_S, metavar="SECONDS",
+                     help="end the run (exit 6) when the microphone delivers no audio for this long "
+                          f"(default: {NO_AUDIO_TIMEOUT_S:g}; a warning comes after {NO_AUDIO_WARN_S:g} s)")
     src.add_argument("--demo-fallback", action=argparse.BooleanOptionalAction, default=None,
                      help="replay the bundled demo recording when the microphone cannot be used "
                           "(default: only when there is no input device at all or PortAudio is missing)")
@@ -212,7 +223,13 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _err(msg: str) -> None:
-    print(f"ser-live: {msg}", file=sys.stderr, flush=True)
+    _err_raw(f"ser-live: {msg}")
+
+
+def _err_raw(text: str) -> None:
+    """Print to stderr; a closed terminal (after SIGHUP) or stderr is not an error."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)
 
 
 def _cmd_bench(argv: list[str]) -> int:
@@ -393,7 +410,7 @@ def _open_microphone(args: argparse.Namespace) -> tuple[Any, str] | None:
                 raise DeviceError(
                     "no input device found; connect a microphone, or replay a recording with --input FILE"
                 )
-        src = MicrophoneSource(device=args.device)
+        src = MicrophoneSource(device=args.device, no_audio_timeout_s=args.no_audio_timeout_s)
         return src, src.device_name
     except DeviceError as exc:
         no_device_at_all = isinstance(exc, PortAudioMissingError) or not _any_input_device()
@@ -426,7 +443,12 @@ def _any_input_device() -> bool:
 
 
 class _Outputs:
-    """Where results go: dashboard, plain lines, JSON lines (file or stdout)."""
+    """Where results go: dashboard, plain lines, JSON lines (file or stdout).
+
+    A result stream that cannot be written (``--jsonl /dev/full``, stdout closed by
+    ``| head``) is reported once on stderr and dropped; the others, the recordings and the
+    run go on. :attr:`write_error` keeps the first such error.
+    """
 
     def __init__(self, args: argparse.Namespace, *, labels: list[str], model_name: str, source_name: str) -> None:
         self.jsonl_stdout = args.jsonl == "-"
@@ -434,10 +456,13 @@ class _Outputs:
         if args.jsonl and not self.jsonl_stdout:
             Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
             self.jsonl_file = open(args.jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.jsonl_path = args.jsonl
         self.plain_stream: TextIO | None = None
         self.dashboard = None
         self.state = None
         self._live = False
+        self.write_error: OSError | None = None
+        self.alert: str | None = None
         if self.jsonl_stdout:
             self.plain_stream = sys.stderr if args.plain else None
         elif args.plain or not sys.stdout.isatty():
@@ -454,22 +479,45 @@ class _Outputs:
             self._live = True
         return self
 
+    def _write(self, stream: TextIO, text: str, what: str) -> bool:
+        """Write and flush; on failure report once, note the error, return False."""
+        try:
+            stream.write(text)
+            stream.flush()
+            return True
+        except OSError as exc:
+            if self.write_error is None:
+                self.write_error = exc
+            _err(
+                f"error: cannot write the results to {what} ({exc.strerror or exc}); "
+                "no more results go there, the run goes on (recordings are still saved)"
+            )
+            if stream is sys.stdout:  # silence the flush at exit
+                with contextlib.suppress(Exception):
+                    sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            return False
+
     def emit(self, result: Any) -> None:
         if self.jsonl_stdout or self.jsonl_file is not None:
             line = json.dumps(result.to_json()) + "\n"
-            stream = sys.stdout if self.jsonl_stdout else self.jsonl_file
-            stream.write(line)
-            stream.flush()
+            if self.jsonl_stdout:
+                self.jsonl_stdout = self._write(sys.stdout, line, "stdout")
+            elif not self._write(self.jsonl_file, line, str(self.jsonl_path)):
+                with contextlib.suppress(OSError):
+                    self.jsonl_file.close()
+                self.jsonl_file = None
         if self.plain_stream is not None:
             from .dashboard import format_plain
 
-            print(format_plain(result), file=self.plain_stream, flush=True)
+            what = "stdout" if self.plain_stream is sys.stdout else "stderr"
+            if not self._write(self.plain_stream, format_plain(result) + "\n", what):
+                self.plain_stream = None
         if self.state is not None:
             self.state.add_result(result)
 
-    def status(self, status: Any) -> None:
+    def status(self, status: Any, *, alert: str | None = None) -> None:
         if self.state is not None and self._live:
-            self.state.set_status(**asdict(status))
+            self.state.set_status(**asdict(status), alert=alert or "")
             self.dashboard.refresh()
 
     def close(self) -> None:
@@ -479,29 +527,75 @@ class _Outputs:
         self.dashboard = None
         self._live = False
         if self.jsonl_file is not None:
-            self.jsonl_file.close()
-            self.jsonl_file = None
+            f, self.jsonl_file = self.jsonl_file, None
+            try:
+                f.close()
+            except OSError as exc:  # the last buffered bytes could not be written
+                self.write_error = self.write_error or exc
+                _err(f"error: cannot write the results to {self.jsonl_path} ({exc.strerror or exc})")
+
+
+#: Signals that end a listening run like Ctrl-C: summary printed, utterance in progress kept.
+#: SIGHUP comes when the terminal is closed; SIGQUIT from Ctrl-\\ (no core dump then).
+_STOP_SIGNALS: tuple[str, ...] = ("SIGTERM", "SIGHUP", "SIGQUIT")
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C (a clean stop) while listening; main thread only."""
+def _stop_signals_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM, SIGHUP and SIGQUIT like Ctrl-C (a clean stop) while listening; main
+    thread only (elsewhere, and for signals the platform lacks, nothing changes)."""
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        for name in _STOP_SIGNALS:
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                previous[signum] = signal.signal(signum, handler)
     except ValueError:  # not the main thread
-        yield
-        return
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def _stop_signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT and the stop signals (main thread only; restored on exit)."""
+    previous: dict[int, Any] = {}
+    with contextlib.suppress(ValueError):  # not the main thread
+        for name in ("SIGINT", *_STOP_SIGNALS):
+            if hasattr(signal, name):
+                previous[getattr(signal, name)] = signal.signal(getattr(signal, name), signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Hold SIGINT and the stop signals (delivered when the block ends) while results that
+    are already saved are written out, so the --jsonl output and the recordings index
+    agree whatever the number of Ctrl-C."""
+    names = ("SIGINT", *_STOP_SIGNALS)
+    sigs = {getattr(signal, n) for n in names if hasattr(signal, n)}
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .audio import FileSource
+    from .audio import FileSource, PortAudioNoiseFilter
     from .model import EmotionModel
     from .pipeline import Recognizer
 
@@ -510,8 +604,6 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.print_usage(sys.stderr)
         _err("error: give either --input FILE or --device DEV, not both")
         return 2
-    if not is_file and args.speed != 1.0:
-        log.warning("--speed applies to --input only; ignored for the microphone")
 
     model = EmotionModel.load(args.model)  # before opening the device: fail early
     demo = False
@@ -526,17 +618,23 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             source_name = f"demo: {DEMO_WAV.name}"
         else:
             source, source_name = mic
+            if args.speed != 1.0:
+                log.warning("--speed applies to --input only; ignored for the microphone")
 
     rec = Recognizer(
         source, model, vad_config=args.vad_config, rolling_half_life_s=args.half_life_s,
         save_dir=args.save_utterances, source_name=source_name, max_duration_s=args.duration_s,
     )
     outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name)
+    is_mic = not (is_file or demo)
+    noise_filter = PortAudioNoiseFilter() if is_mic else contextlib.nullcontext()
     interrupted = False
-    with _sigterm_as_interrupt():
+    stalled_at_wall_limit_s: float | None = None  # no audio for this long when the wall clock stopped the run
+    with _stop_signals_as_interrupt(), noise_filter:
         try:
             rec.start()  # warm-up, threads, then the source
-            what = "replaying" if (is_file or demo) else "listening to"
+            t_start = time.monotonic()
+            what = "replaying" if not is_mic else "listening to"
             _err(f"{what} {source_name} with model {model.name} ({', '.join(model.labels)}); Ctrl-C to stop")
             outputs.__enter__()
             try:
@@ -545,34 +643,83 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                     if r is not None:
                         outputs.emit(r)
                         continue
-                    outputs.status(rec.status())
-                    if rec.finished:  # end of the file, or --duration-s reached
+                    outputs.status(rec.status(), alert=_no_audio_alert(source))
+                    if rec.finished:  # end of the file, --duration-s reached, or the source died
+                        break
+                    if is_mic and args.duration_s is not None and (
+                        time.monotonic() - t_start >= args.duration_s + _WALL_CLOCK_GRACE_S
+                    ):  # stream time lags the wall clock: the microphone delivers too little
+                        silent_s = source.no_audio_s
+                        if silent_s >= source.no_audio_warn_s:
+                            stalled_at_wall_limit_s = silent_s
                         break
             except KeyboardInterrupt:
                 interrupted = True
             try:
                 rec.stop()  # drains: the utterance in progress is classified and saved
             except KeyboardInterrupt:
-                _err("interrupted again: quitting without waiting for the last utterance")
-                return EXIT_INTERRUPTED
-            while (r := rec.get_result(timeout_s=0)) is not None:
-                outputs.emit(r)
+                _err("interrupted again: not classifying what is still queued")
+                rec.quit()  # every utterance already saved is on rec.results: emitted below
+            finally:
+                with _stop_signals_held():  # a further Ctrl-C waits until all is emitted
+                    while (r := rec.get_result(timeout_s=0)) is not None:
+                        outputs.emit(r)
             outputs.status(rec.status())
         except KeyboardInterrupt:  # during warm-up or start
             interrupted = True
         finally:
             outputs.close()
             rec.stop()
-    summary = rec.summary()
+    with _stop_signals_ignored():  # the run is over: a late Ctrl-C changes nothing
+        code = _finish_listen(args, rec, outputs, interrupted=interrupted, is_file=is_file,
+                              stalled_at_wall_limit_s=stalled_at_wall_limit_s)
+    if getattr(source, "abandoned", False):
+        # PortAudio kept a stream it would not close: its exit handler (Pa_Terminate) could
+        # block too, so leave without it once everything is written.
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+#: Seconds past ``--duration-s`` (wall clock) after which a microphone run stops even when
+#: the stream time has not reached it (the microphone delivered less audio than real time).
+_WALL_CLOCK_GRACE_S: float = 1.0
+
+
+def _no_audio_alert(source: Any) -> str | None:
+    """Dashboard alert while a microphone delivers nothing (after the warning delay)."""
+    silent_s = float(getattr(source, "no_audio_s", 0.0))
+    if silent_s < getattr(source, "no_audio_warn_s", math.inf):
+        return None
+    timeout = getattr(source, "no_audio_timeout_s", None)
+    end = f"; stopping at {timeout:g} s" if timeout is not None else ""
+    return f"no audio from the microphone for {silent_s:.0f} s{end}"
+
+
+def _finish_listen(
+    args: argparse.Namespace, rec: Any, outputs: _Outputs, *, interrupted: bool, is_file: bool,
+    stalled_at_wall_limit_s: float | None,
+) -> int:
+    """Print the summary and the cause of an early end; return the exit status."""
     from .dashboard import format_summary
 
-    print(format_summary(summary), file=sys.stderr, flush=True)
+    summary = rec.summary()
+    _err_raw(format_summary(summary))
     if rec.save_dir is not None and summary.n_utterances:
         _err(f"{summary.n_utterances} utterance(s) saved in {rec.save_dir}/ (index: {rec.save_dir / 'index.jsonl'})")
-    if rec.error is not None:
-        err = rec.error
+    err = rec.error
+    if err is None and stalled_at_wall_limit_s is not None:
+        err = CaptureError(
+            f"input device {rec.source_name!r}: --duration-s {args.duration_s:g} s passed on the "
+            f"wall clock with no audio for the last {stalled_at_wall_limit_s:.1f} s"
+        )
+    if err is not None:
         _err(f"error: {err}")
         return err.exit_code if isinstance(err, SerLiveError) else 1
+    if outputs.write_error is not None:
+        return 1
     if interrupted:
         return EXIT_INTERRUPTED
     if is_file and not rec.reached_max_duration and summary.n_utterances == 0:

@@ -151,7 +151,7 @@ class DashboardState:
         Results per predicted label.
     processing_ms, end_of_speech_ms : collections.deque of float
         Latency samples (milliseconds), oldest first.
-    level_dbfs, vad_state, stream_s, dropped_samples, dropped_s, input_overflows, dropped_short
+    level_dbfs, vad_state, stream_s, dropped_samples, dropped_s, input_overflows, dropped_short, alert
         The last status given to :meth:`set_status`.
     version : int
         Incremented at every change.
@@ -191,6 +191,7 @@ class DashboardState:
         self.dropped_s = 0.0
         self.input_overflows = 0
         self.dropped_short = 0
+        self.alert = ""
         self.version = 0
         self.results_version = 0
 
@@ -228,6 +229,7 @@ class DashboardState:
         dropped_s: float | None = None,
         input_overflows: int | None = None,
         dropped_short: int | None = None,
+        alert: str | None = None,
     ) -> None:
         """Update the stream's status; an argument left as None keeps its previous value.
 
@@ -248,6 +250,9 @@ class DashboardState:
             PortAudio input-overflow flags counted by the capture callback.
         dropped_short : int
             Speech bursts shorter than the minimum utterance length.
+        alert : str
+            A problem with the input to show in the status panel (e.g. "no audio from the
+            microphone for 3 s"); "" clears it.
         """
         if level_dbfs is not None:
             self.level_dbfs = float(level_dbfs)
@@ -263,6 +268,8 @@ class DashboardState:
             self.input_overflows = int(input_overflows)
         if dropped_short is not None:
             self.dropped_short = int(dropped_short)
+        if alert is not None:
+            self.alert = str(alert)
         self.version += 1
 
     def latency(self, kind: str) -> dict[str, float]:
@@ -469,6 +476,8 @@ def _status_panel(state: DashboardState) -> Panel:
     more.append(" · ", style="grey50")
     more.append(f"{state.dropped_short} short bursts", style="yellow1" if state.dropped_short else "")
     grid.add_row("", more, "")
+    if state.alert:
+        grid.add_row("alert", Text(state.alert, style="bold red1", overflow="fold"), "")
 
     body = Group(grid, lat)
     return Panel(body, title="input", title_align="left", border_style="grey42", padding=(0, 1))

@@ -11,6 +11,7 @@ __all__ = [
     "NoSpeechError",
     "ModelError",
     "DeviceError",
+    "CaptureError",
     "PortAudioMissingError",
 ]
 
@@ -47,6 +48,14 @@ class ModelError(SerLiveError):
 
 class DeviceError(SerLiveError):
     """No usable input device: none present, the named one not found, or it is busy."""
+
+    exit_code = 6
+
+
+class CaptureError(DeviceError):
+    """The input device stopped delivering audio mid-run: its stream ended or failed (e.g.
+    the audio server died, the device was unplugged), or no samples came for longer than
+    the no-audio timeout (e.g. a suspended or muted source)."""
 
     exit_code = 6
 

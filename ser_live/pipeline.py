@@ -504,6 +504,7 @@ class Recognizer:
 
         self._utterances: queue.Queue[Utterance | None] = queue.Queue()
         self._abort = threading.Event()
+        self._quit = threading.Event()
         self._processing_ms: list[float] = []
         self._end_of_speech_ms: list[float] = []
         self._label_counts: dict[str, int] = {}
@@ -588,6 +589,17 @@ class Recognizer:
         self._join_threads(timeout_s)
         self._close_index()
 
+    def quit(self, *, timeout_s: float = 1.5) -> None:
+        """Stop at once (a second Ctrl-C): no further utterance is classified, saved or put
+        on :attr:`results`; waits up to ``timeout_s`` (seconds) for the worker to finish the
+        utterance it is saving, so every saved utterance is on :attr:`results` to drain."""
+        self._quit.set()
+        self._abort.set()
+        self._utterances.put(None)  # wake an idle worker
+        for thread in (self._worker_thread, self._segmenter_thread):
+            if thread is not None:
+                thread.join(timeout_s)
+
     def _join_threads(self, timeout_s: float | None) -> None:
         seg, work = self._segmenter_thread, self._worker_thread
         if seg is not None:
@@ -644,6 +656,8 @@ class Recognizer:
                     self.n_errors += 1
                     log.error("utterance %d (%.2f-%.2f s) not classified: %s", utt.index, utt.start_s, utt.end_s, exc)
                     continue
+                if self._quit.is_set():  # quit(): nothing more is saved or published
+                    break
                 ready = time.perf_counter()
                 res = Result(
                     utterance=utt,

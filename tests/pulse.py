@@ -410,6 +410,19 @@ class PulseNullSink:
             self._own_tmp.cleanup()
             self._own_tmp = None
 
+    @property
+    def daemon_pid(self) -> int:
+        """PID of the PulseAudio daemon this object started (to kill it in a test).
+
+        Raises
+        ------
+        PulseSetupError
+            The daemon is not running.
+        """
+        if self._daemon is None or self._daemon.poll() is not None:
+            raise PulseSetupError("the PulseAudio daemon is not running")
+        return self._daemon.pid
+
     # ------------------------------------------------------------------ use
     def play(self, path: str | Path, *, timeout_s: float = 120.0) -> None:
         """Play a sound file into the null sink and return when ``paplay`` has finished.

@@ -1,0 +1,225 @@
+"""The capture path when the microphone fails: a suspended source, a dying audio server.
+
+Runs the real ``ser-live`` program on the PulseAudio null-sink microphone of ``tests/pulse.py``
+(DESIGN.md, "Testing the capture path"):
+
+* a suspended source (``pactl suspend-source``) delivers no samples: ser-live warns within
+  ~2 s, ends with exit 6 after ``--no-audio-timeout-s``, honours ``--duration-s`` by the wall
+  clock, and a Ctrl-C (SIGINT) ends it within 2 s although PortAudio's ``Pa_StopStream``
+  would block;
+* the audio server killed (by PID: a daemon this test started) mid-utterance: exit 6 naming
+  the cause, the utterance in progress saved and emitted, the summary printed, no raw
+  PortAudio assertion lines on stderr.
+
+``.ci/run`` fails when any of these is skipped (``REQUIRED_TESTS``): rename them in both places.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser_live.audiofile import SAMPLE_RATE_HZ, write_wav
+
+from .pulse import PulseNullSink, pulse_null_sink  # noqa: F401  (pytest fixture)
+from .test_capture import _require_cli, _ser_live_cmd, _speech_int16
+
+#: A long RAVDESS utterance (about 4 s), to kill the server in its middle.
+LONG_UTTERANCE = ("Actor_01/03-01-05-02-01-01-01.flac",)
+
+
+class _Run:
+    """A ``ser-live`` process whose stderr lines are collected with their arrival times."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [*_ser_live_cmd(), *args], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.lines: list[tuple[float, str]] = []
+        self.stdout = b""
+        self._lock = threading.Lock()
+        self._err_thread = threading.Thread(target=self._read_err, daemon=True)
+        self._out_thread = threading.Thread(target=self._read_out, daemon=True)
+        self._err_thread.start()
+        self._out_thread.start()
+
+    def _read_err(self) -> None:
+        for raw in self.proc.stderr:
+            with self._lock:
+                self.lines.append((time.monotonic(), raw.decode(errors="replace").rstrip("\n")))
+
+    def _read_out(self) -> None:
+        self.stdout = self.proc.stdout.read()
+
+    def text(self) -> str:
+        with self._lock:
+            return "\n".join(line for _t, line in self.lines)
+
+    def wait_for_line(self, needle: str, *, timeout_s: float) -> float:
+        """Monotonic time at which a stderr line containing ``needle`` arrived."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                for t, line in self.lines:
+                    if needle in line:
+                        return t
+            time.sleep(0.02)
+        raise AssertionError(f"no stderr line with {needle!r} within {timeout_s} s:\n{self.text()}")
+
+    def wait(self, timeout_s: float) -> int:
+        try:
+            rc = self.proc.wait(timeout=timeout_s)
+        finally:
+            self.kill()
+        self._err_thread.join(5)
+        self._out_thread.join(5)
+        return rc
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _start_listening(pulse: PulseNullSink, args: list[str]) -> _Run:
+    env = dict(pulse.env)
+    _require_cli(env)
+    run = _Run(["--plain", "--device", pulse.device_name, *args], env)
+    try:
+        pulse.wait_for_recorder(timeout_s=120.0, proc=run.proc)
+    except Exception as exc:
+        run.kill()
+        raise AssertionError(f"{exc}:\n{run.text()}") from exc
+    return run
+
+
+def _suspend(pulse: PulseNullSink, on: bool) -> None:
+    subprocess.run(
+        ["pactl", "suspend-source", pulse.source_name, "1" if on else "0"],
+        env=pulse.env, check=True, capture_output=True, timeout=10,
+    )
+
+
+@pytest.fixture
+def suspended_mic(pulse_null_sink: PulseNullSink):  # noqa: F811
+    """The module's microphone, suspended by the test through ``suspend()``; resumed after."""
+    yield lambda: _suspend(pulse_null_sink, True)
+    _suspend(pulse_null_sink, False)
+
+
+@pytest.mark.microphone
+def test_suspended_microphone_warns_then_ends_with_exit_6(
+    pulse_null_sink: PulseNullSink, suspended_mic  # noqa: F811
+) -> None:
+    """No samples: a warning within ~2 s, then exit 6 naming the cause after the timeout."""
+    run = _start_listening(pulse_null_sink, ["--no-audio-timeout-s", "4"])
+    try:
+        time.sleep(0.5)
+        t_suspend = time.monotonic()
+        suspended_mic()
+        t_warn = run.wait_for_line("no audio from input device", timeout_s=10)
+        rc = run.wait(timeout_s=30)
+        t_end = time.monotonic()
+    finally:
+        run.kill()
+    out = run.text()
+    print(f"warning {t_warn - t_suspend:.2f} s after the suspend, exit {t_end - t_suspend:.2f} s after it")
+    assert 1.5 <= t_warn - t_suspend <= 3.5, out
+    assert rc == 6, f"exit {rc}:\n{out}"
+    assert "error: input device" in out and "no audio for" in out, out
+    assert "ser-live summary" in out, out
+    assert 3.5 <= t_end - t_suspend <= 9.0, out
+
+
+@pytest.mark.microphone
+def test_sigint_ends_a_suspended_microphone_run_promptly(
+    pulse_null_sink: PulseNullSink, suspended_mic  # noqa: F811
+) -> None:
+    """Ctrl-C while PortAudio gets nothing (Pa_StopStream would block): ends, exit 130."""
+    run = _start_listening(pulse_null_sink, [])
+    try:
+        suspended_mic()
+        run.wait_for_line("no audio from input device", timeout_s=10)
+        t_sig = time.monotonic()
+        run.proc.send_signal(signal.SIGINT)
+        rc = run.wait(timeout_s=30)
+        elapsed_s = time.monotonic() - t_sig
+    finally:
+        run.kill()
+    out = run.text()
+    print(f"SIGINT to exit: {elapsed_s:.2f} s")
+    assert rc == 130, f"exit {rc}:\n{out}"
+    assert elapsed_s < 5.0, f"{elapsed_s:.1f} s from SIGINT to exit:\n{out}"
+    assert "ser-live summary" in out, out
+
+
+@pytest.mark.microphone
+def test_duration_is_honoured_by_wall_clock_when_no_audio_comes(
+    pulse_null_sink: PulseNullSink, suspended_mic  # noqa: F811
+) -> None:
+    """``--duration-s 3`` with a suspended source ends after ~4 s of wall clock, exit 6."""
+    run = _start_listening(pulse_null_sink, ["--duration-s", "3"])
+    try:
+        suspended_mic()
+        rc = run.wait(timeout_s=30)
+        elapsed_s = time.monotonic() - run.t0
+    finally:
+        run.kill()
+    out = run.text()
+    assert rc == 6, f"exit {rc}:\n{out}"
+    assert "--duration-s 3 s passed on the wall clock" in out, out
+    assert elapsed_s < 25, out  # start-up (model load) included; the default timeout is 10 s
+
+
+@pytest.mark.microphone
+@pytest.mark.slow
+def test_audio_server_killed_mid_utterance(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Killing the (test's own) PulseAudio daemon mid-utterance: exit 6 with the cause, the
+    utterance in progress saved and written to --jsonl, the summary printed, no raw
+    PortAudio assertion lines."""
+    from .pulse import missing_requirements
+
+    if missing_requirements():
+        pytest.skip(f"needs {', '.join(missing_requirements())}")
+    (speech,) = _speech_int16(request, tmp_path, LONG_UTTERANCE)
+    wav = write_wav(tmp_path / "long.wav", np.concatenate([speech, speech]), sample_rate_hz=SAMPLE_RATE_HZ)
+    saved, jsonl = tmp_path / "saved", tmp_path / "out.jsonl"
+    # A daemon of its own (the module's one serves the other tests), killed by its PID.
+    with tempfile.TemporaryDirectory(prefix="serlive-pulse-kill-") as tmp:
+        with PulseNullSink(runtime_dir=Path(tmp), set_process_env=False) as pulse:
+            run = _start_listening(pulse, ["--save-utterances", str(saved), "--jsonl", str(jsonl)])
+            try:
+                time.sleep(0.5)
+                player = pulse.play_async(wav)
+                time.sleep(2.5)  # into the first utterance
+                assert player.poll() is None, "paplay ended before the kill"
+                t_kill = time.monotonic()
+                os.kill(pulse.daemon_pid, signal.SIGKILL)
+                rc = run.wait(timeout_s=30)
+                elapsed_s = time.monotonic() - t_kill
+            finally:
+                run.kill()
+    out = run.text()
+    print(f"server killed -> exit {rc} after {elapsed_s:.2f} s")
+    assert rc == 6, f"exit {rc}:\n{out}"
+    assert "ended by itself" in out and "audio server" in out, out
+    assert "ser-live summary" in out, out
+    assert "Expression '" not in out, out
+    assert elapsed_s < 5.0, out
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    wavs = sorted(saved.glob("*.wav"))
+    index = [json.loads(line) for line in (saved / "index.jsonl").read_text().splitlines()]
+    assert len(records) == len(wavs) == len(index) == 1, (records, wavs, out)
+    # The utterance was cut by the kill: it ends within the played speech (about 2.5 s in).
+    assert 1.0 <= records[0]["end_s"] - records[0]["start_s"] <= 4.0, records

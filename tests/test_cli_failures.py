@@ -1,0 +1,201 @@
+"""``ser-live`` in a hostile environment (issue 8, item 7), through the real program on real
+corpus speech: SIGHUP, a FIFO as ``--input``, a float WAV holding NaN, result outputs that
+cannot be written (``--jsonl /dev/full``, stdout closed by the reader), a double Ctrl-C, and
+the ``--speed`` warning with the demo replay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser_live.audiofile import SAMPLE_RATE_HZ, load_audio, to_int16, write_wav
+
+from .test_capture import _ser_live_cmd
+
+#: RAVDESS utterances (strong intensity, several actors) joined into a session.
+_FILES = [
+    f"Actor_{a:02d}/03-01-{e:02d}-02-0{s}-01-{a:02d}.flac"
+    for a in (1, 2, 3, 4, 5, 6)
+    for e, s in ((5, 1), (4, 2), (3, 1), (6, 2))
+]
+#: Pause between the session's utterances (s): longer than the VAD hangover.
+GAP_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def session_wav(ravdess_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 RAVDESS utterances with 1 s pauses (about 110 s), 16 kHz int16 WAV."""
+    gap = np.zeros(int(GAP_S * SAMPLE_RATE_HZ), np.int16)
+    parts = []
+    for rel in _FILES:
+        parts += [to_int16(load_audio(ravdess_root / rel)), gap]
+    return write_wav(tmp_path_factory.mktemp("session") / "session.wav", np.concatenate(parts))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PULSE_SERVER", None)
+    return env
+
+
+def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("timeout", 300)
+    return subprocess.run([*_ser_live_cmd(), *args], env=_env(), capture_output=True, text=True, **kw)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _strip(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in ("wav", "source")}
+
+
+def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists() and len(path.read_text().splitlines()) >= n:
+            return
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else proc.returncode
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not get {n} lines in {timeout_s} s")
+
+
+def _signal_mid_run(args: list[str], out: Path, *, after_lines: int, signals: list[tuple[int, float]]) -> tuple[int, str]:
+    """Run ser-live with ``args``; once ``out`` has ``after_lines`` lines, send each signal
+    after its delay (s). Returns the exit status and stderr."""
+    proc = subprocess.Popen(
+        [*_ser_live_cmd(), *args], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for_lines(out, after_lines, proc)
+        for signum, delay_s in signals:
+            time.sleep(delay_s)
+            proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err
+
+
+@pytest.mark.slow
+def test_sighup_stops_like_sigterm(session_wav: Path, tmp_path: Path) -> None:
+    """SIGHUP (terminal closed) mid-utterance: summary, exit 130, utterance in progress kept."""
+    saved, out = tmp_path / "saved", tmp_path / "out.jsonl"
+    # Utterance 2 is speech from 5.8 to 8.3 s: SIGHUP about 1.7 s into it.
+    rc, err = _signal_mid_run(
+        ["--input", str(session_wav), "--plain", "--jsonl", str(out), "--save-utterances", str(saved)],
+        out, after_lines=1, signals=[(signal.SIGHUP, 3.5)],
+    )
+    assert rc == 130, f"exit {rc}:\n{err}"
+    assert "ser-live summary" in err, err
+    records = _jsonl(out)
+    assert len(records) == 2, (records, err)  # utterance 2 was cut by SIGHUP, yet classified
+    index = _jsonl(saved / "index.jsonl")
+    assert [_strip(r) for r in index] == records
+    assert len(list(saved.glob("*.wav"))) == 2
+
+
+def test_fifo_input_is_refused_not_hung(tmp_path: Path) -> None:
+    """A FIFO as --input: exit 3 at once with a message (it would be opened twice)."""
+    fifo = tmp_path / "audio.fifo"
+    os.mkfifo(fifo)
+    res = _run(["--input", str(fifo), "--plain"], timeout=60)
+    assert res.returncode == 3, res.stderr
+    assert "FIFO" in res.stderr and "regular files" in res.stderr, res.stderr
+
+
+def test_nan_in_a_float_wav_is_one_error_for_predict_and_replay(ravdess_root: Path, tmp_path: Path) -> None:
+    """NaN samples: `predict` and `--input` both refuse the file, exit 3, the same message."""
+    y = load_audio(ravdess_root / _FILES[0])
+    y[20000] = np.nan
+    wav = tmp_path / "nan.wav"
+    sf.write(wav, y, SAMPLE_RATE_HZ, subtype="FLOAT")
+    pred = _run(["predict", str(wav)])
+    replay = _run(["--input", str(wav), "--speed", "0", "--plain"])
+    needle = "holds non-finite samples (NaN or infinity), the first at 1.250 s"
+    assert pred.returncode == 3 and needle in pred.stderr, pred.stderr
+    assert replay.returncode == 3 and needle in replay.stderr, replay.stderr
+
+
+@pytest.mark.slow
+def test_jsonl_to_a_full_device_keeps_recording(session_wav: Path, tmp_path: Path) -> None:
+    """--jsonl /dev/full: the write error once, every utterance still saved, summary, exit 1."""
+    ref = _run(["--input", str(session_wav), "--speed", "0", "--jsonl", "-"])
+    assert ref.returncode == 0, ref.stderr
+    n = len([line for line in ref.stdout.splitlines() if line.startswith("{")])
+    assert n >= 20, ref.stdout
+    saved = tmp_path / "saved"
+    res = _run(["--input", str(session_wav), "--speed", "0", "--jsonl", "/dev/full",
+                "--save-utterances", str(saved)])
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.count("cannot write the results to /dev/full") == 1, res.stderr
+    assert "ser-live summary" in res.stderr and f"utterances           {n}" in res.stderr, res.stderr
+    assert len(list(saved.glob("*.wav"))) == n == len(_jsonl(saved / "index.jsonl"))
+
+
+@pytest.mark.slow
+def test_stdout_closed_by_the_reader_keeps_recording(session_wav: Path, tmp_path: Path) -> None:
+    """`ser-live ... | head -1`: the write error once, recording goes on, summary, exit 1."""
+    saved = tmp_path / "saved"
+    proc = subprocess.Popen(
+        [*_ser_live_cmd(), "--input", str(session_wav), "--speed", "0", "--plain",
+         "--save-utterances", str(saved)],
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = proc.stdout.readline()  # what `head -1` does
+        proc.stdout.close()
+        err = proc.stderr.read()
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert first.startswith("#0"), first
+    assert proc.returncode == 1, f"exit {proc.returncode}:\n{err}"
+    assert err.count("cannot write the results to stdout") == 1, err
+    assert "Traceback" not in err and "ser-live summary" in err, err
+    n_saved = len(list(saved.glob("*.wav")))
+    assert n_saved >= 20 and f"utterances           {n_saved}" in err, (n_saved, err)
+
+
+@pytest.mark.slow
+def test_double_ctrl_c_emits_every_saved_utterance(session_wav: Path, tmp_path: Path) -> None:
+    """Two SIGINTs while the queued utterances are being classified: the --jsonl output
+    holds exactly the utterances in the recordings index."""
+    saved, out = tmp_path / "saved", tmp_path / "out.jsonl"
+    rc, err = _signal_mid_run(
+        ["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl", str(out),
+         "--save-utterances", str(saved)],
+        out, after_lines=2, signals=[(signal.SIGINT, 0.0), (signal.SIGINT, 0.3)],
+    )
+    # -SIGINT: the second Ctrl-C came after the run had ended (summary printed), as the
+    # process returned from main(); seen now and then on a loaded machine.
+    assert rc in (130, -signal.SIGINT), f"exit {rc}:\n{err}"
+    assert "ser-live summary" in err, err
+    index = _jsonl(saved / "index.jsonl")
+    records = _jsonl(out)
+    assert len(index) >= 2, err
+    assert [_strip(r) for r in index] == records, (len(index), len(records), err)
+    assert sorted(p.name for p in saved.glob("*.wav")) == sorted(r["wav"] for r in index)
+
+
+def test_speed_with_the_demo_replay_is_not_called_ignored(tmp_path: Path) -> None:
+    """No microphone: the demo replay uses --speed, so no warning says it is ignored."""
+    res = _run(["--speed", "0", "--demo-fallback", "--jsonl", "-"],
+               cwd=tmp_path)
+    assert "replaying the bundled demo recording" in res.stderr, res.stderr
+    assert res.returncode == 0, res.stderr
+    assert "--speed" not in res.stderr, res.stderr
