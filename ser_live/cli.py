@@ -259,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     int
         The exit status (see the module docstring).
     """
+    owns_process = argv is None  # run as the `ser-live` program, not called from Python
     raw = list(sys.argv[1:] if argv is None else argv)
     if raw[:1] == ["bench"]:  # the benchmarks live outside the package, with their own options
         return _cmd_bench(raw[1:])
@@ -268,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    args.owns_process = owns_process
     _setup_logging(args.verbose)
     from .runtime import tune_process  # heap and BLAS settings for extraction
 
@@ -563,8 +565,9 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _stop_signals_ignored() -> Iterator[None]:
-    """Ignore SIGINT and the stop signals (main thread only; restored on exit)."""
+def _stop_signals_ignored(*, restore: bool = True) -> Iterator[None]:
+    """Ignore SIGINT and the stop signals (main thread only; restored on exit when
+    ``restore``, else left ignored for the rest of the process)."""
     previous: dict[int, Any] = {}
     with contextlib.suppress(ValueError):  # not the main thread
         for name in ("SIGINT", *_STOP_SIGNALS):
@@ -573,8 +576,9 @@ def _stop_signals_ignored() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
+        if restore:
+            for signum, old in previous.items():
+                signal.signal(signum, old)
 
 
 @contextlib.contextmanager
@@ -639,9 +643,14 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             outputs.__enter__()
             try:
                 while True:
-                    r = rec.get_result(timeout_s=0.05)
+                    # A Ctrl-C waits (at most the 50 ms poll) until a result taken off the
+                    # queue is written: one landing in between would lose it from --jsonl
+                    # while the recordings index has it.
+                    with _stop_signals_held():
+                        r = rec.get_result(timeout_s=0.05)
+                        if r is not None:
+                            outputs.emit(r)
                     if r is not None:
-                        outputs.emit(r)
                         continue
                     outputs.status(rec.status(), alert=_no_audio_alert(source))
                     if rec.finished:  # end of the file, --duration-s reached, or the source died
@@ -670,7 +679,10 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         finally:
             outputs.close()
             rec.stop()
-    with _stop_signals_ignored():  # the run is over: a late Ctrl-C changes nothing
+    # The run is over: a late Ctrl-C changes nothing. In the ser-live process itself the
+    # signals stay ignored until it exits (restoring them would let a Ctrl-C that lands
+    # between here and the interpreter's exit kill it by SIGINT after a clean summary).
+    with _stop_signals_ignored(restore=not args.owns_process):
         code = _finish_listen(args, rec, outputs, interrupted=interrupted, is_file=is_file,
                               stalled_at_wall_limit_s=stalled_at_wall_limit_s)
     if getattr(source, "abandoned", False):
