@@ -553,8 +553,8 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     from .dashboard import format_summary
 
     print(format_summary(summary), file=sys.stderr, flush=True)
-    if rec.save_dir is not None and summary.n_utterances:
-        _err(f"{summary.n_utterances} utterance(s) saved in {rec.save_dir}/ (index: {rec.save_dir / 'index.jsonl'})")
+    if rec.save_dir is not None and summary.n_saved:
+        _err(f"{summary.n_saved} utterance(s) saved in {rec.save_dir}/ (index: {rec.save_dir / 'index.jsonl'})")
     if rec.error is not None:
         err = rec.error
         _err(f"error: {err}")

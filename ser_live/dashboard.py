@@ -151,7 +151,7 @@ class DashboardState:
         Results per predicted label.
     processing_ms, end_of_speech_ms : collections.deque of float
         Latency samples (milliseconds), oldest first.
-    level_dbfs, vad_state, stream_s, dropped_samples, dropped_s, input_overflows, dropped_short
+    level_dbfs, vad_state, stream_s, dropped_samples, dropped_s, input_overflows, dropped_short, dropped_utterances
         The last status given to :meth:`set_status`.
     version : int
         Incremented at every change.
@@ -191,6 +191,7 @@ class DashboardState:
         self.dropped_s = 0.0
         self.input_overflows = 0
         self.dropped_short = 0
+        self.dropped_utterances = 0
         self.version = 0
         self.results_version = 0
 
@@ -228,6 +229,7 @@ class DashboardState:
         dropped_s: float | None = None,
         input_overflows: int | None = None,
         dropped_short: int | None = None,
+        dropped_utterances: int | None = None,
     ) -> None:
         """Update the stream's status; an argument left as None keeps its previous value.
 
@@ -248,6 +250,8 @@ class DashboardState:
             PortAudio input-overflow flags counted by the capture callback.
         dropped_short : int
             Speech bursts shorter than the minimum utterance length.
+        dropped_utterances : int
+            Utterances dropped because the recogniser's worker queue was full.
         """
         if level_dbfs is not None:
             self.level_dbfs = float(level_dbfs)
@@ -263,6 +267,8 @@ class DashboardState:
             self.input_overflows = int(input_overflows)
         if dropped_short is not None:
             self.dropped_short = int(dropped_short)
+        if dropped_utterances is not None:
+            self.dropped_utterances = int(dropped_utterances)
         self.version += 1
 
     def latency(self, kind: str) -> dict[str, float]:
@@ -468,6 +474,9 @@ def _status_panel(state: DashboardState) -> Panel:
     more.append(f"{state.input_overflows} overflows", style="bold red1" if state.input_overflows else "")
     more.append(" · ", style="grey50")
     more.append(f"{state.dropped_short} short bursts", style="yellow1" if state.dropped_short else "")
+    if state.dropped_utterances:
+        more.append(" · ", style="grey50")
+        more.append(f"{state.dropped_utterances} utterances dropped (worker behind)", style="bold red1")
     grid.add_row("", more, "")
 
     body = Group(grid, lat)
@@ -745,6 +754,8 @@ def format_summary(summary: RunSummary) -> str:
         ("audio dropped", f"{summary.dropped_samples} samples ({summary.dropped_s:.3f} s)"),
         ("input overflows", str(summary.input_overflows)),
         ("short bursts dropped", str(summary.dropped_short)),
+        ("utterances dropped", str(summary.dropped_utterances)),
+        *([("utterances saved", str(summary.n_saved))] if summary.n_saved is not None else []),
         ("rolling estimate", ", ".join(f"{k} {v:.2f}" for k, v in rolling) or "none"),
     ]
     return "\n".join(["ser-live summary"] + [f"  {k:<21s}{v}" for k, v in rows])

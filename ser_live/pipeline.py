@@ -23,10 +23,8 @@ deterministic given the same samples from the same start.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import queue
 import threading
 import time
@@ -37,9 +35,10 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from .audiofile import SAMPLE_RATE_HZ, iter_audio_blocks, load_audio, to_int16, write_wav
+from .audiofile import SAMPLE_RATE_HZ, iter_audio_blocks, load_audio, to_int16
 from .errors import AudioFileError, NoSpeechError
 from .model import EmotionModel
+from .recordings import RecordingsWriter, new_run_id
 from .ringbuffer import RingBuffer
 from .types import Prediction, Result, RunSummary, Utterance
 from .vad import LEVEL_FLOOR_DBFS, Segmenter, VadConfig, iter_utterances, segment_signal, speech_span
@@ -56,6 +55,7 @@ __all__ = [
     "WHOLE_FILE_MAX_S",
     "DEFAULT_HALF_LIFE_S",
     "DEFAULT_RING_CAPACITY_S",
+    "DEFAULT_MAX_QUEUED_UTTERANCES",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,10 @@ WHOLE_FILE_MAX_S: float = 60.0
 DEFAULT_HALF_LIFE_S: float = 20.0
 #: Default ring-buffer capacity (seconds of audio the segmenter may fall behind by).
 DEFAULT_RING_CAPACITY_S: float = 30.0
+#: Default bound of the segmenter -> worker queue (utterances waiting to be classified).
+#: An utterance is at most ``VadConfig.max_utterance_s`` of int16 audio, so the queue
+#: holds at most this many times that (8 x 15 s x 32 kB/s = 3.8 MB with the defaults).
+DEFAULT_MAX_QUEUED_UTTERANCES: int = 8
 #: Block length (s of the file) in which files are decoded, as FileSource decodes them.
 _DECODE_BLOCK_S: float = 0.25
 #: Weights below this fraction of the newest utterance's decay are forgotten.
@@ -399,6 +403,9 @@ class RecognizerStatus:
         PortAudio input overflows reported to the capture callback (0 for files).
     dropped_short : int
         Speech bursts shorter than the minimum utterance length, not classified.
+    dropped_utterances : int
+        Utterances dropped because the worker's queue was full (live sources only; a file
+        replay waits instead).
     """
 
     level_dbfs: float
@@ -408,6 +415,7 @@ class RecognizerStatus:
     dropped_s: float
     input_overflows: int
     dropped_short: int
+    dropped_utterances: int = 0
 
 
 class Recognizer:
@@ -431,9 +439,10 @@ class Recognizer:
         When given, each utterance is written to ``<save_dir>/utt-<session>-<index:04d>.wav``
         (16 kHz mono int16, exactly the utterance's samples) and one JSON line (the
         ``--jsonl`` record plus ``"wav"``, the file name, and ``"source"``) is appended to
-        ``<save_dir>/index.jsonl``, flushed and fsynced, by the worker as soon as the
-        result is ready, before the main thread sees it; an interrupted run loses nothing
-        already classified.
+        ``<save_dir>/index.jsonl``, by the worker as soon as the result is ready, before
+        the main thread sees it; an interrupted run loses nothing already classified. Writes
+        are atomic and names unique per run; a failed write (e.g. a full disk) stops saving
+        and the run goes on (see :class:`~ser_live.recordings.RecordingsWriter`).
     on_result : callable, optional
         Called with each :class:`Result` on the worker thread (must be quick); results are
         put on :attr:`results` either way.
@@ -444,6 +453,15 @@ class Recognizer:
         after that time, flushes the utterance in progress, and the run ends as at the end
         of a file (:attr:`done` is set; :meth:`stop` then stops the source). Exact whatever
         the replay speed.
+    max_queued_utterances : int, default 8
+        Bound of the queue between the segmenter and the worker (utterances), so memory
+        stays bounded when the worker falls behind.
+    queue_full : {"wait", "drop"}, optional
+        What the segmenter does when that queue is full: ``"wait"`` for room (nothing is
+        lost; the ring buffer fills and a paced source then drops audio there, counted), or
+        ``"drop"`` the utterance and count it (:attr:`RecognizerStatus.dropped_utterances`).
+        Default: ``"wait"`` for a replayed :class:`~ser_live.audio.FileSource` (or a source
+        whose ``can_wait`` attribute is true), else ``"drop"`` (a microphone).
 
     Attributes
     ----------
@@ -455,7 +473,10 @@ class Recognizer:
     rolling : RollingEstimate
         Owned by the worker thread.
     session : str
-        Local start time ``YYYYmmdd-HHMMSS``, used in saved file names.
+        The run id (local start time ``YYYYmmdd-HHMMSS`` and a random tag), used in saved
+        file names.
+    recordings : RecordingsWriter or None
+        The writer of ``save_dir`` (None without it).
     error : BaseException or None
         What ended the source or a thread early (e.g. a decoding error mid-file).
     n_errors : int
@@ -482,9 +503,17 @@ class Recognizer:
         on_result: Callable[[Result], Any] | None = None,
         source_name: str | None = None,
         max_duration_s: float | None = None,
+        max_queued_utterances: int = DEFAULT_MAX_QUEUED_UTTERANCES,
+        queue_full: str | None = None,
     ) -> None:
         if not ring_capacity_s > 0:
             raise ValueError(f"ring_capacity_s must be positive, got {ring_capacity_s}")
+        if int(max_queued_utterances) < 1:
+            raise ValueError(f"max_queued_utterances must be >= 1, got {max_queued_utterances}")
+        if queue_full is None:
+            queue_full = "wait" if _can_wait(source) else "drop"
+        if queue_full not in ("wait", "drop"):
+            raise ValueError(f"queue_full must be 'wait' or 'drop', got {queue_full!r}")
         self.source = source
         self.model = model
         self.vad_config = (vad_config or VadConfig()).validate()
@@ -494,7 +523,12 @@ class Recognizer:
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.on_result = on_result
         self.source_name = source_name or _source_name(source)
-        self.session = time.strftime("%Y%m%d-%H%M%S")
+        self.session = new_run_id()
+        self.recordings = (
+            RecordingsWriter(self.save_dir, run_id=self.session, source_name=self.source_name)
+            if self.save_dir is not None
+            else None
+        )
         self.results: queue.Queue[Result] = queue.Queue()
         self.error: BaseException | None = None
         self.n_errors = 0
@@ -502,7 +536,9 @@ class Recognizer:
         self.max_duration_s = max_duration_s
         self.reached_max_duration = False
 
-        self._utterances: queue.Queue[Utterance | None] = queue.Queue()
+        self.queue_full = queue_full
+        self.dropped_utterances = 0
+        self._utterances: queue.Queue[Utterance | None] = queue.Queue(maxsize=int(max_queued_utterances))
         self._abort = threading.Event()
         self._processing_ms: list[float] = []
         self._end_of_speech_ms: list[float] = []
@@ -513,7 +549,6 @@ class Recognizer:
         self._started = False
         self._stopped = False
         self._stop_lock = threading.Lock()
-        self._index_file: Any = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Recognizer":
@@ -539,9 +574,8 @@ class Recognizer:
         rng = np.random.default_rng(0)
         self.model.predict_signal((0.01 * rng.standard_normal(SAMPLE_RATE_HZ)).astype(np.float32))
         log.info("model %s warmed up in %.0f ms", self.model.name, (time.perf_counter() - t0) * 1000)
-        if self.save_dir is not None:
-            self.save_dir.mkdir(parents=True, exist_ok=True)
-            self._index_file = open(self.save_dir / "index.jsonl", "a", encoding="utf-8")
+        if self.recordings is not None:
+            self.recordings.open()
         self._worker_thread = threading.Thread(target=self._work, name="ser-live-worker", daemon=True)
         self._segmenter_thread = threading.Thread(target=self._segment, name="ser-live-segmenter", daemon=True)
         self._worker_thread.start()
@@ -602,9 +636,8 @@ class Recognizer:
                 log.error("worker did not finish within %s s", timeout_s)
 
     def _close_index(self) -> None:
-        f, self._index_file = self._index_file, None
-        if f is not None:
-            f.close()
+        if self.recordings is not None:
+            self.recordings.close()
 
     def __enter__(self) -> "Recognizer":
         return self.start()
@@ -624,12 +657,38 @@ class Recognizer:
             stop = _StopAt(self, int(round(self.max_duration_s * SAMPLE_RATE_HZ)))
         try:
             for utt in iter_utterances(self.ring, self.segmenter, stop_event=stop, timeout_s=0.1):
-                self._utterances.put(utt)
+                self._enqueue(utt)
         except BaseException as exc:  # pragma: no cover - a bug; keep the pipeline draining
             log.exception("segmenter thread failed")
             self._set_error(exc)
         finally:
-            self._utterances.put(None)
+            while True:  # the end marker always reaches a live worker
+                try:
+                    self._utterances.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    if self._worker_thread is None or not self._worker_thread.is_alive():
+                        break
+
+    def _enqueue(self, utt: Utterance) -> None:
+        """Hand an utterance to the worker: wait for room, or drop it (counted) when full."""
+        if self.queue_full == "drop":
+            try:
+                self._utterances.put_nowait(utt)
+            except queue.Full:
+                self.dropped_utterances += 1
+                log.warning(
+                    "utterance %d (%.2f-%.2f s) dropped: %d utterances already wait for "
+                    "classification (%d dropped so far)",
+                    utt.index, utt.start_s, utt.end_s, self._utterances.maxsize, self.dropped_utterances,
+                )
+            return
+        while not self._abort.is_set():
+            try:
+                self._utterances.put(utt, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def _work(self) -> None:
         """Worker thread: utterances -> features -> prediction -> Result (-> saved)."""
@@ -657,12 +716,8 @@ class Recognizer:
                 self._end_of_speech_ms.append(res.end_of_speech_ms)
                 self._label_counts[pred.label] = self._label_counts.get(pred.label, 0) + 1
                 self._n_results += 1
-                if self._index_file is not None:
-                    try:
-                        self._save(res)
-                    except OSError as exc:
-                        log.error("saving utterance %d failed: %s", utt.index, exc)
-                        self._set_error(exc)
+                if self.recordings is not None:
+                    self.recordings.save(res)  # never raises: a failure stops saving only
                 self.results.put(res)
                 if self.on_result is not None:
                     try:
@@ -674,18 +729,6 @@ class Recognizer:
             self._set_error(exc)
         finally:
             self.done.set()
-
-    def _save(self, res: Result) -> None:
-        assert self.save_dir is not None and self._index_file is not None
-        name = f"utt-{self.session}-{res.utterance.index:04d}.wav"
-        write_wav(self.save_dir / name, res.utterance.samples, sample_rate_hz=res.utterance.sample_rate_hz)
-        record = res.to_json()
-        record["wav"] = name
-        record["source"] = self.source_name
-        f = self._index_file
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
 
     # ------------------------------------------------------------------ main-thread API
     def get_result(self, timeout_s: float | None = None) -> Result | None:
@@ -715,6 +758,7 @@ class Recognizer:
             dropped_s=self.ring.overrun_s,
             input_overflows=int(getattr(self.source, "input_overflows", 0)),
             dropped_short=int(seg.dropped_short),
+            dropped_utterances=int(self.dropped_utterances),
         )
 
     @property
@@ -745,6 +789,8 @@ class Recognizer:
             dropped_s=st.dropped_s,
             input_overflows=st.input_overflows,
             dropped_short=st.dropped_short,
+            dropped_utterances=st.dropped_utterances,
+            n_saved=self.recordings.n_saved if self.recordings is not None else None,
             rolling=dict(self.rolling.estimate),
         )
 
@@ -766,6 +812,17 @@ class _StopAt:
             rec.reached_max_duration = True
             return True
         return False
+
+
+def _can_wait(source: Any) -> bool:
+    """Whether a source can be made to wait (a file replay) rather than lose audio (a
+    microphone): its ``can_wait`` attribute, else whether it is a FileSource."""
+    can_wait = getattr(source, "can_wait", None)
+    if can_wait is None:
+        from .audio import FileSource
+
+        can_wait = isinstance(source, FileSource)
+    return bool(can_wait)
 
 
 def _source_name(source: Any) -> str:

@@ -592,3 +592,100 @@ def test_latency_stats():
     assert latency_stats([]) == {}
     s = latency_stats([float(v) for v in range(1, 101)])
     assert s == {"p50": pytest.approx(50.5), "p95": pytest.approx(95.05), "max": 100.0}
+
+
+# ---------------------------------------------------------------------------- bounded queue
+class _StalledModel:
+    """The model, but every classification waits until ``release`` is set."""
+
+    def __init__(self, model: EmotionModel, release: threading.Event) -> None:
+        self._model, self.release = model, release
+        self.labels, self.name, self.extractor = model.labels, model.name, model.extractor
+        self.calls = 0
+
+    def predict_signal(self, y):
+        self.calls += 1
+        assert self.release.wait(60), "never released"
+        return self._model.predict_signal(y)
+
+
+def _wait_until(cond, timeout_s: float = 30.0) -> bool:
+    ev = threading.Event()
+    for _ in range(int(timeout_s / 0.01)):
+        if cond():
+            return True
+        ev.wait(0.01)
+    return cond()
+
+
+def test_file_replay_waits_for_a_stalled_worker_and_loses_nothing(session, model):
+    path, x, spans = session
+    release = threading.Event()
+    src = FileSource(path, speed=0)
+    rec = Recognizer(src, model, ring_capacity_s=2.0, max_queued_utterances=1)
+    assert rec.queue_full == "wait"
+    rec.start()
+    rec.model = _StalledModel(model, release)  # after the warm-up
+    results = []
+    try:
+        # Worker holds utterance 0, the queue holds 1: the segmenter waits with utterance 2,
+        # the ring fills and the replay waits for room.
+        assert _wait_until(lambda: rec._utterances.full() and rec.ring.available > rec.ring.capacity_samples - 2000)
+        progress = rec.processed_samples
+        threading.Event().wait(0.5)
+        assert rec.processed_samples == progress < len(x) and not src.finished.is_set()
+        assert rec._utterances.qsize() == 1  # the bound holds
+        release.set()
+        while not rec.finished:
+            if (r := rec.get_result(timeout_s=0.1)) is not None:
+                results.append(r)
+    finally:
+        release.set()
+        rec.stop()
+    while (r := rec.get_result(timeout_s=0)) is not None:
+        results.append(r)
+    assert len(results) == len(spans)
+    st = rec.status()
+    assert st.dropped_utterances == 0 and st.dropped_samples == 0 and rec.summary().dropped_utterances == 0
+    for a, b in zip(results, predict_segments(x, model)):  # exactly what an unhurried run gives
+        _same(a, b)
+
+
+def test_live_source_drops_utterances_when_the_worker_falls_behind_and_counts_them(session, model):
+    from ser_live.dashboard import format_summary
+
+    _, x, spans = session
+    release = threading.Event()
+    src = ScriptedSource(x)  # not a file replay: the default is to drop, as for a microphone
+    rec = Recognizer(src, model, max_queued_utterances=1)
+    assert rec.queue_full == "drop"
+    rec.start()
+    rec.model = _StalledModel(model, release)
+    results = []
+    try:
+        # Utterance 0 in the worker, 1 queued, 2 and 3 dropped; the segmenter never waits.
+        assert _wait_until(lambda: rec.dropped_utterances == 2 and src.finished.is_set())
+        assert rec.status().dropped_utterances == 2
+        release.set()
+        while not rec.finished:
+            if (r := rec.get_result(timeout_s=0.1)) is not None:
+                results.append(r)
+    finally:
+        release.set()
+        rec.stop()
+    while (r := rec.get_result(timeout_s=0)) is not None:
+        results.append(r)
+    assert [r.utterance.index for r in results] == [0, 1]
+    summary = rec.summary()
+    assert summary.dropped_utterances == 2 and summary.n_utterances == 2
+    assert "utterances dropped   2" in format_summary(summary)
+    assert rec.ring.overrun_samples == 0  # the audio itself was all read
+
+
+def test_queue_options_are_checked(session, model):
+    path, _, _ = session
+    with pytest.raises(ValueError):
+        Recognizer(FileSource(path), model, max_queued_utterances=0)
+    with pytest.raises(ValueError):
+        Recognizer(FileSource(path), model, queue_full="block")
+    assert Recognizer(FileSource(path), model, queue_full="drop").queue_full == "drop"
