@@ -22,7 +22,7 @@ folder (``$SER_LIVE_DATA``, default ``<repo>/../shared/data``):
    20 ms block): warm (bytecode cached), first run after install (installed bytecode, empty
    numba cache) and cold (no bytecode at all), with a breakdown by import;
 5. **throughput** - ``ser-live predict`` over RAVDESS files, and the same
-   :func:`~ser_live.pipeline.predict_file` through joblib with 1 and 2 worker processes
+   :meth:`~ser_live.offline.Predictor.process_file` through joblib with 1 and 2 worker processes
    (``predict`` has no ``--jobs`` option);
 6. **peak memory** - peak RSS of the listening process (``VmHWM`` of ``/proc/PID/status``,
    its high-water mark since ``exec``; ``wait4``'s ``ru_maxrss`` would report this benchmark's
@@ -1114,20 +1114,20 @@ _WORKER_MODEL: dict[str, Any] = {}
 
 
 def _predict_chunk(paths: Sequence[str], model_path: str | None) -> tuple[int, int]:
-    """Classify files with :func:`predict_file` (worker side); the model is loaded once per
+    """Classify files with :meth:`Predictor.process_file` (worker side); the model is loaded once per
     process. Returns (classified, failed)."""
     from .errors import SerLiveError
     from .model import EmotionModel
-    from .pipeline import predict_file
+    from .offline import Predictor
 
     key = model_path or ""
     if key not in _WORKER_MODEL:
         _WORKER_MODEL[key] = EmotionModel.load(model_path)
-    model = _WORKER_MODEL[key]
+    predictor = Predictor(_WORKER_MODEL[key])
     ok = bad = 0
     for p in paths:
         try:
-            predict_file(p, model)
+            predictor.process_file(p)
             ok += 1
         except (SerLiveError, ValueError):
             bad += 1
@@ -1145,7 +1145,7 @@ def bench_throughput(
     """Offline throughput over RAVDESS files.
 
     * ``cli``: ``ser-live predict FILES... > /dev/null`` (one process; its start-up included).
-    * ``api_1_worker`` / ``api_2_workers``: :func:`~ser_live.pipeline.predict_file` over the
+    * ``api_1_worker`` / ``api_2_workers``: :meth:`~ser_live.offline.Predictor.process_file` over the
       same files in this process, and split over 2 joblib (loky) worker processes, started
       and given the model before the clock starts.
 

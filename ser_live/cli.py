@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     -------
     argparse.ArgumentParser
     """
-    from .pipeline import DEFAULT_HALF_LIFE_S
+    from .rolling import DEFAULT_HALF_LIFE_S
 
     p = argparse.ArgumentParser(
         prog="ser-live",
@@ -308,9 +308,10 @@ def _expand_paths(paths: list[str]) -> Iterator[tuple[str, SerLiveError | None]]
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .model import EmotionModel
-    from .pipeline import predict_file, predict_file_segments
+    from .offline import Predictor
 
     model = EmotionModel.load(args.model)
+    predictor = Predictor(model, vad_config=args.vad_config)
     labels = model.labels
     seg = bool(args.segments)
     head = ["path", *(["start_s", "end_s"] if seg else []), "label", "confidence"]
@@ -341,7 +342,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 if error is not None:
                     raise error
                 if seg:
-                    results = predict_file_segments(path, model, vad_config=args.vad_config)
+                    results = predictor.process_file(path, segments=True)
                     if not results:
                         raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
                     for r in results:
@@ -349,7 +350,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                         emit({"path": path, "start_s": j["start_s"], "end_s": j["end_s"], "label": j["label"],
                               "confidence": j["confidence"], "probabilities": j["probabilities"]})
                 else:
-                    pred = predict_file(path, model, vad_config=args.vad_config)
+                    pred = predictor.process_file(path)
                     emit({"path": path, "label": pred.label, "confidence": round(float(pred.confidence), 4),
                           "probabilities": {k: round(float(v), 4) for k, v in pred.probabilities.items()}})
                 n_ok += 1

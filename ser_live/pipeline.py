@@ -15,344 +15,53 @@
   :class:`~ser_live.types.Result` on :attr:`Recognizer.results`, which the main thread
   drains (dashboard, ``--plain``, ``--jsonl``).
 
-:func:`predict_segments` runs the very same segmenter and model on a whole array: the
-streaming path (a file replayed at any speed) and the offline one give identical utterance
-boundaries and identical probabilities (train/serve parity), because the segmenter is
-deterministic given the same samples from the same start.
+Nothing else lives here: the rolling estimate is :mod:`ser_live.rolling`, saved recordings
+:mod:`ser_live.recordings`, offline prediction :mod:`ser_live.offline` (whose
+``Predictor.process_signal(y, segments=True)`` runs the very same segmenter and model on a
+whole array: the streaming path, a file replayed at any speed, and the offline one give
+identical utterance boundaries and probabilities, because the segmenter is deterministic
+given the same samples from the same start).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from .audiofile import SAMPLE_RATE_HZ, iter_audio_blocks, load_audio, to_int16
-from .errors import AudioFileError, NoSpeechError
+from .audiofile import SAMPLE_RATE_HZ
 from .model import EmotionModel
 from .recordings import RecordingsWriter, new_run_id
 from .ringbuffer import RingBuffer
-from .types import Prediction, Result, RunSummary, Utterance
-from .vad import LEVEL_FLOOR_DBFS, Segmenter, VadConfig, iter_utterances, segment_signal, speech_span
+from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
+from .types import Result, RunSummary, Utterance
+from .vad import LEVEL_FLOOR_DBFS, Segmenter, VadConfig, iter_utterances
 
 __all__ = [
-    "RollingEstimate",
     "RecognizerStatus",
     "Recognizer",
-    "predict_segments",
-    "predict_file",
-    "predict_file_segments",
-    "decode_like_stream",
     "latency_stats",
-    "WHOLE_FILE_MAX_S",
-    "DEFAULT_HALF_LIFE_S",
     "DEFAULT_RING_CAPACITY_S",
     "DEFAULT_MAX_QUEUED_UTTERANCES",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Longest file (s) :func:`predict_file` takes as one utterance; longer ones need segments.
-WHOLE_FILE_MAX_S: float = 60.0
-#: Default half-life of the rolling estimate (stream seconds).
-DEFAULT_HALF_LIFE_S: float = 20.0
 #: Default ring-buffer capacity (seconds of audio the segmenter may fall behind by).
 DEFAULT_RING_CAPACITY_S: float = 30.0
 #: Default bound of the segmenter -> worker queue (utterances waiting to be classified).
 #: An utterance is at most ``VadConfig.max_utterance_s`` of int16 audio, so the queue
 #: holds at most this many times that (8 x 15 s x 32 kB/s = 3.8 MB with the defaults).
 DEFAULT_MAX_QUEUED_UTTERANCES: int = 8
-#: Block length (s of the file) in which files are decoded, as FileSource decodes them.
-_DECODE_BLOCK_S: float = 0.25
-#: Weights below this fraction of the newest utterance's decay are forgotten.
-_FORGET_BELOW: float = 1e-6
 
 
-# ---------------------------------------------------------------------- rolling estimate
-class RollingEstimate:
-    """Recency-weighted average of utterance probabilities over a conversation.
-
-    After utterances ``i = 1..n`` (probability vectors ``p_i``, lengths ``d_i`` in seconds,
-    confidences ``c_i`` = the top probability, ends ``e_i`` in stream seconds) the estimate is
-
-    .. math::
-
-        r = \\frac{\\sum_i w_i \\, p_i}{\\sum_i w_i}, \\qquad
-        w_i = d_i \\cdot c_i \\cdot 0.5^{(e_n - e_i) / h}
-
-    with ``h`` the half-life in stream seconds and ``e_n`` the end of the latest utterance.
-    Longer and more confident utterances count more; an utterance ``h`` seconds older than
-    the latest counts half as much as it did. One odd utterance among several therefore
-    moves the estimate only partly, and a lasting change of mood takes over within a few
-    utterances. The first utterance gives ``r = p_1``. Utterances whose decay factor falls
-    below 1e-6 (about 20 half-lives) are forgotten, so memory stays bounded.
-
-    Parameters
-    ----------
-    labels : list of str
-        Label order of the estimate (the model's labels).
-    half_life_s : float, default 20.0
-        Age (stream seconds) at which an utterance's weight has halved; ``inf`` averages
-        everything equally (weighted by duration and confidence only).
-
-    Attributes
-    ----------
-    estimate : dict of str to float
-        The current estimate (label -> probability, summing to 1); empty before the first
-        update.
-
-    Raises
-    ------
-    ValueError
-        ``half_life_s`` not positive, or no labels.
-    """
-
-    def __init__(self, labels: list[str], *, half_life_s: float = DEFAULT_HALF_LIFE_S) -> None:
-        if not labels:
-            raise ValueError("labels must not be empty")
-        if not (half_life_s > 0):
-            raise ValueError(f"half_life_s must be positive, got {half_life_s}")
-        self.labels = list(labels)
-        self.half_life_s = float(half_life_s)
-        self._items: list[tuple[np.ndarray, float, float]] = []  # (p, d*c, end_s)
-        self._latest_end_s = -math.inf
-        self.estimate: dict[str, float] = {}
-
-    def reset(self) -> None:
-        """Forget every utterance."""
-        self._items.clear()
-        self._latest_end_s = -math.inf
-        self.estimate = {}
-
-    def update(
-        self,
-        result: Result | Mapping[str, float],
-        *,
-        duration_s: float | None = None,
-        confidence: float | None = None,
-        end_s: float | None = None,
-    ) -> dict[str, float]:
-        """Add one utterance and return the new estimate.
-
-        Parameters
-        ----------
-        result : Result or mapping of str to float
-            A classified utterance (its probabilities, duration, confidence and end are
-            used), or the probabilities (label -> probability) themselves, in which case
-            ``duration_s``, ``end_s`` are required and ``confidence`` defaults to the
-            largest probability.
-        duration_s : float, optional
-            Utterance length (seconds).
-        confidence : float, optional
-            Confidence in [0, 1].
-        end_s : float, optional
-            End of the utterance in stream seconds.
-
-        Returns
-        -------
-        dict of str to float
-            The estimate after this utterance (a new dict; also kept in :attr:`estimate`).
-
-        Raises
-        ------
-        ValueError
-            Missing keywords with a bare mapping, or a label the estimate does not know.
-        """
-        if isinstance(result, Result):
-            probs: Mapping[str, float] = result.prediction.probabilities
-            duration_s = result.utterance.duration_s
-            confidence = result.prediction.confidence
-            end_s = result.utterance.end_s
-        else:
-            probs = result
-            if duration_s is None or end_s is None:
-                raise ValueError("duration_s and end_s are needed with bare probabilities")
-        unknown = set(probs) - set(self.labels)
-        if unknown:
-            raise ValueError(f"labels not in the estimate: {sorted(unknown)}")
-        p = np.array([float(probs.get(lab, 0.0)) for lab in self.labels], dtype=np.float64)
-        if confidence is None:
-            confidence = float(p.max())
-        self._items.append((p, max(float(duration_s), 0.0) * max(float(confidence), 0.0), float(end_s)))
-        self._latest_end_s = max(self._latest_end_s, float(end_s))
-        return self._recompute()
-
-    def _recompute(self) -> dict[str, float]:
-        latest = self._latest_end_s
-        h = self.half_life_s
-        decays = [0.5 ** (max(latest - e, 0.0) / h) for _p, _w, e in self._items]
-        keep = [i for i, dec in enumerate(decays) if dec >= _FORGET_BELOW]
-        self._items = [self._items[i] for i in keep]
-        decays = [decays[i] for i in keep]
-        weights = np.array([w * dec for (_p, w, _e), dec in zip(self._items, decays)])
-        P = np.vstack([p for p, _w, _e in self._items])
-        total = float(weights.sum())
-        if total > 0:
-            r = weights @ P / total
-        else:  # only zero-length or zero-confidence utterances: plain mean
-            r = P.mean(axis=0)
-        s = float(r.sum())
-        if s > 0:
-            r = r / s
-        self.estimate = {lab: float(v) for lab, v in zip(self.labels, r)}
-        return dict(self.estimate)
-
-
-# ---------------------------------------------------------------------- offline
-def decode_like_stream(path: str | Path) -> np.ndarray:
-    """Decode a whole file exactly as :class:`~ser_live.audio.FileSource` streams it.
-
-    Same block decoding, streaming resampler, channel mix and int16 conversion, so the
-    samples equal those a replay writes into the ring buffer, for any rate and channel
-    count.
-
-    Parameters
-    ----------
-    path : str or Path
-        Audio file (WAV, FLAC, OGG, ...).
-
-    Returns
-    -------
-    np.ndarray, int16, shape (n_samples,)
-        Mono at 16 kHz.
-
-    Raises
-    ------
-    AudioFileError
-        Missing, unreadable or empty file.
-    """
-    blocks = [to_int16(y) for y in iter_audio_blocks(path, block_s=_DECODE_BLOCK_S, sample_rate_hz=SAMPLE_RATE_HZ)]
-    if not blocks:
-        raise AudioFileError(f"{path}: the file holds no audio samples (empty)")
-    return np.concatenate(blocks)
-
-
-def predict_segments(
-    y: np.ndarray,
-    model: EmotionModel,
-    *,
-    vad_config: VadConfig | None = None,
-    half_life_s: float = DEFAULT_HALF_LIFE_S,
-) -> list[Result]:
-    """Cut a whole signal into utterances and classify each, as the live recogniser does.
-
-    Uses :func:`~ser_live.vad.segment_signal` (the live segmenter fed from sample 0) and
-    :meth:`EmotionModel.predict_signal` on each utterance's int16 samples, and the same
-    :class:`RollingEstimate`, so every field but the latencies equals what
-    :class:`Recognizer` gives for the same samples streamed from the start.
-
-    Parameters
-    ----------
-    y : np.ndarray, float32 in [-1, 1] or int16, shape (n_samples,)
-        Mono audio at 16 kHz.
-    model : EmotionModel
-    vad_config : VadConfig, optional
-        Segmenter parameters; defaults when None.
-    half_life_s : float, default 20.0
-        Half-life of the rolling estimate (stream seconds).
-
-    Returns
-    -------
-    list of Result
-        One per utterance, in order; ``processing_ms`` and ``end_of_speech_ms`` are 0.
-
-    Raises
-    ------
-    ValueError
-        Not mono, or an unsupported dtype.
-    """
-    rolling = RollingEstimate(model.labels, half_life_s=half_life_s)
-    out = []
-    for utt in segment_signal(y, config=vad_config, sample_rate_hz=SAMPLE_RATE_HZ):
-        pred = model.predict_signal(utt.samples)
-        res = Result(utterance=utt, prediction=pred)
-        res.rolling = rolling.update(res)
-        out.append(res)
-    return out
-
-
-def predict_file_segments(
-    path: str | Path,
-    model: EmotionModel,
-    *,
-    vad_config: VadConfig | None = None,
-    half_life_s: float = DEFAULT_HALF_LIFE_S,
-) -> list[Result]:
-    """:func:`predict_segments` on a file decoded as a replay streams it.
-
-    Parameters
-    ----------
-    path : str or Path
-        Audio file of any length, rate and channel count.
-    model : EmotionModel
-    vad_config : VadConfig, optional
-    half_life_s : float, default 20.0
-
-    Returns
-    -------
-    list of Result
-        Possibly empty (no speech found).
-
-    Raises
-    ------
-    AudioFileError
-        Missing, unreadable or empty file.
-    """
-    return predict_segments(decode_like_stream(path), model, vad_config=vad_config, half_life_s=half_life_s)
-
-
-def predict_file(
-    path: str | Path,
-    model: EmotionModel,
-    *,
-    vad_config: VadConfig | None = None,
-    max_duration_s: float = WHOLE_FILE_MAX_S,
-) -> Prediction:
-    """Classify a whole file as one utterance, trimmed as training files are trimmed.
-
-    The file is decoded to 16 kHz mono float32 (:func:`~ser_live.audiofile.load_audio`),
-    trimmed to the speech span the live segmenter finds (:func:`~ser_live.vad.speech_span`,
-    pre-roll and hangover included; what ``train/extract.py`` does to every training file),
-    and classified.
-
-    Parameters
-    ----------
-    path : str or Path
-        One utterance of audio (any rate and channel count).
-    model : EmotionModel
-    vad_config : VadConfig, optional
-    max_duration_s : float, default 60.0
-        Longer files are refused (cut them with :func:`predict_file_segments`).
-
-    Returns
-    -------
-    Prediction
-
-    Raises
-    ------
-    AudioFileError
-        Missing, unreadable or empty file, or longer than ``max_duration_s``.
-    NoSpeechError
-        The VAD finds no speech in the file.
-    """
-    y = load_audio(path, max_duration_s=max_duration_s)
-    span = speech_span(y, config=vad_config)
-    if span is None:
-        raise NoSpeechError(
-            f"{path}: no speech detected (silent or noise-only; "
-            f"{len(y) / SAMPLE_RATE_HZ:.1f} s of audio checked by the VAD)"
-        )
-    return model.predict_signal(y[span[0] : span[1]])
-
-
+# ---------------------------------------------------------------------- live
 def latency_stats(values_ms: list[float]) -> dict[str, float]:
     """``p50``, ``p95`` and ``max`` of latencies (ms); linear-interpolated percentiles
     (``numpy.percentile``'s default). Empty dict for no values."""
@@ -366,7 +75,6 @@ def latency_stats(values_ms: list[float]) -> dict[str, float]:
     }
 
 
-# ---------------------------------------------------------------------- live
 class Source(Protocol):
     """What :class:`Recognizer` needs of an audio source (``FileSource``,
     ``MicrophoneSource`` or a test double): ``start(ring)`` begins writing int16 blocks from
@@ -652,12 +360,15 @@ class Recognizer:
 
     def _segment(self) -> None:
         """Segmenter thread: ring -> utterances queue; a None marks the end."""
-        stop: Any = self._abort
-        if self.max_duration_s is not None:
-            stop = _StopAt(self, int(round(self.max_duration_s * SAMPLE_RATE_HZ)))
+        limit = None if self.max_duration_s is None else int(round(self.max_duration_s * SAMPLE_RATE_HZ))
         try:
-            for utt in iter_utterances(self.ring, self.segmenter, stop_event=stop, timeout_s=0.1):
+            utterances = iter_utterances(
+                self.ring, self.segmenter, stop_event=self._abort, timeout_s=0.1, max_samples=limit
+            )
+            for utt in utterances:
                 self._enqueue(utt)
+            if limit is not None and self.processed_samples >= limit:
+                self.reached_max_duration = True
         except BaseException as exc:  # pragma: no cover - a bug; keep the pipeline draining
             log.exception("segmenter thread failed")
             self._set_error(exc)
@@ -793,25 +504,6 @@ class Recognizer:
             n_saved=self.recordings.n_saved if self.recordings is not None else None,
             rolling=dict(self.rolling.estimate),
         )
-
-
-class _StopAt:
-    """The ``stop_event`` given to :func:`~ser_live.vad.iter_utterances` when a maximum
-    duration is set: "set" once the segmenter's next frame would start at or after
-    ``limit_samples``, or when the recogniser aborts."""
-
-    def __init__(self, rec: Recognizer, limit_samples: int) -> None:
-        self._rec = rec
-        self._limit = limit_samples
-
-    def is_set(self) -> bool:
-        rec = self._rec
-        if rec._abort.is_set():
-            return True
-        if rec.processed_samples >= self._limit:
-            rec.reached_max_duration = True
-            return True
-        return False
 
 
 def _can_wait(source: Any) -> bool:
