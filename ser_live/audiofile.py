@@ -170,13 +170,9 @@ def load_audio(
 
     Parameters
     ----------
-    path : str or Path
-        Audio file (any format libsndfile reads, any rate, any channel count).
-    sample_rate_hz : int, default 16000
-        Target sample rate (Hz).
-    max_duration_s : float, optional
-        Refuse files longer than this many seconds (before decoding them), so a
-        one-hour recording is not loaded by mistake where one utterance is expected.
+    path, sample_rate_hz, max_duration_s
+        As :func:`decode_audio` (``max_duration_s`` keeps a one-hour recording from being
+        loaded by mistake where one utterance is expected).
 
     Returns
     -------

@@ -20,7 +20,7 @@ from ser_live.cli import main
 from ser_live.errors import AudioFileError, NoSpeechError
 from ser_live.offline import Predictor
 from ser_live.ringbuffer import RingBuffer
-from ser_live.vad import segment_signal, speech_span
+from ser_live.vad import speech_span
 
 from .test_pipeline import model, test_model_path  # noqa: F401 (fixtures)
 

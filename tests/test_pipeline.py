@@ -606,6 +606,21 @@ class _StalledModel:
         return self._model.predict_signal(y)
 
 
+def _release_and_drain(rec: Recognizer, release: threading.Event) -> list[Result]:
+    """Let a stalled worker go on, take every result until the run ends, stop."""
+    release.set()
+    results = []
+    try:
+        while not rec.finished:
+            if (r := rec.get_result(timeout_s=0.1)) is not None:
+                results.append(r)
+    finally:
+        rec.stop()
+    while (r := rec.get_result(timeout_s=0)) is not None:
+        results.append(r)
+    return results
+
+
 def _wait_until(cond, timeout_s: float = 30.0) -> bool:
     ev = threading.Event()
     for _ in range(int(timeout_s / 0.01)):
@@ -622,7 +637,6 @@ def test_file_replay_waits_for_a_stalled_worker_and_loses_nothing(session, model
     rec = Recognizer(src, _StalledModel(model, release), ring_capacity_s=2.0, max_queued_utterances=1)
     assert rec.queue_full == "wait"
     rec.start()
-    results = []
     try:
         # Worker holds utterance 0, the queue holds 1: the segmenter waits with utterance 2
         # (it has read up to that utterance's end and no further), the ring fills and the
@@ -633,15 +647,8 @@ def test_file_replay_waits_for_a_stalled_worker_and_loses_nothing(session, model
         assert rec.processed_samples == u2_end < len(x) and not src.finished.is_set()
         assert rec.ring.available > rec.ring.capacity_samples - 2000  # the ring is full
         assert rec._utterances.qsize() == 1  # the bound holds
-        release.set()
-        while not rec.finished:
-            if (r := rec.get_result(timeout_s=0.1)) is not None:
-                results.append(r)
     finally:
-        release.set()
-        rec.stop()
-    while (r := rec.get_result(timeout_s=0)) is not None:
-        results.append(r)
+        results = _release_and_drain(rec, release)
     assert len(results) == len(spans)
     st = rec.status()
     assert st.dropped_utterances == 0 and st.dropped_samples == 0 and rec.summary().dropped_utterances == 0
@@ -658,21 +665,13 @@ def test_live_source_drops_utterances_when_the_worker_falls_behind_and_counts_th
     rec = Recognizer(src, _StalledModel(model, release), max_queued_utterances=1)
     assert rec.queue_full == "drop"
     rec.start()
-    results = []
     try:
         # One utterance in the worker, one queued, two dropped (which ones depends on when
         # the worker takes the first off the queue); the segmenter never waits.
         assert _wait_until(lambda: rec.dropped_utterances == 2 and src.finished.is_set())
         assert rec.status().dropped_utterances == 2
-        release.set()
-        while not rec.finished:
-            if (r := rec.get_result(timeout_s=0.1)) is not None:
-                results.append(r)
     finally:
-        release.set()
-        rec.stop()
-    while (r := rec.get_result(timeout_s=0)) is not None:
-        results.append(r)
+        results = _release_and_drain(rec, release)
     idx = [r.utterance.index for r in results]
     assert len(idx) == 2 and idx[0] == 0 and idx == sorted(set(idx))
     summary = rec.summary()
