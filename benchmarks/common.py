@@ -27,7 +27,7 @@ from ser_live import __version__
 from ser_live.audiofile import SAMPLE_RATE_HZ, audio_info, load_audio, to_int16, write_wav
 from ser_live.errors import SerLiveError
 from ser_live.model import EmotionModel
-from ser_live.pipeline import predict_file
+from ser_live.offline import Predictor
 from ser_live.vad import VadConfig
 from train.corpora import Record, default_data_root, read_emodb, read_ravdess, read_tess
 from train.sessions import build_session, corpus_utterances, room_tone, write_session
@@ -38,7 +38,7 @@ __all__ = [
     "module_cmd", "child_env", "vm_hwm_kb", "fmt", "md_table", "verdict", "write_reports",
     # ser_live and train names used by the sections
     "__version__", "audio_info", "load_audio", "to_int16", "write_wav", "SerLiveError", "EmotionModel",
-    "predict_file", "VadConfig", "Record", "build_session", "corpus_utterances", "room_tone", "write_session",
+    "Predictor", "VadConfig", "Record", "build_session", "corpus_utterances", "room_tone", "write_session",
 ]
 
 log = logging.getLogger("benchmarks")

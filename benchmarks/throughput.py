@@ -1,5 +1,5 @@
 """Section ``throughput``: offline classification of RAVDESS files, by ``ser-live predict``
-(one process, start-up included) and by :func:`predict_file` through joblib with 1 and 2
+(one process, start-up included) and by :meth:`Predictor.process_file` through joblib with 1 and 2
 worker processes (``predict`` has no ``--jobs`` option).
 """
 
@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .common import (
-    BenchContext, EmotionModel, SerLiveError, audio_info, md_table, predict_file, progress, ser_live_cmd,
+    BenchContext, EmotionModel, Predictor, SerLiveError, audio_info, md_table, progress, ser_live_cmd,
 )
 
 NAME = "throughput"
@@ -22,16 +22,16 @@ _WORKER_MODEL: dict[str, Any] = {}
 
 
 def _predict_chunk(paths: Sequence[str], model_path: str | None) -> tuple[int, int]:
-    """Classify files with :func:`predict_file` (worker side); the model is loaded once per
-    process. Returns (classified, failed)."""
+    """Classify files with :meth:`Predictor.process_file` (worker side); the model is loaded
+    once per process. Returns (classified, failed)."""
     key = model_path or ""
     if key not in _WORKER_MODEL:
-        _WORKER_MODEL[key] = EmotionModel.load(model_path)
-    model = _WORKER_MODEL[key]
+        _WORKER_MODEL[key] = Predictor(EmotionModel.load(model_path))
+    predictor = _WORKER_MODEL[key]
     ok = bad = 0
     for p in paths:
         try:
-            predict_file(p, model)
+            predictor.process_file(p)
             ok += 1
         except (SerLiveError, ValueError):
             bad += 1
@@ -47,7 +47,7 @@ def run(ctx: BenchContext) -> dict[str, Any]:
     """Offline throughput over RAVDESS files.
 
     * ``cli_1_process``: ``ser-live predict FILES... > /dev/null``.
-    * ``api_1_worker`` / ``api_2_workers``: :func:`predict_file` over the same files in this
+    * ``api_1_worker`` / ``api_2_workers``: :meth:`Predictor.process_file` over the same files in this
       process, and split over 2 joblib (loky) worker processes, started and given the model
       before the clock starts.
 
@@ -104,8 +104,8 @@ def run(ctx: BenchContext) -> dict[str, Any]:
     return out
 
 
-_CONFIGS = (("cli_1_process", "`ser-live predict`, 1 process"), ("api_1_worker", "predict_file, 1 worker"),
-            ("api_2_workers", "predict_file, 2 workers"))
+_CONFIGS = (("cli_1_process", "`ser-live predict`, 1 process"), ("api_1_worker", "Predictor.process_file, 1 worker"),
+            ("api_2_workers", "Predictor.process_file, 2 workers"))
 
 
 def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:

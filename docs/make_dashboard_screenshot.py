@@ -25,7 +25,7 @@ from rich.console import Console
 from ser_live.audiofile import load_audio, to_int16
 from ser_live.dashboard import DashboardState, render_dashboard
 from ser_live.model import EmotionModel
-from ser_live.pipeline import RollingEstimate
+from ser_live.rolling import RollingEstimate
 from ser_live.types import Result
 from ser_live.vad import segment_signal
 

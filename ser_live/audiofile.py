@@ -2,6 +2,14 @@
 
 Inside ser-live audio is ``float32`` in [-1, 1] of shape ``(n_samples,)`` at 16 kHz mono;
 ``int16`` appears only at the capture and VAD boundary and in written WAV files.
+
+There is ONE way to decode a file, :func:`iter_audio_blocks` (block by block, streaming
+resampler, channels averaged), and everything that reads a file goes through it: the replay
+(:class:`~ser_live.audio.FileSource`), :func:`decode_audio` (the whole file as the replay
+streams it, int16) and :func:`load_audio` (the same samples as float32), hence offline
+whole-file and segment prediction and training feature extraction. A whole-file
+prediction and ``--segments`` therefore see the same samples at any original rate. For a
+16-bit file already at 16 kHz mono the samples are exactly the file's.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ __all__ = [
     "SAMPLE_RATE_HZ",
     "AudioInfo",
     "audio_info",
+    "DECODE_BLOCK_S",
     "load_audio",
+    "decode_audio",
     "iter_audio_blocks",
     "to_int16",
     "to_float32",
@@ -30,6 +40,10 @@ log = logging.getLogger(__name__)
 
 #: The one sample rate of the library (Hz): capture, VAD, features and models all use it.
 SAMPLE_RATE_HZ: int = 16000
+#: Length (s of the file) of the blocks files are decoded in. The streaming resampler's
+#: output does not depend on it (checked on the 44.1/48/24 kHz samples), so it only trades
+#: memory for calls.
+DECODE_BLOCK_S: float = 0.25
 
 
 class AudioInfo:
@@ -108,16 +122,25 @@ def _require_finite(y: np.ndarray, path: Path, *, offset_frames: int, sample_rat
         )
 
 
-def load_audio(
+def _check_duration(info: AudioInfo, max_duration_s: float | None) -> None:
+    if max_duration_s is not None and info.duration_s > max_duration_s:
+        raise AudioFileError(
+            f"{info.path}: {info.duration_s:.1f} s long, more than the {max_duration_s:.0f} s "
+            "this call takes as one utterance; cut it into utterances with --segments"
+        )
+
+
+def decode_audio(
     path: str | Path,
     *,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
     max_duration_s: float | None = None,
 ) -> np.ndarray:
-    """Decode a whole file to mono float32 at ``sample_rate_hz``.
+    """Decode a whole file to mono int16, exactly as a replay streams it.
 
-    Channels are averaged; other sample rates are resampled with soxr (high quality, via
-    :func:`librosa.resample`).
+    The concatenation of :func:`iter_audio_blocks` converted with :func:`to_int16`: the
+    samples a :class:`~ser_live.audio.FileSource` writes into the ring buffer, for any rate
+    and channel count.
 
     Parameters
     ----------
@@ -126,13 +149,11 @@ def load_audio(
     sample_rate_hz : int, default 16000
         Target sample rate (Hz).
     max_duration_s : float, optional
-        Refuse files longer than this many seconds (before decoding them), so a
-        one-hour recording is not loaded by mistake where one utterance is expected.
+        Refuse files longer than this many seconds (checked on the header, before decoding).
 
     Returns
     -------
-    np.ndarray, float32, shape (n_samples,)
-        Samples in [-1, 1].
+    np.ndarray, int16, shape (n_samples,)
 
     Raises
     ------
@@ -141,30 +162,50 @@ def load_audio(
         or infinite samples.
     """
     info = audio_info(path)
-    if max_duration_s is not None and info.duration_s > max_duration_s:
-        raise AudioFileError(
-            f"{info.path}: {info.duration_s:.1f} s long, more than the {max_duration_s:.0f} s "
-            "this call takes as one utterance; cut it into utterances with --segments"
-        )
-    try:
-        data, sr = sf.read(str(info.path), dtype="float32", always_2d=False)
-    except Exception as exc:
-        raise AudioFileError(f"{info.path}: decoding failed ({exc})") from exc
-    _require_finite(data, info.path, offset_frames=0, sample_rate_hz=sr)
-    y = _to_mono(np.asarray(data, dtype=np.float32))
-    if y.size == 0:
+    _check_duration(info, max_duration_s)
+    blocks = [to_int16(y) for y in iter_audio_blocks(info.path, sample_rate_hz=sample_rate_hz)]
+    if not blocks:
         raise AudioFileError(f"{info.path}: the file holds no audio samples (empty)")
-    if sr != sample_rate_hz:
-        import librosa
+    return np.concatenate(blocks)
 
-        y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate_hz, res_type="soxr_hq")
-    return np.ascontiguousarray(np.clip(y, -1.0, 1.0), dtype=np.float32)
+
+def load_audio(
+    path: str | Path,
+    *,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+    max_duration_s: float | None = None,
+) -> np.ndarray:
+    """Decode a whole file to mono float32 at ``sample_rate_hz``, as a replay streams it.
+
+    :func:`decode_audio` as float32 (:func:`to_float32`): the very samples the live path
+    and ``--segments`` see (on the 16-bit grid). Channels are averaged; other sample rates
+    are resampled with soxr's streaming resampler, quality "HQ" (the same filter as
+    :func:`librosa.resample` with ``res_type="soxr_hq"``). A 16-bit file at
+    ``sample_rate_hz`` decodes to exactly its samples divided by 32768.
+
+    Parameters
+    ----------
+    path, sample_rate_hz, max_duration_s
+        As :func:`decode_audio` (``max_duration_s`` keeps a one-hour recording from being
+        loaded by mistake where one utterance is expected).
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_samples,)
+        Samples in [-1, 1).
+
+    Raises
+    ------
+    AudioFileError
+        Missing, unreadable or empty file, or longer than ``max_duration_s``.
+    """
+    return to_float32(decode_audio(path, sample_rate_hz=sample_rate_hz, max_duration_s=max_duration_s))
 
 
 def iter_audio_blocks(
     path: str | Path,
     *,
-    block_s: float = 0.5,
+    block_s: float = DECODE_BLOCK_S,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
 ) -> Iterator[np.ndarray]:
     """Decode a file block by block, mono float32 at ``sample_rate_hz``, in constant memory.
@@ -176,8 +217,8 @@ def iter_audio_blocks(
     ----------
     path : str or Path
         Audio file.
-    block_s : float, default 0.5
-        Length of each decoded block, in seconds of the file.
+    block_s : float, default 0.25
+        Length of each decoded block, in seconds of the file (does not change the samples).
     sample_rate_hz : int, default 16000
         Output sample rate (Hz).
 

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
     """
     from .audio import NO_AUDIO_TIMEOUT_S, NO_AUDIO_WARN_S
-    from .pipeline import DEFAULT_HALF_LIFE_S
+    from .rolling import DEFAULT_HALF_LIFE_S
 
     p = argparse.ArgumentParser(
         prog="ser-live",
@@ -341,9 +341,10 @@ def _expand_paths(paths: list[str]) -> Iterator[tuple[str, SerLiveError | None]]
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .model import EmotionModel
-    from .pipeline import predict_file, predict_file_segments
+    from .offline import Predictor
 
     model = EmotionModel.load(args.model)
+    predictor = Predictor(model, vad_config=args.vad_config)
     labels = model.labels
     seg = bool(args.segments)
     head = ["path", *(["start_s", "end_s"] if seg else []), "label", "confidence"]
@@ -374,7 +375,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 if error is not None:
                     raise error
                 if seg:
-                    results = predict_file_segments(path, model, vad_config=args.vad_config)
+                    results = predictor.process_file(path, segments=True)
                     if not results:
                         raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
                     for r in results:
@@ -382,7 +383,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                         emit({"path": path, "start_s": j["start_s"], "end_s": j["end_s"], "label": j["label"],
                               "confidence": j["confidence"], "probabilities": j["probabilities"]})
                 else:
-                    pred = predict_file(path, model, vad_config=args.vad_config)
+                    pred = predictor.process_file(path)
                     emit({"path": path, "label": pred.label, "confidence": round(float(pred.confidence), 4),
                           "probabilities": {k: round(float(v), 4) for k, v in pred.probabilities.items()}})
                 n_ok += 1
@@ -719,8 +720,8 @@ def _finish_listen(
 
     summary = rec.summary()
     _err_raw(format_summary(summary))
-    if rec.save_dir is not None and summary.n_utterances:
-        _err(f"{summary.n_utterances} utterance(s) saved in {rec.save_dir}/ (index: {rec.save_dir / 'index.jsonl'})")
+    if rec.save_dir is not None and summary.n_saved:
+        _err(f"{summary.n_saved} utterance(s) saved in {rec.save_dir}/ (index: {rec.save_dir / 'index.jsonl'})")
     err = rec.error
     if err is None and stalled_at_wall_limit_s is not None:
         err = CaptureError(

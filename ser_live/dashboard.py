@@ -151,7 +151,8 @@ class DashboardState:
         Results per predicted label.
     processing_ms, end_of_speech_ms : collections.deque of float
         Latency samples (milliseconds), oldest first.
-    level_dbfs, vad_state, stream_s, dropped_samples, dropped_s, input_overflows, dropped_short, alert
+    level_dbfs, vad_state, stream_s, dropped_samples, dropped_s, input_overflows, dropped_short, dropped_utterances,
+    alert
         The last status given to :meth:`set_status`.
     version : int
         Incremented at every change.
@@ -192,6 +193,7 @@ class DashboardState:
         self.input_overflows = 0
         self.dropped_short = 0
         self.alert = ""
+        self.dropped_utterances = 0
         self.version = 0
         self.results_version = 0
 
@@ -230,6 +232,7 @@ class DashboardState:
         input_overflows: int | None = None,
         dropped_short: int | None = None,
         alert: str | None = None,
+        dropped_utterances: int | None = None,
     ) -> None:
         """Update the stream's status; an argument left as None keeps its previous value.
 
@@ -253,6 +256,8 @@ class DashboardState:
         alert : str
             A problem with the input to show in the status panel (e.g. "no audio from the
             microphone for 3 s"); "" clears it.
+        dropped_utterances : int
+            Utterances dropped because the recogniser's worker queue was full.
         """
         if level_dbfs is not None:
             self.level_dbfs = float(level_dbfs)
@@ -270,6 +275,8 @@ class DashboardState:
             self.dropped_short = int(dropped_short)
         if alert is not None:
             self.alert = str(alert)
+        if dropped_utterances is not None:
+            self.dropped_utterances = int(dropped_utterances)
         self.version += 1
 
     def latency(self, kind: str) -> dict[str, float]:
@@ -475,6 +482,9 @@ def _status_panel(state: DashboardState) -> Panel:
     more.append(f"{state.input_overflows} overflows", style="bold red1" if state.input_overflows else "")
     more.append(" · ", style="grey50")
     more.append(f"{state.dropped_short} short bursts", style="yellow1" if state.dropped_short else "")
+    if state.dropped_utterances:
+        more.append(" · ", style="grey50")
+        more.append(f"{state.dropped_utterances} utterances dropped (worker behind)", style="bold red1")
     grid.add_row("", more, "")
     if state.alert:
         grid.add_row("alert", Text(state.alert, style="bold red1", overflow="fold"), "")
@@ -754,6 +764,8 @@ def format_summary(summary: RunSummary) -> str:
         ("audio dropped", f"{summary.dropped_samples} samples ({summary.dropped_s:.3f} s)"),
         ("input overflows", str(summary.input_overflows)),
         ("short bursts dropped", str(summary.dropped_short)),
+        ("utterances dropped", str(summary.dropped_utterances)),
+        *([("utterances saved", str(summary.n_saved))] if summary.n_saved is not None else []),
         ("rolling estimate", ", ".join(f"{k} {v:.2f}" for k, v in rolling) or "none"),
     ]
     return "\n".join(["ser-live summary"] + [f"  {k:<21s}{v}" for k, v in rows])

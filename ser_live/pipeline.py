@@ -15,340 +15,54 @@
   :class:`~ser_live.types.Result` on :attr:`Recognizer.results`, which the main thread
   drains (dashboard, ``--plain``, ``--jsonl``).
 
-:func:`predict_segments` runs the very same segmenter and model on a whole array: the
-streaming path (a file replayed at any speed) and the offline one give identical utterance
-boundaries and identical probabilities (train/serve parity), because the segmenter is
-deterministic given the same samples from the same start.
+Nothing else lives here: the rolling estimate is :mod:`ser_live.rolling`, saved recordings
+:mod:`ser_live.recordings`, offline prediction :mod:`ser_live.offline` (whose
+``Predictor.process_signal(y, segments=True)`` runs the very same segmenter and model on a
+whole array: the streaming path, a file replayed at any speed, and the offline one give
+identical utterance boundaries and probabilities, because the segmenter is deterministic
+given the same samples from the same start).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
 import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from .audiofile import SAMPLE_RATE_HZ, iter_audio_blocks, load_audio, to_int16, write_wav
-from .errors import AudioFileError, NoSpeechError
+from .audiofile import SAMPLE_RATE_HZ
 from .model import EmotionModel
+from .recordings import RecordingsWriter, new_run_id
 from .ringbuffer import RingBuffer
-from .types import Prediction, Result, RunSummary, Utterance
-from .vad import LEVEL_FLOOR_DBFS, Segmenter, VadConfig, iter_utterances, segment_signal, speech_span
+from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
+from .types import Result, RunSummary, Utterance
+from .vad import LEVEL_FLOOR_DBFS, Segmenter, VadConfig, iter_utterances
 
 __all__ = [
-    "RollingEstimate",
     "RecognizerStatus",
     "Recognizer",
-    "predict_segments",
-    "predict_file",
-    "predict_file_segments",
-    "decode_like_stream",
     "latency_stats",
-    "WHOLE_FILE_MAX_S",
-    "DEFAULT_HALF_LIFE_S",
     "DEFAULT_RING_CAPACITY_S",
+    "DEFAULT_MAX_QUEUED_UTTERANCES",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Longest file (s) :func:`predict_file` takes as one utterance; longer ones need segments.
-WHOLE_FILE_MAX_S: float = 60.0
-#: Default half-life of the rolling estimate (stream seconds).
-DEFAULT_HALF_LIFE_S: float = 20.0
 #: Default ring-buffer capacity (seconds of audio the segmenter may fall behind by).
 DEFAULT_RING_CAPACITY_S: float = 30.0
-#: Block length (s of the file) in which files are decoded, as FileSource decodes them.
-_DECODE_BLOCK_S: float = 0.25
-#: Weights below this fraction of the newest utterance's decay are forgotten.
-_FORGET_BELOW: float = 1e-6
+#: Default bound of the segmenter -> worker queue (utterances waiting to be classified).
+#: An utterance is at most ``VadConfig.max_utterance_s`` of int16 audio, so the queue
+#: holds at most this many times that (8 x 15 s x 32 kB/s = 3.8 MB with the defaults).
+DEFAULT_MAX_QUEUED_UTTERANCES: int = 8
 
 
-# ---------------------------------------------------------------------- rolling estimate
-class RollingEstimate:
-    """Recency-weighted average of utterance probabilities over a conversation.
-
-    After utterances ``i = 1..n`` (probability vectors ``p_i``, lengths ``d_i`` in seconds,
-    confidences ``c_i`` = the top probability, ends ``e_i`` in stream seconds) the estimate is
-
-    .. math::
-
-        r = \\frac{\\sum_i w_i \\, p_i}{\\sum_i w_i}, \\qquad
-        w_i = d_i \\cdot c_i \\cdot 0.5^{(e_n - e_i) / h}
-
-    with ``h`` the half-life in stream seconds and ``e_n`` the end of the latest utterance.
-    Longer and more confident utterances count more; an utterance ``h`` seconds older than
-    the latest counts half as much as it did. One odd utterance among several therefore
-    moves the estimate only partly, and a lasting change of mood takes over within a few
-    utterances. The first utterance gives ``r = p_1``. Utterances whose decay factor falls
-    below 1e-6 (about 20 half-lives) are forgotten, so memory stays bounded.
-
-    Parameters
-    ----------
-    labels : list of str
-        Label order of the estimate (the model's labels).
-    half_life_s : float, default 20.0
-        Age (stream seconds) at which an utterance's weight has halved; ``inf`` averages
-        everything equally (weighted by duration and confidence only).
-
-    Attributes
-    ----------
-    estimate : dict of str to float
-        The current estimate (label -> probability, summing to 1); empty before the first
-        update.
-
-    Raises
-    ------
-    ValueError
-        ``half_life_s`` not positive, or no labels.
-    """
-
-    def __init__(self, labels: list[str], *, half_life_s: float = DEFAULT_HALF_LIFE_S) -> None:
-        if not labels:
-            raise ValueError("labels must not be empty")
-        if not (half_life_s > 0):
-            raise ValueError(f"half_life_s must be positive, got {half_life_s}")
-        self.labels = list(labels)
-        self.half_life_s = float(half_life_s)
-        self._items: list[tuple[np.ndarray, float, float]] = []  # (p, d*c, end_s)
-        self._latest_end_s = -math.inf
-        self.estimate: dict[str, float] = {}
-
-    def reset(self) -> None:
-        """Forget every utterance."""
-        self._items.clear()
-        self._latest_end_s = -math.inf
-        self.estimate = {}
-
-    def update(
-        self,
-        result: Result | Mapping[str, float],
-        *,
-        duration_s: float | None = None,
-        confidence: float | None = None,
-        end_s: float | None = None,
-    ) -> dict[str, float]:
-        """Add one utterance and return the new estimate.
-
-        Parameters
-        ----------
-        result : Result or mapping of str to float
-            A classified utterance (its probabilities, duration, confidence and end are
-            used), or the probabilities (label -> probability) themselves, in which case
-            ``duration_s``, ``end_s`` are required and ``confidence`` defaults to the
-            largest probability.
-        duration_s : float, optional
-            Utterance length (seconds).
-        confidence : float, optional
-            Confidence in [0, 1].
-        end_s : float, optional
-            End of the utterance in stream seconds.
-
-        Returns
-        -------
-        dict of str to float
-            The estimate after this utterance (a new dict; also kept in :attr:`estimate`).
-
-        Raises
-        ------
-        ValueError
-            Missing keywords with a bare mapping, or a label the estimate does not know.
-        """
-        if isinstance(result, Result):
-            probs: Mapping[str, float] = result.prediction.probabilities
-            duration_s = result.utterance.duration_s
-            confidence = result.prediction.confidence
-            end_s = result.utterance.end_s
-        else:
-            probs = result
-            if duration_s is None or end_s is None:
-                raise ValueError("duration_s and end_s are needed with bare probabilities")
-        unknown = set(probs) - set(self.labels)
-        if unknown:
-            raise ValueError(f"labels not in the estimate: {sorted(unknown)}")
-        p = np.array([float(probs.get(lab, 0.0)) for lab in self.labels], dtype=np.float64)
-        if confidence is None:
-            confidence = float(p.max())
-        self._items.append((p, max(float(duration_s), 0.0) * max(float(confidence), 0.0), float(end_s)))
-        self._latest_end_s = max(self._latest_end_s, float(end_s))
-        return self._recompute()
-
-    def _recompute(self) -> dict[str, float]:
-        latest = self._latest_end_s
-        h = self.half_life_s
-        decays = [0.5 ** (max(latest - e, 0.0) / h) for _p, _w, e in self._items]
-        keep = [i for i, dec in enumerate(decays) if dec >= _FORGET_BELOW]
-        self._items = [self._items[i] for i in keep]
-        decays = [decays[i] for i in keep]
-        weights = np.array([w * dec for (_p, w, _e), dec in zip(self._items, decays)])
-        P = np.vstack([p for p, _w, _e in self._items])
-        total = float(weights.sum())
-        if total > 0:
-            r = weights @ P / total
-        else:  # only zero-length or zero-confidence utterances: plain mean
-            r = P.mean(axis=0)
-        s = float(r.sum())
-        if s > 0:
-            r = r / s
-        self.estimate = {lab: float(v) for lab, v in zip(self.labels, r)}
-        return dict(self.estimate)
-
-
-# ---------------------------------------------------------------------- offline
-def decode_like_stream(path: str | Path) -> np.ndarray:
-    """Decode a whole file exactly as :class:`~ser_live.audio.FileSource` streams it.
-
-    Same block decoding, streaming resampler, channel mix and int16 conversion, so the
-    samples equal those a replay writes into the ring buffer, for any rate and channel
-    count.
-
-    Parameters
-    ----------
-    path : str or Path
-        Audio file (WAV, FLAC, OGG, ...).
-
-    Returns
-    -------
-    np.ndarray, int16, shape (n_samples,)
-        Mono at 16 kHz.
-
-    Raises
-    ------
-    AudioFileError
-        Missing, unreadable or empty file.
-    """
-    blocks = [to_int16(y) for y in iter_audio_blocks(path, block_s=_DECODE_BLOCK_S, sample_rate_hz=SAMPLE_RATE_HZ)]
-    if not blocks:
-        raise AudioFileError(f"{path}: the file holds no audio samples (empty)")
-    return np.concatenate(blocks)
-
-
-def predict_segments(
-    y: np.ndarray,
-    model: EmotionModel,
-    *,
-    vad_config: VadConfig | None = None,
-    half_life_s: float = DEFAULT_HALF_LIFE_S,
-) -> list[Result]:
-    """Cut a whole signal into utterances and classify each, as the live recogniser does.
-
-    Uses :func:`~ser_live.vad.segment_signal` (the live segmenter fed from sample 0) and
-    :meth:`EmotionModel.predict_signal` on each utterance's int16 samples, and the same
-    :class:`RollingEstimate`, so every field but the latencies equals what
-    :class:`Recognizer` gives for the same samples streamed from the start.
-
-    Parameters
-    ----------
-    y : np.ndarray, float32 in [-1, 1] or int16, shape (n_samples,)
-        Mono audio at 16 kHz.
-    model : EmotionModel
-    vad_config : VadConfig, optional
-        Segmenter parameters; defaults when None.
-    half_life_s : float, default 20.0
-        Half-life of the rolling estimate (stream seconds).
-
-    Returns
-    -------
-    list of Result
-        One per utterance, in order; ``processing_ms`` and ``end_of_speech_ms`` are 0.
-
-    Raises
-    ------
-    ValueError
-        Not mono, or an unsupported dtype.
-    """
-    rolling = RollingEstimate(model.labels, half_life_s=half_life_s)
-    out = []
-    for utt in segment_signal(y, config=vad_config, sample_rate_hz=SAMPLE_RATE_HZ):
-        pred = model.predict_signal(utt.samples)
-        res = Result(utterance=utt, prediction=pred)
-        res.rolling = rolling.update(res)
-        out.append(res)
-    return out
-
-
-def predict_file_segments(
-    path: str | Path,
-    model: EmotionModel,
-    *,
-    vad_config: VadConfig | None = None,
-    half_life_s: float = DEFAULT_HALF_LIFE_S,
-) -> list[Result]:
-    """:func:`predict_segments` on a file decoded as a replay streams it.
-
-    Parameters
-    ----------
-    path : str or Path
-        Audio file of any length, rate and channel count.
-    model : EmotionModel
-    vad_config : VadConfig, optional
-    half_life_s : float, default 20.0
-
-    Returns
-    -------
-    list of Result
-        Possibly empty (no speech found).
-
-    Raises
-    ------
-    AudioFileError
-        Missing, unreadable or empty file.
-    """
-    return predict_segments(decode_like_stream(path), model, vad_config=vad_config, half_life_s=half_life_s)
-
-
-def predict_file(
-    path: str | Path,
-    model: EmotionModel,
-    *,
-    vad_config: VadConfig | None = None,
-    max_duration_s: float = WHOLE_FILE_MAX_S,
-) -> Prediction:
-    """Classify a whole file as one utterance, trimmed as training files are trimmed.
-
-    The file is decoded to 16 kHz mono float32 (:func:`~ser_live.audiofile.load_audio`),
-    trimmed to the speech span the live segmenter finds (:func:`~ser_live.vad.speech_span`,
-    pre-roll and hangover included; what ``train/extract.py`` does to every training file),
-    and classified.
-
-    Parameters
-    ----------
-    path : str or Path
-        One utterance of audio (any rate and channel count).
-    model : EmotionModel
-    vad_config : VadConfig, optional
-    max_duration_s : float, default 60.0
-        Longer files are refused (cut them with :func:`predict_file_segments`).
-
-    Returns
-    -------
-    Prediction
-
-    Raises
-    ------
-    AudioFileError
-        Missing, unreadable or empty file, or longer than ``max_duration_s``.
-    NoSpeechError
-        The VAD finds no speech in the file.
-    """
-    y = load_audio(path, max_duration_s=max_duration_s)
-    span = speech_span(y, config=vad_config)
-    if span is None:
-        raise NoSpeechError(
-            f"{path}: no speech detected (silent or noise-only; "
-            f"{len(y) / SAMPLE_RATE_HZ:.1f} s of audio checked by the VAD)"
-        )
-    return model.predict_signal(y[span[0] : span[1]])
-
-
+# ---------------------------------------------------------------------- live
 def latency_stats(values_ms: list[float]) -> dict[str, float]:
     """``p50``, ``p95`` and ``max`` of latencies (ms); linear-interpolated percentiles
     (``numpy.percentile``'s default). Empty dict for no values."""
@@ -362,7 +76,6 @@ def latency_stats(values_ms: list[float]) -> dict[str, float]:
     }
 
 
-# ---------------------------------------------------------------------- live
 class Source(Protocol):
     """What :class:`Recognizer` needs of an audio source (``FileSource``,
     ``MicrophoneSource`` or a test double): ``start(ring)`` begins writing int16 blocks from
@@ -399,6 +112,9 @@ class RecognizerStatus:
         PortAudio input overflows reported to the capture callback (0 for files).
     dropped_short : int
         Speech bursts shorter than the minimum utterance length, not classified.
+    dropped_utterances : int
+        Utterances dropped because the worker's queue was full (live sources only; a file
+        replay waits instead).
     """
 
     level_dbfs: float
@@ -408,6 +124,7 @@ class RecognizerStatus:
     dropped_s: float
     input_overflows: int
     dropped_short: int
+    dropped_utterances: int = 0
 
 
 class Recognizer:
@@ -431,9 +148,10 @@ class Recognizer:
         When given, each utterance is written to ``<save_dir>/utt-<session>-<index:04d>.wav``
         (16 kHz mono int16, exactly the utterance's samples) and one JSON line (the
         ``--jsonl`` record plus ``"wav"``, the file name, and ``"source"``) is appended to
-        ``<save_dir>/index.jsonl``, flushed and fsynced, by the worker as soon as the
-        result is ready, before the main thread sees it; an interrupted run loses nothing
-        already classified.
+        ``<save_dir>/index.jsonl``, by the worker as soon as the result is ready, before
+        the main thread sees it; an interrupted run loses nothing already classified. Writes
+        are atomic and names unique per run; a failed write (e.g. a full disk) stops saving
+        and the run goes on (see :class:`~ser_live.recordings.RecordingsWriter`).
     on_result : callable, optional
         Called with each :class:`Result` on the worker thread (must be quick); results are
         put on :attr:`results` either way.
@@ -444,6 +162,15 @@ class Recognizer:
         after that time, flushes the utterance in progress, and the run ends as at the end
         of a file (:attr:`done` is set; :meth:`stop` then stops the source). Exact whatever
         the replay speed.
+    max_queued_utterances : int, default 8
+        Bound of the queue between the segmenter and the worker (utterances), so memory
+        stays bounded when the worker falls behind.
+    queue_full : {"wait", "drop"}, optional
+        What the segmenter does when that queue is full: ``"wait"`` for room (nothing is
+        lost; the ring buffer fills and a paced source then drops audio there, counted), or
+        ``"drop"`` the utterance and count it (:attr:`RecognizerStatus.dropped_utterances`).
+        Default: ``"wait"`` for a replayed :class:`~ser_live.audio.FileSource` (or a source
+        whose ``can_wait`` attribute is true), else ``"drop"`` (a microphone).
 
     Attributes
     ----------
@@ -455,7 +182,10 @@ class Recognizer:
     rolling : RollingEstimate
         Owned by the worker thread.
     session : str
-        Local start time ``YYYYmmdd-HHMMSS``, used in saved file names.
+        The run id (local start time ``YYYYmmdd-HHMMSS`` and a random tag), used in saved
+        file names.
+    recordings : RecordingsWriter or None
+        The writer of ``save_dir`` (None without it).
     error : BaseException or None
         What ended the source or a thread early (e.g. a decoding error mid-file).
     n_errors : int
@@ -482,9 +212,17 @@ class Recognizer:
         on_result: Callable[[Result], Any] | None = None,
         source_name: str | None = None,
         max_duration_s: float | None = None,
+        max_queued_utterances: int = DEFAULT_MAX_QUEUED_UTTERANCES,
+        queue_full: str | None = None,
     ) -> None:
         if not ring_capacity_s > 0:
             raise ValueError(f"ring_capacity_s must be positive, got {ring_capacity_s}")
+        if int(max_queued_utterances) < 1:
+            raise ValueError(f"max_queued_utterances must be >= 1, got {max_queued_utterances}")
+        if queue_full is None:
+            queue_full = "wait" if _can_wait(source) else "drop"
+        if queue_full not in ("wait", "drop"):
+            raise ValueError(f"queue_full must be 'wait' or 'drop', got {queue_full!r}")
         self.source = source
         self.model = model
         self.vad_config = (vad_config or VadConfig()).validate()
@@ -494,7 +232,12 @@ class Recognizer:
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.on_result = on_result
         self.source_name = source_name or _source_name(source)
-        self.session = time.strftime("%Y%m%d-%H%M%S")
+        self.session = new_run_id()
+        self.recordings = (
+            RecordingsWriter(self.save_dir, run_id=self.session, source_name=self.source_name)
+            if self.save_dir is not None
+            else None
+        )
         self.results: queue.Queue[Result] = queue.Queue()
         self.error: BaseException | None = None
         self.n_errors = 0
@@ -502,7 +245,9 @@ class Recognizer:
         self.max_duration_s = max_duration_s
         self.reached_max_duration = False
 
-        self._utterances: queue.Queue[Utterance | None] = queue.Queue()
+        self.queue_full = queue_full
+        self.dropped_utterances = 0
+        self._utterances: queue.Queue[Utterance | None] = queue.Queue(maxsize=int(max_queued_utterances))
         self._abort = threading.Event()
         self._quit = threading.Event()
         self._processing_ms: list[float] = []
@@ -514,7 +259,6 @@ class Recognizer:
         self._started = False
         self._stopped = False
         self._stop_lock = threading.Lock()
-        self._index_file: Any = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Recognizer":
@@ -540,9 +284,8 @@ class Recognizer:
         rng = np.random.default_rng(0)
         self.model.predict_signal((0.01 * rng.standard_normal(SAMPLE_RATE_HZ)).astype(np.float32))
         log.info("model %s warmed up in %.0f ms", self.model.name, (time.perf_counter() - t0) * 1000)
-        if self.save_dir is not None:
-            self.save_dir.mkdir(parents=True, exist_ok=True)
-            self._index_file = open(self.save_dir / "index.jsonl", "a", encoding="utf-8")
+        if self.recordings is not None:
+            self.recordings.open()
         self._worker_thread = threading.Thread(target=self._work, name="ser-live-worker", daemon=True)
         self._segmenter_thread = threading.Thread(target=self._segment, name="ser-live-segmenter", daemon=True)
         self._worker_thread.start()
@@ -614,9 +357,8 @@ class Recognizer:
                 log.error("worker did not finish within %s s", timeout_s)
 
     def _close_index(self) -> None:
-        f, self._index_file = self._index_file, None
-        if f is not None:
-            f.close()
+        if self.recordings is not None:
+            self.recordings.close()
 
     def __enter__(self) -> "Recognizer":
         return self.start()
@@ -631,17 +373,46 @@ class Recognizer:
 
     def _segment(self) -> None:
         """Segmenter thread: ring -> utterances queue; a None marks the end."""
-        stop: Any = self._abort
-        if self.max_duration_s is not None:
-            stop = _StopAt(self, int(round(self.max_duration_s * SAMPLE_RATE_HZ)))
+        limit = None if self.max_duration_s is None else int(round(self.max_duration_s * SAMPLE_RATE_HZ))
         try:
-            for utt in iter_utterances(self.ring, self.segmenter, stop_event=stop, timeout_s=0.1):
-                self._utterances.put(utt)
+            utterances = iter_utterances(
+                self.ring, self.segmenter, stop_event=self._abort, timeout_s=0.1, max_samples=limit
+            )
+            for utt in utterances:
+                self._enqueue(utt)
+            if limit is not None and self.processed_samples >= limit:
+                self.reached_max_duration = True
         except BaseException as exc:  # pragma: no cover - a bug; keep the pipeline draining
             log.exception("segmenter thread failed")
             self._set_error(exc)
         finally:
-            self._utterances.put(None)
+            while True:  # the end marker always reaches a live worker
+                try:
+                    self._utterances.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    if self._worker_thread is None or not self._worker_thread.is_alive():
+                        break
+
+    def _enqueue(self, utt: Utterance) -> None:
+        """Hand an utterance to the worker: wait for room, or drop it (counted) when full."""
+        if self.queue_full == "drop":
+            try:
+                self._utterances.put_nowait(utt)
+            except queue.Full:
+                self.dropped_utterances += 1
+                log.warning(
+                    "utterance %d (%.2f-%.2f s) dropped: %d utterances already wait for "
+                    "classification (%d dropped so far)",
+                    utt.index, utt.start_s, utt.end_s, self._utterances.maxsize, self.dropped_utterances,
+                )
+            return
+        while not self._abort.is_set():
+            try:
+                self._utterances.put(utt, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def _work(self) -> None:
         """Worker thread: utterances -> features -> prediction -> Result (-> saved)."""
@@ -671,12 +442,8 @@ class Recognizer:
                 self._end_of_speech_ms.append(res.end_of_speech_ms)
                 self._label_counts[pred.label] = self._label_counts.get(pred.label, 0) + 1
                 self._n_results += 1
-                if self._index_file is not None:
-                    try:
-                        self._save(res)
-                    except OSError as exc:
-                        log.error("saving utterance %d failed: %s", utt.index, exc)
-                        self._set_error(exc)
+                if self.recordings is not None:
+                    self.recordings.save(res)  # never raises: a failure stops saving only
                 self.results.put(res)
                 if self.on_result is not None:
                     try:
@@ -688,18 +455,6 @@ class Recognizer:
             self._set_error(exc)
         finally:
             self.done.set()
-
-    def _save(self, res: Result) -> None:
-        assert self.save_dir is not None and self._index_file is not None
-        name = f"utt-{self.session}-{res.utterance.index:04d}.wav"
-        write_wav(self.save_dir / name, res.utterance.samples, sample_rate_hz=res.utterance.sample_rate_hz)
-        record = res.to_json()
-        record["wav"] = name
-        record["source"] = self.source_name
-        f = self._index_file
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
 
     # ------------------------------------------------------------------ main-thread API
     def get_result(self, timeout_s: float | None = None) -> Result | None:
@@ -745,6 +500,7 @@ class Recognizer:
             dropped_s=self.ring.overrun_s,
             input_overflows=int(getattr(self.source, "input_overflows", 0)),
             dropped_short=int(seg.dropped_short),
+            dropped_utterances=int(self.dropped_utterances),
         )
 
     @property
@@ -775,27 +531,21 @@ class Recognizer:
             dropped_s=st.dropped_s,
             input_overflows=st.input_overflows,
             dropped_short=st.dropped_short,
+            dropped_utterances=st.dropped_utterances,
+            n_saved=self.recordings.n_saved if self.recordings is not None else None,
             rolling=dict(self.rolling.estimate),
         )
 
 
-class _StopAt:
-    """The ``stop_event`` given to :func:`~ser_live.vad.iter_utterances` when a maximum
-    duration is set: "set" once the segmenter's next frame would start at or after
-    ``limit_samples``, or when the recogniser aborts."""
+def _can_wait(source: Any) -> bool:
+    """Whether a source can be made to wait (a file replay) rather than lose audio (a
+    microphone): its ``can_wait`` attribute, else whether it is a FileSource."""
+    can_wait = getattr(source, "can_wait", None)
+    if can_wait is None:
+        from .audio import FileSource
 
-    def __init__(self, rec: Recognizer, limit_samples: int) -> None:
-        self._rec = rec
-        self._limit = limit_samples
-
-    def is_set(self) -> bool:
-        rec = self._rec
-        if rec._abort.is_set():
-            return True
-        if rec.processed_samples >= self._limit:
-            rec.reached_max_duration = True
-            return True
-        return False
+        can_wait = isinstance(source, FileSource)
+    return bool(can_wait)
 
 
 def _source_name(source: Any) -> str:

@@ -164,6 +164,11 @@ class RunSummary:
         PortAudio input-overflow flags seen by the capture callback.
     dropped_short : int
         Speech bursts shorter than the minimum utterance length, not classified.
+    dropped_utterances : int
+        Utterances dropped because the worker's queue was full (live sources only).
+    n_saved : int or None
+        Utterances really on disk (WAV and index line) with ``--save-utterances``; None
+        when not saving.
     rolling : dict[str, float]
         The rolling estimate at the end.
     """
@@ -177,4 +182,6 @@ class RunSummary:
     dropped_s: float = 0.0
     input_overflows: int = 0
     dropped_short: int = 0
+    dropped_utterances: int = 0
+    n_saved: int | None = None
     rolling: dict[str, float] = field(default_factory=dict)

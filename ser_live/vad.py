@@ -524,12 +524,13 @@ def iter_utterances(
     *,
     stop_event: "threading.Event | None" = None,
     timeout_s: float = 0.1,
+    max_samples: int | None = None,
 ) -> Iterator[Utterance]:
     """Consumer loop: read frames from a ring buffer, yield utterances as they close.
 
     Each frame is stamped with the arrival time of its last sample
     (``ring.arrival_time_of``). At the end of the stream (the ring closed and drained) or
-    when ``stop_event`` is set, the utterance in progress is flushed.
+    when ``stop_event`` is set, or at ``max_samples``, the utterance in progress is flushed.
 
     Parameters
     ----------
@@ -541,6 +542,11 @@ def iter_utterances(
         Checked between frames (at least every ``timeout_s``).
     timeout_s : float, default 0.1
         Longest wait for one frame (seconds) before checking ``stop_event`` again.
+    max_samples : int, optional
+        Stream position (samples) to stop at: once the next frame would start at or after
+        it, no more frames are read (the last one processed may end after it). The
+        segmenter's position afterwards, ``n_frames * frame_length + gap_samples``, is then
+        at least ``max_samples``, unless the stream ended first.
 
     Yields
     ------
@@ -554,13 +560,17 @@ def iter_utterances(
     read = ring.read
     stamp = ring.arrival_time_of
     process = segmenter.process_frame
+    next_start = 0
     while stop_event is None or not stop_event.is_set():
+        if max_samples is not None and next_start >= max_samples:
+            break
         got = read(fl, timeout_s=timeout_s)
         if got is None:
             if ring.eof:
                 break
             continue
         start, frame = got
+        next_start = start + fl
         for utt in process(frame, start, arrival_time=stamp(start + fl - 1)):
             yield utt
     yield from segmenter.flush()

@@ -238,7 +238,7 @@ def test_save_utterances_survives_an_interrupt(session, test_model_path, tmp_pat
 
 # ---------------------------------------------------------------------------- predict
 def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_path, model, tmp_path):
-    from ser_live.pipeline import predict_file
+    from ser_live.offline import Predictor
 
     files = [ravdess_root / rel for rel in SESSION_FILES[:2]]
     folder = tmp_path / "clips"
@@ -254,7 +254,7 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
         assert set(r) == {"path", "label", "confidence", "probabilities"}
         assert list(r["probabilities"]) == model.labels
         assert r["confidence"] == max(r["probabilities"].values())
-    pred = predict_file(files[0], model)
+    pred = Predictor(model).process_file(files[0])
     assert records[0]["path"] == str(files[0]) and records[0]["label"] == pred.label
     assert records[0]["confidence"] == round(pred.confidence, 4)
     # The same audio written as WAV gives the same record.

@@ -19,18 +19,13 @@ import numpy as np
 import pytest
 
 from ser_live.audio import FileSource
-from ser_live.audiofile import SAMPLE_RATE_HZ, load_audio, to_int16, write_wav
+from ser_live.audiofile import SAMPLE_RATE_HZ, decode_audio, load_audio, to_int16, write_wav
 from ser_live.errors import AudioFileError, NoSpeechError
 from ser_live.model import EmotionModel
-from ser_live.pipeline import (
-    Recognizer,
-    RollingEstimate,
-    decode_like_stream,
-    latency_stats,
-    predict_file,
-    predict_segments,
-)
+from ser_live.offline import Predictor
+from ser_live.pipeline import Recognizer, latency_stats
 from ser_live.ringbuffer import RingBuffer
+from ser_live.rolling import RollingEstimate
 from ser_live.types import Prediction, Result, Utterance
 from ser_live.vad import VadConfig, segment_signal, speech_span
 
@@ -202,15 +197,15 @@ def _same(a: Result, b: Result) -> None:
     assert a.rolling == b.rolling
 
 
-def test_live_results_equal_offline_predict_segments(session, live_run, model):
+def test_live_results_equal_offline_segments(session, live_run, model):
     path, x, _ = session
     _, results, _ = live_run
-    offline = predict_segments(x, model)
+    offline = Predictor(model).process_signal(x, segments=True)
     assert len(offline) == len(results)
     for a, b in zip(results, offline):
         _same(a, b)
     # The float file, decoded as a replay decodes it, gives the same.
-    np.testing.assert_array_equal(decode_like_stream(path), x)
+    np.testing.assert_array_equal(decode_audio(path), x)
 
 
 def test_live_results_equal_ser_live_predict_segments(session, live_run, test_model_path, tmp_path):
@@ -260,7 +255,7 @@ def test_continuous_speech_is_cut_into_segments_of_at_most_the_maximum(session, 
     path, x, spans = session
     cfg = VadConfig(max_utterance_s=1.2, min_utterance_s=0.2)
     rec, results = run_recognizer(FileSource(path, speed=0), model, vad_config=cfg)
-    offline = predict_segments(x, model, vad_config=cfg)
+    offline = Predictor(model, vad_config=cfg).process_signal(x, segments=True)
     assert len(results) == len(offline) > len(SESSION_FILES)
     for a, b in zip(results, offline):
         _same(a, b)
@@ -438,7 +433,7 @@ def test_max_duration_stops_at_that_stream_time_whatever_the_speed(session, mode
     assert rec.summary().audio_s == pytest.approx(rec.processed_samples / SR)
     assert len(results) == 2  # file 1, and file 2 flushed at the limit
     assert results[1].utterance.end_sample == rec.processed_samples
-    offline = predict_segments(x[: rec.processed_samples], model)
+    offline = Predictor(model).process_signal(x[: rec.processed_samples], segments=True)
     for a, b in zip(results, offline):
         _same(a, b)
 
@@ -486,23 +481,23 @@ def test_predict_file_trims_like_training(ravdess_root, model):
     f = _need(ravdess_root / SESSION_FILES[0])
     y = load_audio(f)
     s, e = speech_span(y)
-    assert predict_file(f, model) == model.predict_signal(y[s:e])
+    assert Predictor(model).process_file(f) == model.predict_signal(y[s:e])
 
 
 def test_predict_file_refuses_long_and_silent_files(tmp_path, model, ravdess_root):
     silent = write_wav(tmp_path / "silent.wav", np.zeros(2 * SR, np.int16))
     with pytest.raises(NoSpeechError, match="no speech detected"):
-        predict_file(silent, model)
+        Predictor(model).process_file(silent)
     y = load_audio(_need(ravdess_root / SESSION_FILES[0]))
     long = write_wav(tmp_path / "long.wav", np.concatenate([np.zeros(61 * SR, np.float32), y]))
     with pytest.raises(AudioFileError, match="--segments"):
-        predict_file(long, model)
+        Predictor(model).process_file(long)
 
 
-def test_segment_signal_and_predict_segments_agree(session, model):
+def test_segment_signal_and_offline_segments_agree(session, model):
     _, x, _ = session
     utts = segment_signal(x)
-    res = predict_segments(x.astype(np.float32) / 32768.0, model)  # float input: same cut
+    res = Predictor(model).process_signal(x.astype(np.float32) / 32768.0, segments=True)  # float input: same cut
     assert [(u.start_sample, u.end_sample) for u in utts] == [
         (r.utterance.start_sample, r.utterance.end_sample) for r in res]
 
@@ -592,3 +587,103 @@ def test_latency_stats():
     assert latency_stats([]) == {}
     s = latency_stats([float(v) for v in range(1, 101)])
     assert s == {"p50": pytest.approx(50.5), "p95": pytest.approx(95.05), "max": 100.0}
+
+
+# ---------------------------------------------------------------------------- bounded queue
+class _StalledModel:
+    """The model, but every classification after the first (the recogniser's warm-up) waits
+    until ``release`` is set."""
+
+    def __init__(self, model: EmotionModel, release: threading.Event) -> None:
+        self._model, self.release = model, release
+        self.labels, self.name, self.extractor = model.labels, model.name, model.extractor
+        self.calls = 0
+
+    def predict_signal(self, y):
+        self.calls += 1
+        if self.calls > 1:
+            assert self.release.wait(60), "never released"
+        return self._model.predict_signal(y)
+
+
+def _release_and_drain(rec: Recognizer, release: threading.Event) -> list[Result]:
+    """Let a stalled worker go on, take every result until the run ends, stop."""
+    release.set()
+    results = []
+    try:
+        while not rec.finished:
+            if (r := rec.get_result(timeout_s=0.1)) is not None:
+                results.append(r)
+    finally:
+        rec.stop()
+    while (r := rec.get_result(timeout_s=0)) is not None:
+        results.append(r)
+    return results
+
+
+def _wait_until(cond, timeout_s: float = 30.0) -> bool:
+    ev = threading.Event()
+    for _ in range(int(timeout_s / 0.01)):
+        if cond():
+            return True
+        ev.wait(0.01)
+    return cond()
+
+
+def test_file_replay_waits_for_a_stalled_worker_and_loses_nothing(session, model):
+    path, x, spans = session
+    release = threading.Event()
+    src = FileSource(path, speed=0)
+    rec = Recognizer(src, _StalledModel(model, release), ring_capacity_s=2.0, max_queued_utterances=1)
+    assert rec.queue_full == "wait"
+    rec.start()
+    try:
+        # Worker holds utterance 0, the queue holds 1: the segmenter waits with utterance 2
+        # (it has read up to that utterance's end and no further), the ring fills and the
+        # replay waits for room.
+        u2_end = segment_signal(x)[2].end_sample
+        assert _wait_until(lambda: rec.processed_samples >= u2_end)
+        threading.Event().wait(0.5)
+        assert rec.processed_samples == u2_end < len(x) and not src.finished.is_set()
+        assert rec.ring.available > rec.ring.capacity_samples - 2000  # the ring is full
+        assert rec._utterances.qsize() == 1  # the bound holds
+    finally:
+        results = _release_and_drain(rec, release)
+    assert len(results) == len(spans)
+    st = rec.status()
+    assert st.dropped_utterances == 0 and st.dropped_samples == 0 and rec.summary().dropped_utterances == 0
+    for a, b in zip(results, Predictor(model).process_signal(x, segments=True)):  # as an unhurried run
+        _same(a, b)
+
+
+def test_live_source_drops_utterances_when_the_worker_falls_behind_and_counts_them(session, model):
+    from ser_live.dashboard import format_summary
+
+    _, x, spans = session
+    release = threading.Event()
+    src = ScriptedSource(x)  # not a file replay: the default is to drop, as for a microphone
+    rec = Recognizer(src, _StalledModel(model, release), max_queued_utterances=1)
+    assert rec.queue_full == "drop"
+    rec.start()
+    try:
+        # One utterance in the worker, one queued, two dropped (which ones depends on when
+        # the worker takes the first off the queue); the segmenter never waits.
+        assert _wait_until(lambda: rec.dropped_utterances == 2 and src.finished.is_set())
+        assert rec.status().dropped_utterances == 2
+    finally:
+        results = _release_and_drain(rec, release)
+    idx = [r.utterance.index for r in results]
+    assert len(idx) == 2 and idx[0] == 0 and idx == sorted(set(idx))
+    summary = rec.summary()
+    assert summary.dropped_utterances == 2 and summary.n_utterances == 2
+    assert "utterances dropped   2" in format_summary(summary)
+    assert rec.ring.overrun_samples == 0  # the audio itself was all read
+
+
+def test_queue_options_are_checked(session, model):
+    path, _, _ = session
+    with pytest.raises(ValueError):
+        Recognizer(FileSource(path), model, max_queued_utterances=0)
+    with pytest.raises(ValueError):
+        Recognizer(FileSource(path), model, queue_full="block")
+    assert Recognizer(FileSource(path), model, queue_full="drop").queue_full == "drop"

@@ -1,0 +1,266 @@
+"""Kept utterances: one WAV per utterance and a JSON-lines index, written safely.
+
+:class:`RecordingsWriter` is what ``--save-utterances DIR`` (and
+``Recognizer(save_dir=...)``) uses. Three promises:
+
+* **No partial file.** Each WAV is built in memory, written to a hidden temporary file in
+  the same folder (created exclusively), flushed and fsynced, then linked to its final
+  name; only then is its index line appended (flushed and fsynced). A write that fails
+  (disk full, quota, I/O error) removes the temporary file and truncates the index back to
+  its last complete line, so every index line names a complete WAV and every WAV has one
+  index line.
+* **Unique names per run.** Names carry the run id (local start time to the second plus a
+  random 6-hex-digit tag): ``utt-<YYYYmmdd-HHMMSS>-<tag>-<index:04d>.wav``. The final name
+  is taken with ``link(2)``, which never replaces an existing file, so two runs writing into
+  one folder at the same second can never overwrite each other's recordings.
+* **A failure stops saving, not the run.** The first failed write is logged once, with
+  the path and the reason, saving stops (``error`` holds the reason), and the caller goes
+  on classifying; :attr:`n_saved` counts what is really on disk.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from .audiofile import SAMPLE_RATE_HZ, to_int16
+from .types import Result
+
+__all__ = ["RecordingsWriter", "new_run_id", "INDEX_NAME"]
+
+log = logging.getLogger(__name__)
+
+#: File name of the index inside the recordings folder.
+INDEX_NAME: str = "index.jsonl"
+
+
+def new_run_id() -> str:
+    """A run id unique across runs: local start time to the second and a random tag.
+
+    Returns
+    -------
+    str
+        ``"YYYYmmdd-HHMMSS-xxxxxx"`` (6 hex digits from :func:`secrets.token_hex`: two runs
+        started in the same second collide with probability 2**-24; names are taken with
+        ``link(2)`` anyway, which refuses an existing name).
+    """
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def wav_bytes(samples: np.ndarray, *, sample_rate_hz: int = SAMPLE_RATE_HZ) -> bytes:
+    """A complete mono 16-bit PCM WAV file in memory.
+
+    Parameters
+    ----------
+    samples : np.ndarray, int16 (written as is) or float32 in [-1, 1], shape (n_samples,)
+    sample_rate_hz : int, default 16000
+
+    Returns
+    -------
+    bytes
+        Header and samples, as :func:`~ser_live.audiofile.write_wav` would write them.
+    """
+    x = samples if samples.dtype == np.int16 else to_int16(samples)
+    buf = io.BytesIO()
+    sf.write(buf, x, sample_rate_hz, subtype="PCM_16", format="WAV")
+    return buf.getvalue()
+
+
+def _write_file_durably(path: Path, data: bytes) -> None:
+    """Create ``path`` exclusively (``O_EXCL``), write all of ``data``, fsync, close.
+
+    Raises
+    ------
+    OSError
+        Existing path, or any write/fsync error (the caller removes the file).
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # pragma: no cover - e.g. the folder vanished
+        log.warning("could not remove %s: %s", path, exc)
+
+
+class RecordingsWriter:
+    """Write utterance WAVs and their JSON-lines index into one folder (see module doc).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Created on :meth:`open` if missing. May be shared with other runs.
+    run_id : str, optional
+        Part of every file name; default :func:`new_run_id`.
+    source_name : str, default ""
+        Written to each index line as ``"source"``.
+
+    Attributes
+    ----------
+    folder : Path
+    run_id : str
+    n_saved : int
+        Utterances whose WAV and index line are both on disk.
+    error : OSError or None
+        The failure that stopped saving; None while saving works.
+    saved_paths : list of Path
+        The WAVs this writer put on disk, in order.
+
+    Notes
+    -----
+    Not thread-safe: one thread (the recogniser's worker) calls :meth:`save`.
+    """
+
+    def __init__(self, folder: str | Path, *, run_id: str | None = None, source_name: str = "") -> None:
+        self.folder = Path(folder)
+        self.run_id = run_id or new_run_id()
+        self.source_name = source_name
+        self.n_saved = 0
+        self.error: OSError | None = None
+        self.saved_paths: list[Path] = []
+        self._index: Any = None
+
+    @property
+    def active(self) -> bool:
+        """True while open and no write has failed."""
+        return self._index is not None and self.error is None
+
+    @property
+    def index_path(self) -> Path:
+        """``<folder>/index.jsonl``."""
+        return self.folder / INDEX_NAME
+
+    def open(self) -> "RecordingsWriter":
+        """Create the folder and open the index for appending.
+
+        Returns
+        -------
+        RecordingsWriter
+            ``self``.
+
+        Raises
+        ------
+        OSError
+            The folder cannot be created or the index cannot be opened.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._index = open(self.index_path, "a", encoding="utf-8")
+        return self
+
+    def close(self) -> None:
+        """Close the index (idempotent)."""
+        f, self._index = self._index, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError as exc:  # a buffered write that can no longer land
+                self._fail(self.index_path, exc)
+
+    def wav_name(self, index: int) -> str:
+        """File name of utterance ``index`` of this run."""
+        return f"utt-{self.run_id}-{index:04d}.wav"
+
+    def save(self, result: Result) -> Path | None:
+        """Write one classified utterance and its index line.
+
+        Parameters
+        ----------
+        result : Result
+            Its utterance's samples (int16, 16 kHz mono) are written as they are; the index
+            line is ``result.to_json()`` plus ``"wav"`` (the file name) and ``"source"``.
+
+        Returns
+        -------
+        Path or None
+            The WAV written; None when saving is off (not open, or stopped by an earlier
+            failure) or this write failed (then :attr:`error` says why, and it was logged).
+        """
+        if not self.active:
+            return None
+        utt = result.utterance
+        name = self.wav_name(utt.index)
+        final = self.folder / name
+        tmp = self.folder / f".{name}.{os.getpid()}.tmp"
+        stage, target = "writing", final
+        linked = False
+        try:
+            _write_file_durably(tmp, wav_bytes(utt.samples, sample_rate_hz=utt.sample_rate_hz))
+            stage = "naming"
+            os.link(tmp, final)  # never replaces an existing file (FileExistsError)
+            linked = True
+            _unlink_quietly(tmp)
+            stage, target = "indexing", self.index_path
+            record = result.to_json()
+            record["wav"] = name
+            record["source"] = self.source_name
+            self._append_index(json.dumps(record) + "\n")
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            if linked:
+                _unlink_quietly(final)
+            self._fail(target if stage != "naming" else final, exc)
+            return None
+        self.n_saved += 1
+        self.saved_paths.append(final)
+        return final
+
+    def _append_index(self, line: str) -> None:
+        f = self._index
+        f.flush()
+        pos = f.tell()
+        try:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        except OSError:
+            # Drop what did not land and cut the index back to its last complete line.
+            try:
+                f.close()
+            except OSError:
+                pass
+            self._index = None
+            try:
+                os.truncate(self.index_path, pos)
+            except OSError as exc:  # pragma: no cover - nothing more can be done
+                log.warning("could not truncate %s to %d bytes: %s", self.index_path, pos, exc)
+            raise
+
+    def _fail(self, path: Path, exc: OSError) -> None:
+        if self.error is not None:
+            return
+        self.error = exc
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            reason += " (the disk is full)"
+        log.error(
+            "saving recordings failed: %s: %s; saving stopped after %d utterance(s) "
+            "(the run goes on; results are still shown and written to --jsonl)",
+            path, reason, self.n_saved,
+        )
+        f, self._index = self._index, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass

@@ -1,0 +1,118 @@
+"""Offline prediction (:class:`ser_live.offline.Predictor`) and the one file decoder.
+
+On RAVDESS originals (48 kHz, 16-bit, ``samples/ravdess-48k``) whole-file prediction,
+``--segments``, a replay and training extraction (``load_audio``) all see the same samples;
+16 kHz corpus files decode to exactly their samples (so cached features and the shipped
+model stay valid).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser_live.audio import FileSource
+from ser_live.audiofile import decode_audio, load_audio, to_float32, write_wav
+from ser_live.cli import main
+from ser_live.errors import AudioFileError, NoSpeechError
+from ser_live.offline import Predictor
+from ser_live.ringbuffer import RingBuffer
+from ser_live.vad import speech_span
+
+from .test_pipeline import model, test_model_path  # noqa: F401 (fixtures)
+
+
+@pytest.fixture(scope="module")
+def originals(data_root: Path) -> list[Path]:
+    d = data_root / "samples" / "ravdess-48k"
+    files = sorted(d.glob("*.wav"))
+    if not files:
+        pytest.skip(f"no RAVDESS originals in {d}")
+    assert sf.info(str(files[0])).samplerate == 48000
+    return files
+
+
+def test_whole_file_and_segments_see_the_same_samples_at_48k(originals, model, test_model_path, capsys):
+    p = Predictor(model)
+    n_single = 0
+    for f in originals:
+        x = decode_audio(f)
+        np.testing.assert_array_equal(load_audio(f), to_float32(x))  # training reads these too
+        s, e = speech_span(x)
+        whole = p.process_file(f)
+        assert whole == model.predict_signal(x[s:e])
+        segs = p.process_file(f, segments=True)
+        for r in segs:
+            np.testing.assert_array_equal(r.utterance.samples, x[r.utterance.start_sample : r.utterance.end_sample])
+        if len(segs) == 1 and not segs[0].utterance.cut_at_max:
+            # One utterance: the segment IS the trimmed file, so the two verbs agree exactly.
+            assert (segs[0].utterance.start_sample, segs[0].utterance.end_sample) == (s, e)
+            assert segs[0].prediction == whole
+            n_single += 1
+    assert n_single >= 4
+    # The same through the command line.
+    f = originals[0]
+    assert main(["predict", str(f), "--model", str(test_model_path)]) == 0
+    whole_line = capsys.readouterr().out
+    assert main(["predict", str(f), "--segments", "--model", str(test_model_path)]) == 0
+    seg_lines = capsys.readouterr().out.splitlines()
+    import json
+
+    w, segs = json.loads(whole_line), [json.loads(line) for line in seg_lines]
+    if len(segs) == 1:
+        assert segs[0]["probabilities"] == w["probabilities"]
+
+
+def test_a_replay_writes_exactly_the_decoded_samples(originals):
+    f = originals[1]
+    ring = RingBuffer(16000 * 30)
+    src = FileSource(f, speed=0)
+    src.start(ring)
+    assert src.join(30)
+    got = ring.read_available()[1]
+    np.testing.assert_array_equal(got, decode_audio(f))
+
+
+def test_16khz_corpus_files_decode_to_exactly_their_samples(ravdess_root, emodb_root):
+    files = sorted(ravdess_root.glob("Actor_0[1-3]/*.flac"))[:20] + sorted(emodb_root.glob("wav/*.flac"))[:10]
+    for f in files:
+        ref, sr = sf.read(str(f), dtype="float32")
+        assert sr == 16000 and ref.ndim == 1
+        np.testing.assert_array_equal(load_audio(f), ref)
+        np.testing.assert_array_equal(decode_audio(f), sf.read(str(f), dtype="int16")[0])
+
+
+def test_process_signal_and_file_agree_and_refuse_what_they_cannot_take(ravdess_root, model, tmp_path):
+    f = ravdess_root / "Actor_05" / "03-01-05-02-01-01-05.flac"
+    y = load_audio(f)
+    p = Predictor(model)
+    assert p.process_signal(y) == p.process_file(f) == p.process_signal(decode_audio(f))
+    assert [r.prediction for r in p.process_signal(y, segments=True)] == [
+        r.prediction for r in p.process_file(f, segments=True)]
+    with pytest.raises(NoSpeechError):
+        p.process_signal(np.zeros(16000, np.float32))
+    with pytest.raises(ValueError, match="segments=True"):
+        Predictor(model, max_duration_s=1.0).process_signal(y)
+    with pytest.raises(AudioFileError, match="--segments"):
+        Predictor(model, max_duration_s=1.0).process_file(f)
+    assert p.process_signal(np.zeros(16000, np.int16), segments=True) == []
+
+
+def test_process_files_yields_in_order_and_returns_or_raises_errors(ravdess_root, model, tmp_path):
+    good = ravdess_root / "Actor_06" / "03-01-04-02-02-01-06.flac"
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(16000, np.int16))
+    missing = tmp_path / "missing.wav"
+    p = Predictor(model)
+    out = list(p.process_files([good, silent, missing, good], errors="return"))
+    assert [path for path, _ in out] == [str(good), str(silent), str(missing), str(good)]
+    assert out[0][1] == out[3][1] == p.process_file(good)
+    assert isinstance(out[1][1], NoSpeechError) and isinstance(out[2][1], AudioFileError)
+    segs = list(p.process_files([good], segments=True))
+    assert [r.prediction for r in segs[0][1]] == [r.prediction for r in p.process_file(good, segments=True)]
+    with pytest.raises(NoSpeechError):
+        list(p.process_files([good, silent]))
+    with pytest.raises(ValueError):
+        list(p.process_files([good], errors="ignore"))

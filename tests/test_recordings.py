@@ -1,0 +1,175 @@
+"""Saved recordings (``--save-utterances``) under a full disk and with concurrent runs.
+
+Real speech (the 4-file RAVDESS session of ``test_pipeline``) replayed through the whole
+recogniser. The full disk is a real 300 kB tmpfs (needs root and ``mount``; skipped
+otherwise) and, everywhere, a write error injected at the system-call level.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser_live.audio import FileSource
+from ser_live.cli import main
+
+from .test_pipeline import model, run_recognizer, session, test_model_path  # noqa: F401 (fixtures)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path):
+    """A 300 kB tmpfs: room for two or three of the session's utterances, not four."""
+    d = tmp_path / "small-disk"
+    d.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root and mount(8)")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(d)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", str(d)], check=False)
+
+
+def _check_folder(folder: Path, results, n_expected: int | None = None) -> list[dict]:
+    """Every index line names a complete WAV holding its utterance; every WAV is indexed;
+    no temporary file is left. Returns the index records."""
+    index = [json.loads(line) for line in (folder / "index.jsonl").read_text().splitlines()]
+    wavs = sorted(p.name for p in folder.glob("*.wav"))
+    assert sorted(r["wav"] for r in index) == wavs
+    assert len(set(wavs)) == len(wavs)
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
+    by_index = {r.utterance.index: r for r in results}
+    for rec in index:
+        x, sr = sf.read(folder / rec["wav"], dtype="int16")
+        assert sr == 16000
+        np.testing.assert_array_equal(x, by_index[rec["index"]].utterance.samples)
+        assert rec["label"] == by_index[rec["index"]].label
+    if n_expected is not None:
+        assert len(index) == n_expected
+    return index
+
+
+def _saving_errors(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR and "saving" in r.getMessage()]
+
+
+def test_full_disk_stops_saving_once_keeps_results_and_leaves_no_partial_file(session, model, small_tmpfs, caplog):
+    path, x, spans = session
+    with caplog.at_level(logging.WARNING):
+        rec, results = run_recognizer(FileSource(path, speed=0), model, save_dir=small_tmpfs)
+    assert len(results) == len(spans)  # every utterance is still classified and shown
+    assert rec.error is None and rec.n_errors == 0
+    summary = rec.summary()
+    assert 1 <= summary.n_saved < len(results)
+    _check_folder(small_tmpfs, results, summary.n_saved)
+    (err,) = _saving_errors(caplog)  # reported once, with the path and the reason
+    msg = err.getMessage()
+    assert str(small_tmpfs) in msg and "No space left on device" in msg and "saving stopped" in msg
+
+
+def test_full_disk_through_the_cli_exit_0_jsonl_complete_summary_true(session, test_model_path, small_tmpfs, tmp_path, capsys):
+    path, _, spans = session
+    out = tmp_path / "out.jsonl"
+    rc = main(["--input", str(path), "--speed", "0", "--model", str(test_model_path), "--plain",
+               "--jsonl", str(out), "--save-utterances", str(small_tmpfs)])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert len(out.read_text().splitlines()) == len(spans)
+    index = (small_tmpfs / "index.jsonl").read_text().splitlines()
+    n_wavs = len(list(small_tmpfs.glob("*.wav")))
+    assert 1 <= len(index) == n_wavs < len(spans)
+    assert err.count("No space left on device") == 1
+    assert re.search(rf"utterances saved\s+{n_wavs}\n", err)
+    assert f"{n_wavs} utterance(s) saved in" in err
+
+
+def test_injected_write_error_mid_wav_leaves_no_partial_file(session, model, tmp_path, monkeypatch, caplog):
+    """ENOSPC from write(2) halfway through the third WAV (no special filesystem needed)."""
+    path, _, spans = session
+    real_write = os.write
+    calls = {"wav": 0}
+
+    def write(fd, data):
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if name.startswith(str(tmp_path)) and name.endswith(".tmp"):
+            calls["wav"] += 1
+            if calls["wav"] >= 3:
+                n = real_write(fd, bytes(data)[: len(data) // 2])  # a partial file on disk
+                assert n > 0
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    with caplog.at_level(logging.WARNING):
+        rec, results = run_recognizer(FileSource(path, speed=0), model, save_dir=tmp_path)
+    monkeypatch.undo()
+    assert len(results) == len(spans) and rec.error is None
+    assert rec.summary().n_saved == 2
+    _check_folder(tmp_path, results, 2)
+    assert len(_saving_errors(caplog)) == 1
+
+
+def test_index_write_error_truncates_the_index_and_removes_the_wav(session, model, tmp_path, monkeypatch):
+    """A failed index line (fsync of index.jsonl fails on the 2nd utterance): the index is cut
+    back to its last complete line and that utterance's WAV is removed."""
+    path, _, spans = session
+    real_fsync = os.fsync
+    seen = {"index": 0}
+
+    def fsync(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("index.jsonl"):
+            seen["index"] += 1
+            if seen["index"] == 2:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    rec, results = run_recognizer(FileSource(path, speed=0), model, save_dir=tmp_path)
+    monkeypatch.undo()
+    assert len(results) == len(spans)
+    assert rec.summary().n_saved == 1
+    _check_folder(tmp_path, results, 1)
+
+
+def test_two_runs_in_the_same_second_into_one_folder_never_overwrite(session, model, tmp_path, monkeypatch):
+    path, _, spans = session
+    import time as time_mod
+
+    real_strftime = time_mod.strftime
+    monkeypatch.setattr(time_mod, "strftime", lambda fmt, *a: real_strftime(fmt, (2026, 1, 1, 12, 0, 0, 3, 1, 0)))
+    runs: list = [None, None]
+
+    def run(k: int) -> None:
+        runs[k] = run_recognizer(FileSource(path, speed=0), model, save_dir=tmp_path)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    (rec_a, res_a), (rec_b, res_b) = runs
+    assert rec_a.session != rec_b.session
+    assert len(res_a) == len(res_b) == len(spans)
+    index = [json.loads(line) for line in (tmp_path / "index.jsonl").read_text().splitlines()]
+    wavs = sorted(tmp_path.glob("*.wav"))
+    assert len(index) == len(wavs) == 2 * len(spans)
+    assert len({r["wav"] for r in index}) == len(index)  # the index names each WAV once
+    for rec, res in ((rec_a, res_a), (rec_b, res_b)):
+        mine = {p.name for p in rec.recordings.saved_paths}
+        assert len(mine) == len(spans) and all(rec.session in name for name in mine)
+        for r in res:  # each run's files hold that run's utterances
+            x, _ = sf.read(tmp_path / rec.recordings.wav_name(r.utterance.index), dtype="int16")
+            np.testing.assert_array_equal(x, r.utterance.samples)
