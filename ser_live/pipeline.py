@@ -25,6 +25,7 @@ given the same samples from the same start).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -250,6 +251,9 @@ class Recognizer:
         self._utterances: queue.Queue[Utterance | None] = queue.Queue(maxsize=int(max_queued_utterances))
         self._abort = threading.Event()
         self._quit = threading.Event()
+        # Held by the worker from its quit check until the result is saved and published:
+        # quit() takes it once, so a saved utterance is always on `results` when quit returns.
+        self._publish_lock = threading.Lock()
         self._processing_ms: list[float] = []
         self._end_of_speech_ms: list[float] = []
         self._label_counts: dict[str, int] = {}
@@ -338,7 +342,14 @@ class Recognizer:
         utterance it is saving, so every saved utterance is on :attr:`results` to drain."""
         self._quit.set()
         self._abort.set()
-        self._utterances.put(None)  # wake an idle worker
+        # An utterance being saved now is finished and published before this returns (a
+        # save is bounded by the disk; the wait by `timeout_s` only if the disk hangs).
+        if self._publish_lock.acquire(timeout=max(timeout_s, 10.0)):
+            self._publish_lock.release()
+        else:  # pragma: no cover - a disk that does not answer
+            log.error("the worker did not finish saving an utterance within %.0f s", max(timeout_s, 10.0))
+        with contextlib.suppress(queue.Full):
+            self._utterances.put_nowait(None)  # wake an idle worker
         for thread in (self._worker_thread, self._segmenter_thread):
             if thread is not None:
                 thread.join(timeout_s)
@@ -427,7 +438,9 @@ class Recognizer:
                     self.n_errors += 1
                     log.error("utterance %d (%.2f-%.2f s) not classified: %s", utt.index, utt.start_s, utt.end_s, exc)
                     continue
+                self._publish_lock.acquire()
                 if self._quit.is_set():  # quit(): nothing more is saved or published
+                    self._publish_lock.release()
                     break
                 ready = time.perf_counter()
                 res = Result(
@@ -442,9 +455,12 @@ class Recognizer:
                 self._end_of_speech_ms.append(res.end_of_speech_ms)
                 self._label_counts[pred.label] = self._label_counts.get(pred.label, 0) + 1
                 self._n_results += 1
-                if self.recordings is not None:
-                    self.recordings.save(res)  # never raises: a failure stops saving only
-                self.results.put(res)
+                try:
+                    if self.recordings is not None:
+                        self.recordings.save(res)  # never raises: a failure stops saving only
+                    self.results.put(res)
+                finally:
+                    self._publish_lock.release()
                 if self.on_result is not None:
                     try:
                         self.on_result(res)
