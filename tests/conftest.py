@@ -13,6 +13,16 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run the tests in the process configuration `ser-live` and `python -m train` run in
+    (one BLAS thread, glibc heap thresholds): in-process results are then bit-identical to
+    those of the `ser-live` subprocesses the tests compare them with, whatever test ran
+    first."""
+    from ser_live.runtime import tune_process
+
+    tune_process()
+
 # ---- corpora (data_root and one fixture per shipped corpus) --------------------------------
 
 
