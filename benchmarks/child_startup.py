@@ -26,7 +26,9 @@ def main(argv: list[str]) -> int:
     import sklearn  # noqa: F401
 
     t.append(("sklearn", time.time()))
-    import skops.io  # noqa: F401
+    from ser_live.model import import_skops_io  # as ser-live imports it (without PyTorch)
+
+    import_skops_io()
 
     t.append(("skops.io", time.time()))
     for name in modules:

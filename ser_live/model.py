@@ -27,9 +27,11 @@ References
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
 import json
 import logging
 import os
+import sys
 import zipfile
 from functools import cached_property
 from pathlib import Path
@@ -52,6 +54,48 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class _SkipTorchArrayApi(importlib.abc.MetaPathFinder):
+    """Refuses one import: scikit-learn's array-API adapter for PyTorch (see
+    :func:`import_skops_io`)."""
+
+    NAME = "sklearn.externals.array_api_compat.torch"
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname == self.NAME:
+            raise ImportError(f"{self.NAME} skipped while importing skops.io")
+        return None
+
+
+def import_skops_io() -> Any:
+    """``skops.io``, imported without dragging PyTorch in.
+
+    Importing ``skops.io`` lists every scikit-learn estimator
+    (``sklearn.utils.all_estimators``), and the package walk behind it imports every
+    subpackage of scikit-learn, including ``sklearn.externals.array_api_compat.torch``,
+    which imports PyTorch when it is installed: seconds of start-up (measured 6-7 s against
+    2.7 s on this project's loaded 2-core machine with the ``deep`` extra installed) for a
+    module ser-live never uses. While ``skops.io`` is first imported that one subpackage is
+    refused (the walk skips packages that fail to import); nothing is refused afterwards,
+    and if PyTorch is already imported nothing is refused at all.
+
+    Returns
+    -------
+    module
+        ``skops.io``.
+    """
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io
+
+        return skops.io
+    guard = _SkipTorchArrayApi()
+    sys.meta_path.insert(0, guard)
+    try:
+        import skops.io
+    finally:
+        sys.meta_path.remove(guard)
+    return skops.io
 
 #: Version of the on-disk layout; a file with another major layout is refused.
 MODEL_FORMAT_VERSION: int = 1
@@ -152,7 +196,7 @@ def model_file_types(path: str | Path) -> set[str]:
     ModelError
         Not a zip archive with a readable skops schema.
     """
-    import skops.io as sio
+    sio = import_skops_io()
 
     p = Path(path)
     found: set[str] = set()
@@ -280,7 +324,7 @@ class EmotionModel:
         Path
         """
         import sklearn
-        import skops.io as sio
+        sio = import_skops_io()
 
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -322,7 +366,7 @@ class EmotionModel:
             file-format version; required keys missing; a feature configuration or feature
             layout this version of the extractor does not produce.
         """
-        import skops.io as sio
+        sio = import_skops_io()
 
         p = Path(path) if path is not None else default_model_path()
         if not p.exists():

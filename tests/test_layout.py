@@ -33,3 +33,20 @@ def test_importing_every_ser_live_module_imports_no_train_or_benchmarks_module()
 def test_the_benchmark_is_not_in_the_runtime_package():
     assert not (REPO_ROOT / "ser_live" / "bench.py").exists()
     assert (REPO_ROOT / "benchmarks" / "__main__.py").exists()
+
+
+def test_loading_a_model_does_not_import_pytorch():
+    """skops.io's estimator walk would import PyTorch through scikit-learn's array-API
+    adapter whenever it is installed (the ``deep`` extra): seconds of start-up for nothing."""
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("PyTorch is not installed here: nothing could import it")
+    probe = ("import sys; from ser_live.model import EmotionModel; m = EmotionModel.load(); "
+             "m.predict_signal(__import__('numpy').full(16000, 0.01, 'float32')); "
+             "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT,
+                         timeout=300, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
