@@ -1,7 +1,7 @@
 """``python -m benchmarks.vad_noise``: does the segmenter cut one utterance per utterance played
 when the room is noisy?
 
-A session of 40 corpus utterances (RAVDESS, EmoDB, TESS and emotiontts_kor, 14 speakers, see
+A session of 40 corpus utterances (RAVDESS, EmoDB and TESS, 12 speakers, see
 :func:`session_files`) is built with :func:`train.sessions.build_session` and mixed with
 stationary noise under and between the speech: white, pink and brown noise at fixed levels
 (-50 to -35 dBFS RMS) and pink noise at 10 dB SNR against the speech's loud-frame level; plus
@@ -53,6 +53,8 @@ TOLERANCE_S = 0.5
 #: Loud-frame level (dBFS) every utterance is brought to (one speaker at one microphone); near
 #: the -26 dBov active speech level of ITU-T P.56 test signals.
 SPEECH_DBFS = -26.0
+#: Longest file (s, after trimming) taken: acted single sentences; longer ones hold phrase pauses.
+MAX_UTTERANCE_S = 4.5
 #: Pauses between utterances (s), used in turn.
 PAUSES_S = (1.0, 1.5, 0.8, 1.2)
 
@@ -143,11 +145,12 @@ def colored_noise(kind: str, n_samples: int, *, seed: int = 0) -> np.ndarray:
 def session_files(data_root: str | Path) -> list[Path]:
     """The 40 files of the noisy session, interleaved by speaker.
 
-    RAVDESS actors 03, 08, 13, 20 (4 files each), EmoDB speakers 03, 09, 11, 14 (3 each), TESS
-    OAF and YAF (3 each), emotiontts_kor ema, nek, emf (2 each): 14 speakers, male and
-    female, three languages. Files are taken evenly from each speaker's sorted list, keeping
-only files the segmenter cuts as one utterance when heard alone (a Korean sentence with
-phrase pauses longer than the hangover is several utterances, correctly).
+    RAVDESS actors 03, 08, 13, 20 (4 files each) and 05, 16 (3 each), EmoDB speakers 03, 09,
+    11, 14 (3 each), TESS OAF and YAF (3 each): 12 speakers, male and female, two languages
+    (every emotiontts_kor file is a 5-10 s sentence with phrase pauses, so none qualifies). Files are taken evenly from each speaker's sorted list, keeping
+only files of at most 4.5 s (trimmed) that the segmenter cuts as one utterance when heard
+alone in digital silence (a Korean sentence with phrase pauses longer than the hangover is
+several utterances, correctly).
 
     Parameters
     ----------
@@ -175,9 +178,8 @@ phrase pauses longer than the hangover is several utterances, correctly).
         (root / "emodb" / "wav", "14*.flac", 3),
         (root / "tess", "OAF_*/*.flac", 3),
         (root / "tess", "YAF_*/*.flac", 3),
-        (root / "emotiontts_kor" / "plain-to-emotional" / "ema" / "wav", "*.flac", 2),
-        (root / "emotiontts_kor" / "emotional-to-emotional" / "nek" / "wav", "*.flac", 2),
-        (root / "emotiontts_kor" / "plain-to-emotional" / "emf" / "wav", "*.flac", 2),
+        (root / "ravdess" / "Actor_05", "*.flac", 3),
+        (root / "ravdess" / "Actor_16", "*.flac", 3),
     ]
     picked: list[list[Path]] = []
     for folder, pattern, k in groups:
@@ -186,8 +188,7 @@ phrase pauses longer than the hangover is several utterances, correctly).
         chosen: list[Path] = []
         for j in range(k):  # one file from each of k equal blocks of the sorted list
             block = files[j * step : (j + 1) * step]
-            chosen += [p for p in block[len(block) // 2 :] + block[: len(block) // 2]
-                       if len(segment_signal(load_audio(p))) == 1][:1]
+            chosen += [p for p in block[len(block) // 2 :] + block[: len(block) // 2] if _one_utterance(p)][:1]
         if len(chosen) < k:
             raise FileNotFoundError(f"need {k} single-utterance files matching {pattern} in {folder}, found {len(chosen)}")
         picked.append(chosen)
@@ -195,6 +196,13 @@ phrase pauses longer than the hangover is several utterances, correctly).
     for i in range(max(len(p) for p in picked)):
         out += [p[i] for p in picked if i < len(p)]
     return out
+
+
+def _one_utterance(path: Path) -> bool:
+    """True if the trimmed file lasts at most :data:`MAX_UTTERANCE_S` and the segmenter cuts it
+    as one utterance in 1 s of digital silence either side, at :data:`SPEECH_DBFS`."""
+    sess = build_session(corpus_utterances([path]), tail_s=1.0, utterance_dbfs=SPEECH_DBFS)
+    return sess.spans[0][1] - sess.spans[0][0] <= MAX_UTTERANCE_S * SR and len(segment_signal(sess.samples)) == 1
 
 
 def condition_session(cond: Condition, files: Sequence[Path], *, seed: int = 0):
