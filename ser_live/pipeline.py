@@ -399,6 +399,9 @@ class RecognizerStatus:
         PortAudio input overflows reported to the capture callback (0 for files).
     dropped_short : int
         Speech bursts shorter than the minimum utterance length, not classified.
+    noise_floor_dbfs, clipped_fraction, speech_level_dbfs : float
+        The segmenter's tracked noise floor (dBFS), fraction of full-scale samples in the
+        last second, and loud-frame level of the last utterance (dBFS).
     """
 
     level_dbfs: float
@@ -408,6 +411,9 @@ class RecognizerStatus:
     dropped_s: float
     input_overflows: int
     dropped_short: int
+    noise_floor_dbfs: float = LEVEL_FLOOR_DBFS
+    clipped_fraction: float = 0.0
+    speech_level_dbfs: float = LEVEL_FLOOR_DBFS
 
 
 class Recognizer:
@@ -745,6 +751,9 @@ class Recognizer:
             dropped_s=self.ring.overrun_s,
             input_overflows=int(getattr(self.source, "input_overflows", 0)),
             dropped_short=int(seg.dropped_short),
+            noise_floor_dbfs=float(seg.noise_floor_dbfs),
+            clipped_fraction=float(seg.clipped_fraction),
+            speech_level_dbfs=float(seg.speech_level_dbfs),
         )
 
     @property
