@@ -2,7 +2,7 @@
 when the room is noisy?
 
 A session of 40 corpus utterances (RAVDESS, EmoDB and TESS, 12 speakers, see
-:func:`session_files`) is built with :func:`train.sessions.build_session` and mixed with
+:data:`SESSION_FILES`) is built with :func:`train.sessions.build_session` and mixed with
 stationary noise under and between the speech: white, pink and brown noise at fixed levels
 (-50 to -35 dBFS RMS) and pink noise at 10 dB SNR against the speech's loud-frame level; plus
 the clean session (digital silence) and a quiet speaker (every utterance at -35 dBFS peak) in
@@ -34,14 +34,15 @@ from typing import Sequence
 
 import numpy as np
 
-from ser_live.vad import Segmenter, segment_signal
+from ser_live.vad import Segmenter
 
-from .common import SR, VadConfig, build_session, corpus_utterances, load_audio, md_table
+from .common import SR, VadConfig, build_session, corpus_utterances, md_table
 
 __all__ = [
     "CONDITIONS",
     "Condition",
     "colored_noise",
+    "SESSION_FILES",
     "session_files",
     "condition_session",
     "score_cut",
@@ -53,8 +54,6 @@ TOLERANCE_S = 0.5
 #: Loud-frame level (dBFS) every utterance is brought to (one speaker at one microphone); near
 #: the -26 dBov active speech level of ITU-T P.56 test signals.
 SPEECH_DBFS = -26.0
-#: Longest file (s, after trimming) taken: acted single sentences; longer ones hold phrase pauses.
-MAX_UTTERANCE_S = 4.5
 #: Pauses between utterances (s), used in turn.
 PAUSES_S = (1.0, 1.5, 0.8, 1.2)
 
@@ -142,20 +141,65 @@ def colored_noise(kind: str, n_samples: int, *, seed: int = 0) -> np.ndarray:
     return (x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
-def session_files(data_root: str | Path) -> list[Path]:
-    """The 40 files of the noisy session, interleaved by speaker.
+#: The 40 files of the sessions (paths under the corpora folder), interleaved by speaker:
+#: RAVDESS actors 03, 08, 13, 20 (4 files each) and 05, 16 (3 each), EmoDB speakers 03, 09,
+#: 11, 14 (3 each), TESS OAF and YAF (3 each): 12 speakers, male and female, English and
+#: German, several emotions. Taken evenly from each speaker's sorted file list, keeping only
+#: files of at most 4.5 s once trimmed that the segmenter cuts as one utterance alone in digital
+#: silence (every emotiontts_kor file is a 5-10 s sentence with phrase pauses longer than the
+#: hangover, i.e. several utterances, so none is here). Fixed, so that every version of the
+#: segmenter is measured on the same audio.
+SESSION_FILES: tuple[str, ...] = (
+    "ravdess/Actor_03/03-01-02-01-02-02-03.flac",
+    "ravdess/Actor_08/03-01-02-01-02-02-08.flac",
+    "ravdess/Actor_13/03-01-02-01-02-02-13.flac",
+    "ravdess/Actor_20/03-01-02-01-02-02-20.flac",
+    "emodb/wav/03a04Ad.flac",
+    "emodb/wav/09a02Wb.flac",
+    "emodb/wav/11a02Tc.flac",
+    "emodb/wav/14a02Tb.flac",
+    "tess/OAF_disgust/OAF_dog_disgust.flac",
+    "tess/YAF_disgust/YAF_dodge_disgust.flac",
+    "ravdess/Actor_05/03-01-02-02-02-01-05.flac",
+    "ravdess/Actor_16/03-01-02-02-02-01-16.flac",
+    "ravdess/Actor_03/03-01-04-01-02-01-03.flac",
+    "ravdess/Actor_08/03-01-04-01-02-01-08.flac",
+    "ravdess/Actor_13/03-01-04-01-02-01-13.flac",
+    "ravdess/Actor_20/03-01-04-01-02-01-20.flac",
+    "emodb/wav/03a07Wc.flac",
+    "emodb/wav/09a07Wb.flac",
+    "emodb/wav/11b01Eb.flac",
+    "emodb/wav/14a07Ld.flac",
+    "tess/OAF_happy/OAF_met_happy.flac",
+    "tess/YAF_happy/YAF_mess_happy.flac",
+    "ravdess/Actor_05/03-01-05-01-02-01-05.flac",
+    "ravdess/Actor_16/03-01-05-01-02-01-16.flac",
+    "ravdess/Actor_03/03-01-06-01-01-02-03.flac",
+    "ravdess/Actor_08/03-01-06-01-01-02-08.flac",
+    "ravdess/Actor_13/03-01-06-01-01-02-13.flac",
+    "ravdess/Actor_20/03-01-06-01-01-02-20.flac",
+    "emodb/wav/03b09Nc.flac",
+    "emodb/wav/09b03Ta.flac",
+    "emodb/wav/11b09Ld.flac",
+    "emodb/wav/14b09Ea.flac",
+    "tess/OAF_pleasant_surprise/OAF_tape_ps.flac",
+    "tess/YAF_pleasant_surprise/YAF_talk_ps.flac",
+    "ravdess/Actor_05/03-01-07-02-02-01-05.flac",
+    "ravdess/Actor_16/03-01-07-02-02-01-16.flac",
+    "ravdess/Actor_03/03-01-08-01-01-01-03.flac",
+    "ravdess/Actor_08/03-01-08-01-01-01-08.flac",
+    "ravdess/Actor_13/03-01-08-01-01-01-13.flac",
+    "ravdess/Actor_20/03-01-08-01-01-01-20.flac",
+)
 
-    RAVDESS actors 03, 08, 13, 20 (4 files each) and 05, 16 (3 each), EmoDB speakers 03, 09,
-    11, 14 (3 each), TESS OAF and YAF (3 each): 12 speakers, male and female, two languages
-    (every emotiontts_kor file is a 5-10 s sentence with phrase pauses, so none qualifies). Files are taken evenly from each speaker's sorted list, keeping
-only files of at most 4.5 s (trimmed) that the segmenter cuts as one utterance when heard
-alone in digital silence (a Korean sentence with phrase pauses longer than the hangover is
-several utterances, correctly).
+
+def session_files(data_root: str | Path) -> list[Path]:
+    """The files of :data:`SESSION_FILES` under ``data_root``.
 
     Parameters
     ----------
     data_root : str or Path
-        The corpora folder (``ravdess/``, ``emodb/``, ``tess/``, ``emotiontts_kor/``).
+        The corpora folder (``ravdess/``, ``emodb/``, ``tess/``).
 
     Returns
     -------
@@ -164,45 +208,13 @@ several utterances, correctly).
     Raises
     ------
     FileNotFoundError
-        A speaker's files are missing.
+        A file is missing (the message names the first one).
     """
-    root = Path(data_root)
-    groups = [
-        (root / "ravdess" / "Actor_03", "*.flac", 4),
-        (root / "ravdess" / "Actor_08", "*.flac", 4),
-        (root / "ravdess" / "Actor_13", "*.flac", 4),
-        (root / "ravdess" / "Actor_20", "*.flac", 4),
-        (root / "emodb" / "wav", "03*.flac", 3),
-        (root / "emodb" / "wav", "09*.flac", 3),
-        (root / "emodb" / "wav", "11*.flac", 3),
-        (root / "emodb" / "wav", "14*.flac", 3),
-        (root / "tess", "OAF_*/*.flac", 3),
-        (root / "tess", "YAF_*/*.flac", 3),
-        (root / "ravdess" / "Actor_05", "*.flac", 3),
-        (root / "ravdess" / "Actor_16", "*.flac", 3),
-    ]
-    picked: list[list[Path]] = []
-    for folder, pattern, k in groups:
-        files = sorted(folder.glob(pattern))
-        step = max(1, len(files) // k)
-        chosen: list[Path] = []
-        for j in range(k):  # one file from each of k equal blocks of the sorted list
-            block = files[j * step : (j + 1) * step]
-            chosen += [p for p in block[len(block) // 2 :] + block[: len(block) // 2] if _one_utterance(p)][:1]
-        if len(chosen) < k:
-            raise FileNotFoundError(f"need {k} single-utterance files matching {pattern} in {folder}, found {len(chosen)}")
-        picked.append(chosen)
-    out: list[Path] = []
-    for i in range(max(len(p) for p in picked)):
-        out += [p[i] for p in picked if i < len(p)]
-    return out
-
-
-def _one_utterance(path: Path) -> bool:
-    """True if the trimmed file lasts at most :data:`MAX_UTTERANCE_S` and the segmenter cuts it
-    as one utterance in 1 s of digital silence either side, at :data:`SPEECH_DBFS`."""
-    sess = build_session(corpus_utterances([path]), tail_s=1.0, utterance_dbfs=SPEECH_DBFS)
-    return sess.spans[0][1] - sess.spans[0][0] <= MAX_UTTERANCE_S * SR and len(segment_signal(sess.samples)) == 1
+    paths = [Path(data_root) / rel for rel in SESSION_FILES]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} session files missing, e.g. {missing[0]}")
+    return paths
 
 
 def condition_session(cond: Condition, files: Sequence[Path], *, seed: int = 0):
