@@ -4,7 +4,8 @@ when the room is noisy?
 A session of 40 corpus utterances (RAVDESS, EmoDB and TESS, 12 speakers, see
 :data:`SESSION_FILES`) is built with :func:`train.sessions.build_session` and mixed with
 stationary noise under and between the speech: white, pink and brown noise at fixed levels
-(-50 to -35 dBFS RMS) and pink noise at 10 dB SNR against the speech's loud-frame level; plus
+(-50 to -35 dBFS RMS), pink noise at 10 dB SNR and white noise at 3 dB SNR against the
+speech's loud-frame level; plus
 the clean session (digital silence) and a quiet speaker (every utterance at -35 dBFS peak) in
 digital silence and in -60 dBFS pink noise (a quiet room; the corpora's own leads are mostly
 digital zeros). Except for the quiet speaker, every utterance is first brought to a loud-frame
@@ -93,6 +94,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("brown -50 dBFS", "brown", -50.0),
     Condition("brown -35 dBFS", "brown", -35.0),
     Condition("pink 10 dB SNR", "pink", snr_db=10.0),
+    Condition("white 3 dB SNR", "white", snr_db=3.0),
     Condition("quiet -35 dBFS peak, silence", peak_dbfs=-35.0),
     Condition("quiet -35 dBFS peak, pink -60 dBFS", "pink", -60.0, peak_dbfs=-35.0),
 )
