@@ -40,6 +40,8 @@ from .types import Result, RunSummary
 __all__ = [
     "EMOTION_COLORS",
     "LEVEL_RANGE_DBFS",
+    "CLIPPED_WARN_FRACTION",
+    "QUIET_SPEECH_DBFS",
     "BAR_FULL",
     "BAR_EMPTY",
     "emotion_color",
@@ -79,6 +81,14 @@ _ALIASES: dict[str, str] = {
     "ps": "surprised",
     "bored": "boredom",
 }
+
+#: Fraction of full-scale samples in the last second above which the input is "clipped"
+#: (0.1 %: a few peaks per second already distort the spectrum the features are taken from).
+CLIPPED_WARN_FRACTION: float = 0.001
+#: Loud-frame speech level (dBFS) below which the input is "too quiet": the training corpora
+#: lie between -50 dBFS (RAVDESS) and -10 dBFS (EmoDB) (``python -m benchmarks.vad_noise``
+#: session files, measured with ``train.sessions``' loud-frame level).
+QUIET_SPEECH_DBFS: float = -50.0
 
 #: Colours for labels outside :data:`EMOTION_COLORS`, chosen by a stable hash of the name.
 _FALLBACK_PALETTE: tuple[str, ...] = ("bright_white", "turquoise2", "plum2", "light_salmon1", "khaki1", "pale_green1")
@@ -152,7 +162,7 @@ class DashboardState:
     processing_ms, end_of_speech_ms : collections.deque of float
         Latency samples (milliseconds), oldest first.
     level_dbfs, vad_state, stream_s, dropped_samples, dropped_s, input_overflows, dropped_short, dropped_utterances,
-    alert
+    alert, noise_floor_dbfs, clipped_fraction, speech_level_dbfs
         The last status given to :meth:`set_status`.
     version : int
         Incremented at every change.
@@ -194,6 +204,9 @@ class DashboardState:
         self.dropped_short = 0
         self.alert = ""
         self.dropped_utterances = 0
+        self.noise_floor_dbfs = -math.inf
+        self.clipped_fraction = 0.0
+        self.speech_level_dbfs = -math.inf
         self.version = 0
         self.results_version = 0
 
@@ -233,6 +246,9 @@ class DashboardState:
         dropped_short: int | None = None,
         alert: str | None = None,
         dropped_utterances: int | None = None,
+        noise_floor_dbfs: float | None = None,
+        clipped_fraction: float | None = None,
+        speech_level_dbfs: float | None = None,
     ) -> None:
         """Update the stream's status; an argument left as None keeps its previous value.
 
@@ -258,6 +274,14 @@ class DashboardState:
             microphone for 3 s"); "" clears it.
         dropped_utterances : int
             Utterances dropped because the recogniser's worker queue was full.
+        noise_floor_dbfs : float
+            The segmenter's tracked noise floor (dBFS).
+        clipped_fraction : float
+            Fraction (0-1) of the last second's samples at full scale; above
+            :data:`CLIPPED_WARN_FRACTION` the panel warns "clipped".
+        speech_level_dbfs : float
+            Loud-frame level of the last utterance (dBFS); below :data:`QUIET_SPEECH_DBFS`
+            the panel warns "too quiet".
         """
         if level_dbfs is not None:
             self.level_dbfs = float(level_dbfs)
@@ -277,7 +301,30 @@ class DashboardState:
             self.alert = str(alert)
         if dropped_utterances is not None:
             self.dropped_utterances = int(dropped_utterances)
+        if noise_floor_dbfs is not None:
+            self.noise_floor_dbfs = float(noise_floor_dbfs)
+        if clipped_fraction is not None:
+            self.clipped_fraction = float(clipped_fraction)
+        if speech_level_dbfs is not None:
+            self.speech_level_dbfs = float(speech_level_dbfs)
         self.version += 1
+
+    def input_warnings(self) -> list[str]:
+        """Warnings about the input level: ``"clipped ..."`` when more than
+        :data:`CLIPPED_WARN_FRACTION` of the last second's samples are at full scale, ``"too
+        quiet ..."`` when the last utterance's loud-frame level is below
+        :data:`QUIET_SPEECH_DBFS`.
+
+        Returns
+        -------
+        list of str
+        """
+        out = []
+        if self.clipped_fraction > CLIPPED_WARN_FRACTION:
+            out.append(f"clipped: {100 * self.clipped_fraction:.1f} % of samples at full scale")
+        if math.isfinite(self.speech_level_dbfs) and self.speech_level_dbfs > -99.0 and self.speech_level_dbfs < QUIET_SPEECH_DBFS:
+            out.append(f"too quiet: speech at {self.speech_level_dbfs:.0f} dBFS")
+        return out
 
     def latency(self, kind: str) -> dict[str, float]:
         """Latency figures of the kept samples.
@@ -451,6 +498,11 @@ def _status_panel(state: DashboardState) -> Panel:
     level = state.level_dbfs
     level_text = f"{level:6.1f} dBFS" if math.isfinite(level) else "  -inf dBFS"
     grid.add_row("input", _LevelBar(level), level_text)
+    floor = state.noise_floor_dbfs
+    floor_text = Text(f"floor {floor:.0f} dBFS" if math.isfinite(floor) and floor > -99.0 else
+                      "floor silent" if math.isfinite(floor) else "floor -", style="grey62")
+    for warning in state.input_warnings():
+        grid.add_row("warning", Text(warning, style="bold yellow1", overflow="fold"), "")
 
     vad = state.vad_state
     vad_style = {"speech": "bold green3", "silence": "grey62"}.get(vad, "yellow1")
@@ -476,7 +528,7 @@ def _status_panel(state: DashboardState) -> Panel:
             style="bold red1" if bad else "",
             overflow="fold",
         ),
-        "",
+        floor_text,
     )
     more = Text(overflow="fold")
     more.append(f"{state.input_overflows} overflows", style="bold red1" if state.input_overflows else "")

@@ -116,6 +116,9 @@ class RecognizerStatus:
     dropped_utterances : int
         Utterances dropped because the worker's queue was full (live sources only; a file
         replay waits instead).
+    noise_floor_dbfs, clipped_fraction, speech_level_dbfs : float
+        The segmenter's tracked noise floor (dBFS), fraction of full-scale samples in the
+        last second, and loud-frame level of the last utterance (dBFS).
     """
 
     level_dbfs: float
@@ -126,6 +129,9 @@ class RecognizerStatus:
     input_overflows: int
     dropped_short: int
     dropped_utterances: int = 0
+    noise_floor_dbfs: float = LEVEL_FLOOR_DBFS
+    clipped_fraction: float = 0.0
+    speech_level_dbfs: float = LEVEL_FLOOR_DBFS
 
 
 class Recognizer:
@@ -517,6 +523,9 @@ class Recognizer:
             input_overflows=int(getattr(self.source, "input_overflows", 0)),
             dropped_short=int(seg.dropped_short),
             dropped_utterances=int(self.dropped_utterances),
+            noise_floor_dbfs=float(seg.noise_floor_dbfs),
+            clipped_fraction=float(seg.clipped_fraction),
+            speech_level_dbfs=float(seg.speech_level_dbfs),
         )
 
     @property

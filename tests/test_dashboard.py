@@ -380,3 +380,16 @@ def test_format_summary_reports_percentiles_of_the_run(results: list[Result]) ->
     assert f"{top} {summary.rolling[top]:.2f}" in next(line for line in lines if "rolling" in line)
     empty = format_summary(RunSummary())
     assert "n/a" in empty and re.search(r"utterances\s+0$", empty, re.M)
+
+
+def test_status_shows_noise_floor_and_warns_on_clipping_and_quiet_speech(results: list[Result]) -> None:
+    from ser_live.dashboard import CLIPPED_WARN_FRACTION, QUIET_SPEECH_DBFS
+
+    state = _state(results)
+    state.set_status(noise_floor_dbfs=-47.3, clipped_fraction=0.0, speech_level_dbfs=-30.0)
+    text = _text(render_dashboard(state), 120)
+    assert "floor -47 dBFS" in text and "clipped" not in text and "too quiet" not in text
+    state.set_status(clipped_fraction=2 * CLIPPED_WARN_FRACTION, speech_level_dbfs=QUIET_SPEECH_DBFS - 5)
+    text = _text(render_dashboard(state), 120)
+    assert "clipped: 0.2 % of samples at full scale" in text
+    assert f"too quiet: speech at {QUIET_SPEECH_DBFS - 5:.0f} dBFS" in text

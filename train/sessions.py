@@ -41,11 +41,14 @@ class Session:
         ``[start, end)`` sample indices of each utterance in ``samples``, in order.
     pause_dbfs : float or None
         Level of the pause fill (dBFS); None for digital silence.
+    noise_dbfs : float or None
+        RMS level (dBFS) of the noise added under the whole session; None without noise.
     """
 
     samples: np.ndarray
     spans: list[tuple[int, int]] = field(default_factory=list)
     pause_dbfs: float | None = None
+    noise_dbfs: float | None = None
 
     @property
     def n_utterances(self) -> int:
@@ -114,6 +117,7 @@ def _session_parts(
     tail_s: float,
     min_duration_s: float | None,
     min_utterances: int,
+    utterance_dbfs: float | None = None,
 ) -> Iterator[tuple[bool, np.ndarray]]:
     """``(is_speech, int16 block)`` pairs of the session, in order (see :func:`build_session`)."""
     total = 0
@@ -133,6 +137,9 @@ def _session_parts(
             total += len(gap)
             yield False, gap
         u = to_int16(np.asarray(y, dtype=np.float32))
+        if utterance_dbfs is not None:
+            gain = 10.0 ** ((utterance_dbfs - _loud_frame_dbfs(u, [(0, len(u))])) / 20.0)
+            u = to_int16(u.astype(np.float32) * np.float32(gain / 32768.0))
         total += len(u)
         yield True, u
     if tail_s > 0:
@@ -148,6 +155,10 @@ def build_session(
     tail_s: float = 0.0,
     min_duration_s: float | None = None,
     min_utterances: int = 2,
+    noise: np.ndarray | None = None,
+    noise_dbfs: float | None = None,
+    noise_snr_db: float | None = None,
+    utterance_dbfs: float | None = None,
 ) -> Session:
     """Join utterances with pauses into one session.
 
@@ -168,22 +179,39 @@ def build_session(
         Stop taking utterances once the session is at least this long (s) and holds
         ``min_utterances``; None takes every utterance (``utterances`` must then be finite).
     min_utterances : int, default 2
+    noise : np.ndarray, float32, optional
+        Noise added under the whole session, speech and pauses alike (looped), after the
+        pauses are filled: a fan or a street heard through the microphone.
+    noise_dbfs : float, optional
+        RMS level (dBFS) the noise is scaled to.
+    noise_snr_db : float, optional
+        Instead of ``noise_dbfs``: the noise level in dB below the speech's loud-frame level,
+        the 90th percentile of 30 ms frame RMS over the utterances (the SNR definition of
+        :func:`train.augment.apply_augmentation`).
+    utterance_dbfs : float, optional
+        Scale each utterance so its loud-frame level (as for ``noise_snr_db``) is this many
+        dBFS: one speaker at one microphone, where the corpora differ by 40 dB (RAVDESS
+        -50 dBFS, EmoDB -10 dBFS); None keeps the recorded levels.
 
     Returns
     -------
     Session
+        The mixture is clipped to int16 full scale.
 
     Raises
     ------
     ValueError
-        ``pauses_s`` is empty or ``utterances`` gave none.
+        ``pauses_s`` is empty, ``utterances`` gave none, or ``noise`` is given without
+        exactly one of ``noise_dbfs`` and ``noise_snr_db``.
     """
+    if noise is not None and (noise_dbfs is None) == (noise_snr_db is None):
+        raise ValueError("noise needs exactly one of noise_dbfs and noise_snr_db")
     if not pauses_s:
         raise ValueError("pauses_s must hold at least one pause length")
     parts, spans, pos = [], [], 0
     for is_speech, block in _session_parts(
         utterances, pauses_s=pauses_s, pause_fill=pause_fill, pause_first=pause_first, tail_s=tail_s,
-        min_duration_s=min_duration_s, min_utterances=min_utterances,
+        min_duration_s=min_duration_s, min_utterances=min_utterances, utterance_dbfs=utterance_dbfs,
     ):
         if is_speech:
             spans.append((pos, pos + len(block)))
@@ -191,7 +219,24 @@ def build_session(
         pos += len(block)
     if not spans:
         raise ValueError("no utterances to build a session from")
-    return Session(np.concatenate(parts), spans, _level_dbfs(pause_fill))
+    samples = np.concatenate(parts)
+    if noise is not None:
+        if noise_snr_db is not None:
+            noise_dbfs = _loud_frame_dbfs(samples, spans) - noise_snr_db
+        n = np.resize(np.asarray(noise, np.float64), len(samples))
+        n *= 10.0 ** (noise_dbfs / 20.0) / max(float(np.sqrt(np.mean(n**2))), 1e-12)
+        samples = to_int16((samples / 32768.0 + n).astype(np.float32))
+    return Session(samples, spans, _level_dbfs(pause_fill), noise_dbfs)
+
+
+def _loud_frame_dbfs(samples: np.ndarray, spans: Sequence[tuple[int, int]], frame: int = 480) -> float:
+    """90th percentile of the 30 ms frame RMS (dBFS) over the speech spans of an int16 stream."""
+    rms = []
+    for a, b in spans:
+        k = (b - a) // frame
+        x = samples[a : a + k * frame].astype(np.float64).reshape(k, frame) / 32768.0
+        rms.append(np.sqrt(np.mean(x**2, axis=1)))
+    return float(20 * np.log10(np.percentile(np.concatenate(rms), 90) + 1e-20))
 
 
 def write_session(
