@@ -309,7 +309,8 @@ class Predictor:
             decoded and its utterances' features extracted, then each utterance is
             normalised with the statistics of all utterances of its session
             (``model.predict_proba(X, groups=...)``; a file that fails contributes none).
-            Results then carry ``session_utterances``, the size of their session. None: files
+            Segment results then carry ``session_utterances``, the size of their session
+            (None for a model without a normaliser). None: files
             are processed lazily, one at a time, each its own session. A model without a
             session normaliser ignores the sessions (a warning is logged).
 
@@ -373,7 +374,7 @@ class Predictor:
         self, paths: list[str], groups: list[str], *, segments: bool, errors: str
     ) -> Iterator[tuple[str, Prediction | list[Result] | SerLiveError]]:
         # pass 1: the utterances of every file (whole: the trimmed file) and their features
-        found: list[list[Utterance] | Prediction | SerLiveError] = []
+        found: list[list[Utterance] | SerLiveError] = []
         rows: list[np.ndarray] = []
         row_group: list[str] = []
         for path, group in zip(paths, groups):
@@ -388,7 +389,8 @@ class Predictor:
             row_group += [group] * len(feats)
         # pass 2: normalise each session with all of its rows, classify
         proba = self.model.predict_proba(np.array(rows), groups=np.array(row_group)) if rows else None
-        sizes = {g: row_group.count(g) for g in set(row_group)}
+        normalised = self.model.normalizer is not None
+        sizes = {g: row_group.count(g) if normalised else None for g in set(row_group)}
         i = 0
         for path, group, item in zip(paths, groups, found):
             if isinstance(item, SerLiveError):

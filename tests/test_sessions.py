@@ -1,11 +1,12 @@
 """Session normalisation in the runtime (issue 10): the live run as one session, offline
 ``--sessions``, ``--no-session-norm``, ``--model`` short names.
 
-The models here are trained in the test on a ``loco`` fold: RAVDESS (every angry, happy,
+The model here is trained in the test on a ``loco`` fold: RAVDESS (every angry, happy,
 neutral and sad file) plus 200 TESS files of those classes, never EmoDB; EmoDB is the unseen
-corpus. The model has a :class:`~ser_live.normalize.SessionNormalizer` (its defaults: prior weight 10
-utterances) before a scaler and a logistic regression. Features come from
-``train.extract.extract_features`` (cached in ``$SER_LIVE_CACHE``).
+corpus. It has a :class:`~ser_live.normalize.SessionNormalizer` (its defaults: prior weight
+10 utterances) before a scaler and a logistic regression. Features come from
+``train.extract.extract_features`` (cached in ``$SER_LIVE_CACHE``). The scores are logged:
+``python -m pytest tests/test_sessions.py -o log_cli=true --log-cli-level=INFO``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from ser_live.offline import Predictor, SessionsError, read_sessions_csv
 from ser_live.types import Result
 
 from .test_pipeline import _same, run_recognizer, test_model_path  # noqa: F401 (fixture)
+
+log = logging.getLogger(__name__)
 
 CORE = ["angry", "happy", "neutral", "sad"]
 #: TESS files added to RAVDESS in the training fold (random, seed 0).
@@ -132,9 +135,7 @@ def test_live_session_norm_beats_no_norm_on_an_unseen_corpus(norm_model, emodb_c
             else:
                 assert all(r.session_utterances is None for r in results)
     mean = {k: float(np.mean(v)) for k, v in ua.items()}
-    logging.getLogger(__name__).warning(
-        "EmoDB per-speaker live UA: %s", {k: f"{m:.1f}" for k, m in mean.items()}
-    )
+    log.info("EmoDB per-speaker live UA (mean over speakers): %s", {k: f"{m:.1f}" for k, m in mean.items()})
     assert mean["norm"] > mean["off"], ua
 
 
@@ -152,7 +153,7 @@ def test_a_one_emotion_session_is_not_normalised_into_neutral(norm_model, emodb_
         labels += [r.label for r in results]
     assert len(labels) >= 40
     share = {lab: labels.count(lab) / len(labels) for lab in CORE}
-    logging.getLogger(__name__).warning("one-emotion (angry) sessions, live, labelled: %s", share)
+    log.info("one-emotion (angry) sessions, live, %d utterances labelled: %s", len(labels), share)
     assert share["neutral"] < 0.5, share
     assert share["angry"] == max(share.values()), share
 
