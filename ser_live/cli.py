@@ -67,6 +67,11 @@ Results go to stdout (dashboard, --plain lines, or --jsonl -); messages, errors 
 summary (utterances, labels, latency p50/p95/max, audio dropped) go to stderr. With no input
 device at all, ser-live says so and replays the bundled demo recording instead.
 
+With a model that has a session normaliser the run is one session: each utterance's features
+are standardised with the running statistics of the utterances heard so far, shrunk towards
+the training prior; the dashboard header shows how many utterances they rest on, and --jsonl
+lines add "session_utterances". --no-session-norm turns this off to compare.
+
 exit codes: 0 ok, 1 error (or results could not be written), 2 usage, 3 bad audio file,
 4 no speech, 5 model, 6 no input device or the microphone stopped delivering audio,
 7 PortAudio missing, 130 interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
@@ -84,8 +89,8 @@ prior. Without --sessions each whole file is its own session, and with --segment
 is one session normalised online in utterance order, exactly as `ser-live --input FILE`.
 --sessions FILE.csv (header `path,session`, one row per input file; relative paths are
 relative to the CSV's folder; paths are compared after resolving) normalises the files of one
-session together with all of that session's utterances (two passes: every file is read
-first). Every input must be in the CSV and every CSV path among the inputs, else nothing is
+session together with all of that session's utterances (with --segments: every utterance
+of every file of the session; two passes: every file is read first). Every input must be in the CSV and every CSV path among the inputs, else nothing is
 classified and the exit status is 2 (the first few offending paths are named). With a model
 that has no session normaliser --sessions is accepted and has no effect (a warning says so).
 
