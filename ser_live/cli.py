@@ -60,10 +60,17 @@ examples:
   ser-live devices
   ser-live predict clip.wav clips/ --format csv --output preds.csv
   ser-live predict talk.wav --segments       one record per utterance found by the VAD
+  ser-live predict calls/ --sessions calls.csv   files of one session normalised together
+  ser-live --model 7class                    the shipped seven-emotion model
 
 Results go to stdout (dashboard, --plain lines, or --jsonl -); messages, errors and the exit
 summary (utterances, labels, latency p50/p95/max, audio dropped) go to stderr. With no input
 device at all, ser-live says so and replays the bundled demo recording instead.
+
+With a model that has a session normaliser the run is one session: each utterance's features
+are standardised with the running statistics of the utterances heard so far, shrunk towards
+the training prior; the dashboard header shows how many utterances they rest on, and --jsonl
+lines add "session_utterances". --no-session-norm turns this off to compare.
 
 exit codes: 0 ok, 1 error (or results could not be written), 2 usage, 3 bad audio file,
 4 no speech, 5 model, 6 no input device or the microphone stopped delivering audio,
@@ -76,8 +83,21 @@ VAD finds (as training files are) and classified; files longer than 60 s are ref
 --segments). With --segments each file is cut by the live segmenter, exactly as `ser-live
 --input FILE` cuts it, and every utterance gets a record with its start_s and end_s.
 
-Records: jsonl {"path", ["start_s", "end_s",] "label", "confidence", "probabilities"};
-csv columns path, [start_s, end_s,] label, confidence, p_<label> for every label.
+Sessions: a model with a session normaliser standardises each utterance's features with
+statistics of its session (one speaker through one microphone) shrunk towards the training
+prior. Without --sessions each whole file is its own session, and with --segments each file
+is one session normalised online in utterance order, exactly as `ser-live --input FILE`.
+--sessions FILE.csv (header `path,session`, one row per input file; relative paths are
+relative to the CSV's folder; paths are compared after resolving) normalises the files of one
+session together with all of that session's utterances (with --segments: every utterance
+of every file of the session; two passes: every file is read first). Every input must be in the CSV and every CSV path among the inputs, else nothing is
+classified and the exit status is 2 (the first few offending paths are named). With a model
+that has no session normaliser --sessions is accepted and has no effect (a warning says so).
+
+Records: jsonl {"path", ["start_s", "end_s",] "label", "confidence", "probabilities"
+[, "session_utterances"]}; csv columns path, [start_s, end_s,] label, confidence, p_<label>
+for every label. session_utterances (jsonl, --segments, a model with a session normaliser:
+the utterances the session statistics rest on) is left out with --no-session-norm.
 A file that fails (unreadable, empty, silent, too long) is reported on stderr and skipped;
 the exit status is then that of the first failure (3 bad file, 4 no speech).
 
@@ -85,6 +105,7 @@ examples:
   ser-live predict clip.wav
   ser-live predict recordings/ --format csv --output preds.csv
   ser-live predict session.flac --segments --jsonl
+  ser-live predict calls/ --sessions calls.csv --format csv
 """
 
 
@@ -115,8 +136,16 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     from .vad import add_vad_arguments
 
     parser.add_argument(
-        "--model", metavar="PATH", default=None,
-        help="model file (default: $SER_LIVE_MODEL or the shipped models/ser-default.skops)",
+        "--model", metavar="NAME|PATH", default=None,
+        help="a shipped model by short name (`default`, `7class`: models/ser-NAME.skops) or a model "
+             "file (default: $SER_LIVE_MODEL or the shipped models/ser-default.skops)",
+    )
+    parser.add_argument(
+        "--no-session-norm", dest="session_norm", action="store_false", default=True,
+        help="do not normalise utterances by their session's statistics: each utterance is its own "
+             "session, its features standardised with the training prior and its own values "
+             "weighted as one utterance (default: the run, or with `predict --segments` each file, "
+             "is one session with running statistics; no effect on models without a session normaliser)",
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0,
@@ -192,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="record format (default: jsonl)")
     pr.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="same as --format jsonl")
     pr.add_argument("--output", metavar="PATH", help="write the records to PATH instead of stdout")
+    pr.add_argument("--sessions", metavar="FILE.csv",
+                    help="CSV `path,session`: normalise the files of one session together (see below)")
     _add_common(pr)
     # Options shared with the top level (--model, -v, VAD) may come before or after
     # `predict`: unset after it, the subcommand leaves the value given before it.
@@ -304,6 +335,37 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+# ---------------------------------------------------------------------- model
+def _model_path(value: str | None) -> Path | None:
+    """``--model``: None (the default model), a file path, or a shipped model's short name.
+
+    A value that names an existing file, or holds a path separator or a suffix, is a path
+    (loading reports it if missing). Otherwise ``NAME`` means ``<models dir>/ser-NAME.skops``
+    (:data:`~ser_live.model.MODELS_DIR`; ``default`` is ``ser-default.skops``).
+
+    Raises
+    ------
+    ModelError
+        A short name with no such shipped model; the message lists the shipped names.
+    """
+    from .errors import ModelError
+    from .model import MODELS_DIR
+
+    if value is None:
+        return None
+    p = Path(value)
+    if p.exists() or p.suffix or len(p.parts) > 1:
+        return p
+    named = MODELS_DIR / f"ser-{value}.skops"
+    if named.exists():
+        return named
+    shipped = sorted(f.stem.removeprefix("ser-") for f in MODELS_DIR.glob("ser-*.skops"))
+    raise ModelError(
+        f"no model named {value!r} (no {named.name} in {MODELS_DIR}); shipped: "
+        f"{', '.join(shipped) or 'none'}; or pass a model file path"
+    )
+
+
 # ---------------------------------------------------------------------- devices
 def _cmd_devices(args: argparse.Namespace) -> int:
     from .audio import list_input_devices
@@ -341,13 +403,19 @@ def _expand_paths(paths: list[str]) -> Iterator[tuple[str, SerLiveError | None]]
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .model import EmotionModel
-    from .offline import Predictor
+    from .offline import Predictor, read_sessions_csv
 
-    model = EmotionModel.load(args.model)
-    predictor = Predictor(model, vad_config=args.vad_config)
+    sessions = read_sessions_csv(args.sessions) if args.sessions else None  # SessionsError: exit 2
+    model = EmotionModel.load(_model_path(args.model))
+    predictor = Predictor(model, vad_config=args.vad_config, session_norm=args.session_norm)
     labels = model.labels
     seg = bool(args.segments)
     head = ["path", *(["start_s", "end_s"] if seg else []), "label", "confidence"]
+    expanded = list(_expand_paths(args.paths))
+    # every input is checked against the sessions before anything is written or classified
+    results = predictor.process_files(
+        [p for p, e in expanded if e is None], segments=seg, errors="return", sessions=sessions
+    )
 
     with contextlib.ExitStack() as stack:
         if args.output:
@@ -360,39 +428,42 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(head + [f"p_{lab}" for lab in labels])
 
-        def emit(record: dict[str, Any]) -> None:
+        def emit(record: dict[str, Any], n_session: int | None) -> None:
             if writer is not None:
                 probs = record["probabilities"]
                 writer.writerow([record[k] for k in head] + [probs[lab] for lab in labels])
             else:
+                if n_session is not None:
+                    record["session_utterances"] = n_session
                 out.write(json.dumps(record) + "\n")
             out.flush()
 
         first_error: SerLiveError | None = None
         n_ok = 0
-        for path, error in _expand_paths(args.paths):
+        for path, error in expanded:
+            if error is None:
+                _, outcome = next(results)
             try:
                 if error is not None:
                     raise error
+                if isinstance(outcome, SerLiveError):
+                    raise outcome
                 if seg:
-                    results = predictor.process_file(path, segments=True)
-                    if not results:
+                    if not outcome:
                         raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
-                    for r in results:
+                    for r in outcome:
                         j = r.to_json()
                         emit({"path": path, "start_s": j["start_s"], "end_s": j["end_s"], "label": j["label"],
-                              "confidence": j["confidence"], "probabilities": j["probabilities"]})
+                              "confidence": j["confidence"], "probabilities": j["probabilities"]},
+                             r.session_utterances)
                 else:
-                    pred = predictor.process_file(path)
-                    emit({"path": path, "label": pred.label, "confidence": round(float(pred.confidence), 4),
-                          "probabilities": {k: round(float(v), 4) for k, v in pred.probabilities.items()}})
+                    emit({"path": path, "label": outcome.label, "confidence": round(float(outcome.confidence), 4),
+                          "probabilities": {k: round(float(v), 4) for k, v in outcome.probabilities.items()}},
+                         None)
                 n_ok += 1
             except SerLiveError as exc:
                 _err(f"error: {exc}")
                 first_error = first_error or exc
-            except ValueError as exc:  # e.g. audio the extractor cannot take
-                _err(f"error: {path}: {exc}")
-                first_error = first_error or SerLiveError(str(exc))
     if first_error is not None:
         log.info("%d file(s) classified, at least one failed", n_ok)
         return first_error.exit_code
@@ -453,7 +524,10 @@ class _Outputs:
     run go on. :attr:`write_error` keeps the first such error.
     """
 
-    def __init__(self, args: argparse.Namespace, *, labels: list[str], model_name: str, source_name: str) -> None:
+    def __init__(
+        self, args: argparse.Namespace, *, labels: list[str], model_name: str, source_name: str,
+        session_norm: bool | None = None,
+    ) -> None:
         self.jsonl_stdout = args.jsonl == "-"
         self.jsonl_file: TextIO | None = None
         if args.jsonl and not self.jsonl_stdout:
@@ -473,7 +547,8 @@ class _Outputs:
         else:
             from .dashboard import DashboardState, LiveDashboard
 
-            self.state = DashboardState(labels=labels, model_name=model_name, source_name=source_name)
+            self.state = DashboardState(labels=labels, model_name=model_name, source_name=source_name,
+                                        session_norm=session_norm)
             self.dashboard = LiveDashboard(self.state)
 
     def __enter__(self) -> "_Outputs":
@@ -610,7 +685,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         _err("error: give either --input FILE or --device DEV, not both")
         return 2
 
-    model = EmotionModel.load(args.model)  # before opening the device: fail early
+    model = EmotionModel.load(_model_path(args.model))  # before opening the device: fail early
     demo = False
     if is_file:
         source: Any = FileSource(args.input, speed=args.speed)
@@ -629,8 +704,11 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     rec = Recognizer(
         source, model, vad_config=args.vad_config, rolling_half_life_s=args.half_life_s,
         save_dir=args.save_utterances, source_name=source_name, max_duration_s=args.duration_s,
+        session_norm=args.session_norm,
     )
-    outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name)
+    session_norm = None if model.normalizer is None else bool(args.session_norm)
+    outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name,
+                       session_norm=session_norm)
     is_mic = not (is_file or demo)
     noise_filter = PortAudioNoiseFilter() if is_mic else contextlib.nullcontext()
     interrupted = False

@@ -146,6 +146,10 @@ class DashboardState:
         Utterances kept for the timeline.
     latency_window : int, default 1000
         Latency samples kept for the percentiles (the most recent ones).
+    session_norm : bool or None, optional
+        Session normalisation of the run, shown in the header: True "session norm: N utt."
+        (the utterances the latest result's session statistics rest on), False "session
+        norm: off", None (a model without a normaliser) nothing.
 
     Attributes
     ----------
@@ -178,6 +182,7 @@ class DashboardState:
         source_name: str,
         history: int = 12,
         latency_window: int = 1000,
+        session_norm: bool | None = None,
     ) -> None:
         if history < 1:
             raise ValueError(f"history must be >= 1, got {history}")
@@ -186,6 +191,7 @@ class DashboardState:
         self.labels = list(labels)
         self.model_name = model_name
         self.source_name = source_name
+        self.session_norm = session_norm
         self.history = int(history)
         self.results: deque[Result] = deque(maxlen=self.history)
         self.current: Result | None = None
@@ -439,6 +445,10 @@ def _header(state: DashboardState) -> Text:
     t.append(state.source_name)
     t.append("  utterances ", style="grey50")
     t.append(str(state.n_results))
+    if state.session_norm is not None:
+        t.append("  session norm: ", style="grey50")
+        n = state.current.session_utterances if state.current is not None else 0
+        t.append(f"{n or 0} utt." if state.session_norm else "off")
     return t
 
 

@@ -42,6 +42,7 @@ import numpy as np
 from . import __version__
 from .errors import ModelError
 from .features import FeatureConfig, FeatureExtractor
+from .normalize import SessionNormalizer, SessionState
 from .types import Prediction
 
 __all__ = [
@@ -140,6 +141,8 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         # the small test models (tests/test_pipeline.py, tests/test_model.py): scaler +
         # logistic regression, also the "logistic regression" of `python -m train compare`
         "sklearn.linear_model._logistic.LogisticRegression",
+        # session normalisation (ser_live/normalize.py), applied before the estimator
+        "ser_live.normalize.SessionNormalizer",
     }
 )
 
@@ -240,6 +243,9 @@ class EmotionModel:
         Short name shown by the dashboard (e.g. ``"ser-default"``).
     metadata : dict, optional
         JSON-able training facts: corpora, protocol scores, command, versions.
+    normalizer : SessionNormalizer, optional
+        Fitted session normaliser applied before ``estimator`` (None in files made before
+        it existed: features go to the estimator as they are).
 
     Attributes
     ----------
@@ -255,24 +261,41 @@ class EmotionModel:
         *,
         name: str = "model",
         metadata: dict | None = None,
+        normalizer: SessionNormalizer | None = None,
     ) -> None:
         self.estimator = estimator
         self.labels = list(labels)
         self.feature_config = feature_config
         self.name = name
         self.metadata = dict(metadata or {})
+        self.normalizer = normalizer
 
     # ------------------------------------------------------------------ inference
     @cached_property
     def extractor(self) -> FeatureExtractor:
         return FeatureExtractor(self.feature_config)
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def new_session(self) -> SessionState | None:
+        """Running statistics for one live session (None when the model has no normaliser).
+
+        Per utterance: ``state.update(x)``, then ``predict_features(x, session=state)``.
+        """
+        return None if self.normalizer is None else self.normalizer.new_session()
+
+    def predict_proba(
+        self, X: np.ndarray, *, session: SessionState | None = None, groups: np.ndarray | None = None
+    ) -> np.ndarray:
         """Class probabilities.
 
         Parameters
         ----------
         X : np.ndarray, float32, shape (n_utterances, n_features)
+        session : SessionState, optional
+            Live session (:meth:`new_session`): each row is normalised with its running
+            statistics (the caller updates them). Not with ``groups``.
+        groups : np.ndarray, shape (n_utterances,), optional
+            Offline sessions: rows of one session are normalised with all of that session's
+            rows. Without ``session`` and ``groups`` each row is its own session.
 
         Returns
         -------
@@ -284,15 +307,23 @@ class EmotionModel:
             raise ModelError(
                 f"model {self.name!r} expects {self.extractor.n_features} features, got {X.shape[1]}"
             )
+        if self.normalizer is not None:
+            if session is not None and groups is not None:
+                raise ValueError("give a live session or offline groups, not both")
+            if session is not None:
+                X = np.stack([session.transform(x) for x in X])
+            else:
+                X = self.normalizer.transform(X, groups=groups)
         proba = np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
         out = np.zeros((X.shape[0], len(self.labels)))
         out[:, np.asarray(self.estimator.classes_, dtype=int)] = proba
         out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
         return out
 
-    def predict_features(self, features: np.ndarray) -> Prediction:
-        """Prediction for one feature vector, shape (n_features,)."""
-        p = self.predict_proba(features[None, :])[0]
+    def predict_features(self, features: np.ndarray, *, session: SessionState | None = None) -> Prediction:
+        """Prediction for one feature vector, shape (n_features,), optionally normalised with
+        a live session's running statistics (see :meth:`new_session`)."""
+        p = self.predict_proba(features[None, :], session=session)[0]
         i = int(np.argmax(p))
         return Prediction(
             label=self.labels[i],
@@ -341,6 +372,7 @@ class EmotionModel:
             "feature_names_sha1": _names_hash(names),
             "metadata": _jsonable(self.metadata),
             "estimator": self.estimator,
+            "normalizer": self.normalizer,
         }
         sio.dump(payload, p)
         return p
@@ -428,6 +460,7 @@ class EmotionModel:
             cfg,
             name=payload.get("name", p.stem),
             metadata=payload.get("metadata", {}),
+            normalizer=payload.get("normalizer"),
         )
         model.path = p
         return model

@@ -9,6 +9,22 @@ Files are decoded by :func:`~ser_live.audiofile.decode_audio`, the one decoder t
 ``ser-live predict`` (whole or ``--segments``) and training share, so a whole-file
 prediction, the segments and a replay see the same samples at any original sample rate.
 
+Sessions
+--------
+A model with a session normaliser (:mod:`ser_live.normalize`) standardises each utterance's
+features with statistics of its *session* (one speaker through one microphone), shrunk
+towards the training prior. Here:
+
+* a whole file with no ``sessions`` is its own session of one utterance (the normaliser's
+  ``groups=None``: the prior with the utterance's own values weighted as one utterance);
+* ``segments=True`` makes each file one session, normalised online in utterance order with
+  a :class:`~ser_live.normalize.SessionState`, exactly as the live recogniser does
+  (:func:`classify_utterance` is the one place both call);
+* ``process_files(paths, sessions=mapping)`` normalises the files of one session together,
+  with all of that session's utterances (two passes: extract everything, then
+  ``model.predict_proba(X, groups=sessions)``); :func:`read_sessions_csv` reads the mapping
+  from a ``path,session`` CSV.
+
 References
 ----------
 opensmile-python, ``opensmile/core/smile.py``: https://github.com/audeering/opensmile-python
@@ -16,8 +32,9 @@ opensmile-python, ``opensmile/core/smile.py``: https://github.com/audeering/open
 
 from __future__ import annotations
 
+import csv
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +42,125 @@ import numpy as np
 from .audiofile import SAMPLE_RATE_HZ, decode_audio
 from .errors import NoSpeechError, SerLiveError
 from .model import EmotionModel
+from .normalize import SessionState
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
-from .types import Prediction, Result
+from .types import Prediction, Result, Utterance
 from .vad import VadConfig, segment_signal, speech_span
 
-__all__ = ["Predictor", "WHOLE_FILE_MAX_S"]
+__all__ = [
+    "Predictor",
+    "SessionsError",
+    "WHOLE_FILE_MAX_S",
+    "classify_utterance",
+    "read_sessions_csv",
+]
 
 log = logging.getLogger(__name__)
 
 #: Longest file (s) taken as one utterance; longer ones need ``segments=True``.
 WHOLE_FILE_MAX_S: float = 60.0
+#: How many offending paths a sessions error names before "and N more".
+_NAMED_PATHS = 3
+
+
+class SessionsError(SerLiveError, ValueError):
+    """A sessions mapping or ``path,session`` CSV that does not fit the inputs: unreadable,
+    no ``path,session`` header, an empty cell, a path given two sessions, an input file it
+    lacks, or a path that is not among the inputs. Exit status 2 (a usage error)."""
+
+    exit_code = 2
+
+
+def classify_utterance(
+    model: EmotionModel, samples: np.ndarray, session: SessionState | None = None
+) -> tuple[Prediction, int | None]:
+    """Classify one utterance, normalised with a live session's running statistics.
+
+    The one code path of the live worker (:class:`~ser_live.pipeline.Recognizer`) and of
+    offline segments, so both give identical predictions.
+
+    Parameters
+    ----------
+    model : EmotionModel
+    samples : np.ndarray, int16 or float32 in [-1, 1], shape (n_samples,)
+        16 kHz mono utterance.
+    session : SessionState, optional
+        The session's running statistics (:meth:`EmotionModel.new_session`); the utterance's
+        features are added to them (``session.update(x)``) before it is normalised with
+        them. None: the utterance is its own session (or the model has no normaliser).
+
+    Returns
+    -------
+    (Prediction, int or None)
+        The prediction and the utterances the session statistics rest on (this one
+        included); None without a session.
+
+    Raises
+    ------
+    ValueError
+        Audio the extractor cannot take (too short); the session is then left unchanged.
+    """
+    x = model.extractor.extract(samples)
+    if session is None:
+        return model.predict_features(x), None
+    session.update(x)
+    return model.predict_features(x, session=session), session.n_utterances
+
+
+def read_sessions_csv(path: str | Path) -> dict[Path, str]:
+    """Read a sessions file: CSV with header ``path,session``, one audio file per row.
+
+    Relative paths are relative to the CSV file's folder (so the CSV can sit beside the
+    audio and be used from any working directory); every path is resolved
+    (:meth:`pathlib.Path.resolve`), and inputs are compared with it after resolving too.
+    Extra columns are ignored; blank lines are skipped.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file (UTF-8, a BOM allowed).
+
+    Returns
+    -------
+    dict of Path to str
+        Resolved audio path -> session name.
+
+    Raises
+    ------
+    SessionsError
+        Unreadable file, no ``path`` and ``session`` columns in the header, an empty cell,
+        no rows, or one path given two different sessions.
+    """
+    p = Path(path)
+    try:
+        with open(p, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.DictReader(f))
+            fields = set(rows[0]) if rows else set()
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SessionsError(f"sessions file {p}: cannot read it ({exc})") from exc
+    if not rows:
+        raise SessionsError(f"sessions file {p}: no rows (expected a header `path,session` and one row per file)")
+    if not {"path", "session"} <= fields:
+        raise SessionsError(
+            f"sessions file {p}: the header must name the columns `path` and `session`, got {sorted(fields)}"
+        )
+    base = p.resolve().parent
+    out: dict[Path, str] = {}
+    for line, row in enumerate(rows, start=2):
+        raw, name = (row.get("path") or "").strip(), (row.get("session") or "").strip()
+        if not raw or not name:
+            raise SessionsError(f"sessions file {p}, line {line}: empty path or session")
+        key = (base / raw).resolve()
+        if out.setdefault(key, name) != name:
+            raise SessionsError(
+                f"sessions file {p}, line {line}: {raw} is in two sessions ({out[key]!r} and {name!r})"
+            )
+    return out
+
+
+def _name_some(paths: list[str]) -> str:
+    more = len(paths) - _NAMED_PATHS
+    return ", ".join(paths[:_NAMED_PATHS]) + (f" (and {more} more)" if more > 0 else "")
 
 
 class Predictor:
@@ -52,6 +178,11 @@ class Predictor:
     max_duration_s : float, default 60.0
         Longest file or signal (s) classified as one utterance; longer ones are refused
         unless cut with ``segments=True``.
+    session_norm : bool, default True
+        With a model that has a session normaliser: normalise the utterances of a file cut
+        with ``segments=True`` online as one session (as live). False: each utterance is
+        its own session (``ser-live --no-session-norm``). No effect on whole files (each is
+        its own session) or ``process_files(..., sessions=...)``.
 
     Examples
     --------
@@ -70,11 +201,13 @@ class Predictor:
         vad_config: VadConfig | None = None,
         half_life_s: float = DEFAULT_HALF_LIFE_S,
         max_duration_s: float = WHOLE_FILE_MAX_S,
+        session_norm: bool = True,
     ) -> None:
         self.model = model
         self.vad_config = (vad_config or VadConfig()).validate()
         self.half_life_s = float(half_life_s)
         self.max_duration_s = float(max_duration_s)
+        self.session_norm = bool(session_norm)
 
     # ------------------------------------------------------------------ verbs
     def process_signal(self, y: np.ndarray, *, segments: bool = False) -> Prediction | list[Result]:
@@ -90,7 +223,8 @@ class Predictor:
             ``train/extract.py`` trims every training file) and classify it as one
             utterance. True: cut it with :func:`~ser_live.vad.segment_signal` (the live
             segmenter fed from sample 0) and classify each utterance's int16 samples, with
-            the rolling estimate; every field but the latencies then equals what
+            the rolling estimate and (``session_norm``) the signal as one online session;
+            every field but the latencies then equals what
             :class:`~ser_live.pipeline.Recognizer` gives for the same samples streamed from
             the start.
 
@@ -154,8 +288,10 @@ class Predictor:
         *,
         segments: bool = False,
         errors: str = "raise",
+        sessions: Mapping[str | Path, Hashable] | None = None,
     ) -> Iterator[tuple[str, Prediction | list[Result] | SerLiveError]]:
-        """:meth:`process_file` on each path, lazily, in order.
+        """:meth:`process_file` on each path, in order; with ``sessions``, files of one
+        session normalised together.
 
         Parameters
         ----------
@@ -165,7 +301,18 @@ class Predictor:
         errors : {"raise", "return"}, default "raise"
             ``"raise"``: the first :class:`~ser_live.errors.SerLiveError` (bad file, no
             speech) propagates. ``"return"``: it is yielded in place of the result and the
-            other files are still processed.
+            other files are still processed (audio the extractor cannot take, a
+            ``ValueError``, is then yielded as a ``SerLiveError`` too).
+        sessions : mapping of (str or Path) to hashable, optional
+            Session of every input file (e.g. :func:`read_sessions_csv`); keys and inputs
+            are compared after :meth:`pathlib.Path.resolve`. Two passes: every file is
+            decoded and its utterances' features extracted, then each utterance is
+            normalised with the statistics of all utterances of its session
+            (``model.predict_proba(X, groups=...)``; a file that fails contributes none).
+            Segment results then carry ``session_utterances``, the size of their session
+            (None for a model without a normaliser). None: files
+            are processed lazily, one at a time, each its own session. A model without a
+            session normaliser ignores the sessions (a warning is logged).
 
         Yields
         ------
@@ -176,36 +323,128 @@ class Predictor:
         ------
         ValueError
             Unknown ``errors``.
+        SessionsError
+            ``sessions`` lacks an input or names a path that is not an input (the first few
+            of each are named); raised before any file is processed.
         SerLiveError
             With ``errors="raise"``.
         """
         if errors not in ("raise", "return"):
             raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+        if sessions is None:
+            return self._each_file(paths, segments=segments, errors=errors)
+        paths = [str(p) for p in paths]
+        groups = self._session_of(paths, sessions)
+        if self.model.normalizer is None:
+            log.warning("model %s has no session normaliser: the sessions have no effect", self.model.name)
+        return self._by_session(paths, groups, segments=segments, errors=errors)
+
+    def _each_file(
+        self, paths: Iterable[str | Path], *, segments: bool, errors: str
+    ) -> Iterator[tuple[str, Prediction | list[Result] | SerLiveError]]:
         for path in paths:
             try:
                 out: Prediction | list[Result] | SerLiveError = self.process_file(path, segments=segments)
-            except SerLiveError as exc:
-                if errors == "raise":
-                    raise
-                log.info("%s: %s", path, exc)
-                out = exc
+            except (SerLiveError, ValueError) as exc:
+                out = self._failed(path, exc, errors)
             yield str(path), out
 
+    @staticmethod
+    def _failed(path: str | Path, exc: Exception, errors: str) -> SerLiveError:
+        if errors == "raise":
+            raise exc
+        log.info("%s: %s", path, exc)
+        return exc if isinstance(exc, SerLiveError) else SerLiveError(f"{path}: {exc}")
+
+    @staticmethod
+    def _session_of(paths: list[str], sessions: Mapping[str | Path, Hashable]) -> list[str]:
+        """Session name of each input (resolved paths compared); SessionsError on a mismatch."""
+        table = {Path(k).resolve(): str(v) for k, v in sessions.items()}
+        resolved = [Path(p).resolve() for p in paths]
+        missing = [p for p, r in zip(paths, resolved) if r not in table]
+        if missing:
+            raise SessionsError(f"{len(missing)} input file(s) have no session: {_name_some(missing)}")
+        inputs = set(resolved)
+        extra = [str(k) for k in table if k not in inputs]
+        if extra:
+            raise SessionsError(f"{len(extra)} path(s) of the sessions are not among the inputs: {_name_some(extra)}")
+        return [table[r] for r in resolved]
+
+    def _by_session(
+        self, paths: list[str], groups: list[str], *, segments: bool, errors: str
+    ) -> Iterator[tuple[str, Prediction | list[Result] | SerLiveError]]:
+        # pass 1: the utterances of every file (whole: the trimmed file) and their features
+        found: list[list[Utterance] | SerLiveError] = []
+        rows: list[np.ndarray] = []
+        row_group: list[str] = []
+        for path, group in zip(paths, groups):
+            try:
+                utts = self._file_utterances(path, segments=segments)
+                feats = [self.model.extractor.extract(u.samples) for u in utts]
+            except (SerLiveError, ValueError) as exc:
+                found.append(self._failed(path, exc, errors))
+                continue
+            found.append(utts)
+            rows += feats
+            row_group += [group] * len(feats)
+        # pass 2: normalise each session with all of its rows, classify
+        proba = self.model.predict_proba(np.array(rows), groups=np.array(row_group)) if rows else None
+        normalised = self.model.normalizer is not None
+        sizes = {g: row_group.count(g) if normalised else None for g in set(row_group)}
+        i = 0
+        for path, group, item in zip(paths, groups, found):
+            if isinstance(item, SerLiveError):
+                yield path, item
+                continue
+            preds = [self._prediction(p) for p in proba[i : i + len(item)]]
+            i += len(item)
+            if not segments:
+                yield path, preds[0]
+                continue
+            rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
+            results = []
+            for utt, pred in zip(item, preds):
+                res = Result(utterance=utt, prediction=pred, session_utterances=sizes[group])
+                res.rolling = rolling.update(res)
+                results.append(res)
+            yield path, results
+
+    def _file_utterances(self, path: str | Path, *, segments: bool) -> list[Utterance]:
+        """The utterances of a file: segments, or the trimmed whole file as one."""
+        if segments:
+            return segment_signal(decode_audio(path), config=self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
+        y = decode_audio(path, max_duration_s=self.max_duration_s)
+        a, b = self._span(y, what=str(path))
+        return [Utterance(index=0, samples=y[a:b], start_sample=a, end_sample=b, last_voiced_sample=b,
+                          sample_rate_hz=SAMPLE_RATE_HZ)]
+
+    def _prediction(self, p: np.ndarray) -> Prediction:
+        k = int(np.argmax(p))
+        labels = self.model.labels
+        return Prediction(label=labels[k], confidence=float(p[k]),
+                          probabilities={lab: float(v) for lab, v in zip(labels, p)})
+
     # ------------------------------------------------------------------ internals
-    def _whole(self, y: np.ndarray, *, what: str) -> Prediction:
+    def _span(self, y: np.ndarray, *, what: str) -> tuple[int, int]:
         span = speech_span(y, config=self.vad_config)
         if span is None:
             raise NoSpeechError(
                 f"{what}: no speech detected (silent or noise-only; "
                 f"{len(y) / SAMPLE_RATE_HZ:.1f} s of audio checked by the VAD)"
             )
-        return self.model.predict_signal(y[span[0] : span[1]])
+        return span
+
+    def _whole(self, y: np.ndarray, *, what: str) -> Prediction:
+        a, b = self._span(y, what=what)
+        return self.model.predict_signal(y[a:b])
 
     def _segments(self, y: np.ndarray) -> list[Result]:
         rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
+        session = self.model.new_session() if self.session_norm else None
         out = []
         for utt in segment_signal(y, config=self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ):
-            res = Result(utterance=utt, prediction=self.model.predict_signal(utt.samples))
+            pred, n = classify_utterance(self.model, utt.samples, session)
+            res = Result(utterance=utt, prediction=pred, session_utterances=n)
             res.rolling = rolling.update(res)
             out.append(res)
         return out

@@ -10,7 +10,10 @@
   :func:`~ser_live.vad.iter_utterances` (one :class:`~ser_live.vad.Segmenter`), putting them
   on a queue;
 * the **worker thread** extracts features and classifies each utterance
-  (:meth:`~ser_live.model.EmotionModel.predict_signal`), stamps the two latencies, updates
+  (:func:`~ser_live.offline.classify_utterance`: with a model that has a session
+  normaliser, the features join the run's :class:`~ser_live.normalize.SessionState`, the
+  running statistics of the session, i.e. this live run, and are standardised with them,
+  shrunk towards the training prior), stamps the two latencies, updates
   the :class:`RollingEstimate`, saves the utterance when asked, and puts the
   :class:`~ser_live.types.Result` on :attr:`Recognizer.results`, which the main thread
   drains (dashboard, ``--plain``, ``--jsonl``).
@@ -39,6 +42,7 @@ import numpy as np
 
 from .audiofile import SAMPLE_RATE_HZ
 from .model import EmotionModel
+from .offline import classify_utterance
 from .recordings import RecordingsWriter, new_run_id
 from .ringbuffer import RingBuffer
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
@@ -178,6 +182,13 @@ class Recognizer:
         ``"drop"`` the utterance and count it (:attr:`RecognizerStatus.dropped_utterances`).
         Default: ``"wait"`` for a replayed :class:`~ser_live.audio.FileSource` (or a source
         whose ``can_wait`` attribute is true), else ``"drop"`` (a microphone).
+    session_norm : bool, default True
+        With a model that has a session normaliser (``model.normalizer``): the run is one
+        session, each utterance normalised with the running statistics of the utterances
+        heard so far, itself included, shrunk towards the training prior (formula in
+        :mod:`ser_live.normalize`). False (``--no-session-norm``): each utterance is its own
+        session (its own values weighted as one utterance against the prior, the
+        normaliser's ``groups=None``). No effect on a model without a normaliser.
 
     Attributes
     ----------
@@ -191,6 +202,10 @@ class Recognizer:
     session : str
         The run id (local start time ``YYYYmmdd-HHMMSS`` and a random tag), used in saved
         file names.
+    session_state : SessionState or None
+        The run's session statistics, owned by the worker thread (None without a normaliser
+        or with ``session_norm=False``); ``session_state.n_utterances`` is what the
+        dashboard shows and each :class:`Result` carries as ``session_utterances``.
     recordings : RecordingsWriter or None
         The writer of ``save_dir`` (None without it).
     error : BaseException or None
@@ -221,6 +236,7 @@ class Recognizer:
         max_duration_s: float | None = None,
         max_queued_utterances: int = DEFAULT_MAX_QUEUED_UTTERANCES,
         queue_full: str | None = None,
+        session_norm: bool = True,
     ) -> None:
         if not ring_capacity_s > 0:
             raise ValueError(f"ring_capacity_s must be positive, got {ring_capacity_s}")
@@ -236,6 +252,7 @@ class Recognizer:
         self.ring = RingBuffer(int(round(ring_capacity_s * SAMPLE_RATE_HZ)), sample_rate_hz=SAMPLE_RATE_HZ)
         self.segmenter = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
         self.rolling = RollingEstimate(model.labels, half_life_s=rolling_half_life_s)
+        self.session_state = model.new_session() if session_norm else None
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.on_result = on_result
         self.source_name = source_name or _source_name(source)
@@ -439,7 +456,7 @@ class Recognizer:
                 if utt is None:
                     break
                 try:
-                    pred = self.model.predict_signal(utt.samples)
+                    pred, n_session = classify_utterance(self.model, utt.samples, self.session_state)
                 except Exception as exc:
                     self.n_errors += 1
                     log.error("utterance %d (%.2f-%.2f s) not classified: %s", utt.index, utt.start_s, utt.end_s, exc)
@@ -455,6 +472,7 @@ class Recognizer:
                     processing_ms=(ready - utt.closed_time) * 1000.0,
                     end_of_speech_ms=(ready - utt.last_voiced_time) * 1000.0,
                     ready_time=ready,
+                    session_utterances=n_session,
                 )
                 res.rolling = self.rolling.update(res)
                 self._processing_ms.append(res.processing_ms)

@@ -92,7 +92,8 @@ class Result:
 
     ``to_json()`` gives exactly the keys of the ``--jsonl`` format: ``index``, ``start_s``,
     ``end_s``, ``duration_s``, ``label``, ``confidence``, ``probabilities``, ``rolling``,
-    ``processing_ms``, ``end_of_speech_ms``.
+    ``processing_ms``, ``end_of_speech_ms``; plus ``session_utterances`` when the utterance
+    was normalised with a live session's running statistics.
 
     Attributes
     ----------
@@ -106,6 +107,11 @@ class Result:
         Last voiced frame entered the ring buffer -> result ready (milliseconds).
     ready_time : float
         ``perf_counter()`` instant the result was ready (seconds).
+    session_utterances : int or None
+        Utterances the session statistics that normalised this one rest on (this one
+        included; see :class:`~ser_live.normalize.SessionState`); None when no session
+        normalisation was applied (a model without a normaliser, or session normalisation
+        turned off).
     """
 
     utterance: Utterance
@@ -114,6 +120,7 @@ class Result:
     processing_ms: float = 0.0
     end_of_speech_ms: float = 0.0
     ready_time: float = 0.0
+    session_utterances: int | None = None
 
     @property
     def label(self) -> str:
@@ -124,9 +131,10 @@ class Result:
         return self.prediction.confidence
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--jsonl`` record (JSON-serialisable; floats rounded for reading)."""
+        """The ``--jsonl`` record (JSON-serialisable; floats rounded for reading): the ten
+        keys above, plus ``session_utterances`` when it is not None."""
         u = self.utterance
-        return {
+        record = {
             "index": u.index,
             "start_s": round(u.start_s, 3),
             "end_s": round(u.end_s, 3),
@@ -138,6 +146,9 @@ class Result:
             "processing_ms": round(self.processing_ms, 2),
             "end_of_speech_ms": round(self.end_of_speech_ms, 2),
         }
+        if self.session_utterances is not None:
+            record["session_utterances"] = int(self.session_utterances)
+        return record
 
 
 @dataclass

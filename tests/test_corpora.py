@@ -475,7 +475,7 @@ def test_default_data_root_without_env(monkeypatch):
 
 
 def test_read_corpus_names():
-    with pytest.raises(ValueError, match="ravdess, tess, emodb, cremad, savee, folder, csv"):
+    with pytest.raises(ValueError, match="ravdess, tess, emodb, cremad, savee, emotiontts_kor, folder, csv"):
         read_corpus("iemocap")
     with pytest.raises(ValueError, match="give its folder"):
         read_corpus("crema-d")
@@ -498,3 +498,45 @@ def test_canonical_labels_and_histogram():
     hist = label_histogram(recs)
     assert hist == {"neutral": 1, "sad": 2, "boredom": 1, "aaa": 1, "zzz": 1}
     assert list(hist) == ["neutral", "sad", "boredom", "aaa", "zzz"]
+
+
+# ---- emotiontts_kor ---------------------------------------------------------------------------
+
+
+def test_emotiontts_kor_speakers_labels_groups(data_root):
+    from train.corpora import read_emotiontts_kor, speaker_group
+
+    if not (data_root / "emotiontts_kor").is_dir():
+        pytest.skip("emotiontts_kor not in the data folder")
+    res = read_corpus("emotiontts-kor")
+    assert res.problems == [] and len(res.records) == 300
+    assert label_histogram(res.records) == {"neutral": 75, "happy": 75, "sad": 75, "angry": 75}
+    assert len(res.speakers) == 15
+    by_name = {Path(r.path).name: r for r in res.records}
+    r = by_name["ema00101.flac"]
+    assert (r.corpus, r.speaker, r.gender, r.label) == ("emotiontts_kor", "emotiontts_kor-ema", "f", "happy")
+    assert by_name["neo00301.flac"].label == "sad" and by_name["neo00301.flac"].gender == "m"
+    assert by_name["nea00201.flac"].label == "angry" and by_name["nea00005.flac"].label == "neutral"
+    # every speaker has 5 utterances of each emotion
+    assert all(v == 5 for v in Counter((r.speaker, r.label) for r in res.records).values())
+    groups = {speaker_group(r.speaker) for r in res.records}
+    assert len(groups) == 13
+    assert speaker_group("emotiontts_kor-nea") == speaker_group("emotiontts_kor-ema") == "emotiontts_kor-ema"
+    assert speaker_group("emotiontts_kor-neb") == "emotiontts_kor-emb"
+    assert speaker_group("emodb-03") == "emodb-03"
+    assert read_emotiontts_kor(data_root / "emotiontts_kor", check_audio=False).records == res.records
+
+
+def test_emotiontts_kor_bad_names(tmp_path, snippet):
+    from train.corpora import read_emotiontts_kor
+
+    put(tmp_path / "plain-to-emotional" / "ema" / "wav" / "ema00005.flac", snippet)
+    put(tmp_path / "plain-to-emotional" / "ema" / "wav" / "ema00405.flac", snippet)
+    put(tmp_path / "plain-to-emotional" / "ema" / "wav" / "zzz00005.flac", snippet)
+    put(tmp_path / "plain-to-emotional" / "ema" / "wav" / "ema5.flac", snippet)
+    res = read_emotiontts_kor(tmp_path)
+    assert [r.label for r in res.records] == ["neutral"]
+    why = reasons(res)
+    assert "outside 00001-00400" in why["ema00405.flac"]
+    assert "unknown emotiontts_kor speaker" in why["zzz00005.flac"]
+    assert "not emotiontts_kor" in why["ema5.flac"]

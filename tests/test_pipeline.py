@@ -591,19 +591,19 @@ def test_latency_stats():
 
 # ---------------------------------------------------------------------------- bounded queue
 class _StalledModel:
-    """The model, but every classification after the first (the recogniser's warm-up) waits
-    until ``release`` is set."""
+    """The model, but every utterance's classification (``predict_features``, what the
+    worker calls; not the recogniser's warm-up, ``predict_signal``) waits until ``release``
+    is set."""
 
     def __init__(self, model: EmotionModel, release: threading.Event) -> None:
         self._model, self.release = model, release
         self.labels, self.name, self.extractor = model.labels, model.name, model.extractor
-        self.calls = 0
+        self.new_session = model.new_session
+        self.predict_signal = model.predict_signal
 
-    def predict_signal(self, y):
-        self.calls += 1
-        if self.calls > 1:
-            assert self.release.wait(60), "never released"
-        return self._model.predict_signal(y)
+    def predict_features(self, x, *, session=None):
+        assert self.release.wait(60), "never released"
+        return self._model.predict_features(x, session=session)
 
 
 def _release_and_drain(rec: Recognizer, release: threading.Event) -> list[Result]:

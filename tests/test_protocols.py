@@ -202,3 +202,67 @@ def test_fold_coerces_indices_to_int64():
     f = Fold(name="f", train_idx=[0, 1], test_idx=test_idx, test_speakers=["s"])
     assert f.train_idx.dtype == np.int64 and f.test_idx.dtype == np.int64
     assert f.test_speakers == ("s",)
+
+
+# ---- loco and emotiontts_kor-loso --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def four(corpora, data_root):
+    from train.corpora import read_emotiontts_kor
+
+    if not (data_root / "emotiontts_kor").is_dir():
+        pytest.skip("emotiontts_kor not in the data folder")
+    return {**corpora, "emotiontts_kor": read_emotiontts_kor(data_root / "emotiontts_kor", check_audio=False).records}
+
+
+def test_loco_leaves_one_corpus_out_on_the_core_labels(four):
+    from train.protocols import CORE_LABELS
+
+    fs = make_folds("loco", four)
+    assert [f.name for f in fs.folds] == list(four)
+    assert set(fs.labels) == set(CORE_LABELS) == set(fs.score_labels)
+    assert fs.dropped == {"boredom": 81, "calm": 192, "disgust": 638, "fearful": 661, "surprised": 592}
+    for f in fs.folds:
+        assert {fs.records[i].corpus for i in f.test_idx} == {f.name}
+        assert f.name not in {fs.records[i].corpus for i in f.train_idx}
+        # the held-out corpus is tested whole (its core-label records), the rest all train
+        assert len(f.train_idx) + len(f.test_idx) == len(fs.records)
+    assert [len(f.test_idx) for f in fs.folds] == [672, 1598, 339, 300]
+
+
+def test_loco_label_map_changes_training_labels_only(four):
+    seven = ["neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
+    fs = make_folds("loco", four, labels=seven, label_map={"calm": "neutral"})
+    assert fs.score_labels == ["neutral", "happy", "sad", "angry"]
+    assert fs.dropped == {"boredom": 81}
+    rav = next(f for f in fs.folds if f.name == "ravdess")
+    tested = [fs.records[i] for i in rav.test_idx]
+    # calm (mapped to neutral for training) is never a test utterance; neutral ones are
+    assert len(tested) == 672 and not any("-02-" in r.path.rsplit("/", 1)[1][:9] for r in tested)
+    emo = next(f for f in fs.folds if f.name == "emodb")
+    n_calm = sum(
+        1 for i in emo.train_idx if fs.records[i].corpus == "ravdess" and fs.records[i].path.rsplit("/", 1)[1][6:8] == "02"
+    )
+    assert n_calm == 192  # calm trains, as neutral, when RAVDESS is not held out
+    assert {fs.records[i].label for i in emo.test_idx} == {"neutral", "happy", "sad", "angry"}
+
+
+def test_emotiontts_kor_loso_keeps_possible_same_person_together(four):
+    fs = make_folds("emotiontts_kor-loso", four)
+    assert len(fs.folds) == 13 and fs.labels == ["neutral", "happy", "sad", "angry"]
+    for f in fs.folds:
+        test = {fs.records[i].speaker for i in f.test_idx}
+        train = {fs.records[i].speaker for i in f.train_idx}
+        assert not test & train
+        if "emotiontts_kor-nea" in test or "emotiontts_kor-ema" in test:
+            assert {"emotiontts_kor-nea", "emotiontts_kor-ema"} <= test
+    tested = np.sort(np.concatenate([f.test_idx for f in fs.folds]))
+    assert np.array_equal(tested, np.arange(len(fs.records)))
+
+
+def test_within_protocol_restricted_to_a_recipes_labels(corpora):
+    fs = make_folds("ravdess-6fold", corpora, labels=["neutral", "happy", "sad", "angry"])
+    assert fs.labels == fs.score_labels == ["neutral", "happy", "sad", "angry"]
+    assert len(fs.records) == 672
+    check_speaker_disjoint(fs.records, fs.folds)

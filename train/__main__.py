@@ -49,18 +49,43 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
-    from .evaluate import run_protocol, write_reports
+_MODE_ROWS = {
+    "speaker": "with session normalisation (offline, session = speaker)",
+    "online": "with session normalisation (online, live order)",
+    "utterance": "without session normalisation (each utterance alone)",
+    "none": "no session normaliser in the recipe",
+}
 
+
+def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
+    from .evaluate import run_recipe, write_reports
+    from .recipe import load_recipe
+
+    recipe = load_recipe(args.recipe)
     for protocol in args.protocol:
-        res = run_protocol(protocol, augment=args.augment, n_jobs=args.jobs)
-        paths = write_reports(res, args.out, command=_command(argv))
-        _print(f"{res.protocol} ({res.classifier}{', augmented' if res.augmented else ''}, {len(res.folds)} folds, {res.seconds:.0f} s)")
-        _print(f"UA {res.ua[0]:.1f} ± {res.ua[1]:.1f}")
-        _print(f"WA {res.wa[0]:.1f} ± {res.wa[1]:.1f}")
-        _print(f"F1 {res.f1[0]:.1f} ± {res.f1[1]:.1f}")
-        _print("reports: " + ", ".join(str(p) for p in paths.values()))
+        results = run_recipe(protocol, recipe, n_jobs=args.jobs, seed=args.seed)
+        first = next(iter(results.values()))
+        _print(
+            f"{first.protocol}: recipe {recipe.name} ({recipe.path}), {len(first.folds)} folds, "
+            f"scored on {', '.join(first.labels)}, {first.seconds:.0f} s"
+        )
+        _print(_ua_table(results))
+        for res in results.values():
+            paths = write_reports(res, args.out, command=_command(argv))
+            _print(f"{_MODE_ROWS[res.extra['session_mode']]}: {res.headline()}; reports: {paths['json']}")
     return 0
+
+
+def _ua_table(results: dict) -> str:
+    """Per-fold and mean UA (percent), one row per session mode, as aligned text."""
+    first = next(iter(results.values()))
+    names = [f.name for f in first.folds]
+    head = ["UA %"] + names + ["mean"]
+    rows = [head]
+    for mode, res in results.items():
+        rows.append([_MODE_ROWS[mode].split(" (")[0] + f" ({mode})"] + [f"{f.ua_pct:.1f}" for f in res.folds] + [f"{res.ua_pct[0]:.1f}"])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
 
 
 def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
@@ -70,11 +95,15 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     from .classifiers import COMPARE_CLASSIFIERS
     from .evaluate import load_protocol_features, run_protocol, write_reports
 
+    from .evaluate import run_recipe
+    from .recipe import load_recipe
+
     data = {"ser-live": load_protocol_features(args.protocol, n_jobs=args.jobs)}
     rows = []
-    res = run_protocol(args.protocol, classifier_name="SVM (default recipe)", data=data["ser-live"])
-    write_reports(res, args.out, command=_command(argv))
-    rows.append(res)
+    for res in run_recipe(args.protocol, load_recipe(args.recipe), n_jobs=args.jobs).values():
+        if res.extra["session_mode"] in ("none", "speaker"):
+            write_reports(res, args.out, command=_command(argv))
+            rows.append(res)
     for name, (factory, recipe) in COMPARE_CLASSIFIERS.items():
         if args.only and not any(o.lower() in name.lower() for o in args.only):
             continue
@@ -92,9 +121,9 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
         table.add_column(col, justify="left" if col in ("classifier", "features") else "right")
     for r in rows:
         recipe = "tutorial (180)" if "tutorial" in r.classifier else "ser-live"
-        table.add_row(r.classifier, recipe, "{:.1f} ± {:.1f}".format(*r.ua), "{:.1f} ± {:.1f}".format(*r.wa), "{:.1f} ± {:.1f}".format(*r.f1), f"{r.seconds:.0f}")
+        table.add_row(r.classifier, recipe, "{:.1f} ± {:.1f}".format(*r.ua_pct), "{:.1f} ± {:.1f}".format(*r.wa_pct), "{:.1f} ± {:.1f}".format(*r.f1_pct), f"{r.seconds:.0f}")
     Console(width=120).print(table)
-    summary = [{"classifier": r.classifier, "ua": r.ua, "wa": r.wa, "f1": r.f1} for r in rows]
+    summary = [{"classifier": r.classifier, "ua_pct": r.ua_pct, "wa_pct": r.wa_pct, "f1_pct": r.f1_pct} for r in rows]
     out = Path(args.out) / f"compare-{args.protocol.replace(':', '_').replace('>', '')}.json"
     out.write_text(json.dumps({"protocol": args.protocol, "command": _command(argv), "rows": summary}, indent=2))
     _print(f"table: {out}")
@@ -297,13 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("features", help="extract (and cache) features of corpora; prints time and throughput")
     s.add_argument("--corpus", nargs="+", default=["ravdess"], help="corpus names (ravdess, tess, emodb, ...)")
     s.add_argument("--no-cache", action="store_true", help="ignore and do not write the feature cache")
-    s = sub.add_parser("evaluate", help="speaker-independent evaluation on a protocol")
-    s.add_argument("--protocol", nargs="+", required=True, help="ravdess-6fold, emodb-loso, tess-loso, cross:A->B")
-    s.add_argument("--augment", action="store_true", help="add augmented copies to the training folds")
+    s = sub.add_parser("evaluate", help="speaker-independent evaluation of a training recipe on a protocol")
+    s.add_argument("--protocol", nargs="+", required=True, help="loco, ravdess-6fold, emodb-loso, tess-loso, emotiontts_kor-loso, cross:A->B")
+    s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML file or name in train/recipes/ (default ser-default)")
+    s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring")
     s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s = sub.add_parser("compare", help="the default SVM against other classifiers and the tutorial recipe")
     s.add_argument("--protocol", default="ravdess-6fold")
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")
+    s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"))
     s.add_argument("--out", default=str(REPORTS))
     s = sub.add_parser("fit", help="train the shipped model on whole corpora and write its model card")
     s.add_argument("--corpora", nargs="+", default=["ravdess", "tess", "emodb"])

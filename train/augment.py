@@ -1,4 +1,5 @@
-"""Training-time augmentation: additive noise at a given SNR, gain, and speed perturbation.
+"""Training-time augmentation: additive noise at a given SNR, gain, speed perturbation, room
+reverberation and microphone responses (band limits, spectral tilt).
 
 Applied to training-fold audio only (never to test speakers), before the VAD trimming and
 the extractor, so augmented copies see the same path as live audio. Each copy is
@@ -8,16 +9,26 @@ References
 ----------
 .. [1] T. Ko et al., "Audio augmentation for speech recognition", Interspeech 2015
    (speed perturbation by resampling, factors 0.9 and 1.1).
+.. [2] R. Scheibler, E. Bezzam, I. Dokmanic, "Pyroomacoustics: a Python package for audio
+   room simulations and array processing algorithms", ICASSP 2018 (image-source room impulse
+   responses; ``inverse_sabine`` for the absorption giving a target RT60).
+.. [3] T. Ko et al., "A study on data augmentation of reverberant speech for robust speech
+   recognition", ICASSP 2017 (simulated RIRs for training).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Augmentation", "apply_augmentation", "DEFAULT_AUGMENTATIONS"]
+__all__ = ["Augmentation", "apply_augmentation", "DEFAULT_AUGMENTATIONS", "rir_bank", "RIR_BANK_SIZE"]
+
+#: Room impulse responses simulated per RT60 (the bank is seeded: the same rooms every run).
+RIR_BANK_SIZE = 8
+_SR = 16000
 
 
 @dataclass(frozen=True)
@@ -33,15 +44,34 @@ class Augmentation:
         Gain applied (dB); the result is clipped to [-1, 1].
     speed : float
         Speed factor (>1 faster and higher, by resampling [1]_); 1.0 for none.
+    rt60_s : float or None
+        Convolve with a simulated room impulse response of this RT60 (s) [2]_ [3]_: one of a
+        seeded bank of :data:`RIR_BANK_SIZE` shoebox rooms (3-8 m x 3-6 m x 2.5-3.5 m), the
+        room chosen per file; None for none.
+    highpass_hz, lowpass_hz : float or None
+        Band-limited microphone: 4th-order Butterworth high-pass / low-pass (Hz).
+    tilt_db_per_octave : float
+        Microphone spectral tilt: gain ``tilt * log2(f / 1 kHz)`` dB (positive brightens).
+
+    Order: speed, reverberation, microphone response, noise, gain.
     """
 
     snr_db: float | None = None
     gain_db: float = 0.0
     speed: float = 1.0
+    rt60_s: float | None = None
+    highpass_hz: float | None = None
+    lowpass_hz: float | None = None
+    tilt_db_per_octave: float = 0.0
 
     def key(self) -> dict:
-        """JSON-able identity (part of the feature-cache key)."""
-        return asdict(self)
+        """JSON-able identity (part of the feature-cache key); fields at their default that
+        were added later are left out, so older cache entries stay valid."""
+        d = asdict(self)
+        for f in fields(self)[3:]:
+            if d[f.name] == f.default:
+                del d[f.name]
+        return d
 
     def __str__(self) -> str:
         parts = []
@@ -51,7 +81,22 @@ class Augmentation:
             parts.append(f"gain {self.gain_db:+g} dB")
         if self.speed != 1.0:
             parts.append(f"speed x{self.speed:g}")
+        if self.rt60_s is not None:
+            parts.append(f"room RT60 {self.rt60_s:g} s")
+        if self.highpass_hz is not None or self.lowpass_hz is not None:
+            parts.append(f"band {self.highpass_hz or 0:g}-{self.lowpass_hz or _SR / 2:g} Hz")
+        if self.tilt_db_per_octave:
+            parts.append(f"tilt {self.tilt_db_per_octave:+g} dB/oct")
         return ", ".join(parts) or "none"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Augmentation":
+        """Build from a recipe table; unknown keys raise ``ValueError`` naming them."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown augmentation keys {unknown}; known: {sorted(names)}")
+        return cls(**d)
 
 
 #: The copies added per training file when augmentation is on.
@@ -84,6 +129,16 @@ def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") 
 
         # resample as if recorded at sr*speed, played at sr: faster and higher
         out = soxr.resample(out, 16000 * aug.speed, 16000, quality="HQ").astype(np.float32)
+    if aug.rt60_s is not None:
+        from scipy.signal import fftconvolve
+
+        bank = rir_bank(float(aug.rt60_s))
+        pick = int.from_bytes(hashlib.sha1(f"{seed_key}|rir".encode()).digest()[:4], "little") % len(bank)
+        peak_before = float(np.max(np.abs(out))) or 1.0
+        out = fftconvolve(out, bank[pick])[: out.size].astype(np.float32)
+        out *= np.float32(peak_before / max(float(np.max(np.abs(out))), 1e-9))
+    if aug.highpass_hz is not None or aug.lowpass_hz is not None or aug.tilt_db_per_octave:
+        out = _mic_response(out, aug)
     if aug.snr_db is not None:
         seed = int.from_bytes(hashlib.sha1(f"{seed_key}|{aug}".encode()).digest()[:8], "little")
         rng = np.random.default_rng(seed)
@@ -96,3 +151,69 @@ def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") 
     if aug.gain_db:
         out = out * np.float32(10.0 ** (aug.gain_db / 20.0))
     return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def rir_bank(rt60_s: float, *, n: int = RIR_BANK_SIZE, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Seeded room impulse responses with a target RT60, simulated once per process.
+
+    Parameters
+    ----------
+    rt60_s : float
+        Target reverberation time (s), e.g. 0.2-0.8.
+    n : int, default :data:`RIR_BANK_SIZE`
+        Rooms in the bank.
+    seed : int, default 0
+        Seeds room sizes and source/microphone positions (with ``rt60_s``).
+
+    Returns
+    -------
+    tuple of np.ndarray, float32, shape (n_taps,)
+        16 kHz impulse responses, each normalised to unit peak, direct path first.
+
+    Raises
+    ------
+    ValueError
+        The RT60 cannot be reached in a room (``pyroomacoustics.inverse_sabine`` fails).
+
+    References
+    ----------
+    .. [1] Scheibler et al. (2018), pyroomacoustics ``ShoeBox`` and ``inverse_sabine``.
+    """
+    import pyroomacoustics as pra
+
+    rng = np.random.default_rng([seed, int(round(rt60_s * 1000))])
+    out = []
+    for _ in range(n):
+        dims = np.array([rng.uniform(3, 8), rng.uniform(3, 6), rng.uniform(2.5, 3.5)])
+        e_absorption, max_order = pra.inverse_sabine(rt60_s, dims)
+        room = pra.ShoeBox(dims, fs=_SR, materials=pra.Material(e_absorption), max_order=max_order)
+        margin = 0.5
+        src = rng.uniform(margin, dims - margin)
+        mic = rng.uniform(margin, dims - margin)
+        room.add_source(src)
+        room.add_microphone(mic)
+        room.compute_rir()
+        h = np.asarray(room.rir[0][0], dtype=np.float64)
+        h = h[np.argmax(np.abs(h)) - 20 if np.argmax(np.abs(h)) > 20 else 0 :]
+        out.append((h / np.max(np.abs(h))).astype(np.float32))
+    return tuple(out)
+
+
+def _mic_response(y: np.ndarray, aug: Augmentation) -> np.ndarray:
+    """Band limits (Butterworth, zero extra delay not needed) and spectral tilt of a microphone."""
+    from scipy.signal import butter, sosfilt
+
+    out = y.astype(np.float64)
+    if aug.highpass_hz is not None:
+        out = sosfilt(butter(4, aug.highpass_hz, btype="highpass", fs=_SR, output="sos"), out)
+    if aug.lowpass_hz is not None:
+        out = sosfilt(butter(4, aug.lowpass_hz, btype="lowpass", fs=_SR, output="sos"), out)
+    if aug.tilt_db_per_octave:
+        spec = np.fft.rfft(out)
+        f = np.fft.rfftfreq(out.size, 1.0 / _SR)
+        gain_db = aug.tilt_db_per_octave * np.log2(np.maximum(f, 50.0) / 1000.0)
+        out = np.fft.irfft(spec * 10.0 ** (gain_db / 20.0), n=out.size)
+    peak_in = float(np.max(np.abs(y))) or 1.0
+    out *= peak_in / max(float(np.max(np.abs(out))), 1e-9)
+    return out.astype(np.float32)

@@ -7,6 +7,7 @@ Everything saved in a model file is a plain scikit-learn object (skops loads it 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -28,6 +29,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 __all__ = [
     "SVM_GRID",
+    "svm_from_name",
     "SvmSelection",
     "select_svm",
     "fit_default_svm",
@@ -38,22 +40,53 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _svm_candidates(n_features: int) -> dict[str, Callable[[], Any]]:
-    """The SVM settings the grouped inner cross-validation chooses among.
+_SVM_NAME_RE = re.compile(r"^(linear|rbf)\s+C=([0-9.eE+-]+)(?:\s+gamma=(scale|[0-9.eE+-]+/n))?$")
+
+
+def svm_from_name(name: str, n_features: int) -> Any:
+    """An unfitted SVM from a grid name (the names recipes and reports use).
+
+    Parameters
+    ----------
+    name : str
+        ``"linear C=<c>"`` (``LinearSVC``, one-vs-rest, squared hinge) or
+        ``"rbf C=<c> gamma=<g>/n"`` / ``"rbf C=<c> gamma=scale"`` (``SVC``, gamma ``g`` divided
+        by the number of features, or scikit-learn's ``"scale"``). Classes are balanced.
+    n_features : int
+        Number of input columns (for ``gamma=<g>/n``).
+
+    Returns
+    -------
+    sklearn.svm.LinearSVC or sklearn.svm.SVC
+
+    Raises
+    ------
+    ValueError
+        A name of another form.
+    """
+    m = _SVM_NAME_RE.match(name.strip())
+    if not m:
+        raise ValueError(f"SVM setting {name!r} is not 'linear C=<c>' or 'rbf C=<c> gamma=<g>/n|scale'")
+    kind, c, gamma = m.group(1), float(m.group(2)), m.group(3)
+    if kind == "linear":
+        return LinearSVC(C=c, class_weight="balanced", max_iter=10000)
+    g: Any = "scale" if gamma in (None, "scale") else float(gamma[:-2]) / n_features
+    return SVC(C=c, gamma=g, class_weight="balanced")
+
+
+def _svm_candidates(n_features: int, names: tuple[str, ...] | None = None) -> dict[str, Callable[[], Any]]:
+    """The SVM settings the grouped inner cross-validation chooses among (default
+    :data:`SVM_GRID`).
 
     Linear SVMs (one-vs-rest, squared hinge; ``LinearSVC``) with small C suit the ~4700
     standardised, strongly correlated functionals (as ComParE + LinearSVC baselines do); RBF
     SVCs are included with gamma scaled by the number of features.
     """
-    return {
-        "linear C=1e-4": lambda: LinearSVC(C=1e-4, class_weight="balanced", max_iter=10000),
-        "linear C=1e-3": lambda: LinearSVC(C=1e-3, class_weight="balanced", max_iter=10000),
-        "rbf C=30 gamma=0.1/n": lambda: SVC(C=30.0, gamma=0.1 / n_features, class_weight="balanced"),
-    }
+    return {n: (lambda n=n: svm_from_name(n, n_features)) for n in (names or SVM_GRID)}
 
 
-#: Names of the candidate SVM settings (see :func:`_svm_candidates`).
-SVM_GRID: tuple[str, ...] = tuple(_svm_candidates(1))
+#: Names of the default candidate SVM settings (see :func:`svm_from_name`).
+SVM_GRID: tuple[str, ...] = ("linear C=1e-4", "linear C=1e-3", "rbf C=30 gamma=0.1/n")
 
 
 @dataclass
@@ -110,8 +143,8 @@ def select_svm(
     """
     from joblib import Parallel, delayed
 
-    cands = _svm_candidates(X.shape[1])
-    names = list(candidates or cands)
+    names = list(candidates or SVM_GRID)
+    cands = _svm_candidates(X.shape[1], tuple(names))
     if len(names) == 1:
         return SvmSelection(best=names[0])
     if len(np.unique(groups)) < 2:
@@ -182,7 +215,7 @@ def fit_default_svm(
     """
     m = np.ones(len(y), dtype=bool) if select_rows is None else np.asarray(select_rows, dtype=bool)
     sel = select_svm(X[m], y[m], np.asarray(groups)[m], n_splits=n_splits, candidates=candidates, n_jobs=n_jobs)
-    svm = _svm_candidates(X.shape[1])[sel.best]()
+    svm = svm_from_name(sel.best, X.shape[1])
     if calibrate:
         if len(np.unique(groups)) >= 2:
             splits: Any = _inner_splits(np.asarray(groups), n_splits)

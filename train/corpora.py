@@ -26,6 +26,8 @@ References
    Trans. Affective Computing 5(4), 2014.
 .. [5] S. Haq, P. J. B. Jackson, "Speaker-dependent audio-visual emotion recognition",
    AVSP 2009 (SAVEE).
+.. [6] KAIST / Selvas AI, "emotiontts_open_db": Korean emotional speech database for TTS,
+   2017-2018 (public 5 % sample), https://github.com/emotiontts/emotiontts_open_db
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ __all__ = [
     "read_emodb",
     "read_cremad",
     "read_savee",
+    "read_emotiontts_kor",
+    "speaker_group",
     "read_folder",
     "read_csv",
     "read_corpus",
@@ -90,7 +94,7 @@ _UNSUPPORTED_AUDIO = frozenset({".mp3", ".m4a", ".aac", ".wma", ".mp4", ".opus",
 DATA_ENV_VAR = "SER_LIVE_DATA"
 
 #: Corpora present in the project's shared data folder (see ``shared/data/README.md``).
-SHIPPED_CORPORA: tuple[str, ...] = ("ravdess", "tess", "emodb")
+SHIPPED_CORPORA: tuple[str, ...] = ("ravdess", "tess", "emodb", "emotiontts_kor")
 
 # Synonyms seen in corpus names and in user folders / CSV files (keys lower-case, ``_``-joined).
 _LABEL_SYNONYMS: dict[str, str] = {
@@ -283,7 +287,7 @@ def corpus_path(name: str) -> Path:
     Parameters
     ----------
     name : str
-        ``"ravdess"``, ``"tess"`` or ``"emodb"``.
+        ``"ravdess"``, ``"tess"``, ``"emodb"`` or ``"emotiontts_kor"``.
 
     Returns
     -------
@@ -839,6 +843,98 @@ def read_savee(root: str | Path, *, check_audio: bool = True) -> ReadResult:
 
 
 # --------------------------------------------------------------------------------------
+# emotiontts_kor (Korean emotional TTS database, public sample)
+# --------------------------------------------------------------------------------------
+
+_KOR_SETS = ("plain-to-emotional", "emotional-to-emotional")
+_KOR_FEMALE = frozenset({"ema", "emb", "nea", "neb", "nec", "ned", "nee"})
+_KOR_MALE = frozenset({"emf", "emg", "emh", "nek", "nel", "nem", "nen", "neo"})
+#: Speakers the corpus README calls by one letter in both sets ("speaker A", "speaker B"):
+#: ema/nea and emb/neb may be the same people, so a split keeps each pair on one side.
+_KOR_SAME_PERSON = {"nea": "ema", "neb": "emb"}
+_KOR_RE = re.compile(r"^([a-z]{3})(\d{5})$")
+#: File number ranges (inclusive) -> canonical label.
+_KOR_RANGES = ((1, 100, "neutral"), (101, 200, "happy"), (201, 300, "angry"), (301, 400, "sad"))
+
+
+def _parse_emotiontts_kor(path: Path, root: Path) -> _Parsed:
+    m = _KOR_RE.match(path.stem.lower())
+    if not m:
+        return "name is not emotiontts_kor '<spk><NNNNN>' (three letters, five digits)"
+    spk, num = m.group(1), int(m.group(2))
+    if spk not in _KOR_FEMALE | _KOR_MALE:
+        return f"unknown emotiontts_kor speaker {spk!r}"
+    folders = {p.lower() for p in path.relative_to(root).parts[:-1]}
+    if folders and spk not in folders and any(f in _KOR_FEMALE | _KOR_MALE for f in folders):
+        return f"name says speaker {spk} but a folder names another speaker"
+    label = next((lab for lo, hi, lab in _KOR_RANGES if lo <= num <= hi), None)
+    if label is None:
+        return f"file number {num:05d} outside 00001-00400 (neutral, happy, angry, sad)"
+    record = Record(
+        path=str(path),
+        corpus="emotiontts_kor",
+        speaker=f"emotiontts_kor-{spk}",
+        gender="f" if spk in _KOR_FEMALE else "m",
+        label=label,
+        intensity=None,
+        text=None,
+    )
+    return record, f"{spk}{num:05d}"
+
+
+def read_emotiontts_kor(root: str | Path, *, check_audio: bool = True) -> ReadResult:
+    """Read the Korean emotional TTS corpus: ``<set>/<SPK>/wav/<SPK>NNNNN.flac``.
+
+    Parameters
+    ----------
+    root : str or Path
+        Folder holding ``plain-to-emotional/`` and ``emotional-to-emotional/``.
+    check_audio : bool, default True
+        Read each file's header (no decoding) and report unreadable or empty files.
+
+    Returns
+    -------
+    ReadResult
+        Speaker ``"emotiontts_kor-<spk>"`` (ema, emb, emf, emg, emh, nea-nee, nek-neo);
+        gender from the corpus README (ema, emb, nea-nee female; the others male); label
+        from the file number: 00001-00100 neutral, 00101-00200 happy, 00201-00300 angry,
+        00301-00400 sad. Use :func:`speaker_group` to keep ema/nea and emb/neb (possibly the
+        same two people) on one side of a split.
+
+    Raises
+    ------
+    CorpusNotFoundError
+        ``root`` is not a folder or holds no audio files.
+
+    References
+    ----------
+    .. [1] emotiontts_open_db README (KAIST / Selvas AI).
+    """
+    return _read_tree("emotiontts_kor", root, _parse_emotiontts_kor, check_audio=check_audio)
+
+
+def speaker_group(speaker: str) -> str:
+    """The group a speaker id belongs to for speaker-independent splits.
+
+    Parameters
+    ----------
+    speaker : str
+        A corpus-prefixed speaker id (:attr:`Record.speaker`).
+
+    Returns
+    -------
+    str
+        The id itself, except for speakers who may be one person under two ids:
+        ``"emotiontts_kor-nea"`` -> ``"emotiontts_kor-ema"`` and ``"emotiontts_kor-neb"``
+        -> ``"emotiontts_kor-emb"``.
+    """
+    prefix, _, spk = speaker.partition("-")
+    if prefix == "emotiontts_kor" and spk in _KOR_SAME_PERSON:
+        return f"{prefix}-{_KOR_SAME_PERSON[spk]}"
+    return speaker
+
+
+# --------------------------------------------------------------------------------------
 # User data: a folder per label, or a CSV list
 # --------------------------------------------------------------------------------------
 
@@ -1028,6 +1124,7 @@ CORPORA: dict[str, Callable[..., ReadResult]] = {
     "emodb": read_emodb,
     "cremad": read_cremad,
     "savee": read_savee,
+    "emotiontts_kor": read_emotiontts_kor,
     "folder": read_folder,
     "csv": read_csv,
 }
@@ -1042,8 +1139,8 @@ def read_corpus(
     ----------
     name : str
         One of :data:`CORPORA`: ``"ravdess"``, ``"tess"``, ``"emodb"``, ``"cremad"``,
-        ``"savee"``, ``"folder"``, ``"csv"`` (case-insensitive; ``"crema-d"``, ``"emo-db"``
-        accepted).
+        ``"savee"``, ``"emotiontts_kor"``, ``"folder"``, ``"csv"`` (case-insensitive;
+        ``"crema-d"``, ``"emo-db"``, ``"emotiontts-kor"`` accepted).
     root : str or Path, optional
         The corpus folder (the CSV file for ``"csv"``). Default for the shipped corpora:
         :func:`corpus_path` (``$SER_LIVE_DATA/<name>``); required for the others.
@@ -1061,7 +1158,8 @@ def read_corpus(
     CorpusNotFoundError
         The folder is missing or holds no audio.
     """
-    key = re.sub(r"[\s_\-]+", "", name.strip().lower())
+    squash = {re.sub(r"[\s_\-]+", "", k): k for k in CORPORA}
+    key = squash.get(re.sub(r"[\s_\-]+", "", name.strip().lower()), "")
     if key not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
     if root is None:

@@ -14,29 +14,33 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from .augment import DEFAULT_AUGMENTATIONS
-from .classifiers import fit_default_svm
+from .augment import DEFAULT_AUGMENTATIONS, Augmentation
 from .extract import extract_features
 from .protocols import FoldSet, make_folds
+from .recipe import Recipe, RecipeClassifier
 
-__all__ = ["FoldScore", "EvaluationResult", "load_protocol_features", "run_protocol", "write_reports"]
+__all__ = [
+    "FoldScore", "EvaluationResult", "SESSION_MODES", "load_protocol_features", "run_protocol", "run_recipe",
+    "write_reports",
+]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class FoldScore:
-    """Scores of one fold (fractions 0..1) and the settings chosen inside it."""
+    """Scores of one fold, in percent (0..100), and the settings chosen inside it."""
 
     name: str
-    ua: float
-    wa: float
-    f1: float
+    ua_pct: float
+    wa_pct: float
+    f1_pct: float
     n_test: int
     chosen: str = ""
 
@@ -49,16 +53,18 @@ class EvaluationResult:
     ----------
     protocol, classifier : str
     labels : list of str
+        The classes scored (the confusion matrix's rows and columns).
     folds : list of FoldScore
     confusion : np.ndarray, int64, shape (n_labels, n_labels)
         Rows true, columns predicted, summed over folds.
     per_class : dict[str, dict[str, float]]
-        ``precision``, ``recall``, ``f1``, ``support`` per label, over pooled predictions.
+        ``precision_pct``, ``recall_pct``, ``f1_pct`` (percent), ``support`` per label,
+        over pooled predictions.
     augmented : bool
     seconds : float
         Wall time of the run.
     extra : dict
-        Notes (dropped records, extraction report, command).
+        Notes (dropped records, recipe, session mode, command).
     """
 
     protocol: str
@@ -72,27 +78,27 @@ class EvaluationResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def _ms(self, key: str) -> tuple[float, float]:
-        v = np.array([getattr(f, key) for f in self.folds]) * 100
+        v = np.array([getattr(f, key) for f in self.folds])
         return float(v.mean()), float(v.std())
 
     @property
-    def ua(self) -> tuple[float, float]:
+    def ua_pct(self) -> tuple[float, float]:
         """UA mean and standard deviation over folds, in percent."""
-        return self._ms("ua")
+        return self._ms("ua_pct")
 
     @property
-    def wa(self) -> tuple[float, float]:
+    def wa_pct(self) -> tuple[float, float]:
         """WA mean and standard deviation over folds, in percent."""
-        return self._ms("wa")
+        return self._ms("wa_pct")
 
     @property
-    def f1(self) -> tuple[float, float]:
+    def f1_pct(self) -> tuple[float, float]:
         """Macro-F1 mean and standard deviation over folds, in percent."""
-        return self._ms("f1")
+        return self._ms("f1_pct")
 
     def headline(self) -> str:
-        """``UA 61.2 ± 4.0  WA 61.5 ± 4.3  F1 60.8 ± 4.1``"""
-        return "UA {:.1f} ± {:.1f}  WA {:.1f} ± {:.1f}  F1 {:.1f} ± {:.1f}".format(*self.ua, *self.wa, *self.f1)
+        """``UA 61.2 ± 4.0  WA 61.5 ± 4.3  F1 60.8 ± 4.1`` (percent)."""
+        return "UA {:.1f} ± {:.1f}  WA {:.1f} ± {:.1f}  F1 {:.1f} ± {:.1f}".format(*self.ua_pct, *self.wa_pct, *self.f1_pct)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,9 +106,9 @@ class EvaluationResult:
             "classifier": self.classifier,
             "augmented": self.augmented,
             "labels": self.labels,
-            "ua_mean": self.ua[0], "ua_std": self.ua[1],
-            "wa_mean": self.wa[0], "wa_std": self.wa[1],
-            "f1_mean": self.f1[0], "f1_std": self.f1[1],
+            "ua_pct_mean": self.ua_pct[0], "ua_pct_std": self.ua_pct[1],
+            "wa_pct_mean": self.wa_pct[0], "wa_pct_std": self.wa_pct[1],
+            "f1_pct_mean": self.f1_pct[0], "f1_pct_std": self.f1_pct[1],
             "folds": [f.__dict__ for f in self.folds],
             "per_class": self.per_class,
             "confusion": self.confusion.tolist(),
@@ -111,53 +117,110 @@ class EvaluationResult:
         }
 
 
+class _Scorer:
+    """Collects one scoring mode's predictions fold by fold and builds its result."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+        n = len(labels)
+        self.conf = np.zeros((n, n), dtype=np.int64)
+        self.true: list[np.ndarray] = []
+        self.pred: list[np.ndarray] = []
+        self.folds: list[FoldScore] = []
+
+    def add(self, name: str, yt: np.ndarray, pred: np.ndarray, chosen: str = "") -> FoldScore:
+        n = len(self.labels)
+        self.conf += confusion_matrix(yt, pred, labels=np.arange(n))
+        self.true.append(yt)
+        self.pred.append(pred)
+        present = np.unique(yt)
+        score = FoldScore(
+            name=name,
+            ua_pct=100 * float(balanced_accuracy_score(yt, pred)),
+            wa_pct=100 * float(accuracy_score(yt, pred)),
+            f1_pct=100 * float(f1_score(yt, pred, labels=present, average="macro", zero_division=0)),
+            n_test=int(len(yt)),
+            chosen=chosen,
+        )
+        self.folds.append(score)
+        return score
+
+    def result(self, *, protocol: str, classifier: str, augmented: bool, seconds: float, extra: dict) -> EvaluationResult:
+        n = len(self.labels)
+        p, r, f, s = precision_recall_fscore_support(
+            np.concatenate(self.true), np.concatenate(self.pred), labels=np.arange(n), zero_division=0
+        )
+        per_class = {
+            lab: {"precision_pct": 100 * float(p[i]), "recall_pct": 100 * float(r[i]), "f1_pct": 100 * float(f[i]), "support": int(s[i])}
+            for i, lab in enumerate(self.labels)
+        }
+        return EvaluationResult(
+            protocol=protocol, classifier=classifier, labels=list(self.labels), folds=self.folds,
+            confusion=self.conf, per_class=per_class, augmented=augmented, seconds=seconds, extra=extra,
+        )
+
+
 def load_protocol_features(
     protocol: str,
     *,
     recipe: str = "ser-live",
     augment: bool = False,
+    augmentations: tuple[Augmentation, ...] | None = None,
+    labels: Sequence[str] | None = None,
+    label_map: Mapping[str, str] | None = None,
     n_jobs: int = 2,
     progress: bool = True,
     source: Any = None,
 ) -> tuple[FoldSet, np.ndarray, list[np.ndarray]]:
     """Folds and feature matrices of a protocol (cached extraction).
 
+    Parameters
+    ----------
+    protocol : str
+    recipe : str
+        Feature recipe (``"ser-live"`` or ``"tutorial"``).
+    augment : bool
+        Extract :data:`train.augment.DEFAULT_AUGMENTATIONS` copies (unless ``augmentations``).
+    augmentations : tuple of Augmentation, optional
+        The copies to extract (a training recipe's list); overrides ``augment``.
+    labels, label_map : optional
+        Passed to :func:`train.protocols.make_folds`.
+    n_jobs, progress, source : see :func:`train.extract.extract_features`
+
     Returns
     -------
     folds : FoldSet
     X : np.ndarray, float32, shape (n_records, n_features)
     X_aug : list of np.ndarray
-        One matrix per augmentation in :data:`train.augment.DEFAULT_AUGMENTATIONS` (same row
-        order as ``X``), empty when ``augment`` is False. Only training rows are ever used.
+        One matrix per augmentation (same row order as ``X``). Only training rows are ever
+        used.
     """
-    fs = make_folds(protocol, source)
+    fs = make_folds(protocol, source, labels=labels, label_map=label_map)
     paths = [r.path for r in fs.records]
     X, rep = extract_features(paths, recipe=recipe, n_jobs=n_jobs, progress=progress, description=f"{protocol} features")
     log.info("%s: %s", protocol, rep)
     X_aug: list[np.ndarray] = []
-    if augment:
-        for aug in DEFAULT_AUGMENTATIONS:
-            Xa, rep_a = extract_features(
-                paths, recipe=recipe, augmentation=aug, n_jobs=n_jobs, progress=progress, description=f"augment: {aug}"
-            )
-            log.info("augmentation %s: %s", aug, rep_a)
-            X_aug.append(Xa)
+    augs = augmentations if augmentations is not None else (DEFAULT_AUGMENTATIONS if augment else ())
+    for aug in augs:
+        Xa, rep_a = extract_features(
+            paths, recipe=recipe, augmentation=aug, n_jobs=n_jobs, progress=progress, description=f"augment: {aug}"
+        )
+        log.info("augmentation %s: %s", aug, rep_a)
+        X_aug.append(Xa)
     return fs, X, X_aug
 
 
-def _default_fit(X: np.ndarray, y: np.ndarray, groups: np.ndarray, n_original: int | None = None) -> tuple[Any, str]:
-    rows = None
-    if n_original is not None and n_original < len(y):
-        rows = np.zeros(len(y), dtype=bool)
-        rows[:n_original] = True
-    pipe, sel = fit_default_svm(X, y, groups, calibrate=False, select_rows=rows)
-    return pipe, sel.best
+def _check_features(fs: FoldSet, X: np.ndarray) -> None:
+    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if bad.size:
+        ex = ", ".join(fs.records[i].path for i in bad[:3])
+        raise ValueError(f"feature extraction failed for {bad.size} files (e.g. {ex}); see the log")
 
 
 def run_protocol(
     protocol: str,
     *,
-    fit: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[Any, str]] | None = None,
+    fit: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[Any, str]],
     classifier_name: str = "svm",
     recipe: str = "ser-live",
     augment: bool = False,
@@ -172,11 +235,10 @@ def run_protocol(
     ----------
     protocol : str
         A protocol name of :data:`train.protocols.PROTOCOLS` (or ``cross:A->B``).
-    fit : callable, optional
-        ``fit(X_train, y_train, speakers_train) -> (fitted estimator, chosen-setting note)``;
-        default: the shipped SVM recipe (:func:`train.classifiers.fit_default_svm`), which
-        chooses its setting on the fold's original training rows and fits on those plus
-        their augmented copies.
+    fit : callable
+        ``fit(X_train, y_train, speakers_train) -> (fitted estimator, chosen-setting note)``
+        (the comparison classifiers). A training recipe is evaluated with
+        :func:`run_recipe`.
     classifier_name : str
     recipe : str
         Feature recipe (``"ser-live"`` or ``"tutorial"``).
@@ -199,67 +261,127 @@ def run_protocol(
     fs, X, X_aug = data or load_protocol_features(
         protocol, recipe=recipe, augment=augment, n_jobs=n_jobs, progress=progress, source=source
     )
-    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
-    if bad.size:
-        ex = ", ".join(fs.records[i].path for i in bad[:3])
-        raise ValueError(f"feature extraction failed for {bad.size} files (e.g. {ex}); see the log")
-    y = fs.y
-    speakers = fs.speakers
-    fit = fit or _default_fit
-    n = len(fs.labels)
-    conf = np.zeros((n, n), dtype=np.int64)
-    y_true_all: list[np.ndarray] = []
-    y_pred_all: list[np.ndarray] = []
-    scores: list[FoldScore] = []
+    _check_features(fs, X)
+    y, speakers = fs.y, fs.groups
+    scorer = _Scorer(list(fs.labels))
+    for fold in fs.folds:
+        tr, te = fold.train_idx, fold.test_idx
+        Xtr, ytr, gtr = X[tr], y[tr], speakers[tr]
+        if augment and X_aug:
+            Xtr = np.vstack([Xtr] + [Xa[tr] for Xa in X_aug])
+            ytr = np.concatenate([ytr] * (1 + len(X_aug)))
+            gtr = np.concatenate([gtr] * (1 + len(X_aug)))
+        est, chosen = fit(Xtr, ytr, gtr)
+        sc = scorer.add(fold.name, y[te], np.asarray(est.predict(X[te])), chosen)
+        log.info("%s %s: UA %.1f %%", protocol, fold.name, sc.ua_pct)
+    return scorer.result(
+        protocol=fs.protocol, classifier=classifier_name, augmented=augment, seconds=time.perf_counter() - t0,
+        extra={"dropped": dict(fs.dropped), "n_records": len(fs.records)},
+    )
+
+
+#: How test utterances are grouped into sessions when a recipe has a session normaliser.
+SESSION_MODES: dict[str, str] = {
+    "speaker": "offline: each test speaker is one session, normalised with all of its utterances",
+    "online": (
+        "live: each test speaker's utterances in a seeded random order, each normalised with the "
+        "running statistics of the utterances so far (itself included) shrunk to the prior"
+    ),
+    "utterance": "no session: each utterance normalised alone (n = 1, i.e. mostly the prior)",
+}
+
+
+def run_recipe(
+    protocol: str,
+    recipe: Recipe,
+    *,
+    n_jobs: int = 2,
+    progress: bool = True,
+    source: Any = None,
+    seed: int = 0,
+    calibrate: bool = False,
+    data: tuple[FoldSet, np.ndarray, list[np.ndarray]] | None = None,
+) -> dict[str, EvaluationResult]:
+    """Evaluate a training recipe on a protocol; every step fitted inside the training folds.
+
+    Test utterances are scored by the argmax of the decision values restricted to the
+    protocol's scored classes (``FoldSet.score_labels``: the same subset for every test
+    speaker). With a session normaliser each fold is scored three ways
+    (:data:`SESSION_MODES`); without one, once (``"none"``).
+
+    Parameters
+    ----------
+    protocol : str
+    recipe : Recipe
+    n_jobs, progress, source : see :func:`load_protocol_features`
+    seed : int, default 0
+        Seeds the order of the ``"online"`` scoring.
+    calibrate : bool, default False
+        Fit the temperature too (it never changes the argmax; off for speed).
+    data : optional
+        Precomputed :func:`load_protocol_features` output for this recipe.
+
+    Returns
+    -------
+    dict of str to EvaluationResult
+        Keyed by session mode.
+
+    Raises
+    ------
+    ValueError
+        Feature extraction failed for some records, or an unknown protocol.
+    """
+    from ser_live.features import FeatureConfig, FeatureExtractor
+
+    t0 = time.perf_counter()
+    fs, X, X_aug = data or load_protocol_features(
+        protocol, augmentations=recipe.augmentations, labels=recipe.labels, label_map=recipe.label_map,
+        n_jobs=n_jobs, progress=progress, source=source,
+    )
+    _check_features(fs, X)
+    for Xa in X_aug:
+        _check_features(fs, Xa)
+    y, groups = fs.y, fs.groups
+    score = list(fs.score_labels)
+    score_idx = np.array([fs.labels.index(c) for c in score])
+    to_score = np.full(len(fs.labels), -1)
+    to_score[score_idx] = np.arange(len(score))
+    names = FeatureExtractor(FeatureConfig()).feature_names()
+    base = RecipeClassifier(recipe, names, n_jobs=n_jobs, calibrate=calibrate)
+    modes = list(SESSION_MODES) if recipe.normalizer.enabled else ["none"]
+    scorers = {m: _Scorer(score) for m in modes}
     from rich.progress import Progress
 
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"{protocol}: folds", total=len(fs.folds))
         for fold in fs.folds:
             tr, te = fold.train_idx, fold.test_idx
-            Xtr, ytr, gtr = X[tr], y[tr], speakers[tr]
-            n_original = len(tr)
-            if augment and X_aug:
-                Xtr = np.vstack([Xtr] + [Xa[tr] for Xa in X_aug])
-                ytr = np.concatenate([ytr] * (1 + len(X_aug)))
-                gtr = np.concatenate([gtr] * (1 + len(X_aug)))
-            est, chosen = fit(Xtr, ytr, gtr, n_original) if fit is _default_fit else fit(Xtr, ytr, gtr)
-            pred = np.asarray(est.predict(X[te]))
-            yt = y[te]
-            conf += confusion_matrix(yt, pred, labels=np.arange(n))
-            y_true_all.append(yt)
-            y_pred_all.append(pred)
-            present = np.unique(yt)
-            scores.append(
-                FoldScore(
-                    name=fold.name,
-                    ua=float(balanced_accuracy_score(yt, pred)),
-                    wa=float(accuracy_score(yt, pred)),
-                    f1=float(f1_score(yt, pred, labels=present, average="macro", zero_division=0)),
-                    n_test=int(len(te)),
-                    chosen=chosen,
-                )
-            )
-            log.info("%s %s: UA %.1f", protocol, fold.name, scores[-1].ua * 100)
+            est = clone(base).fit(X[tr], y[tr], groups=groups[tr], augmented=[Xa[tr] for Xa in X_aug])
+            cols = np.array([list(est.classes_).index(c) for c in score_idx])
+            yt = to_score[y[te]]
+            for m in modes:
+                kw: dict[str, Any] = {}
+                if m in ("speaker", "online"):
+                    kw["groups"] = groups[te]
+                if m == "online":
+                    kw["online_seed"] = seed
+                dec = est.decision_function(X[te], **kw)
+                sc = scorers[m].add(fold.name, yt, np.argmax(dec[:, cols], axis=1), est.chosen_)
+                log.info("%s %s [%s]: UA %.1f %%", protocol, fold.name, m, sc.ua_pct)
             bar.advance(task)
-    yt_all = np.concatenate(y_true_all)
-    yp_all = np.concatenate(y_pred_all)
-    p, r, f, s = precision_recall_fscore_support(yt_all, yp_all, labels=np.arange(n), zero_division=0)
-    per_class = {
-        lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
-        for i, lab in enumerate(fs.labels)
-    }
-    return EvaluationResult(
-        protocol=fs.protocol,
-        classifier=classifier_name,
-        labels=list(fs.labels),
-        folds=scores,
-        confusion=conf,
-        per_class=per_class,
-        augmented=augment,
-        seconds=time.perf_counter() - t0,
-        extra={"dropped": dict(fs.dropped), "n_records": len(fs.records)},
-    )
+    seconds = time.perf_counter() - t0
+    out = {}
+    for m in modes:
+        extra = {
+            "dropped": dict(fs.dropped), "n_records": len(fs.records), "recipe": recipe.name,
+            "recipe_path": recipe.path, "recipe_summary": recipe.summary(), "session_mode": m,
+            "session_mode_doc": SESSION_MODES.get(m, "no session normaliser"),
+            "trained_labels": list(fs.labels), "online_seed": seed,
+        }
+        out[m] = scorers[m].result(
+            protocol=fs.protocol, classifier=recipe.name, augmented=bool(recipe.augmentations), seconds=seconds, extra=extra
+        )
+    return out
 
 
 def _slug(s: str) -> str:
@@ -276,7 +398,12 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    slug = _slug(f"{result.protocol}-{result.classifier}" + ("-aug" if result.augmented else ""))
+    mode = result.extra.get("session_mode")
+    slug = _slug(
+        f"{result.protocol}-{result.classifier}"
+        + ("-aug" if result.augmented and "recipe" not in result.extra else "")
+        + (f"-{mode}" if mode else "")
+    )
     paths: dict[str, Path] = {}
     data = result.to_json()
     data["command"] = command
@@ -287,6 +414,8 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
         "",
         f"Command: `{command}`" if command else "",
         "",
+        *([f"Recipe ({result.extra.get('recipe_path', '')}): {result.extra['recipe_summary']}", ""] if "recipe_summary" in result.extra else []),
+        *([f"Sessions: **{mode}** ({result.extra.get('session_mode_doc', '')}).", ""] if mode else []),
         f"**{result.headline()}** (percent, mean ± std over {len(result.folds)} folds; "
         "UA = unweighted average recall = balanced accuracy, WA = accuracy)",
         "",
@@ -294,10 +423,10 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
         "|---|---|---|---|---|---|",
     ]
     for fsc in result.folds:
-        lines.append(f"| {fsc.name} | {fsc.ua*100:.1f} | {fsc.wa*100:.1f} | {fsc.f1*100:.1f} | {fsc.n_test} | {fsc.chosen} |")
+        lines.append(f"| {fsc.name} | {fsc.ua_pct:.1f} | {fsc.wa_pct:.1f} | {fsc.f1_pct:.1f} | {fsc.n_test} | {fsc.chosen} |")
     lines += ["", "## Per class (pooled over folds)", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for lab, d in result.per_class.items():
-        lines.append(f"| {lab} | {d['precision']*100:.1f} | {d['recall']*100:.1f} | {d['f1']*100:.1f} | {d['support']} |")
+        lines.append(f"| {lab} | {d['precision_pct']:.1f} | {d['recall_pct']:.1f} | {d['f1_pct']:.1f} | {d['support']} |")
     lines += ["", "## Confusion matrix (rows true, columns predicted, summed over folds)", ""]
     lines.append("| true \\ predicted | " + " | ".join(result.labels) + " |")
     lines.append("|---" * (len(result.labels) + 1) + "|")

@@ -9,8 +9,18 @@ name                        corpus     classes             folds
                                                            k+12, k+18; trains on the other 20
 ``emodb-loso``              EmoDB      7                   leave one speaker out (10)
 ``tess-loso``               TESS       7                   train on one speaker, test the other
+``emotiontts_kor-loso``     Korean     4                   leave one speaker group out (13;
+                                                           ema/nea and emb/neb are one group)
 ``cross:<train>-><test>``   any two    labels both share   train all of one, test all of other
+``loco``                    all        4 core (scored)     leave one corpus out: train on all
+                                                           others, test on it (the headline)
 ==========================  =========  ==================  ====================================
+
+A recipe may train on other labels than it is scored on (``labels`` and ``label_map`` of
+:func:`make_folds`): training records are mapped (e.g. RAVDESS ``calm`` -> ``neutral``) and
+kept when the mapped label is one of ``labels``; test records are kept only when their
+*original* label is one of the protocol's scored classes, so a mapping never changes what a
+test utterance is scored as.
 
 Data loading is injectable: :func:`make_folds` takes the records per corpus (a mapping or a
 loader function), so tests can run the protocols on small hand-made record lists.
@@ -31,9 +41,23 @@ from typing import Callable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
-from .corpora import CANONICAL_LABELS, ReadResult, Record, read_corpus
+from dataclasses import replace
 
-__all__ = ["PROTOCOLS", "Fold", "FoldSet", "RecordSource", "make_folds", "protocol_classes"]
+from .corpora import CANONICAL_LABELS, SHIPPED_CORPORA, ReadResult, Record, default_data_root, read_corpus, speaker_group
+
+__all__ = [
+    "PROTOCOLS",
+    "CORE_LABELS",
+    "Fold",
+    "FoldSet",
+    "RecordSource",
+    "make_folds",
+    "protocol_classes",
+    "loco_corpora",
+]
+
+#: The four classes every corpus shares; ``loco`` scores these.
+CORE_LABELS: tuple[str, ...] = ("neutral", "happy", "sad", "angry")
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +69,15 @@ PROTOCOLS: dict[str, str] = {
     ),
     "emodb-loso": "EmoDB, 7 classes, leave one speaker out: 10 folds",
     "tess-loso": "TESS, 7 classes, train on one speaker and test the other: 2 folds",
+    "emotiontts_kor-loso": (
+        "Korean emotiontts_kor, 4 classes, leave one speaker group out: 13 folds (ema/nea and "
+        "emb/neb, possibly the same two people, are one group each)"
+    ),
+    "loco": (
+        "leave one corpus out over every corpus in the data folder (ravdess, tess, emodb, "
+        "emotiontts_kor): train on all the others, test on it; scored on angry, happy, "
+        "neutral, sad. The headline score"
+    ),
     "cross:<train>-><test>": (
         "train on all of one corpus, test on all of another (e.g. cross:ravdess->emodb), "
         "restricted to the labels both share: 1 fold"
@@ -64,6 +97,7 @@ _WITHIN: dict[str, tuple[str, tuple[str, ...]]] = {
         "tess",
         ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"),
     ),
+    "emotiontts_kor-loso": ("emotiontts_kor", ("neutral", "happy", "sad", "angry")),
 }
 
 _CROSS_RE = re.compile(r"^cross:\s*([A-Za-z0-9_\-]+?)\s*->\s*([A-Za-z0-9_\-]+)\s*$")
@@ -123,6 +157,10 @@ class FoldSet:
         Records left out because their label is not one of the protocol's classes, per
         label (e.g. ``{"calm": 192, "surprised": 192, "boredom": 81}`` for
         ``cross:ravdess->emodb``).
+    score_labels : list of str
+        The classes test utterances are scored on (a subset of ``labels``; the model's
+        prediction is the argmax over these, the same subset for every test speaker).
+        Equal to ``labels`` unless the protocol trains on more classes than it scores.
     """
 
     protocol: str
@@ -130,6 +168,11 @@ class FoldSet:
     labels: list[str]
     folds: list[Fold]
     dropped: dict[str, int] = field(default_factory=dict)
+    score_labels: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.score_labels:
+            object.__setattr__(self, "score_labels", list(self.labels))
 
     def __iter__(self) -> Iterator:
         return iter((self.records, self.labels, self.folds))
@@ -144,6 +187,17 @@ class FoldSet:
     def speakers(self) -> np.ndarray:
         """Speaker id per record: object array of str, shape (n_records,), for group splits."""
         return np.array([r.speaker for r in self.records], dtype=object)
+
+    @property
+    def groups(self) -> np.ndarray:
+        """Split group per record (:func:`train.corpora.speaker_group`): speaker ids that
+        may be one person share a group. Object array of str, shape (n_records,)."""
+        return np.array([speaker_group(r.speaker) for r in self.records], dtype=object)
+
+    @property
+    def corpora(self) -> np.ndarray:
+        """Corpus name per record: object array of str, shape (n_records,)."""
+        return np.array([r.corpus for r in self.records], dtype=object)
 
 
 def _valid_names() -> str:
@@ -172,6 +226,8 @@ def protocol_classes(protocol: str) -> tuple[str, ...] | None:
     name = protocol.strip().lower()
     if name in _WITHIN:
         return _WITHIN[name][1]
+    if name == "loco":
+        return CORE_LABELS
     if _CROSS_RE.match(name):
         return None
     raise ValueError(f"unknown protocol {protocol!r}; valid: {_valid_names()}")
@@ -208,17 +264,95 @@ def _restrict(
     return kept, dropped
 
 
+def loco_corpora(source: RecordSource = None) -> list[str]:
+    """The corpora ``loco`` leaves out one by one.
+
+    Parameters
+    ----------
+    source : mapping, callable or None
+        A mapping's keys; otherwise the shipped corpora (:data:`SHIPPED_CORPORA`) whose
+        folder exists under the data root.
+
+    Returns
+    -------
+    list of str
+    """
+    if isinstance(source, Mapping):
+        return list(source)
+    root = default_data_root()
+    return [c for c in SHIPPED_CORPORA if (root / c).is_dir()]
+
+
+def _train_test_records(
+    records: Sequence[Record], labels: Sequence[str], label_map: Mapping[str, str], scored: Sequence[str]
+) -> tuple[list[Record], np.ndarray, dict[str, int]]:
+    """Map training labels; mark records whose original label is scored.
+
+    Returns the kept records (label mapped), a bool mask ``testable`` (original label in
+    ``scored``) and the dropped counts per original label.
+    """
+    keep, score = set(labels), set(scored)
+    out: list[Record] = []
+    testable: list[bool] = []
+    dropped: Counter = Counter()
+    for r in records:
+        mapped = label_map.get(r.label, r.label)
+        if mapped not in keep:
+            dropped[r.label] += 1
+            continue
+        out.append(r if mapped == r.label else replace(r, label=mapped))
+        testable.append(r.label in score and mapped == r.label)
+    return out, np.array(testable, dtype=bool), dict(sorted(dropped.items()))
+
+
+def _loco(
+    source: RecordSource, labels: Sequence[str] | None, label_map: Mapping[str, str]
+) -> tuple[list[Record], list[str], list[Fold], dict[str, int], list[str]]:
+    corpora = loco_corpora(source)
+    if len(corpora) < 2:
+        raise ValueError(f"loco: needs at least two corpora, found {corpora}")
+    train_labels = list(labels) if labels is not None else list(CORE_LABELS)
+    scored = [c for c in CORE_LABELS if c in train_labels]
+    if len(scored) < 2:
+        raise ValueError(f"loco: the labels {train_labels} include fewer than two of {CORE_LABELS}")
+    records: list[Record] = []
+    testable_parts: list[np.ndarray] = []
+    dropped: Counter = Counter()
+    for c in corpora:
+        recs, testable, d = _train_test_records(_load(c, source), train_labels, label_map, scored)
+        records += recs
+        testable_parts.append(testable)
+        dropped.update(d)
+    testable = np.concatenate(testable_parts)
+    corpus = np.array([r.corpus for r in records], dtype=object)
+    folds = []
+    for c in corpora:
+        held = corpus == c
+        folds.append(
+            Fold(
+                name=c,
+                train_idx=np.flatnonzero(~held),
+                test_idx=np.flatnonzero(held & testable),
+                test_speakers=tuple(sorted({r.speaker for r, h in zip(records, held & testable) if h})),
+            )
+        )
+    return records, _ordered({r.label for r in records}), folds, dict(sorted(dropped.items())), scored
+
+
 def _ordered(labels: set[str]) -> list[str]:
     order = {c: i for i, c in enumerate(CANONICAL_LABELS)}
     return sorted(labels, key=lambda k: (order.get(k, len(order)), k))
 
 
-def _fold(name: str, speakers: np.ndarray, test_speakers: set[str]) -> Fold:
+def _fold(
+    name: str, speakers: np.ndarray, test_speakers: set[str], testable: np.ndarray | None = None
+) -> Fold:
     is_test = np.isin(speakers, list(test_speakers))
+    scored = is_test if testable is None else is_test & testable
     return Fold(
         name=name,
         train_idx=np.flatnonzero(~is_test),
-        test_idx=np.flatnonzero(is_test),
+        test_idx=np.flatnonzero(scored),
         test_speakers=tuple(sorted(test_speakers)),
     )
 
@@ -239,7 +373,13 @@ def _check(protocol: str, folds: Sequence[Fold]) -> None:
             )
 
 
-def make_folds(protocol: str, source: RecordSource = None) -> FoldSet:
+def make_folds(
+    protocol: str,
+    source: RecordSource = None,
+    *,
+    labels: Sequence[str] | None = None,
+    label_map: Mapping[str, str] | None = None,
+) -> FoldSet:
     """Build the folds of an evaluation protocol.
 
     Parameters
@@ -251,6 +391,12 @@ def make_folds(protocol: str, source: RecordSource = None) -> FoldSet:
         Where records come from: ``{corpus: records}``, a function ``corpus -> records``
         (or ``-> ReadResult``), or None to read the shipped corpora from the shared data
         folder (:func:`train.corpora.read_corpus`).
+    labels : sequence of str, optional
+        Classes a recipe trains on (within-corpus protocols: intersected with the
+        protocol's; ``loco``: default :data:`CORE_LABELS`). Not for ``cross:``.
+    label_map : mapping of str to str, optional
+        Training-label mapping of a recipe (e.g. ``{"calm": "neutral"}``), applied before
+        ``labels``; test records are scored only on their original label.
 
     Returns
     -------
@@ -272,12 +418,31 @@ def make_folds(protocol: str, source: RecordSource = None) -> FoldSet:
     .. [1] Ma et al., EmoBox (Interspeech 2024), for ``ravdess-6fold``.
     """
     name = protocol.strip().lower()
+    label_map = dict(label_map or {})
+    requested = None if labels is None else list(labels)
+    score_labels: list[str] = []
+    if name == "loco":
+        records, labels_, folds, dropped, score_labels = _loco(source, labels, label_map)
+        _check(name, folds)
+        if dropped:
+            log.info("loco: %d records left out (labels not trained on): %s", sum(dropped.values()), dropped)
+        return FoldSet(
+            protocol=name, records=records, labels=labels_, folds=folds, dropped=dropped, score_labels=score_labels
+        )
     if name in _WITHIN:
         corpus, classes = _WITHIN[name]
-        records, dropped = _restrict(_load(corpus, source), classes)
+        testable = None
+        if labels is None and not label_map:
+            records, dropped = _restrict(_load(corpus, source), classes)
+        else:
+            train_labels = [c for c in (labels if labels is not None else classes) if c in classes]
+            records, testable, dropped = _train_test_records(
+                _load(corpus, source), train_labels, label_map, train_labels
+            )
+            score_labels = _ordered({r.label for r, t in zip(records, testable) if t})
         if not records:
             raise ValueError(f"{name}: no records with a label among {classes}")
-        speakers = np.array([r.speaker for r in records], dtype=object)
+        speakers = np.array([speaker_group(r.speaker) for r in records], dtype=object)
         if name == "ravdess-6fold":
             actors = {s: _ravdess_actor(s) for s in set(speakers)}
             folds = [
@@ -285,6 +450,7 @@ def make_folds(protocol: str, source: RecordSource = None) -> FoldSet:
                     f"fold{k}",
                     speakers,
                     {s for s, a in actors.items() if (a - 1) % 6 == k - 1},
+                    testable,
                 )
                 for k in range(1, 7)
             ]
@@ -292,15 +458,18 @@ def make_folds(protocol: str, source: RecordSource = None) -> FoldSet:
             distinct = sorted(set(speakers))
             if len(distinct) < 2:
                 raise ValueError(f"{name}: needs at least two speakers, got {distinct}")
-            folds = [_fold(s, speakers, {s}) for s in distinct]
+            folds = [_fold(s, speakers, {s}, testable) for s in distinct]
         labels = _ordered({r.label for r in records})
-        absent = [c for c in classes if c not in labels]
+        wanted = classes if requested is None else [c for c in classes if c in requested]
+        absent = [c for c in wanted if c not in labels]
         if absent:
             log.warning("%s: classes with no record: %s", name, absent)
     else:
         m = _CROSS_RE.match(name)
         if not m:
             raise ValueError(f"unknown protocol {protocol!r}; valid: {_valid_names()}")
+        if labels is not None or label_map:
+            raise ValueError(f"{name}: a cross protocol scores the labels both corpora share; no labels/label_map")
         train_c, test_c = m.groups()
         name = f"cross:{train_c}->{test_c}"
         if train_c == test_c:
@@ -339,4 +508,6 @@ def make_folds(protocol: str, source: RecordSource = None) -> FoldSet:
             sum(dropped.values()),
             dropped,
         )
-    return FoldSet(protocol=name, records=records, labels=labels, folds=folds, dropped=dropped)
+    return FoldSet(
+        protocol=name, records=records, labels=labels, folds=folds, dropped=dropped, score_labels=score_labels
+    )

@@ -1,0 +1,430 @@
+"""The training recipe as one file: ``train/recipes/<model>.toml``, read by ``fit``,
+``evaluate`` and the model card.
+
+A recipe holds the corpora, the label set (and how other labels map into it), the feature
+subset, the session normaliser's parameters, the augmentations, the classifier grid and the
+calibration. :class:`RecipeClassifier` is the recipe as a scikit-learn estimator: every
+step (normaliser prior, scaler, setting chosen by speaker-grouped CV, temperature) is fitted
+on the data given to :meth:`RecipeClassifier.fit` only, so a protocol fold fits it on its
+training speakers.
+
+Example recipe (``train/recipes/ser-default.toml``)::
+
+    name = "ser-default"
+    corpora = ["ravdess", "tess", "emodb", "emotiontts_kor"]
+    labels = ["neutral", "happy", "sad", "angry"]
+    [label_map]                 # training labels mapped before ``labels`` filters
+    [features]
+    include = []                # feature-name prefixes kept (empty: all)
+    exclude = []
+    [normalizer]
+    enabled = true
+    prior_weight = 10.0         # utterances
+    scale = true
+    mode = "replace"            # or "append"
+    absolute = []               # feature-name prefixes kept absolute (not normalised)
+    [[augmentations]]
+    rt60_s = 0.5
+    [classifier]
+    grid = ["linear C=1e-4", "linear C=1e-3"]
+    inner_splits = 3
+    [calibration]
+    method = "temperature"
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+
+from ser_live.normalize import SessionNormalizer
+
+from .augment import Augmentation
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["Recipe", "NormalizerSpec", "load_recipe", "RecipeClassifier", "RECIPES_DIR", "select_columns"]
+
+log = logging.getLogger(__name__)
+
+#: Where the shipped models' recipes live.
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+@dataclass(frozen=True)
+class NormalizerSpec:
+    """Session normaliser settings (see :class:`ser_live.normalize.SessionNormalizer`).
+
+    Attributes
+    ----------
+    enabled : bool
+    prior_weight : float
+        Pseudo-utterances the training prior counts as.
+    scale : bool
+        Divide by the shrunk standard deviation (else only centre).
+    mode : str
+        ``"replace"`` or ``"append"``.
+    absolute : tuple of str
+        Feature-name prefixes kept absolute (not normalised), e.g. ``("rms_db", "f0")``.
+    """
+
+    enabled: bool = False
+    prior_weight: float = 10.0
+    scale: bool = True
+    mode: str = "replace"
+    absolute: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One shipped model's training recipe (a TOML file; see the module docstring).
+
+    Attributes
+    ----------
+    name : str
+    description : str
+    corpora : tuple of str
+    labels : tuple of str
+        Classes the model is trained on (and outputs).
+    label_map : dict of str to str
+        Training-label mapping applied first (e.g. ``{"calm": "neutral"}``).
+    include, exclude : tuple of str
+        Feature-name prefixes kept / dropped (empty ``include``: all).
+    normalizer : NormalizerSpec
+    augmentations : tuple of Augmentation
+    grid : tuple of str
+        SVM settings the speaker-grouped inner CV chooses among (:func:`svm_from_name`).
+    inner_splits : int
+    calibration : str
+        ``"temperature"`` (probabilities of the shipped model) or ``"none"``.
+    path : str
+        The file it was read from ("" when built in code).
+    """
+
+    name: str
+    corpora: tuple[str, ...]
+    labels: tuple[str, ...]
+    description: str = ""
+    label_map: dict[str, str] = field(default_factory=dict)
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    normalizer: NormalizerSpec = NormalizerSpec()
+    augmentations: tuple[Augmentation, ...] = ()
+    grid: tuple[str, ...] = ("linear C=1e-4", "linear C=1e-3", "rbf C=30 gamma=0.1/n")
+    inner_splits: int = 3
+    calibration: str = "temperature"
+    path: str = ""
+
+    def summary(self) -> str:
+        """One paragraph describing the recipe (for cards and reports)."""
+        norm = self.normalizer
+        parts = [
+            f"corpora {', '.join(self.corpora)}",
+            f"labels {', '.join(self.labels)}"
+            + (f" (training labels mapped: {', '.join(f'{k}->{v}' for k, v in self.label_map.items())})" if self.label_map else ""),
+            "features: all" if not (self.include or self.exclude) else
+            f"features: include {list(self.include) or 'all'}, exclude {list(self.exclude)}",
+            (
+                f"session normaliser: prior weight {norm.prior_weight:g} utterances, "
+                f"{'standardise' if norm.scale else 'centre'}, mode {norm.mode}"
+                + (f", absolute {list(norm.absolute)}" if norm.absolute else "")
+            )
+            if norm.enabled
+            else "no session normaliser",
+            "augmentations: " + ("; ".join(str(a) for a in self.augmentations) or "none"),
+            f"SVM grid {list(self.grid)} chosen by {self.inner_splits}-fold speaker-grouped CV",
+            f"calibration {self.calibration}",
+        ]
+        return "; ".join(parts) + "."
+
+
+_KNOWN_KEYS = {
+    "name", "description", "corpora", "labels", "label_map", "features", "normalizer",
+    "augmentations", "classifier", "calibration",
+}
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a recipe TOML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.toml`` file, or a bare name looked up in :data:`RECIPES_DIR`
+        (``"ser-default"`` -> ``train/recipes/ser-default.toml``).
+
+    Returns
+    -------
+    Recipe
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Unknown keys, missing ``name``/``corpora``/``labels``, a bad augmentation table.
+    """
+    p = Path(path)
+    if not p.exists() and p.suffix != ".toml":
+        p = RECIPES_DIR / f"{path}.toml"
+    if not p.is_file():
+        raise FileNotFoundError(f"recipe {path} not found (looked at {p}); recipes: {sorted(x.stem for x in RECIPES_DIR.glob('*.toml'))}")
+    d = tomllib.loads(p.read_text(encoding="utf-8"))
+    unknown = sorted(set(d) - _KNOWN_KEYS)
+    if unknown:
+        raise ValueError(f"{p}: unknown keys {unknown}; known: {sorted(_KNOWN_KEYS)}")
+    missing = [k for k in ("name", "corpora", "labels") if k not in d]
+    if missing:
+        raise ValueError(f"{p}: missing {missing}")
+    feats = d.get("features", {})
+    norm = d.get("normalizer", {})
+    clf = d.get("classifier", {})
+    cal = d.get("calibration", {})
+    try:
+        augs = tuple(Augmentation.from_dict(a) for a in d.get("augmentations", []))
+        spec = NormalizerSpec(
+            enabled=bool(norm.get("enabled", False)),
+            prior_weight=float(norm.get("prior_weight", 10.0)),
+            scale=bool(norm.get("scale", True)),
+            mode=str(norm.get("mode", "replace")),
+            absolute=tuple(norm.get("absolute", ())),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{p}: {exc}") from exc
+    return Recipe(
+        name=str(d["name"]),
+        description=str(d.get("description", "")),
+        corpora=tuple(d["corpora"]),
+        labels=tuple(d["labels"]),
+        label_map=dict(d.get("label_map", {})),
+        include=tuple(feats.get("include", ())),
+        exclude=tuple(feats.get("exclude", ())),
+        normalizer=spec,
+        augmentations=augs,
+        grid=tuple(clf.get("grid", Recipe.grid)),
+        inner_splits=int(clf.get("inner_splits", 3)),
+        calibration=str(cal.get("method", "temperature")),
+        path=str(p),
+    )
+
+
+def select_columns(names: list[str], include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> np.ndarray:
+    """Indices of the feature names that start with an ``include`` prefix (all when empty) and
+    with no ``exclude`` prefix.
+
+    Parameters
+    ----------
+    names : list of str
+        :meth:`ser_live.features.FeatureExtractor.feature_names`.
+    include, exclude : tuple of str
+        Name prefixes, or regular expressions when they start with ``^``.
+
+    Returns
+    -------
+    np.ndarray, int64, shape (k,)
+
+    Raises
+    ------
+    ValueError
+        No column left.
+    """
+
+    def hit(n: str, pats: tuple[str, ...]) -> bool:
+        return any(re.match(p, n) if p.startswith("^") else n.startswith(p) for p in pats)
+
+    idx = [i for i, n in enumerate(names) if (not include or hit(n, include)) and not hit(n, exclude)]
+    if not idx:
+        raise ValueError(f"no feature column left by include={include} exclude={exclude}")
+    return np.array(idx, dtype=np.int64)
+
+
+class RecipeClassifier(ClassifierMixin, BaseEstimator):
+    """A recipe as a scikit-learn classifier: session normaliser -> feature subset ->
+    standard scaler -> SVM chosen by speaker-grouped CV -> temperature scaling.
+
+    Parameters
+    ----------
+    recipe : Recipe
+    feature_names : list of str
+        Names of the input columns (:meth:`FeatureExtractor.feature_names`).
+    n_jobs : int, default 2
+    calibrate : bool, optional
+        Override the recipe's calibration (False: faster evaluation; the argmax is the same,
+        since temperature scaling never moves it).
+
+    Attributes
+    ----------
+    normalizer_ : SessionNormalizer or None
+    pipeline_ : sklearn.pipeline.Pipeline
+        ``[select] -> scaler -> svm``, on the normaliser's output.
+    chosen_ : str
+        The grid setting the inner CV chose.
+    classes_ : np.ndarray
+    """
+
+    def __init__(self, recipe: Recipe, feature_names: list[str], *, n_jobs: int = 2, calibrate: bool | None = None) -> None:
+        self.recipe = recipe
+        self.feature_names = feature_names
+        self.n_jobs = n_jobs
+        self.calibrate = calibrate
+
+    def make_normalizer(self) -> SessionNormalizer | None:
+        """The recipe's (unfitted) session normaliser, or None."""
+        spec = self.recipe.normalizer
+        if not spec.enabled:
+            return None
+        cols = None
+        if spec.absolute:
+            absolute = set(select_columns(self.feature_names, spec.absolute).tolist())
+            cols = np.array([i for i in range(len(self.feature_names)) if i not in absolute], dtype=np.int64)
+        return SessionNormalizer(prior_weight=spec.prior_weight, scale=spec.scale, columns=cols, mode=spec.mode)
+
+    def _output_columns(self, norm: SessionNormalizer | None) -> np.ndarray | None:
+        """Columns of the normaliser's output the recipe keeps (None: all)."""
+        r = self.recipe
+        if not (r.include or r.exclude):
+            return None
+        keep = select_columns(self.feature_names, r.include, r.exclude)
+        if norm is None or norm.mode != "append":
+            return keep
+        pos = {c: j for j, c in enumerate(norm.columns_.tolist())}
+        extra = [len(self.feature_names) + pos[c] for c in keep.tolist() if c in pos]
+        return np.concatenate([keep, np.array(extra, dtype=np.int64)])
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        groups: np.ndarray,
+        augmented: list[np.ndarray] | tuple = (),
+    ) -> "RecipeClassifier":
+        """Fit every step on these rows only.
+
+        Parameters
+        ----------
+        X : np.ndarray, float32, shape (n, n_features)
+            Original training utterances.
+        y : np.ndarray, int, shape (n,)
+        groups : np.ndarray, shape (n,)
+            Speaker (split group) of each row: the normaliser's sessions and the inner CV's
+            groups.
+        augmented : list of np.ndarray, each shape (n, n_features)
+            Augmented copies of ``X`` (row-aligned), one per augmentation; each copy of a
+            speaker is normalised as its own session (another room/microphone).
+
+        Returns
+        -------
+        self
+        """
+        from .classifiers import fit_default_svm
+
+        groups = np.asarray(groups, dtype=object)
+        Xs = [np.asarray(X)] + [np.asarray(a) for a in augmented]
+        gs = [groups] + [np.array([f"{g}#aug{k}" for g in groups], dtype=object) for k in range(1, len(Xs))]
+        Xt, gt = np.vstack(Xs), np.concatenate(gs)
+        yt = np.concatenate([np.asarray(y)] * len(Xs))
+        norm = self.make_normalizer()
+        if norm is not None:
+            Xt = norm.fit_transform(Xt, groups=gt)
+        cols = self._output_columns(norm)
+        select_rows = np.zeros(len(yt), dtype=bool)
+        select_rows[: len(y)] = True
+        calibrate = (self.recipe.calibration != "none") if self.calibrate is None else self.calibrate
+        pipe, sel = fit_default_svm(
+            Xt if cols is None else Xt[:, cols],
+            yt,
+            np.concatenate([groups] * len(Xs)),
+            candidates=self.recipe.grid,
+            n_splits=self.recipe.inner_splits,
+            calibrate=calibrate,
+            n_jobs=self.n_jobs,
+            select_rows=select_rows,
+        )
+        if cols is not None:
+            select = ColumnTransformer([("keep", "passthrough", cols)], remainder="drop")
+            pipe = Pipeline([("select", select.fit(Xt[:1])), *pipe.steps])
+        self.normalizer_ = norm
+        self.pipeline_ = pipe
+        self.selection_ = sel
+        self.chosen_ = sel.best
+        self.classes_ = pipe.classes_
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def normalize(self, X: np.ndarray, *, groups: np.ndarray | None = None, online_seed: int | None = None) -> np.ndarray:
+        """The normaliser's output for test rows.
+
+        Parameters
+        ----------
+        X : np.ndarray, shape (n, n_features)
+        groups : np.ndarray, shape (n,), optional
+            Session of each row (None: each row its own session).
+        online_seed : int, optional
+            Score as a live user gets it: within each group, rows in a random order (seeded),
+            each normalised by the running statistics of the rows so far (itself included).
+
+        Returns
+        -------
+        np.ndarray, float32, shape (n, n_features_out)
+        """
+        if self.normalizer_ is None:
+            return np.asarray(X, dtype=np.float32)
+        if online_seed is None or groups is None:
+            return self.normalizer_.transform(X, groups=groups)
+        return online_transform(self.normalizer_, X, np.asarray(groups), seed=online_seed)
+
+    def decision_function(self, X: np.ndarray, **kw: Any) -> np.ndarray:
+        """Decision values, shape (n, n_classes) (keywords as :meth:`normalize`)."""
+        Z = self.normalize(X, **kw)
+        final = self.pipeline_.steps[-1][1]
+        if hasattr(final, "decision_function") or not hasattr(self.pipeline_, "predict_proba"):
+            try:
+                return self.pipeline_.decision_function(Z)
+            except AttributeError:
+                pass
+        return np.log(np.maximum(self.pipeline_.predict_proba(Z), 1e-12))
+
+    def predict(self, X: np.ndarray, **kw: Any) -> np.ndarray:
+        """Class indices, shape (n,) (keywords as :meth:`normalize`)."""
+        return self.classes_[np.argmax(self.decision_function(X, **kw), axis=1)]
+
+
+def online_transform(norm: SessionNormalizer, X: np.ndarray, groups: np.ndarray, *, seed: int) -> np.ndarray:
+    """Normalise rows as a live session would: per group, in a seeded random order, each row
+    with the running statistics of the rows before it and itself.
+
+    Parameters
+    ----------
+    norm : SessionNormalizer
+        Fitted.
+    X : np.ndarray, shape (n, n_features)
+    groups : np.ndarray, shape (n,)
+    seed : int
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n, n_features_out)
+        In the input row order.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.zeros((X.shape[0], norm.n_features_out), dtype=np.float32)
+    for g in sorted(set(groups.tolist()), key=str):
+        idx = np.flatnonzero(groups == g)
+        state = norm.new_session()
+        for i in rng.permutation(idx):
+            state.update(X[i])
+            out[i] = state.transform(X[i])
+    return out
