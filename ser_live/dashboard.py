@@ -102,6 +102,9 @@ BAR_EMPTY = "░"
 _BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 
 _PLACEHOLDER = "listening…"
+#: Stream seconds of silence after a provisional estimate without its final result after
+#: which the provisional line is taken down (the utterance was dropped).
+_PARTIAL_STALE_S = 3.0
 _WIDE_MIN_COLUMNS = 100  # two-column layout from this width on
 _DIM = Style(color="grey35")  # empty bar cells
 
@@ -338,6 +341,11 @@ class DashboardState:
             self.clipped_fraction = float(clipped_fraction)
         if speech_level_dbfs is not None:
             self.speech_level_dbfs = float(speech_level_dbfs)
+        part = self.partial
+        if part is not None and self.vad_state == "silence" and self.stream_s > part.utterance.end_s + _PARTIAL_STALE_S:
+            self.partial = None  # its final result never came (dropped): stop showing it
+            self.results_version += 1
+            self.version += 1
         key = self.status_key()
         if key != self._status_key:
             self._status_key = key
