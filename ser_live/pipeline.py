@@ -530,11 +530,11 @@ class Recognizer:
         snapshot's utterance has closed meanwhile; publish it as a provisional Result."""
         with self._partial_lock:
             snap, self._partial_slot = self._partial_slot, None
-        if snap is None:
-            return
-        if not self._utterances.empty() or snap.index < self.segmenter.n_utterances:
-            self.n_provisional_skipped += 1
-            return
+            if snap is None:
+                return
+            if not self._utterances.empty() or snap.index < self.segmenter.n_utterances:
+                self.n_provisional_skipped += 1
+                return
         try:
             pred = self._predict_provisional(snap)
         except Exception as exc:

@@ -183,3 +183,34 @@ def test_plain_lines_mark_provisional_and_uncertain() -> None:
     assert line.startswith("~2") and line.endswith("uncertain  provisional") and "angry" in line
     line = format_plain(_result(2, {"angry": 0.6, "happy": 0.2, "sad": 0.2}), uncertainty=rule)
     assert line.startswith("#2") and "uncertain" not in line and "provisional" not in line
+
+
+def test_a_final_utterance_waiting_has_priority_over_a_snapshot(long_utterance, model, tmp_path) -> None:
+    """The worker's provisional step skips a snapshot when an utterance waits for it or when
+    the snapshot's utterance has closed meanwhile, and classifies it otherwise."""
+    from ser_live.audio import FileSource
+    from ser_live.pipeline import Recognizer
+
+    path = write_wav(tmp_path / "long.wav", long_utterance)
+    rec = Recognizer(FileSource(path, speed=0), model, partial=PartialConfig())
+    (final,) = segment_signal(long_utterance)
+    seg = Segmenter()
+    fl = seg.frame_length
+    for i in range(0, int((LEAD_S + 2.5) * SR), fl):  # 2.5 s into the file: in the sentence
+        seg.process_frame(long_utterance[i : i + fl], i)
+    snap = seg.in_progress()
+    assert snap is not None
+    rec._partial_slot = snap
+    rec._utterances.put(final)  # a final result waits: the snapshot is skipped
+    rec._run_partial()
+    assert rec.n_provisional_skipped == 1 and rec.results.empty()
+    rec._utterances.get()
+    rec._partial_slot = snap
+    rec._run_partial()  # idle: classified with the same model as a final result
+    res = rec.results.get_nowait()
+    assert not res.final and res.utterance is snap and rec.n_provisional == 1
+    assert res.prediction.probabilities == model.predict_signal(snap.samples).probabilities
+    rec.segmenter.n_utterances = 1  # the utterance has closed since: stale
+    rec._partial_slot = snap
+    rec._run_partial()
+    assert rec.n_provisional_skipped == 2 and rec.results.empty()
