@@ -13,7 +13,9 @@
   (:meth:`~ser_live.model.EmotionModel.predict_signal`), stamps the two latencies, updates
   the :class:`RollingEstimate`, saves the utterance when asked, and puts the
   :class:`~ser_live.types.Result` on :attr:`Recognizer.results`, which the main thread
-  drains (dashboard, ``--plain``, ``--jsonl``).
+  drains (dashboard, ``--plain``, ``--jsonl``); with ``partial``, when idle it also
+  classifies the latest snapshot of the utterance in progress that the segmenter thread left
+  in a one-place slot, and puts a provisional ``Result(final=False)`` there.
 
 Nothing else lives here: the rolling estimate is :mod:`ser_live.rolling`, saved recordings
 :mod:`ser_live.recordings`, offline prediction :mod:`ser_live.offline` (whose
@@ -185,7 +187,10 @@ class Recognizer:
         leaves a snapshot (:class:`~ser_live.vad.InProgressTap`) in a one-place slot, and
         the worker classifies it only when no utterance waits (a final result always comes
         first; a snapshot overwritten or stale is skipped and counted in
-        :attr:`n_provisional_skipped`). Provisional results (``final=False``) go on
+        :attr:`n_provisional_skipped`). No snapshot is taken in the pause that may end the
+        utterance (see :class:`~ser_live.vad.InProgressTap`), so a final result waits behind
+        a provisional one only if its utterance closes within one provisional processing
+        time (about 10 ms) of a snapshot. Provisional results (``final=False``) go on
         :attr:`results` before their utterance's final one; they are not saved, not passed
         to ``on_result``, not counted in the summary and do not update the rolling
         estimate.
@@ -578,7 +583,8 @@ class Recognizer:
 
         A file ends by itself (or at ``max_duration_s``); a microphone runs until
         :meth:`stop` is called from another thread or a ``KeyboardInterrupt`` ends the wait.
-        Takes results from :attr:`results`, so do not also call :meth:`get_result`.
+        Takes results from :attr:`results`, so do not also call :meth:`get_result`. With
+        ``partial``, provisional results (``final=False``) come too.
 
         Yields
         ------

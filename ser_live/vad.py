@@ -535,6 +535,15 @@ class Segmenter:
             return 0.0
         return (self._next_sample - self._onset) / self.sample_rate_hz
 
+    @property
+    def unvoiced_tail_s(self) -> float:
+        """Time (s) since the end of the last voiced frame of the utterance in progress (the
+        hangover counting down); 0.0 in silence or right after a voiced frame."""
+        if self.state != "speech" or self._next_sample is None:
+            return 0.0
+        last = self._last_voiced_end if self._last_voiced_end is not None else self._onset
+        return (self._next_sample - last) / self.sample_rate_hz
+
     def in_progress(self) -> Utterance | None:
         """A snapshot of the utterance in progress, for a provisional estimate.
 
@@ -626,6 +635,9 @@ class InProgressTap:
     :func:`iter_utterances`): it returns :meth:`Segmenter.in_progress` once the speech of
     the current utterance reaches the first due time, then every ``interval_s``, else None.
     A due time passed while no frame came (never, frame by frame) is skipped, not repeated.
+    While the utterance's last voiced frame is more than :attr:`PAUSE_S` old the snapshot is
+    deferred until speech resumes: the utterance may be ending, and its final result, due
+    within the hangover, must not wait behind a provisional one.
 
     Parameters
     ----------
@@ -635,6 +647,9 @@ class InProgressTap:
         The segmenter's settings (defaults when None): the first snapshot waits at least
         ``min_utterance_s + hangover_ms``.
     """
+
+    #: Unvoiced time (s) after which a due snapshot waits for speech to resume.
+    PAUSE_S: float = 0.15
 
     def __init__(self, config: PartialConfig | None = None, *, vad_config: VadConfig | None = None) -> None:
         self.config = (config if config is not None else PartialConfig()).validate()
@@ -652,7 +667,7 @@ class InProgressTap:
         if key != self._key:  # a new utterance (or the segment after a cut at the maximum)
             self._key, self._due_s = key, self.first_s
         speech_s = segmenter.speech_in_progress_s
-        if speech_s + 1e-9 < self._due_s:
+        if speech_s + 1e-9 < self._due_s or segmenter.unvoiced_tail_s > self.PAUSE_S:
             return None
         while self._due_s <= speech_s + 1e-9:
             self._due_s += self.config.interval_s
