@@ -57,6 +57,7 @@ examples:
   ser-live --input talk.wav                  replay a recording at real-time pace
   ser-live --input talk.flac --speed 0 --jsonl -   as fast as possible, JSON lines on stdout
   ser-live --plain --duration-s 60           one line per utterance, stop after 60 s
+  ser-live --partial --jsonl -               also provisional estimates while you speak ("final": false)
   ser-live devices
   ser-live predict clip.wav clips/ --format csv --output preds.csv
   ser-live predict talk.wav --segments       one record per utterance found by the VAD
