@@ -214,3 +214,37 @@ def test_a_final_utterance_waiting_has_priority_over_a_snapshot(long_utterance, 
     rec._partial_slot = snap
     rec._run_partial()
     assert rec.n_provisional_skipped == 2 and rec.results.empty()
+
+
+def test_live_dashboard_redraws_only_what_changed_at_its_rates(monkeypatch) -> None:
+    """Nothing shown changes -> no redraw; the status (level meter, clock in whole seconds)
+    at most 4 times a second; a provisional or final result at most 8 times a second."""
+    import ser_live.dashboard as dashboard
+
+    now = [100.0]
+    monkeypatch.setattr(dashboard.time, "perf_counter", lambda: now[0])
+    console = Console(file=io.StringIO(), force_terminal=True, width=120, height=40, color_system=None)
+    state = DashboardState(labels=["angry", "sad"], model_name="m", source_name="s")
+    status = dict(level_dbfs=-40.0, vad_state="silence", stream_s=5.2)
+    with dashboard.LiveDashboard(state, console=console) as live:
+        def step(dt: float, **changes) -> int:
+            now[0] += dt
+            before = live.n_draws
+            state.set_status(**{**status, **changes})
+            live.refresh()
+            return live.n_draws - before
+
+        assert step(1.0) == 1  # the first status differs from the empty one
+        assert [step(1.0) for _ in range(3)] == [0, 0, 0], "unchanged: not redrawn"
+        status["stream_s"] = 5.9
+        assert step(1.0) == 0, "the clock shows whole seconds"
+        status["stream_s"] = 6.1
+        assert step(1.0) == 1
+        assert step(0.1, level_dbfs=-30.0) == 0, "status at most 4 times a second"
+        assert step(0.2, level_dbfs=-30.0) == 1
+        drawn = live.n_draws
+        now[0] += 0.13
+        state.add_partial(_result(0, {"angry": 0.7, "sad": 0.3}, final=False))
+        live.refresh()
+        assert live.n_draws == drawn + 1, "a provisional estimate is drawn after 1/8 s"
+        assert "speaking… (provisional)" in console.file.getvalue()
