@@ -4,8 +4,10 @@ replays through the real ``ser-live`` program.
 A session of RAVDESS utterances (trimmed to their speech span) and pauses of the recordings'
 room tone (:mod:`train.sessions`) is replayed at real-time pace by ``ser-live --input``
 (FileSource -> ring buffer -> segmenter -> worker), with its dashboard on a pseudo-terminal
-as a user runs it (and, in the full run, with ``--plain``); then digital silence and -60 dBFS
-white noise. :func:`run_listening` is also what the soak (:mod:`benchmarks.soak`) runs.
+as a user runs it (and, in the full run, with ``--partial`` provisional estimates and with
+``--plain``); then digital silence and -60 dBFS white noise. The dashboard redraws only when
+what it shows changes (status at most 4 times a second, the clock in whole seconds), so its
+CPU share is what the speech run measures against the ``--plain`` one. :func:`run_listening` is also what the soak (:mod:`benchmarks.soak`) runs.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class ListenRun:
     timeline: list[tuple[float, float, float, float]] = field(default_factory=list)
     expected_utterances: int | None = None
     vad_hold_ms: float = 360.0
+    n_provisional: int = 0
 
     def to_json(self) -> dict[str, Any]:
         # end-of-speech latency is defined for utterances that ended at a pause: those cut at
@@ -87,6 +90,7 @@ class ListenRun:
             "rss_listening_max_mb": None if self.rss_listening_max_mb is None else round(self.rss_listening_max_mb, 1),
             "dropped_samples": self.dropped_samples,
             "utterances": len(self.results),
+            "provisional_lines": self.n_provisional,
             "expected_utterances": self.expected_utterances,
             "utterances_ended_by_pause": len(paused),
             "processing_ms": stats([r["processing_ms"] for r in self.results]),
@@ -271,7 +275,8 @@ def run_listening(
         cpu_s = inside[-1][1] - cpu0[1]
         pct = 100.0 * cpu_s / window if window > 0.5 else None
         rss_max = max(s[2] for s in inside) / 2**20
-    results = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []
+    records = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []
+    results = [r for r in records if r.get("final", True)]  # --partial: provisional lines apart
     dropped = None
     for line in lines:
         m = _DROPPED_RE.search(line)
@@ -287,7 +292,7 @@ def run_listening(
         peak_rss_mb=max(hwm_kb) / 1024.0 if hwm_kb else None, rss_listening_max_mb=rss_max,
         total_cpu_s=(rusage.ru_utime + rusage.ru_stime) if rusage is not None else float("nan"),
         wall_s=wall_s, dropped_samples=dropped, results=results, timeline=timeline,
-        expected_utterances=expected_utterances,
+        expected_utterances=expected_utterances, n_provisional=len(records) - len(results),
     )
 
 
@@ -306,7 +311,8 @@ def run(ctx: BenchContext, *, seed: int = 1) -> dict[str, Any]:
     -------
     dict
         ``session``, ``runs`` (one :meth:`ListenRun.to_json` per replay: speech with the
-        dashboard, speech headless, digital silence, -60 dBFS noise) and ``end_of_speech``
+        dashboard, in the full run also with ``--partial`` and headless, digital silence,
+        -60 dBFS noise) and ``end_of_speech``
         (the speech run's latencies against the VAD hangover).
     """
     sizes, env, model_args = ctx.sizes, ctx.env, ctx.model_args
@@ -325,6 +331,9 @@ def run(ctx: BenchContext, *, seed: int = 1) -> dict[str, Any]:
                            extra_args=model_args, env=env, expected_utterances=n_utt)
     runs.append(speech)
     if sizes.headless:
+        progress(f"listen: the same session with --partial (provisional estimates every 1 s), {speech_s:.0f} s")
+        runs.append(run_listening(speech_wav, name="speech+dashboard+partial", audio_s=speech_s, tty=True,
+                                  extra_args=[*model_args, "--partial"], env=env, expected_utterances=n_utt))
         progress(f"listen: the same session with --plain (no dashboard), {speech_s:.0f} s")
         runs.append(run_listening(speech_wav, name="speech+plain", audio_s=speech_s, tty=False,
                                   extra_args=model_args, env=env, expected_utterances=n_utt))

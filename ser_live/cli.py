@@ -57,6 +57,7 @@ examples:
   ser-live --input talk.wav                  replay a recording at real-time pace
   ser-live --input talk.flac --speed 0 --jsonl -   as fast as possible, JSON lines on stdout
   ser-live --plain --duration-s 60           one line per utterance, stop after 60 s
+  ser-live --partial --jsonl -               also provisional estimates while you speak ("final": false)
   ser-live devices
   ser-live predict clip.wav clips/ --format csv --output preds.csv
   ser-live predict talk.wav --segments       one record per utterance found by the VAD
@@ -132,6 +133,20 @@ def _positive(value: str) -> float:
     return x
 
 
+def _probability(value: str) -> float:
+    x = _positive_or_zero(value)
+    if x > 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return x
+
+
+def _probability_or_auto(value: str) -> float | str | None:
+    """``--uncertain-below``: a probability, ``auto`` (1.5 x chance) or ``off``."""
+    if value.strip().lower() in ("auto", "off"):
+        return value.strip().lower()
+    return _probability(value)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     from .vad import add_vad_arguments
 
@@ -200,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="save each utterance as a 16 kHz WAV plus a line in DIR/index.jsonl (default DIR: recordings)")
     out.add_argument("--half-life-s", type=_positive, default=DEFAULT_HALF_LIFE_S, metavar="SECONDS",
                      help=f"half-life of the rolling estimate in stream seconds (default: {DEFAULT_HALF_LIFE_S:g})")
+    _add_partial_arguments(p)
     _add_common(p)
 
     sub = p.add_subparsers(
@@ -231,6 +247,42 @@ def build_parser() -> argparse.ArgumentParser:
         if action.dest in top_dests and action.dest != "help":
             action.default = argparse.SUPPRESS
     return p
+
+
+def _add_partial_arguments(p: argparse.ArgumentParser) -> None:
+    """``--partial``, ``--partial-interval-s``, ``--partial-min-s``, ``--uncertain-margin``,
+    ``--uncertain-below``."""
+    from .types import DEFAULT_UNCERTAIN_MARGIN, UncertaintyRule
+    from .vad import PartialConfig
+
+    d = PartialConfig()
+    g = p.add_argument_group("provisional estimates and uncertainty (listen)")
+    g.add_argument("--partial", action="store_true",
+                   help="while an utterance goes on, show a provisional estimate of the speech so far (dashboard: "
+                        "a dim 'speaking… (provisional)' line; --jsonl: lines with \"final\": false, and "
+                        "\"final\"/\"uncertain\" keys on every line)")
+    g.add_argument("--partial-interval-s", type=_positive, default=d.interval_s, metavar="SECONDS",
+                   help=f"stream seconds between provisional estimates of one utterance (default: {d.interval_s:g})")
+    g.add_argument("--partial-min-s", type=_positive_or_zero, default=d.min_speech_s, metavar="SECONDS",
+                   help=f"speech before the first provisional estimate (default: {d.min_speech_s:g}; at least "
+                        "--min-utterance-s + --hangover-ms)")
+    g.add_argument("--uncertain-margin", type=_probability, default=DEFAULT_UNCERTAIN_MARGIN, metavar="P",
+                   help="show 'uncertain' instead of the label when the top probability is at most P above the "
+                        f"second (default: {DEFAULT_UNCERTAIN_MARGIN:g}; 0 disables)")
+    g.add_argument("--uncertain-below", type=_probability_or_auto, default="auto", metavar="P|auto|off",
+                   help="show 'uncertain' when the top probability is below P (default: auto = "
+                        f"{UncertaintyRule.AUTO_BELOW_X_CHANCE:g} x chance, e.g. 0.375 with 4 labels; off disables)")
+
+
+def _uncertainty_rule(args: argparse.Namespace, n_labels: int) -> Any:
+    """The :class:`~ser_live.types.UncertaintyRule` of the options, for a model's labels."""
+    from .types import UncertaintyRule
+
+    below = getattr(args, "uncertain_below", "auto")
+    margin = getattr(args, "uncertain_margin", UncertaintyRule.margin)
+    if below == "auto":
+        return UncertaintyRule.for_labels(n_labels, margin=margin)
+    return UncertaintyRule(margin=margin, below=None if below == "off" else below).validate()
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
@@ -528,6 +580,9 @@ class _Outputs:
         self, args: argparse.Namespace, *, labels: list[str], model_name: str, source_name: str,
         session_norm: bool | None = None,
     ) -> None:
+        self.uncertainty = _uncertainty_rule(args, len(labels))
+        # --partial: every JSONL line gets "final" and "uncertain"; without it, today's keys
+        self.json_flags = self.uncertainty if getattr(args, "partial", False) else None
         self.jsonl_stdout = args.jsonl == "-"
         self.jsonl_file: TextIO | None = None
         if args.jsonl and not self.jsonl_stdout:
@@ -548,7 +603,7 @@ class _Outputs:
             from .dashboard import DashboardState, LiveDashboard
 
             self.state = DashboardState(labels=labels, model_name=model_name, source_name=source_name,
-                                        session_norm=session_norm)
+                                        session_norm=session_norm, uncertainty=self.uncertainty)
             self.dashboard = LiveDashboard(self.state)
 
     def __enter__(self) -> "_Outputs":
@@ -577,7 +632,7 @@ class _Outputs:
 
     def emit(self, result: Any) -> None:
         if self.jsonl_stdout or self.jsonl_file is not None:
-            line = json.dumps(result.to_json()) + "\n"
+            line = json.dumps(result.to_json(flags=self.json_flags)) + "\n"
             if self.jsonl_stdout:
                 self.jsonl_stdout = self._write(sys.stdout, line, "stdout")
             elif not self._write(self.jsonl_file, line, str(self.jsonl_path)):
@@ -588,10 +643,14 @@ class _Outputs:
             from .dashboard import format_plain
 
             what = "stdout" if self.plain_stream is sys.stdout else "stderr"
-            if not self._write(self.plain_stream, format_plain(result) + "\n", what):
+            text = format_plain(result, uncertainty=self.uncertainty)
+            if not self._write(self.plain_stream, text + "\n", what):
                 self.plain_stream = None
         if self.state is not None:
-            self.state.add_result(result)
+            if result.final:
+                self.state.add_result(result)
+            else:
+                self.state.add_partial(result)
 
     def status(self, status: Any, *, alert: str | None = None) -> None:
         if self.state is not None and self._live:
@@ -705,6 +764,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         source, model, vad_config=args.vad_config, rolling_half_life_s=args.half_life_s,
         save_dir=args.save_utterances, source_name=source_name, max_duration_s=args.duration_s,
         session_norm=args.session_norm,
+        partial=_partial_config(args),
     )
     session_norm = None if model.normalizer is None else bool(args.session_norm)
     outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name,
@@ -772,6 +832,15 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def _partial_config(args: argparse.Namespace) -> Any:
+    """The :class:`~ser_live.vad.PartialConfig` of ``--partial`` (None without it)."""
+    if not getattr(args, "partial", False):
+        return None
+    from .vad import PartialConfig
+
+    return PartialConfig(interval_s=args.partial_interval_s, min_speech_s=args.partial_min_s).validate()
 
 
 #: Seconds past ``--duration-s`` (wall clock) after which a microphone run stops even when

@@ -35,7 +35,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .types import Result, RunSummary
+from .types import Result, RunSummary, UncertaintyRule
 
 __all__ = [
     "EMOTION_COLORS",
@@ -102,6 +102,9 @@ BAR_EMPTY = "░"
 _BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 
 _PLACEHOLDER = "listening…"
+#: Stream seconds of silence after a provisional estimate without its final result after
+#: which the provisional line is taken down (the utterance was dropped).
+_PARTIAL_STALE_S = 3.0
 _WIDE_MIN_COLUMNS = 100  # two-column layout from this width on
 _DIM = Style(color="grey35")  # empty bar cells
 
@@ -150,6 +153,8 @@ class DashboardState:
         Session normalisation of the run, shown in the header: True "session norm: N utt."
         (the utterances the latest result's session statistics rest on), False "session
         norm: off", None (a model without a normaliser) nothing.
+    uncertainty : UncertaintyRule, optional
+        When a result is shown as "uncertain" instead of its label; None shows every label.
 
     Attributes
     ----------
@@ -157,6 +162,9 @@ class DashboardState:
         The last ``history`` results, oldest first.
     current : Result or None
         The latest result.
+    partial : Result or None
+        The latest provisional estimate (``final=False``) of the utterance in progress; None
+        once its final result has come.
     rolling : dict[str, float]
         The rolling estimate of the latest result (label -> probability).
     n_results : int
@@ -169,7 +177,9 @@ class DashboardState:
     alert, noise_floor_dbfs, clipped_fraction, speech_level_dbfs
         The last status given to :meth:`set_status`.
     version : int
-        Incremented at every change.
+        Incremented at every change of what is shown.
+    status_version : int
+        Incremented when :meth:`status_key` changes (what the status panel shows).
     results_version : int
         Incremented at every result (what the emotion and timeline panels show).
     """
@@ -183,6 +193,7 @@ class DashboardState:
         history: int = 12,
         latency_window: int = 1000,
         session_norm: bool | None = None,
+        uncertainty: UncertaintyRule | None = None,
     ) -> None:
         if history < 1:
             raise ValueError(f"history must be >= 1, got {history}")
@@ -195,6 +206,8 @@ class DashboardState:
         self.history = int(history)
         self.results: deque[Result] = deque(maxlen=self.history)
         self.current: Result | None = None
+        self.partial: Result | None = None
+        self.uncertainty = uncertainty
         self.rolling: dict[str, float] = {}
         self.n_results = 0
         self.label_counts: Counter[str] = Counter()
@@ -215,6 +228,8 @@ class DashboardState:
         self.speech_level_dbfs = -math.inf
         self.version = 0
         self.results_version = 0
+        self.status_version = 0
+        self._status_key: tuple = ()
 
     def add_result(self, result: Result) -> None:
         """Record one classified utterance.
@@ -227,6 +242,8 @@ class DashboardState:
         """
         self.results.append(result)
         self.current = result
+        if self.partial is not None and self.partial.utterance.index <= result.utterance.index:
+            self.partial = None
         if result.rolling:
             self.rolling = dict(result.rolling)
         self.n_results += 1
@@ -239,6 +256,23 @@ class DashboardState:
             "end_of_speech": _latency_stats(self.end_of_speech_ms),
         }
         self.version += 1
+
+    def add_partial(self, result: Result) -> None:
+        """Show a provisional estimate of the utterance in progress until its final result.
+
+        Parameters
+        ----------
+        result : Result
+            With ``final=False``; neither the rolling estimate, the counts nor the latency
+            samples change.
+        """
+        self.partial = result
+        self.results_version += 1
+        self.version += 1
+
+    def is_uncertain(self, result: Result) -> bool:
+        """Whether ``result`` is shown as "uncertain" (see :class:`~ser_live.types.UncertaintyRule`)."""
+        return self.uncertainty is not None and self.uncertainty.applies(result.prediction)
 
     def set_status(
         self,
@@ -313,7 +347,25 @@ class DashboardState:
             self.clipped_fraction = float(clipped_fraction)
         if speech_level_dbfs is not None:
             self.speech_level_dbfs = float(speech_level_dbfs)
-        self.version += 1
+        part = self.partial
+        if part is not None and self.vad_state == "silence" and self.stream_s > part.utterance.end_s + _PARTIAL_STALE_S:
+            self.partial = None  # its final result never came (dropped): stop showing it
+            self.results_version += 1
+            self.version += 1
+        key = self.status_key()
+        if key != self._status_key:
+            self._status_key = key
+            self.status_version += 1
+            self.version += 1
+
+    def status_key(self) -> tuple:
+        """What the status panel shows, as text and rounded values: equal keys draw equal
+        panels (the key of its render cache, and how :meth:`set_status` tells a change)."""
+        return (
+            _fmt_level(self.level_dbfs), self.vad_state, _fmt_stream(self.stream_s), self.dropped_samples,
+            f"{self.dropped_s:.3f}", self.input_overflows, self.dropped_short, self.alert, self.dropped_utterances,
+            _fmt_floor(self.noise_floor_dbfs), tuple(self.input_warnings()),
+        )
 
     def input_warnings(self) -> list[str]:
         """Warnings about the input level: ``"clipped ..."`` when more than
@@ -423,6 +475,22 @@ class _LevelBar:
 
 
 # --------------------------------------------------------------------------------- panels
+def _fmt_level(level_dbfs: float) -> str:
+    return f"{level_dbfs:6.1f} dBFS" if math.isfinite(level_dbfs) else "  -inf dBFS"
+
+
+def _fmt_floor(floor_dbfs: float) -> str:
+    if not math.isfinite(floor_dbfs):
+        return "floor -"
+    return f"floor {floor_dbfs:.0f} dBFS" if floor_dbfs > -99.0 else "floor silent"
+
+
+def _fmt_stream(stream_s: float) -> str:
+    """Stream time to the whole second (``m:ss``): the clock moves the dashboard once a second."""
+    m, sec = divmod(int(max(stream_s, 0.0)), 60)
+    return f"{m}:{sec:02d}"
+
+
 def _fmt_ms(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f}"
 
@@ -433,6 +501,29 @@ def _fmt_p(p: float | None) -> str:
 
 def _label_text(label: str, *, bold: bool = False) -> Text:
     return Text(label, style=Style(color=emotion_color(label), bold=bold))
+
+
+def _result_label(state: DashboardState, result: Result, *, bold: bool = False) -> Text:
+    """The label of a result as shown: "uncertain" (italic) when the state's rule says so."""
+    if state.is_uncertain(result):
+        return Text("uncertain", style=Style(color="grey70", italic=True, bold=bold))
+    return _label_text(result.label, bold=bold)
+
+
+def _partial_line(state: DashboardState) -> Text | None:
+    """The dim italic "speaking… (provisional)" line of the utterance in progress."""
+    part = state.partial
+    if part is None:
+        return None
+    u = part.utterance
+    t = Text(no_wrap=True, overflow="ellipsis", style=Style(color="grey58", italic=True))
+    t.append(f"#{u.index}  speaking… (provisional) ")
+    if state.is_uncertain(part):
+        t.append("uncertain")
+    else:
+        t.append(part.label, style=Style(color=emotion_color(part.label), italic=True, dim=True))
+    t.append(f"  {part.confidence:.2f}  {u.duration_s:.1f} s so far")
+    return t
 
 
 def _header(state: DashboardState) -> Text:
@@ -461,7 +552,7 @@ def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
     else:
         u = cur.utterance
         head.append(f"#{u.index}  ", style="grey50")
-        head.append(cur.label, style=Style(color=emotion_color(cur.label), bold=True))
+        head.append_text(_result_label(state, cur, bold=True))
         head.append(f"  {cur.confidence:.2f}", style="bold")
         head.append(f"  {u.start_s:.2f}–{u.end_s:.2f} s ({u.duration_s:.2f} s)", style="grey62")
         if u.cut_at_max:
@@ -496,7 +587,9 @@ def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
             _Bar(r or 0.0, color),
             Text(_fmt_p(r), style="bold" if lab == top_roll else ""),
         )
-    return Panel(Group(head, table), title="emotion", title_align="left", border_style="grey42", padding=(0, 1))
+    partial = _partial_line(state)
+    body = Group(head, partial, table) if partial is not None else Group(head, table)
+    return Panel(body, title="emotion", title_align="left", border_style="grey42", padding=(0, 1))
 
 
 def _status_panel(state: DashboardState) -> Panel:
@@ -506,11 +599,8 @@ def _status_panel(state: DashboardState) -> Panel:
     grid.add_column(no_wrap=True, justify="right")
 
     level = state.level_dbfs
-    level_text = f"{level:6.1f} dBFS" if math.isfinite(level) else "  -inf dBFS"
-    grid.add_row("input", _LevelBar(level), level_text)
-    floor = state.noise_floor_dbfs
-    floor_text = Text(f"floor {floor:.0f} dBFS" if math.isfinite(floor) and floor > -99.0 else
-                      "floor silent" if math.isfinite(floor) else "floor -", style="grey62")
+    grid.add_row("input", _LevelBar(level), _fmt_level(level))
+    floor_text = Text(_fmt_floor(state.noise_floor_dbfs), style="grey62")
     for warning in state.input_warnings():
         grid.add_row("warning", Text(warning, style="bold yellow1", overflow="fold"), "")
 
@@ -519,7 +609,7 @@ def _status_panel(state: DashboardState) -> Panel:
     grid.add_row(
         "VAD",
         Text.assemble(("● " if vad == "speech" else "○ ", vad_style), (vad, vad_style)),
-        Text(f"stream {state.stream_s:.1f} s", style="grey62"),
+        Text(f"stream {_fmt_stream(state.stream_s)}", style="grey62"),
     )
 
     lat = Table(box=None, show_header=True, header_style="grey62", pad_edge=False, padding=(0, 1))
@@ -578,7 +668,7 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
             str(u.index),
             f"{u.start_s:.2f}–{u.end_s:.2f}",
             f"{u.duration_s:.1f}",
-            _label_text(r.label, bold=r is state.current),
+            _result_label(state, r, bold=r is state.current),
             f"{r.confidence:.2f}",
         ]
         if roomy:
@@ -605,6 +695,15 @@ class DashboardView:
         self.max_height = max_height
         self.fit_terminal = fit_terminal
         self._cache: dict[tuple, list[list[Segment]]] = {}
+        self._status_cache: tuple[tuple, list[list[Segment]]] | None = None
+
+    def _status_lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
+        """Rendered lines of the status panel, kept while what it shows is unchanged."""
+        state = self.state
+        key = (state.status_key(), state.results_version, options.max_width)
+        if self._status_cache is None or self._status_cache[0] != key:
+            self._status_cache = (key, console.render_lines(_status_panel(state), options, pad=True))
+        return list(self._status_cache[1])
 
     def _lines(
         self,
@@ -636,7 +735,7 @@ class DashboardView:
             left_lines = self._lines(
                 ("emotion", left_w), lambda: _emotion_panel(state, width=left_w), console, left_opts
             )
-            left_lines += console.render_lines(_status_panel(state), left_opts, pad=True)
+            left_lines += self._status_lines(console, left_opts)
             # timeline panel: 2 borders + 1 column header + rows; keep it within the screen
             rows = None if height is None else max(0, height - len(header) - 4)
             right_lines = self._lines(
@@ -653,7 +752,7 @@ class DashboardView:
             lines = header + self._lines(
                 ("emotion", width), lambda: _emotion_panel(state, width=width), console, opts
             )
-            lines += console.render_lines(_status_panel(state), opts, pad=True)
+            lines += self._status_lines(console, opts)
             rows = None if height is None else height - len(lines) - 4
             if rows is None or rows > 0 or not state.results:
                 lines += self._lines(
@@ -699,7 +798,12 @@ class LiveDashboard:
     console : rich.console.Console, optional
         Where to draw; a new console on stdout by default.
     refresh_per_second : float, default 8
-        Maximum redraw rate (Hz).
+        Maximum redraw rate (Hz) for a new result or provisional estimate.
+    status_per_second : float, default 4
+        Maximum redraw rate (Hz) when only the status (level meter, VAD, clock) changed; at
+        most ``refresh_per_second``. Nothing is redrawn while nothing shown changes (the
+        clock shows whole seconds), which keeps the dashboard's CPU low: ``python -m
+        benchmarks --only listen``.
     screen : bool, default False
         Draw on the terminal's alternate screen.
     transient : bool, default False
@@ -712,14 +816,20 @@ class LiveDashboard:
         *,
         console: Console | None = None,
         refresh_per_second: float = 8,
+        status_per_second: float = 4,
         screen: bool = False,
         transient: bool = False,
     ) -> None:
         if refresh_per_second <= 0:
             raise ValueError(f"refresh_per_second must be > 0, got {refresh_per_second}")
+        if status_per_second <= 0:
+            raise ValueError(f"status_per_second must be > 0, got {status_per_second}")
         self.state = state
         self.min_interval_s = 1.0 / refresh_per_second
+        self.status_interval_s = max(self.min_interval_s, 1.0 / status_per_second)
         self._last_draw = -math.inf
+        self._drawn: tuple[int, int] = (-1, -1)  # (results_version, version) last drawn
+        self.n_draws = 0
         self._live = Live(
             DashboardView(state, fit_terminal=True),
             console=console,
@@ -738,6 +848,7 @@ class LiveDashboard:
     def __enter__(self) -> "LiveDashboard":
         self._live.start(refresh=True)
         self._last_draw = time.perf_counter()
+        self._drawn = (self.state.results_version, self.state.version)
         return self
 
     def __exit__(
@@ -749,17 +860,28 @@ class LiveDashboard:
         self._live.stop()  # draws the final frame
 
     def refresh(self, *, force: bool = False) -> None:
-        """Redraw, unless the last redraw was less than ``1 / refresh_per_second`` ago.
+        """Redraw if something shown changed: a result or provisional estimate once
+        ``1 / refresh_per_second`` has passed since the last redraw, a status change once
+        ``1 / status_per_second`` has; else nothing.
 
         Parameters
         ----------
         force : bool, default False
-            Redraw now whatever the rate.
+            Redraw now whatever the rate and the state.
         """
         now = time.perf_counter()
-        if force or now - self._last_draw >= self.min_interval_s:
-            self._last_draw = now
-            self._live.refresh()
+        state = self.state
+        elapsed = now - self._last_draw
+        if not force:
+            if state.results_version != self._drawn[0]:
+                if elapsed < self.min_interval_s:
+                    return
+            elif state.version == self._drawn[1] or elapsed < self.status_interval_s:
+                return
+        self._last_draw = now
+        self._drawn = (state.results_version, state.version)
+        self.n_draws += 1
+        self._live.refresh()
 
 
 # --------------------------------------------------------------------------------- text outputs
@@ -767,12 +889,16 @@ def _top(d: dict[str, float], n: int) -> list[tuple[str, float]]:
     return sorted(d.items(), key=lambda kv: -kv[1])[:n]
 
 
-def format_plain(result: Result) -> str:
+def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) -> str:
     """One readable line for an utterance (``--plain``).
 
     Parameters
     ----------
     result : Result
+        A final result, or a provisional one (``final=False``), whose line starts with
+        ``"~"`` and ends with ``provisional``.
+    uncertainty : UncertaintyRule, optional
+        When it applies to the prediction, ``uncertain`` is appended (the label stays).
 
     Returns
     -------
@@ -783,7 +909,8 @@ def format_plain(result: Result) -> str:
         ``cut`` is appended when the utterance was cut at the maximum length. No newline.
     """
     u = result.utterance
-    parts = [f"#{u.index:<3d} [{u.start_s:7.2f} - {u.end_s:7.2f} s] {result.label:<10s} {result.confidence:.2f}"]
+    mark = "#" if result.final else "~"
+    parts = [f"{mark}{u.index:<3d} [{u.start_s:7.2f} - {u.end_s:7.2f} s] {result.label:<10s} {result.confidence:.2f}"]
     if result.rolling:
         lab, p = _top(result.rolling, 1)[0]
         parts.append(f"(rolling: {lab} {p:.2f})")
@@ -791,6 +918,10 @@ def format_plain(result: Result) -> str:
     parts.append(f"eos {result.end_of_speech_ms:.1f} ms")
     if u.cut_at_max:
         parts.append("cut")
+    if uncertainty is not None and uncertainty.applies(result.prediction):
+        parts.append("uncertain")
+    if not result.final:
+        parts.append("provisional")
     return "  ".join(parts)
 
 

@@ -16,7 +16,9 @@
   shrunk towards the training prior), stamps the two latencies, updates
   the :class:`RollingEstimate`, saves the utterance when asked, and puts the
   :class:`~ser_live.types.Result` on :attr:`Recognizer.results`, which the main thread
-  drains (dashboard, ``--plain``, ``--jsonl``).
+  drains (dashboard, ``--plain``, ``--jsonl``); with ``partial``, when idle it also
+  classifies the latest snapshot of the utterance in progress that the segmenter thread left
+  in a one-place slot, and puts a provisional ``Result(final=False)`` there.
 
 Nothing else lives here: the rolling estimate is :mod:`ser_live.rolling`, saved recordings
 :mod:`ser_live.recordings`, offline prediction :mod:`ser_live.offline` (whose
@@ -46,8 +48,8 @@ from .offline import classify_utterance
 from .recordings import RecordingsWriter, new_run_id
 from .ringbuffer import RingBuffer
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
-from .types import Result, RunSummary, Utterance
-from .vad import LEVEL_FLOOR_DBFS, Segmenter, VadConfig, iter_utterances
+from .types import Prediction, Result, RunSummary, Utterance
+from .vad import LEVEL_FLOOR_DBFS, InProgressTap, PartialConfig, Segmenter, VadConfig, iter_utterances
 
 __all__ = [
     "RecognizerStatus",
@@ -61,6 +63,8 @@ log = logging.getLogger(__name__)
 
 #: Default ring-buffer capacity (seconds of audio the segmenter may fall behind by).
 DEFAULT_RING_CAPACITY_S: float = 30.0
+#: Put on the worker's queue to wake it for a provisional estimate (never an utterance).
+_WAKE = object()
 #: Default bound of the segmenter -> worker queue (utterances waiting to be classified).
 #: An utterance is at most ``VadConfig.max_utterance_s`` of int16 audio, so the queue
 #: holds at most this many times that (8 x 15 s x 32 kB/s = 3.8 MB with the defaults).
@@ -189,6 +193,18 @@ class Recognizer:
         :mod:`ser_live.normalize`). False (``--no-session-norm``): each utterance is its own
         session (its own values weighted as one utterance against the prior, the
         normaliser's ``groups=None``). No effect on a model without a normaliser.
+    partial : PartialConfig, optional
+        When given, provisional estimates of the utterance in progress: the segmenter thread
+        leaves a snapshot (:class:`~ser_live.vad.InProgressTap`) in a one-place slot, and
+        the worker classifies it only when no utterance waits (a final result always comes
+        first; a snapshot overwritten or stale is skipped and counted in
+        :attr:`n_provisional_skipped`). No snapshot is taken in the pause that may end the
+        utterance (see :class:`~ser_live.vad.InProgressTap`), so a final result waits behind
+        a provisional one only if its utterance closes within one provisional processing
+        time (about 10 ms) of a snapshot. Provisional results (``final=False``) go on
+        :attr:`results` before their utterance's final one; they are not saved, not passed
+        to ``on_result``, not counted in the summary and do not update the rolling
+        estimate.
 
     Attributes
     ----------
@@ -237,6 +253,7 @@ class Recognizer:
         max_queued_utterances: int = DEFAULT_MAX_QUEUED_UTTERANCES,
         queue_full: str | None = None,
         session_norm: bool = True,
+        partial: PartialConfig | None = None,
     ) -> None:
         if not ring_capacity_s > 0:
             raise ValueError(f"ring_capacity_s must be positive, got {ring_capacity_s}")
@@ -270,6 +287,7 @@ class Recognizer:
         self.reached_max_duration = False
 
         self.queue_full = queue_full
+        self._init_partial(partial)
         self.dropped_utterances = 0
         self._utterances: queue.Queue[Utterance | None] = queue.Queue(maxsize=int(max_queued_utterances))
         self._abort = threading.Event()
@@ -410,7 +428,8 @@ class Recognizer:
         limit = None if self.max_duration_s is None else int(round(self.max_duration_s * SAMPLE_RATE_HZ))
         try:
             utterances = iter_utterances(
-                self.ring, self.segmenter, stop_event=self._abort, timeout_s=0.1, max_samples=limit
+                self.ring, self.segmenter, stop_event=self._abort, timeout_s=0.1, max_samples=limit,
+                on_frame=self._offer_partial if self._partial_tap is not None else None,
             )
             for utt in utterances:
                 self._enqueue(utt)
@@ -452,7 +471,7 @@ class Recognizer:
         """Worker thread: utterances -> features -> prediction -> Result (-> saved)."""
         try:
             while True:
-                utt = self._utterances.get()
+                utt = self._next_utterance()
                 if utt is None:
                     break
                 try:
@@ -496,6 +515,73 @@ class Recognizer:
         finally:
             self.done.set()
 
+    # ------------------------------------------------------------------ provisional estimates
+    def _init_partial(self, partial: PartialConfig | None) -> None:
+        self._partial_tap = InProgressTap(partial, vad_config=self.vad_config) if partial is not None else None
+        self._partial_slot: Utterance | None = None
+        self._partial_lock = threading.Lock()
+        #: Provisional results published, and snapshots skipped (worker busy or stale).
+        self.n_provisional = 0
+        self.n_provisional_skipped = 0
+
+    def _offer_partial(self, segmenter: Segmenter) -> None:
+        """Segmenter thread, after each frame: leave a due snapshot in the slot and wake an
+        idle worker (at most one wake-up waits in its queue: only put when it is empty)."""
+        snap = self._partial_tap(segmenter)  # type: ignore[misc]
+        if snap is None:
+            return
+        with self._partial_lock:
+            if self._partial_slot is not None:
+                self.n_provisional_skipped += 1
+            self._partial_slot = snap
+        if self._utterances.empty():
+            with contextlib.suppress(queue.Full):
+                self._utterances.put_nowait(_WAKE)  # type: ignore[arg-type]
+
+    def _next_utterance(self) -> Utterance | None:
+        """Worker: the next utterance (None at the end); while none waits, classify the
+        pending snapshot, if any."""
+        while True:
+            if self._partial_tap is not None:
+                self._run_partial()
+            utt = self._utterances.get()
+            if utt is not _WAKE:
+                return utt
+
+    def _run_partial(self) -> None:
+        """Worker: classify the pending snapshot unless an utterance waits or the
+        snapshot's utterance has closed meanwhile; publish it as a provisional Result."""
+        with self._partial_lock:
+            snap, self._partial_slot = self._partial_slot, None
+            if snap is None:
+                return
+            if not self._utterances.empty() or snap.index < self.segmenter.n_utterances:
+                self.n_provisional_skipped += 1
+                return
+        try:
+            pred = self._predict_provisional(snap)
+        except Exception as exc:
+            log.warning("provisional estimate of utterance %d not made: %s", snap.index, exc)
+            return
+        with self._publish_lock:
+            if self._quit.is_set():
+                return
+            ready = time.perf_counter()
+            self.results.put(Result(
+                utterance=snap, prediction=pred, rolling=dict(self.rolling.estimate),
+                processing_ms=(ready - snap.closed_time) * 1000.0,
+                end_of_speech_ms=(ready - snap.last_voiced_time) * 1000.0,
+                ready_time=ready, final=False,
+            ))
+            self.n_provisional += 1
+
+    def _predict_provisional(self, snap: Utterance) -> Prediction:
+        """The model's prediction for a snapshot: the same extractor and classifier as a
+        final result, normalised with the session's running statistics as they are (the
+        snapshot is not added to them: only final results update any state)."""
+        x = self.model.extractor.extract(snap.samples)
+        return self.model.predict_features(x, session=self.session_state)
+
     # ------------------------------------------------------------------ main-thread API
     def get_result(self, timeout_s: float | None = None) -> Result | None:
         """Next result, waiting up to ``timeout_s`` (None: forever); None on timeout.
@@ -517,7 +603,8 @@ class Recognizer:
 
         A file ends by itself (or at ``max_duration_s``); a microphone runs until
         :meth:`stop` is called from another thread or a ``KeyboardInterrupt`` ends the wait.
-        Takes results from :attr:`results`, so do not also call :meth:`get_result`.
+        Takes results from :attr:`results`, so do not also call :meth:`get_result`. With
+        ``partial``, provisional results (``final=False``) come too.
 
         Yields
         ------

@@ -12,7 +12,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Utterance", "Prediction", "Result", "RunSummary"]
+__all__ = ["Utterance", "Prediction", "Result", "RunSummary", "UncertaintyRule", "DEFAULT_UNCERTAIN_MARGIN"]
+
+#: Default :attr:`UncertaintyRule.margin`: a top probability within 0.05 of the second is
+#: a coin toss between two labels, whatever the number of labels.
+DEFAULT_UNCERTAIN_MARGIN: float = 0.05
 
 
 @dataclass
@@ -86,6 +90,89 @@ class Prediction:
     probabilities: dict[str, float]
 
 
+@dataclass(frozen=True)
+class UncertaintyRule:
+    """When a prediction is shown as "uncertain" instead of its label.
+
+    A prediction is uncertain when its top probability is within ``margin`` of the second
+    highest, or below ``below``. Only the display changes (the dashboard says "uncertain");
+    the label is kept in every record, and the rolling estimate weights each utterance by
+    its confidence as before.
+
+    Attributes
+    ----------
+    margin : float, default 0.05
+        Top minus second probability (in [0, 1]) at or under which the prediction is
+        uncertain; 0 disables the rule.
+    below : float or None, default None
+        Top probability (in [0, 1]) under which the prediction is uncertain; None disables
+        the rule. :meth:`for_labels` gives a default relative to chance.
+
+    Raises
+    ------
+    ValueError
+        From :meth:`validate`, a value outside [0, 1].
+    """
+
+    margin: float = DEFAULT_UNCERTAIN_MARGIN
+    below: float | None = None
+
+    #: ``below`` chosen by :meth:`for_labels`: this many times chance (1 / number of labels).
+    AUTO_BELOW_X_CHANCE = 1.5
+
+    def validate(self) -> "UncertaintyRule":
+        """Check the values; return ``self``.
+
+        Raises
+        ------
+        ValueError
+            ``margin`` or ``below`` outside [0, 1] (or not a number).
+        """
+        if not 0.0 <= self.margin <= 1.0:
+            raise ValueError(f"uncertain margin must be in [0, 1] (got {self.margin})")
+        if self.below is not None and not 0.0 <= self.below <= 1.0:
+            raise ValueError(f"uncertain-below threshold must be in [0, 1] (got {self.below})")
+        return self
+
+    @classmethod
+    def for_labels(cls, n_labels: int, *, margin: float = DEFAULT_UNCERTAIN_MARGIN) -> "UncertaintyRule":
+        """The rule with ``below`` at :attr:`AUTO_BELOW_X_CHANCE` times chance.
+
+        Parameters
+        ----------
+        n_labels : int
+            Labels of the model (>= 1): chance is ``1 / n_labels``, so ``below`` is 0.375
+            for 4 labels, 0.214 for 7, 0.1875 for 8.
+        margin : float, default 0.05
+
+        Returns
+        -------
+        UncertaintyRule
+        """
+        if n_labels < 1:
+            raise ValueError(f"n_labels must be >= 1 (got {n_labels})")
+        return cls(margin=margin, below=min(1.0, cls.AUTO_BELOW_X_CHANCE / n_labels)).validate()
+
+    def applies(self, prediction: "Prediction") -> bool:
+        """Whether ``prediction`` is uncertain under this rule.
+
+        Parameters
+        ----------
+        prediction : Prediction
+
+        Returns
+        -------
+        bool
+            True when the top probability is at most ``margin`` above the second (with
+            two or more labels), or below ``below``.
+        """
+        top = float(prediction.confidence)
+        if self.below is not None and top < self.below:
+            return True
+        probs = sorted((float(p) for p in prediction.probabilities.values()), reverse=True)
+        return len(probs) >= 2 and probs[0] - probs[1] <= self.margin
+
+
 @dataclass
 class Result:
     """One classified utterance as the outputs show it.
@@ -112,6 +199,13 @@ class Result:
         included; see :class:`~ser_live.normalize.SessionState`); None when no session
         normalisation was applied (a model without a normaliser, or session normalisation
         turned off).
+    final : bool, default True
+        False for a provisional estimate of an utterance still in progress (``--partial``):
+        its ``utterance`` is a snapshot (:meth:`~ser_live.vad.Segmenter.in_progress`) whose
+        ``end_s`` is the stream time the estimate covers, ``processing_ms`` is snapshot ->
+        ready, ``end_of_speech_ms`` is last voiced frame in the snapshot -> ready, and
+        ``rolling`` is the rolling estimate as it was (provisional estimates never update
+        it). Exactly one final result follows per utterance.
     """
 
     utterance: Utterance
@@ -121,6 +215,7 @@ class Result:
     end_of_speech_ms: float = 0.0
     ready_time: float = 0.0
     session_utterances: int | None = None
+    final: bool = True
 
     @property
     def label(self) -> str:
@@ -130,9 +225,28 @@ class Result:
     def confidence(self) -> float:
         return self.prediction.confidence
 
-    def to_json(self) -> dict[str, Any]:
-        """The ``--jsonl`` record (JSON-serialisable; floats rounded for reading): the ten
-        keys above, plus ``session_utterances`` when it is not None."""
+    def to_json(self, *, flags: UncertaintyRule | None = None) -> dict[str, Any]:
+        """The ``--jsonl`` record (JSON-serialisable; floats rounded for reading).
+
+        Parameters
+        ----------
+        flags : UncertaintyRule, optional
+            When given (``--partial``), two keys are added: ``final`` (:attr:`final`) and
+            ``uncertain`` (the rule applied to the prediction). Without it the record has
+            exactly the ten keys listed in the class docstring (plus
+            ``session_utterances`` when it is not None).
+
+        Returns
+        -------
+        dict
+        """
+        rec = self._json_keys()
+        if flags is not None:
+            rec["final"] = bool(self.final)
+            rec["uncertain"] = flags.applies(self.prediction)
+        return rec
+
+    def _json_keys(self) -> dict[str, Any]:
         u = self.utterance
         record = {
             "index": u.index,

@@ -55,7 +55,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import webrtcvad
@@ -78,6 +78,8 @@ __all__ = [
     "vad_config_from_args",
     "LEVEL_FLOOR_DBFS",
     "CLIP_WINDOW_S",
+    "PartialConfig",
+    "InProgressTap",
 ]
 
 log = logging.getLogger(__name__)
@@ -513,6 +515,68 @@ class Segmenter:
         if len(self._frames) >= self._max_frames:  # pragma: no cover - validate() prevents it
             raise AssertionError("max_utterance_s shorter than pre-roll + start window")
 
+    @property
+    def position_sample(self) -> int:
+        """Stream index one past the last frame fed (0 before the first)."""
+        return self._next_sample if self._next_sample is not None else 0
+
+    @property
+    def onset_sample(self) -> int | None:
+        """Stream index of the onset of the utterance in progress (its first voiced frame,
+        or the cut when it follows a segment cut at the maximum length); None in silence."""
+        return self._onset if self.state == "speech" else None
+
+    @property
+    def speech_in_progress_s(self) -> float:
+        """Speech so far of the utterance in progress (s): from its onset (first voiced
+        frame, or the cut when it follows a segment cut at the maximum length) to the end of
+        the last frame fed; 0.0 in silence."""
+        if self.state != "speech" or self._next_sample is None:
+            return 0.0
+        return (self._next_sample - self._onset) / self.sample_rate_hz
+
+    @property
+    def unvoiced_tail_s(self) -> float:
+        """Time (s) since the end of the last voiced frame of the utterance in progress (the
+        hangover counting down); 0.0 in silence or right after a voiced frame."""
+        if self.state != "speech" or self._next_sample is None:
+            return 0.0
+        last = self._last_voiced_end if self._last_voiced_end is not None else self._onset
+        return (self._next_sample - last) / self.sample_rate_hz
+
+    def in_progress(self) -> Utterance | None:
+        """A snapshot of the utterance in progress, for a provisional estimate.
+
+        Returns
+        -------
+        Utterance or None
+            None in silence. Otherwise the audio heard so far of the utterance that will be
+            emitted next: ``index`` is the index it will get, ``samples`` (int16, a copy of
+            shape ``(end_sample - start_sample,)``) run from its first sample (pre-roll
+            included) to the end of the last frame fed, so they are a prefix of the final
+            utterance's samples; ``closed_time`` is the time of this call. The segmenter's
+            state is not changed.
+
+        Notes
+        -----
+        Costs one concatenation of the frames so far (at most ``max_utterance_s`` of audio,
+        256 kB at the defaults); meant to be called about once a second, not per frame.
+        """
+        if self.state != "speech" or not self._frames or self._next_sample is None:
+            return None
+        samples = np.concatenate(self._frames)
+        lv = self._last_voiced_end if self._last_voiced_end is not None else self._next_sample
+        return Utterance(
+            index=self.n_utterances,
+            samples=samples,
+            start_sample=self._utt_start,
+            end_sample=self._utt_start + len(samples),
+            last_voiced_sample=lv,
+            sample_rate_hz=self.sample_rate_hz,
+            last_voiced_time=self._last_voiced_time,
+            closed_time=time.perf_counter(),
+        )
+
     def flush(self) -> list[Utterance]:
         """End of stream: close the utterance in progress (if long enough).
 
@@ -528,6 +592,86 @@ class Segmenter:
         self.state = "silence"
         self._reset_silence()
         return out
+
+
+@dataclass
+class PartialConfig:
+    """When provisional estimates of the utterance in progress are taken (``--partial``).
+
+    Attributes
+    ----------
+    interval_s : float, default 1.0
+        Stream seconds between two snapshots of the same utterance.
+    min_speech_s : float, default 1.5
+        Speech (s, from the onset) before the first snapshot: shorter speech is a word or
+        two, and statistics pooled over it say little (see ``min_utterance_s``). The first
+        snapshot waits at least ``min_utterance_s + hangover_ms`` of the VAD settings, so an
+        utterance that got a provisional estimate is never dropped as too short.
+    """
+
+    interval_s: float = 1.0
+    min_speech_s: float = 1.5
+
+    def validate(self) -> "PartialConfig":
+        """Check the values; return ``self``.
+
+        Raises
+        ------
+        ValueError
+            ``interval_s`` not positive or ``min_speech_s`` negative (the message names the
+            option).
+        """
+        if not self.interval_s > 0.0:
+            raise ValueError(f"--partial-interval-s must be > 0 (got {self.interval_s})")
+        if not self.min_speech_s >= 0.0:
+            raise ValueError(f"--partial-min-s must be >= 0 (got {self.min_speech_s})")
+        return self
+
+
+class InProgressTap:
+    """Decides, frame by frame, when to snapshot the utterance in progress.
+
+    Call it with the segmenter after every frame (the ``on_frame`` of
+    :func:`iter_utterances`): it returns :meth:`Segmenter.in_progress` once the speech of
+    the current utterance reaches the first due time, then every ``interval_s``, else None.
+    A due time passed while no frame came (never, frame by frame) is skipped, not repeated.
+    While the utterance's last voiced frame is more than :attr:`PAUSE_S` old the snapshot is
+    deferred until speech resumes: the utterance may be ending, and its final result, due
+    within the hangover, must not wait behind a provisional one.
+
+    Parameters
+    ----------
+    config : PartialConfig, optional
+        Defaults when None.
+    vad_config : VadConfig, optional
+        The segmenter's settings (defaults when None): the first snapshot waits at least
+        ``min_utterance_s + hangover_ms``.
+    """
+
+    #: Unvoiced time (s) after which a due snapshot waits for speech to resume.
+    PAUSE_S: float = 0.15
+
+    def __init__(self, config: PartialConfig | None = None, *, vad_config: VadConfig | None = None) -> None:
+        self.config = (config if config is not None else PartialConfig()).validate()
+        vad = vad_config if vad_config is not None else VadConfig()
+        self.first_s = max(self.config.min_speech_s, vad.min_utterance_s + vad.hangover_ms / 1000.0)
+        self._key: tuple[int, int] | None = None
+        self._due_s = self.first_s
+
+    def __call__(self, segmenter: Segmenter) -> Utterance | None:
+        onset = segmenter.onset_sample
+        if onset is None:
+            self._key = None
+            return None
+        key = (segmenter.n_utterances, onset)
+        if key != self._key:  # a new utterance (or the segment after a cut at the maximum)
+            self._key, self._due_s = key, self.first_s
+        speech_s = segmenter.speech_in_progress_s
+        if speech_s + 1e-9 < self._due_s or segmenter.unvoiced_tail_s > self.PAUSE_S:
+            return None
+        while self._due_s <= speech_s + 1e-9:
+            self._due_s += self.config.interval_s
+        return segmenter.in_progress()
 
 
 def _as_int16(y: np.ndarray) -> np.ndarray:
@@ -627,6 +771,7 @@ def iter_utterances(
     stop_event: "threading.Event | None" = None,
     timeout_s: float = 0.1,
     max_samples: int | None = None,
+    on_frame: "Callable[[Segmenter], None] | None" = None,
 ) -> Iterator[Utterance]:
     """Consumer loop: read frames from a ring buffer, yield utterances as they close.
 
@@ -649,6 +794,11 @@ def iter_utterances(
         it, no more frames are read (the last one processed may end after it). The
         segmenter's position afterwards, ``n_frames * frame_length + gap_samples``, is then
         at least ``max_samples``, unless the stream ended first.
+    on_frame : callable, optional
+        Called with the segmenter after each frame has been processed (and before the
+        utterances it closed are yielded), on the consumer's thread; must be quick. The
+        recogniser uses it to take snapshots of the utterance in progress
+        (:meth:`Segmenter.in_progress`).
 
     Yields
     ------
@@ -673,8 +823,10 @@ def iter_utterances(
             continue
         start, frame = got
         next_start = start + fl
-        for utt in process(frame, start, arrival_time=stamp(start + fl - 1)):
-            yield utt
+        closed = process(frame, start, arrival_time=stamp(start + fl - 1))
+        if on_frame is not None:
+            on_frame(segmenter)
+        yield from closed
     yield from segmenter.flush()
 
 
