@@ -432,6 +432,8 @@ def _drain(pending: dict[Any, list[Any]], submit: Callable[[list[Any]], None], *
         except TimeoutError:
             done = set()
         except Exception as exc:  # noqa: BLE001 - the connection to the scheduler broke
+            if type(exc).__name__ == "FuturesCancelledError":  # the client gave the scheduler up
+                raise ClusterError(f"lost the Dask cluster: {str(exc).splitlines()[-1] if str(exc) else exc!r}") from exc
             if not _is_cluster_loss(exc):
                 raise
             done = set()
