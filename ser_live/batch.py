@@ -16,8 +16,9 @@ process per core, one thread each); with ``tcp://host:port`` an existing cluster
 files by the paths the client gives, so they need the same filesystem view (a shared
 filesystem on a real cluster).
 
-:func:`dask_map` is the generic part (connect, submit, stream results as they complete,
-reschedule, detect a lost cluster), also used by ``python -m train features --dask``.
+:func:`dask_imap` is the generic part (connect, submit, stream results as they complete,
+reschedule, detect a lost cluster); :func:`dask_starmap` puts it in input order for
+``python -m train features --dask``.
 
 Dask is imported only here and only when called: ``ser-live`` without ``--dask`` never
 imports it (start-up time).
@@ -58,7 +59,8 @@ __all__ = [
     "OUTPUT_SUFFIXES",
     "model_plugin",
     "RecordWriter",
-    "dask_map",
+    "dask_imap",
+    "dask_starmap",
     "error_record",
     "expand_inputs",
     "open_client",
@@ -359,23 +361,23 @@ def _is_cluster_loss(exc: BaseException) -> bool:
     return isinstance(exc, (CommClosedError, OSError, TimeoutError)) or type(exc).__name__ == "CancelledError"
 
 
-def dask_map(
-    fn: Callable[[list[Any]], list[Any]],
+def dask_imap(
+    fn: Callable[..., list[Any]],
     items: Sequence[Any],
     *,
     client: Any,
     config: BatchConfig | None = None,
-    on_chunk: Callable[[list[Any], list[Any]], None] | None = None,
     on_fail: Callable[[Any, str], Any] | None = None,
     fn_kwargs: dict[str, Any] | None = None,
-) -> None:
-    """Run ``fn(chunk, **fn_kwargs)`` over chunks of ``items`` on a cluster; hand each chunk's
-    results to ``on_chunk`` as soon as it completes (completion order).
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    """Run ``fn(chunk, **fn_kwargs)`` over chunks of ``items`` on a cluster; yield each
+    chunk with its results as soon as its task completes (completion order).
 
     A worker that dies has its tasks rescheduled by Dask. A chunk whose task fails (it
     killed workers more often than ``distributed.scheduler.allowed-failures``, or ``fn``
-    raised) is split in halves and resubmitted; a single item that still fails is handed to
-    ``on_fail(item, message)``, whose return value is its result.
+    raised) is split in halves and resubmitted; a single item that still fails gets
+    ``on_fail(item, message)`` as its result. Closing the generator early (an exception in
+    the consumer, Ctrl-C) cancels the tasks still pending.
 
     Parameters
     ----------
@@ -384,20 +386,21 @@ def dask_map(
     items : sequence
     client : distributed.Client
     config : BatchConfig, optional
-    on_chunk : callable(items, results), optional
-        Called in the client with each completed chunk.
     on_fail : callable(item, message), optional
         Result of an item whose task failed alone; without it the error is raised.
     fn_kwargs : dict, optional
         Extra keyword arguments of ``fn``.
+
+    Yields
+    ------
+    (list, list)
+        A chunk of ``items`` and ``fn``'s results for it.
 
     Raises
     ------
     ClusterError
         The scheduler connection is lost for longer than ``connect_timeout_s``, or no
         worker for ``no_worker_timeout_s``.
-    KeyboardInterrupt
-        Ctrl-C: pending tasks are cancelled first.
     """
     cfg = (config or BatchConfig()).validate()
     kw = fn_kwargs or {}
@@ -411,17 +414,65 @@ def dask_map(
         submit(chunk)
     try:
         with client.as_current():  # distributed.wait() asks for the current client
-            _drain(pending, submit, client=client, cfg=cfg, on_chunk=on_chunk, on_fail=on_fail)
+            yield from _drain(pending, submit, client=client, cfg=cfg, on_fail=on_fail)
     finally:
         if pending:
             with contextlib.suppress(Exception):
                 client.cancel(list(pending), force=True)
 
 
+def dask_starmap(
+    fn: Callable[..., Any],
+    arg_tuples: Sequence[tuple[Any, ...]],
+    *,
+    address: str | None = None,
+    config: BatchConfig | None = None,
+) -> Iterator[Any]:
+    """``fn(*args)`` for each tuple of ``arg_tuples`` on a Dask cluster, yielded in input
+    order (results that complete early wait in the client until their turn).
+
+    Used by ``python -m train features --dask``: ``fn`` must be importable on the workers
+    (the same ``ser_live``/``train`` code), and the paths in ``arg_tuples`` readable there.
+
+    Parameters
+    ----------
+    fn : callable
+        Module-level function.
+    arg_tuples : sequence of tuple
+    address : str, optional
+        Scheduler address; None for a local cluster (see :func:`open_client`).
+    config : BatchConfig, optional
+
+    Yields
+    ------
+    object
+        ``fn(*arg_tuples[i])`` for i = 0, 1, ...
+
+    Raises
+    ------
+    ClusterError
+        As :func:`open_client` and :func:`dask_imap`.
+    """
+    cfg = (config or BatchConfig()).validate()
+    ready: dict[int, Any] = {}
+    nxt = 0
+    with open_client(address, connect_timeout_s=cfg.connect_timeout_s) as client:
+        for chunk, results in dask_imap(_star_chunk, list(enumerate(arg_tuples)), client=client, config=cfg,
+                                        fn_kwargs={"fn": fn}):
+            ready.update((i, r) for (i, _args), r in zip(chunk, results))
+            while nxt in ready:
+                yield ready.pop(nxt)
+                nxt += 1
+
+
+def _star_chunk(chunk: list[tuple[int, tuple[Any, ...]]], fn: Callable[..., Any]) -> list[Any]:
+    """Task run on a worker for :func:`dask_starmap`."""
+    return [fn(*args) for _i, args in chunk]
+
+
 def _drain(pending: dict[Any, list[Any]], submit: Callable[[list[Any]], None], *, client: Any, cfg: BatchConfig,
-           on_chunk: Callable[[list[Any], list[Any]], None] | None,
-           on_fail: Callable[[Any, str], Any] | None) -> None:
-    """:func:`dask_map`'s loop: wait for tasks, hand results on, resubmit failed chunks."""
+           on_fail: Callable[[Any, str], Any] | None) -> Iterator[tuple[list[Any], list[Any]]]:
+    """:func:`dask_imap`'s loop: wait for tasks, yield results, resubmit failed chunks."""
     from distributed import wait
 
     lost_since: float | None = None
@@ -454,8 +505,7 @@ def _drain(pending: dict[Any, list[Any]], submit: Callable[[list[Any]], None], *
                     if _is_cluster_loss(exc):
                         raise ClusterError(f"lost the Dask cluster while fetching results: {exc}") from exc
                     raise
-                if on_chunk is not None:
-                    on_chunk(chunk, results)
+                yield chunk, results
             elif fut.status == "cancelled":
                 raise ClusterError("the Dask scheduler cancelled the tasks (cluster restarted or lost)")
             else:  # "error": KilledWorker or fn raised
@@ -467,8 +517,7 @@ def _drain(pending: dict[Any, list[Any]], submit: Callable[[list[Any]], None], *
                     submit(chunk[:half])
                     submit(chunk[half:])
                 elif on_fail is not None:
-                    if on_chunk is not None:
-                        on_chunk(chunk, [on_fail(chunk[0], msg)])
+                    yield chunk, [on_fail(chunk[0], msg)]
                 else:
                     raise exc
             fut.release()
@@ -719,9 +768,12 @@ def predict_on_cluster(
         report.n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
         t0 = time.perf_counter()
         try:
-            dask_map(_score_chunk, todo, client=client, config=cfg, fn_kwargs={"plugin_name": plugin.name},
-                     on_chunk=lambda _chunk, recs: (take(recs), advance(len(recs))),
-                     on_fail=lambda p, msg: error_record(p, f"{p}: worker failed on this file: {msg}"))
+            for _chunk, recs in dask_imap(
+                _score_chunk, todo, client=client, config=cfg, fn_kwargs={"plugin_name": plugin.name},
+                on_fail=lambda p, msg: error_record(p, f"{p}: worker failed on this file: {msg}"),
+            ):
+                take(recs)
+                advance(len(recs))
         finally:
             report.seconds = time.perf_counter() - t0
     return report

@@ -269,3 +269,20 @@ def test_resume_cuts_a_torn_last_line_and_appends(tmp_path, suffix):
     if suffix == ".csv":
         assert text.splitlines()[0] == "path,label,confidence,prob_sad,prob_angry,error"
         assert len(text.splitlines()) == 3
+
+
+def test_train_features_on_the_cluster_share_the_cache_with_joblib(cluster, ravdess_root, tmp_path):
+    import numpy as np
+
+    from train.extract import extract_features
+
+    files = _files(_actors(ravdess_root, 15))[:24]
+    cache = tmp_path / "cache"
+    X_dask, rep = extract_features(files, cache_dir=cache, dask=cluster.address, progress=False)
+    assert rep.n_cached == 0 and not rep.failures
+    assert len(list(cache.rglob("*.npy"))) == len(files)  # written by the workers, same keys
+    X_cached, rep = extract_features(files, cache_dir=cache, n_jobs=1, progress=False)
+    assert rep.n_cached == len(files)
+    np.testing.assert_array_equal(X_cached, X_dask)
+    X_fresh, _ = extract_features(files, cache_dir=False, n_jobs=1, progress=False)
+    np.testing.assert_allclose(X_fresh, X_dask, rtol=1e-6, atol=1e-6)  # in input order
