@@ -253,7 +253,8 @@ def _plugin_class() -> type:
                 from .offline import Predictor
                 from .runtime import tune_process
 
-                tune_process()  # one BLAS thread: features equal to single-process predict
+                _drop_nanny_malloc_setting()
+                tune_process()  # heap thresholds, one BLAS thread: as single-process predict
                 model = pickle.loads(self.model_bytes)
                 self.predictor = Predictor(model, vad_config=self.vad_config)
                 log.info("worker %s: model %s loaded", getattr(worker, "address", "?"), self.name)
@@ -263,6 +264,20 @@ def _plugin_class() -> type:
 
 
 _PLUGIN_CLASS: type | None = None
+
+
+def _drop_nanny_malloc_setting() -> None:
+    """Undo the ``MALLOC_TRIM_THRESHOLD_`` that Dask's nanny puts in every worker's
+    environment (``distributed.nanny.pre-spawn-environ``), so that
+    :func:`~ser_live.runtime.tune_process` sets the heap thresholds it sets in ``ser-live``:
+    with the nanny's 64 KiB trim threshold feature extraction page-faults its working set
+    anew on every file, and a worker scored 40 % fewer files/s than one ``ser-live predict``
+    process (``python -m benchmarks.dask_scale``). A value the user chose is kept."""
+    import dask
+
+    nanny = (dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}).get("MALLOC_TRIM_THRESHOLD_")
+    if nanny is not None and os.environ.get("MALLOC_TRIM_THRESHOLD_") == str(nanny):
+        del os.environ["MALLOC_TRIM_THRESHOLD_"]
 
 
 def model_plugin(model: "EmotionModel", *, vad_config: "VadConfig | None" = None) -> Any:
