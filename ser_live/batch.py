@@ -618,26 +618,31 @@ class RecordWriter:
     def _open_text(self, resume: bool) -> None:
         assert self.path is not None
         if resume and self.path.exists():
-            with open(self.path, "rb+") as f:  # cut a torn last line (a killed writer)
-                data = f.read()
-                keep = data.rfind(b"\n") + 1
-                if keep < len(data):
-                    log.warning("%s: dropping a torn last line of %d bytes", self.path, len(data) - keep)
+            data = self.path.read_bytes()
+            keep = data.rfind(b"\n") + 1  # a torn last line (a killed writer) is cut off
+            self.done = self._read_done(data[:keep].decode("utf-8", errors="replace"))
+            if keep < len(data):
+                log.warning("%s: dropping a torn last line of %d bytes", self.path, len(data) - keep)
+                with open(self.path, "rb+") as f:
                     f.truncate(keep)
-            text = data[:keep].decode("utf-8")
-            if self.fmt == "jsonl":
-                self.done = {json.loads(line)["path"] for line in text.splitlines() if line.strip()}
-            else:
-                rows = list(csv.DictReader(io.StringIO(text)))
-                if text and rows is not None:
-                    head = next(csv.reader(io.StringIO(text)), [])
-                    if head != self._columns():
-                        raise ValueError(f"{self.path}: its columns are not those of this model's records; "
-                                         "write to another file")
-                self.done = {r["path"] for r in rows}
             self._file = open(self.path, "a", encoding="utf-8", newline="")
         else:
             self._file = open(self.path, "w", encoding="utf-8", newline="")
+
+    def _read_done(self, text: str) -> set[str]:
+        """Paths of the records in a ``.jsonl``/``.csv`` output (checked before any change)."""
+        bad = ValueError(f"{self.path}: not records of this model in {self.fmt} form, cannot resume from it; "
+                         "write to another file")
+        if self.fmt == "jsonl":
+            try:
+                return {json.loads(line)["path"] for line in text.splitlines() if line.strip()}
+            except (ValueError, KeyError, TypeError):
+                raise bad from None
+        if not text:
+            return set()
+        if next(csv.reader(io.StringIO(text)), []) != self._columns():
+            raise bad
+        return {r["path"] for r in csv.DictReader(io.StringIO(text))}
 
     def _schema(self) -> Any:
         import pyarrow as pa

@@ -286,3 +286,14 @@ def test_train_features_on_the_cluster_share_the_cache_with_joblib(cluster, ravd
     np.testing.assert_array_equal(X_cached, X_dask)
     X_fresh, _ = extract_features(files, cache_dir=False, n_jobs=1, progress=False)
     np.testing.assert_allclose(X_fresh, X_dask, rtol=1e-6, atol=1e-6)  # in input order
+
+
+@pytest.mark.parametrize("suffix, content", [(".jsonl", "not json\n"), (".csv", "path,label,confidence\nx.wav,sad,1\npart")])
+def test_resume_refuses_a_file_of_other_records_and_leaves_it_as_it_was(tmp_path, suffix, content):
+    from ser_live.batch import RecordWriter
+
+    out = tmp_path / f"out{suffix}"
+    out.write_text(content)
+    with pytest.raises(ValueError, match="cannot resume"):
+        RecordWriter(out, labels=["sad", "angry"], resume=True)
+    assert out.read_text() == content
