@@ -342,17 +342,21 @@ def open_client(address: str | None, *, connect_timeout_s: float = 10.0) -> Iter
     import dask
     from distributed import Client, LocalCluster
 
+    settings: dict[str, Any] = {"distributed.comm.timeouts.connect": f"{connect_timeout_s}s"}
     if not log.isEnabledFor(logging.INFO):  # Dask logs each worker and connection at INFO
         for name in ("distributed", "dask"):
             logging.getLogger(name).setLevel(logging.WARNING)
     cluster = None
-    with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout_s}s"}):
+    interrupted = False
+    with dask.config.set(settings):
         try:
             if address:
                 client = Client(address, timeout=connect_timeout_s, set_as_default=False)
             else:
                 cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+                                       host="127.0.0.1", dashboard_address=None,
+                                       # workers' notes on tasks cancelled by Ctrl-C are not for the user
+                                       silence_logs=logging.ERROR if not log.isEnabledFor(logging.INFO) else False)
                 client = Client(cluster, timeout=connect_timeout_s, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             if cluster is not None:
@@ -362,12 +366,30 @@ def open_client(address: str | None, *, connect_timeout_s: float = 10.0) -> Iter
                                f"{connect_timeout_s:g} s: {exc}") from exc
     try:
         yield client
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
+        if cluster is not None and interrupted:  # Ctrl-C: do not wait for the running tasks
+            _kill_local_workers(client)
         with contextlib.suppress(Exception):
             client.close(timeout=2)
         if cluster is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # ~2 s even with the workers gone (nannies)
                 cluster.close(timeout=5)
+
+
+def _kill_local_workers(client: Any) -> None:
+    """SIGKILL the worker processes of the local cluster this process started, by PID: its
+    orderly close waits for the running tasks (seconds), and Ctrl-C must end within 2 s."""
+    import signal
+
+    with contextlib.suppress(Exception):
+        for info in client.scheduler_info(n_workers=-1).get("workers", {}).values():
+            pid = info.get("pid")
+            if pid and pid != os.getpid():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _is_cluster_loss(exc: BaseException) -> bool:
