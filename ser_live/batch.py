@@ -877,6 +877,9 @@ def predict_cli(args: Any, model: "EmotionModel", *, err: Callable[[str], None])
     if args.segments:
         err("error: --segments is not available with --dask yet (whole files only)")
         return 2
+    if getattr(args, "sessions", None):  # TODO(issue 13): one task per session, normalised together
+        err("error: --sessions is not available with --dask yet")
+        return 2
     if args.resume and not args.output:
         err("error: --resume needs --output FILE (the records to resume from)")
         return 2
