@@ -13,7 +13,8 @@ file or stdout: reported once, the run goes on and recordings are still saved); 
 error; 3 unusable audio file (missing, unreadable, empty, too long, not a regular file,
 non-finite samples); 4 no speech detected; 5 model missing or incompatible; 6 no (usable)
 input device, or the microphone stopped delivering audio (stream ended, audio server gone,
-no audio for ``--no-audio-timeout-s``); 7 PortAudio missing; 130 interrupted (Ctrl-C,
+no audio for ``--no-audio-timeout-s``); 7 PortAudio missing; 8 Dask cluster unreachable or
+lost (``predict --dask``); 130 interrupted (Ctrl-C,
 SIGTERM, SIGHUP or SIGQUIT, after the summary and with every recording written).
 """
 
@@ -236,9 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--segments", action="store_true", help="cut each file into utterances and give one record per utterance")
     pr.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="record format (default: jsonl)")
     pr.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="same as --format jsonl")
-    pr.add_argument("--output", metavar="PATH", help="write the records to PATH instead of stdout")
+    pr.add_argument("--output", metavar="PATH", help="write the records to PATH instead of stdout "
+                    "(with --dask also .parquet; the suffix .parquet/.jsonl/.csv then picks the format)")
     pr.add_argument("--sessions", metavar="FILE.csv",
                     help="CSV `path,session`: normalise the files of one session together (see below)")
+    clu = pr.add_argument_group("scale-out (needs the dask extra: pip install 'ser-live[dask]')")
+    clu.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
+                     help="score on a Dask cluster: tcp://host:port of a running scheduler, or without "
+                          "ADDRESS a local cluster (one worker process per core); records are written "
+                          "as tasks complete, failed files as records with an `error`")
+    clu.add_argument("--resume", action="store_true",
+                     help="with --dask: skip the paths already in --output and add to it")
+    clu.add_argument("--chunk-files", type=int, default=200, metavar="N",
+                     help="with --dask: files per task (default: 200)")
     _add_common(pr)
     # Options shared with the top level (--model, -v, VAD) may come before or after
     # `predict`: unset after it, the subcommand leaves the value given before it.
@@ -458,7 +469,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .offline import Predictor, read_sessions_csv
 
     sessions = read_sessions_csv(args.sessions) if args.sessions else None  # SessionsError: exit 2
+    if args.dask is None and (args.resume or (args.output or "").lower().endswith(".parquet")):
+        _err("error: --resume and .parquet output need --dask (`--dask` alone: a local cluster)")
+        return 2
     model = EmotionModel.load(_model_path(args.model))
+    if args.dask is not None:
+        from .batch import predict_cli  # imports Dask: only here
+
+        return predict_cli(args, model, err=_err)
     predictor = Predictor(model, vad_config=args.vad_config, session_norm=args.session_norm)
     labels = model.labels
     seg = bool(args.segments)

@@ -44,8 +44,10 @@ def cmd_features(args: argparse.Namespace) -> int:
     for name in args.corpus:
         res = read_corpus(name)
         paths = [r.path for r in res.records]
-        _X, rep = extract_features(paths, n_jobs=args.jobs, cache_dir=False if args.no_cache else None, description=name)
-        _print(f"{name}: {rep}; {len(paths) / max(rep.seconds, 1e-9):.1f} files/s with {args.jobs} workers")
+        _X, rep = extract_features(paths, n_jobs=args.jobs, cache_dir=False if args.no_cache else None, description=name,
+                                   dask=args.dask)
+        where = f"{args.jobs} workers" if args.dask is None else f"Dask {args.dask or 'local cluster'}"
+        _print(f"{name}: {rep}; {len(paths) / max(rep.seconds, 1e-9):.1f} files/s with {where}")
     return 0
 
 
@@ -326,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("features", help="extract (and cache) features of corpora; prints time and throughput")
     s.add_argument("--corpus", nargs="+", default=["ravdess"], help="corpus names (ravdess, tess, emodb, ...)")
     s.add_argument("--no-cache", action="store_true", help="ignore and do not write the feature cache")
+    s.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="extract on a Dask cluster (tcp://host:port; without ADDRESS a local one); same cache")
     s = sub.add_parser("evaluate", help="speaker-independent evaluation of a training recipe on a protocol")
     s.add_argument("--protocol", nargs="+", required=True, help="loco, ravdess-6fold, emodb-loso, tess-loso, emotiontts_kor-loso, cross:A->B")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML file or name in train/recipes/ (default ser-default)")

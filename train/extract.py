@@ -146,6 +146,7 @@ def extract_features(
     cache_dir: Path | None | bool = None,
     progress: bool = True,
     description: str = "features",
+    dask: str | None = None,
 ) -> tuple[np.ndarray, ExtractionReport]:
     """Feature matrix of many files, in parallel (joblib processes), with a progress bar and
     an on-disk cache.
@@ -170,6 +171,10 @@ def extract_features(
         Show a rich progress bar (on stderr).
     description : str
         Label of the progress bar.
+    dask : str, optional
+        Extract on a Dask cluster instead of joblib: ``tcp://host:port``, or ``""`` for a
+        local cluster (:func:`ser_live.batch.dask_starmap`; workers need these paths and the
+        cache folder). Same cache keys, so cluster and laptop share the cache.
 
     Returns
     -------
@@ -212,7 +217,13 @@ def extract_features(
         TimeRemainingColumn(), disable=not progress, transient=True,
     ) as bar:
         task = bar.add_task(description, total=len(paths))
-        results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=8)(jobs)
+        if dask is not None:
+            from ser_live.batch import dask_starmap
+
+            args = [(p, c, config, vad_config, augmentation, recipe) for p, c in zip(paths, cache_files)]
+            results = dask_starmap(_extract_one, args, address=dask or None)
+        else:
+            results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=8)(jobs)
         for i, (v, err, cached) in enumerate(results):
             if v is not None:
                 X[i] = v

@@ -1,0 +1,906 @@
+"""Batch prediction and feature extraction on a Dask cluster (``--dask [ADDRESS]``).
+
+``ser-live predict PATH... --dask [ADDRESS] --output FILE`` scores an archive of files on a
+``dask.distributed`` cluster: the inputs (files, folders, CSVs of paths) are split into tasks
+of a few hundred files, each worker loads the model once (:func:`model_plugin`, a worker
+plugin, re-installed on any worker that joins later), and each finished task's records are
+written to the output at once (:class:`RecordWriter`: ``.parquet`` through pyarrow, ``.jsonl``
+or ``.csv``), keyed by path, so an interrupted run keeps what was written and ``--resume``
+scores only the paths not yet in the output. A file that fails is a record with its
+``error``; a task that kills its worker repeatedly (Dask's ``KilledWorker``) is split in
+halves and resubmitted until the file to blame is alone, so no batch is ever lost.
+
+Without an address a :class:`distributed.LocalCluster` runs on this machine (one worker
+process per core, one thread each); with ``tcp://host:port`` an existing cluster is used
+(started with ``dask scheduler`` and ``dask worker tcp://host:port``). Workers read the input
+files by the paths the client gives, so they need the same filesystem view (a shared
+filesystem on a real cluster).
+
+:func:`dask_imap` is the generic part (connect, submit, stream results as they complete,
+reschedule, detect a lost cluster); :func:`dask_starmap` puts it in input order for
+``python -m train features --dask``.
+
+Dask is imported only here and only when called: ``ser-live`` without ``--dask`` never
+imports it (start-up time).
+
+References
+----------
+Dask distributed, worker plugins: https://distributed.dask.org/en/stable/plugins.html
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import SerLiveError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import EmotionModel
+    from .vad import VadConfig
+
+__all__ = [
+    "BatchConfig",
+    "BatchReport",
+    "ClusterError",
+    "OUTPUT_SUFFIXES",
+    "model_plugin",
+    "RecordWriter",
+    "dask_imap",
+    "dask_starmap",
+    "error_record",
+    "expand_inputs",
+    "open_client",
+    "prediction_record",
+    "predict_on_cluster",
+]
+
+log = logging.getLogger(__name__)
+
+#: Output formats of :class:`RecordWriter`, by file suffix.
+OUTPUT_SUFFIXES: tuple[str, ...] = (".parquet", ".jsonl", ".csv")
+
+
+class ClusterError(SerLiveError):
+    """The Dask cluster cannot be reached, vanished mid-run, or has had no worker for too
+    long. Exit status 8."""
+
+    exit_code = 8
+
+
+@dataclass
+class BatchConfig:
+    """Settings of a cluster run.
+
+    Attributes
+    ----------
+    chunk_files : int, default 200
+        Files per task. Large enough that the per-task overhead (about a millisecond of
+        scheduling, plus one round trip) is small against ~200 files x ~10 ms each; small
+        enough that a lost worker costs little and the progress bar moves.
+    connect_timeout_s : float, default 10.0
+        Give up connecting to a scheduler after this long; also how long a lost scheduler
+        connection may stay lost before the run ends.
+    no_worker_timeout_s : float, default 120.0
+        End the run when the cluster has had no worker for this long while tasks wait.
+    poll_s : float, default 0.5
+        How often the client wakes to check the cluster and Ctrl-C while waiting.
+    progress : bool, default True
+        Show a rich progress bar (files, files/s) on stderr when it is a terminal.
+    """
+
+    chunk_files: int = 200
+    connect_timeout_s: float = 10.0
+    no_worker_timeout_s: float = 120.0
+    poll_s: float = 0.5
+    progress: bool = True
+
+    def validate(self) -> "BatchConfig":
+        """Check the values; returns ``self``. Raises ValueError on a non-positive one."""
+        for name in ("chunk_files", "connect_timeout_s", "no_worker_timeout_s", "poll_s"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be > 0, got {v!r}")
+        return self
+
+
+@dataclass
+class BatchReport:
+    """What a cluster run did: ``n_inputs`` (paths found), ``n_skipped`` (already in the
+    output, ``--resume``), ``n_scored`` (records written, failures included), ``n_failed``
+    (records with an error), ``seconds`` (wall time of the scoring), ``n_workers`` (at the
+    start)."""
+
+    n_inputs: int = 0
+    n_skipped: int = 0
+    n_scored: int = 0
+    n_failed: int = 0
+    seconds: float = 0.0
+    n_workers: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def files_per_s(self) -> float:
+        """Records written per second of wall time."""
+        return self.n_scored / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        s = (f"{self.n_scored} files scored ({self.n_failed} failed) on {self.n_workers} workers "
+             f"in {self.seconds:.1f} s, {self.files_per_s:.1f} files/s")
+        if self.n_skipped:
+            s += f"; {self.n_skipped} skipped (already in the output)"
+        return s
+
+
+# ---------------------------------------------------------------------- inputs
+def expand_inputs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
+    """The files to score: files as named, folders walked (as ``ser-live predict`` walks
+    them), and CSV files of paths (a ``path`` column, else the first column; relative paths
+    are relative to the CSV's folder, as for ``--sessions``).
+
+    Parameters
+    ----------
+    paths : iterable of str
+
+    Returns
+    -------
+    list of (str, str or None)
+        Each path, with an error message when it is unusable before any scoring (an empty
+        folder, an unreadable CSV); order kept, duplicates dropped.
+    """
+    from .cli import _expand_paths
+
+    out: dict[str, str | None] = {}
+    for raw in paths:
+        if raw.lower().endswith(".csv") and Path(raw).is_file():
+            try:
+                for p in _read_path_csv(Path(raw)):
+                    out.setdefault(p, None)
+            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+                out.setdefault(raw, f"{raw}: cannot read the CSV of paths: {exc}")
+            continue
+        for p, err in _expand_paths([raw]):
+            out.setdefault(p, str(err) if err is not None else None)
+    return list(out.items())
+
+
+def _read_path_csv(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    if not rows:
+        return []
+    col = 0
+    head = [c.strip().lower() for c in rows[0]]
+    if "path" in head:
+        col, rows = head.index("path"), rows[1:]
+    base = path.resolve().parent
+    out = []
+    for r in rows:
+        p = Path(r[col].strip())
+        out.append(str(p if p.is_absolute() else base / p))
+    return out
+
+
+def _chunks(items: Sequence[Any], n: int) -> list[list[Any]]:
+    return [list(items[i : i + n]) for i in range(0, len(items), n)]
+
+
+# ---------------------------------------------------------------------- records
+def prediction_record(path: str, pred: Any) -> dict[str, Any]:
+    """The record of one whole-file prediction, exactly as ``ser-live predict`` writes it
+    (confidence and probabilities rounded to 4 decimals), plus ``error`` (None).
+
+    Parameters
+    ----------
+    path : str
+    pred : ser_live.types.Prediction
+
+    Returns
+    -------
+    dict
+        ``path``, ``label``, ``confidence``, ``probabilities`` (label -> float), ``error``.
+    """
+    return {"path": path, "label": pred.label, "confidence": round(float(pred.confidence), 4),
+            "probabilities": {k: round(float(v), 4) for k, v in pred.probabilities.items()}, "error": None}
+
+
+def error_record(path: str, exc: BaseException | str) -> dict[str, Any]:
+    """The record of a file that could not be scored: no label, the error as text.
+
+    Parameters
+    ----------
+    path : str
+    exc : exception or str
+
+    Returns
+    -------
+    dict
+        ``path``, ``label`` (None), ``confidence`` (None), ``probabilities`` (None), ``error``.
+    """
+    msg = exc if isinstance(exc, str) else (str(exc) if isinstance(exc, SerLiveError) else f"{type(exc).__name__}: {exc}")
+    return {"path": path, "label": None, "confidence": None, "probabilities": None, "error": msg}
+
+
+# ---------------------------------------------------------------------- workers
+def _plugin_class() -> type:
+    """:func:`model_plugin` builds a subclass of ``distributed.WorkerPlugin``: built on first use so
+    that importing this module does not import Dask."""
+    global _PLUGIN_CLASS
+    if _PLUGIN_CLASS is None:
+        from distributed.diagnostics.plugin import WorkerPlugin
+
+        class _ModelPlugin(WorkerPlugin):
+            def __init__(self, model_bytes: bytes, vad_config: Any, name: str) -> None:
+                self.model_bytes = model_bytes
+                self.vad_config = vad_config
+                self.name = name
+                self.predictor: Any = None
+
+            def setup(self, worker: Any) -> None:  # once per worker process
+                from .offline import Predictor
+                from .runtime import tune_process
+
+                _drop_nanny_malloc_setting()
+                tune_process()  # heap thresholds, one BLAS thread: as single-process predict
+                model = pickle.loads(self.model_bytes)
+                self.predictor = Predictor(model, vad_config=self.vad_config)
+                log.info("worker %s: model %s loaded", getattr(worker, "address", "?"), self.name)
+
+        _PLUGIN_CLASS = _ModelPlugin
+    return _PLUGIN_CLASS
+
+
+_PLUGIN_CLASS: type | None = None
+
+
+def _drop_nanny_malloc_setting() -> None:
+    """Undo the ``MALLOC_TRIM_THRESHOLD_`` that Dask's nanny puts in every worker's
+    environment (``distributed.nanny.pre-spawn-environ``), so that
+    :func:`~ser_live.runtime.tune_process` sets the heap thresholds it sets in ``ser-live``:
+    with the nanny's 64 KiB trim threshold feature extraction page-faults its working set
+    anew on every file, and a worker scored 40 % fewer files/s than one ``ser-live predict``
+    process (``python -m benchmarks.dask_scale``). A value the user chose is kept."""
+    import dask
+
+    nanny = (dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}).get("MALLOC_TRIM_THRESHOLD_")
+    if nanny is not None and os.environ.get("MALLOC_TRIM_THRESHOLD_") == str(nanny):
+        del os.environ["MALLOC_TRIM_THRESHOLD_"]
+
+
+def model_plugin(model: "EmotionModel", *, vad_config: "VadConfig | None" = None) -> Any:
+    """A ``distributed.WorkerPlugin`` that gives each worker one
+    :class:`~ser_live.offline.Predictor`, built once when the plugin is set up on the worker
+    (and on every worker that joins later).
+
+    Parameters
+    ----------
+    model : EmotionModel
+        Loaded (and so checked) on the client; sent pickled, as Dask sends everything.
+    vad_config : VadConfig, optional
+
+    Returns
+    -------
+    distributed.WorkerPlugin
+        Its ``name`` is ``ser-live-model-<sha1 of the pickled model and VAD config>``, so two
+        runs with the same model share the workers' copy and different models do not clash.
+    """
+    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    digest = hashlib.sha1(blob + repr(vad_config).encode()).hexdigest()[:12]
+    return _plugin_class()(blob, vad_config, f"ser-live-model-{digest}")
+
+
+def _score_chunk(paths: list[str], plugin_name: str) -> list[dict[str, Any]]:
+    """Task run on a worker: one record per path, failures included."""
+    from distributed import get_worker
+
+    predictor = get_worker().plugins[plugin_name].predictor
+    out = []
+    for p in paths:
+        try:
+            out.append(prediction_record(p, predictor.process_file(p)))
+        except Exception as exc:  # a file that fails is a record, never a lost batch
+            out.append(error_record(p, exc))
+    return out
+
+
+# ---------------------------------------------------------------------- cluster
+@contextlib.contextmanager
+def open_client(address: str | None, *, connect_timeout_s: float = 10.0) -> Iterator[Any]:
+    """A ``distributed.Client`` of a new local cluster or of an existing one.
+
+    Parameters
+    ----------
+    address : str or None
+        ``tcp://host:port`` of a running scheduler, or None (or "") for a
+        ``LocalCluster`` on 127.0.0.1: one worker process per core, one thread each, no
+        dashboard.
+    connect_timeout_s : float, default 10.0
+        Give up connecting after this long (s).
+
+    Yields
+    ------
+    distributed.Client
+
+    Raises
+    ------
+    ClusterError
+        The scheduler cannot be reached in time, or the local cluster cannot start.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    settings: dict[str, Any] = {"distributed.comm.timeouts.connect": f"{connect_timeout_s}s"}
+    if not log.isEnabledFor(logging.INFO):  # Dask logs each worker and connection at INFO
+        for name in ("distributed", "dask"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    cluster = None
+    interrupted = False
+    with dask.config.set(settings):
+        try:
+            if address:
+                client = Client(address, timeout=connect_timeout_s, set_as_default=False)
+            else:
+                cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None,
+                                       # workers' notes on tasks cancelled by Ctrl-C are not for the user
+                                       silence_logs=logging.ERROR if not log.isEnabledFor(logging.INFO) else False)
+                client = Client(cluster, timeout=connect_timeout_s, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            if cluster is not None:
+                cluster.close()
+            where = address or "a local cluster"
+            raise ClusterError(f"cannot connect to the Dask scheduler at {where} within "
+                               f"{connect_timeout_s:g} s: {exc}") from exc
+    try:
+        yield client
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        if cluster is not None and interrupted:  # Ctrl-C: do not wait for the running tasks
+            _kill_local_workers(client)
+        with contextlib.suppress(Exception):
+            client.close(timeout=2)
+        if cluster is not None:
+            with contextlib.suppress(Exception):  # ~2 s even with the workers gone (nannies)
+                cluster.close(timeout=5)
+
+
+def _kill_local_workers(client: Any) -> None:
+    """SIGKILL the worker processes of the local cluster this process started, by PID: its
+    orderly close waits for the running tasks (seconds), and Ctrl-C must end within 2 s."""
+    import signal
+
+    with contextlib.suppress(Exception):
+        for info in client.scheduler_info(n_workers=-1).get("workers", {}).values():
+            pid = info.get("pid")
+            if pid and pid != os.getpid():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _is_cluster_loss(exc: BaseException) -> bool:
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(exc, (CommClosedError, OSError, TimeoutError)) or type(exc).__name__ == "CancelledError"
+
+
+def dask_imap(
+    fn: Callable[..., list[Any]],
+    items: Sequence[Any],
+    *,
+    client: Any,
+    config: BatchConfig | None = None,
+    on_fail: Callable[[Any, str], Any] | None = None,
+    fn_kwargs: dict[str, Any] | None = None,
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    """Run ``fn(chunk, **fn_kwargs)`` over chunks of ``items`` on a cluster; yield each
+    chunk with its results as soon as its task completes (completion order).
+
+    A worker that dies has its tasks rescheduled by Dask. A chunk whose task fails (it
+    killed workers more often than ``distributed.scheduler.allowed-failures``, or ``fn``
+    raised) is split in halves and resubmitted; a single item that still fails gets
+    ``on_fail(item, message)`` as its result. Closing the generator early (an exception in
+    the consumer, Ctrl-C) cancels the tasks still pending.
+
+    Parameters
+    ----------
+    fn : callable
+        Picklable (module level), taking a list of items and returning one result per item.
+    items : sequence
+    client : distributed.Client
+    config : BatchConfig, optional
+    on_fail : callable(item, message), optional
+        Result of an item whose task failed alone; without it the error is raised.
+    fn_kwargs : dict, optional
+        Extra keyword arguments of ``fn``.
+
+    Yields
+    ------
+    (list, list)
+        A chunk of ``items`` and ``fn``'s results for it.
+
+    Raises
+    ------
+    ClusterError
+        The scheduler connection is lost for longer than ``connect_timeout_s``, or no
+        worker for ``no_worker_timeout_s``.
+    """
+    cfg = (config or BatchConfig()).validate()
+    kw = fn_kwargs or {}
+    pending: dict[Any, list[Any]] = {}
+
+    def submit(chunk: list[Any]) -> None:
+        fut = client.submit(fn, chunk, **kw, pure=False)
+        pending[fut] = chunk
+
+    for chunk in _chunks(items, int(cfg.chunk_files)):
+        submit(chunk)
+    try:
+        with client.as_current():  # distributed.wait() asks for the current client
+            yield from _drain(pending, submit, client=client, cfg=cfg, on_fail=on_fail)
+    finally:
+        if pending:
+            with contextlib.suppress(Exception):
+                client.cancel(list(pending), force=True)
+
+
+def dask_starmap(
+    fn: Callable[..., Any],
+    arg_tuples: Sequence[tuple[Any, ...]],
+    *,
+    address: str | None = None,
+    config: BatchConfig | None = None,
+) -> Iterator[Any]:
+    """``fn(*args)`` for each tuple of ``arg_tuples`` on a Dask cluster, yielded in input
+    order (results that complete early wait in the client until their turn).
+
+    Used by ``python -m train features --dask``: ``fn`` must be importable on the workers
+    (the same ``ser_live``/``train`` code), and the paths in ``arg_tuples`` readable there.
+
+    Parameters
+    ----------
+    fn : callable
+        Module-level function.
+    arg_tuples : sequence of tuple
+    address : str, optional
+        Scheduler address; None for a local cluster (see :func:`open_client`).
+    config : BatchConfig, optional
+
+    Yields
+    ------
+    object
+        ``fn(*arg_tuples[i])`` for i = 0, 1, ...
+
+    Raises
+    ------
+    ClusterError
+        As :func:`open_client` and :func:`dask_imap`.
+    """
+    cfg = (config or BatchConfig()).validate()
+    ready: dict[int, Any] = {}
+    nxt = 0
+    with open_client(address, connect_timeout_s=cfg.connect_timeout_s) as client:
+        for chunk, results in dask_imap(_star_chunk, list(enumerate(arg_tuples)), client=client, config=cfg,
+                                        fn_kwargs={"fn": fn}):
+            ready.update((i, r) for (i, _args), r in zip(chunk, results))
+            while nxt in ready:
+                yield ready.pop(nxt)
+                nxt += 1
+
+
+def _star_chunk(chunk: list[tuple[int, tuple[Any, ...]]], fn: Callable[..., Any]) -> list[Any]:
+    """Task run on a worker for :func:`dask_starmap`."""
+    return [fn(*args) for _i, args in chunk]
+
+
+def _drain(pending: dict[Any, list[Any]], submit: Callable[[list[Any]], None], *, client: Any, cfg: BatchConfig,
+           on_fail: Callable[[Any, str], Any] | None) -> Iterator[tuple[list[Any], list[Any]]]:
+    """:func:`dask_imap`'s loop: wait for tasks, yield results, resubmit failed chunks."""
+    from distributed import wait
+
+    lost_since: float | None = None
+    no_worker_since: float | None = None
+    while pending:
+        try:
+            done, _ = wait(list(pending), timeout=cfg.poll_s, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = set()
+        except Exception as exc:  # noqa: BLE001 - the connection to the scheduler broke
+            if type(exc).__name__ == "FuturesCancelledError":  # the client gave the scheduler up
+                raise ClusterError(f"lost the Dask cluster: {str(exc).splitlines()[-1] if str(exc) else exc!r}") from exc
+            if not _is_cluster_loss(exc):
+                raise
+            done = set()
+        now = time.monotonic()
+        if client.status != "running":
+            lost_since = lost_since or now
+            if now - lost_since > cfg.connect_timeout_s:
+                raise ClusterError(f"lost the Dask scheduler (client {client.status}) for more than "
+                                   f"{cfg.connect_timeout_s:g} s")
+            continue
+        lost_since = None
+        for fut in done:
+            chunk = pending.pop(fut)
+            if fut.status == "finished":
+                try:
+                    results = fut.result()
+                except Exception as exc:  # noqa: BLE001
+                    if _is_cluster_loss(exc):
+                        raise ClusterError(f"lost the Dask cluster while fetching results: {exc}") from exc
+                    raise
+                yield chunk, results
+            elif fut.status == "cancelled":
+                raise ClusterError("the Dask scheduler cancelled the tasks (cluster restarted or lost)")
+            else:  # "error": KilledWorker or fn raised
+                exc = fut.exception()
+                msg = f"{type(exc).__name__}: {exc}"
+                if len(chunk) > 1:
+                    log.warning("a task of %d items failed (%s); splitting it", len(chunk), msg)
+                    half = len(chunk) // 2
+                    submit(chunk[:half])
+                    submit(chunk[half:])
+                elif on_fail is not None:
+                    yield chunk, [on_fail(chunk[0], msg)]
+                else:
+                    raise exc
+            fut.release()
+        if pending and not done:
+            n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {})) if client.status == "running" else 0
+            if n_workers == 0:
+                no_worker_since = no_worker_since or now
+                if now - no_worker_since > cfg.no_worker_timeout_s:
+                    raise ClusterError(f"the Dask cluster has had no worker for {cfg.no_worker_timeout_s:g} s")
+            else:
+                no_worker_since = None
+
+
+# ---------------------------------------------------------------------- outputs
+class RecordWriter:
+    """Writes prediction records to a ``.parquet``, ``.jsonl`` or ``.csv`` file (or JSON
+    lines to a text stream), a batch at a time, each batch on disk when :meth:`write` returns
+    (Parquet: when the writer is closed, see below).
+
+    Parameters
+    ----------
+    path : str or Path or None
+        Output file; its suffix picks the format. None writes JSON lines (or CSV with
+        ``fmt="csv"``) to ``stream``.
+    labels : sequence of str
+        The model's labels (Parquet and CSV columns ``prob_<label>``).
+    resume : bool, default False
+        Keep the records already in ``path`` (:attr:`done` holds their paths) and add to
+        them; otherwise ``path`` is replaced.
+    stream : text stream, optional
+        Where records go when ``path`` is None (default stdout).
+    fmt : {"jsonl", "csv"}, optional
+        Format for a stream.
+
+    Notes
+    -----
+    Parquet columns: ``path`` (string), ``label`` (string), ``confidence`` (float64),
+    ``prob_<label>`` per label (float64), ``error`` (string); one row group per batch. The
+    rows go to ``<path>.partial`` as they come and the file is renamed to ``path`` when the
+    writer closes, which it does on any exit of a ``with`` block (Ctrl-C, a lost cluster, an
+    error), so ``path`` is always a complete Parquet file; a process killed outright (SIGKILL)
+    leaves the previous ``path`` as it was. JSON lines and CSV are appended and flushed per
+    batch; on resume a torn last line (a killed writer) is cut off.
+
+    Raises
+    ------
+    ValueError
+        Unknown suffix, or on resume a file written for other labels.
+    OSError
+        The file cannot be written (raised at construction, before anything is scored).
+    """
+
+    def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
+                 stream: io.TextIOBase | None = None, fmt: str = "jsonl") -> None:
+        self.labels = list(labels)
+        self.path = Path(path) if path is not None else None
+        self.done: set[str] = set()
+        self.n_written = 0
+        self._pq = None
+        self._file: Any = None
+        self._csv: Any = None
+        if self.path is None:
+            self.fmt = fmt
+            self._file = stream or sys.stdout
+        else:
+            self.fmt = self.path.suffix.lower().lstrip(".")
+            if "." + self.fmt not in OUTPUT_SUFFIXES:
+                raise ValueError(f"{self.path}: unknown output format; use one of {', '.join(OUTPUT_SUFFIXES)}")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.fmt == "parquet":
+                self._open_parquet(resume)
+            else:
+                self._open_text(resume)
+        if self.fmt == "csv":
+            self._csv = csv.writer(self._file, lineterminator="\n")
+            if self.path is None or self._file.tell() == 0:
+                self._csv.writerow(self._columns())
+                self._file.flush()
+
+    def _columns(self) -> list[str]:
+        return ["path", "label", "confidence", *(f"prob_{lab}" for lab in self.labels), "error"]
+
+    def _open_text(self, resume: bool) -> None:
+        assert self.path is not None
+        if resume and self.path.exists():
+            data = self.path.read_bytes()
+            keep = data.rfind(b"\n") + 1  # a torn last line (a killed writer) is cut off
+            self.done = self._read_done(data[:keep].decode("utf-8", errors="replace"))
+            if keep < len(data):
+                log.warning("%s: dropping a torn last line of %d bytes", self.path, len(data) - keep)
+                with open(self.path, "rb+") as f:
+                    f.truncate(keep)
+            self._file = open(self.path, "a", encoding="utf-8", newline="")
+        else:
+            self._file = open(self.path, "w", encoding="utf-8", newline="")
+
+    def _read_done(self, text: str) -> set[str]:
+        """Paths of the records in a ``.jsonl``/``.csv`` output (checked before any change)."""
+        bad = ValueError(f"{self.path}: not records of this model in {self.fmt} form, cannot resume from it; "
+                         "write to another file")
+        if self.fmt == "jsonl":
+            try:
+                return {json.loads(line)["path"] for line in text.splitlines() if line.strip()}
+            except (ValueError, KeyError, TypeError):
+                raise bad from None
+        if not text:
+            return set()
+        if next(csv.reader(io.StringIO(text)), []) != self._columns():
+            raise bad
+        return {r["path"] for r in csv.DictReader(io.StringIO(text))}
+
+    def _schema(self) -> Any:
+        import pyarrow as pa
+
+        return pa.schema([("path", pa.string()), ("label", pa.string()), ("confidence", pa.float64()),
+                          *((f"prob_{lab}", pa.float64()) for lab in self.labels), ("error", pa.string())])
+
+    def _open_parquet(self, resume: bool) -> None:
+        import pyarrow.parquet as pq
+
+        assert self.path is not None
+        old = None
+        if resume and self.path.exists():
+            try:
+                old = pq.read_table(self.path)
+            except Exception as exc:  # noqa: BLE001 - pyarrow raises its own types
+                raise ValueError(f"{self.path}: not a readable Parquet file, cannot resume from it: {exc}") from exc
+            if old.schema.names != self._schema().names:
+                raise ValueError(f"{self.path}: its columns are not those of this model's records; "
+                                 "write to another file")
+            self.done = set(old.column("path").to_pylist())
+        self._partial = self.path.with_name(self.path.name + ".partial")
+        self._pq = pq.ParquetWriter(self._partial, self._schema())
+        if old is not None and old.num_rows:
+            self._pq.write_table(old.cast(self._schema()))
+
+    def write(self, records: Sequence[dict[str, Any]]) -> None:
+        """Write a batch of records (:func:`prediction_record` / :func:`error_record`).
+
+        Raises
+        ------
+        OSError
+            The file cannot be written.
+        """
+        if not records:
+            return
+        if self._pq is not None:
+            import pyarrow as pa
+
+            cols: dict[str, list[Any]] = {c: [] for c in self._schema().names}
+            for r in records:
+                probs = r.get("probabilities") or {}
+                cols["path"].append(r["path"])
+                cols["label"].append(r["label"])
+                cols["confidence"].append(r["confidence"])
+                for lab in self.labels:
+                    cols[f"prob_{lab}"].append(probs.get(lab))
+                cols["error"].append(r.get("error"))
+            self._pq.write_table(pa.table(cols, schema=self._schema()))
+        elif self._csv is not None:
+            for r in records:
+                probs = r.get("probabilities") or {}
+                self._csv.writerow([r["path"], r["label"], r["confidence"],
+                                    *(probs.get(lab) for lab in self.labels), r.get("error")])
+            self._file.flush()
+        else:
+            self._file.write("".join(json.dumps(r) + "\n" for r in records))
+            self._file.flush()
+        self.n_written += len(records)
+        self.done.update(r["path"] for r in records)
+
+    def close(self) -> None:
+        """Finish the file (Parquet: footer written, renamed into place). Idempotent."""
+        if self._pq is not None:
+            pqw, self._pq = self._pq, None
+            pqw.close()
+            assert self.path is not None
+            os.replace(self._partial, self.path)
+        if self._file is not None and self.path is not None:
+            f, self._file = self._file, None
+            f.close()
+
+    def __enter__(self) -> "RecordWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------- predict
+def predict_on_cluster(
+    paths: Sequence[str],
+    *,
+    model: "EmotionModel",
+    writer: RecordWriter,
+    address: str | None = None,
+    vad_config: "VadConfig | None" = None,
+    config: BatchConfig | None = None,
+) -> BatchReport:
+    """Score files on a Dask cluster, writing each completed task's records at once.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Inputs as for ``ser-live predict`` (files, folders, CSVs of paths).
+    model : EmotionModel
+    writer : RecordWriter
+        Paths in ``writer.done`` are skipped (``--resume``).
+    address : str, optional
+        Scheduler address; None for a local cluster.
+    vad_config : VadConfig, optional
+    config : BatchConfig, optional
+
+    Returns
+    -------
+    BatchReport
+
+    Raises
+    ------
+    ClusterError
+        Cluster unreachable or lost (what was written stays written).
+    OSError
+        The output cannot be written.
+    """
+    cfg = (config or BatchConfig()).validate()
+    report = BatchReport()
+    expanded = expand_inputs(paths)
+    report.n_inputs = len(expanded)
+    todo: list[str] = []
+    upfront: list[dict[str, Any]] = []
+    for p, err in expanded:
+        if p in writer.done:
+            report.n_skipped += 1
+        elif err is not None:
+            upfront.append(error_record(p, err))
+        else:
+            todo.append(p)
+
+    def take(records: list[dict[str, Any]]) -> None:
+        writer.write(records)
+        report.n_scored += len(records)
+        for r in records:
+            if r["error"] is not None:
+                report.n_failed += 1
+                if len(report.errors) < 5:
+                    report.errors.append(r["error"])
+
+    take(upfront)
+    with open_client(address, connect_timeout_s=cfg.connect_timeout_s) as client, \
+            _progress(cfg.progress, total=len(todo)) as advance:
+        plugin = model_plugin(model, vad_config=vad_config)
+        client.register_plugin(plugin, name=plugin.name)
+        report.n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+        t0 = time.perf_counter()
+        try:
+            for _chunk, recs in dask_imap(
+                _score_chunk, todo, client=client, config=cfg, fn_kwargs={"plugin_name": plugin.name},
+                on_fail=lambda p, msg: error_record(p, f"{p}: worker failed on this file: {msg}"),
+            ):
+                take(recs)
+                advance(len(recs))
+        finally:
+            report.seconds = time.perf_counter() - t0
+    return report
+
+
+class _RateColumn:
+    """A rich column: items per second of the task."""
+
+    def __new__(cls) -> Any:  # built lazily: rich is imported only for a progress bar
+        from rich.progress import ProgressColumn
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                return Text(f"{task.speed:.1f} files/s" if task.speed else "- files/s")
+
+        return Rate()
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, *, total: int, description: str = "scoring") -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr (files, files/s) while the block runs; yields
+    ``advance(n)``. Disabled when stderr is not a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                   TimeElapsedColumn(), console=console, disable=not (enabled and console.is_terminal),
+                   transient=True)
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def predict_cli(args: Any, model: "EmotionModel", *, err: Callable[[str], None]) -> int:
+    """``ser-live predict ... --dask [ADDRESS]``: the command's cluster branch.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``paths``, ``dask`` ("" for a local cluster), ``output``, ``resume``, ``format``,
+        ``segments``, ``chunk_files``, ``vad_config``.
+    model : EmotionModel
+    err : callable(str)
+        Prints a message for the user (stderr).
+
+    Returns
+    -------
+    int
+        0; 1 when some file failed (its record says why); 2 usage error; 8 cluster
+        unreachable or lost (what was written stays written, ``--resume`` goes on).
+
+    Raises
+    ------
+    OSError
+        The output cannot be written (the CLI reports it, exit 1).
+    """
+    if args.segments:
+        err("error: --segments is not available with --dask yet (whole files only)")
+        return 2
+    if getattr(args, "sessions", None):  # TODO(issue 13): one task per session, normalised together
+        err("error: --sessions is not available with --dask yet")
+        return 2
+    if args.resume and not args.output:
+        err("error: --resume needs --output FILE (the records to resume from)")
+        return 2
+    try:
+        cfg = BatchConfig(chunk_files=args.chunk_files).validate()
+    except ValueError as exc:
+        err(f"error: --chunk-files: {exc}")
+        return 2
+    try:
+        with RecordWriter(args.output, labels=model.labels, resume=args.resume, fmt=args.format) as writer:
+            report = predict_on_cluster(args.paths, model=model, writer=writer, address=args.dask or None,
+                                        vad_config=args.vad_config, config=cfg)
+    except ClusterError as exc:
+        err(f"error: {exc}")
+        if args.output:
+            err(f"the records written so far are in {args.output}; run again with --resume to finish")
+        return exc.exit_code
+    except ValueError as exc:  # an output file that cannot be resumed
+        err(f"error: {exc}")
+        return 2
+    err(f"done: {report}" + (f" -> {args.output}" if args.output else ""))
+    for e in report.errors:
+        err(f"error: {e}")
+    return 1 if report.n_failed else 0

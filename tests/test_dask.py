@@ -1,0 +1,299 @@
+"""``ser-live predict --dask``: scoring on a real Dask cluster (issue 13).
+
+The cluster is real: ``dask scheduler`` and ``dask worker ... --nworkers 1 --nthreads 1``
+processes on 127.0.0.1 at free ports, started and stopped here by PID; ``ser-live`` runs as
+a subprocess, as a user runs it, and its records are compared with single-process
+``ser-live predict`` on the same RAVDESS files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed", reason="the dask extra is not installed (pip install -e '.[dask]')")
+pq = pytest.importorskip("pyarrow.parquet", reason="the dask extra is not installed (pip install -e '.[dask]')")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+ENV.pop("SER_LIVE_MODEL", None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A scheduler and workers on 127.0.0.1, each a process of its own, stopped by PID."""
+
+    def __init__(self, log_dir: Path, n_workers: int) -> None:
+        self.port = _free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.log_dir = log_dir
+        self.procs: list[subprocess.Popen] = []
+        self.scheduler = self._spawn("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(self.port),
+                                                   "--no-dashboard"])
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            assert self.scheduler.poll() is None, (log_dir / "scheduler.log").read_text()
+            assert time.monotonic() < deadline, "the scheduler did not start within 60 s"
+            time.sleep(0.2)
+        self.workers = [self.add_worker() for _ in range(n_workers)]
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            p = subprocess.Popen([str(BIN / "dask"), *args], env=ENV, stdout=log, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+    def add_worker(self) -> subprocess.Popen:
+        """Start one worker (no nanny: the PID is the worker itself, so killing it kills it)."""
+        return self._spawn(f"worker{len(self.procs)}", ["worker", self.address, "--nworkers", "1", "--nthreads", "1",
+                                                        "--no-nanny", "--host", "127.0.0.1", "--no-dashboard"])
+
+    def wait_for_workers(self, n: int) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=30, set_as_default=False) as c:
+            c.wait_for_workers(n, timeout=120)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("dask-cluster"), n_workers=2)
+    try:
+        c.wait_for_workers(2)
+        yield c
+    finally:
+        c.stop()
+
+
+def _actors(ravdess_root: Path, *ids: int) -> list[Path]:
+    dirs = [ravdess_root / f"Actor_{i:02d}" for i in ids]
+    for d in dirs:
+        if not d.is_dir():
+            pytest.skip(f"{d} not found")
+    return dirs
+
+
+def _files(dirs: list[Path]) -> list[str]:
+    return [str(f) for d in dirs for f in sorted(d.glob("*.flac"))]
+
+
+def _predict(*args: str, wait: bool = True) -> subprocess.CompletedProcess | subprocess.Popen:
+    cmd = [sys.executable, "-m", "ser_live", "predict", *args]
+    if wait:
+        return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+
+
+def _records(path: Path) -> list[dict]:
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _wait_for_output(proc: subprocess.Popen, path: Path, *, min_bytes: int = 1, timeout_s: float = 120) -> None:
+    """Until ``path`` holds ``min_bytes`` (records written), the process still running."""
+    deadline = time.monotonic() + timeout_s
+    while not (path.exists() and path.stat().st_size >= min_bytes):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"no output in {path} after {timeout_s} s"
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------- tests
+def test_the_cli_does_not_import_dask_without_dask():
+    probe = ("import sys, ser_live.cli, ser_live.batch; ser_live.cli.build_parser(); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'pyarrow')))")
+    out = subprocess.run([sys.executable, "-c", probe], env=ENV, capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_cluster_records_equal_single_process_predict(cluster, ravdess_root, tmp_path):
+    dirs = _actors(ravdess_root, 1, 2, 3, 4)  # 240 files, of which 200 are scored
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF this is not audio")
+    listing = tmp_path / "more.csv"  # a CSV of paths, one of them relative to the CSV's folder
+    listing.write_text("path\n" + "\n".join(_files(dirs[2:])[:80]) + "\nbroken.wav\n")
+    out = tmp_path / "out.parquet"
+    res = _predict(str(dirs[0]), str(dirs[1]), str(listing), "--dask", cluster.address, "--output", str(out),
+                   "--chunk-files", "40")
+    assert res.returncode == 1, res.stderr  # one file failed, and said so
+    assert "broken.wav" in res.stderr
+    got = {r["path"]: r for r in _records(out)}
+    files = _files(dirs)[:200]
+    assert len(got) == len(files) + 1
+
+    ref_out = tmp_path / "ref.jsonl"
+    ref = _predict(*files, "--output", str(ref_out))
+    assert ref.returncode == 0, ref.stderr
+    ref_recs = _records(ref_out)
+    assert len(ref_recs) == len(files)
+    for r in ref_recs:
+        g = got[r["path"]]
+        assert g["error"] is None
+        assert g["label"] == r["label"]
+        assert g["confidence"] == pytest.approx(r["confidence"], abs=1e-6)
+        for lab, p in r["probabilities"].items():
+            assert g[f"prob_{lab}"] == pytest.approx(p, abs=1e-6)
+    bad = got[str(broken)]
+    assert bad["label"] is None and bad["confidence"] is None and "broken.wav" in bad["error"]
+
+
+def test_killing_a_worker_mid_run_loses_no_file(cluster, ravdess_root, tmp_path):
+    extra = cluster.add_worker()
+    cluster.wait_for_workers(3)
+    files = _files(_actors(ravdess_root, 5, 6))
+    out = tmp_path / "out.jsonl"
+    proc = _predict(*files, "--dask", cluster.address, "--output", str(out), "--chunk-files", "10", wait=False)
+    _wait_for_output(proc, out, min_bytes=20 * 200)  # ~20 records: every worker is in a task
+    extra.kill()  # SIGKILL: its running task is lost and Dask reschedules it
+    extra.wait(timeout=10)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    paths = [r["path"] for r in _records(out)]
+    assert sorted(paths) == sorted(files)  # every file, each exactly once
+    assert all(r["error"] is None for r in _records(out))
+
+
+def test_an_interrupted_run_finished_with_resume_scores_each_file_once(cluster, ravdess_root, tmp_path):
+    files = _files(_actors(ravdess_root, 9, 10))
+    out = tmp_path / "out.parquet"
+    proc = _predict(*files, "--dask", cluster.address, "--output", str(out), "--chunk-files", "10", wait=False)
+    _wait_for_output(proc, out.with_name(out.name + ".partial"), min_bytes=2000)  # a row group or more
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - t0 < 10
+    first = _records(out)  # a complete Parquet file with what was scored before Ctrl-C
+    assert 0 < len(first) < len(files)
+    assert len({r["path"] for r in first}) == len(first)
+
+    res = _predict(*files, "--dask", cluster.address, "--output", str(out), "--resume", "--chunk-files", "10")
+    assert res.returncode == 0, res.stderr
+    assert f"{len(first)} skipped" in res.stderr
+    paths = [r["path"] for r in _records(out)]
+    assert sorted(paths) == sorted(files)  # each exactly once
+    assert {r["path"]: r for r in _records(out) if r["path"] in {f["path"] for f in first}} == \
+        {r["path"]: r for r in first}  # the first run's records kept as they were
+
+
+def test_a_cluster_that_vanishes_mid_run_is_an_error_and_keeps_the_records(ravdess_root, tmp_path):
+    c = Cluster(tmp_path, n_workers=1)
+    try:
+        c.wait_for_workers(1)
+        files = _files(_actors(ravdess_root, 13, 14))
+        out = tmp_path / "out.parquet"
+        proc = _predict(*files, "--dask", c.address, "--output", str(out), "--chunk-files", "10", wait=False)
+        _wait_for_output(proc, out.with_name(out.name + ".partial"), min_bytes=2000)
+        c.scheduler.kill()
+        c.workers[0].kill()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        c.stop()
+    assert proc.returncode == 8, err
+    assert "lost the Dask" in err and "--resume" in err
+    kept = _records(out)
+    assert 0 < len(kept) < len(files) and all(r["error"] is None for r in kept)
+
+
+def test_a_bad_address_is_a_clear_error_not_a_hang():
+    from ser_live.batch import ClusterError, open_client
+
+    t0 = time.monotonic()
+    with pytest.raises(ClusterError, match="cannot connect to the Dask scheduler at tcp://127.0.0.1"):
+        with open_client(f"tcp://127.0.0.1:{_free_port()}", connect_timeout_s=2):
+            pass
+    assert time.monotonic() - t0 < 15
+
+
+def test_an_output_that_cannot_be_written_fails_before_scoring_and_keeps_the_old_file(ravdess_root, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    files = _files(_actors(ravdess_root, 1))[:3]
+    res = _predict(*files, "--dask", "tcp://127.0.0.1:1", "--output", str(tmp_path / "a-file" / "out.parquet"))
+    assert res.returncode == 1 and "error:" in res.stderr and "a-file" in res.stderr
+    torn = tmp_path / "old.parquet"
+    torn.write_bytes(b"PAR1 torn")
+    res = _predict(*files, "--dask", "tcp://127.0.0.1:1", "--output", str(torn), "--resume")
+    assert res.returncode == 2 and "cannot resume" in res.stderr
+    assert torn.read_bytes() == b"PAR1 torn"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_resume_cuts_a_torn_last_line_and_appends(tmp_path, suffix):
+    from ser_live.batch import RecordWriter, error_record
+
+    out = tmp_path / f"out{suffix}"
+    rec = {"path": "a.wav", "label": "sad", "confidence": 0.5, "probabilities": {"sad": 0.5, "angry": 0.5},
+           "error": None}
+    with RecordWriter(out, labels=["sad", "angry"]) as w:
+        w.write([rec])
+    with open(out, "a") as f:
+        f.write('{"path": "b.wav", "lab')  # a writer killed mid-line
+    with RecordWriter(out, labels=["sad", "angry"], resume=True) as w:
+        assert w.done == {"a.wav"}
+        w.write([error_record("b.wav", "b.wav: no speech")])
+    with RecordWriter(out, labels=["sad", "angry"], resume=True) as w:
+        assert w.done == {"a.wav", "b.wav"}
+    text = out.read_text()
+    assert "lab\n" not in text and text.endswith("\n")
+    if suffix == ".csv":
+        assert text.splitlines()[0] == "path,label,confidence,prob_sad,prob_angry,error"
+        assert len(text.splitlines()) == 3
+
+
+def test_train_features_on_the_cluster_share_the_cache_with_joblib(cluster, ravdess_root, tmp_path):
+    import numpy as np
+
+    from train.extract import extract_features
+
+    files = _files(_actors(ravdess_root, 15))[:24]
+    cache = tmp_path / "cache"
+    X_dask, rep = extract_features(files, cache_dir=cache, dask=cluster.address, progress=False)
+    assert rep.n_cached == 0 and not rep.failures
+    assert len(list(cache.rglob("*.npy"))) == len(files)  # written by the workers, same keys
+    X_cached, rep = extract_features(files, cache_dir=cache, n_jobs=1, progress=False)
+    assert rep.n_cached == len(files)
+    np.testing.assert_array_equal(X_cached, X_dask)
+    X_fresh, _ = extract_features(files, cache_dir=False, n_jobs=1, progress=False)
+    np.testing.assert_allclose(X_fresh, X_dask, rtol=1e-6, atol=1e-6)  # in input order
+
+
+@pytest.mark.parametrize("suffix, content", [(".jsonl", "not json\n"), (".csv", "path,label,confidence\nx.wav,sad,1\npart")])
+def test_resume_refuses_a_file_of_other_records_and_leaves_it_as_it_was(tmp_path, suffix, content):
+    from ser_live.batch import RecordWriter
+
+    out = tmp_path / f"out{suffix}"
+    out.write_text(content)
+    with pytest.raises(ValueError, match="cannot resume"):
+        RecordWriter(out, labels=["sad", "angry"], resume=True)
+    assert out.read_text() == content
