@@ -3,7 +3,7 @@
 #   make setup      system libraries + .venv with ser-live and the training extras
 #   make live       setup, then run ser-live (replays the bundled demo if there is no microphone)
 #   make test-deps  system packages for the tests (PulseAudio null-sink microphone, espeak-ng, sox)
-#                   + .venv with the dev extras
+#                   + .venv with the dev and deep (CPU PyTorch) extras
 #   make test       test-deps, then the test suite
 #   make demo       rebuild ser_live/data/demo.wav from the RAVDESS corpus (../shared/data)
 #
@@ -74,12 +74,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(VPY)
 	$(VPY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+# The deep extra (PyTorch for tests/test_deep.py), then a check that pip took the CPU-only
+# build (see the comment on `deep` in pyproject.toml), not a multi-GB CUDA one.
+$(VENV)/.installed-deep: pyproject.toml | $(VPY)
+	$(VPY) -m pip install -q -e '.[deep]'
+	$(VPY) -c 'import sys, torch; sys.exit(None if torch.version.cuda is None else f"torch {torch.__version__} is a CUDA build: install the CPU one (pyproject.toml, extra deep)")'
+	@touch $@
+
 setup: apt-runtime $(VENV)/.installed-train
 
 live: setup
 	$(VENV)/bin/ser-live $(ARGS)
 
-test-deps: apt-test $(VENV)/.installed-dev
+test-deps: apt-test $(VENV)/.installed-dev $(VENV)/.installed-deep
 
 test: test-deps
 	$(VPY) -m pytest -q -ra $(PYTEST_ARGS)

@@ -5,6 +5,7 @@ Examples
 python -m train evaluate --protocol ravdess-6fold
 python -m train evaluate --protocol "cross:ravdess->emodb"
 python -m train compare --protocol ravdess-6fold
+python -m train compare --protocol ravdess-6fold --classifiers cnn cnn-lstm
 python -m train fit --corpora ravdess tess emodb --out models/ser-default.skops
 python -m train features --corpus ravdess
 python -m train plots --corpus ravdess
@@ -97,6 +98,11 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     from .classifiers import COMPARE_CLASSIFIERS
     from .evaluate import load_protocol_features, run_protocol, write_reports
 
+    if args.classifiers:  # the deep rows (train/deep.py, extra `deep`)
+        from .deep import compare_deep
+
+        compare_deep(args.protocol, args.classifiers, out_dir=args.out, command=_command(argv), n_threads=args.jobs, emit=_print)
+        return 0
     from .evaluate import run_recipe
     from .recipe import load_recipe
 
@@ -339,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--protocol", default="ravdess-6fold")
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"))
+    s.add_argument("--classifiers", nargs="+", choices=["cnn", "cnn-lstm"], help="run these deep models instead (pip install '.[deep]'; -j sets PyTorch threads)")
     s.add_argument("--out", default=str(REPORTS))
     s = sub.add_parser("fit", help="train the shipped model on whole corpora and write its model card")
     s.add_argument("--corpora", nargs="+", default=["ravdess", "tess", "emodb"])
