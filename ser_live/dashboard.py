@@ -35,6 +35,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from .labels import canonical_label
 from .types import Result, RunSummary, UncertaintyRule
 
 __all__ = [
@@ -65,21 +66,6 @@ EMOTION_COLORS: dict[str, str] = {
     "disgust": "green3",
     "surprised": "dark_orange",
     "boredom": "tan",
-}
-
-#: Other spellings of the canonical labels (TESS, EmoDB in English, common variants).
-_ALIASES: dict[str, str] = {
-    "anger": "angry",
-    "fear": "fearful",
-    "happiness": "happy",
-    "joy": "happy",
-    "sadness": "sad",
-    "disgusted": "disgust",
-    "surprise": "surprised",
-    "pleasant_surprise": "surprised",
-    "pleasant_surprised": "surprised",
-    "ps": "surprised",
-    "bored": "boredom",
 }
 
 #: Fraction of full-scale samples in the last second above which the input is "clipped"
@@ -115,8 +101,9 @@ def emotion_color(label: str) -> str:
     Parameters
     ----------
     label : str
-        Any label; case and surrounding spaces are ignored, and TESS/EmoDB spellings
-        (``fear``, ``anger``, ``pleasant_surprise``, ...) map to the canonical ones.
+        Any label; case and surrounding spaces are ignored, and the synonyms of
+        :func:`ser_live.labels.canonical_label` (``fear``, ``anger``, ``pleasant_surprise``,
+        ...) map to the canonical ones.
 
     Returns
     -------
@@ -125,8 +112,7 @@ def emotion_color(label: str) -> str:
         of a fixed palette picked by a CRC-32 of the name (the same label always gets the same
         colour, across runs).
     """
-    key = label.strip().lower()
-    key = _ALIASES.get(key, key)
+    key = canonical_label(label) or label.strip().lower()
     color = EMOTION_COLORS.get(key)
     if color is not None:
         return color

@@ -43,6 +43,7 @@ from typing import Callable, Iterable, Sequence
 
 from ser_live.audiofile import audio_info
 from ser_live.errors import AudioFileError, SerLiveError
+from ser_live.labels import CANONICAL_LABELS, canonical_label
 
 __all__ = [
     "CANONICAL_LABELS",
@@ -71,19 +72,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The label vocabulary every reader maps to, in the order reports list classes.
-CANONICAL_LABELS: tuple[str, ...] = (
-    "neutral",
-    "calm",
-    "happy",
-    "sad",
-    "angry",
-    "fearful",
-    "disgust",
-    "surprised",
-    "boredom",
-)
-
 #: File extensions read as audio (compared lower-cased).
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg")
 
@@ -95,48 +83,6 @@ DATA_ENV_VAR = "SER_LIVE_DATA"
 
 #: Corpora present in the project's shared data folder (see ``shared/data/README.md``).
 SHIPPED_CORPORA: tuple[str, ...] = ("ravdess", "tess", "emodb", "emotiontts_kor")
-
-# Synonyms seen in corpus names and in user folders / CSV files (keys lower-case, ``_``-joined).
-_LABEL_SYNONYMS: dict[str, str] = {
-    **{c: c for c in CANONICAL_LABELS},
-    "neu": "neutral",
-    "happiness": "happy",
-    "hap": "happy",
-    "joy": "happy",
-    "sadness": "sad",
-    "anger": "angry",
-    "ang": "angry",
-    "fear": "fearful",
-    "fea": "fearful",
-    "afraid": "fearful",
-    "disgusted": "disgust",
-    "dis": "disgust",
-    "surprise": "surprised",
-    "sur": "surprised",
-    "ps": "surprised",
-    "pleasant_surprise": "surprised",
-    "pleasant_surprised": "surprised",
-    "bored": "boredom",
-}
-
-
-def canonical_label(name: str) -> str | None:
-    """Map a label as written in a corpus or a user's folder to its canonical form.
-
-    Parameters
-    ----------
-    name : str
-        E.g. ``"Anger"``, ``"pleasant surprise"``, ``"FEA"``; case, spaces and hyphens are
-        ignored.
-
-    Returns
-    -------
-    str or None
-        One of :data:`CANONICAL_LABELS`, or None when the name is not a known synonym.
-    """
-    key = re.sub(r"[\s\-]+", "_", name.strip().lower())
-    return _LABEL_SYNONYMS.get(key)
-
 
 class CorpusNotFoundError(SerLiveError, FileNotFoundError):
     """A corpus folder (or CSV list) is missing or holds no audio files.
