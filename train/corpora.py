@@ -51,6 +51,7 @@ __all__ = [
     "CORPORA",
     "SHIPPED_CORPORA",
     "DATA_ENV_VAR",
+    "RAVDESS_EMOTIONS",
     "Record",
     "ReadResult",
     "CorpusNotFoundError",
@@ -385,7 +386,8 @@ def _read_tree(
 # --------------------------------------------------------------------------------------
 
 _RAVDESS_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
-_RAVDESS_EMOTIONS = {
+#: RAVDESS emotion codes (third field of the file name) -> canonical label.
+RAVDESS_EMOTIONS: dict[str, str] = {
     "01": "neutral",
     "02": "calm",
     "03": "happy",
@@ -409,7 +411,7 @@ def _parse_ravdess(path: Path, root: Path) -> _Parsed:
         return f"modality {modality} is not audio-only (03)"
     if channel != "01":
         return f"vocal channel {channel} is not speech (01); song files are not used"
-    if emo not in _RAVDESS_EMOTIONS:
+    if emo not in RAVDESS_EMOTIONS:
         return f"unknown emotion code {emo} (01-08)"
     if inten not in _RAVDESS_INTENSITY:
         return f"unknown intensity code {inten} (01 normal, 02 strong)"
@@ -425,7 +427,7 @@ def _parse_ravdess(path: Path, root: Path) -> _Parsed:
         corpus="ravdess",
         speaker=f"ravdess-{actor}",
         gender="m" if n % 2 else "f",
-        label=_RAVDESS_EMOTIONS[emo],
+        label=RAVDESS_EMOTIONS[emo],
         intensity=_RAVDESS_INTENSITY[inten],
         text=_RAVDESS_STATEMENTS[stmt],
     )
