@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,8 +28,10 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """Folder holding ``ravdess/``, ``tess/``, ``emodb/``, ``samples/``; skip if absent."""
-    env = os.environ.get("SER_LIVE_DATA")
-    root = Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+    from train.corpora import DATA_ENV_VAR, default_data_root
+
+    env = os.environ.get(DATA_ENV_VAR)
+    root = default_data_root()
     if not root.is_dir():
         source = "$SER_LIVE_DATA" if env else "default <repo>/../shared/data"
         pytest.skip(f"corpora folder {root} ({source}) not found; set SER_LIVE_DATA to it")
