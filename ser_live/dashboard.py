@@ -36,7 +36,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .labels import canonical_label
-from .types import Result, RunSummary, UncertaintyRule
+from .types import Result, RunSummary, UncertaintyRule, latency_stats
 
 __all__ = [
     "EMOTION_COLORS",
@@ -389,11 +389,12 @@ class DashboardState:
 
 
 def _latency_stats(values: Iterable[float]) -> dict[str, float]:
-    a = np.fromiter(values, dtype=np.float64)
-    if a.size == 0:
+    """``last``, ``p50``, ``p95`` (ms) of the kept latencies, from :func:`latency_stats`."""
+    values = list(values)
+    stats = latency_stats(values)
+    if not stats:
         return {}
-    p50, p95 = np.percentile(a, [50, 95])
-    return {"last": float(a[-1]), "p50": float(p50), "p95": float(p95)}
+    return {"last": float(values[-1]), "p50": stats["p50"], "p95": stats["p95"]}
 
 
 # --------------------------------------------------------------------------------- bars

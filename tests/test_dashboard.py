@@ -30,7 +30,7 @@ from ser_live.dashboard import (
     json_line,
     render_dashboard,
 )
-from ser_live.types import Prediction, Result, RunSummary
+from ser_live.types import Prediction, Result, RunSummary, latency_stats
 from ser_live.vad import segment_signal
 
 SR = 16000
@@ -346,15 +346,11 @@ def test_format_summary_reports_percentiles_of_the_run(results: list[Result]) ->
     for r in results:
         counts[r.label] = counts.get(r.label, 0) + 1
 
-    def stats(a: np.ndarray) -> dict[str, float]:
-        p50, p95 = np.percentile(a, [50, 95])
-        return {"p50": float(p50), "p95": float(p95), "max": float(a.max())}
-
     summary = RunSummary(
         n_utterances=len(results),
         label_counts=counts,
-        processing_ms=stats(proc),
-        end_of_speech_ms=stats(eos),
+        processing_ms=latency_stats(proc),
+        end_of_speech_ms=latency_stats(eos),
         audio_s=results[-1].utterance.end_s + 0.5,
         dropped_samples=4800,
         dropped_s=0.3,
