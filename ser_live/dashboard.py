@@ -17,7 +17,6 @@ TESS and EmoDB mapped onto them); any other label gets a stable colour from a sm
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import zlib
@@ -36,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .labels import canonical_label
+from .jsonl import json_line as _json_line
 from .types import Result, RunSummary, UncertaintyRule, latency_stats
 
 __all__ = [
@@ -963,4 +963,4 @@ def json_line(result: Result) -> str:
     -------
     str
     """
-    return json.dumps(result.to_json(), separators=(",", ":"))
+    return _json_line(result.to_json(), compact=True, newline=False)
