@@ -63,4 +63,32 @@ def emodb_root(data_root: Path) -> Path:
     return _corpus_dir(data_root, "emodb")
 
 
+# ---- sessions (corpus files joined by pauses, built by train.sessions) ---------------------
+
+
+@pytest.fixture(scope="session")
+def corpus_session():
+    """Factory of test sessions: corpus files joined by pauses of digital silence.
+
+    ``corpus_session(root, relpaths, *, gap_s=1.0, pause_first=False, tail_s=0.0)`` decodes
+    ``root / rel`` for each of ``relpaths`` (untrimmed) and joins them with
+    :func:`train.sessions.build_session`: ``gap_s`` of silence between files, also before the
+    first one when ``pause_first``, and ``tail_s`` after the last. Returns a
+    :class:`train.sessions.Session` (``samples`` int16, ``spans`` of each file). Skips the
+    test when a file is missing.
+    """
+    from train.sessions import build_session, corpus_utterances
+
+    def make(root: Path, relpaths, *, gap_s: float = 1.0, pause_first: bool = False, tail_s: float = 0.0):
+        paths = [root / rel for rel in relpaths]
+        for path in paths:
+            if not path.exists():
+                pytest.skip(f"{path} not found (set SER_LIVE_DATA to the corpora folder)")
+        return build_session(
+            corpus_utterances(paths, trim=False), pauses_s=(gap_s,), pause_first=pause_first, tail_s=tail_s
+        )
+
+    return make
+
+
 # ---- end of corpora fixtures ----------------------------------------------------------------

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from ser_live.audiofile import load_audio, to_int16
 from ser_live.dashboard import (
     BAR_EMPTY,
     BAR_FULL,
@@ -84,21 +83,11 @@ def _rolling(results: list[Result], prediction: Prediction, end_s: float, durati
 
 
 @pytest.fixture(scope="module")
-def results(ravdess_root: Path) -> list[Result]:
+def results(ravdess_root: Path, corpus_session) -> list[Result]:
     """Results for the utterances the segmenter finds in 6 RAVDESS files joined by 1 s gaps."""
-    parts, spans, pos = [], [], 0
-    for i, rel in enumerate(SESSION_FILES):
-        path = ravdess_root / rel
-        if not path.exists():
-            pytest.skip(f"{path} missing from the RAVDESS copy")
-        x = to_int16(load_audio(path))
-        if i:
-            parts.append(np.zeros(SR, dtype=np.int16))
-            pos += SR
-        parts.append(x)
-        spans.append((pos, pos + len(x), _emotion_of(rel)))
-        pos += len(x)
-    utterances = segment_signal(np.concatenate(parts))
+    built = corpus_session(ravdess_root, SESSION_FILES, gap_s=1.0)
+    spans = [(a, b, _emotion_of(rel)) for (a, b), rel in zip(built.spans, SESSION_FILES)]
+    utterances = segment_signal(built.samples)
     assert len(utterances) >= 4, "the segmenter should find the RAVDESS sentences"
     out: list[Result] = []
     for k, u in enumerate(utterances):

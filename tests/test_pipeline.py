@@ -87,28 +87,12 @@ def _need(path: Path) -> Path:
     return path
 
 
-def build_session(ravdess_root: Path, relpaths=SESSION_FILES, *, gap_s: float = GAP_S):
-    """RAVDESS files joined by ``gap_s`` of digital silence (and followed by one).
-
-    Returns
-    -------
-    x : np.ndarray, int16
-    spans : list of (start, end) sample indices of each file in ``x``
-    """
-    parts, spans, pos = [], [], 0
-    gap = np.zeros(int(gap_s * SR), np.int16)
-    for rel in relpaths:
-        u = to_int16(load_audio(_need(ravdess_root / rel)))
-        spans.append((pos, pos + len(u)))
-        parts += [u, gap]
-        pos += len(u) + len(gap)
-    return np.concatenate(parts), spans
-
-
 @pytest.fixture(scope="session")
-def session(ravdess_root: Path, tmp_path_factory) -> tuple[Path, np.ndarray, list[tuple[int, int]]]:
-    """The 4-file session as a 16 kHz WAV: (path, int16 samples, file spans)."""
-    x, spans = build_session(ravdess_root)
+def session(ravdess_root: Path, tmp_path_factory, corpus_session) -> tuple[Path, np.ndarray, list[tuple[int, int]]]:
+    """The 4-file session (``GAP_S`` of digital silence after each file) as a 16 kHz WAV:
+    (path, int16 samples, file spans)."""
+    built = corpus_session(ravdess_root, SESSION_FILES, gap_s=GAP_S, tail_s=GAP_S)
+    x, spans = built.samples, built.spans
     path = write_wav(tmp_path_factory.mktemp("session") / "session.wav", x)
     return path, x, spans
 
