@@ -28,6 +28,7 @@ from ser_live.audiofile import SAMPLE_RATE_HZ, audio_info, load_audio, to_int16,
 from ser_live.errors import SerLiveError
 from ser_live.model import EmotionModel
 from ser_live.offline import Predictor
+from ser_live.types import latency_stats
 from ser_live.vad import VadConfig
 from train.corpora import Record, default_data_root, read_emodb, read_ravdess, read_tess
 from train.sessions import build_session, corpus_utterances, room_tone, write_session
@@ -185,16 +186,17 @@ def progress(msg: str) -> None:
 
 
 def stats(values: Sequence[float]) -> dict[str, float]:
-    """``n``, ``p50``, ``p95``, ``max`` and ``mean`` of a sample (percentiles by linear
-    interpolation, as :func:`numpy.percentile`); ``{"n": 0}`` when empty."""
+    """``n``, ``p50``, ``p95``, ``max`` and ``mean`` of a sample (percentiles from
+    :func:`ser_live.types.latency_stats`); ``{"n": 0}`` when empty."""
     if len(values) == 0:
         return {"n": 0}
     a = np.asarray(values, dtype=np.float64)
+    lat = latency_stats(a)
     return {
         "n": int(a.size),
-        "p50": round(float(np.percentile(a, 50)), 3),
-        "p95": round(float(np.percentile(a, 95)), 3),
-        "max": round(float(a.max()), 3),
+        "p50": round(lat["p50"], 3),
+        "p95": round(lat["p95"], 3),
+        "max": round(lat["max"], 3),
         "mean": round(float(a.mean()), 3),
     }
 

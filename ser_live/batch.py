@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SerLiveError
+from .jsonl import json_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import EmotionModel
@@ -721,7 +722,7 @@ class RecordWriter:
                                     *(probs.get(lab) for lab in self.labels), r.get("error")])
             self._file.flush()
         else:
-            self._file.write("".join(json.dumps(r) + "\n" for r in records))
+            self._file.write("".join(json_line(r) for r in records))
             self._file.flush()
         self.n_written += len(records)
         self.done.update(r["path"] for r in records)

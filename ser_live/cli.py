@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import csv
 import io
-import json
 import logging
 import math
 import os
@@ -37,6 +36,7 @@ from typing import Any, Iterator, TextIO
 
 from . import __version__
 from .errors import AudioFileError, CaptureError, DeviceError, NoSpeechError, PortAudioMissingError, SerLiveError
+from .jsonl import json_line
 
 __all__ = ["main", "build_parser", "DEMO_WAV", "AUDIO_SUFFIXES", "EXIT_INTERRUPTED"]
 
@@ -505,7 +505,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             else:
                 if n_session is not None:
                     record["session_utterances"] = n_session
-                out.write(json.dumps(record) + "\n")
+                out.write(json_line(record))
             out.flush()
 
         first_error: SerLiveError | None = None
@@ -650,7 +650,7 @@ class _Outputs:
 
     def emit(self, result: Any) -> None:
         if self.jsonl_stdout or self.jsonl_file is not None:
-            line = json.dumps(result.to_json(flags=self.json_flags)) + "\n"
+            line = json_line(result.to_json(flags=self.json_flags))
             if self.jsonl_stdout:
                 self.jsonl_stdout = self._write(sys.stdout, line, "stdout")
             elif not self._write(self.jsonl_file, line, str(self.jsonl_path)):

@@ -17,7 +17,6 @@ TESS and EmoDB mapped onto them); any other label gets a stable colour from a sm
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import zlib
@@ -35,7 +34,9 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .types import Result, RunSummary, UncertaintyRule
+from .labels import canonical_label
+from .jsonl import json_line as _json_line
+from .types import Result, RunSummary, UncertaintyRule, latency_stats
 
 __all__ = [
     "EMOTION_COLORS",
@@ -65,21 +66,6 @@ EMOTION_COLORS: dict[str, str] = {
     "disgust": "green3",
     "surprised": "dark_orange",
     "boredom": "tan",
-}
-
-#: Other spellings of the canonical labels (TESS, EmoDB in English, common variants).
-_ALIASES: dict[str, str] = {
-    "anger": "angry",
-    "fear": "fearful",
-    "happiness": "happy",
-    "joy": "happy",
-    "sadness": "sad",
-    "disgusted": "disgust",
-    "surprise": "surprised",
-    "pleasant_surprise": "surprised",
-    "pleasant_surprised": "surprised",
-    "ps": "surprised",
-    "bored": "boredom",
 }
 
 #: Fraction of full-scale samples in the last second above which the input is "clipped"
@@ -115,8 +101,9 @@ def emotion_color(label: str) -> str:
     Parameters
     ----------
     label : str
-        Any label; case and surrounding spaces are ignored, and TESS/EmoDB spellings
-        (``fear``, ``anger``, ``pleasant_surprise``, ...) map to the canonical ones.
+        Any label; case and surrounding spaces are ignored, and the synonyms of
+        :func:`ser_live.labels.canonical_label` (``fear``, ``anger``, ``pleasant_surprise``,
+        ...) map to the canonical ones.
 
     Returns
     -------
@@ -125,8 +112,7 @@ def emotion_color(label: str) -> str:
         of a fixed palette picked by a CRC-32 of the name (the same label always gets the same
         colour, across runs).
     """
-    key = label.strip().lower()
-    key = _ALIASES.get(key, key)
+    key = canonical_label(label) or label.strip().lower()
     color = EMOTION_COLORS.get(key)
     if color is not None:
         return color
@@ -403,11 +389,12 @@ class DashboardState:
 
 
 def _latency_stats(values: Iterable[float]) -> dict[str, float]:
-    a = np.fromiter(values, dtype=np.float64)
-    if a.size == 0:
+    """``last``, ``p50``, ``p95`` (ms) of the kept latencies, from :func:`latency_stats`."""
+    values = list(values)
+    stats = latency_stats(values)
+    if not stats:
         return {}
-    p50, p95 = np.percentile(a, [50, 95])
-    return {"last": float(a[-1]), "p50": float(p50), "p95": float(p95)}
+    return {"last": float(values[-1]), "p50": stats["p50"], "p95": stats["p95"]}
 
 
 # --------------------------------------------------------------------------------- bars
@@ -976,4 +963,4 @@ def json_line(result: Result) -> str:
     -------
     str
     """
-    return json.dumps(result.to_json(), separators=(",", ":"))
+    return _json_line(result.to_json(), compact=True, newline=False)

@@ -48,7 +48,7 @@ from .offline import classify_utterance
 from .recordings import RecordingsWriter, new_run_id
 from .ringbuffer import RingBuffer
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
-from .types import Prediction, Result, RunSummary, Utterance
+from .types import Prediction, Result, RunSummary, Utterance, latency_stats
 from .vad import LEVEL_FLOOR_DBFS, InProgressTap, PartialConfig, Segmenter, VadConfig, iter_utterances
 
 __all__ = [
@@ -72,19 +72,6 @@ DEFAULT_MAX_QUEUED_UTTERANCES: int = 8
 
 
 # ---------------------------------------------------------------------- live
-def latency_stats(values_ms: list[float]) -> dict[str, float]:
-    """``p50``, ``p95`` and ``max`` of latencies (ms); linear-interpolated percentiles
-    (``numpy.percentile``'s default). Empty dict for no values."""
-    if not values_ms:
-        return {}
-    a = np.asarray(values_ms, dtype=np.float64)
-    return {
-        "p50": float(np.percentile(a, 50)),
-        "p95": float(np.percentile(a, 95)),
-        "max": float(a.max()),
-    }
-
-
 class Source(Protocol):
     """What :class:`Recognizer` needs of an audio source (``FileSource``,
     ``MicrophoneSource`` or a test double): ``start(ring)`` begins writing int16 blocks from

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import io
-import json
 import logging
 import os
 import secrets
@@ -34,6 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from .audiofile import SAMPLE_RATE_HZ, to_int16
+from .jsonl import json_line
 from .types import Result
 
 __all__ = ["RecordingsWriter", "new_run_id", "INDEX_NAME"]
@@ -214,7 +214,7 @@ class RecordingsWriter:
             record = result.to_json()
             record["wav"] = name
             record["source"] = self.source_name
-            self._append_index(json.dumps(record) + "\n")
+            self._append_index(json_line(record))
         except OSError as exc:
             _unlink_quietly(tmp)
             if linked:

@@ -8,11 +8,35 @@ Time is kept in **samples of the stream** (index of a sample since the stream be
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["Utterance", "Prediction", "Result", "RunSummary", "UncertaintyRule", "DEFAULT_UNCERTAIN_MARGIN"]
+__all__ = ["latency_stats", "Utterance", "Prediction", "Result", "RunSummary", "UncertaintyRule", "DEFAULT_UNCERTAIN_MARGIN"]
+
+def latency_stats(values_ms: Iterable[float]) -> dict[str, float]:
+    """Median, 95th percentile and maximum of a set of latencies.
+
+    The one latency summary of the project: the run summary (:class:`RunSummary`), the
+    dashboard's last/p50/p95 table and the benchmarks' records are all built from it.
+
+    Parameters
+    ----------
+    values_ms : iterable of float
+        Latencies (ms), any order (a list, a deque or a 1-D array).
+
+    Returns
+    -------
+    dict
+        ``{"p50": ..., "p95": ..., "max": ...}`` (ms, Python floats; percentiles by linear
+        interpolation, ``numpy.percentile``'s default); empty dict for no values.
+    """
+    a = np.fromiter(values_ms, dtype=np.float64)
+    if a.size == 0:
+        return {}
+    p50, p95 = np.percentile(a, [50, 95])
+    return {"p50": float(p50), "p95": float(p95), "max": float(a.max())}
+
 
 #: Default :attr:`UncertaintyRule.margin`: a top probability within 0.05 of the second is
 #: a coin toss between two labels, whatever the number of labels.

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,8 +28,10 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """Folder holding ``ravdess/``, ``tess/``, ``emodb/``, ``samples/``; skip if absent."""
-    env = os.environ.get("SER_LIVE_DATA")
-    root = Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+    from train.corpora import DATA_ENV_VAR, default_data_root
+
+    env = os.environ.get(DATA_ENV_VAR)
+    root = default_data_root()
     if not root.is_dir():
         source = "$SER_LIVE_DATA" if env else "default <repo>/../shared/data"
         pytest.skip(f"corpora folder {root} ({source}) not found; set SER_LIVE_DATA to it")
@@ -60,6 +61,34 @@ def tess_root(data_root: Path) -> Path:
 def emodb_root(data_root: Path) -> Path:
     """Berlin EmoDB, ``wav/*.flac`` (535 files)."""
     return _corpus_dir(data_root, "emodb")
+
+
+# ---- sessions (corpus files joined by pauses, built by train.sessions) ---------------------
+
+
+@pytest.fixture(scope="session")
+def corpus_session():
+    """Factory of test sessions: corpus files joined by pauses of digital silence.
+
+    ``corpus_session(root, relpaths, *, gap_s=1.0, pause_first=False, tail_s=0.0)`` decodes
+    ``root / rel`` for each of ``relpaths`` (untrimmed) and joins them with
+    :func:`train.sessions.build_session`: ``gap_s`` of silence between files, also before the
+    first one when ``pause_first``, and ``tail_s`` after the last. Returns a
+    :class:`train.sessions.Session` (``samples`` int16, ``spans`` of each file). Skips the
+    test when a file is missing.
+    """
+    from train.sessions import build_session, corpus_utterances
+
+    def make(root: Path, relpaths, *, gap_s: float = 1.0, pause_first: bool = False, tail_s: float = 0.0):
+        paths = [root / rel for rel in relpaths]
+        for path in paths:
+            if not path.exists():
+                pytest.skip(f"{path} not found (set SER_LIVE_DATA to the corpora folder)")
+        return build_session(
+            corpus_utterances(paths, trim=False), pauses_s=(gap_s,), pause_first=pause_first, tail_s=tail_s
+        )
+
+    return make
 
 
 # ---- end of corpora fixtures ----------------------------------------------------------------

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_live.audiofile import SAMPLE_RATE_HZ, load_audio, to_int16, write_wav
+from ser_live.audiofile import SAMPLE_RATE_HZ, load_audio, write_wav
 
 from .test_capture import _ser_live_cmd
 
@@ -32,13 +32,10 @@ GAP_S = 1.0
 
 
 @pytest.fixture(scope="module")
-def session_wav(ravdess_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def session_wav(ravdess_root: Path, tmp_path_factory: pytest.TempPathFactory, corpus_session) -> Path:
     """24 RAVDESS utterances with 1 s pauses (about 110 s), 16 kHz int16 WAV."""
-    gap = np.zeros(int(GAP_S * SAMPLE_RATE_HZ), np.int16)
-    parts = []
-    for rel in _FILES:
-        parts += [to_int16(load_audio(ravdess_root / rel)), gap]
-    return write_wav(tmp_path_factory.mktemp("session") / "session.wav", np.concatenate(parts))
+    built = corpus_session(ravdess_root, _FILES, gap_s=GAP_S, tail_s=GAP_S)
+    return write_wav(tmp_path_factory.mktemp("session") / "session.wav", built.samples)
 
 
 def _env() -> dict[str, str]:

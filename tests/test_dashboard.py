@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from ser_live.audiofile import load_audio, to_int16
 from ser_live.dashboard import (
     BAR_EMPTY,
     BAR_FULL,
@@ -30,7 +29,7 @@ from ser_live.dashboard import (
     json_line,
     render_dashboard,
 )
-from ser_live.types import Prediction, Result, RunSummary
+from ser_live.types import Prediction, Result, RunSummary, latency_stats
 from ser_live.vad import segment_signal
 
 SR = 16000
@@ -84,21 +83,11 @@ def _rolling(results: list[Result], prediction: Prediction, end_s: float, durati
 
 
 @pytest.fixture(scope="module")
-def results(ravdess_root: Path) -> list[Result]:
+def results(ravdess_root: Path, corpus_session) -> list[Result]:
     """Results for the utterances the segmenter finds in 6 RAVDESS files joined by 1 s gaps."""
-    parts, spans, pos = [], [], 0
-    for i, rel in enumerate(SESSION_FILES):
-        path = ravdess_root / rel
-        if not path.exists():
-            pytest.skip(f"{path} missing from the RAVDESS copy")
-        x = to_int16(load_audio(path))
-        if i:
-            parts.append(np.zeros(SR, dtype=np.int16))
-            pos += SR
-        parts.append(x)
-        spans.append((pos, pos + len(x), _emotion_of(rel)))
-        pos += len(x)
-    utterances = segment_signal(np.concatenate(parts))
+    built = corpus_session(ravdess_root, SESSION_FILES, gap_s=1.0)
+    spans = [(a, b, _emotion_of(rel)) for (a, b), rel in zip(built.spans, SESSION_FILES)]
+    utterances = segment_signal(built.samples)
     assert len(utterances) >= 4, "the segmenter should find the RAVDESS sentences"
     out: list[Result] = []
     for k, u in enumerate(utterances):
@@ -346,15 +335,11 @@ def test_format_summary_reports_percentiles_of_the_run(results: list[Result]) ->
     for r in results:
         counts[r.label] = counts.get(r.label, 0) + 1
 
-    def stats(a: np.ndarray) -> dict[str, float]:
-        p50, p95 = np.percentile(a, [50, 95])
-        return {"p50": float(p50), "p95": float(p95), "max": float(a.max())}
-
     summary = RunSummary(
         n_utterances=len(results),
         label_counts=counts,
-        processing_ms=stats(proc),
-        end_of_speech_ms=stats(eos),
+        processing_ms=latency_stats(proc),
+        end_of_speech_ms=latency_stats(eos),
         audio_s=results[-1].utterance.end_s + 0.5,
         dropped_samples=4800,
         dropped_s=0.3,

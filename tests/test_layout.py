@@ -50,3 +50,40 @@ def test_loading_a_model_does_not_import_pytorch():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT,
                          timeout=300, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
+
+
+#: Shared vocabulary (issue 9 item 5) -> a regular expression matching a definition of it.
+#: Each must be defined exactly once in the tree (tests included).
+_SHARED_DEFINITIONS: dict[str, str] = {
+    "canonical labels": r"^\s*_?CANONICAL_LABELS\b[^=\n]*=",
+    "core labels": r"^\s*_?CORE_LABELS\b[^=\n]*=",
+    "label synonyms": r"^\s*_?(LABEL_SYNONYMS|ALIASES)\b[^=\n]*=",
+    "canonical_label": r"^\s*def canonical_label\b",
+    "RAVDESS emotion codes": r"[\"']0?8[\"']\s*:\s*[\"']surprised[\"']",
+    "data root": r"^(?!\s*assert).*[\"']shared[\"']\s*/\s*[\"']data[\"']",
+    "latency stats": r"^\s*def latency_stats\b|[\"']p95[\"']:\s*(round\()?float\(np\.percentile",
+    "JSON line": r"^\s*def json_line\(record\b|json\.dumps\([\w.]+(\([^()]*\))?\)\s*\+\s*[\"']\\n",
+    "session builder": r"^\s*def (build_session|_session)\b",
+}
+
+
+def _definitions(pattern: str) -> list[str]:
+    import re
+
+    rx = re.compile(pattern, re.M)
+    hits = []
+    for folder in ("ser_live", "train", "benchmarks", "tests"):
+        for path in sorted((REPO_ROOT / folder).rglob("*.py")):
+            if path.name == "test_layout.py":
+                continue
+            text = path.read_text(encoding="utf-8")
+            hits += [f"{path.relative_to(REPO_ROOT)}:{text.count(chr(10), 0, m.start()) + 1}" for m in rx.finditer(text)]
+    return hits
+
+
+def test_shared_vocabulary_has_one_definition_each():
+    """Labels, the RAVDESS code table, the data root, latency percentiles, JSON lines and the
+    session builder are each defined once; a second copy drifts (issue 9 item 5)."""
+    found = {name: _definitions(rx) for name, rx in _SHARED_DEFINITIONS.items()}
+    assert all(found.values()), {k: v for k, v in found.items() if not v}  # the patterns still match
+    assert {k: v for k, v in found.items() if len(v) > 1} == {}

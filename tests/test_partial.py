@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from ser_live.audiofile import load_audio, to_int16, write_wav
+from ser_live.audiofile import write_wav
 from ser_live.cli import main
 from ser_live.dashboard import DashboardState, format_plain, render_dashboard
 from ser_live.types import Prediction, Result, UncertaintyRule, Utterance
@@ -36,14 +36,9 @@ JSONL_KEYS = {"index", "start_s", "end_s", "duration_s", "label", "confidence", 
 
 
 @pytest.fixture(scope="module")
-def long_utterance(emodb_root: Path) -> np.ndarray:
+def long_utterance(emodb_root: Path, corpus_session) -> np.ndarray:
     """int16: 1 s of silence, the EmoDB sentence, 1 s of silence."""
-    path = emodb_root / LONG_FILE
-    if not path.exists():
-        pytest.skip(f"{path} not found")
-    y = to_int16(load_audio(path))
-    pad = np.zeros(int(LEAD_S * SR), np.int16)
-    return np.concatenate([pad, y, pad])
+    return corpus_session(emodb_root, [LONG_FILE], gap_s=LEAD_S, pause_first=True, tail_s=LEAD_S).samples
 
 
 def _feed(x: np.ndarray, seg: Segmenter, on_frame) -> list[Utterance]:

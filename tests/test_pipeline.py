@@ -28,6 +28,7 @@ from ser_live.ringbuffer import RingBuffer
 from ser_live.rolling import RollingEstimate
 from ser_live.types import Prediction, Result, Utterance
 from ser_live.vad import VadConfig, segment_signal, speech_span
+from train.corpora import RAVDESS_EMOTIONS
 
 SR = SAMPLE_RATE_HZ
 #: RAVDESS files of the test session: four actors, both genders, four emotions.
@@ -38,8 +39,6 @@ SESSION_FILES = (
     "Actor_10/03-01-02-01-02-01-10.flac",  # calm
 )
 GAP_S = 1.0
-_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad",
-             "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised"}
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -54,7 +53,7 @@ def _train_test_model(ravdess_root: str) -> Path:
 
     from ser_live.features import FeatureConfig, FeatureExtractor
 
-    labels = sorted(_EMOTIONS.values())
+    labels = sorted(RAVDESS_EMOTIONS.values())
     fx = FeatureExtractor(FeatureConfig())
     X, y = [], []
     for actor in (1, 2, 3, 4):
@@ -62,7 +61,7 @@ def _train_test_model(ravdess_root: str) -> Path:
             s = load_audio(f)
             span = speech_span(s)
             X.append(fx.extract(s[span[0] : span[1]] if span else s))
-            y.append(labels.index(_EMOTIONS[f.name.split("-")[2]]))
+            y.append(labels.index(RAVDESS_EMOTIONS[f.name.split("-")[2]]))
     assert len(set(y)) == len(labels), "the training files must cover every label"
     est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
     est.fit(np.array(X), np.array(y))
@@ -88,28 +87,12 @@ def _need(path: Path) -> Path:
     return path
 
 
-def build_session(ravdess_root: Path, relpaths=SESSION_FILES, *, gap_s: float = GAP_S):
-    """RAVDESS files joined by ``gap_s`` of digital silence (and followed by one).
-
-    Returns
-    -------
-    x : np.ndarray, int16
-    spans : list of (start, end) sample indices of each file in ``x``
-    """
-    parts, spans, pos = [], [], 0
-    gap = np.zeros(int(gap_s * SR), np.int16)
-    for rel in relpaths:
-        u = to_int16(load_audio(_need(ravdess_root / rel)))
-        spans.append((pos, pos + len(u)))
-        parts += [u, gap]
-        pos += len(u) + len(gap)
-    return np.concatenate(parts), spans
-
-
 @pytest.fixture(scope="session")
-def session(ravdess_root: Path, tmp_path_factory) -> tuple[Path, np.ndarray, list[tuple[int, int]]]:
-    """The 4-file session as a 16 kHz WAV: (path, int16 samples, file spans)."""
-    x, spans = build_session(ravdess_root)
+def session(ravdess_root: Path, tmp_path_factory, corpus_session) -> tuple[Path, np.ndarray, list[tuple[int, int]]]:
+    """The 4-file session (``GAP_S`` of digital silence after each file) as a 16 kHz WAV:
+    (path, int16 samples, file spans)."""
+    built = corpus_session(ravdess_root, SESSION_FILES, gap_s=GAP_S, tail_s=GAP_S)
+    x, spans = built.samples, built.spans
     path = write_wav(tmp_path_factory.mktemp("session") / "session.wav", x)
     return path, x, spans
 

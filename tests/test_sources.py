@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from ser_live.audio import FileSource, MicrophoneSource, list_input_devices
-from ser_live.audiofile import load_audio, to_int16, write_wav
+from ser_live.audiofile import load_audio, write_wav
 from ser_live.errors import AudioFileError, DeviceError, PortAudioMissingError
 from ser_live.ringbuffer import RingBuffer
 from ser_live.vad import Segmenter, VadConfig, iter_utterances, segment_signal
@@ -37,14 +37,9 @@ def _need(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def session_wav(ravdess_root: Path, tmp_path_factory) -> tuple[Path, np.ndarray]:
+def session_wav(ravdess_root: Path, tmp_path_factory, corpus_session) -> tuple[Path, np.ndarray]:
     """4 RAVDESS files joined by 1 s of digital silence, written as a 16-bit WAV."""
-    parts = []
-    for i, rel in enumerate(SESSION_FILES):
-        if i:
-            parts.append(np.zeros(SR, np.int16))
-        parts.append(to_int16(load_audio(_need(ravdess_root / rel))))
-    x = np.concatenate(parts)
+    x = corpus_session(ravdess_root, SESSION_FILES, gap_s=1.0).samples
     path = write_wav(tmp_path_factory.mktemp("session") / "session.wav", x)
     return path, x
 

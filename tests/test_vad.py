@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import webrtcvad
 
-from ser_live.audiofile import load_audio, to_int16
 from ser_live.vad import (
     LEVEL_FLOOR_DBFS,
     Segmenter,
@@ -33,27 +32,11 @@ SESSION_FILES = [
 ]
 
 
-def _load(ravdess_root: Path, rel: str) -> np.ndarray:
-    path = ravdess_root / rel
-    if not path.exists():
-        pytest.skip(f"{path} missing from the RAVDESS copy")
-    return to_int16(load_audio(path))
-
-
 @pytest.fixture(scope="module")
-def session(ravdess_root: Path) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def session(ravdess_root: Path, corpus_session) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """4 RAVDESS files joined by 1 s of digital silence; returns (int16 audio, file spans)."""
-    parts, spans, pos = [], [], 0
-    gap = np.zeros(SR, dtype=np.int16)
-    for i, rel in enumerate(SESSION_FILES):
-        x = _load(ravdess_root, rel)
-        if i:
-            parts.append(gap)
-            pos += len(gap)
-        parts.append(x)
-        spans.append((pos, pos + len(x)))
-        pos += len(x)
-    return np.concatenate(parts), spans
+    built = corpus_session(ravdess_root, SESSION_FILES, gap_s=1.0)
+    return built.samples, built.spans
 
 
 def vad_flags(x: np.ndarray, *, aggressiveness: int = 2) -> np.ndarray:

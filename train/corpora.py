@@ -43,6 +43,7 @@ from typing import Callable, Iterable, Sequence
 
 from ser_live.audiofile import audio_info
 from ser_live.errors import AudioFileError, SerLiveError
+from ser_live.labels import CANONICAL_LABELS, canonical_label
 
 __all__ = [
     "CANONICAL_LABELS",
@@ -50,6 +51,7 @@ __all__ = [
     "CORPORA",
     "SHIPPED_CORPORA",
     "DATA_ENV_VAR",
+    "RAVDESS_EMOTIONS",
     "Record",
     "ReadResult",
     "CorpusNotFoundError",
@@ -71,19 +73,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The label vocabulary every reader maps to, in the order reports list classes.
-CANONICAL_LABELS: tuple[str, ...] = (
-    "neutral",
-    "calm",
-    "happy",
-    "sad",
-    "angry",
-    "fearful",
-    "disgust",
-    "surprised",
-    "boredom",
-)
-
 #: File extensions read as audio (compared lower-cased).
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg")
 
@@ -95,48 +84,6 @@ DATA_ENV_VAR = "SER_LIVE_DATA"
 
 #: Corpora present in the project's shared data folder (see ``shared/data/README.md``).
 SHIPPED_CORPORA: tuple[str, ...] = ("ravdess", "tess", "emodb", "emotiontts_kor")
-
-# Synonyms seen in corpus names and in user folders / CSV files (keys lower-case, ``_``-joined).
-_LABEL_SYNONYMS: dict[str, str] = {
-    **{c: c for c in CANONICAL_LABELS},
-    "neu": "neutral",
-    "happiness": "happy",
-    "hap": "happy",
-    "joy": "happy",
-    "sadness": "sad",
-    "anger": "angry",
-    "ang": "angry",
-    "fear": "fearful",
-    "fea": "fearful",
-    "afraid": "fearful",
-    "disgusted": "disgust",
-    "dis": "disgust",
-    "surprise": "surprised",
-    "sur": "surprised",
-    "ps": "surprised",
-    "pleasant_surprise": "surprised",
-    "pleasant_surprised": "surprised",
-    "bored": "boredom",
-}
-
-
-def canonical_label(name: str) -> str | None:
-    """Map a label as written in a corpus or a user's folder to its canonical form.
-
-    Parameters
-    ----------
-    name : str
-        E.g. ``"Anger"``, ``"pleasant surprise"``, ``"FEA"``; case, spaces and hyphens are
-        ignored.
-
-    Returns
-    -------
-    str or None
-        One of :data:`CANONICAL_LABELS`, or None when the name is not a known synonym.
-    """
-    key = re.sub(r"[\s\-]+", "_", name.strip().lower())
-    return _LABEL_SYNONYMS.get(key)
-
 
 class CorpusNotFoundError(SerLiveError, FileNotFoundError):
     """A corpus folder (or CSV list) is missing or holds no audio files.
@@ -439,7 +386,8 @@ def _read_tree(
 # --------------------------------------------------------------------------------------
 
 _RAVDESS_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
-_RAVDESS_EMOTIONS = {
+#: RAVDESS emotion codes (third field of the file name) -> canonical label.
+RAVDESS_EMOTIONS: dict[str, str] = {
     "01": "neutral",
     "02": "calm",
     "03": "happy",
@@ -463,7 +411,7 @@ def _parse_ravdess(path: Path, root: Path) -> _Parsed:
         return f"modality {modality} is not audio-only (03)"
     if channel != "01":
         return f"vocal channel {channel} is not speech (01); song files are not used"
-    if emo not in _RAVDESS_EMOTIONS:
+    if emo not in RAVDESS_EMOTIONS:
         return f"unknown emotion code {emo} (01-08)"
     if inten not in _RAVDESS_INTENSITY:
         return f"unknown intensity code {inten} (01 normal, 02 strong)"
@@ -479,7 +427,7 @@ def _parse_ravdess(path: Path, root: Path) -> _Parsed:
         corpus="ravdess",
         speaker=f"ravdess-{actor}",
         gender="m" if n % 2 else "f",
-        label=_RAVDESS_EMOTIONS[emo],
+        label=RAVDESS_EMOTIONS[emo],
         intensity=_RAVDESS_INTENSITY[inten],
         text=_RAVDESS_STATEMENTS[stmt],
     )

@@ -42,16 +42,12 @@ import numpy as np
 
 from ser_live.audiofile import SAMPLE_RATE_HZ, load_audio, write_wav
 
+from .corpora import RAVDESS_EMOTIONS
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT_DIR = REPO_ROOT / "ser_live" / "data"
-
-#: RAVDESS emotion codes (third field of the file name).
-RAVDESS_EMOTIONS = {
-    "01": "neutral", "02": "calm", "03": "happy", "04": "sad",
-    "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised",
-}
 
 #: The demo's utterances, in playing order: one per emotion (calm left out: it sounds like
 #: neutral), strong intensity where there is one, seven different actors of both genders.

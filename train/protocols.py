@@ -43,6 +43,8 @@ import numpy as np
 
 from dataclasses import replace
 
+from ser_live.labels import CORE_LABELS
+
 from .corpora import CANONICAL_LABELS, SHIPPED_CORPORA, ReadResult, Record, default_data_root, read_corpus, speaker_group
 
 __all__ = [
@@ -55,9 +57,6 @@ __all__ = [
     "protocol_classes",
     "loco_corpora",
 ]
-
-#: The four classes every corpus shares; ``loco`` scores these.
-CORE_LABELS: tuple[str, ...] = ("neutral", "happy", "sad", "angry")
 
 log = logging.getLogger(__name__)
 
