@@ -30,7 +30,6 @@ import os
 import signal
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
@@ -672,7 +671,7 @@ class _Outputs:
 
     def status(self, status: Any, *, alert: str | None = None) -> None:
         if self.state is not None and self._live:
-            self.state.set_status(**asdict(status), alert=alert or "")
+            self.state.set_status(status, alert=alert or "")
             self.dashboard.refresh()
 
     def close(self) -> None:

@@ -21,8 +21,9 @@ import math
 import time
 import zlib
 from collections import Counter, deque
+from dataclasses import asdict, fields as _dataclass_fields, replace
 from types import TracebackType
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -36,7 +37,7 @@ from rich.text import Text
 
 from .labels import canonical_label
 from .jsonl import json_line as _json_line
-from .types import Result, RunSummary, UncertaintyRule, latency_stats
+from .types import RecognizerStatus, Result, RunSummary, UncertaintyRule, latency_stats
 
 __all__ = [
     "EMOTION_COLORS",
@@ -67,6 +68,9 @@ EMOTION_COLORS: dict[str, str] = {
     "surprised": "dark_orange",
     "boredom": "tan",
 }
+
+#: Names of the :class:`~ser_live.types.RecognizerStatus` fields (readable as state attributes).
+_STATUS_FIELDS: frozenset[str] = frozenset(f.name for f in _dataclass_fields(RecognizerStatus))
 
 #: Fraction of full-scale samples in the last second above which the input is "clipped"
 #: (0.1 %: a few peaks per second already distort the spectrum the features are taken from).
@@ -159,9 +163,11 @@ class DashboardState:
         Results per predicted label.
     processing_ms, end_of_speech_ms : collections.deque of float
         Latency samples (milliseconds), oldest first.
-    level_dbfs, vad_state, stream_s, dropped_samples, dropped_s, input_overflows, dropped_short, dropped_utterances,
-    alert, noise_floor_dbfs, clipped_fraction, speech_level_dbfs
-        The last status given to :meth:`set_status`.
+    status : RecognizerStatus
+        The last status given to :meth:`set_status`; its fields also read as attributes
+        (``state.level_dbfs``, ``state.vad_state``, ...).
+    alert : str
+        A problem with the input shown in the status panel ("" for none).
     version : int
         Incremented at every change of what is shown.
     status_version : int
@@ -200,18 +206,8 @@ class DashboardState:
         self.processing_ms: deque[float] = deque(maxlen=int(latency_window))
         self.end_of_speech_ms: deque[float] = deque(maxlen=int(latency_window))
         self._latency: dict[str, dict[str, float]] = {}
-        self.level_dbfs = -math.inf
-        self.vad_state = "silence"
-        self.stream_s = 0.0
-        self.dropped_samples = 0
-        self.dropped_s = 0.0
-        self.input_overflows = 0
-        self.dropped_short = 0
+        self.status = RecognizerStatus()
         self.alert = ""
-        self.dropped_utterances = 0
-        self.noise_floor_dbfs = -math.inf
-        self.clipped_fraction = 0.0
-        self.speech_level_dbfs = -math.inf
         self.version = 0
         self.results_version = 0
         self.status_version = 0
@@ -260,79 +256,42 @@ class DashboardState:
         """Whether ``result`` is shown as "uncertain" (see :class:`~ser_live.types.UncertaintyRule`)."""
         return self.uncertainty is not None and self.uncertainty.applies(result.prediction)
 
-    def set_status(
-        self,
-        *,
-        level_dbfs: float | None = None,
-        vad_state: str | None = None,
-        stream_s: float | None = None,
-        dropped_samples: int | None = None,
-        dropped_s: float | None = None,
-        input_overflows: int | None = None,
-        dropped_short: int | None = None,
-        alert: str | None = None,
-        dropped_utterances: int | None = None,
-        noise_floor_dbfs: float | None = None,
-        clipped_fraction: float | None = None,
-        speech_level_dbfs: float | None = None,
-    ) -> None:
-        """Update the stream's status; an argument left as None keeps its previous value.
+    def __getattr__(self, name: str) -> Any:
+        """The fields of :attr:`status` read as attributes (``state.level_dbfs``)."""
+        status = self.__dict__.get("status")
+        if status is not None and name in _STATUS_FIELDS:
+            return getattr(status, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def set_status(self, status: RecognizerStatus | None = None, *, alert: str | None = None, **fields: Any) -> None:
+        """Update the stream's status (the recogniser's :class:`~ser_live.types.RecognizerStatus`).
 
         Parameters
         ----------
-        level_dbfs : float
-            Input level of the latest audio (dBFS, 0 = full scale; ``-inf`` or very low for
-            digital silence).
-        vad_state : str
-            ``"speech"`` or ``"silence"`` (other words are shown as given).
-        stream_s : float
-            Stream time heard so far (seconds).
-        dropped_samples : int
-            Samples lost to ring-buffer overruns.
-        dropped_s : float
-            The same in seconds.
-        input_overflows : int
-            PortAudio input-overflow flags counted by the capture callback.
-        dropped_short : int
-            Speech bursts shorter than the minimum utterance length.
-        alert : str
+        status : RecognizerStatus, optional
+            The recogniser's latest status (:meth:`~ser_live.pipeline.Recognizer.status`).
+        alert : str, optional
             A problem with the input to show in the status panel (e.g. "no audio from the
-            microphone for 3 s"); "" clears it.
-        dropped_utterances : int
-            Utterances dropped because the recogniser's worker queue was full.
-        noise_floor_dbfs : float
-            The segmenter's tracked noise floor (dBFS).
-        clipped_fraction : float
-            Fraction (0-1) of the last second's samples at full scale; above
-            :data:`CLIPPED_WARN_FRACTION` the panel warns "clipped".
-        speech_level_dbfs : float
-            Loud-frame level of the last utterance (dBFS); below :data:`QUIET_SPEECH_DBFS`
-            the panel warns "too quiet".
+            microphone for 3 s"); "" clears it; None keeps it.
+        **fields
+            Single fields of :class:`~ser_live.types.RecognizerStatus` (e.g.
+            ``level_dbfs=-12.0``) over ``status``; a field given as None keeps its value. The
+            panel warns "clipped" above :data:`CLIPPED_WARN_FRACTION` and "too quiet" below
+            :data:`QUIET_SPEECH_DBFS`.
+
+        Raises
+        ------
+        TypeError
+            A keyword that is not a status field.
         """
-        if level_dbfs is not None:
-            self.level_dbfs = float(level_dbfs)
-        if vad_state is not None:
-            self.vad_state = str(vad_state)
-        if stream_s is not None:
-            self.stream_s = float(stream_s)
-        if dropped_samples is not None:
-            self.dropped_samples = int(dropped_samples)
-        if dropped_s is not None:
-            self.dropped_s = float(dropped_s)
-        if input_overflows is not None:
-            self.input_overflows = int(input_overflows)
-        if dropped_short is not None:
-            self.dropped_short = int(dropped_short)
+        unknown = set(fields) - _STATUS_FIELDS
+        if unknown:
+            raise TypeError(f"set_status() got unknown status fields {sorted(unknown)}")
+        changes = {k: v for k, v in {**(asdict(status) if status is not None else {}), **fields}.items() if v is not None}
+        if changes:
+            self.status = replace(self.status, **changes)
         if alert is not None:
             self.alert = str(alert)
-        if dropped_utterances is not None:
-            self.dropped_utterances = int(dropped_utterances)
-        if noise_floor_dbfs is not None:
-            self.noise_floor_dbfs = float(noise_floor_dbfs)
-        if clipped_fraction is not None:
-            self.clipped_fraction = float(clipped_fraction)
-        if speech_level_dbfs is not None:
-            self.speech_level_dbfs = float(speech_level_dbfs)
         part = self.partial
         if part is not None and self.vad_state == "silence" and self.stream_s > part.utterance.end_s + _PARTIAL_STALE_S:
             self.partial = None  # its final result never came (dropped): stop showing it

@@ -36,7 +36,6 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -48,7 +47,7 @@ from .offline import classify_utterance
 from .recordings import RecordingsWriter, new_run_id
 from .ringbuffer import RingBuffer
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
-from .types import Prediction, Result, RunSummary, Utterance, latency_stats
+from .types import Prediction, RecognizerStatus, Result, RunSummary, Utterance, latency_stats
 from .vad import LEVEL_FLOOR_DBFS, InProgressTap, PartialConfig, Segmenter, VadConfig, iter_utterances
 
 __all__ = [
@@ -86,47 +85,6 @@ class Source(Protocol):
     def stop(self) -> None: ...
 
     def join(self, timeout_s: float | None = None) -> bool: ...
-
-
-@dataclass
-class RecognizerStatus:
-    """Live state for a dashboard, read from the main thread (values may be a frame old).
-
-    Attributes
-    ----------
-    level_dbfs : float
-        RMS level of the last VAD frame (dBFS).
-    vad_state : str
-        ``"silence"`` or ``"speech"``.
-    stream_s : float
-        Stream seconds written by the source (stored or dropped).
-    dropped_samples : int
-        Samples lost to ring-buffer overruns.
-    dropped_s : float
-        The same in seconds.
-    input_overflows : int
-        PortAudio input overflows reported to the capture callback (0 for files).
-    dropped_short : int
-        Speech bursts shorter than the minimum utterance length, not classified.
-    dropped_utterances : int
-        Utterances dropped because the worker's queue was full (live sources only; a file
-        replay waits instead).
-    noise_floor_dbfs, clipped_fraction, speech_level_dbfs : float
-        The segmenter's tracked noise floor (dBFS), fraction of full-scale samples in the
-        last second, and loud-frame level of the last utterance (dBFS).
-    """
-
-    level_dbfs: float
-    vad_state: str
-    stream_s: float
-    dropped_samples: int
-    dropped_s: float
-    input_overflows: int
-    dropped_short: int
-    dropped_utterances: int = 0
-    noise_floor_dbfs: float = LEVEL_FLOOR_DBFS
-    clipped_fraction: float = 0.0
-    speech_level_dbfs: float = LEVEL_FLOOR_DBFS
 
 
 class Recognizer:

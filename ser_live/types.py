@@ -7,12 +7,13 @@ Time is kept in **samples of the stream** (index of a sample since the stream be
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["latency_stats", "Utterance", "Prediction", "Result", "RunSummary", "UncertaintyRule", "DEFAULT_UNCERTAIN_MARGIN"]
+__all__ = ["latency_stats", "RecognizerStatus", "Utterance", "Prediction", "Result", "RunSummary", "UncertaintyRule", "DEFAULT_UNCERTAIN_MARGIN"]
 
 def latency_stats(values_ms: Iterable[float]) -> dict[str, float]:
     """Median, 95th percentile and maximum of a set of latencies.
@@ -334,3 +335,46 @@ class RunSummary:
     dropped_utterances: int = 0
     n_saved: int | None = None
     rolling: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RecognizerStatus:
+    """Live state of a recogniser for a dashboard (the one status record: the
+    :class:`~ser_live.pipeline.Recognizer` makes it, the dashboard keeps the latest); read
+    from the main thread (values may be a frame old). Defaults: before any audio.
+
+    Attributes
+    ----------
+    level_dbfs : float
+        RMS level of the last VAD frame (dBFS).
+    vad_state : str
+        ``"silence"`` or ``"speech"``.
+    stream_s : float
+        Stream seconds written by the source (stored or dropped).
+    dropped_samples : int
+        Samples lost to ring-buffer overruns.
+    dropped_s : float
+        The same in seconds.
+    input_overflows : int
+        PortAudio input overflows reported to the capture callback (0 for files).
+    dropped_short : int
+        Speech bursts shorter than the minimum utterance length, not classified.
+    dropped_utterances : int
+        Utterances dropped because the worker's queue was full (live sources only; a file
+        replay waits instead).
+    noise_floor_dbfs, clipped_fraction, speech_level_dbfs : float
+        The segmenter's tracked noise floor (dBFS), fraction of full-scale samples in the
+        last second, and loud-frame level of the last utterance (dBFS).
+    """
+
+    level_dbfs: float = -math.inf
+    vad_state: str = "silence"
+    stream_s: float = 0.0
+    dropped_samples: int = 0
+    dropped_s: float = 0.0
+    input_overflows: int = 0
+    dropped_short: int = 0
+    dropped_utterances: int = 0
+    noise_floor_dbfs: float = -math.inf
+    clipped_fraction: float = 0.0
+    speech_level_dbfs: float = -math.inf

@@ -87,3 +87,18 @@ def test_shared_vocabulary_has_one_definition_each():
     found = {name: _definitions(rx) for name, rx in _SHARED_DEFINITIONS.items()}
     assert all(found.values()), {k: v for k, v in found.items() if not v}  # the patterns still match
     assert {k: v for k, v in found.items() if len(v) > 1} == {}
+
+
+def test_the_dashboard_keeps_the_recognisers_status_record_not_a_copy_of_its_fields():
+    """One status record (issue 9 item 5): the dashboard holds a RecognizerStatus and reads
+    its fields from it, rather than a parallel set of attributes."""
+    from dataclasses import fields
+
+    from ser_live.dashboard import DashboardState
+    from ser_live.types import RecognizerStatus
+
+    state = DashboardState(labels=["angry", "sad"], model_name="m", source_name="s")
+    state.set_status(RecognizerStatus(level_dbfs=-20.0, stream_s=3.0), alert="x")
+    names = {f.name for f in fields(RecognizerStatus)}
+    assert names.isdisjoint(vars(state)), sorted(names & set(vars(state)))
+    assert state.status.level_dbfs == state.level_dbfs == -20.0 and state.stream_s == 3.0
