@@ -154,6 +154,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     labels = list(recipe.labels)
     mapped = [recipe.label_map.get(r.label, r.label) for r in records]
     keep = [i for i, lab in enumerate(mapped) if lab in labels]
+    dropped = label_histogram([r for r, lab in zip(records, mapped) if lab not in labels])
     records = [records[i] for i in keep]
     y = np.array([labels.index(mapped[i]) for i in keep])
     groups = np.array([speaker_group(r.speaker) for r in records], dtype=object)
@@ -186,6 +187,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         "corpora": list(recipe.corpora),
         "labels": labels,
         "label_map": dict(recipe.label_map),
+        "dropped_labels": dropped,
         "n_utterances": int(ok.sum()),
         "label_counts": hist,
         "augmentations": [str(a) for a in recipe.augmentations],
@@ -266,11 +268,22 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
         "energy, pitch and voicing (`ser_live/features.py`).",
         f"Labels: {', '.join(model.labels)}.",
         "",
-        "Session normalisation (`ser_live/normalize.py`): features are standardised per speaker in training and per "
-        "session at inference, with the session's mean and variance shrunk towards the training prior: "
-        "mu = (n m + w mu0) / (n + w), var = (n v + w var0) / (n + w), w = prior weight in utterances."
+        (
+            "Session normalisation (`ser_live/normalize.py`): features are standardised per speaker in training and per "
+            "session at inference, with the session's mean m and variance v shrunk towards the training prior "
+            "(mu0, var0: the training speakers' average mean and within-speaker variance): k = min(n, c), "
+            "mu = (k m + w mu0) / (k + w), var = (k v + w var0) / (k + w), z = (x - mu) / sqrt(var); "
+            f"w = {model.normalizer.prior_weight:g} utterances (prior weight), c = {model.normalizer.session_cap} "
+            "(session cap, utterances), n = the session's utterances so far (live) or all of them (offline)."
+        )
         if model.normalizer is not None
         else "No session normaliser.",
+        "",
+        "Training labels: "
+        + (", ".join(f"{k} trained as {v}" for k, v in meta.get("label_map", {}).items()) or "as the corpora name them")
+        + "; left out (not in the label set): "
+        + (", ".join(f"{k} ({v})" for k, v in meta.get("dropped_labels", {}).items()) or "none")
+        + ".",
         "",
         "## Training data",
         f"{meta['n_utterances']} utterances of acted speech from {', '.join(meta['corpora'])}"
@@ -306,6 +319,16 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
                     f"| {_MODE_TEXT[mode]} | " + " | ".join(f"{d['folds'][f]['ua_pct']:.1f}" for f in folds)
                     + f" | {d['ua_pct_mean']:.1f} | {d['wa_pct_mean']:.1f} | {d['f1_pct_mean']:.1f} | `{d['command']}` |"
                 )
+        base = REPORTS / "experiments" / "loco-baseline-none.json"
+        if base.exists():
+            b = json.loads(base.read_text())
+            lines += [
+                "",
+                "Before (the pre-issue-10 recipe: scaler + SVM chosen by speaker-grouped CV + the three default "
+                "augmentations, 4 classes, no session normalisation), same protocol: "
+                + ", ".join(f"{f['name']} {f['ua_pct']:.1f}" for f in b["folds"])
+                + f"; mean UA {b['ua_pct_mean']:.1f} (`reports/experiments/loco-baseline-none.md`, `{b['command']}`).",
+            ]
         lines.append("")
     within = {k: d for k, d in scores.items() if d["protocol"] != "loco"}
     if within:
@@ -328,7 +351,10 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
         "## Limits",
         "Acted, studio-quality speech (English, German, Korean) from a few dozen speakers. Expect lower "
         "accuracy on spontaneous speech, other languages, far-field laptop microphones and noise. "
-        "Not for decisions about people.",
+        "Held out, the Korean corpus scores at chance for every recipe tried (its 'angry' utterances are slower, "
+        "quieter and lower-pitched than its 'sad' ones, the reverse of the other corpora), while within it "
+        "(`emotiontts_kor-loso`) the same recipe scores far above chance: emotion is expressed differently across "
+        "languages and corpora. Not for decisions about people.",
     ]
     return "\n".join(lines) + "\n"
 

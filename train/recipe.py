@@ -110,6 +110,11 @@ class Recipe:
     grid : tuple of str
         SVM settings the speaker-grouped inner CV chooses among (:func:`svm_from_name`).
     inner_splits : int
+    inner_cv : str
+        ``"speaker"``: the grid setting is chosen by ``inner_splits``-fold CV grouped by
+        speaker; ``"corpus"``: by leave-one-corpus-out CV over the training corpora (the
+        cross-corpus question ``loco`` asks, asked inside the training data; corpus = the
+        speaker id's prefix before the first ``-``).
     speaker_balance : bool
         Weight rows so every training speaker weighs the same in the SVM (TESS's two
         speakers have 800 utterances each, a Korean speaker 20).
@@ -130,6 +135,7 @@ class Recipe:
     augmentations: tuple[Augmentation, ...] = ()
     grid: tuple[str, ...] = ("linear C=1e-4", "linear C=1e-3", "rbf C=30 gamma=0.1/n")
     inner_splits: int = 3
+    inner_cv: str = "speaker"
     speaker_balance: bool = False
     calibration: str = "temperature"
     path: str = ""
@@ -153,7 +159,8 @@ class Recipe:
             if norm.enabled
             else "no session normaliser",
             "augmentations: " + ("; ".join(str(a) for a in self.augmentations) or "none"),
-            f"SVM grid {list(self.grid)} chosen by {self.inner_splits}-fold speaker-grouped CV"
+            f"SVM grid {list(self.grid)} chosen by "
+            + ("leave-one-corpus-out CV on the training corpora" if self.inner_cv == "corpus" else f"{self.inner_splits}-fold speaker-grouped CV")
             + (", every speaker weighing the same" if self.speaker_balance else ""),
             f"calibration {self.calibration}",
         ]
@@ -227,6 +234,7 @@ def load_recipe(path: str | Path) -> Recipe:
         grid=tuple(clf.get("grid", Recipe.grid)),
         inner_splits=int(clf.get("inner_splits", 3)),
         speaker_balance=bool(clf.get("speaker_balance", False)),
+        inner_cv=str(clf.get("inner_cv", "speaker")),
         calibration=str(cal.get("method", "temperature")),
         path=str(p),
     )
@@ -362,12 +370,19 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
             _, inv, counts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
             w = 1.0 / counts[inv.ravel()]
             weight = np.concatenate([w / w.mean()] * len(Xs))
+        cv_groups = groups
+        n_splits = self.recipe.inner_splits
+        if self.recipe.inner_cv == "corpus":
+            cv_groups = np.array([str(s).split("-", 1)[0] for s in groups], dtype=object)
+            n_splits = len(set(cv_groups.tolist()))
+        elif self.recipe.inner_cv != "speaker":
+            raise ValueError(f"inner_cv must be 'speaker' or 'corpus', got {self.recipe.inner_cv!r}")
         pipe, sel = fit_default_svm(
             Xt if cols is None else Xt[:, cols],
             yt,
-            np.concatenate([groups] * len(Xs)),
+            np.concatenate([cv_groups] * len(Xs)),
             candidates=self.recipe.grid,
-            n_splits=self.recipe.inner_splits,
+            n_splits=n_splits,
             calibrate=calibrate,
             n_jobs=self.n_jobs,
             select_rows=select_rows,
