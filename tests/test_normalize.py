@@ -146,7 +146,7 @@ def test_one_emotion_session_is_not_called_neutral(data_root, monkeypatch):
 
     A small model of the shipped recipe's normaliser settings (no augmentation, one SVM
     setting, to stay cheap) is trained on the loco fold that holds RAVDESS out; each of four
-    RAVDESS actors' angry utterances (16 each, real speech) then form one session,
+    RAVDESS actors' angry utterances (8 each, real speech) then form one session,
     normalised together. The session must not come out "neutral" (the failure mode of
     per-session normalisation), and the normaliser must not make it worse than the same
     utterances scored alone.
@@ -170,7 +170,7 @@ def test_one_emotion_session_is_not_called_neutral(data_root, monkeypatch):
     neutral, angry = fs.labels.index("neutral"), fs.labels.index("angry")
     for actor in ("ravdess-01", "ravdess-02", "ravdess-03", "ravdess-04"):
         rows = fold.test_idx[(g[fold.test_idx] == actor) & (y[fold.test_idx] == angry)]
-        assert len(rows) == 16
+        assert len(rows) == 8  # 2 statements x 2 repetitions x 2 intensities
         session = est.predict(X[rows], groups=np.array([actor] * len(rows)))
         counts = np.bincount(session, minlength=len(fs.labels))
         assert counts.argmax() != neutral, (actor, dict(zip(fs.labels, counts)))
