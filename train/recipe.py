@@ -20,6 +20,7 @@ Example recipe (``train/recipes/ser-default.toml``)::
     [normalizer]
     enabled = true
     prior_weight = 10.0         # utterances
+    session_cap = 10.0          # the most utterances a session's own statistics count as
     scale = true
     mode = "replace"            # or "append"
     absolute = []               # feature-name prefixes kept absolute (not normalised)
@@ -28,6 +29,8 @@ Example recipe (``train/recipes/ser-default.toml``)::
     [classifier]
     grid = ["linear C=1e-4", "linear C=1e-3"]
     inner_splits = 3
+    inner_cv = "speaker"        # or "corpus": leave-one-corpus-out inner CV
+    speaker_balance = false     # true: every training speaker weighs the same
     [calibration]
     method = "temperature"
 """
