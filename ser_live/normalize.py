@@ -18,13 +18,17 @@ For one session (group) with ``n`` utterances ``x_1..x_n`` (one row each), per f
 
     m   = sum_i x_i / n                       (session mean; 0 when n = 0)
     v   = sum_i (x_i - m)**2 / n              (session variance about its own mean)
-    mu  = (n * m + w * mu0) / (n + w)         (shrunk mean)
-    var = (n * v + w * var0) / (n + w)        (shrunk variance)
+    k   = min(n, c)                           (the session's weight, capped at c)
+    mu  = (k * m + w * mu0) / (k + w)         (shrunk mean)
+    var = (k * v + w * var0) / (k + w)        (shrunk variance)
     z   = (x - mu) / sqrt(var)                (if ``scale``; else z = x - mu)
 
-where ``w = prior_weight`` (in utterances), ``mu0`` is the mean over training speakers of
-their mean, and ``var0`` the mean over training speakers of their within-speaker variance.
-With ``n = 0`` the statistics are the prior's; as ``n`` grows they tend to the session's own.
+where ``w = prior_weight`` (in utterances), ``c = session_cap`` (utterances; no cap when
+None), ``mu0`` is the mean over training speakers of their mean, and ``var0`` the mean over
+training speakers of their within-speaker variance. With ``n = 0`` the statistics are the
+prior's; as ``n`` grows they move towards the session's own, but never further than
+``c / (c + w)`` of the way: the prior keeps a share however long the session, so a session
+that stays in one emotion keeps part of its offset from the training speakers' average.
 Offline (:meth:`SessionNormalizer.transform`) a session uses all of its rows (two passes);
 online (:class:`SessionState`) the utterances heard so far, the current one included.
 
@@ -79,6 +83,8 @@ class SessionNormalizer(TransformerMixin, BaseEstimator):
     prior_weight : float, default 10.0
         ``w`` in the shrinkage formula: how many utterances the prior counts as. 0 gives the
         plain per-session standardisation; a very large value gives a fixed global one.
+    session_cap : float or None, default None
+        ``c`` in the formula: the most utterances a session's own statistics count as.
     scale : bool, default True
         Divide by the shrunk standard deviation; False only subtracts the shrunk mean.
     columns : np.ndarray of int, shape (k,), optional
@@ -105,11 +111,13 @@ class SessionNormalizer(TransformerMixin, BaseEstimator):
         self,
         *,
         prior_weight: float = 10.0,
+        session_cap: float | None = None,
         scale: bool = True,
         columns: np.ndarray | None = None,
         mode: str = "replace",
     ) -> None:
         self.prior_weight = prior_weight
+        self.session_cap = session_cap
         self.scale = scale
         self.columns = columns
         self.mode = mode
@@ -221,6 +229,8 @@ class SessionNormalizer(TransformerMixin, BaseEstimator):
 
     def _shrink(self, n: np.ndarray | float, mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         w = float(self.prior_weight)
+        if self.session_cap is not None:
+            n = np.minimum(n, float(self.session_cap))
         c = self.columns_
         total = np.maximum(n + w, 1e-12)
         mu = (n * mean[..., c] + w * self.prior_mean_[c]) / total

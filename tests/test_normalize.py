@@ -123,3 +123,55 @@ def test_saved_in_the_model_file_and_loaded_safely(tmp_path):
     np.testing.assert_allclose(
         loaded.predict_proba(X[:1], session=state), loaded.predict_proba(X[:1])
     )  # one utterance heard == the utterance alone
+
+
+def test_session_cap_keeps_a_share_of_the_prior():
+    X, g = _data(5)
+    norm = SessionNormalizer(prior_weight=4.0, session_cap=4.0).fit(X, groups=g)
+    rows = X[g == "spk1"]  # 20 utterances, counted as 4
+    m, v = rows.mean(0), rows.var(0)
+    mu = (4 * m + 4 * norm.prior_mean_) / 8
+    var = (4 * v + 4 * norm.prior_var_) / 8
+    z = norm.transform(rows, groups=np.zeros(len(rows)))
+    np.testing.assert_allclose(z, (rows - mu) / np.sqrt(var), rtol=1e-5)
+    state = norm.new_session()
+    for x in rows:
+        state.update(x)
+    np.testing.assert_allclose(state.transform(rows[0]), z[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_one_emotion_session_is_not_called_neutral(data_root, monkeypatch):
+    """An angry caller: a session holding only one held-out speaker's angry utterances.
+
+    A small model of the shipped recipe's normaliser settings (no augmentation, one SVM
+    setting, to stay cheap) is trained on the loco fold that holds RAVDESS out; each of four
+    RAVDESS actors' angry utterances (8 each, real speech) then form one session,
+    normalised together. The session must not come out "neutral" (the failure mode of
+    per-session normalisation), and the normaliser must not make it worse than the same
+    utterances scored alone.
+    """
+    import dataclasses
+
+    from ser_live.features import FeatureExtractor
+    from train.evaluate import load_protocol_features
+    from train.recipe import RecipeClassifier, load_recipe
+
+    if not (data_root / "emotiontts_kor").is_dir():
+        pytest.skip("emotiontts_kor not in the data folder")
+    monkeypatch.setenv("SER_LIVE_DATA", str(data_root))
+    recipe = dataclasses.replace(load_recipe("ser-default"), augmentations=(), grid=("linear C=1e-3",))
+    assert recipe.normalizer.enabled
+    fs, X, _ = load_protocol_features("loco", labels=recipe.labels, progress=False)
+    fold = next(f for f in fs.folds if f.name == "ravdess")
+    y, g = fs.y, fs.groups
+    est = RecipeClassifier(recipe, FeatureExtractor().feature_names(), n_jobs=1, calibrate=False)
+    est.fit(X[fold.train_idx], y[fold.train_idx], groups=g[fold.train_idx])
+    neutral, angry = fs.labels.index("neutral"), fs.labels.index("angry")
+    for actor in ("ravdess-01", "ravdess-02", "ravdess-03", "ravdess-04"):
+        rows = fold.test_idx[(g[fold.test_idx] == actor) & (y[fold.test_idx] == angry)]
+        assert len(rows) == 8  # 2 statements x 2 repetitions x 2 intensities
+        session = est.predict(X[rows], groups=np.array([actor] * len(rows)))
+        counts = np.bincount(session, minlength=len(fs.labels))
+        assert counts.argmax() != neutral, (actor, dict(zip(fs.labels, counts)))
+        assert counts[neutral] <= len(rows) // 4, (actor, dict(zip(fs.labels, counts)))

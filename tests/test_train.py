@@ -56,23 +56,74 @@ def test_training_trim_is_the_live_segmenter_span(ravdess_root):
     assert 0.5 * 16000 < t.size < y.size  # RAVDESS files carry ~1 s of leading silence
 
 
-def test_evaluation_is_speaker_independent_and_beats_chance(emodb_subset, tmp_path):
-    from train.evaluate import run_protocol, write_reports
+def _small_recipe(**kw):
+    from train.recipe import NormalizerSpec, Recipe
 
-    res = run_protocol(
-        "emodb-loso", source={"emodb": emodb_subset}, n_jobs=1, progress=False,
+    base = dict(
+        name="small", corpora=("emodb",), labels=("neutral", "happy", "sad", "angry"),
+        normalizer=NormalizerSpec(enabled=True, prior_weight=10.0), grid=("linear C=1e-3",),
     )
+    return Recipe(**{**base, **kw})
+
+
+def test_evaluation_is_speaker_independent_and_beats_chance(emodb_subset, tmp_path):
+    from train.evaluate import SESSION_MODES, run_recipe, write_reports
+
+    results = run_recipe("emodb-loso", _small_recipe(), source={"emodb": emodb_subset}, n_jobs=1, progress=False)
+    assert list(results) == list(SESSION_MODES)
+    res = results["speaker"]
     assert [f.name for f in res.folds] == sorted(f.name for f in res.folds)
     assert len(res.folds) == 4
     assert res.confusion.sum() == len(emodb_subset)
     # four emotions: chance UA is 25 %; angry vs sad vs neutral vs happy on real speech is far above
-    assert res.ua[0] > 45, res.headline()
+    assert res.ua_pct[0] > 45, res.headline()
+    assert all(0 <= f.ua_pct <= 100 for r in results.values() for f in r.folds)
     paths = write_reports(res, tmp_path, command="python -m train evaluate --protocol emodb-loso")
+    assert paths["json"].name == "emodb-loso-small-speaker.json"
     data = json.loads(paths["json"].read_text())
-    assert data["ua_mean"] == pytest.approx(res.ua[0])
+    assert data["ua_pct_mean"] == pytest.approx(res.ua_pct[0])
+    assert data["session_mode"] == "speaker" and data["recipe"] == "small"
     md = paths["md"].read_text()
-    assert "UA" in md and "Confusion matrix" in md and "angry" in md
+    assert "UA" in md and "Confusion matrix" in md and "angry" in md and "Recipe" in md
     assert paths["png"].stat().st_size > 1000
+    # without a normaliser: one scoring, "none"
+    plain = run_recipe(
+        "emodb-loso", _small_recipe(normalizer=_small_recipe().normalizer.__class__()), source={"emodb": emodb_subset},
+        n_jobs=1, progress=False,
+    )
+    assert list(plain) == ["none"]
+
+
+def test_recipe_file_round_trip_and_errors(tmp_path):
+    from train.recipe import RECIPES_DIR, load_recipe
+
+    r = load_recipe("ser-default")
+    assert r.path == str(RECIPES_DIR / "ser-default.toml")
+    assert set(r.labels) == {"neutral", "happy", "sad", "angry"} and r.normalizer.enabled
+    assert "emotiontts_kor" in r.corpora
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\ncorpora = ["emodb"]\nlabels = ["sad", "angry"]\nclassifer = {}\n')
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_recipe(bad)
+    bad.write_text('name = "x"\ncorpora = ["emodb"]\nlabels = ["sad"]\n[[augmentations]]\nrt60 = 0.3\n')
+    with pytest.raises(ValueError, match="unknown augmentation keys"):
+        load_recipe(bad)
+    with pytest.raises(FileNotFoundError, match="recipes"):
+        load_recipe("no-such-recipe")
+
+
+def test_room_reverberation_has_the_asked_rt60():
+    from train.augment import rir_bank
+
+    for rt60 in (0.3, 0.6):
+        bank = rir_bank(rt60, n=2)
+        for h in bank:
+            # Schroeder backward integration; T20 extrapolated to 60 dB
+            e = np.cumsum(h[::-1].astype(float) ** 2)[::-1]
+            edc = 10 * np.log10(e / e[0])
+            t5, t25 = np.argmax(edc < -5), np.argmax(edc < -25)
+            t60 = 3 * (t25 - t5) / 16000
+            assert 0.6 * rt60 < t60 < 1.5 * rt60, (rt60, t60)
 
 
 def test_augmentation_is_deterministic_and_changes_the_signal(emodb_subset):
@@ -84,6 +135,13 @@ def test_augmentation_is_deterministic_and_changes_the_signal(emodb_subset):
     assert a.shape == y.shape and not np.allclose(a, y)
     fast = apply_augmentation(y, Augmentation(speed=1.1))
     assert abs(fast.size - y.size / 1.1) < 0.01 * y.size
+    # a telephone band: little energy left below 150 Hz and above 5 kHz
+    tel = apply_augmentation(y, Augmentation(highpass_hz=300.0, lowpass_hz=3400.0))
+    spec_y, spec_t = np.abs(np.fft.rfft(y)) ** 2, np.abs(np.fft.rfft(tel)) ** 2
+    f = np.fft.rfftfreq(y.size, 1 / 16000)
+    out_band = (f < 150) | (f > 5000)
+    assert spec_t[out_band].sum() / spec_t.sum() < 0.2 * spec_y[out_band].sum() / spec_y.sum()
+    assert tel.shape == y.shape and np.abs(tel).max() <= 1.0
 
 
 def test_tutorial_recipe_shape(emodb_subset):

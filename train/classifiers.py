@@ -122,6 +122,7 @@ def select_svm(
     n_splits: int = 3,
     candidates: tuple[str, ...] | None = None,
     n_jobs: int = 2,
+    sample_weight: np.ndarray | None = None,
 ) -> SvmSelection:
     """Choose the SVM setting by cross-validation grouped by speaker, on training data only.
 
@@ -136,6 +137,9 @@ def select_svm(
     candidates : tuple of str, optional
         Subset of :data:`SVM_GRID`; a single candidate skips the search.
     n_jobs : int, default 2
+    sample_weight : np.ndarray, float, shape (n,), optional
+        Row weights for fitting (e.g. each speaker weighing the same); the inner score is
+        the unweighted UA of the held-out speakers.
 
     Returns
     -------
@@ -154,7 +158,8 @@ def select_svm(
     splits = _inner_splits(np.asarray(groups), n_splits)
 
     def score(name: str, tr: np.ndarray, te: np.ndarray) -> float:
-        m = make_pipeline(StandardScaler(), cands[name]()).fit(X[tr], y[tr])
+        fit_kw = {} if sample_weight is None else {"svm__sample_weight": sample_weight[tr]}
+        m = Pipeline([("scaler", StandardScaler()), ("svm", cands[name]())]).fit(X[tr], y[tr], **fit_kw)
         return balanced_accuracy_score(y[te], m.predict(X[te]))
 
     jobs = [(n, tr, te) for n in names for tr, te in splits]
@@ -175,6 +180,7 @@ def fit_default_svm(
     calibrate: bool = True,
     n_jobs: int = 2,
     select_rows: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[Pipeline, SvmSelection]:
     """The default recipe: standard scaler + SVM chosen by :func:`select_svm`, with
     probabilities from temperature scaling [1]_ of its decision values, the temperature fitted
@@ -201,6 +207,8 @@ def fit_default_svm(
         Rows the setting is chosen on (e.g. the original utterances, leaving out their
         augmented copies, which makes the search four times cheaper); the final SVM and its
         calibration use all rows.
+    sample_weight : np.ndarray, float, shape (n,), optional
+        Row weights for every SVM fit (selection, final fit, calibration).
 
     Returns
     -------
@@ -214,7 +222,11 @@ def fit_default_svm(
        networks", ICML 2017 (temperature scaling).
     """
     m = np.ones(len(y), dtype=bool) if select_rows is None else np.asarray(select_rows, dtype=bool)
-    sel = select_svm(X[m], y[m], np.asarray(groups)[m], n_splits=n_splits, candidates=candidates, n_jobs=n_jobs)
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    sel = select_svm(
+        X[m], y[m], np.asarray(groups)[m], n_splits=n_splits, candidates=candidates, n_jobs=n_jobs,
+        sample_weight=None if sw is None else sw[m],
+    )
     svm = svm_from_name(sel.best, X.shape[1])
     if calibrate:
         if len(np.unique(groups)) >= 2:
@@ -226,7 +238,7 @@ def fit_default_svm(
         clf: Any = CalibratedClassifierCV(svm, method="temperature", cv=splits, ensemble=False)
     else:
         clf = svm
-    pipe = Pipeline([("scaler", StandardScaler()), ("svm", clf)]).fit(X, y)
+    pipe = Pipeline([("scaler", StandardScaler()), ("svm", clf)]).fit(X, y, **({} if sw is None else {"svm__sample_weight": sw}))
     if calibrate:
         # the fitted state is kept; the stored splits (index arrays) are not needed any more
         pipe.named_steps["svm"].cv = n_splits

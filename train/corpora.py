@@ -818,15 +818,8 @@ def _parse_emotiontts_kor(path: Path, root: Path) -> _Parsed:
     label = next((lab for lo, hi, lab in _KOR_RANGES if lo <= num <= hi), None)
     if label is None:
         return f"file number {num:05d} outside 00001-00400 (neutral, happy, angry, sad)"
-    record = Record(
-        path=str(path),
-        corpus="emotiontts_kor",
-        speaker=f"emotiontts_kor-{spk}",
-        gender="f" if spk in _KOR_FEMALE else "m",
-        label=label,
-        intensity=None,
-        text=None,
-    )
+    gender = "f" if spk in _KOR_FEMALE else "m"
+    record = Record(path=str(path), corpus="emotiontts_kor", speaker=f"emotiontts_kor-{spk}", gender=gender, label=label)
     return record, f"{spk}{num:05d}"
 
 

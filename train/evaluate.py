@@ -288,6 +288,11 @@ SESSION_MODES: dict[str, str] = {
         "running statistics of the utterances so far (itself included) shrunk to the prior"
     ),
     "utterance": "no session: each utterance normalised alone (n = 1, i.e. mostly the prior)",
+    "one-emotion": (
+        "stress test: each test speaker's utterances of ONE emotion form a session (an angry caller), "
+        "normalised with all of that session's utterances; a normaliser that turns such a session into "
+        "'neutral' scores low here"
+    ),
 }
 
 
@@ -363,6 +368,8 @@ def run_recipe(
                 kw: dict[str, Any] = {}
                 if m in ("speaker", "online"):
                     kw["groups"] = groups[te]
+                if m == "one-emotion":
+                    kw["groups"] = np.array([f"{g}|{c}" for g, c in zip(groups[te], y[te])], dtype=object)
                 if m == "online":
                     kw["online_seed"] = seed
                 dec = est.decision_function(X[te], **kw)

@@ -20,6 +20,7 @@ Example recipe (``train/recipes/ser-default.toml``)::
     [normalizer]
     enabled = true
     prior_weight = 10.0         # utterances
+    session_cap = 10.0          # the most utterances a session's own statistics count as
     scale = true
     mode = "replace"            # or "append"
     absolute = []               # feature-name prefixes kept absolute (not normalised)
@@ -28,6 +29,8 @@ Example recipe (``train/recipes/ser-default.toml``)::
     [classifier]
     grid = ["linear C=1e-4", "linear C=1e-3"]
     inner_splits = 3
+    inner_cv = "speaker"        # or "corpus": leave-one-corpus-out inner CV
+    speaker_balance = false     # true: every training speaker weighs the same
     [calibration]
     method = "temperature"
 """
@@ -72,6 +75,8 @@ class NormalizerSpec:
     enabled : bool
     prior_weight : float
         Pseudo-utterances the training prior counts as.
+    session_cap : float or None
+        The most utterances a session's own statistics count as (None: no cap).
     scale : bool
         Divide by the shrunk standard deviation (else only centre).
     mode : str
@@ -82,6 +87,7 @@ class NormalizerSpec:
 
     enabled: bool = False
     prior_weight: float = 10.0
+    session_cap: float | None = None
     scale: bool = True
     mode: str = "replace"
     absolute: tuple[str, ...] = ()
@@ -107,6 +113,14 @@ class Recipe:
     grid : tuple of str
         SVM settings the speaker-grouped inner CV chooses among (:func:`svm_from_name`).
     inner_splits : int
+    inner_cv : str
+        ``"speaker"``: the grid setting is chosen by ``inner_splits``-fold CV grouped by
+        speaker; ``"corpus"``: by leave-one-corpus-out CV over the training corpora (the
+        cross-corpus question ``loco`` asks, asked inside the training data; corpus = the
+        speaker id's prefix before the first ``-``).
+    speaker_balance : bool
+        Weight rows so every training speaker weighs the same in the SVM (TESS's two
+        speakers have 800 utterances each, a Korean speaker 20).
     calibration : str
         ``"temperature"`` (probabilities of the shipped model) or ``"none"``.
     path : str
@@ -124,6 +138,8 @@ class Recipe:
     augmentations: tuple[Augmentation, ...] = ()
     grid: tuple[str, ...] = ("linear C=1e-4", "linear C=1e-3", "rbf C=30 gamma=0.1/n")
     inner_splits: int = 3
+    inner_cv: str = "speaker"
+    speaker_balance: bool = False
     calibration: str = "temperature"
     path: str = ""
 
@@ -138,13 +154,17 @@ class Recipe:
             f"features: include {list(self.include) or 'all'}, exclude {list(self.exclude)}",
             (
                 f"session normaliser: prior weight {norm.prior_weight:g} utterances, "
+                + (f"session weight capped at {norm.session_cap:g} utterances, " if norm.session_cap is not None else "")
+                + 
                 f"{'standardise' if norm.scale else 'centre'}, mode {norm.mode}"
                 + (f", absolute {list(norm.absolute)}" if norm.absolute else "")
             )
             if norm.enabled
             else "no session normaliser",
             "augmentations: " + ("; ".join(str(a) for a in self.augmentations) or "none"),
-            f"SVM grid {list(self.grid)} chosen by {self.inner_splits}-fold speaker-grouped CV",
+            f"SVM grid {list(self.grid)} chosen by "
+            + ("leave-one-corpus-out CV on the training corpora" if self.inner_cv == "corpus" else f"{self.inner_splits}-fold speaker-grouped CV")
+            + (", every speaker weighing the same" if self.speaker_balance else ""),
             f"calibration {self.calibration}",
         ]
         return "; ".join(parts) + "."
@@ -197,6 +217,7 @@ def load_recipe(path: str | Path) -> Recipe:
         spec = NormalizerSpec(
             enabled=bool(norm.get("enabled", False)),
             prior_weight=float(norm.get("prior_weight", 10.0)),
+            session_cap=None if norm.get("session_cap") is None else float(norm["session_cap"]),
             scale=bool(norm.get("scale", True)),
             mode=str(norm.get("mode", "replace")),
             absolute=tuple(norm.get("absolute", ())),
@@ -215,6 +236,8 @@ def load_recipe(path: str | Path) -> Recipe:
         augmentations=augs,
         grid=tuple(clf.get("grid", Recipe.grid)),
         inner_splits=int(clf.get("inner_splits", 3)),
+        speaker_balance=bool(clf.get("speaker_balance", False)),
+        inner_cv=str(clf.get("inner_cv", "speaker")),
         calibration=str(cal.get("method", "temperature")),
         path=str(p),
     )
@@ -289,7 +312,9 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         if spec.absolute:
             absolute = set(select_columns(self.feature_names, spec.absolute).tolist())
             cols = np.array([i for i in range(len(self.feature_names)) if i not in absolute], dtype=np.int64)
-        return SessionNormalizer(prior_weight=spec.prior_weight, scale=spec.scale, columns=cols, mode=spec.mode)
+        return SessionNormalizer(
+            prior_weight=spec.prior_weight, session_cap=spec.session_cap, scale=spec.scale, columns=cols, mode=spec.mode
+        )
 
     def _output_columns(self, norm: SessionNormalizer | None) -> np.ndarray | None:
         """Columns of the normaliser's output the recipe keeps (None: all)."""
@@ -343,15 +368,28 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         select_rows = np.zeros(len(yt), dtype=bool)
         select_rows[: len(y)] = True
         calibrate = (self.recipe.calibration != "none") if self.calibrate is None else self.calibrate
+        weight = None
+        if self.recipe.speaker_balance:
+            _, inv, counts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
+            w = 1.0 / counts[inv.ravel()]
+            weight = np.concatenate([w / w.mean()] * len(Xs))
+        cv_groups = groups
+        n_splits = self.recipe.inner_splits
+        if self.recipe.inner_cv == "corpus":
+            cv_groups = np.array([str(s).split("-", 1)[0] for s in groups], dtype=object)
+            n_splits = len(set(cv_groups.tolist()))
+        elif self.recipe.inner_cv != "speaker":
+            raise ValueError(f"inner_cv must be 'speaker' or 'corpus', got {self.recipe.inner_cv!r}")
         pipe, sel = fit_default_svm(
             Xt if cols is None else Xt[:, cols],
             yt,
-            np.concatenate([groups] * len(Xs)),
+            np.concatenate([cv_groups] * len(Xs)),
             candidates=self.recipe.grid,
-            n_splits=self.recipe.inner_splits,
+            n_splits=n_splits,
             calibrate=calibrate,
             n_jobs=self.n_jobs,
             select_rows=select_rows,
+            sample_weight=weight,
         )
         if cols is not None:
             select = ColumnTransformer([("keep", "passthrough", cols)], remainder="drop")
