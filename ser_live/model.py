@@ -323,7 +323,21 @@ class EmotionModel:
     def predict_features(self, features: np.ndarray, *, session: SessionState | None = None) -> Prediction:
         """Prediction for one feature vector, shape (n_features,), optionally normalised with
         a live session's running statistics (see :meth:`new_session`)."""
-        p = self.predict_proba(features[None, :], session=session)[0]
+        return self.prediction_from_proba(self.predict_proba(features[None, :], session=session)[0])
+
+    def prediction_from_proba(self, p: np.ndarray) -> Prediction:
+        """The :class:`~ser_live.types.Prediction` of one row of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        p : np.ndarray, float64, shape (len(labels),)
+            Class probabilities, column ``i`` is ``labels[i]``.
+
+        Returns
+        -------
+        Prediction
+            The most probable label, its probability, and every label's probability.
+        """
         i = int(np.argmax(p))
         return Prediction(
             label=self.labels[i],

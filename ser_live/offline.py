@@ -396,7 +396,7 @@ class Predictor:
             if isinstance(item, SerLiveError):
                 yield path, item
                 continue
-            preds = [self._prediction(p) for p in proba[i : i + len(item)]]
+            preds = [self.model.prediction_from_proba(p) for p in proba[i : i + len(item)]]
             i += len(item)
             if not segments:
                 yield path, preds[0]
@@ -417,12 +417,6 @@ class Predictor:
         a, b = self._span(y, what=str(path))
         return [Utterance(index=0, samples=y[a:b], start_sample=a, end_sample=b, last_voiced_sample=b,
                           sample_rate_hz=SAMPLE_RATE_HZ)]
-
-    def _prediction(self, p: np.ndarray) -> Prediction:
-        k = int(np.argmax(p))
-        labels = self.model.labels
-        return Prediction(label=labels[k], confidence=float(p[k]),
-                          probabilities={lab: float(v) for lab, v in zip(labels, p)})
 
     # ------------------------------------------------------------------ internals
     def _span(self, y: np.ndarray, *, what: str) -> tuple[int, int]:
