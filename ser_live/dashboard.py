@@ -21,7 +21,7 @@ import math
 import time
 import zlib
 from collections import Counter, deque
-from dataclasses import asdict, fields as _dataclass_fields, replace
+from dataclasses import fields as _dataclass_fields, replace
 from types import TracebackType
 from typing import Any, Callable, Iterable
 
@@ -269,7 +269,8 @@ class DashboardState:
         Parameters
         ----------
         status : RecognizerStatus, optional
-            The recogniser's latest status (:meth:`~ser_live.pipeline.Recognizer.status`).
+            The recogniser's latest status (:meth:`~ser_live.pipeline.Recognizer.status`),
+            kept as it is.
         alert : str, optional
             A problem with the input to show in the status panel (e.g. "no audio from the
             microphone for 3 s"); "" clears it; None keeps it.
@@ -287,7 +288,9 @@ class DashboardState:
         unknown = set(fields) - _STATUS_FIELDS
         if unknown:
             raise TypeError(f"set_status() got unknown status fields {sorted(unknown)}")
-        changes = {k: v for k, v in {**(asdict(status) if status is not None else {}), **fields}.items() if v is not None}
+        if status is not None:
+            self.status = status
+        changes = {k: v for k, v in fields.items() if v is not None}
         if changes:
             self.status = replace(self.status, **changes)
         if alert is not None:
