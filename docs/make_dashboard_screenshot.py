@@ -1,7 +1,8 @@
 """Render the dashboard "screenshot" of the README: docs/dashboard.txt and docs/dashboard.svg.
 
 The demo session (ser_live/data/demo.wav) is cut by the live segmenter and its first
-utterances are classified by the shipped model, as the recogniser would; the rolling estimate
+utterances are classified by the shipped model, as the recogniser would (one session,
+running statistics); the rolling estimate
 is the pipeline's. Processing latencies are the model's measured times on this machine
 (features + classifier, after a warm-up); end-of-speech latencies add the hangover that follows
 the last voiced frame. The input status is the level of the audio just after the last
@@ -25,6 +26,7 @@ from rich.console import Console
 from ser_live.audiofile import load_audio, to_int16
 from ser_live.dashboard import DashboardState, render_dashboard
 from ser_live.model import EmotionModel
+from ser_live.offline import classify_utterance
 from ser_live.rolling import RollingEstimate
 from ser_live.types import Result
 from ser_live.vad import segment_signal
@@ -47,11 +49,13 @@ def main() -> None:
     utterances = segment_signal(y)[: args.utterances]
     model.predict_signal(utterances[0].samples)  # warm-up (numba compilation)
 
-    state = DashboardState(labels=model.labels, model_name=model.name, source_name=DEMO.name)
+    session = model.new_session()  # the run is one session, as in the live recogniser
+    state = DashboardState(labels=model.labels, model_name=model.name, source_name=DEMO.name,
+                           session_norm=None if session is None else True)
     rolling = RollingEstimate(model.labels)
     for u in utterances:
         t0 = time.perf_counter()
-        pred = model.predict_signal(u.samples)
+        pred, n_session = classify_utterance(model, u.samples, session)
         processing_ms = (time.perf_counter() - t0) * 1000.0
         hangover_ms = (u.end_sample - u.last_voiced_sample) / u.sample_rate_hz * 1000.0
         result = Result(
@@ -59,6 +63,7 @@ def main() -> None:
             prediction=pred,
             processing_ms=processing_ms,
             end_of_speech_ms=hangover_ms + processing_ms,
+            session_utterances=n_session,
         )
         result.rolling = dict(rolling.update(result))
         state.add_result(result)
