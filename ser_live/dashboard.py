@@ -25,7 +25,6 @@ from dataclasses import fields as _dataclass_fields, replace
 from types import TracebackType
 from typing import Any, Callable, Iterable
 
-import numpy as np
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.measure import Measurement
