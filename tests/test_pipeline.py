@@ -31,6 +31,8 @@ from ser_live.vad import VadConfig, segment_signal, speech_span
 from train.corpora import RAVDESS_EMOTIONS
 
 SR = SAMPLE_RATE_HZ
+#: Samples in one VAD frame of the default configuration.
+FRAME_SAMPLES = VadConfig().frame_ms * SR // 1000
 #: RAVDESS files of the test session: four actors, both genders, four emotions.
 SESSION_FILES = (
     "Actor_05/03-01-05-02-01-01-05.flac",  # angry
@@ -297,6 +299,14 @@ class ScriptedSource:
             while i < end and not self._stop.is_set():
                 j = min(i + self.block, end)
                 if self.burst is not None and self.burst[0] <= i < self.burst[1]:
+                    if i == self.burst[0]:
+                        # The burst starts once two VAD frames fit, so its first frame reaches
+                        # the consumer: on a loaded machine the ring could be full here and
+                        # the whole burst dropped, and a consumer meant to stall inside it
+                        # would then never get there.
+                        while not ring.wait_for_room(2 * FRAME_SAMPLES + self.block, timeout_s=0.1):
+                            if self._stop.is_set():
+                                return
                     ring.write(self.x[i:j])  # never waits for room
                     if j >= self.burst[1]:
                         self.burst_done.set()
