@@ -67,6 +67,38 @@ class AudioInfo:
         )
 
 
+
+#: File suffixes picked up when a folder is walked for audio (``predict``, ``--dask`` batches).
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg")
+
+
+def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError | None]]:
+    """Expand folders into the audio files under them (recursively, sorted).
+
+    Parameters
+    ----------
+    paths : list of str
+        Files and folders as the user named them.
+
+    Yields
+    ------
+    (str, AudioFileError or None)
+        Each file named, and each file with a suffix in :data:`AUDIO_SUFFIXES` found under a
+        folder named, in order. A folder holding no such file yields the folder with an
+        :class:`~ser_live.errors.AudioFileError` (the caller decides whether that ends the run);
+        files are not opened here.
+    """
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                yield raw, AudioFileError(f"{raw}: folder holds no {'/'.join(AUDIO_SUFFIXES)} files")
+            for f in found:
+                yield str(f), None
+        else:
+            yield raw, None
+
 def audio_info(path: str | Path) -> AudioInfo:
     """Read a file's header without decoding its samples.
 

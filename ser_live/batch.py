@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .audiofile import expand_audio_paths
 from .errors import SerLiveError
 from .jsonl import json_line
 
@@ -162,8 +163,6 @@ def expand_inputs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
         Each path, with an error message when it is unusable before any scoring (an empty
         folder, an unreadable CSV); order kept, duplicates dropped.
     """
-    from .cli import _expand_paths
-
     out: dict[str, str | None] = {}
     for raw in paths:
         if raw.lower().endswith(".csv") and Path(raw).is_file():
@@ -173,13 +172,13 @@ def expand_inputs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
             except (OSError, UnicodeDecodeError, csv.Error) as exc:
                 out.setdefault(raw, f"{raw}: cannot read the CSV of paths: {exc}")
             continue
-        for p, err in _expand_paths([raw]):
+        for p, err in expand_audio_paths([raw]):
             out.setdefault(p, str(err) if err is not None else None)
     return list(out.items())
 
 
 def _read_path_csv(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
     if not rows:
         return []

@@ -34,17 +34,15 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from . import __version__
-from .errors import AudioFileError, CaptureError, DeviceError, NoSpeechError, PortAudioMissingError, SerLiveError
+from .errors import CaptureError, DeviceError, NoSpeechError, PortAudioMissingError, SerLiveError
 from .jsonl import json_line
 
-__all__ = ["main", "build_parser", "DEMO_WAV", "AUDIO_SUFFIXES", "EXIT_INTERRUPTED"]
+__all__ = ["main", "build_parser", "DEMO_WAV", "EXIT_INTERRUPTED"]
 
 log = logging.getLogger("ser_live")
 
 #: The bundled demo session, replayed when there is no microphone.
 DEMO_WAV: Path = Path(__file__).resolve().parent / "data" / "demo.wav"
-#: File suffixes ``predict`` picks up when walking a folder.
-AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg")
 #: Exit status after Ctrl-C / SIGTERM (128 + SIGINT, the shell convention).
 EXIT_INTERRUPTED: int = 130
 
@@ -447,23 +445,8 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- predict
-def _expand_paths(paths: list[str]) -> Iterator[tuple[str, SerLiveError | None]]:
-    """Files named or found in the folders named, each with an error when unusable."""
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
-            )
-            if not found:
-                yield raw, AudioFileError(f"{raw}: folder holds no {'/'.join(AUDIO_SUFFIXES)} files")
-            for f in found:
-                yield str(f), None
-        else:
-            yield raw, None
-
-
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from .audiofile import expand_audio_paths
     from .model import EmotionModel
     from .offline import Predictor, read_sessions_csv
 
@@ -480,7 +463,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     labels = model.labels
     seg = bool(args.segments)
     head = ["path", *(["start_s", "end_s"] if seg else []), "label", "confidence"]
-    expanded = list(_expand_paths(args.paths))
+    expanded = list(expand_audio_paths(args.paths))
     # every input is checked against the sessions before anything is written or classified
     results = predictor.process_files(
         [p for p, e in expanded if e is None], segments=seg, errors="return", sessions=sessions

@@ -141,8 +141,9 @@ def test_cluster_records_equal_single_process_predict(cluster, ravdess_root, tmp
     dirs = _actors(ravdess_root, 1, 2, 3, 4)  # 240 files, of which 200 are scored
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF this is not audio")
-    listing = tmp_path / "more.csv"  # a CSV of paths, one of them relative to the CSV's folder
-    listing.write_text("path\n" + "\n".join(_files(dirs[2:])[:80]) + "\nbroken.wav\n")
+    listing = tmp_path / "more.csv"  # a CSV of paths, one of them relative to the CSV's folder,
+    # saved with a byte-order mark as spreadsheet programs write it (the header is still a header)
+    listing.write_text("path\n" + "\n".join(_files(dirs[2:])[:80]) + "\nbroken.wav\n", encoding="utf-8-sig")
     out = tmp_path / "out.parquet"
     res = _predict(str(dirs[0]), str(dirs[1]), str(listing), "--dask", cluster.address, "--output", str(out),
                    "--chunk-files", "40")
