@@ -68,6 +68,11 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
 
     recipe = load_recipe(args.recipe)
     for protocol in args.protocol:
+        if protocol.strip().lower() == "personal":  # per-speaker profiles: train/personal.py
+            from .personal import print_personal
+
+            print_personal(recipe, args, _command(argv), _print)
+            continue
         results = run_recipe(protocol, recipe, n_jobs=args.jobs, seed=args.seed)
         first = next(iter(results.values()))
         _print(
