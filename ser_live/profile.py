@@ -76,6 +76,12 @@ __all__ = [
     "person_prior",
     "profile_path",
     "profiles_dir",
+    "read_calibration_csv",
+    "TakeCheck",
+    "adapt_log_proba",
+    "fit_score_affine",
+    "calibration_prompts",
+    "SENTENCES_FILE",
 ]
 
 log = logging.getLogger(__name__)
@@ -608,3 +614,216 @@ def build_profile(
         S = np.log(np.maximum(ProfiledModel(model, prof).predict_proba(X), _LOG_FLOOR))
         prof.W, prof.b = fit_score_affine(S, y, reg=cfg.reg, full=cfg.adaptation == "affine")
     return prof
+
+
+# ---------------------------------------------------------------------- calibration takes
+@dataclass(frozen=True)
+class TakeCheck:
+    """When a calibration take is good enough to learn from.
+
+    Attributes
+    ----------
+    min_speech_s : float, default 0.8
+        Shortest voiced span (s): first to last frame the VAD calls voiced.
+    min_level_dbfs : float, default -60.0
+        Quietest RMS level of the voiced frames (dB re int16 full scale).
+    max_clipped_fraction : float, default 0.001
+        Most samples at int16 full scale (the input is clipping above about 0.1 %).
+    min_voiced_fraction : float, default 0.3
+        Fewest frames of the take the VAD calls voiced (below: noise, a cough, not speech).
+    min_periodic_fraction : float, default 0.2
+        Fewest voiced frames with a pitch: normalised autocorrelation above 0.5 at a lag of
+        60-400 Hz (the WebRTC VAD also calls steady noise voiced; speech has vowels).
+    """
+
+    min_speech_s: float = 0.8
+    min_level_dbfs: float = -60.0
+    max_clipped_fraction: float = 0.001
+    min_voiced_fraction: float = 0.3
+    min_periodic_fraction: float = 0.2
+
+    def reason(self, samples: np.ndarray, *, aggressiveness: int = 2, frame_ms: int = 30,
+               sample_rate_hz: int = 16000) -> str | None:
+        """Why a take is rejected, or None when it is good.
+
+        Parameters
+        ----------
+        samples : np.ndarray, int16, shape (n_samples,)
+            One utterance as the segmenter cut it (pre-roll and hangover included).
+        aggressiveness, frame_ms, sample_rate_hz
+            The WebRTC VAD's mode, frame length (ms) and the sample rate (Hz): the live
+            segmenter's (:class:`~ser_live.vad.VadConfig`).
+
+        Returns
+        -------
+        str or None
+            A reason a user can act on (e.g. ``"too quiet (-56 dBFS < -50 dBFS): speak up
+            or move closer to the microphone"``).
+        """
+        import webrtcvad
+
+        x = np.asarray(samples)
+        if x.dtype != np.int16:
+            from .audiofile import to_int16
+
+            x = to_int16(x.astype(np.float32))
+        fl = sample_rate_hz * frame_ms // 1000
+        n_frames = len(x) // fl
+        if n_frames == 0:
+            return "too short (no complete frame)"
+        vad = webrtcvad.Vad(int(aggressiveness))
+        frames = x[: n_frames * fl].reshape(n_frames, fl)
+        voiced = np.array([vad.is_speech(f.tobytes(), sample_rate_hz) for f in frames])
+        clipped = float(np.mean((x >= 32767) | (x <= -32768)))
+        if clipped > self.max_clipped_fraction:
+            return (f"clipped ({100 * clipped:.1f} % of samples at full scale): speak softer or turn the "
+                    "microphone gain down")
+        quiet = self._quiet(frames[voiced] if voiced.any() else frames)
+        if voiced.mean() < self.min_voiced_fraction:
+            if quiet:
+                return quiet
+            return f"not speech ({100 * voiced.mean():.0f} % of frames voiced): say the sentence aloud"
+        if _periodic_fraction(frames[voiced], sample_rate_hz) < self.min_periodic_fraction:
+            return "not speech (no pitch in the voiced frames: noise?): say the sentence aloud"
+        idx = np.flatnonzero(voiced)
+        span_s = (idx[-1] - idx[0] + 1) * frame_ms / 1000.0
+        if span_s < self.min_speech_s:
+            return f"too short ({span_s:.1f} s of speech < {self.min_speech_s:g} s): say the whole sentence"
+        return quiet
+
+    def _quiet(self, frames: np.ndarray) -> str | None:
+        v = frames.astype(np.float64) / 32768.0
+        level = 10 * np.log10(max(float(np.mean(v**2)), 1e-12))
+        if level < self.min_level_dbfs:
+            return (f"too quiet ({level:.0f} dBFS < {self.min_level_dbfs:g} dBFS): speak up or move closer "
+                    "to the microphone")
+        return None
+
+
+def _periodic_fraction(frames: np.ndarray, sample_rate_hz: int) -> float:
+    """Fraction of frames (shape (n, frame_length), int16) whose normalised autocorrelation
+    peaks above 0.5 at a lag of 60-400 Hz."""
+    if len(frames) == 0:
+        return 0.0
+    x = frames.astype(np.float64)
+    x -= x.mean(axis=1, keepdims=True)
+    n = x.shape[1]
+    spec = np.fft.rfft(x, 2 * n, axis=1)
+    ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :n]
+    lo, hi = sample_rate_hz // 400, min(sample_rate_hz // 60, n - 1)
+    # unbiased normalisation: the overlap shrinks with the lag
+    r = ac[:, lo:hi] / np.maximum(ac[:, :1], 1e-9) * (n / (n - np.arange(lo, hi)))
+    return float(np.mean(r.max(axis=1) > 0.5))
+
+
+def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: int = 1) -> list[tuple[Path, str]]:
+    """Read a calibration list: CSV with header ``path,label``, one labelled recording per row.
+
+    Relative paths are relative to the CSV's folder. Every problem is found before anything
+    is read or written, and the first few of each kind are named.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV (UTF-8, a BOM allowed); extra columns are ignored, blank lines skipped.
+    labels : list of str
+        The model's labels: every row's label must be one of them.
+    min_per_label : int, default 1
+        Rows every label needs at least.
+
+    Returns
+    -------
+    list of (Path, str)
+        Resolved audio path and label, in file order.
+
+    Raises
+    ------
+    ProfileError
+        Unreadable file, no ``path`` and ``label`` columns, no rows, empty cells, missing
+        audio files, unknown labels, or a label with fewer than ``min_per_label`` rows.
+    """
+    import csv
+
+    p = Path(path)
+    try:
+        with open(p, encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            rows = [r for r in reader if any((v or "").strip() for v in r.values() if isinstance(v, str))]
+            fields = [h.strip() for h in (reader.fieldnames or [])]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ProfileError(f"calibration list {p}: cannot read it ({exc})") from exc
+    if "path" not in fields or "label" not in fields:
+        raise ProfileError(f"calibration list {p}: the header must be `path,label`, got {','.join(fields) or '(empty)'}")
+    if not rows:
+        raise ProfileError(f"calibration list {p}: no rows after the header `path,label`")
+    base = p.resolve().parent
+    out: list[tuple[Path, str]] = []
+    empty, missing, unknown = [], [], []
+    for line, row in enumerate(rows, start=2):
+        raw, lab = (row.get("path") or "").strip(), (row.get("label") or "").strip()
+        if not raw or not lab:
+            empty.append(f"line {line}")
+            continue
+        f = (base / raw).resolve()
+        if not f.is_file():
+            missing.append(raw)
+        if lab not in labels:
+            unknown.append(f"{lab!r} (line {line})")
+        out.append((f, lab))
+    problems = []
+    if empty:
+        problems.append(f"{len(empty)} row(s) with an empty path or label: {_name_some(empty)}")
+    if missing:
+        problems.append(f"{len(missing)} missing file(s): {_name_some(missing)}")
+    if unknown:
+        problems.append(f"{len(unknown)} unknown label(s): {_name_some(unknown)} (the model's labels: {', '.join(labels)})")
+    counts = {lab: sum(1 for _, l in out if l == lab) for lab in labels}
+    short = [f"{lab} ({n})" for lab, n in counts.items() if n < min_per_label]
+    if short:
+        problems.append(f"too few recordings: every label needs at least {min_per_label}; short: {', '.join(short)}")
+    if problems:
+        raise ProfileError(f"calibration list {p}: " + "; ".join(problems) + "; nothing written")
+    return out
+
+
+def _name_some(items: list[str], n: int = 3) -> str:
+    more = len(items) - n
+    return ", ".join(items[:n]) + (f" (and {more} more)" if more > 0 else "")
+
+
+#: The shipped neutral sentences (one per line, ``#`` comments).
+SENTENCES_FILE: Path = Path(__file__).resolve().parent / "data" / "calibration_sentences.txt"
+
+
+def calibration_prompts(labels: list[str], *, per_class: int, sentences_file: str | Path | None = None
+                        ) -> list[tuple[str, str]]:
+    """What ``ser-live calibrate`` asks for: ``per_class`` takes of each label, label by
+    label, the ``j``-th take of every label with the same ``j``-th sentence (so the words
+    are the same in every emotion).
+
+    Parameters
+    ----------
+    labels : list of str
+        The model's labels, in its order.
+    per_class : int
+        Takes per label (>= 1).
+    sentences_file : str or Path, optional
+        Default :data:`SENTENCES_FILE`.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(label, sentence)``, ``len(labels) * per_class`` of them.
+
+    Raises
+    ------
+    ValueError
+        ``per_class < 1`` or a sentences file with no sentence.
+    """
+    if int(per_class) < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    text = Path(sentences_file or SENTENCES_FILE).read_text(encoding="utf-8")
+    sentences = [s.strip() for s in text.splitlines() if s.strip() and not s.lstrip().startswith("#")]
+    if not sentences:
+        raise ValueError(f"{sentences_file or SENTENCES_FILE}: no sentence")
+    return [(lab, sentences[j % len(sentences)]) for lab in labels for j in range(int(per_class))]
