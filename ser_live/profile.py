@@ -115,7 +115,7 @@ class ProfileConfig:
         0 uses the calibration statistics alone.
     adaptation : {"none", "bias", "affine"}, default "affine"
         The classifier adaptation (module doc).
-    reg : float, default 0.3
+    reg : float, default 0.1
         L2 penalty towards the identity, per calibration utterance (the loss is averaged over
         utterances, so a larger calibration set moves further from the identity).
     min_per_label : int, default 1
@@ -129,7 +129,7 @@ class ProfileConfig:
 
     prior_weight: float = 2.0
     adaptation: str = "affine"
-    reg: float = 0.3
+    reg: float = 0.1
     min_per_label: int = 1
 
     def validate(self) -> "ProfileConfig":

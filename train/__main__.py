@@ -343,6 +343,9 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
                 + f"; mean UA {b['ua_pct_mean']:.1f} (`reports/experiments/loco-baseline-none.md`, `{b['command']}`).",
             ]
         lines.append("")
+    from .personal import card_lines
+
+    lines += card_lines(meta.get("recipe", model.name), REPORTS)
     within = {k: d for k, d in scores.items() if d["protocol"] != "loco"}
     if within:
         lines += [

@@ -46,7 +46,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from ser_live.profile import ProfileConfig, ProfiledModel, build_profile
 
-__all__ = ["K_VALUES", "POOL_PER_CLASS", "DEFAULT_VARIANTS", "print_personal", "run_personal", "write_personal_reports"]
+__all__ = ["K_VALUES", "POOL_PER_CLASS", "DEFAULT_VARIANTS", "card_lines", "print_personal", "run_personal", "write_personal_reports"]
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +60,15 @@ DEFAULT_VARIANTS: dict[str, ProfileConfig] = {
     "stats only (w=0)": ProfileConfig(adaptation="none", prior_weight=0.0),
     "stats only (w=2)": ProfileConfig(adaptation="none", prior_weight=2.0),
     "stats only (w=10)": ProfileConfig(adaptation="none", prior_weight=10.0),
-    "stats + bias (reg 0.3)": ProfileConfig(adaptation="bias", prior_weight=2.0, reg=0.3),
-    "stats + bias (reg 1)": ProfileConfig(adaptation="bias", prior_weight=2.0, reg=1.0),
-    "stats + affine (reg 0.1)": ProfileConfig(adaptation="affine", prior_weight=2.0, reg=0.1),
-    "stats + affine (reg 0.3)": ProfileConfig(adaptation="affine", prior_weight=2.0, reg=0.3),
-    "stats (w=0) + affine (reg 0.3)": ProfileConfig(adaptation="affine", prior_weight=0.0, reg=0.3),
-    "stats (w=10) + affine (reg 0.3)": ProfileConfig(adaptation="affine", prior_weight=10.0, reg=0.3),
-    "no stats (training prior) + affine (reg 0.3)": ProfileConfig(adaptation="affine", prior_weight=1e9, reg=0.3),
-    "stats + affine (reg 1)": ProfileConfig(adaptation="affine", prior_weight=2.0, reg=1.0),
-    "stats + affine (reg 3)": ProfileConfig(adaptation="affine", prior_weight=2.0, reg=3.0),
+    "no stats (training prior) + affine (reg 0.1)": ProfileConfig(adaptation="affine", prior_weight=1e9, reg=0.1),
+    "stats (w=2) + bias (reg 0.1)": ProfileConfig(adaptation="bias", prior_weight=2.0, reg=0.1),
+    "stats (w=2) + bias (reg 1)": ProfileConfig(adaptation="bias", prior_weight=2.0, reg=1.0),
+    "stats (w=0) + affine (reg 0.1)": ProfileConfig(adaptation="affine", prior_weight=0.0, reg=0.1),
+    "stats (w=10) + affine (reg 0.1)": ProfileConfig(adaptation="affine", prior_weight=10.0, reg=0.1),
+    "stats (w=2) + affine (reg 0)": ProfileConfig(adaptation="affine", prior_weight=2.0, reg=0.0),
+    "stats (w=2) + affine (reg 0.03)": ProfileConfig(adaptation="affine", prior_weight=2.0, reg=0.03),
+    "stats (w=2) + affine (reg 0.3)": ProfileConfig(adaptation="affine", prior_weight=2.0, reg=0.3),
+    "stats (w=2) + affine (reg 1)": ProfileConfig(adaptation="affine", prior_weight=2.0, reg=1.0),
 }
 
 
@@ -332,3 +332,45 @@ def print_personal(recipe: Any, args: Any, command: str, emit: Any) -> None:
         emit("  ".join([r["setting"].ljust(width)] + [f"{r['ua_pct'][k]:6.1f}" for k in ks]))
     paths = write_personal_reports(res, args.out, command=command)
     emit(f"reports: {paths['md']}, {paths['json']}")
+
+
+def card_lines(recipe_name: str, reports_dir: str | Path) -> list[str]:
+    """The model card's section on the ``personal`` protocol, from
+    ``<reports_dir>/personal-<recipe>.json`` (empty when there is no such report).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
+    import json
+
+    p = Path(reports_dir) / f"personal-{recipe_name}.json"
+    if not p.exists():
+        return []
+    d = json.loads(p.read_text())
+    row = d["rows"][0]
+    ks = [str(k) for k in d["k_values"]]
+    return [
+        "## One person, calibrated (`personal`)",
+        "",
+        "`ser-live calibrate` makes a profile from k takes per label (`ser_live/profile.py`: the person's "
+        "feature statistics as the session prior, and an affine recalibration of the log-probabilities "
+        "fitted on the takes). Protocol `personal` (`train/personal.py`): per `loco` fold, every speaker of "
+        "the held-out corpus; k utterances per class calibrate, the rest of the speaker's utterances (the "
+        "same for every k) are one live session; k = 0 is the recipe's online session normalisation without "
+        "a profile. UA in percent, mean over speakers, then corpora.",
+        "",
+        "| k per class | " + " | ".join(d["corpora"]) + " | mean UA | command |",
+        "|---" * (len(d["corpora"]) + 3) + "|",
+        *[
+            f"| {k} | " + " | ".join(f"{row['per_corpus'][k].get(c, float('nan')):.1f}" for c in d["corpora"])
+            + f" | {row['ua_pct'][k]:.1f} | `{d.get('command', '')}` |"
+            for k in ks
+        ],
+        "",
+        f"The profile settings were chosen on this protocol among the {len(d['rows']) - 1} others listed in "
+        f"`reports/personal-{recipe_name}.md` (a choice made on these speakers: the gain is optimistic by "
+        "that choice).",
+        "",
+    ]
