@@ -1028,7 +1028,8 @@ def render_calibration(state: CalibrationState) -> Panel:
     else:
         label, sentence = cur
         t = Text()
-        t.append(f"Take {state.done + 1} of {state.total}: say, in a ", style="grey62")
+        article = "an" if label[:1].lower() in "aeiou" else "a"
+        t.append(f"Take {state.done + 1} of {state.total}: say, in {article} ", style="grey62")
         t.append(label.upper(), style=Style(color=emotion_color(label), bold=True))
         t.append(" voice:", style="grey62")
         body.add_row(t)

@@ -183,3 +183,32 @@ def test_ctrl_c_ends_calibration_within_2_s_and_writes_no_profile(ravdess_root, 
     assert elapsed < 2.0, elapsed
     assert "no profile written" in err
     assert not (tmp_path / "profiles").exists() or not any((tmp_path / "profiles").iterdir())
+
+
+def test_screens_name_the_profile_and_show_the_prompt_and_progress():
+    """The listening dashboard's header names the profile and its utterances; the calibration
+    screen shows the emotion and sentence to say, the progress and a rejected take's reason."""
+    from rich.console import Console
+
+    from ser_live.dashboard import CalibrationState, DashboardState, render_calibration, render_dashboard
+
+    def text(renderable) -> str:
+        console = Console(width=110, record=True, file=open(os.devnull, "w"))
+        console.print(renderable)
+        return console.export_text()
+
+    labels = list(CODES)
+    state = DashboardState(labels=labels, model_name="ser-default", source_name="mic", profile="anna (12 utt.)")
+    assert "profile anna (12 utt.)" in text(render_dashboard(state))
+    assert "profile" not in text(render_dashboard(DashboardState(labels=labels, model_name="m", source_name="mic")))
+
+    cal = CalibrationState([(lab, "The door to the garden is open.") for lab in labels],
+                           model_name="ser-default", source_name="mic", profile_path="/p/anna.npz")
+    cal.accept(2.0)
+    cal.accept(2.1)
+    cal.accept(1.9)
+    cal.reject("too quiet (-65 dBFS < -60 dBFS): speak up or move closer to the microphone")
+    screen = text(render_calibration(cal))
+    assert "Take 4 of 4: say, in an ANGRY voice:" in screen
+    assert "“The door to the garden is open.”" in screen
+    assert "3/4  (1 rejected)" in screen and "take rejected: too quiet (-65 dBFS" in screen
