@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ser_live.audiofile import decode_audio, write_wav
+from ser_live.audiofile import write_wav
 from ser_live.cli import main
 from ser_live.model import EmotionModel
 from ser_live.profile import load_profile
@@ -122,24 +122,22 @@ def test_profile_for_another_model_exits_2_naming_both(ravdess_root, tmp_path, p
     assert "not found" in capsys.readouterr().err
 
 
-def _session(ravdess_root: Path, tmp_path: Path, *, short_first: bool) -> Path:
+def _takes_wav(ravdess_root: Path, tmp_path: Path, *, short_first: bool) -> Path:
     """Takes of actor 08 in prompt order (neutral, happy, sad, angry) with 1.5 s pauses,
     optionally after a 0.6 s piece of speech (a take too short to keep)."""
-    gap = np.zeros(24000, np.int16)
-    parts = [gap]
-    if short_first:
-        y = decode_audio(_take(ravdess_root, 8, "happy"))
-        parts += [y[20000:29600], gap]
-    for lab in CODES:
-        parts += [decode_audio(_take(ravdess_root, 8, lab)), gap]
-    return write_wav(tmp_path / "takes.wav", np.concatenate(parts), sample_rate_hz=16000)
+    from train.sessions import build_session, corpus_utterances
+
+    takes = list(corpus_utterances([_take(ravdess_root, 8, lab) for lab in CODES], trim=False))
+    short = [takes[1][20000:29600]] if short_first else []
+    sess = build_session(short + takes, pauses_s=(1.5,), tail_s=1.5)
+    return write_wav(tmp_path / "takes.wav", sess.samples, sample_rate_hz=16000)
 
 
 def test_guided_calibration_from_a_replayed_recording_rejects_a_short_take(ravdess_root, tmp_path, profiles, capsys):
     """`calibrate --input` runs the takes through the live segmenter: the short piece is
     rejected with its reason and the prompt asked again; the four real takes fill the four
     prompts; the profile is then used by `ser-live --profile` on the same recording."""
-    wav = _session(ravdess_root, tmp_path, short_first=True)
+    wav = _takes_wav(ravdess_root, tmp_path, short_first=True)
     code = main(["calibrate", "--profile", "gus", "--per-class", "1", "--input", str(wav), "--speed", "0"])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -158,7 +156,7 @@ def test_guided_calibration_from_a_replayed_recording_rejects_a_short_take(ravde
 
 
 def test_a_recording_that_ends_too_early_writes_nothing(ravdess_root, tmp_path, profiles, capsys):
-    wav = _session(ravdess_root, tmp_path, short_first=False)
+    wav = _takes_wav(ravdess_root, tmp_path, short_first=False)
     assert main(["calibrate", "--profile", "hal", "--per-class", "2", "--input", str(wav), "--speed", "0"]) == 2
     assert "ended after 4 of 8 takes" in capsys.readouterr().err
     assert not (profiles / "hal.npz").exists()
@@ -166,7 +164,7 @@ def test_a_recording_that_ends_too_early_writes_nothing(ravdess_root, tmp_path, 
 
 def test_ctrl_c_ends_calibration_within_2_s_and_writes_no_profile(ravdess_root, tmp_path):
     """SIGINT during a real-time replay (takes still to come): exit 130 within 2 s, no file."""
-    wav = _session(ravdess_root, tmp_path, short_first=False)
+    wav = _takes_wav(ravdess_root, tmp_path, short_first=False)
     env = dict(os.environ, SER_LIVE_PROFILES=str(tmp_path / "profiles"), PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "ser_live", "calibrate", "--profile", "ivy", "--per-class", "2", "--input", str(wav)],
