@@ -257,3 +257,29 @@ def test_take_check_rejects_short_quiet_clipped_and_noise_takes(emodb_root):
     assert check.reason(np.clip(speech.astype(np.int32) * 20, -32768, 32767).astype(np.int16)).startswith("clipped")
     noise = (0.3 * 32767 * np.random.default_rng(0).standard_normal(len(speech))).clip(-32768, 32767)
     assert check.reason(noise.astype(np.int16)).startswith("not speech")
+
+
+def test_personal_protocol_splits_every_speaker_once_for_all_k():
+    """The calibration pool per class is min(5, n_c - 1) utterances (at least one left to
+    test), the test utterances are the rest, disjoint from the pool, and a speaker with a
+    class of fewer than 2 utterances is left out."""
+    from types import SimpleNamespace
+
+    from train.personal import POOL_PER_CLASS, _splits
+
+    counts = {"a": [8, 4, 8, 8], "b": [1, 6, 6, 6]}  # speaker -> utterances per class
+    y, groups = [], []
+    for spk, per_class in counts.items():
+        for c, n in enumerate(per_class):
+            y += [c] * n
+            groups += [spk] * n
+    fs = SimpleNamespace(y=np.array(y), groups=np.array(groups, dtype=object))
+    fold = SimpleNamespace(name="corpus", test_idx=np.arange(len(y)))
+    splits, skipped = _splits(fs, fold, np.arange(4), np.random.default_rng(0))
+    assert skipped == ["b"] and [s.speaker for s in splits] == ["a"]
+    (sp,) = splits
+    assert {c: len(p) for c, p in sp.pool.items()} == {0: POOL_PER_CLASS, 1: 3, 2: POOL_PER_CLASS, 3: POOL_PER_CLASS}
+    pool = np.concatenate(list(sp.pool.values()))
+    assert not set(pool) & set(sp.test)
+    assert sorted(np.concatenate([pool, sp.test]).tolist()) == np.flatnonzero(fs.groups == "a").tolist()
+    assert sorted(np.bincount(fs.y[sp.test]).tolist()) == [1, 3, 3, 3]
