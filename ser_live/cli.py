@@ -950,6 +950,9 @@ probabilities (ser_live/profile.py); it works only with the model it was made fo
 model refuses it, exit 2). A bare NAME is saved in the user data folder; use it with
 `ser-live --profile NAME` and `ser-live predict --profile NAME ...`.
 
+exit codes: 0 profile written, 2 usage or calibration-list error (nothing written), 5 model,
+6 no input device or the microphone stopped, 130 interrupted (nothing written).
+
 examples:
   ser-live calibrate --profile anna                    3 takes per emotion from the microphone
   ser-live calibrate --profile anna --per-class 5 --model 7class
@@ -1032,15 +1035,17 @@ def _save_profile(model: Any, features: list, labels: list[int], path: Path) -> 
     from .profile import build_profile
 
     prof = build_profile(model, np.stack(features), np.array(labels), name=path.stem)
+    if path.exists():
+        _err(f"replacing the profile at {path}")
     prof.save(path)
     counts = ", ".join(f"{k} {v}" for k, v in prof.counts.items())
     print(f"profile {prof.name!r} written to {path} ({prof.n_utterances} utterances: {counts}; model {model.name})",
           flush=True)
-    print(f"use it with: ser-live --profile {args_profile_hint(path)}", flush=True)
+    print(f"use it with: ser-live --profile {_profile_hint(path)}", flush=True)
     return 0
 
 
-def args_profile_hint(path: Path) -> str:
+def _profile_hint(path: Path) -> str:
     """How to name a saved profile on the command line: its bare name when it sits in the
     user data folder, else its path."""
     from .profile import PROFILE_SUFFIX, profiles_dir
