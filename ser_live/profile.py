@@ -26,7 +26,10 @@ the same neutral sentences said in each of the model's emotions). It holds
 Which combination is the default (:class:`ProfileConfig`) was chosen on the ``personal``
 evaluation protocol (``python -m train evaluate --protocol personal``, ``train/personal.py``):
 for every speaker of a corpus held out from training, calibration utterances and test
-utterances are disjoint, so the adaptation is never fitted on what it is scored on.
+utterances are disjoint, so the adaptation is never fitted on what it is scored on. There,
+with 3 utterances per class, UA rose from 45.2 % (no profile, online session statistics) to
+65.5 % (``reports/personal-ser-default.md``); the person prior alone gave 51.5 %, the
+recalibration alone (training prior) 62.0 %.
 
 Files
 -----
@@ -55,7 +58,6 @@ import os
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 

@@ -21,7 +21,6 @@ from sklearn.metrics import balanced_accuracy_score
 from ser_live.model import EmotionModel
 from ser_live.profile import (
     Profile,
-    ProfileConfig,
     ProfiledModel,
     ProfileError,
     TakeCheck,
@@ -33,7 +32,7 @@ from ser_live.profile import (
     profile_path,
 )
 
-from .test_sessions import CORE, _fit_loco_model, emodb_core, norm_model, norm_path  # noqa: F401 (fixtures)
+from .test_sessions import CORE, emodb_core, norm_model, norm_path  # noqa: F401 (fixtures)
 
 log = logging.getLogger(__name__)
 
