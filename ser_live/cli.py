@@ -1,4 +1,4 @@
-"""The ``ser-live`` command: listen (default), ``devices``, ``predict``.
+"""The ``ser-live`` command: listen (default), ``devices``, ``predict``, ``calibrate``.
 
 Output streams
 --------------
@@ -46,7 +46,7 @@ DEMO_WAV: Path = Path(__file__).resolve().parent / "data" / "demo.wav"
 #: Exit status after Ctrl-C / SIGTERM (128 + SIGINT, the shell convention).
 EXIT_INTERRUPTED: int = 130
 
-_COMMANDS = ("listen", "devices", "predict")
+_COMMANDS = ("listen", "devices", "predict", "calibrate")
 
 _EPILOG = """\
 examples:
@@ -61,6 +61,8 @@ examples:
   ser-live predict talk.wav --segments       one record per utterance found by the VAD
   ser-live predict calls/ --sessions calls.csv   files of one session normalised together
   ser-live --model 7class                    the shipped seven-emotion model
+  ser-live calibrate --profile anna          record a personal profile (a minute of prompted takes)
+  ser-live --profile anna                    listen with it (also: ser-live predict --profile anna ...)
 
 Results go to stdout (dashboard, --plain lines, or --jsonl -); messages, errors and the exit
 summary (utterances, labels, latency p50/p95/max, audio dropped) go to stderr. With no input
@@ -94,7 +96,7 @@ classified and the exit status is 2 (the first few offending paths are named). W
 that has no session normaliser --sessions is accepted and has no effect (a warning says so).
 
 Records: jsonl {"path", ["start_s", "end_s",] "label", "confidence", "probabilities"
-[, "session_utterances"]}; csv columns path, [start_s, end_s,] label, confidence, p_<label>
+[, "session_utterances"][, "profile"]} ("profile": the --profile's name); csv columns path, [start_s, end_s,] label, confidence, p_<label>
 for every label. session_utterances (jsonl, --segments, a model with a session normaliser:
 the utterances the session statistics rest on) is left out with --no-session-norm.
 A file that fails (unreadable, empty, silent, too long) is reported on stderr and skipped;
@@ -161,6 +163,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
              "is one session with running statistics; no effect on models without a session normaliser)",
     )
     parser.add_argument(
+        "--profile", metavar="NAME|PATH", default=None,
+        help="a personal profile made by `ser-live calibrate` for this model: a bare NAME lives in the user "
+             "data folder (e.g. ~/.local/share/ser-live/profiles/NAME.npz), else the file PATH",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="count", default=0,
         help="log more to stderr (-v info, -vv debug)",
     )
@@ -217,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     sub = p.add_subparsers(
-        dest="command", metavar="{devices,predict,bench}", title="other commands",
+        dest="command", metavar="{devices,predict,calibrate,bench}", title="other commands",
         description="(without one, ser-live listens; `ser-live COMMAND --help` for details)",
     )
     d = sub.add_parser("devices", help="list input devices (* marks the default)", formatter_class=_Formatter,
@@ -248,10 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     clu.add_argument("--chunk-files", type=int, default=200, metavar="N",
                      help="with --dask: files per task (default: 200)")
     _add_common(pr)
+    cal = _add_calibrate_parser(sub)
     # Options shared with the top level (--model, -v, VAD) may come before or after
     # `predict`: unset after it, the subcommand leaves the value given before it.
     top_dests = {a.dest for a in p._actions}
-    for action in [*pr._actions, *d._actions]:
+    for action in [*pr._actions, *d._actions, *cal._actions]:
         if action.dest in top_dests and action.dest != "help":
             action.default = argparse.SUPPRESS
     return p
@@ -379,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_devices(args)
         if args.command == "predict":
             return _cmd_predict(args)
+        if args.command == "calibrate":
+            return _cmd_calibrate(args, parser)
         return _cmd_listen(args, parser)
     except SerLiveError as exc:
         _err(f"error: {exc}")
@@ -455,6 +465,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         _err("error: --resume and .parquet output need --dask (`--dask` alone: a local cluster)")
         return 2
     model = EmotionModel.load(_model_path(args.model))
+    model, profile = _apply_profile(args, model)
     if args.dask is not None:
         from .batch import predict_cli  # imports Dask: only here
 
@@ -487,6 +498,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             else:
                 if n_session is not None:
                     record["session_utterances"] = n_session
+                if profile is not None:
+                    record["profile"] = profile.name
                 out.write(json_line(record))
             out.flush()
 
@@ -578,8 +591,9 @@ class _Outputs:
 
     def __init__(
         self, args: argparse.Namespace, *, labels: list[str], model_name: str, source_name: str,
-        session_norm: bool | None = None,
+        session_norm: bool | None = None, profile: Any = None,
     ) -> None:
+        self.profile = profile
         self.uncertainty = _uncertainty_rule(args, len(labels))
         # --partial: every JSONL line gets "final" and "uncertain"; without it, today's keys
         self.json_flags = self.uncertainty if getattr(args, "partial", False) else None
@@ -603,7 +617,8 @@ class _Outputs:
             from .dashboard import DashboardState, LiveDashboard
 
             self.state = DashboardState(labels=labels, model_name=model_name, source_name=source_name,
-                                        session_norm=session_norm, uncertainty=self.uncertainty)
+                                        session_norm=session_norm, uncertainty=self.uncertainty,
+                                        profile=_profile_text(profile) if profile is not None else None)
             self.dashboard = LiveDashboard(self.state)
 
     def __enter__(self) -> "_Outputs":
@@ -632,7 +647,10 @@ class _Outputs:
 
     def emit(self, result: Any) -> None:
         if self.jsonl_stdout or self.jsonl_file is not None:
-            line = json_line(result.to_json(flags=self.json_flags))
+            record = result.to_json(flags=self.json_flags)
+            if self.profile is not None:
+                record["profile"] = self.profile.name
+            line = json_line(record)
             if self.jsonl_stdout:
                 self.jsonl_stdout = self._write(sys.stdout, line, "stdout")
             elif not self._write(self.jsonl_file, line, str(self.jsonl_path)):
@@ -745,6 +763,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return 2
 
     model = EmotionModel.load(_model_path(args.model))  # before opening the device: fail early
+    model, profile = _apply_profile(args, model)
     demo = False
     if is_file:
         source: Any = FileSource(args.input, speed=args.speed)
@@ -768,7 +787,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     )
     session_norm = None if model.normalizer is None else bool(args.session_norm)
     outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name,
-                       session_norm=session_norm)
+                       session_norm=session_norm, profile=profile)
     is_mic = not (is_file or demo)
     noise_filter = PortAudioNoiseFilter() if is_mic else contextlib.nullcontext()
     interrupted = False
@@ -778,7 +797,9 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             rec.start()  # warm-up, threads, then the source
             t_start = time.monotonic()
             what = "replaying" if not is_mic else "listening to"
-            _err(f"{what} {source_name} with model {model.name} ({', '.join(model.labels)}); Ctrl-C to stop")
+            with_profile = f" and profile {_profile_text(profile)}" if profile is not None else ""
+            _err(f"{what} {source_name} with model {model.name} ({', '.join(model.labels)}){with_profile}; "
+                 "Ctrl-C to stop")
             outputs.__enter__()
             try:
                 while True:
@@ -867,6 +888,8 @@ def _finish_listen(
 
     summary = rec.summary()
     _err_raw(format_summary(summary))
+    if outputs.profile is not None:
+        _err_raw(f"  {'profile':<21s}{_profile_text(outputs.profile)}")
     if rec.save_dir is not None and summary.n_saved:
         _err(f"{summary.n_saved} utterance(s) saved in {rec.save_dir}/ (index: {rec.save_dir / 'index.jsonl'})")
     err = rec.error
@@ -886,6 +909,253 @@ def _finish_listen(
         _err(f"error: no speech detected in {args.input}")
         return NoSpeechError.exit_code
     return 0
+
+
+# ---------------------------------------------------------------------- profiles, calibrate
+_CALIBRATE_EPILOG = """\
+Guided (default): the screen shows a neutral sentence and the emotion to say it in, N times
+(--per-class) for each of the model's labels. Each take is one utterance cut by the same
+VAD as `ser-live` (speak, then pause: no key to press, so it also works with no keyboard).
+A take that is too short (under 0.8 s of speech), too quiet, clipped or not speech is
+rejected with the reason and asked again. When every take is in, the profile is built and
+saved; Ctrl-C stops at once and writes nothing. --input FILE replays a recording as the
+microphone (one utterance per prompt, in prompt order: label by label, in the model's
+label order).
+
+From recordings you already have: --from FILE.csv with the header `path,label` (UTF-8, a
+BOM allowed; relative paths are relative to the CSV's folder); every label must be one of
+the model's and every label needs at least one recording. A missing file, an unknown
+label, a label with no recording, a bad header, or a file with no speech: the first few are
+named, nothing is written and the exit status is 2.
+
+The profile holds your voice's feature statistics and a small recalibration of the model's
+probabilities (ser_live/profile.py); it works only with the model it was made for (another
+model refuses it, exit 2). A bare NAME is saved in the user data folder; use it with
+`ser-live --profile NAME` and `ser-live predict --profile NAME ...`.
+
+exit codes: 0 profile written, 2 usage or calibration-list error (nothing written), 5 model,
+6 no input device or the microphone stopped, 130 interrupted (nothing written).
+
+examples:
+  ser-live calibrate --profile anna                    3 takes per emotion from the microphone
+  ser-live calibrate --profile anna --per-class 5 --model 7class
+  ser-live calibrate --profile ./anna.npz --from takes.csv
+"""
+
+
+def _add_calibrate_parser(sub: Any) -> argparse.ArgumentParser:
+    """The ``calibrate`` subcommand's parser."""
+    cal = sub.add_parser(
+        "calibrate", help="record a personal profile (prompted takes in each emotion) for `--profile`",
+        formatter_class=_Formatter, epilog=_CALIBRATE_EPILOG,
+        description="Make a personal profile: your voice's statistics and an adaptation of the model\n"
+                    "to your labelled takes, saved for `ser-live --profile NAME`.",
+    )
+    cal.add_argument("--per-class", type=int, default=3, metavar="N",
+                     help="takes per emotion label (default: 3; at least 1)")
+    cal.add_argument("--from", dest="from_csv", metavar="FILE.csv",
+                     help="build the profile from recordings listed in a `path,label` CSV instead of recording")
+    cal.add_argument("--input", metavar="FILE", help="replay an audio file as the microphone")
+    cal.add_argument("--device", metavar="DEV", help="input device index or (part of its) name")
+    cal.add_argument("--speed", type=_positive_or_zero, default=1.0, metavar="X",
+                     help="replay speed of --input (1 real time, 0 as fast as possible)")
+    cal.add_argument("--plain", action="store_true",
+                     help="one text line per take instead of the screen (automatic when stdout is not a terminal)")
+    _add_common(cal)
+    return cal
+
+
+def _profile_text(profile: Any) -> str:
+    """``anna (12 utt.)``: a profile's name and the calibration utterances it rests on."""
+    return f"{profile.name} ({profile.n_utterances} utt.)"
+
+
+def _apply_profile(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
+    """The model with ``--profile`` applied (and the profile), or the model and None.
+
+    Raises
+    ------
+    ProfileError
+        Missing or malformed profile, or one made for another model (exit 2).
+    """
+    if not getattr(args, "profile", None):
+        return model, None
+    from .profile import load_profile, profile_path
+
+    prof = load_profile(profile_path(args.profile), model=model)
+    log.info("profile %s (%d utterances) for model %s", prof.name, prof.n_utterances, model.name)
+    return prof.apply(model), prof
+
+
+def _cmd_calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .model import EmotionModel
+    from .profile import profile_path
+
+    usage = None
+    if not getattr(args, "profile", None):
+        usage = "calibrate needs --profile NAME|PATH (where to save the profile)"
+    elif args.per_class < 1:
+        usage = f"--per-class must be at least 1, got {args.per_class}"
+    elif args.from_csv and (args.input or args.device):
+        usage = "give --from FILE.csv, or record (microphone, --device or --input), not both"
+    elif args.input and args.device:
+        usage = "give either --input FILE or --device DEV, not both"
+    if usage:
+        parser.print_usage(sys.stderr)
+        _err(f"error: {usage}")
+        return 2
+    path = profile_path(args.profile)
+    model = EmotionModel.load(_model_path(args.model))
+    if args.from_csv:
+        return _calibrate_from_csv(args, model, path)
+    return _calibrate_live(args, model, path)
+
+
+def _save_profile(model: Any, features: list, labels: list[int], path: Path) -> int:
+    """Build, save and report a profile; 0."""
+    import numpy as np
+
+    from .profile import build_profile
+
+    prof = build_profile(model, np.stack(features), np.array(labels), name=path.stem)
+    if path.exists():
+        _err(f"replacing the profile at {path}")
+    prof.save(path)
+    counts = ", ".join(f"{k} {v}" for k, v in prof.counts.items())
+    print(f"profile {prof.name!r} written to {path} ({prof.n_utterances} utterances: {counts}; model {model.name})",
+          flush=True)
+    print(f"use it with: ser-live --profile {_profile_hint(path)}", flush=True)
+    return 0
+
+
+def _profile_hint(path: Path) -> str:
+    """How to name a saved profile on the command line: its bare name when it sits in the
+    user data folder, else its path."""
+    from .profile import PROFILE_SUFFIX, profiles_dir
+
+    if path.parent == profiles_dir() and path.suffix == PROFILE_SUFFIX:
+        return path.stem
+    return str(path)
+
+
+def _calibrate_from_csv(args: argparse.Namespace, model: Any, path: Path) -> int:
+    from .audiofile import SAMPLE_RATE_HZ, decode_audio
+    from .offline import WHOLE_FILE_MAX_S
+    from .profile import ProfileError, _name_some, read_calibration_csv
+    from .vad import speech_span
+
+    rows = read_calibration_csv(args.from_csv, model.labels, min_per_label=1)
+    feats, ys, bad = [], [], []
+    for f, lab in rows:
+        try:
+            y = decode_audio(f, max_duration_s=WHOLE_FILE_MAX_S)
+            span = speech_span(y, config=args.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
+            if span is None:
+                raise NoSpeechError("no speech detected")
+            feats.append(model.extractor.extract(y[span[0]:span[1]]))
+            ys.append(model.labels.index(lab))
+        except (SerLiveError, ValueError) as exc:
+            bad.append(f"{f.name} ({str(exc).removeprefix(str(f) + ': ')})")
+    if bad:
+        raise ProfileError(f"calibration list {args.from_csv}: {len(bad)} unusable recording(s): "
+                           f"{_name_some(bad)}; nothing written")
+    return _save_profile(model, feats, ys, path)
+
+
+def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
+    from .audio import FileSource, PortAudioNoiseFilter
+    from .dashboard import CalibrationState, format_calibration_event, render_calibration
+    from .pipeline import Recognizer
+    from .profile import ProfileError, TakeCheck, calibration_prompts
+
+    prompts = calibration_prompts(model.labels, per_class=args.per_class)
+    if args.input is not None:
+        source: Any = FileSource(args.input, speed=args.speed)
+        source_name = Path(args.input).name
+    else:
+        args.demo_fallback = False  # the demo recording is not the user's voice
+        source, source_name = _open_microphone(args)  # type: ignore[misc]
+    vad = args.vad_config
+    rec = Recognizer(source, model, vad_config=vad, session_norm=False, source_name=source_name)
+    state = CalibrationState(prompts, model_name=model.name, source_name=source_name, profile_path=str(path))
+    check = TakeCheck()
+    feats: list = []
+    ys: list[int] = []
+    live = None
+    if not args.plain and sys.stdout.isatty():
+        from rich.live import Live
+
+        live = Live(render_calibration(state), auto_refresh=False, transient=False)
+
+    def show(event: bool) -> None:
+        if live is not None:
+            live.update(render_calibration(state), refresh=True)
+        elif event:
+            print(format_calibration_event(state), flush=True)
+
+    interrupted = False
+    noise_filter = PortAudioNoiseFilter() if args.input is None else contextlib.nullcontext()
+    with _stop_signals_as_interrupt(), noise_filter:
+        try:
+            rec.start()
+            _err(f"calibrating for model {model.name} ({', '.join(model.labels)}): {len(prompts)} takes "
+                 f"from {source_name}; Ctrl-C to stop without writing a profile")
+            if live is not None:
+                live.start(refresh=True)
+            show(True)
+            shown_version, short_seen = state.version, 0
+            while state.current is not None:
+                r = rec.get_result(timeout_s=0.05)
+                st = rec.status()
+                if st.dropped_short > short_seen:  # a burst the VAD dropped as too short
+                    short_seen = st.dropped_short
+                    state.reject(f"too short (under {vad.min_utterance_s:g} s)")
+                    show(True)
+                if r is None:
+                    state.set_status(st)
+                    if state.version != shown_version:
+                        shown_version = state.version
+                        show(False)
+                    if rec.finished:
+                        break
+                    continue
+                if not r.final:
+                    continue
+                reason = check.reason(r.utterance.samples, aggressiveness=vad.aggressiveness, frame_ms=vad.frame_ms)
+                x = None
+                if reason is None:
+                    try:
+                        x = model.extractor.extract(r.utterance.samples)
+                    except ValueError as exc:
+                        reason = f"unusable ({exc})"
+                if x is None:
+                    state.reject(str(reason))
+                else:
+                    feats.append(x)
+                    ys.append(model.labels.index(state.current[0]))  # type: ignore[index]
+                    state.accept(r.utterance.duration_s)
+                shown_version = state.version
+                show(True)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if live is not None:
+                live.stop()
+            with _stop_signals_ignored():
+                rec.quit(timeout_s=0.5)
+                rec.stop(timeout_s=1.0)
+    if interrupted:
+        _err(f"interrupted after {state.done} of {state.total} takes: no profile written")
+        return EXIT_INTERRUPTED
+    if state.current is not None:
+        if rec.error is not None:
+            _err(f"error: {rec.error}")
+            return rec.error.exit_code if isinstance(rec.error, SerLiveError) else 1
+        raise ProfileError(
+            f"{source_name} ended after {state.done} of {state.total} takes ({state.rejected} rejected); "
+            "no profile written"
+        )
+    return _save_profile(model, feats, ys, path)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,6 +68,11 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
 
     recipe = load_recipe(args.recipe)
     for protocol in args.protocol:
+        if protocol.strip().lower() == "personal":  # per-speaker profiles: train/personal.py
+            from .personal import print_personal
+
+            print_personal(recipe, args, _command(argv), _print)
+            continue
         results = run_recipe(protocol, recipe, n_jobs=args.jobs, seed=args.seed)
         first = next(iter(results.values()))
         _print(
@@ -338,6 +343,9 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
                 + f"; mean UA {b['ua_pct_mean']:.1f} (`reports/experiments/loco-baseline-none.md`, `{b['command']}`).",
             ]
         lines.append("")
+    from .personal import card_lines
+
+    lines += card_lines(meta.get("recipe", model.name), REPORTS)
     within = {k: d for k, d in scores.items() if d["protocol"] != "loco"}
     if within:
         lines += [

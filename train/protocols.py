@@ -77,6 +77,11 @@ PROTOCOLS: dict[str, str] = {
         "emotiontts_kor): train on all the others, test on it; scored on angry, happy, "
         "neutral, sad. The headline score"
     ),
+    "personal": (
+        "loco's folds; per held-out speaker, k = 0, 1, 3, 5 labelled utterances per class "
+        "calibrate a profile and the rest test (train/personal.py; `python -m train evaluate "
+        "--protocol personal`)"
+    ),
     "cross:<train>-><test>": (
         "train on all of one corpus, test on all of another (e.g. cross:ravdess->emodb), "
         "restricted to the labels both share: 1 fold"
@@ -225,7 +230,7 @@ def protocol_classes(protocol: str) -> tuple[str, ...] | None:
     name = protocol.strip().lower()
     if name in _WITHIN:
         return _WITHIN[name][1]
-    if name == "loco":
+    if name in ("loco", "personal"):
         return CORE_LABELS
     if _CROSS_RE.match(name):
         return None
@@ -420,7 +425,7 @@ def make_folds(
     label_map = dict(label_map or {})
     requested = None if labels is None else list(labels)
     score_labels: list[str] = []
-    if name == "loco":
+    if name in ("loco", "personal"):  # personal: loco's folds, split per speaker (train/personal.py)
         records, labels_, folds, dropped, score_labels = _loco(source, labels, label_map)
         _check(name, folds)
         if dropped:

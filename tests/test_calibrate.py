@@ -1,0 +1,212 @@
+"""``ser-live calibrate`` and ``--profile`` through the command line (issue 11), on corpus files.
+
+The microphone run (takes answered by utterances played into a PulseAudio null sink) is in
+``tests/test_calibrate_microphone.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser_live.audiofile import write_wav
+from ser_live.cli import main
+from ser_live.model import EmotionModel
+from ser_live.profile import load_profile
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: RAVDESS emotion codes of the default model's labels (strong intensity where it exists).
+CODES = {"neutral": "01-01", "happy": "03-02", "sad": "04-02", "angry": "05-02"}
+
+
+def _take(ravdess: Path, actor: int, label: str, statement: int = 1, rep: int = 1) -> Path:
+    return ravdess / f"Actor_{actor:02d}" / f"03-01-{CODES[label]}-{statement:02d}-{rep:02d}-{actor:02d}.flac"
+
+
+def _csv(path: Path, rows: list[tuple[str, str]], header: str = "path,label", bom: bool = False) -> Path:
+    text = header + "\n" + "".join(f"{p},{lab}\n" for p, lab in rows)
+    path.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def profiles(tmp_path, monkeypatch) -> Path:
+    """Bare profile names go to a temporary folder."""
+    folder = tmp_path / "profiles"
+    monkeypatch.setenv("SER_LIVE_PROFILES", str(folder))
+    return folder
+
+
+def test_from_csv_writes_a_profile_that_predict_uses(ravdess_root, tmp_path, profiles, capsys):
+    """Two takes per label of one actor (relative paths, a BOM) make a profile under the bare
+    name; `predict --profile` then adds the profile to each record and changes the
+    probabilities."""
+    actor = ravdess_root / "Actor_05"
+    rows = [(f"../{_take(ravdess_root, 5, lab, s).relative_to(ravdess_root)}", lab)
+            for lab in CODES for s in (1, 2)]
+    (tmp_path / "lists").mkdir()
+    csv_path = _csv(tmp_path / "lists" / "takes.csv", rows, bom=True)
+    # relative to the CSV's folder: lists/../Actor_05/... -> make that folder point at RAVDESS
+    os.symlink(actor, tmp_path / "Actor_05")
+    assert main(["calibrate", "--profile", "eve", "--from", str(csv_path)]) == 0
+    out = capsys.readouterr().out
+    path = profiles / "eve.npz"
+    assert f"written to {path}" in out and "8 utterances" in out
+    prof = load_profile(path, model=EmotionModel.load())
+    assert prof.counts == {lab: 2 for lab in CODES} and prof.name == "eve"
+
+    test_file = str(_take(ravdess_root, 5, "angry", 2, 2))
+    assert main(["predict", test_file]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["predict", "--profile", "eve", test_file]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["profile"] == "eve" and "profile" not in plain
+    assert rec["probabilities"] != plain["probabilities"]
+
+
+@pytest.mark.parametrize(
+    "kind, match",
+    [
+        ("missing", r"1 missing file\(s\): nope\.flac"),
+        ("unknown", r"1 unknown label\(s\): 'furious' \(line 6\)"),
+        ("too few", r"every label needs at least 1; short: sad \(0\)"),
+        ("header", r"the header must be `path,label`, got file,emotion"),
+        ("empty", r"no rows after the header"),
+        ("no speech", r"1 unusable recording\(s\): silence\.wav \(no speech detected\)"),
+    ],
+)
+def test_bad_csv_is_refused_with_exit_2_and_nothing_written(ravdess_root, tmp_path, profiles, capsys, kind, match):
+    rows = [(str(_take(ravdess_root, 6, lab)), lab) for lab in CODES]
+    header = "path,label"
+    if kind == "missing":
+        rows[1] = ("nope.flac", "happy")
+    elif kind == "unknown":
+        rows.append((str(_take(ravdess_root, 6, "angry", 2)), "furious"))
+    elif kind == "too few":
+        rows = [r for r in rows if r[1] != "sad"]
+    elif kind == "header":
+        header = "file,emotion"
+    elif kind == "empty":
+        rows = []
+    elif kind == "no speech":
+        write_wav(tmp_path / "silence.wav", np.zeros(32000, np.int16), sample_rate_hz=16000)
+        rows.append((str(tmp_path / "silence.wav"), "sad"))
+    csv_path = _csv(tmp_path / "takes.csv", rows, header=header)
+    assert main(["calibrate", "--profile", "bad", "--from", str(csv_path)]) == 2
+    err = capsys.readouterr().err
+    assert "nothing written" in err or kind in ("header", "empty"), err
+    import re
+
+    assert re.search(match, err), err
+    assert not profiles.exists() or not any(profiles.iterdir())
+
+
+def test_profile_for_another_model_exits_2_naming_both(ravdess_root, tmp_path, profiles, capsys):
+    rows = [(str(_take(ravdess_root, 7, lab)), lab) for lab in CODES]
+    assert main(["calibrate", "--profile", "fay", "--from", str(_csv(tmp_path / "t.csv", rows))]) == 0
+    capsys.readouterr()
+    f = str(_take(ravdess_root, 7, "angry", 2))
+    assert main(["predict", "--profile", "fay", "--model", "7class", f]) == 2
+    err = capsys.readouterr().err
+    assert "made for model 'ser-default'" in err and "not for 'ser-7class'" in err
+    assert main(["--profile", "fay", "--model", "7class", "--input", f, "--speed", "0", "--plain"]) == 2
+    assert main(["predict", "--profile", "nobody", f]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def _takes_wav(ravdess_root: Path, tmp_path: Path, *, short_first: bool) -> Path:
+    """Takes of actor 08 in prompt order (neutral, happy, sad, angry) with 1.5 s pauses,
+    optionally after a 0.6 s piece of speech (a take too short to keep)."""
+    from train.sessions import build_session, corpus_utterances
+
+    takes = list(corpus_utterances([_take(ravdess_root, 8, lab) for lab in CODES], trim=False))
+    short = [takes[1][20000:29600]] if short_first else []
+    sess = build_session(short + takes, pauses_s=(1.5,), tail_s=1.5)
+    return write_wav(tmp_path / "takes.wav", sess.samples, sample_rate_hz=16000)
+
+
+def test_guided_calibration_from_a_replayed_recording_rejects_a_short_take(ravdess_root, tmp_path, profiles, capsys):
+    """`calibrate --input` runs the takes through the live segmenter: the short piece is
+    rejected with its reason and the prompt asked again; the four real takes fill the four
+    prompts; the profile is then used by `ser-live --profile` on the same recording."""
+    wav = _takes_wav(ravdess_root, tmp_path, short_first=True)
+    code = main(["calibrate", "--profile", "gus", "--per-class", "1", "--input", str(wav), "--speed", "0"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].startswith("prompt 1/4 [neutral]: ")
+    assert any("take rejected: too short" in ln and "prompt 1/4 [neutral]" in ln for ln in lines), out
+    accepted = [ln for ln in lines if " accepted" in ln]
+    assert [ln.split("(")[1].split(",")[0] for ln in accepted] == list(CODES)
+    assert load_profile(profiles / "gus.npz").counts == {lab: 1 for lab in CODES}
+
+    assert main(["--profile", "gus", "--input", str(wav), "--speed", "0", "--jsonl", "-"]) == 0
+    cap = capsys.readouterr()
+    records = [json.loads(ln) for ln in cap.out.splitlines()]
+    assert len(records) >= 4 and all(r["profile"] == "gus" for r in records)
+    assert "profile              gus (4 utt.)" in cap.err
+
+
+def test_a_recording_that_ends_too_early_writes_nothing(ravdess_root, tmp_path, profiles, capsys):
+    wav = _takes_wav(ravdess_root, tmp_path, short_first=False)
+    assert main(["calibrate", "--profile", "hal", "--per-class", "2", "--input", str(wav), "--speed", "0"]) == 2
+    assert "ended after 4 of 8 takes" in capsys.readouterr().err
+    assert not (profiles / "hal.npz").exists()
+
+
+def test_ctrl_c_ends_calibration_within_2_s_and_writes_no_profile(ravdess_root, tmp_path):
+    """SIGINT during a real-time replay (takes still to come): exit 130 within 2 s, no file."""
+    wav = _takes_wav(ravdess_root, tmp_path, short_first=False)
+    env = dict(os.environ, SER_LIVE_PROFILES=str(tmp_path / "profiles"), PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ser_live", "calibrate", "--profile", "ivy", "--per-class", "2", "--input", str(wav)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    first = proc.stdout.readline()  # the first prompt: the recogniser is running
+    assert first.startswith("prompt 1/8"), (first, proc.stderr.read() if proc.poll() is not None else "")
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 130, err
+    assert elapsed < 2.0, elapsed
+    assert "no profile written" in err
+    assert not (tmp_path / "profiles").exists() or not any((tmp_path / "profiles").iterdir())
+
+
+def test_screens_name_the_profile_and_show_the_prompt_and_progress():
+    """The listening dashboard's header names the profile and its utterances; the calibration
+    screen shows the emotion and sentence to say, the progress and a rejected take's reason."""
+    from rich.console import Console
+
+    from ser_live.dashboard import CalibrationState, DashboardState, render_calibration, render_dashboard
+
+    def text(renderable) -> str:
+        console = Console(width=110, record=True, file=open(os.devnull, "w"))
+        console.print(renderable)
+        return console.export_text()
+
+    labels = list(CODES)
+    state = DashboardState(labels=labels, model_name="ser-default", source_name="mic", profile="anna (12 utt.)")
+    assert "profile anna (12 utt.)" in text(render_dashboard(state))
+    assert "profile" not in text(render_dashboard(DashboardState(labels=labels, model_name="m", source_name="mic")))
+
+    cal = CalibrationState([(lab, "The door to the garden is open.") for lab in labels],
+                           model_name="ser-default", source_name="mic", profile_path="/p/anna.npz")
+    cal.accept(2.0)
+    cal.accept(2.1)
+    cal.accept(1.9)
+    cal.reject("too quiet (-65 dBFS < -60 dBFS): speak up or move closer to the microphone")
+    screen = text(render_calibration(cal))
+    assert "Take 4 of 4: say, in an ANGRY voice:" in screen
+    assert "“The door to the garden is open.”" in screen
+    assert "3/4  (1 rejected)" in screen and "take rejected: too quiet (-65 dBFS" in screen
