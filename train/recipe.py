@@ -46,9 +46,9 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
+from ser_live.columns import FeatureSubset
 from ser_live.normalize import SessionNormalizer
 
 from .augment import Augmentation
@@ -392,8 +392,7 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
             sample_weight=weight,
         )
         if cols is not None:
-            select = ColumnTransformer([("keep", "passthrough", cols)], remainder="drop")
-            pipe = Pipeline([("select", select.fit(Xt[:1])), *pipe.steps])
+            pipe = Pipeline([("select", FeatureSubset(cols).fit(Xt[:1])), *pipe.steps])
         self.normalizer_ = norm
         self.pipeline_ = pipe
         self.selection_ = sel
