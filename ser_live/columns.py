@@ -48,11 +48,14 @@ class FeatureSubset(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : np.ndarray, shape (n, n_features)
-        y : ignored
+            Only its width is used.
+        y : None
+            Unused (scikit-learn's signature).
 
         Returns
         -------
-        self
+        FeatureSubset
+            ``self``, fitted.
 
         Raises
         ------

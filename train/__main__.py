@@ -258,6 +258,12 @@ _MODE_TEXT = {
 }
 
 
+def _feature_subset(model):  # noqa: ANN001, ANN202
+    """The model pipeline's ``select`` step (a ``FeatureSubset``), or None."""
+    steps = getattr(model.estimator, "named_steps", {})
+    return steps.get("select") if hasattr(steps, "get") else None
+
+
 def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
     scores = meta.get("protocol_scores", {})
     loco = {d["session_mode"]: d for d in scores.values() if d["protocol"] == "loco"}
@@ -273,7 +279,8 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
         f"Chosen by speaker-grouped CV on the training data: `{meta['svm']}`. Probabilities by temperature "
         f"scaling of the SVM's decision values (the argmax is the SVM's own decision). Features: {n_features} "
         "utterance-level functionals of framewise MFCC (+deltas), mel bands, chroma, spectral shape and contrast, "
-        "energy, pitch and voicing (`ser_live/features.py`).",
+        "energy, pitch and voicing (`ser_live/features.py`)"
+        + (f"; the recipe's feature subset keeps {len(sel.columns_)} of them." if (sel := _feature_subset(model)) is not None else "."),
         f"Labels: {', '.join(model.labels)}.",
         "",
         (
