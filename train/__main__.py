@@ -280,7 +280,9 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
         f"Chosen by speaker-grouped CV on the training data: `{meta['svm']}`. Probabilities by temperature "
         f"scaling of the SVM's decision values (the argmax is the SVM's own decision). Features: {n_features} "
         "utterance-level functionals of framewise MFCC (+deltas), mel bands, chroma, spectral shape and contrast, "
-        "energy, pitch and voicing (`ser_live/features.py`)"
+        "energy, pitch and voicing"
+        + (", and the eGeMAPS-like voice group" if model.feature_config.voice_quality else "")
+        + " (`ser_live/features.py`)"
         + (f"; the recipe's feature subset keeps {len(sel.columns_)} of them." if (sel := _feature_subset(model)) is not None else "."),
         f"Labels: {', '.join(model.labels)}.",
         "",
