@@ -143,6 +143,8 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "sklearn.linear_model._logistic.LogisticRegression",
         # session normalisation (ser_live/normalize.py), applied before the estimator
         "ser_live.normalize.SessionNormalizer",
+        # the feature subset of a recipe with [features] include/exclude (ser_live/columns.py)
+        "ser_live.columns.FeatureSubset",
     }
 )
 

@@ -133,13 +133,15 @@ def test_hostile_default_model_from_env_is_refused(type_name, shipped, tmp_path)
 # --------------------------------------------------------------- the list is exactly what we use
 def _recipe_model_types(tmp_path: Path) -> set[str]:
     """Types in files saved from every variant of the default recipe (train/classifiers.py),
-    and from the test suite's small model (scaler + logistic regression, tests/test_pipeline.py)."""
+    from a recipe with a feature subset and a session normaliser (train/recipe.py), and from
+    the test suite's small model (scaler + logistic regression, tests/test_pipeline.py)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from ser_live.features import FeatureConfig
     from train.classifiers import SVM_GRID, fit_default_svm
+    from train.recipe import NormalizerSpec, Recipe, RecipeClassifier
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(48, 12)).astype(np.float32)
@@ -153,6 +155,16 @@ def _recipe_model_types(tmp_path: Path) -> set[str]:
     for pipe in estimators:
         model = EmotionModel(pipe, list("abcd"), FeatureConfig(), metadata={"ua": 0.5, "n": 3, "ok": True, "none": None})
         found |= model_file_types(model.save(tmp_path / "recipe.skops"))
+    # a recipe that keeps some feature groups ([features] exclude) and normalises sessions
+    recipe = Recipe(
+        name="subset", corpora=(), labels=tuple("abcd"), exclude=("drop",), grid=("linear C=1e-3",),
+        normalizer=NormalizerSpec(enabled=True),
+    )
+    names = [f"drop{i}" if i % 3 == 0 else f"keep{i}" for i in range(X.shape[1])]
+    est = RecipeClassifier(recipe, names, n_jobs=1).fit(X, y, groups=groups)
+    assert est.pipeline_.named_steps["select"].columns_.tolist() == [i for i in range(12) if i % 3]
+    model = EmotionModel(est.pipeline_, list("abcd"), FeatureConfig(), metadata={}, normalizer=est.normalizer_)
+    found |= model_file_types(model.save(tmp_path / "subset.skops"))
     return found
 
 

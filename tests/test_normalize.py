@@ -162,10 +162,10 @@ def test_one_emotion_session_is_not_called_neutral(data_root, monkeypatch):
     monkeypatch.setenv("SER_LIVE_DATA", str(data_root))
     recipe = dataclasses.replace(load_recipe("ser-default"), augmentations=(), grid=("linear C=1e-3",))
     assert recipe.normalizer.enabled
-    fs, X, _ = load_protocol_features("loco", labels=recipe.labels, progress=False)
+    fs, X, _ = load_protocol_features("loco", labels=recipe.labels, progress=False, config=recipe.feature_config())
     fold = next(f for f in fs.folds if f.name == "ravdess")
     y, g = fs.y, fs.groups
-    est = RecipeClassifier(recipe, FeatureExtractor().feature_names(), n_jobs=1, calibrate=False)
+    est = RecipeClassifier(recipe, FeatureExtractor(recipe.feature_config()).feature_names(), n_jobs=1, calibrate=False)
     est.fit(X[fold.train_idx], y[fold.train_idx], groups=g[fold.train_idx])
     neutral, angry = fs.labels.index("neutral"), fs.labels.index("angry")
     for actor in ("ravdess-01", "ravdess-02", "ravdess-03", "ravdess-04"):

@@ -144,6 +144,43 @@ def test_augmentation_is_deterministic_and_changes_the_signal(emodb_subset):
     assert tel.shape == y.shape and np.abs(tel).max() <= 1.0
 
 
+
+def test_random_channel_is_drawn_per_file_within_the_stated_ranges(emodb_subset):
+    from train.augment import CHANNEL_RT60_S, channel_draw
+
+    draws = [channel_draw(r.path) for r in emodb_subset]
+    assert draws == [channel_draw(r.path) for r in emodb_subset]  # seeded by the file
+    assert all(d.rt60_s in CHANNEL_RT60_S and 5.0 <= d.snr_db <= 20.0 and not d.channel for d in draws)
+    assert {d.rt60_s for d in draws} == set(CHANNEL_RT60_S)  # 50-odd files reach every room bank
+    band = [d for d in draws if d.highpass_hz is not None]
+    assert 0 < len(band) < len(draws)  # band-limited or tilted, about half each
+    assert all(80.0 <= d.highpass_hz <= 300.0 and d.tilt_db_per_octave == 0.0 for d in band)
+    assert all(-3.0 <= d.tilt_db_per_octave <= 3.0 for d in draws)
+    y = load_audio(emodb_subset[0].path)
+    a = apply_augmentation(y, Augmentation(channel=True), seed_key=emodb_subset[0].path)
+    assert np.array_equal(a, apply_augmentation(y, channel_draw(emodb_subset[0].path), seed_key=emodb_subset[0].path))
+    assert a.shape == y.shape and np.abs(a).max() <= 1.0
+    # noise at <= 20 dB SNR and a room: far from the clean signal
+    assert np.linalg.norm(a / np.abs(a).max() - y / np.abs(y).max()) > 0.1 * np.linalg.norm(y / np.abs(y).max())
+    assert Augmentation.from_dict({"channel": True}).key()["channel"] is True
+    assert "channel" not in Augmentation(rt60_s=0.5).key()  # older cache keys unchanged
+
+
+def test_feature_subset_step_keeps_the_named_columns_and_checks_widths():
+    from ser_live.columns import FeatureSubset
+    from train.recipe import select_columns
+
+    names = ["mfcc0_mean", "mel3_std", "chroma1_mean", "f0_p50_st"]
+    cols = select_columns(names, (), ("mel", "chroma"))
+    X = np.arange(8.0).reshape(2, 4)
+    sub = FeatureSubset(cols).fit(X)
+    assert np.array_equal(sub.transform(X), X[:, [0, 3]])
+    with pytest.raises(ValueError, match="shape"):
+        sub.transform(X[:, :3])
+    for bad in (np.array([], dtype=np.int64), np.array([0, 4]), np.array([0.5])):
+        with pytest.raises(ValueError, match="columns|indices"):
+            FeatureSubset(bad).fit(X)
+
 def test_tutorial_recipe_shape(emodb_subset):
     v = tutorial_features(load_audio(emodb_subset[0].path))
     assert v.shape == (TUTORIAL_N_FEATURES,) and v.dtype == np.float32 and np.isfinite(v).all()

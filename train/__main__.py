@@ -149,7 +149,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     import shutil
 
     from ser_live import __version__
-    from ser_live.features import FeatureConfig, FeatureExtractor
+    from ser_live.features import FeatureExtractor
     from ser_live.model import EmotionModel
 
     from .corpora import label_histogram, read_corpus, speaker_group
@@ -172,17 +172,18 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     y = np.array([labels.index(mapped[i]) for i in keep])
     groups = np.array([speaker_group(r.speaker) for r in records], dtype=object)
     paths = [r.path for r in records]
-    X, rep = extract_features(paths, n_jobs=args.jobs, description="features")
+    config = recipe.feature_config()
+    X, rep = extract_features(paths, config=config, n_jobs=args.jobs, description="features")
     _print(f"features: {rep}")
     ok = np.isfinite(X).all(axis=1)
     X_aug = []
     for aug in recipe.augmentations:
-        Xa, rep = extract_features(paths, augmentation=aug, n_jobs=args.jobs, description=f"augment: {aug}")
+        Xa, rep = extract_features(paths, config=config, augmentation=aug, n_jobs=args.jobs, description=f"augment: {aug}")
         ok &= np.isfinite(Xa).all(axis=1)
         X_aug.append(Xa)
     if not ok.all():
         _print(f"leaving out {int((~ok).sum())} files whose features failed")
-    names = FeatureExtractor().feature_names()
+    names = FeatureExtractor(config).feature_names()
     est = RecipeClassifier(recipe, names, n_jobs=args.jobs).fit(
         X[ok], y[ok], groups=groups[ok], augmented=[Xa[ok] for Xa in X_aug]
     )
@@ -212,12 +213,12 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         "ser_live_version": __version__,
     }
     model = EmotionModel(
-        est.pipeline_, labels, FeatureConfig(), name=recipe.name, metadata=meta, normalizer=est.normalizer_
+        est.pipeline_, labels, config, name=recipe.name, metadata=meta, normalizer=est.normalizer_
     )
     model.save(out)
     shutil.copyfile(recipe.path, out.with_suffix(".toml"))
     card = out.with_suffix(".md")
-    card.write_text(_model_card(model, meta, FeatureExtractor().n_features))
+    card.write_text(_model_card(model, meta, FeatureExtractor(config).n_features))
     _print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), {out.with_suffix('.toml')} and {card} in {time.perf_counter() - t0:.0f} s")
     return 0
 
@@ -263,6 +264,12 @@ _MODE_TEXT = {
 }
 
 
+def _feature_subset(model):  # noqa: ANN001, ANN202
+    """The model pipeline's ``select`` step (a ``FeatureSubset``), or None."""
+    steps = getattr(model.estimator, "named_steps", {})
+    return steps.get("select") if hasattr(steps, "get") else None
+
+
 def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
     scores = meta.get("protocol_scores", {})
     loco = {d["session_mode"]: d for d in scores.values() if d["protocol"] == "loco"}
@@ -278,7 +285,10 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
         f"Chosen by speaker-grouped CV on the training data: `{meta['svm']}`. Probabilities by temperature "
         f"scaling of the SVM's decision values (the argmax is the SVM's own decision). Features: {n_features} "
         "utterance-level functionals of framewise MFCC (+deltas), mel bands, chroma, spectral shape and contrast, "
-        "energy, pitch and voicing (`ser_live/features.py`).",
+        "energy, pitch and voicing"
+        + (", and the eGeMAPS-like voice group" if model.feature_config.voice_quality else "")
+        + " (`ser_live/features.py`)"
+        + (f"; the recipe's feature subset keeps {len(sel.columns_)} of them." if (sel := _feature_subset(model)) is not None else "."),
         f"Labels: {', '.join(model.labels)}.",
         "",
         (

@@ -24,7 +24,10 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Augmentation", "apply_augmentation", "DEFAULT_AUGMENTATIONS", "rir_bank", "RIR_BANK_SIZE"]
+__all__ = [
+    "Augmentation", "apply_augmentation", "DEFAULT_AUGMENTATIONS", "rir_bank", "RIR_BANK_SIZE", "CHANNEL_RT60_S",
+    "channel_draw",
+]
 
 #: Room impulse responses simulated per RT60 (the bank is seeded: the same rooms every run).
 RIR_BANK_SIZE = 8
@@ -52,6 +55,13 @@ class Augmentation:
         Band-limited microphone: 4th-order Butterworth high-pass / low-pass (Hz).
     tilt_db_per_octave : float
         Microphone spectral tilt: gain ``tilt * log2(f / 1 kHz)`` dB (positive brightens).
+    channel : bool
+        A random channel per file (issue 10 item 4), drawn from a stream seeded by the file
+        and replacing the room, microphone and noise fields: RT60 one of
+        :data:`CHANNEL_RT60_S` (0.2-0.8 s, a room of that bank chosen per file); a microphone
+        that is band-limited (high-pass 80-300 Hz and low-pass 3.4-8 kHz) or tilted
+        (-3..+3 dB/octave), each with probability 1/2; white noise at an SNR uniform in
+        5-20 dB. See :func:`channel_draw`.
 
     Order: speed, reverberation, microphone response, noise, gain.
     """
@@ -63,6 +73,7 @@ class Augmentation:
     highpass_hz: float | None = None
     lowpass_hz: float | None = None
     tilt_db_per_octave: float = 0.0
+    channel: bool = False
 
     def key(self) -> dict:
         """JSON-able identity (part of the feature-cache key); fields at their default that
@@ -87,6 +98,8 @@ class Augmentation:
             parts.append(f"band {self.highpass_hz or 0:g}-{self.lowpass_hz or _SR / 2:g} Hz")
         if self.tilt_db_per_octave:
             parts.append(f"tilt {self.tilt_db_per_octave:+g} dB/oct")
+        if self.channel:
+            parts.append("random channel (RT60 0.2-0.8 s, band limit or tilt, noise 5-20 dB SNR)")
         return ", ".join(parts) or "none"
 
     @classmethod
@@ -124,6 +137,8 @@ def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") 
         ``n_samples' = round(n_samples / speed)``.
     """
     out = np.asarray(y, dtype=np.float32)
+    if aug.channel:
+        aug = channel_draw(seed_key, speed=aug.speed, gain_db=aug.gain_db)
     if aug.speed != 1.0:
         import soxr
 
@@ -151,6 +166,45 @@ def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") 
     if aug.gain_db:
         out = out * np.float32(10.0 ** (aug.gain_db / 20.0))
     return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+#: RT60 values (s) of the room banks a random channel (``Augmentation.channel``) draws from.
+CHANNEL_RT60_S: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
+
+
+def channel_draw(seed_key: str, *, speed: float = 1.0, gain_db: float = 0.0) -> Augmentation:
+    """The fixed augmentation a random channel (``Augmentation(channel=True)``) applies to one
+    file.
+
+    Parameters
+    ----------
+    seed_key : str
+        The file's key (its path); the same key always draws the same channel.
+    speed : float, default 1.0
+    gain_db : float, default 0.0
+        Kept from the calling augmentation.
+
+    Returns
+    -------
+    Augmentation
+        With ``rt60_s`` one of :data:`CHANNEL_RT60_S`; with probability 1/2 a band-limited
+        microphone (high-pass uniform 80-300 Hz, low-pass uniform 3.4-8 kHz, 8 kHz meaning
+        none), else a tilt uniform in -3..+3 dB/octave; ``snr_db`` uniform in 5-20 dB.
+    """
+    seed = int.from_bytes(hashlib.sha1(f"{seed_key}|channel".encode()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    rt60 = float(CHANNEL_RT60_S[int(rng.integers(len(CHANNEL_RT60_S)))])
+    band = bool(rng.random() < 0.5)
+    hp = float(rng.uniform(80.0, 300.0))
+    lp = float(rng.uniform(3400.0, 8000.0))
+    tilt = float(rng.uniform(-3.0, 3.0))
+    snr = float(rng.uniform(5.0, 20.0))
+    return Augmentation(
+        snr_db=round(snr, 2), gain_db=gain_db, speed=speed, rt60_s=rt60,
+        highpass_hz=round(hp, 1) if band else None,
+        lowpass_hz=round(lp, 1) if band and lp < 7900.0 else None,
+        tilt_db_per_octave=0.0 if band else round(tilt, 2),
+    )
 
 
 @lru_cache(maxsize=8)

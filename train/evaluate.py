@@ -171,6 +171,7 @@ def load_protocol_features(
     n_jobs: int = 2,
     progress: bool = True,
     source: Any = None,
+    config: Any = None,
 ) -> tuple[FoldSet, np.ndarray, list[np.ndarray]]:
     """Folds and feature matrices of a protocol (cached extraction).
 
@@ -186,6 +187,8 @@ def load_protocol_features(
     labels, label_map : optional
         Passed to :func:`train.protocols.make_folds`.
     n_jobs, progress, source : see :func:`train.extract.extract_features`
+    config : FeatureConfig, optional
+        Extractor configuration (default: the shipped one).
 
     Returns
     -------
@@ -197,13 +200,15 @@ def load_protocol_features(
     """
     fs = make_folds(protocol, source, labels=labels, label_map=label_map)
     paths = [r.path for r in fs.records]
-    X, rep = extract_features(paths, recipe=recipe, n_jobs=n_jobs, progress=progress, description=f"{protocol} features")
+    X, rep = extract_features(
+        paths, config=config, recipe=recipe, n_jobs=n_jobs, progress=progress, description=f"{protocol} features"
+    )
     log.info("%s: %s", protocol, rep)
     X_aug: list[np.ndarray] = []
     augs = augmentations if augmentations is not None else (DEFAULT_AUGMENTATIONS if augment else ())
     for aug in augs:
         Xa, rep_a = extract_features(
-            paths, recipe=recipe, augmentation=aug, n_jobs=n_jobs, progress=progress, description=f"augment: {aug}"
+            paths, config=config, recipe=recipe, augmentation=aug, n_jobs=n_jobs, progress=progress, description=f"augment: {aug}"
         )
         log.info("augmentation %s: %s", aug, rep_a)
         X_aug.append(Xa)
@@ -336,12 +341,12 @@ def run_recipe(
     ValueError
         Feature extraction failed for some records, or an unknown protocol.
     """
-    from ser_live.features import FeatureConfig, FeatureExtractor
+    from ser_live.features import FeatureExtractor
 
     t0 = time.perf_counter()
     fs, X, X_aug = data or load_protocol_features(
         protocol, augmentations=recipe.augmentations, labels=recipe.labels, label_map=recipe.label_map,
-        n_jobs=n_jobs, progress=progress, source=source,
+        n_jobs=n_jobs, progress=progress, source=source, config=recipe.feature_config(),
     )
     _check_features(fs, X)
     for Xa in X_aug:
@@ -351,7 +356,7 @@ def run_recipe(
     score_idx = np.array([fs.labels.index(c) for c in score])
     to_score = np.full(len(fs.labels), -1)
     to_score[score_idx] = np.arange(len(score))
-    names = FeatureExtractor(FeatureConfig()).feature_names()
+    names = FeatureExtractor(recipe.feature_config()).feature_names()
     base = RecipeClassifier(recipe, names, n_jobs=n_jobs, calibrate=calibrate)
     modes = list(SESSION_MODES) if recipe.normalizer.enabled else ["none"]
     scorers = {m: _Scorer(score) for m in modes}

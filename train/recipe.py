@@ -17,6 +17,7 @@ Example recipe (``train/recipes/ser-default.toml``)::
     [features]
     include = []                # feature-name prefixes kept (empty: all)
     exclude = []
+    voice_quality = false       # true: extract the eGeMAPS-like ``voice`` group too
     [normalizer]
     enabled = true
     prior_weight = 10.0         # utterances
@@ -46,9 +47,10 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
+from ser_live.columns import FeatureSubset
+from ser_live.features import FeatureConfig
 from ser_live.normalize import SessionNormalizer
 
 from .augment import Augmentation
@@ -108,6 +110,10 @@ class Recipe:
         Training-label mapping applied first (e.g. ``{"calm": "neutral"}``).
     include, exclude : tuple of str
         Feature-name prefixes kept / dropped (empty ``include``: all).
+    voice_quality : bool
+        Extract the ``voice`` group too (``FeatureConfig(voice_quality=True)``: eGeMAPS-like
+        loudness, spectral balance and voice quality); the model then asks the live
+        extractor for it.
     normalizer : NormalizerSpec
     augmentations : tuple of Augmentation
     grid : tuple of str
@@ -134,6 +140,7 @@ class Recipe:
     label_map: dict[str, str] = field(default_factory=dict)
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    voice_quality: bool = False
     normalizer: NormalizerSpec = NormalizerSpec()
     augmentations: tuple[Augmentation, ...] = ()
     grid: tuple[str, ...] = ("linear C=1e-4", "linear C=1e-3", "rbf C=30 gamma=0.1/n")
@@ -143,6 +150,10 @@ class Recipe:
     calibration: str = "temperature"
     path: str = ""
 
+    def feature_config(self) -> FeatureConfig:
+        """The extractor configuration the recipe's features come from."""
+        return FeatureConfig(voice_quality=self.voice_quality)
+
     def summary(self) -> str:
         """One paragraph describing the recipe (for cards and reports)."""
         norm = self.normalizer
@@ -150,8 +161,9 @@ class Recipe:
             f"corpora {', '.join(self.corpora)}",
             f"labels {', '.join(self.labels)}"
             + (f" (training labels mapped: {', '.join(f'{k}->{v}' for k, v in self.label_map.items())})" if self.label_map else ""),
-            "features: all" if not (self.include or self.exclude) else
-            f"features: include {list(self.include) or 'all'}, exclude {list(self.exclude)}",
+            ("features: all" if not (self.include or self.exclude) else
+             f"features: include {list(self.include) or 'all'}, exclude {list(self.exclude)}")
+            + (" (with the voice group)" if self.voice_quality else ""),
             (
                 f"session normaliser: prior weight {norm.prior_weight:g} utterances, "
                 + (f"session weight capped at {norm.session_cap:g} utterances, " if norm.session_cap is not None else "")
@@ -232,6 +244,7 @@ def load_recipe(path: str | Path) -> Recipe:
         label_map=dict(d.get("label_map", {})),
         include=tuple(feats.get("include", ())),
         exclude=tuple(feats.get("exclude", ())),
+        voice_quality=bool(feats.get("voice_quality", False)),
         normalizer=spec,
         augmentations=augs,
         grid=tuple(clf.get("grid", Recipe.grid)),
@@ -392,8 +405,7 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
             sample_weight=weight,
         )
         if cols is not None:
-            select = ColumnTransformer([("keep", "passthrough", cols)], remainder="drop")
-            pipe = Pipeline([("select", select.fit(Xt[:1])), *pipe.steps])
+            pipe = Pipeline([("select", FeatureSubset(cols).fit(Xt[:1])), *pipe.steps])
         self.normalizer_ = norm
         self.pipeline_ = pipe
         self.selection_ = sel
