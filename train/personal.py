@@ -165,7 +165,7 @@ def run_personal(
     ValueError
         A recipe without a session normaliser, or feature extraction failures.
     """
-    from ser_live.features import FeatureConfig, FeatureExtractor
+    from ser_live.features import FeatureExtractor
     from ser_live.model import EmotionModel
 
     from .evaluate import _check_features, load_protocol_features
@@ -176,7 +176,7 @@ def run_personal(
     t0 = time.perf_counter()
     fs, X, X_aug = data or load_protocol_features(
         "loco", augmentations=recipe.augmentations, labels=recipe.labels, label_map=recipe.label_map,
-        n_jobs=n_jobs, progress=progress, source=source,
+        n_jobs=n_jobs, progress=progress, source=source, config=recipe.feature_config(),
     )
     _check_features(fs, X)
     settings = {"default": ProfileConfig()}
@@ -184,7 +184,7 @@ def run_personal(
     y = fs.y
     score = list(fs.score_labels)
     score_idx = np.array([fs.labels.index(c) for c in score])
-    cfg = FeatureConfig()
+    cfg = recipe.feature_config()
     names = FeatureExtractor(cfg).feature_names()
     base = RecipeClassifier(recipe, names, n_jobs=n_jobs, calibrate=True)
     rng = np.random.default_rng(seed)
