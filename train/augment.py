@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Augmentation", "apply_augmentation", "DEFAULT_AUGMENTATIONS", "rir_bank", "RIR_BANK_SIZE"]
+__all__ = ["Augmentation", "apply_augmentation", "mix_at_snr", "speech_rms", "DEFAULT_AUGMENTATIONS", "rir_bank", "RIR_BANK_SIZE"]
 
 #: Room impulse responses simulated per RT60 (the bank is seeded: the same rooms every run).
 RIR_BANK_SIZE = 8
@@ -89,6 +89,10 @@ class Augmentation:
             parts.append(f"tilt {self.tilt_db_per_octave:+g} dB/oct")
         return ", ".join(parts) or "none"
 
+    def apply(self, y: np.ndarray, *, seed_key: str = "") -> np.ndarray:
+        """This copy of one utterance (:func:`apply_augmentation`)."""
+        return apply_augmentation(y, self, seed_key=seed_key)
+
     @classmethod
     def from_dict(cls, d: dict) -> "Augmentation":
         """Build from a recipe table; unknown keys raise ``ValueError`` naming them."""
@@ -142,15 +146,70 @@ def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") 
     if aug.snr_db is not None:
         seed = int.from_bytes(hashlib.sha1(f"{seed_key}|{aug}".encode()).digest()[:8], "little")
         rng = np.random.default_rng(seed)
-        frame = 400
-        n = out.size // frame
-        rms = np.sqrt(np.mean(out[: n * frame].reshape(n, frame) ** 2, axis=1)) if n else np.array([np.sqrt(np.mean(out**2))])
-        speech_rms = float(np.percentile(rms, 90)) if rms.size else 0.0
-        noise_rms = speech_rms / (10.0 ** (aug.snr_db / 20.0))
-        out = out + (noise_rms * rng.standard_normal(out.size)).astype(np.float32)
+        out = mix_at_snr(out, rng.standard_normal(out.size), snr_db=aug.snr_db, noise_rms=1.0)
     if aug.gain_db:
         out = out * np.float32(10.0 ** (aug.gain_db / 20.0))
     return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+#: Frame (samples, 25 ms at 16 kHz) of the speech level that SNRs are defined against.
+SPEECH_LEVEL_FRAME = 400
+
+
+def speech_rms(y: np.ndarray, *, frame: int = SPEECH_LEVEL_FRAME) -> float:
+    """Loud-frame speech level: the 90th percentile of the frame RMS.
+
+    The level every SNR of this project is defined against (training noise, the ``room``
+    conditions of :mod:`train.conditions`): leading and trailing silence do not lower it.
+
+    Parameters
+    ----------
+    y : np.ndarray, float, shape (n_samples,)
+        Audio in [-1, 1].
+    frame : int, default :data:`SPEECH_LEVEL_FRAME`
+        Frame length (samples), non-overlapping.
+
+    Returns
+    -------
+    float
+        Linear RMS (full scale = 1); the whole signal's RMS when shorter than one frame.
+    """
+    y = np.asarray(y)
+    n = y.size // frame
+    rms = np.sqrt(np.mean(y[: n * frame].reshape(n, frame) ** 2, axis=1)) if n else np.array([np.sqrt(np.mean(y**2))])
+    return float(np.percentile(rms, 90)) if rms.size else 0.0
+
+
+def mix_at_snr(y: np.ndarray, noise: np.ndarray, *, snr_db: float, noise_rms: float | None = None) -> np.ndarray:
+    """Add noise at a signal-to-noise ratio: the one noise mixer of training and evaluation.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n_samples,)
+        Speech in [-1, 1].
+    noise : np.ndarray, float, shape (n_samples,)
+        Noise of any level (white, coloured, babble, ...).
+    snr_db : float
+        Target SNR (dB): :func:`speech_rms` of ``y`` over the RMS of the added noise.
+    noise_rms : float, optional
+        The noise's nominal RMS (1.0 for ``standard_normal`` draws); None measures it.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_samples,)
+        ``y`` plus the scaled noise (not clipped: :func:`apply_augmentation` clips at the end).
+
+    Raises
+    ------
+    ValueError
+        ``noise`` is not as long as ``y``.
+    """
+    noise = np.asarray(noise)
+    if noise.shape != np.shape(y):
+        raise ValueError(f"noise of shape {noise.shape} for speech of shape {np.shape(y)}")
+    ref = float(np.sqrt(np.mean(noise.astype(np.float64) ** 2))) if noise_rms is None else float(noise_rms)
+    scale = speech_rms(y) / (10.0 ** (snr_db / 20.0)) / max(ref, 1e-20)
+    return y + (scale * noise).astype(np.float32)
 
 
 @lru_cache(maxsize=8)
