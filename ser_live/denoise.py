@@ -158,6 +158,8 @@ class DenoisingExtractor:
         self.extract((0.01 * rng.standard_normal(self.inner.config.sample_rate_hz)).astype(np.float32))
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("inner", "denoise_config") or name.startswith("__"):  # unpickling: not set yet
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
 
