@@ -54,7 +54,7 @@ NOISE_TYPES = ("white", "pink", "brown", "babble")
 ROOM_SNRS_DB = (20.0, 10.0, 5.0)
 #: Reverberation times (s) of the room set.
 ROOM_RT60S_S = (0.3, 0.6)
-#: Exponent alpha of the 1/f^alpha power spectrum of each coloured noise.
+#: Exponent alpha of the 1/f^alpha power spectrum of each coloured noise (white 0).
 _ALPHA = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 #: Below this frequency (Hz) coloured noise is flat: subsonic power would otherwise dominate
 #: the RMS of brown noise while no microphone or feature sees it.
@@ -68,29 +68,57 @@ def _rng(*parts: object) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(h[:8], "little"))
 
 
-def colored_noise(n_samples: int, *, alpha: float, rng: np.random.Generator, sample_rate_hz: int = _SR) -> np.ndarray:
-    """Gaussian noise with a ``1/f^alpha`` power spectrum (white 0, pink 1, brown 2) [2]_.
+def colored_noise(
+    kind: str,
+    n_samples: int,
+    *,
+    seed: int = 0,
+    rng: np.random.Generator | None = None,
+    floor_hz: float | None = None,
+    sample_rate_hz: int = _SR,
+) -> np.ndarray:
+    """Stationary Gaussian noise with a power spectrum ``1/f**alpha``, unit RMS [2]_.
 
     Parameters
     ----------
+    kind : {"white", "pink", "brown"}
+        alpha = 0, 1 or 2 (flat, -3 dB and -6 dB per octave).
     n_samples : int
-    alpha : float
-        Power-law exponent.
-    rng : np.random.Generator
+        Length (samples).
+    seed : int, default 0
+        Seed of ``numpy.random.default_rng`` (when ``rng`` is not given).
+    rng : np.random.Generator, optional
+    floor_hz : float, optional
+        Flat below this frequency (Hz): without it brown noise puts most of its power below
+        20 Hz, where no microphone or feature hears it. None: the power law down to the
+        lowest bin (DC set to zero).
     sample_rate_hz : int, default 16000
 
     Returns
     -------
-    np.ndarray, float64, shape (n_samples,)
-        Unit RMS; flat below :data:`COLORED_FLOOR_HZ`.
+    np.ndarray, float32, shape (n_samples,)
+        Zero mean, RMS 1.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``kind``.
     """
-    white = rng.standard_normal(n_samples)
-    if alpha:
-        spec = np.fft.rfft(white)
+    if kind not in _ALPHA:
+        raise ValueError(f"noise kind must be one of {sorted(_ALPHA)} (got {kind!r})")
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    x = rng.standard_normal(n_samples)
+    if _ALPHA[kind]:
+        spec = np.fft.rfft(x)
         f = np.fft.rfftfreq(n_samples, 1.0 / sample_rate_hz)
-        spec *= np.maximum(f, COLORED_FLOOR_HZ) ** (-alpha / 2.0)
-        white = np.fft.irfft(spec, n=n_samples)
-    return white / max(float(np.sqrt(np.mean(white**2))), 1e-20)
+        if floor_hz is None:
+            scale = np.zeros_like(f)
+            scale[1:] = f[1:] ** (-_ALPHA[kind] / 2.0)
+        else:
+            scale = np.maximum(f, floor_hz) ** (-_ALPHA[kind] / 2.0)
+        x = np.fft.irfft(spec * scale, n_samples)
+    x = x - x.mean()
+    return (x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
 def babble_noise(n_samples: int, pool: Sequence[str], *, rng: np.random.Generator) -> np.ndarray:
@@ -196,7 +224,7 @@ class Condition:
     def key(self) -> dict:
         """JSON-able identity for the feature cache (the babble pool by its hash)."""
         pool = hashlib.sha1("\n".join(self.babble).encode()).hexdigest()[:16] if self.babble else None
-        return {"condition": self.name, "noise": self.noise, "snr_db": self.snr_db, "rt60_s": self.rt60_s, "seed": self.seed, "pool": pool}
+        return {"v": 2, "condition": self.name, "noise": self.noise, "snr_db": self.snr_db, "rt60_s": self.rt60_s, "seed": self.seed, "pool": pool}
 
     def apply(self, y: np.ndarray, *, seed_key: str = "") -> np.ndarray:
         """Degraded copy of one utterance.
@@ -229,7 +257,7 @@ class Condition:
                     raise ValueError("babble condition without a pool of other speakers' files")
                 noise = babble_noise(out.size, self.babble, rng=rng)
             elif self.noise in _ALPHA:
-                noise = colored_noise(out.size, alpha=_ALPHA[self.noise], rng=rng)
+                noise = colored_noise(self.noise, out.size, rng=rng, floor_hz=COLORED_FLOOR_HZ)
             else:
                 raise ValueError(f"unknown noise {self.noise!r}; known: {NOISE_TYPES}")
             out = mix_at_snr(out, noise, snr_db=float(self.snr_db))
