@@ -5,6 +5,7 @@ Examples
 python -m train evaluate --protocol loco
 python -m train evaluate --protocol loco --recipe train/recipes/ser-7class.toml
 python -m train evaluate --protocol ravdess-6fold emodb-loso
+python -m train evaluate --protocol loco --condition room [--denoise]
 python -m train compare --protocol ravdess-6fold
 python -m train compare --protocol ravdess-6fold --classifiers cnn cnn-lstm
 python -m train fit --recipe train/recipes/ser-default.toml
