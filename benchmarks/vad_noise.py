@@ -37,7 +37,7 @@ import numpy as np
 
 from ser_live.vad import Segmenter
 
-from train.conditions import colored_noise  # the one coloured-noise generator (re-exported)
+from train.augment import colored_noise  # the one coloured-noise generator (re-exported)
 
 from .common import SR, VadConfig, build_session, corpus_utterances, md_table
 

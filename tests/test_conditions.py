@@ -73,13 +73,17 @@ def test_snr_of_the_mix_measured_back_within_half_a_db(speech, pool, noise, snr_
     assert abs(measured - snr_db) < 0.5, (noise, snr_db, measured)
 
 
-def test_training_noise_augmentation_still_adds_white_noise_at_its_snr(speech):
-    """The shared mixer kept the training augmentation's numbers (its features are cached)."""
-    aug = Augmentation(snr_db=10.0)
+@pytest.mark.parametrize("noise", ["white", "pink", "brown"])
+def test_training_noise_augmentation_adds_its_noise_at_its_snr(speech, noise):
+    """Training copies use the same mixer; white noise is the default (and its cache key)."""
+    aug = Augmentation(snr_db=10.0, noise=noise)
     y = apply_augmentation(speech, aug, seed_key="k")
     added = y.astype(np.float64) - speech
     assert abs(_level_db(speech) - 10 * np.log10(np.mean(added**2)) - 10.0) < 0.2
     assert np.array_equal(y, aug.apply(speech, seed_key="k"))
+    assert ("noise" in aug.key()) == (noise != "white")
+    with pytest.raises(ValueError, match="noise"):
+        Augmentation(snr_db=10.0, noise="purple")
 
 
 @pytest.mark.parametrize(("kind", "slope_db_per_octave"), [("white", 0.0), ("pink", -3.0), ("brown", -6.0)])

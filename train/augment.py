@@ -24,11 +24,17 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Augmentation", "apply_augmentation", "mix_at_snr", "speech_rms", "DEFAULT_AUGMENTATIONS", "rir_bank", "RIR_BANK_SIZE"]
+__all__ = ["Augmentation", "apply_augmentation", "colored_noise", "mix_at_snr", "speech_rms", "NOISE_ALPHA", "DEFAULT_AUGMENTATIONS", "rir_bank", "RIR_BANK_SIZE"]
 
 #: Room impulse responses simulated per RT60 (the bank is seeded: the same rooms every run).
 RIR_BANK_SIZE = 8
 _SR = 16000
+#: Exponent alpha of the 1/f^alpha power spectrum of each coloured noise (white 0).
+NOISE_ALPHA = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+#: Below this frequency (Hz) coloured noise is flat (:func:`colored_noise` ``floor_hz`` in the
+#: room conditions and training copies): subsonic power would otherwise dominate the RMS of
+#: brown noise while no microphone or feature sees it.
+COLORED_FLOOR_HZ = 20.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class Augmentation:
         Band-limited microphone: 4th-order Butterworth high-pass / low-pass (Hz).
     tilt_db_per_octave : float
         Microphone spectral tilt: gain ``tilt * log2(f / 1 kHz)`` dB (positive brightens).
+    noise : {"white", "pink", "brown"}
+        Colour of the noise added at ``snr_db`` (:func:`colored_noise`, flat below
+        :data:`COLORED_FLOOR_HZ` for pink and brown).
 
     Order: speed, reverberation, microphone response, noise, gain.
     """
@@ -63,6 +72,11 @@ class Augmentation:
     highpass_hz: float | None = None
     lowpass_hz: float | None = None
     tilt_db_per_octave: float = 0.0
+    noise: str = "white"
+
+    def __post_init__(self) -> None:
+        if self.noise not in NOISE_ALPHA:
+            raise ValueError(f"augmentation noise must be one of {sorted(NOISE_ALPHA)}, got {self.noise!r}")
 
     def key(self) -> dict:
         """JSON-able identity (part of the feature-cache key); fields at their default that
@@ -76,7 +90,7 @@ class Augmentation:
     def __str__(self) -> str:
         parts = []
         if self.snr_db is not None:
-            parts.append(f"noise {self.snr_db:g} dB SNR")
+            parts.append(f"{'' if self.noise == 'white' else self.noise + ' '}noise {self.snr_db:g} dB SNR")
         if self.gain_db:
             parts.append(f"gain {self.gain_db:+g} dB")
         if self.speed != 1.0:
@@ -109,6 +123,59 @@ DEFAULT_AUGMENTATIONS: tuple[Augmentation, ...] = (
     Augmentation(speed=0.9),
     Augmentation(speed=1.1, snr_db=30.0),
 )
+
+
+def colored_noise(
+    kind: str,
+    n_samples: int,
+    *,
+    seed: int = 0,
+    rng: np.random.Generator | None = None,
+    floor_hz: float | None = None,
+    sample_rate_hz: int = _SR,
+) -> np.ndarray:
+    """Stationary Gaussian noise with a power spectrum ``1/f**alpha``, unit RMS (shaped in the frequency domain: Kasdin 1995, Timmer & Koenig 1995).
+
+    Parameters
+    ----------
+    kind : {"white", "pink", "brown"}
+        alpha = 0, 1 or 2 (flat, -3 dB and -6 dB per octave).
+    n_samples : int
+        Length (samples).
+    seed : int, default 0
+        Seed of ``numpy.random.default_rng`` (when ``rng`` is not given).
+    rng : np.random.Generator, optional
+    floor_hz : float, optional
+        Flat below this frequency (Hz): without it brown noise puts most of its power below
+        20 Hz, where no microphone or feature hears it. None: the power law down to the
+        lowest bin (DC set to zero).
+    sample_rate_hz : int, default 16000
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_samples,)
+        Zero mean, RMS 1.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``kind``.
+    """
+    if kind not in NOISE_ALPHA:
+        raise ValueError(f"noise kind must be one of {sorted(NOISE_ALPHA)} (got {kind!r})")
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    x = rng.standard_normal(n_samples)
+    if NOISE_ALPHA[kind]:
+        spec = np.fft.rfft(x)
+        f = np.fft.rfftfreq(n_samples, 1.0 / sample_rate_hz)
+        if floor_hz is None:
+            scale = np.zeros_like(f)
+            scale[1:] = f[1:] ** (-NOISE_ALPHA[kind] / 2.0)
+        else:
+            scale = np.maximum(f, floor_hz) ** (-NOISE_ALPHA[kind] / 2.0)
+        x = np.fft.irfft(spec * scale, n_samples)
+    x = x - x.mean()
+    return (x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
 def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") -> np.ndarray:
@@ -146,7 +213,11 @@ def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") 
     if aug.snr_db is not None:
         seed = int.from_bytes(hashlib.sha1(f"{seed_key}|{aug}".encode()).digest()[:8], "little")
         rng = np.random.default_rng(seed)
-        out = mix_at_snr(out, rng.standard_normal(out.size), snr_db=aug.snr_db, noise_rms=1.0)
+        if aug.noise == "white":
+            out = mix_at_snr(out, rng.standard_normal(out.size), snr_db=aug.snr_db, noise_rms=1.0)
+        else:
+            noise = colored_noise(aug.noise, out.size, rng=rng, floor_hz=COLORED_FLOOR_HZ)
+            out = mix_at_snr(out, noise, snr_db=aug.snr_db)
     if aug.gain_db:
         out = out * np.float32(10.0 ** (aug.gain_db / 20.0))
     return np.clip(out, -1.0, 1.0).astype(np.float32)

@@ -38,7 +38,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .augment import Augmentation, apply_augmentation, mix_at_snr, speech_rms
+from .augment import COLORED_FLOOR_HZ, NOISE_ALPHA, Augmentation, apply_augmentation, colored_noise, mix_at_snr, speech_rms
 
 __all__ = [
     "Condition", "NOISE_TYPES", "ROOM_SNRS_DB", "ROOM_RT60S_S", "room_conditions", "colored_noise", "babble_noise",
@@ -54,11 +54,6 @@ NOISE_TYPES = ("white", "pink", "brown", "babble")
 ROOM_SNRS_DB = (20.0, 10.0, 5.0)
 #: Reverberation times (s) of the room set.
 ROOM_RT60S_S = (0.3, 0.6)
-#: Exponent alpha of the 1/f^alpha power spectrum of each coloured noise (white 0).
-_ALPHA = {"white": 0.0, "pink": 1.0, "brown": 2.0}
-#: Below this frequency (Hz) coloured noise is flat: subsonic power would otherwise dominate
-#: the RMS of brown noise while no microphone or feature sees it.
-COLORED_FLOOR_HZ = 20.0
 #: Babble talkers per utterance (inclusive range).
 BABBLE_TALKERS = (4, 6)
 
@@ -66,59 +61,6 @@ BABBLE_TALKERS = (4, 6)
 def _rng(*parts: object) -> np.random.Generator:
     h = hashlib.sha1("|".join(str(p) for p in parts).encode()).digest()
     return np.random.default_rng(int.from_bytes(h[:8], "little"))
-
-
-def colored_noise(
-    kind: str,
-    n_samples: int,
-    *,
-    seed: int = 0,
-    rng: np.random.Generator | None = None,
-    floor_hz: float | None = None,
-    sample_rate_hz: int = _SR,
-) -> np.ndarray:
-    """Stationary Gaussian noise with a power spectrum ``1/f**alpha``, unit RMS [2]_.
-
-    Parameters
-    ----------
-    kind : {"white", "pink", "brown"}
-        alpha = 0, 1 or 2 (flat, -3 dB and -6 dB per octave).
-    n_samples : int
-        Length (samples).
-    seed : int, default 0
-        Seed of ``numpy.random.default_rng`` (when ``rng`` is not given).
-    rng : np.random.Generator, optional
-    floor_hz : float, optional
-        Flat below this frequency (Hz): without it brown noise puts most of its power below
-        20 Hz, where no microphone or feature hears it. None: the power law down to the
-        lowest bin (DC set to zero).
-    sample_rate_hz : int, default 16000
-
-    Returns
-    -------
-    np.ndarray, float32, shape (n_samples,)
-        Zero mean, RMS 1.
-
-    Raises
-    ------
-    ValueError
-        Unknown ``kind``.
-    """
-    if kind not in _ALPHA:
-        raise ValueError(f"noise kind must be one of {sorted(_ALPHA)} (got {kind!r})")
-    rng = rng if rng is not None else np.random.default_rng(seed)
-    x = rng.standard_normal(n_samples)
-    if _ALPHA[kind]:
-        spec = np.fft.rfft(x)
-        f = np.fft.rfftfreq(n_samples, 1.0 / sample_rate_hz)
-        if floor_hz is None:
-            scale = np.zeros_like(f)
-            scale[1:] = f[1:] ** (-_ALPHA[kind] / 2.0)
-        else:
-            scale = np.maximum(f, floor_hz) ** (-_ALPHA[kind] / 2.0)
-        x = np.fft.irfft(spec * scale, n_samples)
-    x = x - x.mean()
-    return (x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
 def babble_noise(n_samples: int, pool: Sequence[str], *, rng: np.random.Generator) -> np.ndarray:
@@ -256,7 +198,7 @@ class Condition:
                 if not self.babble:
                     raise ValueError("babble condition without a pool of other speakers' files")
                 noise = babble_noise(out.size, self.babble, rng=rng)
-            elif self.noise in _ALPHA:
+            elif self.noise in NOISE_ALPHA:
                 noise = colored_noise(self.noise, out.size, rng=rng, floor_hz=COLORED_FLOOR_HZ)
             else:
                 raise ValueError(f"unknown noise {self.noise!r}; known: {NOISE_TYPES}")
