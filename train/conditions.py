@@ -315,6 +315,7 @@ class RoomResult:
         return out
 
     def to_json(self) -> dict[str, Any]:
+        """JSON-able record: per-fold UA, means, ratios to clean, grouped rows, settings."""
         return {
             "protocol": self.protocol, "recipe": self.recipe, "conditions": self.conditions, "folds": self.folds,
             "ua_pct": self.ua_pct, "n_test": self.n_test,
@@ -367,6 +368,8 @@ def run_room(
     DenoiseUnavailableError
         ``denoise`` without ``noisereduce``.
     """
+    from sklearn.metrics import balanced_accuracy_score
+
     from ser_live.features import FeatureConfig, FeatureExtractor
 
     from .evaluate import _check_features, fit_fold, load_protocol_features, scored_argmax
@@ -409,8 +412,6 @@ def run_room(
                 if rep.failures:
                     raise ValueError(f"{fold.name} {cond}: feature extraction failed: {rep}")
             pred, yt = scored_argmax(est, fs, Xc, te, groups=groups[te])
-            from sklearn.metrics import balanced_accuracy_score
-
             ua.setdefault(cond.name, {})[fold.name] = 100 * float(balanced_accuracy_score(yt, pred))
             log.info("%s %s: UA %.1f %%", fold.name, cond, ua[cond.name][fold.name])
     settings = {
