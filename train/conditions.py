@@ -381,14 +381,16 @@ def run_room(
 
         require_noisereduce()
     t0 = time.perf_counter()
+    # a recipe may set its own extractor configuration (Recipe.feature_config, where it exists)
+    config = recipe.feature_config() if hasattr(recipe, "feature_config") else FeatureConfig()
     data = load_protocol_features(
         protocol, augmentations=recipe.augmentations, labels=recipe.labels, label_map=recipe.label_map,
-        n_jobs=n_jobs, progress=progress, source=source,
+        n_jobs=n_jobs, progress=progress, source=source, config=config,
     )
     fs, X, X_aug = data
     _check_features(fs, X)
     y, groups = fs.y, fs.groups
-    base = RecipeClassifier(recipe, FeatureExtractor(FeatureConfig()).feature_names(), n_jobs=n_jobs)
+    base = RecipeClassifier(recipe, FeatureExtractor(config).feature_names(), n_jobs=n_jobs)
     ua: dict[str, dict[str, float]] = {}
     n_test: dict[str, int] = {}
     names: list[str] = []
@@ -405,7 +407,7 @@ def run_room(
                 Xc = X[te]
             else:
                 Xc, rep = extract_features(
-                    paths, augmentation=None if cond.clean else cond, denoise=denoise, n_jobs=n_jobs, progress=progress,
+                    paths, config=config, augmentation=None if cond.clean else cond, denoise=denoise, n_jobs=n_jobs, progress=progress,
                     description=f"{fold.name}: {cond}" + (" + denoise" if denoise else ""),
                 )
                 log.info("%s %s: %s", fold.name, cond, rep)

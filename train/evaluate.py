@@ -171,6 +171,7 @@ def load_protocol_features(
     n_jobs: int = 2,
     progress: bool = True,
     source: Any = None,
+    config: Any = None,
 ) -> tuple[FoldSet, np.ndarray, list[np.ndarray]]:
     """Folds and feature matrices of a protocol (cached extraction).
 
@@ -186,6 +187,8 @@ def load_protocol_features(
     labels, label_map : optional
         Passed to :func:`train.protocols.make_folds`.
     n_jobs, progress, source : see :func:`train.extract.extract_features`
+    config : FeatureConfig, optional
+        Extractor configuration (default: the shipped one).
 
     Returns
     -------
@@ -197,13 +200,15 @@ def load_protocol_features(
     """
     fs = make_folds(protocol, source, labels=labels, label_map=label_map)
     paths = [r.path for r in fs.records]
-    X, rep = extract_features(paths, recipe=recipe, n_jobs=n_jobs, progress=progress, description=f"{protocol} features")
+    X, rep = extract_features(
+        paths, config=config, recipe=recipe, n_jobs=n_jobs, progress=progress, description=f"{protocol} features"
+    )
     log.info("%s: %s", protocol, rep)
     X_aug: list[np.ndarray] = []
     augs = augmentations if augmentations is not None else (DEFAULT_AUGMENTATIONS if augment else ())
     for aug in augs:
         Xa, rep_a = extract_features(
-            paths, recipe=recipe, augmentation=aug, n_jobs=n_jobs, progress=progress, description=f"augment: {aug}"
+            paths, config=config, recipe=recipe, augmentation=aug, n_jobs=n_jobs, progress=progress, description=f"augment: {aug}"
         )
         log.info("augmentation %s: %s", aug, rep_a)
         X_aug.append(Xa)
