@@ -37,6 +37,8 @@ import numpy as np
 
 from ser_live.vad import Segmenter
 
+from train.augment import colored_noise  # the one coloured-noise generator (re-exported)
+
 from .common import SR, VadConfig, build_session, corpus_utterances, md_table
 
 __all__ = [
@@ -98,49 +100,6 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("quiet -35 dBFS peak, silence", peak_dbfs=-35.0),
     Condition("quiet -35 dBFS peak, pink -60 dBFS", "pink", -60.0, peak_dbfs=-35.0),
 )
-
-
-def colored_noise(kind: str, n_samples: int, *, seed: int = 0) -> np.ndarray:
-    """Stationary Gaussian noise with a power spectrum ``1/f**beta``, unit RMS.
-
-    Parameters
-    ----------
-    kind : {"white", "pink", "brown"}
-        beta = 0, 1 or 2 (flat, -3 dB and -6 dB per octave).
-    n_samples : int
-        Length (samples).
-    seed : int, default 0
-        Seed of ``numpy.random.default_rng``.
-
-    Returns
-    -------
-    np.ndarray, float32, shape (n_samples,)
-        RMS 1 (scale it to the level wanted).
-
-    Raises
-    ------
-    ValueError
-        Unknown ``kind``.
-
-    Notes
-    -----
-    Shaped in the frequency domain (white Gaussian spectrum times ``f**(-beta/2)``, DC set to
-    zero), the usual construction, e.g. Timmer & Koenig, "On generating power law noise",
-    Astron. Astrophys. 300 (1995).
-    """
-    betas = {"white": 0.0, "pink": 1.0, "brown": 2.0}
-    if kind not in betas:
-        raise ValueError(f"noise kind must be one of {sorted(betas)} (got {kind!r})")
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(n_samples)
-    if betas[kind]:
-        spec = np.fft.rfft(x)
-        f = np.fft.rfftfreq(n_samples, 1.0 / SR)
-        scale = np.zeros_like(f)
-        scale[1:] = f[1:] ** (-betas[kind] / 2.0)
-        x = np.fft.irfft(spec * scale, n_samples)
-    x = x - x.mean()
-    return (x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
 #: The 40 files of the sessions (paths under the corpora folder), interleaved by speaker:

@@ -168,6 +168,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
              "data folder (e.g. ~/.local/share/ser-live/profiles/NAME.npz), else the file PATH",
     )
     parser.add_argument(
+        "--denoise", action="store_true",
+        help="reduce stationary noise (fan, hum) in each utterance before feature extraction: spectral "
+             "gating, noise estimated from the utterance (needs pip install 'ser-live[denoise]')",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="count", default=0,
         help="log more to stderr (-v info, -vv debug)",
     )
@@ -457,6 +462,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- predict
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .audiofile import expand_audio_paths
+    from .denoise import with_denoise
     from .model import EmotionModel
     from .offline import Predictor, read_sessions_csv
 
@@ -469,8 +475,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.dask is not None:
         from .batch import predict_cli  # imports Dask: only here
 
-        return predict_cli(args, model, err=_err)
-    predictor = Predictor(model, vad_config=args.vad_config, session_norm=args.session_norm)
+        return predict_cli(args, with_denoise(model) if args.denoise else model, err=_err)
+    predictor = Predictor(model, vad_config=args.vad_config, session_norm=args.session_norm, denoise=args.denoise)
     labels = model.labels
     seg = bool(args.segments)
     head = ["path", *(["start_s", "end_s"] if seg else []), "label", "confidence"]
@@ -764,6 +770,10 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     model = EmotionModel.load(_model_path(args.model))  # before opening the device: fail early
     model, profile = _apply_profile(args, model)
+    if args.denoise:
+        from .denoise import require_noisereduce
+
+        require_noisereduce()  # DenoiseUnavailableError (exit 2) before opening the device
     demo = False
     if is_file:
         source: Any = FileSource(args.input, speed=args.speed)
@@ -784,6 +794,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         save_dir=args.save_utterances, source_name=source_name, max_duration_s=args.duration_s,
         session_norm=args.session_norm,
         partial=_partial_config(args),
+        denoise=args.denoise,
     )
     session_norm = None if model.normalizer is None else bool(args.session_norm)
     outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name,

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from .audiofile import SAMPLE_RATE_HZ, decode_audio
+from .denoise import with_denoise
 from .errors import NoSpeechError, SerLiveError
 from .model import EmotionModel
 from .normalize import SessionState
@@ -183,6 +184,10 @@ class Predictor:
         with ``segments=True`` online as one session (as live). False: each utterance is
         its own session (``ser-live --no-session-norm``). No effect on whole files (each is
         its own session) or ``process_files(..., sessions=...)``.
+    denoise : bool, default False
+        Denoise each utterance before feature extraction (``predict --denoise``:
+        :func:`ser_live.denoise.with_denoise`; raises ``DenoiseUnavailableError`` here when
+        ``noisereduce`` is missing).
 
     Examples
     --------
@@ -202,8 +207,9 @@ class Predictor:
         half_life_s: float = DEFAULT_HALF_LIFE_S,
         max_duration_s: float = WHOLE_FILE_MAX_S,
         session_norm: bool = True,
+        denoise: bool = False,
     ) -> None:
-        self.model = model
+        self.model = with_denoise(model) if denoise else model
         self.vad_config = (vad_config or VadConfig()).validate()
         self.half_life_s = float(half_life_s)
         self.max_duration_s = float(max_duration_s)

@@ -42,6 +42,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from .audiofile import SAMPLE_RATE_HZ
+from .denoise import with_denoise
 from .model import EmotionModel
 from .offline import classify_utterance
 from .recordings import RecordingsWriter, new_run_id
@@ -150,6 +151,10 @@ class Recognizer:
         :attr:`results` before their utterance's final one; they are not saved, not passed
         to ``on_result``, not counted in the summary and do not update the rolling
         estimate.
+    denoise : bool, default False
+        Denoise each utterance before feature extraction (``--denoise``:
+        :func:`ser_live.denoise.with_denoise`; raises ``DenoiseUnavailableError`` here when
+        ``noisereduce`` is missing).
 
     Attributes
     ----------
@@ -199,6 +204,7 @@ class Recognizer:
         queue_full: str | None = None,
         session_norm: bool = True,
         partial: PartialConfig | None = None,
+        denoise: bool = False,
     ) -> None:
         if not ring_capacity_s > 0:
             raise ValueError(f"ring_capacity_s must be positive, got {ring_capacity_s}")
@@ -209,7 +215,7 @@ class Recognizer:
         if queue_full not in ("wait", "drop"):
             raise ValueError(f"queue_full must be 'wait' or 'drop', got {queue_full!r}")
         self.source = source
-        self.model = model
+        self.model = with_denoise(model) if denoise else model
         self.vad_config = (vad_config or VadConfig()).validate()
         self.ring = RingBuffer(int(round(ring_capacity_s * SAMPLE_RATE_HZ)), sample_rate_hz=SAMPLE_RATE_HZ)
         self.segmenter = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)

@@ -70,6 +70,10 @@ def test_quick_processing_section_writes_json_and_markdown_with_real_numbers(dat
     row = next(x for x in res["summary"] if x["metric"].startswith("processing p95, 4 s utterance (features"))
     assert row["value"] == b4["ours_ms"]["p95"]
     assert f"| 4 s | 2 | {b4['ours_ms']['p50']:.2f} | {b4['ours_ms']['p95']:.2f} |" in md
+    # the cost of --denoise on the same 4 s utterances (the denoise extra is a dev dependency)
+    assert b4["ours_denoise_ms"]["n"] == b4["denoise_ms"]["n"] == 2
+    assert _positive(b4["denoise_ms"]["p50"]) and b4["ours_denoise_ms"]["p50"] > 0
+    assert f"| with --denoise (denoise + features + SVM) | 2 | {b4['ours_denoise_ms']['p50']:.2f} |" in md
 
 
 @pytest.mark.slow

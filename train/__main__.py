@@ -5,6 +5,7 @@ Examples
 python -m train evaluate --protocol loco
 python -m train evaluate --protocol loco --recipe train/recipes/ser-7class.toml
 python -m train evaluate --protocol ravdess-6fold emodb-loso
+python -m train evaluate --protocol loco --condition room [--denoise]
 python -m train compare --protocol ravdess-6fold
 python -m train compare --protocol ravdess-6fold --classifiers cnn cnn-lstm
 python -m train fit --recipe train/recipes/ser-default.toml
@@ -67,6 +68,8 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     from .recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
+    if args.condition or args.denoise:
+        return _evaluate_room(args, argv, recipe)
     for protocol in args.protocol:
         if protocol.strip().lower() == "personal":  # per-speaker profiles: train/personal.py
             from .personal import print_personal
@@ -83,6 +86,20 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
         for res in results.values():
             paths = write_reports(res, args.out, command=_command(argv))
             _print(f"{_MODE_ROWS[res.extra['session_mode']]}: {res.headline()}; reports: {paths['json']}")
+    return 0
+
+
+def _evaluate_room(args: argparse.Namespace, argv: list[str], recipe) -> int:  # noqa: ANN001
+    """``evaluate --condition room [--denoise]``: train/conditions.py, one table per protocol."""
+    from .conditions import run_room, write_room_reports
+
+    if args.condition != "room":
+        raise SerLiveError("--denoise is evaluated on the room conditions: add --condition room")
+    for protocol in args.protocol:
+        res = run_room(protocol, recipe, seed=args.seed, per_class=args.per_class, denoise=args.denoise, n_jobs=args.jobs)
+        paths = write_room_reports(res, args.out, command=_command(argv))
+        _print(paths["md"].read_text())
+        _print(f"reports: {paths['json']}, {paths['md']}")
     return 0
 
 
@@ -447,8 +464,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="speaker-independent evaluation of a training recipe on a protocol")
     s.add_argument("--protocol", nargs="+", required=True, help="loco, ravdess-6fold, emodb-loso, tess-loso, emotiontts_kor-loso, cross:A->B")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML file or name in train/recipes/ (default ser-default)")
-    s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring")
+    s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring, and the room conditions")
     s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
+    s.add_argument("--condition", choices=["room"], default=None,
+                   help="score test utterances clean and degraded: noise (white, pink, brown, babble) at 20/10/5 dB SNR, "
+                        "RT60 0.3/0.6 s rooms (train/conditions.py; reports/room-*.md)")
+    s.add_argument("--denoise", action="store_true", help="with --condition room: denoise test utterances (ser_live/denoise.py)")
+    s.add_argument("--per-class", type=int, default=50,
+                   help="with --condition room: test utterances per class and fold, seeded and stratified (0: all; default 50)")
     s = sub.add_parser("compare", help="the default SVM against other classifiers and the tutorial recipe")
     s.add_argument("--protocol", default="ravdess-6fold")
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")

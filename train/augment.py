@@ -25,13 +25,19 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = [
-    "Augmentation", "apply_augmentation", "DEFAULT_AUGMENTATIONS", "rir_bank", "RIR_BANK_SIZE", "CHANNEL_RT60_S",
-    "channel_draw",
+    "Augmentation", "apply_augmentation", "colored_noise", "mix_at_snr", "speech_rms", "NOISE_ALPHA",
+    "DEFAULT_AUGMENTATIONS", "rir_bank", "RIR_BANK_SIZE", "CHANNEL_RT60_S", "channel_draw",
 ]
 
 #: Room impulse responses simulated per RT60 (the bank is seeded: the same rooms every run).
 RIR_BANK_SIZE = 8
 _SR = 16000
+#: Exponent alpha of the 1/f^alpha power spectrum of each coloured noise (white 0).
+NOISE_ALPHA = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+#: Below this frequency (Hz) coloured noise is flat (:func:`colored_noise` ``floor_hz`` in the
+#: room conditions and training copies): subsonic power would otherwise dominate the RMS of
+#: brown noise while no microphone or feature sees it.
+COLORED_FLOOR_HZ = 20.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,9 @@ class Augmentation:
         that is band-limited (high-pass 80-300 Hz and low-pass 3.4-8 kHz) or tilted
         (-3..+3 dB/octave), each with probability 1/2; white noise at an SNR uniform in
         5-20 dB. See :func:`channel_draw`.
+    noise : {"white", "pink", "brown"}
+        Colour of the noise added at ``snr_db`` (:func:`colored_noise`, flat below
+        :data:`COLORED_FLOOR_HZ` for pink and brown).
 
     Order: speed, reverberation, microphone response, noise, gain.
     """
@@ -74,6 +83,11 @@ class Augmentation:
     lowpass_hz: float | None = None
     tilt_db_per_octave: float = 0.0
     channel: bool = False
+    noise: str = "white"
+
+    def __post_init__(self) -> None:
+        if self.noise not in NOISE_ALPHA:
+            raise ValueError(f"augmentation noise must be one of {sorted(NOISE_ALPHA)}, got {self.noise!r}")
 
     def key(self) -> dict:
         """JSON-able identity (part of the feature-cache key); fields at their default that
@@ -87,7 +101,7 @@ class Augmentation:
     def __str__(self) -> str:
         parts = []
         if self.snr_db is not None:
-            parts.append(f"noise {self.snr_db:g} dB SNR")
+            parts.append(f"{'' if self.noise == 'white' else self.noise + ' '}noise {self.snr_db:g} dB SNR")
         if self.gain_db:
             parts.append(f"gain {self.gain_db:+g} dB")
         if self.speed != 1.0:
@@ -101,6 +115,10 @@ class Augmentation:
         if self.channel:
             parts.append("random channel (RT60 0.2-0.8 s, band limit or tilt, noise 5-20 dB SNR)")
         return ", ".join(parts) or "none"
+
+    def apply(self, y: np.ndarray, *, seed_key: str = "") -> np.ndarray:
+        """This copy of one utterance (:func:`apply_augmentation`)."""
+        return apply_augmentation(y, self, seed_key=seed_key)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Augmentation":
@@ -118,6 +136,59 @@ DEFAULT_AUGMENTATIONS: tuple[Augmentation, ...] = (
     Augmentation(speed=0.9),
     Augmentation(speed=1.1, snr_db=30.0),
 )
+
+
+def colored_noise(
+    kind: str,
+    n_samples: int,
+    *,
+    seed: int = 0,
+    rng: np.random.Generator | None = None,
+    floor_hz: float | None = None,
+    sample_rate_hz: int = _SR,
+) -> np.ndarray:
+    """Stationary Gaussian noise with a power spectrum ``1/f**alpha``, unit RMS (shaped in the frequency domain: Kasdin 1995, Timmer & Koenig 1995).
+
+    Parameters
+    ----------
+    kind : {"white", "pink", "brown"}
+        alpha = 0, 1 or 2 (flat, -3 dB and -6 dB per octave).
+    n_samples : int
+        Length (samples).
+    seed : int, default 0
+        Seed of ``numpy.random.default_rng`` (when ``rng`` is not given).
+    rng : np.random.Generator, optional
+    floor_hz : float, optional
+        Flat below this frequency (Hz): without it brown noise puts most of its power below
+        20 Hz, where no microphone or feature hears it. None: the power law down to the
+        lowest bin (DC set to zero).
+    sample_rate_hz : int, default 16000
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_samples,)
+        Zero mean, RMS 1.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``kind``.
+    """
+    if kind not in NOISE_ALPHA:
+        raise ValueError(f"noise kind must be one of {sorted(NOISE_ALPHA)} (got {kind!r})")
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    x = rng.standard_normal(n_samples)
+    if NOISE_ALPHA[kind]:
+        spec = np.fft.rfft(x)
+        f = np.fft.rfftfreq(n_samples, 1.0 / sample_rate_hz)
+        if floor_hz is None:
+            scale = np.zeros_like(f)
+            scale[1:] = f[1:] ** (-NOISE_ALPHA[kind] / 2.0)
+        else:
+            scale = np.maximum(f, floor_hz) ** (-NOISE_ALPHA[kind] / 2.0)
+        x = np.fft.irfft(spec * scale, n_samples)
+    x = x - x.mean()
+    return (x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
 def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") -> np.ndarray:
@@ -157,12 +228,11 @@ def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") 
     if aug.snr_db is not None:
         seed = int.from_bytes(hashlib.sha1(f"{seed_key}|{aug}".encode()).digest()[:8], "little")
         rng = np.random.default_rng(seed)
-        frame = 400
-        n = out.size // frame
-        rms = np.sqrt(np.mean(out[: n * frame].reshape(n, frame) ** 2, axis=1)) if n else np.array([np.sqrt(np.mean(out**2))])
-        speech_rms = float(np.percentile(rms, 90)) if rms.size else 0.0
-        noise_rms = speech_rms / (10.0 ** (aug.snr_db / 20.0))
-        out = out + (noise_rms * rng.standard_normal(out.size)).astype(np.float32)
+        if aug.noise == "white":
+            out = mix_at_snr(out, rng.standard_normal(out.size), snr_db=aug.snr_db, noise_rms=1.0)
+        else:
+            noise = colored_noise(aug.noise, out.size, rng=rng, floor_hz=COLORED_FLOOR_HZ)
+            out = mix_at_snr(out, noise, snr_db=aug.snr_db)
     if aug.gain_db:
         out = out * np.float32(10.0 ** (aug.gain_db / 20.0))
     return np.clip(out, -1.0, 1.0).astype(np.float32)
@@ -205,6 +275,64 @@ def channel_draw(seed_key: str, *, speed: float = 1.0, gain_db: float = 0.0) -> 
         lowpass_hz=round(lp, 1) if band and lp < 7900.0 else None,
         tilt_db_per_octave=0.0 if band else round(tilt, 2),
     )
+#: Frame (samples, 25 ms at 16 kHz) of the speech level that SNRs are defined against.
+SPEECH_LEVEL_FRAME = 400
+
+
+def speech_rms(y: np.ndarray, *, frame: int = SPEECH_LEVEL_FRAME) -> float:
+    """Loud-frame speech level: the 90th percentile of the frame RMS.
+
+    The level every SNR of this project is defined against (training noise, the ``room``
+    conditions of :mod:`train.conditions`): leading and trailing silence do not lower it.
+
+    Parameters
+    ----------
+    y : np.ndarray, float, shape (n_samples,)
+        Audio in [-1, 1].
+    frame : int, default :data:`SPEECH_LEVEL_FRAME`
+        Frame length (samples), non-overlapping.
+
+    Returns
+    -------
+    float
+        Linear RMS (full scale = 1); the whole signal's RMS when shorter than one frame.
+    """
+    y = np.asarray(y)
+    n = y.size // frame
+    rms = np.sqrt(np.mean(y[: n * frame].reshape(n, frame) ** 2, axis=1)) if n else np.array([np.sqrt(np.mean(y**2))])
+    return float(np.percentile(rms, 90)) if rms.size else 0.0
+
+
+def mix_at_snr(y: np.ndarray, noise: np.ndarray, *, snr_db: float, noise_rms: float | None = None) -> np.ndarray:
+    """Add noise at a signal-to-noise ratio: the one noise mixer of training and evaluation.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n_samples,)
+        Speech in [-1, 1].
+    noise : np.ndarray, float, shape (n_samples,)
+        Noise of any level (white, coloured, babble, ...).
+    snr_db : float
+        Target SNR (dB): :func:`speech_rms` of ``y`` over the RMS of the added noise.
+    noise_rms : float, optional
+        The noise's nominal RMS (1.0 for ``standard_normal`` draws); None measures it.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_samples,)
+        ``y`` plus the scaled noise (not clipped: :func:`apply_augmentation` clips at the end).
+
+    Raises
+    ------
+    ValueError
+        ``noise`` is not as long as ``y``.
+    """
+    noise = np.asarray(noise)
+    if noise.shape != np.shape(y):
+        raise ValueError(f"noise of shape {noise.shape} for speech of shape {np.shape(y)}")
+    ref = float(np.sqrt(np.mean(noise.astype(np.float64) ** 2))) if noise_rms is None else float(noise_rms)
+    scale = speech_rms(y) / (10.0 ** (snr_db / 20.0)) / max(ref, 1e-20)
+    return y + (scale * noise).astype(np.float32)
 
 
 @lru_cache(maxsize=8)

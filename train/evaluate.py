@@ -216,6 +216,7 @@ def load_protocol_features(
 
 
 def _check_features(fs: FoldSet, X: np.ndarray) -> None:
+    """Raise ``ValueError`` naming files whose feature row is not finite (failed extraction)."""
     bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
     if bad.size:
         ex = ", ".join(fs.records[i].path for i in bad[:3])
@@ -353,9 +354,6 @@ def run_recipe(
         _check_features(fs, Xa)
     y, groups = fs.y, fs.groups
     score = list(fs.score_labels)
-    score_idx = np.array([fs.labels.index(c) for c in score])
-    to_score = np.full(len(fs.labels), -1)
-    to_score[score_idx] = np.arange(len(score))
     names = FeatureExtractor(recipe.feature_config()).feature_names()
     base = RecipeClassifier(recipe, names, n_jobs=n_jobs, calibrate=calibrate)
     modes = list(SESSION_MODES) if recipe.normalizer.enabled else ["none"]
@@ -365,10 +363,8 @@ def run_recipe(
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"{protocol}: folds", total=len(fs.folds))
         for fold in fs.folds:
-            tr, te = fold.train_idx, fold.test_idx
-            est = clone(base).fit(X[tr], y[tr], groups=groups[tr], augmented=[Xa[tr] for Xa in X_aug])
-            cols = np.array([list(est.classes_).index(c) for c in score_idx])
-            yt = to_score[y[te]]
+            te = fold.test_idx
+            est = fit_fold(base, fs, X, X_aug, fold)
             for m in modes:
                 kw: dict[str, Any] = {}
                 if m in ("speaker", "online"):
@@ -377,8 +373,8 @@ def run_recipe(
                     kw["groups"] = np.array([f"{g}|{c}" for g, c in zip(groups[te], y[te])], dtype=object)
                 if m == "online":
                     kw["online_seed"] = seed
-                dec = est.decision_function(X[te], **kw)
-                sc = scorers[m].add(fold.name, yt, np.argmax(dec[:, cols], axis=1), est.chosen_)
+                pred, yt = scored_argmax(est, fs, X[te], te, **kw)
+                sc = scorers[m].add(fold.name, yt, pred, est.chosen_)
                 log.info("%s %s [%s]: UA %.1f %%", protocol, fold.name, m, sc.ua_pct)
             bar.advance(task)
     seconds = time.perf_counter() - t0
@@ -394,6 +390,54 @@ def run_recipe(
             protocol=fs.protocol, classifier=recipe.name, augmented=bool(recipe.augmentations), seconds=seconds, extra=extra
         )
     return out
+
+
+def fit_fold(base: RecipeClassifier, fs: FoldSet, X: np.ndarray, X_aug: list[np.ndarray], fold: Any) -> RecipeClassifier:
+    """A clone of ``base`` fitted on one fold's training rows (and their augmented copies).
+
+    Parameters
+    ----------
+    base : RecipeClassifier
+    fs : FoldSet
+    X : np.ndarray, float32, shape (n_records, n_features)
+    X_aug : list of np.ndarray, each shaped as ``X``
+    fold : Fold
+
+    Returns
+    -------
+    RecipeClassifier
+    """
+    tr = fold.train_idx
+    return clone(base).fit(X[tr], fs.y[tr], groups=fs.groups[tr], augmented=[Xa[tr] for Xa in X_aug])
+
+
+def scored_argmax(est: Any, fs: FoldSet, X_te: np.ndarray, te: np.ndarray, **kw: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions restricted to the protocol's scored classes, and the true classes.
+
+    Parameters
+    ----------
+    est : RecipeClassifier
+        Fitted.
+    fs : FoldSet
+    X_te : np.ndarray, float32, shape (n_test, n_features)
+        Features of the records ``te`` (clean or degraded).
+    te : np.ndarray, int64, shape (n_test,)
+        Record indices.
+    **kw
+        Passed to ``est.decision_function`` (``groups``, ``online_seed``).
+
+    Returns
+    -------
+    pred, true : np.ndarray, int64, shape (n_test,)
+        Indices into ``fs.score_labels``: the argmax of the decision values over those
+        classes only (the same subset for every test speaker).
+    """
+    score_idx = np.array([fs.labels.index(c) for c in fs.score_labels])
+    to_score = np.full(len(fs.labels), -1)
+    to_score[score_idx] = np.arange(len(score_idx))
+    cols = np.array([list(est.classes_).index(c) for c in score_idx])
+    dec = est.decision_function(X_te, **kw)
+    return np.argmax(dec[:, cols], axis=1), to_score[fs.y[te]]
 
 
 def _slug(s: str) -> str:

@@ -24,7 +24,7 @@ from ser_live.audiofile import load_audio
 from ser_live.features import FeatureConfig, FeatureExtractor
 from ser_live.vad import VadConfig, speech_span
 
-from .augment import Augmentation, apply_augmentation
+from .augment import Augmentation
 
 __all__ = ["RECIPES", "default_cache_dir", "prepare_utterance", "extract_features", "ExtractionReport"]
 
@@ -73,8 +73,10 @@ def _file_key(path: str) -> str:
 RECIPES = ("ser-live", "tutorial")
 
 
-def _setup_key(config: FeatureConfig, vad_config: VadConfig, aug: Augmentation | None, recipe: str) -> str:
+def _setup_key(config: FeatureConfig, vad_config: VadConfig, aug: Augmentation | None, recipe: str, denoise: bool = False) -> str:
     d = {"features": config.to_dict(), "vad": asdict(vad_config), "aug": aug.key() if aug else None}
+    if denoise:  # only when on: older cache entries keep their keys
+        d["denoise"] = True
     if recipe != "ser-live":
         d = {"recipe": recipe, "aug": d["aug"]}
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -87,6 +89,7 @@ def _extract_one(
     vad_config: VadConfig,
     aug: Augmentation | None,
     recipe: str = "ser-live",
+    denoise: bool = False,
 ) -> tuple[np.ndarray | None, str | None, bool]:
     if cache_file is not None and cache_file.exists():
         try:
@@ -96,13 +99,17 @@ def _extract_one(
     try:
         y = load_audio(path)
         if aug is not None:
-            y = apply_augmentation(y, aug, seed_key=path)
+            y = aug.apply(y, seed_key=path)
         if recipe == "tutorial":
             from .tutorial import tutorial_features
 
             v = tutorial_features(y, sample_rate_hz=config.sample_rate_hz)
         else:
             y = prepare_utterance(y, vad_config=vad_config)
+            if denoise:
+                from ser_live.denoise import denoise as denoise_utterance
+
+                y = denoise_utterance(y, sample_rate_hz=config.sample_rate_hz)
             v = FeatureExtractor(config).extract(y)
     except Exception as exc:  # reported, never silently dropped
         return None, f"{type(exc).__name__}: {exc}", False
@@ -147,6 +154,7 @@ def extract_features(
     progress: bool = True,
     description: str = "features",
     dask: str | None = None,
+    denoise: bool = False,
 ) -> tuple[np.ndarray, ExtractionReport]:
     """Feature matrix of many files, in parallel (joblib processes), with a progress bar and
     an on-disk cache.
@@ -159,8 +167,9 @@ def extract_features(
         Extractor configuration (default: the shipped one).
     vad_config : VadConfig, optional
         Segmenter configuration used for trimming (default: the live defaults).
-    augmentation : Augmentation, optional
-        Applied to the audio before trimming (training folds only).
+    augmentation : Augmentation or train.conditions.Condition, optional
+        Applied to the audio before trimming (training folds only; a ``Condition`` degrades
+        test audio): any object with ``key()`` and ``apply(y, seed_key=path)``.
     recipe : str, default "ser-live"
         One of :data:`RECIPES`.
     n_jobs : int, default 2
@@ -175,6 +184,9 @@ def extract_features(
         Extract on a Dask cluster instead of joblib: ``tcp://host:port``, or ``""`` for a
         local cluster (:func:`ser_live.batch.dask_starmap`; workers need these paths and the
         cache folder). Same cache keys, so cluster and laptop share the cache.
+    denoise : bool, default False
+        Denoise each trimmed utterance before the extractor (:func:`ser_live.denoise.denoise`,
+        as ``ser-live --denoise`` does); part of the cache key.
 
     Returns
     -------
@@ -204,13 +216,13 @@ def extract_features(
         cache_files: list[Path | None] = [None] * len(paths)
     else:
         root = Path(cache_dir) if cache_dir else default_cache_dir()
-        setup = root / _setup_key(config, vad_config, augmentation, recipe)
+        setup = root / _setup_key(config, vad_config, augmentation, recipe, denoise)
         cache_files = []
         for p in paths:
             k = _file_key(p)
             cache_files.append(setup / k[:2] / f"{k}.npy")
     jobs = (
-        delayed(_extract_one)(p, c, config, vad_config, augmentation, recipe) for p, c in zip(paths, cache_files)
+        delayed(_extract_one)(p, c, config, vad_config, augmentation, recipe, denoise) for p, c in zip(paths, cache_files)
     )
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -220,7 +232,7 @@ def extract_features(
         if dask is not None:
             from ser_live.batch import dask_starmap
 
-            args = [(p, c, config, vad_config, augmentation, recipe) for p, c in zip(paths, cache_files)]
+            args = [(p, c, config, vad_config, augmentation, recipe, denoise) for p, c in zip(paths, cache_files)]
             results = dask_starmap(_extract_one, args, address=dask or None)
         else:
             results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=8)(jobs)
