@@ -81,6 +81,16 @@ CLIPPED_WARN_FRACTION: float = 0.001
 #: lie between -50 dBFS (RAVDESS) and -10 dBFS (EmoDB) (``python -m benchmarks.vad_noise``
 #: session files, measured with ``train.sessions``' loud-frame level).
 QUIET_SPEECH_DBFS: float = -50.0
+#: Speech level over the noise floor (dB) below which the panel says the room is noisy and
+#: points to ``--model noisy``. The segmenter's loud-frame level over its 10th-percentile floor
+#: reads about 5 dB above the mixed SNR (15.4 dB for the 10 dB SNR pink-noise session of
+#: ``tests/test_vad_noise.py``), so 20 here is about 15 dB SNR, between the room conditions where
+#: the default keeps 0.75 (20 dB) and 0.56 (10 dB) of its clean UA while ser-noisy keeps 0.93
+#: and 0.90 (README "In a room", ``python -m train evaluate --protocol loco --condition room``
+#: with and without ``--recipe ser-noisy``).
+NOISY_ROOM_SNR_DB: float = 20.0
+#: The model the noisy-room warning points to (``--model noisy``); no warning while it is in use.
+NOISY_MODEL_NAME: str = "ser-noisy"
 
 #: Colours for labels outside :data:`EMOTION_COLORS`, chosen by a stable hash of the name.
 _FALLBACK_PALETTE: tuple[str, ...] = ("bright_white", "turquoise2", "plum2", "light_salmon1", "khaki1", "pale_green1")
@@ -284,8 +294,8 @@ class DashboardState:
         **fields
             Single fields of :class:`~ser_live.types.RecognizerStatus` (e.g.
             ``level_dbfs=-12.0``) over ``status``; a field given as None keeps its value. The
-            panel warns "clipped" above :data:`CLIPPED_WARN_FRACTION` and "too quiet" below
-            :data:`QUIET_SPEECH_DBFS`.
+            panel warns "clipped" above :data:`CLIPPED_WARN_FRACTION`, "too quiet" below
+            :data:`QUIET_SPEECH_DBFS` and "noisy room" below :data:`NOISY_ROOM_SNR_DB`.
 
         Raises
         ------
@@ -326,7 +336,9 @@ class DashboardState:
         """Warnings about the input level: ``"clipped ..."`` when more than
         :data:`CLIPPED_WARN_FRACTION` of the last second's samples are at full scale, ``"too
         quiet ..."`` when the last utterance's loud-frame level is below
-        :data:`QUIET_SPEECH_DBFS`.
+        :data:`QUIET_SPEECH_DBFS`, ``"noisy room ..."`` when it is less than
+        :data:`NOISY_ROOM_SNR_DB` above the noise floor and the model is not
+        :data:`NOISY_MODEL_NAME`.
 
         Returns
         -------
@@ -335,8 +347,12 @@ class DashboardState:
         out = []
         if self.clipped_fraction > CLIPPED_WARN_FRACTION:
             out.append(f"clipped: {100 * self.clipped_fraction:.1f} % of samples at full scale")
-        if math.isfinite(self.speech_level_dbfs) and self.speech_level_dbfs > -99.0 and self.speech_level_dbfs < QUIET_SPEECH_DBFS:
+        heard = math.isfinite(self.speech_level_dbfs) and self.speech_level_dbfs > -99.0
+        if heard and self.speech_level_dbfs < QUIET_SPEECH_DBFS:
             out.append(f"too quiet: speech at {self.speech_level_dbfs:.0f} dBFS")
+        snr_db = self.speech_level_dbfs - self.noise_floor_dbfs
+        if heard and math.isfinite(snr_db) and snr_db < NOISY_ROOM_SNR_DB and self.model_name != NOISY_MODEL_NAME:
+            out.append(f"noisy room: speech {snr_db:.0f} dB above the noise floor; --model noisy is trained for it")
         return out
 
     def latency(self, kind: str) -> dict[str, float]:

@@ -119,3 +119,31 @@ def test_replay_through_the_cli_sees_the_same_count(files, tmp_path):
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == n_live
     assert 36 <= len(lines) <= 44
+
+
+def _levels_after_first_utterances(samples: np.ndarray, n_utterances: int) -> tuple[float, float]:
+    """(noise floor, speech level) in dBFS once the live segmenter has closed that many utterances."""
+    seg = Segmenter()
+    for i in range(0, len(samples) - 480 + 1, 480):
+        seg.process_frame(samples[i : i + 480], i)
+        if seg.n_utterances >= n_utterances:
+            break
+    assert seg.n_utterances >= n_utterances
+    return seg.noise_floor_dbfs, seg.speech_level_dbfs
+
+
+@pytest.mark.parametrize("name, noisy", [("pink 10 dB SNR", True), ("clean (digital silence)", False)])
+def test_dashboard_says_noisy_room_at_10_db_snr_and_points_to_the_noisy_model(files, name, noisy):
+    from ser_live.dashboard import NOISY_ROOM_SNR_DB, DashboardState
+
+    floor, speech = _levels_after_first_utterances(condition_session(COND[name], files).samples, 3)
+    if noisy:  # the segmenter's speech-over-floor estimate is near the mixed SNR
+        assert 10.0 - 4.0 <= speech - floor < NOISY_ROOM_SNR_DB
+    warnings = {}
+    for model_name in ("ser-default", "ser-noisy"):
+        state = DashboardState(labels=["neutral", "happy", "sad", "angry"], model_name=model_name, source_name="room")
+        state.set_status(noise_floor_dbfs=floor, speech_level_dbfs=speech)
+        warnings[model_name] = [w for w in state.input_warnings() if w.startswith("noisy room")]
+    assert bool(warnings["ser-default"]) == noisy, (floor, speech, warnings)
+    assert all("--model noisy" in w for w in warnings["ser-default"])
+    assert warnings["ser-noisy"] == []  # already the model for it
