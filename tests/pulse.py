@@ -529,6 +529,51 @@ class PulseNullSink:
             time.sleep(0.1)
         raise PulseSetupError(f"no program kept the microphone open within {timeout_s} s")
 
+    def listen_while_playing(self, argv: list[str], *, wav: str | Path, jsonl: Path, n_lines: int,
+                             log_path: Path, env: dict[str, str], timeout_s: float = 30.0) -> tuple[int, str]:
+        """Run ``ser-live`` on this microphone, play ``wav`` into it, stop it with SIGINT.
+
+        Starts ``argv`` (its output to ``log_path``), waits until it holds the capture stream
+        open, plays the file, waits until ``jsonl`` has ``n_lines`` non-blank lines (or
+        ``timeout_s`` passes), then sends SIGINT and waits for the exit. A process that is
+        still running afterwards is killed.
+
+        Returns
+        -------
+        (int, str)
+            The exit status and the process's output.
+
+        Raises
+        ------
+        AssertionError
+            The process never opened the microphone, or exited before the lines came; the
+            message holds its output.
+        """
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+            try:
+                # Ready when its capture stream is open on the daemon (and stays open: device
+                # listing opens streams briefly); then a little more silence before speech.
+                try:
+                    self.wait_for_recorder(timeout_s=120.0, proc=proc)
+                except Exception as exc:
+                    raise AssertionError(f"{exc}:\n{log_path.read_text(errors='replace')}") from exc
+                time.sleep(0.5)
+                self.play(wav)
+                deadline = time.monotonic() + timeout_s
+                while time.monotonic() < deadline:
+                    if jsonl.exists() and sum(1 for ln in jsonl.read_text().splitlines() if ln.strip()) >= n_lines:
+                        break
+                    assert proc.poll() is None, log_path.read_text(errors="replace")
+                    time.sleep(0.2)
+                proc.send_signal(signal.SIGINT)
+                rc = proc.wait(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        return rc, log_path.read_text(errors="replace")
+
     def log_tail(self, n_lines: int = 30) -> str:
         """The last lines of the daemon's log (for failure messages)."""
         try:

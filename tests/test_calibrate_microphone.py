@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import queue
-import signal
 import subprocess
 import threading
 import time
@@ -109,28 +108,10 @@ def test_calibrate_on_the_microphone_then_listen_with_the_profile(
     session = np.concatenate([np.concatenate([u, np.zeros(19200, np.int16)]) for u in
                               _speech_int16(request, tmp_path, TAKES[1:])])
     session_wav = write_wav(tmp_path / "session.wav", session)
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [*cmd, "--profile", "mic-user", "--plain", "--jsonl", str(jsonl), "--device", pulse_null_sink.device_name],
-            env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-        try:
-            pulse_null_sink.wait_for_recorder(timeout_s=120.0, proc=proc)
-            time.sleep(0.5)
-            pulse_null_sink.play(session_wav)
-            deadline = time.monotonic() + 30.0
-            while time.monotonic() < deadline:
-                if jsonl.exists() and len(jsonl.read_text().splitlines()) >= 3:
-                    break
-                assert proc.poll() is None, log_path.read_text()
-                time.sleep(0.2)
-            proc.send_signal(signal.SIGINT)
-            rc = proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    out = log_path.read_text(errors="replace")
+    rc, out = pulse_null_sink.listen_while_playing(
+        [*cmd, "--profile", "mic-user", "--plain", "--jsonl", str(jsonl), "--device", pulse_null_sink.device_name],
+        wav=session_wav, jsonl=jsonl, n_lines=3, log_path=log_path, env=env,
+    )
     assert rc in (0, 130), out
     records = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
     assert len(records) == 3, out

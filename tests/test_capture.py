@@ -13,9 +13,7 @@ listed there (``REQUIRED_TESTS``); rename them in both places.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -202,35 +200,12 @@ def test_ser_live_listens_to_microphone_like_it_reads_the_file(
     live_jsonl = tmp_path / "live.jsonl"
     saved_dir = tmp_path / "saved"
     log_path = tmp_path / "ser-live.log"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [*cmd, "--plain", "--jsonl", str(live_jsonl), "--save-utterances", str(saved_dir),
-             "--device", pulse_null_sink.device_name],
-            env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-        try:
-            # Ready when its capture stream is open on the daemon (and stays open: device
-            # listing opens streams briefly); then a little more silence before speech.
-            try:
-                pulse_null_sink.wait_for_recorder(timeout_s=120.0, proc=proc)
-            except Exception as exc:
-                raise AssertionError(f"{exc}:\n{log_path.read_text(errors='replace')}") from exc
-            time.sleep(0.5)
-            pulse_null_sink.play(session_wav)
-            # Wait until every utterance has its JSON line (the final gap closes the last).
-            deadline = time.monotonic() + 30.0
-            while time.monotonic() < deadline:
-                if live_jsonl.exists() and len(_read_jsonl(live_jsonl)) >= len(utterances):
-                    break
-                assert proc.poll() is None, log_path.read_text()
-                time.sleep(0.2)
-            proc.send_signal(signal.SIGINT)
-            rc = proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    out = log_path.read_text(errors="replace")
+    # Wait until every utterance has its JSON line (the final gap closes the last).
+    rc, out = pulse_null_sink.listen_while_playing(
+        [*cmd, "--plain", "--jsonl", str(live_jsonl), "--save-utterances", str(saved_dir),
+         "--device", pulse_null_sink.device_name],
+        wav=session_wav, jsonl=live_jsonl, n_lines=len(utterances), log_path=log_path, env=env,
+    )
     assert rc in (0, 130), f"ser-live exited {rc} on SIGINT:\n{out}"
     live = _read_jsonl(live_jsonl)
     assert len(live) == len(utterances), f"{len(live)} utterances cut, not {len(utterances)}:\n{out}"
