@@ -29,7 +29,6 @@ References
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -433,15 +432,11 @@ def write_room_reports(result: RoomResult, out_dir: str | Path, *, command: str 
     dict
         ``{"json": path, "md": path}``.
     """
-    from .evaluate import _slug
+    from .evaluate import _slug, write_json_and_md
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     slug = _slug(f"room-{result.protocol}-{result.recipe}" + ("-denoise" if result.settings["denoise"] else ""))
     data = result.to_json()
     data["command"] = command
-    paths = {"json": out / f"{slug}.json", "md": out / f"{slug}.md"}
-    paths["json"].write_text(json.dumps(data, indent=2))
     s = result.settings
     per = f"{s['per_class']} per class and held-out fold" if s["per_class"] > 0 else "all"
     lines = [
@@ -470,5 +465,4 @@ def write_room_reports(result: RoomResult, out_dir: str | Path, *, command: str 
         m = float(np.mean([result.mean(c) for c in cs]))
         lines.append(f"| {g} | " + " | ".join(f"{v:.1f}" for v in per_fold) + f" | {m:.1f} | {m / result.mean('clean'):.2f} |")
     lines += ["", f"UA in percent (balanced accuracy, chance 25 % on 4 classes); {s['seconds']:.0f} s."]
-    paths["md"].write_text("\n".join(lines) + "\n")
-    return paths
+    return write_json_and_md(out_dir, slug, data, lines)

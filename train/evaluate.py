@@ -444,6 +444,23 @@ def _slug(s: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in s).strip("_")
 
 
+def write_json_and_md(out_dir: str | Path, stem: str, data: dict, md_lines: list[str]) -> dict[str, Path]:
+    """Write a report's ``<stem>.json`` (``data``, indented) and ``<stem>.md`` (the lines, one
+    per line) into ``out_dir``, creating it: the one writer of every protocol's reports.
+
+    Returns
+    -------
+    dict
+        ``{"json": path, "md": path}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / f"{stem}.json", "md": out / f"{stem}.md"}
+    paths["json"].write_text(json.dumps(data, indent=2))
+    paths["md"].write_text("\n".join(md_lines) + "\n")
+    return paths
+
+
 def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str = "") -> dict[str, Path]:
     """Write ``<slug>.json``, ``<slug>.md`` and ``<slug>-confusion.png`` into ``out_dir``.
 
@@ -452,19 +469,14 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
     dict
         ``{"json": path, "md": path, "png": path}`` (png missing when matplotlib is absent).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     mode = result.extra.get("session_mode")
     slug = _slug(
         f"{result.protocol}-{result.classifier}"
         + ("-aug" if result.augmented and "recipe" not in result.extra else "")
         + (f"-{mode}" if mode else "")
     )
-    paths: dict[str, Path] = {}
     data = result.to_json()
     data["command"] = command
-    paths["json"] = out / f"{slug}.json"
-    paths["json"].write_text(json.dumps(data, indent=2))
     lines = [
         f"# {result.protocol}: {result.classifier}" + (" + augmentation" if result.augmented else ""),
         "",
@@ -490,8 +502,8 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
         lines.append(f"| {lab} | " + " | ".join(str(int(v)) for v in row) + " |")
     if result.extra.get("dropped"):
         lines += ["", f"Records left out (label not in the protocol): {result.extra['dropped']}"]
-    paths["md"] = out / f"{slug}.md"
-    paths["md"].write_text("\n".join(lines) + "\n")
+    paths = write_json_and_md(out_dir, slug, data, lines)
+    out = Path(out_dir)
     try:
         import matplotlib
 

@@ -263,14 +263,10 @@ def write_personal_reports(result: dict[str, Any], out_dir: str | Path, *, comma
     dict
         ``{"json": path, "md": path}``.
     """
-    import json
+    from .evaluate import write_json_and_md
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     data = dict(result, command=command)
     stem = f"personal-{result['recipe']}"
-    paths = {"json": out / f"{stem}.json", "md": out / f"{stem}.md"}
-    paths["json"].write_text(json.dumps(data, indent=2))
     ks = [str(k) for k in result["k_values"]]
     default = result["rows"][0]
     lines = [
@@ -315,8 +311,7 @@ def write_personal_reports(result: dict[str, Any], out_dir: str | Path, *, comma
         gain = r["ua_pct"].get("3", float("nan")) - r["ua_pct"].get("0", float("nan"))
         lines.append(f"| {r['setting']} | " + " | ".join(f"{r['ua_pct'][k]:.1f}" for k in ks) + f" | {gain:+.1f} |")
     lines += ["", f"Run time: {result['seconds']:.0f} s."]
-    paths["md"].write_text("\n".join(lines) + "\n")
-    return paths
+    return write_json_and_md(out_dir, stem, data, lines)
 
 
 def print_personal(recipe: Any, args: Any, command: str, emit: Any) -> None:
