@@ -43,6 +43,7 @@ from . import __version__
 from .errors import ModelError
 from .features import FeatureConfig, FeatureExtractor
 from .normalize import SessionNormalizer, SessionState
+from .route import NoiseRoute
 from .types import Prediction
 
 __all__ = [
@@ -145,6 +146,9 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "ser_live.normalize.SessionNormalizer",
         # the feature subset of a recipe with [features] include/exclude (ser_live/columns.py)
         "ser_live.columns.FeatureSubset",
+        # the noise branch of a recipe with [noise_branch] (ser_live/route.py): a column
+        # index, a threshold and a second pipeline of the types above
+        "ser_live.route.NoiseRoute",
     }
 )
 
@@ -248,6 +252,9 @@ class EmotionModel:
     normalizer : SessionNormalizer, optional
         Fitted session normaliser applied before ``estimator`` (None in files made before
         it existed: features go to the estimator as they are).
+    noise_route : NoiseRoute, optional
+        A noise branch: utterances whose SNR column is below its threshold are classified
+        by its estimator (on the same normalised features) instead of ``estimator``.
 
     Attributes
     ----------
@@ -264,6 +271,7 @@ class EmotionModel:
         name: str = "model",
         metadata: dict | None = None,
         normalizer: SessionNormalizer | None = None,
+        noise_route: NoiseRoute | None = None,
     ) -> None:
         self.estimator = estimator
         self.labels = list(labels)
@@ -271,6 +279,7 @@ class EmotionModel:
         self.name = name
         self.metadata = dict(metadata or {})
         self.normalizer = normalizer
+        self.noise_route = noise_route
 
     # ------------------------------------------------------------------ inference
     @cached_property
@@ -302,38 +311,88 @@ class EmotionModel:
         Returns
         -------
         np.ndarray, float64, shape (n_utterances, len(labels))
-            Rows sum to 1; column ``i`` is ``labels[i]``.
+            Rows sum to 1; column ``i`` is ``labels[i]``. Rows the noise route sends to the
+            noise branch (:meth:`noise_branch_rows`) are the branch's probabilities.
         """
         X = np.atleast_2d(np.asarray(X, dtype=np.float32))
         if X.shape[1] != self.extractor.n_features:
             raise ModelError(
                 f"model {self.name!r} expects {self.extractor.n_features} features, got {X.shape[1]}"
             )
+        Z = X
         if self.normalizer is not None:
             if session is not None and groups is not None:
                 raise ValueError("give a live session or offline groups, not both")
             if session is not None:
-                X = np.stack([session.transform(x) for x in X])
+                Z = np.stack([session.transform(x) for x in X])
             else:
-                X = self.normalizer.transform(X, groups=groups)
-        proba = np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
-        out = np.zeros((X.shape[0], len(self.labels)))
-        out[:, np.asarray(self.estimator.classes_, dtype=int)] = proba
+                Z = self.normalizer.transform(X, groups=groups)
+        out = self._proba(self.estimator, Z)
+        noisy = self.noise_branch_rows(X)
+        if noisy.any():
+            out[noisy] = self._proba(self.noise_route.estimator, Z[noisy])
+        return out
+
+    def _proba(self, estimator: Any, Z: np.ndarray) -> np.ndarray:
+        proba = np.asarray(estimator.predict_proba(Z), dtype=np.float64)
+        out = np.zeros((Z.shape[0], len(self.labels)))
+        out[:, np.asarray(estimator.classes_, dtype=int)] = proba
         out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
         return out
+
+    def noise_branch_rows(self, X: np.ndarray) -> np.ndarray:
+        """Which utterances the noise branch classifies.
+
+        Parameters
+        ----------
+        X : np.ndarray, float32, shape (n_utterances, n_features)
+            Extractor output (before normalisation).
+
+        Returns
+        -------
+        np.ndarray, bool, shape (n_utterances,)
+            All False for a model without a noise branch.
+        """
+        X = np.atleast_2d(np.asarray(X))
+        if self.noise_route is None:
+            return np.zeros(X.shape[0], dtype=bool)
+        return self.noise_route.noisy(X)
 
     def predict_features(self, features: np.ndarray, *, session: SessionState | None = None) -> Prediction:
         """Prediction for one feature vector, shape (n_features,), optionally normalised with
         a live session's running statistics (see :meth:`new_session`)."""
-        return self.prediction_from_proba(self.predict_proba(features[None, :], session=session)[0])
+        X = features[None, :]
+        return self.prediction_from_proba(
+            self.predict_proba(X, session=session)[0], noise_branch=self.noise_branch_flags(X)[0]
+        )
 
-    def prediction_from_proba(self, p: np.ndarray) -> Prediction:
+    def noise_branch_flags(self, X: np.ndarray) -> list[bool | None]:
+        """Per utterance, what :attr:`Prediction.noise_branch` says: whether the noise
+        branch classified it (:meth:`noise_branch_rows`), None for every row of a model
+        without one.
+
+        Parameters
+        ----------
+        X : np.ndarray, float32, shape (n_utterances, n_features)
+
+        Returns
+        -------
+        list of bool or None, length n_utterances
+        """
+        X = np.atleast_2d(np.asarray(X))
+        if self.noise_route is None:
+            return [None] * X.shape[0]
+        return [bool(v) for v in self.noise_branch_rows(X)]
+
+    def prediction_from_proba(self, p: np.ndarray, *, noise_branch: bool | None = None) -> Prediction:
         """The :class:`~ser_live.types.Prediction` of one row of :meth:`predict_proba`.
 
         Parameters
         ----------
         p : np.ndarray, float64, shape (len(labels),)
             Class probabilities, column ``i`` is ``labels[i]``.
+        noise_branch : bool or None
+            Whether the noise branch gave them (:meth:`noise_branch_flags`).
 
         Returns
         -------
@@ -345,6 +404,7 @@ class EmotionModel:
             label=self.labels[i],
             confidence=float(p[i]),
             probabilities={lab: float(v) for lab, v in zip(self.labels, p)},
+            noise_branch=noise_branch,
         )
 
     def predict_signal(self, y: np.ndarray) -> Prediction:
@@ -390,6 +450,8 @@ class EmotionModel:
             "estimator": self.estimator,
             "normalizer": self.normalizer,
         }
+        if self.noise_route is not None:
+            payload["noise_route"] = self.noise_route
         sio.dump(payload, p)
         return p
 
@@ -464,6 +526,17 @@ class EmotionModel:
                 f"gave {payload['n_features']} features; this version gives {len(names)} for the same "
                 "configuration. Retrain with `python -m train fit` (or install the matching ser-live)."
             )
+        route = payload.get("noise_route")
+        if route is not None:
+            ok = (
+                isinstance(route, NoiseRoute)
+                and isinstance(route.column, int) and 0 <= route.column < len(names)
+                and names[route.column] == route.column_name
+                and isinstance(route.threshold_db, float) and np.isfinite(route.threshold_db)
+                and hasattr(route.estimator, "predict_proba") and hasattr(route.estimator, "classes_")
+            )
+            if not ok:
+                raise ModelError(f"{p}: corrupt model file: 'noise_route' is not a fitted noise branch on this extractor's columns")
         import sklearn
 
         if payload.get("sklearn_version") != sklearn.__version__:
@@ -477,6 +550,7 @@ class EmotionModel:
             name=payload.get("name", p.stem),
             metadata=payload.get("metadata", {}),
             normalizer=payload.get("normalizer"),
+            noise_route=route,
         )
         model.path = p
         return model

@@ -194,7 +194,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     _print(f"features: {rep}")
     ok = np.isfinite(X).all(axis=1)
     X_aug = []
-    for aug in recipe.augmentations:
+    for aug in recipe.all_augmentations:
         Xa, rep = extract_features(paths, config=config, augmentation=aug, n_jobs=args.jobs, description=f"augment: {aug}")
         ok &= np.isfinite(Xa).all(axis=1)
         X_aug.append(Xa)
@@ -222,6 +222,9 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         "n_utterances": int(ok.sum()),
         "label_counts": hist,
         "augmentations": [str(a) for a in recipe.augmentations],
+        "noise_branch": None if est.route_ is None else {
+            "augmentations": [str(a) for a in recipe.noise_branch.augmentations], **est.route_stats_,
+        },
         "svm": sel.best,
         "inner_cv_ua_pct": {k: 100 * v for k, v in sel.scores.items()},
         "protocol_scores": _protocol_reports(recipe.name),
@@ -230,7 +233,8 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         "ser_live_version": __version__,
     }
     model = EmotionModel(
-        est.pipeline_, labels, config, name=recipe.name, metadata=meta, normalizer=est.normalizer_
+        est.pipeline_, labels, config, name=recipe.name, metadata=meta, normalizer=est.normalizer_,
+        noise_route=est.route_,
     )
     model.save(out)
     shutil.copyfile(recipe.path, out.with_suffix(".toml"))
@@ -319,6 +323,23 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
         if model.normalizer is not None
         else "No session normaliser.",
         "",
+        *(
+            [
+                "Noise branch (`ser_live/route.py`): a second SVM, `" + nb["svm"] + "`, trained on the same utterances plus "
+                "one copy of each per noise (" + "; ".join(nb["augmentations"]) + "), classifies every utterance whose `" + nb["column"]
+                + f"` (95th minus 5th percentile of the frame RMS level: the utterance's SNR as the extractor sees it) "
+                f"is below {nb['cut_db']:.1f} dB; the cut best tells the clean training utterances from their "
+                "noise copies (balanced accuracy on the training rows; the column reads "
+                f"{nb['clean_db_p5_p95'][0]:.1f}-{nb['clean_db_p5_p95'][1]:.1f} dB over the clean training utterances and "
+                f"{nb['noisy_db_p5_p95'][0]:.1f}-{nb['noisy_db_p5_p95'][1]:.1f} dB over the copies, 5th-95th percentiles; "
+                f"{nb['clean_below_cut_pct']:.1f} % of the clean ones fall below the cut, {nb['noisy_above_cut_pct']:.1f} % "
+                "of the copies above it). Above it the main SVM, trained on clean speech only, decides alone. "
+                "The prediction records say which branch spoke (`noise_branch`).",
+                "",
+            ]
+            if (nb := meta.get("noise_branch"))
+            else []
+        ),
         "Training labels: "
         + (", ".join(f"{k} trained as {v}" for k, v in meta.get("label_map", {}).items()) or "as the corpora name them")
         + "; left out (not in the label set): "

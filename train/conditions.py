@@ -285,6 +285,9 @@ class RoomResult:
         Test utterances scored per fold (the same subset under every condition).
     settings : dict
         Seed, subset size, session mode, denoise, command.
+    noise_branch_pct : dict of str to dict of str to float
+        For a recipe with a noise branch, ``noise_branch_pct[condition][fold]``: percent of
+        the test utterances the branch classified; empty otherwise.
     """
 
     protocol: str
@@ -294,6 +297,7 @@ class RoomResult:
     ua_pct: dict[str, dict[str, float]]
     n_test: dict[str, int]
     settings: dict[str, Any]
+    noise_branch_pct: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def mean(self, condition: str) -> float:
         """Mean UA over folds (percent)."""
@@ -321,6 +325,7 @@ class RoomResult:
             "mean_ua_pct": {c: self.mean(c) for c in self.conditions},
             "relative_to_clean": {c: self.relative(c) for c in self.conditions},
             "grouped_mean_ua_pct": {g: float(np.mean([self.mean(c) for c in cs])) for g, cs in self.grouped().items()},
+            **({"noise_branch_pct": self.noise_branch_pct} if self.noise_branch_pct else {}),
             **self.settings,
         }
 
@@ -383,7 +388,7 @@ def run_room(
     # a recipe may set its own extractor configuration (Recipe.feature_config, where it exists)
     config = recipe.feature_config() if hasattr(recipe, "feature_config") else FeatureConfig()
     data = load_protocol_features(
-        protocol, augmentations=recipe.augmentations, labels=recipe.labels, label_map=recipe.label_map,
+        protocol, augmentations=recipe.all_augmentations, labels=recipe.labels, label_map=recipe.label_map,
         n_jobs=n_jobs, progress=progress, source=source, config=config,
     )
     fs, X, X_aug = data
@@ -391,6 +396,7 @@ def run_room(
     y, groups = fs.y, fs.groups
     base = RecipeClassifier(recipe, FeatureExtractor(config).feature_names(), n_jobs=n_jobs)
     ua: dict[str, dict[str, float]] = {}
+    routed: dict[str, dict[str, float]] = {}
     n_test: dict[str, int] = {}
     names: list[str] = []
     for fold in fs.folds:
@@ -414,6 +420,8 @@ def run_room(
                     raise ValueError(f"{fold.name} {cond}: feature extraction failed: {rep}")
             pred, yt = scored_argmax(est, fs, Xc, te, groups=groups[te])
             ua.setdefault(cond.name, {})[fold.name] = 100 * float(balanced_accuracy_score(yt, pred))
+            if est.route_ is not None:
+                routed.setdefault(cond.name, {})[fold.name] = est.noise_branch_pct(Xc)
             log.info("%s %s: UA %.1f %%", fold.name, cond, ua[cond.name][fold.name])
     settings = {
         "seed": seed, "per_class": per_class, "denoise": denoise, "session_mode": "speaker",
@@ -421,7 +429,7 @@ def run_room(
         "training": "the recipe's own (clean audio plus its augmentations); training features not denoised",
         "seconds": time.perf_counter() - t0,
     }
-    return RoomResult(fs.protocol, recipe.name, names, [f.name for f in fs.folds], ua, n_test, settings)
+    return RoomResult(fs.protocol, recipe.name, names, [f.name for f in fs.folds], ua, n_test, settings, routed)
 
 
 def write_room_reports(result: RoomResult, out_dir: str | Path, *, command: str = "") -> dict[str, Path]:
@@ -464,5 +472,12 @@ def write_room_reports(result: RoomResult, out_dir: str | Path, *, command: str 
         per_fold = [float(np.mean([result.ua_pct[c][f] for c in cs])) for f in result.folds]
         m = float(np.mean([result.mean(c) for c in cs]))
         lines.append(f"| {g} | " + " | ".join(f"{v:.1f}" for v in per_fold) + f" | {m:.1f} | {m / result.mean('clean'):.2f} |")
+    if result.noise_branch_pct:
+        nb = result.noise_branch_pct
+        lines += ["", "## Utterances the noise branch classified (percent)", "",
+                  "| condition | " + " | ".join(result.folds) + " | mean |", "|---" * (len(result.folds) + 2) + "|"]
+        for c in result.conditions:
+            lines.append(f"| {c} | " + " | ".join(f"{nb[c][f]:.0f}" for f in result.folds)
+                         + f" | {float(np.mean([nb[c][f] for f in result.folds])):.0f} |")
     lines += ["", f"UA in percent (balanced accuracy, chance 25 % on 4 classes); {s['seconds']:.0f} s."]
     return write_json_and_md(out_dir, slug, data, lines)

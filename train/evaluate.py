@@ -23,7 +23,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_m
 from .augment import DEFAULT_AUGMENTATIONS, Augmentation
 from .extract import extract_features
 from .protocols import FoldSet, make_folds
-from .recipe import Recipe, RecipeClassifier
+from .recipe import Recipe, RecipeClassifier, display_path
 
 __all__ = [
     "FoldScore", "EvaluationResult", "SESSION_MODES", "load_protocol_features", "run_protocol", "run_recipe",
@@ -346,7 +346,7 @@ def run_recipe(
 
     t0 = time.perf_counter()
     fs, X, X_aug = data or load_protocol_features(
-        protocol, augmentations=recipe.augmentations, labels=recipe.labels, label_map=recipe.label_map,
+        protocol, augmentations=recipe.all_augmentations, labels=recipe.labels, label_map=recipe.label_map,
         n_jobs=n_jobs, progress=progress, source=source, config=recipe.feature_config(),
     )
     _check_features(fs, X)
@@ -358,6 +358,7 @@ def run_recipe(
     base = RecipeClassifier(recipe, names, n_jobs=n_jobs, calibrate=calibrate)
     modes = list(SESSION_MODES) if recipe.normalizer.enabled else ["none"]
     scorers = {m: _Scorer(score) for m in modes}
+    branch: dict[str, dict[str, Any]] = {}
     from rich.progress import Progress
 
     with Progress(disable=not progress, transient=True) as bar:
@@ -365,6 +366,8 @@ def run_recipe(
         for fold in fs.folds:
             te = fold.test_idx
             est = fit_fold(base, fs, X, X_aug, fold)
+            if est.route_ is not None:
+                branch[fold.name] = {**est.route_stats_, "test_routed_pct": est.noise_branch_pct(X[te])}
             for m in modes:
                 kw: dict[str, Any] = {}
                 if m in ("speaker", "online"):
@@ -382,12 +385,13 @@ def run_recipe(
     for m in modes:
         extra = {
             "dropped": dict(fs.dropped), "n_records": len(fs.records), "recipe": recipe.name,
-            "recipe_path": recipe.path, "recipe_summary": recipe.summary(), "session_mode": m,
+            "recipe_path": display_path(recipe.path), "recipe_summary": recipe.summary(), "session_mode": m,
             "session_mode_doc": SESSION_MODES.get(m, "no session normaliser"),
             "trained_labels": list(fs.labels), "online_seed": seed,
+            **({"noise_branch": branch} if branch else {}),
         }
         out[m] = scorers[m].result(
-            protocol=fs.protocol, classifier=recipe.name, augmented=bool(recipe.augmentations), seconds=seconds, extra=extra
+            protocol=fs.protocol, classifier=recipe.name, augmented=bool(recipe.all_augmentations), seconds=seconds, extra=extra
         )
     return out
 
@@ -502,6 +506,16 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
         lines.append(f"| {lab} | " + " | ".join(str(int(v)) for v in row) + " |")
     if result.extra.get("dropped"):
         lines += ["", f"Records left out (label not in the protocol): {result.extra['dropped']}"]
+    if result.extra.get("noise_branch"):
+        lines += ["", "## Noise branch (ser_live/route.py), per fold", "",
+                  "The cut on the SNR column fitted on the fold's training rows, the column's 5th-95th percentiles (dB) over "
+                  "the clean training utterances and over their noise copies, and the share of this fold's test utterances "
+                  "(clean) the branch classified.", "",
+                  "| fold | column | cut dB | clean training p5-p95 | noise copies p5-p95 | test utterances to the branch |",
+                  "|---|---|---|---|---|---|"]
+        for name, d in result.extra["noise_branch"].items():
+            lines.append(f"| {name} | {d['column']} | {d['cut_db']:.1f} | {d['clean_db_p5_p95'][0]:.1f}-{d['clean_db_p5_p95'][1]:.1f} | "
+                         f"{d['noisy_db_p5_p95'][0]:.1f}-{d['noisy_db_p5_p95'][1]:.1f} | {d['test_routed_pct']:.1f} % |")
     paths = write_json_and_md(out_dir, slug, data, lines)
     out = Path(out_dir)
     try:

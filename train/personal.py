@@ -169,13 +169,13 @@ def run_personal(
     from ser_live.model import EmotionModel
 
     from .evaluate import _check_features, load_protocol_features
-    from .recipe import RecipeClassifier
+    from .recipe import RecipeClassifier, display_path
 
     if not recipe.normalizer.enabled:
         raise ValueError(f"recipe {recipe.name}: the personal protocol needs a session normaliser")
     t0 = time.perf_counter()
     fs, X, X_aug = data or load_protocol_features(
-        "loco", augmentations=recipe.augmentations, labels=recipe.labels, label_map=recipe.label_map,
+        "loco", augmentations=recipe.all_augmentations, labels=recipe.labels, label_map=recipe.label_map,
         n_jobs=n_jobs, progress=progress, source=source, config=recipe.feature_config(),
     )
     _check_features(fs, X)
@@ -197,7 +197,7 @@ def run_personal(
         est = clone(base).fit(X[fold.train_idx], y[fold.train_idx], groups=fs.groups[fold.train_idx],
                               augmented=[Xa[fold.train_idx] for Xa in X_aug])
         model = EmotionModel(est.pipeline_, list(fs.labels), cfg, name=f"{recipe.name}-without-{fold.name}",
-                             normalizer=est.normalizer_)
+                             normalizer=est.normalizer_, noise_route=est.route_)
         splits, skipped = _splits(fs, fold, score_idx, rng)
         skipped_all[fold.name] = skipped
         n_test[fold.name] = int(sum(len(s.test) for s in splits))
@@ -239,7 +239,7 @@ def run_personal(
     return {
         "protocol": "personal",
         "recipe": recipe.name,
-        "recipe_path": str(recipe.path),
+        "recipe_path": display_path(recipe.path),
         "labels": score,
         "k_values": list(k_values),
         "pool_per_class": POOL_PER_CLASS,

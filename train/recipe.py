@@ -27,6 +27,10 @@ Example recipe (``train/recipes/ser-default.toml``)::
     absolute = []               # feature-name prefixes kept absolute (not normalised)
     [[augmentations]]
     rt60_s = 0.5
+    [noise_branch]              # optional: a second SVM for utterances heard in noise
+    column = "rms_db_p5_95"     # the feature read as the utterance's SNR (dB)
+    [[noise_branch.augmentations]]
+    snr_db = 10.0               # its training copies (besides the clean rows)
     [classifier]
     grid = ["linear C=1e-4", "linear C=1e-3"]
     inner_splits = 3
@@ -52,6 +56,7 @@ from sklearn.pipeline import Pipeline
 from ser_live.columns import FeatureSubset
 from ser_live.features import FeatureConfig
 from ser_live.normalize import SessionNormalizer
+from ser_live.route import DEFAULT_SNR_COLUMN, NoiseRoute, fit_threshold
 
 from .augment import Augmentation
 
@@ -60,7 +65,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["Recipe", "NormalizerSpec", "load_recipe", "RecipeClassifier", "RECIPES_DIR", "select_columns"]
+__all__ = ["Recipe", "NormalizerSpec", "NoiseBranchSpec", "load_recipe", "display_path", "RecipeClassifier", "RECIPES_DIR", "select_columns"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +101,25 @@ class NormalizerSpec:
 
 
 @dataclass(frozen=True)
+class NoiseBranchSpec:
+    """A noise branch (:class:`ser_live.route.NoiseRoute`): a second classifier, trained on
+    the clean rows plus noise-mixed copies, for utterances whose SNR column is low.
+
+    Attributes
+    ----------
+    augmentations : tuple of Augmentation
+        The noise copies the branch is trained on (the main classifier never sees them).
+    column : str
+        Feature name read as the utterance's SNR in dB (default
+        :data:`ser_live.route.DEFAULT_SNR_COLUMN`). The cut is fitted on the training rows
+        (:func:`ser_live.route.fit_threshold`).
+    """
+
+    augmentations: tuple[Augmentation, ...] = ()
+    column: str = DEFAULT_SNR_COLUMN
+
+
+@dataclass(frozen=True)
 class Recipe:
     """One shipped model's training recipe (a TOML file; see the module docstring).
 
@@ -116,6 +140,9 @@ class Recipe:
         extractor for it.
     normalizer : NormalizerSpec
     augmentations : tuple of Augmentation
+        Copies every classifier of the model is trained on.
+    noise_branch : NoiseBranchSpec or None
+        A second classifier for noisy utterances (None: one classifier).
     grid : tuple of str
         SVM settings the speaker-grouped inner CV chooses among (:func:`svm_from_name`).
     inner_splits : int
@@ -143,6 +170,7 @@ class Recipe:
     voice_quality: bool = False
     normalizer: NormalizerSpec = NormalizerSpec()
     augmentations: tuple[Augmentation, ...] = ()
+    noise_branch: NoiseBranchSpec | None = None
     grid: tuple[str, ...] = ("linear C=1e-4", "linear C=1e-3", "rbf C=30 gamma=0.1/n")
     inner_splits: int = 3
     inner_cv: str = "speaker"
@@ -153,6 +181,12 @@ class Recipe:
     def feature_config(self) -> FeatureConfig:
         """The extractor configuration the recipe's features come from."""
         return FeatureConfig(voice_quality=self.voice_quality)
+
+    @property
+    def all_augmentations(self) -> tuple[Augmentation, ...]:
+        """Every augmented copy training needs, in the order :meth:`RecipeClassifier.fit`
+        takes them: :attr:`augmentations`, then the noise branch's."""
+        return self.augmentations + (self.noise_branch.augmentations if self.noise_branch else ())
 
     def summary(self) -> str:
         """One paragraph describing the recipe (for cards and reports)."""
@@ -174,6 +208,11 @@ class Recipe:
             if norm.enabled
             else "no session normaliser",
             "augmentations: " + ("; ".join(str(a) for a in self.augmentations) or "none"),
+            *(
+                [f"noise branch: a second SVM trained with {'; '.join(str(a) for a in self.noise_branch.augmentations)}, "
+                 f"used for utterances whose {self.noise_branch.column} is below a cut fitted on the training rows"]
+                if self.noise_branch else []
+            ),
             f"SVM grid {list(self.grid)} chosen by "
             + ("leave-one-corpus-out CV on the training corpora" if self.inner_cv == "corpus" else f"{self.inner_splits}-fold speaker-grouped CV")
             + (", every speaker weighing the same" if self.speaker_balance else ""),
@@ -184,7 +223,7 @@ class Recipe:
 
 _KNOWN_KEYS = {
     "name", "description", "corpora", "labels", "label_map", "features", "normalizer",
-    "augmentations", "classifier", "calibration",
+    "augmentations", "noise_branch", "classifier", "calibration",
 }
 
 
@@ -226,6 +265,18 @@ def load_recipe(path: str | Path) -> Recipe:
     cal = d.get("calibration", {})
     try:
         augs = tuple(Augmentation.from_dict(a) for a in d.get("augmentations", []))
+        branch = None
+        if "noise_branch" in d:
+            nb = dict(d["noise_branch"])
+            unknown_nb = sorted(set(nb) - {"augmentations", "column"})
+            if unknown_nb:
+                raise ValueError(f"unknown keys {unknown_nb} in [noise_branch]; known: augmentations, column")
+            branch = NoiseBranchSpec(
+                augmentations=tuple(Augmentation.from_dict(a) for a in nb.get("augmentations", [])),
+                column=str(nb.get("column", DEFAULT_SNR_COLUMN)),
+            )
+            if not branch.augmentations:
+                raise ValueError("[noise_branch] needs at least one [[noise_branch.augmentations]] table")
         spec = NormalizerSpec(
             enabled=bool(norm.get("enabled", False)),
             prior_weight=float(norm.get("prior_weight", 10.0)),
@@ -247,6 +298,7 @@ def load_recipe(path: str | Path) -> Recipe:
         voice_quality=bool(feats.get("voice_quality", False)),
         normalizer=spec,
         augmentations=augs,
+        noise_branch=branch,
         grid=tuple(clf.get("grid", Recipe.grid)),
         inner_splits=int(clf.get("inner_splits", 3)),
         speaker_balance=bool(clf.get("speaker_balance", False)),
@@ -254,6 +306,29 @@ def load_recipe(path: str | Path) -> Recipe:
         calibration=str(cal.get("method", "temperature")),
         path=str(p),
     )
+
+
+def display_path(path: str | Path) -> str:
+    """A path as reports show it: relative to the repository when it lies inside it (so a
+    report does not name the folder or worktree it was run from), else as given.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    str
+        E.g. ``"train/recipes/ser-default.toml"``; ``""`` for ``""``.
+    """
+    if not str(path):
+        return ""
+    p = Path(path).resolve()
+    root = RECIPES_DIR.parent.parent
+    try:
+        return p.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def select_columns(names: list[str], include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> np.ndarray:
@@ -308,6 +383,13 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
     chosen_ : str
         The grid setting the inner CV chose.
     classes_ : np.ndarray
+    route_ : NoiseRoute or None
+        The noise branch (a recipe with ``[noise_branch]``), else None.
+    route_stats_ : dict
+        With a noise branch: ``column``, ``cut_db``, ``svm`` (the branch's grid setting), the
+        5th/95th percentiles (dB) of the column over the clean training rows
+        (``clean_db_p5_p95``) and over the noise copies (``noisy_db_p5_p95``), and the percent
+        of each on the wrong side of the cut.
     """
 
     def __init__(self, recipe: Recipe, feature_names: list[str], *, n_jobs: int = 2, calibrate: bool | None = None) -> None:
@@ -360,17 +442,28 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
             Speaker (split group) of each row: the normaliser's sessions and the inner CV's
             groups.
         augmented : list of np.ndarray, each shape (n, n_features)
-            Augmented copies of ``X`` (row-aligned), one per augmentation; each copy of a
-            speaker is normalised as its own session (another room/microphone).
+            Augmented copies of ``X`` (row-aligned), one per entry of
+            :attr:`Recipe.all_augmentations`, in that order; each copy of a speaker is
+            normalised as its own session (another room/microphone). The recipe's own
+            augmentations train every classifier; the noise branch's train only the branch.
 
         Returns
         -------
         self
-        """
-        from .classifiers import fit_default_svm
 
+        Raises
+        ------
+        ValueError
+            ``augmented`` of another length than :attr:`Recipe.all_augmentations`; an
+            unknown ``inner_cv``; a noise-branch column the features do not have.
+        """
+        r = self.recipe
+        augmented = [np.asarray(a) for a in augmented]
+        if len(augmented) != len(r.all_augmentations):
+            raise ValueError(f"recipe {r.name} needs {len(r.all_augmentations)} augmented copies, got {len(augmented)}")
+        n_shared = len(r.augmentations)
         groups = np.asarray(groups, dtype=object)
-        Xs = [np.asarray(X)] + [np.asarray(a) for a in augmented]
+        Xs = [np.asarray(X)] + augmented[:n_shared]
         gs = [groups] + [np.array([f"{g}#aug{k}" for g in groups], dtype=object) for k in range(1, len(Xs))]
         Xt, gt = np.vstack(Xs), np.concatenate(gs)
         yt = np.concatenate([np.asarray(y)] * len(Xs))
@@ -378,14 +471,55 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         if norm is not None:
             Xt = norm.fit_transform(Xt, groups=gt)
         cols = self._output_columns(norm)
+        pipe, sel = self._fit_svm(Xt, yt, groups, len(Xs), cols)
+        self.route_ = None
+        if r.noise_branch is not None:
+            Xn = augmented[n_shared:]
+            gn = [np.array([f"{g}#noise{k}" for g in groups], dtype=object) for k in range(1, len(Xn) + 1)]
+            Zn = [a if norm is None else norm.transform(a, groups=g) for a, g in zip(Xn, gn)]
+            Zt = np.vstack([Xt, *Zn])
+            yn = np.concatenate([yt] + [np.asarray(y)] * len(Xn))
+            branch, sel_n = self._fit_svm(Zt, yn, groups, len(Xs) + len(Xn), cols)
+            if r.noise_branch.column not in self.feature_names:
+                raise ValueError(f"noise branch column {r.noise_branch.column!r} is not a feature name")
+            col = self.feature_names.index(r.noise_branch.column)
+            clean_db = np.concatenate([a[:, col] for a in Xs])
+            noisy_db = np.concatenate([a[:, col] for a in Xn])
+            cut = fit_threshold(clean_db, noisy_db)
+            self.route_ = NoiseRoute(col, r.noise_branch.column, cut, branch)
+            self.selection_noise_ = sel_n
+            self.route_stats_ = {
+                "column": r.noise_branch.column,
+                "cut_db": round(cut, 2),
+                "svm": sel_n.best,
+                "clean_db_p5_p95": [round(float(v), 1) for v in np.percentile(clean_db, [5, 95])],
+                "noisy_db_p5_p95": [round(float(v), 1) for v in np.percentile(noisy_db, [5, 95])],
+                "clean_below_cut_pct": round(100 * float(np.mean(clean_db < cut)), 2),
+                "noisy_above_cut_pct": round(100 * float(np.mean(noisy_db >= cut)), 2),
+            }
+            log.info("noise branch: %s, routed below %s = %.1f dB", sel_n.best, r.noise_branch.column, cut)
+        self.normalizer_ = norm
+        self.pipeline_ = pipe
+        self.selection_ = sel
+        self.chosen_ = sel.best
+        self.classes_ = pipe.classes_
+        return self
+
+    def _fit_svm(self, Xt: np.ndarray, yt: np.ndarray, groups: np.ndarray, n_copies: int,
+                 cols: np.ndarray | None) -> tuple[Pipeline, Any]:
+        """``[select] -> scaler -> svm`` on normalised rows: ``n_copies`` row-aligned copies
+        of the ``len(groups)`` original rows, the originals first; the grid setting is scored
+        on the originals only."""
+        from .classifiers import fit_default_svm
+
         select_rows = np.zeros(len(yt), dtype=bool)
-        select_rows[: len(y)] = True
+        select_rows[: len(groups)] = True
         calibrate = (self.recipe.calibration != "none") if self.calibrate is None else self.calibrate
         weight = None
         if self.recipe.speaker_balance:
             _, inv, counts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
             w = 1.0 / counts[inv.ravel()]
-            weight = np.concatenate([w / w.mean()] * len(Xs))
+            weight = np.concatenate([w / w.mean()] * n_copies)
         cv_groups = groups
         n_splits = self.recipe.inner_splits
         if self.recipe.inner_cv == "corpus":
@@ -396,7 +530,7 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         pipe, sel = fit_default_svm(
             Xt if cols is None else Xt[:, cols],
             yt,
-            np.concatenate([cv_groups] * len(Xs)),
+            np.concatenate([cv_groups] * n_copies),
             candidates=self.recipe.grid,
             n_splits=n_splits,
             calibrate=calibrate,
@@ -406,12 +540,7 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         )
         if cols is not None:
             pipe = Pipeline([("select", FeatureSubset(cols).fit(Xt[:1])), *pipe.steps])
-        self.normalizer_ = norm
-        self.pipeline_ = pipe
-        self.selection_ = sel
-        self.chosen_ = sel.best
-        self.classes_ = pipe.classes_
-        return self
+        return pipe, sel
 
     # ------------------------------------------------------------------ inference
     def normalize(self, X: np.ndarray, *, groups: np.ndarray | None = None, online_seed: int | None = None) -> np.ndarray:
@@ -437,19 +566,39 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         return online_transform(self.normalizer_, X, np.asarray(groups), seed=online_seed)
 
     def decision_function(self, X: np.ndarray, **kw: Any) -> np.ndarray:
-        """Decision values, shape (n, n_classes) (keywords as :meth:`normalize`)."""
+        """Decision values, shape (n, n_classes) (keywords as :meth:`normalize`); rows the
+        noise route sends to the noise branch get the branch's values."""
         Z = self.normalize(X, **kw)
-        final = self.pipeline_.steps[-1][1]
-        if hasattr(final, "decision_function") or not hasattr(self.pipeline_, "predict_proba"):
-            try:
-                return self.pipeline_.decision_function(Z)
-            except AttributeError:
-                pass
-        return np.log(np.maximum(self.pipeline_.predict_proba(Z), 1e-12))
+        dec = _decision(self.pipeline_, Z)
+        route = getattr(self, "route_", None)
+        if route is not None:
+            noisy = route.noisy(X)
+            if noisy.any():
+                dec[noisy] = _decision(route.estimator, Z[noisy])
+        return dec
+
+    def noise_branch_pct(self, X: np.ndarray) -> float | None:
+        """Percent of the rows of ``X`` (raw features, shape (n, n_features)) the noise branch
+        classifies; None without a noise branch."""
+        route = getattr(self, "route_", None)
+        if route is None or len(X) == 0:
+            return None
+        return round(100 * float(np.mean(route.noisy(X))), 2)
 
     def predict(self, X: np.ndarray, **kw: Any) -> np.ndarray:
         """Class indices, shape (n,) (keywords as :meth:`normalize`)."""
         return self.classes_[np.argmax(self.decision_function(X, **kw), axis=1)]
+
+
+def _decision(pipe: Any, Z: np.ndarray) -> np.ndarray:
+    """A fitted pipeline's decision values (log-probabilities when it has none)."""
+    final = pipe.steps[-1][1]
+    if hasattr(final, "decision_function") or not hasattr(pipe, "predict_proba"):
+        try:
+            return np.asarray(pipe.decision_function(Z), dtype=np.float64)
+        except AttributeError:
+            pass
+    return np.log(np.maximum(pipe.predict_proba(Z), 1e-12))
 
 
 def online_transform(norm: SessionNormalizer, X: np.ndarray, groups: np.ndarray, *, seed: int) -> np.ndarray:
