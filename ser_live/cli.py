@@ -96,7 +96,8 @@ classified and the exit status is 2 (the first few offending paths are named). W
 that has no session normaliser --sessions is accepted and has no effect (a warning says so).
 
 Records: jsonl {"path", ["start_s", "end_s",] "label", "confidence", "probabilities"
-[, "session_utterances"][, "profile"]} ("profile": the --profile's name); csv columns path, [start_s, end_s,] label, confidence, p_<label>
+[, "session_utterances"][, "noise_branch"][, "profile"]} ("noise_branch": whether the model's
+noise branch classified it, for a model that has one; "profile": the --profile's name); csv columns path, [start_s, end_s,] label, confidence, p_<label>
 for every label. session_utterances (jsonl, --segments, a model with a session normaliser:
 the utterances the session statistics rest on) is left out with --no-session-norm.
 A file that fails (unreadable, empty, silent, too long) is reported on stderr and skipped;
@@ -497,13 +498,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(head + [f"p_{lab}" for lab in labels])
 
-        def emit(record: dict[str, Any], n_session: int | None) -> None:
+        def emit(record: dict[str, Any], n_session: int | None, noise_branch: bool | None) -> None:
             if writer is not None:
                 probs = record["probabilities"]
                 writer.writerow([record[k] for k in head] + [probs[lab] for lab in labels])
             else:
                 if n_session is not None:
                     record["session_utterances"] = n_session
+                if noise_branch is not None:
+                    record["noise_branch"] = noise_branch
                 if profile is not None:
                     record["profile"] = profile.name
                 out.write(json_line(record))
@@ -526,11 +529,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                         j = r.to_json()
                         emit({"path": path, "start_s": j["start_s"], "end_s": j["end_s"], "label": j["label"],
                               "confidence": j["confidence"], "probabilities": j["probabilities"]},
-                             r.session_utterances)
+                             r.session_utterances, r.prediction.noise_branch)
                 else:
                     emit({"path": path, "label": outcome.label, "confidence": round(float(outcome.confidence), 4),
                           "probabilities": {k: round(float(v), 4) for k, v in outcome.probabilities.items()}},
-                         None)
+                         None, outcome.noise_branch)
                 n_ok += 1
             except SerLiveError as exc:
                 _err(f"error: {exc}")
@@ -597,7 +600,7 @@ class _Outputs:
 
     def __init__(
         self, args: argparse.Namespace, *, labels: list[str], model_name: str, source_name: str,
-        session_norm: bool | None = None, profile: Any = None,
+        session_norm: bool | None = None, profile: Any = None, noise_branch: bool = False,
     ) -> None:
         self.profile = profile
         self.uncertainty = _uncertainty_rule(args, len(labels))
@@ -624,7 +627,8 @@ class _Outputs:
 
             self.state = DashboardState(labels=labels, model_name=model_name, source_name=source_name,
                                         session_norm=session_norm, uncertainty=self.uncertainty,
-                                        profile=_profile_text(profile) if profile is not None else None)
+                                        profile=_profile_text(profile) if profile is not None else None,
+                                        noise_branch=noise_branch)
             self.dashboard = LiveDashboard(self.state)
 
     def __enter__(self) -> "_Outputs":
@@ -798,7 +802,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     )
     session_norm = None if model.normalizer is None else bool(args.session_norm)
     outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name,
-                       session_norm=session_norm, profile=profile)
+                       session_norm=session_norm, profile=profile, noise_branch=model.noise_route is not None)
     is_mic = not (is_file or demo)
     noise_filter = PortAudioNoiseFilter() if is_mic else contextlib.nullcontext()
     interrupted = False

@@ -160,6 +160,10 @@ class DashboardState:
     profile : str, optional
         The personal profile in use, shown in the header (e.g. ``"anna (12 utt.)"``: its
         name and the calibration utterances it rests on); None for none.
+    noise_branch : bool, default False
+        The model has a noise branch (:mod:`ser_live.route`): the "noisy room" warning says
+        so instead of pointing to ``--model noisy``, and a result the branch classified is
+        marked "noise branch".
 
     Attributes
     ----------
@@ -202,6 +206,7 @@ class DashboardState:
         session_norm: bool | None = None,
         uncertainty: UncertaintyRule | None = None,
         profile: str | None = None,
+        noise_branch: bool = False,
     ) -> None:
         if history < 1:
             raise ValueError(f"history must be >= 1, got {history}")
@@ -212,6 +217,7 @@ class DashboardState:
         self.source_name = source_name
         self.session_norm = session_norm
         self.profile = profile
+        self.noise_branch = bool(noise_branch)
         self.history = int(history)
         self.results: deque[Result] = deque(maxlen=self.history)
         self.current: Result | None = None
@@ -338,7 +344,8 @@ class DashboardState:
         quiet ..."`` when the last utterance's loud-frame level is below
         :data:`QUIET_SPEECH_DBFS`, ``"noisy room ..."`` when it is less than
         :data:`NOISY_ROOM_SNR_DB` above the noise floor and the model is not
-        :data:`NOISY_MODEL_NAME`.
+        :data:`NOISY_MODEL_NAME` (pointing to ``--model noisy``, or, for a model with a noise
+        branch, saying that the branch is on).
 
         Returns
         -------
@@ -352,7 +359,10 @@ class DashboardState:
             out.append(f"too quiet: speech at {self.speech_level_dbfs:.0f} dBFS")
         snr_db = self.speech_level_dbfs - self.noise_floor_dbfs
         if heard and math.isfinite(snr_db) and snr_db < NOISY_ROOM_SNR_DB and self.model_name != NOISY_MODEL_NAME:
-            out.append(f"noisy room: speech {snr_db:.0f} dB above the noise floor; --model noisy is trained for it")
+            if self.noise_branch:
+                out.append(f"noisy room: speech {snr_db:.0f} dB above the noise floor; the noise branch takes noisy utterances")
+            else:
+                out.append(f"noisy room: speech {snr_db:.0f} dB above the noise floor; --model noisy is trained for it")
         return out
 
     def latency(self, kind: str) -> dict[str, float]:
@@ -532,6 +542,8 @@ def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
         head.append(f"  {u.start_s:.2f}–{u.end_s:.2f} s ({u.duration_s:.2f} s)", style="grey62")
         if u.cut_at_max:
             head.append("  cut", style="yellow")
+        if cur.prediction.noise_branch:
+            head.append("  noise branch", style="yellow")
         probs = cur.prediction.probabilities
     rolling = state.rolling
     rows = list(state.labels) + [k for k in probs if k not in state.labels]
@@ -881,7 +893,8 @@ def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) 
         E.g. ``"#3   [  12.34 -   15.02 s] angry      0.71  (rolling: angry 0.55)  proc 4.1 ms  eos 412.0 ms"``:
         index, start and end (stream seconds), label, confidence, the rolling estimate's top
         label (omitted when there is none), processing and end-of-speech latencies (ms);
-        ``cut`` is appended when the utterance was cut at the maximum length. No newline.
+        ``cut`` is appended when the utterance was cut at the maximum length, ``noise
+        branch`` when the model's noise branch classified it. No newline.
     """
     u = result.utterance
     mark = "#" if result.final else "~"
@@ -893,6 +906,8 @@ def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) 
     parts.append(f"eos {result.end_of_speech_ms:.1f} ms")
     if u.cut_at_max:
         parts.append("cut")
+    if result.prediction.noise_branch:
+        parts.append("noise branch")
     if uncertainty is not None and uncertainty.applies(result.prediction):
         parts.append("uncertain")
     if not result.final:

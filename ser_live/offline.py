@@ -395,6 +395,7 @@ class Predictor:
             row_group += [group] * len(feats)
         # pass 2: normalise each session with all of its rows, classify
         proba = self.model.predict_proba(np.array(rows), groups=np.array(row_group)) if rows else None
+        branch = self.model.noise_branch_flags(np.array(rows)) if rows else []
         normalised = self.model.normalizer is not None
         sizes = {g: row_group.count(g) if normalised else None for g in set(row_group)}
         i = 0
@@ -402,7 +403,8 @@ class Predictor:
             if isinstance(item, SerLiveError):
                 yield path, item
                 continue
-            preds = [self.model.prediction_from_proba(p) for p in proba[i : i + len(item)]]
+            preds = [self.model.prediction_from_proba(p, noise_branch=b)
+                     for p, b in zip(proba[i : i + len(item)], branch[i : i + len(item)])]
             i += len(item)
             if not segments:
                 yield path, preds[0]

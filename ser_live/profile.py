@@ -529,7 +529,7 @@ class ProfiledModel(EmotionModel):
             norm = _with_prior(norm, profile.prior_mean, profile.prior_var)
         super().__init__(
             base.estimator, base.labels, base.feature_config, name=base.name, metadata=base.metadata,
-            normalizer=norm,
+            normalizer=norm, noise_route=base.noise_route,
         )
         if "extractor" in base.__dict__:  # share a built extractor (cached_property)
             self.__dict__["extractor"] = base.__dict__["extractor"]

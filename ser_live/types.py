@@ -108,11 +108,16 @@ class Prediction:
         Its probability, in [0, 1].
     probabilities : dict[str, float]
         Probability of every label of the model, in the model's label order; sums to 1.
+    noise_branch : bool or None, default None
+        True when the model's noise branch classified the utterance (its SNR was below the
+        branch's cut, :mod:`ser_live.route`), False when the main classifier did; None for a
+        model without a noise branch. Records carry it as ``"noise_branch"`` when not None.
     """
 
     label: str
     confidence: float
     probabilities: dict[str, float]
+    noise_branch: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +210,8 @@ class Result:
     ``to_json()`` gives exactly the keys of the ``--jsonl`` format: ``index``, ``start_s``,
     ``end_s``, ``duration_s``, ``label``, ``confidence``, ``probabilities``, ``rolling``,
     ``processing_ms``, ``end_of_speech_ms``; plus ``session_utterances`` when the utterance
-    was normalised with a live session's running statistics.
+    was normalised with a live session's running statistics, and ``noise_branch`` (bool) when
+    the model has a noise branch (:attr:`Prediction.noise_branch`).
 
     Attributes
     ----------
@@ -259,7 +265,7 @@ class Result:
             When given (``--partial``), two keys are added: ``final`` (:attr:`final`) and
             ``uncertain`` (the rule applied to the prediction). Without it the record has
             exactly the ten keys listed in the class docstring (plus
-            ``session_utterances`` when it is not None).
+            ``session_utterances`` and ``noise_branch`` when they are not None).
 
         Returns
         -------
@@ -287,6 +293,8 @@ class Result:
         }
         if self.session_utterances is not None:
             record["session_utterances"] = int(self.session_utterances)
+        if self.prediction.noise_branch is not None:
+            record["noise_branch"] = bool(self.prediction.noise_branch)
         return record
 
 

@@ -105,9 +105,10 @@ def test_speech_level_is_the_loud_frame_level_of_the_last_utterance(files):
     assert seg.speech_level_dbfs == pytest.approx(-26.0, abs=3.0)  # sessions are levelled to -26 dBFS
 
 
-def test_replay_through_the_cli_sees_the_same_count(files, tmp_path):
-    sess = condition_session(COND["pink 10 dB SNR"], files)
-    path = tmp_path / "pink10.wav"
+@pytest.mark.parametrize("name", ["pink 10 dB SNR", "clean (digital silence)"])
+def test_replay_through_the_cli_sees_the_same_count_and_routes_noise_to_the_noise_branch(files, tmp_path, name):
+    sess = condition_session(COND[name], files)
+    path = tmp_path / "session.wav"
     write_wav(path, sess.samples)
     n_live = len(segment_signal(sess.samples))
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -119,6 +120,12 @@ def test_replay_through_the_cli_sees_the_same_count(files, tmp_path):
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == n_live
     assert 36 <= len(lines) <= 44
+    # the shipped default's noise branch (ser_live/route.py) takes the noisy utterances, live
+    on_branch = sum(rec["noise_branch"] for rec in lines)
+    if name.startswith("pink"):
+        assert on_branch >= 0.9 * len(lines), [rec["noise_branch"] for rec in lines]
+    else:
+        assert on_branch == 0, [rec["noise_branch"] for rec in lines]
 
 
 def _levels_after_first_utterances(samples: np.ndarray, n_utterances: int) -> tuple[float, float]:
@@ -133,17 +140,20 @@ def _levels_after_first_utterances(samples: np.ndarray, n_utterances: int) -> tu
 
 
 @pytest.mark.parametrize("name, noisy", [("pink 10 dB SNR", True), ("clean (digital silence)", False)])
-def test_dashboard_says_noisy_room_at_10_db_snr_and_points_to_the_noisy_model(files, name, noisy):
+def test_dashboard_says_noisy_room_at_10_db_snr_and_what_handles_it(files, name, noisy):
     from ser_live.dashboard import NOISY_ROOM_SNR_DB, DashboardState
 
     floor, speech = _levels_after_first_utterances(condition_session(COND[name], files).samples, 3)
     if noisy:  # the segmenter's speech-over-floor estimate is near the mixed SNR
         assert 10.0 - 4.0 <= speech - floor < NOISY_ROOM_SNR_DB
     warnings = {}
-    for model_name in ("ser-default", "ser-noisy"):
-        state = DashboardState(labels=["neutral", "happy", "sad", "angry"], model_name=model_name, source_name="room")
+    for model_name, branch in (("one-svm", False), ("ser-default", True), ("ser-noisy", False)):
+        state = DashboardState(labels=["neutral", "happy", "sad", "angry"], model_name=model_name, source_name="room",
+                               noise_branch=branch)
         state.set_status(noise_floor_dbfs=floor, speech_level_dbfs=speech)
         warnings[model_name] = [w for w in state.input_warnings() if w.startswith("noisy room")]
-    assert bool(warnings["ser-default"]) == noisy, (floor, speech, warnings)
-    assert all("--model noisy" in w for w in warnings["ser-default"])
+    assert bool(warnings["one-svm"]) == noisy, (floor, speech, warnings)
+    assert all("--model noisy" in w for w in warnings["one-svm"])  # a model without a noise branch
+    assert bool(warnings["ser-default"]) == noisy
+    assert all("noise branch" in w and "--model" not in w for w in warnings["ser-default"])
     assert warnings["ser-noisy"] == []  # already the model for it
