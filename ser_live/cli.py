@@ -61,6 +61,7 @@ examples:
   ser-live predict talk.wav --segments       one record per utterance found by the VAD
   ser-live predict calls/ --sessions calls.csv   files of one session normalised together
   ser-live --model 7class                    the shipped seven-emotion model
+  ser-live --model noisy                     every utterance by the noise-trained model
   ser-live calibrate --profile anna          record a personal profile (a minute of prompted takes)
   ser-live --profile anna                    listen with it (also: ser-live predict --profile anna ...)
 
@@ -153,8 +154,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--model", metavar="NAME|PATH", default=None,
-        help="a shipped model by short name (`default`, `7class`: models/ser-NAME.skops) or a model "
-             "file (default: $SER_LIVE_MODEL or the shipped models/ser-default.skops)",
+        help="a shipped model by short name (`default`, `7class`, `noisy`: models/ser-NAME.skops) or a "
+             "model file (default: $SER_LIVE_MODEL or the shipped models/ser-default.skops, which passes "
+             "noisy utterances to its noise branch by itself)",
     )
     parser.add_argument(
         "--no-session-norm", dest="session_norm", action="store_false", default=True,

@@ -81,13 +81,13 @@ CLIPPED_WARN_FRACTION: float = 0.001
 #: lie between -50 dBFS (RAVDESS) and -10 dBFS (EmoDB) (``python -m benchmarks.vad_noise``
 #: session files, measured with ``train.sessions``' loud-frame level).
 QUIET_SPEECH_DBFS: float = -50.0
-#: Speech level over the noise floor (dB) below which the panel says the room is noisy and
-#: points to ``--model noisy``. The segmenter's loud-frame level over its 10th-percentile floor
-#: reads about 5 dB above the mixed SNR (15.4 dB for the 10 dB SNR pink-noise session of
-#: ``tests/test_vad_noise.py``), so 20 here is about 15 dB SNR, between the room conditions where
-#: the default keeps 0.75 (20 dB) and 0.56 (10 dB) of its clean UA while ser-noisy keeps 0.93
-#: and 0.90 (README "In a room", ``python -m train evaluate --protocol loco --condition room``
-#: with and without ``--recipe ser-noisy``).
+#: Speech level over the noise floor (dB) below which the panel says the room is noisy. The
+#: segmenter's loud-frame level over its 10th-percentile floor reads about 5 dB above the mixed
+#: SNR (15.4 dB for the 10 dB SNR pink-noise session of ``tests/test_vad_noise.py``), so 20 here
+#: is about 15 dB SNR, between the room conditions where a clean-speech model without a noise
+#: branch keeps 0.75 (20 dB) and 0.56 (10 dB) of its clean UA (README "In a room", ``python -m
+#: train evaluate --protocol loco --condition room --recipe
+#: train/recipes/experiments/lin-nospec-voice.toml``).
 NOISY_ROOM_SNR_DB: float = 20.0
 #: The model the noisy-room warning points to (``--model noisy``); no warning while it is in use.
 NOISY_MODEL_NAME: str = "ser-noisy"
