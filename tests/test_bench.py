@@ -74,6 +74,10 @@ def test_quick_processing_section_writes_json_and_markdown_with_real_numbers(dat
     assert b4["ours_denoise_ms"]["n"] == b4["denoise_ms"]["n"] == 2
     assert _positive(b4["denoise_ms"]["p50"]) and b4["ours_denoise_ms"]["p50"] > 0
     assert f"| with --denoise (denoise + features + SVM) | 2 | {b4['ours_denoise_ms']['p50']:.2f} |" in md
+    # the shipped default's noise branch on the same utterances in pink noise at 10 dB SNR
+    assert b4["ours_noisy_ms"]["n"] == b4["classify_noisy_ms"]["n"] == 2 and _positive(b4["ours_noisy_ms"]["p50"])
+    assert b4["noise_branch_fraction"] == 1.0  # both went to the branch
+    assert f"| 10 dB SNR pink noise (features + noise-branch SVM) | 2 | {b4['ours_noisy_ms']['p50']:.2f} |" in md
 
 
 @pytest.mark.slow
