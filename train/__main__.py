@@ -276,6 +276,35 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _room_card_lines(recipe_name: str) -> list[str]:
+    """The model card's "In a room" table from ``reports/room-loco-<recipe>[-denoise].json``
+    (``evaluate --protocol loco --condition room [--denoise]``); nothing when neither exists."""
+    rows = []
+    for suffix, what in (("", "this recipe"), ("-denoise", "this recipe, `--denoise`")):
+        path = REPORTS / f"room-loco-{recipe_name}{suffix}.json"
+        if path.exists():
+            rows.append((what, json.loads(path.read_text())))
+    if not rows:
+        return []
+    groups = list(rows[0][1]["grouped_mean_ua_pct"])
+    lines = [
+        "## In a room (`loco`, room conditions)",
+        "",
+        "Each held-out corpus's 50 utterances per class, clean, with white, pink, brown or babble noise (\"n dB\": the "
+        "mean over the four) and in two simulated rooms (\"reverberant\"); UA in percent, the ratio to clean in brackets "
+        "(`train/conditions.py`; each `loco` fold trains the recipe on the other corpora, as in the table above).",
+        "",
+        "| model | " + " | ".join(groups) + " | command |",
+        "|---" * (len(groups) + 2) + "|",
+    ]
+    for what, d in rows:
+        g = d["grouped_mean_ua_pct"]
+        clean = g["clean"]
+        cells = [f"{g[k]:.1f}" if k == "clean" else f"{g[k]:.1f} ({g[k] / clean:.2f})" for k in groups]
+        lines.append(f"| {what} | " + " | ".join(cells) + f" | `{d.get('command', '')}` |")
+    return lines + [""]
+
+
 _MODE_TEXT = {
     "speaker": "with session normalisation, offline (session = speaker, all its utterances)",
     "online": "with session normalisation, online (each utterance with the speaker's utterances so far, seeded order)",
@@ -391,6 +420,7 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
                 + f"; mean UA {b['ua_pct_mean']:.1f} (`reports/experiments/loco-baseline-none.md`, `{b['command']}`).",
             ]
         lines.append("")
+    lines += _room_card_lines(meta.get("recipe", model.name))
     from .personal import card_lines
 
     lines += card_lines(meta.get("recipe", model.name), REPORTS)
