@@ -144,10 +144,10 @@ def test_session_cap_keeps_a_share_of_the_prior():
 def test_one_emotion_session_is_not_called_neutral(data_root, monkeypatch):
     """An angry caller: a session holding only one held-out speaker's angry utterances.
 
-    A small model of the shipped recipe's normaliser settings (no augmentation, one SVM
-    setting, to stay cheap) is trained on the loco fold that holds RAVDESS out; each of four
-    RAVDESS actors' angry utterances (8 each, real speech) then form one session,
-    normalised together. The session must not come out "neutral" (the failure mode of
+    A small model of the shipped recipe's normaliser settings (no augmentation, no noise
+    branch, one SVM setting, to stay cheap) is trained on the loco fold that holds RAVDESS
+    out; each of four RAVDESS actors' angry utterances (8 each, real speech) then form one
+    session, normalised together. The session must not come out "neutral" (the failure mode of
     per-session normalisation), and the normaliser must not make it worse than the same
     utterances scored alone.
     """
@@ -160,7 +160,8 @@ def test_one_emotion_session_is_not_called_neutral(data_root, monkeypatch):
     if not (data_root / "emotiontts_kor").is_dir():
         pytest.skip("emotiontts_kor not in the data folder")
     monkeypatch.setenv("SER_LIVE_DATA", str(data_root))
-    recipe = dataclasses.replace(load_recipe("ser-default"), augmentations=(), grid=("linear C=1e-3",))
+    recipe = dataclasses.replace(load_recipe("ser-default"), augmentations=(), noise_branch=None,
+                                 grid=("linear C=1e-3",))
     assert recipe.normalizer.enabled
     fs, X, _ = load_protocol_features("loco", labels=recipe.labels, progress=False, config=recipe.feature_config())
     fold = next(f for f in fs.folds if f.name == "ravdess")

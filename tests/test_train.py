@@ -110,6 +110,15 @@ def test_recipe_file_round_trip_and_errors(tmp_path):
         load_recipe(bad)
     with pytest.raises(FileNotFoundError, match="recipes"):
         load_recipe("no-such-recipe")
+    # the noise branch: its own augmentations, only in all_augmentations
+    assert r.noise_branch is not None and r.noise_branch.column == "rms_db_p5_95"
+    assert r.augmentations == () and len(r.all_augmentations) == len(r.noise_branch.augmentations) == 3
+    bad.write_text('name = "x"\ncorpora = ["emodb"]\nlabels = ["sad"]\n[noise_branch]\ncolumn = "rms_db_p5_95"\n')
+    with pytest.raises(ValueError, match="at least one"):
+        load_recipe(bad)
+    bad.write_text('name = "x"\ncorpora = ["emodb"]\nlabels = ["sad"]\n[noise_branch]\ncut = 3\n')
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_recipe(bad)
 
 
 def test_room_reverberation_has_the_asked_rt60():
