@@ -211,10 +211,15 @@ def prediction_record(path: str, pred: Any) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``path``, ``label``, ``confidence``, ``probabilities`` (label -> float), ``error``.
+        ``path``, ``label``, ``confidence``, ``probabilities`` (label -> float), ``error``; and
+        ``noise_branch`` for a model with a noise branch, as ``ser-live predict``'s JSON lines
+        (:class:`RecordWriter` writes it to ``.jsonl`` only; CSV and Parquet keep their columns).
     """
-    return {"path": path, "label": pred.label, "confidence": round(float(pred.confidence), 4),
-            "probabilities": {k: round(float(v), 4) for k, v in pred.probabilities.items()}, "error": None}
+    rec = {"path": path, "label": pred.label, "confidence": round(float(pred.confidence), 4),
+           "probabilities": {k: round(float(v), 4) for k, v in pred.probabilities.items()}, "error": None}
+    if getattr(pred, "noise_branch", None) is not None:
+        rec["noise_branch"] = bool(pred.noise_branch)
+    return rec
 
 
 def error_record(path: str, exc: BaseException | str) -> dict[str, Any]:

@@ -391,7 +391,7 @@ def run_recipe(
             **({"noise_branch": branch} if branch else {}),
         }
         out[m] = scorers[m].result(
-            protocol=fs.protocol, classifier=recipe.name, augmented=bool(recipe.all_augmentations), seconds=seconds, extra=extra
+            protocol=fs.protocol, classifier=recipe.name, augmented=bool(recipe.augmentations), seconds=seconds, extra=extra
         )
     return out
 
@@ -482,7 +482,8 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
     data = result.to_json()
     data["command"] = command
     lines = [
-        f"# {result.protocol}: {result.classifier}" + (" + augmentation" if result.augmented else ""),
+        f"# {result.protocol}: {result.classifier}" + (" + augmentation" if result.augmented else "")
+        + (" + noise branch" if result.extra.get("noise_branch") else ""),
         "",
         f"Command: `{command}`" if command else "",
         "",
