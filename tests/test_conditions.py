@@ -73,7 +73,7 @@ def test_snr_of_the_mix_measured_back_within_half_a_db(speech, pool, noise, snr_
     assert abs(measured - snr_db) < 0.5, (noise, snr_db, measured)
 
 
-@pytest.mark.parametrize("noise", ["white", "pink", "brown"])
+@pytest.mark.parametrize("noise", ["white", "pink", "brown", "babble"])
 def test_training_noise_augmentation_adds_its_noise_at_its_snr(speech, noise):
     """Training copies use the same mixer; white noise is the default (and its cache key)."""
     aug = Augmentation(snr_db=10.0, noise=noise)
@@ -84,6 +84,25 @@ def test_training_noise_augmentation_adds_its_noise_at_its_snr(speech, noise):
     assert ("noise" in aug.key()) == (noise != "white")
     with pytest.raises(ValueError, match="noise"):
         Augmentation(snr_db=10.0, noise="purple")
+
+
+def test_self_babble_is_the_utterance_reversed_and_overlapped(speech):
+    """Training babble holds only the utterance itself: 4-6 time-reversed copies, shifted."""
+    from train.augment import SELF_BABBLE_TALKERS, self_babble, speech_rms
+
+    b = self_babble(speech, rng=np.random.default_rng(0))
+    assert b.shape == speech.shape and np.isfinite(b).all()
+    # each talker at unit speech level: the sum's level lies between one talker's and all of
+    # theirs added coherently
+    lo, hi = SELF_BABBLE_TALKERS
+    assert 1.0 < speech_rms(b) < hi
+    # it is built from the reversed utterance: it correlates with that at some circular lag,
+    # far more than with the forward utterance
+    rev = speech[::-1].astype(np.float64)
+    xc_rev = np.abs(np.fft.irfft(np.fft.rfft(b) * np.conj(np.fft.rfft(rev)), n=b.size)).max()
+    xc_fwd = np.abs(np.fft.irfft(np.fft.rfft(b) * np.conj(np.fft.rfft(speech.astype(np.float64))), n=b.size)).max()
+    assert xc_rev > 3 * xc_fwd
+    assert not self_babble(np.zeros(800, np.float32), rng=np.random.default_rng(0)).any()
 
 
 @pytest.mark.parametrize(("kind", "slope_db_per_octave"), [("white", 0.0), ("pink", -3.0), ("brown", -6.0)])

@@ -26,6 +26,7 @@ import numpy as np
 
 __all__ = [
     "Augmentation", "apply_augmentation", "colored_noise", "mix_at_snr", "speech_rms", "NOISE_ALPHA",
+    "AUGMENT_NOISES", "self_babble",
     "DEFAULT_AUGMENTATIONS", "rir_bank", "RIR_BANK_SIZE", "CHANNEL_RT60_S", "channel_draw",
 ]
 
@@ -34,6 +35,11 @@ RIR_BANK_SIZE = 8
 _SR = 16000
 #: Exponent alpha of the 1/f^alpha power spectrum of each coloured noise (white 0).
 NOISE_ALPHA = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+#: Noise kinds an :class:`Augmentation` may add: the coloured noises, and ``"babble"``
+#: (:func:`self_babble`).
+AUGMENT_NOISES: tuple[str, ...] = (*NOISE_ALPHA, "babble")
+#: Talkers of a :func:`self_babble` (fewest, most), as the room conditions' babble has.
+SELF_BABBLE_TALKERS: tuple[int, int] = (4, 6)
 #: Below this frequency (Hz) coloured noise is flat (:func:`colored_noise` ``floor_hz`` in the
 #: room conditions and training copies): subsonic power would otherwise dominate the RMS of
 #: brown noise while no microphone or feature sees it.
@@ -68,9 +74,10 @@ class Augmentation:
         that is band-limited (high-pass 80-300 Hz and low-pass 3.4-8 kHz) or tilted
         (-3..+3 dB/octave), each with probability 1/2; white noise at an SNR uniform in
         5-20 dB. See :func:`channel_draw`.
-    noise : {"white", "pink", "brown"}
+    noise : {"white", "pink", "brown", "babble"}
         Colour of the noise added at ``snr_db`` (:func:`colored_noise`, flat below
-        :data:`COLORED_FLOOR_HZ` for pink and brown).
+        :data:`COLORED_FLOOR_HZ` for pink and brown), or babble made from the utterance
+        itself (:func:`self_babble`).
 
     Order: speed, reverberation, microphone response, noise, gain.
     """
@@ -86,8 +93,8 @@ class Augmentation:
     noise: str = "white"
 
     def __post_init__(self) -> None:
-        if self.noise not in NOISE_ALPHA:
-            raise ValueError(f"augmentation noise must be one of {sorted(NOISE_ALPHA)}, got {self.noise!r}")
+        if self.noise not in AUGMENT_NOISES:
+            raise ValueError(f"augmentation noise must be one of {sorted(AUGMENT_NOISES)}, got {self.noise!r}")
 
     def key(self) -> dict:
         """JSON-able identity (part of the feature-cache key); fields at their default that
@@ -230,12 +237,52 @@ def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") 
         rng = np.random.default_rng(seed)
         if aug.noise == "white":
             out = mix_at_snr(out, rng.standard_normal(out.size), snr_db=aug.snr_db, noise_rms=1.0)
+        elif aug.noise == "babble":
+            out = mix_at_snr(out, self_babble(out, rng=rng), snr_db=aug.snr_db)
         else:
             noise = colored_noise(aug.noise, out.size, rng=rng, floor_hz=COLORED_FLOOR_HZ)
             out = mix_at_snr(out, noise, snr_db=aug.snr_db)
     if aug.gain_db:
         out = out * np.float32(10.0 ** (aug.gain_db / 20.0))
     return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def self_babble(y: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+    """Babble made from one utterance: 4-6 time-reversed copies of it, each circularly
+    shifted by a random offset, at equal level, summed.
+
+    Time-reversed speech keeps the long-term spectrum and the syllable-rate envelope of
+    speech but carries no words, and is a standard speech masker (Rhebergen, Versfeld &
+    Dreschler, "Release from informational masking by time reversal of native and non-native
+    interfering speech", J. Acoust. Soc. Am. 118(3), 2005). Built from the training utterance
+    itself, the babble holds no other speaker's voice, so no speaker held out by a protocol
+    is ever heard in training. The room conditions' babble (:func:`train.conditions.babble_noise`)
+    is made of other speakers instead.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n_samples,)
+        The utterance, 16 kHz mono.
+    rng : np.random.Generator
+        Chooses the number of talkers (:data:`SELF_BABBLE_TALKERS`) and their offsets.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n_samples,)
+        Each copy scaled to unit :func:`speech_rms` before the sum; zeros for silent input.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    out = np.zeros(y.size)
+    if y.size == 0:
+        return out
+    level = speech_rms(y)
+    if level <= 0.0:
+        return out
+    rev = y[::-1] / level
+    lo, hi = SELF_BABBLE_TALKERS
+    for _ in range(int(rng.integers(lo, hi + 1))):
+        out += np.roll(rev, int(rng.integers(0, y.size)))
+    return out
 
 
 #: RT60 values (s) of the room banks a random channel (``Augmentation.channel``) draws from.
