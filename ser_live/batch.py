@@ -217,7 +217,7 @@ def prediction_record(path: str, pred: Any) -> dict[str, Any]:
     """
     rec = {"path": path, "label": pred.label, "confidence": round(float(pred.confidence), 4),
            "probabilities": {k: round(float(v), 4) for k, v in pred.probabilities.items()}, "error": None}
-    if getattr(pred, "noise_branch", None) is not None:
+    if pred.noise_branch is not None:
         rec["noise_branch"] = bool(pred.noise_branch)
     return rec
 

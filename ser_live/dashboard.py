@@ -359,10 +359,8 @@ class DashboardState:
             out.append(f"too quiet: speech at {self.speech_level_dbfs:.0f} dBFS")
         snr_db = self.speech_level_dbfs - self.noise_floor_dbfs
         if heard and math.isfinite(snr_db) and snr_db < NOISY_ROOM_SNR_DB and self.model_name != NOISY_MODEL_NAME:
-            if self.noise_branch:
-                out.append(f"noisy room: speech {snr_db:.0f} dB above the noise floor; the noise branch takes noisy utterances")
-            else:
-                out.append(f"noisy room: speech {snr_db:.0f} dB above the noise floor; --model noisy is trained for it")
+            remedy = "the noise branch takes noisy utterances" if self.noise_branch else "--model noisy is trained for it"
+            out.append(f"noisy room: speech {snr_db:.0f} dB above the noise floor; {remedy}")
         return out
 
     def latency(self, kind: str) -> dict[str, float]:

@@ -461,6 +461,8 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         augmented = [np.asarray(a) for a in augmented]
         if len(augmented) != len(r.all_augmentations):
             raise ValueError(f"recipe {r.name} needs {len(r.all_augmentations)} augmented copies, got {len(augmented)}")
+        if r.noise_branch is not None and r.noise_branch.column not in self.feature_names:
+            raise ValueError(f"noise branch column {r.noise_branch.column!r} is not a feature name")
         n_shared = len(r.augmentations)
         groups = np.asarray(groups, dtype=object)
         Xs = [np.asarray(X)] + augmented[:n_shared]
@@ -480,14 +482,11 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
             Zt = np.vstack([Xt, *Zn])
             yn = np.concatenate([yt] + [np.asarray(y)] * len(Xn))
             branch, sel_n = self._fit_svm(Zt, yn, groups, len(Xs) + len(Xn), cols)
-            if r.noise_branch.column not in self.feature_names:
-                raise ValueError(f"noise branch column {r.noise_branch.column!r} is not a feature name")
             col = self.feature_names.index(r.noise_branch.column)
             clean_db = np.concatenate([a[:, col] for a in Xs])
             noisy_db = np.concatenate([a[:, col] for a in Xn])
             cut = fit_threshold(clean_db, noisy_db)
             self.route_ = NoiseRoute(col, r.noise_branch.column, cut, branch)
-            self.selection_noise_ = sel_n
             self.route_stats_ = {
                 "column": r.noise_branch.column,
                 "cut_db": round(cut, 2),
@@ -570,20 +569,18 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         noise route sends to the noise branch get the branch's values."""
         Z = self.normalize(X, **kw)
         dec = _decision(self.pipeline_, Z)
-        route = getattr(self, "route_", None)
-        if route is not None:
-            noisy = route.noisy(X)
+        if self.route_ is not None:
+            noisy = self.route_.noisy(X)
             if noisy.any():
-                dec[noisy] = _decision(route.estimator, Z[noisy])
+                dec[noisy] = _decision(self.route_.estimator, Z[noisy])
         return dec
 
     def noise_branch_pct(self, X: np.ndarray) -> float | None:
         """Percent of the rows of ``X`` (raw features, shape (n, n_features)) the noise branch
         classifies; None without a noise branch."""
-        route = getattr(self, "route_", None)
-        if route is None or len(X) == 0:
+        if self.route_ is None or len(X) == 0:
             return None
-        return round(100 * float(np.mean(route.noisy(X))), 2)
+        return round(100 * float(np.mean(self.route_.noisy(X))), 2)
 
     def predict(self, X: np.ndarray, **kw: Any) -> np.ndarray:
         """Class indices, shape (n,) (keywords as :meth:`normalize`)."""
