@@ -23,6 +23,7 @@ from joblib import Parallel, delayed
 
 from ser_live.audiofile import load_audio
 from ser_live.features import FeatureConfig, FeatureExtractor
+from ser_live.fsutil import atomic_writer
 from ser_live.vad import VadConfig, speech_span
 
 from .augment import Augmentation
@@ -124,9 +125,8 @@ def _extract_one(
         return None, f"{type(exc).__name__}: {exc}", False
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, v)
-        os.replace(tmp, cache_file)
+        with atomic_writer(cache_file) as f:
+            np.save(f, v)
     return v, None, False
 
 

@@ -6,6 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..levels import loud_frame_level
 from .config import FeatureConfig
 from .framewise import _Analysis, _frames, framewise_descriptors
 from .pooling import _layout, LayoutEntry, _pool, _pooling_plan, _Utterance
@@ -137,7 +138,7 @@ class FeatureExtractor:
         cfg = self.config
         frames = _frames(y, cfg.win_length, cfg.hop_length)
         rms = np.sqrt(np.mean(frames**2, axis=1))
-        loud = float(np.percentile(rms, 90))
+        loud = loud_frame_level(rms)  # the loud-frame speech level (ser_live.levels)
         if loud < 1e-5:  # digital silence or near it: leave as is
             return y
         gain = (10.0 ** (cfg.target_level_dbfs / 20.0)) / loud
