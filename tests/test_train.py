@@ -175,6 +175,17 @@ def test_recipe_base_and_command_line_overrides(tmp_path):
         load_recipe(child)
 
 
+def test_train_cli_bad_set_is_one_line_exit_2(capsys):
+    from train.__main__ import main
+
+    assert main(["evaluate", "--protocol", "loco", "--set", "normalizer.prior_weight=ten"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ser-default.toml with --set normalizer.prior_weight=ten:" in err
+    assert "normalizer.prior_weight must be a number, got 'ten'" in err
+    assert main(["fit", "--recipe", "experiments/no-such", "--set", "x"]) == 2
+    assert "recipe experiments/no-such not found" in capsys.readouterr().err
+
+
 def test_room_reverberation_has_the_asked_rt60():
     from train.augment import rir_bank
 
