@@ -61,6 +61,7 @@ import numpy as np
 import webrtcvad
 
 from .audiofile import SAMPLE_RATE_HZ, to_int16
+from .levels import loud_frame_level
 from .types import Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -389,7 +390,7 @@ class Segmenter:
             self.dropped_short += 1
             return []
         if levels:
-            self.speech_level_dbfs = float(np.percentile(levels, 90))
+            self.speech_level_dbfs = loud_frame_level(levels)
         samples = frames[0].copy() if len(frames) == 1 else np.concatenate(frames)
         utt = Utterance(
             index=self.n_utterances,

@@ -309,3 +309,22 @@ def test_voice_columns_separate_anger_from_sadness_on_speech(fx_voice, ravdess_r
         return np.mean([fx_voice.extract(load_audio(f))[names.index(name)] for f in files])
     for name in ("hammarberg_db_voiced_mean", "alpha_ratio_db_voiced_mean"):
         assert mean_of("05", name) < mean_of("04", name) - 3, name  # dB
+
+
+def test_named_columns_keep_their_values_on_a_real_file(ravdess_root):
+    """A regression guard on the extractor's arithmetic (issue 19 split ser_live/features.py
+    into a package; its output was checked bit-identical on 20 corpus files then): a handful
+    of named columns of one RAVDESS file, untrimmed, with the voice group, as computed before
+    the split. A change here changes every model's input: bump FEATURE_VERSION or the config."""
+    y = load_audio(ravdess_root / "Actor_01" / "03-01-05-02-01-01-01.flac")
+    fx = FeatureExtractor(FeatureConfig(voice_quality=True))
+    v = dict(zip(fx.feature_names(), fx.extract(y).tolist()))
+    expected = {
+        "rms_db_p5_95": 81.5567, "rms_db_p50": -55.2735, "f0_st_p50": 20.0713, "mfcc1_mean": 27.7609,
+        "mfcc3_p90": 22.7109, "centroid_mean": 2387.204, "hnr_db_mean": 9.76395, "zcr_mean": 0.164427,
+        "mel10_mean": -48.3848, "chroma3_mean": 0.0846464, "alpha_ratio_db_mean": 1.67133,
+        "hammarberg_db_mean": 11.3471,
+    }
+    assert len(v) == 4729
+    for name, value in expected.items():
+        assert v[name] == pytest.approx(value, rel=1e-4, abs=1e-4), name

@@ -109,14 +109,81 @@ def test_recipe_file_round_trip_and_errors(tmp_path):
     head = 'name = "x"\ncorpora = ["emodb"]\nlabels = ["sad", "angry"]\n'
     bad = tmp_path / "bad.toml"
     for body, message in (
-        ("classifer = {}\n", "unknown keys"),
+        ("classifer = {}\n", r"bad.toml: unknown keys \['classifer'\]"),
         ("[[augmentations]]\nrt60 = 0.3\n", "unknown augmentation keys"),
         ('[noise_branch]\ncolumn = "rms_db_p5_95"\n', "at least one"),
-        ("[noise_branch]\ncut = 3\n", "unknown keys"),
+        ("[noise_branch]\ncut = 3\n", r"unknown keys \['cut'\] in \[noise_branch\]"),
+        ("[normalizer]\nprior_weight = \"ten\"\n", "normalizer.prior_weight must be a number"),
+        ('[normalizer]\nmode = "concat"\n', r"normalizer.mode must be one of \['replace', 'append'\]"),
+        ('[classifier]\ninner_cv = "random"\n', "classifier.inner_cv must be one of"),
+        ('base = "no-such-base"\n', "base 'no-such-base': recipe no-such-base not found"),
+        ("name = \n", "not valid TOML"),
     ):
         bad.write_text(head + body)
         with pytest.raises(ValueError, match=message):
             load_recipe(bad)
+
+
+def test_recipe_base_and_command_line_overrides(tmp_path):
+    """An experiment states only its change: ``base`` + tables merged key by key, arrays
+    replaced; ``--set`` applied last; an unknown key names the file it is in."""
+    from train.augment import Augmentation
+    from train.recipe import RECIPES_DIR, load_recipe
+
+    default = load_recipe("ser-default")
+    # an experiment two bases away from the default (ser-default <- voice-noise-branch <- -20)
+    b20 = load_recipe("experiments/voice-noise-branch-20")
+    assert b20.path == str(RECIPES_DIR / "experiments" / "voice-noise-branch-20.toml")
+    assert b20.name == "voice-noise-branch-20" and b20.description == "ser-default plus a noise branch for utterances heard in noise"
+    assert (b20.normalizer, b20.exclude, b20.grid, b20.voice_quality) == (default.normalizer, default.exclude, default.grid, True)
+    # the array of tables is replaced, not appended to; the table's other key (column) is kept
+    assert b20.noise_branch.augmentations == default.noise_branch.augmentations + (Augmentation(snr_db=20.0, noise="pink"),)
+    assert b20.noise_branch.column == default.noise_branch.column
+    # a chain of experiments: norm-w5-cap15 <- norm-w10-cap10 <- norm-w10 <- baseline
+    w5 = load_recipe(RECIPES_DIR / "experiments" / "norm-w5-cap15.toml")
+    assert (w5.normalizer.enabled, w5.normalizer.prior_weight, w5.normalizer.session_cap) == (True, 5.0, 15.0)
+    assert w5.augmentations == () and len(load_recipe("experiments/baseline").augmentations) == 3
+
+    # --set: section.key=value, values read as TOML; "none" clears an optional setting
+    r = load_recipe("ser-default", overrides=["normalizer.prior_weight=3", 'features.exclude=["mel"]', "noise_branch=none",
+                                              "normalizer.mode=append", "normalizer.session_cap=none"])
+    assert (r.normalizer.prior_weight, r.exclude, r.noise_branch, r.normalizer.mode, r.normalizer.session_cap) == (3.0, ("mel",), None, "append", None)
+    assert r.overrides and "command-line overrides normalizer.prior_weight=3" in r.summary()
+    assert load_recipe("ser-default", overrides=[]) == default
+    for text, message in (
+        ("normalizer.prior_weight", "expected section.key=value"),
+        ("normaliser.prior_weight=3", "unknown key 'normaliser'"),
+        ("normalizer.weight=3", r"unknown keys \['weight'\] in \[normalizer\]"),
+        ("normalizer.prior_weight=[1,", "is not a TOML value"),
+        ("classifier.inner_splits=2.5", "classifier.inner_splits must be an integer"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            load_recipe("ser-default", overrides=[text])
+
+    # a file with a base: merged; an unknown key in the base is reported with the base's name
+    base = tmp_path / "mybase.toml"
+    base.write_text('name = "b"\ncorpora = ["emodb"]\nlabels = ["sad", "angry"]\n[classifier]\ngrid = ["linear C=1e-3"]\n')
+    child = tmp_path / "child.toml"
+    child.write_text('base = "mybase.toml"\nname = "c"\n[classifier]\ninner_splits = 5\n')
+    c = load_recipe(child)
+    assert (c.name, c.corpora, c.grid, c.inner_splits) == ("c", ("emodb",), ("linear C=1e-3",), 5)
+    base.write_text(base.read_text() + "speaker_balanse = true\n")
+    with pytest.raises(ValueError, match=r"mybase.toml: unknown keys \['speaker_balanse'\] in \[classifier\]"):
+        load_recipe(child)
+    base.write_text('base = "child.toml"\n')
+    with pytest.raises(ValueError, match="base cycle"):
+        load_recipe(child)
+
+
+def test_train_cli_bad_set_is_one_line_exit_2(capsys):
+    from train.__main__ import main
+
+    assert main(["evaluate", "--protocol", "loco", "--set", "normalizer.prior_weight=ten"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ser-default.toml with --set normalizer.prior_weight=ten:" in err
+    assert "normalizer.prior_weight must be a number, got 'ten'" in err
+    assert main(["fit", "--recipe", "experiments/no-such", "--set", "x"]) == 2
+    assert "recipe experiments/no-such not found" in capsys.readouterr().err
 
 
 def test_room_reverberation_has_the_asked_rt60():

@@ -4,6 +4,7 @@ Examples
 --------
 python -m train evaluate --protocol loco
 python -m train evaluate --protocol loco --recipe train/recipes/ser-7class.toml
+python -m train evaluate --protocol loco --recipe experiments/norm-w10 --set normalizer.prior_weight=3
 python -m train evaluate --protocol ravdess-6fold emodb-loso
 python -m train evaluate --protocol loco --condition room [--denoise]
 python -m train compare --protocol ravdess-6fold
@@ -67,7 +68,7 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     from .evaluate import run_recipe, write_reports
     from .recipe import load_recipe
 
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, overrides=args.set)
     if args.condition or args.denoise:
         return _evaluate_room(args, argv, recipe)
     for protocol in args.protocol:
@@ -132,7 +133,7 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
 
     data = {"ser-live": load_protocol_features(args.protocol, n_jobs=args.jobs)}
     rows = []
-    for res in run_recipe(args.protocol, load_recipe(args.recipe), n_jobs=args.jobs).values():
+    for res in run_recipe(args.protocol, load_recipe(args.recipe, overrides=args.set), n_jobs=args.jobs).values():
         if res.extra["session_mode"] in ("none", "speaker"):
             write_reports(res, args.out, command=_command(argv))
             rows.append(res)
@@ -174,7 +175,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     from .recipe import RecipeClassifier, load_recipe
 
     t0 = time.perf_counter()
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, overrides=args.set)
     records = []
     for name in recipe.corpora:
         res = read_corpus(name)
@@ -497,6 +498,13 @@ def cmd_plots(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_set(s: argparse.ArgumentParser) -> None:
+    """``--set section.key=value``: a recipe override (train/recipe_spec.py), repeatable."""
+    s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one recipe setting, the value read as TOML (e.g. --set normalizer.prior_weight=3 "
+                        "--set 'features.exclude=[\"mel\"]'); repeatable, applied after the file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m train",
@@ -515,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="speaker-independent evaluation of a training recipe on a protocol")
     s.add_argument("--protocol", nargs="+", required=True, help="loco, ravdess-6fold, emodb-loso, tess-loso, emotiontts_kor-loso, cross:A->B")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML file or name in train/recipes/ (default ser-default)")
+    _add_set(s)
     s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring, and the room conditions")
     s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s.add_argument("--condition", choices=["room"], default=None,
@@ -527,10 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--protocol", default="ravdess-6fold")
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"))
+    _add_set(s)
     s.add_argument("--classifiers", nargs="+", choices=["cnn", "cnn-lstm"], help="run these deep models instead (pip install '.[deep]'; -j sets PyTorch threads)")
     s.add_argument("--out", default=str(REPORTS))
     s = sub.add_parser("fit", help="train a model from its recipe; writes the model, a copy of the recipe and its card")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
+    _add_set(s)
     s.add_argument("--out", default=None, help="model file (default models/<recipe name>.skops)")
     s = sub.add_parser("card", help="rewrite a model's card from its metadata and the reports in reports/")
     s.add_argument("--model", default=str(REPO / "models" / "ser-default.skops"))
@@ -561,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_card(args)
         if args.command == "plots":
             return cmd_plots(args)
-    except (SerLiveError, ValueError) as exc:
+    except (SerLiveError, ValueError, FileNotFoundError) as exc:  # FileNotFoundError: --recipe not found
         sys.stderr.write(f"error: {exc}\n")
         return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:

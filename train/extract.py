@@ -9,6 +9,7 @@ configuration and the augmentation applied, so a second run of any command reuse
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import logging
@@ -22,11 +23,12 @@ from joblib import Parallel, delayed
 
 from ser_live.audiofile import load_audio
 from ser_live.features import FeatureConfig, FeatureExtractor
+from ser_live.fsutil import atomic_writer
 from ser_live.vad import VadConfig, speech_span
 
 from .augment import Augmentation
 
-__all__ = ["RECIPES", "default_cache_dir", "prepare_utterance", "extract_features", "ExtractionReport"]
+__all__ = ["FeatureSet", "FEATURE_SETS", "default_cache_dir", "prepare_utterance", "extract_features", "ExtractionReport"]
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +70,25 @@ def _file_key(path: str) -> str:
     return h.hexdigest()
 
 
-#: Feature recipes: ``"ser-live"`` (trimmed like live audio, our extractor) or ``"tutorial"``
-#: (untrimmed, :func:`train.tutorial.tutorial_features`).
-RECIPES = ("ser-live", "tutorial")
+class FeatureSet(str, enum.Enum):
+    """Which features a file gets (not to be confused with a training recipe,
+    :mod:`train.recipe_spec`)."""
+
+    SER_LIVE = "ser-live"  #: trimmed like live audio, :class:`ser_live.features.FeatureExtractor`
+    TUTORIAL = "tutorial"  #: untrimmed, :func:`train.tutorial.tutorial_features`
 
 
-def _setup_key(config: FeatureConfig, vad_config: VadConfig, aug: Augmentation | None, recipe: str, denoise: bool = False) -> str:
+#: The :class:`FeatureSet` values.
+FEATURE_SETS: tuple[str, ...] = tuple(f.value for f in FeatureSet)
+
+
+def _setup_key(config: FeatureConfig, vad_config: VadConfig, aug: Augmentation | None, feature_set: str, denoise: bool = False) -> str:
     d = {"features": config.to_dict(), "vad": asdict(vad_config), "aug": aug.key() if aug else None}
     if denoise:  # only when on: older cache entries keep their keys
         d["denoise"] = True
-    if recipe != "ser-live":
-        d = {"recipe": recipe, "aug": d["aug"]}
+    if feature_set != FeatureSet.SER_LIVE:
+        # "recipe": the key's old name, kept so the cached tutorial features keep their folder
+        d = {"recipe": FeatureSet(feature_set).value, "aug": d["aug"]}
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -88,7 +98,7 @@ def _extract_one(
     config: FeatureConfig,
     vad_config: VadConfig,
     aug: Augmentation | None,
-    recipe: str = "ser-live",
+    feature_set: str = FeatureSet.SER_LIVE.value,
     denoise: bool = False,
 ) -> tuple[np.ndarray | None, str | None, bool]:
     if cache_file is not None and cache_file.exists():
@@ -100,7 +110,7 @@ def _extract_one(
         y = load_audio(path)
         if aug is not None:
             y = aug.apply(y, seed_key=path)
-        if recipe == "tutorial":
+        if feature_set == FeatureSet.TUTORIAL:
             from .tutorial import tutorial_features
 
             v = tutorial_features(y, sample_rate_hz=config.sample_rate_hz)
@@ -115,9 +125,8 @@ def _extract_one(
         return None, f"{type(exc).__name__}: {exc}", False
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, v)
-        os.replace(tmp, cache_file)
+        with atomic_writer(cache_file) as f:
+            np.save(f, v)
     return v, None, False
 
 
@@ -148,7 +157,8 @@ def extract_features(
     config: FeatureConfig | None = None,
     vad_config: VadConfig | None = None,
     augmentation: Augmentation | None = None,
-    recipe: str = "ser-live",
+    feature_set: str = FeatureSet.SER_LIVE.value,
+    recipe: str | None = None,
     n_jobs: int = 2,
     cache_dir: Path | None | bool = None,
     progress: bool = True,
@@ -170,8 +180,10 @@ def extract_features(
     augmentation : Augmentation or train.conditions.Condition, optional
         Applied to the audio before trimming (training folds only; a ``Condition`` degrades
         test audio): any object with ``key()`` and ``apply(y, seed_key=path)``.
-    recipe : str, default "ser-live"
-        One of :data:`RECIPES`.
+    feature_set : str, default "ser-live"
+        A :class:`FeatureSet` value.
+    recipe : str, optional
+        The old name of ``feature_set`` (callers not yet renamed); overrides it when given.
     n_jobs : int, default 2
         Worker processes.
     cache_dir : Path, optional
@@ -203,9 +215,12 @@ def extract_features(
     t0 = time.perf_counter()
     report = ExtractionReport()
     report.n_files = len(paths)
-    if recipe not in RECIPES:
-        raise ValueError(f"unknown feature recipe {recipe!r}; choose from {RECIPES}")
-    if recipe == "tutorial":
+    if recipe is not None:
+        feature_set = recipe
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; choose from {FEATURE_SETS}")
+    feature_set = FeatureSet(feature_set).value
+    if feature_set == FeatureSet.TUTORIAL:
         from .tutorial import TUTORIAL_N_FEATURES
 
         n_features = TUTORIAL_N_FEATURES
@@ -216,13 +231,13 @@ def extract_features(
         cache_files: list[Path | None] = [None] * len(paths)
     else:
         root = Path(cache_dir) if cache_dir else default_cache_dir()
-        setup = root / _setup_key(config, vad_config, augmentation, recipe, denoise)
+        setup = root / _setup_key(config, vad_config, augmentation, feature_set, denoise)
         cache_files = []
         for p in paths:
             k = _file_key(p)
             cache_files.append(setup / k[:2] / f"{k}.npy")
     jobs = (
-        delayed(_extract_one)(p, c, config, vad_config, augmentation, recipe, denoise) for p, c in zip(paths, cache_files)
+        delayed(_extract_one)(p, c, config, vad_config, augmentation, feature_set, denoise) for p, c in zip(paths, cache_files)
     )
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -232,7 +247,7 @@ def extract_features(
         if dask is not None:
             from ser_live.batch import dask_starmap
 
-            args = [(p, c, config, vad_config, augmentation, recipe, denoise) for p, c in zip(paths, cache_files)]
+            args = [(p, c, config, vad_config, augmentation, feature_set, denoise) for p, c in zip(paths, cache_files)]
             results = dask_starmap(_extract_one, args, address=dask or None)
         else:
             results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=8)(jobs)

@@ -38,15 +38,14 @@ Example recipe (``train/recipes/ser-default.toml``)::
     speaker_balance = false     # true: every training speaker weighs the same
     [calibration]
     method = "temperature"
+
+The recipe data (:class:`Recipe` and its parts, :func:`load_recipe` with ``base = ...``
+and ``--set`` overrides) live in :mod:`train.recipe_spec` and are imported from here too.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,311 +53,22 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from ser_live.columns import FeatureSubset
-from ser_live.features import FeatureConfig
 from ser_live.normalize import SessionNormalizer
-from ser_live.route import DEFAULT_SNR_COLUMN, NoiseRoute, fit_threshold
+from ser_live.route import NoiseRoute, fit_threshold
 
-from .augment import Augmentation
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from .recipe_spec import (  # noqa: F401 - the recipe data live in recipe_spec; imported from here too
+    RECIPES_DIR,
+    NoiseBranchSpec,
+    NormalizerSpec,
+    Recipe,
+    display_path,
+    load_recipe,
+    select_columns,
+)
 
 __all__ = ["Recipe", "NormalizerSpec", "NoiseBranchSpec", "load_recipe", "display_path", "RecipeClassifier", "RECIPES_DIR", "select_columns"]
 
 log = logging.getLogger(__name__)
-
-#: Where the shipped models' recipes live.
-RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
-
-
-@dataclass(frozen=True)
-class NormalizerSpec:
-    """Session normaliser settings (see :class:`ser_live.normalize.SessionNormalizer`).
-
-    Attributes
-    ----------
-    enabled : bool
-    prior_weight : float
-        Pseudo-utterances the training prior counts as.
-    session_cap : float or None
-        The most utterances a session's own statistics count as (None: no cap).
-    scale : bool
-        Divide by the shrunk standard deviation (else only centre).
-    mode : str
-        ``"replace"`` or ``"append"``.
-    absolute : tuple of str
-        Feature-name prefixes kept absolute (not normalised), e.g. ``("rms_db", "f0")``.
-    """
-
-    enabled: bool = False
-    prior_weight: float = 10.0
-    session_cap: float | None = None
-    scale: bool = True
-    mode: str = "replace"
-    absolute: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class NoiseBranchSpec:
-    """A noise branch (:class:`ser_live.route.NoiseRoute`): a second classifier, trained on
-    the clean rows plus noise-mixed copies, for utterances whose SNR column is low.
-
-    Attributes
-    ----------
-    augmentations : tuple of Augmentation
-        The noise copies the branch is trained on (the main classifier never sees them).
-    column : str
-        Feature name read as the utterance's SNR in dB (default
-        :data:`ser_live.route.DEFAULT_SNR_COLUMN`). The cut is fitted on the training rows
-        (:func:`ser_live.route.fit_threshold`).
-    """
-
-    augmentations: tuple[Augmentation, ...] = ()
-    column: str = DEFAULT_SNR_COLUMN
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """One shipped model's training recipe (a TOML file; see the module docstring).
-
-    Attributes
-    ----------
-    name : str
-    description : str
-    corpora : tuple of str
-    labels : tuple of str
-        Classes the model is trained on (and outputs).
-    label_map : dict of str to str
-        Training-label mapping applied first (e.g. ``{"calm": "neutral"}``).
-    include, exclude : tuple of str
-        Feature-name prefixes kept / dropped (empty ``include``: all).
-    voice_quality : bool
-        Extract the ``voice`` group too (``FeatureConfig(voice_quality=True)``: eGeMAPS-like
-        loudness, spectral balance and voice quality); the model then asks the live
-        extractor for it.
-    normalizer : NormalizerSpec
-    augmentations : tuple of Augmentation
-        Copies every classifier of the model is trained on.
-    noise_branch : NoiseBranchSpec or None
-        A second classifier for noisy utterances (None: one classifier).
-    grid : tuple of str
-        SVM settings the speaker-grouped inner CV chooses among (:func:`svm_from_name`).
-    inner_splits : int
-    inner_cv : str
-        ``"speaker"``: the grid setting is chosen by ``inner_splits``-fold CV grouped by
-        speaker; ``"corpus"``: by leave-one-corpus-out CV over the training corpora (the
-        cross-corpus question ``loco`` asks, asked inside the training data; corpus = the
-        speaker id's prefix before the first ``-``).
-    speaker_balance : bool
-        Weight rows so every training speaker weighs the same in the SVM (TESS's two
-        speakers have 800 utterances each, a Korean speaker 20).
-    calibration : str
-        ``"temperature"`` (probabilities of the shipped model) or ``"none"``.
-    path : str
-        The file it was read from ("" when built in code).
-    """
-
-    name: str
-    corpora: tuple[str, ...]
-    labels: tuple[str, ...]
-    description: str = ""
-    label_map: dict[str, str] = field(default_factory=dict)
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    voice_quality: bool = False
-    normalizer: NormalizerSpec = NormalizerSpec()
-    augmentations: tuple[Augmentation, ...] = ()
-    noise_branch: NoiseBranchSpec | None = None
-    grid: tuple[str, ...] = ("linear C=1e-4", "linear C=1e-3", "rbf C=30 gamma=0.1/n")
-    inner_splits: int = 3
-    inner_cv: str = "speaker"
-    speaker_balance: bool = False
-    calibration: str = "temperature"
-    path: str = ""
-
-    def feature_config(self) -> FeatureConfig:
-        """The extractor configuration the recipe's features come from."""
-        return FeatureConfig(voice_quality=self.voice_quality)
-
-    @property
-    def all_augmentations(self) -> tuple[Augmentation, ...]:
-        """Every augmented copy training needs, in the order :meth:`RecipeClassifier.fit`
-        takes them: :attr:`augmentations`, then the noise branch's."""
-        return self.augmentations + (self.noise_branch.augmentations if self.noise_branch else ())
-
-    def summary(self) -> str:
-        """One paragraph describing the recipe (for cards and reports)."""
-        norm = self.normalizer
-        parts = [
-            f"corpora {', '.join(self.corpora)}",
-            f"labels {', '.join(self.labels)}"
-            + (f" (training labels mapped: {', '.join(f'{k}->{v}' for k, v in self.label_map.items())})" if self.label_map else ""),
-            ("features: all" if not (self.include or self.exclude) else
-             f"features: include {list(self.include) or 'all'}, exclude {list(self.exclude)}")
-            + (" (with the voice group)" if self.voice_quality else ""),
-            (
-                f"session normaliser: prior weight {norm.prior_weight:g} utterances, "
-                + (f"session weight capped at {norm.session_cap:g} utterances, " if norm.session_cap is not None else "")
-                + 
-                f"{'standardise' if norm.scale else 'centre'}, mode {norm.mode}"
-                + (f", absolute {list(norm.absolute)}" if norm.absolute else "")
-            )
-            if norm.enabled
-            else "no session normaliser",
-            "augmentations: " + ("; ".join(str(a) for a in self.augmentations) or "none"),
-            *(
-                [f"noise branch: a second SVM trained with {'; '.join(str(a) for a in self.noise_branch.augmentations)}, "
-                 f"used for utterances whose {self.noise_branch.column} is below a cut fitted on the training rows"]
-                if self.noise_branch else []
-            ),
-            f"SVM grid {list(self.grid)} chosen by "
-            + ("leave-one-corpus-out CV on the training corpora" if self.inner_cv == "corpus" else f"{self.inner_splits}-fold speaker-grouped CV")
-            + (", every speaker weighing the same" if self.speaker_balance else ""),
-            f"calibration {self.calibration}",
-        ]
-        return "; ".join(parts) + "."
-
-
-_KNOWN_KEYS = {
-    "name", "description", "corpora", "labels", "label_map", "features", "normalizer",
-    "augmentations", "noise_branch", "classifier", "calibration",
-}
-
-
-def load_recipe(path: str | Path) -> Recipe:
-    """Read a recipe TOML file.
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``.toml`` file, or a bare name looked up in :data:`RECIPES_DIR`
-        (``"ser-default"`` -> ``train/recipes/ser-default.toml``).
-
-    Returns
-    -------
-    Recipe
-
-    Raises
-    ------
-    FileNotFoundError
-        No such file.
-    ValueError
-        Unknown keys, missing ``name``/``corpora``/``labels``, a bad augmentation table.
-    """
-    p = Path(path)
-    if not p.exists() and p.suffix != ".toml":
-        p = RECIPES_DIR / f"{path}.toml"
-    if not p.is_file():
-        raise FileNotFoundError(f"recipe {path} not found (looked at {p}); recipes: {sorted(x.stem for x in RECIPES_DIR.glob('*.toml'))}")
-    d = tomllib.loads(p.read_text(encoding="utf-8"))
-    unknown = sorted(set(d) - _KNOWN_KEYS)
-    if unknown:
-        raise ValueError(f"{p}: unknown keys {unknown}; known: {sorted(_KNOWN_KEYS)}")
-    missing = [k for k in ("name", "corpora", "labels") if k not in d]
-    if missing:
-        raise ValueError(f"{p}: missing {missing}")
-    feats = d.get("features", {})
-    norm = d.get("normalizer", {})
-    clf = d.get("classifier", {})
-    cal = d.get("calibration", {})
-    try:
-        augs = tuple(Augmentation.from_dict(a) for a in d.get("augmentations", []))
-        branch = None
-        if "noise_branch" in d:
-            nb = dict(d["noise_branch"])
-            unknown_nb = sorted(set(nb) - {"augmentations", "column"})
-            if unknown_nb:
-                raise ValueError(f"unknown keys {unknown_nb} in [noise_branch]; known: augmentations, column")
-            branch = NoiseBranchSpec(
-                augmentations=tuple(Augmentation.from_dict(a) for a in nb.get("augmentations", [])),
-                column=str(nb.get("column", DEFAULT_SNR_COLUMN)),
-            )
-            if not branch.augmentations:
-                raise ValueError("[noise_branch] needs at least one [[noise_branch.augmentations]] table")
-        spec = NormalizerSpec(
-            enabled=bool(norm.get("enabled", False)),
-            prior_weight=float(norm.get("prior_weight", 10.0)),
-            session_cap=None if norm.get("session_cap") is None else float(norm["session_cap"]),
-            scale=bool(norm.get("scale", True)),
-            mode=str(norm.get("mode", "replace")),
-            absolute=tuple(norm.get("absolute", ())),
-        )
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{p}: {exc}") from exc
-    return Recipe(
-        name=str(d["name"]),
-        description=str(d.get("description", "")),
-        corpora=tuple(d["corpora"]),
-        labels=tuple(d["labels"]),
-        label_map=dict(d.get("label_map", {})),
-        include=tuple(feats.get("include", ())),
-        exclude=tuple(feats.get("exclude", ())),
-        voice_quality=bool(feats.get("voice_quality", False)),
-        normalizer=spec,
-        augmentations=augs,
-        noise_branch=branch,
-        grid=tuple(clf.get("grid", Recipe.grid)),
-        inner_splits=int(clf.get("inner_splits", 3)),
-        speaker_balance=bool(clf.get("speaker_balance", False)),
-        inner_cv=str(clf.get("inner_cv", "speaker")),
-        calibration=str(cal.get("method", "temperature")),
-        path=str(p),
-    )
-
-
-def display_path(path: str | Path) -> str:
-    """A path as reports show it: relative to the repository when it lies inside it (so a
-    report does not name the folder or worktree it was run from), else as given.
-
-    Parameters
-    ----------
-    path : str or Path
-
-    Returns
-    -------
-    str
-        E.g. ``"train/recipes/ser-default.toml"``; ``""`` for ``""``.
-    """
-    if not str(path):
-        return ""
-    p = Path(path).resolve()
-    root = RECIPES_DIR.parent.parent
-    try:
-        return p.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def select_columns(names: list[str], include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> np.ndarray:
-    """Indices of the feature names that start with an ``include`` prefix (all when empty) and
-    with no ``exclude`` prefix.
-
-    Parameters
-    ----------
-    names : list of str
-        :meth:`ser_live.features.FeatureExtractor.feature_names`.
-    include, exclude : tuple of str
-        Name prefixes, or regular expressions when they start with ``^``.
-
-    Returns
-    -------
-    np.ndarray, int64, shape (k,)
-
-    Raises
-    ------
-    ValueError
-        No column left.
-    """
-
-    def hit(n: str, pats: tuple[str, ...]) -> bool:
-        return any(re.match(p, n) if p.startswith("^") else n.startswith(p) for p in pats)
-
-    idx = [i for i, n in enumerate(names) if (not include or hit(n, include)) and not hit(n, exclude)]
-    if not idx:
-        raise ValueError(f"no feature column left by include={include} exclude={exclude}")
-    return np.array(idx, dtype=np.int64)
 
 
 class RecipeClassifier(ClassifierMixin, BaseEstimator):

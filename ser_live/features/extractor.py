@@ -1,0 +1,145 @@
+"""The extractor object (:class:`FeatureExtractor`): utterance -> fixed-length feature vector."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from ..levels import loud_frame_level
+from .config import FeatureConfig
+from .framewise import _Analysis, _frames, framewise_descriptors
+from .pooling import _layout, LayoutEntry, _pool, _pooling_plan, _Utterance
+
+__all__ = ["FeatureExtractor"]
+
+class FeatureExtractor:
+    """Utterance -> fixed-length feature vector; the same object in training and live.
+
+    Parameters
+    ----------
+    config : FeatureConfig, optional
+        Analysis settings; the default is what the shipped model uses.
+
+    Notes
+    -----
+    The extractor changes nothing outside itself. Programs that extract many features
+    should call :func:`ser_live.runtime.tune_process` once at start-up (the ``ser-live``
+    command and ``python -m train`` do): it makes extraction 5-7x faster on a busy machine
+    and runs BLAS on one thread as joblib's training workers do.
+
+    Examples
+    --------
+    >>> fx = FeatureExtractor()
+    >>> v = fx.extract(y)            # y: float32 (n_samples,) at 16 kHz
+    >>> v.shape == (fx.n_features,), v.dtype == np.float32
+    >>> fx.feature_names()[:2]       # ['mfcc0_mean', 'mfcc0_std']
+    >>> X[:, fx.groups()["pitch"]]   # the columns of one group
+    """
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = config or FeatureConfig()
+        self._analysis = _Analysis(self.config)
+        self._layout = _layout(self.config, self._analysis)
+        self._plan = _pooling_plan(self._layout)
+
+    # -------------------------------------------------------------- public API
+    def extract(self, y: np.ndarray) -> np.ndarray:
+        """Feature vector of one utterance.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (n_samples,)
+            Mono audio at ``config.sample_rate_hz``: float32/float64 in [-1, 1], or int16
+            (converted by dividing by 32768).
+
+        Returns
+        -------
+        np.ndarray, float32, shape (n_features,)
+            Finite values (digital silence gives defined, finite features).
+
+        Raises
+        ------
+        ValueError
+            ``y`` is not 1-D, or shorter than ``config.min_samples`` (65 ms at 16 kHz).
+        """
+        d = framewise_descriptors(self._prepare(y), self._analysis)
+        return _pool(self._plan, _Utterance(d=d, voiced=d["pitch"][0] > 0, cfg=self.config))
+
+    def framewise(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """The framewise descriptors before pooling (see :func:`framewise_descriptors`)."""
+        return framewise_descriptors(self._prepare(y), self._analysis)
+
+    def feature_names(self) -> list[str]:
+        """One name per column of :meth:`extract`'s output, e.g. ``"mfcc3_p90"``."""
+        return list(self._names)
+
+    @property
+    def layout(self) -> tuple[LayoutEntry, ...]:
+        """The blocks of columns of the feature vector, in order (see :class:`LayoutEntry`)."""
+        return self._layout
+
+    def groups(self) -> dict[str, np.ndarray]:
+        """Column indices of each group of the layout, e.g. ``X[:, fx.groups()["mfcc_d"]]``.
+
+        Returns
+        -------
+        dict of str -> np.ndarray, int64, shape (n_columns_of_group,)
+            In layout order: ``mfcc``, ``logmel``, ``chroma``, ``spectral``, ``contrast``,
+            ``energy`` (functionals over all frames), the same six with suffix ``_d`` (their
+            deltas) and ``_voiced`` (mean and standard deviation over voiced frames),
+            ``pitch`` (functionals of voiced f0 in semitones and HNR), ``prosody`` (pitch,
+            voicing and energy summary), and with ``config.voice_quality`` ``voice``
+            (eGeMAPS-like loudness, spectral balance and voice quality).
+        """
+        out: dict[str, np.ndarray] = {}
+        start = 0
+        for e in self._layout:
+            cols = np.arange(start, start + e.n_columns)
+            out[e.group] = np.concatenate([out[e.group], cols]) if e.group in out else cols
+            start += e.n_columns
+        return out
+
+    @property
+    def n_features(self) -> int:
+        """Length of the feature vector."""
+        return len(self._names)
+
+    def warmup(self) -> None:
+        """Run one extraction on 1 s of noise so first-utterance latency has no start-up cost."""
+        rng = np.random.default_rng(0)
+        self.extract((0.01 * rng.standard_normal(self.config.sample_rate_hz)).astype(np.float32))
+
+    # -------------------------------------------------------------- internals
+    @cached_property
+    def _names(self) -> list[str]:
+        return [n for e in self._layout for n in e.column_names()]
+
+    def _prepare(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"expected mono audio of shape (n_samples,), got shape {y.shape}")
+        if y.dtype == np.int16:
+            y = y.astype(np.float32) / np.float32(32768.0)
+        y = y.astype(np.float32, copy=False)
+        if y.shape[0] < self.config.min_samples:
+            raise ValueError(
+                f"utterance of {y.shape[0]} samples ({y.shape[0] / self.config.sample_rate_hz * 1000:.0f} ms) "
+                f"is shorter than the {self.config.min_samples} samples "
+                f"({self.config.min_samples / self.config.sample_rate_hz * 1000:.0f} ms) the extractor needs"
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("audio contains NaN or infinite samples")
+        if self.config.level_normalize:
+            y = self._normalize_level(y)
+        return y
+
+    def _normalize_level(self, y: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        frames = _frames(y, cfg.win_length, cfg.hop_length)
+        rms = np.sqrt(np.mean(frames**2, axis=1))
+        loud = loud_frame_level(rms)  # the loud-frame speech level (ser_live.levels)
+        if loud < 1e-5:  # digital silence or near it: leave as is
+            return y
+        gain = (10.0 ** (cfg.target_level_dbfs / 20.0)) / loud
+        return (y * np.float32(gain)).astype(np.float32)

@@ -1,0 +1,304 @@
+"""Framewise low-level descriptors from one STFT per utterance (see :mod:`ser_live.features`,
+references [1]_-[6]_ there), and the eGeMAPS-like voice descriptors."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+
+from .config import _EPS, FeatureConfig
+from .filterbanks import chroma_filterbank, _dct_matrix, mel_filterbank
+
+__all__ = ["VOICE_ROWS", "framewise_descriptors", "voice_descriptors"]
+
+
+#: Roll-off points: frequency below which this fraction of the spectral power lies.
+_ROLLOFF_POINTS = (0.25, 0.5, 0.75, 0.9)
+
+#: Bands (Hz) whose energy relative to the whole spectrum is a descriptor (as in ComParE).
+_ENERGY_BANDS_HZ = ((250.0, 650.0), (1000.0, 4000.0))
+
+#: Bands (Hz) of the eGeMAPS spectral slopes (voice_quality).
+_VOICE_SLOPE_BANDS_HZ = ((0.0, 500.0), (500.0, 1500.0))
+
+#: Sub-band edges (Hz) for spectral contrast [5]_.
+_CONTRAST_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
+
+
+class _Analysis:
+    """Precomputed constants of one configuration (window, filter banks, DCT, lags)."""
+
+    def __init__(self, cfg: FeatureConfig) -> None:
+        self.cfg = cfg
+        n_bins = cfg.n_fft // 2 + 1
+        # periodic Hann window, as scipy.signal.get_window('hann') and librosa use
+        self.window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(cfg.win_length) / cfg.win_length)).astype(
+            np.float32
+        )
+        self.mel_fb = mel_filterbank(
+            sample_rate_hz=cfg.sample_rate_hz, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmax_hz=cfg.fmax_hz
+        )
+        self.chroma_fb = chroma_filterbank(
+            sample_rate_hz=cfg.sample_rate_hz, n_fft=cfg.n_fft, n_chroma=cfg.n_chroma
+        )
+        self.dct = _dct_matrix(cfg.n_mfcc, cfg.n_mels)
+        self.freqs = np.fft.rfftfreq(cfg.n_fft, d=1.0 / cfg.sample_rate_hz).astype(np.float32)  # (n_bins,)
+        self.lag_min = max(2, int(np.floor(cfg.sample_rate_hz / cfg.f0_max_hz)))
+        self.lag_max = int(np.ceil(cfg.sample_rate_hz / cfg.f0_min_hz))
+        if cfg.win_length + self.lag_max > cfg.n_fft:
+            raise ValueError(
+                f"n_fft={cfg.n_fft} is too small for pitch lags up to {self.lag_max} samples with "
+                f"a {cfg.win_length}-sample window: need n_fft >= {cfg.win_length + self.lag_max}"
+            )
+        # autocorrelation of the window itself, to unbias the signal's (Boersma 1993)
+        w_spec = np.abs(np.fft.rfft(self.window, n=cfg.n_fft)) ** 2
+        w_ac = np.fft.irfft(w_spec, n=cfg.n_fft)[: self.lag_max + 2]
+        # capped so long lags, where the window overlaps itself little, are not amplified past 4x
+        self.inv_window_ac = (1.0 / np.maximum(w_ac / w_ac[0], 0.25)).astype(np.float32)
+        band = np.arange(cfg.n_mels, dtype=np.float64) - (cfg.n_mels - 1) / 2.0
+        self.band_centered = (band / (band**2).sum()).astype(np.float32)
+        edges = [e for e in _CONTRAST_EDGES_HZ if e <= cfg.sample_rate_hz / 2]
+        self.contrast_bands = []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            idx = np.flatnonzero((self.freqs >= lo) & (self.freqs < hi if hi < cfg.sample_rate_hz / 2 else self.freqs <= hi))
+            if idx.size >= 3:
+                self.contrast_bands.append((lo, hi, idx[0], idx[-1] + 1))
+        self.n_bins = n_bins
+        # eGeMAPS-like spectral balance (voice_quality): band bins and slope regressors
+        self.alpha_bands = (self._bins(50.0, 1000.0), self._bins(1000.0, 5000.0))
+        self.hammarberg_bands = (self._bins(0.0, 2000.0), self._bins(2000.0, 5000.0))
+        self.slope_bands = []
+        for lo, hi in _VOICE_SLOPE_BANDS_HZ:
+            a, b = self._bins(lo, hi)
+            fc = self.freqs[a:b].astype(np.float64) - self.freqs[a:b].mean()
+            self.slope_bands.append((a, b, (1000.0 * fc / (fc @ fc)).astype(np.float32)))  # dB per kHz
+        self.energy_bands = [
+            (int(np.searchsorted(self.freqs, lo)), int(np.searchsorted(self.freqs, hi)))
+            for lo, hi in _ENERGY_BANDS_HZ
+        ]
+
+
+    def _bins(self, lo_hz: float, hi_hz: float) -> tuple[int, int]:
+        """Bin range [a, b) of the frequencies in [lo_hz, hi_hz)."""
+        return int(np.searchsorted(self.freqs, lo_hz)), int(np.searchsorted(self.freqs, hi_hz))
+
+
+def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
+    """Non-centred frames, shape (n_frames, win_length); the tail is zero-padded to a hop."""
+    n = y.shape[0]
+    n_frames = 1 + max(0, int(np.ceil((n - win_length) / hop_length)))
+    need = (n_frames - 1) * hop_length + win_length
+    if need > n:
+        y = np.concatenate([y, np.zeros(need - n, dtype=y.dtype)])
+    return np.lib.stride_tricks.sliding_window_view(y, win_length)[::hop_length][:n_frames]
+
+
+def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.ndarray]:
+    """Framewise low-level descriptors of one utterance, all from one STFT.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n_samples,)
+        Mono audio at ``analysis.cfg.sample_rate_hz``, at least ``cfg.min_samples`` long.
+    analysis : _Analysis
+        Constants of the configuration.
+
+    Returns
+    -------
+    dict of str -> np.ndarray, float32, each shape (n_rows, n_frames)
+        ``mfcc`` (n_mfcc), ``logmel`` (n_mels, dB),
+        ``chroma`` (n_chroma, frame-normalised to sum 1), ``spectral`` (centroid Hz,
+        bandwidth Hz, roll-off Hz at 25/50/75/90 % of the power, flatness 0..1, flux, slope
+        dB/band, entropy 0..1, energy of 250-650 Hz and 1-4 kHz relative to all, dB),
+        ``contrast`` (dB, one row per sub-band), ``energy`` (RMS dBFS, zero-crossing rate),
+        ``pitch`` (f0 Hz, 0 where unvoiced; voicing strength 0..1; harmonics-to-noise dB);
+        with ``cfg.voice_quality``, ``voice`` (see :func:`voice_descriptors`).
+    """
+    cfg = analysis.cfg
+    frames = _frames(y, cfg.win_length, cfg.hop_length)  # (T, win)
+    n_t = frames.shape[0]
+    # windowed frames written straight into a zero-padded buffer: the same transform as
+    # rfft(frames * window, n=n_fft), without the copy scipy makes to pad each row
+    padded = np.zeros((n_t, cfg.n_fft), dtype=np.float32)
+    np.multiply(frames, analysis.window, out=padded[:, : cfg.win_length])
+    spec = scipy.fft.rfft(padded, axis=1)  # (T, n_bins) complex64
+    del padded
+    power = spec.real * spec.real + spec.imag * spec.imag  # (T, n_bins) float32
+
+    # --- mel and MFCC (rows = coefficients, columns = frames); deltas of every descriptor
+    # are taken in pooling (see _layout)
+    mel = analysis.mel_fb @ power.T  # (n_mels, T)
+    logmel = 10.0 * np.log10(np.maximum(mel, np.float32(_EPS)))
+    mfcc = analysis.dct @ logmel
+
+    # --- chroma (energy-normalised per frame)
+    chroma = analysis.chroma_fb @ power.T
+    chroma /= np.maximum(chroma.sum(axis=0, keepdims=True), np.float32(_EPS))
+
+    # --- spectral shape: moments of the magnitude spectrum as matrix-vector products
+    mag = np.sqrt(power)  # (T, n_bins)
+    msum = np.maximum(mag.sum(axis=1), np.float32(_EPS))
+    centroid = (mag @ analysis.freqs) / msum
+    second = (mag @ (analysis.freqs * analysis.freqs)) / msum
+    bandwidth = np.sqrt(np.maximum(second - centroid * centroid, 0.0))
+    cum = np.cumsum(power, axis=1)
+    total = np.maximum(cum[:, -1:], np.float32(_EPS))
+    # the roll-off bin is the number of bins whose cumulative power is below q * total;
+    # cum is non-decreasing, so that is the first bin reaching it (argmax stops there)
+    rows = np.arange(n_t)
+    rolloffs = []
+    for q in _ROLLOFF_POINTS:
+        reached = cum >= q * total
+        first = np.argmax(reached, axis=1)
+        first = np.where(reached[rows, first], first, analysis.n_bins - 1)  # none reached: last bin
+        rolloffs.append(analysis.freqs[first])
+    # spectral entropy (bits, normalised to 0..1) of the power distribution over bins
+    pnorm = power / total
+    plogp = pnorm + np.float32(_EPS)
+    np.log2(plogp, out=plogp)
+    plogp *= pnorm
+    entropy = -plogp.sum(axis=1) / np.float32(np.log2(analysis.n_bins))
+    del pnorm, plogp
+    # energy of two speech bands relative to the whole spectrum (dB), as in ComParE
+    band_db = [
+        10.0 * np.log10((cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)) / total[:, 0] + np.float32(_EPS))
+        for a, b in analysis.energy_bands
+    ]
+    # flatness (geometric / arithmetic mean) and flux on the mel power spectrum
+    ln_mel = logmel * np.float32(np.log(10.0) / 10.0)
+    flatness = np.exp(ln_mel.mean(axis=0)) / np.maximum(mel.mean(axis=0), np.float32(_EPS))
+    norm_mel = mel / np.maximum(mel.sum(axis=0, keepdims=True), np.float32(_EPS))
+    flux = np.zeros(n_t, dtype=np.float32)
+    if n_t > 1:
+        flux[1:] = np.sqrt((np.diff(np.sqrt(norm_mel), axis=1) ** 2).sum(axis=0))
+    # spectral slope: regression of the log mel spectrum (dB) on band index
+    slope = analysis.band_centered @ logmel
+    spectral = np.vstack([centroid, bandwidth, *rolloffs, flatness, flux, slope, entropy, *band_db])
+
+    # --- spectral contrast per sub-band (peak vs valley: top/bottom 20 % of bins) [5]
+    contrast = np.empty((len(analysis.contrast_bands), n_t), dtype=np.float32)
+    for i, (_lo, _hi, a, b) in enumerate(analysis.contrast_bands):
+        sub = np.sort(power[:, a:b], axis=1)
+        k = max(1, int(round(0.2 * (b - a))))
+        contrast[i] = 10.0 * np.log10((sub[:, -k:].mean(axis=1) + _EPS) / (sub[:, :k].mean(axis=1) + _EPS))
+
+    # --- energy and zero-crossing rate from the same frames
+    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
+    rms_db = 20.0 * np.log10(np.maximum(rms, np.float32(1e-5)))
+    # zero-crossing rate: sign changes between consecutive samples, counted once along the
+    # (zero-padded) signal and per frame as differences of their running count
+    win, hop = frames.shape[1], cfg.hop_length
+    signs = np.zeros((n_t - 1) * hop + win, dtype=bool)
+    np.signbit(y, out=signs[: y.shape[0]])
+    changes = np.zeros(signs.shape[0], dtype=np.int64)
+    np.cumsum(signs[1:] != signs[:-1], out=changes[1:])
+    starts = np.arange(n_t) * hop
+    zcr = (changes[starts + win - 1] - changes[starts]) / np.float32(win - 1)
+    energy = np.vstack([rms_db, zcr])
+
+    # --- pitch and voicing: autocorrelation = inverse FFT of the power spectrum
+    # (Wiener-Khinchin), divided by the window's own autocorrelation [6]
+    # (a complex64 input spares scipy its slower real-to-complex conversion; same values)
+    ac = scipy.fft.irfft(power.astype(np.complex64), n=cfg.n_fft, axis=1)[:, : analysis.lag_max + 2]
+    nac = ac / np.maximum(ac[:, :1], np.float32(_EPS))
+    nac *= analysis.inv_window_ac
+    lo, hi = analysis.lag_min, analysis.lag_max
+    search = nac[:, lo : hi + 1]
+    rows = np.arange(n_t)
+    best = np.argmax(search, axis=1) + lo
+    strength = nac[rows, best]
+    # prefer the shortest lag (highest f0) that is a sub-multiple of the best one and
+    # nearly as strong: guards against the usual octave-down errors
+    for div in (2, 3):
+        cand = np.rint(best / div).astype(np.int64)
+        ok = (cand >= lo) & (nac[rows, np.clip(cand, 0, nac.shape[1] - 1)] >= 0.9 * strength)
+        best = np.where(ok, cand, best)
+    val = nac[rows, best]
+    left = nac[rows, best - 1]
+    right = nac[rows, np.minimum(best + 1, nac.shape[1] - 1)]
+    denom = left - 2.0 * val + right
+    safe = np.where(np.abs(denom) > 1e-6, denom, 1.0)
+    shift = np.clip(np.where(np.abs(denom) > 1e-6, 0.5 * (left - right) / safe, 0.0), -0.5, 0.5)
+    f0 = cfg.sample_rate_hz / (best + shift)
+    loud = rms_db > (rms_db.max() - 35.0)
+    voiced = (strength >= cfg.voicing_threshold) & loud & (zcr < 0.3)
+    r = np.clip(strength, 1e-3, 1.0 - 1e-3)
+    hnr_db = 10.0 * np.log10(r / (1.0 - r))  # harmonics-to-noise ratio from the peak [6]
+    pitch = np.vstack([np.where(voiced, f0, 0.0), np.clip(strength, 0.0, 1.0), hnr_db])
+
+    out = {
+        "mfcc": mfcc,
+        "logmel": logmel,
+        "chroma": chroma,
+        "spectral": spectral,
+        "contrast": contrast,
+        "energy": energy,
+        "pitch": pitch,
+    }
+    if cfg.voice_quality:
+        out["voice"] = voice_descriptors(power=power, cum=cum, mel=mel, f0_hz=f0, analysis=analysis)
+    return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+#: Rows of the ``voice`` descriptors (:func:`voice_descriptors`), in order.
+VOICE_ROWS = ("loudness", "alpha_ratio_db", "hammarberg_db", "slope0_500_db_per_khz",
+              "slope500_1500_db_per_khz", "h1_h2_db")
+
+
+def voice_descriptors(
+    *, power: np.ndarray, cum: np.ndarray, mel: np.ndarray, f0_hz: np.ndarray, analysis: _Analysis
+) -> np.ndarray:
+    """eGeMAPS-like framewise loudness, spectral balance and voice-quality descriptors [7]_.
+
+    Cheap stand-ins computed from the power spectrum the other descriptors already use (no
+    formant tracking, no auditory filter bank).
+
+    Parameters
+    ----------
+    power : np.ndarray, float32, shape (n_frames, n_bins)
+        Power spectrum of each frame.
+    cum : np.ndarray, float32, shape (n_frames, n_bins)
+        ``np.cumsum(power, axis=1)``.
+    mel : np.ndarray, float32, shape (n_mels, n_frames)
+        Mel power spectrogram.
+    f0_hz : np.ndarray, shape (n_frames,)
+        Pitch estimate of every frame (Hz; also of unvoiced frames, where it means little).
+    analysis : _Analysis
+        Constants of the configuration.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (6, n_frames)
+        Rows :data:`VOICE_ROWS`: ``loudness`` (sum of the mel power spectrum raised to 0.3,
+        Stevens' power law, as openSMILE's auditory-spectrum loudness; arbitrary units),
+        ``alpha_ratio_db`` (energy 50-1000 Hz over 1-5 kHz, dB), ``hammarberg_db``
+        (strongest bin 0-2 kHz over strongest bin 2-5 kHz, dB), ``slope0_500_db_per_khz``
+        and ``slope500_1500_db_per_khz`` (least-squares slope of the dB power spectrum in
+        the band, dB/kHz), ``h1_h2_db`` (first over second harmonic: strongest bin within
+        one bin of f0 and of 2 f0, dB).
+
+    References
+    ----------
+    .. [7] F. Eyben et al., "The Geneva Minimalistic Acoustic Parameter Set (GeMAPS) for
+       voice research and affective computing", IEEE Trans. Affective Computing 7(2), 2016.
+    """
+    eps = np.float32(_EPS)
+    loudness = np.power(np.maximum(mel, 0.0), np.float32(0.3)).sum(axis=0)
+
+    def band_energy(a: int, b: int) -> np.ndarray:
+        return cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)
+
+    (a1, b1), (a2, b2) = analysis.alpha_bands
+    alpha = 10.0 * np.log10((band_energy(a1, b1) + eps) / (band_energy(a2, b2) + eps))
+    (a1, b1), (a2, b2) = analysis.hammarberg_bands
+    hammarberg = 10.0 * np.log10((power[:, a1:b1].max(axis=1) + eps) / (power[:, a2:b2].max(axis=1) + eps))
+    slopes = [(10.0 * np.log10(power[:, a:b] + eps)) @ w for a, b, w in analysis.slope_bands]
+    bin_hz = analysis.freqs[1]
+    rows = np.arange(power.shape[0])[:, None]
+    harmonic = []
+    for k in (1, 2):
+        centre = np.rint(k * np.asarray(f0_hz, dtype=np.float64) / bin_hz).astype(np.int64)
+        idx = np.clip(centre[:, None] + np.arange(-1, 2), 0, power.shape[1] - 1)
+        harmonic.append(power[rows, idx].max(axis=1))
+    h1_h2 = 10.0 * np.log10((harmonic[0] + eps) / (harmonic[1] + eps))
+    return np.vstack([loudness, alpha, hammarberg, *slopes, h1_h2]).astype(np.float32)

@@ -1,0 +1,122 @@
+"""The loud-frame speech level: the one definition of "how loud the speech is".
+
+The project measures a speech signal's level as the **90th percentile of its frame RMS**
+(:data:`LOUD_FRAME_PERCENTILE`): leading and trailing silence and pauses do not lower it
+(unlike the whole signal's RMS), and one click does not raise it (unlike the peak). It is
+what the segmenter reports per utterance (``Segmenter.speech_level_dbfs``, on its voiced
+frames), what the extractor scales to ``FeatureConfig.target_level_dbfs``, what the "too
+quiet" message reads, and what every SNR of training and evaluation is defined against
+(``train.augment.speech_rms``, ``train.sessions``). Callers choose the frames (the
+segmenter's 30 ms VAD frames, the extractor's 25 ms / 10 ms analysis frames, 25 ms
+non-overlapping frames for SNRs); the statistic over them is this module's.
+
+The percentile is taken with numpy's default linear interpolation, of whatever monotone
+quantity the caller holds (linear RMS, or frame levels in dBFS: the two differ only by the
+interpolation between the two frames around the 90th percentile).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LOUD_FRAME_PERCENTILE", "loud_frame_level", "frame_rms", "rms_dbfs", "speech_level_dbfs"]
+
+#: Percentile (0-100) of the frame levels taken as the speech level.
+LOUD_FRAME_PERCENTILE: float = 90.0
+
+
+def loud_frame_level(frame_levels: np.ndarray | list[float]) -> float:
+    """The loud-frame level of a set of frame levels: their 90th percentile.
+
+    Parameters
+    ----------
+    frame_levels : array-like, shape (n_frames,)
+        One level per frame, linear RMS (full scale = 1) or dBFS; any float dtype.
+
+    Returns
+    -------
+    float
+        In the unit of ``frame_levels``.
+
+    Raises
+    ------
+    ValueError
+        No frames.
+    """
+    x = np.asarray(frame_levels)
+    if x.size == 0:
+        raise ValueError("no frames to take a speech level of")
+    return float(np.percentile(x, LOUD_FRAME_PERCENTILE))
+
+
+def frame_rms(y: np.ndarray, *, frame_length: int) -> np.ndarray:
+    """RMS of consecutive non-overlapping frames (the tail shorter than a frame is left out).
+
+    Parameters
+    ----------
+    y : np.ndarray, float, shape (n_samples,)
+        Audio in [-1, 1].
+    frame_length : int
+        Frame length (samples), e.g. 400 = 25 ms at 16 kHz.
+
+    Returns
+    -------
+    np.ndarray, dtype of ``y`` (float64 for integer input), shape (n_samples // frame_length,)
+        Linear RMS per frame; when ``y`` is shorter than one frame, the whole signal's RMS
+        (shape (1,)), and ``[]`` for no samples.
+
+    Raises
+    ------
+    ValueError
+        ``frame_length`` < 1 or ``y`` not 1-D.
+    """
+    if frame_length < 1:
+        raise ValueError(f"frame_length must be >= 1 sample, got {frame_length}")
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"expected mono audio of shape (n_samples,), got shape {y.shape}")
+    n = y.size // frame_length
+    if n:
+        return np.sqrt(np.mean(y[: n * frame_length].reshape(n, frame_length) ** 2, axis=1))
+    return np.array([np.sqrt(np.mean(y**2))]) if y.size else np.array([])
+
+
+def rms_dbfs(rms: float, *, floor_dbfs: float = -200.0) -> float:
+    """A linear RMS (full scale = 1) in dBFS, ``20 log10(rms)``, never below ``floor_dbfs``.
+
+    Parameters
+    ----------
+    rms : float
+    floor_dbfs : float, default -200.0
+        Returned for digital silence (and anything quieter).
+
+    Returns
+    -------
+    float
+        dBFS.
+    """
+    return float(max(20.0 * np.log10(rms), floor_dbfs)) if rms > 0 else float(floor_dbfs)
+
+
+def speech_level_dbfs(y: np.ndarray, *, frame_length: int = 400) -> float:
+    """The loud-frame speech level of a signal: 90th percentile of its non-overlapping frame
+    RMS, in dBFS.
+
+    Parameters
+    ----------
+    y : np.ndarray, float, shape (n_samples,)
+        Audio in [-1, 1].
+    frame_length : int, default 400
+        Frame length (samples; 400 = 25 ms at 16 kHz, the frame SNRs are defined on).
+
+    Returns
+    -------
+    float
+        dBFS (-200 for digital silence).
+
+    Raises
+    ------
+    ValueError
+        No samples, or as :func:`frame_rms`.
+    """
+    return rms_dbfs(loud_frame_level(frame_rms(y, frame_length=frame_length)))
