@@ -754,7 +754,9 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
     """Read a calibration list: CSV with header ``path,label``, one labelled recording per row.
 
     Relative paths are relative to the CSV's folder. Every problem is found before anything
-    is read or written, and the first few of each kind are named.
+    is read or written, and the first few of each kind are named. A row repeating an
+    earlier one (the same file, after resolving, with the same label) is dropped with a
+    logged warning, so no recording counts twice.
 
     Parameters
     ----------
@@ -773,8 +775,9 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
     Raises
     ------
     ProfileError
-        Unreadable file, no ``path`` and ``label`` columns, no rows, empty cells, missing
-        audio files, unknown labels, or a label with fewer than ``min_per_label`` rows.
+        Unreadable file, no ``path`` and ``label`` columns, no rows, empty cells, a NUL byte
+        in a path, missing audio files, unknown labels, one file given two labels, or a
+        label with fewer than ``min_per_label`` rows.
     """
     import csv
 
@@ -792,13 +795,25 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
         raise ProfileError(f"calibration list {p}: no rows after the header `path,label`")
     base = p.resolve().parent
     out: list[tuple[Path, str]] = []
-    empty, missing, unknown = [], [], []
+    empty, missing, unknown, nul, twice = [], [], [], [], []
+    seen: dict[Path, tuple[str, int]] = {}
     for line, row in enumerate(rows, start=2):
         raw, lab = (row.get("path") or "").strip(), (row.get("label") or "").strip()
         if not raw or not lab:
             empty.append(f"line {line}")
             continue
+        if "\x00" in raw:
+            nul.append(f"line {line}")
+            continue
         f = (base / raw).resolve()
+        if f in seen:
+            first_label, first_line = seen[f]
+            if first_label == lab:
+                log.warning("calibration list %s, line %d: %s repeats line %d; counted once", p, line, raw, first_line)
+            else:
+                twice.append(f"{raw} ({first_label!r} on line {first_line}, {lab!r} on line {line})")
+            continue
+        seen[f] = (lab, line)
         if not f.is_file():
             missing.append(raw)
         if lab not in labels:
@@ -807,6 +822,10 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
     problems = []
     if empty:
         problems.append(f"{len(empty)} row(s) with an empty path or label: {_name_some(empty)}")
+    if nul:
+        problems.append(f"{len(nul)} path(s) holding a NUL byte: {_name_some(nul)}")
+    if twice:
+        problems.append(f"{len(twice)} file(s) given two labels: {_name_some(twice)}")
     if missing:
         problems.append(f"{len(missing)} missing file(s): {_name_some(missing)}")
     if unknown:

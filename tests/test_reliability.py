@@ -342,3 +342,141 @@ def test_a_profile_name_with_terminal_escapes_is_printed_clean(profile_file, sma
     out = capsys.readouterr()
     assert code == 0 and '"profile": "anna"' in out.out and "\x1b" not in out.out + out.err
     assert printable("a\x1b[1mb\x9b2Jc\x00d") == "abcd"
+
+
+# ---------------------------------------------------------------- 3. inputs
+def _records(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_a_sessions_row_longer_than_its_header_is_a_usage_error(tmp_path, capsys):
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(DEMO_WAV.read_bytes())
+    sessions = tmp_path / "s.csv"
+    sessions.write_text("path,session\na.wav,anna,extra\n")
+    code, err = _run(capsys, "predict", "--model", str(SMALL_MODEL), "--sessions", str(sessions), str(wav))
+    assert code == 2 and "line 2: 3 cells, the header names 2 columns" in err
+
+
+def test_a_nul_byte_in_a_sessions_or_calibration_path_is_a_usage_error(tmp_path, capsys, small_model):
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(DEMO_WAV.read_bytes())
+    sessions = tmp_path / "s.csv"
+    sessions.write_text("path,session\na\x00.wav,anna\n")
+    code, err = _run(capsys, "predict", "--model", str(SMALL_MODEL), "--sessions", str(sessions), str(wav))
+    assert code == 2 and "NUL byte" in err
+    calib = tmp_path / "c.csv"
+    calib.write_text(f"path,label\na\x00.wav,{small_model.labels[0]}\n")
+    code, err = _run(capsys, "calibrate", "--model", str(SMALL_MODEL), "--from", str(calib),
+                     "--profile", str(tmp_path / "p.npz"))
+    assert code == 2 and "NUL byte" in err and not (tmp_path / "p.npz").exists()
+
+
+def test_a_repeated_calibration_row_counts_once(tmp_path, small_model, caplog):
+    from ser_live.profile import read_calibration_csv
+
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(DEMO_WAV.read_bytes())
+    lab = small_model.labels[0]
+    calib = tmp_path / "c.csv"
+    calib.write_text(f"path,label\na.wav,{lab}\n./a.wav,{lab}\n")
+    with caplog.at_level("WARNING"):
+        rows = read_calibration_csv(calib, [lab])
+    assert rows == [(wav.resolve(), lab)] and "repeats line 2; counted once" in caplog.text
+    calib.write_text(f"path,label\na.wav,{lab}\na.wav,{small_model.labels[1]}\n")
+    with pytest.raises(ProfileError, match="given two labels"):
+        read_calibration_csv(calib, small_model.labels[:2])
+
+
+def test_an_input_named_twice_with_sessions_counts_once(tmp_path, capsys, data_root):
+    """Issue 22, case 8: another file's score used to move (0.375 -> 0.543) when one input
+    was named twice; now the duplicate is read once, and still gets its record."""
+    actor = data_root / "ravdess" / "Actor_01"
+    a, b = sorted(actor.glob("*.flac"))[8:10]
+    sessions = tmp_path / "s.csv"
+    sessions.write_text(f"path,session\n{a},anna\n{b},anna\n")
+    model = REPO_ROOT / "models" / "ser-default.skops"  # has a session normaliser
+    code = main(["predict", "--model", str(model), "--sessions", str(sessions), str(a), str(b)])
+    first = capsys.readouterr()
+    spelt_again = str(a.parent / ".." / a.parent.name / a.name)
+    code2 = main(["predict", "--model", str(model), "--sessions", str(sessions), str(a), str(b), spelt_again])
+    second = capsys.readouterr()
+    assert code == code2 == 0 and "Traceback" not in second.err
+    r1, r2 = _records(first.out), _records(second.out)
+    assert len(r2) == 3 and r2[2]["path"] == spelt_again  # nothing lost: every mention has its record
+    assert r2[0]["probabilities"] == r1[0]["probabilities"] and r2[1]["probabilities"] == r1[1]["probabilities"]
+    assert r2[2]["probabilities"] == r1[0]["probabilities"]
+    assert "named again" in second.err and "count once" in second.err
+
+
+def test_a_fifo_is_refused_at_once_not_read(tmp_path):
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    res = subprocess.run([sys.executable, "-m", "ser_live", "predict", "--model", str(SMALL_MODEL), str(fifo)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 3 and "not a regular file" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_an_empty_file_says_empty(tmp_path, capsys):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    code, err = _run(capsys, "predict", "--model", str(SMALL_MODEL), str(empty))
+    assert code == 3 and "empty file (0 bytes)" in err and "Format not recognised" not in err
+
+
+def test_a_half_truncated_wav_is_classified_with_a_warning(tmp_path, capsys):
+    data = DEMO_WAV.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 2])
+    code = main(["predict", "--model", str(SMALL_MODEL), str(cut)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in err and len(_records(out)) == 1
+    assert "truncated: the header announces" in err and "(50 %)" in err
+    whole = tmp_path / "whole.wav"
+    whole.write_bytes(data)
+    code2, err2 = _run(capsys, "predict", "--model", str(SMALL_MODEL), str(whole))
+    assert code2 == 0 and "truncated" not in err2
+
+
+def test_the_folder_walk_takes_every_readable_format_and_warns_of_dangling_links(tmp_path, capsys):
+    import soundfile as sf
+
+    from ser_live.audiofile import AUDIO_SUFFIXES, decode_audio, expand_audio_paths
+
+    y = decode_audio(DEMO_WAV)
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    sf.write(folder / "a.aiff", y, 16000, format="AIFF", subtype="PCM_16")
+    made = ["a.aiff"]
+    if ".mp3" in AUDIO_SUFFIXES:
+        sf.write(folder / "b.mp3", y.astype(np.float32) / 32768, 16000, format="MP3")
+        made.append("b.mp3")
+    (folder / "gone.wav").symlink_to(tmp_path / "nowhere.wav")
+    (folder / "notes.txt").write_text("not audio")
+    code = main(["predict", "--model", str(SMALL_MODEL), str(folder)])  # (installs the CLI's log handler)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "gone.wav: skipped, a symbolic link to a missing file" in err
+    assert sorted(Path(r["path"]).name for r in _records(out)) == made  # every readable file scored
+    assert code == 0, err
+    found = [Path(p).name for p, err in expand_audio_paths([str(folder)])]
+    assert found == made
+
+
+def test_a_steady_tone_is_flagged_not_speech(tmp_path, capsys):
+    from ser_live.audiofile import write_wav
+    from ser_live.offline import TONE_FRACTION, tone_fraction
+
+    t = np.arange(16000) / 16000
+    silence = np.zeros(16000)
+    y = np.concatenate([silence, 0.3 * np.sin(2 * np.pi * 1000 * t), silence])  # the VAD takes its onset
+    tone = write_wav(tmp_path / "tone.wav", y.astype(np.float32))
+    code = main(["predict", "--model", str(SMALL_MODEL), str(tone)])
+    out, err = capsys.readouterr()
+    assert code == 0 and len(_records(out)) == 1 and "Traceback" not in err
+    assert "not speech?" in err and "steady tone at 1000 Hz" in err
+    from ser_live.audiofile import load_audio
+
+    assert tone_fraction(load_audio(DEMO_WAV))[0] < TONE_FRACTION
+    code, err = _run(capsys, "predict", "--model", str(SMALL_MODEL), str(DEMO_WAV))
+    assert code == 0 and "not speech?" not in err
