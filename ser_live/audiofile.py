@@ -124,7 +124,7 @@ def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError |
                     log.warning("%s: skipped, a symbolic link to a missing file (%s)", f, os.readlink(f))
             found.sort()
             if not found:
-                yield raw, AudioFileError(f"{raw}: folder holds no {'/'.join(AUDIO_SUFFIXES)} files")
+                yield raw, AudioFileError(f"{raw}: folder holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
             for f in found:
                 yield str(f), None
         else:
