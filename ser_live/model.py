@@ -204,7 +204,9 @@ def model_file_types(path: str | Path) -> set[str]:
     Raises
     ------
     ModelError
-        Not a zip archive with a readable skops schema.
+        Not a zip archive with a readable skops schema, or one beyond the limits of
+        :data:`ser_live.safezip.MODEL_LIMITS` (checked on the zip directory before anything
+        is inflated) or with a schema nested deeper than ``SCHEMA_MAX_DEPTH``.
     """
     from .safezip import MODEL_LIMITS, SCHEMA_MAX_BYTES, SCHEMA_MAX_DEPTH, check_archive, loads_bounded
 
