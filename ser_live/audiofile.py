@@ -15,6 +15,9 @@ prediction and ``--segments`` therefore see the same samples at any original rat
 from __future__ import annotations
 
 import logging
+import os
+import stat
+import struct
 from pathlib import Path
 from typing import Iterator
 
@@ -34,6 +37,9 @@ __all__ = [
     "to_int16",
     "to_float32",
     "write_wav",
+    "AUDIO_SUFFIXES",
+    "expand_audio_paths",
+    "wav_declared_frames",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,8 +74,24 @@ class AudioInfo:
 
 
 
-#: File suffixes picked up when a folder is walked for audio (``predict``, ``--dask`` batches).
-AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg")
+#: File suffixes of each libsndfile format a folder walk picks up (suffixes as the formats'
+#: own documents name them; libsndfile itself goes by the header, not the suffix).
+_FORMAT_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "WAV": (".wav",), "WAVEX": (".wav",), "FLAC": (".flac",), "OGG": (".ogg", ".oga", ".opus"),
+    "MP3": (".mp3",), "AIFF": (".aiff", ".aif", ".aifc"), "AU": (".au", ".snd"), "CAF": (".caf",),
+    "W64": (".w64",), "RF64": (".rf64",),
+}
+
+
+def _readable_suffixes() -> tuple[str, ...]:
+    formats = sf.available_formats()  # what this libsndfile build reads (MP3 since 1.1.0)
+    return tuple(dict.fromkeys(s for fmt, sfx in _FORMAT_SUFFIXES.items() if fmt in formats for s in sfx))
+
+
+#: File suffixes picked up when a folder is walked for audio (``predict``, ``--dask`` batches):
+#: every suffix of :data:`_FORMAT_SUFFIXES` whose format the installed libsndfile reads
+#: (with libsndfile 1.2: WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF, AU, CAF, W64, RF64).
+AUDIO_SUFFIXES: tuple[str, ...] = _readable_suffixes()
 
 
 def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError | None]]:
@@ -84,16 +106,25 @@ def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError |
     ------
     (str, AudioFileError or None)
         Each file named, and each file with a suffix in :data:`AUDIO_SUFFIXES` found under a
-        folder named, in order. A folder holding no such file yields the folder with an
-        :class:`~ser_live.errors.AudioFileError` (the caller decides whether that ends the run);
-        files are not opened here.
+        folder named (suffixes compared case-insensitively), in order. A folder holding no
+        such file yields the folder with an :class:`~ser_live.errors.AudioFileError` (the
+        caller decides whether that ends the run); files are not opened here. A symbolic
+        link under a folder whose target is missing is skipped with a logged warning.
     """
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+            found = []
+            for f in p.rglob("*"):
+                if f.suffix.lower() not in AUDIO_SUFFIXES:
+                    continue
+                if f.is_file():
+                    found.append(f)
+                elif f.is_symlink() and not f.exists():
+                    log.warning("%s: skipped, a symbolic link to a missing file (%s)", f, os.readlink(f))
+            found.sort()
             if not found:
-                yield raw, AudioFileError(f"{raw}: folder holds no {'/'.join(AUDIO_SUFFIXES)} files")
+                yield raw, AudioFileError(f"{raw}: folder holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
             for f in found:
                 yield str(f), None
         else:
@@ -114,13 +145,27 @@ def audio_info(path: str | Path) -> AudioInfo:
     Raises
     ------
     AudioFileError
-        The file does not exist, cannot be decoded, or holds no samples.
+        The file does not exist, is a folder or not a regular file (a FIFO, device or
+        socket: never opened, so a FIFO cannot hang the call), is empty (0 bytes), cannot
+        be decoded, or holds no samples.
     """
     p = Path(path)
-    if not p.exists():
-        raise AudioFileError(f"{p}: no such file")
-    if p.is_dir():
+    if "\x00" in str(p):
+        raise AudioFileError(f"{p!r}: a file name cannot hold a NUL byte")
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise AudioFileError(f"{p}: no such file") from None
+    except OSError as exc:
+        raise AudioFileError(f"{p}: cannot read it ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(st.st_mode):
         raise AudioFileError(f"{p}: is a folder, not an audio file")
+    if not stat.S_ISREG(st.st_mode):
+        raise AudioFileError(
+            f"{p}: not a regular file (a FIFO, device or socket); save the audio to a file first"
+        )
+    if st.st_size == 0:
+        raise AudioFileError(f"{p}: empty file (0 bytes)")
     try:
         info = AudioInfo(p, sf.info(str(p)))
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/TypeError
@@ -131,6 +176,65 @@ def audio_info(path: str | Path) -> AudioInfo:
     if info.n_frames <= 0 or info.sample_rate_hz <= 0:
         raise AudioFileError(f"{p}: the file holds no audio samples (empty)")
     return info
+
+
+def wav_declared_frames(path: str | Path, info: AudioInfo) -> int | None:
+    """Frames a WAV file's ``data`` chunk header announces (libsndfile reports what the
+    file holds, so a cut file reads as a shorter one without a word).
+
+    Parameters
+    ----------
+    path : str or Path
+    info : AudioInfo
+        The file's :func:`audio_info`.
+
+    Returns
+    -------
+    int or None
+        Frames announced; None for other formats, an RF64/streamed size (``0`` or
+        ``0xFFFFFFFF``), a compressed subtype, or a header this reader does not follow.
+
+    Notes
+    -----
+    RIFF chunks: 4-byte id, 4-byte little-endian size, data padded to an even length
+    (Microsoft "Multimedia Programming Interface and Data Specifications 1.0", 1991).
+    """
+    if info.format != "WAV":
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = None
+            for _ in range(64):  # chunks before "data": fmt, LIST, fact, ...
+                hdr = f.read(8)
+                if len(hdr) < 8:
+                    return None
+                cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+                if cid == b"fmt ":
+                    fmt = f.read(size + (size & 1))
+                    if len(fmt) >= 14:
+                        block_align = struct.unpack("<H", fmt[12:14])[0]
+                    continue
+                if cid == b"data":
+                    if not block_align or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size // block_align
+                f.seek(size + (size & 1), os.SEEK_CUR)
+    except OSError:
+        return None
+    return None
+
+
+def _warn_if_truncated(info: AudioInfo) -> None:
+    declared = wav_declared_frames(info.path, info)
+    if declared is not None and declared > info.n_frames:
+        log.warning(
+            "%s: truncated: the header announces %.2f s, the file holds %.2f s (%.0f %%); "
+            "classifying what is there",
+            info.path, declared / info.sample_rate_hz, info.duration_s, 100 * info.n_frames / declared,
+        )
 
 
 def _to_mono(block: np.ndarray) -> np.ndarray:
@@ -266,6 +370,7 @@ def iter_audio_blocks(
         (raised when that block is reached).
     """
     info = audio_info(path)
+    _warn_if_truncated(info)
     block_frames = max(1, int(round(block_s * info.sample_rate_hz)))
     resampler = None
     if info.sample_rate_hz != sample_rate_hz:

@@ -44,6 +44,7 @@ from .errors import ModelError
 from .features import FeatureConfig, FeatureExtractor
 from .normalize import SessionNormalizer, SessionState
 from .route import NoiseRoute
+from .safezip import check_model_arrays
 from .types import Prediction
 
 __all__ = [
@@ -203,11 +204,15 @@ def model_file_types(path: str | Path) -> set[str]:
     Raises
     ------
     ModelError
-        Not a zip archive with a readable skops schema.
+        Not a zip archive with a readable skops schema, or one beyond the limits of
+        :data:`ser_live.safezip.MODEL_LIMITS` (checked on the zip directory before anything
+        is inflated) or with a schema nested deeper than ``SCHEMA_MAX_DEPTH``.
     """
-    sio = import_skops_io()
+    from .safezip import MODEL_LIMITS, SCHEMA_MAX_BYTES, SCHEMA_MAX_DEPTH, check_archive, loads_bounded
 
     p = Path(path)
+    check_archive(p, MODEL_LIMITS, error=ModelError, what="ser-live model file")  # bounded before inflating
+    sio = import_skops_io()
     found: set[str] = set()
 
     def walk(node: Any) -> None:
@@ -222,7 +227,8 @@ def model_file_types(path: str | Path) -> set[str]:
 
     try:
         with zipfile.ZipFile(p) as zf:
-            walk(json.loads(zf.read("schema.json")))
+            walk(loads_bounded(zf.read("schema.json"), max_bytes=SCHEMA_MAX_BYTES, max_depth=SCHEMA_MAX_DEPTH,
+                               what="schema.json"))
         found.update(sio.get_untrusted_types(file=p))
     except Exception as exc:  # zip, JSON and skops schema errors alike: not our file
         raise ModelError(f"{p}: not a ser-live model file ({type(exc).__name__}: {exc})") from exc
@@ -553,6 +559,7 @@ class EmotionModel:
             noise_route=route,
         )
         model.path = p
+        check_model_arrays(model)  # finite numbers, array shapes that fit (ser_live/safezip.py)
         return model
 
 

@@ -54,6 +54,8 @@ __all__ = [
     "WHOLE_FILE_MAX_S",
     "classify_utterance",
     "read_sessions_csv",
+    "tone_fraction",
+    "TONE_FRACTION",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,11 @@ log = logging.getLogger(__name__)
 WHOLE_FILE_MAX_S: float = 60.0
 #: How many offending paths a sessions error names before "and N more".
 _NAMED_PATHS = 3
+#: :func:`tone_fraction` at or above which a whole-file prediction is logged as "not
+#: speech?". A pure or lightly noisy tone gives 0.999-1.0; speech reached at most 0.967
+#: (a sung-like ASED "sad" take) and mostly below 0.8 over about 170 files of RAVDESS, TESS,
+#: ASED and es_uem measured when this was set (issue 22).
+TONE_FRACTION: float = 0.99
 
 
 class SessionsError(SerLiveError, ValueError):
@@ -129,14 +136,16 @@ def read_sessions_csv(path: str | Path) -> dict[Path, str]:
     Raises
     ------
     SessionsError
-        Unreadable file, no ``path`` and ``session`` columns in the header, an empty cell,
-        no rows, or one path given two different sessions.
+        Unreadable file, no ``path`` and ``session`` columns in the header, a row with more
+        cells than the header (an unquoted comma in a path?), an empty cell, a NUL byte in
+        a path, no rows, or one path given two different sessions.
     """
     p = Path(path)
     try:
         with open(p, encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.DictReader(f))
-            fields = set(rows[0]) if rows else set()
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            fields = {h.strip() for h in (reader.fieldnames or [])}
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise SessionsError(f"sessions file {p}: cannot read it ({exc})") from exc
     if not rows:
@@ -148,15 +157,58 @@ def read_sessions_csv(path: str | Path) -> dict[Path, str]:
     base = p.resolve().parent
     out: dict[Path, str] = {}
     for line, row in enumerate(rows, start=2):
+        if None in row:  # DictReader files surplus cells under the key None
+            raise SessionsError(
+                f"sessions file {p}, line {line}: {len(reader.fieldnames or []) + len(row[None])} cells, the header "
+                f"names {len(reader.fieldnames or [])} columns (a comma in a path? quote the path)"
+            )
         raw, name = (row.get("path") or "").strip(), (row.get("session") or "").strip()
         if not raw or not name:
             raise SessionsError(f"sessions file {p}, line {line}: empty path or session")
+        if "\x00" in raw:
+            raise SessionsError(f"sessions file {p}, line {line}: the path holds a NUL byte")
         key = (base / raw).resolve()
         if out.setdefault(key, name) != name:
             raise SessionsError(
                 f"sessions file {p}, line {line}: {raw} is in two sessions ({out[key]!r} and {name!r})"
             )
     return out
+
+
+def tone_fraction(y: np.ndarray, *, frame: int = 512, sample_rate_hz: int = SAMPLE_RATE_HZ) -> tuple[float, float]:
+    """How much of a signal is one steady tone.
+
+    The long-term power spectrum (mean over Hann-windowed frames of ``frame`` samples,
+    bins below 80 Hz ignored: hum and DC) and the share of its power within +-2 bins of
+    its strongest bin. Speech spreads its power over harmonics and formants and moves its
+    pitch; a test tone puts nearly all of it in one place.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32 in [-1, 1] or int16, shape (n_samples,)
+        Mono audio at ``sample_rate_hz``.
+    frame : int, default 512
+        Frame length (samples; 31.25 Hz bins at 16 kHz).
+    sample_rate_hz : int, default 16000
+
+    Returns
+    -------
+    (float, float)
+        The share in [0, 1] (0 for a signal shorter than a frame or silent) and the
+        strongest frequency (Hz).
+    """
+    x = np.asarray(y, dtype=np.float64)
+    m = len(x) // frame
+    if m < 1:
+        return 0.0, 0.0
+    spec = np.abs(np.fft.rfft(x[: m * frame].reshape(m, frame) * np.hanning(frame), axis=1)) ** 2
+    power = spec.mean(axis=0)
+    power[: int(np.ceil(80.0 * frame / sample_rate_hz))] = 0.0
+    total = float(power.sum())
+    if total <= 0:
+        return 0.0, 0.0
+    k = int(np.argmax(power))
+    return float(power[max(k - 2, 0) : k + 3].sum() / total), k * sample_rate_hz / frame
 
 
 def _name_some(paths: list[str]) -> str:
@@ -316,7 +368,9 @@ class Predictor:
             normalised with the statistics of all utterances of its session
             (``model.predict_proba(X, groups=...)``; a file that fails contributes none).
             Segment results then carry ``session_utterances``, the size of their session
-            (None for a model without a normaliser). None: files
+            (None for a model without a normaliser). An input named twice (compared
+            after resolving) is read once and counts once in its session's statistics,
+            with a logged warning; each mention still gets its result. None: files
             are processed lazily, one at a time, each its own session. A model without a
             session normaliser ignores the sessions (a warning is logged).
 
@@ -380,10 +434,24 @@ class Predictor:
         self, paths: list[str], groups: list[str], *, segments: bool, errors: str
     ) -> Iterator[tuple[str, Prediction | list[Result] | SerLiveError]]:
         # pass 1: the utterances of every file (whole: the trimmed file) and their features
+        # (an input named twice, however spelt, is read once and counted once in its
+        # session's statistics; each mention still gets its result)
         found: list[list[Utterance] | SerLiveError] = []
+        first_row: list[int] = []
         rows: list[np.ndarray] = []
         row_group: list[str] = []
+        seen: dict[Path, int] = {}
         for path, group in zip(paths, groups):
+            key = Path(path).resolve()
+            if key in seen:
+                j = seen[key]
+                log.warning("%s: named again (as %s): its utterances count once in session %r",
+                            path, paths[j], group)
+                found.append(found[j])
+                first_row.append(first_row[j])
+                continue
+            seen[key] = len(found)
+            first_row.append(len(rows))
             try:
                 utts = self._file_utterances(path, segments=segments)
                 feats = [self.model.extractor.extract(u.samples) for u in utts]
@@ -398,14 +466,12 @@ class Predictor:
         branch = self.model.noise_branch_flags(np.array(rows)) if rows else []
         normalised = self.model.normalizer is not None
         sizes = {g: row_group.count(g) if normalised else None for g in set(row_group)}
-        i = 0
-        for path, group, item in zip(paths, groups, found):
+        for path, group, item, i in zip(paths, groups, found, first_row):
             if isinstance(item, SerLiveError):
                 yield path, item
                 continue
             preds = [self.model.prediction_from_proba(p, noise_branch=b)
                      for p, b in zip(proba[i : i + len(item)], branch[i : i + len(item)])]
-            i += len(item)
             if not segments:
                 yield path, preds[0]
                 continue
@@ -438,6 +504,10 @@ class Predictor:
 
     def _whole(self, y: np.ndarray, *, what: str) -> Prediction:
         a, b = self._span(y, what=what)
+        share, hz = tone_fraction(y[a:b])
+        if share >= TONE_FRACTION:
+            log.warning("%s: not speech? %.1f %% of the power is a steady tone at %.0f Hz; the prediction "
+                        "means little", what, 100 * share, hz)
         return self.model.predict_signal(y[a:b])
 
     def _segments(self, y: np.ndarray) -> list[Result]:

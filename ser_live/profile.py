@@ -64,6 +64,7 @@ import numpy as np
 from .errors import SerLiveError
 from .model import EmotionModel
 from .normalize import SessionNormalizer, SessionState
+from .safezip import PROFILE_LIMITS, PROFILE_META_MAX_CHARS, PROFILE_META_MAX_DEPTH, check_archive, loads_bounded, printable
 
 __all__ = [
     "PROFILE_FORMAT_VERSION",
@@ -186,8 +187,10 @@ def profiles_dir() -> Path:
 
 
 def profile_path(value: str | Path) -> Path:
-    """``--profile`` value to a file: a bare name (no folder, no suffix) is
-    ``profiles_dir()/NAME.npz``; anything else is the path as given.
+    """``--profile`` value to a file: a bare name (no folder separator, not ending in
+    ``.npz``) is ``profiles_dir()/NAME.npz``, dots included (``anna.v2`` is the name
+    ``anna.v2``, file ``anna.v2.npz``); anything else is the path as given (``./anna.v2``
+    for a file of that name in the working folder).
 
     Parameters
     ----------
@@ -196,9 +199,20 @@ def profile_path(value: str | Path) -> Path:
     Returns
     -------
     Path
+
+    Raises
+    ------
+    ProfileError
+        An empty (or blank) value, or one holding a NUL byte (exit status 2).
     """
-    p = Path(value)
-    if len(p.parts) == 1 and not p.suffix and "/" not in str(value) and os.sep not in str(value):
+    text = str(value)
+    if not text.strip():
+        raise ProfileError("--profile needs a profile name or a .npz path, got an empty value")
+    if "\x00" in text:
+        raise ProfileError(f"--profile {text!r}: a name or path cannot hold a NUL byte")
+    p = Path(text)
+    bare = len(p.parts) == 1 and "/" not in text and os.sep not in text and text not in (".", "..")
+    if bare and p.suffix.lower() != PROFILE_SUFFIX:
         return profiles_dir() / f"{p.name}{PROFILE_SUFFIX}"
     return p
 
@@ -431,7 +445,12 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
     """Read and validate a profile file; with ``model``, check it was made for that model.
 
     Nothing in the file can run code: ``np.load(..., allow_pickle=False)`` refuses object
-    arrays, and only the named numeric arrays and the JSON text are read.
+    arrays, and only the named numeric arrays and the JSON text are read. Nothing is
+    inflated before the zip directory and array headers are checked against
+    :data:`~ser_live.safezip.PROFILE_LIMITS` (a "zip bomb" is refused at once), and the
+    metadata JSON is bounded in length and nesting (:func:`~ser_live.safezip.loads_bounded`).
+    The names read from the file (profile, model, labels) have terminal escape sequences
+    and control characters removed (:func:`~ser_live.safezip.printable`).
 
     Parameters
     ----------
@@ -446,13 +465,20 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
     Raises
     ------
     ProfileError
-        Missing or unreadable file, not a profile (e.g. a pickle, an object array), another
-        format version, missing or malformed fields, arrays of the wrong shape or with
-        non-finite values, or (``model``) made for another model.
+        Missing or unreadable file, a folder or another non-regular file, members that
+        inflate beyond the limits, not a profile (e.g. a pickle, an object array), another
+        format version, missing or malformed fields (metadata nested too deep, counts that
+        are not positive integers, ``NaN``/``Infinity``), empty statistics, arrays of the
+        wrong shape or with non-finite values, or (``model``) made for another model.
     """
     p = Path(path)
-    if not p.is_file():
+    if p.is_dir():
+        raise ProfileError(f"profile {p} is a folder, not a profile file; give a .npz file or a bare profile name")
+    if not p.exists():
         raise ProfileError(f"profile {p} not found; make one with `ser-live calibrate --profile {p}`")
+    if not p.is_file():
+        raise ProfileError(f"profile {p} is not a regular file (a FIFO or device?); give a .npz file")
+    check_archive(p, PROFILE_LIMITS, error=ProfileError, what="readable ser-live profile")
     try:
         with np.load(p, allow_pickle=False) as z:
             missing = [k for k in _ARRAYS if k not in z.files]
@@ -464,7 +490,8 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise ProfileError(f"{p}: not a readable ser-live profile ({type(exc).__name__}: {exc})") from exc
     try:
-        meta = json.loads(str(arrays["meta"].item()))
+        meta = loads_bounded(str(arrays["meta"].item()), max_bytes=PROFILE_META_MAX_CHARS,
+                             max_depth=PROFILE_META_MAX_DEPTH, what="the metadata")
         if not isinstance(meta, dict):
             raise TypeError("meta is not an object")
     except (ValueError, TypeError) as exc:
@@ -475,11 +502,14 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
             f"{PROFILE_FORMAT_VERSION}; make it again with `ser-live calibrate`"
         )
     try:
-        labels = list(meta["labels"])
-        counts = {str(k): int(v) for k, v in dict(meta["counts"]).items()}
+        labels = [printable(v) if isinstance(v, str) else v for v in list(meta["labels"])]
+        counts = {printable(k): v for k, v in dict(meta["counts"]).items()}
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values()):
+            raise ValueError("the counts are not whole numbers")
         cfg = ProfileConfig(**dict(meta["config"])).validate()
-        fingerprint, model_name, name = str(meta["model_fingerprint"]), str(meta["model_name"]), str(meta["name"])
-    except (KeyError, TypeError, ValueError) as exc:
+        fingerprint = str(meta["model_fingerprint"])
+        model_name, name = printable(meta["model_name"]), printable(meta["name"])
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ProfileError(f"{p}: corrupt profile metadata ({type(exc).__name__}: {exc})") from exc
     c = len(labels)
     mean, var, W, b = (arrays[k] for k in ("prior_mean", "prior_var", "W", "b"))
@@ -490,6 +520,8 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
         problems.append("counts")
     if mean.ndim != 1 or var.shape != mean.shape or mean.dtype.kind != "f" or var.dtype.kind != "f":
         problems.append("statistics shape")
+    elif mean.size == 0:
+        problems.append("empty statistics")
     if W.shape != (c, c) or b.shape != (c,) or W.dtype.kind != "f" or b.dtype.kind != "f":
         problems.append("adaptation shape")
     if not problems and not all(np.isfinite(a).all() for a in (mean, var, W, b)):
@@ -501,7 +533,7 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
     prof = Profile(
         name=name, model_fingerprint=fingerprint, model_name=model_name, labels=labels, counts=counts,
         prior_mean=mean.astype(np.float64), prior_var=var.astype(np.float64), W=W.astype(np.float64),
-        b=b.astype(np.float64), config=cfg, created=str(meta.get("created", "")),
+        b=b.astype(np.float64), config=cfg, created=printable(meta.get("created", "")),
     )
     if model is not None:
         prof.check_model(model)
@@ -722,7 +754,9 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
     """Read a calibration list: CSV with header ``path,label``, one labelled recording per row.
 
     Relative paths are relative to the CSV's folder. Every problem is found before anything
-    is read or written, and the first few of each kind are named.
+    is read or written, and the first few of each kind are named. A row repeating an
+    earlier one (the same file, after resolving, with the same label) is dropped with a
+    logged warning, so no recording counts twice.
 
     Parameters
     ----------
@@ -741,8 +775,9 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
     Raises
     ------
     ProfileError
-        Unreadable file, no ``path`` and ``label`` columns, no rows, empty cells, missing
-        audio files, unknown labels, or a label with fewer than ``min_per_label`` rows.
+        Unreadable file, no ``path`` and ``label`` columns, no rows, empty cells, a NUL byte
+        in a path, missing audio files, unknown labels, one file given two labels, or a
+        label with fewer than ``min_per_label`` rows.
     """
     import csv
 
@@ -760,13 +795,25 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
         raise ProfileError(f"calibration list {p}: no rows after the header `path,label`")
     base = p.resolve().parent
     out: list[tuple[Path, str]] = []
-    empty, missing, unknown = [], [], []
+    empty, missing, unknown, nul, twice = [], [], [], [], []
+    seen: dict[Path, tuple[str, int]] = {}
     for line, row in enumerate(rows, start=2):
         raw, lab = (row.get("path") or "").strip(), (row.get("label") or "").strip()
         if not raw or not lab:
             empty.append(f"line {line}")
             continue
+        if "\x00" in raw:
+            nul.append(f"line {line}")
+            continue
         f = (base / raw).resolve()
+        if f in seen:
+            first_label, first_line = seen[f]
+            if first_label == lab:
+                log.warning("calibration list %s, line %d: %s repeats line %d; counted once", p, line, raw, first_line)
+            else:
+                twice.append(f"{raw} ({first_label!r} on line {first_line}, {lab!r} on line {line})")
+            continue
+        seen[f] = (lab, line)
         if not f.is_file():
             missing.append(raw)
         if lab not in labels:
@@ -775,6 +822,10 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
     problems = []
     if empty:
         problems.append(f"{len(empty)} row(s) with an empty path or label: {_name_some(empty)}")
+    if nul:
+        problems.append(f"{len(nul)} path(s) holding a NUL byte: {_name_some(nul)}")
+    if twice:
+        problems.append(f"{len(twice)} file(s) given two labels: {_name_some(twice)}")
     if missing:
         problems.append(f"{len(missing)} missing file(s): {_name_some(missing)}")
     if unknown:
