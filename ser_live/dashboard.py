@@ -447,7 +447,6 @@ class _LevelBar:
         yield Segment.line()
 
 
-
 # --------------------------------------------------------------------------------- panels
 def _fmt_level(level_dbfs: float) -> str:
     return f"{level_dbfs:6.1f} dBFS" if math.isfinite(level_dbfs) else "  -inf dBFS"

@@ -163,4 +163,3 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # e.g. an output file that cannot be written
         _err(f"error: {exc}")
         return ExitCode.ERROR
-

@@ -67,7 +67,6 @@ def add_calibrate_parser(sub: Any) -> argparse.ArgumentParser:
     return cal
 
 
-
 def _cmd_calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..model import EmotionModel
     from ..profile import profile_path

@@ -31,4 +31,3 @@ def _cmd_devices(args: argparse.Namespace) -> int:
         )
     print("(* = default input device; choose one with --device INDEX or --device NAME)")
     return 0
-

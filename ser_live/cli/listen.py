@@ -249,4 +249,3 @@ def _finish_listen(
         _err(f"error: no speech detected in {args.input}")
         return NoSpeechError.exit_code
     return 0
-

@@ -91,7 +91,6 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     add_vad_arguments(parser)
 
 
-
 def _add_partial_arguments(p: argparse.ArgumentParser) -> None:
     """``--partial``, ``--partial-interval-s``, ``--partial-min-s``, ``--uncertain-margin``,
     ``--uncertain-below``."""
@@ -128,7 +127,6 @@ def _uncertainty_rule(args: argparse.Namespace, n_labels: int) -> Any:
     return UncertaintyRule(margin=margin, below=None if below == "off" else below).validate()
 
 
-
 def _partial_config(args: argparse.Namespace) -> Any:
     """The :class:`~ser_live.vad.PartialConfig` of ``--partial`` (None without it)."""
     if not getattr(args, "partial", False):
@@ -136,7 +134,6 @@ def _partial_config(args: argparse.Namespace) -> Any:
     from ..vad import PartialConfig
 
     return PartialConfig(interval_s=args.partial_interval_s, min_speech_s=args.partial_min_s).validate()
-
 
 
 def _setup_logging(verbose: int) -> None:
@@ -190,7 +187,6 @@ def _model_path(value: str | None) -> Path | None:
         f"no model named {value!r} (no {named.name} in {MODELS_DIR}); shipped: "
         f"{', '.join(shipped) or 'none'}; or pass a model file path"
     )
-
 
 
 def _profile_text(profile: Any) -> str:

@@ -7,7 +7,8 @@ import contextlib
 import signal
 from typing import Any, Iterator
 
-
+#: Signals that end a listening run like Ctrl-C: summary printed, utterance in progress kept.
+#: SIGHUP comes when the terminal is closed; SIGQUIT from Ctrl-\\ (no core dump then).
 _STOP_SIGNALS: tuple[str, ...] = ("SIGTERM", "SIGHUP", "SIGQUIT")
 
 
