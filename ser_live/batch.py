@@ -4,8 +4,8 @@
 ``dask.distributed`` cluster: the inputs (files, folders, CSVs of paths) are split into tasks
 of a few hundred files, each worker loads the model once (:func:`model_plugin`, a worker
 plugin, re-installed on any worker that joins later), and each finished task's records are
-written to the output at once (:class:`RecordWriter`: ``.parquet`` through pyarrow, ``.jsonl``
-or ``.csv``), keyed by path, so an interrupted run keeps what was written and ``--resume``
+written to the output at once (:class:`~ser_live.records.RecordWriter`: ``.parquet`` through
+pyarrow, ``.jsonl`` or ``.csv``, the records of :mod:`ser_live.records`), keyed by path, so an interrupted run keeps what was written and ``--resume``
 scores only the paths not yet in the output. A file that fails is a record with its
 ``error``; a task that kills its worker repeatedly (Dask's ``KilledWorker``) is split in
 halves and resubmitted until the file to blame is alone, so no batch is ever lost.
@@ -33,13 +33,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-import io
-import json
 import logging
 import math
 import os
 import pickle
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,8 +44,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .audiofile import expand_audio_paths
-from .errors import SerLiveError
-from .jsonl import json_line
+from .errors import ExitCode, SerLiveError
+from .records import OUTPUT_SUFFIXES, RecordWriter, error_record, prediction_record
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import EmotionModel
@@ -63,24 +60,19 @@ __all__ = [
     "RecordWriter",
     "dask_imap",
     "dask_starmap",
-    "error_record",
     "expand_inputs",
     "open_client",
-    "prediction_record",
     "predict_on_cluster",
 ]
 
 log = logging.getLogger(__name__)
-
-#: Output formats of :class:`RecordWriter`, by file suffix.
-OUTPUT_SUFFIXES: tuple[str, ...] = (".parquet", ".jsonl", ".csv")
 
 
 class ClusterError(SerLiveError):
     """The Dask cluster cannot be reached, vanished mid-run, or has had no worker for too
     long. Exit status 8."""
 
-    exit_code = 8
+    exit_code = ExitCode.CLUSTER
 
 
 @dataclass
@@ -196,47 +188,6 @@ def _read_path_csv(path: Path) -> list[str]:
 
 def _chunks(items: Sequence[Any], n: int) -> list[list[Any]]:
     return [list(items[i : i + n]) for i in range(0, len(items), n)]
-
-
-# ---------------------------------------------------------------------- records
-def prediction_record(path: str, pred: Any) -> dict[str, Any]:
-    """The record of one whole-file prediction, exactly as ``ser-live predict`` writes it
-    (confidence and probabilities rounded to 4 decimals), plus ``error`` (None).
-
-    Parameters
-    ----------
-    path : str
-    pred : ser_live.types.Prediction
-
-    Returns
-    -------
-    dict
-        ``path``, ``label``, ``confidence``, ``probabilities`` (label -> float), ``error``; and
-        ``noise_branch`` for a model with a noise branch, as ``ser-live predict``'s JSON lines
-        (:class:`RecordWriter` writes it to ``.jsonl`` only; CSV and Parquet keep their columns).
-    """
-    rec = {"path": path, "label": pred.label, "confidence": round(float(pred.confidence), 4),
-           "probabilities": {k: round(float(v), 4) for k, v in pred.probabilities.items()}, "error": None}
-    if pred.noise_branch is not None:
-        rec["noise_branch"] = bool(pred.noise_branch)
-    return rec
-
-
-def error_record(path: str, exc: BaseException | str) -> dict[str, Any]:
-    """The record of a file that could not be scored: no label, the error as text.
-
-    Parameters
-    ----------
-    path : str
-    exc : exception or str
-
-    Returns
-    -------
-    dict
-        ``path``, ``label`` (None), ``confidence`` (None), ``probabilities`` (None), ``error``.
-    """
-    msg = exc if isinstance(exc, str) else (str(exc) if isinstance(exc, SerLiveError) else f"{type(exc).__name__}: {exc}")
-    return {"path": path, "label": None, "confidence": None, "probabilities": None, "error": msg}
 
 
 # ---------------------------------------------------------------------- workers
@@ -573,182 +524,6 @@ def _drain(pending: dict[Any, list[Any]], submit: Callable[[list[Any]], None], *
                 no_worker_since = None
 
 
-# ---------------------------------------------------------------------- outputs
-class RecordWriter:
-    """Writes prediction records to a ``.parquet``, ``.jsonl`` or ``.csv`` file (or JSON
-    lines to a text stream), a batch at a time, each batch on disk when :meth:`write` returns
-    (Parquet: when the writer is closed, see below).
-
-    Parameters
-    ----------
-    path : str or Path or None
-        Output file; its suffix picks the format. None writes JSON lines (or CSV with
-        ``fmt="csv"``) to ``stream``.
-    labels : sequence of str
-        The model's labels (Parquet and CSV columns ``prob_<label>``).
-    resume : bool, default False
-        Keep the records already in ``path`` (:attr:`done` holds their paths) and add to
-        them; otherwise ``path`` is replaced.
-    stream : text stream, optional
-        Where records go when ``path`` is None (default stdout).
-    fmt : {"jsonl", "csv"}, optional
-        Format for a stream.
-
-    Notes
-    -----
-    Parquet columns: ``path`` (string), ``label`` (string), ``confidence`` (float64),
-    ``prob_<label>`` per label (float64), ``error`` (string); one row group per batch. The
-    rows go to ``<path>.partial`` as they come and the file is renamed to ``path`` when the
-    writer closes, which it does on any exit of a ``with`` block (Ctrl-C, a lost cluster, an
-    error), so ``path`` is always a complete Parquet file; a process killed outright (SIGKILL)
-    leaves the previous ``path`` as it was. JSON lines and CSV are appended and flushed per
-    batch; on resume a torn last line (a killed writer) is cut off.
-
-    Raises
-    ------
-    ValueError
-        Unknown suffix, or on resume a file written for other labels.
-    OSError
-        The file cannot be written (raised at construction, before anything is scored).
-    """
-
-    def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
-                 stream: io.TextIOBase | None = None, fmt: str = "jsonl") -> None:
-        self.labels = list(labels)
-        self.path = Path(path) if path is not None else None
-        self.done: set[str] = set()
-        self.n_written = 0
-        self._pq = None
-        self._file: Any = None
-        self._csv: Any = None
-        if self.path is None:
-            self.fmt = fmt
-            self._file = stream or sys.stdout
-        else:
-            self.fmt = self.path.suffix.lower().lstrip(".")
-            if "." + self.fmt not in OUTPUT_SUFFIXES:
-                raise ValueError(f"{self.path}: unknown output format; use one of {', '.join(OUTPUT_SUFFIXES)}")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.fmt == "parquet":
-                self._open_parquet(resume)
-            else:
-                self._open_text(resume)
-        if self.fmt == "csv":
-            self._csv = csv.writer(self._file, lineterminator="\n")
-            if self.path is None or self._file.tell() == 0:
-                self._csv.writerow(self._columns())
-                self._file.flush()
-
-    def _columns(self) -> list[str]:
-        return ["path", "label", "confidence", *(f"prob_{lab}" for lab in self.labels), "error"]
-
-    def _open_text(self, resume: bool) -> None:
-        assert self.path is not None
-        if resume and self.path.exists():
-            data = self.path.read_bytes()
-            keep = data.rfind(b"\n") + 1  # a torn last line (a killed writer) is cut off
-            self.done = self._read_done(data[:keep].decode("utf-8", errors="replace"))
-            if keep < len(data):
-                log.warning("%s: dropping a torn last line of %d bytes", self.path, len(data) - keep)
-                with open(self.path, "rb+") as f:
-                    f.truncate(keep)
-            self._file = open(self.path, "a", encoding="utf-8", newline="")
-        else:
-            self._file = open(self.path, "w", encoding="utf-8", newline="")
-
-    def _read_done(self, text: str) -> set[str]:
-        """Paths of the records in a ``.jsonl``/``.csv`` output (checked before any change)."""
-        bad = ValueError(f"{self.path}: not records of this model in {self.fmt} form, cannot resume from it; "
-                         "write to another file")
-        if self.fmt == "jsonl":
-            try:
-                return {json.loads(line)["path"] for line in text.splitlines() if line.strip()}
-            except (ValueError, KeyError, TypeError):
-                raise bad from None
-        if not text:
-            return set()
-        if next(csv.reader(io.StringIO(text)), []) != self._columns():
-            raise bad
-        return {r["path"] for r in csv.DictReader(io.StringIO(text))}
-
-    def _schema(self) -> Any:
-        import pyarrow as pa
-
-        return pa.schema([("path", pa.string()), ("label", pa.string()), ("confidence", pa.float64()),
-                          *((f"prob_{lab}", pa.float64()) for lab in self.labels), ("error", pa.string())])
-
-    def _open_parquet(self, resume: bool) -> None:
-        import pyarrow.parquet as pq
-
-        assert self.path is not None
-        old = None
-        if resume and self.path.exists():
-            try:
-                old = pq.read_table(self.path)
-            except Exception as exc:  # noqa: BLE001 - pyarrow raises its own types
-                raise ValueError(f"{self.path}: not a readable Parquet file, cannot resume from it: {exc}") from exc
-            if old.schema.names != self._schema().names:
-                raise ValueError(f"{self.path}: its columns are not those of this model's records; "
-                                 "write to another file")
-            self.done = set(old.column("path").to_pylist())
-        self._partial = self.path.with_name(self.path.name + ".partial")
-        self._pq = pq.ParquetWriter(self._partial, self._schema())
-        if old is not None and old.num_rows:
-            self._pq.write_table(old.cast(self._schema()))
-
-    def write(self, records: Sequence[dict[str, Any]]) -> None:
-        """Write a batch of records (:func:`prediction_record` / :func:`error_record`).
-
-        Raises
-        ------
-        OSError
-            The file cannot be written.
-        """
-        if not records:
-            return
-        if self._pq is not None:
-            import pyarrow as pa
-
-            cols: dict[str, list[Any]] = {c: [] for c in self._schema().names}
-            for r in records:
-                probs = r.get("probabilities") or {}
-                cols["path"].append(r["path"])
-                cols["label"].append(r["label"])
-                cols["confidence"].append(r["confidence"])
-                for lab in self.labels:
-                    cols[f"prob_{lab}"].append(probs.get(lab))
-                cols["error"].append(r.get("error"))
-            self._pq.write_table(pa.table(cols, schema=self._schema()))
-        elif self._csv is not None:
-            for r in records:
-                probs = r.get("probabilities") or {}
-                self._csv.writerow([r["path"], r["label"], r["confidence"],
-                                    *(probs.get(lab) for lab in self.labels), r.get("error")])
-            self._file.flush()
-        else:
-            self._file.write("".join(json_line(r) for r in records))
-            self._file.flush()
-        self.n_written += len(records)
-        self.done.update(r["path"] for r in records)
-
-    def close(self) -> None:
-        """Finish the file (Parquet: footer written, renamed into place). Idempotent."""
-        if self._pq is not None:
-            pqw, self._pq = self._pq, None
-            pqw.close()
-            assert self.path is not None
-            os.replace(self._partial, self.path)
-        if self._file is not None and self.path is not None:
-            f, self._file = self._file, None
-            f.close()
-
-    def __enter__(self) -> "RecordWriter":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 # ---------------------------------------------------------------------- predict
 def predict_on_cluster(
     paths: Sequence[str],
@@ -854,58 +629,3 @@ def _progress(enabled: bool, *, total: int, description: str = "scoring") -> Ite
     with bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
-
-
-def predict_cli(args: Any, model: "EmotionModel", *, err: Callable[[str], None]) -> int:
-    """``ser-live predict ... --dask [ADDRESS]``: the command's cluster branch.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        ``paths``, ``dask`` ("" for a local cluster), ``output``, ``resume``, ``format``,
-        ``segments``, ``chunk_files``, ``vad_config``.
-    model : EmotionModel
-    err : callable(str)
-        Prints a message for the user (stderr).
-
-    Returns
-    -------
-    int
-        0; 1 when some file failed (its record says why); 2 usage error; 8 cluster
-        unreachable or lost (what was written stays written, ``--resume`` goes on).
-
-    Raises
-    ------
-    OSError
-        The output cannot be written (the CLI reports it, exit 1).
-    """
-    if args.segments:
-        err("error: --segments is not available with --dask yet (whole files only)")
-        return 2
-    if getattr(args, "sessions", None):  # TODO(issue 13): one task per session, normalised together
-        err("error: --sessions is not available with --dask yet")
-        return 2
-    if args.resume and not args.output:
-        err("error: --resume needs --output FILE (the records to resume from)")
-        return 2
-    try:
-        cfg = BatchConfig(chunk_files=args.chunk_files).validate()
-    except ValueError as exc:
-        err(f"error: --chunk-files: {exc}")
-        return 2
-    try:
-        with RecordWriter(args.output, labels=model.labels, resume=args.resume, fmt=args.format) as writer:
-            report = predict_on_cluster(args.paths, model=model, writer=writer, address=args.dask or None,
-                                        vad_config=args.vad_config, config=cfg)
-    except ClusterError as exc:
-        err(f"error: {exc}")
-        if args.output:
-            err(f"the records written so far are in {args.output}; run again with --resume to finish")
-        return exc.exit_code
-    except ValueError as exc:  # an output file that cannot be resumed
-        err(f"error: {exc}")
-        return 2
-    err(f"done: {report}" + (f" -> {args.output}" if args.output else ""))
-    for e in report.errors:
-        err(f"error: {e}")
-    return 1 if report.n_failed else 0

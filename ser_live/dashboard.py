@@ -1,4 +1,5 @@
-"""Outputs of the recogniser: the rich live dashboard, plain lines, JSON lines, exit summary.
+"""The recogniser's rich live dashboard (plain lines, JSON lines and the exit summary are in
+:mod:`ser_live.plaintext`; the calibration screen in :mod:`ser_live.calibration_view`).
 
 Rendering only: nothing here starts a thread, touches audio or blocks. The main thread owns a
 :class:`DashboardState`, feeds it each :class:`~ser_live.types.Result` (:meth:`~DashboardState.add_result`)
@@ -35,8 +36,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .labels import canonical_label
-from .jsonl import json_line as _json_line
-from .types import RecognizerStatus, Result, RunSummary, UncertaintyRule, latency_stats
+from .types import RecognizerStatus, Result, UncertaintyRule, latency_stats
 
 __all__ = [
     "EMOTION_COLORS",
@@ -50,12 +50,6 @@ __all__ = [
     "DashboardView",
     "render_dashboard",
     "LiveDashboard",
-    "format_plain",
-    "format_summary",
-    "json_line",
-    "CalibrationState",
-    "render_calibration",
-    "format_calibration_event",
 ]
 
 #: Colour (rich colour name) of each canonical emotion label.
@@ -451,7 +445,6 @@ class _LevelBar:
         if width - n_lit > 0:
             yield Segment(BAR_EMPTY * (width - n_lit), _DIM)
         yield Segment.line()
-
 
 
 # --------------------------------------------------------------------------------- panels
@@ -867,240 +860,3 @@ class LiveDashboard:
         self._drawn = (state.results_version, state.version)
         self.n_draws += 1
         self._live.refresh()
-
-
-# --------------------------------------------------------------------------------- text outputs
-def _top(d: dict[str, float], n: int) -> list[tuple[str, float]]:
-    return sorted(d.items(), key=lambda kv: -kv[1])[:n]
-
-
-def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) -> str:
-    """One readable line for an utterance (``--plain``).
-
-    Parameters
-    ----------
-    result : Result
-        A final result, or a provisional one (``final=False``), whose line starts with
-        ``"~"`` and ends with ``provisional``.
-    uncertainty : UncertaintyRule, optional
-        When it applies to the prediction, ``uncertain`` is appended (the label stays).
-
-    Returns
-    -------
-    str
-        E.g. ``"#3   [  12.34 -   15.02 s] angry      0.71  (rolling: angry 0.55)  proc 4.1 ms  eos 412.0 ms"``:
-        index, start and end (stream seconds), label, confidence, the rolling estimate's top
-        label (omitted when there is none), processing and end-of-speech latencies (ms);
-        ``cut`` is appended when the utterance was cut at the maximum length, ``noise
-        branch`` when the model's noise branch classified it. No newline.
-    """
-    u = result.utterance
-    mark = "#" if result.final else "~"
-    parts = [f"{mark}{u.index:<3d} [{u.start_s:7.2f} - {u.end_s:7.2f} s] {result.label:<10s} {result.confidence:.2f}"]
-    if result.rolling:
-        lab, p = _top(result.rolling, 1)[0]
-        parts.append(f"(rolling: {lab} {p:.2f})")
-    parts.append(f"proc {result.processing_ms:.1f} ms")
-    parts.append(f"eos {result.end_of_speech_ms:.1f} ms")
-    if u.cut_at_max:
-        parts.append("cut")
-    if result.prediction.noise_branch:
-        parts.append("noise branch")
-    if uncertainty is not None and uncertainty.applies(result.prediction):
-        parts.append("uncertain")
-    if not result.final:
-        parts.append("provisional")
-    return "  ".join(parts)
-
-
-def _fmt_stats(stats: dict[str, float]) -> str:
-    if not stats:
-        return "n/a"
-    return "  ".join(f"{k} {stats[k]:.1f} ms" for k in ("p50", "p95", "max") if k in stats)
-
-
-def format_summary(summary: RunSummary) -> str:
-    """The exit summary as plain text lines.
-
-    Parameters
-    ----------
-    summary : RunSummary
-
-    Returns
-    -------
-    str
-        Lines (no trailing newline): utterances, label counts (most frequent first),
-        processing and end-of-speech latency p50/p95/max (ms, one decimal), audio heard (s),
-        audio dropped (samples and s), input overflows, short bursts dropped, and the top
-        three labels of the final rolling estimate.
-    """
-    counts = sorted(summary.label_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    rolling = _top(summary.rolling, 3)
-    rows = [
-        ("utterances", str(summary.n_utterances)),
-        ("labels", ", ".join(f"{k} {v}" for k, v in counts) or "none"),
-        ("processing", _fmt_stats(summary.processing_ms)),
-        ("end of speech", _fmt_stats(summary.end_of_speech_ms)),
-        ("audio heard", f"{summary.audio_s:.1f} s"),
-        ("audio dropped", f"{summary.dropped_samples} samples ({summary.dropped_s:.3f} s)"),
-        ("input overflows", str(summary.input_overflows)),
-        ("short bursts dropped", str(summary.dropped_short)),
-        ("utterances dropped", str(summary.dropped_utterances)),
-        *([("utterances saved", str(summary.n_saved))] if summary.n_saved is not None else []),
-        ("rolling estimate", ", ".join(f"{k} {v:.2f}" for k, v in rolling) or "none"),
-    ]
-    return "\n".join(["ser-live summary"] + [f"  {k:<21s}{v}" for k, v in rows])
-
-
-def json_line(result: Result) -> str:
-    """The ``--jsonl`` record of an utterance: compact JSON, exactly the 10 keys of
-    :meth:`~ser_live.types.Result.to_json`, no newline.
-
-    Parameters
-    ----------
-    result : Result
-
-    Returns
-    -------
-    str
-    """
-    return _json_line(result.to_json(), compact=True, newline=False)
-
-
-# --------------------------------------------------------------------------------- calibration
-class CalibrationState:
-    """What ``ser-live calibrate`` shows: the prompt, progress and the last take's fate.
-
-    Parameters
-    ----------
-    prompts : list of (str, str)
-        ``(label, sentence)`` of every take to record, in order.
-    model_name, source_name, profile_path : str
-        Shown in the header.
-
-    Attributes
-    ----------
-    done : int
-        Takes accepted so far (the current prompt is ``prompts[done]``).
-    rejected : int
-        Takes rejected so far.
-    last : str
-        What happened to the last take ("" before the first).
-    last_ok : bool
-        Whether the last take was accepted.
-    level_dbfs, vad_state
-        From the recogniser's status (:meth:`set_status`).
-    version : int
-        Incremented at every change shown.
-    """
-
-    def __init__(self, prompts: list[tuple[str, str]], *, model_name: str, source_name: str, profile_path: str) -> None:
-        self.prompts = list(prompts)
-        self.model_name = model_name
-        self.source_name = source_name
-        self.profile_path = profile_path
-        self.done = 0
-        self.rejected = 0
-        self.last = ""
-        self.last_ok = True
-        self.level_dbfs = -100.0
-        self.vad_state = ""
-        self.version = 0
-
-    @property
-    def total(self) -> int:
-        """Takes to record."""
-        return len(self.prompts)
-
-    @property
-    def current(self) -> tuple[str, str] | None:
-        """``(label, sentence)`` to say now; None when every take is in."""
-        return self.prompts[self.done] if self.done < self.total else None
-
-    def accept(self, duration_s: float) -> None:
-        """The take for the current prompt is good (``duration_s``: its length, s)."""
-        label = self.prompts[self.done][0]
-        self.done += 1
-        self.last, self.last_ok = f"take {self.done}/{self.total} ({label}, {duration_s:.1f} s) accepted", True
-        self.version += 1
-
-    def reject(self, reason: str) -> None:
-        """The take for the current prompt is rejected, for ``reason``; it is asked again."""
-        self.rejected += 1
-        self.last, self.last_ok = f"take rejected: {reason}; please say it again", False
-        self.version += 1
-
-    def set_status(self, status: RecognizerStatus) -> None:
-        """Level and VAD state from :meth:`~ser_live.pipeline.Recognizer.status`."""
-        key = (round(status.level_dbfs), status.vad_state)
-        if key != (round(self.level_dbfs), self.vad_state):
-            self.level_dbfs, self.vad_state = float(status.level_dbfs), str(status.vad_state)
-            self.version += 1
-
-
-def render_calibration(state: CalibrationState) -> Panel:
-    """The calibration screen: what to say and how, progress, the last take, the level.
-
-    Parameters
-    ----------
-    state : CalibrationState
-
-    Returns
-    -------
-    rich.panel.Panel
-    """
-    body = Table.grid(padding=(0, 1))
-    body.add_column(no_wrap=False)
-    cur = state.current
-    if cur is None:
-        body.add_row(Text("All takes recorded: building the profile…", style="bold green"))
-    else:
-        label, sentence = cur
-        t = Text()
-        article = "an" if label[:1].lower() in "aeiou" else "a"
-        t.append(f"Take {state.done + 1} of {state.total}: say, in {article} ", style="grey62")
-        t.append(label.upper(), style=Style(color=emotion_color(label), bold=True))
-        t.append(" voice:", style="grey62")
-        body.add_row(t)
-        body.add_row(Text(f"  \u201c{sentence}\u201d", style="bold"))
-        body.add_row(Text("  then pause; the take ends by itself at the pause (no key to press)", style="grey50"))
-    body.add_row(Text(""))
-    prog = Table.grid(padding=(0, 1))
-    prog.add_column(no_wrap=True)
-    prog.add_column(width=30)
-    prog.add_column(no_wrap=True)
-    prog.add_row(Text("progress", style="grey62"), _Bar(state.done / max(state.total, 1), "green3"),
-                 Text(f"{state.done}/{state.total}  ({state.rejected} rejected)", style="grey62"))
-    body.add_row(prog)
-    if state.last:
-        body.add_row(Text(state.last, style="green" if state.last_ok else "bold yellow"))
-    level = Table.grid(padding=(0, 1))
-    level.add_column(no_wrap=True)
-    level.add_column(width=30)
-    level.add_column(no_wrap=True)
-    level.add_row(Text("level   ", style="grey62"), _LevelBar(state.level_dbfs),
-                  Text(f"{_fmt_level(state.level_dbfs)}  VAD {state.vad_state or '-'}", style="grey50"))
-    body.add_row(level)
-    title = Text()
-    title.append("ser-live calibrate", style="bold")
-    title.append(f"  model {state.model_name}  source {state.source_name}  profile {state.profile_path}", style="grey50")
-    return Panel(body, title=title, title_align="left", subtitle="Ctrl-C: stop without writing a profile",
-                 subtitle_align="left", border_style="grey42")
-
-
-def format_calibration_event(state: CalibrationState) -> str:
-    """The plain-text line after a change: the last take's fate and the next prompt.
-
-    Returns
-    -------
-    str
-        E.g. ``"take 1/4 (neutral, 1.9 s) accepted | prompt 2/4 [happy]: The chair is by
-        the window."``; lines start with ``prompt``/``take`` so a script can follow them.
-    """
-    parts = [state.last] if state.last else []
-    cur = state.current
-    if cur is not None:
-        parts.append(f"prompt {state.done + 1}/{state.total} [{cur[0]}]: {cur[1]}")
-    else:
-        parts.append("all takes recorded")
-    return " | ".join(parts)

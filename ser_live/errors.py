@@ -1,11 +1,19 @@
-"""Exceptions raised by ser-live, each with the process exit code the CLI uses for it.
+"""Exit codes of the ``ser-live`` command and the exceptions that carry them.
 
-Every error message says what went wrong *and* what to do about it.
+:data:`EXIT_CODES` is the one table of exit statuses: ``ser-live --help`` prints it and
+``tests/test_cli.py`` checks that the README's exit-code table says the same. Every error
+message says what went wrong *and* what to do about it.
 """
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 __all__ = [
+    "ExitCode",
+    "EXIT_CODES",
+    "exit_codes_help",
+    "exit_codes_markdown",
     "SerLiveError",
     "AudioFileError",
     "NoSpeechError",
@@ -14,6 +22,84 @@ __all__ = [
     "CaptureError",
     "PortAudioMissingError",
 ]
+
+
+class ExitCode(IntEnum):
+    """The process exit statuses of ``ser-live`` (meanings in :data:`EXIT_CODES`)."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    AUDIO_FILE = 3
+    NO_SPEECH = 4
+    MODEL = 5
+    DEVICE = 6
+    PORTAUDIO_MISSING = 7
+    CLUSTER = 8
+    INTERRUPTED = 130  # 128 + SIGINT, the shell convention
+
+
+#: Each exit status with its short meaning (``--help``) and its full meaning (README).
+EXIT_CODES: dict[ExitCode, tuple[str, str]] = {
+    ExitCode.OK: ("ok", "success"),
+    ExitCode.ERROR: (
+        "error (or results could not be written)",
+        "unexpected error, or results could not be written to `--jsonl`/stdout (reported once; "
+        "recordings still saved)",
+    ),
+    ExitCode.USAGE: ("usage", "usage error"),
+    ExitCode.AUDIO_FILE: (
+        "bad audio file",
+        "unusable audio file: missing, unreadable, empty, too long for `predict`, not a regular file "
+        "(FIFO, device), or holding NaN/infinite samples",
+    ),
+    ExitCode.NO_SPEECH: ("no speech", "no speech detected"),
+    ExitCode.MODEL: (
+        "model",
+        "model file missing, incompatible, incomplete, or naming a type outside the trusted list "
+        "(see Security)",
+    ),
+    ExitCode.DEVICE: (
+        "no input device or the microphone stopped delivering audio",
+        "no (usable) input device, or the microphone stopped delivering audio: stream ended (audio "
+        "server gone, device unplugged), no audio for `--no-audio-timeout-s`, or none by the end of "
+        "`--duration-s`",
+    ),
+    ExitCode.PORTAUDIO_MISSING: ("PortAudio missing", "PortAudio missing"),
+    ExitCode.CLUSTER: (
+        "Dask cluster unreachable or lost (predict --dask)",
+        "Dask cluster unreachable or lost (`predict --dask`); what was written stays written, "
+        "`--resume` finishes it",
+    ),
+    ExitCode.INTERRUPTED: (
+        "interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT)",
+        "interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT), after the summary and with every recording "
+        "written",
+    ),
+}
+
+
+def exit_codes_help() -> str:
+    """The ``exit codes:`` paragraph of ``ser-live --help``, from :data:`EXIT_CODES`.
+
+    Returns
+    -------
+    str
+        One line per exit status, ``"  N  meaning"``, under the heading ``exit codes:``.
+    """
+    return "exit codes:\n" + "".join(f"  {int(c):<4d} {short}\n" for c, (short, _) in EXIT_CODES.items())
+
+
+def exit_codes_markdown() -> str:
+    """The README's exit-code table (Markdown), from :data:`EXIT_CODES`.
+
+    Returns
+    -------
+    str
+        ``| exit | meaning |`` and one row per exit status, newline-terminated.
+    """
+    rows = "".join(f"| {int(c)} | {full} |\n" for c, (_, full) in EXIT_CODES.items())
+    return "| exit | meaning |\n|---|---|\n" + rows
 
 
 class SerLiveError(Exception):
@@ -25,31 +111,31 @@ class SerLiveError(Exception):
         Process exit status the CLI returns for this error.
     """
 
-    exit_code: int = 1
+    exit_code: int = ExitCode.ERROR
 
 
 class AudioFileError(SerLiveError):
     """An audio file cannot be used: missing, unreadable, empty, or too long for the call."""
 
-    exit_code = 3
+    exit_code = ExitCode.AUDIO_FILE
 
 
 class NoSpeechError(SerLiveError):
     """The voice activity detector found no speech in the audio (silent or noise-only input)."""
 
-    exit_code = 4
+    exit_code = ExitCode.NO_SPEECH
 
 
 class ModelError(SerLiveError):
     """A model file is missing, corrupt, or was made by an incompatible version/extractor."""
 
-    exit_code = 5
+    exit_code = ExitCode.MODEL
 
 
 class DeviceError(SerLiveError):
     """No usable input device: none present, the named one not found, or it is busy."""
 
-    exit_code = 6
+    exit_code = ExitCode.DEVICE
 
 
 class CaptureError(DeviceError):
@@ -57,10 +143,10 @@ class CaptureError(DeviceError):
     the audio server died, the device was unplugged), or no samples came for longer than
     the no-audio timeout (e.g. a suspended or muted source)."""
 
-    exit_code = 6
+    exit_code = ExitCode.DEVICE
 
 
 class PortAudioMissingError(DeviceError):
     """The PortAudio shared library (needed by sounddevice for the microphone) is not installed."""
 
-    exit_code = 7
+    exit_code = ExitCode.PORTAUDIO_MISSING

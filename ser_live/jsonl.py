@@ -1,8 +1,7 @@
 """JSON Lines text: the one place records become a line of JSON.
 
-Used by ``ser-live predict``/``ser-live listen --jsonl`` output (:mod:`ser_live.cli`), the
-recordings index (:mod:`ser_live.recordings`), batch outputs (:mod:`ser_live.batch`) and
-:func:`ser_live.dashboard.json_line`.
+Used by every record output (:mod:`ser_live.records`: ``ser-live predict``, ``--dask``,
+``ser-live --jsonl``, the recordings index) and :func:`ser_live.plaintext.json_line`.
 
 References
 ----------

@@ -81,7 +81,7 @@ class SessionsError(SerLiveError, ValueError):
 
 def classify_utterance(
     model: EmotionModel, samples: np.ndarray, session: SessionState | None = None
-) -> tuple[Prediction, int | None]:
+) -> tuple[Prediction, int | None, np.ndarray]:
     """Classify one utterance, normalised with a live session's running statistics.
 
     The one code path of the live worker (:class:`~ser_live.pipeline.Recognizer`) and of
@@ -99,9 +99,10 @@ def classify_utterance(
 
     Returns
     -------
-    (Prediction, int or None)
-        The prediction and the utterances the session statistics rest on (this one
-        included); None without a session.
+    (Prediction, int or None, np.ndarray)
+        The prediction, the utterances the session statistics rest on (this one included;
+        None without a session), and the utterance's features before any normalisation
+        (float, shape (n_features,): what :attr:`~ser_live.types.Result.features` carries).
 
     Raises
     ------
@@ -110,9 +111,9 @@ def classify_utterance(
     """
     x = model.extractor.extract(samples)
     if session is None:
-        return model.predict_features(x), None
+        return model.predict_features(x), None, x
     session.update(x)
-    return model.predict_features(x, session=session), session.n_utterances
+    return model.predict_features(x, session=session), session.n_utterances, x
 
 
 def read_sessions_csv(path: str | Path) -> dict[Path, str]:
@@ -515,8 +516,8 @@ class Predictor:
         session = self.model.new_session() if self.session_norm else None
         out = []
         for utt in segment_signal(y, config=self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ):
-            pred, n = classify_utterance(self.model, utt.samples, session)
-            res = Result(utterance=utt, prediction=pred, session_utterances=n)
+            pred, n, x = classify_utterance(self.model, utt.samples, session)
+            res = Result(utterance=utt, prediction=pred, session_utterances=n, features=x)
             res.rolling = rolling.update(res)
             out.append(res)
         return out

@@ -426,7 +426,7 @@ class Recognizer:
                 if utt is None:
                     break
                 try:
-                    pred, n_session = classify_utterance(self.model, utt.samples, self.session_state)
+                    pred, n_session, x = classify_utterance(self.model, utt.samples, self.session_state)
                 except Exception as exc:
                     self.n_errors += 1
                     log.error("utterance %d (%.2f-%.2f s) not classified: %s", utt.index, utt.start_s, utt.end_s, exc)
@@ -443,6 +443,7 @@ class Recognizer:
                     end_of_speech_ms=(ready - utt.last_voiced_time) * 1000.0,
                     ready_time=ready,
                     session_utterances=n_session,
+                    features=x,
                 )
                 res.rolling = self.rolling.update(res)
                 self._processing_ms.append(res.processing_ms)

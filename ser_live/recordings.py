@@ -34,6 +34,7 @@ import soundfile as sf
 
 from .audiofile import SAMPLE_RATE_HZ, to_int16
 from .jsonl import json_line
+from .records import index_record
 from .types import Result
 
 __all__ = ["RecordingsWriter", "new_run_id", "INDEX_NAME"]
@@ -211,10 +212,7 @@ class RecordingsWriter:
             linked = True
             _unlink_quietly(tmp)
             stage, target = "indexing", self.index_path
-            record = result.to_json()
-            record["wav"] = name
-            record["source"] = self.source_name
-            self._append_index(json_line(record))
+            self._append_index(json_line(index_record(result, wav=name, source=self.source_name)))
         except OSError as exc:
             _unlink_quietly(tmp)
             if linked:

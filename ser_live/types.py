@@ -237,6 +237,10 @@ class Result:
         ready, ``end_of_speech_ms`` is last voiced frame in the snapshot -> ready, and
         ``rolling`` is the rolling estimate as it was (provisional estimates never update
         it). Exactly one final result follows per utterance.
+    features : np.ndarray or None, float, shape (n_features,)
+        The utterance's features as the worker extracted them, before any normalisation
+        (None for a provisional estimate); what calibration keeps of a take
+        (:mod:`ser_live.calibrate`). Not part of any record.
     """
 
     utterance: Utterance
@@ -247,6 +251,7 @@ class Result:
     ready_time: float = 0.0
     session_utterances: int | None = None
     final: bool = True
+    features: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:

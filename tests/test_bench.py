@@ -149,13 +149,15 @@ def test_unknown_section_is_a_usage_error(data_root, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_ser_live_bench_delegates_to_the_benchmarks(capsys):
+def test_ser_live_has_no_bench_command(capsys):
+    """The benchmarks are `python -m benchmarks` (outside the installed package): `ser-live
+    bench` is a usage error and `--help` does not list it."""
     from ser_live.cli import main
 
-    with pytest.raises(SystemExit) as exc:
-        main(["bench", "--help"])
-    assert exc.value.code == 0
-    assert "--only SECTION" in capsys.readouterr().out
+    assert main(["bench"]) == 2
+    assert "invalid choice: 'bench'" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert "bench" not in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------- sessions

@@ -155,6 +155,36 @@ def test_guided_calibration_from_a_replayed_recording_rejects_a_short_take(ravde
     assert "profile              gus (4 utt.)" in cap.err
 
 
+def test_live_calibration_keeps_the_features_the_worker_extracted(ravdess_root, tmp_path, monkeypatch):
+    """The library workflow (ser_live.calibrate.LiveCalibration) builds the profile from the
+    features the recogniser's worker extracted for each take: every take's audio goes through
+    the extractor once, and the kept row is that extraction."""
+    from ser_live.audio import FileSource
+    from ser_live.calibrate import LiveCalibration
+    from ser_live.vad import VadConfig
+
+    wav = _takes_wav(ravdess_root, tmp_path, short_first=False)
+    model = EmotionModel.load()
+    extract = model.extractor.extract
+    seen: list[np.ndarray] = []
+    monkeypatch.setattr(model.extractor, "extract", lambda y: seen.append(y) or extract(y))
+    cal = LiveCalibration(model, FileSource(wav, speed=0), per_class=1, vad_config=VadConfig(),
+                          source_name=wav.name, profile_path=tmp_path / "kim.npz")
+    takes = []
+    judge = cal.take
+    monkeypatch.setattr(cal, "take", lambda r: (takes.append(r), judge(r)))
+    cal.recognizer.start()
+    try:
+        cal.run(lambda event: None)
+    finally:
+        cal.recognizer.stop()
+    assert cal.complete and len(takes) == len(cal.features) == len(CODES)
+    for r, x in zip(takes, cal.features):
+        assert sum(y is r.utterance.samples for y in seen) == 1
+        np.testing.assert_array_equal(x, extract(r.utterance.samples))
+    assert cal.profile(name="kim").counts == {lab: 1 for lab in CODES}
+
+
 def test_a_recording_that_ends_too_early_writes_nothing(ravdess_root, tmp_path, profiles, capsys):
     wav = _takes_wav(ravdess_root, tmp_path, short_first=False)
     assert main(["calibrate", "--profile", "hal", "--per-class", "2", "--input", str(wav), "--speed", "0"]) == 2
@@ -188,7 +218,8 @@ def test_screens_name_the_profile_and_show_the_prompt_and_progress():
     screen shows the emotion and sentence to say, the progress and a rejected take's reason."""
     from rich.console import Console
 
-    from ser_live.dashboard import CalibrationState, DashboardState, render_calibration, render_dashboard
+    from ser_live.calibration_view import CalibrationState, render_calibration
+    from ser_live.dashboard import DashboardState, render_dashboard
 
     def text(renderable) -> str:
         console = Console(width=110, record=True, file=open(os.devnull, "w"))

@@ -158,12 +158,12 @@ def test_microphone_delivers_played_speech_bit_exact(
 # ---------------------------------------------------------------------------- step 2
 def _ser_live_cmd() -> list[str]:
     exe = Path(sys.executable).with_name("ser-live")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ser_live.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ser_live"]
 
 
 def _require_cli(env: dict[str, str]) -> None:
-    if not (REPO_ROOT / "ser_live" / "cli.py").exists():
-        pytest.skip("ser_live/cli.py does not exist yet (the ser-live program is not built)")
+    if not (REPO_ROOT / "ser_live" / "cli" / "__init__.py").exists():
+        pytest.skip("ser_live/cli/ does not exist yet (the ser-live program is not built)")
     res = subprocess.run([*_ser_live_cmd(), "--help"], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, f"ser-live --help failed:\n{res.stdout}\n{res.stderr}"
 

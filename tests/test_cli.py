@@ -251,7 +251,7 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
     records = _json_lines(out)
     assert len(records) == 4
     for r in records:
-        assert set(r) == {"path", "label", "confidence", "probabilities"}
+        assert set(r) == {"path", "label", "confidence", "probabilities", "error"} and r["error"] is None
         assert list(r["probabilities"]) == model.labels
         assert r["confidence"] == max(r["probabilities"].values())
     pred = Predictor(model).process_file(files[0])
@@ -264,11 +264,11 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
     rc, out, err = run(capsys, "predict", *files, "--format", "csv", "--output", out_csv, "--model", test_model_path)
     assert rc == 0 and out == ""
     rows = out_csv.read_text().splitlines()
-    assert rows[0] == "path,label,confidence," + ",".join(f"p_{lab}" for lab in model.labels)
+    assert rows[0] == "path,label,confidence," + ",".join(f"prob_{lab}" for lab in model.labels) + ",error"
     assert len(rows) == 3 and rows[1].startswith(f"{files[0]},{records[0]['label']},")
 
     rc, out, _ = run(capsys, "predict", files[0], "--segments", "--format", "csv", "--model", test_model_path)
-    assert rc == 0 and out.splitlines()[0].startswith("path,start_s,end_s,label,confidence,p_")
+    assert rc == 0 and out.splitlines()[0].startswith("path,start_s,end_s,label,confidence,prob_")
 
 
 def test_predict_refuses_long_files_without_segments(capsys, ravdess_root, test_model_path, tmp_path):
@@ -421,13 +421,3 @@ def test_explicit_missing_device_is_an_error(capsys, test_model_path):
     assert out == "" and "demo" not in err
     if rc == DeviceError.exit_code:
         assert "ser-live devices" in err and "--input FILE" in err
-
-
-def test_bench_is_a_subcommand(capsys):
-    """`ser-live bench` reaches the benchmark's own option set (the benchmarks/ package, delegated to when importable)."""
-    from ser_live.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["bench", "--help"])
-    assert exc.value.code == 0
-    assert "--quick" in capsys.readouterr().out

@@ -24,11 +24,9 @@ from ser_live.dashboard import (
     DashboardState,
     LiveDashboard,
     emotion_color,
-    format_plain,
-    format_summary,
-    json_line,
     render_dashboard,
 )
+from ser_live.plaintext import format_plain, format_summary, json_line
 from ser_live.types import Prediction, Result, RunSummary, latency_stats
 from ser_live.vad import segment_signal
 

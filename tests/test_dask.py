@@ -251,7 +251,7 @@ def test_an_output_that_cannot_be_written_fails_before_scoring_and_keeps_the_old
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_resume_cuts_a_torn_last_line_and_appends(tmp_path, suffix):
-    from ser_live.batch import RecordWriter, error_record
+    from ser_live.records import RecordWriter, error_record
 
     out = tmp_path / f"out{suffix}"
     rec = {"path": "a.wav", "label": "sad", "confidence": 0.5, "probabilities": {"sad": 0.5, "angry": 0.5},
@@ -291,7 +291,7 @@ def test_train_features_on_the_cluster_share_the_cache_with_joblib(cluster, ravd
 
 @pytest.mark.parametrize("suffix, content", [(".jsonl", "not json\n"), (".csv", "path,label,confidence\nx.wav,sad,1\npart")])
 def test_resume_refuses_a_file_of_other_records_and_leaves_it_as_it_was(tmp_path, suffix, content):
-    from ser_live.batch import RecordWriter
+    from ser_live.records import RecordWriter
 
     out = tmp_path / f"out{suffix}"
     out.write_text(content)

@@ -21,7 +21,8 @@ from rich.console import Console
 
 from ser_live.audiofile import write_wav
 from ser_live.cli import main
-from ser_live.dashboard import DashboardState, format_plain, render_dashboard
+from ser_live.dashboard import DashboardState, render_dashboard
+from ser_live.plaintext import format_plain
 from ser_live.types import Prediction, Result, UncertaintyRule, Utterance
 from ser_live.vad import InProgressTap, PartialConfig, Segmenter, VadConfig, segment_signal
 

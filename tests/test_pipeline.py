@@ -206,7 +206,7 @@ def test_live_results_equal_ser_live_predict_segments(session, live_run, test_mo
     for rec, r in zip(records, results):
         j = r.to_json()
         assert rec == {"path": str(path), "start_s": j["start_s"], "end_s": j["end_s"], "label": j["label"],
-                       "confidence": j["confidence"], "probabilities": j["probabilities"]}
+                       "confidence": j["confidence"], "probabilities": j["probabilities"], "error": None}
 
 
 def test_saved_utterances_equal_the_input_and_classify_identically(session, live_run, model):
@@ -650,7 +650,7 @@ def test_file_replay_waits_for_a_stalled_worker_and_loses_nothing(session, model
 
 
 def test_live_source_drops_utterances_when_the_worker_falls_behind_and_counts_them(session, model):
-    from ser_live.dashboard import format_summary
+    from ser_live.plaintext import format_summary
 
     _, x, spans = session
     release = threading.Event()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from pathlib import Path
 
@@ -16,8 +18,31 @@ def _architecture_section() -> str:
 
 
 def test_architecture_section_lists_exactly_the_runtime_modules():
-    named = set(re.findall(r"`ser_live/(\w+)(?:\.py|/)`", _architecture_section()))  # modules and packages
-    present = {p.stem for p in (REPO_ROOT / "ser_live").glob("*.py") if not p.stem.startswith("__")}
-    present |= {p.parent.name for p in (REPO_ROOT / "ser_live").glob("*/__init__.py")}
+    named = set(re.findall(r"`ser_live/((?:\w+/)?\w+)\.py`", _architecture_section()))
+    named |= {f"{pkg}/__init__" for pkg in re.findall(r"`ser_live/(\w+)/__init__\.py`", _architecture_section())}
+    root = REPO_ROOT / "ser_live"
+    present = {p.relative_to(root).with_suffix("").as_posix() for p in [*root.glob("*.py"), *root.glob("*/*.py")]
+               if p.stem != "__main__" and (p.stem != "__init__" or p.parent != root)}
+    # a package named as a whole (`ser_live/features/`) stands for every module in it
+    for pkg in re.findall(r"`ser_live/(\w+)/`", _architecture_section()):
+        present = {m for m in present if not m.startswith(pkg + "/")} | {pkg + "/"}
+        named.add(pkg + "/")
     assert present - named == set(), f"modules missing from README's Architecture: {sorted(present - named)}"
     assert named - present == set(), f"README's Architecture names modules that do not exist: {sorted(named - present)}"
+
+
+def test_exit_codes_in_readme_and_help_are_the_error_table():
+    """README's exit-code table and `ser-live --help` are the table in ser_live/errors.py."""
+    from ser_live.cli import main
+    from ser_live.errors import EXIT_CODES, exit_codes_help, exit_codes_markdown
+
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert exit_codes_markdown() in text
+    rows = re.findall(r"^\| (\d+) \|", text[text.index("| exit | meaning |"):].split("\n\n")[0], re.M)
+    assert [int(r) for r in rows] == [int(c) for c in EXIT_CODES] and 8 in {int(r) for r in rows}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--help"]) == 0
+    assert exit_codes_help() in out.getvalue()
+    for code, (short, _) in EXIT_CODES.items():
+        assert f"  {int(code):<4d} {short}" in out.getvalue()

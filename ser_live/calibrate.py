@@ -1,0 +1,225 @@
+"""Calibration workflows: the labelled takes a personal profile is built from.
+
+Two ways to collect them, one result (a :class:`~ser_live.profile.Profile` built by
+:func:`~ser_live.profile.build_profile`):
+
+* :class:`LiveCalibration`, guided: prompts (a sentence and the emotion to say it in, ``per_class``
+  times per label) are answered through a :class:`~ser_live.pipeline.Recognizer`; each take is
+  one utterance cut by the live segmenter, checked (:class:`~ser_live.profile.TakeCheck`) and
+  kept with the features the recogniser's worker extracted for it
+  (:attr:`~ser_live.types.Result.features`: no second extraction).
+* :func:`calibrate_from_csv`: recordings listed in a ``path,label`` CSV, each trimmed to its
+  speech span as training files are.
+
+Showing the progress is the caller's (``ser-live calibrate``: :mod:`ser_live.cli.calibrate`
+with the renderers of :mod:`ser_live.dashboard`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import NoSpeechError, SerLiveError
+from .profile import ProfileError, TakeCheck, _name_some, build_profile, calibration_prompts, read_calibration_csv
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .calibration_view import CalibrationState
+    from .model import EmotionModel
+    from .profile import Profile
+    from .types import Result
+    from .vad import VadConfig
+
+__all__ = ["LiveCalibration", "calibrate_from_csv"]
+
+
+class LiveCalibration:
+    """Guided calibration: prompted takes from a live source, each checked and kept.
+
+    Parameters
+    ----------
+    model : EmotionModel
+        The model the profile is for; its labels are prompted in order.
+    source : audio source
+        :class:`~ser_live.audio.MicrophoneSource` or :class:`~ser_live.audio.FileSource`
+        (a replayed file answers the prompts in order: label by label).
+    per_class : int
+        Takes per label (at least 1).
+    vad_config : VadConfig
+        The segmenter's configuration (its ``min_utterance_s`` names the "too short" reason).
+    source_name : str
+        Shown to the user.
+    profile_path : str or Path
+        Where the profile will be saved (shown to the user).
+
+    Attributes
+    ----------
+    state : CalibrationState
+        Prompts, accepted and rejected takes (what :mod:`ser_live.dashboard` renders).
+    features : list of np.ndarray, float, shape (n_features,)
+        Features of each accepted take, as the recogniser's worker extracted them.
+    label_indices : list of int
+        Index into ``model.labels`` of each accepted take.
+    recognizer : Recognizer
+        The live pipeline (no session normalisation: a take is classified on its own).
+    """
+
+    def __init__(
+        self, model: "EmotionModel", source: Any, *, per_class: int, vad_config: "VadConfig",
+        source_name: str, profile_path: str | Path,
+    ) -> None:
+        from .calibration_view import CalibrationState
+        from .pipeline import Recognizer
+
+        self.model = model
+        self.vad_config = vad_config
+        self.prompts = calibration_prompts(model.labels, per_class=per_class)
+        self.recognizer = Recognizer(source, model, vad_config=vad_config, session_norm=False,
+                                     source_name=source_name)
+        self.state: CalibrationState = CalibrationState(
+            self.prompts, model_name=model.name, source_name=source_name, profile_path=str(profile_path))
+        self.check = TakeCheck()
+        self.features: list[np.ndarray] = []
+        self.label_indices: list[int] = []
+
+    @property
+    def complete(self) -> bool:
+        """Every prompt has its accepted take."""
+        return self.state.current is None
+
+    def take(self, result: "Result") -> None:
+        """Judge one final utterance as the answer to the current prompt: accept it (its
+        features kept) or reject it with the reason.
+
+        Parameters
+        ----------
+        result : Result
+            A final result of :attr:`recognizer` (``result.features`` set by its worker).
+        """
+        vad = self.vad_config
+        reason = self.check.reason(result.utterance.samples, aggressiveness=vad.aggressiveness, frame_ms=vad.frame_ms)
+        if reason is None and result.features is None:
+            reason = "unusable (no features)"
+        if reason is not None:
+            self.state.reject(str(reason))
+            return
+        self.features.append(np.asarray(result.features))
+        self.label_indices.append(self.model.labels.index(self.state.current[0]))  # type: ignore[index]
+        self.state.accept(result.utterance.duration_s)
+
+    def run(self, show: Callable[[bool], None]) -> None:
+        """Collect takes until every prompt is answered or the source ends.
+
+        The recogniser must be started (:meth:`Recognizer.start`); stopping it is the
+        caller's (a ``KeyboardInterrupt`` passes through, takes kept so far stay in
+        :attr:`features`).
+
+        Parameters
+        ----------
+        show : callable(bool)
+            Called after each change of :attr:`state`: with True for an event (a take
+            accepted or rejected), False for a status change only (level, noise floor).
+        """
+        rec = self.recognizer
+        show(True)
+        shown_version, short_seen = self.state.version, 0
+        while not self.complete:
+            r = rec.get_result(timeout_s=0.05)
+            st = rec.status()
+            if st.dropped_short > short_seen:  # a burst the VAD dropped as too short
+                short_seen = st.dropped_short
+                self.state.reject(f"too short (under {self.vad_config.min_utterance_s:g} s)")
+                show(True)
+            if r is None:
+                self.state.set_status(st)
+                if self.state.version != shown_version:
+                    shown_version = self.state.version
+                    show(False)
+                if rec.finished:
+                    break
+                continue
+            if not r.final:
+                continue
+            self.take(r)
+            shown_version = self.state.version
+            show(True)
+
+    def profile(self, *, name: str) -> "Profile":
+        """The profile of the accepted takes (:func:`~ser_live.profile.build_profile`).
+
+        Parameters
+        ----------
+        name : str
+            The profile's name (``ser-live calibrate``: the file's stem).
+
+        Returns
+        -------
+        Profile
+            Built from :attr:`features` and :attr:`label_indices`.
+
+        Raises
+        ------
+        ProfileError
+            The takes are not complete (the source ended first: how many were done is said),
+            or :func:`~ser_live.profile.build_profile` refuses them.
+        """
+        s = self.state
+        if not self.complete:
+            raise ProfileError(
+                f"{s.source_name} ended after {s.done} of {s.total} takes ({s.rejected} rejected); "
+                "no profile written"
+            )
+        return build_profile(self.model, np.stack(self.features), np.array(self.label_indices), name=name)
+
+
+def calibrate_from_csv(
+    model: "EmotionModel", csv_path: str | Path, *, vad_config: "VadConfig", name: str
+) -> "Profile":
+    """Build a profile from recordings listed in a ``path,label`` CSV.
+
+    Each file is decoded (at most :data:`~ser_live.offline.WHOLE_FILE_MAX_S` seconds), trimmed to
+    the speech span the VAD finds (as training files are) and its features extracted.
+
+    Parameters
+    ----------
+    model : EmotionModel
+    csv_path : str or Path
+        Header ``path,label`` (:func:`~ser_live.profile.read_calibration_csv`).
+    vad_config : VadConfig
+    name : str
+        The profile's name.
+
+    Returns
+    -------
+    Profile
+        Built from one feature row per listed recording.
+
+    Raises
+    ------
+    ProfileError
+        A bad CSV (header, unknown label, a label with no recording, a missing file), or
+        recordings that cannot be used (unreadable, no speech: the first few are named).
+    """
+    from .audiofile import SAMPLE_RATE_HZ, decode_audio
+    from .offline import WHOLE_FILE_MAX_S
+    from .vad import speech_span
+
+    rows = read_calibration_csv(csv_path, model.labels, min_per_label=1)
+    feats, ys, bad = [], [], []
+    for f, lab in rows:
+        try:
+            y = decode_audio(f, max_duration_s=WHOLE_FILE_MAX_S)
+            span = speech_span(y, config=vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
+            if span is None:
+                raise NoSpeechError("no speech detected")
+            feats.append(model.extractor.extract(y[span[0]:span[1]]))
+            ys.append(model.labels.index(lab))
+        except (SerLiveError, ValueError) as exc:
+            bad.append(f"{f.name} ({str(exc).removeprefix(str(f) + ': ')})")
+    if bad:
+        raise ProfileError(f"calibration list {csv_path}: {len(bad)} unusable recording(s): "
+                           f"{_name_some(bad)}; nothing written")
+    return build_profile(model, np.stack(feats), np.array(ys), name=name)

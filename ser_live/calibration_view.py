@@ -1,0 +1,153 @@
+"""What ``ser-live calibrate`` shows: the calibration state (prompts, takes accepted and
+rejected, the level), its rich screen and its plain-text lines."""
+
+from __future__ import annotations
+
+from rich.panel import Panel
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from .dashboard import _Bar, _fmt_level, _LevelBar, emotion_color
+from .types import RecognizerStatus
+
+__all__ = ["CalibrationState", "render_calibration", "format_calibration_event"]
+
+
+class CalibrationState:
+    """What ``ser-live calibrate`` shows: the prompt, progress and the last take's fate.
+
+    Parameters
+    ----------
+    prompts : list of (str, str)
+        ``(label, sentence)`` of every take to record, in order.
+    model_name, source_name, profile_path : str
+        Shown in the header.
+
+    Attributes
+    ----------
+    done : int
+        Takes accepted so far (the current prompt is ``prompts[done]``).
+    rejected : int
+        Takes rejected so far.
+    last : str
+        What happened to the last take ("" before the first).
+    last_ok : bool
+        Whether the last take was accepted.
+    level_dbfs, vad_state
+        From the recogniser's status (:meth:`set_status`).
+    version : int
+        Incremented at every change shown.
+    """
+
+    def __init__(self, prompts: list[tuple[str, str]], *, model_name: str, source_name: str, profile_path: str) -> None:
+        self.prompts = list(prompts)
+        self.model_name = model_name
+        self.source_name = source_name
+        self.profile_path = profile_path
+        self.done = 0
+        self.rejected = 0
+        self.last = ""
+        self.last_ok = True
+        self.level_dbfs = -100.0
+        self.vad_state = ""
+        self.version = 0
+
+    @property
+    def total(self) -> int:
+        """Takes to record."""
+        return len(self.prompts)
+
+    @property
+    def current(self) -> tuple[str, str] | None:
+        """``(label, sentence)`` to say now; None when every take is in."""
+        return self.prompts[self.done] if self.done < self.total else None
+
+    def accept(self, duration_s: float) -> None:
+        """The take for the current prompt is good (``duration_s``: its length, s)."""
+        label = self.prompts[self.done][0]
+        self.done += 1
+        self.last, self.last_ok = f"take {self.done}/{self.total} ({label}, {duration_s:.1f} s) accepted", True
+        self.version += 1
+
+    def reject(self, reason: str) -> None:
+        """The take for the current prompt is rejected, for ``reason``; it is asked again."""
+        self.rejected += 1
+        self.last, self.last_ok = f"take rejected: {reason}; please say it again", False
+        self.version += 1
+
+    def set_status(self, status: RecognizerStatus) -> None:
+        """Level and VAD state from :meth:`~ser_live.pipeline.Recognizer.status`."""
+        key = (round(status.level_dbfs), status.vad_state)
+        if key != (round(self.level_dbfs), self.vad_state):
+            self.level_dbfs, self.vad_state = float(status.level_dbfs), str(status.vad_state)
+            self.version += 1
+
+
+def render_calibration(state: CalibrationState) -> Panel:
+    """The calibration screen: what to say and how, progress, the last take, the level.
+
+    Parameters
+    ----------
+    state : CalibrationState
+        The prompt, progress, last take and level to show.
+
+    Returns
+    -------
+    rich.panel.Panel
+    """
+    body = Table.grid(padding=(0, 1))
+    body.add_column(no_wrap=False)
+    cur = state.current
+    if cur is None:
+        body.add_row(Text("All takes recorded: building the profile…", style="bold green"))
+    else:
+        label, sentence = cur
+        t = Text()
+        article = "an" if label[:1].lower() in "aeiou" else "a"
+        t.append(f"Take {state.done + 1} of {state.total}: say, in {article} ", style="grey62")
+        t.append(label.upper(), style=Style(color=emotion_color(label), bold=True))
+        t.append(" voice:", style="grey62")
+        body.add_row(t)
+        body.add_row(Text(f"  \u201c{sentence}\u201d", style="bold"))
+        body.add_row(Text("  then pause; the take ends by itself at the pause (no key to press)", style="grey50"))
+    body.add_row(Text(""))
+    prog = Table.grid(padding=(0, 1))
+    prog.add_column(no_wrap=True)
+    prog.add_column(width=30)
+    prog.add_column(no_wrap=True)
+    prog.add_row(Text("progress", style="grey62"), _Bar(state.done / max(state.total, 1), "green3"),
+                 Text(f"{state.done}/{state.total}  ({state.rejected} rejected)", style="grey62"))
+    body.add_row(prog)
+    if state.last:
+        body.add_row(Text(state.last, style="green" if state.last_ok else "bold yellow"))
+    level = Table.grid(padding=(0, 1))
+    level.add_column(no_wrap=True)
+    level.add_column(width=30)
+    level.add_column(no_wrap=True)
+    level.add_row(Text("level   ", style="grey62"), _LevelBar(state.level_dbfs),
+                  Text(f"{_fmt_level(state.level_dbfs)}  VAD {state.vad_state or '-'}", style="grey50"))
+    body.add_row(level)
+    title = Text()
+    title.append("ser-live calibrate", style="bold")
+    title.append(f"  model {state.model_name}  source {state.source_name}  profile {state.profile_path}", style="grey50")
+    return Panel(body, title=title, title_align="left", subtitle="Ctrl-C: stop without writing a profile",
+                 subtitle_align="left", border_style="grey42")
+
+
+def format_calibration_event(state: CalibrationState) -> str:
+    """The plain-text line after a change: the last take's fate and the next prompt.
+
+    Returns
+    -------
+    str
+        E.g. ``"take 1/4 (neutral, 1.9 s) accepted | prompt 2/4 [happy]: The chair is by
+        the window."``; lines start with ``prompt``/``take`` so a script can follow them.
+    """
+    parts = [state.last] if state.last else []
+    cur = state.current
+    if cur is not None:
+        parts.append(f"prompt {state.done + 1}/{state.total} [{cur[0]}]: {cur[1]}")
+    else:
+        parts.append("all takes recorded")
+    return " | ".join(parts)

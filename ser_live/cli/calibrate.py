@@ -1,0 +1,175 @@
+"""``ser-live calibrate``: make a personal profile (guided takes, or ``--from takes.csv``)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExitCode, SerLiveError
+from .listen import _open_microphone
+from .options import EXIT_INTERRUPTED, _add_common, _err, _Formatter, _model_path, _positive_or_zero
+from .signals import _stop_signals_as_interrupt, _stop_signals_ignored
+
+
+_CALIBRATE_EPILOG = """\
+Guided (default): the screen shows a neutral sentence and the emotion to say it in, N times
+(--per-class) for each of the model's labels. Each take is one utterance cut by the same
+VAD as `ser-live` (speak, then pause: no key to press, so it also works with no keyboard).
+A take that is too short (under 0.8 s of speech), too quiet, clipped or not speech is
+rejected with the reason and asked again. When every take is in, the profile is built and
+saved; Ctrl-C stops at once and writes nothing. --input FILE replays a recording as the
+microphone (one utterance per prompt, in prompt order: label by label, in the model's
+label order).
+
+From recordings you already have: --from FILE.csv with the header `path,label` (UTF-8, a
+BOM allowed; relative paths are relative to the CSV's folder); every label must be one of
+the model's and every label needs at least one recording. A missing file, an unknown
+label, a label with no recording, a bad header, or a file with no speech: the first few are
+named, nothing is written and the exit status is 2.
+
+The profile holds your voice's feature statistics and a small recalibration of the model's
+probabilities (ser_live/profile.py); it works only with the model it was made for (another
+model refuses it, exit 2). A bare NAME is saved in the user data folder; use it with
+`ser-live --profile NAME` and `ser-live predict --profile NAME ...`.
+
+exit codes: 0 profile written, 2 usage or calibration-list error (nothing written), 5 model,
+6 no input device or the microphone stopped, 130 interrupted (nothing written).
+
+examples:
+  ser-live calibrate --profile anna                    3 takes per emotion from the microphone
+  ser-live calibrate --profile anna --per-class 5 --model 7class
+  ser-live calibrate --profile ./anna.npz --from takes.csv
+"""
+
+
+def add_calibrate_parser(sub: Any) -> argparse.ArgumentParser:
+    """The ``calibrate`` subcommand's parser."""
+    cal = sub.add_parser(
+        "calibrate", help="record a personal profile (prompted takes in each emotion) for `--profile`",
+        formatter_class=_Formatter, epilog=_CALIBRATE_EPILOG,
+        description="Make a personal profile: your voice's statistics and an adaptation of the model\n"
+                    "to your labelled takes, saved for `ser-live --profile NAME`.",
+    )
+    cal.add_argument("--per-class", type=int, default=3, metavar="N",
+                     help="takes per emotion label (default: 3; at least 1)")
+    cal.add_argument("--from", dest="from_csv", metavar="FILE.csv",
+                     help="build the profile from recordings listed in a `path,label` CSV instead of recording")
+    cal.add_argument("--input", metavar="FILE", help="replay an audio file as the microphone")
+    cal.add_argument("--device", metavar="DEV", help="input device index or (part of its) name")
+    cal.add_argument("--speed", type=_positive_or_zero, default=1.0, metavar="X",
+                     help="replay speed of --input (1 real time, 0 as fast as possible)")
+    cal.add_argument("--plain", action="store_true",
+                     help="one text line per take instead of the screen (automatic when stdout is not a terminal)")
+    _add_common(cal)
+    return cal
+
+
+def _cmd_calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ..model import EmotionModel
+    from ..profile import profile_path
+
+    usage = None
+    if not getattr(args, "profile", None):
+        usage = "calibrate needs --profile NAME|PATH (where to save the profile)"
+    elif args.per_class < 1:
+        usage = f"--per-class must be at least 1, got {args.per_class}"
+    elif args.from_csv and (args.input or args.device):
+        usage = "give --from FILE.csv, or record (microphone, --device or --input), not both"
+    elif args.input and args.device:
+        usage = "give either --input FILE or --device DEV, not both"
+    if usage:
+        parser.print_usage(sys.stderr)
+        _err(f"error: {usage}")
+        return ExitCode.USAGE
+    path = profile_path(args.profile)
+    model = EmotionModel.load(_model_path(args.model))
+    if args.from_csv:
+        return _calibrate_from_csv(args, model, path)
+    return _calibrate_live(args, model, path)
+
+
+def _save_profile(prof: Any, model: Any, path: Path) -> int:
+    """Save and report a profile; 0."""
+    if path.exists():
+        _err(f"replacing the profile at {path}")
+    prof.save(path)
+    counts = ", ".join(f"{k} {v}" for k, v in prof.counts.items())
+    print(f"profile {prof.name!r} written to {path} ({prof.n_utterances} utterances: {counts}; model {model.name})",
+          flush=True)
+    print(f"use it with: ser-live --profile {_profile_hint(path)}", flush=True)
+    return 0
+
+
+def _profile_hint(path: Path) -> str:
+    """How to name a saved profile on the command line: its bare name when it sits in the
+    user data folder, else its path."""
+    from ..profile import PROFILE_SUFFIX, profiles_dir
+
+    if path.parent == profiles_dir() and path.suffix == PROFILE_SUFFIX:
+        return path.stem
+    return str(path)
+
+
+def _calibrate_from_csv(args: argparse.Namespace, model: Any, path: Path) -> int:
+    from ..calibrate import calibrate_from_csv
+
+    prof = calibrate_from_csv(model, args.from_csv, vad_config=args.vad_config, name=path.stem)
+    return _save_profile(prof, model, path)
+
+
+def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
+    """Guided takes (:class:`~ser_live.calibrate.LiveCalibration`), shown as a rich screen on a
+    terminal or one line per take."""
+    from ..audio import FileSource, PortAudioNoiseFilter
+    from ..calibrate import LiveCalibration
+    from ..calibration_view import format_calibration_event, render_calibration
+
+    if args.input is not None:
+        source: Any = FileSource(args.input, speed=args.speed)
+        source_name = Path(args.input).name
+    else:
+        args.demo_fallback = False  # the demo recording is not the user's voice
+        source, source_name = _open_microphone(args)  # type: ignore[misc]
+    cal = LiveCalibration(model, source, per_class=args.per_class, vad_config=args.vad_config,
+                          source_name=source_name, profile_path=path)
+    state, rec = cal.state, cal.recognizer
+    live = None
+    if not args.plain and sys.stdout.isatty():
+        from rich.live import Live
+
+        live = Live(render_calibration(state), auto_refresh=False, transient=False)
+
+    def show(event: bool) -> None:
+        if live is not None:
+            live.update(render_calibration(state), refresh=True)
+        elif event:
+            print(format_calibration_event(state), flush=True)
+
+    interrupted = False
+    noise_filter = PortAudioNoiseFilter() if args.input is None else contextlib.nullcontext()
+    with _stop_signals_as_interrupt(), noise_filter:
+        try:
+            rec.start()
+            _err(f"calibrating for model {model.name} ({', '.join(model.labels)}): {state.total} takes "
+                 f"from {source_name}; Ctrl-C to stop without writing a profile")
+            if live is not None:
+                live.start(refresh=True)
+            cal.run(show)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if live is not None:
+                live.stop()
+            with _stop_signals_ignored():
+                rec.quit(timeout_s=0.5)
+                rec.stop(timeout_s=1.0)
+    if interrupted:
+        _err(f"interrupted after {state.done} of {state.total} takes: no profile written")
+        return EXIT_INTERRUPTED
+    if not cal.complete and rec.error is not None:
+        _err(f"error: {rec.error}")
+        return rec.error.exit_code if isinstance(rec.error, SerLiveError) else 1
+    return _save_profile(cal.profile(name=path.stem), model, path)

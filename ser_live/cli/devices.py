@@ -1,0 +1,33 @@
+"""``ser-live devices``: list the audio input devices."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .options import _err, _Formatter
+
+
+def add_devices_parser(sub: Any) -> argparse.ArgumentParser:
+    """The ``devices`` subcommand's parser."""
+    d = sub.add_parser("devices", help="list input devices (* marks the default)", formatter_class=_Formatter,
+                       description="List the audio input devices PortAudio sees; * marks the default.")
+    d.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr")
+    return d
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from ..audio import list_input_devices
+
+    devices = list_input_devices()  # PortAudioMissingError / DeviceError -> exit codes
+    if not devices:
+        _err("no input devices found; connect a microphone, or replay a recording with `ser-live --input FILE`")
+        return 0
+    for dev in devices:
+        mark = "*" if dev["is_default"] else " "
+        print(
+            f"{mark} {dev['index']:3d}  {dev['name']}  ({dev['hostapi']}, "
+            f"{dev['max_input_channels']} ch, {dev['default_samplerate']:.0f} Hz)"
+        )
+    print("(* = default input device; choose one with --device INDEX or --device NAME)")
+    return 0

@@ -1,0 +1,251 @@
+"""``ser-live`` / ``ser-live listen``: recognise a microphone or a replayed file live."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import CaptureError, DeviceError, ExitCode, NoSpeechError, PortAudioMissingError, SerLiveError
+from .options import (
+    DEMO_WAV, EXIT_INTERRUPTED, _apply_profile, _err, _err_raw, _model_path, _partial_config,
+    _positive, _positive_or_zero, _profile_text, log,
+)
+from .outputs import _Outputs
+from .signals import _stop_signals_as_interrupt, _stop_signals_held, _stop_signals_ignored
+
+
+def add_listen_arguments(p: argparse.ArgumentParser) -> None:
+    """The listen options of the top-level parser: audio source and outputs."""
+    from ..audio import NO_AUDIO_TIMEOUT_S, NO_AUDIO_WARN_S
+    from ..rolling import DEFAULT_HALF_LIFE_S
+
+    src = p.add_argument_group("audio source (listen)")
+    src.add_argument("--input", metavar="FILE", help="replay an audio file (WAV, FLAC, OGG; any rate, any channels) instead of the microphone")
+    src.add_argument("--device", metavar="DEV", help="input device index or (part of its) name; see `ser-live devices` (default: the system default)")
+    src.add_argument("--speed", type=_positive_or_zero, default=1.0, metavar="X",
+                     help="replay speed of --input: 1 real time (default), N times faster, 0 as fast as possible")
+    src.add_argument("--duration-s", type=_positive, default=None, metavar="SECONDS",
+                     help="stop after this many seconds of audio (stream time; from the microphone also "
+                          "by the wall clock, so a microphone that delivers nothing still stops)")
+    src.add_argument("--no-audio-timeout-s", type=_positive, default=NO_AUDIO_TIMEOUT_S, metavar="SECONDS",
+                     help="end the run (exit 6) when the microphone delivers no audio for this long "
+                          f"(default: {NO_AUDIO_TIMEOUT_S:g}; a warning comes after {NO_AUDIO_WARN_S:g} s)")
+    src.add_argument("--demo-fallback", action=argparse.BooleanOptionalAction, default=None,
+                     help="replay the bundled demo recording when the microphone cannot be used "
+                          "(default: only when there is no input device at all or PortAudio is missing)")
+    out = p.add_argument_group("output (listen)")
+    out.add_argument("--plain", action="store_true",
+                     help="one text line per utterance instead of the dashboard (automatic when stdout is not a terminal)")
+    out.add_argument("--jsonl", metavar="PATH|-",
+                     help="write one JSON object per utterance to PATH, or to stdout with '-' (stdout then carries only JSON)")
+    out.add_argument("--save-utterances", nargs="?", const="recordings", default=None, metavar="DIR",
+                     help="save each utterance as a 16 kHz WAV plus a line in DIR/index.jsonl (default DIR: recordings)")
+    out.add_argument("--half-life-s", type=_positive, default=DEFAULT_HALF_LIFE_S, metavar="SECONDS",
+                     help=f"half-life of the rolling estimate in stream seconds (default: {DEFAULT_HALF_LIFE_S:g})")
+
+
+def _open_microphone(args: argparse.Namespace) -> tuple[Any, str] | None:
+    """The microphone source, or None when the demo should be replayed instead (message
+    printed). Raises DeviceError when neither applies."""
+    from ..audio import MicrophoneSource, list_input_devices
+
+    explicit = args.device is not None
+    fallback = args.demo_fallback  # None: only when there is no device at all
+    try:
+        if not explicit:
+            if not list_input_devices():
+                raise DeviceError(
+                    "no input device found; connect a microphone, or replay a recording with --input FILE"
+                )
+        src = MicrophoneSource(device=args.device, no_audio_timeout_s=args.no_audio_timeout_s)
+        return src, src.device_name
+    except DeviceError as exc:
+        no_device_at_all = isinstance(exc, PortAudioMissingError) or not _any_input_device()
+        if explicit or fallback is False or not (fallback or no_device_at_all):
+            raise
+        if not DEMO_WAV.exists():
+            raise DeviceError(f"{exc} (and the bundled demo {DEMO_WAV} is missing)") from exc
+        reason = str(exc)
+        if isinstance(exc, PortAudioMissingError):
+            what = "the PortAudio library is missing (install it with `sudo apt-get install libportaudio2`)"
+        elif no_device_at_all:
+            what = "no input device found"
+        else:
+            what = f"the microphone cannot be used ({reason})"
+        _err(
+            f"{what}; replaying the bundled demo recording ser_live/data/{DEMO_WAV.name} instead "
+            "- pass --input FILE to choose a file"
+        )
+        log.info("microphone error: %s", reason)
+        return None
+
+
+def _any_input_device() -> bool:
+    from ..audio import list_input_devices
+
+    try:
+        return bool(list_input_devices())
+    except DeviceError:
+        return False
+
+
+def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ..audio import FileSource, PortAudioNoiseFilter
+    from ..model import EmotionModel
+    from ..pipeline import Recognizer
+
+    is_file = args.input is not None
+    if args.device is not None and is_file:
+        parser.print_usage(sys.stderr)
+        _err("error: give either --input FILE or --device DEV, not both")
+        return ExitCode.USAGE
+
+    model = EmotionModel.load(_model_path(args.model))  # before opening the device: fail early
+    model, profile = _apply_profile(args, model)
+    if args.denoise:
+        from ..denoise import require_noisereduce
+
+        require_noisereduce()  # DenoiseUnavailableError (exit 2) before opening the device
+    demo = False
+    if is_file:
+        source: Any = FileSource(args.input, speed=args.speed)
+        source_name = Path(args.input).name
+    else:
+        mic = _open_microphone(args)
+        if mic is None:
+            demo = True
+            source = FileSource(DEMO_WAV, speed=args.speed)
+            source_name = f"demo: {DEMO_WAV.name}"
+        else:
+            source, source_name = mic
+            if args.speed != 1.0:
+                log.warning("--speed applies to --input only; ignored for the microphone")
+
+    rec = Recognizer(
+        source, model, vad_config=args.vad_config, rolling_half_life_s=args.half_life_s,
+        save_dir=args.save_utterances, source_name=source_name, max_duration_s=args.duration_s,
+        session_norm=args.session_norm,
+        partial=_partial_config(args),
+        denoise=args.denoise,
+    )
+    session_norm = None if model.normalizer is None else bool(args.session_norm)
+    outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name,
+                       session_norm=session_norm, profile=profile, noise_branch=model.noise_route is not None)
+    is_mic = not (is_file or demo)
+    noise_filter = PortAudioNoiseFilter() if is_mic else contextlib.nullcontext()
+    interrupted = False
+    stalled_at_wall_limit_s: float | None = None  # no audio for this long when the wall clock stopped the run
+    with _stop_signals_as_interrupt(), noise_filter:
+        try:
+            rec.start()  # warm-up, threads, then the source
+            t_start = time.monotonic()
+            what = "replaying" if not is_mic else "listening to"
+            with_profile = f" and profile {_profile_text(profile)}" if profile is not None else ""
+            _err(f"{what} {source_name} with model {model.name} ({', '.join(model.labels)}){with_profile}; "
+                 "Ctrl-C to stop")
+            outputs.__enter__()
+            try:
+                while True:
+                    # A Ctrl-C waits (at most the 50 ms poll) until a result taken off the
+                    # queue is written: one landing in between would lose it from --jsonl
+                    # while the recordings index has it.
+                    with _stop_signals_held():
+                        r = rec.get_result(timeout_s=0.05)
+                        if r is not None:
+                            outputs.emit(r)
+                    if r is not None:
+                        continue
+                    outputs.status(rec.status(), alert=_no_audio_alert(source))
+                    if rec.finished:  # end of the file, --duration-s reached, or the source died
+                        break
+                    if is_mic and args.duration_s is not None and (
+                        time.monotonic() - t_start >= args.duration_s + _WALL_CLOCK_GRACE_S
+                    ):  # stream time lags the wall clock: the microphone delivers too little
+                        silent_s = source.no_audio_s
+                        if silent_s >= source.no_audio_warn_s:
+                            stalled_at_wall_limit_s = silent_s
+                        break
+            except KeyboardInterrupt:
+                interrupted = True
+            try:
+                rec.stop()  # drains: the utterance in progress is classified and saved
+            except KeyboardInterrupt:
+                _err("interrupted again: not classifying what is still queued")
+                rec.quit()  # every utterance already saved is on rec.results: emitted below
+            finally:
+                with _stop_signals_held():  # a further Ctrl-C waits until all is emitted
+                    while (r := rec.get_result(timeout_s=0)) is not None:
+                        outputs.emit(r)
+            outputs.status(rec.status())
+        except KeyboardInterrupt:  # during warm-up or start
+            interrupted = True
+        finally:
+            outputs.close()
+            rec.stop()
+    # The run is over: a late Ctrl-C changes nothing. In the ser-live process itself the
+    # signals stay ignored until it exits (restoring them would let a Ctrl-C that lands
+    # between here and the interpreter's exit kill it by SIGINT after a clean summary).
+    with _stop_signals_ignored(restore=not args.owns_process):
+        code = _finish_listen(args, rec, outputs, interrupted=interrupted, is_file=is_file,
+                              stalled_at_wall_limit_s=stalled_at_wall_limit_s)
+    if getattr(source, "abandoned", False):
+        # PortAudio kept a stream it would not close: its exit handler (Pa_Terminate) could
+        # block too, so leave without it once everything is written.
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+#: Seconds past ``--duration-s`` (wall clock) after which a microphone run stops even when
+#: the stream time has not reached it (the microphone delivered less audio than real time).
+_WALL_CLOCK_GRACE_S: float = 1.0
+
+
+def _no_audio_alert(source: Any) -> str | None:
+    """Dashboard alert while a microphone delivers nothing (after the warning delay)."""
+    silent_s = float(getattr(source, "no_audio_s", 0.0))
+    if silent_s < getattr(source, "no_audio_warn_s", math.inf):
+        return None
+    timeout = getattr(source, "no_audio_timeout_s", None)
+    end = f"; stopping at {timeout:g} s" if timeout is not None else ""
+    return f"no audio from the microphone for {silent_s:.0f} s{end}"
+
+
+def _finish_listen(
+    args: argparse.Namespace, rec: Any, outputs: _Outputs, *, interrupted: bool, is_file: bool,
+    stalled_at_wall_limit_s: float | None,
+) -> int:
+    """Print the summary and the cause of an early end; return the exit status."""
+    from ..plaintext import format_summary
+
+    summary = rec.summary()
+    _err_raw(format_summary(summary))
+    if outputs.profile is not None:
+        _err_raw(f"  {'profile':<21s}{_profile_text(outputs.profile)}")
+    if rec.save_dir is not None and summary.n_saved:
+        _err(f"{summary.n_saved} utterance(s) saved in {rec.save_dir}/ (index: {rec.save_dir / 'index.jsonl'})")
+    err = rec.error
+    if err is None and stalled_at_wall_limit_s is not None:
+        err = CaptureError(
+            f"input device {rec.source_name!r}: --duration-s {args.duration_s:g} s passed on the "
+            f"wall clock with no audio for the last {stalled_at_wall_limit_s:.1f} s"
+        )
+    if err is not None:
+        _err(f"error: {err}")
+        return err.exit_code if isinstance(err, SerLiveError) else 1
+    if outputs.write_error is not None:
+        return ExitCode.ERROR
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if is_file and not rec.reached_max_duration and summary.n_utterances == 0:
+        _err(f"error: no speech detected in {args.input}")
+        return NoSpeechError.exit_code
+    return 0

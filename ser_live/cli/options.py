@@ -1,0 +1,211 @@
+"""Options and helpers shared by the ``ser-live`` commands: argument types, the options every
+command takes (model, profile, session normalisation, VAD), messages on stderr, the model and
+profile the options name."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExitCode
+
+log = logging.getLogger("ser_live")
+
+#: The bundled demo session, replayed when there is no microphone.
+DEMO_WAV: Path = Path(__file__).resolve().parent.parent / "data" / "demo.wav"
+#: Exit status after Ctrl-C / SIGTERM (128 + SIGINT, the shell convention).
+EXIT_INTERRUPTED: int = int(ExitCode.INTERRUPTED)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=34)
+
+
+def _positive_or_zero(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not (math.isfinite(x) and x >= 0):
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return x
+
+
+def _positive(value: str) -> float:
+    x = _positive_or_zero(value)
+    if x == 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return x
+
+
+def _probability(value: str) -> float:
+    x = _positive_or_zero(value)
+    if x > 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return x
+
+
+def _probability_or_auto(value: str) -> float | str | None:
+    """``--uncertain-below``: a probability, ``auto`` (1.5 x chance) or ``off``."""
+    if value.strip().lower() in ("auto", "off"):
+        return value.strip().lower()
+    return _probability(value)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    from ..vad import add_vad_arguments
+
+    parser.add_argument(
+        "--model", metavar="NAME|PATH", default=None,
+        help="a shipped model by short name (`default`, `7class`, `noisy`: models/ser-NAME.skops) or a "
+             "model file (default: $SER_LIVE_MODEL or the shipped models/ser-default.skops, which passes "
+             "noisy utterances to its noise branch by itself)",
+    )
+    parser.add_argument(
+        "--no-session-norm", dest="session_norm", action="store_false", default=True,
+        help="do not normalise utterances by their session's statistics: each utterance is its own "
+             "session, its features standardised with the training prior and its own values "
+             "weighted as one utterance (default: the run, or with `predict --segments` each file, "
+             "is one session with running statistics; no effect on models without a session normaliser)",
+    )
+    parser.add_argument(
+        "--profile", metavar="NAME|PATH", default=None,
+        help="a personal profile made by `ser-live calibrate` for this model: a bare NAME lives in the user "
+             "data folder (e.g. ~/.local/share/ser-live/profiles/NAME.npz), else the file PATH",
+    )
+    parser.add_argument(
+        "--denoise", action="store_true",
+        help="reduce stationary noise (fan, hum) in each utterance before feature extraction: spectral "
+             "gating, noise estimated from the utterance (needs pip install 'ser-live[denoise]')",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="log more to stderr (-v info, -vv debug)",
+    )
+    add_vad_arguments(parser)
+
+
+def _add_partial_arguments(p: argparse.ArgumentParser) -> None:
+    """``--partial``, ``--partial-interval-s``, ``--partial-min-s``, ``--uncertain-margin``,
+    ``--uncertain-below``."""
+    from ..types import DEFAULT_UNCERTAIN_MARGIN, UncertaintyRule
+    from ..vad import PartialConfig
+
+    d = PartialConfig()
+    g = p.add_argument_group("provisional estimates and uncertainty (listen)")
+    g.add_argument("--partial", action="store_true",
+                   help="while an utterance goes on, show a provisional estimate of the speech so far (dashboard: "
+                        "a dim 'speaking… (provisional)' line; --jsonl: lines with \"final\": false, and "
+                        "\"final\"/\"uncertain\" keys on every line)")
+    g.add_argument("--partial-interval-s", type=_positive, default=d.interval_s, metavar="SECONDS",
+                   help=f"stream seconds between provisional estimates of one utterance (default: {d.interval_s:g})")
+    g.add_argument("--partial-min-s", type=_positive_or_zero, default=d.min_speech_s, metavar="SECONDS",
+                   help=f"speech before the first provisional estimate (default: {d.min_speech_s:g}; at least "
+                        "--min-utterance-s + --hangover-ms)")
+    g.add_argument("--uncertain-margin", type=_probability, default=DEFAULT_UNCERTAIN_MARGIN, metavar="P",
+                   help="show 'uncertain' instead of the label when the top probability is at most P above the "
+                        f"second (default: {DEFAULT_UNCERTAIN_MARGIN:g}; 0 disables)")
+    g.add_argument("--uncertain-below", type=_probability_or_auto, default="auto", metavar="P|auto|off",
+                   help="show 'uncertain' when the top probability is below P (default: auto = "
+                        f"{UncertaintyRule.AUTO_BELOW_X_CHANCE:g} x chance, e.g. 0.375 with 4 labels; off disables)")
+
+
+def _uncertainty_rule(args: argparse.Namespace, n_labels: int) -> Any:
+    """The :class:`~ser_live.types.UncertaintyRule` of the options, for a model's labels."""
+    from ..types import UncertaintyRule
+
+    below = getattr(args, "uncertain_below", "auto")
+    margin = getattr(args, "uncertain_margin", UncertaintyRule.margin)
+    if below == "auto":
+        return UncertaintyRule.for_labels(n_labels, margin=margin)
+    return UncertaintyRule(margin=margin, below=None if below == "off" else below).validate()
+
+
+def _partial_config(args: argparse.Namespace) -> Any:
+    """The :class:`~ser_live.vad.PartialConfig` of ``--partial`` (None without it)."""
+    if not getattr(args, "partial", False):
+        return None
+    from ..vad import PartialConfig
+
+    return PartialConfig(interval_s=args.partial_interval_s, min_speech_s=args.partial_min_s).validate()
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_ser_live", False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ser-live: %(levelname)s: %(message)s"))
+    handler._ser_live = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _err(msg: str) -> None:
+    _err_raw(f"ser-live: {msg}")
+
+
+def _err_raw(text: str) -> None:
+    """Print to stderr; a closed terminal (after SIGHUP) or stderr is not an error."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)
+
+
+def _model_path(value: str | None) -> Path | None:
+    """``--model``: None (the default model), a file path, or a shipped model's short name.
+
+    A value that names an existing file, or holds a path separator or a suffix, is a path
+    (loading reports it if missing). Otherwise ``NAME`` means ``<models dir>/ser-NAME.skops``
+    (:data:`~ser_live.model.MODELS_DIR`; ``default`` is ``ser-default.skops``).
+
+    Raises
+    ------
+    ModelError
+        A short name with no such shipped model; the message lists the shipped names.
+    """
+    from ..errors import ModelError
+    from ..model import MODELS_DIR
+
+    if value is None:
+        return None
+    p = Path(value)
+    if p.exists() or p.suffix or len(p.parts) > 1:
+        return p
+    named = MODELS_DIR / f"ser-{value}.skops"
+    if named.exists():
+        return named
+    shipped = sorted(f.stem.removeprefix("ser-") for f in MODELS_DIR.glob("ser-*.skops"))
+    raise ModelError(
+        f"no model named {value!r} (no {named.name} in {MODELS_DIR}); shipped: "
+        f"{', '.join(shipped) or 'none'}; or pass a model file path"
+    )
+
+
+def _profile_text(profile: Any) -> str:
+    """``anna (12 utt.)``: a profile's name and the calibration utterances it rests on."""
+    return f"{profile.name} ({profile.n_utterances} utt.)"
+
+
+def _apply_profile(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
+    """The model with ``--profile`` applied (and the profile), or the model and None.
+
+    Raises
+    ------
+    ProfileError
+        Missing or malformed profile, or one made for another model (exit 2).
+    """
+    if getattr(args, "profile", None) is None:
+        return model, None
+    from ..profile import load_profile, profile_path
+
+    prof = load_profile(profile_path(args.profile), model=model)
+    log.info("profile %s (%d utterances) for model %s", prof.name, prof.n_utterances, model.name)
+    return prof.apply(model), prof

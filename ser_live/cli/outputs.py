@@ -1,0 +1,126 @@
+"""Where ``ser-live listen`` results go: dashboard, plain lines, JSON lines (file or stdout)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..jsonl import json_line
+from ..records import utterance_record
+from .options import _err, _profile_text, _uncertainty_rule
+
+
+class _Outputs:
+    """Where results go: dashboard, plain lines, JSON lines (file or stdout).
+
+    A result stream that cannot be written (``--jsonl /dev/full``, stdout closed by
+    ``| head``) is reported once on stderr and dropped; the others, the recordings and the
+    run go on. :attr:`write_error` keeps the first such error.
+    """
+
+    def __init__(
+        self, args: argparse.Namespace, *, labels: list[str], model_name: str, source_name: str,
+        session_norm: bool | None = None, profile: Any = None, noise_branch: bool = False,
+    ) -> None:
+        self.profile = profile
+        self.uncertainty = _uncertainty_rule(args, len(labels))
+        # --partial: every JSONL line gets "final" and "uncertain"; without it, today's keys
+        self.json_flags = self.uncertainty if getattr(args, "partial", False) else None
+        self.jsonl_stdout = args.jsonl == "-"
+        self.jsonl_file: TextIO | None = None
+        if args.jsonl and not self.jsonl_stdout:
+            Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
+            self.jsonl_file = open(args.jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.jsonl_path = args.jsonl
+        self.plain_stream: TextIO | None = None
+        self.dashboard = None
+        self.state = None
+        self._live = False
+        self.write_error: OSError | None = None
+        self.alert: str | None = None
+        if self.jsonl_stdout:
+            self.plain_stream = sys.stderr if args.plain else None
+        elif args.plain or not sys.stdout.isatty():
+            self.plain_stream = sys.stdout
+        else:
+            from ..dashboard import DashboardState, LiveDashboard
+
+            self.state = DashboardState(labels=labels, model_name=model_name, source_name=source_name,
+                                        session_norm=session_norm, uncertainty=self.uncertainty,
+                                        profile=_profile_text(profile) if profile is not None else None,
+                                        noise_branch=noise_branch)
+            self.dashboard = LiveDashboard(self.state)
+
+    def __enter__(self) -> "_Outputs":
+        if self.dashboard is not None:
+            self.dashboard.__enter__()
+            self._live = True
+        return self
+
+    def _write(self, stream: TextIO, text: str, what: str) -> bool:
+        """Write and flush; on failure report once, note the error, return False."""
+        try:
+            stream.write(text)
+            stream.flush()
+            return True
+        except OSError as exc:
+            if self.write_error is None:
+                self.write_error = exc
+            _err(
+                f"error: cannot write the results to {what} ({exc.strerror or exc}); "
+                "no more results go there, the run goes on (recordings are still saved)"
+            )
+            if stream is sys.stdout:  # silence the flush at exit
+                with contextlib.suppress(Exception):
+                    sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            return False
+
+    def emit(self, result: Any) -> None:
+        if self.jsonl_stdout or self.jsonl_file is not None:
+            record = utterance_record(result, flags=self.json_flags,
+                                      profile=self.profile.name if self.profile is not None else None)
+            line = json_line(record)
+            if self.jsonl_stdout:
+                self.jsonl_stdout = self._write(sys.stdout, line, "stdout")
+            elif not self._write(self.jsonl_file, line, str(self.jsonl_path)):
+                with contextlib.suppress(OSError):
+                    self.jsonl_file.close()
+                self.jsonl_file = None
+        if self.plain_stream is not None:
+            from ..plaintext import format_plain
+
+            what = "stdout" if self.plain_stream is sys.stdout else "stderr"
+            text = format_plain(result, uncertainty=self.uncertainty)
+            if not self._write(self.plain_stream, text + "\n", what):
+                self.plain_stream = None
+        if self.state is not None:
+            if result.final:
+                self.state.add_result(result)
+            else:
+                self.state.add_partial(result)
+
+    def status(self, status: Any, *, alert: str | None = None) -> None:
+        if self.state is not None and self._live:
+            self.state.set_status(status, alert=alert or "")
+            self.dashboard.refresh()
+
+    def close(self) -> None:
+        if self.dashboard is not None and self._live:
+            self.dashboard.refresh(force=True)
+            self.dashboard.__exit__(None, None, None)
+        self.dashboard = None
+        self._live = False
+        if self.jsonl_file is not None:
+            f, self.jsonl_file = self.jsonl_file, None
+            try:
+                f.close()
+            except OSError as exc:  # the last buffered bytes could not be written
+                self.write_error = self.write_error or exc
+                _err(f"error: cannot write the results to {self.jsonl_path} ({exc.strerror or exc})")
+
+
+#: Signals that end a listening run like Ctrl-C: summary printed, utterance in progress kept.

@@ -1,0 +1,190 @@
+"""``ser-live predict``: classify audio files offline (here, or on a Dask cluster)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..errors import ExitCode, NoSpeechError, SerLiveError
+from .options import _add_common, _apply_profile, _err, _Formatter, _model_path, log
+
+_PREDICT_EPILOG = """\
+Whole-file mode (default) treats each file as one utterance: it is trimmed to the speech the
+VAD finds (as training files are) and classified; files longer than 60 s are refused (use
+--segments). With --segments each file is cut by the live segmenter, exactly as `ser-live
+--input FILE` cuts it, and every utterance gets a record with its start_s and end_s.
+
+Sessions: a model with a session normaliser standardises each utterance's features with
+statistics of its session (one speaker through one microphone) shrunk towards the training
+prior. Without --sessions each whole file is its own session, and with --segments each file
+is one session normalised online in utterance order, exactly as `ser-live --input FILE`.
+--sessions FILE.csv (header `path,session`, one row per input file; relative paths are
+relative to the CSV's folder; paths are compared after resolving) normalises the files of one
+session together with all of that session's utterances (with --segments: every utterance
+of every file of the session; two passes: every file is read first). Every input must be in the CSV and every CSV path among the inputs, else nothing is
+classified and the exit status is 2 (the first few offending paths are named). With a model
+that has no session normaliser --sessions is accepted and has no effect (a warning says so).
+
+Records (ser_live/records.py, the same with --dask): jsonl {"path", ["start_s", "end_s",]
+"label", "confidence", "probabilities"[, "session_utterances"][, "noise_branch"][, "profile"],
+"error"} ("noise_branch": whether the model's noise branch classified it, for a model that has
+one; "profile": the --profile's name; "error": null, or with --dask why the file failed); csv
+columns path, [start_s, end_s,] label, confidence, prob_<label> for every label, error. session_utterances (jsonl, --segments, a model with a session normaliser:
+the utterances the session statistics rest on) is left out with --no-session-norm.
+A file that fails (unreadable, empty, silent, too long) is reported on stderr and skipped;
+the exit status is then that of the first failure (3 bad file, 4 no speech).
+
+examples:
+  ser-live predict clip.wav
+  ser-live predict recordings/ --format csv --output preds.csv
+  ser-live predict session.flac --segments --jsonl
+  ser-live predict calls/ --sessions calls.csv --format csv
+"""
+
+
+def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
+    """The ``predict`` subcommand's parser."""
+    pr = sub.add_parser(
+        "predict", help="classify audio files (or folders of them) offline", formatter_class=_Formatter,
+        description="Classify audio files offline with the same model and segmenter as the live\nrecogniser.",
+        epilog=_PREDICT_EPILOG,
+    )
+    pr.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files, or folders walked for every format libsndfile reads (.wav, .flac, .ogg, .mp3, .aiff, ...)")
+    pr.add_argument("--segments", action="store_true", help="cut each file into utterances and give one record per utterance")
+    pr.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="record format (default: jsonl)")
+    pr.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="same as --format jsonl")
+    pr.add_argument("--output", metavar="PATH", help="write the records to PATH instead of stdout "
+                    "(with --dask also .parquet; the suffix .parquet/.jsonl/.csv then picks the format)")
+    pr.add_argument("--sessions", metavar="FILE.csv",
+                    help="CSV `path,session`: normalise the files of one session together (see below)")
+    clu = pr.add_argument_group("scale-out (needs the dask extra: pip install 'ser-live[dask]')")
+    clu.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
+                     help="score on a Dask cluster: tcp://host:port of a running scheduler, or without "
+                          "ADDRESS a local cluster (one worker process per core); records are written "
+                          "as tasks complete, failed files as records with an `error`")
+    clu.add_argument("--resume", action="store_true",
+                     help="with --dask: skip the paths already in --output and add to it")
+    clu.add_argument("--chunk-files", type=int, default=200, metavar="N",
+                     help="with --dask: files per task (default: 200)")
+    _add_common(pr)
+    return pr
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    """``ser-live predict``: records of :mod:`ser_live.records` for every file (or utterance),
+    here or on a Dask cluster (``--dask``)."""
+    from ..audiofile import expand_audio_paths
+    from ..denoise import with_denoise
+    from ..model import EmotionModel
+    from ..offline import Predictor, read_sessions_csv
+    from ..records import RecordWriter, prediction_record
+
+    sessions = read_sessions_csv(args.sessions) if args.sessions else None  # SessionsError: exit 2
+    if args.dask is None and (args.resume or (args.output or "").lower().endswith(".parquet")):
+        _err("error: --resume and .parquet output need --dask (`--dask` alone: a local cluster)")
+        return ExitCode.USAGE
+    model = EmotionModel.load(_model_path(args.model))
+    model, profile = _apply_profile(args, model)
+    if args.dask is not None:
+        return _predict_on_cluster(args, with_denoise(model) if args.denoise else model)
+    predictor = Predictor(model, vad_config=args.vad_config, session_norm=args.session_norm, denoise=args.denoise)
+    seg = bool(args.segments)
+    profile_name = profile.name if profile is not None else None
+    expanded = list(expand_audio_paths(args.paths))
+    # every input is checked against the sessions before anything is written or classified
+    results = predictor.process_files(
+        [p for p, e in expanded if e is None], segments=seg, errors="return", sessions=sessions
+    )
+
+    with contextlib.ExitStack() as stack:
+        out: TextIO = sys.stdout
+        if args.output:
+            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+            out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+        writer = RecordWriter(None, labels=model.labels, stream=out, fmt=args.format, segments=seg)
+        first_error: SerLiveError | None = None
+        n_ok = 0
+        for path, error in expanded:
+            if error is None:
+                _, outcome = next(results)
+            try:
+                if error is not None:
+                    raise error
+                if isinstance(outcome, SerLiveError):
+                    raise outcome
+                if seg:
+                    if not outcome:
+                        raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
+                    writer.write([
+                        prediction_record(path, r.prediction, start_s=r.utterance.start_s, end_s=r.utterance.end_s,
+                                          session_utterances=r.session_utterances, profile=profile_name)
+                        for r in outcome])
+                else:
+                    writer.write([prediction_record(path, outcome, profile=profile_name)])
+                n_ok += 1
+            except SerLiveError as exc:
+                _err(f"error: {exc}")
+                first_error = first_error or exc
+    if first_error is not None:
+        log.info("%d file(s) classified, at least one failed", n_ok)
+        return first_error.exit_code
+    return 0
+
+
+def _predict_on_cluster(args: argparse.Namespace, model: Any) -> int:
+    """``ser-live predict ... --dask [ADDRESS]``: the command's cluster branch.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``paths``, ``dask`` ("" for a local cluster), ``output``, ``resume``, ``format``,
+        ``segments``, ``chunk_files``, ``vad_config``.
+    model : EmotionModel
+
+    Returns
+    -------
+    int
+        0; 1 when some file failed (its record says why); 2 usage error; 8 cluster
+        unreachable or lost (what was written stays written, ``--resume`` goes on).
+
+    Raises
+    ------
+    OSError
+        The output cannot be written (the CLI reports it, exit 1).
+    """
+    if args.segments:
+        _err("error: --segments is not available with --dask yet (whole files only)")
+        return ExitCode.USAGE
+    if getattr(args, "sessions", None):  # TODO(issue 13): one task per session, normalised together
+        _err("error: --sessions is not available with --dask yet")
+        return ExitCode.USAGE
+    if args.resume and not args.output:
+        _err("error: --resume needs --output FILE (the records to resume from)")
+        return ExitCode.USAGE
+    from ..batch import BatchConfig, ClusterError, predict_on_cluster  # imports Dask: only here
+    from ..records import RecordWriter
+
+    try:
+        cfg = BatchConfig(chunk_files=args.chunk_files).validate()
+    except ValueError as exc:
+        _err(f"error: --chunk-files: {exc}")
+        return ExitCode.USAGE
+    try:
+        with RecordWriter(args.output, labels=model.labels, resume=args.resume, fmt=args.format) as writer:
+            report = predict_on_cluster(args.paths, model=model, writer=writer, address=args.dask or None,
+                                        vad_config=args.vad_config, config=cfg)
+    except ClusterError as exc:
+        _err(f"error: {exc}")
+        if args.output:
+            _err(f"the records written so far are in {args.output}; run again with --resume to finish")
+        return exc.exit_code
+    except ValueError as exc:  # an output file that cannot be resumed
+        _err(f"error: {exc}")
+        return ExitCode.USAGE
+    _err(f"done: {report}" + (f" -> {args.output}" if args.output else ""))
+    for e in report.errors:
+        _err(f"error: {e}")
+    return ExitCode.ERROR if report.n_failed else ExitCode.OK

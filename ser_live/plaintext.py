@@ -1,0 +1,106 @@
+"""The recogniser's text outputs: one ``--plain`` line per utterance, the compact JSON line of
+an utterance, and the exit summary. No rich, no terminal: plain strings."""
+
+from __future__ import annotations
+
+from .jsonl import json_line as _json_line
+from .types import Result, RunSummary, UncertaintyRule
+
+__all__ = ["format_plain", "format_summary", "json_line"]
+
+
+def _top(d: dict[str, float], n: int) -> list[tuple[str, float]]:
+    return sorted(d.items(), key=lambda kv: -kv[1])[:n]
+
+
+def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) -> str:
+    """One readable line for an utterance (``--plain``).
+
+    Parameters
+    ----------
+    result : Result
+        A final result, or a provisional one (``final=False``), whose line starts with
+        ``"~"`` and ends with ``provisional``.
+    uncertainty : UncertaintyRule, optional
+        When it applies to the prediction, ``uncertain`` is appended (the label stays).
+
+    Returns
+    -------
+    str
+        E.g. ``"#3   [  12.34 -   15.02 s] angry      0.71  (rolling: angry 0.55)  proc 4.1 ms  eos 412.0 ms"``:
+        index, start and end (stream seconds), label, confidence, the rolling estimate's top
+        label (omitted when there is none), processing and end-of-speech latencies (ms);
+        ``cut`` is appended when the utterance was cut at the maximum length, ``noise
+        branch`` when the model's noise branch classified it. No newline.
+    """
+    u = result.utterance
+    mark = "#" if result.final else "~"
+    parts = [f"{mark}{u.index:<3d} [{u.start_s:7.2f} - {u.end_s:7.2f} s] {result.label:<10s} {result.confidence:.2f}"]
+    if result.rolling:
+        lab, p = _top(result.rolling, 1)[0]
+        parts.append(f"(rolling: {lab} {p:.2f})")
+    parts.append(f"proc {result.processing_ms:.1f} ms")
+    parts.append(f"eos {result.end_of_speech_ms:.1f} ms")
+    if u.cut_at_max:
+        parts.append("cut")
+    if result.prediction.noise_branch:
+        parts.append("noise branch")
+    if uncertainty is not None and uncertainty.applies(result.prediction):
+        parts.append("uncertain")
+    if not result.final:
+        parts.append("provisional")
+    return "  ".join(parts)
+
+
+def _fmt_stats(stats: dict[str, float]) -> str:
+    if not stats:
+        return "n/a"
+    return "  ".join(f"{k} {stats[k]:.1f} ms" for k in ("p50", "p95", "max") if k in stats)
+
+
+def format_summary(summary: RunSummary) -> str:
+    """The exit summary as plain text lines.
+
+    Parameters
+    ----------
+    summary : RunSummary
+
+    Returns
+    -------
+    str
+        Lines (no trailing newline): utterances, label counts (most frequent first),
+        processing and end-of-speech latency p50/p95/max (ms, one decimal), audio heard (s),
+        audio dropped (samples and s), input overflows, short bursts dropped, and the top
+        three labels of the final rolling estimate.
+    """
+    counts = sorted(summary.label_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    rolling = _top(summary.rolling, 3)
+    rows = [
+        ("utterances", str(summary.n_utterances)),
+        ("labels", ", ".join(f"{k} {v}" for k, v in counts) or "none"),
+        ("processing", _fmt_stats(summary.processing_ms)),
+        ("end of speech", _fmt_stats(summary.end_of_speech_ms)),
+        ("audio heard", f"{summary.audio_s:.1f} s"),
+        ("audio dropped", f"{summary.dropped_samples} samples ({summary.dropped_s:.3f} s)"),
+        ("input overflows", str(summary.input_overflows)),
+        ("short bursts dropped", str(summary.dropped_short)),
+        ("utterances dropped", str(summary.dropped_utterances)),
+        *([("utterances saved", str(summary.n_saved))] if summary.n_saved is not None else []),
+        ("rolling estimate", ", ".join(f"{k} {v:.2f}" for k, v in rolling) or "none"),
+    ]
+    return "\n".join(["ser-live summary"] + [f"  {k:<21s}{v}" for k, v in rows])
+
+
+def json_line(result: Result) -> str:
+    """The ``--jsonl`` record of an utterance: compact JSON, exactly the 10 keys of
+    :meth:`~ser_live.types.Result.to_json`, no newline.
+
+    Parameters
+    ----------
+    result : Result
+
+    Returns
+    -------
+    str
+    """
+    return _json_line(result.to_json(), compact=True, newline=False)

@@ -1,0 +1,342 @@
+"""The records of every ``ser-live`` output: one schema, one place.
+
+* ``ser-live predict`` (here or ``--dask``): :func:`prediction_record` for a file or an
+  utterance of it, :func:`error_record` for a file that could not be scored; CSV and Parquet
+  columns :func:`record_columns` (``path``, [``start_s``, ``end_s``,] ``label``,
+  ``confidence``, ``prob_<label>`` per label, ``error``), JSON lines the record itself;
+  :class:`RecordWriter` writes them.
+* ``ser-live --jsonl`` (listen): :func:`utterance_record`.
+* the recordings index (``--save-utterances``, :mod:`ser_live.recordings`): :func:`index_record`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import SerLiveError
+from .jsonl import json_line
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .types import Prediction, Result, UncertaintyRule
+
+__all__ = ["OUTPUT_SUFFIXES", "PROB_PREFIX", "RecordWriter", "error_record", "index_record", "prediction_record",
+           "record_columns", "record_row", "utterance_record"]
+
+log = logging.getLogger(__name__)
+
+#: Output formats of :class:`RecordWriter`, by file suffix.
+OUTPUT_SUFFIXES: tuple[str, ...] = (".parquet", ".jsonl", ".csv")
+#: Prefix of a label's probability column in CSV and Parquet (``prob_<label>``).
+PROB_PREFIX: str = "prob_"
+
+
+def record_columns(labels: Sequence[str], *, segments: bool = False) -> list[str]:
+    """The CSV/Parquet columns of ``ser-live predict`` records.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        The model's labels, in its order.
+    segments : bool, default False
+        Records of utterances (``--segments``): ``start_s`` and ``end_s`` after ``path``.
+
+    Returns
+    -------
+    list of str
+        ``path``, [``start_s``, ``end_s``,] ``label``, ``confidence``, ``prob_<label>`` for every
+        label, ``error``.
+    """
+    span = ["start_s", "end_s"] if segments else []
+    return ["path", *span, "label", "confidence", *(f"{PROB_PREFIX}{lab}" for lab in labels), "error"]
+
+
+def record_row(record: dict[str, Any], columns: Sequence[str]) -> list[Any]:
+    """A record's values in the order of ``columns`` (:func:`record_columns`); a missing
+    value (an error record's probabilities) is None.
+
+    Parameters
+    ----------
+    record : dict
+        :func:`prediction_record` or :func:`error_record`.
+    columns : sequence of str
+
+    Returns
+    -------
+    list
+    """
+    probs = record.get("probabilities") or {}
+    return [probs.get(c[len(PROB_PREFIX):]) if c.startswith(PROB_PREFIX) else record.get(c) for c in columns]
+
+
+def prediction_record(
+    path: str, pred: "Prediction", *, start_s: float | None = None, end_s: float | None = None,
+    session_utterances: int | None = None, profile: str | None = None,
+) -> dict[str, Any]:
+    """The record of one prediction of ``ser-live predict`` (a whole file, or with ``start_s``
+    and ``end_s`` one utterance of it): confidence and probabilities rounded to 4 decimals.
+
+    Parameters
+    ----------
+    path : str
+    pred : ser_live.types.Prediction
+    start_s, end_s : float, optional
+        The utterance's span in the file (seconds; rounded to 3 decimals), ``--segments``.
+    session_utterances : int, optional
+        Utterances the session statistics rest on (``--segments`` with a session normaliser).
+    profile : str, optional
+        The ``--profile``'s name.
+
+    Returns
+    -------
+    dict
+        ``path``, [``start_s``, ``end_s``,] ``label``, ``confidence``, ``probabilities`` (label ->
+        float), [``session_utterances``,] [``noise_branch`` for a model with a noise branch,]
+        [``profile``,] ``error`` (None). CSV and Parquet keep the columns of
+        :func:`record_columns`.
+    """
+    rec: dict[str, Any] = {"path": path}
+    if start_s is not None and end_s is not None:
+        rec["start_s"], rec["end_s"] = round(float(start_s), 3), round(float(end_s), 3)
+    rec.update(label=pred.label, confidence=round(float(pred.confidence), 4),
+               probabilities={k: round(float(v), 4) for k, v in pred.probabilities.items()})
+    if session_utterances is not None:
+        rec["session_utterances"] = int(session_utterances)
+    if pred.noise_branch is not None:
+        rec["noise_branch"] = bool(pred.noise_branch)
+    if profile is not None:
+        rec["profile"] = profile
+    rec["error"] = None
+    return rec
+
+
+def error_record(path: str, exc: BaseException | str) -> dict[str, Any]:
+    """The record of a file that could not be scored: no label, the error as text.
+
+    Parameters
+    ----------
+    path : str
+    exc : exception or str
+
+    Returns
+    -------
+    dict
+        ``path``, ``label`` (None), ``confidence`` (None), ``probabilities`` (None), ``error``.
+    """
+    msg = exc if isinstance(exc, str) else (str(exc) if isinstance(exc, SerLiveError) else f"{type(exc).__name__}: {exc}")
+    return {"path": path, "label": None, "confidence": None, "probabilities": None, "error": msg}
+
+
+def utterance_record(result: "Result", *, flags: "UncertaintyRule | None" = None,
+                     profile: str | None = None) -> dict[str, Any]:
+    """A ``ser-live --jsonl`` line's record: :meth:`Result.to_json` plus ``profile``.
+
+    Parameters
+    ----------
+    result : Result
+    flags : UncertaintyRule, optional
+        ``--partial``: adds ``final`` and ``uncertain``.
+    profile : str, optional
+        The ``--profile``'s name.
+
+    Returns
+    -------
+    dict
+    """
+    record = result.to_json(flags=flags)
+    if profile is not None:
+        record["profile"] = profile
+    return record
+
+
+def index_record(result: "Result", *, wav: str, source: str) -> dict[str, Any]:
+    """A line of the recordings index (``index.jsonl``): :meth:`Result.to_json` plus ``wav``
+    (the file name) and ``source``.
+
+    Parameters
+    ----------
+    result : Result
+    wav : str
+    source : str
+
+    Returns
+    -------
+    dict
+    """
+    record = result.to_json()
+    record["wav"] = wav
+    record["source"] = source
+    return record
+
+
+class RecordWriter:
+    """Writes prediction records to a ``.parquet``, ``.jsonl`` or ``.csv`` file (or JSON
+    lines to a text stream), a batch at a time, each batch on disk when :meth:`write` returns
+    (Parquet: when the writer is closed, see below).
+
+    Parameters
+    ----------
+    path : str or Path or None
+        Output file; its suffix picks the format. None writes JSON lines (or CSV with
+        ``fmt="csv"``) to ``stream``.
+    labels : sequence of str
+        The model's labels (Parquet and CSV columns ``prob_<label>``).
+    segments : bool, default False
+        Records of utterances: CSV and Parquet columns ``start_s`` and ``end_s`` too.
+    resume : bool, default False
+        Keep the records already in ``path`` (:attr:`done` holds their paths) and add to
+        them; otherwise ``path`` is replaced.
+    stream : text stream, optional
+        Where records go when ``path`` is None (default stdout).
+    fmt : {"jsonl", "csv"}, optional
+        Format for a stream.
+
+    Notes
+    -----
+    Parquet columns (:func:`record_columns`): ``path`` (string), [``start_s``, ``end_s``
+    (float64),] ``label`` (string), ``confidence`` (float64), ``prob_<label>`` per label
+    (float64), ``error`` (string); one row group per batch. The
+    rows go to ``<path>.partial`` as they come and the file is renamed to ``path`` when the
+    writer closes, which it does on any exit of a ``with`` block (Ctrl-C, a lost cluster, an
+    error), so ``path`` is always a complete Parquet file; a process killed outright (SIGKILL)
+    leaves the previous ``path`` as it was. JSON lines and CSV are appended and flushed per
+    batch; on resume a torn last line (a killed writer) is cut off.
+
+    Raises
+    ------
+    ValueError
+        Unknown suffix, or on resume a file written for other labels.
+    OSError
+        The file cannot be written (raised at construction, before anything is scored).
+    """
+
+    def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
+                 stream: io.TextIOBase | None = None, fmt: str = "jsonl", segments: bool = False) -> None:
+        self.labels = list(labels)
+        self.columns = record_columns(self.labels, segments=segments)
+        self.path = Path(path) if path is not None else None
+        self.done: set[str] = set()
+        self.n_written = 0
+        self._pq = None
+        self._file: Any = None
+        self._csv: Any = None
+        if self.path is None:
+            self.fmt = fmt
+            self._file = stream or sys.stdout
+        else:
+            self.fmt = self.path.suffix.lower().lstrip(".")
+            if "." + self.fmt not in OUTPUT_SUFFIXES:
+                raise ValueError(f"{self.path}: unknown output format; use one of {', '.join(OUTPUT_SUFFIXES)}")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.fmt == "parquet":
+                self._open_parquet(resume)
+            else:
+                self._open_text(resume)
+        if self.fmt == "csv":
+            self._csv = csv.writer(self._file, lineterminator="\n")
+            if self.path is None or self._file.tell() == 0:
+                self._csv.writerow(self.columns)
+                self._file.flush()
+
+    def _open_text(self, resume: bool) -> None:
+        assert self.path is not None
+        if resume and self.path.exists():
+            data = self.path.read_bytes()
+            keep = data.rfind(b"\n") + 1  # a torn last line (a killed writer) is cut off
+            self.done = self._read_done(data[:keep].decode("utf-8", errors="replace"))
+            if keep < len(data):
+                log.warning("%s: dropping a torn last line of %d bytes", self.path, len(data) - keep)
+                with open(self.path, "rb+") as f:
+                    f.truncate(keep)
+            self._file = open(self.path, "a", encoding="utf-8", newline="")
+        else:
+            self._file = open(self.path, "w", encoding="utf-8", newline="")
+
+    def _read_done(self, text: str) -> set[str]:
+        """Paths of the records in a ``.jsonl``/``.csv`` output (checked before any change)."""
+        bad = ValueError(f"{self.path}: not records of this model in {self.fmt} form, cannot resume from it; "
+                         "write to another file")
+        if self.fmt == "jsonl":
+            try:
+                return {json.loads(line)["path"] for line in text.splitlines() if line.strip()}
+            except (ValueError, KeyError, TypeError):
+                raise bad from None
+        if not text:
+            return set()
+        if next(csv.reader(io.StringIO(text)), []) != self.columns:
+            raise bad
+        return {r["path"] for r in csv.DictReader(io.StringIO(text))}
+
+    def _schema(self) -> Any:
+        import pyarrow as pa
+
+        text = {"path", "label", "error"}
+        return pa.schema([(c, pa.string() if c in text else pa.float64()) for c in self.columns])
+
+    def _open_parquet(self, resume: bool) -> None:
+        import pyarrow.parquet as pq
+
+        assert self.path is not None
+        old = None
+        if resume and self.path.exists():
+            try:
+                old = pq.read_table(self.path)
+            except Exception as exc:  # noqa: BLE001 - pyarrow raises its own types
+                raise ValueError(f"{self.path}: not a readable Parquet file, cannot resume from it: {exc}") from exc
+            if old.schema.names != self._schema().names:
+                raise ValueError(f"{self.path}: its columns are not those of this model's records; "
+                                 "write to another file")
+            self.done = set(old.column("path").to_pylist())
+        self._partial = self.path.with_name(self.path.name + ".partial")
+        self._pq = pq.ParquetWriter(self._partial, self._schema())
+        if old is not None and old.num_rows:
+            self._pq.write_table(old.cast(self._schema()))
+
+    def write(self, records: Sequence[dict[str, Any]]) -> None:
+        """Write a batch of records (:func:`prediction_record` / :func:`error_record`).
+
+        Raises
+        ------
+        OSError
+            The file cannot be written.
+        """
+        if not records:
+            return
+        if self._pq is not None:
+            import pyarrow as pa
+
+            rows = [record_row(r, self.columns) for r in records]
+            cols = {c: [row[i] for row in rows] for i, c in enumerate(self.columns)}
+            self._pq.write_table(pa.table(cols, schema=self._schema()))
+        elif self._csv is not None:
+            self._csv.writerows(record_row(r, self.columns) for r in records)
+            self._file.flush()
+        else:
+            self._file.write("".join(json_line(r) for r in records))
+            self._file.flush()
+        self.n_written += len(records)
+        self.done.update(r["path"] for r in records)
+
+    def close(self) -> None:
+        """Finish the file (Parquet: footer written, renamed into place). Idempotent."""
+        if self._pq is not None:
+            pqw, self._pq = self._pq, None
+            pqw.close()
+            assert self.path is not None
+            os.replace(self._partial, self.path)
+        if self._file is not None and self.path is not None:
+            f, self._file = self._file, None
+            f.close()
+
+    def __enter__(self) -> "RecordWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
