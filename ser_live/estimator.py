@@ -338,12 +338,19 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
             Columns in :attr:`classes_` order; rows the noise route sends to the branch are
             the branch's values.
         """
+        return self._scores("decision_function", X, groups=groups, online=online)
+
+    def _scores(self, kind: str, X: np.ndarray, **kw: Any) -> np.ndarray:
+        """``kind`` ("decision_function" or "predict_proba") of the classifier on the
+        normalised rows, routed per row; shape (n, n_classes), float64."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        Z = self.normalize(X, groups=groups, online=online)
+        Z = self.normalize(X, **kw)
         route = self.noise_route
         if route is not None:
-            return route.decision_function(Z, snr_db=route.snr_db(X))
-        return decision_values(self.classifier, Z)
+            return getattr(route, kind)(Z, snr_db=route.snr_db(X))
+        if kind == "decision_function":
+            return decision_values(self.classifier, Z)
+        return np.asarray(self.classifier.predict_proba(Z), dtype=np.float64)
 
     def predict_proba(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
         """Class probabilities over the model's labels.
@@ -359,16 +366,10 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
             Column ``i`` is label index ``i`` (0 for a label the classifier never saw);
             rows sum to 1.
         """
-        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        Z = self.normalize(X, groups=groups, online=online)
-        route = self.noise_route
-        if route is not None:
-            proba = route.predict_proba(Z, snr_db=route.snr_db(X))
-        else:
-            proba = np.asarray(self.classifier.predict_proba(Z), dtype=np.float64)
+        proba = self._scores("predict_proba", X, groups=groups, online=online)
         classes = np.asarray(self.classes_, dtype=int)
         n_labels = int(classes.max()) + 1 if self.n_labels is None else int(self.n_labels)
-        out = np.zeros((X.shape[0], n_labels))
+        out = np.zeros((proba.shape[0], n_labels))
         out[:, classes] = proba
         out /= np.maximum(out.sum(axis=1, keepdims=True), LOG_FLOOR)
         return out
