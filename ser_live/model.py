@@ -1,5 +1,5 @@
-"""``EmotionModel``: a fitted scikit-learn pipeline with its labels, feature configuration and
-training metadata, saved and loaded as one file.
+"""``EmotionModel``: the fitted model object (:class:`~ser_live.estimator.EmotionEstimator`)
+with its labels, feature configuration and training metadata, saved and loaded as one file.
 
 Files are written with skops [1]_, which rebuilds scikit-learn objects without unpickling.
 skops can still import and call any type a file names, so :meth:`EmotionModel.load` first
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.abc
-import json
 import logging
 import os
 import sys
@@ -42,6 +41,7 @@ import numpy as np
 from . import __version__
 from .errors import ModelError
 from .features import FeatureConfig, FeatureExtractor
+from .estimator import EmotionEstimator, Recalibrated
 from .normalize import SessionNormalizer, SessionState
 from .route import NoiseRoute
 from .safezip import check_model_arrays
@@ -100,10 +100,12 @@ def import_skops_io() -> Any:
         sys.meta_path.remove(guard)
     return skops.io
 
-#: Version of the on-disk layout; a file with another major layout is refused.
-MODEL_FORMAT_VERSION: int = 1
+#: Version of the on-disk layout; a file with another layout is refused with a "retrain"
+#: message. 2: the payload's ``estimator`` is one :class:`~ser_live.estimator.EmotionEstimator`
+#: (normaliser, classifier and noise route inside it); format 1 kept them as three entries.
+MODEL_FORMAT_VERSION: int = 2
 
-#: Keys of the payload dict of a format-1 model file.
+#: Keys of the payload dict of a format-2 model file.
 _REQUIRED_KEYS: tuple[str, ...] = (
     "labels",
     "feature_config",
@@ -143,12 +145,14 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         # the small test models (tests/test_pipeline.py, tests/test_model.py): scaler +
         # logistic regression, also the "logistic regression" of `python -m train compare`
         "sklearn.linear_model._logistic.LogisticRegression",
-        # session normalisation (ser_live/normalize.py), applied before the estimator
+        # the model object (ser_live/estimator.py) holding everything below
+        "ser_live.estimator.EmotionEstimator",
+        # session normalisation (ser_live/normalize.py), the model object's first step
         "ser_live.normalize.SessionNormalizer",
         # the feature subset of a recipe with [features] include/exclude (ser_live/columns.py)
         "ser_live.columns.FeatureSubset",
-        # the noise branch of a recipe with [noise_branch] (ser_live/route.py): a column
-        # index, a threshold and a second pipeline of the types above
+        # the noise branch of a recipe with [noise_branch] (ser_live/route.py): the main and
+        # the branch pipeline (types above), a column index and a threshold
         "ser_live.route.NoiseRoute",
     }
 )
@@ -240,13 +244,15 @@ def _names_hash(names: list[str]) -> str:
 
 
 class EmotionModel:
-    """A classifier of utterances into emotion labels.
+    """A classifier of utterances into emotion labels: feature configuration, labels, metadata
+    and the one fitted model object every prediction goes through.
 
     Parameters
     ----------
-    estimator : sklearn estimator
-        Fitted, with ``predict_proba(X) -> (n, n_labels)`` whose columns follow
-        ``estimator.classes_`` (integer class indices into ``labels``).
+    estimator : EmotionEstimator or Recalibrated or sklearn classifier
+        The model object (:mod:`ser_live.estimator`). A plain fitted classifier (its
+        ``classes_`` integer indices into ``labels``) is composed into an
+        :class:`EmotionEstimator` with ``normalizer`` and ``noise_route``.
     labels : list of str
         Label names; ``labels[i]`` is class ``i``.
     feature_config : FeatureConfig
@@ -256,11 +262,10 @@ class EmotionModel:
     metadata : dict, optional
         JSON-able training facts: corpora, protocol scores, command, versions.
     normalizer : SessionNormalizer, optional
-        Fitted session normaliser applied before ``estimator`` (None in files made before
-        it existed: features go to the estimator as they are).
+        Only with a plain classifier: the session normaliser to compose before it.
     noise_route : NoiseRoute, optional
-        A noise branch: utterances whose SNR column is below its threshold are classified
-        by its estimator (on the same normalised features) instead of ``estimator``.
+        Only with a plain classifier: a noise route whose ``branch`` is fitted (and whose
+        ``estimator``, when None, becomes the plain classifier).
 
     Attributes
     ----------
@@ -279,13 +284,30 @@ class EmotionModel:
         normalizer: SessionNormalizer | None = None,
         noise_route: NoiseRoute | None = None,
     ) -> None:
-        self.estimator = estimator
         self.labels = list(labels)
+        if not isinstance(estimator, (EmotionEstimator, Recalibrated)):
+            classifier = estimator
+            if noise_route is not None:
+                if noise_route.estimator is None:
+                    noise_route.estimator = estimator
+                classifier = noise_route
+            estimator = EmotionEstimator(normalizer, classifier, n_labels=len(self.labels))
+        elif normalizer is not None or noise_route is not None:
+            raise ValueError("normalizer and noise_route go inside the EmotionEstimator, not beside it")
+        self.estimator = estimator
         self.feature_config = feature_config
         self.name = name
         self.metadata = dict(metadata or {})
-        self.normalizer = normalizer
-        self.noise_route = noise_route
+
+    @property
+    def normalizer(self) -> SessionNormalizer | None:
+        """The model object's session normaliser (None: features are used as they are)."""
+        return self.estimator.normalizer
+
+    @property
+    def noise_route(self) -> NoiseRoute | None:
+        """The model object's noise route (None: no noise branch)."""
+        return self.estimator.noise_route
 
     # ------------------------------------------------------------------ inference
     @cached_property
@@ -297,54 +319,50 @@ class EmotionModel:
 
         Per utterance: ``state.update(x)``, then ``predict_features(x, session=state)``.
         """
-        return None if self.normalizer is None else self.normalizer.new_session()
+        return self.estimator.new_session()
 
     def predict_proba(
-        self, X: np.ndarray, *, session: SessionState | None = None, groups: np.ndarray | None = None
+        self, X: np.ndarray, *, session: SessionState | None = None, groups: np.ndarray | None = None,
+        online: Any = None,
     ) -> np.ndarray:
-        """Class probabilities.
+        """Class probabilities, from the model object (:meth:`EmotionEstimator.predict_proba`).
 
         Parameters
         ----------
         X : np.ndarray, float32, shape (n_utterances, n_features)
         session : SessionState, optional
             Live session (:meth:`new_session`): each row is normalised with its running
-            statistics (the caller updates them). Not with ``groups``.
+            statistics (the caller updates them). Not with ``groups``. Same as
+            ``online=session``.
         groups : np.ndarray, shape (n_utterances,), optional
             Offline sessions: rows of one session are normalised with all of that session's
-            rows. Without ``session`` and ``groups`` each row is its own session.
+            rows. Without ``session``, ``online`` and ``groups`` each row is its own session.
+        online : True or int, optional
+            Simulated live sessions per group (see :meth:`EmotionEstimator.normalize`).
 
         Returns
         -------
         np.ndarray, float64, shape (n_utterances, len(labels))
             Rows sum to 1; column ``i`` is ``labels[i]``. Rows the noise route sends to the
             noise branch (:meth:`noise_branch_rows`) are the branch's probabilities.
+
+        Raises
+        ------
+        ModelError
+            Another number of features than the extractor gives.
+        ValueError
+            ``session`` and ``groups`` (or ``online``) together.
         """
         X = np.atleast_2d(np.asarray(X, dtype=np.float32))
         if X.shape[1] != self.extractor.n_features:
             raise ModelError(
                 f"model {self.name!r} expects {self.extractor.n_features} features, got {X.shape[1]}"
             )
-        Z = X
-        if self.normalizer is not None:
-            if session is not None and groups is not None:
-                raise ValueError("give a live session or offline groups, not both")
-            if session is not None:
-                Z = np.stack([session.transform(x) for x in X])
-            else:
-                Z = self.normalizer.transform(X, groups=groups)
-        out = self._proba(self.estimator, Z)
-        noisy = self.noise_branch_rows(X)
-        if noisy.any():
-            out[noisy] = self._proba(self.noise_route.estimator, Z[noisy])
-        return out
-
-    def _proba(self, estimator: Any, Z: np.ndarray) -> np.ndarray:
-        proba = np.asarray(estimator.predict_proba(Z), dtype=np.float64)
-        out = np.zeros((Z.shape[0], len(self.labels)))
-        out[:, np.asarray(estimator.classes_, dtype=int)] = proba
-        out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
-        return out
+        if session is not None:
+            if online is not None:
+                raise ValueError("give a live session or online=, not both")
+            online = session
+        return self.estimator.predict_proba(X, groups=groups, online=online)
 
     def noise_branch_rows(self, X: np.ndarray) -> np.ndarray:
         """Which utterances the noise branch classifies.
@@ -360,9 +378,8 @@ class EmotionModel:
             All False for a model without a noise branch.
         """
         X = np.atleast_2d(np.asarray(X))
-        if self.noise_route is None:
-            return np.zeros(X.shape[0], dtype=bool)
-        return self.noise_route.noisy(X)
+        rows = self.estimator.noisy_rows(X)
+        return np.zeros(X.shape[0], dtype=bool) if rows is None else rows
 
     def predict_features(self, features: np.ndarray, *, session: SessionState | None = None) -> Prediction:
         """Prediction for one feature vector, shape (n_features,), optionally normalised with
@@ -386,9 +403,10 @@ class EmotionModel:
         list of bool or None, length n_utterances
         """
         X = np.atleast_2d(np.asarray(X))
-        if self.noise_route is None:
+        rows = self.estimator.noisy_rows(X)
+        if rows is None:
             return [None] * X.shape[0]
-        return [bool(v) for v in self.noise_branch_rows(X)]
+        return [bool(v) for v in rows]
 
     def prediction_from_proba(self, p: np.ndarray, *, noise_branch: bool | None = None) -> Prediction:
         """The :class:`~ser_live.types.Prediction` of one row of :meth:`predict_proba`.
@@ -454,10 +472,7 @@ class EmotionModel:
             "feature_names_sha1": _names_hash(names),
             "metadata": _jsonable(self.metadata),
             "estimator": self.estimator,
-            "normalizer": self.normalizer,
         }
-        if self.noise_route is not None:
-            payload["noise_route"] = self.noise_route
         sio.dump(payload, p)
         return p
 
@@ -517,8 +532,11 @@ class EmotionModel:
         labels, estimator = payload["labels"], payload["estimator"]
         if not (isinstance(labels, list) and labels and all(isinstance(v, str) for v in labels)):
             raise ModelError(f"{p}: corrupt model file: 'labels' is not a list of label names")
-        if not (hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")):
-            raise ModelError(f"{p}: corrupt model file: 'estimator' is not a fitted classifier with probabilities")
+        if not (isinstance(estimator, EmotionEstimator) and hasattr(estimator.classifier, "classes_")
+                and hasattr(estimator.main_classifier, "predict_proba")):
+            raise ModelError(f"{p}: corrupt model file: 'estimator' is not a fitted ser-live model object")
+        if estimator.normalizer is not None and not isinstance(estimator.normalizer, SessionNormalizer):
+            raise ModelError(f"{p}: corrupt model file: the model object's normaliser is not a SessionNormalizer")
         try:
             cfg = FeatureConfig.from_dict(payload["feature_config"])
         except (TypeError, ValueError, AttributeError) as exc:
@@ -532,14 +550,14 @@ class EmotionModel:
                 f"gave {payload['n_features']} features; this version gives {len(names)} for the same "
                 "configuration. Retrain with `python -m train fit` (or install the matching ser-live)."
             )
-        route = payload.get("noise_route")
+        route = estimator.noise_route
         if route is not None:
+            cut = getattr(route, "threshold_db_", None)
             ok = (
-                isinstance(route, NoiseRoute)
-                and isinstance(route.column, int) and 0 <= route.column < len(names)
+                isinstance(route.column, int) and 0 <= route.column < len(names)
                 and names[route.column] == route.column_name
-                and isinstance(route.threshold_db, float) and np.isfinite(route.threshold_db)
-                and hasattr(route.estimator, "predict_proba") and hasattr(route.estimator, "classes_")
+                and isinstance(cut, float) and np.isfinite(cut)
+                and hasattr(route.branch, "predict_proba") and hasattr(route.branch, "classes_")
             )
             if not ok:
                 raise ModelError(f"{p}: corrupt model file: 'noise_route' is not a fitted noise branch on this extractor's columns")
@@ -555,8 +573,6 @@ class EmotionModel:
             cfg,
             name=payload.get("name", p.stem),
             metadata=payload.get("metadata", {}),
-            normalizer=payload.get("normalizer"),
-            noise_route=route,
         )
         model.path = p
         check_model_arrays(model)  # finite numbers, array shapes that fit (ser_live/safezip.py)

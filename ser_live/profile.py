@@ -21,7 +21,9 @@ the same neutral sentences said in each of the model's emotions). It holds
    ``reg * (||W - I||^2 + ||b||^2)`` that keeps it near the identity (``adaptation="bias"``
    fits ``b`` only, with ``W = I``; ``"none"`` keeps the model's probabilities). This is
    Platt/temperature-style recalibration [1]_ with a prior on the parameters, made per
-   person.
+   person. The profile is applied as a :class:`ser_live.estimator.Recalibrated` wrapper of
+   the model object (:class:`ProfiledModel`), so it goes through the same path as every
+   prediction.
 
 Which combination is the default (:class:`ProfileConfig`) was chosen on the ``personal``
 evaluation protocol (``python -m train evaluate --protocol personal``, ``train/personal.py``):
@@ -49,7 +51,6 @@ References
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
@@ -62,8 +63,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SerLiveError
+from .estimator import Recalibrated, adapt_log_proba, fit_score_affine  # noqa: F401 (re-exported)
 from .model import EmotionModel
-from .normalize import SessionNormalizer, SessionState
+from .normalize import SessionNormalizer
 from .safezip import PROFILE_LIMITS, PROFILE_META_MAX_CHARS, PROFILE_META_MAX_DEPTH, check_archive, loads_bounded, printable
 
 __all__ = [
@@ -96,7 +98,6 @@ ADAPTATIONS: tuple[str, ...] = ("none", "bias", "affine")
 #: Suffix of profile files.
 PROFILE_SUFFIX = ".npz"
 _VAR_FLOOR = 1e-8
-_LOG_FLOOR = 1e-12
 
 
 class ProfileError(SerLiveError, ValueError):
@@ -250,82 +251,6 @@ def person_prior(
     mu[c] = (n * mean[c] + w * mu[c]) / (n + w)
     v[c] = (n * var[c] + w * v[c]) / (n + w)
     return mu, np.maximum(v, _VAR_FLOOR)
-
-
-def _with_prior(normalizer: SessionNormalizer, mean: np.ndarray, var: np.ndarray) -> SessionNormalizer:
-    """A copy of a fitted normaliser whose prior is (mean, var)."""
-    out = copy.copy(normalizer)
-    out.prior_mean_ = np.asarray(mean, dtype=np.float64)
-    out.prior_var_ = np.asarray(var, dtype=np.float64)
-    return out
-
-
-# ---------------------------------------------------------------------- adaptation
-def _softmax(S: np.ndarray) -> np.ndarray:
-    S = S - S.max(axis=1, keepdims=True)
-    E = np.exp(S)
-    return E / E.sum(axis=1, keepdims=True)
-
-
-def fit_score_affine(
-    S: np.ndarray, y: np.ndarray, *, reg: float, full: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fit ``softmax(S @ W.T + b)`` to labels, penalised towards ``W = I``, ``b = 0``.
-
-    Minimises ``mean_i CE(softmax(W s_i + b), y_i) + reg * (||W - I||_F^2 + ||b||^2)``
-    with L-BFGS (the loss is convex in ``W`` and ``b``).
-
-    Parameters
-    ----------
-    S : np.ndarray, float, shape (n, n_labels)
-        Log-probabilities of the calibration utterances.
-    y : np.ndarray, int, shape (n,)
-        Label indices.
-    reg : float
-        Penalty weight (>= 0).
-    full : bool, default True
-        Fit ``W`` too; False fits ``b`` only (``W = I``).
-
-    Returns
-    -------
-    (W, b) : (np.ndarray, np.ndarray)
-        float64, shapes (n_labels, n_labels) and (n_labels,).
-    """
-    from scipy.optimize import minimize
-
-    S = np.asarray(S, dtype=np.float64)
-    n, c = S.shape
-    Y = np.zeros((n, c))
-    Y[np.arange(n), np.asarray(y, dtype=int)] = 1.0
-    eye = np.eye(c)
-
-    def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if full:
-            return theta[: c * c].reshape(c, c), theta[c * c :]
-        return eye, theta
-
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        W, b = unpack(theta)
-        Z = S @ W.T + b
-        P = _softmax(Z)
-        ce = -np.sum(Y * np.log(np.maximum(P, _LOG_FLOOR))) / n
-        G = (P - Y) / n  # dCE/dZ
-        gb = G.sum(axis=0) + 2 * reg * b
-        val = ce + reg * float(b @ b)
-        if not full:
-            return val, gb
-        gW = G.T @ S + 2 * reg * (W - eye)
-        val += reg * float(np.sum((W - eye) ** 2))
-        return val, np.concatenate([gW.ravel(), gb])
-
-    theta0 = np.concatenate([eye.ravel(), np.zeros(c)]) if full else np.zeros(c)
-    res = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
-    return unpack(res.x)
-
-
-def adapt_log_proba(S: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``softmax(S @ W.T + b)``: adapted probabilities, shape (n, n_labels), float64."""
-    return _softmax(np.asarray(S, dtype=np.float64) @ W.T + b)
 
 
 # ---------------------------------------------------------------------- the profile
@@ -545,9 +470,11 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
 class ProfiledModel(EmotionModel):
     """An :class:`EmotionModel` with a :class:`Profile` applied (see :meth:`Profile.apply`).
 
-    Its session normaliser has the person prior; :meth:`predict_proba` returns the adapted
-    probabilities. Everything else (labels, extractor, name) is the base model's, so the
-    live recogniser and ``ser-live predict`` use it unchanged.
+    Its model object is a :class:`~ser_live.estimator.Recalibrated` wrapper (the profile's
+    ``W``, ``b``) of the base model's object with the person prior in its normaliser
+    (:meth:`~ser_live.estimator.EmotionEstimator.with_prior`); predictions go through it as
+    through any model's. Everything else (labels, extractor, name) is the base model's, so
+    the live recogniser and ``ser-live predict`` use it unchanged.
 
     Attributes
     ----------
@@ -556,30 +483,13 @@ class ProfiledModel(EmotionModel):
     """
 
     def __init__(self, base: EmotionModel, profile: Profile) -> None:
-        norm = base.normalizer
-        if norm is not None:
-            norm = _with_prior(norm, profile.prior_mean, profile.prior_var)
-        super().__init__(
-            base.estimator, base.labels, base.feature_config, name=base.name, metadata=base.metadata,
-            normalizer=norm, noise_route=base.noise_route,
-        )
+        est = Recalibrated.frozen(base.estimator.with_prior(profile.prior_mean, profile.prior_var), profile.W, profile.b)
+        super().__init__(est, base.labels, base.feature_config, name=base.name, metadata=base.metadata)
         if "extractor" in base.__dict__:  # share a built extractor (cached_property)
             self.__dict__["extractor"] = base.__dict__["extractor"]
         self.base = base
         self.profile = profile
         self.path = getattr(base, "path", None)
-
-    def predict_proba(
-        self, X: np.ndarray, *, session: SessionState | None = None, groups: np.ndarray | None = None
-    ) -> np.ndarray:
-        """As :meth:`EmotionModel.predict_proba`, then the profile's adaptation.
-
-        Returns
-        -------
-        np.ndarray, float64, shape (n_utterances, len(labels))
-        """
-        proba = super().predict_proba(X, session=session, groups=groups)
-        return adapt_log_proba(np.log(np.maximum(proba, _LOG_FLOOR)), self.profile.W, self.profile.b)
 
 
 def build_profile(
@@ -645,8 +555,9 @@ def build_profile(
     if cfg.adaptation != "none":
         # the calibration utterances as the live path sees them: person prior, each utterance
         # normalised with the prior alone (groups=None: its own values weighted as one)
-        S = np.log(np.maximum(ProfiledModel(model, prof).predict_proba(X), _LOG_FLOOR))
-        prof.W, prof.b = fit_score_affine(S, y, reg=cfg.reg, full=cfg.adaptation == "affine")
+        rc = Recalibrated(model.estimator.with_prior(mean, var), reg=cfg.reg, full=cfg.adaptation == "affine")
+        rc.fit(X.astype(np.float32), y)
+        prof.W, prof.b = rc.W_, rc.b_
     return prof
 
 

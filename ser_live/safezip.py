@@ -297,7 +297,7 @@ def check_model_arrays(model: Any) -> None:
     1. every learned float number and float array (an attribute ending in ``_``, or named
        like ``threshold``/``temperature``/``beta``) reachable from the estimator, the noise
        branch and the session normaliser (coefficients, scaler statistics, the calibration's
-       inverse temperature ``beta_``, the noise branch's ``threshold_db``) is finite
+       inverse temperature ``beta_``, the noise branch's cut ``threshold_db_``) is finite
        (hyper-parameters such as a ``session_cap`` are not judged here);
     2. two feature rows of zeros (for a noise branch, one routed to each classifier: its
        SNR column set 10 dB below and above the threshold) go through
@@ -332,8 +332,12 @@ def check_model_arrays(model: Any) -> None:
         if learned and not np.all(np.isfinite(value)):
             raise ModelError(f"{name}: corrupt model file: {where} holds a non-finite value ({_short(value)})")
     labels = list(model.labels)
-    for root, est in (("estimator", model.estimator),
-                      ("noise_route.estimator", getattr(model.noise_route, "estimator", None))):
+    route = model.noise_route
+    if route is not None:  # the route's main classifier and its noise branch
+        classifiers = (("noise_route.estimator", route.estimator), ("noise_route.branch", route.branch))
+    else:
+        classifiers = (("estimator.classifier", getattr(model.estimator, "classifier", model.estimator)),)
+    for root, est in classifiers:
         if est is None:
             continue
         classes = np.asarray(getattr(est, "classes_", []))
@@ -343,10 +347,10 @@ def check_model_arrays(model: Any) -> None:
                              f"the {len(labels)} labels")
     n = int(model.extractor.n_features)
     X = np.zeros((2, n), dtype=np.float32)
-    route = model.noise_route
     if route is not None and 0 <= int(route.column) < n:
-        X[0, int(route.column)] = float(route.threshold_db) - 10.0
-        X[1, int(route.column)] = float(route.threshold_db) + 10.0
+        cut = float(getattr(route, "threshold_db_", route.threshold_db))
+        X[0, int(route.column)] = cut - 10.0
+        X[1, int(route.column)] = cut + 10.0
     try:
         with np.errstate(all="ignore"):
             P = np.asarray(model.predict_proba(X), dtype=np.float64)

@@ -102,3 +102,43 @@ def test_the_dashboard_keeps_the_recognisers_status_record_not_a_copy_of_its_fie
     names = {f.name for f in fields(RecognizerStatus)}
     assert names.isdisjoint(vars(state)), sorted(names & set(vars(state)))
     assert state.status.level_dbfs == state.level_dbfs == -20.0 and state.stream_s == 3.0
+
+
+#: The one-path rule (issue 19): what turns features into probabilities is applied only inside
+#: the model object. Per rule: a regex over the source of ``ser_live/`` and ``train/``, and
+#: the files allowed to match it (the model object, and the module defining the thing).
+_ONE_PATH_RULES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "session normaliser transform": (
+        r"\b\w*(norm|normalizer|state|session)\w*\.transform\(|\bonline_transform\(",
+        ("ser_live/estimator.py", "ser_live/normalize.py"),
+    ),
+    "noise route routing": (r"\.noisy\(", ("ser_live/estimator.py", "ser_live/route.py")),
+    "profile recalibration": (r"\b(adapt_log_proba|fit_score_affine)\(", ("ser_live/estimator.py",)),
+}
+
+
+def _one_path_matches(root: Path) -> dict[str, list[str]]:
+    """Per rule, every ``path:line`` of ``root/ser_live`` and ``root/train`` matching it (code
+    only: comments and docstring prose lines starting with a word are skipped)."""
+    import re
+
+    found: dict[str, list[str]] = {rule: [] for rule in _ONE_PATH_RULES}
+    for path in sorted([*(root / "ser_live").rglob("*.py"), *(root / "train").rglob("*.py")]):
+        rel = path.relative_to(root).as_posix()
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if not code.strip() or "``" in code or ":meth:" in code or ":func:" in code:
+                continue
+            for rule, (pattern, _allowed) in _ONE_PATH_RULES.items():
+                if re.search(pattern, code):
+                    found[rule].append(f"{rel}:{n}")
+    return found
+
+
+def test_one_path_rule_the_model_object_alone_normalises_routes_and_recalibrates():
+    found = _one_path_matches(REPO_ROOT)
+    for rule, (_pattern, allowed) in _ONE_PATH_RULES.items():
+        outside = [hit for hit in found[rule] if hit.split(":")[0] not in allowed]
+        assert outside == [], f"{rule} applied outside the model object (ser_live/estimator.py): {outside}"
+        # the pattern finds the model object's own calls, so it would find a copy elsewhere too
+        assert any(hit.startswith("ser_live/estimator.py:") for hit in found[rule]), rule

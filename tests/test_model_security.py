@@ -163,7 +163,7 @@ def _recipe_model_types(tmp_path: Path) -> set[str]:
     names = [f"drop{i}" if i % 3 == 0 else f"keep{i}" for i in range(X.shape[1])]
     est = RecipeClassifier(recipe, names, n_jobs=1).fit(X, y, groups=groups)
     assert est.pipeline_.named_steps["select"].columns_.tolist() == [i for i in range(12) if i % 3]
-    model = EmotionModel(est.pipeline_, list("abcd"), FeatureConfig(), metadata={}, normalizer=est.normalizer_)
+    model = EmotionModel(est.estimator_, list("abcd"), FeatureConfig(), metadata={})
     found |= model_file_types(model.save(tmp_path / "subset.skops"))
     return found
 
@@ -199,12 +199,14 @@ def _payload_variant(shipped: Path, dst: Path, **changes) -> Path:
         ({"labels": None}, "missing labels"),
         ({"estimator": None}, "missing estimator"),
         ({"feature_config": None}, "missing feature_config"),
-        ({"format_version": 2, "labels": None}, "model file format 2 but this ser-live reads format 1"),
+        ({"format_version": 3, "labels": None}, "model file format 3 but this ser-live reads format 2"),
+        ({"format_version": 1}, "model file format 1 but this ser-live reads format 2; retrain"),
         ({"format_version": None}, "no format_version"),
         ({"labels": "neutral"}, "'labels' is not a list"),
-        ({"estimator": [1, 2]}, "'estimator' is not a fitted classifier"),
+        ({"estimator": [1, 2]}, "'estimator' is not a fitted ser-live model object"),
     ],
-    ids=["no-labels", "no-estimator", "no-feature_config", "format-2", "no-format", "labels-str", "estimator-list"],
+    ids=["no-labels", "no-estimator", "no-feature_config", "format-3", "format-1", "no-format", "labels-str",
+         "estimator-list"],
 )
 def test_incomplete_or_foreign_model_file_exits_5_with_a_message(changes, message, shipped, tmp_path):
     bad = _payload_variant(shipped, tmp_path / "bad.skops", **changes)

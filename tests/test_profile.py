@@ -131,6 +131,22 @@ def test_save_load_round_trip_gives_the_same_predictions(norm_model, anna, emodb
     assert isinstance(a, ProfiledModel) and a.labels == norm_model.labels
 
 
+def test_the_evaluation_live_session_is_the_recognisers_live_session(norm_model, anna, emodb_features):
+    """``online=True`` (what ``train personal`` scores) gives, row for row, what the live
+    recogniser's calls give, with and without a profile (one path: ser_live/estimator.py)."""
+    X, _ = next(iter(emodb_features.values()))
+    for model in (norm_model, anna.apply(norm_model)):
+        state = model.new_session()
+        live = []
+        for x in X:
+            state.update(x)
+            live.append(model.predict_proba(x[None, :], session=state)[0])
+        # (float32 rows scored in one batch or one by one: BLAS rounding, ~1e-6)
+        np.testing.assert_allclose(model.predict_proba(X, online=True), np.array(live), atol=1e-5)
+    # the profiled model object is a recalibration wrapper of the same estimator
+    assert anna.apply(norm_model).estimator.estimator.classifier is norm_model.estimator.classifier
+
+
 def test_profile_is_refused_for_another_model(anna, tmp_path):
     """A profile made for one model is refused, with both models named, for the shipped 7-class
     model and for the shipped default one."""

@@ -272,8 +272,9 @@ def test_coefficients_of_the_wrong_shape_are_refused_at_load(tmp_path, capsys):
 
 def test_classes_outside_the_labels_are_refused_at_load(tmp_path):
     payload = _payload()
-    est = payload["estimator"]
-    last = est.steps[-1][1] if hasattr(est, "steps") else est  # a pipeline forwards its last step's classes_
+    clf = payload["estimator"].classifier  # the model object's classifier (a pipeline, or a noise route)
+    clf = getattr(clf, "estimator", clf) if not hasattr(clf, "steps") else clf
+    last = clf.steps[-1][1] if hasattr(clf, "steps") else clf  # a pipeline forwards its last step's classes_
     last.classes_ = np.asarray(last.classes_) + 10
     bad = tmp_path / "classes.skops"
     sio.dump(payload, bad)

@@ -72,24 +72,31 @@ def test_shipped_default_sends_noisy_utterances_to_the_noise_branch_only(emodb_p
     assert not model.noise_branch_rows(clean).any()
     assert model.noise_branch_rows(noisy).all()
     # the noisy rows' probabilities are the branch's: without the route they differ
-    plain = EmotionModel(model.estimator, model.labels, model.feature_config, normalizer=model.normalizer)
+    plain = EmotionModel(model.noise_route.estimator, model.labels, model.feature_config, normalizer=model.normalizer)
     assert np.allclose(model.predict_proba(clean), plain.predict_proba(clean))
     assert not np.allclose(model.predict_proba(noisy), plain.predict_proba(noisy))
     assert [p.noise_branch for p in (model.predict_features(clean[0]), model.predict_features(noisy[0]))] == [False, True]
 
 
 def _tiny_route_model(clean: np.ndarray, noisy: np.ndarray) -> EmotionModel:
+    """The meta-estimator fitted from scratch: main classifier on the clean rows, branch on
+    clean and noisy rows, the cut between them."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from ser_live.estimator import EmotionEstimator
+
     y = np.arange(len(clean)) % 2
-    main = make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)).fit(clean, y)
-    branch = make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)).fit(noisy, 1 - y)
     names = FeatureExtractor(FeatureConfig(voice_quality=True)).feature_names()
     col = names.index(DEFAULT_SNR_COLUMN)
-    route = NoiseRoute(col, DEFAULT_SNR_COLUMN, 19.0, branch)
-    return EmotionModel(main, ["neutral", "angry"], FeatureConfig(voice_quality=True), name="tiny-route", noise_route=route)
+    route = NoiseRoute(make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)),
+                       make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)), column=col)
+    est = EmotionEstimator(None, route, n_labels=2).fit(
+        np.vstack([clean, noisy]), np.concatenate([y, 1 - y]),
+        noise_copy=np.repeat([False, True], [len(clean), len(noisy)]))
+    assert noisy[:, col].max() < route.threshold_db_ < clean[:, col].min()
+    return EmotionModel(est, ["neutral", "angry"], FeatureConfig(voice_quality=True), name="tiny-route")
 
 
 def test_a_noise_branch_survives_save_and_load_and_is_checked(emodb_pairs, tmp_path):
@@ -122,11 +129,12 @@ def test_recipe_with_a_noise_branch_fits_the_cut_between_clean_and_noisy_rows(em
         RecipeClassifier(recipe, names, n_jobs=1).fit(clean, y, groups=groups)
     est = RecipeClassifier(recipe, names, n_jobs=1).fit(clean, y, groups=groups, augmented=[noisy])
     col = names.index(DEFAULT_SNR_COLUMN)
-    assert noisy[:, col].max() < est.route_.threshold_db < clean[:, col].min()
+    assert noisy[:, col].max() < est.route_.threshold_db_ < clean[:, col].min()
     dec = est.decision_function(np.vstack([clean, noisy]))
-    Z = est.normalize(noisy)
-    assert np.allclose(dec[len(clean):], est.route_.estimator.decision_function(Z))
-    assert np.allclose(dec[: len(clean)], est.pipeline_.decision_function(est.normalize(clean)))
+    Z = est.estimator_.normalize(noisy)
+    assert np.allclose(dec[len(clean):], est.route_.branch.decision_function(Z)[:, None] * [-1, 1])
+    assert np.allclose(dec[: len(clean)], est.pipeline_.decision_function(est.estimator_.normalize(clean))[:, None] * [-1, 1])
+    assert est.estimator_.classifier is est.route_  # the stored object is the scored one
 
 
 def test_predict_records_say_which_branch_classified(emodb_pairs, tmp_path):

@@ -233,10 +233,8 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         "trained_at": time.strftime("%Y-%m-%d"),
         "ser_live_version": __version__,
     }
-    model = EmotionModel(
-        est.pipeline_, labels, config, name=recipe.name, metadata=meta, normalizer=est.normalizer_,
-        noise_route=est.route_,
-    )
+    # exactly the object `evaluate` scores (RecipeClassifier.estimator_), with the label width
+    model = EmotionModel(est.estimator_.set_params(n_labels=len(labels)), labels, config, name=recipe.name, metadata=meta)
     model.save(out)
     shutil.copyfile(recipe.path, out.with_suffix(".toml"))
     card = out.with_suffix(".md")
@@ -317,7 +315,7 @@ _MODE_TEXT = {
 
 def _feature_subset(model):  # noqa: ANN001, ANN202
     """The model pipeline's ``select`` step (a ``FeatureSubset``), or None."""
-    steps = getattr(model.estimator, "named_steps", {})
+    steps = getattr(model.estimator.main_classifier, "named_steps", {})
     return steps.get("select") if hasattr(steps, "get") else None
 
 

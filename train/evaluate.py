@@ -375,7 +375,7 @@ def run_recipe(
                 if m == "one-emotion":
                     kw["groups"] = np.array([f"{g}|{c}" for g, c in zip(groups[te], y[te])], dtype=object)
                 if m == "online":
-                    kw["online_seed"] = seed
+                    kw["online"] = seed
                 pred, yt = scored_argmax(est, fs, X[te], te, **kw)
                 sc = scorers[m].add(fold.name, yt, pred, est.chosen_)
                 log.info("%s %s [%s]: UA %.1f %%", protocol, fold.name, m, sc.ua_pct)
@@ -428,7 +428,8 @@ def scored_argmax(est: Any, fs: FoldSet, X_te: np.ndarray, te: np.ndarray, **kw:
     te : np.ndarray, int64, shape (n_test,)
         Record indices.
     **kw
-        Passed to ``est.decision_function`` (``groups``, ``online_seed``).
+        Passed to ``est.decision_function`` (``groups``, ``online``: the model object's
+        :meth:`~ser_live.estimator.EmotionEstimator.decision_function`).
 
     Returns
     -------

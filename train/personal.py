@@ -44,7 +44,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score
 
-from ser_live.profile import ProfileConfig, ProfiledModel, build_profile
+from ser_live.profile import ProfileConfig, build_profile
 
 __all__ = ["K_VALUES", "POOL_PER_CLASS", "DEFAULT_VARIANTS", "card_lines", "print_personal", "run_personal", "write_personal_reports"]
 
@@ -104,27 +104,6 @@ def _splits(fs: Any, fold: Any, score_idx: np.ndarray, rng: np.random.Generator)
         order = rng.permutation(np.concatenate(test))
         out.append(_Split(corpus=fold.name, speaker=str(spk), pool=pool, test=order))
     return out, skipped
-
-
-def _online_proba(model: Any, X: np.ndarray) -> np.ndarray:
-    """Probabilities of rows classified as one live session in row order (as the recogniser:
-    update the running statistics with the utterance, then normalise it with them)."""
-    state = model.new_session()
-    if state is None:
-        return model.predict_proba(X)
-    Z = np.empty((X.shape[0], model.normalizer.n_features_out), dtype=np.float32)
-    for i, x in enumerate(X):
-        state.update(x)
-        Z[i] = state.transform(x)
-    proba = np.asarray(model.estimator.predict_proba(Z), dtype=np.float64)
-    out = np.zeros((X.shape[0], len(model.labels)))
-    out[:, np.asarray(model.estimator.classes_, dtype=int)] = proba
-    out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
-    if isinstance(model, ProfiledModel):
-        from ser_live.profile import adapt_log_proba
-
-        out = adapt_log_proba(np.log(np.maximum(out, 1e-12)), model.profile.W, model.profile.b)
-    return out
 
 
 def run_personal(
@@ -196,8 +175,8 @@ def run_personal(
     for fold in fs.folds:
         est = clone(base).fit(X[fold.train_idx], y[fold.train_idx], groups=fs.groups[fold.train_idx],
                               augmented=[Xa[fold.train_idx] for Xa in X_aug])
-        model = EmotionModel(est.pipeline_, list(fs.labels), cfg, name=f"{recipe.name}-without-{fold.name}",
-                             normalizer=est.normalizer_, noise_route=est.route_)
+        model = EmotionModel(est.estimator_.set_params(n_labels=len(fs.labels)), list(fs.labels), cfg,
+                             name=f"{recipe.name}-without-{fold.name}")
         splits, skipped = _splits(fs, fold, score_idx, rng)
         skipped_all[fold.name] = skipped
         n_test[fold.name] = int(sum(len(s.test) for s in splits))
@@ -212,7 +191,9 @@ def run_personal(
                         m: Any = model
                     else:
                         m = build_profile(model, X[cal], y[cal], name="eval", config=pcfg).apply(model)
-                    proba = _online_proba(m, X[sp.test])
+                    # one live session in the test order (update, then normalise), noise branch
+                    # included: the model object's own path (ser_live/estimator.py)
+                    proba = m.predict_proba(X[sp.test], online=True)
                     pred = score_idx[np.argmax(proba[:, score_idx], axis=1)]
                     u = 100 * float(balanced_accuracy_score(yt, pred))
                     ua[sname][k].setdefault(sp.corpus, []).append(u)

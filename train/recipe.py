@@ -53,8 +53,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from ser_live.columns import FeatureSubset
+from ser_live.estimator import EmotionEstimator
 from ser_live.normalize import SessionNormalizer
-from ser_live.route import NoiseRoute, fit_threshold
+from ser_live.route import NoiseRoute
 
 from .recipe_spec import (  # noqa: F401 - the recipe data live in recipe_spec; imported from here too
     RECIPES_DIR,
@@ -87,9 +88,13 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
+    estimator_ : ser_live.estimator.EmotionEstimator
+        The fitted model object: what ``train fit`` stores and every protocol scores
+        (:meth:`decision_function` and :meth:`predict_proba` delegate to it).
     normalizer_ : SessionNormalizer or None
+        ``estimator_.normalizer``.
     pipeline_ : sklearn.pipeline.Pipeline
-        ``[select] -> scaler -> svm``, on the normaliser's output.
+        ``[select] -> scaler -> svm``, on the normaliser's output (the main classifier).
     chosen_ : str
         The grid setting the inner CV chose.
     classes_ : np.ndarray
@@ -181,32 +186,31 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         yt = np.concatenate([np.asarray(y)] * len(Xs))
         norm = self.make_normalizer()
         if norm is not None:
-            Xt = norm.fit_transform(Xt, groups=gt)
+            norm.fit(Xt, groups=gt)
+        model = EmotionEstimator(norm, None)
+        Zt = model.normalize(Xt, groups=gt)
         cols = self._output_columns(norm)
-        pipe, sel = self._fit_svm(Xt, yt, groups, len(Xs), cols)
+        pipe, sel = self._fit_svm(Zt, yt, groups, len(Xs), cols)
+        model.classifier = pipe
         self.route_ = None
         if r.noise_branch is not None:
             Xn = augmented[n_shared:]
             gn = [np.array([f"{g}#noise{k}" for g in groups], dtype=object) for k in range(1, len(Xn) + 1)]
-            Zn = [a if norm is None else norm.transform(a, groups=g) for a, g in zip(Xn, gn)]
-            Zt = np.vstack([Xt, *Zn])
-            yn = np.concatenate([yt] + [np.asarray(y)] * len(Xn))
-            branch, sel_n = self._fit_svm(Zt, yn, groups, len(Xs) + len(Xn), cols)
+            Zn = [model.normalize(a, groups=g) for a, g in zip(Xn, gn)]
+            Za = np.vstack([Zt, *Zn])
+            ya = np.concatenate([yt] + [np.asarray(y)] * len(Xn))
+            branch, sel_n = self._fit_svm(Za, ya, groups, len(Xs) + len(Xn), cols)
             col = self.feature_names.index(r.noise_branch.column)
-            clean_db = np.concatenate([a[:, col] for a in Xs])
-            noisy_db = np.concatenate([a[:, col] for a in Xn])
-            cut = fit_threshold(clean_db, noisy_db)
-            self.route_ = NoiseRoute(col, r.noise_branch.column, cut, branch)
-            self.route_stats_ = {
-                "column": r.noise_branch.column,
-                "cut_db": round(cut, 2),
-                "svm": sel_n.best,
-                "clean_db_p5_p95": [round(float(v), 1) for v in np.percentile(clean_db, [5, 95])],
-                "noisy_db_p5_p95": [round(float(v), 1) for v in np.percentile(noisy_db, [5, 95])],
-                "clean_below_cut_pct": round(100 * float(np.mean(clean_db < cut)), 2),
-                "noisy_above_cut_pct": round(100 * float(np.mean(noisy_db >= cut)), 2),
-            }
-            log.info("noise branch: %s, routed below %s = %.1f dB", sel_n.best, r.noise_branch.column, cut)
+            route = NoiseRoute(pipe, branch, column=col, column_name=r.noise_branch.column, prefit=True)
+            noise_copy = np.repeat([False, True], [len(Zt), len(Za) - len(Zt)])
+            route.fit(Za, ya, snr_db=route.snr_db(np.vstack([Xt, *Xn])), noise_copy=noise_copy)
+            model.classifier = route
+            self.route_ = route
+            self.route_stats_ = {"column": r.noise_branch.column, "cut_db": round(route.threshold_db_, 2),
+                                 "svm": sel_n.best, **route.stats_}
+            log.info("noise branch: %s, routed below %s = %.1f dB", sel_n.best, r.noise_branch.column,
+                     route.threshold_db_)
+        self.estimator_ = model
         self.normalizer_ = norm
         self.pipeline_ = pipe
         self.selection_ = sel
@@ -252,85 +256,36 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         return pipe, sel
 
     # ------------------------------------------------------------------ inference
-    def normalize(self, X: np.ndarray, *, groups: np.ndarray | None = None, online_seed: int | None = None) -> np.ndarray:
-        """The normaliser's output for test rows.
+    def decision_function(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
+        """Decision values of the model object (:meth:`EmotionEstimator.decision_function`).
 
         Parameters
         ----------
-        X : np.ndarray, shape (n, n_features)
+        X : np.ndarray, float32, shape (n, n_features)
         groups : np.ndarray, shape (n,), optional
             Session of each row (None: each row its own session).
-        online_seed : int, optional
-            Score as a live user gets it: within each group, rows in a random order (seeded),
-            each normalised by the running statistics of the rows so far (itself included).
+        online : None, True or int
+            An int: score as a live user gets it, within each group rows in a seeded random
+            order, each normalised by the running statistics of the rows so far.
 
         Returns
         -------
-        np.ndarray, float32, shape (n, n_features_out)
+        np.ndarray, float64, shape (n, n_classes)
         """
-        if self.normalizer_ is None:
-            return np.asarray(X, dtype=np.float32)
-        if online_seed is None or groups is None:
-            return self.normalizer_.transform(X, groups=groups)
-        return online_transform(self.normalizer_, X, np.asarray(groups), seed=online_seed)
+        return self.estimator_.decision_function(X, groups=groups, online=online)
 
-    def decision_function(self, X: np.ndarray, **kw: Any) -> np.ndarray:
-        """Decision values, shape (n, n_classes) (keywords as :meth:`normalize`); rows the
-        noise route sends to the noise branch get the branch's values."""
-        Z = self.normalize(X, **kw)
-        dec = _decision(self.pipeline_, Z)
-        if self.route_ is not None:
-            noisy = self.route_.noisy(X)
-            if noisy.any():
-                dec[noisy] = _decision(self.route_.estimator, Z[noisy])
-        return dec
+    def predict_proba(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
+        """Probabilities of the model object, shape (n, n_labels) (keywords as
+        :meth:`decision_function`)."""
+        return self.estimator_.predict_proba(X, groups=groups, online=online)
 
     def noise_branch_pct(self, X: np.ndarray) -> float | None:
         """Percent of the rows of ``X`` (raw features, shape (n, n_features)) the noise branch
         classifies; None without a noise branch."""
         if self.route_ is None or len(X) == 0:
             return None
-        return round(100 * float(np.mean(self.route_.noisy(X))), 2)
+        return round(100 * float(np.mean(self.estimator_.noisy_rows(X))), 2)
 
     def predict(self, X: np.ndarray, **kw: Any) -> np.ndarray:
-        """Class indices, shape (n,) (keywords as :meth:`normalize`)."""
+        """Class indices, shape (n,) (keywords as :meth:`decision_function`)."""
         return self.classes_[np.argmax(self.decision_function(X, **kw), axis=1)]
-
-
-def _decision(pipe: Any, Z: np.ndarray) -> np.ndarray:
-    """A fitted pipeline's decision values (log-probabilities when it has none)."""
-    final = pipe.steps[-1][1]
-    if hasattr(final, "decision_function") or not hasattr(pipe, "predict_proba"):
-        try:
-            return np.asarray(pipe.decision_function(Z), dtype=np.float64)
-        except AttributeError:
-            pass
-    return np.log(np.maximum(pipe.predict_proba(Z), 1e-12))
-
-
-def online_transform(norm: SessionNormalizer, X: np.ndarray, groups: np.ndarray, *, seed: int) -> np.ndarray:
-    """Normalise rows as a live session would: per group, in a seeded random order, each row
-    with the running statistics of the rows before it and itself.
-
-    Parameters
-    ----------
-    norm : SessionNormalizer
-        Fitted.
-    X : np.ndarray, shape (n, n_features)
-    groups : np.ndarray, shape (n,)
-    seed : int
-
-    Returns
-    -------
-    np.ndarray, float32, shape (n, n_features_out)
-        In the input row order.
-    """
-    rng = np.random.default_rng(seed)
-    out = np.zeros((X.shape[0], norm.n_features_out), dtype=np.float32)
-    for g in sorted(set(groups.tolist()), key=str):
-        idx = np.flatnonzero(groups == g)
-        state = norm.new_session()
-        for i in rng.permutation(idx):
-            state.update(X[i])
-            out[i] = state.transform(X[i])
-    return out
