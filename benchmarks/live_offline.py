@@ -64,7 +64,7 @@ __all__ = [
     "NAME", "CORE_LABELS", "Floor", "Condition", "FLOORS", "QUICK_FLOORS", "LEVELS_DBFS", "Settings",
     "fan_noise", "floor_noise", "speaker_sets", "speaker_session", "fold_model", "replay_live",
     "predict_offline", "match_results", "balanced_accuracy_pct", "score_speaker", "early_late",
-    "run_harness", "run", "summary_rows", "markdown", "main",
+    "route_column", "run_harness", "run", "summary_rows", "markdown", "main",
 ]
 
 log = logging.getLogger("benchmarks.live_offline")
