@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-__all__ = ["NoiseRoute", "fit_threshold", "DEFAULT_SNR_COLUMN"]
+__all__ = ["NoiseRoute", "fit_threshold", "snr_threshold", "DEFAULT_SNR_COLUMN"]
 
 #: Feature column read as the utterance's SNR (dB): 95th minus 5th percentile of the frame
 #: RMS level (``ser_live.features``, energy group).
@@ -80,6 +80,56 @@ def fit_threshold(clean_db: np.ndarray, noisy_db: np.ndarray) -> float:
     best = np.flatnonzero(score >= score.max() - 1e-12)
     # several equally good cuts: the middle one of them
     return float(cuts[best[len(best) // 2]])
+
+
+def snr_threshold(noisy_db: np.ndarray, mixed_snr_db: np.ndarray, *, cut_snr_db: float = 15.0) -> float:
+    """The cut at a given SNR: the column value an utterance heard at ``cut_snr_db`` reads.
+
+    :func:`fit_threshold` puts the cut halfway across the widest gap between clean training
+    utterances and their noise copies, so where it lands depends on how clean the training
+    corpora are: studio recordings with digital silence between words read 22-80 dB on
+    ``rms_db_p5_95``, and a `loco` fold of only such corpora put the cut at 23.7 dB, which
+    sends a quiet speaker in a quiet room (17 dB SNR, column about 21.5 dB) to the branch
+    (issue 20). Here the cut is anchored to the SNR instead: the column's offset from the
+    SNR the copies were mixed at (its median over the copies; about +4 dB for
+    ``rms_db_p5_95``: the 95th percentile of the frame level sits above the loud-frame level
+    the SNR is defined on, and the 5th percentile of the frames of speech in noise a little
+    above the noise level) is added to ``cut_snr_db``.
+
+    Parameters
+    ----------
+    noisy_db : np.ndarray, float, shape (n_noisy,)
+        The SNR column (dB) of the noise-mixed training copies.
+    mixed_snr_db : np.ndarray, float, shape (n_noisy,)
+        The SNR (dB, loud-frame level against noise RMS,
+        :func:`train.augment.apply_augmentation`) each copy was mixed at.
+    cut_snr_db : float, default 15.0
+        Utterances heard below this SNR (dB) go to the branch. Issue 20: 30-50 dB is a
+        quiet room, about 15 dB and below is noise.
+
+    Returns
+    -------
+    float
+        Threshold in column units (dB): ``cut_snr_db + median(noisy_db - mixed_snr_db)``.
+
+    Raises
+    ------
+    ValueError
+        Empty or mismatched arrays, or non-finite values.
+
+    Examples
+    --------
+    >>> snr_threshold(np.array([13.0, 14.0, 15.0]), np.array([10.0, 10.0, 10.0]))
+    19.0
+    """
+    noisy = np.asarray(noisy_db, dtype=np.float64).ravel()
+    mixed = np.broadcast_to(np.asarray(mixed_snr_db, dtype=np.float64).ravel(), noisy.shape) if np.ndim(mixed_snr_db) == 0 \
+        else np.asarray(mixed_snr_db, dtype=np.float64).ravel()
+    if noisy.size == 0 or noisy.shape != mixed.shape:
+        raise ValueError(f"snr_threshold needs one mixing SNR per noisy value, got {noisy.size} values and {mixed.size} SNRs")
+    if not (np.isfinite(noisy).all() and np.isfinite(mixed).all()):
+        raise ValueError("snr_threshold: non-finite values")
+    return float(cut_snr_db + np.median(noisy - mixed))
 
 
 class NoiseRoute(BaseEstimator):

@@ -56,7 +56,7 @@ from sklearn.pipeline import Pipeline
 from ser_live.columns import FeatureSubset
 from ser_live.features import FeatureConfig
 from ser_live.normalize import SessionNormalizer
-from ser_live.route import DEFAULT_SNR_COLUMN, NoiseRoute, fit_threshold
+from ser_live.route import DEFAULT_SNR_COLUMN, NoiseRoute, fit_threshold, snr_threshold
 
 from .augment import Augmentation
 
@@ -117,6 +117,9 @@ class NoiseBranchSpec:
 
     augmentations: tuple[Augmentation, ...] = ()
     column: str = DEFAULT_SNR_COLUMN
+    #: Issue 20: route below this SNR (dB; :func:`ser_live.route.snr_threshold`) instead of
+    #: at the widest clean/copies gap (:func:`ser_live.route.fit_threshold`); None keeps the gap.
+    cut_snr_db: float | None = None
 
 
 @dataclass(frozen=True)
@@ -268,12 +271,13 @@ def load_recipe(path: str | Path) -> Recipe:
         branch = None
         if "noise_branch" in d:
             nb = dict(d["noise_branch"])
-            unknown_nb = sorted(set(nb) - {"augmentations", "column"})
+            unknown_nb = sorted(set(nb) - {"augmentations", "column", "cut_snr_db"})
             if unknown_nb:
-                raise ValueError(f"unknown keys {unknown_nb} in [noise_branch]; known: augmentations, column")
+                raise ValueError(f"unknown keys {unknown_nb} in [noise_branch]; known: augmentations, column, cut_snr_db")
             branch = NoiseBranchSpec(
                 augmentations=tuple(Augmentation.from_dict(a) for a in nb.get("augmentations", [])),
                 column=str(nb.get("column", DEFAULT_SNR_COLUMN)),
+                cut_snr_db=None if nb.get("cut_snr_db") is None else float(nb["cut_snr_db"]),
             )
             if not branch.augmentations:
                 raise ValueError("[noise_branch] needs at least one [[noise_branch.augmentations]] table")
@@ -485,7 +489,7 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
             col = self.feature_names.index(r.noise_branch.column)
             clean_db = np.concatenate([a[:, col] for a in Xs])
             noisy_db = np.concatenate([a[:, col] for a in Xn])
-            cut = fit_threshold(clean_db, noisy_db)
+            cut = _route_cut(r.noise_branch, clean_db, noisy_db)
             self.route_ = NoiseRoute(col, r.noise_branch.column, cut, branch)
             self.route_stats_ = {
                 "column": r.noise_branch.column,
@@ -585,6 +589,27 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: np.ndarray, **kw: Any) -> np.ndarray:
         """Class indices, shape (n,) (keywords as :meth:`normalize`)."""
         return self.classes_[np.argmax(self.decision_function(X, **kw), axis=1)]
+
+
+def _route_cut(spec: NoiseBranchSpec, clean_db: np.ndarray, noisy_db: np.ndarray) -> float:
+    """The noise route's cut (dB, column units): at ``spec.cut_snr_db``
+    (:func:`ser_live.route.snr_threshold`, each copy's mixing SNR from its augmentation), or
+    at the widest gap between the clean rows and the copies (:func:`ser_live.route.fit_threshold`)
+    when it is None. ``noisy_db`` holds the copies of :attr:`NoiseBranchSpec.augmentations`
+    stacked in that order, each as long as ``len(noisy_db) // len(spec.augmentations)``.
+
+    Raises
+    ------
+    ValueError
+        ``cut_snr_db`` set while a branch augmentation has no ``snr_db``.
+    """
+    if spec.cut_snr_db is None:
+        return fit_threshold(clean_db, noisy_db)
+    if any(a.snr_db is None for a in spec.augmentations):
+        raise ValueError("[noise_branch] cut_snr_db needs an snr_db in every noise-branch augmentation")
+    n = len(noisy_db) // len(spec.augmentations)
+    mixed = np.repeat([float(a.snr_db) for a in spec.augmentations], n)
+    return snr_threshold(noisy_db, mixed, cut_snr_db=spec.cut_snr_db)
 
 
 def _decision(pipe: Any, Z: np.ndarray) -> np.ndarray:
