@@ -12,7 +12,10 @@ What is measured, one module per section:
 4. ``throughput`` - ``ser-live predict`` and the Python API with 1 and 2 workers
    (:mod:`benchmarks.throughput`);
 5. ``soak`` - RSS and end-of-speech latency over a 2 h replay at ``--speed 0``
-   (:mod:`benchmarks.soak`).
+   (:mod:`benchmarks.soak`);
+6. ``live_offline`` - live vs offline UA of held-out speakers at laptop levels over noise
+   floors, with ``loco`` fold models fitted first (:mod:`benchmarks.live_offline`; only with
+   ``--only live_offline``: it is not part of the default run).
 
 The machine is described (CPU, cores, library versions, BLAS threads) and so is the
 contention during each section (CPU used by other processes, in cores). No pass/fail is
@@ -32,14 +35,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import listening, processing, soak, startup, throughput
+from . import listening, live_offline, processing, soak, startup, throughput
 from .common import (
     QUICK_SIZES, BenchContext, BenchSizes, SectionMonitor, child_env, fmt, load_corpora, machine_info, md_table, progress,
     verdict, write_reports,
 )
 
 #: Section name -> module (with ``run``, ``summary_rows``, ``markdown``), in running order.
-SECTIONS: dict[str, ModuleType] = {m.NAME: m for m in (processing, listening, startup, throughput, soak)}
+SECTIONS: dict[str, ModuleType] = {m.NAME: m for m in (processing, listening, startup, throughput, soak, live_offline)}
+#: The sections run without ``--only`` (live_offline fits models and replays hundreds of sessions).
+DEFAULT_SECTIONS: tuple[str, ...] = ("processing", "listen", "startup", "throughput", "soak")
 
 #: The targets of the project's benchmark issues on a 2-core machine.
 TARGETS: dict[str, str] = {
@@ -83,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="small sizes, a few minutes (default: the full run, about 20 minutes)")
     p.add_argument("--only", nargs="+", choices=list(SECTIONS), metavar="SECTION",
-                   help=f"run only these sections ({', '.join(SECTIONS)}; default: all)")
+                   help=f"run only these sections ({', '.join(SECTIONS)}; default: all but live_offline)")
     p.add_argument("--data", metavar="DIR", default=None,
                    help="corpora folder (default: $SER_LIVE_DATA or <repo>/../shared/data)")
     p.add_argument("--model", metavar="PATH", default=None, help="model file (default: the shipped model)")
@@ -155,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     from train.corpora import CorpusNotFoundError
 
     sizes = sizes_from_args(args)
-    sections = list(args.only or SECTIONS)
+    sections = list(args.only or DEFAULT_SECTIONS)
     try:
         corpora = load_corpora(args.data)
     except CorpusNotFoundError as exc:

@@ -174,8 +174,19 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     from .extract import extract_features
     from .recipe import RecipeClassifier, load_recipe
 
+    import dataclasses
+
     t0 = time.perf_counter()
     recipe = load_recipe(args.recipe, overrides=args.set)
+    if args.exclude_corpus:  # a `loco` fold model: the held-out corpora's voices stay unseen
+        unknown = sorted(set(args.exclude_corpus) - set(recipe.corpora))
+        if unknown:
+            raise SerLiveError(f"--exclude-corpus: {', '.join(unknown)} not among the recipe's corpora "
+                               f"({', '.join(recipe.corpora)})")
+        kept = tuple(c for c in recipe.corpora if c not in args.exclude_corpus)
+        if not kept:
+            raise SerLiveError("--exclude-corpus leaves no corpus to fit on")
+        recipe = dataclasses.replace(recipe, corpora=kept)
     records = []
     for name in recipe.corpora:
         res = read_corpus(name)
@@ -541,6 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
     _add_set(s)
     s.add_argument("--out", default=None, help="model file (default models/<recipe name>.skops)")
+    s.add_argument("--exclude-corpus", nargs="+", default=[], metavar="CORPUS",
+                   help="fit on the recipe's corpora except these (a `loco` fold model, e.g. for "
+                        "benchmarks/live_offline.py; give --out so the shipped model is not overwritten)")
     s = sub.add_parser("card", help="rewrite a model's card from its metadata and the reports in reports/")
     s.add_argument("--model", default=str(REPO / "models" / "ser-default.skops"))
     s = sub.add_parser("plots", help="waveform and feature-distribution plots per emotion")
