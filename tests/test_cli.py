@@ -260,8 +260,8 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
     # The same audio written as WAV gives the same record.
     assert records[2]["path"].endswith("clip0.wav") and records[2]["probabilities"] == records[0]["probabilities"]
 
-    out_csv = tmp_path / "preds.csv"
-    rc, out, err = run(capsys, "predict", *files, "--format", "csv", "--output", out_csv, "--model", test_model_path)
+    out_csv = tmp_path / "preds.csv"  # the suffix picks the format
+    rc, out, err = run(capsys, "predict", *files, "--output", out_csv, "--model", test_model_path)
     assert rc == 0 and out == ""
     rows = out_csv.read_text().splitlines()
     assert rows[0] == "path,label,confidence," + ",".join(f"prob_{lab}" for lab in model.labels) + ",error"
@@ -271,12 +271,46 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
     assert rc == 0 and out.splitlines()[0].startswith("path,start_s,end_s,label,confidence,prob_")
 
 
+def test_predict_output_suffix_picks_the_format(capsys, ravdess_root, test_model_path, model, tmp_path):
+    """--output's suffix picks the format (.csv, .jsonl, .parquet); a contradicting --format or an
+    unknown suffix is a usage error before anything is scored; a bad file is an error row in CSV."""
+    good = ravdess_root / SESSION_FILES[0]
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    rc, _, err = run(capsys, "predict", good, bad, "--output", tmp_path / "p.csv", "--model", test_model_path)
+    assert rc == AudioFileError.exit_code, err
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0].split(",") == ["path", "label", "confidence", *(f"prob_{lab}" for lab in model.labels), "error"]
+    assert rows[1].startswith(f"{good},") and rows[1].endswith(",")  # an empty error
+    assert rows[2].startswith(f"{bad},,,") and "cannot read as audio" in rows[2]
+    rc, out, err = run(capsys, "predict", good, "--output", tmp_path / "p.jsonl", "--model", test_model_path)
+    assert rc == 0 and out == ""
+    assert json.loads((tmp_path / "p.jsonl").read_text())["path"] == str(good)
+    for argv, needle in ((["--format", "csv", "--output", tmp_path / "x.jsonl"], "contradicts"),
+                         (["--format", "jsonl", "--output", tmp_path / "x.csv"], "contradicts"),
+                         (["--output", tmp_path / "x.json"], ".jsonl"),
+                         (["--output", tmp_path / "x.txt"], ".csv")):
+        rc, out, err = run(capsys, "predict", good, *argv, "--model", test_model_path)
+        assert rc == 2 and needle in err, (argv, err)
+        assert not Path(argv[-1]).exists()
+    rc, out, _ = run(capsys, "predict", good, "--format", "csv", "--output", tmp_path / "y.csv", "--model",
+                     test_model_path)
+    assert rc == 0 and (tmp_path / "y.csv").read_text().startswith("path,label,")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rc, _, err = run(capsys, "predict", good, bad, "--output", tmp_path / "p.parquet", "--model", test_model_path)
+    assert rc == AudioFileError.exit_code, err
+    table = pq.read_table(tmp_path / "p.parquet").to_pylist()
+    assert [r["path"] for r in table] == [str(good), str(bad)] and table[1]["error"] and table[1]["label"] is None
+
+
 def test_predict_refuses_long_files_without_segments(capsys, ravdess_root, test_model_path, tmp_path):
     y = load_audio(ravdess_root / SESSION_FILES[0])
     long = write_wav(tmp_path / "long.wav", np.concatenate([np.zeros(61 * SR, np.float32), y]))
     rc, out, err = run(capsys, "predict", long, "--model", test_model_path)
-    assert rc == AudioFileError.exit_code and out == ""
+    assert rc == AudioFileError.exit_code
     assert "long.wav" in err and "--segments" in err
+    (rec,) = _json_lines(out)
+    assert rec["label"] is None and "--segments" in rec["error"]
     rc, out, err = run(capsys, "predict", long, "--segments", "--model", test_model_path)
     assert rc == 0 and len(_json_lines(out)) == 1
 
@@ -312,7 +346,7 @@ def inputs(tmp_path_factory, ravdess_root, data_root) -> dict[str, Path]:
 ERRORS = {  # name -> (exit code, text in the message)
     "missing": (AudioFileError.exit_code, "no such file"),
     "unreadable": (AudioFileError.exit_code, "cannot read as audio"),
-    "zero_bytes": (AudioFileError.exit_code, "cannot read as audio"),
+    "zero_bytes": (AudioFileError.exit_code, "empty file (0 bytes)"),
     "empty": (AudioFileError.exit_code, "no audio samples"),
     "silent": (NoSpeechError.exit_code, "no speech detected"),
 }
@@ -328,8 +362,10 @@ def test_bad_or_unusual_input_in_predict(capsys, inputs, name, test_model_path, 
         rc, out, err = run(capsys, "predict", path, *extra, "--model", test_model_path)
         if name in ERRORS:
             code, text = ERRORS[name]
-            assert rc == code and out == "", (extra, err)
+            assert rc == code, (extra, err)
             assert text in err and path.name in err and "Traceback" not in err
+            (rec,) = _json_lines(out)  # the failed file is a record with its error, never dropped
+            assert rec["path"] == str(path) and rec["label"] is None and text in rec["error"]
         else:
             assert rc == 0, err
             records = _json_lines(out)
@@ -367,9 +403,14 @@ def test_bad_or_unusual_input_in_listen(capsys, inputs, name, test_model_path, m
 def test_predict_goes_on_after_a_bad_file(capsys, inputs, ravdess_root, test_model_path):
     good = ravdess_root / SESSION_FILES[0]
     rc, out, err = run(capsys, "predict", inputs["unreadable"], good, inputs["silent"], "--model", test_model_path)
-    assert rc == AudioFileError.exit_code  # the first failure's code
-    assert [r["path"] for r in _json_lines(out)] == [str(good)]
+    assert rc == AudioFileError.exit_code  # a bad file (3) before no speech (4), whatever the order
+    records = _json_lines(out)
+    assert [r["path"] for r in records] == [str(inputs["unreadable"]), str(good), str(inputs["silent"])]
+    assert [r["error"] is None for r in records] == [False, True, False]
+    assert {frozenset(r) for r in records} == {frozenset(records[1])}  # one set of keys for every record
     assert "unreadable.wav" in err and "no speech detected" in err
+    rc, _, _ = run(capsys, "predict", inputs["silent"], good, inputs["unreadable"], "--model", test_model_path)
+    assert rc == AudioFileError.exit_code
     rc, _, err = run(capsys, "predict", inputs["unreadable"].parent / "nothing-here", "--model", test_model_path)
     assert rc == AudioFileError.exit_code and "no such file" in err
     empty_dir = inputs["unreadable"].parent / "empty_dir"
