@@ -163,9 +163,76 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
+class FitOutputError(SerLiveError, ValueError):
+    """``train fit`` would overwrite a shipped model without ``--force`` (exit 2)."""
+
+    exit_code = 2
+
+
+def _models_dirs() -> list[Path]:
+    """The folders of shipped models: the repository's ``models/`` and ``$SER_LIVE_MODELS``."""
+    from ser_live.model import MODELS_DIR
+
+    return [d.resolve() for d in {REPO / "models", Path(MODELS_DIR)}]
+
+
+def fit_output_path(recipe_name: str, out: str | Path | None, *, force: bool = False) -> Path:
+    """Where ``python -m train fit`` writes its model, checked before any training.
+
+    Parameters
+    ----------
+    recipe_name : str
+        The recipe's name (default output ``models/<recipe_name>.skops``).
+    out : str or Path or None
+        ``--out``.
+    force : bool, default False
+        ``--force``: replacing a shipped model is allowed.
+
+    Returns
+    -------
+    Path
+        The model file to write (its recipe copy and card go next to it).
+
+    Raises
+    ------
+    FitOutputError
+        The model file exists in a folder of shipped models (``models/``,
+        ``$SER_LIVE_MODELS``) and ``force`` is False: a shipped model is never overwritten
+        by accident (``--out OTHER.skops`` writes elsewhere; ``--force`` replaces it).
+    """
+    path = Path(out) if out else REPO / "models" / f"{recipe_name}.skops"
+    if path.exists() and not force and path.resolve().parent in _models_dirs():
+        raise FitOutputError(
+            f"{path} is a shipped model; not overwriting it: pass --out OTHER.skops to write a new model "
+            "elsewhere, or --force to replace it"
+        )
+    return path
+
+
+def copy_recipe(recipe_path: str | Path, model_path: Path) -> Path:
+    """Copy the recipe next to the model (``<model>.toml``); nothing to do when the recipe
+    read is that very file (``fit --recipe models/ser-7class.toml``).
+
+    Parameters
+    ----------
+    recipe_path : str or Path
+    model_path : Path
+
+    Returns
+    -------
+    Path
+        The recipe copy.
+    """
     import shutil
 
+    dst = model_path.with_suffix(".toml")
+    src = Path(recipe_path)
+    if not (dst.exists() and src.exists() and src.resolve() == dst.resolve()):
+        shutil.copyfile(src, dst)
+    return dst
+
+
+def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     from ser_live import __version__
     from ser_live.features import FeatureExtractor
     from ser_live.model import EmotionModel
@@ -176,6 +243,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
 
     t0 = time.perf_counter()
     recipe = load_recipe(args.recipe, overrides=args.set)
+    out = fit_output_path(recipe.name, args.out, force=args.force)  # before minutes of training
     records = []
     for name in recipe.corpora:
         res = read_corpus(name)
@@ -211,7 +279,6 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         + ", ".join(f"{k}: UA {v * 100:.1f} %" for k, v in sel.scores.items())
         + ")"
     )
-    out = Path(args.out) if args.out else REPO / "models" / f"{recipe.name}.skops"
     hist = label_histogram([r for r, k in zip(records, ok) if k])
     meta = {
         "recipe": recipe.name,
@@ -238,7 +305,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         noise_route=est.route_,
     )
     model.save(out)
-    shutil.copyfile(recipe.path, out.with_suffix(".toml"))
+    copy_recipe(recipe.path, out)
     card = out.with_suffix(".md")
     card.write_text(_model_card(model, meta, FeatureExtractor(config).n_features))
     _print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), {out.with_suffix('.toml')} and {card} in {time.perf_counter() - t0:.0f} s")
@@ -521,7 +588,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="extract on a Dask cluster (tcp://host:port; without ADDRESS a local one); same cache")
     s = sub.add_parser("evaluate", help="speaker-independent evaluation of a training recipe on a protocol")
-    s.add_argument("--protocol", nargs="+", required=True, help="loco, ravdess-6fold, emodb-loso, tess-loso, emotiontts_kor-loso, cross:A->B")
+    from .protocols import PROTOCOLS
+
+    s.add_argument("--protocol", nargs="+", required=True,
+                   help="one or more of: " + ", ".join(n.replace("<train>-><test>", "A->B") for n in PROTOCOLS))
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML file or name in train/recipes/ (default ser-default)")
     _add_set(s)
     s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring, and the room conditions")
@@ -542,7 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("fit", help="train a model from its recipe; writes the model, a copy of the recipe and its card")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
     _add_set(s)
-    s.add_argument("--out", default=None, help="model file (default models/<recipe name>.skops)")
+    s.add_argument("--out", default=None, help="model file (default models/<recipe name>.skops); a model that "
+                   "already exists in models/ is replaced only with --force")
+    s.add_argument("--force", action="store_true", help="replace an existing model in models/ (a shipped model)")
     s = sub.add_parser("card", help="rewrite a model's card from its metadata and the reports in reports/")
     s.add_argument("--model", default=str(REPO / "models" / "ser-default.skops"))
     s = sub.add_parser("plots", help="waveform and feature-distribution plots per emotion")
