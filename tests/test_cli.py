@@ -425,8 +425,19 @@ def test_devices_lists_inputs_or_says_why_not(capsys):
     if rc == PortAudioMissingError.exit_code:
         assert "apt-get install libportaudio2" in err
         return
-    assert rc == 0, err
-    assert "default input device" in out or "no input devices found" in err
+    if "no input devices found" in err:
+        assert rc == DeviceError.exit_code
+    else:
+        assert rc == 0 and "default input device" in out, err
+
+
+def test_devices_without_any_input_device_exits_6(capsys, monkeypatch):
+    import ser_live.audio as audio_mod
+
+    monkeypatch.setattr(audio_mod, "list_input_devices", lambda: [])
+    rc, out, err = run(capsys, "devices")
+    assert rc == DeviceError.exit_code == 6 and out == ""
+    assert "no input devices found" in err and "--input FILE" in err
 
 
 def test_no_input_device_replays_the_demo(capsys, monkeypatch, test_model_path):
