@@ -47,12 +47,20 @@ def cmd_features(args: argparse.Namespace) -> int:
 
     for name in args.corpus:
         res = read_corpus(name)
-        paths = [r.path for r in res.records]
+        paths = [r.path for r in res.records][: args.limit]
         _X, rep = extract_features(paths, n_jobs=args.jobs, cache_dir=False if args.no_cache else None, description=name,
                                    dask=args.dask)
         where = f"{args.jobs} workers" if args.dask is None else f"Dask {args.dask or 'local cluster'}"
-        _print(f"{name}: {rep}; {len(paths) / max(rep.seconds, 1e-9):.1f} files/s with {where}")
+        rate = len(paths) / max(rep.seconds, 1e-9)
+        _print(f"{name}: {rep}; {rate:.1f} files/s with {where}")
+        _summary(f"{name}: {len(paths)} files ({len(rep.failures)} failed) in {rep.seconds:.1f} s, {rate:.1f} files/s")
     return 0
+
+
+def _summary(line: str) -> None:
+    """A closing summary line on stderr (stdout keeps the results)."""
+    sys.stderr.write(f"done: {line}\n")
+    sys.stderr.flush()
 
 
 _MODE_ROWS = {
@@ -585,6 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("features", help="extract (and cache) features of corpora; prints time and throughput")
     s.add_argument("--corpus", nargs="+", default=["ravdess"], help="corpus names (ravdess, tess, emodb, ...)")
     s.add_argument("--no-cache", action="store_true", help="ignore and do not write the feature cache")
+    s.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N files of each corpus")
     s.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="extract on a Dask cluster (tcp://host:port; without ADDRESS a local one); same cache")
     s = sub.add_parser("evaluate", help="speaker-independent evaluation of a training recipe on a protocol")
@@ -628,6 +637,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import rich
+
+    # progress bars (rich's global console) go to stderr, on a terminal only: stdout keeps the results
+    rich.reconfigure(stderr=True)
     from ser_live.runtime import tune_process  # heap and BLAS settings for extraction
 
     tune_process()

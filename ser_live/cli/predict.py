@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from ..errors import ExitCode, NoSpeechError, SerLiveError
 from .options import _add_common, _apply_profile, _err, _Formatter, _model_path, log
+from .progress import FileProgress
 
 _PREDICT_EPILOG = """\
 Whole-file mode (default) treats each file as one utterance: it is trimmed to the speech the
@@ -43,6 +44,9 @@ session normaliser: the utterances the session statistics rest on) is left out w
 label and its `error` (in every format, never dropped), also reported on stderr, and the rest
 go on. Exit status, the same with and without --dask: 0 when every file was classified, else
 3 when some file was unusable, else 4 when some file held no speech, else 1.
+
+Progress: a bar on stderr (files, files/s) when stderr is a terminal and the run lasts over 2 s,
+nothing on a pipe; a closing summary line on stderr always (files, failed, files/s).
 
 examples:
   ser-live predict clip.wav
@@ -163,7 +167,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         else:
             writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg)
         sink = _Sink(writer, profile=profile_name)
+        progress = stack.enter_context(FileProgress(len(expanded)))
         for path, error in expanded:
+            n_failed = len(sink.failed)
             if error is None:
                 _, outcome = next(results)
             try:
@@ -183,6 +189,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             except SerLiveError as exc:
                 _err(f"error: {exc}")
                 sink.write([error_record(path, exc, segments=seg)])
+            progress.advance(failed=len(sink.failed) > n_failed)
+        progress.close(where=args.output)
     return sink.exit_code()
 
 
