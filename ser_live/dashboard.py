@@ -36,6 +36,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .labels import canonical_label
+from .plaintext import UNCERTAIN_CONFIDENCE
 from .types import RecognizerStatus, Result, UncertaintyRule, latency_stats
 
 __all__ = [
@@ -173,7 +174,9 @@ class DashboardState:
     n_results : int
         Results received in total.
     label_counts : collections.Counter
-        Results per predicted label.
+        Results per predicted label, uncertain ones left out.
+    n_uncertain : int
+        Results shown as "uncertain" (the :class:`~ser_live.types.UncertaintyRule` applied).
     processing_ms, end_of_speech_ms : collections.deque of float
         Latency samples (milliseconds), oldest first.
     status : RecognizerStatus
@@ -220,6 +223,7 @@ class DashboardState:
         self.rolling: dict[str, float] = {}
         self.n_results = 0
         self.label_counts: Counter[str] = Counter()
+        self.n_uncertain = 0
         self.processing_ms: deque[float] = deque(maxlen=int(latency_window))
         self.end_of_speech_ms: deque[float] = deque(maxlen=int(latency_window))
         self._latency: dict[str, dict[str, float]] = {}
@@ -246,7 +250,10 @@ class DashboardState:
         if result.rolling:
             self.rolling = dict(result.rolling)
         self.n_results += 1
-        self.label_counts[result.prediction.label] += 1
+        if self.is_uncertain(result):  # its own count, not counted under its label
+            self.n_uncertain += 1
+        else:
+            self.label_counts[result.prediction.label] += 1
         self.results_version += 1
         self.processing_ms.append(float(result.processing_ms))
         self.end_of_speech_ms.append(float(result.end_of_speech_ms))
@@ -483,6 +490,13 @@ def _result_label(state: DashboardState, result: Result, *, bold: bool = False) 
     return _label_text(result.label, bold=bold)
 
 
+def _confidence_text(state: DashboardState, result: Result) -> str:
+    """The confidence shown next to a result's label: ``"0.71"``, or ``UNCERTAIN_CONFIDENCE``
+    for an uncertain one (no label is claimed, so no label's probability is shown; the
+    probability bars still show every label's)."""
+    return UNCERTAIN_CONFIDENCE if state.is_uncertain(result) else f"{result.confidence:.2f}"
+
+
 def _partial_line(state: DashboardState) -> Text | None:
     """The dim italic "speaking… (provisional)" line of the utterance in progress."""
     part = state.partial
@@ -495,7 +509,7 @@ def _partial_line(state: DashboardState) -> Text | None:
         t.append("uncertain")
     else:
         t.append(part.label, style=Style(color=emotion_color(part.label), italic=True, dim=True))
-    t.append(f"  {part.confidence:.2f}  {u.duration_s:.1f} s so far")
+    t.append(f"  {_confidence_text(state, part)}  {u.duration_s:.1f} s so far")
     return t
 
 
@@ -538,7 +552,7 @@ def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
         u = cur.utterance
         head.append(f"#{u.index}  ", style="grey50")
         head.append_text(_result_label(state, cur, bold=True))
-        head.append(f"  {cur.confidence:.2f}", style="bold")
+        head.append(f"  {_confidence_text(state, cur)}", style="bold")
         head.append(f"  {u.start_s:.2f}–{u.end_s:.2f} s ({u.duration_s:.2f} s)", style="grey62")
         if u.cut_at_max:
             head.append("  cut", style="yellow")
@@ -662,10 +676,10 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
             f"{u.start_s:.2f}–{u.end_s:.2f}" if roomy else f"{u.start_s:.1f}",
             f"{u.duration_s:.1f}",
             _result_label(state, r, bold=r is state.current),
-            f"{r.confidence:.2f}",
+            _confidence_text(state, r),
         ]
-        if roomy:
-            cells.append(_Bar(r.confidence, emotion_color(r.label), min_width=3))
+        if roomy:  # no bar for an uncertain utterance: it claims no label
+            cells.append(_Bar(0.0 if state.is_uncertain(r) else r.confidence, emotion_color(r.label), min_width=3))
         table.add_row(*cells)
     return Panel(table, title=title, title_align="left", border_style="grey42", padding=(0, 1))
 

@@ -245,8 +245,9 @@ def output_format(output: str | Path | None, fmt: str | None) -> str:
 
 
 def utterance_record(result: "Result", *, flags: "UncertaintyRule | None" = None,
-                     profile: str | None = None) -> dict[str, Any]:
-    """A ``ser-live --jsonl`` line's record: :meth:`Result.to_json` plus ``profile``.
+                     profile: str | None = None, uncertainty: "UncertaintyRule | None" = None) -> dict[str, Any]:
+    """A ``ser-live --jsonl`` line's record: :meth:`Result.to_json` plus ``uncertain`` and
+    ``profile``.
 
     Parameters
     ----------
@@ -255,12 +256,17 @@ def utterance_record(result: "Result", *, flags: "UncertaintyRule | None" = None
         ``--partial``: adds ``final`` and ``uncertain``.
     profile : str, optional
         The ``--profile``'s name.
+    uncertainty : UncertaintyRule, optional
+        The run's rule: ``uncertain`` (true/false) is on every line, with or without
+        ``--partial`` (the label and probabilities stay).
 
     Returns
     -------
     dict
     """
     record = result.to_json(flags=flags)
+    if uncertainty is not None and "uncertain" not in record:
+        record["uncertain"] = uncertainty.applies(result.prediction)
     if profile is not None:
         record["profile"] = profile
     return record

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -99,7 +100,7 @@ def test_jsonl_stdout_has_exactly_the_ten_keys_and_summary_goes_to_stderr(capsys
     records = _json_lines(out)  # stdout holds JSON lines only
     assert len(records) == len(SESSION_FILES)
     for i, r in enumerate(records):
-        assert set(r) == JSONL_KEYS
+        assert set(r) == JSONL_KEYS | {"uncertain"} and isinstance(r["uncertain"], bool)
         assert r["index"] == i and r["label"] in r["probabilities"] and set(r["rolling"]) == set(r["probabilities"])
         assert r["end_s"] > r["start_s"] and r["duration_s"] == pytest.approx(r["end_s"] - r["start_s"], abs=2e-3)
         assert r["processing_ms"] > 0 and r["end_of_speech_ms"] >= r["processing_ms"]
@@ -120,12 +121,39 @@ def test_plain_lines_automatic_without_a_terminal_and_jsonl_file(capsys, session
     records = _json_lines(jsonl.read_text())
     assert len(lines) == len(records) == len(SESSION_FILES)
     for line, r in zip(lines, records):
-        assert r["label"] in line and f"#{r['index']}" in line
+        assert ("uncertain" if r["uncertain"] else r["label"]) in line and f"#{r['index']}" in line
     # --plain with --jsonl -: JSON on stdout, plain lines on stderr.
     rc, out, err = run(capsys, "--input", path, "--speed", "0", "--jsonl", "-", "--plain", "--model", test_model_path)
     assert rc == 0
     assert [r["label"] for r in _json_lines(out)] == [r["label"] for r in records]
     assert sum(1 for x in err.splitlines() if x.startswith("#")) == len(records)
+
+
+def test_uncertain_means_one_thing_in_jsonl_plain_and_summary(capsys, session, test_model_path):
+    """--uncertain-below 0.6 (margin off): an utterance under 0.6 is "uncertain": true on its
+    JSON line (every line has the key), "uncertain" and no label or confidence on its --plain
+    line, and counted on the summary's own "uncertain" line, not under its label."""
+    path, _, _ = session
+    rc, out, err = run(capsys, "--input", path, "--speed", "0", "--jsonl", "-", "--plain", "--uncertain-below",
+                       "0.6", "--uncertain-margin", "0", "--model", test_model_path)
+    assert rc == 0, err
+    records = _json_lines(out)
+    assert all(r["uncertain"] == (r["confidence"] < 0.6) for r in records)
+    n_unc = sum(r["uncertain"] for r in records)
+    assert 0 < n_unc < len(records), [r["confidence"] for r in records]  # both kinds in this session
+    plain = [x for x in err.splitlines() if x.startswith("#")]
+    for line, r in zip(plain, records, strict=True):
+        fields = line.split("]", 1)[1].split()
+        if r["uncertain"]:
+            assert fields[:2] == ["uncertain", "-"], line
+        else:
+            assert fields[:2] == [r["label"], f"{r['confidence']:.2f}"], line
+    (unc_row,) = [x for x in err.splitlines() if x.strip().startswith("uncertain ")]
+    assert unc_row.split() == ["uncertain", str(n_unc)]
+    (labels_row,) = [x for x in err.splitlines() if x.strip().startswith("labels ")]
+    counted = {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", labels_row.split(None, 1)[1])}
+    certain = [r["label"] for r in records if not r["uncertain"]]
+    assert counted == {lab: certain.count(lab) for lab in set(certain)}
 
 
 def test_dashboard_on_a_terminal(monkeypatch, session, test_model_path, model):

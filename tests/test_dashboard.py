@@ -426,3 +426,12 @@ def test_80_columns_keep_the_timeline_and_a_one_line_header(results: list[Result
     newest = results[-1].utterance
     assert right[head + 1].strip("│ ").split()[:2] == [str(newest.index), f"{newest.start_s:.2f}–{newest.end_s:.2f}"
                                                         if width >= 100 else f"{newest.start_s:.1f}"]
+
+
+def test_summary_counts_uncertain_apart_from_the_labels() -> None:
+    summary = RunSummary(n_utterances=5, label_counts={"angry": 3, "sad": 2})
+    text = format_summary(summary, uncertain={"angry": 1, "sad": 2})
+    assert re.search(r"labels\s+angry 2$", text, re.M)  # sad's two were both uncertain
+    assert re.search(r"uncertain\s+3$", text, re.M) and re.search(r"utterances\s+5$", text, re.M)
+    assert "uncertain" not in format_summary(summary)  # without a rule: no line
+    assert re.search(r"uncertain\s+0$", format_summary(summary, uncertain={}), re.M)
