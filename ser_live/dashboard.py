@@ -80,7 +80,7 @@ QUIET_SPEECH_DBFS: float = -50.0
 #: segmenter's loud-frame level over its 10th-percentile floor reads about 5 dB above the mixed
 #: SNR (15.4 dB for the 10 dB SNR pink-noise session of ``tests/test_vad_noise.py``), so 20 here
 #: is about 15 dB SNR, between the room conditions where a clean-speech model without a noise
-#: branch keeps 0.75 (20 dB) and 0.56 (10 dB) of its clean UA (README "In a room", ``python -m
+#: branch keeps 0.75 (20 dB) and 0.56 (10 dB) of its clean UA (docs/room.md, ``python -m
 #: train evaluate --protocol loco --condition room --recipe
 #: train/recipes/experiments/lin-nospec-voice.toml``).
 NOISY_ROOM_SNR_DB: float = 20.0
