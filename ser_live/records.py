@@ -180,7 +180,8 @@ def with_profile(record: dict[str, Any], profile: str | None) -> dict[str, Any]:
     if profile is None or "profile" in record:
         return record
     out = type(record)((k, v) for k, v in record.items() if k != "error")
-    out.__dict__.update(getattr(record, "__dict__", {}))
+    if isinstance(record, ErrorRecord):
+        out.exit_code = record.exit_code
     out["profile"] = profile
     out["error"] = record.get("error")
     return out
