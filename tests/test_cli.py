@@ -501,3 +501,18 @@ def test_explicit_missing_device_is_an_error(capsys, test_model_path):
     assert out == "" and "demo" not in err
     if rc == DeviceError.exit_code:
         assert "ser-live devices" in err and "--input FILE" in err
+
+
+def test_record_helpers_profile_and_exit_status():
+    """The helpers both predict paths share: profile before error on every record (an error
+    record keeps its exit status), and one exit status for a set of failures in any order."""
+    from ser_live.records import error_record, failure_exit_code, with_profile
+
+    rec = with_profile({"path": "a.wav", "label": "sad", "error": None}, "anna")
+    assert list(rec) == ["path", "label", "profile", "error"] and rec["profile"] == "anna"
+    bad = with_profile(error_record("b.wav", NoSpeechError("b.wav: no speech detected")), "anna")
+    assert list(bad)[-2:] == ["profile", "error"] and bad.exit_code == NoSpeechError.exit_code
+    assert with_profile(rec, None) is rec
+    assert failure_exit_code([]) == 0
+    assert failure_exit_code([4, 3]) == failure_exit_code([3, 4]) == 3
+    assert failure_exit_code([1, 4]) == 4 and failure_exit_code([1]) == 1
