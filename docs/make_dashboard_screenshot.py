@@ -55,7 +55,7 @@ def main() -> None:
     rolling = RollingEstimate(model.labels)
     for u in utterances:
         t0 = time.perf_counter()
-        pred, n_session = classify_utterance(model, u.samples, session)
+        pred, n_session, _features = classify_utterance(model, u.samples, session)
         processing_ms = (time.perf_counter() - t0) * 1000.0
         hangover_ms = (u.end_sample - u.last_voiced_sample) / u.sample_rate_hz * 1000.0
         result = Result(

@@ -57,4 +57,6 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    """The public names only (:data:`__all__`): what ``dir(ser_live)`` and completion show,
+    not the helpers this module imports (``importlib``, ``Any``, ``TYPE_CHECKING``)."""
+    return sorted(__all__)

@@ -6,7 +6,7 @@ Rendering only: nothing here starts a thread, touches audio or blocks. The main 
 and the stream's status (:meth:`~DashboardState.set_status`), and calls
 :meth:`LiveDashboard.refresh`; rich draws on the same thread, so the state needs no lock.
 
-The dashboard adapts to the terminal: at 100 columns or more the emotion bars and the status
+The dashboard adapts to the terminal: at 80 columns or more the emotion bars and the status
 sit on the left and the timeline on the right; below, the panels are stacked. In a live view
 the timeline is shortened to fit the terminal's height. Probability bars list the labels in
 the model's order (rows never jump), the most probable one in bold.
@@ -36,6 +36,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .labels import canonical_label
+from .plaintext import UNCERTAIN_CONFIDENCE
 from .types import RecognizerStatus, Result, UncertaintyRule, latency_stats
 
 __all__ = [
@@ -79,7 +80,7 @@ QUIET_SPEECH_DBFS: float = -50.0
 #: segmenter's loud-frame level over its 10th-percentile floor reads about 5 dB above the mixed
 #: SNR (15.4 dB for the 10 dB SNR pink-noise session of ``tests/test_vad_noise.py``), so 20 here
 #: is about 15 dB SNR, between the room conditions where a clean-speech model without a noise
-#: branch keeps 0.75 (20 dB) and 0.56 (10 dB) of its clean UA (README "In a room", ``python -m
+#: branch keeps 0.75 (20 dB) and 0.56 (10 dB) of its clean UA (docs/room.md, ``python -m
 #: train evaluate --protocol loco --condition room --recipe
 #: train/recipes/experiments/lin-nospec-voice.toml``).
 NOISY_ROOM_SNR_DB: float = 20.0
@@ -101,7 +102,7 @@ _PLACEHOLDER = "listening…"
 #: Stream seconds of silence after a provisional estimate without its final result after
 #: which the provisional line is taken down (the utterance was dropped).
 _PARTIAL_STALE_S = 3.0
-_WIDE_MIN_COLUMNS = 100  # two-column layout from this width on
+_WIDE_MIN_COLUMNS = 80  # two-column layout from this width on (an 80-column terminal keeps the timeline)
 _DIM = Style(color="grey35")  # empty bar cells
 
 
@@ -173,7 +174,9 @@ class DashboardState:
     n_results : int
         Results received in total.
     label_counts : collections.Counter
-        Results per predicted label.
+        Results per predicted label, uncertain ones left out.
+    n_uncertain : int
+        Results shown as "uncertain" (the :class:`~ser_live.types.UncertaintyRule` applied).
     processing_ms, end_of_speech_ms : collections.deque of float
         Latency samples (milliseconds), oldest first.
     status : RecognizerStatus
@@ -220,6 +223,7 @@ class DashboardState:
         self.rolling: dict[str, float] = {}
         self.n_results = 0
         self.label_counts: Counter[str] = Counter()
+        self.n_uncertain = 0
         self.processing_ms: deque[float] = deque(maxlen=int(latency_window))
         self.end_of_speech_ms: deque[float] = deque(maxlen=int(latency_window))
         self._latency: dict[str, dict[str, float]] = {}
@@ -246,7 +250,10 @@ class DashboardState:
         if result.rolling:
             self.rolling = dict(result.rolling)
         self.n_results += 1
-        self.label_counts[result.prediction.label] += 1
+        if self.is_uncertain(result):  # its own count, not counted under its label
+            self.n_uncertain += 1
+        else:
+            self.label_counts[result.prediction.label] += 1
         self.results_version += 1
         self.processing_ms.append(float(result.processing_ms))
         self.end_of_speech_ms.append(float(result.end_of_speech_ms))
@@ -483,6 +490,13 @@ def _result_label(state: DashboardState, result: Result, *, bold: bool = False) 
     return _label_text(result.label, bold=bold)
 
 
+def _confidence_text(state: DashboardState, result: Result) -> str:
+    """The confidence shown next to a result's label: ``"0.71"``, or ``UNCERTAIN_CONFIDENCE``
+    for an uncertain one (no label is claimed, so no label's probability is shown; the
+    probability bars still show every label's)."""
+    return UNCERTAIN_CONFIDENCE if state.is_uncertain(result) else f"{result.confidence:.2f}"
+
+
 def _partial_line(state: DashboardState) -> Text | None:
     """The dim italic "speaking… (provisional)" line of the utterance in progress."""
     part = state.partial
@@ -495,27 +509,36 @@ def _partial_line(state: DashboardState) -> Text | None:
         t.append("uncertain")
     else:
         t.append(part.label, style=Style(color=emotion_color(part.label), italic=True, dim=True))
-    t.append(f"  {part.confidence:.2f}  {u.duration_s:.1f} s so far")
+    t.append(f"  {_confidence_text(state, part)}  {u.duration_s:.1f} s so far")
     return t
 
 
-def _header(state: DashboardState) -> Text:
-    t = Text(no_wrap=False, overflow="fold")
-    t.append("ser-live", style="bold")
-    t.append("  model ", style="grey50")
-    t.append(state.model_name, style="bold")
-    t.append(f" ({len(state.labels)} labels)", style="grey50")
-    t.append("  source ", style="grey50")
-    t.append(state.source_name)
-    t.append("  utterances ", style="grey50")
-    t.append(str(state.n_results))
-    if state.session_norm is not None:
-        t.append("  session norm: ", style="grey50")
-        n = state.current.session_utterances if state.current is not None else 0
-        t.append(f"{n or 0} utt." if state.session_norm else "off")
-    if state.profile:
-        t.append("  profile ", style="grey50")
-        t.append(state.profile, style="bold")
+def _header(state: DashboardState, *, width: int | None = None) -> Text:
+    """The header line; at a narrow ``width`` the "(N labels)" note goes and the field names
+    shorten (then the program's name goes), so that it stays one line as long as it can (it
+    wraps at word boundaries after)."""
+    n = state.current.session_utterances if state.current is not None else 0
+    norm = None if state.session_norm is None else (f"{n or 0} utt." if state.session_norm else "off")
+    for compact in (0, 1, 2):
+        t = Text(no_wrap=False, overflow="fold")
+        if compact < 2:
+            t.append("ser-live", style="bold")
+            t.append("  model ", style="grey50")
+        t.append(state.model_name, style="bold")
+        if not compact:
+            t.append(f" ({len(state.labels)} labels)", style="grey50")
+        t.append("  source " if not compact else "  ", style="grey50")
+        t.append(state.source_name)
+        t.append("  utterances " if not compact else "  utt. ", style="grey50")
+        t.append(str(state.n_results))
+        if norm is not None:
+            t.append("  session norm: " if not compact else "  norm ", style="grey50")
+            t.append(norm)
+        if state.profile:
+            t.append("  profile ", style="grey50")
+            t.append(state.profile, style="bold")
+        if width is None or len(t) <= width:
+            break
     return t
 
 
@@ -529,7 +552,7 @@ def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
         u = cur.utterance
         head.append(f"#{u.index}  ", style="grey50")
         head.append_text(_result_label(state, cur, bold=True))
-        head.append(f"  {cur.confidence:.2f}", style="bold")
+        head.append(f"  {_confidence_text(state, cur)}", style="bold")
         head.append(f"  {u.start_s:.2f}–{u.end_s:.2f} s ({u.duration_s:.2f} s)", style="grey62")
         if u.cut_at_max:
             head.append("  cut", style="yellow")
@@ -579,8 +602,6 @@ def _status_panel(state: DashboardState) -> Panel:
     level = state.level_dbfs
     grid.add_row("input", _LevelBar(level), _fmt_level(level))
     floor_text = Text(_fmt_floor(state.noise_floor_dbfs), style="grey62")
-    for warning in state.input_warnings():
-        grid.add_row("warning", Text(warning, style="bold yellow1", overflow="fold"), "")
 
     vad = state.vad_state
     vad_style = {"speech": "bold green3", "silence": "grey62"}.get(vad, "yellow1")
@@ -604,11 +625,12 @@ def _status_panel(state: DashboardState) -> Panel:
         Text(
             f"{state.dropped_samples} samples ({state.dropped_s:.3f} s)",
             style="bold red1" if bad else "",
+            no_wrap=False,
             overflow="fold",
         ),
         floor_text,
     )
-    more = Text(overflow="fold")
+    more = Text(no_wrap=False, overflow="fold")
     more.append(f"{state.input_overflows} overflows", style="bold red1" if state.input_overflows else "")
     more.append(" · ", style="grey50")
     more.append(f"{state.dropped_short} short bursts", style="yellow1" if state.dropped_short else "")
@@ -616,10 +638,17 @@ def _status_panel(state: DashboardState) -> Panel:
         more.append(" · ", style="grey50")
         more.append(f"{state.dropped_utterances} utterances dropped (worker behind)", style="bold red1")
     grid.add_row("", more, "")
+    # Messages (input warnings, the alert) get the panel's whole width below the grid and wrap at
+    # word boundaries, never cut (only a word longer than the width folds).
+    messages = Table.grid(padding=(0, 1), expand=True)
+    messages.add_column(no_wrap=True, style="grey62", min_width=7)
+    messages.add_column(ratio=1)
+    for warning in state.input_warnings():
+        messages.add_row("warning", Text(warning, style="bold yellow1", no_wrap=False, overflow="fold"))
     if state.alert:
-        grid.add_row("alert", Text(state.alert, style="bold red1", overflow="fold"), "")
+        messages.add_row("alert", Text(state.alert, style="bold red1", no_wrap=False, overflow="fold"))
 
-    body = Group(grid, lat)
+    body = Group(grid, messages, lat) if messages.row_count else Group(grid, lat)
     return Panel(body, title="input", title_align="left", border_style="grey42", padding=(0, 1))
 
 
@@ -631,7 +660,7 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
     if not state.results:
         body: RenderableType = Text("no utterance yet", style="italic grey62")
         return Panel(body, title="timeline", title_align="left", border_style="grey42", padding=(0, 1))
-    roomy = width >= 40
+    roomy = width >= 40  # narrower (the 80-column layout): no bar, the start time only
     table = Table(box=None, show_header=True, header_style="grey62", pad_edge=False, padding=(0, 1, 0, 0), expand=True)
     table.add_column("#", justify="right", no_wrap=True, style="grey50")
     table.add_column("time s", justify="right", no_wrap=True, overflow="ellipsis")
@@ -644,13 +673,13 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
         u = r.utterance
         cells: list[RenderableType] = [
             str(u.index),
-            f"{u.start_s:.2f}–{u.end_s:.2f}",
+            f"{u.start_s:.2f}–{u.end_s:.2f}" if roomy else f"{u.start_s:.1f}",
             f"{u.duration_s:.1f}",
             _result_label(state, r, bold=r is state.current),
-            f"{r.confidence:.2f}",
+            _confidence_text(state, r),
         ]
-        if roomy:
-            cells.append(_Bar(r.confidence, emotion_color(r.label), min_width=3))
+        if roomy:  # no bar for an uncertain utterance: it claims no label
+            cells.append(_Bar(0.0 if state.is_uncertain(r) else r.confidence, emotion_color(r.label), min_width=3))
         table.add_row(*cells)
     return Panel(table, title=title, title_align="left", border_style="grey42", padding=(0, 1))
 
@@ -705,7 +734,7 @@ class DashboardView:
         width = max(20, options.max_width)
         opts = options.update(width=width, height=None)
         height = console.size.height if self.fit_terminal else self.max_height
-        header = console.render_lines(_header(state), opts, pad=True)
+        header = console.render_lines(_header(state, width=width), opts, pad=True)
         if width >= _WIDE_MIN_COLUMNS:
             left_w = (width * 11) // 20
             right_w = width - left_w
@@ -758,7 +787,7 @@ def render_dashboard(state: DashboardState, *, max_height: int | None = None) ->
     -------
     DashboardView
         Draw it with ``console.print(...)`` or inside :class:`rich.live.Live`; it lays itself
-        out for the console's width when drawn (two columns from 100 columns, stacked below).
+        out for the console's width when drawn (two columns from 80 columns, stacked below).
     """
     return DashboardView(state, max_height=max_height)
 

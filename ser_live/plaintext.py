@@ -1,12 +1,23 @@
 """The recogniser's text outputs: one ``--plain`` line per utterance, the compact JSON line of
-an utterance, and the exit summary. No rich, no terminal: plain strings."""
+an utterance, and the exit summary. No rich, no terminal: plain strings.
+
+"Uncertain" has one meaning everywhere: the :class:`~ser_live.types.UncertaintyRule` applies
+to the prediction, so no label is claimed. The dashboard and ``--plain`` show ``uncertain``
+in place of the label and :data:`UNCERTAIN_CONFIDENCE` in place of its probability; ``--jsonl``
+lines always carry ``"uncertain": true/false`` (the label and probabilities stay, for
+machines); the exit summary counts uncertain utterances on their own line, not under their
+label.
+"""
 
 from __future__ import annotations
 
 from .jsonl import json_line as _json_line
 from .types import Result, RunSummary, UncertaintyRule
 
-__all__ = ["format_plain", "format_summary", "json_line"]
+__all__ = ["UNCERTAIN_CONFIDENCE", "format_plain", "format_summary", "json_line"]
+
+#: What stands for the confidence of an uncertain utterance (no label, so no label's probability).
+UNCERTAIN_CONFIDENCE: str = "-"
 
 
 def _top(d: dict[str, float], n: int) -> list[tuple[str, float]]:
@@ -22,7 +33,8 @@ def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) 
         A final result, or a provisional one (``final=False``), whose line starts with
         ``"~"`` and ends with ``provisional``.
     uncertainty : UncertaintyRule, optional
-        When it applies to the prediction, ``uncertain`` is appended (the label stays).
+        When it applies to the prediction, ``uncertain`` stands in place of the label and
+        :data:`UNCERTAIN_CONFIDENCE` in place of the confidence.
 
     Returns
     -------
@@ -35,7 +47,9 @@ def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) 
     """
     u = result.utterance
     mark = "#" if result.final else "~"
-    parts = [f"{mark}{u.index:<3d} [{u.start_s:7.2f} - {u.end_s:7.2f} s] {result.label:<10s} {result.confidence:.2f}"]
+    uncertain = uncertainty is not None and uncertainty.applies(result.prediction)
+    label, conf = ("uncertain", f"{UNCERTAIN_CONFIDENCE:<4s}") if uncertain else (result.label, f"{result.confidence:.2f}")
+    parts = [f"{mark}{u.index:<3d} [{u.start_s:7.2f} - {u.end_s:7.2f} s] {label:<10s} {conf}"]
     if result.rolling:
         lab, p = _top(result.rolling, 1)[0]
         parts.append(f"(rolling: {lab} {p:.2f})")
@@ -45,8 +59,6 @@ def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) 
         parts.append("cut")
     if result.prediction.noise_branch:
         parts.append("noise branch")
-    if uncertainty is not None and uncertainty.applies(result.prediction):
-        parts.append("uncertain")
     if not result.final:
         parts.append("provisional")
     return "  ".join(parts)
@@ -58,26 +70,32 @@ def _fmt_stats(stats: dict[str, float]) -> str:
     return "  ".join(f"{k} {stats[k]:.1f} ms" for k in ("p50", "p95", "max") if k in stats)
 
 
-def format_summary(summary: RunSummary) -> str:
+def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = None) -> str:
     """The exit summary as plain text lines.
 
     Parameters
     ----------
     summary : RunSummary
+    uncertain : dict of str to int, optional
+        Utterances shown as "uncertain", per predicted label: they are taken out of the
+        label counts and counted on their own ``uncertain`` line (0 included) instead.
 
     Returns
     -------
     str
-        Lines (no trailing newline): utterances, label counts (most frequent first),
+        Lines (no trailing newline): utterances, label counts (most frequent first; the
+        utterances no label was claimed for left out), uncertain (with ``uncertain``),
         processing and end-of-speech latency p50/p95/max (ms, one decimal), audio heard (s),
         audio dropped (samples and s), input overflows, short bursts dropped, and the top
         three labels of the final rolling estimate.
     """
-    counts = sorted(summary.label_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = {k: v - (uncertain or {}).get(k, 0) for k, v in summary.label_counts.items()}
+    counts = sorted(((k, v) for k, v in shown.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
     rolling = _top(summary.rolling, 3)
     rows = [
         ("utterances", str(summary.n_utterances)),
         ("labels", ", ".join(f"{k} {v}" for k, v in counts) or "none"),
+        *([("uncertain", str(sum(uncertain.values())))] if uncertain is not None else []),
         ("processing", _fmt_stats(summary.processing_ms)),
         ("end of speech", _fmt_stats(summary.end_of_speech_ms)),
         ("audio heard", f"{summary.audio_s:.1f} s"),

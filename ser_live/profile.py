@@ -306,7 +306,7 @@ class Profile:
                 f"profile {self.name!r} was made for model {self.model_name!r} "
                 f"({', '.join(self.labels)}; fingerprint {self.model_fingerprint[:12]}), not for "
                 f"{model.name!r} ({', '.join(model.labels)}; fingerprint {fp[:12]}); run "
-                f"`ser-live calibrate --profile NAME --model {model.name.removeprefix('ser-')}` to make one for it"
+                f"`ser-live calibrate --profile {self.name} --model {model.name.removeprefix('ser-')}` to make one for it"
             )
 
     def apply(self, model: EmotionModel) -> "ProfiledModel":

@@ -21,19 +21,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SerLiveError
+from .errors import ExitCode, SerLiveError
 from .jsonl import json_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from .types import Prediction, Result, UncertaintyRule
 
-__all__ = ["OUTPUT_SUFFIXES", "PROB_PREFIX", "RecordWriter", "error_record", "index_record", "prediction_record",
-           "record_columns", "record_row", "utterance_record"]
+__all__ = ["OUTPUT_SUFFIXES", "PROB_PREFIX", "ErrorRecord", "RecordWriter", "error_record", "failure_exit_code",
+           "index_record", "output_format", "prediction_record", "record_columns", "record_row",
+           "utterance_record", "with_profile"]
 
 log = logging.getLogger(__name__)
 
 #: Output formats of :class:`RecordWriter`, by file suffix.
 OUTPUT_SUFFIXES: tuple[str, ...] = (".parquet", ".jsonl", ".csv")
+#: Format of each output suffix (``--output``'s suffix picks the format, with or without ``--dask``).
+SUFFIX_FORMATS: dict[str, str] = {suffix: suffix.lstrip(".") for suffix in OUTPUT_SUFFIXES}
 #: Prefix of a label's probability column in CSV and Parquet (``prob_<label>``).
 PROB_PREFIX: str = "prob_"
 
@@ -117,26 +120,135 @@ def prediction_record(
     return rec
 
 
-def error_record(path: str, exc: BaseException | str) -> dict[str, Any]:
+class ErrorRecord(dict):
+    """The record of a file that could not be scored (a dict, written like any record), with
+    the exit status of its failure in :attr:`exit_code` (not written; it travels with the
+    record from a Dask worker).
+
+    Attributes
+    ----------
+    exit_code : int
+        :attr:`SerLiveError.exit_code <ser_live.errors.SerLiveError.exit_code>` of the
+        failure (3 unusable file, 4 no speech), 1 for any other failure (a worker crash).
+    """
+
+    exit_code: int = int(ExitCode.ERROR)
+
+
+def error_record(path: str, exc: BaseException | str, *, segments: bool = False) -> ErrorRecord:
     """The record of a file that could not be scored: no label, the error as text.
 
     Parameters
     ----------
     path : str
     exc : exception or str
+        A :class:`~ser_live.errors.SerLiveError` keeps its exit status; any other
+        exception or a message is exit status 1.
+    segments : bool, default False
+        Records of utterances (``--segments``): ``start_s`` and ``end_s`` (None) too, so
+        that every JSON line of the run has the same keys.
+
+    Returns
+    -------
+    ErrorRecord
+        ``path``, [``start_s``, ``end_s``,] ``label`` (None), ``confidence`` (None),
+        ``probabilities`` (None), ``error``.
+    """
+    msg = exc if isinstance(exc, str) else (str(exc) if isinstance(exc, SerLiveError) else f"{type(exc).__name__}: {exc}")
+    rec = ErrorRecord(path=path)
+    if segments:
+        rec.update(start_s=None, end_s=None)
+    rec.update(label=None, confidence=None, probabilities=None, error=msg)
+    rec.exit_code = int(exc.exit_code) if isinstance(exc, SerLiveError) else int(ExitCode.ERROR)
+    return rec
+
+
+def with_profile(record: dict[str, Any], profile: str | None) -> dict[str, Any]:
+    """The record with ``profile`` (the ``--profile``'s name) before ``error``, as
+    :func:`prediction_record` puts it; the record itself when ``profile`` is None.
+
+    Parameters
+    ----------
+    record : dict
+        :func:`prediction_record` or :func:`error_record` (an :class:`ErrorRecord` stays one).
+    profile : str or None
 
     Returns
     -------
     dict
-        ``path``, ``label`` (None), ``confidence`` (None), ``probabilities`` (None), ``error``.
     """
-    msg = exc if isinstance(exc, str) else (str(exc) if isinstance(exc, SerLiveError) else f"{type(exc).__name__}: {exc}")
-    return {"path": path, "label": None, "confidence": None, "probabilities": None, "error": msg}
+    if profile is None or "profile" in record:
+        return record
+    out = type(record)((k, v) for k, v in record.items() if k != "error")
+    if isinstance(record, ErrorRecord):
+        out.exit_code = record.exit_code
+    out["profile"] = profile
+    out["error"] = record.get("error")
+    return out
+
+
+def failure_exit_code(codes: Sequence[int] | set[int]) -> int:
+    """The exit status of a ``ser-live predict`` run whose files failed with ``codes``: the
+    same for the same failures whatever their order, with or without ``--dask``.
+
+    Parameters
+    ----------
+    codes : collection of int
+        :attr:`ErrorRecord.exit_code` of every failed file.
+
+    Returns
+    -------
+    int
+        0 when nothing failed; else 3 when some file was unusable, else 4 when some file
+        held no speech, else 1.
+    """
+    codes = set(int(c) for c in codes)
+    if not codes:
+        return int(ExitCode.OK)
+    for code in (ExitCode.AUDIO_FILE, ExitCode.NO_SPEECH):
+        if int(code) in codes:
+            return int(code)
+    return int(ExitCode.ERROR)
+
+
+def output_format(output: str | Path | None, fmt: str | None) -> str:
+    """The format of ``ser-live predict``'s records: ``--output``'s suffix, else ``--format``.
+
+    Parameters
+    ----------
+    output : str or Path or None
+        ``--output`` (None: stdout).
+    fmt : {"jsonl", "csv"} or None
+        ``--format`` (None when not given).
+
+    Returns
+    -------
+    str
+        ``"jsonl"``, ``"csv"`` or ``"parquet"`` (a file only).
+
+    Raises
+    ------
+    ValueError
+        A suffix not in :data:`OUTPUT_SUFFIXES`, or a ``--format`` that contradicts the suffix.
+    """
+    if output is None:
+        return fmt or "jsonl"
+    suffix = Path(output).suffix.lower()
+    if suffix not in SUFFIX_FORMATS:
+        hint = " (JSON lines: name it .jsonl)" if suffix == ".json" else ""
+        raise ValueError(f"--output {output}: the suffix picks the format; use one of "
+                         f"{', '.join(OUTPUT_SUFFIXES)}{hint}")
+    got = SUFFIX_FORMATS[suffix]
+    if fmt is not None and fmt != got:
+        raise ValueError(f"--format {fmt} contradicts --output {output} ({got}); the suffix picks the format, "
+                         "drop --format or rename the file")
+    return got
 
 
 def utterance_record(result: "Result", *, flags: "UncertaintyRule | None" = None,
-                     profile: str | None = None) -> dict[str, Any]:
-    """A ``ser-live --jsonl`` line's record: :meth:`Result.to_json` plus ``profile``.
+                     profile: str | None = None, uncertainty: "UncertaintyRule | None" = None) -> dict[str, Any]:
+    """A ``ser-live --jsonl`` line's record: :meth:`Result.to_json` plus ``uncertain`` and
+    ``profile``.
 
     Parameters
     ----------
@@ -145,12 +257,17 @@ def utterance_record(result: "Result", *, flags: "UncertaintyRule | None" = None
         ``--partial``: adds ``final`` and ``uncertain``.
     profile : str, optional
         The ``--profile``'s name.
+    uncertainty : UncertaintyRule, optional
+        The run's rule: ``uncertain`` (true/false) is on every line, with or without
+        ``--partial`` (the label and probabilities stay).
 
     Returns
     -------
     dict
     """
     record = result.to_json(flags=flags)
+    if uncertainty is not None and "uncertain" not in record:
+        record["uncertain"] = uncertainty.applies(result.prediction)
     if profile is not None:
         record["profile"] = profile
     return record

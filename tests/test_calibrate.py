@@ -117,6 +117,7 @@ def test_profile_for_another_model_exits_2_naming_both(ravdess_root, tmp_path, p
     assert main(["predict", "--profile", "fay", "--model", "7class", f]) == 2
     err = capsys.readouterr().err
     assert "made for model 'ser-default'" in err and "not for 'ser-7class'" in err
+    assert "ser-live calibrate --profile fay --model 7class" in err and "NAME" not in err
     assert main(["--profile", "fay", "--model", "7class", "--input", f, "--speed", "0", "--plain"]) == 2
     assert main(["predict", "--profile", "nobody", f]) == 2
     assert "not found" in capsys.readouterr().err
@@ -241,3 +242,14 @@ def test_screens_name_the_profile_and_show_the_prompt_and_progress():
     assert "Take 4 of 4: say, in an ANGRY voice:" in screen
     assert "“The door to the garden is open.”" in screen
     assert "3/4  (1 rejected)" in screen and "take rejected: too quiet (-65 dBFS" in screen
+
+
+def test_guided_calibrate_without_a_microphone_points_to_from_csv(profiles, capsys, monkeypatch):
+    import ser_live.audio as audio_mod
+
+    monkeypatch.setattr(audio_mod, "list_input_devices", lambda: [])
+    assert main(["calibrate", "--profile", "gus"]) == 6
+    err = capsys.readouterr().err
+    assert "no input device" in err and "ser-live calibrate --profile gus --from takes.csv" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not profiles.exists() or not any(profiles.iterdir())

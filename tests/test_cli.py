@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -99,7 +100,7 @@ def test_jsonl_stdout_has_exactly_the_ten_keys_and_summary_goes_to_stderr(capsys
     records = _json_lines(out)  # stdout holds JSON lines only
     assert len(records) == len(SESSION_FILES)
     for i, r in enumerate(records):
-        assert set(r) == JSONL_KEYS
+        assert set(r) == JSONL_KEYS | {"uncertain"} and isinstance(r["uncertain"], bool)
         assert r["index"] == i and r["label"] in r["probabilities"] and set(r["rolling"]) == set(r["probabilities"])
         assert r["end_s"] > r["start_s"] and r["duration_s"] == pytest.approx(r["end_s"] - r["start_s"], abs=2e-3)
         assert r["processing_ms"] > 0 and r["end_of_speech_ms"] >= r["processing_ms"]
@@ -120,12 +121,39 @@ def test_plain_lines_automatic_without_a_terminal_and_jsonl_file(capsys, session
     records = _json_lines(jsonl.read_text())
     assert len(lines) == len(records) == len(SESSION_FILES)
     for line, r in zip(lines, records):
-        assert r["label"] in line and f"#{r['index']}" in line
+        assert ("uncertain" if r["uncertain"] else r["label"]) in line and f"#{r['index']}" in line
     # --plain with --jsonl -: JSON on stdout, plain lines on stderr.
     rc, out, err = run(capsys, "--input", path, "--speed", "0", "--jsonl", "-", "--plain", "--model", test_model_path)
     assert rc == 0
     assert [r["label"] for r in _json_lines(out)] == [r["label"] for r in records]
     assert sum(1 for x in err.splitlines() if x.startswith("#")) == len(records)
+
+
+def test_uncertain_means_one_thing_in_jsonl_plain_and_summary(capsys, session, test_model_path):
+    """--uncertain-below 0.6 (margin off): an utterance under 0.6 is "uncertain": true on its
+    JSON line (every line has the key), "uncertain" and no label or confidence on its --plain
+    line, and counted on the summary's own "uncertain" line, not under its label."""
+    path, _, _ = session
+    rc, out, err = run(capsys, "--input", path, "--speed", "0", "--jsonl", "-", "--plain", "--uncertain-below",
+                       "0.6", "--uncertain-margin", "0", "--model", test_model_path)
+    assert rc == 0, err
+    records = _json_lines(out)
+    assert all(r["uncertain"] == (r["confidence"] < 0.6) for r in records)
+    n_unc = sum(r["uncertain"] for r in records)
+    assert 0 < n_unc < len(records), [r["confidence"] for r in records]  # both kinds in this session
+    plain = [x for x in err.splitlines() if x.startswith("#")]
+    for line, r in zip(plain, records, strict=True):
+        fields = line.split("]", 1)[1].split()
+        if r["uncertain"]:
+            assert fields[:2] == ["uncertain", "-"], line
+        else:
+            assert fields[:2] == [r["label"], f"{r['confidence']:.2f}"], line
+    (unc_row,) = [x for x in err.splitlines() if x.strip().startswith("uncertain ")]
+    assert unc_row.split() == ["uncertain", str(n_unc)]
+    (labels_row,) = [x for x in err.splitlines() if x.strip().startswith("labels ")]
+    counted = {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", labels_row.split(None, 1)[1])}
+    certain = [r["label"] for r in records if not r["uncertain"]]
+    assert counted == {lab: certain.count(lab) for lab in set(certain)}
 
 
 def test_dashboard_on_a_terminal(monkeypatch, session, test_model_path, model):
@@ -260,8 +288,8 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
     # The same audio written as WAV gives the same record.
     assert records[2]["path"].endswith("clip0.wav") and records[2]["probabilities"] == records[0]["probabilities"]
 
-    out_csv = tmp_path / "preds.csv"
-    rc, out, err = run(capsys, "predict", *files, "--format", "csv", "--output", out_csv, "--model", test_model_path)
+    out_csv = tmp_path / "preds.csv"  # the suffix picks the format
+    rc, out, err = run(capsys, "predict", *files, "--output", out_csv, "--model", test_model_path)
     assert rc == 0 and out == ""
     rows = out_csv.read_text().splitlines()
     assert rows[0] == "path,label,confidence," + ",".join(f"prob_{lab}" for lab in model.labels) + ",error"
@@ -271,12 +299,46 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
     assert rc == 0 and out.splitlines()[0].startswith("path,start_s,end_s,label,confidence,prob_")
 
 
+def test_predict_output_suffix_picks_the_format(capsys, ravdess_root, test_model_path, model, tmp_path):
+    """--output's suffix picks the format (.csv, .jsonl, .parquet); a contradicting --format or an
+    unknown suffix is a usage error before anything is scored; a bad file is an error row in CSV."""
+    good = ravdess_root / SESSION_FILES[0]
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    rc, _, err = run(capsys, "predict", good, bad, "--output", tmp_path / "p.csv", "--model", test_model_path)
+    assert rc == AudioFileError.exit_code, err
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0].split(",") == ["path", "label", "confidence", *(f"prob_{lab}" for lab in model.labels), "error"]
+    assert rows[1].startswith(f"{good},") and rows[1].endswith(",")  # an empty error
+    assert rows[2].startswith(f"{bad},,,") and "cannot read as audio" in rows[2]
+    rc, out, err = run(capsys, "predict", good, "--output", tmp_path / "p.jsonl", "--model", test_model_path)
+    assert rc == 0 and out == ""
+    assert json.loads((tmp_path / "p.jsonl").read_text())["path"] == str(good)
+    for argv, needle in ((["--format", "csv", "--output", tmp_path / "x.jsonl"], "contradicts"),
+                         (["--format", "jsonl", "--output", tmp_path / "x.csv"], "contradicts"),
+                         (["--output", tmp_path / "x.json"], ".jsonl"),
+                         (["--output", tmp_path / "x.txt"], ".csv")):
+        rc, out, err = run(capsys, "predict", good, *argv, "--model", test_model_path)
+        assert rc == 2 and needle in err, (argv, err)
+        assert not Path(argv[-1]).exists()
+    rc, out, _ = run(capsys, "predict", good, "--format", "csv", "--output", tmp_path / "y.csv", "--model",
+                     test_model_path)
+    assert rc == 0 and (tmp_path / "y.csv").read_text().startswith("path,label,")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rc, _, err = run(capsys, "predict", good, bad, "--output", tmp_path / "p.parquet", "--model", test_model_path)
+    assert rc == AudioFileError.exit_code, err
+    table = pq.read_table(tmp_path / "p.parquet").to_pylist()
+    assert [r["path"] for r in table] == [str(good), str(bad)] and table[1]["error"] and table[1]["label"] is None
+
+
 def test_predict_refuses_long_files_without_segments(capsys, ravdess_root, test_model_path, tmp_path):
     y = load_audio(ravdess_root / SESSION_FILES[0])
     long = write_wav(tmp_path / "long.wav", np.concatenate([np.zeros(61 * SR, np.float32), y]))
     rc, out, err = run(capsys, "predict", long, "--model", test_model_path)
-    assert rc == AudioFileError.exit_code and out == ""
+    assert rc == AudioFileError.exit_code
     assert "long.wav" in err and "--segments" in err
+    (rec,) = _json_lines(out)
+    assert rec["label"] is None and "--segments" in rec["error"]
     rc, out, err = run(capsys, "predict", long, "--segments", "--model", test_model_path)
     assert rc == 0 and len(_json_lines(out)) == 1
 
@@ -312,7 +374,7 @@ def inputs(tmp_path_factory, ravdess_root, data_root) -> dict[str, Path]:
 ERRORS = {  # name -> (exit code, text in the message)
     "missing": (AudioFileError.exit_code, "no such file"),
     "unreadable": (AudioFileError.exit_code, "cannot read as audio"),
-    "zero_bytes": (AudioFileError.exit_code, "cannot read as audio"),
+    "zero_bytes": (AudioFileError.exit_code, "empty file (0 bytes)"),
     "empty": (AudioFileError.exit_code, "no audio samples"),
     "silent": (NoSpeechError.exit_code, "no speech detected"),
 }
@@ -328,8 +390,10 @@ def test_bad_or_unusual_input_in_predict(capsys, inputs, name, test_model_path, 
         rc, out, err = run(capsys, "predict", path, *extra, "--model", test_model_path)
         if name in ERRORS:
             code, text = ERRORS[name]
-            assert rc == code and out == "", (extra, err)
+            assert rc == code, (extra, err)
             assert text in err and path.name in err and "Traceback" not in err
+            (rec,) = _json_lines(out)  # the failed file is a record with its error, never dropped
+            assert rec["path"] == str(path) and rec["label"] is None and text in rec["error"]
         else:
             assert rc == 0, err
             records = _json_lines(out)
@@ -367,9 +431,14 @@ def test_bad_or_unusual_input_in_listen(capsys, inputs, name, test_model_path, m
 def test_predict_goes_on_after_a_bad_file(capsys, inputs, ravdess_root, test_model_path):
     good = ravdess_root / SESSION_FILES[0]
     rc, out, err = run(capsys, "predict", inputs["unreadable"], good, inputs["silent"], "--model", test_model_path)
-    assert rc == AudioFileError.exit_code  # the first failure's code
-    assert [r["path"] for r in _json_lines(out)] == [str(good)]
+    assert rc == AudioFileError.exit_code  # a bad file (3) before no speech (4), whatever the order
+    records = _json_lines(out)
+    assert [r["path"] for r in records] == [str(inputs["unreadable"]), str(good), str(inputs["silent"])]
+    assert [r["error"] is None for r in records] == [False, True, False]
+    assert {frozenset(r) for r in records} == {frozenset(records[1])}  # one set of keys for every record
     assert "unreadable.wav" in err and "no speech detected" in err
+    rc, _, _ = run(capsys, "predict", inputs["silent"], good, inputs["unreadable"], "--model", test_model_path)
+    assert rc == AudioFileError.exit_code
     rc, _, err = run(capsys, "predict", inputs["unreadable"].parent / "nothing-here", "--model", test_model_path)
     assert rc == AudioFileError.exit_code and "no such file" in err
     empty_dir = inputs["unreadable"].parent / "empty_dir"
@@ -384,8 +453,19 @@ def test_devices_lists_inputs_or_says_why_not(capsys):
     if rc == PortAudioMissingError.exit_code:
         assert "apt-get install libportaudio2" in err
         return
-    assert rc == 0, err
-    assert "default input device" in out or "no input devices found" in err
+    if "no input devices found" in err:
+        assert rc == DeviceError.exit_code
+    else:
+        assert rc == 0 and "default input device" in out, err
+
+
+def test_devices_without_any_input_device_exits_6(capsys, monkeypatch):
+    import ser_live.audio as audio_mod
+
+    monkeypatch.setattr(audio_mod, "list_input_devices", lambda: [])
+    rc, out, err = run(capsys, "devices")
+    assert rc == DeviceError.exit_code == 6 and out == ""
+    assert "no input devices found" in err and "--input FILE" in err
 
 
 def test_no_input_device_replays_the_demo(capsys, monkeypatch, test_model_path):
@@ -421,3 +501,18 @@ def test_explicit_missing_device_is_an_error(capsys, test_model_path):
     assert out == "" and "demo" not in err
     if rc == DeviceError.exit_code:
         assert "ser-live devices" in err and "--input FILE" in err
+
+
+def test_record_helpers_profile_and_exit_status():
+    """The helpers both predict paths share: profile before error on every record (an error
+    record keeps its exit status), and one exit status for a set of failures in any order."""
+    from ser_live.records import error_record, failure_exit_code, with_profile
+
+    rec = with_profile({"path": "a.wav", "label": "sad", "error": None}, "anna")
+    assert list(rec) == ["path", "label", "profile", "error"] and rec["profile"] == "anna"
+    bad = with_profile(error_record("b.wav", NoSpeechError("b.wav: no speech detected")), "anna")
+    assert list(bad)[-2:] == ["profile", "error"] and bad.exit_code == NoSpeechError.exit_code
+    assert with_profile(rec, None) is rec
+    assert failure_exit_code([]) == 0
+    assert failure_exit_code([4, 3]) == failure_exit_code([3, 4]) == 3
+    assert failure_exit_code([1, 4]) == 4 and failure_exit_code([1]) == 1

@@ -376,3 +376,62 @@ def test_status_shows_noise_floor_and_warns_on_clipping_and_quiet_speech(results
     text = _text(render_dashboard(state), 120)
     assert "clipped: 0.2 % of samples at full scale" in text
     assert f"too quiet: speech at {QUIET_SPEECH_DBFS - 5:.0f} dBFS" in text
+
+
+def _message_lines(text: str, label: str) -> str:
+    """The text of a message in the input panel: from its ``label`` line to the next labelled
+    line, the panel borders and the label column taken off, joined by spaces."""
+    lines = [ln.strip().strip("│").strip() for ln in text.splitlines()]
+    out, on = [], False
+    for ln in lines:
+        body = ln[len(label):].strip() if ln.startswith(label) else ln
+        if ln.startswith(label):
+            on = True
+        elif on and (not ln or re.match(r"^(latency|VAD|input|dropped|warning|alert)\b", ln) or "╰" in ln):
+            break
+        if on:
+            out.append(body)
+    return " ".join(out)
+
+
+@pytest.mark.parametrize("width", (80, 160))
+@pytest.mark.parametrize("noise_branch", (False, True))
+def test_messages_fit_the_width_without_cutting_a_word(results: list[Result], width: int, noise_branch: bool) -> None:
+    """The "noisy room" warning and an alert are shown whole at 80 and 160 columns, wrapped at
+    word boundaries (before issue 24 the warning was cut mid-word at 160)."""
+    state = _state(results)
+    state.noise_branch = noise_branch
+    alert = "the microphone stopped delivering audio for 5 s; check that it is plugged in and not muted"
+    state.set_status(noise_floor_dbfs=-40.0, speech_level_dbfs=-33.0, alert=alert)
+    (warning,) = [w for w in state.input_warnings() if w.startswith("noisy room")]
+    text = _text(render_dashboard(state, max_height=40), width)
+    _assert_fits(text, width)
+    assert _message_lines(text, "warning") == warning
+    assert _message_lines(text, "alert") == alert
+
+
+@pytest.mark.parametrize("width", (80, 160))
+def test_80_columns_keep_the_timeline_and_a_one_line_header(results: list[Result], width: int) -> None:
+    state = _state(results)
+    state.session_norm = True
+    state.profile = "anna (12 utt.)"
+    text = _text(render_dashboard(state, max_height=24), width)
+    _assert_fits(text, width)
+    lines = text.rstrip("\n").splitlines()
+    assert len(lines) <= 24
+    assert "test-model" in lines[0] and "anna (12 utt.)" in lines[0] and "╭" in lines[1]  # one header line
+    assert "timeline · last" in text
+    right = [ln.split("││")[-1] for ln in lines if "││" in ln]  # the timeline, right of the emotion panel
+    head = next(i for i, ln in enumerate(right) if "time s" in ln)
+    newest = results[-1].utterance
+    assert right[head + 1].strip("│ ").split()[:2] == [str(newest.index), f"{newest.start_s:.2f}–{newest.end_s:.2f}"
+                                                        if width >= 100 else f"{newest.start_s:.1f}"]
+
+
+def test_summary_counts_uncertain_apart_from_the_labels() -> None:
+    summary = RunSummary(n_utterances=5, label_counts={"angry": 3, "sad": 2})
+    text = format_summary(summary, uncertain={"angry": 1, "sad": 2})
+    assert re.search(r"labels\s+angry 2$", text, re.M)  # sad's two were both uncertain
+    assert re.search(r"uncertain\s+3$", text, re.M) and re.search(r"utterances\s+5$", text, re.M)
+    assert "uncertain" not in format_summary(summary)  # without a rule: no line
+    assert re.search(r"uncertain\s+0$", format_summary(summary, uncertain={}), re.M)

@@ -147,7 +147,7 @@ def test_cluster_records_equal_single_process_predict(cluster, ravdess_root, tmp
     out = tmp_path / "out.parquet"
     res = _predict(str(dirs[0]), str(dirs[1]), str(listing), "--dask", cluster.address, "--output", str(out),
                    "--chunk-files", "40")
-    assert res.returncode == 1, res.stderr  # one file failed, and said so
+    assert res.returncode == 3, res.stderr  # one file failed (unusable: 3, as without --dask), and said so
     assert "broken.wav" in res.stderr
     got = {r["path"]: r for r in _records(out)}
     files = _files(dirs)[:200]
@@ -298,3 +298,31 @@ def test_resume_refuses_a_file_of_other_records_and_leaves_it_as_it_was(tmp_path
     with pytest.raises(ValueError, match="cannot resume"):
         RecordWriter(out, labels=["sad", "angry"], resume=True)
     assert out.read_text() == content
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_one_schema_and_one_exit_status_with_and_without_dask(cluster, ravdess_root, tmp_path, suffix):
+    """The same job (two files, one unreadable) gives the same keys/columns, the
+    failed file as a row with its `error`, and the same exit status with and without --dask."""
+    files = _files(_actors(ravdess_root, 1))[:2]
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF this is not audio")
+    args = [*files, str(broken)]
+    here, there = tmp_path / f"here{suffix}", tmp_path / f"there{suffix}"
+    res_here = _predict(*args, "--output", str(here))
+    res_there = _predict(*args, "--dask", cluster.address, "--output", str(there), "--chunk-files", "1")
+    assert res_here.returncode == res_there.returncode == 3, (res_here.stderr, res_there.stderr)
+    if suffix == ".csv":
+        head_here, *rows_here = here.read_text().splitlines()
+        head_there, *rows_there = there.read_text().splitlines()
+        assert head_here == head_there and head_here.endswith(",error")
+        assert sorted(rows_here) == sorted(rows_there)  # same values too
+        assert any(r.startswith(f"{broken},,,") for r in rows_here)
+    else:
+        got_here = {r["path"]: r for r in _records(here)}
+        got_there = {r["path"]: r for r in _records(there)}
+        assert set(got_here) == set(got_there) == {*files, str(broken)}
+        for p in got_here:
+            assert list(got_here[p]) == list(got_there[p]), p  # the same keys, in the same order
+        assert got_here[str(broken)]["label"] is None and "broken.wav" in got_here[str(broken)]["error"]
+        assert got_there[str(broken)]["error"] == got_here[str(broken)]["error"]

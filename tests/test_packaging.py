@@ -39,6 +39,7 @@ def test_import_is_lazy_and_exports_the_public_api():
         "assert [m for m in sys.modules if m.startswith('ser_live.')] == [], sorted(sys.modules)\n"
         f"names = {PUBLIC!r}\n"
         "assert set(names) <= set(ser_live.__all__) and set(names) <= set(dir(ser_live))\n"
+        "assert not {'Any', 'TYPE_CHECKING', 'importlib', 'annotations'} & set(dir(ser_live)), dir(ser_live)\n"
         "from ser_live import " + ", ".join(PUBLIC) + "\n"
         "assert Recognizer.__module__ == 'ser_live.pipeline' and FileSource.__module__ == 'ser_live.audio'\n"
         "try:\n    ser_live.no_such_name\nexcept AttributeError:\n    pass\nelse:\n    raise SystemExit('no AttributeError')\n"

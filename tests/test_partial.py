@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +121,7 @@ def test_without_partial_the_jsonl_keys_are_unchanged(long_utterance, test_model
     path = write_wav(tmp_path / "long.wav", long_utterance)
     rc = main(["--input", str(path), "--speed", "0", "--jsonl", "-", "--model", str(test_model_path)])
     lines = [json.loads(s) for s in capsys.readouterr().out.splitlines() if s.strip()]
-    assert rc == 0 and len(lines) == 1 and set(lines[0]) == JSONL_KEYS
+    assert rc == 0 and len(lines) == 1 and set(lines[0]) == JSONL_KEYS | {"uncertain"}  # "uncertain" always
 
 
 # ---------------------------------------------------------------------------- uncertainty
@@ -160,6 +161,11 @@ def test_dashboard_shows_provisional_line_and_uncertain(width: int) -> None:
     state.add_result(_result(0, {"angry": 0.41, "happy": 0.39, "neutral": 0.1, "sad": 0.1}))
     text = _text(render_dashboard(state), width)
     assert "uncertain" in text, text
+    head = next(s for s in text.splitlines() if "#0" in s)
+    assert "uncertain  -" in head and "0.41" not in head, head  # no label, so no label's probability
+    row = next(s for s in text.splitlines() if re.search(r"\b0\s+\S+\s+2\.5 uncertain", s))
+    assert "0.41" not in row.split("uncertain")[1], row  # nor in the timeline
+    assert state.n_uncertain == 1 and state.label_counts == {}
     assert "speaking" not in text
     state.add_partial(_result(1, {"angry": 0.1, "happy": 0.1, "neutral": 0.1, "sad": 0.7}, final=False, end_s=6.0))
     text = _text(render_dashboard(state), width)
@@ -176,7 +182,8 @@ def test_dashboard_shows_provisional_line_and_uncertain(width: int) -> None:
 def test_plain_lines_mark_provisional_and_uncertain() -> None:
     rule = UncertaintyRule(margin=0.05)
     line = format_plain(_result(2, {"angry": 0.41, "happy": 0.39, "sad": 0.2}, final=False), uncertainty=rule)
-    assert line.startswith("~2") and line.endswith("uncertain  provisional") and "angry" in line
+    assert line.startswith("~2") and line.endswith("provisional")
+    assert line.split("]", 1)[1].split()[:2] == ["uncertain", "-"] and "angry" not in line  # no label claimed
     line = format_plain(_result(2, {"angry": 0.6, "happy": 0.2, "sad": 0.2}), uncertainty=rule)
     assert line.startswith("#2") and "uncertain" not in line and "provisional" not in line
 

@@ -291,3 +291,47 @@ def test_default_svm_probabilities_keep_the_svm_decision(emodb_subset):
     assert np.allclose(P.sum(axis=1), 1.0)
     assert len(np.unique(P.argmax(axis=1))) >= 3  # not one label for everything
     assert (P.argmax(axis=1) == y[test]).mean() > 0.4  # 4 classes: chance is 0.25
+
+
+def test_fit_refuses_to_overwrite_a_shipped_model_before_training(capsys, tmp_path, monkeypatch):
+    """`fit --recipe models/ser-7class.toml` stops at once (exit 2, the model untouched, no
+    corpus read), unless --out names another file or --force is given."""
+    import train.__main__ as tm
+    from train.__main__ import FitOutputError, fit_output_path, main
+
+    shipped = tm.REPO / "models" / "ser-7class.skops"
+    before = shipped.stat().st_mtime_ns
+    monkeypatch.setattr("train.corpora.read_corpus", lambda *a, **k: pytest.fail("read a corpus before refusing"))
+    assert main(["fit", "--recipe", str(tm.REPO / "models" / "ser-7class.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ser-7class.skops is a shipped model" in err and "--force" in err
+    assert shipped.stat().st_mtime_ns == before
+    with pytest.raises(FitOutputError):  # naming the shipped file with --out is no escape
+        fit_output_path("ser-7class", shipped)
+    assert fit_output_path("ser-7class", None, force=True) == shipped
+    assert fit_output_path("ser-7class", tmp_path / "mine.skops") == tmp_path / "mine.skops"
+    assert fit_output_path("ser-brand-new", None) == tm.REPO / "models" / "ser-brand-new.skops"
+    (tmp_path / "mine.skops").write_bytes(b"x")  # an existing file outside models/: the user named it
+    assert fit_output_path("ser-7class", tmp_path / "mine.skops") == tmp_path / "mine.skops"
+
+
+def test_fit_recipe_copy_of_itself_is_skipped(tmp_path):
+    from train.__main__ import copy_recipe
+
+    recipe = tmp_path / "ser-x.toml"
+    recipe.write_text("name = 'ser-x'\n")
+    assert copy_recipe(recipe, tmp_path / "ser-x.skops") == recipe  # the recipe is its own copy: no SameFileError
+    assert recipe.read_text() == "name = 'ser-x'\n"
+    other = tmp_path / "out" / "ser-y.skops"
+    other.parent.mkdir()
+    assert copy_recipe(recipe, other).read_text() == "name = 'ser-x'\n"
+
+
+def test_evaluate_help_lists_every_protocol(capsys):
+    from train.__main__ import main
+    from train.protocols import PROTOCOLS
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "personal" in out and "loco" in out and len(PROTOCOLS) >= 6

@@ -47,12 +47,20 @@ def cmd_features(args: argparse.Namespace) -> int:
 
     for name in args.corpus:
         res = read_corpus(name)
-        paths = [r.path for r in res.records]
+        paths = [r.path for r in res.records][: args.limit]
         _X, rep = extract_features(paths, n_jobs=args.jobs, cache_dir=False if args.no_cache else None, description=name,
                                    dask=args.dask)
         where = f"{args.jobs} workers" if args.dask is None else f"Dask {args.dask or 'local cluster'}"
-        _print(f"{name}: {rep}; {len(paths) / max(rep.seconds, 1e-9):.1f} files/s with {where}")
+        rate = len(paths) / max(rep.seconds, 1e-9)
+        _print(f"{name}: {rep}; {rate:.1f} files/s with {where}")
+        _summary(f"{name}: {len(paths)} files ({len(rep.failures)} failed) in {rep.seconds:.1f} s, {rate:.1f} files/s")
     return 0
+
+
+def _summary(line: str) -> None:
+    """A closing summary line on stderr (stdout keeps the results)."""
+    sys.stderr.write(f"done: {line}\n")
+    sys.stderr.flush()
 
 
 _MODE_ROWS = {
@@ -163,9 +171,76 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
+class FitOutputError(SerLiveError, ValueError):
+    """``train fit`` would overwrite a shipped model without ``--force`` (exit 2)."""
+
+    exit_code = 2
+
+
+def _models_dirs() -> list[Path]:
+    """The folders of shipped models: the repository's ``models/`` and ``$SER_LIVE_MODELS``."""
+    from ser_live.model import MODELS_DIR
+
+    return [d.resolve() for d in {REPO / "models", Path(MODELS_DIR)}]
+
+
+def fit_output_path(recipe_name: str, out: str | Path | None, *, force: bool = False) -> Path:
+    """Where ``python -m train fit`` writes its model, checked before any training.
+
+    Parameters
+    ----------
+    recipe_name : str
+        The recipe's name (default output ``models/<recipe_name>.skops``).
+    out : str or Path or None
+        ``--out``.
+    force : bool, default False
+        ``--force``: replacing a shipped model is allowed.
+
+    Returns
+    -------
+    Path
+        The model file to write (its recipe copy and card go next to it).
+
+    Raises
+    ------
+    FitOutputError
+        The model file exists in a folder of shipped models (``models/``,
+        ``$SER_LIVE_MODELS``) and ``force`` is False: a shipped model is never overwritten
+        by accident (``--out OTHER.skops`` writes elsewhere; ``--force`` replaces it).
+    """
+    path = Path(out) if out else REPO / "models" / f"{recipe_name}.skops"
+    if path.exists() and not force and path.resolve().parent in _models_dirs():
+        raise FitOutputError(
+            f"{path} is a shipped model; not overwriting it: pass --out OTHER.skops to write a new model "
+            "elsewhere, or --force to replace it"
+        )
+    return path
+
+
+def copy_recipe(recipe_path: str | Path, model_path: Path) -> Path:
+    """Copy the recipe next to the model (``<model>.toml``); nothing to do when the recipe
+    read is that very file (``fit --recipe models/ser-7class.toml``).
+
+    Parameters
+    ----------
+    recipe_path : str or Path
+    model_path : Path
+
+    Returns
+    -------
+    Path
+        The recipe copy.
+    """
     import shutil
 
+    dst = model_path.with_suffix(".toml")
+    src = Path(recipe_path)
+    if not (dst.exists() and src.exists() and src.resolve() == dst.resolve()):
+        shutil.copyfile(src, dst)
+    return dst
+
+
+def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     from ser_live import __version__
     from ser_live.features import FeatureExtractor
     from ser_live.model import EmotionModel
@@ -187,6 +262,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         if not kept:
             raise SerLiveError("--exclude-corpus leaves no corpus to fit on")
         recipe = dataclasses.replace(recipe, corpora=kept)
+    out = fit_output_path(recipe.name, args.out, force=args.force)  # before minutes of training
     records = []
     for name in recipe.corpora:
         res = read_corpus(name)
@@ -222,7 +298,6 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         + ", ".join(f"{k}: UA {v * 100:.1f} %" for k, v in sel.scores.items())
         + ")"
     )
-    out = Path(args.out) if args.out else REPO / "models" / f"{recipe.name}.skops"
     hist = label_histogram([r for r, k in zip(records, ok) if k])
     meta = {
         "recipe": recipe.name,
@@ -247,7 +322,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     # exactly the object `evaluate` scores (RecipeClassifier.estimator_), with the label width
     model = EmotionModel(est.estimator_.set_params(n_labels=len(labels)), labels, config, name=recipe.name, metadata=meta)
     model.save(out)
-    shutil.copyfile(recipe.path, out.with_suffix(".toml"))
+    copy_recipe(recipe.path, out)
     card = out.with_suffix(".md")
     card.write_text(_model_card(model, meta, FeatureExtractor(config).n_features))
     _print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), {out.with_suffix('.toml')} and {card} in {time.perf_counter() - t0:.0f} s")
@@ -527,10 +602,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("features", help="extract (and cache) features of corpora; prints time and throughput")
     s.add_argument("--corpus", nargs="+", default=["ravdess"], help="corpus names (ravdess, tess, emodb, ...)")
     s.add_argument("--no-cache", action="store_true", help="ignore and do not write the feature cache")
+    s.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N files of each corpus")
     s.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="extract on a Dask cluster (tcp://host:port; without ADDRESS a local one); same cache")
     s = sub.add_parser("evaluate", help="speaker-independent evaluation of a training recipe on a protocol")
-    s.add_argument("--protocol", nargs="+", required=True, help="loco, ravdess-6fold, emodb-loso, tess-loso, emotiontts_kor-loso, cross:A->B")
+    from .protocols import PROTOCOLS
+
+    s.add_argument("--protocol", nargs="+", required=True,
+                   help="one or more of: " + ", ".join(n.replace("<train>-><test>", "A->B") for n in PROTOCOLS))
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML file or name in train/recipes/ (default ser-default)")
     _add_set(s)
     s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring, and the room conditions")
@@ -551,7 +630,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("fit", help="train a model from its recipe; writes the model, a copy of the recipe and its card")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
     _add_set(s)
-    s.add_argument("--out", default=None, help="model file (default models/<recipe name>.skops)")
+    s.add_argument("--out", default=None, help="model file (default models/<recipe name>.skops); a model that "
+                   "already exists in models/ is replaced only with --force")
+    s.add_argument("--force", action="store_true", help="replace an existing model in models/ (a shipped model)")
     s.add_argument("--exclude-corpus", nargs="+", default=[], metavar="CORPUS",
                    help="fit on the recipe's corpora except these (a `loco` fold model, e.g. for "
                         "benchmarks/live_offline.py; give --out so the shipped model is not overwritten)")
@@ -568,6 +649,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import rich
+
+    # progress bars (rich's global console) go to stderr, on a terminal only: stdout keeps the results
+    rich.reconfigure(stderr=True)
     from ser_live.runtime import tune_process  # heap and BLAS settings for extraction
 
     tune_process()

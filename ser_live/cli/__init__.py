@@ -40,7 +40,7 @@ examples:
   ser-live --plain --duration-s 60           one line per utterance, stop after 60 s
   ser-live --partial --jsonl -               also provisional estimates while you speak ("final": false)
   ser-live devices
-  ser-live predict clip.wav clips/ --format csv --output preds.csv
+  ser-live predict clip.wav clips/ --output preds.csv
   ser-live predict talk.wav --segments       one record per utterance found by the VAD
   ser-live predict calls/ --sessions calls.csv   files of one session normalised together
   ser-live --model 7class                    the shipped seven-emotion model

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExitCode, SerLiveError
+from ..errors import DeviceError, ExitCode, SerLiveError
 from .listen import _open_microphone
 from .options import EXIT_INTERRUPTED, _add_common, _err, _Formatter, _model_path, _positive_or_zero
 from .signals import _stop_signals_as_interrupt, _stop_signals_ignored
@@ -132,7 +132,13 @@ def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
         source_name = Path(args.input).name
     else:
         args.demo_fallback = False  # the demo recording is not the user's voice
-        source, source_name = _open_microphone(args)  # type: ignore[misc]
+        try:
+            source, source_name = _open_microphone(args)  # type: ignore[misc]
+        except DeviceError as exc:  # same class, same exit status; say how to do without a microphone
+            raise type(exc)(
+                f"{exc}; or make the profile from recordings you already have: "
+                f"ser-live calibrate --profile {args.profile} --from takes.csv (a CSV `path,label`)"
+            ) from exc
     cal = LiveCalibration(model, source, per_class=args.per_class, vad_config=args.vad_config,
                           source_name=source_name, profile_path=path)
     state, rec = cal.state, cal.recognizer

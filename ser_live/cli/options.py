@@ -102,14 +102,16 @@ def _add_partial_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--partial", action="store_true",
                    help="while an utterance goes on, show a provisional estimate of the speech so far (dashboard: "
                         "a dim 'speaking… (provisional)' line; --jsonl: lines with \"final\": false, and "
-                        "\"final\"/\"uncertain\" keys on every line)")
+                        "a \"final\" key on every line)")
     g.add_argument("--partial-interval-s", type=_positive, default=d.interval_s, metavar="SECONDS",
                    help=f"stream seconds between provisional estimates of one utterance (default: {d.interval_s:g})")
     g.add_argument("--partial-min-s", type=_positive_or_zero, default=d.min_speech_s, metavar="SECONDS",
                    help=f"speech before the first provisional estimate (default: {d.min_speech_s:g}; at least "
                         "--min-utterance-s + --hangover-ms)")
     g.add_argument("--uncertain-margin", type=_probability, default=DEFAULT_UNCERTAIN_MARGIN, metavar="P",
-                   help="show 'uncertain' instead of the label when the top probability is at most P above the "
+                   help="'uncertain' (no label claimed: the dashboard and --plain show 'uncertain' and no "
+                        "confidence, --jsonl lines \"uncertain\": true, the summary counts it apart) when the top "
+                        "probability is at most P above the "
                         f"second (default: {DEFAULT_UNCERTAIN_MARGIN:g}; 0 disables)")
     g.add_argument("--uncertain-below", type=_probability_or_auto, default="auto", metavar="P|auto|off",
                    help="show 'uncertain' when the top probability is below P (default: auto = "

@@ -28,8 +28,10 @@ class _Outputs:
     ) -> None:
         self.profile = profile
         self.uncertainty = _uncertainty_rule(args, len(labels))
-        # --partial: every JSONL line gets "final" and "uncertain"; without it, today's keys
+        # --partial: every JSONL line gets "final"; "uncertain" is on every line in any case
         self.json_flags = self.uncertainty if getattr(args, "partial", False) else None
+        #: final utterances shown as "uncertain", per predicted label (the exit summary's count)
+        self.uncertain: dict[str, int] = {}
         self.jsonl_stdout = args.jsonl == "-"
         self.jsonl_file: TextIO | None = None
         if args.jsonl and not self.jsonl_stdout:
@@ -80,8 +82,10 @@ class _Outputs:
             return False
 
     def emit(self, result: Any) -> None:
+        if result.final and self.uncertainty.applies(result.prediction):
+            self.uncertain[result.label] = self.uncertain.get(result.label, 0) + 1
         if self.jsonl_stdout or self.jsonl_file is not None:
-            record = utterance_record(result, flags=self.json_flags,
+            record = utterance_record(result, flags=self.json_flags, uncertainty=self.uncertainty,
                                       profile=self.profile.name if self.profile is not None else None)
             line = json_line(record)
             if self.jsonl_stdout:

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from ..errors import ExitCode, NoSpeechError, SerLiveError
 from .options import _add_common, _apply_profile, _err, _Formatter, _model_path, log
+from .progress import FileProgress
 
 _PREDICT_EPILOG = """\
 Whole-file mode (default) treats each file as one utterance: it is trimmed to the speech the
@@ -28,18 +29,28 @@ of every file of the session; two passes: every file is read first). Every input
 classified and the exit status is 2 (the first few offending paths are named). With a model
 that has no session normaliser --sessions is accepted and has no effect (a warning says so).
 
-Records (ser_live/records.py, the same with --dask): jsonl {"path", ["start_s", "end_s",]
-"label", "confidence", "probabilities"[, "session_utterances"][, "noise_branch"][, "profile"],
-"error"} ("noise_branch": whether the model's noise branch classified it, for a model that has
-one; "profile": the --profile's name; "error": null, or with --dask why the file failed); csv
-columns path, [start_s, end_s,] label, confidence, prob_<label> for every label, error. session_utterances (jsonl, --segments, a model with a session normaliser:
-the utterances the session statistics rest on) is left out with --no-session-norm.
-A file that fails (unreadable, empty, silent, too long) is reported on stderr and skipped;
-the exit status is then that of the first failure (3 bad file, 4 no speech).
+Output: --output's suffix picks the format, with or without --dask: .jsonl (JSON lines), .csv,
+.parquet (needs pyarrow: the dask extra); any other suffix, or a --format that contradicts the
+suffix, is a usage error (exit 2). --format only chooses what goes to stdout (default jsonl).
+
+Records (ser_live/records.py, the same keys and columns with and without --dask): jsonl
+{"path", ["start_s", "end_s",] "label", "confidence", "probabilities"[, "session_utterances"]
+[, "noise_branch"][, "profile"], "error"} ("noise_branch": whether the model's noise branch
+classified it, for a model that has one; "profile": the --profile's name; "error": null, or
+why the file failed); csv/parquet columns path, [start_s, end_s,] label, confidence,
+prob_<label> for every label, error. session_utterances (jsonl, --segments, a model with a
+session normaliser: the utterances the session statistics rest on) is left out with
+--no-session-norm. A file that fails (unreadable, empty, silent, too long) is a record with no
+label and its `error` (in every format, never dropped), also reported on stderr, and the rest
+go on. Exit status, the same with and without --dask: 0 when every file was classified, else
+3 when some file was unusable, else 4 when some file held no speech, else 1.
+
+Progress: a bar on stderr (files, files/s) when stderr is a terminal and the run lasts over 2 s,
+nothing on a pipe; a closing summary line on stderr always (files, failed, files/s).
 
 examples:
   ser-live predict clip.wav
-  ser-live predict recordings/ --format csv --output preds.csv
+  ser-live predict recordings/ --output preds.csv
   ser-live predict session.flac --segments --jsonl
   ser-live predict calls/ --sessions calls.csv --format csv
 """
@@ -54,10 +65,11 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
     )
     pr.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files, or folders walked for every format libsndfile reads (.wav, .flac, .ogg, .mp3, .aiff, ...)")
     pr.add_argument("--segments", action="store_true", help="cut each file into utterances and give one record per utterance")
-    pr.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="record format (default: jsonl)")
+    pr.add_argument("--format", choices=("jsonl", "csv"), default=None,
+                    help="record format on stdout (default: jsonl); with --output the suffix picks it")
     pr.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="same as --format jsonl")
-    pr.add_argument("--output", metavar="PATH", help="write the records to PATH instead of stdout "
-                    "(with --dask also .parquet; the suffix .parquet/.jsonl/.csv then picks the format)")
+    pr.add_argument("--output", metavar="PATH", help="write the records to PATH instead of stdout; "
+                    "its suffix picks the format: .jsonl, .csv or .parquet")
     pr.add_argument("--sessions", metavar="FILE.csv",
                     help="CSV `path,session`: normalise the files of one session together (see below)")
     clu = pr.add_argument_group("scale-out (needs the dask extra: pip install 'ser-live[dask]')")
@@ -73,6 +85,53 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
     return pr
 
 
+class _Sink:
+    """The command's record writer: stamps ``profile`` on every record, counts files and
+    failures (for the exit status and the closing summary), writes through ``writer``."""
+
+    def __init__(self, writer: Any, *, profile: str | None) -> None:
+        self.writer = writer
+        self.profile = profile
+        self.n_records = 0
+        self.failed: dict[str, int] = {}  # path -> exit status of its failure
+
+    @property
+    def done(self) -> set[str]:
+        return self.writer.done
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        from ..records import with_profile
+
+        self.writer.write([with_profile(r, self.profile) for r in records])
+        self.n_records += len(records)
+        for r in records:
+            if r.get("error") is not None:
+                self.failed.setdefault(r["path"], int(getattr(r, "exit_code", ExitCode.ERROR)))
+
+    def exit_code(self) -> int:
+        from ..records import failure_exit_code
+
+        return failure_exit_code(set(self.failed.values()))
+
+
+def _output_format(args: argparse.Namespace) -> str | None:
+    """``--output``'s format (its suffix, else ``--format``); None after an error message."""
+    from ..records import output_format
+
+    try:
+        fmt = output_format(args.output, args.format)
+    except ValueError as exc:
+        _err(f"error: {exc}")
+        return None
+    if fmt == "parquet":
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            _err("error: .parquet output needs pyarrow: pip install 'ser-live[dask]'")
+            return None
+    return fmt
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     """``ser-live predict``: records of :mod:`ser_live.records` for every file (or utterance),
     here or on a Dask cluster (``--dask``)."""
@@ -80,19 +139,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..denoise import with_denoise
     from ..model import EmotionModel
     from ..offline import Predictor, read_sessions_csv
-    from ..records import RecordWriter, prediction_record
+    from ..records import RecordWriter, error_record, prediction_record
 
     sessions = read_sessions_csv(args.sessions) if args.sessions else None  # SessionsError: exit 2
-    if args.dask is None and (args.resume or (args.output or "").lower().endswith(".parquet")):
-        _err("error: --resume and .parquet output need --dask (`--dask` alone: a local cluster)")
+    fmt = _output_format(args)
+    if fmt is None:
+        return ExitCode.USAGE
+    if args.dask is None and args.resume:
+        _err("error: --resume needs --dask (`--dask` alone: a local cluster)")
         return ExitCode.USAGE
     model = EmotionModel.load(_model_path(args.model))
     model, profile = _apply_profile(args, model)
+    profile_name = profile.name if profile is not None else None
     if args.dask is not None:
-        return _predict_on_cluster(args, with_denoise(model) if args.denoise else model)
+        return _predict_on_cluster(args, with_denoise(model) if args.denoise else model, profile=profile_name)
     predictor = Predictor(model, vad_config=args.vad_config, session_norm=args.session_norm, denoise=args.denoise)
     seg = bool(args.segments)
-    profile_name = profile.name if profile is not None else None
     expanded = list(expand_audio_paths(args.paths))
     # every input is checked against the sessions before anything is written or classified
     results = predictor.process_files(
@@ -100,14 +162,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     )
 
     with contextlib.ExitStack() as stack:
-        out: TextIO = sys.stdout
         if args.output:
-            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-            out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
-        writer = RecordWriter(None, labels=model.labels, stream=out, fmt=args.format, segments=seg)
-        first_error: SerLiveError | None = None
-        n_ok = 0
+            writer = stack.enter_context(RecordWriter(args.output, labels=model.labels, segments=seg))
+        else:
+            writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg)
+        sink = _Sink(writer, profile=profile_name)
+        progress = stack.enter_context(FileProgress(len(expanded)))
         for path, error in expanded:
+            n_failed = len(sink.failed)
             if error is None:
                 _, outcome = next(results)
             try:
@@ -118,23 +180,21 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 if seg:
                     if not outcome:
                         raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
-                    writer.write([
+                    sink.write([
                         prediction_record(path, r.prediction, start_s=r.utterance.start_s, end_s=r.utterance.end_s,
-                                          session_utterances=r.session_utterances, profile=profile_name)
+                                          session_utterances=r.session_utterances)
                         for r in outcome])
                 else:
-                    writer.write([prediction_record(path, outcome, profile=profile_name)])
-                n_ok += 1
+                    sink.write([prediction_record(path, outcome)])
             except SerLiveError as exc:
                 _err(f"error: {exc}")
-                first_error = first_error or exc
-    if first_error is not None:
-        log.info("%d file(s) classified, at least one failed", n_ok)
-        return first_error.exit_code
-    return 0
+                sink.write([error_record(path, exc, segments=seg)])
+            progress.advance(failed=len(sink.failed) > n_failed)
+        progress.close(where=args.output)
+    return sink.exit_code()
 
 
-def _predict_on_cluster(args: argparse.Namespace, model: Any) -> int:
+def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | None = None) -> int:
     """``ser-live predict ... --dask [ADDRESS]``: the command's cluster branch.
 
     Parameters
@@ -143,11 +203,15 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any) -> int:
         ``paths``, ``dask`` ("" for a local cluster), ``output``, ``resume``, ``format``,
         ``segments``, ``chunk_files``, ``vad_config``.
     model : EmotionModel
+    profile : str, optional
+        The ``--profile``'s name, stamped on every record (as without ``--dask``).
 
     Returns
     -------
     int
-        0; 1 when some file failed (its record says why); 2 usage error; 8 cluster
+        0; when some file failed (its record says why) the status of
+        :func:`~ser_live.records.failure_exit_code` (3, 4 or 1), as without ``--dask``;
+        2 usage error; 8 cluster
         unreachable or lost (what was written stays written, ``--resume`` goes on).
 
     Raises
@@ -173,8 +237,10 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any) -> int:
         _err(f"error: --chunk-files: {exc}")
         return ExitCode.USAGE
     try:
-        with RecordWriter(args.output, labels=model.labels, resume=args.resume, fmt=args.format) as writer:
-            report = predict_on_cluster(args.paths, model=model, writer=writer, address=args.dask or None,
+        with RecordWriter(args.output, labels=model.labels, resume=args.resume,
+                          fmt=_output_format(args) or "jsonl") as writer:
+            sink = _Sink(writer, profile=profile)
+            report = predict_on_cluster(args.paths, model=model, writer=sink, address=args.dask or None,
                                         vad_config=args.vad_config, config=cfg)
     except ClusterError as exc:
         _err(f"error: {exc}")
@@ -187,4 +253,4 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any) -> int:
     _err(f"done: {report}" + (f" -> {args.output}" if args.output else ""))
     for e in report.errors:
         _err(f"error: {e}")
-    return ExitCode.ERROR if report.n_failed else ExitCode.OK
+    return sink.exit_code()
