@@ -462,3 +462,38 @@ def test_sigterm_keeps_every_finished_record_and_resume_matches_paths_spelled_di
     assert all(r["error"] is None for r in new)  # resolved on the client: the workers found them
     assert all(Path(r["path"]).is_absolute() for r in new)
     assert {os.path.realpath(r["path"]) for r in recs} == {os.path.realpath(f) for f in files}
+
+
+def test_dask_log_records_stay_off_stderr_without_v_and_show_with_it(capsys):
+    """Client reconnect errors and ``Client.__del__`` notes are Dask log records with
+    tracebacks; without ``-v`` none reaches stderr, with ``-v`` they do."""
+    import logging
+
+    from ser_live import batch
+    from ser_live.cli.options import _setup_logging
+
+    def emit() -> str:
+        try:
+            raise ConnectionResetError("reset by peer")
+        except ConnectionResetError:
+            logging.getLogger("distributed.client").exception("reconnect failed")
+            logging.getLogger("distributed.utils").error("in Client.__del__", exc_info=True)
+        return capsys.readouterr().err
+
+    levels = {n: logging.getLogger(n).level for n in ("distributed", "distributed.client", "distributed.utils")}
+    try:
+        _setup_logging(0)
+        batch._quiet_dask_logs()
+        assert emit() == ""
+        _setup_logging(1)  # -v: a fresh handler, the loggers' levels restored as Dask sets them
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        batch._quiet_dask_logs()
+        err = emit()
+        assert "reconnect failed" in err and "Traceback" in err
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        _setup_logging(0)
+        for h in logging.getLogger().handlers:
+            h.removeFilter(batch._drop_dask_records)
