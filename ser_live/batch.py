@@ -92,7 +92,8 @@ class BatchConfig:
         scheduling, plus one round trip) is small against ~200 files x ~10 ms each; small
         enough that a lost worker costs little and the progress bar moves.
     connect_timeout_s : float, default 10.0
-        Give up connecting to a scheduler after this long; also how long a lost scheduler
+        Give up connecting to a scheduler (or waiting for its handshake,
+        :func:`check_dask_endpoint`) after this long; also how long a lost scheduler
         connection may stay lost before the run ends.
     no_worker_timeout_s : float, default 120.0
         End the run when the cluster has had no worker for this long while tasks wait.
@@ -699,7 +700,8 @@ def predict_on_cluster(
         Inputs as for ``ser-live predict`` (files, folders, CSVs of paths).
     model : EmotionModel
     writer : RecordWriter
-        Paths in ``writer.done`` are skipped (``--resume``).
+        Inputs already in ``writer.done`` are skipped (``--resume``), compared resolved
+        (:func:`path_key`), so another spelling of a scored file is not scored again.
     address : str, optional
         Scheduler address; None for a local cluster.
     vad_config : VadConfig, optional
@@ -712,7 +714,9 @@ def predict_on_cluster(
     Raises
     ------
     ClusterError
-        Cluster unreachable or lost (what was written stays written).
+        Cluster unreachable, not a Dask scheduler, or lost (what was written stays written).
+    PathListError
+        A CSV of paths with a short row (before anything is sent).
     OSError
         The output cannot be written.
     """

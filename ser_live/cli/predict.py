@@ -150,8 +150,11 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any) -> int:
     Returns
     -------
     int
-        0; 1 when some file failed (its record says why); 2 usage error; 8 cluster
-        unreachable or lost (what was written stays written, ``--resume`` goes on).
+        0; 1 when some file failed (its record says why); 2 usage error (an existing
+        ``--output`` without ``--resume`` or ``--overwrite``, a short row in a CSV of paths);
+        8 cluster unreachable, not a Dask scheduler, or lost; 130 Ctrl-C or a stop signal
+        (SIGTERM, SIGHUP, SIGQUIT). After 8 and 130 every finished record is in ``--output``
+        and ``--resume`` goes on; ``--output`` is replaced only when records were written.
 
     Raises
     ------
