@@ -37,6 +37,9 @@ import logging
 import math
 import os
 import pickle
+import signal
+import socket
+import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +58,7 @@ __all__ = [
     "BatchConfig",
     "BatchReport",
     "ClusterError",
+    "check_dask_endpoint",
     "OUTPUT_SUFFIXES",
     "model_plugin",
     "RecordWriter",
@@ -62,6 +66,8 @@ __all__ = [
     "dask_starmap",
     "expand_inputs",
     "open_client",
+    "path_key",
+    "PathListError",
     "predict_on_cluster",
 ]
 
@@ -86,7 +92,8 @@ class BatchConfig:
         scheduling, plus one round trip) is small against ~200 files x ~10 ms each; small
         enough that a lost worker costs little and the progress bar moves.
     connect_timeout_s : float, default 10.0
-        Give up connecting to a scheduler after this long; also how long a lost scheduler
+        Give up connecting to a scheduler (or waiting for its handshake,
+        :func:`check_dask_endpoint`) after this long; also how long a lost scheduler
         connection may stay lost before the run ends.
     no_worker_timeout_s : float, default 120.0
         End the run when the cluster has had no worker for this long while tasks wait.
@@ -145,6 +152,11 @@ def expand_inputs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
     them), and CSV files of paths (a ``path`` column, else the first column; relative paths
     are relative to the CSV's folder, as for ``--sessions``).
 
+    Every path is made absolute here, on the client (joined to this process's working
+    folder), since workers run in folders of their own; two
+    spellings of one file (``a/../a/x.wav``, ``./x.wav``, a symlink) are one input
+    (compared by :func:`path_key`).
+
     Parameters
     ----------
     paths : iterable of str
@@ -152,35 +164,77 @@ def expand_inputs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
     Returns
     -------
     list of (str, str or None)
-        Each path, with an error message when it is unusable before any scoring (an empty
-        folder, an unreadable CSV); order kept, duplicates dropped.
+        Each absolute path, with an error message when it is unusable before any scoring
+        (an empty folder, an unreadable CSV); order kept, duplicates dropped.
+
+    Raises
+    ------
+    PathListError
+        A CSV of paths with a row that has no cell in the path column (exit 2).
     """
-    out: dict[str, str | None] = {}
+    out: dict[str, tuple[str, str | None]] = {}
+
+    cwd = os.getcwd()
+
+    def add(p: str, err: str | None) -> None:
+        if not os.path.isabs(p):  # not normpath: ``link/..`` is the link target's parent
+            p = os.path.join(cwd, p)
+        out.setdefault(path_key(p), (p, err))
+
     for raw in paths:
         if raw.lower().endswith(".csv") and Path(raw).is_file():
             try:
                 for p in _read_path_csv(Path(raw)):
-                    out.setdefault(p, None)
+                    add(p, None)
             except (OSError, UnicodeDecodeError, csv.Error) as exc:
-                out.setdefault(raw, f"{raw}: cannot read the CSV of paths: {exc}")
+                add(raw, f"{raw}: cannot read the CSV of paths: {exc}")
             continue
         for p, err in expand_audio_paths([raw]):
-            out.setdefault(p, str(err) if err is not None else None)
-    return list(out.items())
+            add(p, str(err) if err is not None else None)
+    return list(out.values())
+
+
+def path_key(path: str) -> str:
+    """The key by which ``--resume`` and :func:`expand_inputs` compare paths: the resolved
+    path (``os.path.realpath``: symlinks followed, ``.``/``..`` folded, absolute), or the
+    string itself when it cannot be resolved (a NUL byte).
+
+    Parameters
+    ----------
+    path : str
+
+    Returns
+    -------
+    str
+    """
+    try:
+        return os.path.realpath(path)
+    except (ValueError, OSError):
+        return path
+
+
+class PathListError(SerLiveError):
+    """A CSV of paths given to ``predict --dask`` that cannot be used as a list (a short
+    row). Exit status 2."""
+
+    exit_code = ExitCode.USAGE
 
 
 def _read_path_csv(path: Path) -> list[str]:
     with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+        reader = csv.reader(f)
+        rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
     if not rows:
         return []
     col = 0
-    head = [c.strip().lower() for c in rows[0]]
+    head = [c.strip().lower() for c in rows[0][1]]
     if "path" in head:
         col, rows = head.index("path"), rows[1:]
     base = path.resolve().parent
     out = []
-    for r in rows:
+    for line, r in rows:
+        if len(r) <= col or not r[col].strip():
+            raise PathListError(f"CSV of paths {path}, line {line}: no path in column {col + 1} (a short row)")
         p = Path(r[col].strip())
         out.append(str(p if p.is_absolute() else base / p))
     return out
@@ -293,20 +347,20 @@ def open_client(address: str | None, *, connect_timeout_s: float = 10.0) -> Iter
     Raises
     ------
     ClusterError
-        The scheduler cannot be reached in time, or the local cluster cannot start.
+        The scheduler cannot be reached in time, does not speak the Dask protocol
+        (:func:`check_dask_endpoint`), or the local cluster cannot start.
     """
     import dask
     from distributed import Client, LocalCluster
 
     settings: dict[str, Any] = {"distributed.comm.timeouts.connect": f"{connect_timeout_s}s"}
-    if not log.isEnabledFor(logging.INFO):  # Dask logs each worker and connection at INFO
-        for name in ("distributed", "dask"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    _quiet_dask_logs()
     cluster = None
     interrupted = False
     with dask.config.set(settings):
         try:
             if address:
+                check_dask_endpoint(address, timeout_s=connect_timeout_s)
                 client = Client(address, timeout=connect_timeout_s, set_as_default=False)
             else:
                 cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
@@ -333,6 +387,109 @@ def open_client(address: str | None, *, connect_timeout_s: float = 10.0) -> Iter
         if cluster is not None:
             with contextlib.suppress(Exception):  # ~2 s even with the workers gone (nannies)
                 cluster.close(timeout=5)
+
+
+#: Loggers whose records (tracebacks of Client.__del__, reconnect attempts, workers' notes on
+#: cancelled tasks) are kept out of stderr unless ``-v``: the run's own messages say what
+#: went wrong in one line.
+_DASK_LOGGERS: tuple[str, ...] = ("distributed", "dask", "tornado", "asyncio")
+
+
+def _quiet_dask_logs() -> None:
+    """Without ``-v`` (this module's logger below INFO), Dask's and its event loop's loggers
+    say nothing (their records end up as tracebacks on stderr); with ``-v`` they keep their
+    level and handlers. Called before the first Client is made, and again at exit."""
+    if log.isEnabledFor(logging.INFO):
+        return
+    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] in _DASK_LOGGERS]
+    for name in {*_DASK_LOGGERS, *names}:  # children with a level of their own too (Dask's config sets some)
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    for handler in logging.getLogger().handlers:  # and loggers made later, that propagate to the root
+        if _drop_dask_records not in handler.filters:
+            handler.addFilter(_drop_dask_records)
+
+
+def _drop_dask_records(record: logging.LogRecord) -> bool:
+    """Handler filter of :func:`_quiet_dask_logs`: False for the records of its loggers."""
+    return record.name.split(".")[0] not in _DASK_LOGGERS
+
+
+#: Most bytes of a Dask handshake message read by :func:`check_dask_endpoint` (a real
+#: scheduler's is ~100 bytes: compression, python version, pickle protocol).
+_HANDSHAKE_MAX_BYTES = 1 << 16
+
+
+def check_dask_endpoint(address: str, *, timeout_s: float = 10.0) -> None:
+    """Check that ``address`` speaks the Dask protocol before a Client is pointed at it.
+
+    A Dask scheduler writes its handshake as soon as a connection is accepted: an 8-byte
+    native-order unsigned length, then a msgpack message naming ``pickle-protocol``
+    (``distributed.comm.core.Listener.on_connection``, ``distributed.comm.tcp.TCP.read``).
+    Something that accepts and stays silent (a stopped process, an HTTP server waiting for
+    a request) would make the Client wait well past its timeout, and one that answers with
+    other bytes makes Dask read a wild frame length (a MemoryError of exabytes, a
+    ``struct.error``); both end here, within ``timeout_s``, as a :class:`ClusterError`.
+
+    Only ``tcp://`` (or scheme-less ``host:port``) addresses are probed; a refused
+    connection is left to the Client (it retries while a scheduler starts).
+
+    Parameters
+    ----------
+    address : str
+    timeout_s : float, default 10.0
+        Whole probe, connection included (s).
+
+    Raises
+    ------
+    ClusterError
+        No handshake within ``timeout_s``, the connection closed before one, or bytes
+        that are not a Dask handshake.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, loc = parse_address(address)
+        host, port = parse_host_port(loc)
+    except (ValueError, TypeError) as exc:
+        raise ClusterError(f"{address!r} is not a Dask scheduler address (tcp://host:port): {exc}") from exc
+    if scheme != "tcp":
+        return
+    deadline = time.monotonic() + timeout_s
+    not_dask = f"{address} does not speak the Dask protocol (not a Dask scheduler?)"
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            head = _recv_exactly(sock, 8, deadline)
+            (n,) = struct.unpack("Q", head)
+            if not 8 < n <= _HANDSHAKE_MAX_BYTES:
+                raise ClusterError(f"{not_dask}: it answered with a message of {n} bytes")
+            body = _recv_exactly(sock, n, deadline)
+    except (ConnectionRefusedError, socket.gaierror):
+        return
+    except TimeoutError as exc:
+        raise ClusterError(f"{address} sent no Dask handshake within {timeout_s:g} s "
+                           "(not a Dask scheduler, or one that hangs)") from exc
+    except EOFError as exc:
+        raise ClusterError(f"{not_dask}: it closed the connection before a handshake") from exc
+    except OSError as exc:
+        raise ClusterError(f"cannot connect to the Dask scheduler at {address}: {exc}") from exc
+    if b"pickle-protocol" not in body:
+        raise ClusterError(f"{not_dask}: its first message is not a Dask handshake")
+
+
+def _recv_exactly(sock: socket.socket, n: int, deadline: float) -> bytes:
+    """``n`` bytes from ``sock`` by ``deadline`` (``time.monotonic``); TimeoutError after
+    it, EOFError when the peer closes first."""
+    buf = bytearray()
+    while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        sock.settimeout(left)
+        chunk = sock.recv(min(n - len(buf), 65536))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
 
 
 def _kill_local_workers(client: Any) -> None:
@@ -477,7 +634,8 @@ def _drain(pending: dict[Any, list[Any]], submit: Callable[[list[Any]], None], *
             done = set()
         except Exception as exc:  # noqa: BLE001 - the connection to the scheduler broke
             if type(exc).__name__ == "FuturesCancelledError":  # the client gave the scheduler up
-                raise ClusterError(f"lost the Dask cluster: {str(exc).splitlines()[-1] if str(exc) else exc!r}") from exc
+                raise ClusterError(f"lost the Dask cluster: the scheduler went away ({len(pending)} task(s) "
+                                   "unfinished)") from exc
             if not _is_cluster_loss(exc):
                 raise
             done = set()
@@ -542,7 +700,8 @@ def predict_on_cluster(
         Inputs as for ``ser-live predict`` (files, folders, CSVs of paths).
     model : EmotionModel
     writer : RecordWriter
-        Paths in ``writer.done`` are skipped (``--resume``).
+        Inputs already in ``writer.done`` are skipped (``--resume``), compared resolved
+        (:func:`path_key`), so another spelling of a scored file is not scored again.
     address : str, optional
         Scheduler address; None for a local cluster.
     vad_config : VadConfig, optional
@@ -555,7 +714,9 @@ def predict_on_cluster(
     Raises
     ------
     ClusterError
-        Cluster unreachable or lost (what was written stays written).
+        Cluster unreachable, not a Dask scheduler, or lost (what was written stays written).
+    PathListError
+        A CSV of paths with a short row (before anything is sent).
     OSError
         The output cannot be written.
     """
@@ -563,10 +724,11 @@ def predict_on_cluster(
     report = BatchReport()
     expanded = expand_inputs(paths)
     report.n_inputs = len(expanded)
+    done = {path_key(p) for p in writer.done}
     todo: list[str] = []
     upfront: list[dict[str, Any]] = []
     for p, err in expanded:
-        if p in writer.done:
+        if path_key(p) in done:
             report.n_skipped += 1
         elif err is not None:
             upfront.append(error_record(p, err))
@@ -574,7 +736,8 @@ def predict_on_cluster(
             todo.append(p)
 
     def take(records: list[dict[str, Any]]) -> None:
-        writer.write(records)
+        with _signals_deferred():  # a stop signal lands between batches, never inside one
+            writer.write(records)
         report.n_scored += len(records)
         for r in records:
             if r["error"] is not None:
@@ -599,6 +762,36 @@ def predict_on_cluster(
         finally:
             report.seconds = time.perf_counter() - t0
     return report
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Defer SIGINT, SIGTERM, SIGHUP and SIGQUIT while the block runs: a signal that comes
+    is noted and handed to the handler that was in place when the block ends (so Ctrl-C,
+    or a stop signal the CLI turns into one, lands between two batches of records, never
+    inside one). Main thread only; elsewhere nothing changes. (Blocking the signal with
+    ``pthread_sigmask`` would not do: the kernel hands it to another thread, Dask's, and
+    Python runs the handler in the main thread all the same.)"""
+    got: list[int] = []
+    previous: dict[int, Any] = {}
+    try:
+        for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"):
+            if hasattr(signal, name):
+                signum = getattr(signal, name)
+                previous[signum] = signal.signal(signum, lambda n, _f: got.append(n))
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+        if got:
+            old = previous[got[0]]
+            if callable(old):
+                old(got[0], None)
+            elif old == signal.SIG_DFL:
+                signal.raise_signal(got[0])
 
 
 class _RateColumn:

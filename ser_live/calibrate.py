@@ -17,6 +17,8 @@ with the renderers of :mod:`ser_live.dashboard`).
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +35,42 @@ if TYPE_CHECKING:  # pragma: no cover
     from .types import Result
     from .vad import VadConfig
 
-__all__ = ["LiveCalibration", "calibrate_from_csv"]
+__all__ = ["LiveCalibration", "calibrate_from_csv", "check_profile_destination"]
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # absent on Windows
+
+
+def check_profile_destination(path: str | Path) -> None:
+    """Check, before any take is recorded or read, that a profile can be saved at ``path``:
+    it is not a folder or a special file (a device, a FIFO), and its folder exists (created
+    here when missing) and takes a new file (a probe file of an unguessable name is created
+    with ``O_EXCL | O_NOFOLLOW`` and removed at once). A target that fails only after
+    a minute of takes would lose the session.
+
+    Parameters
+    ----------
+    path : str or Path
+        Where :meth:`~ser_live.profile.Profile.save` will write.
+
+    Raises
+    ------
+    ProfileError
+        The profile could not be saved there (exit 2); the message names the path and the
+        reason. A full disk is found only when saving (the profile is a few kB).
+    """
+    p = Path(path)
+    cannot = f"cannot save the profile to {p}"
+    if p.is_dir():
+        raise ProfileError(f"{cannot}: it is a folder; give a file path or a bare name")
+    if p.exists() and not p.is_file():
+        raise ProfileError(f"{cannot}: it is not a regular file")
+    probe = p.parent / f".{p.name}.{secrets.token_hex(8)}.probe"
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        raise ProfileError(f"{cannot}: {exc.strerror or exc}; nothing recorded (choose another --profile)") from exc
 
 
 class LiveCalibration:

@@ -41,12 +41,12 @@ import numpy as np
 
 from .audiofile import SAMPLE_RATE_HZ, decode_audio
 from .denoise import with_denoise
-from .errors import NoSpeechError, SerLiveError
+from .errors import AudioFileError, NoSpeechError, SerLiveError
 from .model import EmotionModel
 from .normalize import SessionState
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
 from .types import Prediction, Result, Utterance
-from .vad import VadConfig, segment_signal, speech_span
+from .vad import Segmenter, VadConfig, segment_signal, speech_span
 
 __all__ = [
     "Predictor",
@@ -59,6 +59,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The samples of an utterance whose audio is not kept (``keep_audio=False``).
+_NO_SAMPLES = np.zeros(0, np.int16)
+_NO_SAMPLES.flags.writeable = False
 
 #: Longest file (s) taken as one utterance; longer ones need ``segments=True``.
 WHOLE_FILE_MAX_S: float = 60.0
@@ -337,9 +341,72 @@ class Predictor:
             Whole file and the VAD finds no speech.
         """
         if segments:
-            return self._segments(decode_audio(path))
+            return list(self.iter_file_segments(path))
         x = decode_audio(path, max_duration_s=self.max_duration_s)
         return self._whole(x, what=str(path))
+
+    def iter_file_segments(self, path: str | Path, *, keep_audio: bool = True) -> Iterator[Result]:
+        """Cut a file into utterances and classify each as the segmenter closes it, decoding
+        block by block (:func:`~ser_live.audiofile.iter_audio_blocks`): memory does not grow
+        with the file's length, as in a live run (``python -m benchmarks.segments_memory``).
+
+        The blocks are converted to int16 (:func:`~ser_live.audiofile.to_int16`) and fed
+        frame by frame from sample 0 through one :class:`~ser_live.vad.Segmenter`, flushed
+        at the end: the very samples and boundaries of
+        ``process_signal(decode_audio(path), segments=True)``.
+
+        Parameters
+        ----------
+        path : str or Path
+            Audio file of any rate and channel count, any length.
+        keep_audio : bool, default True
+            Keep each utterance's samples (``utterance.samples``) and features
+            (``Result.features``). False drops them once classified (``samples`` becomes an
+            empty int16 array; spans, predictions and the rolling estimate stay), so that a
+            caller holding every result (``predict --segments``) holds no audio.
+
+        Yields
+        ------
+        Result
+            One per utterance, in order; with a session normaliser the file is one session
+            normalised online, as :meth:`process_signal`.
+
+        Raises
+        ------
+        AudioFileError
+            Missing, unreadable or empty file, or a block with NaN/infinite samples (raised
+            when that block is reached).
+        """
+        from .audiofile import iter_audio_blocks, to_int16
+
+        seg = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
+        fl = seg.frame_length
+        rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
+        session = self.model.new_session() if self.session_norm else None
+
+        def classified(utts: list[Utterance]) -> Iterator[Result]:
+            for utt in utts:
+                pred, n, x = classify_utterance(self.model, utt.samples, session)
+                if not keep_audio:
+                    utt.samples, x = _NO_SAMPLES, None
+                res = Result(utterance=utt, prediction=pred, session_utterances=n, features=x)
+                res.rolling = rolling.update(res)
+                yield res
+
+        carry = _NO_SAMPLES
+        pos = 0
+        heard = False
+        for block in iter_audio_blocks(path, sample_rate_hz=SAMPLE_RATE_HZ):
+            heard = True
+            buf = np.concatenate([carry, to_int16(block)]) if carry.size else to_int16(block)
+            n_full = len(buf) - len(buf) % fl
+            for i in range(0, n_full, fl):
+                yield from classified(seg.process_frame(buf[i : i + fl], pos))
+                pos += fl
+            carry = buf[n_full:]
+        if not heard:
+            raise AudioFileError(f"{path}: the file holds no audio samples (empty)")
+        yield from classified(seg.flush())  # a tail shorter than a frame is ignored, as live
 
     def process_files(
         self,
@@ -405,7 +472,9 @@ class Predictor:
     ) -> Iterator[tuple[str, Prediction | list[Result] | SerLiveError]]:
         for path in paths:
             try:
-                out: Prediction | list[Result] | SerLiveError = self.process_file(path, segments=segments)
+                out: Prediction | list[Result] | SerLiveError = (
+                    list(self.iter_file_segments(path, keep_audio=False)) if segments
+                    else self.process_file(path))
             except (SerLiveError, ValueError) as exc:
                 out = self._failed(path, exc, errors)
             yield str(path), out

@@ -64,6 +64,7 @@ import numpy as np
 
 from .errors import SerLiveError
 from .estimator import Recalibrated, adapt_log_proba, fit_score_affine  # noqa: F401 (re-exported)
+from .fsutil import write_atomic
 from .model import EmotionModel
 from .normalize import SessionNormalizer
 from .safezip import PROFILE_LIMITS, PROFILE_META_MAX_CHARS, PROFILE_META_MAX_DEPTH, check_archive, loads_bounded, printable
@@ -322,7 +323,10 @@ class Profile:
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> Path:
-        """Write the profile as one ``.npz`` (atomically: a temporary file renamed).
+        """Write the profile as one ``.npz``, atomically (:func:`ser_live.fsutil.write_atomic`:
+        a temporary file of an unguessable name created with ``O_EXCL | O_NOFOLLOW``,
+        fsynced, renamed over ``path``), so a planted symlink is never written through and a
+        failed save leaves an earlier profile as it was.
 
         Parameters
         ----------
@@ -332,6 +336,11 @@ class Profile:
         Returns
         -------
         Path
+
+        Raises
+        ------
+        OSError
+            The folder cannot be created or written, or the disk is full.
         """
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -354,12 +363,7 @@ class Profile:
             W=self.W.astype(np.float64),
             b=self.b.astype(np.float64),
         )
-        tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-        try:
-            tmp.write_bytes(buf.getvalue())
-            os.replace(tmp, p)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomic(p, buf.getvalue())
         return p
 
 

@@ -3,12 +3,19 @@
 :class:`RecordingsWriter` is what ``--save-utterances DIR`` (and
 ``Recognizer(save_dir=...)``) uses. Three promises:
 
-* **No partial file.** Each WAV is built in memory, written to a hidden temporary file in
-  the same folder (created exclusively), flushed and fsynced, then linked to its final
-  name; only then is its index line appended (flushed and fsynced). A write that fails
-  (disk full, quota, I/O error) removes the temporary file and truncates the index back to
-  its last complete line, so every index line names a complete WAV and every WAV has one
-  index line.
+* **No partial file.** Each WAV is built in memory, written to a hidden temporary file of
+  an unguessable name in the same folder (created with ``O_EXCL | O_NOFOLLOW``, so a planted
+  file or symlink is never written through), flushed and fsynced, then linked to its final
+  name; only then is its index line appended (one ``write(2)`` to a descriptor opened with
+  ``O_APPEND | O_NOFOLLOW``, then fsynced). A write that fails (disk full, quota, I/O error)
+  removes the temporary file and the WAV, unless its whole index line was written (only
+  the fsync failed: then both stay), so every complete index line names a complete WAV and
+  every WAV has one index line.
+* **The index is append-only.** Several runs may save into one folder at once, so the
+  index is never rewritten or truncated: a line that lands only in part (the disk filled
+  mid-line) is ended with a newline where possible, and readers skip a line that is not
+  JSON; another run's lines are never touched. A symlink at ``index.jsonl`` is refused
+  (the index would be written outside the folder): :meth:`RecordingsWriter.open` raises.
 * **Unique names per run.** Names carry the run id (local start time to the second plus a
   random 6-hex-digit tag): ``utt-<YYYYmmdd-HHMMSS>-<tag>-<index:04d>.wav``. The final name
   is taken with ``link(2)``, which never replaces an existing file, so two runs writing into
@@ -40,6 +47,8 @@ from .types import Result
 __all__ = ["RecordingsWriter", "new_run_id", "INDEX_NAME"]
 
 log = logging.getLogger(__name__)
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # absent on Windows
 
 #: File name of the index inside the recordings folder.
 INDEX_NAME: str = "index.jsonl"
@@ -85,7 +94,7 @@ def _write_file_durably(path: Path, data: bytes) -> None:
     OSError
         Existing path, or any write/fsync error (the caller removes the file).
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o644)
     try:
         view = memoryview(data)
         while view:
@@ -163,19 +172,26 @@ class RecordingsWriter:
         Raises
         ------
         OSError
-            The folder cannot be created or the index cannot be opened.
+            The folder cannot be created, the index cannot be opened, or it is a symlink
+            (``ELOOP``: the message says so).
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._index = open(self.index_path, "a", encoding="utf-8")
+        try:
+            self._index = os.open(self.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise OSError(exc.errno, "it is a symlink; the index is not written through one (remove it)",
+                              str(self.index_path)) from exc
+            raise
         return self
 
     def close(self) -> None:
         """Close the index (idempotent)."""
-        f, self._index = self._index, None
-        if f is not None:
+        fd, self._index = self._index, None
+        if fd is not None:
             try:
-                f.close()
-            except OSError as exc:  # a buffered write that can no longer land
+                os.close(fd)
+            except OSError as exc:  # pragma: no cover - a write that can no longer land
                 self._fail(self.index_path, exc)
 
     def wav_name(self, index: int) -> str:
@@ -202,7 +218,7 @@ class RecordingsWriter:
         utt = result.utterance
         name = self.wav_name(utt.index)
         final = self.folder / name
-        tmp = self.folder / f".{name}.{os.getpid()}.tmp"
+        tmp = self.folder / f".{name}.{secrets.token_hex(8)}.tmp"
         stage, target = "writing", final
         linked = False
         try:
@@ -215,33 +231,39 @@ class RecordingsWriter:
             self._append_index(json_line(index_record(result, wav=name, source=self.source_name)))
         except OSError as exc:
             _unlink_quietly(tmp)
-            if linked:
+            indexed = getattr(exc, "ser_live_line_written", False)
+            if linked and not indexed:
                 _unlink_quietly(final)
             self._fail(target if stage != "naming" else final, exc)
+            if indexed:  # its whole line is in the index (only the fsync failed): keep the pair
+                self.n_saved += 1
+                self.saved_paths.append(final)
+                return final
             return None
         self.n_saved += 1
         self.saved_paths.append(final)
         return final
 
     def _append_index(self, line: str) -> None:
-        f = self._index
-        f.flush()
-        pos = f.tell()
+        """Append one line with one ``write(2)`` (``O_APPEND``: at the end, whatever other
+        runs appended) and fsync. Nothing is ever truncated: a line that landed in part is
+        ended with a newline where possible (readers skip it), and the error raised."""
+        fd = self._index
+        data = line.encode("utf-8")
+        n = 0
         try:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
-        except OSError:
-            # Drop what did not land and cut the index back to its last complete line.
-            try:
-                f.close()
-            except OSError:
-                pass
-            self._index = None
-            try:
-                os.truncate(self.index_path, pos)
-            except OSError as exc:  # pragma: no cover - nothing more can be done
-                log.warning("could not truncate %s to %d bytes: %s", self.index_path, pos, exc)
+            n = os.write(fd, data)
+            if n != len(data):
+                raise OSError(errno.ENOSPC, f"only {n} of {len(data)} bytes of the index line were written")
+            os.fsync(fd)
+        except OSError as exc:
+            if 0 < n < len(data):
+                try:
+                    os.write(fd, b"\n")
+                except OSError:
+                    pass
+            # the whole line is in the index (the fsync failed): the caller keeps its WAV
+            exc.ser_live_line_written = n == len(data)  # type: ignore[attr-defined]
             raise
 
     def _fail(self, path: Path, exc: OSError) -> None:
@@ -256,9 +278,9 @@ class RecordingsWriter:
             "(the run goes on; results are still shown and written to --jsonl)",
             path, reason, self.n_saved,
         )
-        f, self._index = self._index, None
-        if f is not None:
+        fd, self._index = self._index, None
+        if fd is not None:
             try:
-                f.close()
+                os.close(fd)
             except OSError:
                 pass

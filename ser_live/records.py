@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -310,6 +309,10 @@ class RecordWriter:
     resume : bool, default False
         Keep the records already in ``path`` (:attr:`done` holds their paths) and add to
         them; otherwise ``path`` is replaced.
+    overwrite : bool, default True
+        Without ``resume``, replace an existing ``path``; False refuses one (ValueError),
+        so a run never discards an earlier run's records unasked (``predict --dask``
+        without ``--overwrite``).
     stream : text stream, optional
         Where records go when ``path`` is None (default stdout).
     fmt : {"jsonl", "csv"}, optional
@@ -319,23 +322,34 @@ class RecordWriter:
     -----
     Parquet columns (:func:`record_columns`): ``path`` (string), [``start_s``, ``end_s``
     (float64),] ``label`` (string), ``confidence`` (float64), ``prob_<label>`` per label
-    (float64), ``error`` (string); one row group per batch. The
-    rows go to ``<path>.partial`` as they come and the file is renamed to ``path`` when the
-    writer closes, which it does on any exit of a ``with`` block (Ctrl-C, a lost cluster, an
-    error), so ``path`` is always a complete Parquet file; a process killed outright (SIGKILL)
-    leaves the previous ``path`` as it was. JSON lines and CSV are appended and flushed per
-    batch; on resume a torn last line (a killed writer) is cut off.
+    (float64), ``error`` (string); one row group per batch, flushed to the file when
+    :meth:`write` returns.
+
+    Nothing is written through ``path`` until the run is over: the records go to a
+    temporary file of an unguessable name in its folder (``.<name>.<random>.tmp``, created
+    with ``O_EXCL | O_NOFOLLOW``, :func:`ser_live.fsutil.atomic_writer`), and
+    :meth:`close` renames it over ``path`` when records were written or the writer closes
+    without an error (``__exit__``); a run that wrote nothing and failed (an unreachable
+    cluster) removes it, so an earlier ``path`` stays as it was. The writer closes on any
+    exit of a ``with`` block (Ctrl-C, a stop signal turned into one, a lost cluster, an
+    error), so ``path`` is always a complete file; a process killed outright (SIGKILL) leaves
+    the previous ``path`` as it was and the temporary file beside it. On resume JSON lines
+    and CSV are appended to ``path`` itself and flushed per batch (a torn last line, from a
+    killed writer, is cut off first); Parquet, which cannot be appended to, is rewritten
+    (old rows, then new) through the temporary file.
 
     Raises
     ------
     ValueError
-        Unknown suffix, or on resume a file written for other labels.
+        Unknown suffix, on resume a file written for other labels, or an existing ``path``
+        with neither ``resume`` nor ``overwrite``.
     OSError
         The file cannot be written (raised at construction, before anything is scored).
     """
 
     def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
-                 stream: io.TextIOBase | None = None, fmt: str = "jsonl", segments: bool = False) -> None:
+                 overwrite: bool = True, stream: io.TextIOBase | None = None, fmt: str = "jsonl",
+                 segments: bool = False) -> None:
         self.labels = list(labels)
         self.columns = record_columns(self.labels, segments=segments)
         self.path = Path(path) if path is not None else None
@@ -344,6 +358,8 @@ class RecordWriter:
         self._pq = None
         self._file: Any = None
         self._csv: Any = None
+        self._tmp: Any = None  # fsutil.atomic_writer of the temporary file, None when appending
+        self._bin: Any = None  # its binary file
         if self.path is None:
             self.fmt = fmt
             self._file = stream or sys.stdout
@@ -351,6 +367,8 @@ class RecordWriter:
             self.fmt = self.path.suffix.lower().lstrip(".")
             if "." + self.fmt not in OUTPUT_SUFFIXES:
                 raise ValueError(f"{self.path}: unknown output format; use one of {', '.join(OUTPUT_SUFFIXES)}")
+            if not resume and not overwrite and (self.path.exists() or self.path.is_symlink()):
+                raise ValueError(f"{self.path} exists: add to it with --resume, or replace it with --overwrite")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.fmt == "parquet":
                 self._open_parquet(resume)
@@ -374,7 +392,16 @@ class RecordWriter:
                     f.truncate(keep)
             self._file = open(self.path, "a", encoding="utf-8", newline="")
         else:
-            self._file = open(self.path, "w", encoding="utf-8", newline="")
+            self._file = io.TextIOWrapper(self._open_temporary(), encoding="utf-8", newline="")
+
+    def _open_temporary(self) -> Any:
+        """The binary temporary file that :meth:`close` renames over ``path``."""
+        from .fsutil import atomic_writer
+
+        assert self.path is not None
+        self._tmp = atomic_writer(self.path)
+        self._bin = self._tmp.__enter__()
+        return self._bin
 
     def _read_done(self, text: str) -> set[str]:
         """Paths of the records in a ``.jsonl``/``.csv`` output (checked before any change)."""
@@ -411,8 +438,7 @@ class RecordWriter:
                 raise ValueError(f"{self.path}: its columns are not those of this model's records; "
                                  "write to another file")
             self.done = set(old.column("path").to_pylist())
-        self._partial = self.path.with_name(self.path.name + ".partial")
-        self._pq = pq.ParquetWriter(self._partial, self._schema())
+        self._pq = pq.ParquetWriter(self._open_temporary(), self._schema())
         if old is not None and old.num_rows:
             self._pq.write_table(old.cast(self._schema()))
 
@@ -432,6 +458,7 @@ class RecordWriter:
             rows = [record_row(r, self.columns) for r in records]
             cols = {c: [row[i] for row in rows] for i, c in enumerate(self.columns)}
             self._pq.write_table(pa.table(cols, schema=self._schema()))
+            self._bin.flush()  # the row group is in the file, not in a buffer, when write returns
         elif self._csv is not None:
             self._csv.writerows(record_row(r, self.columns) for r in records)
             self._file.flush()
@@ -441,19 +468,50 @@ class RecordWriter:
         self.n_written += len(records)
         self.done.update(r["path"] for r in records)
 
-    def close(self) -> None:
-        """Finish the file (Parquet: footer written, renamed into place). Idempotent."""
-        if self._pq is not None:
-            pqw, self._pq = self._pq, None
-            pqw.close()
-            assert self.path is not None
-            os.replace(self._partial, self.path)
-        if self._file is not None and self.path is not None:
-            f, self._file = self._file, None
-            f.close()
+    def close(self, *, keep: bool = True) -> None:
+        """Finish the file: Parquet footer written, the temporary file flushed to disk and
+        renamed over ``path`` (appended JSON lines/CSV: closed). Idempotent.
+
+        Parameters
+        ----------
+        keep : bool, default True
+            False (a failed run) keeps the temporary file only when records were written
+            to it; otherwise it is removed and ``path`` left as it was.
+
+        Raises
+        ------
+        OSError
+            The file cannot be finished (disk full): ``path`` is left as it was.
+        """
+        tmp, self._tmp = self._tmp, None
+        try:
+            if self._pq is not None:
+                pqw, self._pq = self._pq, None
+                pqw.close()
+            if self._file is not None and self.path is not None:
+                f, self._file = self._file, None
+                if isinstance(f, io.TextIOWrapper) and tmp is not None:
+                    f.flush()
+                    f.detach()  # the binary file is atomic_writer's to close
+                else:
+                    f.close()
+        except BaseException as exc:
+            if tmp is not None:
+                tmp.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        if tmp is None:
+            return
+        if keep or self.n_written:
+            tmp.__exit__(None, None, None)  # fsync, os.replace
+        else:
+            tmp.__exit__(_NothingWritten, _NothingWritten(), None)  # removed; path untouched
 
     def __enter__(self) -> "RecordWriter":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(keep=exc_type is None)
+
+
+class _NothingWritten(Exception):
+    """Thrown into the temporary file's writer to discard it."""

@@ -111,7 +111,13 @@ def _predict(*args: str, wait: bool = True) -> subprocess.CompletedProcess | sub
     if wait:
         return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     return subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    """In the child: Ctrl-C handled as a terminal would deliver it, even when pytest runs as
+    a background job (whose children inherit SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _records(path: Path) -> list[dict]:
@@ -127,6 +133,16 @@ def _wait_for_output(proc: subprocess.Popen, path: Path, *, min_bytes: int = 1, 
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, f"no output in {path} after {timeout_s} s"
         time.sleep(0.05)
+
+
+def _temporary(out: Path, proc: subprocess.Popen, timeout_s: float = 120) -> Path:
+    """The temporary file a run writes before it replaces ``out`` (``.<name>.<random>.tmp``)."""
+    deadline = time.monotonic() + timeout_s
+    while not (found := list(out.parent.glob(f".{out.name}.*.tmp"))):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"no temporary file for {out} after {timeout_s} s"
+        time.sleep(0.05)
+    return found[0]
 
 
 # ---------------------------------------------------------------------- tests
@@ -189,7 +205,7 @@ def test_an_interrupted_run_finished_with_resume_scores_each_file_once(cluster, 
     files = _files(_actors(ravdess_root, 9, 10))
     out = tmp_path / "out.parquet"
     proc = _predict(*files, "--dask", cluster.address, "--output", str(out), "--chunk-files", "10", wait=False)
-    _wait_for_output(proc, out.with_name(out.name + ".partial"), min_bytes=2000)  # a row group or more
+    _wait_for_output(proc, _temporary(out, proc), min_bytes=2000)  # a row group or more
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -215,7 +231,7 @@ def test_a_cluster_that_vanishes_mid_run_is_an_error_and_keeps_the_records(ravde
         files = _files(_actors(ravdess_root, 13, 14))
         out = tmp_path / "out.parquet"
         proc = _predict(*files, "--dask", c.address, "--output", str(out), "--chunk-files", "10", wait=False)
-        _wait_for_output(proc, out.with_name(out.name + ".partial"), min_bytes=2000)
+        _wait_for_output(proc, _temporary(out, proc), min_bytes=2000)
         c.scheduler.kill()
         c.workers[0].kill()
         _, err = proc.communicate(timeout=120)
@@ -223,6 +239,7 @@ def test_a_cluster_that_vanishes_mid_run_is_an_error_and_keeps_the_records(ravde
         c.stop()
     assert proc.returncode == 8, err
     assert "lost the Dask" in err and "--resume" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 2, err  # the error, and where the records are
     kept = _records(out)
     assert 0 < len(kept) < len(files) and all(r["error"] is None for r in kept)
 
@@ -326,3 +343,185 @@ def test_one_schema_and_one_exit_status_with_and_without_dask(cluster, ravdess_r
             assert list(got_here[p]) == list(got_there[p]), p  # the same keys, in the same order
         assert got_here[str(broken)]["label"] is None and "broken.wav" in got_here[str(broken)]["error"]
         assert got_there[str(broken)]["error"] == got_here[str(broken)]["error"]
+
+
+# ---------------------------------------------------------------------- issue 22: outputs never lost
+def test_an_existing_output_is_refused_without_resume_or_overwrite(ravdess_root, tmp_path):
+    files = _files(_actors(ravdess_root, 1))[:2]
+    out = tmp_path / "earlier.jsonl"
+    out.write_text('{"path": "x.wav"}\n' * 2000)
+    before = out.read_bytes()
+    res = _predict(*files, "--dask", f"tcp://127.0.0.1:{_free_port()}", "--output", str(out))
+    assert res.returncode == 2, res.stderr
+    assert "--overwrite" in res.stderr and "--resume" in res.stderr and "Traceback" not in res.stderr
+    assert out.read_bytes() == before
+
+
+def test_overwrite_at_an_unreachable_cluster_keeps_the_earlier_output(ravdess_root, tmp_path):
+    files = _files(_actors(ravdess_root, 1))[:2]
+    out = tmp_path / "earlier.parquet"
+    out.write_bytes(b"2000 records of an earlier run")
+    res = _predict(*files, "--dask", f"tcp://127.0.0.1:{_free_port()}", "--output", str(out), "--overwrite")
+    assert res.returncode == 8, res.stderr
+    assert out.read_bytes() == b"2000 records of an earlier run"
+    assert "--resume" not in res.stderr and "no record written" in res.stderr  # nothing to resume
+    assert "Traceback" not in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier.parquet"]  # no temporary left
+
+
+class _NotDask:
+    """A socket on 127.0.0.1 that accepts and then stays silent, answers like an HTTP server,
+    or sends garbage; closed by :meth:`close`."""
+
+    def __init__(self, kind: str) -> None:
+        import threading
+
+        self.kind = kind
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.conns.append(c)
+            try:
+                if self.kind == "garbage":
+                    c.sendall(bytes(range(256)) * 4)
+                elif self.kind == "http":  # answers a request; a Dask client first waits for the handshake
+                    c.settimeout(30)
+                    if c.recv(65536):
+                        c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+        self.thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("kind", ["silent", "http", "garbage"])
+def test_an_endpoint_that_is_not_a_scheduler_is_refused_within_the_timeout(kind):
+    from ser_live.batch import ClusterError, check_dask_endpoint
+
+    srv = _NotDask(kind)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ClusterError, match="no Dask handshake|does not speak the Dask protocol"):
+            check_dask_endpoint(srv.address, timeout_s=2)
+        assert time.monotonic() - t0 < 4
+    finally:
+        srv.close()
+
+
+def test_a_real_scheduler_passes_the_endpoint_check(cluster):
+    from ser_live.batch import check_dask_endpoint
+
+    check_dask_endpoint(cluster.address, timeout_s=10)  # no error
+
+
+@pytest.mark.parametrize("kind", ["silent", "garbage"])
+def test_predict_at_an_endpoint_that_is_not_a_scheduler_exits_8_without_a_traceback(ravdess_root, tmp_path, kind):
+    files = _files(_actors(ravdess_root, 1))[:2]
+    srv = _NotDask(kind)
+    try:
+        proc = _predict(*files, "--dask", srv.address, "--output", str(tmp_path / "out.parquet"), wait=False)
+        t0 = time.monotonic()
+        while srv.conns == [] and proc.poll() is None:  # start-up (imports, model) is not the probe
+            time.sleep(0.05)
+            assert time.monotonic() - t0 < 120
+        t0 = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        waited = time.monotonic() - t0
+    finally:
+        srv.close()
+    assert proc.returncode == 8, err
+    assert waited < 15  # the handshake timeout is 10 s
+    assert "Traceback" not in err and "MemoryError" not in err and "struct.error" not in err
+    assert [line for line in err.splitlines() if "error:" in line] == [err.splitlines()[0]]
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_a_short_row_in_a_csv_of_paths_is_a_one_line_error(ravdess_root, tmp_path):
+    files = _files(_actors(ravdess_root, 1))[:2]
+    listing = tmp_path / "list.csv"
+    listing.write_text(f"session,path\ns1,{files[0]}\ns2\n")
+    res = _predict(str(listing), "--dask", f"tcp://127.0.0.1:{_free_port()}", "--output", str(tmp_path / "o.jsonl"))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [f"ser-live: error: CSV of paths {listing}, line 3: no path in column 2 "
+                                               "(a short row)"]
+
+
+def test_sigterm_keeps_every_finished_record_and_resume_matches_paths_spelled_differently(cluster, ravdess_root,
+                                                                                           tmp_path):
+    actor = _actors(ravdess_root, 11)[0]
+    files = _files([actor])
+    out = tmp_path / "out.parquet"
+    proc = _predict(*files, "--dask", cluster.address, "--output", str(out), "--chunk-files", "5", wait=False)
+    _wait_for_output(proc, _temporary(out, proc), min_bytes=2000)  # a row group or more
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    first = _records(out)  # a complete Parquet file
+    assert 0 < len(first) < len(files)
+    assert f"{len(first)} records written to {out}; run again with --resume" in err  # every one it wrote
+
+    # the same files by another spelling: a relative path through a symlink, with a detour
+    (tmp_path / "data").symlink_to(ravdess_root)
+    res = subprocess.run([sys.executable, "-m", "ser_live", "predict", f"data/{actor.name}/../{actor.name}",
+                          "--dask", cluster.address,
+                          "--output", "out.parquet", "--resume", "--chunk-files", "10"],
+                         cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr
+    assert f"{len(first)} skipped" in res.stderr
+    recs = _records(out)
+    assert len(recs) == len(files)  # nothing scored twice
+    new = [r for r in recs if r["path"] not in {f["path"] for f in first}]
+    assert all(r["error"] is None for r in new)  # resolved on the client: the workers found them
+    assert all(Path(r["path"]).is_absolute() for r in new)
+    assert {os.path.realpath(r["path"]) for r in recs} == {os.path.realpath(f) for f in files}
+
+
+def test_dask_log_records_stay_off_stderr_without_v_and_show_with_it(capsys):
+    """Client reconnect errors and ``Client.__del__`` notes are Dask log records with
+    tracebacks; without ``-v`` none reaches stderr, with ``-v`` they do."""
+    import logging
+
+    from ser_live import batch
+    from ser_live.cli.options import _setup_logging
+
+    def emit() -> str:
+        try:
+            raise ConnectionResetError("reset by peer")
+        except ConnectionResetError:
+            logging.getLogger("distributed.client").exception("reconnect failed")
+            logging.getLogger("distributed.utils").error("in Client.__del__", exc_info=True)
+        return capsys.readouterr().err
+
+    levels = {n: logging.getLogger(n).level for n in ("distributed", "distributed.client", "distributed.utils")}
+    try:
+        _setup_logging(0)
+        batch._quiet_dask_logs()
+        assert emit() == ""
+        _setup_logging(1)  # -v: a fresh handler, the loggers as a new process has them
+        for name in levels:  # (an earlier run in this process silenced them)
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        batch._quiet_dask_logs()
+        err = emit()
+        assert "reconnect failed" in err and "Traceback" in err
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        _setup_logging(0)
+        for h in logging.getLogger().handlers:
+            h.removeFilter(batch._drop_dask_records)

@@ -122,9 +122,11 @@ def test_injected_write_error_mid_wav_leaves_no_partial_file(session, model, tmp
     assert len(_saving_errors(caplog)) == 1
 
 
-def test_index_write_error_truncates_the_index_and_removes_the_wav(session, model, tmp_path, monkeypatch):
-    """A failed index line (fsync of index.jsonl fails on the 2nd utterance): the index is cut
-    back to its last complete line and that utterance's WAV is removed."""
+def test_an_index_fsync_error_keeps_the_written_line_and_its_wav_and_stops_saving(session, model, tmp_path,
+                                                                                  monkeypatch, caplog):
+    """A failed index fsync on the 2nd utterance, after its whole line was written: the
+    index is append-only (never cut back), so that line and its WAV both stay; saving stops
+    there."""
     path, _, spans = session
     real_fsync = os.fsync
     seen = {"index": 0}
@@ -137,11 +139,93 @@ def test_index_write_error_truncates_the_index_and_removes_the_wav(session, mode
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    rec, results = run_recognizer(FileSource(path, speed=0), model, save_dir=tmp_path)
+    with caplog.at_level(logging.ERROR):
+        rec, results = run_recognizer(FileSource(path, speed=0), model, save_dir=tmp_path)
     monkeypatch.undo()
-    assert len(results) == len(spans)
-    assert rec.summary().n_saved == 1
-    _check_folder(tmp_path, results, 1)
+    assert len(results) == len(spans) > 2
+    assert rec.summary().n_saved == 2
+    _check_folder(tmp_path, results, 2)
+    assert len(_saving_errors(caplog)) == 1
+
+
+def _results(session, model):
+    path, _, spans = session
+    _, results = run_recognizer(FileSource(path, speed=0), model)
+    assert len(results) == len(spans) >= 2
+    return results
+
+
+def test_a_failed_index_write_never_removes_another_runs_lines(session, model, tmp_path, monkeypatch):
+    """Two runs save into one folder; run A's index write fails part-way (a short write,
+    then ENOSPC) after run B appended: B's lines stay, A's torn fragment is ended with a
+    newline, and A's WAV for it is removed."""
+    from ser_live.recordings import RecordingsWriter
+
+    results = _results(session, model)
+    a = RecordingsWriter(tmp_path, run_id="20260101-120000-aaaaaa").open()
+    b = RecordingsWriter(tmp_path, run_id="20260101-120000-bbbbbb").open()
+    assert a.save(results[0]) is not None and b.save(results[0]) is not None
+    real_write = os.write
+
+    def write(fd, data):  # A's index descriptor fills the disk mid-line: a short write, as write(2) does
+        if fd == a._index and len(data) > 1:
+            return real_write(fd, bytes(data)[: len(data) // 2])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    assert a.save(results[1]) is None
+    monkeypatch.undo()
+    assert isinstance(a.error, OSError)
+    assert b.save(results[1]) is not None
+    a.close()
+    b.close()
+    lines = (tmp_path / "index.jsonl").read_text().splitlines()
+    good = []
+    for line in lines:
+        try:
+            good.append(json.loads(line))
+        except ValueError:
+            pass
+    assert len(lines) == 4 and len(good) == 3  # one torn fragment, on a line of its own
+    assert [r["wav"] for r in good] == [a.wav_name(results[0].utterance.index), b.wav_name(results[0].utterance.index),
+                                        b.wav_name(results[1].utterance.index)]
+    assert sorted(p.name for p in tmp_path.glob("*.wav")) == sorted(r["wav"] for r in good)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_symlinked_index_is_refused_and_its_target_untouched(session, model, tmp_path):
+    from ser_live.recordings import RecordingsWriter
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours\n")
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    (folder / "index.jsonl").symlink_to(outside)
+    with pytest.raises(OSError, match="symlink"):
+        RecordingsWriter(folder).open()
+    assert outside.read_text() == "not yours\n"
+
+
+def test_a_symlink_planted_at_a_wav_temporary_name_is_not_written_through(session, model, tmp_path, monkeypatch):
+    """The temporary WAV name is unguessable now; even when the name is known beforehand (the
+    random part pinned), ``O_EXCL | O_NOFOLLOW`` refuses the planted symlink."""
+    import secrets
+
+    from ser_live.recordings import RecordingsWriter
+
+    results = _results(session, model)
+    target = tmp_path / "target.bin"
+    target.write_bytes(b"precious")
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    w = RecordingsWriter(folder, run_id="20260101-120000-cccccc").open()
+    name = w.wav_name(results[0].utterance.index)
+    monkeypatch.setattr(secrets, "token_hex", lambda n=None: "0" * 16)
+    (folder / f".{name}.{'0' * 16}.tmp").symlink_to(target)
+    assert w.save(results[0]) is None and isinstance(w.error, OSError)
+    w.close()
+    assert target.read_bytes() == b"precious"
+    assert not (folder / name).exists()
 
 
 def test_two_runs_in_the_same_second_into_one_folder_never_overwrite(session, model, tmp_path, monkeypatch):

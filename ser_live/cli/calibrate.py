@@ -35,8 +35,10 @@ probabilities (ser_live/profile.py); it works only with the model it was made fo
 model refuses it, exit 2). A bare NAME is saved in the user data folder; use it with
 `ser-live --profile NAME` and `ser-live predict --profile NAME ...`.
 
-exit codes: 0 profile written, 2 usage or calibration-list error (nothing written), 5 model,
-6 no input device or the microphone stopped, 130 interrupted (nothing written).
+exit codes: 0 profile written, 1 the profile could not be saved (disk full), 2 usage or
+calibration-list error, or a --profile that cannot be written (checked before the first take;
+nothing written), 5 model, 6 no input device or the microphone stopped, 130 interrupted
+(nothing written).
 
 examples:
   ser-live calibrate --profile anna                    3 takes per emotion from the microphone
@@ -85,6 +87,9 @@ def _cmd_calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         _err(f"error: {usage}")
         return ExitCode.USAGE
     path = profile_path(args.profile)
+    from ..calibrate import check_profile_destination
+
+    check_profile_destination(path)  # before any take: a target that cannot be written loses nothing (exit 2)
     model = EmotionModel.load(_model_path(args.model))
     if args.from_csv:
         return _calibrate_from_csv(args, model, path)
@@ -92,10 +97,18 @@ def _cmd_calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
 
 def _save_profile(prof: Any, model: Any, path: Path) -> int:
-    """Save and report a profile; 0."""
+    """Save and report a profile; 0, or 1 when it cannot be written (disk full: the message
+    says so; an earlier profile at ``path`` is left as it was)."""
+    import errno
+
     if path.exists():
         _err(f"replacing the profile at {path}")
-    prof.save(path)
+    try:
+        prof.save(path)
+    except OSError as exc:
+        full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        _err(f"error: cannot save the profile to {path}: {exc.strerror or exc}{full}; no profile written")
+        return ExitCode.ERROR
     counts = ", ".join(f"{k} {v}" for k, v in prof.counts.items())
     print(f"profile {prof.name!r} written to {path} ({prof.n_utterances} utterances: {counts}; model {model.name})",
           flush=True)

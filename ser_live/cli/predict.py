@@ -79,6 +79,9 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
                           "as tasks complete, failed files as records with an `error`")
     clu.add_argument("--resume", action="store_true",
                      help="with --dask: skip the paths already in --output and add to it")
+    clu.add_argument("--overwrite", action="store_true",
+                     help="with --dask: replace an existing --output (without it or --resume an existing "
+                          "file is refused, exit 2); it is replaced only once records were written")
     clu.add_argument("--chunk-files", type=int, default=200, metavar="N",
                      help="with --dask: files per task (default: 200)")
     _add_common(pr)
@@ -211,8 +214,11 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | 
     int
         0; when some file failed (its record says why) the status of
         :func:`~ser_live.records.failure_exit_code` (3, 4 or 1), as without ``--dask``;
-        2 usage error; 8 cluster
-        unreachable or lost (what was written stays written, ``--resume`` goes on).
+        2 usage error (an existing ``--output`` without ``--resume`` or ``--overwrite``, a
+        short row in a CSV of paths); 8 cluster unreachable, not a Dask scheduler, or lost;
+        130 Ctrl-C or a stop signal (SIGTERM, SIGHUP, SIGQUIT). After 8 and 130 every finished
+        record is in ``--output`` and ``--resume`` goes on; ``--output`` is replaced only when
+        records were written.
 
     Raises
     ------
@@ -236,21 +242,40 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | 
     except ValueError as exc:
         _err(f"error: --chunk-files: {exc}")
         return ExitCode.USAGE
+    from .signals import _stop_signals_as_interrupt
+
+    writer: RecordWriter | None = None
     try:
-        with RecordWriter(args.output, labels=model.labels, resume=args.resume,
-                          fmt=_output_format(args) or "jsonl") as writer:
+        with _stop_signals_as_interrupt(), \
+                RecordWriter(args.output, labels=model.labels, resume=args.resume, overwrite=args.overwrite,
+                             fmt=_output_format(args) or "jsonl") as writer:
             sink = _Sink(writer, profile=profile)
             report = predict_on_cluster(args.paths, model=model, writer=sink, address=args.dask or None,
                                         vad_config=args.vad_config, config=cfg)
     except ClusterError as exc:
         _err(f"error: {exc}")
-        if args.output:
-            _err(f"the records written so far are in {args.output}; run again with --resume to finish")
+        _err_kept(args, writer)
         return exc.exit_code
-    except ValueError as exc:  # an output file that cannot be resumed
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP, SIGQUIT: the finished records are kept
+        _err("interrupted")
+        _err_kept(args, writer)
+        return ExitCode.INTERRUPTED
+    except ValueError as exc:  # an output file that cannot be resumed, or exists
         _err(f"error: {exc}")
         return ExitCode.USAGE
     _err(f"done: {report}" + (f" -> {args.output}" if args.output else ""))
     for e in report.errors:
         _err(f"error: {e}")
     return sink.exit_code()
+
+
+def _err_kept(args: argparse.Namespace, writer: Any) -> None:
+    """After a run that ended early: where its records are, and whether ``--resume`` goes on."""
+    if not args.output or writer is None:
+        return
+    if writer.n_written:
+        _err(f"{writer.n_written} records written to {args.output}; run again with --resume to finish")
+    elif args.resume:
+        _err(f"no new record; {args.output} is as it was; run again with --resume to finish")
+    else:
+        _err(f"no record written; {args.output} was left as it was")

@@ -1,0 +1,186 @@
+"""Files written next to user data, and memory on long files (issue 22, cases 4 and 8).
+
+* Case 4: a profile is saved through an unguessable, exclusively created temporary name, so
+  a symlink planted at the old guessable name (``.<name>.tmp-<pid>``) or at the profile
+  itself is never written through (the recordings index: ``tests/test_recordings.py``).
+* Case 8: ``calibrate`` checks where the profile goes before the first take; a full disk
+  when saving a profile or ``predict --output`` is an error exit with a message;
+  ``predict --segments`` streams the file (peak memory flat in the file's length; the full
+  1 h vs 5 min figure is ``python -m benchmarks.segments_memory``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser_live.cli import main
+from ser_live.profile import Profile, load_profile
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+#: RAVDESS emotion codes of the default model's labels (as tests/test_calibrate.py).
+CODES = {"neutral": "01-01", "happy": "03-02", "sad": "04-02", "angry": "05-02"}
+
+
+def _profile(name: str = "anna") -> Profile:
+    """A small profile (its arrays are what a file holds; the saving is under test)."""
+    return Profile(name=name, model_fingerprint="0" * 64, model_name="m", labels=["a", "b"], counts={"a": 2, "b": 2},
+                   prior_mean=np.zeros(3), prior_var=np.ones(3), W=np.eye(2), b=np.zeros(2), created="2026-12-02")
+
+
+def _takes_csv(ravdess_root: Path, path: Path, actor: int = 6) -> Path:
+    rows = [f"{ravdess_root / f'Actor_{actor:02d}' / f'03-01-{CODES[lab]}-01-01-{actor:02d}.flac'},{lab}"
+            for lab in CODES]
+    path.write_text("path,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------------- case 4: profile save
+def test_profile_save_never_writes_through_a_symlink_at_the_old_temporary_name(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("not a profile")
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / f".anna.npz.tmp-{os.getpid()}").symlink_to(target)  # the name saves used to write to
+    path = _profile().save(folder / "anna.npz")
+    assert target.read_text() == "not a profile"
+    assert load_profile(path).name == "anna"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f".anna.npz.tmp-{os.getpid()}", "anna.npz"])
+
+
+def test_profile_save_replaces_a_symlink_at_the_profile_instead_of_following_it(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("not a profile")
+    (tmp_path / "anna.npz").symlink_to(target)
+    _profile().save(tmp_path / "anna.npz")
+    assert target.read_text() == "not a profile"
+    assert not (tmp_path / "anna.npz").is_symlink() and load_profile(tmp_path / "anna.npz").name == "anna"
+
+
+def test_a_full_disk_when_saving_a_profile_keeps_the_earlier_one(tmp_path, monkeypatch):
+    path = _profile("old").save(tmp_path / "anna.npz")
+    before = path.read_bytes()
+
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError) as info:
+        _profile("new").save(path)
+    monkeypatch.undo()
+    assert info.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["anna.npz"]  # no temporary left
+
+
+# ---------------------------------------------------------------------- case 8: calibrate, disk full
+@pytest.mark.parametrize("where", ["under a file", "a device", "a folder", "read-only folder"])
+def test_calibrate_refuses_a_profile_path_it_cannot_write_before_any_take(ravdess_root, tmp_path, capsys, where):
+    """The takes listed do not exist: had they been read first, the error would name them."""
+    takes = tmp_path / "takes.csv"
+    takes.write_text("path,label\nnot-there.flac,angry\n")
+    if where == "under a file":
+        (tmp_path / "a-file").write_text("x")
+        target = tmp_path / "a-file" / "anna.npz"
+    elif where == "a device":
+        target = Path("/dev/full")
+    elif where == "a folder":
+        target = tmp_path / "anna.npz"
+        target.mkdir()
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a read-only folder")
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        target = ro / "anna.npz"
+    t0 = time.monotonic()
+    assert main(["calibrate", "--profile", str(target), "--from", str(takes)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot save the profile to {target}" in err and "not-there" not in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert time.monotonic() - t0 < 5  # before the model is even loaded
+
+
+def test_guided_calibrate_with_an_unwritable_profile_path_records_nothing(ravdess_root, tmp_path):
+    """``calibrate --input FILE`` (a replayed recording as the microphone) at a path under a
+    regular file: exit 2 at once, no take prompted."""
+    (tmp_path / "a-file").write_text("x")
+    take = ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac"
+    res = subprocess.run([sys.executable, "-m", "ser_live", "calibrate", "--profile", str(tmp_path / "a-file" / "p.npz"),
+                          "--input", str(take), "--plain", "--speed", "0"],
+                         env=ENV, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert res.returncode == 2, res.stderr
+    assert "cannot save the profile" in res.stderr and "calibrating" not in res.stderr
+    assert res.stdout == ""
+
+
+def test_calibrate_on_a_full_disk_exits_1_with_a_message_and_keeps_the_earlier_profile(ravdess_root, tmp_path, capsys,
+                                                                                      monkeypatch):
+    target = _profile("old").save(tmp_path / "anna.npz")
+    before = target.read_bytes()
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if ".anna.npz." in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    code = main(["calibrate", "--profile", str(target), "--from", str(_takes_csv(ravdess_root, tmp_path / "t.csv"))])
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert f"cannot save the profile to {target}" in err and "the disk is full" in err
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anna.npz", "t.csv"]
+
+
+def test_predict_output_on_a_full_disk_exits_non_zero_with_a_message(ravdess_root):
+    f = ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac"
+    res = subprocess.run([sys.executable, "-m", "ser_live", "predict", str(f), "--output", "/dev/full"],
+                         env=ENV, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert res.returncode == 1
+    assert "No space left on device" in res.stderr and "Traceback" not in res.stderr
+
+
+# ---------------------------------------------------------------------- case 8: --segments streams
+def test_streamed_segments_equal_the_segments_of_the_whole_decoded_signal(ravdess_root, tmp_path):
+    from benchmarks.segments_memory import DEFAULT_TAKE, build_long_wav
+    from ser_live.audiofile import decode_audio
+    from ser_live.model import EmotionModel
+    from ser_live.offline import Predictor
+
+    wav = build_long_wav(tmp_path / "half.wav", minutes=0.5, take=ravdess_root / DEFAULT_TAKE)
+    p = Predictor(EmotionModel.load())
+    whole = p.process_signal(decode_audio(wav), segments=True)
+    streamed = list(p.iter_file_segments(wav, keep_audio=False))
+    assert len(whole) == len(streamed) >= 5
+    for a, b in zip(whole, streamed):
+        assert (a.utterance.start_sample, a.utterance.end_sample) == (b.utterance.start_sample, b.utterance.end_sample)
+        assert a.prediction == b.prediction and a.rolling == b.rolling
+        assert b.utterance.samples.size == 0 and b.features is None  # nothing of the audio kept
+
+
+def test_predict_segments_peak_memory_does_not_grow_with_the_file(ravdess_root, tmp_path):
+    """1 min against 10 min of speech and pauses: the old whole-file decode held ~35 MB more
+    for the longer file (int16 blocks and their concatenation); streaming holds none."""
+    from benchmarks.segments_memory import DEFAULT_TAKE, build_long_wav, predict_segments_peak
+
+    take = ravdess_root / DEFAULT_TAKE
+    peaks = {}
+    for minutes in (1, 10):
+        wav = build_long_wav(tmp_path / f"{minutes}.wav", minutes=minutes, take=take)
+        m = predict_segments_peak(wav, tmp_path / f"{minutes}.jsonl", env=ENV)
+        assert m["rc"] == 0, m["stderr"]
+        peaks[minutes] = m
+    assert peaks[10]["records"] >= 9 * peaks[1]["records"] > 0
+    assert peaks[10]["peak_mb"] - peaks[1]["peak_mb"] < 10, peaks
