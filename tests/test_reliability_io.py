@@ -144,12 +144,24 @@ def test_calibrate_on_a_full_disk_exits_1_with_a_message_and_keeps_the_earlier_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["anna.npz", "t.csv"]
 
 
-def test_predict_output_on_a_full_disk_exits_non_zero_with_a_message(ravdess_root):
+def test_predict_output_on_a_full_disk_exits_non_zero_with_a_message(ravdess_root, tmp_path, monkeypatch, capsys):
+    """The output is written to a temporary file that replaces --output (so a symlink to
+    /dev/full is replaced, not written through): the full disk is its fsync failing."""
+    import errno
+
     f = ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac"
-    res = subprocess.run([sys.executable, "-m", "ser_live", "predict", str(f), "--output", "/dev/full"],
-                         env=ENV, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-    assert res.returncode == 1
-    assert "No space left on device" in res.stderr and "Traceback" not in res.stderr
+    out = tmp_path / "out.jsonl"
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    code = main(["predict", str(f), "--output", str(out)])
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "No space left on device" in err and "Traceback" not in err
+    assert not out.exists()
 
 
 # ---------------------------------------------------------------------- case 8: --segments streams
