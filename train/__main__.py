@@ -8,6 +8,7 @@ python -m train evaluate --protocol ravdess-6fold emodb-loso
 python -m train evaluate --protocol loco --condition room [--denoise]
 python -m train compare --protocol ravdess-6fold
 python -m train compare --protocol ravdess-6fold --classifiers cnn cnn-lstm
+python -m train compare --protocol loco --only openSMILE
 python -m train fit --recipe train/recipes/ser-default.toml
 python -m train features --corpus ravdess
 python -m train plots --corpus ravdess
@@ -132,10 +133,21 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
 
     data = {"ser-live": load_protocol_features(args.protocol, n_jobs=args.jobs)}
     rows = []
-    for res in run_recipe(args.protocol, load_recipe(args.recipe), n_jobs=args.jobs).values():
+    recipe_ = load_recipe(args.recipe)
+    for res in run_recipe(args.protocol, recipe_, n_jobs=args.jobs).values():
         if res.extra["session_mode"] in ("none", "speaker"):
             write_reports(res, args.out, command=_command(argv))
             rows.append(res)
+    from .peers import PEER_SETS, run_peer
+
+    for feature_set, (smile_name, _n) in PEER_SETS.items():  # openSMILE peers, the recipe's settings
+        name = f"openSMILE {smile_name} {feature_set} + {recipe_.name}"  # what --only matches
+        if args.only and not any(o.lower() in name.lower() for o in args.only):
+            continue
+        for res in run_peer(args.protocol, recipe_, feature_set, n_jobs=args.jobs).values():
+            if res.extra["session_mode"] in ("none", "speaker"):
+                write_reports(res, args.out, command=_command(argv))
+                rows.append(res)
     for name, (factory, recipe) in COMPARE_CLASSIFIERS.items():
         if args.only and not any(o.lower() in name.lower() for o in args.only):
             continue
@@ -152,14 +164,35 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     for col in ("classifier", "features", "UA", "WA", "macro-F1", "time (s)"):
         table.add_column(col, justify="left" if col in ("classifier", "features") else "right")
     for r in rows:
-        recipe = "tutorial (180)" if "tutorial" in r.classifier else "ser-live"
+        recipe = r.extra.get("feature_set") or ("tutorial (180)" if "tutorial" in r.classifier else "ser-live")
         table.add_row(r.classifier, recipe, "{:.1f} ± {:.1f}".format(*r.ua_pct), "{:.1f} ± {:.1f}".format(*r.wa_pct), "{:.1f} ± {:.1f}".format(*r.f1_pct), f"{r.seconds:.0f}")
     Console(width=120).print(table)
-    summary = [{"classifier": r.classifier, "ua_pct": r.ua_pct, "wa_pct": r.wa_pct, "f1_pct": r.f1_pct} for r in rows]
+    _print(_fold_ua_table(rows))
+    summary = [
+        {"classifier": r.classifier, "ua_pct": r.ua_pct, "wa_pct": r.wa_pct, "f1_pct": r.f1_pct,
+         "folds": {f.name: {"ua_pct": f.ua_pct, "wa_pct": f.wa_pct, "f1_pct": f.f1_pct} for f in r.folds}}
+        for r in rows
+    ]
     out = Path(args.out) / f"compare-{args.protocol.replace(':', '_').replace('>', '')}.json"
     out.write_text(json.dumps({"protocol": args.protocol, "command": _command(argv), "rows": summary}, indent=2))
     _print(f"table: {out}")
     return 0
+
+
+def _fold_ua_table(rows: list) -> str:
+    """UA (percent) per fold of each compare row, its mean and, when TESS is a fold (``loco``:
+    two speakers, almost trivially separable), the mean without it; as aligned text."""
+    names = [f.name for f in rows[0].folds]
+    no_tess = "tess" in names and len(names) > 2
+    rows_txt = [["UA %"] + names + ["mean"] + (["mean w/o tess"] if no_tess else [])]
+    for r in rows:
+        ua = {f.name: f.ua_pct for f in r.folds}
+        cells = [r.classifier] + [f"{ua[n]:.1f}" for n in names] + [f"{np.mean(list(ua.values())):.1f}"]
+        if no_tess:
+            cells.append(f"{np.mean([v for n, v in ua.items() if n != 'tess']):.1f}")
+        rows_txt.append(cells)
+    widths = [max(len(r[i]) for r in rows_txt) for i in range(len(rows_txt[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows_txt)
 
 
 def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
@@ -523,7 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--denoise", action="store_true", help="with --condition room: denoise test utterances (ser_live/denoise.py)")
     s.add_argument("--per-class", type=int, default=50,
                    help="with --condition room: test utterances per class and fold, seeded and stratified (0: all; default 50)")
-    s = sub.add_parser("compare", help="the default SVM against other classifiers and the tutorial recipe")
+    s = sub.add_parser("compare", help="the default recipe against other classifiers, the tutorial recipe and the openSMILE "
+                                       "peers (eGeMAPSv02, ComParE_2016 with the recipe's normaliser and SVM grid; extra `peers`)")
     s.add_argument("--protocol", default="ravdess-6fold")
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"))

@@ -25,6 +25,7 @@ from ser_live.features import FeatureConfig, FeatureExtractor
 from ser_live.vad import VadConfig, speech_span
 
 from .augment import Augmentation
+from .peers import PEER_SETS, peer_features, peer_n_features
 
 __all__ = ["RECIPES", "default_cache_dir", "prepare_utterance", "extract_features", "ExtractionReport"]
 
@@ -68,9 +69,10 @@ def _file_key(path: str) -> str:
     return h.hexdigest()
 
 
-#: Feature recipes: ``"ser-live"`` (trimmed like live audio, our extractor) or ``"tutorial"``
-#: (untrimmed, :func:`train.tutorial.tutorial_features`).
-RECIPES = ("ser-live", "tutorial")
+#: Feature recipes: ``"ser-live"`` (trimmed like live audio, our extractor), ``"tutorial"``
+#: (untrimmed, :func:`train.tutorial.tutorial_features`), or an openSMILE peer set of
+#: :data:`train.peers.PEER_SETS` (``"egemaps"``, ``"compare2016"``: trimmed like live audio).
+RECIPES = ("ser-live", "tutorial", *PEER_SETS)
 
 
 def _setup_key(config: FeatureConfig, vad_config: VadConfig, aug: Augmentation | None, recipe: str, denoise: bool = False) -> str:
@@ -78,7 +80,7 @@ def _setup_key(config: FeatureConfig, vad_config: VadConfig, aug: Augmentation |
     if denoise:  # only when on: older cache entries keep their keys
         d["denoise"] = True
     if recipe != "ser-live":
-        d = {"recipe": recipe, "aug": d["aug"]}
+        d = {"recipe": recipe, "aug": d["aug"], **({"vad": d["vad"]} if recipe in PEER_SETS else {})}
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -110,7 +112,10 @@ def _extract_one(
                 from ser_live.denoise import denoise as denoise_utterance
 
                 y = denoise_utterance(y, sample_rate_hz=config.sample_rate_hz)
-            v = FeatureExtractor(config).extract(y)
+            if recipe in PEER_SETS:
+                v = peer_features(y, feature_set=recipe, sample_rate_hz=config.sample_rate_hz)
+            else:
+                v = FeatureExtractor(config).extract(y)
     except Exception as exc:  # reported, never silently dropped
         return None, f"{type(exc).__name__}: {exc}", False
     if cache_file is not None:
@@ -209,6 +214,8 @@ def extract_features(
         from .tutorial import TUTORIAL_N_FEATURES
 
         n_features = TUTORIAL_N_FEATURES
+    elif recipe in PEER_SETS:
+        n_features = peer_n_features(recipe)
     else:
         n_features = FeatureExtractor(config).n_features
     X = np.full((len(paths), n_features), np.nan, dtype=np.float32)
