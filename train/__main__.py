@@ -4,6 +4,8 @@ Examples
 --------
 python -m train evaluate --protocol loco
 python -m train evaluate --protocol loco --recipe train/recipes/ser-7class.toml
+python -m train evaluate --protocol loco --corpora ravdess,tess,emodb,emotiontts_kor
+python -m train ablate --recipe train/recipes/ser-default.toml
 python -m train evaluate --protocol ravdess-6fold emodb-loso
 python -m train evaluate --protocol loco --condition room [--denoise]
 python -m train compare --protocol ravdess-6fold
@@ -69,6 +71,7 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     from .recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
+    args.protocol = _with_corpora(args.protocol, args.corpora)
     if args.condition or args.denoise:
         return _evaluate_room(args, argv, recipe)
     for protocol in args.protocol:
@@ -88,6 +91,22 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
             paths = write_reports(res, args.out, command=_command(argv))
             _print(f"{_MODE_ROWS[res.extra['session_mode']]}: {res.headline()}; reports: {paths['json']}")
     return 0
+
+
+def _with_corpora(protocols: list[str], corpora: str | None) -> list[str]:
+    """``--corpora a,b,...``: ``loco`` becomes ``loco:a,b,...`` (train/protocols.py); refused
+    with the other protocols, whose corpora are fixed."""
+    if corpora is None:
+        return protocols
+    from .protocols import loco_protocol
+
+    names = [c for c in corpora.split(",") if c.strip()]
+    out = []
+    for p in protocols:
+        if p.strip().lower() != "loco":
+            raise ValueError(f"--corpora picks the corpora of loco only, not of {p!r}")
+        out.append(loco_protocol(names))
+    return out
 
 
 def _evaluate_room(args: argparse.Namespace, argv: list[str], recipe) -> int:  # noqa: ANN001
@@ -131,7 +150,8 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     from .evaluate import run_recipe
     from .recipe import load_recipe
 
-    data = {"ser-live": load_protocol_features(args.protocol, n_jobs=args.jobs)}
+    args.protocol = _with_corpora([args.protocol], args.corpora)[0]
+    data: dict = {}  # feature matrices per feature recipe, loaded when a row needs them
     rows = []
     recipe_ = load_recipe(args.recipe)
     for res in run_recipe(args.protocol, recipe_, n_jobs=args.jobs).values():
@@ -193,6 +213,19 @@ def _fold_ua_table(rows: list) -> str:
         rows_txt.append(cells)
     widths = [max(len(r[i]) for r in rows_txt) for i in range(len(rows_txt[0]))]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows_txt)
+
+
+def cmd_ablate(args: argparse.Namespace, argv: list[str]) -> int:
+    """``python -m train ablate``: train without each corpus in turn, loco on the rest (train/ablation.py)."""
+    from .ablation import run_ablation, write_ablation_report
+    from .recipe import load_recipe
+
+    corpora = [c for c in args.corpora.split(",") if c.strip()] if args.corpora else None
+    res = run_ablation(load_recipe(args.recipe), corpora=corpora, n_jobs=args.jobs, seed=args.seed)
+    paths = write_ablation_report(res, args.out, command=_command(argv))
+    _print(paths["md"].read_text())
+    _print(f"reports: {paths['md']}, {paths['json']}")
+    return 0
 
 
 def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
@@ -549,6 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--protocol", nargs="+", required=True, help="loco, ravdess-6fold, emodb-loso, tess-loso, emotiontts_kor-loso, cross:A->B")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML file or name in train/recipes/ (default ser-default)")
     s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring, and the room conditions")
+    s.add_argument("--corpora", default=None, metavar="A,B,...",
+                   help="loco over these corpora only (comma-separated, at least two; default: every corpus in the data folder)")
     s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s.add_argument("--condition", choices=["room"], default=None,
                    help="score test utterances clean and degraded: noise (white, pink, brown, babble) at 20/10/5 dB SNR, "
@@ -562,7 +597,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"))
     s.add_argument("--classifiers", nargs="+", choices=["cnn", "cnn-lstm"], help="run these deep models instead (pip install '.[deep]'; -j sets PyTorch threads)")
+    s.add_argument("--corpora", default=None, metavar="A,B,...", help="with --protocol loco: these corpora only")
     s.add_argument("--out", default=str(REPORTS))
+    s = sub.add_parser("ablate", help="train without each corpus in turn, loco on the rest: does every training corpus earn its place?")
+    s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
+    s.add_argument("--corpora", default=None, metavar="A,B,...", help="the loco corpora (default: every corpus in the data folder; at least three)")
+    s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring")
+    s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s = sub.add_parser("fit", help="train a model from its recipe; writes the model, a copy of the recipe and its card")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
     s.add_argument("--out", default=None, help="model file (default models/<recipe name>.skops)")
@@ -589,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_evaluate(args, argv)
         if args.command == "compare":
             return cmd_compare(args, argv)
+        if args.command == "ablate":
+            return cmd_ablate(args, argv)
         if args.command == "fit":
             return cmd_fit(args, argv)
         if args.command == "card":
