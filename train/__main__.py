@@ -164,7 +164,7 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
         name = f"openSMILE {smile_name} {feature_set} + {recipe_.name}"  # what --only matches
         if args.only and not any(o.lower() in name.lower() for o in args.only):
             continue
-        for res in run_peer(args.protocol, recipe_, feature_set, n_jobs=args.jobs).values():
+        for res in run_peer(args.protocol, recipe_, feature_set, n_jobs=args.jobs, exclude=tuple(args.peer_exclude or ())).values():
             if res.extra["session_mode"] in ("none", "speaker"):
                 write_reports(res, args.out, command=_command(argv))
                 rows.append(res)
@@ -596,6 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--protocol", default="ravdess-6fold")
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"))
+    s.add_argument("--peer-exclude", nargs="+", metavar="PREFIX",
+                   help="leave these column-name prefixes out of the openSMILE peer rows (which groups matter), e.g. F1 F2 F3")
     s.add_argument("--classifiers", nargs="+", choices=["cnn", "cnn-lstm"], help="run these deep models instead (pip install '.[deep]'; -j sets PyTorch threads)")
     s.add_argument("--corpora", default=None, metavar="A,B,...", help="with --protocol loco: these corpora only")
     s.add_argument("--out", default=str(REPORTS))

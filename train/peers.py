@@ -162,6 +162,7 @@ def run_peer(
     progress: bool = True,
     data: Any = None,
     train_corpora: tuple[str, ...] | None = None,
+    exclude: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Score a peer feature set on a protocol with a recipe's normaliser and classifier.
 
@@ -181,6 +182,9 @@ def run_peer(
         Precomputed :func:`train.evaluate.load_protocol_features` output for this feature set.
     train_corpora : tuple of str, optional
         Train only on records of these corpora (test folds unchanged); None: all.
+    exclude : tuple of str, optional
+        Name prefixes (regular expressions when they start with ``^``) of the peer's columns to
+        leave out, e.g. ``("F1", "F2", "F3")`` for eGeMAPS's formants: which groups matter.
 
     Returns
     -------
@@ -204,7 +208,14 @@ def run_peer(
     _check_features(fs, X)
     y, groups = fs.y, fs.groups
     corpus = fs.corpora
-    base = RecipeClassifier(peer, peer_feature_names(feature_set), n_jobs=n_jobs, calibrate=False)
+    names = peer_feature_names(feature_set)
+    if exclude:
+        from .recipe import select_columns
+
+        keep = select_columns(names, (), tuple(exclude))
+        X, names = X[:, keep], [names[i] for i in keep]
+        peer = replace(peer, name=f"{peer.name}-no-" + "-".join(p.strip("^") for p in exclude))
+    base = RecipeClassifier(peer, names, n_jobs=n_jobs, calibrate=False)
     modes = list(SESSION_MODES) if peer.normalizer.enabled else ["none"]
     scorers = {m: _Scorer(list(fs.score_labels)) for m in modes}
     for fold in fs.folds:
@@ -232,7 +243,8 @@ def run_peer(
             "dropped": dict(fs.dropped), "n_records": len(fs.records), "recipe": peer.name,
             "recipe_path": display_path(recipe.path), "feature_set": feature_set,
             "recipe_summary": f"openSMILE {PEER_SETS[feature_set][0]} functionals ({peer_n_features(feature_set)}), "
-            f"trimmed as live audio; the settings of recipe {recipe.name}: {peer.summary()}",
+            f"trimmed as live audio{f', without the columns {list(exclude)} ({len(names)} kept)' if exclude else ''}; "
+            f"the settings of recipe {recipe.name}: {peer.summary()}",
             "session_mode": m, "session_mode_doc": SESSION_MODES.get(m, "no session normaliser"),
             "trained_labels": list(fs.labels), "online_seed": seed,
             **({"train_corpora": list(train_corpora)} if train_corpora is not None else {}),
