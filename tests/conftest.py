@@ -45,22 +45,24 @@ def _corpus_dir(data_root: Path, name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def ravdess_root(data_root: Path) -> Path:
-    """RAVDESS speech, ``Actor_NN/*.flac`` (1440 files)."""
-    return _corpus_dir(data_root, "ravdess")
+def _corpus_root_fixture(name: str, doc: str):  # noqa: ANN202
+    """A session fixture ``<name>_root``: the corpus folder, or skip where it is absent."""
+
+    def root(data_root: Path) -> Path:
+        return _corpus_dir(data_root, name)
+
+    root.__doc__ = doc
+    return pytest.fixture(scope="session", name=f"{name}_root")(root)
 
 
-@pytest.fixture(scope="session")
-def tess_root(data_root: Path) -> Path:
-    """TESS, ``<SPK>_<emotion>/*.flac`` (2798 files)."""
-    return _corpus_dir(data_root, "tess")
-
-
-@pytest.fixture(scope="session")
-def emodb_root(data_root: Path) -> Path:
-    """Berlin EmoDB, ``wav/*.flac`` (535 files)."""
-    return _corpus_dir(data_root, "emodb")
+ravdess_root = _corpus_root_fixture("ravdess", "RAVDESS speech, ``Actor_NN/*.flac`` (1440 files).")
+tess_root = _corpus_root_fixture("tess", "TESS, ``<SPK>_<emotion>/*.flac`` (2798 files).")
+emodb_root = _corpus_root_fixture("emodb", "Berlin EmoDB, ``wav/*.flac`` (535 files).")
+emotiontts_kor_root = _corpus_root_fixture("emotiontts_kor", "Korean emotiontts_kor sample, ``<set>/<SPK>/wav/*.flac`` (300 files).")
+ased_root = _corpus_root_fixture("ased", "ASED (Amharic), ``<NNEmotion>/*.ogg`` (Ogg Opus) and ``labels.csv`` (1960 files).")
+es_uem_root = _corpus_root_fixture(
+    "es_uem", "es_uem (Spanish), ``data/<N>/*.ogg``, ``tests/Test1|Test2/*.ogg`` (Ogg Opus) and ``labels.csv`` (749 files)."
+)
 
 
 # ---- sessions (corpus files joined by pauses, built by train.sessions) ---------------------

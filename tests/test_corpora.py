@@ -475,7 +475,7 @@ def test_default_data_root_without_env(monkeypatch):
 
 
 def test_read_corpus_names():
-    with pytest.raises(ValueError, match="ravdess, tess, emodb, cremad, savee, emotiontts_kor, folder, csv"):
+    with pytest.raises(ValueError, match="ravdess, tess, emodb, cremad, savee, emotiontts_kor, ased, es_uem, folder, csv"):
         read_corpus("iemocap")
     with pytest.raises(ValueError, match="give its folder"):
         read_corpus("crema-d")
@@ -540,3 +540,123 @@ def test_emotiontts_kor_bad_names(tmp_path, snippet):
     assert "outside 00001-00400" in why["ema00405.flac"]
     assert "unknown emotiontts_kor speaker" in why["zzz00005.flac"]
     assert "not emotiontts_kor" in why["ema5.flac"]
+
+
+# ---- ased and es_uem: Ogg Opus, read from their labels.csv -------------------------------------
+
+# Counts of the data README (shared/data/README.md).
+ASED_HIST = {"neutral": 521, "happy": 485, "sad": 469, "angry": 485}
+ES_UEM_HIST = {"neutral": 183, "happy": 186, "sad": 192, "angry": 188}
+
+
+def test_ased_counts_speakers_genders_and_the_text_confound(ased_root):
+    from train.corpora import read_ased, speaker_group
+
+    res = read_ased(ased_root)
+    assert res.problems == [] and len(res.records) == 1960
+    assert label_histogram(res.records) == ASED_HIST
+    # The README says 65 participants (25 f, 40 m); the copy's labels.csv names 64: 01-65
+    # without 40, 25 female and 39 male (speaker 40 has no neutral/happy/sad/angry file).
+    assert res.speakers == [f"ased-{n:02d}" for n in range(1, 66) if n != 40]
+    genders = {r.speaker: r.gender for r in res.records}
+    assert Counter(genders.values()) == {"f": 25, "m": 39}
+    per_speaker = Counter(r.speaker for r in res.records)
+    assert min(per_speaker.values()) == 4 and max(per_speaker.values()) == 56
+    # the speaker is the last field of the name, the label its first letter and its folder
+    folder = {"neutral": "01Neutral", "happy": "03Happy", "sad": "04Sad", "angry": "05Angry"}
+    for r in res.records:
+        stem = Path(r.path).stem
+        assert r.speaker == f"ased-{stem[-2:]}" and Path(r.path).parent.name == folder[r.label]
+        assert stem[0].lower() == r.label[0] and r.corpus == "ased"
+    # every sentence code is spoken in one emotion only: text and label are confounded
+    labels_of_text: dict = {}
+    for r in res.records:
+        labels_of_text.setdefault(r.text, set()).add(r.label)
+    assert len(labels_of_text) == 28 and all(len(v) == 1 for v in labels_of_text.values())
+    assert {speaker_group(s) for s in res.speakers} == set(res.speakers)
+    assert read_corpus("ased", check_audio=False).records == res.records
+
+
+def test_es_uem_counts_odd_names_and_the_test_folders_as_one_group(es_uem_root):
+    from train.corpora import read_es_uem, speaker_group
+
+    res = read_es_uem(es_uem_root)
+    assert res.problems == [] and len(res.records) == 749
+    assert label_histogram(res.records) == ES_UEM_HIST
+    assert set(res.speakers) == {f"es_uem-{n}" for n in range(14)} | {"es_uem-Test1", "es_uem-Test2"}
+    groups = {speaker_group(s) for s in res.speakers}
+    assert len(groups) == 15 and "es_uem-tests" in groups
+    assert speaker_group("es_uem-Test1") == speaker_group("es_uem-Test2") == "es_uem-tests"
+    assert speaker_group("es_uem-1") == "es_uem-1"
+    by_rel = {Path(r.path).relative_to(es_uem_root).as_posix(): r for r in res.records}
+    assert by_rel["data/0/Ira__1.ogg"].label == "angry"  # double underscore
+    assert (by_rel["data/11/Neutro.ogg"].label, by_rel["data/11/Neutro.ogg"].speaker) == ("neutral", "es_uem-11")
+    assert (by_rel["tests/Test2/Tristeza_3.ogg"].label, by_rel["tests/Test2/Tristeza_3.ogg"].speaker) == ("sad", "es_uem-Test2")
+    assert {r.gender for r in res.records} == {None} and {r.text for r in res.records} == {None}
+    assert read_corpus("es-uem", check_audio=False).records == res.records
+
+
+def test_ogg_opus_files_decode_at_16k_mono(ased_root, es_uem_root):
+    """The two Ogg Opus corpora decode through the one audio reader (libsndfile) like the FLAC ones."""
+    from ser_live.audiofile import audio_info, load_audio
+
+    for path in (ased_root / "05Angry" / "a5-01-01-01-01.ogg", es_uem_root / "tests" / "Test1" / "Ira_1.ogg"):
+        info = audio_info(path)
+        assert (info.sample_rate_hz, info.channels, info.format) == (16000, 1, "OGG")
+        y = load_audio(path)
+        assert y.dtype == np.float32 and y.shape == (info.n_frames,) and 1.0 < y.size / 16000 < 10.0
+        assert np.isfinite(y).all() and 0.01 < np.abs(y).max() <= 1.0
+        assert float(np.sqrt(np.mean(y**2))) > 1e-3  # speech, not silence
+
+
+def test_label_list_rows_are_checked_against_their_files(tmp_path, snippet):
+    from train.corpora import read_ased, read_es_uem
+
+    ased = tmp_path / "ased"
+    for rel in ["01Neutral/n1-01-01-01-07.ogg", "03Happy/h3-01-01-01-07.ogg", "04Sad/s4-01-01-01-08.ogg",
+                "05Angry/a5-01-01-01-09.ogg", "05Angry/a5-01-01-01-10.ogg", "05Angry/unlisted.ogg"]:
+        put(ased / rel, snippet)
+    (ased / "labels.csv").write_text(
+        "path,label,speaker,gender,text\n"
+        "01Neutral/n1-01-01-01-07.ogg,neutral,07,F,n01\n"
+        "03Happy/h3-01-01-01-07.ogg,sad,07,F,h01\n"  # the name says happy
+        "04Sad/s4-01-01-01-08.ogg,sad,09,M,s01\n"  # the name says speaker 08
+        "05Angry/a5-01-01-01-09.ogg,angry,09,X,a01\n"  # no such gender
+        "05Angry/a5-01-01-01-11.ogg,angry,11,M,a01\n"  # no such file
+        "05Angry/a5-01-01-01-10.ogg,angry,10,m,a01\n"
+    )
+    res = read_ased(ased)
+    assert [(r.speaker, r.gender, r.label, r.text) for r in res.records] == [
+        ("ased-07", "f", "neutral", "n01"), ("ased-10", "m", "angry", "a01")
+    ]
+    why = reasons(res)
+    assert "the name's letter 'h' says happy" in why["h3-01-01-01-07.ogg"] and "labels.csv:3" in why["h3-01-01-01-07.ogg"]
+    assert "says speaker '09' but the name's last field says 08" in why["s4-01-01-01-08.ogg"]
+    assert "gender 'X'" in why["a5-01-01-01-09.ogg"]
+    assert "no such file" in why["a5-01-01-01-11.ogg"]
+    assert why["unlisted.ogg"] == "not in labels.csv: no label"
+    assert len(res.problems) == 5
+
+    es = tmp_path / "es_uem"
+    for rel in ["data/3/Alegria_1.ogg", "data/3/Ira__2.ogg", "tests/Test1/Neutro.ogg", "data/x/Ira_1.ogg"]:
+        put(es / rel, snippet)
+    (es / "labels.csv").write_text(
+        "path,label,speaker,gender,text\n"
+        "data/3/Alegria_1.ogg,happy,3,,1\n"
+        "data/3/Ira__2.ogg,angry,4,,2\n"  # the folder says speaker 3
+        "tests/Test1/Neutro.ogg,sad,Test1,,\n"  # the name says neutral
+        "data/x/Ira_1.ogg,angry,x,,1\n"  # not a speaker folder
+    )
+    res = read_es_uem(es)
+    assert [(r.speaker, r.label) for r in res.records] == [("es_uem-3", "happy")]
+    why = reasons(res)
+    assert "the folder says 3" in why["Ira__2.ogg"]
+    assert "the name says Neutro (neutral)" in why["Neutro.ogg"]
+    assert "not data/<N> or tests/Test<N>" in why["Ira_1.ogg"]
+    # a corpus folder without its list, and a list without its columns
+    (tmp_path / "bare").mkdir()
+    with pytest.raises(CorpusNotFoundError, match="no labels.csv"):
+        read_ased(tmp_path / "bare")
+    (tmp_path / "bare" / "labels.csv").write_text("path,label\nx.ogg,sad\n")
+    with pytest.raises(ValueError, match="no column speaker, gender, text"):
+        read_es_uem(tmp_path / "bare")

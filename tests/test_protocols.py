@@ -266,3 +266,104 @@ def test_within_protocol_restricted_to_a_recipes_labels(corpora):
     assert fs.labels == fs.score_labels == ["neutral", "happy", "sad", "angry"]
     assert len(fs.records) == 672
     check_speaker_disjoint(fs.records, fs.folds)
+
+
+# ---- six-corpus loco (ased and es_uem added), subsets, and the corpus ablation -----------------
+
+
+@pytest.fixture(scope="module")
+def six(four, ased_root, es_uem_root):
+    from train.corpora import read_ased, read_es_uem
+
+    return {
+        **four,
+        "ased": read_ased(ased_root, check_audio=False).records,
+        "es_uem": read_es_uem(es_uem_root, check_audio=False).records,
+    }
+
+
+def test_loco_over_six_corpora_one_fold_each_and_no_group_on_both_sides(six):
+    fs = make_folds("loco", six)
+    assert fs.protocol == "loco" and [f.name for f in fs.folds] == list(six)
+    assert [len(f.test_idx) for f in fs.folds] == [672, 1598, 339, 300, 1960, 749]
+    groups, corpus = fs.groups, fs.corpora
+    for f in fs.folds:
+        assert set(corpus[f.test_idx]) == {f.name} and f.name not in set(corpus[f.train_idx])
+        assert not set(groups[f.train_idx]) & set(groups[f.test_idx]), f.name
+        assert len(f.train_idx) + len(f.test_idx) == len(fs.records)
+    es = next(f for f in fs.folds if f.name == "es_uem")
+    assert "es_uem-tests" in set(groups[es.test_idx])  # Test1 and Test2: one group
+    assert {fs.records[i].speaker for i in es.test_idx if groups[i] == "es_uem-tests"} == {"es_uem-Test1", "es_uem-Test2"}
+    assert len(set(groups[es.test_idx])) == 15
+    ased = next(f for f in fs.folds if f.name == "ased")
+    assert len(ased.test_speakers) == 64
+
+
+def test_loco_subset_by_name(six):
+    from train.protocols import loco_corpora, loco_protocol
+
+    fs = make_folds("loco: ASED, es-uem ,emodb", six)
+    assert fs.protocol == "loco:emodb,ased,es_uem"  # the order of the data folder, in the report's name too
+    assert [f.name for f in fs.folds] == ["emodb", "ased", "es_uem"]
+    assert set(fs.corpora) == {"emodb", "ased", "es_uem"}
+    check_speaker_disjoint(fs.records, fs.folds)
+    assert make_folds("loco:" + ",".join(reversed(list(six))), six).protocol == "loco"  # all of them
+    assert loco_protocol(None, six) == "loco" and loco_protocol(["tess", "ravdess"], six) == "loco:ravdess,tess"
+    assert loco_corpora(six, ["Es-Uem", "tess"]) == ["tess", "es_uem"]
+    assert protocol_classes("loco:tess,ased") == ("neutral", "happy", "sad", "angry")
+    with pytest.raises(ValueError, match="no corpus 'iemocap' here; available: ravdess, tess"):
+        make_folds("loco:ravdess,iemocap", six)
+    with pytest.raises(ValueError, match="named twice: tess"):
+        make_folds("loco:tess,ravdess,tess", six)
+    with pytest.raises(ValueError, match="at least two corpora"):
+        make_folds("loco:tess", six)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        make_folds("loco:", six)
+
+
+def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeypatch):
+    """run_ablation slices the full run's feature rows for each "without X" run: every row
+    must be the row of the same file, every fold its own corpus, X never trained nor tested."""
+    import dataclasses
+
+    from train import ablation
+    from train.evaluate import FoldScore
+    from train.recipe import load_recipe
+
+    recipe = dataclasses.replace(load_recipe("ser-default"), noise_branch=None)
+    three = {c: six[c] for c in ("emodb", "emotiontts_kor", "es_uem")}
+    rows = {}
+
+    def fake_features(protocol, *, source, labels, label_map, **_):
+        fs = make_folds(protocol, source, labels=labels, label_map=label_map)
+        rows.update({r.path: i for i, r in enumerate(fs.records)})
+        return fs, np.arange(len(fs.records), dtype=np.float32)[:, None], []
+
+    runs = []
+
+    def fake_run(protocol, recipe, *, data, **_):
+        fs, X, _aug = data
+        assert X[:, 0].tolist() == [rows[r.path] for r in fs.records]  # the same file's row
+        folds = []
+        for f in fs.folds:
+            assert set(fs.corpora[f.test_idx]) == {f.name} and f.name not in set(fs.corpora[f.train_idx])
+            # a made-up score that says which corpora trained the fold
+            ua = 10.0 * len(set(fs.corpora[f.train_idx])) + len(f.name)
+            folds.append(FoldScore(name=f.name, ua_pct=ua, wa_pct=ua, f1_pct=ua, n_test=len(f.test_idx)))
+        runs.append(fs.protocol)
+        res = type("R", (), {"folds": folds})()
+        return {"speaker": res}
+
+    monkeypatch.setattr(ablation, "load_protocol_features", fake_features)
+    monkeypatch.setattr(ablation, "run_recipe", fake_run)
+    res = ablation.run_ablation(recipe, source=three, progress=False)
+    assert runs == ["loco", "loco:emotiontts_kor,es_uem", "loco:emodb,es_uem", "loco:emodb,emotiontts_kor"]
+    assert res["full"]["speaker"]["emodb"]["ua_pct"] == 20 + 5
+    row = next(r for r in res["rows"] if r["without"] == "emodb")
+    assert row["held_out"] == ["emotiontts_kor", "es_uem"]
+    # without emodb each held-out corpus trains on one corpus instead of two: 10 points less
+    assert row["delta_pts"] == pytest.approx(-10.0) and row["verdict"].startswith("earns its place")
+    assert row["six_mean_ua_pct"] == pytest.approx((10 + 14 + 10 + 6 + 25) / 3)
+    assert ablation._verdict(1.9) .startswith("tie") and ablation._verdict(2.0).startswith("costs")
+    with pytest.raises(ValueError, match="at least three"):
+        ablation.run_ablation(recipe, source={c: six[c] for c in ("emodb", "ased")}, progress=False)

@@ -5,10 +5,13 @@ Examples
 python -m train evaluate --protocol loco
 python -m train evaluate --protocol loco --recipe train/recipes/ser-7class.toml
 python -m train evaluate --protocol loco --recipe experiments/norm-w10 --set normalizer.prior_weight=3
+python -m train evaluate --protocol loco --corpora ravdess,tess,emodb,emotiontts_kor
+python -m train ablate --recipe train/recipes/ser-default.toml
 python -m train evaluate --protocol ravdess-6fold emodb-loso
 python -m train evaluate --protocol loco --condition room [--denoise]
 python -m train compare --protocol ravdess-6fold
 python -m train compare --protocol ravdess-6fold --classifiers cnn cnn-lstm
+python -m train compare --protocol loco --only openSMILE
 python -m train fit --recipe train/recipes/ser-default.toml
 python -m train features --corpus ravdess
 python -m train plots --corpus ravdess
@@ -77,6 +80,7 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     from .recipe import load_recipe
 
     recipe = load_recipe(args.recipe, overrides=args.set)
+    args.protocol = _with_corpora(args.protocol, args.corpora)
     if args.condition or args.denoise:
         return _evaluate_room(args, argv, recipe)
     for protocol in args.protocol:
@@ -96,6 +100,22 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
             paths = write_reports(res, args.out, command=_command(argv))
             _print(f"{_MODE_ROWS[res.extra['session_mode']]}: {res.headline()}; reports: {paths['json']}")
     return 0
+
+
+def _with_corpora(protocols: list[str], corpora: str | None) -> list[str]:
+    """``--corpora a,b,...``: ``loco`` becomes ``loco:a,b,...`` (train/protocols.py); refused
+    with the other protocols, whose corpora are fixed."""
+    if corpora is None:
+        return protocols
+    from .protocols import loco_protocol
+
+    names = [c for c in corpora.split(",") if c.strip()]
+    out = []
+    for p in protocols:
+        if p.strip().lower() != "loco":
+            raise ValueError(f"--corpora picks the corpora of loco only, not of {p!r}")
+        out.append(loco_protocol(names))
+    return out
 
 
 def _evaluate_room(args: argparse.Namespace, argv: list[str], recipe) -> int:  # noqa: ANN001
@@ -139,12 +159,24 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     from .evaluate import run_recipe
     from .recipe import load_recipe
 
-    data = {"ser-live": load_protocol_features(args.protocol, n_jobs=args.jobs)}
+    args.protocol = _with_corpora([args.protocol], args.corpora)[0]
+    data: dict = {}  # feature matrices per feature recipe, loaded when a row needs them
     rows = []
-    for res in run_recipe(args.protocol, load_recipe(args.recipe, overrides=args.set), n_jobs=args.jobs).values():
+    recipe_ = load_recipe(args.recipe, overrides=args.set)
+    for res in run_recipe(args.protocol, recipe_, n_jobs=args.jobs).values():
         if res.extra["session_mode"] in ("none", "speaker"):
             write_reports(res, args.out, command=_command(argv))
             rows.append(res)
+    from .peers import PEER_SETS, run_peer
+
+    for feature_set, (smile_name, _n) in PEER_SETS.items():  # openSMILE peers, the recipe's settings
+        name = f"openSMILE {smile_name} {feature_set} + {recipe_.name}"  # what --only matches
+        if args.only and not any(o.lower() in name.lower() for o in args.only):
+            continue
+        for res in run_peer(args.protocol, recipe_, feature_set, n_jobs=args.jobs, exclude=tuple(args.peer_exclude or ())).values():
+            if res.extra["session_mode"] in ("none", "speaker"):
+                write_reports(res, args.out, command=_command(argv))
+                rows.append(res)
     for name, (factory, recipe) in COMPARE_CLASSIFIERS.items():
         if args.only and not any(o.lower() in name.lower() for o in args.only):
             continue
@@ -161,13 +193,47 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     for col in ("classifier", "features", "UA", "WA", "macro-F1", "time (s)"):
         table.add_column(col, justify="left" if col in ("classifier", "features") else "right")
     for r in rows:
-        recipe = "tutorial (180)" if "tutorial" in r.classifier else "ser-live"
+        recipe = r.extra.get("feature_set") or ("tutorial (180)" if "tutorial" in r.classifier else "ser-live")
         table.add_row(r.classifier, recipe, "{:.1f} ± {:.1f}".format(*r.ua_pct), "{:.1f} ± {:.1f}".format(*r.wa_pct), "{:.1f} ± {:.1f}".format(*r.f1_pct), f"{r.seconds:.0f}")
     Console(width=120).print(table)
-    summary = [{"classifier": r.classifier, "ua_pct": r.ua_pct, "wa_pct": r.wa_pct, "f1_pct": r.f1_pct} for r in rows]
+    _print(_fold_ua_table(rows))
+    summary = [
+        {"classifier": r.classifier, "ua_pct": r.ua_pct, "wa_pct": r.wa_pct, "f1_pct": r.f1_pct,
+         "folds": {f.name: {"ua_pct": f.ua_pct, "wa_pct": f.wa_pct, "f1_pct": f.f1_pct} for f in r.folds}}
+        for r in rows
+    ]
     out = Path(args.out) / f"compare-{args.protocol.replace(':', '_').replace('>', '')}.json"
     out.write_text(json.dumps({"protocol": args.protocol, "command": _command(argv), "rows": summary}, indent=2))
     _print(f"table: {out}")
+    return 0
+
+
+def _fold_ua_table(rows: list) -> str:
+    """UA (percent) per fold of each compare row, its mean and, when TESS is a fold (``loco``:
+    two speakers, almost trivially separable), the mean without it; as aligned text."""
+    names = [f.name for f in rows[0].folds]
+    no_tess = "tess" in names and len(names) > 2
+    rows_txt = [["UA %"] + names + ["mean"] + (["mean w/o tess"] if no_tess else [])]
+    for r in rows:
+        ua = {f.name: f.ua_pct for f in r.folds}
+        cells = [r.classifier] + [f"{ua[n]:.1f}" for n in names] + [f"{np.mean(list(ua.values())):.1f}"]
+        if no_tess:
+            cells.append(f"{np.mean([v for n, v in ua.items() if n != 'tess']):.1f}")
+        rows_txt.append(cells)
+    widths = [max(len(r[i]) for r in rows_txt) for i in range(len(rows_txt[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows_txt)
+
+
+def cmd_ablate(args: argparse.Namespace, argv: list[str]) -> int:
+    """``python -m train ablate``: train without each corpus in turn, loco on the rest (train/ablation.py)."""
+    from .ablation import run_ablation, write_ablation_report
+    from .recipe import load_recipe
+
+    corpora = [c for c in args.corpora.split(",") if c.strip()] if args.corpora else None
+    res = run_ablation(load_recipe(args.recipe), corpora=corpora, n_jobs=args.jobs, seed=args.seed)
+    paths = write_ablation_report(res, args.out, command=_command(argv))
+    _print(paths["md"].read_text())
+    _print(f"reports: {paths['md']}, {paths['json']}")
     return 0
 
 
@@ -613,6 +679,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML file or name in train/recipes/ (default ser-default)")
     _add_set(s)
     s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring, and the room conditions")
+    s.add_argument("--corpora", default=None, metavar="A,B,...",
+                   help="loco over these corpora only (comma-separated, at least two; default: every corpus in the data folder)")
     s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s.add_argument("--condition", choices=["room"], default=None,
                    help="score test utterances clean and degraded: noise (white, pink, brown, babble) at 20/10/5 dB SNR, "
@@ -620,13 +688,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--denoise", action="store_true", help="with --condition room: denoise test utterances (ser_live/denoise.py)")
     s.add_argument("--per-class", type=int, default=50,
                    help="with --condition room: test utterances per class and fold, seeded and stratified (0: all; default 50)")
-    s = sub.add_parser("compare", help="the default SVM against other classifiers and the tutorial recipe")
+    s = sub.add_parser("compare", help="the default recipe against other classifiers, the tutorial recipe and the openSMILE "
+                                       "peers (eGeMAPSv02, ComParE_2016 with the recipe's normaliser and SVM grid; extra `peers`)")
     s.add_argument("--protocol", default="ravdess-6fold")
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"))
     _add_set(s)
+    s.add_argument("--peer-exclude", nargs="+", metavar="PREFIX",
+                   help="leave these column-name prefixes out of the openSMILE peer rows (which groups matter), e.g. F1 F2 F3")
     s.add_argument("--classifiers", nargs="+", choices=["cnn", "cnn-lstm"], help="run these deep models instead (pip install '.[deep]'; -j sets PyTorch threads)")
+    s.add_argument("--corpora", default=None, metavar="A,B,...", help="with --protocol loco: these corpora only")
     s.add_argument("--out", default=str(REPORTS))
+    s = sub.add_parser("ablate", help="train without each corpus in turn, loco on the rest: does every training corpus earn its place?")
+    s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
+    s.add_argument("--corpora", default=None, metavar="A,B,...", help="the loco corpora (default: every corpus in the data folder; at least three)")
+    s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring")
+    s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s = sub.add_parser("fit", help="train a model from its recipe; writes the model, a copy of the recipe and its card")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
     _add_set(s)
@@ -663,6 +740,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_evaluate(args, argv)
         if args.command == "compare":
             return cmd_compare(args, argv)
+        if args.command == "ablate":
+            return cmd_ablate(args, argv)
         if args.command == "fit":
             return cmd_fit(args, argv)
         if args.command == "card":

@@ -40,7 +40,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-_SVM_NAME_RE = re.compile(r"^(linear|rbf)\s+C=([0-9.eE+-]+)(?:\s+gamma=(scale|[0-9.eE+-]+/n))?$")
+_SVM_NAME_RE = re.compile(r"^(linear|rbf|logreg)\s+C=([0-9.eE+-]+)(?:\s+gamma=(scale|[0-9.eE+-]+/n))?$")
 
 
 def svm_from_name(name: str, n_features: int) -> Any:
@@ -49,15 +49,17 @@ def svm_from_name(name: str, n_features: int) -> Any:
     Parameters
     ----------
     name : str
-        ``"linear C=<c>"`` (``LinearSVC``, one-vs-rest, squared hinge) or
+        ``"linear C=<c>"`` (``LinearSVC``, one-vs-rest, squared hinge),
         ``"rbf C=<c> gamma=<g>/n"`` / ``"rbf C=<c> gamma=scale"`` (``SVC``, gamma ``g`` divided
-        by the number of features, or scikit-learn's ``"scale"``). Classes are balanced.
+        by the number of features, or scikit-learn's ``"scale"``), or ``"logreg C=<c>"``
+        (multinomial ``LogisticRegression``, L2, lbfgs: a linear model like ``LinearSVC``, as
+        cheap at inference, with a log-loss instead of the hinge). Classes are balanced.
     n_features : int
         Number of input columns (for ``gamma=<g>/n``).
 
     Returns
     -------
-    sklearn.svm.LinearSVC or sklearn.svm.SVC
+    sklearn.svm.LinearSVC, sklearn.svm.SVC or sklearn.linear_model.LogisticRegression
 
     Raises
     ------
@@ -66,10 +68,14 @@ def svm_from_name(name: str, n_features: int) -> Any:
     """
     m = _SVM_NAME_RE.match(name.strip())
     if not m:
-        raise ValueError(f"SVM setting {name!r} is not 'linear C=<c>' or 'rbf C=<c> gamma=<g>/n|scale'")
+        raise ValueError(f"SVM setting {name!r} is not 'linear C=<c>', 'logreg C=<c>' or 'rbf C=<c> gamma=<g>/n|scale'")
     kind, c, gamma = m.group(1), float(m.group(2)), m.group(3)
     if kind == "linear":
         return LinearSVC(C=c, class_weight="balanced", max_iter=10000)
+    if kind == "logreg":
+        if gamma is not None:
+            raise ValueError(f"SVM setting {name!r}: gamma is for 'rbf' only")
+        return LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
     g: Any = "scale" if gamma in (None, "scale") else float(gamma[:-2]) / n_features
     return SVC(C=c, gamma=g, class_weight="balanced")
 

@@ -27,6 +27,7 @@ from ser_live.fsutil import atomic_writer
 from ser_live.vad import VadConfig, speech_span
 
 from .augment import Augmentation
+from .peers import PEER_SETS, peer_features, peer_n_features
 
 __all__ = ["FeatureSet", "FEATURE_SETS", "default_cache_dir", "prepare_utterance", "extract_features", "ExtractionReport"]
 
@@ -76,6 +77,8 @@ class FeatureSet(str, enum.Enum):
 
     SER_LIVE = "ser-live"  #: trimmed like live audio, :class:`ser_live.features.FeatureExtractor`
     TUTORIAL = "tutorial"  #: untrimmed, :func:`train.tutorial.tutorial_features`
+    EGEMAPS = "egemaps"  #: openSMILE eGeMAPSv02 functionals, trimmed like live audio (:mod:`train.peers`)
+    COMPARE2016 = "compare2016"  #: openSMILE ComParE_2016 functionals, trimmed like live audio
 
 
 #: The :class:`FeatureSet` values.
@@ -88,7 +91,8 @@ def _setup_key(config: FeatureConfig, vad_config: VadConfig, aug: Augmentation |
         d["denoise"] = True
     if feature_set != FeatureSet.SER_LIVE:
         # "recipe": the key's old name, kept so the cached tutorial features keep their folder
-        d = {"recipe": FeatureSet(feature_set).value, "aug": d["aug"]}
+        d = {"recipe": FeatureSet(feature_set).value, "aug": d["aug"],
+             **({"vad": d["vad"]} if feature_set in PEER_SETS else {})}
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -120,7 +124,10 @@ def _extract_one(
                 from ser_live.denoise import denoise as denoise_utterance
 
                 y = denoise_utterance(y, sample_rate_hz=config.sample_rate_hz)
-            v = FeatureExtractor(config).extract(y)
+            if feature_set in PEER_SETS:
+                v = peer_features(y, feature_set=FeatureSet(feature_set).value, sample_rate_hz=config.sample_rate_hz)
+            else:
+                v = FeatureExtractor(config).extract(y)
     except Exception as exc:  # reported, never silently dropped
         return None, f"{type(exc).__name__}: {exc}", False
     if cache_file is not None:
@@ -224,6 +231,8 @@ def extract_features(
         from .tutorial import TUTORIAL_N_FEATURES
 
         n_features = TUTORIAL_N_FEATURES
+    elif feature_set in PEER_SETS:
+        n_features = peer_n_features(FeatureSet(feature_set).value)
     else:
         n_features = FeatureExtractor(config).n_features
     X = np.full((len(paths), n_features), np.nan, dtype=np.float32)

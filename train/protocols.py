@@ -12,8 +12,9 @@ name                        corpus     classes             folds
 ``emotiontts_kor-loso``     Korean     4                   leave one speaker group out (13;
                                                            ema/nea and emb/neb are one group)
 ``cross:<train>-><test>``   any two    labels both share   train all of one, test all of other
-``loco``                    all        4 core (scored)     leave one corpus out: train on all
+``loco``                    all six    4 core (scored)     leave one corpus out: train on all
                                                            others, test on it (the headline)
+``loco:<a>,<b>,...``        those      4 core (scored)     ``loco`` over the named corpora only
 ==========================  =========  ==================  ====================================
 
 A recipe may train on other labels than it is scored on (``labels`` and ``label_map`` of
@@ -56,6 +57,7 @@ __all__ = [
     "make_folds",
     "protocol_classes",
     "loco_corpora",
+    "loco_protocol",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,8 +76,12 @@ PROTOCOLS: dict[str, str] = {
     ),
     "loco": (
         "leave one corpus out over every corpus in the data folder (ravdess, tess, emodb, "
-        "emotiontts_kor): train on all the others, test on it; scored on angry, happy, "
-        "neutral, sad. The headline score"
+        "emotiontts_kor, ased, es_uem): train on all the others, test on it; scored on angry, "
+        "happy, neutral, sad. The headline score"
+    ),
+    "loco:<a>,<b>,...": (
+        "loco over the named corpora only (at least two, e.g. loco:ravdess,emodb,ased; "
+        "`--corpora` of `python -m train evaluate`): the others neither train nor test"
     ),
     "personal": (
         "loco's folds; per held-out speaker, k = 0, 1, 3, 5 labelled utterances per class "
@@ -105,6 +111,7 @@ _WITHIN: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 _CROSS_RE = re.compile(r"^cross:\s*([A-Za-z0-9_\-]+?)\s*->\s*([A-Za-z0-9_\-]+)\s*$")
+_LOCO_RE = re.compile(r"^loco:\s*([A-Za-z0-9_\-]+(?:\s*,\s*[A-Za-z0-9_\-]+)*)\s*$")
 
 #: Records per corpus: a mapping ``{corpus: records}``, a loader ``name -> records`` (or
 #: ``-> ReadResult``), or None to read the shipped corpora with :func:`train.corpora.read_corpus`.
@@ -230,7 +237,7 @@ def protocol_classes(protocol: str) -> tuple[str, ...] | None:
     name = protocol.strip().lower()
     if name in _WITHIN:
         return _WITHIN[name][1]
-    if name in ("loco", "personal"):
+    if name in ("loco", "personal") or _LOCO_RE.match(name):
         return CORE_LABELS
     if _CROSS_RE.match(name):
         return None
@@ -268,7 +275,7 @@ def _restrict(
     return kept, dropped
 
 
-def loco_corpora(source: RecordSource = None) -> list[str]:
+def loco_corpora(source: RecordSource = None, corpora: Sequence[str] | None = None) -> list[str]:
     """The corpora ``loco`` leaves out one by one.
 
     Parameters
@@ -276,15 +283,65 @@ def loco_corpora(source: RecordSource = None) -> list[str]:
     source : mapping, callable or None
         A mapping's keys; otherwise the shipped corpora (:data:`SHIPPED_CORPORA`) whose
         folder exists under the data root.
+    corpora : sequence of str, optional
+        A subset to keep (``loco:<a>,<b>,...``; names case-insensitive, ``-`` for ``_``),
+        returned in the order of the available ones.
 
     Returns
     -------
     list of str
+
+    Raises
+    ------
+    ValueError
+        ``corpora`` names a corpus that is not available (the message lists those that
+        are) or names one twice.
     """
     if isinstance(source, Mapping):
-        return list(source)
-    root = default_data_root()
-    return [c for c in SHIPPED_CORPORA if (root / c).is_dir()]
+        available = list(source)
+    else:
+        root = default_data_root()
+        available = [c for c in SHIPPED_CORPORA if (root / c).is_dir()]
+    if corpora is None:
+        return available
+    wanted = [c.strip().lower().replace("-", "_") for c in corpora]
+    repeated = sorted({c for c in wanted if wanted.count(c) > 1})
+    if repeated:
+        raise ValueError(f"loco: corpora named twice: {', '.join(repeated)}")
+    unknown = [c for c in wanted if c not in available]
+    if unknown:
+        raise ValueError(
+            f"loco: no corpus {', '.join(map(repr, unknown))} here; available: {', '.join(available) or 'none'}"
+        )
+    return [c for c in available if c in wanted]
+
+
+def loco_protocol(corpora: Sequence[str] | None, source: RecordSource = None) -> str:
+    """The protocol name of ``loco`` over a subset of corpora.
+
+    Parameters
+    ----------
+    corpora : sequence of str or None
+        Corpus names (``--corpora``); None for all of them.
+    source : mapping, callable or None
+        As :func:`make_folds` (which corpora are available).
+
+    Returns
+    -------
+    str
+        ``"loco"`` when ``corpora`` is None or names every available corpus, else
+        ``"loco:<a>,<b>,..."`` in the order of the available corpora (a report's name then
+        says which corpora it covers, and never overwrites the headline ``loco`` report).
+
+    Raises
+    ------
+    ValueError
+        As :func:`loco_corpora`.
+    """
+    if corpora is None:
+        return "loco"
+    chosen = loco_corpora(source, corpora)
+    return "loco" if chosen == loco_corpora(source) else "loco:" + ",".join(chosen)
 
 
 def _train_test_records(
@@ -310,9 +367,12 @@ def _train_test_records(
 
 
 def _loco(
-    source: RecordSource, labels: Sequence[str] | None, label_map: Mapping[str, str]
+    source: RecordSource,
+    labels: Sequence[str] | None,
+    label_map: Mapping[str, str],
+    subset: Sequence[str] | None = None,
 ) -> tuple[list[Record], list[str], list[Fold], dict[str, int], list[str]]:
-    corpora = loco_corpora(source)
+    corpora = loco_corpora(source, subset)
     if len(corpora) < 2:
         raise ValueError(f"loco: needs at least two corpora, found {corpora}")
     train_labels = list(labels) if labels is not None else list(CORE_LABELS)
@@ -389,8 +449,9 @@ def make_folds(
     Parameters
     ----------
     protocol : str
-        ``"ravdess-6fold"``, ``"emodb-loso"``, ``"tess-loso"`` or ``"cross:<train>-><test>"``
-        (e.g. ``"cross:ravdess->emodb"``); see :data:`PROTOCOLS`.
+        ``"ravdess-6fold"``, ``"emodb-loso"``, ``"tess-loso"``, ``"emotiontts_kor-loso"``,
+        ``"loco"``, ``"loco:<a>,<b>,..."`` (loco over the named corpora) or
+        ``"cross:<train>-><test>"`` (e.g. ``"cross:ravdess->emodb"``); see :data:`PROTOCOLS`.
     source : mapping, callable or None
         Where records come from: ``{corpus: records}``, a function ``corpus -> records``
         (or ``-> ReadResult``), or None to read the shipped corpora from the shared data
@@ -425,8 +486,15 @@ def make_folds(
     label_map = dict(label_map or {})
     requested = None if labels is None else list(labels)
     score_labels: list[str] = []
-    if name in ("loco", "personal"):  # personal: loco's folds, split per speaker (train/personal.py)
-        records, labels_, folds, dropped, score_labels = _loco(source, labels, label_map)
+    if name.startswith("loco:"):
+        loco_subset = _LOCO_RE.match(name)
+        if not loco_subset:
+            raise ValueError(f"unknown protocol {protocol!r}; valid: {_valid_names()}")
+        name = loco_protocol(re.split(r"\s*,\s*", loco_subset.group(1)), source)
+    if name == "loco" or name.startswith("loco:") or name == "personal":
+        # personal: loco's folds, split per speaker (train/personal.py)
+        subset = name[len("loco:"):].split(",") if name.startswith("loco:") else None
+        records, labels_, folds, dropped, score_labels = _loco(source, labels, label_map, subset)
         _check(name, folds)
         if dropped:
             log.info("loco: %d records left out (labels not trained on): %s", sum(dropped.values()), dropped)
