@@ -367,3 +367,28 @@ def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeyp
     assert ablation._verdict(1.9) .startswith("tie") and ablation._verdict(2.0).startswith("costs")
     with pytest.raises(ValueError, match="at least three"):
         ablation.run_ablation(recipe, source={c: six[c] for c in ("emodb", "ased")}, progress=False)
+    # one dropped corpus, the full run's scores given (as --reuse-reports reads them), a partial report per row
+    runs.clear()
+    seen = []
+    part = ablation.run_ablation(recipe, source=three, progress=False, without=["es_uem"], full=res["full"], on_row=seen.append)
+    assert runs == ["loco:emodb,emotiontts_kor"] and part["full_reused_from_reports"] and len(seen) == 1
+    assert [r["without"] for r in part["rows"]] == ["es_uem"]
+
+
+def test_ablation_reuses_only_reports_of_the_same_recipe_and_protocol(tmp_path):
+    import dataclasses
+    import json
+
+    from train.ablation import full_from_reports
+    from train.recipe import load_recipe
+
+    recipe = load_recipe("ser-default")
+    fold = {"name": "emodb", "ua_pct": 50.0, "wa_pct": 51.0, "f1_pct": 49.0, "n_test": 339, "chosen": ""}
+    report = {"protocol": "loco", "recipe_summary": recipe.summary(), "folds": [fold]}
+    (tmp_path / "loco-ser-default-speaker.json").write_text(json.dumps(report))
+    assert full_from_reports(tmp_path, "loco", recipe) == {"speaker": {"emodb": {k: fold[k] for k in ("ua_pct", "wa_pct", "f1_pct", "n_test")}}}
+    with pytest.raises(ValueError, match="no loco:emodb,ased report"):
+        full_from_reports(tmp_path, "loco:emodb,ased", recipe)
+    other = dataclasses.replace(recipe, grid=("linear C=1",))
+    with pytest.raises(ValueError, match="another recipe setting"):
+        full_from_reports(tmp_path, "loco", other)

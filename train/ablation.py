@@ -19,17 +19,19 @@ features are extracted (or read from the cache) once for the full run and sliced
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .corpora import read_corpus
-from .evaluate import load_protocol_features, run_recipe, write_json_and_md
+from .evaluate import SESSION_MODES, load_protocol_features, run_recipe, write_json_and_md
 from .protocols import loco_corpora, loco_protocol, make_folds
 
-__all__ = ["TIE_PTS", "run_ablation", "write_ablation_report"]
+__all__ = ["TIE_PTS", "run_ablation", "full_from_reports", "write_ablation_report"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,9 @@ def run_ablation(
     progress: bool = True,
     seed: int = 0,
     source: Any = None,
+    without: Sequence[str] | None = None,
+    full: dict[str, dict[str, dict[str, float]]] | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Score a recipe on ``loco`` with each corpus in turn left out of training and testing.
 
@@ -75,6 +80,13 @@ def run_ablation(
         Seeds the ``online`` session mode's order (as ``evaluate --seed``).
     source : mapping, optional
         ``{corpus: records}`` instead of the data folder (tests).
+    without : sequence of str, optional
+        The corpora to drop in turn (default: each of the ``loco`` corpora).
+    full : dict, optional
+        The full run's scores, ``{mode: {corpus: {"ua_pct", "wa_pct", "f1_pct", "n_test"}}}``
+        (:func:`full_from_reports`), instead of running it again.
+    on_row : callable, optional
+        Called with the result so far after each dropped corpus (to write a partial report).
 
     Returns
     -------
@@ -111,12 +123,23 @@ def run_ablation(
             for mode, res in results.items()
         }
 
-    log.info("ablate: full run %s", full_name)
-    full = scores(run_recipe(full_name, recipe, n_jobs=n_jobs, progress=progress, seed=seed, data=(fs_full, X, X_aug)))
+    full_reused = full is not None
+    if full is None:
+        log.info("ablate: full run %s", full_name)
+        full = scores(run_recipe(full_name, recipe, n_jobs=n_jobs, progress=progress, seed=seed, data=(fs_full, X, X_aug)))
     modes = list(full)
     ablated: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    for dropped in full_set:
+    drop = full_set if without is None else loco_corpora(source, without)
+    missing = [c for c in drop if c not in full_set]
+    if missing:
+        raise ValueError(f"ablate: --without {', '.join(missing)}: not among the loco corpora {full_set}")
+    out: dict[str, Any] = {
+        "recipe": recipe.name, "recipe_summary": recipe.summary(), "protocol": full_name, "corpora": full_set,
+        "modes": modes, "full": full, "full_reused_from_reports": full_reused, "ablated": ablated, "rows": rows,
+        "tie_pts": TIE_PTS, "seconds": 0.0, "online_seed": seed,
+    }
+    for dropped in drop:
         rest = [c for c in full_set if c != dropped]
         name = loco_protocol(rest, source)
         fs = make_folds(name, source, **kw)
@@ -139,11 +162,49 @@ def run_ablation(
                 "six_mean_ua_pct": _mean(six), "six_mean_ua_pct_no_tess": _mean(six_nt),
                 "verdict": _verdict(mean - full_mean),
             })
-    return {
-        "recipe": recipe.name, "recipe_summary": recipe.summary(), "protocol": full_name, "corpora": full_set,
-        "modes": modes, "full": full, "ablated": ablated, "rows": rows, "tie_pts": TIE_PTS,
-        "seconds": time.perf_counter() - t0, "online_seed": seed,
-    }
+        out["seconds"] = time.perf_counter() - t0
+        if on_row is not None:
+            on_row(out)
+    return out
+
+
+def full_from_reports(reports_dir: str | Path, protocol: str, recipe: Any) -> dict[str, dict[str, dict[str, float]]]:
+    """The full run's scores from the reports ``python -m train evaluate`` wrote for it.
+
+    Parameters
+    ----------
+    reports_dir : str or Path
+        Where ``evaluate`` wrote ``<protocol>-<recipe>-<mode>.json`` (``reports/``).
+    protocol : str
+        The full run's protocol (``"loco"`` or ``"loco:<a>,<b>,..."``).
+    recipe : train.recipe.Recipe
+        Its reports must describe this recipe (same name and summary).
+
+    Returns
+    -------
+    dict
+        ``{mode: {corpus: {"ua_pct", "wa_pct", "f1_pct", "n_test"}}}`` for every session mode
+        found.
+
+    Raises
+    ------
+    ValueError
+        No report, or a report of another protocol or another recipe setting.
+    """
+    from .evaluate import _slug
+
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for mode in [*SESSION_MODES, "none"]:
+        path = Path(reports_dir) / f"{_slug(f'{protocol}-{recipe.name}-{mode}')}.json"
+        if not path.exists():
+            continue
+        d = json.loads(path.read_text())
+        if d.get("protocol") != protocol or d.get("recipe_summary") != recipe.summary():
+            raise ValueError(f"{path}: a report of {d.get('protocol')!r} with another recipe setting; re-run the evaluation")
+        out[mode] = {f["name"]: {k: f[k] for k in ("ua_pct", "wa_pct", "f1_pct", "n_test")} for f in d["folds"]}
+    if not out:
+        raise ValueError(f"no {protocol} report of recipe {recipe.name} in {reports_dir}: run `python -m train evaluate` first")
+    return out
 
 
 def write_ablation_report(res: dict[str, Any], out_dir: Any, *, command: str = "") -> dict[str, Any]:
@@ -180,6 +241,12 @@ def write_ablation_report(res: dict[str, Any], out_dir: Any, *, command: str = "
         "held-out corpora with X never in a training fold (X's own fold as in the full run).",
         "",
     ]
+    if res.get("full_reused_from_reports"):
+        lines += [f"The full run's scores are those of the `python -m train evaluate` reports of `{res['protocol']}` "
+                  "for this recipe (`--reuse-reports`: the same training and scoring, not run again).", ""]
+    done = sorted({r["without"] for r in res["rows"]}, key=corpora.index)
+    if len(done) < len(corpora):
+        lines += [f"Partial: dropped so far {', '.join(done) or 'none'} of {', '.join(corpora)}.", ""]
     for mode in res["modes"]:
         lines += [f"## Sessions: {mode}", ""]
         head = "| without | " + " | ".join(corpora) + " | mean | full | delta | mean w/o TESS | full w/o TESS | delta w/o TESS | six | verdict |"
