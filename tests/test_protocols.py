@@ -373,6 +373,9 @@ def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeyp
     part = ablation.run_ablation(recipe, source=three, progress=False, without=["es_uem"], full=res["full"], on_row=seen.append)
     assert runs == ["loco:emodb,emotiontts_kor"] and part["full_reused_from_reports"] and len(seen) == 1
     assert [r["without"] for r in part["rows"]] == ["es_uem"]
+    stale = {m: {c: v for c, v in folds.items() if c != "es_uem"} for m, folds in res["full"].items()}
+    with pytest.raises(ValueError, match="not the loco corpora"):  # e.g. a report of fewer corpora
+        ablation.run_ablation(recipe, source=three, progress=False, full=stale)
 
 
 def test_ablation_reuses_only_reports_of_the_same_recipe_and_protocol(tmp_path):

@@ -124,6 +124,9 @@ def run_ablation(
         }
 
     full_reused = full is not None
+    for mode, folds in (full or {}).items():
+        if sorted(folds) != sorted(full_set):
+            raise ValueError(f"ablate: the full run's {mode} folds are {sorted(folds)}, not the loco corpora {full_set}; re-run it")
     if full is None:
         log.info("ablate: full run %s", full_name)
         full = scores(run_recipe(full_name, recipe, n_jobs=n_jobs, progress=progress, seed=seed, data=(fs_full, X, X_aug)))
