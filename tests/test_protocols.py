@@ -321,9 +321,10 @@ def test_loco_subset_by_name(six):
         make_folds("loco:", six)
 
 
-def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeypatch):
+def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeypatch, tmp_path):
     """run_ablation slices the full run's feature rows for each "without X" run: every row
-    must be the row of the same file, every fold its own corpus, X never trained nor tested."""
+    must be the row of the same file, every fold its own corpus, X never trained nor tested;
+    the runs it writes as parts are read back instead of run again."""
     import dataclasses
 
     from train import ablation
@@ -341,6 +342,13 @@ def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeyp
 
     runs = []
 
+    class Result:
+        def __init__(self, protocol, folds):
+            self.protocol, self.folds = protocol, folds
+
+        def to_json(self):
+            return {"protocol": self.protocol, "recipe_summary": recipe.summary(), "folds": [f.__dict__ for f in self.folds]}
+
     def fake_run(protocol, recipe, *, data, **_):
         fs, X, _aug = data
         assert X[:, 0].tolist() == [rows[r.path] for r in fs.records]  # the same file's row
@@ -351,47 +359,50 @@ def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeyp
             ua = 10.0 * len(set(fs.corpora[f.train_idx])) + len(f.name)
             folds.append(FoldScore(name=f.name, ua_pct=ua, wa_pct=ua, f1_pct=ua, n_test=len(f.test_idx)))
         runs.append(fs.protocol)
-        res = type("R", (), {"folds": folds})()
-        return {"speaker": res}
+        return {"speaker": Result(fs.protocol, folds)}
 
     monkeypatch.setattr(ablation, "load_protocol_features", fake_features)
     monkeypatch.setattr(ablation, "run_recipe", fake_run)
-    res = ablation.run_ablation(recipe, source=three, progress=False)
-    assert runs == ["loco", "loco:emotiontts_kor,es_uem", "loco:emodb,es_uem", "loco:emodb,emotiontts_kor"]
+    seen = []
+    res = ablation.run_ablation(recipe, source=three, progress=False, parts_dir=tmp_path, on_row=seen.append)
+    assert runs == ["loco:emotiontts_kor,es_uem", "loco:emodb,es_uem", "loco:emodb,emotiontts_kor", "loco"]
+    assert len(seen) == 3 and res["reused"] == []
     assert res["full"]["speaker"]["emodb"]["ua_pct"] == 20 + 5
     row = next(r for r in res["rows"] if r["without"] == "emodb")
     assert row["held_out"] == ["emotiontts_kor", "es_uem"]
     # without emodb each held-out corpus trains on one corpus instead of two: 10 points less
     assert row["delta_pts"] == pytest.approx(-10.0) and row["verdict"].startswith("earns its place")
     assert row["six_mean_ua_pct"] == pytest.approx((10 + 14 + 10 + 6 + 25) / 3)
-    assert ablation._verdict(1.9) .startswith("tie") and ablation._verdict(2.0).startswith("costs")
+    assert ablation._verdict(1.9).startswith("tie") and ablation._verdict(2.0).startswith("costs")
+    # every run was written as a part: a second ablation reads them all and runs nothing
+    runs.clear()
+    again = ablation.run_ablation(recipe, source=three, progress=False, reuse_dirs=[tmp_path / "none", tmp_path])
+    assert runs == [] and again["rows"] == res["rows"] and len(again["reused"]) == 4
+    part = ablation.run_ablation(recipe, source=three, progress=False, without=["es_uem"], reuse_dirs=[tmp_path])
+    assert [r["without"] for r in part["rows"]] == ["es_uem"] and runs == []
     with pytest.raises(ValueError, match="at least three"):
         ablation.run_ablation(recipe, source={c: six[c] for c in ("emodb", "ased")}, progress=False)
-    # one dropped corpus, the full run's scores given (as --reuse-reports reads them), a partial report per row
-    runs.clear()
-    seen = []
-    part = ablation.run_ablation(recipe, source=three, progress=False, without=["es_uem"], full=res["full"], on_row=seen.append)
-    assert runs == ["loco:emodb,emotiontts_kor"] and part["full_reused_from_reports"] and len(seen) == 1
-    assert [r["without"] for r in part["rows"]] == ["es_uem"]
-    stale = {m: {c: v for c, v in folds.items() if c != "es_uem"} for m, folds in res["full"].items()}
-    with pytest.raises(ValueError, match="not the loco corpora"):  # e.g. a report of fewer corpora
-        ablation.run_ablation(recipe, source=three, progress=False, full=stale)
+    with pytest.raises(ValueError, match="not among the loco corpora"):
+        ablation.run_ablation(recipe, source={**three, "ased": six["ased"]}, corpora=["emodb", "es_uem", "ased"],
+                              without=["emotiontts_kor"], progress=False)
 
 
-def test_ablation_reuses_only_reports_of_the_same_recipe_and_protocol(tmp_path):
+def test_ablation_reuses_only_reports_of_the_same_recipe_protocol_and_folds(tmp_path):
     import dataclasses
     import json
 
-    from train.ablation import full_from_reports
+    from train.ablation import scores_from_reports
     from train.recipe import load_recipe
 
     recipe = load_recipe("ser-default")
     fold = {"name": "emodb", "ua_pct": 50.0, "wa_pct": 51.0, "f1_pct": 49.0, "n_test": 339, "chosen": ""}
     report = {"protocol": "loco", "recipe_summary": recipe.summary(), "folds": [fold]}
     (tmp_path / "loco-ser-default-speaker.json").write_text(json.dumps(report))
-    assert full_from_reports(tmp_path, "loco", recipe) == {"speaker": {"emodb": {k: fold[k] for k in ("ua_pct", "wa_pct", "f1_pct", "n_test")}}}
-    with pytest.raises(ValueError, match="no loco:emodb,ased report"):
-        full_from_reports(tmp_path, "loco:emodb,ased", recipe)
-    other = dataclasses.replace(recipe, grid=("linear C=1",))
+    want = {"speaker": {"emodb": {k: fold[k] for k in ("ua_pct", "wa_pct", "f1_pct", "n_test")}}}
+    assert scores_from_reports(tmp_path, "loco", recipe, folds=["emodb"]) == want
+    with pytest.raises(FileNotFoundError, match="no loco:emodb,ased report"):
+        scores_from_reports(tmp_path, "loco:emodb,ased", recipe, folds=["emodb", "ased"])
     with pytest.raises(ValueError, match="another recipe setting"):
-        full_from_reports(tmp_path, "loco", other)
+        scores_from_reports(tmp_path, "loco", dataclasses.replace(recipe, grid=("linear C=1",)), folds=["emodb"])
+    with pytest.raises(ValueError, match="stale"):  # e.g. the four-corpus loco report
+        scores_from_reports(tmp_path, "loco", recipe, folds=["emodb", "ased"])

@@ -184,24 +184,20 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_ablate(args: argparse.Namespace, argv: list[str]) -> int:
     """``python -m train ablate``: train without each corpus in turn, loco on the rest (train/ablation.py)."""
-    from .ablation import full_from_reports, run_ablation, write_ablation_report
+    from .ablation import run_ablation, write_ablation_report
     from .recipe import load_recipe
 
     def names(arg: str | None) -> list[str] | None:
         return [c for c in arg.split(",") if c.strip()] if arg else None
 
-    recipe = load_recipe(args.recipe)
-    full = None
-    if args.reuse_reports:
-        from .protocols import loco_protocol
-
-        full = full_from_reports(args.out, loco_protocol(names(args.corpora)), recipe)
+    parts = Path(args.out) / "ablation"
+    reuse = [Path(args.out), parts] if args.reuse_reports else []
 
     def write(res: dict) -> dict:
         return write_ablation_report(res, args.out, command=_command(argv))
 
-    res = run_ablation(recipe, corpora=names(args.corpora), without=names(args.without), full=full, n_jobs=args.jobs,
-                       seed=args.seed, on_row=write)
+    res = run_ablation(load_recipe(args.recipe), corpora=names(args.corpora), without=names(args.without), n_jobs=args.jobs,
+                       seed=args.seed, reuse_dirs=reuse, parts_dir=parts, command=_command(argv), on_row=write)
     paths = write(res)
     _print(paths["md"].read_text())
     _print(f"reports: {paths['md']}, {paths['json']}")
@@ -583,7 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--corpora", default=None, metavar="A,B,...", help="the loco corpora (default: every corpus in the data folder; at least three)")
     s.add_argument("--without", default=None, metavar="A,B,...", help="the corpora to drop in turn (default: each of them)")
     s.add_argument("--reuse-reports", action="store_true",
-                   help="take the full run's scores from the reports `evaluate` wrote in --out (same recipe) instead of running it again")
+                   help="read finished runs of this recipe instead of running them again: `evaluate`'s reports in --out, and "
+                        "the per-run parts every ablation writes to --out/ablation/ (a split or interrupted ablation resumes)")
     s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring")
     s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s = sub.add_parser("fit", help="train a model from its recipe; writes the model, a copy of the recipe and its card")

@@ -28,10 +28,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .corpora import read_corpus
-from .evaluate import SESSION_MODES, load_protocol_features, run_recipe, write_json_and_md
+from .evaluate import SESSION_MODES, _slug, load_protocol_features, run_recipe, write_json_and_md
 from .protocols import loco_corpora, loco_protocol, make_folds
 
-__all__ = ["TIE_PTS", "run_ablation", "full_from_reports", "write_ablation_report"]
+__all__ = ["TIE_PTS", "run_ablation", "scores_from_reports", "write_ablation_report"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
+Scores = dict[str, dict[str, dict[str, float]]]
+
+
 def run_ablation(
     recipe: Any,
     *,
@@ -62,7 +65,9 @@ def run_ablation(
     seed: int = 0,
     source: Any = None,
     without: Sequence[str] | None = None,
-    full: dict[str, dict[str, dict[str, float]]] | None = None,
+    reuse_dirs: Sequence[str | Path] = (),
+    parts_dir: str | Path | None = None,
+    command: str = "",
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Score a recipe on ``loco`` with each corpus in turn left out of training and testing.
@@ -82,9 +87,15 @@ def run_ablation(
         ``{corpus: records}`` instead of the data folder (tests).
     without : sequence of str, optional
         The corpora to drop in turn (default: each of the ``loco`` corpora).
-    full : dict, optional
-        The full run's scores, ``{mode: {corpus: {"ua_pct", "wa_pct", "f1_pct", "n_test"}}}``
-        (:func:`full_from_reports`), instead of running it again.
+    reuse_dirs : sequence of str or Path
+        Folders holding finished runs (``<protocol>-<recipe>-<mode>.json``, as ``evaluate``
+        and ``parts_dir`` write them) of this recipe: such a run is read
+        (:func:`scores_from_reports`), not run again. Empty: run everything.
+    parts_dir : str or Path, optional
+        Where each run is written as it finishes (one JSON per session mode), so an
+        interrupted or split ablation resumes from them.
+    command : str
+        Written into each part.
     on_row : callable, optional
         Called with the result so far after each dropped corpus (to write a partial report).
 
@@ -96,7 +107,8 @@ def run_ablation(
         (``{X: {mode: {corpus: scores}}}``, the held-out corpora other than X), ``rows``
         (per X and mode: ``mean_ua_pct`` over the other held-out corpora, ``full_mean_ua_pct``
         over the same ones, ``delta_pts``, the same without TESS, ``six_mean_ua_pct`` with X
-        never in a training fold, ``verdict``), ``seconds``, and the recipe's name and summary.
+        never in a training fold, ``verdict``; once the full run is known), ``reused`` (the
+        runs read from reports), ``seconds``, and the recipe's name and summary.
 
     Raises
     ------
@@ -109,79 +121,117 @@ def run_ablation(
     full_set = loco_corpora(source, corpora)
     if len(full_set) < 3:
         raise ValueError(f"ablate: needs at least three loco corpora (two remain when one is dropped), got {full_set}")
+    drop = full_set if without is None else loco_corpora(source, without)
+    missing = [c for c in drop if c not in full_set]
+    if missing:
+        raise ValueError(f"ablate: --without {', '.join(missing)}: not among the loco corpora {full_set}")
     full_name = loco_protocol(full_set, source)
     kw = dict(labels=recipe.labels, label_map=recipe.label_map)
-    fs_full, X, X_aug = load_protocol_features(
-        full_name, augmentations=recipe.all_augmentations, n_jobs=n_jobs, progress=progress, source=source,
-        config=recipe.feature_config(), **kw,
-    )
-    row_of = {r.path: i for i, r in enumerate(fs_full.records)}
+    loaded: list = []
 
-    def scores(results: dict) -> dict[str, dict[str, dict[str, float]]]:
+    def features() -> tuple:
+        if not loaded:
+            fs_full, X, X_aug = load_protocol_features(
+                full_name, augmentations=recipe.all_augmentations, n_jobs=n_jobs, progress=progress, source=source,
+                config=recipe.feature_config(), **kw,
+            )
+            loaded.extend([fs_full, X, X_aug, {r.path: i for i, r in enumerate(fs_full.records)}])
+        return tuple(loaded)
+
+    reused: list[str] = []
+
+    def run(name: str, corpora_: list[str]) -> Scores:
+        for d in reuse_dirs:
+            try:
+                got = scores_from_reports(d, name, recipe, folds=corpora_)
+            except FileNotFoundError:
+                continue
+            reused.append(name)
+            return got
+        fs_full, X, X_aug, row_of = features()
+        if name == full_name:
+            fs, idx = fs_full, np.arange(len(fs_full.records))
+        else:
+            fs = make_folds(name, source, **kw)
+            idx = np.array([row_of[r.path] for r in fs.records], dtype=np.int64)
+        log.info("ablate: %s", name)
+        results = run_recipe(name, recipe, n_jobs=n_jobs, progress=progress, seed=seed, data=(fs, X[idx], [Xa[idx] for Xa in X_aug]))
+        if parts_dir is not None:
+            for mode, res in results.items():
+                path = Path(parts_dir) / f"{_slug(f'{res.protocol}-{recipe.name}-{mode}')}.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps({**res.to_json(), "command": command}, indent=2))
         return {
             mode: {f.name: {"ua_pct": f.ua_pct, "wa_pct": f.wa_pct, "f1_pct": f.f1_pct, "n_test": f.n_test} for f in res.folds}
             for mode, res in results.items()
         }
 
-    full_reused = full is not None
-    for mode, folds in (full or {}).items():
-        if sorted(folds) != sorted(full_set):
-            raise ValueError(f"ablate: the full run's {mode} folds are {sorted(folds)}, not the loco corpora {full_set}; re-run it")
-    if full is None:
-        log.info("ablate: full run %s", full_name)
-        full = scores(run_recipe(full_name, recipe, n_jobs=n_jobs, progress=progress, seed=seed, data=(fs_full, X, X_aug)))
-    modes = list(full)
     ablated: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    drop = full_set if without is None else loco_corpora(source, without)
-    missing = [c for c in drop if c not in full_set]
-    if missing:
-        raise ValueError(f"ablate: --without {', '.join(missing)}: not among the loco corpora {full_set}")
     out: dict[str, Any] = {
         "recipe": recipe.name, "recipe_summary": recipe.summary(), "protocol": full_name, "corpora": full_set,
-        "modes": modes, "full": full, "full_reused_from_reports": full_reused, "ablated": ablated, "rows": rows,
+        "modes": [], "full": {}, "ablated": ablated, "rows": rows, "reused": reused,
         "tie_pts": TIE_PTS, "seconds": 0.0, "online_seed": seed,
     }
+
+    def fill_rows() -> None:
+        full = out["full"]
+        rows.clear()
+        for dropped, by_mode in ablated.items():
+            rest = [c for c in full_set if c != dropped]
+            no_tess = [c for c in rest if c != _TESS]
+            for mode in out["modes"]:
+                abl, base = by_mode[mode], full[mode]
+                mean, full_mean = _mean([abl[c]["ua_pct"] for c in rest]), _mean([base[c]["ua_pct"] for c in rest])
+                mean_nt, full_nt = _mean([abl[c]["ua_pct"] for c in no_tess]), _mean([base[c]["ua_pct"] for c in no_tess])
+                six = [abl[c]["ua_pct"] for c in rest] + [base[dropped]["ua_pct"]]
+                six_nt = [abl[c]["ua_pct"] for c in no_tess] + ([base[dropped]["ua_pct"]] if dropped != _TESS else [])
+                rows.append({
+                    "without": dropped, "mode": mode, "held_out": rest,
+                    "mean_ua_pct": mean, "full_mean_ua_pct": full_mean, "delta_pts": mean - full_mean,
+                    "mean_ua_pct_no_tess": mean_nt, "full_mean_ua_pct_no_tess": full_nt, "delta_pts_no_tess": mean_nt - full_nt,
+                    "six_mean_ua_pct": _mean(six), "six_mean_ua_pct_no_tess": _mean(six_nt),
+                    "verdict": _verdict(mean - full_mean),
+                })
+
+    def set_full(full: Scores) -> None:
+        out["full"], out["modes"] = full, list(full)
+
+    for d in reuse_dirs:  # the full run first when it is already there (rows as they come)
+        try:
+            set_full(scores_from_reports(d, full_name, recipe, folds=full_set))
+            reused.append(full_name)
+            break
+        except FileNotFoundError:
+            continue
     for dropped in drop:
         rest = [c for c in full_set if c != dropped]
-        name = loco_protocol(rest, source)
-        fs = make_folds(name, source, **kw)
-        idx = np.array([row_of[r.path] for r in fs.records], dtype=np.int64)
-        log.info("ablate: without %s: %s", dropped, name)
-        ablated[dropped] = scores(
-            run_recipe(name, recipe, n_jobs=n_jobs, progress=progress, seed=seed, data=(fs, X[idx], [Xa[idx] for Xa in X_aug]))
-        )
-        for mode in modes:
-            abl, base = ablated[dropped][mode], full[mode]
-            no_tess = [c for c in rest if c != _TESS]
-            mean, full_mean = _mean([abl[c]["ua_pct"] for c in rest]), _mean([base[c]["ua_pct"] for c in rest])
-            mean_nt, full_nt = _mean([abl[c]["ua_pct"] for c in no_tess]), _mean([base[c]["ua_pct"] for c in no_tess])
-            six = [abl[c]["ua_pct"] for c in rest] + [base[dropped]["ua_pct"]]
-            six_nt = [abl[c]["ua_pct"] for c in no_tess] + ([base[dropped]["ua_pct"]] if dropped != _TESS else [])
-            rows.append({
-                "without": dropped, "mode": mode, "held_out": rest,
-                "mean_ua_pct": mean, "full_mean_ua_pct": full_mean, "delta_pts": mean - full_mean,
-                "mean_ua_pct_no_tess": mean_nt, "full_mean_ua_pct_no_tess": full_nt, "delta_pts_no_tess": mean_nt - full_nt,
-                "six_mean_ua_pct": _mean(six), "six_mean_ua_pct_no_tess": _mean(six_nt),
-                "verdict": _verdict(mean - full_mean),
-            })
+        ablated[dropped] = run(loco_protocol(rest, source), rest)
+        if out["full"]:
+            fill_rows()
         out["seconds"] = time.perf_counter() - t0
         if on_row is not None:
             on_row(out)
+    if not out["full"]:
+        set_full(run(full_name, full_set))
+        fill_rows()
+    out["seconds"] = time.perf_counter() - t0
     return out
 
 
-def full_from_reports(reports_dir: str | Path, protocol: str, recipe: Any) -> dict[str, dict[str, dict[str, float]]]:
-    """The full run's scores from the reports ``python -m train evaluate`` wrote for it.
+def scores_from_reports(reports_dir: str | Path, protocol: str, recipe: Any, *, folds: Sequence[str]) -> Scores:
+    """A finished run's scores from its reports (``evaluate``'s, or an ablation's parts).
 
     Parameters
     ----------
     reports_dir : str or Path
-        Where ``evaluate`` wrote ``<protocol>-<recipe>-<mode>.json`` (``reports/``).
+        Where ``<protocol>-<recipe>-<mode>.json`` were written (``reports/``).
     protocol : str
-        The full run's protocol (``"loco"`` or ``"loco:<a>,<b>,..."``).
+        The run's protocol (``"loco"`` or ``"loco:<a>,<b>,..."``).
     recipe : train.recipe.Recipe
-        Its reports must describe this recipe (same name and summary).
+        The reports must describe this recipe (same name and summary).
+    folds : sequence of str
+        The folds (held-out corpora) the run must have.
 
     Returns
     -------
@@ -191,12 +241,12 @@ def full_from_reports(reports_dir: str | Path, protocol: str, recipe: Any) -> di
 
     Raises
     ------
+    FileNotFoundError
+        No report of ``protocol`` for this recipe name in ``reports_dir``.
     ValueError
-        No report, or a report of another protocol or another recipe setting.
+        A report of another protocol, another recipe setting or other folds (stale).
     """
-    from .evaluate import _slug
-
-    out: dict[str, dict[str, dict[str, float]]] = {}
+    out: Scores = {}
     for mode in [*SESSION_MODES, "none"]:
         path = Path(reports_dir) / f"{_slug(f'{protocol}-{recipe.name}-{mode}')}.json"
         if not path.exists():
@@ -204,9 +254,12 @@ def full_from_reports(reports_dir: str | Path, protocol: str, recipe: Any) -> di
         d = json.loads(path.read_text())
         if d.get("protocol") != protocol or d.get("recipe_summary") != recipe.summary():
             raise ValueError(f"{path}: a report of {d.get('protocol')!r} with another recipe setting; re-run the evaluation")
+        names = [f["name"] for f in d["folds"]]
+        if sorted(names) != sorted(folds):
+            raise ValueError(f"{path}: folds {names}, not {list(folds)}; a stale report: re-run it")
         out[mode] = {f["name"]: {k: f[k] for k in ("ua_pct", "wa_pct", "f1_pct", "n_test")} for f in d["folds"]}
     if not out:
-        raise ValueError(f"no {protocol} report of recipe {recipe.name} in {reports_dir}: run `python -m train evaluate` first")
+        raise FileNotFoundError(f"no {protocol} report of recipe {recipe.name} in {reports_dir}")
     return out
 
 
@@ -244,9 +297,10 @@ def write_ablation_report(res: dict[str, Any], out_dir: Any, *, command: str = "
         "held-out corpora with X never in a training fold (X's own fold as in the full run).",
         "",
     ]
-    if res.get("full_reused_from_reports"):
-        lines += [f"The full run's scores are those of the `python -m train evaluate` reports of `{res['protocol']}` "
-                  "for this recipe (`--reuse-reports`: the same training and scoring, not run again).", ""]
+    if res.get("reused"):
+        lines += ["Read from finished runs' reports (`--reuse-reports`: `python -m train evaluate`'s in the report folder, "
+                  "an earlier ablation's in its `ablation/` folder; the same training and scoring, not run again): "
+                  + ", ".join(f"`{p}`" for p in res["reused"]) + ".", ""]
     done = sorted({r["without"] for r in res["rows"]}, key=corpora.index)
     if len(done) < len(corpora):
         lines += [f"Partial: dropped so far {', '.join(done) or 'none'} of {', '.join(corpora)}.", ""]
