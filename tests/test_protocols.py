@@ -326,6 +326,7 @@ def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeyp
     must be the row of the same file, every fold its own corpus, X never trained nor tested;
     the runs it writes as parts are read back instead of run again."""
     import dataclasses
+    import json
 
     from train import ablation
     from train.evaluate import FoldScore
@@ -380,6 +381,12 @@ def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeyp
     assert runs == [] and again["rows"] == res["rows"] and len(again["reused"]) == 4
     part = ablation.run_ablation(recipe, source=three, progress=False, without=["es_uem"], reuse_dirs=[tmp_path])
     assert [r["without"] for r in part["rows"]] == ["es_uem"] and runs == []
+    # a stale part (here: of the full run, with a fold missing) is run again, not reused
+    stale = tmp_path / "loco-ser-default-speaker.json"
+    d = json.loads(stale.read_text())
+    stale.write_text(json.dumps({**d, "folds": d["folds"][:2]}))
+    again = ablation.run_ablation(recipe, source=three, progress=False, reuse_dirs=[tmp_path])
+    assert runs == ["loco"] and again["rows"] == res["rows"]
     with pytest.raises(ValueError, match="at least three"):
         ablation.run_ablation(recipe, source={c: six[c] for c in ("emodb", "ased")}, progress=False)
     with pytest.raises(ValueError, match="not among the loco corpora"):

@@ -90,7 +90,8 @@ def run_ablation(
     reuse_dirs : sequence of str or Path
         Folders holding finished runs (``<protocol>-<recipe>-<mode>.json``, as ``evaluate``
         and ``parts_dir`` write them) of this recipe: such a run is read
-        (:func:`scores_from_reports`), not run again. Empty: run everything.
+        (:func:`scores_from_reports`), not run again; a stale one (another recipe setting,
+        other folds) is logged and run. Empty: run everything.
     parts_dir : str or Path, optional
         Where each run is written as it finishes (one JSON per session mode), so an
         interrupted or split ablation resumes from them.
@@ -140,13 +141,22 @@ def run_ablation(
 
     reused: list[str] = []
 
-    def run(name: str, corpora_: list[str]) -> Scores:
+    def lookup(name: str, corpora_: list[str]) -> Scores | None:
         for d in reuse_dirs:
             try:
                 got = scores_from_reports(d, name, recipe, folds=corpora_)
             except FileNotFoundError:
                 continue
+            except ValueError as exc:  # stale (e.g. a report of fewer corpora): not reused
+                log.warning("ablate: not reused: %s", exc)
+                continue
             reused.append(name)
+            return got
+        return None
+
+    def run(name: str, corpora_: list[str]) -> Scores:
+        got = lookup(name, corpora_)
+        if got is not None:
             return got
         fs_full, X, X_aug, row_of = features()
         if name == full_name:
@@ -197,13 +207,9 @@ def run_ablation(
     def set_full(full: Scores) -> None:
         out["full"], out["modes"] = full, list(full)
 
-    for d in reuse_dirs:  # the full run first when it is already there (rows as they come)
-        try:
-            set_full(scores_from_reports(d, full_name, recipe, folds=full_set))
-            reused.append(full_name)
-            break
-        except FileNotFoundError:
-            continue
+    full_now = lookup(full_name, full_set)  # the full run first when it is already there (rows as they come)
+    if full_now is not None:
+        set_full(full_now)
     for dropped in drop:
         rest = [c for c in full_set if c != dropped]
         ablated[dropped] = run(loco_protocol(rest, source), rest)
