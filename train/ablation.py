@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .corpora import read_corpus
-from .evaluate import SESSION_MODES, _slug, load_protocol_features, run_recipe, write_json_and_md
+from .evaluate import SESSION_MODES, load_protocol_features, run_recipe, write_json_and_md
 from .protocols import loco_corpora, loco_protocol, make_folds
 
 __all__ = ["TIE_PTS", "run_ablation", "scores_from_reports", "write_ablation_report"]
@@ -39,6 +39,13 @@ log = logging.getLogger(__name__)
 TIE_PTS = 2.0
 #: The two-speaker corpus left out of the "mean without TESS" (DESIGN.md).
 _TESS = "tess"
+
+
+def _report_name(protocol: str, recipe_name: str, mode: str) -> str:
+    """``<protocol>-<recipe>-<mode>.json`` as :func:`train.evaluate.write_reports` names a
+    recipe's report (characters other than letters, digits, ``-`` and ``_`` become ``_``)."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{protocol}-{recipe_name}-{mode}").strip("_")
+    return f"{stem}.json"
 
 
 def _verdict(delta: float) -> str:
@@ -168,7 +175,7 @@ def run_ablation(
         results = run_recipe(name, recipe, n_jobs=n_jobs, progress=progress, seed=seed, data=(fs, X[idx], [Xa[idx] for Xa in X_aug]))
         if parts_dir is not None:
             for mode, res in results.items():
-                path = Path(parts_dir) / f"{_slug(f'{res.protocol}-{recipe.name}-{mode}')}.json"
+                path = Path(parts_dir) / _report_name(res.protocol, recipe.name, mode)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps({**res.to_json(), "command": command}, indent=2))
         return {
@@ -254,7 +261,7 @@ def scores_from_reports(reports_dir: str | Path, protocol: str, recipe: Any, *, 
     """
     out: Scores = {}
     for mode in [*SESSION_MODES, "none"]:
-        path = Path(reports_dir) / f"{_slug(f'{protocol}-{recipe.name}-{mode}')}.json"
+        path = Path(reports_dir) / _report_name(protocol, recipe.name, mode)
         if not path.exists():
             continue
         d = json.loads(path.read_text())
