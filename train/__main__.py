@@ -123,13 +123,17 @@ def _evaluate_room(args: argparse.Namespace, argv: list[str], recipe) -> int:  #
 
 
 def _ua_table(results: dict) -> str:
-    """Per-fold and mean UA (percent), one row per session mode, as aligned text."""
+    """Per-fold and mean UA (percent), one row per session mode, as aligned text; with a TESS
+    fold among three or more, also the mean without it (TESS has two speakers: DESIGN.md)."""
     first = next(iter(results.values()))
     names = [f.name for f in first.folds]
-    head = ["UA %"] + names + ["mean"]
+    no_tess = "tess" in names and len(names) > 2
+    head = ["UA %"] + names + ["mean"] + (["mean w/o TESS"] if no_tess else [])
     rows = [head]
     for mode, res in results.items():
-        rows.append([_MODE_ROWS[mode].split(" (")[0] + f" ({mode})"] + [f"{f.ua_pct:.1f}" for f in res.folds] + [f"{res.ua_pct[0]:.1f}"])
+        rest = [f.ua_pct for f in res.folds if f.name != "tess"]
+        rows.append([_MODE_ROWS[mode].split(" (")[0] + f" ({mode})"] + [f"{f.ua_pct:.1f}" for f in res.folds] + [f"{res.ua_pct[0]:.1f}"]
+                    + ([f"{np.mean(rest):.1f}"] if no_tess else []))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
 
