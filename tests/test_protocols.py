@@ -381,6 +381,12 @@ def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeyp
     assert runs == [] and again["rows"] == res["rows"] and len(again["reused"]) == 4
     part = ablation.run_ablation(recipe, source=three, progress=False, without=["es_uem"], reuse_dirs=[tmp_path])
     assert [r["without"] for r in part["rows"]] == ["es_uem"] and runs == []
+    # one share of a split ablation reads the full run but never runs it: no rows without it
+    (tmp_path / "share").mkdir()
+    share = ablation.run_ablation(recipe, source=three, progress=False, without=["emodb"], reuse_dirs=[tmp_path / "share"],
+                                  parts_dir=tmp_path / "share", run_full=False)
+    assert runs == ["loco:emotiontts_kor,es_uem"] and share["rows"] == [] and share["full"] == {}
+    runs.clear()
     # a stale part (here: of the full run, with a fold missing) is run again, not reused
     stale = tmp_path / "loco-ser-default-speaker.json"
     d = json.loads(stale.read_text())

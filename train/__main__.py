@@ -201,7 +201,8 @@ def cmd_ablate(args: argparse.Namespace, argv: list[str]) -> int:
         return write_ablation_report(res, args.out, command=_command(argv))
 
     res = run_ablation(load_recipe(args.recipe), corpora=names(args.corpora), without=names(args.without), n_jobs=args.jobs,
-                       seed=args.seed, reuse_dirs=reuse, parts_dir=parts, command=_command(argv), on_row=write)
+                       seed=args.seed, reuse_dirs=reuse, parts_dir=parts, command=_command(argv), on_row=write,
+                       run_full=args.without is None)
     paths = write(res)
     _print(paths["md"].read_text())
     _print(f"reports: {paths['md']}, {paths['json']}")
@@ -581,7 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ablate", help="train without each corpus in turn, loco on the rest: does every training corpus earn its place?")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
     s.add_argument("--corpora", default=None, metavar="A,B,...", help="the loco corpora (default: every corpus in the data folder; at least three)")
-    s.add_argument("--without", default=None, metavar="A,B,...", help="the corpora to drop in turn (default: each of them)")
+    s.add_argument("--without", default=None, metavar="A,B,...",
+                   help="the corpora to drop in turn (default: each of them); the full run is then only read, not run "
+                        "(one share of an ablation split over processes: assemble with --reuse-reports)")
     s.add_argument("--reuse-reports", action="store_true",
                    help="read finished runs of this recipe instead of running them again: `evaluate`'s reports in --out, and "
                         "the per-run parts every ablation writes to --out/ablation/ (a split or interrupted ablation resumes)")

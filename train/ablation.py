@@ -76,6 +76,7 @@ def run_ablation(
     parts_dir: str | Path | None = None,
     command: str = "",
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    run_full: bool = True,
 ) -> dict[str, Any]:
     """Score a recipe on ``loco`` with each corpus in turn left out of training and testing.
 
@@ -106,6 +107,9 @@ def run_ablation(
         Written into each part.
     on_row : callable, optional
         Called with the result so far after each dropped corpus (to write a partial report).
+    run_full : bool, default True
+        Run the full ``loco`` when no report of it is found; False: leave it (and the rows) to
+        a later run (one share of an ablation split over processes with ``without``).
 
     Returns
     -------
@@ -226,8 +230,15 @@ def run_ablation(
         if on_row is not None:
             on_row(out)
     if not out["full"]:
-        set_full(run(full_name, full_set))
-        fill_rows()
+        full_now = lookup(full_name, full_set) if not run_full else None
+        if full_now is None and run_full:
+            full_now = run(full_name, full_set)
+        if full_now is not None:
+            set_full(full_now)
+            fill_rows()
+        else:
+            log.warning("ablate: no %s run of %s yet: the rows need it (run ablate --reuse-reports without --without)",
+                        full_name, recipe.name)
     out["seconds"] = time.perf_counter() - t0
     return out
 
