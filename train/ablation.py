@@ -322,8 +322,9 @@ def write_ablation_report(res: dict[str, Any], out_dir: Any, *, command: str = "
         "",
     ]
     if res.get("reused"):
-        lines += ["Read from finished runs' reports (`--reuse-reports`: `python -m train evaluate`'s in the report folder, "
-                  "an earlier ablation's in its `ablation/` folder; the same training and scoring, not run again): "
+        lines += ["Read from finished runs' reports (`--reuse-reports`: those `python -m train evaluate` and earlier "
+                  "ablations wrote in the report folder or its `ablation/` folder, each JSON with its command; the same "
+                  "training and scoring, not run again): "
                   + ", ".join(f"`{p}`" for p in res["reused"]) + ".", ""]
     done = sorted({r["without"] for r in res["rows"]}, key=corpora.index)
     if len(done) < len(corpora):
