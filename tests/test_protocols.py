@@ -321,10 +321,12 @@ def test_loco_subset_by_name(six):
         make_folds("loco:", six)
 
 
-def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeypatch):
+def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeypatch, tmp_path):
     """run_ablation slices the full run's feature rows for each "without X" run: every row
-    must be the row of the same file, every fold its own corpus, X never trained nor tested."""
+    must be the row of the same file, every fold its own corpus, X never trained nor tested;
+    the runs it writes as parts are read back instead of run again."""
     import dataclasses
+    import json
 
     from train import ablation
     from train.evaluate import FoldScore
@@ -341,6 +343,13 @@ def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeyp
 
     runs = []
 
+    class Result:
+        def __init__(self, protocol, folds):
+            self.protocol, self.folds = protocol, folds
+
+        def to_json(self):
+            return {"protocol": self.protocol, "recipe_summary": recipe.summary(), "folds": [f.__dict__ for f in self.folds]}
+
     def fake_run(protocol, recipe, *, data, **_):
         fs, X, _aug = data
         assert X[:, 0].tolist() == [rows[r.path] for r in fs.records]  # the same file's row
@@ -351,19 +360,78 @@ def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeyp
             ua = 10.0 * len(set(fs.corpora[f.train_idx])) + len(f.name)
             folds.append(FoldScore(name=f.name, ua_pct=ua, wa_pct=ua, f1_pct=ua, n_test=len(f.test_idx)))
         runs.append(fs.protocol)
-        res = type("R", (), {"folds": folds})()
-        return {"speaker": res}
+        return {"speaker": Result(fs.protocol, folds)}
 
     monkeypatch.setattr(ablation, "load_protocol_features", fake_features)
     monkeypatch.setattr(ablation, "run_recipe", fake_run)
-    res = ablation.run_ablation(recipe, source=three, progress=False)
-    assert runs == ["loco", "loco:emotiontts_kor,es_uem", "loco:emodb,es_uem", "loco:emodb,emotiontts_kor"]
+    seen = []
+    res = ablation.run_ablation(recipe, source=three, progress=False, parts_dir=tmp_path, on_row=seen.append)
+    assert runs == ["loco:emotiontts_kor,es_uem", "loco:emodb,es_uem", "loco:emodb,emotiontts_kor", "loco"]
+    assert len(seen) == 3 and res["reused"] == []
     assert res["full"]["speaker"]["emodb"]["ua_pct"] == 20 + 5
     row = next(r for r in res["rows"] if r["without"] == "emodb")
     assert row["held_out"] == ["emotiontts_kor", "es_uem"]
     # without emodb each held-out corpus trains on one corpus instead of two: 10 points less
     assert row["delta_pts"] == pytest.approx(-10.0) and row["verdict"].startswith("earns its place")
     assert row["six_mean_ua_pct"] == pytest.approx((10 + 14 + 10 + 6 + 25) / 3)
-    assert ablation._verdict(1.9) .startswith("tie") and ablation._verdict(2.0).startswith("costs")
+    assert ablation._verdict(1.9).startswith("tie") and ablation._verdict(2.0).startswith("costs")
+    # every run was written as a part: a second ablation reads them all and runs nothing
+    runs.clear()
+    again = ablation.run_ablation(recipe, source=three, progress=False, reuse_dirs=[tmp_path / "none", tmp_path])
+    assert runs == [] and again["rows"] == res["rows"] and len(again["reused"]) == 4
+    part = ablation.run_ablation(recipe, source=three, progress=False, without=["es_uem"], reuse_dirs=[tmp_path])
+    assert [r["without"] for r in part["rows"]] == ["es_uem"] and runs == []
+    # one share of a split ablation reads the full run but never runs it: no rows without it
+    (tmp_path / "share").mkdir()
+    share = ablation.run_ablation(recipe, source=three, progress=False, without=["emodb"], reuse_dirs=[tmp_path / "share"],
+                                  parts_dir=tmp_path / "share", run_full=False)
+    assert runs == ["loco:emotiontts_kor,es_uem"] and share["rows"] == [] and share["full"] == {}
+    runs.clear()
+    # a stale part (here: of the full run, with a fold missing) is run again, not reused
+    stale = tmp_path / "loco-ser-default-speaker.json"
+    d = json.loads(stale.read_text())
+    stale.write_text(json.dumps({**d, "folds": d["folds"][:2]}))
+    again = ablation.run_ablation(recipe, source=three, progress=False, reuse_dirs=[tmp_path])
+    assert runs == ["loco"] and again["rows"] == res["rows"]
     with pytest.raises(ValueError, match="at least three"):
         ablation.run_ablation(recipe, source={c: six[c] for c in ("emodb", "ased")}, progress=False)
+    with pytest.raises(ValueError, match="not among the loco corpora"):
+        ablation.run_ablation(recipe, source={**three, "ased": six["ased"]}, corpora=["emodb", "es_uem", "ased"],
+                              without=["emotiontts_kor"], progress=False)
+
+
+def test_ablation_reuses_only_reports_of_the_same_recipe_protocol_and_folds(tmp_path):
+    import dataclasses
+    import json
+
+    from train.ablation import scores_from_reports
+    from train.recipe import load_recipe
+
+    recipe = load_recipe("ser-default")
+    fold = {"name": "emodb", "ua_pct": 50.0, "wa_pct": 51.0, "f1_pct": 49.0, "n_test": 339, "chosen": ""}
+    report = {"protocol": "loco", "recipe_summary": recipe.summary(), "folds": [fold]}
+    (tmp_path / "loco-ser-default-speaker.json").write_text(json.dumps(report))
+    want = {"speaker": {"emodb": {k: fold[k] for k in ("ua_pct", "wa_pct", "f1_pct", "n_test")}}}
+    assert scores_from_reports(tmp_path, "loco", recipe, folds=["emodb"]) == want
+    with pytest.raises(FileNotFoundError, match="no loco:emodb,ased report"):
+        scores_from_reports(tmp_path, "loco:emodb,ased", recipe, folds=["emodb", "ased"])
+    with pytest.raises(ValueError, match="another recipe setting"):
+        scores_from_reports(tmp_path, "loco", dataclasses.replace(recipe, grid=("linear C=1",)), folds=["emodb"])
+    with pytest.raises(ValueError, match="stale"):  # e.g. the four-corpus loco report
+        scores_from_reports(tmp_path, "loco", recipe, folds=["emodb", "ased"])
+
+
+def test_evaluate_prints_the_loco_mean_without_tess():
+    from train.__main__ import _ua_table
+    from train.evaluate import FoldScore
+
+    class Result:
+        def __init__(self, uas):
+            self.folds = [FoldScore(name=n, ua_pct=v, wa_pct=v, f1_pct=v, n_test=1) for n, v in uas]
+            self.ua_pct = (float(np.mean([v for _, v in uas])), 0.0)
+
+    table = _ua_table({"speaker": Result([("ravdess", 52.0), ("tess", 62.0), ("emodb", 76.0)])}).splitlines()
+    assert table[0].split()[-4:] == ["mean", "mean", "w/o", "TESS"]
+    assert table[1].split()[-2:] == ["63.3", "64.0"]  # (52 + 62 + 76) / 3, (52 + 76) / 2
+    # tess-loso's folds are its two speakers: no such column
+    assert "TESS" not in _ua_table({"speaker": Result([("tess-OAF", 50.0), ("tess-YAF", 60.0)])})

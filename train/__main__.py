@@ -133,13 +133,17 @@ def _evaluate_room(args: argparse.Namespace, argv: list[str], recipe) -> int:  #
 
 
 def _ua_table(results: dict) -> str:
-    """Per-fold and mean UA (percent), one row per session mode, as aligned text."""
+    """Per-fold and mean UA (percent), one row per session mode, as aligned text; with a TESS
+    fold among three or more, also the mean without it (TESS has two speakers: DESIGN.md)."""
     first = next(iter(results.values()))
     names = [f.name for f in first.folds]
-    head = ["UA %"] + names + ["mean"]
+    no_tess = "tess" in names and len(names) > 2
+    head = ["UA %"] + names + ["mean"] + (["mean w/o TESS"] if no_tess else [])
     rows = [head]
     for mode, res in results.items():
-        rows.append([_MODE_ROWS[mode].split(" (")[0] + f" ({mode})"] + [f"{f.ua_pct:.1f}" for f in res.folds] + [f"{res.ua_pct[0]:.1f}"])
+        rest = [f.ua_pct for f in res.folds if f.name != "tess"]
+        rows.append([_MODE_ROWS[mode].split(" (")[0] + f" ({mode})"] + [f"{f.ua_pct:.1f}" for f in res.folds] + [f"{res.ua_pct[0]:.1f}"]
+                    + ([f"{np.mean(rest):.1f}"] if no_tess else []))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
 
@@ -229,9 +233,19 @@ def cmd_ablate(args: argparse.Namespace, argv: list[str]) -> int:
     from .ablation import run_ablation, write_ablation_report
     from .recipe import load_recipe
 
-    corpora = [c for c in args.corpora.split(",") if c.strip()] if args.corpora else None
-    res = run_ablation(load_recipe(args.recipe), corpora=corpora, n_jobs=args.jobs, seed=args.seed)
-    paths = write_ablation_report(res, args.out, command=_command(argv))
+    def names(arg: str | None) -> list[str] | None:
+        return [c for c in arg.split(",") if c.strip()] if arg else None
+
+    parts = Path(args.out) / "ablation"
+    reuse = [Path(args.out), parts] if args.reuse_reports else []
+
+    def write(res: dict) -> dict:
+        return write_ablation_report(res, args.out, command=_command(argv))
+
+    res = run_ablation(load_recipe(args.recipe), corpora=names(args.corpora), without=names(args.without), n_jobs=args.jobs,
+                       seed=args.seed, reuse_dirs=reuse, parts_dir=parts, command=_command(argv), on_row=write,
+                       run_full=args.without is None)
+    paths = write(res)
     _print(paths["md"].read_text())
     _print(f"reports: {paths['md']}, {paths['json']}")
     return 0
@@ -702,6 +716,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ablate", help="train without each corpus in turn, loco on the rest: does every training corpus earn its place?")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
     s.add_argument("--corpora", default=None, metavar="A,B,...", help="the loco corpora (default: every corpus in the data folder; at least three)")
+    s.add_argument("--without", default=None, metavar="A,B,...",
+                   help="the corpora to drop in turn (default: each of them); the full run is then only read, not run "
+                        "(one share of an ablation split over processes: assemble with --reuse-reports)")
+    s.add_argument("--reuse-reports", action="store_true",
+                   help="read finished runs of this recipe instead of running them again: `evaluate`'s reports in --out, and "
+                        "the per-run parts every ablation writes to --out/ablation/ (a split or interrupted ablation resumes)")
     s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring")
     s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s = sub.add_parser("fit", help="train a model from its recipe; writes the model, a copy of the recipe and its card")
