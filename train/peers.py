@@ -232,7 +232,7 @@ def run_peer(
             if m == "one-emotion":
                 kw["groups"] = np.array([f"{g}|{c}" for g, c in zip(groups[te], y[te])], dtype=object)
             if m == "online":
-                kw["online_seed"] = seed
+                kw["online"] = seed  # the model object's seeded per-session live order
             pred, yt = scored_argmax(est, fs, X[te], te, **kw)
             sc = scorers[m].add(fold.name, yt, pred, est.chosen_)
             log.info("%s %s %s [%s]: UA %.1f %%", feature_set, protocol, fold.name, m, sc.ua_pct)
