@@ -57,10 +57,12 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ser_live.labels import CORE_LABELS as _CORE_LABELS
+
 from .common import REPO_ROOT, SR, build_session, corpus_utterances, md_table, progress, ser_live_cmd, write_wav
 
 __all__ = [
-    "NAME", "CORE_LABELS", "Floor", "Condition", "FLOORS", "QUICK_FLOORS", "LEVELS_DBFS", "Settings",
+    "NAME", "SESSION_LABELS", "Floor", "Condition", "FLOORS", "QUICK_FLOORS", "LEVELS_DBFS", "Settings",
     "fan_noise", "floor_noise", "speaker_sets", "speaker_session", "fold_model", "replay_live",
     "predict_offline", "match_results", "balanced_accuracy_pct", "score_speaker", "early_late",
     "route_column", "run_harness", "run", "summary_rows", "markdown", "main",
@@ -70,8 +72,9 @@ log = logging.getLogger("benchmarks.live_offline")
 
 #: Section name in ``python -m benchmarks``.
 NAME = "live_offline"
-#: The four core classes the fold models are scored on (``loco``).
-CORE_LABELS: tuple[str, ...] = ("angry", "happy", "neutral", "sad")
+#: The four core classes the fold models are scored on (``loco``), in alphabetical order
+#: (the order sessions are built in).
+SESSION_LABELS = tuple(sorted(_CORE_LABELS))
 #: A result counts as merging two played utterances when it overlaps each by at least this (s).
 MERGE_MIN_S = 0.25
 #: Played utterances counted as "the first of a session" by :func:`early_late`.
@@ -286,7 +289,7 @@ def speaker_sets(corpus: str, *, per_class: int, seed: int = 0, data_root: str |
     from train.corpora import default_data_root, read_corpus
 
     root = Path(data_root) if data_root else default_data_root()
-    recs = [r for r in read_corpus(corpus, root / corpus, check_audio=False).records if r.label in CORE_LABELS]
+    recs = [r for r in read_corpus(corpus, root / corpus, check_audio=False).records if r.label in SESSION_LABELS]
     by: dict[str, dict[str, list[str]]] = {}
     for r in sorted(recs, key=lambda r: r.path):
         by.setdefault(r.speaker, {}).setdefault(r.label, []).append(r.path)
@@ -299,7 +302,7 @@ def speaker_sets(corpus: str, *, per_class: int, seed: int = 0, data_root: str |
     for spk in names:
         rng = np.random.default_rng([seed, int(hashlib.sha1(spk.encode()).hexdigest()[:8], 16)])
         items = []
-        for lab in CORE_LABELS:
+        for lab in SESSION_LABELS:
             files = by[spk].get(lab, [])
             pick = rng.permutation(len(files))[:per_class]
             items += [(files[i], lab) for i in sorted(pick)]
@@ -503,7 +506,7 @@ def balanced_accuracy_pct(y_true: Sequence[str], y_pred: Sequence[str | None]) -
 
 
 def _core_argmax(probs: dict[str, float]) -> str:
-    return max(CORE_LABELS, key=lambda k: probs.get(k, -1.0))
+    return max(SESSION_LABELS, key=lambda k: probs.get(k, -1.0))
 
 
 def score_speaker(items: Sequence[tuple[str, str]], session, results: Sequence[dict],
@@ -537,7 +540,7 @@ def score_speaker(items: Sequence[tuple[str, str]], session, results: Sequence[d
         live_lab = None
         if asg:
             w = np.array([ov for _, ov in asg])
-            p = {c: float(np.dot(w, [results[i]["probabilities"].get(c, 0.0) for i, _ in asg])) for c in CORE_LABELS}
+            p = {c: float(np.dot(w, [results[i]["probabilities"].get(c, 0.0) for i, _ in asg])) for c in SESSION_LABELS}
             live_lab = _core_argmax(p)
         utts.append({
             "order": k, "path": path, "label": lab, "live": live_lab, "offline": off_lab,
