@@ -27,6 +27,7 @@ from .recipe import Recipe, RecipeClassifier, display_path
 
 __all__ = [
     "FoldScore", "EvaluationResult", "SESSION_MODES", "load_protocol_features", "run_protocol", "run_recipe",
+    "training_rows",
     "write_reports",
 ]
 
@@ -387,7 +388,7 @@ def run_recipe(
             "dropped": dict(fs.dropped), "n_records": len(fs.records), "recipe": recipe.name,
             "recipe_path": display_path(recipe.path), "recipe_summary": recipe.summary(), "session_mode": m,
             "session_mode_doc": SESSION_MODES.get(m, "no session normaliser"),
-            "trained_labels": list(fs.labels), "online_seed": seed,
+            "trained_labels": list(fs.labels), "online_seed": seed, "train_corpora": list(recipe.corpora),
             **({"noise_branch": branch} if branch else {}),
         }
         out[m] = scorers[m].result(
@@ -411,8 +412,48 @@ def fit_fold(base: RecipeClassifier, fs: FoldSet, X: np.ndarray, X_aug: list[np.
     -------
     RecipeClassifier
     """
-    tr = fold.train_idx
+    tr = training_rows(fs, fold, base.recipe.corpora)
     return clone(base).fit(X[tr], fs.y[tr], groups=fs.groups[tr], augmented=[Xa[tr] for Xa in X_aug])
+
+
+def training_rows(fs: FoldSet, fold: Any, corpora: Sequence[str] | None) -> np.ndarray:
+    """The rows a fold trains on: its training rows, on a corpus-level protocol only those of
+    the recipe's training corpora.
+
+    ``loco`` (and ``personal``, which uses its folds) holds out every corpus of the protocol
+    in turn and tests on it, but trains only on the corpora the recipe names (``corpora`` in
+    its TOML): a corpus the recipe leaves out of training is still a held-out test corpus,
+    never a training one, so ``train evaluate`` scores exactly what ``train fit`` would build
+    without the held-out corpus. Within-corpus protocols (``ravdess-6fold``, ``*-loso``,
+    ``cross:``) name their corpora themselves and are unchanged.
+
+    Parameters
+    ----------
+    fs : FoldSet
+    fold : Fold
+    corpora : sequence of str or None
+        The recipe's training corpora; None keeps every training row.
+
+    Returns
+    -------
+    np.ndarray, int64, shape (n_train,)
+        Indices into ``fs.records``.
+
+    Raises
+    ------
+    ValueError
+        No training row is left (the recipe names none of the protocol's other corpora).
+    """
+    tr = fold.train_idx
+    corpus_level = fs.protocol in ("loco", "personal") or fs.protocol.startswith("loco:")
+    if corpora is None or not corpus_level:
+        return tr
+    tr = tr[np.isin(fs.corpora[tr], list(corpora))]
+    if tr.size == 0:
+        raise ValueError(
+            f"{fs.protocol}: fold {fold.name} has no training rows from the recipe's corpora ({', '.join(corpora)})"
+        )
+    return tr
 
 
 def scored_argmax(est: Any, fs: FoldSet, X_te: np.ndarray, te: np.ndarray, **kw: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -181,7 +181,8 @@ def run_peer(
     data : optional
         Precomputed :func:`train.evaluate.load_protocol_features` output for this feature set.
     train_corpora : tuple of str, optional
-        Train only on records of these corpora (test folds unchanged); None: all.
+        Train only on records of these corpora (test folds unchanged); None: the recipe's
+        corpora, as :func:`train.evaluate.training_rows` keeps them for the recipe itself.
     exclude : tuple of str, optional
         Name prefixes (regular expressions when they start with ``^``) of the peer's columns to
         leave out, e.g. ``("F1", "F2", "F3")`` for eGeMAPS's formants: which groups matter.
@@ -197,7 +198,7 @@ def run_peer(
     ValueError
         Unknown feature set, :mod:`opensmile` missing, failed extraction.
     """
-    from .evaluate import SESSION_MODES, _check_features, _Scorer, load_protocol_features, scored_argmax
+    from .evaluate import SESSION_MODES, _check_features, _Scorer, load_protocol_features, scored_argmax, training_rows
     from .recipe import RecipeClassifier, display_path
 
     t0 = time.perf_counter()
@@ -207,7 +208,6 @@ def run_peer(
     )
     _check_features(fs, X)
     y, groups = fs.y, fs.groups
-    corpus = fs.corpora
     names = peer_feature_names(feature_set)
     if exclude:
         from .recipe import select_columns
@@ -219,9 +219,7 @@ def run_peer(
     modes = list(SESSION_MODES) if peer.normalizer.enabled else ["none"]
     scorers = {m: _Scorer(list(fs.score_labels)) for m in modes}
     for fold in fs.folds:
-        tr, te = fold.train_idx, fold.test_idx
-        if train_corpora is not None:
-            tr = tr[np.isin(corpus[tr], list(train_corpora))]
+        tr, te = training_rows(fs, fold, recipe.corpora if train_corpora is None else train_corpora), fold.test_idx
         from sklearn.base import clone
 
         est = clone(base).fit(X[tr], y[tr], groups=groups[tr])
@@ -247,7 +245,7 @@ def run_peer(
             f"the settings of recipe {recipe.name}: {peer.summary()}",
             "session_mode": m, "session_mode_doc": SESSION_MODES.get(m, "no session normaliser"),
             "trained_labels": list(fs.labels), "online_seed": seed,
-            **({"train_corpora": list(train_corpora)} if train_corpora is not None else {}),
+            "train_corpora": list(recipe.corpora if train_corpora is None else train_corpora),
         }
         out[m] = scorers[m].result(protocol=fs.protocol, classifier=peer.name, augmented=False, seconds=seconds, extra=extra)
     return out

@@ -147,7 +147,7 @@ def run_personal(
     from ser_live.features import FeatureExtractor
     from ser_live.model import EmotionModel
 
-    from .evaluate import _check_features, load_protocol_features
+    from .evaluate import _check_features, load_protocol_features, training_rows
     from .recipe import RecipeClassifier, display_path
 
     if not recipe.normalizer.enabled:
@@ -173,8 +173,8 @@ def run_personal(
     n_cal: dict[int, list[int]] = {k: [] for k in k_values}
     speakers_out, skipped_all, n_test = [], {}, {}
     for fold in fs.folds:
-        est = clone(base).fit(X[fold.train_idx], y[fold.train_idx], groups=fs.groups[fold.train_idx],
-                              augmented=[Xa[fold.train_idx] for Xa in X_aug])
+        tr = training_rows(fs, fold, recipe.corpora)
+        est = clone(base).fit(X[tr], y[tr], groups=fs.groups[tr], augmented=[Xa[tr] for Xa in X_aug])
         model = EmotionModel(est.estimator_.set_params(n_labels=len(fs.labels)), list(fs.labels), cfg,
                              name=f"{recipe.name}-without-{fold.name}")
         splits, skipped = _splits(fs, fold, score_idx, rng)
