@@ -441,6 +441,17 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Corpus -> citation and licence for the model card (from ../shared/data/README.md).
+_LICENCES = {
+    "ravdess": "RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA 4.0)",
+    "tess": "TESS (Dupuis & Pichora-Fuller 2010, CC BY-NC-ND 4.0)",
+    "emodb": "Berlin EmoDB (Burkhardt et al. 2005, free for research)",
+    "emotiontts_kor": "emotiontts_kor (KAIST/Selvas AI emotiontts_open_db public sample, research only, CC BY-NC-SA)",
+    "ased": "ASED, Amharic Speech Emotion Dataset (Retta et al., ACM TALLIP 2022; no licence stated, cite the paper)",
+    "es_uem": "Spanish students' emotional speech (Universidad Europea de Madrid 2020; no licence stated, research use)",
+}
+
+
 def _room_card_lines(recipe_name: str) -> list[str]:
     """The model card's "In a room" table from ``reports/room-loco-<recipe>[-denoise].json``
     (``evaluate --protocol loco --condition room [--denoise]``); nothing when neither exists."""
@@ -541,7 +552,7 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
         + ".",
         "",
         "## Training data",
-        f"{meta['n_utterances']} utterances of acted speech from {', '.join(meta['corpora'])}"
+        f"{meta['n_utterances']} utterances of emotional speech (acted or read) from {', '.join(meta['corpora'])}"
         + (f" plus one augmented copy each per augmentation ({'; '.join(meta['augmentations'])})" if meta.get("augmentations") else "")
         + ", each trimmed by the live VAD segmenter exactly as live audio is cut.",
         "",
@@ -549,10 +560,9 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
         "|---|---|",
         *[f"| {k} | {v} |" for k, v in meta["label_counts"].items()],
         "",
-        "Corpora and licences: RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA 4.0), TESS (Dupuis & "
-        "Pichora-Fuller 2010, CC BY-NC-ND 4.0), Berlin EmoDB (Burkhardt et al. 2005, free for research), "
-        "emotiontts_kor (KAIST/Selvas AI emotiontts_open_db public sample, research only, CC BY-NC-SA). "
-        "The model inherits their non-commercial terms.",
+        "Training corpora and licences: "
+        + "; ".join(_LICENCES.get(c, f"{c} (see ../shared/data/README.md)") for c in meta["corpora"])
+        + ". The model inherits their non-commercial and research-only terms.",
         "",
     ]
     if loco:
@@ -561,8 +571,9 @@ def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
         lines += [
             "## Leave one corpus out (`loco`): the number to believe",
             "",
-            "Train on all the other corpora, test on the held-out one; scored on angry, happy, neutral, sad "
-            "(argmax restricted to those four). UA in percent.",
+            "Each corpus held out in turn: train on the recipe's training corpora except the held-out one, "
+            "test on the held-out one (a corpus the model never trains on is a test corpus only); scored on "
+            "angry, happy, neutral, sad (argmax restricted to those four). UA in percent.",
             "",
             "| sessions | " + " | ".join(folds) + " | mean UA | mean WA | mean macro-F1 | command |",
             "|---" * (len(folds) + 5) + "|",
