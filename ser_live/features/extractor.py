@@ -9,7 +9,7 @@ import numpy as np
 from ..levels import loud_frame_level
 from .config import FeatureConfig
 from .framewise import _Analysis, _frames, framewise_descriptors
-from .pooling import _layout, LayoutEntry, _pool, _pooling_plan, _Utterance
+from .pooling import _layout, LayoutEntry, _pool, _pooling_plan, _Utterance, pool_subset, subset_plan
 
 __all__ = ["FeatureExtractor"]
 
@@ -20,6 +20,10 @@ class FeatureExtractor:
     ----------
     config : FeatureConfig, optional
         Analysis settings; the default is what the shipped model uses.
+    columns : np.ndarray, int, shape (k,), optional
+        Compute only these columns (a model's :meth:`read_columns
+        <ser_live.fastpath.CompiledEstimator.read_columns>`; see :meth:`for_columns`); None:
+        all (training extracts everything).
 
     Notes
     -----
@@ -37,11 +41,35 @@ class FeatureExtractor:
     >>> X[:, fx.groups()["pitch"]]   # the columns of one group
     """
 
-    def __init__(self, config: FeatureConfig | None = None) -> None:
+    def __init__(self, config: FeatureConfig | None = None, *, columns: np.ndarray | None = None) -> None:
         self.config = config or FeatureConfig()
         self._analysis = _Analysis(self.config)
         self._layout = _layout(self.config, self._analysis)
         self._plan = _pooling_plan(self._layout)
+        self.columns = None if columns is None else np.unique(np.asarray(columns, dtype=np.int64))
+        self._subset = None if self.columns is None else subset_plan(self._layout, self.columns)
+
+    def for_columns(self, columns: np.ndarray | None) -> "FeatureExtractor":
+        """An extractor of this configuration that computes only ``columns``.
+
+        Parameters
+        ----------
+        columns : np.ndarray, int, shape (k,), or None
+            Column indices (of :meth:`feature_names`) a model reads; None: all.
+
+        Returns
+        -------
+        FeatureExtractor
+            Its :meth:`extract` gives the same full-width vector with those columns
+            bit-identical to this extractor's and the others 0; descriptor groups and pooled
+            rows no kept column reads are not computed.
+
+        Raises
+        ------
+        ValueError
+            A column outside the layout.
+        """
+        return FeatureExtractor(self.config, columns=columns)
 
     # -------------------------------------------------------------- public API
     def extract(self, y: np.ndarray) -> np.ndarray:
@@ -56,15 +84,18 @@ class FeatureExtractor:
         Returns
         -------
         np.ndarray, float32, shape (n_features,)
-            Finite values (digital silence gives defined, finite features).
+            Finite values (digital silence gives defined, finite features); with
+            ``columns`` (:meth:`for_columns`), 0 outside them.
 
         Raises
         ------
         ValueError
             ``y`` is not 1-D, or shorter than ``config.min_samples`` (65 ms at 16 kHz).
         """
-        d = framewise_descriptors(self._prepare(y), self._analysis)
-        return _pool(self._plan, _Utterance(d=d, voiced=d["pitch"][0] > 0, cfg=self.config))
+        need = None if self._subset is None else self._subset.sources
+        d = framewise_descriptors(self._prepare(y), self._analysis, need=need)
+        u = _Utterance(d=d, voiced=d["pitch"][0] > 0, cfg=self.config)
+        return _pool(self._plan, u) if self._subset is None else pool_subset(self._subset, u)
 
     def framewise(self, y: np.ndarray) -> dict[str, np.ndarray]:
         """The framewise descriptors before pooling (see :func:`framewise_descriptors`)."""

@@ -93,7 +93,14 @@ def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(y, win_length)[::hop_length][:n_frames]
 
 
-def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.ndarray]:
+#: Descriptor groups :func:`framewise_descriptors` can leave out (``need``); the others
+#: (``mfcc``, ``logmel``, ``energy``, ``pitch``, ``voice``) cost little beyond what the rest
+#: needs anyway.
+OPTIONAL_DESCRIPTORS: frozenset[str] = frozenset({"chroma", "spectral", "contrast"})
+
+
+def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *,
+                          need: frozenset[str] | None = None) -> dict[str, np.ndarray]:
     """Framewise low-level descriptors of one utterance, all from one STFT.
 
     Parameters
@@ -102,6 +109,9 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
         Mono audio at ``analysis.cfg.sample_rate_hz``, at least ``cfg.min_samples`` long.
     analysis : _Analysis
         Constants of the configuration.
+    need : frozenset of str, optional
+        Descriptor groups wanted; those of :data:`OPTIONAL_DESCRIPTORS` not in it are not
+        computed (nor returned). None: all. The others are computed the same either way.
 
     Returns
     -------
@@ -115,6 +125,7 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
         with ``cfg.voice_quality``, ``voice`` (see :func:`voice_descriptors`).
     """
     cfg = analysis.cfg
+    wants = (lambda group: True) if need is None else (lambda group: group in need or group not in OPTIONAL_DESCRIPTORS)
     frames = _frames(y, cfg.win_length, cfg.hop_length)  # (T, win)
     n_t = frames.shape[0]
     # windowed frames written straight into a zero-padded buffer: the same transform as
@@ -131,56 +142,14 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
     logmel = 10.0 * np.log10(np.maximum(mel, np.float32(_EPS)))
     mfcc = analysis.dct @ logmel
 
-    # --- chroma (energy-normalised per frame)
-    chroma = analysis.chroma_fb @ power.T
-    chroma /= np.maximum(chroma.sum(axis=0, keepdims=True), np.float32(_EPS))
-
-    # --- spectral shape: moments of the magnitude spectrum as matrix-vector products
-    mag = np.sqrt(power)  # (T, n_bins)
-    msum = np.maximum(mag.sum(axis=1), np.float32(_EPS))
-    centroid = (mag @ analysis.freqs) / msum
-    second = (mag @ (analysis.freqs * analysis.freqs)) / msum
-    bandwidth = np.sqrt(np.maximum(second - centroid * centroid, 0.0))
-    cum = np.cumsum(power, axis=1)
-    total = np.maximum(cum[:, -1:], np.float32(_EPS))
-    # the roll-off bin is the number of bins whose cumulative power is below q * total;
-    # cum is non-decreasing, so that is the first bin reaching it (argmax stops there)
-    rows = np.arange(n_t)
-    rolloffs = []
-    for q in _ROLLOFF_POINTS:
-        reached = cum >= q * total
-        first = np.argmax(reached, axis=1)
-        first = np.where(reached[rows, first], first, analysis.n_bins - 1)  # none reached: last bin
-        rolloffs.append(analysis.freqs[first])
-    # spectral entropy (bits, normalised to 0..1) of the power distribution over bins
-    pnorm = power / total
-    plogp = pnorm + np.float32(_EPS)
-    np.log2(plogp, out=plogp)
-    plogp *= pnorm
-    entropy = -plogp.sum(axis=1) / np.float32(np.log2(analysis.n_bins))
-    del pnorm, plogp
-    # energy of two speech bands relative to the whole spectrum (dB), as in ComParE
-    band_db = [
-        10.0 * np.log10((cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)) / total[:, 0] + np.float32(_EPS))
-        for a, b in analysis.energy_bands
-    ]
-    # flatness (geometric / arithmetic mean) and flux on the mel power spectrum
-    ln_mel = logmel * np.float32(np.log(10.0) / 10.0)
-    flatness = np.exp(ln_mel.mean(axis=0)) / np.maximum(mel.mean(axis=0), np.float32(_EPS))
-    norm_mel = mel / np.maximum(mel.sum(axis=0, keepdims=True), np.float32(_EPS))
-    flux = np.zeros(n_t, dtype=np.float32)
-    if n_t > 1:
-        flux[1:] = np.sqrt((np.diff(np.sqrt(norm_mel), axis=1) ** 2).sum(axis=0))
-    # spectral slope: regression of the log mel spectrum (dB) on band index
-    slope = analysis.band_centered @ logmel
-    spectral = np.vstack([centroid, bandwidth, *rolloffs, flatness, flux, slope, entropy, *band_db])
-
-    # --- spectral contrast per sub-band (peak vs valley: top/bottom 20 % of bins) [5]
-    contrast = np.empty((len(analysis.contrast_bands), n_t), dtype=np.float32)
-    for i, (_lo, _hi, a, b) in enumerate(analysis.contrast_bands):
-        sub = np.sort(power[:, a:b], axis=1)
-        k = max(1, int(round(0.2 * (b - a))))
-        contrast[i] = 10.0 * np.log10((sub[:, -k:].mean(axis=1) + _EPS) / (sub[:, :k].mean(axis=1) + _EPS))
+    out = {"mfcc": mfcc, "logmel": logmel}
+    if wants("chroma"):
+        out["chroma"] = _chroma(power, analysis)
+    cum = np.cumsum(power, axis=1) if wants("spectral") or cfg.voice_quality else None
+    if wants("spectral"):
+        out["spectral"] = _spectral(power, cum, mel, logmel, analysis)
+    if wants("contrast"):
+        out["contrast"] = _contrast(power, analysis)
 
     # --- energy and zero-crossing rate from the same frames
     rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
@@ -226,18 +195,74 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis) -> dict[str, np.nd
     hnr_db = 10.0 * np.log10(r / (1.0 - r))  # harmonics-to-noise ratio from the peak [6]
     pitch = np.vstack([np.where(voiced, f0, 0.0), np.clip(strength, 0.0, 1.0), hnr_db])
 
-    out = {
-        "mfcc": mfcc,
-        "logmel": logmel,
-        "chroma": chroma,
-        "spectral": spectral,
-        "contrast": contrast,
-        "energy": energy,
-        "pitch": pitch,
-    }
+    out.update(energy=energy, pitch=pitch)
     if cfg.voice_quality:
         out["voice"] = voice_descriptors(power=power, cum=cum, mel=mel, f0_hz=f0, analysis=analysis)
     return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+def _chroma(power: np.ndarray, analysis: _Analysis) -> np.ndarray:
+    """Chroma, energy-normalised per frame: float32 (n_chroma, n_frames)."""
+    chroma = analysis.chroma_fb @ power.T
+    chroma /= np.maximum(chroma.sum(axis=0, keepdims=True), np.float32(_EPS))
+    return chroma
+
+
+def _spectral(power: np.ndarray, cum: np.ndarray, mel: np.ndarray, logmel: np.ndarray,
+              analysis: _Analysis) -> np.ndarray:
+    """Spectral shape descriptors (rows in the order of the layout's ``spectral`` group):
+    float32 (12, n_frames), from the power spectrum (n_frames, n_bins), its cumulative sum
+    along bins, and the mel power and log-mel (dB) spectrograms (n_mels, n_frames)."""
+    n_t = power.shape[0]
+    # moments of the magnitude spectrum as matrix-vector products
+    mag = np.sqrt(power)  # (T, n_bins)
+    msum = np.maximum(mag.sum(axis=1), np.float32(_EPS))
+    centroid = (mag @ analysis.freqs) / msum
+    second = (mag @ (analysis.freqs * analysis.freqs)) / msum
+    bandwidth = np.sqrt(np.maximum(second - centroid * centroid, 0.0))
+    total = np.maximum(cum[:, -1:], np.float32(_EPS))
+    # the roll-off bin is the number of bins whose cumulative power is below q * total;
+    # cum is non-decreasing, so that is the first bin reaching it (argmax stops there)
+    rows = np.arange(n_t)
+    rolloffs = []
+    for q in _ROLLOFF_POINTS:
+        reached = cum >= q * total
+        first = np.argmax(reached, axis=1)
+        first = np.where(reached[rows, first], first, analysis.n_bins - 1)  # none reached: last bin
+        rolloffs.append(analysis.freqs[first])
+    # spectral entropy (bits, normalised to 0..1) of the power distribution over bins
+    pnorm = power / total
+    plogp = pnorm + np.float32(_EPS)
+    np.log2(plogp, out=plogp)
+    plogp *= pnorm
+    entropy = -plogp.sum(axis=1) / np.float32(np.log2(analysis.n_bins))
+    del pnorm, plogp
+    # energy of two speech bands relative to the whole spectrum (dB), as in ComParE
+    band_db = [
+        10.0 * np.log10((cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)) / total[:, 0] + np.float32(_EPS))
+        for a, b in analysis.energy_bands
+    ]
+    # flatness (geometric / arithmetic mean) and flux on the mel power spectrum
+    ln_mel = logmel * np.float32(np.log(10.0) / 10.0)
+    flatness = np.exp(ln_mel.mean(axis=0)) / np.maximum(mel.mean(axis=0), np.float32(_EPS))
+    norm_mel = mel / np.maximum(mel.sum(axis=0, keepdims=True), np.float32(_EPS))
+    flux = np.zeros(n_t, dtype=np.float32)
+    if n_t > 1:
+        flux[1:] = np.sqrt((np.diff(np.sqrt(norm_mel), axis=1) ** 2).sum(axis=0))
+    # spectral slope: regression of the log mel spectrum (dB) on band index
+    slope = analysis.band_centered @ logmel
+    return np.vstack([centroid, bandwidth, *rolloffs, flatness, flux, slope, entropy, *band_db])
+
+
+def _contrast(power: np.ndarray, analysis: _Analysis) -> np.ndarray:
+    """Spectral contrast per sub-band (peak vs valley: top/bottom 20 % of bins) [5]:
+    float32 (n_bands, n_frames)."""
+    contrast = np.empty((len(analysis.contrast_bands), power.shape[0]), dtype=np.float32)
+    for i, (_lo, _hi, a, b) in enumerate(analysis.contrast_bands):
+        sub = np.sort(power[:, a:b], axis=1)
+        k = max(1, int(round(0.2 * (b - a))))
+        contrast[i] = 10.0 * np.log10((sub[:, -k:].mean(axis=1) + _EPS) / (sub[:, :k].mean(axis=1) + _EPS))
+    return contrast
 
 
 #: Rows of the ``voice`` descriptors (:func:`voice_descriptors`), in order.

@@ -207,6 +207,8 @@ class _Utterance:
     d: dict[str, np.ndarray]
     voiced: np.ndarray  # bool (n_frames,): f0 > 0
     cfg: FeatureConfig
+    #: Rows of a source its "frames"/"delta" contours keep (:class:`SubsetPlan`); None: all.
+    rows: dict[str, np.ndarray] | None = None
 
     @property
     def frame_s(self) -> float:
@@ -227,7 +229,9 @@ def _contours(kind: str, sources: tuple[str, ...], u: _Utterance, stacks: dict) 
     if kind == "none":
         return None
     if sources not in stacks:
-        stacks[sources] = u.d[sources[0]] if len(sources) == 1 else np.vstack([u.d[k] for k in sources])
+        pick = (lambda k: u.d[k]) if u.rows is None or kind not in ("frames", "delta") else \
+            (lambda k: u.d[k][u.rows[k]] if k in u.rows else u.d[k])
+        stacks[sources] = pick(sources[0]) if len(sources) == 1 else np.vstack([pick(k) for k in sources])
     x = stacks[sources]
     if kind == "frames":
         return x
@@ -447,3 +451,101 @@ def _pool(plan: tuple[_PoolStep, ...], u: _Utterance) -> np.ndarray:
         parts.append(pooled.ravel())
     v = np.concatenate(parts)
     return np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+#: Poolings of rows taken one by one (functionals of each row): a subset of their rows is
+#: pooled alone. The others read their sources whole and are kept or left out whole.
+_ROWWISE_POOLINGS = frozenset({"functionals", "voiced_mean_std", "voice_functionals"})
+
+
+@dataclass(frozen=True)
+class SubsetPlan:
+    """What to compute for a subset of a layout's columns (:func:`subset_plan`).
+
+    Attributes
+    ----------
+    plan : tuple
+        The pooling plan of the reduced layout (:func:`_pooling_plan`).
+    rows : dict of str -> np.ndarray, int64
+        Per descriptor source, the rows its "frames"/"delta" contours keep.
+    sources : frozenset of str
+        The descriptor groups any kept column reads.
+    positions : np.ndarray, int64, shape (n_pooled,)
+        Column of the full layout of each pooled value.
+    n_features : int
+        Width of the full layout.
+    """
+
+    plan: tuple
+    rows: dict
+    sources: frozenset
+    positions: np.ndarray
+    n_features: int
+
+
+def subset_plan(layout: tuple[LayoutEntry, ...], columns: np.ndarray) -> SubsetPlan:
+    """The reduced pooling plan that computes at least ``columns`` of ``layout``.
+
+    Row-wise blocks (:data:`_ROWWISE_POOLINGS`) keep the rows any kept column belongs to;
+    since one descriptor source feeds several blocks (frames, deltas, voiced), each source
+    keeps the union of its rows over them. Other blocks are kept whole when any of their
+    columns is kept. Every kept value is computed by the same row-wise operations as in the
+    full layout.
+
+    Parameters
+    ----------
+    layout : tuple of LayoutEntry
+    columns : np.ndarray, int, shape (k,)
+        Column indices of the full layout.
+
+    Returns
+    -------
+    SubsetPlan
+
+    Raises
+    ------
+    ValueError
+        A column outside the layout.
+    """
+    starts = np.cumsum([0] + [e.n_columns for e in layout])
+    cols = np.unique(np.asarray(columns, dtype=np.int64))
+    if cols.size and (cols[0] < 0 or cols[-1] >= starts[-1]):
+        raise ValueError(f"columns must lie in 0..{starts[-1] - 1}")
+    wanted: dict[str, set[int]] = {}
+    keep_whole: set[int] = set()
+    for i, e in enumerate(layout):
+        inside = cols[(cols >= starts[i]) & (cols < starts[i + 1])] - starts[i]
+        if not inside.size:
+            continue
+        if e.pooling in _ROWWISE_POOLINGS and e.contour in ("frames", "delta"):
+            wanted.setdefault(e.source, set()).update((inside // max(1, len(e.stats))).tolist())
+        else:
+            keep_whole.add(i)
+    rows = {src: np.array(sorted(r), dtype=np.int64) for src, r in wanted.items()}
+    entries, positions = [], []
+    for i, e in enumerate(layout):
+        n_stats = max(1, len(e.stats))
+        if i in keep_whole:
+            entries.append(e)
+            positions.append(np.arange(starts[i], starts[i + 1]))
+        elif e.pooling in _ROWWISE_POOLINGS and e.contour in ("frames", "delta") and e.source in rows:
+            r = rows[e.source]
+            entries.append(LayoutEntry(e.group, tuple(e.rows[j] for j in r), e.stats, e.source, e.contour, e.pooling))
+            positions.append((starts[i] + r[:, None] * n_stats + np.arange(n_stats)[None, :]).ravel())
+    sources = frozenset(e.source for e in entries) | ({"pitch"} if entries else frozenset())
+    return SubsetPlan(_pooling_plan(tuple(entries)), rows, sources,
+                      np.concatenate(positions) if positions else np.zeros(0, np.int64), int(starts[-1]))
+
+
+def pool_subset(sub: SubsetPlan, u: _Utterance) -> np.ndarray:
+    """The feature vector of the full layout with only ``sub``'s columns computed.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (sub.n_features,)
+        The kept columns as :func:`_pool` gives them; every other column 0.
+    """
+    out = np.zeros(sub.n_features, dtype=np.float32)
+    if sub.plan:
+        out[sub.positions] = _pool(sub.plan, _Utterance(d=u.d, voiced=u.voiced, cfg=u.cfg, rows=sub.rows))
+    return out
