@@ -30,6 +30,18 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from .fastpath import (
+    LOG_FLOOR,
+    CompiledEstimator,
+    LinearHead,
+    NormalizerArrays,
+    RouteArrays,
+    adapt_log_proba,
+    normalize_rows,
+    spread_labels,
+    online_transform,
+    softmax,
+)
 from .normalize import SessionNormalizer, SessionState
 from .route import NoiseRoute, decision_values
 
@@ -37,36 +49,10 @@ __all__ = [
     "EmotionEstimator",
     "Recalibrated",
     "adapt_log_proba",
+    "compile_head",
     "fit_score_affine",
     "online_transform",
 ]
-
-#: Floor under probabilities before their logarithm.
-LOG_FLOOR = 1e-12
-
-
-def _softmax(S: np.ndarray) -> np.ndarray:
-    S = S - S.max(axis=1, keepdims=True)
-    E = np.exp(S)
-    return E / E.sum(axis=1, keepdims=True)
-
-
-def adapt_log_proba(S: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``softmax(S @ W.T + b)``.
-
-    Parameters
-    ----------
-    S : np.ndarray, float, shape (n, n_labels)
-        Log-probabilities.
-    W : np.ndarray, float64, shape (n_labels, n_labels)
-    b : np.ndarray, float64, shape (n_labels,)
-
-    Returns
-    -------
-    np.ndarray, float64, shape (n, n_labels)
-        Adapted probabilities, rows summing to 1.
-    """
-    return _softmax(np.asarray(S, dtype=np.float64) @ W.T + b)
 
 
 def fit_score_affine(S: np.ndarray, y: np.ndarray, *, reg: float, full: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +93,7 @@ def fit_score_affine(S: np.ndarray, y: np.ndarray, *, reg: float, full: bool = T
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         W, b = unpack(theta)
-        P = _softmax(S @ W.T + b)
+        P = softmax(S @ W.T + b)
         ce = -np.sum(Y * np.log(np.maximum(P, LOG_FLOOR))) / n
         G = (P - Y) / n  # dCE/dZ
         gb = G.sum(axis=0) + 2 * reg * b
@@ -123,39 +109,65 @@ def fit_score_affine(S: np.ndarray, y: np.ndarray, *, reg: float, full: bool = T
     return unpack(res.x)
 
 
-def online_transform(norm: SessionNormalizer, X: np.ndarray, groups: np.ndarray | None, *,
-                     seed: int | None) -> np.ndarray:
-    """Normalise rows as live sessions would: per group, each row with the running statistics
-    of the rows before it and itself.
+def compile_head(classifier: Any) -> LinearHead:
+    """A fitted classifier pipeline as arrays (:class:`~ser_live.fastpath.LinearHead`).
+
+    Understood: an optional :class:`~ser_live.columns.FeatureSubset`, then an optional
+    :class:`~sklearn.preprocessing.StandardScaler`, then a :class:`~sklearn.svm.LinearSVC` or
+    :class:`~sklearn.linear_model.LogisticRegression`, bare or inside a
+    :class:`~sklearn.calibration.CalibratedClassifierCV` with ``method="temperature"``
+    (``ensemble`` either way): what ``train/classifiers.py`` fits.
 
     Parameters
     ----------
-    norm : SessionNormalizer
+    classifier : sklearn classifier or Pipeline
         Fitted.
-    X : np.ndarray, float, shape (n, n_features)
-    groups : np.ndarray, shape (n,), optional
-        Session of each row; None: all rows are one session.
-    seed : int, optional
-        Within each group the rows arrive in a random order drawn from
-        ``np.random.default_rng(seed)`` (groups in sorted order, one generator); None: in
-        row order.
 
     Returns
     -------
-    np.ndarray, float32, shape (n, n_features_out)
-        In the input row order.
+    LinearHead
+
+    Raises
+    ------
+    NotImplementedError
+        Another step or classifier (a kernel SVM, a forest, ...): such a model is scored by
+        the scikit-learn chain (:meth:`EmotionEstimator.reference_proba`) and cannot be
+        exported.
     """
-    X = np.asarray(X)
-    groups = np.zeros(X.shape[0], dtype=int) if groups is None else np.asarray(groups)
-    rng = None if seed is None else np.random.default_rng(seed)
-    out = np.zeros((X.shape[0], norm.n_features_out), dtype=np.float32)
-    for g in sorted(set(groups.tolist()), key=str):
-        idx = np.flatnonzero(groups == g)
-        state = norm.new_session()
-        for i in (idx if rng is None else rng.permutation(idx)):
-            state.update(X[i])
-            out[i] = state.transform(X[i])
-    return out
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    from .columns import FeatureSubset
+
+    steps = [s for _, s in classifier.steps] if hasattr(classifier, "steps") else [classifier]
+    cols = mean = scale = None
+    for step in steps[:-1]:
+        if isinstance(step, FeatureSubset) and cols is None and mean is None and scale is None:
+            cols = np.asarray(step.columns_, dtype=np.int64)
+        elif type(step) is StandardScaler and mean is None and scale is None:
+            mean = np.asarray(step.mean_, dtype=np.float64) if step.with_mean else None
+            scale = np.asarray(step.scale_, dtype=np.float64) if step.with_std else None
+        else:
+            raise NotImplementedError(f"no array form for a {type(step).__name__} step")
+    final = steps[-1]
+    if isinstance(final, CalibratedClassifierCV):
+        if final.method != "temperature":
+            raise NotImplementedError(f"no array form for {final.method!r} calibration")
+        models = [c.estimator for c in final.calibrated_classifiers_]
+        beta = [float(c.calibrators[0].beta_) for c in final.calibrated_classifiers_]
+        kind = "temperature"
+    else:
+        models, beta = [final], [1.0]
+        kind = "logistic" if isinstance(final, LogisticRegression) else "linear"
+    if not all(type(m) in (LinearSVC, LogisticRegression) for m in models):
+        raise NotImplementedError(f"no array form for {', '.join(sorted({type(m).__name__ for m in models}))}")
+    coef = np.stack([np.asarray(m.coef_, dtype=np.float64) for m in models])
+    intercept = np.stack([np.broadcast_to(np.asarray(m.intercept_, dtype=np.float64), (coef.shape[1],))
+                          for m in models])
+    return LinearHead(kind, np.asarray(final.classes_, dtype=np.int64), coef, intercept,
+                      np.asarray(beta, dtype=np.float64), cols, mean, scale)
 
 
 class EmotionEstimator(ClassifierMixin, BaseEstimator):
@@ -269,44 +281,48 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
         return out
 
     # ------------------------------------------------------------------ inference
-    def normalize(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
-        """The normaliser's output (the classifier's input).
-
-        Parameters
-        ----------
-        X : np.ndarray, float, shape (n, n_features)
-            Raw features.
-        groups : np.ndarray, shape (n,), optional
-            Session of each row; None: each row its own session (offline), or all rows one
-            session (``online`` True or a seed).
-        online : None, SessionState, True or int
-            None: offline, a session's rows normalised with all of its rows. A
-            :class:`SessionState`: the live case, each row normalised with that session's
-            running statistics as they are (the caller updates them; ``groups`` must be
-            None). True: each group a live session in row order (update, then normalise).
-            An int: the same in a seeded random order per group (:func:`online_transform`),
-            the offline-online evaluation.
+    def compile(self) -> CompiledEstimator:
+        """The fitted chain as plain arrays (:class:`~ser_live.fastpath.CompiledEstimator`):
+        what every prediction goes through, and what ``python -m train export`` saves.
 
         Returns
         -------
-        np.ndarray, float32, shape (n, n_features_out)
+        CompiledEstimator
+            Built from the fitted components each call (cheap: it holds their arrays), so a
+            component replaced or refitted is never scored stale.
 
         Raises
         ------
-        ValueError
-            A live session with ``groups``; the normaliser's errors (width, non-finite).
+        NotImplementedError
+            A classifier without an array form (:func:`compile_head`).
         """
-        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        if self.normalizer is None:
-            return X
-        if isinstance(online, SessionState):
-            if groups is not None:
-                raise ValueError("give a live session or offline groups, not both")
-            return np.stack([online.transform(x) for x in X])
-        if online is None or online is False:
-            return self.normalizer.transform(X, groups=groups)
-        seed = None if online is True else int(online)
-        return online_transform(self.normalizer, X, groups, seed=seed)
+        route = self.noise_route
+        main = compile_head(self.main_classifier)
+        branch, arrays = None, None
+        if route is not None:
+            branch = compile_head(route.branch)
+            arrays = RouteArrays(int(route.column), str(route.column_name), float(route.threshold_db_))
+        n_labels = int(main.classes.max()) + 1 if self.n_labels is None else int(self.n_labels)
+        return CompiledEstimator(self._normalizer_arrays(), main, n_labels, branch, arrays)
+
+    def _normalizer_arrays(self) -> NormalizerArrays | None:
+        return None if self.normalizer is None else self.normalizer.compiled()
+
+    def _chain(self) -> Any:
+        """The compiled chain, or ``self``'s scikit-learn chain for a classifier without an
+        array form."""
+        try:
+            return self.compile()
+        except NotImplementedError:
+            return _ReferenceChain(self)
+
+    def normalize(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
+        """The normaliser's output (the classifier's input): float32, shape (n,
+        n_features_out), of raw rows ``X`` (n, n_features), by
+        :func:`ser_live.fastpath.normalize_rows` (``groups``, ``online`` and errors there:
+        None offline, ``groups`` the sessions or each row its own; a :class:`SessionState`
+        live; True or an int a simulated live session per group)."""
+        return normalize_rows(self._normalizer_arrays(), X, groups=groups, online=online)
 
     def noisy_rows(self, X: np.ndarray) -> np.ndarray | None:
         """Which raw rows the noise branch classifies.
@@ -325,7 +341,8 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
         return route.noisy(route.snr_db(np.atleast_2d(np.asarray(X))))
 
     def decision_function(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
-        """Decision values (log-probabilities for a classifier without them).
+        """Decision values (log-probabilities for a calibrated classifier), from the compiled
+        chain.
 
         Parameters
         ----------
@@ -338,22 +355,11 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
             Columns in :attr:`classes_` order; rows the noise route sends to the branch are
             the branch's values.
         """
-        return self._scores("decision_function", X, groups=groups, online=online)
-
-    def _scores(self, kind: str, X: np.ndarray, **kw: Any) -> np.ndarray:
-        """``kind`` ("decision_function" or "predict_proba") of the classifier on the
-        normalised rows, routed per row; shape (n, n_classes), float64."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        Z = self.normalize(X, **kw)
-        route = self.noise_route
-        if route is not None:
-            return getattr(route, kind)(Z, snr_db=route.snr_db(X))
-        if kind == "decision_function":
-            return decision_values(self.classifier, Z)
-        return np.asarray(self.classifier.predict_proba(Z), dtype=np.float64)
+        return self._chain().decision_function(X, groups=groups, online=online)
 
     def predict_proba(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
-        """Class probabilities over the model's labels.
+        """Class probabilities over the model's labels, from the compiled chain
+        (:meth:`compile`).
 
         Parameters
         ----------
@@ -366,18 +372,48 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
             Column ``i`` is label index ``i`` (0 for a label the classifier never saw);
             rows sum to 1.
         """
-        proba = self._scores("predict_proba", X, groups=groups, online=online)
-        classes = np.asarray(self.classes_, dtype=int)
-        n_labels = int(classes.max()) + 1 if self.n_labels is None else int(self.n_labels)
-        out = np.zeros((proba.shape[0], n_labels))
-        out[:, classes] = proba
-        out /= np.maximum(out.sum(axis=1, keepdims=True), LOG_FLOOR)
-        return out
+        return self._chain().predict_proba(X, groups=groups, online=online)
+
+    def reference_proba(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
+        """:meth:`predict_proba` computed by the scikit-learn objects themselves (the
+        classifiers' own ``predict_proba``), kept to test the compiled chain against
+        (``tests/test_fastpath.py``) and to score a classifier without an array form.
+
+        Parameters, returns
+            As :meth:`predict_proba`.
+        """
+        return _ReferenceChain(self).predict_proba(X, groups=groups, online=online)
 
     def predict(self, X: np.ndarray, **kw: Any) -> np.ndarray:
         """Class indices, shape (n,) (keywords as :meth:`normalize`); the argmax of
         :meth:`decision_function`."""
         return self.classes_[np.argmax(self.decision_function(X, **kw), axis=1)]
+
+
+class _ReferenceChain:
+    """An :class:`EmotionEstimator` scored by its scikit-learn objects (the reference the
+    compiled chain is tested against; the path of a classifier without an array form)."""
+
+    def __init__(self, est: EmotionEstimator) -> None:
+        self.est = est
+
+    def _scores(self, kind: str, X: np.ndarray, kw: dict) -> np.ndarray:
+        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+        Z = self.est.normalize(X, **kw)
+        route = self.est.noise_route
+        if route is not None:
+            return getattr(route, kind)(Z, snr_db=route.snr_db(X))
+        if kind == "decision_function":
+            return decision_values(self.est.classifier, Z)
+        return np.asarray(self.est.classifier.predict_proba(Z), dtype=np.float64)
+
+    def decision_function(self, X: np.ndarray, **kw: Any) -> np.ndarray:
+        return self._scores("decision_function", X, kw)
+
+    def predict_proba(self, X: np.ndarray, **kw: Any) -> np.ndarray:
+        classes = np.asarray(self.est.classes_, dtype=int)
+        n_labels = int(classes.max()) + 1 if self.est.n_labels is None else int(self.est.n_labels)
+        return spread_labels(self._scores("predict_proba", X, kw), classes, n_labels)
 
 
 class Recalibrated(ClassifierMixin, BaseEstimator):
@@ -467,6 +503,17 @@ class Recalibrated(ClassifierMixin, BaseEstimator):
     def noisy_rows(self, X: np.ndarray) -> np.ndarray | None:
         return self.estimator.noisy_rows(X)
 
+    def compile(self) -> CompiledEstimator:
+        """The estimator's compiled chain with this recalibration
+        (:meth:`EmotionEstimator.compile`).
+
+        Raises
+        ------
+        NotImplementedError
+            A classifier without an array form.
+        """
+        return self.estimator.compile().recalibrated(self.W_, self.b_)
+
     def predict_proba(self, X: np.ndarray, **kw: Any) -> np.ndarray:
         """The estimator's probabilities, recalibrated (keywords as
         :meth:`EmotionEstimator.normalize`).
@@ -475,7 +522,14 @@ class Recalibrated(ClassifierMixin, BaseEstimator):
         -------
         np.ndarray, float64, shape (n, n_labels)
         """
-        P = self.estimator.predict_proba(X, **kw)
+        return self._adapt(self.estimator.predict_proba(X, **kw))
+
+    def reference_proba(self, X: np.ndarray, **kw: Any) -> np.ndarray:
+        """:meth:`predict_proba` from the scikit-learn chain
+        (:meth:`EmotionEstimator.reference_proba`)."""
+        return self._adapt(self.estimator.reference_proba(X, **kw))
+
+    def _adapt(self, P: np.ndarray) -> np.ndarray:
         return adapt_log_proba(np.log(np.maximum(P, LOG_FLOOR)), self.W_, self.b_)
 
     def decision_function(self, X: np.ndarray, **kw: Any) -> np.ndarray:

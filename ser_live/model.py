@@ -34,18 +34,20 @@ import sys
 import zipfile
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import __version__
 from .errors import ModelError
+from .fastpath import CompiledEstimator, SessionState, read_npz, save_npz
 from .features import FeatureConfig, FeatureExtractor
-from .estimator import EmotionEstimator, Recalibrated
-from .normalize import SessionNormalizer, SessionState
-from .route import NoiseRoute
 from .safezip import check_model_arrays
 from .types import Prediction
+
+if TYPE_CHECKING:  # scikit-learn and skops are imported only to fit, save or load a .skops
+    from .normalize import SessionNormalizer
+    from .route import NoiseRoute
 
 __all__ = [
     "MODEL_FORMAT_VERSION",
@@ -54,6 +56,7 @@ __all__ = [
     "default_model_path",
     "model_file_types",
     "MODELS_DIR",
+    "export_arrays",
 ]
 
 log = logging.getLogger(__name__)
@@ -270,7 +273,8 @@ class EmotionModel:
     Attributes
     ----------
     extractor : FeatureExtractor
-        The extractor for ``feature_config`` (built on first use).
+        The extractor for ``feature_config``, computing the columns the model reads (built
+        on first use).
     """
 
     def __init__(
@@ -285,7 +289,12 @@ class EmotionModel:
         noise_route: NoiseRoute | None = None,
     ) -> None:
         self.labels = list(labels)
-        if not isinstance(estimator, (EmotionEstimator, Recalibrated)):
+        if isinstance(estimator, CompiledEstimator):
+            if normalizer is not None or noise_route is not None:
+                    raise ValueError("normalizer and noise_route go inside the model object, not beside it")
+        elif not _is_model_object(estimator):
+            from .estimator import EmotionEstimator
+
             classifier = estimator
             if noise_route is not None:
                 if noise_route.estimator is None:
@@ -300,19 +309,38 @@ class EmotionModel:
         self.metadata = dict(metadata or {})
 
     @property
-    def normalizer(self) -> SessionNormalizer | None:
-        """The model object's session normaliser (None: features are used as they are)."""
+    def normalizer(self) -> Any:
+        """The model object's session normaliser (None: features are used as they are): a
+        :class:`~ser_live.normalize.SessionNormalizer`, or its arrays
+        (:class:`~ser_live.fastpath.NormalizerArrays`) in a model loaded from arrays."""
         return self.estimator.normalizer
 
     @property
-    def noise_route(self) -> NoiseRoute | None:
-        """The model object's noise route (None: no noise branch)."""
+    def noise_route(self) -> Any:
+        """The model object's noise route (None: no noise branch): a
+        :class:`~ser_live.route.NoiseRoute`, or :class:`~ser_live.fastpath.RouteArrays`."""
         return self.estimator.noise_route
+
+    @cached_property
+    def compiled(self) -> CompiledEstimator | None:
+        """The model object as arrays, what :meth:`predict_proba` scores with: the estimator
+        itself when loaded from a ``.npz``, else compiled once from it; None for a classifier
+        without an array form (scored by its scikit-learn chain)."""
+        if isinstance(self.estimator, CompiledEstimator):
+            return self.estimator
+        try:
+            return self.estimator.compile()
+        except NotImplementedError:
+            return None
 
     # ------------------------------------------------------------------ inference
     @cached_property
     def extractor(self) -> FeatureExtractor:
-        return FeatureExtractor(self.feature_config)
+        """The extractor of ``feature_config`` computing only the columns the model reads
+        (:meth:`~ser_live.fastpath.CompiledEstimator.read_columns`; the others are 0), or
+        every column when the model reads them all or has no array form."""
+        cols = None if self.compiled is None else self.compiled.read_columns()
+        return FeatureExtractor(self.feature_config, columns=cols)
 
     def new_session(self) -> SessionState | None:
         """Running statistics for one live session (None when the model has no normaliser).
@@ -362,7 +390,8 @@ class EmotionModel:
             if online is not None:
                 raise ValueError("give a live session or online=, not both")
             online = session
-        return self.estimator.predict_proba(X, groups=groups, online=online)
+        scorer = self.compiled if self.compiled is not None else self.estimator
+        return scorer.predict_proba(X, groups=groups, online=online)
 
     def noise_branch_rows(self, X: np.ndarray) -> np.ndarray:
         """Which utterances the noise branch classifies.
@@ -448,7 +477,8 @@ class EmotionModel:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write the model as one skops file (parent folders created).
+        """Write the model as one skops file (parent folders created); the model's ``path``
+        becomes it (:func:`export_arrays` then writes the arrays beside it).
 
         Returns
         -------
@@ -459,11 +489,18 @@ class EmotionModel:
 
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
+        payload = {**self.header(), "sklearn_version": sklearn.__version__, "estimator": self.estimator}
+        sio.dump(payload, p)
+        self.path = p
+        return p
+
+    def header(self) -> dict:
+        """The JSON-able facts saved with the model: format version, versions, name, labels,
+        feature configuration, feature layout (count and hash of the names), metadata."""
         names = self.extractor.feature_names()
-        payload = {
+        return {
             "format_version": MODEL_FORMAT_VERSION,
             "ser_live_version": __version__,
-            "sklearn_version": sklearn.__version__,
             "numpy_version": np.__version__,
             "name": self.name,
             "labels": list(self.labels),
@@ -471,39 +508,87 @@ class EmotionModel:
             "n_features": len(names),
             "feature_names_sha1": _names_hash(names),
             "metadata": _jsonable(self.metadata),
-            "estimator": self.estimator,
         }
-        sio.dump(payload, p)
-        return p
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "EmotionModel":
+    def load(cls, path: str | Path | None = None, *, arrays: bool = True) -> "EmotionModel":
         """Load a model file safely and check it matches this version's feature extractor.
+
+        A ``.skops`` file with a ``.npz`` beside it exported from that very file (the
+        header's ``source_sha256``; :func:`export_arrays`) loads from the ``.npz``: numpy
+        only, no scikit-learn or skops import. A ``.npz`` path loads as such.
 
         Parameters
         ----------
         path : str or Path, optional
             Model file; default :func:`default_model_path`.
+        arrays : bool, default True
+            False: a ``.skops`` loads from itself even with arrays beside it (to reach the
+            scikit-learn objects, e.g. to refit or inspect them).
 
         Returns
         -------
         EmotionModel
+            Its ``estimator`` an :class:`~ser_live.estimator.EmotionEstimator` (from skops) or
+            a :class:`~ser_live.fastpath.CompiledEstimator` (from arrays).
 
         Raises
         ------
         ModelError
             Missing or unreadable file; a type outside :data:`TRUSTED_TYPES` (the file could
-            run code; the message names the types, and nothing from the file is built); another
-            file-format version; required keys missing; a feature configuration or feature
-            layout this version of the extractor does not produce.
+            run code; the message names the types, and nothing from the file is built); an
+            arrays file beyond its limits, with a missing, misshapen or non-finite array;
+            another file-format version; required keys missing; a feature configuration or
+            feature layout this version of the extractor does not produce.
         """
-        sio = import_skops_io()
-
         p = Path(path) if path is not None else default_model_path()
         if not p.exists():
             raise ModelError(
                 f"model file {p} not found; train one with `python -m train fit` or pass --model PATH"
             )
+        if p.suffix == ".npz":
+            return cls._load_npz(p, source=None)
+        npz = p.with_suffix(".npz")
+        if arrays and npz.is_file():
+            return cls._load_npz(npz, source=p)
+        return cls._load_skops(p)
+
+    @classmethod
+    def _load_npz(cls, p: Path, *, source: Path | None) -> "EmotionModel":
+        """From an arrays file; with ``source`` (the ``.skops`` beside it), from the skops
+        file instead when the arrays were not exported from it."""
+        header, arrays = read_npz(p, error=ModelError)
+        if source is not None and header.get("source_sha256") != _file_sha256(source):
+            log.warning("%s was not exported from %s (re-export with `python -m train export %s`); "
+                        "loading the skops file", p, source, source)
+            return cls._load_skops(source)
+        labels, cfg = _check_header(p, header, required=("estimator",))
+        try:
+            est = CompiledEstimator.from_arrays(header["estimator"], arrays, n_features=int(header["n_features"]))
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise ModelError(f"{p}: corrupt model arrays file ({type(exc).__name__}: {exc})") from exc
+        if est.n_labels != len(labels):
+            raise ModelError(f"{p}: corrupt model arrays file: {est.n_labels} classes for {len(labels)} labels")
+        if est.route is not None:
+            names = FeatureExtractor(cfg).feature_names()
+            if names[est.route.column] != est.route.column_name:
+                raise ModelError(f"{p}: corrupt model arrays file: the noise route's column is not {est.route.column_name}")
+        return cls._checked(est, labels, cfg, header, source or p)
+
+    @classmethod
+    def _checked(cls, estimator: Any, labels: list[str], cfg: FeatureConfig, header: dict, p: Path) -> "EmotionModel":
+        model = cls(estimator, labels, cfg, name=header.get("name", p.stem), metadata=header.get("metadata", {}))
+        model.path = p
+        check_model_arrays(model)  # finite numbers, array shapes that fit (ser_live/safezip.py)
+        return model
+
+    @classmethod
+    def _load_skops(cls, p: Path) -> "EmotionModel":
+        """From a skops file (the training artefact)."""
+        from .estimator import EmotionEstimator
+        from .normalize import SessionNormalizer
+
+        sio = import_skops_io()
         types = model_file_types(p)
         refused = sorted(types - TRUSTED_TYPES)
         if refused:
@@ -516,40 +601,14 @@ class EmotionModel:
             payload = sio.load(p, trusted=sorted(types))
         except Exception as exc:
             raise ModelError(f"{p}: cannot load model ({type(exc).__name__}: {exc})") from exc
-        if not isinstance(payload, dict) or "format_version" not in payload:
-            raise ModelError(f"{p}: not a ser-live model file (no format_version)")
-        if payload["format_version"] != MODEL_FORMAT_VERSION:
-            raise ModelError(
-                f"{p}: model file format {payload['format_version']!r} but this ser-live reads format "
-                f"{MODEL_FORMAT_VERSION}; retrain with `python -m train fit` or use a matching ser-live"
-            )
-        missing = [k for k in _REQUIRED_KEYS if k not in payload]
-        if missing:
-            raise ModelError(
-                f"{p}: incomplete model file, missing {', '.join(missing)}; "
-                "retrain with `python -m train fit` or restore the file"
-            )
-        labels, estimator = payload["labels"], payload["estimator"]
-        if not (isinstance(labels, list) and labels and all(isinstance(v, str) for v in labels)):
-            raise ModelError(f"{p}: corrupt model file: 'labels' is not a list of label names")
+        labels, cfg = _check_header(p, payload, required=_REQUIRED_KEYS)
+        estimator = payload["estimator"]
         if not (isinstance(estimator, EmotionEstimator) and hasattr(estimator.classifier, "classes_")
                 and hasattr(estimator.main_classifier, "predict_proba")):
             raise ModelError(f"{p}: corrupt model file: 'estimator' is not a fitted ser-live model object")
         if estimator.normalizer is not None and not isinstance(estimator.normalizer, SessionNormalizer):
             raise ModelError(f"{p}: corrupt model file: the model object's normaliser is not a SessionNormalizer")
-        try:
-            cfg = FeatureConfig.from_dict(payload["feature_config"])
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ModelError(
-                f"{p}: made with another feature extractor ({exc}); retrain with `python -m train fit`"
-            ) from exc
         names = FeatureExtractor(cfg).feature_names()
-        if len(names) != payload["n_features"] or _names_hash(names) != payload["feature_names_sha1"]:
-            raise ModelError(
-                f"{p}: made with ser-live {payload.get('ser_live_version')} whose feature extractor "
-                f"gave {payload['n_features']} features; this version gives {len(names)} for the same "
-                "configuration. Retrain with `python -m train fit` (or install the matching ser-live)."
-            )
         route = estimator.noise_route
         if route is not None:
             cut = getattr(route, "threshold_db_", None)
@@ -567,16 +626,102 @@ class EmotionModel:
             log.warning(
                 "%s was saved with scikit-learn %s, running %s", p, payload.get("sklearn_version"), sklearn.__version__
             )
-        model = cls(
-            estimator,
-            labels,
-            cfg,
-            name=payload.get("name", p.stem),
-            metadata=payload.get("metadata", {}),
+        return cls._checked(estimator, labels, cfg, payload, p)
+
+
+def _check_header(p: Path, header: Any, *, required: tuple[str, ...]) -> tuple[list[str], FeatureConfig]:
+    """The labels and feature configuration of a model file's header (skops payload or
+    arrays header), checked against this version's extractor.
+
+    Raises
+    ------
+    ModelError
+        Not a model header, another format version, missing keys, bad labels, another
+        feature configuration or layout.
+    """
+    if not isinstance(header, dict) or "format_version" not in header:
+        raise ModelError(f"{p}: not a ser-live model file (no format_version)")
+    if header["format_version"] != MODEL_FORMAT_VERSION:
+        raise ModelError(
+            f"{p}: model file format {header['format_version']!r} but this ser-live reads format "
+            f"{MODEL_FORMAT_VERSION}; retrain with `python -m train fit` or use a matching ser-live"
         )
-        model.path = p
-        check_model_arrays(model)  # finite numbers, array shapes that fit (ser_live/safezip.py)
-        return model
+    missing = [k for k in ("labels", "feature_config", "n_features", "feature_names_sha1", *required) if k not in header]
+    if missing:
+        raise ModelError(
+            f"{p}: incomplete model file, missing {', '.join(dict.fromkeys(missing))}; "
+            "retrain with `python -m train fit` or restore the file"
+        )
+    labels = header["labels"]
+    if not (isinstance(labels, list) and labels and all(isinstance(v, str) for v in labels)):
+        raise ModelError(f"{p}: corrupt model file: 'labels' is not a list of label names")
+    try:
+        cfg = FeatureConfig.from_dict(header["feature_config"])
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(
+            f"{p}: made with another feature extractor ({exc}); retrain with `python -m train fit`"
+        ) from exc
+    names = FeatureExtractor(cfg).feature_names()
+    if len(names) != header["n_features"] or _names_hash(names) != header["feature_names_sha1"]:
+        raise ModelError(
+            f"{p}: made with ser-live {header.get('ser_live_version')} whose feature extractor "
+            f"gave {header['n_features']} features; this version gives {len(names)} for the same "
+            "configuration. Retrain with `python -m train fit` (or install the matching ser-live)."
+        )
+    return labels, cfg
+
+
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of a model file (hex); the file is bounded (:data:`ser_live.safezip.MODEL_LIMITS`)
+    before it is read whole."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _is_model_object(obj: Any) -> bool:
+    """An :class:`~ser_live.estimator.EmotionEstimator` or ``Recalibrated`` (only possible
+    once that module is imported: it is not imported to check)."""
+    mod = sys.modules.get("ser_live.estimator")
+    return mod is not None and isinstance(obj, (mod.EmotionEstimator, mod.Recalibrated))
+
+
+def export_arrays(model: "EmotionModel | str | Path", path: str | Path | None = None) -> Path:
+    """Write a model's compiled chain as one ``.npz`` (:func:`ser_live.fastpath.save_npz`):
+    the arrays the runtime scores with, and a JSON header (:meth:`EmotionModel.header`, plus
+    the SHA-256 of the ``.skops`` it was exported from, so a refitted ``.skops`` is never
+    scored with stale arrays).
+
+    Parameters
+    ----------
+    model : EmotionModel, str or Path
+        A model, or the path of a ``.skops`` file (loaded from the skops file itself).
+    path : str or Path, optional
+        Output; default: the model's file with the suffix ``.npz``.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ModelError
+        A model whose classifier has no array form (a kernel SVM...), or no ``path`` for an
+        in-memory model.
+    """
+    if not isinstance(model, EmotionModel):
+        model = EmotionModel._load_skops(Path(model))
+    src = getattr(model, "path", None)
+    if path is None:
+        if src is None:
+            raise ModelError("export_arrays: give the output path of an in-memory model")
+        path = Path(src).with_suffix(".npz")
+    try:
+        compiled = model.estimator if isinstance(model.estimator, CompiledEstimator) else model.estimator.compile()
+    except NotImplementedError as exc:
+        raise ModelError(f"model {model.name!r} cannot be exported as arrays ({exc})") from exc
+    header = model.header()
+    if src is not None and Path(src).suffix == ".skops" and Path(src).is_file():
+        header["source_sha256"] = _file_sha256(Path(src))
+    return save_npz(path, header, compiled)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -47,32 +47,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .fastpath import NORMALIZE_MODES, VAR_FLOOR, NormalizerArrays, SessionState, check_rows, group_codes, group_moments
+
 __all__ = ["SessionNormalizer", "SessionState", "NORMALIZE_MODES"]
 
-#: ``"replace"``: output the normalised features; ``"append"``: output the absolute features
-#: followed by the normalised copies of ``columns`` (2 x, or n + len(columns), columns).
-NORMALIZE_MODES: tuple[str, ...] = ("replace", "append")
-
-_VAR_FLOOR = 1e-8
-
-
-def _group_codes(groups: np.ndarray, n_rows: int) -> tuple[np.ndarray, int]:
-    groups = np.asarray(groups)
-    if groups.shape != (n_rows,):
-        raise ValueError(f"groups must have shape ({n_rows},), got {groups.shape}")
-    _, codes = np.unique(groups.astype(str), return_inverse=True)
-    return codes.ravel(), int(codes.max()) + 1 if n_rows else 0
-
-
-def _group_moments(X: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count, mean and (biased) variance per group: shapes (g,), (g, d), (g, d), float64."""
-    counts = np.bincount(codes, minlength=n_groups).astype(np.float64)
-    sums = np.zeros((n_groups, X.shape[1]))
-    np.add.at(sums, codes, X)
-    means = sums / np.maximum(counts, 1)[:, None]
-    sq = np.zeros_like(sums)
-    np.add.at(sq, codes, (X - means[codes]) ** 2)
-    return counts, means, sq / np.maximum(counts, 1)[:, None]
+_VAR_FLOOR = VAR_FLOOR
 
 
 class SessionNormalizer(TransformerMixin, BaseEstimator):
@@ -147,9 +126,9 @@ class SessionNormalizer(TransformerMixin, BaseEstimator):
             raise ValueError(f"mode must be one of {NORMALIZE_MODES}, got {self.mode!r}")
         if not float(self.prior_weight) >= 0:
             raise ValueError(f"prior_weight must be >= 0 (utterances), got {self.prior_weight!r}")
-        X = self._check_X(X, fitting=True)
-        codes, n_groups = _group_codes(groups, X.shape[0])
-        _, means, variances = _group_moments(X, codes, n_groups)
+        X = check_rows(X, None)
+        codes, n_groups = group_codes(groups, X.shape[0])
+        _, means, variances = group_moments(X, codes, n_groups)
         self.prior_mean_ = means.mean(axis=0)
         self.prior_var_ = np.maximum(variances.mean(axis=0), _VAR_FLOOR)
         d = X.shape[1]
@@ -167,154 +146,36 @@ class SessionNormalizer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ offline
     def transform(self, X: np.ndarray, *, groups: np.ndarray | None = None) -> np.ndarray:
-        """Normalise each group with all of its rows' statistics, shrunk to the prior.
-
-        Parameters
-        ----------
-        X : np.ndarray, float, shape (n, n_features)
-        groups : np.ndarray, shape (n,), optional
-            Session of each row; None makes each row its own session (``n = 1``).
-
-        Returns
-        -------
-        np.ndarray, float32, shape (n, n_features_out)
-            ``n_features_out`` is ``n_features`` (``mode="replace"``) or
-            ``n_features + len(columns_)`` (``"append"``).
-
-        Raises
-        ------
-        ValueError
-            Wrong number of features, non-finite values, ``groups`` of the wrong shape.
-        """
-        check_is_fitted(self, "prior_mean_")
-        X = self._check_X(X)
-        if groups is None:
-            counts = np.ones(X.shape[0])
-            means = X.astype(np.float64)
-            variances = np.zeros_like(means)
-            codes = np.arange(X.shape[0])
-        else:
-            codes, n_groups = _group_codes(groups, X.shape[0])
-            counts, means, variances = _group_moments(X, codes, n_groups)
-        mu, var = self._shrink(counts[:, None], means, variances)
-        return self._apply(X, mu[codes], var[codes])
+        """Normalise each group with all of its rows' statistics, shrunk to the prior: runs
+        :meth:`ser_live.fastpath.NormalizerArrays.transform` of :meth:`compiled` (its
+        parameters, returns and errors)."""
+        return self.compiled().transform(X, groups=groups)
 
     # ------------------------------------------------------------------ online
-    def new_session(self) -> "SessionState":
+    def new_session(self) -> SessionState:
         """Running statistics of one live session, starting from the prior alone.
 
         Returns
         -------
         SessionState
         """
-        check_is_fitted(self, "prior_mean_")
-        return SessionState(self)
+        return SessionState(self.compiled())
 
     @property
     def n_features_out(self) -> int:
         """Number of output columns (see :meth:`transform`)."""
-        check_is_fitted(self, "prior_mean_")
-        return self.n_features_in_ + (self.columns_.size if self.mode == "append" else 0)
+        return self.compiled().n_features_out
 
-    # ------------------------------------------------------------------ internals
-    def _check_X(self, X: np.ndarray, *, fitting: bool = False) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] == 0:
-            raise ValueError(f"X must be a non-empty 2-D array (n_utterances, n_features), got shape {X.shape}")
-        if not fitting and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features; the normaliser was fitted on {self.n_features_in_}")
-        if not np.isfinite(X).all():
-            raise ValueError("X holds NaN or infinite values (failed feature extraction?)")
-        return X
-
-    def _shrink(self, n: np.ndarray | float, mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w = float(self.prior_weight)
-        if self.session_cap is not None:
-            n = np.minimum(n, float(self.session_cap))
-        c = self.columns_
-        total = np.maximum(n + w, 1e-12)
-        mu = (n * mean[..., c] + w * self.prior_mean_[c]) / total
-        v = (n * var[..., c] + w * self.prior_var_[c]) / total
-        # n = 0 and w = 0: nothing to go on; fall back on the prior
-        empty = (n + w) <= 0
-        if np.any(empty):
-            mu = np.where(empty, self.prior_mean_[c], mu)
-            v = np.where(empty, self.prior_var_[c], v)
-        return mu, np.maximum(v, _VAR_FLOOR)
-
-    def _apply(self, X: np.ndarray, mu: np.ndarray, var: np.ndarray) -> np.ndarray:
-        c = self.columns_
-        z = X[..., c] - mu
-        if self.scale:
-            z = z / np.sqrt(var)
-        if self.mode == "append":
-            return np.concatenate([X, z], axis=-1).astype(np.float32)
-        out = X.copy()
-        out[..., c] = z
-        return out.astype(np.float32)
-
-
-class SessionState:
-    """Online running statistics of one live session (use :meth:`SessionNormalizer.new_session`).
-
-    Call :meth:`update` with each utterance's features as it is heard, then
-    :meth:`transform` it: the utterance is normalised with the statistics of the utterances
-    heard so far, itself included, shrunk towards the prior (formula in the module doc).
-
-    Attributes
-    ----------
-    n_utterances : int
-        Utterances the running statistics rest on.
-    """
-
-    def __init__(self, normalizer: SessionNormalizer) -> None:
-        self._norm = normalizer
-        d = normalizer.n_features_in_
-        self.n_utterances = 0
-        self._mean = np.zeros(d)
-        self._m2 = np.zeros(d)
-
-    def update(self, x: np.ndarray) -> None:
-        """Add one utterance to the running statistics (Welford's algorithm).
-
-        Parameters
-        ----------
-        x : np.ndarray, float, shape (n_features,)
+    def compiled(self) -> NormalizerArrays:
+        """The fitted normaliser as arrays (:class:`~ser_live.fastpath.NormalizerArrays`),
+        which every transform goes through.
 
         Raises
         ------
-        ValueError
-            Wrong shape or non-finite values (the state is left unchanged).
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
         """
-        x = self._check(x)
-        self.n_utterances += 1
-        delta = x - self._mean
-        self._mean += delta / self.n_utterances
-        self._m2 += delta * (x - self._mean)
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        """Normalise one utterance with the running statistics shrunk to the prior.
-
-        Parameters
-        ----------
-        x : np.ndarray, float, shape (n_features,)
-
-        Returns
-        -------
-        np.ndarray, float32, shape (n_features_out,)
-            As one row of :meth:`SessionNormalizer.transform`.
-        """
-        x = self._check(x)
-        n = float(self.n_utterances)
-        var = self._m2 / n if n else np.zeros_like(self._m2)
-        mu, v = self._norm._shrink(n, self._mean, var)
-        return self._norm._apply(x, mu, v)
-
-    def _check(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        d = self._norm.n_features_in_
-        if x.shape != (d,):
-            raise ValueError(f"expected one utterance's features, shape ({d},), got {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError("features hold NaN or infinite values")
-        return x
+        check_is_fitted(self, "prior_mean_")
+        return NormalizerArrays(self.prior_mean_, self.prior_var_, self.columns_, float(self.prior_weight),
+                                None if self.session_cap is None else float(self.session_cap),
+                                bool(self.scale), str(self.mode))

@@ -43,7 +43,7 @@ from .audiofile import SAMPLE_RATE_HZ, decode_audio
 from .denoise import with_denoise
 from .errors import AudioFileError, NoSpeechError, SerLiveError
 from .model import EmotionModel
-from .normalize import SessionState
+from .fastpath import SessionState
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
 from .types import Prediction, Result, Utterance
 from .vad import Segmenter, VadConfig, segment_signal, speech_span

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from .fastpath import below_cut, snr_column
+
 __all__ = ["NoiseRoute", "fit_threshold", "decision_values", "DEFAULT_SNR_COLUMN"]
 
 #: Feature column read as the utterance's SNR (dB): 95th minus 5th percentile of the frame
@@ -230,11 +232,7 @@ class NoiseRoute(ClassifierMixin, BaseEstimator):
         ValueError
             An input narrower than ``column + 1``.
         """
-        X_raw = np.atleast_2d(np.asarray(X_raw))
-        if X_raw.shape[1] <= int(self.column):
-            raise ValueError(f"noise route reads column {self.column} ({self.column_name}), "
-                             f"the input has {X_raw.shape[1]} columns")
-        return X_raw[:, int(self.column)].astype(np.float64)
+        return snr_column(X_raw, column=self.column, column_name=self.column_name)
 
     def noisy(self, snr_db: np.ndarray) -> np.ndarray:
         """Which rows go to the noise branch.
@@ -250,8 +248,7 @@ class NoiseRoute(ClassifierMixin, BaseEstimator):
             True where the SNR is below :attr:`threshold_db_` (a non-finite value stays on
             the main classifier).
         """
-        snr = np.asarray(snr_db, dtype=np.float64)
-        return np.isfinite(snr) & (snr < float(self.threshold_db_))
+        return below_cut(snr_db, self.threshold_db_)
 
     def predict_proba(self, Z: np.ndarray, *, snr_db: np.ndarray) -> np.ndarray:
         """Class probabilities, each row from the classifier its SNR picks.

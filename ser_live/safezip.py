@@ -333,14 +333,17 @@ def check_model_arrays(model: Any) -> None:
             raise ModelError(f"{name}: corrupt model file: {where} holds a non-finite value ({_short(value)})")
     labels = list(model.labels)
     route = model.noise_route
-    if route is not None:  # the route's main classifier and its noise branch
+    heads = getattr(model.estimator, "heads", None)
+    if heads is not None:  # a model object of arrays (ser_live/fastpath.py): its heads
+        classifiers = tuple((f"estimator.{k}", h) for k, h in heads.items())
+    elif route is not None:  # the route's main classifier and its noise branch
         classifiers = (("noise_route.estimator", route.estimator), ("noise_route.branch", route.branch))
     else:
         classifiers = (("estimator.classifier", getattr(model.estimator, "classifier", model.estimator)),)
     for root, est in classifiers:
         if est is None:
             continue
-        classes = np.asarray(getattr(est, "classes_", []))
+        classes = np.asarray(getattr(est, "classes_", getattr(est, "classes", [])))
         if classes.ndim != 1 or classes.size == 0 or classes.dtype.kind not in "iu" \
                 or classes.min() < 0 or classes.max() >= len(labels) or len(set(classes.tolist())) != classes.size:
             raise ModelError(f"{name}: corrupt model file: {root}.classes_ {_short(classes)} does not index "
@@ -348,7 +351,8 @@ def check_model_arrays(model: Any) -> None:
     n = int(model.extractor.n_features)
     X = np.zeros((2, n), dtype=np.float32)
     if route is not None and 0 <= int(route.column) < n:
-        cut = float(getattr(route, "threshold_db_", route.threshold_db))
+        cut = getattr(route, "threshold_db_", None)
+        cut = float(route.threshold_db if cut is None else cut)
         X[0, int(route.column)] = cut - 10.0
         X[1, int(route.column)] = cut + 10.0
     try:

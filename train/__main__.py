@@ -323,7 +323,7 @@ def copy_recipe(recipe_path: str | Path, model_path: Path) -> Path:
 def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     from ser_live import __version__
     from ser_live.features import FeatureExtractor
-    from ser_live.model import EmotionModel
+    from ser_live.model import EmotionModel, export_arrays
 
     from .corpora import label_histogram, read_corpus, speaker_group
     from .extract import extract_features
@@ -402,6 +402,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     # exactly the object `evaluate` scores (RecipeClassifier.estimator_), with the label width
     model = EmotionModel(est.estimator_.set_params(n_labels=len(labels)), labels, config, name=recipe.name, metadata=meta)
     model.save(out)
+    export_arrays(model)  # the .npz beside it: the arrays ser-live scores with (ser_live/fastpath.py)
     copy_recipe(recipe.path, out)
     card = out.with_suffix(".md")
     card.write_text(_model_card(model, meta, FeatureExtractor(config).n_features))
@@ -425,6 +426,15 @@ def _protocol_reports(recipe_name: str) -> dict:
             "folds": {f["name"]: {k: f[k] for k in ("ua_pct", "wa_pct", "f1_pct")} for f in d["folds"]},
         }
     return reports
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write each model's ``.npz`` (:func:`ser_live.model.export_arrays`)."""
+    from ser_live.model import export_arrays
+
+    for path in args.models:
+        _print(f"wrote {export_arrays(path)}")
+    return 0
 
 
 def cmd_card(args: argparse.Namespace) -> int:
@@ -744,6 +754,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--exclude-corpus", nargs="+", default=[], metavar="CORPUS",
                    help="fit on the recipe's corpora except these (a `loco` fold model, e.g. for "
                         "benchmarks/live_offline.py; give --out so the shipped model is not overwritten)")
+    s = sub.add_parser("export", help="write each model's arrays (the .npz beside it, what ser-live scores with) from its .skops")
+    s.add_argument("models", nargs="+", metavar="MODEL", help="model files (.skops)")
     s = sub.add_parser("card", help="rewrite a model's card from its metadata and the reports in reports/")
     s.add_argument("--model", default=str(REPO / "models" / "ser-default.skops"))
     s = sub.add_parser("plots", help="waveform and feature-distribution plots per emotion")
@@ -775,6 +787,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_ablate(args, argv)
         if args.command == "fit":
             return cmd_fit(args, argv)
+        if args.command == "export":
+            return cmd_export(args)
         if args.command == "card":
             return cmd_card(args)
         if args.command == "plots":
