@@ -221,3 +221,23 @@ def test_the_model_extractor_computes_only_what_the_model_reads(path, data_root)
         if not any(np.isin(groups[g], cols).any() for g in (group, f"{group}_d", f"{group}_voiced")):
             assert group not in plan.sources, group
     assert np.isin(cols, plan.positions).all() and plan.positions.size < full.n_features
+
+
+def test_the_extractor_ffts_are_scipys_to_the_bit(data_root):
+    """The extractor calls SciPy's pocketfft extension without importing ``scipy.fft``
+    (``ser_live/features/framewise.py``): the same values as ``scipy.fft`` on real frames."""
+    import scipy.fft
+
+    from ser_live.audiofile import load_audio
+    from ser_live.features import framewise
+
+    assert framewise._POCKETFFT is not None  # the direct path is the one taken
+    y = load_audio(str(sorted((data_root / "emodb" / "wav").glob("*.flac"))[0]))
+    for n_t in (1, 5, 64, 150):
+        frames = np.zeros((n_t, 1024), dtype=np.float32)
+        frames[:, :400] = np.lib.stride_tricks.sliding_window_view(y, 400)[::160][:n_t] * np.hanning(400)
+        spec = framewise._rfft(frames)
+        assert spec.dtype == np.complex64 and np.array_equal(spec, scipy.fft.rfft(frames, axis=1))
+        power = (spec.real * spec.real + spec.imag * spec.imag).astype(np.complex64)
+        ac = framewise._irfft(power, 1024)
+        assert ac.dtype == np.float32 and np.array_equal(ac, scipy.fft.irfft(power, n=1024, axis=1))

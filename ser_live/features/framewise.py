@@ -3,13 +3,72 @@ references [1]_-[6]_ there), and the eGeMAPS-like voice descriptors."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
-import scipy.fft
 
 from .config import _EPS, FeatureConfig
 from .filterbanks import chroma_filterbank, _dct_matrix, mel_filterbank
 
 __all__ = ["VOICE_ROWS", "framewise_descriptors", "voice_descriptors"]
+
+log = logging.getLogger(__name__)
+
+
+def _load_pocketfft() -> object | None:
+    """SciPy's pocketfft extension (``scipy/fft/_pocketfft/pypocketfft``), loaded from its
+    file without importing the ``scipy.fft`` package, or None where that fails.
+
+    ``import scipy.fft`` also imports ``scipy.special`` and SciPy's array-API layer, which
+    imports most of NumPy's subpackages: 0.4-2 s of start-up on this project's 2-core
+    machine (``python -X importtime``), for two calls into this one extension. NumPy's own
+    FFT is not an alternative: its ``rfft`` of float32 frames differs from SciPy's in the
+    last bits, and the shipped models were trained on SciPy's. :func:`_rfft` and
+    :func:`_irfft` call the extension exactly as ``scipy.fft.rfft``/``irfft`` do
+    (``scipy/fft/_pocketfft/basic.py``: ``r2c(x, axes, forward, norm, out, workers)``,
+    ``c2r(x, axes, n, forward, norm, out, workers)``), so the values are SciPy's to the bit
+    (``tests/test_fastpath.py``).
+    """
+    try:
+        import importlib.machinery
+        import importlib.util
+        from pathlib import Path
+
+        spec = importlib.util.find_spec("scipy")  # locates the package, imports nothing
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        folder = Path(list(spec.submodule_search_locations)[0]) / "fft" / "_pocketfft"
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = folder / f"pypocketfft{suffix}"
+            if path.is_file():
+                loader = importlib.machinery.ExtensionFileLoader("pypocketfft", str(path))
+                module = importlib.util.module_from_spec(importlib.util.spec_from_loader("pypocketfft", loader))
+                loader.exec_module(module)
+                return module if hasattr(module, "r2c") and hasattr(module, "c2r") else None
+    except Exception as exc:  # any failure: scipy.fft's public functions instead
+        log.debug("pocketfft extension not loaded directly (%s); using scipy.fft", exc)
+    return None
+
+
+_POCKETFFT = _load_pocketfft()
+
+
+def _rfft(x: np.ndarray) -> np.ndarray:
+    """``scipy.fft.rfft(x, axis=1)`` of float32 frames (n_frames, n_fft): complex64."""
+    if _POCKETFFT is None:
+        import scipy.fft
+
+        return scipy.fft.rfft(x, axis=1)
+    return _POCKETFFT.r2c(x, (1,), True, 0, None, 1)
+
+
+def _irfft(x: np.ndarray, n: int) -> np.ndarray:
+    """``scipy.fft.irfft(x, n=n, axis=1)`` of complex64 spectra (n_frames, n // 2 + 1): float32."""
+    if _POCKETFFT is None:
+        import scipy.fft
+
+        return scipy.fft.irfft(x, n=n, axis=1)
+    return _POCKETFFT.c2r(x, (1,), n, False, 2, None, 1)
 
 
 #: Roll-off points: frequency below which this fraction of the spectral power lies.
@@ -132,7 +191,7 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *,
     # rfft(frames * window, n=n_fft), without the copy scipy makes to pad each row
     padded = np.zeros((n_t, cfg.n_fft), dtype=np.float32)
     np.multiply(frames, analysis.window, out=padded[:, : cfg.win_length])
-    spec = scipy.fft.rfft(padded, axis=1)  # (T, n_bins) complex64
+    spec = _rfft(padded)  # (T, n_bins) complex64
     del padded
     power = spec.real * spec.real + spec.imag * spec.imag  # (T, n_bins) float32
 
@@ -168,7 +227,7 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *,
     # --- pitch and voicing: autocorrelation = inverse FFT of the power spectrum
     # (Wiener-Khinchin), divided by the window's own autocorrelation [6]
     # (a complex64 input spares scipy its slower real-to-complex conversion; same values)
-    ac = scipy.fft.irfft(power.astype(np.complex64), n=cfg.n_fft, axis=1)[:, : analysis.lag_max + 2]
+    ac = _irfft(power.astype(np.complex64), cfg.n_fft)[:, : analysis.lag_max + 2]
     nac = ac / np.maximum(ac[:, :1], np.float32(_EPS))
     nac *= analysis.inv_window_ac
     lo, hi = analysis.lag_min, analysis.lag_max
