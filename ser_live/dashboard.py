@@ -811,6 +811,10 @@ class LiveDashboard:
         most ``refresh_per_second``. Nothing is redrawn while nothing shown changes (the
         clock shows whole seconds), which keeps the dashboard's CPU low: ``python -m
         benchmarks --only listen``.
+    idle_per_second : float, default 1
+        Maximum redraw rate (Hz) for a status change while the segmenter hears silence (the
+        level meter of the room's floor moves by tenths of a dB at every block); at most
+        ``status_per_second``.
     screen : bool, default False
         Draw on the terminal's alternate screen.
     transient : bool, default False
@@ -824,6 +828,7 @@ class LiveDashboard:
         console: Console | None = None,
         refresh_per_second: float = 8,
         status_per_second: float = 4,
+        idle_per_second: float = 1,
         screen: bool = False,
         transient: bool = False,
     ) -> None:
@@ -831,9 +836,12 @@ class LiveDashboard:
             raise ValueError(f"refresh_per_second must be > 0, got {refresh_per_second}")
         if status_per_second <= 0:
             raise ValueError(f"status_per_second must be > 0, got {status_per_second}")
+        if idle_per_second <= 0:
+            raise ValueError(f"idle_per_second must be > 0, got {idle_per_second}")
         self.state = state
         self.min_interval_s = 1.0 / refresh_per_second
         self.status_interval_s = max(self.min_interval_s, 1.0 / status_per_second)
+        self.idle_interval_s = max(self.status_interval_s, 1.0 / idle_per_second)
         self._last_draw = -math.inf
         self._drawn: tuple[int, int] = (-1, -1)  # (results_version, version) last drawn
         self.n_draws = 0
@@ -869,7 +877,8 @@ class LiveDashboard:
     def refresh(self, *, force: bool = False) -> None:
         """Redraw if something shown changed: a result or provisional estimate once
         ``1 / refresh_per_second`` has passed since the last redraw, a status change once
-        ``1 / status_per_second`` has; else nothing.
+        ``1 / status_per_second`` has (``1 / idle_per_second`` while the segmenter hears
+        silence); else nothing.
 
         Parameters
         ----------
@@ -883,7 +892,8 @@ class LiveDashboard:
             if state.results_version != self._drawn[0]:
                 if elapsed < self.min_interval_s:
                     return
-            elif state.version == self._drawn[1] or elapsed < self.status_interval_s:
+            elif state.version == self._drawn[1] or elapsed < (
+                    self.idle_interval_s if state.vad_state == "silence" else self.status_interval_s):
                 return
         self._last_draw = now
         self._drawn = (state.results_version, state.version)

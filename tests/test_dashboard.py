@@ -27,7 +27,7 @@ from ser_live.dashboard import (
     render_dashboard,
 )
 from ser_live.plaintext import format_plain, format_summary, json_line
-from ser_live.types import Prediction, Result, RunSummary, latency_stats
+from ser_live.types import Prediction, RecognizerStatus, Result, RunSummary, latency_stats
 from ser_live.vad import segment_signal
 
 SR = 16000
@@ -297,6 +297,31 @@ def test_live_dashboard_draws_and_limits_its_rate(results: list[Result]) -> None
             state.add_result(r)
     final = out.getvalue()
     assert f"#{results[-1].utterance.index}" in final, "the last frame is drawn on exit"
+
+
+def test_live_dashboard_redraws_status_less_often_in_silence(results: list[Result]) -> None:
+    """A status change (the level meter) is drawn at ``status_per_second`` during speech and
+    at ``idle_per_second`` while the segmenter hears silence; a result at once."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100, height=40, color_system=None)
+    state = DashboardState(labels=LABELS, model_name="test-model", source_name="session.wav")
+    with LiveDashboard(state, console=console, refresh_per_second=1e9, status_per_second=1e9,
+                       idle_per_second=1e-3) as live:
+        n0 = live.n_draws
+        state.set_status(RecognizerStatus(level_dbfs=-50.0, stream_s=1.0, vad_state="silence"))
+        live.refresh()
+        assert live.n_draws == n0, "a silent room's level change waits for the idle rate"
+        state.set_status(RecognizerStatus(level_dbfs=-20.0, stream_s=1.0, vad_state="speech"))
+        live.refresh()
+        assert live.n_draws == n0 + 1, "speech: the status rate"
+        state.set_status(RecognizerStatus(level_dbfs=-45.0, stream_s=1.0, vad_state="silence"))
+        live.refresh()
+        assert live.n_draws == n0 + 1
+        state.add_result(results[0])
+        live.refresh()
+        assert live.n_draws == n0 + 2, "a result is drawn in silence too"
+    with pytest.raises(ValueError, match="idle_per_second"):
+        LiveDashboard(state, console=console, idle_per_second=0)
 
 
 # ---------------------------------------------------------------------------- text outputs
