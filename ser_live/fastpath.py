@@ -631,6 +631,10 @@ class CompiledEstimator:
         """Running statistics of one live session (None without a normaliser)."""
         return None if self.normalizer is None else self.normalizer.new_session()
 
+    def compile(self) -> "CompiledEstimator":
+        """Itself (the chain is compiled already; as ``EmotionEstimator.compile``)."""
+        return self
+
     def with_prior(self, mean: np.ndarray, var: np.ndarray) -> "CompiledEstimator":
         """A copy whose normaliser starts from another prior (a person's); shapes (n_features,)."""
         if self.normalizer is None:

@@ -59,15 +59,28 @@ import os
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import SerLiveError
-from .estimator import Recalibrated, adapt_log_proba, fit_score_affine  # noqa: F401 (re-exported)
+from .fastpath import adapt_log_proba  # noqa: F401 (re-exported)
 from .fsutil import write_atomic
 from .model import EmotionModel
-from .normalize import SessionNormalizer
 from .safezip import PROFILE_LIMITS, PROFILE_META_MAX_CHARS, PROFILE_META_MAX_DEPTH, check_archive, loads_bounded, printable
+
+if TYPE_CHECKING:
+    from .normalize import SessionNormalizer
+
+
+def __getattr__(name: str) -> Any:
+    """``Recalibrated`` and ``fit_score_affine`` (re-exported from :mod:`ser_live.estimator`),
+    imported when first used: applying a profile to a model of arrays needs no scikit-learn."""
+    if name in ("Recalibrated", "fit_score_affine"):
+        from . import estimator
+
+        return getattr(estimator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "PROFILE_FORMAT_VERSION",
@@ -487,7 +500,12 @@ class ProfiledModel(EmotionModel):
     """
 
     def __init__(self, base: EmotionModel, profile: Profile) -> None:
-        est = Recalibrated.frozen(base.estimator.with_prior(profile.prior_mean, profile.prior_var), profile.W, profile.b)
+        if hasattr(base.estimator, "recalibrated"):  # a model object of arrays (ser_live/fastpath.py)
+            est = base.estimator.with_prior(profile.prior_mean, profile.prior_var).recalibrated(profile.W, profile.b)
+        else:
+            from .estimator import Recalibrated
+
+            est = Recalibrated.frozen(base.estimator.with_prior(profile.prior_mean, profile.prior_var), profile.W, profile.b)
         super().__init__(est, base.labels, base.feature_config, name=base.name, metadata=base.metadata)
         if "extractor" in base.__dict__:  # share a built extractor (cached_property)
             self.__dict__["extractor"] = base.__dict__["extractor"]
@@ -559,6 +577,8 @@ def build_profile(
     if cfg.adaptation != "none":
         # the calibration utterances as the live path sees them: person prior, each utterance
         # normalised with the prior alone (groups=None: its own values weighted as one)
+        from .estimator import Recalibrated
+
         rc = Recalibrated(model.estimator.with_prior(mean, var), reg=cfg.reg, full=cfg.adaptation == "affine")
         rc.fit(X.astype(np.float32), y)
         prof.W, prof.b = rc.W_, rc.b_

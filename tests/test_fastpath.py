@@ -241,3 +241,34 @@ def test_the_extractor_ffts_are_scipys_to_the_bit(data_root):
         power = (spec.real * spec.real + spec.imag * spec.imag).astype(np.complex64)
         ac = framewise._irfft(power, 1024)
         assert ac.dtype == np.float32 and np.array_equal(ac, scipy.fft.irfft(power, n=1024, axis=1))
+
+
+def test_a_profile_applies_to_the_arrays_alike_and_without_scikit_learn(emodb_rows, tmp_path):
+    """A person's profile on the model loaded from arrays scores as on the model loaded from
+    skops (1e-9), and applying it imports no scikit-learn."""
+    from ser_live.profile import build_profile, load_profile
+
+    speakers, features = emodb_rows
+    path = SHIPPED[0]
+    ref, fast = EmotionModel.load(path, arrays=False), EmotionModel.load(path)
+    X = features(ref.feature_config)
+    y = np.arange(12) % len(ref.labels)
+    prof = build_profile(fast, X[:12], y, name="anna")
+    assert np.array_equal(prof.W, build_profile(ref, X[:12], y, name="anna").W)
+    saved = prof.save(tmp_path / "anna.npz")
+    P_ref = prof.apply(ref).predict_proba(X[12:], groups=speakers[12:])
+    P_fast = prof.apply(fast).predict_proba(X[12:], groups=speakers[12:])
+    assert np.abs(P_fast - P_ref).max() <= 1e-9
+    code = (
+        "import sys, numpy as np\n"
+        "from ser_live.model import EmotionModel\n"
+        "from ser_live.profile import load_profile\n"
+        f"m = EmotionModel.load({str(path)!r})\n"
+        f"pm = load_profile({str(saved)!r}, model=m).apply(m)\n"
+        "pm.predict_proba(np.zeros((1, m.extractor.n_features), np.float32))\n"
+        "print(sorted(k for k in ('sklearn', 'skops', 'pandas') if k in sys.modules))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout, out.stderr[-2000:])
+    assert load_profile(saved, model=fast).name == "anna"
