@@ -92,8 +92,9 @@ class FeatureExtractor:
         ValueError
             ``y`` is not 1-D, or shorter than ``config.min_samples`` (65 ms at 16 kHz).
         """
-        need = None if self._subset is None else self._subset.sources
-        d = framewise_descriptors(self._prepare(y), self._analysis, need=need)
+        sub = self._subset
+        d = framewise_descriptors(self._prepare(y), self._analysis, need=None if sub is None else sub.sources,
+                                  spectral_rows=None if sub is None else sub.rows_of("spectral"))
         u = _Utterance(d=d, voiced=d["pitch"][0] > 0, cfg=self.config)
         return _pool(self._plan, u) if self._subset is None else pool_subset(self._subset, u)
 

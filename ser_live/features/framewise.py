@@ -158,8 +158,8 @@ def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
 OPTIONAL_DESCRIPTORS: frozenset[str] = frozenset({"chroma", "spectral", "contrast"})
 
 
-def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *,
-                          need: frozenset[str] | None = None) -> dict[str, np.ndarray]:
+def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset[str] | None = None,
+                          spectral_rows: frozenset[int] | None = None) -> dict[str, np.ndarray]:
     """Framewise low-level descriptors of one utterance, all from one STFT.
 
     Parameters
@@ -171,6 +171,9 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *,
     need : frozenset of str, optional
         Descriptor groups wanted; those of :data:`OPTIONAL_DESCRIPTORS` not in it are not
         computed (nor returned). None: all. The others are computed the same either way.
+    spectral_rows : frozenset of int, optional
+        Rows of ``spectral`` wanted; the costlier others (bandwidth, roll-offs, band
+        energies) are left 0. None: all.
 
     Returns
     -------
@@ -206,7 +209,7 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *,
         out["chroma"] = _chroma(power, analysis)
     cum = np.cumsum(power, axis=1) if wants("spectral") or cfg.voice_quality else None
     if wants("spectral"):
-        out["spectral"] = _spectral(power, cum, mel, logmel, analysis)
+        out["spectral"] = _spectral(power, cum, mel, logmel, analysis, spectral_rows)
     if wants("contrast"):
         out["contrast"] = _contrast(power, analysis)
 
@@ -268,23 +271,32 @@ def _chroma(power: np.ndarray, analysis: _Analysis) -> np.ndarray:
 
 
 def _spectral(power: np.ndarray, cum: np.ndarray, mel: np.ndarray, logmel: np.ndarray,
-              analysis: _Analysis) -> np.ndarray:
+              analysis: _Analysis, rows_wanted: frozenset[int] | None = None) -> np.ndarray:
     """Spectral shape descriptors (rows in the order of the layout's ``spectral`` group):
     float32 (12, n_frames), from the power spectrum (n_frames, n_bins), its cumulative sum
-    along bins, and the mel power and log-mel (dB) spectrograms (n_mels, n_frames)."""
+    along bins, and the mel power and log-mel (dB) spectrograms (n_mels, n_frames).
+    ``rows_wanted``: the bandwidth (row 1), roll-off (rows 2-5) and band-energy (rows 10-11)
+    rows outside it are left 0, not computed (None: all)."""
     n_t = power.shape[0]
+    wanted = (lambda *r: True) if rows_wanted is None else (lambda *r: any(i in rows_wanted for i in r))
+    zero = np.zeros(n_t, dtype=np.float32)
     # moments of the magnitude spectrum as matrix-vector products
     mag = np.sqrt(power)  # (T, n_bins)
     msum = np.maximum(mag.sum(axis=1), np.float32(_EPS))
     centroid = (mag @ analysis.freqs) / msum
-    second = (mag @ (analysis.freqs * analysis.freqs)) / msum
-    bandwidth = np.sqrt(np.maximum(second - centroid * centroid, 0.0))
+    bandwidth = zero
+    if wanted(1):
+        second = (mag @ (analysis.freqs * analysis.freqs)) / msum
+        bandwidth = np.sqrt(np.maximum(second - centroid * centroid, 0.0))
     total = np.maximum(cum[:, -1:], np.float32(_EPS))
     # the roll-off bin is the number of bins whose cumulative power is below q * total;
     # cum is non-decreasing, so that is the first bin reaching it (argmax stops there)
     rows = np.arange(n_t)
     rolloffs = []
-    for q in _ROLLOFF_POINTS:
+    for i, q in enumerate(_ROLLOFF_POINTS):
+        if not wanted(2 + i):
+            rolloffs.append(zero)
+            continue
         reached = cum >= q * total
         first = np.argmax(reached, axis=1)
         first = np.where(reached[rows, first], first, analysis.n_bins - 1)  # none reached: last bin
@@ -299,7 +311,8 @@ def _spectral(power: np.ndarray, cum: np.ndarray, mel: np.ndarray, logmel: np.nd
     # energy of two speech bands relative to the whole spectrum (dB), as in ComParE
     band_db = [
         10.0 * np.log10((cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)) / total[:, 0] + np.float32(_EPS))
-        for a, b in analysis.energy_bands
+        if wanted(10 + i) else zero
+        for i, (a, b) in enumerate(analysis.energy_bands)
     ]
     # flatness (geometric / arithmetic mean) and flux on the mel power spectrum
     ln_mel = logmel * np.float32(np.log(10.0) / 10.0)

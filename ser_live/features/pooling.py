@@ -470,6 +470,8 @@ class SubsetPlan:
         Per descriptor source, the rows its "frames"/"delta" contours keep.
     sources : frozenset of str
         The descriptor groups any kept column reads.
+    whole : frozenset of str
+        The descriptor groups a kept block reads whole (all rows needed).
     positions : np.ndarray, int64, shape (n_pooled,)
         Column of the full layout of each pooled value.
     n_features : int
@@ -481,6 +483,13 @@ class SubsetPlan:
     sources: frozenset
     positions: np.ndarray
     n_features: int
+    whole: frozenset = frozenset()
+
+    def rows_of(self, source: str) -> frozenset[int] | None:
+        """The rows of ``source`` any kept column reads; None: all of them."""
+        if source in self.whole or source not in self.rows:
+            return None
+        return frozenset(self.rows[source].tolist())
 
 
 def subset_plan(layout: tuple[LayoutEntry, ...], columns: np.ndarray) -> SubsetPlan:
@@ -534,7 +543,8 @@ def subset_plan(layout: tuple[LayoutEntry, ...], columns: np.ndarray) -> SubsetP
             positions.append((starts[i] + r[:, None] * n_stats + np.arange(n_stats)[None, :]).ravel())
     sources = frozenset(e.source for e in entries) | ({"pitch"} if entries else frozenset())
     return SubsetPlan(_pooling_plan(tuple(entries)), rows, sources,
-                      np.concatenate(positions) if positions else np.zeros(0, np.int64), int(starts[-1]))
+                      np.concatenate(positions) if positions else np.zeros(0, np.int64), int(starts[-1]),
+                      frozenset(layout[i].source for i in keep_whole))
 
 
 def pool_subset(sub: SubsetPlan, u: _Utterance) -> np.ndarray:
