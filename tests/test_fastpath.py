@@ -111,9 +111,14 @@ class _ReferenceSession:
 def test_shipped_arrays_are_current_and_load_without_scikit_learn():
     """Each shipped ``.skops`` has its ``.npz`` exported from it; ``ser-live`` loads that and
     scores with numpy alone (no scikit-learn, skops or pandas imported)."""
+    import hashlib
+
     for path in SHIPPED:
         npz = path.with_suffix(".npz")
         assert npz.is_file(), f"{npz} missing: run `python -m train export {path}`"
+        header, _ = read_npz(npz, error=ModelError)
+        assert header["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), \
+            f"{npz} was exported from another {path.name}: run `python -m train export {path}`"
     code = (
         "import sys, numpy as np\n"
         "from ser_live.model import EmotionModel\n"
