@@ -100,7 +100,8 @@ def test_recipe_file_round_trip_and_errors(tmp_path):
     r = load_recipe("ser-default")
     assert r.path == str(RECIPES_DIR / "ser-default.toml")
     assert set(r.labels) == {"neutral", "happy", "sad", "angry"} and r.normalizer.enabled
-    assert "emotiontts_kor" in r.corpora
+    # emotiontts_kor is a loco test corpus only (issue 21's corpus ablation): never trained on
+    assert "emotiontts_kor" not in r.corpora and {"ravdess", "ased", "es_uem"} <= set(r.corpora)
     # the noise branch: its own augmentations, only in all_augmentations
     assert r.noise_branch is not None and r.noise_branch.column == "rms_db_p5_95"
     assert r.augmentations == () and len(r.all_augmentations) == len(r.noise_branch.augmentations) == 3
@@ -130,8 +131,8 @@ def test_recipe_base_and_command_line_overrides(tmp_path):
     from train.augment import Augmentation
     from train.recipe import RECIPES_DIR, load_recipe
 
-    default = load_recipe("ser-default")
-    # an experiment two bases away from the default (ser-default <- voice-noise-branch <- -20)
+    default = load_recipe("experiments/ser-default-v2")
+    # an experiment three bases away from the default (ser-default-v2 <- voice-noise-branch <- -20)
     b20 = load_recipe("experiments/voice-noise-branch-20")
     assert b20.path == str(RECIPES_DIR / "experiments" / "voice-noise-branch-20.toml")
     assert b20.name == "voice-noise-branch-20" and b20.description == "ser-default plus a noise branch for utterances heard in noise"
@@ -145,11 +146,12 @@ def test_recipe_base_and_command_line_overrides(tmp_path):
     assert w5.augmentations == () and len(load_recipe("experiments/baseline").augmentations) == 3
 
     # --set: section.key=value, values read as TOML; "none" clears an optional setting
-    r = load_recipe("ser-default", overrides=["normalizer.prior_weight=3", 'features.exclude=["mel"]', "noise_branch=none",
-                                              "normalizer.mode=append", "normalizer.session_cap=none"])
-    assert (r.normalizer.prior_weight, r.exclude, r.noise_branch, r.normalizer.mode, r.normalizer.session_cap) == (3.0, ("mel",), None, "append", None)
-    assert r.overrides and "command-line overrides normalizer.prior_weight=3" in r.summary()
-    assert load_recipe("ser-default", overrides=[]) == default
+    r = load_recipe("ser-default", overrides=["normalizer.prior_weight=5", 'features.exclude=["mel"]', "noise_branch=none",
+                                              "normalizer.mode=append", "normalizer.session_cap=15"])
+    assert (r.normalizer.prior_weight, r.exclude, r.noise_branch, r.normalizer.mode, r.normalizer.session_cap) == (5.0, ("mel",), None, "append", 15.0)
+    assert r.overrides and "command-line overrides normalizer.prior_weight=5" in r.summary()
+    assert load_recipe("experiments/ser-default-v2", overrides=["normalizer.session_cap=none"]).normalizer.session_cap is None
+    assert load_recipe("ser-default", overrides=[]) == load_recipe("ser-default")
     for text, message in (
         ("normalizer.prior_weight", "expected section.key=value"),
         ("normaliser.prior_weight=3", "unknown key 'normaliser'"),
