@@ -271,7 +271,7 @@ class Settings:
     """
 
     corpora: tuple[str, ...] = DEFAULT_CORPORA
-    models_dir: str = "/work/runs/turns"
+    models_dir: str = str(Path(__file__).resolve().parents[1] / "bench-results" / "conversations-models")
     n_utterances: int = 16
     n_pairs: int = 4
     speakers: int = 4
@@ -368,11 +368,11 @@ def run_harness(settings: Settings, *, data_root: str | Path | None = None) -> d
                 res["one_speaker"].append({"speaker": s, **run_one_speaker(
                     model, spk[s]["items"], settings=settings, seed=settings.seed * 1000 + 500 + i, workdir=workdir)})
             out["corpora"][corpus] = res
-    out["summary"] = summary_rows(out)
+    out["table"] = table_rows(out)
     return out
 
 
-def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+def table_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per corpus and pair kind: attribution, speakers opened, UA live with turns,
     live one session, offline per-speaker sessions; one-speaker share per corpus."""
     rows = []
@@ -399,7 +399,7 @@ def markdown(res: dict[str, Any]) -> list[str]:
     head = ("| corpus | pairs | attribution % (min) | speakers opened | UA live, turns | UA live, one session "
             "| UA offline, per-speaker sessions | one-speaker share % (min) |")
     lines = [head, "|" + "---|" * 8]
-    for r in res["summary"]:
+    for r in res["table"]:
         lines.append(
             f"| {r['corpus']} | {r['kind']} x{r['pairs']} | {r['attribution_pct']:.1f} ({r['min_attribution_pct']:.1f}) "
             f"| {r['speakers_opened']:.2f} | {r['ua_live_turns']:.1f} | {r['ua_live_one_session']:.1f} "
@@ -408,6 +408,46 @@ def markdown(res: dict[str, Any]) -> list[str]:
     lines.append("Acceptance (issue 25): attribution >= 90 % mixed-gender, >= 80 % same-gender; live UA with turns "
                  "within 3 points of offline per-speaker sessions; one-speaker share >= 95 %.")
     return lines
+
+
+def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """Headline rows for ``python -m benchmarks``: attribution per pair kind, live with turns
+    minus offline UA, one-speaker share, against issue 25's acceptance."""
+    rows = []
+    target = {"mixed": 90.0, "same": 80.0}
+    for r in res["table"]:
+        t = target.get(r["kind"], 80.0)
+        rows.append({"metric": f"{r['corpus']} {r['kind']} pairs: speaker attribution", "value": r["attribution_pct"],
+                     "unit": "%", "target": f">= {t:g}", "met": bool(r["attribution_pct"] >= t)})
+        gap = r["ua_live_turns"] - r["ua_offline_sessions"]
+        rows.append({"metric": f"{r['corpus']} {r['kind']} pairs: live UA with turns - offline per-speaker UA",
+                     "value": gap, "unit": "points", "target": ">= -3", "met": bool(gap >= -3.0)})
+    for corpus, c in res["corpora"].items():
+        shares = [o["share_pct"] for o in c["one_speaker"]]
+        if shares:
+            rows.append({"metric": f"{corpus} one speaker: share of its majority label", "value": float(np.mean(shares)),
+                         "unit": "%", "target": ">= 95", "met": bool(np.mean(shares) >= 95.0)})
+    return rows
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    """The section as ``python -m benchmarks --only conversations`` runs it (``--quick``: one
+    pair per kind, two one-speaker sessions); fold models are fitted when missing.
+
+    Parameters
+    ----------
+    ctx : benchmarks.common.BenchContext
+
+    Returns
+    -------
+    dict
+        :func:`run_harness`'s result.
+    """
+    from .common import QUICK_SIZES
+
+    quick = ctx.sizes.session_s <= QUICK_SIZES.session_s
+    s = Settings(fit=True, **(dict(n_pairs=1, one_speaker=2) if quick else {}))
+    return run_harness(s, data_root=ctx.corpora.root)
 
 
 # ------------------------------------------------------------------------------ embedding
