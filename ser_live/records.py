@@ -2,7 +2,7 @@
 
 * ``ser-live predict`` (here or ``--dask``): :func:`prediction_record` for a file or an
   utterance of it, :func:`error_record` for a file that could not be scored; CSV and Parquet
-  columns :func:`record_columns` (``path``, [``start_s``, ``end_s``, ``speaker``,] ``label``,
+  columns :func:`record_columns` (``path``, [``start_s``, ``end_s``, [``speaker``,]] ``label``,
   ``confidence``, ``prob_<label>`` per label, ``error``), JSON lines the record itself;
   :class:`RecordWriter` writes them.
 * ``ser-live --jsonl`` (listen): :func:`utterance_record`.
@@ -44,7 +44,7 @@ SUFFIX_FORMATS: dict[str, str] = {suffix: suffix.lstrip(".") for suffix in OUTPU
 PROB_PREFIX: str = "prob_"
 
 
-def record_columns(labels: Sequence[str], *, segments: bool = False) -> list[str]:
+def record_columns(labels: Sequence[str], *, segments: bool = False, speakers: bool = False) -> list[str]:
     """The CSV/Parquet columns of ``ser-live predict`` records.
 
     Parameters
@@ -52,16 +52,17 @@ def record_columns(labels: Sequence[str], *, segments: bool = False) -> list[str
     labels : sequence of str
         The model's labels, in its order.
     segments : bool, default False
-        Records of utterances (``--segments``): ``start_s``, ``end_s`` and ``speaker`` after
-        ``path``.
+        Records of utterances (``--segments``): ``start_s`` and ``end_s`` after ``path``.
+    speakers : bool, default False
+        With ``segments``, speaker turns (``--speakers`` 2 or more): ``speaker`` after ``end_s``.
 
     Returns
     -------
     list of str
-        ``path``, [``start_s``, ``end_s``, ``speaker``,] ``label``, ``confidence``,
+        ``path``, [``start_s``, ``end_s``, [``speaker``,]] ``label``, ``confidence``,
         ``prob_<label>`` for every label, ``error``.
     """
-    span = ["start_s", "end_s", "speaker"] if segments else []
+    span = (["start_s", "end_s"] + (["speaker"] if speakers else [])) if segments else []
     return ["path", *span, "label", "confidence", *(f"{PROB_PREFIX}{lab}" for lab in labels), "error"]
 
 
@@ -315,6 +316,8 @@ class RecordWriter:
         The model's labels (Parquet and CSV columns ``prob_<label>``).
     segments : bool, default False
         Records of utterances: CSV and Parquet columns ``start_s`` and ``end_s`` too.
+    speakers : bool, default False
+        With ``segments``, speaker turns: a ``speaker`` column too.
     resume : bool, default False
         Keep the records already in ``path`` (:attr:`done` holds their paths) and add to
         them; otherwise ``path`` is replaced.
@@ -358,9 +361,9 @@ class RecordWriter:
 
     def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
                  overwrite: bool = True, stream: io.TextIOBase | None = None, fmt: str = "jsonl",
-                 segments: bool = False) -> None:
+                 segments: bool = False, speakers: bool = False) -> None:
         self.labels = list(labels)
-        self.columns = record_columns(self.labels, segments=segments)
+        self.columns = record_columns(self.labels, segments=segments, speakers=speakers)
         self.path = Path(path) if path is not None else None
         self.done: set[str] = set()
         self.n_written = 0

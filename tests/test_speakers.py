@@ -122,6 +122,13 @@ def test_records_carry_speaker(conversation, shipped, tmp_path, capsys):
     assert main(["predict", str(wav), "--segments", "--format", "csv", "--speakers", "auto", "--model", model]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rows and {r["speaker"] for r in rows} >= {"A", "B"}
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "call.parquet"
+    assert main(["predict", str(wav), "--segments", "--speakers", "2", "--output", str(out), "--model", model]) == 0
+    capsys.readouterr()
+    table = pq.read_table(out)
+    assert table.column_names[:4] == ["path", "start_s", "end_s", "speaker"]
+    assert set(table.column("speaker").to_pylist()) == {"A", "B"}  # at most 2
     jl = tmp_path / "live.jsonl"
     assert main(["--input", str(wav), "--speed", "0", "--plain", "--jsonl", str(jl), "--model", model,
                  "--speakers", "auto", "--save-utterances", str(tmp_path / "rec")]) == 0

@@ -169,9 +169,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     with contextlib.ExitStack() as stack:
         if args.output:
-            writer = stack.enter_context(RecordWriter(args.output, labels=model.labels, segments=seg))
+            writer = stack.enter_context(RecordWriter(args.output, labels=model.labels, segments=seg,
+                                                      speakers=predictor.speakers > 1))
         else:
-            writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg)
+            writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg,
+                                  speakers=predictor.speakers > 1)
         sink = _Sink(writer, profile=profile_name)
         progress = stack.enter_context(FileProgress(len(expanded)))
         for path, error in expanded:
