@@ -70,7 +70,8 @@ log = logging.getLogger(__name__)
 
 #: The shipped speaker embedding.
 EMBEDDING_PATH: Path = Path(__file__).parent / "data" / "speaker_embedding.json"
-#: Most speakers ``--speakers auto`` (the default) opens in one run.
+#: Most speakers ``--speakers auto`` opens in one run (the default is ``--speakers 1``: no
+#: attribution, see the README, "Two voices on one line").
 AUTO_MAX_SPEAKERS: int = 4
 #: Largest ``--speakers N``: speaker labels are single letters.
 MAX_SPEAKERS: int = len(string.ascii_uppercase)
