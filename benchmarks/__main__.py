@@ -15,7 +15,10 @@ What is measured, one module per section:
    (:mod:`benchmarks.soak`);
 6. ``live_offline`` - live vs offline UA of held-out speakers at laptop levels over noise
    floors, with ``loco`` fold models fitted first (:mod:`benchmarks.live_offline`; only with
-   ``--only live_offline``: it is not part of the default run).
+   ``--only live_offline``: it is not part of the default run);
+7. ``conversations`` - two-speaker conversations of held-out speakers: speaker attribution,
+   live UA with speaker turns against per-speaker offline sessions (:mod:`benchmarks.conversations`;
+   only with ``--only conversations``).
 
 The machine is described (CPU, cores, library versions, BLAS threads) and so is the
 contention during each section (CPU used by other processes, in cores). No pass/fail is
@@ -35,14 +38,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import listening, live_offline, processing, soak, startup, throughput
+from . import conversations, listening, live_offline, processing, soak, startup, throughput
 from .common import (
     QUICK_SIZES, BenchContext, BenchSizes, SectionMonitor, child_env, fmt, load_corpora, machine_info, md_table, progress,
     verdict, write_reports,
 )
 
 #: Section name -> module (with ``run``, ``summary_rows``, ``markdown``), in running order.
-SECTIONS: dict[str, ModuleType] = {m.NAME: m for m in (processing, listening, startup, throughput, soak, live_offline)}
+SECTIONS: dict[str, ModuleType] = {
+    m.NAME: m for m in (processing, listening, startup, throughput, soak, live_offline, conversations)}
 #: The sections run without ``--only`` (live_offline fits models and replays hundreds of sessions).
 DEFAULT_SECTIONS: tuple[str, ...] = ("processing", "listen", "startup", "throughput", "soak")
 
@@ -88,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="small sizes, a few minutes (default: the full run, about 20 minutes)")
     p.add_argument("--only", nargs="+", choices=list(SECTIONS), metavar="SECTION",
-                   help=f"run only these sections ({', '.join(SECTIONS)}; default: all but live_offline)")
+                   help=f"run only these sections ({', '.join(SECTIONS)}; default: all but live_offline and "
+                        "conversations)")
     p.add_argument("--data", metavar="DIR", default=None,
                    help="corpora folder (default: $SER_LIVE_DATA or <repo>/../shared/data)")
     p.add_argument("--model", metavar="PATH", default=None, help="model file (default: the shipped model)")

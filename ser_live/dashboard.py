@@ -221,6 +221,8 @@ class DashboardState:
         self.partial: Result | None = None
         self.uncertainty = uncertainty
         self.rolling: dict[str, float] = {}
+        #: Each speaker's own rolling estimate (speaker turns), by speaker label.
+        self.speaker_rolling: dict[str, dict[str, float]] = {}
         self.n_results = 0
         self.label_counts: Counter[str] = Counter()
         self.n_uncertain = 0
@@ -249,6 +251,8 @@ class DashboardState:
             self.partial = None
         if result.rolling:
             self.rolling = dict(result.rolling)
+        if result.speaker is not None and result.speaker_rolling:
+            self.speaker_rolling[result.speaker] = dict(result.speaker_rolling)
         self.n_results += 1
         if self.is_uncertain(result):  # its own count, not counted under its label
             self.n_uncertain += 1
@@ -553,6 +557,8 @@ def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
         head.append(f"#{u.index}  ", style="grey50")
         head.append_text(_result_label(state, cur, bold=True))
         head.append(f"  {_confidence_text(state, cur)}", style="bold")
+        if cur.speaker is not None:
+            head.append(f"  speaker {cur.speaker}", style="bold")
         head.append(f"  {u.start_s:.2f}–{u.end_s:.2f} s ({u.duration_s:.2f} s)", style="grey62")
         if u.cut_at_max:
             head.append("  cut", style="yellow")
@@ -589,7 +595,16 @@ def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
             Text(_fmt_p(r), style="bold" if lab == top_roll else ""),
         )
     partial = _partial_line(state)
-    body = Group(head, partial, table) if partial is not None else Group(head, table)
+    parts: list[RenderableType] = [head] + ([partial] if partial is not None else []) + [table]
+    if state.speaker_rolling:  # speaker turns: each speaker's own rolling estimate, its top label
+        who = Text("by speaker  ", style="grey62", no_wrap=True, overflow="ellipsis")
+        for i, (spk, est) in enumerate(sorted(state.speaker_rolling.items())):
+            top = max(est, key=est.__getitem__)
+            who.append(("  " if i else "") + f"{spk} ", style="bold")
+            who.append_text(_label_text(top))
+            who.append(f" {est[top]:.2f}")
+        parts.append(who)
+    body = Group(*parts)
     return Panel(body, title="emotion", title_align="left", border_style="grey42", padding=(0, 1))
 
 
@@ -675,7 +690,8 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
             str(u.index),
             f"{u.start_s:.2f}–{u.end_s:.2f}" if roomy else f"{u.start_s:.1f}",
             f"{u.duration_s:.1f}",
-            _result_label(state, r, bold=r is state.current),
+            (Text(f"{r.speaker} ", style="bold").append_text(_result_label(state, r, bold=r is state.current))
+             if r.speaker is not None else _result_label(state, r, bold=r is state.current)),
             _confidence_text(state, r),
         ]
         if roomy:  # no bar for an uncertain utterance: it claims no label

@@ -23,7 +23,10 @@ towards the training prior. Here:
 * ``process_files(paths, sessions=mapping)`` normalises the files of one session together,
   with all of that session's utterances (two passes: extract everything, then
   ``model.predict_proba(X, groups=sessions)``); :func:`read_sessions_csv` reads the mapping
-  from a ``path,session`` CSV.
+  from a ``path,session`` CSV;
+* ``segments=True`` with ``speakers`` of 2 or more (``predict --segments --speakers N``)
+  attributes each utterance of a file to a voice (:mod:`ser_live.speakers`) and normalises
+  it online with that voice's own session (:func:`classify_turn`, shared with live).
 
 References
 ----------
@@ -45,6 +48,7 @@ from .errors import AudioFileError, NoSpeechError, SerLiveError
 from .model import EmotionModel
 from .fastpath import SessionState
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
+from .speakers import SpeakerRolling, SpeakerSessions
 from .types import Prediction, Result, Utterance
 from .vad import Segmenter, VadConfig, segment_signal, speech_span
 
@@ -52,6 +56,7 @@ __all__ = [
     "Predictor",
     "SessionsError",
     "WHOLE_FILE_MAX_S",
+    "classify_turn",
     "classify_utterance",
     "read_sessions_csv",
     "tone_fraction",
@@ -118,6 +123,45 @@ def classify_utterance(
         return model.predict_features(x), None, x
     session.update(x)
     return model.predict_features(x, session=session), session.n_utterances, x
+
+
+def classify_turn(
+    model: EmotionModel, samples: np.ndarray, speakers: SpeakerSessions
+) -> tuple[Prediction, int | None, np.ndarray, str]:
+    """Classify one utterance of a run with speaker turns: attribute it to a speaker, then
+    normalise it with that speaker's session (:class:`~ser_live.speakers.SpeakerSessions`).
+
+    The one code path of the live worker and of offline segments with speaker turns. With
+    ``SpeakerSessions(max_speakers=1)`` the prediction and session count are exactly those of
+    :func:`classify_utterance` with the run's one session.
+
+    Parameters
+    ----------
+    model : EmotionModel
+    samples : np.ndarray, int16 or float32 in [-1, 1], shape (n_samples,)
+        16 kHz mono utterance.
+    speakers : SpeakerSessions
+        The run's speakers; the utterance joins its speaker's statistics and session.
+
+    Returns
+    -------
+    (Prediction, int or None, np.ndarray, str)
+        As :func:`classify_utterance`, plus the speaker's label (``"A"``, ``"B"``, ...).
+
+    Raises
+    ------
+    ValueError
+        Audio the extractor cannot take (too short), or features with non-finite values
+        while sessions are normalised; the speakers are then left unchanged.
+    """
+    x = model.extractor.extract(samples)
+    if speakers.session_norm and model.normalizer is not None and not np.isfinite(x).all():
+        raise ValueError("features hold NaN or infinite values")
+    speaker, session = speakers.assign(x)
+    if session is None:
+        return model.predict_features(x), None, x, speaker
+    session.update(x)
+    return model.predict_features(x, session=session), session.n_utterances, x, speaker
 
 
 def read_sessions_csv(path: str | Path) -> dict[Path, str]:
@@ -245,6 +289,12 @@ class Predictor:
         Denoise each utterance before feature extraction (``predict --denoise``:
         :func:`ser_live.denoise.with_denoise`; raises ``DenoiseUnavailableError`` here when
         ``noisereduce`` is missing).
+    speakers : int, default 1
+        Speaker turns in ``segments=True`` (``predict --segments --speakers N``): with 2 or
+        more, each utterance of a file is attributed to one of at most ``speakers`` voices
+        (:class:`~ser_live.speakers.SpeakerSessions`, new for each file) and normalised with
+        that speaker's session; results carry ``speaker`` and ``speaker_rolling``. 1: no
+        attribution, each file one session. No effect on whole files or ``sessions=...``.
 
     Examples
     --------
@@ -265,12 +315,39 @@ class Predictor:
         max_duration_s: float = WHOLE_FILE_MAX_S,
         session_norm: bool = True,
         denoise: bool = False,
+        speakers: int = 1,
     ) -> None:
         self.model = with_denoise(model) if denoise else model
         self.vad_config = (vad_config or VadConfig()).validate()
         self.half_life_s = float(half_life_s)
         self.max_duration_s = float(max_duration_s)
         self.session_norm = bool(session_norm)
+        self.speakers = 1 if speakers is None else int(speakers)
+        if self.speakers > 1:  # fail now on a model without the embedding's columns
+            self._new_turns()
+
+    def _new_turns(self) -> tuple[SpeakerSessions, SpeakerRolling] | None:
+        """A file's speakers and their rolling estimates (None without speaker turns)."""
+        if self.speakers <= 1:
+            return None
+        return (SpeakerSessions(self.model, max_speakers=self.speakers, session_norm=self.session_norm),
+                SpeakerRolling(self.model.labels, half_life_s=self.half_life_s))
+
+    def _classify(self, utt: Utterance, session: SessionState | None, turns: tuple | None,
+                  rolling: RollingEstimate, *, keep_audio: bool = True) -> Result:
+        """One utterance of a file cut into segments -> its Result (live's worker does the same)."""
+        speaker = None
+        if turns is None:
+            pred, n, x = classify_utterance(self.model, utt.samples, session)
+        else:
+            pred, n, x, speaker = classify_turn(self.model, utt.samples, turns[0])
+        if not keep_audio:
+            utt.samples, x = _NO_SAMPLES, None
+        res = Result(utterance=utt, prediction=pred, session_utterances=n, features=x, speaker=speaker)
+        res.rolling = rolling.update(res)
+        if turns is not None:
+            res.speaker_rolling = turns[1].update(res)
+        return res
 
     # ------------------------------------------------------------------ verbs
     def process_signal(self, y: np.ndarray, *, segments: bool = False) -> Prediction | list[Result]:
@@ -383,15 +460,11 @@ class Predictor:
         fl = seg.frame_length
         rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
         session = self.model.new_session() if self.session_norm else None
+        turns = self._new_turns()
 
         def classified(utts: list[Utterance]) -> Iterator[Result]:
             for utt in utts:
-                pred, n, x = classify_utterance(self.model, utt.samples, session)
-                if not keep_audio:
-                    utt.samples, x = _NO_SAMPLES, None
-                res = Result(utterance=utt, prediction=pred, session_utterances=n, features=x)
-                res.rolling = rolling.update(res)
-                yield res
+                yield self._classify(utt, session, turns, rolling, keep_audio=keep_audio)
 
         carry = _NO_SAMPLES
         pos = 0
@@ -583,10 +656,6 @@ class Predictor:
     def _segments(self, y: np.ndarray) -> list[Result]:
         rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
         session = self.model.new_session() if self.session_norm else None
-        out = []
-        for utt in segment_signal(y, config=self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ):
-            pred, n, x = classify_utterance(self.model, utt.samples, session)
-            res = Result(utterance=utt, prediction=pred, session_utterances=n, features=x)
-            res.rolling = rolling.update(res)
-            out.append(res)
-        return out
+        turns = self._new_turns()
+        return [self._classify(utt, session, turns, rolling)
+                for utt in segment_signal(y, config=self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)]

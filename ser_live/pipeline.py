@@ -13,7 +13,9 @@
   (:func:`~ser_live.offline.classify_utterance`: with a model that has a session
   normaliser, the features join the run's :class:`~ser_live.normalize.SessionState`, the
   running statistics of the session, i.e. this live run, and are standardised with them,
-  shrunk towards the training prior), stamps the two latencies, updates
+  shrunk towards the training prior; with ``speakers`` of 2 or more the utterance is first
+  attributed to a voice of the run, :func:`~ser_live.offline.classify_turn`, and normalised
+  with that voice's session), stamps the two latencies, updates
   the :class:`RollingEstimate`, saves the utterance when asked, and puts the
   :class:`~ser_live.types.Result` on :attr:`Recognizer.results`, which the main thread
   drains (dashboard, ``--plain``, ``--jsonl``); with ``partial``, when idle it also
@@ -44,10 +46,11 @@ import numpy as np
 from .audiofile import SAMPLE_RATE_HZ
 from .denoise import with_denoise
 from .model import EmotionModel
-from .offline import classify_utterance
+from .offline import classify_turn, classify_utterance
 from .recordings import RecordingsWriter, new_run_id
 from .ringbuffer import RingBuffer
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
+from .speakers import SpeakerRolling, SpeakerSessions
 from .types import Prediction, RecognizerStatus, Result, RunSummary, Utterance, latency_stats
 from .vad import LEVEL_FLOOR_DBFS, InProgressTap, PartialConfig, Segmenter, VadConfig, iter_utterances
 
@@ -155,6 +158,13 @@ class Recognizer:
         Denoise each utterance before feature extraction (``--denoise``:
         :func:`ser_live.denoise.with_denoise`; raises ``DenoiseUnavailableError`` here when
         ``noisereduce`` is missing).
+    speakers : int, default 1
+        Speaker turns (``--speakers``): with 2 or more, each utterance is attributed to one
+        of at most ``speakers`` voices of the run (:class:`~ser_live.speakers.SpeakerSessions`,
+        labels ``"A"``, ``"B"``, ... in order of first appearance) and normalised with that
+        speaker's own session; results carry ``speaker`` and ``speaker_rolling`` (that
+        speaker's rolling estimate). 1: no attribution, the run is one session and results
+        carry no speaker.
 
     Attributes
     ----------
@@ -171,7 +181,12 @@ class Recognizer:
     session_state : SessionState or None
         The run's session statistics, owned by the worker thread (None without a normaliser
         or with ``session_norm=False``); ``session_state.n_utterances`` is what the
-        dashboard shows and each :class:`Result` carries as ``session_utterances``.
+        dashboard shows and each :class:`Result` carries as ``session_utterances``. With
+        ``speakers``: the session of the latest final result's speaker (what a provisional
+        estimate is normalised with).
+    speaker_sessions : SpeakerSessions or None
+        The run's speakers and their sessions, owned by the worker thread (None with
+        ``speakers=1``).
     recordings : RecordingsWriter or None
         The writer of ``save_dir`` (None without it).
     error : BaseException or None
@@ -205,6 +220,7 @@ class Recognizer:
         session_norm: bool = True,
         partial: PartialConfig | None = None,
         denoise: bool = False,
+        speakers: int = 1,
     ) -> None:
         if not ring_capacity_s > 0:
             raise ValueError(f"ring_capacity_s must be positive, got {ring_capacity_s}")
@@ -220,7 +236,12 @@ class Recognizer:
         self.ring = RingBuffer(int(round(ring_capacity_s * SAMPLE_RATE_HZ)), sample_rate_hz=SAMPLE_RATE_HZ)
         self.segmenter = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
         self.rolling = RollingEstimate(model.labels, half_life_s=rolling_half_life_s)
-        self.session_state = model.new_session() if session_norm else None
+        turns = speakers is not None and int(speakers) > 1
+        self.speaker_sessions = (SpeakerSessions(model, max_speakers=int(speakers), session_norm=session_norm)
+                                 if turns else None)
+        self._speaker_rolling = SpeakerRolling(model.labels, half_life_s=rolling_half_life_s) if turns else None
+        self._last_speaker: str | None = None
+        self.session_state = model.new_session() if session_norm and not turns else None
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.on_result = on_result
         self.source_name = source_name or _source_name(source)
@@ -425,8 +446,14 @@ class Recognizer:
                 utt = self._next_utterance()
                 if utt is None:
                     break
+                speaker = None
                 try:
-                    pred, n_session, x = classify_utterance(self.model, utt.samples, self.session_state)
+                    if self.speaker_sessions is None:
+                        pred, n_session, x = classify_utterance(self.model, utt.samples, self.session_state)
+                    else:
+                        pred, n_session, x, speaker = classify_turn(self.model, utt.samples, self.speaker_sessions)
+                        self.session_state = self.speaker_sessions.sessions[speaker]
+                        self._last_speaker = speaker
                 except Exception as exc:
                     self.n_errors += 1
                     log.error("utterance %d (%.2f-%.2f s) not classified: %s", utt.index, utt.start_s, utt.end_s, exc)
@@ -444,8 +471,11 @@ class Recognizer:
                     ready_time=ready,
                     session_utterances=n_session,
                     features=x,
+                    speaker=speaker,
                 )
                 res.rolling = self.rolling.update(res)
+                if self._speaker_rolling is not None:
+                    res.speaker_rolling = self._speaker_rolling.update(res)
                 self._processing_ms.append(res.processing_ms)
                 self._end_of_speech_ms.append(res.end_of_speech_ms)
                 self._label_counts[pred.label] = self._label_counts.get(pred.label, 0) + 1
@@ -523,7 +553,7 @@ class Recognizer:
                 utterance=snap, prediction=pred, rolling=dict(self.rolling.estimate),
                 processing_ms=(ready - snap.closed_time) * 1000.0,
                 end_of_speech_ms=(ready - snap.last_voiced_time) * 1000.0,
-                ready_time=ready, final=False,
+                ready_time=ready, final=False, speaker=self._last_speaker,
             ))
             self.n_provisional += 1
 

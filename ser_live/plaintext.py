@@ -43,7 +43,9 @@ def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) 
         index, start and end (stream seconds), label, confidence, the rolling estimate's top
         label (omitted when there is none), processing and end-of-speech latencies (ms);
         ``cut`` is appended when the utterance was cut at the maximum length, ``noise
-        branch`` when the model's noise branch classified it. No newline.
+        branch`` when the model's noise branch classified it. With speaker turns the
+        speaker and the top label of its own rolling estimate follow the run's rolling
+        estimate, e.g. ``"speaker B (angry 0.61)"``. No newline.
     """
     u = result.utterance
     mark = "#" if result.final else "~"
@@ -53,6 +55,10 @@ def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) 
     if result.rolling:
         lab, p = _top(result.rolling, 1)[0]
         parts.append(f"(rolling: {lab} {p:.2f})")
+    if result.speaker is not None:
+        own = f" ({_top(result.speaker_rolling, 1)[0][0]} {_top(result.speaker_rolling, 1)[0][1]:.2f})" \
+            if result.speaker_rolling else ""
+        parts.append(f"speaker {result.speaker}{own}")
     parts.append(f"proc {result.processing_ms:.1f} ms")
     parts.append(f"eos {result.end_of_speech_ms:.1f} ms")
     if u.cut_at_max:

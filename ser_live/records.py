@@ -2,11 +2,15 @@
 
 * ``ser-live predict`` (here or ``--dask``): :func:`prediction_record` for a file or an
   utterance of it, :func:`error_record` for a file that could not be scored; CSV and Parquet
-  columns :func:`record_columns` (``path``, [``start_s``, ``end_s``,] ``label``,
+  columns :func:`record_columns` (``path``, [``start_s``, ``end_s``, [``speaker``,]] ``label``,
   ``confidence``, ``prob_<label>`` per label, ``error``), JSON lines the record itself;
   :class:`RecordWriter` writes them.
 * ``ser-live --jsonl`` (listen): :func:`utterance_record`.
 * the recordings index (``--save-utterances``, :mod:`ser_live.recordings`): :func:`index_record`.
+
+With speaker turns (``--speakers``) the listen records and the index carry ``speaker`` and
+``speaker_rolling`` (:meth:`Result.to_json <ser_live.types.Result.to_json>`), and
+``predict --segments`` records ``speaker``.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ SUFFIX_FORMATS: dict[str, str] = {suffix: suffix.lstrip(".") for suffix in OUTPU
 PROB_PREFIX: str = "prob_"
 
 
-def record_columns(labels: Sequence[str], *, segments: bool = False) -> list[str]:
+def record_columns(labels: Sequence[str], *, segments: bool = False, speakers: bool = False) -> list[str]:
     """The CSV/Parquet columns of ``ser-live predict`` records.
 
     Parameters
@@ -49,14 +53,16 @@ def record_columns(labels: Sequence[str], *, segments: bool = False) -> list[str
         The model's labels, in its order.
     segments : bool, default False
         Records of utterances (``--segments``): ``start_s`` and ``end_s`` after ``path``.
+    speakers : bool, default False
+        With ``segments``, speaker turns (``--speakers`` 2 or more): ``speaker`` after ``end_s``.
 
     Returns
     -------
     list of str
-        ``path``, [``start_s``, ``end_s``,] ``label``, ``confidence``, ``prob_<label>`` for every
-        label, ``error``.
+        ``path``, [``start_s``, ``end_s``, [``speaker``,]] ``label``, ``confidence``,
+        ``prob_<label>`` for every label, ``error``.
     """
-    span = ["start_s", "end_s"] if segments else []
+    span = (["start_s", "end_s"] + (["speaker"] if speakers else [])) if segments else []
     return ["path", *span, "label", "confidence", *(f"{PROB_PREFIX}{lab}" for lab in labels), "error"]
 
 
@@ -80,7 +86,7 @@ def record_row(record: dict[str, Any], columns: Sequence[str]) -> list[Any]:
 
 def prediction_record(
     path: str, pred: "Prediction", *, start_s: float | None = None, end_s: float | None = None,
-    session_utterances: int | None = None, profile: str | None = None,
+    session_utterances: int | None = None, profile: str | None = None, speaker: str | None = None,
 ) -> dict[str, Any]:
     """The record of one prediction of ``ser-live predict`` (a whole file, or with ``start_s``
     and ``end_s`` one utterance of it): confidence and probabilities rounded to 4 decimals.
@@ -95,11 +101,13 @@ def prediction_record(
         Utterances the session statistics rest on (``--segments`` with a session normaliser).
     profile : str, optional
         The ``--profile``'s name.
+    speaker : str, optional
+        The utterance's speaker (``--segments --speakers``: ``"A"``, ``"B"``, ...).
 
     Returns
     -------
     dict
-        ``path``, [``start_s``, ``end_s``,] ``label``, ``confidence``, ``probabilities`` (label ->
+        ``path``, [``start_s``, ``end_s``,] [``speaker``,] ``label``, ``confidence``, ``probabilities`` (label ->
         float), [``session_utterances``,] [``noise_branch`` for a model with a noise branch,]
         [``profile``,] ``error`` (None). CSV and Parquet keep the columns of
         :func:`record_columns`.
@@ -107,6 +115,8 @@ def prediction_record(
     rec: dict[str, Any] = {"path": path}
     if start_s is not None and end_s is not None:
         rec["start_s"], rec["end_s"] = round(float(start_s), 3), round(float(end_s), 3)
+    if speaker is not None:
+        rec["speaker"] = speaker
     rec.update(label=pred.label, confidence=round(float(pred.confidence), 4),
                probabilities={k: round(float(v), 4) for k, v in pred.probabilities.items()})
     if session_utterances is not None:
@@ -306,6 +316,8 @@ class RecordWriter:
         The model's labels (Parquet and CSV columns ``prob_<label>``).
     segments : bool, default False
         Records of utterances: CSV and Parquet columns ``start_s`` and ``end_s`` too.
+    speakers : bool, default False
+        With ``segments``, speaker turns: a ``speaker`` column too.
     resume : bool, default False
         Keep the records already in ``path`` (:attr:`done` holds their paths) and add to
         them; otherwise ``path`` is replaced.
@@ -349,9 +361,9 @@ class RecordWriter:
 
     def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
                  overwrite: bool = True, stream: io.TextIOBase | None = None, fmt: str = "jsonl",
-                 segments: bool = False) -> None:
+                 segments: bool = False, speakers: bool = False) -> None:
         self.labels = list(labels)
-        self.columns = record_columns(self.labels, segments=segments)
+        self.columns = record_columns(self.labels, segments=segments, speakers=speakers)
         self.path = Path(path) if path is not None else None
         self.done: set[str] = set()
         self.n_written = 0
@@ -421,7 +433,7 @@ class RecordWriter:
     def _schema(self) -> Any:
         import pyarrow as pa
 
-        text = {"path", "label", "error"}
+        text = {"path", "speaker", "label", "error"}
         return pa.schema([(c, pa.string() if c in text else pa.float64()) for c in self.columns])
 
     def _open_parquet(self, resume: bool) -> None:

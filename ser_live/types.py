@@ -210,8 +210,9 @@ class Result:
     ``to_json()`` gives exactly the keys of the ``--jsonl`` format: ``index``, ``start_s``,
     ``end_s``, ``duration_s``, ``label``, ``confidence``, ``probabilities``, ``rolling``,
     ``processing_ms``, ``end_of_speech_ms``; plus ``session_utterances`` when the utterance
-    was normalised with a live session's running statistics, and ``noise_branch`` (bool) when
-    the model has a noise branch (:attr:`Prediction.noise_branch`).
+    was normalised with a live session's running statistics, ``noise_branch`` (bool) when
+    the model has a noise branch (:attr:`Prediction.noise_branch`), and ``speaker`` and
+    ``speaker_rolling`` when the run attributes speaker turns (``--speakers``).
 
     Attributes
     ----------
@@ -241,6 +242,13 @@ class Result:
         The utterance's features as the worker extracted them, before any normalisation
         (None for a provisional estimate); what calibration keeps of a take
         (:mod:`ser_live.calibrate`). Not part of any record.
+    speaker : str or None
+        The speaker of the run the utterance was attributed to (``"A"``, ``"B"``, ... in
+        order of first appearance; :mod:`ser_live.speakers`); None when the run attributes
+        no speakers (a provisional estimate carries the speaker of the latest final result).
+    speaker_rolling : dict[str, float]
+        The rolling estimate of that speaker's utterances alone after this one (label ->
+        probability); empty without speakers.
     """
 
     utterance: Utterance
@@ -252,6 +260,8 @@ class Result:
     session_utterances: int | None = None
     final: bool = True
     features: np.ndarray | None = field(default=None, repr=False, compare=False)
+    speaker: str | None = None
+    speaker_rolling: dict[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -270,7 +280,8 @@ class Result:
             When given (``--partial``), two keys are added: ``final`` (:attr:`final`) and
             ``uncertain`` (the rule applied to the prediction). Without it the record has
             exactly the ten keys listed in the class docstring (plus
-            ``session_utterances`` and ``noise_branch`` when they are not None).
+            ``session_utterances``, ``noise_branch`` and ``speaker`` when they are not None,
+            and ``speaker_rolling`` with ``speaker``).
 
         Returns
         -------
@@ -300,6 +311,9 @@ class Result:
             record["session_utterances"] = int(self.session_utterances)
         if self.prediction.noise_branch is not None:
             record["noise_branch"] = bool(self.prediction.noise_branch)
+        if self.speaker is not None:
+            record["speaker"] = self.speaker
+            record["speaker_rolling"] = {k: round(float(v), 4) for k, v in self.speaker_rolling.items()}
         return record
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from ..errors import CaptureError, DeviceError, ExitCode, NoSpeechError, PortAudioMissingError, SerLiveError
 from .options import (
-    DEMO_WAV, EXIT_INTERRUPTED, _apply_profile, _err, _err_raw, _model_path, _partial_config,
-    _positive, _positive_or_zero, _profile_text, log,
+    DEMO_WAV, EXIT_INTERRUPTED, _add_speakers, _apply_profile, _err, _err_raw, _model_path, _partial_config,
+    _positive, _positive_or_zero, _profile_text, _speakers_for, log,
 )
 from .outputs import _Outputs
 from .signals import _stop_signals_as_interrupt, _stop_signals_held, _stop_signals_ignored
@@ -48,6 +48,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                      help="save each utterance as a 16 kHz WAV plus a line in DIR/index.jsonl (default DIR: recordings)")
     out.add_argument("--half-life-s", type=_positive, default=DEFAULT_HALF_LIFE_S, metavar="SECONDS",
                      help=f"half-life of the rolling estimate in stream seconds (default: {DEFAULT_HALF_LIFE_S:g})")
+    _add_speakers(out, what="the run")
 
 
 def _open_microphone(args: argparse.Namespace) -> tuple[Any, str] | None:
@@ -133,6 +134,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         session_norm=args.session_norm,
         partial=_partial_config(args),
         denoise=args.denoise,
+        speakers=_speakers_for(args, model),
     )
     session_norm = None if model.normalizer is None else bool(args.session_norm)
     outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name,

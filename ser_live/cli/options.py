@@ -211,3 +211,50 @@ def _apply_profile(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
     prof = load_profile(profile_path(args.profile), model=model)
     log.info("profile %s (%d utterances) for model %s", prof.name, prof.n_utterances, model.name)
     return prof.apply(model), prof
+
+
+def _speakers_value(value: str) -> int | str:
+    """``--speakers``: ``auto`` or a count 1..26 (argparse type)."""
+    from ..speakers import parse_speakers
+
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return parse_speakers(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("--speakers takes ", "")) from None
+
+
+def _add_speakers(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """``--speakers N|auto`` (listen, ``predict --segments``)."""
+    from ..speakers import AUTO_MAX_SPEAKERS
+
+    parser.add_argument(
+        "--speakers", type=_speakers_value, default=1, metavar="N|auto",
+        help=f"speaker turns: attribute each utterance to one of at most N voices of {what}, each normalised "
+             f"as a session of its own; records gain \"speaker\" (A, B, ... in order of first appearance). "
+             f"auto = up to {AUTO_MAX_SPEAKERS}. Default 1: one session, no speaker attribution (auto is not the "
+             "default yet: see README, 'Two voices on one line')",
+    )
+
+
+def _speakers_for(args: argparse.Namespace, model: Any) -> int:
+    """The most speakers a run opens, for this model: ``--speakers`` (auto:
+    :data:`~ser_live.speakers.AUTO_MAX_SPEAKERS`; 1: no attribution). A model whose features
+    lack the speaker embedding's columns gets 1 with ``auto`` (a warning) and a ModelError
+    (exit 5) with an explicit N > 1."""
+    from ..errors import ModelError
+    from ..speakers import AUTO_MAX_SPEAKERS, SpeakerEmbedding
+
+    value = getattr(args, "speakers", 1)
+    n = AUTO_MAX_SPEAKERS if value == "auto" else int(value)
+    if n == 1:
+        return 1
+    try:
+        SpeakerEmbedding.load().column_indices(model.extractor.feature_names())
+    except ValueError as exc:
+        if value == "auto":
+            log.warning("no speaker turns with model %s: %s", model.name, exc)
+            return 1
+        raise ModelError(f"--speakers {n}: model {model.name}: {exc}") from None
+    return n

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import ExitCode, NoSpeechError, SerLiveError
-from .options import _add_common, _apply_profile, _err, _Formatter, _model_path, log
+from .options import _add_common, _add_speakers, _apply_profile, _err, _Formatter, _model_path, _speakers_for, log
 from .progress import FileProgress
 
 _PREDICT_EPILOG = """\
@@ -85,6 +85,7 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
     clu.add_argument("--chunk-files", type=int, default=200, metavar="N",
                      help="with --dask: files per task (default: 200)")
     _add_common(pr)
+    _add_speakers(pr, what="each file with --segments (not with --sessions, whose sessions are given)")
     return pr
 
 
@@ -156,8 +157,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     profile_name = profile.name if profile is not None else None
     if args.dask is not None:
         return _predict_on_cluster(args, with_denoise(model) if args.denoise else model, profile=profile_name)
-    predictor = Predictor(model, vad_config=args.vad_config, session_norm=args.session_norm, denoise=args.denoise)
     seg = bool(args.segments)
+    speakers = _speakers_for(args, model) if seg and sessions is None else None
+    predictor = Predictor(model, vad_config=args.vad_config, session_norm=args.session_norm, denoise=args.denoise,
+                          speakers=speakers)
     expanded = list(expand_audio_paths(args.paths))
     # every input is checked against the sessions before anything is written or classified
     results = predictor.process_files(
@@ -166,9 +169,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     with contextlib.ExitStack() as stack:
         if args.output:
-            writer = stack.enter_context(RecordWriter(args.output, labels=model.labels, segments=seg))
+            writer = stack.enter_context(RecordWriter(args.output, labels=model.labels, segments=seg,
+                                                      speakers=predictor.speakers > 1))
         else:
-            writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg)
+            writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg,
+                                  speakers=predictor.speakers > 1)
         sink = _Sink(writer, profile=profile_name)
         progress = stack.enter_context(FileProgress(len(expanded)))
         for path, error in expanded:
@@ -185,7 +190,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                         raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
                     sink.write([
                         prediction_record(path, r.prediction, start_s=r.utterance.start_s, end_s=r.utterance.end_s,
-                                          session_utterances=r.session_utterances)
+                                          session_utterances=r.session_utterances, speaker=r.speaker)
                         for r in outcome])
                 else:
                     sink.write([prediction_record(path, outcome)])
