@@ -346,7 +346,7 @@ def run_room(
     Each fold is trained once, as :func:`train.evaluate.run_recipe` trains it; its test
     subset is scored under every condition with offline session normalisation, the session
     being one test speaker's utterances *in one condition* (a speaker in one room:
-    ``"speaker"`` mode of :data:`train.evaluate.SESSION_MODES`).
+    ``"speaker"`` mode of :data:`train.engine.SESSION_MODES`).
 
     Parameters
     ----------
@@ -376,7 +376,8 @@ def run_room(
 
     from ser_live.features import FeatureConfig, FeatureExtractor
 
-    from .evaluate import _check_features, fit_fold, load_protocol_features, scored_argmax
+    from .engine import check_features, fit_fold, score_session_modes
+    from .evaluate import load_protocol_features
     from .extract import extract_features
     from .recipe import RecipeClassifier
 
@@ -392,7 +393,7 @@ def run_room(
         n_jobs=n_jobs, progress=progress, source=source, config=config,
     )
     fs, X, X_aug = data
-    _check_features(fs, X)
+    check_features(fs, X)
     y, groups = fs.y, fs.groups
     base = RecipeClassifier(recipe, FeatureExtractor(config).feature_names(), n_jobs=n_jobs)
     ua: dict[str, dict[str, float]] = {}
@@ -418,7 +419,7 @@ def run_room(
                 log.info("%s %s: %s", fold.name, cond, rep)
                 if rep.failures:
                     raise ValueError(f"{fold.name} {cond}: feature extraction failed: {rep}")
-            pred, yt = scored_argmax(est, fs, Xc, te, groups=groups[te])
+            pred, yt = score_session_modes(est, fs, Xc, te, modes=("speaker",), seed=seed)["speaker"]
             ua.setdefault(cond.name, {})[fold.name] = 100 * float(balanced_accuracy_score(yt, pred))
             if est.route_ is not None:
                 routed.setdefault(cond.name, {})[fold.name] = est.noise_branch_pct(Xc)
@@ -440,9 +441,9 @@ def write_room_reports(result: RoomResult, out_dir: str | Path, *, command: str 
     dict
         ``{"json": path, "md": path}``.
     """
-    from .evaluate import _slug, write_json_and_md
+    from .reports import slug, write_json_and_md
 
-    slug = _slug(f"room-{result.protocol}-{result.recipe}" + ("-denoise" if result.settings["denoise"] else ""))
+    stem = slug(f"room-{result.protocol}-{result.recipe}" + ("-denoise" if result.settings["denoise"] else ""))
     data = result.to_json()
     data["command"] = command
     s = result.settings
@@ -480,4 +481,4 @@ def write_room_reports(result: RoomResult, out_dir: str | Path, *, command: str 
             lines.append(f"| {c} | " + " | ".join(f"{nb[c][f]:.0f}" for f in result.folds)
                          + f" | {float(np.mean([nb[c][f] for f in result.folds])):.0f} |")
     lines += ["", f"UA in percent (balanced accuracy, chance 25 % on 4 classes); {s['seconds']:.0f} s."]
-    return write_json_and_md(out_dir, slug, data, lines)
+    return write_json_and_md(out_dir, stem, data, lines)
