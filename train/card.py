@@ -62,6 +62,11 @@ _LICENCES = {
 }
 
 
+def _table_head(title: str, prose: str | None, columns: list[str]) -> list[str]:
+    """A card section's heading, its prose (if any) and its Markdown table header."""
+    return [f"## {title}", "", *([prose, ""] if prose else []), "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+
+
 def _room_card_lines(recipe_name: str, reports_dir: Path) -> list[str]:
     """The model card's "In a room" table from ``reports/room-loco-<recipe>[-denoise].json``
     (``evaluate --protocol loco --condition room [--denoise]``); nothing when neither exists."""
@@ -73,16 +78,13 @@ def _room_card_lines(recipe_name: str, reports_dir: Path) -> list[str]:
     if not rows:
         return []
     groups = list(rows[0][1]["grouped_mean_ua_pct"])
-    lines = [
-        "## In a room (`loco`, room conditions)",
-        "",
+    lines = _table_head(
+        "In a room (`loco`, room conditions)",
         "Each held-out corpus's 50 utterances per class, clean, with white, pink, brown or babble noise (\"n dB\": the "
         "mean over the four) and in two simulated rooms (\"reverberant\"); UA in percent, the ratio to clean in brackets "
         "(`train/conditions.py`; each `loco` fold trains the recipe on the other corpora, as in the table above).",
-        "",
-        "| model | " + " | ".join(groups) + " | command |",
-        "|---" * (len(groups) + 2) + "|",
-    ]
+        ["model", *groups, "command"],
+    )
     for what, d in rows:
         g = d["grouped_mean_ua_pct"]
         clean = g["clean"]
@@ -113,16 +115,13 @@ def _score_sections(scores: dict, recipe: str, reports_dir: Path) -> list[str]:
     if loco:
         first = next(iter(loco.values()))
         folds = list(first["folds"])
-        lines += [
-            "## Leave one corpus out (`loco`): the number to believe",
-            "",
+        lines += _table_head(
+            "Leave one corpus out (`loco`): the number to believe",
             "Each corpus held out in turn: train on the recipe's training corpora except the held-out one, "
             "test on the held-out one (a corpus the model never trains on is a test corpus only); scored on "
             "angry, happy, neutral, sad (argmax restricted to those four). UA in percent.",
-            "",
-            "| sessions | " + " | ".join(folds) + " | mean UA | mean WA | mean macro-F1 | command |",
-            "|---" * (len(folds) + 5) + "|",
-        ]
+            ["sessions", *folds, "mean UA", "mean WA", "mean macro-F1", "command"],
+        )
         for mode in ("speaker", "online", "utterance", "one-emotion", "none"):
             if mode in loco:
                 d = loco[mode]
@@ -147,12 +146,8 @@ def _score_sections(scores: dict, recipe: str, reports_dir: Path) -> list[str]:
     lines += card_lines(recipe, reports_dir)
     within = {k: d for k, d in scores.items() if d["protocol"] != "loco"}
     if within:
-        lines += [
-            "## Within-corpus, speaker-independent (percent, mean ± std over folds)",
-            "",
-            "| protocol | sessions | UA | WA | macro-F1 | command |",
-            "|---|---|---|---|---|---|",
-        ]
+        lines += _table_head("Within-corpus, speaker-independent (percent, mean ± std over folds)", None,
+                             ["protocol", "sessions", "UA", "WA", "macro-F1", "command"])
         for d in within.values():
             lines.append(
                 f"| {d['protocol']} | {d['session_mode']} | {d['ua_pct_mean']:.1f} ± {d['ua_pct_std']:.1f} | "
