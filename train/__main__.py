@@ -80,6 +80,7 @@ _MODE_ROWS = {
 def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     from .evaluate import run_recipe, write_reports
     from .recipe import load_recipe
+    from .reports import ua_table
 
     recipe = load_recipe(args.recipe, overrides=args.set)
     args.protocol = _with_corpora(args.protocol, args.corpora)
@@ -97,7 +98,7 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
             f"{first.protocol}: recipe {recipe.name} ({recipe.path}), {len(first.folds)} folds, "
             f"scored on {', '.join(first.labels)}, {first.seconds:.0f} s"
         )
-        _print(_ua_table(results))
+        _print(ua_table([(_MODE_ROWS[m].split(" (")[0] + f" ({m})", r) for m, r in results.items()]))
         for res in results.values():
             paths = write_reports(res, args.out, command=_command(argv))
             _print(f"{_MODE_ROWS[res.extra['session_mode']]}: {res.headline()}; reports: {paths['json']}")
@@ -134,28 +135,13 @@ def _evaluate_room(args: argparse.Namespace, argv: list[str], recipe) -> int:  #
     return 0
 
 
-def _ua_table(results: dict) -> str:
-    """Per-fold and mean UA (percent), one row per session mode, as aligned text; with a TESS
-    fold among three or more, also the mean without it (TESS has two speakers: DESIGN.md)."""
-    first = next(iter(results.values()))
-    names = [f.name for f in first.folds]
-    no_tess = "tess" in names and len(names) > 2
-    head = ["UA %"] + names + ["mean"] + (["mean w/o TESS"] if no_tess else [])
-    rows = [head]
-    for mode, res in results.items():
-        rest = [f.ua_pct for f in res.folds if f.name != "tess"]
-        rows.append([_MODE_ROWS[mode].split(" (")[0] + f" ({mode})"] + [f"{f.ua_pct:.1f}" for f in res.folds] + [f"{res.ua_pct[0]:.1f}"]
-                    + ([f"{np.mean(rest):.1f}"] if no_tess else []))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
-
-
 def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from .classifiers import COMPARE_CLASSIFIERS
     from .evaluate import load_protocol_features, run_protocol, write_reports
+    from .reports import ua_table
 
     if args.classifiers:  # the deep rows (train/deep.py, extra `deep`)
         from .deep import compare_deep
@@ -202,7 +188,7 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
         recipe = r.extra.get("feature_set") or ("tutorial (180)" if "tutorial" in r.classifier else "ser-live")
         table.add_row(r.classifier, recipe, "{:.1f} ± {:.1f}".format(*r.ua_pct), "{:.1f} ± {:.1f}".format(*r.wa_pct), "{:.1f} ± {:.1f}".format(*r.f1_pct), f"{r.seconds:.0f}")
     Console(width=120).print(table)
-    _print(_fold_ua_table(rows))
+    _print(ua_table([(r.classifier, r) for r in rows]))
     summary = [
         {"classifier": r.classifier, "ua_pct": r.ua_pct, "wa_pct": r.wa_pct, "f1_pct": r.f1_pct,
          "folds": {f.name: {"ua_pct": f.ua_pct, "wa_pct": f.wa_pct, "f1_pct": f.f1_pct} for f in r.folds}}
@@ -212,22 +198,6 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     out.write_text(json.dumps({"protocol": args.protocol, "command": _command(argv), "rows": summary}, indent=2))
     _print(f"table: {out}")
     return 0
-
-
-def _fold_ua_table(rows: list) -> str:
-    """UA (percent) per fold of each compare row, its mean and, when TESS is a fold (``loco``:
-    two speakers, almost trivially separable), the mean without it; as aligned text."""
-    names = [f.name for f in rows[0].folds]
-    no_tess = "tess" in names and len(names) > 2
-    rows_txt = [["UA %"] + names + ["mean"] + (["mean w/o tess"] if no_tess else [])]
-    for r in rows:
-        ua = {f.name: f.ua_pct for f in r.folds}
-        cells = [r.classifier] + [f"{ua[n]:.1f}" for n in names] + [f"{np.mean(list(ua.values())):.1f}"]
-        if no_tess:
-            cells.append(f"{np.mean([v for n, v in ua.items() if n != 'tess']):.1f}")
-        rows_txt.append(cells)
-    widths = [max(len(r[i]) for r in rows_txt) for i in range(len(rows_txt[0]))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows_txt)
 
 
 def cmd_ablate(args: argparse.Namespace, argv: list[str]) -> int:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from .results import EvaluationResult
 
-__all__ = ["slug", "write_json_and_md", "write_reports"]
+__all__ = ["slug", "ua_table", "write_json_and_md", "write_reports"]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,33 @@ log = logging.getLogger(__name__)
 def slug(s: str) -> str:
     """``s`` as a file name: characters other than letters, digits, ``-`` and ``_`` become ``_``."""
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in s).strip("_")
+
+
+def ua_table(rows: Sequence[tuple[str, EvaluationResult]]) -> str:
+    """UA (percent) per fold of each result, its mean and, when TESS is one of three or more
+    folds (``loco``: two speakers, almost trivially separable; DESIGN.md), the mean without
+    it; as aligned text, one row per ``(row label, result)``.
+
+    Parameters
+    ----------
+    rows : sequence of (str, EvaluationResult)
+        Results of one protocol (the first one's folds name the columns).
+
+    Returns
+    -------
+    str
+    """
+    names = [f.name for f in rows[0][1].folds]
+    no_tess = "tess" in names and len(names) > 2
+    text = [["UA %"] + names + ["mean"] + (["mean w/o TESS"] if no_tess else [])]
+    for label, res in rows:
+        ua = {f.name: f.ua_pct for f in res.folds}
+        cells = [label] + [f"{ua[n]:.1f}" for n in names] + [f"{np.mean(list(ua.values())):.1f}"]
+        if no_tess:
+            cells.append(f"{np.mean([v for n, v in ua.items() if n != 'tess']):.1f}")
+        text.append(cells)
+    widths = [max(len(r[i]) for r in text) for i in range(len(text[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in text)
 
 
 def write_json_and_md(out_dir: str | Path, stem: str, data: dict, md_lines: list[str]) -> dict[str, Path]:
