@@ -59,6 +59,15 @@ def test_room_and_recipe_score_a_fold_alike(emodb_subset):
     est = fit_fold(base, fs, X, X_aug, fold)
     pred, yt = score_session_modes(est, fs, X[fold.test_idx], fold.test_idx, modes=("speaker",))["speaker"]
     assert np.array_equal(pred, scorers["speaker"].pred[0]) and np.array_equal(yt, scorers["speaker"].true[0])
+    # the protocol is a scikit-learn splitter with the same folds
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    assert fs.get_n_splits() == len(fs.folds) and [te.tolist() for _, te in fs.split()] == [f.test_idx.tolist() for f in fs.folds]
+    pred_cv = cross_val_predict(make_pipeline(StandardScaler(), LinearSVC(C=1e-3)), X, fs.y, cv=fs)
+    assert np.mean(pred_cv == fs.y) > 0.4  # four classes: chance 0.25
     res = scorers["speaker"].result(protocol=fs.protocol, classifier="small", augmented=False, seconds=0.0, extra={})
     assert res.confusion.sum() == sum(len(f.test_idx) for f in fs.folds)
 
