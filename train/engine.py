@@ -7,8 +7,11 @@ session mode (:data:`SESSION_MODES`), restricted to the protocol's scored classe
 (:func:`scored_argmax`). :func:`train.evaluate.run_recipe` (a recipe), :func:`train.peers.run_peer`
 (openSMILE features with a recipe's settings), :func:`train.conditions.run_room` (degraded
 test audio, one condition at a time), :func:`train.personal.run_personal` (calibration k) and
-:mod:`train.ablation` (training corpora left out) all fit through :func:`fit_fold` and score
-through :func:`score_session_modes`; the results are :class:`train.results.EvaluationResult`.
+:mod:`train.ablation` (training corpora left out, through ``run_recipe``) all fit through
+:func:`fit_fold`; all but ``personal`` score through :func:`score_session_modes` (``personal``
+scores each held-out speaker as one live session of the model object with its profile, the
+shipped model's own path). ``run_recipe`` and ``run_peer`` run the whole loop,
+:func:`evaluate_folds`, and give :class:`train.results.EvaluationResult` per session mode.
 """
 
 from __future__ import annotations
