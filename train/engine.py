@@ -10,15 +10,17 @@ test audio, one condition at a time), :func:`train.personal.run_personal` (calib
 :mod:`train.ablation` (training corpora left out, through ``run_recipe``) all fit through
 :func:`fit_fold`; all but ``personal`` score through :func:`score_session_modes` (``personal``
 scores each held-out speaker as one live session of the model object with its profile, the
-shipped model's own path). ``run_recipe`` and ``run_peer`` run the whole loop,
-:func:`evaluate_folds`, and give :class:`train.results.EvaluationResult` per session mode.
+shipped model's own path). ``run_recipe`` and ``run_peer`` run the whole loop on the clean
+test rows (:func:`evaluate_folds`) and give :class:`train.results.EvaluationResult` per
+session mode; ``run_room`` runs it with the room conditions as the test sets
+(:func:`evaluate_test_sets`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from sklearn.base import clone
@@ -26,7 +28,7 @@ from sklearn.base import clone
 from .results import EvaluationResult, Scorer
 
 __all__ = [
-    "SESSION_MODES", "check_features", "evaluate_folds", "fit_fold", "mode_results", "score_session_modes",
+    "SESSION_MODES", "check_features", "evaluate_folds", "evaluate_test_sets", "fit_fold", "mode_results", "score_session_modes",
     "scored_argmax", "session_kwargs", "session_modes", "training_rows",
 ]
 
@@ -219,6 +221,73 @@ def score_session_modes(
     return {m: scored_argmax(est, fs, X_te, te, **session_kwargs(m, groups=groups, y=y, seed=seed)) for m in modes}
 
 
+def evaluate_test_sets(
+    fs: Any,
+    X: np.ndarray,
+    X_aug: Sequence[np.ndarray],
+    base: Any,
+    *,
+    test_sets: Callable[[Any], Iterable[tuple[str, np.ndarray, np.ndarray]]],
+    modes: Sequence[str],
+    seed: int = 0,
+    corpora: Sequence[str] | None = None,
+    progress: bool = True,
+    name: str = "",
+) -> tuple[dict[str, dict[str, Scorer]], dict[str, dict[str, dict[str, Any]]]]:
+    """The fold loop: fit every fold once (:func:`fit_fold`), score each of its test sets
+    (the clean test rows, or the same utterances in each room condition) in every session
+    mode (:func:`score_session_modes`).
+
+    Parameters
+    ----------
+    fs : FoldSet
+    X : np.ndarray, float32, shape (n_records, n_features)
+    X_aug : list of np.ndarray, each shaped as ``X``
+        Augmented copies (training rows only are used).
+    base : RecipeClassifier
+        Unfitted; cloned per fold.
+    test_sets : callable
+        ``test_sets(fold) -> iterable of (set name, te, X_te)``: record indices
+        (int64, shape (n_test,)) and their features (float32, shape (n_test, n_features));
+        called after the fold is fitted, consumed one set at a time (a set's features may be
+        extracted when it comes).
+    modes : sequence of str
+    seed : int, default 0
+    corpora : sequence of str, optional
+        Training corpora (default the recipe's; :func:`training_rows`).
+    progress : bool, default True
+        A transient progress bar of the folds on stderr.
+    name : str
+        Shown in the log lines and the progress bar.
+
+    Returns
+    -------
+    scorers : dict of str to dict of str to Scorer
+        Per test set, per mode, the folds' predictions.
+    branch : dict of str to dict of str to dict
+        Per test set, per fold, the noise branch's statistics (``route_stats_`` and
+        ``test_routed_pct``, the share of the set's utterances it classified, percent);
+        empty without a noise branch.
+    """
+    from rich.progress import Progress
+
+    scorers: dict[str, dict[str, Scorer]] = {}
+    branch: dict[str, dict[str, dict[str, Any]]] = {}
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"{name or fs.protocol}: folds", total=len(fs.folds))
+        for fold in fs.folds:
+            est = fit_fold(base, fs, X, X_aug, fold, corpora=corpora)
+            for set_name, te, X_te in test_sets(fold):
+                if est.route_ is not None:
+                    branch.setdefault(set_name, {})[fold.name] = {**est.route_stats_, "test_routed_pct": est.noise_branch_pct(X_te)}
+                by_mode = scorers.setdefault(set_name, {m: Scorer(list(fs.score_labels)) for m in modes})
+                for m, (pred, yt) in score_session_modes(est, fs, X_te, te, modes=modes, seed=seed).items():
+                    sc = by_mode[m].add(fold.name, yt, pred, est.chosen_)
+                    log.info("%s %s %s[%s]: UA %.1f %%", name or fs.protocol, fold.name, f"{set_name} " if set_name != "clean" else "", m, sc.ua_pct)
+            bar.advance(task)
+    return scorers, branch
+
+
 def evaluate_folds(
     fs: Any,
     X: np.ndarray,
@@ -231,50 +300,25 @@ def evaluate_folds(
     progress: bool = True,
     name: str = "",
 ) -> tuple[dict[str, Scorer], dict[str, dict[str, Any]]]:
-    """The fold loop: fit every fold (:func:`fit_fold`), score its test rows in every session
-    mode (:func:`score_session_modes`).
+    """:func:`evaluate_test_sets` on the protocol's clean test rows.
 
     Parameters
     ----------
-    fs : FoldSet
-    X : np.ndarray, float32, shape (n_records, n_features)
-    X_aug : list of np.ndarray, each shaped as ``X``
-        Augmented copies (training rows only are used).
-    base : RecipeClassifier
-        Unfitted; cloned per fold.
-    modes : sequence of str
-    seed : int, default 0
-    corpora : sequence of str, optional
-        Training corpora (default the recipe's; :func:`training_rows`).
-    progress : bool, default True
-        A transient progress bar on stderr.
-    name : str
-        Shown in the log lines and the progress bar.
+    fs, X, X_aug, base, modes, seed, corpora, progress, name
+        As :func:`evaluate_test_sets`.
 
     Returns
     -------
     scorers : dict of str to Scorer
         Per mode, the folds' predictions.
     branch : dict of str to dict
-        Per fold, the noise branch's statistics (``route_stats_`` and the share of test
-        utterances it classified, percent); empty without a noise branch.
+        Per fold, the noise branch's statistics; empty without a noise branch.
     """
-    from rich.progress import Progress
-
-    scorers = {m: Scorer(list(fs.score_labels)) for m in modes}
-    branch: dict[str, dict[str, Any]] = {}
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"{name or fs.protocol}: folds", total=len(fs.folds))
-        for fold in fs.folds:
-            te = fold.test_idx
-            est = fit_fold(base, fs, X, X_aug, fold, corpora=corpora)
-            if est.route_ is not None:
-                branch[fold.name] = {**est.route_stats_, "test_routed_pct": est.noise_branch_pct(X[te])}
-            for m, (pred, yt) in score_session_modes(est, fs, X[te], te, modes=modes, seed=seed).items():
-                sc = scorers[m].add(fold.name, yt, pred, est.chosen_)
-                log.info("%s %s [%s]: UA %.1f %%", name or fs.protocol, fold.name, m, sc.ua_pct)
-            bar.advance(task)
-    return scorers, branch
+    scorers, branch = evaluate_test_sets(
+        fs, X, X_aug, base, test_sets=lambda fold: [("clean", fold.test_idx, X[fold.test_idx])], modes=modes, seed=seed,
+        corpora=corpora, progress=progress, name=name,
+    )
+    return scorers.get("clean", {m: Scorer(list(fs.score_labels)) for m in modes}), branch.get("clean", {})
 
 
 def mode_results(
