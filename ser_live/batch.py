@@ -37,7 +37,6 @@ import logging
 import math
 import os
 import pickle
-import signal
 import socket
 import struct
 import time
@@ -49,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from .audiofile import expand_audio_paths
 from .errors import ExitCode, SerLiveError
 from .records import OUTPUT_SUFFIXES, RecordWriter, error_record, prediction_record
+from .signals import signals_deferred
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import EmotionModel
@@ -736,7 +736,7 @@ def predict_on_cluster(
             todo.append(p)
 
     def take(records: list[dict[str, Any]]) -> None:
-        with _signals_deferred():  # a stop signal lands between batches, never inside one
+        with signals_deferred():  # a stop signal lands between batches, never inside one
             writer.write(records)
         report.n_scored += len(records)
         for r in records:
@@ -762,36 +762,6 @@ def predict_on_cluster(
         finally:
             report.seconds = time.perf_counter() - t0
     return report
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Defer SIGINT, SIGTERM, SIGHUP and SIGQUIT while the block runs: a signal that comes
-    is noted and handed to the handler that was in place when the block ends (so Ctrl-C,
-    or a stop signal the CLI turns into one, lands between two batches of records, never
-    inside one). Main thread only; elsewhere nothing changes. (Blocking the signal with
-    ``pthread_sigmask`` would not do: the kernel hands it to another thread, Dask's, and
-    Python runs the handler in the main thread all the same.)"""
-    got: list[int] = []
-    previous: dict[int, Any] = {}
-    try:
-        for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"):
-            if hasattr(signal, name):
-                signum = getattr(signal, name)
-                previous[signum] = signal.signal(signum, lambda n, _f: got.append(n))
-    except ValueError:  # not the main thread
-        pass
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-        if got:
-            old = previous[got[0]]
-            if callable(old):
-                old(got[0], None)
-            elif old == signal.SIG_DFL:
-                signal.raise_signal(got[0])
 
 
 class _RateColumn:

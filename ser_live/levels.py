@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LOUD_FRAME_PERCENTILE", "loud_frame_level", "frame_rms", "rms_dbfs", "speech_level_dbfs"]
+__all__ = ["LOUD_FRAME_PERCENTILE", "loud_frame_level", "frame_rms", "rms_dbfs", "speech_level_dbfs", "speech_rms"]
 
 #: Percentile (0-100) of the frame levels taken as the speech level.
 LOUD_FRAME_PERCENTILE: float = 90.0
@@ -120,3 +120,30 @@ def speech_level_dbfs(y: np.ndarray, *, frame_length: int = 400) -> float:
         No samples, or as :func:`frame_rms`.
     """
     return rms_dbfs(loud_frame_level(frame_rms(y, frame_length=frame_length)))
+
+
+def speech_rms(y: np.ndarray, *, frame_length: int = 400) -> float:
+    """The loud-frame speech level of a signal as a linear RMS: 90th percentile of its
+    non-overlapping frame RMS (:func:`speech_level_dbfs` before the conversion to dBFS).
+
+    The level every SNR of training and evaluation is defined against (the noise copies of
+    ``train.augment``, the ``room`` conditions of ``train.conditions``).
+
+    Parameters
+    ----------
+    y : np.ndarray, float, shape (n_samples,)
+        Audio in [-1, 1].
+    frame_length : int, default 400
+        Frame length (samples; 400 = 25 ms at 16 kHz).
+
+    Returns
+    -------
+    float
+        Linear RMS (full scale = 1); the whole signal's RMS when shorter than one frame.
+
+    Raises
+    ------
+    ValueError
+        No samples, or as :func:`frame_rms`.
+    """
+    return loud_frame_level(frame_rms(y, frame_length=frame_length))

@@ -422,16 +422,16 @@ def test_ablation_reuses_only_reports_of_the_same_recipe_protocol_and_folds(tmp_
 
 
 def test_evaluate_prints_the_loco_mean_without_tess():
-    from train.__main__ import _ua_table
     from train.evaluate import FoldScore
+    from train.reports import ua_table
 
     class Result:
         def __init__(self, uas):
             self.folds = [FoldScore(name=n, ua_pct=v, wa_pct=v, f1_pct=v, n_test=1) for n, v in uas]
             self.ua_pct = (float(np.mean([v for _, v in uas])), 0.0)
 
-    table = _ua_table({"speaker": Result([("ravdess", 52.0), ("tess", 62.0), ("emodb", 76.0)])}).splitlines()
+    table = ua_table([("speaker", Result([("ravdess", 52.0), ("tess", 62.0), ("emodb", 76.0)]))]).splitlines()
     assert table[0].split()[-4:] == ["mean", "mean", "w/o", "TESS"]
     assert table[1].split()[-2:] == ["63.3", "64.0"]  # (52 + 62 + 76) / 3, (52 + 76) / 2
     # tess-loso's folds are its two speakers: no such column
-    assert "TESS" not in _ua_table({"speaker": Result([("tess-OAF", 50.0), ("tess-YAF", 60.0)])})
+    assert "TESS" not in ua_table([("speaker", Result([("tess-OAF", 50.0), ("tess-YAF", 60.0)]))])

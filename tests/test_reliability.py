@@ -133,6 +133,19 @@ def test_the_shipped_files_are_within_the_limits(profile_file):
         assert sum(i.file_size for i in zf.infolist()) * 10 < PROFILE_LIMITS.max_total_bytes
 
 
+def _assert_refused_at_once(kind: str, bomb, *, error: str, member: str, capsys) -> None:
+    """A bomb file under 8 MB is refused by loading ``kind`` with ``error``, naming
+    ``member``, before inflating anything (peak RSS under +100 MB)."""
+    assert bomb.stat().st_size < 8 << 20
+    seen = _measure_load(kind, bomb)
+    with capsys.disabled():
+        print(f"\n{kind} bomb ({bomb.stat().st_size / 1e6:.1f} MB file): refused in {seen['s']:.3f} s, "
+              f"peak RSS +{seen['rss_mb']:.1f} MB")
+    assert seen["error"] == error, seen
+    assert "refused before inflating anything" in seen["message"] and member in seen["message"]
+    assert seen["rss_mb"] < 100
+
+
 def test_a_model_whose_schema_inflates_past_1_gb_is_refused_at_once(tmp_path, capsys):
     """Issue 22, case 1: the shipped model with its schema padded by 1.1 GB of spaces
     (valid JSON: it used to load and classify after 4.5 GB and 66-92 s)."""
@@ -144,14 +157,7 @@ def test_a_model_whose_schema_inflates_past_1_gb_is_refused_at_once(tmp_path, ca
                 _stream_member(dst, "schema.json", schema[:-1], b" ", BOMB_BYTES, tail=schema[-1:])
             else:
                 dst.writestr(info.filename, src.read(info.filename))
-    assert bomb.stat().st_size < 8 << 20
-    seen = _measure_load("model", bomb)
-    with capsys.disabled():
-        print(f"\nmodel bomb ({bomb.stat().st_size / 1e6:.1f} MB file): refused in {seen['s']:.3f} s, "
-              f"peak RSS +{seen['rss_mb']:.1f} MB")
-    assert seen["error"] == "ModelError", seen
-    assert "refused before inflating anything" in seen["message"] and "schema.json" in seen["message"]
-    assert seen["rss_mb"] < 100
+    _assert_refused_at_once("model", bomb, error="ModelError", member="schema.json", capsys=capsys)
     code, err = _run(capsys, "predict", "--model", str(bomb), str(DEMO_WAV))
     assert code == 5 and "refused before inflating anything" in err
 
@@ -167,14 +173,7 @@ def test_a_profile_whose_arrays_inflate_past_1_gb_is_refused_at_once(profile_fil
                 _stream_member(dst, name, _npy_header("<f8", (n,)), b"\0", len(_npy_header("<f8", (n,))) + 8 * n)
             else:
                 dst.writestr(name, src.read(name))
-    assert bomb.stat().st_size < 8 << 20
-    seen = _measure_load("profile", bomb)
-    with capsys.disabled():
-        print(f"\nprofile bomb ({bomb.stat().st_size / 1e6:.1f} MB file): refused in {seen['s']:.3f} s, "
-              f"peak RSS +{seen['rss_mb']:.1f} MB")
-    assert seen["error"] == "ProfileError", seen
-    assert "refused before inflating anything" in seen["message"] and "prior_mean.npy" in seen["message"]
-    assert seen["rss_mb"] < 100
+    _assert_refused_at_once("profile", bomb, error="ProfileError", member="prior_mean.npy", capsys=capsys)
     code, err = _run(capsys, "predict", "--model", str(SMALL_MODEL), "--profile", str(bomb), str(DEMO_WAV))
     assert code == 2 and "refused before inflating anything" in err
 

@@ -13,6 +13,8 @@ python -m train compare --protocol ravdess-6fold
 python -m train compare --protocol ravdess-6fold --classifiers cnn cnn-lstm
 python -m train compare --protocol loco --only openSMILE
 python -m train fit --recipe train/recipes/ser-default.toml
+python -m train reports --list
+python -m train reports --only ser-default card
 python -m train features --corpus ravdess
 python -m train plots --corpus ravdess
 """
@@ -78,6 +80,7 @@ _MODE_ROWS = {
 def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     from .evaluate import run_recipe, write_reports
     from .recipe import load_recipe
+    from .reports import ua_table
 
     recipe = load_recipe(args.recipe, overrides=args.set)
     args.protocol = _with_corpora(args.protocol, args.corpora)
@@ -95,7 +98,7 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
             f"{first.protocol}: recipe {recipe.name} ({recipe.path}), {len(first.folds)} folds, "
             f"scored on {', '.join(first.labels)}, {first.seconds:.0f} s"
         )
-        _print(_ua_table(results))
+        _print(ua_table([(_MODE_ROWS[m].split(" (")[0] + f" ({m})", r) for m, r in results.items()]))
         for res in results.values():
             paths = write_reports(res, args.out, command=_command(argv))
             _print(f"{_MODE_ROWS[res.extra['session_mode']]}: {res.headline()}; reports: {paths['json']}")
@@ -132,28 +135,13 @@ def _evaluate_room(args: argparse.Namespace, argv: list[str], recipe) -> int:  #
     return 0
 
 
-def _ua_table(results: dict) -> str:
-    """Per-fold and mean UA (percent), one row per session mode, as aligned text; with a TESS
-    fold among three or more, also the mean without it (TESS has two speakers: DESIGN.md)."""
-    first = next(iter(results.values()))
-    names = [f.name for f in first.folds]
-    no_tess = "tess" in names and len(names) > 2
-    head = ["UA %"] + names + ["mean"] + (["mean w/o TESS"] if no_tess else [])
-    rows = [head]
-    for mode, res in results.items():
-        rest = [f.ua_pct for f in res.folds if f.name != "tess"]
-        rows.append([_MODE_ROWS[mode].split(" (")[0] + f" ({mode})"] + [f"{f.ua_pct:.1f}" for f in res.folds] + [f"{res.ua_pct[0]:.1f}"]
-                    + ([f"{np.mean(rest):.1f}"] if no_tess else []))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
-
-
 def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from .classifiers import COMPARE_CLASSIFIERS
     from .evaluate import load_protocol_features, run_protocol, write_reports
+    from .reports import ua_table
 
     if args.classifiers:  # the deep rows (train/deep.py, extra `deep`)
         from .deep import compare_deep
@@ -200,7 +188,7 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
         recipe = r.extra.get("feature_set") or ("tutorial (180)" if "tutorial" in r.classifier else "ser-live")
         table.add_row(r.classifier, recipe, "{:.1f} ± {:.1f}".format(*r.ua_pct), "{:.1f} ± {:.1f}".format(*r.wa_pct), "{:.1f} ± {:.1f}".format(*r.f1_pct), f"{r.seconds:.0f}")
     Console(width=120).print(table)
-    _print(_fold_ua_table(rows))
+    _print(ua_table([(r.classifier, r) for r in rows]))
     summary = [
         {"classifier": r.classifier, "ua_pct": r.ua_pct, "wa_pct": r.wa_pct, "f1_pct": r.f1_pct,
          "folds": {f.name: {"ua_pct": f.ua_pct, "wa_pct": f.wa_pct, "f1_pct": f.f1_pct} for f in r.folds}}
@@ -210,22 +198,6 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     out.write_text(json.dumps({"protocol": args.protocol, "command": _command(argv), "rows": summary}, indent=2))
     _print(f"table: {out}")
     return 0
-
-
-def _fold_ua_table(rows: list) -> str:
-    """UA (percent) per fold of each compare row, its mean and, when TESS is a fold (``loco``:
-    two speakers, almost trivially separable), the mean without it; as aligned text."""
-    names = [f.name for f in rows[0].folds]
-    no_tess = "tess" in names and len(names) > 2
-    rows_txt = [["UA %"] + names + ["mean"] + (["mean w/o tess"] if no_tess else [])]
-    for r in rows:
-        ua = {f.name: f.ua_pct for f in r.folds}
-        cells = [r.classifier] + [f"{ua[n]:.1f}" for n in names] + [f"{np.mean(list(ua.values())):.1f}"]
-        if no_tess:
-            cells.append(f"{np.mean([v for n, v in ua.items() if n != 'tess']):.1f}")
-        rows_txt.append(cells)
-    widths = [max(len(r[i]) for r in rows_txt) for i in range(len(rows_txt[0]))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows_txt)
 
 
 def cmd_ablate(args: argparse.Namespace, argv: list[str]) -> int:
@@ -325,6 +297,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     from ser_live.features import FeatureExtractor
     from ser_live.model import EmotionModel, export_arrays
 
+    from .card import protocol_reports, render_card
     from .corpora import label_histogram, read_corpus, speaker_group
     from .extract import extract_features
     from .recipe import RecipeClassifier, load_recipe
@@ -394,7 +367,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         },
         "svm": sel.best,
         "inner_cv_ua_pct": {k: 100 * v for k, v in sel.scores.items()},
-        "protocol_scores": _protocol_reports(recipe.name),
+        "protocol_scores": protocol_reports(recipe.name),
         "command": _command(argv),
         "trained_at": time.strftime("%Y-%m-%d"),
         "ser_live_version": __version__,
@@ -405,27 +378,9 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     export_arrays(model)  # the .npz beside it: the arrays ser-live scores with (ser_live/fastpath.py)
     copy_recipe(recipe.path, out)
     card = out.with_suffix(".md")
-    card.write_text(_model_card(model, meta, FeatureExtractor(config).n_features))
+    card.write_text(render_card(model, meta, FeatureExtractor(config).n_features))
     _print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), {out.with_suffix('.toml')} and {card} in {time.perf_counter() - t0:.0f} s")
     return 0
-
-
-def _protocol_reports(recipe_name: str) -> dict:
-    """Scores of a recipe from ``reports/*.json`` (written by ``evaluate --recipe``), keyed
-    ``"<protocol> [<session mode>]"``, each with its per-fold UA and the command."""
-    reports = {}
-    for p in sorted(REPORTS.glob("*.json")):
-        try:
-            d = json.loads(p.read_text())
-        except Exception:
-            continue
-        if d.get("recipe") != recipe_name or "ua_pct_mean" not in d:
-            continue
-        reports[f"{d['protocol']} [{d['session_mode']}]"] = {
-            **{k: d[k] for k in ("protocol", "session_mode", "ua_pct_mean", "ua_pct_std", "wa_pct_mean", "wa_pct_std", "f1_pct_mean", "f1_pct_std", "command")},
-            "folds": {f["name"]: {k: f[k] for k in ("ua_pct", "wa_pct", "f1_pct")} for f in d["folds"]},
-        }
-    return reports
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -442,201 +397,31 @@ def cmd_card(args: argparse.Namespace) -> int:
     from ser_live.features import FeatureExtractor
     from ser_live.model import EmotionModel
 
+    from .card import protocol_reports, render_card
+
     model = EmotionModel.load(args.model)
     meta = dict(model.metadata)
-    meta["protocol_scores"] = _protocol_reports(meta.get("recipe", model.name))
+    meta["protocol_scores"] = protocol_reports(meta.get("recipe", model.name))
     card = Path(args.model).with_suffix(".md")
-    card.write_text(_model_card(model, meta, FeatureExtractor(model.feature_config).n_features))
+    card.write_text(render_card(model, meta, FeatureExtractor(model.feature_config).n_features))
     _print(f"wrote {card}")
     return 0
 
 
-#: Corpus -> citation and licence for the model card (from ../shared/data/README.md).
-_LICENCES = {
-    "ravdess": "RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA 4.0)",
-    "tess": "TESS (Dupuis & Pichora-Fuller 2010, CC BY-NC-ND 4.0)",
-    "emodb": "Berlin EmoDB (Burkhardt et al. 2005, free for research)",
-    "emotiontts_kor": "emotiontts_kor (KAIST/Selvas AI emotiontts_open_db public sample, research only, CC BY-NC-SA)",
-    "ased": "ASED, Amharic Speech Emotion Dataset (Retta et al., ACM TALLIP 2022; no licence stated, cite the paper)",
-    "es_uem": "Spanish students' emotional speech (Universidad Europea de Madrid 2020; no licence stated, research use)",
-}
+def cmd_reports(args: argparse.Namespace) -> int:
+    """``python -m train reports [--only NAME ...] [--list]``: regenerate the committed
+    ``reports/`` and the model cards (train/regenerate.py lists the commands)."""
+    from .regenerate import regenerate, select_commands
 
+    commands = select_commands(args.only)
+    if args.list:
+        for name, cmd in commands.items():
+            _print(f"{name}: python -m train {' '.join(shlex.quote(a) for a in cmd)}")
+        return 0
+    import os
 
-def _room_card_lines(recipe_name: str) -> list[str]:
-    """The model card's "In a room" table from ``reports/room-loco-<recipe>[-denoise].json``
-    (``evaluate --protocol loco --condition room [--denoise]``); nothing when neither exists."""
-    rows = []
-    for suffix, what in (("", "this recipe"), ("-denoise", "this recipe, `--denoise`")):
-        path = REPORTS / f"room-loco-{recipe_name}{suffix}.json"
-        if path.exists():
-            rows.append((what, json.loads(path.read_text())))
-    if not rows:
-        return []
-    groups = list(rows[0][1]["grouped_mean_ua_pct"])
-    lines = [
-        "## In a room (`loco`, room conditions)",
-        "",
-        "Each held-out corpus's 50 utterances per class, clean, with white, pink, brown or babble noise (\"n dB\": the "
-        "mean over the four) and in two simulated rooms (\"reverberant\"); UA in percent, the ratio to clean in brackets "
-        "(`train/conditions.py`; each `loco` fold trains the recipe on the other corpora, as in the table above).",
-        "",
-        "| model | " + " | ".join(groups) + " | command |",
-        "|---" * (len(groups) + 2) + "|",
-    ]
-    for what, d in rows:
-        g = d["grouped_mean_ua_pct"]
-        clean = g["clean"]
-        cells = [f"{g[k]:.1f}" if k == "clean" else f"{g[k]:.1f} ({g[k] / clean:.2f})" for k in groups]
-        lines.append(f"| {what} | " + " | ".join(cells) + f" | `{d.get('command', '')}` |")
-    return lines + [""]
-
-
-_MODE_TEXT = {
-    "speaker": "with session normalisation, offline (session = speaker, all its utterances)",
-    "online": "with session normalisation, online (each utterance with the speaker's utterances so far, seeded order)",
-    "utterance": "without session normalisation (each utterance its own session)",
-    "one-emotion": "stress test: each speaker's utterances of one emotion as one session",
-    "none": "no session normaliser",
-}
-
-
-def _feature_subset(model):  # noqa: ANN001, ANN202
-    """The model pipeline's ``select`` step (a ``FeatureSubset``), or None."""
-    steps = getattr(model.estimator.main_classifier, "named_steps", {})
-    return steps.get("select") if hasattr(steps, "get") else None
-
-
-def _model_card(model, meta: dict, n_features: int) -> str:  # noqa: ANN001
-    scores = meta.get("protocol_scores", {})
-    loco = {d["session_mode"]: d for d in scores.values() if d["protocol"] == "loco"}
-    lines = [
-        f"# Model card: {model.name}",
-        "",
-        f"Made by: `{meta['command']}` on {meta['trained_at']} (ser-live {meta['ser_live_version']}); "
-        f"recipe `train/recipes/{meta.get('recipe', model.name)}.toml` (copied next to this file).",
-        "",
-        "## What it is",
-        f"Recipe: {meta.get('recipe_summary', '')}",
-        "",
-        f"Chosen by speaker-grouped CV on the training data: `{meta['svm']}`. Probabilities by temperature "
-        f"scaling of the SVM's decision values (the argmax is the SVM's own decision). Features: {n_features} "
-        "utterance-level functionals of framewise MFCC (+deltas), mel bands, chroma, spectral shape and contrast, "
-        "energy, pitch and voicing"
-        + (", and the eGeMAPS-like voice group" if model.feature_config.voice_quality else "")
-        + " (`ser_live/features.py`)"
-        + (f"; the recipe's feature subset keeps {len(sel.columns_)} of them." if (sel := _feature_subset(model)) is not None else "."),
-        f"Labels: {', '.join(model.labels)}.",
-        "",
-        (
-            "Session normalisation (`ser_live/normalize.py`): features are standardised per speaker in training and per "
-            "session at inference, with the session's mean m and variance v shrunk towards the training prior "
-            "(mu0, var0: the training speakers' average mean and within-speaker variance): k = min(n, c), "
-            "mu = (k m + w mu0) / (k + w), var = (k v + w var0) / (k + w), z = (x - mu) / sqrt(var); "
-            f"w = {model.normalizer.prior_weight:g} utterances (prior weight), c = {model.normalizer.session_cap} "
-            "(session cap, utterances), n = the session's utterances so far (live) or all of them (offline)."
-        )
-        if model.normalizer is not None
-        else "No session normaliser.",
-        "",
-        *(
-            [
-                "Noise branch (`ser_live/route.py`): a second SVM, `" + nb["svm"] + "`, trained on the same utterances plus "
-                "one copy of each per noise (" + "; ".join(nb["augmentations"]) + "), classifies every utterance whose `" + nb["column"]
-                + f"` (95th minus 5th percentile of the frame RMS level: the utterance's SNR as the extractor sees it) "
-                f"is below {nb['cut_db']:.1f} dB; the cut best tells the clean training utterances from their "
-                "noise copies (balanced accuracy on the training rows; the column reads "
-                f"{nb['clean_db_p5_p95'][0]:.1f}-{nb['clean_db_p5_p95'][1]:.1f} dB over the clean training utterances and "
-                f"{nb['noisy_db_p5_p95'][0]:.1f}-{nb['noisy_db_p5_p95'][1]:.1f} dB over the copies, 5th-95th percentiles; "
-                f"{nb['clean_below_cut_pct']:.1f} % of the clean ones fall below the cut, {nb['noisy_above_cut_pct']:.1f} % "
-                "of the copies above it). Above it the main SVM, trained on clean speech only, decides alone. "
-                "The prediction records say which branch spoke (`noise_branch`).",
-                "",
-            ]
-            if (nb := meta.get("noise_branch"))
-            else []
-        ),
-        "Training labels: "
-        + (", ".join(f"{k} trained as {v}" for k, v in meta.get("label_map", {}).items()) or "as the corpora name them")
-        + "; left out (not in the label set): "
-        + (", ".join(f"{k} ({v})" for k, v in meta.get("dropped_labels", {}).items()) or "none")
-        + ".",
-        "",
-        "## Training data",
-        f"{meta['n_utterances']} utterances of emotional speech (acted or read) from {', '.join(meta['corpora'])}"
-        + (f" plus one augmented copy each per augmentation ({'; '.join(meta['augmentations'])})" if meta.get("augmentations") else "")
-        + ", each trimmed by the live VAD segmenter exactly as live audio is cut.",
-        "",
-        "| label | utterances |",
-        "|---|---|",
-        *[f"| {k} | {v} |" for k, v in meta["label_counts"].items()],
-        "",
-        "Training corpora and licences: "
-        + "; ".join(_LICENCES.get(c, f"{c} (see ../shared/data/README.md)") for c in meta["corpora"])
-        + ". The model inherits their non-commercial and research-only terms.",
-        "",
-    ]
-    if loco:
-        first = next(iter(loco.values()))
-        folds = list(first["folds"])
-        lines += [
-            "## Leave one corpus out (`loco`): the number to believe",
-            "",
-            "Each corpus held out in turn: train on the recipe's training corpora except the held-out one, "
-            "test on the held-out one (a corpus the model never trains on is a test corpus only); scored on "
-            "angry, happy, neutral, sad (argmax restricted to those four). UA in percent.",
-            "",
-            "| sessions | " + " | ".join(folds) + " | mean UA | mean WA | mean macro-F1 | command |",
-            "|---" * (len(folds) + 5) + "|",
-        ]
-        for mode in ("speaker", "online", "utterance", "one-emotion", "none"):
-            if mode in loco:
-                d = loco[mode]
-                lines.append(
-                    f"| {_MODE_TEXT[mode]} | " + " | ".join(f"{d['folds'][f]['ua_pct']:.1f}" for f in folds)
-                    + f" | {d['ua_pct_mean']:.1f} | {d['wa_pct_mean']:.1f} | {d['f1_pct_mean']:.1f} | `{d['command']}` |"
-                )
-        base = REPORTS / "experiments" / "loco-baseline-none.json"
-        if base.exists():
-            b = json.loads(base.read_text())
-            lines += [
-                "",
-                "Before (the pre-issue-10 recipe: scaler + SVM chosen by speaker-grouped CV + the three default "
-                "augmentations, 4 classes, no session normalisation), same protocol: "
-                + ", ".join(f"{f['name']} {f['ua_pct']:.1f}" for f in b["folds"])
-                + f"; mean UA {b['ua_pct_mean']:.1f} (`reports/experiments/loco-baseline-none.md`, `{b['command']}`).",
-            ]
-        lines.append("")
-    lines += _room_card_lines(meta.get("recipe", model.name))
-    from .personal import card_lines
-
-    lines += card_lines(meta.get("recipe", model.name), REPORTS)
-    within = {k: d for k, d in scores.items() if d["protocol"] != "loco"}
-    if within:
-        lines += [
-            "## Within-corpus, speaker-independent (percent, mean ± std over folds)",
-            "",
-            "| protocol | sessions | UA | WA | macro-F1 | command |",
-            "|---|---|---|---|---|---|",
-        ]
-        for d in within.values():
-            lines.append(
-                f"| {d['protocol']} | {d['session_mode']} | {d['ua_pct_mean']:.1f} ± {d['ua_pct_std']:.1f} | "
-                f"{d['wa_pct_mean']:.1f} ± {d['wa_pct_std']:.1f} | {d['f1_pct_mean']:.1f} ± {d['f1_pct_std']:.1f} | `{d['command']}` |"
-            )
-        lines.append("")
-    lines += [
-        "Protocol scores train the recipe on the protocol's training folds only (never this file's model); "
-        "they describe the recipe. The file itself is trained on all the data above.",
-        "",
-        "## Limits",
-        "Acted, studio-quality speech (English, German, Korean) from a few dozen speakers. Expect lower "
-        "accuracy on spontaneous speech, other languages, far-field laptop microphones and noise. "
-        "Held out, the Korean corpus scores at chance for every recipe tried (its 'angry' utterances are slower, "
-        "quieter and lower-pitched than its 'sad' ones, the reverse of the other corpora), while within it "
-        "(`emotiontts_kor-loso`) the same recipe scores far above chance: emotion is expressed differently across "
-        "languages and corpora. Not for decisions about people.",
-    ]
-    return "\n".join(lines) + "\n"
+    os.chdir(REPO)  # the commands name files relative to the repository, as their reports record them
+    return regenerate(commands, run=main, emit=_print)
 
 
 def cmd_plots(args: argparse.Namespace) -> int:
@@ -758,6 +543,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("models", nargs="+", metavar="MODEL", help="model files (.skops)")
     s = sub.add_parser("card", help="rewrite a model's card from its metadata and the reports in reports/")
     s.add_argument("--model", default=str(REPO / "models" / "ser-default.skops"))
+    s = sub.add_parser("reports", help="regenerate the committed reports/ and the model cards: the commands of "
+                                       "train/regenerate.py in order (--list shows them)")
+    s.add_argument("--only", nargs="+", metavar="NAME", help="only the commands whose name contains one of these")
+    s.add_argument("--list", action="store_true", help="print the commands and exit")
     s = sub.add_parser("plots", help="waveform and feature-distribution plots per emotion")
     s.add_argument("--corpus", default="ravdess")
     s.add_argument("--features", nargs="+", default=["f0_st_p50", "rms_db_p90", "mfcc1_mean", "centroid_mean", "hnr_db_mean"])
@@ -791,6 +580,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_export(args)
         if args.command == "card":
             return cmd_card(args)
+        if args.command == "reports":
+            return cmd_reports(args)
         if args.command == "plots":
             return cmd_plots(args)
     except (SerLiveError, ValueError, FileNotFoundError) as exc:  # FileNotFoundError: --recipe not found

@@ -28,7 +28,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .corpora import read_corpus
-from .evaluate import SESSION_MODES, load_protocol_features, run_recipe, write_json_and_md
+from .engine import SESSION_MODES
+from .evaluate import load_protocol_features, run_recipe
+from .reports import write_json_and_md
 from .protocols import loco_corpora, loco_protocol, make_folds
 
 __all__ = ["TIE_PTS", "run_ablation", "scores_from_reports", "write_ablation_report"]

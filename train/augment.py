@@ -24,6 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ser_live.levels import speech_rms
+
 __all__ = [
     "Augmentation", "apply_augmentation", "colored_noise", "mix_at_snr", "speech_rms", "NOISE_ALPHA",
     "AUGMENT_NOISES", "self_babble",
@@ -322,32 +324,6 @@ def channel_draw(seed_key: str, *, speed: float = 1.0, gain_db: float = 0.0) -> 
         lowpass_hz=round(lp, 1) if band and lp < 7900.0 else None,
         tilt_db_per_octave=0.0 if band else round(tilt, 2),
     )
-#: Frame (samples, 25 ms at 16 kHz) of the speech level that SNRs are defined against.
-SPEECH_LEVEL_FRAME = 400
-
-
-def speech_rms(y: np.ndarray, *, frame: int = SPEECH_LEVEL_FRAME) -> float:
-    """Loud-frame speech level: the 90th percentile of the frame RMS.
-
-    The level every SNR of this project is defined against (training noise, the ``room``
-    conditions of :mod:`train.conditions`): leading and trailing silence do not lower it.
-
-    Parameters
-    ----------
-    y : np.ndarray, float, shape (n_samples,)
-        Audio in [-1, 1].
-    frame : int, default :data:`SPEECH_LEVEL_FRAME`
-        Frame length (samples), non-overlapping.
-
-    Returns
-    -------
-    float
-        Linear RMS (full scale = 1); the whole signal's RMS when shorter than one frame.
-    """
-    y = np.asarray(y)
-    n = y.size // frame
-    rms = np.sqrt(np.mean(y[: n * frame].reshape(n, frame) ** 2, axis=1)) if n else np.array([np.sqrt(np.mean(y**2))])
-    return float(np.percentile(rms, 90)) if rms.size else 0.0
 
 
 def mix_at_snr(y: np.ndarray, noise: np.ndarray, *, snr_db: float, noise_rms: float | None = None) -> np.ndarray:

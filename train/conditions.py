@@ -33,7 +33,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -346,7 +346,7 @@ def run_room(
     Each fold is trained once, as :func:`train.evaluate.run_recipe` trains it; its test
     subset is scored under every condition with offline session normalisation, the session
     being one test speaker's utterances *in one condition* (a speaker in one room:
-    ``"speaker"`` mode of :data:`train.evaluate.SESSION_MODES`).
+    ``"speaker"`` mode of :data:`train.engine.SESSION_MODES`).
 
     Parameters
     ----------
@@ -372,11 +372,10 @@ def run_room(
     DenoiseUnavailableError
         ``denoise`` without ``noisereduce``.
     """
-    from sklearn.metrics import balanced_accuracy_score
-
     from ser_live.features import FeatureConfig, FeatureExtractor
 
-    from .evaluate import _check_features, fit_fold, load_protocol_features, scored_argmax
+    from .engine import check_features, evaluate_test_sets
+    from .evaluate import load_protocol_features
     from .extract import extract_features
     from .recipe import RecipeClassifier
 
@@ -392,21 +391,20 @@ def run_room(
         n_jobs=n_jobs, progress=progress, source=source, config=config,
     )
     fs, X, X_aug = data
-    _check_features(fs, X)
+    check_features(fs, X)
     y, groups = fs.y, fs.groups
     base = RecipeClassifier(recipe, FeatureExtractor(config).feature_names(), n_jobs=n_jobs)
-    ua: dict[str, dict[str, float]] = {}
-    routed: dict[str, dict[str, float]] = {}
     n_test: dict[str, int] = {}
     names: list[str] = []
-    for fold in fs.folds:
-        est = fit_fold(base, fs, X, X_aug, fold)
+
+    def condition_sets(fold: Any) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """The fold's stratified test subset in every room condition (the engine's test sets)."""
         te = stratified_subset(y, groups, fold.test_idx, per_class=per_class, seed=seed)
         n_test[fold.name] = int(te.size)
         pool = babble_pool(fs.records, sorted(set(groups[fold.test_idx])), seed=seed)
         paths = [fs.records[i].path for i in te]
         conds = room_conditions(seed=seed, babble=pool)
-        names = [c.name for c in conds]
+        names[:] = [c.name for c in conds]
         for cond in conds:
             if cond.clean and not denoise:
                 Xc = X[te]
@@ -418,11 +416,13 @@ def run_room(
                 log.info("%s %s: %s", fold.name, cond, rep)
                 if rep.failures:
                     raise ValueError(f"{fold.name} {cond}: feature extraction failed: {rep}")
-            pred, yt = scored_argmax(est, fs, Xc, te, groups=groups[te])
-            ua.setdefault(cond.name, {})[fold.name] = 100 * float(balanced_accuracy_score(yt, pred))
-            if est.route_ is not None:
-                routed.setdefault(cond.name, {})[fold.name] = est.noise_branch_pct(Xc)
-            log.info("%s %s: UA %.1f %%", fold.name, cond, ua[cond.name][fold.name])
+            yield cond.name, te, Xc
+
+    # one session mode: a test speaker's utterances in one condition are one session (offline)
+    scorers, branch = evaluate_test_sets(fs, X, X_aug, base, test_sets=condition_sets, modes=("speaker",), seed=seed,
+                                         progress=False, name=f"room {fs.protocol}")
+    ua = {c: {f.name: f.ua_pct for f in by_mode["speaker"].folds} for c, by_mode in scorers.items()}
+    routed = {c: {fold: d["test_routed_pct"] for fold, d in per_fold.items()} for c, per_fold in branch.items()}
     settings = {
         "seed": seed, "per_class": per_class, "denoise": denoise, "session_mode": "speaker",
         "session_mode_doc": "offline: each test speaker's subset utterances in one condition are one session",
@@ -440,9 +440,9 @@ def write_room_reports(result: RoomResult, out_dir: str | Path, *, command: str 
     dict
         ``{"json": path, "md": path}``.
     """
-    from .evaluate import _slug, write_json_and_md
+    from .reports import slug, write_json_and_md
 
-    slug = _slug(f"room-{result.protocol}-{result.recipe}" + ("-denoise" if result.settings["denoise"] else ""))
+    stem = slug(f"room-{result.protocol}-{result.recipe}" + ("-denoise" if result.settings["denoise"] else ""))
     data = result.to_json()
     data["command"] = command
     s = result.settings
@@ -480,4 +480,4 @@ def write_room_reports(result: RoomResult, out_dir: str | Path, *, command: str 
             lines.append(f"| {c} | " + " | ".join(f"{nb[c][f]:.0f}" for f in result.folds)
                          + f" | {float(np.mean([nb[c][f] for f in result.folds])):.0f} |")
     lines += ["", f"UA in percent (balanced accuracy, chance 25 % on 4 classes); {s['seconds']:.0f} s."]
-    return write_json_and_md(out_dir, slug, data, lines)
+    return write_json_and_md(out_dir, stem, data, lines)

@@ -166,7 +166,7 @@ def run_peer(
 ) -> dict[str, Any]:
     """Score a peer feature set on a protocol with a recipe's normaliser and classifier.
 
-    Every step is fitted inside the training folds (:func:`train.evaluate.fit_fold`) and test
+    Every step is fitted inside the training folds (:func:`train.engine.fit_fold`) and test
     utterances are scored as :func:`train.evaluate.run_recipe` scores them (argmax over the
     protocol's scored classes, one result per session mode).
 
@@ -182,7 +182,7 @@ def run_peer(
         Precomputed :func:`train.evaluate.load_protocol_features` output for this feature set.
     train_corpora : tuple of str, optional
         Train only on records of these corpora (test folds unchanged); None: the recipe's
-        corpora, as :func:`train.evaluate.training_rows` keeps them for the recipe itself.
+        corpora, as :func:`train.engine.training_rows` keeps them for the recipe itself.
     exclude : tuple of str, optional
         Name prefixes (regular expressions when they start with ``^``) of the peer's columns to
         leave out, e.g. ``("F1", "F2", "F3")`` for eGeMAPS's formants: which groups matter.
@@ -198,7 +198,8 @@ def run_peer(
     ValueError
         Unknown feature set, :mod:`opensmile` missing, failed extraction.
     """
-    from .evaluate import SESSION_MODES, _check_features, _Scorer, load_protocol_features, scored_argmax, training_rows
+    from .engine import check_features, evaluate_folds, mode_results, session_modes
+    from .evaluate import load_protocol_features
     from .recipe import RecipeClassifier, display_path
 
     t0 = time.perf_counter()
@@ -206,8 +207,7 @@ def run_peer(
     fs, X, _ = data or load_protocol_features(
         protocol, recipe=feature_set, labels=recipe.labels, label_map=recipe.label_map, n_jobs=n_jobs, progress=progress
     )
-    _check_features(fs, X)
-    y, groups = fs.y, fs.groups
+    check_features(fs, X)
     names = peer_feature_names(feature_set)
     if exclude:
         from .recipe import select_columns
@@ -216,36 +216,16 @@ def run_peer(
         X, names = X[:, keep], [names[i] for i in keep]
         peer = replace(peer, name=f"{peer.name}-no-" + "-".join(p.strip("^") for p in exclude))
     base = RecipeClassifier(peer, names, n_jobs=n_jobs, calibrate=False)
-    modes = list(SESSION_MODES) if peer.normalizer.enabled else ["none"]
-    scorers = {m: _Scorer(list(fs.score_labels)) for m in modes}
-    for fold in fs.folds:
-        tr, te = training_rows(fs, fold, recipe.corpora if train_corpora is None else train_corpora), fold.test_idx
-        from sklearn.base import clone
-
-        est = clone(base).fit(X[tr], y[tr], groups=groups[tr])
-        for m in modes:
-            kw: dict[str, Any] = {}
-            if m in ("speaker", "online"):
-                kw["groups"] = groups[te]
-            if m == "one-emotion":
-                kw["groups"] = np.array([f"{g}|{c}" for g, c in zip(groups[te], y[te])], dtype=object)
-            if m == "online":
-                kw["online"] = seed  # the model object's seeded per-session live order
-            pred, yt = scored_argmax(est, fs, X[te], te, **kw)
-            sc = scorers[m].add(fold.name, yt, pred, est.chosen_)
-            log.info("%s %s %s [%s]: UA %.1f %%", feature_set, protocol, fold.name, m, sc.ua_pct)
-    seconds = time.perf_counter() - t0
-    out = {}
-    for m in modes:
-        extra = {
-            "dropped": dict(fs.dropped), "n_records": len(fs.records), "recipe": peer.name,
-            "recipe_path": display_path(recipe.path), "feature_set": feature_set,
-            "recipe_summary": f"openSMILE {PEER_SETS[feature_set][0]} functionals ({peer_n_features(feature_set)}), "
-            f"trimmed as live audio{f', without the columns {list(exclude)} ({len(names)} kept)' if exclude else ''}; "
-            f"the settings of recipe {recipe.name}: {peer.summary()}",
-            "session_mode": m, "session_mode_doc": SESSION_MODES.get(m, "no session normaliser"),
-            "trained_labels": list(fs.labels), "online_seed": seed,
-            "train_corpora": list(recipe.corpora if train_corpora is None else train_corpora),
-        }
-        out[m] = scorers[m].result(protocol=fs.protocol, classifier=peer.name, augmented=False, seconds=seconds, extra=extra)
-    return out
+    corpora = recipe.corpora if train_corpora is None else train_corpora
+    scorers, _ = evaluate_folds(fs, X, [], base, modes=session_modes(peer), seed=seed, corpora=corpora, progress=progress,
+                                name=f"{feature_set} {protocol}")
+    summary = (
+        f"openSMILE {PEER_SETS[feature_set][0]} functionals ({peer_n_features(feature_set)}), "
+        f"trimmed as live audio{f', without the columns {list(exclude)} ({len(names)} kept)' if exclude else ''}; "
+        f"the settings of recipe {recipe.name}: {peer.summary()}"
+    )
+    return mode_results(
+        scorers, fs, classifier=peer.name, augmented=False, t0=t0, seed=seed,
+        head={"recipe": peer.name, "recipe_path": display_path(recipe.path), "feature_set": feature_set, "recipe_summary": summary},
+        tail={"train_corpora": list(corpora)},
+    )

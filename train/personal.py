@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score
 
 from ser_live.profile import ProfileConfig, build_profile
@@ -147,7 +146,8 @@ def run_personal(
     from ser_live.features import FeatureExtractor
     from ser_live.model import EmotionModel
 
-    from .evaluate import _check_features, load_protocol_features, training_rows
+    from .engine import check_features, fit_fold
+    from .evaluate import load_protocol_features
     from .recipe import RecipeClassifier, display_path
 
     if not recipe.normalizer.enabled:
@@ -157,7 +157,7 @@ def run_personal(
         "loco", augmentations=recipe.all_augmentations, labels=recipe.labels, label_map=recipe.label_map,
         n_jobs=n_jobs, progress=progress, source=source, config=recipe.feature_config(),
     )
-    _check_features(fs, X)
+    check_features(fs, X)
     settings = {"default": ProfileConfig()}
     settings.update(DEFAULT_VARIANTS if variants is None else variants)
     y = fs.y
@@ -173,8 +173,7 @@ def run_personal(
     n_cal: dict[int, list[int]] = {k: [] for k in k_values}
     speakers_out, skipped_all, n_test = [], {}, {}
     for fold in fs.folds:
-        tr = training_rows(fs, fold, recipe.corpora)
-        est = clone(base).fit(X[tr], y[tr], groups=fs.groups[tr], augmented=[Xa[tr] for Xa in X_aug])
+        est = fit_fold(base, fs, X, X_aug, fold)
         model = EmotionModel(est.estimator_.set_params(n_labels=len(fs.labels)), list(fs.labels), cfg,
                              name=f"{recipe.name}-without-{fold.name}")
         splits, skipped = _splits(fs, fold, score_idx, rng)
@@ -244,7 +243,7 @@ def write_personal_reports(result: dict[str, Any], out_dir: str | Path, *, comma
     dict
         ``{"json": path, "md": path}``.
     """
-    from .evaluate import write_json_and_md
+    from .reports import write_json_and_md
 
     data = dict(result, command=command)
     stem = f"personal-{result['recipe']}"

@@ -210,6 +210,28 @@ class FoldSet:
         """Corpus name per record: object array of str, shape (n_records,)."""
         return np.array([r.corpus for r in self.records], dtype=object)
 
+    def split(self, X: object = None, y: object = None, groups: object = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The folds as a scikit-learn splitter: ``(train_idx, test_idx)`` per fold, in fold
+        order, so a FoldSet can be any ``cv=`` (``cross_val_predict(est, X, fs.y, cv=fs)``).
+
+        Parameters
+        ----------
+        X, y, groups : ignored
+            The protocol fixed the folds (scikit-learn's splitter signature).
+
+        Yields
+        ------
+        train_idx, test_idx : np.ndarray, int64
+            Indices into :attr:`records` (the same arrays as :attr:`folds`; the evaluation
+            engine narrows training rows to a recipe's corpora: ``train.engine.training_rows``).
+        """
+        for fold in self.folds:
+            yield fold.train_idx, fold.test_idx
+
+    def get_n_splits(self, X: object = None, y: object = None, groups: object = None) -> int:
+        """Number of folds (scikit-learn's splitter signature; arguments ignored)."""
+        return len(self.folds)
+
 
 def _valid_names() -> str:
     return ", ".join(PROTOCOLS)

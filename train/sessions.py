@@ -19,6 +19,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from ser_live.audiofile import SAMPLE_RATE_HZ, load_audio, to_int16
+from ser_live.levels import frame_rms, loud_frame_level, rms_dbfs
 
 from .extract import prepare_utterance
 
@@ -230,13 +231,10 @@ def build_session(
 
 
 def _loud_frame_dbfs(samples: np.ndarray, spans: Sequence[tuple[int, int]], frame: int = 480) -> float:
-    """90th percentile of the 30 ms frame RMS (dBFS) over the speech spans of an int16 stream."""
-    rms = []
-    for a, b in spans:
-        k = (b - a) // frame
-        x = samples[a : a + k * frame].astype(np.float64).reshape(k, frame) / 32768.0
-        rms.append(np.sqrt(np.mean(x**2, axis=1)))
-    return float(20 * np.log10(np.percentile(np.concatenate(rms), 90) + 1e-20))
+    """The loud-frame speech level (:mod:`ser_live.levels`, 30 ms frames) in dBFS over the
+    speech spans of an int16 stream (spans shorter than a frame left out)."""
+    rms = [frame_rms(samples[a:b].astype(np.float64) / 32768.0, frame_length=frame) for a, b in spans if b - a >= frame]
+    return rms_dbfs(loud_frame_level(np.concatenate(rms)))
 
 
 def write_session(

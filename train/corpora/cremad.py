@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from .records import ReadResult, Record
-from .scan import Parsed, read_tree
+from .scan import Parsed, name_parser, read_tree
 
 __all__ = ["read_cremad"]
 
@@ -42,10 +42,7 @@ _CREMAD_SENTENCES = {
 }
 
 
-def _parse_cremad(path: Path, root: Path) -> Parsed:
-    m = _CREMAD_RE.match(path.stem)
-    if not m:
-        return "name is not CREMA-D 'AAAA_SSS_EEE_LL' (actor, sentence, emotion, level)"
+def _build_cremad(m: re.Match[str], path: Path) -> Parsed:
     actor, sent, emo, level = (g.upper() for g in m.groups())
     if sent not in _CREMAD_SENTENCES:
         return f"unknown CREMA-D sentence code {sent}"
@@ -53,16 +50,12 @@ def _parse_cremad(path: Path, root: Path) -> Parsed:
         return f"unknown CREMA-D emotion {emo} (ANG, DIS, FEA, HAP, NEU, SAD)"
     if level not in _CREMAD_LEVELS:
         return f"unknown CREMA-D level {level} (LO, MD, HI, XX)"
-    record = Record(
-        path=str(path),
-        corpus="cremad",
-        speaker=f"cremad-{actor}",
-        gender=None,
-        label=_CREMAD_EMOTIONS[emo],
-        intensity=_CREMAD_LEVELS[level],
-        text=_CREMAD_SENTENCES[sent],
-    )
+    record = Record.of(path, "cremad", actor, label=_CREMAD_EMOTIONS[emo], intensity=_CREMAD_LEVELS[level],
+                       text=_CREMAD_SENTENCES[sent])
     return record, f"{actor}_{sent}_{emo}_{level}"
+
+
+_parse_cremad = name_parser(_CREMAD_RE, "CREMA-D 'AAAA_SSS_EEE_LL' (actor, sentence, emotion, level)", _build_cremad)
 
 
 def read_cremad(root: str | Path, *, check_audio: bool = True) -> ReadResult:

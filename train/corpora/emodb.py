@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from .records import ReadResult, Record
-from .scan import Parsed, read_tree
+from .scan import Parsed, name_parser, read_tree
 
 __all__ = ["read_emodb"]
 
@@ -40,23 +40,15 @@ _EMODB_GENDER = {
 }
 
 
-def _parse_emodb(path: Path, root: Path) -> Parsed:
-    m = _EMODB_RE.match(path.stem)
-    if not m:
-        return "name is not EmoDB 'SSTTTEV' (speaker, text code a01-b10, emotion letter, version)"
+def _build_emodb(m: re.Match[str], path: Path) -> Parsed:
     spk, text, emo, _ver = m.groups()
     if spk not in _EMODB_GENDER:
         return f"unknown EmoDB speaker {spk} (03, 08-16)"
-    record = Record(
-        path=str(path),
-        corpus="emodb",
-        speaker=f"emodb-{spk}",
-        gender=_EMODB_GENDER[spk],
-        label=_EMODB_EMOTIONS[emo.upper()],
-        intensity=None,
-        text=text.lower(),
-    )
+    record = Record.of(path, "emodb", spk, gender=_EMODB_GENDER[spk], label=_EMODB_EMOTIONS[emo.upper()], text=text.lower())
     return record, path.stem
+
+
+_parse_emodb = name_parser(_EMODB_RE, "EmoDB 'SSTTTEV' (speaker, text code a01-b10, emotion letter, version)", _build_emodb)
 
 
 def read_emodb(root: str | Path, *, check_audio: bool = True) -> ReadResult:

@@ -53,15 +53,8 @@ def _parse_ravdess(path: Path, root: Path) -> Parsed:
     n = int(actor)
     if not 1 <= n <= 24:
         return f"actor {actor} outside 01-24"
-    record = Record(
-        path=str(path),
-        corpus="ravdess",
-        speaker=f"ravdess-{actor}",
-        gender="m" if n % 2 else "f",
-        label=RAVDESS_EMOTIONS[emo],
-        intensity=_RAVDESS_INTENSITY[inten],
-        text=_RAVDESS_STATEMENTS[stmt],
-    )
+    record = Record.of(path, "ravdess", actor, gender="m" if n % 2 else "f", label=RAVDESS_EMOTIONS[emo],
+                       intensity=_RAVDESS_INTENSITY[inten], text=_RAVDESS_STATEMENTS[stmt])
     return record, stem
 
 

@@ -63,6 +63,30 @@ class Record:
     intensity: str | None = None
     text: str | None = None
 
+    @classmethod
+    def of(
+        cls, path: object, corpus: str, speaker_id: str, *, label: str, gender: str | None = None,
+        intensity: str | None = None, text: str | None = None,
+    ) -> "Record":
+        """The record of a corpus file: ``path`` as a string, the speaker prefixed by the
+        corpus (``Record.of(p, "emodb", "03", ...)`` has speaker ``"emodb-03"``).
+
+        Parameters
+        ----------
+        path : str or Path
+        corpus : str
+        speaker_id : str
+            The speaker as the corpus names it.
+        label, gender, intensity, text
+            As the attributes.
+
+        Returns
+        -------
+        Record
+        """
+        return cls(path=str(path), corpus=corpus, speaker=f"{corpus}-{speaker_id}", gender=gender, label=label,
+                   intensity=intensity, text=text)
+
 
 @dataclass
 class ReadResult:

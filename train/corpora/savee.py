@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from .records import ReadResult, Record
-from .scan import Parsed, read_tree
+from .scan import Parsed, name_parser, read_tree
 
 __all__ = ["read_savee"]
 
@@ -29,10 +29,7 @@ _SAVEE_EMOTIONS = {
 }
 
 
-def _parse_savee(path: Path, root: Path) -> Parsed:
-    m = _SAVEE_RE.match(path.stem)
-    if not m:
-        return "name is not SAVEE '<SPK>_<emotion><NN>' or '<SPK>/<emotion><NN>'"
+def _build_savee(m: re.Match[str], path: Path) -> Parsed:
     prefix, emo, num = m.groups()
     folder = path.parent.name.upper()
     folder_spk = folder if folder in _SAVEE_SPEAKERS else None
@@ -47,16 +44,11 @@ def _parse_savee(path: Path, root: Path) -> Parsed:
     else:
         return "no speaker: neither a DC_/JE_/JK_/KL_ prefix nor a speaker folder"
     emo = emo.lower()
-    record = Record(
-        path=str(path),
-        corpus="savee",
-        speaker=f"savee-{speaker}",
-        gender="m",
-        label=_SAVEE_EMOTIONS[emo],
-        intensity=None,
-        text=None,
-    )
+    record = Record.of(path, "savee", speaker, gender="m", label=_SAVEE_EMOTIONS[emo])
     return record, f"{speaker}_{emo}{num}"
+
+
+_parse_savee = name_parser(_SAVEE_RE, "SAVEE '<SPK>_<emotion><NN>' or '<SPK>/<emotion><NN>'", _build_savee)
 
 
 def read_savee(root: str | Path, *, check_audio: bool = True) -> ReadResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Callable, Mapping, Sequence, Union
 
@@ -20,7 +21,7 @@ from ser_live.errors import AudioFileError
 from .location import check_root
 from .records import CorpusNotFoundError, ReadResult, Record
 
-__all__ = ["AUDIO_EXTENSIONS", "Parsed", "walk", "collect", "read_tree", "read_label_list"]
+__all__ = ["AUDIO_EXTENSIONS", "Parsed", "walk", "collect", "read_tree", "read_label_list", "name_parser"]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,34 @@ def collect(
     else:
         log.info("%s", result.summary())
     return result
+
+
+def name_parser(
+    pattern: re.Pattern[str], expected: str, build: Callable[[re.Match[str], Path], Parsed]
+) -> Callable[[Path, Path], Parsed]:
+    """A :func:`read_tree` parser for a corpus whose file names follow one pattern.
+
+    Parameters
+    ----------
+    pattern : re.Pattern
+        Matched against the file's stem (name without extension).
+    expected : str
+        What a name should look like, for the reason given when it does not match
+        (``"name is not <expected>"``).
+    build : callable
+        ``build(match, path) -> Parsed``: the record and identity of a matching name, or the
+        reason it cannot be used.
+
+    Returns
+    -------
+    callable
+        ``parse(path, root) -> Parsed``.
+    """
+    def parse(path: Path, root: Path) -> Parsed:
+        m = pattern.match(path.stem)
+        return build(m, path) if m else f"name is not {expected}"
+
+    return parse
 
 
 def read_tree(

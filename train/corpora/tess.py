@@ -59,15 +59,7 @@ def _parse_tess(path: Path, root: Path) -> Parsed:
         speaker = folder_spk
     else:
         return f"unknown TESS speaker {parts[0]!r} (OAF or YAF) and no <SPK>_<emotion> folder"
-    record = Record(
-        path=str(path),
-        corpus="tess",
-        speaker=f"tess-{speaker}",
-        gender="f",
-        label=label,
-        intensity=None,
-        text=f"Say the word {word}",
-    )
+    record = Record.of(path, "tess", speaker, gender="f", label=label, text=f"Say the word {word}")
     return record, f"{speaker}_{word}_{label}"
 
 

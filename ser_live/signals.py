@@ -1,0 +1,103 @@
+"""Stop signals while a run is under way, for the CLI and the batch runner alike.
+
+SIGTERM, SIGHUP and SIGQUIT end a run like Ctrl-C (SIGINT); while results that are already
+saved are written out they are held, ignored or deferred, so what a run wrote and what it
+reported agree however many signals come. Every helper changes handlers in the main thread
+only: elsewhere (and for signals the platform lacks) nothing changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from typing import Any, Callable, Iterator
+
+__all__ = ["STOP_SIGNALS", "signals_deferred", "stop_signals_as_interrupt", "stop_signals_held", "stop_signals_ignored"]
+
+#: Signals that end a listening run like Ctrl-C: summary printed, utterance in progress kept.
+#: SIGHUP comes when the terminal is closed; SIGQUIT from Ctrl-\\ (no core dump then).
+STOP_SIGNALS: tuple[str, ...] = ("SIGTERM", "SIGHUP", "SIGQUIT")
+
+
+def _install(names: tuple[str, ...], handler: Any) -> dict[int, Any]:
+    """Set ``handler`` (a callable or ``signal.SIG_IGN``) for the signals named that the
+    platform has; returns the handlers replaced, by signal number (empty outside the main
+    thread, where :func:`signal.signal` raises ``ValueError``)."""
+    previous: dict[int, Any] = {}
+    with contextlib.suppress(ValueError):  # not the main thread
+        for name in names:
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _restore(previous: dict[int, Any]) -> None:
+    for signum, old in previous.items():
+        signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def stop_signals_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM, SIGHUP and SIGQUIT like Ctrl-C (``KeyboardInterrupt``, a clean stop)
+    while the block runs; main thread only."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = _install(STOP_SIGNALS, handler)
+    try:
+        yield
+    finally:
+        _restore(previous)
+
+
+@contextlib.contextmanager
+def stop_signals_ignored(*, restore: bool = True) -> Iterator[None]:
+    """Ignore SIGINT and the stop signals (main thread only; restored on exit when
+    ``restore``, else left ignored for the rest of the process)."""
+    previous = _install(("SIGINT", *STOP_SIGNALS), signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        if restore:
+            _restore(previous)
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Hold SIGINT and the stop signals (delivered when the block ends) while results that
+    are already saved are written out, so the --jsonl output and the recordings index
+    agree whatever the number of Ctrl-C."""
+    names = ("SIGINT", *STOP_SIGNALS)
+    sigs = {getattr(signal, n) for n in names if hasattr(signal, n)}
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Defer SIGINT, SIGTERM, SIGHUP and SIGQUIT while the block runs: a signal that comes
+    is noted and handed to the handler that was in place when the block ends (so Ctrl-C,
+    or a stop signal the CLI turns into one, lands between two batches of records, never
+    inside one). Main thread only. (Blocking the signal with ``pthread_sigmask``, as
+    :func:`stop_signals_held` does, would not do here: the kernel hands it to another
+    thread, Dask's, and Python runs the handler in the main thread all the same.)"""
+    got: list[int] = []
+    note: Callable[[int, Any], None] = lambda n, _f: got.append(n)  # noqa: E731
+    previous = _install(("SIGINT", *STOP_SIGNALS), note)
+    try:
+        yield
+    finally:
+        _restore(previous)
+        if got:
+            old = previous[got[0]]
+            if callable(old):
+                old(got[0], None)
+            elif old == signal.SIG_DFL:
+                signal.raise_signal(got[0])

@@ -1,0 +1,130 @@
+"""The evaluation engine of train/ (issue 19, item 3): one fold loop, one scoring of the
+session modes, one result type, the card from its template, the reports command; and the
+shared stop-signal helpers (ser_live/signals.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_session_modes_become_the_model_objects_session_keywords():
+    from train.engine import SESSION_MODES, session_kwargs
+
+    groups = np.array(["a", "a", "b"], dtype=object)
+    y = np.array([0, 1, 1])
+    assert list(SESSION_MODES) == ["speaker", "online", "utterance", "one-emotion"]
+    assert list(session_kwargs("speaker", groups=groups, y=y, seed=3)) == ["groups"]
+    online = session_kwargs("online", groups=groups, y=y, seed=3)
+    assert online["online"] == 3 and list(online["groups"]) == ["a", "a", "b"]
+    # one-emotion: a session is one speaker's utterances of one class
+    assert list(session_kwargs("one-emotion", groups=groups, y=y, seed=0)["groups"]) == ["a|0", "a|1", "b|1"]
+    assert session_kwargs("utterance", groups=groups, y=y, seed=0) == {}
+    assert session_kwargs("none", groups=groups, y=y, seed=0) == {}
+
+
+@pytest.fixture(scope="module")
+def emodb_subset(emodb_root):
+    """Four EmoDB speakers, four emotions: 50-odd real utterances."""
+    from train.corpora import read_corpus
+
+    keep = {"emodb-03", "emodb-08", "emodb-09", "emodb-10"}
+    return [r for r in read_corpus("emodb", emodb_root).records
+            if r.speaker in keep and r.label in ("angry", "sad", "neutral", "happy")]
+
+
+def test_room_and_recipe_score_a_fold_alike(emodb_subset):
+    """The room loop's clean condition and evaluate's "speaker" mode go through the one
+    scoring function: the same fitted fold scores the same predictions."""
+    from train.engine import evaluate_folds, fit_fold, score_session_modes
+    from train.evaluate import load_protocol_features
+    from train.recipe import NormalizerSpec, Recipe, RecipeClassifier
+    from ser_live.features import FeatureExtractor
+
+    recipe = Recipe(name="small", corpora=("emodb",), labels=("neutral", "happy", "sad", "angry"),
+                    normalizer=NormalizerSpec(enabled=True, prior_weight=10.0), grid=("linear C=1e-3",))
+    fs, X, X_aug = load_protocol_features("emodb-loso", source={"emodb": emodb_subset}, labels=recipe.labels,
+                                          label_map=recipe.label_map, n_jobs=1, progress=False, config=recipe.feature_config())
+    base = RecipeClassifier(recipe, FeatureExtractor(recipe.feature_config()).feature_names(), n_jobs=1)
+    scorers, branch = evaluate_folds(fs, X, X_aug, base, modes=["speaker", "utterance"], progress=False)
+    assert branch == {}
+    fold = fs.folds[0]
+    est = fit_fold(base, fs, X, X_aug, fold)
+    pred, yt = score_session_modes(est, fs, X[fold.test_idx], fold.test_idx, modes=("speaker",))["speaker"]
+    assert np.array_equal(pred, scorers["speaker"].pred[0]) and np.array_equal(yt, scorers["speaker"].true[0])
+    # the protocol is a scikit-learn splitter with the same folds
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    assert fs.get_n_splits() == len(fs.folds) and [te.tolist() for _, te in fs.split()] == [f.test_idx.tolist() for f in fs.folds]
+    pred_cv = cross_val_predict(make_pipeline(StandardScaler(), LinearSVC(C=1e-3)), X, fs.y, cv=fs)
+    assert np.mean(pred_cv == fs.y) > 0.4  # four classes: chance 0.25
+    res = scorers["speaker"].result(protocol=fs.protocol, classifier="small", augmented=False, seconds=0.0, extra={})
+    assert res.confusion.sum() == sum(len(f.test_idx) for f in fs.folds)
+
+
+def test_the_card_is_the_template_filled_with_the_reports(tmp_path):
+    from string import Template
+
+    from ser_live.features import FeatureExtractor
+    from ser_live.model import EmotionModel
+    from train.card import TEMPLATE, protocol_reports, render_card
+
+    model = EmotionModel.load(REPO / "models" / "ser-default.skops")
+    meta = dict(model.metadata)
+    meta["protocol_scores"] = protocol_reports(meta["recipe"])
+    card = render_card(model, meta, FeatureExtractor(model.feature_config).n_features)
+    # every field filled; every line of the template's prose is in the card
+    assert "${" not in card and card.startswith(f"# Model card: {model.name}\n")
+    assert {"score_sections", "noise_branch", "labels"} <= set(Template(TEMPLATE.read_text()).get_identifiers())
+    for line in TEMPLATE.read_text().splitlines():
+        if line and "$" not in line:
+            assert line in card, line
+    # the loco table quotes the committed report's per-fold UA
+    loco = json.loads((REPO / "reports" / "loco-ser-default-speaker.json").read_text())
+    row = next(l for l in card.splitlines() if l.startswith("| with session normalisation, offline"))
+    assert all(f"{f['ua_pct']:.1f}" in row for f in loco["folds"])
+
+
+def test_reports_command_lists_commands_the_parser_accepts(capsys):
+    from train.__main__ import build_parser, main
+    from train.regenerate import REPORT_COMMANDS, select_commands
+
+    for argv in REPORT_COMMANDS.values():
+        build_parser().parse_args(argv)  # a stale command would exit 2 here
+    assert list(select_commands(["room"])) == ["room", "room-denoise", "room-ser-noisy"]
+    with pytest.raises(ValueError, match="no command named like nope"):
+        select_commands(["nope"])
+    assert main(["reports", "--list", "--only", "card"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{n}: python -m train card --model models/{n[5:]}.skops" for n in ("card-ser-default", "card-ser-7class", "card-ser-noisy")]
+
+
+def test_a_signal_in_a_deferred_block_reaches_its_handler_after_the_block():
+    from ser_live.signals import signals_deferred, stop_signals_as_interrupt
+
+    seen: list[str] = []
+
+    def ours(signum: int, frame: object) -> None:
+        seen.append("handler")
+
+    old = signal.signal(signal.SIGTERM, ours)
+    try:
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            seen.append("block ends")
+        assert seen == ["block ends", "handler"]
+        with pytest.raises(KeyboardInterrupt), stop_signals_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) is ours  # restored
+    finally:
+        signal.signal(signal.SIGTERM, old)
