@@ -342,6 +342,29 @@ class EmotionModel:
         cols = None if self.compiled is None else self.compiled.read_columns()
         return FeatureExtractor(self.feature_config, columns=cols)
 
+    def extractor_with(self, columns: Any) -> FeatureExtractor:
+        """The extractor of :attr:`extractor` that also computes ``columns`` (e.g. a speaker
+        embedding's, :mod:`ser_live.speakers`); the model's own columns stay bit-identical.
+
+        Parameters
+        ----------
+        columns : np.ndarray, int, shape (k,), or None
+            Extra column indices of the feature layout; None or empty: :attr:`extractor`.
+
+        Returns
+        -------
+        FeatureExtractor
+
+        Raises
+        ------
+        ValueError
+            A column outside the layout.
+        """
+        read = None if self.compiled is None else self.compiled.read_columns()
+        if read is None or columns is None or len(columns) == 0:
+            return self.extractor
+        return FeatureExtractor(self.feature_config, columns=np.union1d(read, np.asarray(columns, dtype=np.int64)))
+
     def new_session(self) -> SessionState | None:
         """Running statistics for one live session (None when the model has no normaliser).
 

@@ -154,7 +154,7 @@ def classify_turn(
         Audio the extractor cannot take (too short), or features with non-finite values
         while sessions are normalised; the speakers are then left unchanged.
     """
-    x = model.extractor.extract(samples)
+    x = speakers.extractor.extract(samples)
     if speakers.session_norm and model.normalizer is not None and not np.isfinite(x).all():
         raise ValueError("features hold NaN or infinite values")
     speaker, session = speakers.assign(x)

@@ -408,6 +408,8 @@ class SpeakerSessions:
         self.model = model
         self.session_norm = bool(session_norm)
         self.assigner = SpeakerAssigner(model.extractor.feature_names(), max_speakers=max_speakers, **assigner)
+        # the model's extractor computes only the columns the model reads: add the embedding's
+        self.extractor = model.extractor_with(self.assigner._columns)
         self.sessions: dict[str, Any] = {}
 
     def assign(self, features: np.ndarray) -> tuple[str, Any]:
