@@ -79,7 +79,7 @@ def test_the_card_is_the_template_filled_with_the_reports(tmp_path):
     from ser_live.model import EmotionModel
     from train.card import TEMPLATE, protocol_reports, render_card
 
-    model = EmotionModel.load(REPO / "models" / "ser-default.skops")
+    model = EmotionModel.load(REPO / "models" / "ser-default.skops", arrays=False)
     meta = dict(model.metadata)
     meta["protocol_scores"] = protocol_reports(meta["recipe"])
     card = render_card(model, meta, FeatureExtractor(model.feature_config).n_features)

@@ -399,7 +399,7 @@ def cmd_card(args: argparse.Namespace) -> int:
 
     from .card import protocol_reports, render_card
 
-    model = EmotionModel.load(args.model)
+    model = EmotionModel.load(args.model, arrays=False)  # the card reads the fitted scikit-learn chain
     meta = dict(model.metadata)
     meta["protocol_scores"] = protocol_reports(meta.get("recipe", model.name))
     card = Path(args.model).with_suffix(".md")
