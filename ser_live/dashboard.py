@@ -517,12 +517,26 @@ def _partial_line(state: DashboardState) -> Text | None:
     return t
 
 
+#: Utterances a session's running statistics take to settle: the dashboard says "learning your
+#: voice: N of 5" until then. On an EmoDB ``loco`` fold model, live accuracy on each session's
+#: first 5 utterances was 40-60 % against 67 % offline, and 77-84 % against 79 % after them
+#: (docs/experiments.md, "Pause gate").
+LEARNING_UTTERANCES: int = 5
+
+
 def _header(state: DashboardState, *, width: int | None = None) -> Text:
     """The header line; at a narrow ``width`` the "(N labels)" note goes and the field names
     shorten (then the program's name goes), so that it stays one line as long as it can (it
     wraps at word boundaries after)."""
     n = state.current.session_utterances if state.current is not None else 0
     norm = None if state.session_norm is None else (f"{n or 0} utt." if state.session_norm else "off")
+    if state.session_norm and (n or 0) < LEARNING_UTTERANCES:
+        # The first utterances of a session are where live loses to offline (issue 20:
+        # `python -m benchmarks.live_offline`, first 5 vs the rest): say so.
+        norm = f"learning your voice: {n or 0} of {LEARNING_UTTERANCES}"
+        norm_short = f"learning {n or 0}/{LEARNING_UTTERANCES}"
+    else:
+        norm_short = norm
     for compact in (0, 1, 2):
         t = Text(no_wrap=False, overflow="fold")
         if compact < 2:
@@ -537,7 +551,7 @@ def _header(state: DashboardState, *, width: int | None = None) -> Text:
         t.append(str(state.n_results))
         if norm is not None:
             t.append("  session norm: " if not compact else "  norm ", style="grey50")
-            t.append(norm)
+            t.append(norm if not compact else norm_short)
         if state.profile:
             t.append("  profile ", style="grey50")
             t.append(state.profile, style="bold")

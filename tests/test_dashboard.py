@@ -460,3 +460,21 @@ def test_summary_counts_uncertain_apart_from_the_labels() -> None:
     assert re.search(r"uncertain\s+3$", text, re.M) and re.search(r"utterances\s+5$", text, re.M)
     assert "uncertain" not in format_summary(summary)  # without a rule: no line
     assert re.search(r"uncertain\s+0$", format_summary(summary, uncertain={}), re.M)
+
+
+@pytest.mark.parametrize(("n_session", "shown"), ((2, "learning your voice: 2 of 5"), (7, "7 utt.")))
+def test_header_says_when_the_session_is_still_learning_the_voice(results: list[Result], n_session: int,
+                                                                  shown: str) -> None:
+    """Until the session normaliser has seen 5 utterances the header says the voice is still
+    being learnt (issue 20: live loses to offline on a session's first utterances); after, it
+    counts the utterances. At 80 columns the short form stays on one line."""
+    import dataclasses
+
+    state = _state(results)
+    state.session_norm = True
+    state.current = dataclasses.replace(state.current, session_utterances=n_session)
+    first = _text(render_dashboard(state, max_height=24), 160).splitlines()[0]
+    assert shown in first
+    assert ("learning" in first) == (n_session < 5)
+    first80 = _text(render_dashboard(state, max_height=24), 80).splitlines()[0]
+    assert (f"learning {n_session}/5" in first80) == (n_session < 5)

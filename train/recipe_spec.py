@@ -153,6 +153,9 @@ class Recipe:
         Extract the ``voice`` group too (``FeatureConfig(voice_quality=True)``: eGeMAPS-like
         loudness, spectral balance and voice quality); the model then asks the live
         extractor for it.
+    pause_gate : bool
+        Zero the blocks of each utterance that hold only its floor before extraction
+        (``FeatureConfig(pause_gate=True)``, :mod:`ser_live.features.gating`).
     normalizer : NormalizerSpec
     augmentations : tuple of Augmentation
         Copies every classifier of the model is trained on.
@@ -186,6 +189,7 @@ class Recipe:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     voice_quality: bool = False
+    pause_gate: bool = False
     normalizer: NormalizerSpec = NormalizerSpec()
     augmentations: tuple[Augmentation, ...] = ()
     noise_branch: NoiseBranchSpec | None = None
@@ -199,7 +203,7 @@ class Recipe:
 
     def feature_config(self) -> FeatureConfig:
         """The extractor configuration the recipe's features come from."""
-        return FeatureConfig(voice_quality=self.voice_quality)
+        return FeatureConfig(voice_quality=self.voice_quality, pause_gate=self.pause_gate)
 
     @property
     def all_augmentations(self) -> tuple[Augmentation, ...]:
@@ -216,7 +220,8 @@ class Recipe:
             + (f" (training labels mapped: {', '.join(f'{k}->{v}' for k, v in self.label_map.items())})" if self.label_map else ""),
             ("features: all" if not (self.include or self.exclude) else
              f"features: include {list(self.include) or 'all'}, exclude {list(self.exclude)}")
-            + (" (with the voice group)" if self.voice_quality else ""),
+            + (" (with the voice group)" if self.voice_quality else "")
+            + (" (pauses gated to silence)" if self.pause_gate else ""),
             (
                 f"session normaliser: prior weight {norm.prior_weight:g} utterances, "
                 + (f"session weight capped at {norm.session_cap:g} utterances, " if norm.session_cap is not None else "")
@@ -246,7 +251,7 @@ class Recipe:
 _TOP_FIELDS = ("name", "description", "corpora", "labels", "label_map", "augmentations")
 #: Tables whose keys are Recipe fields (TOML key -> field name).
 _FLAT_TABLES: dict[str, dict[str, str]] = {
-    "features": {"include": "include", "exclude": "exclude", "voice_quality": "voice_quality"},
+    "features": {"include": "include", "exclude": "exclude", "voice_quality": "voice_quality", "pause_gate": "pause_gate"},
     "classifier": {"grid": "grid", "inner_splits": "inner_splits", "inner_cv": "inner_cv", "speaker_balance": "speaker_balance"},
     "calibration": {"method": "calibration"},
 }

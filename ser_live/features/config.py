@@ -60,6 +60,12 @@ class FeatureConfig:
         peak rate; see :func:`voice_descriptors`). Off by default: the default layout, and
         the shipped model made with it, stay as they are. Written by :meth:`to_dict` only
         when on, so the default configuration's dict and hash are unchanged.
+    pause_gate : bool
+        Before analysis, set the blocks of the utterance that hold only its floor (pauses,
+        the segmenter's pre-roll and hangover) to digital silence, as the training corpora's
+        pauses are, when the speech stands at least 15 dB above that floor
+        (:func:`ser_live.features.gating.gate_pauses`). Off by default; written by
+        :meth:`to_dict` only when on.
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
@@ -79,11 +85,12 @@ class FeatureConfig:
     percentiles: tuple[float, ...] = (1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0)
     version: int = field(default=FEATURE_VERSION)
     voice_quality: bool = False
+    pause_gate: bool = False
 
     #: Fields added after version 1, written only when they differ from their default, so
     #: that configurations (and the model files and feature caches keyed by them) made
     #: before the field existed keep their dict and hash.
-    _OPTIONAL_FIELDS = ("voice_quality",)
+    _OPTIONAL_FIELDS = ("voice_quality", "pause_gate")
 
     def to_dict(self) -> dict:
         """JSON-able dict of every field (tuples become lists; optional fields at their

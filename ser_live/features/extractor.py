@@ -8,6 +8,7 @@ import numpy as np
 
 from ..levels import loud_frame_level
 from .config import FeatureConfig
+from .gating import gate_pauses
 from .framewise import _Analysis, _frames, framewise_descriptors
 from .pooling import _layout, LayoutEntry, _pool, _pooling_plan, _Utterance, pool_subset, subset_plan
 
@@ -164,6 +165,8 @@ class FeatureExtractor:
             raise ValueError("audio contains NaN or infinite samples")
         if self.config.level_normalize:
             y = self._normalize_level(y)
+        if self.config.pause_gate:
+            y = gate_pauses(y, sample_rate_hz=self.config.sample_rate_hz).samples
         return y
 
     def _normalize_level(self, y: np.ndarray) -> np.ndarray:
