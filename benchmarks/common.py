@@ -34,7 +34,7 @@ from train.corpora import Record, default_data_root, read_emodb, read_ravdess, r
 from train.sessions import build_session, corpus_utterances, room_tone, write_session
 
 __all__ = [
-    "SR", "REPO_ROOT", "LISTEN_PATH_MODULES", "MODEL_CLASS", "BenchSizes", "QUICK_SIZES", "Corpora",
+    "SR", "REPO_ROOT", "is_quick", "LISTEN_PATH_MODULES", "MODEL_CLASS", "BenchSizes", "QUICK_SIZES", "Corpora",
     "BenchContext", "load_corpora", "stats", "progress", "machine_info", "SectionMonitor", "ser_live_cmd",
     "module_cmd", "child_env", "vm_hwm_kb", "fmt", "md_table", "verdict", "write_reports",
     # ser_live and train names used by the sections
@@ -122,6 +122,20 @@ class Corpora:
     @property
     def emodb_paths(self) -> list[Path]:
         return [Path(r.path) for r in self.emodb]
+
+
+def is_quick(ctx: Any) -> bool:
+    """Whether a harness section runs in ``--quick`` mode (read from the context's session size).
+
+    Parameters
+    ----------
+    ctx : BenchContext
+
+    Returns
+    -------
+    bool
+    """
+    return ctx.sizes.session_s <= QUICK_SIZES.session_s
 
 
 def load_corpora(root: str | Path | None = None) -> Corpora:

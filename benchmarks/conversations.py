@@ -52,7 +52,7 @@ import re
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -432,21 +432,11 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run(ctx: Any) -> dict[str, Any]:
     """The section as ``python -m benchmarks --only conversations`` runs it (``--quick``: one
-    pair per kind, two one-speaker sessions); fold models are fitted when missing.
+    pair per kind, two one-speaker sessions); fold models are fitted when missing. Takes the
+    :class:`benchmarks.common.BenchContext` and returns :func:`run_harness`'s result dict."""
+    from .common import is_quick
 
-    Parameters
-    ----------
-    ctx : benchmarks.common.BenchContext
-
-    Returns
-    -------
-    dict
-        :func:`run_harness`'s result.
-    """
-    from .common import QUICK_SIZES
-
-    quick = ctx.sizes.session_s <= QUICK_SIZES.session_s
-    s = Settings(fit=True, **(dict(n_pairs=1, one_speaker=2) if quick else {}))
+    s = Settings(fit=True, **(dict(n_pairs=1, one_speaker=2) if is_quick(ctx) else {}))
     return run_harness(s, data_root=ctx.corpora.root)
 
 

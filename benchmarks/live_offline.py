@@ -817,10 +817,9 @@ def run(ctx: Any) -> dict[str, Any]:
     dict
         :func:`run_harness`'s result.
     """
-    from .common import QUICK_SIZES
+    from .common import is_quick
 
-    quick = ctx.sizes.session_s <= QUICK_SIZES.session_s
-    s = Settings(**(QUICK if quick else {}))
+    s = Settings(**(QUICK if is_quick(ctx) else {}))
     return run_harness(s, workdir=ctx.workdir / NAME, data_root=ctx.corpora.root)
 
 
