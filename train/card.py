@@ -200,10 +200,13 @@ def render_card(model: Any, meta: dict, n_features: int, *, reports_dir: str | P
     normaliser = (
         "Session normalisation (`ser_live/normalize.py`): features are standardised per speaker in training and per "
         "session at inference, with the session's mean m and variance v shrunk towards the training prior "
-        "(mu0, var0: the training speakers' average mean and within-speaker variance): k = min(n, c), "
-        "mu = (k m + w mu0) / (k + w), var = (k v + w var0) / (k + w), z = (x - mu) / sqrt(var); "
-        f"w = {model.normalizer.prior_weight:g} utterances (prior weight), c = {model.normalizer.session_cap} "
-        "(session cap, utterances), n = the session's utterances so far (live) or all of them (offline)."
+        "(mu0, var0: the training speakers' average mean and within-speaker variance): "
+        + ("k = n" if model.normalizer.session_cap is None else "k = min(n, c)")
+        + ", mu = (k m + w mu0) / (k + w), var = (k v + w var0) / (k + w), z = (x - mu) / sqrt(var); "
+        f"w = {model.normalizer.prior_weight:g} utterances (prior weight), "
+        + ("no session cap" if model.normalizer.session_cap is None
+           else f"c = {model.normalizer.session_cap:g} (session cap, utterances)")
+        + ", n = the session's utterances so far (live) or all of them (offline)."
     ) if model.normalizer is not None else "No session normaliser."
     sections = _score_sections(meta.get("protocol_scores", {}), recipe, reports_dir)
     fields = {
