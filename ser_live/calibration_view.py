@@ -8,7 +8,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .dashboard import _Bar, _fmt_level, _LevelBar, emotion_color
+from .widgets import Bar, LevelBar, emotion_color, fmt_level
 from .types import RecognizerStatus
 
 __all__ = ["CalibrationState", "render_calibration", "format_calibration_event"]
@@ -116,7 +116,7 @@ def render_calibration(state: CalibrationState) -> Panel:
     prog.add_column(no_wrap=True)
     prog.add_column(width=30)
     prog.add_column(no_wrap=True)
-    prog.add_row(Text("progress", style="grey62"), _Bar(state.done / max(state.total, 1), "green3"),
+    prog.add_row(Text("progress", style="grey62"), Bar(state.done / max(state.total, 1), "green3"),
                  Text(f"{state.done}/{state.total}  ({state.rejected} rejected)", style="grey62"))
     body.add_row(prog)
     if state.last:
@@ -125,8 +125,8 @@ def render_calibration(state: CalibrationState) -> Panel:
     level.add_column(no_wrap=True)
     level.add_column(width=30)
     level.add_column(no_wrap=True)
-    level.add_row(Text("level   ", style="grey62"), _LevelBar(state.level_dbfs),
-                  Text(f"{_fmt_level(state.level_dbfs)}  VAD {state.vad_state or '-'}", style="grey50"))
+    level.add_row(Text("level   ", style="grey62"), LevelBar(state.level_dbfs),
+                  Text(f"{fmt_level(state.level_dbfs)}  VAD {state.vad_state or '-'}", style="grey50"))
     body.add_row(level)
     title = Text()
     title.append("ser-live calibrate", style="bold")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import time
-import zlib
 from collections import Counter, deque
 from dataclasses import fields as _dataclass_fields, replace
 from types import TracebackType
@@ -35,7 +34,9 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .labels import canonical_label
+from .widgets import (  # noqa: F401  (re-exported: the dashboard's public names)
+    BAR_EMPTY, BAR_FULL, EMOTION_COLORS, LEVEL_RANGE_DBFS, Bar, LevelBar, emotion_color, fmt_level,
+)
 from .plaintext import UNCERTAIN_CONFIDENCE
 from .types import RecognizerStatus, Result, UncertaintyRule, latency_stats
 
@@ -52,19 +53,6 @@ __all__ = [
     "render_dashboard",
     "LiveDashboard",
 ]
-
-#: Colour (rich colour name) of each canonical emotion label.
-EMOTION_COLORS: dict[str, str] = {
-    "neutral": "grey70",
-    "calm": "cyan",
-    "happy": "gold1",
-    "sad": "dodger_blue2",
-    "angry": "red1",
-    "fearful": "medium_purple1",
-    "disgust": "green3",
-    "surprised": "dark_orange",
-    "boredom": "tan",
-}
 
 #: Names of the :class:`~ser_live.types.RecognizerStatus` fields (readable as state attributes).
 _STATUS_FIELDS: frozenset[str] = frozenset(f.name for f in _dataclass_fields(RecognizerStatus))
@@ -87,47 +75,11 @@ NOISY_ROOM_SNR_DB: float = 20.0
 #: The model the noisy-room warning points to (``--model noisy``); no warning while it is in use.
 NOISY_MODEL_NAME: str = "ser-noisy"
 
-#: Colours for labels outside :data:`EMOTION_COLORS`, chosen by a stable hash of the name.
-_FALLBACK_PALETTE: tuple[str, ...] = ("bright_white", "turquoise2", "plum2", "light_salmon1", "khaki1", "pale_green1")
-
-#: Span of the input level meter (dBFS): floor and full scale.
-LEVEL_RANGE_DBFS: tuple[float, float] = (-60.0, 0.0)
-
-#: Characters of the bars: a full cell, an empty cell; partial cells use eighth blocks.
-BAR_FULL = "█"
-BAR_EMPTY = "░"
-_BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
-
 _PLACEHOLDER = "listening…"
 #: Stream seconds of silence after a provisional estimate without its final result after
 #: which the provisional line is taken down (the utterance was dropped).
 _PARTIAL_STALE_S = 3.0
 _WIDE_MIN_COLUMNS = 80  # two-column layout from this width on (an 80-column terminal keeps the timeline)
-_DIM = Style(color="grey35")  # empty bar cells
-
-
-def emotion_color(label: str) -> str:
-    """Display colour of an emotion label.
-
-    Parameters
-    ----------
-    label : str
-        Any label; case and surrounding spaces are ignored, and the synonyms of
-        :func:`ser_live.labels.canonical_label` (``fear``, ``anger``, ``pleasant_surprise``,
-        ...) map to the canonical ones.
-
-    Returns
-    -------
-    str
-        A rich colour name: the canonical label's colour from :data:`EMOTION_COLORS`, else one
-        of a fixed palette picked by a CRC-32 of the name (the same label always gets the same
-        colour, across runs).
-    """
-    key = canonical_label(label) or label.strip().lower()
-    color = EMOTION_COLORS.get(key)
-    if color is not None:
-        return color
-    return _FALLBACK_PALETTE[zlib.crc32(key.encode()) % len(_FALLBACK_PALETTE)]
 
 
 # --------------------------------------------------------------------------------- state
@@ -338,7 +290,7 @@ class DashboardState:
         """What the status panel shows, as text and rounded values: equal keys draw equal
         panels (the key of its render cache, and how :meth:`set_status` tells a change)."""
         return (
-            _fmt_level(self.level_dbfs), self.vad_state, _fmt_stream(self.stream_s), self.dropped_samples,
+            fmt_level(self.level_dbfs), self.vad_state, _fmt_stream(self.stream_s), self.dropped_samples,
             f"{self.dropped_s:.3f}", self.input_overflows, self.dropped_short, self.alert, self.dropped_utterances,
             _fmt_floor(self.noise_floor_dbfs), tuple(self.input_warnings()),
         )
@@ -395,74 +347,7 @@ def _latency_stats(values: Iterable[float]) -> dict[str, float]:
     return {"last": float(values[-1]), "p50": stats["p50"], "p95": stats["p95"]}
 
 
-# --------------------------------------------------------------------------------- bars
-class _Bar:
-    """A one-line horizontal bar filling the width it is given (eighth-block resolution)."""
-
-    __slots__ = ("fraction", "style", "min_width")
-
-    def __init__(self, fraction: float, style: str | Style, *, min_width: int = 4) -> None:
-        f = float(fraction)
-        self.fraction = 0.0 if not math.isfinite(f) else min(max(f, 0.0), 1.0)
-        self.style = style
-        self.min_width = min_width
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(min(self.min_width, options.max_width), options.max_width)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = max(1, options.max_width)
-        eighths = int(round(self.fraction * width * 8))
-        full, part = divmod(eighths, 8)
-        text = BAR_FULL * full
-        if part and full < width:
-            text += _BAR_EIGHTHS[part]
-        yield Segment(text, console.get_style(self.style) if isinstance(self.style, str) else self.style)
-        rest = width - len(text)
-        if rest > 0:
-            yield Segment(BAR_EMPTY * rest, _DIM)
-        yield Segment.line()
-
-
-class _LevelBar:
-    """Input level meter from the floor of :data:`LEVEL_RANGE_DBFS` to 0 dBFS, green/yellow/red."""
-
-    __slots__ = ("level_dbfs",)
-
-    _ZONES_DBFS = ((-18.0, Style(color="green3")), (-6.0, Style(color="yellow1")), (math.inf, Style(color="red1")))
-
-    def __init__(self, level_dbfs: float) -> None:
-        self.level_dbfs = level_dbfs
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(min(4, options.max_width), options.max_width)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = max(1, options.max_width)
-        lo, hi = LEVEL_RANGE_DBFS
-        level = self.level_dbfs if math.isfinite(self.level_dbfs) else lo
-        n_lit = int(round(min(max((level - lo) / (hi - lo), 0.0), 1.0) * width))
-        run_style, run = None, ""
-        for i in range(n_lit):
-            cell_dbfs = lo + (hi - lo) * (i + 0.5) / width
-            style = next(s for top, s in self._ZONES_DBFS if cell_dbfs < top)
-            if style is not run_style and run:
-                yield Segment(run, run_style)
-                run = ""
-            run_style = style
-            run += BAR_FULL
-        if run:
-            yield Segment(run, run_style)
-        if width - n_lit > 0:
-            yield Segment(BAR_EMPTY * (width - n_lit), _DIM)
-        yield Segment.line()
-
-
 # --------------------------------------------------------------------------------- panels
-def _fmt_level(level_dbfs: float) -> str:
-    return f"{level_dbfs:6.1f} dBFS" if math.isfinite(level_dbfs) else "  -inf dBFS"
-
-
 def _fmt_floor(floor_dbfs: float) -> str:
     if not math.isfinite(floor_dbfs):
         return "floor -"
@@ -602,10 +487,10 @@ def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
         r = rolling.get(lab)
         table.add_row(
             _label_text(lab, bold=lab in (top_cur, top_roll)),
-            _Bar(p or 0.0, color),
+            Bar(p or 0.0, color),
             Text(_fmt_p(p), style="bold" if lab == top_cur else ""),
             "",
-            _Bar(r or 0.0, color),
+            Bar(r or 0.0, color),
             Text(_fmt_p(r), style="bold" if lab == top_roll else ""),
         )
     partial = _partial_line(state)
@@ -629,7 +514,7 @@ def _status_panel(state: DashboardState) -> Panel:
     grid.add_column(no_wrap=True, justify="right")
 
     level = state.level_dbfs
-    grid.add_row("input", _LevelBar(level), _fmt_level(level))
+    grid.add_row("input", LevelBar(level), fmt_level(level))
     floor_text = Text(_fmt_floor(state.noise_floor_dbfs), style="grey62")
 
     vad = state.vad_state
@@ -709,7 +594,7 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
             _confidence_text(state, r),
         ]
         if roomy:  # no bar for an uncertain utterance: it claims no label
-            cells.append(_Bar(0.0 if state.is_uncertain(r) else r.confidence, emotion_color(r.label), min_width=3))
+            cells.append(Bar(0.0 if state.is_uncertain(r) else r.confidence, emotion_color(r.label), min_width=3))
         table.add_row(*cells)
     return Panel(table, title=title, title_align="left", border_style="grey42", padding=(0, 1))
 
