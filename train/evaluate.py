@@ -159,7 +159,7 @@ def run_recipe(
     progress: bool = True,
     source: Any = None,
     seed: int = 0,
-    calibrate: bool = False,
+    calibrate: bool | None = None,
     data: tuple[FoldSet, np.ndarray, list[np.ndarray]] | None = None,
 ) -> dict[str, EvaluationResult]:
     """Evaluate a training recipe on a protocol; every step fitted inside the training folds.
@@ -176,8 +176,10 @@ def run_recipe(
     n_jobs, progress, source : see :func:`load_protocol_features`
     seed : int, default 0
         Seeds the order of the ``"online"`` scoring.
-    calibrate : bool, default False
-        Fit the temperature too (it never changes the argmax; off for speed).
+    calibrate : bool, optional
+        Fit the temperature too (it never changes the argmax); default the recipe's
+        ``calibration`` (the shipped model's probabilities: the ROC curves and the derived
+        arousal / valence of the reports, :mod:`train.roc`). False: UA/WA only, faster.
     data : optional
         Precomputed :func:`load_protocol_features` output for this recipe.
 
