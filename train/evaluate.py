@@ -143,7 +143,12 @@ def run_protocol(
             ytr = np.concatenate([ytr] * (1 + len(X_aug)))
             gtr = np.concatenate([gtr] * (1 + len(X_aug)))
         est, chosen = fit(Xtr, ytr, gtr)
-        sc = scorer.add(fold.name, y[te], np.asarray(est.predict(X[te])), chosen)
+        proba = None
+        if hasattr(est, "predict_proba"):  # the ROC curves (train/roc.py) of a classifier that gives scores
+            from ser_live.fastpath import spread_labels
+
+            proba = spread_labels(np.asarray(est.predict_proba(X[te]), dtype=np.float64), np.asarray(est.classes_), len(fs.labels))
+        sc = scorer.add(fold.name, y[te], np.asarray(est.predict(X[te])), chosen, proba=proba)
         log.info("%s %s: UA %.1f %%", protocol, fold.name, sc.ua_pct)
     return scorer.result(
         protocol=fs.protocol, classifier=classifier_name, augmented=augment, seconds=time.perf_counter() - t0,

@@ -49,7 +49,7 @@ VALENCE: dict[str, int] = {
 
 #: The mapping as the reports state it.
 MAPPING_NOTE = (
-    "derived from the categorical model's class probabilities (not a trained head): arousal = sum of P(class) x "
+    "Derived from the categorical model's class probabilities (not a trained head): arousal = sum of P(class) x "
     "(+1 high: angry, happy, fearful, surprised; -1 low: neutral, sad, calm, boredom), valence = sum of P(class) x "
     "(+1 positive: happy, calm; -1 negative: angry, sad, fearful, disgust, boredom; neutral, surprised 0), "
     "after Russell's circumplex (J. A. Russell, J. Pers. Soc. Psychol. 39(6), 1980); UA = balanced accuracy of "
