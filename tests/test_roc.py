@@ -20,14 +20,16 @@ def test_arousal_and_valence_are_the_circumplex_sums_of_the_probabilities():
     # a fold where every utterance is on the right side of both axes
     true = [np.array([1, 3, 0, 2])]
     proba = [np.array([[0, 0.9, 0, 0.1], [0, 0.2, 0.1, 0.7], [0.8, 0, 0.2, 0], [0.1, 0, 0.9, 0]])]
-    aff = affect_summary(labels, ["f"], true, proba)
+    aff = affect_summary(labels, fold_names=["f"], true=true, proba=proba)
     assert aff["arousal"]["ua_pct_mean"] == 100.0 and aff["arousal"]["auc_pooled"] == 1.0
     assert aff["arousal"]["high"] == ["happy", "angry"] and aff["arousal"]["low"] == ["neutral", "sad"]
     # valence leaves neutral out: happy (+) against angry and sad (-)
     assert aff["valence"]["folds"]["f"]["n"] == 3 and aff["valence"]["ua_pct_mean"] == 100.0
     # without both sides of an axis there is nothing to score
-    assert affect_summary(["happy", "angry"], ["f"], [np.array([0, 1])], [np.eye(2)]) is not None
-    assert "arousal" not in affect_summary(["happy", "angry"], ["f"], [np.array([0, 1])], [np.eye(2)])
+    # happy and angry are both high arousal: only valence (happy + against angry -) is scored
+    two = affect_summary(["happy", "angry"], fold_names=["f"], true=[np.array([0, 1])], proba=[np.eye(2)])
+    assert "arousal" not in two and two["valence"]["ua_pct_mean"] == 100.0
+    assert affect_summary(["happy"], fold_names=["f"], true=[np.array([0])], proba=[np.ones((1, 1))]) is None
 
 
 @pytest.fixture(scope="module")

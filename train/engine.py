@@ -4,7 +4,10 @@ A protocol (:class:`train.protocols.FoldSet`) splits the records into folds. For
 the engine fits a clone of the classifier on the fold's training rows
 (:func:`training_rows`, plus their augmented copies) and scores the held-out rows in each
 session mode (:data:`SESSION_MODES`), restricted to the protocol's scored classes
-(:func:`scored_argmax`). :func:`train.evaluate.run_recipe` (a recipe), :func:`train.peers.run_peer`
+(:func:`scored_argmax`), and with the model object's probabilities over those classes
+(:func:`scored_proba`, once per fold and mode, for the ROC curves and the derived arousal /
+valence of :mod:`train.roc`; the argmax, hence the UA, stays the decision values').
+:func:`train.evaluate.run_recipe` (a recipe), :func:`train.peers.run_peer`
 (openSMILE features with a recipe's settings), :func:`train.conditions.run_room` (degraded
 test audio, one condition at a time), :func:`train.personal.run_personal` (calibration k) and
 :mod:`train.ablation` (training corpora left out, through ``run_recipe``) all fit through

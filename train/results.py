@@ -184,8 +184,8 @@ class Scorer:
             from .roc import affect_summary, roc_summary
 
             names = [f.name for f in self.folds]
-            roc = roc_summary(self.labels, names, self.true, self.proba)
-            affect = affect_summary(self.labels, names, self.true, self.proba)
+            roc = roc_summary(self.labels, fold_names=names, true=self.true, proba=self.proba)
+            affect = affect_summary(self.labels, fold_names=names, true=self.true, proba=self.proba)
         return EvaluationResult(
             protocol=protocol, classifier=classifier, labels=list(self.labels), folds=self.folds,
             confusion=self.conf, per_class=per_class, augmented=augmented, seconds=seconds, extra=extra,

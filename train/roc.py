@@ -82,7 +82,7 @@ def _mean_std(vals: Sequence[float | None]) -> tuple[float | None, float | None]
     return (float(np.mean(v)), float(np.std(v))) if v else (None, None)
 
 
-def roc_summary(labels: Sequence[str], fold_names: Sequence[str], true: Sequence[np.ndarray],
+def roc_summary(labels: Sequence[str], *, fold_names: Sequence[str], true: Sequence[np.ndarray],
                 proba: Sequence[np.ndarray]) -> dict[str, Any]:
     """One-vs-rest ROC and AUC per class, pooled over folds and per fold.
 
@@ -142,7 +142,7 @@ def affect_scores(labels: Sequence[str], P: np.ndarray) -> dict[str, np.ndarray]
             for axis, table in (("arousal", AROUSAL), ("valence", VALENCE))}
 
 
-def affect_summary(labels: Sequence[str], fold_names: Sequence[str], true: Sequence[np.ndarray],
+def affect_summary(labels: Sequence[str], *, fold_names: Sequence[str], true: Sequence[np.ndarray],
                    proba: Sequence[np.ndarray]) -> dict[str, Any] | None:
     """Arousal and valence UA (percent) and AUC per fold, their mean, and pooled.
 
