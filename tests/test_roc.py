@@ -80,7 +80,7 @@ def test_reports_have_roc_auc_and_arousal_and_the_same_ua(small, tmp_path):
         per = data_json["roc"]["per_class"]
         assert list(per) == ["neutral", "happy", "sad", "angry"]
         for lab, d in per.items():
-            assert 0.0 <= d["auc"] <= 1.0 and len(d["fpr"]) == len(d["tpr"]) >= 2
+            assert 0.0 <= d["auc"] <= 1.0 and 2 <= len(d["fpr"]) == len(d["tpr"]) <= 201
             assert set(d["auc_folds"]) == {f.name for f in res.folds}
         aff = data_json["affect"]
         assert set(aff["arousal"]["folds"]) == {f.name for f in res.folds}

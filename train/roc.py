@@ -72,8 +72,19 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
     return float(roc_auc_score(y, s))
 
 
+#: Most points of a stored curve: a longer one is resampled on this many equally spaced false
+#: positive rates (the AUC is always computed from every utterance).
+MAX_CURVE_POINTS = 201
+
+
 def _curve(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
+    """The ROC curve's points (false and true positive rates), at most
+    :data:`MAX_CURVE_POINTS` (a long curve linearly interpolated on an even grid of false
+    positive rates, which keeps the reports' JSON small for thousands of utterances)."""
     fpr, tpr, _ = roc_curve(y, s, drop_intermediate=True)
+    if len(fpr) > MAX_CURVE_POINTS:
+        grid = np.linspace(0.0, 1.0, MAX_CURVE_POINTS)
+        fpr, tpr = grid, np.interp(grid, fpr, tpr)
     return {"fpr": [round(float(v), 4) for v in fpr], "tpr": [round(float(v), 4) for v in tpr]}
 
 
