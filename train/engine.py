@@ -4,7 +4,10 @@ A protocol (:class:`train.protocols.FoldSet`) splits the records into folds. For
 the engine fits a clone of the classifier on the fold's training rows
 (:func:`training_rows`, plus their augmented copies) and scores the held-out rows in each
 session mode (:data:`SESSION_MODES`), restricted to the protocol's scored classes
-(:func:`scored_argmax`). :func:`train.evaluate.run_recipe` (a recipe), :func:`train.peers.run_peer`
+(:func:`scored_argmax`), and with the model object's probabilities over those classes
+(:func:`scored_proba`, once per fold and mode, for the ROC curves and the derived arousal /
+valence of :mod:`train.roc`; the argmax, hence the UA, stays the decision values').
+:func:`train.evaluate.run_recipe` (a recipe), :func:`train.peers.run_peer`
 (openSMILE features with a recipe's settings), :func:`train.conditions.run_room` (degraded
 test audio, one condition at a time), :func:`train.personal.run_personal` (calibration k) and
 :mod:`train.ablation` (training corpora left out, through ``run_recipe``) all fit through
@@ -29,7 +32,7 @@ from .results import EvaluationResult, Scorer
 
 __all__ = [
     "SESSION_MODES", "check_features", "evaluate_folds", "evaluate_test_sets", "fit_fold", "mode_results", "score_session_modes",
-    "scored_argmax", "session_kwargs", "session_modes", "training_rows",
+    "scored_argmax", "scored_proba", "session_kwargs", "session_modes", "training_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -193,9 +196,42 @@ def scored_argmax(est: Any, fs: Any, X_te: np.ndarray, te: np.ndarray, **kw: Any
     return np.argmax(dec[:, cols], axis=1), to_score[fs.y[te]]
 
 
+def scored_proba(est: Any, fs: Any, X_te: np.ndarray, **kw: Any) -> np.ndarray | None:
+    """The model object's probabilities over the protocol's scored classes, renormalised
+    (as :func:`scored_argmax` restricts its argmax), for the ROC curves (:mod:`train.roc`).
+
+    The argmax stays :func:`scored_argmax`'s (the decision values): the probabilities'
+    argmax is the same label mathematically for a temperature-calibrated SVM, but can
+    differ in a floating-point tie, and the reports' UA must not move.
+
+    Parameters
+    ----------
+    est : RecipeClassifier
+        Fitted.
+    fs : FoldSet
+    X_te : np.ndarray, float32, shape (n_test, n_features)
+    **kw
+        ``groups``, ``online``, as :func:`scored_argmax`.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n_test, n_score_labels), or None
+        Rows sum to 1; None when the classifier gives no probabilities (an uncalibrated
+        SVM).
+    """
+    from .roc import renormalised
+
+    try:
+        P = est.predict_proba(X_te, **kw)
+    except (AttributeError, NotImplementedError):
+        return None
+    score_idx = np.array([fs.labels.index(c) for c in fs.score_labels])
+    return renormalised(np.asarray(P)[:, score_idx])
+
+
 def score_session_modes(
-    est: Any, fs: Any, X_te: np.ndarray, te: np.ndarray, *, modes: Sequence[str], seed: int = 0
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    est: Any, fs: Any, X_te: np.ndarray, te: np.ndarray, *, modes: Sequence[str], seed: int = 0, proba: bool = False
+) -> dict[str, tuple[np.ndarray, ...]]:
     """Score a fold's test rows in each session mode: the one scoring of every fold loop.
 
     Parameters
@@ -211,14 +247,24 @@ def score_session_modes(
         Session modes (:data:`SESSION_MODES` keys, or ``"none"``).
     seed : int, default 0
         Seeds the ``"online"`` order.
+    proba : bool, default False
+        Also give the probabilities (:func:`scored_proba`, computed once per mode with the
+        same session keywords).
 
     Returns
     -------
-    dict of str to (pred, true)
-        Per mode, :func:`scored_argmax`'s output.
+    dict of str to tuple
+        Per mode, :func:`scored_argmax`'s ``(pred, true)``; with ``proba``,
+        ``(pred, true, probabilities or None)``.
     """
     groups, y = fs.groups[te], fs.y[te]
-    return {m: scored_argmax(est, fs, X_te, te, **session_kwargs(m, groups=groups, y=y, seed=seed)) for m in modes}
+    out: dict[str, tuple[np.ndarray, ...]] = {}
+    for m in modes:
+        kw = session_kwargs(m, groups=groups, y=y, seed=seed)
+        out[m] = scored_argmax(est, fs, X_te, te, **kw)
+        if proba:
+            out[m] = (*out[m], scored_proba(est, fs, X_te, **kw))
+    return out
 
 
 def evaluate_test_sets(
@@ -281,8 +327,8 @@ def evaluate_test_sets(
                 if est.route_ is not None:
                     branch.setdefault(set_name, {})[fold.name] = {**est.route_stats_, "test_routed_pct": est.noise_branch_pct(X_te)}
                 by_mode = scorers.setdefault(set_name, {m: Scorer(list(fs.score_labels)) for m in modes})
-                for m, (pred, yt) in score_session_modes(est, fs, X_te, te, modes=modes, seed=seed).items():
-                    sc = by_mode[m].add(fold.name, yt, pred, est.chosen_)
+                for m, (pred, yt, P) in score_session_modes(est, fs, X_te, te, modes=modes, seed=seed, proba=True).items():
+                    sc = by_mode[m].add(fold.name, yt, pred, est.chosen_, proba=P)
                     log.info("%s %s %s[%s]: UA %.1f %%", name or fs.protocol, fold.name, f"{set_name} " if set_name != "clean" else "", m, sc.ua_pct)
             bar.advance(task)
     return scorers, branch

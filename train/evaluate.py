@@ -143,7 +143,12 @@ def run_protocol(
             ytr = np.concatenate([ytr] * (1 + len(X_aug)))
             gtr = np.concatenate([gtr] * (1 + len(X_aug)))
         est, chosen = fit(Xtr, ytr, gtr)
-        sc = scorer.add(fold.name, y[te], np.asarray(est.predict(X[te])), chosen)
+        proba = None
+        if hasattr(est, "predict_proba"):  # the ROC curves (train/roc.py) of a classifier that gives scores
+            from ser_live.fastpath import spread_labels
+
+            proba = spread_labels(np.asarray(est.predict_proba(X[te]), dtype=np.float64), np.asarray(est.classes_), len(fs.labels))
+        sc = scorer.add(fold.name, y[te], np.asarray(est.predict(X[te])), chosen, proba=proba)
         log.info("%s %s: UA %.1f %%", protocol, fold.name, sc.ua_pct)
     return scorer.result(
         protocol=fs.protocol, classifier=classifier_name, augmented=augment, seconds=time.perf_counter() - t0,
@@ -159,7 +164,7 @@ def run_recipe(
     progress: bool = True,
     source: Any = None,
     seed: int = 0,
-    calibrate: bool = False,
+    calibrate: bool | None = None,
     data: tuple[FoldSet, np.ndarray, list[np.ndarray]] | None = None,
 ) -> dict[str, EvaluationResult]:
     """Evaluate a training recipe on a protocol; every step fitted inside the training folds.
@@ -176,8 +181,10 @@ def run_recipe(
     n_jobs, progress, source : see :func:`load_protocol_features`
     seed : int, default 0
         Seeds the order of the ``"online"`` scoring.
-    calibrate : bool, default False
-        Fit the temperature too (it never changes the argmax; off for speed).
+    calibrate : bool, optional
+        Fit the temperature too (it never changes the argmax); default the recipe's
+        ``calibration`` (the shipped model's probabilities: the ROC curves and the derived
+        arousal / valence of the reports, :mod:`train.roc`). False: UA/WA only, faster.
     data : optional
         Precomputed :func:`load_protocol_features` output for this recipe.
 

@@ -215,7 +215,7 @@ def run_peer(
         keep = select_columns(names, (), tuple(exclude))
         X, names = X[:, keep], [names[i] for i in keep]
         peer = replace(peer, name=f"{peer.name}-no-" + "-".join(p.strip("^") for p in exclude))
-    base = RecipeClassifier(peer, names, n_jobs=n_jobs, calibrate=False)
+    base = RecipeClassifier(peer, names, n_jobs=n_jobs, calibrate=None)
     corpora = recipe.corpora if train_corpora is None else train_corpora
     scorers, _ = evaluate_folds(fs, X, [], base, modes=session_modes(peer), seed=seed, corpora=corpora, progress=progress,
                                 name=f"{feature_set} {protocol}")

@@ -1,4 +1,4 @@
-"""Report files of an evaluation: ``<name>.json`` + ``<name>.md`` (+ a confusion PNG).
+"""Report files of an evaluation: ``<name>.json`` + ``<name>.md`` (+ confusion and ROC PNGs).
 
 :func:`write_json_and_md` is the one writer of every report (protocols, room conditions,
 personal profiles, ablations); :func:`write_reports` renders an
@@ -17,7 +17,7 @@ import numpy as np
 
 from .results import EvaluationResult
 
-__all__ = ["slug", "ua_table", "write_json_and_md", "write_reports"]
+__all__ = ["roc_lines", "slug", "ua_table", "write_json_and_md", "write_reports", "write_roc_png"]
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,14 @@ def write_json_and_md(out_dir: str | Path, stem: str, data: dict, md_lines: list
 
 
 def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str = "") -> dict[str, Path]:
-    """Write ``<slug>.json``, ``<slug>.md`` and ``<slug>-confusion.png`` into ``out_dir``.
+    """Write ``<slug>.json``, ``<slug>.md``, ``<slug>-confusion.png`` and, when the result
+    has probabilities, ``<slug>-roc.png`` (:func:`write_roc_png`) into ``out_dir``.
 
     Returns
     -------
     dict
-        ``{"json": path, "md": path, "png": path}`` (png missing when matplotlib is absent).
+        ``{"json": path, "md": path, "png": path, "roc_png": path}`` (the PNGs missing when
+        matplotlib is absent, ``roc_png`` without probabilities).
     """
     mode = result.extra.get("session_mode")
     stem = slug(
@@ -111,6 +113,7 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
     lines.append("|---" * (len(result.labels) + 1) + "|")
     for lab, row in zip(result.labels, result.confusion):
         lines.append(f"| {lab} | " + " | ".join(str(int(v)) for v in row) + " |")
+    lines += roc_lines(result)
     if result.extra.get("dropped"):
         lines += ["", f"Records left out (label not in the protocol): {result.extra['dropped']}"]
     if result.extra.get("noise_branch"):
@@ -147,6 +150,83 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
         paths["png"] = out / f"{stem}-confusion.png"
         fig.savefig(paths["png"], dpi=110)
         plt.close(fig)
+        if result.roc is not None:
+            paths["roc_png"] = write_roc_png(result, out / f"{stem}-roc.png")
     except ImportError:
-        log.warning("matplotlib not installed: no confusion-matrix PNG (pip install '.[train]')")
+        log.warning("matplotlib not installed: no confusion-matrix or ROC PNG (pip install '.[train]')")
     return paths
+
+
+def _f(v: float | None, scale: float = 1.0, digits: int = 1) -> str:
+    return "-" if v is None else f"{scale * v:.{digits}f}"
+
+
+def roc_lines(result: EvaluationResult) -> list[str]:
+    """The report's Markdown sections on ROC/AUC per class and the derived arousal and
+    valence (:mod:`train.roc`); empty when the result has no probabilities."""
+    if result.roc is None:
+        return []
+    names = [f.name for f in result.folds]
+    lines = ["", "## ROC per class (one-vs-rest; the model's probabilities over the scored classes, renormalised)", "",
+             f"Macro AUC {_f(result.roc['macro_auc'], digits=3)} (test utterances of all folds pooled), "
+             f"{_f(result.roc['macro_auc_fold_mean'], digits=3)} (mean over folds of the per-fold AUC). "
+             "Precision and recall: the argmax, pooled over folds.", "",
+             "| label | AUC pooled | AUC fold mean ± std | precision | recall |", "|---|---|---|---|---|"]
+    for lab, d in result.roc["per_class"].items():
+        pc = result.per_class[lab]
+        lines.append(f"| {lab} | {_f(d['auc'], digits=3)} | {_f(d['auc_fold_mean'], digits=3)} ± {_f(d['auc_fold_std'], digits=3)} | "
+                     f"{pc['precision_pct']:.1f} | {pc['recall_pct']:.1f} |")
+    lines += ["", "AUC per fold:", "", "| label | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for lab, d in result.roc["per_class"].items():
+        lines.append(f"| {lab} | " + " | ".join(_f(d["auc_folds"].get(n), digits=3) for n in names) + " |")
+    aff = result.affect
+    if aff:
+        lines += ["", f"## Arousal and valence, derived from the {len(result.labels)}-class model (not a trained head)", "",
+                  aff["mapping"] + ".", "",
+                  "| axis | high / positive | low / negative | " + " | ".join(f"{n} UA" for n in names)
+                  + " | UA mean ± std | AUC fold mean | AUC pooled |",
+                  "|---" * (len(names) + 6) + "|"]
+        for axis in ("arousal", "valence"):
+            if axis not in aff:
+                continue
+            a = aff[axis]
+            lines.append(f"| {axis} | {', '.join(a['high'])} | {', '.join(a['low'])} | "
+                         + " | ".join(_f(a["folds"][n]["ua_pct"]) for n in names)
+                         + f" | {_f(a['ua_pct_mean'])} ± {_f(a['ua_pct_std'])} | {_f(a['auc_fold_mean'], digits=3)} | {_f(a['auc_pooled'], digits=3)} |")
+    return lines
+
+
+def write_roc_png(result: EvaluationResult, path: Path) -> Path:
+    """Draw the pooled one-vs-rest ROC curve of each class (and the derived arousal AUC in
+    the title) into ``path`` (PNG); needs matplotlib (ImportError otherwise).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    for lab, d in result.roc["per_class"].items():
+        if d["fpr"]:
+            ax.plot(d["fpr"], d["tpr"], lw=1.4, label=f"{lab} (AUC {_f(d['auc'], digits=3)})")
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    mode = result.extra.get("session_mode")
+    title = f"{result.protocol} ({result.classifier}{', ' + mode if mode else ''})\none-vs-rest, folds pooled"
+    if result.affect and "arousal" in result.affect:
+        a = result.affect["arousal"]
+        title += f"; arousal UA {_f(a['ua_pct_mean'])}, AUC {_f(a['auc_pooled'], digits=3)}"
+    ax.set_title(title, fontsize=8)
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,4 +1,6 @@
-"""The one result type of an evaluation: fold scores, pooled per-class scores, confusion.
+"""The one result type of an evaluation: fold scores, pooled per-class scores, confusion,
+and, when the classifier gives probabilities, ROC/AUC per class and the derived arousal and
+valence (:mod:`train.roc`).
 
 UA (unweighted average recall = balanced accuracy), WA (accuracy) and macro-F1 per fold, in
 percent, and their mean and standard deviation over folds; per-class precision, recall and
@@ -49,6 +51,12 @@ class EvaluationResult:
         Wall time of the run.
     extra : dict
         Notes (dropped records, recipe, session mode, command).
+    roc : dict, optional
+        One-vs-rest ROC and AUC per class (:func:`train.roc.roc_summary`); None when the
+        classifier gave no probabilities.
+    affect : dict, optional
+        Arousal and valence derived from the class probabilities
+        (:func:`train.roc.affect_summary`); None without probabilities.
     """
 
     protocol: str
@@ -60,6 +68,8 @@ class EvaluationResult:
     augmented: bool = False
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    roc: dict[str, Any] | None = None
+    affect: dict[str, Any] | None = None
 
     def _ms(self, key: str) -> tuple[float, float]:
         v = np.array([getattr(f, key) for f in self.folds])
@@ -98,6 +108,8 @@ class EvaluationResult:
             "per_class": self.per_class,
             "confusion": self.confusion.tolist(),
             "seconds": self.seconds,
+            **({"roc": self.roc} if self.roc is not None else {}),
+            **({"affect": self.affect} if self.affect is not None else {}),
             **self.extra,
         }
 
@@ -118,8 +130,9 @@ class Scorer:
         self.true: list[np.ndarray] = []
         self.pred: list[np.ndarray] = []
         self.folds: list[FoldScore] = []
+        self.proba: list[np.ndarray | None] = []
 
-    def add(self, name: str, yt: np.ndarray, pred: np.ndarray, chosen: str = "") -> FoldScore:
+    def add(self, name: str, yt: np.ndarray, pred: np.ndarray, chosen: str = "", *, proba: np.ndarray | None = None) -> FoldScore:
         """Score one fold.
 
         Parameters
@@ -130,6 +143,10 @@ class Scorer:
             True and predicted classes (indices into ``labels``).
         chosen : str
             The setting chosen inside the fold.
+        proba : np.ndarray, float64, shape (n_test, n_labels), optional
+            Probabilities over ``labels`` (rows sum to 1) for the ROC curves and the derived
+            arousal / valence (:mod:`train.roc`); the result has them only when every fold
+            gave them.
 
         Returns
         -------
@@ -139,6 +156,7 @@ class Scorer:
         self.conf += confusion_matrix(yt, pred, labels=np.arange(n))
         self.true.append(yt)
         self.pred.append(pred)
+        self.proba.append(None if proba is None else np.asarray(proba, dtype=np.float64))
         present = np.unique(yt)
         score = FoldScore(
             name=name,
@@ -161,7 +179,15 @@ class Scorer:
             lab: {"precision_pct": 100 * float(p[i]), "recall_pct": 100 * float(r[i]), "f1_pct": 100 * float(f[i]), "support": int(s[i])}
             for i, lab in enumerate(self.labels)
         }
+        roc = affect = None
+        if self.proba and all(p is not None for p in self.proba):
+            from .roc import affect_summary, roc_summary
+
+            names = [f.name for f in self.folds]
+            roc = roc_summary(self.labels, fold_names=names, true=self.true, proba=self.proba)
+            affect = affect_summary(self.labels, fold_names=names, true=self.true, proba=self.proba)
         return EvaluationResult(
             protocol=protocol, classifier=classifier, labels=list(self.labels), folds=self.folds,
             confusion=self.conf, per_class=per_class, augmented=augmented, seconds=seconds, extra=extra,
+            roc=roc, affect=affect,
         )

@@ -1,0 +1,198 @@
+"""ROC curves and AUC per class, and arousal / valence read off the class probabilities.
+
+Per class, one-vs-rest: the class's probability (the model object's
+:meth:`~ser_live.estimator.EmotionEstimator.predict_proba`, restricted to the protocol's
+scored classes and renormalised, as the argmax scoring restricts them) ranks the test
+utterances of every fold pooled (:func:`sklearn.metrics.roc_curve`,
+:func:`sklearn.metrics.roc_auc_score`), and per fold (their mean and standard deviation).
+
+Arousal and valence are **derived from the categorical model**, not from a head trained
+for them: each scored class has a position on Russell's circumplex of affect [1]_
+(:data:`AROUSAL`, :data:`VALENCE`: +1 high / positive, -1 low / negative, 0 neither), and
+an utterance's score is the probability-weighted sum of its classes' positions, in [-1, 1]
+(four classes: arousal = P(angry) + P(happy) - P(neutral) - P(sad), valence = P(happy) -
+P(angry) - P(sad)). A 2-class UA (balanced accuracy, the sign of the score: > 0 high /
+positive) and the AUC of the score are measured on the utterances whose true class has a
+position on that axis (valence leaves neutral out).
+
+References
+----------
+.. [1] J. A. Russell, "A circumplex model of affect", Journal of Personality and Social
+   Psychology 39(6), 1161-1178, 1980 (anger: high arousal, unpleasant; happiness/delight:
+   high arousal, pleasant; sadness: low arousal, unpleasant; calm/relaxed: low arousal,
+   pleasant; neutral taken as low arousal, neither pleasant nor unpleasant).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score, roc_curve
+
+__all__ = ["AROUSAL", "VALENCE", "affect_scores", "affect_summary", "renormalised", "roc_summary"]
+
+#: Arousal position of each class (+1 high, -1 low, 0 none; :data:`ser_live.labels.CANONICAL_LABELS`
+#: names): Russell (1980), Fig. 2; fearful ("afraid", "alarmed") and surprised ("astonished")
+#: high, boredom ("bored", "tired") and calm low; disgust is not placed.
+AROUSAL: dict[str, int] = {
+    "angry": 1, "happy": 1, "fearful": 1, "surprised": 1,
+    "neutral": -1, "sad": -1, "calm": -1, "boredom": -1,
+}
+
+#: Valence position of each class (+1 positive, -1 negative, 0 neither): Russell (1980);
+#: neutral and surprised are neither.
+VALENCE: dict[str, int] = {
+    "happy": 1, "calm": 1,
+    "angry": -1, "sad": -1, "fearful": -1, "disgust": -1, "boredom": -1,
+}
+
+#: The mapping as the reports state it.
+MAPPING_NOTE = (
+    "Derived from the categorical model's class probabilities (not a trained head): arousal = sum of P(class) x "
+    "(+1 high: angry, happy, fearful, surprised; -1 low: neutral, sad, calm, boredom), valence = sum of P(class) x "
+    "(+1 positive: happy, calm; -1 negative: angry, sad, fearful, disgust, boredom; neutral, surprised 0), "
+    "after Russell's circumplex (J. A. Russell, J. Pers. Soc. Psychol. 39(6), 1980); UA = balanced accuracy of "
+    "the score's sign (> 0 high / positive) over the utterances whose class has a side (valence: not neutral)"
+)
+
+
+def renormalised(P: np.ndarray) -> np.ndarray:
+    """Rows of ``P`` (float, shape (n, k), non-negative) divided by their sums; a row summing
+    to 0 becomes uniform. Returns float64, shape (n, k)."""
+    P = np.asarray(P, dtype=np.float64)
+    s = P.sum(axis=1, keepdims=True)
+    return np.where(s > 0, P / np.where(s > 0, s, 1.0), 1.0 / max(P.shape[1], 1))
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
+    """AUC of scores ``s`` for binary truths ``y`` (bool); None when one side is empty."""
+    if y.all() or not y.any():
+        return None
+    return float(roc_auc_score(y, s))
+
+
+#: Most points of a stored curve: a longer one is resampled on this many equally spaced false
+#: positive rates (the AUC is always computed from every utterance).
+MAX_CURVE_POINTS = 201
+
+
+def _curve(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
+    """The ROC curve's points (false and true positive rates), at most
+    :data:`MAX_CURVE_POINTS` (a long curve linearly interpolated on an even grid of false
+    positive rates, which keeps the reports' JSON small for thousands of utterances)."""
+    fpr, tpr, _ = roc_curve(y, s, drop_intermediate=True)
+    if len(fpr) > MAX_CURVE_POINTS:
+        grid = np.linspace(0.0, 1.0, MAX_CURVE_POINTS)
+        fpr, tpr = grid, np.interp(grid, fpr, tpr)
+    return {"fpr": [round(float(v), 4) for v in fpr], "tpr": [round(float(v), 4) for v in tpr]}
+
+
+def _mean_std(vals: Sequence[float | None]) -> tuple[float | None, float | None]:
+    v = [x for x in vals if x is not None]
+    return (float(np.mean(v)), float(np.std(v))) if v else (None, None)
+
+
+def roc_summary(labels: Sequence[str], *, fold_names: Sequence[str], true: Sequence[np.ndarray],
+                proba: Sequence[np.ndarray]) -> dict[str, Any]:
+    """One-vs-rest ROC and AUC per class, pooled over folds and per fold.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        The scored classes (columns of ``proba``).
+    fold_names : sequence of str
+    true : sequence of np.ndarray, int64, shape (n_test,)
+        Per fold, the true classes (indices into ``labels``).
+    proba : sequence of np.ndarray, float64, shape (n_test, n_labels)
+        Per fold, the probabilities over ``labels`` (rows sum to 1).
+
+    Returns
+    -------
+    dict
+        ``per_class``: per label ``auc`` (pooled), ``auc_fold_mean``, ``auc_fold_std``,
+        ``auc_folds`` (fold name to AUC; None when the fold has no utterance of the class
+        or only that class), ``fpr``/``tpr`` (the pooled curve); ``macro_auc`` (mean of
+        the pooled per-class AUCs) and ``macro_auc_fold_mean``.
+    """
+    yt = np.concatenate(true)
+    P = np.vstack(proba)
+    per: dict[str, Any] = {}
+    for i, lab in enumerate(labels):
+        pos = yt == i
+        folds = {n: _auc(t == i, p[:, i]) for n, t, p in zip(fold_names, true, proba)}
+        mean, std = _mean_std(list(folds.values()))
+        per[lab] = {"auc": _auc(pos, P[:, i]), "auc_fold_mean": mean, "auc_fold_std": std, "auc_folds": folds,
+                    **(_curve(pos, P[:, i]) if pos.any() and not pos.all() else {"fpr": [], "tpr": []})}
+    pooled = [d["auc"] for d in per.values() if d["auc"] is not None]
+    fold_means = [d["auc_fold_mean"] for d in per.values() if d["auc_fold_mean"] is not None]
+    return {"scores": "predict_proba over the scored classes, renormalised; one-vs-rest; test utterances of all folds pooled",
+            "per_class": per,
+            "macro_auc": float(np.mean(pooled)) if pooled else None,
+            "macro_auc_fold_mean": float(np.mean(fold_means)) if fold_means else None}
+
+
+def affect_scores(labels: Sequence[str], P: np.ndarray) -> dict[str, np.ndarray]:
+    """Arousal and valence of utterances from their class probabilities.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        Columns of ``P``.
+    P : np.ndarray, float, shape (n, n_labels)
+        Probabilities (rows sum to 1).
+
+    Returns
+    -------
+    dict
+        ``"arousal"``, ``"valence"``: float64, shape (n,), in [-1, 1]
+        (:data:`AROUSAL`, :data:`VALENCE` weights).
+    """
+    P = np.asarray(P, dtype=np.float64)
+    return {axis: P @ np.array([float(table.get(lab, 0)) for lab in labels])
+            for axis, table in (("arousal", AROUSAL), ("valence", VALENCE))}
+
+
+def affect_summary(labels: Sequence[str], *, fold_names: Sequence[str], true: Sequence[np.ndarray],
+                   proba: Sequence[np.ndarray]) -> dict[str, Any] | None:
+    """Arousal and valence UA (percent) and AUC per fold, their mean, and pooled.
+
+    Parameters
+    ----------
+    labels, fold_names, true, proba
+        As :func:`roc_summary`.
+
+    Returns
+    -------
+    dict or None
+        ``mapping`` (the note), and per axis (``"arousal"``, ``"valence"``) ``high`` /
+        ``low`` (the classes on each side), ``folds`` (name to ``ua_pct``, ``auc``,
+        ``n``), ``ua_pct_mean``, ``ua_pct_std``, ``auc_fold_mean``, ``ua_pct_pooled``,
+        ``auc_pooled``; an axis is absent when the scored classes do not have both sides,
+        and None is returned when neither axis has.
+    """
+    out: dict[str, Any] = {"mapping": MAPPING_NOTE}
+    for axis, table in (("arousal", AROUSAL), ("valence", VALENCE)):
+        side = np.array([table.get(lab, 0) for lab in labels])
+        if not ((side > 0).any() and (side < 0).any()):
+            continue
+        folds: dict[str, Any] = {}
+        ys, ss = [], []
+        for name, t, p in zip(fold_names, true, proba):
+            s = affect_scores(labels, p)[axis]
+            keep = side[t] != 0
+            yb, sb = side[t][keep] > 0, s[keep]
+            ys.append(yb)
+            ss.append(sb)
+            ua = 100 * float(balanced_accuracy_score(yb, sb > 0)) if yb.size and yb.any() and not yb.all() else None
+            folds[name] = {"ua_pct": ua, "auc": _auc(yb, sb), "n": int(yb.size)}
+        yb, sb = np.concatenate(ys), np.concatenate(ss)
+        ua_m, ua_s = _mean_std([f["ua_pct"] for f in folds.values()])
+        auc_m, _ = _mean_std([f["auc"] for f in folds.values()])
+        out[axis] = {
+            "high": [lab for lab, v in zip(labels, side) if v > 0], "low": [lab for lab, v in zip(labels, side) if v < 0],
+            "folds": folds, "ua_pct_mean": ua_m, "ua_pct_std": ua_s, "auc_fold_mean": auc_m,
+            "ua_pct_pooled": 100 * float(balanced_accuracy_score(yb, sb > 0)) if yb.any() and not yb.all() else None,
+            "auc_pooled": _auc(yb, sb),
+        }
+    return out if len(out) > 1 else None
