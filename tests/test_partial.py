@@ -221,7 +221,7 @@ def test_a_final_utterance_waiting_has_priority_over_a_snapshot(long_utterance, 
 
 def test_live_dashboard_redraws_only_what_changed_at_its_rates(monkeypatch) -> None:
     """Nothing shown changes -> no redraw; the status (level meter, clock in whole seconds)
-    at most 4 times a second; a provisional or final result at most 8 times a second."""
+    at most once a second while the segmenter hears silence, 4 times a second in speech; a provisional or final result at most 8 times a second."""
     import ser_live.dashboard as dashboard
 
     now = [100.0]
@@ -243,8 +243,11 @@ def test_live_dashboard_redraws_only_what_changed_at_its_rates(monkeypatch) -> N
         assert step(1.0) == 0, "the clock shows whole seconds"
         status["stream_s"] = 6.1
         assert step(1.0) == 1
-        assert step(0.1, level_dbfs=-30.0) == 0, "status at most 4 times a second"
-        assert step(0.2, level_dbfs=-30.0) == 1
+        assert step(0.1, level_dbfs=-30.0) == 0, "in silence the status at most once a second"
+        assert step(0.2, level_dbfs=-30.0) == 0
+        assert step(0.7, level_dbfs=-30.0) == 1
+        assert step(0.1, level_dbfs=-20.0, vad_state="speech") == 0, "in speech at most 4 times a second"
+        assert step(0.2, level_dbfs=-20.0, vad_state="speech") == 1
         drawn = live.n_draws
         now[0] += 0.13
         state.add_partial(_result(0, {"angry": 0.7, "sad": 0.3}, final=False))
