@@ -262,6 +262,9 @@ def run_listening(
         else:
             listening.wait(0.25)
     wall_s = time.perf_counter() - t_spawn
+    if timeline:  # the run may end between two samples (a fast --speed 0 replay): where it ended
+        timeline.append((round(time.perf_counter() - t_listen[0], 2), timeline[-1][1],
+                         round(max(hwm_kb, default=0) / 1024, 1), tail.poll()))
     proc.returncode = os.waitstatus_to_exitcode(status)
     reader.join(5.0)
     if drain is not None:

@@ -64,7 +64,7 @@ def run(ctx: BenchContext, *, seed: int = 3) -> dict[str, Any]:
         "reference_stream_s": ref_s,
         "rss_mb": {"at_reference": at_ref, "peak": peak, "growth": growth, "target_growth": GROWTH_TARGET_MB},
         "end_of_speech_ms": {"first": stats(eos[:EDGE_UTTERANCES]), "last": stats(eos[-EDGE_UTTERANCES:])},
-        "timeline": [{"wall_s": t, "stream_s": s, "rss_mb": rss} for t, rss, _hwm, s in tl[::step]],
+        "timeline": [{"wall_s": t, "stream_s": s, "rss_mb": rss} for t, rss, _hwm, s in [*tl[:-1:step], *tl[-1:]]],
     }
 
 
