@@ -118,7 +118,14 @@ def classify_utterance(
     ValueError
         Audio the extractor cannot take (too short); the session is then left unchanged.
     """
-    x = model.extractor.extract(samples)
+    return _predict_in_session(model, model.extractor.extract(samples), session)
+
+
+def _predict_in_session(
+    model: EmotionModel, x: np.ndarray, session: SessionState | None
+) -> tuple[Prediction, int | None, np.ndarray]:
+    """``x`` joins ``session`` (when there is one) and is classified with it: the tail
+    :func:`classify_utterance` and :func:`classify_turn` share."""
     if session is None:
         return model.predict_features(x), None, x
     session.update(x)
@@ -158,10 +165,7 @@ def classify_turn(
     if speakers.session_norm and model.normalizer is not None and not np.isfinite(x).all():
         raise ValueError("features hold NaN or infinite values")
     speaker, session = speakers.assign(x)
-    if session is None:
-        return model.predict_features(x), None, x, speaker
-    session.update(x)
-    return model.predict_features(x, session=session), session.n_utterances, x, speaker
+    return (*_predict_in_session(model, x, session), speaker)
 
 
 def read_sessions_csv(path: str | Path) -> dict[Path, str]:
