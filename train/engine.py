@@ -32,7 +32,7 @@ from .results import EvaluationResult, Scorer
 
 __all__ = [
     "SESSION_MODES", "check_features", "evaluate_folds", "evaluate_test_sets", "fit_fold", "mode_results", "score_session_modes",
-    "scored_argmax", "scored_proba", "session_kwargs", "session_modes", "training_rows",
+    "score_label_indices", "scored_argmax", "scored_proba", "session_kwargs", "session_modes", "training_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def scored_argmax(est: Any, fs: Any, X_te: np.ndarray, te: np.ndarray, **kw: Any
         Indices into ``fs.score_labels``: the argmax of the decision values over those
         classes only (the same subset for every test speaker).
     """
-    score_idx = np.array([fs.labels.index(c) for c in fs.score_labels])
+    score_idx = score_label_indices(fs)
     to_score = np.full(len(fs.labels), -1)
     to_score[score_idx] = np.arange(len(score_idx))
     cols = np.array([list(est.classes_).index(c) for c in score_idx])
@@ -225,8 +225,13 @@ def scored_proba(est: Any, fs: Any, X_te: np.ndarray, **kw: Any) -> np.ndarray |
         P = est.predict_proba(X_te, **kw)
     except (AttributeError, NotImplementedError):
         return None
-    score_idx = np.array([fs.labels.index(c) for c in fs.score_labels])
-    return renormalised(np.asarray(P)[:, score_idx])
+    return renormalised(np.asarray(P)[:, score_label_indices(fs)])
+
+
+def score_label_indices(fs: Any) -> np.ndarray:
+    """Label indices (into ``fs.labels``) of the protocol's scored classes, in
+    ``fs.score_labels`` order: int64, shape (n_score_labels,)."""
+    return np.array([fs.labels.index(c) for c in fs.score_labels], dtype=np.int64)
 
 
 def score_session_modes(

@@ -146,7 +146,7 @@ def run_personal(
     from ser_live.features import FeatureExtractor
     from ser_live.model import EmotionModel
 
-    from .engine import check_features, fit_fold
+    from .engine import check_features, fit_fold, score_label_indices
     from .evaluate import load_protocol_features
     from .recipe import RecipeClassifier, display_path
 
@@ -162,7 +162,7 @@ def run_personal(
     settings.update(DEFAULT_VARIANTS if variants is None else variants)
     y = fs.y
     score = list(fs.score_labels)
-    score_idx = np.array([fs.labels.index(c) for c in score])
+    score_idx = score_label_indices(fs)
     cfg = recipe.feature_config()
     names = FeatureExtractor(cfg).feature_names()
     base = RecipeClassifier(recipe, names, n_jobs=n_jobs, calibrate=True)
