@@ -267,6 +267,9 @@ class SpeakerAssigner:
     ----------
     counts_ : list of int
         Utterances of each speaker so far, in label order.
+    columns_ : np.ndarray, int64, shape (n_columns,), or None
+        Positions of the embedding's columns in the model's feature vector (None with
+        ``max_speakers=1``): what the extractor must compute besides the model's own.
 
     Raises
     ------
@@ -292,10 +295,10 @@ class SpeakerAssigner:
         self.threshold = float(threshold)
         self.prior_weight = None if prior_weight is None else float(prior_weight)
         self.embedding = None
-        self._columns = None
+        self.columns_ = None
         if self.max_speakers > 1:
             self.embedding = embedding or SpeakerEmbedding.load()
-            self._columns = self.embedding.column_indices(list(feature_names))
+            self.columns_ = self.embedding.column_indices(list(feature_names))
         self.counts_: list[int] = []
         self._means: list[np.ndarray] = []
         self._m2: list[np.ndarray] = []
@@ -324,7 +327,7 @@ class SpeakerAssigner:
         """
         if self.embedding is None:
             raise ValueError("max_speakers=1 computes no embedding")
-        return self.embedding.transform(np.asarray(features)[self._columns])
+        return self.embedding.transform(np.asarray(features)[self.columns_])
 
     def distances(self, z: np.ndarray) -> np.ndarray:
         """Standardised distance of an embedding to every open speaker (formula above).
@@ -409,7 +412,7 @@ class SpeakerSessions:
         self.session_norm = bool(session_norm)
         self.assigner = SpeakerAssigner(model.extractor.feature_names(), max_speakers=max_speakers, **assigner)
         # the model's extractor computes only the columns the model reads: add the embedding's
-        self.extractor = model.extractor_with(self.assigner._columns)
+        self.extractor = model.extractor_with(self.assigner.columns_)
         self.sessions: dict[str, Any] = {}
 
     def assign(self, features: np.ndarray) -> tuple[str, Any]:
