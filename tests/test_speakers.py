@@ -1,6 +1,6 @@
 """Speaker turns (issue 25): the CI version of ``python -m benchmarks.conversations``.
 
-One mixed-gender pair, EmoDB speaker 03 (male, German) and TESS YAF (female, English), 6
+One mixed-gender pair, EmoDB speaker 03 (male, German) and TESS YAF (female, English), 8
 utterances each in turns of 1-4, -26 dBFS over a -60 dBFS white floor, 1 s pauses, replayed
 through the recogniser; and EmoDB 03 alone. The model is the shipped
 ``models/ser-default.skops``, whose training corpora include both: fine here, since
@@ -8,9 +8,13 @@ attribution is about voices (the speaker embedding itself is fitted on RAVDESS, 
 and emotiontts_kor) and no emotion score is asserted.
 
 The pair is an easy one on purpose: two corpora, two rooms, two voices, as an agent's headset
-and a caller's phone are. Two speakers of one corpus (one room) are attributed far less
-well (README, "Two voices on one line": the harness's numbers with ``loco`` fold models);
-this test guards the mechanics (turns, labels, per-speaker sessions, records), not that score.
+and a caller's phone are. The assigner opens the second voice only once a speaker's
+utterances split clearly in two (a threshold calibrated so that one voice stays one
+speaker), which takes about a dozen utterances: before that every utterance is "A", so the
+attribution at the moment is lower than the revised one (the run re-clustered at its end).
+Two speakers of one corpus (one room) are attributed far less well (README, "Two voices on
+one line": the harness's numbers with ``loco`` fold models); this test guards the mechanics
+(turns, labels, per-speaker sessions, records, revision), not that score.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from ser_live.speakers import (
 from ser_live.vad import VadConfig, segment_signal
 
 PAIR = ("emodb-03", "tess-YAF")  # male, female (shared data README)
-N_UTTERANCES = 6
+N_UTTERANCES = 8
 
 
 @pytest.fixture(scope="module")
@@ -55,27 +59,43 @@ def conversation(emodb_root: Path):
 
 
 @pytest.fixture(scope="module")
-def turns(conversation, shipped, tmp_path_factory):
-    """Live results of the conversation with speaker turns (auto)."""
+def turns_run(conversation, shipped, tmp_path_factory):
+    """Live results of the conversation with speaker turns (auto), and the assigner's revised
+    speaker of each."""
     sess, _, _ = conversation
-    return replay(sess.samples, shipped, speakers=AUTO_MAX_SPEAKERS, workdir=tmp_path_factory.mktemp("turns"))
+    revised: list[str] = []
+    results = replay(sess.samples, shipped, speakers=AUTO_MAX_SPEAKERS, workdir=tmp_path_factory.mktemp("turns"),
+                     revised=revised)
+    return results, revised
 
 
-def _speaker_of_played(sess, results) -> list[str | None]:
+@pytest.fixture(scope="module")
+def turns(turns_run):
+    return turns_run[0]
+
+
+def _speaker_of_played(sess, results, speakers=None) -> list[str | None]:
     out = []
+    speakers = speakers or [r.speaker for r in results]
     for a, b in sess.spans:
-        ov = [(min(b / 16000, r.utterance.end_s) - max(a / 16000, r.utterance.start_s), r.speaker) for r in results]
+        ov = [(min(b / 16000, r.utterance.end_s) - max(a / 16000, r.utterance.start_s), s)
+              for r, s in zip(results, speakers)]
         best = max(ov, default=(0.0, None))
         out.append(best[1] if best[0] > 0 else None)
     return out
 
 
-def test_mixed_pair_is_told_apart(conversation, turns):
+def test_mixed_pair_is_told_apart(conversation, turns_run):
     sess, who, _ = conversation
+    turns, revised = turns_run
     assigned = _speaker_of_played(sess, turns)
     assert all(r.speaker in ("A", "B", "C", "D") for r in turns)
-    assert len(set(assigned)) >= 2
-    assert attribution_accuracy(who, assigned) >= 90.0, list(zip(who, assigned))  # 11 of 12 at least
+    assert len(set(assigned)) >= 2 and len(revised) == len(turns)
+    # at the moment: "A" until the second voice is confirmed (11 of 16 at the time of writing)
+    assert attribution_accuracy(who, assigned) >= 60.0, list(zip(who, assigned))
+    # revised: the run re-clustered once both voices are established (16 of 16 when written)
+    got = _speaker_of_played(sess, turns, revised)
+    assert attribution_accuracy(who, got) >= 90.0, list(zip(who, got))
 
 
 def test_one_speaker_gets_one_label(conversation, shipped, tmp_path):
@@ -83,7 +103,7 @@ def test_one_speaker_gets_one_label(conversation, shipped, tmp_path):
     paths = [p for p, _ in spk[PAIR[0]]["items"]]
     sess = build_conversation(paths, seed=1)
     labels = [r.speaker for r in replay(sess.samples, shipped, speakers=AUTO_MAX_SPEAKERS, workdir=tmp_path)]
-    assert labels and labels.count("A") >= len(labels) - 1, labels  # at most one stray of 6
+    assert labels and labels.count("A") >= len(labels) - 1, labels  # at most one stray of 8
 
 
 def test_speakers_1_is_todays_output(conversation, shipped, tmp_path, capsys):
@@ -152,7 +172,15 @@ def test_assigner_contract(shipped):
     a = SpeakerAssigner(names, max_speakers=2, threshold=1e-9)
     rng = np.random.default_rng(0)
     x = rng.standard_normal(len(names))
-    assert [a.assign(x + i) for i in range(4)] == ["A", "B", "B", "B"]  # at most max_speakers
+    # no split before min_utterances (4); then the part without the first utterance is B;
+    # at most max_speakers; revised_ moves the earlier utterance the split put in B
+    assert [a.assign(x + i) for i in range(6)] == ["A", "A", "A", "B", "B", "B"]
+    assert a.revised_ == ["A", "A", "B", "B", "B", "B"] and a.counts_ == [3, 3]
+    assert a.threshold == 1e-9 and SpeakerAssigner(names, max_speakers=2).threshold == pytest.approx(
+        emb.metadata["split_threshold"]["threshold"])  # calibrated with the embedding
+    for bad in ({"threshold": 0.0}, {"min_part": 0}, {"min_utterances": 3}):
+        with pytest.raises(ValueError):
+            SpeakerAssigner(names, max_speakers=2, **bad)
     assert parse_speakers("auto") == AUTO_MAX_SPEAKERS == 4 and parse_speakers("2") == 2
     for bad in ("0", "27", "x"):
         with pytest.raises(ValueError):
