@@ -499,7 +499,7 @@ def heard_files(session, items: Sequence[tuple[str, str]], folder: Path, *, pad_
 
 
 def predict_offline(sessions: dict[str, Sequence[str]], *, model: Path, workdir: Path,
-                    extra_args: Sequence[str] = ()) -> dict[str, dict]:
+                    extra_args: Sequence[str] = (), allow_failures: bool = False) -> dict[str, dict]:
     """``ser-live predict FILES --sessions S.csv --model MODEL --output R.jsonl``.
 
     Parameters
@@ -508,6 +508,9 @@ def predict_offline(sessions: dict[str, Sequence[str]], *, model: Path, workdir:
         Session name -> its files.
     model, workdir : Path
     extra_args : sequence of str
+    allow_failures : bool, default False
+        Accept files ``predict`` fails on (exit 3 or 4, e.g. "no speech detected" in a quiet
+        utterance over a floor): their records carry no probabilities and score as wrong.
 
     Returns
     -------
@@ -517,7 +520,8 @@ def predict_offline(sessions: dict[str, Sequence[str]], *, model: Path, workdir:
     Raises
     ------
     RuntimeError
-        ``ser-live predict`` exited with a non-zero status.
+        ``ser-live predict`` exited with a non-zero status (other than a per-file failure with
+        ``allow_failures``).
     """
     csv_path, out = workdir / "sessions.csv", workdir / "offline.jsonl"
     with open(csv_path, "w", newline="") as f:
@@ -529,7 +533,7 @@ def predict_offline(sessions: dict[str, Sequence[str]], *, model: Path, workdir:
     cmd = [*ser_live_cmd(), "predict", *files, "--sessions", str(csv_path), "--model", str(model),
            "--output", str(out), *extra_args]
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
+    if p.returncode != 0 and not (allow_failures and p.returncode in (3, 4) and out.exists()):
         raise RuntimeError(f"ser-live predict exited {p.returncode}: {p.stderr.strip()[-300:]}")
     recs = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     return {str(Path(r["path"]).resolve()): r for r in recs}
@@ -665,6 +669,7 @@ def score_speaker(items: Sequence[tuple[str, str]], session, results: Sequence[d
         extra["ua_live_revised"] = balanced_accuracy_pct(y_true, [u["live_revised"] for u in utts])
     if heard is not None:
         extra["ua_offline_heard"] = balanced_accuracy_pct(y_true, [u["offline_heard"] for u in utts])
+        extra["offline_heard_found"] = sum(u["offline_heard"] is not None for u in utts)
         extra["offline_heard_noise_branch_pct"] = (100.0 * np.mean([u["offline_heard_noise_branch"] for u in utts])
                                                    if utts else float("nan"))
     return {**extra,
@@ -764,6 +769,7 @@ def _aggregate(rows: list[dict]) -> dict[str, Any]:
         "ua_offline_heard": _mean(r.get("ua_offline_heard", float("nan")) for r in rows),
         "offline_heard_noise_branch_pct": _mean(r.get("offline_heard_noise_branch_pct", float("nan")) for r in rows),
         "played": int(sum(r["played"] for r in rows)),
+        "offline_heard_found": int(sum(r.get("offline_heard_found", 0) for r in rows)),
         "found": int(sum(r["found"] for r in rows)),
         "results": int(sum(r["results"] for r in rows)),
         "split": int(sum(r["split"] for r in rows)),
@@ -831,7 +837,7 @@ def run_harness(settings: Settings, *, workdir: Path | None = None, data_root: s
                         hdir = cdir / f"{tag}-heard"
                         files = heard_files(sess, items, hdir)
                         by_wav = predict_offline({spk: list(files.values())}, model=model, workdir=hdir,
-                                                 extra_args=s.extra_args)
+                                                 extra_args=s.extra_args, allow_failures=True)
                         heard = {orig: by_wav.get(str(Path(w).resolve()), {}) for orig, w in files.items()}
                         shutil.rmtree(hdir, ignore_errors=True)
                     row = score_speaker(items, sess, results, offline, revised=revised_results(results, jsonl),
@@ -914,7 +920,8 @@ def markdown(res: dict[str, Any]) -> list[str]:
              "session revision left it (`ser_live/revision.py`: the first 20 utterances of a session re-scored as its "
              "statistics settle). Offline = `ser-live predict --sessions` (session = speaker): *heard* on each played "
              f"utterance cut from the session as live heard it (level, floor, {HEARD_PAD_S:g} s of pause either side), "
-             "*clean* on the corpus files. now/rev - heard: live minus offline on the same audio (what the live path "
+             "*clean* on the corpus files (found/played: in brackets the heard utterances offline `predict` found speech in; "
+             "one it refuses counts as wrong). now/rev - heard: live minus offline on the same audio (what the live path "
              "loses); heard - clean: what the level and floor cost offline. found/played, split, merged and spurious "
              "are counts over all speakers; branch = share of live results (offline heard utterances) from the noise "
              f"branch. First {EARLY_K} / rest: accuracy (%) of each session's first {EARLY_K} played utterances and of "
@@ -927,14 +934,15 @@ def markdown(res: dict[str, Any]) -> list[str]:
         rows.append([name, "-" if c["snr_db"] is None else f"{c['snr_db']:g}", c["speakers"], _f(c["ua_live"]),
                      _f(c.get("ua_live_revised")), _f(c.get("ua_offline_heard")), _f(c["ua_offline"]),
                      _f(c["ua_live"] - ref), _f(c.get("ua_live_revised", float("nan")) - ref),
-                     _f(c.get("ua_offline_heard", float("nan")) - c["ua_offline"]), f"{c['found']}/{c['played']}",
+                     _f(c.get("ua_offline_heard", float("nan")) - c["ua_offline"]),
+                     f"{c['found']}/{c['played']} ({c.get('offline_heard_found', '-')})",
                      c["results"], c["split"], c["merged"], c["spurious"],
                      f"{_f(c['noise_branch_pct'], 0)} ({_f(c.get('offline_heard_noise_branch_pct'), 0)})",
                      f"{_f(el['live_first'], 0)}/{_f(el.get('live_revised_first'), 0)}/{_f(el.get('offline_heard_first'), 0)}"
                      f" - {_f(el['live_rest'], 0)}/{_f(el.get('live_revised_rest'), 0)}/{_f(el.get('offline_heard_rest'), 0)}",
                      f"{_acceptance(c)} / {_acceptance(c, 'ua_live_revised')}"])
     lines += md_table(["level / floor", "SNR dB", "speakers", "UA live now", "UA live revised", "UA offline heard",
-                       "UA offline clean", "now - heard", "rev - heard", "heard - clean", "found/played", "results",
+                       "UA offline clean", "now - heard", "rev - heard", "heard - clean", "found/played (heard)", "results",
                        "split", "merged", "spurious", "branch % live (heard)", f"first {EARLY_K} - rest (now/rev/heard)",
                        "issue 20 now / rev"], rows)
     levels = sorted({c["level_dbfs"] for c in res["conditions"].values()}, reverse=True)
