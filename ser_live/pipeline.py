@@ -194,6 +194,10 @@ class Recognizer:
     speaker_sessions : SpeakerSessions or None
         The run's speakers and their sessions, owned by the worker thread (None with
         ``speakers=1``).
+    reviser : SessionReviser or None
+        The session revision of the run (:mod:`ser_live.revision`), owned by the worker
+        thread; None without :attr:`session_state` (no normaliser, ``session_norm=False``,
+        or ``speakers``).
     recordings : RecordingsWriter or None
         The writer of ``save_dir`` (None without it).
     error : BaseException or None
