@@ -155,3 +155,40 @@ def test_dashboard_shows_the_revised_timeline_and_rolling(model: EmotionModel) -
     assert [r.prediction for r in state.results] == [last.predictions[0], last.predictions[1], last.predictions[2],
                                                      results[-1].prediction]
     assert state.rolling == last.rolling
+
+
+def test_recognizer_revises_a_replayed_session(model: EmotionModel, ravdess_root, corpus_session, tmp_path) -> None:
+    """End to end on real audio: the live worker's revisions are the earlier utterances
+    re-scored with the session's statistics as they stand, and nothing shown changes."""
+    from ser_live.audio import FileSource
+    from ser_live.audiofile import write_wav
+    from ser_live.pipeline import Recognizer
+
+    files = ["Actor_05/03-01-05-02-01-01-05.flac", "Actor_06/03-01-04-02-02-01-06.flac",
+             "Actor_09/03-01-03-02-01-02-09.flac", "Actor_10/03-01-02-01-02-01-10.flac"]
+    wav = write_wav(tmp_path / "s.wav", corpus_session(ravdess_root, files, tail_s=1.0).samples)
+
+    def run(**kw) -> list[Result]:
+        rec = Recognizer(FileSource(wav, speed=0), model, **kw).start()
+        out = []
+        while not rec.finished:
+            r = rec.get_result(timeout_s=0.1)
+            if r is not None:
+                out.append(r)
+        rec.stop()
+        return out
+
+    results, plain = run(), run(revise_until=0)
+    assert len(results) == len(files) and all(r.revision is None for r in plain)
+    assert results[0].revision is None
+    X = np.stack([r.features for r in results])
+    for n, r in enumerate(results[1:], start=2):
+        st = model.new_session()
+        for x in X[:n]:
+            st.update(x)
+        P = model.predict_proba(X[: n - 1], session=st)
+        assert r.revision.session_utterances == n
+        for i, p in r.revision.predictions.items():
+            assert [p.probabilities[k] for k in LABELS] == pytest.approx(P[i], abs=1e-9)
+    for a, b in zip(results, plain):
+        assert a.prediction == b.prediction and a.rolling == b.rolling
