@@ -3,8 +3,9 @@
 A live utterance is normalised with the session statistics of the utterances heard so far
 (:class:`~ser_live.normalize.SessionState`). The first few rest on one to a handful of
 utterances, shrunk towards the training prior, and they score worse than the same speech
-scored offline with all of its session (issue 20: on an EmoDB ``loco`` fold model live 33-47 %
-on a session's first 5 utterances against 67 % offline, then live >= offline).
+scored offline with all of its session (issue 20: on an EmoDB ``loco`` fold model, pooled over
+12 levels and floors, 42 % of a session's first 5 utterances right live against 63 % offline
+on the same audio, then 70 % against 71 %).
 
 :class:`SessionReviser` keeps the feature row of each of the first ``until`` utterances of a
 session; each time another utterance joins the session, it re-scores the earlier ones with
@@ -35,9 +36,10 @@ from .types import Prediction, Result
 __all__ = ["Revision", "SessionReviser", "REVISE_UTTERANCES"]
 
 #: Default ``until`` of :class:`SessionReviser`: the session size at which revision stops.
-#: On the EmoDB fold model's clean sessions (20 utterances per speaker) revising up to 5
-#: utterances recovers part of the first utterances' loss and up to 15-20 all of it
-#: (``python -m benchmarks.live_offline``, docs/experiments.md, "Session revision").
+#: Scoring the clean files of EmoDB speakers in-process with the EmoDB fold model, revising
+#: up to 5 utterances recovered part of the first utterances' loss and up to 15-20 all of
+#: it; on the harness's sessions (``python -m benchmarks.live_offline``) a window of 60 gave
+#: the same UA as 20 (docs/experiments.md, "Session revision").
 REVISE_UTTERANCES: int = 20
 
 
