@@ -31,6 +31,7 @@ from benchmarks.live_offline import (
     Condition, Floor, fold_model, heard_files, predict_offline, replay_live, revised_results, score_speaker,
     speaker_session, speaker_sets,
 )
+from train.sessions import Session
 from ser_live.audiofile import write_wav
 
 log = logging.getLogger(__name__)
@@ -101,3 +102,36 @@ def test_live_matches_offline_on_the_same_speech(scored: dict) -> None:
     and hangover read as low arousal: live 35 against 65 offline on the previous default's
     (prior weight 10, cap 10) fold model (docs/experiments.md, "Pause gate")."""
     assert scored["ua_live_revised"] >= scored["ua_offline_heard"] - 5.0
+
+
+def test_revised_results_take_each_utterance_s_last_revision(tmp_path: Path) -> None:
+    """The harness reads the ``--revisions`` lines: each result gets the probabilities of the
+    last revision that re-scored it; a result never revised stays as shown."""
+    import json
+
+    def rec(i: int, lab: str) -> dict:
+        return {"index": i, "start_s": i, "end_s": i + 0.5, "label": lab, "probabilities": {lab: 1.0}}
+
+    shown = [rec(0, "sad"), rec(1, "happy"), rec(2, "angry")]
+    revs = [{"kind": "revision", "index": 1, "session_utterances": 2, "results": [rec(0, "neutral")]},
+            {"kind": "revision", "index": 2, "session_utterances": 3,
+             "results": [rec(0, "angry") | {"noise_branch": True}, rec(1, "happy")]}]
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_text("".join(json.dumps(x) + "\n" for x in [shown[0], shown[1], revs[0], shown[2], revs[1]]))
+    out = revised_results(shown, jsonl)
+    assert [r["label"] for r in out] == ["angry", "happy", "angry"] and out[0]["noise_branch"] is True
+    assert shown[0]["label"] == "sad"  # the records as shown are not changed
+    assert [r["start_s"] for r in out] == [0, 1, 2]
+
+
+def test_heard_files_cut_the_session_with_its_floor(tmp_path: Path) -> None:
+    import numpy as np
+
+    from ser_live.audiofile import load_audio
+
+    x = (np.arange(16000 * 4) % 7 - 3).astype(np.int16)
+    sess = Session(samples=x, spans=[(16000, 24000), (40000, 48000)])
+    files = heard_files(sess, [("/a.wav", "sad"), ("/b.wav", "happy")], tmp_path, pad_s=0.25)
+    assert list(files) == [str(Path("/a.wav").resolve()), str(Path("/b.wav").resolve())]
+    y = load_audio(files[str(Path("/b.wav").resolve())])
+    assert len(y) == 8000 + 2 * 4000
