@@ -203,6 +203,11 @@ class DashboardState:
             self.partial = None
         if result.rolling:
             self.rolling = dict(result.rolling)
+        rev = result.revision  # session revision (ser_live/revision.py): timeline and rolling revised
+        if rev is not None:
+            self.results = deque((replace(r, prediction=rev.predictions.get(r.utterance.index, r.prediction))
+                                  for r in self.results), maxlen=self.history)
+            self.rolling = dict(rev.rolling)
         if result.speaker is not None and result.speaker_rolling:
             self.speaker_rolling[result.speaker] = dict(result.speaker_rolling)
         self.n_results += 1

@@ -48,6 +48,7 @@ from .denoise import with_denoise
 from .model import EmotionModel
 from .offline import classify_turn, classify_utterance
 from .recordings import RecordingsWriter, new_run_id
+from .revision import REVISE_UTTERANCES, SessionReviser
 from .ringbuffer import RingBuffer
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
 from .speakers import SpeakerRolling, SpeakerSessions
@@ -165,6 +166,12 @@ class Recognizer:
         speaker's own session; results carry ``speaker`` and ``speaker_rolling`` (that
         speaker's rolling estimate). 1: no attribution, the run is one session and results
         carry no speaker.
+    revise_until : int, default 20
+        Session revision (:mod:`ser_live.revision`): while the run's session holds at most
+        this many utterances, each final result's :attr:`~ser_live.types.Result.revision`
+        re-scores the session's earlier utterances with the statistics as they are now; 0 or
+        1 revises nothing. Only with one session (no ``speakers``) and ``session_norm``; a
+        result's own prediction and ``rolling`` are never changed.
 
     Attributes
     ----------
@@ -187,6 +194,10 @@ class Recognizer:
     speaker_sessions : SpeakerSessions or None
         The run's speakers and their sessions, owned by the worker thread (None with
         ``speakers=1``).
+    reviser : SessionReviser or None
+        The session revision of the run (:mod:`ser_live.revision`), owned by the worker
+        thread; None without :attr:`session_state` (no normaliser, ``session_norm=False``,
+        or ``speakers``).
     recordings : RecordingsWriter or None
         The writer of ``save_dir`` (None without it).
     error : BaseException or None
@@ -221,6 +232,7 @@ class Recognizer:
         partial: PartialConfig | None = None,
         denoise: bool = False,
         speakers: int = 1,
+        revise_until: int = REVISE_UTTERANCES,
     ) -> None:
         if not ring_capacity_s > 0:
             raise ValueError(f"ring_capacity_s must be positive, got {ring_capacity_s}")
@@ -242,6 +254,8 @@ class Recognizer:
         self._speaker_rolling = SpeakerRolling(model.labels, half_life_s=rolling_half_life_s) if turns else None
         self._last_speaker: str | None = None
         self.session_state = model.new_session() if session_norm and not turns else None
+        self.reviser = (SessionReviser(self.model, until=revise_until, half_life_s=rolling_half_life_s)
+                        if self.session_state is not None else None)
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.on_result = on_result
         self.source_name = source_name or _source_name(source)
@@ -474,6 +488,8 @@ class Recognizer:
                     speaker=speaker,
                 )
                 res.rolling = self.rolling.update(res)
+                if self.reviser is not None:
+                    res.revision = self.reviser.add(res, self.session_state)
                 if self._speaker_rolling is not None:
                     res.speaker_rolling = self._speaker_rolling.update(res)
                 self._processing_ms.append(res.processing_ms)

@@ -249,6 +249,11 @@ class Result:
     speaker_rolling : dict[str, float]
         The rolling estimate of that speaker's utterances alone after this one (label ->
         probability); empty without speakers.
+    revision : Revision or None
+        The session's earlier utterances re-scored with the statistics as they are after
+        this one (:class:`~ser_live.revision.Revision`); None when nothing was revised (the
+        first utterance, past the revision window, no session). Not part of the utterance's
+        record (``ser-live --revisions`` writes it as a line of its own).
     """
 
     utterance: Utterance
@@ -262,6 +267,7 @@ class Result:
     features: np.ndarray | None = field(default=None, repr=False, compare=False)
     speaker: str | None = None
     speaker_rolling: dict[str, float] = field(default_factory=dict)
+    revision: Any = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:

@@ -1,17 +1,22 @@
 """Live equals offline for a quiet voice in a quiet room (issue 20), the CI version of
 ``python -m benchmarks.live_offline``.
 
-One EmoDB speaker (emodb-08), unseen by the model: a small ``loco`` fold model fitted in the
-test session with the pause-gate recipe (``train/recipes/experiments/live-gate.toml``:
-ser-default with ``features.pause_gate``) on two of its corpora, RAVDESS and es_uem, neither
-of which holds the speaker (``python -m train fit --recipe ... --set 'corpora=["ravdess",
-"es_uem", "emodb"]' --exclude-corpus emodb``, features from ``$SER_LIVE_CACHE``; a fraction of the
-full fold's extraction, for CI without a feature cache). Five utterances per core class,
+One EmoDB speaker (emodb-08), unseen by the model: a small ``loco`` fold model of the
+pause-gate recipe (``train/recipes/experiments/live-gate.toml``: ser-default with
+``features.pause_gate``) on two of its corpora, RAVDESS and es_uem, neither of which holds the
+speaker (``python -m train fit --recipe ... --set 'corpora=["ravdess", "es_uem", "emodb"]'
+--exclude-corpus emodb``, features from ``$SER_LIVE_CACHE``). The fit took 34 s here (4-5
+minutes on a loaded machine), so the model is kept in ``$SER_LIVE_CACHE/live_offline-models``
+under the key of :func:`benchmarks.live_offline.fold_model` (the recipe, the overrides and
+the source of every module that shapes a model: any such change refits); the whole test took
+42 s with the fit. Ten utterances per core class (39: the speaker has nine of one),
 shuffled, joined with 1 s pauses, each at a loud-frame level of -38 dBFS over pink noise at
 -55 dBFS (17 dB SNR: a laptop microphone, a quiet speaker, a quiet room), replayed through
-``ser-live --input S.wav --speed 0 --jsonl``; offline, ``ser-live predict --sessions`` on the
-same clean files. The numbers are logged:
-``python -m pytest tests/test_live_offline.py -o log_cli=true --log-cli-level=INFO``.
+``ser-live --input S.wav --speed 0 --jsonl --revisions``. Offline, ``ser-live predict
+--sessions`` on the same utterances as the live path heard them (cut from the session WAV,
+level and floor included: :func:`benchmarks.live_offline.heard_files`), and on the clean
+files for the log. The numbers are logged: ``python -m pytest tests/test_live_offline.py
+-o log_cli=true --log-cli-level=INFO``.
 """
 
 from __future__ import annotations
@@ -23,14 +28,16 @@ from pathlib import Path
 import pytest
 
 from benchmarks.live_offline import (
-    Condition, Floor, fold_model, predict_offline, replay_live, score_speaker, speaker_session, speaker_sets,
+    Condition, Floor, fold_model, heard_files, predict_offline, replay_live, revised_results, score_speaker,
+    speaker_session, speaker_sets,
 )
+from train.sessions import Session
 from ser_live.audiofile import write_wav
 
 log = logging.getLogger(__name__)
 
 SPEAKER = "emodb-08"
-PER_CLASS = 5
+PER_CLASS = 10
 COND = Condition(-38.0, Floor("pink", -55.0))
 RECIPE = Path(__file__).resolve().parents[1] / "train" / "recipes" / "experiments" / "live-gate.toml"
 #: The CI fold model's corpora; --exclude-corpus emodb leaves RAVDESS and es_uem to train on.
@@ -43,42 +50,88 @@ def scored(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         if not (data_root / name).is_dir():
             pytest.skip(f"{name} corpus not found in {data_root}")
     work = tmp_path_factory.mktemp("live-offline")
+    from train.extract import default_cache_dir
+
     t0 = time.perf_counter()
-    model = fold_model("emodb", recipe=str(RECIPE), models_dir=work, jobs=2, overrides=OVERRIDES)
+    model = fold_model("emodb", recipe=str(RECIPE), models_dir=default_cache_dir() / "live_offline-models", jobs=2,
+                       overrides=OVERRIDES)
     t_fit = time.perf_counter() - t0
     items = speaker_sets("emodb", per_class=PER_CLASS, seed=0, data_root=data_root, only=[SPEAKER])[SPEAKER]
     offline = predict_offline({SPEAKER: [p for p, _ in items]}, model=model, workdir=work)
     sess = speaker_session([p for p, _ in items], COND, seed=0)
     wav = write_wav(work / "session.wav", sess.samples)
     results = replay_live(wav, model=model, jsonl=work / "live.jsonl")
-    row = score_speaker(items, sess, results, offline)
-    log.info("fold model fitted in %.0f s; whole fixture %.0f s", t_fit, time.perf_counter() - t0)
-    log.info("%s at %s: UA live %.1f offline %.1f; found %d/%d, %d results (%d split, %d merged, %d spurious); "
-             "noise branch %.0f %% of live results, %.0f %% offline", SPEAKER, COND.name, row["ua_live"],
-             row["ua_offline"], row["found"], row["played"], row["results"], row["split"], row["merged"],
-             row["spurious"], row["noise_branch_pct"], row["offline_noise_branch_pct"])
+    files = heard_files(sess, items, work / "heard")
+    by_wav = predict_offline({SPEAKER: list(files.values())}, model=model, workdir=work / "heard", allow_failures=True)
+    heard = {orig: by_wav.get(str(Path(w).resolve()), {}) for orig, w in files.items()}
+    row = score_speaker(items, sess, results, offline, revised=revised_results(results, work / "live.jsonl"),
+                        heard=heard)
+    log.info("fold model ready in %.0f s; whole fixture %.0f s", t_fit, time.perf_counter() - t0)
+    log.info("%s at %s: UA live %.1f at the moment, %.1f revised; offline %.1f on what live heard, %.1f on the "
+             "clean files; found %d/%d, %d results (%d split, %d merged, %d spurious); noise branch %.0f %% of live "
+             "results, %.0f %% offline heard", SPEAKER, COND.name, row["ua_live"], row["ua_live_revised"],
+             row["ua_offline_heard"], row["ua_offline"], row["found"], row["played"], row["results"], row["split"],
+             row["merged"], row["spurious"], row["noise_branch_pct"], row["offline_heard_noise_branch_pct"])
     return row
 
 
 def test_utterances_found_as_played(scored: dict) -> None:
     """The segmenter hears every played utterance and merges none; a sentence may be split at
-    a pause longer than the hangover (5 of 20 here: EmoDB reads its sentences with pauses),
+    a pause longer than the hangover (9 of 39 here: EmoDB reads its sentences with pauses),
     but not into more than 1.5 results per played utterance."""
-    assert scored["played"] == 4 * PER_CLASS
+    assert scored["played"] >= 4 * PER_CLASS - 1  # emodb-08 has 9 of one class
     assert scored["found"] >= scored["played"] - 1
     assert scored["merged"] == 0 and scored["spurious"] <= 1
     assert scored["results"] <= 1.5 * scored["played"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20: with this small two-corpus fold model the pause gate keeps "
-                   "routing at 0 % but live scores 70 against 90 offline (the full loco fold model of the same "
-                   "recipe: 65 vs 70 at 5 per class, 72.5 vs 72.5 at 10 per class; docs/experiments.md, "
-                   "'Pause gate'); the rest of the gap is the session's first utterances")
-def test_live_matches_offline(scored: dict) -> None:
-    """Live UA within 5 points of offline, and at most 5 % of utterances sent to the noise branch.
+def test_quiet_room_is_not_sent_to_the_noise_branch(scored: dict) -> None:
+    """At most 5 % of the live results come from the noise branch at 17 dB SNR (issue 20's CI
+    check; 2 of 53 with this model)."""
+    assert scored["noise_branch_pct"] <= 5.0
+
+
+def test_live_matches_offline_on_the_same_speech(scored: dict) -> None:
+    """Live UA, as the session revision leaves it (``ser_live/revision.py``), within 5 points of
+    offline ``predict --sessions`` on the same utterances as live heard them (74.7 against 77.5
+    with this model; at the moment, before revision, 75.0; offline on the clean files 82.5:
+    the level and the floor cost offline 5 of the 7.8 points; docs/experiments.md, "Session
+    revision").
 
     Without the pause gate the floor in the utterance's pauses and in the segmenter's pre-roll
     and hangover read as low arousal: live 35 against 65 offline on the previous default's
     (prior weight 10, cap 10) fold model (docs/experiments.md, "Pause gate")."""
-    assert scored["noise_branch_pct"] <= 5.0
-    assert scored["ua_live"] >= scored["ua_offline"] - 5.0
+    assert scored["ua_live_revised"] >= scored["ua_offline_heard"] - 5.0
+
+
+def test_revised_results_take_each_utterance_s_last_revision(tmp_path: Path) -> None:
+    """The harness reads the ``--revisions`` lines: each result gets the probabilities of the
+    last revision that re-scored it; a result never revised stays as shown."""
+    import json
+
+    def rec(i: int, lab: str) -> dict:
+        return {"index": i, "start_s": i, "end_s": i + 0.5, "label": lab, "probabilities": {lab: 1.0}}
+
+    shown = [rec(0, "sad"), rec(1, "happy"), rec(2, "angry")]
+    revs = [{"kind": "revision", "index": 1, "session_utterances": 2, "results": [rec(0, "neutral")]},
+            {"kind": "revision", "index": 2, "session_utterances": 3,
+             "results": [rec(0, "angry") | {"noise_branch": True}, rec(1, "happy")]}]
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_text("".join(json.dumps(x) + "\n" for x in [shown[0], shown[1], revs[0], shown[2], revs[1]]))
+    out = revised_results(shown, jsonl)
+    assert [r["label"] for r in out] == ["angry", "happy", "angry"] and out[0]["noise_branch"] is True
+    assert shown[0]["label"] == "sad"  # the records as shown are not changed
+    assert [r["start_s"] for r in out] == [0, 1, 2]
+
+
+def test_heard_files_cut_the_session_with_its_floor(tmp_path: Path) -> None:
+    import numpy as np
+
+    from ser_live.audiofile import load_audio
+
+    x = (np.arange(16000 * 4) % 7 - 3).astype(np.int16)
+    sess = Session(samples=x, spans=[(16000, 24000), (40000, 48000)])
+    files = heard_files(sess, [("/a.wav", "sad"), ("/b.wav", "happy")], tmp_path, pad_s=0.25)
+    assert list(files) == [str(Path("/a.wav").resolve()), str(Path("/b.wav").resolve())]
+    y = load_audio(files[str(Path("/b.wav").resolve())])
+    assert len(y) == 8000 + 2 * 4000

@@ -23,6 +23,7 @@ from .signals import _stop_signals_as_interrupt, _stop_signals_held, _stop_signa
 def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     """The listen options of the top-level parser: audio source and outputs."""
     from ..audio import NO_AUDIO_TIMEOUT_S, NO_AUDIO_WARN_S
+    from ..revision import REVISE_UTTERANCES
     from ..rolling import DEFAULT_HALF_LIFE_S
 
     src = p.add_argument_group("audio source (listen)")
@@ -44,6 +45,10 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                      help="one text line per utterance instead of the dashboard (automatic when stdout is not a terminal)")
     out.add_argument("--jsonl", metavar="PATH|-",
                      help="write one JSON object per utterance to PATH, or to stdout with '-' (stdout then carries only JSON)")
+    out.add_argument("--revisions", action="store_true",
+                     help="--jsonl: after an utterance's line, a line {\"kind\": \"revision\", ...} with the session's "
+                          "earlier utterances re-scored with the statistics as they are now (the first "
+                          f"{REVISE_UTTERANCES} utterances of a session; the dashboard always shows the revised timeline)")
     out.add_argument("--save-utterances", nargs="?", const="recordings", default=None, metavar="DIR",
                      help="save each utterance as a 16 kHz WAV plus a line in DIR/index.jsonl (default DIR: recordings)")
     out.add_argument("--half-life-s", type=_positive, default=DEFAULT_HALF_LIFE_S, metavar="SECONDS",

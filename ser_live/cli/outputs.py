@@ -38,6 +38,8 @@ class _Outputs:
             Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
             self.jsonl_file = open(args.jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.jsonl_path = args.jsonl
+        #: --revisions: a {"kind": "revision"} line after an utterance's line that revised others
+        self.revisions = bool(getattr(args, "revisions", False))
         self.plain_stream: TextIO | None = None
         self.dashboard = None
         self.state = None
@@ -88,6 +90,9 @@ class _Outputs:
             record = utterance_record(result, flags=self.json_flags, uncertainty=self.uncertainty,
                                       profile=self.profile.name if self.profile is not None else None)
             line = json_line(record)
+            revision = getattr(result, "revision", None)
+            if self.revisions and result.final and revision is not None:
+                line += json_line(revision.to_json())
             if self.jsonl_stdout:
                 self.jsonl_stdout = self._write(sys.stdout, line, "stdout")
             elif not self._write(self.jsonl_file, line, str(self.jsonl_path)):

@@ -1,0 +1,167 @@
+"""Session revision: a live session's first utterances re-scored as its statistics settle.
+
+A live utterance is normalised with the session statistics of the utterances heard so far
+(:class:`~ser_live.normalize.SessionState`). The first few rest on one to a handful of
+utterances, shrunk towards the training prior, and they score worse than the same speech
+scored offline with all of its session (issue 20: on an EmoDB ``loco`` fold model, pooled over
+12 levels and floors, 42 % of a session's first 5 utterances right live against 63 % offline
+on the same audio, then 70 % against 71 %).
+
+:class:`SessionReviser` keeps the feature row of each of the first ``until`` utterances of a
+session; each time another utterance joins the session, it re-scores the earlier ones with
+the statistics as they are now (one re-normalisation and one pass of the linear classifier
+through the same model object: no audio, no extraction) and returns a :class:`Revision`: the
+new predictions of the earlier utterances and the rolling estimate recomputed with them. Once
+the session holds ``until`` utterances the rows are dropped and nothing more is revised; the
+last revision scores the first ``until - 1`` utterances with the statistics of ``until``.
+
+What an utterance's result said when it was shown ("at the moment") is never changed: the
+:class:`~ser_live.types.Result` and its ``--jsonl`` line keep it, and ``Result.rolling`` stays
+the rolling estimate of the results as shown (identical to ``predict --segments``). A
+revision is extra: :attr:`Result.revision <ser_live.types.Result.revision>`, the dashboard's
+timeline and rolling estimate, and with ``ser-live --revisions`` a ``{"kind": "revision"}``
+JSON line after the utterance's own (:meth:`Revision.to_json`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
+from .types import Prediction, Result
+
+__all__ = ["Revision", "SessionReviser", "REVISE_UTTERANCES"]
+
+#: Default ``until`` of :class:`SessionReviser`: the session size at which revision stops.
+#: Scoring the clean files of EmoDB speakers in-process with the EmoDB fold model, revising
+#: up to 5 utterances recovered part of the first utterances' loss and up to 15-20 all of
+#: it; on the harness's sessions (``python -m benchmarks.live_offline``) a window of 60 gave
+#: the same UA as 20 (docs/experiments.md, "Session revision").
+REVISE_UTTERANCES: int = 20
+
+
+@dataclass
+class Revision:
+    """The earlier utterances of a live session, re-scored when another one joined it.
+
+    Attributes
+    ----------
+    index : int
+        The utterance (:attr:`Utterance.index <ser_live.types.Utterance.index>`) whose
+        arrival triggered the revision.
+    session_utterances : int
+        Utterances the session statistics now rest on (``index``'s included).
+    predictions : dict of int to Prediction
+        Utterance index -> its new prediction, for every earlier utterance of the session
+        (in order of arrival).
+    rolling : dict of str to float
+        The rolling estimate (:class:`~ser_live.rolling.RollingEstimate`, the run's
+        half-life) of the session's utterances with the revised predictions and the new
+        utterance's own; label -> probability.
+    """
+
+    index: int
+    session_utterances: int
+    predictions: dict[int, Prediction] = field(default_factory=dict)
+    rolling: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--revisions`` JSON line: ``kind`` (``"revision"``), ``index``,
+        ``session_utterances``, ``results`` (one per revised utterance: ``index``, ``label``,
+        ``confidence``, ``probabilities``, plus ``noise_branch`` when not None; floats rounded
+        as in :meth:`Result.to_json <ser_live.types.Result.to_json>`) and ``rolling``.
+
+        Returns
+        -------
+        dict
+        """
+        results = []
+        for i, p in self.predictions.items():
+            r: dict[str, Any] = {"index": int(i), "label": p.label, "confidence": round(float(p.confidence), 4),
+                                 "probabilities": {k: round(float(v), 4) for k, v in p.probabilities.items()}}
+            if p.noise_branch is not None:
+                r["noise_branch"] = bool(p.noise_branch)
+            results.append(r)
+        return {"kind": "revision", "index": int(self.index), "session_utterances": int(self.session_utterances),
+                "results": results, "rolling": {k: round(float(v), 4) for k, v in self.rolling.items()}}
+
+
+class SessionReviser:
+    """Re-scores a live session's first utterances as its statistics settle (module doc).
+
+    Parameters
+    ----------
+    model : EmotionModel
+        The run's model (its ``predict_proba(X, session=...)``, ``noise_branch_flags`` and
+        ``prediction_from_proba``).
+    until : int, default :data:`REVISE_UTTERANCES`
+        Revise while the session holds at most this many utterances; 0 or 1: never.
+    half_life_s : float, default 20.0
+        Half-life of the revised rolling estimate (the run's).
+
+    Raises
+    ------
+    ValueError
+        Negative ``until`` or a half-life that is not positive.
+    """
+
+    def __init__(self, model: Any, *, until: int = REVISE_UTTERANCES, half_life_s: float = DEFAULT_HALF_LIFE_S) -> None:
+        if int(until) < 0:
+            raise ValueError(f"until must be >= 0 utterances, got {until}")
+        if not half_life_s > 0:
+            raise ValueError(f"half_life_s must be positive, got {half_life_s}")
+        self.model = model
+        self.until = int(until)
+        self.half_life_s = float(half_life_s)
+        self._rows: list[np.ndarray] = []
+        self._utts: list[tuple[int, float, float]] = []  # (index, duration_s, end_s)
+        self.closed = self.until < 2
+
+    def add(self, result: Result, session: Any) -> Revision | None:
+        """Join a final result of the session; re-score the earlier ones.
+
+        Parameters
+        ----------
+        result : Result
+            A final result with its ``features`` (float, shape (n_features,)), just
+            classified with ``session`` (its features already added to it).
+        session : SessionState or None
+            The session's running statistics after this utterance.
+
+        Returns
+        -------
+        Revision or None
+            None for the session's first utterance, once the session holds more than
+            ``until`` utterances, without a session or features, or when the session's count
+            does not follow the utterances seen here (an utterance was missed: revision
+            stops rather than mix sessions).
+        """
+        if self.closed or session is None or result.features is None or not result.final:
+            return None
+        n = int(session.n_utterances)
+        if n != len(self._rows) + 1 or n > self.until:
+            self._close()
+            return None
+        self._rows.append(np.asarray(result.features, dtype=np.float32))
+        self._utts.append((result.utterance.index, result.utterance.duration_s, result.utterance.end_s))
+        if n < 2:
+            return None
+        X = np.stack(self._rows[:-1])
+        P = self.model.predict_proba(X, session=session)
+        flags = self.model.noise_branch_flags(X)
+        preds = [self.model.prediction_from_proba(P[i], noise_branch=flags[i]) for i in range(X.shape[0])]
+        rolling = RollingEstimate(list(self.model.labels), half_life_s=self.half_life_s)
+        for (_, d, e), p in zip(self._utts, preds + [result.prediction]):
+            rolling.update(p.probabilities, duration_s=d, confidence=p.confidence, end_s=e)
+        rev = Revision(index=result.utterance.index, session_utterances=n,
+                       predictions={u[0]: p for u, p in zip(self._utts, preds)}, rolling=dict(rolling.estimate))
+        if n >= self.until:
+            self._close()
+        return rev
+
+    def _close(self) -> None:
+        self.closed = True
+        self._rows, self._utts = [], []
