@@ -12,7 +12,7 @@ and a caller's phone are. The assigner opens the second voice only once a speake
 utterances split clearly in two (a threshold calibrated so that one voice stays one
 speaker), which takes about a dozen utterances: before that every utterance is "A", so the
 attribution at the moment is lower than the revised one (the run re-clustered at its end).
-Two speakers of one corpus (one room) are attributed far less well (README, "Two voices on
+Two speakers of one corpus (one room) are attributed far less well (docs/speakers.md, from README "Two voices on
 one line": the harness's numbers with ``loco`` fold models); this test guards the mechanics
 (turns, labels, per-speaker sessions, records, revision), not that score.
 """
