@@ -719,8 +719,11 @@ class DashboardView:
         return list(lines)
 
     def _header_lines(self, console: Console, options: ConsoleOptions, width: int) -> list[list[Segment]]:
-        """Rendered lines of the header, kept while the results (all it shows) are unchanged."""
-        key = (self.state.results_version, self.state.n_results, width)
+        """Rendered lines of the header, kept while what it shows (the results, and the run's
+        model, source, profile and session normalisation) is unchanged."""
+        st = self.state
+        key = (st.results_version, st.n_results, st.model_name, st.source_name, st.profile, st.session_norm,
+               len(st.labels), width)
         if self._header_cache is None or self._header_cache[0] != key:
             self._header_cache = (key, console.render_lines(_header(self.state, width=width), options, pad=True))
         return list(self._header_cache[1])
