@@ -365,3 +365,19 @@ def test_reused_scratch_buffers_leave_no_trace(angry_male, neutral_female):
         for ci, cfg in enumerate(configs):
             for yi, y in enumerate(inputs):
                 assert np.array_equal(FeatureExtractor(cfg).extract(y), fresh[ci, yi]), (ci, yi)
+
+
+def test_subsets_without_roll_offs_keep_their_values_to_the_bit(angry_male, neutral_female):
+    """Column subsets whose spectral rows need no roll-off take the partial cumulative sums
+    (band energies, entropy, the voice group's alpha ratio): the same values as the full
+    extraction, for the band-energy, entropy and voice columns alone and together."""
+    full = FeatureExtractor(FeatureConfig(voice_quality=True))
+    names = full.feature_names()
+    pick = lambda *prefixes: np.array([i for i, n in enumerate(names) if n.startswith(prefixes)])
+    subsets = [pick("band250_650_db", "band1000_4000_db"), pick("entropy"), pick("alpha_ratio", "hammarberg"),
+               pick("band1000_4000_db_d", "centroid", "alpha_ratio_db_voiced", "jitter")]
+    for y in (angry_male, neutral_female, neutral_female[:3000]):
+        want = full.extract(y)
+        for cols in subsets:
+            got = full.for_columns(cols).extract(y)
+            assert np.array_equal(got[cols], want[cols])
