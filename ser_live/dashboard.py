@@ -604,6 +604,75 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
     return Panel(table, title=title, title_align="left", border_style="grey42", padding=(0, 1))
 
 
+class _QuickRows:
+    """Where the input level (meter and text) and the stream clock sit in the rendered lines
+    of the status panel, to redraw those two cells alone when nothing else changed
+    (:meth:`redrawn`).
+
+    Found in a full render (:meth:`find`) only when the meter's segments there are exactly
+    what :class:`LevelBar` yields for that level (so the row can be rebuilt from it) and the
+    level's and the clock's texts each appear once; otherwise None, and the panel is always
+    rendered whole.
+    """
+
+    __slots__ = ("lines", "level_row", "bar", "level_at", "width", "level_text", "clock_row", "clock_at", "clock_text")
+
+    def __init__(self, lines: list[list[Segment]], level_row: int, bar: tuple[int, int], level_at: int, width: int,
+                 level_text: str, clock_row: int, clock_at: int, clock_text: str) -> None:
+        self.lines, self.level_row, self.bar, self.level_at, self.width = lines, level_row, bar, level_at, width
+        self.level_text, self.clock_row, self.clock_at, self.clock_text = level_text, clock_row, clock_at, clock_text
+
+    @staticmethod
+    def _bar_segments(level_dbfs: float, width: int, console: Console, options: ConsoleOptions) -> list[Segment]:
+        segs = list(LevelBar(level_dbfs).__rich_console__(console, options.update(width=width)))
+        return [s for s in segs if s.text != "\n"]
+
+    @staticmethod
+    def _unique(lines: list[list[Segment]], text: str) -> tuple[int, int] | None:
+        """(line, segment) of the one segment holding ``text`` once; None if not exactly one."""
+        hits = [(i, j) for i, line in enumerate(lines) for j, seg in enumerate(line) if text in seg.text]
+        if len(hits) != 1 or lines[hits[0][0]][hits[0][1]].text.count(text) != 1:
+            return None
+        return hits[0]
+
+    @classmethod
+    def find(cls, lines: list[list[Segment]], level_dbfs: float, level_text: str, clock_text: str,
+             console: Console, options: ConsoleOptions) -> "_QuickRows | None":
+        level, clock = cls._unique(lines, level_text), cls._unique(lines, clock_text)
+        if level is None or clock is None or level == clock:
+            return None
+        i, j = level
+        line, meter = lines[i], set(BAR_FULL + BAR_EMPTY)
+        end = j
+        while end > 0 and not (line[end - 1].text and set(line[end - 1].text) <= meter):
+            end -= 1
+        start = end
+        while start > 0 and line[start - 1].text and set(line[start - 1].text) <= meter:
+            start -= 1
+        width = sum(len(seg.text) for seg in line[start:end])
+        if start == end or cls._bar_segments(level_dbfs, width, console, options) != line[start:end]:
+            return None
+        return cls(lines, i, (start, end), j, width, level_text, clock[0], clock[1], clock_text)
+
+    def redrawn(self, level_dbfs: float, level_text: str, clock_text: str, console: Console,
+                options: ConsoleOptions) -> list[list[Segment]] | None:
+        """The panel's lines for another level and clock, or None where they cannot be
+        rebuilt in place (a text of another length)."""
+        if len(level_text) != len(self.level_text) or len(clock_text) != len(self.clock_text):
+            return None
+        lines = list(self.lines)
+        line, (a, b), j = lines[self.level_row], self.bar, self.level_at
+        seg = line[j]
+        lines[self.level_row] = [
+            *line[:a], *self._bar_segments(level_dbfs, self.width, console, options), *line[b:j],
+            Segment(seg.text.replace(self.level_text, level_text), seg.style, seg.control), *line[j + 1:]]
+        line, j = lines[self.clock_row], self.clock_at
+        seg = line[j]
+        lines[self.clock_row] = [*line[:j], Segment(seg.text.replace(self.clock_text, clock_text), seg.style,
+                                                    seg.control), *line[j + 1:]]
+        return lines
+
+
 class DashboardView:
     """The dashboard as a rich renderable, laid out for the width it is drawn at.
 
@@ -622,15 +691,47 @@ class DashboardView:
         self.max_height = max_height
         self.fit_terminal = fit_terminal
         self._cache: dict[tuple, list[list[Segment]]] = {}
-        self._status_cache: tuple[tuple, list[list[Segment]]] | None = None
+        self._status_cache: tuple[tuple, list[list[Segment]], _QuickRows | None] | None = None
+        self._header_cache: tuple[tuple, list[list[Segment]]] | None = None
 
     def _status_lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
-        """Rendered lines of the status panel, kept while what it shows is unchanged."""
+        """Rendered lines of the status panel, kept while what it shows is unchanged.
+
+        During speech the input level changes at every redraw and the clock every second,
+        while the rest of the panel rarely does: a change of those alone redraws the two
+        cells into the kept lines (:class:`_QuickRows`), the same segments as a full render
+        at a fraction of its cost; any other change renders the panel anew.
+        """
         state = self.state
         key = (state.status_key(), state.results_version, options.max_width)
-        if self._status_cache is None or self._status_cache[0] != key:
-            self._status_cache = (key, console.render_lines(_status_panel(state), options, pad=True))
-        return list(self._status_cache[1])
+        cached = self._status_cache
+        if cached is not None and cached[0] == key:
+            return list(cached[1])
+        shown = key[0]
+        level_text, clock_text = shown[0], f"stream {shown[2]}"
+
+        def rest(k: tuple) -> tuple:  # all the panel shows but the level and the clock
+            return (k[0][1], *k[0][3:], *k[1:])
+
+        if cached is not None and cached[2] is not None and rest(cached[0]) == rest(key):
+            lines = cached[2].redrawn(state.level_dbfs, level_text, clock_text, console, options)
+            if lines is not None:
+                self._status_cache = (key, lines, cached[2])
+                return list(lines)
+        lines = console.render_lines(_status_panel(state), options, pad=True)
+        quick = _QuickRows.find(lines, state.level_dbfs, level_text, clock_text, console, options)
+        self._status_cache = (key, lines, quick)
+        return list(lines)
+
+    def _header_lines(self, console: Console, options: ConsoleOptions, width: int) -> list[list[Segment]]:
+        """Rendered lines of the header, kept while what it shows (the results, and the run's
+        model, source, profile and session normalisation) is unchanged."""
+        st = self.state
+        key = (st.results_version, st.n_results, st.model_name, st.source_name, st.profile, st.session_norm,
+               len(st.labels), width)
+        if self._header_cache is None or self._header_cache[0] != key:
+            self._header_cache = (key, console.render_lines(_header(self.state, width=width), options, pad=True))
+        return list(self._header_cache[1])
 
     def _lines(
         self,
@@ -654,7 +755,7 @@ class DashboardView:
         width = max(20, options.max_width)
         opts = options.update(width=width, height=None)
         height = console.size.height if self.fit_terminal else self.max_height
-        header = console.render_lines(_header(state, width=width), opts, pad=True)
+        header = self._header_lines(console, opts, width)
         if width >= _WIDE_MIN_COLUMNS:
             left_w = (width * 11) // 20
             right_w = width - left_w

@@ -9,6 +9,7 @@ band energies, so it is plausible, varies, and is deterministic.
 from __future__ import annotations
 
 import io
+import math
 import json
 import re
 from pathlib import Path
@@ -478,3 +479,33 @@ def test_header_says_when_the_session_is_still_learning_the_voice(results: list[
     assert ("learning" in first) == (n_session < 5)
     first80 = _text(render_dashboard(state, max_height=24), 80).splitlines()[0]
     assert (f"learning {n_session}/5" in first80) == (n_session < 5)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_level_and_clock_redrawn_in_place_equal_a_full_render(results: list[Result], width: int,
+                                                               monkeypatch) -> None:
+    """A status change of the level and the clock alone redraws those cells into the kept
+    status lines: the same segments as a fresh render, for levels across the meter's zones
+    (and digital silence), clocks of the same and of another width, and after other changes."""
+    from ser_live import dashboard
+    from ser_live.dashboard import DashboardView
+
+    renders = []
+    full_render = dashboard._status_panel
+    monkeypatch.setattr(dashboard, "_status_panel", lambda st: renders.append(1) or full_render(st))
+    state = _state(results)
+    kept = DashboardView(state, max_height=40)
+    console = Console(width=width, height=40, file=io.StringIO(), force_terminal=True, color_system="truecolor")
+    options = console.options.update(width=width)
+    steps = [(-59.3, 12.2), (-30.0, 12.9), (-17.9, 13.1), (-6.2, 14.0), (-0.1, 59.5), (-math.inf, 60.2),
+             (-45.5, 61.0), (-12.0, 61.9), (-3.0, 600.5), (-44.4, 601.0)]
+    for k, (level, stream_s) in enumerate(steps):
+        state.set_status(level_dbfs=level, stream_s=stream_s, vad_state="speech" if k % 4 else "silence")
+        if k == 7:
+            state.set_status(dropped_samples=9600, dropped_s=0.6)
+        n = len(renders)
+        got = console.render_lines(kept, options)
+        kept_renders = len(renders) - n
+        assert got == console.render_lines(DashboardView(state, max_height=40), options), (level, stream_s)
+        if k in (2, 3, 6):  # only the level and the clock (of the same width) changed
+            assert kept_renders == 0, k

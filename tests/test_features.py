@@ -328,3 +328,56 @@ def test_named_columns_keep_their_values_on_a_real_file(ravdess_root):
     assert len(v) == 4729
     for name, value in expected.items():
         assert v[name] == pytest.approx(value, rel=1e-4, abs=1e-4), name
+
+
+def test_cumulative_power_sums_bins_as_cumsum_does_to_the_bit():
+    """The extractor's partial cumulative sums (``_CumulativePower``, used when no roll-off
+    is read) equal ``np.cumsum(power, axis=1)`` bit for bit, for one frame and many."""
+    from ser_live.features.framewise import _CumulativePower
+
+    rng = np.random.default_rng(0)
+    for n_t in (1, 2, 3, 5, 17, 398, 1001):
+        for n_bins in (1, 2, 9, 513):
+            power = rng.standard_normal((n_t, n_bins)).astype(np.float32) ** 2
+            power *= rng.uniform(1e-6, 1e3, size=(n_t, 1)).astype(np.float32)
+            cum, lazy = np.cumsum(power, axis=1), _CumulativePower(power)
+            for i in (0, n_bins // 3, n_bins // 2, n_bins - 1, -1):
+                assert np.array_equal(lazy[:, i], cum[:, i]), (n_t, n_bins, i)
+            assert lazy[:, -1:].shape == (n_t, 1) and np.array_equal(lazy[:, -1:], cum[:, -1:])
+            if n_bins > 1:
+                with pytest.raises(IndexError):
+                    lazy[:, 0:2]
+
+
+def test_reused_scratch_buffers_leave_no_trace(angry_male, neutral_female):
+    """The per-thread FFT buffers are reused between utterances of any length and between
+    configurations: every extraction equals the one of a fresh process state."""
+    from ser_live.features import framewise
+
+    configs = [FeatureConfig(), FeatureConfig(win_length=320, voice_quality=True)]
+    inputs = [angry_male, neutral_female[:8000], angry_male[:30000]]
+    fresh = {}
+    for ci, cfg in enumerate(configs):
+        for yi, y in enumerate(inputs):
+            framewise._SCRATCH.__dict__.clear()
+            fresh[ci, yi] = FeatureExtractor(cfg).extract(y)
+    for _ in range(2):
+        for ci, cfg in enumerate(configs):
+            for yi, y in enumerate(inputs):
+                assert np.array_equal(FeatureExtractor(cfg).extract(y), fresh[ci, yi]), (ci, yi)
+
+
+def test_subsets_without_roll_offs_keep_their_values_to_the_bit(angry_male, neutral_female):
+    """Column subsets whose spectral rows need no roll-off take the partial cumulative sums
+    (band energies, entropy, the voice group's alpha ratio): the same values as the full
+    extraction, for the band-energy, entropy and voice columns alone and together."""
+    full = FeatureExtractor(FeatureConfig(voice_quality=True))
+    names = full.feature_names()
+    pick = lambda *prefixes: np.array([i for i, n in enumerate(names) if n.startswith(prefixes)])
+    subsets = [pick("band250_650_db", "band1000_4000_db"), pick("entropy"), pick("alpha_ratio", "hammarberg"),
+               pick("band1000_4000_db_d", "centroid", "alpha_ratio_db_voiced", "jitter")]
+    for y in (angry_male, neutral_female, neutral_female[:3000]):
+        want = full.extract(y)
+        for cols in subsets:
+            got = full.for_columns(cols).extract(y)
+            assert np.array_equal(got[cols], want[cols])

@@ -171,10 +171,11 @@ class FeatureExtractor:
 
     def _normalize_level(self, y: np.ndarray) -> np.ndarray:
         cfg = self.config
-        frames = _frames(y, cfg.win_length, cfg.hop_length)
-        rms = np.sqrt(np.mean(frames**2, axis=1))
+        # frames of the squared signal: the same squares, each row summed as the rows of
+        # frames**2 are (contiguous runs of win_length), without squaring overlaps again
+        rms = np.sqrt(np.mean(_frames(y * y, cfg.win_length, cfg.hop_length), axis=1))
         loud = loud_frame_level(rms)  # the loud-frame speech level (ser_live.levels)
         if loud < 1e-5:  # digital silence or near it: leave as is
             return y
         gain = (10.0 ** (cfg.target_level_dbfs / 20.0)) / loud
-        return (y * np.float32(gain)).astype(np.float32)
+        return (y * np.float32(gain)).astype(np.float32, copy=False)

@@ -4,6 +4,7 @@ references [1]_-[6]_ there), and the eGeMAPS-like voice descriptors."""
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 
@@ -152,6 +153,67 @@ def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(y, win_length)[::hop_length][:n_frames]
 
 
+_SCRATCH = threading.local()
+
+#: Longest utterance (frames) whose scratch buffers a thread keeps between calls (20 s:
+#: 8 + 8 MB at n_fft 1024); longer ones get fresh buffers.
+_SCRATCH_MAX_FRAMES = 2000
+
+
+def _scratch(name: str, n_t: int, n_cols: int, dtype: type) -> np.ndarray:
+    """A per-thread buffer of zeros, shape (n_t, n_cols), reused by the next call.
+
+    Callers write only the parts they overwrite on every call (the windowed frames of the
+    zero-padded FFT input; the real parts of the complex power spectrum), so the rest
+    stays 0: allocating and zeroing 1.6 MB per 4 s utterance cost more than the writes.
+    A work buffer the caller overwrites whole holds whatever the last call left. Each name
+    is one buffer: a caller must be done with it before the next call asks for it again.
+    """
+    if n_t > _SCRATCH_MAX_FRAMES:
+        return np.zeros((n_t, n_cols), dtype=dtype)
+    buf = getattr(_SCRATCH, name, None)
+    if buf is None or buf.shape[1] != n_cols or buf.shape[0] < n_t or buf.dtype != dtype:
+        buf = np.zeros((max(n_t, 500), n_cols), dtype=dtype)
+        setattr(_SCRATCH, name, buf)
+    return buf[:n_t]
+
+
+class _CumulativePower:
+    """``np.cumsum(power, axis=1)`` for the few bins a caller reads, without the rest.
+
+    Indexed as the array it stands for, ``cum[:, i]`` (float32, shape (n_frames,)) or
+    ``cum[:, i:i + 1]`` (shape (n_frames, 1)); each bin is summed on first use. The sums
+    run over bins in order, one frame per lane (``np.add.reduce`` along the first axis of
+    the transposed power spectrum adds its rows one after another), so every value equals
+    ``np.cumsum``'s, which also adds bin after bin, to the bit (``tests/test_features.py``).
+    With a single frame that reduction would run along contiguous memory, where NumPy sums
+    pairwise, so one frame takes ``np.cumsum`` itself.
+    """
+
+    def __init__(self, power: np.ndarray) -> None:
+        self.n_bins = power.shape[1]
+        self.by_bin = np.ascontiguousarray(power.T)  # (n_bins, n_frames)
+        self._memo: dict[int, np.ndarray] = {}
+        if power.shape[0] < 2:
+            self._memo = dict(enumerate(np.cumsum(power, axis=1).T))
+
+    def __getitem__(self, key: tuple) -> np.ndarray:
+        if not (isinstance(key, tuple) and len(key) == 2 and key[0] == slice(None)):
+            raise IndexError("only cum[:, i] and cum[:, i:i + 1] are supported")
+        k = key[1]
+        if isinstance(k, slice):
+            start, stop, step = k.indices(self.n_bins)
+            if stop - start != 1 or step != 1:
+                raise IndexError("only cum[:, i] and cum[:, i:i + 1] are supported")
+            return self[:, start][:, None]
+        i = int(k) % self.n_bins if -self.n_bins <= int(k) < self.n_bins else None
+        if i is None:
+            raise IndexError(f"bin {k} out of range for {self.n_bins} bins")
+        if i not in self._memo:
+            self._memo[i] = np.add.reduce(self.by_bin[: i + 1], axis=0)
+        return self._memo[i]
+
+
 #: Descriptor groups :func:`framewise_descriptors` can leave out (``need``); the others
 #: (``mfcc``, ``logmel``, ``energy``, ``pitch``, ``voice``) cost little beyond what the rest
 #: needs anyway.
@@ -192,11 +254,18 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     n_t = frames.shape[0]
     # windowed frames written straight into a zero-padded buffer: the same transform as
     # rfft(frames * window, n=n_fft), without the copy scipy makes to pad each row
-    padded = np.zeros((n_t, cfg.n_fft), dtype=np.float32)
+    # (its columns from win_length on are never written: they stay 0)
+    padded = _scratch(f"padded{cfg.win_length}", n_t, cfg.n_fft, np.float32)
     np.multiply(frames, analysis.window, out=padded[:, : cfg.win_length])
     spec = _rfft(padded)  # (T, n_bins) complex64
     del padded
-    power = spec.real * spec.real + spec.imag * spec.imag  # (T, n_bins) float32
+    # power = re*re + im*im (each product rounded to float32, then the sum: the same
+    # operations as spec.real * spec.real + spec.imag * spec.imag), squaring the
+    # interleaved (re, im) pairs in place
+    ri = spec.view(np.float32)  # (T, 2 * n_bins): re, im, re, im, ...
+    np.multiply(ri, ri, out=ri)
+    power = np.add(ri[:, 0::2], ri[:, 1::2])  # (T, n_bins) float32, C-contiguous
+    del spec, ri
 
     # --- mel and MFCC (rows = coefficients, columns = frames); deltas of every descriptor
     # are taken in pooling (see _layout)
@@ -207,7 +276,11 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     out = {"mfcc": mfcc, "logmel": logmel}
     if wants("chroma"):
         out["chroma"] = _chroma(power, analysis)
-    cum = np.cumsum(power, axis=1) if wants("spectral") or cfg.voice_quality else None
+    cum = None
+    if wants("spectral") or cfg.voice_quality:
+        # the roll-offs read the whole cumulative sum; the rest only a few of its bins
+        rolloffs = wants("spectral") and (spectral_rows is None or any(2 + i in spectral_rows for i in range(len(_ROLLOFF_POINTS))))
+        cum = np.cumsum(power, axis=1) if rolloffs else _CumulativePower(power)
     if wants("spectral"):
         out["spectral"] = _spectral(power, cum, mel, logmel, analysis, spectral_rows)
     if wants("contrast"):
@@ -216,21 +289,26 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     # --- energy and zero-crossing rate from the same frames
     rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
     rms_db = 20.0 * np.log10(np.maximum(rms, np.float32(1e-5)))
-    # zero-crossing rate: sign changes between consecutive samples, counted once along the
-    # (zero-padded) signal and per frame as differences of their running count
+    # zero-crossing rate: sign changes between consecutive samples, found once along the
+    # (zero-padded) signal; a frame's count is the number of them between its first and
+    # last sample (positions sorted, so two binary searches)
     win, hop = frames.shape[1], cfg.hop_length
     signs = np.zeros((n_t - 1) * hop + win, dtype=bool)
     np.signbit(y, out=signs[: y.shape[0]])
-    changes = np.zeros(signs.shape[0], dtype=np.int64)
-    np.cumsum(signs[1:] != signs[:-1], out=changes[1:])
+    changes_at = np.flatnonzero(signs[1:] != signs[:-1])  # change between samples i and i + 1
     starts = np.arange(n_t) * hop
-    zcr = (changes[starts + win - 1] - changes[starts]) / np.float32(win - 1)
+    n_changes = np.searchsorted(changes_at, starts + win - 1) - np.searchsorted(changes_at, starts)
+    zcr = n_changes / np.float32(win - 1)
     energy = np.vstack([rms_db, zcr])
 
     # --- pitch and voicing: autocorrelation = inverse FFT of the power spectrum
     # (Wiener-Khinchin), divided by the window's own autocorrelation [6]
-    # (a complex64 input spares scipy its slower real-to-complex conversion; same values)
-    ac = _irfft(power.astype(np.complex64), cfg.n_fft)[:, : analysis.lag_max + 2]
+    # (a complex64 input spares scipy its slower real-to-complex conversion, same values:
+    # power + 0j, written into a buffer whose imaginary parts are never written, so stay 0)
+    power_c = _scratch("power_c", n_t, power.shape[1], np.complex64)
+    power_c.view(np.float32)[:, 0::2] = power
+    ac = _irfft(power_c, cfg.n_fft)[:, : analysis.lag_max + 2]
+    del power_c
     nac = ac / np.maximum(ac[:, :1], np.float32(_EPS))
     nac *= analysis.inv_window_ac
     lo, hi = analysis.lag_min, analysis.lag_max
@@ -302,8 +380,9 @@ def _spectral(power: np.ndarray, cum: np.ndarray, mel: np.ndarray, logmel: np.nd
         first = np.where(reached[rows, first], first, analysis.n_bins - 1)  # none reached: last bin
         rolloffs.append(analysis.freqs[first])
     # spectral entropy (bits, normalised to 0..1) of the power distribution over bins
-    pnorm = power / total
-    plogp = pnorm + np.float32(_EPS)
+    # (into mag's memory, no longer read, and a per-thread buffer: no 0.8 MB allocations)
+    pnorm = np.divide(power, total, out=mag)
+    plogp = np.add(pnorm, np.float32(_EPS), out=_scratch("work", n_t, power.shape[1], np.float32))
     np.log2(plogp, out=plogp)
     plogp *= pnorm
     entropy = -plogp.sum(axis=1) / np.float32(np.log2(analysis.n_bins))
@@ -388,7 +467,11 @@ def voice_descriptors(
     (a1, b1), (a2, b2) = analysis.alpha_bands
     alpha = 10.0 * np.log10((band_energy(a1, b1) + eps) / (band_energy(a2, b2) + eps))
     (a1, b1), (a2, b2) = analysis.hammarberg_bands
-    hammarberg = 10.0 * np.log10((power[:, a1:b1].max(axis=1) + eps) / (power[:, a2:b2].max(axis=1) + eps))
+    if isinstance(cum, _CumulativePower):  # the same maxima, read along contiguous rows
+        top1, top2 = cum.by_bin[a1:b1].max(axis=0), cum.by_bin[a2:b2].max(axis=0)
+    else:
+        top1, top2 = power[:, a1:b1].max(axis=1), power[:, a2:b2].max(axis=1)
+    hammarberg = 10.0 * np.log10((top1 + eps) / (top2 + eps))
     slopes = [(10.0 * np.log10(power[:, a:b] + eps)) @ w for a, b, w in analysis.slope_bands]
     bin_hz = analysis.freqs[1]
     rows = np.arange(power.shape[0])[:, None]
