@@ -107,7 +107,7 @@ def test_live_matches_offline_on_the_same_speech(scored: dict) -> None:
 def test_revised_results_take_each_utterance_s_last_revision(tmp_path: Path) -> None:
     """The harness reads the ``--revisions`` lines: each result gets the probabilities of the
     last revision that re-scored it; a result never revised stays as shown."""
-    import json
+    from ser_live.jsonl import json_line
 
     def rec(i: int, lab: str) -> dict:
         return {"index": i, "start_s": i, "end_s": i + 0.5, "label": lab, "probabilities": {lab: 1.0}}
@@ -117,7 +117,7 @@ def test_revised_results_take_each_utterance_s_last_revision(tmp_path: Path) -> 
             {"kind": "revision", "index": 2, "session_utterances": 3,
              "results": [rec(0, "angry") | {"noise_branch": True}, rec(1, "happy")]}]
     jsonl = tmp_path / "r.jsonl"
-    jsonl.write_text("".join(json.dumps(x) + "\n" for x in [shown[0], shown[1], revs[0], shown[2], revs[1]]))
+    jsonl.write_text("".join(json_line(x) for x in [shown[0], shown[1], revs[0], shown[2], revs[1]]))
     out = revised_results(shown, jsonl)
     assert [r["label"] for r in out] == ["angry", "happy", "angry"] and out[0]["noise_branch"] is True
     assert shown[0]["label"] == "sad"  # the records as shown are not changed
