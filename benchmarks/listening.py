@@ -382,10 +382,10 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
              "target": f"<= {e['target_ms']} ms", "met": None if p95 is None else p95 <= e["target_ms"]}]
     for r in res["runs"]:
         rows.append({"metric": f"CPU while listening: {r['name']}", "value": r["cpu_pct_core"], "unit": "% of a core",
-                     "target": "<= 5 %", "met": None if r["cpu_pct_core"] is None else r["cpu_pct_core"] <= 5.0})
+                     "target": "<= 3 %", "met": None if r["cpu_pct_core"] is None else r["cpu_pct_core"] <= 3.0})
     peak = max((r["peak_rss_mb"] for r in res["runs"] if r["peak_rss_mb"] is not None), default=None)
     rows.append({"metric": "peak RSS while listening (max over runs)", "value": peak, "unit": "MB",
-                 "target": "<= 200 MB", "met": None if peak is None else peak <= 200.0})
+                 "target": "<= 150 MB", "met": None if peak is None else peak <= 150.0})
     return rows
 
 
