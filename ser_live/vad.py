@@ -151,10 +151,13 @@ class VadConfig:
       stops the VAD calling digital silence (-100 dBFS) speech.
     * ``vad_target_dbfs=-26``, ``max_vad_gain_db=12``: the **VAD input gain** (module
       docstring). At -40 dBFS the WebRTC VAD drops the soft first and last frames of words
-      that it keeps at -20 dBFS, so pauses inside a sentence outgrow the hangover: 10 EmoDB
-      speakers (188 sentences, 1 s pauses, over digital silence) gave 214 utterances at
-      -40 dBFS against 194 at -20 dBFS; with the gain 199 (196 with up to 20 dB). Louder
-      speech than -26 dBFS (the level ``benchmarks.vad_noise`` speaks at) is not touched.
+      that it keeps at -20 dBFS, so pauses inside a sentence outgrow the hangover: live, 10
+      EmoDB speakers (188 sentences, 1 s pauses, over digital silence) gave 214 results at
+      -40 dBFS against 194 at -20 dBFS; with the gain 199 (``python -m
+      benchmarks.live_offline``, docs/experiments.md). Speech louder than -26 dBFS (the
+      level ``benchmarks.vad_noise`` speaks at) is not touched. Over a noise floor the
+      splits are the floor masking the soft parts of words (a real pause for any VAD), and
+      the gain changes little.
       12 dB, not 20: a -35 dBFS-peak speaker over pink noise at -60 dBFS got, at 15-20 dB,
       one utterance that started in a pause (the amplified noise) and ran into the next
       sentence; at 12 dB none. ``max_vad_gain_db=0`` is the segmenter before the gain.
