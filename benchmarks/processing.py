@@ -10,6 +10,11 @@ the calling thread, and the ratio. Optionally the tutorial is timed again in a f
 (:mod:`benchmarks.child_tutorial`) with the default runtime settings a tutorial script has.
 For a model with a noise branch (:mod:`ser_live.route`) the 4 s utterances are timed again
 mixed with pink noise at 10 dB SNR, where the branch's classifier runs instead of the main one.
+Speaker turns (``ser-live --speakers 2``, issue 25's "live budget": p95 within 1 ms of the same
+build without them) are timed on the same 4 s utterances as one long run, each utterance
+through the worker's two code paths in turn: :func:`ser_live.offline.classify_utterance` with
+the run's one session, and :func:`ser_live.offline.classify_turn` (the wider extraction with the
+speaker embedding's columns, attribution and re-clustering, the speaker's session).
 """
 
 from __future__ import annotations
@@ -107,7 +112,8 @@ def run(ctx: BenchContext, *, seed: int = 0) -> dict[str, Any]:
         of the calling thread), ``features``, ``classify``, ``tutorial``, ``tutorial_cpu``, and
         ``ratio_p50`` / ``ratio_p95`` (tutorial / ours); for 4 s also ``ours_denoise``,
         ``denoise`` (with noisereduce), ``ours_noisy``, ``classify_noisy`` and
-        ``noise_branch_fraction`` (a model with a noise branch); plus feature counts.
+        ``noise_branch_fraction`` (a model with a noise branch), ``one_session`` and
+        ``speaker_turns`` (a model with a session normaliser); plus feature counts.
     """
     sizes, model = ctx.sizes, ctx.model
     rav, emo = ctx.corpora.ravdess_paths, ctx.corpora.emodb_paths
@@ -168,6 +174,7 @@ def run(ctx: BenchContext, *, seed: int = 0) -> dict[str, Any]:
                     fn(x, rec[d])
     den = _time_denoise(model, utts.get(4.0, []), repeats=sizes.repeats)
     den.update(_time_noise_branch(model, utts.get(4.0, []), repeats=sizes.repeats, seed=seed))
+    den.update(_time_speaker_turns(model, utts.get(4.0, [])))
     branch_flags = den.pop("noise_branch", [])
     alone: dict[str, list[float]] = {}
     if sizes.tutorial_default_runtime:
@@ -230,6 +237,43 @@ def _time_noise_branch(model: Any, utts: Sequence[np.ndarray], *, repeats: int, 
             out["ours_noisy"].append((t2 - t0) * 1e3)
             out["classify_noisy"].append((t2 - t1) * 1e3)
             out["noise_branch"].append(1.0 if pred.noise_branch else 0.0)
+    return out
+
+
+#: Utterances of the speaker-turns run: the assigner re-clusters the embeddings it keeps (up to
+#: 200), so its cost grows with the run; 120 puts most of the timed utterances past 60.
+TURNS_RUN_UTTERANCES: int = 120
+
+
+def _time_speaker_turns(model: Any, utts: Sequence[np.ndarray], *,
+                        n_utterances: int = TURNS_RUN_UTTERANCES) -> dict[str, list[float]]:
+    """Milliseconds per utterance (CPU time of the calling thread, as the worker thread spends
+    it; wall time on a shared machine moves more with the other jobs than with the
+    difference measured here) of one run of ``n_utterances`` (the 4 s utterances
+    cycled), each through both worker paths in turn: ``one_session`` (features, the run's one
+    session, classification) and ``speaker_turns`` (features with the embedding's columns,
+    attribution to one of at most 2 speakers, that speaker's session, classification; the
+    :class:`~ser_live.speakers.SpeakerSessions` of ``ser-live --speakers 2``). Empty for a model
+    without a session normaliser or without utterances."""
+    if getattr(model, "normalizer", None) is None or not utts:
+        return {}
+    from ser_live.offline import classify_turn, classify_utterance
+    from ser_live.speakers import SpeakerSessions
+
+    progress(f"processing: timing speaker turns (--speakers 2) on a run of {n_utterances} utterances of 4 s")
+    one, turns = model.new_session(), SpeakerSessions(model, max_speakers=2)
+    classify_turn(model, utts[0], SpeakerSessions(model, max_speakers=2))  # warm the wider extractor
+    tt = time.thread_time
+    out: dict[str, list[float]] = {"one_session": [], "speaker_turns": []}
+    for i in range(n_utterances):
+        x = utts[i % len(utts)]
+        t0 = tt()
+        classify_utterance(model, x, one)
+        t1 = tt()
+        classify_turn(model, x, turns)
+        t2 = tt()
+        out["one_session"].append((t1 - t0) * 1e3)
+        out["speaker_turns"].append((t2 - t1) * 1e3)
     return out
 
 
@@ -307,6 +351,10 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         if b4.get("ours_denoise_ms"):
             rows.append({"metric": "processing p95, 4 s utterance with --denoise (denoise + features + SVM, wall)",
                          "value": b4["ours_denoise_ms"]["p95"], "unit": "ms", "target": "(cost of --denoise)", "met": None})
+        if b4.get("speaker_turns_ms"):
+            extra = round(b4["speaker_turns_ms"]["p95"] - b4["one_session_ms"]["p95"], 2)
+            rows.append({"metric": "speaker turns (--speakers 2): p95 minus the same run's one-session p95, 4 s, thread CPU",
+                         "value": extra, "unit": "ms", "target": "<= 1 ms (issue 25)", "met": extra <= 1.0})
         if b4.get("ratio_default_runtime_p50") is not None:
             rows.append({"metric": "speed-up vs tutorial as a tutorial script runs it (default runtime), 4 s p50",
                          "value": b4["ratio_default_runtime_p50"], "unit": "x", "target": "(context)", "met": None})
@@ -355,4 +403,12 @@ def markdown(res: dict[str, Any]) -> list[str]:
                 ["10 dB SNR pink noise (features + noise-branch SVM)", b4["ours_noisy_ms"]["n"], f"{b4['ours_noisy_ms']['p50']:.2f}",
                  f"{b4['ours_noisy_ms']['p95']:.2f}", f"{b4['classify_noisy_ms']['p50']:.2f}"]]
         lines += md_table(["", "n", "p50", "p95", "classify p50"], rows)
+    b4 = next((b for b in res["buckets"] if b["duration_s"] == 4.0 and b.get("speaker_turns_ms")), None)
+    if b4:
+        one, turns = b4["one_session_ms"], b4["speaker_turns_ms"]
+        lines += ["", "### Speaker turns (4 s utterances, ms, CPU time of the thread)", "",
+                  f"One run of {turns['n']} utterances, each through both worker paths in turn.", ""]
+        rows = [["one session (--speakers 1)", one["n"], f"{one['p50']:.2f}", f"{one['p95']:.2f}"],
+                ["speaker turns (--speakers 2)", turns["n"], f"{turns['p50']:.2f}", f"{turns['p95']:.2f}"]]
+        lines += md_table(["", "n", "p50", "p95"], rows)
     return lines

@@ -30,6 +30,14 @@ The rules, with ``W``, ``P``, ``H`` the start window, pre-roll and hangover in f
   least ``gate_margin_db`` above the tracked noise floor and at least ``min_speech_dbfs``
   (see :class:`VadConfig`); the floor is a low percentile of the frame levels of the last
   ``noise_window_s``, the current frame included.
+* **VAD input gain**: the WebRTC VAD is not level-invariant (quiet speech loses its soft
+  onsets and endings, so pauses between words grow past the hangover and sentences split).
+  The VAD therefore hears each frame amplified by ``vad_target_dbfs`` minus the loud-frame
+  level of the last 3 s of voiced frames (:data:`VOICED_HISTORY_S`), clipped to
+  ``[0, max_vad_gain_db]`` dB and to int16 full scale; 0 dB until a first frame is voiced,
+  and 0 dB for speech at or above ``vad_target_dbfs``. Only the VAD hears the gain: levels,
+  the noise floor, the gate and the emitted samples are those of the input.
+  :func:`speech_span` (the trimming of training files) runs without it.
 * **gaps**: frames must follow each other (``start_sample`` advancing by one frame). When
   samples are missing (an overrun of the ring buffer), the missing audio is treated as the
   end of the utterance in progress: it is closed at the last sample received (the minimum
@@ -54,14 +62,14 @@ import logging
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import webrtcvad
 
 from .audiofile import SAMPLE_RATE_HZ, to_int16
-from .levels import loud_frame_level
+from .levels import LOUD_FRAME_PERCENTILE, loud_frame_level
 from .types import Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,6 +89,9 @@ __all__ = [
     "CLIP_WINDOW_S",
     "PartialConfig",
     "InProgressTap",
+    "VOICED_HISTORY_S",
+    "TRIM_IGNORED_FIELDS",
+    "trim_settings",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,6 +104,11 @@ CLIP_WINDOW_S: float = 1.0
 
 _VAD_RATES_HZ = (8000, 16000, 32000, 48000)
 _FULL_SCALE_SQ = 32768.0 * 32768.0
+#: Voiced frames (s) whose loud-frame level sets the VAD input gain (module docstring).
+VOICED_HISTORY_S: float = 3.0
+#: :class:`VadConfig` fields that do not change :func:`speech_span` (it runs without the VAD
+#: input gain), left out of the keys of caches of trimmed training audio (:func:`trim_settings`).
+TRIM_IGNORED_FIELDS: tuple[str, ...] = ("vad_target_dbfs", "max_vad_gain_db")
 
 
 @dataclass
@@ -133,6 +149,18 @@ class VadConfig:
       margin gated the soft ends of words at 10 dB SNR and split utterances (35 of 40
       matched), 3 dB matched 39; -80 dBFS keeps a -35 dBFS-peak speaker's soft frames and
       stops the VAD calling digital silence (-100 dBFS) speech.
+    * ``vad_target_dbfs=-26``, ``max_vad_gain_db=12``: the **VAD input gain** (module
+      docstring). At -40 dBFS the WebRTC VAD drops the soft first and last frames of words
+      that it keeps at -20 dBFS, so pauses inside a sentence outgrow the hangover: live, 10
+      EmoDB speakers (188 sentences, 1 s pauses, over digital silence) gave 214 results at
+      -40 dBFS against 194 at -20 dBFS; with the gain 199 (``python -m
+      benchmarks.live_offline``, docs/experiments.md). Speech louder than -26 dBFS (the
+      level ``benchmarks.vad_noise`` speaks at) is not touched. Over a noise floor the
+      splits are the floor masking the soft parts of words (a real pause for any VAD), and
+      the gain changes little.
+      12 dB, not 20: a -35 dBFS-peak speaker over pink noise at -60 dBFS got, at 15-20 dB,
+      one utterance that started in a pause (the amplified noise) and ran into the next
+      sentence; at 12 dB none. ``max_vad_gain_db=0`` is the segmenter before the gain.
 
     Every millisecond value is rounded to whole frames. Each field is also a command-line
     option (:func:`add_vad_arguments`): ``--hangover-ms`` etc.
@@ -189,6 +217,14 @@ class VadConfig:
         default=-80.0,
         metadata={"help": "a frame quieter than this (dBFS RMS) is never voiced; also the gate in digital silence"},
     )
+    vad_target_dbfs: float = field(
+        default=-26.0,
+        metadata={"help": "speech quieter than this (dBFS, loud-frame) is amplified for the WebRTC VAD only"},
+    )
+    max_vad_gain_db: float = field(
+        default=12.0,
+        metadata={"help": "most gain (dB) the WebRTC VAD's input gets for quiet speech; 0 turns it off"},
+    )
 
     def validate(self) -> "VadConfig":
         """Check every field; return ``self``.
@@ -234,6 +270,10 @@ class VadConfig:
             errors.append(f"gate_margin_db must be finite (got {self.gate_margin_db})")
         if not math.isfinite(self.min_speech_dbfs):
             errors.append(f"min_speech_dbfs must be finite (got {self.min_speech_dbfs})")
+        if not math.isfinite(self.vad_target_dbfs):
+            errors.append(f"vad_target_dbfs must be finite (got {self.vad_target_dbfs})")
+        if not 0.0 <= self.max_vad_gain_db <= 60.0:
+            errors.append(f"max_vad_gain_db must be in [0, 60] (got {self.max_vad_gain_db})")
         if errors:
             raise ValueError("invalid VAD settings: " + "; ".join(errors))
         return self
@@ -275,6 +315,9 @@ class Segmenter:
     speech_level_dbfs : float
         Loud-frame level of the last utterance emitted: the 90th percentile of its voiced
         frames' RMS levels (dBFS); ``LEVEL_FLOOR_DBFS`` before the first utterance.
+    vad_gain_db : float
+        Gain (dB, 0 to ``max_vad_gain_db``) the WebRTC VAD hears the next frame with (the
+        VAD input gain, module docstring).
 
     Raises
     ------
@@ -316,6 +359,10 @@ class Segmenter:
         self._clip_counts: deque[int] = deque(maxlen=max(1, round(CLIP_WINDOW_S * 1000.0 / cfg.frame_ms)))
         self._clip_total = 0
         self._utt_levels: list[float] = []
+        # VAD input gain: levels (dBFS) of the last voiced frames
+        self._voiced_levels = np.empty(max(1, round(VOICED_HISTORY_S * 1000.0 / cfg.frame_ms)), np.float64)
+        self._n_voiced_levels = 0
+        self.vad_gain_db = 0.0
 
         self.state = "silence"
         self.level_dbfs = LEVEL_FLOOR_DBFS
@@ -379,6 +426,18 @@ class Segmenter:
         self._clip_total += clipped
         self.clipped_fraction = self._clip_total / (len(cc) * fl)
         return level >= cfg.min_speech_dbfs and level >= self.noise_floor_dbfs + cfg.gate_margin_db
+
+    def _track_vad_gain(self, level: float) -> None:
+        """Add a voiced frame's level (dBFS); set :attr:`vad_gain_db` from the loud-frame
+        level of the last :data:`VOICED_HISTORY_S` of voiced frames."""
+        cfg = self.config
+        ring = self._voiced_levels
+        ring[self._n_voiced_levels % len(ring)] = level
+        self._n_voiced_levels += 1
+        n = min(self._n_voiced_levels, len(ring))
+        k = int(LOUD_FRAME_PERCENTILE / 100.0 * (n - 1) + 0.5)
+        est = float(np.partition(ring[:n], k)[k])
+        self.vad_gain_db = min(cfg.max_vad_gain_db, max(0.0, cfg.vad_target_dbfs - est))
 
     def _close(self, end_sample: int, *, cut_at_max: bool) -> list[Utterance]:
         frames = self._frames
@@ -454,10 +513,16 @@ class Segmenter:
 
         loud = self._track_level(frame)
         # The VAD hears every frame, gated or not, so its adaptation does not depend on the gate.
-        voiced = self._vad.is_speech(frame.tobytes(), self.sample_rate_hz, fl)
+        heard = frame
+        if self.vad_gain_db > 0.0:
+            g = 10.0 ** (self.vad_gain_db / 20.0)
+            heard = np.clip(frame.astype(np.float32) * np.float32(g), -32768.0, 32767.0).astype(np.int16)
+        voiced = self._vad.is_speech(heard.tobytes(), self.sample_rate_hz, fl)
         if voiced and not loud:
             self.n_gated_frames += 1
             voiced = False
+        if voiced and self.config.max_vad_gain_db > 0.0:
+            self._track_vad_gain(self.level_dbfs)
         self.n_frames += 1
         if voiced:
             self.n_voiced_frames += 1
@@ -741,16 +806,21 @@ def speech_span(
 ) -> tuple[int, int] | None:
     """Where speech is in a recording, as the live segmenter would cut it.
 
-    Runs :func:`segment_signal` with the maximum length disabled and returns the start of
-    the first utterance and the end of the last (pre-roll and hangover included). Used to
-    trim training files exactly as live audio is trimmed.
+    Runs :func:`segment_signal` with the maximum length and the VAD input gain disabled
+    and returns the start of the first utterance and the end of the last (pre-roll and
+    hangover included). Used to trim training files as live audio is trimmed. Without the
+    gain the trim of a training file does not depend on ``vad_target_dbfs`` and
+    ``max_vad_gain_db`` (:data:`TRIM_IGNORED_FIELDS`), so cached trimmed features stay
+    valid; a file quieter than ``vad_target_dbfs`` may lose a soft first or last frame or
+    two that live would keep.
 
     Parameters
     ----------
     y : np.ndarray, float32 in [-1, 1] or int16, shape (n_samples,)
         Mono audio at ``sample_rate_hz``.
     config : VadConfig, optional
-        Parameters (``max_utterance_s`` is ignored); defaults when None.
+        Parameters (``max_utterance_s``, ``vad_target_dbfs`` and ``max_vad_gain_db`` are
+        ignored); defaults when None.
     sample_rate_hz : int, default 16000
 
     Returns
@@ -758,11 +828,22 @@ def speech_span(
     (int, int) or None
         ``(start_sample, end_sample)``, end exclusive; None when no utterance is found.
     """
-    cfg = replace(config if config is not None else VadConfig(), max_utterance_s=math.inf)
+    cfg = replace(config if config is not None else VadConfig(), max_utterance_s=math.inf, max_vad_gain_db=0.0)
     utts = segment_signal(y, config=cfg, sample_rate_hz=sample_rate_hz)
     if not utts:
         return None
     return utts[0].start_sample, utts[-1].end_sample
+
+
+def trim_settings(config: VadConfig) -> dict:
+    """The settings that decide :func:`speech_span`: ``asdict(config)`` without
+    :data:`TRIM_IGNORED_FIELDS`, for the keys of caches of trimmed training audio.
+
+    Returns
+    -------
+    dict of str to int or float
+    """
+    return {k: v for k, v in asdict(config).items() if k not in TRIM_IGNORED_FIELDS}
 
 
 def iter_utterances(

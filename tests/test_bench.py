@@ -78,6 +78,14 @@ def test_quick_processing_section_writes_json_and_markdown_with_real_numbers(dat
     assert b4["ours_noisy_ms"]["n"] == b4["classify_noisy_ms"]["n"] == 2 and _positive(b4["ours_noisy_ms"]["p50"])
     assert b4["noise_branch_fraction"] == 1.0  # both went to the branch
     assert f"| 10 dB SNR pink noise (features + noise-branch SVM) | 2 | {b4['ours_noisy_ms']['p50']:.2f} |" in md
+    # speaker turns (--speakers 2) on one long run of the same utterances: the wider extraction
+    # and the attribution cost thread CPU on top of the one-session path
+    one, turns = b4["one_session_ms"], b4["speaker_turns_ms"]
+    assert one["n"] == turns["n"] == 120
+    assert turns["p50"] > one["p50"] > 0
+    row = next(x for x in res["summary"] if x["metric"].startswith("speaker turns (--speakers 2)"))
+    assert row["value"] == round(turns["p95"] - one["p95"], 2)
+    assert f"| speaker turns (--speakers 2) | 120 | {turns['p50']:.2f} | {turns['p95']:.2f} |" in md
 
 
 @pytest.mark.slow

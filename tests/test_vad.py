@@ -90,7 +90,9 @@ def test_every_field_is_a_cli_option_with_units_and_defaults():
 # ---------------------------------------------------------------------- real speech
 def test_session_of_four_files_gives_four_utterances_in_their_files(session):
     x, spans = session
-    cfg = VadConfig()
+    # The rules checked against the VAD's own decisions at the input's level: no VAD input
+    # gain (RAVDESS speaks below vad_target_dbfs; the gain is tested below).
+    cfg = VadConfig(max_vad_gain_db=0.0)
     utts = segment_signal(x, config=cfg)
     assert len(utts) == len(spans)
     flags = vad_flags(x)
@@ -259,13 +261,14 @@ def test_frames_must_be_whole_int16_and_in_order():
 def test_speech_span_ignores_max_length(session):
     x, spans = session
     a, b = spans[3]
-    (u,) = segment_signal(x[a:b])
+    no_gain = VadConfig(max_vad_gain_db=0.0)  # speech_span runs without the VAD input gain
+    (u,) = segment_signal(x[a:b], config=no_gain)
     assert speech_span(x[a:b]) == (u.start_sample, u.end_sample)
-    short_max = VadConfig(max_utterance_s=1.0)
+    short_max = VadConfig(max_utterance_s=1.0, max_vad_gain_db=0.0)
     assert len(segment_signal(x[a:b], config=short_max)) >= 2
     assert speech_span(x[a:b], config=short_max) == (u.start_sample, u.end_sample)
     # Over the whole session: from the first file's speech to the last file's.
-    first, *_, last = segment_signal(x)
+    first, *_, last = segment_signal(x, config=no_gain)
     assert speech_span(x) == (first.start_sample, last.end_sample)
 
 
@@ -280,3 +283,54 @@ def test_8khz_audio_is_cut_like_16khz(session):
     assert u8.sample_rate_hz == 8000 and len(u8.samples) == u8.end_sample - u8.start_sample
     assert u8.start_s == pytest.approx(u16.start_s, abs=0.09)
     assert u8.end_s == pytest.approx(u16.end_s, abs=0.09)
+
+
+# ---------------------------------------------------------------------- VAD input gain
+def test_vad_gain_leaves_loud_speech_alone(session):
+    """Speech above vad_target_dbfs gets no gain: the cut equals the cut without it."""
+    x, _ = session
+    loud = np.clip(x.astype(np.float64) * 4.0, -32768, 32767).astype(np.int16)  # +12 dB
+    seg = Segmenter(VadConfig())
+    utts = []
+    for i in range(0, len(loud) - FL + 1, FL):
+        utts += seg.process_frame(loud[i : i + FL], i)
+    utts += seg.flush()
+    off = segment_signal(loud, config=VadConfig(max_vad_gain_db=0.0))
+    assert seg.vad_gain_db == 0.0
+    assert [(u.start_sample, u.end_sample) for u in utts] == [(u.start_sample, u.end_sample) for u in off]
+
+
+def test_vad_gain_lets_quiet_speech_cut_like_loud_speech(session):
+    """The same session 20 dB quieter: with the gain its utterances keep their length; the
+    VAD alone at the lower level shortens them (soft first and last frames lost)."""
+    x, spans = session
+    loud = segment_signal(x, config=VadConfig(max_vad_gain_db=0.0))
+    quiet = (x.astype(np.float64) / 10.0).round().astype(np.int16)
+    seg = Segmenter(VadConfig())
+    gained = []
+    for i in range(0, len(quiet) - FL + 1, FL):
+        gained += seg.process_frame(quiet[i : i + FL], i)
+    gained += seg.flush()
+    plain = segment_signal(quiet, config=VadConfig(max_vad_gain_db=0.0))
+    assert len(loud) == len(gained) == len(spans)
+    assert 0.0 < seg.vad_gain_db <= VadConfig().max_vad_gain_db
+    dur = lambda us: sum(u.last_voiced_sample - u.start_sample for u in us)  # noqa: E731
+    assert dur(plain) < dur(gained)
+    # levels, the floor and the samples are the input's, not the VAD's amplified copy
+    for u in gained:
+        np.testing.assert_array_equal(u.samples, quiet[u.start_sample : u.end_sample])
+    assert seg.speech_level_dbfs < -40.0
+
+
+def test_speech_span_and_cache_keys_ignore_the_vad_gain(session):
+    from ser_live.vad import TRIM_IGNORED_FIELDS, trim_settings
+
+    x, _ = session
+    quiet = (x.astype(np.float64) / 10.0).round().astype(np.int16)
+    assert speech_span(quiet) == speech_span(quiet, config=VadConfig(max_vad_gain_db=0.0))
+    keys = trim_settings(VadConfig())
+    assert not set(TRIM_IGNORED_FIELDS) & set(keys) and "hangover_ms" in keys
+    with pytest.raises(ValueError, match="max_vad_gain_db"):
+        VadConfig(max_vad_gain_db=-1.0).validate()
+    with pytest.raises(ValueError, match="vad_target_dbfs"):
+        VadConfig(vad_target_dbfs=math.nan).validate()

@@ -54,7 +54,7 @@ import numpy as np
 
 from ser_live.audiofile import load_audio
 from ser_live.features import FeatureConfig, FeatureExtractor
-from ser_live.vad import VadConfig
+from ser_live.vad import VadConfig, trim_settings
 
 from .extract import _file_key, default_cache_dir, prepare_utterance
 
@@ -208,7 +208,7 @@ def fix_length(m: np.ndarray, n_frames: int) -> np.ndarray:
 
 
 def _cache_root(config: FeatureConfig, vad_config: VadConfig, cache_dir: Path | None) -> Path:
-    setup = {"logmel": config.to_dict(), "vad": asdict(vad_config)}
+    setup = {"logmel": config.to_dict(), "vad": trim_settings(vad_config)}
     key = hashlib.sha1(json.dumps(setup, sort_keys=True).encode()).hexdigest()[:16]
     return (Path(cache_dir) if cache_dir else default_cache_dir()) / f"logmel-{key}"
 

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -24,7 +23,7 @@ from joblib import Parallel, delayed
 from ser_live.audiofile import load_audio
 from ser_live.features import FeatureConfig, FeatureExtractor
 from ser_live.fsutil import atomic_writer
-from ser_live.vad import VadConfig, speech_span
+from ser_live.vad import VadConfig, speech_span, trim_settings
 
 from .augment import Augmentation
 from .peers import PEER_SETS, peer_features, peer_n_features
@@ -86,7 +85,7 @@ FEATURE_SETS: tuple[str, ...] = tuple(f.value for f in FeatureSet)
 
 
 def _setup_key(config: FeatureConfig, vad_config: VadConfig, aug: Augmentation | None, feature_set: str, denoise: bool = False) -> str:
-    d = {"features": config.to_dict(), "vad": asdict(vad_config), "aug": aug.key() if aug else None}
+    d = {"features": config.to_dict(), "vad": trim_settings(vad_config), "aug": aug.key() if aug else None}
     if denoise:  # only when on: older cache entries keep their keys
         d["denoise"] = True
     if feature_set != FeatureSet.SER_LIVE:

@@ -1,0 +1,116 @@
+"""``python -m benchmarks.vad_splits``: how the live segmenter cuts the live-vs-offline harness's
+sessions, without a model or a replay.
+
+Builds the same sessions as :mod:`benchmarks.live_offline` (held-out corpus speakers, 1 s pauses,
+each session scaled to a speech level over a noise floor), cuts each with
+:func:`ser_live.vad.segment_signal` (the :class:`~ser_live.vad.Segmenter` that live runs frame by
+frame) and matches the cuts to the played sentences with the harness's own
+:func:`~benchmarks.live_offline.match_results`. Prints per condition: sentences played, cuts,
+sentences split into two or more cuts, missed, merged, spurious cuts, and the share of sentences
+that got exactly one cut. Seconds per condition, so VAD settings (``--set hangover_ms=600``) can be
+compared before a replay that takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from typing import Any
+
+from benchmarks.live_offline import Condition, _parse_floor, match_results, speaker_session, speaker_sets
+from ser_live.vad import VadConfig, segment_signal
+
+SAMPLE_RATE = 16000
+
+
+def _vad_config(assignments: list[str]) -> VadConfig:
+    """A :class:`VadConfig` with ``field=value`` assignments applied.
+
+    Raises:
+        SystemExit: an unknown field or a value that does not parse as the field's type.
+    """
+    base = VadConfig()
+    changes: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(VadConfig)}
+    for text in assignments:
+        key, sep, value = text.partition("=")
+        if not sep or key not in names:
+            raise SystemExit(f"--set {text!r}: expected FIELD=VALUE with FIELD one of {sorted(names)}")
+        kind = type(getattr(base, key))
+        try:
+            changes[key] = kind(float(value)) if kind is int else kind(value)
+        except ValueError:
+            raise SystemExit(f"--set {text!r}: {value!r} is not a {kind.__name__}") from None
+    return dataclasses.replace(base, **changes)
+
+
+def count_cuts(corpus: str, *, levels: list[float], floors: list[str], speakers: int, per_class: int,
+               config: VadConfig) -> list[dict[str, Any]]:
+    """Cut every session of ``corpus`` at each level and floor; one row per condition.
+
+    Returns:
+        dicts with ``condition`` (str), ``played``, ``cuts``, ``split``, ``missed``, ``merged``,
+        ``spurious`` (int counts) and ``one_per_pct`` (float, % of played sentences with exactly
+        one cut).
+    """
+    sets = speaker_sets(corpus, per_class=per_class, speakers=speakers)
+    rows = []
+    for level in levels:
+        for floor in floors:
+            cond = Condition(level, _parse_floor(floor))
+            played = cuts = split = missed = merged = spurious = 0
+            for items in sets.values():
+                session = speaker_session([path for path, _ in items], cond)
+                utterances = segment_signal(session.samples, config=config)
+                results = [{"start_s": u.start_sample / SAMPLE_RATE, "end_s": u.end_sample / SAMPLE_RATE}
+                           for u in utterances]
+                matched = match_results([(s / SAMPLE_RATE, e / SAMPLE_RATE) for s, e in session.spans], results)
+                per_sentence = [len(found) for found in matched["assigned"]]
+                played += len(per_sentence)
+                cuts += len(results)
+                split += sum(n >= 2 for n in per_sentence)
+                missed += sum(n == 0 for n in per_sentence)
+                merged += matched["merged"]
+                spurious += matched["spurious"]
+            rows.append({"condition": cond.name, "played": played, "cuts": cuts, "split": split,
+                         "missed": missed, "merged": merged, "spurious": spurious,
+                         "one_per_pct": 100.0 * (played - split - missed) / max(played, 1)})
+    return rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks.vad_splits``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.vad_splits", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default="emodb", help="held-out corpus whose speakers make the sessions")
+    parser.add_argument("--speakers", type=int, default=10, help="at most this many speakers (default 10)")
+    parser.add_argument("--per-class", type=int, default=5, help="sentences per class and speaker (default 5)")
+    parser.add_argument("--levels", type=float, nargs="+", default=[-20.0, -30.0, -40.0], metavar="DBFS")
+    parser.add_argument("--floors", nargs="+", default=["silence", "pink:-60", "white:-50", "fan:-45"],
+                        metavar="FLOOR", help="'silence' or NOISE:DBFS with NOISE white, pink or fan")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="VadConfig fields to change, e.g. hangover_ms=600 max_vad_gain_db=0")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print one line per condition; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    config = _vad_config(args.set)
+    start = time.perf_counter()
+    rows = count_cuts(args.corpus, levels=args.levels, floors=args.floors, speakers=args.speakers,
+                      per_class=args.per_class, config=config)
+    print(f"{args.corpus}: {args.speakers} speakers at most, {args.per_class} per class; VAD changes: "
+          f"{' '.join(args.set) or 'none'}")
+    print(f"{'condition':24s} {'played':>6s} {'cuts':>5s} {'split':>5s} {'missed':>6s} {'merged':>6s} "
+          f"{'spurious':>8s} {'one cut':>7s}")
+    for row in rows:
+        print(f"{row['condition']:24s} {row['played']:6d} {row['cuts']:5d} {row['split']:5d} {row['missed']:6d} "
+              f"{row['merged']:6d} {row['spurious']:8d} {row['one_per_pct']:6.1f}%")
+    print(f"{time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
