@@ -355,7 +355,7 @@ class SessionState:
         mu, v = self._norm.shrink(n, self._mean, var)
         return self._norm.apply(x, mu, v)
 
-    def transform_read(self, X: np.ndarray, read: np.ndarray) -> np.ndarray:
+    def transform_read(self, X: np.ndarray, read: np.ndarray | None = None) -> np.ndarray:
         """Normalise rows with the running statistics as they are, on the columns ``read``
         alone: column ``j`` of the output equals column ``read[j]`` of :meth:`transform` of
         each row, to the bit (the statistics are shrunk once for all rows, not per row).
@@ -364,26 +364,31 @@ class SessionState:
         ----------
         X : np.ndarray, float, shape (n, n_features)
             Raw rows (all columns: each row is checked whole, as :meth:`transform` does).
-        read : np.ndarray, int64, shape (r,)
-            Sorted, distinct raw columns (:meth:`CompiledEstimator.read_columns`).
+        read : np.ndarray, int64, shape (r,), optional
+            Sorted, distinct raw columns (:meth:`CompiledEstimator.read_columns`); None:
+            every column, the output then is :meth:`transform` of each row, stacked.
 
         Returns
         -------
-        np.ndarray, float32, shape (n, r)
+        np.ndarray, float32, shape (n, r) (``(n, n_features_out)`` without ``read``)
 
         Raises
         ------
         ValueError
             A row of the wrong width or with non-finite values; an ``"append"`` normaliser.
         """
-        X = np.asarray(X, dtype=np.float64)
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         for x in X:
             self._check(x)
+        n = float(self.n_utterances)
+        if read is None:
+            var = self._m2 / n if n else np.zeros_like(self._m2)
+            mu, v = self._norm.shrink(n, self._mean, var)
+            return self._norm.apply(X, mu, v)
         cached = self._restricted
         if cached is None or cached[0] is not read:
             cached = self._restricted = (read, self._norm.restricted(read))
         norm = cached[1]
-        n = float(self.n_utterances)
         var = self._m2[read] / n if n else np.zeros(read.size)
         mu, v = norm.shrink(n, self._mean[read], var)
         return norm.apply(X[:, read], mu, v)
@@ -468,7 +473,7 @@ def normalize_rows(norm: NormalizerArrays | None, X: np.ndarray, *, groups: np.n
     if isinstance(online, SessionState):
         if groups is not None:
             raise ValueError("give a live session or offline groups, not both")
-        return np.stack([online.transform(x) for x in X])
+        return online.transform_read(X)  # the statistics shrunk once for all rows
     if online is None or online is False:
         return norm.transform(X, groups=groups)
     seed = None if online is True else int(online)
