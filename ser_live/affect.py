@@ -48,8 +48,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["AFFECT_AXES", "AROUSAL", "VALENCE", "MAPPING_NOTE", "UnmappedLabelError", "affect_of", "affect_scores",
-           "affect_weights", "has_affect"]
+__all__ = ["AFFECT_AXES", "AROUSAL", "VALENCE", "MAPPING_NOTE", "UnmappedLabelError", "affect_of", "affect_record",
+           "affect_scores", "affect_weights", "has_affect"]
 
 log = logging.getLogger(__name__)
 
@@ -232,3 +232,27 @@ def affect_of(probabilities: Mapping[str, float]) -> tuple[float, float] | None:
             log.warning("arousal and valence are null: %s", exc)
         return None
     return float(s["arousal"][0]), float(s["valence"][0])
+
+
+def affect_record(probabilities: Mapping[str, float] | None, *, prefix: str = "", digits: int = 4) -> dict[str, float | None]:
+    """The arousal and valence keys of a record, from its probabilities (:func:`affect_of`).
+
+    Parameters
+    ----------
+    probabilities : mapping of str to float, or None
+        Label -> probability; None or empty (an error record, no rolling estimate yet)
+        gives null values.
+    prefix : str, default ""
+        Put before the key names: ``"rolling_"`` gives ``rolling_arousal`` and
+        ``rolling_valence``.
+    digits : int, default 4
+        Decimals kept (the records' probabilities keep 4).
+
+    Returns
+    -------
+    dict
+        ``{prefix + "arousal": a, prefix + "valence": v}``, floats in [-1, 1] rounded to
+        ``digits``, or None each when :func:`affect_of` gives None.
+    """
+    av = affect_of(probabilities) if probabilities else None
+    return {prefix + axis: (None if av is None else round(av[i], digits)) for i, axis in enumerate(AFFECT_AXES)}

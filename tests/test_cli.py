@@ -30,8 +30,8 @@ from ser_live.errors import AudioFileError, DeviceError, ModelError, NoSpeechErr
 from .test_pipeline import SESSION_FILES, model, session, test_model_path  # noqa: F401 (fixtures)
 
 SR = SAMPLE_RATE_HZ
-JSONL_KEYS = {"index", "start_s", "end_s", "duration_s", "label", "confidence", "probabilities",
-              "rolling", "processing_ms", "end_of_speech_ms"}
+JSONL_KEYS = {"index", "start_s", "end_s", "duration_s", "label", "confidence", "probabilities", "arousal", "valence",
+              "rolling", "rolling_arousal", "rolling_valence", "processing_ms", "end_of_speech_ms"}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -168,7 +168,8 @@ def test_results_carry_labels_probabilities_latencies_and_rolling(live_run, mode
         assert 0 < r.processing_ms <= r.end_of_speech_ms
         assert list(r.rolling) == model.labels and sum(r.rolling.values()) == pytest.approx(1.0)
         assert set(r.to_json()) == {"index", "start_s", "end_s", "duration_s", "label", "confidence",
-                                    "probabilities", "rolling", "processing_ms", "end_of_speech_ms"}
+                                    "probabilities", "arousal", "valence", "rolling", "rolling_arousal",
+                                    "rolling_valence", "processing_ms", "end_of_speech_ms"}
     assert results[0].rolling == pytest.approx(results[0].prediction.probabilities)
 
 
