@@ -48,8 +48,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["AFFECT_AXES", "AROUSAL", "VALENCE", "MAPPING_NOTE", "UnmappedLabelError", "affect_of", "affect_record",
-           "affect_scores", "affect_weights", "has_affect"]
+__all__ = ["AFFECT_AXES", "AROUSAL", "VALENCE", "MAPPING_NOTE", "UnmappedLabelError", "affect_formula", "affect_of",
+           "affect_record", "affect_scores", "affect_weights", "has_affect"]
 
 log = logging.getLogger(__name__)
 
@@ -256,3 +256,31 @@ def affect_record(probabilities: Mapping[str, float] | None, *, prefix: str = ""
     """
     av = affect_of(probabilities) if probabilities else None
     return {prefix + axis: (None if av is None else round(av[i], digits)) for i, axis in enumerate(AFFECT_AXES)}
+
+
+def affect_formula(labels: Sequence[str]) -> str:
+    """The mapping for a model's labels, written out (model cards, :mod:`train.card`).
+
+    Parameters
+    ----------
+    labels : sequence of str
+        The model's labels, in its order.
+
+    Returns
+    -------
+    str
+        E.g. ``"arousal = P(happy) + P(angry) - P(neutral) - P(sad); valence = P(happy) -
+        P(sad) - P(angry)"`` (terms in label order, positive first; an axis with no term is
+        ``0``), or, when a label has no position, a sentence saying which labels and that
+        outputs carry null.
+    """
+    if not has_affect(labels):
+        missing = [lab for lab in labels if lab not in AROUSAL or lab not in VALENCE]
+        return f"none (null in every output): {', '.join(missing)} have no position on the circumplex"
+    parts = []
+    for axis, table in zip(AFFECT_AXES, (AROUSAL, VALENCE)):
+        plus = [f"P({lab})" for lab in labels if table[lab] > 0]
+        minus = [f"P({lab})" for lab in labels if table[lab] < 0]
+        expr = " + ".join(plus) + "".join(f" - {m}" for m in minus) if plus else " - ".join(["-" + minus[0], *minus[1:]]) if minus else "0"
+        parts.append(f"{axis} = {expr}")
+    return "; ".join(parts)

@@ -207,7 +207,8 @@ def test_live_results_equal_ser_live_predict_segments(session, live_run, test_mo
     for rec, r in zip(records, results):
         j = r.to_json()
         assert rec == {"path": str(path), "start_s": j["start_s"], "end_s": j["end_s"], "label": j["label"],
-                       "confidence": j["confidence"], "probabilities": j["probabilities"], "error": None}
+                       "confidence": j["confidence"], "probabilities": j["probabilities"],
+                       "arousal": j["arousal"], "valence": j["valence"], "error": None}
 
 
 def test_saved_utterances_equal_the_input_and_classify_identically(session, live_run, model):
