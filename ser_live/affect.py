@@ -279,8 +279,7 @@ def affect_formula(labels: Sequence[str]) -> str:
         return f"none (null in every output): {', '.join(missing)} have no position on the circumplex"
     parts = []
     for axis, table in zip(AFFECT_AXES, (AROUSAL, VALENCE)):
-        plus = [f"P({lab})" for lab in labels if table[lab] > 0]
-        minus = [f"P({lab})" for lab in labels if table[lab] < 0]
-        expr = " + ".join(plus) + "".join(f" - {m}" for m in minus) if plus else " - ".join(["-" + minus[0], *minus[1:]]) if minus else "0"
-        parts.append(f"{axis} = {expr}")
+        terms = [f"+ P({lab})" for lab in labels if table[lab] > 0] + [f"- P({lab})" for lab in labels if table[lab] < 0]
+        expr = " ".join(terms).removeprefix("+ ").replace("- ", "-", 1 if terms and terms[0][0] == "-" else 0)
+        parts.append(f"{axis} = {expr or '0'}")
     return "; ".join(parts)
