@@ -636,9 +636,14 @@ def embed_main(args: argparse.Namespace) -> int:
 
     model = EmotionModel.load(args.model)
     names = model.extractor.feature_names()
-    common = set(names)
+    def computed(m: Any) -> set[str]:
+        every = m.extractor.feature_names()
+        return set(every) if m.extractor.columns is None else {every[i] for i in m.extractor.columns}
+
+    common = computed(model) if args.computed_only else set(names)
     for other in args.also_models:
-        common &= set(EmotionModel.load(other).extractor.feature_names())
+        other_model = EmotionModel.load(other)
+        common &= computed(other_model) if args.computed_only else set(other_model.extractor.feature_names())
     cols = embedding_candidates(names, sorted(common))
     idx = [names.index(c) for c in cols]
     per_corpus = {}
@@ -774,7 +779,11 @@ def attribution_main(args: argparse.Namespace) -> int:
 
     s = Settings(corpora=tuple(args.corpora), n_utterances=args.utterances, n_pairs=args.pairs,
                  speakers=parse_speakers(args.speakers), seed=args.seed, one_speaker=args.one_speaker, model=args.model)
-    kw = {} if args.threshold is None else {"threshold": args.threshold}
+    kw: dict[str, Any] = {} if args.threshold is None else {"threshold": args.threshold}
+    if args.embedding:
+        from ser_live.speakers import SpeakerEmbedding
+
+        kw["embedding"] = SpeakerEmbedding.load(args.embedding)
     res = attribution_only(s, assigner=kw)
     print("\n".join(attribution_markdown(res)))
     if args.json:
@@ -791,6 +800,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default=None, help="model whose feature names are used (default the shipped one)")
     e.add_argument("--also-models", nargs="*", default=["models/ser-7class.skops"],
                    help="keep only columns these models have too")
+    e.add_argument("--computed-only", action="store_true",
+                   help="only columns these models' extractors compute anyway (no wider extraction with --speakers)")
     e.add_argument("--dims", type=int, default=8)
     e.add_argument("--shrinkage", type=float, default=0.1)
     e.add_argument("--out", default=None)
@@ -802,6 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--one-speaker", type=int, default=Settings.one_speaker, help="one-speaker sessions per corpus")
     a.add_argument("--speakers", default="auto")
     a.add_argument("--threshold", type=float, default=None, help="split threshold (default the embedding's)")
+    a.add_argument("--embedding", default=None, help="speaker embedding file (default the shipped one)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--json", default=None)
     p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))

@@ -9,7 +9,9 @@ and the stream's status (:meth:`~DashboardState.set_status`), and calls
 The dashboard adapts to the terminal: at 80 columns or more the emotion bars and the status
 sit on the left and the timeline on the right; below, the panels are stacked. In a live view
 the timeline is shortened to fit the terminal's height. Probability bars list the labels in
-the model's order (rows never jump), the most probable one in bold.
+the model's order (rows never jump), the most probable one in bold. The rolling estimate's
+arousal and valence (:mod:`ser_live.affect`) sit in the emotion panel's bottom edge, as signed
+bars when there is room; a timeline at least 54 columns wide gives each utterance's too.
 
 Emotion colours are fixed per canonical label (:data:`EMOTION_COLORS`, with the spellings of
 TESS and EmoDB mapped onto them); any other label gets a stable colour from a small palette
@@ -37,6 +39,7 @@ from rich.text import Text
 from .widgets import (  # noqa: F401  (re-exported: the dashboard's public names)
     BAR_EMPTY, BAR_FULL, EMOTION_COLORS, LEVEL_RANGE_DBFS, Bar, LevelBar, emotion_color, fmt_level,
 )
+from .affect import affect_of
 from .plaintext import UNCERTAIN_CONFIDENCE
 from .types import RecognizerStatus, Result, UncertaintyRule, latency_stats
 
@@ -80,6 +83,7 @@ _PLACEHOLDER = "listening…"
 #: which the provisional line is taken down (the utterance was dropped).
 _PARTIAL_STALE_S = 3.0
 _WIDE_MIN_COLUMNS = 80  # two-column layout from this width on (an 80-column terminal keeps the timeline)
+_TIMELINE_AFFECT_MIN_COLUMNS = 54  # timeline width from which it has arousal and valence columns (120-column terminal)
 
 
 # --------------------------------------------------------------------------------- state
@@ -509,7 +513,51 @@ def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
             who.append(f" {est[top]:.2f}")
         parts.append(who)
     body = Group(*parts)
-    return Panel(body, title="emotion", title_align="left", border_style="grey42", padding=(0, 1))
+    return Panel(body, title="emotion", title_align="left", border_style="grey42", padding=(0, 1),
+                 subtitle=_affect_caption(state, width=width), subtitle_align="left")
+
+
+#: Colours of the signed arousal and valence bars: (negative side, positive side).
+_AFFECT_COLORS: dict[str, tuple[str, str]] = {"arousal": ("dodger_blue2", "dark_orange"), "valence": ("red1", "green3")}
+
+
+def _signed_bar(value: float, cells: int, colors: tuple[str, str]) -> Text:
+    """A bar of ``2 * cells + 1`` characters centred on 0: ``value`` in [-1, 1] fills
+    ``round(|value| * cells)`` cells from the centre mark towards its side."""
+    n = min(cells, int(round(abs(value) * cells)))
+    bar = Text(no_wrap=True)
+    left, right = (n, 0) if value < 0 else (0, n)
+    bar.append(BAR_EMPTY * (cells - left), style="grey35")
+    bar.append(BAR_FULL * left, style=colors[0])
+    bar.append("│", style="grey62")
+    bar.append(BAR_FULL * right, style=colors[1])
+    bar.append(BAR_EMPTY * (cells - right), style="grey35")
+    return bar
+
+
+def _affect_caption(state: DashboardState, *, width: int) -> Text | None:
+    """The rolling estimate's arousal and valence (:mod:`ser_live.affect`), drawn in the
+    emotion panel's bottom edge, so the row costs no line of the screen: ``rolling arousal
+    +0.42 ░░│██░ valence -0.10 ░█│░░`` (each bar signed around its centre mark, -1 left to
+    +1 right), without the bars when the panel is narrow. None (no caption) before any
+    rolling estimate or for a model with a label without a circumplex position."""
+    affect = affect_of(state.rolling)
+    if affect is None:
+        return None
+    room = width - 6  # the corners, a rule cell on each side and the spaces around the caption
+    words = [f"{axis} {v:+.2f}" for axis, v in zip(("arousal", "valence"), affect)]
+    prefix = "rolling " if room >= len("rolling ") + sum(len(w) for w in words) + 2 else ""
+    fixed = len(prefix) + sum(len(w) for w in words) + 2 + 2 * 2  # the gap; a space and a centre mark per bar
+    cells = min(5, (room - fixed) // 4)  # per side of each bar, two bars
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(prefix, style="grey62")
+    for i, ((axis, colors), word) in enumerate(zip(_AFFECT_COLORS.items(), words)):
+        text.append("  " if i else "")
+        text.append(word, style="bold")
+        if cells >= 1:
+            text.append(" ")
+            text.append_text(_signed_bar(affect[i], cells, colors))
+    return text
 
 
 def _status_panel(state: DashboardState) -> Panel:
@@ -586,6 +634,10 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
     table.add_column("dur", justify="right", no_wrap=True)
     table.add_column("label", no_wrap=True, overflow="ellipsis")
     table.add_column("conf", justify="right", no_wrap=True)
+    affect = width >= _TIMELINE_AFFECT_MIN_COLUMNS and all(affect_of(r.prediction.probabilities) for r in results)
+    if affect:  # each utterance's arousal and valence (ser_live/affect.py)
+        table.add_column("aro", justify="right", no_wrap=True)
+        table.add_column("val", justify="right", no_wrap=True)
     if roomy:
         table.add_column("", ratio=1, no_wrap=True, min_width=3)
     for r in reversed(results):  # newest first
@@ -598,6 +650,8 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
              if r.speaker is not None else _result_label(state, r, bold=r is state.current)),
             _confidence_text(state, r),
         ]
+        if affect:
+            cells += [f"{v:+.2f}" for v in affect_of(r.prediction.probabilities) or ()]
         if roomy:  # no bar for an uncertain utterance: it claims no label
             cells.append(Bar(0.0 if state.is_uncertain(r) else r.confidence, emotion_color(r.label), min_width=3))
         table.add_row(*cells)

@@ -11,6 +11,7 @@ label.
 
 from __future__ import annotations
 
+from .affect import affect_of
 from .jsonl import json_line as _json_line
 from .types import Result, RunSummary, UncertaintyRule
 
@@ -39,9 +40,11 @@ def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) 
     Returns
     -------
     str
-        E.g. ``"#3   [  12.34 -   15.02 s] angry      0.71  (rolling: angry 0.55)  proc 4.1 ms  eos 412.0 ms"``:
-        index, start and end (stream seconds), label, confidence, the rolling estimate's top
-        label (omitted when there is none), processing and end-of-speech latencies (ms);
+        E.g. ``"#3   [  12.34 -   15.02 s] angry      0.71  arousal +0.62 valence -0.55  (rolling: angry 0.55)
+        proc 4.1 ms  eos 412.0 ms"`` (one line): index, start and end (stream seconds), label,
+        confidence, the utterance's arousal and valence (:mod:`ser_live.affect`; omitted for a
+        model with a label without a circumplex position), the rolling estimate's top label
+        (omitted when there is none), processing and end-of-speech latencies (ms);
         ``cut`` is appended when the utterance was cut at the maximum length, ``noise
         branch`` when the model's noise branch classified it. With speaker turns the
         speaker and the top label of its own rolling estimate follow the run's rolling
@@ -52,6 +55,9 @@ def format_plain(result: Result, *, uncertainty: UncertaintyRule | None = None) 
     uncertain = uncertainty is not None and uncertainty.applies(result.prediction)
     label, conf = ("uncertain", f"{UNCERTAIN_CONFIDENCE:<4s}") if uncertain else (result.label, f"{result.confidence:.2f}")
     parts = [f"{mark}{u.index:<3d} [{u.start_s:7.2f} - {u.end_s:7.2f} s] {label:<10s} {conf}"]
+    affect = affect_of(result.prediction.probabilities)
+    if affect is not None:
+        parts.append(f"arousal {affect[0]:+.2f} valence {affect[1]:+.2f}")
     if result.rolling:
         lab, p = _top(result.rolling, 1)[0]
         parts.append(f"(rolling: {lab} {p:.2f})")
@@ -92,12 +98,15 @@ def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = No
         Lines (no trailing newline): utterances, label counts (most frequent first; the
         utterances no label was claimed for left out), uncertain (with ``uncertain``),
         processing and end-of-speech latency p50/p95/max (ms, one decimal), audio heard (s),
-        audio dropped (samples and s), input overflows, short bursts dropped, and the top
-        three labels of the final rolling estimate.
+        audio dropped (samples and s), input overflows, short bursts dropped, the top
+        three labels of the final rolling estimate, and its arousal and valence
+        (:mod:`ser_live.affect`; the line is left out without an estimate or for a model with
+        a label without a circumplex position).
     """
     shown = {k: v - (uncertain or {}).get(k, 0) for k, v in summary.label_counts.items()}
     counts = sorted(((k, v) for k, v in shown.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
     rolling = _top(summary.rolling, 3)
+    affect = affect_of(summary.rolling)
     rows = [
         ("utterances", str(summary.n_utterances)),
         ("labels", ", ".join(f"{k} {v}" for k, v in counts) or "none"),
@@ -111,12 +120,13 @@ def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = No
         ("utterances dropped", str(summary.dropped_utterances)),
         *([("utterances saved", str(summary.n_saved))] if summary.n_saved is not None else []),
         ("rolling estimate", ", ".join(f"{k} {v:.2f}" for k, v in rolling) or "none"),
+        *([("rolling affect", f"arousal {affect[0]:+.2f}, valence {affect[1]:+.2f}")] if affect is not None else []),
     ]
     return "\n".join(["ser-live summary"] + [f"  {k:<21s}{v}" for k, v in rows])
 
 
 def json_line(result: Result) -> str:
-    """The ``--jsonl`` record of an utterance: compact JSON, exactly the 10 keys of
+    """The ``--jsonl`` record of an utterance: compact JSON, exactly the keys of
     :meth:`~ser_live.types.Result.to_json`, no newline.
 
     Parameters

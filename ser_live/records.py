@@ -3,14 +3,20 @@
 * ``ser-live predict`` (here or ``--dask``): :func:`prediction_record` for a file or an
   utterance of it, :func:`error_record` for a file that could not be scored; CSV and Parquet
   columns :func:`record_columns` (``path``, [``start_s``, ``end_s``, [``speaker``,]] ``label``,
-  ``confidence``, ``prob_<label>`` per label, ``error``), JSON lines the record itself;
-  :class:`RecordWriter` writes them.
+  ``confidence``, ``prob_<label>`` per label, ``arousal``, ``valence``, ``error``), JSON lines
+  the record itself; :class:`RecordWriter` writes them.
 * ``ser-live --jsonl`` (listen): :func:`utterance_record`.
 * the recordings index (``--save-utterances``, :mod:`ser_live.recordings`): :func:`index_record`.
 
 With speaker turns (``--speakers``) the listen records and the index carry ``speaker`` and
 ``speaker_rolling`` (:meth:`Result.to_json <ser_live.types.Result.to_json>`), and
 ``predict --segments`` records ``speaker``.
+
+Every record of a classified utterance or file carries ``arousal`` and ``valence`` in [-1, 1],
+read off its probabilities by :mod:`ser_live.affect` (listen records also of their rolling
+estimates: ``rolling_arousal``, ``rolling_valence``, and with speakers
+``speaker_rolling_arousal``, ``speaker_rolling_valence``); null when the model has a label
+without a circumplex position, and in an error record.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .affect import AFFECT_AXES, affect_record
 from .errors import ExitCode, SerLiveError
 from .jsonl import json_line
 
@@ -60,10 +67,10 @@ def record_columns(labels: Sequence[str], *, segments: bool = False, speakers: b
     -------
     list of str
         ``path``, [``start_s``, ``end_s``, [``speaker``,]] ``label``, ``confidence``,
-        ``prob_<label>`` for every label, ``error``.
+        ``prob_<label>`` for every label, ``arousal``, ``valence``, ``error``.
     """
     span = (["start_s", "end_s"] + (["speaker"] if speakers else [])) if segments else []
-    return ["path", *span, "label", "confidence", *(f"{PROB_PREFIX}{lab}" for lab in labels), "error"]
+    return ["path", *span, "label", "confidence", *(f"{PROB_PREFIX}{lab}" for lab in labels), *AFFECT_AXES, "error"]
 
 
 def record_row(record: dict[str, Any], columns: Sequence[str]) -> list[Any]:
@@ -108,9 +115,11 @@ def prediction_record(
     -------
     dict
         ``path``, [``start_s``, ``end_s``,] [``speaker``,] ``label``, ``confidence``, ``probabilities`` (label ->
-        float), [``session_utterances``,] [``noise_branch`` for a model with a noise branch,]
-        [``profile``,] ``error`` (None). CSV and Parquet keep the columns of
-        :func:`record_columns`.
+        float), ``arousal``, ``valence`` (in [-1, 1], rounded to 4 decimals, read off the
+        unrounded probabilities by :func:`ser_live.affect.affect_of`; None for a model with a
+        label without a circumplex position), [``session_utterances``,] [``noise_branch``
+        for a model with a noise branch,] [``profile``,] ``error`` (None). CSV and Parquet
+        keep the columns of :func:`record_columns`.
     """
     rec: dict[str, Any] = {"path": path}
     if start_s is not None and end_s is not None:
@@ -118,7 +127,8 @@ def prediction_record(
     if speaker is not None:
         rec["speaker"] = speaker
     rec.update(label=pred.label, confidence=round(float(pred.confidence), 4),
-               probabilities={k: round(float(v), 4) for k, v in pred.probabilities.items()})
+               probabilities={k: round(float(v), 4) for k, v in pred.probabilities.items()},
+               **affect_record(pred.probabilities))
     if session_utterances is not None:
         rec["session_utterances"] = int(session_utterances)
     if pred.noise_branch is not None:
@@ -161,13 +171,13 @@ def error_record(path: str, exc: BaseException | str, *, segments: bool = False)
     -------
     ErrorRecord
         ``path``, [``start_s``, ``end_s``,] ``label`` (None), ``confidence`` (None),
-        ``probabilities`` (None), ``error``.
+        ``probabilities`` (None), ``arousal`` (None), ``valence`` (None), ``error``.
     """
     msg = exc if isinstance(exc, str) else (str(exc) if isinstance(exc, SerLiveError) else f"{type(exc).__name__}: {exc}")
     rec = ErrorRecord(path=path)
     if segments:
         rec.update(start_s=None, end_s=None)
-    rec.update(label=None, confidence=None, probabilities=None, error=msg)
+    rec.update(label=None, confidence=None, probabilities=None, **affect_record(None), error=msg)
     rec.exit_code = int(exc.exit_code) if isinstance(exc, SerLiveError) else int(ExitCode.ERROR)
     return rec
 
@@ -333,9 +343,9 @@ class RecordWriter:
     Notes
     -----
     Parquet columns (:func:`record_columns`): ``path`` (string), [``start_s``, ``end_s``
-    (float64),] ``label`` (string), ``confidence`` (float64), ``prob_<label>`` per label
-    (float64), ``error`` (string); one row group per batch, flushed to the file when
-    :meth:`write` returns.
+    (float64),] [``speaker`` (string),] ``label`` (string), ``confidence`` (float64),
+    ``prob_<label>`` per label (float64), ``arousal``, ``valence`` (float64), ``error``
+    (string); one row group per batch, flushed to the file when :meth:`write` returns.
 
     Nothing is written through ``path`` until the run is over: the records go to a
     temporary file of an unguessable name in its folder (``.<name>.<random>.tmp``, created

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .affect import affect_record
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
 from .types import Prediction, Result
 
@@ -71,8 +72,10 @@ class Revision:
     def to_json(self) -> dict[str, Any]:
         """The ``--revisions`` JSON line: ``kind`` (``"revision"``), ``index``,
         ``session_utterances``, ``results`` (one per revised utterance: ``index``, ``label``,
-        ``confidence``, ``probabilities``, plus ``noise_branch`` when not None; floats rounded
-        as in :meth:`Result.to_json <ser_live.types.Result.to_json>`) and ``rolling``.
+        ``confidence``, ``probabilities``, ``arousal``, ``valence``, plus ``noise_branch`` when
+        not None; floats rounded as in :meth:`Result.to_json <ser_live.types.Result.to_json>`),
+        ``rolling``, ``rolling_arousal`` and ``rolling_valence`` (arousal and valence read off
+        the revised probabilities, :mod:`ser_live.affect`).
 
         Returns
         -------
@@ -81,12 +84,14 @@ class Revision:
         results = []
         for i, p in self.predictions.items():
             r: dict[str, Any] = {"index": int(i), "label": p.label, "confidence": round(float(p.confidence), 4),
-                                 "probabilities": {k: round(float(v), 4) for k, v in p.probabilities.items()}}
+                                 "probabilities": {k: round(float(v), 4) for k, v in p.probabilities.items()},
+                                 **affect_record(p.probabilities)}
             if p.noise_branch is not None:
                 r["noise_branch"] = bool(p.noise_branch)
             results.append(r)
         return {"kind": "revision", "index": int(self.index), "session_utterances": int(self.session_utterances),
-                "results": results, "rolling": {k: round(float(v), 4) for k, v in self.rolling.items()}}
+                "results": results, "rolling": {k: round(float(v), 4) for k, v in self.rolling.items()},
+                **affect_record(self.rolling, prefix="rolling_")}
 
 
 class SessionReviser:

@@ -13,6 +13,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .affect import affect_of, affect_record
+
 __all__ = ["latency_stats", "RecognizerStatus", "Utterance", "Prediction", "Result", "RunSummary", "UncertaintyRule", "DEFAULT_UNCERTAIN_MARGIN"]
 
 def latency_stats(values_ms: Iterable[float]) -> dict[str, float]:
@@ -112,12 +114,32 @@ class Prediction:
         True when the model's noise branch classified the utterance (its SNR was below the
         branch's cut, :mod:`ser_live.route`), False when the main classifier did; None for a
         model without a noise branch. Records carry it as ``"noise_branch"`` when not None.
+
+    Notes
+    -----
+    :attr:`arousal` and :attr:`valence` are read off :attr:`probabilities` on Russell's
+    circumplex (:mod:`ser_live.affect`), computed on access.
     """
 
     label: str
     confidence: float
     probabilities: dict[str, float]
     noise_branch: bool | None = None
+
+    @property
+    def arousal(self) -> float | None:
+        """Arousal in [-1, 1] (+1 high: angry, happy, ...; -1 low: neutral, sad, ...), the
+        probability-weighted sum of the labels' circumplex positions
+        (:func:`ser_live.affect.affect_of`); None when a label of the model has no position."""
+        av = affect_of(self.probabilities)
+        return None if av is None else av[0]
+
+    @property
+    def valence(self) -> float | None:
+        """Valence in [-1, 1] (+1 positive: happy, calm; -1 negative: angry, sad, ...; neutral
+        0), as :attr:`arousal`; None when a label of the model has no position."""
+        av = affect_of(self.probabilities)
+        return None if av is None else av[1]
 
 
 @dataclass(frozen=True)
@@ -208,11 +230,16 @@ class Result:
     """One classified utterance as the outputs show it.
 
     ``to_json()`` gives exactly the keys of the ``--jsonl`` format: ``index``, ``start_s``,
-    ``end_s``, ``duration_s``, ``label``, ``confidence``, ``probabilities``, ``rolling``,
-    ``processing_ms``, ``end_of_speech_ms``; plus ``session_utterances`` when the utterance
-    was normalised with a live session's running statistics, ``noise_branch`` (bool) when
-    the model has a noise branch (:attr:`Prediction.noise_branch`), and ``speaker`` and
-    ``speaker_rolling`` when the run attributes speaker turns (``--speakers``).
+    ``end_s``, ``duration_s``, ``label``, ``confidence``, ``probabilities``, ``arousal``,
+    ``valence``, ``rolling``, ``rolling_arousal``, ``rolling_valence``, ``processing_ms``,
+    ``end_of_speech_ms``; plus ``session_utterances`` when the utterance was normalised with a
+    live session's running statistics, ``noise_branch`` (bool) when the model has a noise
+    branch (:attr:`Prediction.noise_branch`), and ``speaker``, ``speaker_rolling``,
+    ``speaker_rolling_arousal`` and ``speaker_rolling_valence`` when the run attributes
+    speaker turns (``--speakers``). Arousal and valence (in [-1, 1], :mod:`ser_live.affect`)
+    are read off the probabilities beside them: the utterance's, the rolling estimate's, the
+    speaker's rolling estimate's; null when the model has a label without a circumplex
+    position, and the rolling ones null before any rolling estimate.
 
     Attributes
     ----------
@@ -277,6 +304,23 @@ class Result:
     def confidence(self) -> float:
         return self.prediction.confidence
 
+    @property
+    def arousal(self) -> float | None:
+        """The utterance's arousal in [-1, 1] (:attr:`Prediction.arousal`)."""
+        return self.prediction.arousal
+
+    @property
+    def valence(self) -> float | None:
+        """The utterance's valence in [-1, 1] (:attr:`Prediction.valence`)."""
+        return self.prediction.valence
+
+    @property
+    def rolling_affect(self) -> tuple[float, float] | None:
+        """``(arousal, valence)`` of the rolling estimate :attr:`rolling` (the same mapping on
+        its probabilities, :func:`ser_live.affect.affect_of`); None before any estimate or
+        for a model with a label without a circumplex position."""
+        return affect_of(self.rolling)
+
     def to_json(self, *, flags: UncertaintyRule | None = None) -> dict[str, Any]:
         """The ``--jsonl`` record (JSON-serialisable; floats rounded for reading).
 
@@ -285,9 +329,10 @@ class Result:
         flags : UncertaintyRule, optional
             When given (``--partial``), two keys are added: ``final`` (:attr:`final`) and
             ``uncertain`` (the rule applied to the prediction). Without it the record has
-            exactly the ten keys listed in the class docstring (plus
+            exactly the fourteen keys listed in the class docstring (plus
             ``session_utterances``, ``noise_branch`` and ``speaker`` when they are not None,
-            and ``speaker_rolling`` with ``speaker``).
+            and ``speaker_rolling``, ``speaker_rolling_arousal``, ``speaker_rolling_valence``
+            with ``speaker``).
 
         Returns
         -------
@@ -309,7 +354,9 @@ class Result:
             "label": self.prediction.label,
             "confidence": round(float(self.prediction.confidence), 4),
             "probabilities": {k: round(float(v), 4) for k, v in self.prediction.probabilities.items()},
+            **affect_record(self.prediction.probabilities),
             "rolling": {k: round(float(v), 4) for k, v in self.rolling.items()},
+            **affect_record(self.rolling, prefix="rolling_"),
             "processing_ms": round(self.processing_ms, 2),
             "end_of_speech_ms": round(self.end_of_speech_ms, 2),
         }
@@ -320,6 +367,7 @@ class Result:
         if self.speaker is not None:
             record["speaker"] = self.speaker
             record["speaker_rolling"] = {k: round(float(v), 4) for k, v in self.speaker_rolling.items()}
+            record.update(affect_record(self.speaker_rolling, prefix="speaker_rolling_"))
         return record
 
 

@@ -30,8 +30,8 @@ from ser_live.errors import AudioFileError, DeviceError, ModelError, NoSpeechErr
 from .test_pipeline import SESSION_FILES, model, session, test_model_path  # noqa: F401 (fixtures)
 
 SR = SAMPLE_RATE_HZ
-JSONL_KEYS = {"index", "start_s", "end_s", "duration_s", "label", "confidence", "probabilities",
-              "rolling", "processing_ms", "end_of_speech_ms"}
+JSONL_KEYS = {"index", "start_s", "end_s", "duration_s", "label", "confidence", "probabilities", "arousal", "valence",
+              "rolling", "rolling_arousal", "rolling_valence", "processing_ms", "end_of_speech_ms"}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -279,7 +279,8 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
     records = _json_lines(out)
     assert len(records) == 4
     for r in records:
-        assert set(r) == {"path", "label", "confidence", "probabilities", "error"} and r["error"] is None
+        assert set(r) == {"path", "label", "confidence", "probabilities", "arousal", "valence", "error"}
+        assert r["error"] is None and -1 <= r["arousal"] <= 1 and -1 <= r["valence"] <= 1
         assert list(r["probabilities"]) == model.labels
         assert r["confidence"] == max(r["probabilities"].values())
     pred = Predictor(model).process_file(files[0])
@@ -292,7 +293,7 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
     rc, out, err = run(capsys, "predict", *files, "--output", out_csv, "--model", test_model_path)
     assert rc == 0 and out == ""
     rows = out_csv.read_text().splitlines()
-    assert rows[0] == "path,label,confidence," + ",".join(f"prob_{lab}" for lab in model.labels) + ",error"
+    assert rows[0] == "path,label,confidence," + ",".join(f"prob_{lab}" for lab in model.labels) + ",arousal,valence,error"
     assert len(rows) == 3 and rows[1].startswith(f"{files[0]},{records[0]['label']},")
 
     rc, out, _ = run(capsys, "predict", files[0], "--segments", "--format", "csv", "--model", test_model_path)
@@ -308,7 +309,8 @@ def test_predict_output_suffix_picks_the_format(capsys, ravdess_root, test_model
     rc, _, err = run(capsys, "predict", good, bad, "--output", tmp_path / "p.csv", "--model", test_model_path)
     assert rc == AudioFileError.exit_code, err
     rows = (tmp_path / "p.csv").read_text().splitlines()
-    assert rows[0].split(",") == ["path", "label", "confidence", *(f"prob_{lab}" for lab in model.labels), "error"]
+    assert rows[0].split(",") == ["path", "label", "confidence", *(f"prob_{lab}" for lab in model.labels), "arousal",
+                                  "valence", "error"]
     assert rows[1].startswith(f"{good},") and rows[1].endswith(",")  # an empty error
     assert rows[2].startswith(f"{bad},,,") and "cannot read as audio" in rows[2]
     rc, out, err = run(capsys, "predict", good, "--output", tmp_path / "p.jsonl", "--model", test_model_path)

@@ -44,7 +44,8 @@ SESSION_FILES = [
 ]
 JSONL_KEYS = {
     "index", "start_s", "end_s", "duration_s", "label", "confidence",
-    "probabilities", "rolling", "processing_ms", "end_of_speech_ms",
+    "probabilities", "arousal", "valence", "rolling", "rolling_arousal", "rolling_valence",
+    "processing_ms", "end_of_speech_ms",
 }  # fmt: skip
 WIDTHS = (60, 100, 160)
 HALF_LIFE_S = 20.0
@@ -136,6 +137,14 @@ def _assert_fits(text: str, width: int) -> None:
         assert len(line) <= width, f"line wider than {width}: {line!r}"
 
 
+def _circumplex(p: dict[str, float]) -> tuple[float, float]:
+    """Arousal and valence of RAVDESS's eight labels written out by hand (Russell 1980, as
+    ser_live/affect.py states it): a check of the mapping, not a second use of it."""
+    arousal = p["angry"] + p["happy"] + p["fearful"] + p["surprised"] - p["neutral"] - p["sad"] - p["calm"]
+    valence = p["happy"] + p["calm"] - p["angry"] - p["sad"] - p["fearful"] - p["disgust"]
+    return arousal, valence
+
+
 # ---------------------------------------------------------------------------- dashboard
 @pytest.mark.parametrize("width", WIDTHS)
 def test_placeholder_before_any_utterance(width: int) -> None:
@@ -213,6 +222,51 @@ def test_bars_follow_probabilities(results: list[Result], width: int) -> None:
     # rows appear in model order
     order = [lab for line in text.splitlines() for lab in LABELS if line.replace("│", " ").split()[:1] == [lab]]
     assert order[: len(LABELS)] == LABELS
+
+
+@pytest.mark.parametrize("width", (60, 80, 100, 160))
+def test_rolling_arousal_and_valence_in_the_emotion_panels_edge(results: list[Result], width: int) -> None:
+    """Issue 25: the rolling estimate's arousal and valence in the emotion panel's bottom edge
+    (no extra line: an 80x24 terminal keeps its layout), as signed bars when there is room;
+    a timeline 54 columns wide or more has each utterance's values."""
+    state = _state(results)
+    text = _text(render_dashboard(state, max_height=24 if width == 80 else None), width)
+    _assert_fits(text, width)
+    arousal, valence = _circumplex(state.rolling)
+    (edge,) = [ln for ln in text.splitlines() if "arousal" in ln]
+    assert edge.lstrip().startswith("╰─") and f"arousal {arousal:+.2f}" in edge and f"valence {valence:+.2f}" in edge
+    assert ("rolling arousal" in edge) == (width >= 60)
+    if width >= 100:  # signed bars: filled cells on the side of the sign, as many as |value| x cells
+        bars = re.findall(rf"([{BAR_FULL}{BAR_EMPTY}]+)│([{BAR_FULL}{BAR_EMPTY}]+)", edge)
+        assert len(bars) == 2
+        for (left, right), v in zip(bars, (arousal, valence)):
+            cells = len(right)
+            assert left.count(BAR_FULL) == (round(abs(v) * cells) if v < 0 else 0)
+            assert right.count(BAR_FULL) == (round(abs(v) * cells) if v > 0 else 0)
+            assert left.endswith(BAR_FULL) or BAR_FULL not in left  # filled from the centre out
+    right = [ln.split("││")[-1] if "││" in ln else ln for ln in text.splitlines()]
+    timeline = right[next(i for i, ln in enumerate(right) if "time s" in ln):]  # from its column header
+    timeline_w = width if width < 80 else width - width * 11 // 20  # stacked below 80 columns
+    if timeline_w >= 54:  # 60 (stacked) and 160 columns
+        assert re.search(r"aro\s+val", timeline[0])
+        for r in results:
+            a, v = _circumplex(r.prediction.probabilities)
+            u = r.utterance
+            row = next(ln for ln in timeline if f"{u.start_s:.2f}–{u.end_s:.2f}" in ln and "│" in ln)
+            assert f"{a:+.2f} {v:+.2f}" in row, row
+    else:
+        assert not any(re.search(r"aro\s+val", ln) for ln in timeline)
+
+
+def test_no_arousal_before_a_rolling_estimate_or_for_labels_off_the_circumplex(results: list[Result]) -> None:
+    empty = DashboardState(labels=LABELS, model_name="m", source_name="s")
+    assert "arousal" not in _text(render_dashboard(empty), 100)
+    r = results[0]
+    probs = {"other": 0.6, "angry": 0.4}
+    state = DashboardState(labels=["other", "angry"], model_name="m", source_name="s")
+    state.add_result(Result(r.utterance, Prediction("other", 0.6, probs), rolling=dict(probs)))
+    text = _text(render_dashboard(state), 160)
+    assert "other" in text and "arousal" not in text and not re.search(r"aro\s+val", text)
 
 
 def test_latency_figures_are_percentiles_of_the_results(results: list[Result]) -> None:
@@ -336,8 +390,12 @@ def test_format_plain(results: list[Result]) -> None:
         top = max(r.rolling, key=r.rolling.__getitem__)
         assert f"(rolling: {top} {r.rolling[top]:.2f})" in line
         assert f"proc {r.processing_ms:.1f} ms" in line and f"eos {r.end_of_speech_ms:.1f} ms" in line
+        a, v = _circumplex(r.prediction.probabilities)
+        assert f"{r.confidence:.2f}  arousal {a:+.2f} valence {v:+.2f}  (rolling" in line
     bare = Result(results[0].utterance, results[0].prediction)
     assert "rolling" not in format_plain(bare)
+    odd = Result(results[0].utterance, Prediction("other", 0.6, {"other": 0.6, "angry": 0.4}))
+    assert "arousal" not in format_plain(odd) and "other" in format_plain(odd)
 
 
 def test_json_line_has_exactly_the_issue_keys(results: list[Result]) -> None:
@@ -348,6 +406,12 @@ def test_json_line_has_exactly_the_issue_keys(results: list[Result]) -> None:
         assert set(record) == JSONL_KEYS
         assert record == r.to_json()
         assert record["label"] == r.label
+        # arousal and valence read off the unrounded probabilities, rounded like them
+        for prefix, p in (("", r.prediction.probabilities), ("rolling_", r.rolling)):
+            a, v = _circumplex(p)
+            assert record[prefix + "arousal"] == pytest.approx(a, abs=5.1e-5)
+            assert record[prefix + "valence"] == pytest.approx(v, abs=5.1e-5)
+        assert (r.arousal, r.valence) == pytest.approx(_circumplex(r.prediction.probabilities), abs=1e-12)
         assert set(record["probabilities"]) == set(LABELS)
         assert record["duration_s"] == pytest.approx(r.utterance.duration_s, abs=1e-3)
 
@@ -387,6 +451,8 @@ def test_format_summary_reports_percentiles_of_the_run(results: list[Result]) ->
     assert re.search(r"short bursts dropped\s+3$", text, re.M)
     top = max(summary.rolling, key=summary.rolling.__getitem__)
     assert f"{top} {summary.rolling[top]:.2f}" in next(line for line in lines if "rolling" in line)
+    a, v = _circumplex(summary.rolling)
+    assert re.search(rf"rolling affect\s+{re.escape(f'arousal {a:+.2f}, valence {v:+.2f}')}$", text, re.M)
     empty = format_summary(RunSummary())
     assert "n/a" in empty and re.search(r"utterances\s+0$", empty, re.M)
 

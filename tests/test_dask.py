@@ -181,6 +181,7 @@ def test_cluster_records_equal_single_process_predict(cluster, ravdess_root, tmp
         assert g["confidence"] == pytest.approx(r["confidence"], abs=1e-6)
         for lab, p in r["probabilities"].items():
             assert g[f"prob_{lab}"] == pytest.approx(p, abs=1e-6)
+        assert g["arousal"] == pytest.approx(r["arousal"], abs=1e-6) and g["valence"] == pytest.approx(r["valence"], abs=1e-6)
     bad = got[str(broken)]
     assert bad["label"] is None and bad["confidence"] is None and "broken.wav" in bad["error"]
 
@@ -285,7 +286,7 @@ def test_resume_cuts_a_torn_last_line_and_appends(tmp_path, suffix):
     text = out.read_text()
     assert "lab\n" not in text and text.endswith("\n")
     if suffix == ".csv":
-        assert text.splitlines()[0] == "path,label,confidence,prob_sad,prob_angry,error"
+        assert text.splitlines()[0] == "path,label,confidence,prob_sad,prob_angry,arousal,valence,error"
         assert len(text.splitlines()) == 3
 
 

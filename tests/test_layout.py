@@ -64,6 +64,11 @@ _SHARED_DEFINITIONS: dict[str, str] = {
     "latency stats": r"^\s*def latency_stats\b|[\"']p95[\"']:\s*(round\()?float\(np\.percentile",
     "JSON line": r"^\s*def json_line\(record\b|json\.dumps\([\w.]+(\([^()]*\))?\)\s*\+\s*[\"']\\n",
     "session builder": r"^\s*def (build_session|_session)\b",
+    "arousal table": r"^\s*_?AROUSAL\b[^=\n]*=",
+    "arousal positions": r"[\"']neutral[\"']\s*:\s*-1\b",  # a copy of the table under another name
+    "valence table": r"^\s*_?VALENCE\b[^=\n]*=",
+    "valence positions": r"[\"']happy[\"']\s*:\s*1\s*,\s*[\"']calm[\"']\s*:\s*1\b",
+    "arousal/valence from probabilities": r"^\s*def affect_scores\b",
 }
 
 
@@ -82,8 +87,9 @@ def _definitions(pattern: str) -> list[str]:
 
 
 def test_shared_vocabulary_has_one_definition_each():
-    """Labels, the RAVDESS code table, the data root, latency percentiles, JSON lines and the
-    session builder are each defined once; a second copy drifts (issue 9 item 5)."""
+    """Labels, the RAVDESS code table, the data root, latency percentiles, JSON lines, the
+    session builder and the arousal/valence mapping (ser_live/affect.py, issue 25) are each
+    defined once; a second copy drifts (issue 9 item 5)."""
     found = {name: _definitions(rx) for name, rx in _SHARED_DEFINITIONS.items()}
     assert all(found.values()), {k: v for k, v in found.items() if not v}  # the patterns still match
     assert {k: v for k, v in found.items() if len(v) > 1} == {}

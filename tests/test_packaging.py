@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -139,3 +140,11 @@ def test_readme_python_example_prints_labels_of_the_demo(tmp_path):
     starts = [float(r[0].split("-")[0]) for r in rows]
     assert starts == sorted(starts) and all(r[2] in labels and 0 < float(r[3]) <= 1 for r in rows), out
     assert len({r[2] for r in rows}) >= 2, out  # a real model on a mixed demo, not one constant label
+    # arousal and valence (issue 25): in [-1, 1]; the demo's angry and happy utterances above its
+    # neutral and sad ones on arousal (RAVDESS, training data of the default: a sign check)
+    assert all(r[4] == "arousal" and r[6] == "valence" and abs(float(r[5])) <= 1 and abs(float(r[7])) <= 1
+               for r in rows), out
+    truth = [u["emotion"] for u in json.loads(demo.with_suffix(".json").read_text())["utterances"]]
+    high = [float(r[5]) for r, e in zip(rows, truth) if e in ("angry", "happy")]
+    low = [float(r[5]) for r, e in zip(rows, truth) if e in ("neutral", "sad")]
+    assert high and low and np.mean(high) > np.mean(low) + 0.5, (high, low)

@@ -33,8 +33,8 @@ SR = 16000
 #: An EmoDB sentence of 4.4 s of speech (5.1 s as one utterance with pre-roll and hangover).
 LONG_FILE = "wav/08b03Lc.flac"
 LEAD_S = 1.0  # digital silence before and after it
-JSONL_KEYS = {"index", "start_s", "end_s", "duration_s", "label", "confidence", "probabilities",
-              "rolling", "processing_ms", "end_of_speech_ms"}
+JSONL_KEYS = {"index", "start_s", "end_s", "duration_s", "label", "confidence", "probabilities", "arousal", "valence",
+              "rolling", "rolling_arousal", "rolling_valence", "processing_ms", "end_of_speech_ms"}
 
 
 @pytest.fixture(scope="module")

@@ -168,7 +168,8 @@ def test_results_carry_labels_probabilities_latencies_and_rolling(live_run, mode
         assert 0 < r.processing_ms <= r.end_of_speech_ms
         assert list(r.rolling) == model.labels and sum(r.rolling.values()) == pytest.approx(1.0)
         assert set(r.to_json()) == {"index", "start_s", "end_s", "duration_s", "label", "confidence",
-                                    "probabilities", "rolling", "processing_ms", "end_of_speech_ms"}
+                                    "probabilities", "arousal", "valence", "rolling", "rolling_arousal",
+                                    "rolling_valence", "processing_ms", "end_of_speech_ms"}
     assert results[0].rolling == pytest.approx(results[0].prediction.probabilities)
 
 
@@ -206,7 +207,8 @@ def test_live_results_equal_ser_live_predict_segments(session, live_run, test_mo
     for rec, r in zip(records, results):
         j = r.to_json()
         assert rec == {"path": str(path), "start_s": j["start_s"], "end_s": j["end_s"], "label": j["label"],
-                       "confidence": j["confidence"], "probabilities": j["probabilities"], "error": None}
+                       "confidence": j["confidence"], "probabilities": j["probabilities"],
+                       "arousal": j["arousal"], "valence": j["valence"], "error": None}
 
 
 def test_saved_utterances_equal_the_input_and_classify_identically(session, live_run, model):

@@ -100,9 +100,16 @@ def test_revision_json_line(model: EmotionModel) -> None:
     assert rec["kind"] == "revision" and rec["index"] == 2 and rec["session_utterances"] == 3
     assert [r["index"] for r in rec["results"]] == [0, 1]
     for r in rec["results"]:
-        assert set(r) == {"index", "label", "confidence", "probabilities"}  # no noise branch in this model
+        assert set(r) == {"index", "label", "confidence", "probabilities", "arousal", "valence"}  # no noise branch
         assert r["label"] == max(r["probabilities"], key=r["probabilities"].get)
+        # arousal = P(happy) - P(neutral) - P(sad), valence = P(happy) - P(sad) of the REVISED prediction
+        p = rev.predictions[r["index"]].probabilities
+        assert r["arousal"] == pytest.approx(p["happy"] - p["neutral"] - p["sad"], abs=5.1e-5)  # rounded to 4
+        assert r["valence"] == pytest.approx(p["happy"] - p["sad"], abs=5.1e-5)
     assert sum(rec["rolling"].values()) == pytest.approx(1.0, abs=1e-3)
+    ro = rev.rolling
+    assert rec["rolling_arousal"] == pytest.approx(ro["happy"] - ro["neutral"] - ro["sad"], abs=5.1e-5)
+    assert rec["rolling_valence"] == pytest.approx(ro["happy"] - ro["sad"], abs=5.1e-5)
 
 
 def test_revision_stops_when_an_utterance_was_missed(model: EmotionModel) -> None:

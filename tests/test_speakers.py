@@ -155,6 +155,10 @@ def test_records_carry_speaker(conversation, shipped, tmp_path, capsys):
     assert "speaker " in capsys.readouterr().out  # --plain names the speaker
     lines = [json.loads(x) for x in jl.read_text().splitlines()]
     assert lines and all(x["speaker"] in "ABCD" and set(x["speaker_rolling"]) == set(shipped.labels) for x in lines)
+    for x in lines:  # each speaker's rolling arousal and valence: the circumplex sums of its own estimate
+        r = x["speaker_rolling"]
+        assert x["speaker_rolling_arousal"] == pytest.approx(r["angry"] + r["happy"] - r["neutral"] - r["sad"], abs=3e-4)
+        assert x["speaker_rolling_valence"] == pytest.approx(r["happy"] - r["angry"] - r["sad"], abs=3e-4)
     index = [json.loads(x) for x in (tmp_path / "rec" / "index.jsonl").read_text().splitlines()]
     assert [x["speaker"] for x in index] == [x["speaker"] for x in lines]
     assert main(["predict", str(wav), "--segments", "--speakers", "0", "--model", model]) == 2

@@ -13,6 +13,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from ser_live.affect import affect_formula
+
 REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / "reports"
 #: The card's template (package data of ``train``).
@@ -221,6 +223,7 @@ def render_card(model: Any, meta: dict, n_features: int, *, reports_dir: str | P
         "voice_group": ", and the eGeMAPS-like voice group" if model.feature_config.voice_quality else "",
         "feature_subset": f"; the recipe's feature subset keeps {len(sel.columns_)} of them." if sel is not None else ".",
         "labels": ", ".join(model.labels),
+        "affect": affect_formula(model.labels),
         "normaliser": normaliser,
         "noise_branch": noise_branch,
         "label_map": ", ".join(f"{k} trained as {v}" for k, v in meta.get("label_map", {}).items()) or "as the corpora name them",

@@ -6,21 +6,17 @@ scored classes and renormalised, as the argmax scoring restricts them) ranks the
 utterances of every fold pooled (:func:`sklearn.metrics.roc_curve`,
 :func:`sklearn.metrics.roc_auc_score`), and per fold (their mean and standard deviation).
 
-Arousal and valence are **derived from the categorical model**, not from a head trained
-for them: each scored class has a position on Russell's circumplex of affect [1]_
-(:data:`AROUSAL`, :data:`VALENCE`: +1 high / positive, -1 low / negative, 0 neither), and
-an utterance's score is the probability-weighted sum of its classes' positions, in [-1, 1]
-(four classes: arousal = P(angry) + P(happy) - P(neutral) - P(sad), valence = P(happy) -
-P(angry) - P(sad)). A 2-class UA (balanced accuracy, the sign of the score: > 0 high /
-positive) and the AUC of the score are measured on the utterances whose true class has a
-position on that axis (valence leaves neutral out).
+Arousal and valence are **derived from the categorical model** by the runtime's one
+definition, :mod:`ser_live.affect` (Russell's circumplex [1]_, :data:`~ser_live.affect.AROUSAL`,
+:data:`~ser_live.affect.VALENCE`; the same values the live records and ``ser-live predict``
+carry). A 2-class UA (balanced accuracy, the sign of the score: > 0 high / positive) and the
+AUC of the score are measured here on the utterances whose true class has a position on that
+axis (valence leaves neutral out).
 
 References
 ----------
 .. [1] J. A. Russell, "A circumplex model of affect", Journal of Personality and Social
-   Psychology 39(6), 1161-1178, 1980 (anger: high arousal, unpleasant; happiness/delight:
-   high arousal, pleasant; sadness: low arousal, unpleasant; calm/relaxed: low arousal,
-   pleasant; neutral taken as low arousal, neither pleasant nor unpleasant).
+   Psychology 39(6), 1161-1178, 1980.
 """
 
 from __future__ import annotations
@@ -30,31 +26,9 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score, roc_curve
 
+from ser_live.affect import AROUSAL, MAPPING_NOTE, VALENCE, affect_scores, has_affect
+
 __all__ = ["AROUSAL", "VALENCE", "affect_scores", "affect_summary", "renormalised", "roc_summary"]
-
-#: Arousal position of each class (+1 high, -1 low, 0 none; :data:`ser_live.labels.CANONICAL_LABELS`
-#: names): Russell (1980), Fig. 2; fearful ("afraid", "alarmed") and surprised ("astonished")
-#: high, boredom ("bored", "tired") and calm low; disgust is not placed.
-AROUSAL: dict[str, int] = {
-    "angry": 1, "happy": 1, "fearful": 1, "surprised": 1,
-    "neutral": -1, "sad": -1, "calm": -1, "boredom": -1,
-}
-
-#: Valence position of each class (+1 positive, -1 negative, 0 neither): Russell (1980);
-#: neutral and surprised are neither.
-VALENCE: dict[str, int] = {
-    "happy": 1, "calm": 1,
-    "angry": -1, "sad": -1, "fearful": -1, "disgust": -1, "boredom": -1,
-}
-
-#: The mapping as the reports state it.
-MAPPING_NOTE = (
-    "Derived from the categorical model's class probabilities (not a trained head): arousal = sum of P(class) x "
-    "(+1 high: angry, happy, fearful, surprised; -1 low: neutral, sad, calm, boredom), valence = sum of P(class) x "
-    "(+1 positive: happy, calm; -1 negative: angry, sad, fearful, disgust, boredom; neutral, surprised 0), "
-    "after Russell's circumplex (J. A. Russell, J. Pers. Soc. Psychol. 39(6), 1980); UA = balanced accuracy of "
-    "the score's sign (> 0 high / positive) over the utterances whose class has a side (valence: not neutral)"
-)
 
 
 def renormalised(P: np.ndarray) -> np.ndarray:
@@ -132,27 +106,6 @@ def roc_summary(labels: Sequence[str], *, fold_names: Sequence[str], true: Seque
             "macro_auc_fold_mean": float(np.mean(fold_means)) if fold_means else None}
 
 
-def affect_scores(labels: Sequence[str], P: np.ndarray) -> dict[str, np.ndarray]:
-    """Arousal and valence of utterances from their class probabilities.
-
-    Parameters
-    ----------
-    labels : sequence of str
-        Columns of ``P``.
-    P : np.ndarray, float, shape (n, n_labels)
-        Probabilities (rows sum to 1).
-
-    Returns
-    -------
-    dict
-        ``"arousal"``, ``"valence"``: float64, shape (n,), in [-1, 1]
-        (:data:`AROUSAL`, :data:`VALENCE` weights).
-    """
-    P = np.asarray(P, dtype=np.float64)
-    return {axis: P @ np.array([float(table.get(lab, 0)) for lab in labels])
-            for axis, table in (("arousal", AROUSAL), ("valence", VALENCE))}
-
-
 def affect_summary(labels: Sequence[str], *, fold_names: Sequence[str], true: Sequence[np.ndarray],
                    proba: Sequence[np.ndarray]) -> dict[str, Any] | None:
     """Arousal and valence UA (percent) and AUC per fold, their mean, and pooled.
@@ -169,11 +122,15 @@ def affect_summary(labels: Sequence[str], *, fold_names: Sequence[str], true: Se
         ``low`` (the classes on each side), ``folds`` (name to ``ua_pct``, ``auc``,
         ``n``), ``ua_pct_mean``, ``ua_pct_std``, ``auc_fold_mean``, ``ua_pct_pooled``,
         ``auc_pooled``; an axis is absent when the scored classes do not have both sides,
-        and None is returned when neither axis has.
+        and None is returned when neither axis has, or when a scored class has no position
+        on the circumplex (:func:`ser_live.affect.has_affect`: a user's own label; the
+        runtime then gives no arousal either).
     """
+    if not has_affect(labels):
+        return None
     out: dict[str, Any] = {"mapping": MAPPING_NOTE}
     for axis, table in (("arousal", AROUSAL), ("valence", VALENCE)):
-        side = np.array([table.get(lab, 0) for lab in labels])
+        side = np.array([table[lab] for lab in labels])
         if not ((side > 0).any() and (side < 0).any()):
             continue
         folds: dict[str, Any] = {}

@@ -34,11 +34,13 @@ Output: --output's suffix picks the format, with or without --dask: .jsonl (JSON
 suffix, is a usage error (exit 2). --format only chooses what goes to stdout (default jsonl).
 
 Records (ser_live/records.py, the same keys and columns with and without --dask): jsonl
-{"path", ["start_s", "end_s",] "label", "confidence", "probabilities"[, "session_utterances"]
-[, "noise_branch"][, "profile"], "error"} ("noise_branch": whether the model's noise branch
-classified it, for a model that has one; "profile": the --profile's name; "error": null, or
-why the file failed); csv/parquet columns path, [start_s, end_s,] label, confidence,
-prob_<label> for every label, error. session_utterances (jsonl, --segments, a model with a
+{"path", ["start_s", "end_s",] "label", "confidence", "probabilities", "arousal", "valence"
+[, "session_utterances"][, "noise_branch"][, "profile"], "error"} ("arousal", "valence": in
+[-1, 1], read off the probabilities on Russell's circumplex, ser_live/affect.py;
+"noise_branch": whether the model's noise branch classified it, for a model that has one;
+"profile": the --profile's name; "error": null, or why the file failed); csv/parquet columns
+path, [start_s, end_s,] label, confidence, prob_<label> for every label, arousal, valence,
+error. session_utterances (jsonl, --segments, a model with a
 session normaliser: the utterances the session statistics rest on) is left out with
 --no-session-norm. A file that fails (unreadable, empty, silent, too long) is a record with no
 label and its `error` (in every format, never dropped), also reported on stderr, and the rest
