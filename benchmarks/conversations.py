@@ -237,9 +237,11 @@ def attribution_accuracy(true: Sequence[Any], assigned: Sequence[Any]) -> float:
 
 
 def _played(spans_s: Sequence[tuple[float, float]], results: Sequence[Any],
-            speakers: Sequence[str] | None = None) -> list[tuple[str | None, str | None]]:
-    """Per played utterance: (live core label, speaker) from the results mapped to it
-    (``speakers``: one label per result instead of the results' own)."""
+            speakers: Sequence[str] | None = None) -> list[tuple[str | None, str | None, str | None]]:
+    """Per played utterance: (live core label, speaker, live arousal class) from the results
+    mapped to it (``speakers``: one label per result instead of the results' own). The arousal
+    class is ``"high"``/``"low"`` by the sign of the overlap-weighted mean of the results'
+    :attr:`~ser_live.types.Prediction.arousal` (None without results or arousal)."""
     from .live_offline import match_results
 
     recs = [{"start_s": r.utterance.start_s, "end_s": r.utterance.end_s} for r in results]
@@ -247,12 +249,34 @@ def _played(spans_s: Sequence[tuple[float, float]], results: Sequence[Any],
     out = []
     for hits in m["assigned"]:
         if not hits:
-            out.append((None, None))
+            out.append((None, None, None))
             continue
         p = {c: sum(ov * results[i].prediction.probabilities.get(c, 0.0) for i, ov in hits) for c in CORE}
         i = max(hits, key=lambda h: h[1])[0]
-        out.append((max(CORE, key=p.get), results[i].speaker if speakers is None else speakers[i]))
+        aro = [(ov, results[j].prediction.arousal) for j, ov in hits]
+        aro_class = (None if any(a is None for _, a in aro)
+                     else arousal_class(sum(ov * a for ov, a in aro) / max(sum(ov for ov, _ in aro), 1e-12)))
+        out.append((max(CORE, key=p.get), results[i].speaker if speakers is None else speakers[i], aro_class))
     return out
+
+
+def true_arousal(label: str) -> str:
+    """``"high"`` or ``"low"``: the arousal class of a core label (:data:`ser_live.affect.AROUSAL`).
+
+    Raises
+    ------
+    KeyError
+        A label without a high or low arousal position.
+    """
+    from ser_live.affect import AROUSAL
+
+    return {1: "high", -1: "low"}[AROUSAL[label]]
+
+
+def arousal_class(value: float | None) -> str | None:
+    """``"high"`` for arousal > 0, ``"low"`` otherwise (None stays None): the two-class
+    decision scored as arousal UA, as in the evaluation reports (:mod:`train.roc`)."""
+    return None if value is None else ("high" if value > 0 else "low")
 
 
 def ua_pct(y_true: Sequence[str], y_pred: Sequence[str | None]) -> float:
@@ -339,6 +363,9 @@ def run_pair(model: Any, spk: dict[str, dict[str, Any]], a: str, b: str, *, sett
     off = [max(CORE, key=offline[p].probabilities.get) for p in paths]
     return {
         "pair": [a, b], "true": labels, "speaker": who,
+        "true_arousal": [true_arousal(lab) for lab in labels],
+        "live_turns_arousal": [t[2] for t in turns], "live_one_session_arousal": [t[2] for t in one],
+        "offline_arousal": [arousal_class(offline[p].arousal) for p in paths],
         "live_turns": [t[0] for t in turns], "assigned": [t[1] for t in turns],
         "live_one_session": [t[0] for t in one], "offline": off,
         "attribution_pct": attribution_accuracy(who, [t[1] for t in turns]),
@@ -419,6 +446,9 @@ def table_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                 "ua_live_turns": ua_pct(cat("true"), cat("live_turns")),
                 "ua_live_one_session": ua_pct(cat("true"), cat("live_one_session")),
                 "ua_offline_sessions": ua_pct(cat("true"), cat("offline")),
+                "arousal_ua_live_turns": ua_pct(cat("true_arousal"), cat("live_turns_arousal")),
+                "arousal_ua_live_one_session": ua_pct(cat("true_arousal"), cat("live_one_session_arousal")),
+                "arousal_ua_offline_sessions": ua_pct(cat("true_arousal"), cat("offline_arousal")),
                 "one_speaker_share_pct": float(np.mean(shares)) if shares else float("nan"),
                 "one_speaker_min_pct": float(np.min(shares)) if shares else float("nan"),
             })
@@ -428,13 +458,16 @@ def table_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
 def markdown(res: dict[str, Any]) -> list[str]:
     """The summary as a Markdown table, with issue 25's acceptance."""
     head = ("| corpus | pairs | attribution % (min) | revised % | speakers opened | UA live, turns "
-            "| UA live, one session | UA offline, per-speaker sessions | one-speaker share % (min) |")
-    lines = [head, "|" + "---|" * 9]
+            "| UA live, one session | UA offline, per-speaker sessions | arousal UA live, turns / one session / offline "
+            "| one-speaker share % (min) |")
+    lines = [head, "|" + "---|" * 10]
     for r in res["table"]:
+        aro = " / ".join(f"{r.get(k, float('nan')):.1f}" for k in
+                         ("arousal_ua_live_turns", "arousal_ua_live_one_session", "arousal_ua_offline_sessions"))
         lines.append(
             f"| {r['corpus']} | {r['kind']} x{r['pairs']} | {r['attribution_pct']:.1f} ({r['min_attribution_pct']:.1f}) "
             f"| {r['attribution_revised_pct']:.1f} | {r['speakers_opened']:.2f} | {r['ua_live_turns']:.1f} | {r['ua_live_one_session']:.1f} "
-            f"| {r['ua_offline_sessions']:.1f} | {r['one_speaker_share_pct']:.1f} ({r['one_speaker_min_pct']:.1f}) |")
+            f"| {r['ua_offline_sessions']:.1f} | {aro} | {r['one_speaker_share_pct']:.1f} ({r['one_speaker_min_pct']:.1f}) |")
     lines.append("")
     lines.append("Acceptance (issue 25): attribution >= 90 % mixed-gender, >= 80 % same-gender; live UA with turns "
                  "within 3 points of offline per-speaker sessions; one-speaker share >= 95 %.")

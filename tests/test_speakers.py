@@ -205,3 +205,21 @@ def test_dashboard_shows_who_spoke(turns, shipped):
     console.print(render_dashboard(state))
     text = console.export_text()
     assert f"speaker {turns[-1].speaker}" in text and "by speaker" in text
+
+
+def test_harness_reads_live_arousal_per_played_utterance(conversation, turns):
+    """The harness's arousal UA reads each played utterance's live arousal: the sign of its
+    results' arousal (one result: that result's), and the core labels' high/low classes."""
+    from benchmarks.conversations import _played, arousal_class, true_arousal
+
+    sess, _, _ = conversation
+    spans_s = [(a / 16000, b / 16000) for a, b in sess.spans]
+    played = _played(spans_s, turns)
+    assert len(played) == len(spans_s) and all(t[2] in ("high", "low") for t in played)
+    for (a, b), t in zip(spans_s, played):
+        over = [r for r in turns if min(b, r.utterance.end_s) > max(a, r.utterance.start_s)]
+        if len(over) == 1:
+            assert t[2] == arousal_class(over[0].arousal) and t[0] == over[0].label
+    assert [true_arousal(c) for c in ("angry", "happy", "neutral", "sad")] == ["high", "high", "low", "low"]
+    with pytest.raises(KeyError):
+        true_arousal("disgust")
