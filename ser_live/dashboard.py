@@ -949,6 +949,12 @@ class LiveDashboard:
     ) -> None:
         self._live.stop()  # draws the final frame
 
+    def status_due_in_s(self) -> float:
+        """Seconds until a status change may be drawn again (``1 / status_per_second`` after
+        the last redraw; 0 or less: now), for a caller that polls the status to sleep until
+        then."""
+        return self._last_draw + self.status_interval_s - time.perf_counter()
+
     def refresh(self, *, force: bool = False) -> None:
         """Redraw if something shown changed: a result or provisional estimate once
         ``1 / refresh_per_second`` has passed since the last redraw, a status change once

@@ -246,6 +246,38 @@ class NormalizerArrays:
             v = np.where(empty, self.prior_var_[c], v)
         return mu, np.maximum(v, VAR_FLOOR)
 
+    def restricted(self, read: np.ndarray) -> "NormalizerArrays":
+        """This normaliser on the raw columns ``read`` alone (``"replace"`` mode only).
+
+        Every step of the formula works column by column, so the restricted normaliser's
+        output column ``j`` equals this one's column ``read[j]`` to the bit (the live path
+        normalises only the columns the heads and route read,
+        :meth:`CompiledEstimator.read_columns`).
+
+        Parameters
+        ----------
+        read : np.ndarray, int64, shape (r,)
+            Sorted, distinct raw column indices.
+
+        Returns
+        -------
+        NormalizerArrays
+            Of ``r`` features; its ``columns_`` are the positions in ``read`` of this one's
+            normalised columns that ``read`` holds.
+
+        Raises
+        ------
+        ValueError
+            ``"append"`` mode (its output interleaves raw and normalised copies).
+        """
+        if self.mode != "replace":
+            raise ValueError("only a 'replace' normaliser can be restricted to columns")
+        read = np.asarray(read, dtype=np.int64)
+        pos = np.searchsorted(read, self.columns_)
+        inside = (pos < read.size) & (read[np.minimum(pos, read.size - 1)] == self.columns_)
+        return replace(self, prior_mean_=self.prior_mean_[read], prior_var_=self.prior_var_[read],
+                       columns_=pos[inside].astype(np.int64))
+
     def apply(self, X: np.ndarray, mu: np.ndarray, var: np.ndarray) -> np.ndarray:
         """``z = (x - mu) / sqrt(var)`` on the normalised columns, float32 out."""
         c = self.columns_
@@ -285,6 +317,7 @@ class SessionState:
         self.n_utterances = 0
         self._mean = np.zeros(d)
         self._m2 = np.zeros(d)
+        self._restricted: tuple[np.ndarray, NormalizerArrays] | None = None  # (read, normaliser on them)
 
     def update(self, x: np.ndarray) -> None:
         """Add one utterance to the running statistics (Welford's algorithm).
@@ -321,6 +354,44 @@ class SessionState:
         var = self._m2 / n if n else np.zeros_like(self._m2)
         mu, v = self._norm.shrink(n, self._mean, var)
         return self._norm.apply(x, mu, v)
+
+    def transform_read(self, X: np.ndarray, read: np.ndarray | None = None) -> np.ndarray:
+        """Normalise rows with the running statistics as they are, on the columns ``read``
+        alone: column ``j`` of the output equals column ``read[j]`` of :meth:`transform` of
+        each row, to the bit (the statistics are shrunk once for all rows, not per row).
+
+        Parameters
+        ----------
+        X : np.ndarray, float, shape (n, n_features)
+            Raw rows (all columns: each row is checked whole, as :meth:`transform` does).
+        read : np.ndarray, int64, shape (r,), optional
+            Sorted, distinct raw columns (:meth:`CompiledEstimator.read_columns`); None:
+            every column, the output then is :meth:`transform` of each row, stacked.
+
+        Returns
+        -------
+        np.ndarray, float32, shape (n, r) (``(n, n_features_out)`` without ``read``)
+
+        Raises
+        ------
+        ValueError
+            A row of the wrong width or with non-finite values; an ``"append"`` normaliser.
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        for x in X:
+            self._check(x)
+        n = float(self.n_utterances)
+        if read is None:
+            var = self._m2 / n if n else np.zeros_like(self._m2)
+            mu, v = self._norm.shrink(n, self._mean, var)
+            return self._norm.apply(X, mu, v)
+        cached = self._restricted
+        if cached is None or cached[0] is not read:
+            cached = self._restricted = (read, self._norm.restricted(read))
+        norm = cached[1]
+        var = self._m2[read] / n if n else np.zeros(read.size)
+        mu, v = norm.shrink(n, self._mean[read], var)
+        return norm.apply(X[:, read], mu, v)
 
     def _check(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -402,11 +473,54 @@ def normalize_rows(norm: NormalizerArrays | None, X: np.ndarray, *, groups: np.n
     if isinstance(online, SessionState):
         if groups is not None:
             raise ValueError("give a live session or offline groups, not both")
-        return np.stack([online.transform(x) for x in X])
+        return online.transform_read(X)  # the statistics shrunk once for all rows
     if online is None or online is False:
         return norm.transform(X, groups=groups)
     seed = None if online is True else int(online)
     return online_transform(norm, X, groups, seed=seed)
+
+
+def normalize_read(norm: NormalizerArrays | None, X: np.ndarray, read: np.ndarray, *,
+                   restricted: NormalizerArrays | None = None, groups: np.ndarray | None = None,
+                   online: Any = None) -> np.ndarray:
+    """:func:`normalize_rows` on the raw columns ``read`` alone, to the bit: column ``j`` of
+    the output is column ``read[j]`` of ``normalize_rows(norm, X, ...)`` (every step of the
+    normaliser works column by column). The live and scoring path: a model reading 1170 of
+    4729 columns normalises those only.
+
+    Parameters
+    ----------
+    norm : NormalizerArrays or None
+        In ``"replace"`` mode (None: the rows as they are).
+    X : np.ndarray, float, shape (n, n_features)
+        Raw features, checked whole (width, finite values) as :func:`normalize_rows` does.
+    read : np.ndarray, int64, shape (r,)
+        Sorted, distinct raw columns.
+    restricted : NormalizerArrays, optional
+        ``norm.restricted(read)``, when the caller keeps it (computed otherwise).
+    groups, online
+        As :func:`normalize_rows`; a live session normalises with its own normaliser
+        (:meth:`SessionState.transform_read`).
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n, r)
+
+    Raises
+    ------
+    ValueError
+        As :func:`normalize_rows`.
+    """
+    X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+    if norm is None:
+        return X[:, read]
+    if isinstance(online, SessionState):
+        if groups is not None:
+            raise ValueError("give a live session or offline groups, not both")
+        return online.transform_read(X, read)
+    check_rows(X, norm.n_features_in_)  # the whole rows, as the full transform checks them
+    sub = norm.restricted(read) if restricted is None else restricted
+    return normalize_rows(sub, X[:, read], groups=groups, online=online)
 
 
 # ---------------------------------------------------------------------- classifier heads
@@ -608,9 +722,27 @@ class CompiledEstimator:
     W: np.ndarray | None = None
     b: np.ndarray | None = None
     heads: dict = field(init=False, repr=False)
+    _reader: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.heads = {"main": self.main} if self.branch is None else {"main": self.main, "branch": self.branch}
+        self._reader = None  # built on first scoring (see _read_plan)
+
+    def _read_plan(self) -> tuple | None:
+        """What scoring needs when the model reads a subset of the raw columns: (the columns
+        ``read`` (int64, sorted), the normaliser restricted to them, the main and branch
+        heads with their column subsets re-indexed into ``read``); None when every column
+        is read. Built once: the arrays never change after construction."""
+        if self._reader is None:
+            read = self.read_columns()
+            if read is None:
+                self._reader = (None,)
+            else:
+                heads = [None if h is None else replace(h, columns=np.searchsorted(read, h.columns).astype(np.int64))
+                         for h in (self.main, self.branch)]
+                norm = None if self.normalizer is None else self.normalizer.restricted(read)
+                self._reader = (read, norm, *heads)
+        return None if self._reader[0] is None else self._reader
 
     @property
     def classes_(self) -> np.ndarray:
@@ -664,11 +796,16 @@ class CompiledEstimator:
         """A head method (``"proba"`` or ``"decision"``) on the normalised rows, each row
         from the head its SNR picks; float64 (n, n_classes)."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        Z = self.normalize(X, **kw)
-        out = np.asarray(getattr(self.main, method)(Z), dtype=np.float64)
+        plan = self._read_plan()
+        if plan is None:
+            Z, main, branch = self.normalize(X, **kw), self.main, self.branch
+        else:  # normalise only the columns the heads read (the same values, a quarter of the work)
+            read, norm, main, branch = plan
+            Z = normalize_read(self.normalizer, X, read, restricted=norm, **kw)
+        out = np.asarray(getattr(main, method)(Z), dtype=np.float64)
         noisy = self.noisy_rows(X)
         if noisy is not None and noisy.any():
-            out[noisy] = getattr(self.branch, method)(Z[noisy])
+            out[noisy] = getattr(branch, method)(Z[noisy])
         return out
 
     def predict_proba(self, X: np.ndarray, **kw: Any) -> np.ndarray:

@@ -46,7 +46,40 @@ def loud_frame_level(frame_levels: np.ndarray | list[float]) -> float:
     x = np.asarray(frame_levels)
     if x.size == 0:
         raise ValueError("no frames to take a speech level of")
-    return float(np.percentile(x, LOUD_FRAME_PERCENTILE))
+    if x.ndim != 1 or x.dtype not in (np.float32, np.float64) or not np.isfinite(x).all():
+        return float(np.percentile(x, LOUD_FRAME_PERCENTILE))
+    return _linear_percentile(x, LOUD_FRAME_PERCENTILE)
+
+
+def _linear_percentile(x: np.ndarray, q: float) -> float:
+    """``float(np.percentile(x, q))`` of finite float32/float64 values, to the bit, without
+    its generic machinery (0.2 ms of a 4 s utterance's extraction for a 400-frame array).
+
+    The same steps as NumPy's ``method="linear"`` (``numpy/lib/_function_base_impl.py``,
+    ``_quantile`` and ``_lerp``, with ``q`` a Python float): virtual index ``(n - 1) * (q /
+    100)`` in float64, the two order statistics ``a``, ``b`` around it (``np.partition``),
+    then ``a + (b - a) * t``, or ``b - (b - a) * (1 - t)`` where ``t >= 0.5``, in ``x``'s dtype
+    (``t`` is a weak Python float) (``tests/test_features.py`` compares the two on random data).
+
+    Parameters
+    ----------
+    x : np.ndarray, float32 or float64, shape (n,), n >= 1, finite
+    q : float
+        Percentile, 0-100.
+
+    Returns
+    -------
+    float
+    """
+    n = x.shape[0]
+    virtual = (n - 1) * (q / 100.0)
+    lo = int(np.floor(virtual))
+    hi = min(lo + 1, n - 1)
+    part = np.partition(x, (lo, hi)) if hi != lo else np.partition(x, lo)
+    a, b = part[lo], part[hi]  # numpy scalars of x's dtype
+    t = virtual - lo  # a Python float: numpy's weak scalar, so the arithmetic stays in x's dtype
+    d = b - a
+    return float(b - d * (1.0 - t) if t >= 0.5 else a + d * t)
 
 
 def frame_rms(y: np.ndarray, *, frame_length: int) -> np.ndarray:

@@ -123,6 +123,10 @@ class RingBuffer:
         # The producer appends one after each gap; the consumer pops the ones it passed.
         self._segments: deque[tuple[int, int]] = deque([(0, 0)])
         self._data_event = threading.Event()
+        # samples the waiting consumer needs (read's n): the producer wakes it only once they
+        # are stored (or at close), not at every block (a 20 ms block to a 30 ms frame woke
+        # it half the time for nothing)
+        self._want = 1
         self._space_event = threading.Event()
 
     # ------------------------------------------------------------------ producer side
@@ -178,7 +182,7 @@ class RingBuffer:
         self._stamp_end[slot] = self._stream_w
         self._stamp_time[slot] = t
         self._n_stamps += 1
-        if k > 0:
+        if k > 0 and self._stored_w - self._stored_r >= self._want:
             self._data_event.set()
         return k
 
@@ -303,6 +307,7 @@ class RingBuffer:
                 if avail > 0:
                     self._discard(avail)
                 return None
+            self._want = n  # before the clear: a write after it sees n (see write)
             self._data_event.clear()
             if self._closed or self._stored_w - self._stored_r >= n:
                 continue

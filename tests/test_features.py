@@ -381,3 +381,22 @@ def test_subsets_without_roll_offs_keep_their_values_to_the_bit(angry_male, neut
         for cols in subsets:
             got = full.for_columns(cols).extract(y)
             assert np.array_equal(got[cols], want[cols])
+
+
+def test_loud_frame_level_equals_numpy_percentile_to_the_bit():
+    """The loud-frame level's own linear percentile (the extractor's level normalisation and
+    the segmenter's speech level) gives ``np.percentile``'s float to the bit, for float32
+    and float64 frames of every length, ties, tiny and huge values, and other percentiles."""
+    from ser_live.levels import _linear_percentile, loud_frame_level
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for n in [*range(1, 40), 399, 400, 1001]:
+            for kind in range(3):
+                x = [rng.standard_normal(n) * 10 ** rng.uniform(-6, 3), rng.integers(0, 4, n).astype(float),
+                     rng.exponential(1e-3, n)][kind].astype(dtype)
+                for q in (90.0, 10.0, 50.0, 0.0, 100.0, 33.3):
+                    assert _linear_percentile(x, q) == float(np.percentile(x, q)), (dtype, n, kind, q)
+                assert loud_frame_level(x) == float(np.percentile(x, 90.0))
+    assert loud_frame_level([-30.5, -20.25, -12.0]) == float(np.percentile([-30.5, -20.25, -12.0], 90.0))
+    assert loud_frame_level(np.arange(10)) == float(np.percentile(np.arange(10), 90.0))  # integers: numpy's own

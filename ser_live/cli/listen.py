@@ -159,11 +159,11 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             outputs.__enter__()
             try:
                 while True:
-                    # A Ctrl-C waits (at most the 50 ms poll) until a result taken off the
-                    # queue is written: one landing in between would lose it from --jsonl
-                    # while the recordings index has it.
+                    # A Ctrl-C waits (at most the poll, outputs.POLL_S) until a result taken
+                    # off the queue is written: one landing in between would lose it from
+                    # --jsonl while the recordings index has it.
                     with _stop_signals_held():
-                        r = rec.get_result(timeout_s=0.05)
+                        r = rec.get_result(timeout_s=outputs.poll_s())
                         if r is not None:
                             outputs.emit(r)
                     if r is not None:

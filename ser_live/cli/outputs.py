@@ -13,6 +13,11 @@ from ..jsonl import json_line
 from ..records import utterance_record
 from .options import _err, _profile_text, _uncertainty_rule
 
+#: Longest wait (s) of the listening loop for a result before it looks at the stream's status
+#: and end again (a result ends the wait at once). Also how late a Ctrl-C, the end of the
+#: stream or a no-audio alert may be noticed.
+POLL_S = 0.25
+
 
 class _Outputs:
     """Where results go: dashboard, plain lines, JSON lines (file or stdout).
@@ -111,6 +116,19 @@ class _Outputs:
                 self.state.add_result(result)
             else:
                 self.state.add_partial(result)
+
+    def poll_s(self) -> float:
+        """How long the listening loop may wait for the next result (seconds).
+
+        Without a dashboard nothing shows the status between results: :data:`POLL_S`. With
+        one, until its next status redraw is due (:meth:`LiveDashboard.status_due_in_s`), so
+        the level meter keeps its rate while the loop wakes 4 times a second instead of 20;
+        :data:`POLL_S` when that time has passed without a change to draw.
+        """
+        if self.dashboard is None or not self._live:
+            return POLL_S
+        due = self.dashboard.status_due_in_s()
+        return due if 0.005 < due < POLL_S else POLL_S
 
     def status(self, status: Any, *, alert: str | None = None) -> None:
         if self.state is not None and self._live:
