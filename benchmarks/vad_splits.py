@@ -7,43 +7,22 @@ each session scaled to a speech level over a noise floor), cuts each with
 frame) and matches the cuts to the played sentences with the harness's own
 :func:`~benchmarks.live_offline.match_results`. Prints per condition: sentences played, cuts,
 sentences split into two or more cuts, missed, merged, spurious cuts, and the share of sentences
-that got exactly one cut. Seconds per condition, so VAD settings (``--set hangover_ms=600``) can be
-compared before a replay that takes minutes.
+that got exactly one cut. Seconds per condition, so VAD settings (every ``ser-live`` VAD
+option, e.g. ``--hangover-ms 600``) can be compared before a replay that takes minutes.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
+from dataclasses import asdict
 import time
 from typing import Any
 
 from benchmarks.live_offline import Condition, _parse_floor, match_results, speaker_session, speaker_sets
-from ser_live.vad import VadConfig, segment_signal
+from ser_live.vad import VadConfig, add_vad_arguments, segment_signal, vad_config_from_args
 
 SAMPLE_RATE = 16000
-
-
-def _vad_config(assignments: list[str]) -> VadConfig:
-    """A :class:`VadConfig` with ``field=value`` assignments applied.
-
-    Raises:
-        SystemExit: an unknown field or a value that does not parse as the field's type.
-    """
-    base = VadConfig()
-    changes: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(VadConfig)}
-    for text in assignments:
-        key, sep, value = text.partition("=")
-        if not sep or key not in names:
-            raise SystemExit(f"--set {text!r}: expected FIELD=VALUE with FIELD one of {sorted(names)}")
-        kind = type(getattr(base, key))
-        try:
-            changes[key] = kind(float(value)) if kind is int else kind(value)
-        except ValueError:
-            raise SystemExit(f"--set {text!r}: {value!r} is not a {kind.__name__}") from None
-    return dataclasses.replace(base, **changes)
 
 
 def count_cuts(corpus: str, *, levels: list[float], floors: list[str], speakers: int, per_class: int,
@@ -89,20 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--levels", type=float, nargs="+", default=[-20.0, -30.0, -40.0], metavar="DBFS")
     parser.add_argument("--floors", nargs="+", default=["silence", "pink:-60", "white:-50", "fan:-45"],
                         metavar="FLOOR", help="'silence' or NOISE:DBFS with NOISE white, pink or fan")
-    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                        help="VadConfig fields to change, e.g. hangover_ms=600 max_vad_gain_db=0")
+    add_vad_arguments(parser)  # the VAD options of ser-live, e.g. --hangover-ms 600 --max-vad-gain-db 0
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print one line per condition; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    config = _vad_config(args.set)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = vad_config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    default = asdict(VadConfig())
+    changed = [f"{name}={value}" for name, value in asdict(config).items() if value != default[name]]
     start = time.perf_counter()
     rows = count_cuts(args.corpus, levels=args.levels, floors=args.floors, speakers=args.speakers,
                       per_class=args.per_class, config=config)
     print(f"{args.corpus}: {args.speakers} speakers at most, {args.per_class} per class; VAD changes: "
-          f"{' '.join(args.set) or 'none'}")
+          f"{' '.join(changed) or 'none'}")
     print(f"{'condition':24s} {'played':>6s} {'cuts':>5s} {'split':>5s} {'missed':>6s} {'merged':>6s} "
           f"{'spurious':>8s} {'one cut':>7s}")
     for row in rows:
