@@ -350,10 +350,16 @@ class SessionState:
             As one row of the offline ``transform``.
         """
         x = self._check(x)
-        n = float(self.n_utterances)
-        var = self._m2 / n if n else np.zeros_like(self._m2)
-        mu, v = self._norm.shrink(n, self._mean, var)
+        mu, v = self._shrunk(self._norm)
         return self._norm.apply(x, mu, v)
+
+    def _shrunk(self, norm: NormalizerArrays, read: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The running mean and variance (of the columns ``read``, all without it) shrunk to
+        ``norm``'s prior (:meth:`NormalizerArrays.shrink`)."""
+        n = float(self.n_utterances)
+        mean, m2 = (self._mean, self._m2) if read is None else (self._mean[read], self._m2[read])
+        var = m2 / n if n else np.zeros_like(m2)
+        return norm.shrink(n, mean, var)
 
     def transform_read(self, X: np.ndarray, read: np.ndarray | None = None) -> np.ndarray:
         """Normalise rows with the running statistics as they are, on the columns ``read``
@@ -380,17 +386,14 @@ class SessionState:
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         for x in X:
             self._check(x)
-        n = float(self.n_utterances)
         if read is None:
-            var = self._m2 / n if n else np.zeros_like(self._m2)
-            mu, v = self._norm.shrink(n, self._mean, var)
+            mu, v = self._shrunk(self._norm)
             return self._norm.apply(X, mu, v)
         cached = self._restricted
         if cached is None or cached[0] is not read:
             cached = self._restricted = (read, self._norm.restricted(read))
         norm = cached[1]
-        var = self._m2[read] / n if n else np.zeros(read.size)
-        mu, v = norm.shrink(n, self._mean[read], var)
+        mu, v = self._shrunk(norm, read)
         return norm.apply(X[:, read], mu, v)
 
     def _check(self, x: np.ndarray) -> np.ndarray:
