@@ -634,13 +634,15 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
     table.add_column("dur", justify="right", no_wrap=True)
     table.add_column("label", no_wrap=True, overflow="ellipsis")
     table.add_column("conf", justify="right", no_wrap=True)
-    affect = width >= _TIMELINE_AFFECT_MIN_COLUMNS and all(affect_of(r.prediction.probabilities) for r in results)
+    affects = [affect_of(r.prediction.probabilities) for r in results] if width >= _TIMELINE_AFFECT_MIN_COLUMNS else []
+    affect = bool(affects) and all(a is not None for a in affects)
     if affect:  # each utterance's arousal and valence (ser_live/affect.py)
         table.add_column("aro", justify="right", no_wrap=True)
         table.add_column("val", justify="right", no_wrap=True)
     if roomy:
         table.add_column("", ratio=1, no_wrap=True, min_width=3)
-    for r in reversed(results):  # newest first
+    for k in range(len(results) - 1, -1, -1):  # newest first
+        r = results[k]
         u = r.utterance
         cells: list[RenderableType] = [
             str(u.index),
@@ -651,7 +653,7 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
             _confidence_text(state, r),
         ]
         if affect:
-            cells += [f"{v:+.2f}" for v in affect_of(r.prediction.probabilities) or ()]
+            cells += [f"{v:+.2f}" for v in affects[k]]
         if roomy:  # no bar for an uncertain utterance: it claims no label
             cells.append(Bar(0.0 if state.is_uncertain(r) else r.confidence, emotion_color(r.label), min_width=3))
         table.add_row(*cells)
