@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_live.types import latency_stats
+
 from .common import REPO_ROOT, SR, load_corpora, corpus_utterances, to_int16
 
 #: Name the other checkout's package is imported under.
@@ -72,8 +74,8 @@ def _utterances(n: int, seed: int, duration_s: float) -> list[np.ndarray]:
 
 
 def _stats(v: list[float]) -> str:
-    a = np.asarray(v)
-    return f"{a.min():6.3f} / {np.percentile(a, 50):6.3f} / {np.percentile(a, 95):6.3f}"
+    lat = latency_stats(v)  # the project's one p50/p95
+    return f"{min(v):6.3f} / {lat['p50']:6.3f} / {lat['p95']:6.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:

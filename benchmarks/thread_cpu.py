@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from .common import build_session, corpus_utterances, load_corpora, room_tone, write_wav
-    from .listening import PAUSES_S, ROOM_TONE_FILES
+    from .listening import PAUSES_S, ROOM_TONE_FILES, _drain_fd
 
     rav = load_corpora().ravdess_paths
     order = [rav[i] for i in np.random.default_rng(0).permutation(len(rav))]
@@ -81,17 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave,
                                 env=dict(os.environ, TERM=os.environ.get("TERM", "xterm-256color")))
         os.close(slave)
-
-        def drain() -> None:
-            try:
-                while os.read(master, 65536):
-                    pass
-            except OSError:
-                pass
-
-        threading.Thread(target=drain, daemon=True).start()
+        threading.Thread(target=_drain_fd, args=(master,), daemon=True).start()  # closes master at the end
         proc.wait()
-        os.close(master)
         result = json.loads(cpu_json.read_text()) if cpu_json.is_file() else {"error": f"exit {proc.returncode}"}
     result.update(session_s=round(session.duration_s, 2), utterances=session.n_utterances,
                   dashboard=not args.plain)
