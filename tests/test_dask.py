@@ -34,14 +34,45 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: Preloaded by every test worker: while the file ``pace`` in the cluster's folder exists,
+#: each file a worker scores waits that many seconds first. A test that interrupts a run mid-way paces the workers
+#: so the run cannot finish before the interruption arrives (unpaced, two workers score a RAVDESS
+#: actor's 60 files in about a second, and on a loaded machine they did so before the client had
+#: written its first row group).
+_PACE_PRELOAD = """
+import time
+from pathlib import Path
+
+PACE = Path({pace!r})  # not beside __file__: Dask runs a copy of a preload file
+
+
+def dask_setup(worker):
+    from ser_live import offline
+
+    original = offline.Predictor.process_file
+
+    def paced(self, *args, **kwargs):
+        try:
+            time.sleep(float(PACE.read_text()))
+        except (OSError, ValueError):
+            pass
+        return original(self, *args, **kwargs)
+
+    offline.Predictor.process_file = paced
+"""
+
+
 class Cluster:
-    """A scheduler and workers on 127.0.0.1, each a process of its own, stopped by PID."""
+    """A scheduler and workers on 127.0.0.1, each a process of its own, stopped by PID.
+    :meth:`pace` slows the workers down (see ``_PACE_PRELOAD``)."""
 
     def __init__(self, log_dir: Path, n_workers: int) -> None:
         self.port = _free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen] = []
+        self.preload = log_dir / "pace_preload.py"
+        self.preload.write_text(_PACE_PRELOAD.replace("{pace!r}", repr(str(log_dir / "pace"))))
         self.scheduler = self._spawn("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(self.port),
                                                    "--no-dashboard"])
         deadline = time.monotonic() + 60
@@ -64,7 +95,16 @@ class Cluster:
     def add_worker(self) -> subprocess.Popen:
         """Start one worker (no nanny: the PID is the worker itself, so killing it kills it)."""
         return self._spawn(f"worker{len(self.procs)}", ["worker", self.address, "--nworkers", "1", "--nthreads", "1",
-                                                        "--no-nanny", "--host", "127.0.0.1", "--no-dashboard"])
+                                                        "--no-nanny", "--host", "127.0.0.1", "--no-dashboard",
+                                                        "--preload", str(self.preload)])
+
+    def pace(self, seconds_per_file: float) -> None:
+        """From now on each worker waits ``seconds_per_file`` before each file (0: no wait)."""
+        flag = self.log_dir / "pace"
+        if seconds_per_file > 0:
+            flag.write_text(str(seconds_per_file))
+        else:
+            flag.unlink(missing_ok=True)
 
     def wait_for_workers(self, n: int) -> None:
         from distributed import Client
@@ -191,10 +231,14 @@ def test_killing_a_worker_mid_run_loses_no_file(cluster, ravdess_root, tmp_path)
     cluster.wait_for_workers(3)
     files = _files(_actors(ravdess_root, 5, 6))
     out = tmp_path / "out.jsonl"
-    proc = _predict(*files, "--dask", cluster.address, "--output", str(out), "--chunk-files", "10", wait=False)
-    _wait_for_output(proc, out, min_bytes=20 * 200)  # ~20 records: every worker is in a task
-    extra.kill()  # SIGKILL: its running task is lost and Dask reschedules it
-    extra.wait(timeout=10)
+    cluster.pace(0.2)  # every worker is still in a task when one is killed
+    try:
+        proc = _predict(*files, "--dask", cluster.address, "--output", str(out), "--chunk-files", "10", wait=False)
+        _wait_for_output(proc, out, min_bytes=10 * 200)  # a chunk's records: the run is under way
+        extra.kill()  # SIGKILL: its running task is lost and Dask reschedules it
+        extra.wait(timeout=10)
+    finally:
+        cluster.pace(0)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     paths = [r["path"] for r in _records(out)]
@@ -205,11 +249,15 @@ def test_killing_a_worker_mid_run_loses_no_file(cluster, ravdess_root, tmp_path)
 def test_an_interrupted_run_finished_with_resume_scores_each_file_once(cluster, ravdess_root, tmp_path):
     files = _files(_actors(ravdess_root, 9, 10))
     out = tmp_path / "out.parquet"
-    proc = _predict(*files, "--dask", cluster.address, "--output", str(out), "--chunk-files", "10", wait=False)
-    _wait_for_output(proc, _temporary(out, proc), min_bytes=2000)  # a row group or more
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    cluster.pace(0.2)  # the run cannot finish before Ctrl-C arrives
+    try:
+        proc = _predict(*files, "--dask", cluster.address, "--output", str(out), "--chunk-files", "10", wait=False)
+        _wait_for_output(proc, _temporary(out, proc), min_bytes=2000)  # a row group or more
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        cluster.pace(0)
     assert proc.returncode == 130, err
     assert time.monotonic() - t0 < 10
     first = _records(out)  # a complete Parquet file with what was scored before Ctrl-C
@@ -229,6 +277,7 @@ def test_a_cluster_that_vanishes_mid_run_is_an_error_and_keeps_the_records(ravde
     c = Cluster(tmp_path, n_workers=1)
     try:
         c.wait_for_workers(1)
+        c.pace(0.1)  # the run cannot finish before the cluster goes
         files = _files(_actors(ravdess_root, 13, 14))
         out = tmp_path / "out.parquet"
         proc = _predict(*files, "--dask", c.address, "--output", str(out), "--chunk-files", "10", wait=False)
@@ -467,10 +516,14 @@ def test_sigterm_keeps_every_finished_record_and_resume_matches_paths_spelled_di
     actor = _actors(ravdess_root, 11)[0]
     files = _files([actor])
     out = tmp_path / "out.parquet"
-    proc = _predict(*files, "--dask", cluster.address, "--output", str(out), "--chunk-files", "5", wait=False)
-    _wait_for_output(proc, _temporary(out, proc), min_bytes=2000)  # a row group or more
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    cluster.pace(0.2)  # the run cannot finish before SIGTERM arrives
+    try:
+        proc = _predict(*files, "--dask", cluster.address, "--output", str(out), "--chunk-files", "5", wait=False)
+        _wait_for_output(proc, _temporary(out, proc), min_bytes=2000)  # a row group or more
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        cluster.pace(0)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     first = _records(out)  # a complete Parquet file
