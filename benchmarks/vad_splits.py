@@ -7,7 +7,10 @@ each session scaled to a speech level over a noise floor), cuts each with
 frame) and matches the cuts to the played sentences with the harness's own
 :func:`~benchmarks.live_offline.match_results`. Prints per condition: sentences played, cuts,
 sentences split into two or more cuts, missed, merged, spurious cuts, and the share of sentences
-that got exactly one cut. Seconds per condition, so VAD settings (every ``ser-live`` VAD
+that got exactly one cut, and the pauses (s, from a cut's last voiced sample to the next cut's
+first sample) between two cuts of one sentence and between cuts of consecutive sentences: a
+rule on the pause can rejoin split sentences only where the two do not overlap. Seconds per
+condition, so VAD settings (every ``ser-live`` VAD
 option, e.g. ``--hangover-ms 600``) can be compared before a replay that takes minutes.
 """
 
@@ -18,6 +21,8 @@ import sys
 from dataclasses import asdict
 import time
 from typing import Any
+
+import numpy as np
 
 from benchmarks.live_offline import Condition, _parse_floor, match_results, speaker_session, speaker_sets
 from ser_live.vad import VadConfig, add_vad_arguments, segment_signal, vad_config_from_args
@@ -31,8 +36,10 @@ def count_cuts(corpus: str, *, levels: list[float], floors: list[str], speakers:
 
     Returns:
         dicts with ``condition`` (str), ``played``, ``cuts``, ``split``, ``missed``, ``merged``,
-        ``spurious`` (int counts) and ``one_per_pct`` (float, % of played sentences with exactly
-        one cut).
+        ``spurious`` (int counts), ``one_per_pct`` (float, % of played sentences with exactly
+        one cut), ``pause_split_s`` and ``pause_next_s`` (float arrays, s: from each cut's last
+        voiced sample to the next cut's first sample, when both cuts belong to one sentence, and
+        when they belong to consecutive sentences).
     """
     sets = speaker_sets(corpus, per_class=per_class, speakers=speakers)
     rows = []
@@ -40,6 +47,8 @@ def count_cuts(corpus: str, *, levels: list[float], floors: list[str], speakers:
         for floor in floors:
             cond = Condition(level, _parse_floor(floor))
             played = cuts = split = missed = merged = spurious = 0
+            pause_split: list[float] = []
+            pause_next: list[float] = []
             for items in sets.values():
                 session = speaker_session([path for path, _ in items], cond)
                 utterances = segment_signal(session.samples, config=config)
@@ -53,10 +62,27 @@ def count_cuts(corpus: str, *, levels: list[float], floors: list[str], speakers:
                 missed += sum(n == 0 for n in per_sentence)
                 merged += matched["merged"]
                 spurious += matched["spurious"]
+                owner = {i: j for j, found in enumerate(matched["assigned"]) for i, _ in found}
+                for i in range(len(utterances) - 1):
+                    if i in owner and i + 1 in owner and owner[i + 1] - owner[i] in (0, 1):
+                        pause = (utterances[i + 1].start_sample - utterances[i].last_voiced_sample) / SAMPLE_RATE
+                        (pause_split if owner[i + 1] == owner[i] else pause_next).append(pause)
             rows.append({"condition": cond.name, "played": played, "cuts": cuts, "split": split,
                          "missed": missed, "merged": merged, "spurious": spurious,
-                         "one_per_pct": 100.0 * (played - split - missed) / max(played, 1)})
+                         "one_per_pct": 100.0 * (played - split - missed) / max(played, 1),
+                         "pause_split_s": np.array(pause_split), "pause_next_s": np.array(pause_next)})
     return rows
+
+
+def _pauses(row: dict[str, Any]) -> str:
+    """The pause columns of one printed row ("-" where there is no pause of a kind)."""
+    split, nxt = row["pause_split_s"], row["pause_next_s"]
+    left = f"{np.percentile(split, 50):.2f}/{np.percentile(split, 90):.2f}" if split.size else "-"
+    if not nxt.size:
+        return f"{left}, -"
+    p10 = np.percentile(nxt, 10)
+    over = f"{100.0 * np.mean(split >= p10):.0f}%" if split.size else "-"
+    return f"{left}, {p10:.2f}/{np.percentile(nxt, 50):.2f}, {over}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,10 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.corpus}: {args.speakers} speakers at most, {args.per_class} per class; VAD changes: "
           f"{' '.join(changed) or 'none'}")
     print(f"{'condition':24s} {'played':>6s} {'cuts':>5s} {'split':>5s} {'missed':>6s} {'merged':>6s} "
-          f"{'spurious':>8s} {'one cut':>7s}")
+          f"{'spurious':>8s} {'one cut':>7s}  pause s: split p50/p90, next sentence p10/p50, split >= next p10")
     for row in rows:
         print(f"{row['condition']:24s} {row['played']:6d} {row['cuts']:5d} {row['split']:5d} {row['missed']:6d} "
-              f"{row['merged']:6d} {row['spurious']:8d} {row['one_per_pct']:6.1f}%")
+              f"{row['merged']:6d} {row['spurious']:8d} {row['one_per_pct']:6.1f}%  {_pauses(row)}")
     print(f"{time.perf_counter() - start:.0f} s")
     return 0
 
