@@ -677,7 +677,7 @@ def embed_main(args: argparse.Namespace) -> int:
     for other in args.also_models:
         other_model = EmotionModel.load(other)
         common &= computed(other_model) if args.computed_only else set(other_model.extractor.feature_names())
-    cols = embedding_candidates(names, sorted(common))
+    cols = [c for c in embedding_candidates(names, sorted(common)) if not c.startswith(tuple(args.drop))]
     idx = [names.index(c) for c in cols]
     per_corpus = {}
     for corpus in args.corpora:
@@ -835,6 +835,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep only columns these models have too")
     e.add_argument("--computed-only", action="store_true",
                    help="only columns these models' extractors compute anyway (no wider extraction with --speakers)")
+    e.add_argument("--drop", nargs="+", default=[], metavar="PREFIX",
+                   help="leave out the candidate columns whose names start so (e.g. contrast: a group "
+                        "only the embedding makes the extractor compute)")
     e.add_argument("--dims", type=int, default=8)
     e.add_argument("--shrinkage", type=float, default=0.1)
     e.add_argument("--out", default=None)
