@@ -891,6 +891,78 @@ def _acceptance(c: dict, live_key: str = "ua_live") -> str:
     return "met" if ok_ua and ok_route else "**missed**"
 
 
+def combine(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of the harness (other ``--seed``: other sentences and noise) as one: per
+    condition the mean over runs of live now, live revised and offline heard UA, and of the
+    noise-branch share, with each run's revised - heard beside the mean.
+
+    A condition's UA moves by about 2 points from one draw of sentences and noise to the next
+    (188 EmoDB sentences per condition), as much as issue 20's margin; the mean over runs is
+    what the acceptance is read on.
+
+    Parameters
+    ----------
+    reports : sequence of dict
+        The JSON reports of the runs (``live_offline-*.json``), each with the same corpora.
+
+    Returns
+    -------
+    dict
+        ``runs`` (each run's command and seed) and ``conditions``: condition name -> ``snr_db``,
+        ``runs`` (int), ``ua_live``, ``ua_live_revised``, ``ua_offline_heard``, ``ua_offline``,
+        ``noise_branch_pct`` (means over runs) and ``rev_minus_heard`` (list, one per run).
+
+    Raises
+    ------
+    ValueError
+        No report, reports of different corpora, or a condition missing from a report.
+    """
+    if not reports:
+        raise ValueError("no report to combine")
+    corpora = {tuple(r["settings"]["corpora"]) for r in reports}
+    if len(corpora) != 1:
+        raise ValueError(f"the reports hold different corpora: {sorted(corpora)}")
+    names = list(reports[0]["conditions"])
+    out: dict[str, Any] = {"runs": [{"command": r.get("command"), "seed": r["settings"].get("seed")} for r in reports],
+                           "conditions": {}}
+    for name in names:
+        cs = []
+        for r in reports:
+            if name not in r["conditions"]:
+                raise ValueError(f"condition {name!r} is missing from the run {r.get('command')!r}")
+            cs.append(r["conditions"][name])
+        out["conditions"][name] = {
+            "snr_db": cs[0]["snr_db"], "runs": len(cs),
+            **{k: _mean(c.get(k, float("nan")) for c in cs)
+               for k in ("ua_live", "ua_live_revised", "ua_offline_heard", "ua_offline", "noise_branch_pct")},
+            "rev_minus_heard": [c.get("ua_live_revised", float("nan")) - _ref_offline(c) for c in cs],
+        }
+    return out
+
+
+def combined_markdown(comb: dict[str, Any]) -> list[str]:
+    """The Markdown of :func:`combine`: one row per condition, the acceptance read on the means."""
+    rows = []
+    for name, c in comb["conditions"].items():
+        ref = _ref_offline(c)
+        rows.append([name, "-" if c["snr_db"] is None else f"{c['snr_db']:g}", _f(c["ua_live"]),
+                     _f(c["ua_live_revised"]), _f(ref), _f(c["ua_live"] - ref), _f(c["ua_live_revised"] - ref),
+                     ", ".join(_f(d) for d in c["rev_minus_heard"]), _f(c["noise_branch_pct"], 0),
+                     f"{_acceptance(c)} / {_acceptance(c, 'ua_live_revised')}"])
+    conds = list(comb["conditions"].values())
+    rows.append(["mean", "", _f(_mean(c["ua_live"] for c in conds)), _f(_mean(c["ua_live_revised"] for c in conds)),
+                 _f(_mean(_ref_offline(c) for c in conds)), "", "", "", "",
+                 f"{sum(_acceptance(c) == 'met' for c in conds)} / {sum(_acceptance(c, 'ua_live_revised') == 'met' for c in conds)}"
+                 f" of {len(conds)} met"])
+    seeds = ", ".join(str(r["seed"]) for r in comb["runs"])
+    return ["", f"## Live vs offline over {len(comb['runs'])} runs (seeds {seeds})", "",
+            "Means over the runs of each condition's UA (%; each run's own table has the per-speaker means), "
+            "live now, live revised and offline on what live heard; rev - heard per run beside the mean; "
+            "issue 20 read on the means.", "",
+            *md_table(["level / floor", "SNR dB", "UA live now", "UA live revised", "UA offline heard", "now - heard",
+                       "rev - heard", "rev - heard per run", "branch % live", "issue 20 now / rev"], rows)]
+
+
 def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     """Headline rows for ``python -m benchmarks``: mean live and offline UA over every condition."""
     conds = list(res["conditions"].values())
@@ -1013,6 +1085,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-heard", dest="heard", action="store_false",
                    help="do not also score offline the utterances as live heard them (level and floor)")
     p.add_argument("--ser-live-args", default="", help="more ser-live options for both paths, as one string")
+    p.add_argument("--combine", nargs="+", default=[], metavar="JSON",
+                   help="run nothing: print the mean over these reports (runs with other --seed) per condition")
     return p
 
 
@@ -1032,6 +1106,14 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.combine:
+        try:
+            comb = combine([json.loads(Path(f).read_text()) for f in args.combine])
+        except (OSError, ValueError, KeyError) as exc:
+            sys.stderr.write(f"error: cannot combine the reports: {exc}\n")
+            return 2
+        print("\n".join([f"Command: `python -m benchmarks.live_offline {' '.join(argv)}`."] + combined_markdown(comb)))
+        return 0
     logging.basicConfig(level=logging.WARNING, format="benchmarks: %(levelname)s: %(message)s")
     kw: dict[str, Any] = dict(QUICK) if args.quick else {}
     kw.update(corpora=tuple(args.corpora), seed=args.seed, recipe=args.recipe, models_dir=Path(args.models_dir),

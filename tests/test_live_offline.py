@@ -152,3 +152,28 @@ def test_vad_splits_counts_quiet_sentences_split_without_the_vad_gain() -> None:
     assert with_gain["played"] == without["played"] >= 30
     assert with_gain["missed"] == 0
     assert with_gain["split"] < without["split"], (with_gain, without)
+    for row in (with_gain, without):  # one pause per pair of consecutive cuts of one sentence
+        assert len(row["pause_split_s"]) == row["cuts"] - row["spurious"] - (row["played"] - row["missed"])
+        assert 0 < len(row["pause_next_s"]) <= row["played"] - 1  # at most one per sentence boundary
+        assert (row["pause_split_s"] >= 0).all() and (row["pause_next_s"] >= 0).all()
+
+
+def test_combine_means_runs_per_condition_and_reads_the_acceptance_on_the_means() -> None:
+    from benchmarks.live_offline import combine, combined_markdown
+
+    def report(seed: int, rev: float, heard: float, corpora: list[str] = ["emodb"]) -> dict:
+        cond = {"snr_db": 20.0, "ua_live": rev - 5, "ua_live_revised": rev, "ua_offline_heard": heard,
+                "ua_offline": 75.0, "noise_branch_pct": 10.0 * seed}
+        return {"settings": {"corpora": corpora, "seed": seed}, "command": f"run {seed}",
+                "conditions": {"-30 dBFS / white -50": cond}}
+
+    comb = combine([report(0, 70.0, 73.0), report(1, 72.0, 72.0)])  # -3.0 and 0.0: -1.5 on the mean
+    c = comb["conditions"]["-30 dBFS / white -50"]
+    assert c["runs"] == 2 and c["ua_live_revised"] == 71.0 and c["ua_offline_heard"] == 72.5
+    assert c["rev_minus_heard"] == [-3.0, 0.0] and c["noise_branch_pct"] == 5.0
+    md = "\n".join(combined_markdown(comb))
+    assert "over 2 runs (seeds 0, 1)" in md and "**missed** / met" in md and "0 / 1 of 1 met" in md
+    with pytest.raises(ValueError, match="different corpora"):
+        combine([report(0, 70.0, 73.0), report(1, 70.0, 73.0, ["ravdess"])])
+    with pytest.raises(ValueError, match="no report"):
+        combine([])
