@@ -47,6 +47,16 @@ log = logging.getLogger(__name__)
 
 #: Seconds without samples from the microphone after which a warning is given.
 NO_AUDIO_WARN_S: float = 2.0
+#: Default capture block (ms) of :class:`MicrophoneSource` and :class:`FileSource`: each
+#: block wakes the process once (PortAudio's callback, the audio server client, the ring
+#: buffer's reader), and a result can wait up to one block longer for the block that ends its
+#: hangover. 40 rather than 20: listening to a microphone with the dashboard (a PulseAudio
+#: null sink's source, ``python -m benchmarks.thread_cpu --microphone --ser-live-args
+#: '--block-ms N'``) took 3.1-3.3 s of CPU in 68.8 s against 4.0 s with 20 ms blocks, the same
+#: end-of-speech latency from the last voiced block's arrival (p50 369 ms; docs/performance.md).
+BLOCK_MS: int = 40
+#: Shortest and longest ``--block-ms`` (ms) the command line accepts.
+BLOCK_MS_RANGE: tuple[int, int] = (10, 100)
 #: Default seconds without samples after which the capture ends with a :class:`CaptureError`.
 NO_AUDIO_TIMEOUT_S: float = 10.0
 #: Longest wait (s) for PortAudio to stop and close a stream; past it the stream is abandoned.
@@ -122,7 +132,7 @@ class FileSource:
         Any file libsndfile reads (WAV, FLAC, OGG, ...; any sample rate and channel count).
     speed : float, default 1.0
         1 for real time, N for N times faster, 0 for as fast as possible without loss.
-    block_ms : int, default 20
+    block_ms : int, default :data:`BLOCK_MS`
         Length of each block written (milliseconds), like a capture callback's block.
     sample_rate_hz : int, default 16000
         Rate of the blocks written (Hz); must equal the ring buffer's.
@@ -153,7 +163,7 @@ class FileSource:
         path: str | Path,
         *,
         speed: float = 1.0,
-        block_ms: int = 20,
+        block_ms: int = BLOCK_MS,
         sample_rate_hz: int = SAMPLE_RATE_HZ,
     ) -> None:
         if not (math.isfinite(speed) and speed >= 0):
@@ -238,7 +248,7 @@ class FileSource:
                     return False
             elif delay > 0:
                 # a plain sleep for the usual one-block wait: Event.wait's timed condition
-                # costs a third more CPU per wake-up, at 50 blocks a second; stop() is still
+                # costs a third more CPU per wake-up, at 25 blocks a second; stop() is still
                 # seen within one block
                 time.sleep(delay)
         else:
@@ -251,9 +261,9 @@ class FileSource:
 
     def _run(self, ring: RingBuffer) -> None:
         bl = self.block_length
+        t0 = time.perf_counter()
+        pending = np.empty(0, dtype=np.int16)
         try:
-            t0 = time.perf_counter()
-            pending = np.empty(0, dtype=np.int16)
             for y in iter_audio_blocks(self.path, block_s=0.25, sample_rate_hz=self.sample_rate_hz):
                 x = to_int16(y)
                 if len(pending):
@@ -266,6 +276,9 @@ class FileSource:
             if len(pending):
                 self._emit(ring, pending, t0)
         except Exception as exc:  # surfaced through .error / join()
+            if len(pending):  # the samples decoded before the error are still heard
+                with contextlib.suppress(Exception):
+                    self._emit(ring, pending, t0)
             log.error("replay of %s failed: %s", self.path, exc)
             self.error = exc
         finally:
@@ -296,7 +309,7 @@ class MicrophoneSource:
         A string of digits is taken as an index.
     sample_rate_hz : int, default 16000
         Rate of the samples written to the ring buffer (Hz).
-    block_ms : int, default 20
+    block_ms : int, default :data:`BLOCK_MS`
         Callback block length (milliseconds).
     no_audio_warn_s : float, default 2.0
         Seconds without samples after which a warning is logged (once per stall) and
@@ -353,7 +366,7 @@ class MicrophoneSource:
         *,
         device: int | str | None = None,
         sample_rate_hz: int = SAMPLE_RATE_HZ,
-        block_ms: int = 20,
+        block_ms: int = BLOCK_MS,
         no_audio_warn_s: float = NO_AUDIO_WARN_S,
         no_audio_timeout_s: float | None = NO_AUDIO_TIMEOUT_S,
     ) -> None:

@@ -518,3 +518,20 @@ def test_record_helpers_profile_and_exit_status():
     assert failure_exit_code([]) == 0
     assert failure_exit_code([4, 3]) == failure_exit_code([3, 4]) == 3
     assert failure_exit_code([1, 4]) == 4 and failure_exit_code([1]) == 1
+
+
+def test_block_length_changes_no_result_and_is_validated(capsys, session, test_model_path):
+    """``--block-ms`` only changes how the samples arrive: a replay in 10 ms and in 100 ms
+    blocks gives the same utterances and probabilities (the segmenter reads whole frames
+    whatever the blocks); a block outside 10-100 ms is a usage error."""
+    path, _, _ = session
+    got = []
+    for ms in ("10", "100"):
+        rc, out, err = run(capsys, "--input", path, "--speed", "0", "--block-ms", ms, "--jsonl", "-",
+                           "--model", test_model_path)
+        assert rc == 0, err
+        got.append([{k: v for k, v in r.items() if k not in ("processing_ms", "end_of_speech_ms")}
+                    for r in _json_lines(out)])
+    assert len(got[0]) >= 2 and got[0] == got[1]
+    rc, _, err = run(capsys, "--input", path, "--block-ms", "5")
+    assert rc == 2 and "--block-ms: must be 10-100 ms, got 5" in err

@@ -22,7 +22,7 @@ from .signals import _stop_signals_as_interrupt, _stop_signals_held, _stop_signa
 
 def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     """The listen options of the top-level parser: audio source and outputs."""
-    from ..audio import NO_AUDIO_TIMEOUT_S, NO_AUDIO_WARN_S
+    from ..audio import BLOCK_MS, BLOCK_MS_RANGE, NO_AUDIO_TIMEOUT_S, NO_AUDIO_WARN_S
     from ..revision import REVISE_UTTERANCES
     from ..rolling import DEFAULT_HALF_LIFE_S
 
@@ -37,6 +37,10 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--no-audio-timeout-s", type=_positive, default=NO_AUDIO_TIMEOUT_S, metavar="SECONDS",
                      help="end the run (exit 6) when the microphone delivers no audio for this long "
                           f"(default: {NO_AUDIO_TIMEOUT_S:g}; a warning comes after {NO_AUDIO_WARN_S:g} s)")
+    src.add_argument("--block-ms", type=_block_ms, default=BLOCK_MS, metavar="MS",
+                     help="capture block in milliseconds (microphone and --input): each block wakes ser-live "
+                          "once, so longer blocks cost less CPU and may delay a result by up to one block "
+                          f"(default: {BLOCK_MS}; {BLOCK_MS_RANGE[0]}-{BLOCK_MS_RANGE[1]})")
     src.add_argument("--demo-fallback", action=argparse.BooleanOptionalAction, default=None,
                      help="replay the bundled demo recording when the microphone cannot be used "
                           "(default: only when there is no input device at all or PortAudio is missing)")
@@ -56,10 +60,24 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     _add_speakers(out, what="the run")
 
 
+def _block_ms(value: str) -> int:
+    """``--block-ms``: a whole number of milliseconds in :data:`~ser_live.audio.BLOCK_MS_RANGE`."""
+    from ..audio import BLOCK_MS_RANGE
+
+    try:
+        ms = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of milliseconds, got {value!r}") from None
+    lo, hi = BLOCK_MS_RANGE
+    if not lo <= ms <= hi:
+        raise argparse.ArgumentTypeError(f"must be {lo}-{hi} ms, got {ms}")
+    return ms
+
+
 def _open_microphone(args: argparse.Namespace) -> tuple[Any, str] | None:
     """The microphone source, or None when the demo should be replayed instead (message
     printed). Raises DeviceError when neither applies."""
-    from ..audio import MicrophoneSource, list_input_devices
+    from ..audio import BLOCK_MS, MicrophoneSource, list_input_devices
 
     explicit = args.device is not None
     fallback = args.demo_fallback  # None: only when there is no device at all
@@ -69,7 +87,8 @@ def _open_microphone(args: argparse.Namespace) -> tuple[Any, str] | None:
                 raise DeviceError(
                     "no input device found; connect a microphone, or replay a recording with --input FILE"
                 )
-        src = MicrophoneSource(device=args.device, no_audio_timeout_s=args.no_audio_timeout_s)
+        src = MicrophoneSource(device=args.device, no_audio_timeout_s=args.no_audio_timeout_s,
+                               block_ms=getattr(args, "block_ms", BLOCK_MS))
         return src, src.device_name
     except DeviceError as exc:
         no_device_at_all = isinstance(exc, PortAudioMissingError) or not _any_input_device()
@@ -120,13 +139,13 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         require_noisereduce()  # DenoiseUnavailableError (exit 2) before opening the device
     demo = False
     if is_file:
-        source: Any = FileSource(args.input, speed=args.speed)
+        source: Any = FileSource(args.input, speed=args.speed, block_ms=args.block_ms)
         source_name = Path(args.input).name
     else:
         mic = _open_microphone(args)
         if mic is None:
             demo = True
-            source = FileSource(DEMO_WAV, speed=args.speed)
+            source = FileSource(DEMO_WAV, speed=args.speed, block_ms=args.block_ms)
             source_name = f"demo: {DEMO_WAV.name}"
         else:
             source, source_name = mic
