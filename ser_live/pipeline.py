@@ -170,8 +170,9 @@ class Recognizer:
         Session revision (:mod:`ser_live.revision`): while the run's session holds at most
         this many utterances, each final result's :attr:`~ser_live.types.Result.revision`
         re-scores the session's earlier utterances with the statistics as they are now; 0 or
-        1 revises nothing. Only with one session (no ``speakers``) and ``session_norm``; a
-        result's own prediction and ``rolling`` are never changed.
+        1 revises nothing. With ``session_norm``; with speaker turns each speaker's session is
+        revised on its own (the revision's ``speaker`` says whose; its ``rolling`` is that
+        speaker's). A result's own prediction and ``rolling`` are never changed.
 
     Attributes
     ----------
@@ -197,7 +198,7 @@ class Recognizer:
     reviser : SessionReviser or None
         The session revision of the run (:mod:`ser_live.revision`), owned by the worker
         thread; None without :attr:`session_state` (no normaliser, ``session_norm=False``,
-        or ``speakers``).
+        or speaker turns, whose speakers are revised one by one).
     recordings : RecordingsWriter or None
         The writer of ``save_dir`` (None without it).
     error : BaseException or None
@@ -256,6 +257,9 @@ class Recognizer:
         self.session_state = model.new_session() if session_norm and not turns else None
         self.reviser = (SessionReviser(self.model, until=revise_until, half_life_s=rolling_half_life_s)
                         if self.session_state is not None else None)
+        # with speaker turns: one revision per speaker's session, made when the speaker is first heard
+        self._revise_until, self._revise_half_life_s = int(revise_until), float(rolling_half_life_s)
+        self._speaker_revisers: dict[str, SessionReviser] | None = {} if turns and session_norm else None
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.on_result = on_result
         self.source_name = source_name or _source_name(source)
@@ -490,6 +494,12 @@ class Recognizer:
                 res.rolling = self.rolling.update(res)
                 if self.reviser is not None:
                     res.revision = self.reviser.add(res, self.session_state)
+                elif self._speaker_revisers is not None and speaker is not None:
+                    reviser = self._speaker_revisers.get(speaker)
+                    if reviser is None:
+                        reviser = self._speaker_revisers[speaker] = SessionReviser(
+                            self.model, until=self._revise_until, half_life_s=self._revise_half_life_s, speaker=speaker)
+                    res.revision = reviser.add(res, self.session_state)
                 if self._speaker_rolling is not None:
                     res.speaker_rolling = self._speaker_rolling.update(res)
                 self._processing_ms.append(res.processing_ms)

@@ -21,6 +21,10 @@ the rolling estimate of the results as shown (identical to ``predict --segments`
 revision is extra: :attr:`Result.revision <ser_live.types.Result.revision>`, the dashboard's
 timeline and rolling estimate, and with ``ser-live --revisions`` a ``{"kind": "revision"}``
 JSON line after the utterance's own (:meth:`Revision.to_json`).
+
+With speaker turns (``--speakers`` 2 or more) every speaker's session is revised on its own,
+one :class:`SessionReviser` per speaker: a revision then names its speaker, re-scores that
+speaker's earlier utterances only, and its rolling estimate is that speaker's.
 """
 
 from __future__ import annotations
@@ -62,16 +66,20 @@ class Revision:
         The rolling estimate (:class:`~ser_live.rolling.RollingEstimate`, the run's
         half-life) of the session's utterances with the revised predictions and the new
         utterance's own; label -> probability.
+    speaker : str or None
+        With speaker turns, the speaker whose session this is (``rolling`` is then that
+        speaker's rolling estimate, not the run's); None for the run's one session.
     """
 
     index: int
     session_utterances: int
     predictions: dict[int, Prediction] = field(default_factory=dict)
     rolling: dict[str, float] = field(default_factory=dict)
+    speaker: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``--revisions`` JSON line: ``kind`` (``"revision"``), ``index``,
-        ``session_utterances``, ``results`` (one per revised utterance: ``index``, ``label``,
+        ``session_utterances``, ``speaker`` (with speaker turns only), ``results`` (one per revised utterance: ``index``, ``label``,
         ``confidence``, ``probabilities``, ``arousal``, ``valence``, plus ``noise_branch`` when
         not None; floats rounded as in :meth:`Result.to_json <ser_live.types.Result.to_json>`),
         ``rolling``, ``rolling_arousal`` and ``rolling_valence`` (arousal and valence read off
@@ -89,8 +97,11 @@ class Revision:
             if p.noise_branch is not None:
                 r["noise_branch"] = bool(p.noise_branch)
             results.append(r)
-        return {"kind": "revision", "index": int(self.index), "session_utterances": int(self.session_utterances),
-                "results": results, "rolling": {k: round(float(v), 4) for k, v in self.rolling.items()},
+        head: dict[str, Any] = {"kind": "revision", "index": int(self.index),
+                                "session_utterances": int(self.session_utterances)}
+        if self.speaker is not None:
+            head["speaker"] = self.speaker
+        return {**head, "results": results, "rolling": {k: round(float(v), 4) for k, v in self.rolling.items()},
                 **affect_record(self.rolling, prefix="rolling_")}
 
 
@@ -106,6 +117,9 @@ class SessionReviser:
         Revise while the session holds at most this many utterances; 0 or 1: never.
     half_life_s : float, default 20.0
         Half-life of the revised rolling estimate (the run's).
+    speaker : str, optional
+        With speaker turns: the speaker whose session this reviser follows (one reviser per
+        speaker); given to each :class:`Revision`.
 
     Raises
     ------
@@ -113,7 +127,8 @@ class SessionReviser:
         Negative ``until`` or a half-life that is not positive.
     """
 
-    def __init__(self, model: Any, *, until: int = REVISE_UTTERANCES, half_life_s: float = DEFAULT_HALF_LIFE_S) -> None:
+    def __init__(self, model: Any, *, until: int = REVISE_UTTERANCES, half_life_s: float = DEFAULT_HALF_LIFE_S,
+                 speaker: str | None = None) -> None:
         if int(until) < 0:
             raise ValueError(f"until must be >= 0 utterances, got {until}")
         if not half_life_s > 0:
@@ -121,6 +136,7 @@ class SessionReviser:
         self.model = model
         self.until = int(until)
         self.half_life_s = float(half_life_s)
+        self.speaker = speaker
         self._rows: list[np.ndarray] = []
         self._utts: list[tuple[int, float, float]] = []  # (index, duration_s, end_s)
         self.closed = self.until < 2
@@ -162,7 +178,8 @@ class SessionReviser:
         for (_, d, e), p in zip(self._utts, preds + [result.prediction]):
             rolling.update(p.probabilities, duration_s=d, confidence=p.confidence, end_s=e)
         rev = Revision(index=result.utterance.index, session_utterances=n,
-                       predictions={u[0]: p for u, p in zip(self._utts, preds)}, rolling=dict(rolling.estimate))
+                       predictions={u[0]: p for u, p in zip(self._utts, preds)}, rolling=dict(rolling.estimate),
+                       speaker=self.speaker)
         if n >= self.until:
             self._close()
         return rev

@@ -223,3 +223,37 @@ def test_harness_reads_live_arousal_per_played_utterance(conversation, turns):
     assert [true_arousal(c) for c in ("angry", "happy", "neutral", "sad")] == ["high", "high", "low", "low"]
     with pytest.raises(KeyError):
         true_arousal("disgust")
+
+
+def test_each_speaker_s_session_is_revised_on_its_own(turns, shipped):
+    """With speaker turns each speaker's session has its own revision: a revision names the
+    speaker, re-scores only that speaker's earlier utterances (the same numbers as scoring
+    their rows with that speaker's session as it then stood), and the dashboard takes its
+    rolling estimate as that speaker's, not the run's."""
+    from ser_live.dashboard import DashboardState
+
+    revised = [r for r in turns if r.revision is not None]
+    assert len({r.speaker for r in revised}) >= 2
+    heard: dict[str, list] = {}
+    for r in turns:
+        rev = r.revision
+        if rev is not None:
+            assert rev.speaker == r.speaker and rev.to_json()["speaker"] == r.speaker
+            assert list(rev.predictions) == [u.utterance.index for u in heard[r.speaker]]
+            assert rev.session_utterances == r.session_utterances == len(heard[r.speaker]) + 1
+        heard.setdefault(r.speaker, []).append(r)
+    # the last revision of one speaker: its rows through the model with a session rebuilt from them
+    last = revised[-1].revision
+    mine = heard[last.speaker][: last.session_utterances]
+    session = shipped.new_session()
+    for u in mine:
+        session.update(u.features)
+    P = shipped.predict_proba(np.stack([u.features for u in mine[:-1]]), session=session)
+    for u, p in zip(mine, P):
+        assert last.predictions[u.utterance.index].probabilities == pytest.approx(dict(zip(shipped.labels, p)), abs=1e-9)
+    state = DashboardState(labels=shipped.labels, model_name=shipped.name, source_name="call.wav")
+    for r in turns:
+        state.add_result(r)
+        if r.revision is not None:
+            assert state.speaker_rolling[r.speaker] == r.revision.rolling
+            assert state.rolling == r.rolling  # the run's estimate is not one speaker's
