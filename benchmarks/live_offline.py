@@ -924,7 +924,7 @@ def combine(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
         raise ValueError(f"the reports hold different corpora: {sorted(corpora)}")
     names = list(reports[0]["conditions"])
     out: dict[str, Any] = {"runs": [{"command": r.get("command"), "seed": r["settings"].get("seed")} for r in reports],
-                           "conditions": {}}
+                           "conditions": {}, "split": {}}
     for name in names:
         cs = []
         for r in reports:
@@ -937,6 +937,30 @@ def combine(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
                for k in ("ua_live", "ua_live_revised", "ua_offline_heard", "ua_offline", "noise_branch_pct")},
             "rev_minus_heard": [c.get("ua_live_revised", float("nan")) - _ref_offline(c) for c in cs],
         }
+        out["split"][name] = _split_breakdown([r["corpora"][k]["conditions"][name] for r in reports
+                                               for k in r.get("corpora", {}) if name in r["corpora"][k]["conditions"]])
+    return out
+
+
+def _split_breakdown(conds: Sequence[dict]) -> dict[str, dict[str, float]]:
+    """Played sentences pooled over ``conds`` (a condition's per-corpus records, one per run),
+    by how live cut them: ``whole`` (one result) and ``split`` (two or more); per kind the
+    count ``n``, the share right (%) live revised and offline heard, and the share (%) routed
+    to the noise branch live (any of its results) and offline heard."""
+    acc: dict[str, list] = {"whole": [], "split": []}
+    for c in conds:
+        for row in c.get("rows", {}).values():
+            for u in row.get("utterances", []):
+                if u.get("n_results", 0) >= 1 and "live_revised" in u and "offline_heard" in u:
+                    acc["whole" if u["n_results"] == 1 else "split"].append(u)
+    out = {}
+    for kind, us in acc.items():
+        n = len(us)
+        pct = (lambda f: 100.0 * sum(1 for u in us if f(u)) / n) if n else (lambda f: float("nan"))
+        out[kind] = {"n": n, "live_revised_pct": pct(lambda u: u["live_revised"] == u["label"]),
+                     "heard_pct": pct(lambda u: u["offline_heard"] == u["label"]),
+                     "branch_live_pct": pct(lambda u: bool(u.get("noise_branch"))),
+                     "branch_heard_pct": pct(lambda u: bool(u.get("offline_heard_noise_branch")))}
     return out
 
 
@@ -955,12 +979,24 @@ def combined_markdown(comb: dict[str, Any]) -> list[str]:
                  f"{sum(_acceptance(c) == 'met' for c in conds)} / {sum(_acceptance(c, 'ua_live_revised') == 'met' for c in conds)}"
                  f" of {len(conds)} met"])
     seeds = ", ".join(str(r["seed"]) for r in comb["runs"])
+    split_rows = []
+    for name, b in comb.get("split", {}).items():
+        w, sp = b["whole"], b["split"]
+        split_rows.append([name, w["n"], f"{_f(w['live_revised_pct'])} / {_f(w['heard_pct'])}",
+                           f"{_f(w['branch_live_pct'], 0)} / {_f(w['branch_heard_pct'], 0)}", sp["n"],
+                           f"{_f(sp['live_revised_pct'])} / {_f(sp['heard_pct'])}",
+                           f"{_f(sp['branch_live_pct'], 0)} / {_f(sp['branch_heard_pct'], 0)}"])
     return ["", f"## Live vs offline over {len(comb['runs'])} runs (seeds {seeds})", "",
             "Means over the runs of each condition's UA (%; each run's own table has the per-speaker means), "
             "live now, live revised and offline on what live heard; rev - heard per run beside the mean; "
             "issue 20 read on the means.", "",
             *md_table(["level / floor", "SNR dB", "UA live now", "UA live revised", "UA offline heard", "now - heard",
-                       "rev - heard", "rev - heard per run", "branch % live", "issue 20 now / rev"], rows)]
+                       "rev - heard", "rev - heard per run", "branch % live", "issue 20 now / rev"], rows),
+            "", "Played sentences pooled over the runs, by how live cut them (whole: one result; split: two or "
+                "more): share right (%) live revised / offline heard, and share (%) sent to the noise branch live "
+                "(any of its results) / offline heard.", "",
+            *md_table(["level / floor", "whole", "right rev / heard", "branch live / heard", "split",
+                       "right rev / heard", "branch live / heard"], split_rows)]
 
 
 def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
