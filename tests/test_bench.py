@@ -200,3 +200,32 @@ def test_session_stops_at_its_minimum_length_and_streams_to_a_file(ravdess_root,
     y = load_audio(tmp_path / "s.flac")
     assert n == s.n_utterances and dur == pytest.approx(len(y) / SAMPLE_RATE_HZ)
     assert dur == pytest.approx(s.duration_s + 1.5)  # write_session ends with a 1.5 s pause
+
+
+def test_thread_cpu_listens_to_a_microphone_and_to_a_file(data_root, ravdess_root):
+    """``python -m benchmarks.thread_cpu``: the same short session replayed from a file and
+    played into a PulseAudio null sink that ser-live listens to as its microphone; both report
+    the process's and each thread's CPU and every utterance's end-of-speech latency, the
+    microphone run with no file-source thread and with the ``--ser-live-args`` it was given."""
+    from tests.pulse import missing_requirements
+
+    missing = missing_requirements()
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}")
+    env = dict(os.environ, SER_LIVE_DATA=str(data_root))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    runs = {}
+    for source in ("file", "microphone"):
+        cmd = [sys.executable, "-m", "benchmarks.thread_cpu", "--seconds", "8", "--plain",
+               "--ser-live-args", "--block-ms 40", *(["--microphone"] if source == "microphone" else [])]
+        res = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stdout + res.stderr
+        runs[source] = json.loads(res.stdout.strip().splitlines()[-1])
+    for source, r in runs.items():
+        assert r["source"] == source and r["exit"] == 0 and r["ser_live_args"] == "--block-ms 40"
+        assert r["utterances"] >= 2 and _positive(r["process"]) and _positive(r["ser-live-segmenter"])
+        p50, p95 = r["end_of_speech_ms_p50_p95"]
+        assert 300 < p50 <= p95 < 2000  # the 400 ms hangover holds each result back
+        assert r["process"] >= r["main thread"] + r["ser-live-segmenter"] + r["ser-live-worker"] - 0.05
+    assert "ser-live-file-source" in runs["file"] and "ser-live-file-source" not in runs["microphone"]
+    assert runs["microphone"]["wall"] > runs["microphone"]["session_s"]  # it listened for the whole session
