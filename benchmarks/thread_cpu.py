@@ -39,6 +39,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ser_live.types import latency_stats
+
 
 def _child(argv: list[str]) -> int:
     """Run ``ser-live argv`` in this process; print the per-thread CPU JSON to ``argv``'s
@@ -63,7 +65,8 @@ def _child(argv: list[str]) -> int:
 
     c0, p0, w0 = time.thread_time(), process_cpu(), time.monotonic()
     rc = cli.main(argv)
-    out.write_text(json.dumps({"wall": round(time.monotonic() - w0, 3), "process": round(process_cpu() - p0, 3), "main thread": round(time.thread_time() - c0, 3),
+    out.write_text(json.dumps({"wall": round(time.monotonic() - w0, 3), "process": round(process_cpu() - p0, 3),
+                               "main thread": round(time.thread_time() - c0, 3),
                                **{k: round(v, 3) for k, v in sorted(cpu.items())}, "exit": rc}))
     return 0
 
@@ -125,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         proc.wait()
         result = json.loads(cpu_json.read_text()) if cpu_json.is_file() else {"error": f"exit {proc.returncode}"}
         jsonl = Path(tmp) / "out.jsonl"
-        eos = [json.loads(line)["end_of_speech_ms"] for line in (jsonl.read_text().splitlines() if jsonl.is_file() else [])
-               if line.strip()]
-        if eos:
-            result["end_of_speech_ms_p50_p95"] = [round(float(np.percentile(eos, q)), 1) for q in (50, 95)]
+        lines = jsonl.read_text().splitlines() if jsonl.is_file() else []
+        eos = latency_stats(json.loads(line)["end_of_speech_ms"] for line in lines if line.strip())
+        if eos:  # the project's one latency summary
+            result["end_of_speech_ms_p50_p95"] = [round(eos["p50"], 1), round(eos["p95"], 1)]
     result.update(session_s=round(session.duration_s, 2), utterances=session.n_utterances,
                   dashboard=not args.plain, source="microphone" if args.microphone else "file",
                   ser_live_args=args.ser_live_args)
