@@ -207,16 +207,16 @@ class DashboardState:
             self.partial = None
         if result.rolling:
             self.rolling = dict(result.rolling)
+        if result.speaker is not None and result.speaker_rolling:
+            self.speaker_rolling[result.speaker] = dict(result.speaker_rolling)
         rev = result.revision  # session revision (ser_live/revision.py): timeline and rolling revised
         if rev is not None:
             self.results = deque((replace(r, prediction=rev.predictions.get(r.utterance.index, r.prediction))
                                   for r in self.results), maxlen=self.history)
-        if rev is not None and rev.speaker is None:
-            self.rolling = dict(rev.rolling)
-        if result.speaker is not None and result.speaker_rolling:
-            self.speaker_rolling[result.speaker] = dict(result.speaker_rolling)
-        if rev is not None and rev.speaker is not None:  # that speaker's estimate, revised
-            self.speaker_rolling[rev.speaker] = dict(rev.rolling)
+            if rev.speaker is None:
+                self.rolling = dict(rev.rolling)
+            else:  # one speaker's session: that speaker's estimate, revised
+                self.speaker_rolling[rev.speaker] = dict(rev.rolling)
         self.n_results += 1
         if self.is_uncertain(result):  # its own count, not counted under its label
             self.n_uncertain += 1
