@@ -33,6 +33,7 @@ given the same samples from the same start).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -255,10 +256,10 @@ class Recognizer:
         self._speaker_rolling = SpeakerRolling(model.labels, half_life_s=rolling_half_life_s) if turns else None
         self._last_speaker: str | None = None
         self.session_state = model.new_session() if session_norm and not turns else None
-        self.reviser = (SessionReviser(self.model, until=revise_until, half_life_s=rolling_half_life_s)
-                        if self.session_state is not None else None)
+        new_reviser = functools.partial(SessionReviser, self.model, until=revise_until, half_life_s=rolling_half_life_s)
+        self.reviser = new_reviser() if self.session_state is not None else None
         # with speaker turns: one revision per speaker's session, made when the speaker is first heard
-        self._revise_until, self._revise_half_life_s = int(revise_until), float(rolling_half_life_s)
+        self._new_reviser = new_reviser
         self._speaker_revisers: dict[str, SessionReviser] | None = {} if turns and session_norm else None
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.on_result = on_result
@@ -497,8 +498,7 @@ class Recognizer:
                 elif self._speaker_revisers is not None and speaker is not None:
                     reviser = self._speaker_revisers.get(speaker)
                     if reviser is None:
-                        reviser = self._speaker_revisers[speaker] = SessionReviser(
-                            self.model, until=self._revise_until, half_life_s=self._revise_half_life_s, speaker=speaker)
+                        reviser = self._speaker_revisers[speaker] = self._new_reviser(speaker=speaker)
                     res.revision = reviser.add(res, self.session_state)
                 if self._speaker_rolling is not None:
                     res.speaker_rolling = self._speaker_rolling.update(res)
