@@ -52,8 +52,9 @@ NO_AUDIO_WARN_S: float = 2.0
 #: buffer's reader), and a result can wait up to one block longer for the block that ends its
 #: hangover. 40 rather than 20: listening to a microphone with the dashboard (a PulseAudio
 #: null sink's source, ``python -m benchmarks.thread_cpu --microphone --ser-live-args
-#: '--block-ms N'``) took 3.1-3.3 s of CPU in 68.8 s against 4.0 s with 20 ms blocks, the same
-#: end-of-speech latency from the last voiced block's arrival (p50 369 ms; docs/performance.md).
+#: '--block-ms N'``, five runs each, ~69 s) took a median 3.33 s of CPU (3.12-4.55) against
+#: 4.02 s (3.75-4.50) with 20 ms blocks, the same end-of-speech latency from the last voiced
+#: block's arrival (p50 368-370 ms; docs/performance.md, round 5).
 BLOCK_MS: int = 40
 #: Shortest and longest ``--block-ms`` (ms) the command line accepts.
 BLOCK_MS_RANGE: tuple[int, int] = (10, 100)
