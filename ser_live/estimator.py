@@ -38,6 +38,7 @@ from .fastpath import (
     RouteArrays,
     adapt_log_proba,
     normalize_rows,
+    routed_snr,
     spread_labels,
     online_transform,
     softmax,
@@ -324,12 +325,15 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
         live; True or an int a simulated live session per group)."""
         return normalize_rows(self._normalizer_arrays(), X, groups=groups, online=online)
 
-    def noisy_rows(self, X: np.ndarray) -> np.ndarray | None:
+    def noisy_rows(self, X: np.ndarray, route_db: np.ndarray | None = None) -> np.ndarray | None:
         """Which raw rows the noise branch classifies.
 
         Parameters
         ----------
         X : np.ndarray, float, shape (n, n_features)
+        route_db : np.ndarray, float, shape (n,), optional
+            Per row the SNR (dB) to route by instead of the row's own column (NaN: its own;
+            :func:`ser_live.fastpath.routed_snr`).
 
         Returns
         -------
@@ -338,9 +342,10 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
         route = self.noise_route
         if route is None:
             return None
-        return route.noisy(route.snr_db(np.atleast_2d(np.asarray(X))))
+        return route.noisy(routed_snr(route, X, route_db))
 
-    def decision_function(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
+    def decision_function(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None,
+                          route_db: np.ndarray | None = None) -> np.ndarray:
         """Decision values (log-probabilities for a calibrated classifier), from the compiled
         chain.
 
@@ -355,9 +360,10 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
             Columns in :attr:`classes_` order; rows the noise route sends to the branch are
             the branch's values.
         """
-        return self._chain().decision_function(X, groups=groups, online=online)
+        return self._chain().decision_function(X, groups=groups, online=online, route_db=route_db)
 
-    def predict_proba(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None,
+                      route_db: np.ndarray | None = None) -> np.ndarray:
         """Class probabilities over the model's labels, from the compiled chain
         (:meth:`compile`).
 
@@ -365,6 +371,8 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
         ----------
         X, groups, online
             As :meth:`normalize`.
+        route_db : np.ndarray, float, shape (n,), optional
+            As :meth:`noisy_rows`.
 
         Returns
         -------
@@ -372,9 +380,10 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
             Column ``i`` is label index ``i`` (0 for a label the classifier never saw);
             rows sum to 1.
         """
-        return self._chain().predict_proba(X, groups=groups, online=online)
+        return self._chain().predict_proba(X, groups=groups, online=online, route_db=route_db)
 
-    def reference_proba(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None) -> np.ndarray:
+    def reference_proba(self, X: np.ndarray, *, groups: np.ndarray | None = None, online: Any = None,
+                        route_db: np.ndarray | None = None) -> np.ndarray:
         """:meth:`predict_proba` computed by the scikit-learn objects themselves (the
         classifiers' own ``predict_proba``), kept to test the compiled chain against
         (``tests/test_fastpath.py``) and to score a classifier without an array form.
@@ -382,7 +391,7 @@ class EmotionEstimator(ClassifierMixin, BaseEstimator):
         Parameters, returns
             As :meth:`predict_proba`.
         """
-        return _ReferenceChain(self).predict_proba(X, groups=groups, online=online)
+        return _ReferenceChain(self).predict_proba(X, groups=groups, online=online, route_db=route_db)
 
     def predict(self, X: np.ndarray, **kw: Any) -> np.ndarray:
         """Class indices, shape (n,) (keywords as :meth:`normalize`); the argmax of
@@ -399,10 +408,12 @@ class _ReferenceChain:
 
     def _scores(self, kind: str, X: np.ndarray, kw: dict) -> np.ndarray:
         X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+        kw = dict(kw)
+        route_db = kw.pop("route_db", None)
         Z = self.est.normalize(X, **kw)
         route = self.est.noise_route
         if route is not None:
-            return getattr(route, kind)(Z, snr_db=route.snr_db(X))
+            return getattr(route, kind)(Z, snr_db=routed_snr(route, X, route_db))
         if kind == "decision_function":
             return decision_values(self.est.classifier, Z)
         return np.asarray(self.est.classifier.predict_proba(Z), dtype=np.float64)
@@ -500,8 +511,8 @@ class Recalibrated(ClassifierMixin, BaseEstimator):
     def new_session(self) -> SessionState | None:
         return self.estimator.new_session()
 
-    def noisy_rows(self, X: np.ndarray) -> np.ndarray | None:
-        return self.estimator.noisy_rows(X)
+    def noisy_rows(self, X: np.ndarray, route_db: np.ndarray | None = None) -> np.ndarray | None:
+        return self.estimator.noisy_rows(X, route_db)
 
     def compile(self) -> CompiledEstimator:
         """The estimator's compiled chain with this recalibration

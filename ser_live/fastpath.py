@@ -47,6 +47,7 @@ __all__ = [
     "adapt_log_proba",
     "online_transform",
     "read_npz",
+    "routed_snr",
     "save_npz",
 ]
 
@@ -666,6 +667,36 @@ def snr_column(X_raw: np.ndarray, *, column: int, column_name: str) -> np.ndarra
     return X_raw[:, int(column)].astype(np.float64)
 
 
+def routed_snr(route: Any, X_raw: np.ndarray, route_db: np.ndarray | None = None) -> np.ndarray:
+    """The SNR (dB) a noise route decides each raw row by: its own SNR column, or where
+    ``route_db`` gives a value, that value (the column read over a longer stretch of speech
+    than the row's utterance, :class:`ser_live.offline.SpeechStretch`).
+
+    Parameters
+    ----------
+    route : RouteArrays or ser_live.route.NoiseRoute
+    X_raw : np.ndarray, float, shape (n, n_features)
+    route_db : np.ndarray, float, shape (n,), optional
+        Per row the SNR (dB) to decide by; NaN (or None for all rows): the row's own column.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        ``route_db`` of another length than the rows; an input narrower than the column.
+    """
+    snr = route.snr_db(np.atleast_2d(np.asarray(X_raw)))
+    if route_db is None:
+        return snr
+    r = np.asarray(route_db, dtype=np.float64).reshape(-1)
+    if r.shape != snr.shape:
+        raise ValueError(f"route_db has {r.size} values for {snr.size} rows")
+    return np.where(np.isnan(r), snr, r)
+
+
 def below_cut(snr_db: np.ndarray, threshold_db: float) -> np.ndarray:
     """Which rows go to the noise branch: bool, shape (n,), True where the SNR (dB, shape
     (n,)) is below ``threshold_db``; a non-finite value stays on the main classifier."""
@@ -788,17 +819,20 @@ class CompiledEstimator:
         """See :func:`normalize_rows`."""
         return normalize_rows(self.normalizer, X, groups=groups, online=online)
 
-    def noisy_rows(self, X: np.ndarray) -> np.ndarray | None:
+    def noisy_rows(self, X: np.ndarray, route_db: np.ndarray | None = None) -> np.ndarray | None:
         """Which raw rows (n, n_features) the noise branch classifies: bool (n,), or None
-        without a noise branch."""
+        without a noise branch; ``route_db`` as :func:`routed_snr`."""
         if self.route is None:
             return None
-        return self.route.noisy(self.route.snr_db(np.atleast_2d(np.asarray(X))))
+        return self.route.noisy(routed_snr(self.route, X, route_db))
 
     def _routed(self, method: str, X: np.ndarray, kw: dict) -> np.ndarray:
         """A head method (``"proba"`` or ``"decision"``) on the normalised rows, each row
-        from the head its SNR picks; float64 (n, n_classes)."""
+        from the head its SNR picks; float64 (n, n_classes). ``kw``: ``groups``, ``online``
+        (:func:`normalize_rows`) and ``route_db`` (:func:`routed_snr`)."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+        kw = dict(kw)
+        route_db = kw.pop("route_db", None)
         plan = self._read_plan()
         if plan is None:
             Z, main, branch = self.normalize(X, **kw), self.main, self.branch
@@ -806,7 +840,7 @@ class CompiledEstimator:
             read, norm, main, branch = plan
             Z = normalize_read(self.normalizer, X, read, restricted=norm, **kw)
         out = np.asarray(getattr(main, method)(Z), dtype=np.float64)
-        noisy = self.noisy_rows(X)
+        noisy = self.noisy_rows(X, route_db)
         if noisy is not None and noisy.any():
             out[noisy] = getattr(branch, method)(Z[noisy])
         return out
@@ -819,7 +853,8 @@ class CompiledEstimator:
         X : np.ndarray, float, shape (n, n_features)
             Raw features.
         **kw
-            ``groups``, ``online`` as :func:`normalize_rows`.
+            ``groups``, ``online`` as :func:`normalize_rows`; ``route_db`` as
+            :func:`routed_snr`.
 
         Returns
         -------

@@ -374,7 +374,7 @@ class EmotionModel:
 
     def predict_proba(
         self, X: np.ndarray, *, session: SessionState | None = None, groups: np.ndarray | None = None,
-        online: Any = None,
+        online: Any = None, route_db: np.ndarray | None = None,
     ) -> np.ndarray:
         """Class probabilities, from the model object (:meth:`EmotionEstimator.predict_proba`).
 
@@ -390,6 +390,9 @@ class EmotionModel:
             rows. Without ``session``, ``online`` and ``groups`` each row is its own session.
         online : True or int, optional
             Simulated live sessions per group (see :meth:`EmotionEstimator.normalize`).
+        route_db : np.ndarray, float, shape (n_utterances,), optional
+            Per row the SNR (dB) the noise route decides by instead of the row's own column
+            (NaN: its own), e.g. :class:`~ser_live.offline.SpeechStretch`'s.
 
         Returns
         -------
@@ -414,15 +417,17 @@ class EmotionModel:
                 raise ValueError("give a live session or online=, not both")
             online = session
         scorer = self.compiled if self.compiled is not None else self.estimator
-        return scorer.predict_proba(X, groups=groups, online=online)
+        return scorer.predict_proba(X, groups=groups, online=online, route_db=route_db)
 
-    def noise_branch_rows(self, X: np.ndarray) -> np.ndarray:
+    def noise_branch_rows(self, X: np.ndarray, route_db: np.ndarray | None = None) -> np.ndarray:
         """Which utterances the noise branch classifies.
 
         Parameters
         ----------
         X : np.ndarray, float32, shape (n_utterances, n_features)
             Extractor output (before normalisation).
+        route_db : np.ndarray, float, shape (n_utterances,), optional
+            As :meth:`predict_proba`.
 
         Returns
         -------
@@ -430,18 +435,21 @@ class EmotionModel:
             All False for a model without a noise branch.
         """
         X = np.atleast_2d(np.asarray(X))
-        rows = self.estimator.noisy_rows(X)
+        rows = self.estimator.noisy_rows(X, route_db)
         return np.zeros(X.shape[0], dtype=bool) if rows is None else rows
 
-    def predict_features(self, features: np.ndarray, *, session: SessionState | None = None) -> Prediction:
+    def predict_features(self, features: np.ndarray, *, session: SessionState | None = None,
+                         route_db: float | None = None) -> Prediction:
         """Prediction for one feature vector, shape (n_features,), optionally normalised with
-        a live session's running statistics (see :meth:`new_session`)."""
+        a live session's running statistics (see :meth:`new_session`); ``route_db`` (dB,
+        None: the vector's own column) the SNR the noise route decides by."""
         X = features[None, :]
+        r = None if route_db is None else np.array([route_db], dtype=np.float64)
         return self.prediction_from_proba(
-            self.predict_proba(X, session=session)[0], noise_branch=self.noise_branch_flags(X)[0]
+            self.predict_proba(X, session=session, route_db=r)[0], noise_branch=self.noise_branch_flags(X, r)[0]
         )
 
-    def noise_branch_flags(self, X: np.ndarray) -> list[bool | None]:
+    def noise_branch_flags(self, X: np.ndarray, route_db: np.ndarray | None = None) -> list[bool | None]:
         """Per utterance, what :attr:`Prediction.noise_branch` says: whether the noise
         branch classified it (:meth:`noise_branch_rows`), None for every row of a model
         without one.
@@ -449,13 +457,15 @@ class EmotionModel:
         Parameters
         ----------
         X : np.ndarray, float32, shape (n_utterances, n_features)
+        route_db : np.ndarray, float, shape (n_utterances,), optional
+            As :meth:`predict_proba`.
 
         Returns
         -------
         list of bool or None, length n_utterances
         """
         X = np.atleast_2d(np.asarray(X))
-        rows = self.estimator.noisy_rows(X)
+        rows = self.estimator.noisy_rows(X, route_db)
         if rows is None:
             return [None] * X.shape[0]
         return [bool(v) for v in rows]

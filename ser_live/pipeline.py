@@ -47,7 +47,7 @@ import numpy as np
 from .audiofile import SAMPLE_RATE_HZ
 from .denoise import with_denoise
 from .model import EmotionModel
-from .offline import classify_turn, classify_utterance
+from .offline import SpeechStretch, classify_turn, classify_utterance
 from .recordings import RecordingsWriter, new_run_id
 from .revision import REVISE_UTTERANCES, SessionReviser
 from .ringbuffer import RingBuffer
@@ -256,6 +256,7 @@ class Recognizer:
         self._speaker_rolling = SpeakerRolling(model.labels, half_life_s=rolling_half_life_s) if turns else None
         self._last_speaker: str | None = None
         self.session_state = model.new_session() if session_norm and not turns else None
+        self._stretch = SpeechStretch(self.model)  # the SNR the noise route reads, over the stretch of speech
         new_reviser = functools.partial(SessionReviser, self.model, until=revise_until, half_life_s=rolling_half_life_s)
         self.reviser = new_reviser() if self.session_state is not None else None
         # with speaker turns: one revision per speaker's session, made when the speaker is first heard
@@ -467,10 +468,13 @@ class Recognizer:
                     break
                 speaker = None
                 try:
+                    route_db = self._stretch.route_db(utt)
                     if self.speaker_sessions is None:
-                        pred, n_session, x = classify_utterance(self.model, utt.samples, self.session_state)
+                        pred, n_session, x = classify_utterance(self.model, utt.samples, self.session_state,
+                                                                route_db=route_db)
                     else:
-                        pred, n_session, x, speaker = classify_turn(self.model, utt.samples, self.speaker_sessions)
+                        pred, n_session, x, speaker = classify_turn(self.model, utt.samples, self.speaker_sessions,
+                                                                    route_db=route_db)
                         self.session_state = self.speaker_sessions.sessions[speaker]
                         self._last_speaker = speaker
                 except Exception as exc:
@@ -491,6 +495,7 @@ class Recognizer:
                     session_utterances=n_session,
                     features=x,
                     speaker=speaker,
+                    route_db=route_db,
                 )
                 res.rolling = self.rolling.update(res)
                 if self.reviser is not None:

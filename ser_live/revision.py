@@ -138,6 +138,7 @@ class SessionReviser:
         self.half_life_s = float(half_life_s)
         self.speaker = speaker
         self._rows: list[np.ndarray] = []
+        self._route_db: list[float] = []  # Result.route_db per row, NaN: its own column
         self._utts: list[tuple[int, float, float]] = []  # (index, duration_s, end_s)
         self.closed = self.until < 2
 
@@ -167,12 +168,14 @@ class SessionReviser:
             self._close()
             return None
         self._rows.append(np.asarray(result.features, dtype=np.float32))
+        self._route_db.append(np.nan if result.route_db is None else float(result.route_db))
         self._utts.append((result.utterance.index, result.utterance.duration_s, result.utterance.end_s))
         if n < 2:
             return None
         X = np.stack(self._rows[:-1])
-        P = self.model.predict_proba(X, session=session)
-        flags = self.model.noise_branch_flags(X)
+        route_db = np.array(self._route_db[:-1], dtype=np.float64)  # each routed as it was live
+        P = self.model.predict_proba(X, session=session, route_db=route_db)
+        flags = self.model.noise_branch_flags(X, route_db)
         preds = [self.model.prediction_from_proba(P[i], noise_branch=flags[i]) for i in range(X.shape[0])]
         rolling = RollingEstimate(list(self.model.labels), half_life_s=self.half_life_s)
         for (_, d, e), p in zip(self._utts, preds + [result.prediction]):
@@ -186,4 +189,4 @@ class SessionReviser:
 
     def _close(self) -> None:
         self.closed = True
-        self._rows, self._utts = [], []
+        self._rows, self._utts, self._route_db = [], [], []

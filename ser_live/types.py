@@ -281,6 +281,11 @@ class Result:
         this one (:class:`~ser_live.revision.Revision`); None when nothing was revised (the
         first utterance, past the revision window, no session). Not part of the utterance's
         record (``ser-live --revisions`` writes it as a line of its own).
+    route_db : float or None
+        The SNR (dB) the noise route decided the utterance by when it was read over the
+        stretch of speech the utterance ends (:class:`~ser_live.offline.SpeechStretch`), so
+        a revision routes it the same way; None: its own feature column. Not part of any
+        record.
     """
 
     utterance: Utterance
@@ -295,6 +300,7 @@ class Result:
     speaker: str | None = None
     speaker_rolling: dict[str, float] = field(default_factory=dict)
     revision: Any = field(default=None, repr=False, compare=False)
+    route_db: float | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:

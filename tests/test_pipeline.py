@@ -596,9 +596,9 @@ class _StalledModel:
         self.new_session = model.new_session
         self.predict_signal = model.predict_signal
 
-    def predict_features(self, x, *, session=None):
+    def predict_features(self, x, *, session=None, route_db=None):
         assert self.release.wait(60), "never released"
-        return self._model.predict_features(x, session=session)
+        return self._model.predict_features(x, session=session, route_db=route_db)
 
 
 def _release_and_drain(rec: Recognizer, release: threading.Event) -> list[Result]:

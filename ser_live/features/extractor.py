@@ -10,7 +10,7 @@ from ..levels import loud_frame_level
 from .config import FeatureConfig
 from .gating import gate_pauses
 from .framewise import _Analysis, _frames, framewise_descriptors
-from .pooling import _layout, LayoutEntry, _pool, _pooling_plan, _Utterance, pool_subset, subset_plan
+from .pooling import _layout, LayoutEntry, _percentiles_sorted, _pool, _pooling_plan, _Utterance, pool_subset, subset_plan
 
 __all__ = ["FeatureExtractor"]
 
@@ -98,6 +98,36 @@ class FeatureExtractor:
                                   spectral_rows=None if sub is None else sub.rows_of("spectral"))
         u = _Utterance(d=d, voiced=d["pitch"][0] > 0, cfg=self.config)
         return _pool(self._plan, u) if self._subset is None else pool_subset(self._subset, u)
+
+    def level_spread_db(self, y: np.ndarray) -> float:
+        """The ``rms_db_p5_95`` column of :meth:`extract` alone, without the other
+        descriptors: the 95th minus the 5th percentile (dB) of the frame RMS level, the same
+        frames and arithmetic as the energy group, so the value equals the column's (float32).
+        What a noise route reads as the SNR (:mod:`ser_live.route`), for a stretch of speech
+        longer than one utterance (:class:`ser_live.offline.SpeechStretch`) at a fraction of
+        an extraction's cost.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (n_samples,)
+            As :meth:`extract`.
+
+        Returns
+        -------
+        float
+            dB.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`extract`.
+        """
+        cfg = self.config
+        frames = _frames(self._prepare(y), cfg.win_length, cfg.hop_length)
+        rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
+        rms_db = 20.0 * np.log10(np.maximum(rms, np.float32(1e-5)))
+        p5, p95 = _percentiles_sorted(np.sort(rms_db.astype(np.float64)), (5.0, 95.0))
+        return float(np.float32(p95 - p5))
 
     def framewise(self, y: np.ndarray) -> dict[str, np.ndarray]:
         """The framewise descriptors before pooling (see :func:`framewise_descriptors`)."""
