@@ -900,6 +900,9 @@ def combine(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
     (188 EmoDB sentences per condition), as much as issue 20's margin; the mean over runs is
     what the acceptance is read on.
 
+    A run may hold fewer conditions than another (extra runs of one condition, e.g. ``--levels
+    -30 --floors white:-50 --seed 3``): each condition is the mean over the runs that hold it.
+
     Parameters
     ----------
     reports : sequence of dict
@@ -908,29 +911,26 @@ def combine(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``runs`` (each run's command and seed) and ``conditions``: condition name -> ``snr_db``,
-        ``runs`` (int), ``ua_live``, ``ua_live_revised``, ``ua_offline_heard``, ``ua_offline``,
-        ``noise_branch_pct`` (means over runs) and ``rev_minus_heard`` (list, one per run).
+        ``runs`` (each run's command and seed) and ``conditions``: condition name (in order of
+        first appearance) -> ``snr_db``, ``runs`` (int: the runs holding it), ``ua_live``,
+        ``ua_live_revised``, ``ua_offline_heard``, ``ua_offline``, ``noise_branch_pct`` (means
+        over those runs) and ``rev_minus_heard`` (list, one per run).
 
     Raises
     ------
     ValueError
-        No report, reports of different corpora, or a condition missing from a report.
+        No report, or reports of different corpora.
     """
     if not reports:
         raise ValueError("no report to combine")
     corpora = {tuple(r["settings"]["corpora"]) for r in reports}
     if len(corpora) != 1:
         raise ValueError(f"the reports hold different corpora: {sorted(corpora)}")
-    names = list(reports[0]["conditions"])
+    names = list(dict.fromkeys(name for r in reports for name in r["conditions"]))
     out: dict[str, Any] = {"runs": [{"command": r.get("command"), "seed": r["settings"].get("seed")} for r in reports],
                            "conditions": {}, "split": {}}
     for name in names:
-        cs = []
-        for r in reports:
-            if name not in r["conditions"]:
-                raise ValueError(f"condition {name!r} is missing from the run {r.get('command')!r}")
-            cs.append(r["conditions"][name])
+        cs = [r["conditions"][name] for r in reports if name in r["conditions"]]
         out["conditions"][name] = {
             "snr_db": cs[0]["snr_db"], "runs": len(cs),
             **{k: _mean(c.get(k, float("nan")) for c in cs)

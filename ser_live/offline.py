@@ -92,9 +92,9 @@ class SessionsError(SerLiveError, ValueError):
 
 #: Longest pause (s, from an utterance's last voiced sample to the next one's first sample)
 #: after which :class:`SpeechStretch` still reads the next utterance's SNR together with
-#: it. Between the cuts of one split sentence the pause has a median of 0.39-0.54 s, between
-#: consecutive sentences a 10th percentile of 0.69-0.96 s (``python -m benchmarks.vad_splits``,
-#: EmoDB and RAVDESS sessions over 10-40 dB SNR floors).
+#: it. Between the cuts of one split sentence the pause has a median of 0.36-0.51 s, between
+#: consecutive sentences a 10th percentile of 0.66-0.96 s (``python -m benchmarks.vad_splits
+#: --seed 0 1 2``: EmoDB sessions at -20 to -40 dBFS over silence and 5-40 dB SNR floors).
 JOIN_PAUSE_S: float = 0.6
 #: Most audio (s) a stretch holds; older utterances drop out of it first.
 MAX_STRETCH_S: float = 12.0
@@ -106,9 +106,10 @@ class SpeechStretch:
 
     Over a noise floor the segmenter cuts some sentences in two at a pause inside them (the
     floor masks the soft parts of words). A piece holds fewer of the sentence's loud frames
-    than the whole, so its own SNR column (``rms_db_p5_95``) reads lower: at 20 dB SNR live
-    sent a quarter to a half of such pieces to the noise branch where the whole sentence,
-    scored offline, went to none (docs/experiments.md, issue 20). Here the column is read
+    than the whole, so its own SNR column (``rms_db_p5_95``) reads lower: at -30 dBFS over a
+    white -50 dBFS floor live sent 9 % of its results to the noise branch where offline,
+    scoring each whole sentence, sent 0-1 % (``python -m benchmarks.live_offline``,
+    docs/experiments.md, "The route over a stretch"). Here the column is read
     over the utterance joined with the utterances before it that followed one another with
     pauses of at most ``join_pause_s``, up to ``max_s`` of audio: the SNR over the stretch
     of speech, as a listener would judge it. An utterance after a longer pause (or the first)
@@ -129,9 +130,8 @@ class SpeechStretch:
                  max_s: float = MAX_STRETCH_S) -> None:
         route = getattr(model, "noise_route", None)
         self.column = None if route is None else int(route.column)
-        sr = SAMPLE_RATE_HZ
-        self.join_pause_samples = int(round(float(join_pause_s) * sr))
-        self.max_samples = int(round(float(max_s) * sr))
+        self.join_pause_samples = int(round(float(join_pause_s) * SAMPLE_RATE_HZ))
+        self.max_samples = int(round(float(max_s) * SAMPLE_RATE_HZ))
         fx = model.extractor
         # the level spread alone where the route reads it (a denoising extractor: whole)
         self._spread = (type(fx) is FeatureExtractor and route is not None
@@ -169,7 +169,7 @@ class SpeechStretch:
         y = np.concatenate(self._pieces)
         try:
             return self._fx.level_spread_db(y) if self._spread else float(self._fx.extract(y)[self.column])
-        except ValueError:  # pragma: no cover - the joined audio is longer than a piece the extractor took
+        except ValueError:  # pragma: no cover - cannot happen: longer than the utterance the extractor took
             return None
 
 

@@ -16,6 +16,11 @@ floor, and the loudest are speech. Over the shipped default's training data the 
 or brown noise at 10 dB SNR (5th-95th percentiles; ``models/ser-default.md``, written by
 ``python -m train fit``); see :func:`fit_threshold` for how the cut between them is set.
 
+Live (and ``predict --segments``) the column may be read over a longer stretch than the
+utterance: the utterance joined with those just before it, when the segmenter cut a sentence
+at a short pause (:class:`ser_live.offline.SpeechStretch`, passed as ``route_db``); the
+classifiers' input is always the utterance's own features.
+
 The route decides per utterance and is *hard* (one classifier or the other, never a blend), so
 the branch that spoke can be reported, and the probabilities are one calibrated classifier's.
 """

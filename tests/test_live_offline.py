@@ -158,6 +158,31 @@ def test_vad_splits_counts_quiet_sentences_split_without_the_vad_gain() -> None:
         assert (row["pause_split_s"] >= 0).all() and (row["pause_next_s"] >= 0).all()
 
 
+def test_vad_splits_scores_each_split_sentence_once_by_cuts_and_whole() -> None:
+    """``vad_splits --model``: every split sentence is scored once, in the group its pauses put
+    it in, and the sessions are the harness's (the floor noise seeded by condition position)."""
+    from benchmarks.live_offline import Condition, _parse_floor, speaker_session, speaker_sets
+    from benchmarks.vad_splits import count_cuts, pool_rows
+    from ser_live.model import EmotionModel
+    from ser_live.vad import VadConfig, segment_signal
+
+    rows = count_cuts("emodb", levels=[-30.0], floors=["silence", "white:-50"], speakers=2, per_class=5,
+                      config=VadConfig(), model=EmotionModel.load(), seed=1)
+    noisy = rows[1]
+    joined, apart = noisy["split_scores"]["joined"], noisy["split_scores"]["apart"]
+    assert joined[0] + apart[0] == noisy["split"] > 0, noisy
+    for n, by_cuts, whole in (joined, apart):
+        assert 0 <= by_cuts <= n and 0 <= whole <= n
+    pooled = pool_rows([rows, rows])  # two seeds' rows: counts and scores summed
+    assert pooled[1]["split"] == 2 * noisy["split"] and pooled[1]["split_scores"]["apart"] == [2 * v for v in apart]
+    assert len(pooled[1]["pause_split_s"]) == 2 * len(noisy["pause_split_s"])
+    # the second condition's sessions are the harness's: its noise seeded with seed + 7919 x 1
+    cond = Condition(-30.0, _parse_floor("white:-50"))
+    cuts = sum(len(segment_signal(speaker_session([p for p, _ in items], cond, seed=1 + 7919).samples))
+               for items in speaker_sets("emodb", per_class=5, speakers=2, seed=1).values())
+    assert cuts == noisy["cuts"]
+
+
 def test_combine_means_runs_per_condition_and_reads_the_acceptance_on_the_means() -> None:
     from benchmarks.live_offline import combine, combined_markdown
 
@@ -173,6 +198,14 @@ def test_combine_means_runs_per_condition_and_reads_the_acceptance_on_the_means(
     assert c["rev_minus_heard"] == [-3.0, 0.0] and c["noise_branch_pct"] == 5.0
     md = "\n".join(combined_markdown(comb))
     assert "over 2 runs (seeds 0, 1)" in md and "**missed** / met" in md and "0 / 1 of 1 met" in md
+    # an extra run of another condition only: each condition over the runs that hold it
+    extra = report(2, 60.0, 61.0)
+    extra["conditions"] = {"-40 dBFS / white -50": extra["conditions"].pop("-30 dBFS / white -50")}
+    comb3 = combine([report(0, 70.0, 73.0), extra, report(1, 72.0, 72.0)])
+    assert list(comb3["conditions"]) == ["-30 dBFS / white -50", "-40 dBFS / white -50"]
+    assert comb3["conditions"]["-30 dBFS / white -50"] == c
+    assert comb3["conditions"]["-40 dBFS / white -50"]["runs"] == 1
+    assert comb3["conditions"]["-40 dBFS / white -50"]["rev_minus_heard"] == [-1.0]
     with pytest.raises(ValueError, match="different corpora"):
         combine([report(0, 70.0, 73.0), report(1, 70.0, 73.0, ["ravdess"])])
     with pytest.raises(ValueError, match="no report"):
