@@ -9,7 +9,7 @@ import numpy as np
 from ..levels import loud_frame_level
 from .config import FeatureConfig
 from .gating import gate_pauses
-from .framewise import _Analysis, _frames, framewise_descriptors
+from .framewise import _Analysis, _frame_rms_db, _frames, framewise_descriptors
 from .pooling import _layout, LayoutEntry, _percentiles_sorted, _pool, _pooling_plan, _Utterance, pool_subset, subset_plan
 
 __all__ = ["FeatureExtractor"]
@@ -123,9 +123,7 @@ class FeatureExtractor:
             As :meth:`extract`.
         """
         cfg = self.config
-        frames = _frames(self._prepare(y), cfg.win_length, cfg.hop_length)
-        rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
-        rms_db = 20.0 * np.log10(np.maximum(rms, np.float32(1e-5)))
+        rms_db = _frame_rms_db(_frames(self._prepare(y), cfg.win_length, cfg.hop_length))
         p5, p95 = _percentiles_sorted(np.sort(rms_db.astype(np.float64)), (5.0, 95.0))
         return float(np.float32(p95 - p5))
 

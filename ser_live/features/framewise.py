@@ -160,6 +160,13 @@ _SCRATCH = threading.local()
 _SCRATCH_MAX_FRAMES = 2000
 
 
+def _frame_rms_db(frames: np.ndarray) -> np.ndarray:
+    """RMS level (dBFS, floored at -100) of each frame: float32, shape (n_frames,), of frames
+    (float32, shape (n_frames, win_length)); the energy group's ``rms_db`` row."""
+    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
+    return 20.0 * np.log10(np.maximum(rms, np.float32(1e-5)))
+
+
 def _scratch(name: str, n_t: int, n_cols: int, dtype: type) -> np.ndarray:
     """A per-thread buffer of zeros, shape (n_t, n_cols), reused by the next call.
 
@@ -287,8 +294,7 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
         out["contrast"] = _contrast(power, analysis)
 
     # --- energy and zero-crossing rate from the same frames
-    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
-    rms_db = 20.0 * np.log10(np.maximum(rms, np.float32(1e-5)))
+    rms_db = _frame_rms_db(frames)
     # zero-crossing rate: sign changes between consecutive samples, found once along the
     # (zero-padded) signal; a frame's count is the number of them between its first and
     # last sample (positions sorted, so two binary searches)
