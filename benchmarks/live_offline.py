@@ -329,6 +329,12 @@ def speaker_sets(corpus: str, *, per_class: int, seed: int = 0, data_root: str |
     return out
 
 
+def floor_seed(seed: int, condition_index: int) -> int:
+    """Seed of the floor noise of a run's ``condition_index``-th condition (0-based, in
+    :attr:`Settings.conditions` order) with ``--seed seed``: each condition gets its own noise."""
+    return seed + 7919 * condition_index
+
+
 def speaker_session(paths: Sequence[str], cond: Condition, *, pause_s: float = 1.0, seed: int = 0):
     """The live session of one speaker in one condition.
 
@@ -489,13 +495,19 @@ def heard_files(session, items: Sequence[tuple[str, str]], folder: Path, *, pad_
         Resolved original path -> the written WAV.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    pad = int(round(pad_s * SR))
     out = {}
-    for k, ((path, _), (a, b)) in enumerate(zip(items, session.spans)):
+    for k, ((path, _), samples) in enumerate(zip(items, heard_cuts(session, pad_s=pad_s))):
         wav = folder / f"u{k:03d}.wav"
-        write_wav(wav, session.samples[max(0, a - pad):min(len(session.samples), b + pad)])
+        write_wav(wav, samples)
         out[str(Path(path).resolve())] = str(wav)
     return out
+
+
+def heard_cuts(session, *, pad_s: float = HEARD_PAD_S) -> list[np.ndarray]:
+    """Each played utterance's span of the session with ``pad_s`` of the pause on either side
+    (int16 views of ``session.samples``, in order): what :func:`heard_files` writes."""
+    pad, x = int(round(pad_s * SR)), session.samples
+    return [x[max(0, a - pad):min(len(x), b + pad)] for a, b in session.spans]
 
 
 def predict_offline(sessions: dict[str, Sequence[str]], *, model: Path, workdir: Path,
@@ -826,7 +838,7 @@ def run_harness(settings: Settings, *, workdir: Path | None = None, data_root: s
 
                 def one(spk: str, cond: Condition = cond, ci: int = ci) -> tuple[str, dict]:
                     items = sets[spk]
-                    sess = speaker_session([p for p, _ in items], cond, pause_s=s.pause_s, seed=s.seed + 7919 * ci)
+                    sess = speaker_session([p for p, _ in items], cond, pause_s=s.pause_s, seed=floor_seed(s.seed, ci))
                     tag = f"{spk}-{ci}"
                     wav = cdir / f"{tag}.wav"
                     write_wav(wav, sess.samples)

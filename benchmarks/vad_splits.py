@@ -34,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.live_offline import Condition, _parse_floor, match_results, speaker_session, speaker_sets
+from benchmarks.live_offline import (
+    Condition, _parse_floor, floor_seed, heard_cuts, match_results, speaker_session, speaker_sets,
+)
 from ser_live.vad import VadConfig, add_vad_arguments, segment_signal, vad_config_from_args
 
 SAMPLE_RATE = 16000
@@ -44,16 +46,13 @@ def _split_scores(model: Any, session: Any, utterances: list, assigned: list, la
                   acc: dict[str, list[int]]) -> None:
     """Score one session's split sentences by cuts and whole (see the module docstring) and add
     ``[n, right by cuts, right whole]`` to ``acc["joined"]`` or ``acc["apart"]``."""
-    from benchmarks.live_offline import HEARD_PAD_S
     from ser_live.offline import JOIN_PAUSE_S
     from ser_live.vad import speech_span
 
-    fx, x = model.extractor, session.samples
-    pad = int(round(HEARD_PAD_S * SAMPLE_RATE))
+    fx = model.extractor
     Xc = np.stack([fx.extract(u.samples) for u in utterances])
     heard = []
-    for a, b in session.spans:
-        seg = x[max(0, a - pad):b + pad]
+    for seg in heard_cuts(session):
         span = speech_span(seg)
         heard.append(fx.extract(seg if span is None else seg[span[0]:span[1]]))
     Pc = model.predict_proba(Xc, groups=np.zeros(len(Xc)))
@@ -100,7 +99,7 @@ def count_cuts(corpus: str, *, levels: list[float], floors: list[str], speakers:
         scores: dict[str, list[int]] = {"joined": [0, 0, 0], "apart": [0, 0, 0]}
         for items in sets.values():
             # the floor noise seeded as benchmarks.live_offline seeds it (by condition position)
-            session = speaker_session([path for path, _ in items], cond, seed=seed + 7919 * ci)
+            session = speaker_session([path for path, _ in items], cond, seed=floor_seed(seed, ci))
             utterances = segment_signal(session.samples, config=config)
             results = [{"start_s": u.start_sample / SAMPLE_RATE, "end_s": u.end_sample / SAMPLE_RATE}
                        for u in utterances]
