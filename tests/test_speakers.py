@@ -257,3 +257,32 @@ def test_each_speaker_s_session_is_revised_on_its_own(turns, shipped):
         if r.revision is not None:
             assert state.speaker_rolling[r.speaker] == r.revision.rolling
             assert state.rolling == r.rolling  # the run's estimate is not one speaker's
+
+
+def test_true_session_results_score_each_speaker_s_own_rows(conversation, turns, shipped):
+    """The harness's ceiling for speaker turns (perfect attribution): every live result
+    re-scored with the rows of its true speaker (the played utterance it overlaps most) as one
+    settled session, which is what a session holding all of that speaker's rows gives, and
+    not what one session of the whole run gives."""
+    from benchmarks.conversations import true_session_results
+
+    sess, who, _ = conversation
+    spans_s = [(a / 16000, b / 16000) for a, b in sess.spans]
+    got = true_session_results(shipped, spans_s, turns, who)
+    assert [r.utterance.index for r in got] == [r.utterance.index for r in turns]
+    owner = []
+    for r in turns:
+        ov = [min(b, r.utterance.end_s) - max(a, r.utterance.start_s) for a, b in spans_s]
+        owner.append(who[int(np.argmax(ov))])
+    assert set(owner) == set(PAIR)
+    for spk in PAIR:
+        mine = [i for i, o in enumerate(owner) if o == spk]
+        session = shipped.new_session()
+        for i in mine:
+            session.update(turns[i].features)
+        P = shipped.predict_proba(np.stack([turns[i].features for i in mine]), session=session)
+        for i, p in zip(mine, P):
+            assert got[i].prediction.probabilities == pytest.approx(dict(zip(shipped.labels, p)), abs=1e-6)
+    one = shipped.predict_proba(np.stack([r.features for r in turns]), groups=np.zeros(len(turns)))
+    assert not np.allclose(one, [[r.prediction.probabilities[k] for k in shipped.labels] for r in got], atol=1e-3)
+    assert true_session_results(shipped, spans_s, [], who) == []
