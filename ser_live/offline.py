@@ -221,6 +221,22 @@ def _predict_in_session(
     return model.predict_features(x, session=session, route_db=route_db), session.n_utterances, x
 
 
+def _set_revised_speakers(results: list[Result], assigner: Any) -> None:
+    """Set :attr:`Result.speaker_revised` on a file's attributed results, in order, from the
+    assigner's last re-clustering (:attr:`SpeakerAssigner.revised_
+    <ser_live.speakers.SpeakerAssigner.revised_>`, which covers the latest ``history``
+    utterances: older ones keep None). Nothing is set when the assigner attributed another
+    number of utterances than ``results`` holds (one failed between attribution and its
+    result): a label is never put on the wrong utterance."""
+    if sum(assigner.counts_) != len(results):
+        log.warning("speaker_revised left empty: %d results for %d attributed utterances",
+                    len(results), sum(assigner.counts_))
+        return
+    revised = assigner.revised_
+    for res, label in zip(results[len(results) - len(revised):], revised):
+        res.speaker_revised = label
+
+
 def classify_turn(
     model: EmotionModel, samples: np.ndarray, speakers: SpeakerSessions, *, route_db: float | None = None
 ) -> tuple[Prediction, int | None, np.ndarray, str]:
@@ -388,7 +404,8 @@ class Predictor:
         Speaker turns in ``segments=True`` (``predict --segments --speakers N``): with 2 or
         more, each utterance of a file is attributed to one of at most ``speakers`` voices
         (:class:`~ser_live.speakers.SpeakerSessions`, new for each file) and normalised with
-        that speaker's session; results carry ``speaker`` and ``speaker_rolling``. 1: no
+        that speaker's session; results carry ``speaker`` and ``speaker_rolling``, and once
+        the file (or signal) ends ``speaker_revised`` (its last re-clustering). 1: no
         attribution, each file one session. No effect on whole files or ``sessions=...``.
 
     Examples
@@ -560,9 +577,14 @@ class Predictor:
         turns = self._new_turns()
         stretch = SpeechStretch(self.model)
 
+        attributed: list[Result] = []  # every result with a speaker, in order
+
         def classified(utts: list[Utterance]) -> Iterator[Result]:
             for utt in utts:
-                yield self._classify(utt, session, turns, rolling, stretch, keep_audio=keep_audio)
+                res = self._classify(utt, session, turns, rolling, stretch, keep_audio=keep_audio)
+                if turns is not None:
+                    attributed.append(res)
+                yield res
 
         carry = _NO_SAMPLES
         pos = 0
@@ -578,6 +600,8 @@ class Predictor:
         if not heard:
             raise AudioFileError(f"{path}: the file holds no audio samples (empty)")
         yield from classified(seg.flush())  # a tail shorter than a frame is ignored, as live
+        if turns is not None:
+            _set_revised_speakers(attributed, turns[0].assigner)
 
     def process_files(
         self,
@@ -755,5 +779,8 @@ class Predictor:
         rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
         session = self.model.new_session() if self.session_norm else None
         turns, stretch = self._new_turns(), SpeechStretch(self.model)
-        return [self._classify(utt, session, turns, rolling, stretch)
-                for utt in segment_signal(y, config=self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)]
+        results = [self._classify(utt, session, turns, rolling, stretch)
+                   for utt in segment_signal(y, config=self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)]
+        if turns is not None:
+            _set_revised_speakers(results, turns[0].assigner)
+        return results

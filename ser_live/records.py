@@ -2,7 +2,8 @@
 
 * ``ser-live predict`` (here or ``--dask``): :func:`prediction_record` for a file or an
   utterance of it, :func:`error_record` for a file that could not be scored; CSV and Parquet
-  columns :func:`record_columns` (``path``, [``start_s``, ``end_s``, [``speaker``,]] ``label``,
+  columns :func:`record_columns` (``path``, [``start_s``, ``end_s``, [``speaker``,
+  ``speaker_revised``,]] ``label``,
   ``confidence``, ``prob_<label>`` per label, ``arousal``, ``valence``, ``error``), JSON lines
   the record itself; :class:`RecordWriter` writes them.
 * ``ser-live --jsonl`` (listen): :func:`utterance_record`.
@@ -10,7 +11,8 @@
 
 With speaker turns (``--speakers``) the listen records and the index carry ``speaker`` and
 ``speaker_rolling`` (:meth:`Result.to_json <ser_live.types.Result.to_json>`), and
-``predict --segments`` records ``speaker``.
+``predict --segments`` records ``speaker`` (at the moment, as live) and ``speaker_revised``
+(after the file's last re-clustering).
 
 Every record of a classified utterance or file carries ``arousal`` and ``valence`` in [-1, 1],
 read off its probabilities by :mod:`ser_live.affect` (listen records also of their rolling
@@ -61,15 +63,16 @@ def record_columns(labels: Sequence[str], *, segments: bool = False, speakers: b
     segments : bool, default False
         Records of utterances (``--segments``): ``start_s`` and ``end_s`` after ``path``.
     speakers : bool, default False
-        With ``segments``, speaker turns (``--speakers`` 2 or more): ``speaker`` after ``end_s``.
+        With ``segments``, speaker turns (``--speakers`` 2 or more): ``speaker`` and
+        ``speaker_revised`` after ``end_s``.
 
     Returns
     -------
     list of str
-        ``path``, [``start_s``, ``end_s``, [``speaker``,]] ``label``, ``confidence``,
-        ``prob_<label>`` for every label, ``arousal``, ``valence``, ``error``.
+        ``path``, [``start_s``, ``end_s``, [``speaker``, ``speaker_revised``,]] ``label``,
+        ``confidence``, ``prob_<label>`` for every label, ``arousal``, ``valence``, ``error``.
     """
-    span = (["start_s", "end_s"] + (["speaker"] if speakers else [])) if segments else []
+    span = (["start_s", "end_s"] + (["speaker", "speaker_revised"] if speakers else [])) if segments else []
     return ["path", *span, "label", "confidence", *(f"{PROB_PREFIX}{lab}" for lab in labels), *AFFECT_AXES, "error"]
 
 
@@ -94,6 +97,7 @@ def record_row(record: dict[str, Any], columns: Sequence[str]) -> list[Any]:
 def prediction_record(
     path: str, pred: "Prediction", *, start_s: float | None = None, end_s: float | None = None,
     session_utterances: int | None = None, profile: str | None = None, speaker: str | None = None,
+    speaker_revised: str | None = None,
 ) -> dict[str, Any]:
     """The record of one prediction of ``ser-live predict`` (a whole file, or with ``start_s``
     and ``end_s`` one utterance of it): confidence and probabilities rounded to 4 decimals.
@@ -109,12 +113,16 @@ def prediction_record(
     profile : str, optional
         The ``--profile``'s name.
     speaker : str, optional
-        The utterance's speaker (``--segments --speakers``: ``"A"``, ``"B"``, ...).
+        The utterance's speaker (``--segments --speakers``: ``"A"``, ``"B"``, ...), at the
+        moment it was classified (as live shows it).
+    speaker_revised : str, optional
+        Its speaker after the file's last re-clustering (:attr:`Result.speaker_revised
+        <ser_live.types.Result.speaker_revised>`); written with ``speaker``.
 
     Returns
     -------
     dict
-        ``path``, [``start_s``, ``end_s``,] [``speaker``,] ``label``, ``confidence``, ``probabilities`` (label ->
+        ``path``, [``start_s``, ``end_s``,] [``speaker``, ``speaker_revised``,] ``label``, ``confidence``, ``probabilities`` (label ->
         float), ``arousal``, ``valence`` (in [-1, 1], rounded to 4 decimals, read off the
         unrounded probabilities by :func:`ser_live.affect.affect_of`; None for a model with a
         label without a circumplex position), [``session_utterances``,] [``noise_branch``
@@ -126,6 +134,7 @@ def prediction_record(
         rec["start_s"], rec["end_s"] = round(float(start_s), 3), round(float(end_s), 3)
     if speaker is not None:
         rec["speaker"] = speaker
+        rec["speaker_revised"] = speaker_revised
     rec.update(label=pred.label, confidence=round(float(pred.confidence), 4),
                probabilities={k: round(float(v), 4) for k, v in pred.probabilities.items()},
                **affect_record(pred.probabilities))
@@ -443,7 +452,7 @@ class RecordWriter:
     def _schema(self) -> Any:
         import pyarrow as pa
 
-        text = {"path", "speaker", "label", "error"}
+        text = {"path", "speaker", "speaker_revised", "label", "error"}
         return pa.schema([(c, pa.string() if c in text else pa.float64()) for c in self.columns])
 
     def _open_parquet(self, resume: bool) -> None:

@@ -276,6 +276,11 @@ class Result:
     speaker_rolling : dict[str, float]
         The rolling estimate of that speaker's utterances alone after this one (label ->
         probability); empty without speakers.
+    speaker_revised : str or None
+        ``predict --segments --speakers``: the utterance's speaker after the file's last
+        re-clustering (:attr:`SpeakerAssigner.revised_ <ser_live.speakers.SpeakerAssigner.revised_>`,
+        set on every result of the file once the file ends); ``speaker`` stays the label at
+        the moment, as live shows it. None live and without speakers.
     revision : Revision or None
         The session's earlier utterances re-scored with the statistics as they are after
         this one (:class:`~ser_live.revision.Revision`); None when nothing was revised (the
@@ -299,6 +304,7 @@ class Result:
     features: np.ndarray | None = field(default=None, repr=False, compare=False)
     speaker: str | None = None
     speaker_rolling: dict[str, float] = field(default_factory=dict)
+    speaker_revised: str | None = field(default=None, compare=False)
     revision: Any = field(default=None, repr=False, compare=False)
     route_db: float | None = field(default=None, repr=False, compare=False)
 

@@ -147,7 +147,7 @@ def test_records_carry_speaker(conversation, shipped, tmp_path, capsys):
     assert main(["predict", str(wav), "--segments", "--speakers", "2", "--output", str(out), "--model", model]) == 0
     capsys.readouterr()
     table = pq.read_table(out)
-    assert table.column_names[:4] == ["path", "start_s", "end_s", "speaker"]
+    assert table.column_names[:5] == ["path", "start_s", "end_s", "speaker", "speaker_revised"]
     assert set(table.column("speaker").to_pylist()) == {"A", "B"}  # at most 2
     jl = tmp_path / "live.jsonl"
     assert main(["--input", str(wav), "--speed", "0", "--plain", "--jsonl", str(jl), "--model", model,
@@ -286,3 +286,28 @@ def test_true_session_results_score_each_speaker_s_own_rows(conversation, turns,
     one = shipped.predict_proba(np.stack([r.features for r in turns]), groups=np.zeros(len(turns)))
     assert not np.allclose(one, [[r.prediction.probabilities[k] for k in shipped.labels] for r in got], atol=1e-3)
     assert true_session_results(shipped, spans_s, [], who) == []
+
+
+def test_predict_segments_give_the_file_s_revised_speakers(conversation, turns_run, tmp_path, capsys):
+    """``predict --segments --speakers`` records carry ``speaker_revised``: each utterance's
+    speaker after the file's last re-clustering, the very labels the live replay's assigner
+    ends with (the same segmenter and assigner), which tell the mixed pair apart where the
+    labels at the moment lag (test_mixed_pair_is_told_apart)."""
+    sess, who, _ = conversation
+    turns, revised = turns_run
+    wav = write_wav(tmp_path / "call.wav", sess.samples)
+    assert main(["predict", str(wav), "--segments", "--speakers", "auto", "--model", str(default_model_path())]) == 0
+    recs = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip()]
+    assert [r["speaker"] for r in recs] == [t.speaker for t in turns]
+    assert [r["speaker_revised"] for r in recs] == revised
+    class _R:  # the played utterances' speakers as _speaker_of_played reads results
+        def __init__(self, rec):
+            self.utterance = type("U", (), {"start_s": rec["start_s"], "end_s": rec["end_s"]})
+    got = _speaker_of_played(sess, [_R(r) for r in recs], [r["speaker_revised"] for r in recs])
+    assert attribution_accuracy(who, got) >= 90.0, list(zip(who, got))
+    from ser_live.offline import Predictor
+
+    in_memory = Predictor(EmotionModel.load(default_model_path()), speakers=AUTO_MAX_SPEAKERS)
+    assert [r.speaker_revised for r in in_memory.process_signal(sess.samples, segments=True)] == revised
+    assert main(["predict", str(wav), "--segments", "--model", str(default_model_path())]) == 0
+    assert all("speaker_revised" not in json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip())

@@ -192,7 +192,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                         raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
                     sink.write([
                         prediction_record(path, r.prediction, start_s=r.utterance.start_s, end_s=r.utterance.end_s,
-                                          session_utterances=r.session_utterances, speaker=r.speaker)
+                                          session_utterances=r.session_utterances, speaker=r.speaker,
+                                          speaker_revised=r.speaker_revised)
                         for r in outcome])
                 else:
                     sink.write([prediction_record(path, outcome)])
