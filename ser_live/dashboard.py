@@ -209,6 +209,10 @@ class DashboardState:
             self.rolling = dict(result.rolling)
         if result.speaker is not None and result.speaker_rolling:
             self.speaker_rolling[result.speaker] = dict(result.speaker_rolling)
+        if result.speakers_moved:  # the run re-clustered: earlier utterances' speakers in the timeline
+            moved = result.speakers_moved
+            self.results = deque((replace(r, speaker=moved.get(r.utterance.index, r.speaker)) for r in self.results),
+                                 maxlen=self.history)
         rev = result.revision  # session revision (ser_live/revision.py): timeline and rolling revised
         if rev is not None:
             self.results = deque((replace(r, prediction=rev.predictions.get(r.utterance.index, r.prediction))

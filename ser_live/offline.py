@@ -458,6 +458,8 @@ class Predictor:
             utt.samples, x = _NO_SAMPLES, None
         res = Result(utterance=utt, prediction=pred, session_utterances=n, features=x, speaker=speaker,
                      route_db=route_db)
+        if turns is not None:
+            res.speakers_moved = turns[0].revised_speakers(utt.index, speaker)
         res.rolling = rolling.update(res)
         if turns is not None:
             res.speaker_rolling = turns[1].update(res)

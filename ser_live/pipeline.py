@@ -497,6 +497,8 @@ class Recognizer:
                     speaker=speaker,
                     route_db=route_db,
                 )
+                if speaker is not None:
+                    res.speakers_moved = self.speaker_sessions.revised_speakers(utt.index, speaker)
                 res.rolling = self.rolling.update(res)
                 if self.reviser is not None:
                     res.revision = self.reviser.add(res, self.session_state)

@@ -6,7 +6,8 @@
   ``speaker_revised``,]] ``label``,
   ``confidence``, ``prob_<label>`` per label, ``arousal``, ``valence``, ``error``), JSON lines
   the record itself; :class:`RecordWriter` writes them.
-* ``ser-live --jsonl`` (listen): :func:`utterance_record`.
+* ``ser-live --jsonl`` (listen): :func:`utterance_record`; with ``--revisions`` and speaker
+  turns, :func:`speakers_moved_record` when the run's re-clustering moved earlier utterances.
 * the recordings index (``--save-utterances``, :mod:`ser_live.recordings`): :func:`index_record`.
 
 With speaker turns (``--speakers``) the listen records and the index carry ``speaker`` and
@@ -41,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["OUTPUT_SUFFIXES", "PROB_PREFIX", "ErrorRecord", "RecordWriter", "error_record", "failure_exit_code",
            "index_record", "output_format", "prediction_record", "record_columns", "record_row",
-           "utterance_record", "with_profile"]
+           "speakers_moved_record", "utterance_record", "with_profile"]
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +300,26 @@ def utterance_record(result: "Result", *, flags: "UncertaintyRule | None" = None
     if profile is not None:
         record["profile"] = profile
     return record
+
+
+def speakers_moved_record(result: "Result") -> dict[str, Any]:
+    """The ``ser-live --revisions`` line after an utterance whose arrival re-clustered the
+    run's speakers (:attr:`Result.speakers_moved <ser_live.types.Result.speakers_moved>`).
+
+    Parameters
+    ----------
+    result : Result
+        A final result with speaker turns.
+
+    Returns
+    -------
+    dict
+        ``{"kind": "speakers", "index": <the utterance>, "speakers": [{"index": i,
+        "speaker": "B"}, ...]}``: each moved utterance and its speaker now, in order of
+        arrival. Only labels move; their predictions and sessions stay.
+    """
+    return {"kind": "speakers", "index": int(result.utterance.index),
+            "speakers": [{"index": int(i), "speaker": lab} for i, lab in result.speakers_moved.items()]}
 
 
 def index_record(result: "Result", *, wav: str, source: str) -> dict[str, Any]:

@@ -526,6 +526,8 @@ class SpeakerSessions:
         # the model's extractor computes only the columns the model reads: add the embedding's
         self.extractor = model.extractor_with(self.assigner.columns_)
         self.sessions: dict[str, Any] = {}
+        self._indices: list[int | None] = []  # utterance index of each kept embedding, oldest first
+        self._shown: dict[int, str] = {}  # the speaker last reported for each of them
 
     def assign(self, features: np.ndarray) -> tuple[str, Any]:
         """Attribute an utterance; return its speaker and that speaker's session state.
@@ -543,6 +545,46 @@ class SpeakerSessions:
         if label not in self.sessions:
             self.sessions[label] = self.model.new_session() if self.session_norm else None
         return label, self.sessions[label]
+
+
+    def revised_speakers(self, index: int, label: str) -> dict[int, str]:
+        """After :meth:`assign` gave utterance ``index`` the speaker ``label``: the kept
+        utterances whose speaker the run's latest re-clustering
+        (:attr:`SpeakerAssigner.revised_`) changed from the one last reported for them.
+
+        Only labels move: an utterance's session, prediction and the speakers' rolling
+        estimates stay as they were computed.
+
+        Parameters
+        ----------
+        index : int
+            The utterance's :attr:`~ser_live.types.Utterance.index`.
+        label : str
+            The speaker :meth:`assign` returned for it (the label at the moment).
+
+        Returns
+        -------
+        dict of int to str
+            Utterance index -> its revised speaker, in order of arrival (this utterance too
+            when the re-clustering already moved it); empty when nothing moved or with one
+            speaker at most (``max_speakers=1``).
+        """
+        if self.assigner.max_speakers == 1:
+            return {}
+        attributed = sum(self.assigner.counts_)
+        # an utterance attributed but not classified (it failed after assign) has no index
+        self._indices += [None] * max(0, attributed - 1 - len(self._indices))
+        self._indices.append(int(index))
+        self._shown[int(index)] = label
+        revised = self.assigner.revised_
+        self._indices = self._indices[len(self._indices) - len(revised):]
+        moved: dict[int, str] = {}
+        for i, lab in zip(self._indices, revised):
+            if i is not None and self._shown.get(i) != lab:
+                moved[i] = self._shown[i] = lab
+        kept = {i for i in self._indices if i is not None}
+        self._shown = {i: lab for i, lab in self._shown.items() if i in kept}
+        return moved
 
 
 class SpeakerRolling:

@@ -281,6 +281,12 @@ class Result:
         re-clustering (:attr:`SpeakerAssigner.revised_ <ser_live.speakers.SpeakerAssigner.revised_>`,
         set on every result of the file once the file ends); ``speaker`` stays the label at
         the moment, as live shows it. None live and without speakers.
+    speakers_moved : dict[int, str]
+        With speaker turns: the utterances (index -> speaker) whose speaker the run's
+        re-clustering after this one changed from the one last reported
+        (:meth:`SpeakerSessions.revised_speakers <ser_live.speakers.SpeakerSessions.revised_speakers>`);
+        empty when none moved. The dashboard's timeline shows them; ``ser-live --revisions``
+        writes them as a ``{"kind": "speakers"}`` line. Not part of the utterance's record.
     revision : Revision or None
         The session's earlier utterances re-scored with the statistics as they are after
         this one (:class:`~ser_live.revision.Revision`); None when nothing was revised (the
@@ -305,6 +311,7 @@ class Result:
     speaker: str | None = None
     speaker_rolling: dict[str, float] = field(default_factory=dict)
     speaker_revised: str | None = field(default=None, compare=False)
+    speakers_moved: dict[int, str] = field(default_factory=dict, compare=False)
     revision: Any = field(default=None, repr=False, compare=False)
     route_db: float | None = field(default=None, repr=False, compare=False)
 

@@ -311,3 +311,36 @@ def test_predict_segments_give_the_file_s_revised_speakers(conversation, turns_r
     assert [r.speaker_revised for r in in_memory.process_signal(sess.samples, segments=True)] == revised
     assert main(["predict", str(wav), "--segments", "--model", str(default_model_path())]) == 0
     assert all("speaker_revised" not in json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip())
+
+
+def test_live_reports_the_speakers_the_re_clustering_moved(conversation, turns_run, shipped, tmp_path):
+    """Live, each result names the earlier utterances whose speaker the run's re-clustering
+    changed (``speakers_moved``): applied in order to the labels at the moment they give the
+    assigner's final clustering, utterance by utterance; ``--revisions`` writes them as
+    ``{"kind": "speakers"}`` lines and the dashboard's timeline shows them."""
+    from ser_live.dashboard import DashboardState
+
+    sess, who, _ = conversation
+    turns, revised = turns_run
+    shown = {}
+    for r in turns:
+        shown[r.utterance.index] = r.speaker
+        assert all(i <= r.utterance.index for i in r.speakers_moved)
+        shown.update(r.speakers_moved)
+    assert any(r.speakers_moved for r in turns)  # the at-the-moment labels lag (test above)
+    assert [shown[r.utterance.index] for r in turns] == revised
+    state = DashboardState(labels=shipped.labels, model_name=shipped.name, source_name="call.wav")
+    for r in turns:
+        state.add_result(r)
+    assert [r.speaker for r in state.results] == revised[-len(state.results):]
+    wav = write_wav(tmp_path / "call.wav", sess.samples)
+    jl = tmp_path / "live.jsonl"
+    assert main(["--input", str(wav), "--speed", "0", "--plain", "--jsonl", str(jl), "--revisions",
+                 "--model", str(default_model_path()), "--speakers", "auto"]) == 0
+    lines = [json.loads(x) for x in jl.read_text().splitlines()]
+    moved = [x for x in lines if x.get("kind") == "speakers"]
+    assert moved and all(set(m) == {"kind", "index", "speakers"} for m in moved)
+    final = {x["index"]: x["speaker"] for x in lines if "kind" not in x}
+    for m in moved:
+        final.update({s["index"]: s["speaker"] for s in m["speakers"]})
+    assert [final[i] for i in sorted(final)] == revised

@@ -52,7 +52,9 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--revisions", action="store_true",
                      help="--jsonl: after an utterance's line, a line {\"kind\": \"revision\", ...} with the session's "
                           "earlier utterances re-scored with the statistics as they are now (the first "
-                          f"{REVISE_UTTERANCES} utterances of a session; the dashboard always shows the revised timeline)")
+                          f"{REVISE_UTTERANCES} utterances of a session; the dashboard always shows the revised timeline); "
+                          "with --speakers also {\"kind\": \"speakers\", ...} when the run's re-clustering moved earlier "
+                          "utterances to another speaker")
     out.add_argument("--save-utterances", nargs="?", const="recordings", default=None, metavar="DIR",
                      help="save each utterance as a 16 kHz WAV plus a line in DIR/index.jsonl (default DIR: recordings)")
     out.add_argument("--half-life-s", type=_positive, default=DEFAULT_HALF_LIFE_S, metavar="SECONDS",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..jsonl import json_line
-from ..records import utterance_record
+from ..records import speakers_moved_record, utterance_record
 from .options import _err, _profile_text, _uncertainty_rule
 
 #: Longest wait (s) of the listening loop for a result before it looks at the stream's status
@@ -98,6 +98,8 @@ class _Outputs:
             revision = getattr(result, "revision", None)
             if self.revisions and result.final and revision is not None:
                 line += json_line(revision.to_json())
+            if self.revisions and result.final and getattr(result, "speakers_moved", None):
+                line += json_line(speakers_moved_record(result))
             if self.jsonl_stdout:
                 self.jsonl_stdout = self._write(sys.stdout, line, "stdout")
             elif not self._write(self.jsonl_file, line, str(self.jsonl_path)):
