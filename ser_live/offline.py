@@ -221,20 +221,14 @@ def _predict_in_session(
     return model.predict_features(x, session=session, route_db=route_db), session.n_utterances, x
 
 
-def _set_revised_speakers(results: list[Result], assigner: Any) -> None:
-    """Set :attr:`Result.speaker_revised` on a file's attributed results, in order, from the
-    assigner's last re-clustering (:attr:`SpeakerAssigner.revised_
-    <ser_live.speakers.SpeakerAssigner.revised_>`, which covers the latest ``history``
-    utterances: older ones keep None). Nothing is set when the assigner attributed another
-    number of utterances than ``results`` holds (one failed between attribution and its
-    result): a label is never put on the wrong utterance."""
-    if sum(assigner.counts_) != len(results):
-        log.warning("speaker_revised left empty: %d results for %d attributed utterances",
-                    len(results), sum(assigner.counts_))
-        return
-    revised = assigner.revised_
-    for res, label in zip(results[len(results) - len(revised):], revised):
-        res.speaker_revised = label
+def _set_revised_speakers(results: list[Result], speakers: SpeakerSessions) -> None:
+    """Set :attr:`Result.speaker_revised` on a file's results from the speakers' latest
+    re-clustering (:meth:`SpeakerSessions.revised_labels
+    <ser_live.speakers.SpeakerSessions.revised_labels>`, which covers the assigner's latest
+    ``history`` utterances: older ones keep None)."""
+    labels = speakers.revised_labels()
+    for res in results:
+        res.speaker_revised = labels.get(res.utterance.index)
 
 
 def classify_turn(
@@ -603,7 +597,7 @@ class Predictor:
             raise AudioFileError(f"{path}: the file holds no audio samples (empty)")
         yield from classified(seg.flush())  # a tail shorter than a frame is ignored, as live
         if turns is not None:
-            _set_revised_speakers(attributed, turns[0].assigner)
+            _set_revised_speakers(attributed, turns[0])
 
     def process_files(
         self,
@@ -784,5 +778,5 @@ class Predictor:
         results = [self._classify(utt, session, turns, rolling, stretch)
                    for utt in segment_signal(y, config=self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)]
         if turns is not None:
-            _set_revised_speakers(results, turns[0].assigner)
+            _set_revised_speakers(results, turns[0])
         return results

@@ -3,9 +3,8 @@
 * ``ser-live predict`` (here or ``--dask``): :func:`prediction_record` for a file or an
   utterance of it, :func:`error_record` for a file that could not be scored; CSV and Parquet
   columns :func:`record_columns` (``path``, [``start_s``, ``end_s``, [``speaker``,
-  ``speaker_revised``,]] ``label``,
-  ``confidence``, ``prob_<label>`` per label, ``arousal``, ``valence``, ``error``), JSON lines
-  the record itself; :class:`RecordWriter` writes them.
+  ``speaker_revised``,]] ``label``, ``confidence``, ``prob_<label>`` per label, ``arousal``,
+  ``valence``, ``error``), JSON lines the record itself; :class:`RecordWriter` writes them.
 * ``ser-live --jsonl`` (listen): :func:`utterance_record`; with ``--revisions`` and speaker
   turns, :func:`speakers_moved_record` when the run's re-clustering moved earlier utterances.
 * the recordings index (``--save-utterances``, :mod:`ser_live.recordings`): :func:`index_record`.
@@ -123,10 +122,11 @@ def prediction_record(
     Returns
     -------
     dict
-        ``path``, [``start_s``, ``end_s``,] [``speaker``, ``speaker_revised``,] ``label``, ``confidence``, ``probabilities`` (label ->
-        float), ``arousal``, ``valence`` (in [-1, 1], rounded to 4 decimals, read off the
-        unrounded probabilities by :func:`ser_live.affect.affect_of`; None for a model with a
-        label without a circumplex position), [``session_utterances``,] [``noise_branch``
+        ``path``, [``start_s``, ``end_s``,] [``speaker``, ``speaker_revised``,] ``label``,
+        ``confidence``, ``probabilities`` (label -> float), ``arousal``, ``valence`` (in
+        [-1, 1], rounded to 4 decimals, read off the unrounded probabilities by
+        :func:`ser_live.affect.affect_of`; None for a model with a label without a circumplex
+        position), [``session_utterances``,] [``noise_branch``
         for a model with a noise branch,] [``profile``,] ``error`` (None). CSV and Parquet
         keep the columns of :func:`record_columns`.
     """

@@ -571,20 +571,21 @@ class SpeakerSessions:
         """
         if self.assigner.max_speakers == 1:
             return {}
-        attributed = sum(self.assigner.counts_)
         # an utterance attributed but not classified (it failed after assign) has no index
-        self._indices += [None] * max(0, attributed - 1 - len(self._indices))
+        self._indices += [None] * max(0, sum(self.assigner.counts_) - 1 - len(self._indices))
         self._indices.append(int(index))
         self._shown[int(index)] = label
+        now = self.revised_labels()
+        moved = {i: lab for i, lab in now.items() if self._shown.get(i) != lab}
+        self._shown = {i: moved.get(i, self._shown[i]) for i in now}
+        return moved
+
+    def revised_labels(self) -> dict[int, str]:
+        """Every kept utterance's speaker after the latest re-clustering, by utterance index
+        (those given to :meth:`revised_speakers`), in order of arrival."""
         revised = self.assigner.revised_
         self._indices = self._indices[len(self._indices) - len(revised):]
-        moved: dict[int, str] = {}
-        for i, lab in zip(self._indices, revised):
-            if i is not None and self._shown.get(i) != lab:
-                moved[i] = self._shown[i] = lab
-        kept = {i for i in self._indices if i is not None}
-        self._shown = {i: lab for i, lab in self._shown.items() if i in kept}
-        return moved
+        return {i: lab for i, lab in zip(self._indices, revised) if i is not None}
 
 
 class SpeakerRolling:
