@@ -344,3 +344,22 @@ def test_live_reports_the_speakers_the_re_clustering_moved(conversation, turns_r
     for m in moved:
         final.update({s["index"]: s["speaker"] for s in m["speakers"]})
     assert [final[i] for i in sorted(final)] == revised
+
+
+def test_revised_speakers_keep_each_utterance_s_own_label(shipped):
+    """The utterance-index bookkeeping of ``speakers_moved`` and ``speaker_revised``: the same
+    synthetic run as test_assigner_contract (the split at the fourth utterance moves the third
+    to B), with the second utterance attributed but never classified (it failed after
+    ``assign``): the moved label lands on utterance 2, not on a neighbour, and the failed one
+    gets none."""
+    names = shipped.extractor.feature_names()
+    sessions = SpeakerSessions(shipped, max_speakers=2, threshold=1e-9)
+    x = np.random.default_rng(0).standard_normal(len(names))
+    moved = {}
+    for i in range(6):
+        label, _ = sessions.assign(x + i)
+        if i != 1:  # utterance 1 failed after attribution: no result, no bookkeeping call
+            moved[i] = sessions.revised_speakers(i, label)
+    assert moved[3] == {2: "B"} and all(not m for k, m in moved.items() if k != 3)
+    assert sessions.revised_labels() == {0: "A", 2: "B", 3: "B", 4: "B", 5: "B"}
+    assert SpeakerSessions(shipped, max_speakers=1).revised_speakers(0, "A") == {}
