@@ -252,18 +252,23 @@ def attribution_accuracy(true: Sequence[Any], assigned: Sequence[Any]) -> float:
     return 100.0 * best / len(true)
 
 
+def _assigned(spans_s: Sequence[tuple[float, float]], results: Sequence[Any]) -> list[list[tuple[int, float]]]:
+    """Per played utterance, the live results mapped to it by time: ``(result index, overlap
+    s)`` (:func:`benchmarks.live_offline.match_results` on the results' spans)."""
+    from .live_offline import match_results
+
+    recs = [{"start_s": r.utterance.start_s, "end_s": r.utterance.end_s} for r in results]
+    return match_results(spans_s, recs)["assigned"]
+
+
 def _played(spans_s: Sequence[tuple[float, float]], results: Sequence[Any],
             speakers: Sequence[str] | None = None) -> list[tuple[str | None, str | None, str | None]]:
     """Per played utterance: (live core label, speaker, live arousal class) from the results
     mapped to it (``speakers``: one label per result instead of the results' own). The arousal
     class is ``"high"``/``"low"`` by the sign of the overlap-weighted mean of the results'
     :attr:`~ser_live.types.Prediction.arousal` (None without results or arousal)."""
-    from .live_offline import match_results
-
-    recs = [{"start_s": r.utterance.start_s, "end_s": r.utterance.end_s} for r in results]
-    m = match_results(spans_s, recs)
     out = []
-    for hits in m["assigned"]:
+    for hits in _assigned(spans_s, results):
         if not hits:
             out.append((None, None, None))
             continue
@@ -400,7 +405,8 @@ def true_session_results(model: Any, spans_s: Sequence[tuple[float, float]], res
                          who: Sequence[str]) -> list[Any]:
     """The live results re-scored with the true speakers as offline sessions: each result's
     feature row (as the live worker extracted it from the segmenter's cut) normalised with
-    all the rows of its true speaker (the played utterance it overlaps most), routed as it was
+    all the rows of its true speaker (the played utterance it overlaps most,
+    :func:`benchmarks.live_offline.match_results`), routed as it was
     live (:attr:`~ser_live.types.Result.route_db`). What live would score with perfect speaker
     attribution and settled session statistics, on the same audio and cuts: the harness's
     ceiling for speaker turns, beside the offline sessions of the clean files.
@@ -424,10 +430,12 @@ def true_session_results(model: Any, spans_s: Sequence[tuple[float, float]], res
 
     if not results or any(r.features is None for r in results):
         return []
-    speakers = []
-    for r in results:
-        ov = [min(e, r.utterance.end_s) - max(s, r.utterance.start_s) for s, e in spans_s]
-        speakers.append(who[int(np.argmax(ov))])
+    # each result's played utterance as _played maps it; a result overlapping none (never
+    # scored) is a session of its own, so it moves no speaker's statistics
+    speakers = [f"unplayed-{k}" for k in range(len(results))]
+    for j, hits in enumerate(_assigned(spans_s, results)):
+        for k, _ in hits:
+            speakers[k] = who[j]
     X = np.stack([np.asarray(r.features, dtype=np.float32) for r in results])
     route_db = np.array([np.nan if r.route_db is None else float(r.route_db) for r in results])
     P = model.predict_proba(X, groups=np.asarray(speakers), route_db=route_db)
