@@ -527,7 +527,7 @@ class SpeakerSessions:
         self.extractor = model.extractor_with(self.assigner.columns_)
         self.sessions: dict[str, Any] = {}
         self._indices: list[int | None] = []  # utterance index of each kept embedding, oldest first
-        self._shown: dict[int, str] = {}  # the speaker last reported for each of them
+        self._reported: dict[int, str] = {}  # revised_labels() as the last revised_speakers() left it
 
     def assign(self, features: np.ndarray) -> tuple[str, Any]:
         """Attribute an utterance; return its speaker and that speaker's session state.
@@ -574,11 +574,9 @@ class SpeakerSessions:
         # an utterance attributed but not classified (it failed after assign) has no index
         self._indices += [None] * max(0, sum(self.assigner.counts_) - 1 - len(self._indices))
         self._indices.append(int(index))
-        self._shown[int(index)] = label
-        now = self.revised_labels()
-        moved = {i: lab for i, lab in now.items() if self._shown.get(i) != lab}
-        self._shown = {i: moved.get(i, self._shown[i]) for i in now}
-        return moved
+        before = {**self._reported, int(index): label}
+        self._reported = self.revised_labels()
+        return {i: lab for i, lab in self._reported.items() if before.get(i) != lab}
 
     def revised_labels(self) -> dict[int, str]:
         """Every kept utterance's speaker after the latest re-clustering, by utterance index
