@@ -209,14 +209,15 @@ class DashboardState:
             self.rolling = dict(result.rolling)
         if result.speaker is not None and result.speaker_rolling:
             self.speaker_rolling[result.speaker] = dict(result.speaker_rolling)
-        if result.speakers_moved:  # the run re-clustered: earlier utterances' speakers in the timeline
-            moved = result.speakers_moved
-            self.results = deque((replace(r, speaker=moved.get(r.utterance.index, r.speaker)) for r in self.results),
-                                 maxlen=self.history)
-        rev = result.revision  # session revision (ser_live/revision.py): timeline and rolling revised
-        if rev is not None:
-            self.results = deque((replace(r, prediction=rev.predictions.get(r.utterance.index, r.prediction))
+        # the run re-clustered its speakers (earlier utterances' speakers) and/or the session
+        # revision (ser_live/revision.py) re-scored them: the timeline shows both, one pass
+        moved, rev = result.speakers_moved, result.revision
+        if moved or rev is not None:
+            preds = rev.predictions if rev is not None else {}
+            self.results = deque((replace(r, speaker=moved.get(r.utterance.index, r.speaker),
+                                          prediction=preds.get(r.utterance.index, r.prediction))
                                   for r in self.results), maxlen=self.history)
+        if rev is not None:  # the rolling estimate revised too
             if rev.speaker is None:
                 self.rolling = dict(rev.rolling)
             else:  # one speaker's session: that speaker's estimate, revised
