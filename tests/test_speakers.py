@@ -23,6 +23,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -300,10 +301,8 @@ def test_predict_segments_give_the_file_s_revised_speakers(conversation, turns_r
     recs = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip()]
     assert [r["speaker"] for r in recs] == [t.speaker for t in turns]
     assert [r["speaker_revised"] for r in recs] == revised
-    class _R:  # the played utterances' speakers as _speaker_of_played reads results
-        def __init__(self, rec):
-            self.utterance = type("U", (), {"start_s": rec["start_s"], "end_s": rec["end_s"]})
-    got = _speaker_of_played(sess, [_R(r) for r in recs], [r["speaker_revised"] for r in recs])
+    spans = [SimpleNamespace(utterance=SimpleNamespace(start_s=r["start_s"], end_s=r["end_s"])) for r in recs]
+    got = _speaker_of_played(sess, spans, [r["speaker_revised"] for r in recs])
     assert attribution_accuracy(who, got) >= 90.0, list(zip(who, got))
     from ser_live.offline import Predictor
 
