@@ -6,7 +6,8 @@ score three things:
 * **speaker attribution**: the share of played utterances whose live result carries the
   speaker label that the best one-to-one mapping of assigned labels to true speakers gives
   (a played utterance with no result counts as wrong);
-* **live 4-class UA** with speaker turns (``--speakers``, default auto), beside the same
+* **live 4-class UA** with speaker turns (``--speakers``, default 2: the conversation's two
+  voices, as a user who knows the line holds two would set it), beside the same
   conversation replayed without them (one session for the run, today's behaviour before
   issue 25) and **offline per-speaker sessions**: ``ser-live predict FILES --sessions S.csv``
   with the true speakers as sessions, run in process
@@ -14,8 +15,9 @@ score three things:
   attribution costs from what the conversation's audio and the segmenter's cuts cost, the
   live results' own features re-scored with the true speakers as offline sessions
   (:func:`true_session_results`: perfect attribution on the same audio and cuts);
-* **one-speaker share**: a session of one speaker alone, replayed with speaker turns; the
-  share of its utterances given its most frequent speaker label (target >= 95 %).
+* **one-speaker share**: a session of one speaker alone, replayed with ``--speakers auto``
+  (the count not given: one voice must stay one); the share of its utterances given its most
+  frequent speaker label (target >= 95 %).
 
 How a conversation is built: for each held-out corpus (default EmoDB and es_uem) a ``loco``
 fold model (``python -m train fit --exclude-corpus C --out DIR/C.skops``, fitted first with
@@ -193,7 +195,7 @@ def build_conversation(paths: Sequence[str], *, seed: int = 0, level_dbfs: float
                          noise=floor_noise("white", n, seed=seed), noise_dbfs=floor_dbfs)
 
 
-def replay(samples: np.ndarray, model: Any, *, speakers: int | None, workdir: Path,
+def replay(samples: np.ndarray, model: Any, *, speakers: int | str | None, workdir: Path,
            revised: list | None = None) -> list[Any]:
     """Replay int16 samples through :class:`~ser_live.pipeline.Recognizer` (FileSource, speed
     0); the final results in order. With a list as ``revised`` (and speaker turns), it is
@@ -321,8 +323,8 @@ class Settings:
         Per speaker, per conversation.
     n_pairs : int
         Pairs per kind per corpus.
-    speakers : int
-        ``--speakers`` of the live runs (auto: 4).
+    speakers : int or "auto"
+        ``--speakers`` of the live conversations (one-speaker sessions always run ``auto``).
     seed : int
     fit : bool
         Fit missing fold models first.
@@ -337,7 +339,7 @@ class Settings:
     models_dir: str = str(Path(__file__).resolve().parents[1] / "bench-results" / "conversations-models")
     n_utterances: int = 16
     n_pairs: int = 4
-    speakers: int = 4
+    speakers: int | str = 2
     seed: int = 0
     fit: bool = False
     one_speaker: int = 6
@@ -446,13 +448,13 @@ def true_session_results(model: Any, spans_s: Sequence[tuple[float, float]], res
 
 def run_one_speaker(model: Any, items: Sequence[tuple[str, str]], *, settings: Settings, seed: int,
                     workdir: Path) -> dict[str, Any]:
-    """A session of one speaker alone with speaker turns: the majority label's share, at the
-    moment and revised."""
+    """A session of one speaker alone with speaker turns (``--speakers auto``): the majority
+    label's share, at the moment and revised."""
     paths = [p for p, _ in items]
     sess = build_conversation(paths, seed=seed)
     spans_s = [(s / 16000, e / 16000) for s, e in sess.spans]
     rev: list[str] = []
-    live = replay(sess.samples, model, speakers=settings.speakers, workdir=workdir, revised=rev)
+    live = replay(sess.samples, model, speakers="auto", workdir=workdir, revised=rev)
     got = [t[1] for t in _played(spans_s, live)]
     revised = [t[1] for t in _played(spans_s, live, rev)] if len(rev) == len(live) else [None] * len(got)
     return {"share_pct": majority_share_pct(got), "labels": got, "revised_share_pct": majority_share_pct(revised)}
@@ -533,7 +535,7 @@ def markdown(res: dict[str, Any]) -> list[str]:
     head = ("| corpus | pairs | attribution % (min) | revised % | speakers opened | UA live, turns (revised) "
             "| UA live, one session (revised) | UA live cuts, true speakers as sessions "
             "| UA offline, per-speaker sessions "
-            "| arousal UA live, turns / one session / offline | one-speaker share % (min) |")
+            "| arousal UA live, turns / one session / offline | one-speaker share % (min), --speakers auto |")
     lines = [head, "|" + "---|" * 11]
     for r in res["table"]:
         aro = " / ".join(f"{r.get(k, float('nan')):.1f}" for k in
@@ -833,15 +835,16 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
         ``speakers_opened``, ``n``; per corpus ``one_speaker_share_pct`` (and revised, min).
     """
     from ser_live.model import EmotionModel
-    from ser_live.speakers import SpeakerAssigner
+    from ser_live.speakers import SpeakerAssigner, speaker_mode
 
     model = EmotionModel.load(settings.model) if settings.model else EmotionModel.load()
     names = model.extractor.feature_names()
 
-    def attribute(feats: list[np.ndarray]) -> tuple[list[str], list[str]]:
-        a = SpeakerAssigner(names, max_speakers=settings.speakers, **(assigner or {}))
+    def attribute(feats: list[np.ndarray], speakers: int | str) -> tuple[list[str], list[str]]:
+        n, known = speaker_mode(speakers)
+        a = SpeakerAssigner(names, max_speakers=n, known=known, **(assigner or {}))
         now = [a.assign(x) for x in feats]
-        return now, a.revised_ if settings.speakers > 1 else now
+        return now, a.revised_ if n > 1 else now
 
     rows = []
     for corpus in settings.corpora:
@@ -852,7 +855,7 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
                 order = interleave(spk[a]["items"], spk[b]["items"], seed=settings.seed * 1000 + i)
                 who = [(a, b)[w] for w, _ in order]
                 feats, played = conversation_segments(model, [it[0] for _, it in order], seed=settings.seed * 1000 + i)
-                now, revised = attribute(feats)
+                now, revised = attribute(feats, settings.speakers)
                 acc.append(attribution_accuracy(who, [now[j] if j >= 0 else None for j in played]))
                 rev.append(attribution_accuracy(who, [revised[j] if j >= 0 else None for j in played]))
                 opened.append(len({now[j] for j in played if j >= 0}))
@@ -864,7 +867,7 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
         for i, s in enumerate(sorted(spk)[: settings.one_speaker]):
             feats, played = conversation_segments(model, [p for p, _ in spk[s]["items"]],
                                                   seed=settings.seed * 1000 + 500 + i)
-            now, revised = attribute(feats)
+            now, revised = attribute(feats, "auto")
             shares.append(majority_share_pct([now[j] if j >= 0 else None for j in played]))
             shares_rev.append(majority_share_pct([revised[j] if j >= 0 else None for j in played]))
         rows.append({"corpus": corpus, "kind": "one speaker", "n": len(shares),
@@ -877,7 +880,7 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
 def attribution_markdown(res: dict[str, Any]) -> list[str]:
     """:func:`attribution_only` as a Markdown table."""
     lines = ["| corpus | pairs / sessions | attribution % at the moment (min) | revised % | speakers opened "
-             "| one speaker: share of its label % (min), revised |", "|" + "---|" * 6]
+             "| one speaker (--speakers auto): share of its label % (min), revised |", "|" + "---|" * 6]
     for r in res["rows"]:
         if r["kind"] == "one speaker":
             lines.append(f"| {r['corpus']} | one speaker x{r['n']} | | | | {r['one_speaker_share_pct']:.1f} "
@@ -930,7 +933,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--pairs", type=int, default=Settings.n_pairs, help="pairs per kind per corpus")
     a.add_argument("--utterances", type=int, default=Settings.n_utterances, help="per speaker")
     a.add_argument("--one-speaker", type=int, default=Settings.one_speaker, help="one-speaker sessions per corpus")
-    a.add_argument("--speakers", default="auto")
+    a.add_argument("--speakers", default="2",
+                   help="--speakers of the conversations (default 2; one-speaker sessions always run auto)")
     a.add_argument("--threshold", type=float, default=None, help="split threshold (default the embedding's)")
     a.add_argument("--embedding", default=None, help="speaker embedding file (default the shipped one)")
     a.add_argument("--seed", type=int, default=0)
@@ -942,7 +946,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", type=int, default=Settings.n_pairs, help="pairs per kind per corpus")
     p.add_argument("--utterances", type=int, default=Settings.n_utterances, help="per speaker")
     p.add_argument("--one-speaker", type=int, default=Settings.one_speaker, help="one-speaker sessions per corpus")
-    p.add_argument("--speakers", default="auto", help="--speakers of the live runs (default auto)")
+    p.add_argument("--speakers", default="2",
+                   help="--speakers of the live conversations (default 2; one-speaker sessions always run auto)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write the full result here")
     return p

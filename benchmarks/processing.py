@@ -252,7 +252,7 @@ def _time_speaker_turns(model: Any, utts: Sequence[np.ndarray], *,
     difference measured here) of one run of ``n_utterances`` (the 4 s utterances
     cycled), each through both worker paths in turn: ``one_session`` (features, the run's one
     session, classification) and ``speaker_turns`` (features with the embedding's columns,
-    attribution to one of at most 2 speakers, that speaker's session, classification; the
+    attribution to one of the run's 2 speakers, that speaker's session, classification; the
     :class:`~ser_live.speakers.SpeakerSessions` of ``ser-live --speakers 2``). Empty for a model
     without a session normaliser or without utterances."""
     if getattr(model, "normalizer", None) is None or not utts:
@@ -261,8 +261,8 @@ def _time_speaker_turns(model: Any, utts: Sequence[np.ndarray], *,
     from ser_live.speakers import SpeakerSessions
 
     progress(f"processing: timing speaker turns (--speakers 2) on a run of {n_utterances} utterances of 4 s")
-    one, turns = model.new_session(), SpeakerSessions(model, max_speakers=2)
-    classify_turn(model, utts[0], SpeakerSessions(model, max_speakers=2))  # warm the wider extractor
+    one, turns = model.new_session(), SpeakerSessions(model, max_speakers=2, known=True)
+    classify_turn(model, utts[0], SpeakerSessions(model, max_speakers=2, known=True))  # warm the wider extractor
     tt = time.thread_time
     out: dict[str, list[float]] = {"one_session": [], "speaker_turns": []}
     for i in range(n_utterances):

@@ -49,7 +49,7 @@ from .errors import AudioFileError, NoSpeechError, SerLiveError
 from .model import EmotionModel
 from .fastpath import SessionState
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
-from .speakers import SpeakerRolling, SpeakerSessions
+from .speakers import SpeakerRolling, SpeakerSessions, speaker_mode
 from .types import Prediction, Result, Utterance
 from .vad import Segmenter, VadConfig, segment_signal, speech_span
 
@@ -394,9 +394,10 @@ class Predictor:
         Denoise each utterance before feature extraction (``predict --denoise``:
         :func:`ser_live.denoise.with_denoise`; raises ``DenoiseUnavailableError`` here when
         ``noisereduce`` is missing).
-    speakers : int, default 1
-        Speaker turns in ``segments=True`` (``predict --segments --speakers N``): with 2 or
-        more, each utterance of a file is attributed to one of at most ``speakers`` voices
+    speakers : int or "auto", default 1
+        Speaker turns in ``segments=True`` (``predict --segments --speakers N``): with a
+        count N of 2 or more each utterance of a file is attributed to one of its N voices,
+        with ``"auto"`` to one of at most four (:func:`~ser_live.speakers.speaker_mode`)
         (:class:`~ser_live.speakers.SpeakerSessions`, new for each file) and normalised with
         that speaker's session; results carry ``speaker`` and ``speaker_rolling``, and once
         the file (or signal) ends ``speaker_revised`` (its last re-clustering). 1: no
@@ -421,14 +422,14 @@ class Predictor:
         max_duration_s: float = WHOLE_FILE_MAX_S,
         session_norm: bool = True,
         denoise: bool = False,
-        speakers: int = 1,
+        speakers: int | str = 1,
     ) -> None:
         self.model = with_denoise(model) if denoise else model
         self.vad_config = (vad_config or VadConfig()).validate()
         self.half_life_s = float(half_life_s)
         self.max_duration_s = float(max_duration_s)
         self.session_norm = bool(session_norm)
-        self.speakers = 1 if speakers is None else int(speakers)
+        self.speakers, self.speakers_known = speaker_mode(speakers)
         if self.speakers > 1:  # fail now on a model without the embedding's columns
             self._new_turns()
 
@@ -436,7 +437,8 @@ class Predictor:
         """A file's speakers and their rolling estimates (None without speaker turns)."""
         if self.speakers <= 1:
             return None
-        return (SpeakerSessions(self.model, max_speakers=self.speakers, session_norm=self.session_norm),
+        return (SpeakerSessions(self.model, max_speakers=self.speakers, known=self.speakers_known,
+                                session_norm=self.session_norm),
                 SpeakerRolling(self.model.labels, half_life_s=self.half_life_s))
 
     def _classify(self, utt: Utterance, session: SessionState | None, turns: tuple | None,

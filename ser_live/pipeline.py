@@ -52,7 +52,7 @@ from .recordings import RecordingsWriter, new_run_id
 from .revision import REVISE_UTTERANCES, SessionReviser
 from .ringbuffer import RingBuffer
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
-from .speakers import SpeakerRolling, SpeakerSessions
+from .speakers import SpeakerRolling, SpeakerSessions, speaker_mode
 from .types import Prediction, RecognizerStatus, Result, RunSummary, Utterance, latency_stats
 from .vad import LEVEL_FLOOR_DBFS, InProgressTap, PartialConfig, Segmenter, VadConfig, iter_utterances
 
@@ -160,10 +160,12 @@ class Recognizer:
         Denoise each utterance before feature extraction (``--denoise``:
         :func:`ser_live.denoise.with_denoise`; raises ``DenoiseUnavailableError`` here when
         ``noisereduce`` is missing).
-    speakers : int, default 1
-        Speaker turns (``--speakers``): with 2 or more, each utterance is attributed to one
-        of at most ``speakers`` voices of the run (:class:`~ser_live.speakers.SpeakerSessions`,
-        labels ``"A"``, ``"B"``, ... in order of first appearance) and normalised with that
+    speakers : int or "auto", default 1
+        Speaker turns (``--speakers``): with a count N of 2 or more, each utterance is
+        attributed to one of the run's N voices; with ``"auto"`` to one of at most
+        :data:`~ser_live.speakers.AUTO_MAX_SPEAKERS`, each new voice opened once a split test
+        confirms it (:func:`~ser_live.speakers.speaker_mode`,
+        :class:`~ser_live.speakers.SpeakerSessions`, labels ``"A"``, ``"B"``, ... in order of first appearance) and normalised with that
         speaker's own session; results carry ``speaker`` and ``speaker_rolling`` (that
         speaker's rolling estimate). 1: no attribution, the run is one session and results
         carry no speaker.
@@ -233,7 +235,7 @@ class Recognizer:
         session_norm: bool = True,
         partial: PartialConfig | None = None,
         denoise: bool = False,
-        speakers: int = 1,
+        speakers: int | str = 1,
         revise_until: int = REVISE_UTTERANCES,
     ) -> None:
         if not ring_capacity_s > 0:
@@ -250,8 +252,9 @@ class Recognizer:
         self.ring = RingBuffer(int(round(ring_capacity_s * SAMPLE_RATE_HZ)), sample_rate_hz=SAMPLE_RATE_HZ)
         self.segmenter = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
         self.rolling = RollingEstimate(model.labels, half_life_s=rolling_half_life_s)
-        turns = speakers is not None and int(speakers) > 1
-        self.speaker_sessions = (SpeakerSessions(model, max_speakers=int(speakers), session_norm=session_norm)
+        n_speakers, known = speaker_mode(speakers)
+        turns = n_speakers > 1
+        self.speaker_sessions = (SpeakerSessions(model, max_speakers=n_speakers, known=known, session_norm=session_norm)
                                  if turns else None)
         self._speaker_rolling = SpeakerRolling(model.labels, half_life_s=rolling_half_life_s) if turns else None
         self._last_speaker: str | None = None

@@ -50,6 +50,9 @@ Calinski, T., & Harabasz, J. (1974). A dendrite method for cluster analysis.
 *Communications in Statistics* 3(1), 1-27 (the split statistic).
 Lloyd, S. P. (1982). Least squares quantization in PCM. *IEEE Transactions on Information
 Theory* 28(2), 129-137 (k-means).
+Gonzalez, T. F. (1985). Clustering to minimize the maximum intercluster distance.
+*Theoretical Computer Science* 38, 293-306 (farthest-first traversal, the seeds of the
+known-count clustering).
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ __all__ = [
     "SpeakerSessions",
     "parse_speakers",
     "speaker_label",
+    "speaker_mode",
 ]
 
 log = logging.getLogger(__name__)
@@ -104,13 +108,14 @@ def speaker_label(index: int) -> str:
     return string.ascii_uppercase[index]
 
 
-def parse_speakers(value: str | int) -> int:
-    """``--speakers``: ``"auto"`` (:data:`AUTO_MAX_SPEAKERS`) or a count 1..26.
+def parse_speakers(value: str | int) -> int | str:
+    """``--speakers``: ``"auto"`` or a count 1..26.
 
     Returns
     -------
-    int
-        The most speakers a run may open.
+    int or str
+        The run's number of voices, or ``"auto"`` (find out, at most
+        :data:`AUTO_MAX_SPEAKERS`; see :func:`speaker_mode`).
 
     Raises
     ------
@@ -118,7 +123,7 @@ def parse_speakers(value: str | int) -> int:
         Anything else (one line, for argparse).
     """
     if isinstance(value, str) and value.strip().lower() == "auto":
-        return AUTO_MAX_SPEAKERS
+        return "auto"
     try:
         n = int(value)
     except (TypeError, ValueError):
@@ -126,6 +131,27 @@ def parse_speakers(value: str | int) -> int:
     if not 1 <= n <= MAX_SPEAKERS:
         raise ValueError(f"--speakers takes 'auto' or a number of speakers 1..{MAX_SPEAKERS}, got {value!r}")
     return n
+
+
+def speaker_mode(value: int | str | None) -> tuple[int, bool]:
+    """What a ``speakers`` setting asks of :class:`SpeakerAssigner`: the most speakers a run
+    opens and whether that count is known.
+
+    ``"auto"`` (:data:`AUTO_MAX_SPEAKERS` at most, each new voice confirmed by a split test)
+    gives ``(4, False)``; a count ``N`` (``--speakers N``: the run has N voices) gives
+    ``(N, True)`` for N >= 2 and ``(1, False)`` for 1 or None (no attribution).
+
+    Raises
+    ------
+    ValueError
+        As :func:`parse_speakers`.
+    """
+    if value is None:
+        return 1, False
+    value = parse_speakers(value)
+    if value == "auto":
+        return AUTO_MAX_SPEAKERS, False
+    return int(value), int(value) > 1
 
 
 @dataclass(frozen=True)
@@ -266,6 +292,38 @@ def _split_statistic(Z: np.ndarray, g: np.ndarray) -> float:
     return between / max(within / (n - 2), 1e-12)
 
 
+def _kmeans(Z: np.ndarray, init: np.ndarray, k: int, iters: int = 20) -> tuple[np.ndarray, float] | None:
+    """Lloyd's k-means of rows ``Z`` (float64, (n, d)) from the cluster index of each row
+    ``init`` (int, (n,), values in 0..k-1): the final indices and their within-cluster sum
+    of squares, or None when a cluster empties (or ``init`` leaves one empty)."""
+    g = np.asarray(init, dtype=np.int64)
+    sq = np.einsum("ij,ij->i", Z, Z)
+    for _ in range(iters + 1):
+        masks = [g == j for j in range(k)]
+        counts = [int(m.sum()) for m in masks]
+        if min(counts) == 0:
+            return None
+        M = np.stack([Z[m].sum(0) / c for m, c in zip(masks, counts)])  # (k, d) centroids
+        D = sq[:, None] - 2.0 * (Z @ M.T) + np.einsum("ij,ij->i", M, M)  # squared distances (n, k)
+        g2 = D.argmin(axis=1)
+        if (g2 == g).all():
+            return g, float(np.maximum(np.take_along_axis(D, g[:, None], 1), 0.0).sum())
+        g = g2
+    return None  # no convergence in ``iters`` steps: not a candidate
+
+
+def _farthest_first(Z: np.ndarray, k: int) -> np.ndarray:
+    """Cluster index of each row of ``Z`` by its nearest of ``k`` seeds picked by
+    farthest-first traversal from row 0 (Gonzalez 1985, the deterministic core of
+    k-means++ seeding): int64 (n,)."""
+    seeds = [0]
+    d = ((Z - Z[0]) ** 2).sum(1)
+    for _ in range(1, k):
+        seeds.append(int(np.argmax(d)))
+        d = np.minimum(d, ((Z - Z[seeds[-1]]) ** 2).sum(1))
+    return np.argmin(((Z[:, None] - Z[seeds][None]) ** 2).sum(-1), 1)
+
+
 class SpeakerAssigner:
     """Online speaker attribution: clusters of the run's utterances, a new speaker when a
     speaker's utterances split clearly in two.
@@ -283,6 +341,19 @@ class SpeakerAssigner:
     those labels, while :meth:`assign` returns the label at the moment (what the output
     shows). A new speaker's session starts with its first utterance attributed at the
     moment; earlier utterances moved to it stay in the sessions they were classified in.
+
+    With ``known=True`` (``--speakers N``: the run has ``max_speakers`` voices) nothing is
+    tested for a split: from ``min_utterances`` utterances on, the run's kept utterances are
+    clustered afresh into ``max_speakers`` speakers after each one (k-means from two
+    seedings, the lower within-speaker sum of squares kept: the previous clustering with the
+    new utterance at its nearest centroid, and a fresh one: for two speakers the sign of the
+    first principal component, for more farthest-first seeds), and the clusters take the labels they share most
+    utterances with (a cluster sharing none opens the next label). The utterance's label
+    at the moment is its cluster's. Telling the assigner the count lets it split at once,
+    where the threshold test waits until a second voice has piled up enough utterances to
+    stand out from one voice's emotional range (``python -m benchmarks.conversations
+    attribution --speakers 2`` against ``--speakers auto``); a run that in fact holds fewer
+    voices is split anyway.
 
     ``threshold`` is calibrated on the embedding's fitting corpora only (each embedded by an
     embedding fitted on the others): the smallest threshold at which one-speaker sessions of
@@ -311,6 +382,9 @@ class SpeakerAssigner:
         opened a second voice sooner without splitting one voice more often).
     embedding : SpeakerEmbedding, optional
         Default: the shipped one (:meth:`SpeakerEmbedding.load`).
+    known : bool, default False
+        The run has exactly ``max_speakers`` voices: cluster into that many (above) instead
+        of testing splits; ``threshold`` and ``far`` are then not used.
 
     Attributes
     ----------
@@ -342,6 +416,7 @@ class SpeakerAssigner:
         history: int = 200,
         far: float | None = None,
         embedding: SpeakerEmbedding | None = None,
+        known: bool = False,
     ) -> None:
         if not 1 <= int(max_speakers) <= MAX_SPEAKERS:
             raise ValueError(f"max_speakers must be in 1..{MAX_SPEAKERS}, got {max_speakers}")
@@ -356,6 +431,7 @@ class SpeakerAssigner:
         self.min_part = int(min_part)
         self.history = int(history)
         self.far = None if far is None else float(far)
+        self.known = bool(known) and self.max_speakers > 1
         self.embedding = None
         self.columns_ = None
         if self.max_speakers > 1:
@@ -432,6 +508,49 @@ class SpeakerAssigner:
             k = new
         self._k = k
 
+    def _cluster_known(self) -> None:
+        """``known``: re-cluster the kept utterances into ``max_speakers`` afresh (class
+        docstring) and label the clusters by their overlap with the previous labels."""
+        Z, k, n_k = self._z, self._k, self.max_speakers
+        if len(Z) < max(self.min_utterances, n_k):
+            return
+        best = None
+
+        def consider(init: np.ndarray) -> None:
+            nonlocal best
+            fit = _kmeans(Z, init, n_k)
+            if fit is not None and min(np.bincount(fit[0], minlength=n_k)) >= self.min_part \
+                    and (best is None or fit[1] < best[1] - 1e-9):
+                best = fit
+
+        if self.n_speakers == n_k:  # the previous clustering, the new utterance at its nearest centroid
+            consider(k)
+        if n_k == 2:  # a fresh split: the sign of the first principal component
+            C = Z - Z.mean(0)
+            consider((C @ np.linalg.eigh(C.T @ C)[1][:, -1] > 0).astype(np.int64))
+        else:  # fresh seeds: farthest-first
+            consider(_farthest_first(Z, n_k))
+        if best is None:
+            return
+        g = best[0]
+        # clusters take the labels they share most utterances with (previous labels of the
+        # kept utterances before this one); one sharing none opens the next label
+        n_lab = max(self.n_speakers, 1)
+        overlap = np.bincount(g[:-1] * n_lab + k[:-1], minlength=n_k * n_lab).reshape(n_k, n_lab)
+        taken: dict[int, int] = {}
+        for c, lab in sorted(((c, lab) for c in range(n_k) for lab in range(overlap.shape[1])),
+                             key=lambda cl: (-overlap[cl], cl)):
+            if overlap[c, lab] > 0 and c not in taken and lab not in taken.values():
+                taken[c] = lab
+        for c in sorted(set(range(n_k)) - set(taken), key=lambda c: int(np.flatnonzero(g == c)[0])):
+            free = [lab for lab in range(self.n_speakers) if lab not in taken.values()]
+            if free:
+                taken[c] = free[0]
+            else:
+                taken[c] = self.n_speakers
+                self.counts_.append(0)
+        self._k = np.array([taken[c] for c in range(n_k)], dtype=np.int64)[g]
+
     def _split(self) -> bool:
         Z, k = self._z, self._k
         best = None
@@ -454,6 +573,14 @@ class SpeakerAssigner:
         self._k[best[1]] = self.n_speakers
         self.counts_.append(0)
         return True
+
+    def _keep(self, z: np.ndarray, k: int) -> None:
+        """Keep an utterance's embedding with speaker index ``k`` (the oldest dropped past
+        ``history``)."""
+        keep = max(0, len(self._k) + 1 - self.history)
+        self._z = np.vstack([self._z[keep:], z[None]]) if len(self._k) else z[None].copy()
+        self._k = np.append(self._k[keep:], k)
+        self._serial = np.append(self._serial[keep:], self._serial[-1] + 1 if len(self._serial) else 0)
 
     def assign(self, features: np.ndarray) -> str:
         """Attribute one utterance to a speaker (the label at the moment) and update the
@@ -479,14 +606,17 @@ class SpeakerAssigner:
             self.counts_.append(0)
         d = self.distances(z)
         k = int(np.argmin(d))
+        if self.known:
+            self._keep(z, k)
+            self._cluster_known()
+            k = int(self._k[-1])
+            self.counts_[k] += 1
+            return speaker_label(k)
         far = self.far is not None and d[k] > self.far and self.n_speakers < self.max_speakers
         if far:  # nothing like any voice so far: a new one at once
             k = self.n_speakers
             self.counts_.append(0)
-        keep = max(0, len(self._k) + 1 - self.history)
-        self._z = np.vstack([self._z[keep:], z[None]]) if len(self._k) else z[None].copy()
-        self._k = np.append(self._k[keep:], k)
-        self._serial = np.append(self._serial[keep:], self._serial[-1] + 1 if len(self._serial) else 0)
+        self._keep(z, k)
         if self.n_speakers > 1 and not far:
             self._recluster()
         if not far and self.n_speakers < self.max_speakers and self._split():

@@ -217,8 +217,6 @@ def _speakers_value(value: str) -> int | str:
     """``--speakers``: ``auto`` or a count 1..26 (argparse type)."""
     from ..speakers import parse_speakers
 
-    if value.strip().lower() == "auto":
-        return "auto"
     try:
         return parse_speakers(value)
     except ValueError as exc:
@@ -231,23 +229,23 @@ def _add_speakers(parser: argparse.ArgumentParser, *, what: str) -> None:
 
     parser.add_argument(
         "--speakers", type=_speakers_value, default=1, metavar="N|auto",
-        help=f"speaker turns: attribute each utterance to one of at most N voices of {what}, each normalised "
-             f"as a session of its own; records gain \"speaker\" (A, B, ... in order of first appearance). "
-             f"auto = up to {AUTO_MAX_SPEAKERS}. Default 1: one session, no speaker attribution (auto is not the "
-             "default yet: see README, 'Two voices on one line')",
+        help=f"speaker turns: attribute each utterance to one of the N voices of {what} (a call: 2), each "
+             f"normalised as a session of its own; records gain \"speaker\" (A, B, ... in order of first "
+             f"appearance). auto = find out how many, up to {AUTO_MAX_SPEAKERS} (slower to open a second voice). "
+             "Default 1: one session, no speaker attribution (see README, 'Two voices on one line')",
     )
 
 
-def _speakers_for(args: argparse.Namespace, model: Any) -> int:
-    """The most speakers a run opens, for this model: ``--speakers`` (auto:
-    :data:`~ser_live.speakers.AUTO_MAX_SPEAKERS`; 1: no attribution). A model whose features
+def _speakers_for(args: argparse.Namespace, model: Any) -> int | str:
+    """``--speakers`` for this model: the run's number of voices, or ``"auto"``
+    (:func:`~ser_live.speakers.speaker_mode`; 1: no attribution). A model whose features
     lack the speaker embedding's columns gets 1 with ``auto`` (a warning) and a ModelError
     (exit 5) with an explicit N > 1."""
     from ..errors import ModelError
-    from ..speakers import AUTO_MAX_SPEAKERS, SpeakerEmbedding
+    from ..speakers import SpeakerEmbedding
 
     value = getattr(args, "speakers", 1)
-    n = AUTO_MAX_SPEAKERS if value == "auto" else int(value)
+    n = value if value == "auto" else int(value)
     if n == 1:
         return 1
     try:
