@@ -250,21 +250,26 @@ def _time_speaker_turns(model: Any, utts: Sequence[np.ndarray], *,
     """Milliseconds per utterance (CPU time of the calling thread, as the worker thread spends
     it; wall time on a shared machine moves more with the other jobs than with the
     difference measured here) of one run of ``n_utterances`` (the 4 s utterances
-    cycled), each through both worker paths in turn: ``one_session`` (features, the run's one
-    session, classification) and ``speaker_turns`` (features with the embedding's columns,
+    cycled), each through the three worker paths in turn: ``one_session`` (features, the run's
+    one session, classification), ``speaker_turns`` (features with the embedding's columns,
     attribution to one of the run's 2 speakers, that speaker's session, classification; the
-    :class:`~ser_live.speakers.SpeakerSessions` of ``ser-live --speakers 2``). Empty for a model
-    without a session normaliser or without utterances."""
+    :class:`~ser_live.speakers.SpeakerSessions` of ``ser-live --speakers 2``) and
+    ``speaker_turns_auto`` (the same with ``--speakers auto``: the split test instead of the
+    known count). Empty for a model without a session normaliser or without utterances."""
     if getattr(model, "normalizer", None) is None or not utts:
         return {}
     from ser_live.offline import classify_turn, classify_utterance
     from ser_live.speakers import SpeakerSessions
 
     progress(f"processing: timing speaker turns (--speakers 2) on a run of {n_utterances} utterances of 4 s")
+    from ser_live.speakers import speaker_mode
+
+    n_auto, _ = speaker_mode("auto")
     one, turns = model.new_session(), SpeakerSessions(model, max_speakers=2, known=True)
+    auto = SpeakerSessions(model, max_speakers=n_auto)
     classify_turn(model, utts[0], SpeakerSessions(model, max_speakers=2, known=True))  # warm the wider extractor
     tt = time.thread_time
-    out: dict[str, list[float]] = {"one_session": [], "speaker_turns": []}
+    out: dict[str, list[float]] = {"one_session": [], "speaker_turns": [], "speaker_turns_auto": []}
     for i in range(n_utterances):
         x = utts[i % len(utts)]
         t0 = tt()
@@ -272,8 +277,11 @@ def _time_speaker_turns(model: Any, utts: Sequence[np.ndarray], *,
         t1 = tt()
         classify_turn(model, x, turns)
         t2 = tt()
+        classify_turn(model, x, auto)
+        t3 = tt()
         out["one_session"].append((t1 - t0) * 1e3)
         out["speaker_turns"].append((t2 - t1) * 1e3)
+        out["speaker_turns_auto"].append((t3 - t2) * 1e3)
     return out
 
 
@@ -407,8 +415,11 @@ def markdown(res: dict[str, Any]) -> list[str]:
     if b4:
         one, turns = b4["one_session_ms"], b4["speaker_turns_ms"]
         lines += ["", "### Speaker turns (4 s utterances, ms, CPU time of the thread)", "",
-                  f"One run of {turns['n']} utterances, each through both worker paths in turn.", ""]
+                  f"One run of {turns['n']} utterances, each through the worker paths in turn.", ""]
         rows = [["one session (--speakers 1)", one["n"], f"{one['p50']:.2f}", f"{one['p95']:.2f}"],
                 ["speaker turns (--speakers 2)", turns["n"], f"{turns['p50']:.2f}", f"{turns['p95']:.2f}"]]
+        auto = b4.get("speaker_turns_auto_ms")
+        if auto:
+            rows.append(["speaker turns (--speakers auto)", auto["n"], f"{auto['p50']:.2f}", f"{auto['p95']:.2f}"])
         lines += md_table(["", "n", "p50", "p95"], rows)
     return lines

@@ -86,6 +86,9 @@ def test_quick_processing_section_writes_json_and_markdown_with_real_numbers(dat
     row = next(x for x in res["summary"] if x["metric"].startswith("speaker turns (--speakers 2)"))
     assert row["value"] == round(turns["p95"] - one["p95"], 2)
     assert f"| speaker turns (--speakers 2) | 120 | {turns['p50']:.2f} | {turns['p95']:.2f} |" in md
+    auto = b4["speaker_turns_auto_ms"]  # --speakers auto: the same wider extraction, the split test
+    assert auto["n"] == 120 and auto["p50"] > one["p50"]
+    assert f"| speaker turns (--speakers auto) | 120 | {auto['p50']:.2f} | {auto['p95']:.2f} |" in md
 
 
 @pytest.mark.slow
