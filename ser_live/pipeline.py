@@ -13,7 +13,7 @@
   (:func:`~ser_live.offline.classify_utterance`: with a model that has a session
   normaliser, the features join the run's :class:`~ser_live.normalize.SessionState`, the
   running statistics of the session, i.e. this live run, and are standardised with them,
-  shrunk towards the training prior; with ``speakers`` of 2 or more the utterance is first
+  shrunk towards the training prior; with ``speakers`` of 2 or more (or ``"auto"``) the utterance is first
   attributed to a voice of the run, :func:`~ser_live.offline.classify_turn`, and normalised
   with that voice's session), stamps the two latencies, updates
   the :class:`RollingEstimate`, saves the utterance when asked, and puts the
