@@ -40,7 +40,9 @@ the clean trimmed files instead, the same LDA told two EmoDB voices apart far wo
 (the segmenter's cuts and the noise floor move these columns; README, "Two voices on one
 line"). The split threshold is calibrated in the same command (:class:`SpeakerAssigner`)
 and stored in the file's metadata. The file and the command that wrote it:
-``python -m benchmarks.conversations embed``.
+``python -m benchmarks.conversations embed``. ``--speakers N`` (the count known, no split
+test) uses ``speaker_embedding_light.json``, the same fit on the 29 of those columns every
+shipped model computes anyway (:data:`LIGHT_EMBEDDING_PATH`), so it adds no extraction.
 
 References
 ----------
@@ -71,6 +73,7 @@ __all__ = [
     "AUTO_MAX_SPEAKERS",
     "DEFAULT_THRESHOLD",
     "EMBEDDING_PATH",
+    "LIGHT_EMBEDDING_PATH",
     "SpeakerAssigner",
     "SpeakerEmbedding",
     "SpeakerRolling",
@@ -84,6 +87,15 @@ log = logging.getLogger(__name__)
 
 #: The shipped speaker embedding.
 EMBEDDING_PATH: Path = Path(__file__).parent / "data" / "speaker_embedding.json"
+#: The embedding of ``--speakers N`` (the count known): the same fit on the 29 of its columns
+#: that every shipped model computes anyway (no bandwidth, roll-off or spectral contrast), so
+#: attribution adds no extraction. With the count known it attributes as well as the full one
+#: (within 2 points on every row of ``python -m benchmarks.conversations attribution --pairs
+#: 100``); the split test of ``auto`` needs the full one (with the light one a voice alone
+#: was split in two more often after re-clustering: README, "Two voices on one line").
+#: Written by ``python -m benchmarks.conversations embed --computed-only --out
+#: ser_live/data/speaker_embedding_light.json``.
+LIGHT_EMBEDDING_PATH: Path = Path(__file__).parent / "data" / "speaker_embedding_light.json"
 #: Most speakers ``--speakers auto`` opens in one run (the default is ``--speakers 1``: no
 #: attribution, see the README, "Two voices on one line").
 AUTO_MAX_SPEAKERS: int = 4
@@ -297,6 +309,8 @@ def _kmeans(Z: np.ndarray, init: np.ndarray, k: int, iters: int = 20) -> tuple[n
     ``init`` (int, (n,), values in 0..k-1): the final indices and their within-cluster sum
     of squares, or None when a cluster empties (or ``init`` leaves one empty)."""
     g = np.asarray(init, dtype=np.int64)
+    if k == 2:
+        return _two_means_fit(Z, g == 1, iters)
     sq = np.einsum("ij,ij->i", Z, Z)
     for _ in range(iters + 1):
         masks = [g == j for j in range(k)]
@@ -310,6 +324,28 @@ def _kmeans(Z: np.ndarray, init: np.ndarray, k: int, iters: int = 20) -> tuple[n
             return g, float(np.maximum(np.take_along_axis(D, g[:, None], 1), 0.0).sum())
         g = g2
     return None  # no convergence in ``iters`` steps: not a candidate
+
+
+def _two_means_fit(Z: np.ndarray, g: np.ndarray, iters: int) -> tuple[np.ndarray, float] | None:
+    """:func:`_kmeans` for two clusters (``g``: bool (n,), True for cluster 1), the same
+    steps in fewer operations: one matrix-vector product gives both centroids, and a row is
+    nearer centroid 1 exactly when ``z . (m1 - m0) > (|m1|^2 - |m0|^2) / 2`` (ties go to 0,
+    as ``argmin`` sends them); the within-cluster sum of squares is
+    ``sum |z|^2 - n1 |m1|^2 - n0 |m0|^2``."""
+    n = len(Z)
+    total = Z.sum(0)
+    for _ in range(iters + 1):
+        n1 = int(np.count_nonzero(g))
+        if n1 == 0 or n1 == n:
+            return None
+        s1 = g.astype(np.float64) @ Z
+        m1, m0 = s1 / n1, (total - s1) / (n - n1)
+        g2 = Z @ (m1 - m0) > 0.5 * (m1 @ m1 - m0 @ m0)
+        if (g2 == g).all():
+            within = float(np.einsum("ij,ij->", Z, Z) - n1 * (m1 @ m1) - (n - n1) * (m0 @ m0))
+            return g.astype(np.int64), max(within, 0.0)
+        g = g2
+    return None
 
 
 def _farthest_first(Z: np.ndarray, k: int) -> np.ndarray:
@@ -381,7 +417,8 @@ class SpeakerAssigner:
         open speaker exceed ``far`` (None, the default: off; on the fitting corpora no value
         opened a second voice sooner without splitting one voice more often).
     embedding : SpeakerEmbedding, optional
-        Default: the shipped one (:meth:`SpeakerEmbedding.load`).
+        Default: the shipped one (:meth:`SpeakerEmbedding.load`); with ``known``, the light
+        one (:data:`LIGHT_EMBEDDING_PATH`).
     known : bool, default False
         The run has exactly ``max_speakers`` voices: cluster into that many (above) instead
         of testing splits; ``threshold`` and ``far`` are then not used.
@@ -435,7 +472,7 @@ class SpeakerAssigner:
         self.embedding = None
         self.columns_ = None
         if self.max_speakers > 1:
-            self.embedding = embedding or SpeakerEmbedding.load()
+            self.embedding = embedding or SpeakerEmbedding.load(LIGHT_EMBEDDING_PATH if self.known else None)
             self.columns_ = self.embedding.column_indices(list(feature_names))
             if threshold is None:
                 cal = self.embedding.metadata.get("split_threshold") or {}

@@ -219,6 +219,26 @@ def test_known_count_splits_at_once(shipped):
     assert set(one.assign(x) for x in near) == {"A", "B"}  # told two, it finds two
 
 
+def test_known_count_adds_no_extraction(shipped):
+    """``--speakers N`` reads the light embedding, whose columns every shipped model computes
+    anyway: its extractor is the model's own (``auto``'s reads 11 more columns)."""
+    from ser_live.model import EmotionModel
+    from ser_live.speakers import LIGHT_EMBEDDING_PATH
+
+    light = SpeakerEmbedding.load(LIGHT_EMBEDDING_PATH)
+    assert set(light.columns) < set(SpeakerEmbedding.load().columns)
+    for path in sorted((Path(default_model_path()).parent).glob("*.skops")):
+        model = EmotionModel.load(path)
+        names = model.extractor.feature_names()
+        computed = set(names) if model.extractor.columns is None else {names[i] for i in model.extractor.columns}
+        assert set(light.columns) <= computed, path.name
+    known = SpeakerSessions(shipped, max_speakers=2, known=True)
+    assert known.assigner.embedding is light  # loaded once (cached)
+    np.testing.assert_array_equal(known.extractor.columns, shipped.extractor.columns)
+    auto = SpeakerSessions(shipped, max_speakers=4)
+    assert len(auto.extractor.columns) == len(shipped.extractor.columns) + 11
+
+
 def test_known_count_on_the_mixed_pair(conversation, shipped):
     """On the CI pair (the live segmenter's cuts of the conversation, the live extractor),
     ``--speakers 2`` attributes utterances at the moment far better than ``auto``, whose
