@@ -380,16 +380,15 @@ class SpeakerAssigner:
 
     With ``known=True`` (``--speakers N``: the run has ``max_speakers`` voices) nothing is
     tested for a split: from ``min_utterances`` utterances on, the run's kept utterances are
-    clustered afresh into ``max_speakers`` speakers after each one (k-means from two
-    seedings, the lower within-speaker sum of squares kept: the previous clustering with the
-    new utterance at its nearest centroid, and a fresh one: for two speakers the sign of the
-    first principal component, for more farthest-first seeds), and the clusters take the labels they share most
-    utterances with (a cluster sharing none opens the next label). The utterance's label
-    at the moment is its cluster's. Telling the assigner the count lets it split at once,
-    where the threshold test waits until a second voice has piled up enough utterances to
-    stand out from one voice's emotional range (``python -m benchmarks.conversations
-    attribution --speakers 2`` against ``--speakers auto``); a run that in fact holds fewer
-    voices is split anyway.
+    clustered afresh into ``max_speakers`` speakers after each one (k-means from two seedings,
+    the lower within-speaker sum of squares kept: the previous clustering with the new utterance
+    at its nearest centroid, and a fresh one: for two speakers the sign of the first principal
+    component, for more farthest-first seeds), and the clusters take the labels they share most
+    utterances with (a cluster sharing none opens the next label). The utterance's label at the
+    moment is its cluster's. Telling the assigner the count lets it split at once, where the
+    threshold test waits until a second voice has piled up enough utterances to stand out from
+    one voice's emotional range (``python -m benchmarks.conversations attribution --speakers 2``
+    against ``--speakers auto``); a run that in fact holds fewer voices is split anyway.
 
     ``threshold`` is calibrated on the embedding's fitting corpora only (each embedded by an
     embedding fitted on the others): the smallest threshold at which one-speaker sessions of

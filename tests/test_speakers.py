@@ -217,6 +217,13 @@ def test_known_count_splits_at_once(shipped):
     assert a.revised_ == ["A", "A", "B", "A", "B", "B", "A", "B"] and a.n_speakers == 2
     one = SpeakerAssigner(names, max_speakers=2, known=True)
     assert set(one.assign(x) for x in near) == {"A", "B"}  # told two, it finds two
+    # three voices (farthest-first seeds): "A" until every cluster can hold min_part (2)
+    # utterances, then each voice one label, in order of first appearance
+    third = [base - 40.0 * step + 40.0 * np.roll(step, 7) + 0.01 * rng.standard_normal(len(names)) for _ in range(3)]
+    three = SpeakerAssigner(names, max_speakers=3, known=True)
+    got = [three.assign(x) for x in [near[0], far[0], third[0], near[1], far[1], third[1], near[2], third[2]]]
+    assert got == ["A"] * 5 + ["C", "A", "C"] and three.revised_ == ["A", "B", "C", "A", "B", "C", "A", "C"], got
+    assert three.counts_ == [6, 0, 2]  # as attributed at the moment; B's are revised labels only
 
 
 def test_known_count_adds_no_extraction(shipped):
