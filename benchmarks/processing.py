@@ -259,15 +259,13 @@ def _time_speaker_turns(model: Any, utts: Sequence[np.ndarray], *,
     if getattr(model, "normalizer", None) is None or not utts:
         return {}
     from ser_live.offline import classify_turn, classify_utterance
-    from ser_live.speakers import SpeakerSessions
+    from ser_live.speakers import SpeakerSessions, speaker_mode
 
     progress(f"processing: timing speaker turns (--speakers 2) on a run of {n_utterances} utterances of 4 s")
-    from ser_live.speakers import speaker_mode
-
     n_auto, _ = speaker_mode("auto")
     one, turns = model.new_session(), SpeakerSessions(model, max_speakers=2, known=True)
     auto = SpeakerSessions(model, max_speakers=n_auto)
-    classify_turn(model, utts[0], SpeakerSessions(model, max_speakers=2, known=True))  # warm the wider extractor
+    classify_turn(model, utts[0], SpeakerSessions(model, max_speakers=n_auto))  # warm auto's wider extractor
     tt = time.thread_time
     out: dict[str, list[float]] = {"one_session": [], "speaker_turns": [], "speaker_turns_auto": []}
     for i in range(n_utterances):

@@ -24,8 +24,8 @@ towards the training prior. Here:
   with all of that session's utterances (two passes: extract everything, then
   ``model.predict_proba(X, groups=sessions)``); :func:`read_sessions_csv` reads the mapping
   from a ``path,session`` CSV;
-* ``segments=True`` with ``speakers`` of 2 or more or ``"auto"`` (``predict --segments --speakers N``)
-  attributes each utterance of a file to a voice (:mod:`ser_live.speakers`) and normalises
+* ``segments=True`` with ``speakers`` of 2 or more or ``"auto"`` (``predict --segments
+  --speakers N``) attributes each utterance of a file to a voice (:mod:`ser_live.speakers`) and normalises
   it online with that voice's own session (:func:`classify_turn`, shared with live).
 
 References

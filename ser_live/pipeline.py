@@ -13,9 +13,9 @@
   (:func:`~ser_live.offline.classify_utterance`: with a model that has a session
   normaliser, the features join the run's :class:`~ser_live.normalize.SessionState`, the
   running statistics of the session, i.e. this live run, and are standardised with them,
-  shrunk towards the training prior; with ``speakers`` of 2 or more (or ``"auto"``) the utterance is first
-  attributed to a voice of the run, :func:`~ser_live.offline.classify_turn`, and normalised
-  with that voice's session), stamps the two latencies, updates
+  shrunk towards the training prior; with ``speakers`` of 2 or more (or ``"auto"``) the
+  utterance is first attributed to a voice of the run, :func:`~ser_live.offline.classify_turn`,
+  and normalised with that voice's session), stamps the two latencies, updates
   the :class:`RollingEstimate`, saves the utterance when asked, and puts the
   :class:`~ser_live.types.Result` on :attr:`Recognizer.results`, which the main thread
   drains (dashboard, ``--plain``, ``--jsonl``); with ``partial``, when idle it also
@@ -165,8 +165,8 @@ class Recognizer:
         attributed to one of the run's N voices; with ``"auto"`` to one of at most
         :data:`~ser_live.speakers.AUTO_MAX_SPEAKERS`, each new voice opened once a split test
         confirms it (:func:`~ser_live.speakers.speaker_mode`,
-        :class:`~ser_live.speakers.SpeakerSessions`, labels ``"A"``, ``"B"``, ... in order of first appearance) and normalised with that
-        speaker's own session; results carry ``speaker`` and ``speaker_rolling`` (that
+        :class:`~ser_live.speakers.SpeakerSessions`, labels ``"A"``, ``"B"``, ... in order of
+        first appearance) and normalised with that speaker's own session; results carry ``speaker`` and ``speaker_rolling`` (that
         speaker's rolling estimate). 1: no attribution, the run is one session and results
         carry no speaker.
     revise_until : int, default 20

@@ -278,11 +278,17 @@ def _load_embedding(path: str) -> SpeakerEmbedding:
     return emb
 
 
-def _two_means(Z: np.ndarray, iters: int = 10) -> np.ndarray | None:
-    """Split rows in two (Lloyd's k-means from the sign of the first principal component);
-    a boolean mask, or None when one side is empty."""
+def _pc_split(Z: np.ndarray) -> np.ndarray:
+    """Rows of ``Z`` (float64, (n, d)) on the positive side of its first principal component
+    (centred): bool (n,). The eigendecomposition is d x d, cheap whatever n."""
     C = Z - Z.mean(0)
-    g = (C @ np.linalg.eigh(C.T @ C)[1][:, -1]) > 0  # n_dims x n_dims: cheap whatever the count
+    return (C @ np.linalg.eigh(C.T @ C)[1][:, -1]) > 0
+
+
+def _two_means(Z: np.ndarray, iters: int = 10) -> np.ndarray | None:
+    """Split rows in two (Lloyd's k-means from the sign of the first principal component,
+    :func:`_pc_split`); a boolean mask, or None when one side is empty."""
+    g = _pc_split(Z)
     for _ in range(iters):
         if g.all() or not g.any():
             return None
@@ -562,8 +568,7 @@ class SpeakerAssigner:
         if self.n_speakers == n_k:  # the previous clustering, the new utterance at its nearest centroid
             consider(k)
         if n_k == 2:  # a fresh split: the sign of the first principal component
-            C = Z - Z.mean(0)
-            consider((C @ np.linalg.eigh(C.T @ C)[1][:, -1] > 0).astype(np.int64))
+            consider(_pc_split(Z).astype(np.int64))
         else:  # fresh seeds: farthest-first
             consider(_farthest_first(Z, n_k))
         if best is None:
