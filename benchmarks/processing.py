@@ -265,7 +265,8 @@ def _time_speaker_turns(model: Any, utts: Sequence[np.ndarray], *,
     n_auto, _ = speaker_mode("auto")
     one, turns = model.new_session(), SpeakerSessions(model, max_speakers=2, known=True)
     auto = SpeakerSessions(model, max_speakers=n_auto)
-    classify_turn(model, utts[0], SpeakerSessions(model, max_speakers=n_auto))  # warm auto's wider extractor
+    for warm in (SpeakerSessions(model, max_speakers=2, known=True), SpeakerSessions(model, max_speakers=n_auto)):
+        classify_turn(model, utts[0], warm)  # each path's extractor (auto's reads more columns) warmed
     tt = time.thread_time
     out: dict[str, list[float]] = {"one_session": [], "speaker_turns": [], "speaker_turns_auto": []}
     for i in range(n_utterances):
