@@ -788,9 +788,19 @@ def embed_main(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------ attribution alone
-def conversation_segments(model: Any, paths: Sequence[str], *, seed: int = 0) -> tuple[list[np.ndarray], list[int]]:
+def conversation_segments(model: Any, paths: Sequence[str], *, seed: int = 0,
+                          utterances: list | None = None) -> tuple[list[np.ndarray], list[int]]:
     """The live segmenter's utterances of a conversation of ``paths`` (as :func:`run_pair`
     builds it), each extracted as the live worker extracts it.
+
+    Parameters
+    ----------
+    model : EmotionModel
+    paths : sequence of str
+    seed : int, default 0
+    utterances : list, optional
+        Extended with the :class:`~ser_live.vad.Utterance` of each returned feature vector
+        (its int16 ``samples``), in order.
 
     Returns
     -------
@@ -812,6 +822,8 @@ def conversation_segments(model: Any, paths: Sequence[str], *, seed: int = 0) ->
         if np.isfinite(x).all():
             feats.append(x)
             spans.append((u.start_s, u.end_s))
+            if utterances is not None:
+                utterances.append(u)
     played = []
     for a, b in sess.spans:
         ov = [min(b / 16000, e) - max(a / 16000, s) for s, e in spans]

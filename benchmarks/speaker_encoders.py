@@ -1,0 +1,232 @@
+"""Speaker encoders compared on the conversations harness's cuts (issue 25).
+
+Is it the encoder or the clustering that keeps same-gender attribution low? Every encoder
+here gets the same utterances (the harness's conversations, :mod:`benchmarks.conversations`:
+same speakers, pairs, turns and seeds, cut by the live segmenter) and the same clustering
+(the whole conversation split in two at the end, what ``--speakers 2`` revises towards), so
+the table compares what the encoders hear, not how they are used online:
+
+* ``light``: the shipped light embedding (``ser_live/data/speaker_embedding_light.json``,
+  what ``--speakers N`` uses), 2-means from the first principal component
+  (:func:`ser_live.speakers._two_means`);
+* ``full``: the full embedding (``ser_live/data/speaker_embedding.json``, ``--speakers auto``),
+  the same clustering;
+* ``mfcc-glr``: each utterance as one full-covariance Gaussian of its framewise MFCCs 1-19
+  (librosa, 25 ms window, 10 ms hop, frames within 30 dB of the loudest), compared by the
+  generalised likelihood ratio of the classic diarization literature (Gish, Siu and Rohlicek,
+  ICASSP 1991; the distance under Chen and Gopalakrishnan's BIC, 1998) per frame, split in two
+  by spectral clustering (:func:`spectral_two`; average linkage, tried too, isolated single
+  utterances);
+* ``ge2e``: a neural speaker encoder trained for speaker verification, Resemblyzer's GE2E
+  (Wan et al., ICASSP 2018; ``pip install resemblyzer``, PyTorch; not one of our extras:
+  a comparison only, never on the live path), L2-normalised, the same 2-means as ``light``.
+
+Run: ``python -m benchmarks.speaker_encoders --pairs 100`` (every pair of EmoDB and es_uem;
+a few minutes, most of it the GE2E encoder's ~35 ms per utterance).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .conversations import (DEFAULT_CORPORA, attribution_accuracy, conversation_segments, corpus_speakers,
+                            interleave, pairs_of, progress)
+
+#: Encoders the table can hold, in its order.
+ENCODERS = ("light", "full", "mfcc-glr", "ge2e")
+#: Framewise MFCC settings of ``mfcc-glr`` (16 kHz): coefficients kept (c0 dropped), window
+#: and hop (samples), mel bands, and the level range of the frames kept (dB below the loudest).
+MFCC_N, MFCC_WIN, MFCC_HOP, MFCC_MELS, MFCC_RANGE_DB = 20, 400, 160, 40, 30.0
+
+
+def mfcc_gaussian(samples: np.ndarray) -> np.ndarray:
+    """Framewise MFCCs 1-19 of an utterance's loud frames (see :data:`MFCC_N` etc.).
+
+    Parameters
+    ----------
+    samples : np.ndarray, int16, shape (n_samples,)
+        16 kHz.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n_frames, 19)
+    """
+    import librosa
+
+    y = samples.astype(np.float32) / 32768.0
+    M = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=MFCC_N, n_fft=512, hop_length=MFCC_HOP, win_length=MFCC_WIN,
+                             n_mels=MFCC_MELS)
+    rms = librosa.feature.rms(y=y, frame_length=MFCC_WIN, hop_length=MFCC_HOP)[0][: M.shape[1]]
+    db = 20.0 * np.log10(rms + 1e-9)
+    return M[1:, db > db.max() - MFCC_RANGE_DB].T.astype(np.float64)
+
+
+def glr_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Generalised likelihood ratio per frame of two frame sets under one full-covariance
+    Gaussian against one each (Gish et al. 1991): ``(n log|S| - na log|Sa| - nb log|Sb|) /
+    (2 n)``, covariances with 1e-3 added on the diagonal.
+
+    Parameters
+    ----------
+    a, b : np.ndarray, float64, shapes (na, d), (nb, d)
+
+    Returns
+    -------
+    float
+        >= 0 up to the diagonal loading; larger is more likely two speakers.
+    """
+    def logdet(X: np.ndarray) -> float:
+        return float(np.linalg.slogdet(np.cov(X.T) + 1e-3 * np.eye(X.shape[1]))[1])
+
+    n = len(a) + len(b)
+    return (n * logdet(np.vstack([a, b])) - len(a) * logdet(a) - len(b) * logdet(b)) / (2.0 * n)
+
+
+def spectral_two(D: np.ndarray) -> np.ndarray:
+    """Two clusters of a distance matrix by spectral clustering (Ng, Jordan and Weiss, NIPS
+    2001): affinity ``exp(-D / median(D))``, symmetric normalisation, the two leading
+    eigenvectors' rows normalised to unit length, then :func:`two_means`.
+
+    Parameters
+    ----------
+    D : np.ndarray, float64, shape (n, n)
+        Symmetric, zero diagonal, n >= 3.
+
+    Returns
+    -------
+    np.ndarray, int, shape (n,)
+        0 or 1.
+    """
+    off = D[~np.eye(len(D), dtype=bool)]
+    A = np.exp(-D / max(float(np.median(off)), 1e-12))
+    np.fill_diagonal(A, 0.0)
+    d = A.sum(1)
+    V = np.linalg.eigh(A / np.sqrt(np.outer(d, d)))[1][:, -2:]
+    return two_means(V / np.linalg.norm(V, axis=1, keepdims=True))
+
+
+def two_means(Z: np.ndarray) -> np.ndarray:
+    """The known-count clustering's two-way split of embeddings (:func:`ser_live.speakers._two_means`):
+    int (n,), 0 or 1 (all 0 when one side would be empty)."""
+    from ser_live.speakers import _two_means
+
+    g = _two_means(np.asarray(Z, dtype=np.float64))
+    return np.zeros(len(Z), dtype=int) if g is None else g.astype(int)
+
+
+def ge2e_encoder() -> Callable[[np.ndarray], np.ndarray]:
+    """Resemblyzer's GE2E voice encoder on the CPU, one thread: int16 samples -> float (256,).
+
+    Raises
+    ------
+    ImportError
+        Resemblyzer is not installed (with what to run).
+    """
+    try:
+        from resemblyzer import VoiceEncoder
+    except ImportError as exc:
+        raise ImportError("the ge2e row needs Resemblyzer: pip install resemblyzer "
+                          "(or leave ge2e out of --encoders)") from exc
+    import torch
+
+    torch.set_num_threads(1)
+    enc = VoiceEncoder("cpu", verbose=False)
+    return lambda s: np.asarray(enc.embed_utterance(s.astype(np.float32) / 32768.0), dtype=np.float64)
+
+
+def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utterances: int = 16,
+        seed: int = 0) -> dict[str, Any]:
+    """Attribution (%) of each encoder's end-of-conversation two-way clustering, per corpus
+    and pair kind, on the conversations :func:`benchmarks.conversations.attribution_only`
+    builds; the encoders' thread CPU per utterance.
+
+    Returns
+    -------
+    dict
+        ``rows``: ``{"corpus", "kind", "n", "<encoder>": mean %, ...}``; ``cpu_ms``: per
+        encoder p50 / p95 ms per utterance.
+    """
+    from ser_live.model import EmotionModel
+    from ser_live.speakers import EMBEDDING_PATH, LIGHT_EMBEDDING_PATH, SpeakerEmbedding
+
+    model = EmotionModel.load()
+    names = model.extractor.feature_names()
+    embeddings = {k: SpeakerEmbedding.load(p) for k, p in (("light", LIGHT_EMBEDDING_PATH), ("full", EMBEDDING_PATH))}
+    ge2e = ge2e_encoder() if "ge2e" in encoders else None
+    cpu: dict[str, list[float]] = {e: [] for e in encoders}
+    rows = []
+    for corpus in corpora:
+        spk = corpus_speakers(corpus, n_utterances=n_utterances, seed=seed)
+        for kind, pairs in pairs_of(spk, n_pairs=n_pairs, seed=seed).items():
+            acc: dict[str, list[float]] = {e: [] for e in encoders}
+            for i, (a, b) in enumerate(pairs):
+                order = interleave(spk[a]["items"], spk[b]["items"], seed=seed * 1000 + i)
+                who = [(a, b)[w] for w, _ in order]
+                utts: list = []
+                feats, played = conversation_segments(model, [it[0] for _, it in order], seed=seed * 1000 + i,
+                                                      utterances=utts)
+                for enc in encoders:
+                    t0 = time.thread_time()
+                    if enc in embeddings:
+                        e = embeddings[enc]
+                        idx = e.column_indices(names)
+                        lab = two_means(np.stack([e.transform(x[idx]) for x in feats]))
+                    elif enc == "mfcc-glr":
+                        F = [mfcc_gaussian(u.samples) for u in utts]
+                        D = np.zeros((len(F), len(F)))
+                        for p, q in itertools.combinations(range(len(F)), 2):
+                            D[p, q] = D[q, p] = glr_distance(F[p], F[q])
+                        lab = spectral_two(D)
+                    else:
+                        R = np.stack([ge2e(u.samples) for u in utts])
+                        lab = two_means(R / np.linalg.norm(R, axis=1, keepdims=True))
+                    cpu[enc].append((time.thread_time() - t0) / max(len(utts), 1))
+                    acc[enc].append(attribution_accuracy(who, [int(lab[j]) if j >= 0 else None for j in played]))
+                progress(f"{corpus} {kind} {a}+{b}: " + ", ".join(f"{e} {acc[e][-1]:.1f}" for e in encoders))
+            rows.append({"corpus": corpus, "kind": kind, "n": len(pairs),
+                         **{e: float(np.mean(v)) for e, v in acc.items()}})
+    return {"rows": rows, "encoders": list(encoders),
+            "cpu_ms": {e: [float(np.percentile(v, 50) * 1e3), float(np.percentile(v, 95) * 1e3)]
+                       for e, v in cpu.items() if v},
+            "command": "python -m benchmarks.speaker_encoders " + " ".join(sys.argv[1:])}
+
+
+def markdown(res: dict[str, Any]) -> list[str]:
+    """:func:`run`'s result as a Markdown table."""
+    enc = res["encoders"]
+    lines = ["| corpus | pairs | " + " | ".join(enc) + " |", "|" + "---|" * (2 + len(enc))]
+    for r in res["rows"]:
+        lines.append(f"| {r['corpus']} | {r['kind']} x{r['n']} | " + " | ".join(f"{r[e]:.1f}" for e in enc) + " |")
+    lines.append("| thread CPU per utterance, p50 / p95 ms | | "
+                 + " | ".join("{:.2f} / {:.2f}".format(*res["cpu_ms"][e]) for e in enc) + " |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.speaker_encoders", description=__doc__.split("\n")[0])
+    p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
+    p.add_argument("--pairs", type=int, default=4, help="pairs per kind per corpus (100: every pair)")
+    p.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=ENCODERS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="write the result here")
+    args = p.parse_args(argv)
+    try:
+        res = run(args.corpora, n_pairs=args.pairs, encoders=args.encoders, seed=args.seed)
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(markdown(res)))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
