@@ -45,6 +45,7 @@ import logging
 import threading
 import time
 from collections import deque
+from typing import Callable
 
 import numpy as np
 
@@ -220,22 +221,59 @@ class RingBuffer:
         """
         if n > self._cap:
             raise ValueError(f"{n} samples can never fit a ring of {self._cap} samples")
+        return self._wait(self._space_event, lambda: self.free >= n, timeout_s)
+
+    def _wait(self, event: threading.Event, ready: Callable[[], bool], timeout_s: float | None, *,
+              want: int | None = None) -> bool:
+        """Wait on ``event`` until ``ready()`` (checked again after each clear, so a set
+        between the check and the clear is not lost); False after ``timeout_s``. ``want``
+        is published as the samples the consumer waits for (see :meth:`write`) before the
+        clear."""
         deadline = None if timeout_s is None else time.perf_counter() + timeout_s
         while True:
-            if self.free >= n:
+            if ready():
                 return True
-            self._space_event.clear()
-            if self.free >= n:
+            if want is not None:
+                self._want = want
+            event.clear()
+            if ready():
                 return True
             if deadline is None:
-                self._space_event.wait()
+                event.wait()
             else:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     return False
-                self._space_event.wait(remaining)
+                event.wait(remaining)
 
     # ------------------------------------------------------------------ consumer side
+    def wait_available(self, n: int, *, timeout_s: float | None = None) -> bool:
+        """Wait until at least ``n`` samples are stored unread, or the stream is closed;
+        nothing is consumed. Consumer side: lets the reader wake once for several frames
+        (:func:`ser_live.vad.iter_utterances`) instead of once per frame.
+
+        Parameters
+        ----------
+        n : int
+            Samples wanted, at most ``capacity_samples``.
+        timeout_s : float, optional
+            Longest wait (seconds); forever when None.
+
+        Returns
+        -------
+        bool
+            True when they are stored (or the ring is closed), False on timeout.
+
+        Raises
+        ------
+        ValueError
+            ``n`` is not in 1..``capacity_samples``.
+        """
+        if n <= 0 or n > self._cap:
+            raise ValueError(f"n must be in 1..{self._cap}, got {n}")
+        return self._wait(self._data_event, lambda: self._closed or self._stored_w - self._stored_r >= n, timeout_s,
+                          want=n)
+
     def _locate(self, stored_r: int) -> tuple[int, int | None]:
         """Stream index of stored sample ``stored_r`` and the stored index of the next gap."""
         segs = self._segments

@@ -103,6 +103,12 @@ LEVEL_FLOOR_DBFS: float = -100.0
 #: Window (s) over which :attr:`Segmenter.clipped_fraction` counts full-scale samples.
 CLIP_WINDOW_S: float = 1.0
 
+#: Most frames :func:`iter_utterances` lets accumulate in the ring buffer before it wakes, when
+#: none of them could close an utterance (:meth:`Segmenter.frames_before_close`): 4 frames of
+#: 30 ms, one wake-up per 120 ms instead of one per capture block. Each wake-up of a Python
+#: thread costs more CPU than the frame's own work (docs/performance.md, round 6).
+FRAMES_PER_WAKE: int = 4
+
 _VAD_RATES_HZ = (8000, 16000, 32000, 48000)
 _FULL_SCALE_SQ = 32768.0 * 32768.0
 #: Voiced frames (s) whose loud-frame level sets the VAD input gain (module docstring).
@@ -638,6 +644,44 @@ class Segmenter:
         last = self._last_voiced_end if self._last_voiced_end is not None else self._onset
         return (self._next_sample - last) / self.sample_rate_hz
 
+    def frames_before_close(self) -> int:
+        """How many more frames can be fed with none of them closing an utterance, whatever
+        the VAD decides on them (a lower bound, from the state alone; it assumes no gap in
+        the stream, which closes at the next frame).
+
+        In speech the end window must fill to ``hangover_ms`` with at least ``end_ratio`` of
+        it unvoiced (the frames to come counted unvoiced, the earliest case), or the
+        utterance reach ``max_utterance_s``. In silence an utterance must first begin (the
+        start window needs ``start_ratio`` of voiced frames) and its end window, which holds
+        at most the start window's frames when it begins, fill to ``hangover_ms``.
+
+        Returns
+        -------
+        int
+            Frames (>= 0): 0 when the next frame may close an utterance; at most the frames
+            to a beginning plus ``hangover_ms / frame_ms``.
+        """
+        H = self._hang_frames
+        allow = H - self._end_need  # voiced frames an ending window may still hold
+        if self.state == "silence":
+            begin = max(1, self._start_need - self._start_count)  # each frame adds <= 1 voiced
+            after = max(1, H - min(self._window_frames, H))
+            if not math.isinf(self._max_frames):
+                after = min(after, max(1, self._max_frames - (self._preroll_frames + self._window_frames)))
+            return begin + after - 1
+        ew = self._end_win
+        n = len(ew)
+        voiced = list(ew)
+        first = H  # after H unvoiced frames the window holds none of today's entries
+        for k in range(max(1, H - n), H):
+            keep = H - k  # entries of today's window still in it after k more frames
+            if sum(voiced[n - keep:]) <= allow:
+                first = k
+                break
+        if not math.isinf(self._max_frames):
+            first = min(first, max(1, int(self._max_frames) - len(self._frames)))
+        return first - 1
+
     def in_progress(self) -> Utterance | None:
         """A snapshot of the utterance in progress, for a provisional estimate.
 
@@ -882,12 +926,22 @@ def iter_utterances(
     timeout_s: float = 0.1,
     max_samples: int | None = None,
     on_frame: "Callable[[Segmenter], None] | None" = None,
+    frames_per_wake: int = FRAMES_PER_WAKE,
 ) -> Iterator[Utterance]:
     """Consumer loop: read frames from a ring buffer, yield utterances as they close.
 
     Each frame is stamped with the arrival time of its last sample
     (``ring.arrival_time_of``). At the end of the stream (the ring closed and drained) or
     when ``stop_event`` is set, or at ``max_samples``, the utterance in progress is flushed.
+
+    When the ring holds less than a frame, the loop waits for up to ``frames_per_wake``
+    frames at once, but never past a frame that could close an utterance
+    (:meth:`Segmenter.frames_before_close`): the same frames are processed in the same
+    order with the same stamps, so the utterances are those of a frame-by-frame loop, and
+    each one closes as soon as its closing frame is stored; only the segmenter's state
+    between closes (level, VAD state, the frames a ``on_frame`` callback sees) lags by at
+    most ``frames_per_wake - 1`` frames. After a gap in the stream (an overrun) the
+    utterance in progress may close up to that many frames late.
 
     Parameters
     ----------
@@ -909,6 +963,8 @@ def iter_utterances(
         utterances it closed are yielded), on the consumer's thread; must be quick. The
         recogniser uses it to take snapshots of the utterance in progress
         (:meth:`Segmenter.in_progress`).
+    frames_per_wake : int, default FRAMES_PER_WAKE
+        Most frames waited for at once (1: wake for every frame).
 
     Yields
     ------
@@ -918,6 +974,8 @@ def iter_utterances(
         raise ValueError(
             f"ring at {ring.sample_rate_hz} Hz but segmenter at {segmenter.sample_rate_hz} Hz"
         )
+    if frames_per_wake < 1:
+        raise ValueError(f"frames_per_wake must be >= 1, got {frames_per_wake}")
     fl = segmenter.frame_length
     read = ring.read
     stamp = ring.arrival_time_of
@@ -926,6 +984,10 @@ def iter_utterances(
     while stop_event is None or not stop_event.is_set():
         if max_samples is not None and next_start >= max_samples:
             break
+        if frames_per_wake > 1 and ring.available < fl:
+            k = min(frames_per_wake, segmenter.frames_before_close())
+            if k > 1 and not ring.wait_available(k * fl, timeout_s=timeout_s):
+                continue  # timed out: check stop_event, then read what there is
         got = read(fl, timeout_s=timeout_s)
         if got is None:
             if ring.eof:

@@ -334,3 +334,29 @@ def test_speech_span_and_cache_keys_ignore_the_vad_gain(session):
         VadConfig(max_vad_gain_db=-1.0).validate()
     with pytest.raises(ValueError, match="vad_target_dbfs"):
         VadConfig(vad_target_dbfs=math.nan).validate()
+
+
+@pytest.mark.parametrize("cfg", [
+    VadConfig(),
+    VadConfig(end_ratio=1.0),
+    VadConfig(end_ratio=0.7, hangover_ms=210, start_ratio=0.4),
+    VadConfig(max_utterance_s=1.0, aggressiveness=3),
+], ids=["default", "end-ratio-1", "short-hangover", "max-length-cuts"])
+def test_frames_before_close_is_a_lower_bound(session, cfg):
+    """No frame within the bound closes an utterance, on speech, pauses and a noise floor
+    that makes the VAD flicker; and the bound lets the live loop wait for several frames
+    most of the time (iter_utterances' frames_per_wake)."""
+    x, _ = session
+    rng = np.random.default_rng(0)
+    noisy = np.clip(x + rng.normal(0, 32768 * 10 ** (-45 / 20), len(x)), -32768, 32767).astype(np.int16)
+    for sig in (x, noisy):
+        seg = Segmenter(cfg)
+        bounds, closes = [], []
+        for i, s in enumerate(range(0, len(sig) - FL + 1, FL)):
+            bounds.append(seg.frames_before_close())
+            if seg.process_frame(sig[s:s + FL].copy(), s):
+                closes.append(i)
+        assert len(closes) >= 3, closes
+        for i, b in enumerate(bounds):
+            assert not any(i <= c < i + b for c in closes), (i, b, closes)
+        assert np.mean(np.array(bounds) >= 3) > 0.6, np.bincount(np.minimum(bounds, 20))
