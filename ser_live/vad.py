@@ -986,7 +986,7 @@ def iter_utterances(
             break
         if frames_per_wake > 1 and ring.available < fl:
             k = min(frames_per_wake, segmenter.frames_before_close())
-            if k > 1 and not ring.wait_available(k * fl, timeout_s=timeout_s):
+            if k > 1 and not ring.wait_available(min(k * fl, ring.capacity_samples), timeout_s=timeout_s):
                 continue  # timed out: check stop_event, then read what there is
         got = read(fl, timeout_s=timeout_s)
         if got is None:

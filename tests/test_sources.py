@@ -18,7 +18,7 @@ from ser_live.audio import FileSource, MicrophoneSource, list_input_devices
 from ser_live.audiofile import load_audio, write_wav
 from ser_live.errors import AudioFileError, DeviceError, PortAudioMissingError
 from ser_live.ringbuffer import RingBuffer
-from ser_live.vad import Segmenter, VadConfig, iter_utterances, segment_signal
+from ser_live.vad import FRAMES_PER_WAKE, Segmenter, VadConfig, iter_utterances, segment_signal
 
 SR = 16000
 SESSION_FILES = [
@@ -70,6 +70,16 @@ def test_replayed_file_is_cut_exactly_like_segment_signal(session_wav):
     assert ring.written_samples == src.samples_written == len(x)
     assert seg.n_frames == len(x) // seg.frame_length
     assert src.finished.is_set() and src.error is None and ring.eof
+
+
+def test_a_ring_smaller_than_a_wake_up_s_frames_still_cuts_exactly(session_wav):
+    """iter_utterances waits for up to FRAMES_PER_WAKE frames at once; a ring that cannot
+    hold them (70 ms: two 30 ms frames) still gives the frame-by-frame loop's utterances."""
+    path, x = session_wav
+    utts, ring, _, _ = replay(path, capacity_s=0.07)
+    assert ring.capacity_samples < FRAMES_PER_WAKE * 480  # 30 ms frames
+    assert [(u.start_sample, u.end_sample, u.last_voiced_sample) for u in utts] == [
+        (u.start_sample, u.end_sample, u.last_voiced_sample) for u in segment_signal(x)]
 
 
 def test_max_length_cuts_are_identical_live_and_offline(session_wav):
