@@ -345,17 +345,8 @@ class RingBuffer:
                 if avail > 0:
                     self._discard(avail)
                 return None
-            self._want = n  # before the clear: a write after it sees n (see write)
-            self._data_event.clear()
-            if self._closed or self._stored_w - self._stored_r >= n:
-                continue
-            if deadline is None:
-                self._data_event.wait()
-            else:
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    return None
-                self._data_event.wait(remaining)
+            if not self.wait_available(n, timeout_s=None if deadline is None else deadline - time.perf_counter()):
+                return None
 
     def read_available(self, max_samples: int | None = None) -> tuple[int, np.ndarray] | None:
         """Take whatever contiguous samples are stored now, without waiting.
