@@ -159,6 +159,7 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
     model = EmotionModel.load()
     names = model.extractor.feature_names()
     embeddings = {k: SpeakerEmbedding.load(p) for k, p in (("light", LIGHT_EMBEDDING_PATH), ("full", EMBEDDING_PATH))}
+    columns = {k: e.column_indices(names) for k, e in embeddings.items()}
     ge2e = ge2e_encoder() if "ge2e" in encoders else None
     cpu: dict[str, list[float]] = {e: [] for e in encoders}
     rows = []
@@ -175,8 +176,7 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
                 for enc in encoders:
                     t0 = time.thread_time()
                     if enc in embeddings:
-                        e = embeddings[enc]
-                        idx = e.column_indices(names)
+                        e, idx = embeddings[enc], columns[enc]
                         lab = two_means(np.stack([e.transform(x[idx]) for x in feats]))
                     elif enc == "mfcc-glr":
                         F = [mfcc_gaussian(u.samples) for u in utts]

@@ -166,9 +166,9 @@ class Recognizer:
         :data:`~ser_live.speakers.AUTO_MAX_SPEAKERS`, each new voice opened once a split test
         confirms it (:func:`~ser_live.speakers.speaker_mode`,
         :class:`~ser_live.speakers.SpeakerSessions`, labels ``"A"``, ``"B"``, ... in order of
-        first appearance) and normalised with that speaker's own session; results carry ``speaker`` and ``speaker_rolling`` (that
-        speaker's rolling estimate). 1: no attribution, the run is one session and results
-        carry no speaker.
+        first appearance) and normalised with that speaker's own session; results carry
+        ``speaker`` and ``speaker_rolling`` (that speaker's rolling estimate). 1: no
+        attribution, the run is one session and results carry no speaker.
     revise_until : int, default 20
         Session revision (:mod:`ser_live.revision`): while the run's session holds at most
         this many utterances, each final result's :attr:`~ser_live.types.Result.revision`

@@ -207,6 +207,19 @@ class SpeakerEmbedding:
         """
         return _load_embedding(str(path or EMBEDDING_PATH))
 
+    @classmethod
+    def for_mode(cls, known: bool) -> "SpeakerEmbedding":
+        """The shipped embedding a mode reads (:func:`speaker_mode`): the light one
+        (:data:`LIGHT_EMBEDDING_PATH`) when the count is known, the full one
+        (:data:`EMBEDDING_PATH`) for ``auto``'s split test.
+
+        Raises
+        ------
+        OSError, ValueError
+            As :meth:`load`.
+        """
+        return cls.load(LIGHT_EMBEDDING_PATH if known else EMBEDDING_PATH)
+
     def save(self, path: str | Path) -> Path:
         """Write the embedding as JSON (floats to 7 significant digits)."""
         path = Path(path)
@@ -422,8 +435,8 @@ class SpeakerAssigner:
         open speaker exceed ``far`` (None, the default: off; on the fitting corpora no value
         opened a second voice sooner without splitting one voice more often).
     embedding : SpeakerEmbedding, optional
-        Default: the shipped one (:meth:`SpeakerEmbedding.load`); with ``known``, the light
-        one (:data:`LIGHT_EMBEDDING_PATH`).
+        Default: the shipped one for the mode (:meth:`SpeakerEmbedding.for_mode`): the
+        light one with ``known``, the full one otherwise.
     known : bool, default False
         The run has exactly ``max_speakers`` voices: cluster into that many (above) instead
         of testing splits; ``threshold`` and ``far`` are then not used.
@@ -477,7 +490,7 @@ class SpeakerAssigner:
         self.embedding = None
         self.columns_ = None
         if self.max_speakers > 1:
-            self.embedding = embedding or SpeakerEmbedding.load(LIGHT_EMBEDDING_PATH if self.known else None)
+            self.embedding = embedding or SpeakerEmbedding.for_mode(self.known)
             self.columns_ = self.embedding.column_indices(list(feature_names))
             if threshold is None:
                 cal = self.embedding.metadata.get("split_threshold") or {}
