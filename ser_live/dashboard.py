@@ -37,7 +37,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .widgets import (  # noqa: F401  (re-exported: the dashboard's public names)
-    BAR_EMPTY, BAR_FULL, EMOTION_COLORS, LEVEL_RANGE_DBFS, Bar, LevelBar, emotion_color, fmt_level,
+    BAR_EMPTY, BAR_FULL, EMOTION_COLORS, LEVEL_RANGE_DBFS, Bar, LevelBar, LineTable, emotion_color, fmt_level,
 )
 from .affect import affect_of
 from .plaintext import UNCERTAIN_CONFIDENCE
@@ -636,23 +636,19 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
         body: RenderableType = Text("no utterance yet", style="italic grey62")
         return Panel(body, title="timeline", title_align="left", border_style="grey42", padding=(0, 1))
     roomy = width >= 40  # narrower (the 80-column layout): no bar, the start time only
-    table = Table(box=None, show_header=True, header_style="grey62", pad_edge=False, padding=(0, 1, 0, 0), expand=True)
-    table.add_column("#", justify="right", no_wrap=True, style="grey50")
-    table.add_column("time s", justify="right", no_wrap=True, overflow="ellipsis")
-    table.add_column("dur", justify="right", no_wrap=True)
-    table.add_column("label", no_wrap=True, overflow="ellipsis")
-    table.add_column("conf", justify="right", no_wrap=True)
+    columns = [("#", "right", "grey50"), ("time s", "right", ""), ("dur", "right", ""), ("label", "left", ""),
+               ("conf", "right", "")]
     affects = [affect_of(r.prediction.probabilities) for r in results] if width >= _TIMELINE_AFFECT_MIN_COLUMNS else []
     affect = bool(affects) and all(a is not None for a in affects)
     if affect:  # each utterance's arousal and valence (ser_live/affect.py)
-        table.add_column("aro", justify="right", no_wrap=True)
-        table.add_column("val", justify="right", no_wrap=True)
+        columns += [("aro", "right", ""), ("val", "right", "")]
     if roomy:
-        table.add_column("", ratio=1, no_wrap=True, min_width=3)
+        columns.append(("", "left", ""))
+    rows = []
     for k in range(len(results) - 1, -1, -1):  # newest first
         r = results[k]
         u = r.utterance
-        cells: list[RenderableType] = [
+        cells: list[Any] = [
             str(u.index),
             f"{u.start_s:.2f}–{u.end_s:.2f}" if roomy else f"{u.start_s:.1f}",
             f"{u.duration_s:.1f}",
@@ -664,7 +660,9 @@ def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) 
             cells += [f"{v:+.2f}" for v in affects[k]]
         if roomy:  # no bar for an uncertain utterance: it claims no label
             cells.append(Bar(0.0 if state.is_uncertain(r) else r.confidence, emotion_color(r.label), min_width=3))
-        table.add_row(*cells)
+        rows.append(cells)
+    # rich's Table layout, drawn without its per-cell machinery (LineTable): a result's redraw
+    table = LineTable(columns, rows, header_style="grey62", flexible_last=roomy, min_width=3)
     return Panel(table, title=title, title_align="left", border_style="grey42", padding=(0, 1))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
@@ -15,7 +16,7 @@ from rich.style import Style
 
 from .labels import canonical_label
 
-__all__ = ["BAR_EMPTY", "BAR_FULL", "EMOTION_COLORS", "LEVEL_RANGE_DBFS", "Bar", "LevelBar", "emotion_color", "fmt_level"]
+__all__ = ["BAR_EMPTY", "BAR_FULL", "EMOTION_COLORS", "LEVEL_RANGE_DBFS", "Bar", "LevelBar", "LineTable", "emotion_color", "fmt_level"]
 
 #: Colour (rich colour name) of each canonical emotion label.
 EMOTION_COLORS: dict[str, str] = {
@@ -132,3 +133,148 @@ class LevelBar:
 def fmt_level(level_dbfs: float) -> str:
     """An input level in dBFS, 6.1f wide (``-inf`` for digital silence)."""
     return f"{level_dbfs:6.1f} dBFS" if math.isfinite(level_dbfs) else "  -inf dBFS"
+
+
+class LineTable:
+    """A table of one-line cells laid out as :class:`rich.table.Table` lays out ``Table(box=None,
+    show_header=True, pad_edge=False, padding=(0, 1, 0, 0), expand=True)``, drawn straight to
+    segments.
+
+    rich's table measures and renders every cell through its general machinery (wrapping,
+    padding and cropping renderables): about 10 ms for the dashboard's timeline of 30 rows
+    at each new result, most of a result's redraw. Here a cell is a ``str``, a
+    :class:`rich.text.Text` or, in a flexible last column, a :class:`Bar`, each one line, so
+    the widths are the cells' lengths and each line is its cells' segments side by side.
+    Where that holds and the table fits (each column at its widest cell), the lines carry
+    the same characters in the same styles as rich's table; otherwise (a table wider than
+    the space, or a cell of another kind) rich's table draws it. ``tests/test_dashboard.py``
+    compares the two.
+
+    Parameters
+    ----------
+    columns : sequence of (str, str, str)
+        Per column: header, justification (``"left"`` or ``"right"``) and style (a rich style
+        string, ``""`` for none) of its cells.
+    rows : sequence of sequence
+        The cells of each row, one per column.
+    header_style : str, default ""
+        Style of the header cells (the column's style is not applied to them, as in rich).
+    flexible_last : bool, default False
+        The last column takes the width the others leave (rich's ``ratio=1``), at least
+        ``min_width`` cells.
+    min_width : int, default 1
+        Narrowest width (cells) of a flexible last column.
+
+    Raises
+    ------
+    ValueError
+        A row with another number of cells than columns.
+    """
+
+    __slots__ = ("columns", "rows", "header_style", "flexible_last", "min_width")
+
+    def __init__(self, columns: list[tuple[str, str, str]], rows: list[list[Any]], *, header_style: str = "",
+                 flexible_last: bool = False, min_width: int = 1) -> None:
+        self.columns = list(columns)
+        self.rows = [list(r) for r in rows]
+        if any(len(r) != len(self.columns) for r in self.rows):
+            raise ValueError(f"every row needs {len(self.columns)} cells")
+        self.header_style = header_style
+        self.flexible_last = bool(flexible_last)
+        self.min_width = int(min_width)
+
+    def rich_table(self) -> Any:
+        """The same table as a :class:`rich.table.Table` (what draws it where the quick
+        layout does not hold)."""
+        from rich.table import Table
+
+        table = Table(box=None, show_header=True, header_style=self.header_style or None, pad_edge=False,
+                      padding=(0, 1, 0, 0), expand=True)
+        last = len(self.columns) - 1
+        for i, (header, justify, style) in enumerate(self.columns):
+            if self.flexible_last and i == last:
+                table.add_column(header, ratio=1, no_wrap=True, min_width=self.min_width, style=style or None)
+            else:
+                table.add_column(header, justify=justify, no_wrap=True, style=style or None, overflow="ellipsis")
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def _widths(self, max_width: int) -> list[int] | None:
+        """Each column's width with its padding, as rich's table computes it, or None where
+        the quick layout does not hold."""
+        from rich.cells import cell_len
+        from rich.text import Text
+
+        n = len(self.columns)
+        fixed = n - 1 if self.flexible_last else n
+        widths = []
+        for i in range(fixed):
+            w = cell_len(self.columns[i][0])
+            for row in self.rows:
+                cell = row[i]
+                if isinstance(cell, str):
+                    w = max(w, cell_len(cell))
+                elif isinstance(cell, Text) and "\n" not in cell.plain:
+                    w = max(w, cell.cell_len)
+                else:
+                    return None
+            widths.append(max(w, 1) + (0 if i == n - 1 else 1))
+        if self.flexible_last:
+            if any(not isinstance(row[-1], Bar) for row in self.rows):
+                return None
+            flex = max_width - sum(widths)
+            if flex < max(self.min_width, 1):
+                return None
+            return widths + [flex]
+        total = sum(widths)
+        if total > max_width:
+            return None
+        if total < max_width:
+            try:
+                from rich._ratio import ratio_distribute
+            except ImportError:  # a rich without it: its table draws
+                return None
+            widths = [w + pad for w, pad in zip(widths, ratio_distribute(max_width - total, widths))]
+        return widths
+
+    def _cell(self, cell: Any, width: int, pad: int, justify: str, style: Style,
+              console: Console, options: ConsoleOptions) -> list[Segment]:
+        """One cell's segments, ``width`` cells wide (padding included), every segment on
+        ``style`` as rich's table puts a cell on its column's style."""
+        from rich.text import Text
+
+        if isinstance(cell, Bar):
+            return [Segment(s.text, style + s.style) for s in cell.__rich_console__(console, options.update(width=width))
+                    if s.text != "\n"]
+        text = cell if isinstance(cell, Text) else Text(cell)
+        space = width - pad - text.cell_len
+        base = style + console.get_style(text.style) if text.style else style  # Text.render leaves it out
+        segs = [Segment(s.text, base + s.style if s.style else base) for s in text.render(console) if s.text]
+        fill = Segment(" " * space, style) if space > 0 else None
+        out = ([fill] if fill and justify == "right" else []) + segs + ([fill] if fill and justify != "right" else [])
+        if pad:
+            out.append(Segment(" " * pad, style))
+        return out
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        widths = self._widths(options.max_width)
+        if widths is None:
+            yield self.rich_table()
+            return
+        n = len(self.columns)
+        head = console.get_style(self.header_style) if self.header_style else Style.null()
+        styles = [console.get_style(style) if style else Style.null() for _, _, style in self.columns]
+        pads = [0 if i == n - 1 else 1 for i in range(n)]
+        justify = [j for _, j, _ in self.columns]
+        line = [seg for i in range(n)
+                for seg in self._cell(self.columns[i][0], widths[i], pads[i], justify[i], head, console, options)]
+        yield from line
+        yield Segment.line()
+        for row in self.rows:
+            for i in range(n):
+                yield from self._cell(row[i], widths[i], pads[i], justify[i], styles[i], console, options)
+            yield Segment.line()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(min(1, options.max_width), options.max_width)

@@ -575,3 +575,46 @@ def test_level_and_clock_redrawn_in_place_equal_a_full_render(results: list[Resu
         assert got == console.render_lines(DashboardView(state, max_height=40), options), (level, stream_s)
         if k in (2, 3, 6):  # only the level and the clock (of the same width) changed
             assert kept_renders == 0, k
+
+
+def _cells(lines) -> list[list[tuple]]:
+    """Each character of rendered lines with what a terminal shows of it: the character, its
+    style (a space: only its background)."""
+    from rich.style import Style
+
+    out = []
+    for line in lines:
+        row = []
+        for seg in line:
+            style = seg.style or Style.null()
+            row += [(ch, None if ch == " " else style, style.bgcolor) for ch in seg.text]
+        out.append(row)
+    return out
+
+
+@pytest.mark.parametrize("width", [30, 36, 40, 54, 66])
+def test_timeline_lines_equal_richs_table(results: list[Result], width: int) -> None:
+    """The timeline is drawn without rich's table (``LineTable``), but shows exactly what
+    rich's table of the same cells shows: every character in the same style, with speakers,
+    an uncertain utterance, arousal/valence columns or none, rows of another width; where
+    the cells do not fit, rich's table itself draws them."""
+    from dataclasses import replace as dc_replace
+
+    from ser_live.dashboard import _timeline_panel
+    from ser_live.widgets import LineTable
+
+    shaken = [dc_replace(r, speaker="AB"[k % 2] if k > 1 else None) for k, r in enumerate(results)]
+    low = dc_replace(shaken[-1].prediction, confidence=0.2)  # below the uncertainty rule
+    shaken[-1] = dc_replace(shaken[-1], prediction=low)
+    console = Console(width=120, height=40, file=io.StringIO(), force_terminal=True, color_system="truecolor")
+    quick = 0
+    for state in (_state(results), _state(shaken), _state(shaken[:2])):
+        for rows in (None, 2):
+            table = _timeline_panel(state, width=width, max_rows=rows).renderable
+            assert isinstance(table, LineTable)
+            options = console.options.update(width=width - 4)  # the panel's borders and padding
+            quick += table._widths(width - 4) is not None
+            mine = _cells(console.render_lines(table, options, pad=True))
+            assert mine == _cells(console.render_lines(table.rich_table(), options, pad=True)), (width, rows)
+    # at 30 columns two speakers' labels no longer fit: rich's table draws those (the fallback)
+    assert quick == (4 if width == 30 else 6), quick
