@@ -232,3 +232,21 @@ def test_thread_cpu_listens_to_a_microphone_and_to_a_file(data_root, ravdess_roo
         assert r["process"] >= r["main thread"] + r["ser-live-segmenter"] + r["ser-live-worker"] - 0.05
     assert "ser-live-file-source" in runs["file"] and "ser-live-file-source" not in runs["microphone"]
     assert runs["microphone"]["wall"] > runs["microphone"]["session_s"]  # it listened for the whole session
+
+
+def test_dashboard_redraw_times_every_redraw_of_a_two_voice_conversation(emodb_root):
+    """``benchmarks.dashboard_redraw``: an EmoDB conversation of two voices with ``--speakers
+    2``, a result redraw per result and the status redraws after each, every panel alone."""
+    from benchmarks.dashboard_redraw import conversation_results, measure
+
+    results = conversation_results(6, speakers=2, data_root=emodb_root.parent)
+    assert len(results) >= 5, "the segmenter should cut the six sentences"
+    assert {r.speaker for r in results} == {"A", "B"}
+    out = measure(results, width=100, height=30, status=3, repeats=2)
+    assert out["result_redraw"]["n"] == len(results)
+    assert out["status_redraw"]["n"] == 3 * len(results)
+    assert set(out["panels"]) == {"timeline", "emotion", "status", "header"}
+    for row in [out["result_redraw"], out["status_redraw"], *out["panels"].values()]:
+        assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
+    # a result redraws the panels a status change keeps: it costs more than a status redraw
+    assert out["result_redraw"]["p50_ms"] > out["status_redraw"]["p50_ms"]
