@@ -213,7 +213,7 @@ class LineTable:
             w = cell_len(self.columns[i][0])
             for row in self.rows:
                 cell = row[i]
-                if isinstance(cell, str):
+                if isinstance(cell, str) and "\n" not in cell:
                     w = max(w, cell_len(cell))
                 elif isinstance(cell, Text) and "\n" not in cell.plain:
                     w = max(w, cell.cell_len)
