@@ -141,8 +141,9 @@ class LineTable:
     segments.
 
     rich's table measures and renders every cell through its general machinery (wrapping,
-    padding and cropping renderables): about 10 ms for the dashboard's timeline of 30 rows
-    at each new result, most of a result's redraw. Here a cell is a ``str``, a
+    padding and cropping renderables): for the dashboard's timeline of up to 30 rows, redrawn
+    at each new result, that was most of a result's redraw (``python -m
+    benchmarks.dashboard_redraw``; docs/performance.md, round 7). Here a cell is a ``str``, a
     :class:`rich.text.Text` or, in a flexible last column, a :class:`Bar`, each one line, so
     the widths are the cells' lengths and each line is its cells' segments side by side.
     Where that holds and the table fits (each column at its widest cell), the lines carry
