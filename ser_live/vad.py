@@ -669,15 +669,15 @@ class Segmenter:
             if not math.isinf(self._max_frames):
                 after = min(after, max(1, self._max_frames - (self._preroll_frames + self._window_frames)))
             return begin + after - 1
-        ew = self._end_win
-        n = len(ew)
-        voiced = list(ew)
-        first = H  # after H unvoiced frames the window holds none of today's entries
-        for k in range(max(1, H - n), H):
-            keep = H - k  # entries of today's window still in it after k more frames
-            if sum(voiced[n - keep:]) <= allow:
-                first = k
+        # after k more (unvoiced) frames the window keeps today's last H - k entries; their
+        # voiced count only grows with how many are kept, so the earliest possible close keeps
+        # the most entries whose voiced count is still within ``allow`` (none kept: k = H)
+        kept, voiced = 0, 0
+        for v in reversed(self._end_win):
+            if kept == H - 1 or voiced + v > allow:
                 break
+            kept, voiced = kept + 1, voiced + v
+        first = H - kept
         if not math.isinf(self._max_frames):
             first = min(first, max(1, int(self._max_frames) - len(self._frames)))
         return first - 1
