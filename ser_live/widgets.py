@@ -9,10 +9,12 @@ import math
 import zlib
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 
 from .labels import canonical_label
 
@@ -204,9 +206,6 @@ class LineTable:
     def _widths(self, max_width: int) -> list[int] | None:
         """Each column's width with its padding, as rich's table computes it, or None where
         the quick layout does not hold."""
-        from rich.cells import cell_len
-        from rich.text import Text
-
         n = len(self.columns)
         fixed = n - 1 if self.flexible_last else n
         widths = []
@@ -243,8 +242,6 @@ class LineTable:
               console: Console, options: ConsoleOptions) -> list[Segment]:
         """One cell's segments, ``width`` cells wide (padding included), every segment on
         ``style`` as rich's table puts a cell on its column's style."""
-        from rich.text import Text
-
         if isinstance(cell, Bar):
             return [Segment(s.text, style + s.style) for s in cell.__rich_console__(console, options.update(width=width))
                     if s.text != "\n"]
@@ -268,13 +265,10 @@ class LineTable:
         styles = [console.get_style(style) if style else Style.null() for _, _, style in self.columns]
         pads = [0 if i == n - 1 else 1 for i in range(n)]
         justify = [j for _, j, _ in self.columns]
-        line = [seg for i in range(n)
-                for seg in self._cell(self.columns[i][0], widths[i], pads[i], justify[i], head, console, options)]
-        yield from line
-        yield Segment.line()
-        for row in self.rows:
+        lines = [([c[0] for c in self.columns], [head] * n)] + [(row, styles) for row in self.rows]
+        for cells, cell_styles in lines:  # the header, then the rows
             for i in range(n):
-                yield from self._cell(row[i], widths[i], pads[i], justify[i], styles[i], console, options)
+                yield from self._cell(cells[i], widths[i], pads[i], justify[i], cell_styles[i], console, options)
             yield Segment.line()
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
