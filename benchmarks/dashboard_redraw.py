@@ -64,8 +64,7 @@ def conversation_results(n_utterances: int, *, speakers: int = 1, data_root: str
         paths = [str(path) for path, _ in voices[0]["items"]]
     session = build_conversation(paths, seed=0)
     model = EmotionModel.load()
-    predictor = Predictor(model, speakers=speakers) if speakers > 1 else Predictor(model)
-    return predictor.process_signal(session.samples, segments=True)
+    return Predictor(model, speakers=speakers).process_signal(session.samples, segments=True)
 
 
 def measure(results: list[Any], *, width: int = 120, height: int = 40, status: int = 8,
@@ -98,9 +97,9 @@ def measure(results: list[Any], *, width: int = 120, height: int = 40, status: i
                 t0 = time.thread_time()
                 dash.refresh(force=True)
                 on_status.append(time.thread_time() - t0)
-    left_w = (width * 11) // 20 if width >= d._WIDE_MIN_COLUMNS else width
-    right_w = width - left_w if width >= d._WIDE_MIN_COLUMNS else width
-    rows = max(0, height - 8)
+    left_w, right_w = d._panel_widths(width)
+    # the timeline's rows as the view fits them under the header (DashboardView)
+    rows = max(0, height - len(console.render_lines(d._header(state, width=width), console.options)) - 4)
     panels = {
         "timeline": (lambda: d._timeline_panel(state, width=right_w, max_rows=rows), right_w),
         "emotion": (lambda: d._emotion_panel(state, width=left_w), left_w),

@@ -735,6 +735,16 @@ class _QuickRows:
         return lines
 
 
+def _panel_widths(width: int) -> tuple[int, int]:
+    """Widths (columns) of the left (emotion, status) and right (timeline) panels on a
+    ``width``-column console: side by side from :data:`_WIDE_MIN_COLUMNS` on, else both the
+    whole width (stacked)."""
+    if width < _WIDE_MIN_COLUMNS:
+        return width, width
+    left = (width * 11) // 20
+    return left, width - left
+
+
 class DashboardView:
     """The dashboard as a rich renderable, laid out for the width it is drawn at.
 
@@ -819,8 +829,7 @@ class DashboardView:
         height = console.size.height if self.fit_terminal else self.max_height
         header = self._header_lines(console, opts, width)
         if width >= _WIDE_MIN_COLUMNS:
-            left_w = (width * 11) // 20
-            right_w = width - left_w
+            left_w, right_w = _panel_widths(width)
             left_opts = opts.update(width=left_w)
             left_lines = self._lines(
                 ("emotion", left_w), lambda: _emotion_panel(state, width=left_w), console, left_opts
