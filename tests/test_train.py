@@ -242,6 +242,48 @@ def test_random_channel_is_drawn_per_file_within_the_stated_ranges(emodb_subset)
     assert "channel" not in Augmentation(rt60_s=0.5).key()  # older cache keys unchanged
 
 
+def test_live_cut_is_the_segmenters_cut_of_the_levelled_file_over_a_floor(emodb_subset):
+    from ser_live.levels import speech_level_dbfs
+    from ser_live.vad import segment_signal
+    from train.augment import LIVE_CUT_LEVEL_DBFS, LIVE_CUT_PAUSE_S, LIVE_CUT_SNR_DB, live_cut
+    from ser_live.features import FeatureConfig, FeatureExtractor
+    from ser_live.vad import VadConfig
+    from train.extract import _extract_one
+
+    rec = emodb_subset[0]
+    y = load_audio(rec.path)
+    aug = Augmentation(live_cut=True)
+    a = apply_augmentation(y, aug, seed_key=rec.path)
+    assert np.array_equal(a, live_cut(y, seed_key=rec.path))  # seeded by the file
+    assert not np.array_equal(a, live_cut(y, seed_key=rec.path + "x"))
+    # the speech at a drawn level, a floor under the pauses, cut with pre-roll and hangover:
+    # longer than the file's own trimmed span, shorter than the padded stream
+    lo, hi = LIVE_CUT_LEVEL_DBFS
+    assert lo - 1.0 <= speech_level_dbfs(a) <= hi + 1.0
+    quiet = np.sort(np.sqrt(np.mean(a[: a.size // 400 * 400].reshape(-1, 400) ** 2, axis=1)))[0]
+    assert 20 * np.log10(quiet) < speech_level_dbfs(a) - LIVE_CUT_SNR_DB[0] + 6.0  # some frames hold only the floor
+    assert 20 * np.log10(quiet) > -100.0  # the floor, not digital silence
+    trimmed = prepare_utterance(y)
+    assert trimmed.size < a.size < y.size + 2 * LIVE_CUT_PAUSE_S * 16000
+    # what segment_signal cuts of that stream is the copy, and the extraction does not trim it again
+    cut_again = segment_signal(a)
+    assert cut_again and max(u.samples.size for u in cut_again) <= a.size
+    # a copy the segmenter would trim again (a fresh VAD at its start) shows the extraction
+    # keeps the cut as it is
+    fx = FeatureExtractor(FeatureConfig())
+    for r in emodb_subset[:10]:
+        c = live_cut(load_audio(r.path), seed_key=r.path)
+        if prepare_utterance(c).size < c.size:
+            break
+    else:
+        pytest.fail("no live cut the trim would shorten among 10 files")
+    v, err, _ = _extract_one(r.path, None, FeatureConfig(), VadConfig(), aug)
+    assert err is None
+    assert np.array_equal(v, fx.extract(c)) and not np.array_equal(v, fx.extract(prepare_utterance(c)))
+    assert "live_cut" not in Augmentation(snr_db=10.0).key()  # older cache keys unchanged
+    assert "live cut" in str(aug)
+
+
 def test_feature_subset_step_keeps_the_named_columns_and_checks_widths():
     from ser_live.columns import FeatureSubset
     from train.recipe import select_columns

@@ -80,8 +80,13 @@ class Augmentation:
         Colour of the noise added at ``snr_db`` (:func:`colored_noise`, flat below
         :data:`COLORED_FLOOR_HZ` for pink and brown), or babble made from the utterance
         itself (:func:`self_babble`).
+    live_cut : bool
+        The file as the live segmenter cuts it in a quiet room (:func:`live_cut`): levelled,
+        between pauses over a room floor, cut by :func:`ser_live.vad.segment_signal` (the
+        live settings), its longest utterance. Applied last; the extraction does not trim
+        this copy again (the cut is what the live worker extracts).
 
-    Order: speed, reverberation, microphone response, noise, gain.
+    Order: speed, reverberation, microphone response, noise, gain, live cut.
     """
 
     snr_db: float | None = None
@@ -93,6 +98,7 @@ class Augmentation:
     tilt_db_per_octave: float = 0.0
     channel: bool = False
     noise: str = "white"
+    live_cut: bool = False
 
     def __post_init__(self) -> None:
         if self.noise not in AUGMENT_NOISES:
@@ -123,6 +129,9 @@ class Augmentation:
             parts.append(f"tilt {self.tilt_db_per_octave:+g} dB/oct")
         if self.channel:
             parts.append("random channel (RT60 0.2-0.8 s, band limit or tilt, noise 5-20 dB SNR)")
+        if self.live_cut:
+            lo, hi = LIVE_CUT_LEVEL_DBFS
+            parts.append(f"live cut (level {lo:g} to {hi:g} dBFS, floor {LIVE_CUT_SNR_DB[0]:g}-{LIVE_CUT_SNR_DB[1]:g} dB below)")
         return ", ".join(parts) or "none"
 
     def apply(self, y: np.ndarray, *, seed_key: str = "") -> np.ndarray:
@@ -246,7 +255,64 @@ def apply_augmentation(y: np.ndarray, aug: Augmentation, *, seed_key: str = "") 
             out = mix_at_snr(out, noise, snr_db=aug.snr_db)
     if aug.gain_db:
         out = out * np.float32(10.0 ** (aug.gain_db / 20.0))
-    return np.clip(out, -1.0, 1.0).astype(np.float32)
+    out = np.clip(out, -1.0, 1.0).astype(np.float32)
+    if aug.live_cut:
+        out = live_cut(out, seed_key=seed_key)
+    return out
+
+
+#: Loud-frame speech level (dBFS) of a :func:`live_cut` copy: drawn uniformly in this range
+#: (a laptop microphone at arm's length to a headset).
+LIVE_CUT_LEVEL_DBFS: tuple[float, float] = (-38.0, -20.0)
+#: How far (dB) the room floor of a :func:`live_cut` copy lies below the speech level: drawn
+#: uniformly in this range (quiet rooms; noisier ones go to the noise branch).
+LIVE_CUT_SNR_DB: tuple[float, float] = (25.0, 45.0)
+#: Pause (s) of floor before and after the utterance in a :func:`live_cut` copy.
+LIVE_CUT_PAUSE_S: float = 1.0
+
+
+def live_cut(y: np.ndarray, *, seed_key: str = "") -> np.ndarray:
+    """One utterance as the live path hears and cuts it in a quiet room.
+
+    The training corpora are studio files; live, the segmenter cuts an utterance out of a
+    stream at the microphone's level over the room's floor, its pre-roll and hangover
+    carrying that floor, and its VAD (with the live input gain) deciding the boundaries.
+    Here ``y`` is brought to a loud-frame level drawn from :data:`LIVE_CUT_LEVEL_DBFS`, put
+    between pauses of :data:`LIVE_CUT_PAUSE_S`, a floor (white, pink or brown, drawn; RMS
+    drawn :data:`LIVE_CUT_SNR_DB` below the speech) laid under the whole, and the result cut
+    by :func:`ser_live.vad.segment_signal` with the live :class:`~ser_live.vad.VadConfig`.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n_samples,)
+        16 kHz mono audio in [-1, 1].
+    seed_key : str
+        Seeds the draws (level, floor colour and level, noise).
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_cut,)
+        The longest utterance of the cut (int16 samples scaled to [-1, 1)); the levelled
+        file with its floor when the segmenter finds none.
+    """
+    from ser_live.vad import VadConfig, segment_signal
+
+    seed = int.from_bytes(hashlib.sha1(f"{seed_key}|live-cut".encode()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    level_db = rng.uniform(*LIVE_CUT_LEVEL_DBFS)
+    snr_db = rng.uniform(*LIVE_CUT_SNR_DB)
+    kind = ("white", "pink", "brown")[int(rng.integers(3))]
+    ref = speech_rms(y)
+    x = np.asarray(y, dtype=np.float32) * np.float32(10.0 ** (level_db / 20.0) / max(ref, 1e-9))
+    pad = np.zeros(int(LIVE_CUT_PAUSE_S * _SR), dtype=np.float32)
+    x = np.concatenate([pad, x, pad])
+    floor = colored_noise(kind, x.size, rng=rng, floor_hz=COLORED_FLOOR_HZ)
+    x = np.clip(x + floor * np.float32(10.0 ** ((level_db - snr_db) / 20.0)), -1.0, 1.0).astype(np.float32)
+    utts = segment_signal(x, config=VadConfig(), sample_rate_hz=_SR)
+    if not utts:
+        return x
+    longest = max(utts, key=lambda u: u.samples.size)
+    return (longest.samples.astype(np.float32) / np.float32(32768.0)).astype(np.float32)
 
 
 def self_babble(y: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:

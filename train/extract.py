@@ -118,7 +118,8 @@ def _extract_one(
 
             v = tutorial_features(y, sample_rate_hz=config.sample_rate_hz)
         else:
-            y = prepare_utterance(y, vad_config=vad_config)
+            if not getattr(aug, "live_cut", False):  # a live cut is already what live extracts
+                y = prepare_utterance(y, vad_config=vad_config)
             if denoise:
                 from ser_live.denoise import denoise as denoise_utterance
 
