@@ -292,9 +292,10 @@ def live_cut(y: np.ndarray, *, seed_key: str = "") -> np.ndarray:
     Returns
     -------
     np.ndarray, float32, shape (n_cut,)
-        The longest utterance of the cut (int16 samples scaled to [-1, 1)); the levelled
+        The longest utterance of the cut (its int16 samples, :func:`ser_live.audiofile.to_float32`); the levelled
         file with its floor when the segmenter finds none.
     """
+    from ser_live.audiofile import to_float32
     from ser_live.vad import VadConfig, segment_signal
 
     seed = int.from_bytes(hashlib.sha1(f"{seed_key}|live-cut".encode()).digest()[:8], "little")
@@ -311,8 +312,7 @@ def live_cut(y: np.ndarray, *, seed_key: str = "") -> np.ndarray:
     utts = segment_signal(x, config=VadConfig(), sample_rate_hz=_SR)
     if not utts:
         return x
-    longest = max(utts, key=lambda u: u.samples.size)
-    return (longest.samples.astype(np.float32) / np.float32(32768.0)).astype(np.float32)
+    return to_float32(max(utts, key=lambda u: u.samples.size).samples)
 
 
 def self_babble(y: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
