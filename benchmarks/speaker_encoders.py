@@ -23,6 +23,14 @@ the table compares what the encoders hear, not how they are used online:
 
 Run: ``python -m benchmarks.speaker_encoders --pairs 100`` (every pair of EmoDB and es_uem;
 a few minutes, most of it the GE2E encoder's ~35 ms per utterance).
+
+``--emotion-centred`` adds, for each encoder that gives an embedding (``light``, ``full``,
+``ge2e``), the same split after each emotion's mean embedding within the conversation is
+taken from its utterances (:func:`centre_by`, with the *true* emotion of every cut): a
+diagnostic of how much of what splits a pair is the acted emotion rather than the voice. It
+is an oracle, not a method: live, the emotions are what is being estimated, and in a real
+conversation (one caller angry throughout, the agent calm) taking out each emotion's mean
+would take the difference between the voices with it.
 """
 from __future__ import annotations
 
@@ -121,6 +129,47 @@ def two_means(Z: np.ndarray) -> np.ndarray:
     return np.zeros(len(Z), dtype=int) if g is None else g.astype(int)
 
 
+def centre_by(Z: np.ndarray, groups: Sequence[Any]) -> np.ndarray:
+    """Rows of ``Z`` (float, (n, d)) minus the mean of the rows of their group.
+
+    Parameters
+    ----------
+    Z : np.ndarray, float, shape (n, d)
+    groups : sequence, length n
+        Any hashable per row (here the true emotion of each cut; None is a group too).
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n, d)
+        Each group's rows with zero mean.
+
+    Raises
+    ------
+    ValueError
+        ``groups`` not of length n.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    if len(groups) != len(Z):
+        raise ValueError(f"{len(groups)} groups for {len(Z)} rows")
+    out = Z.copy()
+    keys = np.array([str(g) for g in groups])
+    for k in np.unique(keys):
+        m = keys == k
+        out[m] -= Z[m].mean(0)
+    return out
+
+
+def cut_labels(played: Sequence[int], labels: Sequence[str], n_cuts: int) -> list[str | None]:
+    """The true label of each cut: that of the first played file whose longest-overlapping
+    cut it is (``played``, as :func:`benchmarks.conversations.conversation_segments` gives
+    it); None for a cut no played file maps to."""
+    out: list[str | None] = [None] * n_cuts
+    for j, u in enumerate(played):
+        if u >= 0 and out[u] is None:
+            out[u] = labels[j]
+    return out
+
+
 def ge2e_encoder() -> Callable[[np.ndarray], np.ndarray]:
     """Resemblyzer's GE2E voice encoder on the CPU, one thread: int16 samples -> float (256,).
 
@@ -142,16 +191,19 @@ def ge2e_encoder() -> Callable[[np.ndarray], np.ndarray]:
 
 
 def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utterances: int = 16,
-        seed: int = 0) -> dict[str, Any]:
+        seed: int = 0, emotion_centred: bool = False) -> dict[str, Any]:
     """Attribution (%) of each encoder's end-of-conversation two-way clustering, per corpus
     and pair kind, on the conversations :func:`benchmarks.conversations.attribution_only`
     builds; the encoders' thread CPU per utterance.
 
+    With ``emotion_centred``, also each embedding encoder's split after :func:`centre_by`
+    the cuts' true emotions (column ``"<encoder> emotion-centred"``; see the module doc).
+
     Returns
     -------
     dict
-        ``rows``: ``{"corpus", "kind", "n", "<encoder>": mean %, ...}``; ``cpu_ms``: per
-        encoder p50 / p95 ms per utterance.
+        ``rows``: ``{"corpus", "kind", "n", "<column>": mean %, ...}``; ``columns``: the
+        columns in order; ``cpu_ms``: per encoder p50 / p95 ms per utterance.
     """
     from ser_live.model import EmotionModel
     from ser_live.speakers import EMBEDDING_PATH, LIGHT_EMBEDDING_PATH, SpeakerEmbedding
@@ -162,11 +214,13 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
     columns = {k: e.column_indices(names) for k, e in embeddings.items()}
     ge2e = ge2e_encoder() if "ge2e" in encoders else None
     cpu: dict[str, list[float]] = {e: [] for e in encoders}
+    columns_out = [c for e in encoders
+                   for c in ([e, f"{e} emotion-centred"] if emotion_centred and e != "mfcc-glr" else [e])]
     rows = []
     for corpus in corpora:
         spk = corpus_speakers(corpus, n_utterances=n_utterances, seed=seed)
         for kind, pairs in pairs_of(spk, n_pairs=n_pairs, seed=seed).items():
-            acc: dict[str, list[float]] = {e: [] for e in encoders}
+            acc: dict[str, list[float]] = {c: [] for c in columns_out}
             for i, (a, b) in enumerate(pairs):
                 order = interleave(spk[a]["items"], spk[b]["items"], seed=seed * 1000 + i)
                 who = [(a, b)[w] for w, _ in order]
@@ -175,9 +229,11 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
                                                       utterances=utts)
                 for enc in encoders:
                     t0 = time.thread_time()
+                    Z = None
                     if enc in embeddings:
                         e, idx = embeddings[enc], columns[enc]
-                        lab = two_means(np.stack([e.transform(x[idx]) for x in feats]))
+                        Z = np.stack([e.transform(x[idx]) for x in feats])
+                        lab = two_means(Z)
                     elif enc == "mfcc-glr":
                         F = [mfcc_gaussian(u.samples) for u in utts]
                         D = np.zeros((len(F), len(F)))
@@ -186,13 +242,19 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
                         lab = spectral_two(D)
                     else:
                         R = np.stack([ge2e(u.samples) for u in utts])
-                        lab = two_means(R / np.linalg.norm(R, axis=1, keepdims=True))
+                        Z = R / np.linalg.norm(R, axis=1, keepdims=True)
+                        lab = two_means(Z)
                     cpu[enc].append((time.thread_time() - t0) / max(len(utts), 1))
                     acc[enc].append(attribution_accuracy(who, [int(lab[j]) if j >= 0 else None for j in played]))
-                progress(f"{corpus} {kind} {a}+{b}: " + ", ".join(f"{e} {acc[e][-1]:.1f}" for e in encoders))
+                    if Z is not None and emotion_centred:
+                        emo = cut_labels(played, [it[1] for _, it in order], len(Z))
+                        lab = two_means(centre_by(Z, emo))
+                        acc[f"{enc} emotion-centred"].append(
+                            attribution_accuracy(who, [int(lab[j]) if j >= 0 else None for j in played]))
+                progress(f"{corpus} {kind} {a}+{b}: " + ", ".join(f"{c} {acc[c][-1]:.1f}" for c in columns_out))
             rows.append({"corpus": corpus, "kind": kind, "n": len(pairs),
-                         **{e: float(np.mean(v)) for e, v in acc.items()}})
-    return {"rows": rows, "encoders": list(encoders),
+                         **{c: float(np.mean(v)) for c, v in acc.items()}})
+    return {"rows": rows, "encoders": list(encoders), "columns": columns_out,
             "cpu_ms": {e: [float(np.percentile(v, 50) * 1e3), float(np.percentile(v, 95) * 1e3)]
                        for e, v in cpu.items() if v},
             "command": "python -m benchmarks.speaker_encoders " + " ".join(sys.argv[1:])}
@@ -200,12 +262,13 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
 
 def markdown(res: dict[str, Any]) -> list[str]:
     """:func:`run`'s result as a Markdown table."""
-    enc = res["encoders"]
-    lines = ["| corpus | pairs | " + " | ".join(enc) + " |", "|" + "---|" * (2 + len(enc))]
+    cols = res.get("columns", res["encoders"])
+    lines = ["| corpus | pairs | " + " | ".join(cols) + " |", "|" + "---|" * (2 + len(cols))]
     for r in res["rows"]:
-        lines.append(f"| {r['corpus']} | {r['kind']} x{r['n']} | " + " | ".join(f"{r[e]:.1f}" for e in enc) + " |")
+        lines.append(f"| {r['corpus']} | {r['kind']} x{r['n']} | " + " | ".join(f"{r[c]:.1f}" for c in cols) + " |")
     lines.append("| thread CPU per utterance, p50 / p95 ms | | "
-                 + " | ".join("{:.2f} / {:.2f}".format(*res["cpu_ms"][e]) for e in enc) + " |")
+                 + " | ".join("{:.2f} / {:.2f}".format(*res["cpu_ms"][c]) if c in res["cpu_ms"] else ""
+                              for c in cols) + " |")
     return lines
 
 
@@ -215,10 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", type=int, default=4, help="pairs per kind per corpus (100: every pair)")
     p.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=ENCODERS)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--emotion-centred", action="store_true",
+                   help="also each embedding's split with every true emotion's mean within the conversation "
+                        "taken out (an oracle diagnostic: how much of the split is the acted emotion)")
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
     try:
-        res = run(args.corpora, n_pairs=args.pairs, encoders=args.encoders, seed=args.seed)
+        res = run(args.corpora, n_pairs=args.pairs, encoders=args.encoders, seed=args.seed,
+                  emotion_centred=args.emotion_centred)
     except ImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -466,3 +466,49 @@ def test_speaker_encoders_bench_on_the_ci_pair(conversation, shipped):
     # the light embedding tells the pair apart; the MFCC Gaussians less well (77.8 when
     # written), though better than a coin on 18 cuts
     assert light >= 85.0 and light > glr >= 70.0, (light, glr)
+
+
+def test_emotion_centred_diagnostic_takes_out_each_emotions_mean(conversation, shipped):
+    """``speaker_encoders --emotion-centred``: on the CI pair's live cuts every cut gets the
+    true emotion of the played file it carries (:func:`cut_labels`), and :func:`centre_by`
+    leaves each emotion's cuts with zero mean and their differences as they were; on
+    embeddings where the emotion moves a voice further than the voices differ, the split
+    follows the emotion before centring and the voices after it."""
+    from benchmarks.speaker_encoders import centre_by, cut_labels, two_means
+    from ser_live.speakers import LIGHT_EMBEDDING_PATH
+
+    sess, who, spk = conversation
+    order = interleave(spk[PAIR[0]]["items"], spk[PAIR[1]]["items"], seed=0)
+    played_labels = [item[1] for _, item in order]
+    utts = list(segment_signal(sess.samples, config=VadConfig(), sample_rate_hz=16000))
+    starts_ends = [(u.start_s, u.end_s) for u in utts]
+    played = []
+    for a, b in sess.spans:
+        ov = [min(b / 16000, e) - max(a / 16000, s) for s, e in starts_ends]
+        played.append(int(np.argmax(ov)) if max(ov) > 0 else -1)
+    emo = cut_labels(played, played_labels, len(utts))
+    for j, u in enumerate(played):
+        if u >= 0:
+            assert emo[u] == played_labels[min(i for i, v in enumerate(played) if v == u)]
+    assert {e for e in emo if e is not None} == set(played_labels)
+    emb = SpeakerEmbedding.load(LIGHT_EMBEDDING_PATH)
+    idx = emb.column_indices(shipped.extractor.feature_names())
+    Z = np.stack([emb.transform(shipped.extractor.extract(u.samples)[idx]) for u in utts])
+    C = centre_by(Z, emo)
+    for e in set(emo):
+        m = np.array([x == e for x in emo])
+        np.testing.assert_allclose(C[m].mean(0), 0.0, atol=1e-9)
+        np.testing.assert_allclose(C[m] - C[m][0], Z[m] - Z[m][0], atol=1e-9)
+    assert not np.allclose(C, Z)
+    with pytest.raises(ValueError):
+        centre_by(Z, emo[:-1])
+    # two voices 1 apart on one axis, four emotions 0 or 6 apart on another, each voice
+    # saying each emotion twice (seeded jitter): the split follows arousal, then the voice
+    rng = np.random.default_rng(0)
+    voice = np.repeat([0, 1], 8)
+    emotion = np.tile(np.repeat(["angry", "happy", "neutral", "sad"], 2), 2)
+    high = np.isin(emotion, ["angry", "happy"])
+    E = np.c_[voice * 1.0, high * 6.0] + rng.normal(0, 0.1, (16, 2))
+    plain, centred = two_means(E), two_means(centre_by(E, list(emotion)))
+    assert attribution_accuracy(list(voice), list(plain)) == 50.0
+    assert attribution_accuracy(list(voice), list(centred)) == 100.0
