@@ -836,9 +836,16 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
     """Speaker attribution alone, fast: the harness's conversations and one-speaker sessions
     (same speakers, pairs, turns and seeds as :func:`run_harness`), cut by the live segmenter
     and extracted, then :class:`ser_live.speakers.SpeakerAssigner` over the utterances in
-    order; no replay through the recogniser, no emotion model. Attribution at the moment
-    (what :meth:`~ser_live.speakers.SpeakerAssigner.assign` returned) and revised
+    order; no replay through the recogniser. Attribution at the moment (what
+    :meth:`~ser_live.speakers.SpeakerAssigner.assign` returned) and revised
     (:attr:`~ser_live.speakers.SpeakerAssigner.revised_` at the end).
+
+    With a known count and the emotion-aware clustering on (``assigner["emotion_ridge"]``
+    not None; off by default, an experiment), each utterance is also classified as the worker classifies it
+    (:func:`ser_live.offline.classify_turn_features`: its speaker's session, the prediction
+    reported back), with the corpus's fold model (:func:`fold_model_path`), which also
+    extracts; otherwise no emotion model runs and ``settings.model`` (default the shipped
+    one) extracts.
 
     Returns
     -------
@@ -847,19 +854,27 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
         ``speakers_opened``, ``n``; per corpus ``one_speaker_share_pct`` (and revised, min).
     """
     from ser_live.model import EmotionModel
-    from ser_live.speakers import SpeakerAssigner, speaker_mode
+    from ser_live.offline import classify_turn_features
+    from ser_live.speakers import SpeakerAssigner, SpeakerSessions, speaker_mode
 
-    model = EmotionModel.load(settings.model) if settings.model else EmotionModel.load()
-    names = model.extractor.feature_names()
+    kw = {"emotion_ridge": None, **(assigner or {})}
+    n_conv, known_conv = speaker_mode(settings.speakers)
+    emotion = known_conv and n_conv > 1 and kw["emotion_ridge"] is not None
+    shared = None if emotion else (EmotionModel.load(settings.model) if settings.model else EmotionModel.load())
 
-    def attribute(feats: list[np.ndarray], speakers: int | str) -> tuple[list[str], list[str]]:
+    def attribute(model: Any, feats: list[np.ndarray], speakers: int | str) -> tuple[list[str], list[str]]:
         n, known = speaker_mode(speakers)
-        a = SpeakerAssigner(names, max_speakers=n, known=known, **(assigner or {}))
+        if known and n > 1 and kw["emotion_ridge"] is not None:
+            sessions = SpeakerSessions(model, max_speakers=n, known=True, **kw)
+            now = [classify_turn_features(model, np.asarray(x, dtype=np.float32), sessions)[3] for x in feats]
+            return now, sessions.assigner.revised_
+        a = SpeakerAssigner(model.extractor.feature_names(), max_speakers=n, known=known, **kw)
         now = [a.assign(x) for x in feats]
         return now, a.revised_ if n > 1 else now
 
     rows = []
     for corpus in settings.corpora:
+        model = shared or EmotionModel.load(fold_model_path(corpus, settings))
         spk = corpus_speakers(corpus, n_utterances=settings.n_utterances, seed=settings.seed, data_root=data_root)
         for kind, pairs in pairs_of(spk, n_pairs=settings.n_pairs, seed=settings.seed).items():
             acc, rev, opened = [], [], []
@@ -867,7 +882,7 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
                 order = interleave(spk[a]["items"], spk[b]["items"], seed=settings.seed * 1000 + i)
                 who = [(a, b)[w] for w, _ in order]
                 feats, played = conversation_segments(model, [it[0] for _, it in order], seed=settings.seed * 1000 + i)
-                now, revised = attribute(feats, settings.speakers)
+                now, revised = attribute(model, feats, settings.speakers)
                 acc.append(attribution_accuracy(who, [now[j] if j >= 0 else None for j in played]))
                 rev.append(attribution_accuracy(who, [revised[j] if j >= 0 else None for j in played]))
                 opened.append(len({now[j] for j in played if j >= 0}))
@@ -879,7 +894,7 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
         for i, s in enumerate(sorted(spk)[: settings.one_speaker]):
             feats, played = conversation_segments(model, [p for p, _ in spk[s]["items"]],
                                                   seed=settings.seed * 1000 + 500 + i)
-            now, revised = attribute(feats, "auto")
+            now, revised = attribute(model, feats, "auto")
             shares.append(majority_share_pct([now[j] if j >= 0 else None for j in played]))
             shares_rev.append(majority_share_pct([revised[j] if j >= 0 else None for j in played]))
         rows.append({"corpus": corpus, "kind": "one speaker", "n": len(shares),
@@ -909,13 +924,25 @@ def attribution_main(args: argparse.Namespace) -> int:
     from ser_live.speakers import parse_speakers
 
     s = Settings(corpora=tuple(args.corpora), n_utterances=args.utterances, n_pairs=args.pairs,
-                 speakers=parse_speakers(args.speakers), seed=args.seed, one_speaker=args.one_speaker, model=args.model)
+                 speakers=parse_speakers(args.speakers), seed=args.seed, one_speaker=args.one_speaker, model=args.model,
+                 models_dir=args.models_dir, fit=args.fit)
     kw: dict[str, Any] = {} if args.threshold is None else {"threshold": args.threshold}
+    try:
+        kw["emotion_ridge"] = None if args.emotion_ridge == "off" else float(args.emotion_ridge)
+        if kw["emotion_ridge"] is not None and not kw["emotion_ridge"] > 0:
+            raise ValueError
+    except ValueError:
+        print(f"error: --emotion-ridge takes a positive number or off, got {args.emotion_ridge!r}", file=sys.stderr)
+        return 2
     if args.embedding:
         from ser_live.speakers import SpeakerEmbedding
 
         kw["embedding"] = SpeakerEmbedding.load(args.embedding)
-    res = attribution_only(s, assigner=kw)
+    try:
+        res = attribution_only(s, assigner=kw)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print("\n".join(attribution_markdown(res)))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1, default=str) + "\n", encoding="utf-8")
@@ -939,7 +966,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dims", type=int, default=8)
     e.add_argument("--shrinkage", type=float, default=0.1)
     e.add_argument("--out", default=None)
-    a = sub.add_parser("attribution", help="speaker attribution alone, fast (no replay, no emotion model)")
+    a = sub.add_parser("attribution", help="speaker attribution alone, fast (no replay)")
     a.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
     a.add_argument("--model", default=None, help="model whose extractor is used (default the shipped one)")
     a.add_argument("--pairs", type=int, default=Settings.n_pairs, help="pairs per kind per corpus")
@@ -949,6 +976,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--speakers of the conversations (default 2; one-speaker sessions always run auto)")
     a.add_argument("--threshold", type=float, default=None, help="split threshold (default the embedding's)")
     a.add_argument("--embedding", default=None, help="speaker embedding file (default the shipped one)")
+    a.add_argument("--models-dir", default=Settings.models_dir,
+                   help="fold models <corpus>.skops whose posteriors the emotion-aware clustering reads "
+                        "(with --emotion-ridge and --speakers N; fitted there with --fit)")
+    a.add_argument("--fit", action="store_true", help="fit missing fold models first")
+    a.add_argument("--emotion-ridge", default="off", metavar="LAMBDA|off",
+                   help="the emotion-aware clustering, an experiment (ser_live.speakers.EMOTION_RIDGE = 4 "
+                        "is its weight), with this ridge weight; off (default): plain k-means, as "
+                        "--speakers N runs, no emotion model")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--json", default=None)
     p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))

@@ -235,7 +235,10 @@ def classify_turn(
     model: EmotionModel, samples: np.ndarray, speakers: SpeakerSessions, *, route_db: float | None = None
 ) -> tuple[Prediction, int | None, np.ndarray, str]:
     """Classify one utterance of a run with speaker turns: attribute it to a speaker, then
-    normalise it with that speaker's session (:class:`~ser_live.speakers.SpeakerSessions`).
+    normalise it with that speaker's session (:class:`~ser_live.speakers.SpeakerSessions`),
+    and report the prediction back to the speakers (:meth:`SpeakerSessions.observe
+    <ser_live.speakers.SpeakerSessions.observe>`: the emotion-aware clustering, an
+    experiment off by default, reads it).
 
     The one code path of the live worker and of offline segments with speaker turns. With
     ``SpeakerSessions(max_speakers=1)`` the prediction and session count are exactly those of
@@ -262,11 +265,23 @@ def classify_turn(
         Audio the extractor cannot take (too short), or features with non-finite values
         while sessions are normalised; the speakers are then left unchanged.
     """
-    x = speakers.extractor.extract(samples)
+    return classify_turn_features(model, speakers.extractor.extract(samples), speakers, route_db=route_db)
+
+
+def classify_turn_features(
+    model: EmotionModel, x: np.ndarray, speakers: SpeakerSessions, *, route_db: float | None = None
+) -> tuple[Prediction, int | None, np.ndarray, str]:
+    """:func:`classify_turn` from the utterance's raw features (``speakers.extractor``'s
+    output, float32 (n_features,)) instead of its samples: attribute, classify in the
+    speaker's session, report the prediction back (:meth:`SpeakerSessions.observe
+    <ser_live.speakers.SpeakerSessions.observe>`). Same returns; ``ValueError`` for
+    non-finite features while sessions are normalised (the speakers then left unchanged)."""
     if speakers.session_norm and model.normalizer is not None and not np.isfinite(x).all():
         raise ValueError("features hold NaN or infinite values")
     speaker, session = speakers.assign(x)
-    return (*_predict_in_session(model, x, session, route_db), speaker)
+    pred, n, x = _predict_in_session(model, x, session, route_db)
+    speakers.observe(pred)  # its posteriors feed the emotion-aware clustering, when on
+    return pred, n, x, speaker
 
 
 def read_sessions_csv(path: str | Path) -> dict[Path, str]:

@@ -73,6 +73,7 @@ __all__ = [
     "AUTO_MAX_SPEAKERS",
     "DEFAULT_THRESHOLD",
     "EMBEDDING_PATH",
+    "EMOTION_RIDGE",
     "LIGHT_EMBEDDING_PATH",
     "SpeakerAssigner",
     "SpeakerEmbedding",
@@ -105,6 +106,15 @@ MAX_SPEAKERS: int = len(string.ascii_uppercase)
 #: speaker's utterances open a new speaker, for an embedding file whose metadata holds no
 #: calibrated threshold (the shipped one does: ``split_threshold``).
 DEFAULT_THRESHOLD: float = 18.0
+#: Ridge weight (``lambda``, in utterances of posterior mass) of the shared emotion offsets of
+#: the emotion-aware known-count clustering (:class:`SpeakerAssigner`, ``emotion_ridge``), an
+#: experiment that is off by default: the best of the weights tried on the embedding's
+#: fitting corpora, each held out in turn, never on the harness's (docs/speakers.md,
+#: "Emotion-aware clustering").
+EMOTION_RIDGE: float = 4.0
+#: Most rounds of the emotion-aware clustering (offsets, then k-means on the corrected
+#: embeddings) per seeding.
+_JOINT_ROUNDS: int = 5
 
 
 def speaker_label(index: int) -> str:
@@ -367,6 +377,53 @@ def _two_means_fit(Z: np.ndarray, g: np.ndarray, iters: int) -> tuple[np.ndarray
     return None
 
 
+def _emotion_offsets(Z: np.ndarray, P: np.ndarray, g: np.ndarray, k: int, ridge: float,
+                     solver: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """The run's shared emotion offsets for a clustering, and its objective.
+
+    Each speaker's centroid is the mean of its embeddings; the offsets ``O`` (n_classes, d)
+    are the ridge regression of the embeddings' deviations ``R`` from their centroid on the
+    emotion posteriors, ``O = (P'P + ridge I)^-1 P'R``; the objective is
+    ``|R - P O|^2 + ridge |O|^2`` (lower: the clustering explains the embeddings better
+    once a shared emotion shift is allowed).
+
+    Parameters
+    ----------
+    Z : np.ndarray, float64, shape (n, d)
+    P : np.ndarray, float64, shape (n, n_classes)
+        Emotion posteriors (rows sum to 1).
+    g : np.ndarray, int64, shape (n,)
+        Cluster of each row, 0..k-1, none empty.
+    k : int
+    ridge : float
+        > 0.
+    solver : np.ndarray, float64, shape (n_classes, n), optional
+        ``(P'P + ridge I)^-1 P'`` when the caller has it (it depends on ``P`` only).
+
+    Returns
+    -------
+    (np.ndarray, float)
+        ``O``, float64 (n_classes, d), and the objective.
+    """
+    if solver is None:
+        solver = np.linalg.solve(P.T @ P + ridge * np.eye(P.shape[1]), P.T)
+    H = (g[:, None] == np.arange(k)).astype(np.float64)  # (n, k) one-hot clusters
+    M = (H.T @ Z) / H.sum(0)[:, None]
+    R = Z - H @ M
+    O = solver @ R
+    E = R - P @ O
+    return O, float(np.einsum("ij,ij->", E, E) + ridge * np.einsum("ij,ij->", O, O))
+
+
+def _emotion_means_out(Z: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """``Z`` with the mean of each most-probable emotion's rows taken out of them (the
+    seeding of the emotion-aware clustering; rows with a uniform placeholder posterior are
+    one more group)."""
+    keys = np.where(np.ptp(P, axis=1) > 0, P.argmax(1), P.shape[1])
+    H = (keys[:, None] == np.arange(P.shape[1] + 1)).astype(np.float64)  # (n, n_classes + 1) one-hot
+    return Z - H @ ((H.T @ Z) / np.maximum(H.sum(0), 1.0)[:, None])
+
+
 def _farthest_first(Z: np.ndarray, k: int) -> np.ndarray:
     """Cluster index of each row of ``Z`` by its nearest of ``k`` seeds picked by
     farthest-first traversal from row 0 (Gonzalez 1985, the deterministic core of
@@ -409,6 +466,23 @@ class SpeakerAssigner:
     one voice's emotional range (``python -m benchmarks.conversations attribution --speakers 2``
     against ``--speakers auto``); a run that in fact holds fewer voices is split anyway.
 
+    **Emotion-aware clustering** (an experiment, off by default: ``known`` with
+    ``emotion_ridge``, e.g. :data:`EMOTION_RIDGE`; not what ``--speakers N`` runs): acted or strong emotion moves a voice's embedding about as far as the distance
+    between two voices of one gender, so plain k-means tends to split a run by arousal. Once
+    the caller reports each utterance's emotion posteriors (:meth:`observe`, after it is
+    classified), the clustering models each embedding as its speaker's centroid plus an
+    emotion offset *shared by every speaker of the run*, weighted by that utterance's
+    posteriors: ``z_i = m_speaker(i) + p_i O + e_i``, the offsets ``O`` shrunk towards 0 by a
+    ridge of ``emotion_ridge`` (:func:`_emotion_offsets`). Rounds alternate offsets and
+    k-means on ``z - p O`` (at most :data:`_JOINT_ROUNDS`); a third seeding splits the
+    embeddings with each most-probable emotion's mean taken out; the seeding whose result has
+    the lowest ``|R - P O|^2 + ridge |O|^2`` is kept. Because the offsets are shared and
+    fitted on the deviations from each speaker's own centroid, a run where one voice is
+    angry throughout and the other calm keeps the split that the voices' difference gives
+    (``docs/speakers.md``, "Emotion-aware clustering", measures both kinds of run). The newest
+    utterance's posterior is not known when it is attributed (its session depends on its
+    speaker): it counts as uniform until :meth:`observe`.
+
     ``threshold`` is calibrated on the embedding's fitting corpora only (each embedded by an
     embedding fitted on the others): the smallest threshold at which one-speaker sessions of
     16 utterances keep their majority label for >= 97 % of their utterances on average
@@ -440,6 +514,10 @@ class SpeakerAssigner:
     known : bool, default False
         The run has exactly ``max_speakers`` voices: cluster into that many (above) instead
         of testing splits; ``threshold`` and ``far`` are then not used.
+    emotion_ridge : float, optional
+        With ``known``, the ridge weight of the emotion-aware clustering (above; the
+        experiment's is :data:`EMOTION_RIDGE`). None, the default: plain k-means, and
+        :meth:`observe` keeps nothing. Not used without ``known``.
 
     Attributes
     ----------
@@ -455,7 +533,7 @@ class SpeakerAssigner:
     Raises
     ------
     ValueError
-        ``max_speakers`` outside 1..26, a threshold or ``far`` not positive, ``min_part`` < 1 or
+        ``max_speakers`` outside 1..26, a threshold, ``far`` or ``emotion_ridge`` not positive, ``min_part`` < 1 or
         ``min_utterances`` < 2 * ``min_part``, or (``max_speakers > 1``) a model whose
         features lack the embedding's columns.
     """
@@ -472,7 +550,10 @@ class SpeakerAssigner:
         far: float | None = None,
         embedding: SpeakerEmbedding | None = None,
         known: bool = False,
+        emotion_ridge: float | None = None,
     ) -> None:
+        if emotion_ridge is not None and not float(emotion_ridge) > 0:
+            raise ValueError(f"emotion_ridge must be positive (or None), got {emotion_ridge!r}")
         if not 1 <= int(max_speakers) <= MAX_SPEAKERS:
             raise ValueError(f"max_speakers must be in 1..{MAX_SPEAKERS}, got {max_speakers}")
         if (threshold is not None and not threshold > 0) or (far is not None and not far > 0):
@@ -487,6 +568,7 @@ class SpeakerAssigner:
         self.history = int(history)
         self.far = None if far is None else float(far)
         self.known = bool(known) and self.max_speakers > 1
+        self.emotion_ridge = None if emotion_ridge is None else float(emotion_ridge)
         self.embedding = None
         self.columns_ = None
         if self.max_speakers > 1:
@@ -499,6 +581,7 @@ class SpeakerAssigner:
         self._z = np.empty((0, 0))  # kept embeddings, oldest first
         self._k = np.empty(0, dtype=np.int64)  # revised speaker index of each
         self._serial = np.empty(0, dtype=np.int64)  # arrival number of each
+        self._p: np.ndarray | None = None  # emotion posteriors of each (NaN: not observed), or None
         self._unsplit: dict[int, tuple[int, int, int]] = {}  # members of speakers that did not split
 
     @property
@@ -570,20 +653,25 @@ class SpeakerAssigner:
         if len(Z) < max(self.min_utterances, n_k):
             return
         best = None
+        P = self._posteriors()
+        solver = None if P is None else np.linalg.solve(P.T @ P + self.emotion_ridge * np.eye(P.shape[1]), P.T)
 
         def consider(init: np.ndarray) -> None:
             nonlocal best
-            fit = _kmeans(Z, init, n_k)
+            fit = _kmeans(Z, init, n_k) if P is None else self._joint(Z, P, init, n_k, solver)
             if fit is not None and min(np.bincount(fit[0], minlength=n_k)) >= self.min_part \
                     and (best is None or fit[1] < best[1] - 1e-9):
                 best = fit
 
+        def fresh(X: np.ndarray) -> np.ndarray:
+            # for two speakers the sign of the first principal component, else farthest-first seeds
+            return _pc_split(X).astype(np.int64) if n_k == 2 else _farthest_first(X, n_k)
+
         if self.n_speakers == n_k:  # the previous clustering, the new utterance at its nearest centroid
             consider(k)
-        if n_k == 2:  # a fresh split: the sign of the first principal component
-            consider(_pc_split(Z).astype(np.int64))
-        else:  # fresh seeds: farthest-first
-            consider(_farthest_first(Z, n_k))
+        consider(fresh(Z))
+        if P is not None:  # a fresh split of the embeddings with each emotion's mean taken out
+            consider(fresh(_emotion_means_out(Z, P)))
         if best is None:
             return
         g = best[0]
@@ -604,6 +692,62 @@ class SpeakerAssigner:
                 taken[c] = self.n_speakers
                 self.counts_.append(0)
         self._k = np.array([taken[c] for c in range(n_k)], dtype=np.int64)[g]
+
+    def _posteriors(self) -> np.ndarray | None:
+        """The kept utterances' emotion posteriors for the emotion-aware clustering (rows not
+        yet observed uniform), or None when it is off or nothing was observed."""
+        if self.emotion_ridge is None or self._p is None or len(self._p) != len(self._z):
+            return None
+        P = self._p.copy()
+        unseen = np.isnan(P).any(axis=1)
+        if unseen.all():
+            return None
+        P[unseen] = 1.0 / P.shape[1]
+        return P
+
+    def _joint(self, Z: np.ndarray, P: np.ndarray, init: np.ndarray, k: int,
+               solver: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Emotion-aware k-means from ``init`` (class docstring): rounds of shared offsets
+        (:func:`_emotion_offsets`, its ``solver`` given) and k-means on the corrected
+        embeddings; the final clusters and their objective, or None when ``init`` leaves a
+        cluster empty."""
+        g = np.asarray(init, dtype=np.int64)
+        if np.bincount(g, minlength=k).min() == 0:
+            return None
+        ridge = self.emotion_ridge
+        O, obj = _emotion_offsets(Z, P, g, k, ridge, solver)
+        for _ in range(_JOINT_ROUNDS):
+            fit = _kmeans(Z - P @ O, g, k)
+            if fit is None or (fit[0] == g).all():
+                break
+            g = fit[0]
+            O, obj = _emotion_offsets(Z, P, g, k, ridge, solver)
+        return g, obj
+
+    def observe(self, probabilities: np.ndarray) -> None:
+        """Report the emotion posteriors of the utterance last attributed by :meth:`assign`
+        (once it is classified, in its speaker's session); the next re-clustering reads them.
+
+        Parameters
+        ----------
+        probabilities : np.ndarray, float, shape (n_classes,)
+            Class probabilities (any fixed order, the same for every call), summing to 1.
+
+        Raises
+        ------
+        ValueError
+            Another number of classes than earlier calls, or non-finite values.
+        """
+        if not self.known or self.emotion_ridge is None or not len(self._z):
+            return
+        p = np.asarray(probabilities, dtype=np.float64).ravel()
+        if not np.isfinite(p).all():
+            raise ValueError("emotion posteriors must be finite")
+        if self._p is None or self._p.shape[0] != len(self._z):
+            self._p = np.full((len(self._z), p.size), np.nan)
+        if self._p.shape[1] != p.size:
+            raise ValueError(f"{p.size} emotion posteriors where earlier utterances had {self._p.shape[1]}")
+        self._p[-1] = p
 
     def _split(self) -> bool:
         Z, k = self._z, self._k
@@ -635,6 +779,8 @@ class SpeakerAssigner:
         self._z = np.vstack([self._z[keep:], z[None]]) if len(self._k) else z[None].copy()
         self._k = np.append(self._k[keep:], k)
         self._serial = np.append(self._serial[keep:], self._serial[-1] + 1 if len(self._serial) else 0)
+        if self._p is not None:
+            self._p = np.vstack([self._p[keep:], np.full((1, self._p.shape[1]), np.nan)])
 
     def assign(self, features: np.ndarray) -> str:
         """Attribute one utterance to a speaker (the label at the moment) and update the
@@ -692,8 +838,8 @@ class SpeakerSessions:
         False: every utterance is its own session (no session state), speakers are still
         attributed.
     **assigner : Any
-        ``threshold``, ``min_utterances``, ``min_part``, ``history``, ``far``, ``embedding`` of
-        :class:`SpeakerAssigner`.
+        ``threshold``, ``min_utterances``, ``min_part``, ``history``, ``far``, ``embedding``,
+        ``known``, ``emotion_ridge`` of :class:`SpeakerAssigner`.
 
     Attributes
     ----------
@@ -729,6 +875,21 @@ class SpeakerSessions:
         if label not in self.sessions:
             self.sessions[label] = self.model.new_session() if self.session_norm else None
         return label, self.sessions[label]
+
+    def observe(self, prediction: Any) -> None:
+        """Report the classification of the utterance :meth:`assign` last attributed: its
+        class probabilities feed the emotion-aware clustering when the assigner runs it
+        (:meth:`SpeakerAssigner.observe`; off by default).
+
+        Parameters
+        ----------
+        prediction : Prediction
+            Its :attr:`~ser_live.types.Prediction.probabilities` are read in the model's
+            label order.
+        """
+        if self.assigner.known and self.assigner.emotion_ridge is not None:
+            probs = prediction.probabilities
+            self.assigner.observe(np.array([probs[label] for label in self.model.labels], dtype=np.float64))
 
 
     def revised_speakers(self, index: int, label: str) -> dict[int, str]:

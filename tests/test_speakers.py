@@ -36,7 +36,8 @@ from ser_live.cli import main
 from ser_live.model import EmotionModel, default_model_path
 from ser_live.offline import classify_turn, classify_utterance
 from ser_live.speakers import (
-    AUTO_MAX_SPEAKERS, SpeakerAssigner, SpeakerEmbedding, SpeakerSessions, parse_speakers, speaker_label, speaker_mode,
+    AUTO_MAX_SPEAKERS, EMOTION_RIDGE, SpeakerAssigner, SpeakerEmbedding, SpeakerSessions, parse_speakers, speaker_label,
+    speaker_mode,
 )
 from ser_live.vad import VadConfig, segment_signal
 
@@ -262,6 +263,82 @@ def test_known_count_on_the_mixed_pair(conversation, shipped):
         spans = [SimpleNamespace(utterance=SimpleNamespace(start_s=u.start_s, end_s=u.end_s)) for u in utts]
         now[mode] = attribution_accuracy(who, _speaker_of_played(sess, spans, labels))
     assert now["2"] >= 85.0 and now["2"] > now["auto"] + 10.0, now
+    # the worker's path (classify_turn_features: each prediction reported back) with the
+    # emotion-aware clustering on (an experiment) tells this pair apart as well
+    from ser_live.offline import classify_turn_features
+
+    assert SpeakerSessions(shipped, max_speakers=2, known=True).assigner.emotion_ridge is None  # off by default
+    turns = SpeakerSessions(shipped, max_speakers=2, known=True, emotion_ridge=EMOTION_RIDGE)
+    labels = [classify_turn_features(shipped, x, turns)[3] for x in feats]
+    assert turns.assigner.emotion_ridge is not None and turns.assigner._posteriors() is not None
+    aware = attribution_accuracy(who, _speaker_of_played(sess, spans, labels))
+    assert aware >= 85.0, (aware, now)
+
+
+def _toy_embedding():
+    """A speaker embedding that is two feature columns as they are (identity projection)."""
+    return SpeakerEmbedding(("x", "y"), np.zeros(2), np.ones(2), np.eye(2), {})
+
+
+def _toy_run(voices, emotions, seed=0):
+    """Features of a run (voice 0/1 0.6 either side on x; high arousal 1.5 up on y, each
+    class a little apart) and confident posteriors of the true emotion."""
+    classes = ["angry", "happy", "neutral", "sad"]
+    shift = {"angry": (0.1, 1.5), "happy": (-0.1, 1.6), "neutral": (0.05, 0.0), "sad": (-0.05, -0.1)}
+    rng = np.random.default_rng(seed)
+    X = np.array([[1.2 * v - 0.6 + shift[e][0], shift[e][1]] for v, e in zip(voices, emotions)]) \
+        + 0.08 * rng.standard_normal((len(voices), 2))
+    P = np.array([[0.85 if c == e else 0.05 for c in classes] for e in emotions])
+    return X, P
+
+
+def _toy_attribution(X, P, voices, **kw):
+    a = SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding(), **kw)
+    for x, p in zip(X, P):
+        a.assign(x)
+        a.observe(p)
+    return attribution_accuracy(list(voices), a.revised_)
+
+
+def test_emotion_aware_clustering_keeps_voices_apart_across_emotions():
+    """``--speakers N``: when the emotions move every voice further than the voices differ,
+    plain k-means splits the run by arousal; with the posteriors reported (observe), the
+    shared emotion offsets are modelled out and the split follows the voices. When one voice
+    is aroused throughout and the other calm, both keep that split."""
+    emotions = ["angry", "happy", "neutral", "sad"] * 8
+    voices = [i // 4 % 2 for i in range(32)]  # turns of four, each voice every emotion
+    X, P = _toy_run(voices, emotions)
+    plain = _toy_attribution(X, P, voices, emotion_ridge=None)
+    aware = _toy_attribution(X, P, voices, emotion_ridge=EMOTION_RIDGE)
+    assert plain <= 60.0 and aware == 100.0, (plain, aware)
+    # confounded: voice 0 only angry or happy, voice 1 only neutral or sad
+    emo2 = [("angry", "happy")[i % 2] if v == 0 else ("neutral", "sad")[i % 2] for i, v in enumerate(voices)]
+    X2, P2 = _toy_run(voices, emo2, seed=1)
+    assert _toy_attribution(X2, P2, voices, emotion_ridge=None) == 100.0
+    assert _toy_attribution(X2, P2, voices, emotion_ridge=EMOTION_RIDGE) >= 90.0
+
+
+def test_observe_checks_what_it_is_given():
+    off = SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding())
+    off.assign(np.zeros(2))
+    off.observe(np.full(4, 0.25))  # off by default: nothing kept
+    assert off._p is None
+    a = SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding(), emotion_ridge=EMOTION_RIDGE)
+    a.observe(np.full(4, 0.25))  # nothing attributed yet: nothing to attach it to
+    assert a._p is None
+    a.assign(np.zeros(2))
+    a.observe(np.array([0.7, 0.1, 0.1, 0.1]))
+    with pytest.raises(ValueError, match="3 emotion posteriors"):
+        a.assign(np.ones(2))
+        a.observe(np.full(3, 1 / 3))
+    with pytest.raises(ValueError, match="finite"):
+        a.observe(np.array([np.nan, 0.5, 0.25, 0.25]))
+    with pytest.raises(ValueError, match="emotion_ridge"):
+        SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding(), emotion_ridge=0.0)
+    auto = SpeakerAssigner(["x", "y"], max_speakers=2, embedding=_toy_embedding(), emotion_ridge=EMOTION_RIDGE)
+    auto.assign(np.zeros(2))
+    auto.observe(np.full(4, 0.25))  # the split test reads no posteriors
+    assert auto._p is None
 
 
 def test_dashboard_shows_who_spoke(turns, shipped):
