@@ -467,19 +467,21 @@ class SpeakerAssigner:
     against ``--speakers auto``); a run that in fact holds fewer voices is split anyway.
 
     **Emotion-aware clustering** (an experiment, off by default: ``known`` with
-    ``emotion_ridge``, e.g. :data:`EMOTION_RIDGE`; not what ``--speakers N`` runs): acted or strong emotion moves a voice's embedding about as far as the distance
-    between two voices of one gender, so plain k-means tends to split a run by arousal. Once
-    the caller reports each utterance's emotion posteriors (:meth:`observe`, after it is
-    classified), the clustering models each embedding as its speaker's centroid plus an
-    emotion offset *shared by every speaker of the run*, weighted by that utterance's
-    posteriors: ``z_i = m_speaker(i) + p_i O + e_i``, the offsets ``O`` shrunk towards 0 by a
-    ridge of ``emotion_ridge`` (:func:`_emotion_offsets`). Rounds alternate offsets and
-    k-means on ``z - p O`` (at most :data:`_JOINT_ROUNDS`); a third seeding splits the
-    embeddings with each most-probable emotion's mean taken out; the seeding whose result has
-    the lowest ``|R - P O|^2 + ridge |O|^2`` is kept. Because the offsets are shared and
-    fitted on the deviations from each speaker's own centroid, a run where one voice is
-    angry throughout and the other calm keeps the split that the voices' difference gives
-    (``docs/speakers.md``, "Emotion-aware clustering", measures both kinds of run). The newest
+    ``emotion_ridge``, e.g. :data:`EMOTION_RIDGE`; not what ``--speakers N`` runs): acted or
+    strong emotion moves a voice's embedding about as far as two voices of one gender lie
+    apart, so plain k-means tends to split a run by arousal. Once the caller reports each
+    utterance's emotion posteriors (:meth:`observe`, after it is classified), the clustering
+    models each embedding as its speaker's centroid plus an emotion offset *shared by every
+    speaker of the run*, weighted by that utterance's posteriors: ``z_i = m_speaker(i) + p_i O
+    + e_i``, the offsets ``O`` shrunk towards 0 by a ridge of ``emotion_ridge``
+    (:func:`_emotion_offsets`). From each of three seedings (the previous clustering, the
+    fresh split above, and the fresh split of the embeddings with each most-probable emotion's
+    mean taken out), rounds alternate offsets and k-means on ``z - p O`` (at most
+    :data:`_JOINT_ROUNDS`); the result with the lowest ``|R - P O|^2 + ridge |O|^2`` is kept.
+    Because the offsets are shared and fitted on the deviations from each speaker's own
+    centroid, a run where one voice is angry throughout and the other calm can keep the split
+    the voices' difference gives (``tests/test_speakers.py`` checks it on toy runs;
+    ``docs/speakers.md``, "Emotion-aware clustering", has what it measured). The newest
     utterance's posterior is not known when it is attributed (its session depends on its
     speaker): it counts as uniform until :meth:`observe`.
 
@@ -533,9 +535,9 @@ class SpeakerAssigner:
     Raises
     ------
     ValueError
-        ``max_speakers`` outside 1..26, a threshold, ``far`` or ``emotion_ridge`` not positive, ``min_part`` < 1 or
-        ``min_utterances`` < 2 * ``min_part``, or (``max_speakers > 1``) a model whose
-        features lack the embedding's columns.
+        ``max_speakers`` outside 1..26, a threshold, ``far`` or ``emotion_ridge`` not
+        positive, ``min_part`` < 1 or ``min_utterances`` < 2 * ``min_part``, or
+        (``max_speakers > 1``) a model whose features lack the embedding's columns.
     """
 
     def __init__(
