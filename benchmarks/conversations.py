@@ -858,13 +858,17 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
     from ser_live.speakers import SpeakerAssigner, SpeakerSessions, speaker_mode
 
     kw = {"emotion_ridge": None, **(assigner or {})}
-    n_conv, known_conv = speaker_mode(settings.speakers)
-    emotion = known_conv and n_conv > 1 and kw["emotion_ridge"] is not None
-    shared = None if emotion else (EmotionModel.load(settings.model) if settings.model else EmotionModel.load())
+
+    def emotion_aware(speakers: int | str) -> bool:
+        n, known = speaker_mode(speakers)
+        return known and n > 1 and kw["emotion_ridge"] is not None
+
+    shared = None if emotion_aware(settings.speakers) else (
+        EmotionModel.load(settings.model) if settings.model else EmotionModel.load())
 
     def attribute(model: Any, feats: list[np.ndarray], speakers: int | str) -> tuple[list[str], list[str]]:
         n, known = speaker_mode(speakers)
-        if known and n > 1 and kw["emotion_ridge"] is not None:
+        if emotion_aware(speakers):
             sessions = SpeakerSessions(model, max_speakers=n, known=True, **kw)
             now = [classify_turn_features(model, np.asarray(x, dtype=np.float32), sessions)[3] for x in feats]
             return now, sessions.assigner.revised_

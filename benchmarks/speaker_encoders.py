@@ -130,7 +130,8 @@ def two_means(Z: np.ndarray) -> np.ndarray:
 
 
 def centre_by(Z: np.ndarray, groups: Sequence[Any]) -> np.ndarray:
-    """Rows of ``Z`` (float, (n, d)) minus the mean of the rows of their group.
+    """Rows of ``Z`` (float, (n, d)) minus the mean of the rows of their group
+    (:func:`ser_live.speakers.group_means_out` of hashable groups).
 
     Parameters
     ----------
@@ -148,15 +149,11 @@ def centre_by(Z: np.ndarray, groups: Sequence[Any]) -> np.ndarray:
     ValueError
         ``groups`` not of length n.
     """
-    Z = np.asarray(Z, dtype=np.float64)
+    from ser_live.speakers import group_means_out
+
     if len(groups) != len(Z):
         raise ValueError(f"{len(groups)} groups for {len(Z)} rows")
-    out = Z.copy()
-    keys = np.array([str(g) for g in groups])
-    for k in np.unique(keys):
-        m = keys == k
-        out[m] -= Z[m].mean(0)
-    return out
+    return group_means_out(Z, np.unique([str(g) for g in groups], return_inverse=True)[1])
 
 
 def cut_labels(played: Sequence[int], labels: Sequence[str], n_cuts: int) -> list[str | None]:
@@ -227,6 +224,7 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
                 utts: list = []
                 feats, played = conversation_segments(model, [it[0] for _, it in order], seed=seed * 1000 + i,
                                                       utterances=utts)
+                emo = cut_labels(played, [it[1] for _, it in order], len(feats)) if emotion_centred else None
                 for enc in encoders:
                     t0 = time.thread_time()
                     Z = None
@@ -246,8 +244,7 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
                         lab = two_means(Z)
                     cpu[enc].append((time.thread_time() - t0) / max(len(utts), 1))
                     acc[enc].append(attribution_accuracy(who, [int(lab[j]) if j >= 0 else None for j in played]))
-                    if Z is not None and emotion_centred:
-                        emo = cut_labels(played, [it[1] for _, it in order], len(Z))
+                    if Z is not None and emo is not None:
                         lab = two_means(centre_by(Z, emo))
                         acc[f"{enc} emotion-centred"].append(
                             attribution_accuracy(who, [int(lab[j]) if j >= 0 else None for j in played]))

@@ -79,6 +79,7 @@ __all__ = [
     "SpeakerEmbedding",
     "SpeakerRolling",
     "SpeakerSessions",
+    "group_means_out",
     "parse_speakers",
     "speaker_label",
     "speaker_mode",
@@ -415,13 +416,33 @@ def _emotion_offsets(Z: np.ndarray, P: np.ndarray, g: np.ndarray, k: int, ridge:
     return O, float(np.einsum("ij,ij->", E, E) + ridge * np.einsum("ij,ij->", O, O))
 
 
+def group_means_out(Z: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Rows of ``Z`` minus the mean of the rows of their group.
+
+    Parameters
+    ----------
+    Z : np.ndarray, float, shape (n, d)
+    codes : np.ndarray, int, shape (n,)
+        Group of each row.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n, d)
+        Each group's rows with zero mean.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    out = Z.copy()
+    for c in np.unique(codes):
+        m = codes == c
+        out[m] -= Z[m].mean(0)
+    return out
+
+
 def _emotion_means_out(Z: np.ndarray, P: np.ndarray) -> np.ndarray:
     """``Z`` with the mean of each most-probable emotion's rows taken out of them (the
     seeding of the emotion-aware clustering; rows with a uniform placeholder posterior are
     one more group)."""
-    keys = np.where(np.ptp(P, axis=1) > 0, P.argmax(1), P.shape[1])
-    H = (keys[:, None] == np.arange(P.shape[1] + 1)).astype(np.float64)  # (n, n_classes + 1) one-hot
-    return Z - H @ ((H.T @ Z) / np.maximum(H.sum(0), 1.0)[:, None])
+    return group_means_out(Z, np.where(np.ptp(P, axis=1) > 0, P.argmax(1), -1))
 
 
 def _farthest_first(Z: np.ndarray, k: int) -> np.ndarray:
@@ -587,6 +608,12 @@ class SpeakerAssigner:
         self._unsplit: dict[int, tuple[int, int, int]] = {}  # members of speakers that did not split
 
     @property
+    def emotion_aware(self) -> bool:
+        """Whether the clustering reads the emotion posteriors :meth:`observe` reports
+        (``known`` with ``emotion_ridge``)."""
+        return self.known and self.emotion_ridge is not None
+
+    @property
     def n_speakers(self) -> int:
         """Speakers opened so far."""
         return len(self.counts_)
@@ -698,7 +725,7 @@ class SpeakerAssigner:
     def _posteriors(self) -> np.ndarray | None:
         """The kept utterances' emotion posteriors for the emotion-aware clustering (rows not
         yet observed uniform), or None when it is off or nothing was observed."""
-        if self.emotion_ridge is None or self._p is None or len(self._p) != len(self._z):
+        if not self.emotion_aware or self._p is None:
             return None
         P = self._p.copy()
         unseen = np.isnan(P).any(axis=1)
@@ -740,12 +767,12 @@ class SpeakerAssigner:
         ValueError
             Another number of classes than earlier calls, or non-finite values.
         """
-        if not self.known or self.emotion_ridge is None or not len(self._z):
+        if not self.emotion_aware or not len(self._z):
             return
         p = np.asarray(probabilities, dtype=np.float64).ravel()
         if not np.isfinite(p).all():
             raise ValueError("emotion posteriors must be finite")
-        if self._p is None or self._p.shape[0] != len(self._z):
+        if self._p is None:  # from here on _keep adds a row for every utterance
             self._p = np.full((len(self._z), p.size), np.nan)
         if self._p.shape[1] != p.size:
             raise ValueError(f"{p.size} emotion posteriors where earlier utterances had {self._p.shape[1]}")
@@ -889,7 +916,7 @@ class SpeakerSessions:
             Its :attr:`~ser_live.types.Prediction.probabilities` are read in the model's
             label order.
         """
-        if self.assigner.known and self.assigner.emotion_ridge is not None:
+        if self.assigner.emotion_aware:
             probs = prediction.probabilities
             self.assigner.observe(np.array([probs[label] for label in self.model.labels], dtype=np.float64))
 
