@@ -20,7 +20,7 @@ def test_session_modes_become_the_model_objects_session_keywords():
 
     groups = np.array(["a", "a", "b"], dtype=object)
     y = np.array([0, 1, 1])
-    assert list(SESSION_MODES) == ["speaker", "online", "utterance", "one-emotion"]
+    assert list(SESSION_MODES) == ["speaker", "online", "first-5", "utterance", "one-emotion"]
     assert list(session_kwargs("speaker", groups=groups, y=y, seed=3)) == ["groups"]
     online = session_kwargs("online", groups=groups, y=y, seed=3)
     assert online["online"] == 3 and list(online["groups"]) == ["a", "a", "b"]
@@ -70,6 +70,59 @@ def test_room_and_recipe_score_a_fold_alike(emodb_subset):
     assert np.mean(pred_cv == fs.y) > 0.4  # four classes: chance 0.25
     res = scorers["speaker"].result(protocol=fs.protocol, classifier="small", augmented=False, seconds=0.0, extra={})
     assert res.confusion.sum() == sum(len(f.test_idx) for f in fs.folds)
+
+
+def test_session_start_draws_each_speakers_first_utterances_in_several_orders():
+    from train.engine import session_start
+
+    groups = np.array(["b"] * 3 + ["a"] * 8, dtype=object)
+    rows, sessions = session_start(groups, seed=1, k=5, orders=4)
+    names = sorted(set(sessions.tolist()))
+    assert names == sorted(f"{g}#{r}" for g in "ab" for r in range(4))
+    for name in names:
+        r = rows[sessions == name]
+        assert len(set(r.tolist())) == r.size == (3 if name.startswith("b") else 5)
+        assert set(groups[r].tolist()) == {name[0]}
+    # the orders differ, and the same seed gives the same orders
+    assert len({tuple(rows[sessions == f"a#{r}"]) for r in range(4)}) > 1
+    again = session_start(groups, seed=1, k=5, orders=4)
+    assert np.array_equal(again[0], rows) and np.array_equal(again[1], sessions)
+    with pytest.raises(ValueError, match="k and orders"):
+        session_start(groups, seed=0, k=0)
+
+
+def test_first_5_is_the_live_session_replayed_on_real_speech(emodb_subset):
+    """The "first-5" mode scores each replayed session start exactly as a live session of the
+    model object scores it, utterance by utterance (its running statistics so far)."""
+    from train.engine import fit_fold, score_label_indices, score_session_modes, session_start
+    from train.evaluate import load_protocol_features
+    from train.recipe import NormalizerSpec, Recipe, RecipeClassifier
+    from ser_live.features import FeatureExtractor
+
+    recipe = Recipe(name="small", corpora=("emodb",), labels=("neutral", "happy", "sad", "angry"),
+                    normalizer=NormalizerSpec(enabled=True, prior_weight=3.0), grid=("linear C=1e-3",))
+    fs, X, X_aug = load_protocol_features("emodb-loso", source={"emodb": emodb_subset}, labels=recipe.labels,
+                                          label_map=recipe.label_map, n_jobs=1, progress=False, config=recipe.feature_config())
+    base = RecipeClassifier(recipe, FeatureExtractor(recipe.feature_config()).feature_names(), n_jobs=1)
+    fold = fs.folds[0]
+    te = fold.test_idx
+    est = fit_fold(base, fs, X, X_aug, fold)
+    pred, yt, P = score_session_modes(est, fs, X[te], te, modes=("first-5",), seed=4, proba=True)["first-5"]
+    rows, sessions = session_start(fs.groups[te], seed=4)
+    assert pred.shape == yt.shape == (rows.size,) and P.shape == (rows.size, len(fs.score_labels))
+    assert rows.size == 10 * min(5, te.size)  # one held-out speaker, 10 orders
+    keep = score_label_indices(fs)
+    live = []
+    for name in dict.fromkeys(sessions.tolist()):
+        session = est.estimator_.new_session()
+        for i in rows[sessions == name]:
+            session.update(X[te[i]])
+            live.append(int(np.argmax(est.estimator_.decision_function(X[te[i]][None], online=session)[0, keep])))
+    assert np.array_equal(pred, live)
+    assert np.array_equal(yt, fs.y[te][rows])
+    # a session's start is not its whole: the first utterances score apart from the full-session rows
+    full = score_session_modes(est, fs, X[te], te, modes=("speaker",))["speaker"][0]
+    assert not np.array_equal(pred, full[rows])
 
 
 def test_the_card_is_the_template_filled_with_the_reports(tmp_path):

@@ -67,7 +67,7 @@ def test_reports_have_roc_auc_and_arousal_and_the_same_ua(small, tmp_path):
     recipe, data = small
     plain = run_recipe("emodb-loso", recipe, n_jobs=1, progress=False, calibrate=False, data=data)
     scored = run_recipe("emodb-loso", recipe, n_jobs=1, progress=False, data=data)  # the recipe's calibration
-    assert list(scored) == ["speaker", "online", "utterance", "one-emotion"]
+    assert list(scored) == ["speaker", "online", "first-5", "utterance", "one-emotion"]
     for mode, res in scored.items():
         # an uncalibrated SVM gives no probabilities: no ROC, nothing invented
         assert plain[mode].roc is None and plain[mode].affect is None

@@ -71,6 +71,7 @@ def _summary(line: str) -> None:
 _MODE_ROWS = {
     "speaker": "with session normalisation (offline, session = speaker)",
     "online": "with session normalisation (online, live order)",
+    "first-5": "with session normalisation (online, a session's first 5 utterances)",
     "utterance": "without session normalisation (each utterance alone)",
     "one-emotion": "one-emotion sessions (stress test: speaker x emotion)",
     "none": "no session normaliser in the recipe",

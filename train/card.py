@@ -98,6 +98,7 @@ def _room_card_lines(recipe_name: str, reports_dir: Path) -> list[str]:
 _MODE_TEXT = {
     "speaker": "with session normalisation, offline (session = speaker, all its utterances)",
     "online": "with session normalisation, online (each utterance with the speaker's utterances so far, seeded order)",
+    "first-5": "with session normalisation, online, a session's start (each speaker's first 5 utterances, 10 seeded orders)",
     "utterance": "without session normalisation (each utterance its own session)",
     "one-emotion": "stress test: each speaker's utterances of one emotion as one session",
     "none": "no session normaliser",
@@ -124,7 +125,7 @@ def _score_sections(scores: dict, recipe: str, reports_dir: Path) -> list[str]:
             "angry, happy, neutral, sad (argmax restricted to those four). UA in percent.",
             ["sessions", *folds, "mean UA", "mean WA", "mean macro-F1", "command"],
         )
-        for mode in ("speaker", "online", "utterance", "one-emotion", "none"):
+        for mode in ("speaker", "online", "first-5", "utterance", "one-emotion", "none"):
             if mode in loco:
                 d = loco[mode]
                 lines.append(

@@ -31,7 +31,7 @@ from sklearn.base import clone
 from .results import EvaluationResult, Scorer
 
 __all__ = [
-    "SESSION_MODES", "check_features", "evaluate_folds", "evaluate_test_sets", "fit_fold", "mode_results", "score_session_modes",
+    "FIRST_ORDERS", "FIRST_UTTERANCES", "SESSION_MODES", "check_features", "evaluate_folds", "evaluate_test_sets", "fit_fold", "mode_results", "score_session_modes",
     "score_label_indices", "scored_argmax", "scored_proba", "session_kwargs", "session_modes", "training_rows",
 ]
 
@@ -44,6 +44,11 @@ SESSION_MODES: dict[str, str] = {
         "live: each test speaker's utterances in a seeded random order, each normalised with the "
         "running statistics of the utterances so far (itself included) shrunk to the prior"
     ),
+    "first-5": (
+        "live, a session's start: each test speaker's first 5 utterances in 10 seeded random orders, each "
+        "order a new session normalised online as in 'online' (the utterances a live user sees before the "
+        "session's statistics settle)"
+    ),
     "utterance": "no session: each utterance normalised alone (n = 1, i.e. mostly the prior)",
     "one-emotion": (
         "stress test: each test speaker's utterances of ONE emotion form a session (an angry caller), "
@@ -51,6 +56,52 @@ SESSION_MODES: dict[str, str] = {
         "'neutral' scores low here"
     ),
 }
+
+
+#: ``"first-5"``: how many utterances of a session's start are scored, in how many orders.
+FIRST_UTTERANCES = 5
+FIRST_ORDERS = 10
+
+
+def session_start(groups: np.ndarray, *, seed: int, k: int = FIRST_UTTERANCES,
+                  orders: int = FIRST_ORDERS) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the ``"first-5"`` mode: each group's first ``k`` rows in ``orders`` random
+    orders, each order a session of its own.
+
+    Parameters
+    ----------
+    groups : np.ndarray, shape (n,)
+        Speaker of each row.
+    seed : int
+        Seeds ``np.random.default_rng`` (one generator; orders, then groups in sorted order).
+    k, orders : int
+        Utterances per session start (fewer when a group has fewer rows) and orders per group.
+
+    Returns
+    -------
+    rows : np.ndarray, int64, shape (m,)
+        Positions into ``groups``, each session's rows in the order heard.
+    sessions : np.ndarray, object, shape (m,)
+        ``"<group>#<order>"``: the session of each of ``rows`` (for ``online=True``).
+
+    Raises
+    ------
+    ValueError
+        ``k`` or ``orders`` below 1.
+    """
+    if k < 1 or orders < 1:
+        raise ValueError(f"k and orders must be >= 1, got {k} and {orders}")
+    groups = np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    rows: list[np.ndarray] = []
+    sessions: list[str] = []
+    for r in range(orders):
+        for g in sorted(set(groups.tolist()), key=str):
+            idx = np.flatnonzero(groups == g)
+            take = rng.permutation(idx)[:k]
+            rows.append(take)
+            sessions += [f"{g}#{r}"] * take.size
+    return np.concatenate(rows).astype(np.int64), np.array(sessions, dtype=object)
 
 
 def session_modes(recipe: Any) -> list[str]:
@@ -251,7 +302,7 @@ def score_session_modes(
     modes : sequence of str
         Session modes (:data:`SESSION_MODES` keys, or ``"none"``).
     seed : int, default 0
-        Seeds the ``"online"`` order.
+        Seeds the ``"online"`` order and the ``"first-5"`` orders (:func:`session_start`).
     proba : bool, default False
         Also give the probabilities (:func:`scored_proba`, computed once per mode with the
         same session keywords).
@@ -260,11 +311,19 @@ def score_session_modes(
     -------
     dict of str to tuple
         Per mode, :func:`scored_argmax`'s ``(pred, true)``; with ``proba``,
-        ``(pred, true, probabilities or None)``.
+        ``(pred, true, probabilities or None)``. ``"first-5"`` scores its own rows (each
+        speaker's session starts, :func:`session_start`), not ``te`` once each.
     """
     groups, y = fs.groups[te], fs.y[te]
     out: dict[str, tuple[np.ndarray, ...]] = {}
     for m in modes:
+        if m == "first-5":  # the session starts, replayed row by row as live sessions
+            rows, sessions = session_start(groups, seed=seed)
+            X_m, te_m, kw = X_te[rows], te[rows], {"groups": sessions, "online": True}
+            out[m] = scored_argmax(est, fs, X_m, te_m, **kw)
+            if proba:
+                out[m] = (*out[m], scored_proba(est, fs, X_m, **kw))
+            continue
         kw = session_kwargs(m, groups=groups, y=y, seed=seed)
         out[m] = scored_argmax(est, fs, X_te, te, **kw)
         if proba:

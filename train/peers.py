@@ -190,7 +190,7 @@ def run_peer(
     Returns
     -------
     dict of str to train.evaluate.EvaluationResult
-        Keyed by session mode (``"speaker"``, ``"online"``, ``"utterance"``, ``"one-emotion"``,
+        Keyed by session mode (``"speaker"``, ``"online"``, ``"first-5"``, ``"utterance"``, ``"one-emotion"``,
         or ``"none"`` without a normaliser).
 
     Raises
