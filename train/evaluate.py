@@ -171,7 +171,7 @@ def run_recipe(
 
     Test utterances are scored by the argmax of the decision values restricted to the
     protocol's scored classes (``FoldSet.score_labels``: the same subset for every test
-    speaker). With a session normaliser each fold is scored three ways
+    speaker). With a session normaliser each fold is scored in every session mode
     (:data:`SESSION_MODES`); without one, once (``"none"``).
 
     Parameters
