@@ -72,6 +72,28 @@ def test_room_and_recipe_score_a_fold_alike(emodb_subset):
     assert res.confusion.sum() == sum(len(f.test_idx) for f in fs.folds)
 
 
+def test_a_fold_fits_to_the_same_bits_twice(emodb_subset):
+    """Two fits of one fold on real EmoDB features give the same decision values to the bit
+    (the linear SVM's solver is seeded), so a re-run of a protocol re-prints its reports."""
+    from train.engine import fit_fold
+    from train.evaluate import load_protocol_features
+    from train.recipe import NormalizerSpec, Recipe, RecipeClassifier
+    from ser_live.features import FeatureExtractor
+
+    recipe = Recipe(name="small", corpora=("emodb",), labels=("neutral", "happy", "sad", "angry"),
+                    normalizer=NormalizerSpec(enabled=True, prior_weight=3.0), grid=("linear C=1e-3",))
+    fs, X, X_aug = load_protocol_features("emodb-loso", source={"emodb": emodb_subset}, labels=recipe.labels,
+                                          label_map=recipe.label_map, n_jobs=1, progress=False, config=recipe.feature_config())
+    base = RecipeClassifier(recipe, FeatureExtractor(recipe.feature_config()).feature_names(), n_jobs=1)
+    fold = fs.folds[0]
+    te = fold.test_idx
+    np.random.seed(1)  # the global generator an unseeded solver would draw from
+    a = fit_fold(base, fs, X, X_aug, fold).decision_function(X[te], groups=fs.groups[te])
+    np.random.seed(2)
+    b = fit_fold(base, fs, X, X_aug, fold).decision_function(X[te], groups=fs.groups[te])
+    assert np.array_equal(a, b)
+
+
 def test_session_start_draws_each_speakers_first_utterances_in_several_orders():
     from train.engine import session_start
 

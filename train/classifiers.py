@@ -54,6 +54,9 @@ def svm_from_name(name: str, n_features: int) -> Any:
         by the number of features, or scikit-learn's ``"scale"``), or ``"logreg C=<c>"``
         (multinomial ``LogisticRegression``, L2, lbfgs: a linear model like ``LinearSVC``, as
         cheap at inference, with a log-loss instead of the hinge). Classes are balanced.
+        ``LinearSVC`` gets ``random_state=0``: liblinear's dual coordinate descent visits the
+        rows in a random order, drawn unseeded from numpy's global generator, so two fits on
+        the same rows differed in their last digits (a borderline utterance could change class).
     n_features : int
         Number of input columns (for ``gamma=<g>/n``).
 
@@ -71,7 +74,7 @@ def svm_from_name(name: str, n_features: int) -> Any:
         raise ValueError(f"SVM setting {name!r} is not 'linear C=<c>', 'logreg C=<c>' or 'rbf C=<c> gamma=<g>/n|scale'")
     kind, c, gamma = m.group(1), float(m.group(2)), m.group(3)
     if kind == "linear":
-        return LinearSVC(C=c, class_weight="balanced", max_iter=10000)
+        return LinearSVC(C=c, class_weight="balanced", max_iter=10000, random_state=0)
     if kind == "logreg":
         if gamma is not None:
             raise ValueError(f"SVM setting {name!r}: gamma is for 'rbf' only")
