@@ -32,7 +32,7 @@ from .results import EvaluationResult, Scorer
 
 __all__ = [
     "FIRST_ORDERS", "FIRST_UTTERANCES", "SESSION_MODES", "check_features", "evaluate_folds", "evaluate_test_sets", "fit_fold", "mode_results", "score_session_modes",
-    "score_label_indices", "scored_argmax", "scored_proba", "session_kwargs", "session_modes", "training_rows",
+    "score_label_indices", "scored_argmax", "scored_proba", "session_kwargs", "session_modes", "session_start", "training_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -320,14 +320,11 @@ def score_session_modes(
         if m == "first-5":  # the session starts, replayed row by row as live sessions
             rows, sessions = session_start(groups, seed=seed)
             X_m, te_m, kw = X_te[rows], te[rows], {"groups": sessions, "online": True}
-            out[m] = scored_argmax(est, fs, X_m, te_m, **kw)
-            if proba:
-                out[m] = (*out[m], scored_proba(est, fs, X_m, **kw))
-            continue
-        kw = session_kwargs(m, groups=groups, y=y, seed=seed)
-        out[m] = scored_argmax(est, fs, X_te, te, **kw)
+        else:
+            X_m, te_m, kw = X_te, te, session_kwargs(m, groups=groups, y=y, seed=seed)
+        out[m] = scored_argmax(est, fs, X_m, te_m, **kw)
         if proba:
-            out[m] = (*out[m], scored_proba(est, fs, X_te, **kw))
+            out[m] = (*out[m], scored_proba(est, fs, X_m, **kw))
     return out
 
 
