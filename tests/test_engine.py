@@ -40,19 +40,26 @@ def emodb_subset(emodb_root):
             if r.speaker in keep and r.label in ("angry", "sad", "neutral", "happy")]
 
 
-def test_room_and_recipe_score_a_fold_alike(emodb_subset):
-    """The room loop's clean condition and evaluate's "speaker" mode go through the one
-    scoring function: the same fitted fold scores the same predictions."""
-    from train.engine import evaluate_folds, fit_fold, score_session_modes
+def _small_loso(records, *, prior_weight):
+    """EmoDB-LOSO over ``records`` with a small session-normalised recipe: the FoldSet, the
+    features (float32, (n, n_features)), their augmented copies and the unfitted classifier."""
     from train.evaluate import load_protocol_features
     from train.recipe import NormalizerSpec, Recipe, RecipeClassifier
     from ser_live.features import FeatureExtractor
 
     recipe = Recipe(name="small", corpora=("emodb",), labels=("neutral", "happy", "sad", "angry"),
-                    normalizer=NormalizerSpec(enabled=True, prior_weight=10.0), grid=("linear C=1e-3",))
-    fs, X, X_aug = load_protocol_features("emodb-loso", source={"emodb": emodb_subset}, labels=recipe.labels,
+                    normalizer=NormalizerSpec(enabled=True, prior_weight=prior_weight), grid=("linear C=1e-3",))
+    fs, X, X_aug = load_protocol_features("emodb-loso", source={"emodb": records}, labels=recipe.labels,
                                           label_map=recipe.label_map, n_jobs=1, progress=False, config=recipe.feature_config())
-    base = RecipeClassifier(recipe, FeatureExtractor(recipe.feature_config()).feature_names(), n_jobs=1)
+    return fs, X, X_aug, RecipeClassifier(recipe, FeatureExtractor(recipe.feature_config()).feature_names(), n_jobs=1)
+
+
+def test_room_and_recipe_score_a_fold_alike(emodb_subset):
+    """The room loop's clean condition and evaluate's "speaker" mode go through the one
+    scoring function: the same fitted fold scores the same predictions."""
+    from train.engine import evaluate_folds, fit_fold, score_session_modes
+
+    fs, X, X_aug, base = _small_loso(emodb_subset, prior_weight=10.0)
     scorers, branch = evaluate_folds(fs, X, X_aug, base, modes=["speaker", "utterance"], progress=False)
     assert branch == {}
     fold = fs.folds[0]
@@ -76,15 +83,8 @@ def test_a_fold_fits_to_the_same_bits_twice(emodb_subset):
     """Two fits of one fold on real EmoDB features give the same decision values to the bit
     (the linear SVM's solver is seeded), so a re-run of a protocol re-prints its reports."""
     from train.engine import fit_fold
-    from train.evaluate import load_protocol_features
-    from train.recipe import NormalizerSpec, Recipe, RecipeClassifier
-    from ser_live.features import FeatureExtractor
 
-    recipe = Recipe(name="small", corpora=("emodb",), labels=("neutral", "happy", "sad", "angry"),
-                    normalizer=NormalizerSpec(enabled=True, prior_weight=3.0), grid=("linear C=1e-3",))
-    fs, X, X_aug = load_protocol_features("emodb-loso", source={"emodb": emodb_subset}, labels=recipe.labels,
-                                          label_map=recipe.label_map, n_jobs=1, progress=False, config=recipe.feature_config())
-    base = RecipeClassifier(recipe, FeatureExtractor(recipe.feature_config()).feature_names(), n_jobs=1)
+    fs, X, X_aug, base = _small_loso(emodb_subset, prior_weight=3.0)
     fold = fs.folds[0]
     te = fold.test_idx
     np.random.seed(1)  # the global generator an unseeded solver would draw from
@@ -117,15 +117,8 @@ def test_first_5_is_the_live_session_replayed_on_real_speech(emodb_subset):
     """The "first-5" mode scores each replayed session start exactly as a live session of the
     model object scores it, utterance by utterance (its running statistics so far)."""
     from train.engine import fit_fold, score_label_indices, score_session_modes, session_start
-    from train.evaluate import load_protocol_features
-    from train.recipe import NormalizerSpec, Recipe, RecipeClassifier
-    from ser_live.features import FeatureExtractor
 
-    recipe = Recipe(name="small", corpora=("emodb",), labels=("neutral", "happy", "sad", "angry"),
-                    normalizer=NormalizerSpec(enabled=True, prior_weight=3.0), grid=("linear C=1e-3",))
-    fs, X, X_aug = load_protocol_features("emodb-loso", source={"emodb": emodb_subset}, labels=recipe.labels,
-                                          label_map=recipe.label_map, n_jobs=1, progress=False, config=recipe.feature_config())
-    base = RecipeClassifier(recipe, FeatureExtractor(recipe.feature_config()).feature_names(), n_jobs=1)
+    fs, X, X_aug, base = _small_loso(emodb_subset, prior_weight=3.0)
     fold = fs.folds[0]
     te = fold.test_idx
     est = fit_fold(base, fs, X, X_aug, fold)
