@@ -379,6 +379,15 @@ def test_ablation_trains_each_subset_on_the_rows_of_its_own_records(six, monkeyp
     runs.clear()
     again = ablation.run_ablation(recipe, source=three, progress=False, reuse_dirs=[tmp_path / "none", tmp_path])
     assert runs == [] and again["rows"] == res["rows"] and len(again["reused"]) == 4
+    # a full run scored in a session mode the parts were not (a "first-5" report beside parts
+    # written before that mode existed): that mode has its full row and no ablated rows
+    newer = tmp_path / "loco-ser-default-first-5.json"
+    newer.write_text((tmp_path / "loco-ser-default-speaker.json").read_text())
+    mixed = ablation.run_ablation(recipe, source=three, progress=False, reuse_dirs=[tmp_path])
+    assert runs == [] and mixed["modes"] == ["speaker", "first-5"] and mixed["rows"] == res["rows"]
+    md = ablation.write_ablation_report(mixed, tmp_path / "mixed")["md"].read_text()
+    assert "## Sessions: first-5" in md and [l[:9] for l in md.splitlines()].count("| emodb |") == 1  # speaker only
+    newer.unlink()
     part = ablation.run_ablation(recipe, source=three, progress=False, without=["es_uem"], reuse_dirs=[tmp_path])
     assert [r["without"] for r in part["rows"]] == ["es_uem"] and runs == []
     # one share of a split ablation reads the full run but never runs it: no rows without it

@@ -204,6 +204,8 @@ def run_ablation(
             rest = [c for c in full_set if c != dropped]
             no_tess = [c for c in rest if c != _TESS]
             for mode in out["modes"]:
+                if mode not in by_mode:  # a part from before the full run's mode existed ("first-5")
+                    continue
                 abl, base = by_mode[mode], full[mode]
                 mean, full_mean = _mean([abl[c]["ua_pct"] for c in rest]), _mean([base[c]["ua_pct"] for c in rest])
                 mean_nt, full_nt = _mean([abl[c]["ua_pct"] for c in no_tess]), _mean([base[c]["ua_pct"] for c in no_tess])
