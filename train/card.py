@@ -15,6 +15,8 @@ from typing import Any
 
 from ser_live.affect import affect_formula
 
+from .engine import SESSION_MODES
+
 REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / "reports"
 #: The card's template (package data of ``train``).
@@ -125,7 +127,7 @@ def _score_sections(scores: dict, recipe: str, reports_dir: Path) -> list[str]:
             "angry, happy, neutral, sad (argmax restricted to those four). UA in percent.",
             ["sessions", *folds, "mean UA", "mean WA", "mean macro-F1", "command"],
         )
-        for mode in ("speaker", "online", "first-5", "utterance", "one-emotion", "none"):
+        for mode in (*SESSION_MODES, "none"):
             if mode in loco:
                 d = loco[mode]
                 lines.append(

@@ -92,12 +92,12 @@ def session_start(groups: np.ndarray, *, seed: int, k: int = FIRST_UTTERANCES,
     if k < 1 or orders < 1:
         raise ValueError(f"k and orders must be >= 1, got {k} and {orders}")
     groups = np.asarray(groups)
+    members = [(g, np.flatnonzero(groups == g)) for g in sorted(set(groups.tolist()), key=str)]
     rng = np.random.default_rng(seed)
     rows: list[np.ndarray] = []
     sessions: list[str] = []
     for r in range(orders):
-        for g in sorted(set(groups.tolist()), key=str):
-            idx = np.flatnonzero(groups == g)
+        for g, idx in members:
             take = rng.permutation(idx)[:k]
             rows.append(take)
             sessions += [f"{g}#{r}"] * take.size
