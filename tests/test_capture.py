@@ -107,6 +107,20 @@ class _Recorder:
 
 # ---------------------------------------------------------------------------- step 1
 @pytest.mark.microphone
+def test_list_input_devices_lists_the_microphone(pulse_null_sink: PulseNullSink) -> None:
+    """``list_input_devices`` (what ``ser-live devices`` prints) finds the null-sink
+    microphone with its channels, rate and host API, and marks exactly one input default."""
+    from ser_live.audio import list_input_devices
+
+    devices = list_input_devices()
+    by_name = {d["name"]: d for d in devices}
+    assert pulse_null_sink.device_name in by_name, devices
+    mic = by_name[pulse_null_sink.device_name]
+    assert mic["max_input_channels"] >= 1 and mic["default_samplerate"] > 0 and mic["hostapi"], mic
+    assert sum(d["is_default"] for d in devices) == 1, devices
+
+
+@pytest.mark.microphone
 def test_microphone_delivers_played_speech_bit_exact(
     pulse_null_sink: PulseNullSink, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

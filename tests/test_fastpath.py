@@ -197,13 +197,25 @@ def test_the_model_extractor_computes_only_what_the_model_reads(path, data_root)
     0 and the descriptor groups no kept column reads are not computed."""
     from ser_live.audiofile import load_audio
     from ser_live.features import FeatureExtractor
+    from ser_live.features.framewise import OPTIONAL_DESCRIPTORS
     from train.extract import prepare_utterance
 
     model = EmotionModel.load(path)
     cols = model.compiled.read_columns()
     full = FeatureExtractor(model.feature_config)
     if cols is None:
+        # a model that reads every column: each group a subset extractor could skip moves
+        # its output on a corpus file, so none can be left out
         assert model.extractor.columns is None
+        y = prepare_utterance(load_audio(str(sorted((data_root / "emodb" / "wav").glob("*.flac"))[0])))
+        x = model.extractor.extract(y)
+        assert np.array_equal(x, full.extract(y))
+        base = model.predict_proba(x[None])[0]
+        groups = full.groups()
+        for group in OPTIONAL_DESCRIPTORS:
+            zeroed = x.copy()
+            zeroed[np.concatenate([groups[g] for g in (group, f"{group}_d", f"{group}_voiced") if g in groups])] = 0
+            assert np.abs(model.predict_proba(zeroed[None])[0] - base).max() > 1e-3, group
         return
     assert np.array_equal(model.extractor.columns, cols) and cols.size < full.n_features
     files = [*sorted((data_root / "emodb" / "wav").glob("*.flac"))[::60],

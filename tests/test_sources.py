@@ -232,18 +232,6 @@ def test_missing_portaudio_maps_to_portaudio_missing_error(monkeypatch):
         list_input_devices()
 
 
-def test_list_input_devices_gives_inputs_or_the_right_error():
-    try:
-        devices = list_input_devices()
-    except DeviceError:  # PortAudioMissingError included
-        return
-    assert isinstance(devices, list)
-    for d in devices:
-        assert set(d) >= {"index", "name", "max_input_channels", "default_samplerate", "is_default"}
-        assert d["max_input_channels"] >= 1 and d["default_samplerate"] > 0
-    assert sum(d["is_default"] for d in devices) <= 1
-
-
 @pytest.mark.parametrize("device", ["no-such-device-ser-live-test", 9999])
 def test_unknown_device_is_a_device_error_with_advice(device):
     with pytest.raises(DeviceError) as info:
