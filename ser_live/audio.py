@@ -360,6 +360,8 @@ class MicrophoneSource:
         The PortAudio library is not installed.
     DeviceError
         No input device, the named one not found or ambiguous, or none of its settings work.
+    ValueError
+        ``block_ms``, ``no_audio_warn_s`` or ``no_audio_timeout_s`` not positive.
     """
 
     def __init__(
@@ -614,10 +616,20 @@ class MicrophoneSource:
     def join(self, timeout_s: float | None = None) -> bool:
         """Wait until :meth:`stop` has finished; re-raise a converter error.
 
+        Parameters
+        ----------
+        timeout_s : float, optional
+            Longest wait (seconds); None: until stopped.
+
         Returns
         -------
         bool
-            True once stopped.
+            True once stopped, False when ``timeout_s`` ran out first.
+
+        Raises
+        ------
+        Exception
+            The error the converter thread stopped with (:attr:`error`).
         """
         self.finished.wait(timeout_s)
         if self.error is not None:

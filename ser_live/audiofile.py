@@ -413,12 +413,26 @@ def to_float32(x: np.ndarray) -> np.ndarray:
 
 
 def write_wav(path: str | Path, samples: np.ndarray, *, sample_rate_hz: int = SAMPLE_RATE_HZ) -> Path:
-    """Write mono 16-bit PCM WAV. ``samples`` may be int16 (written as is) or float32 in [-1, 1].
+    """Write mono 16-bit PCM WAV (its folder made if missing).
+
+    Parameters
+    ----------
+    path : str or Path
+    samples : np.ndarray, shape (n_samples,)
+        int16 (written as is) or float32 in [-1, 1] (rounded to int16 by :func:`to_int16`,
+        clipped at full scale).
+    sample_rate_hz : int, default 16000
+        Sample rate written in the header (Hz).
 
     Returns
     -------
     Path
         The path written.
+
+    Raises
+    ------
+    OSError
+        The folder cannot be made or the file cannot be written (e.g. a full disk).
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

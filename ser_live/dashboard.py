@@ -146,6 +146,11 @@ class DashboardState:
         Incremented when :meth:`status_key` changes (what the status panel shows).
     results_version : int
         Incremented at every result (what the emotion and timeline panels show).
+
+    Raises
+    ------
+    ValueError
+        ``history`` or ``latency_window`` < 1.
     """
 
     def __init__(
@@ -349,6 +354,11 @@ class DashboardState:
         dict
             ``last``, ``p50``, ``p95`` (milliseconds; percentiles by linear interpolation,
             as ``numpy.percentile``); empty before the first result.
+
+        Raises
+        ------
+        ValueError
+            Another ``kind``.
         """
         if kind not in ("processing", "end_of_speech"):
             raise ValueError(f"kind must be 'processing' or 'end_of_speech', got {kind!r}")
@@ -911,6 +921,11 @@ class LiveDashboard:
         Draw on the terminal's alternate screen.
     transient : bool, default False
         Erase the dashboard on exit instead of leaving its last frame.
+
+    Raises
+    ------
+    ValueError
+        A redraw rate that is not positive.
     """
 
     def __init__(

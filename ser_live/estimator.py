@@ -509,9 +509,14 @@ class Recalibrated(ClassifierMixin, BaseEstimator):
         return self.estimator.main_classifier
 
     def new_session(self) -> SessionState | None:
+        """A live session of the wrapped estimator (:meth:`EmotionEstimator.new_session`):
+        the recalibration acts on probabilities, not on the session statistics."""
         return self.estimator.new_session()
 
     def noisy_rows(self, X: np.ndarray, route_db: np.ndarray | None = None) -> np.ndarray | None:
+        """Which raw rows, float (n, n_features), the noise branch classifies: bool (n,), or
+        None without a noise branch; ``route_db`` (dB, float (n,), optional) as
+        :meth:`EmotionEstimator.noisy_rows`."""
         return self.estimator.noisy_rows(X, route_db)
 
     def compile(self) -> CompiledEstimator:

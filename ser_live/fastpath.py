@@ -232,7 +232,21 @@ class NormalizerArrays:
 
     def shrink(self, n: np.ndarray | float, mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Session statistics shrunk towards the prior (``mu``, ``var`` of the formula), for
-        the normalised columns: shapes (..., k), float64."""
+        the normalised columns.
+
+        Parameters
+        ----------
+        n : float or np.ndarray, float, shape (..., 1)
+            Utterances each session's statistics rest on.
+        mean, var : np.ndarray, float64, shape (..., n_features)
+            Each session's mean and (population) variance of every raw column.
+
+        Returns
+        -------
+        (np.ndarray, np.ndarray)
+            ``mu`` and ``var``, float64, shapes (..., k), k = ``columns_.size``; the
+            variance floored at :data:`VAR_FLOOR`.
+        """
         w = float(self.prior_weight)
         if self.session_cap is not None:
             n = np.minimum(n, float(self.session_cap))
@@ -280,7 +294,21 @@ class NormalizerArrays:
                        columns_=pos[inside].astype(np.int64))
 
     def apply(self, X: np.ndarray, mu: np.ndarray, var: np.ndarray) -> np.ndarray:
-        """``z = (x - mu) / sqrt(var)`` on the normalised columns, float32 out."""
+        """``z = (x - mu) / sqrt(var)`` on the normalised columns (``x - mu`` alone without
+        ``scale``).
+
+        Parameters
+        ----------
+        X : np.ndarray, float, shape (..., n_features)
+        mu, var : np.ndarray, float64, shape (..., k)
+            From :meth:`shrink`, k = ``columns_.size``.
+
+        Returns
+        -------
+        np.ndarray, float32, shape (..., n_features_out)
+            The other columns as they were (``"replace"``), or ``X`` followed by the k
+            normalised copies (``"append"``).
+        """
         c = self.columns_
         z = X[..., c] - mu
         if self.scale:
@@ -805,6 +833,13 @@ class CompiledEstimator:
 
     def recalibrated(self, W: np.ndarray, b: np.ndarray) -> "CompiledEstimator":
         """A copy recalibrated with ``softmax(W log p + b)`` (after any recalibration it has).
+
+        Parameters
+        ----------
+        W : np.ndarray, float, shape (n_classes, n_classes)
+        b : np.ndarray, float, shape (n_classes,)
+            Stored as float64; classes in :attr:`classes_` order (a profile's
+            :class:`~ser_live.estimator.Recalibrated` ``frozen`` arrays).
 
         Raises
         ------

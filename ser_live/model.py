@@ -275,6 +275,12 @@ class EmotionModel:
     extractor : FeatureExtractor
         The extractor for ``feature_config``, computing the columns the model reads (built
         on first use).
+
+    Raises
+    ------
+    ValueError
+        ``normalizer`` or ``noise_route`` given beside a model object (an
+        ``EmotionEstimator`` or compiled chain), which holds its own.
     """
 
     def __init__(
@@ -440,9 +446,11 @@ class EmotionModel:
 
     def predict_features(self, features: np.ndarray, *, session: SessionState | None = None,
                          route_db: float | None = None) -> Prediction:
-        """Prediction for one feature vector, shape (n_features,), optionally normalised with
-        a live session's running statistics (see :meth:`new_session`); ``route_db`` (dB,
-        None: the vector's own column) the SNR the noise route decides by."""
+        """Prediction for one feature vector, float32 or float64, shape (n_features,) (the
+        extractor's output), optionally normalised with a live session's running statistics
+        (see :meth:`new_session`); ``route_db`` (dB, None: the vector's own column) the SNR the
+        noise route decides by. Raises ValueError for another number of features (as
+        :meth:`predict_proba`)."""
         X = features[None, :]
         r = None if route_db is None else np.array([route_db], dtype=np.float64)
         return self.prediction_from_proba(

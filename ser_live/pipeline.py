@@ -209,6 +209,13 @@ class Recognizer:
     n_errors : int
         Utterances the worker could not classify (logged and skipped).
 
+    Raises
+    ------
+    ValueError
+        ``ring_capacity_s`` not positive, ``max_queued_utterances`` < 1, ``queue_full`` not
+        "wait" or "drop", or a ``speakers`` value :func:`~ser_live.speakers.speaker_mode`
+        refuses.
+
     Notes
     -----
     Shutdown (:meth:`stop`) goes in data-flow order: the source stops and the ring buffer

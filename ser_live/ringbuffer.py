@@ -76,6 +76,11 @@ class RingBuffer:
         Stream samples skipped between the previous block returned to the consumer and
         the latest one (0 when the stream was continuous).
 
+    Raises
+    ------
+    ValueError
+        ``capacity_samples`` or ``sample_rate_hz`` not positive, ``stamp_log_size`` < 16.
+
     Notes
     -----
     See the module docstring for the overrun policy (drop the newest samples, keep stream
@@ -327,6 +332,11 @@ class RingBuffer:
             samples lost to an overrun (``last_skipped_samples`` gives the jump). None on
             timeout, or at the end of the stream (after :meth:`close`, once fewer than ``n``
             samples remain; that tail is discarded and :attr:`eof` becomes True).
+
+        Raises
+        ------
+        ValueError
+            ``n`` outside 1..capacity.
         """
         if n <= 0 or n > self._cap:
             raise ValueError(f"n must be in 1..{self._cap}, got {n}")

@@ -639,6 +639,11 @@ class SpeakerAssigner:
         Returns
         -------
         np.ndarray, float64, shape (n_dims,)
+
+        Raises
+        ------
+        ValueError
+            With ``max_speakers=1`` (no embedding).
         """
         if self.embedding is None:
             raise ValueError("max_speakers=1 computes no embedding")

@@ -200,6 +200,11 @@ class UncertaintyRule:
         Returns
         -------
         UncertaintyRule
+
+        Raises
+        ------
+        ValueError
+            ``n_labels`` < 1, or a ``margin`` :meth:`validate` refuses.
         """
         if n_labels < 1:
             raise ValueError(f"n_labels must be >= 1 (got {n_labels})")

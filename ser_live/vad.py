@@ -969,6 +969,11 @@ def iter_utterances(
     Yields
     ------
     Utterance
+
+    Raises
+    ------
+    ValueError
+        The ring's and the segmenter's sample rates differ, or ``frames_per_wake`` < 1.
     """
     if ring.sample_rate_hz != segmenter.sample_rate_hz:
         raise ValueError(

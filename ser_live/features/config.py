@@ -44,7 +44,9 @@ class FeatureConfig:
     f0_min_hz, f0_max_hz : float
         Pitch search range (Hz).
     voicing_threshold : float
-        Minimum normalised autocorrelation peak (0..1) for a frame to count as voiced.
+        Minimum normalised autocorrelation peak (0..1) for a frame to count as voiced; 0.45
+        is Praat's default voicing threshold for ``Sound: To Pitch (ac)...`` (Boersma 1993,
+        the autocorrelation method the pitch tracker follows).
     level_normalize : bool
         Scale each utterance so its loud frames (90th percentile of frame RMS) sit at
         ``target_level_dbfs`` before analysis, making features independent of microphone gain.

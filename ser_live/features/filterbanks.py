@@ -42,6 +42,18 @@ def mel_filterbank(
     Equal to ``librosa.filters.mel(sr=sample_rate_hz, n_fft=n_fft, n_mels=n_mels,
     fmin=fmin_hz, fmax=fmax_hz)`` (htk=False, norm="slaney").
 
+    Parameters
+    ----------
+    sample_rate_hz : int
+        Sample rate (Hz).
+    n_fft : int
+        FFT length (samples); the bank has ``1 + n_fft // 2`` bins.
+    n_mels : int
+        Mel bands.
+    fmin_hz, fmax_hz : float
+        Lowest and highest frequency (Hz) of the bank; ``fmax_hz`` None: the Nyquist
+        frequency.
+
     Returns
     -------
     np.ndarray, float32, shape (n_mels, 1 + n_fft // 2)
@@ -64,6 +76,15 @@ def chroma_filterbank(*, sample_rate_hz: int, n_fft: int, n_chroma: int = 12) ->
 
     Equal to ``librosa.filters.chroma(sr=sample_rate_hz, n_fft=n_fft, n_chroma=n_chroma)``
     (tuning 0, ctroct 5, octwidth 2, norm 2, base_c True).
+
+    Parameters
+    ----------
+    sample_rate_hz : int
+        Sample rate (Hz).
+    n_fft : int
+        FFT length (samples); the bank has ``1 + n_fft // 2`` bins.
+    n_chroma : int, default 12
+        Pitch classes per octave.
 
     Returns
     -------

@@ -254,6 +254,14 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
         ``contrast`` (dB, one row per sub-band), ``energy`` (RMS dBFS, zero-crossing rate),
         ``pitch`` (f0 Hz, 0 where unvoiced; voicing strength 0..1; harmonics-to-noise dB);
         with ``cfg.voice_quality``, ``voice`` (see :func:`voice_descriptors`).
+
+    Notes
+    -----
+    A frame is voiced when its normalised autocorrelation peak reaches
+    ``cfg.voicing_threshold``, its level is within 35 dB of the utterance's loudest frame and
+    its zero-crossing rate is below 0.3; of the best lag and its halves and thirds, the
+    shortest at least 0.9 times as strong is taken (a guard against octave-down errors).
+    These three numbers are this project's choices, not taken from elsewhere.
     """
     cfg = analysis.cfg
     wants = (lambda group: True) if need is None else (lambda group: group in need or group not in OPTIONAL_DESCRIPTORS)
@@ -443,7 +451,7 @@ def voice_descriptors(
         ``np.cumsum(power, axis=1)``.
     mel : np.ndarray, float32, shape (n_mels, n_frames)
         Mel power spectrogram.
-    f0_hz : np.ndarray, shape (n_frames,)
+    f0_hz : np.ndarray, float, shape (n_frames,)
         Pitch estimate of every frame (Hz; also of unvoiced frames, where it means little).
     analysis : _Analysis
         Constants of the configuration.
