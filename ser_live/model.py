@@ -582,16 +582,34 @@ class EmotionModel:
             another file-format version; required keys missing; a feature configuration or
             feature layout this version of the extractor does not produce.
         """
+        from_env = path is None and bool(os.environ.get("SER_LIVE_MODEL"))
         p = Path(path) if path is not None else default_model_path()
+        try:
+            return cls._load_path(p, arrays=arrays)
+        except ModelError as exc:
+            if from_env:  # say where the path came from: nothing on the command line named it
+                raise ModelError(f"{exc} (the model named by $SER_LIVE_MODEL; unset it for the shipped one)") from exc
+            raise
+
+    @classmethod
+    def _load_path(cls, p: Path, *, arrays: bool) -> "EmotionModel":
+        """:meth:`load` of the file ``p``."""
         if not p.exists():
             raise ModelError(
                 f"model file {p} not found; train one with `python -m train fit` or pass --model PATH"
             )
+        if p.suffix in (".toml", ".md"):  # the recipe or the model card written beside a model
+            what = "training recipe" if p.suffix == ".toml" else "model card"
+            raise ModelError(f"{p} is a model's {what}, not a model: pass {p.with_suffix('.skops')}")
         if p.suffix == ".npz":
             return cls._load_npz(p, source=None)
         npz = p.with_suffix(".npz")
         if arrays and npz.is_file():
-            return cls._load_npz(npz, source=p)
+            try:
+                return cls._load_npz(npz, source=p)
+            except ModelError as exc:  # a damaged arrays file beside it: as one made from another model
+                log.warning("%s cannot be used (%s); loading %s (re-export the arrays with "
+                            "`python -m train export %s`)", npz, exc, p, p)
         return cls._load_skops(p)
 
     @classmethod

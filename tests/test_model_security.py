@@ -227,3 +227,45 @@ def test_non_zip_and_schema_less_files_are_refused(tmp_path):
     p.write_text("not a zip")
     with pytest.raises(ModelError, match="not a ser-live model file"):
         EmotionModel.load(p)
+
+
+# ------------------------------------------------------- files beside a model, and where it came from
+def test_a_damaged_arrays_file_beside_a_model_falls_back_to_it(tmp_path, caplog):
+    """A valid ``.skops`` with a damaged ``.npz`` of its name beside it loads from the skops
+    file, with a warning naming the arrays file, as one exported from another model does (it
+    used to fail, naming a file the user never passed); the damaged file given itself is
+    still refused."""
+    src = REPO_ROOT / "models" / "ser-default.skops"
+    ref = EmotionModel.load(src, arrays=False)
+    x = ref.extractor.extract(np.asarray(np.random.default_rng(0).standard_normal(32000) * 0.05, np.float32))
+    for name, data in (("junk", b"not a zip at all"), ("truncated", (src.with_suffix(".npz")).read_bytes()[:5000])):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / src.name).write_bytes(src.read_bytes())
+        (folder / "ser-default.npz").write_bytes(data)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="ser_live.model"):
+            m = EmotionModel.load(folder / src.name)
+        assert type(m.estimator).__name__ == "EmotionEstimator", name
+        assert "ser-default.npz cannot be used" in caplog.text, caplog.text
+        assert np.array_equal(m.predict_proba(x[None]), ref.predict_proba(x[None]))
+        with pytest.raises(ModelError):
+            EmotionModel.load(folder / "ser-default.npz")
+
+
+def test_a_recipe_or_card_given_as_the_model_names_the_model_file(tmp_path):
+    for suffix, what in ((".toml", "training recipe"), (".md", "model card")):
+        p = REPO_ROOT / "models" / f"ser-default{suffix}"
+        with pytest.raises(ModelError, match=f"is a model's {what}, not a model: pass .*ser-default.skops"):
+            EmotionModel.load(p)
+
+
+def test_a_bad_model_from_the_environment_says_so(tmp_path, monkeypatch):
+    bad = tmp_path / "m.skops"
+    bad.write_bytes(b"junk")
+    monkeypatch.setenv("SER_LIVE_MODEL", str(bad))
+    with pytest.raises(ModelError, match=r"named by \$SER_LIVE_MODEL; unset it"):
+        EmotionModel.load()
+    with pytest.raises(ModelError) as info:  # passed explicitly: the variable is not blamed
+        EmotionModel.load(bad)
+    assert "SER_LIVE_MODEL" not in str(info.value)
