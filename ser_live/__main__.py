@@ -1,5 +1,5 @@
 """``python -m ser_live``: the ``ser-live`` command."""
 
-from .cli import main
+from .entry import main
 
 raise SystemExit(main())

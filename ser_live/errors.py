@@ -21,6 +21,7 @@ __all__ = [
     "DeviceError",
     "CaptureError",
     "PortAudioMissingError",
+    "os_error_text",
 ]
 
 
@@ -43,9 +44,10 @@ class ExitCode(IntEnum):
 EXIT_CODES: dict[ExitCode, tuple[str, str]] = {
     ExitCode.OK: ("ok", "success"),
     ExitCode.ERROR: (
-        "error (or results could not be written)",
-        "unexpected error, or results could not be written to `--jsonl`/stdout (reported once; "
-        "recordings still saved)",
+        "error (or results or recordings could not be written)",
+        "unexpected error, or results could not be written to `--output`/`--jsonl`/stdout, or "
+        "`--save-utterances` could not save (each reported once; the run goes on and keeps what "
+        "it can)",
     ),
     ExitCode.USAGE: ("usage", "usage error"),
     ExitCode.AUDIO_FILE: (
@@ -88,6 +90,52 @@ def exit_codes_help() -> str:
         One line per exit status, ``"  N  meaning"``, under the heading ``exit codes:``.
     """
     return "exit codes:\n" + "".join(f"  {int(c):<4d} {short}\n" for c, (short, _) in EXIT_CODES.items())
+
+
+#: What to do about a file system error, by errno name.
+_OS_ERROR_ADVICE = {
+    "ENOSPC": "the disk is full: free some space or write to another disk",
+    "EDQUOT": "the disk quota is used up: free some space or write elsewhere",
+    "EROFS": "the file system is read-only: write to another folder",
+    "EACCES": "no permission: give a path this user may use",
+    "EPERM": "no permission: give a path this user may use",
+    "EISDIR": "that path is a folder: give a file name",
+    "ENOTDIR": "a part of that path is a file, not a folder: check the path",
+}
+
+
+def os_error_text(exc: OSError) -> str:
+    """A file system error in words a user can act on: the file the user named (a
+    temporary file ``.<name>.<16 hex>.tmp`` written beside it, as
+    :func:`ser_live.fsutil.atomic_writer` makes, is shown as that name), what went wrong and
+    what to do.
+
+    Parameters
+    ----------
+    exc : OSError
+
+    Returns
+    -------
+    str
+        E.g. ``"out.csv: No space left on device (the disk is full: free some space or write
+        to another disk)"``; without a file name, the reason and the advice (or
+        ``str(exc)``).
+    """
+    import errno
+    import os
+    import re
+
+    advice = _OS_ERROR_ADVICE.get(errno.errorcode.get(exc.errno or 0, ""), "")
+    reason = exc.strerror or str(exc)
+    name = exc.filename
+    if name is None:
+        return f"{reason} ({advice})" if advice and exc.strerror else str(exc)
+    path = os.fsdecode(name)
+    folder, base = os.path.split(path)
+    m = re.fullmatch(r"\.(.+)\.[0-9a-f]{16}\.tmp", base)
+    if m:
+        path = os.path.join(folder, m.group(1))
+    return f"{path}: {reason}" + (f" ({advice})" if advice else "")
 
 
 def exit_codes_markdown() -> str:

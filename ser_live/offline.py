@@ -653,7 +653,10 @@ class Predictor:
         Yields
         ------
         (str, Prediction or list of Result or SerLiveError)
-            The path as given and its result.
+            The path as given and its result. With ``segments`` and no ``sessions``, a
+            ``KeyboardInterrupt`` (Ctrl-C) inside a file carries the utterances of it
+            classified so far as its attribute ``partial_results``: ``(path, list of
+            Result)``.
 
         Raises
         ------
@@ -679,12 +682,22 @@ class Predictor:
         self, paths: Iterable[str | Path], *, segments: bool, errors: str
     ) -> Iterator[tuple[str, Prediction | list[Result] | SerLiveError]]:
         for path in paths:
+            done: list[Result] = []
             try:
-                out: Prediction | list[Result] | SerLiveError = (
-                    list(self.iter_file_segments(path, keep_audio=False)) if segments
-                    else self.process_file(path))
+                if segments:
+                    for res in self.iter_file_segments(path, keep_audio=False):
+                        done.append(res)
+                    out: Prediction | list[Result] | SerLiveError = done
+                else:
+                    out = self.process_file(path)
             except (SerLiveError, ValueError) as exc:
                 out = self._failed(path, exc, errors)
+            except KeyboardInterrupt as exc:
+                # Ctrl-C inside a long file: its utterances classified so far go with the
+                # interrupt, for the caller to keep (as live keeps every utterance)
+                if done:
+                    exc.partial_results = (str(path), done)  # type: ignore[attr-defined]
+                raise
             yield str(path), out
 
     @staticmethod

@@ -24,6 +24,7 @@ without a circumplex position, and in an error record.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import logging
@@ -396,7 +397,9 @@ class RecordWriter:
         Unknown suffix, on resume a file written for other labels, or an existing ``path``
         with neither ``resume`` nor ``overwrite``.
     OSError
-        The file cannot be written (raised at construction, before anything is scored).
+        The file cannot be written (raised at construction, before anything is scored,
+        for a folder at ``path`` or one that cannot be written; a full disk is found at
+        the first :meth:`write`).
     """
 
     def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
@@ -421,6 +424,8 @@ class RecordWriter:
                 raise ValueError(f"{self.path}: unknown output format; use one of {', '.join(OUTPUT_SUFFIXES)}")
             if not resume and not overwrite and (self.path.exists() or self.path.is_symlink()):
                 raise ValueError(f"{self.path} exists: add to it with --resume, or replace it with --overwrite")
+            if self.path.is_dir():  # refused before anything is scored, not when renaming at the end
+                raise IsADirectoryError(errno.EISDIR, "Is a directory", str(self.path))
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.fmt == "parquet":
                 self._open_parquet(resume)

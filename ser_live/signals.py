@@ -12,7 +12,8 @@ import contextlib
 import signal
 from typing import Any, Callable, Iterator
 
-__all__ = ["STOP_SIGNALS", "signals_deferred", "stop_signals_as_interrupt", "stop_signals_held", "stop_signals_ignored"]
+__all__ = ["STOP_SIGNALS", "signals_deferred", "stop_signals_as_interrupt", "stop_signals_held", "stop_signals_ignored",
+           "stop_signals_as_interrupt_from_now"]
 
 #: Signals that end a listening run like Ctrl-C: summary printed, utterance in progress kept.
 #: SIGHUP comes when the terminal is closed; SIGQUIT from Ctrl-\\ (no core dump then).
@@ -37,14 +38,23 @@ def _restore(previous: dict[int, Any]) -> None:
         signal.signal(signum, old)
 
 
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_signals_as_interrupt_from_now() -> None:
+    """Treat SIGTERM, SIGHUP and SIGQUIT like Ctrl-C for the rest of the process (main
+    thread only): what the ``ser-live`` program does first, so a stop signal that comes
+    while a model loads or files are scored ends the run as Ctrl-C does (exit 130, the
+    records finished so far written), not by the signal's default action."""
+    _install(STOP_SIGNALS, _raise_interrupt)
+
+
 @contextlib.contextmanager
 def stop_signals_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM, SIGHUP and SIGQUIT like Ctrl-C (``KeyboardInterrupt``, a clean stop)
     while the block runs; main thread only."""
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = _install(STOP_SIGNALS, handler)
+    previous = _install(STOP_SIGNALS, _raise_interrupt)
     try:
         yield
     finally:

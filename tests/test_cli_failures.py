@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -75,14 +76,19 @@ def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout_s: float
     raise AssertionError(f"{path} did not get {n} lines in {timeout_s} s")
 
 
-def _signal_mid_run(args: list[str], out: Path, *, after_lines: int, signals: list[tuple[int, float]]) -> tuple[int, str]:
-    """Run ser-live with ``args``; once ``out`` has ``after_lines`` lines, send each signal
-    after its delay (s). Returns the exit status and stderr."""
+def _signal_mid_run(args: list[str], out: Path | None = None, *, after_lines: int = 0,
+                    signals: list[tuple[int, float]], ready: Callable[[subprocess.Popen], None] | None = None,
+                    ) -> tuple[int, str]:
+    """Run ser-live with ``args``; once ``out`` has ``after_lines`` lines (or ``ready(proc)``
+    returns), send each signal after its delay (s). Returns the exit status and stderr."""
     proc = subprocess.Popen(
         [*_ser_live_cmd(), *args], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        _wait_for_lines(out, after_lines, proc)
+        if ready is not None:
+            ready(proc)
+        else:
+            _wait_for_lines(out, after_lines, proc)
         for signum, delay_s in signals:
             time.sleep(delay_s)
             proc.send_signal(signum)
@@ -92,6 +98,23 @@ def _signal_mid_run(args: list[str], out: Path, *, after_lines: int, signals: li
             proc.kill()
             proc.wait()
     return proc.returncode, err
+
+
+def _first_line_then_closed(args: list[str]) -> tuple[str, int, str]:
+    """Run ser-live with ``args``, read the first line of its stdout, then close it (what
+    ``| head -1`` does). Returns that line, the exit status and stderr."""
+    proc = subprocess.Popen([*_ser_live_cmd(), *args], env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read()
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return first, proc.returncode, err
 
 
 @pytest.mark.slow
@@ -154,22 +177,10 @@ def test_jsonl_to_a_full_device_keeps_recording(session_wav: Path, tmp_path: Pat
 def test_stdout_closed_by_the_reader_keeps_recording(session_wav: Path, tmp_path: Path) -> None:
     """`ser-live ... | head -1`: the write error once, recording goes on, summary, exit 1."""
     saved = tmp_path / "saved"
-    proc = subprocess.Popen(
-        [*_ser_live_cmd(), "--input", str(session_wav), "--speed", "0", "--plain",
-         "--save-utterances", str(saved)],
-        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        first = proc.stdout.readline()  # what `head -1` does
-        proc.stdout.close()
-        err = proc.stderr.read()
-        proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    first, rc, err = _first_line_then_closed(
+        ["--input", str(session_wav), "--speed", "0", "--plain", "--save-utterances", str(saved)])
     assert first.startswith("#0"), first
-    assert proc.returncode == 1, f"exit {proc.returncode}:\n{err}"
+    assert rc == 1, f"exit {rc}:\n{err}"
     assert err.count("cannot write the results to stdout") == 1, err
     assert "Traceback" not in err and "ser-live summary" in err, err
     n_saved = len(list(saved.glob("*.wav")))
@@ -204,3 +215,59 @@ def test_speed_with_the_demo_replay_is_not_called_ignored(tmp_path: Path) -> Non
     assert "replaying the bundled demo recording" in res.stderr, res.stderr
     assert res.returncode == 0, res.stderr
     assert "--speed" not in res.stderr, res.stderr
+
+
+def _wait_for_file(pattern: str, folder: Path, proc: subprocess.Popen, timeout_s: float = 120) -> None:
+    """Wait until a file matching ``pattern`` exists in ``folder`` (the process still running)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(folder.glob(pattern)):
+            return
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else proc.returncode
+        time.sleep(0.02)
+    raise AssertionError(f"no {pattern} in {folder} after {timeout_s} s")
+
+
+@pytest.mark.slow
+def test_sigterm_while_predict_scores_ends_like_ctrl_c(session_wav: Path, tmp_path: Path) -> None:
+    """SIGTERM once `predict` is scoring (its output's temporary file exists): exit 130 with
+    "interrupted", the output a complete file of whole records, no temporary file left, no
+    traceback (it used to die by the signal, exit 143, its records stranded in the
+    temporary file)."""
+    long = tmp_path / "long.wav"
+    write_wav(long, np.tile(load_audio(session_wav, sample_rate_hz=SAMPLE_RATE_HZ), 8))
+    out = tmp_path / "out" / "records.jsonl"
+    out.parent.mkdir()
+    rc, err = _signal_mid_run(["predict", str(long), "--segments", "--output", str(out)],
+                              ready=lambda proc: _wait_for_file(".records.jsonl.*.tmp", out.parent, proc),
+                              signals=[(signal.SIGTERM, 0.5)])
+    assert rc == 130, f"exit {rc}:\n{err}"
+    assert "interrupted" in err and "Traceback" not in err, err
+    records = _jsonl(out)  # every line a whole record
+    assert all(r["path"] == str(long) and r["label"] for r in records), records[:3]
+    assert f"{len(records)} records written to {out}" in err, err
+    assert not list(out.parent.glob("*.tmp"))
+
+
+def test_ctrl_c_while_the_program_starts_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C while `ser-live` is still importing its modules: one line, exit 130."""
+    proc = subprocess.Popen([*_ser_live_cmd(), "predict", str(tmp_path / "none.wav")], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.15)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, f"exit {proc.returncode}:\n{err}"
+    assert "interrupted" in err and "Traceback" not in err, err
+
+
+def test_predict_to_a_closed_stdout_says_so_and_exits_1(tmp_path: Path, data_root: Path) -> None:
+    """`ser-live predict DIR | head -1`: the write error once on stderr, exit 1 (the README's
+    exit table), not a silent 0."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for f in sorted((data_root / "emodb" / "wav").glob("*.flac"))[:60]:
+        (folder / f.name).symlink_to(f)
+    first, rc, err = _first_line_then_closed(["predict", str(folder)])
+    assert json.loads(first)["label"], first
+    assert rc == 1, f"exit {rc}:\n{err}"
+    assert err.count("cannot write the results to stdout") == 1 and "Traceback" not in err, err

@@ -92,3 +92,19 @@ def test_speech_level_is_the_90th_percentile_of_frame_rms(ravdess_root):
     assert speech_level_dbfs(np.zeros(800, np.float32)) == -200.0
     with pytest.raises(ValueError, match="no frames"):
         loud_frame_level([])
+
+
+def test_os_error_text_names_the_users_file_and_says_what_to_do():
+    import errno
+
+    from ser_live.errors import os_error_text
+
+    tmp = OSError(errno.ENOSPC, "No space left on device", "out/.preds.csv.0123456789abcdef.tmp")
+    assert os_error_text(tmp) == ("out/preds.csv: No space left on device "
+                                  "(the disk is full: free some space or write to another disk)")
+    assert os_error_text(OSError(errno.EROFS, "Read-only file system", "/ro/x.jsonl")).endswith(
+        "(the file system is read-only: write to another folder)")
+    assert os_error_text(OSError(errno.ENOSPC, "No space left on device")) == (
+        "No space left on device (the disk is full: free some space or write to another disk)")
+    assert os_error_text(OSError(errno.EIO, "Input/output error", "a.wav")) == "a.wav: Input/output error"
+    assert os_error_text(OSError("no errno")) == "no errno"

@@ -8,6 +8,7 @@ model stay valid).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +133,49 @@ def test_process_files_yields_in_order_and_returns_or_raises_errors(ravdess_root
         list(p.process_files([good, silent]))
     with pytest.raises(ValueError):
         list(p.process_files([good], errors="ignore"))
+
+
+def test_ctrl_c_inside_a_long_file_keeps_its_classified_utterances(data_root, model, test_model_path, tmp_path,
+                                                                      monkeypatch, capsys):
+    """`predict --segments` on one long file, interrupted at its fourth utterance: the three
+    classified before go with the interrupt (``partial_results``) and into ``--output``, the
+    exit status is 130 and stderr counts them (they were all lost before)."""
+    parts = []
+    for f in sorted((data_root / "emodb" / "wav").glob("*.flac"))[:8]:
+        parts += [load_audio(f), np.zeros(16000, np.float32)]
+    long = write_wav(tmp_path / "long.wav", np.concatenate(parts))
+    real = Predictor._classify
+    calls = []
+
+    def classify(self, *a, **kw):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(Predictor, "_classify", classify)
+    with pytest.raises(KeyboardInterrupt) as info:
+        list(Predictor(model).process_files([long], segments=True, errors="return"))
+    path, done = info.value.partial_results
+    assert path == str(long) and len(done) == 3 and all(r.label for r in done)
+    calls.clear()
+    out = tmp_path / "out.jsonl"
+    rc = main(["predict", str(long), "--segments", "--output", str(out), "--model", str(test_model_path)])
+    err = capsys.readouterr().err
+    assert rc == 130, err
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["start_s"] for r in records] == [r.utterance.start_s for r in done]
+    assert f"3 records written to {out}" in err, err
+
+
+def test_an_output_that_is_a_folder_is_refused_before_scoring(data_root, test_model_path, tmp_path, capsys):
+    """`--output x.csv` where x.csv is a folder: exit 1 at once, the message names it and says
+    what to do (it used to score everything, print "done", then fail renaming)."""
+    folder = tmp_path / "x.csv"
+    folder.mkdir()
+    f = sorted((data_root / "emodb" / "wav").glob("*.flac"))[0]
+    rc = main(["predict", str(f), "--output", str(folder), "--model", str(test_model_path)])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert f"{folder}: Is a directory (that path is a folder: give a file name)" in err, err
+    assert "done:" not in err and list(folder.iterdir()) == []

@@ -22,7 +22,7 @@ import io
 import sys
 
 from .. import __version__
-from ..errors import ExitCode, SerLiveError, exit_codes_help
+from ..errors import ExitCode, SerLiveError, exit_codes_help, os_error_text
 from .calibrate import _cmd_calibrate, add_calibrate_parser
 from .devices import _cmd_devices, add_devices_parser
 from .listen import _cmd_listen, add_listen_arguments
@@ -156,10 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # e.g. `ser-live ... | head`
+    except BrokenPipeError:  # e.g. `ser-live predict ... | head`: as listen does, said once, exit 1
         with contextlib.suppress(Exception):
             sys.stdout = open(io.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-        return 0
+        _err("error: cannot write the results to stdout (it was closed, e.g. by `| head`); "
+             "the records after that point were not written")
+        return ExitCode.ERROR
     except OSError as exc:  # e.g. an output file that cannot be written
-        _err(f"error: {exc}")
+        _err(f"error: {os_error_text(exc)}")
         return ExitCode.ERROR

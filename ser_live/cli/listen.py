@@ -269,8 +269,8 @@ def _finish_listen(
     if err is not None:
         _err(f"error: {err}")
         return err.exit_code if isinstance(err, SerLiveError) else 1
-    if outputs.write_error is not None:
-        return ExitCode.ERROR
+    if outputs.write_error is not None or (rec.recordings is not None and rec.recordings.error is not None):
+        return ExitCode.ERROR  # each reported once when it happened
     if interrupted:
         return EXIT_INTERRUPTED
     if is_file and not rec.reached_max_duration and summary.n_utterances == 0:

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from ..errors import ExitCode, NoSpeechError, SerLiveError
 from .options import _add_common, _add_speakers, _apply_profile, _err, _Formatter, _model_path, _speakers_for, log
 from .progress import FileProgress
+from .signals import _stop_signals_held
 
 _PREDICT_EPILOG = """\
 Whole-file mode (default) treats each file as one utterance: it is trimmed to the speech the
@@ -145,7 +146,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..denoise import with_denoise
     from ..model import EmotionModel
     from ..offline import Predictor, read_sessions_csv
-    from ..records import RecordWriter, error_record, prediction_record
+    from ..records import RecordWriter
 
     sessions = read_sessions_csv(args.sessions) if args.sessions else None  # SessionsError: exit 2
     fmt = _output_format(args)
@@ -169,40 +170,69 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         [p for p, e in expanded if e is None], segments=seg, errors="return", sessions=sessions
     )
 
-    with contextlib.ExitStack() as stack:
-        if args.output:
-            writer = stack.enter_context(RecordWriter(args.output, labels=model.labels, segments=seg,
-                                                      speakers=predictor.speakers > 1))
-        else:
-            writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg,
-                                  speakers=predictor.speakers > 1)
-        sink = _Sink(writer, profile=profile_name)
-        progress = stack.enter_context(FileProgress(len(expanded)))
-        for path, error in expanded:
-            n_failed = len(sink.failed)
-            if error is None:
-                _, outcome = next(results)
-            try:
-                if error is not None:
-                    raise error
-                if isinstance(outcome, SerLiveError):
-                    raise outcome
-                if seg:
-                    if not outcome:
-                        raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
-                    sink.write([
-                        prediction_record(path, r.prediction, start_s=r.utterance.start_s, end_s=r.utterance.end_s,
-                                          session_utterances=r.session_utterances, speaker=r.speaker,
-                                          speaker_revised=r.speaker_revised)
-                        for r in outcome])
-                else:
-                    sink.write([prediction_record(path, outcome)])
-            except SerLiveError as exc:
-                _err(f"error: {exc}")
-                sink.write([error_record(path, exc, segments=seg)])
-            progress.advance(failed=len(sink.failed) > n_failed)
-        progress.close(where=args.output)
+    sink: _Sink | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            if args.output:
+                writer = stack.enter_context(RecordWriter(args.output, labels=model.labels, segments=seg,
+                                                          speakers=predictor.speakers > 1))
+            else:
+                writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg,
+                                      speakers=predictor.speakers > 1)
+            sink = _Sink(writer, profile=profile_name)
+            progress = stack.enter_context(FileProgress(len(expanded)))
+            _write_records(sink, expanded, results, segments=seg, progress=progress)
+            progress.close(where=args.output)
+    except KeyboardInterrupt:  # Ctrl-C or a stop signal: the records finished so far are kept
+        _err("interrupted")
+        if args.output and sink is not None:
+            _err(f"{sink.n_records} records written to {args.output}; the rest was not classified")
+        return ExitCode.INTERRUPTED
     return sink.exit_code()
+
+
+def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool, progress: Any) -> None:
+    """A record for every input of ``expanded`` (``(path, error)`` pairs, in order) from the
+    predictor's ``results`` (``(path, outcome)`` of the readable ones), written to ``sink``
+    as each file is done; failures as error records (also on stderr)."""
+    from ..records import error_record, prediction_record
+
+    for path, error in expanded:
+        n_failed = len(sink.failed)
+        if error is None:
+            try:
+                _, outcome = next(results)
+            except KeyboardInterrupt as exc:  # the file's utterances classified so far are kept
+                partial = getattr(exc, "partial_results", None)
+                if segments and partial:
+                    with _stop_signals_held():
+                        sink.write(_segment_records(*partial))
+                raise
+        try:
+            if error is not None:
+                raise error
+            if isinstance(outcome, SerLiveError):
+                raise outcome
+            if segments:
+                if not outcome:
+                    raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
+                sink.write(_segment_records(path, outcome))
+            else:
+                sink.write([prediction_record(path, outcome)])
+        except SerLiveError as exc:
+            _err(f"error: {exc}")
+            sink.write([error_record(path, exc, segments=segments)])
+        progress.advance(failed=len(sink.failed) > n_failed)
+
+
+def _segment_records(path: str, results: list) -> list[dict[str, Any]]:
+    """The records of one file's utterances (``--segments``), in order."""
+    from ..records import prediction_record
+
+    return [prediction_record(path, r.prediction, start_s=r.utterance.start_s, end_s=r.utterance.end_s,
+                              session_utterances=r.session_utterances, speaker=r.speaker,
+                              speaker_revised=r.speaker_revised)
+            for r in results]
 
 
 def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | None = None) -> int:

@@ -1,0 +1,35 @@
+"""The ``ser-live`` program's entry point (``[project.scripts]``, ``python -m ser_live``).
+
+It imports nothing heavy itself: stop signals (SIGTERM, SIGHUP, SIGQUIT) are made to act as
+Ctrl-C first, then :func:`ser_live.cli.main` is imported and run. A Ctrl-C or stop signal
+that lands while the command's modules are still importing, or before the command has
+started, ends the program as one does later on: ``ser-live: interrupted`` on stderr and exit
+130 (:data:`ser_live.errors.ExitCode.INTERRUPTED`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+#: The exit status of an interrupted run (:data:`ser_live.errors.ExitCode.INTERRUPTED`;
+#: repeated here so that nothing is imported before the signals are set).
+_EXIT_INTERRUPTED = 130
+
+
+def main() -> int:
+    """Run the ``ser-live`` program; its exit status (see ``ser-live --help``)."""
+    try:
+        from .signals import stop_signals_as_interrupt_from_now
+
+        stop_signals_as_interrupt_from_now()
+        from .cli import main as cli_main
+
+        return cli_main()
+    except KeyboardInterrupt:
+        try:
+            print("ser-live: interrupted", file=sys.stderr, flush=True)
+        except (OSError, ValueError):  # stderr closed (a terminal gone after SIGHUP)
+            pass
+        return _EXIT_INTERRUPTED
