@@ -169,9 +169,12 @@ def audio_info(path: str | Path) -> AudioInfo:
     try:
         info = AudioInfo(p, sf.info(str(p)))
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/TypeError
+        known = p.suffix.lower() in (".wav", ".flac", ".ogg", ".oga", ".opus")
+        advice = ("the file may be damaged or cut short: check it plays, or convert it again"
+                  if known else "give a WAV, FLAC or OGG file")
         raise AudioFileError(
-            f"{p}: cannot read as audio ({exc}); give a WAV, FLAC or OGG file "
-            "(convert others with e.g. `ffmpeg -i IN -ar 16000 -ac 1 OUT.wav`)"
+            f"{p}: cannot read as audio ({exc}); {advice} "
+            "(e.g. `ffmpeg -i IN -ar 16000 -ac 1 OUT.wav`)"
         ) from exc
     if info.n_frames <= 0 or info.sample_rate_hz <= 0:
         raise AudioFileError(f"{p}: the file holds no audio samples (empty)")

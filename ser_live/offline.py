@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audiofile import SAMPLE_RATE_HZ, decode_audio
+from .audiofile import SAMPLE_RATE_HZ, audio_info, decode_audio, to_int16
 from .denoise import with_denoise
 from .features import FeatureExtractor
 from .errors import AudioFileError, NoSpeechError, SerLiveError
@@ -385,6 +385,34 @@ def _name_some(paths: list[str]) -> str:
     return ", ".join(paths[:_NAMED_PATHS]) + (f" (and {more} more)" if more > 0 else "")
 
 
+#: A file whose speech has more samples than this share at full scale is called clipped (the
+#: calibration's take check, :class:`ser_live.profile.TakeCheck`, uses the same 0.1 %).
+MAX_CLIPPED_FRACTION: float = 0.001
+#: Files recorded below this sample rate (Hz) lack the upper bands the model was trained on.
+MIN_FULL_BAND_HZ: int = 16000
+
+
+def clipped_fraction(y: np.ndarray) -> float:
+    """Share (0..1) of the samples of ``y`` (int16, or float32 in [-1, 1]; shape (n,)) at
+    int16 full scale, as :class:`ser_live.profile.TakeCheck` counts them."""
+    if not y.size:
+        return 0.0
+    x = y if y.dtype == np.int16 else to_int16(y)
+    return float(np.mean((x >= 32767) | (x <= -32768)))
+
+
+def _warn_if_narrowband(path: str | Path) -> None:
+    """Warn when a file's sample rate is below :data:`MIN_FULL_BAND_HZ` (e.g. 8 kHz
+    telephone audio): it is resampled, but its bands above half its rate are empty, and the
+    model was trained on full-band speech."""
+
+    rate = audio_info(path).sample_rate_hz
+    if rate < MIN_FULL_BAND_HZ:
+        log.warning("%s: recorded at %d Hz (nothing above %.1f kHz); the model was trained on speech "
+                    "of %d Hz and more, so expect it to be less accurate here", path, rate, rate / 2000,
+                    MIN_FULL_BAND_HZ)
+
+
 class Predictor:
     """Classify signals and files offline with a model and the live segmenter.
 
@@ -546,6 +574,7 @@ class Predictor:
         """
         if segments:
             return list(self.iter_file_segments(path))
+        _warn_if_narrowband(path)
         x = decode_audio(path, max_duration_s=self.max_duration_s)
         return self._whole(x, what=str(path))
 
@@ -583,6 +612,7 @@ class Predictor:
         """
         from .audiofile import iter_audio_blocks, to_int16
 
+        _warn_if_narrowband(path)
         seg = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
         fl = seg.frame_length
         rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
@@ -787,9 +817,15 @@ class Predictor:
     def _span(self, y: np.ndarray, *, what: str) -> tuple[int, int]:
         span = speech_span(y, config=self.vad_config)
         if span is None:
+            dur_s, need_s = len(y) / SAMPLE_RATE_HZ, self.vad_config.min_utterance_s
+            if dur_s < need_s:  # not "silent": too short for an utterance whatever it holds
+                raise NoSpeechError(
+                    f"{what}: too short ({dur_s:.2f} s of audio; an utterance needs at least "
+                    f"{need_s:g} s of speech)"
+                )
             raise NoSpeechError(
                 f"{what}: no speech detected (silent or noise-only; "
-                f"{len(y) / SAMPLE_RATE_HZ:.1f} s of audio checked by the VAD)"
+                f"{dur_s:.2f} s of audio checked by the VAD)"
             )
         return span
 
@@ -799,6 +835,10 @@ class Predictor:
         if share >= TONE_FRACTION:
             log.warning("%s: not speech? %.1f %% of the power is a steady tone at %.0f Hz; the prediction "
                         "means little", what, 100 * share, hz)
+        clipped = clipped_fraction(y[a:b])
+        if clipped > MAX_CLIPPED_FRACTION:
+            log.warning("%s: clipped (%.1f %% of the speech's samples at full scale); the prediction may be "
+                        "off: record with less gain", what, 100 * clipped)
         return self.model.predict_signal(y[a:b])
 
     def _segments(self, y: np.ndarray) -> list[Result]:

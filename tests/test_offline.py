@@ -179,3 +179,31 @@ def test_an_output_that_is_a_folder_is_refused_before_scoring(data_root, test_mo
     assert rc == 1, err
     assert f"{folder}: Is a directory (that path is a folder: give a file name)" in err, err
     assert "done:" not in err and list(folder.iterdir()) == []
+
+
+def test_predict_warns_of_narrowband_and_clipped_files_and_names_a_too_short_one(data_root, model, tmp_path,
+                                                                                  caplog):
+    """An 8 kHz copy of a corpus file and a clipped one are classified with a warning that
+    says why the prediction may be off; the original gets none; a 0.4 s cut of loud speech
+    is "too short", not "silent or noise-only"."""
+    import soxr
+
+    src = sorted((data_root / "emodb" / "wav").glob("*.flac"))[0]
+    y = load_audio(src)
+    nb = tmp_path / "phone.wav"
+    sf.write(nb, soxr.resample(y, 16000, 8000), 8000)
+    clipped = write_wav(tmp_path / "clipped.wav", np.clip(20 * y, -1, 1))
+    pred = Predictor(model)
+    for path, want in ((src, None), (nb, "recorded at 8000 Hz"), (clipped, "clipped (")):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="ser_live.offline"):
+            assert pred.process_file(path).label
+            assert pred.process_file(path, segments=True)
+        warned = [r.getMessage() for r in caplog.records]
+        if want is None:
+            assert warned == [], warned
+        else:
+            assert any(want in m for m in warned), warned
+    short = write_wav(tmp_path / "short.wav", y[8000:8000 + 6400])
+    with pytest.raises(NoSpeechError, match=r"too short \(0\.40 s of audio; an utterance needs at least 0\.5 s"):
+        pred.process_file(short)
