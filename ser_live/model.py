@@ -557,7 +557,9 @@ class EmotionModel:
 
         A ``.skops`` file with a ``.npz`` beside it exported from that very file (the
         header's ``source_sha256``; :func:`export_arrays`) loads from the ``.npz``: numpy
-        only, no scikit-learn or skops import. A ``.npz`` path loads as such.
+        only, no scikit-learn or skops import; one exported from another file, or damaged,
+        is passed over with a warning and the ``.skops`` loads. A ``.npz`` path loads as
+        such. Errors about a model named by ``$SER_LIVE_MODEL`` (``path`` None) say so.
 
         Parameters
         ----------

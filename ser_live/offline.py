@@ -405,7 +405,6 @@ def _warn_if_narrowband(path: str | Path) -> None:
     """Warn when a file's sample rate is below :data:`MIN_FULL_BAND_HZ` (e.g. 8 kHz
     telephone audio): it is resampled, but its bands above half its rate are empty, and the
     model was trained on full-band speech."""
-
     rate = audio_info(path).sample_rate_hz
     if rate < MIN_FULL_BAND_HZ:
         log.warning("%s: recorded at %d Hz (nothing above %.1f kHz); the model was trained on speech "
@@ -610,7 +609,7 @@ class Predictor:
             Missing, unreadable or empty file, or a block with NaN/infinite samples (raised
             when that block is reached).
         """
-        from .audiofile import iter_audio_blocks, to_int16
+        from .audiofile import iter_audio_blocks
 
         _warn_if_narrowband(path)
         seg = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
