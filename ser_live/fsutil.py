@@ -44,7 +44,10 @@ def atomic_writer(path: str | Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
     Yields
     ------
     BinaryIO
-        Write the whole content to it (``np.save(f, x)``, ``f.write(data)``).
+        Write the whole content to it (``np.save(f, x)``, ``f.write(data)``). Its attribute
+        ``temporary_path`` (Path) is the temporary file, for a caller that must finish it
+        under another name instead (then it renames it itself and ends the block with an
+        exception).
 
     Raises
     ------
@@ -58,6 +61,7 @@ def atomic_writer(path: str | Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY, mode)
     try:
         with os.fdopen(fd, "wb") as f:
+            f.temporary_path = tmp  # type: ignore[attr-defined]
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -28,6 +28,7 @@ import errno
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -366,6 +367,12 @@ class RecordWriter:
         Without ``resume``, replace an existing ``path``; False refuses one (ValueError),
         so a run never discards an earlier run's records unasked (``predict --dask``
         without ``--overwrite``).
+    keep_earlier : bool, default False
+        A run that ends by an error or an interrupt (``close(keep=False)``) after writing
+        records does not replace an earlier file at ``path``: its records are finished as
+        :attr:`partial_path` (``<stem>.partial<suffix>`` beside it) instead, and the
+        earlier file stays whole (``predict`` without ``--dask``, where a run replaces its
+        output by default). Without an earlier file, ``path`` gets them, as without it.
     stream : text stream, optional
         Where records go when ``path`` is None (default stdout).
     fmt : {"jsonl", "csv"}, optional
@@ -404,8 +411,11 @@ class RecordWriter:
 
     def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
                  overwrite: bool = True, stream: io.TextIOBase | None = None, fmt: str = "jsonl",
-                 segments: bool = False, speakers: bool = False) -> None:
+                 segments: bool = False, speakers: bool = False, keep_earlier: bool = False) -> None:
         self.labels = list(labels)
+        #: Where a failed run's records went instead of ``path`` (``keep_earlier``), else None.
+        self.partial_path: Path | None = None
+        self._keep_earlier = bool(keep_earlier) and path is not None and not resume and Path(path).is_file()
         self.columns = record_columns(self.labels, segments=segments, speakers=speakers)
         self.path = Path(path) if path is not None else None
         self.done: set[str] = set()
@@ -558,7 +568,17 @@ class RecordWriter:
             raise
         if tmp is None:
             return
-        if keep or self.n_written:
+        if not keep and self.n_written and self._keep_earlier:
+            # the earlier file stays; this run's records are finished beside it
+            assert self.path is not None
+            self.partial_path = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
+            try:
+                self._bin.flush()
+                os.fsync(self._bin.fileno())
+                os.replace(self._bin.temporary_path, self.partial_path)
+            finally:
+                tmp.__exit__(_NothingWritten, _NothingWritten(), None)  # closed; nothing left
+        elif keep or self.n_written:
             tmp.__exit__(None, None, None)  # fsync, os.replace
         else:
             tmp.__exit__(_NothingWritten, _NothingWritten(), None)  # removed; path untouched

@@ -316,6 +316,36 @@ def test_an_output_that_cannot_be_written_fails_before_scoring_and_keeps_the_old
     assert torn.read_bytes() == b"PAR1 torn"
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_a_failed_run_that_keeps_the_earlier_file_finishes_its_records_beside_it(tmp_path, suffix):
+    """``keep_earlier`` (`predict` without --dask): an interrupted run that wrote records
+    leaves an earlier output whole and finishes its own as ``<stem>.partial<suffix>``; with
+    no earlier file, or a clean end, the output gets them as before."""
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    from ser_live.records import RecordWriter
+
+    rec = {"path": "a.wav", "label": "sad", "confidence": 0.5, "probabilities": {"sad": 0.5, "angry": 0.5},
+           "error": None}
+
+    def run(out: Path, *, fail: bool) -> RecordWriter:
+        w = RecordWriter(out, labels=["sad", "angry"], keep_earlier=True)
+        w.write([rec, rec])
+        w.close(keep=not fail)
+        return w
+
+    out = tmp_path / f"out{suffix}"
+    w = run(out, fail=True)  # no earlier file: the output gets the records
+    assert w.partial_path is None and out.is_file()
+    first = out.read_bytes()
+    w = run(out, fail=True)  # an earlier file: it stays, the records go beside it
+    assert w.partial_path == tmp_path / f"out.partial{suffix}"
+    assert out.read_bytes() == first and w.partial_path.read_bytes() == first
+    w = run(out, fail=False)  # a clean end replaces it
+    assert w.partial_path is None and out.read_bytes() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, f"out.partial{suffix}"])
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_resume_cuts_a_torn_last_line_and_appends(tmp_path, suffix):
     from ser_live.records import RecordWriter, error_record

@@ -33,6 +33,9 @@ that has no session normaliser --sessions is accepted and has no effect (a warni
 Output: --output's suffix picks the format, with or without --dask: .jsonl (JSON lines), .csv,
 .parquet (needs pyarrow: the dask extra); any other suffix, or a --format that contradicts the
 suffix, is a usage error (exit 2). --format only chooses what goes to stdout (default jsonl).
+Ctrl-C or a stop signal ends the run with exit 130 and the records done so far written; an
+--output that existed before such a run is left as it was, the run's records then going to
+<name>.partial<suffix> beside it (stderr says where).
 
 Records (ser_live/records.py, the same keys and columns with and without --dask): jsonl
 {"path", ["start_s", "end_s",] "label", "confidence", "probabilities", "arousal", "valence"
@@ -175,7 +178,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as stack:
             if args.output:
                 writer = stack.enter_context(RecordWriter(args.output, labels=model.labels, segments=seg,
-                                                          speakers=predictor.speakers > 1))
+                                                          speakers=predictor.speakers > 1, keep_earlier=True))
             else:
                 writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg,
                                       speakers=predictor.speakers > 1)
@@ -186,7 +189,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C or a stop signal: the records finished so far are kept
         _err("interrupted")
         if args.output and sink is not None:
-            _err(f"{sink.n_records} records written to {args.output}; the rest was not classified")
+            where = sink.writer.partial_path
+            _err(f"{sink.n_records} records written to {where or args.output}; the rest was not classified"
+                 + (f"; {args.output} from before is as it was" if where else ""))
         return ExitCode.INTERRUPTED
     return sink.exit_code()
 
