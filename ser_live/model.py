@@ -519,19 +519,30 @@ class EmotionModel:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the model as one skops file (parent folders created); the model's ``path``
-        becomes it (:func:`export_arrays` then writes the arrays beside it).
+        becomes it (:func:`export_arrays` then writes the arrays beside it). The file is
+        written whole to a temporary file and renamed over ``path``
+        (:func:`ser_live.fsutil.atomic_writer`), so a full disk or an interrupt leaves an
+        earlier model at ``path`` as it was.
 
         Returns
         -------
         Path
+
+        Raises
+        ------
+        OSError
+            The folder cannot be made or the file written (``path`` then unchanged).
         """
         import sklearn
-        sio = import_skops_io()
 
+        from .fsutil import atomic_writer
+
+        sio = import_skops_io()
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         payload = {**self.header(), "sklearn_version": sklearn.__version__, "estimator": self.estimator}
-        sio.dump(payload, p)
+        with atomic_writer(p) as f:
+            sio.dump(payload, f)
         self.path = p
         return p
 

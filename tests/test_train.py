@@ -355,6 +355,54 @@ def test_fit_refuses_to_overwrite_a_shipped_model_before_training(capsys, tmp_pa
     assert fit_output_path("ser-7class", tmp_path / "mine.skops") == tmp_path / "mine.skops"
 
 
+def test_fit_and_evaluate_refuse_an_unusable_out_before_any_work(capsys, tmp_path, monkeypatch):
+    """`fit --out` that is not a .skops file (it would overwrite a recipe or card with the
+    model), a folder, or a file under a file, and `evaluate --out` that is a file: exit 2 at
+    once, nothing read or written (they used to fail, or destroy a file, after the work)."""
+    import train.__main__ as tm
+    from train.__main__ import FitOutputError, fit_output_path, main
+
+    recipe = tmp_path / "victim.toml"
+    recipe.write_text("name = 'victim'\n")
+    (tmp_path / "adir.skops").mkdir()
+    for out, says in ((recipe, "a model file ends in .skops"), (tmp_path / "clash.md", "a model file ends in .skops"),
+                      (tmp_path / "adir.skops", "is a folder"), (recipe / "m.skops", "is a file, not a folder")):
+        with pytest.raises(FitOutputError, match=says):
+            fit_output_path("victim", out)
+    assert recipe.read_text() == "name = 'victim'\n"
+    monkeypatch.setattr("train.corpora.read_corpus", lambda *a, **k: pytest.fail("read a corpus before refusing"))
+    assert main(["fit", "--recipe", str(tm.REPO / "train" / "recipes" / "ser-default.toml"), "--out", str(recipe)]) == 2
+    assert main(["evaluate", "--protocol", "emodb-loso", "--out", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert f"{recipe} is a file, not a folder: pass --out FOLDER for the reports" in err, err
+    assert recipe.read_text() == "name = 'victim'\n"
+
+
+def test_a_model_save_that_fails_leaves_the_earlier_model_whole(tmp_path, monkeypatch):
+    """A full disk while `fit` saves: the earlier model at that path still loads (it was
+    truncated in place before), and no temporary file is left."""
+    import errno
+
+    import skops.io
+
+    from ser_live.model import EmotionModel
+
+    import train.__main__ as tm
+
+    model = EmotionModel.load(tm.REPO / "models" / "ser-default.skops", arrays=False)
+    out = model.save(tmp_path / "m.skops")
+    before = out.read_bytes()
+
+    def full_disk(obj, file, **kw):
+        file.write(before[:1000])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(skops.io, "dump", full_disk)
+    with pytest.raises(OSError):
+        model.save(out)
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.skops"]
+
+
 def test_fit_recipe_copy_of_itself_is_skipped(tmp_path):
     from train.__main__ import copy_recipe
 

@@ -85,6 +85,8 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
 
     recipe = load_recipe(args.recipe, overrides=args.set)
     args.protocol = _with_corpora(args.protocol, args.corpora)
+    if getattr(args, "out", None):
+        _check_writable_folder(Path(args.out), hint="pass --out FOLDER for the reports")  # before the work
     if args.condition or args.denoise:
         return _evaluate_room(args, argv, recipe)
     for protocol in args.protocol:
@@ -225,7 +227,8 @@ def cmd_ablate(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 class FitOutputError(SerLiveError, ValueError):
-    """``train fit`` would overwrite a shipped model without ``--force`` (exit 2)."""
+    """``train fit`` would overwrite a shipped model without ``--force``, or its ``--out``
+    cannot be a model file (not ``.skops``, a folder, an unwritable folder) (exit 2)."""
 
     exit_code = 2
 
@@ -259,15 +262,42 @@ def fit_output_path(recipe_name: str, out: str | Path | None, *, force: bool = F
     FitOutputError
         The model file exists in a folder of shipped models (``models/``,
         ``$SER_LIVE_MODELS``) and ``force`` is False: a shipped model is never overwritten
-        by accident (``--out OTHER.skops`` writes elsewhere; ``--force`` replaces it).
+        by accident (``--out OTHER.skops`` writes elsewhere; ``--force`` replaces it); or
+        ``out`` does not end in ``.skops``, is a folder, or lies in a folder that cannot be
+        made or written (all found before any training).
     """
     path = Path(out) if out else REPO / "models" / f"{recipe_name}.skops"
+    if path.suffix != ".skops":
+        raise FitOutputError(f"--out {path}: a model file ends in .skops (its recipe copy and card are "
+                             "written beside it as .toml and .md); pass e.g. --out "
+                             f"{path.with_suffix('.skops')}")
+    if path.is_dir():
+        raise FitOutputError(f"--out {path} is a folder: pass a model file name, e.g. {path / (recipe_name + '.skops')}")
+    _check_writable_folder(path.parent, hint="pass --out a .skops file in a folder you can write")
     if path.exists() and not force and path.resolve().parent in _models_dirs():
         raise FitOutputError(
             f"{path} is a shipped model; not overwriting it: pass --out OTHER.skops to write a new model "
             "elsewhere, or --force to replace it"
         )
     return path
+
+
+def _check_writable_folder(folder: Path, *, hint: str) -> None:
+    """Make ``folder`` and write (then remove) a file in it, so an output that cannot be
+    written fails now, not after the work; FitOutputError says why and, with ``hint``, what
+    to do."""
+    import tempfile
+
+    from ser_live.errors import os_error_text
+
+    if folder.exists() and not folder.is_dir():
+        raise FitOutputError(f"{folder} is a file, not a folder: {hint}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".ser-live-check-"):
+            pass
+    except OSError as exc:
+        raise FitOutputError(f"cannot write to {folder}: {os_error_text(exc)}; {hint}") from exc
 
 
 def copy_recipe(recipe_path: str | Path, model_path: Path) -> Path:
@@ -284,18 +314,19 @@ def copy_recipe(recipe_path: str | Path, model_path: Path) -> Path:
     Path
         The recipe copy.
     """
-    import shutil
+    from ser_live.fsutil import write_atomic
 
     dst = model_path.with_suffix(".toml")
     src = Path(recipe_path)
     if not (dst.exists() and src.exists() and src.resolve() == dst.resolve()):
-        shutil.copyfile(src, dst)
+        write_atomic(dst, src.read_bytes())  # a full disk leaves an earlier copy whole
     return dst
 
 
 def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     from ser_live import __version__
     from ser_live.features import FeatureExtractor
+    from ser_live.fsutil import write_atomic
     from ser_live.model import EmotionModel, export_arrays
 
     from .card import protocol_reports, render_card
@@ -379,7 +410,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     export_arrays(model)  # the .npz beside it: the arrays ser-live scores with (ser_live/fastpath.py)
     copy_recipe(recipe.path, out)
     card = out.with_suffix(".md")
-    card.write_text(render_card(model, meta, FeatureExtractor(config).n_features))
+    write_atomic(card, render_card(model, meta, FeatureExtractor(config).n_features))
     _print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), {out.with_suffix('.toml')} and {card} in {time.perf_counter() - t0:.0f} s")
     return 0
 
@@ -556,6 +587,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the program itself: SIGTERM, SIGHUP and SIGQUIT stop it as Ctrl-C does
+        from ser_live.signals import stop_signals_as_interrupt_from_now
+
+        stop_signals_as_interrupt_from_now()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -588,6 +623,11 @@ def main(argv: list[str] | None = None) -> int:
     except (SerLiveError, ValueError, FileNotFoundError) as exc:  # FileNotFoundError: --recipe not found
         sys.stderr.write(f"error: {exc}\n")
         return getattr(exc, "exit_code", 2)
+    except OSError as exc:  # a full disk, a read-only folder: outputs are written whole or not at all
+        from ser_live.errors import os_error_text
+
+        sys.stderr.write(f"error: {os_error_text(exc)}; files written before are as they were\n")
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

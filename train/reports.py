@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
+
+from ser_live.fsutil import write_atomic
 
 from .results import EvaluationResult
 
@@ -54,6 +56,17 @@ def ua_table(rows: Sequence[tuple[str, EvaluationResult]]) -> str:
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in text)
 
 
+def save_png(fig: Any, path: Path, *, dpi: int) -> Path:
+    """A matplotlib figure as a PNG at ``path``, rendered in memory, then written whole and
+    renamed over an earlier file (:func:`ser_live.fsutil.write_atomic`): a full disk leaves
+    no 0-byte or half PNG."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return write_atomic(path, buf.getvalue())
+
+
 def write_json_and_md(out_dir: str | Path, stem: str, data: dict, md_lines: list[str]) -> dict[str, Path]:
     """Write a report's ``<stem>.json`` (``data``, indented) and ``<stem>.md`` (the lines, one
     per line) into ``out_dir``, creating it: the one writer of every protocol's reports.
@@ -66,8 +79,10 @@ def write_json_and_md(out_dir: str | Path, stem: str, data: dict, md_lines: list
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / f"{stem}.json", "md": out / f"{stem}.md"}
-    paths["json"].write_text(json.dumps(data, indent=2))
-    paths["md"].write_text("\n".join(md_lines) + "\n")
+    # each file written whole, then renamed over an earlier one: a full disk or an interrupt
+    # leaves the earlier report as it was
+    write_atomic(paths["json"], json.dumps(data, indent=2))
+    write_atomic(paths["md"], "\n".join(md_lines) + "\n")
     return paths
 
 
@@ -148,7 +163,7 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
         ax.set_title(f"{result.protocol} ({result.classifier})\n{result.headline()}", fontsize=9)
         fig.tight_layout()
         paths["png"] = out / f"{stem}-confusion.png"
-        fig.savefig(paths["png"], dpi=110)
+        save_png(fig, paths["png"], dpi=110)
         plt.close(fig)
         if result.roc is not None:
             paths["roc_png"] = write_roc_png(result, out / f"{stem}-roc.png")
@@ -227,6 +242,6 @@ def write_roc_png(result: EvaluationResult, path: Path) -> Path:
     ax.set_title(title, fontsize=8)
     ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
     return path
