@@ -423,3 +423,32 @@ def test_evaluate_help_lists_every_protocol(capsys):
         main(["evaluate", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "personal" in out and "loco" in out and len(PROTOCOLS) >= 6
+
+
+def test_recipe_values_and_numeric_options_training_cannot_use_are_refused_up_front(tmp_path, capsys):
+    """An empty corpora or labels list, one inner fold, a negative prior weight, a binary
+    recipe file, `-j 0`, `--limit -5`, `--per-class -3`: a one-line error naming the value,
+    exit 2, before any corpus is read (they were scikit-learn or joblib errors after the
+    extraction, or silently "all")."""
+    from train.__main__ import main
+    from train.recipe import load_recipe
+
+    base = 'name = "r"\ncorpora = ["emodb"]\nlabels = ["sad", "angry"]\n'
+    for extra, says in (('corpora = []\n', "corpora is empty"), ('labels = ["sad"]\n', "at least two emotions"),
+                        ("[classifier]\ninner_splits = 1\n", "inner_splits must be at least 2"),
+                        ("[normalizer]\nprior_weight = -5.0\n", "prior_weight must be >= 0")):
+        text = base if extra.startswith("[") else "\n".join(
+            line for line in base.splitlines() if not line.startswith(extra.split(" ")[0])) + "\n"
+        p = tmp_path / "r.toml"
+        p.write_text(text + extra)
+        with pytest.raises(ValueError, match=says):
+            load_recipe(str(p))
+    (tmp_path / "bin.toml").write_bytes(b"\x00\xff\xfe")
+    with pytest.raises(ValueError, match="not a recipe"):
+        load_recipe(str(tmp_path / "bin.toml"))
+    for argv, says in ((["-j", "0", "features"], "must be at least 1, got 0"),
+                       (["features", "--limit", "-5"], "must be at least 1, got -5"),
+                       (["evaluate", "--condition", "room", "--per-class", "-3"], "must be at least 0, got -3")):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2 and says in capsys.readouterr().err

@@ -367,7 +367,23 @@ def recipe_from_dict(d: dict[str, Any], *, path: str = "", overrides: tuple[str,
         kw["noise_branch"] = branch = _spec(NoiseBranchSpec, d["noise_branch"], "noise_branch")
         if not branch.augmentations:
             raise ValueError("[noise_branch] needs at least one [[noise_branch.augmentations]] table")
-    return Recipe(**kw, path=path, overrides=overrides)
+    recipe = Recipe(**kw, path=path, overrides=overrides)
+    _check_values(recipe)
+    return recipe
+
+
+def _check_values(recipe: "Recipe") -> None:
+    """Values a recipe's types allow but training cannot use, refused before any corpus is
+    read (they used to surface as scikit-learn errors after the extraction)."""
+    if not recipe.corpora:
+        raise ValueError("corpora is empty: name at least one corpus (e.g. corpora = [\"ravdess\"])")
+    if len(recipe.labels) < 2:
+        raise ValueError(f"labels must name at least two emotions, got {list(recipe.labels)}")
+    if recipe.inner_splits < 2:
+        raise ValueError(f"classifier.inner_splits must be at least 2 (folds of the inner CV), got {recipe.inner_splits}")
+    norm = recipe.normalizer
+    if norm is not None and norm.prior_weight < 0:
+        raise ValueError(f"normalizer.prior_weight must be >= 0 (utterances the prior counts as), got {norm.prior_weight}")
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -413,6 +429,8 @@ def _read_tables(p: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         d = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{p}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{p}: not a recipe (a TOML text file; this one is not UTF-8 text: {exc.reason})") from exc
     try:
         _check_keys(d)
     except ValueError as exc:
