@@ -737,8 +737,10 @@ def _check_header(p: Path, header: Any, *, required: tuple[str, ...]) -> tuple[l
     if len(names) != header["n_features"] or _names_hash(names) != header["feature_names_sha1"]:
         raise ModelError(
             f"{p}: made with ser-live {header.get('ser_live_version')} whose feature extractor "
-            f"gave {header['n_features']} features; this version gives {len(names)} for the same "
-            "configuration. Retrain with `python -m train fit` (or install the matching ser-live)."
+            + (f"gave {header['n_features']} features; this version gives {len(names)}"
+               if len(names) != header["n_features"] else
+               f"gave the same number of features ({len(names)}) under other names or in another order")
+            + " for the same configuration. Retrain with `python -m train fit` (or install the matching ser-live)."
         )
     return labels, cfg
 

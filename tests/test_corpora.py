@@ -477,7 +477,7 @@ def test_default_data_root_without_env(monkeypatch):
 def test_read_corpus_names():
     with pytest.raises(ValueError, match="ravdess, tess, emodb, cremad, savee, emotiontts_kor, ased, es_uem, folder, csv"):
         read_corpus("iemocap")
-    with pytest.raises(ValueError, match="give its folder"):
+    with pytest.raises(ValueError, match=r"read from a folder you name, from Python: read_corpus\(.cremad., root=PATH\)"):
         read_corpus("crema-d")
     with pytest.raises(ValueError, match="CSV file"):
         read_corpus("csv")

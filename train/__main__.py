@@ -341,11 +341,11 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     if args.exclude_corpus:  # a `loco` fold model: the held-out corpora's voices stay unseen
         unknown = sorted(set(args.exclude_corpus) - set(recipe.corpora))
         if unknown:
-            raise SerLiveError(f"--exclude-corpus: {', '.join(unknown)} not among the recipe's corpora "
+            raise ValueError(f"--exclude-corpus: {', '.join(unknown)} not among the recipe's corpora "
                                f"({', '.join(recipe.corpora)})")
         kept = tuple(c for c in recipe.corpora if c not in args.exclude_corpus)
         if not kept:
-            raise SerLiveError("--exclude-corpus leaves no corpus to fit on")
+            raise ValueError("--exclude-corpus leaves no corpus to fit on")
         recipe = dataclasses.replace(recipe, corpora=kept)
     out = fit_output_path(recipe.name, args.out, force=args.force)  # before minutes of training
     records = []

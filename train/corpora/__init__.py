@@ -132,8 +132,9 @@ def read_corpus(
     if root is None:
         if key not in SHIPPED_CORPORA:
             raise ValueError(
-                f"corpus {key!r} is not in the shared data folder: give its "
-                f"{'CSV file' if key == 'csv' else 'folder'} as root"
+                f"corpus {key!r} is not in the shared data folder: it is read from a "
+                f"{'CSV file' if key == 'csv' else 'folder'} you name, from Python: "
+                f"read_corpus({key!r}, root=PATH)"
             )
         root = corpus_path(key)
     return CORPORA[key](root, check_audio=check_audio)

@@ -77,7 +77,7 @@ def missing_message(name: str, path: Path, *, from_default: bool) -> str:
         )
         msg += (
             f"The data folder came from {where}; set {DATA_ENV_VAR} to the folder holding "
-            f"{', '.join(s + '/' for s in SHIPPED_CORPORA)}, or pass the corpus folder explicitly."
+            f"{', '.join(s + '/' for s in SHIPPED_CORPORA)} (or, from Python, name the folder: read_corpus(name, root=FOLDER))."
         )
     else:
         msg += f"Pass the folder that holds the {name} audio files (or set {DATA_ENV_VAR})."
