@@ -452,3 +452,19 @@ def test_recipe_values_and_numeric_options_training_cannot_use_are_refused_up_fr
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert info.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_plots_compare_and_export_refuse_what_they_cannot_use_before_the_work(tmp_path, capsys, monkeypatch):
+    """`plots --features` with an unknown column, `compare --only` matching no row and
+    `export` of a missing file: one-line errors before anything is read or written (plots
+    drew its first PNG, compare ran and rewrote its table, export blamed the file format)."""
+    from train.__main__ import main
+
+    monkeypatch.setattr("train.corpora.read_corpus", lambda *a, **k: pytest.fail("read a corpus before refusing"))
+    assert main(["plots", "--features", "nosuch", "mfcc1_mean", "--out", str(tmp_path / "plots")]) == 2
+    assert "unknown column(s) nosuch" in capsys.readouterr().err and not (tmp_path / "plots").exists()
+    assert main(["compare", "--only", "zzzz", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--only zzzz matches no row" in err and "random forest" in err and list(tmp_path.iterdir()) == []
+    assert main(["export", str(tmp_path / "none.skops")]) == 5
+    assert "not found" in capsys.readouterr().err

@@ -142,6 +142,8 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from ser_live.fsutil import write_atomic
+
     from .classifiers import COMPARE_CLASSIFIERS
     from .evaluate import load_protocol_features, run_protocol, write_reports
     from .reports import ua_table
@@ -158,12 +160,16 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     data: dict = {}  # feature matrices per feature recipe, loaded when a row needs them
     rows = []
     recipe_ = load_recipe(args.recipe, overrides=args.set)
+    from .peers import PEER_SETS, run_peer
+
+    if args.only:  # a filter that matches no row is a mistake, found before any work
+        names = [f"openSMILE {s} {f} + {recipe_.name}" for f, (s, _n) in PEER_SETS.items()] + list(COMPARE_CLASSIFIERS)
+        if not any(o.lower() in n.lower() for o in args.only for n in names):
+            raise ValueError(f"--only {' '.join(args.only)} matches no row; the rows: {'; '.join(names)}")
     for res in run_recipe(args.protocol, recipe_, n_jobs=args.jobs).values():
         if res.extra["session_mode"] in ("none", "speaker"):
             write_reports(res, args.out, command=_command(argv))
             rows.append(res)
-    from .peers import PEER_SETS, run_peer
-
     for feature_set, (smile_name, _n) in PEER_SETS.items():  # openSMILE peers, the recipe's settings
         name = f"openSMILE {smile_name} {feature_set} + {recipe_.name}"  # what --only matches
         if args.only and not any(o.lower() in name.lower() for o in args.only):
@@ -198,7 +204,7 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
         for r in rows
     ]
     out = Path(args.out) / f"compare-{args.protocol.replace(':', '_').replace('>', '')}.json"
-    out.write_text(json.dumps({"protocol": args.protocol, "command": _command(argv), "rows": summary}, indent=2))
+    write_atomic(out, json.dumps({"protocol": args.protocol, "command": _command(argv), "rows": summary}, indent=2))
     _print(f"table: {out}")
     return 0
 
@@ -417,9 +423,12 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write each model's ``.npz`` (:func:`ser_live.model.export_arrays`)."""
+    from ser_live.errors import ModelError
     from ser_live.model import export_arrays
 
     for path in args.models:
+        if not Path(path).is_file():
+            raise ModelError(f"model file {path} not found (export takes the .skops files `fit` writes)")
         _print(f"wrote {export_arrays(path)}")
     return 0
 
@@ -467,10 +476,16 @@ def cmd_plots(args: argparse.Namespace) -> int:
 
     from .corpora import read_corpus
     from .extract import extract_features
+    from .reports import save_png
 
-    res = read_corpus(args.corpus)
+    names = FeatureExtractor().feature_names()
+    unknown = [n for n in args.features if n not in names]
+    if unknown:  # before anything is read or drawn
+        raise ValueError(f"--features: unknown column(s) {', '.join(unknown)} (names as `python -m train "
+                         f"features` writes them, e.g. {', '.join(names[:3])})")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_writable_folder(out, hint="pass --out FOLDER for the plots")
+    res = read_corpus(args.corpus)
     labels = sorted({r.label for r in res.records})
     fig, axes = plt.subplots(len(labels), 1, figsize=(9, 1.4 * len(labels)), sharex=True)
     for ax, lab in zip(np.atleast_1d(axes), labels):
@@ -482,11 +497,10 @@ def cmd_plots(args: argparse.Namespace) -> int:
     np.atleast_1d(axes)[-1].set_xlabel("seconds")
     fig.suptitle(f"{args.corpus}: one waveform per emotion")
     fig.tight_layout()
-    fig.savefig(out / f"{args.corpus}-waveforms.png", dpi=100)
+    save_png(fig, out / f"{args.corpus}-waveforms.png", dpi=100)
     plt.close(fig)
     X, _ = extract_features([r.path for r in res.records], n_jobs=args.jobs, description="features")
-    names = FeatureExtractor().feature_names()
-    show = [n for n in args.features if n in names]
+    show = list(args.features)
     fig, axes = plt.subplots(1, len(show), figsize=(4 * len(show), 3.5))
     for ax, n in zip(np.atleast_1d(axes), show):
         j = names.index(n)
@@ -494,7 +508,7 @@ def cmd_plots(args: argparse.Namespace) -> int:
         ax.set_xticks(range(1, len(labels) + 1), labels, rotation=60)
         ax.set_title(n, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / f"{args.corpus}-features.png", dpi=100)
+    save_png(fig, out / f"{args.corpus}-features.png", dpi=100)
     plt.close(fig)
     _print(f"wrote {out / (args.corpus + '-waveforms.png')} and {out / (args.corpus + '-features.png')}")
     return 0
@@ -557,7 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --condition room: test utterances per class and fold, seeded and stratified (0: all; default 50)")
     s = sub.add_parser("compare", help="the default recipe against other classifiers, the tutorial recipe and the openSMILE "
                                        "peers (eGeMAPSv02, ComParE_2016 with the recipe's normaliser and SVM grid; extra `peers`)")
-    s.add_argument("--protocol", default="ravdess-6fold")
+    s.add_argument("--protocol", default="ravdess-6fold", help="evaluation protocol (default ravdess-6fold; "
+                   "`evaluate --help` lists them)")
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"))
     _add_set(s)
@@ -565,7 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave these column-name prefixes out of the openSMILE peer rows (which groups matter), e.g. F1 F2 F3")
     s.add_argument("--classifiers", nargs="+", choices=["cnn", "cnn-lstm"], help="run these deep models instead (pip install '.[deep]'; -j sets PyTorch threads)")
     s.add_argument("--corpora", default=None, metavar="A,B,...", help="with --protocol loco: these corpora only")
-    s.add_argument("--out", default=str(REPORTS))
+    s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s = sub.add_parser("ablate", help="train without each corpus in turn, loco on the rest: does every training corpus earn its place?")
     s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
     s.add_argument("--corpora", default=None, metavar="A,B,...", help="the loco corpora (default: every corpus in the data folder; at least three)")
@@ -589,15 +604,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="write each model's arrays (the .npz beside it, what ser-live scores with) from its .skops")
     s.add_argument("models", nargs="+", metavar="MODEL", help="model files (.skops)")
     s = sub.add_parser("card", help="rewrite a model's card from its metadata and the reports in reports/")
-    s.add_argument("--model", default=str(REPO / "models" / "ser-default.skops"))
+    s.add_argument("--model", default=str(REPO / "models" / "ser-default.skops"),
+                   help="model file (.skops; default models/ser-default.skops); its card is written beside it as .md")
     s = sub.add_parser("reports", help="regenerate the committed reports/ and the model cards: the commands of "
                                        "train/regenerate.py in order (--list shows them)")
     s.add_argument("--only", nargs="+", metavar="NAME", help="only the commands whose name contains one of these")
     s.add_argument("--list", action="store_true", help="print the commands and exit")
     s = sub.add_parser("plots", help="waveform and feature-distribution plots per emotion")
-    s.add_argument("--corpus", default="ravdess")
-    s.add_argument("--features", nargs="+", default=["f0_st_p50", "rms_db_p90", "mfcc1_mean", "centroid_mean", "hnr_db_mean"])
-    s.add_argument("--out", default=str(REPORTS / "plots"))
+    s.add_argument("--corpus", default="ravdess", help="corpus to plot (default ravdess)")
+    s.add_argument("--features", nargs="+", default=["f0_st_p50", "rms_db_p90", "mfcc1_mean", "centroid_mean", "hnr_db_mean"],
+                   metavar="NAME", help="feature columns whose distributions per emotion are plotted (names as in "
+                                        "`features`' output; default f0_st_p50 rms_db_p90 mfcc1_mean centroid_mean hnr_db_mean)")
+    s.add_argument("--out", default=str(REPORTS / "plots"), help="folder for the PNGs (default reports/plots)")
     return p
 
 
