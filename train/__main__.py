@@ -234,7 +234,8 @@ def cmd_ablate(args: argparse.Namespace, argv: list[str]) -> int:
 
 class FitOutputError(SerLiveError, ValueError):
     """``train fit`` would overwrite a shipped model without ``--force``, or its ``--out``
-    cannot be a model file (not ``.skops``, a folder, an unwritable folder) (exit 2)."""
+    cannot be a model file (not ``.skops``, a folder, an unwritable folder); or the
+    ``--out`` folder of ``evaluate``/``plots`` cannot be written (exit 2)."""
 
     exit_code = 2
 
@@ -659,7 +660,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a full disk, a read-only folder: outputs are written whole or not at all
         from ser_live.errors import os_error_text
 
-        sys.stderr.write(f"error: {os_error_text(exc)}; files written before are as they were\n")
+        sys.stderr.write(f"error: {os_error_text(exc)} (an earlier model or report at the same path is left "
+                         "as it was)\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
