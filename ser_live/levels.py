@@ -19,10 +19,37 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LOUD_FRAME_PERCENTILE", "loud_frame_level", "frame_rms", "rms_dbfs", "speech_level_dbfs", "speech_rms"]
+__all__ = ["LOUD_FRAME_PERCENTILE", "MAX_CLIPPED_FRACTION", "clipped_fraction", "loud_frame_level", "frame_rms",
+           "rms_dbfs", "speech_level_dbfs", "speech_rms"]
 
 #: Percentile (0-100) of the frame levels taken as the speech level.
 LOUD_FRAME_PERCENTILE: float = 90.0
+
+#: Speech with more of its samples at int16 full scale than this share (0..1) is clipped:
+#: the calibration's take check refuses it, ``predict`` warns of it.
+MAX_CLIPPED_FRACTION: float = 0.001
+
+
+def clipped_fraction(y: np.ndarray) -> float:
+    """Share (0..1) of the samples of ``y`` at int16 full scale (32767 or -32768).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        int16, or float32 in [-1, 1] (converted as :func:`ser_live.audiofile.to_int16` does).
+
+    Returns
+    -------
+    float
+        0 for no samples.
+    """
+    if not y.size:
+        return 0.0
+    if y.dtype != np.int16:
+        from .audiofile import to_int16
+
+        y = to_int16(y)
+    return float(np.mean((y >= 32767) | (y <= -32768)))
 
 
 def loud_frame_level(frame_levels: np.ndarray | list[float]) -> float:

@@ -46,6 +46,7 @@ from .audiofile import SAMPLE_RATE_HZ, audio_info, decode_audio, to_int16
 from .denoise import with_denoise
 from .features import FeatureExtractor
 from .errors import AudioFileError, NoSpeechError, SerLiveError
+from .levels import MAX_CLIPPED_FRACTION, clipped_fraction
 from .model import EmotionModel
 from .fastpath import SessionState
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
@@ -385,20 +386,8 @@ def _name_some(paths: list[str]) -> str:
     return ", ".join(paths[:_NAMED_PATHS]) + (f" (and {more} more)" if more > 0 else "")
 
 
-#: A file whose speech has more samples than this share at full scale is called clipped (the
-#: calibration's take check, :class:`ser_live.profile.TakeCheck`, uses the same 0.1 %).
-MAX_CLIPPED_FRACTION: float = 0.001
 #: Files recorded below this sample rate (Hz) lack the upper bands the model was trained on.
 MIN_FULL_BAND_HZ: int = 16000
-
-
-def clipped_fraction(y: np.ndarray) -> float:
-    """Share (0..1) of the samples of ``y`` (int16, or float32 in [-1, 1]; shape (n,)) at
-    int16 full scale, as :class:`ser_live.profile.TakeCheck` counts them."""
-    if not y.size:
-        return 0.0
-    x = y if y.dtype == np.int16 else to_int16(y)
-    return float(np.mean((x >= 32767) | (x <= -32768)))
 
 
 def _warn_if_narrowband(path: str | Path) -> None:

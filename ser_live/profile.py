@@ -66,6 +66,7 @@ import numpy as np
 from .errors import SerLiveError
 from .fastpath import adapt_log_proba  # noqa: F401 (re-exported)
 from .fsutil import write_atomic
+from .levels import MAX_CLIPPED_FRACTION, clipped_fraction
 from .model import EmotionModel
 from .safezip import PROFILE_LIMITS, PROFILE_META_MAX_CHARS, PROFILE_META_MAX_DEPTH, check_archive, loads_bounded, printable
 
@@ -607,7 +608,7 @@ class TakeCheck:
 
     min_speech_s: float = 0.8
     min_level_dbfs: float = -60.0
-    max_clipped_fraction: float = 0.001
+    max_clipped_fraction: float = MAX_CLIPPED_FRACTION
     min_voiced_fraction: float = 0.3
     min_periodic_fraction: float = 0.2
 
@@ -643,7 +644,7 @@ class TakeCheck:
         vad = webrtcvad.Vad(int(aggressiveness))
         frames = x[: n_frames * fl].reshape(n_frames, fl)
         voiced = np.array([vad.is_speech(f.tobytes(), sample_rate_hz) for f in frames])
-        clipped = float(np.mean((x >= 32767) | (x <= -32768)))
+        clipped = clipped_fraction(x)
         if clipped > self.max_clipped_fraction:
             return (f"clipped ({100 * clipped:.1f} % of samples at full scale): speak softer or turn the "
                     "microphone gain down")
