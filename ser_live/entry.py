@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["main"]
+from .errors import ExitCode  # an enum and exceptions: nothing heavy
+from .signals import stop_signals_as_interrupt_from_now
 
-#: The exit status of an interrupted run (:data:`ser_live.errors.ExitCode.INTERRUPTED`;
-#: repeated here so that nothing is imported before the signals are set).
-_EXIT_INTERRUPTED = 130
+__all__ = ["main"]
 
 
 def main() -> int:
     """Run the ``ser-live`` program; its exit status (see ``ser-live --help``)."""
     try:
-        from .signals import stop_signals_as_interrupt_from_now
-
         stop_signals_as_interrupt_from_now()
         from .cli import main as cli_main
 
@@ -32,4 +29,4 @@ def main() -> int:
             print("ser-live: interrupted", file=sys.stderr, flush=True)
         except (OSError, ValueError):  # stderr closed (a terminal gone after SIGHUP)
             pass
-        return _EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
