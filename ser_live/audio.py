@@ -146,7 +146,9 @@ class FileSource:
         Set when the replay ended (end of file, :meth:`stop`, or an error); the ring buffer
         is closed at the same time.
     error : Exception or None
-        What stopped the replay early, if anything (re-raised by :meth:`join`).
+        What stopped the replay early, if anything (re-raised by :meth:`join`), e.g. an
+        :class:`~ser_live.errors.AudioFileError` for a file that is damaged, or cut short
+        on disk or while being replayed (raised once the samples it holds are written).
     samples_written : int
         Samples given to the ring buffer so far.
 
@@ -280,7 +282,8 @@ class FileSource:
             if len(pending):  # the samples decoded before the error are still heard
                 with contextlib.suppress(Exception):
                     self._emit(ring, pending, t0)
-            log.error("replay of %s failed: %s", self.path, exc)
+            # said once, by whoever joins (the CLI: after the summary, with the exit status)
+            log.info("replay of %s ended early: %s", self.path, exc)
             self.error = exc
         finally:
             ring.close()

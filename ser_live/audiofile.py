@@ -194,8 +194,9 @@ def wav_declared_frames(path: str | Path, info: AudioInfo) -> int | None:
     Returns
     -------
     int or None
-        Frames announced; None for other formats, an RF64/streamed size (``0`` or
-        ``0xFFFFFFFF``), a compressed subtype, or a header this reader does not follow.
+        Frames announced; None for other formats, an RF64/streamed size (``0``,
+        ``0xFFFFFFFF``, or ``0x7FFFFFFF`` as arecord writes to a pipe), a compressed subtype,
+        or a header this reader does not follow.
 
     Notes
     -----
@@ -221,7 +222,7 @@ def wav_declared_frames(path: str | Path, info: AudioInfo) -> int | None:
                         block_align = struct.unpack("<H", fmt[12:14])[0]
                     continue
                 if cid == b"data":
-                    if not block_align or size in (0, 0xFFFFFFFF):
+                    if not block_align or size in (0, 0x7FFFFFFF, 0xFFFFFFFF):
                         return None
                     return size // block_align
                 f.seek(size + (size & 1), os.SEEK_CUR)
@@ -230,14 +231,14 @@ def wav_declared_frames(path: str | Path, info: AudioInfo) -> int | None:
     return None
 
 
-def _warn_if_truncated(info: AudioInfo) -> None:
-    declared = wav_declared_frames(info.path, info)
-    if declared is not None and declared > info.n_frames:
-        log.warning(
-            "%s: truncated: the header announces %.2f s, the file holds %.2f s (%.0f %%); "
-            "classifying what is there",
-            info.path, declared / info.sample_rate_hz, info.duration_s, 100 * info.n_frames / declared,
-        )
+def _truncated_text(info: AudioInfo, *, read_frames: int, expected_frames: int) -> str:
+    """The message of a file that ended before its header said: the file and how much of it
+    could be read."""
+    rate = info.sample_rate_hz
+    return (
+        f"{info.path}: truncated: the header announces {expected_frames / rate:.2f} s, only "
+        f"{read_frames / rate:.2f} s could be read ({100 * read_frames / expected_frames:.0f} %)"
+    )
 
 
 def _to_mono(block: np.ndarray) -> np.ndarray:
@@ -270,7 +271,7 @@ def _check_duration(info: AudioInfo, max_duration_s: float | None) -> None:
 
 
 def decode_audio(
-    path: str | Path,
+    path: str | Path | AudioInfo,
     *,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
     max_duration_s: float | None = None,
@@ -283,8 +284,9 @@ def decode_audio(
 
     Parameters
     ----------
-    path : str or Path
-        Audio file (any format libsndfile reads, any rate, any channel count).
+    path : str, Path or AudioInfo
+        Audio file (any format libsndfile reads, any rate, any channel count), or its header
+        as :func:`audio_info` read it (not read again).
     sample_rate_hz : int, default 16000
         Target sample rate (Hz).
     max_duration_s : float, optional
@@ -293,16 +295,18 @@ def decode_audio(
     Returns
     -------
     np.ndarray, int16, shape (n_samples,)
+        A file cut short (see :func:`iter_audio_blocks`) gives the samples it holds, with a
+        logged warning.
 
     Raises
     ------
     AudioFileError
-        Missing, unreadable or empty file, longer than ``max_duration_s``, or holding NaN
-        or infinite samples.
+        Missing, unreadable or empty file, longer than ``max_duration_s``, holding NaN
+        or infinite samples, or a block that cannot be decoded.
     """
-    info = audio_info(path)
+    info = path if isinstance(path, AudioInfo) else audio_info(path)
     _check_duration(info, max_duration_s)
-    blocks = [to_int16(y) for y in iter_audio_blocks(info.path, sample_rate_hz=sample_rate_hz)]
+    blocks = [to_int16(y) for y in iter_audio_blocks(info, sample_rate_hz=sample_rate_hz, on_truncated="warn")]
     if not blocks:
         raise AudioFileError(f"{info.path}: the file holds no audio samples (empty)")
     return np.concatenate(blocks)
@@ -342,10 +346,11 @@ def load_audio(
 
 
 def iter_audio_blocks(
-    path: str | Path,
+    path: str | Path | AudioInfo,
     *,
     block_s: float = DECODE_BLOCK_S,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
+    on_truncated: str = "raise",
 ) -> Iterator[np.ndarray]:
     """Decode a file block by block, mono float32 at ``sample_rate_hz``, in constant memory.
 
@@ -354,12 +359,18 @@ def iter_audio_blocks(
 
     Parameters
     ----------
-    path : str or Path
-        Audio file.
+    path : str, Path or AudioInfo
+        Audio file, or its header as :func:`audio_info` read it (not read again).
     block_s : float, default 0.25
         Length of each decoded block, in seconds of the file (does not change the samples).
     sample_rate_hz : int, default 16000
         Output sample rate (Hz).
+    on_truncated : {"raise", "warn"}, default "raise"
+        What to do when the file ends before its header says (a WAV cut short, whose
+        ``data`` chunk announces more frames than it holds, or any file that shrinks while
+        it is read): once every sample it holds has been yielded, ``"raise"`` raises
+        :class:`~ser_live.errors.AudioFileError` (a replay ends with it), ``"warn"`` logs a
+        warning and ends (offline prediction and training classify what is there).
 
     Yields
     ------
@@ -369,26 +380,31 @@ def iter_audio_blocks(
     Raises
     ------
     AudioFileError
-        Missing, unreadable or empty file, or a block holding NaN or infinite samples
-        (raised when that block is reached).
+        Missing, unreadable or empty file, a block holding NaN or infinite samples, or one
+        that cannot be decoded (raised when that block is reached, naming how far the file
+        was read), or (``on_truncated="raise"``) a file cut short, after its last block.
+    ValueError
+        ``on_truncated`` is neither ``"raise"`` nor ``"warn"``.
     """
-    info = audio_info(path)
-    _warn_if_truncated(info)
-    block_frames = max(1, int(round(block_s * info.sample_rate_hz)))
+    if on_truncated not in ("raise", "warn"):
+        raise ValueError(f'on_truncated must be "raise" or "warn", got {on_truncated!r}')
+    info = path if isinstance(path, AudioInfo) else audio_info(path)
+    rate = info.sample_rate_hz
+    expected = max(info.n_frames, wav_declared_frames(info.path, info) or 0)
+    block_frames = max(1, int(round(block_s * rate)))
     resampler = None
-    if info.sample_rate_hz != sample_rate_hz:
+    if rate != sample_rate_hz:
         import soxr
 
-        resampler = soxr.ResampleStream(
-            info.sample_rate_hz, sample_rate_hz, 1, dtype="float32", quality="HQ"
-        )
+        resampler = soxr.ResampleStream(rate, sample_rate_hz, 1, dtype="float32", quality="HQ")
+    offset = 0
     try:
         with sf.SoundFile(str(info.path)) as f:
-            offset = 0
+            expected = max(expected, f.frames)  # what the file held when opened
             while True:
                 block = f.read(block_frames, dtype="float32", always_2d=False)
                 last = len(block) < block_frames
-                _require_finite(block, info.path, offset_frames=offset, sample_rate_hz=info.sample_rate_hz)
+                _require_finite(block, info.path, offset_frames=offset, sample_rate_hz=rate)
                 offset += len(block)
                 y = _to_mono(np.asarray(block, dtype=np.float32))
                 if resampler is not None:
@@ -400,7 +416,15 @@ def iter_audio_blocks(
     except AudioFileError:
         raise
     except Exception as exc:
-        raise AudioFileError(f"{info.path}: decoding failed ({exc})") from exc
+        raise AudioFileError(
+            f"{info.path}: decoding failed at {offset / rate:.2f} s of {expected / rate:.2f} s "
+            f"({str(exc) or type(exc).__name__}); the file is damaged or cut short"
+        ) from exc
+    if offset < expected:
+        text = _truncated_text(info, read_frames=offset, expected_frames=expected)
+        if on_truncated == "raise":
+            raise AudioFileError(text)
+        log.warning("%s; classifying what is there", text)
 
 
 def to_int16(y: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audiofile import SAMPLE_RATE_HZ, audio_info, decode_audio, to_int16
+from .audiofile import SAMPLE_RATE_HZ, AudioInfo, audio_info, decode_audio, to_int16
 from .denoise import with_denoise
 from .features import FeatureExtractor
 from .errors import AudioFileError, NoSpeechError, SerLiveError
@@ -390,15 +390,18 @@ def _name_some(paths: list[str]) -> str:
 MIN_FULL_BAND_HZ: int = 16000
 
 
-def _warn_if_narrowband(path: str | Path) -> None:
+def _warn_if_narrowband(path: str | Path) -> AudioInfo:
     """Warn when a file's sample rate is below :data:`MIN_FULL_BAND_HZ` (e.g. 8 kHz
     telephone audio): it is resampled, but its bands above half its rate are empty, and the
-    model was trained on full-band speech."""
-    rate = audio_info(path).sample_rate_hz
+    model was trained on full-band speech. Returns the header read, for the decoder (which
+    then does not read it again); raises AudioFileError as :func:`audio_info`."""
+    info = audio_info(path)
+    rate = info.sample_rate_hz
     if rate < MIN_FULL_BAND_HZ:
         log.warning("%s: recorded at %d Hz (nothing above %.1f kHz); the model was trained on speech "
                     "of %d Hz and more, so expect it to be less accurate here", path, rate, rate / 2000,
                     MIN_FULL_BAND_HZ)
+    return info
 
 
 class Predictor:
@@ -562,8 +565,8 @@ class Predictor:
         """
         if segments:
             return list(self.iter_file_segments(path))
-        _warn_if_narrowband(path)
-        x = decode_audio(path, max_duration_s=self.max_duration_s)
+        info = _warn_if_narrowband(path)
+        x = decode_audio(info, max_duration_s=self.max_duration_s)
         return self._whole(x, what=str(path))
 
     def iter_file_segments(self, path: str | Path, *, keep_audio: bool = True) -> Iterator[Result]:
@@ -600,7 +603,7 @@ class Predictor:
         """
         from .audiofile import iter_audio_blocks
 
-        _warn_if_narrowband(path)
+        info = _warn_if_narrowband(path)
         seg = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
         fl = seg.frame_length
         rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
@@ -620,7 +623,7 @@ class Predictor:
         carry = _NO_SAMPLES
         pos = 0
         heard = False
-        for block in iter_audio_blocks(path, sample_rate_hz=SAMPLE_RATE_HZ):
+        for block in iter_audio_blocks(info, sample_rate_hz=SAMPLE_RATE_HZ, on_truncated="warn"):
             heard = True
             buf = np.concatenate([carry, to_int16(block)]) if carry.size else to_int16(block)
             n_full = len(buf) - len(buf) % fl

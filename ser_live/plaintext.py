@@ -82,6 +82,12 @@ def _fmt_stats(stats: dict[str, float]) -> str:
     return "  ".join(f"{k} {stats[k]:.1f} ms" for k in ("p50", "p95", "max") if k in stats)
 
 
+def _fmt_heard(seconds: float) -> str:
+    """Seconds with one decimal from 1 s, whole milliseconds below (so a short file does
+    not read as ``0.0 s``)."""
+    return f"{seconds:.1f} s" if seconds >= 1.0 else f"{seconds * 1000:.0f} ms"
+
+
 def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = None) -> str:
     """The exit summary as plain text lines.
 
@@ -97,11 +103,11 @@ def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = No
     str
         Lines (no trailing newline): utterances, label counts (most frequent first; the
         utterances no label was claimed for left out), uncertain (with ``uncertain``),
-        processing and end-of-speech latency p50/p95/max (ms, one decimal), audio heard (s),
-        audio dropped (samples and s), input overflows, short bursts dropped, the top
-        three labels of the final rolling estimate, and its arousal and valence
-        (:mod:`ser_live.affect`; the line is left out without an estimate or for a model with
-        a label without a circumplex position).
+        processing and end-of-speech latency p50/p95/max (ms, one decimal), audio heard (s
+        with one decimal; whole ms under 1 s), audio dropped (samples and s), input
+        overflows, short bursts dropped, the top three labels of the final rolling estimate,
+        and its arousal and valence (:mod:`ser_live.affect`; the line is left out without an
+        estimate or for a model with a label without a circumplex position).
     """
     shown = {k: v - (uncertain or {}).get(k, 0) for k, v in summary.label_counts.items()}
     counts = sorted(((k, v) for k, v in shown.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
@@ -113,7 +119,7 @@ def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = No
         *([("uncertain", str(sum(uncertain.values())))] if uncertain is not None else []),
         ("processing", _fmt_stats(summary.processing_ms)),
         ("end of speech", _fmt_stats(summary.end_of_speech_ms)),
-        ("audio heard", f"{summary.audio_s:.1f} s"),
+        ("audio heard", _fmt_heard(summary.audio_s)),
         ("audio dropped", f"{summary.dropped_samples} samples ({summary.dropped_s:.3f} s)"),
         ("input overflows", str(summary.input_overflows)),
         ("short bursts dropped", str(summary.dropped_short)),

@@ -214,3 +214,36 @@ def test_predict_warns_of_narrowband_and_clipped_files_and_names_a_too_short_one
     short = write_wav(tmp_path / "short.wav", y[8000:8000 + 6400])
     with pytest.raises(NoSpeechError, match=r"too short \(0\.40 s of audio; an utterance needs at least 0\.5 s"):
         pred.process_file(short)
+
+
+def test_predict_reads_a_narrowband_files_header_once_and_only_predict_warns(emodb_root, model, tmp_path, caplog,
+                                                                             monkeypatch):
+    """The 16 kHz check of `predict` and the decoder share one header read (``sf.info``),
+    whole file or segments; training extraction (``load_audio``) and a replay stay silent."""
+    import soxr
+
+    import ser_live.audiofile as audiofile
+
+    y = load_audio(sorted((emodb_root / "wav").glob("*.flac"))[0])
+    nb = tmp_path / "phone.wav"
+    sf.write(nb, soxr.resample(y, 16000, 8000), 8000)
+    reads = []
+    info = audiofile.sf.info
+    monkeypatch.setattr(audiofile.sf, "info", lambda *a, **kw: reads.append(a) or info(*a, **kw))
+    pred = Predictor(model)
+    for segments in (False, True):
+        reads.clear()
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assert pred.process_file(nb, segments=segments)
+        assert len(reads) == 1, reads
+        assert ["recorded at 8000 Hz" in r.getMessage() for r in caplog.records] == [True]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        load_audio(nb)
+        src, ring = FileSource(nb, speed=0), RingBuffer(16000, sample_rate_hz=16000)
+        src.start(ring)
+        while ring.read(1600, timeout_s=10) is not None:
+            pass
+        assert src.join(10)
+    assert caplog.records == []

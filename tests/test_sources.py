@@ -5,6 +5,7 @@ errors surface; microphone import and device errors map to ser-live errors."""
 from __future__ import annotations
 
 import ctypes.util
+import os
 import subprocess
 import sys
 import time
@@ -208,6 +209,33 @@ def test_read_error_mid_file_surfaces(session_wav, monkeypatch):
     assert src.finished.is_set() and ring.closed
     assert src.samples_written == 8000
 
+
+
+@pytest.mark.parametrize("fmt", ["WAV", "FLAC"])
+def test_a_file_cut_short_while_replayed_ends_with_an_error_saying_how_much_was_read(session_wav, tmp_path, fmt):
+    """The file shrinks on disk mid-replay (a recorder cut off, a copy overwritten): every
+    sample it still holds is written, then the replay ends with an AudioFileError naming the
+    file and the seconds read, WAV and FLAC alike (a WAV used to end as if it were whole)."""
+    _, x = session_wav
+    path = tmp_path / f"talk.{fmt.lower()}"
+    sf.write(path, x, SR, format=fmt, subtype="PCM_16")
+    ring = RingBuffer(SR // 2, sample_rate_hz=SR)  # at speed 0 the source waits for this reader
+    src = FileSource(path, speed=0)
+    src.start(ring)
+    got, cut = [], False
+    while (chunk := ring.read(1600, timeout_s=10)) is not None:
+        got.append(chunk[1])
+        if not cut and sum(map(len, got)) >= 3 * SR:  # the source is at most ~1 s ahead
+            os.truncate(path, path.stat().st_size * 2 // 3)
+            cut = True
+    heard = np.concatenate(got)
+    with pytest.raises(AudioFileError) as caught:
+        src.join(10)
+    np.testing.assert_array_equal(heard, x[: len(heard)])  # what was read was heard
+    assert 4 * SR < src.samples_written < len(x) * 3 // 4 and len(heard) > src.samples_written - 1600
+    msg = str(caught.value)
+    assert msg.startswith(f"{path}: ") and f"{src.samples_written / SR:.2f} s" in msg, msg
+    assert f"{len(x) / SR:.2f} s" in msg, msg  # of how much the header announced
 
 # ---------------------------------------------------------------------- microphone
 def test_module_imports_without_sounddevice():
