@@ -206,9 +206,10 @@ def test_read_corpus_uses_the_data_folder(monkeypatch, data_root):
 
 @pytest.fixture(scope="module")
 def snippet(emodb_root) -> np.ndarray:
-    """50 ms of real speech (int16, 16 kHz) cut from an EmoDB file."""
-    x, sr = sf.read(emodb_root / "wav" / "03a01Fa.flac", dtype="int16", start=8000, frames=800)
-    assert sr == 16000 and x.shape == (800,)
+    """100 ms of real speech (int16, 16 kHz) cut from an EmoDB file: longer than the 65 ms
+    the extractor needs (shorter files are left out when read)."""
+    x, sr = sf.read(emodb_root / "wav" / "03a01Fa.flac", dtype="int16", start=8000, frames=1600)
+    assert sr == 16000 and x.shape == (1600,)
     return x
 
 
@@ -369,6 +370,29 @@ def test_summary_counts_and_lists_five_examples(tmp_path, snippet):
     assert "1 records" in text and "7 problem files" in text
     assert sum(f"bad{i}.wav" in text for i in range(7)) == 5
     assert "and 2 more" in text
+
+
+def test_too_short_files_are_left_out_and_hour_long_ones_kept_with_a_warning(tmp_path, snippet, emodb_root, caplog):
+    """A file shorter than the extractor's minimum cannot give a feature row: a problem, left
+    out. A file longer than one utterance is named in the summary but kept (header only)."""
+    speech, sr = sf.read(emodb_root / "wav" / "03a01Fa.flac", dtype="int16")
+    put(tmp_path / "03a01Fa.flac", speech)
+    put(tmp_path / "03a02Fa.flac", snippet[: int(0.05 * sr)])  # 50 ms
+    long_one = np.tile(speech, 60 * sr // speech.size + 1)  # just over a minute
+    put(tmp_path / "03a04Fa.flac", long_one)
+    with caplog.at_level(logging.WARNING, logger="train.corpora"):
+        res = read_emodb(tmp_path)
+    assert [Path(r.path).name for r in res.records] == ["03a01Fa.flac", "03a04Fa.flac"]
+    assert reasons(res) == {"03a02Fa.flac": "too short (50 ms; the extractor needs 65 ms)"}
+    assert [(Path(p).name, why) for p, why in res.warnings] == [
+        ("03a04Fa.flac", f"{long_one.size / sr:.0f} s long, more than 60 s for one utterance (kept)")
+    ]
+    text = res.summary()
+    assert text.splitlines()[0].endswith("2 records, 1 speakers, 1 problem files left out, e.g.:")
+    assert "1 files kept with a warning, e.g.:" in text and "03a04Fa.flac: 6" in text
+    assert [m for m in caplog.messages if "problem files" in m] == [text]  # logged once, as a warning
+    # without the header check nothing is known of the files' lengths
+    assert len(read_emodb(tmp_path, check_audio=False).records) == 3
 
 
 # ---- user data: label folders and CSV lists ---------------------------------------------------

@@ -110,6 +110,26 @@ def test_cross_ravdess_to_emodb_counts(corpora, caplog):
     assert any("465 records left out" in m for m in caplog.messages)
 
 
+def test_cross_protocol_naming_an_unknown_corpus_says_so(corpora, capsys):
+    """A recipe's cross protocol (it has labels) naming a corpus there is no such of: the
+    message names that corpus and lists the known ones, instead of blaming the labels."""
+    from train.__main__ import main
+
+    labels = ["neutral", "happy", "sad", "angry"]
+    with pytest.raises(ValueError) as err:
+        make_folds("cross:ravdess->nosuch", corpora, labels=labels)
+    assert str(err.value) == "no records given for corpus 'nosuch' (have: ravdess, tess, emodb)"
+    with pytest.raises(ValueError) as err:
+        make_folds("cross:Emotiontts-Kor->emodb", labels=labels)  # the shipped corpora
+    assert str(err.value) == (
+        "cross:emotiontts-kor->emodb: unknown corpus 'emotiontts-kor' (not a shipped one); "
+        "known: ravdess, tess, emodb, emotiontts_kor, ased, es_uem"
+    )
+    assert main(["evaluate", "--protocol", "cross:nosuch->emodb"]) == 2  # the default recipe
+    err = capsys.readouterr().err
+    assert "unknown corpus 'nosuch'" in err and "known: ravdess, tess, emodb" in err and "label" not in err
+
+
 # ---- on hand-made record lists ------------------------------------------------------------------
 
 

@@ -273,7 +273,7 @@ def test_live_cut_is_the_segmenters_cut_of_the_levelled_file_over_a_floor(emodb_
             break
     else:
         pytest.fail("no live cut the trim would shorten among 10 files")
-    v, err, _ = _extract_one(r.path, None, FeatureConfig(), VadConfig(), aug)
+    v, err, *_ = _extract_one(r.path, None, FeatureConfig(), VadConfig(), aug)
     assert err is None
     assert np.array_equal(v, fx.extract(c)) and not np.array_equal(v, fx.extract(prepare_utterance(c)))
     assert "live_cut" not in Augmentation(snr_db=10.0).key()  # older cache keys unchanged
@@ -468,3 +468,149 @@ def test_plots_compare_and_export_refuse_what_they_cannot_use_before_the_work(tm
     assert "--only zzzz matches no row" in err and "random forest" in err and list(tmp_path.iterdir()) == []
     assert main(["export", str(tmp_path / "none.skops")]) == 5
     assert "not found" in capsys.readouterr().err
+
+
+# ---- files that are no utterance: silent, too short, a minute long ---------------------------
+
+
+def _write(path, samples) -> str:
+    import soundfile as sf
+
+    sf.write(path, samples, 16000)
+    return str(path)
+
+
+def test_silent_files_are_left_out_of_extraction_and_normal_ones_unchanged(emodb_subset, ravdess_root, tmp_path):
+    """Digital silence and real speech at about -90 dBFS (below the -80 dBFS any voiced frame needs)
+    give no feature row, are not cached and are named; a normal file's row is what the live
+    path extracts, under the cache key it always had; a whispered RAVDESS take is speech."""
+    from ser_live.features import FeatureConfig, FeatureExtractor
+    from ser_live.levels import speech_level_dbfs
+    from ser_live.vad import VadConfig
+    from train.extract import _setup_key
+
+    rec = emodb_subset[0]
+    y = load_audio(rec.path)
+    silent = _write(tmp_path / "silent.wav", np.zeros(2 * 16000, np.int16))
+    faint = _write(tmp_path / "faint.flac", np.round(y * 32768 * 10 ** (-70 / 20)).astype(np.int16))
+    cache = tmp_path / "cache"
+    X, rep = extract_features([rec.path, silent, faint], n_jobs=1, cache_dir=cache, progress=False)
+    assert np.array_equal(X[0], FeatureExtractor(FeatureConfig()).extract(prepare_utterance(y)))
+    assert np.isnan(X[1:]).all() and not rep.failures
+    assert rep.skipped[0] == (silent, "silent (digital silence, below the -80 dBFS any voiced frame needs)")
+    level = speech_level_dbfs(load_audio(faint))
+    assert rep.skipped[1] == (faint, f"silent (speech level {level:.0f} dBFS, below the -80 dBFS any voiced frame needs)")
+    assert str(rep).endswith("2 left out as silent (e.g. silent.wav: silent (digital silence, below the -80 dBFS any "
+                             "voiced frame needs); faint.flac: " + rep.skipped[1][1] + ")")
+    setup = _setup_key(FeatureConfig(), VadConfig(), None, "ser-live")
+    assert [p.relative_to(cache).parts[0] for p in cache.rglob("*.npy")] == [setup]  # the normal file only
+    X2, rep2 = extract_features([rec.path, silent], n_jobs=1, cache_dir=cache, progress=False)
+    assert rep2.n_cached == 1 and np.array_equal(X2[0], X[0]) and len(rep2.skipped) == 1
+    from train.extract import silence_reason, skipped_summary
+
+    assert skipped_summary(rep.skipped, {silent: "user", faint: "user"}).splitlines() == [
+        "2 silent files left out: user 2, e.g.:", f"  {silent}: {rep.skipped[0][1]}", f"  {faint}: {rep.skipped[1][1]}",
+    ]
+    whisper = load_audio(ravdess_root / "Actor_09" / "03-01-04-01-01-01-09.flac")  # about -62 dBFS
+    assert silence_reason(whisper) is None and silence_reason(whisper * np.float32(0.01)) is not None
+
+
+def test_evaluation_leaves_a_silent_file_out_of_its_folds(emodb_subset, tmp_path, caplog):
+    """A silent take among a protocol's records: left out of every fold before any fitting,
+    counted per corpus; the feature matrices stay row-aligned with the records."""
+    import logging
+    from dataclasses import replace
+
+    from train.evaluate import load_protocol_features
+
+    per_speaker: dict[str, list] = {}
+    for r in emodb_subset:
+        per_speaker.setdefault(r.speaker, []).append(r)
+    recs = [r for rs in per_speaker.values() for r in rs[:4]]
+    silent = replace(recs[1], path=_write(tmp_path / "silent.wav", np.zeros(3 * 16000, np.int16)))
+    recs.insert(2, silent)
+    with caplog.at_level(logging.WARNING, logger="train"):
+        fs, X, X_aug = load_protocol_features(
+            "emodb-loso", source={"emodb": recs}, labels=("neutral", "happy", "sad", "angry"),
+            augmentations=(Augmentation(snr_db=10.0),), n_jobs=1, progress=False,
+        )
+    assert fs.records == [r for r in recs if r is not silent]
+    assert X.shape[0] == X_aug[0].shape[0] == len(fs.records) and np.isfinite(X).all() and np.isfinite(X_aug[0]).all()
+    tested = np.sort(np.concatenate([f.test_idx for f in fs.folds]))
+    assert np.array_equal(tested, np.arange(len(fs.records)))
+    assert any(m.startswith("emodb-loso: 1 silent files left out: emodb 1, e.g.:") for m in caplog.messages)
+
+
+@pytest.fixture(scope="module")
+def fit_on_odd_files(emodb_root, tmp_path_factory):
+    """`python -m train fit` (a subprocess: its real stdout and stderr) on an EmoDB folder of
+    24 real files (3 speakers x 4 emotions x 2) plus a silent, a 50 ms, a minute-long and a
+    misnamed file; a recipe whose grid has one setting. Returns (stdout, stderr, model
+    metadata, number of good files)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    from ser_live.model import EmotionModel
+
+    root = tmp_path_factory.mktemp("fit")
+    corpus = root / "data" / "emodb"
+    corpus.mkdir(parents=True)
+    kept: dict[tuple[str, str], int] = {}
+    for p in sorted((emodb_root / "wav").glob("*.flac")):
+        cell = (p.name[:2], p.name[5])
+        if cell[0] in ("03", "08", "09") and cell[1] in "WFTN" and kept.get(cell, 0) < 2:
+            kept[cell] = kept.get(cell, 0) + 1
+            shutil.copy(p, corpus / p.name)
+    speech, _ = sf.read(emodb_root / "wav" / "03a01Fa.flac", dtype="int16")
+    _write(corpus / "10a01Nz.flac", np.zeros(2 * 16000, np.int16))  # silent
+    _write(corpus / "10a02Nz.flac", speech[8000:8800])  # 50 ms
+    _write(corpus / "10a04Nz.flac", np.tile(speech, 60 * 16000 // speech.size + 1))  # just over a minute
+    _write(corpus / "notes.wav", speech)  # misnamed
+    recipe = root / "tiny.toml"
+    recipe.write_text('name = "tiny"\ncorpora = ["emodb"]\nlabels = ["neutral", "happy", "sad", "angry"]\n'
+                      '[normalizer]\nenabled = false\n[classifier]\ngrid = ["linear C=1e-3"]\n')
+    out = root / "m.skops"
+    env = {**os.environ, "SER_LIVE_DATA": str(root / "data")}
+    res = subprocess.run([sys.executable, "-m", "train", "--jobs", "1", "fit", "--recipe", str(recipe), "--out", str(out)],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 0, res.stderr
+    return res.stdout, res.stderr, EmotionModel.load(out, arrays=False).metadata, sum(kept.values())
+
+
+def test_fit_leaves_out_silent_and_too_short_files_and_warns_of_a_long_one(fit_on_odd_files):
+    """The silent and 50 ms files are named and left out, the minute-long one named and kept."""
+    _out, err, meta, n_good = fit_on_odd_files
+    assert "10a02Nz.flac: too short (50 ms; the extractor needs 65 ms)" in err
+    assert "1 files kept with a warning, e.g.:" in err and "10a04Nz.flac: 61 s long, more than 60 s" in err
+    assert "1 silent files left out: emodb 1, e.g.:" in err and "10a01Nz.flac: silent (digital silence" in err
+    assert meta["n_utterances"] == n_good + 1  # the good files and the long one
+
+
+def test_fit_logs_the_corpus_problem_summary_once_on_stderr(fit_on_odd_files):
+    out, err, _meta, _n = fit_on_odd_files
+    assert err.count("problem files left out") == 1 and "notes.wav: name is not" in err
+    assert "problem files" not in out and "notes.wav" not in out
+
+
+def test_fit_with_a_one_setting_grid_prints_no_empty_brackets(fit_on_odd_files):
+    out, _err, _meta, _n = fit_on_odd_files
+    assert "setting: linear C=1e-3, used without a speaker-grouped search\n" in out and "()" not in out
+
+
+def test_recipe_not_found_lists_the_experiments_too(capsys):
+    """The recipes a name can address, experiments included as `experiments/NAME`."""
+    from train.__main__ import main
+    from train.recipe import load_recipe
+
+    for call in (lambda: load_recipe("no-such"), lambda: load_recipe("experiments/no-such")):
+        with pytest.raises(FileNotFoundError) as err:
+            call()
+        assert "'ser-default'" in str(err.value) and "'experiments/norm-w10'" in str(err.value)
+    assert main(["evaluate", "--protocol", "loco", "--recipe", "norm-w10"]) == 2
+    err = capsys.readouterr().err
+    assert "recipe norm-w10 not found" in err and "'experiments/norm-w10'" in err
+    assert load_recipe("experiments/norm-w10").name == "norm-w10"  # addressed as listed

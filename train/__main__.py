@@ -28,6 +28,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -338,7 +339,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
 
     from .card import protocol_reports, render_card
     from .corpora import label_histogram, read_corpus, speaker_group
-    from .extract import extract_features
+    from .extract import extract_features, skipped_summary
     from .recipe import RecipeClassifier, load_recipe
 
     import dataclasses
@@ -356,11 +357,8 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         recipe = dataclasses.replace(recipe, corpora=kept)
     out = fit_output_path(recipe.name, args.out, force=args.force)  # before minutes of training
     records = []
-    for name in recipe.corpora:
-        res = read_corpus(name)
-        if res.problems:
-            _print(res.summary())
-        records.extend(res.records)
+    for name in recipe.corpora:  # a corpus' problems are logged (stderr) by its reader
+        records.extend(read_corpus(name).records)
     labels = list(recipe.labels)
     mapped = [recipe.label_map.get(r.label, r.label) for r in records]
     keep = [i for i, lab in enumerate(mapped) if lab in labels]
@@ -372,6 +370,8 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     config = recipe.feature_config()
     X, rep = extract_features(paths, config=config, n_jobs=args.jobs, description="features")
     _print(f"features: {rep}")
+    if rep.skipped:
+        logging.getLogger("train").warning("%s", skipped_summary(rep.skipped, {r.path: r.corpus for r in records}))
     ok = np.isfinite(X).all(axis=1)
     X_aug = []
     for aug in recipe.all_augmentations:
@@ -379,17 +379,13 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         ok &= np.isfinite(Xa).all(axis=1)
         X_aug.append(Xa)
     if not ok.all():
-        _print(f"leaving out {int((~ok).sum())} files whose features failed")
+        _print(f"leaving out {int((~ok).sum())} files whose features failed or that are silent")
     names = FeatureExtractor(config).feature_names()
     est = RecipeClassifier(recipe, names, n_jobs=args.jobs).fit(
         X[ok], y[ok], groups=groups[ok], augmented=[Xa[ok] for Xa in X_aug]
     )
     sel = est.selection_
-    _print(
-        f"chosen by speaker-grouped CV: {sel.best} ("
-        + ", ".join(f"{k}: UA {v * 100:.1f} %" for k, v in sel.scores.items())
-        + ")"
-    )
+    _print(_chosen_line(sel))
     hist = label_histogram([r for r, k in zip(records, ok) if k])
     meta = {
         "recipe": recipe.name,
@@ -420,6 +416,27 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     write_atomic(card, render_card(model, meta, FeatureExtractor(config).n_features))
     _print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), {out.with_suffix('.toml')} and {card} in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def _chosen_line(selection: Any) -> str:
+    """The line ``fit`` prints about the classifier setting it trained.
+
+    Parameters
+    ----------
+    selection : train.classifiers.SvmSelection
+        ``RecipeClassifier.selection_``.
+
+    Returns
+    -------
+    str
+        ``"chosen by speaker-grouped CV: <best> (<setting>: UA <x> %, ...)"`` after a search;
+        ``"setting: <best>, used without a speaker-grouped search"`` when there was none (a
+        one-setting grid, or one training speaker): no empty brackets.
+    """
+    if not selection.scores:
+        return f"setting: {selection.best}, used without a speaker-grouped search"
+    scores = ", ".join(f"{k}: UA {v * 100:.1f} %" for k, v in selection.scores.items())
+    return f"chosen by speaker-grouped CV: {selection.best} ({scores})"
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from .augment import DEFAULT_AUGMENTATIONS, Augmentation
 from .engine import (
     SESSION_MODES, check_features, evaluate_folds, fit_fold, mode_results, scored_argmax, session_modes, training_rows,
 )
-from .extract import extract_features
+from .extract import extract_features, skipped_summary
 from .protocols import FoldSet, make_folds
 from .recipe import Recipe, RecipeClassifier, display_path
 from .reports import write_json_and_md, write_reports
@@ -70,6 +70,9 @@ def load_protocol_features(
     X_aug : list of np.ndarray
         One matrix per augmentation (same row order as ``X``). Only training rows are ever
         used.
+
+    Files with no speech (:func:`train.extract.silence_reason`) are left out of ``folds``
+    (logged as a warning, counted per corpus).
     """
     fs = make_folds(protocol, source, labels=labels, label_map=label_map)
     paths = [r.path for r in fs.records]
@@ -77,6 +80,12 @@ def load_protocol_features(
         paths, config=config, recipe=recipe, n_jobs=n_jobs, progress=progress, description=f"{protocol} features"
     )
     log.info("%s: %s", protocol, rep)
+    if rep.skipped:
+        log.warning("%s: %s", protocol, skipped_summary(rep.skipped, {r.path: r.corpus for r in fs.records}))
+        silent = {p for p, _ in rep.skipped}
+        keep = np.array([p not in silent for p in paths])
+        fs, X = fs.subset(keep), X[keep]
+        paths = [r.path for r in fs.records]
     X_aug: list[np.ndarray] = []
     augs = augmentations if augmentations is not None else (DEFAULT_AUGMENTATIONS if augment else ())
     for aug in augs:

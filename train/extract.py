@@ -5,6 +5,11 @@ trimmed to the speech span the live VAD segmenter finds (:func:`ser_live.vad.spe
 then :class:`ser_live.features.FeatureExtractor`. Results are cached on disk, one ``.npy`` per
 file, keyed by the file's content (SHA-1 of its bytes), the extractor configuration, the VAD
 configuration and the augmentation applied, so a second run of any command reuses them.
+
+A file with no speech level (digital silence, or a loud-frame level below the segmenter's
+``min_speech_dbfs``, -80 dBFS: no frame of it could be voiced live) is left out, not cached,
+and listed in :attr:`ExtractionReport.skipped`: its row would be noise under a label. Files
+too short or too long are caught when the corpus is read (:func:`train.corpora.scan.collect`).
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ from joblib import Parallel, delayed
 from ser_live.audiofile import load_audio
 from ser_live.features import FeatureConfig, FeatureExtractor
 from ser_live.fsutil import atomic_writer
+from ser_live.levels import speech_level_dbfs
 from ser_live.vad import VadConfig, speech_span, trim_settings
 
 from .augment import Augmentation
+from .corpora.records import example_lines
 from .peers import PEER_SETS, peer_features, peer_n_features
 
-__all__ = ["FeatureSet", "FEATURE_SETS", "default_cache_dir", "prepare_utterance", "extract_features", "ExtractionReport"]
+__all__ = ["FeatureSet", "FEATURE_SETS", "default_cache_dir", "prepare_utterance", "silence_reason", "extract_features",
+           "ExtractionReport", "skipped_summary"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +68,37 @@ def prepare_utterance(y: np.ndarray, *, vad_config: VadConfig | None = None) -> 
         log.debug("no speech span found; using the whole file")
         return y
     return y[span[0] : span[1]]
+
+
+def silence_reason(y: np.ndarray, *, vad_config: VadConfig | None = None) -> str | None:
+    """Why a training file holds no speech, or None when it does.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n_samples,)
+        16 kHz mono audio of one corpus file, untrimmed and unaugmented.
+    vad_config : VadConfig, optional
+        Its ``min_speech_dbfs`` is the threshold (default: the live defaults, -80 dBFS).
+
+    Returns
+    -------
+    str or None
+        ``"silent (...)"`` when the file's loud-frame speech level
+        (:func:`ser_live.levels.speech_level_dbfs`) is below ``min_speech_dbfs``: the live
+        segmenter would voice none of its frames. The quietest shipped corpus file (a
+        whispered RAVDESS take) lies near -62 dBFS.
+
+    Raises
+    ------
+    ValueError
+        ``y`` has no samples, or is not 1-D (:func:`ser_live.levels.speech_level_dbfs`).
+    """
+    floor_dbfs = (vad_config or VadConfig()).min_speech_dbfs
+    level_dbfs = speech_level_dbfs(y)
+    if level_dbfs >= floor_dbfs:
+        return None
+    what = "digital silence" if not np.any(y) else f"speech level {level_dbfs:.0f} dBFS"
+    return f"silent ({what}, below the {floor_dbfs:g} dBFS any voiced frame needs)"
 
 
 def _file_key(path: str) -> str:
@@ -103,14 +142,18 @@ def _extract_one(
     aug: Augmentation | None,
     feature_set: str = FeatureSet.SER_LIVE.value,
     denoise: bool = False,
-) -> tuple[np.ndarray | None, str | None, bool]:
+) -> tuple[np.ndarray | None, str | None, bool, bool]:
+    """``(features or None, reason or None, from cache, skipped as silent)``."""
     if cache_file is not None and cache_file.exists():
         try:
-            return np.load(cache_file), None, True
+            return np.load(cache_file), None, True, False
         except Exception:  # a torn write: recompute
             pass
     try:
         y = load_audio(path)
+        silent = silence_reason(y, vad_config=vad_config)  # before augmentation: noise is not speech
+        if silent is not None:
+            return None, silent, False, True
         if aug is not None:
             y = aug.apply(y, seed_key=path)
         if feature_set == FeatureSet.TUTORIAL:
@@ -129,33 +172,65 @@ def _extract_one(
             else:
                 v = FeatureExtractor(config).extract(y)
     except Exception as exc:  # reported, never silently dropped
-        return None, f"{type(exc).__name__}: {exc}", False
+        return None, f"{type(exc).__name__}: {exc}", False, False
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         with atomic_writer(cache_file) as f:
             np.save(f, v)
-    return v, None, False
+    return v, None, False, False
 
 
 class ExtractionReport:
     """What an extraction did: ``n_files``, ``n_cached`` (cache hits), ``failures`` (path,
-    reason), ``seconds`` (wall time)."""
+    reason), ``skipped`` (path, reason: files with no speech, :func:`silence_reason`),
+    ``seconds`` (wall time)."""
 
     def __init__(self) -> None:
         self.n_files = 0
         self.n_cached = 0
         self.failures: list[tuple[str, str]] = []
+        self.skipped: list[tuple[str, str]] = []
         self.seconds = 0.0
 
     def __str__(self) -> str:
         s = (
-            f"{self.n_files} files, {self.n_cached} from cache, {self.n_files - self.n_cached} extracted "
-            f"in {self.seconds:.1f} s"
+            f"{self.n_files} files, {self.n_cached} from cache, "
+            f"{self.n_files - self.n_cached - len(self.skipped)} extracted in {self.seconds:.1f} s"
         )
-        if self.failures:
-            ex = "; ".join(f"{Path(p).name}: {r}" for p, r in self.failures[:3])
-            s += f"; {len(self.failures)} failed (e.g. {ex})"
+        for items, what in ((self.failures, "failed"), (self.skipped, "left out as silent")):
+            if items:
+                ex = "; ".join(f"{Path(p).name}: {r}" for p, r in items[:3])
+                s += f"; {len(items)} {what} (e.g. {ex})"
         return s
+
+
+def skipped_summary(skipped: Sequence[tuple[str, str]], corpus_of: dict[str, str], *, max_examples: int = 5) -> str:
+    """The files an extraction left out as silent, counted per corpus, in the manner of
+    :meth:`train.corpora.ReadResult.summary`.
+
+    Parameters
+    ----------
+    skipped : sequence of (str, str)
+        :attr:`ExtractionReport.skipped`: ``(path, reason)``.
+    corpus_of : dict of str to str
+        Corpus name of each path (``Record.path -> Record.corpus``); others count as "?".
+    max_examples : int, default 5
+        How many files to list by name.
+
+    Returns
+    -------
+    str
+        A head line ``"N silent files left out: ravdess 2, user 1, e.g.:"``, then up to
+        ``max_examples`` ``path: reason`` lines; ``""`` when nothing was skipped.
+    """
+    if not skipped:
+        return ""
+    counts: dict[str, int] = {}
+    for path, _ in skipped:
+        corpus = corpus_of.get(path, "?")
+        counts[corpus] = counts.get(corpus, 0) + 1
+    lines = [f"{len(skipped)} silent files left out: " + ", ".join(f"{c} {n}" for c, n in counts.items()) + ", e.g.:"]
+    return "\n".join(lines + example_lines(skipped, max_examples))
 
 
 def extract_features(
@@ -210,7 +285,7 @@ def extract_features(
     Returns
     -------
     X : np.ndarray, float32, shape (len(paths), n_features)
-        Rows of files that failed are NaN (see the report).
+        Rows of files that failed or hold no speech are NaN (see the report).
     report : ExtractionReport
     """
     import time
@@ -260,9 +335,11 @@ def extract_features(
             results = dask_starmap(_extract_one, args, address=dask or None)
         else:
             results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=8)(jobs)
-        for i, (v, err, cached) in enumerate(results):
+        for i, (v, err, cached, silent) in enumerate(results):
             if v is not None:
                 X[i] = v
+            elif silent:
+                report.skipped.append((paths[i], err))
             else:
                 report.failures.append((paths[i], err or "unknown error"))
             report.n_cached += int(cached)

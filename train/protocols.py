@@ -232,6 +232,35 @@ class FoldSet:
         """Number of folds (scikit-learn's splitter signature; arguments ignored)."""
         return len(self.folds)
 
+    def subset(self, keep: np.ndarray) -> "FoldSet":
+        """The protocol without some of its records (files left out after the folds were made,
+        e.g. silent ones): the same folds, their indices renumbered.
+
+        Parameters
+        ----------
+        keep : np.ndarray, bool, shape (n_records,)
+            True for the records that stay.
+
+        Returns
+        -------
+        FoldSet
+            :attr:`records` where ``keep``; labels, names and test speakers as before.
+
+        Raises
+        ------
+        ValueError
+            A fold is left with no training or no test record.
+        """
+        keep = np.asarray(keep, dtype=bool)
+        new = np.cumsum(keep) - 1  # old index -> new index, for the kept ones
+        folds = [
+            Fold(name=f.name, train_idx=new[f.train_idx[keep[f.train_idx]]], test_idx=new[f.test_idx[keep[f.test_idx]]],
+                 test_speakers=f.test_speakers)
+            for f in self.folds
+        ]
+        _check(self.protocol, folds)
+        return replace(self, records=[r for r, k in zip(self.records, keep) if k], folds=folds)
+
 
 def _valid_names() -> str:
     return ", ".join(PROTOCOLS)
@@ -266,14 +295,22 @@ def protocol_classes(protocol: str) -> tuple[str, ...] | None:
     raise ValueError(f"unknown protocol {protocol!r}; valid: {_valid_names()}")
 
 
+def _check_known(corpus: str, source: RecordSource, protocol: str = "") -> None:
+    """Refuse a corpus name the source does not have, naming it and the ones it has (a
+    loader function's names are known only by calling it)."""
+    if source is None and corpus not in SHIPPED_CORPORA:
+        raise ValueError(f"{protocol}: unknown corpus {corpus!r} (not a shipped one); known: {', '.join(SHIPPED_CORPORA)}")
+    if isinstance(source, Mapping) and corpus not in source:
+        raise ValueError(
+            f"no records given for corpus {corpus!r} (have: {', '.join(source) or 'none'})"
+        )
+
+
 def _load(corpus: str, source: RecordSource) -> list[Record]:
     if source is None:
         out: Sequence[Record] | ReadResult = read_corpus(corpus)
     elif isinstance(source, Mapping):
-        if corpus not in source:
-            raise ValueError(
-                f"no records given for corpus {corpus!r} (have: {', '.join(source) or 'none'})"
-            )
+        _check_known(corpus, source)
         out = source[corpus]
     else:
         out = source(corpus)
@@ -495,8 +532,9 @@ def make_folds(
     Raises
     ------
     ValueError
-        Unknown protocol (the message lists the valid ones); a cross protocol naming one
-        corpus twice or corpora that share fewer than two labels; records that do not fit
+        Unknown protocol (the message lists the valid ones); a cross protocol naming a
+        corpus the source does not have (the message lists those it has), one corpus twice,
+        or corpora that share fewer than two labels; records that do not fit
         the protocol (a RAVDESS speaker outside 01-24, a fold left with no training or no
         test record, fewer than two speakers for leave-one-speaker-out).
 
@@ -562,10 +600,12 @@ def make_folds(
         m = _CROSS_RE.match(name)
         if not m:
             raise ValueError(f"unknown protocol {protocol!r}; valid: {_valid_names()}")
-        if labels is not None or label_map:
-            raise ValueError(f"{name}: a cross protocol scores the labels both corpora share; no labels/label_map")
         train_c, test_c = m.groups()
         name = f"cross:{train_c}->{test_c}"
+        for c in (train_c, test_c):  # before the checks below blame something else
+            _check_known(c, source, name)
+        if labels is not None or label_map:
+            raise ValueError(f"{name}: a cross protocol scores the labels both corpora share; no labels/label_map")
         if train_c == test_c:
             raise ValueError(
                 f"{name}: train and test corpus are the same; use a within-corpus protocol "

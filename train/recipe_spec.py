@@ -56,7 +56,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "Recipe", "NormalizerSpec", "NoiseBranchSpec", "NormalizerMode", "InnerCV", "Calibration",
-    "load_recipe", "parse_override", "display_path", "select_columns", "RECIPES_DIR",
+    "load_recipe", "parse_override", "display_path", "select_columns", "RECIPES_DIR", "recipe_names",
 ]
 
 #: Where the shipped models' recipes live (experiments in its ``experiments/`` folder).
@@ -416,9 +416,20 @@ def _resolve(name: str | Path, *, relative_to: Path | None = None) -> Path:
     named = RECIPES_DIR / (str(name) if str(name).endswith(".toml") else f"{name}.toml")
     if named.is_file():
         return named
-    raise FileNotFoundError(
-        f"recipe {name} not found (looked at {p} and {named}); recipes: {sorted(x.stem for x in RECIPES_DIR.glob('*.toml'))}"
-    )
+    raise FileNotFoundError(f"recipe {name} not found (looked at {p} and {named}); recipes: {recipe_names()}")
+
+
+def recipe_names() -> list[str]:
+    """The names a recipe in :data:`RECIPES_DIR` is loaded by (:func:`load_recipe`).
+
+    Returns
+    -------
+    list of str
+        The shipped recipes (``"ser-default"``), then the experiments
+        (``"experiments/norm-w10"``), each group sorted.
+    """
+    paths = sorted(RECIPES_DIR.rglob("*.toml"), key=lambda x: (len(x.relative_to(RECIPES_DIR).parts), x))
+    return [x.relative_to(RECIPES_DIR).with_suffix("").as_posix() for x in paths]
 
 
 def _read_tables(p: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -513,7 +524,7 @@ def load_recipe(path: str | Path, *, overrides: typing.Sequence[str] = ()) -> Re
     if not p.exists() and p.suffix != ".toml":
         p = RECIPES_DIR / f"{path}.toml"
     if not p.is_file():
-        raise FileNotFoundError(f"recipe {path} not found (looked at {p}); recipes: {sorted(x.stem for x in RECIPES_DIR.glob('*.toml'))}")
+        raise FileNotFoundError(f"recipe {path} not found (looked at {p}); recipes: {recipe_names()}")
     d = _read_tables(p)
     for text in overrides:
         keys, value = parse_override(text)

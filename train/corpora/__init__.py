@@ -111,7 +111,7 @@ def read_corpus(
         The corpus folder (the CSV file for ``"csv"``). Default for the shipped corpora:
         :func:`corpus_path` (``$SER_LIVE_DATA/<name>``); required for the others.
     check_audio : bool, default True
-        Read each file's header (no decoding) and report unreadable or empty files.
+        Read each file's header (no decoding) and report unreadable, empty, too short or too long files.
 
     Returns
     -------

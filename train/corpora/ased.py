@@ -70,7 +70,7 @@ def read_ased(root: str | Path, *, check_audio: bool = True) -> ReadResult:
         The corpus folder: ``labels.csv`` and ``01Neutral/``, ``03Happy/``, ``04Sad/``,
         ``05Angry/``.
     check_audio : bool, default True
-        Read each file's header (no decoding) and report unreadable or empty files.
+        Read each file's header (no decoding) and report unreadable, empty, too short or too long files.
 
     Returns
     -------

@@ -59,7 +59,7 @@ def read_emodb(root: str | Path, *, check_audio: bool = True) -> ReadResult:
     root : str or Path
         Folder holding the files (the corpus' ``wav/`` or its parent).
     check_audio : bool, default True
-        Read each file's header (no decoding) and report unreadable or empty files.
+        Read each file's header (no decoding) and report unreadable, empty, too short or too long files.
 
     Returns
     -------

@@ -53,7 +53,7 @@ def read_emotiontts_kor(root: str | Path, *, check_audio: bool = True) -> ReadRe
     root : str or Path
         Folder holding ``plain-to-emotional/`` and ``emotional-to-emotional/``.
     check_audio : bool, default True
-        Read each file's header (no decoding) and report unreadable or empty files.
+        Read each file's header (no decoding) and report unreadable, empty, too short or too long files.
 
     Returns
     -------

@@ -72,7 +72,7 @@ def read_es_uem(root: str | Path, *, check_audio: bool = True) -> ReadResult:
     root : str or Path
         The corpus folder: ``labels.csv``, ``data/<N>/`` and ``tests/Test1|Test2/``.
     check_audio : bool, default True
-        Read each file's header (no decoding) and report unreadable or empty files.
+        Read each file's header (no decoding) and report unreadable, empty, too short or too long files.
 
     Returns
     -------

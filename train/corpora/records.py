@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from ser_live.errors import SerLiveError
 from ser_live.labels import CANONICAL_LABELS, canonical_label
 
-__all__ = ["CANONICAL_LABELS", "canonical_label", "Record", "ReadResult", "CorpusNotFoundError", "label_histogram"]
+__all__ = ["CANONICAL_LABELS", "canonical_label", "Record", "ReadResult", "CorpusNotFoundError", "label_histogram",
+           "example_lines"]
 
 
 class CorpusNotFoundError(SerLiveError, FileNotFoundError):
@@ -101,14 +102,17 @@ class ReadResult:
     records : list of Record
         Usable records, sorted by path (in file order for a CSV list).
     problems : list of (str, str)
-        ``(path, reason)`` for each file left out: a name that does not parse, an unreadable
-        or empty file, an unsupported format, a duplicate.
+        ``(path, reason)`` for each file left out: a name that does not parse, an unreadable,
+        empty or too short file, an unsupported format, a duplicate.
+    warnings : list of (str, str)
+        ``(path, reason)`` for each file kept but worth a look (longer than one utterance).
     """
 
     corpus: str
     root: str
     records: list[Record] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -130,20 +134,41 @@ class ReadResult:
         -------
         str
             Record and speaker counts, then the number of problems and up to
-            ``max_examples`` of them as ``path: reason`` lines.
+            ``max_examples`` of them as ``path: reason`` lines; the same for the warnings.
         """
         head = (
             f"{self.corpus} ({self.root}): {len(self.records)} records, "
             f"{len(self.speakers)} speakers, {len(self.problems)} problem files"
         )
-        if not self.problems:
+        if not self.problems and not self.warnings:
             return head
-        lines = [head + " left out, e.g.:"]
-        for path, reason in self.problems[:max_examples]:
-            lines.append(f"  {path}: {reason}")
-        if len(self.problems) > max_examples:
-            lines.append(f"  ... and {len(self.problems) - max_examples} more")
+        lines = [head + (" left out, e.g.:" if self.problems else "")]
+        lines += example_lines(self.problems, max_examples)
+        if self.warnings:
+            lines.append(f"  {len(self.warnings)} files kept with a warning, e.g.:")
+            lines += example_lines(self.warnings, max_examples)
         return "\n".join(lines)
+
+
+def example_lines(items: Sequence[tuple[str, str]], max_examples: int) -> list[str]:
+    """Indented ``path: reason`` lines of the first ``max_examples`` items, then
+    ``"... and N more"`` when there are more.
+
+    Parameters
+    ----------
+    items : sequence of (str, str)
+        ``(path, reason)`` pairs.
+    max_examples : int
+        How many to list.
+
+    Returns
+    -------
+    list of str
+    """
+    lines = [f"  {path}: {reason}" for path, reason in items[:max_examples]]
+    if len(items) > max_examples:
+        lines.append(f"  ... and {len(items) - max_examples} more")
+    return lines
 
 
 def label_histogram(records: Iterable[Record]) -> dict[str, int]:

@@ -59,7 +59,7 @@ def read_savee(root: str | Path, *, check_audio: bool = True) -> ReadResult:
     root : str or Path
         Folder holding the files or the four speaker folders.
     check_audio : bool, default True
-        Read each file's header (no decoding) and report unreadable or empty files.
+        Read each file's header (no decoding) and report unreadable, empty, too short or too long files.
 
     Returns
     -------

@@ -17,11 +17,14 @@ from typing import Callable, Mapping, Sequence, Union
 
 from ser_live.audiofile import audio_info
 from ser_live.errors import AudioFileError
+from ser_live.features import FeatureConfig
+from ser_live.offline import WHOLE_FILE_MAX_S
 
 from .location import check_root
 from .records import CorpusNotFoundError, ReadResult, Record
 
-__all__ = ["AUDIO_EXTENSIONS", "Parsed", "walk", "collect", "read_tree", "read_label_list", "name_parser"]
+__all__ = ["AUDIO_EXTENSIONS", "MIN_FILE_S", "MAX_FILE_S", "Parsed", "walk", "collect", "read_tree", "read_label_list",
+           "name_parser"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,17 @@ AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg")
 
 #: Audio formats users may have that libsndfile does not read: reported as problems, not skipped.
 UNSUPPORTED_AUDIO = frozenset({".mp3", ".m4a", ".aac", ".wma", ".mp4", ".opus", ".webm"})
+
+#: Shortest file kept (s): the extractor's minimum input (``FeatureConfig.min_samples``, 65 ms
+#: at 16 kHz). A shorter file cannot give a feature row at all, so it is left out when read.
+MIN_FILE_S: float = FeatureConfig().min_samples / FeatureConfig().sample_rate_hz
+
+#: Longest file (s) taken as one utterance without a warning: ``ser_live.offline.WHOLE_FILE_MAX_S``,
+#: the limit ``predict`` puts on one utterance. The corpora's files last 0.9-11 s and the live
+#: segmenter cuts at 8 s; a file over a minute is a session or a whole recording, whose one
+#: feature row would pool many utterances (and decode minutes of audio into memory). It is kept
+#: (it may be one long read passage) but named, so a mislabelled recording is seen.
+MAX_FILE_S: float = WHOLE_FILE_MAX_S
 
 #: What a parser returns: ``(record, identity)`` (the identity says which recording a file
 #: is, so two copies of one recording are caught), or the reason the file cannot be used.
@@ -68,15 +82,21 @@ def walk(root: Path) -> tuple[list[Path], list[Path]]:
     return audio, unsupported
 
 
-def _unreadable_reason(path: Path) -> str | None:
-    """None when the header reads and holds samples, else why not (header only, no decoding)."""
+def _audio_reasons(path: Path) -> tuple[str | None, str | None]:
+    """Why a file is left out (unreadable, empty, shorter than :data:`MIN_FILE_S`) and why it
+    is kept with a warning (longer than :data:`MAX_FILE_S`); each None when it does not apply.
+    Header only, no decoding."""
     try:
-        audio_info(path)
+        info = audio_info(path)
     except AudioFileError as exc:
         reason = str(exc)
         prefix = f"{path}: "
-        return reason[len(prefix):] if reason.startswith(prefix) else reason
-    return None
+        return (reason[len(prefix):] if reason.startswith(prefix) else reason), None
+    if info.duration_s < MIN_FILE_S:
+        return f"too short ({info.duration_s * 1000:.0f} ms; the extractor needs {MIN_FILE_S * 1000:.0f} ms)", None
+    if info.duration_s > MAX_FILE_S:
+        return None, f"{info.duration_s:.0f} s long, more than {MAX_FILE_S:.0f} s for one utterance (kept)"
+    return None, None
 
 
 def _unsupported_problems(unsupported: Sequence[Path]) -> list[tuple[str, str]]:
@@ -108,16 +128,19 @@ def collect(
     problems : list of (str, str)
         Problems found before parsing (extended in place).
     check_audio : bool
-        Read each file's header (no decoding) and report unreadable or empty files.
+        Read each file's header (no decoding): leave out unreadable or empty files and files
+        shorter than :data:`MIN_FILE_S`; keep files longer than :data:`MAX_FILE_S` with a
+        warning (:attr:`ReadResult.warnings`).
     sort : bool, default True
         Sort the records by path (else keep the candidates' order).
 
     Returns
     -------
     ReadResult
-        Logged as a warning when there are problems, else at INFO.
+        Logged as a warning when there are problems or warnings, else at INFO.
     """
     records: list[Record] = []
+    warnings: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     for path, parsed in candidates:
         if isinstance(parsed, str):
@@ -125,19 +148,23 @@ def collect(
             continue
         record, identity = parsed
         if check_audio:
-            reason = _unreadable_reason(path)
+            reason, warning = _audio_reasons(path)
             if reason is not None:
                 problems.append((str(path), reason))
                 continue
+        else:
+            warning = None
         if identity in seen:
             problems.append((str(path), f"duplicate of {seen[identity]} (same recording)"))
             continue
         seen[identity] = str(path)
         records.append(record)
+        if warning is not None:
+            warnings.append((str(path), warning))
     if sort:
         records.sort(key=lambda r: r.path)
-    result = ReadResult(corpus=corpus, root=str(root), records=records, problems=problems)
-    if problems:
+    result = ReadResult(corpus=corpus, root=str(root), records=records, problems=problems, warnings=warnings)
+    if problems or warnings:
         log.warning("%s", result.summary())
     else:
         log.info("%s", result.summary())
@@ -239,7 +266,7 @@ def read_label_list(
     parse : callable
         ``parse(path, root, row) -> Parsed``, ``row`` the CSV row (column -> stripped str).
     check_audio : bool
-        Read each file's header (no decoding) and report unreadable or empty files.
+        Read each file's header (no decoding) and report unreadable, empty, too short or too long files.
     list_name : str, default "labels.csv"
         The list's file name.
 

@@ -71,7 +71,7 @@ def read_tess(root: str | Path, *, check_audio: bool = True) -> ReadResult:
     root : str or Path
         Folder holding the 14 ``OAF_angry`` ... ``YAF_sad`` folders (or the files directly).
     check_audio : bool, default True
-        Read each file's header (no decoding) and report unreadable or empty files.
+        Read each file's header (no decoding) and report unreadable, empty, too short or too long files.
 
     Returns
     -------

@@ -64,7 +64,7 @@ def read_folder(
         Corpus name, also the speaker prefix; default the folder's name (lower-case,
         ``[a-z0-9-]``), so two user folders never share speaker ids.
     check_audio : bool, default True
-        Read each file's header (no decoding) and report unreadable or empty files.
+        Read each file's header (no decoding) and report unreadable, empty, too short or too long files.
 
     Returns
     -------
@@ -125,8 +125,8 @@ def read_csv(
     corpus : str, optional
         Corpus name and speaker prefix; default the CSV file's stem (lower-case, ``[a-z0-9-]``).
     check_audio : bool, default True
-        Read each file's header (no decoding) and report unreadable or empty files
-        (a listed file that does not exist is always reported).
+        Read each file's header (no decoding) and report unreadable, empty, too short or too
+        long files (a listed file that does not exist is always reported).
 
     Returns
     -------
