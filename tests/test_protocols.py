@@ -110,6 +110,30 @@ def test_cross_ravdess_to_emodb_counts(corpora, caplog):
     assert any("465 records left out" in m for m in caplog.messages)
 
 
+def test_cross_protocol_with_a_recipes_labels_trains_on_them_and_scores_what_the_test_corpus_has(corpora):
+    """``evaluate --protocol cross:A->B`` passes the recipe's labels and label map: the
+    training corpus gives the mapped labels (RAVDESS calm counted as neutral), the test
+    corpus is scored on the trained labels it has, on its own labels only."""
+    labels = ["neutral", "happy", "sad", "angry"]
+    fs = make_folds("cross:ravdess->emodb", corpora, labels=labels, label_map={"calm": "neutral"})
+    (fold,) = fs.folds
+    check_speaker_disjoint(fs.records, fs.folds)
+    assert fs.labels == labels and fs.score_labels == labels
+    train = [fs.records[i] for i in fold.train_idx]
+    test = [fs.records[i] for i in fold.test_idx]
+    assert {r.corpus for r in train} == {"ravdess"} and {r.corpus for r in test} == {"emodb"}
+    assert sum(r.label == "neutral" for r in train) == 96 + 192  # RAVDESS neutral + calm
+    assert len(train) == 96 + 192 + 3 * 192
+    assert len(test) == sum(r.label in labels for r in corpora["emodb"])
+    assert "calm" not in fs.dropped and fs.dropped["boredom"] == 81
+    # TESS has no calm: a label the test corpus lacks is trained on but not scored
+    fs = make_folds("cross:ravdess->tess", corpora, labels=["neutral", "calm", "sad", "angry"])
+    assert fs.labels == ["neutral", "calm", "sad", "angry"]
+    assert fs.score_labels == ["neutral", "sad", "angry"]
+    with pytest.raises(ValueError, match=r"emodb has 1 of the labels trained on from ravdess"):
+        make_folds("cross:ravdess->emodb", corpora, labels=["calm", "surprised", "sad"])
+
+
 def test_cross_protocol_naming_an_unknown_corpus_says_so(corpora, capsys):
     """A recipe's cross protocol (it has labels) naming a corpus there is no such of: the
     message names that corpus and lists the known ones, instead of blaming the labels."""

@@ -517,7 +517,10 @@ def make_folds(
         folder (:func:`train.corpora.read_corpus`).
     labels : sequence of str, optional
         Classes a recipe trains on (within-corpus protocols: intersected with the
-        protocol's; ``loco``: default :data:`CORE_LABELS`). Not for ``cross:``.
+        protocol's; ``loco``: default :data:`CORE_LABELS`; ``cross:``: the training corpus'
+        records of these labels, the test corpus' of those of them it has). Without
+        ``labels`` and ``label_map``, ``cross:`` trains and scores the labels both corpora
+        share.
     label_map : mapping of str to str, optional
         Training-label mapping of a recipe (e.g. ``{"calm": "neutral"}``), applied before
         ``labels``; test records are scored only on their original label.
@@ -534,7 +537,8 @@ def make_folds(
     ValueError
         Unknown protocol (the message lists the valid ones); a cross protocol naming a
         corpus the source does not have (the message lists those it has), one corpus twice,
-        or corpora that share fewer than two labels; records that do not fit
+        or corpora that share fewer than two labels (with a recipe's labels: fewer than two of
+        them in the test corpus); records that do not fit
         the protocol (a RAVDESS speaker outside 01-24, a fold left with no training or no
         test record, fewer than two speakers for leave-one-speaker-out).
 
@@ -604,22 +608,33 @@ def make_folds(
         name = f"cross:{train_c}->{test_c}"
         for c in (train_c, test_c):  # before the checks below blame something else
             _check_known(c, source, name)
-        if labels is not None or label_map:
-            raise ValueError(f"{name}: a cross protocol scores the labels both corpora share; no labels/label_map")
         if train_c == test_c:
             raise ValueError(
                 f"{name}: train and test corpus are the same; use a within-corpus protocol "
                 f"({', '.join(_WITHIN)})"
             )
         train_r, test_r = _load(train_c, source), _load(test_c, source)
-        shared = {r.label for r in train_r} & {r.label for r in test_r}
-        if len(shared) < 2:
-            raise ValueError(
-                f"{name}: the corpora share {len(shared)} label(s) {sorted(shared)}; need two"
-            )
-        labels = _ordered(shared)
-        train_k, train_d = _restrict(train_r, labels)
-        test_k, test_d = _restrict(test_r, labels)
+        if labels is None and not label_map:
+            shared = {r.label for r in train_r} & {r.label for r in test_r}
+            if len(shared) < 2:
+                raise ValueError(
+                    f"{name}: the corpora share {len(shared)} label(s) {sorted(shared)}; need two"
+                )
+            labels = _ordered(shared)
+            train_k, train_d = _restrict(train_r, labels)
+            test_k, test_d = _restrict(test_r, labels)
+        else:  # a recipe's: train on its (mapped) labels, score those the test corpus has as they are
+            train_labels = list(labels) if labels is not None else _ordered({label_map.get(r.label, r.label) for r in train_r})
+            train_k, _, train_d = _train_test_records(train_r, train_labels, label_map, train_labels)
+            trained = {r.label for r in train_k}
+            score_labels = _ordered(trained & {r.label for r in test_r})
+            if len(score_labels) < 2:
+                raise ValueError(
+                    f"{name}: {test_c} has {len(score_labels)} of the labels trained on from {train_c} "
+                    f"{sorted(trained)}: {score_labels}; need two"
+                )
+            test_k, test_d = _restrict(test_r, score_labels)
+            labels = _ordered(trained)
         dropped = dict(sorted((Counter(train_d) + Counter(test_d)).items()))
         records = train_k + test_k
         overlap = {r.speaker for r in train_k} & {r.speaker for r in test_k}
