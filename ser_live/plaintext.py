@@ -11,9 +11,14 @@ label.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .affect import affect_of
 from .jsonl import json_line as _json_line
 from .types import Result, RunSummary, UncertaintyRule
+
+if TYPE_CHECKING:
+    from .revision import RevisedTally
 
 __all__ = ["UNCERTAIN_CONFIDENCE", "format_plain", "format_summary", "json_line"]
 
@@ -88,7 +93,8 @@ def _fmt_heard(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds >= 1.0 else f"{seconds * 1000:.0f} ms"
 
 
-def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = None) -> str:
+def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = None,
+                   revised: RevisedTally | None = None) -> str:
     """The exit summary as plain text lines.
 
     Parameters
@@ -97,6 +103,12 @@ def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = No
     uncertain : dict of str to int, optional
         Utterances shown as "uncertain", per predicted label: they are taken out of the
         label counts and counted on their own ``uncertain`` line (0 included) instead.
+    revised : RevisedTally, optional
+        The run's results as session revision left them (what the dashboard's timeline and
+        rolling estimate end at): when its labels or its rolling estimate differ from the
+        ones shown at the moment, a ``labels, revised`` line (uncertain utterances counted
+        as ``uncertain``) and a ``rolling, revised`` line (top three, arousal and valence)
+        follow the ones shown at the moment.
 
     Returns
     -------
@@ -113,10 +125,15 @@ def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = No
     counts = sorted(((k, v) for k, v in shown.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
     rolling = _top(summary.rolling, 3)
     affect = affect_of(summary.rolling)
+    revised_labels, revised_rolling = (
+        _revised_rows(revised, shown=dict(counts), uncertain=uncertain, rolling=summary.rolling)
+        if revised is not None else ([], [])
+    )
     rows = [
         ("utterances", str(summary.n_utterances)),
         ("labels", ", ".join(f"{k} {v}" for k, v in counts) or "none"),
         *([("uncertain", str(sum(uncertain.values())))] if uncertain is not None else []),
+        *revised_labels,
         ("processing", _fmt_stats(summary.processing_ms)),
         ("end of speech", _fmt_stats(summary.end_of_speech_ms)),
         ("audio heard", _fmt_heard(summary.audio_s)),
@@ -127,8 +144,26 @@ def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = No
         *([("utterances saved", str(summary.n_saved))] if summary.n_saved is not None else []),
         ("rolling estimate", ", ".join(f"{k} {v:.2f}" for k, v in rolling) or "none"),
         *([("rolling affect", f"arousal {affect[0]:+.2f}, valence {affect[1]:+.2f}")] if affect is not None else []),
+        *revised_rolling,
     ]
     return "\n".join(["ser-live summary"] + [f"  {k:<21s}{v}" for k, v in rows])
+
+
+def _revised_rows(revised: RevisedTally, *, shown: dict[str, int], uncertain: dict[str, int] | None,
+                  rolling: dict[str, float]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The summary's ``labels, revised`` row and its ``rolling, revised`` row, each in a list
+    of its own, empty when it would say what was shown at the moment."""
+    labels, estimate = [], []
+    counts = revised.label_counts()
+    at_moment = dict(shown, **({"uncertain": sum(uncertain.values())} if uncertain else {}))
+    if counts != {k: v for k, v in at_moment.items() if v}:
+        labels.append(("labels, revised", ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"))
+    if revised.rolling and revised.rolling != rolling:
+        top = ", ".join(f"{k} {v:.2f}" for k, v in _top(revised.rolling, 3))
+        affect = affect_of(revised.rolling)
+        estimate.append(("rolling, revised", top + (f" (arousal {affect[0]:+.2f}, valence {affect[1]:+.2f})"
+                                                    if affect is not None else "")))
+    return labels, estimate
 
 
 def json_line(result: Result) -> str:

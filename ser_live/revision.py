@@ -36,9 +36,9 @@ import numpy as np
 
 from .affect import affect_record
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
-from .types import Prediction, Result
+from .types import Prediction, Result, UncertaintyRule
 
-__all__ = ["Revision", "SessionReviser", "REVISE_UTTERANCES"]
+__all__ = ["Revision", "SessionReviser", "RevisedTally", "REVISE_UTTERANCES"]
 
 #: Default ``until`` of :class:`SessionReviser`: the session size at which revision stops.
 #: Scoring the clean files of EmoDB speakers in-process with the EmoDB fold model, revising
@@ -190,3 +190,65 @@ class SessionReviser:
     def _close(self) -> None:
         self.closed = True
         self._rows, self._utts, self._route_db = [], [], []
+
+
+class RevisedTally:
+    """What a run's results end at once session revision re-scored them: each final
+    utterance's label (or ``"uncertain"``) and the run's rolling estimate as the dashboard's
+    timeline and rolling panel show them last, for the exit summary (which also gives the
+    labels as they were shown at the moment, as ``--plain`` and ``--jsonl`` printed them).
+
+    Parameters
+    ----------
+    uncertainty : UncertaintyRule, optional
+        The run's rule: an utterance it applies to counts as ``"uncertain"``, not under its
+        label (as the dashboard shows it); None: every utterance under its label.
+
+    Attributes
+    ----------
+    rolling : dict of str to float
+        The run's rolling estimate as last shown: the last result's, or the last revision's
+        of the run's one session when that result revised (a speaker's revision revises
+        only that speaker's estimate, so not this one).
+    """
+
+    def __init__(self, uncertainty: UncertaintyRule | None = None) -> None:
+        self.uncertainty = uncertainty
+        self.rolling: dict[str, float] = {}
+        self._labels: dict[int, str] = {}  # utterance index -> label or "uncertain", as revised
+
+    def _label(self, prediction: Prediction) -> str:
+        return "uncertain" if self.uncertainty is not None and self.uncertainty.applies(prediction) else prediction.label
+
+    def add(self, result: Result) -> None:
+        """Take one result (provisional ones are ignored) and the revision it carries.
+
+        Parameters
+        ----------
+        result : Result
+        """
+        if not result.final:
+            return
+        self._labels[result.utterance.index] = self._label(result.prediction)
+        if result.rolling:
+            self.rolling = dict(result.rolling)
+        rev = result.revision
+        if rev is not None:
+            for index, prediction in rev.predictions.items():
+                if index in self._labels:
+                    self._labels[index] = self._label(prediction)
+            if rev.speaker is None and rev.rolling:
+                self.rolling = dict(rev.rolling)
+
+    def label_counts(self) -> dict[str, int]:
+        """Utterances per revised label, ``"uncertain"`` counted apart (a key only when some
+        are); most frequent first, then by name.
+
+        Returns
+        -------
+        dict of str to int
+        """
+        counts: dict[str, int] = {}
+        for label in self._labels.values():
+            counts[label] = counts.get(label, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

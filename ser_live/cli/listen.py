@@ -255,7 +255,7 @@ def _finish_listen(
     from ..plaintext import format_summary
 
     summary = rec.summary()
-    _err_raw(format_summary(summary, uncertain=outputs.uncertain))
+    _err_raw(format_summary(summary, uncertain=outputs.uncertain, revised=outputs.revised))
     if outputs.profile is not None:
         _err_raw(f"  {'profile':<21s}{_profile_text(outputs.profile)}")
     if rec.save_dir is not None and summary.n_saved:

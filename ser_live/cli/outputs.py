@@ -37,6 +37,10 @@ class _Outputs:
         self.json_flags = self.uncertainty if getattr(args, "partial", False) else None
         #: final utterances shown as "uncertain", per predicted label (the exit summary's count)
         self.uncertain: dict[str, int] = {}
+        from ..revision import RevisedTally
+
+        #: the results as session revision leaves them (the exit summary's revised lines)
+        self.revised = RevisedTally(self.uncertainty)
         self.jsonl_stdout = args.jsonl == "-"
         self.jsonl_file: TextIO | None = None
         if args.jsonl and not self.jsonl_stdout:
@@ -91,6 +95,7 @@ class _Outputs:
     def emit(self, result: Any) -> None:
         if result.final and self.uncertainty.applies(result.prediction):
             self.uncertain[result.label] = self.uncertain.get(result.label, 0) + 1
+        self.revised.add(result)
         if self.jsonl_stdout or self.jsonl_file is not None:
             record = utterance_record(result, flags=self.json_flags, uncertainty=self.uncertainty,
                                       profile=self.profile.name if self.profile is not None else None)
