@@ -46,18 +46,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .audiofile import expand_audio_paths
-from .errors import ExitCode, SerLiveError
+from .errors import AudioFileError, ExitCode, SerLiveError
 from .records import OUTPUT_SUFFIXES, RecordWriter, error_record, prediction_record
 from .signals import signals_deferred
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import EmotionModel
+    from .types import UncertaintyRule
     from .vad import VadConfig
 
 __all__ = [
     "BatchConfig",
     "BatchReport",
     "ClusterError",
+    "DaskUnavailableError",
     "check_dask_endpoint",
     "OUTPUT_SUFFIXES",
     "model_plugin",
@@ -65,10 +67,12 @@ __all__ = [
     "dask_imap",
     "dask_starmap",
     "expand_inputs",
+    "expand_path_lists",
     "open_client",
     "path_key",
     "PathListError",
     "predict_on_cluster",
+    "require_dask",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,36 @@ class ClusterError(SerLiveError):
     long. Exit status 8."""
 
     exit_code = ExitCode.CLUSTER
+
+
+#: What to run when Dask is missing (``--dask`` of ``ser-live predict`` and ``python -m train features``).
+DASK_INSTALL_HINT = "pip install 'ser-live[dask]'"
+
+
+class DaskUnavailableError(SerLiveError, ImportError):
+    """``--dask`` was asked for but the dask extra (``dask``, ``distributed``) is not
+    installed. Exit status 2 (a usage error, as ``--output x.parquet`` without pyarrow)."""
+
+    exit_code = ExitCode.USAGE
+
+
+def require_dask() -> None:
+    """Import Dask's distributed scheduler client, or raise a clear error.
+
+    Raises
+    ------
+    DaskUnavailableError
+        ``dask`` or ``distributed`` is not installed (or cannot be imported); the message
+        names :data:`DASK_INSTALL_HINT`.
+    """
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        raise DaskUnavailableError(
+            f"--dask needs the dask extra (dask and distributed), which is not installed: {DASK_INSTALL_HINT} "
+            f"({exc})"
+        ) from exc
 
 
 @dataclass
@@ -170,7 +204,7 @@ def expand_inputs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
     Raises
     ------
     PathListError
-        A CSV of paths with a row that has no cell in the path column (exit 2).
+        As :func:`expand_path_lists` (a short row in a CSV of paths).
     """
     out: dict[str, tuple[str, str | None]] = {}
 
@@ -181,17 +215,44 @@ def expand_inputs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
             p = os.path.join(cwd, p)
         out.setdefault(path_key(p), (p, err))
 
+    for p, err in expand_path_lists(paths):
+        add(p, str(err) if err is not None else None)
+    return list(out.values())
+
+
+def expand_path_lists(paths: Iterable[str]) -> Iterator[tuple[str, AudioFileError | None]]:
+    """The files named by ``paths``, as the user spelt them: files as named, folders walked
+    (:func:`~ser_live.audiofile.expand_audio_paths`), and in place of a CSV of paths (an
+    existing ``*.csv``) the files it lists (a ``path`` column, else the first column;
+    relative paths are relative to the CSV's folder). ``ser-live predict`` reads its inputs
+    through this, with and without ``--dask`` (:func:`expand_inputs`).
+
+    Parameters
+    ----------
+    paths : iterable of str
+
+    Yields
+    ------
+    (str, AudioFileError or None)
+        Each file, in order, with an error when it is unusable before any scoring (a folder
+        holding no audio, a CSV that cannot be read).
+
+    Raises
+    ------
+    PathListError
+        A CSV of paths with a row that has no cell in the path column (exit 2).
+    """
     for raw in paths:
         if raw.lower().endswith(".csv") and Path(raw).is_file():
             try:
-                for p in _read_path_csv(Path(raw)):
-                    add(p, None)
+                listed = _read_path_csv(Path(raw))
             except (OSError, UnicodeDecodeError, csv.Error) as exc:
-                add(raw, f"{raw}: cannot read the CSV of paths: {exc}")
-            continue
-        for p, err in expand_audio_paths([raw]):
-            add(p, str(err) if err is not None else None)
-    return list(out.values())
+                yield raw, AudioFileError(f"{raw}: cannot read the CSV of paths: {exc}")
+                continue
+            for p in listed:
+                yield p, None
+        else:
+            yield from expand_audio_paths([raw])
 
 
 def path_key(path: str) -> str:
@@ -253,10 +314,11 @@ def _plugin_class() -> type:
         from distributed.diagnostics.plugin import WorkerPlugin
 
         class _ModelPlugin(WorkerPlugin):
-            def __init__(self, model_bytes: bytes, vad_config: Any, name: str) -> None:
+            def __init__(self, model_bytes: bytes, vad_config: Any, name: str, uncertainty: Any = None) -> None:
                 self.model_bytes = model_bytes
                 self.vad_config = vad_config
                 self.name = name
+                self.uncertainty = uncertainty
                 self.predictor: Any = None
 
             def setup(self, worker: Any) -> None:  # once per worker process
@@ -290,7 +352,8 @@ def _drop_nanny_malloc_setting() -> None:
         del os.environ["MALLOC_TRIM_THRESHOLD_"]
 
 
-def model_plugin(model: "EmotionModel", *, vad_config: "VadConfig | None" = None) -> Any:
+def model_plugin(model: "EmotionModel", *, vad_config: "VadConfig | None" = None,
+                 uncertainty: "UncertaintyRule | None" = None) -> Any:
     """A ``distributed.WorkerPlugin`` that gives each worker one
     :class:`~ser_live.offline.Predictor`, built once when the plugin is set up on the worker
     (and on every worker that joins later).
@@ -300,29 +363,36 @@ def model_plugin(model: "EmotionModel", *, vad_config: "VadConfig | None" = None
     model : EmotionModel
         Loaded (and so checked) on the client; sent pickled, as Dask sends everything.
     vad_config : VadConfig, optional
+    uncertainty : UncertaintyRule, optional
+        The run's rule: each record gets ``uncertain`` (true/false) by it, as live.
 
     Returns
     -------
     distributed.WorkerPlugin
-        Its ``name`` is ``ser-live-model-<sha1 of the pickled model and VAD config>``, so two
-        runs with the same model share the workers' copy and different models do not clash.
+        Its ``name`` is ``ser-live-model-<sha1 of the pickled model, VAD config and rule>``, so
+        two runs with the same model share the workers' copy and different models do not clash.
     """
     blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    digest = hashlib.sha1(blob + repr(vad_config).encode()).hexdigest()[:12]
-    return _plugin_class()(blob, vad_config, f"ser-live-model-{digest}")
+    digest = hashlib.sha1(blob + repr((vad_config, uncertainty)).encode()).hexdigest()[:12]
+    return _plugin_class()(blob, vad_config, f"ser-live-model-{digest}", uncertainty)
 
 
 def _score_chunk(paths: list[str], plugin_name: str) -> list[dict[str, Any]]:
     """Task run on a worker: one record per path, failures included."""
     from distributed import get_worker
 
-    predictor = get_worker().plugins[plugin_name].predictor
+    plugin = get_worker().plugins[plugin_name]
     out = []
     for p in paths:
         try:
-            out.append(prediction_record(p, predictor.process_file(p)))
+            pred = plugin.predictor.process_file(p)
         except Exception as exc:  # a file that fails is a record, never a lost batch
             out.append(error_record(p, exc))
+            continue
+        rec = prediction_record(p, pred)
+        if plugin.uncertainty is not None:
+            rec["uncertain"] = plugin.uncertainty.applies(pred)
+        out.append(rec)
     return out
 
 
@@ -349,7 +419,10 @@ def open_client(address: str | None, *, connect_timeout_s: float = 10.0) -> Iter
     ClusterError
         The scheduler cannot be reached in time, does not speak the Dask protocol
         (:func:`check_dask_endpoint`), or the local cluster cannot start.
+    DaskUnavailableError
+        Dask is not installed (:func:`require_dask`).
     """
+    require_dask()
     import dask
     from distributed import Client, LocalCluster
 
@@ -602,6 +675,8 @@ def dask_starmap(
     ------
     ClusterError
         As :func:`open_client` and :func:`dask_imap`.
+    DaskUnavailableError
+        Dask is not installed (``python -m train features --dask`` shows its message).
     """
     cfg = (config or BatchConfig()).validate()
     ready: dict[int, Any] = {}
@@ -691,6 +766,7 @@ def predict_on_cluster(
     address: str | None = None,
     vad_config: "VadConfig | None" = None,
     config: BatchConfig | None = None,
+    uncertainty: "UncertaintyRule | None" = None,
 ) -> BatchReport:
     """Score files on a Dask cluster, writing each completed task's records at once.
 
@@ -706,6 +782,8 @@ def predict_on_cluster(
         Scheduler address; None for a local cluster.
     vad_config : VadConfig, optional
     config : BatchConfig, optional
+    uncertainty : UncertaintyRule, optional
+        The run's rule: each classified file's record gets ``uncertain`` by it, as live.
 
     Returns
     -------
@@ -717,6 +795,8 @@ def predict_on_cluster(
         Cluster unreachable, not a Dask scheduler, or lost (what was written stays written).
     PathListError
         A CSV of paths with a short row (before anything is sent).
+    DaskUnavailableError
+        Dask is not installed.
     OSError
         The output cannot be written.
     """
@@ -748,7 +828,7 @@ def predict_on_cluster(
     take(upfront)
     with open_client(address, connect_timeout_s=cfg.connect_timeout_s) as client, \
             _progress(cfg.progress, total=len(todo)) as advance:
-        plugin = model_plugin(model, vad_config=vad_config)
+        plugin = model_plugin(model, vad_config=vad_config, uncertainty=uncertainty)
         client.register_plugin(plugin, name=plugin.name)
         report.n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
         t0 = time.perf_counter()

@@ -55,6 +55,7 @@ __all__ = [
     "EmotionModel",
     "default_model_path",
     "model_file_types",
+    "shipped_model_names",
     "MODELS_DIR",
     "export_arrays",
 ]
@@ -189,6 +190,30 @@ def default_model_path() -> Path:
     """
     env = os.environ.get("SER_LIVE_MODEL")
     return Path(env) if env else MODELS_DIR / DEFAULT_MODEL_NAME
+
+
+def shipped_model_names() -> list[str]:
+    """The short names of the shipped models, as ``--model NAME`` takes them.
+
+    Returns
+    -------
+    list of str
+        ``NAME`` of every ``ser-NAME.skops`` in :data:`MODELS_DIR`, sorted (e.g.
+        ``["7class", "default", "noisy"]``); empty when there is none.
+    """
+    return sorted(f.stem.removeprefix("ser-") for f in MODELS_DIR.glob("ser-*.skops"))
+
+
+def _not_a_model_text(p: Path) -> str:
+    """Why ``p`` (a ``.md`` or ``.toml``) is not loaded, and what to pass: the model beside it
+    when there is one (a model card or recipe written with it), else what a model is."""
+    beside = next((m for m in (p.with_suffix(".skops"), p.with_suffix(".npz")) if m.is_file()), None)
+    if beside is not None:
+        what = "training recipe" if p.suffix == ".toml" else "model card"
+        return f"{p} is a model's {what}, not a model: pass {beside}"
+    names = ", ".join(shipped_model_names()) or "none"
+    return (f"{p} is not a model file: pass a model file (.skops, or the .npz exported from one) "
+            f"or a shipped model's name ({names})")
 
 
 def model_file_types(path: str | Path) -> set[str]:
@@ -612,8 +637,7 @@ class EmotionModel:
                 f"model file {p} not found; train one with `python -m train fit` or pass --model PATH"
             )
         if p.suffix in (".toml", ".md"):  # the recipe or the model card written beside a model
-            what = "training recipe" if p.suffix == ".toml" else "model card"
-            raise ModelError(f"{p} is a model's {what}, not a model: pass {p.with_suffix('.skops')}")
+            raise ModelError(_not_a_model_text(p))
         if p.suffix == ".npz":
             return cls._load_npz(p, source=None)
         npz = p.with_suffix(".npz")

@@ -72,10 +72,12 @@ def record_columns(labels: Sequence[str], *, segments: bool = False, speakers: b
     -------
     list of str
         ``path``, [``start_s``, ``end_s``, [``speaker``, ``speaker_revised``,]] ``label``,
-        ``confidence``, ``prob_<label>`` for every label, ``arousal``, ``valence``, ``error``.
+        ``confidence``, ``prob_<label>`` for every label, ``arousal``, ``valence``,
+        ``uncertain`` (true when no label is claimed, as live; empty for a failed file), ``error``.
     """
     span = (["start_s", "end_s"] + (["speaker", "speaker_revised"] if speakers else [])) if segments else []
-    return ["path", *span, "label", "confidence", *(f"{PROB_PREFIX}{lab}" for lab in labels), *AFFECT_AXES, "error"]
+    return ["path", *span, "label", "confidence", *(f"{PROB_PREFIX}{lab}" for lab in labels), *AFFECT_AXES,
+            "uncertain", "error"]
 
 
 def record_row(record: dict[str, Any], columns: Sequence[str]) -> list[Any]:
@@ -489,7 +491,8 @@ class RecordWriter:
         import pyarrow as pa
 
         text = {"path", "speaker", "speaker_revised", "label", "error"}
-        return pa.schema([(c, pa.string() if c in text else pa.float64()) for c in self.columns])
+        return pa.schema([(c, pa.string() if c in text else pa.bool_() if c == "uncertain" else pa.float64())
+                          for c in self.columns])
 
     def _open_parquet(self, resume: bool) -> None:
         import pyarrow.parquet as pq

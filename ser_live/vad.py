@@ -1012,14 +1012,16 @@ _TYPES = {"int": int, "float": float, int: int, float: float}
 _CHOICES = {"aggressiveness": [0, 1, 2, 3], "frame_ms": [10, 20, 30]}
 
 
+#: The ``--help`` placeholder of a :class:`VadConfig` option, by the unit its name ends in.
+_METAVARS: tuple[tuple[str, str], ...] = (
+    ("_ms", "MS"), ("_s", "SECONDS"), ("_ratio", "RATIO"), ("_percentile", "PCT"), ("_dbfs", "DBFS"), ("_db", "DB"),
+)
+
+
 def _metavar(name: str) -> str | None:
-    if name.endswith("_ms"):
-        return "MS"
-    if name.endswith("_s"):
-        return "SECONDS"
-    if name.endswith("_ratio"):
-        return "RATIO"
-    return None
+    """The placeholder of field ``name`` in ``--help`` (``--hangover-ms MS``); None (argparse's
+    default) for a field with choices and no unit."""
+    return next((metavar for suffix, metavar in _METAVARS if name.endswith(suffix)), None)
 
 
 def add_vad_arguments(

@@ -136,7 +136,7 @@ def test_predict_records_and_columns():
     from ser_live.records import RecordWriter, error_record, prediction_record, record_columns
 
     labels = ["neutral", "happy", "sad", "angry"]
-    assert record_columns(labels)[-3:] == ["arousal", "valence", "error"]
+    assert record_columns(labels)[-4:] == ["arousal", "valence", "uncertain", "error"]
     probs = {"neutral": 0.25, "happy": 0.05, "sad": 0.6, "angry": 0.1}
     rec = prediction_record("a.wav", Prediction("sad", 0.6, probs))
     assert (rec["arousal"], rec["valence"]) == pytest.approx(_by_hand(probs), abs=5.1e-5)
@@ -231,7 +231,8 @@ def test_replayed_wav_jsonl_revisions_and_predict_segments_carry_arousal(emodb_r
 
     assert main(["predict", str(wav), "--segments", "--format", "csv", "--model", model]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert list(rows[0])[-3:] == ["arousal", "valence", "error"] and len(rows) == len(utts)
+    assert list(rows[0])[-4:] == ["arousal", "valence", "uncertain", "error"] and len(rows) == len(utts)
     for row, x in zip(rows, utts):  # the live records and predict --segments: the same values
         assert float(row["arousal"]) == pytest.approx(x["arousal"], abs=1e-4)
         assert float(row["valence"]) == pytest.approx(x["valence"], abs=1e-4)
+        assert row["uncertain"] == str(x["uncertain"])  # the CSV column says what the live line said

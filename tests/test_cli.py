@@ -279,7 +279,7 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
     records = _json_lines(out)
     assert len(records) == 4
     for r in records:
-        assert set(r) == {"path", "label", "confidence", "probabilities", "arousal", "valence", "error"}
+        assert set(r) == {"path", "label", "confidence", "probabilities", "arousal", "valence", "uncertain", "error"}
         assert r["error"] is None and -1 <= r["arousal"] <= 1 and -1 <= r["valence"] <= 1
         assert list(r["probabilities"]) == model.labels
         assert r["confidence"] == max(r["probabilities"].values())
@@ -293,7 +293,7 @@ def test_predict_whole_files_folders_and_csv(capsys, ravdess_root, test_model_pa
     rc, out, err = run(capsys, "predict", *files, "--output", out_csv, "--model", test_model_path)
     assert rc == 0 and out == ""
     rows = out_csv.read_text().splitlines()
-    assert rows[0] == "path,label,confidence," + ",".join(f"prob_{lab}" for lab in model.labels) + ",arousal,valence,error"
+    assert rows[0] == "path,label,confidence," + ",".join(f"prob_{lab}" for lab in model.labels) + ",arousal,valence,uncertain,error"
     assert len(rows) == 3 and rows[1].startswith(f"{files[0]},{records[0]['label']},")
 
     rc, out, _ = run(capsys, "predict", files[0], "--segments", "--format", "csv", "--model", test_model_path)
@@ -310,7 +310,7 @@ def test_predict_output_suffix_picks_the_format(capsys, ravdess_root, test_model
     assert rc == AudioFileError.exit_code, err
     rows = (tmp_path / "p.csv").read_text().splitlines()
     assert rows[0].split(",") == ["path", "label", "confidence", *(f"prob_{lab}" for lab in model.labels), "arousal",
-                                  "valence", "error"]
+                                  "valence", "uncertain", "error"]
     assert rows[1].startswith(f"{good},") and rows[1].endswith(",")  # an empty error
     assert rows[2].startswith(f"{bad},,,") and "cannot read as audio" in rows[2]
     rc, out, err = run(capsys, "predict", good, "--output", tmp_path / "p.jsonl", "--model", test_model_path)

@@ -365,7 +365,7 @@ def test_resume_cuts_a_torn_last_line_and_appends(tmp_path, suffix):
     text = out.read_text()
     assert "lab\n" not in text and text.endswith("\n")
     if suffix == ".csv":
-        assert text.splitlines()[0] == "path,label,confidence,prob_sad,prob_angry,arousal,valence,error"
+        assert text.splitlines()[0] == "path,label,confidence,prob_sad,prob_angry,arousal,valence,uncertain,error"
         assert len(text.splitlines()) == 3
 
 
@@ -612,3 +612,37 @@ def test_dask_log_records_stay_off_stderr_without_v_and_show_with_it(capsys):
         _setup_logging(0)
         for h in logging.getLogger().handlers:
             h.removeFilter(batch._drop_dask_records)
+
+
+# ---------------------------------------------------------------------- newcomer audit
+def test_a_folder_right_after_dask_is_scored_on_a_local_cluster(ravdess_root, tmp_path):
+    """`predict --dask calls/`: the folder is the input (a local cluster), not the address."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    files = _files(_actors(ravdess_root, 1))[:3]
+    for f in files:
+        (calls / Path(f).name).symlink_to(f)
+    out = tmp_path / "out.jsonl"
+    res = _predict("--dask", str(calls), "--output", str(out))
+    assert res.returncode == 0, res.stderr
+    recs = _records(out)
+    assert sorted(Path(r["path"]).name for r in recs) == sorted(Path(f).name for f in files)
+    assert all(r["error"] is None and isinstance(r["uncertain"], bool) for r in recs)
+
+
+def test_an_unreachable_cluster_says_left_as_it_was_only_of_an_output_that_existed(ravdess_root, tmp_path):
+    files = _files(_actors(ravdess_root, 1))[:2]
+    out = tmp_path / "s2.parquet"
+    srv = _NotDask("garbage")  # refused at once: no connect timeout to wait for
+    try:
+        res = _predict(*files, "--dask", srv.address, "--output", str(out))
+        assert res.returncode == 8, res.stderr
+        assert "left as it was" not in res.stderr and f"no record written; {out} was not created" in res.stderr
+        assert not out.exists()
+        out.write_bytes(b"records of an earlier run")
+        res = _predict(*files, "--dask", srv.address, "--output", str(out), "--overwrite")
+        assert res.returncode == 8, res.stderr
+        assert f"no record written; {out} was left as it was" in res.stderr
+        assert out.read_bytes() == b"records of an earlier run"
+    finally:
+        srv.close()

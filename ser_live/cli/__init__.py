@@ -17,9 +17,14 @@ Module per command: :mod:`.listen` (the default), :mod:`.predict`, :mod:`.device
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import difflib
 import io
+import os
+import re
 import sys
+from typing import Any, NoReturn
 
 from .. import __version__
 from ..errors import ExitCode, SerLiveError, exit_codes_help, os_error_text
@@ -27,7 +32,7 @@ from .calibrate import _cmd_calibrate, add_calibrate_parser
 from .devices import _cmd_devices, add_devices_parser
 from .listen import _cmd_listen, add_listen_arguments
 from .options import DEMO_WAV, EXIT_INTERRUPTED, _add_common, _add_partial_arguments, _err, _Formatter, _setup_logging
-from .predict import _cmd_predict, add_predict_parser
+from .predict import _cmd_predict, add_predict_parser, split_dask_input
 
 __all__ = ["main", "build_parser", "DEMO_WAV", "EXIT_INTERRUPTED"]
 
@@ -59,15 +64,97 @@ lines add "session_utterances". --no-session-norm turns this off to compare.
 """
 
 
+#: The commands, listen first (the default: ``ser-live ARGS`` is ``ser-live listen ARGS``).
+COMMANDS: tuple[str, ...] = ("listen", "devices", "predict", "calibrate")
+_COMMANDS_METAVAR = "{" + ",".join(COMMANDS) + "}"
+#: A negative number is an option's value, not an option (argparse's own test).
+_NEGATIVE_NUMBER = re.compile(r"-\d+$|-\d*\.\d+$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors say what to do: a file named where a command
+    goes (``ser-live talk.wav``) gets the two commands that take it, an unknown option the
+    closest known one (``--inptu``: did you mean ``--input``?), an unknown command the
+    closest command."""
+
+    #: The parser of each command (set by :func:`build_parser` on the top-level parser).
+    command_parsers: dict[str, argparse.ArgumentParser]
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        super().error(_usage_hint(self, message))
+
+
+def _usage_hint(parser: _Parser, message: str) -> str:
+    """``message`` of an argparse usage error, made to say what to do (see :class:`_Parser`)."""
+    argv = getattr(parser, "_argv", [])
+    commands = getattr(parser, "command_parsers", {})  # none on a command's own parser
+    command = next((a for a in argv if a in commands), None)
+    known = [o for q in (parser, commands.get(command)) if q is not None for a in q._actions for o in a.option_strings]
+    unknown = _unknown_options(argv, known)
+    m = re.search(r"invalid choice: ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")", message)
+    command_error = m is not None and message.startswith(f"argument {_COMMANDS_METAVAR}:")
+    if unknown and (command_error or message.startswith("unrecognized arguments:")):
+        # an unknown option before a file leaves the file where the command goes: the option is the error
+        if command_error:
+            message = f"unrecognized arguments: {' '.join(unknown)}"
+        close = {name: c[0] for name in unknown
+                 if (c := difflib.get_close_matches(name, [k for k in known if k.startswith("--")], n=1))}
+        hints = [f"did you mean {c}?" if len(unknown) == 1 else f"{name}: did you mean {c}?"
+                 for name, c in close.items()]
+        return message + (f" ({'; '.join(hints)})" if hints else "")
+    if not command_error:
+        return message
+    value = ast.literal_eval(m.group(1))
+    if os.path.isdir(value):
+        return f"{value!r} is not a command; to classify the audio files in it: ser-live predict {value}"
+    if _looks_like_audio_path(value):
+        return (f"{value!r} is not a command; to classify a file: ser-live predict {value}; "
+                f"to replay it as a microphone: ser-live --input {value}")
+    close = difflib.get_close_matches(value, COMMANDS, n=1)
+    return message + (f"; did you mean {close[0]}?" if close else "")
+
+
+def _unknown_options(argv: list[str], known: list[str]) -> list[str]:
+    """The option names of ``argv`` that are none of ``known`` (nor an abbreviation of one
+    of them, nor short options run together: ``-vv``)."""
+    out = []
+    for arg in argv:
+        if arg == "--":
+            break
+        if not arg.startswith("-") or arg == "-" or _NEGATIVE_NUMBER.match(arg):
+            continue
+        name = arg.split("=", 1)[0]
+        if name.startswith("--"):
+            ok = any(k.startswith(name) for k in known)
+        else:
+            ok = name[:2] in known
+        if not ok:
+            out.append(name)
+    return out
+
+
+def _looks_like_audio_path(value: str) -> bool:
+    """Whether ``value`` names an existing file or folder, or looks like an audio file's
+    (or a list's) name, or like a path."""
+    from ..audiofile import AUDIO_SUFFIXES
+
+    suffix = os.path.splitext(value)[1].lower()
+    return os.path.exists(value) or suffix in (*AUDIO_SUFFIXES, ".csv") or os.sep in value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ser-live`` argument parser: listen options at the top level, plus the
-    ``devices``, ``predict`` and ``calibrate`` subcommands.
+    ``listen`` (the default), ``devices``, ``predict`` and ``calibrate`` subcommands.
 
     Returns
     -------
     argparse.ArgumentParser
     """
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="ser-live",
         description=(
             "Real-time speech emotion recognition. Listens to a microphone (or replays a\n"
@@ -84,26 +171,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     sub = p.add_subparsers(
-        dest="command", metavar="{devices,predict,calibrate}", title="other commands",
+        dest="command", metavar=_COMMANDS_METAVAR, title="commands",
         description="(without one, ser-live listens; `ser-live COMMAND --help` for details)",
     )
-    d = add_devices_parser(sub)
-    pr = add_predict_parser(sub)
-    cal = add_calibrate_parser(sub)
+    li = sub.add_parser(
+        "listen", help="listen to the microphone or replay a recording (the default: the options above)",
+        formatter_class=_Formatter, epilog=_EPILOG + "\n" + exit_codes_help(),
+        description="Recognise emotions live: the microphone, or a recording replayed with --input.\n"
+                    "`ser-live listen ARGS` is `ser-live ARGS`.",
+    )
+    add_listen_arguments(li)
+    _add_partial_arguments(li)
+    _add_common(li)
+    parsers = {"listen": li, "devices": add_devices_parser(sub), "predict": add_predict_parser(sub),
+               "calibrate": add_calibrate_parser(sub)}
+    p.command_parsers = parsers
     # Options shared with the top level (--model, -v, VAD) may come before or after
-    # `predict`: unset after it, the subcommand leaves the value given before it.
+    # the command: unset after it, the subcommand leaves the value given before it.
     top_dests = {a.dest for a in p._actions}
-    for action in [*pr._actions, *d._actions, *cal._actions]:
+    for action in [a for q in parsers.values() for a in q._actions]:
         if action.dest in top_dests and action.dest != "help":
             action.default = argparse.SUPPRESS
     return p
-
-
-def _normalise_argv(argv: list[str]) -> list[str]:
-    """``listen`` is the default command: ``ser-live listen ARGS`` == ``ser-live ARGS``."""
-    if argv and argv[0] == "listen":
-        return argv[1:]
-    return argv
 
 
 # ---------------------------------------------------------------------- entry point
@@ -122,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     owns_process = argv is None  # run as the `ser-live` program, not called from Python
     raw = list(sys.argv[1:] if argv is None else argv)
-    args_list = _normalise_argv(raw)
+    args_list = split_dask_input(raw)  # `predict --dask calls/`: calls/ is an input
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)

@@ -94,7 +94,6 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def _add_partial_arguments(p: argparse.ArgumentParser) -> None:
     """``--partial``, ``--partial-interval-s``, ``--partial-min-s``, ``--uncertain-margin``,
     ``--uncertain-below``."""
-    from ..types import DEFAULT_UNCERTAIN_MARGIN, UncertaintyRule
     from ..vad import PartialConfig
 
     d = PartialConfig()
@@ -108,13 +107,20 @@ def _add_partial_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--partial-min-s", type=_positive_or_zero, default=d.min_speech_s, metavar="SECONDS",
                    help=f"speech before the first provisional estimate (default: {d.min_speech_s:g}; at least "
                         "--min-utterance-s + --hangover-ms)")
+    _add_uncertainty_arguments(g, what="the dashboard and --plain show 'uncertain' and no confidence, --jsonl "
+                                       "lines \"uncertain\": true, the summary counts it apart")
+
+
+def _add_uncertainty_arguments(g: Any, *, what: str) -> None:
+    """``--uncertain-margin``, ``--uncertain-below`` (the rule of :func:`_uncertainty_rule`),
+    on the parser or argument group ``g``; ``what`` says where "uncertain" shows."""
+    from ..types import DEFAULT_UNCERTAIN_MARGIN, UncertaintyRule
+
     g.add_argument("--uncertain-margin", type=_probability, default=DEFAULT_UNCERTAIN_MARGIN, metavar="P",
-                   help="'uncertain' (no label claimed: the dashboard and --plain show 'uncertain' and no "
-                        "confidence, --jsonl lines \"uncertain\": true, the summary counts it apart) when the top "
-                        "probability is at most P above the "
+                   help=f"'uncertain' (no label claimed: {what}) when the top probability is at most P above the "
                         f"second (default: {DEFAULT_UNCERTAIN_MARGIN:g}; 0 disables)")
     g.add_argument("--uncertain-below", type=_probability_or_auto, default="auto", metavar="P|auto|off",
-                   help="show 'uncertain' when the top probability is below P (default: auto = "
+                   help="'uncertain' when the top probability is below P (default: auto = "
                         f"{UncertaintyRule.AUTO_BELOW_X_CHANCE:g} x chance, e.g. 0.375 with 4 labels; off disables)")
 
 
@@ -174,7 +180,7 @@ def _model_path(value: str | None) -> Path | None:
         A short name with no such shipped model; the message lists the shipped names.
     """
     from ..errors import ModelError
-    from ..model import MODELS_DIR
+    from ..model import MODELS_DIR, shipped_model_names
 
     if value is None:
         return None
@@ -184,10 +190,9 @@ def _model_path(value: str | None) -> Path | None:
     named = MODELS_DIR / f"ser-{value}.skops"
     if named.exists():
         return named
-    shipped = sorted(f.stem.removeprefix("ser-") for f in MODELS_DIR.glob("ser-*.skops"))
     raise ModelError(
         f"no model named {value!r} (no {named.name} in {MODELS_DIR}); shipped: "
-        f"{', '.join(shipped) or 'none'}; or pass a model file path"
+        f"{', '.join(shipped_model_names()) or 'none'}; or pass a model file path"
     )
 
 

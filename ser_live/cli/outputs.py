@@ -47,6 +47,8 @@ class _Outputs:
             Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
             self.jsonl_file = open(args.jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.jsonl_path = args.jsonl
+        #: --save-utterances: a result stream that fails leaves the recordings going (said so)
+        self.saving = getattr(args, "save_utterances", None) is not None
         #: --revisions: a {"kind": "revision"} line after an utterance's line that revised others
         self.revisions = bool(getattr(args, "revisions", False))
         self.plain_stream: TextIO | None = None
@@ -85,7 +87,7 @@ class _Outputs:
                 self.write_error = exc
             _err(
                 f"error: cannot write the results to {what} ({exc.strerror or exc}); "
-                "no more results go there, the run goes on (recordings are still saved)"
+                "no more results go there, the run goes on" + (" (recordings are still saved)" if self.saving else "")
             )
             if stream is sys.stdout:  # silence the flush at exit
                 with contextlib.suppress(Exception):

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import ExitCode, NoSpeechError, SerLiveError
-from .options import _add_common, _add_speakers, _apply_profile, _err, _Formatter, _model_path, _speakers_for, log
+from .options import (
+    _add_common, _add_speakers, _add_uncertainty_arguments, _apply_profile, _err, _Formatter, _model_path,
+    _speakers_for, _uncertainty_rule, log,
+)
 from .progress import FileProgress
 from .signals import _stop_signals_held
 
@@ -37,14 +42,18 @@ Ctrl-C or a stop signal ends the run with exit 130 and the records done so far w
 --output that existed before such a run is left as it was, the run's records then going to
 <name>.partial<suffix> beside it (stderr says where).
 
+Inputs: audio files, folders (walked), and CSV lists of paths (FILE.csv: a `path` column,
+else the first; relative paths are relative to the CSV's folder), with and without --dask.
+
 Records (ser_live/records.py, the same keys and columns with and without --dask): jsonl
 {"path", ["start_s", "end_s",] "label", "confidence", "probabilities", "arousal", "valence"
-[, "session_utterances"][, "noise_branch"][, "profile"], "error"} ("arousal", "valence": in
-[-1, 1], read off the probabilities on Russell's circumplex, ser_live/affect.py;
+[, "session_utterances"][, "noise_branch"], "uncertain"[, "profile"], "error"} ("arousal",
+"valence": in [-1, 1], read off the probabilities on Russell's circumplex, ser_live/affect.py;
 "noise_branch": whether the model's noise branch classified it, for a model that has one;
-"profile": the --profile's name; "error": null, or why the file failed); csv/parquet columns
-path, [start_s, end_s,] label, confidence, prob_<label> for every label, arousal, valence,
-error. session_utterances (jsonl, --segments, a model with a
+"uncertain": true/false as live decides it (--uncertain-margin, --uncertain-below), null
+when the file failed; "profile": the --profile's name; "error": null, or why the file
+failed); csv/parquet columns path, [start_s, end_s,] label, confidence, prob_<label> for
+every label, arousal, valence, error. session_utterances (jsonl, --segments, a model with a
 session normaliser: the utterances the session statistics rest on) is left out with
 --no-session-norm. A file that fails (unreadable, empty, silent, too long) is a record with no
 label and its `error` (in every format, never dropped), also reported on stderr, and the rest
@@ -59,6 +68,8 @@ examples:
   ser-live predict recordings/ --output preds.csv
   ser-live predict session.flac --segments --jsonl
   ser-live predict calls/ --sessions calls.csv --format csv
+  ser-live predict --dask calls/ --output preds.parquet   a local cluster
+  ser-live predict calls.csv --dask tcp://10.0.0.5:8786 --output preds.parquet
 """
 
 
@@ -80,9 +91,10 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
                     help="CSV `path,session`: normalise the files of one session together (see below)")
     clu = pr.add_argument_group("scale-out (needs the dask extra: pip install 'ser-live[dask]')")
     clu.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
-                     help="score on a Dask cluster: tcp://host:port of a running scheduler, or without "
-                          "ADDRESS a local cluster (one worker process per core); records are written "
-                          "as tasks complete, failed files as records with an `error`")
+                     help="score on a Dask cluster: tcp://host:port (or host:port) of a running scheduler, or "
+                          "without ADDRESS a local cluster (one worker process per core; a path after --dask is "
+                          "an input, not an address); records are written as tasks complete, failed files as "
+                          "records with an `error`")
     clu.add_argument("--resume", action="store_true",
                      help="with --dask: skip the paths already in --output and add to it")
     clu.add_argument("--overwrite", action="store_true",
@@ -92,12 +104,53 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
                      help="with --dask: files per task (default: 200)")
     _add_common(pr)
     _add_speakers(pr, what="each file with --segments (not with --sessions, whose sessions are given)")
+    _add_uncertainty_arguments(pr, what="the record gets \"uncertain\": true, its label and probabilities stay")
     return pr
 
 
+#: A Dask scheduler address: ``scheme://...`` or ``host:port``.
+_SCHEDULER_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://.*|[^/\\\s]+:[0-9]{1,5}")
+
+
+def _is_scheduler_address(value: str) -> bool:
+    """Whether ``--dask VALUE`` names a scheduler (``tcp://host:port``, ``host:port``) rather
+    than an input: an existing path is an input whatever it looks like."""
+    return _SCHEDULER_ADDRESS.fullmatch(value) is not None and not os.path.exists(value)
+
+
+def split_dask_input(argv: list[str]) -> list[str]:
+    """``predict ... --dask VALUE``: VALUE is the scheduler's address only when it looks like
+    one (:func:`_is_scheduler_address`); otherwise ``--dask`` means a local cluster and VALUE
+    is an input (``ser-live predict --dask calls/``), which argparse, whose ``--dask`` takes
+    an optional value, would take as the address.
+
+    Parameters
+    ----------
+    argv : list of str
+        The command line without the program name.
+
+    Returns
+    -------
+    list of str
+        ``argv`` with such a ``--dask`` written ``--dask=`` (no address); unchanged without
+        ``predict``.
+    """
+    if "predict" not in argv:
+        return argv
+    out = list(argv)
+    for i in range(out.index("predict") + 1, len(out) - 1):
+        if out[i] == "--":
+            break
+        nxt = out[i + 1]
+        if out[i] == "--dask" and not nxt.startswith("-") and not _is_scheduler_address(nxt):
+            out[i] = "--dask="
+    return out
+
+
 class _Sink:
-    """The command's record writer: stamps ``profile`` on every record, counts files and
-    failures (for the exit status and the closing summary), writes through ``writer``."""
+    """The command's record writer: puts ``uncertain`` (None on a record without one: a
+    failed file) and ``profile`` before ``error`` on every record, counts files and failures
+    (for the exit status and the closing summary), writes through ``writer``."""
 
     def __init__(self, writer: Any, *, profile: str | None) -> None:
         self.writer = writer
@@ -112,7 +165,7 @@ class _Sink:
     def write(self, records: list[dict[str, Any]]) -> None:
         from ..records import with_profile
 
-        self.writer.write([with_profile(r, self.profile) for r in records])
+        self.writer.write([with_profile(_with_uncertain_placed(r), self.profile) for r in records])
         self.n_records += len(records)
         for r in records:
             if r.get("error") is not None:
@@ -122,6 +175,17 @@ class _Sink:
         from ..records import failure_exit_code
 
         return failure_exit_code(set(self.failed.values()))
+
+
+def _with_uncertain_placed(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with ``uncertain`` just before ``error`` (None when it has none), as the
+    records of a run, here or from a Dask worker, all have it; an error record stays one."""
+    out = type(record)((k, v) for k, v in record.items() if k not in ("uncertain", "error"))
+    if hasattr(record, "exit_code"):
+        out.exit_code = record.exit_code  # type: ignore[attr-defined]
+    out["uncertain"] = record.get("uncertain")
+    out["error"] = record.get("error")
+    return out
 
 
 def _output_format(args: argparse.Namespace) -> str | None:
@@ -145,7 +209,7 @@ def _output_format(args: argparse.Namespace) -> str | None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     """``ser-live predict``: records of :mod:`ser_live.records` for every file (or utterance),
     here or on a Dask cluster (``--dask``)."""
-    from ..audiofile import expand_audio_paths
+    from ..batch import expand_path_lists
     from ..denoise import with_denoise
     from ..model import EmotionModel
     from ..offline import Predictor, read_sessions_csv
@@ -158,16 +222,26 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.dask is None and args.resume:
         _err("error: --resume needs --dask (`--dask` alone: a local cluster)")
         return ExitCode.USAGE
+    if getattr(args, "speakers", 1) != 1 and not args.segments:
+        _err(f"error: --speakers {args.speakers} needs --segments (speaker turns are found among a file's "
+             "utterances; listening finds them too: ser-live --input FILE --speakers N)")
+        return ExitCode.USAGE
+    if args.dask is not None:
+        from ..batch import require_dask
+
+        require_dask()  # DaskUnavailableError (exit 2) before the model is loaded
     model = EmotionModel.load(_model_path(args.model))
     model, profile = _apply_profile(args, model)
     profile_name = profile.name if profile is not None else None
+    uncertainty = _uncertainty_rule(args, len(model.labels))
     if args.dask is not None:
-        return _predict_on_cluster(args, with_denoise(model) if args.denoise else model, profile=profile_name)
+        return _predict_on_cluster(args, with_denoise(model) if args.denoise else model, profile=profile_name,
+                                   uncertainty=uncertainty)
     seg = bool(args.segments)
     speakers = _speakers_for(args, model) if seg and sessions is None else None
     predictor = Predictor(model, vad_config=args.vad_config, session_norm=args.session_norm, denoise=args.denoise,
                           speakers=speakers)
-    expanded = list(expand_audio_paths(args.paths))
+    expanded = list(expand_path_lists(args.paths))  # PathListError (a short row in a CSV): exit 2
     # every input is checked against the sessions before anything is written or classified
     results = predictor.process_files(
         [p for p, e in expanded if e is None], segments=seg, errors="return", sessions=sessions
@@ -184,7 +258,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                                       speakers=predictor.speakers > 1)
             sink = _Sink(writer, profile=profile_name)
             progress = stack.enter_context(FileProgress(len(expanded)))
-            _write_records(sink, expanded, results, segments=seg, progress=progress)
+            _write_records(sink, expanded, results, segments=seg, progress=progress, uncertainty=uncertainty)
             progress.close(where=args.output)
     except KeyboardInterrupt:  # Ctrl-C or a stop signal: the records finished so far are kept
         _err("interrupted")
@@ -196,11 +270,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return sink.exit_code()
 
 
-def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool, progress: Any) -> None:
+def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool, progress: Any,
+                   uncertainty: Any) -> None:
     """A record for every input of ``expanded`` (``(path, error)`` pairs, in order) from the
     predictor's ``results`` (``(path, outcome)`` of the readable ones), written to ``sink``
-    as each file is done; failures as error records (also on stderr)."""
-    from ..records import error_record, prediction_record
+    as each file is done; failures as error records (also on stderr). ``uncertainty``: the
+    run's :class:`~ser_live.types.UncertaintyRule`."""
+    from ..records import error_record
 
     for path, error in expanded:
         n_failed = len(sink.failed)
@@ -211,7 +287,7 @@ def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool,
                 partial = getattr(exc, "partial_results", None)
                 if segments and partial:
                     with _stop_signals_held():
-                        sink.write(_segment_records(*partial))
+                        sink.write(_segment_records(*partial, uncertainty=uncertainty))
                 raise
         try:
             if error is not None:
@@ -221,26 +297,35 @@ def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool,
             if segments:
                 if not outcome:
                     raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
-                sink.write(_segment_records(path, outcome))
+                sink.write(_segment_records(path, outcome, uncertainty=uncertainty))
             else:
-                sink.write([prediction_record(path, outcome)])
+                sink.write([_prediction_record(path, outcome, uncertainty=uncertainty)])
         except SerLiveError as exc:
             _err(f"error: {exc}")
             sink.write([error_record(path, exc, segments=segments)])
         progress.advance(failed=len(sink.failed) > n_failed)
 
 
-def _segment_records(path: str, results: list) -> list[dict[str, Any]]:
+def _segment_records(path: str, results: list, *, uncertainty: Any) -> list[dict[str, Any]]:
     """The records of one file's utterances (``--segments``), in order."""
-    from ..records import prediction_record
-
-    return [prediction_record(path, r.prediction, start_s=r.utterance.start_s, end_s=r.utterance.end_s,
-                              session_utterances=r.session_utterances, speaker=r.speaker,
-                              speaker_revised=r.speaker_revised)
+    return [_prediction_record(path, r.prediction, uncertainty=uncertainty, start_s=r.utterance.start_s,
+                               end_s=r.utterance.end_s, session_utterances=r.session_utterances, speaker=r.speaker,
+                               speaker_revised=r.speaker_revised)
             for r in results]
 
 
-def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | None = None) -> int:
+def _prediction_record(path: str, pred: Any, *, uncertainty: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`~ser_live.records.prediction_record` with ``uncertain`` as live sets it
+    (:meth:`UncertaintyRule.applies <ser_live.types.UncertaintyRule.applies>` of the run's rule)."""
+    from ..records import prediction_record
+
+    rec = prediction_record(path, pred, **kwargs)
+    rec["uncertain"] = uncertainty.applies(pred)
+    return rec
+
+
+def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | None = None,
+                        uncertainty: Any = None) -> int:
     """``ser-live predict ... --dask [ADDRESS]``: the command's cluster branch.
 
     Parameters
@@ -251,6 +336,8 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | 
     model : EmotionModel
     profile : str, optional
         The ``--profile``'s name, stamped on every record (as without ``--dask``).
+    uncertainty : UncertaintyRule, optional
+        The run's rule: ``uncertain`` on every record (as without ``--dask``).
 
     Returns
     -------
@@ -288,20 +375,21 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | 
     from .signals import _stop_signals_as_interrupt
 
     writer: RecordWriter | None = None
+    existed = bool(args.output) and os.path.lexists(args.output)
     try:
         with _stop_signals_as_interrupt(), \
                 RecordWriter(args.output, labels=model.labels, resume=args.resume, overwrite=args.overwrite,
                              fmt=_output_format(args) or "jsonl") as writer:
             sink = _Sink(writer, profile=profile)
             report = predict_on_cluster(args.paths, model=model, writer=sink, address=args.dask or None,
-                                        vad_config=args.vad_config, config=cfg)
+                                        vad_config=args.vad_config, config=cfg, uncertainty=uncertainty)
     except ClusterError as exc:
         _err(f"error: {exc}")
-        _err_kept(args, writer)
+        _err_kept(args, writer, existed=existed)
         return exc.exit_code
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP, SIGQUIT: the finished records are kept
         _err("interrupted")
-        _err_kept(args, writer)
+        _err_kept(args, writer, existed=existed)
         return ExitCode.INTERRUPTED
     except ValueError as exc:  # an output file that cannot be resumed, or exists
         _err(f"error: {exc}")
@@ -312,13 +400,16 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | 
     return sink.exit_code()
 
 
-def _err_kept(args: argparse.Namespace, writer: Any) -> None:
-    """After a run that ended early: where its records are, and whether ``--resume`` goes on."""
+def _err_kept(args: argparse.Namespace, writer: Any, *, existed: bool) -> None:
+    """After a run that ended early: where its records are, and whether ``--resume`` goes on
+    (``existed``: whether ``--output`` was there before the run)."""
     if not args.output or writer is None:
         return
     if writer.n_written:
         _err(f"{writer.n_written} records written to {args.output}; run again with --resume to finish")
     elif args.resume:
         _err(f"no new record; {args.output} is as it was; run again with --resume to finish")
-    else:
+    elif existed:
         _err(f"no record written; {args.output} was left as it was")
+    else:
+        _err(f"no record written; {args.output} was not created")
