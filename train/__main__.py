@@ -36,6 +36,8 @@ from ser_live.errors import SerLiveError
 
 REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / "reports"
+#: ``--recipe``'s default (the shipped default model's recipe).
+DEFAULT_RECIPE = str(REPO / "train" / "recipes" / "ser-default.toml")
 
 
 def _command(argv: list[str]) -> str:
@@ -51,6 +53,10 @@ def cmd_features(args: argparse.Namespace) -> int:
     from .corpora import read_corpus
     from .extract import extract_features
 
+    if args.dask is not None:  # the dask extra, before any corpus is read: exit 2, "pip install 'ser-live[dask]'"
+        from ser_live.batch import require_dask
+
+        require_dask()
     for name in args.corpus:
         res = read_corpus(name)
         paths = [r.path for r in res.records][: args.limit]
@@ -163,16 +169,17 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     recipe_ = load_recipe(args.recipe, overrides=args.set)
     from .peers import PEER_SETS, run_peer
 
+    peers = {f"openSMILE {s} {f} + {recipe_.name}": f for f, (s, _n) in PEER_SETS.items()}  # what --only matches
     if args.only:  # a filter that matches no row is a mistake, found before any work
-        names = [f"openSMILE {s} {f} + {recipe_.name}" for f, (s, _n) in PEER_SETS.items()] + list(COMPARE_CLASSIFIERS)
+        names = [*peers, *COMPARE_CLASSIFIERS]
         if not any(o.lower() in n.lower() for o in args.only for n in names):
             raise ValueError(f"--only {' '.join(args.only)} matches no row; the rows: {'; '.join(names)}")
+    peers = _runnable_peers(peers, only=args.only, peer_exclude=args.peer_exclude)
     for res in run_recipe(args.protocol, recipe_, n_jobs=args.jobs).values():
         if res.extra["session_mode"] in ("none", "speaker"):
             write_reports(res, args.out, command=_command(argv))
             rows.append(res)
-    for feature_set, (smile_name, _n) in PEER_SETS.items():  # openSMILE peers, the recipe's settings
-        name = f"openSMILE {smile_name} {feature_set} + {recipe_.name}"  # what --only matches
+    for name, feature_set in peers.items():  # openSMILE peers, the recipe's settings
         if args.only and not any(o.lower() in name.lower() for o in args.only):
             continue
         for res in run_peer(args.protocol, recipe_, feature_set, n_jobs=args.jobs, exclude=tuple(args.peer_exclude or ())).values():
@@ -208,6 +215,45 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     write_atomic(out, json.dumps({"protocol": args.protocol, "command": _command(argv), "rows": summary}, indent=2))
     _print(f"table: {out}")
     return 0
+
+
+def _runnable_peers(peers: dict[str, str], *, only: list[str] | None, peer_exclude: list[str] | None) -> dict[str, str]:
+    """The openSMILE peer rows ``compare`` can run here, decided before any work.
+
+    Parameters
+    ----------
+    peers : dict of str to str
+        Row name (what ``--only`` matches) -> feature set (:data:`train.peers.PEER_SETS`).
+    only : list of str or None
+        ``--only``.
+    peer_exclude : list of str or None
+        ``--peer-exclude`` (it configures the peer rows only).
+
+    Returns
+    -------
+    dict of str to str
+        ``peers`` when :mod:`opensmile` imports; else empty, with one note on stderr saying
+        how to get them.
+
+    Raises
+    ------
+    ValueError
+        :mod:`opensmile` is missing and the command asks for a peer row: an ``--only`` term
+        that matches a peer row and no other row, or ``--peer-exclude``.
+    """
+    from .classifiers import COMPARE_CLASSIFIERS
+    from .peers import opensmile_missing
+
+    missing = opensmile_missing()
+    if missing is None:
+        return peers
+    asked = [o for o in only or () if any(o.lower() in n.lower() for n in peers)
+             and not any(o.lower() in n.lower() for n in COMPARE_CLASSIFIERS)]
+    if asked or peer_exclude:
+        what = f"--only {' '.join(asked)}" if asked else "--peer-exclude"
+        raise ValueError(f"{what}: {missing}")
+    sys.stderr.write(f"note: {missing}; running the other rows without them\n")
+    return {}
 
 
 def cmd_ablate(args: argparse.Namespace, argv: list[str]) -> int:
@@ -356,6 +402,8 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
             raise ValueError("--exclude-corpus leaves no corpus to fit on")
         recipe = dataclasses.replace(recipe, corpora=kept)
     out = fit_output_path(recipe.name, args.out, force=args.force)  # before minutes of training
+    recipe_arg = None if args.recipe == DEFAULT_RECIPE else args.recipe
+    provenance = fit_provenance(recipe, out=out, exclude_corpus=args.exclude_corpus, recipe_arg=recipe_arg)
     records = []
     for name in recipe.corpora:  # a corpus' problems are logged (stderr) by its reader
         records.extend(read_corpus(name).records)
@@ -402,13 +450,16 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         },
         "svm": sel.best,
         "inner_cv_ua_pct": {k: 100 * v for k, v in sel.scores.items()},
-        "protocol_scores": protocol_reports(recipe.name),
+        # another model's figures are never quoted: a changed recipe's card says how to measure it
+        "protocol_scores": protocol_reports(recipe.name) if provenance is None else {},
         "command": _command(argv),
         "trained_at": time.strftime("%Y-%m-%d"),
         "ser_live_version": __version__,
+        **({} if provenance is None else {"trained_from": provenance}),
     }
+    name = recipe.name if provenance is None else out.stem  # what ser-live shows ("with model <name>")
     # exactly the object `evaluate` scores (RecipeClassifier.estimator_), with the label width
-    model = EmotionModel(est.estimator_.set_params(n_labels=len(labels)), labels, config, name=recipe.name, metadata=meta)
+    model = EmotionModel(est.estimator_.set_params(n_labels=len(labels)), labels, config, name=name, metadata=meta)
     model.save(out)
     export_arrays(model)  # the .npz beside it: the arrays ser-live scores with (ser_live/fastpath.py)
     copy_recipe(recipe.path, out)
@@ -416,6 +467,48 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     write_atomic(card, render_card(model, meta, FeatureExtractor(config).n_features))
     _print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), {out.with_suffix('.toml')} and {card} in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def fit_provenance(recipe: Any, *, out: Path, exclude_corpus: list[str] | tuple[str, ...] = (),
+                   recipe_arg: str | None = None) -> dict | None:
+    """What ``fit`` trains, when it is not the named recipe's own (shipped) model.
+
+    Parameters
+    ----------
+    recipe : train.recipe.Recipe
+        The recipe as trained: ``--set`` applied (``recipe.overrides``), ``--exclude-corpus``
+        applied to ``recipe.corpora``.
+    out : Path
+        The model file (:func:`fit_output_path`).
+    exclude_corpus : list of str, default ()
+        ``--exclude-corpus``.
+    recipe_arg : str, optional
+        ``--recipe`` as given; None when it was the default (ser-default).
+
+    Returns
+    -------
+    dict or None
+        None when the recipe is fit unchanged to its own path (``models/<recipe name>.skops``):
+        the model is named after the recipe and its card quotes the recipe's reports.
+        Otherwise (any ``--set``, ``--exclude-corpus``, or another ``--out``) a JSON-able
+        dict stored in the model's metadata as ``trained_from``: ``recipe`` (its name),
+        ``changes`` (the options that changed it, as typed, ``""`` for none) and
+        ``evaluate_command`` (the ``python -m train evaluate`` that measures this model's
+        recipe: ``loco``, or the within-corpus protocol of a one-corpus recipe); the model is
+        then named after ``out``'s stem and its card quotes no figures.
+    """
+    from .protocols import PROTOCOLS
+
+    own = any(out.resolve() == (d / f"{recipe.name}.skops").resolve() for d in _models_dirs())
+    if own and not recipe.overrides and not exclude_corpus:
+        return None
+    sets = [a for o in recipe.overrides for a in ("--set", o)]
+    changes = sets + (["--exclude-corpus", *exclude_corpus] if exclude_corpus else [])
+    if exclude_corpus:  # evaluate's equivalent: the kept corpora
+        sets += ["--set", "corpora=" + json.dumps(list(recipe.corpora))]
+    within = [p for p in PROTOCOLS if len(recipe.corpora) == 1 and p.startswith(f"{recipe.corpora[0]}-")]
+    evaluate = ["evaluate", "--protocol", (within or ["loco"])[0], *(["--recipe", recipe_arg] if recipe_arg else []), *sets]
+    return {"recipe": recipe.name, "changes": " ".join(shlex.quote(a) for a in changes), "evaluate_command": _command(evaluate)}
 
 
 def _chosen_line(selection: Any) -> str:
@@ -460,7 +553,8 @@ def cmd_card(args: argparse.Namespace) -> int:
 
     model = EmotionModel.load(args.model, arrays=False)  # the card reads the fitted scikit-learn chain
     meta = dict(model.metadata)
-    meta["protocol_scores"] = protocol_reports(meta.get("recipe", model.name))
+    if "trained_from" not in meta:  # a changed recipe's model quotes no recipe's figures (fit_provenance)
+        meta["protocol_scores"] = protocol_reports(meta.get("recipe", model.name))
     card = Path(args.model).with_suffix(".md")
     card.write_text(render_card(model, meta, FeatureExtractor(model.feature_config).n_features))
     _print(f"wrote {card}")
@@ -554,16 +648,84 @@ def _int_at_least(minimum: int):
     return parse
 
 
+def _add_jobs(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """``-j/--jobs N``, before the subcommand (``default`` 2) and after it (``default``
+    ``argparse.SUPPRESS``: the value before it stands unless given again; given in both places,
+    the later one, after the subcommand, wins)."""
+    parser.add_argument("-j", "--jobs", type=_int_at_least(1), default=default, help="worker processes (default 2)")
+
+
+def _command_hint(argv: list[str], parser: argparse.ArgumentParser) -> str | None:
+    """``"did you mean: python -m train evaluate --protocol loco"`` for a command line without
+    its subcommand, or None.
+
+    Parameters
+    ----------
+    argv : list of str
+        The command line after ``python -m train``.
+    parser : argparse.ArgumentParser
+        :func:`build_parser`'s parser.
+
+    Returns
+    -------
+    str or None
+        When the first word that is no top-level option (``-v``, ``-j N``) is an option of a
+        subcommand (``--protocol loco``): the command line with the first subcommand that has
+        it inserted; when it is a protocol name (``loco``, ``cross:A->B``): with
+        ``evaluate --protocol`` inserted. None otherwise.
+    """
+    from .protocols import PROTOCOLS
+
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    i = 0
+    while i < len(argv):
+        word = argv[i].split("=", 1)[0]
+        action = parser._option_string_actions.get(word)
+        if action is None:
+            break
+        i += 1 + int(action.nargs is None and "=" not in argv[i])  # -j N takes the next word
+    else:
+        return None
+    word = argv[i].split("=", 1)[0]
+    if word.startswith("-"):
+        later = next((w for w in argv[i:] if w in subs), None)  # `--recipe x evaluate`: the subcommand came late
+        owners = [name for name, sp in subs.items() if word in sp._option_string_actions and later in (None, name)]
+        if not owners:
+            return None
+        rest = list(argv[i:])
+        if later is not None:
+            rest.remove(later)
+        also = f" ({word} is also an option of {', '.join(owners[1:])})" if owners[1:] else ""
+        return "did you mean: " + _command(argv[:i] + [owners[0]] + rest) + also
+    if word.lower() in PROTOCOLS or word.lower().startswith(("cross:", "loco:")):
+        return "did you mean: " + _command(argv[:i] + ["evaluate", "--protocol"] + argv[i:])
+    return None
+
+
+class _TrainParser(argparse.ArgumentParser):
+    """The top-level parser: an invalid or missing subcommand gets :func:`_command_hint`'s
+    "did you mean" (the subcommands' own parsers are plain ones)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str):  # noqa: ANN201
+        hint = _command_hint(getattr(self, "_argv", []), self) if "command" in message else None
+        super().error(f"{message}; {hint}" if hint else message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _TrainParser(
         prog="python -m train",
         description="ser-live training workspace: corpora -> features -> speaker-independent evaluation -> models/.",
         epilog=__doc__.split("Examples\n--------\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log progress per fold")
-    p.add_argument("-j", "--jobs", type=_int_at_least(1), default=2, help="worker processes (default 2)")
-    sub = p.add_subparsers(dest="command", required=True)
+    _add_jobs(p, default=2)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=argparse.ArgumentParser,
+                           help="the step to run; `python -m train COMMAND --help` lists its options")
     s = sub.add_parser("features", help="extract (and cache) features of corpora; prints time and throughput")
     s.add_argument("--corpus", nargs="+", default=["ravdess"], help="corpus names (ravdess, tess, emodb, ...)")
     s.add_argument("--no-cache", action="store_true", help="ignore and do not write the feature cache")
@@ -575,7 +737,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s.add_argument("--protocol", nargs="+", required=True,
                    help="one or more of: " + ", ".join(n.replace("<train>-><test>", "A->B") for n in PROTOCOLS))
-    s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML file or name in train/recipes/ (default ser-default)")
+    s.add_argument("--recipe", default=DEFAULT_RECIPE, help="recipe TOML file or name in train/recipes/ (default ser-default)")
     _add_set(s)
     s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring, and the room conditions")
     s.add_argument("--corpora", default=None, metavar="A,B,...",
@@ -588,11 +750,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--per-class", type=_int_at_least(0), default=50,
                    help="with --condition room: test utterances per class and fold, seeded and stratified (0: all; default 50)")
     s = sub.add_parser("compare", help="the default recipe against other classifiers, the tutorial recipe and the openSMILE "
-                                       "peers (eGeMAPSv02, ComParE_2016 with the recipe's normaliser and SVM grid; extra `peers`)")
+                                       "peers (eGeMAPSv02, ComParE_2016 with the recipe's normaliser and SVM grid; extra `peers`, left out without it)")
     s.add_argument("--protocol", default="ravdess-6fold", help="evaluation protocol (default ravdess-6fold; "
                    "`evaluate --help` lists them)")
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")
-    s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"))
+    s.add_argument("--recipe", default=DEFAULT_RECIPE, help="recipe TOML file or name in train/recipes/ (default ser-default): "
+                   "its own row, and the normaliser and SVM grid of the openSMILE peer rows")
     _add_set(s)
     s.add_argument("--peer-exclude", nargs="+", metavar="PREFIX",
                    help="leave these column-name prefixes out of the openSMILE peer rows (which groups matter), e.g. F1 F2 F3")
@@ -600,7 +763,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--corpora", default=None, metavar="A,B,...", help="with --protocol loco: these corpora only")
     s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s = sub.add_parser("ablate", help="train without each corpus in turn, loco on the rest: does every training corpus earn its place?")
-    s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
+    s.add_argument("--recipe", default=DEFAULT_RECIPE, help="recipe TOML (default ser-default)")
     s.add_argument("--corpora", default=None, metavar="A,B,...", help="the loco corpora (default: every corpus in the data folder; at least three)")
     s.add_argument("--without", default=None, metavar="A,B,...",
                    help="the corpora to drop in turn (default: each of them); the full run is then only read, not run "
@@ -611,7 +774,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring")
     s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s = sub.add_parser("fit", help="train a model from its recipe; writes the model, a copy of the recipe and its card")
-    s.add_argument("--recipe", default=str(REPO / "train" / "recipes" / "ser-default.toml"), help="recipe TOML (default ser-default)")
+    s.add_argument("--recipe", default=DEFAULT_RECIPE, help="recipe TOML (default ser-default)")
     _add_set(s)
     s.add_argument("--out", default=None, help="model file (default models/<recipe name>.skops); a model that "
                    "already exists in models/ is replaced only with --force")
@@ -634,6 +797,8 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NAME", help="feature columns whose distributions per emotion are plotted (names as in "
                                         "`features`' output; default f0_st_p50 rms_db_p90 mfcc1_mean centroid_mean hnr_db_mean)")
     s.add_argument("--out", default=str(REPORTS / "plots"), help="folder for the PNGs (default reports/plots)")
+    for name in ("features", "evaluate", "compare", "ablate", "fit", "plots"):  # the subcommands that use workers
+        _add_jobs(sub.choices[name], default=argparse.SUPPRESS)
     return p
 
 

@@ -162,6 +162,19 @@ def _score_sections(scores: dict, recipe: str, reports_dir: Path) -> list[str]:
     return lines
 
 
+def _unmeasured_lines(recipe: str, trained_from: dict) -> list[str]:
+    """The card's score section of a model fit from a changed recipe (``train fit --set``,
+    ``--exclude-corpus`` or ``--out``; ``trained_from`` of its metadata): no figures, since
+    the reports of ``recipe`` measure another model, and the command that measures this one."""
+    how = (f"with `{trained_from['changes']}`" if trained_from["changes"]
+           else f"unchanged, into a file of its own (`--out`) rather than `models/{recipe}.skops`")
+    return [
+        "## Scores: not measured", "",
+        f"This model was fit from recipe `{recipe}` {how}: the scores reported for `{recipe}` (its card, `reports/`) "
+        f"measure another model and are not quoted here. To measure this one: `{trained_from['evaluate_command']}`.", "",
+    ]
+
+
 def render_card(model: Any, meta: dict, n_features: int, *, reports_dir: str | Path = REPORTS) -> str:
     """The model card of a fitted model, as Markdown.
 
@@ -170,7 +183,9 @@ def render_card(model: Any, meta: dict, n_features: int, *, reports_dir: str | P
     model : ser_live.model.EmotionModel
     meta : dict
         The model's metadata (``train fit`` writes it; ``protocol_scores`` from
-        :func:`protocol_reports`).
+        :func:`protocol_reports`). With ``trained_from`` (a model fit from a changed recipe:
+        ``train.__main__.fit_provenance``) the card quotes no scores, not even the room and
+        ``personal`` reports of its recipe, and says how to measure it instead.
     n_features : int
         Columns of the model's feature configuration.
     reports_dir : str or Path, default the repository's ``reports/``
@@ -213,7 +228,9 @@ def render_card(model: Any, meta: dict, n_features: int, *, reports_dir: str | P
            else f"c = {model.normalizer.session_cap:g} (session cap, utterances)")
         + ", n = the session's utterances so far (live) or all of them (offline)."
     ) if model.normalizer is not None else "No session normaliser."
-    sections = _score_sections(meta.get("protocol_scores", {}), recipe, reports_dir)
+    trained_from = meta.get("trained_from")
+    sections = (_score_sections(meta.get("protocol_scores", {}), recipe, reports_dir) if trained_from is None
+                else _unmeasured_lines(recipe, trained_from))
     fields = {
         "name": model.name,
         "command": meta["command"],

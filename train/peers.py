@@ -10,8 +10,8 @@ normaliser and SVM grid on all their columns (no feature subset, no noise branch
 column names and SNR column are ours), so the row differs from the recipe's own row only in
 the features.
 
-Only ``train`` uses this module (the ``peers`` extra: ``pip install '.[peers]'``); ``ser_live``
-never imports :mod:`opensmile`.
+Only ``train`` uses this module (the ``peers`` extra: ``pip install 'ser-live[peers]'``);
+``ser_live`` never imports :mod:`opensmile`.
 
 References
 ----------
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PEER_SETS", "peer_feature_names", "peer_features", "peer_n_features", "peer_recipe", "run_peer"]
+__all__ = ["PEER_SETS", "opensmile_missing", "peer_feature_names", "peer_features", "peer_n_features", "peer_recipe", "run_peer"]
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,25 @@ def _import_opensmile() -> Any:
     try:
         import opensmile
     except ImportError as exc:  # a clear message, not a traceback
-        raise ValueError("the openSMILE peers need the `opensmile` package: pip install '.[peers]'") from exc
+        raise ValueError("the openSMILE peer rows need the opensmile package: pip install 'ser-live[peers]'") from exc
     return opensmile
+
+
+def opensmile_missing() -> str | None:
+    """Why the openSMILE peer rows cannot run in this environment, found before any work.
+
+    Returns
+    -------
+    str or None
+        ``"the openSMILE peer rows need the opensmile package: pip install 'ser-live[peers]'"``
+        when :mod:`opensmile` cannot be imported (the ``peers`` extra is not installed); None
+        when it can.
+    """
+    try:
+        _import_opensmile()
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _check(feature_set: str) -> None:

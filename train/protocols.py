@@ -47,6 +47,7 @@ from dataclasses import replace
 from ser_live.labels import CORE_LABELS
 
 from .corpora import CANONICAL_LABELS, SHIPPED_CORPORA, ReadResult, Record, default_data_root, read_corpus, speaker_group
+from .corpora.location import data_root_note
 
 __all__ = [
     "PROTOCOLS",
@@ -433,7 +434,8 @@ def _loco(
 ) -> tuple[list[Record], list[str], list[Fold], dict[str, int], list[str]]:
     corpora = loco_corpora(source, subset)
     if len(corpora) < 2:
-        raise ValueError(f"loco: needs at least two corpora, found {corpora}")
+        where = "" if isinstance(source, Mapping) or subset is not None else f" in the data folder {data_root_note()}"
+        raise ValueError(f"loco: needs at least two corpora, found {corpora}{where}")
     train_labels = list(labels) if labels is not None else list(CORE_LABELS)
     scored = [c for c in CORE_LABELS if c in train_labels]
     if len(scored) < 2:

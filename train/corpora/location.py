@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .records import CorpusNotFoundError
 
-__all__ = ["DATA_ENV_VAR", "SHIPPED_CORPORA", "default_data_root", "corpus_path"]
+__all__ = ["DATA_ENV_VAR", "SHIPPED_CORPORA", "corpus_path", "data_root_note", "default_data_root"]
 
 #: Environment variable naming the folder that holds ``ravdess/``, ``tess/``, ``emodb/`` ...
 DATA_ENV_VAR = "SER_LIVE_DATA"
@@ -65,20 +65,25 @@ def corpus_path(name: str) -> Path:
     return path
 
 
+def data_root_note() -> str:
+    """Where :func:`default_data_root` came from and how to point it elsewhere, for messages.
+
+    Returns
+    -------
+    str
+        ``"$SER_LIVE_DATA=<folder>; set SER_LIVE_DATA to the folder holding ravdess/, ..."``,
+        or ``"the default <folder> ($SER_LIVE_DATA unset); set ..."`` when it is unset.
+    """
+    env = os.environ.get(DATA_ENV_VAR)
+    where = f"${DATA_ENV_VAR}={env}" if env else f"the default {default_data_root()} (${DATA_ENV_VAR} unset)"
+    return f"{where}; set {DATA_ENV_VAR} to the folder holding {', '.join(s + '/' for s in SHIPPED_CORPORA)}"
+
+
 def missing_message(name: str, path: Path, *, from_default: bool) -> str:
     """The message of a :class:`CorpusNotFoundError`: where it looked and how to point elsewhere."""
     msg = f"{name} corpus not found: looked in {path}, which is not a folder. "
     if from_default:
-        env = os.environ.get(DATA_ENV_VAR)
-        where = (
-            f"${DATA_ENV_VAR}={env}"
-            if env
-            else f"the default {path.parent} (${DATA_ENV_VAR} unset)"
-        )
-        msg += (
-            f"The data folder came from {where}; set {DATA_ENV_VAR} to the folder holding "
-            f"{', '.join(s + '/' for s in SHIPPED_CORPORA)} (or, from Python, name the folder: read_corpus(name, root=FOLDER))."
-        )
+        msg += f"The data folder came from {data_root_note()} (or, from Python, name the folder: read_corpus(name, root=FOLDER))."
     else:
         msg += f"Pass the folder that holds the {name} audio files (or set {DATA_ENV_VAR})."
     return msg
