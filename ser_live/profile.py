@@ -67,7 +67,7 @@ from .errors import SerLiveError
 from .fastpath import adapt_log_proba  # noqa: F401 (re-exported)
 from .fsutil import write_atomic
 from .levels import MAX_CLIPPED_FRACTION, clipped_fraction
-from .model import EmotionModel
+from .model import EmotionModel, shipped_model_names
 from .safezip import PROFILE_LIMITS, PROFILE_META_MAX_CHARS, PROFILE_META_MAX_DEPTH, check_archive, loads_bounded, printable
 
 if TYPE_CHECKING:
@@ -121,6 +121,17 @@ class ProfileError(SerLiveError, ValueError):
     list. Exit status 2 (a usage error: the user chose the wrong profile or input)."""
 
     exit_code = 2
+
+
+def _model_argument(model: EmotionModel) -> str:
+    """What ``--model`` takes to load ``model`` again: a shipped model's short name
+    (``7class``), else the file it was loaded from (a model of one's own, whose name is
+    its file's stem and would not be found among the shipped ones)."""
+    short = model.name.removeprefix("ser-")
+    path = getattr(model, "path", None)
+    if short in shipped_model_names() or path is None:
+        return short
+    return str(path)
 
 
 @dataclass(frozen=True)
@@ -321,7 +332,7 @@ class Profile:
                 f"profile {self.name!r} was made for model {self.model_name!r} "
                 f"({', '.join(self.labels)}; fingerprint {self.model_fingerprint[:12]}), not for "
                 f"{model.name!r} ({', '.join(model.labels)}; fingerprint {fp[:12]}); run "
-                f"`ser-live calibrate --profile {self.name} --model {model.name.removeprefix('ser-')}` to make one for it"
+                f"`ser-live calibrate --profile {self.name} --model {_model_argument(model)}` to make one for it"
             )
 
     def apply(self, model: EmotionModel) -> "ProfiledModel":

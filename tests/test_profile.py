@@ -8,6 +8,8 @@ Scores are logged: ``python -m pytest tests/test_profile.py -o log_cli=true --lo
 
 from __future__ import annotations
 
+import re
+
 import json
 import logging
 import pickle
@@ -157,6 +159,14 @@ def test_profile_is_refused_for_another_model(anna, tmp_path):
             load_profile(path, model=other)
         with pytest.raises(ProfileError):
             anna.apply(other)
+    with pytest.raises(ProfileError, match=r"calibrate --profile anna --model default`"):
+        load_profile(path, model=other)  # a shipped model: its short name
+    # a model of one's own (named after its file, not shipped): the path that loads it
+    own = EmotionModel.load(Path(__file__).resolve().parents[1] / "models" / "ser-7class.skops", arrays=False)
+    own.name = "my-own"
+    own_path = own.save(tmp_path / "my-own.skops")
+    with pytest.raises(ProfileError, match=re.escape(f"calibrate --profile anna --model {own_path}`")):
+        load_profile(path, model=EmotionModel.load(own_path))
 
 
 def test_fingerprint_is_the_model_file(norm_path, tmp_path):
