@@ -53,7 +53,7 @@ Records (ser_live/records.py, the same keys and columns with and without --dask)
 "uncertain": true/false as live decides it (--uncertain-margin, --uncertain-below), null
 when the file failed; "profile": the --profile's name; "error": null, or why the file
 failed); csv/parquet columns path, [start_s, end_s,] label, confidence, prob_<label> for
-every label, arousal, valence, error. session_utterances (jsonl, --segments, a model with a
+every label, arousal, valence, uncertain, error. session_utterances (jsonl, --segments, a model with a
 session normaliser: the utterances the session statistics rest on) is left out with
 --no-session-norm. A file that fails (unreadable, empty, silent, too long) is a record with no
 label and its `error` (in every format, never dropped), also reported on stderr, and the rest
