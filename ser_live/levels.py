@@ -35,7 +35,7 @@ def clipped_fraction(y: np.ndarray) -> float:
 
     Parameters
     ----------
-    y : np.ndarray, shape (n,)
+    y : array-like, shape (n,)
         int16, or float32 in [-1, 1] (converted as :func:`ser_live.audiofile.to_int16` does).
 
     Returns
@@ -43,6 +43,7 @@ def clipped_fraction(y: np.ndarray) -> float:
     float
         0 for no samples.
     """
+    y = np.asarray(y)
     if not y.size:
         return 0.0
     if y.dtype != np.int16:

@@ -56,6 +56,7 @@ __all__ = [
     "default_model_path",
     "model_file_types",
     "shipped_model_names",
+    "resolve_model_path",
     "MODELS_DIR",
     "export_arrays",
 ]
@@ -202,6 +203,42 @@ def shipped_model_names() -> list[str]:
         ``["7class", "default", "noisy"]``); empty when there is none.
     """
     return sorted(f.stem.removeprefix("ser-") for f in MODELS_DIR.glob("ser-*.skops"))
+
+
+def resolve_model_path(value: str | Path) -> Path:
+    """A model file path, or a shipped model's short name, as a path: what
+    :meth:`EmotionModel.load` and ``--model`` take.
+
+    A value that names an existing file, or holds a path separator or a suffix, is a path
+    (loading reports it if missing). Otherwise ``NAME`` means ``<models dir>/ser-NAME.skops``
+    (:data:`MODELS_DIR`; ``default`` is ``ser-default.skops``, whatever ``$SER_LIVE_MODEL``
+    says).
+
+    Parameters
+    ----------
+    value : str or Path
+        A model file (``.skops`` or ``.npz``) or a short name (``"7class"``).
+
+    Returns
+    -------
+    Path
+        The file to load (not checked to exist when ``value`` is a path).
+
+    Raises
+    ------
+    ModelError
+        A short name with no such shipped model; the message lists the shipped names.
+    """
+    p = Path(value)
+    if p.exists() or p.suffix or len(p.parts) > 1:
+        return p
+    named = MODELS_DIR / f"ser-{p}.skops"
+    if named.exists():
+        return named
+    raise ModelError(
+        f"no model named {str(value)!r} (no {named.name} in {MODELS_DIR}); shipped: "
+        f"{', '.join(shipped_model_names()) or 'none'}; or pass a model file path"
+    )
 
 
 def _not_a_model_text(p: Path) -> str:
@@ -526,19 +563,40 @@ class EmotionModel:
             noise_branch=noise_branch,
         )
 
-    def predict_signal(self, y: np.ndarray) -> Prediction:
-        """Prediction for one utterance of audio.
+    def predict_signal(self, y: np.ndarray, *, sample_rate_hz: float | None = None) -> Prediction:
+        """Prediction for one utterance of audio, whatever it holds.
+
+        No voice activity detection: the whole of ``y`` is classified, digital silence or
+        noise too (zeros get a confident label that means nothing), and it always returns a
+        prediction (a model is warmed up with it). To classify a recording, use
+        :meth:`Predictor.process_signal <ser_live.offline.Predictor.process_signal>`: it
+        trims ``y`` to its speech as training files are trimmed and raises
+        :class:`~ser_live.errors.NoSpeechError` where the VAD finds none, as
+        ``ser-live predict`` does (exit status 4).
 
         Parameters
         ----------
-        y : np.ndarray, shape (n_samples,)
-            Mono audio at ``feature_config.sample_rate_hz``, float32 in [-1, 1] or int16.
+        y : array-like, float in [-1, 1] or int16, shape (n_samples,)
+            Mono audio (:func:`~ser_live.vad.check_signal`).
+        sample_rate_hz : float, optional
+            Sample rate of ``y`` (Hz); default ``feature_config.sample_rate_hz`` (16000).
+            Another rate is resampled as files are (:func:`~ser_live.vad.resample_signal`).
+
+        Returns
+        -------
+        Prediction
 
         Raises
         ------
         ValueError
-            Audio shorter than the extractor's minimum (see :meth:`FeatureExtractor.extract`).
+            Audio :func:`~ser_live.vad.check_signal` refuses (not mono, NaN, float beyond
+            [-1, 1], ...), ``sample_rate_hz`` not positive, or audio shorter than the
+            extractor's minimum (see :meth:`FeatureExtractor.extract`).
         """
+        from .vad import resample_signal
+
+        rate = self.feature_config.sample_rate_hz
+        y = resample_signal(y, sample_rate_hz=rate if sample_rate_hz is None else sample_rate_hz, target_hz=rate)
         return self.predict_features(self.extractor.extract(y))
 
     # ------------------------------------------------------------------ persistence
@@ -600,7 +658,8 @@ class EmotionModel:
         Parameters
         ----------
         path : str or Path, optional
-            Model file; default :func:`default_model_path`.
+            Model file, or a shipped model's short name (:func:`shipped_model_names`, e.g.
+            ``"7class"``; :func:`resolve_model_path`); default :func:`default_model_path`.
         arrays : bool, default True
             False: a ``.skops`` loads from itself even with arrays beside it (to reach the
             scikit-learn objects, e.g. to refit or inspect them).
@@ -614,15 +673,16 @@ class EmotionModel:
         Raises
         ------
         ModelError
-            Missing or unreadable file; a type outside :data:`TRUSTED_TYPES` (the file could
-            run code; the message names the types, and nothing from the file is built); an
+            Missing or unreadable file, or no shipped model of that name; a type outside
+            :data:`TRUSTED_TYPES` (the file could run code; the message names the types, and
+            nothing from the file is built); an
             arrays file beyond its limits, with a missing, misshapen or non-finite array;
             another file-format version; required keys missing; a feature configuration or
             feature layout this version of the extractor does not produce.
         """
         from_env = path is None and bool(os.environ.get("SER_LIVE_MODEL"))
-        p = Path(path) if path is not None else default_model_path()
         try:
+            p = resolve_model_path(path) if path is not None else default_model_path()
             return cls._load_path(p, arrays=arrays)
         except ModelError as exc:
             if from_env:  # say where the path came from: nothing on the command line named it
@@ -634,7 +694,8 @@ class EmotionModel:
         """:meth:`load` of the file ``p``."""
         if not p.exists():
             raise ModelError(
-                f"model file {p} not found; train one with `python -m train fit` or pass --model PATH"
+                f"model file {p} not found; pass a model file or a shipped model's name "
+                f"({', '.join(shipped_model_names()) or 'none'}), or train one with `python -m train fit`"
             )
         if p.suffix in (".toml", ".md"):  # the recipe or the model card written beside a model
             raise ModelError(_not_a_model_text(p))

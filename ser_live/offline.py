@@ -52,7 +52,7 @@ from .fastpath import SessionState
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
 from .speakers import SpeakerRolling, SpeakerSessions, speaker_mode
 from .types import Prediction, Result, Utterance
-from .vad import Segmenter, VadConfig, segment_signal, speech_span
+from .vad import Segmenter, VadConfig, resample_signal, segment_signal, speech_span
 
 __all__ = [
     "Predictor",
@@ -396,12 +396,16 @@ def _warn_if_narrowband(path: str | Path) -> AudioInfo:
     model was trained on full-band speech. Returns the header read, for the decoder (which
     then does not read it again); raises AudioFileError as :func:`audio_info`."""
     info = audio_info(path)
-    rate = info.sample_rate_hz
-    if rate < MIN_FULL_BAND_HZ:
-        log.warning("%s: recorded at %d Hz (nothing above %.1f kHz); the model was trained on speech "
-                    "of %d Hz and more, so expect it to be less accurate here", path, rate, rate / 2000,
-                    MIN_FULL_BAND_HZ)
+    _warn_narrowband(path, info.sample_rate_hz)
     return info
+
+
+def _warn_narrowband(what: str | Path, rate: float) -> None:
+    """The warning of :func:`_warn_if_narrowband` for audio (a file or a signal) at ``rate`` Hz."""
+    if rate < MIN_FULL_BAND_HZ:
+        log.warning("%s: recorded at %g Hz (nothing above %.1f kHz); the model was trained on speech "
+                    "of %d Hz and more, so expect it to be less accurate here", what, rate, rate / 2000,
+                    MIN_FULL_BAND_HZ)
 
 
 class Predictor:
@@ -496,13 +500,22 @@ class Predictor:
         return res
 
     # ------------------------------------------------------------------ verbs
-    def process_signal(self, y: np.ndarray, *, segments: bool = False) -> Prediction | list[Result]:
+    def process_signal(
+        self, y: np.ndarray, *, sample_rate_hz: float = SAMPLE_RATE_HZ, segments: bool = False
+    ) -> Prediction | list[Result]:
         """Classify a signal, whole or cut into utterances.
 
         Parameters
         ----------
-        y : np.ndarray, float32 in [-1, 1] or int16, shape (n_samples,)
-            Mono audio at 16 kHz.
+        y : array-like, float in [-1, 1] or int16, shape (n_samples,)
+            Mono audio at ``sample_rate_hz`` (e.g. ``soundfile.read(path)[0]`` of a mono
+            file). Float samples of int16 range are refused: divide them by 32768.
+        sample_rate_hz : float, default 16000
+            Sample rate of ``y`` (Hz). Another rate is resampled to 16 kHz as a file is
+            (:func:`~ser_live.vad.resample_signal`: soxr "HQ", then int16), so the array of a
+            file gives :meth:`process_file`'s result; results' samples and sample indices
+            are then those of the 16 kHz signal. Below 16 kHz a warning is logged, as for
+            files.
         segments : bool, default False
             False: trim ``y`` to the speech span the live segmenter finds
             (:func:`~ser_live.vad.speech_span`, pre-roll and hangover included, as
@@ -525,11 +538,15 @@ class Predictor:
         Raises
         ------
         NoSpeechError
-            ``segments=False`` and the VAD finds no speech.
+            ``segments=False`` and the VAD finds no speech (digital silence included).
         ValueError
-            Not mono, an unsupported dtype, or (``segments=False``) longer than
+            Audio :func:`~ser_live.vad.check_signal` refuses (not of shape (n_samples,), a
+            dtype other than int16 or float, NaN or infinite samples, float samples beyond
+            [-1, 1]), ``sample_rate_hz`` not positive, or (``segments=False``) longer than
             ``max_duration_s``.
         """
+        y = resample_signal(y, sample_rate_hz=sample_rate_hz)
+        _warn_narrowband("the signal", sample_rate_hz)
         if segments:
             return self._segments(y)
         n_max = int(self.max_duration_s * SAMPLE_RATE_HZ)

@@ -628,17 +628,40 @@ class Recognizer:
 
         A file ends by itself (or at ``max_duration_s``); a microphone runs until
         :meth:`stop` is called from another thread or a ``KeyboardInterrupt`` ends the wait.
-        Takes results from :attr:`results`, so do not also call :meth:`get_result`. With
-        ``partial``, provisional results (``final=False``) come too.
+        A run the source ended early (a file damaged or cut short, a device that failed)
+        raises its error once every result is yielded. Takes results from :attr:`results`,
+        so do not also call :meth:`get_result`. With ``partial``, provisional results
+        (``final=False``) come too.
 
-        Yields
+        Returns
+        -------
+        iterator of Result
+
+        Raises
         ------
-        Result
+        RuntimeError
+            The recogniser was never started (iterate inside ``with Recognizer(...) as
+            rec:``, or call :meth:`start` first).
+        SerLiveError or Exception
+            After the last result: what ended the run early, :attr:`error` (e.g. an
+            :class:`~ser_live.errors.AudioFileError`), the error ``ser-live`` reports.
         """
+        if not self._started and not self.done.is_set():
+            raise RuntimeError("the Recognizer is not started: iterate inside `with Recognizer(...) as rec:` "
+                               "or call rec.start() first")
+        return self._iter_results()
+
+    def _iter_results(self) -> Iterator[Result]:
         while not self.finished:
             res = self.get_result(timeout_s=0.1)
             if res is not None:
                 yield res
+        try:
+            self.source.join(0)  # re-raises what ended the source (stop() does the same)
+        except Exception as exc:
+            self._set_error(exc)
+        if self.error is not None:
+            raise self.error
 
     def status(self) -> RecognizerStatus:
         """Live counters for a dashboard (see :class:`RecognizerStatus`)."""

@@ -69,12 +69,14 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import numpy as np
 import webrtcvad
 
-from .audiofile import SAMPLE_RATE_HZ, to_int16
+from .audiofile import SAMPLE_RATE_HZ, to_float32, to_int16
 from .levels import LOUD_FRAME_PERCENTILE, loud_frame_level
 from .types import Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
     import threading
+
+    from numpy.typing import ArrayLike
 
     from .ringbuffer import RingBuffer
 
@@ -93,6 +95,9 @@ __all__ = [
     "VOICED_HISTORY_S",
     "TRIM_IGNORED_FIELDS",
     "trim_settings",
+    "MAX_FLOAT_PEAK",
+    "check_signal",
+    "resample_signal",
 ]
 
 log = logging.getLogger(__name__)
@@ -113,6 +118,13 @@ _VAD_RATES_HZ = (8000, 16000, 32000, 48000)
 _FULL_SCALE_SQ = 32768.0 * 32768.0
 #: Voiced frames (s) whose loud-frame level sets the VAD input gain (module docstring).
 VOICED_HISTORY_S: float = 3.0
+#: Highest peak (full scale = 1) float audio may reach; above it the samples are refused as not
+#: in [-1, 1] (int16-range values, ``y * 32768``, passed as float by mistake). Decoders and
+#: resamplers overshoot full scale on clipped speech: es_uem's Ogg Opus files read with soundfile
+#: (float32) peak at up to 1.11 (30 of 749 files above 1), resampled with soxr to 8-48 kHz at up
+#: to 1.13; they are taken (clipped where converted to int16). int16-range speech peaks far
+#: above 2 (about 33 even at -60 dBFS).
+MAX_FLOAT_PEAK: float = 2.0
 #: :class:`VadConfig` fields that do not change :func:`speech_span` (it runs without the VAD
 #: input gain), left out of the keys of caches of trimmed training audio (:func:`trim_settings`).
 TRIM_IGNORED_FIELDS: tuple[str, ...] = ("vad_target_dbfs", "max_vad_gain_db")
@@ -812,15 +824,92 @@ class InProgressTap:
         return segmenter.in_progress()
 
 
-def _as_int16(y: np.ndarray) -> np.ndarray:
+def check_signal(y: ArrayLike) -> np.ndarray:
+    """A caller's mono signal as an array, checked: the one input check of the signal verbs
+    (:func:`segment_signal`, :func:`speech_span`, ``Predictor.process_signal``,
+    ``EmotionModel.predict_signal``).
+
+    Parameters
+    ----------
+    y : array-like, shape (n_samples,)
+        int16, or float (any float dtype) in [-1, 1]; float peaks up to
+        :data:`MAX_FLOAT_PEAK` are taken (and clipped at full scale where converted to int16,
+        as a decoded file's samples are).
+
+    Returns
+    -------
+    np.ndarray, int16 or float, shape (n_samples,)
+        ``np.asarray(y)``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        Not of shape (n_samples,) (a scalar, or stereo of shape (n_samples, channels)), a
+        dtype other than int16 or float, NaN or infinite samples, or float samples beyond
+        [-1, 1] (a peak above :data:`MAX_FLOAT_PEAK`: int16-range values, to divide by 32768).
+    """
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"audio must be mono of shape (n_samples,), got shape {y.shape}")
+        hint = ": mix its channels down to one, e.g. y.mean(axis=1) for (n_samples, channels)" if y.ndim == 2 else ""
+        raise ValueError(f"audio must be mono of shape (n_samples,), got shape {y.shape}{hint}")
     if y.dtype == np.int16:
         return y
-    if np.issubdtype(y.dtype, np.floating):
-        return to_int16(y)
-    raise ValueError(f"audio must be float32 in [-1, 1] or int16, got {y.dtype}")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise ValueError(f"audio must be float32 in [-1, 1] or int16, got {y.dtype}")
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise ValueError(f"audio holds {int(bad.sum())} NaN or infinite samples, the first at sample "
+                         f"{int(np.argmax(bad))}: it is damaged or not audio")
+    peak = float(np.abs(y).max()) if y.size else 0.0
+    if peak > MAX_FLOAT_PEAK:
+        raise ValueError(f"float audio must be in [-1, 1], got a peak of {peak:g}: int16-range values? "
+                         "divide them by 32768 (or pass them as int16)")
+    return y
+
+
+def resample_signal(y: ArrayLike, *, sample_rate_hz: float, target_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """A caller's signal (:func:`check_signal`) at ``target_hz``, resampled as files are decoded.
+
+    At another rate the samples (int16 as float32 divided by 32768, as soundfile reads a
+    16-bit file) go through soxr's streaming resampler, quality "HQ", clipped at full scale
+    and rounded to int16: :func:`~ser_live.audiofile.iter_audio_blocks` and
+    :func:`~ser_live.audiofile.decode_audio`'s steps, so an array read from a file gives
+    that file's samples.
+
+    Parameters
+    ----------
+    y : array-like, shape (n_samples,)
+        As :func:`check_signal`.
+    sample_rate_hz : float
+        Sample rate of ``y`` (Hz), positive.
+    target_hz : int, default 16000
+
+    Returns
+    -------
+    np.ndarray, shape (n_out,)
+        :func:`check_signal`'s array itself when ``sample_rate_hz == target_hz``; else int16,
+        ``n_out`` about ``n_samples * target_hz / sample_rate_hz``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_signal`, or ``sample_rate_hz`` not a positive number.
+    """
+    y = check_signal(y)
+    if not (isinstance(sample_rate_hz, (int, float, np.number)) and 0 < sample_rate_hz < math.inf):
+        raise ValueError(f"sample_rate_hz must be a positive number of Hz, got {sample_rate_hz!r}")
+    if sample_rate_hz == target_hz:
+        return y
+    import soxr
+
+    x = to_float32(y) if y.dtype == np.int16 else y.astype(np.float32)
+    resampler = soxr.ResampleStream(sample_rate_hz, target_hz, 1, dtype="float32", quality="HQ")
+    return to_int16(np.clip(resampler.resample_chunk(x, last=True), -1.0, 1.0))
+
+
+def _as_int16(y: ArrayLike) -> np.ndarray:
+    y = check_signal(y)
+    return y if y.dtype == np.int16 else to_int16(y)
 
 
 def segment_signal(
@@ -842,9 +931,9 @@ def segment_signal(
 
     Parameters
     ----------
-    y : np.ndarray, float32 in [-1, 1] or int16, shape (n_samples,)
-        Mono audio at ``sample_rate_hz``; float input is converted with
-        :func:`~ser_live.audiofile.to_int16`.
+    y : array-like, float32 in [-1, 1] or int16, shape (n_samples,)
+        Mono audio at ``sample_rate_hz``, checked by :func:`check_signal`; float input is
+        converted with :func:`~ser_live.audiofile.to_int16`.
     config : VadConfig, optional
         Parameters; defaults when None.
     sample_rate_hz : int, default 16000
@@ -858,7 +947,8 @@ def segment_signal(
     Raises
     ------
     ValueError
-        Not mono, unsupported dtype or sample rate, invalid config.
+        Audio :func:`check_signal` refuses (not mono, unsupported dtype, NaN, float beyond
+        [-1, 1]), an unsupported sample rate, an invalid config.
     """
     x = _as_int16(y)
     seg = Segmenter(config, sample_rate_hz=sample_rate_hz)
@@ -899,6 +989,11 @@ def speech_span(
     -------
     (int, int) or None
         ``(start_sample, end_sample)``, end exclusive; None when no utterance is found.
+
+    Raises
+    ------
+    ValueError
+        As :func:`segment_signal`.
     """
     cfg = replace(config if config is not None else VadConfig(), max_utterance_s=math.inf, max_vad_gain_db=0.0)
     utts = segment_signal(y, config=cfg, sample_rate_hz=sample_rate_hz)

@@ -26,7 +26,7 @@ from ser_live.offline import Predictor
 from ser_live.pipeline import Recognizer, latency_stats
 from ser_live.ringbuffer import RingBuffer
 from ser_live.rolling import RollingEstimate
-from ser_live.types import Prediction, Result, Utterance
+from ser_live.types import Prediction, Result, UncertaintyRule, Utterance
 from ser_live.vad import VadConfig, segment_signal, speech_span
 from train.corpora import RAVDESS_EMOTIONS
 
@@ -204,11 +204,13 @@ def test_live_results_equal_ser_live_predict_segments(session, live_run, test_mo
     assert rc == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == len(results)
+    rule = UncertaintyRule.for_labels(len(results[0].prediction.probabilities))  # the default, live and predict
     for rec, r in zip(records, results):
         j = r.to_json()
         assert rec == {"path": str(path), "start_s": j["start_s"], "end_s": j["end_s"], "label": j["label"],
                        "confidence": j["confidence"], "probabilities": j["probabilities"],
-                       "arousal": j["arousal"], "valence": j["valence"], "error": None}
+                       "arousal": j["arousal"], "valence": j["valence"], "uncertain": rule.applies(r.prediction),
+                       "error": None}
 
 
 def test_saved_utterances_equal_the_input_and_classify_identically(session, live_run, model):

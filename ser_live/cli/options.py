@@ -168,32 +168,17 @@ def _err_raw(text: str) -> None:
 
 
 def _model_path(value: str | None) -> Path | None:
-    """``--model``: None (the default model), a file path, or a shipped model's short name.
-
-    A value that names an existing file, or holds a path separator or a suffix, is a path
-    (loading reports it if missing). Otherwise ``NAME`` means ``<models dir>/ser-NAME.skops``
-    (:data:`~ser_live.model.MODELS_DIR`; ``default`` is ``ser-default.skops``).
+    """``--model``: None (the default model), else a file path or a shipped model's short
+    name as :func:`ser_live.model.resolve_model_path` resolves it.
 
     Raises
     ------
     ModelError
         A short name with no such shipped model; the message lists the shipped names.
     """
-    from ..errors import ModelError
-    from ..model import MODELS_DIR, shipped_model_names
+    from ..model import resolve_model_path
 
-    if value is None:
-        return None
-    p = Path(value)
-    if p.exists() or p.suffix or len(p.parts) > 1:
-        return p
-    named = MODELS_DIR / f"ser-{value}.skops"
-    if named.exists():
-        return named
-    raise ModelError(
-        f"no model named {value!r} (no {named.name} in {MODELS_DIR}); shipped: "
-        f"{', '.join(shipped_model_names()) or 'none'}; or pass a model file path"
-    )
+    return None if value is None else resolve_model_path(value)
 
 
 def _profile_text(profile: Any) -> str:

@@ -20,7 +20,11 @@ class FeatureExtractor:
     Parameters
     ----------
     config : FeatureConfig, optional
-        Analysis settings; the default is what the shipped model uses.
+        Analysis settings; default ``FeatureConfig()``, which is not every shipped model's:
+        ``ser-default`` adds voice-quality columns (4729 features against 4692). A model's
+        extractor is ``FeatureExtractor(model.feature_config)`` (every column, e.g. to train
+        on), or ``model.extractor`` (only the columns the model reads, the others 0: what
+        it predicts from).
     columns : np.ndarray, int, shape (k,), optional
         Compute only these columns (a model's :meth:`read_columns
         <ser_live.fastpath.CompiledEstimator.read_columns>`; see :meth:`for_columns`); None:
