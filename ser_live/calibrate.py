@@ -8,8 +8,14 @@ Two ways to collect them, one result (a :class:`~ser_live.profile.Profile` built
   one utterance cut by the live segmenter, checked (:class:`~ser_live.profile.TakeCheck`) and
   kept with the features the recogniser's worker extracted for it
   (:attr:`~ser_live.types.Result.features`: no second extraction).
-* :func:`calibrate_from_csv`: recordings listed in a ``path,label`` CSV, each trimmed to its
-  speech span as training files are.
+* :func:`read_calibration_takes` and :func:`profile_from_takes` (:func:`calibrate_from_csv`
+  does both): recordings listed in a ``path,label`` CSV, each trimmed to its speech span as
+  training files are and checked as a guided take is (a take that fails is left out, with
+  the guided flow's reason).
+
+Either way each kept take carries what the model heard in it without a profile (its label
+and probability), and :func:`takes_read_as_labels` counts the takes the profile reads as their
+labels, and the model without it (on the takes the profile was fitted on: not a held-out score).
 
 Showing the progress is the caller's (``ser-live calibrate``: :mod:`ser_live.cli.calibrate`
 with the renderers of :mod:`ser_live.dashboard`).
@@ -19,14 +25,17 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import NoSpeechError, SerLiveError
-from .profile import ProfileError, TakeCheck, _name_some, build_profile, calibration_prompts, read_calibration_csv
+from .profile import (
+    ProfileConfig, ProfileError, TakeCheck, _name_some, build_profile, calibration_prompts, read_calibration_csv,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .calibration_view import CalibrationState
@@ -35,7 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .types import Result
     from .vad import VadConfig
 
-__all__ = ["LiveCalibration", "calibrate_from_csv", "check_profile_destination"]
+__all__ = ["FileTake", "LiveCalibration", "calibrate_from_csv", "check_profile_destination", "profile_from_takes",
+           "read_calibration_takes", "takes_read_as_labels"]
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # absent on Windows
 
@@ -100,6 +110,8 @@ class LiveCalibration:
         Features of each accepted take, as the recogniser's worker extracted them.
     label_indices : list of int
         Index into ``model.labels`` of each accepted take.
+    route_db : list of float
+        The SNR (dB) the noise route decided each accepted take by (NaN: its own column).
     recognizer : Recognizer
         The live pipeline (no session normalisation: a take is classified on its own).
     """
@@ -121,6 +133,7 @@ class LiveCalibration:
         self.check = TakeCheck()
         self.features: list[np.ndarray] = []
         self.label_indices: list[int] = []
+        self.route_db: list[float] = []
 
     @property
     def complete(self) -> bool:
@@ -145,7 +158,8 @@ class LiveCalibration:
             return
         self.features.append(np.asarray(result.features))
         self.label_indices.append(self.model.labels.index(self.state.current[0]))  # type: ignore[index]
-        self.state.accept(result.utterance.duration_s)
+        self.route_db.append(np.nan if result.route_db is None else float(result.route_db))
+        self.state.accept(result.utterance.duration_s, heard=(result.label, float(result.confidence)))
 
     def run(self, show: Callable[[bool], None]) -> None:
         """Collect takes until every prompt is answered or the source ends.
@@ -211,14 +225,192 @@ class LiveCalibration:
             )
         return build_profile(self.model, np.stack(self.features), np.array(self.label_indices), name=name)
 
+    def read_as_labels(self, profile: "Profile") -> tuple[int, int]:
+        """How many accepted takes ``profile`` reads as their labels, and the model without
+        it (:func:`takes_read_as_labels`, with each take's noise route as live decided it).
+
+        Returns
+        -------
+        (int, int)
+            With the profile, without it.
+        """
+        return takes_read_as_labels(self.model, profile, np.stack(self.features), np.array(self.label_indices),
+                                    route_db=np.array(self.route_db, dtype=np.float64))
+
+
+def takes_read_as_labels(model: "EmotionModel", profile: "Profile", X: np.ndarray, y: np.ndarray, *,
+                         route_db: np.ndarray | None = None) -> tuple[int, int]:
+    """How many calibration takes the model reads as their labels with ``profile`` and without.
+
+    Counted on the takes the profile was fitted on, each its own session: how the profile
+    fits them, not a held-out score (``python -m train evaluate --protocol personal`` gives one).
+
+    Parameters
+    ----------
+    model : EmotionModel
+        The model without a profile.
+    profile : Profile
+        Made for ``model``.
+    X : np.ndarray, float, shape (n_takes, n_features)
+    y : np.ndarray, int, shape (n_takes,)
+        Index into ``model.labels`` of each take's label.
+    route_db : np.ndarray, float, shape (n_takes,), optional
+        The SNR (dB) the noise route decides each take by (NaN: its own column), as
+        :meth:`EmotionModel.predict_proba <ser_live.model.EmotionModel.predict_proba>`.
+
+    Returns
+    -------
+    (int, int)
+        Takes whose top label is their label, with the profile and without it.
+
+    Raises
+    ------
+    ProfileError
+        ``profile`` was made for another model.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=int)
+    with_profile = profile.apply(model).predict_proba(X, route_db=route_db)
+    without = model.predict_proba(X, route_db=route_db)
+    return int(np.sum(with_profile.argmax(axis=1) == y)), int(np.sum(without.argmax(axis=1) == y))
+
+
+@dataclass(frozen=True, eq=False)
+class FileTake:
+    """One recording of a calibration list, judged as a guided take is.
+
+    Attributes
+    ----------
+    path : Path
+    label : str
+        Its label in the list.
+    duration_s : float
+        Its speech span as the live segmenter would cut it (pre-roll and hangover included;
+        the whole file when the VAD finds no utterance), in seconds.
+    reason : str or None
+        Why it is left out (:meth:`TakeCheck.reason <ser_live.profile.TakeCheck.reason>`, the
+        guided flow's reason), None when it is kept.
+    features : np.ndarray or None, float, shape (n_features,)
+        The features of its speech span; None when left out.
+    heard : (str, float) or None
+        What the model heard in it without a profile: the top label and its probability;
+        None when left out.
+    """
+
+    path: Path
+    label: str
+    duration_s: float
+    reason: str | None = None
+    features: np.ndarray | None = None
+    heard: tuple[str, float] | None = None
+
+
+def read_calibration_takes(
+    model: "EmotionModel", csv_path: str | Path, *, vad_config: "VadConfig", check: TakeCheck | None = None
+) -> list[FileTake]:
+    """Read and judge the recordings listed in a ``path,label`` CSV, as guided takes are judged.
+
+    Each file is decoded (at most :data:`~ser_live.offline.WHOLE_FILE_MAX_S` seconds) and
+    trimmed to the speech span the VAD finds (as training files are); the span (the whole file
+    when there is none) is checked by ``check`` as the guided flow checks a take (clipped, too
+    short, too quiet, not speech); a take that passes gets its features and what the model
+    heard in it.
+
+    Parameters
+    ----------
+    model : EmotionModel
+    csv_path : str or Path
+        Header ``path,label`` (:func:`~ser_live.profile.read_calibration_csv`).
+    vad_config : VadConfig
+        The segmenter's parameters (trim, and the VAD mode and frame of the check).
+    check : TakeCheck, optional
+        Default :class:`~ser_live.profile.TakeCheck` ``()``, the guided flow's.
+
+    Returns
+    -------
+    list of FileTake
+        One per listed recording, in list order; those that fail the check have a ``reason``.
+
+    Raises
+    ------
+    ProfileError
+        A bad CSV (header, unknown label, a label with no recording, a missing file), or
+        recordings that cannot be read (the first few are named); nothing is judged then.
+    """
+    from .audiofile import SAMPLE_RATE_HZ, decode_audio
+    from .offline import WHOLE_FILE_MAX_S
+    from .vad import speech_span
+
+    check = check or TakeCheck()
+    rows = read_calibration_csv(csv_path, model.labels, min_per_label=1)
+    takes: list[FileTake] = []
+    bad = []
+    for f, lab in rows:
+        try:
+            y = decode_audio(f, max_duration_s=WHOLE_FILE_MAX_S)
+            span = speech_span(y, config=vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
+            x = y if span is None else y[span[0]:span[1]]
+            reason = check.reason(x, aggressiveness=vad_config.aggressiveness, frame_ms=vad_config.frame_ms,
+                                  sample_rate_hz=SAMPLE_RATE_HZ)
+            if reason is None and span is None:
+                reason = "no speech detected"
+            feats = None if reason is not None else model.extractor.extract(x)
+            takes.append(FileTake(f, lab, len(x) / SAMPLE_RATE_HZ, reason=reason, features=feats))
+        except (SerLiveError, ValueError) as exc:
+            bad.append(f"{f.name} ({str(exc).removeprefix(str(f) + ': ')})")
+    if bad:
+        raise ProfileError(f"calibration list {csv_path}: {len(bad)} unusable recording(s): "
+                           f"{_name_some(bad)}; nothing written")
+    kept = [i for i, t in enumerate(takes) if t.reason is None]
+    if kept:
+        proba = model.predict_proba(np.stack([takes[i].features for i in kept]))  # type: ignore[misc]
+        for i, p in zip(kept, proba):
+            top = int(np.argmax(p))
+            takes[i] = replace(takes[i], heard=(model.labels[top], float(p[top])))
+    return takes
+
+
+def profile_from_takes(model: "EmotionModel", takes: Sequence[FileTake], *, name: str,
+                       source: str | Path) -> "Profile":
+    """Build a profile from the kept takes of a calibration list (those without a ``reason``).
+
+    Parameters
+    ----------
+    model : EmotionModel
+    takes : sequence of FileTake
+        :func:`read_calibration_takes`.
+    name : str
+        The profile's name.
+    source : str or Path
+        The calibration list (named in a refusal).
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ProfileError
+        A label left with fewer kept takes than :attr:`ProfileConfig.min_per_label
+        <ser_live.profile.ProfileConfig.min_per_label>`: the takes left out and why are
+        named; nothing written.
+    """
+    kept = [t for t in takes if t.reason is None]
+    need = ProfileConfig().min_per_label
+    short = [f"{lab} ({n})" for lab in model.labels if (n := sum(t.label == lab for t in kept)) < need]
+    if short:
+        left = [f"{t.path.name} ({t.reason})" for t in takes if t.reason is not None]
+        raise ProfileError(f"calibration list {source}: {len(left)} take(s) left out: {_name_some(left)}; too few "
+                           f"takes: every label needs at least {need}; short: {', '.join(short)}; nothing written")
+    return build_profile(model, np.stack([t.features for t in kept]),  # type: ignore[misc]
+                         np.array([model.labels.index(t.label) for t in kept]), name=name)
+
 
 def calibrate_from_csv(
     model: "EmotionModel", csv_path: str | Path, *, vad_config: "VadConfig", name: str
 ) -> "Profile":
-    """Build a profile from recordings listed in a ``path,label`` CSV.
-
-    Each file is decoded (at most :data:`~ser_live.offline.WHOLE_FILE_MAX_S` seconds), trimmed to
-    the speech span the VAD finds (as training files are) and its features extracted.
+    """Build a profile from recordings listed in a ``path,label`` CSV:
+    :func:`read_calibration_takes`, then :func:`profile_from_takes`.
 
     Parameters
     ----------
@@ -232,31 +424,15 @@ def calibrate_from_csv(
     Returns
     -------
     Profile
-        Built from one feature row per listed recording.
+        Built from one feature row per kept recording (a take that fails the guided flow's
+        checks is left out).
 
     Raises
     ------
     ProfileError
-        A bad CSV (header, unknown label, a label with no recording, a missing file), or
-        recordings that cannot be used (unreadable, no speech: the first few are named).
+        A bad CSV (header, unknown label, a label with no recording, a missing file),
+        recordings that cannot be read, or a label left with no kept take (the first few
+        are named).
     """
-    from .audiofile import SAMPLE_RATE_HZ, decode_audio
-    from .offline import WHOLE_FILE_MAX_S
-    from .vad import speech_span
-
-    rows = read_calibration_csv(csv_path, model.labels, min_per_label=1)
-    feats, ys, bad = [], [], []
-    for f, lab in rows:
-        try:
-            y = decode_audio(f, max_duration_s=WHOLE_FILE_MAX_S)
-            span = speech_span(y, config=vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
-            if span is None:
-                raise NoSpeechError("no speech detected")
-            feats.append(model.extractor.extract(y[span[0]:span[1]]))
-            ys.append(model.labels.index(lab))
-        except (SerLiveError, ValueError) as exc:
-            bad.append(f"{f.name} ({str(exc).removeprefix(str(f) + ': ')})")
-    if bad:
-        raise ProfileError(f"calibration list {csv_path}: {len(bad)} unusable recording(s): "
-                           f"{_name_some(bad)}; nothing written")
-    return build_profile(model, np.stack(feats), np.array(ys), name=name)
+    takes = read_calibration_takes(model, csv_path, vad_config=vad_config)
+    return profile_from_takes(model, takes, name=name, source=csv_path)

@@ -11,7 +11,55 @@ from rich.text import Text
 from .widgets import Bar, LevelBar, emotion_color, fmt_level
 from .types import RecognizerStatus
 
-__all__ = ["CalibrationState", "render_calibration", "format_calibration_event"]
+__all__ = ["CalibrationState", "render_calibration", "format_calibration_event", "format_take", "format_takes_read"]
+
+
+def format_take(number: int, total: int, label: str, duration_s: float, *, heard: tuple[str, float] | None = None,
+                reason: str | None = None) -> str:
+    """The line of one calibration take, guided or from a list.
+
+    Parameters
+    ----------
+    number, total : int
+        The take's number (from 1) and the takes asked for (guided) or listed (``--from``).
+    label : str
+        The emotion it was said in.
+    duration_s : float
+        Its length (s).
+    heard : (str, float), optional
+        What the model heard without a profile: top label and its probability.
+    reason : str, optional
+        Why it is left out (a ``--from`` take that fails the checks); None: accepted.
+
+    Returns
+    -------
+    str
+        ``"take 4/12 (happy, 2.6 s) accepted: heard as sad 0.61"`` or ``"take 4/12 (happy,
+        0.3 s) left out: too short (...)"``.
+    """
+    head = f"take {number}/{total} ({label}, {duration_s:.1f} s)"
+    if reason is not None:
+        return f"{head} left out: {reason}"
+    return f"{head} accepted" + (f": heard as {heard[0]} {heard[1]:.2f}" if heard is not None else "")
+
+
+def format_takes_read(n_with: int, n_without: int, n_takes: int) -> str:
+    """The closing line of a calibration: how many takes the profile reads as their labels
+    (:func:`ser_live.calibrate.takes_read_as_labels`), said not to be a held-out score.
+
+    Parameters
+    ----------
+    n_with, n_without : int
+        Takes read as their labels with the profile, and by the model without it.
+    n_takes : int
+        Takes the profile was made from.
+
+    Returns
+    -------
+    str
+    """
+    return (f"{n_with} of {n_takes} takes read as their labels with the profile, {n_without} without it "
+            "(on the takes themselves, not a held-out score)")
 
 
 class CalibrationState:
@@ -63,11 +111,12 @@ class CalibrationState:
         """``(label, sentence)`` to say now; None when every take is in."""
         return self.prompts[self.done] if self.done < self.total else None
 
-    def accept(self, duration_s: float) -> None:
-        """The take for the current prompt is good (``duration_s``: its length, s)."""
+    def accept(self, duration_s: float, *, heard: tuple[str, float] | None = None) -> None:
+        """The take for the current prompt is good (``duration_s``: its length, s; ``heard``:
+        what the model heard in it without a profile, top label and probability)."""
         label = self.prompts[self.done][0]
         self.done += 1
-        self.last, self.last_ok = f"take {self.done}/{self.total} ({label}, {duration_s:.1f} s) accepted", True
+        self.last, self.last_ok = format_take(self.done, self.total, label, duration_s, heard=heard), True
         self.version += 1
 
     def reject(self, reason: str) -> None:
@@ -141,8 +190,8 @@ def format_calibration_event(state: CalibrationState) -> str:
     Returns
     -------
     str
-        E.g. ``"take 1/4 (neutral, 1.9 s) accepted | prompt 2/4 [happy]: The chair is by
-        the window."``; lines start with ``prompt``/``take`` so a script can follow them.
+        E.g. ``"take 1/4 (neutral, 1.9 s) accepted: heard as sad 0.52 | prompt 2/4 [happy]: The
+        chair is by the window."``; lines start with ``prompt``/``take`` so a script can follow them.
     """
     parts = [state.last] if state.last else []
     cur = state.current

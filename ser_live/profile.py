@@ -56,6 +56,7 @@ import io
 import json
 import logging
 import os
+import shlex
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -94,6 +95,8 @@ __all__ = [
     "load_profile",
     "model_fingerprint",
     "person_prior",
+    "profile_argument",
+    "profile_command",
     "profile_path",
     "profiles_dir",
     "read_calibration_csv",
@@ -217,7 +220,8 @@ def profile_path(value: str | Path) -> Path:
     """``--profile`` value to a file: a bare name (no folder separator, not ending in
     ``.npz``) is ``profiles_dir()/NAME.npz``, dots included (``anna.v2`` is the name
     ``anna.v2``, file ``anna.v2.npz``); anything else is the path as given (``./anna.v2``
-    for a file of that name in the working folder).
+    for a file of that name in the working folder), with a leading ``~`` or ``~user``
+    expanded to the home folder (:func:`os.path.expanduser`), as a shell would.
 
     Parameters
     ----------
@@ -241,7 +245,58 @@ def profile_path(value: str | Path) -> Path:
     bare = len(p.parts) == 1 and "/" not in text and os.sep not in text and text not in (".", "..")
     if bare and p.suffix.lower() != PROFILE_SUFFIX:
         return profiles_dir() / f"{p.name}{PROFILE_SUFFIX}"
-    return p
+    return p if bare else Path(os.path.expanduser(text))
+
+
+def profile_argument(path: str | Path) -> str:
+    """What ``--profile`` takes to name the profile file ``path`` again (the inverse of
+    :func:`profile_path`): its bare name when it lies in :func:`profiles_dir`, else the path,
+    with ``./`` before a file of the working folder that would otherwise read as a bare name.
+
+    Parameters
+    ----------
+    path : str or Path
+        A profile file, as :func:`profile_path` gives it.
+
+    Returns
+    -------
+    str
+        Unquoted; :func:`profile_command` quotes it for the shell.
+    """
+    p = Path(path)
+    if p.suffix == PROFILE_SUFFIX and profile_path(p.stem) == p:
+        return p.stem
+    text = str(p)
+    if not p.is_absolute() and len(p.parts) == 1:
+        text = os.path.join(os.curdir, text)
+    return text
+
+
+def profile_command(path: str | Path, *, model: str | None = None, calibrate: bool = False,
+                    extra: tuple[str, ...] = ()) -> str:
+    """A ``ser-live`` command line for the profile at ``path``, each argument quoted for a
+    POSIX shell (:func:`shlex.quote`): ``ser-live [calibrate] --profile NAME [--model M]
+    [extra...]``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The profile file (named by :func:`profile_argument`).
+    model : str, optional
+        ``--model``'s value (a shipped model's short name or a model file); None leaves it out.
+    calibrate : bool, default False
+        The ``calibrate`` command (makes the profile) instead of listening with it.
+    extra : tuple of str
+        Further arguments, appended.
+
+    Returns
+    -------
+    str
+    """
+    args = ["ser-live", *(["calibrate"] if calibrate else []), "--profile", profile_argument(path)]
+    if model is not None:
+        args += ["--model", model]
+    return shlex.join([*args, *extra])
 
 
 # ---------------------------------------------------------------------- statistics
@@ -324,15 +379,34 @@ class Profile:
         return int(sum(self.counts.values()))
 
     # ------------------------------------------------------------------ use
-    def check_model(self, model: EmotionModel) -> None:
-        """Raise :class:`ProfileError` unless ``model`` is the model this profile was made for."""
+    def check_model(self, model: EmotionModel, *, path: str | Path | None = None) -> None:
+        """Raise :class:`ProfileError` unless ``model`` is the model this profile was made for.
+
+        Parameters
+        ----------
+        model : EmotionModel
+        path : str or Path, optional
+            The profile's file. The refusal suggests making a profile for ``model`` in a file
+            of its own beside it (``anna.npz`` -> ``anna-default.npz``), never over this one;
+            without ``path``, under the bare name ``<name>-<model>``.
+
+        Raises
+        ------
+        ProfileError
+            Another model (other fingerprint or labels); the message names both models and
+            the ``ser-live calibrate`` command (shell-quoted) for ``model``.
+        """
         fp = model_fingerprint(model)
         if fp != self.model_fingerprint or list(model.labels) != list(self.labels):
+            short = model.name.removeprefix("ser-")
+            p = Path(path) if path is not None else profiles_dir() / f"{self.name}{PROFILE_SUFFIX}"
+            own = p.with_name(f"{p.stem}-{short}{p.suffix or PROFILE_SUFFIX}")
             raise ProfileError(
                 f"profile {self.name!r} was made for model {self.model_name!r} "
                 f"({', '.join(self.labels)}; fingerprint {self.model_fingerprint[:12]}), not for "
-                f"{model.name!r} ({', '.join(model.labels)}; fingerprint {fp[:12]}); run "
-                f"`ser-live calibrate --profile {self.name} --model {_model_argument(model)}` to make one for it"
+                f"{model.name!r} ({', '.join(model.labels)}; fingerprint {fp[:12]}); a profile serves one "
+                f"model: make one for {model.name!r} under a name of its own (keeping this one) with "
+                f"`{profile_command(own, model=_model_argument(model), calibrate=True)}`"
             )
 
     def apply(self, model: EmotionModel) -> "ProfiledModel":
@@ -429,7 +503,8 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
     if p.is_dir():
         raise ProfileError(f"profile {p} is a folder, not a profile file; give a .npz file or a bare profile name")
     if not p.exists():
-        raise ProfileError(f"profile {p} not found; make one with `ser-live calibrate --profile {p}`")
+        what = None if model is None or _model_argument(model) == "default" else _model_argument(model)
+        raise ProfileError(f"profile {p} not found; make one with `{profile_command(p, model=what, calibrate=True)}`")
     if not p.is_file():
         raise ProfileError(f"profile {p} is not a regular file (a FIFO or device?); give a .npz file")
     check_archive(p, PROFILE_LIMITS, error=ProfileError, what="readable ser-live profile")
@@ -490,7 +565,7 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
         b=b.astype(np.float64), config=cfg, created=printable(meta.get("created", "")),
     )
     if model is not None:
-        prof.check_model(model)
+        prof.check_model(model, path=p)
         if model.normalizer is not None and mean.shape != (model.normalizer.n_features_in_,):
             raise ProfileError(f"{p}: statistics of {mean.shape[0]} features, the model has {model.normalizer.n_features_in_}")
     return prof

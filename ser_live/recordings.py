@@ -14,7 +14,9 @@
 * **The index is append-only.** Several runs may save into one folder at once, so the
   index is never rewritten or truncated: a line that lands only in part (the disk filled
   mid-line) is ended with a newline where possible, and readers skip a line that is not
-  JSON; another run's lines are never touched. A symlink at ``index.jsonl`` is refused
+  JSON; another run's lines are never touched. An index that ends in a partial line (a run
+  killed mid-write) is ended with a newline when opened, said once, so the first line of
+  this run starts a line of its own. A symlink at ``index.jsonl`` is refused
   (the index would be written outside the folder): :meth:`RecordingsWriter.open` raises.
 * **Unique names per run.** Names carry the run id (local start time to the second plus a
   random 6-hex-digit tag): ``utt-<YYYYmmdd-HHMMSS>-<tag>-<index:04d>.wav``. The final name
@@ -42,7 +44,7 @@ import soundfile as sf
 from .audiofile import SAMPLE_RATE_HZ, to_int16
 from .jsonl import json_line
 from .records import index_record
-from .types import Result
+from .types import Result, UncertaintyRule
 
 __all__ = ["RecordingsWriter", "new_run_id", "INDEX_NAME"]
 
@@ -125,6 +127,17 @@ class RecordingsWriter:
         Part of every file name; default :func:`new_run_id`.
     source_name : str, default ""
         Written to each index line as ``"source"``.
+    uncertainty : UncertaintyRule, optional
+        The run's rule for each line's ``"uncertain"`` (``ser-live`` sets it); None leaves the
+        key out, as :meth:`Result.to_json <ser_live.types.Result.to_json>` does.
+    flags : UncertaintyRule, optional
+        ``--partial``: each line has ``"final"`` too, as a ``--jsonl`` line then has.
+    profile : str, optional
+        The ``--profile``'s name, written to each line as ``"profile"``.
+
+    Each index line is the ``--jsonl`` line of its utterance with these settings
+    (:func:`~ser_live.records.index_record`) plus ``"wav"`` and ``"source"``; a caller that
+    builds the recogniser first may set the three attributes before :meth:`open`.
 
     Attributes
     ----------
@@ -142,10 +155,15 @@ class RecordingsWriter:
     Not thread-safe: one thread (the recogniser's worker) calls :meth:`save`.
     """
 
-    def __init__(self, folder: str | Path, *, run_id: str | None = None, source_name: str = "") -> None:
+    def __init__(self, folder: str | Path, *, run_id: str | None = None, source_name: str = "",
+                 uncertainty: UncertaintyRule | None = None, flags: UncertaintyRule | None = None,
+                 profile: str | None = None) -> None:
         self.folder = Path(folder)
         self.run_id = run_id or new_run_id()
         self.source_name = source_name
+        self.uncertainty = uncertainty
+        self.flags = flags
+        self.profile = profile
         self.n_saved = 0
         self.error: OSError | None = None
         self.saved_paths: list[Path] = []
@@ -172,9 +190,13 @@ class RecordingsWriter:
         Raises
         ------
         OSError
-            The folder cannot be created, the index cannot be opened, or it is a symlink
+            The folder cannot be created (``NotADirectoryError`` when it is a file: the
+            message says a folder is needed), the index cannot be opened, or it is a symlink
             (``ELOOP``: the message says so).
         """
+        if self.folder.exists() and not self.folder.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder; recordings need a folder "
+                                     "(created if missing)", str(self.folder))
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             self._index = os.open(self.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW, 0o644)
@@ -183,7 +205,28 @@ class RecordingsWriter:
                 raise OSError(exc.errno, "it is a symlink; the index is not written through one (remove it)",
                               str(self.index_path)) from exc
             raise
+        self._end_torn_line()
         return self
+
+    def _end_torn_line(self) -> None:
+        """End a partial last line of the index (a run killed mid-write) with a newline, said
+        once: the index is append-only (other runs may be appending), so it is not cut, and
+        readers skip the fragment, which is not JSON."""
+        try:
+            fd = os.open(self.index_path, os.O_RDONLY | _O_NOFOLLOW)
+            try:
+                size = os.fstat(fd).st_size
+                torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            finally:
+                os.close(fd)
+            if torn:
+                os.write(self._index, b"\n")
+        except OSError as exc:  # e.g. the disk is full: saving stops, the run goes on
+            self._fail(self.index_path, exc)
+            return
+        if torn:
+            log.warning("%s ended in a partial line (a run stopped mid-write?); it is left as it is (not JSON: "
+                        "readers skip it) and this run's lines start on a new line", self.index_path)
 
     def close(self) -> None:
         """Close the index (idempotent)."""
@@ -205,7 +248,8 @@ class RecordingsWriter:
         ----------
         result : Result
             Its utterance's samples (int16, 16 kHz mono) are written as they are; the index
-            line is ``result.to_json()`` plus ``"wav"`` (the file name) and ``"source"``.
+            line is its ``--jsonl`` line (:func:`~ser_live.records.index_record`) plus
+            ``"wav"`` (the file name) and ``"source"``.
 
         Returns
         -------
@@ -228,7 +272,7 @@ class RecordingsWriter:
             linked = True
             _unlink_quietly(tmp)
             stage, target = "indexing", self.index_path
-            self._append_index(json_line(index_record(result, wav=name, source=self.source_name)))
+            self._append_index(json_line(self.record(result, wav=name)))
         except OSError as exc:
             _unlink_quietly(tmp)
             indexed = getattr(exc, "ser_live_line_written", False)
@@ -243,6 +287,23 @@ class RecordingsWriter:
         self.n_saved += 1
         self.saved_paths.append(final)
         return final
+
+    def record(self, result: Result, *, wav: str) -> dict[str, Any]:
+        """The index line of ``result`` saved as ``wav``: the ``--jsonl`` line with this
+        writer's rule, flags and profile, plus ``"wav"`` and ``"source"``.
+
+        Parameters
+        ----------
+        result : Result
+        wav : str
+            The WAV's file name in :attr:`folder`.
+
+        Returns
+        -------
+        dict
+        """
+        return index_record(result, wav=wav, source=self.source_name, flags=self.flags, profile=self.profile,
+                            uncertainty=self.uncertainty)
 
     def _append_index(self, line: str) -> None:
         """Append one line with one ``write(2)`` (``O_APPEND``: at the end, whatever other

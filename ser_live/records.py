@@ -4,10 +4,12 @@
   utterance of it, :func:`error_record` for a file that could not be scored; CSV and Parquet
   columns :func:`record_columns` (``path``, [``start_s``, ``end_s``, [``speaker``,
   ``speaker_revised``,]] ``label``, ``confidence``, ``prob_<label>`` per label, ``arousal``,
-  ``valence``, ``error``), JSON lines the record itself; :class:`RecordWriter` writes them.
+  ``valence``, ``uncertain``, [``profile``,] ``error``), JSON lines the record itself;
+  :class:`RecordWriter` writes them.
 * ``ser-live --jsonl`` (listen): :func:`utterance_record`; with ``--revisions`` and speaker
   turns, :func:`speakers_moved_record` when the run's re-clustering moved earlier utterances.
-* the recordings index (``--save-utterances``, :mod:`ser_live.recordings`): :func:`index_record`.
+* the recordings index (``--save-utterances``, :mod:`ser_live.recordings`): :func:`index_record`,
+  the ``--jsonl`` line of the same utterance (:func:`utterance_record`) plus ``wav`` and ``source``.
 
 With speaker turns (``--speakers``) the listen records and the index carry ``speaker`` and
 ``speaker_rolling`` (:meth:`Result.to_json <ser_live.types.Result.to_json>`), and
@@ -55,7 +57,8 @@ SUFFIX_FORMATS: dict[str, str] = {suffix: suffix.lstrip(".") for suffix in OUTPU
 PROB_PREFIX: str = "prob_"
 
 
-def record_columns(labels: Sequence[str], *, segments: bool = False, speakers: bool = False) -> list[str]:
+def record_columns(labels: Sequence[str], *, segments: bool = False, speakers: bool = False,
+                   profile: bool = False) -> list[str]:
     """The CSV/Parquet columns of ``ser-live predict`` records.
 
     Parameters
@@ -67,17 +70,21 @@ def record_columns(labels: Sequence[str], *, segments: bool = False, speakers: b
     speakers : bool, default False
         With ``segments``, speaker turns (``--speakers`` 2 or more): ``speaker`` and
         ``speaker_revised`` after ``end_s``.
+    profile : bool, default False
+        Records of a run with ``--profile``: ``profile`` (its name) before ``error``, as in
+        the JSON lines (:func:`with_profile`).
 
     Returns
     -------
     list of str
         ``path``, [``start_s``, ``end_s``, [``speaker``, ``speaker_revised``,]] ``label``,
         ``confidence``, ``prob_<label>`` for every label, ``arousal``, ``valence``,
-        ``uncertain`` (true when no label is claimed, as live; empty for a failed file), ``error``.
+        ``uncertain`` (true when no label is claimed, as live; empty for a failed file),
+        [``profile``,] ``error``.
     """
     span = (["start_s", "end_s"] + (["speaker", "speaker_revised"] if speakers else [])) if segments else []
     return ["path", *span, "label", "confidence", *(f"{PROB_PREFIX}{lab}" for lab in labels), *AFFECT_AXES,
-            "uncertain", "error"]
+            "uncertain", *(["profile"] if profile else []), "error"]
 
 
 def record_row(record: dict[str, Any], columns: Sequence[str]) -> list[Any]:
@@ -326,21 +333,26 @@ def speakers_moved_record(result: "Result") -> dict[str, Any]:
             "speakers": [{"index": int(i), "speaker": lab} for i, lab in result.speakers_moved.items()]}
 
 
-def index_record(result: "Result", *, wav: str, source: str) -> dict[str, Any]:
-    """A line of the recordings index (``index.jsonl``): :meth:`Result.to_json` plus ``wav``
-    (the file name) and ``source``.
+def index_record(result: "Result", *, wav: str, source: str, flags: "UncertaintyRule | None" = None,
+                 profile: str | None = None, uncertainty: "UncertaintyRule | None" = None) -> dict[str, Any]:
+    """A line of the recordings index (``index.jsonl``): the ``--jsonl`` line of the same
+    utterance (:func:`utterance_record`, the same keys and values) plus ``wav`` (the file
+    name) and ``source``.
 
     Parameters
     ----------
     result : Result
     wav : str
     source : str
+    flags, profile, uncertainty
+        As :func:`utterance_record` (the run's ``--partial`` flags, ``--profile`` name and
+        uncertainty rule).
 
     Returns
     -------
     dict
     """
-    record = result.to_json()
+    record = utterance_record(result, flags=flags, profile=profile, uncertainty=uncertainty)
     record["wav"] = wav
     record["source"] = source
     return record
@@ -362,6 +374,8 @@ class RecordWriter:
         Records of utterances: CSV and Parquet columns ``start_s`` and ``end_s`` too.
     speakers : bool, default False
         With ``segments``, speaker turns: a ``speaker`` column too.
+    profile : bool, default False
+        Records of a run with ``--profile``: a ``profile`` column too.
     resume : bool, default False
         Keep the records already in ``path`` (:attr:`done` holds their paths) and add to
         them; otherwise ``path`` is replaced.
@@ -384,8 +398,9 @@ class RecordWriter:
     -----
     Parquet columns (:func:`record_columns`): ``path`` (string), [``start_s``, ``end_s``
     (float64),] [``speaker`` (string),] ``label`` (string), ``confidence`` (float64),
-    ``prob_<label>`` per label (float64), ``arousal``, ``valence`` (float64), ``error``
-    (string); one row group per batch, flushed to the file when :meth:`write` returns.
+    ``prob_<label>`` per label (float64), ``arousal``, ``valence`` (float64), ``uncertain``
+    (bool), [``profile`` (string),] ``error`` (string); one row group per batch, flushed to
+    the file when :meth:`write` returns.
 
     Nothing is written through ``path`` until the run is over: the records go to a
     temporary file of an unguessable name in its folder (``.<name>.<random>.tmp``, created
@@ -413,12 +428,13 @@ class RecordWriter:
 
     def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
                  overwrite: bool = True, stream: io.TextIOBase | None = None, fmt: str = "jsonl",
-                 segments: bool = False, speakers: bool = False, keep_earlier: bool = False) -> None:
+                 segments: bool = False, speakers: bool = False, keep_earlier: bool = False,
+                 profile: bool = False) -> None:
         self.labels = list(labels)
         #: Where a failed run's records went instead of ``path`` (``keep_earlier``), else None.
         self.partial_path: Path | None = None
         self._keep_earlier = bool(keep_earlier) and path is not None and not resume and Path(path).is_file()
-        self.columns = record_columns(self.labels, segments=segments, speakers=speakers)
+        self.columns = record_columns(self.labels, segments=segments, speakers=speakers, profile=profile)
         self.path = Path(path) if path is not None else None
         self.done: set[str] = set()
         self.n_written = 0
@@ -490,7 +506,7 @@ class RecordWriter:
     def _schema(self) -> Any:
         import pyarrow as pa
 
-        text = {"path", "speaker", "speaker_revised", "label", "error"}
+        text = {"path", "speaker", "speaker_revised", "label", "profile", "error"}
         return pa.schema([(c, pa.string() if c in text else pa.bool_() if c == "uncertain" else pa.float64())
                           for c in self.columns])
 

@@ -80,7 +80,7 @@ def test_from_csv_writes_a_profile_that_predict_uses(ravdess_root, tmp_path, pro
         ("too few", r"every label needs at least 1; short: sad \(0\)"),
         ("header", r"the header must be `path,label`, got file,emotion"),
         ("empty", r"no rows after the header"),
-        ("no speech", r"1 unusable recording\(s\): silence\.wav \(no speech detected\)"),
+        ("no speech", r"1 take\(s\) left out: silence\.wav \(too quiet \(-120 dBFS.*; short: sad \(0\)"),
     ],
 )
 def test_bad_csv_is_refused_with_exit_2_and_nothing_written(ravdess_root, tmp_path, profiles, capsys, kind, match):
@@ -97,8 +97,9 @@ def test_bad_csv_is_refused_with_exit_2_and_nothing_written(ravdess_root, tmp_pa
     elif kind == "empty":
         rows = []
     elif kind == "no speech":
+        # the only sad take is silent: left out as a guided take would be, and then sad has none
         write_wav(tmp_path / "silence.wav", np.zeros(32000, np.int16), sample_rate_hz=16000)
-        rows.append((str(tmp_path / "silence.wav"), "sad"))
+        rows = [r for r in rows if r[1] != "sad"] + [(str(tmp_path / "silence.wav"), "sad")]
     csv_path = _csv(tmp_path / "takes.csv", rows, header=header)
     assert main(["calibrate", "--profile", "bad", "--from", str(csv_path)]) == 2
     err = capsys.readouterr().err
@@ -117,7 +118,8 @@ def test_profile_for_another_model_exits_2_naming_both(ravdess_root, tmp_path, p
     assert main(["predict", "--profile", "fay", "--model", "7class", f]) == 2
     err = capsys.readouterr().err
     assert "made for model 'ser-default'" in err and "not for 'ser-7class'" in err
-    assert "ser-live calibrate --profile fay --model 7class" in err and "NAME" not in err
+    # a profile of its own for the other model, never over this one
+    assert "ser-live calibrate --profile fay-7class --model 7class" in err and "NAME" not in err
     assert main(["--profile", "fay", "--model", "7class", "--input", f, "--speed", "0", "--plain"]) == 2
     assert main(["predict", "--profile", "nobody", f]) == 2
     assert "not found" in capsys.readouterr().err

@@ -159,13 +159,15 @@ def test_profile_is_refused_for_another_model(anna, tmp_path):
             load_profile(path, model=other)
         with pytest.raises(ProfileError):
             anna.apply(other)
-    with pytest.raises(ProfileError, match=r"calibrate --profile anna --model default`"):
-        load_profile(path, model=other)  # a shipped model: its short name
+    with pytest.raises(ProfileError, match=r"calibrate --profile \S*/anna-default\.npz --model default`"):
+        load_profile(path, model=other)  # a shipped model: its short name; a file beside this one
+    with pytest.raises(ProfileError, match=r"calibrate --profile anna-default --model default`"):
+        anna.apply(other)  # no file: a bare name of its own
     # a model of one's own (named after its file, not shipped): the path that loads it
     own = EmotionModel.load(Path(__file__).resolve().parents[1] / "models" / "ser-7class.skops", arrays=False)
     own.name = "my-own"
     own_path = own.save(tmp_path / "my-own.skops")
-    with pytest.raises(ProfileError, match=re.escape(f"calibrate --profile anna --model {own_path}`")):
+    with pytest.raises(ProfileError, match=re.escape(f"calibrate --profile {tmp_path}/anna-my-own.npz --model {own_path}`")):
         load_profile(path, model=EmotionModel.load(own_path))
 
 
@@ -254,6 +256,8 @@ def test_bare_names_live_in_the_user_data_folder(monkeypatch, tmp_path):
     assert profile_path(str(tmp_path / "x")) == tmp_path / "x"
     monkeypatch.setenv("SER_LIVE_PROFILES", str(tmp_path))
     assert profile_path("anna") == tmp_path / "anna.npz"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # a path's ~ is the home folder, as in a shell
+    assert profile_path("~/anna.npz") == tmp_path / "home" / "anna.npz" and profile_path("~x") == tmp_path / "~x.npz"
 
 
 def test_prompts_say_the_same_sentences_in_every_emotion():

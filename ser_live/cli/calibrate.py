@@ -27,13 +27,21 @@ label order).
 From recordings you already have: --from FILE.csv with the header `path,label` (UTF-8, a
 BOM allowed; relative paths are relative to the CSV's folder); every label must be one of
 the model's and every label needs at least one recording. A missing file, an unknown
-label, a label with no recording, a bad header, or a file with no speech: the first few are
-named, nothing is written and the exit status is 2.
+label, a label with no recording, a bad header, or an unreadable file: the first few are
+named, nothing is written and the exit status is 2. Each take is checked as a guided one
+(clipped, too short, too quiet, not speech): one that fails is left out with the reason, and
+a label left with no take is refused as above.
+
+Each accepted take says what the model heard in it without a profile ("heard as sad 0.61"),
+and the end how many takes the profile reads as their labels, and the model without it
+(on the takes themselves: how the profile fits them, not a held-out score).
 
 The profile holds your voice's feature statistics and a small recalibration of the model's
 probabilities (ser_live/profile.py); it works only with the model it was made for (another
-model refuses it, exit 2). A bare NAME is saved in the user data folder; use it with
-`ser-live --profile NAME` and `ser-live predict --profile NAME ...`.
+model refuses it, exit 2: make one per model, e.g. --profile anna-7class). A bare NAME is
+saved in the user data folder; use it with `ser-live --profile NAME [--model M]` and
+`ser-live predict --profile NAME ...` (the closing line says how). An existing profile at
+the same place is said before the first take, and replaced when the new one is saved.
 
 exit codes: 0 profile written, 1 the profile could not be saved (disk full), 2 usage or
 calibration-list error, or a --profile that cannot be written (checked before the first take;
@@ -42,7 +50,7 @@ nothing written), 5 model, 6 no input device or the microphone stopped, 130 inte
 
 examples:
   ser-live calibrate --profile anna                    3 takes per emotion from the microphone
-  ser-live calibrate --profile anna --per-class 5 --model 7class
+  ser-live calibrate --profile anna-7class --per-class 5 --model 7class
   ser-live calibrate --profile ./anna.npz --from takes.csv
 """
 
@@ -91,18 +99,37 @@ def _cmd_calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
     check_profile_destination(path)  # before any take: a target that cannot be written loses nothing (exit 2)
     model = EmotionModel.load(_model_path(args.model))
+    _warn_replacing(path)  # before any take, not after a minute of them
     if args.from_csv:
         return _calibrate_from_csv(args, model, path)
     return _calibrate_live(args, model, path)
 
 
-def _save_profile(prof: Any, model: Any, path: Path) -> int:
+def _warn_replacing(path: Path) -> None:
+    """Say, before any take, that a profile at ``path`` (and the model it is for) will be
+    replaced when the calibration completes."""
+    from ..profile import ProfileError, load_profile
+
+    if not path.exists():
+        return
+    try:
+        made_for = f" (made for model {load_profile(path).model_name})"
+    except ProfileError:
+        made_for = ""
+    _err(f"a profile exists at {path}{made_for}: this calibration will replace it when it completes "
+         "(Ctrl-C keeps it; another --profile keeps both)")
+
+
+def _save_profile(prof: Any, model: Any, path: Path, *, read_as_labels: tuple[int, int]) -> int:
     """Save and report a profile; 0, or 1 when it cannot be written (disk full: the message
-    says so; an earlier profile at ``path`` is left as it was)."""
+    says so; an earlier profile at ``path`` is left as it was). ``read_as_labels``: how many
+    of its takes it reads as their labels, and the model without it
+    (:func:`~ser_live.calibrate.takes_read_as_labels`)."""
     import errno
 
-    if path.exists():
-        _err(f"replacing the profile at {path}")
+    from ..calibration_view import format_takes_read
+    from ..profile import _model_argument, profile_command
+
     try:
         prof.save(path)
     except OSError as exc:
@@ -112,25 +139,27 @@ def _save_profile(prof: Any, model: Any, path: Path) -> int:
     counts = ", ".join(f"{k} {v}" for k, v in prof.counts.items())
     print(f"profile {prof.name!r} written to {path} ({prof.n_utterances} utterances: {counts}; model {model.name})",
           flush=True)
-    print(f"use it with: ser-live --profile {_profile_hint(path)}", flush=True)
+    print(format_takes_read(*read_as_labels, prof.n_utterances), flush=True)
+    arg = _model_argument(model)
+    print(f"use it with: {profile_command(path, model=None if arg == 'default' else arg)}", flush=True)
     return 0
 
 
-def _profile_hint(path: Path) -> str:
-    """How to name a saved profile on the command line: its bare name when it sits in the
-    user data folder, else its path."""
-    from ..profile import PROFILE_SUFFIX, profiles_dir
-
-    if path.parent == profiles_dir() and path.suffix == PROFILE_SUFFIX:
-        return path.stem
-    return str(path)
-
-
 def _calibrate_from_csv(args: argparse.Namespace, model: Any, path: Path) -> int:
-    from ..calibrate import calibrate_from_csv
+    """``--from FILE.csv``: each listed take judged as a guided one (a line each), then the profile."""
+    import numpy as np
 
-    prof = calibrate_from_csv(model, args.from_csv, vad_config=args.vad_config, name=path.stem)
-    return _save_profile(prof, model, path)
+    from ..calibrate import profile_from_takes, read_calibration_takes, takes_read_as_labels
+    from ..calibration_view import format_take
+
+    takes = read_calibration_takes(model, args.from_csv, vad_config=args.vad_config)
+    for i, t in enumerate(takes, start=1):
+        print(format_take(i, len(takes), t.label, t.duration_s, heard=t.heard, reason=t.reason), flush=True)
+    prof = profile_from_takes(model, takes, name=path.stem, source=args.from_csv)
+    kept = [t for t in takes if t.reason is None]
+    read = takes_read_as_labels(model, prof, np.stack([t.features for t in kept]),
+                                np.array([model.labels.index(t.label) for t in kept]))
+    return _save_profile(prof, model, path, read_as_labels=read)
 
 
 def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
@@ -148,10 +177,11 @@ def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
         try:
             source, source_name = _open_microphone(args)  # type: ignore[misc]
         except DeviceError as exc:  # same class, same exit status; say how to do without a microphone
-            raise type(exc)(
-                f"{exc}; or make the profile from recordings you already have: "
-                f"ser-live calibrate --profile {args.profile} --from takes.csv (a CSV `path,label`)"
-            ) from exc
+            from ..profile import profile_command
+
+            cmd = profile_command(path, model=args.model, calibrate=True, extra=("--from", "takes.csv"))
+            raise type(exc)(f"{exc}; or make the profile from recordings you already have: "
+                            f"{cmd} (a CSV `path,label`)") from exc
     cal = LiveCalibration(model, source, per_class=args.per_class, vad_config=args.vad_config,
                           source_name=source_name, profile_path=path)
     state, rec = cal.state, cal.recognizer
@@ -191,4 +221,5 @@ def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
     if not cal.complete and rec.error is not None:
         _err(f"error: {rec.error}")
         return rec.error.exit_code if isinstance(rec.error, SerLiveError) else 1
-    return _save_profile(cal.profile(name=path.stem), model, path)
+    prof = cal.profile(name=path.stem)
+    return _save_profile(prof, model, path, read_as_labels=cal.read_as_labels(prof))

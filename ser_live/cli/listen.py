@@ -132,6 +132,12 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.print_usage(sys.stderr)
         _err("error: give either --input FILE or --device DEV, not both")
         return ExitCode.USAGE
+    save = args.save_utterances
+    if save is not None and os.path.exists(save) and not os.path.isdir(save):
+        parser.print_usage(sys.stderr)
+        _err(f"error: --save-utterances {save}: it is a file; give a folder (created if missing) for the "
+             "WAVs and their index.jsonl")
+        return ExitCode.USAGE
 
     model = EmotionModel.load(_model_path(args.model))  # before opening the device: fail early
     model, profile = _apply_profile(args, model)
@@ -165,6 +171,9 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     session_norm = None if model.normalizer is None else bool(args.session_norm)
     outputs = _Outputs(args, labels=model.labels, model_name=model.name, source_name=source_name,
                        session_norm=session_norm, profile=profile, noise_branch=model.noise_route is not None)
+    if rec.recordings is not None:  # an index line is the --jsonl line of its utterance (+ wav, source)
+        rec.recordings.uncertainty, rec.recordings.flags = outputs.uncertainty, outputs.json_flags
+        rec.recordings.profile = profile.name if profile is not None else None
     is_mic = not (is_file or demo)
     noise_filter = PortAudioNoiseFilter() if is_mic else contextlib.nullcontext()
     interrupted = False

@@ -53,7 +53,7 @@ Records (ser_live/records.py, the same keys and columns with and without --dask)
 "uncertain": true/false as live decides it (--uncertain-margin, --uncertain-below), null
 when the file failed; "profile": the --profile's name; "error": null, or why the file
 failed); csv/parquet columns path, [start_s, end_s,] label, confidence, prob_<label> for
-every label, arousal, valence, uncertain, error. session_utterances (jsonl, --segments, a model with a
+every label, arousal, valence, uncertain, [profile,] error. session_utterances (jsonl, --segments, a model with a
 session normaliser: the utterances the session statistics rest on) is left out with
 --no-session-norm. A file that fails (unreadable, empty, silent, too long) is a record with no
 label and its `error` (in every format, never dropped), also reported on stderr, and the rest
@@ -252,10 +252,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as stack:
             if args.output:
                 writer = stack.enter_context(RecordWriter(args.output, labels=model.labels, segments=seg,
-                                                          speakers=predictor.speakers > 1, keep_earlier=True))
+                                                          speakers=predictor.speakers > 1, keep_earlier=True,
+                                                          profile=profile is not None))
             else:
                 writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg,
-                                      speakers=predictor.speakers > 1)
+                                      speakers=predictor.speakers > 1, profile=profile is not None)
             sink = _Sink(writer, profile=profile_name)
             progress = stack.enter_context(FileProgress(len(expanded)))
             _write_records(sink, expanded, results, segments=seg, progress=progress, uncertainty=uncertainty)
@@ -379,7 +380,7 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | 
     try:
         with _stop_signals_as_interrupt(), \
                 RecordWriter(args.output, labels=model.labels, resume=args.resume, overwrite=args.overwrite,
-                             fmt=_output_format(args) or "jsonl") as writer:
+                             fmt=_output_format(args) or "jsonl", profile=profile is not None) as writer:
             sink = _Sink(writer, profile=profile)
             report = predict_on_cluster(args.paths, model=model, writer=sink, address=args.dask or None,
                                         vad_config=args.vad_config, config=cfg, uncertainty=uncertainty)
