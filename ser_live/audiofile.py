@@ -181,6 +181,13 @@ def audio_info(path: str | Path) -> AudioInfo:
     return info
 
 
+#: A WAV ``data`` size from which it means "length unknown": what recorders write when their
+#: output is a pipe and they cannot go back to fix it (arecord ``0x7FFFFFFF``, SoX ``0x7FFFF000``,
+#: RF64 and others ``0xFFFFFFFF``). The price: a plain WAV of over 2 GB that was cut short is
+#: replayed without the "truncated" error (such files are rare; RF64 is the format for them).
+_STREAMED_DATA_SIZE: int = 0x7FFF0000
+
+
 def wav_declared_frames(path: str | Path, info: AudioInfo) -> int | None:
     """Frames a WAV file's ``data`` chunk header announces (libsndfile reports what the
     file holds, so a cut file reads as a shorter one without a word).
@@ -194,9 +201,9 @@ def wav_declared_frames(path: str | Path, info: AudioInfo) -> int | None:
     Returns
     -------
     int or None
-        Frames announced; None for other formats, an RF64/streamed size (``0``,
-        ``0xFFFFFFFF``, or ``0x7FFFFFFF`` as arecord writes to a pipe), a compressed subtype,
-        or a header this reader does not follow.
+        Frames announced; None for other formats, an RF64/streamed size (``0``, or
+        :data:`_STREAMED_DATA_SIZE` and more, as arecord and SoX write to a pipe), a
+        compressed subtype, or a header this reader does not follow.
 
     Notes
     -----
@@ -222,7 +229,7 @@ def wav_declared_frames(path: str | Path, info: AudioInfo) -> int | None:
                         block_align = struct.unpack("<H", fmt[12:14])[0]
                     continue
                 if cid == b"data":
-                    if not block_align or size in (0, 0x7FFFFFFF, 0xFFFFFFFF):
+                    if not block_align or size == 0 or size >= _STREAMED_DATA_SIZE:
                         return None
                     return size // block_align
                 f.seek(size + (size & 1), os.SEEK_CUR)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 import soundfile as sf
 
 from ser_live.audiofile import SAMPLE_RATE_HZ, load_audio, write_wav
@@ -71,15 +73,18 @@ def test_a_50_ms_file_is_not_heard_as_0_0_s(capsys, tmp_path, ravdess_root, test
     assert re.search(r"audio heard\s+30 ms$", err, re.M), err
 
 
-def test_a_wav_streamed_through_a_pipe_is_not_taken_for_a_cut_one(capsys, tmp_path, session, test_model_path):  # noqa: F811
-    """arecord writing to a pipe (then saved with `cat PIPE > talk.wav`) cannot go back to
-    fill in the length: its ``data`` chunk announces 0x7FFFFFFF bytes. Such a file is whole:
-    no "truncated" warning from `predict`, exit 0 from a replay."""
+@pytest.mark.parametrize("declared", [0x7FFFFFFF, 0x7FFFF000], ids=["arecord", "sox"])
+def test_a_wav_streamed_through_a_pipe_is_not_taken_for_a_cut_one(capsys, tmp_path, session, test_model_path,  # noqa: F811
+                                                                   declared):
+    """arecord or SoX writing to a pipe (then saved with `cat PIPE > talk.wav`) cannot go back
+    to fill in the length: the ``data`` chunk announces 0x7FFFFFFF bytes (arecord) or
+    0x7FFFF000 (SoX's MS_UNSPEC). Such a file is whole: no "truncated" warning from
+    `predict`, exit 0 from a replay."""
     path, x, _ = session
     wav = write_wav(tmp_path / "streamed.wav", x[: 4 * SR])
     data = bytearray(wav.read_bytes())
     at = data.index(b"data") + 4
-    data[at : at + 4] = (0x7FFFFFFF).to_bytes(4, "little")
+    data[at : at + 4] = declared.to_bytes(4, "little")
     wav.write_bytes(bytes(data))
     rc = main(["predict", "--model", str(test_model_path), str(wav)])
     err = capsys.readouterr().err
