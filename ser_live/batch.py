@@ -389,10 +389,7 @@ def _score_chunk(paths: list[str], plugin_name: str) -> list[dict[str, Any]]:
         except Exception as exc:  # a file that fails is a record, never a lost batch
             out.append(error_record(p, exc))
             continue
-        rec = prediction_record(p, pred)
-        if plugin.uncertainty is not None:
-            rec["uncertain"] = plugin.uncertainty.applies(pred)
-        out.append(rec)
+        out.append(prediction_record(p, pred, uncertainty=plugin.uncertainty))
     return out
 
 

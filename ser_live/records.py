@@ -108,7 +108,7 @@ def record_row(record: dict[str, Any], columns: Sequence[str]) -> list[Any]:
 def prediction_record(
     path: str, pred: "Prediction", *, start_s: float | None = None, end_s: float | None = None,
     session_utterances: int | None = None, profile: str | None = None, speaker: str | None = None,
-    speaker_revised: str | None = None,
+    speaker_revised: str | None = None, uncertainty: "UncertaintyRule | None" = None,
 ) -> dict[str, Any]:
     """The record of one prediction of ``ser-live predict`` (a whole file, or with ``start_s``
     and ``end_s`` one utterance of it): confidence and probabilities rounded to 4 decimals.
@@ -129,6 +129,8 @@ def prediction_record(
     speaker_revised : str, optional
         Its speaker after the file's last re-clustering (:attr:`Result.speaker_revised
         <ser_live.types.Result.speaker_revised>`); written with ``speaker``.
+    uncertainty : UncertaintyRule, optional
+        The run's rule for ``uncertain`` (``--uncertain-margin``, ``--uncertain-below``).
 
     Returns
     -------
@@ -138,8 +140,9 @@ def prediction_record(
         [-1, 1], rounded to 4 decimals, read off the unrounded probabilities by
         :func:`ser_live.affect.affect_of`; None for a model with a label without a circumplex
         position), [``session_utterances``,] [``noise_branch``
-        for a model with a noise branch,] [``profile``,] ``error`` (None). CSV and Parquet
-        keep the columns of :func:`record_columns`.
+        for a model with a noise branch,] ``uncertain`` (``uncertainty.applies(pred)``, the
+        rule live uses; None without ``uncertainty``), [``profile``,] ``error`` (None). CSV
+        and Parquet keep the columns of :func:`record_columns`.
     """
     rec: dict[str, Any] = {"path": path}
     if start_s is not None and end_s is not None:
@@ -154,6 +157,7 @@ def prediction_record(
         rec["session_utterances"] = int(session_utterances)
     if pred.noise_branch is not None:
         rec["noise_branch"] = bool(pred.noise_branch)
+    rec["uncertain"] = None if uncertainty is None else bool(uncertainty.applies(pred))
     if profile is not None:
         rec["profile"] = profile
     rec["error"] = None
@@ -192,13 +196,14 @@ def error_record(path: str, exc: BaseException | str, *, segments: bool = False)
     -------
     ErrorRecord
         ``path``, [``start_s``, ``end_s``,] ``label`` (None), ``confidence`` (None),
-        ``probabilities`` (None), ``arousal`` (None), ``valence`` (None), ``error``.
+        ``probabilities`` (None), ``arousal`` (None), ``valence`` (None), ``uncertain``
+        (None), ``error``.
     """
     msg = exc if isinstance(exc, str) else (str(exc) if isinstance(exc, SerLiveError) else f"{type(exc).__name__}: {exc}")
     rec = ErrorRecord(path=path)
     if segments:
         rec.update(start_s=None, end_s=None)
-    rec.update(label=None, confidence=None, probabilities=None, **affect_record(None), error=msg)
+    rec.update(label=None, confidence=None, probabilities=None, **affect_record(None), uncertain=None, error=msg)
     rec.exit_code = int(exc.exit_code) if isinstance(exc, SerLiveError) else int(ExitCode.ERROR)
     return rec
 
@@ -490,7 +495,8 @@ class RecordWriter:
 
     def _read_done(self, text: str) -> set[str]:
         """Paths of the records in a ``.jsonl``/``.csv`` output (checked before any change)."""
-        bad = ValueError(f"{self.path}: not records of this model in {self.fmt} form, cannot resume from it; "
+        bad = ValueError(f"{self.path}: not records of this run in {self.fmt} form (another model, another "
+                         "--profile, or written by another ser-live version), cannot resume from it; "
                          "write to another file")
         if self.fmt == "jsonl":
             try:
@@ -521,8 +527,8 @@ class RecordWriter:
             except Exception as exc:  # noqa: BLE001 - pyarrow raises its own types
                 raise ValueError(f"{self.path}: not a readable Parquet file, cannot resume from it: {exc}") from exc
             if old.schema.names != self._schema().names:
-                raise ValueError(f"{self.path}: its columns are not those of this model's records; "
-                                 "write to another file")
+                raise ValueError(f"{self.path}: its columns are not those of this run's records (another model, "
+                                 "another --profile, or written by another ser-live version); write to another file")
             self.done = set(old.column("path").to_pylist())
         self._pq = pq.ParquetWriter(self._open_temporary(), self._schema())
         if old is not None and old.num_rows:

@@ -148,9 +148,9 @@ def split_dask_input(argv: list[str]) -> list[str]:
 
 
 class _Sink:
-    """The command's record writer: puts ``uncertain`` (None on a record without one: a
-    failed file) and ``profile`` before ``error`` on every record, counts files and failures
-    (for the exit status and the closing summary), writes through ``writer``."""
+    """The command's record writer: puts ``profile`` before ``error`` on every record, counts
+    files and failures (for the exit status and the closing summary), writes through
+    ``writer``."""
 
     def __init__(self, writer: Any, *, profile: str | None) -> None:
         self.writer = writer
@@ -165,7 +165,7 @@ class _Sink:
     def write(self, records: list[dict[str, Any]]) -> None:
         from ..records import with_profile
 
-        self.writer.write([with_profile(_with_uncertain_placed(r), self.profile) for r in records])
+        self.writer.write([with_profile(r, self.profile) for r in records])
         self.n_records += len(records)
         for r in records:
             if r.get("error") is not None:
@@ -175,17 +175,6 @@ class _Sink:
         from ..records import failure_exit_code
 
         return failure_exit_code(set(self.failed.values()))
-
-
-def _with_uncertain_placed(record: dict[str, Any]) -> dict[str, Any]:
-    """The record with ``uncertain`` just before ``error`` (None when it has none), as the
-    records of a run, here or from a Dask worker, all have it; an error record stays one."""
-    out = type(record)((k, v) for k, v in record.items() if k not in ("uncertain", "error"))
-    if hasattr(record, "exit_code"):
-        out.exit_code = record.exit_code  # type: ignore[attr-defined]
-    out["uncertain"] = record.get("uncertain")
-    out["error"] = record.get("error")
-    return out
 
 
 def _output_format(args: argparse.Namespace) -> str | None:
@@ -277,7 +266,7 @@ def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool,
     predictor's ``results`` (``(path, outcome)`` of the readable ones), written to ``sink``
     as each file is done; failures as error records (also on stderr). ``uncertainty``: the
     run's :class:`~ser_live.types.UncertaintyRule`."""
-    from ..records import error_record
+    from ..records import error_record, prediction_record
 
     for path, error in expanded:
         n_failed = len(sink.failed)
@@ -300,7 +289,7 @@ def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool,
                     raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
                 sink.write(_segment_records(path, outcome, uncertainty=uncertainty))
             else:
-                sink.write([_prediction_record(path, outcome, uncertainty=uncertainty)])
+                sink.write([prediction_record(path, outcome, uncertainty=uncertainty)])
         except SerLiveError as exc:
             _err(f"error: {exc}")
             sink.write([error_record(path, exc, segments=segments)])
@@ -309,20 +298,12 @@ def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool,
 
 def _segment_records(path: str, results: list, *, uncertainty: Any) -> list[dict[str, Any]]:
     """The records of one file's utterances (``--segments``), in order."""
-    return [_prediction_record(path, r.prediction, uncertainty=uncertainty, start_s=r.utterance.start_s,
+    from ..records import prediction_record
+
+    return [prediction_record(path, r.prediction, uncertainty=uncertainty, start_s=r.utterance.start_s,
                                end_s=r.utterance.end_s, session_utterances=r.session_utterances, speaker=r.speaker,
                                speaker_revised=r.speaker_revised)
             for r in results]
-
-
-def _prediction_record(path: str, pred: Any, *, uncertainty: Any, **kwargs: Any) -> dict[str, Any]:
-    """:func:`~ser_live.records.prediction_record` with ``uncertain`` as live sets it
-    (:meth:`UncertaintyRule.applies <ser_live.types.UncertaintyRule.applies>` of the run's rule)."""
-    from ..records import prediction_record
-
-    rec = prediction_record(path, pred, **kwargs)
-    rec["uncertain"] = uncertainty.applies(pred)
-    return rec
 
 
 def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | None = None,
