@@ -234,11 +234,11 @@ class LiveCalibration:
         (int, int)
             With the profile, without it.
         """
-        return takes_read_as_labels(self.model, profile, np.stack(self.features), np.array(self.label_indices),
+        return takes_read_as_labels(self.model, profile, X=np.stack(self.features), y=np.array(self.label_indices),
                                     route_db=np.array(self.route_db, dtype=np.float64))
 
 
-def takes_read_as_labels(model: "EmotionModel", profile: "Profile", X: np.ndarray, y: np.ndarray, *,
+def takes_read_as_labels(model: "EmotionModel", profile: "Profile", *, X: np.ndarray, y: np.ndarray,
                          route_db: np.ndarray | None = None) -> tuple[int, int]:
     """How many calibration takes the model reads as their labels with ``profile`` and without.
 

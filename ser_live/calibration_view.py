@@ -14,7 +14,7 @@ from .types import RecognizerStatus
 __all__ = ["CalibrationState", "render_calibration", "format_calibration_event", "format_take", "format_takes_read"]
 
 
-def format_take(number: int, total: int, label: str, duration_s: float, *, heard: tuple[str, float] | None = None,
+def format_take(number: int, total: int, *, label: str, duration_s: float, heard: tuple[str, float] | None = None,
                 reason: str | None = None) -> str:
     """The line of one calibration take, guided or from a list.
 
@@ -43,7 +43,7 @@ def format_take(number: int, total: int, label: str, duration_s: float, *, heard
     return f"{head} accepted" + (f": heard as {heard[0]} {heard[1]:.2f}" if heard is not None else "")
 
 
-def format_takes_read(n_with: int, n_without: int, n_takes: int) -> str:
+def format_takes_read(n_with: int, n_without: int, *, n_takes: int) -> str:
     """The closing line of a calibration: how many takes the profile reads as their labels
     (:func:`ser_live.calibrate.takes_read_as_labels`), said not to be a held-out score.
 
@@ -116,7 +116,7 @@ class CalibrationState:
         what the model heard in it without a profile, top label and probability)."""
         label = self.prompts[self.done][0]
         self.done += 1
-        self.last, self.last_ok = format_take(self.done, self.total, label, duration_s, heard=heard), True
+        self.last, self.last_ok = format_take(self.done, self.total, label=label, duration_s=duration_s, heard=heard), True
         self.version += 1
 
     def reject(self, reason: str) -> None:

@@ -45,7 +45,7 @@ the same place is said before the first take, and replaced when the new one is s
 
 exit codes: 0 profile written, 1 the profile could not be saved (disk full), 2 usage or
 calibration-list error, or a --profile that cannot be written (checked before the first take;
-nothing written), 5 model, 6 no input device or the microphone stopped, 130 interrupted
+nothing written), 3 an --input file that cannot be read or is cut short, 5 model, 6 no input device or the microphone stopped, 130 interrupted
 (nothing written).
 
 examples:
@@ -139,7 +139,7 @@ def _save_profile(prof: Any, model: Any, path: Path, *, read_as_labels: tuple[in
     counts = ", ".join(f"{k} {v}" for k, v in prof.counts.items())
     print(f"profile {prof.name!r} written to {path} ({prof.n_utterances} utterances: {counts}; model {model.name})",
           flush=True)
-    print(format_takes_read(*read_as_labels, prof.n_utterances), flush=True)
+    print(format_takes_read(*read_as_labels, n_takes=prof.n_utterances), flush=True)
     arg = _model_argument(model)
     print(f"use it with: {profile_command(path, model=None if arg == 'default' else arg)}", flush=True)
     return 0
@@ -154,11 +154,11 @@ def _calibrate_from_csv(args: argparse.Namespace, model: Any, path: Path) -> int
 
     takes = read_calibration_takes(model, args.from_csv, vad_config=args.vad_config)
     for i, t in enumerate(takes, start=1):
-        print(format_take(i, len(takes), t.label, t.duration_s, heard=t.heard, reason=t.reason), flush=True)
+        print(format_take(i, len(takes), label=t.label, duration_s=t.duration_s, heard=t.heard, reason=t.reason), flush=True)
     prof = profile_from_takes(model, takes, name=path.stem, source=args.from_csv)
     kept = [t for t in takes if t.reason is None]
-    read = takes_read_as_labels(model, prof, np.stack([t.features for t in kept]),
-                                np.array([model.labels.index(t.label) for t in kept]))
+    read = takes_read_as_labels(model, prof, X=np.stack([t.features for t in kept]),
+                                y=np.array([model.labels.index(t.label) for t in kept]))
     return _save_profile(prof, model, path, read_as_labels=read)
 
 
