@@ -53,7 +53,7 @@ EXIT_CODES: dict[ExitCode, tuple[str, str]] = {
     ExitCode.AUDIO_FILE: (
         "bad audio file",
         "unusable audio file: missing, unreadable, empty, too long for `predict`, not a regular file "
-        "(FIFO, device), holding NaN/infinite samples, or cut short while `--input` replays it",
+        "(FIFO, device), holding NaN/infinite samples, or cut short, found while `--input` replays it (`predict` warns and classifies what is there)",
     ),
     ExitCode.NO_SPEECH: ("no speech", "no speech detected"),
     ExitCode.MODEL: (

@@ -119,7 +119,9 @@ def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = No
         with one decimal; whole ms under 1 s), audio dropped (samples and s), input
         overflows, short bursts dropped, the top three labels of the final rolling estimate,
         and its arousal and valence (:mod:`ser_live.affect`; the line is left out without an
-        estimate or for a model with a label without a circumplex position).
+        estimate or for a model with a label without a circumplex position); with
+        ``revised``, ``labels, revised`` after the uncertain line and ``rolling, revised``
+        last, each only when revision changed it.
     """
     shown = {k: v - (uncertain or {}).get(k, 0) for k, v in summary.label_counts.items()}
     counts = sorted(((k, v) for k, v in shown.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))

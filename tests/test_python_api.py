@@ -144,11 +144,12 @@ def test_iterating_a_failed_replay_raises_its_error_after_its_results(session, m
 def test_iterating_ends_quietly_at_the_end_or_a_stop(clip, session, model):
     with Recognizer(FileSource(clip, speed=0), model) as rec:
         assert len(list(rec)) == 1 and rec.error is None
-    path, _, _ = session
+    path, x, spans = session
     with Recognizer(FileSource(path, speed=1), model) as rec:  # real time: stopped long before its end
         threading.Timer(2.0, rec.stop).start()
         results = list(rec)
-    assert rec.error is None and rec.processed_samples < 6 * SR and len(results) <= 1
+    # (bounds by the session's length, not by the timer's 2 s: a loaded machine may be late)
+    assert rec.error is None and rec.processed_samples < len(x) and len(results) < len(spans)
 
 
 def test_iterating_a_recognizer_never_started_is_refused_not_a_hang(clip, model):

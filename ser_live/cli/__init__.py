@@ -54,7 +54,8 @@ examples:
   ser-live --profile anna                    listen with it (also: ser-live predict --profile anna ...)
 
 Results go to stdout (dashboard, --plain lines, or --jsonl -); messages, errors and the exit
-summary (utterances, labels, latency p50/p95/max, audio dropped) go to stderr. With no input
+summary (utterances, labels, latency p50/p95/max, audio dropped; labels and rolling estimate
+as session revision ended them, when it changed them) go to stderr. With no input
 device at all, ser-live says so and replays the bundled demo recording instead.
 
 With a model that has a session normaliser the run is one session: each utterance's features
