@@ -508,12 +508,10 @@ class MicrophoneSource:
 
     def _convert(self) -> None:
         """Converter thread: resample queued device-rate blocks and write them to the ring."""
-        import soxr
+        from .audiofile import new_resampler
 
         ring = self._ring
-        rs = soxr.ResampleStream(
-            self.device_sample_rate_hz, self.sample_rate_hz, 1, dtype="int16", quality="HQ"
-        )
+        rs = new_resampler(self.device_sample_rate_hz, self.sample_rate_hz, dtype="int16")
         try:
             while True:
                 item = self._queue.get()

@@ -19,7 +19,7 @@ import os
 import stat
 import struct
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -34,6 +34,7 @@ __all__ = [
     "load_audio",
     "decode_audio",
     "iter_audio_blocks",
+    "new_resampler",
     "to_int16",
     "to_float32",
     "write_wav",
@@ -277,6 +278,29 @@ def _check_duration(info: AudioInfo, max_duration_s: float | None) -> None:
         )
 
 
+def new_resampler(rate_in_hz: float, rate_out_hz: float, *, dtype: str = "float32") -> Any:
+    """The project's one resampler, for files, arrays and microphones alike: soxr's streaming
+    resampler, mono, quality "HQ" (the filter of :func:`librosa.resample` with
+    ``res_type="soxr_hq"``), so every path that resamples gives the same samples.
+
+    Parameters
+    ----------
+    rate_in_hz, rate_out_hz : float
+        Sample rates in and out (Hz).
+    dtype : {"float32", "int16"}, default "float32"
+        Sample type of the chunks given and returned.
+
+    Returns
+    -------
+    soxr.ResampleStream
+        ``resample_chunk(x, last=False)`` takes 1-D chunks in order; ``last=True`` on the last
+        flushes the filter.
+    """
+    import soxr
+
+    return soxr.ResampleStream(rate_in_hz, rate_out_hz, 1, dtype=dtype, quality="HQ")
+
+
 def decode_audio(
     path: str | Path | AudioInfo,
     *,
@@ -401,9 +425,7 @@ def iter_audio_blocks(
     block_frames = max(1, int(round(block_s * rate)))
     resampler = None
     if rate != sample_rate_hz:
-        import soxr
-
-        resampler = soxr.ResampleStream(rate, sample_rate_hz, 1, dtype="float32", quality="HQ")
+        resampler = new_resampler(rate, sample_rate_hz)
     offset = 0
     try:
         with sf.SoundFile(str(info.path)) as f:

@@ -900,10 +900,10 @@ def resample_signal(y: ArrayLike, *, sample_rate_hz: float, target_hz: int = SAM
         raise ValueError(f"sample_rate_hz must be a positive number of Hz, got {sample_rate_hz!r}")
     if sample_rate_hz == target_hz:
         return y
-    import soxr
+    from .audiofile import new_resampler
 
     x = to_float32(y) if y.dtype == np.int16 else y.astype(np.float32)
-    resampler = soxr.ResampleStream(sample_rate_hz, target_hz, 1, dtype="float32", quality="HQ")
+    resampler = new_resampler(sample_rate_hz, target_hz)
     return to_int16(np.clip(resampler.resample_chunk(x, last=True), -1.0, 1.0))
 
 
