@@ -132,6 +132,15 @@ def test_fit_provenance_only_for_a_changed_recipe(tmp_path):
     assert fold["changes"] == "--exclude-corpus tess ased es_uem"
     assert fold["evaluate_command"] == ("python -m train evaluate --protocol loco --recipe ser-default "
                                         "--set 'corpora=[\"ravdess\", \"emodb\"]'")
+    # one corpus of one's own: no protocol measures it (loco needs two), and none is suggested
+    alone = fit_provenance(dataclasses.replace(recipe, corpora=("mycalls",)), out=tmp_path / "m.skops")
+    assert alone["evaluate_command"] == ""
+    from train.card import _unmeasured_lines
+
+    text = "\n".join(_unmeasured_lines("ser-default", alone))
+    assert "`loco` needs at least two corpora" in text and "To measure this one" not in text
+    ravdess = fit_provenance(dataclasses.replace(recipe, corpora=("ravdess",)), out=tmp_path / "r.skops")
+    assert ravdess["evaluate_command"] == "python -m train evaluate --protocol ravdess-6fold"
 
 
 @pytest.mark.parametrize("name", ["ser-default", "ser-7class", "ser-noisy"])

@@ -494,7 +494,8 @@ def fit_provenance(recipe: Any, *, out: Path, exclude_corpus: list[str] | tuple[
         dict stored in the model's metadata as ``trained_from``: ``recipe`` (its name),
         ``changes`` (the options that changed it, as typed, ``""`` for none) and
         ``evaluate_command`` (the ``python -m train evaluate`` that measures this model's
-        recipe: ``loco``, or the within-corpus protocol of a one-corpus recipe); the model is
+        recipe: ``loco``, or the within-corpus protocol of a one-corpus recipe; ``""`` for one
+        corpus with no protocol of its own, which ``loco`` cannot leave out); the model is
         then named after ``out``'s stem and its card quotes no figures.
     """
     from .protocols import PROTOCOLS
@@ -507,8 +508,11 @@ def fit_provenance(recipe: Any, *, out: Path, exclude_corpus: list[str] | tuple[
     if exclude_corpus:  # evaluate's equivalent: the kept corpora
         sets += ["--set", "corpora=" + json.dumps(list(recipe.corpora))]
     within = [p for p in PROTOCOLS if len(recipe.corpora) == 1 and p.startswith(f"{recipe.corpora[0]}-")]
+    changes_text = " ".join(shlex.quote(a) for a in changes)
+    if len(recipe.corpora) == 1 and not within:  # loco needs two corpora, and this one has no protocol of its own
+        return {"recipe": recipe.name, "changes": changes_text, "evaluate_command": ""}
     evaluate = ["evaluate", "--protocol", (within or ["loco"])[0], *(["--recipe", recipe_arg] if recipe_arg else []), *sets]
-    return {"recipe": recipe.name, "changes": " ".join(shlex.quote(a) for a in changes), "evaluate_command": _command(evaluate)}
+    return {"recipe": recipe.name, "changes": changes_text, "evaluate_command": _command(evaluate)}
 
 
 def _chosen_line(selection: Any) -> str:

@@ -171,7 +171,10 @@ def _unmeasured_lines(recipe: str, trained_from: dict) -> list[str]:
     return [
         "## Scores: not measured", "",
         f"This model was fit from recipe `{recipe}` {how}: the scores reported for `{recipe}` (its card, `reports/`) "
-        f"measure another model and are not quoted here. To measure this one: `{trained_from['evaluate_command']}`.", "",
+        f"measure another model and are not quoted here. "
+        + (f"To measure this one: `{trained_from['evaluate_command']}`." if trained_from["evaluate_command"] else
+           "No `python -m train evaluate` protocol measures a recipe of this one corpus (`loco` needs at least "
+           "two corpora: add others to measure it on a corpus it has not heard)."), "",
     ]
 
 
