@@ -11,10 +11,11 @@ import pytest
 from ser_live.audio import FileSource
 from ser_live.dashboard import DashboardState
 from ser_live.model import EmotionModel, default_model_path
-from ser_live.pipeline import Recognizer
 from ser_live.plaintext import format_summary
 from ser_live.revision import RevisedTally
 from ser_live.types import Result, UncertaintyRule
+
+from .test_pipeline import run_recognizer
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +25,7 @@ def demo_run() -> tuple[EmotionModel, list[Result], object]:
 
     demo = files("ser_live") / "data" / "demo.wav"
     model = EmotionModel.load(default_model_path())
-    rec = Recognizer(FileSource(str(demo), speed=0), model).start()
-    results = []
-    while not rec.finished:
-        r = rec.get_result(timeout_s=0.1)
-        if r is not None:
-            results.append(r)
-    rec.stop()
+    rec, results = run_recognizer(FileSource(str(demo), speed=0), model)
     return model, results, rec.summary()
 
 
