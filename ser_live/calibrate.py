@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import NoSpeechError, SerLiveError
 from .profile import (
-    ProfileConfig, ProfileError, TakeCheck, _name_some, build_profile, calibration_prompts, read_calibration_csv,
+    ProfileConfig, ProfileError, TakeCheck, _name_some, build_profile, calibration_prompts, read_calibration_csv, too_few,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -397,11 +397,11 @@ def profile_from_takes(model: "EmotionModel", takes: Sequence[FileTake], *, name
     """
     kept = [t for t in takes if t.reason is None]
     need = ProfileConfig().min_per_label
-    short = [f"{lab} ({n})" for lab in model.labels if (n := sum(t.label == lab for t in kept)) < need]
+    short = too_few("takes", model.labels, [sum(t.label == lab for t in kept) for lab in model.labels], need)
     if short:
         left = [f"{t.path.name} ({t.reason})" for t in takes if t.reason is not None]
-        raise ProfileError(f"calibration list {source}: {len(left)} take(s) left out: {_name_some(left)}; too few "
-                           f"takes: every label needs at least {need}; short: {', '.join(short)}; nothing written")
+        raise ProfileError(f"calibration list {source}: {len(left)} take(s) left out: {_name_some(left)}; "
+                           f"{short}; nothing written")
     return build_profile(model, np.stack([t.features for t in kept]),  # type: ignore[misc]
                          np.array([model.labels.index(t.label) for t in kept]), name=name)
 

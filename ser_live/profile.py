@@ -646,11 +646,9 @@ def build_profile(
     if not np.isfinite(X).all():
         raise ProfileError("calibration features hold NaN or infinite values")
     counts = np.bincount(y, minlength=c)
-    short = [f"{lab} ({n})" for lab, n in zip(model.labels, counts) if n < cfg.min_per_label]
+    short = too_few("calibration utterances", model.labels, counts.tolist(), cfg.min_per_label)
     if short:
-        raise ProfileError(
-            f"too few calibration utterances: every label needs at least {cfg.min_per_label}; short: {', '.join(short)}"
-        )
+        raise ProfileError(short)
     if model.normalizer is not None:
         mean, var = person_prior(model.normalizer, X, prior_weight=cfg.prior_weight)
     else:
@@ -852,13 +850,22 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
         problems.append(f"{len(missing)} missing file(s): {_name_some(missing)}")
     if unknown:
         problems.append(f"{len(unknown)} unknown label(s): {_name_some(unknown)} (the model's labels: {', '.join(labels)})")
-    counts = {lab: sum(1 for _, l in out if l == lab) for lab in labels}
-    short = [f"{lab} ({n})" for lab, n in counts.items() if n < min_per_label]
+    short = too_few("recordings", labels, [sum(1 for _, l in out if l == lab) for lab in labels], min_per_label)
     if short:
-        problems.append(f"too few recordings: every label needs at least {min_per_label}; short: {', '.join(short)}")
+        problems.append(short)
     if problems:
         raise ProfileError(f"calibration list {p}: " + "; ".join(problems) + "; nothing written")
     return out
+
+
+def too_few(what: str, labels: "list[str]", counts: "list[int]", need: int) -> str | None:
+    """The refusal's clause for labels with fewer than ``need`` utterances, e.g. ``"too few
+    takes: every label needs at least 2; short: sad (1)"``, or None when every label has
+    enough. ``counts[i]`` is the number of ``labels[i]``; ``what`` names the utterances
+    (``"takes"``, ``"recordings"``, ``"calibration utterances"``). The one wording of
+    calibrate, ``calibrate --from`` and :func:`build_profile`."""
+    short = [f"{lab} ({n})" for lab, n in zip(labels, counts) if n < need]
+    return f"too few {what}: every label needs at least {need}; short: {', '.join(short)}" if short else None
 
 
 def _name_some(items: list[str], n: int = 3) -> str:
