@@ -91,7 +91,7 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     from .reports import ua_table
 
     recipe = load_recipe(args.recipe, overrides=args.set)
-    args.protocol = _with_corpora(args.protocol, args.corpora)
+    args.protocol = _with_corpora(args.protocol, args.corpora, recipe)
     if getattr(args, "out", None):
         _check_writable_folder(Path(args.out), hint="pass --out FOLDER for the reports")  # before the work
     if args.condition or args.denoise:
@@ -115,13 +115,17 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def _with_corpora(protocols: list[str], corpora: str | None) -> list[str]:
+def _with_corpora(protocols: list[str], corpora: str | None, recipe: Any = None) -> list[str]:
     """``--corpora a,b,...``: ``loco`` becomes ``loco:a,b,...`` (train/protocols.py); refused
-    with the other protocols, whose corpora are fixed."""
-    if corpora is None:
-        return protocols
-    from .protocols import loco_protocol
+    with the other protocols, whose corpora are fixed. Without ``--corpora``, a recipe that
+    trains on corpora of one's own (paths) makes ``loco`` hold those out too, beside the
+    shipped ones (else they would neither train nor test)."""
+    from .corpora import is_corpus_path
+    from .protocols import loco_corpora, loco_protocol
 
+    own = [c for c in (recipe.corpora if recipe is not None else ()) if is_corpus_path(c)]
+    if corpora is None:
+        return [loco_protocol(loco_corpora() + own) if own and p.strip().lower() == "loco" else p for p in protocols]
     names = [c for c in corpora.split(",") if c.strip()]
     out = []
     for p in protocols:
@@ -731,7 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=argparse.ArgumentParser,
                            help="the step to run; `python -m train COMMAND --help` lists its options")
     s = sub.add_parser("features", help="extract (and cache) features of corpora; prints time and throughput")
-    s.add_argument("--corpus", nargs="+", default=["ravdess"], help="corpus names (ravdess, tess, emodb, ...)")
+    s.add_argument("--corpus", nargs="+", default=["ravdess"], help="corpus names (ravdess, tess, emodb, ...) or paths of folders of one's own")
     s.add_argument("--no-cache", action="store_true", help="ignore and do not write the feature cache")
     s.add_argument("--limit", type=_int_at_least(1), default=None, metavar="N", help="only the first N files of each corpus")
     s.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
@@ -745,7 +749,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(s)
     s.add_argument("--seed", type=int, default=0, help="seeds the order of the online (live) scoring, and the room conditions")
     s.add_argument("--corpora", default=None, metavar="A,B,...",
-                   help="loco over these corpora only (comma-separated, at least two; default: every corpus in the data folder)")
+                   help="loco over these corpora only (comma-separated, at least two; names or paths of folders of one's own; "
+                        "default: every corpus in the data folder and the recipe's own folders)")
     s.add_argument("--out", default=str(REPORTS), help="report folder (default reports/)")
     s.add_argument("--condition", choices=["room"], default=None,
                    help="score test utterances clean and degraded: noise (white, pink, brown, babble) at 20/10/5 dB SNR, "
@@ -796,7 +801,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--only", nargs="+", metavar="NAME", help="only the commands whose name contains one of these")
     s.add_argument("--list", action="store_true", help="print the commands and exit")
     s = sub.add_parser("plots", help="waveform and feature-distribution plots per emotion")
-    s.add_argument("--corpus", default="ravdess", help="corpus to plot (default ravdess)")
+    s.add_argument("--corpus", default="ravdess", help="corpus to plot: a name or the path of a folder of one's own (default ravdess)")
     s.add_argument("--features", nargs="+", default=["f0_st_p50", "rms_db_p90", "mfcc1_mean", "centroid_mean", "hnr_db_mean"],
                    metavar="NAME", help="feature columns whose distributions per emotion are plotted (names as in "
                                         "`features`' output; default f0_st_p50 rms_db_p90 mfcc1_mean centroid_mean hnr_db_mean)")

@@ -170,7 +170,8 @@ def training_rows(fs: Any, fold: Any, corpora: Sequence[str] | None) -> np.ndarr
     fs : FoldSet
     fold : Fold
     corpora : sequence of str or None
-        The recipe's training corpora; None keeps every training row.
+        The recipe's training corpora (names, or paths of corpora of one's own:
+        :func:`train.corpora.corpus_name`); None keeps every training row.
 
     Returns
     -------
@@ -186,7 +187,9 @@ def training_rows(fs: Any, fold: Any, corpora: Sequence[str] | None) -> np.ndarr
     corpus_level = fs.protocol in ("loco", "personal") or fs.protocol.startswith("loco:")
     if corpora is None or not corpus_level:
         return tr
-    tr = tr[np.isin(fs.corpora[tr], list(corpora))]
+    from .corpora import corpus_name  # a path of one's own names the corpus its records carry
+
+    tr = tr[np.isin(fs.corpora[tr], [corpus_name(c) for c in corpora])]
     if tr.size == 0:
         raise ValueError(
             f"{fs.protocol}: fold {fold.name} has no training rows from the recipe's corpora ({', '.join(corpora)})"

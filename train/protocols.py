@@ -46,7 +46,9 @@ from dataclasses import replace
 
 from ser_live.labels import CORE_LABELS
 
-from .corpora import CANONICAL_LABELS, SHIPPED_CORPORA, ReadResult, Record, default_data_root, read_corpus, speaker_group
+from .corpora import (
+    CANONICAL_LABELS, SHIPPED_CORPORA, ReadResult, Record, corpus_name, default_data_root, is_corpus_path, read_corpus, speaker_group,
+)
 from .corpora.location import data_root_note
 
 __all__ = [
@@ -111,8 +113,20 @@ _WITHIN: dict[str, tuple[str, tuple[str, ...]]] = {
     "emotiontts_kor-loso": ("emotiontts_kor", ("neutral", "happy", "sad", "angry")),
 }
 
-_CROSS_RE = re.compile(r"^cross:\s*([A-Za-z0-9_\-]+?)\s*->\s*([A-Za-z0-9_\-]+)\s*$")
-_LOCO_RE = re.compile(r"^loco:\s*([A-Za-z0-9_\-]+(?:\s*,\s*[A-Za-z0-9_\-]+)*)\s*$")
+# a corpus: a name, or the path of a folder (or CSV list) of one's own (train.corpora.is_corpus_path)
+_CROSS_RE = re.compile(r"^cross:\s*([^,\s][^,]*?)\s*->\s*([^,\s][^,]*?)\s*$")
+_LOCO_RE = re.compile(r"^loco:\s*([^,\s][^,]*?(?:\s*,\s*[^,\s][^,]*?)*)\s*$")
+
+
+def _normalised(protocol: str) -> str:
+    """``protocol`` lower-cased, except the paths of corpora of one's own in it (a file
+    system may tell ``Calls/`` from ``calls/``)."""
+    s = protocol.strip()
+    for prefix in ("loco:", "cross:"):
+        if s.lower().startswith(prefix):
+            parts = re.split(r"(\s*,\s*|\s*->\s*)", s[len(prefix):])
+            return prefix + "".join(p if is_corpus_path(p) else p.lower() for p in parts)
+    return s.lower()
 
 #: Records per corpus: a mapping ``{corpus: records}``, a loader ``name -> records`` (or
 #: ``-> ReadResult``), or None to read the shipped corpora with :func:`train.corpora.read_corpus`.
@@ -299,7 +313,7 @@ def protocol_classes(protocol: str) -> tuple[str, ...] | None:
 def _check_known(corpus: str, source: RecordSource, protocol: str = "") -> None:
     """Refuse a corpus name the source does not have, naming it and the ones it has (a
     loader function's names are known only by calling it)."""
-    if source is None and corpus not in SHIPPED_CORPORA:
+    if source is None and corpus not in SHIPPED_CORPORA and not is_corpus_path(corpus):
         raise ValueError(f"{protocol}: unknown corpus {corpus!r} (not a shipped one); known: {', '.join(SHIPPED_CORPORA)}")
     if isinstance(source, Mapping) and corpus not in source:
         raise ValueError(
@@ -318,7 +332,7 @@ def _load(corpus: str, source: RecordSource) -> list[Record]:
     records = list(out.records if isinstance(out, ReadResult) else out)
     if not records:
         raise ValueError(f"corpus {corpus!r}: no records")
-    wrong = {r.corpus for r in records} - {corpus}
+    wrong = {r.corpus for r in records} - {corpus_name(corpus) if source is None else corpus}
     if wrong:
         raise ValueError(
             f"records given for corpus {corpus!r} include records of {sorted(wrong)}"
@@ -345,7 +359,9 @@ def loco_corpora(source: RecordSource = None, corpora: Sequence[str] | None = No
         folder exists under the data root.
     corpora : sequence of str, optional
         A subset to keep (``loco:<a>,<b>,...``; names case-insensitive, ``-`` for ``_``),
-        returned in the order of the available ones.
+        returned in the order of the available ones; with ``source`` None, paths of corpora
+        of one's own too (:func:`train.corpora.is_corpus_path`), after the shipped ones in
+        the order given.
 
     Returns
     -------
@@ -364,16 +380,20 @@ def loco_corpora(source: RecordSource = None, corpora: Sequence[str] | None = No
         available = [c for c in SHIPPED_CORPORA if (root / c).is_dir()]
     if corpora is None:
         return available
-    wanted = [c.strip().lower().replace("-", "_") for c in corpora]
-    repeated = sorted({c for c in wanted if wanted.count(c) > 1})
+    own = [c.strip() for c in corpora if source is None and is_corpus_path(c)]
+    wanted = [c.strip().lower().replace("-", "_") for c in corpora if c.strip() not in own]
+    names = wanted + [corpus_name(c) for c in own]  # what the records of each are called
+    repeated = sorted({c for c in names if names.count(c) > 1})
     if repeated:
-        raise ValueError(f"loco: corpora named twice: {', '.join(repeated)}")
+        raise ValueError(f"loco: corpora named twice: {', '.join(repeated)} (a folder of one's own is "
+                         "named after its folder: rename one)")
     unknown = [c for c in wanted if c not in available]
     if unknown:
         raise ValueError(
-            f"loco: no corpus {', '.join(map(repr, unknown))} here; available: {', '.join(available) or 'none'}"
+            f"loco: no corpus {', '.join(map(repr, unknown))} here; available: {', '.join(available) or 'none'}, "
+            "or the path of a folder of one's own (e.g. ./mycalls)"
         )
-    return [c for c in available if c in wanted]
+    return [c for c in available if c in wanted] + own
 
 
 def loco_protocol(corpora: Sequence[str] | None, source: RecordSource = None) -> str:
@@ -452,10 +472,10 @@ def _loco(
     corpus = np.array([r.corpus for r in records], dtype=object)
     folds = []
     for c in corpora:
-        held = corpus == c
+        held = corpus == (corpus_name(c) if source is None else c)
         folds.append(
             Fold(
-                name=c,
+                name=corpus_name(c) if source is None else c,
                 train_idx=np.flatnonzero(~held),
                 test_idx=np.flatnonzero(held & testable),
                 test_speakers=tuple(sorted({r.speaker for r, h in zip(records, held & testable) if h})),
@@ -548,7 +568,7 @@ def make_folds(
     ----------
     .. [1] Ma et al., EmoBox (Interspeech 2024), for ``ravdess-6fold``.
     """
-    name = protocol.strip().lower()
+    name = _normalised(protocol)
     label_map = dict(label_map or {})
     requested = None if labels is None else list(labels)
     score_labels: list[str] = []
@@ -559,7 +579,7 @@ def make_folds(
         name = loco_protocol(re.split(r"\s*,\s*", loco_subset.group(1)), source)
     if name == "loco" or name.startswith("loco:") or name == "personal":
         # personal: loco's folds, split per speaker (train/personal.py)
-        subset = name[len("loco:"):].split(",") if name.startswith("loco:") else None
+        subset = re.split(r"\s*,\s*", name[len("loco:"):]) if name.startswith("loco:") else None
         records, labels_, folds, dropped, score_labels = _loco(source, labels, label_map, subset)
         _check(name, folds)
         if dropped:
@@ -645,7 +665,7 @@ def make_folds(
         n_train = len(train_k)
         folds = [
             Fold(
-                name=f"{train_c}->{test_c}",
+                name=f"{corpus_name(train_c)}->{corpus_name(test_c)}" if source is None else f"{train_c}->{test_c}",
                 train_idx=np.arange(n_train),
                 test_idx=np.arange(n_train, len(records)),
                 test_speakers=tuple(sorted({r.speaker for r in test_k})),

@@ -34,6 +34,7 @@ shared data folder's ``README.md`` and in each reader's module.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Callable
@@ -50,7 +51,7 @@ from .records import CANONICAL_LABELS, CorpusNotFoundError, ReadResult, Record, 
 from .savee import read_savee
 from .scan import AUDIO_EXTENSIONS
 from .tess import read_tess
-from .user import read_csv, read_folder
+from .user import corpus_name_of, read_csv, read_folder
 
 __all__ = [
     "CANONICAL_LABELS",
@@ -75,6 +76,8 @@ __all__ = [
     "read_folder",
     "read_csv",
     "read_corpus",
+    "corpus_name",
+    "is_corpus_path",
     "default_data_root",
     "corpus_path",
     "label_histogram",
@@ -95,6 +98,51 @@ CORPORA: dict[str, Callable[..., ReadResult]] = {
 }
 
 
+def is_corpus_path(spec: str) -> bool:
+    """Whether a corpus named on the command line or in a recipe is a path of one's own.
+
+    Parameters
+    ----------
+    spec : str
+        A corpus as given: a name (``"ravdess"``) or a path (``"/data/mycalls"``,
+        ``"./mycalls"``, ``"~/calls.csv"``).
+
+    Returns
+    -------
+    bool
+        True when ``spec`` holds a path separator, starts with ``~`` or ``.``, or ends in
+        ``.csv``: :func:`read_corpus` reads it as a folder (or CSV list) of one's own.
+    """
+    s = spec.strip()
+    return "/" in s or os.sep in s or s.startswith(("~", ".")) or s.lower().endswith(".csv")
+
+
+def corpus_name(spec: str) -> str:
+    """The corpus name the records of ``spec`` carry (:attr:`Record.corpus`, the speaker prefix).
+
+    Parameters
+    ----------
+    spec : str
+        A corpus name (case-insensitive, ``-`` or ``_``) or a path (:func:`is_corpus_path`).
+
+    Returns
+    -------
+    str
+        A known name as :data:`CORPORA` spells it (``"emotiontts-kor"`` -> ``"emotiontts_kor"``);
+        for a path, its folder's name (a CSV list's: its stem; ``labels.csv``'s: its folder's)
+        lower-cased to ``[a-z0-9-]`` as :func:`read_folder` and :func:`read_csv` name it; else
+        ``spec`` lower-cased.
+    """
+    if is_corpus_path(spec):
+        return corpus_name_of(Path(spec.strip()).expanduser())
+    return _known_key(spec) or spec.strip().lower()
+
+
+def _known_key(name: str) -> str:
+    squash = {re.sub(r"[\s_\-]+", "", k): k for k in CORPORA}
+    return squash.get(re.sub(r"[\s_\-]+", "", name.strip().lower()), "")
+
+
 def read_corpus(
     name: str, root: str | Path | None = None, *, check_audio: bool = True
 ) -> ReadResult:
@@ -106,7 +154,10 @@ def read_corpus(
         One of :data:`CORPORA`: ``"ravdess"``, ``"tess"``, ``"emodb"``, ``"cremad"``,
         ``"savee"``, ``"emotiontts_kor"``, ``"ased"``, ``"es_uem"``, ``"folder"``, ``"csv"``
         (case-insensitive; ``"crema-d"``, ``"emo-db"``, ``"emotiontts-kor"``, ``"es-uem"``
-        accepted).
+        accepted); or a path of one's own (:func:`is_corpus_path`, e.g. ``"/data/mycalls"``,
+        ``"./calls.csv"``): a ``.csv`` file is read by :func:`read_csv`, a folder holding a
+        ``labels.csv`` by :func:`read_csv` on that file, any other folder by :func:`read_folder`
+        (``<label>/[<speaker>/]<file>``); the records' corpus is :func:`corpus_name` of it.
     root : str or Path, optional
         The corpus folder (the CSV file for ``"csv"``). Default for the shipped corpora:
         :func:`corpus_path` (``$SER_LIVE_DATA/<name>``); required for the others.
@@ -120,15 +171,27 @@ def read_corpus(
     Raises
     ------
     ValueError
-        Unknown name, or no ``root`` for a corpus that is not shipped.
+        Unknown name, or no ``root`` for a corpus that is not shipped; a CSV list without
+        ``path`` and ``label`` columns.
     CorpusNotFoundError
         The folder is missing or holds no audio (or, for ``ased``/``es_uem``, no
         ``labels.csv``).
     """
-    squash = {re.sub(r"[\s_\-]+", "", k): k for k in CORPORA}
-    key = squash.get(re.sub(r"[\s_\-]+", "", name.strip().lower()), "")
+    if root is None and is_corpus_path(name):
+        path = Path(name.strip()).expanduser().absolute()
+        own = corpus_name_of(path)
+        if path.suffix.lower() == ".csv":
+            return read_csv(path, corpus=own, check_audio=check_audio)
+        if (path / "labels.csv").is_file():
+            return read_csv(path / "labels.csv", corpus=own, check_audio=check_audio)
+        return read_folder(path, corpus=own, check_audio=check_audio)
+    key = _known_key(name)
     if key not in CORPORA:
-        raise ValueError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
+        raise ValueError(
+            f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}, or give the path of a "
+            f"folder of one's own (<label>/[<speaker>/]<file>, or with a labels.csv) or of a CSV list "
+            f"(path,label[,speaker]), e.g. ./{name}"
+        )
     if root is None:
         if key not in SHIPPED_CORPORA:
             raise ValueError(

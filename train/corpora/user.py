@@ -21,7 +21,7 @@ from .location import check_root
 from .records import CorpusNotFoundError, ReadResult, Record
 from .scan import AUDIO_EXTENSIONS, Parsed, collect, read_tree
 
-__all__ = ["read_folder", "read_csv"]
+__all__ = ["corpus_name_of", "read_folder", "read_csv"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,26 @@ log = logging.getLogger(__name__)
 def _corpus_name(raw: str) -> str:
     name = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
     return name or "data"
+
+
+def corpus_name_of(path: Path) -> str:
+    """The corpus name of a folder or CSV list of one's own, as its records carry it.
+
+    Parameters
+    ----------
+    path : Path
+        A folder, a CSV list (its stem names it) or a folder's ``labels.csv`` (the folder
+        names it); relative paths are taken from the working folder.
+
+    Returns
+    -------
+    str
+        Lower-case ``[a-z0-9-]`` (``"My Calls"`` -> ``"my-calls"``), ``"data"`` when nothing is left.
+    """
+    path = Path(path).expanduser().absolute()
+    if path.suffix.lower() == ".csv":
+        return _corpus_name(path.parent.name if path.stem.lower() == "labels" else path.stem)
+    return _corpus_name(path.name)
 
 
 def _user_label(raw: str) -> str:
