@@ -26,3 +26,19 @@ def test_the_cards_within_corpus_rows_name_the_classes_scored():
     row = next(line for line in card.splitlines() if line.startswith("| ravdess-6fold |") and "| speaker |" in line)
     assert "| 4: neutral, happy, sad, angry | speaker |" in row, row
     assert "ravdess-6fold has 8" in card
+
+
+def test_a_one_fold_protocol_claims_no_spread(emodb_root, emotiontts_kor_root, tmp_path):
+    """`cross:A->B` is one fold: its headline printed "UA 53.3 ± 0.0", a spread no one measured."""
+    from train.evaluate import run_recipe, write_reports
+    from train.recipe import load_recipe
+
+    path = tmp_path / "tiny.toml"
+    path.write_text('name = "tiny"\ncorpora = ["emotiontts_kor"]\nlabels = ["neutral", "happy", "sad", "angry"]\n'
+                    '[normalizer]\nenabled = false\n[classifier]\ngrid = ["linear C=1e-3"]\n')
+    recipe = load_recipe(path)
+    res = next(iter(run_recipe("cross:emotiontts_kor->emodb", recipe, n_jobs=1, progress=False).values()))
+    assert len(res.folds) == 1
+    assert "±" not in res.headline() and res.headline().endswith("(1 fold)"), res.headline()
+    md = write_reports(res, tmp_path, command="test")["md"].read_text()
+    assert "one fold: no spread over folds" in md and "± 0.0" not in md

@@ -112,7 +112,9 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
         "",
         *([f"Recipe ({result.extra.get('recipe_path', '')}): {result.extra['recipe_summary']}", ""] if "recipe_summary" in result.extra else []),
         *([f"Sessions: **{mode}** ({result.extra.get('session_mode_doc', '')}).", ""] if mode else []),
-        f"**{result.headline()}** (percent, mean ± std over {len(result.folds)} folds; "
+        f"**{result.headline()}** (percent, "
+        + ("one fold: no spread over folds" if len(result.folds) == 1 else f"mean ± std over {len(result.folds)} folds")
+        + "; "
         "UA = unweighted average recall = balanced accuracy, WA = accuracy)",
         "",
         "| fold | UA | WA | macro-F1 | test utterances | chosen setting |",
@@ -182,6 +184,10 @@ def roc_lines(result: EvaluationResult) -> list[str]:
     if result.roc is None:
         return []
     names = [f.name for f in result.folds]
+
+    def pm(mean: Any, std: Any, digits: int = 1) -> str:  # one fold has no spread to show
+        return _f(mean, digits=digits) + ("" if len(names) == 1 else f" ± {_f(std, digits=digits)}")
+
     lines = ["", "## ROC per class (one-vs-rest; the model's probabilities over the scored classes, renormalised)", "",
              f"Macro AUC {_f(result.roc['macro_auc'], digits=3)} (test utterances of all folds pooled), "
              f"{_f(result.roc['macro_auc_fold_mean'], digits=3)} (mean over folds of the per-fold AUC). "
@@ -189,7 +195,7 @@ def roc_lines(result: EvaluationResult) -> list[str]:
              "| label | AUC pooled | AUC fold mean ± std | precision | recall |", "|---|---|---|---|---|"]
     for lab, d in result.roc["per_class"].items():
         pc = result.per_class[lab]
-        lines.append(f"| {lab} | {_f(d['auc'], digits=3)} | {_f(d['auc_fold_mean'], digits=3)} ± {_f(d['auc_fold_std'], digits=3)} | "
+        lines.append(f"| {lab} | {_f(d['auc'], digits=3)} | {pm(d['auc_fold_mean'], d['auc_fold_std'], 3)} | "
                      f"{pc['precision_pct']:.1f} | {pc['recall_pct']:.1f} |")
     lines += ["", "AUC per fold:", "", "| label | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for lab, d in result.roc["per_class"].items():
@@ -207,7 +213,7 @@ def roc_lines(result: EvaluationResult) -> list[str]:
             a = aff[axis]
             lines.append(f"| {axis} | {', '.join(a['high'])} | {', '.join(a['low'])} | "
                          + " | ".join(_f(a["folds"][n]["ua_pct"]) for n in names)
-                         + f" | {_f(a['ua_pct_mean'])} ± {_f(a['ua_pct_std'])} | {_f(a['auc_fold_mean'], digits=3)} | {_f(a['auc_pooled'], digits=3)} |")
+                         + f" | {pm(a['ua_pct_mean'], a['ua_pct_std'])} | {_f(a['auc_fold_mean'], digits=3)} | {_f(a['auc_pooled'], digits=3)} |")
     return lines
 
 

@@ -91,7 +91,11 @@ class EvaluationResult:
         return self._ms("f1_pct")
 
     def headline(self) -> str:
-        """``UA 61.2 ± 4.0  WA 61.5 ± 4.3  F1 60.8 ± 4.1`` (percent)."""
+        """``UA 61.2 ± 4.0  WA 61.5 ± 4.3  F1 60.8 ± 4.1`` (percent; mean ± standard deviation over
+        folds), or ``UA 61.2  WA 61.5  F1 60.8 (1 fold)`` for a one-fold protocol (``cross:``),
+        whose spread over folds is not known (it printed ``± 0.0``)."""
+        if len(self.folds) == 1:
+            return "UA {:.1f}  WA {:.1f}  F1 {:.1f} (1 fold)".format(self.ua_pct[0], self.wa_pct[0], self.f1_pct[0])
         return "UA {:.1f} ± {:.1f}  WA {:.1f} ± {:.1f}  F1 {:.1f} ± {:.1f}".format(*self.ua_pct, *self.wa_pct, *self.f1_pct)
 
     def to_json(self) -> dict[str, Any]:
