@@ -127,3 +127,18 @@ def test_a_bad_corpus_of_ones_own_is_one_clear_error(case, code, expected, own_d
     assert main(["-j", "1", "fit", "--recipe", str(recipe_of([spec])), "--out", str(tmp_path / "m.skops")]) == code
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err, err
+
+
+def test_a_relative_folder_in_a_recipe_is_taken_from_the_recipes_folder(own_data, tmp_path, monkeypatch):
+    """As `base` is: the recipe reads the same data whatever the working folder (it read
+    `./My Calls` from wherever `python -m train` ran)."""
+    from train.corpora import read_corpus
+    from train.recipe import load_recipe
+
+    _data, folder, _listed = own_data
+    recipe = folder.parent / "mine.toml"
+    recipe.write_text('name = "mine"\ncorpora = ["emodb", "./My Calls"]\nlabels = ["neutral", "happy", "sad", "angry"]\n')
+    monkeypatch.chdir(tmp_path)
+    loaded = load_recipe(recipe)
+    assert loaded.corpora == ("emodb", str(folder))
+    assert len(read_corpus(loaded.corpora[1]).records) == 16

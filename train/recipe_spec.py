@@ -419,6 +419,18 @@ def _resolve(name: str | Path, *, relative_to: Path | None = None) -> Path:
     raise FileNotFoundError(f"recipe {name} not found (looked at {p} and {named}); recipes: {recipe_names()}")
 
 
+def _own_corpus_from(corpus: Any, folder: Path) -> Any:
+    """A recipe file's corpus: a relative path of one's own (``"./mycalls"``,
+    :func:`train.corpora.is_corpus_path`) made absolute from the file's ``folder``, so the
+    recipe reads the same data from any working folder; names and absolute paths as given."""
+    from .corpora import is_corpus_path
+
+    if not isinstance(corpus, str) or not is_corpus_path(corpus):
+        return corpus
+    path = Path(corpus.strip()).expanduser()
+    return str(path if path.is_absolute() else (folder / path).absolute())
+
+
 def recipe_names() -> list[str]:
     """The names a recipe in :data:`RECIPES_DIR` is loaded by (:func:`load_recipe`).
 
@@ -446,6 +458,8 @@ def _read_tables(p: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         _check_keys(d)
     except ValueError as exc:
         raise ValueError(f"{p}: {exc}") from exc
+    if isinstance(d.get("corpora"), list):  # a folder of one's own, relative to this file (as `base` is)
+        d["corpora"] = [_own_corpus_from(c, p.parent) for c in d["corpora"]]
     if "base" not in d:
         return d
     base = d.pop("base")
