@@ -193,8 +193,9 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     for name, (factory, recipe) in COMPARE_CLASSIFIERS.items():
         if args.only and not any(o.lower() in name.lower() for o in args.only):
             continue
-        if recipe not in data:
-            data[recipe] = load_protocol_features(args.protocol, recipe=recipe, n_jobs=args.jobs)
+        if recipe not in data:  # the recipe row's classes and test utterances, so the rows compare
+            data[recipe] = load_protocol_features(args.protocol, recipe=recipe, labels=recipe_.labels,
+                                                  label_map=recipe_.label_map, n_jobs=args.jobs)
 
         def fit(X, y, g, factory=factory):  # noqa: ANN001
             return factory().fit(X, y), ""
@@ -202,16 +203,20 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
         res = run_protocol(args.protocol, fit=fit, classifier_name=name, data=data[recipe])
         write_reports(res, args.out, command=_command(argv))
         rows.append(res)
-    table = Table(title=f"{args.protocol}: speaker-independent, mean ± std over folds (%)")
-    for col in ("classifier", "features", "UA", "WA", "macro-F1", "time (s)"):
-        table.add_column(col, justify="left" if col in ("classifier", "features") else "right")
+    classes = sorted({tuple(r.labels) for r in rows})
+    scored = f"scored on {', '.join(classes[0])}" if len(classes) == 1 else "classes per row"
+    table = Table(title=f"{args.protocol}: speaker-independent, {scored}, mean ± std over folds (%)")
+    for col in ("classifier", "features", "sessions", "UA", "WA", "macro-F1", "time (s)"):
+        table.add_column(col, justify="left" if col in ("classifier", "features", "sessions") else "right")
     for r in rows:
         recipe = r.extra.get("feature_set") or ("tutorial (180)" if "tutorial" in r.classifier else "ser-live")
-        table.add_row(r.classifier, recipe, "{:.1f} ± {:.1f}".format(*r.ua_pct), "{:.1f} ± {:.1f}".format(*r.wa_pct), "{:.1f} ± {:.1f}".format(*r.f1_pct), f"{r.seconds:.0f}")
+        sessions = {"speaker": "normalised per speaker", None: "none"}.get(r.extra.get("session_mode"), r.extra.get("session_mode"))
+        table.add_row(r.classifier, recipe, sessions, "{:.1f} ± {:.1f}".format(*r.ua_pct), "{:.1f} ± {:.1f}".format(*r.wa_pct), "{:.1f} ± {:.1f}".format(*r.f1_pct), f"{r.seconds:.0f}")
     Console(width=120).print(table)
     _print(ua_table([(r.classifier, r) for r in rows]))
     summary = [
-        {"classifier": r.classifier, "ua_pct": r.ua_pct, "wa_pct": r.wa_pct, "f1_pct": r.f1_pct,
+        {"classifier": r.classifier, "labels": list(r.labels), "session_mode": r.extra.get("session_mode"),
+         "ua_pct": r.ua_pct, "wa_pct": r.wa_pct, "f1_pct": r.f1_pct,
          "folds": {f.name: {"ua_pct": f.ua_pct, "wa_pct": f.wa_pct, "f1_pct": f.f1_pct} for f in r.folds}}
         for r in rows
     ]
@@ -759,7 +764,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--per-class", type=_int_at_least(0), default=50,
                    help="with --condition room: test utterances per class and fold, seeded and stratified (0: all; default 50)")
     s = sub.add_parser("compare", help="the default recipe against other classifiers, the tutorial recipe and the openSMILE "
-                                       "peers (eGeMAPSv02, ComParE_2016 with the recipe's normaliser and SVM grid; extra `peers`, left out without it)")
+                                       "peers (eGeMAPSv02, ComParE_2016 with the recipe's normaliser and SVM grid; extra `peers`, left out without it), "
+                                       "every row on the recipe's classes")
     s.add_argument("--protocol", default="ravdess-6fold", help="evaluation protocol (default ravdess-6fold; "
                    "`evaluate --help` lists them)")
     s.add_argument("--only", nargs="*", help="run only classifiers whose name contains one of these")
