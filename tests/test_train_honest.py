@@ -73,3 +73,30 @@ def test_compare_scores_every_row_on_the_recipes_classes(emodb_root, tmp_path, c
     assert [r["classifier"] for r in rows] == ["tiny", "decision tree"]
     assert all(r["labels"] == ["neutral", "happy", "sad", "angry"] for r in rows), rows
     assert "scored on neutral, happy, sad, angry" in capsys.readouterr().out
+
+
+def test_a_comparison_row_trained_on_more_classes_is_scored_on_the_protocols_subset(emodb_root, tmp_path):
+    """A recipe of five labels on `loco` (scored on the four core ones, DESIGN.md): the comparison
+    classifiers' argmax is taken over those four, as the recipe's own row is, never "fearful"."""
+    import shutil
+
+    from sklearn.tree import DecisionTreeClassifier
+
+    from train.evaluate import load_protocol_features, run_protocol
+
+    folders = []
+    for name, speakers in (("a", ("03", "08")), ("b", ("09", "10"))):
+        folder = tmp_path / name
+        for p in sorted((emodb_root / "wav").glob("*.flac")):
+            label = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral", "A": "fearful"}.get(p.name[5])
+            if p.name[:2] in speakers and label:
+                (folder / label / p.name[:2]).mkdir(parents=True, exist_ok=True)
+                shutil.copy(p, folder / label / p.name[:2] / p.name)
+        folders.append(str(folder))
+    data = load_protocol_features("loco:" + ",".join(folders), labels=["neutral", "happy", "sad", "angry", "fearful"],
+                                  n_jobs=1, progress=False)
+    assert "fearful" in data[0].labels and "fearful" not in data[0].score_labels
+    res = run_protocol("loco", fit=lambda X, y, g: (DecisionTreeClassifier(random_state=0).fit(X, y), ""),
+                       classifier_name="decision tree", data=data)
+    assert res.labels == ["neutral", "happy", "sad", "angry"]
+    assert res.confusion.shape == (4, 4) and res.confusion.sum() == sum(f.n_test for f in res.folds)

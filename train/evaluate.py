@@ -17,7 +17,7 @@ import numpy as np
 
 from .augment import DEFAULT_AUGMENTATIONS, Augmentation
 from .engine import (
-    SESSION_MODES, check_features, evaluate_folds, fit_fold, mode_results, scored_argmax, session_modes, training_rows,
+    SESSION_MODES, check_features, evaluate_folds, fit_fold, mode_results, score_label_indices, scored_argmax, session_modes, training_rows,
 )
 from .extract import extract_features, skipped_summary
 from .protocols import FoldSet, make_folds
@@ -111,6 +111,10 @@ def run_protocol(
 ) -> EvaluationResult:
     """Evaluate a classifier on a protocol, speaker-independently.
 
+    Test utterances are scored on the protocol's scored classes (``FoldSet.score_labels``):
+    when it was trained on more (a recipe's labels on ``loco``), by the argmax of its
+    probabilities restricted to those classes, as :func:`run_recipe` scores a recipe.
+
     Parameters
     ----------
     protocol : str
@@ -135,7 +139,8 @@ def run_protocol(
     Raises
     ------
     ValueError
-        Feature extraction failed for some records (listed), or an unknown protocol.
+        Feature extraction failed for some records (listed), or an unknown protocol; a
+        classifier without ``predict_proba`` trained on more classes than are scored.
     """
     t0 = time.perf_counter()
     fs, X, X_aug = data or load_protocol_features(
@@ -143,7 +148,9 @@ def run_protocol(
     )
     check_features(fs, X)
     y, speakers = fs.y, fs.groups
-    scorer = Scorer(list(fs.labels))
+    score_idx = score_label_indices(fs)  # trained on more classes than scored (a recipe's labels on loco): argmax over these
+    subset = list(fs.score_labels) != list(fs.labels)
+    scorer = Scorer(list(fs.score_labels))
     for fold in fs.folds:
         tr, te = fold.train_idx, fold.test_idx
         Xtr, ytr, gtr = X[tr], y[tr], speakers[tr]
@@ -157,7 +164,18 @@ def run_protocol(
             from ser_live.fastpath import spread_labels
 
             proba = spread_labels(np.asarray(est.predict_proba(X[te]), dtype=np.float64), np.asarray(est.classes_), len(fs.labels))
-        sc = scorer.add(fold.name, y[te], np.asarray(est.predict(X[te])), chosen, proba=proba)
+        if not subset:
+            sc = scorer.add(fold.name, y[te], np.asarray(est.predict(X[te])), chosen, proba=proba)
+        elif proba is None:
+            raise ValueError(f"{protocol}: {classifier_name} gives no probabilities, so it cannot be scored on "
+                             f"{', '.join(fs.score_labels)} of the classes it was trained on")
+        else:
+            p_sub = proba[:, score_idx]
+            p_sub[p_sub.sum(axis=1) <= 0] = 1.0  # all its mass on unscored classes (a tree): no preference among these
+            p_sub = p_sub / p_sub.sum(axis=1, keepdims=True)
+            position = np.full(len(fs.labels), -1)
+            position[score_idx] = np.arange(len(score_idx))  # label index -> index into score_labels
+            sc = scorer.add(fold.name, position[y[te]], np.argmax(p_sub, axis=1), chosen, proba=p_sub)
         log.info("%s %s: UA %.1f %%", protocol, fold.name, sc.ua_pct)
     return scorer.result(
         protocol=fs.protocol, classifier=classifier_name, augmented=augment, seconds=time.perf_counter() - t0,
