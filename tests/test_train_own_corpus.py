@@ -142,3 +142,15 @@ def test_a_relative_folder_in_a_recipe_is_taken_from_the_recipes_folder(own_data
     loaded = load_recipe(recipe)
     assert loaded.corpora == ("emodb", str(folder))
     assert len(read_corpus(loaded.corpora[1]).records) == 16
+
+
+def test_a_corpus_level_inner_cv_keeps_folders_whose_names_hold_a_dash_apart():
+    """`inner_cv = "corpus"` cut speaker ids at the first `-`: "my-calls-s09" and "my-other-01"
+    were one corpus "my", and a folder named "tess-like" joined TESS."""
+    import numpy as np
+
+    from train.recipe import corpus_of_groups
+
+    groups = np.array(["my-calls-s09", "my-other-01", "tess-like-a", "tess-OAF", "emodb-03"], dtype=object)
+    got = corpus_of_groups(groups, ["/data/My Calls", "./my-other", "/x/tess-like", "tess", "emodb"])
+    assert got.tolist() == ["my-calls", "my-other", "tess-like", "tess", "emodb"]

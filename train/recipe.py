@@ -67,9 +67,32 @@ from .recipe_spec import (  # noqa: F401 - the recipe data live in recipe_spec; 
     select_columns,
 )
 
-__all__ = ["Recipe", "NormalizerSpec", "NoiseBranchSpec", "load_recipe", "display_path", "RecipeClassifier", "RECIPES_DIR", "select_columns"]
+__all__ = ["Recipe", "NormalizerSpec", "NoiseBranchSpec", "load_recipe", "display_path", "RecipeClassifier", "corpus_of_groups", "RECIPES_DIR", "select_columns"]
 
 log = logging.getLogger(__name__)
+
+
+def corpus_of_groups(groups: np.ndarray, corpora: Any) -> np.ndarray:
+    """The corpus of each speaker group (``"<corpus>-<speaker>"``), for a leave-one-corpus-out inner CV.
+
+    Parameters
+    ----------
+    groups : np.ndarray, object, shape (n,)
+        Speaker groups (:func:`train.corpora.speaker_group`).
+    corpora : sequence of str
+        The recipe's corpora: names or paths of one's own, whose names may hold ``-``
+        (``"my-calls"``), so the longest one a group starts with names it.
+
+    Returns
+    -------
+    np.ndarray, object, shape (n,)
+        The corpus name per row; the text before the first ``-`` for a group of none of them.
+    """
+    from .corpora import corpus_name
+
+    names = sorted({corpus_name(c) for c in corpora}, key=len, reverse=True)
+    return np.array([next((n for n in names if str(g).startswith(n + "-")), str(g).split("-", 1)[0]) for g in groups],
+                    dtype=object)
 
 
 class RecipeClassifier(ClassifierMixin, BaseEstimator):
@@ -236,7 +259,7 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         cv_groups = groups
         n_splits = self.recipe.inner_splits
         if self.recipe.inner_cv == "corpus":
-            cv_groups = np.array([str(s).split("-", 1)[0] for s in groups], dtype=object)
+            cv_groups = corpus_of_groups(groups, self.recipe.corpora)
             n_splits = len(set(cv_groups.tolist()))
         elif self.recipe.inner_cv != "speaker":
             raise ValueError(f"inner_cv must be 'speaker' or 'corpus', got {self.recipe.inner_cv!r}")
