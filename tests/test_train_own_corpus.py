@@ -154,3 +154,23 @@ def test_a_corpus_level_inner_cv_keeps_folders_whose_names_hold_a_dash_apart():
     groups = np.array(["my-calls-s09", "my-other-01", "tess-like-a", "tess-OAF", "emodb-03"], dtype=object)
     got = corpus_of_groups(groups, ["/data/My Calls", "./my-other", "/x/tess-like", "tess", "emodb"])
     assert got.tolist() == ["my-calls", "my-other", "tess-like", "tess", "emodb"]
+
+
+def test_ablate_with_folders_of_ones_own(own_data, emodb_root, tmp_path, capsys, monkeypatch):
+    """`ablate` over emodb and two folders of one's own named by the recipe (it read the shipped
+    corpora only and refused the folders: "no corpus ... here")."""
+    from train.__main__ import main
+
+    data, folder, _listed = own_data
+    other = tmp_path / "other"
+    for p in _take(emodb_root, ("11", "12")):
+        (other / EMOTIONS[p.name[5]] / p.name[:2]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, other / EMOTIONS[p.name[5]] / p.name[:2] / p.name)
+    monkeypatch.setenv("SER_LIVE_DATA", str(data))
+    recipe = tmp_path / "own.toml"
+    recipe.write_text(f'name = "own"\ncorpora = {json.dumps(["emodb", str(folder), str(other)])}\n'
+                      'labels = ["neutral", "happy", "sad", "angry"]\n[normalizer]\nenabled = false\n'
+                      '[classifier]\ngrid = ["linear C=1e-3"]\n')
+    assert main(["-j", "1", "ablate", "--recipe", str(recipe), "--without", "my-calls", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "my-calls" in out and "other" in out, out

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .corpora import read_corpus
+from .corpora import corpus_name, is_corpus_path, read_corpus
 from .engine import SESSION_MODES
 from .evaluate import load_protocol_features, run_recipe
 from .reports import write_json_and_md
@@ -86,7 +86,9 @@ def run_ablation(
     ----------
     recipe : train.recipe.Recipe
     corpora : sequence of str, optional
-        The ``loco`` corpora (default: every corpus in the data folder); at least three.
+        The ``loco`` corpora: names, or paths of folders of one's own (named after their
+        folders, :func:`train.corpora.corpus_name`, as ``without`` names them too); default
+        every corpus in the data folder and the recipe's folders of one's own; at least three.
     n_jobs : int, default 2
         Worker processes (extraction, model selection).
     progress : bool, default True
@@ -130,8 +132,12 @@ def run_ablation(
         Fewer than three corpora, an unknown corpus, or failed feature extraction.
     """
     t0 = time.perf_counter()
-    if source is None:
-        source = {c: read_corpus(c).records for c in loco_corpora()}
+    if source is None:  # the shipped corpora present and the recipe's folders of one's own, or those named
+        own = [c for c in recipe.corpora if is_corpus_path(c)]
+        specs = loco_corpora(None, corpora) if corpora is not None else loco_corpora() + own
+        source = {corpus_name(c): read_corpus(c).records for c in specs}
+        corpora = None if corpora is None else [corpus_name(c) for c in specs]
+        without = None if without is None else [corpus_name(c) for c in without]
     full_set = loco_corpora(source, corpora)
     if len(full_set) < 3:
         raise ValueError(f"ablate: needs at least three loco corpora (two remain when one is dropped), got {full_set}")

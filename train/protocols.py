@@ -381,7 +381,8 @@ def loco_corpora(source: RecordSource = None, corpora: Sequence[str] | None = No
     if corpora is None:
         return available
     own = [c.strip() for c in corpora if source is None and is_corpus_path(c)]
-    wanted = [c.strip().lower().replace("-", "_") for c in corpora if c.strip() not in own]
+    lowered = [c.strip().lower() for c in corpora if c.strip() not in own]  # "es-uem" is es_uem, "my-calls" itself
+    wanted = [c if c in available else c.replace("-", "_") for c in lowered]
     names = wanted + [corpus_name(c) for c in own]  # what the records of each are called
     repeated = sorted({c for c in names if names.count(c) > 1})
     if repeated:
@@ -390,8 +391,8 @@ def loco_corpora(source: RecordSource = None, corpora: Sequence[str] | None = No
     unknown = [c for c in wanted if c not in available]
     if unknown:
         raise ValueError(
-            f"loco: no corpus {', '.join(map(repr, unknown))} here; available: {', '.join(available) or 'none'}, "
-            "or the path of a folder of one's own (e.g. ./mycalls)"
+            f"loco: no corpus {', '.join(map(repr, unknown))} here; available: {', '.join(available) or 'none'}"
+            + (", or the path of a folder of one's own (e.g. ./mycalls)" if source is None else "")
         )
     return [c for c in available if c in wanted] + own
 
