@@ -111,6 +111,7 @@ def test_cross_and_fit_with_a_labels_csv_of_ones_own(own_data, recipe_of, tmp_pa
     ("empty", 3, "no audio files"),  # CorpusNotFoundError's exit code
     ("no-label-column", 2, "no column label"),
     ("unknown-name", 2, "give the path of a folder of one's own"),
+    ("all-listed-files-missing", 3, "no usable file, 16 left out"),  # was "X must be a non-empty 2-D array"
 ])
 def test_a_bad_corpus_of_ones_own_is_one_clear_error(case, code, expected, own_data, recipe_of, tmp_path, capsys, monkeypatch):
     from train.__main__ import main
@@ -123,6 +124,8 @@ def test_a_bad_corpus_of_ones_own_is_one_clear_error(case, code, expected, own_d
         for p in listed.glob("*.flac"):
             shutil.copy(p, bad / p.name)
         (bad / "labels.csv").write_text("path,emotion\n" + "".join(f"{p.name},angry\n" for p in listed.glob("*.flac")))
+    if case == "all-listed-files-missing":
+        (bad / "labels.csv").write_text((listed / "labels.csv").read_text())
     spec = "mycalls" if case == "unknown-name" else str(bad)
     assert main(["-j", "1", "fit", "--recipe", str(recipe_of([spec])), "--out", str(tmp_path / "m.skops")]) == code
     err = capsys.readouterr().err

@@ -47,7 +47,7 @@ from .es_uem import read_es_uem
 from .groups import speaker_group
 from .location import DATA_ENV_VAR, SHIPPED_CORPORA, corpus_path, default_data_root
 from .ravdess import RAVDESS_EMOTIONS, read_ravdess
-from .records import CANONICAL_LABELS, CorpusNotFoundError, ReadResult, Record, canonical_label, label_histogram
+from .records import CANONICAL_LABELS, CorpusNotFoundError, ReadResult, Record, canonical_label, example_lines, label_histogram
 from .savee import read_savee
 from .scan import AUDIO_EXTENSIONS
 from .tess import read_tess
@@ -175,8 +175,19 @@ def read_corpus(
         ``path`` and ``label`` columns.
     CorpusNotFoundError
         The folder is missing or holds no audio (or, for ``ased``/``es_uem``, no
-        ``labels.csv``).
+        ``labels.csv``), or every file in it was left out (the message lists some, with
+        the reasons).
     """
+    result = _read(name, root, check_audio=check_audio)
+    if not result.records and result.problems:  # every file left out: say why here, not as an empty matrix later
+        raise CorpusNotFoundError(
+            f"{result.corpus} ({result.root}): no usable file, {len(result.problems)} left out, e.g.:\n"
+            + "\n".join(example_lines(result.problems, 5))
+        )
+    return result
+
+
+def _read(name: str, root: str | Path | None, *, check_audio: bool) -> ReadResult:
     if root is None and is_corpus_path(name):
         path = Path(name.strip()).expanduser().absolute()
         own = corpus_name_of(path)
