@@ -177,3 +177,16 @@ def test_ablate_with_folders_of_ones_own(own_data, emodb_root, tmp_path, capsys,
     assert main(["-j", "1", "ablate", "--recipe", str(recipe), "--without", "my-calls", "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "my-calls" in out and "other" in out, out
+
+
+def test_plots_of_a_folder_of_ones_own_go_to_out(own_data, tmp_path, capsys):
+    """`plots --corpus /x/My Calls --out F` wrote `/x/My Calls-waveforms.png` beside the data
+    folder (the path joined onto --out replaced it), not into F."""
+    pytest.importorskip("matplotlib")
+    from train.__main__ import main
+
+    _data, folder, _listed = own_data
+    out = tmp_path / "plots"
+    assert main(["-j", "1", "plots", "--corpus", str(folder), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["my-calls-features.png", "my-calls-waveforms.png"]
+    assert not list(folder.parent.glob("*.png"))

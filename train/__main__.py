@@ -611,6 +611,7 @@ def cmd_plots(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_writable_folder(out, hint="pass --out FOLDER for the plots")
     res = read_corpus(args.corpus)
+    stem = res.corpus  # a folder of one's own by its name: its path would put the PNGs beside it, not in --out
     labels = sorted({r.label for r in res.records})
     fig, axes = plt.subplots(len(labels), 1, figsize=(9, 1.4 * len(labels)), sharex=True)
     for ax, lab in zip(np.atleast_1d(axes), labels):
@@ -620,9 +621,9 @@ def cmd_plots(args: argparse.Namespace) -> int:
         ax.set_ylabel(lab, rotation=0, ha="right")
         ax.set_ylim(-1, 1)
     np.atleast_1d(axes)[-1].set_xlabel("seconds")
-    fig.suptitle(f"{args.corpus}: one waveform per emotion")
+    fig.suptitle(f"{stem}: one waveform per emotion")
     fig.tight_layout()
-    save_png(fig, out / f"{args.corpus}-waveforms.png", dpi=100)
+    save_png(fig, out / f"{stem}-waveforms.png", dpi=100)
     plt.close(fig)
     X, _ = extract_features([r.path for r in res.records], n_jobs=args.jobs, description="features")
     show = list(args.features)
@@ -633,9 +634,9 @@ def cmd_plots(args: argparse.Namespace) -> int:
         ax.set_xticks(range(1, len(labels) + 1), labels, rotation=60)
         ax.set_title(n, fontsize=9)
     fig.tight_layout()
-    save_png(fig, out / f"{args.corpus}-features.png", dpi=100)
+    save_png(fig, out / f"{stem}-features.png", dpi=100)
     plt.close(fig)
-    _print(f"wrote {out / (args.corpus + '-waveforms.png')} and {out / (args.corpus + '-features.png')}")
+    _print(f"wrote {out / (stem + '-waveforms.png')} and {out / (stem + '-features.png')}")
     return 0
 
 
