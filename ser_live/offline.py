@@ -222,12 +222,18 @@ def _predict_in_session(
     return model.predict_features(x, session=session, route_db=route_db), session.n_utterances, x
 
 
-def _set_revised_speakers(results: list[Result], speakers: SpeakerSessions) -> None:
-    """Set :attr:`Result.speaker_revised` on a file's results from the speakers' latest
-    re-clustering (:meth:`SpeakerSessions.revised_labels
-    <ser_live.speakers.SpeakerSessions.revised_labels>`, which covers the assigner's latest
-    ``history`` utterances: older ones keep None)."""
-    labels = speakers.revised_labels()
+def _set_revised_speakers(results: list[Result]) -> None:
+    """Set :attr:`Result.speaker_revised` on a file's results (in order of arrival): each
+    utterance's speaker after the last re-clustering that held it, i.e. its speaker at the
+    moment moved by every :attr:`Result.speakers_moved` after it. For the utterances the
+    speakers' latest re-clustering holds (the assigner's latest ``history``) that is its
+    label there (:meth:`SpeakerSessions.revised_labels
+    <ser_live.speakers.SpeakerSessions.revised_labels>`); an older one keeps the label it had
+    when it dropped out of the history, so every utterance of a long call has one."""
+    labels: dict[int, str | None] = {}
+    for res in results:
+        labels[res.utterance.index] = res.speaker
+        labels.update(res.speakers_moved or {})
     for res in results:
         res.speaker_revised = labels.get(res.utterance.index)
 
@@ -652,7 +658,7 @@ class Predictor:
             raise AudioFileError(f"{path}: the file holds no audio samples (empty)")
         yield from classified(seg.flush())  # a tail shorter than a frame is ignored, as live
         if turns is not None:
-            _set_revised_speakers(attributed, turns[0])
+            _set_revised_speakers(attributed)
 
     def process_files(
         self,
@@ -856,5 +862,5 @@ class Predictor:
         results = [self._classify(utt, session, turns, rolling, stretch)
                    for utt in segment_signal(y, config=self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)]
         if turns is not None:
-            _set_revised_speakers(results, turns[0])
+            _set_revised_speakers(results)
         return results

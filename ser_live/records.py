@@ -14,7 +14,8 @@
 With speaker turns (``--speakers``) the listen records and the index carry ``speaker`` and
 ``speaker_rolling`` (:meth:`Result.to_json <ser_live.types.Result.to_json>`), and
 ``predict --segments`` records ``speaker`` (at the moment, as live) and ``speaker_revised``
-(after the file's last re-clustering).
+(after the last re-clustering that held the utterance: the file's last one for its latest
+200 utterances).
 
 Every record of a classified utterance or file carries ``arousal`` and ``valence`` in [-1, 1],
 read off its probabilities by :mod:`ser_live.affect` (listen records also of their rolling
@@ -127,7 +128,7 @@ def prediction_record(
         The utterance's speaker (``--segments --speakers``: ``"A"``, ``"B"``, ...), at the
         moment it was classified (as live shows it).
     speaker_revised : str, optional
-        Its speaker after the file's last re-clustering (:attr:`Result.speaker_revised
+        Its speaker after the last re-clustering that held it (:attr:`Result.speaker_revised
         <ser_live.types.Result.speaker_revised>`); written with ``speaker``.
     uncertainty : UncertaintyRule, optional
         The run's rule for ``uncertain`` (``--uncertain-margin``, ``--uncertain-below``).

@@ -890,7 +890,7 @@ class SpeakerSessions:
         # the model's extractor computes only the columns the model reads: add the embedding's
         self.extractor = model.extractor_with(self.assigner.columns_)
         self.sessions: dict[str, Any] = {}
-        self._indices: list[int | None] = []  # utterance index of each kept embedding, oldest first
+        self._index_of: dict[int, int] = {}  # utterance index by arrival number (assigner's serial), kept ones
         self._reported: dict[int, str] = {}  # revised_labels() as the last revised_speakers() left it
 
     def assign(self, features: np.ndarray) -> tuple[str, Any]:
@@ -950,9 +950,9 @@ class SpeakerSessions:
         """
         if self.assigner.max_speakers == 1:
             return {}
-        # an utterance attributed but not classified (it failed after assign) has no index
-        self._indices += [None] * max(0, sum(self.assigner.counts_) - 1 - len(self._indices))
-        self._indices.append(int(index))
+        # by arrival number: an utterance attributed but not classified (it failed after
+        # assign) has none, and the oldest drop out of the assigner's history
+        self._index_of[int(self.assigner._serial[-1])] = int(index)
         before = {**self._reported, int(index): label}
         self._reported = self.revised_labels()
         return {i: lab for i, lab in self._reported.items() if before.get(i) != lab}
@@ -960,9 +960,9 @@ class SpeakerSessions:
     def revised_labels(self) -> dict[int, str]:
         """Every kept utterance's speaker after the latest re-clustering, by utterance index
         (those given to :meth:`revised_speakers`), in order of arrival."""
-        revised = self.assigner.revised_
-        self._indices = self._indices[len(self._indices) - len(revised):]
-        return {i: lab for i, lab in zip(self._indices, revised) if i is not None}
+        serials = self.assigner._serial.tolist()
+        self._index_of = {n: self._index_of[n] for n in serials if n in self._index_of}
+        return {self._index_of[n]: lab for n, lab in zip(serials, self.assigner.revised_) if n in self._index_of}
 
 
 class SpeakerRolling:

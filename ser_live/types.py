@@ -282,10 +282,11 @@ class Result:
         The rolling estimate of that speaker's utterances alone after this one (label ->
         probability); empty without speakers.
     speaker_revised : str or None
-        ``predict --segments --speakers``: the utterance's speaker after the file's last
-        re-clustering (:attr:`SpeakerAssigner.revised_ <ser_live.speakers.SpeakerAssigner.revised_>`,
-        set on every result of the file once the file ends); ``speaker`` stays the label at
-        the moment, as live shows it. None live and without speakers.
+        ``predict --segments --speakers``: the utterance's speaker after the last
+        re-clustering that held it (:attr:`SpeakerAssigner.revised_ <ser_live.speakers.SpeakerAssigner.revised_>`:
+        the file's last one for the assigner's latest ``history`` utterances), set on every
+        result of the file once the file ends; ``speaker`` stays the label at the moment, as
+        live shows it. None live and without speakers.
     speakers_moved : dict[int, str]
         With speaker turns: the utterances (index -> speaker) whose speaker the run's
         re-clustering after this one changed from the one last reported
