@@ -399,10 +399,18 @@ MIN_FULL_BAND_HZ: int = 16000
 def _warn_if_narrowband(path: str | Path) -> AudioInfo:
     """Warn when a file's sample rate is below :data:`MIN_FULL_BAND_HZ` (e.g. 8 kHz
     telephone audio): it is resampled, but its bands above half its rate are empty, and the
-    model was trained on full-band speech. Returns the header read, for the decoder (which
-    then does not read it again); raises AudioFileError as :func:`audio_info`."""
+    model was trained on full-band speech; and when it has more than one channel (a call
+    recorder's agent and caller): they are averaged into one line. Returns the header read,
+    for the decoder (which then does not read it again); raises AudioFileError as
+    :func:`audio_info`."""
     info = audio_info(path)
     _warn_narrowband(path, info.sample_rate_hz)
+    if info.channels > 1:
+        log.warning("%s: %d channels, averaged into one line (each voice on a channel of its own is then "
+                    "%.0f dB lower); a call with the agent and the caller on channels of their own is "
+                    "scored as one mixed line: to score each side alone, split the channels first "
+                    "(e.g. `sox IN agent.wav remix 1`, `sox IN caller.wav remix 2`)",
+                    path, info.channels, 20 * np.log10(info.channels))
     return info
 
 
@@ -412,6 +420,33 @@ def _warn_narrowband(what: str | Path, rate: float) -> None:
         log.warning("%s: recorded at %g Hz (nothing above %.1f kHz); the model was trained on speech "
                     "of %d Hz and more, so expect it to be less accurate here", what, rate, rate / 2000,
                     MIN_FULL_BAND_HZ)
+
+
+class _ClippedSpeech:
+    """Counts the samples at full scale over a file's utterances (``--segments``) and warns
+    once, at the file's end, when more than :data:`~ser_live.levels.MAX_CLIPPED_FRACTION` of
+    them are (the whole-file prediction's warning, over the utterances)."""
+
+    def __init__(self) -> None:
+        self.clipped = 0.0
+        self.samples = 0
+        self.utterances = 0
+        self.clipped_utterances = 0
+
+    def add(self, samples: np.ndarray) -> None:
+        """Count one utterance's samples (int16 or float32 in [-1, 1], shape (n,))."""
+        share = clipped_fraction(samples)
+        self.clipped += share * len(samples)
+        self.samples += len(samples)
+        self.utterances += 1
+        self.clipped_utterances += share > MAX_CLIPPED_FRACTION
+
+    def warn(self, what: str | Path) -> None:
+        """Log the warning when the file's speech is clipped."""
+        if self.samples and self.clipped / self.samples > MAX_CLIPPED_FRACTION:
+            log.warning("%s: clipped (%.1f %% of the speech's samples at full scale, in %d of %d utterances); the "
+                        "predictions may be off: record with less gain", what, 100 * self.clipped / self.samples,
+                        self.clipped_utterances, self.utterances)
 
 
 class Predictor:
@@ -635,9 +670,11 @@ class Predictor:
         stretch = SpeechStretch(self.model)
 
         attributed: list[Result] = []  # every result with a speaker, in order
+        clipped = _ClippedSpeech()
 
         def classified(utts: list[Utterance]) -> Iterator[Result]:
             for utt in utts:
+                clipped.add(utt.samples)
                 res = self._classify(utt, session, turns, rolling, stretch, keep_audio=keep_audio)
                 if turns is not None:
                     attributed.append(res)
@@ -657,6 +694,7 @@ class Predictor:
         if not heard:
             raise AudioFileError(f"{path}: the file holds no audio samples (empty)")
         yield from classified(seg.flush())  # a tail shorter than a frame is ignored, as live
+        clipped.warn(path)
         if turns is not None:
             _set_revised_speakers(attributed)
 

@@ -90,3 +90,49 @@ def test_speaker_revised_on_every_utterance_of_a_long_call(model, call_turns, tm
     assert _agreement(revised, truth) >= max(moment - 0.02, 0.9), (moment, _agreement(revised, truth))
     tail = slice(len(results) - 100, None)  # the utterances the last re-clustering holds
     assert _agreement(revised[tail], truth[tail]) >= 0.9
+
+
+def _warnings(caplog, run) -> list[str]:
+    """The warnings ``run()`` logs."""
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ser_live"):
+        run()
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_stereo_call_is_said_to_be_mixed_down(model, call_turns, tmp_path, caplog):
+    """A two-channel call (agent left, caller right, as call recorders write them) is
+    averaged into one line: whole and with ``--segments`` it is classified, and a warning
+    says the channels were mixed and how to score each side alone. It used to be mixed
+    without a word. A mono file gets no such warning."""
+    y, spans = _call(call_turns, rounds=1)
+    left = np.zeros_like(y)
+    right = np.zeros_like(y)
+    for a, b, who in spans:
+        i, j = int(a * SAMPLE_RATE_HZ), int(b * SAMPLE_RATE_HZ)
+        (left if who == "A" else right)[i:j] = y[i:j]
+    stereo, mono = tmp_path / "agent+caller.wav", tmp_path / "mono.wav"
+    sf.write(stereo, np.stack([left, right], axis=1), SAMPLE_RATE_HZ, subtype="PCM_16")
+    sf.write(mono, y, SAMPLE_RATE_HZ, subtype="PCM_16")
+    pred = Predictor(model)
+    for run in (lambda: pred.process_file(stereo), lambda: pred.process_file(stereo, segments=True)):
+        warned = _warnings(caplog, run)
+        said = [m for m in warned if "2 channels" in m]
+        assert len(said) == 1, warned
+        assert "averaged" in said[0] and "remix 1" in said[0], said[0]
+    assert not any("channels" in m for m in _warnings(caplog, lambda: pred.process_file(mono, segments=True)))
+
+
+def test_a_clipped_call_is_warned_of_with_segments(model, call_turns, tmp_path, caplog):
+    """``predict --segments`` warns of a clipped recording as a whole-file prediction does
+    (README: "predict warns of audio ... clipped"), once per file; it used to say nothing.
+    The same call at its own level gets no warning."""
+    y, _ = _call(call_turns, rounds=1)
+    loud, clean = tmp_path / "hot mic.wav", tmp_path / "clean.wav"
+    sf.write(loud, np.clip(20 * y, -1, 1), SAMPLE_RATE_HZ, subtype="PCM_16")
+    sf.write(clean, y, SAMPLE_RATE_HZ, subtype="PCM_16")
+    pred = Predictor(model)
+    warned = _warnings(caplog, lambda: list(pred.iter_file_segments(loud, keep_audio=False)))
+    assert [m for m in warned if "clipped (" in m and "hot mic.wav" in m and "utterances" in m], warned
+    assert len([m for m in warned if "clipped" in m]) == 1, warned
+    assert not _warnings(caplog, lambda: list(pred.iter_file_segments(clean, keep_audio=False)))

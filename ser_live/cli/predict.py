@@ -23,6 +23,9 @@ Whole-file mode (default) treats each file as one utterance: it is trimmed to th
 VAD finds (as training files are) and classified; files longer than 60 s are refused (use
 --segments). With --segments each file is cut by the live segmenter, exactly as `ser-live
 --input FILE` cuts it, and every utterance gets a record with its start_s and end_s.
+Channels are averaged into one line: a stereo call (agent and caller on channels of their
+own) is scored mixed, with a warning; split it first to score each side (sox IN OUT remix 1).
+Files below 16 kHz and clipped speech are classified with a warning.
 
 Sessions: a model with a session normaliser standardises each utterance's features with
 statistics of its session (one speaker through one microphone) shrunk towards the training
