@@ -659,27 +659,32 @@ class Predictor:
             Missing, unreadable or empty file, or a block with NaN/infinite samples (raised
             when that block is reached).
         """
+        rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
+        session = self.model.new_session() if self.session_norm else None
+        turns = self._new_turns()
+        stretch = SpeechStretch(self.model)
+        attributed: list[Result] = []  # every result with a speaker, in order
+        for utt in self._iter_file_utterances(path):
+            res = self._classify(utt, session, turns, rolling, stretch, keep_audio=keep_audio)
+            if turns is not None:
+                attributed.append(res)
+            yield res
+        if turns is not None:
+            _set_revised_speakers(attributed)
+
+    def _iter_file_utterances(self, path: str | Path) -> Iterator[Utterance]:
+        """The utterances of a file as the live segmenter cuts it (int16 samples), decoded
+        block by block (:func:`~ser_live.audiofile.iter_audio_blocks`) and fed frame by frame
+        from sample 0 through one :class:`~ser_live.vad.Segmenter`, flushed at the end: the
+        utterances of ``segment_signal(decode_audio(path))`` in constant memory. The file's
+        warnings are logged (its header's: rate, channels; at its end: clipped speech).
+        Raises AudioFileError as :meth:`iter_file_segments`."""
         from .audiofile import iter_audio_blocks
 
         info = _warn_if_narrowband(path)
         seg = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
         fl = seg.frame_length
-        rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
-        session = self.model.new_session() if self.session_norm else None
-        turns = self._new_turns()
-        stretch = SpeechStretch(self.model)
-
-        attributed: list[Result] = []  # every result with a speaker, in order
         clipped = _ClippedSpeech()
-
-        def classified(utts: list[Utterance]) -> Iterator[Result]:
-            for utt in utts:
-                clipped.add(utt.samples)
-                res = self._classify(utt, session, turns, rolling, stretch, keep_audio=keep_audio)
-                if turns is not None:
-                    attributed.append(res)
-                yield res
-
         carry = _NO_SAMPLES
         pos = 0
         heard = False
@@ -688,15 +693,17 @@ class Predictor:
             buf = np.concatenate([carry, to_int16(block)]) if carry.size else to_int16(block)
             n_full = len(buf) - len(buf) % fl
             for i in range(0, n_full, fl):
-                yield from classified(seg.process_frame(buf[i : i + fl], pos))
+                for utt in seg.process_frame(buf[i : i + fl], pos):
+                    clipped.add(utt.samples)
+                    yield utt
                 pos += fl
             carry = buf[n_full:]
         if not heard:
             raise AudioFileError(f"{path}: the file holds no audio samples (empty)")
-        yield from classified(seg.flush())  # a tail shorter than a frame is ignored, as live
+        for utt in seg.flush():  # a tail shorter than a frame is ignored, as live
+            clipped.add(utt.samples)
+            yield utt
         clipped.warn(path)
-        if turns is not None:
-            _set_revised_speakers(attributed)
 
     def process_files(
         self,
@@ -826,8 +833,11 @@ class Predictor:
             seen[key] = len(found)
             first_row.append(len(rows))
             try:
-                utts = self._file_utterances(path, segments=segments)
-                feats = [self.model.extractor.extract(u.samples) for u in utts]
+                utts, feats = [], []
+                for utt in self._file_utterances(path, segments=segments):
+                    feats.append(self.model.extractor.extract(utt.samples))
+                    utt.samples = _NO_SAMPLES  # its features are what pass 2 needs
+                    utts.append(utt)
             except (SerLiveError, ValueError) as exc:
                 found.append(self._failed(path, exc, errors))
                 continue
@@ -856,12 +866,14 @@ class Predictor:
                 results.append(res)
             yield path, results
 
-    def _file_utterances(self, path: str | Path, *, segments: bool) -> list[Utterance]:
-        """The utterances of a file: segments, or the trimmed whole file as one."""
+    def _file_utterances(self, path: str | Path, *, segments: bool) -> Iterable[Utterance]:
+        """The utterances of a file: segments (streamed), or the trimmed whole file as one;
+        the file's warnings logged as without sessions."""
         if segments:
-            return segment_signal(decode_audio(path), config=self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
-        y = decode_audio(path, max_duration_s=self.max_duration_s)
+            return self._iter_file_utterances(path)
+        y = decode_audio(_warn_if_narrowband(path), max_duration_s=self.max_duration_s)
         a, b = self._span(y, what=str(path))
+        self._warn_of_speech(y[a:b], what=str(path))
         return [Utterance(index=0, samples=y[a:b], start_sample=a, end_sample=b, last_voiced_sample=b,
                           sample_rate_hz=SAMPLE_RATE_HZ)]
 
@@ -883,15 +895,20 @@ class Predictor:
 
     def _whole(self, y: np.ndarray, *, what: str) -> Prediction:
         a, b = self._span(y, what=what)
-        share, hz = tone_fraction(y[a:b])
+        self._warn_of_speech(y[a:b], what=what)
+        return self.model.predict_signal(y[a:b])
+
+    @staticmethod
+    def _warn_of_speech(y: np.ndarray, *, what: str) -> None:
+        """Warn of a whole file's speech span ``y`` that is a steady tone or clipped."""
+        share, hz = tone_fraction(y)
         if share >= TONE_FRACTION:
             log.warning("%s: not speech? %.1f %% of the power is a steady tone at %.0f Hz; the prediction "
                         "means little", what, 100 * share, hz)
-        clipped = clipped_fraction(y[a:b])
+        clipped = clipped_fraction(y)
         if clipped > MAX_CLIPPED_FRACTION:
             log.warning("%s: clipped (%.1f %% of the speech's samples at full scale); the prediction may be "
                         "off: record with less gain", what, 100 * clipped)
-        return self.model.predict_signal(y[a:b])
 
     def _segments(self, y: np.ndarray) -> list[Result]:
         rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)

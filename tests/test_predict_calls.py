@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_live.audiofile import SAMPLE_RATE_HZ
+from ser_live.audiofile import SAMPLE_RATE_HZ, decode_audio
 from ser_live.model import EmotionModel, default_model_path
 from ser_live.offline import Predictor
+from ser_live.vad import segment_signal
 
 #: EmoDB files of the two voices (first 8 of each speaker, sorted).
 _TURNS = 8
@@ -136,3 +137,55 @@ def test_a_clipped_call_is_warned_of_with_segments(model, call_turns, tmp_path, 
     assert [m for m in warned if "clipped (" in m and "hot mic.wav" in m and "utterances" in m], warned
     assert len([m for m in warned if "clipped" in m]) == 1, warned
     assert not _warnings(caplog, lambda: list(pred.iter_file_segments(clean, keep_audio=False)))
+
+
+def _sessions_run(pred: Predictor, path: Path) -> tuple[list, int, list[str]]:
+    """``process_files([path], segments=True, sessions=...)``: the results, the peak of
+    traced memory (bytes) and the warnings."""
+    import logging
+    import tracemalloc
+
+    warned: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warned.append(record.getMessage())
+    logging.getLogger("ser_live").addHandler(handler)
+    tracemalloc.start()
+    try:
+        (_, results), = pred.process_files([path], segments=True, sessions={path: "call 1"})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        logging.getLogger("ser_live").removeHandler(handler)
+    return results, peak, warned
+
+
+def test_sessions_of_long_calls_hold_features_not_audio(model, call_turns, tmp_path):
+    """``predict --segments --sessions``: the first pass keeps each utterance's features,
+    not the decoded file nor its utterances' audio (an hour-long call: 282 MB of peak RSS
+    before, 181 MB after, 60 MB without --sessions, which needs no second pass). Measured
+    with tracemalloc (numpy reports its buffers to it): from a one-round call to a
+    seven-round one (about 5 min, stereo) the peak grew by 1.8 times the added audio as mono
+    int16 before (the whole decode, twice, and every utterance's samples), 0.85 times now
+    (the features and pass 2's copies of them). The segments and probabilities are those of
+    the whole decoded file, and the file's warnings (here: stereo) are given as without
+    --sessions, where they were not before."""
+    pred = Predictor(model)
+    peaks, pcm = [], []
+    for rounds in (1, 1, 7):  # the first run allocates the extractor's scratch buffers
+        y, _ = _call(call_turns, rounds=rounds)
+        path = tmp_path / f"call {rounds}.wav"
+        sf.write(path, np.stack([y, y], axis=1), SAMPLE_RATE_HZ, subtype="PCM_16")
+        results, peak, warned = _sessions_run(pred, path)
+        peaks.append(peak)
+        pcm.append(2 * len(y))
+        assert len(results) == 16 * rounds
+        assert any("2 channels" in m for m in warned), warned
+    grew, added = peaks[2] - peaks[1], pcm[2] - pcm[1]
+    assert grew < 1.2 * added, f"peak grew {grew / 1e6:.1f} MB for {added / 1e6:.1f} MB more audio"
+    utts = segment_signal(decode_audio(path), config=pred.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
+    assert [(r.utterance.start_sample, r.utterance.end_sample) for r in results] == \
+        [(u.start_sample, u.end_sample) for u in utts]
+    X = np.array([model.extractor.extract(u.samples) for u in utts])
+    want = model.predict_proba(X, groups=np.array(["call 1"] * len(utts)))
+    got = np.array([[r.prediction.probabilities[lab] for lab in model.labels] for r in results])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)  # records round to 4 decimals
