@@ -166,9 +166,10 @@ def test_ctrl_c_inside_a_long_file_keeps_its_classified_utterances(data_root, mo
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["start_s"] for r in records] == [r.utterance.start_s for r in done]
     assert f"3 records written to {out}" in err, err
-    # again over that output: it stays as it was, this run's records go beside it
+    # again over that output (--overwrite): it stays as it was, this run's records go beside it
     before, calls[:] = out.read_bytes(), []
-    rc = main(["predict", str(long), "--segments", "--output", str(out), "--model", str(test_model_path)])
+    rc = main(["predict", str(long), "--segments", "--output", str(out), "--model", str(test_model_path),
+               "--overwrite"])
     err = capsys.readouterr().err
     partial = tmp_path / "out.partial.jsonl"
     assert rc == 130 and out.read_bytes() == before and partial.read_bytes() == before, err

@@ -189,3 +189,41 @@ def test_sessions_of_long_calls_hold_features_not_audio(model, call_turns, tmp_p
     want = model.predict_proba(X, groups=np.array(["call 1"] * len(utts)))
     got = np.array([[r.prediction.probabilities[lab] for lab in model.labels] for r in results])
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)  # records round to 4 decimals
+
+
+def test_an_existing_output_is_refused_without_overwrite(call_turns, tmp_path, capsys):
+    """``predict --output`` over an existing file (last week's batch) is refused (exit 2)
+    before anything is scored, as with ``--dask``, and the file stays as it was;
+    ``--overwrite`` replaces it. It used to be replaced without a word."""
+    from ser_live.cli import main
+
+    y, _ = _call(call_turns, rounds=1)
+    wav = tmp_path / "call.wav"
+    sf.write(wav, y, SAMPLE_RATE_HZ, subtype="PCM_16")
+    for name in ("scores.csv", "scores.jsonl", "scores.parquet"):
+        out = tmp_path / name
+        out.write_bytes(b"last week's records\n")
+        argv = ["predict", str(wav), "--segments", "--output", str(out)]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert out.read_bytes() == b"last week's records\n"
+        assert f"{out} exists" in err and "--overwrite" in err and "Traceback" not in err, err
+        assert main([*argv, "--overwrite"]) == 0, capsys.readouterr().err
+        assert out.read_bytes() != b"last week's records\n"
+
+
+def test_speakers_with_sessions_is_a_usage_error(call_turns, tmp_path, capsys):
+    """``--speakers 2`` with ``--sessions``: exit 2 and why, before anything is classified,
+    as ``--speakers`` without ``--segments`` is; it used to drop the speaker columns without
+    a word (the sessions decide the normalisation, and no speaker was attributed)."""
+    from ser_live.cli import main
+
+    y, _ = _call(call_turns, rounds=1)
+    wav = tmp_path / "call 1.wav"
+    sf.write(wav, y, SAMPLE_RATE_HZ, subtype="PCM_16")
+    sessions = tmp_path / "calls.csv"
+    sessions.write_text("path,session\ncall 1.wav,c1\n")
+    out = tmp_path / "scores.csv"
+    rc = main(["predict", str(wav), "--segments", "--speakers", "2", "--sessions", str(sessions), "--output", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--speakers 2" in err and "--sessions" in err and not out.exists(), err

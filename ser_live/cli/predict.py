@@ -41,9 +41,11 @@ that has no session normaliser --sessions is accepted and has no effect (a warni
 Output: --output's suffix picks the format, with or without --dask: .jsonl (JSON lines), .csv,
 .parquet (needs pyarrow: the dask extra); any other suffix, or a --format that contradicts the
 suffix, is a usage error (exit 2). --format only chooses what goes to stdout (default jsonl).
+An existing --output is refused (exit 2, before anything is classified) unless --overwrite
+replaces it (or, with --dask, --resume adds to it).
 Ctrl-C or a stop signal ends the run with exit 130 and the records done so far written; an
---output that existed before such a run is left as it was, the run's records then going to
-<name>.partial<suffix> beside it (stderr says where).
+--output that existed before such a run (--overwrite) is left as it was, the run's records
+then going to <name>.partial<suffix> beside it (stderr says where).
 
 Inputs: audio files, folders (walked), and CSV lists of paths (FILE.csv: a `path` column,
 else the first; relative paths are relative to the CSV's folder), with and without --dask.
@@ -101,8 +103,9 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
     clu.add_argument("--resume", action="store_true",
                      help="with --dask: skip the paths already in --output and add to it")
     clu.add_argument("--overwrite", action="store_true",
-                     help="with --dask: replace an existing --output (without it or --resume an existing "
-                          "file is refused, exit 2); it is replaced only once records were written")
+                     help="replace an existing --output (without it, or --resume with --dask, an existing "
+                          "file is refused, exit 2; with or without --dask); it is replaced only once "
+                          "records were written")
     clu.add_argument("--chunk-files", type=int, default=200, metavar="N",
                      help="with --dask: files per task (default: 200)")
     _add_common(pr)
@@ -214,9 +217,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.dask is None and args.resume:
         _err("error: --resume needs --dask (`--dask` alone: a local cluster)")
         return ExitCode.USAGE
+    if (args.dask is None and args.output and not args.overwrite and os.path.lexists(args.output)
+            and not os.path.isdir(args.output)):  # a folder: RecordWriter says what to do
+        # as with --dask: an earlier run's records are never replaced unasked
+        _err(f"error: {args.output} exists: replace it with --overwrite, or write to another file "
+             "(with --dask, --resume adds to it)")
+        return ExitCode.USAGE
     if getattr(args, "speakers", 1) != 1 and not args.segments:
         _err(f"error: --speakers {args.speakers} needs --segments (speaker turns are found among a file's "
              "utterances; listening finds them too: ser-live --input FILE --speakers N)")
+        return ExitCode.USAGE
+    if getattr(args, "speakers", 1) != 1 and args.sessions:
+        _err(f"error: --speakers {args.speakers} does not go with --sessions: the CSV gives each file's session, "
+             "so no speaker is attributed; drop --sessions to find the speakers of each file, or --speakers")
         return ExitCode.USAGE
     if args.dask is not None:
         from ..batch import require_dask
