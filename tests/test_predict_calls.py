@@ -227,3 +227,26 @@ def test_speakers_with_sessions_is_a_usage_error(call_turns, tmp_path, capsys):
     rc = main(["predict", str(wav), "--segments", "--speakers", "2", "--sessions", str(sessions), "--output", str(out)])
     err = capsys.readouterr().err
     assert rc == 2 and "--speakers 2" in err and "--sessions" in err and not out.exists(), err
+
+
+def test_a_full_disk_names_the_output(call_turns, tmp_path, capsys, monkeypatch):
+    """A write to ``--output`` that fails (the disk full, simulated at the writer: the
+    audio is real) ends the run with exit 1 and a message naming the output file and what to
+    do; it used to say only "No space left on device" (which file? the audio? the output?)."""
+    import errno
+
+    from ser_live.cli import main
+    from ser_live.records import RecordWriter
+
+    y, _ = _call(call_turns, rounds=1)
+    wav = tmp_path / "call.wav"
+    sf.write(wav, y, SAMPLE_RATE_HZ, subtype="PCM_16")
+
+    def full(self, records):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(RecordWriter, "write", full)
+    out = tmp_path / "scores.csv"
+    assert main(["predict", str(wav), "--segments", "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{out}: No space left on device (the disk is full" in err and "Traceback" not in err, err

@@ -273,6 +273,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             _err(f"{sink.n_records} records written to {where or args.output}; the rest was not classified"
                  + (f"; {args.output} from before is as it was" if where else ""))
         return ExitCode.INTERRUPTED
+    except OSError as exc:
+        if exc.filename is None and args.output:  # a write to --output failed (a full disk): name it
+            exc.filename = args.output
+        raise
     return sink.exit_code()
 
 
