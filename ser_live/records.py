@@ -395,6 +395,11 @@ class RecordWriter:
         :attr:`partial_path` (``<stem>.partial<suffix>`` beside it) instead, and the
         earlier file stays whole (``predict`` without ``--dask``, where a run replaces its
         output by default). Without an earlier file, ``path`` gets them, as without it.
+    redo_last_file : bool, default False
+        With ``resume``, the records of the file the output ends with are removed from it
+        and that file is left out of :attr:`done`, to be classified again whole (``predict
+        --segments --resume``: a run stopped inside a file wrote its first utterances only,
+        and the file's session and speakers need them all again).
     stream : text stream, optional
         Where records go when ``path`` is None (default stdout).
     fmt : {"jsonl", "csv"}, optional
@@ -435,7 +440,7 @@ class RecordWriter:
     def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
                  overwrite: bool = True, stream: io.TextIOBase | None = None, fmt: str = "jsonl",
                  segments: bool = False, speakers: bool = False, keep_earlier: bool = False,
-                 profile: bool = False) -> None:
+                 profile: bool = False, redo_last_file: bool = False) -> None:
         self.labels = list(labels)
         #: Where a failed run's records went instead of ``path`` (``keep_earlier``), else None.
         self.partial_path: Path | None = None
@@ -443,6 +448,7 @@ class RecordWriter:
         self.columns = record_columns(self.labels, segments=segments, speakers=speakers, profile=profile)
         self.path = Path(path) if path is not None else None
         self.done: set[str] = set()
+        self._redo_last = bool(redo_last_file)
         self.n_written = 0
         self._pq = None
         self._file: Any = None
@@ -476,9 +482,14 @@ class RecordWriter:
         if resume and self.path.exists():
             data = self.path.read_bytes()
             keep = data.rfind(b"\n") + 1  # a torn last line (a killed writer) is cut off
-            self.done = self._read_done(data[:keep].decode("utf-8", errors="replace"))
+            rows = self._read_records(data[:keep].decode("utf-8", errors="replace"))
+            drop = _last_file_start([p for p, _ in rows]) if self._redo_last else len(rows)
+            self.done = {p for p, _ in rows[:drop]}
             if keep < len(data):
                 log.warning("%s: dropping a torn last line of %d bytes", self.path, len(data) - keep)
+            if drop < len(rows):  # the records from the first line of the file classified again
+                keep = sum(len(line) + 1 for line in data.split(b"\n")[: rows[drop][1]])
+            if keep < len(data):
                 with open(self.path, "rb+") as f:
                     f.truncate(keep)
             self._file = open(self.path, "a", encoding="utf-8", newline="")
@@ -494,21 +505,27 @@ class RecordWriter:
         self._bin = self._tmp.__enter__()
         return self._bin
 
-    def _read_done(self, text: str) -> set[str]:
-        """Paths of the records in a ``.jsonl``/``.csv`` output (checked before any change)."""
+    def _read_records(self, text: str) -> list[tuple[str, int]]:
+        """The records of a ``.jsonl``/``.csv`` output (checked before any change): each
+        one's path and the line (0-based) it starts on."""
         bad = ValueError(f"{self.path}: not records of this run in {self.fmt} form (another model, another "
                          "--profile, or written by another ser-live version), cannot resume from it; "
                          "write to another file")
         if self.fmt == "jsonl":
             try:
-                return {json.loads(line)["path"] for line in text.splitlines() if line.strip()}
+                return [(json.loads(line)["path"], i) for i, line in enumerate(text.split("\n")) if line.strip()]
             except (ValueError, KeyError, TypeError):
                 raise bad from None
         if not text:
-            return set()
-        if next(csv.reader(io.StringIO(text)), []) != self.columns:
+            return []
+        reader = csv.reader(io.StringIO(text, newline=""))
+        if next(reader, []) != self.columns:
             raise bad
-        return {r["path"] for r in csv.DictReader(io.StringIO(text))}
+        rows, line = [], reader.line_num
+        for row in reader:  # a quoted cell may span lines: a record starts where the last one ended
+            rows.append((row[0], line))
+            line = reader.line_num
+        return rows
 
     def _schema(self) -> Any:
         import pyarrow as pa
@@ -530,7 +547,9 @@ class RecordWriter:
             if old.schema.names != self._schema().names:
                 raise ValueError(f"{self.path}: its columns are not those of this run's records (another model, "
                                  "another --profile, or written by another ser-live version); write to another file")
-            self.done = set(old.column("path").to_pylist())
+            paths = old.column("path").to_pylist()
+            drop = _last_file_start(paths) if self._redo_last else len(paths)
+            old, self.done = old.slice(0, drop), set(paths[:drop])
         self._pq = pq.ParquetWriter(self._open_temporary(), self._schema())
         if old is not None and old.num_rows:
             self._pq.write_table(old.cast(self._schema()))
@@ -614,6 +633,15 @@ class RecordWriter:
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.close(keep=exc_type is None)
+
+
+def _last_file_start(paths: list[str]) -> int:
+    """Where the records of the file ``paths`` (the records' paths, in order) end with
+    begin: the index of the first of its last run of equal paths (0 for none)."""
+    n = len(paths)
+    while n > 0 and paths[n - 1] == paths[-1]:
+        n -= 1
+    return n
 
 
 class _NothingWritten(Exception):

@@ -250,3 +250,79 @@ def test_a_full_disk_names_the_output(call_turns, tmp_path, capsys, monkeypatch)
     assert main(["predict", str(wav), "--segments", "--output", str(out)]) == 1
     err = capsys.readouterr().err
     assert f"{out}: No space left on device (the disk is full" in err and "Traceback" not in err, err
+
+
+def _calls(call_turns, folder: Path, n: int) -> list[Path]:
+    """``n`` one-round calls (the same turns, each from another utterance on) as WAV files."""
+    clips, who = call_turns
+    paths = []
+    for k in range(n):
+        turns = (clips[k:] + clips[:k], who[k:] + who[:k])
+        y, _ = _call(turns, rounds=1)
+        paths.append(folder / f"call {k} é.wav")
+        sf.write(paths[-1], y, SAMPLE_RATE_HZ, subtype="PCM_16")
+    return paths
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_resume_after_ctrl_c_inside_a_call_gives_the_records_of_one_run(call_turns, tmp_path, capsys, monkeypatch,
+                                                                        suffix):
+    """``predict --segments --speakers 2 --output F``, stopped (Ctrl-C) inside the second of
+    three calls, then the same command with ``--resume``: F holds exactly the records of an
+    uninterrupted run, in order (the cut call is read again from its start, as its session
+    and speakers need, and only its utterances not yet written are added). stderr names the
+    cut call and says to finish with --resume. ``--resume`` needed ``--dask`` before, which
+    refuses ``--segments``: a cut run could only be started again."""
+    import pandas as pd
+
+    from ser_live.cli import main
+
+    calls = _calls(call_turns, tmp_path, 3)
+    whole, out = tmp_path / f"whole{suffix}", tmp_path / f"scores{suffix}"
+    argv = ["predict", *map(str, calls), "--segments", "--speakers", "2", "--output"]
+    assert main([*argv, str(whole)]) == 0
+    capsys.readouterr()
+    real, n = Predictor._classify, []
+
+    def classify(self, *a, **kw):
+        n.append(1)
+        if len(n) == 16 + 5:  # the fifth utterance of the second call
+            raise KeyboardInterrupt
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(Predictor, "_classify", classify)
+    assert main([*argv, str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"{calls[1]} was cut at " in err and "--resume" in err, err
+    monkeypatch.setattr(Predictor, "_classify", real)
+    assert main([*argv, str(out), "--resume"]) == 0, capsys.readouterr().err
+    read = {".csv": pd.read_csv, ".parquet": pd.read_parquet,
+            ".jsonl": lambda p: pd.read_json(p, lines=True)}[suffix]
+    pd.testing.assert_frame_equal(read(out), read(whole))
+    # resuming a finished run adds nothing
+    assert main([*argv, str(out), "--resume"]) == 0
+    pd.testing.assert_frame_equal(read(out), read(whole))
+
+
+def test_resume_whole_files_skips_those_done_however_spelt(call_turns, tmp_path, capsys, monkeypatch):
+    """Whole files: ``--resume`` scores only the inputs not yet in ``--output`` (paths
+    compared resolved, as with --dask), failed ones included as done; ``--resume`` with
+    ``--sessions`` is a usage error (a session is normalised with all of its files)."""
+    import pandas as pd
+
+    from ser_live.cli import main
+
+    calls = _calls(call_turns, tmp_path, 3)
+    bad = tmp_path / "empty.wav"
+    bad.write_bytes(b"")
+    out = tmp_path / "scores.csv"
+    assert main(["predict", str(calls[0]), str(bad), "--output", str(out)]) == 3
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", ".", "--output", str(out), "--resume"]) == 0, capsys.readouterr().err
+    got = pd.read_csv(out)
+    assert [Path(p).resolve() for p in got.path] == [calls[0], bad, *sorted(calls[1:])]
+    sessions = tmp_path / "s.csv"
+    sessions.write_text("path,session\n" + "".join(f"{p.name},a\n" for p in calls))
+    capsys.readouterr()
+    assert main(["predict", *map(str, calls), "--sessions", str(sessions), "--output", str(out), "--resume"]) == 2
+    assert "--sessions" in capsys.readouterr().err

@@ -42,7 +42,8 @@ Output: --output's suffix picks the format, with or without --dask: .jsonl (JSON
 .parquet (needs pyarrow: the dask extra); any other suffix, or a --format that contradicts the
 suffix, is a usage error (exit 2). --format only chooses what goes to stdout (default jsonl).
 An existing --output is refused (exit 2, before anything is classified) unless --overwrite
-replaces it (or, with --dask, --resume adds to it).
+replaces it or --resume adds the inputs not in it yet (paths compared resolved; with
+--segments the file it ends with is classified again whole: a run stopped inside it).
 Ctrl-C or a stop signal ends the run with exit 130 and the records done so far written; an
 --output that existed before such a run (--overwrite) is left as it was, the run's records
 then going to <name>.partial<suffix> beside it (stderr says where).
@@ -101,7 +102,9 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
                           "an input, not an address); records are written as tasks complete, failed files as "
                           "records with an `error`")
     clu.add_argument("--resume", action="store_true",
-                     help="with --dask: skip the paths already in --output and add to it")
+                     help="skip the inputs already in --output and add to it, with or without --dask (with "
+                          "--segments the file the output ends with, perhaps cut by Ctrl-C, is classified again "
+                          "whole and its records replaced); not with --sessions")
     clu.add_argument("--overwrite", action="store_true",
                      help="replace an existing --output (without it, or --resume with --dask, an existing "
                           "file is refused, exit 2; with or without --dask); it is replaced only once "
@@ -214,14 +217,21 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     fmt = _output_format(args)
     if fmt is None:
         return ExitCode.USAGE
-    if args.dask is None and args.resume:
-        _err("error: --resume needs --dask (`--dask` alone: a local cluster)")
+    if args.resume and not args.output:
+        _err("error: --resume needs --output FILE (the records to resume from)")
         return ExitCode.USAGE
-    if (args.dask is None and args.output and not args.overwrite and os.path.lexists(args.output)
-            and not os.path.isdir(args.output)):  # a folder: RecordWriter says what to do
+    if args.resume and args.overwrite:
+        _err("error: --resume adds to --output, --overwrite replaces it: give one")
+        return ExitCode.USAGE
+    if args.dask is None and args.resume and args.sessions:
+        _err("error: --resume does not go with --sessions: a session is normalised with all of its files "
+             "at once; run it again whole (--overwrite)")
+        return ExitCode.USAGE
+    if (args.dask is None and args.output and not args.overwrite and not args.resume
+            and os.path.lexists(args.output) and not os.path.isdir(args.output)):  # a folder: RecordWriter says
         # as with --dask: an earlier run's records are never replaced unasked
-        _err(f"error: {args.output} exists: replace it with --overwrite, or write to another file "
-             "(with --dask, --resume adds to it)")
+        _err(f"error: {args.output} exists: add to it with --resume (the inputs not in it yet), replace it "
+             "with --overwrite, or write to another file")
         return ExitCode.USAGE
     if getattr(args, "speakers", 1) != 1 and not args.segments:
         _err(f"error: --speakers {args.speakers} needs --segments (speaker turns are found among a file's "
@@ -256,12 +266,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     try:
         with contextlib.ExitStack() as stack:
             if args.output:
-                writer = stack.enter_context(RecordWriter(args.output, labels=model.labels, segments=seg,
-                                                          speakers=predictor.speakers > 1, keep_earlier=True,
-                                                          profile=profile is not None))
+                try:
+                    writer = stack.enter_context(RecordWriter(
+                        args.output, labels=model.labels, segments=seg, speakers=predictor.speakers > 1,
+                        keep_earlier=True, resume=args.resume, redo_last_file=seg, profile=profile is not None))
+                except ValueError as exc:  # --resume from records of another kind
+                    _err(f"error: {exc}")
+                    return ExitCode.USAGE
             else:
                 writer = RecordWriter(None, labels=model.labels, stream=sys.stdout, fmt=fmt, segments=seg,
                                       speakers=predictor.speakers > 1, profile=profile is not None)
+            if args.resume:
+                expanded = _not_done(expanded, writer)
+                results = predictor.process_files([p for p, e in expanded if e is None], segments=seg,
+                                                  errors="return")
             sink = _Sink(writer, profile=profile_name)
             progress = stack.enter_context(FileProgress(len(expanded)))
             _write_records(sink, expanded, results, segments=seg, progress=progress, uncertainty=uncertainty)
@@ -271,13 +289,26 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if args.output and sink is not None:
             where = sink.writer.partial_path
             _err(f"{sink.n_records} records written to {where or args.output}; the rest was not classified"
-                 + (f"; {args.output} from before is as it was" if where else ""))
+                 + (f"; {args.output} from before is as it was" if where else "; the same command with "
+                    "--resume finishes it"))
         return ExitCode.INTERRUPTED
     except OSError as exc:
         if exc.filename is None and args.output:  # a write to --output failed (a full disk): name it
             exc.filename = args.output
         raise
     return sink.exit_code()
+
+
+def _not_done(expanded: list, writer: Any) -> list:
+    """``--resume``: the inputs of ``expanded`` (``(path, error)`` pairs) not yet in the
+    records ``writer`` resumes (paths compared resolved, as with ``--dask``), said on stderr."""
+    from ..batch import path_key
+
+    done = {path_key(p) for p in writer.done}
+    todo = [(p, e) for p, e in expanded if path_key(p) not in done]
+    if len(todo) < len(expanded):
+        _err(f"--resume: {len(expanded) - len(todo)} of {len(expanded)} inputs already in {writer.path}")
+    return todo
 
 
 def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool, progress: Any,
@@ -298,6 +329,7 @@ def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool,
                 if segments and partial:
                     with _stop_signals_held():
                         sink.write(_segment_records(*partial, uncertainty=uncertainty))
+                    _err(f"{path} was cut at {partial[1][-1].utterance.end_s:.2f} s")
                 raise
         try:
             if error is not None:
