@@ -239,10 +239,19 @@ def wav_declared_frames(path: str | Path, info: AudioInfo) -> int | None:
     return None
 
 
-def _truncated_text(info: AudioInfo, *, read_frames: int, expected_frames: int) -> str:
+def _truncated_text(info: AudioInfo, *, read_frames: int, expected_frames: int, inside: bool = False) -> str:
     """The message of a file that ended before its header said: the file and how much of it
-    could be read."""
+    could be read. ``inside``: the decoder gave fewer samples than it counted itself when the
+    file was opened (an Ogg Vorbis page it could not read is skipped, not a cut end), so
+    samples are missing inside the file and the times after the damage are early."""
     rate = info.sample_rate_hz
+    if inside:
+        missing_s = (expected_frames - read_frames) / rate
+        return (
+            f"{info.path}: {missing_s:.2f} s of its {expected_frames / rate:.2f} s could not be decoded (damaged "
+            f"data the decoder skipped): the times after the damage are early by up to {missing_s:.2f} s; "
+            "re-export the file from its source if times matter"
+        )
     return (
         f"{info.path}: truncated: the header announces {expected_frames / rate:.2f} s, only "
         f"{read_frames / rate:.2f} s could be read ({100 * read_frames / expected_frames:.0f} %)"
@@ -398,8 +407,10 @@ def iter_audio_blocks(
         Output sample rate (Hz).
     on_truncated : {"raise", "warn"}, default "raise"
         What to do when the file ends before its header says (a WAV cut short, whose
-        ``data`` chunk announces more frames than it holds, or any file that shrinks while
-        it is read): once every sample it holds has been yielded, ``"raise"`` raises
+        ``data`` chunk announces more frames than it holds, any file that shrinks while it
+        is read, or an Ogg Vorbis file with damaged pages, which the decoder skips: then the
+        message says that samples are missing inside the file and later times are early):
+        once every sample it holds has been yielded, ``"raise"`` raises
         :class:`~ser_live.errors.AudioFileError` (a replay ends with it), ``"warn"`` logs a
         warning and ends (offline prediction and training classify what is there).
 
@@ -450,10 +461,11 @@ def iter_audio_blocks(
             f"({str(exc) or type(exc).__name__}); the file is damaged or cut short"
         ) from exc
     if offset < expected:
-        text = _truncated_text(info, read_frames=offset, expected_frames=expected)
+        inside = offset < info.n_frames  # the decoder's own count: samples missing inside the file
+        text = _truncated_text(info, read_frames=offset, expected_frames=expected, inside=inside)
         if on_truncated == "raise":
             raise AudioFileError(text)
-        log.warning("%s; classifying what is there", text)
+        log.warning("%s" if inside else "%s; classifying what is there", text)
 
 
 def to_int16(y: np.ndarray) -> np.ndarray:

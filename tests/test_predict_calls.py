@@ -326,3 +326,29 @@ def test_resume_whole_files_skips_those_done_however_spelt(call_turns, tmp_path,
     capsys.readouterr()
     assert main(["predict", *map(str, calls), "--sessions", str(sessions), "--output", str(out), "--resume"]) == 2
     assert "--sessions" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("subtype", ["VORBIS"])  # Opus conceals a lost packet: times kept
+def test_a_call_with_damaged_data_inside_says_its_times_shift(model, call_turns, tmp_path, caplog, subtype):
+    """An Ogg call with 2 kB of damaged data in its middle: the decoder skips what it cannot
+    read, so every utterance after the damage is stamped earlier than it is in the call. The
+    warning says that (samples missing inside the file, times after the damage early by up
+    to the missing length), where it used to call the file "truncated" ("classifying what is
+    there"), as if only its end were missing. A WAV cut short keeps the "truncated" warning."""
+    y, _ = _call(call_turns, rounds=1)
+    ogg = tmp_path / f"call {subtype}.ogg"
+    sf.write(ogg, y, SAMPLE_RATE_HZ, format="OGG", subtype=subtype)
+    data = bytearray(ogg.read_bytes())
+    for i in range(len(data) // 2, len(data) // 2 + 2000):
+        data[i] ^= 0x5A
+    ogg.write_bytes(bytes(data))
+    pred = Predictor(model)
+    warned = _warnings(caplog, lambda: list(pred.iter_file_segments(ogg, keep_audio=False)))
+    said = [m for m in warned if str(ogg) in m]
+    assert len(said) == 1 and "could not be decoded" in said[0] and "early" in said[0], warned
+    assert "truncated" not in said[0]
+    wav = tmp_path / "cut.wav"
+    sf.write(wav, y, SAMPLE_RATE_HZ, subtype="PCM_16")
+    wav.write_bytes(wav.read_bytes()[: len(wav.read_bytes()) // 2])
+    warned = _warnings(caplog, lambda: list(pred.iter_file_segments(wav, keep_audio=False)))
+    assert any("truncated" in m for m in warned), warned
