@@ -352,3 +352,23 @@ def test_a_call_with_damaged_data_inside_says_its_times_shift(model, call_turns,
     wav.write_bytes(wav.read_bytes()[: len(wav.read_bytes()) // 2])
     warned = _warnings(caplog, lambda: list(pred.iter_file_segments(wav, keep_audio=False)))
     assert any("truncated" in m for m in warned), warned
+
+
+def test_ctrl_c_with_sessions_does_not_suggest_resume(call_turns, tmp_path, capsys, monkeypatch):
+    """Stopped during ``--sessions``' first pass: exit 130, and stderr does not suggest
+    ``--resume``, which ``--sessions`` refuses (a session is normalised with all of its
+    files), but to run it again."""
+    from ser_live.cli import main
+
+    calls = _calls(call_turns, tmp_path, 2)
+    sessions = tmp_path / "s.csv"
+    sessions.write_text("path,session\n" + "".join(f"{p.name},a\n" for p in calls))
+
+    def stop(self, path, *, segments):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Predictor, "_file_utterances", stop)
+    out = tmp_path / "scores.csv"
+    assert main(["predict", *map(str, calls), "--segments", "--sessions", str(sessions), "--output", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "--resume" not in err and "again" in err, err

@@ -22,7 +22,9 @@ _PREDICT_EPILOG = """\
 Whole-file mode (default) treats each file as one utterance: it is trimmed to the speech the
 VAD finds (as training files are) and classified; files longer than 60 s are refused (use
 --segments). With --segments each file is cut by the live segmenter, exactly as `ser-live
---input FILE` cuts it, and every utterance gets a record with its start_s and end_s.
+--input FILE` cuts it, and every utterance gets a record with its start_s and end_s: seconds
+from the file's start, of the utterance as cut (from --preroll-ms before its first voiced
+frame to --hangover-ms after its last; speech longer than --max-utterance-s is cut in pieces).
 Channels are averaged into one line: a stereo call (agent and caller on channels of their
 own) is scored mixed, with a warning; split it first to score each side (sox IN OUT remix 1).
 Files below 16 kHz and clipped speech are classified with a warning.
@@ -263,6 +265,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     )
 
     sink: _Sink | None = None
+    existed = bool(args.output) and os.path.lexists(args.output)
     try:
         with contextlib.ExitStack() as stack:
             if args.output:
@@ -287,16 +290,29 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C or a stop signal: the records finished so far are kept
         _err("interrupted")
         if args.output and sink is not None:
-            where = sink.writer.partial_path
-            _err(f"{sink.n_records} records written to {where or args.output}; the rest was not classified"
-                 + (f"; {args.output} from before is as it was" if where else "; the same command with "
-                    "--resume finishes it"))
+            _err_interrupted(args, sink, existed=existed)
         return ExitCode.INTERRUPTED
     except OSError as exc:
         if exc.filename is None and args.output:  # a write to --output failed (a full disk): name it
             exc.filename = args.output
         raise
     return sink.exit_code()
+
+
+def _err_interrupted(args: argparse.Namespace, sink: _Sink, *, existed: bool) -> None:
+    """After Ctrl-C (without ``--dask``): where the records went, and how to finish
+    (``existed``: whether ``--output`` was there before the run)."""
+    where = sink.writer.partial_path
+    if where is not None:
+        _err(f"{sink.n_records} records written to {where}; the rest was not classified; {args.output} from "
+             "before is as it was")
+    elif sink.n_records:
+        finish = ("run it again with --overwrite (a session is normalised with all of its files)" if args.sessions
+                  else "the same command with --resume finishes it")
+        _err(f"{sink.n_records} records written to {args.output}; the rest was not classified; {finish}")
+    else:
+        _err(f"no record written; {args.output} " + ("was left as it was" if existed else "was not created")
+             + "; run it again")
 
 
 def _not_done(expanded: list, writer: Any) -> list:
