@@ -733,7 +733,10 @@ class Predictor:
             normalised with the statistics of all utterances of its session
             (``model.predict_proba(X, groups=...)``; a file that fails contributes none).
             Segment results then carry ``session_utterances``, the size of their session
-            (None for a model without a normaliser). An input named twice (compared
+            (None for a model without a normaliser); files are cut block by block and each
+            utterance's samples dropped once its features are taken (its ``samples`` is an
+            empty int16 array, as without ``sessions``), so memory grows with the number of
+            utterances, not with the audio's length. An input named twice (compared
             after resolving) is read once and counts once in its session's statistics,
             with a logged warning; each mention still gets its result. None: files
             are processed lazily, one at a time, each its own session. A model without a
