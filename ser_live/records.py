@@ -400,6 +400,13 @@ class RecordWriter:
         and that file is left out of :attr:`done`, to be classified again whole (``predict
         --segments --resume``: a run stopped inside a file wrote its first utterances only,
         and the file's session and speakers need them all again).
+    parquet_group_rows : int, optional
+        Parquet: records are held until this many are pending, then written as one row
+        group (and the rest when the writer closes). None: a row group per :meth:`write`,
+        in the file when it returns (``--dask``: a task's records). A row group costs about
+        2 kB of file and 20 kB of the writer's memory until it closes, so ``predict``
+        without ``--dask``, which writes a file at a time, holds many (the temporary file
+        is not a readable Parquet file before :meth:`close` anyway).
     stream : text stream, optional
         Where records go when ``path`` is None (default stdout).
     fmt : {"jsonl", "csv"}, optional
@@ -410,8 +417,8 @@ class RecordWriter:
     Parquet columns (:func:`record_columns`): ``path`` (string), [``start_s``, ``end_s``
     (float64),] [``speaker`` (string),] ``label`` (string), ``confidence`` (float64),
     ``prob_<label>`` per label (float64), ``arousal``, ``valence`` (float64), ``uncertain``
-    (bool), [``profile`` (string),] ``error`` (string); one row group per batch, flushed to
-    the file when :meth:`write` returns.
+    (bool), [``profile`` (string),] ``error`` (string); one row group per batch (or per
+    ``parquet_group_rows`` records), flushed to the file when it is written.
 
     Nothing is written through ``path`` until the run is over: the records go to a
     temporary file of an unguessable name in its folder (``.<name>.<random>.tmp``, created
@@ -440,7 +447,7 @@ class RecordWriter:
     def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
                  overwrite: bool = True, stream: io.TextIOBase | None = None, fmt: str = "jsonl",
                  segments: bool = False, speakers: bool = False, keep_earlier: bool = False,
-                 profile: bool = False, redo_last_file: bool = False) -> None:
+                 profile: bool = False, redo_last_file: bool = False, parquet_group_rows: int | None = None) -> None:
         self.labels = list(labels)
         #: Where a failed run's records went instead of ``path`` (``keep_earlier``), else None.
         self.partial_path: Path | None = None
@@ -449,6 +456,8 @@ class RecordWriter:
         self.path = Path(path) if path is not None else None
         self.done: set[str] = set()
         self._redo_last = bool(redo_last_file)
+        self._group_rows = 1 if parquet_group_rows is None else max(1, int(parquet_group_rows))
+        self._pending: list[list[Any]] = []  # Parquet rows not yet in a row group
         self.n_written = 0
         self._pq = None
         self._file: Any = None
@@ -565,12 +574,9 @@ class RecordWriter:
         if not records:
             return
         if self._pq is not None:
-            import pyarrow as pa
-
-            rows = [record_row(r, self.columns) for r in records]
-            cols = {c: [row[i] for row in rows] for i, c in enumerate(self.columns)}
-            self._pq.write_table(pa.table(cols, schema=self._schema()))
-            self._bin.flush()  # the row group is in the file, not in a buffer, when write returns
+            self._pending += [record_row(r, self.columns) for r in records]
+            if len(self._pending) >= self._group_rows:
+                self._write_row_group()
         elif self._csv is not None:
             self._csv.writerows(record_row(r, self.columns) for r in records)
             self._file.flush()
@@ -579,6 +585,16 @@ class RecordWriter:
             self._file.flush()
         self.n_written += len(records)
         self.done.update(r["path"] for r in records)
+
+    def _write_row_group(self) -> None:
+        """The pending Parquet rows as one row group, in the file (not in a buffer) on return."""
+        import pyarrow as pa
+
+        rows, self._pending = self._pending, []
+        if rows:
+            self._pq.write_table(pa.table({c: [row[i] for row in rows] for i, c in enumerate(self.columns)},
+                                          schema=self._schema()))
+            self._bin.flush()
 
     def close(self, *, keep: bool = True) -> None:
         """Finish the file: Parquet footer written, the temporary file flushed to disk and
@@ -598,6 +614,7 @@ class RecordWriter:
         tmp, self._tmp = self._tmp, None
         try:
             if self._pq is not None:
+                self._write_row_group()
                 pqw, self._pq = self._pq, None
                 pqw.close()
             if self._file is not None and self.path is not None:

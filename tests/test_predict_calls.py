@@ -372,3 +372,20 @@ def test_ctrl_c_with_sessions_does_not_suggest_resume(call_turns, tmp_path, caps
     assert main(["predict", *map(str, calls), "--segments", "--sessions", str(sessions), "--output", str(out)]) == 130
     err = capsys.readouterr().err
     assert "--resume" not in err and "again" in err, err
+
+
+def test_parquet_of_many_files_is_not_one_row_group_per_file(ravdess_root, tmp_path):
+    """``predict FOLDER --output x.parquet`` (no --dask) writes its records in row groups of
+    many files, not one row group per file: a row group costs about 2 kB of file and 20 kB
+    of the writer's memory until the end, so 1000 files took a 2.2 MB Parquet file (105 kB
+    as CSV) and 162 MB of peak RSS (62 MB writing CSV), growing with every file."""
+    import pyarrow.parquet as pq
+
+    from ser_live.cli import main
+
+    files = sorted((ravdess_root / "Actor_01").glob("*.flac"))[:12]
+    out = tmp_path / "scores.parquet"
+    assert main(["predict", *map(str, files), "--output", str(out)]) == 0
+    meta = pq.ParquetFile(out).metadata
+    assert meta.num_rows == len(files) and meta.num_row_groups == 1, meta
+    assert [str(p) for p in pq.read_table(out).column("path").to_pylist()] == [str(f) for f in files]

@@ -119,6 +119,9 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
     return pr
 
 
+#: Records per Parquet row group without --dask (one file's records arrive at a time).
+PARQUET_GROUP_ROWS: int = 10_000
+
 #: A Dask scheduler address: ``scheme://...`` or ``host:port``.
 _SCHEDULER_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://.*|[^/\\\s]+:[0-9]{1,5}")
 
@@ -272,7 +275,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 try:
                     writer = stack.enter_context(RecordWriter(
                         args.output, labels=model.labels, segments=seg, speakers=predictor.speakers > 1,
-                        keep_earlier=True, resume=args.resume, redo_last_file=seg, profile=profile is not None))
+                        keep_earlier=True, resume=args.resume, redo_last_file=seg, profile=profile is not None,
+                        parquet_group_rows=PARQUET_GROUP_ROWS))
                 except ValueError as exc:  # --resume from records of another kind
                     _err(f"error: {exc}")
                     return ExitCode.USAGE
