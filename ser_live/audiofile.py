@@ -315,6 +315,7 @@ def decode_audio(
     *,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
     max_duration_s: float | None = None,
+    channel: int | None = None,
 ) -> np.ndarray:
     """Decode a whole file to mono int16, exactly as a replay streams it.
 
@@ -331,6 +332,8 @@ def decode_audio(
         Target sample rate (Hz).
     max_duration_s : float, optional
         Refuse files longer than this many seconds (checked on the header, before decoding).
+    channel : int, optional
+        As :func:`iter_audio_blocks`: that channel (0-based) alone instead of the average.
 
     Returns
     -------
@@ -342,11 +345,12 @@ def decode_audio(
     ------
     AudioFileError
         Missing, unreadable or empty file, longer than ``max_duration_s``, holding NaN
-        or infinite samples, or a block that cannot be decoded.
+        or infinite samples, a block that cannot be decoded, or no such ``channel``.
     """
     info = path if isinstance(path, AudioInfo) else audio_info(path)
     _check_duration(info, max_duration_s)
-    blocks = [to_int16(y) for y in iter_audio_blocks(info, sample_rate_hz=sample_rate_hz, on_truncated="warn")]
+    blocks = [to_int16(y) for y in iter_audio_blocks(info, sample_rate_hz=sample_rate_hz, on_truncated="warn",
+                                                     channel=channel)]
     if not blocks:
         raise AudioFileError(f"{info.path}: the file holds no audio samples (empty)")
     return np.concatenate(blocks)
@@ -391,6 +395,7 @@ def iter_audio_blocks(
     block_s: float = DECODE_BLOCK_S,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
     on_truncated: str = "raise",
+    channel: int | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode a file block by block, mono float32 at ``sample_rate_hz``, in constant memory.
 
@@ -414,6 +419,10 @@ def iter_audio_blocks(
         :class:`~ser_live.errors.AudioFileError` (a replay ends with it), ``"warn"`` logs a
         warning and ends (offline prediction and training classify what is there).
 
+    channel : int, optional
+        That channel alone (0-based; a call recorder's agent or caller), instead of the
+        average of all channels (None, the default).
+
     Yields
     ------
     np.ndarray, float32, shape (n,)
@@ -424,13 +433,17 @@ def iter_audio_blocks(
     AudioFileError
         Missing, unreadable or empty file, a block holding NaN or infinite samples, or one
         that cannot be decoded (raised when that block is reached, naming how far the file
-        was read), or (``on_truncated="raise"``) a file cut short, after its last block.
+        was read), (``on_truncated="raise"``) a file cut short, after its last block, or a
+        ``channel`` the file does not have (raised before decoding).
     ValueError
         ``on_truncated`` is neither ``"raise"`` nor ``"warn"``.
     """
     if on_truncated not in ("raise", "warn"):
         raise ValueError(f'on_truncated must be "raise" or "warn", got {on_truncated!r}')
     info = path if isinstance(path, AudioInfo) else audio_info(path)
+    if channel is not None and not 0 <= channel < info.channels:
+        raise AudioFileError(f"{info.path}: has {info.channels} channel{'s' if info.channels > 1 else ''}, "
+                             f"no channel {channel + 1}")
     rate = info.sample_rate_hz
     expected = max(info.n_frames, wav_declared_frames(info.path, info) or 0)
     block_frames = max(1, int(round(block_s * rate)))
@@ -446,7 +459,8 @@ def iter_audio_blocks(
                 last = len(block) < block_frames
                 _require_finite(block, info.path, offset_frames=offset, sample_rate_hz=rate)
                 offset += len(block)
-                y = _to_mono(np.asarray(block, dtype=np.float32))
+                block = np.asarray(block, dtype=np.float32)
+                y = _to_mono(block) if channel is None or block.ndim == 1 else block[:, channel].copy()
                 if resampler is not None:
                     y = resampler.resample_chunk(y, last=last)
                 if y.size:

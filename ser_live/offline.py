@@ -396,20 +396,20 @@ def _name_some(paths: list[str]) -> str:
 MIN_FULL_BAND_HZ: int = 16000
 
 
-def _warn_if_narrowband(path: str | Path) -> AudioInfo:
+def _warn_if_narrowband(path: str | Path, *, channel: int | None = None) -> AudioInfo:
     """Warn when a file's sample rate is below :data:`MIN_FULL_BAND_HZ` (e.g. 8 kHz
     telephone audio): it is resampled, but its bands above half its rate are empty, and the
-    model was trained on full-band speech; and when it has more than one channel (a call
-    recorder's agent and caller): they are averaged into one line. Returns the header read,
-    for the decoder (which then does not read it again); raises AudioFileError as
-    :func:`audio_info`."""
+    model was trained on full-band speech; and, unless one ``channel`` is read, when it has
+    more than one channel (a call recorder's agent and caller): they are averaged into one
+    line. Returns the header read, for the decoder (which then does not read it again);
+    raises AudioFileError as :func:`audio_info`."""
     info = audio_info(path)
     _warn_narrowband(path, info.sample_rate_hz)
-    if info.channels > 1:
+    if info.channels > 1 and channel is None:
         log.warning("%s: %d channels, averaged into one line (each voice on a channel of its own is then "
                     "%.0f dB lower); a call with the agent and the caller on channels of their own is "
-                    "scored as one mixed line: to score each side alone, split the channels first "
-                    "(e.g. `sox IN agent.wav remix 1`, `sox IN caller.wav remix 2`)",
+                    "scored as one mixed line: to score each side alone, "
+                    "give predict --channel 1, then --channel 2",
                     path, info.channels, 20 * np.log10(info.channels))
     return info
 
@@ -481,6 +481,10 @@ class Predictor:
         that speaker's session; results carry ``speaker`` and ``speaker_rolling``, and once
         the file (or signal) ends ``speaker_revised`` (its last re-clustering). 1: no
         attribution, each file one session. No effect on whole files or ``sessions=...``.
+    channel : int, optional
+        Read files' channel ``channel`` alone (0-based: 0 the left, a call recorder's agent
+        or caller), not the average of their channels (None); a file without it fails
+        with :class:`~ser_live.errors.AudioFileError`. Files only, not signals.
 
     Examples
     --------
@@ -502,6 +506,7 @@ class Predictor:
         session_norm: bool = True,
         denoise: bool = False,
         speakers: int | str = 1,
+        channel: int | None = None,
     ) -> None:
         self.model = with_denoise(model) if denoise else model
         self.vad_config = (vad_config or VadConfig()).validate()
@@ -509,6 +514,7 @@ class Predictor:
         self.max_duration_s = float(max_duration_s)
         self.session_norm = bool(session_norm)
         self.speakers, self.speakers_known = speaker_mode(speakers)
+        self.channel = None if channel is None else int(channel)
         if self.speakers > 1:  # fail now on a model without the embedding's columns
             self._new_turns()
 
@@ -623,8 +629,8 @@ class Predictor:
         """
         if segments:
             return list(self.iter_file_segments(path))
-        info = _warn_if_narrowband(path)
-        x = decode_audio(info, max_duration_s=self.max_duration_s)
+        info = _warn_if_narrowband(path, channel=self.channel)
+        x = decode_audio(info, max_duration_s=self.max_duration_s, channel=self.channel)
         return self._whole(x, what=str(path))
 
     def iter_file_segments(self, path: str | Path, *, keep_audio: bool = True) -> Iterator[Result]:
@@ -681,14 +687,14 @@ class Predictor:
         Raises AudioFileError as :meth:`iter_file_segments`."""
         from .audiofile import iter_audio_blocks
 
-        info = _warn_if_narrowband(path)
+        info = _warn_if_narrowband(path, channel=self.channel)
         seg = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
         fl = seg.frame_length
         clipped = _ClippedSpeech()
         carry = _NO_SAMPLES
         pos = 0
         heard = False
-        for block in iter_audio_blocks(info, sample_rate_hz=SAMPLE_RATE_HZ, on_truncated="warn"):
+        for block in iter_audio_blocks(info, sample_rate_hz=SAMPLE_RATE_HZ, on_truncated="warn", channel=self.channel):
             heard = True
             buf = np.concatenate([carry, to_int16(block)]) if carry.size else to_int16(block)
             n_full = len(buf) - len(buf) % fl
@@ -874,7 +880,8 @@ class Predictor:
         the file's warnings logged as without sessions."""
         if segments:
             return self._iter_file_utterances(path)
-        y = decode_audio(_warn_if_narrowband(path), max_duration_s=self.max_duration_s)
+        y = decode_audio(_warn_if_narrowband(path, channel=self.channel), max_duration_s=self.max_duration_s,
+                         channel=self.channel)
         a, b = self._span(y, what=str(path))
         self._warn_of_speech(y[a:b], what=str(path))
         return [Utterance(index=0, samples=y[a:b], start_sample=a, end_sample=b, last_voiced_sample=b,

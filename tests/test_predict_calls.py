@@ -120,7 +120,7 @@ def test_a_stereo_call_is_said_to_be_mixed_down(model, call_turns, tmp_path, cap
         warned = _warnings(caplog, run)
         said = [m for m in warned if "2 channels" in m]
         assert len(said) == 1, warned
-        assert "averaged" in said[0] and "remix 1" in said[0], said[0]
+        assert "averaged" in said[0] and "--channel 1" in said[0], said[0]
     assert not any("channels" in m for m in _warnings(caplog, lambda: pred.process_file(mono, segments=True)))
 
 
@@ -389,3 +389,34 @@ def test_parquet_of_many_files_is_not_one_row_group_per_file(ravdess_root, tmp_p
     meta = pq.ParquetFile(out).metadata
     assert meta.num_rows == len(files) and meta.num_row_groups == 1, meta
     assert [str(p) for p in pq.read_table(out).column("path").to_pylist()] == [str(f) for f in files]
+
+
+def test_channel_scores_one_side_of_a_stereo_call(call_turns, tmp_path, capsys):
+    """``predict --segments --channel N``: one channel of a stereo call (agent left, caller
+    right) is scored alone, with no mixing warning: channel 1 gives the agent's utterances,
+    at their times in the call, channel 2 the caller's. A channel the file does not have is
+    an error record (exit 3) that says how many it has. The option did not exist: a stereo
+    call could only be scored mixed (or split with sox first)."""
+    import pandas as pd
+
+    from ser_live.cli import main
+
+    y, spans = _call(call_turns, rounds=1)
+    left, right = np.zeros_like(y), np.zeros_like(y)
+    for a, b, who in spans:
+        i, j = int(a * SAMPLE_RATE_HZ), int(b * SAMPLE_RATE_HZ)
+        (left if who == "A" else right)[i:j] = y[i:j]
+    stereo = tmp_path / "agent+caller.wav"
+    sf.write(stereo, np.stack([left, right], axis=1), SAMPLE_RATE_HZ, subtype="PCM_16")
+    for channel, who in ((1, "A"), (2, "B")):
+        out = tmp_path / f"channel {channel}.csv"
+        assert main(["predict", str(stereo), "--segments", "--channel", str(channel), "--output", str(out)]) == 0
+        assert "channels" not in capsys.readouterr().err
+        got = pd.read_csv(out)
+        mine = [(a, b) for a, b, w in spans if w == who]
+        assert len(got) == len(mine)
+        assert all(_truth(spans, s, e) == who for s, e in zip(got.start_s, got.end_s))
+        assert np.allclose(got.start_s, [a for a, _ in mine], atol=0.4)
+    out = tmp_path / "channel 3.csv"
+    assert main(["predict", str(stereo), "--segments", "--channel", "3", "--output", str(out)]) == 3
+    assert "2 channels" in pd.read_csv(out).error[0]

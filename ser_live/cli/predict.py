@@ -26,7 +26,7 @@ VAD finds (as training files are) and classified; files longer than 60 s are ref
 from the file's start, of the utterance as cut (from --preroll-ms before its first voiced
 frame to --hangover-ms after its last; speech longer than --max-utterance-s is cut in pieces).
 Channels are averaged into one line: a stereo call (agent and caller on channels of their
-own) is scored mixed, with a warning; split it first to score each side (sox IN OUT remix 1).
+own) is scored mixed, with a warning; --channel N scores channel N alone (1 = left).
 Files below 16 kHz and clipped speech are classified with a warning.
 
 Sessions: a model with a session normaliser standardises each utterance's features with
@@ -95,6 +95,9 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
     pr.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="same as --format jsonl")
     pr.add_argument("--output", metavar="PATH", help="write the records to PATH instead of stdout; "
                     "its suffix picks the format: .jsonl, .csv or .parquet")
+    pr.add_argument("--channel", type=int, default=None, metavar="N",
+                    help="score channel N of each file alone (1 = left: a call recorder's agent or caller), "
+                         "not the average of its channels; a file without it is an error record")
     pr.add_argument("--sessions", metavar="FILE.csv",
                     help="CSV `path,session`: normalise the files of one session together (see below)")
     clu = pr.add_argument_group("scale-out (needs the dask extra: pip install 'ser-live[dask]')")
@@ -246,6 +249,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         _err(f"error: --speakers {args.speakers} does not go with --sessions: the CSV gives each file's session, "
              "so no speaker is attributed; drop --sessions to find the speakers of each file, or --speakers")
         return ExitCode.USAGE
+    if args.channel is not None and args.channel < 1:
+        _err(f"error: --channel {args.channel}: channels are counted from 1 (1 = left)")
+        return ExitCode.USAGE
+    if args.channel is not None and args.dask is not None:
+        _err("error: --channel is not available with --dask yet (split the channels first: sox IN OUT remix N)")
+        return ExitCode.USAGE
     if args.dask is not None:
         from ..batch import require_dask
 
@@ -260,7 +269,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     seg = bool(args.segments)
     speakers = _speakers_for(args, model) if seg and sessions is None else None
     predictor = Predictor(model, vad_config=args.vad_config, session_norm=args.session_norm, denoise=args.denoise,
-                          speakers=speakers)
+                          speakers=speakers, channel=None if args.channel is None else args.channel - 1)
     expanded = list(expand_path_lists(args.paths))  # PathListError (a short row in a CSV): exit 2
     # every input is checked against the sessions before anything is written or classified
     results = predictor.process_files(
