@@ -731,7 +731,10 @@ class Predictor:
             ``"raise"``: the first :class:`~ser_live.errors.SerLiveError` (bad file, no
             speech) propagates. ``"return"``: it is yielded in place of the result and the
             other files are still processed (audio the extractor cannot take, a
-            ``ValueError``, is then yielded as a ``SerLiveError`` too).
+            ``ValueError``, is then yielded as a ``SerLiveError`` too); with ``segments``
+            and no ``sessions``, an error after some of the file's utterances were
+            classified (a damaged file, found where the decoder reaches it) carries them as
+            its attribute ``partial_results``: ``(path, list of Result)``.
         sessions : mapping of (str or Path) to hashable, optional
             Session of every input file (e.g. :func:`read_sessions_csv`); keys and inputs
             are compared after :meth:`pathlib.Path.resolve`. Two passes: every file is
@@ -790,6 +793,10 @@ class Predictor:
                     out = self.process_file(path)
             except (SerLiveError, ValueError) as exc:
                 out = self._failed(path, exc, errors)
+                if done:  # a file that fails midway (damaged): its utterances before go with the error
+                    if self.speakers > 1:
+                        _set_revised_speakers(done)
+                    out.partial_results = (str(path), done)  # type: ignore[attr-defined]
             except KeyboardInterrupt as exc:
                 # Ctrl-C inside a long file: its utterances classified so far go with the
                 # interrupt, for the caller to keep (as live keeps every utterance)

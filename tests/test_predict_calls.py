@@ -420,3 +420,30 @@ def test_channel_scores_one_side_of_a_stereo_call(call_turns, tmp_path, capsys):
     out = tmp_path / "channel 3.csv"
     assert main(["predict", str(stereo), "--segments", "--channel", "3", "--output", str(out)]) == 3
     assert "2 channels" in pd.read_csv(out).error[0]
+
+
+def test_a_call_that_fails_to_decode_midway_keeps_the_utterances_before(call_turns, tmp_path, capsys):
+    """``--segments`` on a FLAC call damaged in its middle (the decoder loses sync there):
+    the utterances classified before the failure are kept as records, followed by the
+    file's error record (exit 3, as for any unusable file). They used to be dropped: one
+    error record for the whole call, whatever had been classified (for an hour-long call
+    damaged near its end, nearly an hour of results)."""
+    import pandas as pd
+
+    from ser_live.cli import main
+
+    y, spans = _call(call_turns, rounds=1)
+    flac = tmp_path / "call.flac"
+    sf.write(flac, y, SAMPLE_RATE_HZ, subtype="PCM_16")
+    data = bytearray(flac.read_bytes())
+    for i in range(len(data) // 2, len(data) // 2 + 3000):
+        data[i] ^= 0x5A
+    flac.write_bytes(bytes(data))
+    out = tmp_path / "scores.csv"
+    assert main(["predict", str(flac), "--segments", "--speakers", "2", "--output", str(out)]) == 3
+    err = capsys.readouterr().err
+    got = pd.read_csv(out)
+    assert got.error.iloc[-1].startswith(f"{flac}: decoding failed at ") and got.error.iloc[:-1].isna().all()
+    kept = got.iloc[:-1]
+    assert len(kept) >= 5 and kept.label.notna().all() and kept.speaker_revised.notna().all(), got
+    assert f"{len(kept)} utterances before it" in err, err

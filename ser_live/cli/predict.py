@@ -65,7 +65,8 @@ every label, arousal, valence, uncertain, [profile,] error. session_utterances (
 session normaliser: the utterances the session statistics rest on) is left out with
 --no-session-norm. A file that fails (unreadable, empty, silent, too long) is a record with no
 label and its `error` (in every format, never dropped), also reported on stderr, and the rest
-go on. Exit status, the same with and without --dask: 0 when every file was classified, else
+go on; with --segments a file that fails midway (damaged data) keeps the records of its
+utterances before the failure, followed by its error record. Exit status, the same with and without --dask: 0 when every file was classified, else
 3 when some file was unusable, else 4 when some file held no speech, else 1.
 
 Progress: a bar on stderr (files, files/s) when stderr is a terminal and the run lasts over 2 s,
@@ -364,6 +365,9 @@ def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool,
             if error is not None:
                 raise error
             if isinstance(outcome, SerLiveError):
+                partial = getattr(outcome, "partial_results", None)
+                if segments and partial:  # the utterances before a failure midway are kept
+                    sink.write(_segment_records(*partial, uncertainty=uncertainty))
                 raise outcome
             if segments:
                 if not outcome:
@@ -372,7 +376,8 @@ def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool,
             else:
                 sink.write([prediction_record(path, outcome, uncertainty=uncertainty)])
         except SerLiveError as exc:
-            _err(f"error: {exc}")
+            kept = getattr(exc, "partial_results", None) if segments else None
+            _err(f"error: {exc}" + (f" (its {len(kept[1])} utterances before it are in the records)" if kept else ""))
             sink.write([error_record(path, exc, segments=segments)])
         progress.advance(failed=len(sink.failed) > n_failed)
 
