@@ -259,3 +259,22 @@ def test_two_runs_in_the_same_second_into_one_folder_never_overwrite(session, mo
         for r in res:  # each run's files hold that run's utterances
             x, _ = sf.read(tmp_path / rec.recordings.wav_name(r.utterance.index), dtype="int16")
             np.testing.assert_array_equal(x, r.utterance.samples)
+
+
+def test_jsonl_on_a_disk_that_fills_ends_with_its_last_whole_line(small_tmpfs, tmp_path, capsys):
+    """``--jsonl FILE`` on a disk with one page left: the write that does not fit is said once,
+    exit 1, and the file keeps only whole JSON lines (before: a torn last line)."""
+    from ser_live.cli.options import DEMO_WAV
+
+    st = os.statvfs(small_tmpfs)
+    (small_tmpfs / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - st.f_frsize))
+    out = small_tmpfs / "out.jsonl"
+    rc = main(["--input", str(DEMO_WAV), "--speed", "0", "--plain", "--revisions", "--jsonl", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert err.count("No space left on device") == 1, err
+    text = out.read_text()
+    assert text and text.endswith("\n"), text[-200:]
+    records = [json.loads(line) for line in text.splitlines()]  # every line whole
+    utterances = [r for r in records if "kind" not in r]
+    assert [r["index"] for r in utterances] == list(range(len(utterances))) and 1 <= len(utterances) < 8

@@ -47,6 +47,7 @@ class _Outputs:
             Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
             self.jsonl_file = open(args.jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.jsonl_path = args.jsonl
+        self._jsonl_whole = 0  # bytes of --jsonl PATH that are whole lines
         #: --save-utterances: a result stream that fails leaves the recordings going (said so)
         self.saving = getattr(args, "save_utterances", None) is not None
         #: --revisions: a {"kind": "revision"} line after an utterance's line that revised others
@@ -109,10 +110,10 @@ class _Outputs:
                 line += json_line(speakers_moved_record(result))
             if self.jsonl_stdout:
                 self.jsonl_stdout = self._write(sys.stdout, line, "stdout")
-            elif not self._write(self.jsonl_file, line, str(self.jsonl_path)):
-                with contextlib.suppress(OSError):
-                    self.jsonl_file.close()
-                self.jsonl_file = None
+            elif self._write(self.jsonl_file, line, str(self.jsonl_path)):
+                self._jsonl_whole += len(line.encode("utf-8"))
+            else:
+                self._drop_torn_jsonl()
         if self.plain_stream is not None:
             from ..plaintext import format_plain
 
@@ -125,6 +126,16 @@ class _Outputs:
                 self.state.add_result(result)
             else:
                 self.state.add_partial(result)
+
+    def _drop_torn_jsonl(self) -> None:
+        """Stop writing ``--jsonl PATH`` after a failed write and cut off the part of a line
+        that landed (a full disk takes what fits), so the file ends with its last whole line."""
+        f, self.jsonl_file = self.jsonl_file, None
+        with contextlib.suppress(OSError):
+            f.close()  # may land a little more of the line: cut below
+        with contextlib.suppress(OSError):  # e.g. /dev/full: nothing to cut
+            if os.path.isfile(self.jsonl_path) and os.path.getsize(self.jsonl_path) > self._jsonl_whole:
+                os.truncate(self.jsonl_path, self._jsonl_whole)
 
     def poll_s(self) -> float:
         """How long the listening loop may wait for the next result (seconds).
