@@ -37,6 +37,7 @@ __all__ = [
     "FileSource",
     "MicrophoneSource",
     "list_input_devices",
+    "AudioSystemHungError",
     "PortAudioNoiseFilter",
     "NO_AUDIO_WARN_S",
     "NO_AUDIO_TIMEOUT_S",
@@ -69,8 +70,109 @@ _DEVICE_ADVICE = (
 )
 
 
-def _import_sounddevice() -> Any:
+class AudioSystemHungError(DeviceError):
+    """The audio system (PortAudio and the audio server behind it, e.g. PulseAudio or
+    PipeWire) did not answer a call within the time allowed: the server is hung or stopped."""
+
+
+#: What the one import of sounddevice (``Pa_Initialize``, which asks the audio server for its
+#: devices) gave: the thread running it, then ``("ok", module)`` or ``("error", exception)``.
+_SD_IMPORT: dict[str, Any] = {}
+_SD_IMPORT_LOCK = threading.Lock()
+
+
+def _answer_within(call: Any, *, what: str, timeout_s: float, thread: threading.Thread | None = None,
+                   box: dict[str, Any] | None = None, before_message: Any = None) -> Any:
+    """Run ``call()`` on a daemon thread and wait for it at most ``timeout_s`` seconds.
+
+    PortAudio's calls that reach the audio server (initialising, opening a stream) wait
+    forever on a hung server, inside C code where the main thread would never see a Ctrl-C.
+    Here the main thread waits in short, interruptible steps instead: a Ctrl-C (or a stop
+    signal the CLI turns into one) raises ``KeyboardInterrupt`` at once, a warning is logged
+    after :data:`NO_AUDIO_WARN_S`, and :class:`AudioSystemHungError` is raised after
+    ``timeout_s``; the call is then left to its daemon thread.
+
+    Parameters
+    ----------
+    call : callable
+        No arguments; its result is returned, its exception re-raised.
+    what : str
+        The call in words, for the messages ("listing the audio devices").
+    timeout_s : float
+        Longest wait (seconds).
+    thread, box : optional
+        An already started thread and the dict it puts ``"result"`` or ``"error"`` in
+        (to wait again for a call an earlier wait gave up on); started here when None.
+    before_message : callable, optional
+        Called (no arguments) before the warning and before giving up or being interrupted.
+
+    Returns
+    -------
+    Any
+        What ``call()`` returned.
+
+    Raises
+    ------
+    AudioSystemHungError
+        No answer within ``timeout_s``.
+    Exception
+        What ``call()`` raised.
+    """
+    if thread is None or box is None:
+        box = {}
+
+        def run() -> None:
+            try:
+                box["result"] = call()
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, name="ser-live-audio-call", daemon=True)
+        thread.start()
+    t0 = time.monotonic()
+    warned = False
+    try:
+        while thread.is_alive():
+            waited_s = time.monotonic() - t0
+            if not warned and waited_s >= min(NO_AUDIO_WARN_S, timeout_s):
+                warned = True
+                if before_message is not None:
+                    before_message()
+                log.warning("the audio system has not answered for %.0f s while %s (is the audio server hung?); "
+                            "giving up after %g s", waited_s, what, timeout_s)
+            if waited_s >= timeout_s:
+                raise AudioSystemHungError(
+                    f"the audio system did not answer within {timeout_s:g} s while {what} (the audio server, "
+                    "e.g. PulseAudio or PipeWire, is hung or stopped: restart it, e.g. `systemctl --user restart "
+                    "pipewire-pulse` or `pulseaudio -k`); or replay a recording with --input FILE"
+                )
+            thread.join(min(0.1, max(0.001, timeout_s - waited_s)))
+    except BaseException:  # given up, or a Ctrl-C
+        if before_message is not None and not warned:
+            before_message()
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+
+def _import_sounddevice(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> Any:
     """Import sounddevice, turning a missing PortAudio into an error that says what to do.
+
+    The import initialises PortAudio, which asks the audio server for its devices; it runs
+    on a daemon thread (:func:`_answer_within`), so a hung server ends the wait after
+    ``timeout_s`` seconds and a Ctrl-C ends it at once. A call while an earlier import is
+    still under way waits for that one rather than start a second one.
+
+    Parameters
+    ----------
+    timeout_s : float, default :data:`NO_AUDIO_TIMEOUT_S`
+        Longest wait for the import (seconds).
+
+    Returns
+    -------
+    module
+        ``sounddevice``.
 
     Raises
     ------
@@ -78,9 +180,34 @@ def _import_sounddevice() -> Any:
         The PortAudio shared library is not installed (sounddevice raises OSError).
     DeviceError
         The sounddevice package itself is not installed.
+    AudioSystemHungError
+        PortAudio did not finish initialising within ``timeout_s`` (a hung audio server).
     """
+    with _SD_IMPORT_LOCK:
+        if "thread" not in _SD_IMPORT and sys.modules.get("sounddevice") is not None:
+            return sys.modules["sounddevice"]  # initialised already: nothing to wait for
+        if "thread" not in _SD_IMPORT:
+            box: dict[str, Any] = {}
+
+            def run() -> None:
+                try:
+                    import sounddevice
+
+                    box["result"] = sounddevice
+                except BaseException as exc:  # handed to the waiting thread
+                    box["error"] = exc
+
+            # sounddevice points fd 2 at /dev/null while PortAudio initialises (to hide ALSA's
+            # chatter): on a hung server for ever. A copy of the real one gives it back.
+            with contextlib.suppress(OSError):
+                _SD_IMPORT["stderr"] = os.dup(2)
+            _SD_IMPORT.update(thread=threading.Thread(target=run, name="ser-live-portaudio-init", daemon=True),
+                              box=box)
+            _SD_IMPORT["thread"].start()
+        thread, box = _SD_IMPORT["thread"], _SD_IMPORT["box"]
     try:
-        import sounddevice
+        return _answer_within(None, what="initialising PortAudio (listing the audio devices)", timeout_s=timeout_s,
+                              thread=thread, box=box, before_message=_give_stderr_back)
     except OSError as exc:
         raise PortAudioMissingError(
             f"the PortAudio library, needed to capture from a microphone, is missing ({exc}); "
@@ -92,7 +219,23 @@ def _import_sounddevice() -> Any:
             f"the sounddevice package is not installed ({exc}); install it with "
             "`pip install sounddevice`, or replay a recording with --input FILE"
         ) from exc
-    return sounddevice
+    finally:
+        with _SD_IMPORT_LOCK:  # only an import still under way is waited for again
+            if _SD_IMPORT.get("thread") is thread and not thread.is_alive():
+                saved = _SD_IMPORT.pop("stderr", None)
+                if saved is not None:
+                    os.close(saved)
+                _SD_IMPORT.clear()
+
+
+def _give_stderr_back() -> None:
+    """Point fd 2 at the real stderr again while PortAudio's initialisation (which sent it
+    to /dev/null) is still under way, so ser-live's messages are seen."""
+    saved = _SD_IMPORT.get("stderr")
+    if saved is not None:
+        with contextlib.suppress(OSError):
+            sys.stderr.flush()
+            os.dup2(saved, 2)
 
 
 # ---------------------------------------------------------------------- file replay
@@ -357,10 +500,17 @@ class MicrophoneSource:
     A watchdog thread checks every 0.1 s when the last block arrived; :attr:`no_audio_s`
     says how long ago (0 while audio flows).
 
+    The calls that wait for the audio server (initialising PortAudio, checking and opening
+    the device) run on a daemon thread, waited for at most ``no_audio_timeout_s`` (10 s when
+    None) in interruptible steps (:func:`_answer_within`): a hung server gives an
+    :class:`AudioSystemHungError`, and a Ctrl-C ends the wait at once.
+
     Raises
     ------
     PortAudioMissingError
         The PortAudio library is not installed.
+    AudioSystemHungError
+        The audio server did not answer within ``no_audio_timeout_s``.
     DeviceError
         No input device, the named one not found or ambiguous, or none of its settings work.
     ValueError
@@ -384,7 +534,8 @@ class MicrophoneSource:
             raise ValueError(f"no_audio_timeout_s must be positive, got {no_audio_timeout_s}")
         self.no_audio_warn_s = float(no_audio_warn_s)
         self.no_audio_timeout_s = None if no_audio_timeout_s is None else float(no_audio_timeout_s)
-        sd = _import_sounddevice()
+        self._answer_s = self.no_audio_timeout_s or NO_AUDIO_TIMEOUT_S
+        sd = _import_sounddevice(timeout_s=self._answer_s)
         self._sd = sd
         if isinstance(device, str) and device.strip().isdigit():
             device = int(device)
@@ -402,9 +553,7 @@ class MicrophoneSource:
         self.device_name = str(info["name"])
         rate = self.sample_rate_hz
         try:
-            sd.check_input_settings(
-                device=self.device_index, channels=1, dtype="int16", samplerate=rate
-            )
+            self._check_rate(rate)
         except (sd.PortAudioError, ValueError) as exc:
             rate = int(round(info["default_samplerate"]))
             log.info(
@@ -412,9 +561,7 @@ class MicrophoneSource:
                 self.device_name, self.sample_rate_hz, exc, rate,
             )
             try:
-                sd.check_input_settings(
-                    device=self.device_index, channels=1, dtype="int16", samplerate=rate
-                )
+                self._check_rate(rate)
             except (sd.PortAudioError, ValueError) as exc2:
                 raise DeviceError(
                     f"input device {self.device_name!r} opens neither at {self.sample_rate_hz} Hz "
@@ -434,6 +581,17 @@ class MicrophoneSource:
         self._watchdog: threading.Thread | None = None
         self._stopping = threading.Event()
         self._last_data_time = time.perf_counter()
+
+    def _check_rate(self, rate: int) -> None:
+        """``sd.check_input_settings`` at ``rate`` (it opens the device: it waits for the
+        audio server, so at most ``no_audio_timeout_s``; :class:`AudioSystemHungError`)."""
+        self._answer(lambda: self._sd.check_input_settings(device=self.device_index, channels=1, dtype="int16",
+                                                          samplerate=rate),
+                     what=f"opening input device {self.device_name!r}")
+
+    def _answer(self, call: Any, *, what: str) -> Any:
+        """``call()`` waited for at most ``no_audio_timeout_s`` (:func:`_answer_within`)."""
+        return _answer_within(call, what=what, timeout_s=self._answer_s)
 
     @property
     def no_audio_s(self) -> float:
@@ -533,6 +691,8 @@ class MicrophoneSource:
 
         Raises
         ------
+        AudioSystemHungError
+            The audio server did not answer within ``no_audio_timeout_s``.
         DeviceError
             The device cannot be opened (busy, unplugged, ...).
         ValueError
@@ -555,7 +715,8 @@ class MicrophoneSource:
             callback = self._callback_queued
         else:
             callback = self._callback_direct
-        try:
+
+        def open_stream() -> Any:
             stream = sd.InputStream(
                 samplerate=self.device_sample_rate_hz,
                 channels=1,
@@ -567,9 +728,15 @@ class MicrophoneSource:
             )
             self._last_data_time = time.perf_counter()
             stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
+            return stream
+
+        try:
+            stream = self._answer(open_stream, what=f"starting input device {self.device_name!r}")
+        except BaseException as exc:
             if self._queue is not None:
                 self._queue.put(None)
+            if not isinstance(exc, (sd.PortAudioError, ValueError)):
+                raise
             raise DeviceError(
                 f"cannot open input device {self.device_name!r} ({exc}); it may be busy "
                 f"(close other programs using it) or unplugged; {_DEVICE_ADVICE}"
@@ -650,8 +817,13 @@ def _close_stream(stream: Any, abort: bool) -> None:
         log.info("closing the input stream: %s", exc)
 
 
-def list_input_devices() -> list[dict[str, Any]]:
+def list_input_devices(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> list[dict[str, Any]]:
     """The input devices PortAudio knows.
+
+    Parameters
+    ----------
+    timeout_s : float, default :data:`NO_AUDIO_TIMEOUT_S`
+        Longest wait (seconds) for PortAudio to initialise (it asks the audio server).
 
     Returns
     -------
@@ -666,8 +838,10 @@ def list_input_devices() -> list[dict[str, Any]]:
         The PortAudio library is not installed.
     DeviceError
         PortAudio cannot enumerate devices.
+    AudioSystemHungError
+        PortAudio did not finish initialising within ``timeout_s`` (a hung audio server).
     """
-    sd = _import_sounddevice()
+    sd = _import_sounddevice(timeout_s=timeout_s)
     try:
         devices = sd.query_devices()
         hostapis = sd.query_hostapis()

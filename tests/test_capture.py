@@ -171,8 +171,12 @@ def test_microphone_delivers_played_speech_bit_exact(
 
 # ---------------------------------------------------------------------------- step 2
 def _ser_live_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("ser-live")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ser_live"]
+    """The ``ser-live`` program of this checkout (``python -m ser_live`` with the checkout
+    first on the path), whatever the working directory and whatever copy of ser-live the
+    environment's ``ser-live`` script would import (an editable install of another tree)."""
+    code = (f"import runpy, sys; sys.path.insert(0, {str(REPO_ROOT)!r}); sys.argv[0] = 'ser-live'; "
+            "runpy.run_module('ser_live', run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-c", code]
 
 
 def _require_cli(env: dict[str, str]) -> None:

@@ -35,7 +35,8 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                      help="stop after this many seconds of audio (stream time; from the microphone also "
                           "by the wall clock, so a microphone that delivers nothing still stops)")
     src.add_argument("--no-audio-timeout-s", type=_positive, default=NO_AUDIO_TIMEOUT_S, metavar="SECONDS",
-                     help="end the run (exit 6) when the microphone delivers no audio for this long "
+                     help="end the run (exit 6) when the microphone delivers no audio for this long, or the "
+                          "audio server does not answer for this long while the device opens "
                           f"(default: {NO_AUDIO_TIMEOUT_S:g}; a warning comes after {NO_AUDIO_WARN_S:g} s)")
     src.add_argument("--block-ms", type=_block_ms, default=BLOCK_MS, metavar="MS",
                      help="capture block in milliseconds (microphone and --input): each block wakes ser-live "
@@ -79,19 +80,21 @@ def _block_ms(value: str) -> int:
 def _open_microphone(args: argparse.Namespace) -> tuple[Any, str] | None:
     """The microphone source, or None when the demo should be replayed instead (message
     printed). Raises DeviceError when neither applies."""
-    from ..audio import BLOCK_MS, MicrophoneSource, list_input_devices
+    from ..audio import BLOCK_MS, AudioSystemHungError, MicrophoneSource, list_input_devices
 
     explicit = args.device is not None
     fallback = args.demo_fallback  # None: only when there is no device at all
     try:
         if not explicit:
-            if not list_input_devices():
+            if not list_input_devices(timeout_s=args.no_audio_timeout_s):
                 raise DeviceError(
                     "no input device found; connect a microphone, or replay a recording with --input FILE"
                 )
         src = MicrophoneSource(device=args.device, no_audio_timeout_s=args.no_audio_timeout_s,
                                block_ms=getattr(args, "block_ms", BLOCK_MS))
         return src, src.device_name
+    except AudioSystemHungError:
+        raise  # not "no device": asking again would wait as long again
     except DeviceError as exc:
         no_device_at_all = isinstance(exc, PortAudioMissingError) or not _any_input_device()
         if explicit or fallback is False or not (fallback or no_device_at_all):
