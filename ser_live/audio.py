@@ -482,7 +482,7 @@ class MicrophoneSource:
     error : Exception or None
         What ended the capture early: a :class:`~ser_live.errors.CaptureError` when the
         stream ended by itself (PortAudio's finished callback: audio server or device gone)
-        or no audio came for ``no_audio_timeout_s``; or the converter thread's error.
+        or no audio came for ``no_audio_timeout_s``, or resampling failed.
         Re-raised by :meth:`join`.
     abandoned : bool
         True when PortAudio did not stop/close the stream within
@@ -614,7 +614,8 @@ class MicrophoneSource:
         t = time.perf_counter()
         if status.input_overflow:
             self.input_overflows += 1
-        self._queue.put((indata[:, 0].copy(), t))
+        if self.error is None:  # no converter reads the queue after a failure
+            self._queue.put((indata[:, 0].copy(), t))
         self.samples_received += frames
         self._last_data_time = t
 
@@ -665,12 +666,15 @@ class MicrophoneSource:
                 return
 
     def _convert(self) -> None:
-        """Converter thread: resample queued device-rate blocks and write them to the ring."""
+        """Converter thread: resample queued device-rate blocks and write them to the ring.
+        A failure ends the capture as a dead stream does (:meth:`_fail`: the ring is closed,
+        :attr:`error` a :class:`CaptureError`), so the run ends instead of waiting for audio
+        that never comes while the callback keeps queueing."""
         from .audiofile import new_resampler
 
         ring = self._ring
-        rs = new_resampler(self.device_sample_rate_hz, self.sample_rate_hz, dtype="int16")
         try:
+            rs = new_resampler(self.device_sample_rate_hz, self.sample_rate_hz, dtype="int16")
             while True:
                 item = self._queue.get()
                 if item is None:
@@ -682,9 +686,9 @@ class MicrophoneSource:
                 out = rs.resample_chunk(block)
                 if len(out):
                     ring.write(out, arrival_time=t)
-        except Exception as exc:  # pragma: no cover - surfaced through .error / join()
-            log.error("resampling the input failed: %s", exc)
-            self.error = exc
+        except Exception as exc:  # surfaced through .error / join()
+            self._fail(f"resampling its audio from {self.device_sample_rate_hz} Hz to {self.sample_rate_hz} Hz "
+                       f"failed ({type(exc).__name__}: {exc})")
 
     def start(self, ring: RingBuffer) -> None:
         """Open the input stream and start capturing into ``ring`` (returns at once).
@@ -797,7 +801,7 @@ class MicrophoneSource:
         Raises
         ------
         Exception
-            The error the converter thread stopped with (:attr:`error`).
+            What ended the capture early (:attr:`error`).
         """
         self.finished.wait(timeout_s)
         if self.error is not None:
