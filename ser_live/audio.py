@@ -638,12 +638,24 @@ class MicrophoneSource:
 
     def _watch(self) -> None:
         """Watchdog thread: warn after ``no_audio_warn_s`` without samples, end the capture
-        after ``no_audio_timeout_s``."""
+        after ``no_audio_timeout_s``.
+
+        Only time the process could hear counts: a wake-up of the watchdog more than
+        ``no_audio_warn_s`` after the previous one means the whole process was stopped
+        (Ctrl-Z then ``fg``, SIGSTOP) or not run, not that the device fell silent, so the
+        silence is counted again from then."""
         warned = False
+        last_wake = time.perf_counter()
         while not self._stopping.wait(0.1):
             stream = self._stream
             if stream is None or self.error is not None:
                 return
+            now = time.perf_counter()
+            if now - last_wake > self.no_audio_warn_s:
+                log.info("the process did not run for %.1f s (stopped?); the no-audio timeout counts from now",
+                         now - last_wake)
+                self._last_data_time = max(self._last_data_time, now)
+            last_wake = now
             silent_s = self.no_audio_s
             if silent_s >= self.no_audio_warn_s and not warned:
                 warned = True

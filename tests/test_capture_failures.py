@@ -9,7 +9,8 @@ Runs the real ``ser-live`` program on the PulseAudio null-sink microphone of ``t
   would block;
 * the audio server killed (by PID: a daemon this test started) mid-utterance: exit 6 naming
   the cause, the utterance in progress saved and emitted, the summary printed, no raw
-  PortAudio assertion lines on stderr.
+  PortAudio assertion lines on stderr;
+* the run stopped (Ctrl-Z) for longer than the no-audio timeout, then continued: it goes on.
 
 ``.ci/run`` fails when any of these is skipped (``REQUIRED_TESTS``): rename them in both places.
 """
@@ -223,3 +224,24 @@ def test_audio_server_killed_mid_utterance(request: pytest.FixtureRequest, tmp_p
     assert len(records) == len(wavs) == len(index) == 1, (records, wavs, out)
     # The utterance was cut by the kill: it ends within the played speech (about 2.5 s in).
     assert 1.0 <= records[0]["end_s"] - records[0]["start_s"] <= 4.0, records
+
+
+@pytest.mark.microphone
+@pytest.mark.slow
+def test_a_run_stopped_with_ctrl_z_past_the_timeout_goes_on_after_fg(pulse_null_sink: PulseNullSink) -> None:  # noqa: F811
+    """Ctrl-Z (SIGTSTP) for longer than --no-audio-timeout-s, then ``fg`` (SIGCONT): the
+    microphone is fine, so the run goes on (before: exit 6, "no audio for 8 s", at once)."""
+    run = _start_listening(pulse_null_sink, ["--no-audio-timeout-s", "2"])
+    try:
+        run.proc.send_signal(signal.SIGTSTP)
+        time.sleep(8)  # stopped for four times the timeout, longer than the audio server buffers
+        run.proc.send_signal(signal.SIGCONT)
+        time.sleep(1.5)  # several watchdog rounds
+        alive = run.proc.poll() is None
+        run.proc.send_signal(signal.SIGINT)
+        rc = run.wait(timeout_s=30)
+    finally:
+        run.kill()
+    out = run.text()
+    assert alive and rc == 130, f"exit {rc}:\n{out}"
+    assert "no audio for" not in out, out
