@@ -439,6 +439,18 @@ _SLEEP_MAX_S = 0.05
 
 
 # ---------------------------------------------------------------------- microphone
+#: PortAudio error codes that say a device cannot be opened at all, whatever the rate:
+#: ``paInvalidDevice`` (-9996) and ``paDeviceUnavailable`` (-9985, busy: another program
+#: holds an ALSA ``hw`` device); no other rate is tried then.
+_PA_NOT_A_RATE: frozenset[int] = frozenset({-9996, -9985})
+
+
+def _pa_error_code(exc: Exception) -> int | None:
+    """The ``PaErrorCode`` of a sounddevice ``PortAudioError`` (its second argument), else None."""
+    args = getattr(exc, "args", ())
+    return args[1] if len(args) > 1 and isinstance(args[1], int) else None
+
+
 class MicrophoneSource:
     """Capture from an input device into a ring buffer.
 
@@ -555,6 +567,8 @@ class MicrophoneSource:
         try:
             self._check_rate(rate)
         except (sd.PortAudioError, ValueError) as exc:
+            if _pa_error_code(exc) in _PA_NOT_A_RATE:  # busy or gone at any rate
+                raise self._cannot_open(exc) from exc
             rate = int(round(info["default_samplerate"]))
             log.info(
                 "input device %r cannot open at %d Hz (%s); opening at %d Hz and resampling",
@@ -588,6 +602,13 @@ class MicrophoneSource:
         self._answer(lambda: self._sd.check_input_settings(device=self.device_index, channels=1, dtype="int16",
                                                           samplerate=rate),
                      what=f"opening input device {self.device_name!r}")
+
+    def _cannot_open(self, exc: Exception) -> DeviceError:
+        """The error for a device PortAudio would not open (``exc`` says why)."""
+        return DeviceError(
+            f"cannot open input device {self.device_name!r} ({exc}); it may be busy "
+            f"(close other programs using it) or unplugged; {_DEVICE_ADVICE}"
+        )
 
     def _answer(self, call: Any, *, what: str) -> Any:
         """``call()`` waited for at most ``no_audio_timeout_s`` (:func:`_answer_within`)."""
@@ -753,10 +774,7 @@ class MicrophoneSource:
                 self._queue.put(None)
             if not isinstance(exc, (sd.PortAudioError, ValueError)):
                 raise
-            raise DeviceError(
-                f"cannot open input device {self.device_name!r} ({exc}); it may be busy "
-                f"(close other programs using it) or unplugged; {_DEVICE_ADVICE}"
-            ) from exc
+            raise self._cannot_open(exc) from exc
         self._stream = stream
         self._watchdog = threading.Thread(target=self._watch, name="ser-live-audio-watchdog", daemon=True)
         self._watchdog.start()

@@ -4,7 +4,8 @@ The PulseAudio null-sink microphone (``tests/pulse.py``) opens at any rate; here
 settings check refuses 16 kHz, as such a device's driver does, so :class:`MicrophoneSource`
 opens it at its default rate (44.1 kHz) and resamples on its converter thread. Speech played
 into the sink comes out of the recogniser as utterances; a converter that fails ends the run
-with a :class:`CaptureError` instead of leaving it listening for ever to nothing.
+with a :class:`CaptureError` instead of leaving it listening for ever to nothing. A device that
+is busy (PortAudio's answer for a device another program holds) is said to be busy.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 from ser_live.audio import MicrophoneSource
 from ser_live.audiofile import SAMPLE_RATE_HZ, write_wav
-from ser_live.errors import CaptureError
+from ser_live.errors import CaptureError, DeviceError
 from ser_live.pipeline import Recognizer
 
 from .pulse import PulseNullSink, pulse_null_sink  # noqa: F401  (pytest fixture)
@@ -107,3 +108,21 @@ def test_a_failing_resampler_ends_the_run_with_a_capture_error(no_16k: PulseNull
     assert ended, "the run went on after the resampler failed"
     assert isinstance(src.error, CaptureError) and "resampling" in str(src.error), src.error
     assert isinstance(rec.error, CaptureError), rec.error
+
+
+@pytest.mark.microphone
+def test_a_busy_device_is_said_busy_not_blamed_on_its_rates(pulse_null_sink: PulseNullSink, monkeypatch) -> None:  # noqa: F811
+    """A device another program holds (PortAudio's paDeviceUnavailable, -9985, as ALSA gives
+    for a ``hw`` device in use) is said to be busy; before, ser-live tried its default rate
+    too and said it "opens neither at 16000 Hz nor at its default" rate."""
+    import sounddevice as sd
+
+    def busy(*args, **kwargs):
+        raise sd.PortAudioError("Device unavailable", -9985)
+
+    monkeypatch.setattr(sd, "check_input_settings", busy)
+    with pytest.raises(DeviceError) as info:
+        MicrophoneSource(device=pulse_null_sink.device_name)
+    msg = str(info.value)
+    assert "busy" in msg and "Device unavailable" in msg and "ser-live devices" in msg, msg
+    assert "opens neither" not in msg, msg
