@@ -9,8 +9,11 @@ its socket accepts, nothing answers) and continued afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -34,20 +37,24 @@ def hung_server() -> Iterator[PulseNullSink]:
             yield pulse
 
 
-def _run_with_server_stopped(pulse: PulseNullSink, args: list[str]) -> _Run:
+@contextlib.contextmanager
+def _run_with_server_stopped(pulse: PulseNullSink, args: list[str]) -> Iterator[_Run]:
+    """``ser-live --plain ARGS`` started while the server is stopped; killed if still
+    running at the end, and the server continued."""
     os.kill(pulse.daemon_pid, signal.SIGSTOP)
-    return _Run(["--plain", *args], dict(pulse.env))
+    run = _Run(["--plain", *args], dict(pulse.env))
+    try:
+        yield run
+    finally:
+        run.kill()
+        os.kill(pulse.daemon_pid, signal.SIGCONT)
 
 
 @pytest.mark.microphone
 def test_a_hung_audio_server_at_start_ends_with_exit_6_and_says_so(hung_server: PulseNullSink) -> None:
     """Warned after 2 s, given up after --no-audio-timeout-s: exit 6 naming the server."""
-    run = _run_with_server_stopped(hung_server, ["--no-audio-timeout-s", "3"])
-    try:
+    with _run_with_server_stopped(hung_server, ["--no-audio-timeout-s", "3"]) as run:
         rc = run.wait(timeout_s=60)
-    finally:
-        run.kill()
-        os.kill(hung_server.daemon_pid, signal.SIGCONT)
     out = run.text()
     assert rc == 6, f"exit {rc}:\n{out}"
     assert "has not answered for 2 s" in out, out
@@ -58,14 +65,52 @@ def test_a_hung_audio_server_at_start_ends_with_exit_6_and_says_so(hung_server: 
 @pytest.mark.microphone
 def test_ctrl_c_while_the_audio_server_hangs_at_start_is_exit_130(hung_server: PulseNullSink) -> None:
     """A Ctrl-C while PortAudio waits for a hung server ends the run (before: ignored)."""
-    run = _run_with_server_stopped(hung_server, ["--device", hung_server.device_name])
-    try:
+    with _run_with_server_stopped(hung_server, ["--device", hung_server.device_name]) as run:
         run.wait_for_line("the audio system has not answered", timeout_s=60)
         run.proc.send_signal(signal.SIGINT)
         rc = run.wait(timeout_s=30)
-    finally:
-        run.kill()
-        os.kill(hung_server.daemon_pid, signal.SIGCONT)
     out = run.text()
     assert rc == 130, f"exit {rc}:\n{out}"
     assert "Traceback" not in out, out
+
+
+#: Run in a child process (a hang before the fix must fail the test, not block pytest): open
+#: the device while the server answers, say so, wait for a line on stdin (the test stops the
+#: server meanwhile), open it again and print what happened.
+_OPEN_TWICE = """
+import sys
+sys.path.insert(0, {root!r})
+from ser_live.audio import MicrophoneSource
+MicrophoneSource(device={device!r})
+print("opened", flush=True)
+sys.stdin.readline()
+try:
+    MicrophoneSource(device={device!r}, no_audio_timeout_s=2)
+    print("opened again")
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.microphone
+def test_a_server_that_hangs_after_the_device_list_gives_a_device_error(hung_server: PulseNullSink) -> None:
+    """PortAudio initialised while the server answered, then the server hangs: opening the
+    device (its settings check waits for the server) ends in AudioSystemHungError after
+    ``no_audio_timeout_s`` (before: it waited for ever)."""
+    from .test_capture import REPO_ROOT
+
+    code = _OPEN_TWICE.format(root=str(REPO_ROOT), device=hung_server.device_name)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=dict(hung_server.env), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "opened"
+        os.kill(hung_server.daemon_pid, signal.SIGSTOP)
+        try:
+            out, _ = proc.communicate("\n", timeout=60)
+        finally:
+            os.kill(hung_server.daemon_pid, signal.SIGCONT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "AudioSystemHungError the audio system did not answer within 2 s while opening input device" in out, out
