@@ -261,18 +261,27 @@ def test_two_runs_in_the_same_second_into_one_folder_never_overwrite(session, mo
             np.testing.assert_array_equal(x, r.utterance.samples)
 
 
-def test_jsonl_on_a_disk_that_fills_ends_with_its_last_whole_line(small_tmpfs, tmp_path, capsys):
-    """``--jsonl FILE`` on a disk with one page left: the write that does not fit is said once,
-    exit 1, and the file keeps only whole JSON lines (before: a torn last line)."""
+@pytest.mark.parametrize("where", ["--jsonl FILE", "--jsonl - > FILE"])
+def test_jsonl_on_a_disk_that_fills_ends_with_its_last_whole_line(small_tmpfs, where):
+    """JSON lines to a file on a disk with one page left, named or as redirected stdout: the
+    write that does not fit is said once, exit 1, and the file keeps only whole JSON lines
+    (before: it ended in a torn line)."""
     from ser_live.cli.options import DEMO_WAV
+
+    from .test_capture import _ser_live_cmd
 
     st = os.statvfs(small_tmpfs)
     (small_tmpfs / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - st.f_frsize))
     out = small_tmpfs / "out.jsonl"
-    rc = main(["--input", str(DEMO_WAV), "--speed", "0", "--plain", "--revisions", "--jsonl", str(out)])
-    err = capsys.readouterr().err
-    assert rc == 1, err
-    assert err.count("No space left on device") == 1, err
+    args = [*_ser_live_cmd(), "--input", str(DEMO_WAV), "--speed", "0", "--revisions", "--jsonl"]
+    with open(out, "ab") as stdout:
+        if where == "--jsonl FILE":
+            res = subprocess.run([*args, str(out), "--plain"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 text=True, timeout=300)
+        else:
+            res = subprocess.run([*args, "-"], stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.count("No space left on device") == 1, res.stderr
     text = out.read_text()
     assert text and text.endswith("\n"), text[-200:]
     records = [json.loads(line) for line in text.splitlines()]  # every line whole

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -47,7 +48,6 @@ class _Outputs:
             Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
             self.jsonl_file = open(args.jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.jsonl_path = args.jsonl
-        self._jsonl_whole = 0  # bytes of --jsonl PATH that are whole lines
         #: --save-utterances: a result stream that fails leaves the recordings going (said so)
         self.saving = getattr(args, "save_utterances", None) is not None
         #: --revisions: a {"kind": "revision"} line after an utterance's line that revised others
@@ -78,21 +78,33 @@ class _Outputs:
         return self
 
     def _write(self, stream: TextIO, text: str, what: str) -> bool:
-        """Write and flush; on failure report once, note the error, return False."""
+        """Write and flush; on failure report once, note the error, return False. A regular
+        file (``--jsonl PATH``, or stdout redirected to one) whose disk fills is cut back to
+        its last whole line (:func:`_cut_back`), and ``--jsonl PATH`` closed."""
+        whole = _file_offset(stream)
         try:
-            stream.write(text)
-            stream.flush()
+            if whole is None:
+                stream.write(text)
+                stream.flush()
+            else:  # straight to the file: a buffered flush may return with part of a line kept back
+                data = memoryview(text.encode(stream.encoding or "utf-8"))
+                while data:
+                    data = data[os.write(stream.fileno(), data):]
             return True
         except OSError as exc:
+            if stream is sys.stdout:  # silence the flush at exit
+                _cut_back(stream, whole)
+                with contextlib.suppress(Exception):
+                    sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            elif stream is self.jsonl_file:
+                self.jsonl_file = None
+                _cut_back(stream, whole)
             if self.write_error is None:
                 self.write_error = exc
             _err(
                 f"error: cannot write the results to {what} ({exc.strerror or exc}); "
                 "no more results go there, the run goes on" + (" (recordings are still saved)" if self.saving else "")
             )
-            if stream is sys.stdout:  # silence the flush at exit
-                with contextlib.suppress(Exception):
-                    sys.stdout = open(os.devnull, "w")  # noqa: SIM115
             return False
 
     def emit(self, result: Any) -> None:
@@ -110,10 +122,8 @@ class _Outputs:
                 line += json_line(speakers_moved_record(result))
             if self.jsonl_stdout:
                 self.jsonl_stdout = self._write(sys.stdout, line, "stdout")
-            elif self._write(self.jsonl_file, line, str(self.jsonl_path)):
-                self._jsonl_whole += len(line.encode("utf-8"))
             else:
-                self._drop_torn_jsonl()
+                self._write(self.jsonl_file, line, str(self.jsonl_path))
         if self.plain_stream is not None:
             from ..plaintext import format_plain
 
@@ -126,16 +136,6 @@ class _Outputs:
                 self.state.add_result(result)
             else:
                 self.state.add_partial(result)
-
-    def _drop_torn_jsonl(self) -> None:
-        """Stop writing ``--jsonl PATH`` after a failed write and cut off the part of a line
-        that landed (a full disk takes what fits), so the file ends with its last whole line."""
-        f, self.jsonl_file = self.jsonl_file, None
-        with contextlib.suppress(OSError):
-            f.close()  # may land a little more of the line: cut below
-        with contextlib.suppress(OSError):  # e.g. /dev/full: nothing to cut
-            if os.path.isfile(self.jsonl_path) and os.path.getsize(self.jsonl_path) > self._jsonl_whole:
-                os.truncate(self.jsonl_path, self._jsonl_whole)
 
     def poll_s(self) -> float:
         """How long the listening loop may wait for the next result (seconds).
@@ -168,6 +168,35 @@ class _Outputs:
             except OSError as exc:  # the last buffered bytes could not be written
                 self.write_error = self.write_error or exc
                 _err(f"error: cannot write the results to {self.jsonl_path} ({exc.strerror or exc})")
+
+
+def _file_offset(stream: TextIO) -> int | None:
+    """Where the next byte written to ``stream`` lands (bytes), when it is a regular file
+    (its buffer flushed first); None for a terminal, a pipe or a device."""
+    try:
+        stream.flush()
+        fd = stream.fileno()
+        return os.lseek(fd, 0, os.SEEK_CUR) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _cut_back(stream: TextIO, whole: int | None) -> None:
+    """After a failed write: cut the regular file under ``stream`` back to ``whole`` bytes,
+    its last whole line (a full disk takes what fits of a line), and point its descriptor at
+    /dev/null, so nothing left in Python's buffer lands after the cut (flushed at close or
+    exit); the stream is closed unless it is stdout. No cut for ``whole`` None."""
+    with contextlib.suppress(OSError, ValueError):
+        if whole is None:
+            raise ValueError("not a regular file: nothing to cut")
+        fd = stream.fileno()
+        os.ftruncate(fd, whole)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+    if stream is not sys.stdout:
+        with contextlib.suppress(OSError, ValueError):
+            stream.close()
 
 
 #: Signals that end a listening run like Ctrl-C: summary printed, utterance in progress kept.
