@@ -87,7 +87,7 @@ class _Outputs:
                 stream.write(text)
                 stream.flush()
             else:  # straight to the file: a buffered flush may return with part of a line kept back
-                data = memoryview(text.encode(stream.encoding or "utf-8"))
+                data = memoryview(text.encode(stream.encoding or "utf-8", getattr(stream, "errors", None) or "strict"))
                 while data:
                     data = data[os.write(stream.fileno(), data):]
             return True
