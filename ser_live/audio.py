@@ -457,7 +457,8 @@ class MicrophoneSource:
     The PortAudio callback does nothing but copy the block into the ring buffer
     (:meth:`RingBuffer.write`, which never waits), stamped with ``time.perf_counter()``, and
     count input overflows reported by PortAudio. When the device cannot open at
-    ``sample_rate_hz``, it is opened at its default rate instead; the callback then only
+    ``sample_rate_hz``, it is opened at its default rate instead (and with 2 channels, keeping
+    the first, when it takes no mono); the callback then only
     puts each raw block on a :class:`queue.SimpleQueue`, and a converter thread resamples
     them with a streaming soxr resampler and writes to the ring buffer.
 
@@ -485,6 +486,9 @@ class MicrophoneSource:
     device_sample_rate_hz : int
         Rate the device is opened at (equals ``sample_rate_hz`` unless resampling).
     resampling : bool
+    channels : int
+        Channels the device is opened with: 1, or 2 for a device that takes no mono (the
+        first channel is kept).
     input_overflows : int
         Callbacks for which PortAudio reported lost input (the device's own overrun).
     samples_received : int
@@ -563,24 +567,7 @@ class MicrophoneSource:
             raise DeviceError(f"{what} ({exc}); {_DEVICE_ADVICE}") from exc
         self.device_index = int(info["index"])
         self.device_name = str(info["name"])
-        rate = self.sample_rate_hz
-        try:
-            self._check_rate(rate)
-        except (sd.PortAudioError, ValueError) as exc:
-            if _pa_error_code(exc) in _PA_NOT_A_RATE:  # busy or gone at any rate
-                raise self._cannot_open(exc) from exc
-            rate = int(round(info["default_samplerate"]))
-            log.info(
-                "input device %r cannot open at %d Hz (%s); opening at %d Hz and resampling",
-                self.device_name, self.sample_rate_hz, exc, rate,
-            )
-            try:
-                self._check_rate(rate)
-            except (sd.PortAudioError, ValueError) as exc2:
-                raise DeviceError(
-                    f"input device {self.device_name!r} opens neither at {self.sample_rate_hz} Hz "
-                    f"nor at its default {rate} Hz mono 16-bit ({exc2}); {_DEVICE_ADVICE}"
-                ) from exc2
+        rate, self.channels = self._settings_that_open(info)
         self.device_sample_rate_hz = rate
         self.resampling = rate != self.sample_rate_hz
         self.input_overflows = 0
@@ -596,12 +583,42 @@ class MicrophoneSource:
         self._stopping = threading.Event()
         self._last_data_time = time.perf_counter()
 
-    def _check_rate(self, rate: int) -> None:
-        """``sd.check_input_settings`` at ``rate`` (it opens the device: it waits for the
-        audio server, so at most ``no_audio_timeout_s``; :class:`AudioSystemHungError`)."""
-        self._answer(lambda: self._sd.check_input_settings(device=self.device_index, channels=1, dtype="int16",
-                                                          samplerate=rate),
-                     what=f"opening input device {self.device_name!r}")
+    def _settings_that_open(self, info: dict[str, Any]) -> tuple[int, int]:
+        """The first of (16 kHz, mono), (the device's default rate, mono), then the same in
+        stereo (a hardware device may take 2 channels only; channel 0 is kept) that PortAudio's
+        settings check accepts, as ``(rate_hz, channels)``. The check opens the device, so it
+        waits for the audio server: at most ``no_audio_timeout_s`` (:class:`AudioSystemHungError`).
+
+        Raises
+        ------
+        DeviceError
+            The device is busy or gone (said so at once), or no setting opens it.
+        """
+        sd = self._sd
+        default_rate = int(round(info["default_samplerate"]))
+        rates = dict.fromkeys([self.sample_rate_hz, default_rate])
+        channels = [1, 2] if int(info.get("max_input_channels", 1)) >= 2 else [1]
+        first: Exception | None = None
+        for n_channels in channels:
+            for rate in rates:
+                try:
+                    self._answer(lambda: sd.check_input_settings(device=self.device_index, channels=n_channels,
+                                                                 dtype="int16", samplerate=rate),
+                                 what=f"opening input device {self.device_name!r}")
+                except (sd.PortAudioError, ValueError) as exc:
+                    if _pa_error_code(exc) in _PA_NOT_A_RATE:  # busy or gone at any rate
+                        raise self._cannot_open(exc) from exc
+                    first = first or exc
+                    continue
+                if (rate, n_channels) != (self.sample_rate_hz, 1):
+                    log.info("input device %r cannot open at %d Hz mono (%s); opening at %d Hz, %d channel(s)%s",
+                             self.device_name, self.sample_rate_hz, first, rate, n_channels,
+                             ", resampling" if rate != self.sample_rate_hz else "")
+                return rate, n_channels
+        raise DeviceError(
+            f"input device {self.device_name!r} opens neither at {self.sample_rate_hz} Hz nor at its default "
+            f"{default_rate} Hz, mono or stereo 16-bit ({first}); {_DEVICE_ADVICE}"
+        ) from first
 
     def _cannot_open(self, exc: Exception) -> DeviceError:
         """The error for a device PortAudio would not open (``exc`` says why)."""
@@ -756,7 +773,7 @@ class MicrophoneSource:
         def open_stream() -> Any:
             stream = sd.InputStream(
                 samplerate=self.device_sample_rate_hz,
-                channels=1,
+                channels=self.channels,
                 dtype="int16",
                 blocksize=max(1, self.device_sample_rate_hz * self.block_ms // 1000),
                 device=self.device_index,

@@ -1,8 +1,10 @@
-"""A microphone that cannot open at 16 kHz (a 44.1/48 kHz-only device), on the real capture path.
+"""A microphone that cannot open at 16 kHz (a 44.1/48 kHz-only device) or in mono, on the real
+capture path.
 
 The PulseAudio null-sink microphone (``tests/pulse.py``) opens at any rate; here PortAudio's
-settings check refuses 16 kHz, as such a device's driver does, so :class:`MicrophoneSource`
-opens it at its default rate (44.1 kHz) and resamples on its converter thread. Speech played
+settings check refuses 16 kHz and/or one channel, as such a device's driver does, so
+:class:`MicrophoneSource` opens it at its default rate (44.1 kHz) and resamples on its converter
+thread, and/or in stereo, keeping channel 0. Speech played
 into the sink comes out of the recogniser as utterances; a converter that fails ends the run
 with a :class:`CaptureError` instead of leaving it listening for ever to nothing. A device that
 is busy (PortAudio's answer for a device another program holds) is said to be busy.
@@ -36,20 +38,28 @@ def model():
 UTTERANCES = ("Actor_01/03-01-05-02-01-01-01.flac", "Actor_02/03-01-04-02-02-02-02.flac")
 
 
-@pytest.fixture
-def no_16k(monkeypatch: pytest.MonkeyPatch, pulse_null_sink: PulseNullSink):  # noqa: F811
-    """sounddevice's settings check refuses 16 kHz for every device, as a 44.1/48 kHz-only
-    device's driver does."""
+def _refuse(monkeypatch: pytest.MonkeyPatch, *, rate_hz: int | None = None, mono: bool = False) -> None:
+    """Make sounddevice's settings check refuse ``rate_hz`` (paInvalidSampleRate, as a
+    44.1/48 kHz-only device's driver does) and, with ``mono``, one channel
+    (paInvalidChannelCount, as an ALSA ``hw`` device that takes stereo only does)."""
     import sounddevice as sd
 
     check = sd.check_input_settings
 
-    def refuse_16k(*args, samplerate=None, **kwargs):
-        if samplerate is not None and int(samplerate) == SAMPLE_RATE_HZ:
-            raise sd.PortAudioError("Invalid sample rate [PaErrorCode -9997]")
-        return check(*args, samplerate=samplerate, **kwargs)
+    def refusing(*args, samplerate=None, channels=None, **kwargs):
+        if rate_hz is not None and samplerate is not None and int(samplerate) == rate_hz:
+            raise sd.PortAudioError("Invalid sample rate", -9997)
+        if mono and channels == 1:
+            raise sd.PortAudioError("Invalid number of channels", -9998)
+        return check(*args, samplerate=samplerate, channels=channels, **kwargs)
 
-    monkeypatch.setattr(sd, "check_input_settings", refuse_16k)
+    monkeypatch.setattr(sd, "check_input_settings", refusing)
+
+
+@pytest.fixture
+def no_16k(monkeypatch: pytest.MonkeyPatch, pulse_null_sink: PulseNullSink):  # noqa: F811
+    """The test microphone, as a device that cannot open at 16 kHz."""
+    _refuse(monkeypatch, rate_hz=SAMPLE_RATE_HZ)
     return pulse_null_sink
 
 
@@ -62,13 +72,19 @@ def _speech_wav(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 
 @pytest.mark.microphone
-def test_a_device_without_16k_is_resampled_and_heard(no_16k: PulseNullSink, model, request, tmp_path) -> None:
-    """Opened at its own rate, resampled to 16 kHz: the played utterances come out classified."""
+@pytest.mark.parametrize("refused", ["16 kHz", "mono", "16 kHz and mono"])
+def test_a_device_without_16k_or_mono_is_opened_as_it_can_be_and_heard(
+    pulse_null_sink: PulseNullSink, model, request, tmp_path, monkeypatch, refused  # noqa: F811
+) -> None:
+    """Opened at its own rate (resampled to 16 kHz) and/or in stereo (channel 0 kept): the
+    played utterances come out classified. Before, a device refusing mono was not opened
+    ("opens neither at 16000 Hz nor at its default ... mono")."""
+    _refuse(monkeypatch, rate_hz=SAMPLE_RATE_HZ if "16 kHz" in refused else None, mono="mono" in refused)
     wav = _speech_wav(request, tmp_path)
-    src = MicrophoneSource(device=no_16k.device_name)
-    assert src.resampling and src.device_sample_rate_hz != SAMPLE_RATE_HZ
+    src = MicrophoneSource(device=pulse_null_sink.device_name)
+    assert src.resampling == ("16 kHz" in refused) and src.channels == (2 if "mono" in refused else 1)
     with Recognizer(src, model) as rec:
-        no_16k.play(wav)
+        pulse_null_sink.play(wav)
         rec.stop()
     results = []
     while (r := rec.get_result(timeout_s=0)) is not None:
