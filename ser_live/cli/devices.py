@@ -11,9 +11,12 @@ from .options import _err, _Formatter
 
 def add_devices_parser(sub: Any) -> argparse.ArgumentParser:
     """The ``devices`` subcommand's parser."""
+    from ..audio import NO_AUDIO_TIMEOUT_S
+
     d = sub.add_parser("devices", help="list input devices (* marks the default)", formatter_class=_Formatter,
                        description="List the audio input devices PortAudio sees; * marks the default.\n"
-                                   "Exit status 6 when there is no input device, 7 when PortAudio is missing.")
+                                   "Exit status 6 when there is no input device or the audio server does not "
+                                   f"answer within {NO_AUDIO_TIMEOUT_S:g} s, 7 when PortAudio is missing.")
     d.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr")
     return d
 
