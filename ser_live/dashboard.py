@@ -954,7 +954,9 @@ class LiveDashboard:
         self.n_draws = 0
         self._live = Live(
             DashboardView(state, fit_terminal=True),
-            console=console,
+            # its own console, as documented: rich's global one may have been pointed
+            # elsewhere (python -m train sends it to stderr, for its progress bars)
+            console=console if console is not None else Console(),
             auto_refresh=False,
             refresh_per_second=refresh_per_second,
             screen=screen,

@@ -354,6 +354,24 @@ def test_live_dashboard_draws_and_limits_its_rate(results: list[Result]) -> None
     assert f"#{results[-1].utterance.index}" in final, "the last frame is drawn on exit"
 
 
+def test_live_dashboard_draws_on_stdout_whatever_richs_global_console(results: list[Result], monkeypatch) -> None:
+    """Without a console the dashboard draws on stdout, as documented, even after something
+    in the process (``python -m train``'s main, a user's program) pointed rich's global
+    console at stderr: it drew on stderr, so ``ser-live`` after ``train`` in one process
+    showed nothing on stdout."""
+    import rich
+
+    monkeypatch.setattr(rich, "_console", None)  # a fresh global console, dropped after the test
+    rich.reconfigure(stderr=True)
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("sys.stderr", err)
+    state = DashboardState(labels=LABELS, model_name="test-model", source_name="session.wav")
+    with LiveDashboard(state):
+        state.add_result(results[0])
+    assert results[0].label in out.getvalue() and err.getvalue() == ""
+
+
 def test_live_dashboard_redraws_status_less_often_in_silence(results: list[Result]) -> None:
     """A status change (the level meter) is drawn at ``status_per_second`` during speech and
     at ``idle_per_second`` while the segmenter hears silence; a result at once."""
