@@ -287,3 +287,29 @@ def test_jsonl_on_a_disk_that_fills_ends_with_its_last_whole_line(small_tmpfs, w
     records = [json.loads(line) for line in text.splitlines()]  # every line whole
     utterances = [r for r in records if "kind" not in r]
     assert [r["index"] for r in utterances] == list(range(len(utterances))) and 1 <= len(utterances) < 8
+
+
+def test_jsonl_appended_by_the_shell_keeps_the_earlier_lines_on_a_full_disk(small_tmpfs):
+    """``ser-live --jsonl - >> runs.jsonl`` on a disk that fills at the run's first write:
+    the earlier runs' lines stay whole and in place (a descriptor opened for appending reads
+    offset 0 until written to, and the cut back to the last whole line emptied the file)."""
+    from ser_live.cli.options import DEMO_WAV
+
+    from .test_capture import _ser_live_cmd
+
+    out = small_tmpfs / "runs.jsonl"
+    earlier = "".join(json.dumps({"earlier_run": i}) + "\n" for i in range(200))
+    out.write_text(earlier)
+    st = os.statvfs(small_tmpfs)
+    (small_tmpfs / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize))  # nothing left
+    fd = os.open(out, os.O_WRONLY | os.O_APPEND)  # as the shell's >> opens it: the offset stays 0
+    try:
+        res = subprocess.run([*_ser_live_cmd(), "--input", str(DEMO_WAV), "--speed", "0", "--jsonl", "-"],
+                             stdout=fd, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(fd)
+    assert res.returncode == 1, res.stderr
+    assert "No space left on device" in res.stderr
+    text = out.read_text()
+    assert text.startswith(earlier) and text.endswith("\n"), text[-200:]
+    assert all(json.loads(line) for line in text.splitlines())  # every line whole

@@ -170,13 +170,33 @@ class _Outputs:
                 _err(f"error: cannot write the results to {self.jsonl_path} ({exc.strerror or exc})")
 
 
+def _appending(fd: int) -> bool:
+    """Whether descriptor ``fd`` was opened for appending (``O_APPEND``); False where that
+    cannot be asked (Windows has no ``fcntl``)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return False
+    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
+
+
 def _file_offset(stream: TextIO) -> int | None:
     """Where the next byte written to ``stream`` lands (bytes), when it is a regular file
-    (its buffer flushed first); None for a terminal, a pipe or a device."""
+    (its buffer flushed first); None for a terminal, a pipe or a device.
+
+    A descriptor opened for appending (the shell's ``>>``) writes at the end of the file
+    whatever its offset says, and its offset reads 0 until the process has written to it:
+    the file's size is where the next byte lands, so a cut never reaches what was there
+    before the run."""
     try:
         stream.flush()
         fd = stream.fileno()
-        return os.lseek(fd, 0, os.SEEK_CUR) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if _appending(fd):
+            return info.st_size
+        return os.lseek(fd, 0, os.SEEK_CUR)
     except (OSError, ValueError):
         return None
 
