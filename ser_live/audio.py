@@ -770,6 +770,10 @@ class MicrophoneSource:
         else:
             callback = self._callback_direct
 
+        # A stream the opening thread starts after the wait for it gave up (a hung server
+        # that answers late, or a Ctrl-C) is closed, not left running with nobody to stop it.
+        lock, given_up, opened = threading.Lock(), threading.Event(), []
+
         def open_stream() -> Any:
             stream = sd.InputStream(
                 samplerate=self.device_sample_rate_hz,
@@ -782,11 +786,21 @@ class MicrophoneSource:
             )
             self._last_data_time = time.perf_counter()
             stream.start()
-            return stream
+            with lock:
+                if not given_up.is_set():
+                    opened.append(stream)
+                    return stream
+            _close_stream(stream, True)
+            return None
 
         try:
             stream = self._answer(open_stream, what=f"starting input device {self.device_name!r}")
         except BaseException as exc:
+            with lock:
+                given_up.set()
+                late = list(opened)
+            for late_stream in late:  # opened as the wait gave up: closed on a daemon thread (it may hang again)
+                threading.Thread(target=_close_stream, args=(late_stream, True), name="ser-live-stream-closer", daemon=True).start()
             if self._queue is not None:
                 self._queue.put(None)
             if not isinstance(exc, (sd.PortAudioError, ValueError)):

@@ -63,12 +63,14 @@ def no_16k(monkeypatch: pytest.MonkeyPatch, pulse_null_sink: PulseNullSink):  # 
     return pulse_null_sink
 
 
-def _speech_wav(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+def _speech_wav(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, list[float]]:
+    """The utterances with 1 s of silence around each, as one WAV; and their lengths (s)."""
     gap = np.zeros(SAMPLE_RATE_HZ, dtype=np.int16)
-    parts = [gap]
+    parts, lengths_s = [gap], []
     for x in _speech_int16(request, tmp_path, UTTERANCES):
         parts += [x, gap]
-    return write_wav(tmp_path / "speech.wav", np.concatenate(parts), sample_rate_hz=SAMPLE_RATE_HZ)
+        lengths_s.append(len(x) / SAMPLE_RATE_HZ)
+    return write_wav(tmp_path / "speech.wav", np.concatenate(parts), sample_rate_hz=SAMPLE_RATE_HZ), lengths_s
 
 
 @pytest.mark.microphone
@@ -80,7 +82,7 @@ def test_a_device_without_16k_or_mono_is_opened_as_it_can_be_and_heard(
     played utterances come out classified. Before, a device refusing mono was not opened
     ("opens neither at 16000 Hz nor at its default ... mono")."""
     _refuse(monkeypatch, rate_hz=SAMPLE_RATE_HZ if "16 kHz" in refused else None, mono="mono" in refused)
-    wav = _speech_wav(request, tmp_path)
+    wav, lengths_s = _speech_wav(request, tmp_path)
     src = MicrophoneSource(device=pulse_null_sink.device_name)
     assert src.resampling == ("16 kHz" in refused) and src.channels == (2 if "mono" in refused else 1)
     with Recognizer(src, model) as rec:
@@ -91,7 +93,11 @@ def test_a_device_without_16k_or_mono_is_opened_as_it_can_be_and_heard(
         results.append(r)
     assert rec.error is None and src.error is None
     assert len(results) == len(UTTERANCES), [(r.utterance.start_s, r.utterance.end_s) for r in results]
-    assert all(r.label in model.labels for r in results)
+    # each at the right rate and channel count: no longer than its file (which holds some
+    # silence) plus pre-roll and hangover, as a wrong resampling ratio or interleaved stereo
+    # read as mono would make it (2.76x or 2x), and not a fragment of it
+    for r, length_s in zip(results, lengths_s):
+        assert 0.4 * length_s < r.utterance.duration_s < length_s + 0.6, (r.utterance.duration_s, length_s)
 
 
 class _FailingResampler:
@@ -142,3 +148,37 @@ def test_a_busy_device_is_said_busy_not_blamed_on_its_rates(pulse_null_sink: Pul
     msg = str(info.value)
     assert "busy" in msg and "Device unavailable" in msg and "ser-live devices" in msg, msg
     assert "opens neither" not in msg, msg
+
+
+@pytest.mark.microphone
+def test_a_stream_opened_after_the_wait_gave_up_is_closed(pulse_null_sink: PulseNullSink, monkeypatch) -> None:  # noqa: F811
+    """An audio server that answers the stream's opening only after ``no_audio_timeout_s``
+    (a hung server that recovers): ``start`` gives up with AudioSystemHungError, and the
+    stream its opening thread then starts is closed, not left running with a callback nobody
+    stops (before: open and active for ever; with resampling, a queue growing without end)."""
+    import threading
+    import time
+
+    import sounddevice as sd
+
+    from ser_live.audio import AudioSystemHungError
+    from ser_live.ringbuffer import RingBuffer
+
+    real, made, answered = sd.InputStream, [], threading.Event()
+
+    class LateStream(real):  # the real stream, opened 1.5 s late
+        def __init__(self, *args, **kwargs):
+            time.sleep(1.5)
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+        def close(self, *args, **kwargs):
+            super().close(*args, **kwargs)
+            answered.set()
+
+    monkeypatch.setattr(sd, "InputStream", LateStream)
+    src = MicrophoneSource(device=pulse_null_sink.device_name, no_audio_timeout_s=0.5)
+    with pytest.raises(AudioSystemHungError):
+        src.start(RingBuffer(SAMPLE_RATE_HZ * 5, sample_rate_hz=SAMPLE_RATE_HZ))
+    assert answered.wait(10), "the late stream was never closed"
+    assert len(made) == 1 and made[0].closed and not made[0].active
