@@ -679,9 +679,11 @@ class MicrophoneSource:
         after ``no_audio_timeout_s``.
 
         Only time the process could hear counts: a wake-up of the watchdog more than
-        ``no_audio_warn_s`` after the previous one means the whole process was stopped
-        (Ctrl-Z then ``fg``, SIGSTOP) or not run, not that the device fell silent, so the
-        silence is counted again from then."""
+        :data:`STOPPED_GAP_S` after the previous one (it wakes every 0.1 s) means the whole
+        process was stopped (Ctrl-Z then ``fg``, SIGSTOP) or not run, not that the device
+        fell silent, so the silence is counted again from then. (A gap measured against
+        ``no_audio_warn_s`` instead reset the count at every wake-up for a warning time
+        under 0.1 s, and the timeout never came.)"""
         warned = False
         last_wake = time.perf_counter()
         while not self._stopping.wait(0.1):
@@ -689,7 +691,7 @@ class MicrophoneSource:
             if stream is None or self.error is not None:
                 return
             now = time.perf_counter()
-            if now - last_wake > self.no_audio_warn_s:
+            if now - last_wake > STOPPED_GAP_S:
                 log.info("the process did not run for %.1f s (stopped?); the no-audio timeout counts from now",
                          now - last_wake)
                 self._last_data_time = max(self._last_data_time, now)
@@ -868,6 +870,11 @@ class MicrophoneSource:
         if self.error is not None:
             raise self.error
         return self.finished.is_set()
+
+
+#: A watchdog wake-up this much later than the previous one (seconds; it wakes every 0.1 s)
+#: means the process was stopped or not run: the no-audio time restarts (MicrophoneSource).
+STOPPED_GAP_S = 1.0
 
 
 def _close_stream(stream: Any, abort: bool) -> None:

@@ -231,12 +231,14 @@ def test_audio_server_killed_mid_utterance(request: pytest.FixtureRequest, tmp_p
 def test_a_run_stopped_with_ctrl_z_past_the_timeout_goes_on_after_fg(pulse_null_sink: PulseNullSink) -> None:  # noqa: F811
     """Ctrl-Z (SIGTSTP) for longer than --no-audio-timeout-s, then ``fg`` (SIGCONT): the
     microphone is fine, so the run goes on (before: exit 6, "no audio for 8 s", at once)."""
-    run = _start_listening(pulse_null_sink, ["--no-audio-timeout-s", "2"])
+    run = _start_listening(pulse_null_sink, ["--no-audio-timeout-s", "2", "-v"])
     try:
         run.proc.send_signal(signal.SIGTSTP)
         time.sleep(8)  # stopped for four times the timeout, longer than the audio server buffers
         run.proc.send_signal(signal.SIGCONT)
-        time.sleep(1.5)  # several watchdog rounds
+        # the watchdog's first round after fg sees the gap and restarts the no-audio count
+        # (before: it ended the run with exit 6 in that round)
+        run.wait_for_line("the process did not run for", timeout_s=30)
         alive = run.proc.poll() is None
         run.proc.send_signal(signal.SIGINT)
         rc = run.wait(timeout_s=30)
@@ -245,3 +247,27 @@ def test_a_run_stopped_with_ctrl_z_past_the_timeout_goes_on_after_fg(pulse_null_
     out = run.text()
     assert alive and rc == 130, f"exit {rc}:\n{out}"
     assert "no audio for" not in out, out
+
+
+@pytest.mark.microphone
+def test_a_short_warning_time_does_not_disable_the_no_audio_timeout(
+    pulse_null_sink: PulseNullSink, suspended_mic  # noqa: F811
+) -> None:
+    """``no_audio_warn_s`` below the watchdog's 0.1 s round: a suspended microphone still ends
+    the capture after ``no_audio_timeout_s`` (before: every round looked like the process had
+    been stopped, the no-audio count restarted each time and the run listened for ever)."""
+    from ser_live.ringbuffer import RingBuffer
+
+    from ser_live.audio import MicrophoneSource
+    from ser_live.errors import CaptureError
+
+    src = MicrophoneSource(device=pulse_null_sink.device_name, no_audio_timeout_s=1.0, no_audio_warn_s=0.05)
+    src.start(RingBuffer(SAMPLE_RATE_HZ * 5))
+    suspended_mic()
+    try:
+        deadline = time.monotonic() + 20
+        while src.error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        src.stop()
+    assert isinstance(src.error, CaptureError) and "no audio for" in str(src.error), src.error
