@@ -451,6 +451,7 @@ def iter_audio_blocks(
     if rate != sample_rate_hz:
         resampler = new_resampler(rate, sample_rate_hz)
     offset = 0
+    size_at_open = _file_size(info.path)
     try:
         with sf.SoundFile(str(info.path)) as f:
             expected = max(expected, f.frames)  # what the file held when opened
@@ -475,11 +476,22 @@ def iter_audio_blocks(
             f"({str(exc) or type(exc).__name__}); the file is damaged or cut short"
         ) from exc
     if offset < expected:
-        inside = offset < info.n_frames  # the decoder's own count: samples missing inside the file
+        # fewer samples than the decoder counted in a file that did not shrink meanwhile:
+        # samples missing inside it (a file cut while it is read lost its end instead)
+        size_now = _file_size(info.path)
+        inside = offset < info.n_frames and None not in (size_at_open, size_now) and size_now >= size_at_open
         text = _truncated_text(info, read_frames=offset, expected_frames=expected, inside=inside)
         if on_truncated == "raise":
             raise AudioFileError(text)
         log.warning("%s" if inside else "%s; classifying what is there", text)
+
+
+def _file_size(path: Path) -> int | None:
+    """Size of the file (bytes), None when it cannot be asked."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
 
 
 def to_int16(y: np.ndarray) -> np.ndarray:
