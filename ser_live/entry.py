@@ -24,9 +24,33 @@ def main() -> int:
         from .cli import main as cli_main
 
         return cli_main()
+    except Exception as exc:
+        if not _interrupted(exc):
+            raise
+        return _say_interrupted()
     except KeyboardInterrupt:
-        try:
-            print("ser-live: interrupted", file=sys.stderr, flush=True)
-        except (OSError, ValueError):  # stderr closed (a terminal gone after SIGHUP)
-            pass
-        return ExitCode.INTERRUPTED
+        return _say_interrupted()
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a Ctrl-C was being handled: a module whose import the
+    KeyboardInterrupt cut short can fail with another error on its way out (webrtcvad's
+    ``except PackageNotFoundError`` after its ``from importlib.metadata import ...`` was
+    interrupted raises NameError)."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _say_interrupted() -> int:
+    """``ser-live: interrupted`` on stderr; the exit status 130."""
+    try:
+        print("ser-live: interrupted", file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr closed (a terminal gone after SIGHUP)
+        pass
+    return ExitCode.INTERRUPTED

@@ -265,3 +265,30 @@ def test_predict_to_a_closed_stdout_says_so_and_exits_1(tmp_path: Path, data_roo
     assert json.loads(first)["label"], first
     assert rc == 1, f"exit {rc}:\n{err}"
     assert err.count("cannot write the results to stdout") == 1 and "Traceback" not in err, err
+
+
+def test_an_import_broken_by_ctrl_c_is_exit_130_too(monkeypatch, capsys) -> None:
+    """A Ctrl-C that cuts a third-party module's import short can leave that module failing
+    with another error on its way out (webrtcvad's ``except PackageNotFoundError`` after its
+    interrupted ``from importlib.metadata import ...``: NameError, seen in CI): still one line
+    and exit 130. The same error without a Ctrl-C behind it is a bug and propagates."""
+    import ser_live.cli
+    from ser_live import entry
+
+    def import_cut_by_ctrl_c() -> int:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise NameError("name 'PackageNotFoundError' is not defined")
+
+    monkeypatch.setattr(entry, "stop_signals_as_interrupt_from_now", lambda: None)  # this process's own
+    monkeypatch.setattr(ser_live.cli, "main", import_cut_by_ctrl_c)
+    assert entry.main() == 130
+    assert capsys.readouterr().err == "ser-live: interrupted\n"
+
+    def plain_bug() -> int:
+        raise NameError("a bug")
+
+    monkeypatch.setattr(ser_live.cli, "main", plain_bug)
+    with pytest.raises(NameError, match="a bug"):
+        entry.main()
