@@ -26,6 +26,7 @@ without a circumplex position, and in an error record.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
@@ -33,7 +34,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -569,10 +570,25 @@ class RecordWriter:
         Raises
         ------
         OSError
-            The file cannot be written.
+            The file cannot be written (naming ``path`` when the system did not: a full
+            disk's ENOSPC names no file).
         """
         if not records:
             return
+        with self._naming_path():
+            self._write(records)
+
+    @contextlib.contextmanager
+    def _naming_path(self) -> Iterator[None]:
+        """An OSError of the block that names no file gets ``path``, the file written."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.filename is None and self.path is not None:
+                exc.filename = str(self.path)
+            raise
+
+    def _write(self, records: Sequence[dict[str, Any]]) -> None:
         if self._pq is not None:
             self._pending += [record_row(r, self.columns) for r in records]
             if len(self._pending) >= self._group_rows:
@@ -611,6 +627,10 @@ class RecordWriter:
         OSError
             The file cannot be finished (disk full): ``path`` is left as it was.
         """
+        with self._naming_path():
+            self._close(keep=keep)
+
+    def _close(self, *, keep: bool) -> None:
         tmp, self._tmp = self._tmp, None
         try:
             if self._pq is not None:

@@ -245,7 +245,7 @@ def test_a_full_disk_names_the_output(call_turns, tmp_path, capsys, monkeypatch)
     def full(self, records):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(RecordWriter, "write", full)
+    monkeypatch.setattr(RecordWriter, "_write", full)  # the file's write, under write()
     out = tmp_path / "scores.csv"
     assert main(["predict", str(wav), "--segments", "--output", str(out)]) == 1
     err = capsys.readouterr().err

@@ -306,10 +306,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if args.output and sink is not None:
             _err_interrupted(args, sink, existed=existed)
         return ExitCode.INTERRUPTED
-    except OSError as exc:
-        if exc.filename is None and args.output:  # a write to --output failed (a full disk): name it
-            exc.filename = args.output
-        raise
     return sink.exit_code()
 
 
