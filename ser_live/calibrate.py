@@ -397,7 +397,7 @@ def profile_from_takes(model: "EmotionModel", takes: Sequence[FileTake], *, name
     """
     kept = [t for t in takes if t.reason is None]
     need = ProfileConfig().min_per_label
-    short = too_few("takes", model.labels, [sum(t.label == lab for t in kept) for lab in model.labels], need)
+    short = too_few("takes", model.labels, counts=[sum(t.label == lab for t in kept) for lab in model.labels], need=need)
     if short:
         left = [f"{t.path.name} ({t.reason})" for t in takes if t.reason is not None]
         raise ProfileError(f"calibration list {source}: {len(left)} take(s) left out: {_name_some(left)}; "

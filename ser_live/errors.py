@@ -65,7 +65,8 @@ EXIT_CODES: dict[ExitCode, tuple[str, str]] = {
         "no input device or the microphone stopped delivering audio",
         "no (usable) input device, or the microphone stopped delivering audio: stream ended (audio "
         "server gone, device unplugged), no audio for `--no-audio-timeout-s`, or none by the end of "
-        "`--duration-s`",
+        "`--duration-s`; or the audio server did not answer within `--no-audio-timeout-s` (10 s for "
+        "`devices`)",
     ),
     ExitCode.PORTAUDIO_MISSING: ("PortAudio missing", "PortAudio missing"),
     ExitCode.CLUSTER: (

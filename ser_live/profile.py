@@ -646,7 +646,7 @@ def build_profile(
     if not np.isfinite(X).all():
         raise ProfileError("calibration features hold NaN or infinite values")
     counts = np.bincount(y, minlength=c)
-    short = too_few("calibration utterances", model.labels, counts.tolist(), cfg.min_per_label)
+    short = too_few("calibration utterances", model.labels, counts=counts.tolist(), need=cfg.min_per_label)
     if short:
         raise ProfileError(short)
     if model.normalizer is not None:
@@ -850,7 +850,8 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
         problems.append(f"{len(missing)} missing file(s): {_name_some(missing)}")
     if unknown:
         problems.append(f"{len(unknown)} unknown label(s): {_name_some(unknown)} (the model's labels: {', '.join(labels)})")
-    short = too_few("recordings", labels, [sum(1 for _, l in out if l == lab) for lab in labels], min_per_label)
+    short = too_few("recordings", labels, counts=[sum(1 for _, l in out if l == lab) for lab in labels],
+                    need=min_per_label)
     if short:
         problems.append(short)
     if problems:
@@ -858,7 +859,7 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
     return out
 
 
-def too_few(what: str, labels: "list[str]", counts: "list[int]", need: int) -> str | None:
+def too_few(what: str, labels: "list[str]", *, counts: "list[int]", need: int) -> str | None:
     """The refusal's clause for labels with fewer than ``need`` utterances, e.g. ``"too few
     takes: every label needs at least 2; short: sad (1)"``, or None when every label has
     enough. ``counts[i]`` is the number of ``labels[i]``; ``what`` names the utterances

@@ -624,6 +624,13 @@ class SpeakerAssigner:
         return [speaker_label(i) for i in range(self.n_speakers)]
 
     @property
+    def serials_(self) -> np.ndarray:
+        """Arrival number (0, 1, ... over the run) of every kept utterance, oldest first:
+        int64, shape (n_kept,), aligned with :attr:`revised_` (the oldest drop out past the
+        history)."""
+        return self._serial.copy()
+
+    @property
     def revised_(self) -> list[str]:
         """Every kept utterance's speaker after the latest re-clustering, in order of arrival."""
         return [speaker_label(int(k)) for k in self._k]
@@ -952,7 +959,7 @@ class SpeakerSessions:
             return {}
         # by arrival number: an utterance attributed but not classified (it failed after
         # assign) has none, and the oldest drop out of the assigner's history
-        self._index_of[int(self.assigner._serial[-1])] = int(index)
+        self._index_of[int(self.assigner.serials_[-1])] = int(index)
         before = {**self._reported, int(index): label}
         self._reported = self.revised_labels()
         return {i: lab for i, lab in self._reported.items() if before.get(i) != lab}
@@ -960,7 +967,7 @@ class SpeakerSessions:
     def revised_labels(self) -> dict[int, str]:
         """Every kept utterance's speaker after the latest re-clustering, by utterance index
         (those given to :meth:`revised_speakers`), in order of arrival."""
-        serials = self.assigner._serial.tolist()
+        serials = self.assigner.serials_.tolist()
         self._index_of = {n: self._index_of[n] for n in serials if n in self._index_of}
         return {self._index_of[n]: lab for n, lab in zip(serials, self.assigner.revised_) if n in self._index_of}
 
