@@ -15,6 +15,7 @@ PortAudio.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import math
 import os
@@ -25,7 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -37,6 +38,7 @@ __all__ = [
     "FileSource",
     "MicrophoneSource",
     "list_input_devices",
+    "import_sounddevice",
     "AudioSystemHungError",
     "PortAudioNoiseFilter",
     "NO_AUDIO_WARN_S",
@@ -119,16 +121,7 @@ def _answer_within(call: Any, *, what: str, timeout_s: float, thread: threading.
         What ``call()`` raised.
     """
     if thread is None or box is None:
-        box = {}
-
-        def run() -> None:
-            try:
-                box["result"] = call()
-            except BaseException as exc:  # handed to the waiting thread
-                box["error"] = exc
-
-        thread = threading.Thread(target=run, name="ser-live-audio-call", daemon=True)
-        thread.start()
+        thread, box = _call_on_thread(call, name="ser-live-audio-call")
     t0 = time.monotonic()
     warned = False
     try:
@@ -156,7 +149,23 @@ def _answer_within(call: Any, *, what: str, timeout_s: float, thread: threading.
     return box.get("result")
 
 
-def _import_sounddevice(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> Any:
+def _call_on_thread(call: Callable[[], Any], *, name: str) -> tuple[threading.Thread, dict[str, Any]]:
+    """Start ``call()`` on a daemon thread named ``name``; returns the thread and the dict it
+    puts ``"result"`` (what the call returned) or ``"error"`` (what it raised) in."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = call()
+        except BaseException as exc:  # handed to the waiting thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def import_sounddevice(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> Any:
     """Import sounddevice, turning a missing PortAudio into an error that says what to do.
 
     The import initialises PortAudio, which asks the audio server for its devices; it runs
@@ -187,23 +196,13 @@ def _import_sounddevice(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> Any:
         if "thread" not in _SD_IMPORT and sys.modules.get("sounddevice") is not None:
             return sys.modules["sounddevice"]  # initialised already: nothing to wait for
         if "thread" not in _SD_IMPORT:
-            box: dict[str, Any] = {}
-
-            def run() -> None:
-                try:
-                    import sounddevice
-
-                    box["result"] = sounddevice
-                except BaseException as exc:  # handed to the waiting thread
-                    box["error"] = exc
-
             # sounddevice points fd 2 at /dev/null while PortAudio initialises (to hide ALSA's
             # chatter): on a hung server for ever. A copy of the real one gives it back.
             with contextlib.suppress(OSError):
                 _SD_IMPORT["stderr"] = os.dup(2)
-            _SD_IMPORT.update(thread=threading.Thread(target=run, name="ser-live-portaudio-init", daemon=True),
-                              box=box)
-            _SD_IMPORT["thread"].start()
+            thread, box = _call_on_thread(lambda: importlib.import_module("sounddevice"),
+                                          name="ser-live-portaudio-init")
+            _SD_IMPORT.update(thread=thread, box=box)
         thread, box = _SD_IMPORT["thread"], _SD_IMPORT["box"]
     try:
         return _answer_within(None, what="initialising PortAudio (listing the audio devices)", timeout_s=timeout_s,
@@ -551,7 +550,7 @@ class MicrophoneSource:
         self.no_audio_warn_s = float(no_audio_warn_s)
         self.no_audio_timeout_s = None if no_audio_timeout_s is None else float(no_audio_timeout_s)
         self._answer_s = self.no_audio_timeout_s or NO_AUDIO_TIMEOUT_S
-        sd = _import_sounddevice(timeout_s=self._answer_s)
+        sd = import_sounddevice(timeout_s=self._answer_s)
         self._sd = sd
         if isinstance(device, str) and device.strip().isdigit():
             device = int(device)
@@ -913,7 +912,7 @@ def list_input_devices(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> list[dict[st
     AudioSystemHungError
         PortAudio did not finish initialising within ``timeout_s`` (a hung audio server).
     """
-    sd = _import_sounddevice(timeout_s=timeout_s)
+    sd = import_sounddevice(timeout_s=timeout_s)
     try:
         devices = sd.query_devices()
         hostapis = sd.query_hostapis()

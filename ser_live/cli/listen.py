@@ -80,12 +80,12 @@ def _block_ms(value: str) -> int:
 def _open_microphone(args: argparse.Namespace) -> tuple[Any, str] | None:
     """The microphone source, or None when the demo should be replayed instead (message
     printed). Raises DeviceError when neither applies."""
-    from ..audio import BLOCK_MS, AudioSystemHungError, MicrophoneSource, _import_sounddevice, list_input_devices
+    from ..audio import BLOCK_MS, AudioSystemHungError, MicrophoneSource, import_sounddevice, list_input_devices
 
     explicit = args.device is not None
     fallback = args.demo_fallback  # None: only when there is no device at all
     try:
-        _import_sounddevice(timeout_s=args.no_audio_timeout_s)  # PortAudio asks the audio server: bounded wait
+        import_sounddevice(timeout_s=args.no_audio_timeout_s)  # PortAudio asks the audio server: bounded wait
         if not explicit:
             if not list_input_devices():
                 raise DeviceError(
