@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -718,6 +718,7 @@ class Predictor:
         segments: bool = False,
         errors: str = "raise",
         sessions: Mapping[str | Path, Hashable] | None = None,
+        on_segment: Callable[[str, Result], None] | None = None,
     ) -> Iterator[tuple[str, Prediction | list[Result] | SerLiveError]]:
         """:meth:`process_file` on each path, in order; with ``sessions``, files of one
         session normalised together.
@@ -750,6 +751,10 @@ class Predictor:
             with a logged warning; each mention still gets its result. None: files
             are processed lazily, one at a time, each its own session. A model without a
             session normaliser ignores the sessions (a warning is logged).
+        on_segment : callable, optional
+            With ``segments`` and no ``sessions``: called with the path (as given) and each
+            utterance's result as soon as it is classified, before the file's results are
+            yielded (e.g. progress inside an hour-long file: ``result.utterance.end_s``).
 
         Yields
         ------
@@ -772,7 +777,7 @@ class Predictor:
         if errors not in ("raise", "return"):
             raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
         if sessions is None:
-            return self._each_file(paths, segments=segments, errors=errors)
+            return self._each_file(paths, segments=segments, errors=errors, on_segment=on_segment)
         paths = [str(p) for p in paths]
         groups = self._session_of(paths, sessions)
         if self.model.normalizer is None:
@@ -780,7 +785,8 @@ class Predictor:
         return self._by_session(paths, groups, segments=segments, errors=errors)
 
     def _each_file(
-        self, paths: Iterable[str | Path], *, segments: bool, errors: str
+        self, paths: Iterable[str | Path], *, segments: bool, errors: str,
+        on_segment: Callable[[str, Result], None] | None = None,
     ) -> Iterator[tuple[str, Prediction | list[Result] | SerLiveError]]:
         for path in paths:
             done: list[Result] = []
@@ -788,6 +794,8 @@ class Predictor:
                 if segments:
                     for res in self.iter_file_segments(path, keep_audio=False):
                         done.append(res)
+                        if on_segment is not None:
+                            on_segment(str(path), res)
                     out: Prediction | list[Result] | SerLiveError = done
                 else:
                     out = self.process_file(path)

@@ -78,6 +78,26 @@ def test_predict_progress_on_a_terminal_only_and_a_summary_always(some_files, tm
         assert BAR not in err and "classifying" not in err and "\x1b[" not in err, err
 
 
+def test_one_long_call_shows_how_far_into_it_the_run_is(some_files, tmp_path):
+    """One long file with ``--segments`` (a recorded call): the bar names the file and the
+    time reached in it, since the file count moves only when the file is done (before: "0/1"
+    for as long as the file took)."""
+    import numpy as np
+    import soundfile as sf
+
+    from ser_live.audiofile import SAMPLE_RATE_HZ, decode_audio
+
+    gap = np.zeros(SAMPLE_RATE_HZ // 2, dtype=np.int16)
+    call = np.concatenate([part for f in some_files for part in (decode_audio(f), gap)])  # ~45 s, 12 turns
+    path = tmp_path / "call.wav"
+    sf.write(path, call, SAMPLE_RATE_HZ, subtype="PCM_16")
+    cmd = [sys.executable, "-m", "ser_live", "predict", str(path), "--segments", "--output", str(tmp_path / "c.csv")]
+    rc, _, err = _run_with_stderr_on(cmd, tty=True)
+    assert rc == 0, err
+    times = [int(m) * 60 + int(s) for m, s in re.findall(r"classifying call\.wav at (\d+):(\d\d)", err)]
+    assert times and 0 < max(times) <= len(call) / SAMPLE_RATE_HZ, err
+
+
 @pytest.mark.parametrize("tty", [True, False], ids=["tty", "pipe"])
 def test_train_features_progress_on_a_terminal_only(tty, emodb_root):
     cmd = [sys.executable, "-m", "train", "-j", "1", "features", "--corpus", "emodb", "--no-cache"]

@@ -273,8 +273,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                           speakers=speakers, channel=None if args.channel is None else args.channel - 1)
     expanded = list(expand_path_lists(args.paths))  # PathListError (a short row in a CSV): exit 2
     # every input is checked against the sessions before anything is written or classified
+    progress: FileProgress | None = None  # made below, before the first result is (results are lazy)
+
+    def heard(path: str, res: Any) -> None:  # progress inside a long file
+        if progress is not None:
+            progress.heard(path, res.utterance.end_s)
+
     results = predictor.process_files(
-        [p for p, e in expanded if e is None], segments=seg, errors="return", sessions=sessions
+        [p for p, e in expanded if e is None], segments=seg, errors="return", sessions=sessions, on_segment=heard
     )
 
     sink: _Sink | None = None
@@ -296,7 +302,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             if args.resume:
                 expanded = _not_done(expanded, writer)
                 results = predictor.process_files([p for p, e in expanded if e is None], segments=seg,
-                                                  errors="return")
+                                                  errors="return", on_segment=heard)
             sink = _Sink(writer, profile=profile_name)
             progress = stack.enter_context(FileProgress(len(expanded)))
             _write_records(sink, expanded, results, segments=seg, progress=progress, uncertainty=uncertainty)

@@ -12,6 +12,10 @@ from .options import _err
 #: Seconds a run lasts before its progress bar appears (``$SER_LIVE_PROGRESS_AFTER_S``).
 PROGRESS_AFTER_S: float = 2.0
 
+#: Shortest time (s) between two redraws that :meth:`FileProgress.heard` forces (the first
+#: of each file is drawn at once).
+HEARD_REDRAW_S: float = 0.25
+
 
 def _after_s() -> float:
     try:
@@ -45,6 +49,8 @@ class FileProgress:
         self._bar: Any = None
         self._task: Any = None
         self._tty: bool | None = None
+        self._heard_path: str | None = None  # the file heard() last drew, and when
+        self._heard_drawn = -float("inf")
 
     def _start_bar(self) -> None:
         from rich.console import Console
@@ -66,9 +72,31 @@ class FileProgress:
         self.n_files += 1
         self.n_failed += int(failed)
         if self._bar is not None:
-            self._bar.update(self._task, completed=self.n_files)
+            self._bar.update(self._task, completed=self.n_files, description=self.description)
         elif self._tty is None and time.perf_counter() - self.t0 >= self.after_s:
             self._start_bar()
+
+    def heard(self, path: str, seconds: float) -> None:
+        """How far into the file under way the run is: the bar's description names the file
+        and the time (``classifying call.wav at 12:34``), so one hour-long file shows
+        progress too (the file count moves only when a file is done).
+
+        Parameters
+        ----------
+        path : str
+            The file being classified.
+        seconds : float
+            Audio time reached in it (seconds; e.g. the end of its last utterance).
+        """
+        if self._bar is None and self._tty is None and time.perf_counter() - self.t0 >= self.after_s:
+            self._start_bar()
+        if self._bar is not None:
+            m, s = divmod(int(seconds), 60)
+            self._bar.update(self._task, description=f"{self.description} {os.path.basename(path)} at {m}:{s:02d}")
+            now = time.perf_counter()
+            if path != self._heard_path or now - self._heard_drawn >= HEARD_REDRAW_S:  # drawn now, not at the
+                self._bar.refresh()  # bar's next tick, by which a short file may be done
+                self._heard_path, self._heard_drawn = path, now
 
     @property
     def seconds(self) -> float:
