@@ -443,10 +443,19 @@ class _ClippedSpeech:
 
     def warn(self, what: str | Path) -> None:
         """Log the warning when the file's speech is clipped."""
-        if self.samples and self.clipped / self.samples > MAX_CLIPPED_FRACTION:
-            log.warning("%s: clipped (%.1f %% of the speech's samples at full scale, in %d of %d utterances); the "
-                        "predictions may be off: record with less gain", what, 100 * self.clipped / self.samples,
-                        self.clipped_utterances, self.utterances)
+        if self.samples:
+            _warn_clipped(what, self.clipped / self.samples, utterances=(self.clipped_utterances, self.utterances))
+
+
+def _warn_clipped(what: str | Path, share: float, *, utterances: tuple[int, int] | None = None) -> None:
+    """Warn when more than :data:`~ser_live.levels.MAX_CLIPPED_FRACTION` of the speech's
+    samples (``share``, 0..1) are at full scale; ``utterances``: (clipped, all) when the file
+    was cut into utterances (``--segments``), None for a whole file's speech span."""
+    if share <= MAX_CLIPPED_FRACTION:
+        return
+    where = "" if utterances is None else f", in {utterances[0]} of {utterances[1]} utterances"
+    log.warning("%s: clipped (%.1f %% of the speech's samples at full scale%s); the prediction%s may be off: "
+                "record with less gain", what, 100 * share, where, "" if utterances is None else "s")
 
 
 class Predictor:
@@ -629,9 +638,7 @@ class Predictor:
         """
         if segments:
             return list(self.iter_file_segments(path))
-        info = _warn_if_narrowband(path, channel=self.channel)
-        x = decode_audio(info, max_duration_s=self.max_duration_s, channel=self.channel)
-        return self._whole(x, what=str(path))
+        return self._whole(self._decode_file(path), what=str(path))
 
     def iter_file_segments(self, path: str | Path, *, keep_audio: bool = True) -> Iterator[Result]:
         """Cut a file into utterances and classify each as the segmenter closes it, decoding
@@ -895,15 +902,22 @@ class Predictor:
         the file's warnings logged as without sessions."""
         if segments:
             return self._iter_file_utterances(path)
-        y = decode_audio(_warn_if_narrowband(path, channel=self.channel), max_duration_s=self.max_duration_s,
-                         channel=self.channel)
+        y = self._decode_file(path)
         a, b = self._span(y, what=str(path))
-        self._warn_of_speech(y[a:b], what=str(path))
         return [Utterance(index=0, samples=y[a:b], start_sample=a, end_sample=b, last_voiced_sample=b,
                           sample_rate_hz=SAMPLE_RATE_HZ)]
 
     # ------------------------------------------------------------------ internals
+    def _decode_file(self, path: str | Path) -> np.ndarray:
+        """A whole file as ``predict`` reads it (int16, shape (n,), 16 kHz): its header's
+        warnings logged (rate, channels), the chosen channel or their average, at most
+        ``max_duration_s``. Raises AudioFileError as :func:`decode_audio`."""
+        info = _warn_if_narrowband(path, channel=self.channel)
+        return decode_audio(info, max_duration_s=self.max_duration_s, channel=self.channel)
+
     def _span(self, y: np.ndarray, *, what: str) -> tuple[int, int]:
+        """The speech span ``[a, b)`` (samples) of a whole file's audio ``y``, its warnings
+        logged (a steady tone, clipping: :meth:`_warn_of_speech`). Raises NoSpeechError."""
         span = speech_span(y, config=self.vad_config)
         if span is None:
             dur_s, need_s = len(y) / SAMPLE_RATE_HZ, self.vad_config.min_utterance_s
@@ -916,11 +930,11 @@ class Predictor:
                 f"{what}: no speech detected (silent or noise-only; "
                 f"{dur_s:.2f} s of audio checked by the VAD)"
             )
+        self._warn_of_speech(y[span[0] : span[1]], what=what)
         return span
 
     def _whole(self, y: np.ndarray, *, what: str) -> Prediction:
         a, b = self._span(y, what=what)
-        self._warn_of_speech(y[a:b], what=what)
         return self.model.predict_signal(y[a:b])
 
     @staticmethod
@@ -930,10 +944,7 @@ class Predictor:
         if share >= TONE_FRACTION:
             log.warning("%s: not speech? %.1f %% of the power is a steady tone at %.0f Hz; the prediction "
                         "means little", what, 100 * share, hz)
-        clipped = clipped_fraction(y)
-        if clipped > MAX_CLIPPED_FRACTION:
-            log.warning("%s: clipped (%.1f %% of the speech's samples at full scale); the prediction may be "
-                        "off: record with less gain", what, 100 * clipped)
+        _warn_clipped(what, clipped_fraction(y))
 
     def _segments(self, y: np.ndarray) -> list[Result]:
         rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
