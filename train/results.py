@@ -77,7 +77,7 @@ class EvaluationResult:
 
     @property
     def ua_pct(self) -> tuple[float, float]:
-        """UA mean and standard deviation over folds, in percent."""
+        """UA mean and population standard deviation (ddof 0) over folds, in percent."""
         return self._ms("ua_pct")
 
     @property
