@@ -17,7 +17,6 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import KNeighborsClassifier
@@ -26,6 +25,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
+
+from .results import balanced_accuracy
 
 __all__ = [
     "SVM_GRID",
@@ -169,7 +170,7 @@ def select_svm(
     def score(name: str, tr: np.ndarray, te: np.ndarray) -> float:
         fit_kw = {} if sample_weight is None else {"svm__sample_weight": sample_weight[tr]}
         m = Pipeline([("scaler", StandardScaler()), ("svm", cands[name]())]).fit(X[tr], y[tr], **fit_kw)
-        return balanced_accuracy_score(y[te], m.predict(X[te]))
+        return balanced_accuracy(y[te], m.predict(X[te]))
 
     jobs = [(n, tr, te) for n in names for tr, te in splits]
     vals = Parallel(n_jobs=n_jobs)(delayed(score)(n, tr, te) for n, tr, te in jobs)

@@ -41,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score
 
 from ser_live.profile import ProfileConfig, build_profile
+
+from .results import ua_pct
 
 __all__ = ["K_VALUES", "POOL_PER_CLASS", "DEFAULT_VARIANTS", "card_lines", "print_personal", "run_personal", "write_personal_reports"]
 
@@ -194,7 +195,7 @@ def run_personal(
                     # included: the model object's own path (ser_live/estimator.py)
                     proba = m.predict_proba(X[sp.test], online=True)
                     pred = score_idx[np.argmax(proba[:, score_idx], axis=1)]
-                    u = 100 * float(balanced_accuracy_score(yt, pred))
+                    u = ua_pct(yt, pred)
                     ua[sname][k].setdefault(sp.corpus, []).append(u)
                     pooled[sname][k].setdefault(sp.corpus, []).append(np.stack([yt, pred]))
                     if sname == "default":
@@ -211,7 +212,7 @@ def run_personal(
             for c in corpora:
                 if pooled[sname][k].get(c):
                     tp = np.concatenate(pooled[sname][k][c], axis=1)
-                    pool_c[c] = 100 * float(balanced_accuracy_score(tp[0], tp[1]))
+                    pool_c[c] = ua_pct(tp[0], tp[1])
             r["per_corpus"][str(k)] = per_c
             r["ua_pct"][str(k)] = float(np.mean(list(per_c.values())))
             r["pooled_ua_pct"][str(k)] = float(np.mean(list(pool_c.values())))
