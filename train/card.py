@@ -141,7 +141,9 @@ def _score_sections(scores: dict, recipe: str, reports_dir: Path) -> list[str]:
             lines += [
                 "",
                 "Before (the pre-issue-10 recipe: scaler + SVM chosen by speaker-grouped CV + the three default "
-                "augmentations, 4 classes, no session normalisation), same protocol: "
+                "augmentations, 4 classes, no session normalisation), "
+                + (f"held out in turn from the {len(b['folds'])} corpora of its run: " if len(b["folds"]) != len(folds)
+                   else "same protocol: ")
                 + ", ".join(f"{f['name']} {f['ua_pct']:.1f}" for f in b["folds"])
                 + f"; mean UA {b['ua_pct_mean']:.1f} (`reports/experiments/loco-baseline-none.md`, `{b['command']}`).",
             ]
