@@ -279,7 +279,7 @@ def run_listening(
         pct = 100.0 * cpu_s / window if window > 0.5 else None
         rss_max = max(s[2] for s in inside) / 2**20
     records = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []
-    results = [r for r in records if r.get("final", True)]  # --partial: provisional lines apart
+    results = [r for r in records if r.get("final", True) and r.get("kind", "utterance") == "utterance"]  # --partial: provisional lines apart; stream events apart
     dropped = None
     for line in lines:
         m = _DROPPED_RE.search(line)

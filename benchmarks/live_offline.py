@@ -442,7 +442,7 @@ def replay_live(wav: Path, *, model: Path, jsonl: Path, extra_args: Sequence[str
     if p.returncode != 0:
         raise RuntimeError(f"ser-live exited {p.returncode} on {wav.name}: {p.stderr.strip()[-300:]}")
     recs = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
-    return [r for r in recs if r.get("final", True) and "kind" not in r]
+    return [r for r in recs if r.get("final", True) and r.get("kind", "utterance") == "utterance"]
 
 
 def revised_results(results: Sequence[dict], jsonl: Path) -> list[dict]:

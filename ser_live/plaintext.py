@@ -20,10 +20,55 @@ from .types import Result, RunSummary, UncertaintyRule
 if TYPE_CHECKING:
     from .revision import RevisedTally
 
-__all__ = ["UNCERTAIN_CONFIDENCE", "format_plain", "format_summary", "json_line"]
+__all__ = ["EVENT_MARK", "UNCERTAIN_CONFIDENCE", "format_event", "format_plain", "format_summary", "json_line"]
 
 #: What stands for the confidence of an uncertain utterance (no label, so no label's probability).
 UNCERTAIN_CONFIDENCE: str = "-"
+
+
+#: What a ``--plain`` line of a stream event starts with (an utterance's starts with ``#``, a
+#: provisional estimate's with ``~``).
+EVENT_MARK: str = "!"
+
+#: ``--plain`` words for each reason the input is silent (:data:`ser_live.records.SILENT_REASONS`).
+_SILENT_TEXT = {"zeros": "exact zeros (muted microphone?)",
+                "no_audio": "no audio from the device (suspended or unplugged?)"}
+
+
+def format_event(record: dict) -> str:
+    """One ``--plain`` line for a stream event record (:func:`ser_live.records.dropped_record`,
+    :func:`ser_live.records.input_record`).
+
+    Parameters
+    ----------
+    record : dict
+        With ``"kind"`` ``"dropped"`` or ``"input"``.
+
+    Returns
+    -------
+    str
+        Starting with :data:`EVENT_MARK`, the stream time in the utterance lines' manner, then
+        what happened, no newline. E.g. ``"! [  61.20 s] audio dropped: 0.512 s (8192
+        samples), 2 input overflows, 1 utterance since the last report; 1.024 s in all"``,
+        ``"! [  75.00 s] input silent for 3.0 s: exact zeros (muted microphone?)"``, ``"! [
+        81.30 s] input back after 9.3 s"``.
+
+    Raises
+    ------
+    ValueError
+        Another kind of record.
+    """
+    head = f"{EVENT_MARK} [{record['stream_s']:7.2f} s]"
+    if record.get("kind") == "dropped":
+        return (f"{head} audio dropped: {record['dropped_s']:.3f} s ({record['dropped_samples']} samples), "
+                f"{record['input_overflows']} input overflows, {record['dropped_utterances']} utterances since the "
+                f"last report; {record['total_dropped_s']:.3f} s, {record['total_input_overflows']} input overflows, "
+                f"{record['total_dropped_utterances']} utterances in all")
+    if record.get("kind") == "input":
+        if record["state"] == "silent":
+            return f"{head} input silent for {record['for_s']:.1f} s: {_SILENT_TEXT[record['reason']]}"
+        return f"{head} input back after {record['for_s']:.1f} s"
+    raise ValueError(f"not a stream event record: {record.get('kind')!r}")
 
 
 def _top(d: dict[str, float], n: int) -> list[tuple[str, float]]:

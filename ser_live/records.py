@@ -6,8 +6,11 @@
   ``speaker_revised``,]] ``label``, ``confidence``, ``prob_<label>`` per label, ``arousal``,
   ``valence``, ``uncertain``, [``profile``,] ``error``), JSON lines the record itself;
   :class:`RecordWriter` writes them.
-* ``ser-live --jsonl`` (listen): :func:`utterance_record`; with ``--revisions`` and speaker
-  turns, :func:`speakers_moved_record` when the run's re-clustering moved earlier utterances.
+* ``ser-live --jsonl`` (listen): :func:`utterance_record` (``"kind": "utterance"``); with
+  ``--revisions`` and speaker turns, :func:`speakers_moved_record` when the run's re-clustering
+  moved earlier utterances; as they happen, :func:`dropped_record` (audio lost) and
+  :func:`input_record` (the input fell silent, or came back). Every listen record but the
+  revision ones carries ``kind`` and ``wall_time`` (:func:`wall_time`).
 * the recordings index (``--save-utterances``, :mod:`ser_live.recordings`): :func:`index_record`,
   the ``--jsonl`` line of the same utterance (:func:`utterance_record`) plus ``wav`` and ``source``.
 
@@ -34,6 +37,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,9 +49,10 @@ from .jsonl import json_line
 if TYPE_CHECKING:  # pragma: no cover
     from .types import Prediction, Result, UncertaintyRule
 
-__all__ = ["OUTPUT_SUFFIXES", "PROB_PREFIX", "ErrorRecord", "RecordWriter", "error_record", "failure_exit_code",
-           "index_record", "output_format", "prediction_record", "record_columns", "record_row",
-           "speakers_moved_record", "utterance_record", "with_profile"]
+__all__ = ["OUTPUT_SUFFIXES", "PROB_PREFIX", "ErrorRecord", "RecordWriter", "dropped_record", "error_record",
+           "failure_exit_code", "index_record", "input_record", "output_format", "prediction_record",
+           "record_columns", "record_row", "speakers_moved_record", "utterance_record", "wall_time",
+           "with_profile"]
 
 log = logging.getLogger(__name__)
 
@@ -312,12 +317,123 @@ def utterance_record(result: "Result", *, flags: "UncertaintyRule | None" = None
     -------
     dict
     """
-    record = result.to_json(flags=flags)
+    record = {"kind": "utterance", **result.to_json(flags=flags)}
     if uncertainty is not None and "uncertain" not in record:
         record["uncertain"] = uncertainty.applies(result.prediction)
     if profile is not None:
         record["profile"] = profile
+    record["wall_time"] = wall_time(result.ready_time)
     return record
+
+
+#: ``time.time() - time.perf_counter()`` when this module was imported: the one offset that
+#: turns a ``perf_counter`` instant into the wall clock, so that one instant always reads the
+#: same (the ``--jsonl`` line and the recordings index line of an utterance agree).
+_WALL_OFFSET_S: float = time.time() - time.perf_counter()
+
+
+def wall_time(perf_t: float | None = None) -> str:
+    """The wall-clock time of a ``time.perf_counter()`` instant, as listen records give it.
+
+    Parameters
+    ----------
+    perf_t : float, optional
+        A ``time.perf_counter()`` value (seconds), e.g. :attr:`Result.ready_time
+        <ser_live.types.Result.ready_time>`; now when None.
+
+    Returns
+    -------
+    str
+        ISO 8601 in UTC to the millisecond, e.g. ``"2026-12-04T22:51:03.123Z"``. Read off the
+        monotonic clock from an offset taken once per process, so the times of a run never go
+        backwards; a wall clock stepped during the run (NTP) is not followed.
+    """
+    t = _WALL_OFFSET_S + (time.perf_counter() if perf_t is None else float(perf_t))
+    whole = time.gmtime(int(t))
+    return time.strftime("%Y-%m-%dT%H:%M:%S", whole) + f".{int((t - int(t)) * 1000):03d}Z"
+
+
+def dropped_record(*, stream_s: float, dropped_samples: int, input_overflows: int, dropped_utterances: int,
+                   total_samples: int, total_input_overflows: int, total_utterances: int,
+                   sample_rate_hz: int, perf_t: float | None = None) -> dict[str, Any]:
+    """The ``--jsonl`` record of audio lost since the previous one (``"kind": "dropped"``).
+
+    Parameters
+    ----------
+    stream_s : float
+        Where the stream was when the loss was seen (stream seconds, as ``start_s``).
+    dropped_samples : int
+        Samples the ring buffer dropped since the previous record (the recogniser fell
+        behind: :attr:`RecognizerStatus.dropped_samples
+        <ser_live.types.RecognizerStatus.dropped_samples>`).
+    input_overflows : int
+        PortAudio input overflows since the previous record (samples the device lost, not
+        counted in ``dropped_samples``).
+    dropped_utterances : int
+        Utterances not classified since the previous record (the worker's queue was full).
+    total_samples, total_input_overflows, total_utterances : int
+        The same counts since the start of the run.
+    sample_rate_hz : int
+        Of the stream: samples to seconds.
+    perf_t : float, optional
+        ``time.perf_counter()`` when the loss was seen (default now).
+
+    Returns
+    -------
+    dict
+        ``kind``, ``stream_s``, ``wall_time`` (:func:`wall_time`), ``dropped_samples``,
+        ``dropped_s`` (seconds, 3 decimals), ``input_overflows``, ``dropped_utterances``, and
+        ``total_dropped_samples``, ``total_dropped_s``, ``total_input_overflows``,
+        ``total_dropped_utterances``.
+    """
+    return {
+        "kind": "dropped", "stream_s": round(float(stream_s), 3), "wall_time": wall_time(perf_t),
+        "dropped_samples": int(dropped_samples), "dropped_s": round(dropped_samples / sample_rate_hz, 3),
+        "input_overflows": int(input_overflows), "dropped_utterances": int(dropped_utterances),
+        "total_dropped_samples": int(total_samples), "total_dropped_s": round(total_samples / sample_rate_hz, 3),
+        "total_input_overflows": int(total_input_overflows), "total_dropped_utterances": int(total_utterances),
+    }
+
+
+#: Why the input is silent (:func:`input_record`): exact digital zeros (a muted microphone), or
+#: no samples at all (a suspended or stalled source).
+SILENT_REASONS: tuple[str, ...] = ("zeros", "no_audio")
+
+
+def input_record(*, state: str, stream_s: float, for_s: float, reason: str | None = None,
+                 perf_t: float | None = None) -> dict[str, Any]:
+    """The ``--jsonl`` record of the input falling silent or coming back (``"kind": "input"``).
+
+    Parameters
+    ----------
+    state : {"silent", "back"}
+    stream_s : float
+        Where the stream was when it was seen (stream seconds).
+    for_s : float
+        ``"silent"``: how long the input had been silent when it was reported; ``"back"``:
+        how long it was silent in all. Seconds of the stream for zeros; of the wall clock
+        where no audio came (the stream stood still).
+    reason : {"zeros", "no_audio"}, optional
+        With ``"silent"``: :data:`SILENT_REASONS`.
+    perf_t : float, optional
+        ``time.perf_counter()`` when it was seen (default now).
+
+    Returns
+    -------
+    dict
+        ``kind``, ``state``, [``reason``,] ``stream_s``, ``wall_time``, ``for_s``.
+
+    Raises
+    ------
+    ValueError
+        Another ``state``, or a ``reason`` missing with ``"silent"`` or not in
+        :data:`SILENT_REASONS`.
+    """
+    if state not in ("silent", "back") or (state == "silent") != (reason is not None) or \
+            (reason is not None and reason not in SILENT_REASONS):
+        raise ValueError(f"input record: state {state!r} with reason {reason!r}")
+    return {"kind": "input", "state": state, **({"reason": reason} if reason is not None else {}),
+            "stream_s": round(float(stream_s), 3), "wall_time": wall_time(perf_t), "for_s": round(float(for_s), 3)}
 
 
 def speakers_moved_record(result: "Result") -> dict[str, Any]:

@@ -534,7 +534,7 @@ class PulseNullSink:
         """Run ``ser-live`` on this microphone, play ``wav`` into it, stop it with SIGINT.
 
         Starts ``argv`` (its output to ``log_path``), waits until it holds the capture stream
-        open, plays the file, waits until ``jsonl`` has ``n_lines`` non-blank lines (or
+        open, plays the file, waits until ``jsonl`` has ``n_lines`` utterance records (or
         ``timeout_s`` passes), then sends SIGINT and waits for the exit. A process that is
         still running afterwards is killed.
 
@@ -562,7 +562,7 @@ class PulseNullSink:
                 self.play(wav)
                 deadline = time.monotonic() + timeout_s
                 while time.monotonic() < deadline:
-                    if jsonl.exists() and sum(1 for ln in jsonl.read_text().splitlines() if ln.strip()) >= n_lines:
+                    if jsonl.exists() and sum(1 for ln in jsonl.read_text().splitlines() if '"kind": "utterance"' in ln) >= n_lines:
                         break
                     assert proc.poll() is None, log_path.read_text(errors="replace")
                     time.sleep(0.2)

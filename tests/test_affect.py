@@ -211,7 +211,7 @@ def test_replayed_wav_jsonl_revisions_and_predict_segments_carry_arousal(emodb_r
     jl = tmp_path / "live.jsonl"
     assert main(["--input", str(wav), "--speed", "0", "--jsonl", str(jl), "--revisions", "--model", model]) == 0
     lines = [json.loads(x) for x in jl.read_text().splitlines()]
-    utts = [x for x in lines if x.get("kind") != "revision"]
+    utts = [x for x in lines if x["kind"] == "utterance"]
     revs = [x for x in lines if x.get("kind") == "revision"]
     assert len(utts) == len(rels) and revs
     tol = 5.1e-5 * 5  # four probabilities and the value itself, each rounded to 4 decimals

@@ -113,7 +113,7 @@ def test_calibrate_on_the_microphone_then_listen_with_the_profile(
         wav=session_wav, jsonl=jsonl, n_lines=3, log_path=log_path, env=env,
     )
     assert rc in (0, 130), out
-    records = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    records = [r for line in jsonl.read_text().splitlines() if (r := json.loads(line))["kind"] == "utterance"]
     assert len(records) == 3, out
     assert all(r["profile"] == "mic-user" for r in records), records
     assert "and profile mic-user (4 utt.)" in out and "profile              mic-user (4 utt.)" in out, out

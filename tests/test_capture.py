@@ -187,7 +187,8 @@ def _require_cli(env: dict[str, str]) -> None:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The utterance records of a ``--jsonl`` file (not its stream events: input silent, ...)."""
+    return [r for line in path.read_text().splitlines() if line.strip() and (r := json.loads(line))["kind"] == "utterance"]
 
 
 @pytest.mark.microphone

@@ -31,7 +31,8 @@ from .test_pipeline import SESSION_FILES, model, session, test_model_path  # noq
 
 SR = SAMPLE_RATE_HZ
 JSONL_KEYS = {"index", "start_s", "end_s", "duration_s", "label", "confidence", "probabilities", "arousal", "valence",
-              "rolling", "rolling_arousal", "rolling_valence", "processing_ms", "end_of_speech_ms"}
+              "rolling", "rolling_arousal", "rolling_valence", "processing_ms", "end_of_speech_ms",
+              "kind", "wall_time"}  # every listen record: its kind, and when it was written (wall clock)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -530,7 +531,7 @@ def test_block_length_changes_no_result_and_is_validated(capsys, session, test_m
         rc, out, err = run(capsys, "--input", path, "--speed", "0", "--block-ms", ms, "--jsonl", "-",
                            "--model", test_model_path)
         assert rc == 0, err
-        got.append([{k: v for k, v in r.items() if k not in ("processing_ms", "end_of_speech_ms")}
+        got.append([{k: v for k, v in r.items() if k not in ("processing_ms", "end_of_speech_ms", "wall_time")}
                     for r in _json_lines(out)])
     assert len(got[0]) >= 2 and got[0] == got[1]
     rc, _, err = run(capsys, "--input", path, "--block-ms", "5")

@@ -34,7 +34,8 @@ SR = 16000
 LONG_FILE = "wav/08b03Lc.flac"
 LEAD_S = 1.0  # digital silence before and after it
 JSONL_KEYS = {"index", "start_s", "end_s", "duration_s", "label", "confidence", "probabilities", "arousal", "valence",
-              "rolling", "rolling_arousal", "rolling_valence", "processing_ms", "end_of_speech_ms"}
+              "rolling", "rolling_arousal", "rolling_valence", "processing_ms", "end_of_speech_ms",
+              "kind", "wall_time"}  # every listen record: its kind, and when it was written (wall clock)
 
 
 @pytest.fixture(scope="module")

@@ -285,7 +285,7 @@ def test_jsonl_on_a_disk_that_fills_ends_with_its_last_whole_line(small_tmpfs, w
     text = out.read_text()
     assert text and text.endswith("\n"), text[-200:]
     records = [json.loads(line) for line in text.splitlines()]  # every line whole
-    utterances = [r for r in records if "kind" not in r]
+    utterances = [r for r in records if r["kind"] == "utterance"]
     assert [r["index"] for r in utterances] == list(range(len(utterances))) and 1 <= len(utterances) < 8
 
 

@@ -142,9 +142,10 @@ def test_jsonl_gets_revision_lines_only_with_revisions(model: EmotionModel, tmp_
             out.emit(r)
         out.close()
         lines = [json.loads(x) for x in path.read_text().splitlines()]
-        utt = [x for x in lines if "kind" not in x]
+        utt = [x for x in lines if x["kind"] == "utterance"]
         assert [x["index"] for x in utt] == [0, 1, 2, 3]
-        assert utt == [r.to_json() | {"uncertain": x["uncertain"]} for r, x in zip(results, utt)]
+        assert utt == [{"kind": "utterance"} | r.to_json() | {"uncertain": x["uncertain"], "wall_time": x["wall_time"]}
+                       for r, x in zip(results, utt)]
         revs = [x for x in lines if x.get("kind") == "revision"]
         assert revs == ([r.revision.to_json() for r in results[1:]] if flag else [])
         if flag:  # each revision line follows its utterance's line

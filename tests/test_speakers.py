@@ -487,7 +487,7 @@ def test_live_reports_the_speakers_the_re_clustering_moved(conversation, turns_r
     lines = [json.loads(x) for x in jl.read_text().splitlines()]
     moved = [x for x in lines if x.get("kind") == "speakers"]
     assert moved and all(set(m) == {"kind", "index", "speakers"} for m in moved)
-    final = {x["index"]: x["speaker"] for x in lines if "kind" not in x}
+    final = {x["index"]: x["speaker"] for x in lines if x["kind"] == "utterance"}
     for m in moved:
         final.update({s["index"]: s["speaker"] for s in m["speakers"]})
     assert [final[i] for i in sorted(final)] == revised

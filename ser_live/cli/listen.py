@@ -25,6 +25,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     from ..audio import BLOCK_MS, BLOCK_MS_RANGE, NO_AUDIO_TIMEOUT_S, NO_AUDIO_WARN_S
     from ..revision import REVISE_UTTERANCES
     from ..rolling import DEFAULT_HALF_LIFE_S
+    from .stream_events import DROPPED_EVERY_S, SILENT_AFTER_S
 
     src = p.add_argument_group("audio source (listen)")
     src.add_argument("--input", metavar="FILE", help="replay an audio file (WAV, FLAC, OGG; any rate, any channels) instead of the microphone")
@@ -49,7 +50,11 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--plain", action="store_true",
                      help="one text line per utterance instead of the dashboard (automatic when stdout is not a terminal)")
     out.add_argument("--jsonl", metavar="PATH|-",
-                     help="write one JSON object per utterance to PATH, or to stdout with '-' (stdout then carries only JSON)")
+                     help="write one JSON object per utterance to PATH, or to stdout with '-' (stdout then carries only JSON); "
+                          "also, as they happen, {\"kind\": \"dropped\", ...} when audio is lost (at once, then at most "
+                          f"every {DROPPED_EVERY_S:g} s) and {{\"kind\": \"input\", ...}} when the input goes silent "
+                          f"({SILENT_AFTER_S:g} s of exact zeros, or {NO_AUDIO_WARN_S:g} s without audio) and comes back "
+                          "(--plain: lines starting with '!')")
     out.add_argument("--revisions", action="store_true",
                      help="--jsonl: after an utterance's line, a line {\"kind\": \"revision\", ...} with the session's "
                           "earlier utterances re-scored with the statistics as they are now (the first "
@@ -200,6 +205,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                         r = rec.get_result(timeout_s=outputs.poll_s())
                         if r is not None:
                             outputs.emit(r)
+                        outputs.watch(rec.status(), source=source)  # audio dropped, input silent/back
                     if r is not None:
                         continue
                     outputs.status(rec.status(), alert=_no_audio_alert(source))
@@ -223,6 +229,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                 with _stop_signals_held():  # a further Ctrl-C waits until all is emitted
                     while (r := rec.get_result(timeout_s=0)) is not None:
                         outputs.emit(r)
+                    outputs.watch(rec.status(), final=True)  # the losses not yet reported
             outputs.status(rec.status())
         except KeyboardInterrupt:  # during warm-up or start
             interrupted = True

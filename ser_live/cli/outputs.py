@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from ..jsonl import json_line
 from ..records import speakers_moved_record, utterance_record
 from .options import _err, _profile_text, _uncertainty_rule
+from .stream_events import StreamEvents
 
 #: Longest wait (s) of the listening loop for a result before it looks at the stream's status
 #: and end again (a result ends the wait at once). Also how late a Ctrl-C, the end of the
@@ -58,6 +59,8 @@ class _Outputs:
         self._live = False
         self.write_error: OSError | None = None
         self.alert: str | None = None
+        #: the stream events of the run (audio dropped, input silent or back), for :meth:`watch`
+        self.events = StreamEvents()
         if self.jsonl_stdout:
             self.plain_stream = sys.stderr if args.plain else None
         elif args.plain or not sys.stdout.isatty():
@@ -120,22 +123,49 @@ class _Outputs:
                 line += json_line(revision.to_json())
             if self.revisions and result.final and getattr(result, "speakers_moved", None):
                 line += json_line(speakers_moved_record(result))
-            if self.jsonl_stdout:
-                self.jsonl_stdout = self._write(sys.stdout, line, "stdout")
-            else:
-                self._write(self.jsonl_file, line, str(self.jsonl_path))
+            self._send_json(line)
         if self.plain_stream is not None:
             from ..plaintext import format_plain
 
-            what = "stdout" if self.plain_stream is sys.stdout else "stderr"
-            text = format_plain(result, uncertainty=self.uncertainty)
-            if not self._write(self.plain_stream, text + "\n", what):
-                self.plain_stream = None
+            self._send_plain(format_plain(result, uncertainty=self.uncertainty))
         if self.state is not None:
             if result.final:
                 self.state.add_result(result)
             else:
                 self.state.add_partial(result)
+
+    def _send_json(self, text: str) -> None:
+        """JSON lines (``\\n``-terminated) to ``--jsonl``'s stream, if it is still written."""
+        if self.jsonl_stdout:
+            self.jsonl_stdout = self._write(sys.stdout, text, "stdout")
+        elif self.jsonl_file is not None:
+            self._write(self.jsonl_file, text, str(self.jsonl_path))
+
+    def _send_plain(self, line: str) -> None:
+        """A ``--plain`` line (no newline) to its stream, if it is still written."""
+        if self.plain_stream is not None:
+            what = "stdout" if self.plain_stream is sys.stdout else "stderr"
+            if not self._write(self.plain_stream, line + "\n", what):
+                self.plain_stream = None
+
+    def watch(self, status: Any, *, source: Any = None, final: bool = False) -> None:
+        """Write the stream events due now (:class:`~ser_live.cli.stream_events.StreamEvents`:
+        audio dropped, input silent or back) to ``--jsonl`` and ``--plain``; the dashboard
+        shows the same in its status panel.
+
+        Parameters
+        ----------
+        status : RecognizerStatus
+        source : object, optional
+            The audio source (a microphone tells when no samples come).
+        final : bool, default False
+            The run is over: every loss not yet reported is.
+        """
+        from ..plaintext import format_event
+
+        for record in self.events.poll(status, source=source, final=final):
+            self._send_json(json_line(record))
+            self._send_plain(format_event(record))
 
     def poll_s(self) -> float:
         """How long the listening loop may wait for the next result (seconds).

@@ -1,0 +1,185 @@
+"""What a program reading ``ser-live --jsonl``/``--plain`` learns about the input as it
+happens, on corpus speech: audio dropped (a worker slowed on purpose behind a replay faster
+than real time), and the input gone silent and back (exact zeros in a replayed file).
+
+The stream-consumer audit: before, losses were counted only in the exit summary and on the
+dashboard, and a muted input was shown only on the dashboard.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser_live.audiofile import SAMPLE_RATE_HZ, write_wav
+from ser_live.cli import main
+
+from .pulse import pulse_null_sink  # noqa: F401  (pytest fixture)
+from .test_capture_failures import suspended_mic  # noqa: F401  (pytest fixture)
+
+#: RAVDESS utterances, strong intensity, four actors.
+FILES = [f"Actor_{a:02d}/03-01-{e:02d}-02-01-01-{a:02d}.flac" for a in (1, 2, 3, 4) for e in (5, 4)]
+#: ``wall_time`` of every listen record: ISO 8601, UTC, milliseconds.
+WALL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+DROPPED_KEYS = {"kind", "stream_s", "wall_time", "dropped_samples", "dropped_s", "input_overflows",
+                "dropped_utterances", "total_dropped_samples", "total_dropped_s", "total_input_overflows",
+                "total_dropped_utterances"}
+
+
+def _records(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def session_wav(ravdess_root: Path, tmp_path_factory: pytest.TempPathFactory, corpus_session) -> Path:
+    """Eight RAVDESS utterances with 1 s pauses (about 40 s)."""
+    built = corpus_session(ravdess_root, FILES, gap_s=1.0, tail_s=1.0)
+    return write_wav(tmp_path_factory.mktemp("stream") / "session.wav", built.samples)
+
+
+def test_dropped_audio_is_said_in_jsonl_and_plain_as_it_happens(session_wav, monkeypatch, capsys) -> None:
+    """A replay 20 times real time into a 2 s ring buffer, a worker that takes 0.4 s an
+    utterance and a queue of one: the ring overflows. ``dropped`` records come while
+    utterances are still being written, and they add up to the summary's count."""
+    import ser_live.pipeline as pipeline
+
+    classify = pipeline.classify_utterance
+
+    def slow_classify(*args, **kwargs):
+        time.sleep(0.4)  # the worker falls behind
+        return classify(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "classify_utterance", slow_classify)
+    monkeypatch.setattr(pipeline, "Recognizer", functools.partial(pipeline.Recognizer, ring_capacity_s=2.0,
+                                                                  max_queued_utterances=1))
+    rc = main(["--input", str(session_wav), "--speed", "20", "--jsonl", "-", "--plain"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    records = _records(out)
+    kinds = [r["kind"] for r in records]
+    dropped = [r for r in records if r["kind"] == "dropped"]
+    summary = re.search(r"audio dropped\s+(\d+) samples", err)
+    assert summary is not None and int(summary.group(1)) > 0, err
+    total = int(summary.group(1))
+    # said at the time: a loss is reported before the last utterance's record, not only at the end
+    assert dropped and kinds.index("dropped") < len(kinds) - 1 - kinds[::-1].index("utterance"), kinds
+    # the records add up to what the summary says, each window its own part
+    assert sum(r["dropped_samples"] for r in dropped) == total == dropped[-1]["total_dropped_samples"], (dropped, err)
+    assert dropped[-1]["total_dropped_s"] == pytest.approx(total / SAMPLE_RATE_HZ, abs=1e-3)
+    for r in dropped:
+        assert set(r) == DROPPED_KEYS and WALL_TIME.match(r["wall_time"]), r
+        assert r["dropped_samples"] > 0 or r["input_overflows"] > 0 or r["dropped_utterances"] > 0, r
+    assert all(WALL_TIME.match(r["wall_time"]) for r in records), records
+    # --plain (on stderr beside --jsonl -): one "!" line per record, the same figures
+    lines = [ln for ln in err.splitlines() if ln.startswith("! ") and "audio dropped" in ln]
+    assert len(lines) == len(dropped), err
+    assert f"{dropped[-1]['total_dropped_s']:.3f} s" in lines[-1], lines
+
+
+def test_dropped_records_are_rate_limited_and_flushed_at_the_end() -> None:
+    """At most one ``dropped`` record per DROPPED_EVERY_S of the (here simulated) clock; what
+    came in between is in the next one, and the end of the run reports the rest."""
+    from ser_live.cli.stream_events import DROPPED_EVERY_S, StreamEvents
+    from ser_live.types import RecognizerStatus
+
+    now = [0.0]
+    events = StreamEvents(clock=lambda: now[0])
+    records = []
+    for k in range(1, 13):  # 160 samples lost every second of the clock, for 12 s
+        now[0] = float(k)
+        records += events.poll(RecognizerStatus(stream_s=k, dropped_samples=160 * k, level_dbfs=-40.0))
+    assert [r["stream_s"] for r in records] == [1.0, 1.0 + DROPPED_EVERY_S, 1.0 + 2 * DROPPED_EVERY_S]
+    records += events.poll(RecognizerStatus(stream_s=12, dropped_samples=160 * 12, level_dbfs=-40.0), final=True)
+    assert sum(r["dropped_samples"] for r in records) == 160 * 12 == records[-1]["total_dropped_samples"]
+    assert events.poll(RecognizerStatus(stream_s=12, dropped_samples=160 * 12), final=True) == []
+
+
+def test_exact_zeros_in_the_input_are_said_when_they_start_and_end(ravdess_root, tmp_path, corpus_session,
+                                                                     capsys) -> None:
+    """Speech, 8 s of exact zeros (a muted microphone), speech, replayed at twice real time:
+    one ``input`` ``silent`` record (reason ``zeros``) within the zeros, one ``back`` after
+    them, in stream order with the utterances; ``--plain`` says both on ``!`` lines."""
+    first = corpus_session(ravdess_root, FILES[:1], gap_s=0.5, tail_s=0.5).samples
+    second = corpus_session(ravdess_root, FILES[1:2], gap_s=0.5, pause_first=True, tail_s=1.0).samples
+    zeros = np.zeros(8 * SAMPLE_RATE_HZ, np.int16)
+    wav = write_wav(tmp_path / "muted.wav", np.concatenate([first, zeros, second]))
+    # the zeros run from the first file's 0.5 s tail of digital silence to the second's pause
+    mute_from_s, mute_to_s = len(first) / SAMPLE_RATE_HZ - 0.5, (len(first) + len(zeros)) / SAMPLE_RATE_HZ + 0.5
+
+    rc = main(["--input", str(wav), "--speed", "2", "--jsonl", "-", "--plain"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    records = _records(out)
+    inputs = [r for r in records if r["kind"] == "input"]
+    assert [(r["state"], r.get("reason")) for r in inputs] == [("silent", "zeros"), ("back", None)], records
+    silent, back = inputs
+    assert mute_from_s + 3.0 <= silent["stream_s"] <= mute_to_s and silent["for_s"] >= 3.0, silent
+    assert mute_to_s <= back["stream_s"] and back["for_s"] >= silent["for_s"], back
+    utterances = [r for r in records if r["kind"] == "utterance"]
+    assert len(utterances) == 2 and utterances[0]["end_s"] <= mute_from_s < mute_to_s <= utterances[1]["start_s"]
+    assert [r["kind"] for r in records] == ["utterance", "input", "input", "utterance"], records
+    lines = [ln for ln in err.splitlines() if ln.startswith("! ")]
+    assert len(lines) == 2 and "input silent" in lines[0] and "exact zeros" in lines[0] and "input back" in lines[1], err
+
+
+# ---------------------------------------------------------------------------- a real microphone
+def _wait_for(path: Path, pred, *, run, timeout_s: float = 30.0) -> list[dict]:
+    """The records of ``path`` once one of them satisfies ``pred`` (a wait, not a timing test)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists():
+            records = _records(path.read_text())
+            if any(pred(r) for r in records):
+                return records
+        if run.proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"no such record in {path} within {timeout_s} s:\n"
+                         f"{path.read_text() if path.exists() else '(no file)'}\n{run.text()}")
+
+
+@pytest.mark.microphone
+def test_a_muted_then_suspended_microphone_is_said_in_jsonl(pulse_null_sink, suspended_mic, request,
+                                                            tmp_path) -> None:
+    """The PulseAudio null-sink microphone (DESIGN.md, "Testing the capture path") gives exact
+    zeros while nothing plays (a muted microphone) and no samples while suspended (``pactl
+    suspend-source``): each is a ``silent`` record, and speech played afterwards a ``back``
+    record before its utterance."""
+    from .test_capture import _speech_int16
+    from .test_capture_failures import _start_listening, _suspend
+
+    (speech,) = _speech_int16(request, tmp_path, FILES[:1])
+    wav = write_wav(tmp_path / "speech.wav", np.concatenate([speech, np.zeros(SAMPLE_RATE_HZ, np.int16)]))
+    jsonl = tmp_path / "live.jsonl"
+    run = _start_listening(pulse_null_sink, ["--jsonl", str(jsonl), "--no-audio-timeout-s", "60"])
+    try:
+        _wait_for(jsonl, lambda r: r.get("reason") == "zeros", run=run)
+        pulse_null_sink.play(wav)
+        _wait_for(jsonl, lambda r: r["kind"] == "utterance", run=run)
+        suspended_mic()
+        _wait_for(jsonl, lambda r: r.get("reason") == "no_audio", run=run)
+        _suspend(pulse_null_sink, False)
+        pulse_null_sink.play(wav)
+        records = _wait_for(jsonl, lambda r: r["kind"] == "utterance" and r["index"] == 1, run=run)
+        run.proc.send_signal(signal.SIGINT)
+        rc = run.wait(timeout_s=30)
+    finally:
+        run.kill()
+    out = run.text()
+    assert rc == 130, f"exit {rc}:\n{out}"
+    events = [(r["kind"], r.get("state"), r.get("reason")) for r in records]
+    assert events[:3] == [("input", "silent", "zeros"), ("input", "back", None), ("utterance", None, None)], events
+    muted = events.index(("input", "silent", "no_audio"))
+    assert ("input", "back", None) in events[muted:], events
+    assert events.index(("input", "back", None), muted) < events.index(("utterance", None, None), muted), events
+    assert all(WALL_TIME.match(r["wall_time"]) for r in records), records
+    plain = run.stdout.decode()  # --plain beside --jsonl FILE: on stdout
+    assert "input silent" in plain and "exact zeros" in plain and "no audio from the device" in plain, plain
+
