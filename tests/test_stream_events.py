@@ -12,11 +12,13 @@ import functools
 import json
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from ser_live.audiofile import SAMPLE_RATE_HZ, write_wav
 from ser_live.cli import main
@@ -183,3 +185,48 @@ def test_a_muted_then_suspended_microphone_is_said_in_jsonl(pulse_null_sink, sus
     plain = run.stdout.decode()  # --plain beside --jsonl FILE: on stdout
     assert "input silent" in plain and "exact zeros" in plain and "no audio from the device" in plain, plain
 
+
+# ---------------------------------------------------------------------------- a reader that goes away
+def _read_first_line_then_close(args: list[str]) -> tuple[int, dict, str]:
+    """``ser-live ARGS | head -1``: the first stdout line, the exit status, stderr."""
+    from .test_cli_failures import _env
+    from .test_capture import _ser_live_cmd
+
+    proc = subprocess.Popen([*_ser_live_cmd(), *args], env=_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        first = proc.stdout.readline()
+        proc.stdout.close()  # the reader goes away, as `head -1` does
+        err = proc.stderr.read().decode()
+        rc = proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return rc, json.loads(first), err
+
+
+def _heard_s(err: str) -> float:
+    m = re.search(r"audio heard\s+([\d.]+) s", err)
+    assert m is not None, err
+    return float(m.group(1))
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_run(session_wav, tmp_path) -> None:
+    """``ser-live --jsonl - | head -1`` on a 40 s replay: said once, summary, exit 1, no
+    traceback, and the run ends there instead of listening on for no one (before: it went
+    on to the end of the input, which for a microphone is never). With ``--save-utterances``
+    something still takes the results: the run goes on and saves every utterance."""
+    length_s = sf.info(str(session_wav)).duration
+    rc, first, err = _read_first_line_then_close(["--input", str(session_wav), "--speed", "4", "--jsonl", "-"])
+    assert first["kind"] == "utterance" and first["index"] == 0
+    assert rc == 1 and "Traceback" not in err and "ser-live summary" in err, err
+    assert err.count("cannot write the results to stdout") == 1 and "the run ends" in err, err
+    assert _heard_s(err) < length_s / 2, err
+
+    saved = tmp_path / "saved"
+    rc, first, err = _read_first_line_then_close(["--input", str(session_wav), "--speed", "4", "--jsonl", "-",
+                                                  "--save-utterances", str(saved)])
+    assert rc == 1 and "Traceback" not in err and "the run goes on (recordings are still saved)" in err, err
+    assert _heard_s(err) > length_s - 2.0, err
+    assert len(list(saved.glob("*.wav"))) == len(FILES), err

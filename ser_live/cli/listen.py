@@ -206,6 +206,8 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                         if r is not None:
                             outputs.emit(r)
                         outputs.watch(rec.status(), source=source)  # audio dropped, input silent/back
+                    if outputs.nobody_reads:  # the reader went away (`| head`), nothing is saved
+                        break
                     if r is not None:
                         continue
                     outputs.status(rec.status(), alert=_no_audio_alert(source))

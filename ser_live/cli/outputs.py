@@ -95,7 +95,8 @@ class _Outputs:
                     data = data[os.write(stream.fileno(), data):]
             return True
         except OSError as exc:
-            if stream is sys.stdout:  # silence the flush at exit
+            on_stdout = stream is sys.stdout
+            if on_stdout:  # silence the flush at exit
                 _cut_back(stream, whole)
                 with contextlib.suppress(Exception):
                     sys.stdout = open(os.devnull, "w")  # noqa: SIM115
@@ -104,9 +105,12 @@ class _Outputs:
                 _cut_back(stream, whole)
             if self.write_error is None:
                 self.write_error = exc
+            others = self.saving or self.dashboard is not None or (self.jsonl_stdout and not on_stdout) or any(
+                s is not None and s is not stream for s in (self.plain_stream, self.jsonl_file))
             _err(
-                f"error: cannot write the results to {what} ({exc.strerror or exc}); "
-                "no more results go there, the run goes on" + (" (recordings are still saved)" if self.saving else "")
+                f"error: cannot write the results to {what} ({exc.strerror or exc}); no more results go there, "
+                + ("the run goes on" + (" (recordings are still saved)" if self.saving else "") if others
+                   else "and nothing else takes them: the run ends")
             )
             return False
 
@@ -166,6 +170,13 @@ class _Outputs:
         for record in self.events.poll(status, source=source, final=final):
             self._send_json(json_line(record))
             self._send_plain(format_event(record))
+
+    @property
+    def nobody_reads(self) -> bool:
+        """Every result output failed (the reader of stdout went away: ``| head``) and no
+        recording is saved: nothing the run does from now on reaches anyone."""
+        return (self.write_error is not None and not self.saving and not self.jsonl_stdout
+                and self.jsonl_file is None and self.plain_stream is None and self.dashboard is None)
 
     def poll_s(self) -> float:
         """How long the listening loop may wait for the next result (seconds).
