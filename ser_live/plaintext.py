@@ -20,7 +20,8 @@ from .types import Result, RunSummary, UncertaintyRule
 if TYPE_CHECKING:
     from .revision import RevisedTally
 
-__all__ = ["EVENT_MARK", "UNCERTAIN_CONFIDENCE", "format_event", "format_plain", "format_summary", "json_line"]
+__all__ = ["EVENT_MARK", "UNCERTAIN_CONFIDENCE", "format_event", "format_plain", "format_summary", "json_line",
+           "shown_label_counts"]
 
 #: What stands for the confidence of an uncertain utterance (no label, so no label's probability).
 UNCERTAIN_CONFIDENCE: str = "-"
@@ -138,6 +139,24 @@ def _fmt_heard(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds >= 1.0 else f"{seconds * 1000:.0f} ms"
 
 
+def shown_label_counts(summary: RunSummary, uncertain: dict[str, int] | None = None) -> list[tuple[str, int]]:
+    """The run's utterances per label as shown at the moment, uncertain ones taken out.
+
+    Parameters
+    ----------
+    summary : RunSummary
+    uncertain : dict of str to int, optional
+        Utterances shown as "uncertain", per predicted label.
+
+    Returns
+    -------
+    list of (str, int)
+        Labels with at least one utterance, most frequent first (ties by name).
+    """
+    shown = {k: v - (uncertain or {}).get(k, 0) for k, v in summary.label_counts.items()}
+    return sorted(((k, v) for k, v in shown.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
+
+
 def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = None,
                    revised: RevisedTally | None = None) -> str:
     """The exit summary as plain text lines.
@@ -168,8 +187,7 @@ def format_summary(summary: RunSummary, *, uncertain: dict[str, int] | None = No
         ``revised``, ``labels, revised`` after the uncertain line and ``rolling, revised``
         last, each only when revision changed it.
     """
-    shown = {k: v - (uncertain or {}).get(k, 0) for k, v in summary.label_counts.items()}
-    counts = sorted(((k, v) for k, v in shown.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
+    counts = shown_label_counts(summary, uncertain)
     rolling = _top(summary.rolling, 3)
     affect = affect_of(summary.rolling)
     revised_labels, revised_rolling = (

@@ -47,12 +47,13 @@ from .errors import ExitCode, SerLiveError
 from .jsonl import json_line
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .types import Prediction, Result, UncertaintyRule
+    from .revision import RevisedTally
+    from .types import Prediction, Result, RunSummary, UncertaintyRule
 
 __all__ = ["OUTPUT_SUFFIXES", "PROB_PREFIX", "ErrorRecord", "RecordWriter", "dropped_record", "error_record",
            "failure_exit_code", "index_record", "input_record", "output_format", "prediction_record",
-           "record_columns", "record_row", "speakers_moved_record", "utterance_record", "wall_time",
-           "with_profile"]
+           "record_columns", "record_row", "SILENT_REASONS", "speakers_moved_record", "summary_record",
+           "utterance_record", "wall_time", "with_profile"]
 
 log = logging.getLogger(__name__)
 
@@ -393,6 +394,62 @@ def dropped_record(*, stream_s: float, dropped_samples: int, input_overflows: in
         "total_dropped_samples": int(total_samples), "total_dropped_s": round(total_samples / sample_rate_hz, 3),
         "total_input_overflows": int(total_input_overflows), "total_dropped_utterances": int(total_utterances),
     }
+
+
+def summary_record(summary: "RunSummary", *, exit_status: int, error: str | None = None,
+                   uncertain: dict[str, int] | None = None, revised: "RevisedTally | None" = None) -> dict[str, Any]:
+    """The last ``--jsonl`` record of a run with ``--jsonl-summary`` (``"kind": "summary"``):
+    the exit summary's figures, and how the run ended.
+
+    Parameters
+    ----------
+    summary : RunSummary
+        :meth:`Recognizer.summary <ser_live.pipeline.Recognizer.summary>` after the run.
+    exit_status : int
+        The status ``ser-live`` exits with (:class:`~ser_live.errors.ExitCode`; 130 interrupted).
+    error : str, optional
+        Why the run ended early (the ``error:`` line on stderr), None otherwise.
+    uncertain : dict of str to int, optional
+        Utterances shown as "uncertain", per predicted label (taken out of ``labels``).
+    revised : RevisedTally, optional
+        The results as session revision left them.
+
+    Returns
+    -------
+    dict
+        ``kind``, ``wall_time``, ``exit_status``, ``error``, ``utterances``, ``labels``
+        (label -> utterances shown with it, most first), ``uncertain`` (utterances), with
+        ``revised`` ``labels_revised`` (label or ``"uncertain"`` -> utterances) and
+        ``rolling_revised`` (label -> probability), ``processing_ms`` and
+        ``end_of_speech_ms`` (``p50``, ``p95``, ``max``; empty without utterances),
+        ``audio_s``, ``dropped_samples``, ``dropped_s``, ``input_overflows``,
+        ``dropped_short``, ``dropped_utterances``, ``utterances_saved`` (null without
+        ``--save-utterances``), ``rolling`` (label -> probability), ``rolling_arousal``,
+        ``rolling_valence``.
+    """
+    from .plaintext import shown_label_counts
+
+    record: dict[str, Any] = {
+        "kind": "summary", "wall_time": wall_time(), "exit_status": int(exit_status), "error": error,
+        "utterances": int(summary.n_utterances), "labels": dict(shown_label_counts(summary, uncertain)),
+        "uncertain": int(sum((uncertain or {}).values())),
+    }
+    if revised is not None:
+        record["labels_revised"] = revised.label_counts()
+        record["rolling_revised"] = _rounded(revised.rolling, 4)
+    record.update({
+        "processing_ms": _rounded(summary.processing_ms, 2), "end_of_speech_ms": _rounded(summary.end_of_speech_ms, 2),
+        "audio_s": round(float(summary.audio_s), 3), "dropped_samples": int(summary.dropped_samples),
+        "dropped_s": round(float(summary.dropped_s), 3), "input_overflows": int(summary.input_overflows),
+        "dropped_short": int(summary.dropped_short), "dropped_utterances": int(summary.dropped_utterances),
+        "utterances_saved": summary.n_saved, "rolling": _rounded(summary.rolling, 4),
+        **affect_record(summary.rolling, prefix="rolling_"),
+    })
+    return record
+
+
+def _rounded(values: dict[str, float], digits: int) -> dict[str, float]:
+    return {k: round(float(v), digits) for k, v in values.items()}
 
 
 #: Why the input is silent (:func:`input_record`): exact digital zeros (a muted microphone), or

@@ -187,23 +187,32 @@ def test_a_muted_then_suspended_microphone_is_said_in_jsonl(pulse_null_sink, sus
 
 
 # ---------------------------------------------------------------------------- a reader that goes away
-def _read_first_line_then_close(args: list[str]) -> tuple[int, dict, str]:
-    """``ser-live ARGS | head -1``: the first stdout line, the exit status, stderr."""
-    from .test_cli_failures import _env
+def _after_first_line(args: list[str], *, then: str) -> tuple[int, dict, bool, str, str]:
+    """Run ``ser-live ARGS`` with stdout on a pipe; after its first line either close the pipe
+    (``then="close"``, as ``| head -1`` does) or send SIGINT (``then="sigint"``). Returns the
+    exit status, the first line's record, whether the run was still going when it came, the
+    rest of stdout and stderr."""
     from .test_capture import _ser_live_cmd
+    from .test_cli_failures import _env
 
     proc = subprocess.Popen([*_ser_live_cmd(), *args], env=_env(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    rest = b""
     try:
         first = proc.stdout.readline()
-        proc.stdout.close()  # the reader goes away, as `head -1` does
-        err = proc.stderr.read().decode()
+        running = proc.poll() is None
+        if then == "close":
+            proc.stdout.close()
+            err = proc.stderr.read()
+        else:
+            proc.send_signal(signal.SIGINT)
+            rest, err = proc.communicate(timeout=120)
         rc = proc.wait(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return rc, json.loads(first), err
+    return rc, json.loads(first), running, rest.decode(), err.decode()
 
 
 def _heard_s(err: str) -> float:
@@ -218,15 +227,51 @@ def test_a_reader_that_closes_the_pipe_ends_the_run(session_wav, tmp_path) -> No
     on to the end of the input, which for a microphone is never). With ``--save-utterances``
     something still takes the results: the run goes on and saves every utterance."""
     length_s = sf.info(str(session_wav)).duration
-    rc, first, err = _read_first_line_then_close(["--input", str(session_wav), "--speed", "4", "--jsonl", "-"])
+    rc, first, _, _, err = _after_first_line(["--input", str(session_wav), "--speed", "4", "--jsonl", "-"],
+                                             then="close")
     assert first["kind"] == "utterance" and first["index"] == 0
     assert rc == 1 and "Traceback" not in err and "ser-live summary" in err, err
     assert err.count("cannot write the results to stdout") == 1 and "the run ends" in err, err
     assert _heard_s(err) < length_s / 2, err
 
     saved = tmp_path / "saved"
-    rc, first, err = _read_first_line_then_close(["--input", str(session_wav), "--speed", "4", "--jsonl", "-",
-                                                  "--save-utterances", str(saved)])
+    rc, first, _, _, err = _after_first_line(["--input", str(session_wav), "--speed", "4", "--jsonl", "-",
+                                              "--save-utterances", str(saved)], then="close")
     assert rc == 1 and "Traceback" not in err and "the run goes on (recordings are still saved)" in err, err
     assert _heard_s(err) > length_s - 2.0, err
     assert len(list(saved.glob("*.wav"))) == len(FILES), err
+
+
+# ---------------------------------------------------------------------------- the end of the stream
+def test_jsonl_summary_ends_the_stream_with_the_summary_and_the_exit_status(session_wav, ravdess_root,
+                                                                            tmp_path, capsys) -> None:
+    """``--jsonl - --jsonl-summary`` read through a pipe: the first utterance arrives while the
+    replay still runs (each line flushed at once), and after Ctrl-C the last line is the
+    ``summary`` record: exit status 130, its counts those of the stream and of the stderr
+    summary. A run that ends in an error says it in the record too (before: the summary went
+    to stderr only, and a program reading ``--jsonl FILE`` could not tell a run that ended
+    from one still going)."""
+    rc, first, running, rest, err = _after_first_line(
+        ["--input", str(session_wav), "--speed", "4", "--jsonl", "-", "--jsonl-summary"], then="sigint")
+    assert first["kind"] == "utterance" and running, "the first record came only at the end"
+    assert rc == 130, err
+    records = [first, *_records(rest)]
+    summary = records[-1]
+    utterances = [r for r in records if r["kind"] == "utterance"]
+    assert summary["kind"] == "summary" and [r["kind"] for r in records].count("summary") == 1, records
+    assert summary["exit_status"] == 130 and summary["error"] is None, summary
+    assert summary["utterances"] == len(utterances) == sum(summary["labels"].values()) + summary["uncertain"]
+    assert summary["audio_s"] == pytest.approx(_heard_s(err), abs=0.05) and summary["dropped_samples"] == 0
+    assert set(summary["rolling"]) == set(utterances[-1]["probabilities"]) and WALL_TIME.match(summary["wall_time"])
+    assert summary["rolling"] == pytest.approx(utterances[-1]["rolling"], abs=1e-4)
+
+    # no speech in the input (the room before a RAVDESS sentence): exit 4, said in the record
+    from ser_live.audiofile import load_audio, to_int16
+
+    room = to_int16(load_audio(ravdess_root / FILES[0]))[: SAMPLE_RATE_HZ // 4]
+    wav = write_wav(tmp_path / "room.wav", room)
+    out = tmp_path / "out.jsonl"
+    assert main(["--input", str(wav), "--speed", "0", "--jsonl", str(out), "--jsonl-summary"]) == 4
+    (record,) = _records(out.read_text())
+    assert record["kind"] == "summary" and record["exit_status"] == 4 and "no speech" in record["error"], record
+    assert "no speech detected" in capsys.readouterr().err

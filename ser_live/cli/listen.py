@@ -55,6 +55,9 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                           f"every {DROPPED_EVERY_S:g} s) and {{\"kind\": \"input\", ...}} when the input goes silent "
                           f"({SILENT_AFTER_S:g} s of exact zeros, or {NO_AUDIO_WARN_S:g} s without audio) and comes back "
                           "(--plain: lines starting with '!')")
+    out.add_argument("--jsonl-summary", action="store_true",
+                     help="--jsonl: end with a {\"kind\": \"summary\", ...} record: the exit summary's figures, the "
+                          "exit status and the error that ended the run, if any")
     out.add_argument("--revisions", action="store_true",
                      help="--jsonl: after an utterance's line, a line {\"kind\": \"revision\", ...} with the session's "
                           "earlier utterances re-scored with the statistics as they are now (the first "
@@ -236,7 +239,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         except KeyboardInterrupt:  # during warm-up or start
             interrupted = True
         finally:
-            outputs.close()
+            outputs.close(results=False)  # --jsonl PATH stays open for the summary record
             rec.stop()
     # The run is over: a late Ctrl-C changes nothing. In the ser-live process itself the
     # signals stay ignored until it exits (restoring them would let a Ctrl-C that lands
@@ -273,8 +276,10 @@ def _finish_listen(
     args: argparse.Namespace, rec: Any, outputs: _Outputs, *, interrupted: bool, is_file: bool,
     stalled_at_wall_limit_s: float | None,
 ) -> int:
-    """Print the summary and the cause of an early end; return the exit status."""
+    """Print the summary and the cause of an early end (``--jsonl-summary``: also as the last
+    record); close the result files; return the exit status."""
     from ..plaintext import format_summary
+    from ..records import summary_record
 
     summary = rec.summary()
     _err_raw(format_summary(summary, uncertain=outputs.uncertain, revised=outputs.revised))
@@ -282,6 +287,22 @@ def _finish_listen(
         _err_raw(f"  {'profile':<21s}{_profile_text(outputs.profile)}")
     if rec.save_dir is not None and summary.n_saved:
         _err(f"{summary.n_saved} utterance(s) saved in {rec.save_dir}/ (index: {rec.save_dir / 'index.jsonl'})")
+    code, error = _exit_status(args, rec, outputs, summary, interrupted=interrupted, is_file=is_file,
+                               stalled_at_wall_limit_s=stalled_at_wall_limit_s)
+    if error is not None:
+        _err(f"error: {error}")
+    if getattr(args, "jsonl_summary", False):
+        outputs.write_record(summary_record(summary, exit_status=code, error=error, uncertain=outputs.uncertain,
+                                            revised=outputs.revised))
+    outputs.close_results()
+    return ExitCode.ERROR if code == 0 and outputs.write_error is not None else code
+
+
+def _exit_status(
+    args: argparse.Namespace, rec: Any, outputs: _Outputs, summary: Any, *, interrupted: bool, is_file: bool,
+    stalled_at_wall_limit_s: float | None,
+) -> tuple[int, str | None]:
+    """The run's exit status, and the error that ended it (None for none)."""
     err = rec.error
     if err is None and stalled_at_wall_limit_s is not None:
         err = CaptureError(
@@ -289,13 +310,11 @@ def _finish_listen(
             f"wall clock with no audio for the last {stalled_at_wall_limit_s:.1f} s"
         )
     if err is not None:
-        _err(f"error: {err}")
-        return err.exit_code if isinstance(err, SerLiveError) else 1
+        return (err.exit_code if isinstance(err, SerLiveError) else 1), str(err)
     if outputs.write_error is not None or (rec.recordings is not None and rec.recordings.error is not None):
-        return ExitCode.ERROR  # each reported once when it happened
+        return ExitCode.ERROR, None  # each reported once when it happened
     if interrupted:
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED, None
     if is_file and not rec.reached_max_duration and summary.n_utterances == 0:
-        _err(f"error: no speech detected in {args.input}")
-        return NoSpeechError.exit_code
-    return 0
+        return NoSpeechError.exit_code, f"no speech detected in {args.input}"
+    return 0, None

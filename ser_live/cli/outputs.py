@@ -196,12 +196,25 @@ class _Outputs:
             self.state.set_status(status, alert=alert or "")
             self.dashboard.refresh()
 
-    def close(self) -> None:
+    def close(self, *, results: bool = True) -> None:
+        """Take the dashboard down; with ``results``, also close ``--jsonl PATH``
+        (:meth:`close_results`). Idempotent."""
         if self.dashboard is not None and self._live:
             self.dashboard.refresh(force=True)
             self.dashboard.__exit__(None, None, None)
         self.dashboard = None
         self._live = False
+        if results:
+            self.close_results()
+
+    def write_record(self, record: dict) -> None:
+        """One more ``--jsonl`` record (the ``--jsonl-summary`` record), if ``--jsonl`` is
+        still written."""
+        self._send_json(json_line(record))
+
+    def close_results(self) -> None:
+        """Close ``--jsonl PATH``; a failure (its last bytes not written) is said and kept in
+        :attr:`write_error`. Idempotent."""
         if self.jsonl_file is not None:
             f, self.jsonl_file = self.jsonl_file, None
             try:
