@@ -12,7 +12,6 @@ import functools
 import json
 import re
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -187,32 +186,12 @@ def test_a_muted_then_suspended_microphone_is_said_in_jsonl(pulse_null_sink, sus
 
 
 # ---------------------------------------------------------------------------- a reader that goes away
-def _after_first_line(args: list[str], *, then: str) -> tuple[int, dict, bool, str, str]:
-    """Run ``ser-live ARGS`` with stdout on a pipe; after its first line either close the pipe
-    (``then="close"``, as ``| head -1`` does) or send SIGINT (``then="sigint"``). Returns the
-    exit status, the first line's record, whether the run was still going when it came, the
-    rest of stdout and stderr."""
-    from .test_capture import _ser_live_cmd
-    from .test_cli_failures import _env
+def _read_first_line_then_close(args: list[str]) -> tuple[int, dict, str]:
+    """``ser-live ARGS | head -1``: the exit status, the first line's record, stderr."""
+    from .test_cli_failures import _first_line_then_closed
 
-    proc = subprocess.Popen([*_ser_live_cmd(), *args], env=_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    rest = b""
-    try:
-        first = proc.stdout.readline()
-        running = proc.poll() is None
-        if then == "close":
-            proc.stdout.close()
-            err = proc.stderr.read()
-        else:
-            proc.send_signal(signal.SIGINT)
-            rest, err = proc.communicate(timeout=120)
-        rc = proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return rc, json.loads(first), running, rest.decode(), err.decode()
+    first, rc, err = _first_line_then_closed(args)
+    return rc, json.loads(first), err
 
 
 def _heard_s(err: str) -> float:
@@ -227,16 +206,15 @@ def test_a_reader_that_closes_the_pipe_ends_the_run(session_wav, tmp_path) -> No
     on to the end of the input, which for a microphone is never). With ``--save-utterances``
     something still takes the results: the run goes on and saves every utterance."""
     length_s = sf.info(str(session_wav)).duration
-    rc, first, _, _, err = _after_first_line(["--input", str(session_wav), "--speed", "4", "--jsonl", "-"],
-                                             then="close")
+    rc, first, err = _read_first_line_then_close(["--input", str(session_wav), "--speed", "4", "--jsonl", "-"])
     assert first["kind"] == "utterance" and first["index"] == 0
     assert rc == 1 and "Traceback" not in err and "ser-live summary" in err, err
     assert err.count("cannot write the results to stdout") == 1 and "the run ends" in err, err
     assert _heard_s(err) < length_s / 2, err
 
     saved = tmp_path / "saved"
-    rc, first, _, _, err = _after_first_line(["--input", str(session_wav), "--speed", "4", "--jsonl", "-",
-                                              "--save-utterances", str(saved)], then="close")
+    rc, first, err = _read_first_line_then_close(["--input", str(session_wav), "--speed", "4", "--jsonl", "-",
+                                                  "--save-utterances", str(saved)])
     assert rc == 1 and "Traceback" not in err and "the run goes on (recordings are still saved)" in err, err
     assert _heard_s(err) > length_s - 2.0, err
     assert len(list(saved.glob("*.wav"))) == len(FILES), err
@@ -245,17 +223,22 @@ def test_a_reader_that_closes_the_pipe_ends_the_run(session_wav, tmp_path) -> No
 # ---------------------------------------------------------------------------- the end of the stream
 def test_jsonl_summary_ends_the_stream_with_the_summary_and_the_exit_status(session_wav, ravdess_root,
                                                                             tmp_path, capsys) -> None:
-    """``--jsonl - --jsonl-summary`` read through a pipe: the first utterance arrives while the
-    replay still runs (each line flushed at once), and after Ctrl-C the last line is the
+    """``--jsonl FILE --jsonl-summary``: the first utterance is in the file while the replay
+    still runs (each line written at once), and after Ctrl-C the last line is the
     ``summary`` record: exit status 130, its counts those of the stream and of the stderr
     summary. A run that ends in an error says it in the record too (before: the summary went
     to stderr only, and a program reading ``--jsonl FILE`` could not tell a run that ended
     from one still going)."""
-    rc, first, running, rest, err = _after_first_line(
-        ["--input", str(session_wav), "--speed", "4", "--jsonl", "-", "--jsonl-summary"], then="sigint")
-    assert first["kind"] == "utterance" and running, "the first record came only at the end"
+    from .test_cli_failures import _signal_mid_run
+
+    out = tmp_path / "live.jsonl"
+    # a reader of the file (tail -f) sees the first utterance while the replay still runs (asserted
+    # by the wait), then Ctrl-C
+    rc, err = _signal_mid_run(["--input", str(session_wav), "--speed", "4", "--jsonl", str(out), "--jsonl-summary"],
+                              out, after_lines=1, signals=[(signal.SIGINT, 0.0)])
     assert rc == 130, err
-    records = [first, *_records(rest)]
+    records = _records(out.read_text())
+    assert records[0]["kind"] == "utterance", records
     summary = records[-1]
     utterances = [r for r in records if r["kind"] == "utterance"]
     assert summary["kind"] == "summary" and [r["kind"] for r in records].count("summary") == 1, records
@@ -270,7 +253,7 @@ def test_jsonl_summary_ends_the_stream_with_the_summary_and_the_exit_status(sess
 
     room = to_int16(load_audio(ravdess_root / FILES[0]))[: SAMPLE_RATE_HZ // 4]
     wav = write_wav(tmp_path / "room.wav", room)
-    out = tmp_path / "out.jsonl"
+    out = tmp_path / "room.jsonl"
     assert main(["--input", str(wav), "--speed", "0", "--jsonl", str(out), "--jsonl-summary"]) == 4
     (record,) = _records(out.read_text())
     assert record["kind"] == "summary" and record["exit_status"] == 4 and "no speech" in record["error"], record
