@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         result = json.loads(cpu_json.read_text()) if cpu_json.is_file() else {"error": f"exit {proc.returncode}"}
         jsonl = Path(tmp) / "out.jsonl"
         lines = jsonl.read_text().splitlines() if jsonl.is_file() else []
-        eos = latency_stats(json.loads(line)["end_of_speech_ms"] for line in lines if line.strip())
+        records = [json.loads(line) for line in lines if line.strip()]
+        eos = latency_stats(r["end_of_speech_ms"] for r in records if r.get("kind", "utterance") == "utterance")
         if eos:  # the project's one latency summary
             result["end_of_speech_ms_p50_p95"] = [round(eos["p50"], 1), round(eos["p95"], 1)]
     result.update(session_s=round(session.duration_s, 2), utterances=session.n_utterances,

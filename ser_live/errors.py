@@ -47,7 +47,7 @@ EXIT_CODES: dict[ExitCode, tuple[str, str]] = {
         "error (or results or recordings could not be written)",
         "unexpected error, or results could not be written to `--output`/`--jsonl`/stdout, or "
         "`--save-utterances` could not save (each reported once; the run goes on and keeps what "
-        "it can)",
+        "it can, and a listening run whose every result output failed, with nothing saved, ends)",
     ),
     ExitCode.USAGE: ("usage", "usage error"),
     ExitCode.AUDIO_FILE: (

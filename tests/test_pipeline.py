@@ -222,7 +222,8 @@ def test_saved_utterances_equal_the_input_and_classify_identically(session, live
     for r, line, wav in zip(results, index, wavs):
         assert line["wav"] == wav.name == f"utt-{rec.session}-{r.utterance.index:04d}.wav"
         assert line["source"] == path.name
-        assert {k: v for k, v in line.items() if k not in ("wav", "source")} == r.to_json()
+        assert {k: v for k, v in line.items() if k not in ("wav", "source", "kind", "wall_time")} == r.to_json()
+        assert line["kind"] == "utterance"
         y = to_int16(load_audio(wav))
         u = r.utterance
         np.testing.assert_array_equal(y, x[u.start_sample : u.end_sample])
