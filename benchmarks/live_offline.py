@@ -436,7 +436,7 @@ def replay_live(wav: Path, *, model: Path, jsonl: Path, extra_args: Sequence[str
     RuntimeError
         ``ser-live`` exited with a non-zero status.
     """
-    cmd = [*ser_live_cmd(), "--input", str(wav), "--speed", "0", "--plain", "--jsonl", str(jsonl),
+    cmd = [*ser_live_cmd(), "--input", str(wav), "--speed", "0", "--plain", "--jsonl", str(jsonl), "--overwrite",
            "--model", str(model), "--revisions", *extra_args]
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:

@@ -258,3 +258,28 @@ def test_jsonl_summary_ends_the_stream_with_the_summary_and_the_exit_status(sess
     (record,) = _records(out.read_text())
     assert record["kind"] == "summary" and record["exit_status"] == 4 and "no speech" in record["error"], record
     assert "no speech detected" in capsys.readouterr().err
+
+
+def test_an_existing_jsonl_file_is_refused_unless_appended_to_or_overwritten(session_wav, tmp_path, capsys) -> None:
+    """A supervisor restarting ``ser-live --jsonl FILE`` with the same path emptied the earlier
+    hours' records (the file was opened "w"): an existing file with records is now refused
+    (exit 2, left as it was, naming --append and --overwrite); --append adds the run's records
+    after the earlier ones, --overwrite replaces them."""
+    out = tmp_path / "run.jsonl"
+    run = ["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl", str(out)]
+    assert main(run) == 0
+    first = out.read_bytes()
+    n = sum(r["kind"] == "utterance" for r in _records(first.decode()))
+    assert n >= 6  # eight utterances replayed
+    capsys.readouterr()
+    assert main(run) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "--append" in err and "--overwrite" in err
+    assert out.read_bytes() == first
+    assert main([*run, "--append"]) == 0
+    both = out.read_bytes()
+    assert both.startswith(first)
+    assert sum(r["kind"] == "utterance" for r in _records(both.decode())) == 2 * n
+    assert main([*run, "--overwrite"]) == 0
+    assert sum(r["kind"] == "utterance" for r in _records(out.read_text())) == n
+    assert main(["--input", str(session_wav), "--append", "--jsonl", "-"]) == 2

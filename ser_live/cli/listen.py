@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import math
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -55,6 +56,11 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                           f"every {DROPPED_EVERY_S:g} s) and {{\"kind\": \"input\", ...}} when the input goes silent "
                           f"({SILENT_AFTER_S:g} s of exact zeros, or {NO_AUDIO_WARN_S:g} s without audio) and comes back "
                           "(--plain: lines starting with '!')")
+    out.add_argument("--append", action="store_true",
+                     help="--jsonl PATH: add this run's records after those already in PATH (without it, or "
+                          "--overwrite, a PATH that holds records is refused, exit 2: an earlier run's are never "
+                          "replaced unasked)")
+    out.add_argument("--overwrite", action="store_true", help="--jsonl PATH: replace the records already in PATH")
     out.add_argument("--jsonl-summary", action="store_true",
                      help="--jsonl: end with a {\"kind\": \"summary\", ...} record: the exit summary's figures, the "
                           "exit status and the error that ended the run, if any")
@@ -134,6 +140,16 @@ def _any_input_device() -> bool:
         return False
 
 
+def _holds_records(path: str) -> bool:
+    """Whether ``path`` is a regular file with something in it (a FIFO, a device such as
+    /dev/stdout, a missing or an empty file: no)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size > 0
+
+
 def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..audio import FileSource, PortAudioNoiseFilter
     from ..model import EmotionModel
@@ -143,6 +159,20 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     if args.device is not None and is_file:
         parser.print_usage(sys.stderr)
         _err("error: give either --input FILE or --device DEV, not both")
+        return ExitCode.USAGE
+    if (args.append or args.overwrite) and (not args.jsonl or args.jsonl == "-"):
+        parser.print_usage(sys.stderr)
+        _err(f"error: --{'append' if args.append else 'overwrite'} is for --jsonl PATH (a file), not "
+             f"{'--jsonl -' if args.jsonl else 'without --jsonl'}")
+        return ExitCode.USAGE
+    if args.append and args.overwrite:
+        parser.print_usage(sys.stderr)
+        _err("error: --append adds to --jsonl PATH, --overwrite replaces it: give one")
+        return ExitCode.USAGE
+    if args.jsonl and args.jsonl != "-" and not (args.append or args.overwrite) and _holds_records(args.jsonl):
+        # as predict --output: a supervisor restarting the same command must not empty the earlier hours
+        _err(f"error: {args.jsonl} already holds records: add this run's after them with --append, replace "
+             "them with --overwrite, or write to another file")
         return ExitCode.USAGE
     save = args.save_utterances
     if save is not None and os.path.exists(save) and not os.path.isdir(save):

@@ -47,7 +47,8 @@ class _Outputs:
         self.jsonl_file: TextIO | None = None
         if args.jsonl and not self.jsonl_stdout:
             Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
-            self.jsonl_file = open(args.jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            mode = "a" if getattr(args, "append", False) else "w"  # listen refused "w" on earlier records unasked
+            self.jsonl_file = open(args.jsonl, mode, encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.jsonl_path = args.jsonl
         #: --save-utterances: a result stream that fails leaves the recordings going (said so)
         self.saving = getattr(args, "save_utterances", None) is not None
