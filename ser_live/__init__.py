@@ -27,13 +27,14 @@ _EXPORTS: dict[str, str] = {
     "VadConfig": "ser_live.vad",
     "FileSource": "ser_live.audio",
     "MicrophoneSource": "ser_live.audio",
+    "PushSource": "ser_live.audio",
     "Predictor": "ser_live.offline",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .audio import FileSource, MicrophoneSource
+    from .audio import FileSource, MicrophoneSource, PushSource
     from .features import FeatureExtractor
     from .model import EmotionModel
     from .offline import Predictor

@@ -4,9 +4,11 @@
   real-time pace, faster, or as fast as the consumer takes it.
 * :class:`MicrophoneSource` captures from a PortAudio input device through sounddevice,
   resampling in a streaming way when the device cannot open at 16 kHz.
+* :class:`PushSource` takes blocks an application pushes (a websocket, WebRTC, a game
+  engine's audio callback), at any rate and channel count, converted as a file's are.
 * :func:`list_input_devices` lists the input devices.
 
-Both sources feed the same ring buffer, so a replayed file exercises the code a live
+Every source feeds the same ring buffer, so a replayed file exercises the code a live
 microphone runs. sounddevice (and with it the PortAudio shared library) is imported only
 when a microphone is used: importing this module, and replaying files, works without
 PortAudio.
@@ -29,14 +31,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .audiofile import SAMPLE_RATE_HZ, audio_info, iter_audio_blocks, to_int16
+from .audiofile import SAMPLE_RATE_HZ, _to_mono, audio_info, iter_audio_blocks, new_resampler, to_float32, to_int16
 from .errors import AudioFileError, CaptureError, DeviceError, PortAudioMissingError
 from .ringbuffer import RingBuffer
+from .vad import check_signal
 
 __all__ = [
     "FileSource",
     "MicrophoneSource",
+    "PushSource",
     "list_input_devices",
     "import_sounddevice",
     "AudioSystemHungError",
@@ -435,6 +440,214 @@ class FileSource:
 #: Longest wait (s) between replayed blocks taken as a plain sleep (:meth:`FileSource._emit`);
 #: longer ones (slow replays) wait on the stop event.
 _SLEEP_MAX_S = 0.05
+
+
+# ---------------------------------------------------------------------- pushed audio
+class PushSource:
+    """Audio your own code pushes in: a websocket, WebRTC track, game engine or telephony
+    callback, at any rate and channel count.
+
+    Each :meth:`push` converts the block as a file's blocks are converted
+    (:func:`~ser_live.audiofile.iter_audio_blocks`: int16 to float32 divided by 32768,
+    channels averaged, soxr's streaming resampler "HQ" to 16 kHz, clipped at full scale,
+    rounded to int16) and writes it into the recogniser's
+    :class:`~ser_live.ringbuffer.RingBuffer` on the caller's thread, then returns: it never
+    waits for the recogniser. When the recogniser falls ``ring_capacity_s`` behind (30 s by
+    default), the samples that do not fit are dropped and counted (:attr:`dropped_samples`,
+    also ``Recognizer.status().dropped_samples``), and the stream clock still advances, as
+    with a microphone. The same audio pushed block by block and replayed with
+    ``FileSource(path, speed=0)`` gives the same samples, so the same utterances and results
+    when nothing is dropped.
+
+    Parameters
+    ----------
+    sample_rate_hz : float, default 16000
+        Rate of the audio you push (Hz), e.g. 48000 for WebRTC, 8000 for a phone line
+        (below 16 kHz the model hears no more than the line carried).
+    channels : int, default 1
+        Channels of the audio you push; they are averaged to mono.
+
+    Attributes
+    ----------
+    finished : threading.Event
+        Set by :meth:`close` or :meth:`stop` (the end of the stream).
+    error : None
+        Always None (the protocol of a source: nothing can fail on another thread here;
+        a bad block raises in :meth:`push`).
+    samples_pushed : int
+        Frames (samples per channel, at ``sample_rate_hz``) taken by :meth:`push` so far.
+    can_wait : bool
+        False: the recogniser drops utterances rather than wait when its queue is full
+        (``Recognizer(queue_full=...)``), as for a microphone.
+
+    Raises
+    ------
+    ValueError
+        ``sample_rate_hz`` not a positive number, ``channels`` < 1.
+
+    Notes
+    -----
+    :meth:`push` is meant for one producer (one callback thread); calls from several threads
+    are serialised by a lock held for the conversion of one block, so their blocks are taken
+    one after the other, in the order the lock is taken.
+
+    Examples
+    --------
+    >>> src = PushSource(sample_rate_hz=48000, channels=2)  # doctest: +SKIP
+    >>> with Recognizer(src, EmotionModel.load(), on_result=print) as rec:  # doctest: +SKIP
+    ...     for block in blocks_from_my_engine():  # e.g. float32 of shape (480, 2): 10 ms
+    ...         src.push(block)
+    ...     src.close()  # the end: the utterance in progress is classified
+    """
+
+    can_wait = False
+
+    def __init__(self, *, sample_rate_hz: float = SAMPLE_RATE_HZ, channels: int = 1) -> None:
+        if not (isinstance(sample_rate_hz, (int, float, np.number)) and 0 < sample_rate_hz < math.inf):
+            raise ValueError(f"sample_rate_hz must be a positive number of Hz, got {sample_rate_hz!r}")
+        if not (isinstance(channels, (int, np.integer)) and channels >= 1):
+            raise ValueError(f"channels must be an int >= 1, got {channels!r}")
+        self.sample_rate_hz = sample_rate_hz
+        self.channels = int(channels)
+        self.finished = threading.Event()
+        self.error: Exception | None = None
+        self.samples_pushed = 0
+        self._ring: RingBuffer | None = None
+        self._ended = False
+        self._lock = threading.Lock()
+        self._resampler = (new_resampler(sample_rate_hz, SAMPLE_RATE_HZ)
+                           if sample_rate_hz != SAMPLE_RATE_HZ else None)
+
+    def start(self, ring: RingBuffer) -> None:
+        """Called by :class:`~ser_live.pipeline.Recognizer` (``with`` or ``start()``): from
+        now on :meth:`push` writes into ``ring``.
+
+        Raises
+        ------
+        ValueError
+            The ring is not at 16 kHz.
+        RuntimeError
+            Already started, or closed: a source feeds one run; make a new one.
+        """
+        if ring.sample_rate_hz != SAMPLE_RATE_HZ:
+            raise ValueError(f"ring at {ring.sample_rate_hz} Hz, PushSource writes {SAMPLE_RATE_HZ} Hz")
+        with self._lock:
+            if self._ring is not None or self._ended:
+                raise RuntimeError("this PushSource was already started or closed: a source feeds one run; "
+                                   "make a new PushSource for a new Recognizer")
+            self._ring = ring
+
+    def push(self, block: ArrayLike | bytes | bytearray | memoryview) -> int:
+        """Give the recogniser a block of audio; never waits.
+
+        Parameters
+        ----------
+        block : np.ndarray, array-like or bytes-like
+            The next samples of the stream at ``sample_rate_hz``: float (float32 or
+            float64) in [-1, 1] or int16, of shape ``(n_frames, channels)``, or 1-D
+            ``(n_frames * channels,)`` interleaved (frame after frame, as audio callbacks
+            and PCM byte streams deliver it); bytes-like is interleaved 16-bit
+            little-endian PCM (``np.frombuffer(data, "<i2")``; for float32 bytes pass
+            ``np.frombuffer(data, np.float32)``). Any length, 0 included.
+
+        Returns
+        -------
+        int
+            16 kHz samples of this block that did not fit the recogniser's buffer and were
+            dropped (0 while the recogniser keeps up); 0 after the end (:meth:`close`,
+            :meth:`stop`), when blocks are ignored.
+
+        Raises
+        ------
+        RuntimeError
+            The recogniser has not started this source yet (push inside ``with
+            Recognizer(source, model):``, or after ``rec.start()``).
+        ValueError
+            A shape that does not fit ``channels`` (channels first, ``(channels, n)``:
+            pass ``block.T``), bytes that are not whole 16-bit frames, a dtype other than
+            int16 or float, NaN or infinite samples, float samples beyond [-1, 1]
+            (int16-range values: divide by 32768).
+        """
+        x = self._frames(block)
+        with self._lock:
+            if self._ring is None:
+                raise RuntimeError("PushSource.push before the recogniser started it: push inside "
+                                   "`with Recognizer(source, model):` or after rec.start()")
+            if self._ended:
+                return 0
+            t = time.perf_counter()
+            self.samples_pushed += len(x)
+            if x.dtype == np.int16 and self._resampler is None and x.shape[1] == 1:
+                out = x[:, 0]  # 16 kHz mono int16: the ring's own samples
+            else:
+                y = x.astype(np.float32) if x.dtype != np.int16 else to_float32(x)
+                y = _to_mono(y) if y.shape[1] > 1 else y[:, 0]
+                if self._resampler is not None:
+                    y = self._resampler.resample_chunk(y)
+                out = to_int16(np.clip(y, -1.0, 1.0))
+            return len(out) - self._ring.write(out, arrival_time=t)
+
+    def _frames(self, block: ArrayLike | bytes | bytearray | memoryview) -> np.ndarray:
+        """``block`` checked, as ``(n_frames, channels)`` of its own dtype (int16 or float)."""
+        c = self.channels
+        if isinstance(block, (bytes, bytearray, memoryview)):
+            if len(block) % (2 * c):
+                raise ValueError(f"{len(block)} bytes are not whole frames of {c} 16-bit sample(s) "
+                                 f"({2 * c} bytes each); keep the odd bytes for the next push")
+            block = np.frombuffer(block, dtype="<i2").astype(np.int16, copy=False)
+        x = np.asarray(block)
+        if x.ndim == 2:
+            if x.shape[1] != c:
+                hint = f": channels first? pass block.T" if x.shape[0] == c else ""
+                raise ValueError(f"a block of shape {x.shape} for {c} channel(s): expected (n_frames, {c}){hint}")
+            check_signal(x.reshape(-1))
+            return x
+        if x.ndim != 1:
+            raise ValueError(f"a block must be (n_frames, {c}) or 1-D interleaved, got shape {x.shape}")
+        check_signal(x)
+        if len(x) % c:
+            raise ValueError(f"{len(x)} interleaved samples are not whole frames of {c} channels")
+        return x.reshape(-1, c)
+
+    def close(self) -> None:
+        """End the stream (the end of a call, a closed websocket): the resampler's last
+        samples are written, the recogniser classifies the utterance in progress and its
+        iteration ends, as at the end of a file. Later pushes are ignored. Idempotent."""
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            if self._ring is not None:
+                if self._resampler is not None:
+                    tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+                    if len(tail):
+                        self._ring.write(to_int16(np.clip(tail, -1.0, 1.0)))
+                self._ring.close()
+        self.finished.set()
+
+    def stop(self) -> None:
+        """End the stream (``Recognizer.stop`` calls it): :meth:`close`."""
+        self.close()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait up to ``timeout_s`` seconds (None: forever) for the end of the stream.
+
+        Returns
+        -------
+        bool
+            True once :meth:`close` or :meth:`stop` was called.
+        """
+        return self.finished.wait(timeout_s)
+
+    @property
+    def dropped_samples(self) -> int:
+        """16 kHz samples dropped because the recogniser's buffer was full (0 before start)."""
+        return self._ring.overrun_samples if self._ring is not None else 0
+
+    @property
+    def dropped_s(self) -> float:
+        """:attr:`dropped_samples` in seconds."""
+        return self.dropped_samples / SAMPLE_RATE_HZ
 
 
 # ---------------------------------------------------------------------- microphone

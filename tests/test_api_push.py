@@ -1,0 +1,177 @@
+"""PushSource: audio an application pushes into a Recognizer from its own engine (a websocket,
+WebRTC, a game audio callback) at its own rate and channel count. Pushed block by block, real
+corpus speech gives the results of replaying the same audio as a file; a full buffer drops
+and counts, never waits; misuse raises at the call that made it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import ser_live
+from ser_live import FileSource, PushSource, Recognizer
+
+from .test_pipeline import SR, model, session, test_model_path  # noqa: F401 (fixtures)
+
+
+def _results(rec: Recognizer) -> list[tuple]:
+    """What a run gave, in order: boundaries (16 kHz samples), label, probabilities."""
+    return [(r.utterance.start_sample, r.utterance.end_sample, r.label, r.prediction.probabilities) for r in rec]
+
+
+def _replayed(path: Path, model) -> list[tuple]:  # noqa: F811
+    with Recognizer(FileSource(path, speed=0), model) as rec:
+        return _results(rec)
+
+
+def _pushed(blocks, model, *, sample_rate_hz: int, channels: int) -> tuple[list[tuple], PushSource]:  # noqa: F811
+    """Push ``blocks`` from another thread (as an engine's callback would), then close."""
+    src = PushSource(sample_rate_hz=sample_rate_hz, channels=channels)
+    with Recognizer(src, model) as rec:
+        def feed() -> None:
+            for b in blocks:
+                src.push(b)
+            src.close()
+
+        threading.Thread(target=feed, daemon=True).start()
+        got = _results(rec)
+    return got, src
+
+
+@pytest.fixture(scope="module")
+def session_48k_stereo(session, tmp_path_factory) -> tuple[Path, Path]:
+    """The 4-utterance RAVDESS session as a 48 kHz stereo call (second channel 6 dB lower),
+    written as float32 and as 16-bit WAV."""
+    import soxr
+
+    _, x, _ = session
+    y = soxr.resample(x.astype(np.float32) / 32768, SR, 48000, quality="HQ")
+    stereo = np.stack([y, 0.5 * y], axis=1).astype(np.float32)
+    folder = tmp_path_factory.mktemp("push")
+    f32, i16 = folder / "call-f32.wav", folder / "call-i16.wav"
+    sf.write(str(f32), stereo, 48000, subtype="FLOAT")
+    sf.write(str(i16), stereo, 48000, subtype="PCM_16")
+    return f32, i16
+
+
+def test_pushed_48k_stereo_blocks_give_the_results_of_the_replayed_file(session_48k_stereo, model):  # noqa: F811
+    f32, i16 = session_48k_stereo
+    # float32 (n, 2) blocks of 10 ms, as WebRTC or a game audio callback delivers them
+    y, rate = sf.read(str(f32), dtype="float32", always_2d=True)
+    ref = _replayed(f32, model)
+    assert len(ref) == 4
+    got, src = _pushed([y[i : i + 480] for i in range(0, len(y), 480)], model, sample_rate_hz=rate, channels=2)
+    assert got == ref
+    assert src.dropped_samples == 0 and src.samples_pushed == len(y)
+    # interleaved 16-bit PCM bytes of 20 ms, as a websocket carries them
+    data = sf.read(str(i16), dtype="int16")[0].tobytes()
+    step = 960 * 2 * 2
+    got, _ = _pushed([data[i : i + step] for i in range(0, len(data), step)], model, sample_rate_hz=rate, channels=2)
+    assert got == _replayed(i16, model)
+
+
+def test_pushed_16k_int16_is_the_file_bit_for_bit(session, model):  # noqa: F811
+    path, x, _ = session
+    got, src = _pushed([x[i : i + 320] for i in range(0, len(x), 320)], model, sample_rate_hz=SR, channels=1)
+    assert got == _replayed(path, model) and len(got) == 4
+
+
+def test_a_full_buffer_drops_and_counts_and_the_pusher_never_waits(session, model):  # noqa: F811
+    """The whole session pushed in one go into a 1 s buffer: what does not fit is dropped,
+    said by push's return value, the source and the recogniser alike; stream time still
+    counts every sample."""
+    _, x, _ = session
+    src = PushSource(sample_rate_hz=SR)
+    with Recognizer(src, model, ring_capacity_s=1.0) as rec:
+        dropped = src.push(x)
+        src.close()
+        list(rec)
+    assert dropped > 0 and dropped == src.dropped_samples == rec.status().dropped_samples
+    assert rec.ring.written_samples == len(x)
+
+
+def test_misuse_raises_at_the_call_that_made_it(session, model):  # noqa: F811
+    _, x, _ = session
+    y = x[: SR].astype(np.float32) / 32768
+    src = PushSource(sample_rate_hz=48000, channels=2)
+    with pytest.raises(RuntimeError, match="before the recogniser started it"):
+        src.push(np.zeros((480, 2), np.float32))
+    rec = Recognizer(src, model).start()
+    try:
+        cases = [
+            (np.stack([y, y]), r"shape \(2, 16000\) for 2 channel.*block\.T"),  # channels first
+            (np.zeros((480, 3), np.float32), r"expected \(n_frames, 2\)"),
+            (y[:-1], "15999 interleaved samples are not whole frames of 2 channels"),
+            (b"\x00" * 6, "not whole frames of 2 16-bit"),
+            (np.stack([y, y], 1) * 32768, r"\[-1, 1\].*32768"),  # int16-range floats
+            (np.full((10, 2), np.nan, np.float32), "NaN or infinite"),
+            (np.zeros((10, 2), np.int32), "float32 in \\[-1, 1\\] or int16, got int32"),
+        ]
+        for block, message in cases:
+            with pytest.raises(ValueError, match=message):
+                src.push(block)
+        assert src.samples_pushed == 0
+    finally:
+        rec.stop()
+    assert src.push(np.zeros((480, 2), np.float32)) == 0  # after the end: ignored, no error
+    with pytest.raises(RuntimeError, match="make a new PushSource"):
+        Recognizer(src, model).start()
+    for kwargs in ({"sample_rate_hz": 0}, {"sample_rate_hz": float("nan")}, {"channels": 0}):
+        with pytest.raises(ValueError):
+            PushSource(**kwargs)
+
+
+def test_stop_from_another_thread_ends_the_loop_while_the_engine_keeps_pushing(session, model):  # noqa: F811
+    _, x, _ = session
+    src = PushSource(sample_rate_hz=SR)
+    pushing = threading.Event()
+    ignored: list[int] = []
+
+    def engine() -> None:  # pushes 20 ms blocks for ever, as a game's audio thread would
+        i = 0
+        while not src.finished.is_set():
+            src.push(x[i : i + 320])
+            i = (i + 320) % len(x)
+            pushing.set()
+        ignored.append(src.push(x[:320]))
+
+    with Recognizer(src, model) as rec:
+        t = threading.Thread(target=engine, daemon=True)
+        t.start()
+        assert pushing.wait(10.0)
+        rec.stop()  # e.g. from a UI thread
+        list(rec)
+    t.join(10.0)
+    assert not t.is_alive() and ignored == [0] and rec.error is None
+
+
+def test_push_source_is_exported_and_documented():
+    assert "PushSource" in ser_live.__all__ and ser_live.PushSource is PushSource
+    doc = PushSource.push.__doc__
+    for word in ("(n_frames, channels)", "int16", "never waits", "Raises", "little-endian"):
+        assert word in doc
+
+
+def _readme_push_example() -> str:
+    """The ```python block of README's "Use it from Python" that uses PushSource."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Use it from Python"):]
+    blocks = [b.split("```", 1)[0] for b in section.split("```python\n")[1:]]
+    return next(b for b in blocks if "PushSource(" in b)
+
+
+def test_the_readme_example_runs_as_written_and_prints_the_replays_results(session_48k_stereo, capsys):
+    from ser_live import EmotionModel
+
+    f32, _ = session_48k_stereo
+    code = _readme_push_example()
+    assert '"call.wav"' in code and "sample_rate_hz=48000, channels=2" in code
+    exec(compile(code.replace('"call.wav"', repr(str(f32))), "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    with Recognizer(FileSource(f32, speed=0), EmotionModel.load()) as rec:
+        expected = [f"{r.utterance.start_s:.2f} s  {r.label}" for r in rec]
+    assert printed == expected and len(expected) == 4
