@@ -79,7 +79,7 @@ DEFAULT_MAX_QUEUED_UTTERANCES: int = 8
 # ---------------------------------------------------------------------- live
 class Source(Protocol):
     """What :class:`Recognizer` needs of an audio source (``FileSource``,
-    ``MicrophoneSource`` or a test double): ``start(ring)`` begins writing int16 blocks from
+    ``MicrophoneSource``, ``PushSource`` or a test double): ``start(ring)`` begins writing int16 blocks from
     its own thread and closes the ring when it ends; ``stop()`` asks it to end; ``join()``
     waits and re-raises its error; ``finished`` is set once it has ended. An optional
     ``input_overflows`` counts device overflows."""
@@ -98,9 +98,11 @@ class Recognizer:
 
     Parameters
     ----------
-    source : FileSource, MicrophoneSource or any object with their ``start(ring)``,
-        ``stop()``, ``join(timeout_s)`` and ``finished`` (see :class:`Source`)
-        Where audio comes from (16 kHz int16 blocks).
+    source : FileSource, MicrophoneSource, PushSource or any object with their
+        ``start(ring)``, ``stop()``, ``join(timeout_s)`` and ``finished`` (see :class:`Source`)
+        Where audio comes from: a file, a device, or blocks your code pushes
+        (:class:`~ser_live.audio.PushSource`, any rate and channel count). A source serves
+        one run.
     model : EmotionModel
         Classifier (with its feature extractor).
     vad_config : VadConfig, optional
@@ -119,8 +121,10 @@ class Recognizer:
         are atomic and names unique per run; a failed write (e.g. a full disk) stops saving
         and the run goes on (see :class:`~ser_live.recordings.RecordingsWriter`).
     on_result : callable, optional
-        Called with each :class:`Result` on the worker thread (must be quick); results are
-        put on :attr:`results` either way.
+        Called with each :class:`Result` on the worker thread (must be quick), *instead of*
+        putting it on :attr:`results`: a long run whose results nobody drains holds none of
+        them, and :attr:`finished` (iteration's end) still comes. An exception it raises is
+        logged (``ser_live.pipeline``) and the run goes on. It may call :meth:`stop`.
     source_name : str, optional
         Shown by outputs and written to the index; default: the file name or device name.
     max_duration_s : float, optional
@@ -153,9 +157,8 @@ class Recognizer:
         utterance (see :class:`~ser_live.vad.InProgressTap`), so a final result waits behind
         a provisional one only if its utterance closes within one provisional processing
         time (about 10 ms) of a snapshot. Provisional results (``final=False``) go on
-        :attr:`results` before their utterance's final one; they are not saved, not passed
-        to ``on_result``, not counted in the summary and do not update the rolling
-        estimate.
+        :attr:`results` (or to ``on_result``) before their utterance's final one; they are
+        not saved, not counted in the summary and do not update the rolling estimate.
     denoise : bool, default False
         Denoise each utterance before feature extraction (``--denoise``:
         :func:`ser_live.denoise.with_denoise`; raises ``DenoiseUnavailableError`` here when
@@ -180,7 +183,12 @@ class Recognizer:
     Attributes
     ----------
     results : queue.Queue of Result
-        Classified utterances in order, for the main thread to drain (:meth:`get_result`).
+        Classified utterances in order, for the main thread to drain (:meth:`get_result`,
+        iteration); stays empty with ``on_result``.
+    done : threading.Event
+        Set once the run has ended and its last result was published (the end of a file,
+        ``max_duration_s``, :meth:`stop`): with ``on_result``, ``rec.done.wait()`` waits for
+        the end of a file.
     ring : RingBuffer
     segmenter : Segmenter
         Owned by the segmenter thread; its counters are read for :meth:`status`.
@@ -394,11 +402,13 @@ class Recognizer:
         with contextlib.suppress(queue.Full):
             self._utterances.put_nowait(None)  # wake an idle worker
         for thread in (self._worker_thread, self._segmenter_thread):
-            if thread is not None:
+            if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout_s)
 
     def _join_threads(self, timeout_s: float | None) -> None:
         seg, work = self._segmenter_thread, self._worker_thread
+        if work is threading.current_thread():  # stop() from on_result: the worker ends after it returns
+            work = None
         if seg is not None:
             seg.join(timeout_s)
             if seg.is_alive():
@@ -526,14 +536,11 @@ class Recognizer:
                 try:
                     if self.recordings is not None:
                         self.recordings.save(res)  # never raises: a failure stops saving only
-                    self.results.put(res)
+                    if self.on_result is None:
+                        self.results.put(res)
                 finally:
                     self._publish_lock.release()
-                if self.on_result is not None:
-                    try:
-                        self.on_result(res)
-                    except Exception:  # pragma: no cover - caller's bug
-                        log.exception("on_result callback failed")
+                self._call_back(res)
         except BaseException as exc:  # pragma: no cover - a bug
             log.exception("worker thread failed")
             self._set_error(exc)
@@ -592,13 +599,24 @@ class Recognizer:
             if self._quit.is_set():
                 return
             ready = time.perf_counter()
-            self.results.put(Result(
+            res = Result(
                 utterance=snap, prediction=pred, rolling=dict(self.rolling.estimate),
                 processing_ms=(ready - snap.closed_time) * 1000.0,
                 end_of_speech_ms=(ready - snap.last_voiced_time) * 1000.0,
                 ready_time=ready, final=False, speaker=self._last_speaker,
-            ))
+            )
+            if self.on_result is None:
+                self.results.put(res)
             self.n_provisional += 1
+        self._call_back(res)
+
+    def _call_back(self, res: Result) -> None:
+        """Worker: hand ``res`` to ``on_result``, if given; its exception is logged."""
+        if self.on_result is not None:
+            try:
+                self.on_result(res)
+            except Exception:
+                log.exception("on_result callback failed (the run goes on)")
 
     def _predict_provisional(self, snap: Utterance) -> Prediction:
         """The model's prediction for a snapshot: the same extractor and classifier as a

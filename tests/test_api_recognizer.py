@@ -1,0 +1,71 @@
+"""A Recognizer used as a library: a result callback instead of iteration (a voice
+assistant's or a game's event), a callback that stops the run, one model shared by
+recognisers on several threads, a source given to a second run. Real RAVDESS speech."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from ser_live import FileSource, Recognizer
+
+from .test_pipeline import model, session, test_model_path  # noqa: F401 (fixtures)
+
+
+def _iterated(path, model) -> list:  # noqa: F811
+    with Recognizer(FileSource(path, speed=0), model) as rec:
+        return [(r.utterance.start_sample, r.prediction) for r in rec]
+
+
+def test_on_result_gets_every_result_and_nothing_piles_up_on_the_queue(session, model):  # noqa: F811
+    """README: "Instead of iterating, pass on_result=callback". A run that only calls back
+    must neither keep every Result (samples and features) on `rec.results` for ever nor
+    leave `rec.finished` false, so that `while not rec.finished` ends."""
+    path, _, _ = session
+    got, threads = [], set()
+
+    def on_result(r) -> None:
+        got.append((r.utterance.start_sample, r.prediction))
+        threads.add(threading.current_thread().name)
+
+    with Recognizer(FileSource(path, speed=0), model, on_result=on_result) as rec:
+        assert rec.done.wait(120)
+        assert rec.results.empty() and rec.finished
+        assert list(rec) == []  # iterating waits for the end, yields nothing
+    assert got == _iterated(path, model) and len(got) == 4
+    assert threads == {"ser-live-worker"}
+
+
+def test_on_result_may_stop_the_run(session, model, caplog):  # noqa: F811
+    """A voice assistant that stops listening on the first angry utterance calls
+    rec.stop() in its callback, on the worker thread."""
+    path, _, _ = session
+    got = []
+
+    def on_result(r) -> None:
+        got.append(r)
+        rec.stop()
+
+    caplog.set_level(logging.WARNING, logger="ser_live")
+    rec = Recognizer(FileSource(path, speed=0), model, on_result=on_result)
+    with rec:
+        assert rec.done.wait(120)
+    assert got and rec.error is None and rec.done.is_set()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert not any(t.name.startswith("ser-live-") and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_failing_callback_is_logged_and_the_run_goes_on(session, model, caplog):  # noqa: F811
+    path, _, _ = session
+    calls = []
+
+    def on_result(r) -> None:
+        calls.append(r)
+        raise KeyError("app bug")
+
+    with Recognizer(FileSource(path, speed=0), model, on_result=on_result) as rec:
+        assert rec.done.wait(120)
+    assert len(calls) == 4 and rec.error is None
+    assert caplog.text.count("on_result callback failed") == 4 and "app bug" in caplog.text
