@@ -1,7 +1,8 @@
 """ser-live: real-time speech emotion recognition from a microphone.
 
-The public namespace re-exports the pieces a user scripts with; each lives in its own module
-and is imported on first access (PEP 562 module ``__getattr__``), so ``import ser_live`` and
+The public namespace re-exports the pieces a user scripts with, and the results and errors
+they give (``Result``, ``Prediction``, ``SerLiveError`` and its subclasses); each lives in its
+own module and is imported on first access (PEP 562 module ``__getattr__``), so ``import ser_live`` and
 the CLI's start-up stay fast.
 
 Examples
@@ -29,16 +30,27 @@ _EXPORTS: dict[str, str] = {
     "MicrophoneSource": "ser_live.audio",
     "PushSource": "ser_live.audio",
     "Predictor": "ser_live.offline",
+    # what a script receives and catches
+    "Result": "ser_live.types",
+    "Prediction": "ser_live.types",
+    "SerLiveError": "ser_live.errors",
+    "AudioFileError": "ser_live.errors",
+    "NoSpeechError": "ser_live.errors",
+    "ModelError": "ser_live.errors",
+    "DeviceError": "ser_live.errors",
+    "CaptureError": "ser_live.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .audio import FileSource, MicrophoneSource, PushSource
+    from .errors import AudioFileError, CaptureError, DeviceError, ModelError, NoSpeechError, SerLiveError
     from .features import FeatureExtractor
     from .model import EmotionModel
     from .offline import Predictor
     from .pipeline import Recognizer
+    from .types import Prediction, Result
     from .vad import VadConfig
 
 
