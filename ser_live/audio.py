@@ -242,6 +242,13 @@ def _give_stderr_back() -> None:
             os.dup2(saved, 2)
 
 
+def _started_twice(source: object, remake: str) -> RuntimeError:
+    """The error of a source started again: each feeds one run (its thread, stream, end and
+    counters are that run's)."""
+    return RuntimeError(f"this {type(source).__name__} was already started or ended: a source feeds one run; "
+                        f"make a new {remake} for another Recognizer")
+
+
 # ---------------------------------------------------------------------- file replay
 def _require_regular_file(path: Path) -> None:
     """Refuse a FIFO, socket or device: a replay opens the file twice (header, then
@@ -346,14 +353,14 @@ class FileSource:
         ValueError
             Sample-rate mismatch, or a block larger than the ring's capacity.
         RuntimeError
-            Already started.
+            Already started: a source feeds one run; make a new one.
         """
         if ring.sample_rate_hz != self.sample_rate_hz:
             raise ValueError(f"ring at {ring.sample_rate_hz} Hz, source at {self.sample_rate_hz} Hz")
         if self.block_length > ring.capacity_samples:
             raise ValueError("block_ms is longer than the ring buffer's capacity")
         if self._thread is not None:
-            raise RuntimeError("FileSource already started")
+            raise _started_twice(self, "FileSource(path)")
         self._thread = threading.Thread(
             target=self._run, args=(ring,), name="ser-live-file-source", daemon=True
         )
@@ -533,8 +540,7 @@ class PushSource:
             raise ValueError(f"ring at {ring.sample_rate_hz} Hz, PushSource writes {SAMPLE_RATE_HZ} Hz")
         with self._lock:
             if self._ring is not None or self._ended:
-                raise RuntimeError("this PushSource was already started or closed: a source feeds one run; "
-                                   "make a new PushSource for a new Recognizer")
+                raise _started_twice(self, "PushSource(...)")
             self._ring = ring
 
     def push(self, block: ArrayLike | bytes | bytearray | memoryview) -> int:
@@ -966,12 +972,12 @@ class MicrophoneSource:
         ValueError
             Sample-rate mismatch with the ring buffer.
         RuntimeError
-            Already started.
+            Already started or stopped: a source feeds one run; make a new one.
         """
         if ring.sample_rate_hz != self.sample_rate_hz:
             raise ValueError(f"ring at {ring.sample_rate_hz} Hz, source at {self.sample_rate_hz} Hz")
-        if self._stream is not None:
-            raise RuntimeError("MicrophoneSource already started")
+        if self._stream is not None or self._stopping.is_set():
+            raise _started_twice(self, "MicrophoneSource(...)")
         sd = self._sd
         self._ring = ring
         if self.resampling:

@@ -327,12 +327,13 @@ class Recognizer:
         Raises
         ------
         RuntimeError
-            Already started.
+            Already started (or started and stopped): a Recognizer runs once.
         SerLiveError
             The source cannot start (e.g. ``DeviceError``); the threads are stopped again.
         """
         if self._started:
-            raise RuntimeError("Recognizer already started")
+            raise RuntimeError("this Recognizer was already started: it runs once; make a new Recognizer "
+                               "(and a new source) for another run; the model can be shared")
         self._started = True
         t0 = time.perf_counter()
         self.model.extractor.warmup()  # numba compilation, caches
