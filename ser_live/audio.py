@@ -470,9 +470,14 @@ class PushSource:
     ----------
     sample_rate_hz : float, default 16000
         Rate of the audio you push (Hz), e.g. 48000 for WebRTC, 8000 for a phone line
-        (below 16 kHz the model hears no more than the line carried).
+        (below 16 kHz a warning is logged, as ``Predictor`` does: the model was trained on
+        full-band speech).
     channels : int, default 1
-        Channels of the audio you push; they are averaged to mono.
+        Channels of the audio you push; averaged to mono unless ``channel`` is given.
+    channel : int, optional
+        That channel alone (0-based), e.g. a call's agent (0) or caller (1): two sources
+        given the same stereo blocks, ``channel=0`` and ``channel=1``, feed two recognisers
+        one side each. None (default): the average of all channels.
 
     Attributes
     ----------
@@ -490,7 +495,8 @@ class PushSource:
     Raises
     ------
     ValueError
-        ``sample_rate_hz`` not a positive number, ``channels`` < 1.
+        ``sample_rate_hz`` not a positive number, ``channels`` < 1, ``channel`` not in
+        ``range(channels)``.
 
     Notes
     -----
@@ -509,13 +515,21 @@ class PushSource:
 
     can_wait = False
 
-    def __init__(self, *, sample_rate_hz: float = SAMPLE_RATE_HZ, channels: int = 1) -> None:
+    def __init__(self, *, sample_rate_hz: float = SAMPLE_RATE_HZ, channels: int = 1,
+                 channel: int | None = None) -> None:
         if not (isinstance(sample_rate_hz, (int, float, np.number)) and 0 < sample_rate_hz < math.inf):
             raise ValueError(f"sample_rate_hz must be a positive number of Hz, got {sample_rate_hz!r}")
         if not (isinstance(channels, (int, np.integer)) and channels >= 1):
             raise ValueError(f"channels must be an int >= 1, got {channels!r}")
+        if channel is not None and not (isinstance(channel, (int, np.integer)) and 0 <= channel < channels):
+            raise ValueError(f"channel must be None or 0..{channels - 1} (0-based) for {channels} channel(s), "
+                             f"got {channel!r}")
+        from .offline import _warn_narrowband
+
+        _warn_narrowband("PushSource", sample_rate_hz)
         self.sample_rate_hz = sample_rate_hz
         self.channels = int(channels)
+        self.channel = channel
         self.finished = threading.Event()
         self.error: Exception | None = None
         self.samples_pushed = 0
@@ -583,11 +597,13 @@ class PushSource:
                 return 0
             t = time.perf_counter()
             self.samples_pushed += len(x)
-            if x.dtype == np.int16 and self._resampler is None and x.shape[1] == 1:
-                out = x[:, 0]  # 16 kHz mono int16: the ring's own samples
+            if self.channel is not None or x.shape[1] == 1:
+                x = x[:, self.channel or 0]
+            if x.dtype == np.int16 and self._resampler is None and x.ndim == 1:
+                out = x  # 16 kHz mono int16: the ring's own samples
             else:
                 y = x.astype(np.float32) if x.dtype != np.int16 else to_float32(x)
-                y = _to_mono(y) if y.shape[1] > 1 else y[:, 0]
+                y = _to_mono(y)
                 if self._resampler is not None:
                     y = self._resampler.resample_chunk(y)
                 out = to_int16(np.clip(y, -1.0, 1.0))

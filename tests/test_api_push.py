@@ -28,9 +28,10 @@ def _replayed(path: Path, model) -> list[tuple]:  # noqa: F811
         return _results(rec)
 
 
-def _pushed(blocks, model, *, sample_rate_hz: int, channels: int) -> tuple[list[tuple], PushSource]:  # noqa: F811
+def _pushed(blocks, model, *, sample_rate_hz: int, channels: int, channel: int | None = None,  # noqa: F811
+            ) -> tuple[list[tuple], PushSource]:
     """Push ``blocks`` from another thread (as an engine's callback would), then close."""
-    src = PushSource(sample_rate_hz=sample_rate_hz, channels=channels)
+    src = PushSource(sample_rate_hz=sample_rate_hz, channels=channels, channel=channel)
     with Recognizer(src, model) as rec:
         def feed() -> None:
             for b in blocks:
@@ -72,6 +73,34 @@ def test_pushed_48k_stereo_blocks_give_the_results_of_the_replayed_file(session_
     step = 960 * 2 * 2
     got, _ = _pushed([data[i : i + step] for i in range(0, len(data), step)], model, sample_rate_hz=rate, channels=2)
     assert got == _replayed(i16, model)
+
+
+def test_one_side_of_a_stereo_call_is_recognised_alone(session, ravdess_root, corpus_session, model, tmp_path, caplog):  # noqa: F811
+    """A call-centre tool: the agent on channel 0, the caller on channel 1, both real speech;
+    ``channel=1`` gives what the caller's side alone, replayed as a file, gives. Pushed at
+    8 kHz, it warns as Predictor does."""
+    import soxr
+
+    _, agent, _ = session
+    caller = corpus_session(ravdess_root, ("Actor_11/03-01-05-02-02-02-11.flac", "Actor_12/03-01-03-02-01-01-12.flac"),
+                            gap_s=1.5, pause_first=True, tail_s=1.0).samples
+    n = max(len(agent), len(caller))
+    call = np.zeros((n, 2), np.float32)
+    call[: len(agent), 0] = agent / 32768
+    call[: len(caller), 1] = caller / 32768
+    call8k = soxr.resample(call, SR, 8000, quality="HQ").astype(np.float32)
+    side = tmp_path / "caller-8k.wav"
+    sf.write(str(side), call8k[:, 1], 8000, subtype="FLOAT")
+    caplog.set_level("WARNING", logger="ser_live")
+    got, _ = _pushed([call8k[i : i + 160] for i in range(0, len(call8k), 160)], model, sample_rate_hz=8000,
+                     channels=2, channel=1)
+    assert "PushSource: recorded at 8000 Hz" in caplog.text
+    assert got == _replayed(side, model) and len(got) == 2
+    both, _ = _pushed([call8k[i : i + 160] for i in range(0, len(call8k), 160)], model, sample_rate_hz=8000,
+                      channels=2)
+    assert len(both) > len(got)  # the mix hears the agent too
+    with pytest.raises(ValueError, match="channel must be None or 0..1"):
+        PushSource(channels=2, channel=2)
 
 
 def test_pushed_16k_int16_is_the_file_bit_for_bit(session, model):  # noqa: F811
