@@ -59,6 +59,7 @@ __all__ = [
     "resolve_model_path",
     "MODELS_DIR",
     "export_arrays",
+    "require_model",
 ]
 
 log = logging.getLogger(__name__)
@@ -784,6 +785,23 @@ class EmotionModel:
                 "%s was saved with scikit-learn %s, running %s", p, payload.get("sklearn_version"), sklearn.__version__
             )
         return cls._checked(estimator, labels, cfg, payload, p)
+
+
+def require_model(model: Any, *, where: str) -> Any:
+    """``model`` itself, unless it is a model's name or path (or None), which ``where`` (e.g.
+    ``"Recognizer"``) cannot use: a :class:`TypeError` then says to load it, at the call
+    that made the mistake rather than at the first utterance.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is a str, a path or None.
+    """
+    if model is None or isinstance(model, (str, os.PathLike)):
+        load = "EmotionModel.load()" if model is None else f"EmotionModel.load({str(model)!r})"
+        raise TypeError(f"{where} takes a loaded model, got {model!r}: pass {load} "
+                        "(from ser_live import EmotionModel)")
+    return model
 
 
 def _check_header(p: Path, header: Any, *, required: tuple[str, ...]) -> tuple[list[str], FeatureConfig]:

@@ -47,7 +47,7 @@ from .denoise import with_denoise
 from .features import FeatureExtractor
 from .errors import AudioFileError, NoSpeechError, SerLiveError
 from .levels import MAX_CLIPPED_FRACTION, clipped_fraction
-from .model import EmotionModel
+from .model import EmotionModel, require_model
 from .fastpath import SessionState
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
 from .speakers import SpeakerRolling, SpeakerSessions, speaker_mode
@@ -464,7 +464,8 @@ class Predictor:
     Parameters
     ----------
     model : EmotionModel
-        Classifier (with its feature extractor).
+        Classifier (with its feature extractor): ``EmotionModel.load()`` or
+        ``EmotionModel.load("7class")``, not a name or path (TypeError).
     vad_config : VadConfig, optional
         Segmenter parameters (trimming and segments); defaults when None.
     half_life_s : float, default 20.0
@@ -517,6 +518,7 @@ class Predictor:
         speakers: int | str = 1,
         channel: int | None = None,
     ) -> None:
+        model = require_model(model, where="Predictor")
         self.model = with_denoise(model) if denoise else model
         self.vad_config = (vad_config or VadConfig()).validate()
         self.half_life_s = float(half_life_s)

@@ -46,7 +46,7 @@ import numpy as np
 
 from .audiofile import SAMPLE_RATE_HZ
 from .denoise import with_denoise
-from .model import EmotionModel
+from .model import EmotionModel, require_model
 from .offline import SpeechStretch, classify_turn, classify_utterance
 from .recordings import RecordingsWriter, new_run_id
 from .revision import REVISE_UTTERANCES, SessionReviser
@@ -104,7 +104,9 @@ class Recognizer:
         (:class:`~ser_live.audio.PushSource`, any rate and channel count). A source serves
         one run.
     model : EmotionModel
-        Classifier (with its feature extractor).
+        Classifier (with its feature extractor): ``EmotionModel.load()`` or
+        ``EmotionModel.load("7class")``, not a name or path (TypeError). One model may serve
+        several recognisers at once.
     vad_config : VadConfig, optional
         Segmenter parameters; defaults when None.
     ring_capacity_s : float, default 30.0
@@ -219,6 +221,9 @@ class Recognizer:
 
     Raises
     ------
+    TypeError
+        ``source`` is a path or lacks ``start``, ``stop`` and ``join`` (a file: pass
+        ``FileSource(path)``); ``model`` is a name or path.
     ValueError
         ``ring_capacity_s`` not positive, ``max_queued_utterances`` < 1, ``queue_full`` not
         "wait" or "drop", or a ``speakers`` value :func:`~ser_live.speakers.speaker_mode`
@@ -253,6 +258,8 @@ class Recognizer:
         speakers: int | str = 1,
         revise_until: int = REVISE_UTTERANCES,
     ) -> None:
+        _require_source(source)
+        model = require_model(model, where="Recognizer")
         if not ring_capacity_s > 0:
             raise ValueError(f"ring_capacity_s must be positive, got {ring_capacity_s}")
         if int(max_queued_utterances) < 1:
@@ -732,6 +739,16 @@ class Recognizer:
             n_saved=self.recordings.n_saved if self.recordings is not None else None,
             rolling=dict(self.rolling.estimate),
         )
+
+
+def _require_source(source: Any) -> None:
+    """Refuse, when the Recognizer is made, what is not a :class:`Source` (e.g. a file's
+    path), rather than fail on a missing method when it starts."""
+    methods = ("start", "stop", "join")
+    if isinstance(source, (str, Path)) or not all(callable(getattr(source, m, None)) for m in methods):
+        hint = f"FileSource({str(source)!r})" if isinstance(source, (str, Path)) else "FileSource(path)"
+        raise TypeError(f"Recognizer's source must be a FileSource, MicrophoneSource or PushSource (or have their "
+                        f"start, stop and join), got {source!r}: for a file pass {hint}")
 
 
 def _can_wait(source: Any) -> bool:

@@ -75,7 +75,8 @@ def test_pushed_48k_stereo_blocks_give_the_results_of_the_replayed_file(session_
     assert got == _replayed(i16, model)
 
 
-def test_one_side_of_a_stereo_call_is_recognised_alone(session, ravdess_root, corpus_session, model, tmp_path, caplog):  # noqa: F811
+def test_one_side_of_a_stereo_call_is_recognised_alone(session, ravdess_root, corpus_session, model,  # noqa: F811
+                                                        tmp_path, caplog):
     """A call-centre tool: the agent on channel 0, the caller on channel 1, both real speech;
     ``channel=1`` gives what the caller's side alone, replayed as a file, gives. Pushed at
     8 kHz, it warns as Predictor does."""

@@ -1,0 +1,37 @@
+"""The first mistakes of a script: a file's path where a source goes, a model's name where
+a loaded model goes. Each is a TypeError at the call that made it, saying what to pass;
+before, they were AttributeErrors ("'str' object has no attribute 'start'") at start() or at
+the first prediction. Real RAVDESS speech for the right calls."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ser_live import EmotionModel, FileSource, Predictor, Recognizer
+
+from .test_pipeline import model, test_model_path  # noqa: F401 (fixtures)
+
+CLIP = "Actor_05/03-01-05-02-01-01-05.flac"
+
+
+def test_a_path_or_a_name_in_place_of_a_source_or_model_says_what_to_pass(ravdess_root, model):  # noqa: F811
+    clip = ravdess_root / CLIP
+    remedy = re.escape(f"FileSource({str(clip)!r})")
+    with pytest.raises(TypeError, match=rf"FileSource, MicrophoneSource or PushSource.*{remedy}"):
+        Recognizer(str(clip), model)
+    with pytest.raises(TypeError, match=r"FileSource\("):
+        Recognizer(clip, model)
+    with pytest.raises(TypeError, match=r"start, stop and join"):
+        Recognizer(object(), model)
+    for bad, call in (("default", "EmotionModel.load('default')"), (clip.with_suffix(".skops"), "EmotionModel.load("),
+                      (None, "EmotionModel.load()")):
+        with pytest.raises(TypeError, match=rf"Recognizer takes a loaded model.*{re.escape(call)}"):
+            Recognizer(FileSource(clip, speed=0), bad)
+        with pytest.raises(TypeError, match=r"Predictor takes a loaded model"):
+            Predictor(bad)
+    # the calls they point to
+    with Recognizer(FileSource(clip, speed=0), model) as rec:
+        assert len(list(rec)) == 1
+    assert Predictor(model).process_file(clip).label in model.labels
