@@ -461,8 +461,8 @@ class PushSource:
     :class:`~ser_live.ringbuffer.RingBuffer` on the caller's thread, then returns: it never
     waits for the recogniser. When the recogniser falls ``ring_capacity_s`` behind (30 s by
     default), the samples that do not fit are dropped and counted (:attr:`dropped_samples`,
-    also ``Recognizer.status().dropped_samples``), and the stream clock still advances, as
-    with a microphone. The same audio pushed block by block and replayed with
+    also ``Recognizer.status().dropped_samples``; a warning is logged when drops begin), and
+    the stream clock still advances, as with a microphone. The same audio pushed block by block and replayed with
     ``FileSource(path, speed=0)`` gives the same samples, so the same utterances and results
     when nothing is dropped.
 
@@ -607,7 +607,14 @@ class PushSource:
                 if self._resampler is not None:
                     y = self._resampler.resample_chunk(y)
                 out = to_int16(np.clip(y, -1.0, 1.0))
-            return len(out) - self._ring.write(out, arrival_time=t)
+            events = self._ring.overrun_events
+            dropped = len(out) - self._ring.write(out, arrival_time=t)
+            if self._ring.overrun_events > events:  # said once per stretch of drops
+                log.warning("PushSource: the recogniser's buffer (%.1f s) is full: pushed audio is dropped "
+                            "(%.2f s so far); it cannot keep up with the pushes, or a whole recording was pushed "
+                            "at once (for a recording use FileSource or Predictor)",
+                            self._ring.capacity_samples / SAMPLE_RATE_HZ, self.dropped_s)
+            return dropped
 
     def _frames(self, block: ArrayLike | bytes | bytearray | memoryview) -> np.ndarray:
         """``block`` checked, as ``(n_frames, channels)`` of its own dtype (int16 or float)."""

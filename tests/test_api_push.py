@@ -110,7 +110,7 @@ def test_pushed_16k_int16_is_the_file_bit_for_bit(session, model):  # noqa: F811
     assert got == _replayed(path, model) and len(got) == 4
 
 
-def test_a_full_buffer_drops_and_counts_and_the_pusher_never_waits(session, model):  # noqa: F811
+def test_a_full_buffer_drops_and_counts_and_the_pusher_never_waits(session, model, caplog):  # noqa: F811
     """The whole session pushed in one go into a 1 s buffer: what does not fit is dropped,
     said by push's return value, the source and the recogniser alike; stream time still
     counts every sample."""
@@ -122,6 +122,8 @@ def test_a_full_buffer_drops_and_counts_and_the_pusher_never_waits(session, mode
         list(rec)
     assert dropped > 0 and dropped == src.dropped_samples == rec.status().dropped_samples
     assert rec.ring.written_samples == len(x)
+    # said, not only counted: a script without a dashboard learns it from the log
+    assert caplog.text.count("PushSource: the recogniser's buffer (1.0 s) is full") == 1
 
 
 def test_misuse_raises_at_the_call_that_made_it(session, model):  # noqa: F811
