@@ -462,9 +462,13 @@ class PushSource:
     waits for the recogniser. When the recogniser falls ``ring_capacity_s`` behind (30 s by
     default), the samples that do not fit are dropped and counted (:attr:`dropped_samples`,
     also ``Recognizer.status().dropped_samples``; a warning is logged when drops begin), and
-    the stream clock still advances, as with a microphone. The same audio pushed block by block and replayed with
-    ``FileSource(path, speed=0)`` gives the same samples, so the same utterances and results
-    when nothing is dropped.
+    the stream clock still advances, as with a microphone. The same audio pushed block by
+    block and replayed with ``FileSource(path, speed=0)`` gives the same samples, so the same
+    utterances and results when nothing is dropped.
+
+    Times (``Result.utterance.start_s``, ...) are seconds of pushed audio from the first
+    block: a stretch in which nothing is pushed (a muted WebRTC track) is not counted; push
+    zeros for it to keep the stream's time equal to the wall clock's.
 
     Parameters
     ----------

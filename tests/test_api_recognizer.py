@@ -69,3 +69,23 @@ def test_a_failing_callback_is_logged_and_the_run_goes_on(session, model, caplog
         assert rec.done.wait(120)
     assert len(calls) == 4 and rec.error is None
     assert caplog.text.count("on_result callback failed") == 4 and "app bug" in caplog.text
+
+
+def test_with_on_result_provisional_results_go_to_the_callback_too(session, model):  # noqa: F811
+    """With ``partial``, a provisional estimate of the utterance in progress is given to the
+    callback like a final one (``final=False``), not left on ``rec.results`` undrained."""
+    from ser_live.vad import PartialConfig, Segmenter
+
+    path, x, spans = session
+    got = []
+    rec = Recognizer(FileSource(path, speed=0), model, partial=PartialConfig(), on_result=got.append)
+    seg = Segmenter()
+    start, end = spans[0]
+    for i in range(0, (start + end) // 2, seg.frame_length):  # half-way through the first utterance
+        seg.process_frame(x[i : i + seg.frame_length], i)
+    snap = seg.in_progress()
+    assert snap is not None
+    rec._partial_slot = snap
+    rec._run_partial()  # the worker's step when idle
+    assert [r.final for r in got] == [False] and got[0].utterance is snap
+    assert rec.results.empty() and rec.n_provisional == 1
