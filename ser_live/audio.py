@@ -568,9 +568,10 @@ class PushSource:
         ----------
         block : np.ndarray, array-like or bytes-like
             The next samples of the stream at ``sample_rate_hz``: float (float32 or
-            float64) in [-1, 1] or int16, of shape ``(n_frames, channels)``, or 1-D
-            ``(n_frames * channels,)`` interleaved (frame after frame, as audio callbacks
-            and PCM byte streams deliver it); bytes-like is interleaved 16-bit
+            float64) in [-1, 1] or int16, of shape ``(n_frames, channels)``, or
+            interleaved (frame after frame, as audio callbacks and PCM byte streams deliver
+            it) of shape ``(n_frames * channels,)`` or ``(1, n_frames * channels)`` (a
+            WebRTC frame of aiortc, ``frame.to_ndarray()``); bytes-like is interleaved 16-bit
             little-endian PCM (``np.frombuffer(data, "<i2")``; for float32 bytes pass
             ``np.frombuffer(data, np.float32)``). Any length, 0 included.
 
@@ -629,6 +630,8 @@ class PushSource:
                                  f"({2 * c} bytes each); keep the odd bytes for the next push")
             block = np.frombuffer(block, dtype="<i2").astype(np.int16, copy=False)
         x = np.asarray(block)
+        if x.ndim == 2 and x.shape[0] == 1 and x.shape[1] != c:
+            x = x[0]  # one packed row (PyAV's AudioFrame.to_ndarray() of s16 or flt): interleaved
         if x.ndim == 2:
             if x.shape[1] != c:
                 hint = f": channels first? pass block.T" if x.shape[0] == c else ""

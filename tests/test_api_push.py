@@ -32,14 +32,21 @@ def _pushed(blocks, model, *, sample_rate_hz: int, channels: int, channel: int |
             ) -> tuple[list[tuple], PushSource]:
     """Push ``blocks`` from another thread (as an engine's callback would), then close."""
     src = PushSource(sample_rate_hz=sample_rate_hz, channels=channels, channel=channel)
+    failed: list[BaseException] = []
     with Recognizer(src, model) as rec:
         def feed() -> None:
-            for b in blocks:
-                src.push(b)
-            src.close()
+            try:
+                for b in blocks:
+                    src.push(b)
+            except BaseException as exc:  # the test fails with it, not hangs
+                failed.append(exc)
+            finally:
+                src.close()
 
         threading.Thread(target=feed, daemon=True).start()
         got = _results(rec)
+    if failed:
+        raise failed[0]
     return got, src
 
 
@@ -72,6 +79,12 @@ def test_pushed_48k_stereo_blocks_give_the_results_of_the_replayed_file(session_
     data = sf.read(str(i16), dtype="int16")[0].tobytes()
     step = 960 * 2 * 2
     got, _ = _pushed([data[i : i + step] for i in range(0, len(data), step)], model, sample_rate_hz=rate, channels=2)
+    assert got == _replayed(i16, model)
+    # WebRTC frames as aiortc hands them over: PyAV's AudioFrame.to_ndarray() of packed s16,
+    # one row of interleaved samples, shape (1, 960 * 2) for 20 ms
+    packed = np.frombuffer(data, dtype="<i2").reshape(1, -1)
+    got, _ = _pushed([packed[:, i : i + 1920] for i in range(0, packed.shape[1], 1920)], model, sample_rate_hz=rate,
+                     channels=2)
     assert got == _replayed(i16, model)
 
 
