@@ -2,8 +2,8 @@
 
 The public namespace re-exports the pieces a user scripts with, and the results and errors
 they give (``Result``, ``Prediction``, ``SerLiveError`` and its subclasses); each lives in its
-own module and is imported on first access (PEP 562 module ``__getattr__``), so ``import ser_live`` and
-the CLI's start-up stay fast.
+own module and is imported on first access (PEP 562 module ``__getattr__``), so
+``import ser_live`` and the CLI's start-up stay fast.
 
 Examples
 --------

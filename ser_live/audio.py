@@ -634,7 +634,7 @@ class PushSource:
             x = x[0]  # one packed row (PyAV's AudioFrame.to_ndarray() of s16 or flt): interleaved
         if x.ndim == 2:
             if x.shape[1] != c:
-                hint = f": channels first? pass block.T" if x.shape[0] == c else ""
+                hint = ": channels first? pass block.T" if x.shape[0] == c else ""
                 raise ValueError(f"a block of shape {x.shape} for {c} channel(s): expected (n_frames, {c}){hint}")
             check_signal(x.reshape(-1))
             return x

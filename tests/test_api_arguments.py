@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from ser_live import EmotionModel, FileSource, Predictor, Recognizer
+from ser_live import FileSource, Predictor, Recognizer
 
 from .test_pipeline import model, test_model_path  # noqa: F401 (fixtures)
 

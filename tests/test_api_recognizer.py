@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import pytest
 
 from ser_live import FileSource, Recognizer
 
