@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 
-
 from ser_live import FileSource, Recognizer
 
 from .test_pipeline import model, session, test_model_path  # noqa: F401 (fixtures)
