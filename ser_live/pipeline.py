@@ -652,8 +652,10 @@ class Recognizer:
     def __iter__(self) -> Iterator[Result]:
         """Results in order as they are ready, until the run ends (:attr:`finished`).
 
-        A file ends by itself (or at ``max_duration_s``); a microphone runs until
+        A file ends by itself (or at ``max_duration_s``), a
+        :class:`~ser_live.audio.PushSource` when it is closed; a microphone runs until
         :meth:`stop` is called from another thread or a ``KeyboardInterrupt`` ends the wait.
+        With ``on_result`` it yields nothing and returns (or raises) at the end of the run.
         A run the source ended early (a file damaged or cut short, a device that failed)
         raises its error once every result is yielded. Takes results from :attr:`results`,
         so do not also call :meth:`get_result`. With ``partial``, provisional results
