@@ -121,7 +121,10 @@ def test_exact_zeros_in_the_input_are_said_when_they_start_and_end(ravdess_root,
     inputs = [r for r in records if r["kind"] == "input"]
     assert [(r["state"], r.get("reason")) for r in inputs] == [("silent", "zeros"), ("back", None)], records
     silent, back = inputs
-    assert mute_from_s + 3.0 <= silent["stream_s"] <= mute_to_s and silent["for_s"] >= 3.0, silent
+    # the status's stream time and the segmenter's 30 ms frames are a few frames apart at the
+    # poll that sees the zeros (a fresh-clone run said silent at 7.08 s for zeros from 4.10 s)
+    slack_s = 0.1
+    assert mute_from_s + 3.0 - slack_s <= silent["stream_s"] <= mute_to_s and silent["for_s"] >= 3.0, silent
     assert mute_to_s <= back["stream_s"] and back["for_s"] >= silent["for_s"], back
     utterances = [r for r in records if r["kind"] == "utterance"]
     assert len(utterances) == 2 and utterances[0]["end_s"] <= mute_from_s < mute_to_s <= utterances[1]["start_s"]
