@@ -132,6 +132,34 @@ def test_a_bad_corpus_of_ones_own_is_one_clear_error(case, code, expected, own_d
     assert expected in err and "Traceback" not in err, err
 
 
+def test_train_warnings_reach_stderr_after_ser_live_ran_in_the_same_process(own_data, recipe_of, tmp_path, capsys,
+                                                                           monkeypatch):
+    """``ser-live``'s main() puts a log handler on the root logger; it held the stderr of its
+    own run, so a later ``python -m train`` in the same process (a notebook, the test suite)
+    logged its warnings into that closed stream: "--- Logging error ---" and a traceback on
+    stderr, as the fresh-clone CI saw for the all-files-missing case above."""
+    import io
+    import sys
+
+    from ser_live.cli import main as ser_live_main
+    from train.__main__ import main
+
+    data, _folder, listed = own_data
+    earlier = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", earlier)
+    assert ser_live_main(["predict", str(next(listed.glob("*.flac")))]) == 0
+    earlier.close()  # that run's stderr is gone, as a test's capture is after the test
+    monkeypatch.undo()
+    monkeypatch.setenv("SER_LIVE_DATA", str(data))
+    bad = tmp_path / "missing"
+    bad.mkdir()
+    (bad / "labels.csv").write_text((listed / "labels.csv").read_text())
+    capsys.readouterr()
+    assert main(["-j", "1", "fit", "--recipe", str(recipe_of([str(bad)])), "--out", str(tmp_path / "m.skops")]) == 3
+    err = capsys.readouterr().err
+    assert "16 problem files left out" in err and "Logging error" not in err and "Traceback" not in err, err
+
+
 def test_a_relative_folder_in_a_recipe_is_taken_from_the_recipes_folder(own_data, tmp_path, monkeypatch):
     """As `base` is: the recipe reads the same data whatever the working folder (it read
     `./My Calls` from wherever `python -m train` ran)."""

@@ -144,13 +144,32 @@ def _partial_config(args: argparse.Namespace) -> Any:
     return PartialConfig(interval_s=args.partial_interval_s, min_speech_s=args.partial_min_s).validate()
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A :class:`logging.StreamHandler` that writes to ``sys.stderr`` as it is at each
+    record, not as it was when the handler was made (as ``logging.lastResort`` does): after
+    ``ser-live``'s ``main()`` has run in a process, a later stderr (a test's capture, a
+    program that redirects it) gets the log records instead of a closed file's "Logging
+    error"."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # noqa: ANN201 - the current sys.stderr
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001 - StreamHandler.__init__ sets it; always sys.stderr
+        pass
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_ser_live", False):
             root.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("ser-live: %(levelname)s: %(message)s"))
     handler._ser_live = True  # type: ignore[attr-defined]
     root.addHandler(handler)
