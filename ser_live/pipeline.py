@@ -126,7 +126,9 @@ class Recognizer:
         Called with each :class:`Result` on the worker thread (must be quick), *instead of*
         putting it on :attr:`results`: a long run whose results nobody drains holds none of
         them, and :attr:`finished` (iteration's end) still comes. An exception it raises is
-        logged (``ser_live.pipeline``) and the run goes on. It may call :meth:`stop`.
+        logged (``ser_live.pipeline``) and the run goes on. It may call :meth:`stop`, which
+        then returns without waiting: what is queued is classified (and saved) after the
+        callback returns, and :attr:`done` is set at the end.
     source_name : str, optional
         Shown by outputs and written to the index; default: the file name or device name.
     max_duration_s : float, optional
@@ -321,6 +323,8 @@ class Recognizer:
         self._started = False
         self._stopped = False
         self._stop_lock = threading.Lock()
+        #: stop() was called on the worker thread (from on_result): the worker drains and closes the index
+        self._worker_drains = False
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Recognizer":
@@ -376,10 +380,14 @@ class Recognizer:
         timeout_s : float, optional
             Longest wait for the draining threads (seconds); None waits forever.
         """
+        on_worker = self._worker_thread is not None and threading.current_thread() is self._worker_thread
         with self._stop_lock:
             if self._stopped:
+                if self._worker_drains and not on_worker:  # stop() from on_result left the drain to the worker
+                    self._join_threads(timeout_s)
                 return
             self._stopped = True
+            self._worker_drains = on_worker
         if not self._started:
             self.done.set()
             return
@@ -392,6 +400,12 @@ class Recognizer:
         except Exception as exc:
             self._set_error(exc)
         self.ring.close()
+        if on_worker:
+            # stop() from on_result: the worker cannot classify what is queued while this call
+            # runs, so a segmenter waiting for room in the queue would wait for `timeout_s`
+            # and then be aborted, and the index closed before the queued utterances were
+            # saved. The worker drains once the callback returns and closes the index (_work).
+            return
         self._join_threads(timeout_s)
         self._close_index()
 
@@ -553,6 +567,8 @@ class Recognizer:
             log.exception("worker thread failed")
             self._set_error(exc)
         finally:
+            if self._worker_drains:  # stopped from on_result: every queued utterance is saved now
+                self._close_index()
             self.done.set()
 
     # ------------------------------------------------------------------ provisional estimates

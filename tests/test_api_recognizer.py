@@ -55,6 +55,32 @@ def test_on_result_may_stop_the_run(session, model, caplog):  # noqa: F811
     assert not any(t.name.startswith("ser-live-") and t.is_alive() for t in threading.enumerate())
 
 
+def test_a_callback_that_stops_a_run_with_utterances_queued_saves_them_without_waiting(session, model, tmp_path,  # noqa: F811
+                                                                                    caplog):
+    """stop() on the worker thread, with the segmenter waiting for room in the queue (a queue
+    of one, the session's four utterances already in the ring): before, stop() waited 30 s
+    for a segmenter only the blocked worker could unblock, then aborted it ("still
+    draining"), and closed the recordings index before the queued utterances the callback
+    still got were saved."""
+    path, _, _ = session
+    got = []
+
+    def on_result(r) -> None:
+        got.append(r)
+        if len(got) == 1:
+            rec.stop()
+
+    caplog.set_level(logging.WARNING, logger="ser_live")
+    rec = Recognizer(FileSource(path, speed=0), model, on_result=on_result, max_queued_utterances=1,
+                     save_dir=tmp_path / "rec")
+    with rec:
+        assert rec.done.wait(120)
+    assert "still draining" not in caplog.text and rec.error is None
+    index = (tmp_path / "rec" / "index.jsonl").read_text().splitlines()
+    assert len(got) >= 2 and len(index) == len(got) == rec.recordings.n_saved, (len(got), len(index))
+    assert not any(t.name.startswith("ser-live-") and t.is_alive() for t in threading.enumerate())
+
+
 def test_a_failing_callback_is_logged_and_the_run_goes_on(session, model, caplog):  # noqa: F811
     path, _, _ = session
     calls = []
