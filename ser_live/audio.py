@@ -450,6 +450,11 @@ _SLEEP_MAX_S = 0.05
 
 
 # ---------------------------------------------------------------------- pushed audio
+#: ``memoryview.format`` of a bytes-like block :meth:`PushSource.push` reads as 16-bit PCM: bytes,
+#: or a view of int16 samples (an ``array.array("h")``, a C callback's buffer).
+_PCM16_FORMATS: frozenset[str] = frozenset({"B", "b", "c", "h", "<h", "=h"})
+
+
 class PushSource:
     """Audio your own code pushes in: a websocket, WebRTC track, game engine or telephony
     callback, at any rate and channel count.
@@ -571,9 +576,10 @@ class PushSource:
             float64) in [-1, 1] or int16, of shape ``(n_frames, channels)``, or
             interleaved (frame after frame, as audio callbacks and PCM byte streams deliver
             it) of shape ``(n_frames * channels,)`` or ``(1, n_frames * channels)`` (a
-            WebRTC frame of aiortc, ``frame.to_ndarray()``); bytes-like is interleaved 16-bit
-            little-endian PCM (``np.frombuffer(data, "<i2")``; for float32 bytes pass
-            ``np.frombuffer(data, np.float32)``). Any length, 0 included.
+            WebRTC frame of aiortc, ``frame.to_ndarray()``); bytes-like (bytes, bytearray, a
+            memoryview of bytes or of int16) is interleaved 16-bit little-endian PCM
+            (``np.frombuffer(data, "<i2")``; for float32 bytes pass ``np.frombuffer(data,
+            np.float32)``). Any length, 0 included.
 
         Returns
         -------
@@ -589,7 +595,8 @@ class PushSource:
             Recognizer(source, model):``, or after ``rec.start()``).
         ValueError
             A shape that does not fit ``channels`` (channels first, ``(channels, n)``:
-            pass ``block.T``), bytes that are not whole 16-bit frames, a dtype other than
+            pass ``block.T``), bytes that are not whole 16-bit frames, a memoryview of
+            another format than bytes or int16 (float32: use ``np.frombuffer``), a dtype other than
             int16 or float, NaN or infinite samples, float samples beyond [-1, 1]
             (int16-range values: divide by 32768).
         """
@@ -625,10 +632,15 @@ class PushSource:
         """``block`` checked, as ``(n_frames, channels)`` of its own dtype (int16 or float)."""
         c = self.channels
         if isinstance(block, (bytes, bytearray, memoryview)):
-            if len(block) % (2 * c):
-                raise ValueError(f"{len(block)} bytes are not whole frames of {c} 16-bit sample(s) "
+            view = memoryview(block)
+            if view.format not in _PCM16_FORMATS:  # e.g. a view of float32 samples, not 16-bit PCM
+                raise ValueError(f"a memoryview of format {view.format!r} is not 16-bit PCM: pass "
+                                 "np.frombuffer(data, <its dtype>) (float in [-1, 1] or int16)")
+            n_bytes = view.nbytes  # len() of a view of int16 counts samples, not bytes
+            if n_bytes % (2 * c):
+                raise ValueError(f"{n_bytes} bytes are not whole frames of {c} 16-bit sample(s) "
                                  f"({2 * c} bytes each); keep the odd bytes for the next push")
-            block = np.frombuffer(block, dtype="<i2").astype(np.int16, copy=False)
+            block = np.frombuffer(view, dtype="<i2").astype(np.int16, copy=False)
         x = np.asarray(block)
         if x.ndim == 2 and x.shape[0] == 1 and x.shape[1] != c:
             x = x[0]  # one packed row (PyAV's AudioFrame.to_ndarray() of s16 or flt): interleaved

@@ -88,6 +88,25 @@ def test_pushed_48k_stereo_blocks_give_the_results_of_the_replayed_file(session_
     assert got == _replayed(i16, model)
 
 
+def test_memoryviews_of_int16_pcm_are_read_by_their_bytes(session_48k_stereo, model):  # noqa: F811
+    """A C engine's callback buffer reaches Python as a memoryview of int16 samples, in blocks
+    of any frame count (here 441). Before, its length in samples was taken for bytes: a block
+    of an odd number of stereo frames was refused as "not whole frames". A memoryview of
+    float32 samples is not 16-bit PCM: refused, not read as noise."""
+    _, i16 = session_48k_stereo
+    y, rate = sf.read(str(i16), dtype="int16")
+    flat = y.reshape(-1)
+    step = 441 * 2
+    got, src = _pushed([memoryview(flat[i : i + step]) for i in range(0, len(flat), step)], model,
+                       sample_rate_hz=rate, channels=2)
+    assert got == _replayed(i16, model) and src.samples_pushed == len(y)
+    src = PushSource(sample_rate_hz=rate, channels=2)
+    with Recognizer(src, model):
+        with pytest.raises(ValueError, match="memoryview of format 'f' is not 16-bit PCM"):
+            src.push(memoryview(y[:480].astype(np.float32).reshape(-1) / 32768))
+        src.close()
+
+
 def test_one_side_of_a_stereo_call_is_recognised_alone(session, ravdess_root, corpus_session, model,  # noqa: F811
                                                         tmp_path, caplog):
     """A call-centre tool: the agent on channel 0, the caller on channel 1, both real speech;
