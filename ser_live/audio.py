@@ -33,7 +33,8 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .audiofile import SAMPLE_RATE_HZ, _to_mono, audio_info, iter_audio_blocks, new_resampler, to_float32, to_int16
+from .audiofile import (SAMPLE_RATE_HZ, audio_info, iter_audio_blocks, new_resampler, to_float32, to_int16, to_mono,
+                        warn_if_narrowband)
 from .errors import AudioFileError, CaptureError, DeviceError, PortAudioMissingError
 from .ringbuffer import RingBuffer
 from .vad import check_signal
@@ -533,9 +534,7 @@ class PushSource:
         if channel is not None and not (isinstance(channel, (int, np.integer)) and 0 <= channel < channels):
             raise ValueError(f"channel must be None or 0..{channels - 1} (0-based) for {channels} channel(s), "
                              f"got {channel!r}")
-        from .offline import _warn_narrowband
-
-        _warn_narrowband("PushSource", sample_rate_hz)
+        warn_if_narrowband("PushSource", sample_rate_hz)
         self.sample_rate_hz = sample_rate_hz
         self.channels = int(channels)
         self.channel = channel
@@ -615,7 +614,7 @@ class PushSource:
                 out = x  # 16 kHz mono int16: the ring's own samples
             else:
                 y = x.astype(np.float32) if x.dtype != np.int16 else to_float32(x)
-                y = _to_mono(y)
+                y = to_mono(y)
                 if self._resampler is not None:
                     y = self._resampler.resample_chunk(y)
                 out = to_int16(np.clip(y, -1.0, 1.0))

@@ -35,6 +35,9 @@ __all__ = [
     "decode_audio",
     "iter_audio_blocks",
     "new_resampler",
+    "to_mono",
+    "MIN_FULL_BAND_HZ",
+    "warn_if_narrowband",
     "to_int16",
     "to_float32",
     "write_wav",
@@ -258,11 +261,43 @@ def _truncated_text(info: AudioInfo, *, read_frames: int, expected_frames: int, 
     )
 
 
-def _to_mono(block: np.ndarray) -> np.ndarray:
-    """Average channels: ``(n, channels)`` float32 -> ``(n,)`` float32."""
+def to_mono(block: np.ndarray) -> np.ndarray:
+    """Average channels, as every reader of a file does.
+
+    Parameters
+    ----------
+    block : np.ndarray, float32, shape (n_frames, channels) or (n_frames,)
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_frames,)
+        The mean over channels (float32 accumulation); a 1-D block as it is.
+    """
     if block.ndim == 1:
         return block
     return block.mean(axis=1, dtype=np.float32)
+
+
+#: Audio recorded below this sample rate (Hz) lacks the upper bands the model was trained on.
+MIN_FULL_BAND_HZ: int = 16000
+
+
+def warn_if_narrowband(what: str | Path, rate_hz: float) -> None:
+    """Log a warning when audio (a file, a signal, pushed blocks) at ``rate_hz`` is below
+    :data:`MIN_FULL_BAND_HZ` (e.g. 8 kHz telephone audio): it is resampled, but its bands
+    above half its rate are empty, and the model was trained on full-band speech.
+
+    Parameters
+    ----------
+    what : str or Path
+        What the audio is, the start of the message (a path, ``"PushSource"``).
+    rate_hz : float
+        Its sample rate (Hz).
+    """
+    if rate_hz < MIN_FULL_BAND_HZ:
+        log.warning("%s: recorded at %g Hz (nothing above %.1f kHz); the model was trained on speech "
+                    "of %d Hz and more, so expect it to be less accurate here", what, rate_hz, rate_hz / 2000,
+                    MIN_FULL_BAND_HZ)
 
 
 def _require_finite(y: np.ndarray, path: Path, *, offset_frames: int, sample_rate_hz: int) -> None:
@@ -461,7 +496,7 @@ def iter_audio_blocks(
                 _require_finite(block, info.path, offset_frames=offset, sample_rate_hz=rate)
                 offset += len(block)
                 block = np.asarray(block, dtype=np.float32)
-                y = _to_mono(block) if channel is None or block.ndim == 1 else block[:, channel].copy()
+                y = to_mono(block) if channel is None or block.ndim == 1 else block[:, channel].copy()
                 if resampler is not None:
                     y = resampler.resample_chunk(y, last=last)
                 if y.size:

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audiofile import SAMPLE_RATE_HZ, AudioInfo, audio_info, decode_audio, to_int16
+from .audiofile import SAMPLE_RATE_HZ, AudioInfo, audio_info, decode_audio, to_int16, warn_if_narrowband
 from .denoise import with_denoise
 from .features import FeatureExtractor
 from .errors import AudioFileError, NoSpeechError, SerLiveError
@@ -392,19 +392,15 @@ def _name_some(paths: list[str]) -> str:
     return ", ".join(paths[:_NAMED_PATHS]) + (f" (and {more} more)" if more > 0 else "")
 
 
-#: Files recorded below this sample rate (Hz) lack the upper bands the model was trained on.
-MIN_FULL_BAND_HZ: int = 16000
-
-
 def _warn_if_narrowband(path: str | Path, *, channel: int | None = None) -> AudioInfo:
-    """Warn when a file's sample rate is below :data:`MIN_FULL_BAND_HZ` (e.g. 8 kHz
-    telephone audio): it is resampled, but its bands above half its rate are empty, and the
-    model was trained on full-band speech; and, unless one ``channel`` is read, when it has
+    """Warn when a file's sample rate is below
+    :data:`~ser_live.audiofile.MIN_FULL_BAND_HZ` (e.g. 8 kHz telephone audio,
+    :func:`~ser_live.audiofile.warn_if_narrowband`); and, unless one ``channel`` is read, when it has
     more than one channel (a call recorder's agent and caller): they are averaged into one
     line. Returns the header read, for the decoder (which then does not read it again);
     raises AudioFileError as :func:`audio_info`."""
     info = audio_info(path)
-    _warn_narrowband(path, info.sample_rate_hz)
+    warn_if_narrowband(path, info.sample_rate_hz)
     if info.channels > 1 and channel is None:
         log.warning("%s: %d channels, averaged into one line (each voice on a channel of its own is then "
                     "%.0f dB lower); a call with the agent and the caller on channels of their own is "
@@ -412,14 +408,6 @@ def _warn_if_narrowband(path: str | Path, *, channel: int | None = None) -> Audi
                     "give predict --channel 1, then --channel 2",
                     path, info.channels, 20 * np.log10(info.channels))
     return info
-
-
-def _warn_narrowband(what: str | Path, rate: float) -> None:
-    """The warning of :func:`_warn_if_narrowband` for audio (a file or a signal) at ``rate`` Hz."""
-    if rate < MIN_FULL_BAND_HZ:
-        log.warning("%s: recorded at %g Hz (nothing above %.1f kHz); the model was trained on speech "
-                    "of %d Hz and more, so expect it to be less accurate here", what, rate, rate / 2000,
-                    MIN_FULL_BAND_HZ)
 
 
 class _ClippedSpeech:
@@ -604,7 +592,7 @@ class Predictor:
             ``max_duration_s``.
         """
         y = resample_signal(y, sample_rate_hz=sample_rate_hz)
-        _warn_narrowband("the signal", sample_rate_hz)
+        warn_if_narrowband("the signal", sample_rate_hz)
         if segments:
             return self._segments(y)
         n_max = int(self.max_duration_s * SAMPLE_RATE_HZ)
