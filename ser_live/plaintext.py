@@ -50,7 +50,8 @@ def format_event(record: dict) -> str:
     str
         Starting with :data:`EVENT_MARK`, the stream time in the utterance lines' manner, then
         what happened, no newline. E.g. ``"! [  61.20 s] audio dropped: 0.512 s (8192
-        samples), 2 input overflows, 1 utterance since the last report; 1.024 s in all"``,
+        samples), 2 input overflows, 1 utterances since the last report; 1.024 s, 2 input
+        overflows, 1 utterances in all"``,
         ``"! [  75.00 s] input silent for 3.0 s: exact zeros (muted microphone?)"``, ``"! [
         81.30 s] input back after 9.3 s"``.
 

@@ -368,8 +368,9 @@ def dropped_record(*, stream_s: float, dropped_samples: int, input_overflows: in
         behind: :attr:`RecognizerStatus.dropped_samples
         <ser_live.types.RecognizerStatus.dropped_samples>`).
     input_overflows : int
-        PortAudio input overflows since the previous record (samples the device lost, not
-        counted in ``dropped_samples``).
+        PortAudio input overflows since the previous record: callbacks in which the device
+        reported lost input (a count of events, not of samples; what they lost is not in
+        ``dropped_samples``).
     dropped_utterances : int
         Utterances not classified since the previous record (the worker's queue was full).
     total_samples, total_input_overflows, total_utterances : int
