@@ -618,14 +618,16 @@ class PushSource:
                 if self._resampler is not None:
                     y = self._resampler.resample_chunk(y)
                 out = to_int16(np.clip(y, -1.0, 1.0))
-            events = self._ring.overrun_events
-            dropped = len(out) - self._ring.write(out, arrival_time=t)
-            if self._ring.overrun_events > events:  # said once per stretch of drops
-                log.warning("PushSource: the recogniser's buffer (%.1f s) is full: pushed audio is dropped "
-                            "(%.2f s so far); it cannot keep up with the pushes, or a whole recording was pushed "
-                            "at once (for a recording use FileSource or Predictor)",
-                            self._ring.capacity_samples / SAMPLE_RATE_HZ, self.dropped_s)
-            return dropped
+            ring = self._ring
+            events = ring.overrun_events
+            dropped = len(out) - ring.write(out, arrival_time=t)
+            began_dropping = ring.overrun_events > events  # said once per stretch of drops
+        if began_dropping:  # logged after the lock: a handler may call close() or rec.stop()
+            log.warning("PushSource: the recogniser's buffer (%.1f s) is full: pushed audio is dropped "
+                        "(%.2f s so far); it cannot keep up with the pushes, or a whole recording was pushed "
+                        "at once (for a recording use FileSource or Predictor)",
+                        ring.capacity_samples / SAMPLE_RATE_HZ, self.dropped_s)
+        return dropped
 
     def _frames(self, block: ArrayLike | bytes | bytearray | memoryview) -> np.ndarray:
         """``block`` checked, as ``(n_frames, channels)`` of its own dtype (int16 or float)."""

@@ -158,6 +158,36 @@ def test_a_full_buffer_drops_and_counts_and_the_pusher_never_waits(session, mode
     assert caplog.text.count("PushSource: the recogniser's buffer (1.0 s) is full") == 1
 
 
+def test_a_log_handler_may_end_the_stream_on_the_drop_warning(session, model):  # noqa: F811
+    """An application that ends the call when the recogniser cannot keep up does it from a
+    logging handler, on the pushing thread. Before, the warning was logged with the source's
+    lock held, and close() waited for that lock for ever."""
+    import logging
+
+    _, x, _ = session
+    src = PushSource(sample_rate_hz=SR)
+
+    class EndTheCall(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "buffer" in record.getMessage():
+                src.close()
+
+    handler = EndTheCall(logging.WARNING)
+    logging.getLogger("ser_live.audio").addHandler(handler)
+    try:
+        rec = Recognizer(src, model, ring_capacity_s=1.0).start()
+        pusher = threading.Thread(target=src.push, args=(x,), daemon=True)
+        pusher.start()
+        pusher.join(60)  # a deadlock guard, not a timing
+        # (not stopped on failure: stop() would wait for the same lock)
+        assert not pusher.is_alive(), "push() deadlocked on the source's own lock"
+        assert src.finished.is_set() and src.dropped_samples > 0
+        list(rec)
+        rec.stop()
+    finally:
+        logging.getLogger("ser_live.audio").removeHandler(handler)
+
+
 def test_misuse_raises_at_the_call_that_made_it(session, model):  # noqa: F811
     _, x, _ = session
     y = x[: SR].astype(np.float32) / 32768
