@@ -792,6 +792,18 @@ def require_model(model: Any, *, where: str) -> Any:
     ``"Recognizer"``) cannot use: a :class:`TypeError` then says to load it, at the call
     that made the mistake rather than at the first utterance.
 
+    Parameters
+    ----------
+    model : EmotionModel (or what stands for one)
+        What the caller was given; anything but a str, a path or None is returned unchecked.
+    where : str
+        The call that takes it, named in the message.
+
+    Returns
+    -------
+    object
+        ``model``.
+
     Raises
     ------
     TypeError
