@@ -428,9 +428,7 @@ class Recognizer:
                 thread.join(timeout_s)
 
     def _join_threads(self, timeout_s: float | None) -> None:
-        seg, work = self._segmenter_thread, self._worker_thread
-        if work is threading.current_thread():  # stop() from on_result: the worker ends after it returns
-            work = None
+        seg, work = self._segmenter_thread, self._worker_thread  # never called on the worker (see stop)
         if seg is not None:
             seg.join(timeout_s)
             if seg.is_alive():
