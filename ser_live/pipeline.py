@@ -79,9 +79,10 @@ DEFAULT_MAX_QUEUED_UTTERANCES: int = 8
 # ---------------------------------------------------------------------- live
 class Source(Protocol):
     """What :class:`Recognizer` needs of an audio source (``FileSource``,
-    ``MicrophoneSource``, ``PushSource`` or a test double): ``start(ring)`` begins writing int16 blocks from
-    its own thread and closes the ring when it ends; ``stop()`` asks it to end; ``join()``
-    waits and re-raises its error; ``finished`` is set once it has ended. An optional
+    ``MicrophoneSource``, ``PushSource`` or a test double): ``start(ring)`` begins writing
+    16 kHz int16 blocks (from its own thread; a ``PushSource`` from the threads that push, one
+    at a time) and closes the ring when it ends; ``stop()`` asks it to end; ``join()`` waits
+    and re-raises its error; ``finished`` is set once it has ended. An optional
     ``input_overflows`` counts device overflows."""
 
     finished: threading.Event
