@@ -36,6 +36,11 @@ _SILENT_TEXT = {"zeros": "exact zeros (muted microphone?)",
                 "no_audio": "no audio from the device (suspended or unplugged?)"}
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 utterance"``, ``"2 utterances"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def format_event(record: dict) -> str:
     """One ``--plain`` line for a stream event record (:func:`ser_live.records.dropped_record`,
     :func:`ser_live.records.input_record`).
@@ -50,8 +55,8 @@ def format_event(record: dict) -> str:
     str
         Starting with :data:`EVENT_MARK`, the stream time in the utterance lines' manner, then
         what happened, no newline. E.g. ``"! [  61.20 s] audio dropped: 0.512 s (8192
-        samples), 2 input overflows, 1 utterances since the last report; 1.024 s, 2 input
-        overflows, 1 utterances in all"``,
+        samples), 2 input overflows, 1 utterance since the last report; 1.024 s, 2 input
+        overflows, 1 utterance in all"``,
         ``"! [  75.00 s] input silent for 3.0 s: exact zeros (muted microphone?)"``, ``"! [
         81.30 s] input back after 9.3 s"``.
 
@@ -62,10 +67,11 @@ def format_event(record: dict) -> str:
     """
     head = f"{EVENT_MARK} [{record['stream_s']:7.2f} s]"
     if record.get("kind") == "dropped":
-        return (f"{head} audio dropped: {record['dropped_s']:.3f} s ({record['dropped_samples']} samples), "
-                f"{record['input_overflows']} input overflows, {record['dropped_utterances']} utterances since the "
-                f"last report; {record['total_dropped_s']:.3f} s, {record['total_input_overflows']} input overflows, "
-                f"{record['total_dropped_utterances']} utterances in all")
+        return (f"{head} audio dropped: {record['dropped_s']:.3f} s ({_count(record['dropped_samples'], 'sample')}), "
+                f"{_count(record['input_overflows'], 'input overflow')}, "
+                f"{_count(record['dropped_utterances'], 'utterance')} since the last report; "
+                f"{record['total_dropped_s']:.3f} s, {_count(record['total_input_overflows'], 'input overflow')}, "
+                f"{_count(record['total_dropped_utterances'], 'utterance')} in all")
     if record.get("kind") == "input":
         if record["state"] == "silent":
             return f"{head} input silent for {record['for_s']:.1f} s: {_SILENT_TEXT[record['reason']]}"

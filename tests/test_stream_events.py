@@ -286,3 +286,18 @@ def test_an_existing_jsonl_file_is_refused_unless_appended_to_or_overwritten(ses
     assert main([*run, "--overwrite"]) == 0
     assert sum(r["kind"] == "utterance" for r in _records(out.read_text())) == n
     assert main(["--input", str(session_wav), "--append", "--jsonl", "-"]) == 2
+
+
+def test_event_lines_count_in_words_and_jsonl_summary_needs_jsonl(session_wav, capsys) -> None:
+    """A ``--plain`` drop line says "1 utterance", not "1 utterances"; ``--jsonl-summary``
+    without ``--jsonl`` did nothing and said nothing: it is a usage error, as ``--append``
+    without a file is."""
+    from ser_live.plaintext import format_event
+
+    line = format_event({"kind": "dropped", "stream_s": 61.2, "dropped_s": 0.512, "dropped_samples": 8192,
+                         "input_overflows": 1, "dropped_utterances": 1, "total_dropped_s": 1.024,
+                         "total_input_overflows": 2, "total_dropped_utterances": 3})
+    assert "1 input overflow, 1 utterance since the last report" in line and "2 input overflows, 3 utterances in all" in line
+    capsys.readouterr()
+    assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl-summary"]) == 2
+    assert "--jsonl-summary" in capsys.readouterr().err

@@ -165,6 +165,10 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         _err(f"error: --{'append' if args.append else 'overwrite'} is for --jsonl PATH (a file), not "
              f"{'--jsonl -' if args.jsonl else 'without --jsonl'}")
         return ExitCode.USAGE
+    if args.jsonl_summary and not args.jsonl:
+        parser.print_usage(sys.stderr)
+        _err("error: --jsonl-summary ends the --jsonl stream with the summary: give --jsonl PATH or --jsonl -")
+        return ExitCode.USAGE
     if args.append and args.overwrite:
         parser.print_usage(sys.stderr)
         _err("error: --append adds to --jsonl PATH, --overwrite replaces it: give one")
