@@ -96,8 +96,8 @@ class _Outputs:
                     data = data[os.write(stream.fileno(), data):]
             return True
         except OSError as exc:
-            on_stdout = stream is sys.stdout
-            if on_stdout:  # silence the flush at exit
+            others = self._taken_elsewhere(failed=stream)  # before sys.stdout is replaced below
+            if stream is sys.stdout:  # silence the flush at exit
                 _cut_back(stream, whole)
                 with contextlib.suppress(Exception):
                     sys.stdout = open(os.devnull, "w")  # noqa: SIM115
@@ -106,8 +106,6 @@ class _Outputs:
                 _cut_back(stream, whole)
             if self.write_error is None:
                 self.write_error = exc
-            others = self.saving or self.dashboard is not None or (self.jsonl_stdout and not on_stdout) or any(
-                s is not None and s is not stream for s in (self.plain_stream, self.jsonl_file))
             _err(
                 f"error: cannot write the results to {what} ({exc.strerror or exc}); no more results go there, "
                 + ("the run goes on" + (" (recordings are still saved)" if self.saving else "") if others
@@ -172,12 +170,17 @@ class _Outputs:
             self._send_json(json_line(record))
             self._send_plain(format_event(record))
 
+    def _taken_elsewhere(self, *, failed: TextIO | None = None) -> bool:
+        """Whether anything but the stream ``failed`` still takes the run's results: the
+        recordings, the dashboard, ``--jsonl``'s stream or the ``--plain`` stream."""
+        return (self.saving or self.dashboard is not None or (self.jsonl_stdout and failed is not sys.stdout)
+                or any(s is not None and s is not failed for s in (self.plain_stream, self.jsonl_file)))
+
     @property
     def nobody_reads(self) -> bool:
         """Every result output failed (the reader of stdout went away: ``| head``) and no
         recording is saved: nothing the run does from now on reaches anyone."""
-        return (self.write_error is not None and not self.saving and not self.jsonl_stdout
-                and self.jsonl_file is None and self.plain_stream is None and self.dashboard is None)
+        return self.write_error is not None and not self._taken_elsewhere()
 
     def poll_s(self) -> float:
         """How long the listening loop may wait for the next result (seconds).
