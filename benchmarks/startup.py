@@ -1,7 +1,8 @@
 """Section ``startup``: process start to the "replaying ..." line of
 ``ser-live --input SHORT --speed 0 --jsonl -``, which ``ser-live`` prints right after
 ``Recognizer.start()`` has started its source (the first audio read follows within one 20 ms
-block); warm, first run after install and cold, with a breakdown by import.
+block); warm, first run after install and cold, with a breakdown by import. Also the wall
+time of ``ser-live predict SHORT`` (process start to exit, the record written), warm.
 """
 
 from __future__ import annotations
@@ -46,6 +47,22 @@ def _time_to_listening(cmd: Sequence[str], *, env: dict[str, str], timeout_s: fl
     if t_listen is None:
         log.error("start-up run printed no 'replaying' line (exit %s): %s", rc, " | ".join(lines[-5:]))
     return {"to_listening_s": t_listen, "warmup_ms": warm_ms, "exit_code": rc}
+
+
+def _time_predict(cmd: Sequence[str], *, env: dict[str, str], timeout_s: float = 120.0) -> dict[str, Any]:
+    """Spawn ``ser-live predict FILE`` and time it from start to exit (s); its record is
+    parsed so a run that printed no label is not counted."""
+    t0 = time.perf_counter()
+    out = subprocess.run(list(cmd), stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=timeout_s)
+    wall = time.perf_counter() - t0
+    try:
+        label = json.loads(out.stdout.decode("utf-8", "replace").strip().splitlines()[-1]).get("label")
+    except (ValueError, IndexError, AttributeError):
+        label = None
+    if out.returncode != 0 or label is None:
+        log.error("predict run failed (exit %s): %s", out.returncode, out.stderr.decode("utf-8", "replace")[-500:])
+        return {"wall_s": None, "exit_code": out.returncode, "label": label}
+    return {"wall_s": wall, "exit_code": out.returncode, "label": label}
 
 
 def _breakdown(env: dict[str, str], model_path: str | None) -> tuple[dict[str, float], list[str]]:
@@ -107,6 +124,9 @@ def run(ctx: BenchContext) -> dict[str, Any]:
     _time_to_listening(cmd, env=env)
     warm = [_time_to_listening(cmd, env=env) for _ in range(sizes.startup_warm_runs)]
     breakdown, heavy = _breakdown(env, ctx.model_path)
+    predict_cmd = [*ser_live_cmd(), "predict", str(short_wav), *ctx.model_args]
+    progress(f"startup: {sizes.startup_warm_runs} warm runs of ser-live predict on one file")
+    predict = [_time_predict(predict_cmd, env=env) for _ in range(sizes.startup_warm_runs)]
 
     def col(runs: list[dict], key: str) -> list[float]:
         return [r[key] for r in runs if r[key] is not None]
@@ -123,6 +143,9 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         "after_install_runs": installed,
         "breakdown_ms": breakdown,
         "heavy_modules_imported": heavy,
+        "predict_command": " ".join(predict_cmd[len(ser_live_cmd()):]),
+        "predict_s": stats(col(predict, "wall_s")),
+        "predict_runs": predict,
         "cold_means": (
             "cold: fresh PYTHONPYCACHEPREFIX and NUMBA_CACHE_DIR, so every module (stdlib included) is "
             "compiled from source, an upper bound; after install: the bytecode pip and Python "
@@ -134,9 +157,9 @@ def run(ctx: BenchContext) -> dict[str, Any]:
 
 
 def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
-    """Headline rows: warm, after-install and cold start-up medians."""
+    """Headline rows: warm, after-install and cold start-up medians; ``predict`` on one file."""
     w = res["warm_s"].get("p50")
-    return [
+    rows = [
         {"metric": "start-up to listening, warm (median)", "value": w, "unit": "s",
          "target": "<= 0.6 s", "met": None if w is None else w <= 0.6},
         {"metric": "start-up to listening, first run after install (median)",
@@ -144,6 +167,11 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         {"metric": "start-up to listening, cold: no bytecode at all (median)", "value": res["cold_s"].get("p50"),
          "unit": "s", "target": "(reported)", "met": None},
     ]
+    if "predict_s" in res:  # results saved before the predict runs were added have none
+        p = res["predict_s"].get("p50")
+        rows.append({"metric": "`ser-live predict` one file, wall, warm (median)", "value": p, "unit": "s",
+                     "target": "<= 1 s", "met": None if p is None else p <= 1.0})
+    return rows
 
 
 def markdown(res: dict[str, Any]) -> list[str]:
@@ -156,4 +184,8 @@ def markdown(res: dict[str, Any]) -> list[str]:
             f"first run after install p50 {fmt(a.get('p50'), ' s', 2)} (n={a.get('n')}), "
             f"cold p50 {fmt(c.get('p50'), ' s', 2)} (n={c.get('n')}). {res['cold_means']}.",
             f"Warm breakdown (ms): {bd}. Heavy modules imported by the listening path: "
-            f"{', '.join(res['heavy_modules_imported']) or 'none'}."]
+            f"{', '.join(res['heavy_modules_imported']) or 'none'}.",
+            *([] if "predict_s" not in res else [
+                "", f"`ser-live {res['predict_command']}`, process start to exit, warm: "
+                f"p50 {fmt(res['predict_s'].get('p50'), ' s', 2)} (max {fmt(res['predict_s'].get('max'), ' s', 2)}, "
+                f"n={res['predict_s'].get('n')})."])]
