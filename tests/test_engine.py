@@ -221,3 +221,34 @@ def test_a_fold_without_a_predicted_class_is_scored_without_a_warning(emodb_subs
     present = np.unique(yt[keep])
     recalls = [np.mean(pred[keep][yt[keep] == c] == c) for c in present]
     assert score.ua_pct == pytest.approx(100 * np.mean(recalls))
+
+
+def test_balanced_accuracy_is_scikit_learns_and_leaves_the_warning_filters_alone():
+    """UA is computed without touching the process's warning filters (which threads share):
+    the values of ``balanced_accuracy_score`` on label sets with classes missing from the
+    truth, names as well as indices; bad shapes are a ValueError."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    from train.results import balanced_accuracy
+
+    rng = np.random.default_rng(7)
+    for n_classes in (2, 4, 9):
+        for n in (1, 5, 40):
+            yt = rng.integers(0, n_classes, n)
+            yp = rng.integers(0, n_classes, n)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                want = balanced_accuracy_score(yt, yp)
+            before = list(warnings.filters)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # ours warns about nothing
+                got = balanced_accuracy(yt, yp)
+            assert warnings.filters == before
+            assert got == pytest.approx(want, abs=1e-12)
+    names = np.array(["angry", "sad", "sad", "happy"])
+    assert balanced_accuracy(names, np.array(["angry", "neutral", "sad", "happy"])) == pytest.approx((1 + 0.5 + 1) / 3)
+    for bad in ((np.array([]), np.array([])), (np.array([1, 2]), np.array([1])), (np.ones((2, 2)), np.ones((2, 2)))):
+        with pytest.raises(ValueError):
+            balanced_accuracy(*bad)

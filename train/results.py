@@ -10,36 +10,46 @@ session mode's predictions fold by fold (the engine, :mod:`train.engine`, keeps 
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 __all__ = ["EvaluationResult", "FoldScore", "Scorer", "balanced_accuracy", "ua_pct"]
 
 
 def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """UA (unweighted average recall = balanced accuracy) as a fraction: the recall of each
-    class present in ``y_true``, averaged (``sklearn.metrics.balanced_accuracy_score``).
+    class present in ``y_true``, averaged (the value of
+    ``sklearn.metrics.balanced_accuracy_score``).
 
     Parameters
     ----------
-    y_true, y_pred : np.ndarray, int, shape (n,)
-        True and predicted class indices, ``n >= 1``.
+    y_true, y_pred : np.ndarray, shape (n,)
+        True and predicted class labels (indices or names), ``n >= 1``.
 
     Returns
     -------
     float
         0..1. A predicted class that ``y_true`` lacks (a held-out speaker or corpus without
-        that emotion) counts against the present classes' recall and has none of its own;
-        scikit-learn's warning about it, printed once per fold of every such protocol, is
-        silenced here.
+        that emotion) counts against the present classes' recall and has none of its own.
+        Computed here rather than by scikit-learn, which warns about such a class once per
+        fold of every such protocol: silencing that warning meant changing the process's
+        warning filters, which threads (Dask workers, the engine's) share.
+
+    Raises
+    ------
+    ValueError
+        Empty or of different lengths, or not 1-D.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-        return float(balanced_accuracy_score(y_true, y_pred))
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim != 1 or y_true.shape != y_pred.shape or not y_true.size:
+        raise ValueError(f"y_true and y_pred must be 1-D of one non-zero length, got shapes "
+                         f"{y_true.shape} and {y_pred.shape}")
+    classes, index = np.unique(y_true, return_inverse=True)
+    hits = np.bincount(index, weights=(y_pred == y_true).astype(np.float64), minlength=classes.size)
+    return float(np.mean(hits / np.bincount(index, minlength=classes.size)))
 
 
 def ua_pct(y_true: np.ndarray, y_pred: np.ndarray) -> float:
