@@ -72,9 +72,12 @@ NO_AUDIO_TIMEOUT_S: float = 10.0
 #: Longest wait (s) for PortAudio to stop and close a stream; past it the stream is abandoned.
 STREAM_CLOSE_TIMEOUT_S: float = 1.0
 
+#: What to do about a device that will not open, for both kinds of user: the command's
+#: flags, and in brackets the Python calls that do the same.
 _DEVICE_ADVICE = (
-    "list the input devices with `ser-live devices` and pick one with --device, "
-    "or replay a recording with --input FILE"
+    "list the input devices with `ser-live devices` (in Python: ser_live.audio.list_input_devices()) "
+    "and pick one with --device (MicrophoneSource(device=...)), or replay a recording with "
+    "--input FILE (FileSource(path))"
 )
 
 
