@@ -588,7 +588,8 @@ class PushSource:
         int
             16 kHz samples of this block that did not fit the recogniser's buffer and were
             dropped (0 while the recogniser keeps up); 0 after the end (:meth:`close`,
-            :meth:`stop`), when blocks are ignored.
+            :meth:`stop`, or the recogniser's ``max_duration_s`` reached), when blocks are
+            ignored.
 
         Raises
         ------
@@ -607,7 +608,7 @@ class PushSource:
             if self._ring is None:
                 raise RuntimeError("PushSource.push before the recogniser started it: push inside "
                                    "`with Recognizer(source, model):` or after rec.start()")
-            if self._ended:
+            if self._ended or self._ring.closed:  # closed: the run ended (max_duration_s)
                 return 0
             t = time.perf_counter()
             self.samples_pushed += len(x)

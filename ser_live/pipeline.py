@@ -135,7 +135,8 @@ class Recognizer:
     max_duration_s : float, optional
         Stop after this many stream seconds: the segmenter processes no frame starting at or
         after that time, flushes the utterance in progress, and the run ends as at the end
-        of a file (:attr:`done` is set; :meth:`stop` then stops the source). Exact whatever
+        of a file (:attr:`done` is set; :meth:`stop` then stops the source). Audio the
+        source delivers after the limit is ignored, not counted as dropped. Exact whatever
         the replay speed.
     max_queued_utterances : int, default 8
         Bound of the queue between the segmenter and the worker (utterances), so memory
@@ -468,6 +469,9 @@ class Recognizer:
                 self._enqueue(utt)
             if limit is not None and self.processed_samples >= limit:
                 self.reached_max_duration = True
+                # nothing reads the stream past the limit: audio written from now on (a
+                # microphone or PushSource until stop()) is ignored, not counted as dropped
+                self.ring.close()
         except BaseException as exc:  # pragma: no cover - a bug; keep the pipeline draining
             log.exception("segmenter thread failed")
             self._set_error(exc)

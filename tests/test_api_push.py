@@ -158,6 +158,26 @@ def test_a_full_buffer_drops_and_counts_and_the_pusher_never_waits(session, mode
     assert caplog.text.count("PushSource: the recogniser's buffer (1.0 s) is full") == 1
 
 
+def test_pushes_after_max_duration_are_ignored_not_dropped(session, model, caplog):  # noqa: F811
+    """Once ``max_duration_s`` has ended the run, an engine that keeps pushing until it calls
+    ``stop()`` is told nothing is taken (push returns 0), and nothing is counted or logged as
+    dropped. Before, the audio after the limit filled the buffer, was counted as dropped and
+    drew the "cannot keep up" warning, though the run had simply ended."""
+    _, x, _ = session
+    src = PushSource(sample_rate_hz=SR)
+    rec = Recognizer(src, model, ring_capacity_s=1.0, max_duration_s=0.5).start()
+    try:
+        assert src.push(x[: SR]) == 0  # 1 s: the limit is inside this block, the buffer holds it
+        assert rec.done.wait(30)  # a hang guard, not a timing
+        assert rec.reached_max_duration
+        returned = [src.push(x[i : i + 320]) for i in range(SR, len(x), 320)]  # more than 1 s more
+    finally:
+        rec.stop()
+    assert returned and not any(returned)
+    assert src.dropped_samples == rec.status().dropped_samples == 0
+    assert "is full" not in caplog.text
+
+
 def test_a_log_handler_may_end_the_stream_on_the_drop_warning(session, model):  # noqa: F811
     """An application that ends the call when the recogniser cannot keep up does it from a
     logging handler, on the pushing thread. Before, the warning was logged with the source's
