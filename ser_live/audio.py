@@ -600,8 +600,9 @@ class PushSource:
             A shape that does not fit ``channels`` (channels first, ``(channels, n)``:
             pass ``block.T``), bytes that are not whole 16-bit frames, a memoryview of
             another format than bytes or int16 (float32: use ``np.frombuffer``), a dtype other than
-            int16 or float, NaN or infinite samples, float samples beyond [-1, 1]
-            (int16-range values: divide by 32768).
+            int16 or float, NaN or infinite samples, float samples with a peak above
+            :data:`~ser_live.vad.MAX_FLOAT_PEAK` (2.0: int16-range values, divide by 32768;
+            peaks in (1, 2] are taken and clipped at full scale).
         """
         x = self._frames(block)
         with self._lock:
@@ -793,7 +794,9 @@ class MicrophoneSource:
     AudioSystemHungError
         The audio server did not answer within ``no_audio_timeout_s``.
     DeviceError
-        No input device, the named one not found or ambiguous, or none of its settings work.
+        No input device, the named one not found or ambiguous, busy or gone, or none of its
+        settings work; or the sounddevice package is not installed
+        (:func:`import_sounddevice`).
     ValueError
         ``block_ms``, ``no_audio_warn_s`` or ``no_audio_timeout_s`` not positive.
     """

@@ -230,8 +230,12 @@ class Recognizer:
         ``FileSource(path)``); ``model`` is a name or path.
     ValueError
         ``ring_capacity_s`` not positive, ``max_queued_utterances`` < 1, ``queue_full`` not
-        "wait" or "drop", or a ``speakers`` value :func:`~ser_live.speakers.speaker_mode`
-        refuses.
+        "wait" or "drop", a ``speakers`` value :func:`~ser_live.speakers.speaker_mode`
+        refuses, a ``vad_config`` or ``partial`` field out of range (their ``validate()``),
+        ``rolling_half_life_s`` not positive, or ``revise_until`` < 0 (checked with a
+        session normaliser only).
+    DenoiseUnavailableError
+        ``denoise=True`` without ``noisereduce`` installed.
 
     Notes
     -----
@@ -343,6 +347,10 @@ class Recognizer:
             Already started (or started and stopped): a Recognizer runs once.
         SerLiveError
             The source cannot start (e.g. ``DeviceError``); the threads are stopped again.
+        OSError
+            ``save_dir`` cannot be used (:meth:`RecordingsWriter.open
+            <ser_live.recordings.RecordingsWriter.open>`: ``NotADirectoryError`` for a file,
+            a folder that cannot be made, an index that cannot be opened or is a symlink).
         """
         if self._started:
             raise RuntimeError("this Recognizer was already started: it runs once; make a new Recognizer "
