@@ -590,9 +590,9 @@ class EmotionModel:
         Raises
         ------
         ValueError
-            Audio :func:`~ser_live.vad.check_signal` refuses (not mono, NaN, float beyond
-            [-1, 1], ...), ``sample_rate_hz`` not positive, or audio shorter than the
-            extractor's minimum (see :meth:`FeatureExtractor.extract`).
+            Audio :func:`~ser_live.vad.check_signal` refuses (not mono, NaN, a float peak
+            above :data:`~ser_live.vad.MAX_FLOAT_PEAK`, 2.0, ...), ``sample_rate_hz`` not
+            positive, or audio shorter than the extractor's minimum (see :meth:`FeatureExtractor.extract`).
         """
         from .vad import resample_signal
 
@@ -674,7 +674,9 @@ class EmotionModel:
         Raises
         ------
         ModelError
-            Missing or unreadable file, or no shipped model of that name; a type outside
+            Missing or unreadable file, or no shipped model of that name; a model card or
+            recipe (``.md``, ``.toml``) given for the model (the message names the model
+            beside it, if any); a type outside
             :data:`TRUSTED_TYPES` (the file could run code; the message names the types, and
             nothing from the file is built); an
             arrays file beyond its limits, with a missing, misshapen or non-finite array;

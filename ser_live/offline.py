@@ -484,6 +484,20 @@ class Predictor:
         or caller), not the average of their channels (None); a file without it fails
         with :class:`~ser_live.errors.AudioFileError`. Files only, not signals.
 
+    Raises
+    ------
+    TypeError
+        ``model`` is a name or path (or None), not a loaded model.
+    ValueError
+        A ``vad_config`` field out of range (:meth:`VadConfig.validate
+        <ser_live.vad.VadConfig.validate>`), a ``speakers`` value
+        :func:`~ser_live.speakers.speaker_mode` refuses, or, with speaker turns, a model
+        whose features lack the speaker embedding's columns or a ``half_life_s`` that is
+        not positive (without speaker turns it is checked at the first file or signal cut
+        into segments).
+    DenoiseUnavailableError
+        ``denoise=True`` without ``noisereduce`` installed.
+
     Examples
     --------
     >>> from ser_live.model import EmotionModel
@@ -587,9 +601,9 @@ class Predictor:
             ``segments=False`` and the VAD finds no speech (digital silence included).
         ValueError
             Audio :func:`~ser_live.vad.check_signal` refuses (not of shape (n_samples,), a
-            dtype other than int16 or float, NaN or infinite samples, float samples beyond
-            [-1, 1]), ``sample_rate_hz`` not positive, or (``segments=False``) longer than
-            ``max_duration_s``.
+            dtype other than int16 or float, NaN or infinite samples, a float peak above
+            :data:`~ser_live.vad.MAX_FLOAT_PEAK`, 2.0), ``sample_rate_hz`` not positive, or
+            (``segments=False``) longer than ``max_duration_s``.
         """
         y = resample_signal(y, sample_rate_hz=sample_rate_hz)
         warn_if_narrowband("the signal", sample_rate_hz)

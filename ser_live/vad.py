@@ -947,8 +947,8 @@ def segment_signal(
     Raises
     ------
     ValueError
-        Audio :func:`check_signal` refuses (not mono, unsupported dtype, NaN, float beyond
-        [-1, 1]), an unsupported sample rate, an invalid config.
+        Audio :func:`check_signal` refuses (not mono, unsupported dtype, NaN, a float peak
+        above :data:`MAX_FLOAT_PEAK`, 2.0), an unsupported sample rate, an invalid config.
     """
     x = _as_int16(y)
     seg = Segmenter(config, sample_rate_hz=sample_rate_hz)
