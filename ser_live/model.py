@@ -592,7 +592,8 @@ class EmotionModel:
         ValueError
             Audio :func:`~ser_live.vad.check_signal` refuses (not mono, NaN, a float peak
             above :data:`~ser_live.vad.MAX_FLOAT_PEAK`, 2.0, ...), ``sample_rate_hz`` not
-            positive, or audio shorter than the extractor's minimum (see :meth:`FeatureExtractor.extract`).
+            positive, or audio shorter than the extractor's minimum (see
+            :meth:`FeatureExtractor.extract`).
         """
         from .vad import resample_signal
 

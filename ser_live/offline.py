@@ -636,9 +636,10 @@ class Predictor:
         Raises
         ------
         AudioFileError
-            Missing, unreadable or empty file, or (whole) longer than ``max_duration_s``.
+            Missing, unreadable or empty file, a ``channel`` the file does not have, or
+            (whole) longer than ``max_duration_s``.
         NoSpeechError
-            Whole file and the VAD finds no speech.
+            Whole file and the VAD finds no speech (or too short for an utterance).
         """
         if segments:
             return list(self.iter_file_segments(path))
@@ -673,8 +674,9 @@ class Predictor:
         Raises
         ------
         AudioFileError
-            Missing, unreadable or empty file, or a block with NaN/infinite samples (raised
-            when that block is reached).
+            Missing, unreadable or empty file, a ``channel`` the file does not have, or a
+            block with NaN/infinite samples or that cannot be decoded (raised when that block
+            is reached; a file cut short is warned of, not raised).
         """
         rolling = RollingEstimate(self.model.labels, half_life_s=self.half_life_s)
         session = self.model.new_session() if self.session_norm else None

@@ -845,8 +845,9 @@ def check_signal(y: ArrayLike) -> np.ndarray:
     ------
     ValueError
         Not of shape (n_samples,) (a scalar, or stereo of shape (n_samples, channels)), a
-        dtype other than int16 or float, NaN or infinite samples, or float samples beyond
-        [-1, 1] (a peak above :data:`MAX_FLOAT_PEAK`: int16-range values, to divide by 32768).
+        dtype other than int16 or float, NaN or infinite samples, or a float peak above
+        :data:`MAX_FLOAT_PEAK` (2.0: int16-range values, to divide by 32768; peaks in (1, 2]
+        are taken).
     """
     y = np.asarray(y)
     if y.ndim != 1:
