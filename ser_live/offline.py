@@ -780,7 +780,8 @@ class Predictor:
         Raises
         ------
         ValueError
-            Unknown ``errors``.
+            Unknown ``errors``; or, with ``errors="raise"``, audio the extractor cannot take
+            (as is, not wrapped in a ``SerLiveError``).
         SessionsError
             ``sessions`` lacks an input or names a path that is not an input (the first few
             of each are named); raised before any file is processed.

@@ -484,8 +484,8 @@ def input_record(*, state: str, stream_s: float, for_s: float, reason: str | Non
     Raises
     ------
     ValueError
-        Another ``state``, or a ``reason`` missing with ``"silent"`` or not in
-        :data:`SILENT_REASONS`.
+        Another ``state``, a ``reason`` missing with ``"silent"`` or given with
+        ``"back"``, or one not in :data:`SILENT_REASONS`.
     """
     if state not in ("silent", "back") or (state == "silent") != (reason is not None) or \
             (reason is not None and reason not in SILENT_REASONS):
