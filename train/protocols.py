@@ -561,9 +561,16 @@ def make_folds(
         Unknown protocol (the message lists the valid ones); a cross protocol naming a
         corpus the source does not have (the message lists those it has), one corpus twice,
         or corpora that share fewer than two labels (with a recipe's labels: fewer than two of
-        them in the test corpus); records that do not fit
-        the protocol (a RAVDESS speaker outside 01-24, a fold left with no training or no
-        test record, fewer than two speakers for leave-one-speaker-out).
+        them in the test corpus), or the same speakers on both sides; a ``loco:`` list
+        :func:`loco_corpora` refuses (a corpus named twice or not available), fewer than
+        two corpora for ``loco``, or ``labels`` with fewer than two of :data:`CORE_LABELS`
+        there; a corpus whose source gives no records, or records of another corpus;
+        records that do not fit the protocol (a RAVDESS speaker outside 01-24, a fold left
+        with no training or no test record, fewer than two speakers for
+        leave-one-speaker-out).
+    CorpusNotFoundError
+        With ``source`` None: a corpus folder (or CSV list) that is missing or holds no
+        audio (:func:`train.corpora.read_corpus`).
 
     References
     ----------
