@@ -50,6 +50,10 @@ def _print(s: str = "") -> None:
 
 
 def cmd_features(args: argparse.Namespace) -> int:
+    """``python -m train features``: extract (and cache) the features of each ``--corpus``'s
+    files, at most ``--limit`` each, and print the files per second. Returns exit status 0;
+    raises what :func:`train.corpora.read_corpus` (``CorpusNotFoundError``) and
+    :func:`ser_live.batch.require_dask` (with ``--dask``: ``DaskUnavailableError``) raise."""
     from .corpora import read_corpus
     from .extract import extract_features
 
@@ -86,6 +90,12 @@ _MODE_ROWS = {
 
 
 def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
+    """``python -m train evaluate``: the recipe's speaker-independent evaluation on each
+    ``--protocol`` (UA, WA and macro-F1 per session mode; ``--condition room``: per room
+    condition), printed and written to ``--out``. Returns exit status 0. Raises ValueError
+    (``--corpora`` with a protocol other than ``loco``, a bad protocol or recipe),
+    :class:`FitOutputError` (``--out`` not writable) and ``SerLiveError`` (``--denoise``
+    without ``--condition room``)."""
     from .evaluate import run_recipe, write_reports
     from .recipe import load_recipe
     from .reports import ua_table
@@ -150,6 +160,12 @@ def _evaluate_room(args: argparse.Namespace, argv: list[str], recipe) -> int:  #
 
 
 def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
+    """``python -m train compare``: the recipe, the openSMILE peer feature sets and the
+    comparison classifiers (or ``--classifiers``' deep rows) on one protocol, as a table of
+    UA, WA and macro-F1 (mean ± std over folds, %) and ``compare-<protocol>.json`` in
+    ``--out``. Returns exit status 0. Raises ValueError: an ``--only`` that matches no row,
+    ``--corpora`` with a protocol other than ``loco``, or a peer row asked for without
+    :mod:`opensmile`."""
     from rich.console import Console
     from rich.table import Table
 
@@ -387,6 +403,11 @@ def copy_recipe(recipe_path: str | Path, model_path: Path) -> Path:
 
 
 def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
+    """``python -m train fit``: fit the recipe on all of its corpora (less
+    ``--exclude-corpus``) and write the model, its arrays, recipe copy and card. Returns exit
+    status 0. Raises ValueError (an ``--exclude-corpus`` not among the recipe's corpora, or
+    one that leaves none) and :class:`FitOutputError` (:func:`fit_output_path`), both before
+    any training."""
     from ser_live import __version__
     from ser_live.features import FeatureExtractor
     from ser_live.fsutil import write_atomic
@@ -591,6 +612,11 @@ def cmd_reports(args: argparse.Namespace) -> int:
 
 
 def cmd_plots(args: argparse.Namespace) -> int:
+    """``python -m train plots``: two PNGs of a corpus in ``--out``, one waveform per emotion
+    (``<corpus>-waveforms.png``) and the distribution of each ``--features`` column per
+    emotion (``<corpus>-features.png``, box plots). Returns
+    exit status 0. Raises ValueError (a ``--features`` column the extractor does not give) and
+    :class:`FitOutputError` (``--out`` not writable), before anything is read."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -730,6 +756,7 @@ class _TrainParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m train`` parser, one subcommand per ``cmd_*`` function."""
     p = _TrainParser(
         prog="python -m train",
         description="ser-live training workspace: corpora -> features -> speaker-independent evaluation -> models/.",
@@ -819,6 +846,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m train`` with ``argv`` (default ``sys.argv[1:]``; then SIGTERM, SIGHUP
+    and SIGQUIT stop it as Ctrl-C does).
+
+    Returns
+    -------
+    int
+        The exit status: the command's (0); a ``SerLiveError``'s ``exit_code``, or 2 for a
+        ValueError or FileNotFoundError (e.g. ``--recipe`` not found), the message on stderr;
+        1 for another OSError (a full disk); 130 after Ctrl-C. A usage error exits 2
+        (``SystemExit`` from argparse).
+    """
     if argv is None:  # the program itself: SIGTERM, SIGHUP and SIGQUIT stop it as Ctrl-C does
         from ser_live.signals import stop_signals_as_interrupt_from_now
 
