@@ -287,6 +287,14 @@ def extract_features(
     X : np.ndarray, float32, shape (len(paths), n_features)
         Rows of files that failed or hold no speech are NaN (see the report).
     report : ExtractionReport
+
+    Raises
+    ------
+    ValueError
+        ``feature_set`` (or ``recipe``) not one of :data:`FEATURE_SETS`.
+    ClusterError, DaskUnavailableError
+        With ``dask``: as :func:`ser_live.batch.dask_starmap` (cluster unreachable or lost,
+        Dask not installed).
     """
     import time
 
