@@ -272,7 +272,9 @@ class Result:
         it). Exactly one final result follows per utterance.
     features : np.ndarray or None, float, shape (n_features,)
         The utterance's features as the worker extracted them, before any normalisation
-        (None for a provisional estimate); what calibration keeps of a take
+        (None for a provisional estimate, and in ``Predictor.iter_file_segments(...,
+        keep_audio=False)``'s results, as ``predict --segments`` holds them); what calibration
+        keeps of a take
         (:mod:`ser_live.calibrate`). Not part of any record.
     speaker : str or None
         The speaker of the run the utterance was attributed to (``"A"``, ``"B"``, ... in
@@ -282,7 +284,8 @@ class Result:
         The rolling estimate of that speaker's utterances alone after this one (label ->
         probability); empty without speakers.
     speaker_revised : str or None
-        ``predict --segments --speakers``: the utterance's speaker after the last
+        ``predict --segments --speakers`` (``Predictor(speakers=...)`` with
+        ``segments=True``): the utterance's speaker after the last
         re-clustering that held it (:attr:`SpeakerAssigner.revised_ <ser_live.speakers.SpeakerAssigner.revised_>`:
         the file's last one for the assigner's latest ``history`` utterances), set on every
         result of the file once the file ends; ``speaker`` stays the label at the moment, as
@@ -323,20 +326,24 @@ class Result:
 
     @property
     def label(self) -> str:
+        """The predicted label (:attr:`Prediction.label`)."""
         return self.prediction.label
 
     @property
     def confidence(self) -> float:
+        """The probability of :attr:`label`, in [0, 1] (:attr:`Prediction.confidence`)."""
         return self.prediction.confidence
 
     @property
     def arousal(self) -> float | None:
-        """The utterance's arousal in [-1, 1] (:attr:`Prediction.arousal`)."""
+        """The utterance's arousal in [-1, 1] (:attr:`Prediction.arousal`); None for a model
+        with a label without a circumplex position."""
         return self.prediction.arousal
 
     @property
     def valence(self) -> float | None:
-        """The utterance's valence in [-1, 1] (:attr:`Prediction.valence`)."""
+        """The utterance's valence in [-1, 1] (:attr:`Prediction.valence`); None for a model
+        with a label without a circumplex position."""
         return self.prediction.valence
 
     @property
