@@ -210,8 +210,9 @@ def resolve_model_path(value: str | Path) -> Path:
     """A model file path, or a shipped model's short name, as a path: what
     :meth:`EmotionModel.load` and ``--model`` take.
 
-    A value that names an existing file, or holds a path separator or a suffix, is a path
-    (loading reports it if missing). Otherwise ``NAME`` means ``<models dir>/ser-NAME.skops``
+    A value that names an existing file (or folder), or holds a path separator or a suffix,
+    is a path (loading reports it if missing). Otherwise ``NAME`` means
+    ``<models dir>/ser-NAME.skops``
     (:data:`MODELS_DIR`; ``default`` is ``ser-default.skops``, whatever ``$SER_LIVE_MODEL``
     says).
 
