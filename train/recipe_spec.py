@@ -347,7 +347,9 @@ def recipe_from_dict(d: dict[str, Any], *, path: str = "", overrides: tuple[str,
     ValueError
         An unknown key (named with its table), a missing ``name``/``corpora``/``labels``, a
         value of the wrong type or outside its closed choice, a bad augmentation table, a
-        ``[noise_branch]`` without augmentations.
+        ``[noise_branch]`` without augmentations; a value training cannot use (an empty
+        ``corpora``, fewer than two ``labels``, ``classifier.inner_splits`` < 2, a negative
+        ``normalizer.prior_weight``).
     """
     _unknown(d, [k for k in KNOWN_KEYS if k != "base"], "the top level")
     missing = [k for k in _REQUIRED if k not in d]
@@ -530,8 +532,9 @@ def load_recipe(path: str | Path, *, overrides: typing.Sequence[str] = ()) -> Re
     FileNotFoundError
         No such file.
     ValueError
-        Invalid TOML; an unknown key (named with the file); a missing ``name``, ``corpora``
-        or ``labels``; a bad value; a ``base`` that is not found or forms a cycle; a bad
+        Invalid TOML, or a file that is not UTF-8 text; an unknown key (named with the
+        file); a missing ``name``, ``corpora`` or ``labels``; a bad value
+        (:func:`recipe_from_dict`); a ``base`` that is not found or forms a cycle; a bad
         override (named).
     """
     p = Path(path)
