@@ -59,7 +59,26 @@ def ua_table(rows: Sequence[tuple[str, EvaluationResult]]) -> str:
 def save_png(fig: Any, path: Path, *, dpi: int) -> Path:
     """A matplotlib figure as a PNG at ``path``, rendered in memory, then written whole and
     renamed over an earlier file (:func:`ser_live.fsutil.write_atomic`): a full disk leaves
-    no 0-byte or half PNG."""
+    no 0-byte or half PNG.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : Path
+        The PNG; its folder must exist.
+    dpi : int
+        Resolution (dots per inch).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written (the folder missing, a full disk); ``path`` unchanged.
+    """
     import io
 
     buf = io.BytesIO()
@@ -75,6 +94,12 @@ def write_json_and_md(out_dir: str | Path, stem: str, data: dict, md_lines: list
     -------
     dict
         ``{"json": path, "md": path}``.
+
+    Raises
+    ------
+    OSError
+        The folder cannot be made or a file written (each file is replaced whole or left
+        as it was).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
