@@ -492,9 +492,8 @@ class Predictor:
         A ``vad_config`` field out of range (:meth:`VadConfig.validate
         <ser_live.vad.VadConfig.validate>`), a ``speakers`` value
         :func:`~ser_live.speakers.speaker_mode` refuses, or, with speaker turns, a model
-        whose features lack the speaker embedding's columns or a ``half_life_s`` that is
-        not positive (without speaker turns it is checked at the first file or signal cut
-        into segments).
+        whose features lack the speaker embedding's columns. (A ``half_life_s`` that is not
+        positive is refused later, by the first file or signal cut into segments.)
     DenoiseUnavailableError
         ``denoise=True`` without ``noisereduce`` installed.
 
