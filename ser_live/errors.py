@@ -164,38 +164,50 @@ class SerLiveError(Exception):
 
 
 class AudioFileError(SerLiveError):
-    """An audio file cannot be used: missing, unreadable, empty, or too long for the call."""
+    """An audio file cannot be used (exit status 3): missing, unreadable, empty, a folder or
+    not a regular file (a FIFO, a device), too long for the call, holding NaN or infinite
+    samples, lacking the channel asked for, or (found where the decoder reaches it) damaged
+    or cut short (:mod:`ser_live.audiofile`)."""
 
     exit_code = ExitCode.AUDIO_FILE
 
 
 class NoSpeechError(SerLiveError):
-    """The voice activity detector found no speech in the audio (silent or noise-only input)."""
+    """The voice activity detector found no speech in the audio (silent or noise-only input),
+    or the audio is shorter than an utterance's minimum (``VadConfig.min_utterance_s``);
+    exit status 4."""
 
     exit_code = ExitCode.NO_SPEECH
 
 
 class ModelError(SerLiveError):
-    """A model file is missing, corrupt, or was made by an incompatible version/extractor."""
+    """A model cannot be loaded (exit status 5): the file is missing (or no shipped model
+    has that name), is not a model (a model card or recipe), is corrupt, holds types ser-live
+    does not trust, or was made by an incompatible version/extractor
+    (:meth:`EmotionModel.load <ser_live.model.EmotionModel.load>`)."""
 
     exit_code = ExitCode.MODEL
 
 
 class DeviceError(SerLiveError):
-    """No usable input device: none present, the named one not found, or it is busy."""
+    """No usable input device (exit status 6): none present, the named one not found or
+    ambiguous, busy or gone, none of its settings open, or the sounddevice package missing;
+    :class:`~ser_live.audio.AudioSystemHungError` (the audio server did not answer) is one."""
 
     exit_code = ExitCode.DEVICE
 
 
 class CaptureError(DeviceError):
     """The input device stopped delivering audio mid-run: its stream ended or failed (e.g.
-    the audio server died, the device was unplugged), or no samples came for longer than
-    the no-audio timeout (e.g. a suspended or muted source)."""
+    the audio server died, the device was unplugged), no samples came for longer than
+    the no-audio timeout (e.g. a suspended or muted source), or resampling its audio failed;
+    exit status 6."""
 
     exit_code = ExitCode.DEVICE
 
 
 class PortAudioMissingError(DeviceError):
-    """The PortAudio shared library (needed by sounddevice for the microphone) is not installed."""
+    """The PortAudio shared library (needed by sounddevice for the microphone) is not
+    installed; exit status 7."""
 
     exit_code = ExitCode.PORTAUDIO_MISSING
