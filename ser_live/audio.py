@@ -1177,7 +1177,7 @@ def list_input_devices(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> list[dict[st
     PortAudioMissingError
         The PortAudio library is not installed.
     DeviceError
-        PortAudio cannot enumerate devices.
+        PortAudio cannot enumerate devices, or the sounddevice package is not installed.
     AudioSystemHungError
         PortAudio did not finish initialising within ``timeout_s`` (a hung audio server).
     """
