@@ -300,8 +300,8 @@ def output_format(output: str | Path | None, fmt: str | None) -> str:
 
 def utterance_record(result: "Result", *, flags: "UncertaintyRule | None" = None,
                      profile: str | None = None, uncertainty: "UncertaintyRule | None" = None) -> dict[str, Any]:
-    """A ``ser-live --jsonl`` line's record: :meth:`Result.to_json` plus ``uncertain`` and
-    ``profile``.
+    """A ``ser-live --jsonl`` line's record: ``"kind": "utterance"``, then
+    :meth:`Result.to_json`, plus ``uncertain``, ``profile`` and ``wall_time``.
 
     Parameters
     ----------
@@ -317,6 +317,9 @@ def utterance_record(result: "Result", *, flags: "UncertaintyRule | None" = None
     Returns
     -------
     dict
+        ``kind``, the keys of :meth:`Result.to_json <ser_live.types.Result.to_json>`
+        (with ``flags``: ``final``, ``uncertain``), [``uncertain``,] [``profile``,]
+        ``wall_time`` (:func:`wall_time` of ``result.ready_time``).
     """
     record = {"kind": "utterance", **result.to_json(flags=flags)}
     if uncertainty is not None and "uncertain" not in record:
