@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -492,8 +493,8 @@ class Predictor:
         A ``vad_config`` field out of range (:meth:`VadConfig.validate
         <ser_live.vad.VadConfig.validate>`), a ``speakers`` value
         :func:`~ser_live.speakers.speaker_mode` refuses, or, with speaker turns, a model
-        whose features lack the speaker embedding's columns. (A ``half_life_s`` that is not
-        positive is refused later, by the first file or signal cut into segments.)
+        whose features lack the speaker embedding's columns, or a ``half_life_s`` or
+        ``max_duration_s`` that is not a positive number of seconds.
     DenoiseUnavailableError
         ``denoise=True`` without ``noisereduce`` installed.
 
@@ -524,6 +525,9 @@ class Predictor:
         self.vad_config = (vad_config or VadConfig()).validate()
         self.half_life_s = float(half_life_s)
         self.max_duration_s = float(max_duration_s)
+        for name, value in (("half_life_s", self.half_life_s), ("max_duration_s", self.max_duration_s)):
+            if not (0 < value < math.inf):  # refused here, as Recognizer does, not at the first file
+                raise ValueError(f"{name} must be a positive number of seconds, got {value}")
         self.session_norm = bool(session_norm)
         self.speakers, self.speakers_known = speaker_mode(speakers)
         self.channel = None if channel is None else int(channel)

@@ -35,3 +35,17 @@ def test_a_path_or_a_name_in_place_of_a_source_or_model_says_what_to_pass(ravdes
     with Recognizer(FileSource(clip, speed=0), model) as rec:
         assert len(list(rec)) == 1
     assert Predictor(model).process_file(clip).label in model.labels
+
+
+def test_a_predictor_refuses_a_bad_half_life_or_duration_when_made(ravdess_root, model):  # noqa: F811
+    """``Predictor(half_life_s=0)`` is a ValueError at the call, as ``Recognizer`` refuses its
+    ``rolling_half_life_s``; before, it was accepted and raised from inside the first file cut
+    into segments, far from the mistake. A positive value still classifies the RAVDESS clip."""
+    for kwargs in ({"half_life_s": 0}, {"half_life_s": -5.0}, {"half_life_s": float("nan")},
+                   {"max_duration_s": 0}, {"max_duration_s": float("inf")}):
+        with pytest.raises(ValueError, match=rf"{next(iter(kwargs))} must be a positive number of seconds"):
+            Predictor(model, **kwargs)
+    with pytest.raises(ValueError, match="half_life_s must be positive"):
+        Recognizer(FileSource(ravdess_root / CLIP, speed=0), model, rolling_half_life_s=0)
+    results = Predictor(model, half_life_s=5.0).process_file(ravdess_root / CLIP, segments=True)
+    assert results and all(r.label in model.labels for r in results)
