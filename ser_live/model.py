@@ -582,7 +582,8 @@ class EmotionModel:
             Mono audio (:func:`~ser_live.vad.check_signal`).
         sample_rate_hz : float, optional
             Sample rate of ``y`` (Hz); default ``feature_config.sample_rate_hz`` (16000).
-            Another rate is resampled as files are (:func:`~ser_live.vad.resample_signal`).
+            ``y`` is converted as a file's samples are (:func:`~ser_live.vad.resample_signal`:
+            another rate resampled; float clipped at full scale and rounded to int16).
 
         Returns
         -------

@@ -575,7 +575,8 @@ class Predictor:
             file). Float samples of int16 range are refused: divide them by 32768.
         sample_rate_hz : float, default 16000
             Sample rate of ``y`` (Hz). Another rate is resampled to 16 kHz as a file is
-            (:func:`~ser_live.vad.resample_signal`: soxr "HQ", then int16), so the array of a
+            (:func:`~ser_live.vad.resample_signal`: soxr "HQ", then int16; at 16 kHz float
+            samples are clipped at full scale and rounded to int16 alone), so the array of a
             file gives :meth:`process_file`'s result; results' samples and sample indices
             are then those of the 16 kHz signal. Below 16 kHz a warning is logged, as for
             files.

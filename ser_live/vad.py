@@ -869,13 +869,16 @@ def check_signal(y: ArrayLike) -> np.ndarray:
 
 
 def resample_signal(y: ArrayLike, *, sample_rate_hz: float, target_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
-    """A caller's signal (:func:`check_signal`) at ``target_hz``, resampled as files are decoded.
+    """A caller's signal (:func:`check_signal`) at ``target_hz`` as int16, converted as files
+    are decoded.
 
     At another rate the samples (int16 as float32 divided by 32768, as soundfile reads a
     16-bit file) go through soxr's streaming resampler, quality "HQ", clipped at full scale
     and rounded to int16: :func:`~ser_live.audiofile.iter_audio_blocks` and
     :func:`~ser_live.audiofile.decode_audio`'s steps, so an array read from a file gives
-    that file's samples.
+    that file's samples. At ``target_hz`` float samples are clipped at full scale and
+    rounded to int16 (:func:`~ser_live.audiofile.to_int16`) as a decoded file's are, so
+    peaks in (1, :data:`MAX_FLOAT_PEAK`] reach the extractor as they would from the file.
 
     Parameters
     ----------
@@ -888,8 +891,8 @@ def resample_signal(y: ArrayLike, *, sample_rate_hz: float, target_hz: int = SAM
     Returns
     -------
     np.ndarray, shape (n_out,)
-        :func:`check_signal`'s array itself when ``sample_rate_hz == target_hz``; else int16,
-        ``n_out`` about ``n_samples * target_hz / sample_rate_hz``.
+        int16: ``y`` itself when it is int16 at ``target_hz``; ``n_out`` is ``n_samples`` at
+        ``target_hz``, about ``n_samples * target_hz / sample_rate_hz`` at another rate.
 
     Raises
     ------
@@ -900,7 +903,7 @@ def resample_signal(y: ArrayLike, *, sample_rate_hz: float, target_hz: int = SAM
     if not (isinstance(sample_rate_hz, (int, float, np.number)) and 0 < sample_rate_hz < math.inf):
         raise ValueError(f"sample_rate_hz must be a positive number of Hz, got {sample_rate_hz!r}")
     if sample_rate_hz == target_hz:
-        return y
+        return _as_int16(y)
     from .audiofile import new_resampler
 
     x = to_float32(y) if y.dtype == np.int16 else y.astype(np.float32)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ser_live.audiofile import load_audio, write_wav
+from ser_live.audiofile import load_audio, to_int16, write_wav
 from ser_live.cli import main
 from ser_live.denoise import DenoiseUnavailableError, DenoisingExtractor, denoise, with_denoise
 from ser_live.model import EmotionModel
@@ -84,8 +84,9 @@ def test_with_denoise_wraps_a_copy_and_predictor_uses_it(clean, model):
     assert isinstance(dm.extractor, DenoisingExtractor) and not isinstance(model.extractor, DenoisingExtractor)
     assert dm.extractor.n_features == model.extractor.n_features
     p_plain, p_den = Predictor(model), Predictor(model, denoise=True)
-    a, b = p_den._span(noisy, what="x")
-    expected = model.predict_features(model.extractor.extract(denoise(noisy[a:b])))
+    heard = to_int16(noisy)  # a float signal is taken as a decoded file's samples are
+    a, b = p_den._span(heard, what="x")
+    expected = model.predict_features(model.extractor.extract(denoise(heard[a:b])))
     got = p_den.process_signal(noisy)
     assert got.label == expected.label
     assert got.probabilities == pytest.approx(expected.probabilities, abs=1e-6)

@@ -85,6 +85,25 @@ def test_int16_range_floats_are_refused_and_decoder_overshoot_is_not(data_root, 
     assert p.process_signal(loud, segments=True)
 
 
+def test_a_16k_float_signal_over_full_scale_gives_its_float_files_result(clip, model, tmp_path):
+    """A 16 kHz float array with peaks above full scale (1.5: taken, up to MAX_FLOAT_PEAK)
+    gives exactly the result of the float WAV holding the same samples, whole and cut, from
+    the Predictor and the model alike: the decoder clips the file's samples at full scale
+    and rounds them to int16, and the array now goes the same way. Before, at 16 kHz the
+    whole-signal verbs passed the unclipped floats to the extractor."""
+    y = load_audio(clip)
+    y = (y * (1.5 / np.abs(y).max())).astype(np.float32)
+    assert np.abs(y).max() > 1.4
+    wav = tmp_path / "loud-float.wav"
+    sf.write(str(wav), y, SR, subtype="FLOAT")
+    assert np.abs(sf.read(str(wav), dtype="float32")[0]).max() > 1.4  # the file holds the overshoot
+    p = Predictor(model)
+    assert p.process_signal(y) == p.process_file(wav)
+    assert [r.prediction for r in p.process_signal(y, segments=True)] == [
+        r.prediction for r in p.process_file(wav, segments=True)]
+    assert model.predict_signal(y) == model.predict_signal(decode_audio(wav))
+
+
 def test_nan_samples_are_one_clear_error_whole_or_cut(clip, model):
     p = Predictor(model)
     y = load_audio(clip).copy()
