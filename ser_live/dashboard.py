@@ -38,6 +38,7 @@ from rich.text import Text
 
 from .widgets import (  # noqa: F401  (re-exported: the dashboard's public names)
     BAR_EMPTY, BAR_FULL, EMOTION_COLORS, LEVEL_RANGE_DBFS, Bar, LevelBar, LineTable, emotion_color, fmt_level,
+    terminal_console,
 )
 from .affect import affect_of
 from .plaintext import UNCERTAIN_CONFIDENCE
@@ -905,7 +906,8 @@ class LiveDashboard:
     ----------
     state : DashboardState
     console : rich.console.Console, optional
-        Where to draw; a new console on stdout by default.
+        Where to draw; a new console on stdout by default (in ASCII where stdout's encoding is
+        not UTF: :func:`~ser_live.widgets.terminal_console`).
     refresh_per_second : float, default 8
         Maximum redraw rate (Hz) for a new result or provisional estimate.
     status_per_second : float, default 4
@@ -956,7 +958,7 @@ class LiveDashboard:
             DashboardView(state, fit_terminal=True),
             # its own console, as documented: rich's global one may have been pointed
             # elsewhere (python -m train sends it to stderr, for its progress bars)
-            console=console if console is not None else Console(),
+            console=console if console is not None else terminal_console(),
             auto_refresh=False,
             refresh_per_second=refresh_per_second,
             screen=screen,

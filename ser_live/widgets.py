@@ -18,7 +18,8 @@ from rich.text import Text
 
 from .labels import canonical_label
 
-__all__ = ["BAR_EMPTY", "BAR_FULL", "EMOTION_COLORS", "LEVEL_RANGE_DBFS", "Bar", "LevelBar", "LineTable", "emotion_color", "fmt_level"]
+__all__ = ["ASCII_GLYPHS", "BAR_EMPTY", "BAR_FULL", "EMOTION_COLORS", "LEVEL_RANGE_DBFS", "Bar", "LevelBar", "LineTable",
+           "emotion_color", "fmt_level", "terminal_console"]
 
 #: Colour (rich colour name) of each canonical emotion label.
 EMOTION_COLORS: dict[str, str] = {
@@ -44,6 +45,44 @@ BAR_FULL = "█"
 BAR_EMPTY = "░"
 _BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 _DIM = Style(color="grey35")  # empty bar cells
+
+#: One-cell ASCII stand-ins for the characters the views draw (and rich's own ellipsis), written
+#: in their place on a terminal whose encoding has no room for them (``LANG=C``,
+#: ``PYTHONIOENCODING=ascii``): each takes the one cell its character took, so the layout holds,
+#: and a bar stays a bar (``#`` full, ``.`` empty; a partial cell rounds to the nearer).
+ASCII_GLYPHS: dict[int, str] = str.maketrans({
+    BAR_FULL: "#", BAR_EMPTY: ".", **{c: "." for c in _BAR_EIGHTHS[1:4]}, **{c: "#" for c in _BAR_EIGHTHS[4:]},
+    "\u2026": ".", "\u2013": "-", "\u2014": "-", "\u00b7": ".", "\u25cf": "*", "\u25cb": "o", "\u2502": "|",
+    "\u201c": '"', "\u201d": '"',
+})
+
+
+class _EncodableFile:
+    """A text stream every write to which its encoding can take: :data:`ASCII_GLYPHS`, then
+    ``?`` for any other character it cannot encode. The rest (``encoding``, ``isatty``,
+    ``fileno``, ``flush`` ...) is the stream's, so rich still sees the encoding and draws its
+    boxes in ASCII."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        encoding = getattr(self._stream, "encoding", None) or "ascii"
+        return self._stream.write(text.translate(ASCII_GLYPHS).encode(encoding, "replace").decode(encoding))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def terminal_console(**kwargs: Any) -> Console:
+    """A rich :class:`~rich.console.Console` (``kwargs`` as its) for a live view that never
+    raises :class:`UnicodeEncodeError`: where the stream's encoding is not UTF (rich's
+    ``encoding`` and ``ascii_only``), what is written goes through :data:`ASCII_GLYPHS`. On a
+    UTF terminal it is rich's console, unchanged."""
+    console = Console(**kwargs)
+    if not console.encoding.startswith("utf"):
+        console.file = _EncodableFile(console.file)
+    return console
 
 
 def emotion_color(label: str) -> str:

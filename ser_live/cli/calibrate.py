@@ -189,7 +189,9 @@ def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
     if not args.plain and sys.stdout.isatty():
         from rich.live import Live
 
-        live = Live(render_calibration(state), auto_refresh=False, transient=False)
+        from ..widgets import terminal_console
+
+        live = Live(render_calibration(state), console=terminal_console(), auto_refresh=False, transient=False)
 
     def show(event: bool) -> None:
         if live is not None:

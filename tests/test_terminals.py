@@ -1,0 +1,102 @@
+"""``ser-live`` on terminals that are not a modern UTF-8 colour terminal: an ASCII-only
+encoding, ``TERM=dumb``, stderr sent to a file beside the dashboard.
+
+Each test runs the real command in a pseudo-terminal (the dashboard and the calibration screen
+are drawn only on a terminal) on the bundled demo recording, replayed as fast as it goes
+(``--speed 0``): what is checked is what the run wrote, whatever its timing.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+from ser_live.cli import DEMO_WAV
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(not DEMO_WAV.exists(), reason=f"bundled demo {DEMO_WAV} missing")
+
+
+def run_in_terminal(args: list[str], *, env: dict[str, str] | None = None, columns: int = 100, rows: int = 40,
+                    stderr: Path | None = None, timeout_s: float = 300.0) -> tuple[int, bytes]:
+    """Run ``python -m ser_live ARGS`` with stdin, stdout (and stderr, unless ``stderr`` names a
+    file for it) on a pseudo-terminal of ``columns`` x ``rows``; return the exit status and the
+    bytes the terminal received. ``env`` is added to a copy of this process's environment."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    full_env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT), **(env or {})}
+    for var in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES"):
+        if var not in (env or {}):
+            full_env.pop(var, None)
+    err = open(stderr, "wb") if stderr is not None else slave  # noqa: SIM115 - closed below
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "ser_live", *args], stdin=slave, stdout=slave, stderr=err,
+                                cwd=ROOT, env=full_env, start_new_session=True)
+    finally:
+        os.close(slave)
+        if stderr is not None:
+            err.close()
+    out = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], timeout_s)
+            if not ready:
+                proc.kill()
+                raise AssertionError(f"no output for {timeout_s} s: {out[-2000:]!r}")
+            try:
+                data = os.read(master, 65536)
+            except OSError as exc:  # EIO: the terminal's last writer is gone
+                if exc.errno != errno.EIO:
+                    raise
+                break
+            if not data:
+                break
+            out += data
+    finally:
+        os.close(master)
+    return proc.wait(timeout=timeout_s), bytes(out)
+
+
+def _text(out: bytes) -> str:
+    """What the terminal received, its control sequences (colours, cursor moves) taken out."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode("utf-8", "replace"))
+
+
+@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "ascii"}, {"LANG": "C", "LC_ALL": "C", "PYTHONUTF8": "0"}],
+                         ids=["ascii", "C-locale"])
+def test_dashboard_on_an_ascii_terminal(env: dict[str, str]) -> None:
+    """A terminal whose encoding is ASCII gets the dashboard in ASCII: bars of ``#`` and ``.``,
+    boxes of ``+-|``; the run and its summary are not lost to a UnicodeEncodeError."""
+    code, out = run_in_terminal(["--input", str(DEMO_WAV), "--speed", "0"], env=env)
+    text = _text(out)
+    assert code == 0, text[-3000:]
+    assert "UnicodeEncodeError" not in text
+    assert all(b < 0x80 for b in out), "a character the terminal's encoding does not have"
+    assert "+- emotion -" in text and "+- timeline . last 8 of 8 -" in text
+    assert "| neutral " in text and "####" in text and "...." in text  # a bar: full and empty cells
+    assert "ser-live summary" in text and "utterances           8" in text
+
+
+def test_calibration_screen_on_an_ascii_terminal(tmp_path: Path) -> None:
+    """``ser-live calibrate`` draws its screen in ASCII there too, and writes the profile."""
+    profile = tmp_path / "anna.npz"
+    code, out = run_in_terminal(["calibrate", "--profile", str(profile), "--per-class", "2", "--input", str(DEMO_WAV),
+                                 "--speed", "0"], env={"PYTHONIOENCODING": "ascii"})
+    text = _text(out)
+    assert code == 0, text[-3000:]
+    assert all(b < 0x80 for b in out)
+    assert "+- ser-live calibrate " in text and "All takes recorded: building the profile." in text
+    assert "progress ####" in text
+    assert profile.is_file() and "written to" in text
