@@ -19,7 +19,7 @@ from rich.text import Text
 from .labels import canonical_label
 
 __all__ = ["ASCII_GLYPHS", "BAR_EMPTY", "BAR_FULL", "EMOTION_COLORS", "LEVEL_RANGE_DBFS", "Bar", "LevelBar", "LineTable",
-           "emotion_color", "fmt_level", "terminal_console"]
+           "emotion_color", "fmt_level", "stdout_redraws", "terminal_console"]
 
 #: Colour (rich colour name) of each canonical emotion label.
 EMOTION_COLORS: dict[str, str] = {
@@ -72,6 +72,15 @@ class _EncodableFile:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def stdout_redraws() -> bool:
+    """Whether stdout is a terminal a live view can redraw in place: a terminal that rich does
+    not call dumb (``TERM=dumb`` or ``unknown`` get no cursor moves from rich, so a live view
+    there shows nothing until its last frame, at the end of the run)."""
+    import sys
+
+    return sys.stdout.isatty() and not Console(file=sys.stdout).is_dumb_terminal
 
 
 def terminal_console(**kwargs: Any) -> Console:

@@ -100,3 +100,27 @@ def test_calibration_screen_on_an_ascii_terminal(tmp_path: Path) -> None:
     assert "+- ser-live calibrate " in text and "All takes recorded: building the profile." in text
     assert "progress ####" in text
     assert profile.is_file() and "written to" in text
+
+
+def test_dumb_terminal_gets_a_line_per_utterance() -> None:
+    """On ``TERM=dumb`` rich draws a live view only once, at its end: ``ser-live`` writes the
+    ``--plain`` lines there instead, each as its utterance is classified."""
+    code, out = run_in_terminal(["--input", str(DEMO_WAV), "--speed", "0"], env={"TERM": "dumb"})
+    text = _text(out)
+    assert code == 0, text[-3000:]
+    assert b"\x1b" not in out
+    lines = [ln for ln in text.splitlines() if ln.startswith("#")]
+    assert [ln.split()[0] for ln in lines] == [f"#{i}" for i in range(8)], text
+    assert "emotion" not in text and "\u256d" not in text  # no dashboard frame
+
+
+def test_dumb_terminal_calibrates_with_a_line_per_take(tmp_path: Path) -> None:
+    """``ser-live calibrate`` on ``TERM=dumb``: a line per take and prompt, as on a pipe."""
+    profile = tmp_path / "anna.npz"
+    code, out = run_in_terminal(["calibrate", "--profile", str(profile), "--per-class", "2", "--input", str(DEMO_WAV),
+                                 "--speed", "0"], env={"TERM": "dumb"})
+    text = _text(out)
+    assert code == 0, text[-3000:]
+    assert b"\x1b" not in out
+    assert "prompt 1/8 [" in text and "take 8/8 (" in text and "all takes recorded" in text
+    assert profile.is_file()

@@ -72,7 +72,7 @@ def add_calibrate_parser(sub: Any) -> argparse.ArgumentParser:
     cal.add_argument("--speed", type=_positive_or_zero, default=1.0, metavar="X",
                      help="replay speed of --input (1 real time, 0 as fast as possible)")
     cal.add_argument("--plain", action="store_true",
-                     help="one text line per take instead of the screen (automatic when stdout is not a terminal)")
+                     help="one text line per take instead of the screen (automatic when stdout is not a terminal, or TERM=dumb)")
     _add_common(cal)
     return cal
 
@@ -186,10 +186,10 @@ def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
                           source_name=source_name, profile_path=path)
     state, rec = cal.state, cal.recognizer
     live = None
-    if not args.plain and sys.stdout.isatty():
-        from rich.live import Live
+    from ..widgets import stdout_redraws, terminal_console
 
-        from ..widgets import terminal_console
+    if not args.plain and stdout_redraws():  # else a line per take: a pipe, a file, TERM=dumb
+        from rich.live import Live
 
         live = Live(render_calibration(state), console=terminal_console(), auto_refresh=False, transient=False)
 

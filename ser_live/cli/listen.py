@@ -49,7 +49,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                           "(default: only when there is no input device at all or PortAudio is missing)")
     out = p.add_argument_group("output (listen)")
     out.add_argument("--plain", action="store_true",
-                     help="one text line per utterance instead of the dashboard (automatic when stdout is not a terminal)")
+                     help="one text line per utterance instead of the dashboard (automatic when stdout is not a terminal, or TERM=dumb)")
     out.add_argument("--jsonl", metavar="PATH|-",
                      help="write one JSON object per utterance to PATH, or to stdout with '-' (stdout then carries only JSON); "
                           "also, as they happen, {\"kind\": \"dropped\", ...} when audio is lost (at once, then at most "

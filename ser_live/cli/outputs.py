@@ -62,9 +62,11 @@ class _Outputs:
         self.alert: str | None = None
         #: the stream events of the run (audio dropped, input silent or back), for :meth:`watch`
         self.events = StreamEvents()
+        from ..widgets import stdout_redraws
+
         if self.jsonl_stdout:
             self.plain_stream = sys.stderr if args.plain else None
-        elif args.plain or not sys.stdout.isatty():
+        elif args.plain or not stdout_redraws():  # a pipe, a file, TERM=dumb
             self.plain_stream = sys.stdout
         else:
             from ..dashboard import DashboardState, LiveDashboard
