@@ -21,6 +21,7 @@ TESS and EmoDB mapped onto them); any other label gets a stable colour from a sm
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections import Counter, deque
 from dataclasses import fields as _dataclass_fields, replace
@@ -895,6 +896,14 @@ def render_dashboard(state: DashboardState, *, max_height: int | None = None) ->
     return DashboardView(state, max_height=max_height)
 
 
+def _isatty(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (False for None or a closed stream)."""
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 class LiveDashboard:
     """A :class:`rich.live.Live` view of a :class:`DashboardState`, refreshed by the caller.
 
@@ -964,6 +973,9 @@ class LiveDashboard:
             screen=screen,
             transient=transient,
             vertical_overflow="ellipsis",
+            # messages written to stderr while it draws go above it on the terminal; stderr sent
+            # elsewhere (`2> log`) keeps them
+            redirect_stderr=_isatty(sys.stderr),
         )
 
     @property

@@ -74,6 +74,13 @@ def _text(out: bytes) -> str:
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode("utf-8", "replace"))
 
 
+def _calibrate(profile: Path, *, env: dict[str, str]) -> tuple[int, bytes, str]:
+    """``ser-live calibrate`` on the demo recording (8 takes) in a terminal: exit status, bytes, text."""
+    code, out = run_in_terminal(["calibrate", "--profile", str(profile), "--per-class", "2", "--input", str(DEMO_WAV),
+                                 "--speed", "0"], env=env)
+    return code, out, _text(out)
+
+
 @pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "ascii"}, {"LANG": "C", "LC_ALL": "C", "PYTHONUTF8": "0"}],
                          ids=["ascii", "C-locale"])
 def test_dashboard_on_an_ascii_terminal(env: dict[str, str]) -> None:
@@ -92,9 +99,7 @@ def test_dashboard_on_an_ascii_terminal(env: dict[str, str]) -> None:
 def test_calibration_screen_on_an_ascii_terminal(tmp_path: Path) -> None:
     """``ser-live calibrate`` draws its screen in ASCII there too, and writes the profile."""
     profile = tmp_path / "anna.npz"
-    code, out = run_in_terminal(["calibrate", "--profile", str(profile), "--per-class", "2", "--input", str(DEMO_WAV),
-                                 "--speed", "0"], env={"PYTHONIOENCODING": "ascii"})
-    text = _text(out)
+    code, out, text = _calibrate(profile, env={"PYTHONIOENCODING": "ascii"})
     assert code == 0, text[-3000:]
     assert all(b < 0x80 for b in out)
     assert "+- ser-live calibrate " in text and "All takes recorded: building the profile." in text
@@ -117,10 +122,20 @@ def test_dumb_terminal_gets_a_line_per_utterance() -> None:
 def test_dumb_terminal_calibrates_with_a_line_per_take(tmp_path: Path) -> None:
     """``ser-live calibrate`` on ``TERM=dumb``: a line per take and prompt, as on a pipe."""
     profile = tmp_path / "anna.npz"
-    code, out = run_in_terminal(["calibrate", "--profile", str(profile), "--per-class", "2", "--input", str(DEMO_WAV),
-                                 "--speed", "0"], env={"TERM": "dumb"})
-    text = _text(out)
+    code, out, text = _calibrate(profile, env={"TERM": "dumb"})
     assert code == 0, text[-3000:]
     assert b"\x1b" not in out
     assert "prompt 1/8 [" in text and "take 8/8 (" in text and "all takes recorded" in text
     assert profile.is_file()
+
+
+def test_stderr_sent_to_a_file_keeps_the_messages_written_while_the_dashboard_draws(tmp_path: Path) -> None:
+    """``ser-live ... 2> log`` with the dashboard on the terminal: a message of the run (here
+    the --jsonl file that cannot be written) goes to the log, as the summary does, not above
+    the dashboard."""
+    log = tmp_path / "log"
+    code, out = run_in_terminal(["--input", str(DEMO_WAV), "--speed", "0", "--jsonl", "/dev/full"], stderr=log)
+    text, err = _text(out), log.read_text()
+    assert code == 1, text[-3000:]
+    assert "cannot write the results to /dev/full" in err and "ser-live summary" in err
+    assert "cannot write" not in text and "timeline" in text  # the dashboard was drawn
