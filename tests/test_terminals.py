@@ -139,3 +139,15 @@ def test_stderr_sent_to_a_file_keeps_the_messages_written_while_the_dashboard_dr
     assert code == 1, text[-3000:]
     assert "cannot write the results to /dev/full" in err and "ser-live summary" in err
     assert "cannot write" not in text and "timeline" in text  # the dashboard was drawn
+
+
+@pytest.mark.parametrize("command", [[], ["predict"], ["calibrate"], ["devices"]], ids=["listen", "predict",
+                                                                                       "calibrate", "devices"])
+def test_help_prints_where_stdout_is_ascii(command: list[str]) -> None:
+    """``--help`` on a stdout whose encoding is ASCII prints in full (it holds no character
+    that encoding lacks) instead of dying with UnicodeEncodeError halfway through."""
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "ser_live", *command, "--help"], capture_output=True, cwd=ROOT,
+                         env=env, timeout=120)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    assert b"usage: ser-live" in res.stdout and b"Traceback" not in res.stderr

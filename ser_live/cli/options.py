@@ -100,7 +100,7 @@ def _add_partial_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("provisional estimates and uncertainty (listen)")
     g.add_argument("--partial", action="store_true",
                    help="while an utterance goes on, show a provisional estimate of the speech so far (dashboard: "
-                        "a dim 'speaking… (provisional)' line; --jsonl: lines with \"final\": false, and "
+                        "a dim 'speaking... (provisional)' line; --jsonl: lines with \"final\": false, and "
                         "a \"final\" key on every line)")
     g.add_argument("--partial-interval-s", type=_positive, default=d.interval_s, metavar="SECONDS",
                    help=f"stream seconds between provisional estimates of one utterance (default: {d.interval_s:g})")
