@@ -151,3 +151,18 @@ def test_help_prints_where_stdout_is_ascii(command: list[str]) -> None:
                          env=env, timeout=120)
     assert res.returncode == 0, res.stderr.decode()[-2000:]
     assert b"usage: ser-live" in res.stdout and b"Traceback" not in res.stderr
+
+
+def test_predict_csv_on_an_ascii_stdout_keeps_a_path_that_is_not_ascii(tmp_path: Path) -> None:
+    """``ser-live predict FILES --format csv > preds.csv`` where stdout's encoding is ASCII:
+    the records are written in UTF-8, as ``--output preds.csv`` writes them, a path such as
+    ``Ärger.wav`` included, instead of a UnicodeEncodeError that lost the rows from it on."""
+    german = tmp_path / "\u00c4rger.wav"
+    german.write_bytes(DEMO_WAV.read_bytes())
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "ser_live", "predict", str(german), str(DEMO_WAV), "--format", "csv"],
+                         capture_output=True, cwd=ROOT, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    rows = res.stdout.decode("utf-8").splitlines()
+    assert rows[0].startswith("path,label,") and len(rows) == 3
+    assert rows[1].startswith(f"{german},") and rows[2].startswith(f"{DEMO_WAV},")
