@@ -166,3 +166,21 @@ def test_predict_csv_on_an_ascii_stdout_keeps_a_path_that_is_not_ascii(tmp_path:
     rows = res.stdout.decode("utf-8").splitlines()
     assert rows[0].startswith("path,label,") and len(rows) == 3
     assert rows[1].startswith(f"{german},") and rows[2].startswith(f"{DEMO_WAV},")
+
+
+#: An SGR sequence that sets a colour (foreground or background, 16, 256 or true colour).
+_COLOUR = re.compile(rb"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
+
+
+def test_no_color_turns_the_colours_of_the_dashboard_and_the_calibration_screen_off(tmp_path: Path) -> None:
+    """``NO_COLOR=1`` (no-color.org): no colour in the dashboard nor the calibration screen, our
+    widgets' (bars, level meter, emotion colours) included; bold and the layout stay, so bars
+    still read by their full and empty cells."""
+    code, out = run_in_terminal(["--input", str(DEMO_WAV), "--speed", "0"], env={"NO_COLOR": "1"})
+    assert code == 0 and _COLOUR.search(out) is None, _COLOUR.search(out)
+    assert "\u2588\u2588" in _text(out) and "\u2591\u2591" in _text(out) and "timeline" in _text(out)
+    code, out, text = _calibrate(tmp_path / "anna.npz", env={"NO_COLOR": "1"})
+    assert code == 0 and _COLOUR.search(out) is None, _COLOUR.search(out)
+    assert "progress \u2588" in text
+    code, out = run_in_terminal(["--input", str(DEMO_WAV), "--speed", "0"])  # the check sees colours
+    assert _COLOUR.search(out) is not None
