@@ -184,3 +184,20 @@ def test_no_color_turns_the_colours_of_the_dashboard_and_the_calibration_screen_
     assert "progress \u2588" in text
     code, out = run_in_terminal(["--input", str(DEMO_WAV), "--speed", "0"])  # the check sees colours
     assert _COLOUR.search(out) is not None
+
+
+def test_plain_lines_on_an_ascii_stdout_with_labels_that_are_not_ascii(tmp_path: Path) -> None:
+    """A model of your own whose labels are not ASCII (``wütend``), ``--plain`` on a stdout
+    whose encoding is ASCII: the label comes out as Python writes it to stderr (``w\\xfctend``)
+    and the run goes on, instead of a UnicodeEncodeError at the first utterance (exit 1)."""
+    from ser_live.model import EmotionModel
+
+    model = EmotionModel.load(arrays=False)
+    model.labels = ["neutral", "fr\u00f6hlich", "sad", "w\u00fctend"]
+    path = model.save(tmp_path / "umlaut.skops")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "ser_live", "--input", str(DEMO_WAV), "--speed", "0", "--plain",
+                          "--model", str(path)], capture_output=True, cwd=ROOT, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    lines = res.stdout.decode("ascii").splitlines()
+    assert len(lines) == 8 and any(" w\\xfctend " in ln for ln in lines), lines

@@ -31,7 +31,9 @@ from ..errors import ExitCode, SerLiveError, exit_codes_help, os_error_text
 from .calibrate import _cmd_calibrate, add_calibrate_parser
 from .devices import _cmd_devices, add_devices_parser
 from .listen import _cmd_listen, add_listen_arguments
-from .options import DEMO_WAV, EXIT_INTERRUPTED, _add_common, _add_partial_arguments, _err, _Formatter, _setup_logging
+from .options import (
+    DEMO_WAV, EXIT_INTERRUPTED, _add_common, _add_partial_arguments, _err, _Formatter, _reconfigure_stdout, _setup_logging,
+)
 from .predict import _cmd_predict, add_predict_parser, split_dask_input
 
 __all__ = ["main", "build_parser", "DEMO_WAV", "EXIT_INTERRUPTED"]
@@ -211,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         The exit status (see the module docstring).
     """
     owns_process = argv is None  # run as the `ser-live` program, not called from Python
+    if owns_process and getattr(sys.stdout, "errors", None) == "strict":
+        # as Python writes to stderr: a character an ASCII stdout lacks (a label of your own
+        # model in a --plain line, a device's name) comes out as \xfc, the run goes on
+        _reconfigure_stdout(errors="backslashreplace")
     raw = list(sys.argv[1:] if argv is None else argv)
     args_list = split_dask_input(raw)  # `predict --dask calls/`: calls/ is an input
     parser = build_parser()

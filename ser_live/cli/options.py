@@ -176,6 +176,17 @@ def _setup_logging(verbose: int) -> None:
     root.setLevel(level)
 
 
+def _reconfigure_stdout(**kwargs: Any) -> None:
+    """``sys.stdout.reconfigure(**kwargs)`` where stdout's encoding is not UTF-8 (``LANG=C
+    LC_ALL=C PYTHONUTF8=0``, ``PYTHONIOENCODING=ascii``): a character it lacks would end the
+    run with UnicodeEncodeError. Nothing where it is UTF-8, or cannot be reconfigured."""
+    import codecs
+
+    with contextlib.suppress(AttributeError, LookupError, ValueError, OSError):
+        if codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name != "utf-8":
+            sys.stdout.reconfigure(**kwargs)
+
+
 def _err(msg: str) -> None:
     _err_raw(f"ser-live: {msg}")
 

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from ..errors import ExitCode, NoSpeechError, SerLiveError
 from .options import (
     _add_common, _add_speakers, _add_uncertainty_arguments, _apply_profile, _err, _Formatter, _model_path,
-    _speakers_for, _uncertainty_rule, log,
+    _reconfigure_stdout, _speakers_for, _uncertainty_rule, log,
 )
 from .progress import FileProgress
 from .signals import _stop_signals_held
@@ -213,18 +213,6 @@ def _output_format(args: argparse.Namespace) -> str | None:
     return fmt
 
 
-def _records_stdout_utf8() -> None:
-    """Records on stdout are UTF-8, as in an ``--output`` file: a stdout whose encoding is ASCII
-    (``LANG=C LC_ALL=C PYTHONUTF8=0``, ``PYTHONIOENCODING=ascii``) took JSON lines (escaped)
-    but died on a CSV row whose path is not ASCII (``Ärger.wav``), the rows after it lost."""
-    import codecs
-
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    if codecs.lookup(encoding).name != "utf-8":
-        with contextlib.suppress(AttributeError, ValueError, OSError):  # a stream that cannot say
-            sys.stdout.reconfigure(encoding="utf-8")
-
-
 def _cmd_predict(args: argparse.Namespace) -> int:
     """``ser-live predict``: records of :mod:`ser_live.records` for every file (or utterance),
     here or on a Dask cluster (``--dask``)."""
@@ -238,8 +226,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     fmt = _output_format(args)
     if fmt is None:
         return ExitCode.USAGE
-    if not args.output:
-        _records_stdout_utf8()
+    if not args.output:  # records on stdout are UTF-8, as in an --output file (a CSV path such as Ärger.wav)
+        _reconfigure_stdout(encoding="utf-8")
     if args.resume and not args.output:
         _err("error: --resume needs --output FILE (the records to resume from)")
         return ExitCode.USAGE
