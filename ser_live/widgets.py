@@ -6,6 +6,7 @@ Used by the live dashboard (:mod:`ser_live.dashboard`) and the calibration view
 from __future__ import annotations
 
 import math
+import sys
 import zlib
 from typing import Any
 
@@ -78,8 +79,6 @@ def stdout_redraws() -> bool:
     """Whether stdout is a terminal a live view can redraw in place: a terminal that rich does
     not call dumb (``TERM=dumb`` or ``unknown`` get no cursor moves from rich, so a live view
     there shows nothing until its last frame, at the end of the run)."""
-    import sys
-
     return sys.stdout.isatty() and not Console(file=sys.stdout).is_dumb_terminal
 
 
