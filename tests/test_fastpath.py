@@ -24,6 +24,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(MODELS_DIR.glob("*.skops"))
 
 
+def _python(code: str) -> subprocess.CompletedProcess:
+    """``code`` run by a fresh interpreter on this checkout (output captured as text)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def emodb_rows(emodb_root: Path):
     """24 EmoDB utterances (6 speakers, 4 each) and 6 of them mixed with pink noise at 10 dB
@@ -127,8 +133,7 @@ def test_shipped_arrays_are_current_and_load_without_scikit_learn():
         "assert type(m.estimator).__name__ == 'CompiledEstimator', type(m.estimator)\n"
         "print(sorted(k for k in ('sklearn', 'skops', 'pandas') if k in sys.modules))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    out = _python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", out.stdout
 
@@ -260,6 +265,23 @@ def test_the_extractor_ffts_are_scipys_to_the_bit(data_root):
         assert ac.dtype == np.float32 and np.array_equal(ac, scipy.fft.irfft(power, n=1024, axis=1))
 
 
+@pytest.mark.parametrize("first", ["ser_live.features", "scipy.fft"])
+def test_scipy_fft_and_the_extractor_share_one_pocketfft_and_the_process_exits_cleanly(first):
+    """The extractor's pocketfft extension is the one ``scipy.fft`` uses, whichever is imported
+    first: with a second copy under another name, a process that also imported ``scipy.fft``
+    (librosa, ``scipy.signal``, skops, the user's code) aborted at exit with "free(): invalid
+    pointer" (status 134) on SciPy 1.10-1.15."""
+    second = "scipy.fft" if first == "ser_live.features" else "ser_live.features"
+    code = (
+        f"import sys, {first}, {second}\n"
+        "from ser_live.features import framewise\n"
+        "assert framewise._POCKETFFT is not None\n"
+        "assert sys.modules['scipy.fft._pocketfft.pypocketfft'] is framewise._POCKETFFT, 'two copies'\n"
+    )
+    out = _python(code)
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+
+
 def test_a_profile_applies_to_the_arrays_alike_and_without_scikit_learn(emodb_rows, tmp_path):
     """A person's profile on the model loaded from arrays scores as on the model loaded from
     skops (1e-9), and applying it imports no scikit-learn."""
@@ -285,7 +307,6 @@ def test_a_profile_applies_to_the_arrays_alike_and_without_scikit_learn(emodb_ro
         "pm.predict_proba(np.zeros((1, m.extractor.n_features), np.float32))\n"
         "print(sorted(k for k in ('sklearn', 'skops', 'pandas') if k in sys.modules))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    out = _python(code)
     assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout, out.stderr[-2000:])
     assert load_profile(saved, model=fast).name == "anna"

@@ -4,6 +4,7 @@ references [1]_-[6]_ there), and the eGeMAPS-like voice descriptors."""
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 
 import numpy as np
@@ -29,7 +30,17 @@ def _load_pocketfft() -> object | None:
     (``scipy/fft/_pocketfft/basic.py``: ``r2c(x, axes, forward, norm, out, workers)``,
     ``c2r(x, axes, n, forward, norm, out, workers)``), so the values are SciPy's to the bit
     (``tests/test_fastpath.py``).
+
+    The extension is loaded under its own name, ``scipy.fft._pocketfft.pypocketfft``, and
+    left in ``sys.modules``, where ``scipy.fft`` (imported later by librosa, ``scipy.signal``,
+    skops or the user's code) finds it; one imported before is reused. A second copy of the
+    extension under another name made the process abort at exit with "free(): invalid
+    pointer" (exit status 134) on SciPy 1.10.0 to 1.15.3 (1.16.3 and 1.17.1 did not).
     """
+    name = "scipy.fft._pocketfft.pypocketfft"
+    if name in sys.modules:  # scipy.fft is imported already: its module, not a second copy
+        module = sys.modules[name]
+        return module if hasattr(module, "r2c") and hasattr(module, "c2r") else None
     try:
         import importlib.machinery
         import importlib.util
@@ -42,10 +53,13 @@ def _load_pocketfft() -> object | None:
         for suffix in importlib.machinery.EXTENSION_SUFFIXES:
             path = folder / f"pypocketfft{suffix}"
             if path.is_file():
-                loader = importlib.machinery.ExtensionFileLoader("pypocketfft", str(path))
-                module = importlib.util.module_from_spec(importlib.util.spec_from_loader("pypocketfft", loader))
+                loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+                module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
                 loader.exec_module(module)
-                return module if hasattr(module, "r2c") and hasattr(module, "c2r") else None
+                if not (hasattr(module, "r2c") and hasattr(module, "c2r")):
+                    return None
+                sys.modules[name] = module  # what `import scipy.fft` loads next: this copy
+                return module
     except Exception as exc:  # any failure: scipy.fft's public functions instead
         log.debug("pocketfft extension not loaded directly (%s); using scipy.fft", exc)
     return None
