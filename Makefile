@@ -1,4 +1,4 @@
-# ser-live: commands for a fresh machine (Debian 12, Python >= 3.10), no prompts.
+# ser-live: commands for a fresh machine (Debian 12, Python >= 3.11), no prompts.
 #
 #   make setup      system libraries + .venv with ser-live and the training extras
 #   make live       setup, then run ser-live (replays the bundled demo if there is no microphone)
