@@ -50,6 +50,32 @@ def test_dask_without_the_extra_is_one_usage_line_naming_it(capsys, monkeypatch,
     assert isinstance(info.value, ImportError) and info.value.exit_code == 2
 
 
+def test_parquet_with_a_pyarrow_that_cannot_be_imported_is_one_usage_line(capsys, monkeypatch, wav, test_model_path, tmp_path):
+    """pyarrow 26 installs on NumPy 1 (it declares no numpy requirement) and then refuses to
+    import: `predict --output x.parquet` exits 2 with its reason, not a traceback (exit 1)."""
+    import importlib.abc
+    import importlib.util
+
+    class BrokenPyarrow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            return importlib.util.spec_from_loader(name, self) if name.split(".")[0] == "pyarrow" else None
+
+        def create_module(self, spec):
+            return None
+
+        def exec_module(self, module):
+            raise ImportError("pyarrow requires NumPy 2.0 or newer, found 1.26.4")
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "pyarrow"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [BrokenPyarrow(), *sys.meta_path])
+    out_path = tmp_path / "scores.parquet"
+    rc, out, err = run(capsys, "predict", wav, "--model", test_model_path, "--output", out_path)
+    assert rc == 2 and out == "" and not out_path.exists()
+    assert err.strip() == ("ser-live: error: .parquet output needs pyarrow, which is installed but cannot be "
+                           "imported: pyarrow requires NumPy 2.0 or newer, found 1.26.4"), err
+
+
 # ---------------------------------------------------------------------------- 2. usage errors that help
 def test_a_file_where_the_command_goes_names_the_commands_that_take_it(capsys, wav, ravdess_root):
     for value in ("talk.wav", str(wav)):

@@ -205,10 +205,12 @@ def _output_format(args: argparse.Namespace) -> str | None:
         _err(f"error: {exc}")
         return None
     if fmt == "parquet":
-        import importlib.util
-
-        if importlib.util.find_spec("pyarrow") is None:
-            _err("error: .parquet output needs pyarrow: pip install 'ser-live[dask]'")
+        try:  # imported, not only found: pyarrow 26 is installed on NumPy 1 but refuses to import there
+            import pyarrow.parquet  # noqa: F401
+        except ImportError as exc:
+            missing = isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "pyarrow"
+            _err("error: .parquet output needs pyarrow: pip install 'ser-live[dask]'" if missing
+                 else f"error: .parquet output needs pyarrow, which is installed but cannot be imported: {exc}")
             return None
     return fmt
 
