@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import enum
 import re
-import sys
+import tomllib
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
@@ -48,11 +48,6 @@ from ser_live.features import FeatureConfig
 from ser_live.route import DEFAULT_SNR_COLUMN
 
 from .augment import Augmentation
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = [
     "Recipe", "NormalizerSpec", "NoiseBranchSpec", "NormalizerMode", "InnerCV", "Calibration",
