@@ -120,6 +120,7 @@ def test_listen_is_in_the_usage_and_works_after_options(capsys, wav, test_model_
 # ---------------------------------------------------------------------------- 3. a path after --dask
 def test_a_path_after_dask_is_an_input_and_an_address_stays_an_address(capsys, ravdess_root, tmp_path,
                                                                        test_model_path):
+    pytest.importorskip("distributed", reason="the dask extra is not installed (pip install -e '.[dask]')")
     folder = str(ravdess_root / "Actor_01")
     # parsed with the folder as the input: the run gets as far as checking --chunk-files
     rc, out, err = run(capsys, "predict", "--dask", folder, "--chunk-files", "0", "--model", test_model_path)

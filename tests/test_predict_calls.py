@@ -9,6 +9,7 @@ to the length the test needs. Which speaker said what is known from the construc
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -200,7 +201,10 @@ def test_an_existing_output_is_refused_without_overwrite(call_turns, tmp_path, c
     y, _ = _call(call_turns, rounds=1)
     wav = tmp_path / "call.wav"
     sf.write(wav, y, SAMPLE_RATE_HZ, subtype="PCM_16")
-    for name in ("scores.csv", "scores.jsonl", "scores.parquet"):
+    names = ("scores.csv", "scores.jsonl", "scores.parquet")
+    if importlib.util.find_spec("pyarrow") is None:  # Parquet needs the dask extra
+        names = names[:2]
+    for name in names:
         out = tmp_path / name
         out.write_bytes(b"last week's records\n")
         argv = ["predict", str(wav), "--segments", "--output", str(out)]
@@ -273,7 +277,9 @@ def test_resume_after_ctrl_c_inside_a_call_gives_the_records_of_one_run(call_tur
     and speakers need, and only its utterances not yet written are added). stderr names the
     cut call and says to finish with --resume. ``--resume`` needed ``--dask`` before, which
     refuses ``--segments``: a cut run could only be started again."""
-    import pandas as pd
+    pd = pytest.importorskip("pandas", reason="reading the records back needs pandas (the dask extra)")
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow", reason="Parquet needs pyarrow (the dask extra)")
 
     from ser_live.cli import main
 
@@ -308,7 +314,7 @@ def test_resume_whole_files_skips_those_done_however_spelt(call_turns, tmp_path,
     """Whole files: ``--resume`` scores only the inputs not yet in ``--output`` (paths
     compared resolved, as with --dask), failed ones included as done; ``--resume`` with
     ``--sessions`` is a usage error (a session is normalised with all of its files)."""
-    import pandas as pd
+    pd = pytest.importorskip("pandas", reason="reading the records back needs pandas (the dask extra)")
 
     from ser_live.cli import main
 
@@ -379,7 +385,7 @@ def test_parquet_of_many_files_is_not_one_row_group_per_file(ravdess_root, tmp_p
     many files, not one row group per file: a row group costs about 2 kB of file and 20 kB
     of the writer's memory until the end, so 1000 files took a 2.2 MB Parquet file (105 kB
     as CSV) and 162 MB of peak RSS (62 MB writing CSV), growing with every file."""
-    import pyarrow.parquet as pq
+    pq = pytest.importorskip("pyarrow.parquet", reason="Parquet needs pyarrow (the dask extra)")
 
     from ser_live.cli import main
 
@@ -397,7 +403,7 @@ def test_channel_scores_one_side_of_a_stereo_call(call_turns, tmp_path, capsys):
     at their times in the call, channel 2 the caller's. A channel the file does not have is
     an error record (exit 3) that says how many it has. The option did not exist: a stereo
     call could only be scored mixed (or split with sox first)."""
-    import pandas as pd
+    pd = pytest.importorskip("pandas", reason="reading the records back needs pandas (the dask extra)")
 
     from ser_live.cli import main
 
@@ -428,7 +434,7 @@ def test_a_call_that_fails_to_decode_midway_keeps_the_utterances_before(call_tur
     file's error record (exit 3, as for any unusable file). They used to be dropped: one
     error record for the whole call, whatever had been classified (for an hour-long call
     damaged near its end, nearly an hour of results)."""
-    import pandas as pd
+    pd = pytest.importorskip("pandas", reason="reading the records back needs pandas (the dask extra)")
 
     from ser_live.cli import main
 
