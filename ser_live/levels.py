@@ -26,7 +26,9 @@ __all__ = ["LOUD_FRAME_PERCENTILE", "MAX_CLIPPED_FRACTION", "clipped_fraction", 
 LOUD_FRAME_PERCENTILE: float = 90.0
 
 #: Speech with more of its samples at int16 full scale than this share (0..1) is clipped:
-#: the calibration's take check refuses it, ``predict`` warns of it.
+#: the calibration's take check refuses it, ``predict`` warns of it. One sample in a thousand
+#: is this project's choice (set with the calibration's take check), not a number taken
+#: from elsewhere.
 MAX_CLIPPED_FRACTION: float = 0.001
 
 
