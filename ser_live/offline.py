@@ -493,8 +493,9 @@ class Predictor:
         A ``vad_config`` field out of range (:meth:`VadConfig.validate
         <ser_live.vad.VadConfig.validate>`), a ``speakers`` value
         :func:`~ser_live.speakers.speaker_mode` refuses, or, with speaker turns, a model
-        whose features lack the speaker embedding's columns, or a ``half_life_s`` or
-        ``max_duration_s`` that is not a positive number of seconds.
+        whose features lack the speaker embedding's columns, a ``half_life_s`` that is not
+        positive (infinite: no decay), or a ``max_duration_s`` that is not a positive, finite
+        number of seconds.
     DenoiseUnavailableError
         ``denoise=True`` without ``noisereduce`` installed.
 
@@ -525,9 +526,12 @@ class Predictor:
         self.vad_config = (vad_config or VadConfig()).validate()
         self.half_life_s = float(half_life_s)
         self.max_duration_s = float(max_duration_s)
-        for name, value in (("half_life_s", self.half_life_s), ("max_duration_s", self.max_duration_s)):
-            if not (0 < value < math.inf):  # refused here, as Recognizer does, not at the first file
-                raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+        # refused here, as Recognizer does, not at the first file (an infinite half-life, no
+        # decay, is a rolling estimate's choice; an infinite duration is not a length)
+        if not self.half_life_s > 0:
+            raise ValueError(f"half_life_s must be a positive number of seconds, got {half_life_s}")
+        if not (0 < self.max_duration_s < math.inf):
+            raise ValueError(f"max_duration_s must be a positive number of seconds, got {max_duration_s}")
         self.session_norm = bool(session_norm)
         self.speakers, self.speakers_known = speaker_mode(speakers)
         self.channel = None if channel is None else int(channel)

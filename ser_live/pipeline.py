@@ -281,6 +281,8 @@ class Recognizer:
         self.vad_config = (vad_config or VadConfig()).validate()
         self.ring = RingBuffer(int(round(ring_capacity_s * SAMPLE_RATE_HZ)), sample_rate_hz=SAMPLE_RATE_HZ)
         self.segmenter = Segmenter(self.vad_config, sample_rate_hz=SAMPLE_RATE_HZ)
+        if not float(rolling_half_life_s) > 0:  # named as the caller named it (inf: no decay)
+            raise ValueError(f"rolling_half_life_s must be a positive number of seconds, got {rolling_half_life_s}")
         self.rolling = RollingEstimate(model.labels, half_life_s=rolling_half_life_s)
         n_speakers, known = speaker_mode(speakers)
         turns = n_speakers > 1

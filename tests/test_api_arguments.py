@@ -45,7 +45,9 @@ def test_a_predictor_refuses_a_bad_half_life_or_duration_when_made(ravdess_root,
                    {"max_duration_s": 0}, {"max_duration_s": float("inf")}):
         with pytest.raises(ValueError, match=rf"{next(iter(kwargs))} must be a positive number of seconds"):
             Predictor(model, **kwargs)
-    with pytest.raises(ValueError, match="half_life_s must be positive"):
-        Recognizer(FileSource(ravdess_root / CLIP, speed=0), model, rolling_half_life_s=0)
-    results = Predictor(model, half_life_s=5.0).process_file(ravdess_root / CLIP, segments=True)
-    assert results and all(r.label in model.labels for r in results)
+    for bad in (0, float("nan")):  # the error names the argument as the caller named it
+        with pytest.raises(ValueError, match="rolling_half_life_s must be a positive number of seconds"):
+            Recognizer(FileSource(ravdess_root / CLIP, speed=0), model, rolling_half_life_s=bad)
+    for half_life_s in (5.0, float("inf")):  # infinite: no decay, an average over the session
+        results = Predictor(model, half_life_s=half_life_s).process_file(ravdess_root / CLIP, segments=True)
+        assert results and all(r.label in model.labels for r in results)
