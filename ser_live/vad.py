@@ -902,8 +902,8 @@ def resample_signal(y: ArrayLike, *, sample_rate_hz: float, target_hz: int = SAM
     y = check_signal(y)
     if not (isinstance(sample_rate_hz, (int, float, np.number)) and 0 < sample_rate_hz < math.inf):
         raise ValueError(f"sample_rate_hz must be a positive number of Hz, got {sample_rate_hz!r}")
-    if sample_rate_hz == target_hz:
-        return _as_int16(y)
+    if sample_rate_hz == target_hz:  # checked above: converted only
+        return y if y.dtype == np.int16 else to_int16(y)
     from .audiofile import new_resampler
 
     x = to_float32(y) if y.dtype == np.int16 else y.astype(np.float32)
