@@ -45,10 +45,11 @@ GAP_S = 1.0
 
 # ---------------------------------------------------------------------------- fixtures
 @functools.lru_cache(maxsize=None)
-def _train_test_model(ravdess_root: str) -> Path:
+def _train_test_model(ravdess_root: str, base_temp: str) -> Path:
     """A small model for the current extractor: 32 RAVDESS files (actors 1-4, normal
     intensity, statement 1), trimmed like training files, scaler + logistic regression.
-    Cached per process (test modules share it)."""
+    Cached per process (test modules share it); written under pytest's base temporary
+    folder, which pytest prunes, so runs leave nothing of their own in /tmp."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -67,15 +68,15 @@ def _train_test_model(ravdess_root: str) -> Path:
     assert len(set(y)) == len(labels), "the training files must cover every label"
     est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
     est.fit(np.array(X), np.array(y))
-    path = Path(tempfile.mkdtemp(prefix="ser-live-test-model-")) / "test-model.skops"
+    path = Path(tempfile.mkdtemp(prefix="test-model-", dir=base_temp)) / "test-model.skops"
     EmotionModel(est, labels, FeatureConfig(), name="test-model").save(path)
     return path
 
 
 @pytest.fixture(scope="session")
-def test_model_path(ravdess_root: Path) -> Path:
+def test_model_path(ravdess_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of the small test model (see :func:`_train_test_model`)."""
-    return _train_test_model(str(ravdess_root))
+    return _train_test_model(str(ravdess_root), str(tmp_path_factory.getbasetemp()))
 
 
 @pytest.fixture(scope="session")

@@ -39,9 +39,9 @@ N_TESS = 200
 
 # ---------------------------------------------------------------------------- models
 @functools.lru_cache(maxsize=None)
-def _fit_loco_model(data_root: str) -> Path:
+def _fit_loco_model(data_root: str, base_temp: str) -> Path:
     """A model file with a session normaliser trained on RAVDESS + TESS core classes, never
-    EmoDB."""
+    EmoDB; written under pytest's base temporary folder (pruned by pytest)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -63,16 +63,16 @@ def _fit_loco_model(data_root: str) -> Path:
     norm = SessionNormalizer().fit(X, groups=speakers)
     est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.01))
     est.fit(norm.transform(X, groups=speakers), y)
-    path = Path(tempfile.mkdtemp(prefix="ser-live-test-sessions-")) / "loco-norm.skops"
+    path = Path(tempfile.mkdtemp(prefix="loco-norm-", dir=base_temp)) / "loco-norm.skops"
     return EmotionModel(est, CORE, FeatureConfig(), name="loco-norm", normalizer=norm).save(path)
 
 
 @pytest.fixture(scope="module")
-def norm_path(data_root: Path) -> Path:
+def norm_path(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("ravdess", "tess", "emodb"):
         if not (data_root / name).is_dir():
             pytest.skip(f"{name} corpus not found in {data_root}")
-    return _fit_loco_model(str(data_root))
+    return _fit_loco_model(str(data_root), str(tmp_path_factory.getbasetemp()))
 
 
 @pytest.fixture(scope="module")
