@@ -24,7 +24,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-__all__ = ["ProcessTuning", "tune_process", "tune_allocator", "limit_blas_threads"]
+__all__ = ["ProcessTuning", "tune_process", "tune_allocator", "limit_blas_threads", "BLAS_THREAD_VARS"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ ALLOCATOR_TRIM_THRESHOLD_BYTES = 128 * 2**20
 #: Environment variables by which a user sets the glibc thresholds; when one is set it is obeyed.
 _MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 #: Environment variables by which a user chooses BLAS threads; when one is set it is obeyed.
-_BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+BLAS_THREAD_VARS: tuple[str, ...] = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 _allocator_result: bool | None = None
 _blas_result: bool | None = None
@@ -153,7 +153,7 @@ def limit_blas_threads() -> bool:
 
 
 def _set_blas_threads() -> bool:
-    if any(v in os.environ for v in _BLAS_THREAD_VARS):
+    if any(v in os.environ for v in BLAS_THREAD_VARS):
         return False
     try:
         from threadpoolctl import threadpool_limits

@@ -3,7 +3,8 @@ reverberation and microphone responses (band limits, spectral tilt).
 
 Applied to training-fold audio only (never to test speakers), before the VAD trimming and
 the extractor, so augmented copies see the same path as live audio. Each copy is
-deterministic: its random stream is seeded from the file path and the augmentation.
+deterministic: its random stream is seeded from the file's key (its place in the corpora folder,
+:func:`train.extract.augmentation_seed_key`) and the augmentation.
 
 References
 ----------

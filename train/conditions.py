@@ -175,7 +175,8 @@ class Condition:
         y : np.ndarray, float32, shape (n_samples,)
             16 kHz mono audio in [-1, 1] (the whole file, silences included).
         seed_key : str
-            Identifies the file (its path): with the condition's name and seed it seeds
+            Identifies the file (:func:`train.extract.augmentation_seed_key`, the same wherever
+            the corpora folder lies): with the condition's name and seed it seeds
             the noise, the babble talkers and the room.
 
         Returns

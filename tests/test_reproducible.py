@@ -1,0 +1,116 @@
+"""Reproducibility: the same corpus files give the same features, cache entries and reports,
+whatever the corpora folder's place, the BLAS thread count, the cache's state or the files' order.
+
+Real EmoDB takes (``$SER_LIVE_DATA/emodb``); every extraction here is a handful of files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from train.augment import Augmentation
+from train.extract import extract_features
+
+#: Three EmoDB takes of speaker 03 (happy, neutral, angry).
+TAKES = ("03a01Fa", "03a01Nc", "03a01Wa")
+#: An augmentation of the shipped recipe's noise branch.
+PINK_10DB = Augmentation(snr_db=10.0, noise="pink")
+
+
+@pytest.fixture
+def takes(emodb_root: Path) -> list[str]:
+    """Paths of :data:`TAKES` in the corpora folder."""
+    paths = [emodb_root / "wav" / f"{t}.flac" for t in TAKES]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        pytest.skip(f"EmoDB takes missing: {missing}")
+    return [str(p) for p in paths]
+
+
+
+def _copy_corpus(takes: list[str], data: Path) -> list[str]:
+    """The takes copied to ``data/emodb/wav`` (newest name first, so the folder lists them in
+    another order than the original), as a corpora folder of another machine."""
+    wav = data / "emodb" / "wav"
+    wav.mkdir(parents=True)
+    for p in reversed(takes):
+        shutil.copy2(p, wav)
+    return [str(wav / Path(p).name) for p in takes]
+
+
+def test_augmented_copies_do_not_depend_on_where_the_corpora_folder_lies(takes, tmp_path, monkeypatch):
+    """The noise of an augmented copy was seeded by the file's path as read, so the same corpus in
+    another folder (``$SER_LIVE_DATA`` on another machine) got other noise, and a warm cache
+    (keyed by content) disagreed with a cold one: ``evaluate --protocol emodb-loso`` from a copy
+    of EmoDB gave one-emotion UA 59.4 cold and 58.8 warm."""
+    here, rep = extract_features(takes, augmentation=PINK_10DB, cache_dir=False, n_jobs=1, progress=False)
+    assert not rep.failures and np.isfinite(here).all()
+    moved = _copy_corpus(takes, tmp_path / "data")
+    monkeypatch.setenv("SER_LIVE_DATA", str(tmp_path / "data"))
+    there, _ = extract_features(moved, augmentation=PINK_10DB, cache_dir=False, n_jobs=1, progress=False)
+    assert np.array_equal(here, there)
+    cache = tmp_path / "cache"
+    cold, rep_cold = extract_features(moved, augmentation=PINK_10DB, cache_dir=cache, n_jobs=1, progress=False)
+    warm, rep_warm = extract_features(moved, augmentation=PINK_10DB, cache_dir=cache, n_jobs=2, progress=False)
+    assert rep_cold.n_cached == 0 and rep_warm.n_cached == len(takes)
+    assert np.array_equal(cold, here) and np.array_equal(warm, here)
+
+
+def test_features_do_not_depend_on_the_blas_thread_count(takes, monkeypatch):
+    """OpenBLAS partitions the filter-bank products by its thread count, which moved the last
+    bits of about 4 % of the feature cells (up to 2e-5): ``OPENBLAS_NUM_THREADS=2 python -m
+    train evaluate -j 1`` (or joblib workers on a machine with more cores than jobs) cached
+    other features than the default run."""
+    from threadpoolctl import threadpool_limits
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: BLAS cannot run a second thread here")
+    with threadpool_limits(limits=1, user_api="blas"):
+        one, _ = extract_features(takes, cache_dir=False, n_jobs=1, progress=False)
+    with threadpool_limits(limits=2, user_api="blas"):
+        two, _ = extract_features(takes, cache_dir=False, n_jobs=1, progress=False)
+    assert np.array_equal(one, two)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # what joblib's workers inherit
+        monkeypatch.setenv(var, "2")
+    workers, _ = extract_features(takes, cache_dir=False, n_jobs=2, progress=False)
+    assert np.array_equal(one, workers)
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "2"  # the caller's setting is given back
+
+
+def test_a_damaged_cache_entry_is_recomputed_never_used(takes, tmp_path):
+    """A cache entry whose bytes were zeroed (a crash before the data reached the disk), flipped
+    or of another shape was read as features (the zeroed one gave half a row of zeros) or, for
+    the wrong shape, stopped the run with numpy's broadcast error naming no file."""
+    from ser_live.features import FeatureConfig
+    from ser_live.vad import VadConfig
+    from train.extract import _file_key, _setup_key
+
+    paths = takes + [takes[0].replace("03a01Fa", "03a02Fc")]
+    if not Path(paths[-1]).is_file():
+        pytest.skip(f"{paths[-1]} missing")
+    cache = tmp_path / "cache"
+    clean, _ = extract_features(paths, cache_dir=cache, n_jobs=1, progress=False)
+    setup = cache / _setup_key(FeatureConfig(), VadConfig(), None, "ser-live")
+    entries = [setup / k[:2] / f"{k}.npy" for k in map(_file_key, paths)]
+    size = entries[0].stat().st_size
+    zeroed = bytearray(entries[0].read_bytes())
+    zeroed[size // 2:] = bytes(size - size // 2)
+    entries[0].write_bytes(bytes(zeroed))
+    flipped = bytearray(entries[1].read_bytes())
+    flipped[size // 2] ^= 0x40
+    entries[1].write_bytes(bytes(flipped))
+    np.save(entries[2], np.zeros(10, np.float32))
+    np.save(entries[3], clean[3])  # as written before checksums: still read
+    again, rep = extract_features(paths, cache_dir=cache, n_jobs=1, progress=False)
+    assert np.array_equal(again, clean)
+    assert rep.n_cached == 1 and [p for p, _ in rep.recomputed] == paths[:3]
+    assert "damaged cache entries recomputed" in str(rep)
+    third, rep3 = extract_features(paths, cache_dir=cache, n_jobs=1, progress=False)
+    assert rep3.n_cached == len(paths) and not rep3.recomputed and np.array_equal(third, clean)
