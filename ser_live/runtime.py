@@ -138,7 +138,9 @@ def limit_blas_threads() -> bool:
     process uses one thread too. The limit is process-wide (``threadpoolctl``, a
     scikit-learn dependency) and permanent, because a per-call limit would change the thread
     count under BLAS calls running meanwhile on other threads, making their results depend
-    on timing. Nothing is changed when one of ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``,
+    on timing. numpy is imported first: called before it (as by a test suite's start-up
+    hook), the limit found no BLAS library and numpy's came up with a thread per core. Nothing
+    is changed when one of ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``,
     ``MKL_NUM_THREADS`` or ``BLIS_NUM_THREADS`` is set, or without threadpoolctl.
 
     Returns
@@ -156,6 +158,7 @@ def _set_blas_threads() -> bool:
     if any(v in os.environ for v in BLAS_THREAD_VARS):
         return False
     try:
+        import numpy  # noqa: F401 - load its BLAS first: threadpoolctl limits only libraries loaded
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1, user_api="blas")

@@ -114,3 +114,21 @@ def test_a_damaged_cache_entry_is_recomputed_never_used(takes, tmp_path):
     assert "damaged cache entries recomputed" in str(rep)
     third, rep3 = extract_features(paths, cache_dir=cache, n_jobs=1, progress=False)
     assert rep3.n_cached == len(paths) and not rep3.recomputed and np.array_equal(third, clean)
+
+
+def test_tune_process_limits_numpy_blas_even_called_before_numpy_is_imported():
+    """``tune_process()`` called before numpy was imported (as tests/conftest.py does) limited
+    no library, so numpy's BLAS ran a thread per core and in-process features differed in their
+    last bits from those of ``python -m train`` and ``ser-live`` (which import numpy first)."""
+    import sys
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: BLAS runs one thread anyway")
+    code = ("import sys; from ser_live.runtime import tune_process; assert 'numpy' not in sys.modules; "
+            "print(tune_process().blas_one_thread); from threadpoolctl import threadpool_info; import numpy; "
+            "print(sorted({d['num_threads'] for d in threadpool_info() if d['user_api'] == 'blas'}))")
+    from ser_live.runtime import BLAS_THREAD_VARS
+
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_THREAD_VARS}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
+    assert out == ["True", "[1]"]
