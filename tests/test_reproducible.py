@@ -132,3 +132,33 @@ def test_tune_process_limits_numpy_blas_even_called_before_numpy_is_imported():
     env = {k: v for k, v in os.environ.items() if k not in BLAS_THREAD_VARS}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
     assert out == ["True", "[1]"]
+
+
+def test_report_names_the_commit_the_libraries_and_the_corpus_files(emodb_root, tmp_path, monkeypatch):
+    """An evaluation report said which command made it, but not the commit, the library
+    versions or which corpus files (how many, which content): a number could not be traced
+    to what produced it. The corpus checksum is the same from a copy listed in another order."""
+    from train.corpora import read_corpus
+    from train.evaluate import run_recipe, write_reports
+    from train.provenance import corpus_manifest
+    from train.recipe import NormalizerSpec, Recipe
+
+    records = [r for r in read_corpus("emodb", emodb_root).records
+               if r.speaker in ("emodb-03", "emodb-08", "emodb-09") and r.label in ("angry", "sad")]
+    recipe = Recipe(name="small", corpora=("emodb",), labels=("sad", "angry"), grid=("linear C=1e-3",),
+                    normalizer=NormalizerSpec(enabled=False))
+    res = next(iter(run_recipe("emodb-loso", recipe, source={"emodb": records}, n_jobs=1, progress=False).values()))
+    data = json.loads(write_reports(res, tmp_path, command="python -m train evaluate")["json"].read_text())
+    head = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    pv = data["provenance"]
+    assert pv["git_commit"] == (head or None)
+    assert pv["packages"]["numpy"] == np.__version__
+    assert pv["packages"]["scikit-learn"] == __import__("sklearn").__version__
+    assert data["corpus_files"]["emodb"]["files"] == len(records) == data["n_records"]
+    md = (tmp_path / "emodb-loso-small-none.md").read_text()
+    assert f"commit {(head or 'unknown')[:12]}" in md and f"emodb {len(records)} files" in md
+    moved = _copy_corpus([r.path for r in records], tmp_path / "data")
+    copy = read_corpus("emodb", Path(moved[0]).parent)
+    assert [Path(r.path).name for r in copy.records] == [Path(r.path).name for r in records]
+    assert corpus_manifest(copy.records) == data["corpus_files"]

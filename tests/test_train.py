@@ -4,6 +4,7 @@ evaluation, reports, augmentation, the tutorial reference recipe."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -588,6 +589,20 @@ def test_fit_leaves_out_silent_and_too_short_files_and_warns_of_a_long_one(fit_o
     assert "1 files kept with a warning, e.g.:" in err and "10a04Nz.flac: 61 s long, more than 60 s" in err
     assert "1 silent files left out: emodb 1, e.g.:" in err and "10a01Nz.flac: silent (digital silence" in err
     assert meta["n_utterances"] == n_good + 1  # the good files and the long one
+
+
+def test_fit_model_records_its_commit_libraries_and_corpus_files(fit_on_odd_files):
+    """A fitted model said which command and ser-live version made it, not the commit, the
+    library versions or which files (how many, which content) it was fitted on."""
+    import subprocess
+
+    _out, _err, meta, _n = fit_on_odd_files
+    head = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    assert meta["provenance"]["git_commit"] == (head or None)
+    assert meta["provenance"]["packages"]["numpy"] == np.__version__
+    assert list(meta["corpus_files"]) == ["emodb"] and meta["corpus_files"]["emodb"]["files"] == meta["n_utterances"]
+    assert len(meta["corpus_files"]["emodb"]["sha1"]) == 40
 
 
 def test_fit_logs_the_corpus_problem_summary_once_on_stderr(fit_on_odd_files):

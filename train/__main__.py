@@ -416,6 +416,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     from .card import protocol_reports, render_card
     from .corpora import label_histogram, read_corpus, speaker_group
     from .extract import extract_features, skipped_summary
+    from .provenance import corpus_manifest, run_provenance
     from .recipe import RecipeClassifier, load_recipe
 
     import dataclasses
@@ -485,6 +486,8 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         "command": _command(argv),
         "trained_at": time.strftime("%Y-%m-%d"),
         "ser_live_version": __version__,
+        "provenance": run_provenance(),  # commit, local changes, library versions
+        "corpus_files": corpus_manifest([r for r, k in zip(records, ok) if k]),  # the files fitted on, per corpus
         **({} if provenance is None else {"trained_from": provenance}),
     }
     name = recipe.name if provenance is None else out.stem  # what ser-live shows ("with model <name>")

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 from sklearn.base import clone
 
+from .provenance import corpus_manifest
 from .results import EvaluationResult, Scorer
 
 __all__ = [
@@ -461,13 +462,20 @@ def mode_results(
     Returns
     -------
     dict of str to EvaluationResult
-        Keyed by session mode.
+        Keyed by session mode; ``extra["corpus_files"]`` is :func:`train.provenance.corpus_manifest`
+        of the protocol's records (file counts and content checksums per corpus).
+
+    Raises
+    ------
+    OSError
+        A record's file cannot be read (for its checksum).
     """
     seconds = time.perf_counter() - t0
+    manifest = corpus_manifest(fs.records)
     out = {}
     for m, scorer in scorers.items():
         extra = {
-            "dropped": dict(fs.dropped), "n_records": len(fs.records), **head,
+            "dropped": dict(fs.dropped), "n_records": len(fs.records), "corpus_files": manifest, **head,
             "session_mode": m, "session_mode_doc": SESSION_MODES.get(m, "no session normaliser"),
             "trained_labels": list(fs.labels), "online_seed": seed, **tail,
         }

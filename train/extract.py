@@ -27,6 +27,7 @@ import io
 import json
 import logging
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -112,6 +113,13 @@ def silence_reason(y: np.ndarray, *, vad_config: VadConfig | None = None) -> str
 
 
 def _file_key(path: str) -> str:
+    """SHA-1 (hex) of the file's bytes, read once per process while its size and mtime stay."""
+    st = os.stat(path)
+    return _content_sha1(os.path.abspath(path), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=1 << 16)
+def _content_sha1(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha1()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

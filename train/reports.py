@@ -17,9 +17,10 @@ import numpy as np
 
 from ser_live.fsutil import write_atomic
 
+from .provenance import run_provenance
 from .results import EvaluationResult
 
-__all__ = ["roc_lines", "slug", "ua_table", "write_json_and_md", "write_reports", "write_roc_png"]
+__all__ = ["provenance_line", "roc_lines", "slug", "ua_table", "write_json_and_md", "write_reports", "write_roc_png"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,10 @@ def write_json_and_md(out_dir: str | Path, stem: str, data: dict, md_lines: list
     """Write a report's ``<stem>.json`` (``data``, indented) and ``<stem>.md`` (the lines, one
     per line) into ``out_dir``, creating it: the one writer of every protocol's reports.
 
+    The JSON gets ``"provenance"`` (:func:`train.provenance.run_provenance`: commit, local
+    changes, library versions) unless ``data`` has one, and the Markdown a closing line saying
+    the commit and the main versions.
+
     Returns
     -------
     dict
@@ -106,9 +111,26 @@ def write_json_and_md(out_dir: str | Path, stem: str, data: dict, md_lines: list
     paths = {"json": out / f"{stem}.json", "md": out / f"{stem}.md"}
     # each file written whole, then renamed over an earlier one: a full disk or an interrupt
     # leaves the earlier report as it was
+    data = {**data, "provenance": data.get("provenance") or run_provenance()}
     write_atomic(paths["json"], json.dumps(data, indent=2))
-    write_atomic(paths["md"], "\n".join(md_lines) + "\n")
+    write_atomic(paths["md"], "\n".join([*md_lines, "", provenance_line(data)]) + "\n")
     return paths
+
+
+def provenance_line(data: dict) -> str:
+    """The Markdown line of a report's provenance: commit (and local changes), Python, numpy,
+    scikit-learn, and the corpora's file counts and checksums when the report has them."""
+    pv = data["provenance"]
+    commit = (pv.get("git_commit") or "unknown")[:12]
+    if pv.get("git_changes"):
+        commit += f" with {len(pv['git_changes'])} changed files"
+    pk = pv.get("packages", {})
+    line = (f"Provenance: commit {commit}; Python {pv.get('python')}, numpy {pk.get('numpy')}, "
+            f"scikit-learn {pk.get('scikit-learn')}")
+    files = data.get("corpus_files") or {}
+    if files:
+        line += "; corpora " + ", ".join(f"{c} {m['files']} files (sha1 {m['sha1'][:12]})" for c, m in files.items())
+    return line + " (JSON: `provenance`, `corpus_files`)."
 
 
 def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str = "") -> dict[str, Path]:
