@@ -63,6 +63,24 @@ def test_augmented_copies_do_not_depend_on_where_the_corpora_folder_lies(takes, 
     assert np.array_equal(cold, here) and np.array_equal(warm, here)
 
 
+def test_room_conditions_of_two_seeds_keep_their_own_cache_entries(takes, tmp_path, monkeypatch):
+    """``evaluate --condition room --seed 1`` after ``--seed 0`` on a corpora folder away from
+    the default: the seed of a :class:`~train.conditions.Condition` is part of its cache key;
+    the key's note of how a copy is seeded must not take its place."""
+    from train.conditions import Condition
+
+    moved = _copy_corpus(takes, tmp_path / "data")
+    monkeypatch.setenv("SER_LIVE_DATA", str(tmp_path / "data"))
+    cache = tmp_path / "cache"
+    rows = {}
+    for seed in (0, 1):
+        cond = Condition("white-10dB", noise="white", snr_db=10.0, seed=seed)
+        cold, _ = extract_features(moved, augmentation=cond, cache_dir=False, n_jobs=1, progress=False)
+        rows[seed], rep = extract_features(moved, augmentation=cond, cache_dir=cache, n_jobs=1, progress=False)
+        assert rep.n_cached == 0 and np.array_equal(rows[seed], cold)
+    assert not np.array_equal(rows[0], rows[1])
+
+
 def test_features_do_not_depend_on_the_blas_thread_count(takes, monkeypatch):
     """OpenBLAS partitions the filter-bank products by its thread count, which moved the last
     bits of about 4 % of the feature cells (up to 2e-5): ``OPENBLAS_NUM_THREADS=2 python -m

@@ -312,7 +312,7 @@ def _setup_key(config: FeatureConfig, vad_config: VadConfig, aug: Augmentation |
     if denoise:  # only when on: older cache entries keep their keys
         d["denoise"] = True
     if aug is not None and seed_marker is not None:  # augmentation_seed_key's word: not an entry seeded by a path
-        d["aug"] = {**d["aug"], "seed": seed_marker}
+        d["aug"] = {**d["aug"], "seeded_by": seed_marker}
     if feature_set != FeatureSet.SER_LIVE:
         # "recipe": the key's old name, kept so the cached tutorial features keep their folder
         d = {"recipe": FeatureSet(feature_set).value, "aug": d["aug"],
