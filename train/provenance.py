@@ -45,10 +45,10 @@ def run_provenance() -> dict[str, Any]:
         ``git status --porcelain`` prints them, at most 20; empty when the checkout is clean,
         None without git), ``python`` (str), ``platform`` (str), ``packages`` (dict of
         distribution name to version, None when not installed: :data:`PROVENANCE_PACKAGES`),
-        ``libsndfile`` (str or None) and ``blas`` (list of dict: each BLAS library's
-        ``internal_api``, ``version`` and ``num_threads`` as threadpoolctl sees them in this
-        process; feature extraction runs them on one thread, :mod:`train.extract`).
-        Computed once per process.
+        ``libsndfile`` (str or None) and ``blas`` (list of dict: each BLAS library loaded in
+        this process, ``internal_api`` and ``version`` as threadpoolctl names them, sorted;
+        not their thread counts, which vary with the moment and do not reach the features:
+        extraction runs BLAS on one thread, :mod:`train.extract`). Computed once per process.
     """
     from importlib import metadata
 
@@ -67,8 +67,8 @@ def run_provenance() -> dict[str, Any]:
     try:
         from threadpoolctl import threadpool_info
 
-        blas = [{k: d.get(k) for k in ("internal_api", "version", "num_threads")} for d in threadpool_info()
-                if d.get("user_api") == "blas"]
+        blas = sorted(({k: d.get(k) for k in ("internal_api", "version")} for d in threadpool_info()
+                       if d.get("user_api") == "blas"), key=lambda b: (str(b["internal_api"]), str(b["version"])))
     except Exception:  # noqa: BLE001 - threadpoolctl missing
         blas = []
     status = _git("status", "--porcelain", "--untracked-files=no")
