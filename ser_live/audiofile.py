@@ -25,6 +25,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import AudioFileError
+from .forksafe import fork_guard
 
 __all__ = [
     "SAMPLE_RATE_HZ",
@@ -171,7 +172,8 @@ def audio_info(path: str | Path) -> AudioInfo:
     if st.st_size == 0:
         raise AudioFileError(f"{p}: empty file (0 bytes)")
     try:
-        info = AudioInfo(p, sf.info(str(p)))
+        with fork_guard():  # soundfile's open lock: no fork meanwhile (ser_live.forksafe)
+            info = AudioInfo(p, sf.info(str(p)))
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/TypeError
         known = p.suffix.lower() in (".wav", ".flac", ".ogg", ".oga", ".opus")
         advice = ("the file may be damaged or cut short: check it plays, or convert it again"
@@ -488,7 +490,9 @@ def iter_audio_blocks(
     offset = 0
     size_at_open = _file_size(info.path)
     try:
-        with sf.SoundFile(str(info.path)) as f:
+        with fork_guard():  # soundfile's open lock: no fork meanwhile (ser_live.forksafe)
+            f = sf.SoundFile(str(info.path))
+        with f:
             expected = max(expected, f.frames)  # what the file held when opened
             while True:
                 block = f.read(block_frames, dtype="float32", always_2d=False)
@@ -566,5 +570,6 @@ def write_wav(path: str | Path, samples: np.ndarray, *, sample_rate_hz: int = SA
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     x = samples if samples.dtype == np.int16 else to_int16(samples)
-    sf.write(str(p), x, sample_rate_hz, subtype="PCM_16", format="WAV")
+    with fork_guard():  # soundfile's open lock: no fork meanwhile (ser_live.forksafe)
+        sf.write(str(p), x, sample_rate_hz, subtype="PCM_16", format="WAV")
     return p

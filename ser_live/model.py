@@ -41,6 +41,7 @@ import numpy as np
 from . import __version__
 from .errors import ModelError
 from .fastpath import CompiledEstimator, SessionState, read_npz, save_npz
+from .forksafe import fork_guard
 from .features import FeatureConfig, FeatureExtractor
 from .safezip import check_model_arrays
 from .types import Prediction
@@ -487,7 +488,8 @@ class EmotionModel:
                 raise ValueError("give a live session or online=, not both")
             online = session
         scorer = self.compiled if self.compiled is not None else self.estimator
-        return scorer.predict_proba(X, groups=groups, online=online, route_db=route_db)
+        with fork_guard():  # OpenBLAS products: no fork meanwhile (ser_live.forksafe)
+            return scorer.predict_proba(X, groups=groups, online=online, route_db=route_db)
 
     def noise_branch_rows(self, X: np.ndarray, route_db: np.ndarray | None = None) -> np.ndarray:
         """Which utterances the noise branch classifies.

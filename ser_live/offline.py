@@ -50,6 +50,7 @@ from .errors import AudioFileError, NoSpeechError, SerLiveError
 from .levels import MAX_CLIPPED_FRACTION, clipped_fraction
 from .model import EmotionModel, require_model
 from .fastpath import SessionState
+from .forksafe import fork_guard
 from .rolling import DEFAULT_HALF_LIFE_S, RollingEstimate
 from .speakers import SpeakerRolling, SpeakerSessions, speaker_mode
 from .types import Prediction, Result, Utterance
@@ -286,7 +287,8 @@ def classify_turn_features(
     non-finite features while sessions are normalised (the speakers then left unchanged)."""
     if speakers.session_norm and model.normalizer is not None and not np.isfinite(x).all():
         raise ValueError("features hold NaN or infinite values")
-    speaker, session = speakers.assign(x)
+    with fork_guard():  # the speakers' clustering runs OpenBLAS products (ser_live.forksafe)
+        speaker, session = speakers.assign(x)
     pred, n, x = _predict_in_session(model, x, session, route_db)
     speakers.observe(pred)  # its posteriors feed the emotion-aware clustering, when on
     return pred, n, x, speaker

@@ -46,6 +46,7 @@ import numpy as np
 
 from .audiofile import SAMPLE_RATE_HZ
 from .denoise import with_denoise
+from .forksafe import InterpreterExitingError
 from .model import EmotionModel, require_model
 from .offline import SpeechStretch, classify_turn, classify_utterance
 from .recordings import RecordingsWriter, new_run_id
@@ -532,6 +533,8 @@ class Recognizer:
                                                                     route_db=route_db)
                         self.session_state = self.speaker_sessions.sessions[speaker]
                         self._last_speaker = speaker
+                except InterpreterExitingError:  # the program ends without stop(): end quietly
+                    break
                 except Exception as exc:
                     self.n_errors += 1
                     log.error("utterance %d (%.2f-%.2f s) not classified: %s", utt.index, utt.start_s, utt.end_s, exc)

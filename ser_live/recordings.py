@@ -42,6 +42,7 @@ import numpy as np
 import soundfile as sf
 
 from .audiofile import SAMPLE_RATE_HZ, to_int16
+from .forksafe import fork_guard
 from .jsonl import json_line
 from .records import index_record
 from .types import Result, UncertaintyRule
@@ -84,7 +85,8 @@ def wav_bytes(samples: np.ndarray, *, sample_rate_hz: int = SAMPLE_RATE_HZ) -> b
     """
     x = samples if samples.dtype == np.int16 else to_int16(samples)
     buf = io.BytesIO()
-    sf.write(buf, x, sample_rate_hz, subtype="PCM_16", format="WAV")
+    with fork_guard():  # soundfile's open lock: no fork meanwhile (ser_live.forksafe)
+        sf.write(buf, x, sample_rate_hz, subtype="PCM_16", format="WAV")
     return buf.getvalue()
 
 

@@ -6,6 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..forksafe import fork_guard
 from ..levels import loud_frame_level
 from .config import FeatureConfig
 from .gating import gate_pauses
@@ -98,10 +99,11 @@ class FeatureExtractor:
             ``y`` is not 1-D, or shorter than ``config.min_samples`` (65 ms at 16 kHz).
         """
         sub = self._subset
-        d = framewise_descriptors(self._prepare(y), self._analysis, need=None if sub is None else sub.sources,
-                                  spectral_rows=None if sub is None else sub.rows_of("spectral"))
-        u = _Utterance(d=d, voiced=d["pitch"][0] > 0, cfg=self.config)
-        return _pool(self._plan, u) if self._subset is None else pool_subset(self._subset, u)
+        with fork_guard():  # OpenBLAS products: no fork meanwhile (ser_live.forksafe)
+            d = framewise_descriptors(self._prepare(y), self._analysis, need=None if sub is None else sub.sources,
+                                      spectral_rows=None if sub is None else sub.rows_of("spectral"))
+            u = _Utterance(d=d, voiced=d["pitch"][0] > 0, cfg=self.config)
+            return _pool(self._plan, u) if self._subset is None else pool_subset(self._subset, u)
 
     def level_spread_db(self, y: np.ndarray) -> float:
         """The ``rms_db_p5_95`` column of :meth:`extract` alone, without the other
