@@ -346,6 +346,13 @@ class EmotionModel:
     ValueError
         ``normalizer`` or ``noise_route`` given beside a model object (an
         ``EmotionEstimator`` or compiled chain), which holds its own.
+
+    Notes
+    -----
+    Thread-safe once loaded: one model may serve any number of threads and recognisers at
+    once, each call giving, to the bit, what it gives alone (a live session's state is the
+    caller's :class:`~ser_live.fastpath.SessionState`, not the model's). It pickles, for
+    process pools of any start method. See ``docs/concurrency.md``.
     """
 
     def __init__(

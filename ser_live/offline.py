@@ -501,6 +501,13 @@ class Predictor:
     DenoiseUnavailableError
         ``denoise=True`` without ``noisereduce`` installed.
 
+    Notes
+    -----
+    Thread-safe: each call makes its own session statistics, rolling estimate and speakers,
+    so one Predictor may serve any number of threads at once, each call giving, to the bit,
+    what it gives alone. It pickles, for process pools of any start method. See
+    ``docs/concurrency.md``.
+
     Examples
     --------
     >>> from ser_live.model import EmotionModel

@@ -69,6 +69,11 @@ def tune_process() -> ProcessTuning:
     those computed for training in joblib's worker processes (which run BLAS on one thread
     on this project's 2-core machines).
 
+    Both settings belong to the process that calls it: a ``"spawn"`` or ``"forkserver"``
+    worker process does not inherit them (a ``"fork"`` worker does), so a process pool whose
+    workers should give the caller's results to the bit calls it in each worker
+    (``ProcessPoolExecutor(initializer=tune_process)``; ``docs/concurrency.md``).
+
     Returns
     -------
     ProcessTuning

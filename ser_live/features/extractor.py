@@ -33,7 +33,10 @@ class FeatureExtractor:
 
     Notes
     -----
-    The extractor changes nothing outside itself. Programs that extract many features
+    The extractor changes nothing outside itself but per-thread scratch buffers (see
+    :func:`~ser_live.features.framewise._scratch`), so one extractor may serve any number of
+    threads at once, each call giving, to the bit, what it gives alone; an extraction is a
+    :func:`~ser_live.forksafe.fork_guard` section. Programs that extract many features
     should call :func:`ser_live.runtime.tune_process` once at start-up (the ``ser-live``
     command and ``python -m train`` do): it makes extraction 5-7x faster on a busy machine
     and runs BLAS on one thread as joblib's training workers do.
