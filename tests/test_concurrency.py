@@ -136,3 +136,29 @@ def test_a_program_ending_while_threads_extract_stops_them_before_finalisation(c
     assert "terminate called" not in out.stderr
     refused = out.stdout.split()
     assert 1 <= len(refused) <= 3 and set(refused) == {"InterpreterExitingError"}
+
+
+def test_a_program_ending_while_recognisers_work_exits_cleanly(clips):
+    """Two recognisers (two call legs pushed through PushSources) still classifying queued
+    speech when the program ends without ``stop()``: the exit is clean (status 0, no C++
+    "terminate called"), and the workers end quietly instead of logging every queued
+    utterance as "not classified" while the interpreter goes down."""
+    out = _python(f"""
+        import time
+        import numpy as np
+        from ser_live import EmotionModel, PushSource, Recognizer
+        from ser_live.audiofile import load_audio
+        model = EmotionModel.load()
+        gap = np.zeros(8000, np.int16)
+        x = np.concatenate([np.concatenate([(load_audio(p) * 32767).astype(np.int16), gap])
+                            for p in {[str(p) for p in clips]!r}])
+        seen = []
+        for leg in ("caller", "agent"):
+            src = PushSource()
+            Recognizer(src, model, on_result=seen.append, source_name=leg, ring_capacity_s=180).start()
+            src.push(np.tile(x, 6))  # about 2 min of speech queued: still classifying at the end
+        while not seen:
+            time.sleep(0.05)
+    """, timeout_s=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "terminate called" not in out.stderr and "not classified" not in out.stderr, out.stderr[-2000:]
