@@ -341,7 +341,8 @@ def test_speech_span_and_cache_keys_ignore_the_vad_gain(session):
     VadConfig(end_ratio=1.0),
     VadConfig(end_ratio=0.7, hangover_ms=210, start_ratio=0.4),
     VadConfig(max_utterance_s=1.0, aggressiveness=3),
-], ids=["default", "end-ratio-1", "short-hangover", "max-length-cuts"])
+    VadConfig(end_ratio=0.5, min_utterance_s=0.0),
+], ids=["default", "end-ratio-1", "short-hangover", "max-length-cuts", "end-ratio-half"])
 def test_frames_before_close_is_a_lower_bound(session, cfg):
     """No frame within the bound closes an utterance, on speech, pauses and a noise floor
     that makes the VAD flicker; and the bound lets the live loop wait for several frames
