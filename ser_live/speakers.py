@@ -853,7 +853,8 @@ class SpeakerAssigner:
             k = int(self._k[-1])
             self.counts_[k] += 1
             return speaker_label(k)
-        far = self.far is not None and d[k] > self.far and self.n_speakers < self.max_speakers
+        # the first utterance has no voice to be far from (every distance inf): it is "A"
+        far = self.far is not None and np.isfinite(d[k]) and d[k] > self.far and self.n_speakers < self.max_speakers
         if far:  # nothing like any voice so far: a new one at once
             k = self.n_speakers
             self.counts_.append(0)
