@@ -64,3 +64,19 @@ def test_split_statistic_is_calinski_harabasz(voices):
         g = _two_means(Z[:n])
         assert g is not None
         assert _split_statistic(Z[:n], g) == pytest.approx(calinski_harabasz_score(Z[:n], g.astype(int)), rel=1e-9)
+
+
+def test_a_new_utterance_is_measured_against_each_speaker_s_centroid(voices):
+    """With two speakers open, an utterance goes to the nearest speaker *centroid* (the mean
+    of that speaker's kept embeddings), not to the speaker's first utterance."""
+    names, X = voices
+    a = SpeakerAssigner(names, max_speakers=4, min_utterances=4, min_part=2)
+    kept = X["emodb03"] + X["yaf"]
+    for x in kept:
+        a.assign(x)
+    assert a.revised_ == ["A"] * 4 + ["B", "B"]
+    Z = np.stack([a.embed(x) for x in kept])
+    z = a.embed(X["actor01"][0])
+    want = [float(np.mean((z - Z[:4].mean(0)) ** 2)), float(np.mean((z - Z[4:].mean(0)) ** 2))]
+    np.testing.assert_allclose(a.distances(z), want, rtol=1e-12)
+    assert a.assign(X["actor01"][0]) == "AB"[int(np.argmin(want))]
