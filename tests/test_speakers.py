@@ -406,6 +406,14 @@ def test_each_speaker_s_session_is_revised_on_its_own(turns, shipped):
         if r.revision is not None:
             assert state.speaker_rolling[r.speaker] == r.revision.rolling
             assert state.rolling == r.rolling  # the run's estimate is not one speaker's
+    # the exit summary's "rolling, revised" is the run's too, as the dashboard's
+    from ser_live.revision import RevisedTally
+
+    tally = RevisedTally()
+    for r in turns:
+        tally.add(r)
+        if r.final and r.revision is not None:
+            assert tally.rolling == r.rolling != r.revision.rolling
 
 
 def test_true_session_results_score_each_speaker_s_own_rows(conversation, turns, shipped):
