@@ -59,3 +59,27 @@ def test_ensemble_of_calibrated_svms_averages_to_probabilities(emodb_features):
     got = head.proba(X)
     np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-9)
     np.testing.assert_allclose(got, clf.predict_proba(X), rtol=1e-5, atol=1e-7)
+
+
+def test_score_recalibration_is_the_minimum_of_its_penalised_loss(emodb_features):
+    """``fit_score_affine`` (a calibration profile's ``softmax(W s + b)``) returns the minimiser
+    of ``CE + reg (||W - I||^2 + ||b||^2)``: every coordinate's numerical slope there is ~0, on
+    log-probabilities of real utterances (the ensemble above, scored on its own rows)."""
+    from ser_live.estimator import fit_score_affine
+    from ser_live.fastpath import softmax
+
+    X, y = emodb_features
+    clf = make_pipeline(StandardScaler(), CalibratedClassifierCV(LinearSVC(C=1e-3), method="temperature", cv=2)).fit(X, y)
+    S = np.log(np.maximum(clf.predict_proba(X), 1e-12))
+    reg = 0.05
+    W, b = fit_score_affine(S, y, reg=reg)
+
+    def loss(theta: np.ndarray) -> float:
+        Wt, bt = theta[:9].reshape(3, 3), theta[9:]
+        P = softmax(S @ Wt.T + bt)
+        return float(-np.log(P[np.arange(len(y)), y]).mean() + reg * (np.sum((Wt - np.eye(3)) ** 2) + bt @ bt))
+
+    theta, h = np.concatenate([W.ravel(), b]), 1e-5
+    slope = [(loss(theta + h * e) - loss(theta - h * e)) / (2 * h) for e in np.eye(12)]
+    assert np.max(np.abs(slope)) < 1e-3, slope
+    assert not np.allclose(W, np.eye(3), atol=1e-3)  # the data moved it (so the test can fail)
