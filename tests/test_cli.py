@@ -228,8 +228,12 @@ def test_default_model_comes_from_ser_live_model_env(capsys, monkeypatch, sessio
 def test_save_utterances_survives_an_interrupt(session, test_model_path, tmp_path):
     """SIGINT to `ser-live --input session.wav --speed 1 --save-utterances DIR --plain`
     after the first utterance: every classified utterance is saved (WAV equal to the input
-    span) with its index line, and the summary is printed."""
-    path, x, _ = session
+    span) with its index line, and the summary is printed. The session is played three
+    times over (about 55 s), so that on a loaded machine, where the first utterance is saved
+    late, the SIGINT still comes while the replay runs."""
+    _, once, _ = session
+    x = np.concatenate([once] * 3)
+    path = write_wav(tmp_path / "session-x3.wav", x)
     out_dir = tmp_path / "saved"
     log = tmp_path / "stderr.log"
     cmd = [sys.executable, "-m", "ser_live", "--input", str(path), "--speed", "1",
@@ -255,7 +259,7 @@ def test_save_utterances_survives_an_interrupt(session, test_model_path, tmp_pat
     assert "ser-live summary" in err
     lines = _json_lines(index.read_text())
     wavs = sorted(out_dir.glob("utt-*.wav"))
-    assert 1 <= len(lines) == len(wavs) < len(SESSION_FILES)
+    assert 1 <= len(lines) == len(wavs) < 3 * len(SESSION_FILES)
     assert len([x for x in stdout.decode().splitlines() if x.startswith("#")]) == len(lines)
     for line, wav in zip(lines, wavs):
         assert line["wav"] == wav.name and set(line) == JSONL_KEYS | {"uncertain", "wav", "source"}  # the --jsonl keys
