@@ -34,7 +34,7 @@ import numpy as np
 
 from ser_live.errors import SerLiveError
 
-REPO = Path(__file__).resolve().parent.parent
+from . import REPO
 REPORTS = REPO / "reports"
 #: ``--recipe``'s default (the shipped default model's recipe).
 DEFAULT_RECIPE = str(REPO / "train" / "recipes" / "ser-default.toml")

@@ -15,9 +15,9 @@ from typing import Any
 
 from ser_live.affect import affect_formula
 
+from . import REPO
 from .engine import SESSION_MODES
 
-REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / "reports"
 #: The card's template (package data of ``train``).
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"

@@ -13,12 +13,11 @@ import hashlib
 import platform
 import subprocess
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["run_provenance", "corpus_manifest", "PROVENANCE_PACKAGES"]
+from . import REPO
 
-REPO = Path(__file__).resolve().parent.parent
+__all__ = ["run_provenance", "corpus_manifest", "PROVENANCE_PACKAGES"]
 
 #: Distributions whose versions decide the numbers (features, fitting, decoding), in the report's order.
 PROVENANCE_PACKAGES: tuple[str, ...] = ("ser-live", "numpy", "scipy", "librosa", "scikit-learn", "joblib", "threadpoolctl",
