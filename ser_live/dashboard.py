@@ -580,7 +580,15 @@ def _affect_caption(state: DashboardState, *, width: int) -> Text | None:
     return text
 
 
-def _status_panel(state: DashboardState) -> Panel:
+def _status_panel(state: DashboardState, *, compact: bool = False) -> Panel:
+    """The ``input`` panel: level meter, VAD state and stream clock, what was dropped, the
+    noise floor, input warnings and alerts, and the latency table.
+
+    ``compact`` (a terminal too short for the whole dashboard): the level and VAD rows, the
+    dropped rows only when something was dropped, the warnings and alerts, no latency table;
+    so what says whether the microphone is heard stays on screen instead of being cut off
+    below the terminal's last line.
+    """
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(no_wrap=True, style="grey62")
     grid.add_column(ratio=1, no_wrap=True)
@@ -598,14 +606,34 @@ def _status_panel(state: DashboardState) -> Panel:
         Text(f"stream {_fmt_stream(state.stream_s)}", style="grey62"),
     )
 
-    lat = Table(box=None, show_header=True, header_style="grey62", pad_edge=False, padding=(0, 1))
-    lat.add_column("latency ms", no_wrap=True, style="grey62", overflow="ellipsis")
-    for col in ("last", "p50", "p95"):
-        lat.add_column(col, justify="right", no_wrap=True)
-    for name, kind in (("processing", "processing"), ("end of speech", "end_of_speech")):
-        s = state.latency(kind)
-        lat.add_row(name, _fmt_ms(s.get("last")), _fmt_ms(s.get("p50")), _fmt_ms(s.get("p95")))
+    if not compact or state.dropped_samples or state.input_overflows or state.dropped_utterances:
+        _add_dropped_rows(grid, state, floor_text)  # compact: only when something was lost
+    # Messages (input warnings, the alert) get the panel's whole width below the grid and wrap at
+    # word boundaries, never cut (only a word longer than the width folds).
+    messages = Table.grid(padding=(0, 1), expand=True)
+    messages.add_column(no_wrap=True, style="grey62", min_width=7)
+    messages.add_column(ratio=1)
+    for warning in state.input_warnings():
+        messages.add_row("warning", Text(warning, style="bold yellow1", no_wrap=False, overflow="fold"))
+    if state.alert:
+        messages.add_row("alert", Text(state.alert, style="bold red1", no_wrap=False, overflow="fold"))
 
+    parts: list[RenderableType] = [grid] + ([messages] if messages.row_count else [])
+    if not compact:
+        lat = Table(box=None, show_header=True, header_style="grey62", pad_edge=False, padding=(0, 1))
+        lat.add_column("latency ms", no_wrap=True, style="grey62", overflow="ellipsis")
+        for col in ("last", "p50", "p95"):
+            lat.add_column(col, justify="right", no_wrap=True)
+        for name, kind in (("processing", "processing"), ("end of speech", "end_of_speech")):
+            s = state.latency(kind)
+            lat.add_row(name, _fmt_ms(s.get("last")), _fmt_ms(s.get("p50")), _fmt_ms(s.get("p95")))
+        parts.append(lat)
+    return Panel(Group(*parts), title="input", title_align="left", border_style="grey42", padding=(0, 1))
+
+
+def _add_dropped_rows(grid: Table, state: DashboardState, floor_text: Text) -> None:
+    """The status grid's two rows of what was lost (samples, overflows, short bursts, dropped
+    utterances) and the noise floor."""
     bad = state.dropped_samples > 0
     grid.add_row(
         "dropped",
@@ -625,18 +653,6 @@ def _status_panel(state: DashboardState) -> Panel:
         more.append(" · ", style="grey50")
         more.append(f"{state.dropped_utterances} utterances dropped (worker behind)", style="bold red1")
     grid.add_row("", more, "")
-    # Messages (input warnings, the alert) get the panel's whole width below the grid and wrap at
-    # word boundaries, never cut (only a word longer than the width folds).
-    messages = Table.grid(padding=(0, 1), expand=True)
-    messages.add_column(no_wrap=True, style="grey62", min_width=7)
-    messages.add_column(ratio=1)
-    for warning in state.input_warnings():
-        messages.add_row("warning", Text(warning, style="bold yellow1", no_wrap=False, overflow="fold"))
-    if state.alert:
-        messages.add_row("alert", Text(state.alert, style="bold red1", no_wrap=False, overflow="fold"))
-
-    body = Group(grid, messages, lat) if messages.row_count else Group(grid, lat)
-    return Panel(body, title="input", title_align="left", border_style="grey42", padding=(0, 1))
 
 
 def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) -> Panel:
@@ -775,11 +791,13 @@ class DashboardView:
         self.max_height = max_height
         self.fit_terminal = fit_terminal
         self._cache: dict[tuple, list[list[Segment]]] = {}
-        self._status_cache: tuple[tuple, list[list[Segment]], _QuickRows | None] | None = None
+        #: Per compactness (False: the whole input panel; True: :func:`_status_panel`'s compact one).
+        self._status_cache: dict[bool, tuple[tuple, list[list[Segment]], _QuickRows | None]] = {}
         self._header_cache: tuple[tuple, list[list[Segment]]] | None = None
 
-    def _status_lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
-        """Rendered lines of the status panel, kept while what it shows is unchanged.
+    def _status_lines(self, console: Console, options: ConsoleOptions, *, compact: bool = False) -> list[list[Segment]]:
+        """Rendered lines of the status panel (``compact``: its short form for a short
+        terminal), kept while what it shows is unchanged.
 
         During speech the input level changes at every redraw and the clock every second,
         while the rest of the panel rarely does: a change of those alone redraws the two
@@ -788,7 +806,7 @@ class DashboardView:
         """
         state = self.state
         key = (state.status_key(), state.results_version, options.max_width)
-        cached = self._status_cache
+        cached = self._status_cache.get(compact)
         if cached is not None and cached[0] == key:
             return list(cached[1])
         shown = key[0]
@@ -800,11 +818,11 @@ class DashboardView:
         if cached is not None and cached[2] is not None and rest(cached[0]) == rest(key):
             lines = cached[2].redrawn(state.level_dbfs, level_text, clock_text, console, options)
             if lines is not None:
-                self._status_cache = (key, lines, cached[2])
+                self._status_cache[compact] = (key, lines, cached[2])
                 return list(lines)
-        lines = console.render_lines(_status_panel(state), options, pad=True)
+        lines = console.render_lines(_status_panel(state, compact=compact), options, pad=True)
         quick = _QuickRows.find(lines, state.level_dbfs, level_text, clock_text, console, options)
-        self._status_cache = (key, lines, quick)
+        self._status_cache[compact] = (key, lines, quick)
         return list(lines)
 
     def _header_lines(self, console: Console, options: ConsoleOptions, width: int) -> list[list[Segment]]:
@@ -846,7 +864,10 @@ class DashboardView:
             left_lines = self._lines(
                 ("emotion", left_w), lambda: _emotion_panel(state, width=left_w), console, left_opts
             )
-            left_lines += self._status_lines(console, left_opts)
+            status = self._status_lines(console, left_opts)
+            if height is not None and len(header) + len(left_lines) + len(status) > height:
+                status = self._status_lines(console, left_opts, compact=True)  # kept on screen
+            left_lines += status
             # timeline panel: 2 borders + 1 column header + rows; keep it within the screen
             rows = None if height is None else max(0, height - len(header) - 4)
             right_lines = self._lines(
@@ -863,7 +884,10 @@ class DashboardView:
             lines = header + self._lines(
                 ("emotion", width), lambda: _emotion_panel(state, width=width), console, opts
             )
-            lines += self._status_lines(console, opts)
+            status = self._status_lines(console, opts)
+            if height is not None and len(lines) + len(status) > height:
+                status = self._status_lines(console, opts, compact=True)  # kept on screen
+            lines += status
             rows = None if height is None else height - len(lines) - 4
             if rows is None or rows > 0 or not state.results:
                 lines += self._lines(

@@ -304,6 +304,26 @@ def test_timeline_fits_a_short_terminal(results: list[Result], width: int) -> No
     assert f"{last.start_s:.2f}–{last.end_s:.2f}" in text, "the newest utterance stays visible"
 
 
+@pytest.mark.parametrize("width,height", [(40, 19), (100, 19)])
+def test_a_short_terminal_keeps_the_input_level_and_the_alert_on_screen(results: list[Result], width: int,
+                                                                          height: int) -> None:
+    """In a terminal too short for the whole input panel, the panel keeps the level, the VAD
+    state and the alert (the latency table and the zero "dropped" rows give way), so a live
+    view, which cuts what is below the terminal's last line, still says whether the
+    microphone is heard; a tall terminal keeps every row."""
+    state = _state(results)
+    state.set_status(dropped_samples=0, dropped_s=0.0, input_overflows=0, alert="microphone went silent")
+    short = _text(render_dashboard(state, max_height=height), width).rstrip("\n").splitlines()
+    on_screen = "\n".join(short[:height])
+    for shown in ("-23.4 dBFS", "speech", "microphone went silent"):
+        assert shown in on_screen, (shown, on_screen)
+    assert "latency ms" not in on_screen and "0 samples" not in on_screen
+    tall = _text(render_dashboard(state, max_height=60), width)
+    assert "latency ms" in tall and "0 samples" in tall and "microphone went silent" in tall
+    state.set_status(dropped_samples=4800, dropped_s=0.3)  # something lost: said even when short
+    assert "4800 samples" in "\n".join(_text(render_dashboard(state, max_height=height), width).splitlines()[:height])
+
+
 def test_set_status_keeps_what_is_not_given(results: list[Result]) -> None:
     state = _state(results)
     state.set_status(level_dbfs=-12.0)
@@ -576,7 +596,7 @@ def test_level_and_clock_redrawn_in_place_equal_a_full_render(results: list[Resu
 
     renders = []
     full_render = dashboard._status_panel
-    monkeypatch.setattr(dashboard, "_status_panel", lambda st: renders.append(1) or full_render(st))
+    monkeypatch.setattr(dashboard, "_status_panel", lambda st, **kw: renders.append(1) or full_render(st, **kw))
     state = _state(results)
     kept = DashboardView(state, max_height=40)
     console = Console(width=width, height=40, file=io.StringIO(), force_terminal=True, color_system="truecolor")
