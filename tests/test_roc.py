@@ -32,6 +32,35 @@ def test_arousal_and_valence_are_the_circumplex_sums_of_the_probabilities():
     assert affect_summary(["happy"], fold_names=["f"], true=[np.array([0])], proba=[np.ones((1, 1))]) is None
 
 
+def test_calibration_summary_by_hand():
+    """ECE, Brier score, reliability bins and thresholds of a small case worked out by hand."""
+    from train.roc import calibration_summary
+
+    labels = ["neutral", "happy", "sad", "angry"]
+    # fold a: confidences 0.95 (right), 0.95 (wrong), 0.55 (right); fold b: 0.55 (wrong)
+    Pa = np.array([[0.95, 0.05, 0, 0], [0.95, 0.05, 0, 0], [0.15, 0.55, 0.3, 0]])
+    Pb = np.array([[0.0, 0.0, 0.45, 0.55]])
+    cal = calibration_summary(labels, fold_names=["a", "b"], true=[np.array([0, 1, 1]), np.array([2])], proba=[Pa, Pb])
+    assert cal["accuracy_pct"] == pytest.approx(50.0) and cal["mean_confidence_pct"] == pytest.approx(75.0)
+    assert cal["overconfidence_pct"] == pytest.approx(25.0)
+    # bin 0.9-1.0: accuracy 0.5, confidence 0.95; bin 0.5-0.6: accuracy 0.5, confidence 0.55;
+    # each holds half the utterances: ECE = 0.5 * 0.45 + 0.5 * 0.05 = 0.25
+    assert cal["ece_pct"] == pytest.approx(25.0)
+    # fold a: (2 * |0.5 - 0.95| + |1 - 0.55|) / 3 = 0.45; fold b: |0 - 0.55| = 0.55
+    assert cal["ece_pct_folds"] == pytest.approx({"a": 45.0, "b": 55.0}) and cal["ece_pct_fold_mean"] == pytest.approx(50.0)
+    # Brier: (0.05^2 + 0.05^2), (0.95^2 + 0.95^2), (0.15^2 + 0.45^2 + 0.3^2), (0.55^2 + 0.45^2 + 0.55^2 + 0 ... )
+    by_row = [0.0025 + 0.0025, 0.9025 + 0.9025, 0.0225 + 0.2025 + 0.09, 0.55**2 + 0.3025 + 0.0]
+    assert cal["brier"] == pytest.approx(np.mean(by_row))
+    assert [(b["lo"], b["n"], b["accuracy_pct"]) for b in cal["bins"]] == [(0.5, 2, 50.0), (0.9, 2, 50.0)]
+    assert [(t["at_least"], t["share_pct"], t["accuracy_pct"]) for t in cal["thresholds"]] == [
+        (0.5, 100.0, 50.0), (0.7, 50.0, 50.0), (0.9, 50.0, 50.0)]
+    # a confidence of exactly 1 falls in the top bin; a perfectly calibrated certain model has ECE 0
+    sure = calibration_summary(labels, fold_names=["f"], true=[np.array([0, 3])], proba=[np.eye(4)[[0, 3]]])
+    assert sure["ece_pct"] == 0.0 and sure["brier"] == 0.0 and sure["bins"][-1]["hi"] == 1.0
+    with pytest.raises(ValueError):
+        calibration_summary(labels, fold_names=["f"], true=[np.array([0])], proba=[Pa[:1]], n_bins=0)
+
+
 @pytest.fixture(scope="module")
 def emodb_four(emodb_root):
     """Four EmoDB speakers (two female, two male), the four core emotions: about 80 real
@@ -87,6 +116,13 @@ def test_reports_have_roc_auc_and_arousal_and_the_same_ua(small, tmp_path):
         assert 0.0 <= aff["arousal"]["ua_pct_mean"] <= 100.0 and 0.0 <= aff["valence"]["auc_pooled"] <= 1.0
         md = paths["md"].read_text()
         assert "## ROC per class" in md and "| arousal | happy, angry | neutral, sad |" in md
+        # the shown confidence's reliability: its accuracy is the argmax of the probabilities'
+        cal = data_json["calibration"]
+        n = sum(b["n"] for b in cal["bins"])
+        assert n == sum(f.n_test for f in res.folds) and 0.0 <= cal["ece_pct"] <= 100.0 and 0.0 <= cal["brier"] <= 2.0
+        assert cal["accuracy_pct"] == pytest.approx(sum(b["n"] * b["accuracy_pct"] for b in cal["bins"]) / n)
+        assert cal["thresholds"][0]["share_pct"] >= cal["thresholds"][-1]["share_pct"]
+        assert "## Confidence and calibration" in md and "| confidence at least | share of utterances % |" in md
         assert "derived from the 4-class model (not a trained head)" in md
     # speaker sessions separate the classes: every class's AUC above chance, and arousal
     # (angry, happy vs neutral, sad) better than chance on every held-out speaker
@@ -115,3 +151,4 @@ def test_compare_rows_with_scores_get_roc(small):
     svm = run_protocol("emodb-loso", fit=lambda X, y, g: (make_pipeline(StandardScaler(), LinearSVC(C=1e-3)).fit(X, y), ""),
                        classifier_name="svm", data=data)
     assert svm.roc is None and "roc" not in svm.to_json()
+    assert nb.calibration is not None and svm.calibration is None and "calibration" not in svm.to_json()

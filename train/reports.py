@@ -20,7 +20,7 @@ from ser_live.fsutil import write_atomic
 from .provenance import run_provenance
 from .results import EvaluationResult
 
-__all__ = ["provenance_line", "roc_lines", "slug", "ua_table", "write_json_and_md", "write_reports", "write_roc_png"]
+__all__ = ["calibration_lines", "provenance_line", "roc_lines", "slug", "ua_table", "write_json_and_md", "write_reports", "write_roc_png"]
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,7 @@ def write_reports(result: EvaluationResult, out_dir: str | Path, *, command: str
     for lab, row in zip(result.labels, result.confusion):
         lines.append(f"| {lab} | " + " | ".join(str(int(v)) for v in row) + " |")
     lines += roc_lines(result)
+    lines += calibration_lines(result)
     if result.extra.get("dropped"):
         lines += ["", f"Records left out (label not in the protocol): {result.extra['dropped']}"]
     if result.extra.get("noise_branch"):
@@ -261,6 +262,31 @@ def roc_lines(result: EvaluationResult) -> list[str]:
             lines.append(f"| {axis} | {', '.join(a['high'])} | {', '.join(a['low'])} | "
                          + " | ".join(_f(a["folds"][n]["ua_pct"]) for n in names)
                          + f" | {pm(a['ua_pct_mean'], a['ua_pct_std'])} | {_f(a['auc_fold_mean'], digits=3)} | {_f(a['auc_pooled'], digits=3)} |")
+    return lines
+
+
+def calibration_lines(result: EvaluationResult) -> list[str]:
+    """The report's Markdown section on how far the shown confidence can be trusted
+    (:func:`train.roc.calibration_summary`); empty when the result has no probabilities."""
+    cal = result.calibration
+    if cal is None:
+        return []
+    names = [f.name for f in result.folds]
+    lines = ["", "## Confidence and calibration (the largest probability and the label it picks)", "",
+             f"The picked label is right for {cal['accuracy_pct']:.1f} % of the test utterances (all folds pooled) "
+             f"at a mean confidence of {cal['mean_confidence_pct']:.1f} % (over-confidence "
+             f"{cal['overconfidence_pct']:+.1f} points); expected calibration error {cal['ece_pct']:.1f} % "
+             f"({cal['n_bins']} equal-width bins; fold mean {_f(cal['ece_pct_fold_mean'])} %), "
+             f"multi-class Brier score {cal['brier']:.3f}.", "",
+             "| confidence at least | share of utterances % | label right % |", "|---|---|---|"]
+    for t in cal["thresholds"]:
+        lines.append(f"| {t['at_least']:.1f} | {t['share_pct']:.1f} | {_f(t['accuracy_pct'])} |")
+    lines += ["", "Reliability (confidence bins):", "", "| confidence | utterances | mean confidence % | label right % |",
+              "|---|---|---|---|"]
+    for b in cal["bins"]:
+        lines.append(f"| {b['lo']:.1f}-{b['hi']:.1f} | {b['n']} | {b['mean_confidence_pct']:.1f} | {b['accuracy_pct']:.1f} |")
+    if len(names) > 1:
+        lines += ["", "ECE per fold %: " + ", ".join(f"{n} {_f(cal['ece_pct_folds'].get(n))}" for n in names)]
     return lines
 
 

@@ -95,6 +95,9 @@ class EvaluationResult:
     affect : dict, optional
         Arousal and valence derived from the class probabilities
         (:func:`train.roc.affect_summary`); None without probabilities.
+    calibration : dict, optional
+        How far the shown confidence can be trusted (:func:`train.roc.calibration_summary`);
+        None without probabilities.
     """
 
     protocol: str
@@ -108,6 +111,7 @@ class EvaluationResult:
     extra: dict[str, Any] = field(default_factory=dict)
     roc: dict[str, Any] | None = None
     affect: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
 
     def _ms(self, key: str) -> tuple[float, float]:
         v = np.array([getattr(f, key) for f in self.folds])
@@ -152,6 +156,7 @@ class EvaluationResult:
             "seconds": self.seconds,
             **({"roc": self.roc} if self.roc is not None else {}),
             **({"affect": self.affect} if self.affect is not None else {}),
+            **({"calibration": self.calibration} if self.calibration is not None else {}),
             **self.extra,
         }
 
@@ -221,15 +226,16 @@ class Scorer:
             lab: {"precision_pct": 100 * float(p[i]), "recall_pct": 100 * float(r[i]), "f1_pct": 100 * float(f[i]), "support": int(s[i])}
             for i, lab in enumerate(self.labels)
         }
-        roc = affect = None
+        roc = affect = calibration = None
         if self.proba and all(p is not None for p in self.proba):
-            from .roc import affect_summary, roc_summary
+            from .roc import affect_summary, calibration_summary, roc_summary
 
             names = [f.name for f in self.folds]
             roc = roc_summary(self.labels, fold_names=names, true=self.true, proba=self.proba)
             affect = affect_summary(self.labels, fold_names=names, true=self.true, proba=self.proba)
+            calibration = calibration_summary(self.labels, fold_names=names, true=self.true, proba=self.proba)
         return EvaluationResult(
             protocol=protocol, classifier=classifier, labels=list(self.labels), folds=self.folds,
             confusion=self.conf, per_class=per_class, augmented=augmented, seconds=seconds, extra=extra,
-            roc=roc, affect=affect,
+            roc=roc, affect=affect, calibration=calibration,
         )
