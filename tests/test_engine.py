@@ -161,6 +161,26 @@ def test_the_card_is_the_template_filled_with_the_reports(tmp_path):
     loco = json.loads((REPO / "reports" / "loco-ser-default-speaker.json").read_text())
     row = next(l for l in card.splitlines() if l.startswith("| with session normalisation, offline"))
     assert all(f"{f['ua_pct']:.1f}" in row for f in loco["folds"])
+    # the confidence table quotes the loco reports' calibration (here a copy of the reports
+    # folder whose online report is given a known one), and is left out without one
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for p in (REPO / "reports").glob("loco-ser-default-*.json"):
+        d = json.loads(p.read_text())
+        d.pop("calibration", None)
+        if p.name == "loco-ser-default-online.json":
+            d["calibration"] = {"accuracy_pct": 51.25, "mean_confidence_pct": 77.5, "ece_pct": 26.25, "brier": 0.6875,
+                                "thresholds": [{"at_least": 0.9, "share_pct": 40.0, "accuracy_pct": 62.5}]}
+        (reports / p.name).write_text(json.dumps(d))
+    card = render_card(model, meta, FeatureExtractor(model.feature_config).n_features, reports_dir=reports)
+    assert "## Confidence on a new voice (`loco`)" in card
+    section = card.split("## Confidence on a new voice (`loco`)")[1].split("\n## ")[0]
+    row = next(l for l in section.splitlines() if l.startswith("| with session normalisation, online (each"))
+    assert "offline" not in section  # the speaker report of the copy has no calibration: no row
+    assert "| 51.2 | 77.5 | 26.2 | 0.688 | 40.0 | 62.5 | `reports/loco-ser-default-online.md` |" in row
+    (reports / "loco-ser-default-online.json").write_text(json.dumps({"ua_pct_mean": 1.0}))
+    assert "Confidence on a new voice" not in render_card(model, meta, FeatureExtractor(model.feature_config).n_features,
+                                                          reports_dir=reports)
 
 
 def test_reports_command_lists_commands_the_parser_accepts(capsys):

@@ -114,6 +114,35 @@ def _feature_subset(model):  # noqa: ANN001, ANN202
     return steps.get("select") if hasattr(steps, "get") else None
 
 
+def _confidence_card_lines(recipe_name: str, reports_dir: Path) -> list[str]:
+    """The model card's "Confidence on a new voice" table, from the calibration
+    (:func:`train.roc.calibration_summary`) of ``reports/loco-<recipe>-<mode>.json`` for the
+    online (live) and speaker (offline) session modes; nothing when no such report has it."""
+    rows = []
+    for mode in ("online", "speaker"):
+        path = reports_dir / f"loco-{recipe_name}-{mode}.json"
+        cal = json.loads(path.read_text()).get("calibration") if path.exists() else None
+        if cal:
+            rows.append((mode, cal))
+    if not rows:
+        return []
+    lines = _table_head(
+        "Confidence on a new voice (`loco`)",
+        "How often the shown label is right at the confidence shown beside it (the largest probability), over "
+        "the held-out corpora's utterances pooled: expected calibration error over 10 confidence bins "
+        "(Naeini et al. 2015, Guo et al. 2017) and the share of utterances at a confidence of 0.9 or more.",
+        ["sessions", "label right %", "mean confidence %", "ECE %", "Brier", "confidence >= 0.9: share %",
+         "confidence >= 0.9: right %", "report"])
+    for mode, cal in rows:
+        top = next((t for t in cal["thresholds"] if t["at_least"] == 0.9), {})
+        share, right = top.get("share_pct"), top.get("accuracy_pct")
+        lines.append(
+            f"| {_MODE_TEXT[mode]} | {cal['accuracy_pct']:.1f} | {cal['mean_confidence_pct']:.1f} | {cal['ece_pct']:.1f} | "
+            f"{cal['brier']:.3f} | {'-' if share is None else f'{share:.1f}'} | {'-' if right is None else f'{right:.1f}'} | "
+            f"`reports/loco-{recipe_name}-{mode}.md` |")
+    return lines + [""]
+
+
 def _score_sections(scores: dict, recipe: str, reports_dir: Path) -> list[str]:
     """Markdown lines of the card's score sections (each ending in an empty line)."""
     lines: list[str] = []
@@ -148,6 +177,7 @@ def _score_sections(scores: dict, recipe: str, reports_dir: Path) -> list[str]:
                 + f"; mean UA {b['ua_pct_mean']:.1f} (`reports/experiments/loco-baseline-none.md`, `{b['command']}`).",
             ]
         lines.append("")
+    lines += _confidence_card_lines(recipe, reports_dir)
     lines += _room_card_lines(recipe, reports_dir)
     from .personal import card_lines
 
