@@ -174,7 +174,12 @@ def test_report_names_the_commit_the_libraries_and_the_corpus_files(emodb_root, 
     assert pv["packages"]["numpy"] == np.__version__
     assert pv["packages"]["scikit-learn"] == __import__("sklearn").__version__
     assert pv["blas"] == sorted(pv["blas"], key=lambda b: (b["internal_api"], b["version"]))  # not in load order
-    assert all(set(b) == {"internal_api", "version"} for b in pv["blas"])  # no thread count of the moment
+    assert all(set(b) == {"internal_api", "version", "architecture"} for b in pv["blas"])  # no thread count of the moment
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [l.split(":", 1)[1].strip() for l in cpuinfo.read_text().splitlines() if l.startswith("model name")] \
+        if cpuinfo.exists() else []
+    if names:  # the processor whose kernels rounded the sums
+        assert pv["cpu"] == names[0]
     assert data["corpus_files"]["emodb"]["files"] == len(records) == data["n_records"]
     md = (tmp_path / "emodb-loso-small-none.md").read_text()
     assert f"commit {(head or 'unknown')[:12]}" in md and f"emodb {len(records)} files" in md

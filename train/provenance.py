@@ -44,10 +44,21 @@ def run_provenance() -> dict[str, Any]:
         ``git status --porcelain`` prints them, at most 20; empty when the checkout is clean,
         None without git), ``python`` (str), ``platform`` (str), ``packages`` (dict of
         distribution name to version, None when not installed: :data:`PROVENANCE_PACKAGES`),
-        ``libsndfile`` (str or None) and ``blas`` (list of dict: each BLAS library loaded in
-        this process, ``internal_api`` and ``version`` as threadpoolctl names them, sorted;
-        not their thread counts, which vary with the moment and do not reach the features:
-        extraction runs BLAS on one thread, :mod:`train.extract`). Computed once per process.
+        ``libsndfile`` (str or None), ``blas`` (list of dict: each BLAS library loaded in
+        this process, ``internal_api``, ``version`` and ``architecture`` (the CPU kernels it
+        chose, e.g. OpenBLAS's ``SkylakeX`` or ``Zen``; None where not reported) as
+        threadpoolctl names them, sorted; not their thread counts, which vary with the moment
+        and do not reach the features: extraction runs BLAS on one thread,
+        :mod:`train.extract`) and ``cpu`` (the processor's model name, None where not known).
+        Computed once per process.
+
+    Notes
+    -----
+    The CPU is recorded because it moves the last bits: BLAS and NumPy pick their kernels
+    (AVX2, AVX-512) by processor, so the same code, data and libraries on an AMD EPYC and on
+    an AVX-512 Intel Xeon give sums rounded differently, and a few utterances near a decision
+    boundary change label (``loco`` per-corpus UA differing by up to 0.4 points, means
+    within 0.1, between this project's machines; ``docs/experiments.md``).
     """
     from importlib import metadata
 
@@ -66,7 +77,7 @@ def run_provenance() -> dict[str, Any]:
     try:
         from threadpoolctl import threadpool_info
 
-        blas = sorted(({k: d.get(k) for k in ("internal_api", "version")} for d in threadpool_info()
+        blas = sorted(({k: d.get(k) for k in ("internal_api", "version", "architecture")} for d in threadpool_info()
                        if d.get("user_api") == "blas"), key=lambda b: (str(b["internal_api"]), str(b["version"])))
     except Exception:  # noqa: BLE001 - threadpoolctl missing
         blas = []
@@ -79,7 +90,21 @@ def run_provenance() -> dict[str, Any]:
         "packages": packages,
         "libsndfile": libsndfile,
         "blas": blas,
+        "cpu": _cpu_model(),
     }
+
+
+def _cpu_model() -> str | None:
+    """The processor's model name (``/proc/cpuinfo``'s first ``model name``; else what
+    :func:`platform.processor` says), or None."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def corpus_manifest(records: Sequence[Any]) -> dict[str, dict[str, Any]]:
