@@ -780,8 +780,9 @@ class DashboardView:
     ----------
     state : DashboardState
     max_height : int, optional
-        Lines available (the terminal's height); the timeline is shortened to fit. None:
-        no limit.
+        Lines available (the terminal's height); the timeline is shortened to fit, and the
+        input panel takes its compact form (:func:`_status_panel`) when whole it would not.
+        None: no limit.
     fit_terminal : bool, default False
         Take ``max_height`` from the console's height at each render (live view).
     """
@@ -909,7 +910,8 @@ def render_dashboard(state: DashboardState, *, max_height: int | None = None) ->
     ----------
     state : DashboardState
     max_height : int, optional
-        Lines available; the timeline is shortened to fit (None: show all ``history`` rows).
+        Lines available; the timeline is shortened to fit and the input panel compacted when
+        whole it would not (None: show all ``history`` rows and the whole input panel).
 
     Returns
     -------
