@@ -178,10 +178,16 @@ CALIBRATION_BINS = 10
 CONFIDENCE_THRESHOLDS: tuple[float, ...] = (0.5, 0.7, 0.9)
 
 
+def _bins(conf: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin index (int64, shape (n,)) of each confidence among ``edges`` (ascending, from 0
+    to 1): ``[edges[k], edges[k + 1])``, the last bin closed at 1."""
+    return np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, len(edges) - 2)
+
+
 def _ece(correct: np.ndarray, conf: np.ndarray, edges: np.ndarray) -> float:
     """Expected calibration error (percent): the mean over bins of |accuracy - mean confidence|,
     weighted by the bins' shares of utterances. ``correct`` bool, ``conf`` float, shape (n,)."""
-    b = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, len(edges) - 2)
+    b = _bins(conf, edges)
     gap = 0.0
     for k in np.unique(b):
         m = b == k
@@ -235,7 +241,7 @@ def calibration_summary(labels: Sequence[str], *, fold_names: Sequence[str], tru
     folds = {n: _ece(p.argmax(axis=1) == t, p.max(axis=1), edges) for n, t, p in zip(fold_names, true, proba) if t.size}
     onehot = np.eye(P.shape[1])[yt]
     bins = []
-    b = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
+    b = _bins(conf, edges)
     for k in range(n_bins):
         m = b == k
         if m.any():
