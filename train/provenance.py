@@ -54,11 +54,11 @@ def run_provenance() -> dict[str, Any]:
 
     Notes
     -----
-    The CPU is recorded because it moves the last bits: BLAS and NumPy pick their kernels
-    (AVX2, AVX-512) by processor, so the same code, data and libraries on an AMD EPYC and on
-    an AVX-512 Intel Xeon give sums rounded differently, and a few utterances near a decision
-    boundary change label (``loco`` per-corpus UA differing by up to 0.4 points, means
-    within 0.1, between this project's machines; ``docs/experiments.md``).
+    The CPU and the BLAS kernels are recorded because they can move the last bits: BLAS and
+    NumPy pick their kernels (AVX2, AVX-512) by processor, and OpenBLAS's ``SkylakeX`` and
+    ``Haswell`` kernels give matrix products that differ in the last bits on this project's
+    machine. (The default's ``loco`` reports came out the same to the bit with either, README
+    "Scores", but another recipe near a decision boundary need not.)
     """
     from importlib import metadata
 
