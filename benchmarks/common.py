@@ -352,14 +352,9 @@ def machine_info() -> dict[str, Any]:
     """
     import psutil
 
-    cpu_model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from train.provenance import cpu_model as _cpu
+
+    cpu_model = _cpu() or "unknown"
     versions = {"python": platform.python_version(), "ser_live": __version__}
     for mod in ("numpy", "scipy", "sklearn", "librosa", "numba", "skops", "soundfile", "webrtcvad", "rich"):
         try:

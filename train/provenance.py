@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from . import REPO
 
-__all__ = ["run_provenance", "corpus_manifest", "PROVENANCE_PACKAGES"]
+__all__ = ["run_provenance", "corpus_manifest", "cpu_model", "PROVENANCE_PACKAGES"]
 
 #: Distributions whose versions decide the numbers (features, fitting, decoding), in the report's order.
 PROVENANCE_PACKAGES: tuple[str, ...] = ("ser-live", "numpy", "scipy", "librosa", "scikit-learn", "joblib", "threadpoolctl",
@@ -90,11 +90,11 @@ def run_provenance() -> dict[str, Any]:
         "packages": packages,
         "libsndfile": libsndfile,
         "blas": blas,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
     }
 
 
-def _cpu_model() -> str | None:
+def cpu_model() -> str | None:
     """The processor's model name (``/proc/cpuinfo``'s first ``model name``; else what
     :func:`platform.processor` says), or None."""
     try:
