@@ -177,6 +177,12 @@ def test_the_card_is_the_template_filled_with_the_reports(tmp_path):
     section = card.split("## Confidence on a new voice (`loco`)")[1].split("\n## ")[0]
     row = next(l for l in section.splitlines() if l.startswith("| with session normalisation, online (each"))
     assert "offline" not in section  # the speaker report of the copy has no calibration: no row
+    assert "renormalised" not in section  # the default shows the four classes loco scores
+    online = json.loads((reports / "loco-ser-default-online.json").read_text())
+    online["trained_labels"] = online["labels"] + ["fearful", "disgust", "surprised"]  # a 7-class model's
+    (reports / "loco-ser-default-online.json").write_text(json.dumps(online))
+    card7 = render_card(model, meta, FeatureExtractor(model.feature_config).n_features, reports_dir=reports)
+    assert "probabilities over those, renormalised, not over the 7 it shows" in card7
     assert "| 51.2 | 77.5 | 26.2 | 0.688 | 40.0 | 62.5 | `reports/loco-ser-default-online.md` |" in row
     (reports / "loco-ser-default-online.json").write_text(json.dumps({"ua_pct_mean": 1.0}))
     assert "Confidence on a new voice" not in render_card(model, meta, FeatureExtractor(model.feature_config).n_features,

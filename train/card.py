@@ -118,19 +118,26 @@ def _confidence_card_lines(recipe_name: str, reports_dir: Path) -> list[str]:
     """The model card's "Confidence on a new voice" table, from the calibration
     (:func:`train.roc.calibration_summary`) of ``reports/loco-<recipe>-<mode>.json`` for the
     online (live) and speaker (offline) session modes; nothing when no such report has it."""
-    rows = []
+    rows, narrowed = [], None
     for mode in ("online", "speaker"):
         path = reports_dir / f"loco-{recipe_name}-{mode}.json"
-        cal = json.loads(path.read_text()).get("calibration") if path.exists() else None
-        if cal:
-            rows.append((mode, cal))
+        report = json.loads(path.read_text()) if path.exists() else {}
+        if report.get("calibration"):
+            rows.append((mode, report["calibration"]))
+            scored, trained = report.get("labels") or [], report.get("trained_labels") or []
+            if trained and set(scored) != set(trained):
+                narrowed = (scored, trained)
     if not rows:
         return []
+    prose = ("How often the shown label is right at the confidence shown beside it (the largest probability), over "
+             "the held-out corpora's utterances pooled: expected calibration error over 10 confidence bins "
+             "(Naeini et al. 2015, Guo et al. 2017) and the share of utterances at a confidence of 0.9 or more.")
+    if narrowed:
+        prose += (f" Measured on the {len(narrowed[0])} classes `loco` scores ({', '.join(narrowed[0])}): the model's "
+                  f"probabilities over those, renormalised, not over the {len(narrowed[1])} it shows.")
     lines = _table_head(
         "Confidence on a new voice (`loco`)",
-        "How often the shown label is right at the confidence shown beside it (the largest probability), over "
-        "the held-out corpora's utterances pooled: expected calibration error over 10 confidence bins "
-        "(Naeini et al. 2015, Guo et al. 2017) and the share of utterances at a confidence of 0.9 or more.",
+        prose,
         ["sessions", "label right %", "mean confidence %", "ECE %", "Brier", "confidence >= 0.9: share %",
          "confidence >= 0.9: right %", "report"])
     for mode, cal in rows:
