@@ -4,6 +4,7 @@ shared stop-signal helpers (ser_live/signals.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -278,3 +279,43 @@ def test_balanced_accuracy_is_scikit_learns_and_leaves_the_warning_filters_alone
     for bad in ((np.array([]), np.array([])), (np.array([1, 2]), np.array([1])), (np.ones((2, 2)), np.ones((2, 2)))):
         with pytest.raises(ValueError):
             balanced_accuracy(*bad)
+
+
+def test_the_temperature_is_fitted_on_corpus_folds_and_on_speaker_folds_where_no_corpus_can_be_left_out(emodb_subset):
+    """`inner_cv = "corpus"` (the default's temperature since 5 December) on real EmoDB
+    features. One training corpus (every within-corpus protocol) fits exactly the speaker-fold
+    model; the same speakers named as two corpora fit the temperature on the two corpus folds:
+    other probabilities, the same labels (a temperature never moves the argmax); a class only
+    one corpus holds sends it back to speaker folds."""
+    from sklearn.base import clone
+
+    from train.recipe import corpus_folds_unusable
+
+    fs, X, X_aug, speaker = _small_loso(emodb_subset, prior_weight=3.0)
+    y, groups = fs.y, fs.groups
+    corpus = clone(speaker).set_params(recipe=dataclasses.replace(speaker.recipe, inner_cv="corpus"))
+
+    one = clone(corpus).fit(X, y, groups=groups, augmented=X_aug)
+    ref = clone(speaker).fit(X, y, groups=groups, augmented=X_aug)
+    assert one.inner_cv_used_ == "speaker" and ref.inner_cv_used_ == "speaker"
+    assert np.array_equal(one.predict_proba(X, groups=groups), ref.predict_proba(X, groups=groups))
+
+    # speakers 03 and 08 as corpus "a", 09 and 10 as corpus "b"
+    two_groups = np.array([("a-" if g in ("emodb-03", "emodb-08") else "b-") + g for g in groups], dtype=object)
+    two_recipe = dataclasses.replace(corpus.recipe, corpora=("a", "b"))
+    assert corpus_folds_unusable(np.array([g[0] for g in two_groups]), y) is None
+    two = clone(corpus).set_params(recipe=two_recipe).fit(X, y, groups=two_groups, augmented=X_aug)
+    sp = clone(speaker).set_params(recipe=dataclasses.replace(two_recipe, inner_cv="speaker")).fit(
+        X, y, groups=two_groups, augmented=X_aug)
+    assert two.inner_cv_used_ == "corpus"
+    p_two, p_sp = two.predict_proba(X, groups=two_groups), sp.predict_proba(X, groups=two_groups)
+    assert np.array_equal(p_two.argmax(1), p_sp.argmax(1)) and not np.allclose(p_two, p_sp, atol=1e-6)
+
+    # "sad" only in corpus "a": leaving "a" out leaves no sad to train on
+    sad = fs.labels.index("sad")
+    keep = (y != sad) | np.array([g.startswith("a-") for g in two_groups])
+    assert corpus_folds_unusable(np.array([g[0] for g in two_groups[keep]]), y[keep]) == "without a no training rows of " + str(sad)
+    lone = clone(corpus).set_params(recipe=two_recipe).fit(X[keep], y[keep], groups=two_groups[keep],
+                                                           augmented=[a[keep] for a in X_aug])
+    assert lone.inner_cv_used_ == "speaker"
+    assert corpus_folds_unusable(np.array(["a"] * 4), np.arange(4)) == "1 training corpus"

@@ -67,7 +67,8 @@ from .recipe_spec import (  # noqa: F401 - the recipe data live in recipe_spec; 
     select_columns,
 )
 
-__all__ = ["Recipe", "NormalizerSpec", "NoiseBranchSpec", "load_recipe", "display_path", "RecipeClassifier", "corpus_of_groups", "RECIPES_DIR", "select_columns"]
+__all__ = ["Recipe", "NormalizerSpec", "NoiseBranchSpec", "load_recipe", "display_path", "RecipeClassifier", "corpus_of_groups",
+           "corpus_folds_unusable", "RECIPES_DIR", "select_columns"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,39 @@ def corpus_of_groups(groups: np.ndarray, corpora: Any) -> np.ndarray:
     names = sorted({corpus_name(c) for c in corpora}, key=len, reverse=True)
     return np.array([next((n for n in names if str(g).startswith(n + "-")), str(g).split("-", 1)[0]) for g in groups],
                     dtype=object)
+
+
+def corpus_folds_unusable(corpus: np.ndarray, y: np.ndarray) -> str | None:
+    """Why leave-one-corpus-out folds cannot fit this training set, or None when they can.
+
+    Leaving one corpus out needs at least two corpora, and every class must keep training
+    rows when any one corpus is left out: out-of-fold decision values (for the temperature)
+    need all classes in every fold's SVM. A single-corpus protocol (``ravdess-6fold``) fails
+    the first; a 7-class set whose only "surprised" utterances are RAVDESS's and TESS's fails
+    the second once one of the two is a ``loco`` test corpus.
+
+    Parameters
+    ----------
+    corpus : np.ndarray, object, shape (n,)
+        Corpus of each training row (:func:`corpus_of_groups`).
+    y : np.ndarray, shape (n,)
+        Class of each row.
+
+    Returns
+    -------
+    str or None
+        The reason, in words (for the log), or None.
+    """
+    corpus, y = np.asarray(corpus), np.asarray(y)
+    names = sorted(set(corpus.tolist()))
+    if len(names) < 2:
+        return f"{len(names)} training corpus"
+    classes = set(y.tolist())
+    for c in names:
+        missing = classes - set(y[corpus != c].tolist())
+        if missing:
+            return f"without {c} no training rows of {', '.join(sorted(map(str, missing)))}"
+    return None
 
 
 class RecipeClassifier(ClassifierMixin, BaseEstimator):
@@ -258,11 +292,17 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
             weight = np.concatenate([w / w.mean()] * n_copies)
         cv_groups = groups
         n_splits = self.recipe.inner_splits
-        if self.recipe.inner_cv == "corpus":
-            cv_groups = corpus_of_groups(groups, self.recipe.corpora)
-            n_splits = len(set(cv_groups.tolist()))
-        elif self.recipe.inner_cv != "speaker":
+        if self.recipe.inner_cv not in ("speaker", "corpus"):
             raise ValueError(f"inner_cv must be 'speaker' or 'corpus', got {self.recipe.inner_cv!r}")
+        self.inner_cv_used_ = "speaker"
+        if self.recipe.inner_cv == "corpus":
+            corpus = corpus_of_groups(groups, self.recipe.corpora)
+            why = corpus_folds_unusable(corpus, yt[: len(groups)])
+            if why is None:
+                cv_groups, n_splits = corpus, len(set(corpus.tolist()))
+                self.inner_cv_used_ = "corpus"
+            else:
+                log.info("inner_cv = corpus: %s; %d-fold speaker-grouped CV instead", why, n_splits)
         pipe, sel = fit_default_svm(
             Xt if cols is None else Xt[:, cols],
             yt,

@@ -163,7 +163,10 @@ class Recipe:
         An :class:`InnerCV` value. ``"speaker"``: the grid setting is chosen by
         ``inner_splits``-fold CV grouped by speaker; ``"corpus"``: by leave-one-corpus-out CV
         over the training corpora (the cross-corpus question ``loco`` asks, asked inside the
-        training data; corpus = the speaker id's prefix before the first ``-``).
+        training data; corpus of a speaker group by :func:`train.recipe.corpus_of_groups`),
+        falling back to the speaker folds when a corpus cannot be left out
+        (:func:`train.recipe.corpus_folds_unusable`: one training corpus, or a class only
+        that corpus holds). The folds choose the grid setting and fit the temperature.
     speaker_balance : bool
         Weight rows so every training speaker weighs the same in the SVM (TESS's two
         speakers have 800 utterances each, a Korean speaker 20).
