@@ -229,6 +229,27 @@ class UncertaintyRule:
         probs = sorted((float(p) for p in prediction.probabilities.values()), reverse=True)
         return len(probs) >= 2 and probs[0] - probs[1] <= self.margin
 
+    def applies_to_rows(self, proba: np.ndarray) -> np.ndarray:
+        """:meth:`applies` for many predictions at once, from their probabilities.
+
+        Parameters
+        ----------
+        proba : np.ndarray, float, shape (n, n_labels)
+            Probabilities per row (the top one is the confidence).
+
+        Returns
+        -------
+        np.ndarray, bool, shape (n,)
+            True where :meth:`applies` would say uncertain.
+        """
+        P = np.sort(np.asarray(proba, dtype=np.float64), axis=1)[:, ::-1]
+        out = np.zeros(len(P), dtype=bool)
+        if self.below is not None:
+            out |= P[:, 0] < self.below
+        if P.shape[1] >= 2:
+            out |= P[:, 0] - P[:, 1] <= self.margin
+        return out
+
 
 @dataclass
 class Result:

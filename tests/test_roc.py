@@ -54,6 +54,17 @@ def test_calibration_summary_by_hand():
     assert [(b["lo"], b["n"], b["accuracy_pct"]) for b in cal["bins"]] == [(0.5, 2, 50.0), (0.9, 2, 50.0)]
     assert [(t["at_least"], t["share_pct"], t["accuracy_pct"]) for t in cal["thresholds"]] == [
         (0.5, 100.0, 50.0), (0.7, 50.0, 50.0), (0.9, 50.0, 50.0)]
+    assert cal["uncertain"] == {"below": 0.375, "margin": 0.05, "share_pct": 0.0, "shown_accuracy_pct": 50.0}
+    # the runtime's rule: below 0.375 (row 1), top - second <= 0.05 (row 2) flagged; row 0 shown and wrong
+    Pu = np.array([[0.6, 0.3, 0.1, 0.0], [0.36, 0.34, 0.2, 0.1], [0.5, 0.47, 0.03, 0.0]])
+    unc = calibration_summary(labels, fold_names=["f"], true=[np.array([1, 0, 0])], proba=[Pu])["uncertain"]
+    assert unc["share_pct"] == pytest.approx(200 / 3) and unc["shown_accuracy_pct"] == 0.0
+    from ser_live.types import Prediction, UncertaintyRule
+
+    rule = UncertaintyRule.for_labels(4)
+    one_by_one = [rule.applies(Prediction(labels[int(p.argmax())], float(p.max()), dict(zip(labels, p.tolist()))))
+                  for p in Pu]
+    assert rule.applies_to_rows(Pu).tolist() == one_by_one == [False, True, True]
     # a confidence of exactly 1 falls in the top bin; a perfectly calibrated certain model has ECE 0
     sure = calibration_summary(labels, fold_names=["f"], true=[np.array([0, 3])], proba=[np.eye(4)[[0, 3]]])
     assert sure["ece_pct"] == 0.0 and sure["brier"] == 0.0 and sure["bins"][-1]["hi"] == 1.0

@@ -281,6 +281,11 @@ def calibration_lines(result: EvaluationResult) -> list[str]:
              "| confidence at least | share of utterances % | label right % |", "|---|---|---|"]
     for t in cal["thresholds"]:
         lines.append(f"| {t['at_least']:.1f} | {t['share_pct']:.1f} | {_f(t['accuracy_pct'])} |")
+    u = cal.get("uncertain")
+    if u is not None:
+        lines += ["", f"The default \"uncertain\" rule (top probability below {u['below']:.3f} or within {u['margin']:.2f} "
+                      f"of the second) flags {u['share_pct']:.1f} % of the utterances; the labels it lets through "
+                      f"are right {_f(u['shown_accuracy_pct'])} % of the time."]
     lines += ["", "Reliability (confidence bins):", "", "| confidence | utterances | mean confidence % | label right % |",
               "|---|---|---|---|"]
     for b in cal["bins"]:

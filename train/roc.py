@@ -39,6 +39,7 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score, roc_curve
 
 from ser_live.affect import AROUSAL, MAPPING_NOTE, VALENCE, affect_scores, has_affect
+from ser_live.types import UncertaintyRule
 
 __all__ = ["AROUSAL", "VALENCE", "affect_scores", "affect_summary", "calibration_summary", "renormalised",
            "roc_summary"]
@@ -223,7 +224,11 @@ def calibration_summary(labels: Sequence[str], *, fold_names: Sequence[str], tru
         and the one-hot truth; 0 is perfect, 2 the worst), ``bins`` (per non-empty bin
         ``lo``, ``hi``, ``n``, ``accuracy_pct``, ``mean_confidence_pct``) and
         ``thresholds`` (per :data:`CONFIDENCE_THRESHOLDS` value ``at_least``, ``share_pct``
-        of the utterances at or above it, ``accuracy_pct`` among them, None when none is).
+        of the utterances at or above it, ``accuracy_pct`` among them, None when none is) and
+        ``uncertain`` (the runtime's default "uncertain" rule for this many classes,
+        :meth:`ser_live.types.UncertaintyRule.for_labels`: its ``below`` and ``margin``, the
+        ``share_pct`` of utterances it flags and ``shown_accuracy_pct``, how often the labels
+        it lets through are right; None when it flags all).
 
     Raises
     ------
@@ -254,9 +259,13 @@ def calibration_summary(labels: Sequence[str], *, fold_names: Sequence[str], tru
         thresholds.append({"at_least": q, "share_pct": 100.0 * float(m.mean()),
                            "accuracy_pct": 100.0 * float(correct[m].mean()) if m.any() else None})
     acc, mc = 100.0 * float(correct.mean()), 100.0 * float(conf.mean())
+    rule = UncertaintyRule.for_labels(P.shape[1])
+    unc = rule.applies_to_rows(P)
+    uncertain = {"below": rule.below, "margin": rule.margin, "share_pct": 100.0 * float(unc.mean()),
+                 "shown_accuracy_pct": 100.0 * float(correct[~unc].mean()) if (~unc).any() else None}
     return {"confidence": "the largest probability over the scored classes (renormalised) and the label it picks, "
                           "test utterances of all folds pooled",
             "accuracy_pct": acc, "mean_confidence_pct": mc, "overconfidence_pct": mc - acc,
             "ece_pct": _ece(correct, conf, edges), "ece_pct_fold_mean": _mean_std(list(folds.values()))[0],
             "ece_pct_folds": folds, "brier": float(np.mean(np.sum((P - onehot) ** 2, axis=1))),
-            "n_bins": n_bins, "bins": bins, "thresholds": thresholds}
+            "n_bins": n_bins, "bins": bins, "thresholds": thresholds, "uncertain": uncertain}
