@@ -171,7 +171,8 @@ def test_the_card_is_the_template_filled_with_the_reports(tmp_path):
         d.pop("calibration", None)
         if p.name == "loco-ser-default-online.json":
             d["calibration"] = {"accuracy_pct": 51.25, "mean_confidence_pct": 77.5, "ece_pct": 26.25, "brier": 0.6875,
-                                "thresholds": [{"at_least": 0.9, "share_pct": 40.0, "accuracy_pct": 62.5}]}
+                                "thresholds": [{"at_least": 0.9, "share_pct": 40.0, "accuracy_pct": 62.5}],
+                                "uncertain": {"below": 0.375, "margin": 0.05, "share_pct": 12.5, "shown_accuracy_pct": 55.0}}
         (reports / p.name).write_text(json.dumps(d))
     card = render_card(model, meta, FeatureExtractor(model.feature_config).n_features, reports_dir=reports)
     assert "## Confidence on a new voice (`loco`)" in card
@@ -184,7 +185,7 @@ def test_the_card_is_the_template_filled_with_the_reports(tmp_path):
     (reports / "loco-ser-default-online.json").write_text(json.dumps(online))
     card7 = render_card(model, meta, FeatureExtractor(model.feature_config).n_features, reports_dir=reports)
     assert "probabilities over those, renormalised, not over the 7 it shows" in card7
-    assert "| 51.2 | 77.5 | 26.2 | 0.688 | 40.0 | 62.5 | `reports/loco-ser-default-online.md` |" in row
+    assert "| 51.2 | 77.5 | 26.2 | 0.688 | 40.0 | 62.5 | 12.5 | 55.0 | `reports/loco-ser-default-online.md` |" in row
     (reports / "loco-ser-default-online.json").write_text(json.dumps({"ua_pct_mean": 1.0}))
     assert "Confidence on a new voice" not in render_card(model, meta, FeatureExtractor(model.feature_config).n_features,
                                                           reports_dir=reports)
