@@ -548,8 +548,9 @@ def test_evaluation_leaves_a_silent_file_out_of_its_folds(emodb_subset, tmp_path
 def fit_on_odd_files(emodb_root, tmp_path_factory):
     """`python -m train fit` (a subprocess: its real stdout and stderr) on an EmoDB folder of
     24 real files (3 speakers x 4 emotions x 2) plus a silent, a 50 ms, a minute-long and a
-    misnamed file; a recipe whose grid has one setting. Returns (stdout, stderr, model
-    metadata, number of good files)."""
+    misnamed file; a recipe whose grid has one setting and asks for corpus folds (one corpus:
+    it falls back to speaker folds). Returns (stdout, stderr, model metadata, number of good
+    files)."""
     import os
     import shutil
     import subprocess
@@ -575,7 +576,7 @@ def fit_on_odd_files(emodb_root, tmp_path_factory):
     _write(corpus / "notes.wav", speech)  # misnamed
     recipe = root / "tiny.toml"
     recipe.write_text('name = "tiny"\ncorpora = ["emodb"]\nlabels = ["neutral", "happy", "sad", "angry"]\n'
-                      '[normalizer]\nenabled = false\n[classifier]\ngrid = ["linear C=1e-3"]\n')
+                      '[normalizer]\nenabled = false\n[classifier]\ngrid = ["linear C=1e-3"]\ninner_cv = "corpus"\n')
     out = root / "m.skops"
     env = {**os.environ, "SER_LIVE_DATA": str(root / "data")}
     res = subprocess.run([sys.executable, "-m", "train", "--jobs", "1", "fit", "--recipe", str(recipe), "--out", str(out)],
@@ -614,8 +615,10 @@ def test_fit_logs_the_corpus_problem_summary_once_on_stderr(fit_on_odd_files):
 
 
 def test_fit_with_a_one_setting_grid_prints_no_empty_brackets(fit_on_odd_files):
-    out, _err, _meta, _n = fit_on_odd_files
+    out, _err, meta, _n = fit_on_odd_files
     assert "setting: linear C=1e-3, used without a speaker-grouped search\n" in out and "()" not in out
+    # inner_cv = "corpus" with one training corpus: the temperature is fitted on speaker folds, and the model says so
+    assert meta["inner_cv"] == "speaker"
 
 
 def test_recipe_not_found_lists_the_experiments_too(capsys):

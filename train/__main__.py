@@ -464,7 +464,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
         X[ok], y[ok], groups=groups[ok], augmented=[Xa[ok] for Xa in X_aug]
     )
     sel = est.selection_
-    _print(_chosen_line(sel))
+    _print(_chosen_line(sel, est.inner_cv_used_))
     hist = label_histogram([r for r, k in zip(records, ok) if k])
     meta = {
         "recipe": recipe.name,
@@ -480,6 +480,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
             "augmentations": [str(a) for a in recipe.noise_branch.augmentations], **est.route_stats_,
         },
         "svm": sel.best,
+        "inner_cv": est.inner_cv_used_,  # the folds the setting was chosen and the temperature fitted on
         "inner_cv_ua_pct": {k: 100 * v for k, v in sel.scores.items()},
         # another model's figures are never quoted: a changed recipe's card says how to measure it
         "protocol_scores": protocol_reports(recipe.name) if provenance is None else {},
@@ -548,25 +549,31 @@ def fit_provenance(recipe: Any, *, out: Path, exclude_corpus: list[str] | tuple[
     return {"recipe": recipe.name, "changes": changes_text, "evaluate_command": _command(evaluate)}
 
 
-def _chosen_line(selection: Any) -> str:
+def _chosen_line(selection: Any, inner_cv: str = "speaker") -> str:
     """The line ``fit`` prints about the classifier setting it trained.
 
     Parameters
     ----------
     selection : train.classifiers.SvmSelection
         ``RecipeClassifier.selection_``.
+    inner_cv : {"speaker", "corpus"}
+        The folds used (``RecipeClassifier.inner_cv_used_``).
 
     Returns
     -------
     str
-        ``"chosen by speaker-grouped CV: <best> (<setting>: UA <x> %, ...)"`` after a search;
-        ``"setting: <best>, used without a speaker-grouped search"`` when there was none (a
-        one-setting grid, or one training speaker): no empty brackets.
+        ``"chosen by speaker-grouped CV: <best> (<setting>: UA <x> %, ...)"`` after a search
+        (``leave-one-corpus-out`` for corpus folds); ``"setting: <best>, used without a
+        speaker-grouped search"`` when there was none (a one-setting grid, or one training
+        speaker): no empty brackets.
     """
+    from .recipe_spec import CV_FOLDS_TEXT
+
+    folds = CV_FOLDS_TEXT[inner_cv]
     if not selection.scores:
-        return f"setting: {selection.best}, used without a speaker-grouped search"
+        return f"setting: {selection.best}, used without a {folds} search"
     scores = ", ".join(f"{k}: UA {v * 100:.1f} %" for k, v in selection.scores.items())
-    return f"chosen by speaker-grouped CV: {selection.best} ({scores})"
+    return f"chosen by {folds} CV: {selection.best} ({scores})"
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from ser_live.affect import affect_formula
 
 from . import REPO
 from .engine import SESSION_MODES
+from .recipe_spec import CV_FOLDS_TEXT
 
 REPORTS = REPO / "reports"
 #: The card's template (package data of ``train``).
@@ -294,6 +295,7 @@ def render_card(model: Any, meta: dict, n_features: int, *, reports_dir: str | P
         "recipe": recipe,
         "recipe_summary": meta.get("recipe_summary", ""),
         "svm": meta["svm"],
+        "cv_folds": CV_FOLDS_TEXT[meta.get("inner_cv", "speaker")],  # a model fitted before 5 December: speaker folds
         "n_features": n_features,
         "voice_group": ", and the eGeMAPS-like voice group" if model.feature_config.voice_quality else "",
         "feature_subset": f"; the recipe's feature subset keeps {len(sel.columns_)} of them." if sel is not None else ".",

@@ -69,10 +69,14 @@ class NormalizerMode(str, enum.Enum):
 
 
 class InnerCV(str, enum.Enum):
-    """How the SVM setting is chosen among the grid."""
+    """The folds the SVM setting is chosen among the grid and the temperature fitted on."""
 
     SPEAKER = "speaker"  #: ``inner_splits``-fold CV grouped by speaker
     CORPUS = "corpus"  #: leave-one-corpus-out CV over the training corpora
+
+
+#: How cards, reports and ``fit`` name each :class:`InnerCV`'s folds.
+CV_FOLDS_TEXT: dict[str, str] = {InnerCV.SPEAKER.value: "speaker-grouped", InnerCV.CORPUS.value: "leave-one-corpus-out"}
 
 
 class Calibration(str, enum.Enum):
@@ -234,8 +238,9 @@ class Recipe:
                  f"used for utterances whose {self.noise_branch.column} is below a cut fitted on the training rows"]
                 if self.noise_branch else []
             ),
-            f"SVM grid {list(self.grid)} chosen by "
-            + ("leave-one-corpus-out CV on the training corpora" if self.inner_cv == InnerCV.CORPUS else f"{self.inner_splits}-fold speaker-grouped CV")
+            f"SVM grid {list(self.grid)} chosen (and the temperature fitted) by "
+            + ("leave-one-corpus-out CV on the training corpora (speaker-grouped where a corpus cannot be left out)"
+               if self.inner_cv == InnerCV.CORPUS else f"{self.inner_splits}-fold speaker-grouped CV")
             + (", every speaker weighing the same" if self.speaker_balance else ""),
             f"calibration {self.calibration}",
             *([f"command-line overrides {', '.join(self.overrides)}"] if self.overrides else []),
