@@ -6,3 +6,6 @@ from pathlib import Path
 #: The repository's root folder, the one ``train/`` lies in: where reports, recipes and the
 #: shipped models are read and written.
 REPO = Path(__file__).resolve().parent.parent
+
+#: Where evaluation reports are written and model cards read them from (``reports/``).
+REPORTS = REPO / "reports"

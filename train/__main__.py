@@ -34,8 +34,8 @@ import numpy as np
 
 from ser_live.errors import SerLiveError
 
-from . import REPO
-REPORTS = REPO / "reports"
+from . import REPO, REPORTS
+
 #: ``--recipe``'s default (the shipped default model's recipe).
 DEFAULT_RECIPE = str(REPO / "train" / "recipes" / "ser-default.toml")
 

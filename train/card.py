@@ -15,11 +15,10 @@ from typing import Any
 
 from ser_live.affect import affect_formula
 
-from . import REPO
+from . import REPO, REPORTS
 from .engine import SESSION_MODES
 from .recipe_spec import CV_FOLDS_TEXT
 
-REPORTS = REPO / "reports"
 #: The card's template (package data of ``train``).
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
 
