@@ -186,6 +186,12 @@ def test_the_card_is_the_template_filled_with_the_reports(tmp_path):
     card7 = render_card(model, meta, FeatureExtractor(model.feature_config).n_features, reports_dir=reports)
     assert "probabilities over those, renormalised, not over the 7 it shows" in card7
     assert "| 51.2 | 77.5 | 26.2 | 0.688 | 40.0 | 62.5 | 12.5 | 55.0 | `reports/loco-ser-default-online.md` |" in row
+    # a report from before the rule was measured: no uncertain columns, no word of them
+    online["calibration"].pop("uncertain")
+    (reports / "loco-ser-default-online.json").write_text(json.dumps(online))
+    old = render_card(model, meta, FeatureExtractor(model.feature_config).n_features, reports_dir=reports)
+    assert "uncertain" not in old.split("## Confidence on a new voice (`loco`)")[1].split("\n## ")[0]
+    assert "| 51.2 | 77.5 | 26.2 | 0.688 | 40.0 | 62.5 | `reports/loco-ser-default-online.md` |" in old
     (reports / "loco-ser-default-online.json").write_text(json.dumps({"ua_pct_mean": 1.0}))
     assert "Confidence on a new voice" not in render_card(model, meta, FeatureExtractor(model.feature_config).n_features,
                                                           reports_dir=reports)

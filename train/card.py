@@ -129,20 +129,22 @@ def _confidence_card_lines(recipe_name: str, reports_dir: Path) -> list[str]:
                 narrowed = (scored, trained)
     if not rows:
         return []
+    # reports made before the rule was measured (5 December) have no "uncertain": no such columns
+    with_rule = any(cal.get("uncertain") for _, cal in rows)
     prose = ("How often the shown label is right at the confidence shown beside it (the largest probability), over "
              "the held-out corpora's utterances pooled: expected calibration error over 10 confidence bins "
-             "(Naeini et al. 2015, Guo et al. 2017), the share of utterances at a confidence of 0.9 or more, and the "
-             "share the default \"uncertain\" rule flags (`--uncertain-below auto`, `--uncertain-margin 0.05`) with "
-             "how often the labels it lets through are right.")
+             "(Naeini et al. 2015, Guo et al. 2017) and the share of utterances at a confidence of 0.9 or more"
+             + (", and the share the default \"uncertain\" rule flags (`--uncertain-below auto`, `--uncertain-margin "
+                "0.05`) with how often the labels it lets through are right." if with_rule else "."))
     if narrowed:
         prose += (f" Measured on the {len(narrowed[0])} classes `loco` scores ({', '.join(narrowed[0])}): the model's "
-                  f"probabilities over those, renormalised, not over the {len(narrowed[1])} it shows (and the "
-                  f"\"uncertain\" rule for {len(narrowed[0])} classes).")
+                  f"probabilities over those, renormalised, not over the {len(narrowed[1])} it shows"
+                  + (f" (and the \"uncertain\" rule for {len(narrowed[0])} classes)." if with_rule else "."))
     lines = _table_head(
         "Confidence on a new voice (`loco`)",
         prose,
         ["sessions", "label right %", "mean confidence %", "ECE %", "Brier", "confidence >= 0.9: share %",
-         "confidence >= 0.9: right %", "uncertain %", "shown labels right %", "report"])
+         "confidence >= 0.9: right %", *(["uncertain %", "shown labels right %"] if with_rule else []), "report"])
 
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{x:.1f}"
@@ -150,10 +152,11 @@ def _confidence_card_lines(recipe_name: str, reports_dir: Path) -> list[str]:
     for mode, cal in rows:
         top = next((t for t in cal["thresholds"] if t["at_least"] == 0.9), {})
         unc = cal.get("uncertain") or {}
+        rule = f"{pct(unc.get('share_pct'))} | {pct(unc.get('shown_accuracy_pct'))} | " if with_rule else ""
         lines.append(
             f"| {_MODE_TEXT[mode]} | {cal['accuracy_pct']:.1f} | {cal['mean_confidence_pct']:.1f} | {cal['ece_pct']:.1f} | "
             f"{cal['brier']:.3f} | {pct(top.get('share_pct'))} | {pct(top.get('accuracy_pct'))} | "
-            f"{pct(unc.get('share_pct'))} | {pct(unc.get('shown_accuracy_pct'))} | `reports/loco-{recipe_name}-{mode}.md` |")
+            f"{rule}`reports/loco-{recipe_name}-{mode}.md` |")
     return lines + [""]
 
 
