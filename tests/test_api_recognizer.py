@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from ser_live import FileSource, Recognizer
 
@@ -63,11 +64,18 @@ def test_a_callback_that_stops_a_run_with_utterances_queued_saves_them_without_w
     draining"), and closed the recordings index before the queued utterances the callback
     still got were saved."""
     path, _, _ = session
-    got = []
+    got, cut_at_stop = [], []
 
     def on_result(r) -> None:
         got.append(r)
         if len(got) == 1:
+            # the state the test is about: one utterance in this callback, one queued, the
+            # segmenter holding a third and waiting for room (without this wait, a loaded machine
+            # could reach stop() before the second was cut, and the test failed on len(got) == 1)
+            deadline = time.monotonic() + 30
+            while rec.segmenter.n_utterances < 3 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            cut_at_stop.append(rec.segmenter.n_utterances)
             rec.stop()
 
     caplog.set_level(logging.WARNING, logger="ser_live")
@@ -76,6 +84,7 @@ def test_a_callback_that_stops_a_run_with_utterances_queued_saves_them_without_w
     with rec:
         assert rec.done.wait(120)
     assert "still draining" not in caplog.text and rec.error is None
+    assert cut_at_stop[0] >= 3, cut_at_stop  # (a callback's own error would only be logged)
     index = (tmp_path / "rec" / "index.jsonl").read_text().splitlines()
     assert len(got) >= 2 and len(index) == len(got) == rec.recordings.n_saved, (len(got), len(index))
     assert not any(t.name.startswith("ser-live-") and t.is_alive() for t in threading.enumerate())
