@@ -247,7 +247,8 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         model = EmotionEstimator(norm, None)
         Zt = model.normalize(Xt, groups=gt)
         cols = self._output_columns(norm)
-        pipe, sel = self._fit_svm(Zt, yt, groups, len(Xs), cols)
+        folds = self._inner_folds(groups, np.asarray(y))
+        pipe, sel = self._fit_svm(Zt, yt, groups, len(Xs), cols, folds)
         model.classifier = pipe
         self.route_ = None
         if r.noise_branch is not None:
@@ -256,7 +257,7 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
             Zn = [model.normalize(a, groups=g) for a, g in zip(Xn, gn)]
             Za = np.vstack([Zt, *Zn])
             ya = np.concatenate([yt] + [np.asarray(y)] * len(Xn))
-            branch, sel_n = self._fit_svm(Za, ya, groups, len(Xs) + len(Xn), cols)
+            branch, sel_n = self._fit_svm(Za, ya, groups, len(Xs) + len(Xn), cols, folds)
             col = self.feature_names.index(r.noise_branch.column)
             route = NoiseRoute(pipe, branch, column=col, column_name=r.noise_branch.column, prefit=True)
             noise_copy = np.repeat([False, True], [len(Zt), len(Za) - len(Zt)])
@@ -275,11 +276,27 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = pipe.classes_
         return self
 
+    def _inner_folds(self, groups: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
+        """The inner CV's fold groups (one per original row) and number of splits, by the
+        recipe's ``inner_cv``; sets :attr:`inner_cv_used_` ("corpus" or "speaker", the
+        latter also where a corpus cannot be left out, :func:`corpus_folds_unusable`)."""
+        if self.recipe.inner_cv not in ("speaker", "corpus"):
+            raise ValueError(f"inner_cv must be 'speaker' or 'corpus', got {self.recipe.inner_cv!r}")
+        self.inner_cv_used_ = "speaker"
+        if self.recipe.inner_cv == "corpus":
+            corpus = corpus_of_groups(groups, self.recipe.corpora)
+            why = corpus_folds_unusable(corpus, y)
+            if why is None:
+                self.inner_cv_used_ = "corpus"
+                return corpus, len(set(corpus.tolist()))
+            log.info("inner_cv = corpus: %s; %d-fold speaker-grouped CV instead", why, self.recipe.inner_splits)
+        return groups, self.recipe.inner_splits
+
     def _fit_svm(self, Xt: np.ndarray, yt: np.ndarray, groups: np.ndarray, n_copies: int,
-                 cols: np.ndarray | None) -> tuple[Pipeline, Any]:
+                 cols: np.ndarray | None, folds: tuple[np.ndarray, int]) -> tuple[Pipeline, Any]:
         """``[select] -> scaler -> svm`` on normalised rows: ``n_copies`` row-aligned copies
         of the ``len(groups)`` original rows, the originals first; the grid setting is scored
-        on the originals only."""
+        on the originals only, over ``folds`` (:meth:`_inner_folds`)."""
         from .classifiers import fit_default_svm
 
         select_rows = np.zeros(len(yt), dtype=bool)
@@ -290,19 +307,7 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
             _, inv, counts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
             w = 1.0 / counts[inv.ravel()]
             weight = np.concatenate([w / w.mean()] * n_copies)
-        cv_groups = groups
-        n_splits = self.recipe.inner_splits
-        if self.recipe.inner_cv not in ("speaker", "corpus"):
-            raise ValueError(f"inner_cv must be 'speaker' or 'corpus', got {self.recipe.inner_cv!r}")
-        self.inner_cv_used_ = "speaker"
-        if self.recipe.inner_cv == "corpus":
-            corpus = corpus_of_groups(groups, self.recipe.corpora)
-            why = corpus_folds_unusable(corpus, yt[: len(groups)])
-            if why is None:
-                cv_groups, n_splits = corpus, len(set(corpus.tolist()))
-                self.inner_cv_used_ = "corpus"
-            else:
-                log.info("inner_cv = corpus: %s; %d-fold speaker-grouped CV instead", why, n_splits)
+        cv_groups, n_splits = folds
         pipe, sel = fit_default_svm(
             Xt if cols is None else Xt[:, cols],
             yt,
