@@ -239,8 +239,8 @@ class Recipe:
                 if self.noise_branch else []
             ),
             f"SVM grid {list(self.grid)} chosen (and the temperature fitted) by "
-            + ("leave-one-corpus-out CV on the training corpora (speaker-grouped where a corpus cannot be left out)"
-               if self.inner_cv == InnerCV.CORPUS else f"{self.inner_splits}-fold speaker-grouped CV")
+            + (f"{CV_FOLDS_TEXT['corpus']} CV on the training corpora ({CV_FOLDS_TEXT['speaker']} where a corpus "
+               "cannot be left out)" if self.inner_cv == InnerCV.CORPUS else f"{self.inner_splits}-fold {CV_FOLDS_TEXT['speaker']} CV")
             + (", every speaker weighing the same" if self.speaker_balance else ""),
             f"calibration {self.calibration}",
             *([f"command-line overrides {', '.join(self.overrides)}"] if self.overrides else []),
