@@ -326,3 +326,39 @@ def test_the_temperature_is_fitted_on_corpus_folds_and_on_speaker_folds_where_no
                                                            augmented=[a[keep] for a in X_aug])
     assert lone.inner_cv_used_ == "speaker"
     assert corpus_folds_unusable(np.array(["a"] * 4), np.arange(4)) == "1 training corpus"
+
+
+def test_session_start_copies_are_the_rows_normalised_as_a_live_sessions_first_utterances(emodb_subset):
+    """`[normalizer] start_copies` (an experiment, not shipped: docs/experiments.md) on real
+    EmoDB features: with sessions of one utterance each copy is every row normalised alone
+    (the "utterance" mode's input); with sessions of five, each copy holds the same speaker's
+    rows in seeded sessions of five, every row normalised with at most five rows' statistics,
+    so it lies between the settled session's value and the row alone. The copies train the
+    main SVM beside the originals: the fit changes, and its summary says so."""
+    from sklearn.base import clone
+
+    fs, X, X_aug, base = _small_loso(emodb_subset, prior_weight=3.0)
+    y, groups = fs.y, fs.groups
+    ref = clone(base).fit(X, y, groups=groups, augmented=X_aug)
+    model = ref.estimator_
+    alone = model.normalize(X)  # each row its own session
+    settled = model.normalize(X, groups=groups)
+
+    one = clone(base).set_params(recipe=dataclasses.replace(
+        base.recipe, normalizer=dataclasses.replace(base.recipe.normalizer, start_copies=2, start_length=1)))
+    copies = one._start_copies(model, X, np.asarray(groups, dtype=object))
+    assert len(copies) == 2
+    for c in copies:
+        np.testing.assert_allclose(c, alone, rtol=1e-5, atol=1e-5)
+
+    five = clone(base).set_params(recipe=dataclasses.replace(
+        base.recipe, normalizer=dataclasses.replace(base.recipe.normalizer, start_copies=1, start_length=5)))
+    (c5,) = five._start_copies(model, X, np.asarray(groups, dtype=object))
+    assert c5.shape == settled.shape
+    assert not np.allclose(c5, settled, atol=1e-3) and not np.allclose(c5, alone, atol=1e-3)
+    assert np.array_equal(c5, five._start_copies(model, X, np.asarray(groups, dtype=object))[0])  # seeded
+
+    fitted = clone(five).fit(X, y, groups=groups, augmented=X_aug)
+    assert not np.allclose(fitted.predict_proba(X, groups=groups), ref.predict_proba(X, groups=groups), atol=1e-6)
+    assert "1 session-start copies (sessions of 5)" in five.recipe.summary()
+    assert "session-start" not in base.recipe.summary()

@@ -118,6 +118,7 @@ def test_recipe_file_round_trip_and_errors(tmp_path):
         ("[normalizer]\nprior_weight = \"ten\"\n", "normalizer.prior_weight must be a number"),
         ('[normalizer]\nmode = "concat"\n', r"normalizer.mode must be one of \['replace', 'append'\]"),
         ('[classifier]\ninner_cv = "random"\n', "classifier.inner_cv must be one of"),
+        ("[normalizer]\nstart_length = 0\n", "normalizer.start_length >= 1"),
         ('base = "no-such-base"\n', "base 'no-such-base': recipe no-such-base not found"),
         ("name = \n", "not valid TOML"),
     ):

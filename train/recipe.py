@@ -248,7 +248,10 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         Zt = model.normalize(Xt, groups=gt)
         cols = self._output_columns(norm)
         folds = self._inner_folds(groups, np.asarray(y))
-        pipe, sel = self._fit_svm(Zt, yt, groups, len(Xs), cols, folds)
+        starts = self._start_copies(model, np.asarray(X), groups)
+        pipe, sel = self._fit_svm(np.vstack([Zt, *starts]) if starts else Zt,
+                                  np.concatenate([yt] + [np.asarray(y)] * len(starts)),
+                                  groups, len(Xs) + len(starts), cols, folds)
         model.classifier = pipe
         self.route_ = None
         if r.noise_branch is not None:
@@ -275,6 +278,25 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         self.chosen_ = sel.best
         self.classes_ = pipe.classes_
         return self
+
+    def _start_copies(self, model: EmotionEstimator, X: np.ndarray, groups: np.ndarray) -> list[np.ndarray]:
+        """The normaliser's ``start_copies`` (:class:`NormalizerSpec`): row-aligned copies of
+        the original rows ``X``, each normalised as the first utterances of a live session
+        (every speaker's rows cut into seeded random sessions of ``start_length``)."""
+        spec = self.recipe.normalizer
+        if not spec.enabled or spec.start_copies <= 0:
+            return []
+        out = []
+        for c in range(spec.start_copies):
+            rng = np.random.default_rng(1000 + c)
+            chunk = np.empty(len(groups), dtype=object)
+            for g in np.unique(groups.astype(str)):
+                idx = np.flatnonzero(groups.astype(str) == g)
+                perm = rng.permutation(idx)
+                for j, i in enumerate(perm):
+                    chunk[i] = f"{g}#start{c}.{j // spec.start_length}"
+            out.append(model.normalize(X, groups=chunk, online=2000 + c))
+        return out
 
     def _inner_folds(self, groups: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
         """The inner CV's fold groups (one per original row) and number of splits, by the

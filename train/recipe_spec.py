@@ -103,6 +103,14 @@ class NormalizerSpec:
         A :class:`NormalizerMode` value: ``"replace"`` or ``"append"``.
     absolute : tuple of str
         Feature-name prefixes kept absolute (not normalised), e.g. ``("rms_db", "f0")``.
+    start_copies : int
+        Extra copies of each training utterance for the main classifier, normalised as a
+        live session's first utterances are: each copy cuts every speaker's utterances into
+        seeded random sessions of ``start_length`` and normalises each session utterance by
+        utterance with its running statistics (:func:`ser_live.fastpath.online_transform`).
+        0: none (the classifier sees settled sessions only).
+    start_length : int
+        Utterances per simulated session of ``start_copies``.
     """
 
     enabled: bool = False
@@ -111,6 +119,8 @@ class NormalizerSpec:
     scale: bool = True
     mode: str = NormalizerMode.REPLACE.value
     absolute: tuple[str, ...] = ()
+    start_copies: int = 0
+    start_length: int = 5
 
 
 @dataclass(frozen=True)
@@ -229,6 +239,8 @@ class Recipe:
                 + (f"session weight capped at {norm.session_cap:g} utterances, " if norm.session_cap is not None else "")
                 + f"{'standardise' if norm.scale else 'centre'}, mode {norm.mode}"
                 + (f", absolute {list(norm.absolute)}" if norm.absolute else "")
+                + (f", {norm.start_copies} session-start copies (sessions of {norm.start_length})"
+                   if norm.start_copies else "")
             )
             if norm.enabled
             else "no session normaliser",
@@ -389,6 +401,9 @@ def _check_values(recipe: "Recipe") -> None:
     norm = recipe.normalizer
     if norm is not None and norm.prior_weight < 0:
         raise ValueError(f"normalizer.prior_weight must be >= 0 (utterances the prior counts as), got {norm.prior_weight}")
+    if norm is not None and (norm.start_copies < 0 or norm.start_length < 1):
+        raise ValueError("normalizer.start_copies must be >= 0 and normalizer.start_length >= 1 (utterances per "
+                         f"simulated session), got {norm.start_copies} and {norm.start_length}")
 
 
 def _merge(base: dict, over: dict) -> dict:
