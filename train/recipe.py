@@ -286,16 +286,15 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         spec = self.recipe.normalizer
         if not spec.enabled or spec.start_copies <= 0:
             return []
+        names = groups.astype(str)
         out = []
         for c in range(spec.start_copies):
             rng = np.random.default_rng(1000 + c)
             chunk = np.empty(len(groups), dtype=object)
-            for g in np.unique(groups.astype(str)):
-                idx = np.flatnonzero(groups.astype(str) == g)
-                perm = rng.permutation(idx)
-                for j, i in enumerate(perm):
+            for g in np.unique(names):
+                for j, i in enumerate(rng.permutation(np.flatnonzero(names == g))):
                     chunk[i] = f"{g}#start{c}.{j // spec.start_length}"
-            out.append(model.normalize(X, groups=chunk, online=2000 + c))
+            out.append(model.normalize(X, groups=chunk, online=2000 + c))  # each session in a seeded order
         return out
 
     def _inner_folds(self, groups: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
