@@ -400,3 +400,59 @@ def test_loud_frame_level_equals_numpy_percentile_to_the_bit():
                 assert loud_frame_level(x) == float(np.percentile(x, 90.0))
     assert loud_frame_level([-30.5, -20.25, -12.0]) == float(np.percentile([-30.5, -20.25, -12.0], 90.0))
     assert loud_frame_level(np.arange(10)) == float(np.percentile(np.arange(10), 90.0))  # integers: numpy's own
+
+
+def _functionals_in_float64(x, q, frame_s):
+    """The functionals as they were computed before the float32 sort: every step in float64."""
+    x = x.astype(np.float64)
+    n = x.shape[1]
+    mean = x.mean(axis=1)
+    c = x - mean[:, None]
+    c2 = c * c
+    std = np.sqrt(c2.mean(axis=1))
+    flat = std <= 1e-8
+    safe = np.where(flat, 1.0, std)
+    skew = np.where(flat, 0.0, (c2 * c).mean(axis=1) / safe**3)
+    kurt = np.where(flat, 0.0, (c2 * c2).mean(axis=1) / safe**4 - 3.0)
+    pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    xs = np.sort(x, axis=1)
+    perc = xs[:, lo] * (1.0 - (pos - lo)) + xs[:, hi] * (pos - lo)
+    qi = {v: i for i, v in enumerate(q)}
+    t = (np.arange(n) - (n - 1) / 2.0) * frame_s
+    tt = float(t @ t)
+    slope = (c @ t) / tt if tt > 0 else np.zeros(x.shape[0])
+    resid = np.sqrt(np.maximum(std**2 - slope**2 * (tt / n), 0.0))
+    d = max(n - 1, 1)
+    return np.column_stack([mean, std, skew, kurt, perc, perc[:, qi[75.0]] - perc[:, qi[25.0]],
+                            perc[:, qi[95.0]] - perc[:, qi[5.0]], slope, resid,
+                            np.argmax(x, axis=1) / d, np.argmin(x, axis=1) / d])
+
+
+def test_functionals_of_float32_contours_equal_the_float64_ones_to_the_bit():
+    """The functionals sort (and find the extremes of) float32 contours in float32: the same
+    bits as in float64 for rows of every length, with ties, zeros of both signs, infinities
+    and NaN."""
+    from ser_live.features.pooling import _functionals
+
+    q = FeatureConfig().percentiles
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 7, 64, 401):
+        rows = [rng.standard_normal(n), np.round(rng.standard_normal(n)), np.zeros(n), np.full(n, 2.5),
+                np.where(rng.random(n) < 0.5, 0.0, -0.0), np.where(rng.random(n) < 0.3, 0.0, rng.standard_normal(n)),
+                np.where(rng.random(n) < 0.2, np.inf, rng.standard_normal(n)),
+                np.where(rng.random(n) < 0.2, np.nan, rng.standard_normal(n))]
+        x = np.asarray(rows, dtype=np.float32)
+        with np.errstate(invalid="ignore"):
+            assert _same_bits(_functionals(x, q, 0.01), _functionals_in_float64(x, q, 0.01)), n
+            for i in range(x.shape[0]):  # each row alone (no -0.0 in the others) as well
+                assert _same_bits(_functionals(x[i:i + 1], q, 0.01), _functionals_in_float64(x[i:i + 1], q, 0.01)), (n, i)
+
+
+def _same_bits(a, b):
+    """Equal to the bit (the sign of zeros included), NaN where the other is NaN."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    nan = np.isnan(a)
+    return a.shape == b.shape and np.array_equal(nan, np.isnan(b)) and \
+        np.array_equal(a[~nan].view(np.uint64), b[~nan].view(np.uint64))
