@@ -456,3 +456,22 @@ def _same_bits(a, b):
     nan = np.isnan(a)
     return a.shape == b.shape and np.array_equal(nan, np.isnan(b)) and \
         np.array_equal(a[~nan].view(np.uint64), b[~nan].view(np.uint64))
+
+
+def test_mean_std_and_run_counts_equal_numpys_to_the_bit():
+    """The pooling's shared mean and deviation equal ``np.mean`` and ``np.std`` to the bit,
+    for rows and single contours of every length; its run count is the number of runs."""
+    from ser_live.features.pooling import _mean_std, _voiced_runs
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 9, 130, 1001):
+        for x in (rng.standard_normal((4, n)) * 1e3, np.round(rng.standard_normal((3, n)), 1), np.zeros((2, n))):
+            m, s = _mean_std(x)
+            assert _same_bits(m, x.mean(axis=1)) and _same_bits(s, x.std(axis=1)), n
+            m1, s1 = _mean_std(x[0])
+            assert _same_bits(m1, x[0].mean()) and _same_bits(s1, x[0].std()), n
+        for p in (0.0, 0.3, 0.9, 1.0):
+            mask = rng.random(n) < p
+            edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+            assert _voiced_runs(mask) == np.count_nonzero(edges == 1), (n, p)
+    assert _voiced_runs(np.zeros(0, bool)) == 0

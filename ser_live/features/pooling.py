@@ -105,6 +105,29 @@ def _percentiles_sorted(xs: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
     return xs[..., lo] * (1.0 - frac) + xs[..., hi] * frac
 
 
+def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) standard deviation along the last axis, with one sum shared.
+
+    Parameters
+    ----------
+    x : np.ndarray, float64, shape (..., n), n >= 1
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        float64, shape (...) each (numpy float64 scalars for 1-D ``x``): ``x.mean(axis=-1)``
+        and ``x.std(axis=-1)`` to the bit. numpy computes the mean as the sum divided by n,
+        and the deviation as the square root of the sum of squared deviations from that
+        mean, divided by n (``numpy/_core/_methods.py``: ``_mean``, ``_var``); these are the
+        same operations in the same order, without the wrappers' per-call overhead.
+    """
+    n = x.shape[-1]
+    mean = np.add.reduce(x, axis=-1, keepdims=True) / n
+    c = x - mean
+    np.multiply(c, c, out=c)
+    return mean[..., 0], np.sqrt(np.add.reduce(c, axis=-1) / n)
+
+
 def functional_names(q: tuple[float, ...]) -> list[str]:
     """Names of the columns of :func:`_functionals` for percentiles ``q``."""
     return ["mean", "std", "skew", "kurt", *[f"p{q_:g}" for q_ in q], "iqr", "p5_95", "slope", "linerr", "argmax", "argmin"]
@@ -273,8 +296,7 @@ def _pool_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
 def _pool_voiced_mean_std(x: np.ndarray, u: _Utterance) -> np.ndarray:
     if u.voiced.sum() < _MIN_VOICED_FRAMES:
         return np.zeros((x.shape[0], 2))
-    vb = x[:, u.voiced].astype(np.float64)
-    return np.column_stack([vb.mean(axis=1), vb.std(axis=1)])
+    return np.column_stack(_mean_std(x[:, u.voiced].astype(np.float64)))
 
 
 def _pool_voiced_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
@@ -285,33 +307,42 @@ def _pool_voiced_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
 
 def _pool_prosody(_x: None, u: _Utterance) -> np.ndarray:
     """The :data:`_PROSODY_ROWS` of one utterance, float64 shape (14, 1)."""
+    # (means and deviations by _mean_std, np.mean's and np.std's values; counts of frames
+    # divided as numpy divides their float64 sums, which are exact)
     f0, strength, _hnr = u.d["pitch"].astype(np.float64)
     rms_db = u.d["energy"][0].astype(np.float64)
     n = f0.shape[0]
     frame_s = u.frame_s
     voiced = f0 > 0
-    nv = int(voiced.sum())
+    nv = int(np.count_nonzero(voiced))
     if nv >= 2:
-        st = 12.0 * np.log2(f0[voiced] / 100.0)  # semitones re 100 Hz
+        at = np.flatnonzero(voiced)
+        st = 12.0 * np.log2(f0[at] / 100.0)  # semitones re 100 Hz
         p10, p50, p90 = _percentiles_sorted(np.sort(st), (10.0, 50.0, 90.0))
-        t = np.flatnonzero(voiced) * frame_s
-        tc = t - t.mean()
+        st_mean, st_std = _mean_std(st)
+        t = at * frame_s
+        tc = t - np.add.reduce(t) / nv
         tt = float(tc @ tc)
-        slope = float(tc @ (st - st.mean())) / tt if tt > 0 else 0.0  # least-squares line
-        # deltas only between consecutive voiced frames
-        consec = np.flatnonzero(voiced[1:] & voiced[:-1])
-        st_full = np.zeros(n)
-        st_full[voiced] = st
-        dabs = np.abs(st_full[consec + 1] - st_full[consec]).mean() if consec.size else 0.0
-        f0_stats = [st.mean(), st.std(), p10, p50, p90, p90 - p10, slope, dabs]
+        slope = float(tc @ (st - st_mean)) / tt if tt > 0 else 0.0  # least-squares line
+        # deltas only between consecutive voiced frames: the voiced frames one after another
+        # whose positions differ by 1
+        step = np.flatnonzero(at[1:] - at[:-1] == 1)
+        dabs = np.add.reduce(np.abs(st[step + 1] - st[step])) / step.size if step.size else 0.0
+        f0_stats = [st_mean, st_std, p10, p50, p90, p90 - p10, slope, dabs]
     else:
         f0_stats = [0.0] * 8
-    runs = int(np.sum(voiced[1:] & ~voiced[:-1]) + (1 if n and voiced[0] else 0))
+    runs = _voiced_runs(voiced)
     dur = max(n * frame_s, frame_s)
-    loud = rms_db > (rms_db.max() - 20.0) if n else np.zeros(0, bool)
-    rms_dabs = np.abs(np.diff(rms_db)).mean() if n > 1 else 0.0
-    rest = [strength.mean(), strength.std(), nv / max(n, 1), runs / dur, loud.mean() if n else 0.0, rms_dabs]
+    loud = np.count_nonzero(rms_db > (rms_db.max() - 20.0)) / n if n else 0.0
+    rms_dabs = np.add.reduce(np.abs(rms_db[1:] - rms_db[:-1])) / (n - 1) if n > 1 else 0.0
+    rest = [*_mean_std(strength), nv / max(n, 1), runs / dur, loud, rms_dabs]
     return np.asarray(f0_stats + rest, dtype=np.float64)[:, None]
+
+
+def _voiced_runs(voiced: np.ndarray) -> int:
+    """Number of runs of True in a bool array (shape (n,)): the frames that are True after a
+    False or first."""
+    return int(np.count_nonzero(voiced[1:] > voiced[:-1])) + int(voiced.shape[0] > 0 and voiced[0])
 
 
 def _pool_voice_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
@@ -319,21 +350,12 @@ def _pool_voice_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
     unvoiced frames (as eGeMAPS pools its spectral-balance descriptors), float64 (n, 5)."""
     x = x.astype(np.float64)
     voiced = u.voiced
-    nv, nu = int(voiced.sum()), int((~voiced).sum())
+    nv = int(np.count_nonzero(voiced))
+    nu = voiced.shape[0] - nv
     zeros = np.zeros(x.shape[0])
-    xv = x[:, voiced]
-    return np.column_stack([
-        x.mean(axis=1), x.std(axis=1),
-        xv.mean(axis=1) if nv >= _MIN_VOICED_FRAMES else zeros,
-        xv.std(axis=1) if nv >= _MIN_VOICED_FRAMES else zeros,
-        x[:, ~voiced].mean(axis=1) if nu else zeros,
-    ])
-
-
-def _segment_lengths(mask: np.ndarray) -> np.ndarray:
-    """Lengths (frames) of the runs of True in a bool array."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    voiced_mean_std = _mean_std(x[:, voiced]) if nv >= _MIN_VOICED_FRAMES else (zeros, zeros)
+    unvoiced_mean = np.add.reduce(x[:, ~voiced], axis=1) / nu if nu else zeros  # np.mean's value
+    return np.column_stack([*_mean_std(x), *voiced_mean_std, unvoiced_mean])
 
 
 #: Praat's jitter/shimmer limits [8]_: consecutive periods differing by more than this factor,
@@ -398,15 +420,18 @@ def _pool_voice_summary(_x: None, u: _Utterance) -> np.ndarray:
     shimmer = np.abs(rms_db[pairs + 1] - rms_db[pairs])
     shimmer = shimmer[shimmer <= _MAX_AMPLITUDE_STEP_DB]
     periodicity = [
-        *((jitter.mean(), jitter.std()) if jitter.size >= 2 else (0.0, 0.0)),
-        *((shimmer.mean(), shimmer.std()) if shimmer.size >= 2 else (0.0, 0.0)),
+        *(_mean_std(jitter) if jitter.size >= 2 else (0.0, 0.0)),
+        *(_mean_std(shimmer) if shimmer.size >= 2 else (0.0, 0.0)),
     ]
     frame_s = u.frame_s
-    runs_v, runs_u = _segment_lengths(voiced), _segment_lengths(~voiced)
     n = loudness.shape[0]
+    # mean segment lengths: the frames of a kind over its runs (the float64 sum of the run
+    # lengths, which numpy's mean divides, is exact)
+    nv = int(np.count_nonzero(voiced))
+    runs_v, runs_u = _voiced_runs(voiced), _voiced_runs(~voiced)
     smooth = np.convolve(loudness, np.full(_PEAK_SMOOTH_FRAMES, 1.0 / _PEAK_SMOOTH_FRAMES), mode="same")
     peaks = _count_peaks(smooth, ratio=_PEAK_RATIO, floor=_PEAK_FLOOR * float(smooth.max(initial=0.0)))
-    rhythm = [runs_v.mean() * frame_s if runs_v.size else 0.0, runs_u.mean() * frame_s if runs_u.size else 0.0,
+    rhythm = [nv / runs_v * frame_s if runs_v else 0.0, (n - nv) / runs_u * frame_s if runs_u else 0.0,
               peaks / max(n * frame_s, frame_s)]
     return np.asarray(periodicity + rhythm, dtype=np.float64)[:, None]
 
