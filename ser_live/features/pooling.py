@@ -39,28 +39,35 @@ def _functionals(x: np.ndarray, q: tuple[float, ...], frame_s: float) -> np.ndar
     """
     x_in, x = x, x.astype(np.float64)
     n_rows, n = x.shape
-    mean = x.mean(axis=1)
+    # means as ndarray.mean computes them (the float64 sum along the row, divided by n),
+    # without its Python wrapper
+    mean = np.add.reduce(x, axis=1) / n
     c = x - mean[:, None]
     c2 = c * c
-    std = np.sqrt(c2.mean(axis=1))
+    std = np.sqrt(np.add.reduce(c2, axis=1) / n)
     flat = std <= 1e-8
     safe = np.where(flat, 1.0, std)
-    skew = np.where(flat, 0.0, (c2 * c).mean(axis=1) / safe**3)
-    kurt = np.where(flat, 0.0, (c2 * c2).mean(axis=1) / safe**4 - 3.0)
+    skew = np.where(flat, 0.0, np.add.reduce(c2 * c, axis=1) / n / safe**3)
+    kurt = np.where(flat, 0.0, np.add.reduce(c2 * c2, axis=1) / n / safe**4 - 3.0)
     perc = _percentiles_sorted(_sorted_rows(x_in, x), q)  # (n_rows, len(q))
     qi = {v: i for i, v in enumerate(q)}
-    iqr = perc[:, qi[75.0]] - perc[:, qi[25.0]]
-    r90 = perc[:, qi[95.0]] - perc[:, qi[5.0]]
     t = (np.arange(n) - (n - 1) / 2.0) * frame_s
     tt = float(t @ t)
     slope = (c @ t) / tt if tt > 0 else np.zeros(n_rows)
-    resid = np.sqrt(np.maximum(std**2 - slope**2 * (tt / n), 0.0))
     denom = max(n - 1, 1)
+    k = len(q)
+    out = np.empty((n_rows, k + 10))  # the columns of functional_names(q), written in place
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = mean, std, skew, kurt
+    out[:, 4 : 4 + k] = perc
+    out[:, 4 + k] = perc[:, qi[75.0]] - perc[:, qi[25.0]]
+    out[:, 5 + k] = perc[:, qi[95.0]] - perc[:, qi[5.0]]
+    out[:, 6 + k] = slope
+    out[:, 7 + k] = np.sqrt(np.maximum(std**2 - slope**2 * (tt / n), 0.0))
     # positions of the first maximum and minimum: the same in the input's own dtype, whose
     # values convert to float64 exactly and in order (ties included), and quicker in float32
-    argmax = np.argmax(x_in, axis=1) / denom
-    argmin = np.argmin(x_in, axis=1) / denom
-    return np.column_stack([mean, std, skew, kurt, perc, iqr, r90, slope, resid, argmax, argmin])
+    out[:, 8 + k] = np.argmax(x_in, axis=1) / denom
+    out[:, 9 + k] = np.argmin(x_in, axis=1) / denom
+    return out
 
 
 #: float32 -0.0 viewed as int32 (its sign bit alone).
@@ -498,7 +505,8 @@ def _pool(plan: tuple[_PoolStep, ...], u: _Utterance) -> np.ndarray:
             raise RuntimeError(f"pooling {pooling!r} gave shape {pooled.shape}, layout says {expect}")
         parts.append(pooled.ravel())
     v = np.concatenate(parts)
-    return np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    v[~np.isfinite(v)] = 0.0  # what np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0) gives
+    return v.astype(np.float32)
 
 
 #: Poolings of rows taken one by one (functionals of each row): a subset of their rows is
