@@ -170,7 +170,7 @@ def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
 _SCRATCH = threading.local()
 
 #: Longest utterance (frames) whose scratch buffers a thread keeps between calls (20 s:
-#: 8 + 8 MB at n_fft 1024); longer ones get fresh buffers.
+#: 8 MB of FFT input and 4 MB of work space at n_fft 1024); longer ones get fresh buffers.
 _SCRATCH_MAX_FRAMES = 2000
 
 
@@ -185,8 +185,7 @@ def _scratch(name: str, n_t: int, n_cols: int, dtype: type) -> np.ndarray:
     """A per-thread buffer of zeros, shape (n_t, n_cols), reused by the next call.
 
     Callers write only the parts they overwrite on every call (the windowed frames of the
-    zero-padded FFT input; the real parts of the complex power spectrum), so the rest
-    stays 0: allocating and zeroing 1.6 MB per 4 s utterance cost more than the writes.
+    zero-padded FFT input), so the rest stays 0: allocating and zeroing 1.6 MB per 4 s utterance cost more than the writes.
     A work buffer the caller overwrites whole holds whatever the last call left. Each name
     is one buffer: a caller must be done with it before the next call asks for it again.
     """
@@ -332,11 +331,9 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     # --- pitch and voicing: autocorrelation = inverse FFT of the power spectrum
     # (Wiener-Khinchin), divided by the window's own autocorrelation [6]
     # (a complex64 input spares scipy its slower real-to-complex conversion, same values:
-    # power + 0j, written into a buffer whose imaginary parts are never written, so stay 0)
-    power_c = _scratch("power_c", n_t, power.shape[1], np.complex64)
-    power_c.view(np.float32)[:, 0::2] = power
-    ac = _irfft(power_c, cfg.n_fft)[:, : analysis.lag_max + 2]
-    del power_c
+    # power + 0j, numpy's cast into a fresh array, quicker than writing the real parts into
+    # a reused buffer of zeros)
+    ac = _irfft(power.astype(np.complex64), cfg.n_fft)[:, : analysis.lag_max + 2]
     nac = ac / np.maximum(ac[:, :1], np.float32(_EPS))
     nac *= analysis.inv_window_ac
     lo, hi = analysis.lag_min, analysis.lag_max
@@ -502,11 +499,16 @@ def voice_descriptors(
     hammarberg = 10.0 * np.log10((top1 + eps) / (top2 + eps))
     slopes = [(10.0 * np.log10(power[:, a:b] + eps)) @ w for a, b, w in analysis.slope_bands]
     bin_hz = analysis.freqs[1]
-    rows = np.arange(power.shape[0])[:, None]
+    n_bins = power.shape[1]
+    # the bins of each frame, read from the flat spectrum (one index array instead of a
+    # pair): the same values, and max of the same three is the same float
+    flat_power = power.reshape(-1)  # a view: power is C-contiguous
+    row_start = np.arange(power.shape[0]) * n_bins
+    f0 = np.asarray(f0_hz, dtype=np.float64)
     harmonic = []
     for k in (1, 2):
-        centre = np.rint(k * np.asarray(f0_hz, dtype=np.float64) / bin_hz).astype(np.int64)
-        idx = np.clip(centre[:, None] + np.arange(-1, 2), 0, power.shape[1] - 1)
-        harmonic.append(power[rows, idx].max(axis=1))
+        centre = np.rint(k * f0 / bin_hz).astype(np.int64)
+        around = [flat_power[row_start + np.minimum(np.maximum(centre + d, 0), n_bins - 1)] for d in (-1, 0, 1)]
+        harmonic.append(np.maximum(np.maximum(around[0], around[1]), around[2]))
     h1_h2 = 10.0 * np.log10((harmonic[0] + eps) / (harmonic[1] + eps))
     return np.vstack([loudness, alpha, hammarberg, *slopes, h1_h2]).astype(np.float32)
