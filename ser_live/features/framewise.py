@@ -185,7 +185,8 @@ def _scratch(name: str, n_t: int, n_cols: int, dtype: type) -> np.ndarray:
     """A per-thread buffer of zeros, shape (n_t, n_cols), reused by the next call.
 
     Callers write only the parts they overwrite on every call (the windowed frames of the
-    zero-padded FFT input), so the rest stays 0: allocating and zeroing 1.6 MB per 4 s utterance cost more than the writes.
+    zero-padded FFT input), so the rest stays 0: allocating and zeroing 1.6 MB per 4 s
+    utterance cost more than the writes.
     A work buffer the caller overwrites whole holds whatever the last call left. Each name
     is one buffer: a caller must be done with it before the next call asks for it again.
     """
