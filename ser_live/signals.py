@@ -12,7 +12,7 @@ import contextlib
 import signal
 from typing import Any, Callable, Iterator
 
-__all__ = ["STOP_SIGNALS", "signals_deferred", "stop_signals_as_interrupt", "stop_signals_held", "stop_signals_ignored",
+__all__ = ["STOP_SIGNALS", "signals_deferred", "stop_signals_as_interrupt", "stop_signals_ignored",
            "stop_signals_as_interrupt_from_now"]
 
 #: Signals that end a listening run like Ctrl-C: summary printed, utterance in progress kept.
@@ -20,11 +20,12 @@ __all__ = ["STOP_SIGNALS", "signals_deferred", "stop_signals_as_interrupt", "sto
 STOP_SIGNALS: tuple[str, ...] = ("SIGTERM", "SIGHUP", "SIGQUIT")
 
 
-def _install(names: tuple[str, ...], handler: Any) -> dict[int, Any]:
+def _install(names: tuple[str, ...], handler: Any, previous: dict[int, Any] | None = None) -> dict[int, Any]:
     """Set ``handler`` (a callable or ``signal.SIG_IGN``) for the signals named that the
     platform has; returns the handlers replaced, by signal number (empty outside the main
-    thread, where :func:`signal.signal` raises ``ValueError``)."""
-    previous: dict[int, Any] = {}
+    thread, where :func:`signal.signal` raises ``ValueError``), recorded in ``previous``
+    when given as each is replaced (so a signal raising midway leaves nothing unrecorded)."""
+    previous = {} if previous is None else previous
     with contextlib.suppress(ValueError):  # not the main thread
         for name in names:
             signum = getattr(signal, name, None)
@@ -74,37 +75,30 @@ def stop_signals_ignored(*, restore: bool = True) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def stop_signals_held() -> Iterator[None]:
-    """Hold SIGINT and the stop signals (delivered when the block ends) while results that
-    are already saved are written out, so the --jsonl output and the recordings index
-    agree whatever the number of Ctrl-C."""
-    names = ("SIGINT", *STOP_SIGNALS)
-    sigs = {getattr(signal, n) for n in names if hasattr(signal, n)}
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-@contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
     """Defer SIGINT, SIGTERM, SIGHUP and SIGQUIT while the block runs: a signal that comes
     is noted and handed to the handler that was in place when the block ends (so Ctrl-C,
-    or a stop signal the CLI turns into one, lands between two batches of records, never
-    inside one). Main thread only. (Blocking the signal with ``pthread_sigmask``, as
-    :func:`stop_signals_held` does, would not do here: the kernel hands it to another
-    thread, Dask's, and Python runs the handler in the main thread all the same.)"""
+    or a stop signal the CLI turns into one, lands between two records or batches of
+    records, never inside one: what a run saved and what it wrote out agree however many
+    signals come). Main thread only; elsewhere nothing changes.
+
+    Why not block the signals with ``pthread_sigmask``, as this module once did: the mask is
+    the main thread's only, so the kernel hands the signal to another thread (the segmenter,
+    the worker, Dask's), and CPython runs the Python handler in the main thread all the same,
+    at whatever line it has reached when it notices, inside the block too (a ``--jsonl``
+    record taken off the queue was lost that way, under load, while the recordings index had
+    it).
+    """
     got: list[int] = []
     note: Callable[[int, Any], None] = lambda n, _f: got.append(n)  # noqa: E731
-    previous = _install(("SIGINT", *STOP_SIGNALS), note)
+    previous: dict[int, Any] = {}
     try:
+        _install(("SIGINT", *STOP_SIGNALS), note, previous)
         yield
     finally:
-        _restore(previous)
+        # SIGINT last: a Ctrl-C that lands once its handler is back raises after the others
+        # are restored, not between them (which would leave them noting, never acting).
+        _restore(dict(reversed(previous.items())))
         if got:
             old = previous[got[0]]
             if callable(old):

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +231,34 @@ def test_a_signal_in_a_deferred_block_reaches_its_handler_after_the_block():
         assert signal.getsignal(signal.SIGTERM) is ours  # restored
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+def test_a_ctrl_c_taken_by_another_thread_waits_for_the_deferred_block_to_end():
+    """The process gets SIGINT while another thread runs (as the segmenter and the worker do
+    in a live run) and the main thread is inside the block: nothing is raised there, and the
+    KeyboardInterrupt comes once the block ends. (The block once masked the signals in the
+    main thread only: the kernel handed the signal to the other thread and CPython raised it
+    in the main thread at once, inside the block; in a live run under load a --jsonl record
+    taken off the queue was lost that way, while the recordings index had it.)"""
+    import threading
+    from ser_live.signals import signals_deferred
+
+    steps: list[str] = []
+    done = threading.Event()
+    other = threading.Thread(target=lambda: done.wait(10.0))  # started first: it takes signals
+    other.start()
+    try:
+        with pytest.raises(KeyboardInterrupt), signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(50):  # Python code and waits, where a pending signal would run
+                time.sleep(0.002)
+                steps.append("step")
+            steps.append("block ends")
+    finally:
+        done.set()
+        other.join()
+    assert steps == ["step"] * 50 + ["block ends"], steps
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_fold_without_a_predicted_class_is_scored_without_a_warning(emodb_subset):

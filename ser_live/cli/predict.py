@@ -16,7 +16,7 @@ from .options import (
     _reconfigure_stdout, _speakers_for, _uncertainty_rule, log,
 )
 from .progress import FileProgress
-from .signals import _stop_signals_held
+from .signals import _signals_deferred
 
 _PREDICT_EPILOG = """\
 Whole-file mode (default) treats each file as one utterance: it is trimmed to the speech the
@@ -363,7 +363,7 @@ def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool,
             except KeyboardInterrupt as exc:  # the file's utterances classified so far are kept
                 partial = getattr(exc, "partial_results", None)
                 if segments and partial:
-                    with _stop_signals_held():
+                    with _signals_deferred():
                         sink.write(_segment_records(*partial, uncertainty=uncertainty))
                     _err(f"{path} was cut at {partial[1][-1].utterance.end_s:.2f} s")
                 raise

@@ -4,8 +4,8 @@ place they are defined, shared with :mod:`ser_live.batch`)."""
 from __future__ import annotations
 
 from ..signals import STOP_SIGNALS as _STOP_SIGNALS
+from ..signals import signals_deferred as _signals_deferred
 from ..signals import stop_signals_as_interrupt as _stop_signals_as_interrupt
-from ..signals import stop_signals_held as _stop_signals_held
 from ..signals import stop_signals_ignored as _stop_signals_ignored
 
-__all__ = ["_STOP_SIGNALS", "_stop_signals_as_interrupt", "_stop_signals_held", "_stop_signals_ignored"]
+__all__ = ["_STOP_SIGNALS", "_signals_deferred", "_stop_signals_as_interrupt", "_stop_signals_ignored"]
