@@ -1,8 +1,8 @@
 """Stop signals while a run is under way, for the CLI and the batch runner alike.
 
 SIGTERM, SIGHUP and SIGQUIT end a run like Ctrl-C (SIGINT); while results that are already
-saved are written out they are held, ignored or deferred, so what a run wrote and what it
-reported agree however many signals come. Every helper changes handlers in the main thread
+saved are written out they are ignored or deferred, so what a run wrote and what it reported
+agree however many signals come. Every helper changes handlers in the main thread
 only: elsewhere (and for signals the platform lacks) nothing changes.
 """
 
