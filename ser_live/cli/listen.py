@@ -262,8 +262,9 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             try:
                 rec.stop()  # drains: the utterance in progress is classified and saved
             except KeyboardInterrupt:
-                _err("interrupted again: not classifying what is still queued")
-                rec.quit()  # every utterance already saved is on rec.results: emitted below
+                with _signals_deferred():  # a third Ctrl-C waits for the utterance being saved
+                    _err("interrupted again: not classifying what is still queued")
+                    rec.quit()  # every utterance already saved is on rec.results: emitted below
             finally:
                 with _signals_deferred():  # a further Ctrl-C waits until all is emitted
                     while (r := rec.get_result(timeout_s=0)) is not None:
