@@ -246,6 +246,8 @@ def test_a_ctrl_c_taken_by_another_thread_waits_for_the_deferred_block_to_end():
     steps: list[str] = []
     done = threading.Event()
     other = threading.Thread(target=lambda: done.wait(10.0))  # started first: it takes signals
+    # Python's own Ctrl-C handler, also where the test runner was started with SIGINT ignored
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
     other.start()
     try:
         with pytest.raises(KeyboardInterrupt), signals_deferred():
@@ -254,11 +256,12 @@ def test_a_ctrl_c_taken_by_another_thread_waits_for_the_deferred_block_to_end():
                 time.sleep(0.002)
                 steps.append("step")
             steps.append("block ends")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
     finally:
+        signal.signal(signal.SIGINT, old)
         done.set()
         other.join()
     assert steps == ["step"] * 50 + ["block ends"], steps
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_fold_without_a_predicted_class_is_scored_without_a_warning(emodb_subset):
