@@ -475,3 +475,42 @@ def test_mean_std_and_run_counts_equal_numpys_to_the_bit():
             edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
             assert _voiced_runs(mask) == np.count_nonzero(edges == 1), (n, p)
     assert _voiced_runs(np.zeros(0, bool)) == 0
+
+
+def _sign_changes_by_search(y, n_t, win, hop):
+    """The zero-crossing counts as the extractor found them before ``_sign_changes``: the
+    changes along the zero-padded signal, counted between each frame's first and last sample."""
+    signs = np.zeros((n_t - 1) * hop + win, dtype=bool)
+    np.signbit(y, out=signs[: y.shape[0]])
+    changes_at = np.flatnonzero(signs[1:] != signs[:-1])
+    starts = np.arange(n_t) * hop
+    return np.searchsorted(changes_at, starts + win - 1) - np.searchsorted(changes_at, starts)
+
+
+def test_sign_changes_by_blocks_equal_the_searched_counts_to_the_bit(angry_male, neutral_female):
+    """The zero crossings counted by blocks of hops (``_sign_changes``) equal the changes
+    found along the signal and counted per frame by binary search, and so does the zcr
+    row, on speech of every length mod the hop, for other windows and hops, with zeros of
+    both signs and a signal that fills its last frame exactly."""
+    from ser_live.features.framewise import _Analysis, _frames, _sign_changes
+
+    rng = np.random.default_rng(7)
+    signed_zeros = np.where(rng.random(3000) < 0.5, np.float32(0.0), np.float32(-0.0)).astype(np.float32)
+    for cfg in (FeatureConfig(), FeatureConfig(win_length=320), FeatureConfig(win_length=480, hop_length=240),
+                FeatureConfig(win_length=400, hop_length=100), FeatureConfig(win_length=321, hop_length=160)):
+        analysis = _Analysis(cfg)
+        ys = [angry_male, neutral_female, signed_zeros, np.zeros(2000, np.float32),
+              angry_male[: cfg.win_length + 4 * cfg.hop_length]]  # exactly five frames, no padding
+        ys += [neutral_female[: 16000 + k] for k in rng.integers(0, cfg.hop_length, 6)]
+        for y in ys:
+            y = np.ascontiguousarray(y, dtype=np.float32)
+            n_t = _frames(y, cfg.win_length, cfg.hop_length).shape[0]
+            want = _sign_changes_by_search(y, n_t, cfg.win_length, cfg.hop_length)
+            got = _sign_changes(y, n_t, analysis)
+            assert got.dtype == np.float64 and np.array_equal(got, want), (cfg, y.shape)
+            w = np.float32(cfg.win_length - 1)
+            assert np.array_equal((got / w).view(np.uint64), (want / w).view(np.uint64))
+        d = framewise_descriptors(np.ascontiguousarray(angry_male, dtype=np.float32), analysis)
+        n_t = d["energy"].shape[1]
+        zcr = _sign_changes_by_search(angry_male, n_t, cfg.win_length, cfg.hop_length) / np.float32(cfg.win_length - 1)
+        assert np.array_equal(d["energy"][1].view(np.uint32), zcr.astype(np.float32).view(np.uint32))

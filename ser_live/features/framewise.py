@@ -146,6 +146,12 @@ class _Analysis:
             a, b = self._bins(lo, hi)
             fc = self.freqs[a:b].astype(np.float64) - self.freqs[a:b].mean()
             self.slope_bands.append((a, b, (1000.0 * fc / (fc @ fc)).astype(np.float32)))  # dB per kHz
+        # zero crossings (_sign_changes): a frame's win_length - 1 sample pairs as whole
+        # blocks of hop_length pairs and the first r pairs of one more
+        self.zc_whole_blocks, r = divmod(cfg.win_length - 1, cfg.hop_length)
+        self.zc_blocks = np.zeros((cfg.hop_length, 2), dtype=np.float32)
+        self.zc_blocks[:, 0] = 1.0
+        self.zc_blocks[:r, 1] = 1.0
         self.energy_bands = [
             (int(np.searchsorted(self.freqs, lo)), int(np.searchsorted(self.freqs, hi)))
             for lo, hi in _ENERGY_BANDS_HZ
@@ -179,6 +185,36 @@ def _frame_rms_db(frames: np.ndarray) -> np.ndarray:
     (float32, shape (n_frames, win_length)); the energy group's ``rms_db`` row."""
     rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
     return 20.0 * np.log10(np.maximum(rms, np.float32(1e-5)))
+
+
+def _sign_changes(y: np.ndarray, n_t: int, analysis: _Analysis) -> np.ndarray:
+    """Sign changes between consecutive samples within each frame: float64 (n_t,), whole
+    numbers, of ``y`` (float32, shape (n_samples,)) framed as :func:`_frames` frames it (the
+    tail zero-padded, whose samples count as positive).
+
+    The same counts as finding the changes along the signal and counting those between each
+    frame's first and last sample (``np.flatnonzero``, two ``np.searchsorted``), which the
+    extractor did before, at a third of the cost: a frame's ``win_length - 1`` sample pairs
+    are ``m`` whole blocks of ``hop_length`` pairs and the first ``r`` pairs of the next
+    (``win_length - 1 = m * hop_length + r``), so its count is ``m`` block counts plus one
+    partial count, both taken for every block at once by one product of the 0/1 change
+    indicators (float32) with ``analysis.zc_blocks``. Sums of at most ``hop_length`` ones are
+    whole numbers far below 2**24, exact in float32 whatever order the BLAS kernel adds them
+    in, so every count is the integer itself (``tests/test_features.py``).
+    """
+    hop = analysis.cfg.hop_length
+    m = analysis.zc_whole_blocks
+    n_blocks = n_t + m
+    # sign bits, then 0 (positive) past the signal: its zero padding and the blocks' tail,
+    # whose pairs no frame reads
+    signs = np.zeros(n_blocks * hop + 1, dtype=bool)
+    np.signbit(y, out=signs[: y.shape[0]])
+    changes = np.not_equal(signs[1:], signs[:-1]).astype(np.float32)  # pair (i, i + 1) at i
+    counts = changes.reshape(n_blocks, hop) @ analysis.zc_blocks  # (n_blocks, 2): whole, first r
+    n_changes = counts[m:, 1].astype(np.float64)  # the partial block after the whole ones
+    for j in range(m):
+        n_changes += counts[j : j + n_t, 0]
+    return n_changes
 
 
 def _scratch(name: str, n_t: int, n_cols: int, dtype: type) -> np.ndarray:
@@ -317,16 +353,9 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
 
     # --- energy and zero-crossing rate from the same frames
     rms_db = _frame_rms_db(frames)
-    # zero-crossing rate: sign changes between consecutive samples, found once along the
-    # (zero-padded) signal; a frame's count is the number of them between its first and
-    # last sample (positions sorted, so two binary searches)
-    win, hop = frames.shape[1], cfg.hop_length
-    signs = np.zeros((n_t - 1) * hop + win, dtype=bool)
-    np.signbit(y, out=signs[: y.shape[0]])
-    changes_at = np.flatnonzero(signs[1:] != signs[:-1])  # change between samples i and i + 1
-    starts = np.arange(n_t) * hop
-    n_changes = np.searchsorted(changes_at, starts + win - 1) - np.searchsorted(changes_at, starts)
-    zcr = n_changes / np.float32(win - 1)
+    # zero-crossing rate: sign changes between a frame's consecutive samples
+    n_changes = _sign_changes(y, n_t, analysis)
+    zcr = n_changes / np.float32(frames.shape[1] - 1)  # float64, as the int64 counts divided
     energy = np.vstack([rms_db, zcr])
 
     # --- pitch and voicing: autocorrelation = inverse FFT of the power spectrum
