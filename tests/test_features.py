@@ -514,3 +514,58 @@ def test_sign_changes_by_blocks_equal_the_searched_counts_to_the_bit(angry_male,
         n_t = d["energy"].shape[1]
         zcr = _sign_changes_by_search(angry_male, n_t, cfg.win_length, cfg.hop_length) / np.float32(cfg.win_length - 1)
         assert np.array_equal(d["energy"][1].view(np.uint32), zcr.astype(np.float32).view(np.uint32))
+
+
+def test_cumulative_power_chained_from_lower_bins_equals_cumsum_to_the_bit(angry_male):
+    """Bin sums continued from a lower bin's sum (``_CumulativePower(power, bins)``, in any
+    order of reading) equal ``np.cumsum(power, axis=1)`` bit for bit, on the power spectrum
+    of speech and on random spectra, and leave the rows of ``by_bin`` as they were."""
+    from ser_live.features.framewise import _Analysis, _CumulativePower, _frames, _rfft
+
+    analysis = _Analysis(FeatureConfig(voice_quality=True))
+    cfg = analysis.cfg
+    frames = _frames(np.ascontiguousarray(angry_male, dtype=np.float32), cfg.win_length, cfg.hop_length)
+    padded = np.zeros((frames.shape[0], cfg.n_fft), np.float32)
+    padded[:, : cfg.win_length] = frames * analysis.window
+    spec = _rfft(padded)
+    speech = (spec.real * spec.real + spec.imag * spec.imag).astype(np.float32)
+    rng = np.random.default_rng(11)
+    spectra = [speech, speech[:1], speech[:2]]
+    spectra += [(rng.standard_normal((n_t, 513)).astype(np.float32) ** 2) * np.float32(10.0 ** rng.uniform(-8, 3))
+                for n_t in (3, 398)]
+    for power in spectra:
+        cum = np.cumsum(power, axis=1)
+        for bins in ((3, 63, 319, 512), (512, 63, 3, 319), (-1, 0), (), (100, 100, 7)):
+            lazy = _CumulativePower(power, bins)
+            for i in (512, 63, 3, 319, 0, 1, 200, 64, 511, -1):
+                assert np.array_equal(lazy[:, i].view(np.uint32), cum[:, i].view(np.uint32)), (power.shape, bins, i)
+            assert np.array_equal(lazy.by_bin, power.T)
+
+
+def test_band_means_and_flux_as_numpys_calls_to_the_bit(fx, angry_male, neutral_female):
+    """The spectral flatness's band means and the flux, written as the calls ``ndarray.mean``
+    and ``np.diff`` / ``** 2`` make (sum, then true_divide by the np.intp count; subtract of
+    shifted slices, square), equal the wrappers' results bit for bit on speech's mel spectra;
+    and the framing view equals ``sliding_window_view``'s."""
+    from ser_live.features.framewise import _frames
+
+    for y in (angry_male, neutral_female, neutral_female[:3000]):
+        logmel = fx.framewise(y)["logmel"]
+        mel = (10.0 ** (logmel / np.float32(10.0))).astype(np.float32)
+        for x in (logmel, mel, logmel * np.float32(np.log(10.0) / 10.0)):
+            s = np.add.reduce(x, axis=0)
+            np.true_divide(s, np.intp(x.shape[0]), out=s, casting="unsafe")
+            assert s.dtype == np.float32 and np.array_equal(s.view(np.uint32), x.mean(axis=0).view(np.uint32))
+        root = np.sqrt(mel / np.maximum(mel.sum(axis=0, keepdims=True), np.float32(1e-10)))
+        step = np.subtract(root[:, 1:], root[:, :-1])
+        np.square(step, out=step)
+        want = (np.diff(root, axis=1) ** 2).sum(axis=0)
+        assert np.array_equal(np.add.reduce(step, axis=0).view(np.uint32), want.view(np.uint32))
+        y32 = np.ascontiguousarray(y, dtype=np.float32)
+        for z in (y32, y32[::2], y32[: fx.config.win_length + 4 * fx.config.hop_length]):
+            got = _frames(z, 400, 160)
+            n = got.shape[0]
+            pad = np.concatenate([z, np.zeros(400, np.float32)])
+            want_frames = np.lib.stride_tricks.sliding_window_view(pad, 400)[::160][:n]
+            assert np.array_equal(got, want_frames) and not got.flags.writeable
+
