@@ -569,3 +569,30 @@ def test_band_means_and_flux_as_numpys_calls_to_the_bit(fx, angry_male, neutral_
             want_frames = np.lib.stride_tricks.sliding_window_view(pad, 400)[::160][:n]
             assert np.array_equal(got, want_frames) and not got.flags.writeable
 
+
+def test_count_peaks_walk_equals_the_builtin_max_min_walk():
+    """``_count_peaks`` keeps its running extremes by comparisons: the counts of the walk with
+    ``max``/``min`` on contours with plateaus, NaN and a high start."""
+    from ser_live.features.pooling import _count_peaks
+
+    def reference(x, ratio, floor):
+        slope = np.diff(x)
+        turns = np.flatnonzero(slope[1:] * slope[:-1] <= 0) + 1
+        peaks, hi, lo, looking = 0, -np.inf, np.inf, True
+        for v in x[np.concatenate([[0], turns, [x.shape[0] - 1]])].tolist() if x.shape[0] else []:
+            hi, lo = max(hi, v), min(lo, v)
+            if looking and v * ratio < hi:
+                peaks += hi > floor and hi > 0
+                looking, lo = False, v
+            elif not looking and v > lo * ratio:
+                looking, hi = True, v
+        return int(peaks)
+
+    rng = np.random.default_rng(2)
+    for n in (0, 1, 2, 5, 50, 400):
+        for x in (rng.random(n), np.round(rng.random(n), 1), np.linspace(1, 0, n),
+                  np.where(rng.random(n) < 0.1, np.nan, rng.random(n))):
+            x = np.convolve(x, np.full(7, 1 / 7), mode="same") if n >= 7 else x
+            for floor in (0.0, 0.05, 0.3):
+                with np.errstate(invalid="ignore"):
+                    assert _count_peaks(x, ratio=1.3, floor=floor) == reference(x, 1.3, floor)

@@ -50,9 +50,7 @@ def _functionals(x: np.ndarray, q: tuple[float, ...], frame_s: float) -> np.ndar
     skew = np.where(flat, 0.0, np.add.reduce(c2 * c, axis=1) / n / safe**3)
     kurt = np.where(flat, 0.0, np.add.reduce(c2 * c2, axis=1) / n / safe**4 - 3.0)
     perc = _percentiles_sorted(_sorted_rows(x_in, x), q)  # (n_rows, len(q))
-    qi = {v: i for i, v in enumerate(q)}
-    t = (np.arange(n) - (n - 1) / 2.0) * frame_s
-    tt = float(t @ t)
+    qi, t, tt = _time_axis(q, n, frame_s)
     slope = (c @ t) / tt if tt > 0 else np.zeros(n_rows)
     denom = max(n - 1, 1)
     k = len(q)
@@ -68,6 +66,27 @@ def _functionals(x: np.ndarray, q: tuple[float, ...], frame_s: float) -> np.ndar
     out[:, 8 + k] = np.argmax(x_in, axis=1) / denom
     out[:, 9 + k] = np.argmin(x_in, axis=1) / denom
     return out
+
+
+#: :func:`_time_axis` of the (percentiles, length, hop) triples seen.
+_TIME_AXES: dict = {}
+
+
+def _time_axis(q: tuple[float, ...], n: int, frame_s: float) -> tuple[dict, np.ndarray, float]:
+    """What :func:`_functionals` takes from its shape alone, computed once per ``(q, n,
+    frame_s)``: the column of each percentile in ``q``, the centred frame times ``t``
+    (float64, shape (n,), read-only; seconds) and ``t @ t``. The same arithmetic as on every
+    call before, so the same values."""
+    key = (tuple(q), n, frame_s)
+    got = _TIME_AXES.get(key)
+    if got is None:
+        t = (np.arange(n) - (n - 1) / 2.0) * frame_s
+        t.flags.writeable = False
+        got = ({v: i for i, v in enumerate(q)}, t, float(t @ t))
+        if len(_TIME_AXES) >= _CACHE_MAX:
+            _TIME_AXES.clear()
+        _TIME_AXES[key] = got
+    return got
 
 
 #: float32 -0.0 viewed as int32 (its sign bit alone).
@@ -104,12 +123,41 @@ def _percentiles_sorted(xs: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
     np.ndarray, float64, shape (..., len(q))
         (float32 order statistics are promoted to float64, exactly, by the arithmetic)
     """
-    n = xs.shape[-1]
-    pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, n - 1)
-    frac = pos - lo
-    return xs[..., lo] * (1.0 - frac) + xs[..., hi] * frac
+    lo, hi, frac, one_minus_frac = _percentile_weights(q, xs.shape[-1])
+    return xs[..., lo] * one_minus_frac + xs[..., hi] * frac
+
+
+#: :func:`_percentile_weights` of the (percentiles, length) pairs seen, up to
+#: :data:`_CACHE_MAX` of them.
+_PERCENTILE_WEIGHTS: dict = {}
+
+#: Entries a per-length cache of the pooling keeps before it starts over.
+_CACHE_MAX = 4096
+
+
+def _percentile_weights(q: tuple[float, ...], n: int) -> tuple[np.ndarray, ...]:
+    """Order statistics and weights of percentiles ``q`` of ``n`` sorted values: int64
+    ``lo``, ``hi`` and float64 ``frac``, ``1.0 - frac``, each shape (len(q),), read-only.
+
+    They depend on ``q`` and ``n`` alone, so they are computed once per pair and kept (every
+    4 s utterance has the same ``n``); the arrays are those the arithmetic of
+    :func:`_percentiles_sorted` computed on every call before, so its results are the same
+    to the bit.
+    """
+    key = (tuple(q), n)
+    got = _PERCENTILE_WEIGHTS.get(key)
+    if got is None:
+        pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, n - 1)
+        frac = pos - lo
+        got = (lo, hi, frac, 1.0 - frac)
+        for a in got:
+            a.flags.writeable = False
+        if len(_PERCENTILE_WEIGHTS) >= _CACHE_MAX:
+            _PERCENTILE_WEIGHTS.clear()
+        _PERCENTILE_WEIGHTS[key] = got
+    return got
 
 
 def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -301,13 +349,14 @@ def _pool_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
 
 
 def _pool_voiced_mean_std(x: np.ndarray, u: _Utterance) -> np.ndarray:
-    if u.voiced.sum() < _MIN_VOICED_FRAMES:
-        return np.zeros((x.shape[0], 2))
-    return np.column_stack(_mean_std(x[:, u.voiced].astype(np.float64)))
+    out = np.zeros((x.shape[0], 2))
+    if np.count_nonzero(u.voiced) >= _MIN_VOICED_FRAMES:  # (the columns written in place)
+        out[:, 0], out[:, 1] = _mean_std(x[:, u.voiced].astype(np.float64))
+    return out
 
 
 def _pool_voiced_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
-    if u.voiced.sum() < _MIN_VOICED_FRAMES:
+    if np.count_nonzero(u.voiced) < _MIN_VOICED_FRAMES:
         return np.zeros((x.shape[0], len(functional_names(u.cfg.percentiles))))
     return _functionals(x, u.cfg.percentiles, u.frame_s)
 
@@ -359,10 +408,13 @@ def _pool_voice_functionals(x: np.ndarray, u: _Utterance) -> np.ndarray:
     voiced = u.voiced
     nv = int(np.count_nonzero(voiced))
     nu = voiced.shape[0] - nv
-    zeros = np.zeros(x.shape[0])
-    voiced_mean_std = _mean_std(x[:, voiced]) if nv >= _MIN_VOICED_FRAMES else (zeros, zeros)
-    unvoiced_mean = np.add.reduce(x[:, ~voiced], axis=1) / nu if nu else zeros  # np.mean's value
-    return np.column_stack([*_mean_std(x), *voiced_mean_std, unvoiced_mean])
+    out = np.zeros((x.shape[0], 5))  # the columns written in place (0 where there are no frames)
+    out[:, 0], out[:, 1] = _mean_std(x)
+    if nv >= _MIN_VOICED_FRAMES:
+        out[:, 2], out[:, 3] = _mean_std(x[:, voiced])
+    if nu:
+        out[:, 4] = np.add.reduce(x[:, ~voiced], axis=1) / nu  # np.mean's value
+    return out
 
 
 #: Praat's jitter/shimmer limits [8]_: consecutive periods differing by more than this factor,
@@ -373,6 +425,8 @@ _MAX_AMPLITUDE_STEP_DB = 20.0 * np.log10(1.6)
 #: peaks; the factor a peak must rise above the valleys beside it (1.3 in loudness, about
 #: 4 dB in power) and its minimum height relative to the highest loudness.
 _PEAK_SMOOTH_FRAMES = 7
+_PEAK_SMOOTH_KERNEL = np.full(_PEAK_SMOOTH_FRAMES, 1.0 / _PEAK_SMOOTH_FRAMES)
+_PEAK_SMOOTH_KERNEL.flags.writeable = False
 _PEAK_RATIO = 1.3
 _PEAK_FLOOR = 0.1
 
@@ -389,7 +443,10 @@ def _count_peaks(x: np.ndarray, *, ratio: float, floor: float) -> int:
     hi, lo = -np.inf, np.inf
     looking_for_peak = True
     for v in x[np.concatenate([[0], turns, [x.shape[0] - 1]])].tolist() if x.shape[0] else []:
-        hi, lo = max(hi, v), min(lo, v)
+        if v > hi:  # hi, lo = max(hi, v), min(lo, v), without the calls (the same floats)
+            hi = v
+        if v < lo:
+            lo = v
         if looking_for_peak and v * ratio < hi:  # fell enough below the running maximum
             peaks += hi > floor and hi > 0
             looking_for_peak, lo = False, v
@@ -436,7 +493,7 @@ def _pool_voice_summary(_x: None, u: _Utterance) -> np.ndarray:
     # lengths, which numpy's mean divides, is exact)
     nv = int(np.count_nonzero(voiced))
     runs_v, runs_u = _voiced_runs(voiced), _voiced_runs(~voiced)
-    smooth = np.convolve(loudness, np.full(_PEAK_SMOOTH_FRAMES, 1.0 / _PEAK_SMOOTH_FRAMES), mode="same")
+    smooth = np.convolve(loudness, _PEAK_SMOOTH_KERNEL, mode="same")
     peaks = _count_peaks(smooth, ratio=_PEAK_RATIO, floor=_PEAK_FLOOR * float(smooth.max(initial=0.0)))
     rhythm = [nv / runs_v * frame_s if runs_v else 0.0, (n - nv) / runs_u * frame_s if runs_u else 0.0,
               peaks / max(n * frame_s, frame_s)]
