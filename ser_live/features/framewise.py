@@ -178,8 +178,8 @@ def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
 
 _SCRATCH = threading.local()
 
-#: Longest utterance (frames) whose scratch buffers a thread keeps between calls (20 s:
-#: 8 MB of FFT input and 4 MB of work space at n_fft 1024); longer ones get fresh buffers.
+#: Longest utterance (frames) whose scratch buffer a thread keeps between calls (20 s:
+#: 8 MB of FFT input at n_fft 1024); longer ones get fresh buffers.
 _SCRATCH_MAX_FRAMES = 2000
 
 
@@ -477,9 +477,11 @@ def _spectral(power: np.ndarray, cum: np.ndarray, mel: np.ndarray, logmel: np.nd
         first = np.where(reached[rows, first], first, analysis.n_bins - 1)  # none reached: last bin
         rolloffs.append(analysis.freqs[first])
     # spectral entropy (bits, normalised to 0..1) of the power distribution over bins
-    # (into mag's memory, no longer read, and a per-thread buffer: no 0.8 MB allocations)
+    # (pnorm into mag's memory, no longer read; plogp a fresh array: measured quicker than
+    # a per-thread buffer kept between calls, which the rest of an extraction has likely
+    # pushed out of the cache by then, where the allocator reuses recently freed memory)
     pnorm = np.divide(power, total, out=mag)
-    plogp = np.add(pnorm, np.float32(_EPS), out=_scratch("work", n_t, power.shape[1], np.float32))
+    plogp = np.add(pnorm, np.float32(_EPS))
     np.log2(plogp, out=plogp)
     plogp *= pnorm
     entropy = -plogp.sum(axis=1) / np.float32(np.log2(analysis.n_bins))
