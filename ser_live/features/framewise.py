@@ -373,6 +373,17 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     np.multiply(ri, ri, out=ri)
     power = np.add(ri[:, 0::2], ri[:, 1::2])  # (T, n_bins) float32, C-contiguous
     del spec, ri
+    # --- autocorrelation for pitch and voicing: inverse FFT of the power spectrum
+    # (Wiener-Khinchin), divided by the window's own autocorrelation [6]
+    # (a complex64 input spares scipy its slower real-to-complex conversion, same values:
+    # power + 0j, numpy's cast into a fresh array, quicker than writing the real parts into
+    # a reused buffer of zeros). Taken here, while the power spectrum just written is still
+    # in cache, rather than after the mel, spectral and energy descriptors, which read it
+    # too: the same calls on the same arrays, in another order, so the same values.
+    ac = _irfft(power.astype(np.complex64), cfg.n_fft)[:, : analysis.lag_max + 2]
+    nac = ac / np.maximum(ac[:, :1], np.float32(_EPS))
+    nac *= analysis.inv_window_ac
+    del ac
 
     # --- mel and MFCC (rows = coefficients, columns = frames); deltas of every descriptor
     # are taken in pooling (see _layout)
@@ -400,14 +411,7 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     zcr = n_changes / np.float32(frames.shape[1] - 1)  # float64, as the int64 counts divided
     energy = np.vstack([rms_db, zcr])
 
-    # --- pitch and voicing: autocorrelation = inverse FFT of the power spectrum
-    # (Wiener-Khinchin), divided by the window's own autocorrelation [6]
-    # (a complex64 input spares scipy its slower real-to-complex conversion, same values:
-    # power + 0j, numpy's cast into a fresh array, quicker than writing the real parts into
-    # a reused buffer of zeros)
-    ac = _irfft(power.astype(np.complex64), cfg.n_fft)[:, : analysis.lag_max + 2]
-    nac = ac / np.maximum(ac[:, :1], np.float32(_EPS))
-    nac *= analysis.inv_window_ac
+    # --- pitch and voicing: the peak of the normalised autocorrelation (nac, above)
     lo, hi = analysis.lag_min, analysis.lag_max
     search = nac[:, lo : hi + 1]
     rows = np.arange(n_t)
