@@ -596,3 +596,44 @@ def test_count_peaks_walk_equals_the_builtin_max_min_walk():
             for floor in (0.0, 0.05, 0.3):
                 with np.errstate(invalid="ignore"):
                     assert _count_peaks(x, ratio=1.3, floor=floor) == reference(x, 1.3, floor)
+
+
+def test_pitch_rows_from_the_flat_autocorrelation_equal_the_pairwise_indexed_ones(angry_male, neutral_female):
+    """The pitch search reads each frame's lags from the flat normalised autocorrelation: the
+    pitch, voicing and HNR rows equal those of the search indexed by (frame, lag) pairs with
+    np.clip, to the bit, on speech and on silence."""
+    from ser_live.features.framewise import _Analysis, _frames, _irfft, _rfft
+
+    for cfg in (FeatureConfig(), FeatureConfig(win_length=320, voice_quality=True)):
+        analysis = _Analysis(cfg)
+        for y in (angry_male, neutral_female, neutral_female[:3000], np.zeros(8000, np.float32)):
+            y = np.ascontiguousarray(y, dtype=np.float32)
+            d = framewise_descriptors(y, analysis)
+            frames = _frames(y, cfg.win_length, cfg.hop_length)
+            padded = np.zeros((frames.shape[0], cfg.n_fft), np.float32)
+            np.multiply(frames, analysis.window, out=padded[:, : cfg.win_length])
+            ri = _rfft(padded).view(np.float32)
+            ri *= ri
+            power = np.add(ri[:, 0::2], ri[:, 1::2])
+            ac = _irfft(power.astype(np.complex64), cfg.n_fft)[:, : analysis.lag_max + 2]
+            nac = ac / np.maximum(ac[:, :1], np.float32(1e-10))
+            nac *= analysis.inv_window_ac
+            lo, hi = analysis.lag_min, analysis.lag_max
+            rows = np.arange(nac.shape[0])
+            best = np.argmax(nac[:, lo : hi + 1], axis=1) + lo
+            strength = nac[rows, best]
+            for div in (2, 3):
+                cand = np.rint(best / div).astype(np.int64)
+                ok = (cand >= lo) & (nac[rows, np.clip(cand, 0, nac.shape[1] - 1)] >= 0.9 * strength)
+                best = np.where(ok, cand, best)
+            val, left = nac[rows, best], nac[rows, best - 1]
+            right = nac[rows, np.minimum(best + 1, nac.shape[1] - 1)]
+            denom = left - 2.0 * val + right
+            safe = np.where(np.abs(denom) > 1e-6, denom, 1.0)
+            shift = np.clip(np.where(np.abs(denom) > 1e-6, 0.5 * (left - right) / safe, 0.0), -0.5, 0.5)
+            f0 = cfg.sample_rate_hz / (best + shift)
+            voiced = d["pitch"][0] > 0
+            assert np.array_equal(d["pitch"][0][voiced].view(np.uint32), f0[voiced].astype(np.float32).view(np.uint32))
+            assert np.array_equal(d["pitch"][1].view(np.uint32), np.clip(strength, 0.0, 1.0).view(np.uint32))
+            r = np.clip(strength, 1e-3, 1.0 - 1e-3)
+            assert np.array_equal(d["pitch"][2].view(np.uint32), (10.0 * np.log10(r / (1.0 - r))).view(np.uint32))

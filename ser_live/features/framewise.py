@@ -414,18 +414,25 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     # --- pitch and voicing: the peak of the normalised autocorrelation (nac, above)
     lo, hi = analysis.lag_min, analysis.lag_max
     search = nac[:, lo : hi + 1]
-    rows = np.arange(n_t)
+    # each frame's lags read from the flat array (nac is C-contiguous), one index array
+    # instead of a (rows, lags) pair: the same elements; the clip of the integer candidates
+    # as np.minimum(np.maximum()), and 0.9 * strength taken once, the same values
+    width = nac.shape[1]
+    flat_nac = nac.reshape(-1)
+    row_start = np.arange(0, n_t * width, width)
     best = np.argmax(search, axis=1) + lo
-    strength = nac[rows, best]
+    strength = flat_nac[row_start + best]
     # prefer the shortest lag (highest f0) that is a sub-multiple of the best one and
     # nearly as strong: guards against the usual octave-down errors
+    near = 0.9 * strength
     for div in (2, 3):
         cand = np.rint(best / div).astype(np.int64)
-        ok = (cand >= lo) & (nac[rows, np.clip(cand, 0, nac.shape[1] - 1)] >= 0.9 * strength)
+        ok = (cand >= lo) & (flat_nac[row_start + np.minimum(np.maximum(cand, 0), width - 1)] >= near)
         best = np.where(ok, cand, best)
-    val = nac[rows, best]
-    left = nac[rows, best - 1]
-    right = nac[rows, np.minimum(best + 1, nac.shape[1] - 1)]
+    at = row_start + best
+    val = flat_nac[at]
+    left = flat_nac[at - 1]
+    right = flat_nac[row_start + np.minimum(best + 1, width - 1)]
     denom = left - 2.0 * val + right
     safe = np.where(np.abs(denom) > 1e-6, denom, 1.0)
     shift = np.clip(np.where(np.abs(denom) > 1e-6, 0.5 * (left - right) / safe, 0.0), -0.5, 0.5)
