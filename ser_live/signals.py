@@ -2,8 +2,8 @@
 
 SIGTERM, SIGHUP and SIGQUIT end a run like Ctrl-C (SIGINT); while results that are already
 saved are written out they are ignored or deferred, so what a run wrote and what it reported
-agree however many signals come. Every helper changes handlers in the main thread
-only: elsewhere (and for signals the platform lacks) nothing changes.
+agree however many signals come. Every helper changes handlers in the main thread only:
+elsewhere (and for signals the platform lacks) nothing changes.
 """
 
 from __future__ import annotations
