@@ -4,6 +4,7 @@ pooling plan."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,7 @@ def _functionals(x: np.ndarray, q: tuple[float, ...], frame_s: float) -> np.ndar
     skew = np.where(flat, 0.0, np.add.reduce(c2 * c, axis=1) / n / safe**3)
     kurt = np.where(flat, 0.0, np.add.reduce(c2 * c2, axis=1) / n / safe**4 - 3.0)
     perc = _percentiles_sorted(_sorted_rows(x_in, x), q)  # (n_rows, len(q))
-    qi, t, tt = _time_axis(q, n, frame_s)
+    qi, t, tt = _time_axis(tuple(q), n, frame_s)
     slope = (c @ t) / tt if tt > 0 else np.zeros(n_rows)
     denom = max(n - 1, 1)
     k = len(q)
@@ -68,25 +69,15 @@ def _functionals(x: np.ndarray, q: tuple[float, ...], frame_s: float) -> np.ndar
     return out
 
 
-#: :func:`_time_axis` of the (percentiles, length, hop) triples seen.
-_TIME_AXES: dict = {}
-
-
+@functools.lru_cache(maxsize=4096)
 def _time_axis(q: tuple[float, ...], n: int, frame_s: float) -> tuple[dict, np.ndarray, float]:
     """What :func:`_functionals` takes from its shape alone, computed once per ``(q, n,
-    frame_s)``: the column of each percentile in ``q``, the centred frame times ``t``
-    (float64, shape (n,), read-only; seconds) and ``t @ t``. The same arithmetic as on every
-    call before, so the same values."""
-    key = (tuple(q), n, frame_s)
-    got = _TIME_AXES.get(key)
-    if got is None:
-        t = (np.arange(n) - (n - 1) / 2.0) * frame_s
-        t.flags.writeable = False
-        got = ({v: i for i, v in enumerate(q)}, t, float(t @ t))
-        if len(_TIME_AXES) >= _CACHE_MAX:
-            _TIME_AXES.clear()
-        _TIME_AXES[key] = got
-    return got
+    frame_s)`` (``q`` a tuple: the cache's key): the column of each percentile in ``q``, the
+    centred frame times ``t`` (float64, shape (n,), read-only; seconds) and ``t @ t``. The
+    same arithmetic as on every call before, so the same values."""
+    t = (np.arange(n) - (n - 1) / 2.0) * frame_s
+    t.flags.writeable = False
+    return {v: i for i, v in enumerate(q)}, t, float(t @ t)
 
 
 #: float32 -0.0 viewed as int32 (its sign bit alone).
@@ -123,40 +114,28 @@ def _percentiles_sorted(xs: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
     np.ndarray, float64, shape (..., len(q))
         (float32 order statistics are promoted to float64, exactly, by the arithmetic)
     """
-    lo, hi, frac, one_minus_frac = _percentile_weights(q, xs.shape[-1])
+    lo, hi, frac, one_minus_frac = _percentile_weights(tuple(q), xs.shape[-1])
     return xs[..., lo] * one_minus_frac + xs[..., hi] * frac
 
 
-#: :func:`_percentile_weights` of the (percentiles, length) pairs seen, up to
-#: :data:`_CACHE_MAX` of them.
-_PERCENTILE_WEIGHTS: dict = {}
-
-#: Entries a per-length cache of the pooling keeps before it starts over.
-_CACHE_MAX = 4096
-
-
+@functools.lru_cache(maxsize=4096)
 def _percentile_weights(q: tuple[float, ...], n: int) -> tuple[np.ndarray, ...]:
-    """Order statistics and weights of percentiles ``q`` of ``n`` sorted values: int64
-    ``lo``, ``hi`` and float64 ``frac``, ``1.0 - frac``, each shape (len(q),), read-only.
+    """Order statistics and weights of percentiles ``q`` (a tuple: the cache's key) of ``n``
+    sorted values: int64 ``lo``, ``hi`` and float64 ``frac``, ``1.0 - frac``, each shape
+    (len(q),), read-only.
 
     They depend on ``q`` and ``n`` alone, so they are computed once per pair and kept (every
     4 s utterance has the same ``n``); the arrays are those the arithmetic of
     :func:`_percentiles_sorted` computed on every call before, so its results are the same
     to the bit.
     """
-    key = (tuple(q), n)
-    got = _PERCENTILE_WEIGHTS.get(key)
-    if got is None:
-        pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.minimum(lo + 1, n - 1)
-        frac = pos - lo
-        got = (lo, hi, frac, 1.0 - frac)
-        for a in got:
-            a.flags.writeable = False
-        if len(_PERCENTILE_WEIGHTS) >= _CACHE_MAX:
-            _PERCENTILE_WEIGHTS.clear()
-        _PERCENTILE_WEIGHTS[key] = got
+    pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = pos - lo
+    got = (lo, hi, frac, 1.0 - frac)
+    for a in got:
+        a.flags.writeable = False
     return got
 
 
