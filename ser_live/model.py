@@ -858,11 +858,11 @@ def _check_header(p: Path, header: Any, *, required: tuple[str, ...]) -> tuple[l
         raise ModelError(f"{p}: corrupt model file: 'labels' is not a list of label names")
     try:
         cfg = FeatureConfig.from_dict(header["feature_config"])
-    except (TypeError, ValueError, AttributeError) as exc:
+        names = FeatureExtractor(cfg).feature_names()  # checked values; its own checks (n_fft vs pitch lags) too
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise ModelError(
             f"{p}: made with another feature extractor ({exc}); retrain with `python -m train fit`"
         ) from exc
-    names = FeatureExtractor(cfg).feature_names()
     if len(names) != header["n_features"] or _names_hash(names) != header["feature_names_sha1"]:
         raise ModelError(
             f"{p}: made with ser-live {header.get('ser_live_version')} whose feature extractor "

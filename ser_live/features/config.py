@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
 from ..audiofile import SAMPLE_RATE_HZ
@@ -14,6 +15,26 @@ __all__ = ["FEATURE_VERSION", "FeatureConfig"]
 FEATURE_VERSION: int = 1
 
 _EPS = 1e-10
+
+#: Inclusive ranges of the numeric fields a configuration read from a file may hold
+#: (:meth:`FeatureConfig.from_dict`): wide around every configuration the project has used
+#: (16 kHz, 400/160/1024 samples, 40-64 mel bands), narrow enough that setting up the
+#: extractor stays within tens of megabytes (the mel bank is ``n_mels x (n_fft/2 + 1)``).
+_FROM_DICT_RANGES: dict[str, tuple[float, float]] = {
+    "sample_rate_hz": (8000, 96000),
+    "win_length": (16, 8192),
+    "hop_length": (1, 8192),
+    "n_fft": (16, 16384),
+    "n_mels": (1, 256),
+    "fmax_hz": (1.0, 48000.0),
+    "n_mfcc": (1, 256),
+    "delta_width": (1, 16),
+    "n_chroma": (1, 96),
+    "f0_min_hz": (1.0, 48000.0),
+    "f0_max_hz": (1.0, 48000.0),
+    "voicing_threshold": (0.0, 1.0),
+    "target_level_dbfs": (-100.0, 0.0),
+}
 
 
 @dataclass(frozen=True)
@@ -106,10 +127,58 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureConfig":
-        """Inverse of :meth:`to_dict`. Raises ``TypeError`` on unknown fields."""
+        """Inverse of :meth:`to_dict`, for a dict read from a file (a model's header).
+
+        Every value is checked before anything is built from it: a model file is untrusted,
+        and a configuration such as ``n_fft = 2**34`` or ``hop_length = 0`` would otherwise
+        make the extractor allocate gigabytes or divide by zero while it is set up.
+
+        Parameters
+        ----------
+        d : dict
+            Field name -> value, as :meth:`to_dict` writes it (optional fields may be absent).
+
+        Returns
+        -------
+        FeatureConfig
+
+        Raises
+        ------
+        TypeError
+            Not a dict, an unknown field, or a value of the wrong type (``bool`` fields take
+            only booleans, integer fields only integers, float fields numbers).
+        ValueError
+            ``version`` other than :data:`FEATURE_VERSION` (an extractor that computes
+            differently), or a value outside :data:`_FROM_DICT_RANGES` (sizes, rates), a
+            non-finite number, percentiles outside 0..100 or without 5, 25, 75 and 95.
+        """
+        if not isinstance(d, dict):
+            raise TypeError(f"the feature configuration is a {type(d).__name__}, not a dict")
         d = dict(d)
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise TypeError(f"unknown feature configuration fields {unknown}")
+        if d.get("version", FEATURE_VERSION) != FEATURE_VERSION:
+            raise ValueError(f"feature extractor version {d['version']!r}, this ser-live computes version {FEATURE_VERSION}")
+        for name, value in d.items():
+            kind = cls.__dataclass_fields__[name].type
+            if kind == "bool" and not isinstance(value, bool):
+                raise TypeError(f"{name} = {value!r} is not true or false")
+            if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise TypeError(f"{name} = {value!r} is not an integer")
+            if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+                raise TypeError(f"{name} = {value!r} is not a finite number")
+            lo, hi = _FROM_DICT_RANGES.get(name, (-math.inf, math.inf))
+            if kind in ("int", "float") and not lo <= value <= hi:
+                raise ValueError(f"{name} = {value!r} is outside {lo:g}..{hi:g}")
         if "percentiles" in d:
-            d["percentiles"] = tuple(float(p) for p in d["percentiles"])
+            q = d["percentiles"]
+            if not isinstance(q, list) or not 4 <= len(q) <= 101 or not all(
+                    isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 100 for p in q):
+                raise ValueError(f"percentiles {str(q)[:60]} are not 4 to 101 numbers in 0..100")
+            d["percentiles"] = tuple(float(p) for p in q)
+            if not {5.0, 25.0, 75.0, 95.0} <= set(d["percentiles"]):
+                raise ValueError("percentiles must include 5, 25, 75 and 95")
         return cls(**d)
 
     @property
