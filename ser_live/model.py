@@ -43,7 +43,7 @@ from .errors import ModelError
 from .fastpath import CompiledEstimator, SessionState, read_npz, save_npz
 from .forksafe import fork_guard
 from .features import FeatureConfig, FeatureExtractor
-from .safezip import check_model_arrays
+from .safezip import check_model_arrays, printable
 from .types import Prediction
 
 if TYPE_CHECKING:  # scikit-learn and skops are imported only to fit, save or load a .skops
@@ -692,7 +692,8 @@ class EmotionModel:
             :data:`TRUSTED_TYPES` (the file could run code; the message names the types, and
             nothing from the file is built); an
             arrays file beyond its limits, with a missing, misshapen or non-finite array;
-            another file-format version; required keys missing; a feature configuration or
+            another file-format version; required keys missing; labels that are not distinct
+            printable names, or metadata that is not a dict; a feature configuration or
             feature layout this version of the extractor does not produce.
         """
         from_env = path is None and bool(os.environ.get("SER_LIVE_MODEL"))
@@ -749,7 +750,9 @@ class EmotionModel:
 
     @classmethod
     def _checked(cls, estimator: Any, labels: list[str], cfg: FeatureConfig, header: dict, p: Path) -> "EmotionModel":
-        model = cls(estimator, labels, cfg, name=header.get("name", p.stem), metadata=header.get("metadata", {}))
+        name = header.get("name")  # shown on the terminal: escape sequences and control characters removed
+        name = printable(name) if isinstance(name, str) and printable(name) else p.stem
+        model = cls(estimator, labels, cfg, name=name, metadata=header.get("metadata", {}))
         model.path = p
         check_model_arrays(model)  # finite numbers, array shapes that fit (ser_live/safezip.py)
         return model
@@ -837,8 +840,9 @@ def _check_header(p: Path, header: Any, *, required: tuple[str, ...]) -> tuple[l
     Raises
     ------
     ModelError
-        Not a model header, another format version, missing keys, bad labels, another
-        feature configuration or layout.
+        Not a model header, another format version, missing keys, bad labels (not a list of
+        names, a name twice, control characters or terminal escapes in one), metadata that is
+        not a dict, another feature configuration or layout.
     """
     if not isinstance(header, dict) or "format_version" not in header:
         raise ModelError(f"{p}: not a ser-live model file (no format_version)")
@@ -854,8 +858,17 @@ def _check_header(p: Path, header: Any, *, required: tuple[str, ...]) -> tuple[l
             "retrain with `python -m train fit` or restore the file"
         )
     labels = header["labels"]
-    if not (isinstance(labels, list) and labels and all(isinstance(v, str) for v in labels)):
+    if not (isinstance(labels, list) and labels and all(isinstance(v, str) and v for v in labels)):
         raise ModelError(f"{p}: corrupt model file: 'labels' is not a list of label names")
+    if len(set(labels)) != len(labels):  # one label's probability would hide another's
+        twice = sorted({printable(v) for v in labels if labels.count(v) > 1})
+        raise ModelError(f"{p}: corrupt model file: 'labels' names {', '.join(twice)} more than once")
+    odd = [v for v in labels if printable(v) != v]  # printed on the terminal as they are
+    if odd:
+        raise ModelError(f"{p}: corrupt model file: label {printable(odd[0])!r} holds control characters "
+                         "or terminal escape sequences, or is longer than 200 characters")
+    if not isinstance(header.get("metadata", {}), dict):
+        raise ModelError(f"{p}: corrupt model file: 'metadata' is a {type(header['metadata']).__name__}, not a dict")
     try:
         cfg = FeatureConfig.from_dict(header["feature_config"])
         names = FeatureExtractor(cfg).feature_names()  # checked values; its own checks (n_fft vs pitch lags) too

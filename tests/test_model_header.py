@@ -80,3 +80,45 @@ def test_a_huge_feature_configuration_ends_with_exit_5_not_a_traceback(tmp_path,
                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
     assert out.returncode == 5, out.stderr
     assert "Traceback" not in out.stderr and "n_fft" in out.stderr
+
+
+def _header(**changes):  # noqa: ANN202
+    def edit(h: dict) -> None:
+        h.update(changes)
+    return edit
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"labels": ["neutral", "neutral", "sad", "angry"]}, "neutral more than once"),
+    ({"labels": ["\x1b]0;pwned\x07neutral", "happy", "sad", "angry"]}, "control characters"),
+    ({"labels": ["neutral", "", "sad", "angry"]}, "not a list of label names"),
+    ({"metadata": [[]]}, "'metadata' is a list"),
+], ids=["label-twice", "label-escape", "label-empty", "metadata-list"])
+def test_labels_and_metadata_that_are_not_a_models_are_refused(tmp_path, changes, message):
+    """A label twice loaded and collapsed two classes' probabilities into one key (or, from a
+    .skops, failed at the first prediction with a traceback); an escape sequence in a label
+    was printed to the terminal as it is; a list as metadata was a ValueError traceback."""
+    path = _with_header(tmp_path / "m.npz", _header(**changes))
+    with pytest.raises(ModelError, match=f"corrupt model file: {message}" if "metadata" in message else message):
+        EmotionModel.load(path)
+
+
+def test_a_label_twice_in_a_skops_file_is_refused(tmp_path):
+    import zipfile
+
+    src = MODELS_DIR / "ser-default.skops"
+    dst = tmp_path / "m.skops"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        schema = json.loads(zin.read("schema.json"))
+        schema["content"]["labels"]["content"][1]["content"] = json.dumps("neutral")
+        for info in zin.infolist():
+            zout.writestr(info, json.dumps(schema) if info.filename == "schema.json" else zin.read(info))
+    with pytest.raises(ModelError, match="neutral more than once"):
+        EmotionModel.load(dst)
+
+
+def test_a_models_name_reaches_the_terminal_without_escape_sequences(tmp_path):
+    path = _with_header(tmp_path / "m.npz", _header(name="\x1b[31mEVIL\x1b[0m\x07"))
+    assert EmotionModel.load(path).name == "EVIL"
+    path = _with_header(tmp_path / "n.npz", _header(name=["not", "a", "name"]))
+    assert EmotionModel.load(path).name == "n"
