@@ -410,8 +410,7 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     any training."""
     from ser_live import __version__
     from ser_live.features import FeatureExtractor
-    from ser_live.fsutil import write_atomic
-    from ser_live.model import EmotionModel, export_arrays
+    from ser_live.model import EmotionModel
 
     from .card import protocol_reports, render_card
     from .corpora import label_histogram, read_corpus, speaker_group
@@ -494,13 +493,72 @@ def cmd_fit(args: argparse.Namespace, argv: list[str]) -> int:
     name = recipe.name if provenance is None else out.stem  # what ser-live shows ("with model <name>")
     # exactly the object `evaluate` scores (RecipeClassifier.estimator_), with the label width
     model = EmotionModel(est.estimator_.set_params(n_labels=len(labels)), labels, config, name=name, metadata=meta)
-    model.save(out)
-    export_arrays(model)  # the .npz beside it: the arrays ser-live scores with (ser_live/fastpath.py)
-    copy_recipe(recipe.path, out)
-    card = out.with_suffix(".md")
-    write_atomic(card, render_card(model, meta, FeatureExtractor(config).n_features))
-    _print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), {out.with_suffix('.toml')} and {card} in {time.perf_counter() - t0:.0f} s")
+    card = render_card(model, meta, FeatureExtractor(config).n_features)
+    arrays = write_model_set(model, out, recipe_path=recipe.path, card=card)
+    wrote = ", ".join(str(out.with_suffix(s)) for s in (".npz", ".toml", ".md") if s != ".npz" or arrays)
+    _print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), {wrote} in {time.perf_counter() - t0:.0f} s"
+           + ("" if arrays else " (no .npz: this classifier has no array form; ser-live scores the .skops)"))
     return 0
+
+
+def write_model_set(model: Any, out: Path, *, recipe_path: str | Path, card: str) -> bool:
+    """Write a fitted model's files as one set: ``out`` (.skops), its arrays (.npz, when the
+    classifier has an array form), the recipe copy (.toml) and the card (.md).
+
+    All four are written first into a temporary folder beside ``out`` and only then renamed
+    over the old ones, the .skops last, so a full disk, an error or Ctrl-C while writing leaves
+    the earlier set at ``out`` as it was (never a new .skops with the old model's card, recipe
+    or arrays beside it). A model without an array form (a kernel SVM) gets no .npz, and an
+    earlier model's .npz at ``out`` is removed, since it no longer describes the .skops.
+
+    Parameters
+    ----------
+    model : EmotionModel
+        The fitted model (its ``path`` becomes ``out``).
+    out : Path
+        The model file (``.skops``; :func:`fit_output_path`).
+    recipe_path : str or Path
+        The recipe file fitted (copied as ``out`` with suffix ``.toml``).
+    card : str
+        The model card's text (``.md``).
+
+    Returns
+    -------
+    bool
+        Whether an arrays file (.npz) was written.
+
+    Raises
+    ------
+    OSError
+        A file could not be written (the earlier files at ``out`` are then unchanged).
+    """
+    import shutil
+    import tempfile
+
+    from ser_live.errors import ModelError
+    from ser_live.fsutil import write_atomic
+    from ser_live.model import export_arrays
+
+    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.stem}.fit-"))
+    try:
+        model.save(stage / out.name)
+        try:
+            export_arrays(model)  # the .npz beside it: the arrays ser-live scores with (ser_live/fastpath.py)
+            arrays = True
+        except ModelError:  # no array form (e.g. an RBF SVM): the .skops is scored as it is
+            arrays = False
+        copy_recipe(recipe_path, stage / out.name)
+        write_atomic(stage / f"{out.stem}.md", card)
+        for suffix in (".npz", ".toml", ".md", ".skops"):
+            staged = stage / f"{out.stem}{suffix}"
+            if staged.exists():
+                staged.replace(out.with_suffix(suffix))
+            elif suffix == ".npz":
+                out.with_suffix(suffix).unlink(missing_ok=True)  # an earlier model's arrays
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    model.path = out
+    return arrays
 
 
 def fit_provenance(recipe: Any, *, out: Path, exclude_corpus: list[str] | tuple[str, ...] = (),

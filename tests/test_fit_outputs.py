@@ -1,0 +1,109 @@
+"""``python -m train fit`` writes its model, arrays, recipe copy and card as one set: a failure
+or an interrupt while writing leaves the earlier set as it was, and a model without an array form
+(an RBF SVM) is written with its card instead of failing after the .skops was replaced."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+from pathlib import Path
+
+import pytest
+
+SUFFIXES = (".skops", ".npz", ".toml", ".md")
+
+
+@pytest.fixture(scope="module")
+def small_recipe(emodb_root, tmp_path_factory) -> Path:
+    """A recipe over 24 EmoDB files (2 speakers, 3 per class) listed in a CSV, no noise branch."""
+    root = tmp_path_factory.mktemp("fit-recipe")
+    code = {"N": "neutral", "F": "happy", "T": "sad", "W": "angry"}
+    rows, seen = [], {}
+    for f in sorted((emodb_root / "wav").glob("*.flac")):
+        label, speaker = code.get(f.stem[5]), f.stem[:2]
+        if label and speaker in ("03", "08") and seen.get((label, speaker), 0) < 3:
+            seen[(label, speaker)] = seen.get((label, speaker), 0) + 1
+            rows.append(f"{f},{label},{speaker}")
+    (root / "list.csv").write_text("path,label,speaker\n" + "\n".join(rows) + "\n")
+    recipe = root / "small.toml"
+    recipe.write_text(f'''name = "small"
+corpora = ["{root / 'list.csv'}"]
+labels = ["neutral", "happy", "sad", "angry"]
+[normalizer]
+enabled = true
+[classifier]
+grid = ["linear C=1e-3"]
+inner_splits = 2
+[calibration]
+method = "temperature"
+''')
+    return recipe
+
+
+def _digests(out: Path) -> dict[str, str | None]:
+    return {s: (hashlib.sha256(out.with_suffix(s).read_bytes()).hexdigest() if out.with_suffix(s).exists() else None)
+            for s in SUFFIXES}
+
+
+def _fit(recipe: Path, out: Path, *sets: str) -> int:
+    from train.__main__ import main
+
+    return main(["-j", "1", "fit", "--recipe", str(recipe), *[a for s in sets for a in ("--set", s)], "--out", str(out)])
+
+
+def test_a_failed_write_leaves_the_earlier_model_set_whole(small_recipe, tmp_path, monkeypatch, capsys):
+    """The card cannot be written (a full disk): before, the new .skops and .npz had already
+    replaced the earlier ones, beside the earlier card and recipe, while the message said the
+    earlier model was left as it was."""
+    import ser_live.fsutil
+
+    out = tmp_path / "m.skops"
+    assert _fit(small_recipe, out) == 0
+    before = _digests(out)
+    assert all(before.values())
+    real = ser_live.fsutil.write_atomic
+
+    def full_for_cards(path, data, **kw):  # noqa: ANN001, ANN003, ANN202
+        if Path(path).suffix == ".md":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data, **kw)
+
+    monkeypatch.setattr(ser_live.fsutil, "write_atomic", full_for_cards)
+    assert _fit(small_recipe, out, "classifier.grid=['linear C=1e-2']") == 1
+    assert "left as it was" in capsys.readouterr().err
+    assert _digests(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"m{s}" for s in sorted(SUFFIXES)]  # no staging left
+
+
+def test_an_interrupt_while_writing_leaves_the_earlier_model_set_whole(small_recipe, tmp_path, monkeypatch):
+    import ser_live.model
+
+    out = tmp_path / "m.skops"
+    assert _fit(small_recipe, out) == 0
+    before = _digests(out)
+
+    def interrupted(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ser_live.model, "export_arrays", interrupted)
+    assert _fit(small_recipe, out, "classifier.grid=['linear C=1e-2']") == 130
+    assert _digests(out) == before
+    assert len(list(tmp_path.iterdir())) == len(SUFFIXES)
+
+
+def test_a_model_without_an_array_form_is_written_with_its_card(small_recipe, tmp_path, caplog):
+    """An RBF SVM has no .npz form: before, fit wrote the .skops, then stopped with 'cannot be
+    exported as arrays' (exit 5), leaving the earlier model's .npz, recipe and card beside it."""
+    from ser_live.model import EmotionModel
+
+    out = tmp_path / "m.skops"
+    assert _fit(small_recipe, out) == 0
+    before = _digests(out)
+    assert _fit(small_recipe, out, 'classifier.grid=["rbf C=30 gamma=scale"]') == 0
+    after = _digests(out)
+    assert after[".npz"] is None  # the earlier model's arrays are gone, not left to be passed over
+    assert after[".skops"] != before[".skops"] and after[".md"] != before[".md"]
+    assert "rbf" in out.with_suffix(".md").read_text()
+    caplog.clear()
+    model = EmotionModel.load(out)
+    assert type(model.estimator).__name__ == "EmotionEstimator" and not caplog.records
