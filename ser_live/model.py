@@ -686,7 +686,8 @@ class EmotionModel:
         Raises
         ------
         ModelError
-            Missing or unreadable file, or no shipped model of that name; a model card or
+            Missing or unreadable file, a folder, a FIFO or device, or no shipped model of that
+            name; a model card or
             recipe (``.md``, ``.toml``) given for the model (the message names the model
             beside it, if any); a type outside
             :data:`TRUSTED_TYPES` (the file could run code; the message names the types, and
@@ -715,6 +716,10 @@ class EmotionModel:
             )
         if p.suffix in (".toml", ".md"):  # the recipe or the model card written beside a model
             raise ModelError(_not_a_model_text(p))
+        if not p.is_file():  # reading a FIFO blocks for ever, /dev/zero never ends
+            what = "a folder" if p.is_dir() else "not a regular file (a FIFO or device?)"
+            raise ModelError(f"model {p} is {what}; pass a model file (.skops, or the .npz exported from one) "
+                             f"or a shipped model's name ({', '.join(shipped_model_names()) or 'none'})")
         if p.suffix == ".npz":
             return cls._load_npz(p, source=None)
         npz = p.with_suffix(".npz")

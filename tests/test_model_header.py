@@ -122,3 +122,18 @@ def test_a_models_name_reaches_the_terminal_without_escape_sequences(tmp_path):
     assert EmotionModel.load(path).name == "EVIL"
     path = _with_header(tmp_path / "n.npz", _header(name=["not", "a", "name"]))
     assert EmotionModel.load(path).name == "n"
+
+
+def test_a_folder_fifo_or_device_given_as_the_model_is_refused_at_once(tmp_path, emodb_root):
+    """A FIFO blocked the loader for ever (and /dev/zero read until memory ran out: not run
+    here); a folder was 'not a ser-live model file (IsADirectoryError ...)'."""
+    import os
+
+    with pytest.raises(ModelError, match="is a folder"):
+        EmotionModel.load(tmp_path)
+    fifo = tmp_path / "m.npz"
+    os.mkfifo(fifo)
+    wav = sorted((emodb_root / "wav").glob("03a01*"))[0]
+    out = subprocess.run([sys.executable, "-m", "ser_live", "predict", str(wav), "--model", str(fifo)],
+                         capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert out.returncode == 5 and "not a regular file" in out.stderr, out.stderr
