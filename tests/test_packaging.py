@@ -100,6 +100,16 @@ def test_pip_install_and_wheel_predict_from_another_directory(ravdess_root, tmp_
         out = _run([str(ser_live_bin), "predict", str(flac)], cwd=elsewhere, env=env).stdout
         assert json.loads(out)["label"] and out == expected, (kind, out, expected)
         _run([str(py), "-c", "from ser_live import " + ", ".join(PUBLIC)], cwd=elsewhere, env=env)
+        # the installed training workspace is the current folder, never site-packages
+        ws_env = {k: v for k, v in env.items() if k not in ("SER_LIVE_CACHE", "SER_LIVE_DATA")}
+        ws = _run([str(py), "-c", "import pathlib, train, train.extract as e, train.corpora.location as loc, "
+                   "train.__main__ as m; print(train.__file__); print(train.REPO); print(e.default_cache_dir()); "
+                   "print(loc.default_data_root()); print(pathlib.Path(m.DEFAULT_RECIPE).is_file())"],
+                  cwd=elsewhere, env=ws_env).stdout.splitlines()
+        here = elsewhere.resolve()
+        assert str(venv) in ws[0], (kind, ws)
+        assert ws[1:] == [str(here), str(here / ".cache" / "features"), str(here.parent / "shared" / "data"), "True"], (kind, ws)
+        assert _run([str(py), "-m", "train", "--help"], cwd=elsewhere, env=ws_env).stdout.startswith("usage:"), kind
 
     _run([str(py), "-m", "pip", "install", "-q", str(REPO_ROOT)], cwd=elsewhere, env=env)
     check("pip install .")

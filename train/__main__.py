@@ -37,7 +37,7 @@ from ser_live.errors import SerLiveError
 from . import REPO, REPORTS
 
 #: ``--recipe``'s default (the shipped default model's recipe).
-DEFAULT_RECIPE = str(REPO / "train" / "recipes" / "ser-default.toml")
+DEFAULT_RECIPE = str(Path(__file__).resolve().parent / "recipes" / "ser-default.toml")  # installed too
 
 
 def _command(argv: list[str]) -> str:

@@ -53,9 +53,12 @@ log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
-    """``$SER_LIVE_CACHE`` or ``.cache/features`` under the repository root."""
+    """``$SER_LIVE_CACHE`` or ``.cache/features`` under the workspace (the repository's root
+    folder; :func:`train.workspace_root`)."""
+    from . import REPO
+
     env = os.environ.get("SER_LIVE_CACHE")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / ".cache" / "features"
+    return Path(env) if env else REPO / ".cache" / "features"
 
 
 def prepare_utterance(y: np.ndarray, *, vad_config: VadConfig | None = None) -> np.ndarray:

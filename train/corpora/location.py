@@ -24,12 +24,15 @@ def default_data_root() -> Path:
     -------
     Path
         ``$SER_LIVE_DATA`` when set, else ``<repo>/../shared/data`` (the project's shared
-        data folder next to the repository). The folder may not exist.
+        data folder next to the repository; ``<repo>`` is :func:`train.workspace_root`, the
+        current folder for an installed package). The folder may not exist.
     """
     env = os.environ.get(DATA_ENV_VAR)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    from .. import REPO  # the checkout, or the current folder for an installed train package
+
+    return REPO.parent / "shared" / "data"
 
 
 def corpus_path(name: str) -> Path:
