@@ -18,6 +18,7 @@ import logging
 import os
 import stat
 import struct
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -77,6 +78,20 @@ class AudioInfo:
             f"{self.duration_s:.2f} s, {self.format})"
         )
 
+
+def _libsndfile_name(path: Path) -> str | bytes:
+    """``path`` as soundfile passes it to libsndfile: the ``str``, or on POSIX the file
+    system's bytes when the name is not valid in its encoding (``n\\xe9.wav`` from a Latin-1
+    system, which Python holds as the surrogate ``\\udce9``: soundfile encodes a ``str``
+    strictly, so such a file could not be opened at all)."""
+    name = str(path)
+    if os.name == "nt":
+        return name
+    try:
+        name.encode(sys.getfilesystemencoding())
+    except UnicodeEncodeError:
+        return os.fsencode(name)
+    return name
 
 
 #: File suffixes of each libsndfile format a folder walk picks up (suffixes as the formats'
@@ -173,7 +188,7 @@ def audio_info(path: str | Path) -> AudioInfo:
         raise AudioFileError(f"{p}: empty file (0 bytes)")
     try:
         with fork_guard():  # soundfile's open lock: no fork meanwhile (ser_live.forksafe)
-            info = AudioInfo(p, sf.info(str(p)))
+            info = AudioInfo(p, sf.info(_libsndfile_name(p)))
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/TypeError
         known = p.suffix.lower() in (".wav", ".flac", ".ogg", ".oga", ".opus")
         advice = ("the file may be damaged or cut short: check it plays, or convert it again"
@@ -491,7 +506,7 @@ def iter_audio_blocks(
     size_at_open = _file_size(info.path)
     try:
         with fork_guard():  # soundfile's open lock: no fork meanwhile (ser_live.forksafe)
-            f = sf.SoundFile(str(info.path))
+            f = sf.SoundFile(_libsndfile_name(info.path))
         with f:
             expected = max(expected, f.frames)  # what the file held when opened
             while True:
@@ -571,5 +586,5 @@ def write_wav(path: str | Path, samples: np.ndarray, *, sample_rate_hz: int = SA
     p.parent.mkdir(parents=True, exist_ok=True)
     x = samples if samples.dtype == np.int16 else to_int16(samples)
     with fork_guard():  # soundfile's open lock: no fork meanwhile (ser_live.forksafe)
-        sf.write(str(p), x, sample_rate_hz, subtype="PCM_16", format="WAV")
+        sf.write(_libsndfile_name(p), x, sample_rate_hz, subtype="PCM_16", format="WAV")
     return p

@@ -164,6 +164,34 @@ def test_predict_output_on_a_full_disk_exits_non_zero_with_a_message(ravdess_roo
     assert not out.exists()
 
 
+
+# ---------------------------------------------------------------------- file names
+#: A file name from a Latin-1 system ("é" as the one byte 0xE9): not UTF-8, so Python holds
+#: it with the surrogate \udce9.
+LATIN1_NAME = os.fsdecode(b"Actor_06 \xe9nerv\xe9.flac")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file names are bytes; Windows names are UTF-16")
+def test_a_file_name_that_is_not_utf8_is_read_and_classified(ravdess_root, tmp_path, capsys):
+    """libsndfile got such a name encoded strictly and never opened the file: a good take
+    was an error record saying the file "may be damaged"."""
+    import json
+    import shutil
+
+    from ser_live.audiofile import load_audio
+
+    src = ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac"
+    odd = tmp_path / LATIN1_NAME
+    shutil.copyfile(src, odd)
+    assert np.array_equal(load_audio(odd), load_audio(src))
+    for extra in ([], ["--segments"]):
+        code = main(["predict", str(odd), *extra])
+        out, err = capsys.readouterr()
+        records = [json.loads(line) for line in out.splitlines()]
+        assert code == 0, err
+        assert records and all(r["path"] == str(odd) and r["error"] is None and r["label"] for r in records), out
+
+
 # ---------------------------------------------------------------------- case 8: --segments streams
 def test_streamed_segments_equal_the_segments_of_the_whole_decoded_signal(ravdess_root, tmp_path):
     from benchmarks.segments_memory import DEFAULT_TAKE, build_long_wav
