@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from .audiofile import expand_audio_paths
 from .errors import AudioFileError, ExitCode, SerLiveError
-from .records import OUTPUT_SUFFIXES, RecordWriter, error_record, prediction_record
+from .records import OUTPUT_SUFFIXES, RecordWriter, error_record, prediction_record, text_cell
 from .signals import signals_deferred
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -258,7 +258,9 @@ def expand_path_lists(paths: Iterable[str]) -> Iterator[tuple[str, AudioFileErro
 def path_key(path: str) -> str:
     """The key by which ``--resume`` and :func:`expand_inputs` compare paths: the resolved
     path (``os.path.realpath``: symlinks followed, ``.``/``..`` folded, absolute), or the
-    string itself when it cannot be resolved (a NUL byte).
+    string itself when it cannot be resolved (a NUL byte); a name that is not UTF-8 as
+    :func:`~ser_live.records.text_cell` writes it in a CSV or Parquet output, so a file read
+    back from one is found done.
 
     Parameters
     ----------
@@ -269,9 +271,9 @@ def path_key(path: str) -> str:
     str
     """
     try:
-        return os.path.realpath(path)
+        return text_cell(os.path.realpath(path))
     except (ValueError, OSError):
-        return path
+        return text_cell(path)
 
 
 class PathListError(SerLiveError):

@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["OUTPUT_SUFFIXES", "PROB_PREFIX", "ErrorRecord", "RecordWriter", "dropped_record", "error_record",
            "failure_exit_code", "index_record", "input_record", "output_format", "prediction_record",
-           "record_columns", "record_row", "SILENT_REASONS", "speakers_moved_record", "summary_record",
+           "record_columns", "record_row", "SILENT_REASONS", "speakers_moved_record", "summary_record", "text_cell",
            "utterance_record", "wall_time", "with_profile"]
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,31 @@ def record_row(record: dict[str, Any], columns: Sequence[str]) -> list[Any]:
     list
     """
     probs = record.get("probabilities") or {}
-    return [probs.get(c[len(PROB_PREFIX):]) if c.startswith(PROB_PREFIX) else record.get(c) for c in columns]
+    return [probs.get(c[len(PROB_PREFIX):]) if c.startswith(PROB_PREFIX) else text_cell(record.get(c))
+            for c in columns]
+
+
+def text_cell(value: Any) -> Any:
+    """A value as a CSV cell or Parquet string holds it, both UTF-8: a ``str`` holding a file
+    name's bytes that are not UTF-8 (Python's surrogate escapes, ``n\\udce9.wav`` from a
+    Latin-1 system) becomes the text of that escape, as stderr and JSON lines show it (no
+    UTF-8 file can hold the byte itself); any other value is returned as it is.
+
+    Parameters
+    ----------
+    value : Any
+
+    Returns
+    -------
+    Any
+        ``value``, or for such a ``str`` its escaped text (``"n\\\\udce9.wav"``, ASCII backslash).
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def prediction_record(

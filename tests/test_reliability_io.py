@@ -192,6 +192,40 @@ def test_a_file_name_that_is_not_utf8_is_read_and_classified(ravdess_root, tmp_p
         assert records and all(r["path"] == str(odd) and r["error"] is None and r["label"] for r in records), out
 
 
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file names are bytes; Windows names are UTF-16")
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_file_name_that_is_not_utf8_is_a_record_of_a_csv_or_parquet_output(ravdess_root, tmp_path, capsys, suffix):
+    """A UTF-8 CSV or Parquet string cannot hold the name's byte: writing it ended the run with
+    a traceback (CSV: the records after it lost; Parquet: no file at all). It is written as
+    its escape, as stderr shows it, and --resume finds it done."""
+    import shutil
+
+    if suffix == ".parquet":
+        pq = pytest.importorskip("pyarrow.parquet")
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    shutil.copyfile(ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac", folder / LATIN1_NAME)
+    shutil.copyfile(ravdess_root / "Actor_06" / "03-01-04-02-01-01-06.flac", folder / "Actor_06 sad.flac")
+    out = tmp_path / f"preds{suffix}"
+    code = main(["predict", str(folder), "--output", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err, err
+    if suffix == ".csv":
+        import csv
+
+        with open(out, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+    else:
+        rows = pq.read_table(out).to_pylist()
+    escaped = str(folder / LATIN1_NAME).encode("utf-8", "backslashreplace").decode("ascii")
+    assert sorted(r["path"] for r in rows) == sorted([str(folder / "Actor_06 sad.flac"), escaped])
+    assert all(r["label"] and not r["error"] for r in rows), rows
+    code = main(["predict", str(folder), "--output", str(out), "--resume"])
+    err = capsys.readouterr().err
+    assert code == 0 and "2 of 2 inputs already in" in err, err
+
+
 # ---------------------------------------------------------------------- case 8: --segments streams
 def test_streamed_segments_equal_the_segments_of_the_whole_decoded_signal(ravdess_root, tmp_path):
     from benchmarks.segments_memory import DEFAULT_TAKE, build_long_wav
