@@ -129,24 +129,41 @@ def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError |
         folder named (suffixes compared case-insensitively), in order. A folder holding no
         such file yields the folder with an :class:`~ser_live.errors.AudioFileError` (the
         caller decides whether that ends the run); files are not opened here. A symbolic
-        link under a folder whose target is missing is skipped with a logged warning.
+        link under a folder whose target is missing is skipped with a logged warning. A
+        folder under it that cannot be read (no permission) yields that folder with an
+        :class:`~ser_live.errors.AudioFileError` after the files found, as its files cannot
+        be listed; a path that cannot be looked at (under a folder without permission) is
+        yielded as a file, for the reader to report.
     """
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
-            found = []
-            for f in p.rglob("*"):
-                if f.suffix.lower() not in AUDIO_SUFFIXES:
-                    continue
-                if f.is_file():
-                    found.append(f)
-                elif f.is_symlink() and not f.exists():
-                    log.warning("%s: skipped, a symbolic link to a missing file (%s)", f, os.readlink(f))
+        try:
+            is_dir = p.is_dir()
+        except OSError:  # no permission on a folder above it: the file's reader says so
+            is_dir = False
+        if is_dir:
+            found, unreadable = [], []
+            for top, dirs, files in os.walk(p, onerror=unreadable.append):  # symlinked folders not entered
+                for name in [*files, *dirs]:
+                    f = Path(top) / name
+                    if f.suffix.lower() not in AUDIO_SUFFIXES:
+                        continue
+                    try:
+                        if f.is_file():
+                            found.append(f)
+                        elif f.is_symlink() and not f.exists():
+                            log.warning("%s: skipped, a symbolic link to a missing file (%s)", f, os.readlink(f))
+                    except OSError:
+                        found.append(f)
             found.sort()
-            if not found:
+            if not found and not unreadable:
                 yield raw, AudioFileError(f"{raw}: folder holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
             for f in found:
                 yield str(f), None
+            for exc in unreadable:
+                yield exc.filename or raw, AudioFileError(
+                    f"{exc.filename or raw}: cannot read the folder ({exc.strerror or exc}), so its audio files "
+                    "were not classified: give this user permission to read it")
         else:
             yield raw, None
 
@@ -167,7 +184,7 @@ def audio_info(path: str | Path) -> AudioInfo:
     AudioFileError
         The file does not exist, is a folder or not a regular file (a FIFO, device or
         socket: never opened, so a FIFO cannot hang the call), is empty (0 bytes), cannot
-        be decoded, or holds no samples.
+        be opened (no permission), cannot be decoded, or holds no samples.
     """
     p = Path(path)
     if "\x00" in str(p):
@@ -186,6 +203,11 @@ def audio_info(path: str | Path) -> AudioInfo:
         )
     if st.st_size == 0:
         raise AudioFileError(f"{p}: empty file (0 bytes)")
+    try:  # libsndfile says "System error" for a file it may not open, as if it were damaged
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        raise AudioFileError(f"{p}: cannot read it ({exc.strerror or exc})") from exc
     try:
         with fork_guard():  # soundfile's open lock: no fork meanwhile (ser_live.forksafe)
             info = AudioInfo(p, sf.info(_libsndfile_name(p)))

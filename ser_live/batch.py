@@ -243,7 +243,12 @@ def expand_path_lists(paths: Iterable[str]) -> Iterator[tuple[str, AudioFileErro
         A CSV of paths with a row that has no cell in the path column (exit 2).
     """
     for raw in paths:
-        if raw.lower().endswith(".csv") and Path(raw).is_file():
+        try:
+            is_csv = raw.lower().endswith(".csv") and Path(raw).is_file()
+        except OSError:  # no permission on a folder above it
+            yield raw, AudioFileError(f"{raw}: cannot read the CSV of paths (no permission on a folder above it)")
+            continue
+        if is_csv:
             try:
                 listed = _read_path_csv(Path(raw))
             except (OSError, UnicodeDecodeError, csv.Error) as exc:

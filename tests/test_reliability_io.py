@@ -226,6 +226,85 @@ def test_a_file_name_that_is_not_utf8_is_a_record_of_a_csv_or_parquet_output(rav
     assert code == 0 and "2 of 2 inputs already in" in err, err
 
 
+
+# ---------------------------------------------------------------------- permissions
+def _as_a_user(tmp_path: Path) -> list[str]:
+    """The command prefix that runs a program without root's licence to read any file (as
+    root: setpriv dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH); skip where there is none."""
+    import shutil
+
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("root reads every file, and setpriv is missing to run as a user")
+        caps = "-dac_override,-dac_read_search"
+        prefix = [setpriv, "--bounding-set", caps, "--inh-caps", caps]
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    probe.chmod(0)
+    denied = subprocess.run([*prefix, sys.executable, "-c", f"open({str(probe)!r})"], capture_output=True).returncode
+    probe.unlink()
+    if denied == 0:
+        pytest.skip("a file of mode 000 is still readable here")
+    return prefix
+
+
+def _predict_as_a_user(tmp_path: Path, *args: str) -> tuple[int, list[dict], str]:
+    import json
+
+    res = subprocess.run([*_as_a_user(tmp_path), sys.executable, "-m", "ser_live", "predict", *args], env=ENV,
+                         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return res.returncode, [json.loads(line) for line in res.stdout.splitlines()], res.stderr
+
+
+def test_files_the_user_may_not_read_are_error_records_that_say_so(ravdess_root, tmp_path):
+    """A file of mode 000 was "cannot read as audio (... System error.); the file may be
+    damaged"; a file under a folder the user may not enter ended the whole run (exit 1, no
+    record at all). Each is now an error record naming the permission, and the rest go on."""
+    import shutil
+
+    src = ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac"
+    good, closed, locked = tmp_path / "good.flac", tmp_path / "closed.flac", tmp_path / "locked"
+    shutil.copyfile(src, good)
+    shutil.copyfile(src, closed)
+    closed.chmod(0)
+    locked.mkdir()
+    shutil.copyfile(src, locked / "inside.flac")
+    locked.chmod(0)
+    try:
+        code, records, err = _predict_as_a_user(tmp_path, str(good), str(closed), str(locked / "inside.flac"))
+    finally:
+        locked.chmod(0o755)
+    assert code == 3 and "Traceback" not in err, err
+    assert [r["path"] for r in records] == [str(good), str(closed), str(locked / "inside.flac")], err
+    assert records[0]["label"] and records[0]["error"] is None
+    for r in records[1:]:
+        assert r["label"] is None and "Permission denied" in r["error"] and "damaged" not in r["error"], r
+
+
+def test_a_folder_the_user_may_not_read_inside_a_walked_folder_is_an_error_record(ravdess_root, tmp_path):
+    """The folder walk skipped such a subfolder without a word: its recordings were missing
+    from the output and the run said every file was classified (exit 0)."""
+    import shutil
+
+    src = ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac"
+    top = tmp_path / "calls"
+    (top / "locked").mkdir(parents=True)
+    shutil.copyfile(src, top / "a.flac")
+    shutil.copyfile(src, top / "locked" / "b.flac")
+    (top / "locked").chmod(0)
+    try:
+        code, records, err = _predict_as_a_user(tmp_path, str(top))
+    finally:
+        (top / "locked").chmod(0o755)
+    assert code == 3, err
+    assert [r["path"] for r in records] == [str(top / "a.flac"), str(top / "locked")], err
+    assert records[0]["label"] and records[0]["error"] is None
+    assert records[1]["label"] is None and "cannot read the folder" in records[1]["error"], records[1]
+    assert "Permission denied" in records[1]["error"] and "not classified" in records[1]["error"]
+
+
 # ---------------------------------------------------------------------- case 8: --segments streams
 def test_streamed_segments_equal_the_segments_of_the_whole_decoded_signal(ravdess_root, tmp_path):
     from benchmarks.segments_memory import DEFAULT_TAKE, build_long_wav
