@@ -720,12 +720,15 @@ class RecordWriter:
         """The records of a ``.jsonl``/``.csv`` output (checked before any change): each
         one's path and the line (0-based) it starts on."""
         bad = ValueError(f"{self.path}: not records of this run in {self.fmt} form (another model, another "
-                         "--profile, or written by another ser-live version), cannot resume from it; "
-                         "write to another file")
+                         "--profile, with or without --segments or --speakers, or written by another ser-live "
+                         "version), cannot resume from it; write to another file")
         if self.fmt == "jsonl":
             try:
-                return [(json.loads(line)["path"], i) for i, line in enumerate(text.split("\n")) if line.strip()]
-            except (ValueError, KeyError, TypeError):
+                records = [(json.loads(line), i) for i, line in enumerate(text.split("\n")) if line.strip()]
+                if not all(self._is_of_this_run(r) for r, _ in records):
+                    raise bad
+                return [(r["path"], i) for r, i in records]
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise bad from None
         if not text:
             return []
@@ -737,6 +740,16 @@ class RecordWriter:
             rows.append((row[0], line))
             line = reader.line_num
         return rows
+
+    def _is_of_this_run(self, record: dict[str, Any]) -> bool:
+        """Whether a JSON record read back on resume has this run's shape, as a CSV header or
+        Parquet schema is checked: the model's labels, utterance times with ``--segments``,
+        a speaker with ``--speakers``, a profile with ``--profile``."""
+        probs = record.get("probabilities")
+        if probs is not None and list(probs) != self.labels:
+            return False
+        keys = ["start_s", "profile"] + (["speaker"] if record.get("error") is None else [])
+        return all((k in record) == (k in self.columns) for k in keys)
 
     def _schema(self) -> Any:
         import pyarrow as pa

@@ -305,6 +305,25 @@ def test_a_folder_the_user_may_not_read_inside_a_walked_folder_is_an_error_recor
     assert "Permission denied" in records[1]["error"] and "not classified" in records[1]["error"]
 
 
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+@pytest.mark.parametrize("first, then", [(["--model", "7class"], []), ([], ["--segments"])],
+                         ids=["another-model", "whole-then-segments"])
+def test_resume_refuses_records_of_another_model_or_mode_in_every_format(ravdess_root, tmp_path, capsys, suffix,
+                                                                       first, then):
+    """A CSV's header refused them; JSON lines were resumed whatever they held, so one file
+    mixed 7-class and 4-class records, or whole-file records and utterances."""
+    takes = [str(ravdess_root / "Actor_06" / f"03-01-0{e}-02-01-01-06.flac") for e in (3, 4, 5)]
+    out = tmp_path / f"preds{suffix}"
+    assert main(["predict", *takes[:2], "--output", str(out), *first]) == 0, capsys.readouterr().err
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(["predict", *takes, "--output", str(out), "--resume", *then]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume from it" in err and "Traceback" not in err, err
+    assert out.read_bytes() == before
+
+
 # ---------------------------------------------------------------------- case 8: --segments streams
 def test_streamed_segments_equal_the_segments_of_the_whole_decoded_signal(ravdess_root, tmp_path):
     from benchmarks.segments_memory import DEFAULT_TAKE, build_long_wav
