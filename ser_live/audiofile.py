@@ -129,7 +129,9 @@ def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError |
         folder named (suffixes compared case-insensitively), in order. A folder holding no
         such file yields the folder with an :class:`~ser_live.errors.AudioFileError` (the
         caller decides whether that ends the run); files are not opened here. A symbolic
-        link under a folder whose target is missing is skipped with a logged warning. A
+        link under a folder whose target is missing is skipped with a logged warning; the
+        AppleDouble files of a macOS zip (``._x.wav``, the ``__MACOSX`` folder: Finder
+        metadata named like the recording, never audio) are skipped, as training skips them. A
         folder under it that cannot be read (no permission) yields that folder with an
         :class:`~ser_live.errors.AudioFileError` after the files found, as its files cannot
         be listed; a path that cannot be looked at (under a folder without permission) is
@@ -144,9 +146,10 @@ def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError |
         if is_dir:
             found, unreadable = [], []
             for top, dirs, files in os.walk(p, onerror=unreadable.append):  # symlinked folders not entered
+                dirs[:] = [d for d in dirs if d != "__MACOSX"]
                 for name in [*files, *dirs]:
                     f = Path(top) / name
-                    if f.suffix.lower() not in AUDIO_SUFFIXES:
+                    if f.suffix.lower() not in AUDIO_SUFFIXES or name.startswith("._"):
                         continue
                     try:
                         if f.is_file():

@@ -324,6 +324,26 @@ def test_resume_refuses_records_of_another_model_or_mode_in_every_format(ravdess
     assert out.read_bytes() == before
 
 
+
+def test_the_macos_metadata_twins_of_an_unzipped_folder_are_not_inputs(ravdess_root, tmp_path, capsys):
+    """A folder unzipped from macOS holds an AppleDouble ``._x.wav`` beside each recording
+    and in ``__MACOSX/``: predict made each an error record ("the file may be damaged"),
+    exit 3, for a folder whose every recording was classified."""
+    import json
+    import shutil
+
+    folder = tmp_path / "calls"
+    (folder / "__MACOSX").mkdir(parents=True)
+    shutil.copyfile(ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac", folder / "take.flac")
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4066)  # what Finder zips write
+    (folder / "._take.flac").write_bytes(apple_double)
+    (folder / "__MACOSX" / "._take.flac").write_bytes(apple_double)
+    code = main(["predict", str(folder)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert [json.loads(line)["path"] for line in out.splitlines()] == [str(folder / "take.flac")]
+
+
 # ---------------------------------------------------------------------- case 8: --segments streams
 def test_streamed_segments_equal_the_segments_of_the_whole_decoded_signal(ravdess_root, tmp_path):
     from benchmarks.segments_memory import DEFAULT_TAKE, build_long_wav
