@@ -661,6 +661,10 @@ class RecordWriter:
         self._group_rows = 1 if parquet_group_rows is None else max(1, int(parquet_group_rows))
         self._pending: list[list[Any]] = []  # Parquet rows not yet in a row group
         self.n_written = 0
+        #: Where the records written before a failed write (a full disk) were kept, else None
+        #: (:meth:`close`; JSON lines and CSV written through a temporary file).
+        self.kept_path: Path | None = None
+        self._good_size = 0  # bytes of whole records in the temporary file after the last write
         self._pq = None
         self._file: Any = None
         self._csv: Any = None
@@ -687,6 +691,7 @@ class RecordWriter:
             if self.path is None or self._file.tell() == 0:
                 self._csv.writerow(self.columns)
                 self._file.flush()
+        self._mark_whole()
 
     def _open_text(self, resume: bool) -> None:
         assert self.path is not None
@@ -813,8 +818,51 @@ class RecordWriter:
         else:
             self._file.write("".join(json_line(r) for r in records))
             self._file.flush()
+        self._mark_whole()
         self.n_written += len(records)
         self.done.update(r["path"] for r in records)
+
+    def _mark_whole(self) -> None:
+        """Note the temporary text file's length after a write that ended whole (every
+        record so far complete on disk): what :meth:`_keep_whole` cuts back to."""
+        if self._tmp is not None and self._pq is None:
+            self._good_size = self._bin.tell()
+
+    def _keep_whole(self) -> bool:
+        """After a write that failed (a full disk: a torn last record, unwritten buffers),
+        keep the temporary text file's records written whole before it, as an interrupt
+        keeps them: cut back to them, synced, and renamed to ``path`` (``partial_path``
+        with ``keep_earlier``: the earlier file stays). Sets :attr:`kept_path`.
+
+        Returns
+        -------
+        bool
+            False when nothing was kept (no whole record, Parquet, or the file could not
+            be cut, synced or renamed: it is then removed as before).
+        """
+        if self._bin is None or self.fmt == "parquet" or not self.n_written:
+            return False
+        assert self.path is not None
+        fd = self._bin.fileno()
+        target = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}") if self._keep_earlier else self.path
+        try:
+            os.ftruncate(fd, self._good_size)
+            os.fsync(fd)
+            os.replace(self._bin.temporary_path, target)
+        except OSError:
+            return False
+        # the writers' unwritten buffers now go to /dev/null when they are closed, not into
+        # the file just kept (its descriptor is pointed elsewhere; closing it instead could
+        # close a descriptor another thread opened meanwhile under the same number)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+        self.kept_path = target
+        if self._keep_earlier:
+            self.partial_path = target
+        return True
 
     def _write_row_group(self) -> None:
         """The pending Parquet rows as one row group, in the file (not in a buffer) on return."""
@@ -839,7 +887,10 @@ class RecordWriter:
         Raises
         ------
         OSError
-            The file cannot be finished (disk full): ``path`` is left as it was.
+            The file cannot be finished (disk full): ``path`` is left as it was, but for
+            JSON lines and CSV whose records were written whole before the failure: those
+            are kept in ``path`` (``partial_path`` with ``keep_earlier``), as an interrupt
+            keeps them, and :attr:`kept_path` says where.
         """
         with self._naming_path():
             self._close(keep=keep)
@@ -860,6 +911,8 @@ class RecordWriter:
                     f.close()
         except BaseException as exc:
             if tmp is not None:
+                if isinstance(exc, OSError):  # a full disk: the whole records before it are kept
+                    self._keep_whole()
                 tmp.__exit__(type(exc), exc, exc.__traceback__)
             raise
         if tmp is None:

@@ -165,6 +165,49 @@ def test_predict_output_on_a_full_disk_exits_non_zero_with_a_message(ravdess_roo
 
 
 
+@pytest.mark.skipif(os.name == "nt", reason="RLIMIT_FSIZE is POSIX")
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_write_failing_midway_keeps_the_whole_records_before_it_and_resume_finishes(emodb_root, tmp_path, suffix):
+    """A file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored: the write fails with EFBIG after
+    1000 bytes, as it fails with ENOSPC on a full disk) stopped the run midway: every record
+    written before it was thrown away with the temporary file. Now the whole records are kept
+    (a torn last one cut off), the message says how many and how to finish, and ``--resume``
+    adds the rest, each file once."""
+    import csv
+    import json
+    import resource
+    import signal
+
+    files = [str(f) for f in sorted((emodb_root / "wav").glob("*.flac"))[:12]]
+    out = tmp_path / f"out{suffix}"
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    env = {**ENV, "PYTHONDONTWRITEBYTECODE": "1"}
+    res = subprocess.run([sys.executable, "-m", "ser_live", "predict", *files, "--output", str(out)],
+                         preexec_fn=limited, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr and "--resume finishes it" in res.stderr, res.stderr
+
+    def records() -> list[dict]:
+        text = out.read_text(encoding="utf-8")
+        assert text.endswith("\n")  # no torn last record
+        if suffix == ".jsonl":
+            return [json.loads(line) for line in text.splitlines()]
+        return list(csv.DictReader(text.splitlines()))
+
+    kept = records()
+    assert 0 < len(kept) < len(files) and f"{len(kept)} records written to {out}" in res.stderr, res.stderr
+    assert [r["path"] for r in kept] == files[: len(kept)] and all(r["label"] for r in kept)
+
+    res = subprocess.run([sys.executable, "-m", "ser_live", "predict", *files, "--output", str(out), "--resume"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert sorted(r["path"] for r in records()) == sorted(files)
+
+
 # ---------------------------------------------------------------------- file names
 #: A file name from a Latin-1 system ("é" as the one byte 0xE9): not UTF-8, so Python holds
 #: it with the surrogate \udce9.

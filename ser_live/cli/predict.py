@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import ExitCode, NoSpeechError, SerLiveError
+from ..errors import ExitCode, NoSpeechError, SerLiveError, os_error_text
 from .options import (
     _add_common, _add_speakers, _add_uncertainty_arguments, _apply_profile, _err, _Formatter, _model_path,
     _reconfigure_stdout, _speakers_for, _uncertainty_rule, log,
@@ -316,6 +316,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if args.output and sink is not None:
             _err_interrupted(args, sink, existed=existed)
         return ExitCode.INTERRUPTED
+    except OSError as exc:  # e.g. a full disk: the records written whole before it may be kept
+        kept = sink.writer.kept_path if sink is not None else None
+        if kept is None:
+            raise
+        _err(f"error: {os_error_text(exc)}")
+        if sink.writer.partial_path is not None:
+            _err(f"{sink.writer.n_written} records written to {kept} before the write failed; the rest was not "
+                 f"written; {args.output} from before is as it was")
+        else:
+            finish = ("run it again with --overwrite (a session is normalised with all of its files)" if args.sessions
+                      else "free some space, then the same command with --resume finishes it")
+            _err(f"{sink.writer.n_written} records written to {kept} before the write failed; the rest was not "
+                 f"written; {finish}")
+        return ExitCode.ERROR
     return sink.exit_code()
 
 
