@@ -218,3 +218,30 @@ def test_plots_of_a_folder_of_ones_own_go_to_out(own_data, tmp_path, capsys):
     assert main(["-j", "1", "plots", "--corpus", str(folder), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["my-calls-features.png", "my-calls-waveforms.png"]
     assert not list(folder.parent.glob("*.png"))
+
+
+def test_a_folder_of_ones_own_corpus_the_user_may_not_read_is_a_problem_not_a_silent_gap(own_data, tmp_path):
+    """The corpus walk skipped a sub-folder it could not list without a word: its
+    recordings were missing from training and evaluation, and the summary said nothing. It is
+    now one of the corpus's problems, naming the folder and the permission; the rest is read."""
+    import subprocess
+    import sys
+
+    from tests.test_reliability_io import ENV, _as_a_user
+
+    prefix = _as_a_user(tmp_path)  # as root: without the licence to read any file
+    folder = tmp_path / "calls"
+    shutil.copytree(own_data[1], folder)
+    locked = folder / "angry" / "s09"
+    locked.chmod(0)
+    try:
+        code = ("import json, sys; from train.corpora import read_corpus; r = read_corpus(sys.argv[1]); "
+                "print(json.dumps([len(r.records), r.problems]))")
+        res = subprocess.run([*prefix, sys.executable, "-c", code, str(folder)], env=ENV, capture_output=True,
+                             text=True, timeout=120, stdin=subprocess.DEVNULL)
+    finally:
+        locked.chmod(0o755)
+    assert res.returncode == 0, res.stderr
+    n, problems = json.loads(res.stdout.splitlines()[-1])
+    assert n == 14  # 16 recordings, 2 of them in the locked folder
+    assert [p for p, _ in problems] == [str(locked)] and "Permission denied" in problems[0][1], problems

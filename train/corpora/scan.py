@@ -50,8 +50,9 @@ MAX_FILE_S: float = WHOLE_FILE_MAX_S
 Parsed = Union[tuple[Record, str], str]
 
 
-def walk(root: Path) -> tuple[list[Path], list[Path]]:
-    """Audio files under ``root`` (sorted) and files in audio formats we cannot read.
+def walk(root: Path) -> tuple[list[Path], list[Path], list[tuple[str, str]]]:
+    """Audio files under ``root`` (sorted), files in audio formats we cannot read, and the
+    folders that could not be read.
 
     Hidden entries (``.DS_Store``, AppleDouble ``._x.wav``) and ``__MACOSX`` folders from
     macOS zip files are not audio and are skipped.
@@ -66,10 +67,19 @@ def walk(root: Path) -> tuple[list[Path], list[Path]]:
     audio, unsupported : list of Path
         Files ending in one of :data:`AUDIO_EXTENSIONS`, and files in
         :data:`UNSUPPORTED_AUDIO` formats; each in walk order (folders and names sorted).
+    unreadable : list of (str, str)
+        Folders under ``root`` (or ``root`` itself) that could not be listed (no
+        permission), with the reason: problems of the corpus, never skipped without a word.
     """
     audio: list[Path] = []
     unsupported: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    unreadable: list[tuple[str, str]] = []
+
+    def cannot_list(exc: OSError) -> None:
+        unreadable.append((str(exc.filename or root), f"cannot read the folder ({exc.strerror or exc}), so its "
+                           "audio files were not read: give this user permission to read it"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
         for name in sorted(filenames):
             if name.startswith("."):
@@ -79,7 +89,7 @@ def walk(root: Path) -> tuple[list[Path], list[Path]]:
                 audio.append(Path(dirpath) / name)
             elif suffix in UNSUPPORTED_AUDIO:
                 unsupported.append(Path(dirpath) / name)
-    return audio, unsupported
+    return audio, unsupported, unreadable
 
 
 def _audio_reasons(path: Path) -> tuple[str | None, str | None]:
@@ -229,14 +239,14 @@ def read_tree(
         ``root`` is not a folder or holds no audio files.
     """
     base = check_root(root, corpus)
-    files, unsupported = walk(base)
-    if not files and not unsupported:
+    files, unsupported, unreadable = walk(base)
+    if not files and not unsupported and not unreadable:
         raise CorpusNotFoundError(
             f"{corpus}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) under {base}; "
             "is this the folder that holds the corpus?"
         )
     candidates = [(p, parse(p, base)) for p in files]
-    return collect(corpus, base, candidates, _unsupported_problems(unsupported), check_audio=check_audio)
+    return collect(corpus, base, candidates, unreadable + _unsupported_problems(unsupported), check_audio=check_audio)
 
 
 #: Columns a corpus' ``labels.csv`` must have (``gender`` and ``text`` may be empty).
@@ -313,7 +323,7 @@ def read_label_list(
                 continue
             parsed = parse(audio, base, row)
             candidates.append((audio, parsed if not isinstance(parsed, str) else f"{parsed} ({where})"))
-    files, unsupported = walk(base)
+    files, unsupported, unreadable = walk(base)
     problems += [(str(p), f"not in {list_name}: no label") for p in files if p not in listed]
-    problems += _unsupported_problems(unsupported)
+    problems += unreadable + _unsupported_problems(unsupported)
     return collect(corpus, base, candidates, problems, check_audio=check_audio)
