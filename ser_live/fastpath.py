@@ -987,8 +987,8 @@ class CompiledEstimator:
                 raise ValueError("normaliser columns out of range")
             if s["mode"] not in NORMALIZE_MODES or not isinstance(s["scale"], bool) \
                     or not isinstance(s["prior_weight"], (int, float)) or not s["prior_weight"] >= 0 \
-                    or not (cap is None or isinstance(cap, (int, float))):
-                raise ValueError(f"normaliser settings {s!r}")
+                    or not (cap is None or (isinstance(cap, (int, float)) and not isinstance(cap, bool) and cap > 0)):
+                raise ValueError(f"normaliser settings {s!r}")  # a session cap is a positive count
             norm = NormalizerArrays(mean, var, cols, float(s["prior_weight"]), None if cap is None else float(cap),
                                     s["scale"], s["mode"])
             width = norm.n_features_out
@@ -1009,6 +1009,8 @@ class CompiledEstimator:
                 raise ValueError(f"head {name!r}: coef {coef.shape}, intercept {intercept.shape}, beta {beta.shape}")
             if m < 1 or (m > 1 and h["kind"] != "temperature"):
                 raise ValueError(f"head {name!r}: {m} linear models")
+            if not (beta > 0).all():  # a negative inverse temperature turns every ranking upside down
+                raise ValueError(f"head {name!r}: inverse temperatures {beta.tolist()} are not all positive")
             if cols is not None and (cols.shape != (n_in,) or cols.min() < 0 or cols.max() >= width):
                 raise ValueError(f"head {name!r}: column subset out of range")
             if cols is None and n_in != width:

@@ -167,6 +167,8 @@ def test_broken_or_stale_arrays_are_refused(tmp_path):
         "extra": ({"evil": np.zeros(3)}, "unknown arrays"),
         "header": ({"header": np.zeros(4, np.uint8)}, "corrupt model arrays file"),
         "object": ({"main.beta": np.array([object()], dtype=object)}, "not a ser-live model arrays file"),
+        # loaded, and every probability turned upside down: the least likely class first
+        "negative temperature": ({"main.beta": -np.ones(1)}, "inverse temperatures"),
     }
     for name, (changes, message) in cases.items():
         if name == "object":  # np.savez pickles object arrays; the loader must refuse them

@@ -137,3 +137,12 @@ def test_a_folder_fifo_or_device_given_as_the_model_is_refused_at_once(tmp_path,
     out = subprocess.run([sys.executable, "-m", "ser_live", "predict", str(wav), "--model", str(fifo)],
                          capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
     assert out.returncode == 5 and "not a regular file" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("cap", [-5, 0, True], ids=["negative", "zero", "bool"])
+def test_a_session_cap_that_is_not_a_positive_count_is_refused(tmp_path, cap):
+    """A negative cap loaded: every session's statistics then weighed less than nothing."""
+    def edit(h: dict) -> None:
+        h["estimator"]["normalizer"]["session_cap"] = cap
+    with pytest.raises(ModelError, match="normaliser settings"):
+        EmotionModel.load(_with_header(tmp_path / "m.npz", edit))
