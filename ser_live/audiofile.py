@@ -187,7 +187,8 @@ def audio_info(path: str | Path) -> AudioInfo:
     AudioFileError
         The file does not exist, is a folder or not a regular file (a FIFO, device or
         socket: never opened, so a FIFO cannot hang the call), is empty (0 bytes), cannot
-        be opened (no permission), cannot be decoded, or holds no samples.
+        be opened (no permission), cannot be decoded, holds no samples, or says a sample rate
+        below :data:`MIN_SAMPLE_RATE_HZ`.
     """
     p = Path(path)
     if "\x00" in str(p):
@@ -224,7 +225,17 @@ def audio_info(path: str | Path) -> AudioInfo:
         ) from exc
     if info.n_frames <= 0 or info.sample_rate_hz <= 0:
         raise AudioFileError(f"{p}: the file holds no audio samples (empty)")
+    if info.sample_rate_hz < MIN_SAMPLE_RATE_HZ:  # resampled to 16 kHz, each second would become hours
+        raise AudioFileError(
+            f"{p}: its header says {info.sample_rate_hz} Hz, below the {MIN_SAMPLE_RATE_HZ} Hz any speech "
+            "recording has (a damaged or hand-written header?); convert it with the right rate "
+            "(e.g. `ffmpeg -i IN -ar 16000 -ac 1 OUT.wav`)")
     return info
+
+
+#: Lowest sample rate (Hz) a file may have: 4 kHz keeps speech up to 2 kHz, below telephone
+#: audio's 8 kHz; a lower rate is a damaged header, and 16 kHz of it would take hours per second.
+MIN_SAMPLE_RATE_HZ: int = 4000
 
 
 #: A WAV ``data`` size from which it means "length unknown": what recorders write when their

@@ -208,6 +208,29 @@ def test_a_write_failing_midway_keeps_the_whole_records_before_it_and_resume_fin
     assert sorted(r["path"] for r in records()) == sorted(files)
 
 
+def test_a_header_that_says_1_hz_is_an_error_record_not_hours_of_resampling(emodb_root, tmp_path):
+    """A WAV whose header says 1 Hz (speech samples under a damaged or hand-written header):
+    ``predict --segments`` resampled its 2 s of samples as ~9 hours of audio to 16 kHz
+    (tens of minutes of work). Such a rate is now refused at once, with what to do."""
+    import json
+    import wave
+
+    from ser_live.audiofile import load_audio
+
+    y = load_audio(str(sorted((emodb_root / "wav").glob("*.flac"))[0]))
+    bad = tmp_path / "one-hertz.wav"
+    with wave.open(str(bad), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(1)
+        w.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
+    res = subprocess.run([sys.executable, "-m", "ser_live", "predict", str(bad), "--segments"], env=ENV,
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert res.returncode == 3, res.stderr
+    (rec,) = [json.loads(line) for line in res.stdout.splitlines()]
+    assert not rec["label"] and "1 Hz" in rec["error"] and "ffmpeg" in rec["error"], rec
+
+
 # ---------------------------------------------------------------------- file names
 #: A file name from a Latin-1 system ("é" as the one byte 0xE9): not UTF-8, so Python holds
 #: it with the surrogate \udce9.
