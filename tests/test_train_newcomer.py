@@ -202,6 +202,9 @@ def test_every_train_option_has_a_help_line():
     missing = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name, sp in [("", parser), *subs.choices.items()]
                for a in sp._actions if not a.help]
     assert missing == []
+    # and `python -m train COMMAND --help` says what the command does, not only its options
+    assert [name for name, sp in subs.choices.items() if not sp.description] == []
+    assert "Train a model from its recipe" in subs.choices["fit"].format_help()
 
 
 # ---- 5. loco names the data folder it searched ---------------------------------------------------

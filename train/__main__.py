@@ -910,6 +910,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=str(REPORTS / "plots"), help="folder for the PNGs (default reports/plots)")
     for name in ("features", "evaluate", "compare", "ablate", "fit", "plots"):  # the subcommands that use workers
         _add_jobs(sub.choices[name], default=argparse.SUPPRESS)
+    for action in sub._choices_actions:  # `python -m train COMMAND --help` says what COMMAND does
+        command = sub.choices[action.dest]
+        if command.description is None:
+            command.description = action.help[:1].upper() + action.help[1:] + "."
     return p
 
 
