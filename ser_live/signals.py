@@ -20,17 +20,20 @@ __all__ = ["STOP_SIGNALS", "signals_deferred", "stop_signals_as_interrupt", "sto
 STOP_SIGNALS: tuple[str, ...] = ("SIGTERM", "SIGHUP", "SIGQUIT")
 
 
-def _install(names: tuple[str, ...], handler: Any, previous: dict[int, Any] | None = None) -> dict[int, Any]:
+def _install(names: tuple[str, ...], handler: Any, previous: dict[int, Any] | None = None, *,
+             keep_ignored: bool = False) -> dict[int, Any]:
     """Set ``handler`` (a callable or ``signal.SIG_IGN``) for the signals named that the
     platform has; returns the handlers replaced, by signal number (empty outside the main
     thread, where :func:`signal.signal` raises ``ValueError``), recorded in ``previous``
-    when given as each is replaced (so a signal raising midway leaves nothing unrecorded)."""
+    when given as each is replaced (so a signal raising midway leaves nothing unrecorded).
+    With ``keep_ignored``, a signal that is ignored now is left ignored (not in the result)."""
     previous = {} if previous is None else previous
     with contextlib.suppress(ValueError):  # not the main thread
         for name in names:
             signum = getattr(signal, name, None)
-            if signum is not None:
-                previous[signum] = signal.signal(signum, handler)
+            if signum is None or (keep_ignored and signal.getsignal(signum) == signal.SIG_IGN):
+                continue
+            previous[signum] = signal.signal(signum, handler)
     return previous
 
 
@@ -47,15 +50,19 @@ def stop_signals_as_interrupt_from_now() -> None:
     """Treat SIGTERM, SIGHUP and SIGQUIT like Ctrl-C for the rest of the process (main
     thread only): what the ``ser-live`` program does first, so a stop signal that comes
     while a model loads or files are scored ends the run as Ctrl-C does (exit 130, the
-    records finished so far written), not by the signal's default action."""
-    _install(STOP_SIGNALS, _raise_interrupt)
+    records finished so far written), not by the signal's default action.
+
+    A stop signal the process was started with ignored stays ignored, as Python leaves an
+    ignored SIGINT: ``nohup ser-live ... &`` must outlive the terminal that sends SIGHUP."""
+    _install(STOP_SIGNALS, _raise_interrupt, keep_ignored=True)
 
 
 @contextlib.contextmanager
 def stop_signals_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM, SIGHUP and SIGQUIT like Ctrl-C (``KeyboardInterrupt``, a clean stop)
-    while the block runs; main thread only."""
-    previous = _install(STOP_SIGNALS, _raise_interrupt)
+    while the block runs; main thread only. One ignored when the block starts (``nohup``
+    ignores SIGHUP) stays ignored."""
+    previous = _install(STOP_SIGNALS, _raise_interrupt, keep_ignored=True)
     try:
         yield
     finally:

@@ -128,6 +128,32 @@ def test_sighup_stops_like_sigterm(session_wav: Path, tmp_path: Path) -> None:
     assert len(list(saved.glob("*.wav"))) == 2
 
 
+@pytest.mark.slow
+def test_sighup_is_ignored_under_nohup(session_wav: Path, tmp_path: Path) -> None:
+    """Started with SIGHUP ignored (``nohup ser-live ... &``, then the terminal closes): the
+    SIGHUP changes nothing, the run goes on to its end (it used to stop, exit 130)."""
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(
+        [*_ser_live_cmd(), "--input", str(session_wav), "--speed", "4", "--duration-s", "24", "--plain",
+         "--jsonl", str(out)],
+        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # what nohup does
+    )
+    try:
+        _wait_for_lines(out, 1, proc)
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, f"exit {proc.returncode}:\n{err}"
+    assert "interrupted" not in err, err
+    records = _jsonl(out)
+    assert len(records) >= 4, (records, err)  # 24 s of the session: about 5 utterances
+    assert records[-1]["end_s"] > 18, records[-1]
+
+
 def test_fifo_input_is_refused_not_hung(tmp_path: Path) -> None:
     """A FIFO as --input: exit 3 at once with a message (it would be opened twice)."""
     fifo = tmp_path / "audio.fifo"
