@@ -45,6 +45,7 @@ __all__ = [
     "PushSource",
     "list_input_devices",
     "import_sounddevice",
+    "portaudio_call_under_way",
     "AudioSystemHungError",
     "PortAudioNoiseFilter",
     "NO_AUDIO_WARN_S",
@@ -158,9 +159,14 @@ def _answer_within(call: Any, *, what: str, timeout_s: float, thread: threading.
     return box.get("result")
 
 
+#: Threads of :func:`_call_on_thread` whose PortAudio call has not returned yet.
+_CALLS_UNDER_WAY: set[threading.Thread] = set()
+
+
 def _call_on_thread(call: Callable[[], Any], *, name: str) -> tuple[threading.Thread, dict[str, Any]]:
     """Start ``call()`` on a daemon thread named ``name``; returns the thread and the dict it
-    puts ``"result"`` (what the call returned) or ``"error"`` (what it raised) in."""
+    puts ``"result"`` (what the call returned) or ``"error"`` (what it raised) in. The thread
+    counts in :func:`portaudio_call_under_way` until the call returns."""
     box: dict[str, Any] = {}
 
     def run() -> None:
@@ -168,10 +174,31 @@ def _call_on_thread(call: Callable[[], Any], *, name: str) -> tuple[threading.Th
             box["result"] = call()
         except BaseException as exc:  # handed to the waiting thread
             box["error"] = exc
+        finally:
+            _CALLS_UNDER_WAY.discard(threading.current_thread())
 
     thread = threading.Thread(target=run, name=name, daemon=True)
+    _CALLS_UNDER_WAY.add(thread)
     thread.start()
     return thread, box
+
+
+def portaudio_call_under_way() -> bool:
+    """Whether a PortAudio call this module waited for on a daemon thread (initialising
+    PortAudio, checking or opening a device) is still running: one given up on
+    (:class:`AudioSystemHungError`, a server that answers slowly) or interrupted by Ctrl-C.
+
+    A process that then exits the normal way runs the C libraries' exit handlers (ALSA's,
+    JACK's) while that call is still inside them, which can crash it (SIGSEGV, exit status
+    139 instead of 6); the ``ser-live`` program leaves with ``os._exit`` then
+    (:func:`ser_live.entry.main`), as it does for an abandoned stream.
+
+    Returns
+    -------
+    bool
+        True while such a call has not returned.
+    """
+    return any(t.is_alive() for t in list(_CALLS_UNDER_WAY))
 
 
 def import_sounddevice(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> Any:

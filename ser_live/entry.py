@@ -9,6 +9,7 @@ started, ends the program as one does later on: ``ser-live: interrupted`` on std
 
 from __future__ import annotations
 
+import os
 import sys
 
 from .errors import ExitCode  # an enum and exceptions: nothing heavy
@@ -18,7 +19,26 @@ __all__ = ["main"]
 
 
 def main() -> int:
-    """Run the ``ser-live`` program; its exit status (see ``ser-live --help``)."""
+    """Run the ``ser-live`` program; its exit status (see ``ser-live --help``).
+
+    When a PortAudio call the program gave up waiting for is still running (a slow or hung
+    audio server; :func:`ser_live.audio.portaudio_call_under_way`), the process leaves with
+    ``os._exit`` once stdout and stderr are flushed: the C libraries' exit handlers would
+    run beside that call and could crash the process (exit 139 in place of the status).
+    """
+    code = _run()
+    audio = sys.modules.get("ser_live.audio")
+    if audio is not None and audio.portaudio_call_under_way():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    return code
+
+
+def _run() -> int:
     try:
         stop_signals_as_interrupt_from_now()
         from .cli import main as cli_main

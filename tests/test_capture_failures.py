@@ -273,3 +273,24 @@ def test_a_short_warning_time_does_not_disable_the_no_audio_timeout(
     finally:
         src.stop()
     assert isinstance(src.error, CaptureError) and "no audio for" in str(src.error), src.error
+
+
+@pytest.mark.microphone
+def test_giving_up_on_a_slow_audio_server_exits_6_not_by_a_crash(pulse_null_sink: PulseNullSink) -> None:  # noqa: F811
+    """An audio server slower to answer than ``--no-audio-timeout-s`` (here the live one and a
+    timeout shorter than PortAudio's initialisation): exit 6 with the reason. The process
+    used to exit while PortAudio was still initialising on its thread, and the C libraries'
+    exit handlers crashed it (SIGSEGV, exit 139) after the message."""
+    env = dict(pulse_null_sink.env)
+    _require_cli(env)
+    for _ in range(3):
+        res = subprocess.run(
+            [*_ser_live_cmd(), "--plain", "--device", pulse_null_sink.device_name, "--no-audio-timeout-s", "0.02",
+             "--duration-s", "1"],
+            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        )
+        if res.returncode == 0 and "did not answer" not in res.stderr:
+            pytest.skip("PortAudio initialised within 0.02 s here: nothing was given up on")
+        assert res.returncode == 6, f"exit {res.returncode}:\n{res.stderr}"
+        assert "the audio system did not answer within 0.02 s" in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr, res.stderr
