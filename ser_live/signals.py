@@ -82,12 +82,21 @@ def stop_signals_ignored(*, restore: bool = True) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
+def signals_deferred(*, at_most_s: float | None = None) -> Iterator[None]:
     """Defer SIGINT, SIGTERM, SIGHUP and SIGQUIT while the block runs: a signal that comes
     is noted and handed to the handler that was in place when the block ends (so Ctrl-C,
     or a stop signal the CLI turns into one, lands between two records or batches of
     records, never inside one: what a run saved and what it wrote out agree however many
     signals come). Main thread only; elsewhere nothing changes.
+
+    Parameters
+    ----------
+    at_most_s : float, optional
+        Hold a signal for at most this many seconds (wall clock): a block still running
+        then is interrupted by a ``KeyboardInterrupt`` raised inside it (by SIGALRM, whose
+        handler and timer are the block's while it runs). A write to a pipe whose reader
+        stopped reading blocks for ever; without a limit it would hold a Ctrl-C as long.
+        None (the default) holds a signal until the block ends.
 
     Why not block the signals with ``pthread_sigmask``, as this module once did: the mask is
     the main thread's only, so the kernel hands the signal to another thread (the segmenter,
@@ -97,12 +106,25 @@ def signals_deferred() -> Iterator[None]:
     it).
     """
     got: list[int] = []
-    note: Callable[[int, Any], None] = lambda n, _f: got.append(n)  # noqa: E731
+    timed: list[bool] = []  # the block's SIGALRM handler is in place; then whether its timer runs
     previous: dict[int, Any] = {}
+
+    def note(signum: int, _frame: Any) -> None:
+        got.append(signum)
+        old = previous.get(signum)
+        if timed == [True] and (callable(old) or old == signal.SIG_DFL):  # not one ignored
+            timed.append(True)
+            signal.setitimer(signal.ITIMER_REAL, float(at_most_s))
+
     try:
         _install(("SIGINT", *STOP_SIGNALS), note, previous)
+        if at_most_s is not None and previous and hasattr(signal, "setitimer"):
+            _install(("SIGALRM",), _raise_interrupt, previous)
+            timed.append(True)
         yield
     finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         # SIGINT last: a Ctrl-C that lands once its handler is back raises after the others
         # are restored, not between them (which would leave them noting, never acting).
         _restore(dict(reversed(previous.items())))

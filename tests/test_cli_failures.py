@@ -154,6 +154,55 @@ def test_sighup_is_ignored_under_nohup(session_wav: Path, tmp_path: Path) -> Non
     assert records[-1]["end_s"] > 18, records[-1]
 
 
+@pytest.mark.slow
+def test_ctrl_c_ends_a_run_whose_stdout_reader_stopped_reading(session_wav: Path, tmp_path: Path) -> None:
+    """``--jsonl -`` into a pipe whose reader stopped reading (full pipe): a Ctrl-C still ends
+    the run within 2 s, with the summary, every utterance saved and the failure said (exit 1,
+    results not written). It used to wait in the blocked write for ever, each signal held."""
+    import fcntl
+    import termios
+    from array import array
+
+    saved = tmp_path / "saved"
+    r, w = os.pipe()
+    fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)  # the smallest pipe: a few lines fill it
+    proc = subprocess.Popen(
+        [*_ser_live_cmd(), "--input", str(session_wav), "--speed", "0", "--jsonl", "-", "--save-utterances", str(saved)],
+        env=_env(), stdout=w, stderr=subprocess.PIPE, text=True,
+    )
+    os.close(w)
+    try:
+        deadline = time.monotonic() + 120
+        held = array("i", [0])
+        while time.monotonic() < deadline:  # until the pipe is all but full and nothing is read
+            fcntl.ioctl(r, termios.FIONREAD, held)
+            if held[0] >= 4096 - 1500:
+                break
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.1)
+        time.sleep(1.0)  # the next line is waiting in write()
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("ser-live did not end within 10 s of Ctrl-C while its stdout reader did not read")
+        elapsed_s = time.monotonic() - t0
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(r)
+    assert elapsed_s < 2.0, (elapsed_s, err)
+    assert proc.returncode == 1, f"exit {proc.returncode}:\n{err}"
+    assert "cannot write the results to stdout (its reader took nothing" in err, err
+    assert "ser-live summary" in err, err
+    n_saved = int(err.split("utterances saved")[1].split()[0])
+    assert n_saved >= 5 and len(_jsonl(saved / "index.jsonl")) == n_saved == len(list(saved.glob("*.wav"))), err
+
+
 def test_fifo_input_is_refused_not_hung(tmp_path: Path) -> None:
     """A FIFO as --input: exit 3 at once with a message (it would be opened twice)."""
     fifo = tmp_path / "audio.fifo"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -19,6 +20,9 @@ from .stream_events import StreamEvents
 #: and end again (a result ends the wait at once). Also how late a Ctrl-C, the end of the
 #: stream or a no-audio alert may be noticed.
 POLL_S = 0.25
+#: Longest time (s) a stop signal waits for a result line being written: a write still blocked
+#: then (a pipe whose reader stopped reading) is given up, so Ctrl-C still ends the run promptly.
+STALLED_WRITE_S = 0.5
 
 
 class _Outputs:
@@ -97,23 +101,48 @@ class _Outputs:
                 while data:
                     data = data[os.write(stream.fileno(), data):]
             return True
+        except KeyboardInterrupt:
+            # A stop signal held for STALLED_WRITE_S (listen's signals_deferred(at_most_s=...))
+            # ended this write: its reader takes nothing (a full pipe). The stream is given up
+            # and pointed at /dev/null, so neither the rest of the run nor the flush at exit
+            # waits for that reader again.
+            with contextlib.suppress(OSError, ValueError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, stream.fileno())
+                os.close(null)
+            if stream is sys.stdout:
+                self.jsonl_stdout = False
+            if stream is self.plain_stream:
+                self.plain_stream = None
+            self._fail(stream, None, what, TimeoutError(
+                errno.ETIMEDOUT, f"its reader took nothing for {STALLED_WRITE_S:g} s after the stop signal"),
+                stopping=True)
+            raise
         except OSError as exc:
-            others = self._taken_elsewhere(failed=stream)  # before sys.stdout is replaced below
-            if stream is sys.stdout:  # silence the flush at exit
-                _cut_back(stream, whole)
-                with contextlib.suppress(Exception):
-                    sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-            elif stream is self.jsonl_file:
-                self.jsonl_file = None
-                _cut_back(stream, whole)
-            if self.write_error is None:
-                self.write_error = exc
-            _err(
-                f"error: cannot write the results to {what} ({exc.strerror or exc}); no more results go there, "
-                + ("the run goes on" + (" (recordings are still saved)" if self.saving else "") if others
-                   else "and nothing else takes them: the run ends")
-            )
+            self._fail(stream, whole, what, exc)
             return False
+
+    def _fail(self, stream: TextIO, whole: int | None, what: str, exc: OSError, *, stopping: bool = False) -> None:
+        """Give up the result stream ``stream`` after ``exc``: cut a regular file back to
+        ``whole`` bytes (:func:`_cut_back`), stop writing to it, keep the first error in
+        :attr:`write_error` and say so once on stderr (``stopping``: the run is ending)."""
+        others = self._taken_elsewhere(failed=stream)  # before sys.stdout is replaced below
+        if stream is sys.stdout:  # silence the flush at exit
+            _cut_back(stream, whole)
+            with contextlib.suppress(Exception):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        elif stream is self.jsonl_file:
+            self.jsonl_file = None
+            _cut_back(stream, whole)
+        if self.write_error is None:
+            self.write_error = exc
+        if stopping:
+            tail = "the results after that point were not written there"
+        elif others:
+            tail = "no more results go there, the run goes on" + (" (recordings are still saved)" if self.saving else "")
+        else:
+            tail = "no more results go there, and nothing else takes them: the run ends"
+        _err(f"error: cannot write the results to {what} ({exc.strerror or exc}); {tail}")
 
     def emit(self, result: Any) -> None:
         if result.final and self.uncertainty.applies(result.prediction):
