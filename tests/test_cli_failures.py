@@ -203,6 +203,57 @@ def test_ctrl_c_ends_a_run_whose_stdout_reader_stopped_reading(session_wav: Path
     assert n_saved >= 5 and len(_jsonl(saved / "index.jsonl")) == n_saved == len(list(saved.glob("*.wav"))), err
 
 
+@pytest.mark.slow
+def test_closing_the_terminal_under_the_dashboard_ends_like_sighup(session_wav: Path, tmp_path: Path) -> None:
+    """The dashboard's terminal closed (its window shut: SIGHUP, then every write to it fails
+    with EIO): the run ends as SIGHUP says, exit 130, the --jsonl summary record written, every
+    utterance in --jsonl and the recordings. Taking the dashboard down on the dead terminal
+    used to raise out of the exit path: "error: [Errno 5] Input/output error", exit 1, no
+    summary."""
+    import pty
+    import select
+
+    out, saved, err_path = tmp_path / "out.jsonl", tmp_path / "saved", tmp_path / "stderr.txt"
+    cmd = [*_ser_live_cmd(), "--input", str(session_wav), "--jsonl", str(out), "--jsonl-summary",
+           "--save-utterances", str(saved)]
+    env = {**_env(), "TERM": "xterm-256color"}
+    pid, master = pty.fork()  # the child's controlling terminal: closing it sends SIGHUP
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(fd, 2)
+            os.execvpe(cmd[0], cmd, env)
+        finally:
+            os._exit(127)
+    status = None
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (out.exists() and out.read_text().count("\n") >= 2):
+            if select.select([master], [], [], 0.1)[0]:
+                os.read(master, 65536)  # the dashboard's frames
+        assert out.exists() and out.read_text().count("\n") >= 2, err_path.read_text()
+        os.close(master)  # the terminal goes away
+        master = -1
+        deadline = time.monotonic() + 30
+        while status is None and time.monotonic() < deadline:
+            done, status_raw = os.waitpid(pid, os.WNOHANG)
+            status = os.waitstatus_to_exitcode(status_raw) if done else None
+            time.sleep(0.05)
+    finally:
+        if master >= 0:
+            os.close(master)
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    err = err_path.read_text()
+    assert status == 130, f"exit {status}:\n{err}"
+    assert "Input/output error" not in err, err
+    records = _jsonl(out)
+    assert records[-1]["kind"] == "summary" and records[-1]["exit_status"] == 130, records[-1]
+    utterances = [r for r in records if r["kind"] == "utterance"]
+    assert [_strip(r) for r in _jsonl(saved / "index.jsonl")] == utterances, err
+
+
 def test_fifo_input_is_refused_not_hung(tmp_path: Path) -> None:
     """A FIFO as --input: exit 3 at once with a message (it would be opened twice)."""
     fifo = tmp_path / "audio.fifo"

@@ -227,16 +227,30 @@ class _Outputs:
         return due if 0.005 < due < POLL_S else POLL_S
 
     def status(self, status: Any, *, alert: str | None = None) -> None:
+        """Show the recogniser's ``status`` (and ``alert``) on the dashboard, if any. A terminal
+        that went away (closed: writes fail with EIO) ends the dashboard: said once, as a
+        result stream that cannot be written (:attr:`write_error`), the run goes on while
+        anything else takes the results."""
         if self.state is not None and self._live:
             self.state.set_status(status, alert=alert or "")
-            self.dashboard.refresh()
+            try:
+                self.dashboard.refresh()
+            except OSError as exc:
+                self.dashboard, self.state, self._live = None, None, False
+                self._fail(sys.stdout, None, "the terminal", exc)
 
     def close(self, *, results: bool = True) -> None:
         """Take the dashboard down; with ``results``, also close ``--jsonl PATH``
-        (:meth:`close_results`). Idempotent."""
+        (:meth:`close_results`). Idempotent. A terminal gone meanwhile (closed, which also
+        sends the SIGHUP that ends the run) only loses the dashboard's last frame: stdout
+        is pointed at /dev/null and the run ends as it would (summary, exit status)."""
         if self.dashboard is not None and self._live:
-            self.dashboard.refresh(force=True)
-            self.dashboard.__exit__(None, None, None)
+            try:
+                self.dashboard.refresh(force=True)
+                self.dashboard.__exit__(None, None, None)
+            except OSError:
+                with contextlib.suppress(Exception):
+                    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         self.dashboard = None
         self._live = False
         if results:
