@@ -437,11 +437,15 @@ class Recognizer:
         with contextlib.suppress(queue.Full):
             self._utterances.put_nowait(None)  # wake an idle worker
         for thread in (self._worker_thread, self._segmenter_thread):
-            if thread is not None and thread is not threading.current_thread():
+            if thread is not None and thread is not threading.current_thread() and thread.is_alive():
                 thread.join(timeout_s)
 
     def _join_threads(self, timeout_s: float | None) -> None:
         seg, work = self._segmenter_thread, self._worker_thread  # never called on the worker (see stop)
+        # A thread a Ctrl-C kept from starting (inside start()) is not alive: nothing to wait
+        # for, and join() would raise "cannot join thread before it is started".
+        seg = seg if seg is not None and seg.is_alive() else None
+        work = work if work is not None and work.is_alive() else None
         if seg is not None:
             seg.join(timeout_s)
             if seg.is_alive():

@@ -686,3 +686,25 @@ def test_queue_options_are_checked(session, model):
     with pytest.raises(ValueError):
         Recognizer(FileSource(path), model, queue_full="block")
     assert Recognizer(FileSource(path), model, queue_full="drop").queue_full == "drop"
+
+
+def test_a_ctrl_c_inside_start_leaves_a_recognizer_that_stops_cleanly(session, model, tmp_path, monkeypatch):
+    """Ctrl-C while start() starts its threads (the segmenter's start interrupted): stop()
+    ends the run without "cannot join thread before it is started" (ser-live printed that
+    traceback, exit 1, for a Ctrl-C at that moment). Real speech, a recordings folder."""
+    path, _x, _spans = session
+    real_start = threading.Thread.start
+
+    def start(self):
+        if self.name == "ser-live-segmenter":
+            raise KeyboardInterrupt
+        return real_start(self)
+
+    rec = Recognizer(FileSource(path, speed=0), model, save_dir=tmp_path / "saved")
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with pytest.raises(KeyboardInterrupt):
+        rec.start()
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    rec.stop(timeout_s=5.0)  # raised RuntimeError
+    rec.quit(timeout_s=1.0)
+    assert rec.get_result(timeout_s=0) is None
