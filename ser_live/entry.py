@@ -22,13 +22,18 @@ def main() -> int:
     """Run the ``ser-live`` program; its exit status (see ``ser-live --help``).
 
     When a PortAudio call the program gave up waiting for is still running (a slow or hung
-    audio server; :func:`ser_live.audio.portaudio_call_under_way`), the process leaves with
-    ``os._exit`` once stdout and stderr are flushed: the C libraries' exit handlers would
-    run beside that call and could crash the process (exit 139 in place of the status).
+    audio server; :func:`ser_live.audio.portaudio_call_under_way`), or a run that loaded
+    PortAudio was interrupted, the process leaves with ``os._exit`` once stdout and stderr
+    are flushed: the C libraries' exit handlers would run beside that call, or after a
+    set-up the Ctrl-C cut short, and could crash the process (SIGSEGV in place of the status).
     """
     code = _run()
     audio = sys.modules.get("ser_live.audio")
-    if audio is not None and audio.portaudio_call_under_way():
+    if audio is not None and (audio.portaudio_call_under_way()
+                              or (code == ExitCode.INTERRUPTED and "sounddevice" in sys.modules)):
+        # Also after a Ctrl-C once PortAudio is loaded: its exit handler (Pa_Terminate, with
+        # ALSA's and JACK's) crashed the process (SIGSEGV after "interrupted") when the Ctrl-C
+        # came while the microphone was being set up; every result is written by now.
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

@@ -294,3 +294,30 @@ def test_giving_up_on_a_slow_audio_server_exits_6_not_by_a_crash(pulse_null_sink
         assert res.returncode == 6, f"exit {res.returncode}:\n{res.stderr}"
         assert "the audio system did not answer within 0.02 s" in res.stderr, res.stderr
         assert "Traceback" not in res.stderr, res.stderr
+
+
+@pytest.mark.microphone
+@pytest.mark.slow
+def test_ctrl_c_while_the_microphone_is_set_up_never_crashes(pulse_null_sink: PulseNullSink) -> None:  # noqa: F811
+    """Ctrl-C at a sweep of moments during start-up (model load, PortAudio initialising, the
+    device opening, listening): always exit 130, never SIGSEGV. A Ctrl-C that came while
+    PortAudio was being set up used to crash the process at exit, after "interrupted"."""
+    import signal as _signal
+
+    env = dict(pulse_null_sink.env)
+    _require_cli(env)
+    crashes = []
+    for i in range(30):
+        delay_s = 0.15 + 0.015 * i
+        proc = subprocess.Popen([*_ser_live_cmd(), "--plain", "--device", pulse_null_sink.device_name],
+                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(delay_s)
+        proc.send_signal(_signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        if proc.returncode != 130:
+            crashes.append((round(delay_s, 3), proc.returncode, err.decode(errors="replace")[-300:]))
+    assert not crashes, crashes
