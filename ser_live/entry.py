@@ -27,10 +27,12 @@ def main() -> int:
     are flushed: the C libraries' exit handlers would run beside that call, or after a
     set-up the Ctrl-C cut short, and could crash the process (SIGSEGV in place of the status).
     """
+    # Only for a process whose audio this run set up (not a caller's, e.g. a test runner's).
+    fresh = "ser_live.audio" not in sys.modules
     code = _run()
     audio = sys.modules.get("ser_live.audio")
-    if audio is not None and (audio.portaudio_call_under_way()
-                              or (code == ExitCode.INTERRUPTED and "sounddevice" in sys.modules)):
+    if fresh and audio is not None and (audio.portaudio_call_under_way()
+                                        or (code == ExitCode.INTERRUPTED and "sounddevice" in sys.modules)):
         # Also after a Ctrl-C once PortAudio is loaded: its exit handler (Pa_Terminate, with
         # ALSA's and JACK's) crashed the process (SIGSEGV after "interrupted") when the Ctrl-C
         # came while the microphone was being set up; every result is written by now.
