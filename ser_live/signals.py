@@ -81,8 +81,13 @@ def stop_signals_ignored(*, restore: bool = True) -> Iterator[None]:
             _restore(previous)
 
 
+#: How often (s) :func:`signals_deferred` asks ``interruptible`` again once its time is up.
+_RECHECK_S = 0.05
+
+
 @contextlib.contextmanager
-def signals_deferred(*, at_most_s: float | None = None) -> Iterator[None]:
+def signals_deferred(*, at_most_s: float | None = None,
+                     interruptible: Callable[[], bool] | None = None) -> Iterator[None]:
     """Defer SIGINT, SIGTERM, SIGHUP and SIGQUIT while the block runs: a signal that comes
     is noted and handed to the handler that was in place when the block ends (so Ctrl-C,
     or a stop signal the CLI turns into one, lands between two records or batches of
@@ -97,6 +102,12 @@ def signals_deferred(*, at_most_s: float | None = None) -> Iterator[None]:
         handler and timer are the block's while it runs). A write to a pipe whose reader
         stopped reading blocks for ever; without a limit it would hold a Ctrl-C as long.
         None (the default) holds a signal until the block ends.
+    interruptible : callable, optional
+        With ``at_most_s``: whether the block may be interrupted now (e.g. it is inside a
+        write to a pipe, the one step that can block for ever). When the time is up and it
+        returns False, the block is asked again every :data:`_RECHECK_S` s, so a block that
+        is merely slow (a loaded machine) is never cut between taking a result and writing
+        it. None: interrupted wherever it is.
 
     Why not block the signals with ``pthread_sigmask``, as this module once did: the mask is
     the main thread's only, so the kernel hands the signal to another thread (the segmenter,
@@ -109,6 +120,11 @@ def signals_deferred(*, at_most_s: float | None = None) -> Iterator[None]:
     timed: list[bool] = []  # the block's SIGALRM handler is in place; then whether its timer runs
     previous: dict[int, Any] = {}
 
+    def time_up(signum: int, frame: Any) -> None:
+        if interruptible is None or interruptible():
+            _raise_interrupt(signum, frame)
+        signal.setitimer(signal.ITIMER_REAL, _RECHECK_S)  # not at a point it may be cut: ask again soon
+
     def note(signum: int, _frame: Any) -> None:
         got.append(signum)
         old = previous.get(signum)
@@ -119,7 +135,7 @@ def signals_deferred(*, at_most_s: float | None = None) -> Iterator[None]:
     try:
         _install(("SIGINT", *STOP_SIGNALS), note, previous)
         if at_most_s is not None and previous and hasattr(signal, "setitimer"):
-            _install(("SIGALRM",), _raise_interrupt, previous)
+            _install(("SIGALRM",), time_up, previous)
             timed.append(True)
         yield
     finally:

@@ -264,6 +264,33 @@ def test_a_ctrl_c_taken_by_another_thread_waits_for_the_deferred_block_to_end():
     assert steps == ["step"] * 50 + ["block ends"], steps
 
 
+@pytest.mark.parametrize("may_cut", [False, True], ids=["slow-block", "stalled-write"])
+def test_a_time_limited_deferral_cuts_only_where_the_block_says_it_may(may_cut):
+    """``signals_deferred(at_most_s=..., interruptible=...)``: once a held Ctrl-C has waited
+    its time, the block is cut only while ``interruptible()`` says so (listen: inside a
+    write to a pipe whose reader stopped reading). A block that is merely slow (a loaded
+    machine, between taking a result and writing it) runs to its end and the Ctrl-C comes
+    after it; the first version cut it wherever it was."""
+    from ser_live.signals import signals_deferred
+
+    steps: list[str] = []
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), signals_deferred(at_most_s=0.05, interruptible=lambda: may_cut):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(30):  # 0.3 s, six times the limit
+                time.sleep(0.01)
+                steps.append("step")
+            steps.append("block ends")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # no timer left running
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if may_cut:
+        assert 3 <= len(steps) < 30 and "block ends" not in steps, steps
+    else:
+        assert steps == ["step"] * 30 + ["block ends"], steps
+
 def test_a_fold_without_a_predicted_class_is_scored_without_a_warning(emodb_subset):
     """A held-out speaker who never acted one emotion (as Korean or TESS speakers lack some of
     the 7-class model's) while the model predicts it: UA is the recall of the classes present,

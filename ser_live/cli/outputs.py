@@ -38,6 +38,7 @@ class _Outputs:
         session_norm: bool | None = None, profile: Any = None, noise_branch: bool = False,
     ) -> None:
         self.profile = profile
+        self._in_stream_write = False  # in_stream_write()
         self.uncertainty = _uncertainty_rule(args, len(labels))
         # --partial: every JSONL line gets "final"; "uncertain" is on every line in any case
         self.json_flags = self.uncertainty if getattr(args, "partial", False) else None
@@ -93,9 +94,13 @@ class _Outputs:
         its last whole line (:func:`_cut_back`), and ``--jsonl PATH`` closed."""
         whole = _file_offset(stream)
         try:
-            if whole is None:
-                stream.write(text)
-                stream.flush()
+            if whole is None:  # a pipe or terminal: the write blocks while its reader takes nothing
+                self._in_stream_write = True
+                try:
+                    stream.write(text)
+                    stream.flush()
+                finally:
+                    self._in_stream_write = False
             else:  # straight to the file: a buffered flush may return with part of a line kept back
                 data = memoryview(text.encode(stream.encoding or "utf-8", getattr(stream, "errors", None) or "strict"))
                 while data:
@@ -121,6 +126,12 @@ class _Outputs:
         except OSError as exc:
             self._fail(stream, whole, what, exc)
             return False
+
+    def in_stream_write(self) -> bool:
+        """Whether a result is being written to a pipe or terminal right now: the one step of
+        the listening loop that can block for ever (a reader that stopped reading), so the
+        one a held stop signal may cut short (``signals_deferred(interruptible=...)``)."""
+        return self._in_stream_write
 
     def _fail(self, stream: TextIO, whole: int | None, what: str, exc: OSError, *, stopping: bool = False) -> None:
         """Give up the result stream ``stream`` after ``exc``: cut a regular file back to
