@@ -21,6 +21,29 @@ def pytest_configure(config: pytest.Config) -> None:
     from ser_live.runtime import tune_process
 
     tune_process()
+    _children_start_with_default_stop_signals()
+
+
+def _ignore(_signum: int, _frame: object) -> None:
+    """A handler that does nothing (:func:`_children_start_with_default_stop_signals`)."""
+
+
+def _children_start_with_default_stop_signals() -> None:
+    """The programs the tests start get SIGINT, SIGTERM, SIGHUP and SIGQUIT at their default
+    dispositions, as from a terminal, whatever this runner inherited. A runner started in the
+    background (``cmd &`` ignores SIGINT and SIGQUIT) or under ``nohup`` (SIGHUP) passes an
+    ignored signal on to every child, and ``ser-live`` keeps a stop signal it was started with
+    ignored (so ``nohup ser-live`` outlives its terminal): the tests' signals would then not
+    end the runs they test. An ignored signal is given a handler that does nothing instead:
+    this process still ignores it, and a child starts with the default (exec resets handlers,
+    not an ignored disposition). A test that wants one ignored sets it in the child
+    (``test_sighup_is_ignored_under_nohup``)."""
+    import signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, _ignore)
 
 # ---- corpora (data_root and one fixture per shipped corpus) --------------------------------
 
