@@ -117,8 +117,9 @@ def signals_deferred(*, at_most_s: float | None = None,
     it).
     """
     got: list[int] = []
-    timed: list[bool] = []  # the block's SIGALRM handler is in place; then whether its timer runs
     previous: dict[int, Any] = {}
+    timed = False  # the block's SIGALRM handler is in place (at_most_s)
+    armed = False  # and its timer runs: a signal is held
 
     def time_up(signum: int, frame: Any) -> None:
         if interruptible is None or interruptible():
@@ -126,17 +127,18 @@ def signals_deferred(*, at_most_s: float | None = None,
         signal.setitimer(signal.ITIMER_REAL, _RECHECK_S)  # not at a point it may be cut: ask again soon
 
     def note(signum: int, _frame: Any) -> None:
+        nonlocal armed
         got.append(signum)
         old = previous.get(signum)
-        if timed == [True] and (callable(old) or old == signal.SIG_DFL):  # not one ignored
-            timed.append(True)
+        if timed and not armed and (callable(old) or old == signal.SIG_DFL):  # not one ignored
+            armed = True
             signal.setitimer(signal.ITIMER_REAL, float(at_most_s))
 
     try:
         _install(("SIGINT", *STOP_SIGNALS), note, previous)
         if at_most_s is not None and previous and hasattr(signal, "setitimer"):
             _install(("SIGALRM",), time_up, previous)
-            timed.append(True)
+            timed = True
         yield
     finally:
         if timed:

@@ -17,7 +17,7 @@ from .options import (
     DEMO_WAV, EXIT_INTERRUPTED, _add_speakers, _apply_profile, _err, _err_raw, _model_path, _partial_config,
     _positive, _positive_or_zero, _profile_text, _speakers_for, log,
 )
-from .outputs import STALLED_WRITE_S, _Outputs
+from .outputs import _Outputs
 from .signals import _signals_deferred, _stop_signals_as_interrupt, _stop_signals_ignored
 
 
@@ -238,7 +238,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                     # A Ctrl-C waits (at most the poll, outputs.POLL_S) until a result taken
                     # off the queue is written: one landing in between would lose it from
                     # --jsonl while the recordings index has it.
-                    with _signals_deferred(at_most_s=STALLED_WRITE_S, interruptible=outputs.in_stream_write):  # a stalled reader cannot hold it
+                    with outputs.signals_held():
                         r = rec.get_result(timeout_s=outputs.poll_s())
                         if r is not None:
                             outputs.emit(r)
@@ -266,7 +266,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                     _err("interrupted again: not classifying what is still queued")
                     rec.quit()  # every utterance already saved is on rec.results: emitted below
             finally:
-                with _signals_deferred(at_most_s=STALLED_WRITE_S, interruptible=outputs.in_stream_write):  # a further Ctrl-C waits until all is emitted
+                with outputs.signals_held():  # a further Ctrl-C waits until all is emitted
                     while (r := rec.get_result(timeout_s=0)) is not None:
                         outputs.emit(r)
                     outputs.watch(rec.status(), final=True)  # the losses not yet reported

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from ..jsonl import json_line
 from ..records import speakers_moved_record, utterance_record
 from .options import _err, _profile_text, _uncertainty_rule
+from .signals import _signals_deferred
 from .stream_events import StreamEvents
 
 #: Longest wait (s) of the listening loop for a result before it looks at the stream's status
@@ -38,7 +39,7 @@ class _Outputs:
         session_norm: bool | None = None, profile: Any = None, noise_branch: bool = False,
     ) -> None:
         self.profile = profile
-        self._in_stream_write = False  # in_stream_write()
+        self._in_stream_write = False  # a result being written to a pipe or terminal (signals_held)
         self.uncertainty = _uncertainty_rule(args, len(labels))
         # --partial: every JSONL line gets "final"; "uncertain" is on every line in any case
         self.json_flags = self.uncertainty if getattr(args, "partial", False) else None
@@ -107,10 +108,10 @@ class _Outputs:
                     data = data[os.write(stream.fileno(), data):]
             return True
         except KeyboardInterrupt:
-            # A stop signal held for STALLED_WRITE_S (listen's signals_deferred(at_most_s=...))
-            # ended this write: its reader takes nothing (a full pipe). The stream is given up
-            # and pointed at /dev/null, so neither the rest of the run nor the flush at exit
-            # waits for that reader again.
+            # A stop signal held for STALLED_WRITE_S (signals_held) ended this write: its
+            # reader takes nothing (a full pipe). The stream is given up and pointed at
+            # /dev/null, so neither the rest of the run nor the flush at exit waits for that
+            # reader again.
             with contextlib.suppress(OSError, ValueError):
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, stream.fileno())
@@ -127,11 +128,13 @@ class _Outputs:
             self._fail(stream, whole, what, exc)
             return False
 
-    def in_stream_write(self) -> bool:
-        """Whether a result is being written to a pipe or terminal right now: the one step of
-        the listening loop that can block for ever (a reader that stopped reading), so the
-        one a held stop signal may cut short (``signals_deferred(interruptible=...)``)."""
-        return self._in_stream_write
+    def signals_held(self) -> Any:
+        """Ctrl-C and the stop signals held while a block of the listening loop takes results
+        and writes them (:func:`ser_live.signals.signals_deferred`), so one never lands between
+        the two; after :data:`STALLED_WRITE_S` a held signal cuts a result write to a pipe or
+        terminal whose reader stopped reading (the one step that can block for ever), never
+        anything else."""
+        return _signals_deferred(at_most_s=STALLED_WRITE_S, interruptible=lambda: self._in_stream_write)
 
     def _fail(self, stream: TextIO, whole: int | None, what: str, exc: OSError, *, stopping: bool = False) -> None:
         """Give up the result stream ``stream`` after ``exc``: cut a regular file back to
