@@ -844,7 +844,7 @@ class RecordWriter:
             return False
         assert self.path is not None
         fd = self._bin.fileno()
-        target = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}") if self._keep_earlier else self.path
+        target = self._partial_target() if self._keep_earlier else self.path
         try:
             os.ftruncate(fd, self._good_size)
             os.fsync(fd)
@@ -863,6 +863,12 @@ class RecordWriter:
         if self._keep_earlier:
             self.partial_path = target
         return True
+
+    def _partial_target(self) -> Path:
+        """Where a failed run's records go with ``keep_earlier``: ``<stem>.partial<suffix>``
+        beside ``path``."""
+        assert self.path is not None
+        return self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
 
     def _write_row_group(self) -> None:
         """The pending Parquet rows as one row group, in the file (not in a buffer) on return."""
@@ -920,7 +926,7 @@ class RecordWriter:
         if not keep and self.n_written and self._keep_earlier:
             # the earlier file stays; this run's records are finished beside it
             assert self.path is not None
-            self.partial_path = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
+            self.partial_path = self._partial_target()
             try:
                 self._bin.flush()
                 os.fsync(self._bin.fileno())

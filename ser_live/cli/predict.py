@@ -325,10 +325,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             _err(f"{sink.writer.n_written} records written to {kept} before the write failed; the rest was not "
                  f"written; {args.output} from before is as it was")
         else:
-            finish = ("run it again with --overwrite (a session is normalised with all of its files)" if args.sessions
-                      else "free some space, then the same command with --resume finishes it")
+            finish = _finish_advice(args)
             _err(f"{sink.writer.n_written} records written to {kept} before the write failed; the rest was not "
-                 f"written; {finish}")
+                 f"written; {finish if args.sessions else 'free some space, then ' + finish}")
         return ExitCode.ERROR
     return sink.exit_code()
 
@@ -341,12 +340,17 @@ def _err_interrupted(args: argparse.Namespace, sink: _Sink, *, existed: bool) ->
         _err(f"{sink.n_records} records written to {where}; the rest was not classified; {args.output} from "
              "before is as it was")
     elif sink.n_records:
-        finish = ("run it again with --overwrite (a session is normalised with all of its files)" if args.sessions
-                  else "the same command with --resume finishes it")
-        _err(f"{sink.n_records} records written to {args.output}; the rest was not classified; {finish}")
+        _err(f"{sink.n_records} records written to {args.output}; the rest was not classified; {_finish_advice(args)}")
     else:
         _err(f"no record written; {args.output} " + ("was left as it was" if existed else "was not created")
              + "; run it again")
+
+
+def _finish_advice(args: argparse.Namespace) -> str:
+    """How to finish a run whose ``--output`` holds only some of the records: ``--resume``,
+    or with ``--sessions`` (a session is normalised with all of its files) a new run."""
+    return ("run it again with --overwrite (a session is normalised with all of its files)" if args.sessions
+            else "the same command with --resume finishes it")
 
 
 def _not_done(expanded: list, writer: Any) -> list:
