@@ -9,7 +9,6 @@ started, ends the program as one does later on: ``ser-live: interrupted`` on std
 
 from __future__ import annotations
 
-import os
 import sys
 
 from .errors import ExitCode  # an enum and exceptions: nothing heavy
@@ -36,12 +35,9 @@ def main() -> int:
         # Also after a Ctrl-C once PortAudio is loaded: its exit handler (Pa_Terminate, with
         # ALSA's and JACK's) crashed the process (SIGSEGV after "interrupted") when the Ctrl-C
         # came while the microphone was being set up; every result is written by now.
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(code)
+        from .runtime import exit_now
+
+        exit_now(code)
     return code
 
 

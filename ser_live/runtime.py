@@ -24,7 +24,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-__all__ = ["ProcessTuning", "tune_process", "tune_allocator", "limit_blas_threads", "BLAS_THREAD_VARS"]
+__all__ = ["ProcessTuning", "tune_process", "tune_allocator", "limit_blas_threads", "BLAS_THREAD_VARS",
+           "exit_now"]
 
 log = logging.getLogger(__name__)
 
@@ -172,3 +173,27 @@ def _set_blas_threads() -> bool:
         return False
     log.debug("BLAS limited to one thread")
     return True
+
+
+def exit_now(code: int) -> None:
+    """End the process with exit status ``code`` at once (``os._exit``), stdout and stderr
+    flushed first (each on its own: one that cannot be written does not keep the other's
+    last lines back), no exit handler run.
+
+    For a run that leaves PortAudio behind: a stream it would not close, or a call still
+    running on a daemon thread (a slow audio server, a Ctrl-C during set-up). PortAudio's
+    exit handler (``Pa_Terminate``, with ALSA's and JACK's) could then block, or crash the
+    process (SIGSEGV in place of the exit status). Everything the run writes must be
+    written by then.
+
+    Parameters
+    ----------
+    code : int
+        The exit status.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -285,10 +285,9 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     if getattr(source, "abandoned", False):
         # PortAudio kept a stream it would not close: its exit handler (Pa_Terminate) could
         # block too, so leave without it once everything is written.
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        from ..runtime import exit_now
+
+        exit_now(code)
     return code
 
 
