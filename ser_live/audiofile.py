@@ -94,6 +94,26 @@ def _libsndfile_name(path: Path) -> str | bytes:
     return name
 
 
+def unreadable_folder_reason(exc: OSError, *, missed: str) -> str:
+    """Why a folder's audio files are missing from a run, for the error ``os.walk`` reported
+    listing it (``onerror``; no permission): the system's reason and what to do.
+
+    Parameters
+    ----------
+    exc : OSError
+    missed : str
+        What did not happen to its files ("classified", "read").
+
+    Returns
+    -------
+    str
+        E.g. "cannot read the folder (Permission denied), so its audio files were not
+        classified: give this user permission to read it".
+    """
+    return (f"cannot read the folder ({exc.strerror or exc}), so its audio files were not {missed}: "
+            "give this user permission to read it")
+
+
 #: File suffixes of each libsndfile format a folder walk picks up (suffixes as the formats'
 #: own documents name them; libsndfile itself goes by the header, not the suffix).
 _FORMAT_SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -165,8 +185,7 @@ def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError |
                 yield str(f), None
             for exc in unreadable:
                 yield exc.filename or raw, AudioFileError(
-                    f"{exc.filename or raw}: cannot read the folder ({exc.strerror or exc}), so its audio files "
-                    "were not classified: give this user permission to read it")
+                    f"{exc.filename or raw}: {unreadable_folder_reason(exc, missed='classified')}")
         else:
             yield raw, None
 

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Callable, Mapping, Sequence, Union
 
-from ser_live.audiofile import audio_info
+from ser_live.audiofile import audio_info, unreadable_folder_reason
 from ser_live.errors import AudioFileError
 from ser_live.features import FeatureConfig
 from ser_live.offline import WHOLE_FILE_MAX_S
@@ -76,8 +76,7 @@ def walk(root: Path) -> tuple[list[Path], list[Path], list[tuple[str, str]]]:
     unreadable: list[tuple[str, str]] = []
 
     def cannot_list(exc: OSError) -> None:
-        unreadable.append((str(exc.filename or root), f"cannot read the folder ({exc.strerror or exc}), so its "
-                           "audio files were not read: give this user permission to read it"))
+        unreadable.append((str(exc.filename or root), unreadable_folder_reason(exc, missed="read")))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
