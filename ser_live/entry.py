@@ -4,7 +4,8 @@ It imports nothing heavy itself: stop signals (SIGTERM, SIGHUP, SIGQUIT) are mad
 Ctrl-C first, then :func:`ser_live.cli.main` is imported and run. A Ctrl-C or stop signal
 that lands while the command's modules are still importing, or before the command has
 started, ends the program as one does later on: ``ser-live: interrupted`` on stderr and exit
-130 (:data:`ser_live.errors.ExitCode.INTERRUPTED`), never a traceback.
+130 (:data:`ser_live.errors.ExitCode.INTERRUPTED`), never a traceback, even when the import it
+cut short reported another error in its place (:func:`ser_live.signals.interrupts_kept`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from .errors import ExitCode  # an enum and exceptions: nothing heavy
-from .signals import stop_signals_as_interrupt_from_now
+from .signals import interrupts_kept, stop_signals_as_interrupt_from_now
 
 __all__ = ["main"]
 
@@ -44,7 +45,8 @@ def main() -> int:
 def _run() -> int:
     try:
         stop_signals_as_interrupt_from_now()
-        from .cli import main as cli_main
+        with interrupts_kept():  # a Ctrl-C a C extension's import turned into an ImportError is still one
+            from .cli import main as cli_main
 
         return cli_main()
     except Exception as exc:

@@ -12,7 +12,7 @@ import contextlib
 import signal
 from typing import Any, Callable, Iterator
 
-__all__ = ["STOP_SIGNALS", "signals_deferred", "stop_signals_as_interrupt", "stop_signals_ignored",
+__all__ = ["STOP_SIGNALS", "interrupts_kept", "signals_deferred", "stop_signals_as_interrupt", "stop_signals_ignored",
            "stop_signals_as_interrupt_from_now"]
 
 #: Signals that end a listening run like Ctrl-C: summary printed, utterance in progress kept.
@@ -67,6 +67,46 @@ def stop_signals_as_interrupt() -> Iterator[None]:
         yield
     finally:
         _restore(previous)
+
+
+@contextlib.contextmanager
+def interrupts_kept() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and the stop signals raise ``KeyboardInterrupt`` while the block runs,
+    as usual, and one that came is never lost to code that turned it into another error or
+    swallowed it: the block then ends in ``KeyboardInterrupt`` all the same (chained from
+    that error, if any).
+
+    For a block that imports modules. A C extension whose initialisation a Ctrl-C cuts short
+    can put an error of its own in the interrupt's place, with no trace of it: NumPy 2's
+    ``_multiarray_umath`` then raises ImportError "PyCapsule_Import could not import module
+    \"datetime\"", which NumPy reports as a broken installation; an optional import's
+    ``except ImportError`` would swallow it. Main thread only (elsewhere the handlers stay
+    as they are and nothing is noted); a signal ignored when the block starts stays
+    ignored; the handlers in place before are put back when it ends.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        A signal came while the block ran.
+    """
+    seen: list[int] = []
+
+    def note(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = _install(("SIGINT", *STOP_SIGNALS), note, keep_ignored=True)
+    try:
+        try:
+            yield
+        except Exception as exc:
+            if seen:
+                raise KeyboardInterrupt from exc
+            raise
+    finally:
+        _restore(previous)
+    if seen:
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

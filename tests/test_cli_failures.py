@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -421,3 +422,44 @@ def test_an_import_broken_by_ctrl_c_is_exit_130_too(monkeypatch, capsys) -> None
     monkeypatch.setattr(ser_live.cli, "main", plain_bug)
     with pytest.raises(NameError, match="a bug"):
         entry.main()
+
+
+def test_a_ctrl_c_an_import_replaced_with_its_own_error_is_exit_130(monkeypatch, capsys) -> None:
+    """A Ctrl-C that cuts NumPy's C extension short while ``ser-live`` imports its modules
+    comes out as NumPy's ImportError "PyCapsule_Import could not import module "datetime""
+    with no trace of the interrupt (seen with `python -m ser_live` and Ctrl-C 0.07 s after
+    start: exit 1 and NumPy's advice on a broken installation). It is still one line and exit
+    130. The same import error with no Ctrl-C behind it propagates."""
+    import types
+
+    from ser_live import entry
+
+    class _ImportCutShort(types.ModuleType):
+        """``ser_live.cli`` whose ``from ... import main`` runs into a Ctrl-C, then raises
+        the error NumPy's import raises in its place, outside the handling of it."""
+
+        def __init__(self, *, ctrl_c: bool) -> None:
+            super().__init__("ser_live.cli")
+            self.ctrl_c = ctrl_c
+
+        def __getattr__(self, name: str):
+            if self.ctrl_c:
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(1.0)  # the handler runs here
+                except KeyboardInterrupt:
+                    pass
+            raise ImportError('PyCapsule_Import could not import module "datetime"')
+
+    monkeypatch.setattr(entry, "stop_signals_as_interrupt_from_now", lambda: None)  # this process's own
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's, as in a terminal
+    try:
+        monkeypatch.setitem(sys.modules, "ser_live.cli", _ImportCutShort(ctrl_c=True))
+        assert entry.main() == 130
+        assert capsys.readouterr().err == "ser-live: interrupted\n"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+        monkeypatch.setitem(sys.modules, "ser_live.cli", _ImportCutShort(ctrl_c=False))
+        with pytest.raises(ImportError, match="PyCapsule_Import"):
+            entry.main()
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -421,3 +421,38 @@ def test_session_start_copies_are_the_rows_normalised_as_a_live_sessions_first_u
     assert not np.allclose(fitted.predict_proba(X, groups=groups), ref.predict_proba(X, groups=groups), atol=1e-6)
     assert "1 session-start copies (sessions of 5)" in five.recipe.summary()
     assert "session-start" not in base.recipe.summary()
+
+
+def test_interrupts_kept_ends_a_block_whose_ctrl_c_was_swallowed_or_replaced_in_keyboard_interrupt():
+    """``interrupts_kept()`` (around the CLI's imports): a Ctrl-C that code inside the block
+    swallowed (an optional import's ``except ImportError`` around a C extension that turned it
+    into an ImportError) or replaced with an error of its own still ends the block in
+    KeyboardInterrupt; a block no signal came to runs as it would without it, its own errors
+    unchanged; the handler in place before is put back."""
+    from ser_live.signals import interrupts_kept
+
+    def ctrl_c_then(error: Exception | None) -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)  # the handler runs here
+        except KeyboardInterrupt:
+            pass
+        if error is not None:
+            raise error
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), interrupts_kept():
+            ctrl_c_then(None)  # swallowed
+        with pytest.raises(KeyboardInterrupt) as caught, interrupts_kept():
+            ctrl_c_then(ImportError("PyCapsule_Import could not import module \"datetime\""))
+        assert isinstance(caught.value.__cause__, ImportError)
+        steps = []
+        with interrupts_kept():
+            steps.append("ran")
+        assert steps == ["ran"]
+        with pytest.raises(ValueError, match="its own"), interrupts_kept():
+            raise ValueError("its own")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, old)
