@@ -429,6 +429,26 @@ def test_evaluate_help_lists_every_protocol(capsys):
     assert "personal" in out and "loco" in out and len(PROTOCOLS) >= 6
 
 
+def test_a_recipe_sets_the_frame_hop_of_its_features():
+    """``[features] hop_length`` reaches the extractor configuration the recipe's features are
+    extracted, cached and shipped with; the default keeps the extractor's 10 ms; a hop the
+    extractor cannot use is refused before any corpus is read."""
+    from ser_live.features import FeatureConfig, FeatureExtractor
+    from train.recipe import load_recipe
+
+    assert load_recipe("ser-default").feature_config() == FeatureConfig(voice_quality=True)
+    hop20 = load_recipe("experiments/hop20")
+    assert hop20.feature_config().hop_length == 320 and "(hop 320 samples)" in hop20.summary()
+    assert hop20.feature_config().config_hash != load_recipe("ser-default").feature_config().config_hash  # its own cache
+    assert load_recipe("ser-default", overrides=["features.hop_length=256"]).feature_config().hop_length == 256
+    y = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    frames = {h: FeatureExtractor(FeatureConfig(hop_length=h)).extract(y) for h in (160, 320)}
+    assert not np.array_equal(frames[160], frames[320])  # the extractor did take the hop
+    for bad, message in (("0", "must be 1 to 400"), ("401", "must be 1 to 400"), ("20.0", "must be an integer")):
+        with pytest.raises(ValueError, match=message):
+            load_recipe("ser-default", overrides=[f"features.hop_length={bad}"])
+
+
 def test_recipe_values_and_numeric_options_training_cannot_use_are_refused_up_front(tmp_path, capsys):
     """An empty corpora or labels list, one inner fold, a negative prior weight, a binary
     recipe file, `-j 0`, `--limit -5`, `--per-class -3`: a one-line error naming the value,

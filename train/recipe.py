@@ -18,6 +18,7 @@ Example recipe (``train/recipes/ser-default.toml``)::
     include = []                # feature-name prefixes kept (empty: all)
     exclude = []
     voice_quality = false       # true: extract the eGeMAPS-like ``voice`` group too
+    hop_length = 160            # samples between analysis frames (10 ms at 16 kHz)
     [normalizer]
     enabled = true
     prior_weight = 10.0         # utterances

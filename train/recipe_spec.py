@@ -6,7 +6,7 @@ A recipe file states its settings in tables (see :mod:`train.recipe` for a whole
     corpora = ["ravdess", "tess", "emodb", "emotiontts_kor"]
     labels = ["neutral", "happy", "sad", "angry"]
     [label_map]            # training label -> label, applied before ``labels`` filters
-    [features]             # include, exclude, voice_quality
+    [features]             # include, exclude, voice_quality, pause_gate, hop_length
     [normalizer]           # the fields of NormalizerSpec
     [[augmentations]]      # one table per copy (train.augment.Augmentation's fields)
     [noise_branch]         # column, [[noise_branch.augmentations]]
@@ -165,6 +165,9 @@ class Recipe:
     pause_gate : bool
         Zero the blocks of each utterance that hold only its floor before extraction
         (``FeatureConfig(pause_gate=True)``, :mod:`ser_live.features.gating`).
+    hop_length : int
+        Hop between analysis frames (samples at 16 kHz; default 160, 10 ms), the
+        extractor's ``FeatureConfig.hop_length``.
     normalizer : NormalizerSpec
     augmentations : tuple of Augmentation
         Copies every classifier of the model is trained on.
@@ -202,6 +205,7 @@ class Recipe:
     exclude: tuple[str, ...] = ()
     voice_quality: bool = False
     pause_gate: bool = False
+    hop_length: int = FeatureConfig.hop_length
     normalizer: NormalizerSpec = NormalizerSpec()
     augmentations: tuple[Augmentation, ...] = ()
     noise_branch: NoiseBranchSpec | None = None
@@ -215,7 +219,7 @@ class Recipe:
 
     def feature_config(self) -> FeatureConfig:
         """The extractor configuration the recipe's features come from."""
-        return FeatureConfig(voice_quality=self.voice_quality, pause_gate=self.pause_gate)
+        return FeatureConfig(voice_quality=self.voice_quality, pause_gate=self.pause_gate, hop_length=self.hop_length)
 
     @property
     def all_augmentations(self) -> tuple[Augmentation, ...]:
@@ -233,7 +237,8 @@ class Recipe:
             ("features: all" if not (self.include or self.exclude) else
              f"features: include {list(self.include) or 'all'}, exclude {list(self.exclude)}")
             + (" (with the voice group)" if self.voice_quality else "")
-            + (" (pauses gated to silence)" if self.pause_gate else ""),
+            + (" (pauses gated to silence)" if self.pause_gate else "")
+            + (f" (hop {self.hop_length} samples)" if self.hop_length != FeatureConfig.hop_length else ""),
             (
                 f"session normaliser: prior weight {norm.prior_weight:g} utterances, "
                 + (f"session weight capped at {norm.session_cap:g} utterances, " if norm.session_cap is not None else "")
@@ -266,7 +271,8 @@ class Recipe:
 _TOP_FIELDS = ("name", "description", "corpora", "labels", "label_map", "augmentations")
 #: Tables whose keys are Recipe fields (TOML key -> field name).
 _FLAT_TABLES: dict[str, dict[str, str]] = {
-    "features": {"include": "include", "exclude": "exclude", "voice_quality": "voice_quality", "pause_gate": "pause_gate"},
+    "features": {"include": "include", "exclude": "exclude", "voice_quality": "voice_quality", "pause_gate": "pause_gate",
+                 "hop_length": "hop_length"},
     "classifier": {"grid": "grid", "inner_splits": "inner_splits", "inner_cv": "inner_cv", "speaker_balance": "speaker_balance"},
     "calibration": {"method": "calibration"},
 }
@@ -398,6 +404,10 @@ def _check_values(recipe: "Recipe") -> None:
         raise ValueError(f"labels must name at least two emotions, got {list(recipe.labels)}")
     if recipe.inner_splits < 2:
         raise ValueError(f"classifier.inner_splits must be at least 2 (folds of the inner CV), got {recipe.inner_splits}")
+    win = FeatureConfig.win_length
+    if not 1 <= recipe.hop_length <= win:
+        raise ValueError(f"features.hop_length must be 1 to {win} samples (the analysis window's length: a longer "
+                         f"hop skips audio), got {recipe.hop_length}")
     norm = recipe.normalizer
     if norm is not None and norm.prior_weight < 0:
         raise ValueError(f"normalizer.prior_weight must be >= 0 (utterances the prior counts as), got {norm.prior_weight}")
