@@ -152,10 +152,12 @@ def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError |
         link under a folder whose target is missing is skipped with a logged warning; the
         AppleDouble files of a macOS zip (``._x.wav``, the ``__MACOSX`` folder: Finder
         metadata named like the recording, never audio) are skipped, as training skips them. A
-        folder under it that cannot be read (no permission) yields that folder with an
-        :class:`~ser_live.errors.AudioFileError` after the files found, as its files cannot
-        be listed; a path that cannot be looked at (under a folder without permission) is
-        yielded as a file, for the reader to report.
+        FIFO, socket or device with such a suffix under a folder is yielded, in order, with the
+        :class:`~ser_live.errors.AudioFileError` :func:`audio_info` raises when one is named
+        (it is not opened: a FIFO would block the run). A folder under it that cannot be read
+        (no permission) yields that folder with an :class:`~ser_live.errors.AudioFileError`
+        after the files found, as its files cannot be listed; a path that cannot be looked at
+        (under a folder without permission) is yielded as a file, for the reader to report.
     """
     for raw in paths:
         p = Path(raw)
@@ -164,7 +166,7 @@ def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError |
         except OSError:  # no permission on a folder above it: the file's reader says so
             is_dir = False
         if is_dir:
-            found, unreadable = [], []
+            found, special, unreadable = [], set(), []
             for top, dirs, files in os.walk(p, onerror=unreadable.append):  # symlinked folders not entered
                 dirs[:] = [d for d in dirs if d != "__MACOSX"]
                 for name in [*files, *dirs]:
@@ -176,18 +178,28 @@ def expand_audio_paths(paths: list[str]) -> Iterator[tuple[str, AudioFileError |
                             found.append(f)
                         elif f.is_symlink() and not f.exists():
                             log.warning("%s: skipped, a symbolic link to a missing file (%s)", f, os.readlink(f))
+                        elif f.exists() and not f.is_dir():  # a FIFO, socket or device: stat'ed, never opened
+                            found.append(f)
+                            special.add(f)
                     except OSError:
                         found.append(f)
             found.sort()
             if not found and not unreadable:
                 yield raw, AudioFileError(f"{raw}: folder holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
             for f in found:
-                yield str(f), None
+                yield str(f), _not_regular_file_error(f) if f in special else None
             for exc in unreadable:
                 yield exc.filename or raw, AudioFileError(
                     f"{exc.filename or raw}: {unreadable_folder_reason(exc, missed='classified')}")
         else:
             yield raw, None
+
+
+def _not_regular_file_error(path: Path) -> AudioFileError:
+    """The error of a FIFO, device or socket given as an audio file (named, or found in a
+    folder walk): never opened, as reading a FIFO blocks until a writer comes."""
+    return AudioFileError(f"{path}: not a regular file (a FIFO, device or socket); save the audio to a file first")
+
 
 def audio_info(path: str | Path) -> AudioInfo:
     """Read a file's header without decoding its samples.
@@ -221,9 +233,7 @@ def audio_info(path: str | Path) -> AudioInfo:
     if stat.S_ISDIR(st.st_mode):
         raise AudioFileError(f"{p}: is a folder, not an audio file")
     if not stat.S_ISREG(st.st_mode):
-        raise AudioFileError(
-            f"{p}: not a regular file (a FIFO, device or socket); save the audio to a file first"
-        )
+        raise _not_regular_file_error(p)
     if st.st_size == 0:
         raise AudioFileError(f"{p}: empty file (0 bytes)")
     try:  # libsndfile says "System error" for a file it may not open, as if it were damaged

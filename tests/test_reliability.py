@@ -418,6 +418,28 @@ def test_a_fifo_is_refused_at_once_not_read(tmp_path):
     assert res.returncode == 3 and "not a regular file" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_a_fifo_in_a_walked_folder_gets_an_error_record_not_read(tmp_path, emodb_root):
+    """A FIFO named like audio inside a folder given to predict used to be skipped without a
+    word; now it gets the error record a FIFO named on the command line gets (never opened:
+    the run would hang), while one named like a text file is left out, as a text file is."""
+    import shutil
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    shutil.copy(emodb_root / "wav" / "03a01Fa.flac", folder / "a.flac")
+    os.mkfifo(folder / "b.wav")
+    os.mkfifo(folder / "notes.txt")
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    res = subprocess.run([sys.executable, "-m", "ser_live", "predict", "--model", str(SMALL_MODEL), str(folder)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert "Traceback" not in res.stderr, res.stderr
+    records = {Path(r["path"]).name: r for r in _records(res.stdout)}
+    assert sorted(records) == ["a.flac", "b.wav"]  # notes.txt: not audio, ignored
+    assert records["a.flac"]["error"] is None
+    assert "not a regular file" in records["b.wav"]["error"] and "not a regular file" in res.stderr
+    assert res.returncode == 3  # as for a FIFO named directly
+
+
 def test_an_empty_file_says_empty(tmp_path, capsys):
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
