@@ -494,6 +494,24 @@ def test_plots_compare_and_export_refuse_what_they_cannot_use_before_the_work(tm
     assert "not found" in capsys.readouterr().err
 
 
+def test_export_of_a_fifo_says_it_is_not_a_regular_file(tmp_path):
+    """`export` of a FIFO said "not found" (it is there); now it says what `--model` says of one,
+    with the exit status of a missing file, at once (a subprocess, so a FIFO opened would time out)."""
+    import os
+    import subprocess
+    import sys
+
+    import train.__main__ as tm
+
+    fifo = tmp_path / "pipe.skops"
+    os.mkfifo(fifo)
+    env = {**os.environ, "PYTHONPATH": str(tm.REPO)}
+    res = subprocess.run([sys.executable, "-m", "train", "export", str(fifo)], capture_output=True, text=True,
+                         env=env, cwd=tm.REPO, timeout=120)
+    assert res.returncode == 5 and "Traceback" not in res.stderr, res.stderr
+    assert "not a regular file" in res.stderr and "not found" not in res.stderr
+
+
 # ---- files that are no utterance: silent, too short, a minute long ---------------------------
 
 

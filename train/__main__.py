@@ -640,8 +640,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ser_live.model import export_arrays
 
     for path in args.models:
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise ModelError(f"model file {path} not found (export takes the .skops files `fit` writes)")
+        if not Path(path).is_file():  # never opened: reading a FIFO blocks for ever
+            what = "a folder" if Path(path).is_dir() else "not a regular file (a FIFO or device?)"
+            raise ModelError(f"model {path} is {what}; export takes the .skops files `fit` writes")
         _print(f"wrote {export_arrays(path)}")
     return 0
 
