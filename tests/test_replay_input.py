@@ -91,3 +91,47 @@ def test_a_wav_streamed_through_a_pipe_is_not_taken_for_a_cut_one(capsys, tmp_pa
     assert rc == 0 and "truncated" not in err, err
     rc, records, err = _replay(capsys, wav, test_model_path)
     assert rc == 0 and records and "error" not in err, err
+
+
+@pytest.fixture
+def phone_wav(tmp_path, emodb_root):
+    """An EmoDB utterance resampled to 8 kHz (telephone audio), as a WAV."""
+    import soxr
+
+    y = load_audio(emodb_root / "wav" / "03a01Fa.flac")
+    path = tmp_path / "phone.wav"
+    sf.write(path, soxr.resample(y, SR, 8000), 8000)
+    return path
+
+
+def _warned_once_before_replaying(err: str, path) -> bool:
+    """Whether ``err`` holds predict's narrowband warning for ``path`` once, before the
+    "replaying ..." line that says listening started."""
+    warning = f"{path}: recorded at 8000 Hz (nothing above 4.0 kHz)"
+    return err.count("recorded at 8000 Hz") == 1 and -1 < err.find(warning) < err.find("replaying ")
+
+
+def test_a_narrowband_file_replayed_plain_is_warned_of_once_as_predict_does(capsys, phone_wav, emodb_root,
+                                                                            test_model_path):  # noqa: F811
+    """`--input` of 8 kHz audio said nothing, while `predict` warns that its upper bands are
+    empty; now the replay warns once, before it starts; a 16 kHz file gets no warning."""
+    rc = main(["--input", str(phone_wav), "--speed", "0", "--plain", "--model", str(test_model_path)])
+    err = capsys.readouterr().err
+    assert rc == 0 and _warned_once_before_replaying(err, phone_wav), err
+    rc = main(["--input", str(emodb_root / "wav" / "03a01Fa.flac"), "--speed", "0", "--plain",
+               "--model", str(test_model_path)])
+    err = capsys.readouterr().err
+    assert rc == 0 and "recorded at" not in err, err
+
+
+def test_a_narrowband_file_replayed_on_the_dashboard_is_warned_of_once(tmp_path, phone_wav,
+                                                                       test_model_path):  # noqa: F811
+    """The same warning with the dashboard on a terminal (stderr to a file, so it is read whole)."""
+    from .test_terminals import _text, run_in_terminal
+
+    log = tmp_path / "log"
+    code, out = run_in_terminal(["--input", str(phone_wav), "--speed", "0", "--model", str(test_model_path)],
+                                stderr=log, timeout_s=120)
+    err = log.read_text()
+    assert code == 0 and "timeline" in _text(out), err  # the dashboard was drawn
+    assert _warned_once_before_replaying(err, phone_wav), err

@@ -152,6 +152,7 @@ def _holds_records(path: str) -> bool:
 
 def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..audio import FileSource, PortAudioNoiseFilter
+    from ..audiofile import warn_if_narrowband
     from ..model import EmotionModel
     from ..pipeline import Recognizer
 
@@ -195,6 +196,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     if is_file:
         source: Any = FileSource(args.input, speed=args.speed, block_ms=args.block_ms)
         source_name = Path(args.input).name
+        warn_if_narrowband(args.input, source.info.sample_rate_hz)  # as predict; before the dashboard draws
     else:
         mic = _open_microphone(args)
         if mic is None:
