@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from ser_live.audiofile import write_wav
 from ser_live.cli import main
@@ -193,6 +194,21 @@ def test_a_recording_that_ends_too_early_writes_nothing(ravdess_root, tmp_path, 
     assert main(["calibrate", "--profile", "hal", "--per-class", "2", "--input", str(wav), "--speed", "0"]) == 2
     assert "ended after 4 of 8 takes" in capsys.readouterr().err
     assert not (profiles / "hal.npz").exists()
+
+
+def test_calibrating_from_narrowband_audio_warns_of_it_once(ravdess_root, tmp_path, profiles, capsys):
+    """`calibrate --input` of 8 kHz audio (a telephone recording) warns once, as `predict` and
+    `--input` do, that its upper bands are empty; the same takes at 16 kHz do not."""
+    import soxr
+
+    wav = _takes_wav(ravdess_root, tmp_path, short_first=False)
+    y, sr = sf.read(wav, dtype="float32")
+    phone = tmp_path / "phone.wav"
+    sf.write(phone, soxr.resample(y, sr, 8000), 8000)
+    for path, warnings in ((phone, 1), (wav, 0)):
+        main(["calibrate", "--profile", "hal", "--per-class", "2", "--input", str(path), "--speed", "0"])
+        err = capsys.readouterr().err
+        assert err.count("recorded at 8000 Hz") == warnings and "ended after 4 of 8 takes" in err, err
 
 
 def test_ctrl_c_ends_calibration_within_2_s_and_writes_no_profile(ravdess_root, tmp_path):

@@ -166,12 +166,14 @@ def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
     """Guided takes (:class:`~ser_live.calibrate.LiveCalibration`), shown as a rich screen on a
     terminal or one line per take."""
     from ..audio import FileSource, PortAudioNoiseFilter
+    from ..audiofile import warn_if_narrowband
     from ..calibrate import LiveCalibration
     from ..calibration_view import format_calibration_event, render_calibration
 
     if args.input is not None:
         source: Any = FileSource(args.input, speed=args.speed)
         source_name = Path(args.input).name
+        warn_if_narrowband(args.input, source.info.sample_rate_hz)  # a profile of telephone audio: as listen --input
     else:
         args.demo_fallback = False  # the demo recording is not the user's voice
         try:
