@@ -97,7 +97,8 @@ HEARD_PAD_S = 0.3
 _MODEL_SOURCES = (
     "ser_live/features/config.py", "ser_live/features/extractor.py", "ser_live/features/framewise.py",
     "ser_live/features/pooling.py", "ser_live/features/gating.py", "ser_live/model.py", "ser_live/route.py", "ser_live/normalize.py",
-    "ser_live/vad.py", "train/recipe.py", "train/augment.py", "train/extract.py", "train/__main__.py",
+    "ser_live/vad.py", "train/recipe.py", "train/recipe_spec.py", "train/augment.py", "train/extract.py",
+    "train/__main__.py",
 )
 
 
@@ -362,8 +363,14 @@ def speaker_session(paths: Sequence[str], cond: Condition, *, pause_s: float = 1
 
 # ---------------------------------------------------------------------------------- models
 def _model_key(recipe: str, overrides: Sequence[str] = ()) -> str:
+    """The cache key of a fold model: the recipe as loaded (its ``base`` chain merged and the
+    overrides applied, so an edit to a base recipe such as ``ser-default.toml`` is a new key,
+    not a stale model), the overrides and the sources that shape a model."""
+    from train.recipe import load_recipe
+
     h = hashlib.sha256(Path(recipe).read_bytes())
     h.update("\n".join(overrides).encode())
+    h.update(repr(load_recipe(recipe, overrides=list(overrides))).encode())
     for rel in _MODEL_SOURCES:
         p = REPO_ROOT / rel
         if p.exists():

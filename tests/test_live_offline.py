@@ -212,3 +212,21 @@ def test_combine_means_runs_per_condition_and_reads_the_acceptance_on_the_means(
         combine([report(0, 70.0, 73.0), report(1, 70.0, 73.0, ["ravdess"])])
     with pytest.raises(ValueError, match="no report"):
         combine([])
+
+
+def test_a_fold_model_is_refitted_when_a_recipe_it_is_based_on_changes(tmp_path):
+    """The fold-model cache key reads the recipe as loaded: editing its ``base`` (e.g. the
+    default's ``ser-default.toml``, which the live-gate recipe of the CI test builds on) is a
+    new key. Before, the key hashed the named file's text only, so a cached model of the old
+    base was reused."""
+    from benchmarks.live_offline import _model_key
+
+    base = tmp_path / "base.toml"
+    child = tmp_path / "child.toml"
+    base.write_text((Path(__file__).resolve().parents[1] / "train" / "recipes" / "ser-default.toml").read_text())
+    child.write_text(f'base = "{base}"\nname = "child"\n[features]\npause_gate = true\n')
+    key = _model_key(str(child))
+    assert _model_key(str(child)) == key  # stable
+    base.write_text(base.read_text().replace("voice_quality = true", "voice_quality = true\nhop_length = 320"))
+    assert _model_key(str(child)) != key
+    assert _model_key(str(child), ["features.hop_length=160"]) != _model_key(str(child))
