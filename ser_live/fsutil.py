@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence
 
-__all__ = ["atomic_writer", "write_atomic", "PathRow", "CsvListError", "read_path_csv"]
+__all__ = ["atomic_writer", "write_atomic", "point_at_devnull", "PathRow", "CsvListError", "read_path_csv"]
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # absent on Windows
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows only
@@ -97,6 +97,23 @@ def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644, enco
     with atomic_writer(path, mode=mode) as f:
         f.write(data.encode(encoding) if isinstance(data, str) else data)
     return Path(path)
+
+
+def point_at_devnull(fd: int) -> None:
+    """Point the open file descriptor ``fd`` at /dev/null (``os.dup2``): what is still written
+    to it (a buffer flushed at close or at exit) goes nowhere. The descriptor number stays
+    taken, so a file another thread opens meanwhile cannot get it (as closing it could let).
+
+    Raises
+    ------
+    OSError
+        /dev/null cannot be opened, or ``fd`` is not an open descriptor.
+    """
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def _fsync_dir(folder: Path) -> None:

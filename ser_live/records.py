@@ -854,11 +854,9 @@ class RecordWriter:
         # the writers' unwritten buffers now go to /dev/null when they are closed, not into
         # the file just kept (its descriptor is pointed elsewhere; closing it instead could
         # close a descriptor another thread opened meanwhile under the same number)
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, fd)
-        finally:
-            os.close(null)
+        from .fsutil import point_at_devnull
+
+        point_at_devnull(fd)
         self.kept_path = target
         if self._keep_earlier:
             self.partial_path = target
@@ -925,7 +923,6 @@ class RecordWriter:
             return
         if not keep and self.n_written and self._keep_earlier:
             # the earlier file stays; this run's records are finished beside it
-            assert self.path is not None
             self.partial_path = self._partial_target()
             try:
                 self._bin.flush()

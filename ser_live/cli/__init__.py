@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
 import difflib
-import io
 import os
 import re
 import sys
@@ -33,6 +31,7 @@ from .devices import _cmd_devices, add_devices_parser
 from .listen import _cmd_listen, add_listen_arguments
 from .options import (
     DEMO_WAV, EXIT_INTERRUPTED, _add_common, _add_partial_arguments, _err, _Formatter, _reconfigure_stdout, _setup_logging,
+    _silence_stdout,
 )
 from .predict import _cmd_predict, add_predict_parser, split_dask_input
 
@@ -253,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `ser-live predict ... | head`: as listen does, said once, exit 1
-        with contextlib.suppress(Exception):
-            sys.stdout = open(io.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        _silence_stdout()
         _err("error: cannot write the results to stdout (it was closed, e.g. by `| head`); "
              "the records after that point were not written")
         return ExitCode.ERROR

@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,14 @@ def _reconfigure_stdout(**kwargs: Any) -> None:
 
 def _err(msg: str) -> None:
     _err_raw(f"ser-live: {msg}")
+
+
+def _silence_stdout() -> None:
+    """Point ``sys.stdout`` at /dev/null (a new file object) once it cannot be written (a
+    closed pipe, a terminal gone, a file given up), so Python's flush of it at exit neither
+    fails nor waits."""
+    with contextlib.suppress(Exception):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - kept open until exit
 
 
 def _err_raw(text: str) -> None:

@@ -13,7 +13,8 @@ from typing import Any, TextIO
 
 from ..jsonl import json_line
 from ..records import speakers_moved_record, utterance_record
-from .options import _err, _profile_text, _uncertainty_rule
+from ..fsutil import point_at_devnull
+from .options import _err, _profile_text, _silence_stdout, _uncertainty_rule
 from .signals import _signals_deferred
 from .stream_events import StreamEvents
 
@@ -113,9 +114,7 @@ class _Outputs:
             # /dev/null, so neither the rest of the run nor the flush at exit waits for that
             # reader again.
             with contextlib.suppress(OSError, ValueError):
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, stream.fileno())
-                os.close(null)
+                point_at_devnull(stream.fileno())
             if stream is sys.stdout:
                 self.jsonl_stdout = False
             if stream is self.plain_stream:
@@ -143,8 +142,7 @@ class _Outputs:
         others = self._taken_elsewhere(failed=stream)  # before sys.stdout is replaced below
         if stream is sys.stdout:  # silence the flush at exit
             _cut_back(stream, whole)
-            with contextlib.suppress(Exception):
-                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            _silence_stdout()
         elif stream is self.jsonl_file:
             self.jsonl_file = None
             _cut_back(stream, whole)
@@ -263,8 +261,7 @@ class _Outputs:
                 self.dashboard.refresh(force=True)
                 self.dashboard.__exit__(None, None, None)
             except OSError:
-                with contextlib.suppress(Exception):
-                    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+                _silence_stdout()
         self.dashboard = None
         self._live = False
         if results:
@@ -328,9 +325,7 @@ def _cut_back(stream: TextIO, whole: int | None) -> None:
             raise ValueError("not a regular file: nothing to cut")
         fd = stream.fileno()
         os.ftruncate(fd, whole)
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, fd)
-        os.close(null)
+        point_at_devnull(fd)
     if stream is not sys.stdout:
         with contextlib.suppress(OSError, ValueError):
             stream.close()
