@@ -14,7 +14,9 @@ score three things:
   (:meth:`ser_live.offline.Predictor.process_files` with ``sessions=``); and, to tell what
   attribution costs from what the conversation's audio and the segmenter's cuts cost, the
   live results' own features re-scored with the true speakers as offline sessions
-  (:func:`true_session_results`: perfect attribution on the same audio and cuts);
+  (:func:`true_session_results`: perfect attribution on the same audio and cuts), and
+  with the speakers the assigner ends the run with as sessions
+  (:func:`revised_session_results`: its attribution, settled statistics);
 * **one-speaker share**: a session of one speaker alone, replayed with ``--speakers auto``
   (the count not given: one voice must stay one); the share of its utterances given its most
   frequent speaker label (target >= 95 %).
@@ -383,6 +385,7 @@ def run_pair(model: Any, spk: dict[str, dict[str, Any]], a: str, b: str, *, sett
     revised = [t[1] for t in _played(spans_s, live, rev)] if len(rev) == len(live) else [None] * len(who)
     turns_rev = _played(spans_s, revised_results(live))
     cut_sessions = _played(spans_s, true_session_results(model, spans_s, live, who))
+    cut_revised = _played(spans_s, revised_session_results(model, live, rev)) if len(rev) == len(live) else []
     one_live = replay(sess.samples, model, speakers=None, workdir=workdir)
     one, one_rev = _played(spans_s, one_live), _played(spans_s, revised_results(one_live))
     offline = dict(Predictor(model).process_files(paths, sessions={p: w for p, w in zip(paths, who)}))
@@ -396,6 +399,8 @@ def run_pair(model: Any, spk: dict[str, dict[str, Any]], a: str, b: str, *, sett
         "live_one_session": [t[0] for t in one], "offline": off,
         "live_turns_revised": [t[0] for t in turns_rev], "live_one_session_revised": [t[0] for t in one_rev],
         "live_cuts_true_sessions": [t[0] for t in cut_sessions],
+        # absent when the assigner's revised labels are not one per result
+        **({"live_cuts_revised_sessions": [t[0] for t in cut_revised]} if cut_revised else {}),
         "attribution_pct": attribution_accuracy(who, [t[1] for t in turns]),
         "revised": revised, "attribution_revised_pct": attribution_accuracy(who, revised),
         "n_speakers_opened": len({t[1] for t in turns if t[1] is not None}),
@@ -403,15 +408,54 @@ def run_pair(model: Any, spk: dict[str, dict[str, Any]], a: str, b: str, *, sett
     }
 
 
+def sessions_rescored(model: Any, results: Sequence[Any], groups: Sequence[Any]) -> list[Any]:
+    """The live results re-scored with the given grouping as settled offline sessions: each
+    result's feature row (as the live worker extracted it from the segmenter's cut) normalised
+    with all the rows of its group, routed as it was live
+    (:attr:`~ser_live.types.Result.route_db`). What :func:`true_session_results` and
+    :func:`revised_session_results` share.
+
+    Parameters
+    ----------
+    model : EmotionModel
+    results : sequence of Result
+        Final live results, each with its ``features`` (float, shape (n_features,)).
+    groups : sequence
+        One session name per result.
+
+    Returns
+    -------
+    list of Result
+        Copies with the re-scored predictions (empty when there are no results or a result
+        has no features).
+
+    Raises
+    ------
+    ValueError
+        ``groups`` not one per result.
+    """
+    from dataclasses import replace
+
+    if not results or any(r.features is None for r in results):
+        return []
+    if len(groups) != len(results):
+        raise ValueError(f"{len(groups)} groups for {len(results)} results")
+    X = np.stack([np.asarray(r.features, dtype=np.float32) for r in results])
+    route_db = np.array([np.nan if r.route_db is None else float(r.route_db) for r in results])
+    P = model.predict_proba(X, groups=np.asarray([str(g) for g in groups]), route_db=route_db)
+    flags = model.noise_branch_flags(X, route_db)
+    return [replace(r, prediction=model.prediction_from_proba(P[k], noise_branch=flags[k]))
+            for k, r in enumerate(results)]
+
+
 def true_session_results(model: Any, spans_s: Sequence[tuple[float, float]], results: Sequence[Any],
                          who: Sequence[str]) -> list[Any]:
-    """The live results re-scored with the true speakers as offline sessions: each result's
-    feature row (as the live worker extracted it from the segmenter's cut) normalised with
-    all the rows of its true speaker (the played utterance it overlaps most,
-    :func:`benchmarks.live_offline.match_results`), routed as it was
-    live (:attr:`~ser_live.types.Result.route_db`). What live would score with perfect speaker
-    attribution and settled session statistics, on the same audio and cuts: the harness's
-    ceiling for speaker turns, beside the offline sessions of the clean files.
+    """The live results re-scored with the true speakers as offline sessions
+    (:func:`sessions_rescored`), each result's true speaker being that of the played
+    utterance it overlaps most (:func:`benchmarks.live_offline.match_results`). What live
+    would score with perfect speaker attribution and settled session statistics, on the same
+    audio and cuts: the harness's ceiling for speaker turns, beside the offline sessions of
+    the clean files.
 
     Parameters
     ----------
@@ -428,22 +472,42 @@ def true_session_results(model: Any, spans_s: Sequence[tuple[float, float]], res
     list of Result
         Copies with the re-scored predictions (empty when a result has no features).
     """
-    from dataclasses import replace
-
-    if not results or any(r.features is None for r in results):
-        return []
     # each result's played utterance as _played maps it; a result overlapping none (never
     # scored) is a session of its own, so it moves no speaker's statistics
     speakers = [f"unplayed-{k}" for k in range(len(results))]
     for j, hits in enumerate(_assigned(spans_s, results)):
         for k, _ in hits:
             speakers[k] = who[j]
-    X = np.stack([np.asarray(r.features, dtype=np.float32) for r in results])
-    route_db = np.array([np.nan if r.route_db is None else float(r.route_db) for r in results])
-    P = model.predict_proba(X, groups=np.asarray(speakers), route_db=route_db)
-    flags = model.noise_branch_flags(X, route_db)
-    return [replace(r, prediction=model.prediction_from_proba(P[k], noise_branch=flags[k]))
-            for k, r in enumerate(results)]
+    return sessions_rescored(model, results, speakers)
+
+
+def revised_session_results(model: Any, results: Sequence[Any], revised: Sequence[str | None]) -> list[Any]:
+    """The live results re-scored with the assigner's *revised* speakers as settled offline
+    sessions (:func:`sessions_rescored`): the attribution the run ends with, but every
+    speaker's statistics over all of its utterances, none running. Against
+    :func:`true_session_results` (the same with the true speakers) it isolates what the
+    attribution's errors cost; against the live results as revised (:func:`revised_results`),
+    what the online statistics and the labels at the moment cost.
+
+    Parameters
+    ----------
+    model : EmotionModel
+    results : sequence of Result
+        Final live results with their ``features``, in order.
+    revised : sequence of str or None
+        Each result's revised speaker (:attr:`ser_live.speakers.SpeakerAssigner.revised_`,
+        one per result); None (not attributed) is a session of its own.
+
+    Returns
+    -------
+    list of Result
+        Copies with the re-scored predictions; empty when ``revised`` is not one per result
+        or a result has no features.
+    """
+    if len(revised) != len(results):
+        return []
+    return sessions_rescored(model, results, [f"unattributed-{k}" if s is None else f"speaker-{s}"
+                                              for k, s in enumerate(revised)])
 
 
 def run_one_speaker(model: Any, items: Sequence[tuple[str, str]], *, settings: Settings, seed: int,
@@ -521,6 +585,9 @@ def table_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                 "ua_offline_sessions": ua_pct(cat("true"), cat("offline")),
                 "ua_live_cuts_true_sessions": (ua_pct(cat("true"), cat("live_cuts_true_sessions"))
                                                if all("live_cuts_true_sessions" in p for p in pairs) else float("nan")),
+                "ua_live_cuts_revised_sessions": (ua_pct(cat("true"), cat("live_cuts_revised_sessions"))
+                                                  if all("live_cuts_revised_sessions" in p for p in pairs)
+                                                  else float("nan")),
                 "arousal_ua_live_turns": ua_pct(cat("true_arousal"), cat("live_turns_arousal")),
                 "arousal_ua_live_one_session": ua_pct(cat("true_arousal"), cat("live_one_session_arousal")),
                 "arousal_ua_offline_sessions": ua_pct(cat("true_arousal"), cat("offline_arousal")),
@@ -533,10 +600,10 @@ def table_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
 def markdown(res: dict[str, Any]) -> list[str]:
     """The summary as a Markdown table, with issue 25's acceptance."""
     head = ("| corpus | pairs | attribution % (min) | revised % | speakers opened | UA live, turns (revised) "
-            "| UA live, one session (revised) | UA live cuts, true speakers as sessions "
-            "| UA offline, per-speaker sessions "
+            "| UA live, one session (revised) | UA live cuts, revised speakers as sessions "
+            "| UA live cuts, true speakers as sessions | UA offline, per-speaker sessions "
             "| arousal UA live, turns / one session / offline | one-speaker share % (min), --speakers auto |")
-    lines = [head, "|" + "---|" * 11]
+    lines = [head, "|" + "---|" * 12]
     for r in res["table"]:
         aro = " / ".join(f"{r.get(k, float('nan')):.1f}" for k in
                          ("arousal_ua_live_turns", "arousal_ua_live_one_session", "arousal_ua_offline_sessions"))
@@ -545,6 +612,7 @@ def markdown(res: dict[str, Any]) -> list[str]:
             f"| {r['attribution_revised_pct']:.1f} | {r['speakers_opened']:.2f} "
             f"| {r['ua_live_turns']:.1f} ({r.get('ua_live_turns_revised', float('nan')):.1f}) "
             f"| {r['ua_live_one_session']:.1f} ({r.get('ua_live_one_session_revised', float('nan')):.1f}) "
+            f"| {r.get('ua_live_cuts_revised_sessions', float('nan')):.1f} "
             f"| {r.get('ua_live_cuts_true_sessions', float('nan')):.1f} "
             f"| {r['ua_offline_sessions']:.1f} | {aro} | {r['one_speaker_share_pct']:.1f} ({r['one_speaker_min_pct']:.1f}) |")
     lines.append("")
@@ -553,6 +621,9 @@ def markdown(res: dict[str, Any]) -> list[str]:
     lines.append("'UA live cuts, true speakers as sessions': the live results' features re-scored with each true "
                  "speaker's rows as one offline session (perfect attribution, settled statistics, the same audio "
                  "and cuts as live).")
+    lines.append("'UA live cuts, revised speakers as sessions': the same with the speakers the assigner ends the run "
+                 "with (its attribution, settled statistics): against the true speakers, what attribution errors "
+                 "cost; against 'turns (revised)', what the running statistics cost.")
     return lines
 
 

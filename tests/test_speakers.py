@@ -416,6 +416,28 @@ def test_each_speaker_s_session_is_revised_on_its_own(turns, shipped):
             assert tally.rolling == r.rolling != r.revision.rolling
 
 
+def _owners(spans_s, who, results) -> list[str]:
+    """Each result's true speaker: that of the played utterance it overlaps most."""
+    owner = []
+    for r in results:
+        ov = [min(b, r.utterance.end_s) - max(a, r.utterance.start_s) for a, b in spans_s]
+        owner.append(who[int(np.argmax(ov))])
+    return owner
+
+
+def _assert_each_group_one_session(model, results, got, groups) -> None:
+    """``got[i]``'s probabilities are those of results[i] scored in a session holding exactly
+    the rows of its group (``groups[i]``), in order."""
+    for g in set(groups):
+        mine = [i for i, o in enumerate(groups) if o == g]
+        session = model.new_session()
+        for i in mine:
+            session.update(results[i].features)
+        P = model.predict_proba(np.stack([results[i].features for i in mine]), session=session)
+        for i, p in zip(mine, P):
+            assert got[i].prediction.probabilities == pytest.approx(dict(zip(model.labels, p)), abs=1e-6)
+
+
 def test_true_session_results_score_each_speaker_s_own_rows(conversation, turns, shipped):
     """The harness's ceiling for speaker turns (perfect attribution): every live result
     re-scored with the rows of its true speaker (the played utterance it overlaps most) as one
@@ -427,22 +449,35 @@ def test_true_session_results_score_each_speaker_s_own_rows(conversation, turns,
     spans_s = [(a / 16000, b / 16000) for a, b in sess.spans]
     got = true_session_results(shipped, spans_s, turns, who)
     assert [r.utterance.index for r in got] == [r.utterance.index for r in turns]
-    owner = []
-    for r in turns:
-        ov = [min(b, r.utterance.end_s) - max(a, r.utterance.start_s) for a, b in spans_s]
-        owner.append(who[int(np.argmax(ov))])
+    owner = _owners(spans_s, who, turns)
     assert set(owner) == set(PAIR)
-    for spk in PAIR:
-        mine = [i for i, o in enumerate(owner) if o == spk]
-        session = shipped.new_session()
-        for i in mine:
-            session.update(turns[i].features)
-        P = shipped.predict_proba(np.stack([turns[i].features for i in mine]), session=session)
-        for i, p in zip(mine, P):
-            assert got[i].prediction.probabilities == pytest.approx(dict(zip(shipped.labels, p)), abs=1e-6)
+    _assert_each_group_one_session(shipped, turns, got, owner)
     one = shipped.predict_proba(np.stack([r.features for r in turns]), groups=np.zeros(len(turns)))
     assert not np.allclose(one, [[r.prediction.probabilities[k] for k in shipped.labels] for r in got], atol=1e-3)
     assert true_session_results(shipped, spans_s, [], who) == []
+
+
+def test_revised_session_results_score_each_revised_speaker_s_rows(conversation, turns_run, shipped):
+    """The harness's "revised speakers as sessions": every live result re-scored with the rows
+    the assigner's revised labels give its speaker as one settled session. With the revised
+    labels the run ended with, each result's probabilities are those of a session of exactly
+    its revised speaker's rows; labels that name the true owners give the true-session
+    ceiling itself; and labels that are not one per result give nothing."""
+    from benchmarks.conversations import revised_session_results, true_session_results
+
+    sess, who, _ = conversation
+    turns, revised = turns_run
+    assert len(revised) == len(turns) and len(set(revised)) == 2
+    got = revised_session_results(shipped, turns, revised)
+    assert [r.utterance.index for r in got] == [r.utterance.index for r in turns]
+    _assert_each_group_one_session(shipped, turns, got, revised)
+    spans_s = [(a / 16000, b / 16000) for a, b in sess.spans]
+    owner = _owners(spans_s, who, turns)
+    truth = [r.prediction.probabilities for r in true_session_results(shipped, spans_s, turns, who)]
+    assert [r.prediction.probabilities for r in revised_session_results(shipped, turns, owner)] == truth
+    one = [r.prediction.probabilities for r in revised_session_results(shipped, turns, ["A"] * len(turns))]
+    assert one != truth
+    assert revised_session_results(shipped, turns, revised[:-1]) == []
 
 
 def test_predict_segments_give_the_file_s_revised_speakers(conversation, turns_run, tmp_path, capsys):
