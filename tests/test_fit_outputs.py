@@ -107,3 +107,38 @@ def test_a_model_without_an_array_form_is_written_with_its_card(small_recipe, tm
     caplog.clear()
     model = EmotionModel.load(out)
     assert type(model.estimator).__name__ == "EmotionEstimator" and not caplog.records
+
+
+def test_card_finds_a_model_by_its_short_name_or_arrays_file_and_writes_beside_it(small_recipe, tmp_path, monkeypatch,
+                                                                                 capsys):
+    """`train card --model NAME` loaded models/ser-NAME.skops but wrote the card to ./NAME.md in
+    the working folder; `--model X.npz` (the arrays file) ended in an AttributeError traceback.
+    Both now write the card beside the .skops; an arrays file alone is exit 5 with a message."""
+    import shutil
+
+    import ser_live.model
+    from train.__main__ import main
+
+    models = tmp_path / "models"
+    out = models / "ser-small.skops"
+    assert _fit(small_recipe, out) == 0
+    monkeypatch.setattr(ser_live.model, "MODELS_DIR", models)
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    card = out.with_suffix(".md")
+    written = card.read_text()
+    for given in ("small", str(out.with_suffix(".npz"))):
+        card.write_text("stale")
+        capsys.readouterr()
+        assert main(["card", "--model", given]) == 0, capsys.readouterr().err
+        assert card.read_text() == written, given
+        assert list(cwd.iterdir()) == [], given  # nothing written in the working folder
+    alone = tmp_path / "alone" / "m.npz"
+    alone.parent.mkdir()
+    shutil.copy(out.with_suffix(".npz"), alone)
+    capsys.readouterr()
+    assert main(["card", "--model", str(alone)]) == 5
+    err = capsys.readouterr().err
+    assert "arrays file" in err and ".skops" in err and "Traceback" not in err
+    assert not alone.with_suffix(".md").exists()

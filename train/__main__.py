@@ -650,17 +650,30 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_card(args: argparse.Namespace) -> int:
-    """Rewrite a model's card from its metadata and the current reports (no refit)."""
+    """Rewrite a model's card from its metadata and the current reports (no refit).
+
+    ``--model`` is a model file or a shipped model's short name (as ``ser-live --model``
+    takes it); the card is written beside the ``.skops`` it names. Raises ModelError (exit
+    5): no such model, or an arrays file (``.npz``) with no ``.skops`` beside it (a card
+    reads the fitted scikit-learn chain, which only the ``.skops`` holds)."""
+    from ser_live.errors import ModelError
     from ser_live.features import FeatureExtractor
-    from ser_live.model import EmotionModel
+    from ser_live.fastpath import CompiledEstimator
+    from ser_live.model import EmotionModel, resolve_model_path
 
     from .card import protocol_reports, render_card
 
-    model = EmotionModel.load(args.model, arrays=False)  # the card reads the fitted scikit-learn chain
+    path = resolve_model_path(args.model)  # "7class" is models/ser-7class.skops, not ./7class
+    if path.suffix.lower() == ".npz" and path.with_suffix(".skops").is_file():
+        path = path.with_suffix(".skops")  # the arrays' own model
+    model = EmotionModel.load(path, arrays=False)  # the card reads the fitted scikit-learn chain
+    if isinstance(model.estimator, CompiledEstimator):
+        raise ModelError(f"{path} is a model's arrays file: a card is written from the .skops it was exported "
+                         "from (the fitted scikit-learn chain); pass that file")
     meta = dict(model.metadata)
     if "trained_from" not in meta:  # a changed recipe's model quotes no recipe's figures (fit_provenance)
         meta["protocol_scores"] = protocol_reports(meta.get("recipe", model.name))
-    card = Path(args.model).with_suffix(".md")
+    card = path.with_suffix(".md")
     card.write_text(render_card(model, meta, FeatureExtractor(model.feature_config).n_features))
     _print(f"wrote {card}")
     return 0
@@ -900,7 +913,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("models", nargs="+", metavar="MODEL", help="model files (.skops)")
     s = sub.add_parser("card", help="rewrite a model's card from its metadata and the reports in reports/")
     s.add_argument("--model", default=str(REPO / "models" / "ser-default.skops"),
-                   help="model file (.skops; default models/ser-default.skops); its card is written beside it as .md")
+                   help="model file (.skops) or a shipped model's name (7class); default models/ser-default.skops; "
+                        "its card is written beside the .skops as .md")
     s = sub.add_parser("reports", help="regenerate the committed reports/ and the model cards: the commands of "
                                        "train/regenerate.py in order (--list shows them)")
     s.add_argument("--only", nargs="+", metavar="NAME", help="only the commands whose name contains one of these")
