@@ -666,7 +666,10 @@ class EmotionModel:
         header's ``source_sha256``; :func:`export_arrays`) loads from the ``.npz``: numpy
         only, no scikit-learn or skops import; one exported from another file, or damaged,
         is passed over with a warning and the ``.skops`` loads. A ``.npz`` path loads as
-        such. Errors about a model named by ``$SER_LIVE_MODEL`` (``path`` None) say so.
+        such. Which of the two a file is, is read from its zip members when its suffix is
+        another (a renamed file, ``M.NPZ``, none): an arrays file under any name loads as
+        arrays, a skops file named ``.npz`` as a skops file (its types checked all the same).
+        Errors about a model named by ``$SER_LIVE_MODEL`` (``path`` None) say so.
 
         Parameters
         ----------
@@ -720,8 +723,11 @@ class EmotionModel:
             what = "a folder" if p.is_dir() else "not a regular file (a FIFO or device?)"
             raise ModelError(f"model {p} is {what}; pass a model file (.skops, or the .npz exported from one) "
                              f"or a shipped model's name ({', '.join(shipped_model_names()) or 'none'})")
-        if p.suffix == ".npz":
+        kind = _zip_kind(p)  # by content, not only by suffix: a renamed file, "M.NPZ", no suffix
+        if kind == "arrays" or (p.suffix.lower() == ".npz" and kind != "skops"):
             return cls._load_npz(p, source=None)
+        if kind == "skops" and p.suffix.lower() == ".npz":  # a .skops renamed: checked as every .skops is
+            return cls._load_skops(p)
         npz = p.with_suffix(".npz")
         if arrays and npz.is_file():
             try:
@@ -892,6 +898,25 @@ def _check_header(p: Path, header: Any, *, required: tuple[str, ...]) -> tuple[l
     return labels, cfg
 
 
+def _zip_kind(path: Path) -> str | None:
+    """What a model file is by its zip members, whatever its suffix: ``"arrays"`` (a
+    ``header.npy`` and no ``schema.json``: :func:`export_arrays`' file), ``"skops"`` (a
+    ``schema.json`` and no ``header.npy``), else None (neither, both, not a zip, unreadable).
+    Only the zip's directory is read; nothing is inflated."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError):
+        return None
+    arrays, skops = "header.npy" in names, "schema.json" in names
+    return "arrays" if arrays and not skops else "skops" if skops and not arrays else None
+
+
+def _is_arrays_file(path: Path) -> bool:
+    """Whether ``path`` is a model's arrays file by its content (:func:`_zip_kind`)."""
+    return _zip_kind(path) == "arrays"
+
+
 def _file_sha256(path: Path) -> str:
     """SHA-256 of a model file (hex); the file is bounded (:data:`ser_live.safezip.MODEL_LIMITS`)
     before it is read whole."""
@@ -925,10 +950,14 @@ def export_arrays(model: "EmotionModel | str | Path", path: str | Path | None = 
     Raises
     ------
     ModelError
-        A model whose classifier has no array form (a kernel SVM...), or no ``path`` for an
-        in-memory model.
+        A model whose classifier has no array form (a kernel SVM...), no ``path`` for an
+        in-memory model, or a ``model`` path that is an arrays file itself, or not a
+        loadable ``.skops`` (as :meth:`EmotionModel.load`).
     """
     if not isinstance(model, EmotionModel):
+        if _is_arrays_file(Path(model)):
+            raise ModelError(f"{model} is a model's arrays file already: export writes one from the .skops "
+                             "model file it comes from; pass that file")
         model = EmotionModel._load_skops(Path(model))
     src = getattr(model, "path", None)
     if path is None:

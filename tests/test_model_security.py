@@ -269,3 +269,39 @@ def test_a_bad_model_from_the_environment_says_so(tmp_path, monkeypatch):
     with pytest.raises(ModelError) as info:  # passed explicitly: the variable is not blamed
         EmotionModel.load(bad)
     assert "SER_LIVE_MODEL" not in str(info.value)
+
+
+# ------------------------------------------------------------- a model file under another name
+def test_a_model_file_under_another_suffix_loads_by_its_content(shipped, tmp_path, capsys):
+    """An arrays file renamed (``m.skops``, ``M.NPZ``, no suffix) was read as a skops file and
+    refused with "KeyError: There is no item named 'schema.json'"; a .skops renamed ``.npz``
+    with "no header". Each now loads as what it holds, and a hostile skops file named ``.npz``
+    is still refused by its types, running nothing."""
+    from train.__main__ import main as train_main
+
+    npz = shipped.with_suffix(".npz")
+    if not npz.is_file():
+        pytest.skip("models/ser-default.npz not exported")
+    x = np.random.default_rng(1).standard_normal((3, EmotionModel.load(npz).extractor.n_features)).astype(np.float32)
+    want = EmotionModel.load(npz).predict_proba(x)
+    for name in ("m.skops", "M.NPZ", "m"):
+        folder = tmp_path / name.replace(".", "_")
+        folder.mkdir()
+        (folder / name).write_bytes(npz.read_bytes())
+        m = EmotionModel.load(folder / name)
+        assert type(m.estimator).__name__ == "CompiledEstimator", name
+        assert np.array_equal(m.predict_proba(x), want), name
+    (tmp_path / "s.npz").write_bytes(shipped.read_bytes())
+    m = EmotionModel.load(tmp_path / "s.npz")
+    assert type(m.estimator).__name__ == "EmotionEstimator"
+    assert np.allclose(m.predict_proba(x), want, atol=1e-9)
+    marker = tmp_path / "marker"
+    evil = _inject(shipped, tmp_path / "evil.npz", _hostile_nodes(marker)["builtins.exec"])
+    with pytest.raises(ModelError, match=r"does not trust.*builtins\.exec"):
+        EmotionModel.load(evil)
+    assert not marker.exists()
+    # `train export` of an arrays file says what it is (it said "not a ser-live model file")
+    capsys.readouterr()
+    assert train_main(["export", str(tmp_path / "m_skops" / "m.skops")]) == 5
+    err = capsys.readouterr().err
+    assert "arrays file already" in err and "Traceback" not in err
