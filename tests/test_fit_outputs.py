@@ -142,3 +142,40 @@ def test_card_finds_a_model_by_its_short_name_or_arrays_file_and_writes_beside_i
     err = capsys.readouterr().err
     assert "arrays file" in err and ".skops" in err and "Traceback" not in err
     assert not alone.with_suffix(".md").exists()
+
+
+def test_the_recipe_copy_beside_a_model_loads_when_the_recipe_names_files_relative_to_itself(small_recipe, tmp_path):
+    """A recipe with `base = "parent.toml"` and `corpora = ["../data/list.csv"]` (paths from its
+    own folder, as the README allows) was copied as text next to the model, where neither path
+    exists: the copy could not be loaded ('base parent.toml not found'). The copy now reads as
+    the recipe did; a recipe that names nothing by a relative path is still copied as it is,
+    comments included."""
+    import dataclasses
+    import shutil
+
+    from train.recipe import load_recipe
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(small_recipe.parent / "list.csv", data / "list.csv")
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    parent = small_recipe.read_text().replace(f'corpora = ["{small_recipe.parent / "list.csv"}"]',
+                                              'corpora = ["../data/list.csv"]')
+    assert parent != small_recipe.read_text()
+    (recipes / "parent.toml").write_text(parent)
+    child = recipes / "child.toml"
+    child.write_text('base = "parent.toml"  # beside this file\nname = "child"\n[normalizer]\nprior_weight = 5.0\n')
+    out = tmp_path / "models" / "child.skops"
+    assert _fit(child, out) == 0
+    copy, orig = load_recipe(out.with_suffix(".toml")), load_recipe(child)
+    assert copy.corpora == orig.corpora == (str((recipes / "../data/list.csv").absolute()),)
+    assert dataclasses.replace(copy, path=orig.path) == orig  # every setting, the path it was read from aside
+    assert copy.normalizer.prior_weight == 5.0 and copy.name == "child"
+    assert str(child) in out.with_suffix(".toml").read_text().splitlines()[0]  # where it came from
+    # a recipe that needs nothing beside it: its own text, comments kept
+    plain = recipes / "plain.toml"
+    plain.write_text('base = "ser-default"  # by name\nname = "plain"\n')
+    from train.__main__ import copy_recipe
+
+    assert copy_recipe(plain, tmp_path / "models" / "plain.skops").read_text() == plain.read_text()

@@ -379,26 +379,42 @@ def _check_writable_folder(folder: Path, *, hint: str) -> None:
         raise FitOutputError(f"cannot write to {folder}: {os_error_text(exc)}; {hint}") from exc
 
 
-def copy_recipe(recipe_path: str | Path, model_path: Path) -> Path:
+def copy_recipe(recipe_path: str | Path, model_path: Path, *, folder: Path | None = None) -> Path:
     """Copy the recipe next to the model (``<model>.toml``); nothing to do when the recipe
     read is that very file (``fit --recipe models/ser-7class.toml``).
+
+    The copy is the file's text when that reads the same from the model's folder; a recipe
+    that names its ``base`` or a corpus by a path relative to its own folder is written as
+    read instead, base chain merged and paths absolute
+    (:func:`train.recipe_spec.recipe_copy_text`), so the copy loads beside the model.
 
     Parameters
     ----------
     recipe_path : str or Path
     model_path : Path
+    folder : Path, optional
+        Where the copy will finally lie, when ``model_path`` is staged elsewhere first;
+        default ``model_path``'s folder.
 
     Returns
     -------
     Path
         The recipe copy.
+
+    Raises
+    ------
+    ValueError
+        The recipe cannot be read (as :func:`train.recipe.load_recipe`).
     """
     from ser_live.fsutil import write_atomic
+
+    from .recipe_spec import recipe_copy_text
 
     dst = model_path.with_suffix(".toml")
     src = Path(recipe_path)
     if not (dst.exists() and src.exists() and src.resolve() == dst.resolve()):
-        write_atomic(dst, src.read_bytes())  # a full disk leaves an earlier copy whole
+        text = recipe_copy_text(src, model_path.parent if folder is None else folder)
+        write_atomic(dst, text.encode("utf-8"))  # a full disk leaves an earlier copy whole
     return dst
 
 
@@ -547,7 +563,7 @@ def write_model_set(model: Any, out: Path, *, recipe_path: str | Path, card: str
             arrays = True
         except ModelError:  # no array form (e.g. an RBF SVM): the .skops is scored as it is
             arrays = False
-        copy_recipe(recipe_path, stage / out.name)
+        copy_recipe(recipe_path, stage / out.name, folder=out.parent)
         write_atomic(stage / f"{out.stem}.md", card)
         for suffix in (".npz", ".toml", ".md", ".skops"):
             staged = stage / f"{out.stem}{suffix}"
