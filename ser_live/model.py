@@ -522,8 +522,13 @@ class EmotionModel:
         """Prediction for one feature vector, float32 or float64, shape (n_features,) (the
         extractor's output), optionally normalised with a live session's running statistics
         (see :meth:`new_session`); ``route_db`` (dB, None: the vector's own column) the SNR the
-        noise route decides by. Raises ValueError for another number of features (as
-        :meth:`predict_proba`)."""
+        noise route decides by. Raises ValueError for an array that is not one vector (rows
+        of vectors go to :meth:`predict_proba`) and :class:`~ser_live.errors.ModelError` for
+        another number of features (as :meth:`predict_proba`)."""
+        features = np.asarray(features)
+        if features.ndim != 1:  # (1, n) used to pass as a 3-D array: "expects n features, got 1"
+            raise ValueError(f"predict_features takes one feature vector of shape (n_features,), got shape "
+                             f"{features.shape}; for rows of vectors use predict_proba")
         X = features[None, :]
         r = None if route_db is None else np.array([route_db], dtype=np.float64)
         return self.prediction_from_proba(

@@ -214,3 +214,17 @@ def test_the_extractor_docstring_says_how_to_get_a_models_extractor():
     doc = FeatureExtractor.__doc__
     assert "FeatureExtractor(model.feature_config)" in doc and "model.extractor" in doc
     assert "the default is what the shipped model uses" not in doc
+
+
+def test_predict_features_says_what_it_takes(model):
+    """Its docstring said ValueError for another number of features, but it raises ModelError;
+    a (1, n_features) row was read as a 3-D array and refused as 'expects n features, got 1'."""
+    n = model.extractor.n_features
+    x = np.zeros(n, dtype=np.float32)
+    assert model.predict_features(x).label in model.labels
+    with pytest.raises(ValueError, match=r"one feature vector of shape \(n_features,\), got shape \(1, %d\).*"
+                                         r"predict_proba" % n):
+        model.predict_features(x[None, :])
+    with pytest.raises(ModelError, match=f"expects {n} features, got 10"):
+        model.predict_features(np.zeros(10, dtype=np.float32))
+    assert "ModelError" in EmotionModel.predict_features.__doc__
