@@ -508,53 +508,6 @@ def _tables_at(d: dict[str, Any], p: Path, chain: tuple[Path, ...] = ()) -> dict
     return _merge(_read_tables(base_path, (*chain, p.resolve())), d)
 
 
-def _toml_key(k: str) -> str:
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_value(k)
-
-
-def _toml_value(v: Any) -> str:
-    import json
-    import math
-
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)  # a TOML basic string: JSON's escapes are TOML's
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
-    raise TypeError(f"no TOML form for {type(v).__name__}")
-
-
-def _toml_text(d: dict[str, Any]) -> str:
-    """``d`` (as :func:`tomllib.loads` gives a recipe) as TOML text: the keys, then the tables,
-    then the arrays of tables, at every level."""
-    lines: list[str] = []
-
-    def is_tables(v: Any) -> bool:
-        return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
-
-    def table(t: dict[str, Any], path: tuple[str, ...]) -> None:
-        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in t.items() if not isinstance(v, dict) and not is_tables(v))
-        for k, v in t.items():
-            if isinstance(v, dict):
-                lines.extend(["", f"[{'.'.join(_toml_key(x) for x in (*path, k))}]"])
-                table(v, (*path, k))
-        for k, v in t.items():
-            if is_tables(v):
-                for item in v:
-                    lines.extend(["", f"[[{'.'.join(_toml_key(x) for x in (*path, k))}]]"])
-                    table(item, (*path, k))
-
-    table(d, ())
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
 def recipe_copy_text(path: str | Path, folder: str | Path) -> str:
     """The text of a copy of the recipe file ``path`` that reads the same from ``folder``
     (what ``fit`` writes next to a model).
@@ -591,7 +544,9 @@ def recipe_copy_text(path: str | Path, folder: str | Path) -> str:
         there = None
     if there == here:
         return text
-    merged = _toml_text(here)
+    import tomli_w  # the train extra's TOML writer (tomllib only reads)
+
+    merged = tomli_w.dumps(here)
     if tomllib.loads(merged) != here:  # not expected: every recipe value has a TOML form
         raise ValueError(f"{p}: the recipe as read has no TOML form that reads back the same")
     return (f"# The recipe {display_path(p)} as read by `python -m train`: its base chain merged and its\n"
