@@ -903,9 +903,17 @@ class RecordWriter:
         tmp, self._tmp = self._tmp, None
         try:
             if self._pq is not None:
-                self._write_row_group()
-                pqw, self._pq = self._pq, None
-                pqw.close()
+                pqw = self._pq
+                try:
+                    self._write_row_group()
+                    pqw.close()
+                except BaseException:
+                    # not closed again when it is collected: pyarrow's __del__ would retry the
+                    # close on the file given up below and print a traceback at exit
+                    pqw.is_open = False
+                    raise
+                finally:
+                    self._pq = None
             if self._file is not None and self.path is not None:
                 f, self._file = self._file, None
                 if isinstance(f, io.TextIOWrapper) and tmp is not None:

@@ -165,6 +165,59 @@ def test_predict_output_on_a_full_disk_exits_non_zero_with_a_message(ravdess_roo
 
 
 
+def _run_with_file_size_limit(args: list[str], limit_bytes: int) -> subprocess.CompletedProcess:
+    """``python -m ser_live ARGS`` with writes beyond ``limit_bytes`` failing (RLIMIT_FSIZE,
+    SIGXFSZ ignored: EFBIG, as ENOSPC on a full disk)."""
+    import resource
+    import signal
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    env = {**ENV, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run([sys.executable, "-m", "ser_live", *args], preexec_fn=limited, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="RLIMIT_FSIZE is POSIX")
+def test_a_parquet_output_that_cannot_be_written_is_not_reported_done(emodb_root, tmp_path):
+    """A Parquet output is written when the run ends (the writer's close). On a full disk the
+    run said ``done: 12 files (0 failed) ... -> out.parquet`` and only then the error, with
+    no file there and no word of the records lost. Now no ``done ... ->`` line comes before
+    the output is finished, and stderr says that none of the records is in it."""
+    pytest.importorskip("pyarrow.parquet", reason="Parquet needs pyarrow (the dask extra)")
+    files = [str(f) for f in sorted((emodb_root / "wav").glob("*.flac"))[:12]]
+    out = tmp_path / "out.parquet"
+    res = _run_with_file_size_limit(["predict", *files, "--output", str(out)], 1000)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
+    assert f"-> {out}" not in res.stderr, res.stderr
+    assert f"none of the 12 records is in {out}: it was not created; run it again" in res.stderr, res.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="RLIMIT_FSIZE is POSIX")
+def test_a_resume_that_fills_the_disk_says_what_it_added_and_resume_finishes(emodb_root, tmp_path):
+    """``--resume`` adds CSV rows to ``--output`` itself. When the disk filled, the run ended
+    with the bare OS error (nothing on the rows it had added, or how to go on). Now it says how
+    many records were added and that ``--resume`` finishes; it does, each file once."""
+    import csv
+
+    files = [str(f) for f in sorted((emodb_root / "wav").glob("*.flac"))[:12]]
+    out = tmp_path / "out.csv"
+    assert main(["predict", *files[:2], "--output", str(out)]) == 0
+    res = _run_with_file_size_limit(["predict", *files, "--output", str(out), "--resume"],
+                                    out.stat().st_size + 600)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr and f"-> {out}" not in res.stderr, res.stderr
+    assert f"records added to {out} before the write failed" in res.stderr, res.stderr
+    assert "the same command with --resume finishes it" in res.stderr, res.stderr
+    assert main(["predict", *files, "--output", str(out), "--resume"]) == 0
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+    assert sorted(r["path"] for r in rows) == sorted(files) and all(r["label"] for r in rows)
+
+
 @pytest.mark.skipif(os.name == "nt", reason="RLIMIT_FSIZE is POSIX")
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_a_write_failing_midway_keeps_the_whole_records_before_it_and_resume_finishes(emodb_root, tmp_path, suffix):

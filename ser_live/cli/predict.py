@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import re
 import sys
@@ -289,6 +290,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     sink: _Sink | None = None
     existed = bool(args.output) and os.path.lexists(args.output)
+    appended = existed and args.resume and fmt != "parquet"  # records go into --output itself
     try:
         with contextlib.ExitStack() as stack:
             if args.output:
@@ -310,7 +312,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             sink = _Sink(writer, profile=profile_name)
             progress = stack.enter_context(FileProgress(len(expanded)))
             _write_records(sink, expanded, results, segments=seg, progress=progress, uncertainty=uncertainty)
-            progress.close(where=args.output)
+        # `done: ... -> OUTPUT` only once the output is finished: closing the writer is what
+        # writes a Parquet file's records and renames the temporary file over --output, and a
+        # full disk found there must not follow a line saying the records are in it
+        progress.close(where=args.output)
     except KeyboardInterrupt:  # Ctrl-C or a stop signal: the records finished so far are kept
         _err("interrupted")
         if args.output and sink is not None:
@@ -318,6 +323,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return ExitCode.INTERRUPTED
     except OSError as exc:  # e.g. a full disk: the records written whole before it may be kept
         kept = sink.writer.kept_path if sink is not None else None
+        if kept is None and sink is not None and sink.n_records and args.output:
+            space = "free some space, then " if exc.errno == errno.ENOSPC else ""
+            _err(f"error: {os_error_text(exc)}")
+            if appended:  # --resume adds JSON lines or CSV rows to --output itself, batch by batch
+                _err(f"{sink.writer.n_written} records added to {args.output} before the write failed; the rest "
+                     f"was not written; {space}the same command with --resume finishes it")
+            else:  # a Parquet file (written whole when the run ends), or a temporary file not renamed
+                _err(f"none of the {sink.n_records} records is in {args.output}: "
+                     + ("it was left as it was" if existed else "it was not created") + f"; {space}run it again")
+            return ExitCode.ERROR
         if kept is None:
             raise
         _err(f"error: {os_error_text(exc)}")
