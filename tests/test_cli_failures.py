@@ -397,6 +397,26 @@ def test_predict_to_a_closed_stdout_says_so_and_exits_1(tmp_path: Path, data_roo
     assert err.count("cannot write the results to stdout") == 1 and "Traceback" not in err, err
 
 
+def test_predict_started_with_stdout_closed_says_so_before_classifying(tmp_path: Path, emodb_root: Path) -> None:
+    """`ser-live predict FILES >&-` (stdout closed when the program starts: Python's
+    sys.stdout is None) ended with an AttributeError traceback after the first file was
+    classified. Now: a message naming --output, exit 1 (the README's exit table), nothing
+    classified; with --output the same files are classified and written."""
+    files = [str(f) for f in sorted((emodb_root / "wav").glob("*.flac"))[:3]]
+    def run(args: list[str]) -> subprocess.CompletedProcess:  # fd 1 closed in the child before it starts
+        return subprocess.run([*_ser_live_cmd(), *args], env=_env(), stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: os.close(1), timeout=300)
+
+    res = run(["predict", *files])
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr and "stdout is closed" in res.stderr and "--output" in res.stderr, res.stderr
+    assert "done:" not in res.stderr, res.stderr  # refused before any file was classified
+    out = tmp_path / "out.jsonl"
+    res = run(["predict", *files, "--output", str(out)])
+    assert res.returncode == 0, res.stderr
+    assert [r["path"] for r in _jsonl(out)] == files and all(r["label"] for r in _jsonl(out))
+
+
 def test_an_import_broken_by_ctrl_c_is_exit_130_too(monkeypatch, capsys) -> None:
     """A Ctrl-C that cuts a third-party module's import short can leave that module failing
     with another error on its way out (webrtcvad's ``except PackageNotFoundError`` after its

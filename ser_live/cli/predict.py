@@ -229,6 +229,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     fmt = _output_format(args)
     if fmt is None:
         return ExitCode.USAGE
+    if not args.output and sys.stdout is None:  # started with stdout closed (`>&-`): nowhere for the records
+        _err("error: stdout is closed, so the records have nowhere to go: write them to a file with "
+             "--output FILE (.jsonl, .csv or .parquet), or give the command an open stdout")
+        return ExitCode.ERROR
     if not args.output:  # records on stdout are UTF-8, as in an --output file (a CSV path such as Ärger.wav)
         _reconfigure_stdout(encoding="utf-8")
     if args.resume and not args.output:
