@@ -235,7 +235,8 @@ def expand_path_lists(paths: Iterable[str]) -> Iterator[tuple[str, AudioFileErro
     ------
     (str, AudioFileError or None)
         Each file, in order, with an error when it is unusable before any scoring (a folder
-        holding no audio, a CSV that cannot be read).
+        holding no audio, a CSV that cannot be read or lists no file: the CSV's own path
+        with the error).
 
     Raises
     ------
@@ -253,6 +254,10 @@ def expand_path_lists(paths: Iterable[str]) -> Iterator[tuple[str, AudioFileErro
                 listed = _read_path_csv(Path(raw))
             except (OSError, UnicodeDecodeError, csv.Error) as exc:
                 yield raw, AudioFileError(f"{raw}: cannot read the CSV of paths: {exc}")
+                continue
+            if not listed:  # as a folder holding no audio: an error record, not a run of 0 files that exits 0
+                yield raw, AudioFileError(f"{raw}: the CSV of paths lists no files (it needs one path a row, in "
+                                          "a `path` column or else the first)")
                 continue
             for p in listed:
                 yield p, None

@@ -201,6 +201,24 @@ def test_predict_reads_a_csv_list_of_paths_without_dask(capsys, ravdess_root, te
     assert err.strip() == f"ser-live: error: CSV of paths {listing}, line 3: no path in column 2 (a short row)"
 
 
+def test_a_csv_of_paths_that_lists_no_file_is_an_error_record_as_an_empty_folder(capsys, ravdess_root,
+                                                                                   test_model_path, tmp_path):
+    """A CSV of paths with no rows (empty, or a header alone: an export gone wrong) was
+    silently nothing: ``done: 0 files``, exit 0. It is now what an empty folder is: an error
+    record naming the CSV, exit 3, the other inputs classified."""
+    wav = ravdess_root / SESSION_FILES[0]
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    (tmp_path / "header.csv").write_text("path\n", encoding="utf-8")
+    for listing in ("empty.csv", "header.csv"):
+        rc, out, err = run(capsys, "predict", tmp_path / listing, wav, "--model", test_model_path)
+        got = _json_lines(out)
+        assert rc == 3, err
+        assert [r["path"] for r in got] == [str(tmp_path / listing), str(wav)]
+        assert got[0]["label"] is None and "lists no files" in got[0]["error"], got[0]
+        assert got[1]["label"] and got[1]["error"] is None
+        assert "lists no files" in err
+
+
 # ---------------------------------------------------------------------------- 8. a result stream that fails
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_failed_result_stream_mentions_recordings_only_when_saving(capsys, wav, test_model_path, tmp_path):
