@@ -642,8 +642,8 @@ class RecordWriter:
         with neither ``resume`` nor ``overwrite``.
     OSError
         The file cannot be written (raised at construction, before anything is scored,
-        for a folder at ``path`` or one that cannot be written; a full disk is found at
-        the first :meth:`write`).
+        for a folder at ``path`` or one that cannot be written, NotADirectoryError when a
+        part of its folder is a file; a full disk is found at the first :meth:`write`).
     """
 
     def __init__(self, path: str | Path | None, *, labels: Sequence[str], resume: bool = False,
@@ -681,7 +681,10 @@ class RecordWriter:
                 raise ValueError(f"{self.path} exists: add to it with --resume, or replace it with --overwrite")
             if self.path.is_dir():  # refused before anything is scored, not when renaming at the end
                 raise IsADirectoryError(errno.EISDIR, "Is a directory", str(self.path))
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except FileExistsError as exc:  # a part of the folder is a file: say so, not "File exists"
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), exc.filename) from exc
             if self.fmt == "parquet":
                 self._open_parquet(resume)
             else:

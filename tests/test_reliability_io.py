@@ -165,6 +165,24 @@ def test_predict_output_on_a_full_disk_exits_non_zero_with_a_message(ravdess_roo
 
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_an_output_under_a_file_says_a_part_of_the_path_is_a_file(ravdess_root, tmp_path, capsys, suffix):
+    """``--output clip.flac/out.csv`` (a file where a folder should be) said only
+    ``clip.flac: File exists``, the error of creating the folder. Now it says a part of the
+    path is a file, exit 1, before anything is classified, and the file is untouched."""
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow.parquet", reason="Parquet needs pyarrow (the dask extra)")
+    src = ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac"
+    clip = tmp_path / "clip.flac"
+    clip.write_bytes(src.read_bytes())
+    code = main(["predict", str(src), "--output", str(clip / f"out{suffix}")])
+    cap = capsys.readouterr()
+    assert code == 1, cap.err
+    assert f"{clip}: Not a directory (a part of that path is a file, not a folder" in cap.err, cap.err
+    assert "File exists" not in cap.err and "done:" not in cap.err and cap.out == "", cap.err
+    assert clip.read_bytes() == src.read_bytes()
+
+
 def _run_with_file_size_limit(args: list[str], limit_bytes: int) -> subprocess.CompletedProcess:
     """``python -m ser_live ARGS`` with writes beyond ``limit_bytes`` failing (RLIMIT_FSIZE,
     SIGXFSZ ignored: EFBIG, as ENOSPC on a full disk)."""
