@@ -15,6 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ser_live.audiofile import load_audio, write_wav
@@ -217,6 +218,23 @@ def test_a_csv_of_paths_that_lists_no_file_is_an_error_record_as_an_empty_folder
         assert got[0]["label"] is None and "lists no files" in got[0]["error"], got[0]
         assert got[1]["label"] and got[1]["error"] is None
         assert "lists no files" in err
+
+
+def test_segments_of_a_clip_too_short_for_an_utterance_say_so_not_silent(capsys, wav, test_model_path, tmp_path):
+    """``predict --segments`` on a quarter second of speech said "no speech detected
+    (silent or noise-only)", which sends a user looking for a muted recording. The message
+    now names the shortest utterance and ``--min-utterance-s``, which does find it."""
+    y = load_audio(wav)
+    loud = int(np.argmax(np.abs(y)))
+    clip = write_wav(tmp_path / "clip.wav", y[max(0, loud - 2000) : loud + 2000])  # 0.25 s of speech
+    rc, out, err = run(capsys, "predict", clip, "--segments", "--model", test_model_path)
+    assert rc == 4, err
+    [rec] = _json_lines(out)
+    assert rec["label"] is None and "silent or noise-only" not in rec["error"], rec
+    assert "at least 0.5 s: silent, noise-only or too short" in rec["error"] and "--min-utterance-s" in rec["error"]
+    rc, out, err = run(capsys, "predict", clip, "--segments", "--min-utterance-s", "0.1", "--model", test_model_path)
+    assert rc == 0, err
+    assert [r["error"] for r in _json_lines(out)] == [None] and _json_lines(out)[0]["label"]
 
 
 # ---------------------------------------------------------------------------- 8. a result stream that fails

@@ -315,7 +315,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                                                   errors="return", on_segment=heard)
             sink = _Sink(writer, profile=profile_name)
             progress = stack.enter_context(FileProgress(len(expanded)))
-            _write_records(sink, expanded, results, segments=seg, progress=progress, uncertainty=uncertainty)
+            _write_records(sink, expanded, results, segments=seg, progress=progress, uncertainty=uncertainty,
+                           min_utterance_s=predictor.vad_config.min_utterance_s)
         # `done: ... -> OUTPUT` only once the output is finished: closing the writer is what
         # writes a Parquet file's records and renames the temporary file over --output, and a
         # full disk found there must not follow a line saying the records are in it
@@ -385,11 +386,12 @@ def _not_done(expanded: list, writer: Any) -> list:
 
 
 def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool, progress: Any,
-                   uncertainty: Any) -> None:
+                   uncertainty: Any, min_utterance_s: float = 0.5) -> None:
     """A record for every input of ``expanded`` (``(path, error)`` pairs, in order) from the
     predictor's ``results`` (``(path, outcome)`` of the readable ones), written to ``sink``
     as each file is done; failures as error records (also on stderr). ``uncertainty``: the
-    run's :class:`~ser_live.types.UncertaintyRule`."""
+    run's :class:`~ser_live.types.UncertaintyRule`; ``min_utterance_s``: the VAD's shortest
+    utterance (s), named when a file gives no utterance with ``segments``."""
     from ..records import error_record, prediction_record
 
     for path, error in expanded:
@@ -413,8 +415,10 @@ def _write_records(sink: _Sink, expanded: list, results: Any, *, segments: bool,
                     sink.write(_segment_records(*partial, uncertainty=uncertainty))
                 raise outcome
             if segments:
-                if not outcome:
-                    raise NoSpeechError(f"{path}: no speech detected (silent or noise-only)")
+                if not outcome:  # a clip of speech shorter than an utterance is not "silent"
+                    raise NoSpeechError(f"{path}: no speech detected (no stretch of speech of at least "
+                                        f"{min_utterance_s:g} s: silent, noise-only or too short; "
+                                        "--min-utterance-s sets the shortest)")
                 sink.write(_segment_records(path, outcome, uncertainty=uncertainty))
             else:
                 sink.write([prediction_record(path, outcome, uncertainty=uncertainty)])
