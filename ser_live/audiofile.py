@@ -216,7 +216,7 @@ def audio_info(path: str | Path) -> AudioInfo:
     Raises
     ------
     AudioFileError
-        The file does not exist, is a folder or not a regular file (a FIFO, device or
+        The file does not exist (or is a symbolic link to a missing file), is a folder or not a regular file (a FIFO, device or
         socket: never opened, so a FIFO cannot hang the call), is empty (0 bytes), cannot
         be opened (no permission), cannot be decoded, holds no samples, or says a sample rate
         below :data:`MIN_SAMPLE_RATE_HZ`.
@@ -227,6 +227,9 @@ def audio_info(path: str | Path) -> AudioInfo:
     try:
         st = p.stat()
     except FileNotFoundError:
+        if p.is_symlink():  # it is there, what it points at is not (a folder walk says the same)
+            raise AudioFileError(f"{p}: a symbolic link to a missing file ({os.readlink(p)}): "
+                                 "point it at the recording, or give the recording's own path") from None
         raise AudioFileError(f"{p}: no such file") from None
     except OSError as exc:
         raise AudioFileError(f"{p}: cannot read it ({exc.strerror or exc})") from exc

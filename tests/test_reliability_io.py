@@ -183,6 +183,26 @@ def test_an_output_under_a_file_says_a_part_of_the_path_is_a_file(ravdess_root, 
     assert clip.read_bytes() == src.read_bytes()
 
 
+def test_a_named_symlink_to_a_moved_recording_says_so_not_no_such_file(ravdess_root, tmp_path, capsys):
+    """A symbolic link named on the command line whose recording was moved was reported as
+    "no such file", though ``ls`` shows it there. The error record now says it is a link to
+    a missing file and names the target; a link to a recording that exists is classified."""
+    import json
+
+    src = ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac"
+    moved = tmp_path / "moved.flac"
+    moved.write_bytes(src.read_bytes())
+    (tmp_path / "good.flac").symlink_to(moved)
+    (tmp_path / "gone.flac").symlink_to(tmp_path / "elsewhere.flac")
+    code = main(["predict", str(tmp_path / "good.flac"), str(tmp_path / "gone.flac")])
+    cap = capsys.readouterr()
+    good, gone = (json.loads(line) for line in cap.out.splitlines())
+    assert code == 3, cap.err
+    assert good["label"] and good["error"] is None
+    assert gone["label"] is None and "no such file" not in gone["error"], gone
+    assert f"a symbolic link to a missing file ({tmp_path / 'elsewhere.flac'})" in gone["error"], gone
+
+
 def _run_with_file_size_limit(args: list[str], limit_bytes: int) -> subprocess.CompletedProcess:
     """``python -m ser_live ARGS`` with writes beyond ``limit_bytes`` failing (RLIMIT_FSIZE,
     SIGXFSZ ignored: EFBIG, as ENOSPC on a full disk)."""
