@@ -453,3 +453,34 @@ def test_a_call_that_fails_to_decode_midway_keeps_the_utterances_before(call_tur
     kept = got.iloc[:-1]
     assert len(kept) >= 5 and kept.label.notna().all() and kept.speaker_revised.notna().all(), got
     assert f"{len(kept)} utterances before it" in err, err
+
+
+def test_help_names_every_key_and_column_of_the_records_with_speakers(call_turns, tmp_path, capsys):
+    """``predict --help`` lists the records' keys and CSV columns; with ``--segments
+    --speakers 2`` the records carry ``speaker`` and ``speaker_revised``, which it did not
+    name. Every key of a JSON record and every CSV column of such a run is now in it."""
+    import csv
+    import json
+    import re
+
+    from ser_live.cli import main
+
+    y, _ = _call(call_turns, rounds=1)
+    wav = tmp_path / "call.wav"
+    sf.write(wav, y, SAMPLE_RATE_HZ, subtype="PCM_16")
+    assert main(["predict", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # rewrapped by the terminal's width
+    argv = ["predict", str(wav), "--segments", "--speakers", "2"]
+    assert main([*argv, "--output", str(tmp_path / "r.jsonl")]) == 0, capsys.readouterr().err
+    assert main([*argv, "--output", str(tmp_path / "r.csv")]) == 0, capsys.readouterr().err
+    records = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    keys = {k for r in records for k in r}
+    assert {"speaker", "speaker_revised"} <= keys
+    listed = set(re.findall(r'"([a-z_]+)"', text))
+    assert keys <= listed, sorted(keys - listed)
+    with open(tmp_path / "r.csv", newline="") as f:
+        columns = next(csv.reader(f))
+    csv_part = text[text.index("csv/parquet columns"):]
+    named = {c for c in columns if re.search(rf"\b{re.escape(c)}\b", csv_part)}
+    named |= {c for c in columns if c.startswith("prob_") and "prob_<label>" in csv_part}
+    assert set(columns) == named, sorted(set(columns) - named)

@@ -55,14 +55,16 @@ Inputs: audio files, folders (walked), and CSV lists of paths (FILE.csv: a `path
 else the first; relative paths are relative to the CSV's folder), with and without --dask.
 
 Records (ser_live/records.py, the same keys and columns with and without --dask): jsonl
-{"path", ["start_s", "end_s",] "label", "confidence", "probabilities", "arousal", "valence"
-[, "session_utterances"][, "noise_branch"], "uncertain"[, "profile"], "error"} ("arousal",
+{"path", ["start_s", "end_s",] ["speaker", "speaker_revised",] "label", "confidence",
+"probabilities", "arousal", "valence" [, "session_utterances"][, "noise_branch"], "uncertain"
+[, "profile"], "error"} ("speaker", "speaker_revised": with --speakers, the utterance's
+voice at the moment and after the file's last re-clustering; "arousal",
 "valence": in [-1, 1], read off the probabilities on Russell's circumplex, ser_live/affect.py;
 "noise_branch": whether the model's noise branch classified it, for a model that has one;
 "uncertain": true/false as live decides it (--uncertain-margin, --uncertain-below), null
 when the file failed; "profile": the --profile's name; "error": null, or why the file
-failed); csv/parquet columns path, [start_s, end_s,] label, confidence, prob_<label> for
-every label, arousal, valence, uncertain, [profile,] error. session_utterances (jsonl, --segments, a model with a
+failed); csv/parquet columns path, [start_s, end_s,] [speaker, speaker_revised,] label,
+confidence, prob_<label> for every label, arousal, valence, uncertain, [profile,] error. session_utterances (jsonl, --segments, a model with a
 session normaliser: the utterances the session statistics rest on) is left out with
 --no-session-norm. A file that fails (unreadable, empty, silent, too long) is a record with no
 label and its `error` (in every format, never dropped), also reported on stderr, and the rest
