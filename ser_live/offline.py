@@ -796,6 +796,8 @@ class Predictor:
 
         Raises
         ------
+        TypeError
+            ``paths`` is one path (str, bytes or Path), not an iterable of them.
         ValueError
             Unknown ``errors``; or, with ``errors="raise"``, audio the extractor cannot take
             (as is, not wrapped in a ``SerLiveError``).
@@ -805,6 +807,9 @@ class Predictor:
         SerLiveError
             With ``errors="raise"``.
         """
+        if isinstance(paths, (str, bytes, Path)):  # iterated, a path is its characters: 'l: no such file', ...
+            raise TypeError(f"process_files takes a list of paths, got the single path {paths!r}: pass "
+                            f"[{paths!r}], or call process_file({paths!r}) for one file")
         if errors not in ("raise", "return"):
             raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
         if sessions is None:

@@ -51,3 +51,18 @@ def test_a_predictor_refuses_a_bad_half_life_or_duration_when_made(ravdess_root,
     for half_life_s in (5.0, float("inf")):  # infinite: no decay, an average over the session
         results = Predictor(model, half_life_s=half_life_s).process_file(ravdess_root / CLIP, segments=True)
         assert results and all(r.label in model.labels for r in results)
+
+
+def test_process_files_given_one_path_says_to_pass_a_list(ravdess_root, model):  # noqa: F811
+    """``Predictor.process_files("call.wav")`` iterated the string: one "no such file"
+    error per character ('l', 'i', 'n', ...), or with ``sessions`` "9 input file(s) have
+    no session". It is now a TypeError at the call, naming the two right calls, which work."""
+    clip = ravdess_root / CLIP
+    pred = Predictor(model)
+    for one in (str(clip), clip, str(clip).encode()):
+        with pytest.raises(TypeError, match=r"process_files takes a list of paths.*process_file\("):
+            pred.process_files(one, errors="return")
+    with pytest.raises(TypeError, match=r"process_files takes a list of paths"):
+        pred.process_files(str(clip), sessions={str(clip): "s1"})
+    [(path, got)] = list(pred.process_files([str(clip)]))
+    assert path == str(clip) and got.label == pred.process_file(clip).label
