@@ -38,6 +38,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import numbers
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -496,8 +497,8 @@ class Predictor:
         <ser_live.vad.VadConfig.validate>`), a ``speakers`` value
         :func:`~ser_live.speakers.speaker_mode` refuses, or, with speaker turns, a model
         whose features lack the speaker embedding's columns, a ``half_life_s`` that is not
-        positive (infinite: no decay), or a ``max_duration_s`` that is not a positive, finite
-        number of seconds.
+        positive (infinite: no decay), a ``max_duration_s`` that is not a positive, finite
+        number of seconds, or a ``channel`` that is not None or an integer of at least 0.
     DenoiseUnavailableError
         ``denoise=True`` without ``noisereduce`` installed.
 
@@ -543,6 +544,12 @@ class Predictor:
             raise ValueError(f"max_duration_s must be a positive number of seconds, got {max_duration_s}")
         self.session_norm = bool(session_norm)
         self.speakers, self.speakers_known = speaker_mode(speakers)
+        # refused here, not at each file ("has 2 channels, no channel 0" for -1), nor rounded
+        # (1.5 read channel 1) or taken from a str or bool ("1", True)
+        if channel is not None and (isinstance(channel, (bool, np.bool_)) or not isinstance(channel, numbers.Integral)
+                                    or channel < 0):
+            raise ValueError(f"channel must be None (the channels averaged) or a channel's index counted from 0 "
+                             f"(0 = left, 1 = right), got {channel!r}")
         self.channel = None if channel is None else int(channel)
         if self.speakers > 1:  # fail now on a model without the embedding's columns
             self._new_turns()

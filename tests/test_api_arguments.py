@@ -66,3 +66,25 @@ def test_process_files_given_one_path_says_to_pass_a_list(ravdess_root, model): 
         pred.process_files(str(clip), sessions={str(clip): "s1"})
     [(path, got)] = list(pred.process_files([str(clip)]))
     assert path == str(clip) and got.label == pred.process_file(clip).label
+
+
+def test_a_predictor_refuses_a_channel_that_is_not_an_index_when_made(ravdess_root, model, tmp_path):  # noqa: F811
+    """``Predictor(channel=-1)`` was accepted and failed at every file with "has 2 channels,
+    no channel 0"; ``channel=1.5``, ``"1"`` and ``True`` were taken as channel 1 (1.5 rounded
+    down). Each is now a ValueError at the call. Real channels still pick their side of a
+    stereo file: the RAVDESS clip on the left, silence on the right."""
+    import numpy as np
+    import soundfile as sf
+
+    from ser_live.errors import NoSpeechError
+
+    y, rate = sf.read(ravdess_root / CLIP, dtype="float32")
+    stereo = tmp_path / "two sides.wav"
+    sf.write(stereo, np.stack([y, np.zeros_like(y)], axis=1), rate, subtype="PCM_16")
+    for bad in (-1, 1.5, "1", True, np.bool_(True)):
+        with pytest.raises(ValueError, match=r"channel must be None .* counted from 0"):
+            Predictor(model, channel=bad)
+    left = Predictor(model, channel=np.int64(0)).process_file(stereo)
+    assert left.label == Predictor(model).process_file(ravdess_root / CLIP).label
+    with pytest.raises(NoSpeechError):
+        Predictor(model, channel=1).process_file(stereo)
