@@ -306,12 +306,16 @@ def output_format(output: str | Path | None, fmt: str | None) -> str:
     Raises
     ------
     ValueError
-        A suffix not in :data:`OUTPUT_SUFFIXES`, or a ``--format`` that contradicts the suffix.
+        A suffix not in :data:`OUTPUT_SUFFIXES` (an existing folder without one is named as a
+        folder), or a ``--format`` that contradicts the suffix.
     """
     if output is None:
         return fmt or "jsonl"
     suffix = Path(output).suffix.lower()
     if suffix not in SUFFIX_FORMATS:
+        if Path(output).is_dir():  # a folder given for the file: say so, not "the suffix picks"
+            raise ValueError(f"--output {output} is a folder: name a file in it, e.g. "
+                             f"{Path(output) / 'predictions.jsonl'} (.jsonl, .csv or .parquet)")
         hint = " (JSON lines: name it .jsonl)" if suffix == ".json" else ""
         raise ValueError(f"--output {output}: the suffix picks the format; use one of "
                          f"{', '.join(OUTPUT_SUFFIXES)}{hint}")

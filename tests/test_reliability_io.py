@@ -183,6 +183,20 @@ def test_an_output_under_a_file_says_a_part_of_the_path_is_a_file(ravdess_root, 
     assert clip.read_bytes() == src.read_bytes()
 
 
+def test_an_output_that_is_a_folder_says_so(ravdess_root, tmp_path, capsys):
+    """``--output DIR`` (an existing folder, no suffix) said "the suffix picks the format".
+    It now says the path is a folder and names a file in it to give instead: usage error
+    (exit 2) before anything is classified, the folder untouched."""
+    src = ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac"
+    out = tmp_path / "results"
+    out.mkdir()
+    code = main(["predict", str(src), "--output", str(out)])
+    cap = capsys.readouterr()
+    assert code == 2, cap.err
+    assert f"--output {out} is a folder: name a file in it, e.g. {out / 'predictions.jsonl'}" in cap.err, cap.err
+    assert "suffix picks" not in cap.err and cap.out == "" and list(out.iterdir()) == []
+
+
 def test_a_named_symlink_to_a_moved_recording_says_so_not_no_such_file(ravdess_root, tmp_path, capsys):
     """A symbolic link named on the command line whose recording was moved was reported as
     "no such file", though ``ls`` shows it there. The error record now says it is a link to
