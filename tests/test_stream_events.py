@@ -288,6 +288,35 @@ def test_an_existing_jsonl_file_is_refused_unless_appended_to_or_overwritten(ses
     assert main(["--input", str(session_wav), "--append", "--jsonl", "-"]) == 2
 
 
+def test_append_after_a_torn_last_line_starts_this_run_on_a_line_of_its_own(session_wav, tmp_path, capsys) -> None:
+    """An earlier run killed mid-write leaves ``--jsonl FILE`` ending in part of a line; a
+    supervisor restarting with ``--append`` glued this run's first record to that fragment,
+    so a reader skipping what is not JSON lost it. The fragment now gets a newline (said once),
+    is otherwise left as it was, and every record of this run is a line of its own."""
+    out = tmp_path / "run.jsonl"
+    run = ["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl", str(out)]
+    assert main(run) == 0
+    whole = out.read_bytes()
+    records = _records(whole.decode())
+    n = sum(r["kind"] == "utterance" for r in records)
+    assert n >= 6
+    last = whole.splitlines(keepends=True)[-1]
+    torn = whole[: len(whole) - len(last) // 2]  # the last record cut in the middle: a killed run
+    out.write_bytes(torn)
+    capsys.readouterr()
+    assert main([*run, "--append"]) == 0
+    assert "partial line" in capsys.readouterr().err
+    data = out.read_bytes()
+    assert data.startswith(torn + b"\n")
+    parsed = [json.loads(line) for line in data[len(torn) + 1:].decode().splitlines()]  # each a whole record
+    assert sum(r["kind"] == "utterance" for r in parsed) == n
+    assert [(r["kind"], r.get("index")) for r in parsed] == [(r["kind"], r.get("index")) for r in records]
+    capsys.readouterr()
+    assert main([*run, "--append"]) == 0  # a file that ends in a newline gets none and no warning
+    assert "partial line" not in capsys.readouterr().err
+    assert out.read_bytes().startswith(data) and b"\n\n" not in out.read_bytes()
+
+
 def test_event_lines_count_in_words_and_jsonl_summary_needs_jsonl(session_wav, capsys) -> None:
     """A ``--plain`` drop line says "1 utterance", not "1 utterances"; ``--jsonl-summary``
     without ``--jsonl`` did nothing and said nothing: it is a usage error, as ``--append``

@@ -57,7 +57,8 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                           f"({SILENT_AFTER_S:g} s of exact zeros, or {NO_AUDIO_WARN_S:g} s without audio) and comes back "
                           "(--plain: lines starting with '!')")
     out.add_argument("--append", action="store_true",
-                     help="--jsonl PATH: add this run's records after those already in PATH (without it, or "
+                     help="--jsonl PATH: add this run's records after those already in PATH, on a line of their own "
+                          "(a last line cut short by a killed run is ended first, said once; without it, or "
                           "--overwrite, a PATH that holds records is refused, exit 2: an earlier run's are never "
                           "replaced unasked)")
     out.add_argument("--overwrite", action="store_true", help="--jsonl PATH: replace the records already in PATH")

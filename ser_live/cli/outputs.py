@@ -57,6 +57,7 @@ class _Outputs:
             mode = "a" if getattr(args, "append", False) else "w"  # listen refused "w" on earlier records unasked
             self.jsonl_file = open(args.jsonl, mode, encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.jsonl_path = args.jsonl
+        self.write_error: OSError | None = None
         #: --save-utterances: a result stream that fails leaves the recordings going (said so)
         self.saving = getattr(args, "save_utterances", None) is not None
         #: --revisions: a {"kind": "revision"} line after an utterance's line that revised others
@@ -65,7 +66,6 @@ class _Outputs:
         self.dashboard = None
         self.state = None
         self._live = False
-        self.write_error: OSError | None = None
         self.alert: str | None = None
         #: the stream events of the run (audio dropped, input silent or back), for :meth:`watch`
         self.events = StreamEvents()
@@ -83,6 +83,32 @@ class _Outputs:
                                         profile=_profile_text(profile) if profile is not None else None,
                                         noise_branch=noise_branch)
             self.dashboard = LiveDashboard(self.state)
+        if self.jsonl_file is not None and getattr(args, "append", False):
+            self._end_torn_line(self.jsonl_file)
+
+    def _end_torn_line(self, stream: TextIO) -> None:
+        """``--jsonl PATH --append``: end a last line of ``stream``'s file that has no newline
+        (an earlier run killed mid-write, a file another program wrote) with one, said once,
+        so this run's first record starts a line of its own instead of being glued to that
+        fragment (and lost to a reader that skips what is not JSON). The fragment is left as
+        it is. A newline that cannot be written gives the stream up (:meth:`_fail`)."""
+        try:
+            fd = stream.fileno()
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+                return
+            rd = os.open(self.jsonl_path, os.O_RDONLY)  # the append descriptor cannot read
+            try:
+                torn = os.pread(rd, 1, info.st_size - 1) != b"\n"
+            finally:
+                os.close(rd)
+        except (OSError, ValueError):
+            return  # not readable (write-only, a special file): nothing known to end
+        if not torn:
+            return
+        if self._write(stream, "\n", str(self.jsonl_path)):
+            _err(f"warning: {self.jsonl_path} ended in a partial line (a run stopped mid-write?); it is left as "
+                 "it is (not JSON: readers skip it) and this run's records start on a new line")
 
     def __enter__(self) -> "_Outputs":
         if self.dashboard is not None:
