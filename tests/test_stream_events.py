@@ -330,3 +330,19 @@ def test_event_lines_count_in_words_and_jsonl_summary_needs_jsonl(session_wav, c
     capsys.readouterr()
     assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl-summary"]) == 2
     assert "--jsonl-summary" in capsys.readouterr().err
+
+
+def test_revisions_without_jsonl_is_a_usage_error_and_with_it_writes_revision_lines(session_wav, tmp_path,
+                                                                                     capsys) -> None:
+    """``--revisions`` only adds lines to the ``--jsonl`` stream: without ``--jsonl`` it did
+    nothing and said nothing (exit 0), as ``--jsonl-summary`` did before it became a usage
+    error. It is one now (exit 2, naming --jsonl, nothing replayed); with ``--jsonl`` the
+    revision lines come as before."""
+    run = ["--input", str(session_wav), "--speed", "0", "--plain", "--revisions"]
+    assert main(run) == 2
+    err = capsys.readouterr().err
+    assert "error: --revisions" in err and "--jsonl PATH" in err and "ser-live summary" not in err  # before replaying
+    out = tmp_path / "rev.jsonl"
+    assert main([*run, "--jsonl", str(out)]) == 0
+    kinds = [r["kind"] for r in _records(out.read_text())]
+    assert kinds.count("utterance") >= 6 and "revision" in kinds

@@ -171,6 +171,11 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.print_usage(sys.stderr)
         _err("error: --jsonl-summary ends the --jsonl stream with the summary: give --jsonl PATH or --jsonl -")
         return ExitCode.USAGE
+    if args.revisions and not args.jsonl:
+        parser.print_usage(sys.stderr)
+        _err("error: --revisions adds revision lines to the --jsonl stream: give --jsonl PATH or --jsonl - "
+             "(the dashboard always shows the revised timeline)")
+        return ExitCode.USAGE
     if args.append and args.overwrite:
         parser.print_usage(sys.stderr)
         _err("error: --append adds to --jsonl PATH, --overwrite replaces it: give one")
