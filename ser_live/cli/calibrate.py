@@ -45,7 +45,8 @@ the same place is said before the first take, and replaced when the new one is s
 
 exit codes: 0 profile written, 1 the profile could not be saved (disk full), 2 usage or
 calibration-list error, or a --profile that cannot be written (checked before the first take;
-nothing written), 3 an --input file that cannot be read or is cut short, 5 model, 6 no input device or the microphone stopped, 130 interrupted
+nothing written), 3 an --input file that cannot be read or is cut short, 5 model, 6 no input device or the microphone stopped
+(its stream ended, or no audio for --no-audio-timeout-s), 130 interrupted
 (nothing written).
 
 examples:
@@ -69,6 +70,13 @@ def add_calibrate_parser(sub: Any) -> argparse.ArgumentParser:
                      help="build the profile from recordings listed in a `path,label` CSV instead of recording")
     cal.add_argument("--input", metavar="FILE", help="replay an audio file as the microphone")
     cal.add_argument("--device", metavar="DEV", help="input device index or (part of its) name")
+    from ..audio import NO_AUDIO_TIMEOUT_S, NO_AUDIO_WARN_S
+    from .options import _positive
+
+    cal.add_argument("--no-audio-timeout-s", type=_positive, default=NO_AUDIO_TIMEOUT_S, metavar="SECONDS",
+                     help="end the calibration (exit 6, no profile written) when the microphone delivers no audio "
+                          "for this long, or the audio server does not answer for this long while the device opens "
+                          f"(default: {NO_AUDIO_TIMEOUT_S:g}; a warning comes after {NO_AUDIO_WARN_S:g} s)")
     cal.add_argument("--speed", type=_positive_or_zero, default=1.0, metavar="X",
                      help="replay speed of --input (1 real time, 0 as fast as possible)")
     cal.add_argument("--plain", action="store_true",
