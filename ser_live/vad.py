@@ -312,11 +312,22 @@ class VadConfig:
                 f"max_utterance_s must exceed pre-roll + start window + one frame = {floor_s:g} s "
                 f"(got {self.max_utterance_s})"
             )
-        elif self.max_utterance_s < self.min_utterance_s:
-            errors.append(
-                f"max_utterance_s ({self.max_utterance_s}) must not be below min_utterance_s "
-                f"({self.min_utterance_s})"
-            )
+        elif self.frame_ms in (10, 20, 30) and math.isfinite(self.max_utterance_s) and self.min_utterance_s >= 0.0:
+            # An utterance is cut at the last whole frame within max_utterance_s, and a cut
+            # segment's speech span is at most its length: when that is below min_utterance_s
+            # every segment is dropped as too short and nothing is ever classified.
+            # (the Segmenter's own arithmetic at the library's rate)
+            frame_length = SAMPLE_RATE_HZ * self.frame_ms // 1000
+            max_frames = int(self.max_utterance_s * SAMPLE_RATE_HZ) // frame_length
+            min_samples = round(self.min_utterance_s * SAMPLE_RATE_HZ)
+            need_frames = -(-min_samples // frame_length)
+            if max_frames < need_frames:
+                errors.append(
+                    f"max_utterance_s ({self.max_utterance_s:g}) must hold min_utterance_s "
+                    f"({self.min_utterance_s:g}) of speech in whole {self.frame_ms} ms frames (it holds "
+                    f"{max_frames * self.frame_ms / 1000.0:g} s; at least {need_frames * self.frame_ms / 1000.0:g}): "
+                    "else every utterance is dropped as too short"
+                )
         if not self.noise_window_s >= self.frame_ms / 1000.0:
             errors.append(f"noise_window_s must be at least one frame ({self.frame_ms} ms) (got {self.noise_window_s})")
         if not 0.0 <= self.noise_percentile <= 100.0:

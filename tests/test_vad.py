@@ -155,6 +155,33 @@ def test_continuous_speech_is_cut_at_max_length_without_losing_samples(session, 
     assert whole[0].end_sample == utts[-1].end_sample
 
 
+def test_a_max_length_that_cannot_hold_the_min_length_is_refused(session, tmp_path):
+    """--max-utterance-s 0.5 with the default --min-utterance-s 0.5 passed validation, but a
+    cut falls on the last whole 30 ms frame (0.48 s), so every segment of continuous speech
+    was dropped as too short: nothing was ever classified and a replay of speech ended "no
+    speech detected" (exit 4). It is refused now, naming the shortest that holds it; that
+    one (0.51 s) cuts the same speech into utterances."""
+    from ser_live.audiofile import write_wav
+    from ser_live.cli import main
+
+    x, spans = session
+    cfg0 = VadConfig(gate_margin_db=-200.0, min_speech_dbfs=-200.0)
+    pieces = []
+    for a, b in spans:  # each file's voiced part, joined end to end: speech without pauses
+        (u,) = segment_signal(x[a:b], config=cfg0)
+        pieces.append(x[a + u.start_sample + cfg0.preroll_ms // cfg0.frame_ms * FL : a + u.last_voiced_sample])
+    speech = np.concatenate([np.zeros(SR // 2, np.int16), *pieces, np.zeros(SR, np.int16)])
+    with pytest.raises(ValueError, match=r"holds 0\.48 s; at least 0\.51"):
+        VadConfig(max_utterance_s=0.5).validate()
+    VadConfig(max_utterance_s=0.5, frame_ms=10).validate()  # 50 whole 10 ms frames: 0.5 s
+    VadConfig(max_utterance_s=0.5, min_utterance_s=0.48).validate()
+    utts = segment_signal(speech, config=VadConfig(max_utterance_s=0.51))
+    assert len(utts) >= 4 and all(len(u.samples) <= int(0.51 * SR) for u in utts)
+    wav = write_wav(tmp_path / "speech.wav", speech)
+    assert main(["--input", str(wav), "--speed", "0", "--plain", "--max-utterance-s", "0.5"]) == 2
+    assert main(["--input", str(wav), "--speed", "0", "--plain", "--max-utterance-s", "0.51"]) == 0
+
+
 def test_short_burst_is_dropped_and_counted(session):
     x, spans = session
     a, b = spans[1]
