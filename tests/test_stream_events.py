@@ -346,3 +346,34 @@ def test_revisions_without_jsonl_is_a_usage_error_and_with_it_writes_revision_li
     assert main([*run, "--jsonl", str(out)]) == 0
     kinds = [r["kind"] for r in _records(out.read_text())]
     assert kinds.count("utterance") >= 6 and "revision" in kinds
+
+
+def test_jsonl_onto_the_input_or_the_recordings_index_is_refused_and_leaves_them_whole(session_wav, tmp_path,
+                                                                                        capsys) -> None:
+    """``--jsonl`` naming the recording being replayed (a slip of tab completion) opened it for
+    writing: with ``--overwrite`` it was emptied before it was read, the run ended "empty file"
+    (exit 3) and the recording was gone; with ``--append`` JSON went into the audio. Naming the
+    ``--save-utterances`` index put every utterance's line in it twice (``--overwrite``: after
+    emptying earlier runs' lines). Both are refused now (exit 2), whatever the path's spelling,
+    and the files are left as they were."""
+    import shutil
+
+    wav = shutil.copyfile(session_wav, tmp_path / "talk.wav")
+    (tmp_path / "link.wav").symlink_to(wav)
+    audio = wav.read_bytes()
+    for jsonl, how in ((tmp_path / "link.wav", "--overwrite"), (tmp_path / "." / "talk.wav", "--append")):
+        assert main(["--input", str(wav), "--speed", "0", "--plain", "--jsonl", str(jsonl), how]) == 2
+        assert "is the --input file" in capsys.readouterr().err
+        assert wav.read_bytes() == audio
+    rec = tmp_path / "rec"
+    assert main(["--input", str(wav), "--speed", "0", "--plain", "--save-utterances", str(rec)]) == 0
+    index = (rec / "index.jsonl").read_bytes()
+    assert len(_records(index.decode())) >= 6
+    for how in ("--overwrite", "--append"):
+        assert main(["--input", str(wav), "--speed", "0", "--plain", "--save-utterances", str(rec),
+                     "--jsonl", str(rec / "index.jsonl"), how]) == 2
+        assert "is the --save-utterances index" in capsys.readouterr().err
+        assert (rec / "index.jsonl").read_bytes() == index
+    out = tmp_path / "run.jsonl"  # another file: as before
+    assert main(["--input", str(wav), "--speed", "0", "--plain", "--save-utterances", str(rec), "--jsonl", str(out)]) == 0
+    assert len(_records(out.read_text())) == len(_records(index.decode()))

@@ -151,6 +151,32 @@ def _holds_records(path: str) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size > 0
 
 
+def _jsonl_clash(args: argparse.Namespace) -> str | None:
+    """What ``--jsonl PATH`` would destroy, or None: the ``--input`` file being replayed (opened
+    for writing, ``--overwrite`` emptied it before it was read; ``--append`` wrote JSON into
+    the audio) or the ``--save-utterances`` index (``--overwrite`` emptied earlier runs' lines,
+    and both writers put each utterance's line in it). Compared as files (links and other
+    spellings of one path included); a PATH that does not exist yet clashes with nothing."""
+    if not args.jsonl or args.jsonl == "-" or not os.path.exists(args.jsonl):
+        return None
+    others = []
+    if args.input is not None:
+        others.append((args.input, "the --input file: the results written there would destroy the recording"))
+    if args.save_utterances is not None:
+        from ..recordings import INDEX_NAME
+
+        others.append((os.path.join(args.save_utterances, INDEX_NAME),
+                       "the --save-utterances index: each utterance would be written there twice "
+                       "(--overwrite: after emptying the earlier runs' lines)"))
+    for path, what in others:
+        try:
+            if os.path.samefile(args.jsonl, path):
+                return what
+        except OSError:  # missing, unreadable: not the same file as one that exists
+            continue
+    return None
+
+
 def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..audio import FileSource, PortAudioNoiseFilter
     from ..audiofile import warn_if_narrowband
@@ -179,6 +205,11 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     if args.append and args.overwrite:
         parser.print_usage(sys.stderr)
         _err("error: --append adds to --jsonl PATH, --overwrite replaces it: give one")
+        return ExitCode.USAGE
+    clash = _jsonl_clash(args)
+    if clash:
+        parser.print_usage(sys.stderr)
+        _err(f"error: --jsonl {args.jsonl} is {clash}; give another file")
         return ExitCode.USAGE
     if args.jsonl and args.jsonl != "-" and not (args.append or args.overwrite) and _holds_records(args.jsonl):
         # as predict --output: a supervisor restarting the same command must not empty the earlier hours
