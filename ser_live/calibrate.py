@@ -161,7 +161,7 @@ class LiveCalibration:
         self.route_db.append(np.nan if result.route_db is None else float(result.route_db))
         self.state.accept(result.utterance.duration_s, heard=(result.label, float(result.confidence)))
 
-    def run(self, show: Callable[[bool], None]) -> None:
+    def run(self, show: Callable[[bool], None], *, watch: Callable[[Any], None] | None = None) -> None:
         """Collect takes until every prompt is answered or the source ends.
 
         The recogniser must be started (:meth:`Recognizer.start`); stopping it is the
@@ -173,6 +173,9 @@ class LiveCalibration:
         show : callable(bool)
             Called after each change of :attr:`state`: with True for an event (a take
             accepted or rejected), False for a status change only (level, noise floor).
+        watch : callable(RecognizerStatus), optional
+            Called with the recogniser's status at every poll (about 20 times a second), e.g.
+            to tell a muted input (``ser-live calibrate``: :class:`~ser_live.cli.stream_events.StreamEvents`).
         """
         rec = self.recognizer
         show(True)
@@ -180,6 +183,8 @@ class LiveCalibration:
         while not self.complete:
             r = rec.get_result(timeout_s=0.05)
             st = rec.status()
+            if watch is not None:
+                watch(st)
             if st.dropped_short > short_seen:  # a burst the VAD dropped as too short
                 short_seen = st.dropped_short
                 self.state.reject(f"too short (under {self.vad_config.min_utterance_s:g} s)")

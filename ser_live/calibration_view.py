@@ -84,6 +84,9 @@ class CalibrationState:
         Whether the last take was accepted.
     level_dbfs, vad_state
         From the recogniser's status (:meth:`set_status`).
+    alert : str
+        What is wrong with the input now, e.g. it delivers exact zeros (a muted microphone);
+        "" while nothing is (:meth:`set_alert`).
     version : int
         Incremented at every change shown.
     """
@@ -99,6 +102,7 @@ class CalibrationState:
         self.last_ok = True
         self.level_dbfs = -100.0
         self.vad_state = ""
+        self.alert = ""
         self.version = 0
 
     @property
@@ -130,6 +134,13 @@ class CalibrationState:
         key = (round(status.level_dbfs), status.vad_state)
         if key != (round(self.level_dbfs), self.vad_state):
             self.level_dbfs, self.vad_state = float(status.level_dbfs), str(status.vad_state)
+            self.version += 1
+
+
+    def set_alert(self, alert: str) -> None:
+        """Show ``alert`` below the level ("" clears it)."""
+        if alert != self.alert:
+            self.alert = alert
             self.version += 1
 
 
@@ -177,6 +188,8 @@ def render_calibration(state: CalibrationState) -> Panel:
     level.add_row(Text("level   ", style="grey62"), LevelBar(state.level_dbfs),
                   Text(f"{fmt_level(state.level_dbfs)}  VAD {state.vad_state or '-'}", style="grey50"))
     body.add_row(level)
+    if state.alert:
+        body.add_row(Text(state.alert, style="bold yellow"))
     title = Text()
     title.append("ser-live calibrate", style="bold")
     title.append(f"  model {state.model_name}  source {state.source_name}  profile {state.profile_path}", style="grey50")

@@ -271,3 +271,25 @@ def test_guided_calibrate_without_a_microphone_points_to_from_csv(profiles, caps
     assert "no input device" in err and "ser-live calibrate --profile gus --from takes.csv" in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not profiles.exists() or not any(profiles.iterdir())
+
+
+def test_a_muted_input_is_said_while_a_prompt_waits(ravdess_root, tmp_path, profiles, capsys):
+    """A muted microphone delivers exact zeros: calibration waited at its prompt and said
+    nothing (``ser-live --plain`` says it on a ``!`` line; calibrate's screen showed only a
+    flat level). Replayed here as 5 s of zeros before the takes: a ``!`` line says the input
+    went silent (exact zeros, "muted microphone?") before the first take and another that it
+    came back; the takes then complete the profile as before."""
+    takes = sf.read(_takes_wav(ravdess_root, tmp_path, short_first=False), dtype="int16")[0]
+    wav = write_wav(tmp_path / "muted.wav", np.concatenate([np.zeros(5 * 16000, np.int16), takes]),
+                    sample_rate_hz=16000)
+    code = main(["calibrate", "--profile", "mia", "--per-class", "1", "--input", str(wav), "--speed", "2", "--plain"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = out.splitlines()
+    first_take = next(i for i, ln in enumerate(lines) if ln.startswith("take "))
+    events = [ln for ln in lines if ln.startswith("! ")]
+    assert len(events) == 2, out
+    assert "input silent" in events[0] and "exact zeros (muted microphone?)" in events[0], out
+    assert "input back" in events[1], out
+    assert lines.index(events[0]) < lines.index(events[1]) < first_take, out
+    assert sum(" accepted" in ln for ln in lines) == 4 and (profiles / "mia.npz").exists()

@@ -170,6 +170,31 @@ def _calibrate_from_csv(args: argparse.Namespace, model: Any, path: Path) -> int
     return _save_profile(prof, model, path, read_as_labels=read)
 
 
+def _input_watch(state: Any, *, screen: bool, source: Any, microphone: bool) -> Any:
+    """The ``watch`` of :meth:`LiveCalibration.run <ser_live.calibrate.LiveCalibration.run>`:
+    the input gone silent (exact zeros: a muted microphone; or no audio at all) and back, as
+    ``ser-live --plain`` says them (:class:`~ser_live.cli.stream_events.StreamEvents`): a
+    ``!`` line, or on the screen a line below the level until the input is back. Without it a
+    muted microphone left the prompt waiting with nothing said."""
+    from ..plaintext import format_event
+    from .stream_events import StreamEvents
+
+    events = StreamEvents()
+
+    def watch(status: Any) -> None:
+        for record in events.poll(status, source=source):
+            if record.get("kind") != "input":
+                continue
+            line = format_event(record)
+            if screen:
+                hint = "; unmute it, or choose another with --device" if microphone else ""
+                state.set_alert(line.split("] ", 1)[-1] + hint if record["state"] == "silent" else "")
+            else:
+                print(line, flush=True)
+
+    return watch
+
+
 def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
     """Guided takes (:class:`~ser_live.calibrate.LiveCalibration`), shown as a rich screen on a
     terminal or one line per take."""
@@ -209,6 +234,7 @@ def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
         elif event:
             print(format_calibration_event(state), flush=True)
 
+    watch = _input_watch(state, screen=live is not None, source=source, microphone=args.input is None)
     interrupted = False
     noise_filter = PortAudioNoiseFilter() if args.input is None else contextlib.nullcontext()
     with _stop_signals_as_interrupt(), noise_filter:
@@ -218,7 +244,7 @@ def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
                  f"from {source_name}; Ctrl-C to stop without writing a profile")
             if live is not None:
                 live.start(refresh=True)
-            cal.run(show)
+            cal.run(show, watch=watch)
         except KeyboardInterrupt:
             interrupted = True
         finally:
