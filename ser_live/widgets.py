@@ -78,8 +78,9 @@ class _EncodableFile:
 def stdout_redraws() -> bool:
     """Whether stdout is a terminal a live view can redraw in place: a terminal that rich does
     not call dumb (``TERM=dumb`` or ``unknown`` get no cursor moves from rich, so a live view
-    there shows nothing until its last frame, at the end of the run)."""
-    return sys.stdout.isatty() and not Console(file=sys.stdout).is_dumb_terminal
+    there shows nothing until its last frame, at the end of the run). False when stdout is
+    closed (None: started with ``>&-``)."""
+    return sys.stdout is not None and sys.stdout.isatty() and not Console(file=sys.stdout).is_dumb_terminal
 
 
 def terminal_console(**kwargs: Any) -> Console:

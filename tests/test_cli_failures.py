@@ -417,6 +417,29 @@ def test_predict_started_with_stdout_closed_says_so_before_classifying(tmp_path:
     assert [r["path"] for r in _jsonl(out)] == files and all(r["label"] for r in _jsonl(out))
 
 
+def test_listening_started_with_stdout_closed_says_so_unless_a_file_keeps_the_results(tmp_path: Path) -> None:
+    """`ser-live --input F --jsonl - >&-` ended with an AttributeError traceback at the first
+    result, and `--plain >&-` dropped every result without a word and exited 0. Now both are
+    refused with a message naming --jsonl FILE, exit 1, before anything is heard; with --jsonl
+    FILE the run goes on (it ended in a traceback too) and the file gets every result."""
+    from ser_live.cli.options import DEMO_WAV
+
+    def run(args: list[str]) -> subprocess.CompletedProcess:  # fd 1 closed in the child before it starts
+        return subprocess.run([*_ser_live_cmd(), "--input", str(DEMO_WAV), "--speed", "0", *args], env=_env(),
+                              stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1), timeout=300)
+
+    for args in (["--jsonl", "-"], ["--plain"]):
+        res = run(args)
+        assert res.returncode == 1, (args, res.stderr)
+        assert "Traceback" not in res.stderr and "stdout is closed" in res.stderr, res.stderr
+        assert "--jsonl FILE" in res.stderr and "summary" not in res.stderr, res.stderr  # nothing was heard
+    out = tmp_path / "out.jsonl"
+    res = run(["--jsonl", str(out)])
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    lines = [r for r in _jsonl(out) if r.get("kind", "utterance") == "utterance"]
+    assert lines and all(r["label"] for r in lines), res.stderr
+
+
 def test_an_import_broken_by_ctrl_c_is_exit_130_too(monkeypatch, capsys) -> None:
     """A Ctrl-C that cuts a third-party module's import short can leave that module failing
     with another error on its way out (webrtcvad's ``except PackageNotFoundError`` after its

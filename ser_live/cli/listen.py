@@ -197,6 +197,12 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.print_usage(sys.stderr)
         _err("error: --jsonl-summary ends the --jsonl stream with the summary: give --jsonl PATH or --jsonl -")
         return ExitCode.USAGE
+    if sys.stdout is None and (args.jsonl == "-" or not (args.jsonl or args.save_utterances)):
+        # started with stdout closed (`>&-`): the results would go nowhere (`--jsonl -` ended in
+        # a traceback at the first result, the plain lines were dropped without a word, exit 0)
+        _err("error: stdout is closed, so the results have nowhere to go: write them to a file with "
+             "--jsonl FILE, or give the command an open stdout")
+        return ExitCode.ERROR
     if args.revisions and not args.jsonl:
         parser.print_usage(sys.stderr)
         _err("error: --revisions adds revision lines to the --jsonl stream: give --jsonl PATH or --jsonl - "
