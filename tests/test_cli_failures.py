@@ -440,6 +440,36 @@ def test_listening_started_with_stdout_closed_says_so_unless_a_file_keeps_the_re
     assert lines and all(r["label"] for r in lines), res.stderr
 
 
+def test_listening_options_before_another_command_are_a_usage_error(tmp_path: Path, capsys) -> None:
+    """`ser-live --jsonl F calibrate ...` parsed --jsonl at the top level (listening's) and
+    then ignored it: no file, no word. `ser-live --save-utterances calibrate` read the command
+    as the folder and listened. Both are now usage errors (exit 2) naming what to do, before
+    anything runs; options shared with the commands (--model, -v) still come before them."""
+    from ser_live.cli import main
+    from ser_live.cli.options import DEMO_WAV
+
+    out = tmp_path / "x.jsonl"
+    code = main(["--jsonl", str(out), "--partial", "calibrate", "--input", str(DEMO_WAV), "--speed", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--jsonl, --partial: options of listening" in err and "ser-live calibrate --help" in err, err
+    assert not out.exists()
+    code = main(["--plain", "predict", str(DEMO_WAV)])
+    cap = capsys.readouterr()
+    assert code == 2 and "--plain: an option of listening" in cap.err and cap.out == "", cap.err
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code = main(["--save-utterances", "calibrate"])
+    finally:
+        os.chdir(old)
+    err = capsys.readouterr().err
+    assert code == 2 and "--save-utterances took 'calibrate' as its folder" in err, err
+    assert list(tmp_path.iterdir()) == []
+    code = main(["-v", "--model", "default", "predict", str(DEMO_WAV)])
+    cap = capsys.readouterr()
+    assert code == 0 and json.loads(cap.out)["label"], cap.err
+
+
 def test_an_import_broken_by_ctrl_c_is_exit_130_too(monkeypatch, capsys) -> None:
     """A Ctrl-C that cuts a third-party module's import short can leave that module failing
     with another error on its way out (webrtcvad's ``except PackageNotFoundError`` after its

@@ -197,6 +197,48 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stray_listen_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:
+    """What is wrong when listening's own options were given with another command, or None.
+
+    The top level takes listening's options so that ``ser-live --jsonl F`` listens; given
+    before ``predict``, ``calibrate`` or ``devices`` they were parsed and then ignored
+    (``ser-live --jsonl x.jsonl calibrate`` wrote no file, without a word). And
+    ``ser-live --save-utterances calibrate`` read ``calibrate`` as the folder and listened.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        As parsed by ``parser`` (:func:`build_parser`).
+    parser : argparse.ArgumentParser
+
+    Returns
+    -------
+    str or None
+        The error to print (usage error, exit 2).
+    """
+    commands = getattr(parser, "command_parsers", {})
+    if args.command is None:
+        folder = getattr(args, "save_utterances", None)
+        if folder in commands and not os.path.isdir(folder):
+            return (f"--save-utterances took '{folder}' as its folder: to run `ser-live {folder}`, give the "
+                    f"command first; to save while listening, name the folder (--save-utterances DIR)")
+        return None
+    if args.command == "listen" or args.command not in commands:
+        return None
+    own = {a.dest for a in commands[args.command]._actions}
+    given = []
+    for action in parser._actions:
+        if (not action.option_strings or action.dest in own or action.dest in ("help", "version")
+                or getattr(args, action.dest, action.default) == action.default):
+            continue
+        given.append(max(action.option_strings, key=len))
+    if not given:
+        return None
+    return (f"{', '.join(given)}: {'an option' if len(given) == 1 else 'options'} of listening (`ser-live` without a "
+            f"command), which `ser-live {args.command}` does not take (see `ser-live {args.command} --help`); "
+            "a command's options come after it")
+
+
 # ---------------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
     """Run ``ser-live``.
@@ -224,6 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     args.owns_process = owns_process
+    stray = _stray_listen_options(args, parser)
+    if stray:
+        parser.print_usage(sys.stderr)
+        _err(f"error: {stray}")
+        return ExitCode.USAGE
     _setup_logging(args.verbose)
     from ..runtime import tune_process  # heap and BLAS settings for extraction
 
