@@ -212,15 +212,16 @@ def resolve_model_path(value: str | Path) -> Path:
     :meth:`EmotionModel.load` and ``--model`` take.
 
     A value that names an existing file (or folder), or holds a path separator or a suffix,
-    is a path (loading reports it if missing). Otherwise ``NAME`` means
-    ``<models dir>/ser-NAME.skops``
+    is a path (loading reports it if missing). Otherwise ``NAME`` (or the model's full name
+    ``ser-NAME``, as its card and the dashboard give it) means ``<models dir>/ser-NAME.skops``
     (:data:`MODELS_DIR`; ``default`` is ``ser-default.skops``, whatever ``$SER_LIVE_MODEL``
     says).
 
     Parameters
     ----------
     value : str or Path
-        A model file (``.skops`` or ``.npz``) or a short name (``"7class"``).
+        A model file (``.skops`` or ``.npz``), a short name (``"7class"``) or a shipped
+        model's full name (``"ser-7class"``).
 
     Returns
     -------
@@ -238,6 +239,9 @@ def resolve_model_path(value: str | Path) -> Path:
     named = MODELS_DIR / f"ser-{p}.skops"
     if named.exists():
         return named
+    full = MODELS_DIR / f"{p}.skops"  # the model's own name, as its card and the dashboard give it
+    if str(p).startswith("ser-") and full.exists():
+        return full
     raise ModelError(
         f"no model named {str(value)!r} (no {named.name} in {MODELS_DIR}); shipped: "
         f"{', '.join(shipped_model_names()) or 'none'}; or pass a model file path"

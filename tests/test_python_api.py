@@ -196,6 +196,10 @@ def test_shipped_models_load_by_short_name_and_errors_name_no_cli_flag(tmp_path)
     m = EmotionModel.load("7class")
     assert m.path == MODELS_DIR / "ser-7class.skops" and len(m.labels) == 7
     assert EmotionModel.load("default").path == MODELS_DIR / "ser-default.skops"
+    # the full name, as the model card and the dashboard give it ("no model named 'ser-7class'" before)
+    assert EmotionModel.load("ser-7class").path == MODELS_DIR / "ser-7class.skops"
+    with pytest.raises(ModelError, match="no model named 'ser-nosuch'"):
+        EmotionModel.load("ser-nosuch")
     with pytest.raises(ModelError, match="no model named 'nosuch'.*shipped: 7class") as caught:
         EmotionModel.load("nosuch")
     assert "--model" not in str(caught.value)
