@@ -468,6 +468,11 @@ def test_listening_options_before_another_command_are_a_usage_error(tmp_path: Pa
     code = main(["-v", "--model", "default", "predict", str(DEMO_WAV)])
     cap = capsys.readouterr()
     assert code == 0 and json.loads(cap.out)["label"], cap.err
+    from ser_live.cli import _stray_listen_options, build_parser
+
+    parser = build_parser()  # the shared options stay harmless before `devices` (an alias with --model)
+    assert _stray_listen_options(parser.parse_args(["--model", "7class", "-v", "devices"]), parser) is None
+    assert "--plain" in _stray_listen_options(parser.parse_args(["--plain", "devices"]), parser)
 
 
 def test_an_import_broken_by_ctrl_c_is_exit_130_too(monkeypatch, capsys) -> None:

@@ -225,7 +225,9 @@ def _stray_listen_options(args: argparse.Namespace, parser: argparse.ArgumentPar
         return None
     if args.command == "listen" or args.command not in commands:
         return None
-    own = {a.dest for a in commands[args.command]._actions}
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common)  # --model, -v, VAD...: shared with the commands, harmless before `devices`
+    own = {a.dest for a in commands[args.command]._actions} | {a.dest for a in common._actions}
     given = []
     for action in parser._actions:
         if (not action.option_strings or action.dest in own or action.dest in ("help", "version")
