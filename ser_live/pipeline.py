@@ -347,7 +347,8 @@ class Recognizer:
         Raises
         ------
         RuntimeError
-            Already started (or started and stopped): a Recognizer runs once.
+            Already started, or stopped (:meth:`stop` called before, even before it was
+            started): a Recognizer runs once.
         SerLiveError
             The source cannot start (e.g. ``DeviceError``); the threads are stopped again.
         OSError
@@ -358,7 +359,11 @@ class Recognizer:
         if self._started:
             raise RuntimeError("this Recognizer was already started: it runs once; make a new Recognizer "
                                "(and a new source) for another run; the model can be shared")
-        self._started = True
+        with self._stop_lock:
+            if self._stopped:  # stop() before start(): its run is over, empty (done is set)
+                raise RuntimeError("this Recognizer was stopped before it started: it runs once; make a new "
+                                   "Recognizer (and a new source) for the run; the model can be shared")
+            self._started = True
         t0 = time.perf_counter()
         self.model.extractor.warmup()  # numba compilation, caches
         rng = np.random.default_rng(0)

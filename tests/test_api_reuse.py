@@ -83,3 +83,32 @@ def test_a_push_source_serves_one_run(session, model):  # noqa: F811
         assert len(list(rec)) == 4
     with pytest.raises(RuntimeError, match="make a new PushSource"):
         Recognizer(src, model).start()
+
+
+def _live_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("ser-live-") and t.is_alive()]
+
+
+def test_a_recognizer_stopped_before_it_started_refuses_to_start(session, model):  # noqa: F811
+    """Before, stop() before start() marked the run stopped and done, and start() then
+    started the threads and the source anyway: iteration ended at once with no result (the
+    audio pushed was silently lost), and stop() (idempotent) no longer stopped anything, so
+    the segmenter thread waited on the ring for ever and a microphone stayed open."""
+    _, x, _ = session
+    src = PushSource()
+    rec = Recognizer(src, model)
+    rec.stop()
+    with pytest.raises(RuntimeError, match="stopped before it started.*make a new Recognizer"):
+        rec.start()
+    with pytest.raises(RuntimeError, match="stopped before it started"):
+        with rec:
+            pass
+    assert _live_threads() == []
+    assert list(rec) == []  # its (empty) run is over
+    with pytest.raises(RuntimeError, match="before the recogniser started it"):
+        src.push(x)  # the source was never started: it may serve a new Recognizer
+    with Recognizer(src, model) as rec2:
+        src.push(x)
+        src.close()
+        assert len(list(rec2)) == 4
+    assert _live_threads() == []
