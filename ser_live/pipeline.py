@@ -75,6 +75,8 @@ _WAKE = object()
 #: An utterance is at most ``VadConfig.max_utterance_s`` of int16 audio, so the queue
 #: holds at most this many times that (8 x 15 s x 32 kB/s = 3.8 MB with the defaults).
 DEFAULT_MAX_QUEUED_UTTERANCES: int = 8
+#: Longest single wait of :meth:`Recognizer.get_result` before it looks whether the run ended.
+_GET_SLICE_S: float = 0.1
 
 
 # ---------------------------------------------------------------------- live
@@ -676,14 +678,35 @@ class Recognizer:
 
     # ------------------------------------------------------------------ main-thread API
     def get_result(self, timeout_s: float | None = None) -> Result | None:
-        """Next result, waiting up to ``timeout_s`` (None: forever); None on timeout.
+        """Next result, waiting up to ``timeout_s`` (None: as long as the run goes on).
 
-        A ``KeyboardInterrupt`` in the main thread interrupts the wait.
+        ``while (r := rec.get_result()) is not None:`` takes every result and ends with the
+        run: once it is over (:attr:`done`) and every result was taken (:attr:`finished`),
+        None comes at once, whatever ``timeout_s``. A ``KeyboardInterrupt`` in the main
+        thread interrupts the wait. With ``on_result`` nothing comes here (None at the end).
+
+        Parameters
+        ----------
+        timeout_s : float, optional
+            Longest wait (seconds; 0: do not wait); None: until a result comes or the run
+            ends.
+
+        Returns
+        -------
+        Result or None
+            None on timeout or once the run is :attr:`finished`.
         """
-        try:
-            return self.results.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
+        deadline = None if timeout_s is None else time.monotonic() + max(float(timeout_s), 0.0)
+        while True:
+            # read before the queue: every result of a run that is done was put before `done`
+            # was set, so an empty queue after it means none is left to come
+            done = self.done.is_set()
+            left = _GET_SLICE_S if deadline is None else min(_GET_SLICE_S, deadline - time.monotonic())
+            try:
+                return self.results.get(timeout=left) if left > 0 else self.results.get_nowait()
+            except queue.Empty:
+                if done or (deadline is not None and time.monotonic() >= deadline):
+                    return None
 
     @property
     def finished(self) -> bool:

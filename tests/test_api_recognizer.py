@@ -122,3 +122,38 @@ def test_with_on_result_provisional_results_go_to_the_callback_too(session, mode
     rec._run_partial()  # the worker's step when idle
     assert [r.final for r in got] == [False] and got[0].utterance is snap
     assert rec.results.empty() and rec.n_provisional == 1
+
+
+def _in_thread(call, wait_s: float = 120.0):
+    """``call()`` on a daemon thread; its return, or AssertionError if it is still waiting
+    after ``wait_s`` (the test fails rather than hangs)."""
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    t.start()
+    t.join(wait_s)
+    assert not t.is_alive(), f"{call} still waiting after {wait_s} s"
+    return out[0]
+
+
+def test_get_result_without_a_timeout_ends_with_the_run(session, model):  # noqa: F811
+    """Before, get_result() (timeout None: "forever") took the file's 4 results and then
+    waited for ever for a fifth, so `while (r := rec.get_result()) is not None` never ended;
+    with on_result it waited for ever at once. None now comes once the run is finished."""
+    path, _, _ = session
+    iterated = _iterated(path, model)
+    with Recognizer(FileSource(path, speed=0), model) as rec:
+        def drain() -> list:
+            got = []
+            while (r := rec.get_result()) is not None:
+                got.append((r.utterance.start_sample, r.prediction))
+            return got
+
+        assert _in_thread(drain) == iterated and len(iterated) == 4
+        assert rec.finished
+        t0 = time.monotonic()
+        assert rec.get_result(timeout_s=600) is None  # over: no waiting out the timeout
+        assert time.monotonic() - t0 < 60
+    called = []
+    with Recognizer(FileSource(path, speed=0), model, on_result=called.append) as rec:
+        assert _in_thread(rec.get_result) is None
+    assert len(called) == 4
