@@ -236,7 +236,7 @@ class Recognizer:
         "wait" or "drop", a ``speakers`` value :func:`~ser_live.speakers.speaker_mode`
         refuses, a ``vad_config`` or ``partial`` field out of range (their ``validate()``),
         ``rolling_half_life_s`` not positive, or ``revise_until`` < 0 (checked with a
-        session normaliser only).
+        session normaliser only, with or without speaker turns).
     DenoiseUnavailableError
         ``denoise=True`` without ``noisereduce`` installed.
 
@@ -300,6 +300,8 @@ class Recognizer:
         # with speaker turns: one revision per speaker's session, made when the speaker is first heard
         self._new_reviser = new_reviser
         self._speaker_revisers: dict[str, SessionReviser] | None = {} if turns and session_norm else None
+        if self._speaker_revisers is not None and self.model.new_session() is not None:
+            new_reviser()  # refuses a bad revise_until now, not on the worker at the first utterance
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.on_result = on_result
         self.source_name = source_name or _source_name(source)

@@ -8,7 +8,9 @@ import logging
 import threading
 import time
 
-from ser_live import FileSource, Recognizer
+import pytest
+
+from ser_live import EmotionModel, FileSource, Recognizer
 
 from .test_pipeline import model, session, test_model_path  # noqa: F401 (fixtures)
 
@@ -157,3 +159,21 @@ def test_get_result_without_a_timeout_ends_with_the_run(session, model):  # noqa
     with Recognizer(FileSource(path, speed=0), model, on_result=called.append) as rec:
         assert _in_thread(rec.get_result) is None
     assert len(called) == 4
+
+
+def test_a_bad_revise_until_with_speaker_turns_is_refused_when_made(session):  # noqa: F811
+    """Before, Recognizer(speakers=2, revise_until=-1) was accepted (the check ran only for
+    the run's one session) and the first speaker's reviser raised on the worker thread at the
+    first utterance: the worker died, every result was lost and iteration ended with that
+    ValueError. It is now refused where the argument was given, as without speakers. (The
+    shipped model: it has the session normaliser that revision needs.)"""
+    path, _, _ = session
+    model = EmotionModel.load()
+    assert model.new_session() is not None
+    for speakers in (1, 2, "auto"):
+        with pytest.raises(ValueError, match="until must be >= 0"):
+            Recognizer(FileSource(path, speed=0), model, speakers=speakers, revise_until=-1)
+    with Recognizer(FileSource(path, speed=0), model, speakers=2, revise_until=0) as rec:
+        got = list(rec)  # 0: revise nothing, a valid choice
+    assert len(got) == 4 and rec.error is None and all(r.speaker in ("A", "B") for r in got)
+    assert all(r.revision is None for r in got)
