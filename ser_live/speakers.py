@@ -143,16 +143,23 @@ def parse_speakers(value: str | int) -> int | str:
     Raises
     ------
     ValueError
-        Anything else (one line, for argparse).
+        Anything else (one line, for argparse): also a bool (``True`` is not "find the
+        speakers": pass ``"auto"`` or a count) and a number that is not whole (2.5, NaN),
+        which ``int()`` would have cut to another count silently.
     """
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
+    what = f"--speakers takes 'auto' or a number of speakers 1..{MAX_SPEAKERS}, got {value!r}"
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{what} (a bool: pass 'auto', or the number of voices)")
+    if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+        raise ValueError(f"{what} (not a whole number)")
     try:
         n = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"--speakers takes 'auto' or a number of speakers 1..{MAX_SPEAKERS}, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(what) from None
     if not 1 <= n <= MAX_SPEAKERS:
-        raise ValueError(f"--speakers takes 'auto' or a number of speakers 1..{MAX_SPEAKERS}, got {value!r}")
+        raise ValueError(what)
     return n
 
 

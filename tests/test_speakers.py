@@ -197,6 +197,23 @@ def test_assigner_contract(shipped):
     assert speaker_label(0) == "A" and speaker_label(25) == "Z"
 
 
+def test_speakers_refuses_bools_and_fractions_rather_than_cutting_them(shipped):
+    """Before, speakers=True (meant as "find the speakers") was int(True) = 1: no speaker
+    turns, silently; 2.5 became 2 and 1.9 one voice (no attribution). Whole numbers of any
+    numeric type still count."""
+    for bad, why in ((True, "a bool"), (np.True_, "a bool"), (2.5, "not a whole"), (1.9, "not a whole"),
+                     (float("nan"), "not a whole"), (float("inf"), "not a whole"), (np.float32(2.5), "not a whole")):
+        with pytest.raises(ValueError, match=why):
+            speaker_mode(bad)
+    assert speaker_mode(2.0) == speaker_mode(np.int64(2)) == speaker_mode(np.float64(2.0)) == (2, True)
+    assert speaker_mode(" Auto ") == (AUTO_MAX_SPEAKERS, False)
+    from ser_live import FileSource, Recognizer
+
+    demo = Path(__file__).resolve().parents[1] / "ser_live" / "data" / "demo.wav"
+    with pytest.raises(ValueError, match="a bool"):
+        Recognizer(FileSource(demo, speed=0), shipped, speakers=True)
+
+
 def test_known_count_splits_at_once(shipped):
     """``--speakers N`` (the count known): from min_utterances on, the run is clustered into N
     afresh after every utterance, with no split test; labels follow the clusters' overlap
