@@ -130,7 +130,8 @@ class Recognizer:
         Called with each :class:`Result` on the worker thread (must be quick), *instead of*
         putting it on :attr:`results`: a long run whose results nobody drains holds none of
         them, and :attr:`finished` (iteration's end) still comes. An exception it raises is
-        logged (``ser_live.pipeline``) and the run goes on. It may call :meth:`stop`, which
+        logged (``ser_live.pipeline``) and the run goes on (``SystemExit`` from
+        ``sys.exit()`` too: it cannot end the program from the worker thread). It may call :meth:`stop`, which
         then returns without waiting: what is queued is classified (and saved) after the
         callback returns, and :attr:`done` is set at the end.
     source_name : str, optional
@@ -664,11 +665,15 @@ class Recognizer:
         self._call_back(res)
 
     def _call_back(self, res: Result) -> None:
-        """Worker: hand ``res`` to ``on_result``, if given; its exception is logged."""
+        """Worker: hand ``res`` to ``on_result``, if given; whatever it raises is logged,
+        ``SystemExit`` and other ``BaseException`` too (as a thread of its own would end
+        quietly on ``sys.exit()``): an escaped one killed the worker, losing every later
+        utterance uncounted, and left the segmenter waiting for room until :meth:`stop`
+        gave up after its timeout."""
         if self.on_result is not None:
             try:
                 self.on_result(res)
-            except Exception:
+            except BaseException:
                 log.exception("on_result callback failed (the run goes on)")
 
     def _predict_provisional(self, snap: Utterance) -> Prediction:

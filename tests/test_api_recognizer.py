@@ -177,3 +177,24 @@ def test_a_bad_revise_until_with_speaker_turns_is_refused_when_made(session):  #
         got = list(rec)  # 0: revise nothing, a valid choice
     assert len(got) == 4 and rec.error is None and all(r.speaker in ("A", "B") for r in got)
     assert all(r.revision is None for r in got)
+
+
+def test_a_callback_calling_sys_exit_is_logged_and_the_run_goes_on(session, model, caplog):  # noqa: F811
+    """Before, SystemExit (sys.exit() in the callback, not an Exception) escaped the
+    callback's guard and killed the worker: the first result only, the other utterances lost
+    without a count, rec.error = SystemExit re-raised by iteration in the main thread (ending
+    the program), and a longer file left the segmenter waiting for room until stop() gave up
+    after 30 s."""
+    path, _, _ = session
+    calls = []
+
+    def on_result(r) -> None:
+        calls.append((r.utterance.start_sample, r.prediction))
+        raise SystemExit(0)
+
+    with Recognizer(FileSource(path, speed=0), model, on_result=on_result) as rec:
+        assert rec.done.wait(120)
+        assert list(rec) == []  # ends, raising nothing
+    assert calls == _iterated(path, model) and len(calls) == 4
+    assert rec.error is None and rec.n_errors == 0
+    assert caplog.text.count("on_result callback failed") == 4 and "worker thread failed" not in caplog.text
