@@ -131,8 +131,8 @@ class Recognizer:
         putting it on :attr:`results`: a long run whose results nobody drains holds none of
         them, and :attr:`finished` (iteration's end) still comes. An exception it raises is
         logged (``ser_live.pipeline``) and the run goes on (``SystemExit`` from
-        ``sys.exit()`` too: it cannot end the program from the worker thread). It may call :meth:`stop`, which
-        then returns without waiting: what is queued is classified (and saved) after the
+        ``sys.exit()`` too: it cannot end the program from the worker thread). It may call
+        :meth:`stop`, which then returns without waiting: what is queued is classified (and saved) after the
         callback returns, and :attr:`done` is set at the end.
     source_name : str, optional
         Shown by outputs and written to the index; default: the file name or device name.
@@ -337,6 +337,8 @@ class Recognizer:
         self._started = False
         self._stopped = False
         self._stop_lock = threading.Lock()
+        #: set when the first stop() has returned (a concurrent stop() waits for it)
+        self._stop_finished = threading.Event()
         #: stop() was called on the worker thread (from on_result): the worker drains and closes the index
         self._worker_drains = False
 
@@ -398,6 +400,12 @@ class Recognizer:
         ``timeout_s`` without the threads finishing, the segmenter is told to stop reading
         (the utterance in progress is still flushed).
 
+        A call while another thread's ``stop()`` is under way (a UI thread stops the run
+        while the main thread leaves the ``with`` block) waits as that one does, up to
+        ``timeout_s``, so that it too returns with the last result published and saved.
+        From ``on_result`` (the worker thread) it returns without waiting (see
+        ``on_result``).
+
         Parameters
         ----------
         timeout_s : float, optional
@@ -405,12 +413,26 @@ class Recognizer:
         """
         on_worker = self._worker_thread is not None and threading.current_thread() is self._worker_thread
         with self._stop_lock:
-            if self._stopped:
-                if self._worker_drains and not on_worker:  # stop() from on_result left the drain to the worker
-                    self._join_threads(timeout_s)
+            first = not self._stopped
+            if first:
+                self._stopped = True
+                self._worker_drains = on_worker
+            worker_drains = self._worker_drains
+        if not first:  # waits outside the lock
+            if on_worker:
                 return
-            self._stopped = True
-            self._worker_drains = on_worker
+            if worker_drains:  # stop() from on_result left the drain to the worker
+                self._join_threads(timeout_s)
+            else:  # another thread is stopping the run: its end is this call's too
+                self._stop_finished.wait(timeout_s)
+            return
+        try:
+            self._stop_run(timeout_s, on_worker)
+        finally:
+            self._stop_finished.set()
+
+    def _stop_run(self, timeout_s: float | None, on_worker: bool) -> None:
+        """The first :meth:`stop`: source, ring, threads, index, in data-flow order."""
         if not self._started:
             self.done.set()
             return

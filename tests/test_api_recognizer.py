@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ser_live import EmotionModel, FileSource, Recognizer
+from ser_live import EmotionModel, FileSource, PushSource, Recognizer
 
 from .test_pipeline import model, session, test_model_path  # noqa: F401 (fixtures)
 
@@ -198,3 +198,36 @@ def test_a_callback_calling_sys_exit_is_logged_and_the_run_goes_on(session, mode
     assert calls == _iterated(path, model) and len(calls) == 4
     assert rec.error is None and rec.n_errors == 0
     assert caplog.text.count("on_result callback failed") == 4 and "worker thread failed" not in caplog.text
+
+
+def test_stop_while_another_thread_stops_waits_for_the_last_result(session, model, tmp_path):  # noqa: F811
+    """Before, a second stop() (the main thread leaving `with` while a UI thread's stop()
+    drained) returned at once with the run's results still being classified: a program
+    ending there lost them, unsaved. It now returns with every result published and saved."""
+    _, x, _ = session
+    src = PushSource()
+    got = []
+    first_stop_began = threading.Event()
+
+    def on_result(r) -> None:
+        first_stop_began.wait(60)
+        time.sleep(0.2)  # a slow consumer: the drain takes a while
+        got.append((r.utterance.start_sample, r.prediction))
+
+    rec = Recognizer(src, model, on_result=on_result, save_dir=tmp_path / "saved").start()
+    try:
+        src.push(x)  # the whole session, then stop while it is being classified
+        stopper = threading.Thread(target=rec.stop, daemon=True)
+        stopper.start()
+        assert src.finished.wait(60)  # the other thread's stop() is under way: it closed the source
+        first_stop_began.set()
+        rec.stop()
+        assert rec.done.is_set() and len(got) == 4 and rec.summary().n_utterances == 4
+        assert rec.recordings.n_saved == 4
+    finally:
+        first_stop_began.set()
+        rec.stop()
+    stopper.join(60)
+    assert not stopper.is_alive()
+    with Recognizer(FileSource(session[0], speed=0), model) as ref:
+        assert got == [(r.utterance.start_sample, r.prediction) for r in ref]
