@@ -141,7 +141,7 @@ class Recognizer:
         after that time, flushes the utterance in progress, and the run ends as at the end
         of a file (:attr:`done` is set; :meth:`stop` then stops the source). Audio the
         source delivers after the limit is ignored, not counted as dropped. Exact whatever
-        the replay speed.
+        the replay speed. ``inf``: no limit, as None.
     max_queued_utterances : int, default 8
         Bound of the queue between the segmenter and the worker (utterances), so memory
         stays bounded when the worker falls behind.
@@ -236,7 +236,8 @@ class Recognizer:
         ``ring_capacity_s`` not positive, ``max_queued_utterances`` < 1, ``queue_full`` not
         "wait" or "drop", a ``speakers`` value :func:`~ser_live.speakers.speaker_mode`
         refuses, a ``vad_config`` or ``partial`` field out of range (their ``validate()``),
-        ``rolling_half_life_s`` not positive, or ``revise_until`` < 0 (checked with a
+        ``rolling_half_life_s`` not positive, ``max_duration_s`` not a positive number of
+        seconds (0, negative, NaN, a string), or ``revise_until`` < 0 (checked with a
         session normaliser only, with or without speaker turns).
     DenoiseUnavailableError
         ``denoise=True`` without ``noisereduce`` installed.
@@ -316,6 +317,14 @@ class Recognizer:
         self.error: BaseException | None = None
         self.n_errors = 0
         self.done = threading.Event()
+        if max_duration_s is not None:
+            # checked here: a NaN or a string failed in the segmenter thread before it ran,
+            # and the worker then waited for ever for the end of the run
+            if isinstance(max_duration_s, (bool, np.bool_)) or not isinstance(
+                    max_duration_s, (int, float, np.integer, np.floating)) or not max_duration_s > 0:
+                raise ValueError(f"max_duration_s must be a positive number of seconds or None, "
+                                 f"got {max_duration_s!r}")
+            max_duration_s = None if np.isinf(max_duration_s) else float(max_duration_s)
         self.max_duration_s = max_duration_s
         self.reached_max_duration = False
 
@@ -506,8 +515,8 @@ class Recognizer:
 
     def _segment(self) -> None:
         """Segmenter thread: ring -> utterances queue; a None marks the end."""
-        limit = None if self.max_duration_s is None else int(round(self.max_duration_s * SAMPLE_RATE_HZ))
         try:
+            limit = None if self.max_duration_s is None else int(round(self.max_duration_s * SAMPLE_RATE_HZ))
             utterances = iter_utterances(
                 self.ring, self.segmenter, stop_event=self._abort, timeout_s=0.1, max_samples=limit,
                 on_frame=self._offer_partial if self._partial_tap is not None else None,

@@ -11,7 +11,7 @@ import pytest
 
 from ser_live import FileSource, Predictor, Recognizer
 
-from .test_pipeline import model, test_model_path  # noqa: F401 (fixtures)
+from .test_pipeline import model, session, test_model_path  # noqa: F401 (fixtures)
 
 CLIP = "Actor_05/03-01-05-02-01-01-05.flac"
 
@@ -88,3 +88,26 @@ def test_a_predictor_refuses_a_channel_that_is_not_an_index_when_made(ravdess_ro
     assert left.label == Predictor(model).process_file(ravdess_root / CLIP).label
     with pytest.raises(NoSpeechError):
         Predictor(model, channel=1).process_file(stereo)
+
+
+def test_a_recognizer_refuses_a_max_duration_that_is_not_a_positive_number_when_made(session, model):  # noqa: F811
+    """Before, max_duration_s=NaN, inf or "10" raised in the segmenter thread before it
+    could end the run: the worker waited for ever, iteration never ended, stop() waited out
+    its timeout and left the worker running, rec.error None; 0 and -1 gave no result without
+    a word. Now a ValueError when the Recognizer is made; inf is no limit."""
+    import threading
+
+    path, _, _ = session
+    for bad in (float("nan"), "10", 0, -1.0, True):
+        with pytest.raises(ValueError, match="max_duration_s must be a positive number"):
+            Recognizer(FileSource(path, speed=0), model, max_duration_s=bad)
+    with Recognizer(FileSource(path, speed=0), model) as rec:
+        whole = [(r.utterance.start_sample, r.prediction) for r in rec]
+    got: list = []
+    with Recognizer(FileSource(path, speed=0), model, max_duration_s=float("inf")) as rec:
+        t = threading.Thread(target=lambda: got.extend((r.utterance.start_sample, r.prediction) for r in rec),
+                             daemon=True)
+        t.start()
+        t.join(120)
+        assert not t.is_alive()
+    assert got == whole and len(whole) == 4 and rec.error is None and not rec.reached_max_duration
