@@ -558,7 +558,11 @@ class Recognizer:
                 self._utterances.put(utt, timeout=0.1)
                 return
             except queue.Full:
-                continue
+                worker = self._worker_thread
+                if worker is not None and not worker.is_alive():  # it failed (rec.error): nothing takes it
+                    self.dropped_utterances += 1
+                    self._abort.set()  # stop reading, as stop() would after its timeout
+                    return
 
     def _work(self) -> None:
         """Worker thread: utterances -> features -> prediction -> Result (-> saved)."""
@@ -585,38 +589,37 @@ class Recognizer:
                     log.error("utterance %d (%.2f-%.2f s) not classified: %s", utt.index, utt.start_s, utt.end_s, exc)
                     continue
                 self._publish_lock.acquire()
-                if self._quit.is_set():  # quit(): nothing more is saved or published
-                    self._publish_lock.release()
-                    break
-                ready = time.perf_counter()
-                res = Result(
-                    utterance=utt,
-                    prediction=pred,
-                    processing_ms=(ready - utt.closed_time) * 1000.0,
-                    end_of_speech_ms=(ready - utt.last_voiced_time) * 1000.0,
-                    ready_time=ready,
-                    session_utterances=n_session,
-                    features=x,
-                    speaker=speaker,
-                    route_db=route_db,
-                )
-                if speaker is not None:
-                    res.speakers_moved = self.speaker_sessions.revised_speakers(utt.index, speaker)
-                res.rolling = self.rolling.update(res)
-                if self.reviser is not None:
-                    res.revision = self.reviser.add(res, self.session_state)
-                elif self._speaker_revisers is not None and speaker is not None:
-                    reviser = self._speaker_revisers.get(speaker)
-                    if reviser is None:
-                        reviser = self._speaker_revisers[speaker] = self._new_reviser(speaker=speaker)
-                    res.revision = reviser.add(res, self.session_state)
-                if self._speaker_rolling is not None:
-                    res.speaker_rolling = self._speaker_rolling.update(res)
-                self._processing_ms.append(res.processing_ms)
-                self._end_of_speech_ms.append(res.end_of_speech_ms)
-                self._label_counts[pred.label] = self._label_counts.get(pred.label, 0) + 1
-                self._n_results += 1
-                try:
+                try:  # released whatever happens below: a failure here must not leave quit() waiting on it
+                    if self._quit.is_set():  # quit(): nothing more is saved or published
+                        break
+                    ready = time.perf_counter()
+                    res = Result(
+                        utterance=utt,
+                        prediction=pred,
+                        processing_ms=(ready - utt.closed_time) * 1000.0,
+                        end_of_speech_ms=(ready - utt.last_voiced_time) * 1000.0,
+                        ready_time=ready,
+                        session_utterances=n_session,
+                        features=x,
+                        speaker=speaker,
+                        route_db=route_db,
+                    )
+                    if speaker is not None:
+                        res.speakers_moved = self.speaker_sessions.revised_speakers(utt.index, speaker)
+                    res.rolling = self.rolling.update(res)
+                    if self.reviser is not None:
+                        res.revision = self.reviser.add(res, self.session_state)
+                    elif self._speaker_revisers is not None and speaker is not None:
+                        reviser = self._speaker_revisers.get(speaker)
+                        if reviser is None:
+                            reviser = self._speaker_revisers[speaker] = self._new_reviser(speaker=speaker)
+                        res.revision = reviser.add(res, self.session_state)
+                    if self._speaker_rolling is not None:
+                        res.speaker_rolling = self._speaker_rolling.update(res)
+                    self._processing_ms.append(res.processing_ms)
+                    self._end_of_speech_ms.append(res.end_of_speech_ms)
+                    self._label_counts[pred.label] = self._label_counts.get(pred.label, 0) + 1
+                    self._n_results += 1
                     if self.recordings is not None:
                         self.recordings.save(res)  # never raises: a failure stops saving only
                     if self.on_result is None:

@@ -231,3 +231,38 @@ def test_stop_while_another_thread_stops_waits_for_the_last_result(session, mode
     assert not stopper.is_alive()
     with Recognizer(FileSource(session[0], speed=0), model) as ref:
         assert got == [(r.utterance.start_sample, r.prediction) for r in ref]
+
+
+def test_a_worker_that_fails_ends_the_run_instead_of_leaving_it_waiting(session, model, tmp_path, caplog):  # noqa: F811
+    """A bug in the worker's bookkeeping after classification (here the rolling estimate
+    raises) killed the worker while it held its publish lock, and the segmenter then waited
+    for room in the full utterance queue until stop() gave up after its 30 s timeout (and
+    quit() waited 10 s on the lock). Now the lock is released, the segmenter stops reading
+    once nothing takes its utterances (counted as dropped), and stop() returns at once,
+    with the worker's error on rec.error."""
+    import numpy as np
+
+    from ser_live.audiofile import write_wav
+
+    _, x, _ = session
+    long = write_wav(tmp_path / "three.wav", np.concatenate([x, x, x]))  # 12 utterances
+    rec = Recognizer(FileSource(long, speed=0), model, max_queued_utterances=1)
+
+    def broken(_res):
+        raise RuntimeError("a bug in the rolling estimate")
+
+    rec.rolling.update = broken
+    rec.start()
+    try:
+        assert rec.done.wait(120)
+        t0 = time.monotonic()
+        rec.stop(timeout_s=30.0)
+        stop_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        rec.quit()
+        quit_s = time.monotonic() - t0
+    finally:
+        rec.stop()
+    assert isinstance(rec.error, RuntimeError) and "worker thread failed" in caplog.text
+    assert stop_s < 10.0 and quit_s < 5.0, (stop_s, quit_s)
+    assert rec.dropped_utterances >= 1
