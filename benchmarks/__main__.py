@@ -23,7 +23,8 @@ What is measured, one module per section:
 The machine is described (CPU, cores, library versions, BLAS threads) and so is the
 contention during each section (CPU used by other processes, in cores). No pass/fail is
 enforced: the targets are listed beside each figure. Exit status: 0 every section ran, 1 one
-failed (its error is in the report), 2 bad options or psutil missing, 3 corpora missing.
+failed (its error is in the report) or the reports could not be written, 2 bad options (an output
+folder that cannot be written to included) or psutil missing, 3 corpora missing.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from typing import Any
 
 from . import conversations, listening, live_offline, processing, soak, startup, throughput
 from .common import (
-    QUICK_SIZES, BenchContext, BenchSizes, SectionMonitor, child_env, fmt, load_corpora, machine_info, md_table, progress,
-    verdict, write_reports,
+    QUICK_SIZES, BenchContext, BenchSizes, SectionMonitor, child_env, fmt, load_corpora, machine_info, md_table,
+    output_dir_problem, progress, verdict, write_reports,
 )
 
 #: Section name -> module (with ``run``, ``summary_rows``, ``markdown``), in running order.
@@ -166,6 +167,11 @@ def run(args: argparse.Namespace) -> int:
 
     sizes = sizes_from_args(args)
     sections = list(args.only or DEFAULT_SECTIONS)
+    if not args.no_save:  # found now, not after the sections have run (their results would be lost)
+        problem = output_dir_problem(Path(args.output_dir))
+        if problem:
+            progress(f"error: {problem}; pass --output-dir DIR (a folder you can write to) or --no-save")
+            return 2
     try:
         corpora = load_corpora(args.data)
     except CorpusNotFoundError as exc:
@@ -202,11 +208,17 @@ def run(args: argparse.Namespace) -> int:
     results["elapsed_s"] = round(time.perf_counter() - t_all, 1)
     results["summary"] = [row for name, mod in SECTIONS.items() if name in results for row in mod.summary_rows(results[name])]
     md = render_markdown(results)
+    write_failed = False
     if not args.no_save:
-        jpath = write_reports(results, md, out_dir=Path(args.output_dir))
-        progress(f"wrote {jpath} and {jpath.with_suffix('.md')} (also latest.json / latest.md)")
+        try:
+            jpath = write_reports(results, md, out_dir=Path(args.output_dir))
+        except OSError as exc:  # e.g. the disk filled during the run: the Markdown below still has the results
+            progress(f"error: the reports could not be written to {args.output_dir}: {exc}")
+            write_failed = True
+        else:
+            progress(f"wrote {jpath} and {jpath.with_suffix('.md')} (also latest.json / latest.md)")
     print(md, flush=True)
-    return 1 if results["errors"] else 0
+    return 1 if results["errors"] or write_failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -392,6 +392,35 @@ def machine_info() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- report files
+def output_dir_problem(out_dir: Path) -> str | None:
+    """Why reports cannot be written to ``out_dir`` (created if missing), or ``None`` if they can.
+
+    Checked before a benchmark runs, so that a run of many minutes is not lost to an output
+    folder found unusable only when its reports are written.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The report folder; created (with its parents) if missing, and a probe file is written
+        to it and removed.
+
+    Returns
+    -------
+    str or None
+        One line saying what is wrong (e.g. "a file is in the way", permission denied), or
+        ``None`` when a file can be written there. Never raises ``OSError``.
+    """
+    import tempfile
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-probe-"):
+            pass
+    except OSError as exc:
+        return f"cannot write reports to {out_dir}: {exc.strerror or exc}"
+    return None
+
+
 def write_reports(results: dict[str, Any], markdown: str, *, out_dir: Path) -> Path:
     """Write ``bench-{quick|full}-STAMP.json`` and ``.md`` to ``out_dir``, and copy them to
     ``latest.json`` / ``latest.md``.

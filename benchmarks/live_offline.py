@@ -70,7 +70,9 @@ import numpy as np
 
 from ser_live.labels import CORE_LABELS as _CORE_LABELS
 
-from .common import REPO_ROOT, SR, build_session, corpus_utterances, md_table, progress, ser_live_cmd, write_wav
+from .common import (
+    REPO_ROOT, SR, build_session, corpus_utterances, md_table, output_dir_problem, progress, ser_live_cmd, write_wav,
+)
 
 __all__ = [
     "NAME", "SESSION_LABELS", "Floor", "Condition", "FLOORS", "QUICK_FLOORS", "LEVELS_DBFS", "Settings",
@@ -1187,6 +1189,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         sys.stderr.write("error: --model takes CORPUS=PATH\n")
         return 2
+    if not args.no_save:  # found now, not after an hour of replays (their results would be lost)
+        problem = output_dir_problem(Path(args.output_dir))
+        if problem:
+            sys.stderr.write(f"error: {problem}; pass --output-dir DIR (a folder you can write to) or --no-save\n")
+            return 2
     from train.corpora import CorpusNotFoundError
 
     try:
@@ -1200,16 +1207,22 @@ def main(argv: list[str] | None = None) -> int:
     res["command"] = " ".join(["python -m benchmarks.live_offline", *argv])
     md = "\n".join([f"# ser-live live vs offline - {_dt.datetime.now():%Y-%m-%d %H:%M}", "",
                     f"Command: `{res['command']}`."] + markdown(res)) + "\n"
+    status = 0
     if not args.no_save:
         out = Path(args.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        for name in (f"live_offline-{stamp}", "live_offline-latest"):
-            (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str))
-            (out / f"{name}.md").write_text(md)
-        progress(f"wrote {out / f'live_offline-{stamp}.json'} and .md (also live_offline-latest.*)")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for name in (f"live_offline-{stamp}", "live_offline-latest"):
+                (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str))
+                (out / f"{name}.md").write_text(md)
+        except OSError as exc:  # e.g. the disk filled during the run: the Markdown below still has the results
+            sys.stderr.write(f"error: the reports could not be written to {out}: {exc}\n")
+            status = 1
+        else:
+            progress(f"wrote {out / f'live_offline-{stamp}.json'} and .md (also live_offline-latest.*)")
     print(md, flush=True)
-    return 0
+    return status
 
 
 if __name__ == "__main__":

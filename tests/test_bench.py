@@ -255,3 +255,35 @@ def test_dashboard_redraw_times_every_redraw_of_a_two_voice_conversation(emodb_r
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
     # a result redraws the panels a status change keeps: it costs more than a status redraw
     assert out["result_redraw"]["p50_ms"] > out["status_redraw"]["p50_ms"]
+
+
+@pytest.mark.parametrize("tool", ["benchmarks", "benchmarks.live_offline"])
+def test_an_output_dir_that_cannot_be_written_is_refused_before_anything_runs(data_root, tmp_path, tool):
+    """An ``--output-dir`` under a file was found only when the reports were written: after
+    every section had run (minutes; an hour for live_offline), with a traceback and the results
+    lost. It is a usage error (exit 2) before the first section, naming the folder and the way out."""
+    (tmp_path / "file").write_text("in the way\n")
+    bad = tmp_path / "file" / "out"
+    args = {"benchmarks": ["--quick", "--only", "processing", "--n-per-bucket", "1", "--repeats", "1",
+                           "--no-tutorial-default-runtime"],
+            "benchmarks.live_offline": ["--quick", "--corpora", "emodb", "--only-speakers", "emodb-03", "--levels",
+                                        "-20", "--floors", "silence", "--per-class", "1", "--no-heard", "--model",
+                                        f"emodb={REPO_ROOT / 'models' / 'ser-default.skops'}"]}[tool]
+    env = dict(os.environ, SER_LIVE_DATA=str(data_root))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    r = subprocess.run([sys.executable, "-m", tool, *args, "--output-dir", str(bad)], cwd=REPO_ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert f"cannot write reports to {bad}" in r.stderr and "--output-dir" in r.stderr and "--no-save" in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    assert (tmp_path / "file").read_text() == "in the way\n"
+
+
+def test_output_dir_problem_creates_a_writable_folder_and_leaves_nothing_in_it(tmp_path):
+    from benchmarks.common import output_dir_problem
+
+    out = tmp_path / "a" / "b"
+    assert output_dir_problem(out) is None
+    assert out.is_dir() and list(out.iterdir()) == []
+    (tmp_path / "f").write_text("")
+    assert "cannot write reports to" in output_dir_problem(tmp_path / "f")
