@@ -421,6 +421,30 @@ def output_dir_problem(out_dir: Path) -> str | None:
     return None
 
 
+def int_at_least(minimum: int):
+    """An argparse ``type``: a whole number >= ``minimum``; anything else is a usage error
+    (exit 2) naming the option, instead of a traceback or a hang later.
+
+    Returns
+    -------
+    Callable[[str], int]
+        Parses one command-line value; raises ``argparse.ArgumentTypeError`` on text that is
+        not a whole number or is below ``minimum``.
+    """
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def write_reports(results: dict[str, Any], markdown: str, *, out_dir: Path) -> Path:
     """Write ``bench-{quick|full}-STAMP.json`` and ``.md`` to ``out_dir``, and copy them to
     ``latest.json`` / ``latest.md``.

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import load_corpora, md_table
+from .common import int_at_least, load_corpora, md_table
 
 
 def _single(paths: list[str], model) -> float:  # noqa: ANN001
@@ -67,12 +67,15 @@ def _cluster(paths: list[str], model, n_workers: int, *, chunk_files: int, repea
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its table; returns the exit status (0, or 3 without
-    corpora)."""
+    corpora; options below 1 are usage errors, ``SystemExit(2)``)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.dask_scale", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n-files", type=int, default=400, help="RAVDESS files scored per run (default 400)")
-    ap.add_argument("--chunk-files", type=int, default=100, help="files per task (default 100)")
-    ap.add_argument("--repeats", type=int, default=2, help="runs per configuration; the best counts (default 2)")
-    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="local cluster sizes (default 1 2)")
+    # at least 1 each: --workers 0 waited for a worker forever, --n-files 0 and --repeats 0 were tracebacks
+    ap.add_argument("--n-files", type=int_at_least(1), default=400, help="RAVDESS files scored per run (default 400)")
+    ap.add_argument("--chunk-files", type=int_at_least(1), default=100, help="files per task (default 100)")
+    ap.add_argument("--repeats", type=int_at_least(1), default=2,
+                    help="runs per configuration; the best counts (default 2)")
+    ap.add_argument("--workers", type=int_at_least(1), nargs="+", default=[1, 2],
+                    help="local cluster sizes (default 1 2)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     import distributed  # noqa: F401 - configures its loggers on import: quiet them after that

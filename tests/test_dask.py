@@ -646,3 +646,19 @@ def test_an_unreachable_cluster_says_left_as_it_was_only_of_an_output_that_exist
         assert out.read_bytes() == b"records of an earlier run"
     finally:
         srv.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("option,value", [("--workers", "0"), ("--n-files", "0"), ("--repeats", "0"),
+                                          ("--chunk-files", "0"), ("--workers", "two")])
+def test_dask_scale_options_below_one_are_usage_errors_not_a_hang(ravdess_root, capsys, option, value):
+    """``python -m benchmarks.dask_scale --workers 0`` started a cluster of no workers and
+    waited for one forever; ``--n-files 0`` and ``--repeats 0`` were tracebacks after the model
+    was loaded. Each is a usage error naming the option."""
+    from benchmarks import dask_scale
+
+    with pytest.raises(SystemExit) as exc:  # the bad value last: it overrides the small, valid ones
+        dask_scale.main(["--n-files", "1", "--repeats", "1", "--workers", "1", "--chunk-files", "1", option, value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and ("must be at least 1" in err or "expected a whole number" in err)
