@@ -391,6 +391,38 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def corpora_problem(names: Sequence[str], data_root: str | Path | None = None) -> tuple[int, str] | None:
+    """Whether the corpora a harness will read by name can be read, checked before it runs.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Corpus names, as the harnesses pass them to :func:`train.corpora.read_corpus`
+        (``<data_root>/<name>``).
+    data_root : str or Path, optional
+        Corpora folder; default :func:`train.corpora.default_data_root`.
+
+    Returns
+    -------
+    tuple of (int, str) or None
+        ``None`` when every corpus lists; otherwise the exit status and a one-line error: 2
+        for a name that is no corpus (the message lists the known ones), 3 for a corpus not
+        found under ``data_root`` (the message says where it looked and how to point elsewhere).
+        The audio is not decoded; never raises for a bad name or a missing folder.
+    """
+    from train.corpora import CorpusNotFoundError, read_corpus
+
+    root = Path(data_root).expanduser() if data_root else default_data_root()
+    for name in names:
+        try:
+            read_corpus(name, root / name, check_audio=False)
+        except CorpusNotFoundError as exc:
+            return 3, f"error: {exc}"
+        except ValueError as exc:  # read_corpus: a name that is no corpus
+            return 2, f"error: {exc}"
+    return None
+
+
 # ---------------------------------------------------------------------- report files
 def output_dir_problem(out_dir: Path) -> str | None:
     """Why reports cannot be written to ``out_dir`` (created if missing), or ``None`` if they can.

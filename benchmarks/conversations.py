@@ -1076,10 +1076,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.conversations [options] [embed|attribution]``; returns the exit
+    status (0, 2 bad options, an unknown corpus or a fold model missing, 3 a corpus not found)."""
     from ser_live.speakers import parse_speakers
+
+    from .common import corpora_problem
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # an unknown or missing corpus: one line, not a traceback or advice to fit a model without it
+    problem = corpora_problem(args.corpora)
+    if problem:
+        print(problem[1], file=sys.stderr)
+        return problem[0]
     if args.command == "embed":
         return embed_main(args)
     if args.command == "attribution":

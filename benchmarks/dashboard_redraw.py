@@ -120,6 +120,8 @@ def measure(results: list[Any], *, width: int = 120, height: int = 40, status: i
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.dashboard_redraw [options]``: prints the timings as JSON; returns
+    the exit status (0, 2 bad options, 3 EmoDB not found)."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.dashboard_redraw", description=__doc__.split("\n")[0])
     p.add_argument("--utterances", type=int, default=32, help="EmoDB files in the conversation (default 32)")
     p.add_argument("--speakers", type=int, default=1, choices=(1, 2), help="voices, and --speakers of the run")
@@ -131,7 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.utterances < 1:
         print("error: --utterances must be at least 1", file=sys.stderr)
         return 2
-    results = conversation_results(args.utterances, speakers=args.speakers)
+    from train.corpora import CorpusNotFoundError
+
+    try:
+        results = conversation_results(args.utterances, speakers=args.speakers)
+    except CorpusNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     print(json.dumps(measure(results, width=args.width, height=args.height, status=args.status,
                              repeats=args.repeats)))
     return 0

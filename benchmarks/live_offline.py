@@ -71,7 +71,7 @@ import numpy as np
 from ser_live.labels import CORE_LABELS as _CORE_LABELS
 
 from .common import (
-    REPO_ROOT, SR, build_session, corpus_utterances, md_table, output_dir_problem, progress, ser_live_cmd, write_wav,
+    REPO_ROOT, SR, build_session, corpora_problem, corpus_utterances, md_table, output_dir_problem, progress, ser_live_cmd, write_wav,
 )
 
 __all__ = [
@@ -1194,6 +1194,10 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             sys.stderr.write(f"error: {problem}; pass --output-dir DIR (a folder you can write to) or --no-save\n")
             return 2
+    problem = corpora_problem(args.corpora)  # not a fold-model fit that fails on the unknown name
+    if problem:
+        sys.stderr.write(problem[1] + "\n")
+        return problem[0]
     from train.corpora import CorpusNotFoundError
 
     try:

@@ -44,6 +44,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .common import corpora_problem
 from .conversations import (DEFAULT_CORPORA, attribution_accuracy, conversation_segments, corpus_speakers,
                             interleave, pairs_of, progress)
 
@@ -270,6 +271,9 @@ def markdown(res: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.speaker_encoders [options]``: prints the table (and writes
+    ``--json``); returns the exit status (0, 2 an unknown corpus or Resemblyzer missing for
+    ge2e, 3 a corpus not found)."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.speaker_encoders", description=__doc__.split("\n")[0])
     p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
     p.add_argument("--pairs", type=int, default=4, help="pairs per kind per corpus (100: every pair)")
@@ -280,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
                         "taken out (an oracle diagnostic: how much of the split is the acted emotion)")
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
+    problem = corpora_problem(args.corpora)  # an unknown or missing corpus: one line, not a traceback
+    if problem:
+        print(problem[1], file=sys.stderr)
+        return problem[0]
     try:
         res = run(args.corpora, n_pairs=args.pairs, encoders=args.encoders, seed=args.seed,
                   emotion_centred=args.emotion_centred)

@@ -282,7 +282,8 @@ def markdown(rows: Sequence[dict]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks.vad_noise [--data DIR] [--aggressiveness N]``; prints the table."""
+    """``python -m benchmarks.vad_noise [--data DIR] [--aggressiveness N]``; prints the table.
+    Returns the exit status: 0, or 3 when a session file is missing under the corpora folder."""
     from ser_live.vad import add_vad_arguments, vad_config_from_args
     from train.corpora import default_data_root
 
@@ -291,7 +292,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="corpora folder (default: $SER_LIVE_DATA or <repo>/../shared/data)")
     add_vad_arguments(p)
     args = p.parse_args(argv)
-    rows = run(args.data or default_data_root(), config=vad_config_from_args(args))
+    data = args.data or default_data_root()
+    try:
+        session_files(data)  # a missing file found before the sessions are built
+    except FileNotFoundError as exc:
+        print(f"error: {exc} (the RAVDESS, EmoDB and TESS files of the sessions): pass --data DIR, the folder "
+              "holding ravdess/, emodb/ and tess/, or set SER_LIVE_DATA", file=sys.stderr)
+        return 3
+    rows = run(data, config=vad_config_from_args(args))
     print("\n".join(markdown(rows)), flush=True)
     return 0
 

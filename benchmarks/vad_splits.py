@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import corpora_problem
 from benchmarks.live_offline import (
     Condition, _parse_floor, floor_seed, heard_cuts, match_results, speaker_session, speaker_sets,
 )
@@ -186,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         config = vad_config_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
+    problem = corpora_problem([args.corpus])  # an unknown or missing corpus: one line, not a traceback
+    if problem:
+        print(problem[1], file=sys.stderr)
+        return problem[0]
     default = asdict(VadConfig())
     changed = [f"{name}={value}" for name, value in asdict(config).items() if value != default[name]]
     start = time.perf_counter()

@@ -287,3 +287,43 @@ def test_output_dir_problem_creates_a_writable_folder_and_leaves_nothing_in_it(t
     assert out.is_dir() and list(out.iterdir()) == []
     (tmp_path / "f").write_text("")
     assert "cannot write reports to" in output_dir_problem(tmp_path / "f")
+
+
+@pytest.mark.parametrize("tool,args", [
+    ("live_offline", ["--quick", "--no-save", "--corpora", "emodb", "nosuch"]),
+    ("conversations", ["--corpora", "nosuch"]),
+    ("conversations", ["attribution", "--corpora", "nosuch"]),
+    ("speaker_encoders", ["--corpora", "emodb", "nosuch", "--encoders", "light"]),
+    ("vad_splits", ["--corpus", "nosuch"]),
+])
+def test_an_unknown_corpus_name_is_a_usage_error_listing_the_known_ones(data_root, monkeypatch, capsys, tool, args):
+    """A misspelt corpus was a ValueError traceback (vad_splits, speaker_encoders), advice to
+    fit a fold model ``--exclude-corpus nosuch`` (conversations) or a fold-model fit that
+    failed with exit 1 (live_offline). Each exits 2 before any work, naming the corpus and the
+    known ones."""
+    import importlib
+
+    monkeypatch.setenv("SER_LIVE_DATA", str(data_root))
+    main = importlib.import_module(f"benchmarks.{tool}").main
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert "error: unknown corpus 'nosuch'; choose one of ravdess, tess, emodb" in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("tool,args", [
+    ("vad_noise", []), ("vad_splits", ["--corpus", "emodb"]), ("dashboard_redraw", ["--utterances", "2"]),
+    ("speaker_encoders", ["--corpora", "emodb", "--encoders", "light"]), ("conversations", ["attribution"]),
+])
+def test_a_corpora_folder_without_the_corpus_exits_3_saying_where_it_looked(tmp_path, monkeypatch, capsys, tool,
+                                                                             args):
+    """An empty corpora folder ($SER_LIVE_DATA, or vad_noise's --data) was a FileNotFoundError or
+    CorpusNotFoundError traceback; it is exit 3 (the benchmarks' "corpora missing"), saying
+    where it looked and how to point elsewhere."""
+    import importlib
+
+    monkeypatch.setenv("SER_LIVE_DATA", str(tmp_path))
+    main = importlib.import_module(f"benchmarks.{tool}").main
+    assert main(args + (["--data", str(tmp_path)] if tool == "vad_noise" else [])) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(tmp_path) in err and "SER_LIVE_DATA" in err and "Traceback" not in err
