@@ -513,7 +513,8 @@ def check_dask_endpoint(address: str, *, timeout_s: float = 10.0) -> None:
     ``struct.error``); both end here, within ``timeout_s``, as a :class:`ClusterError`.
 
     Only ``tcp://`` (or scheme-less ``host:port``) addresses are probed; a refused
-    connection is left to the Client (it retries while a scheduler starts).
+    connection is left to the Client (it retries while a scheduler starts). A scheme Dask
+    has no transport for (``http://``, the dashboard's) is refused at once.
 
     Parameters
     ----------
@@ -524,8 +525,9 @@ def check_dask_endpoint(address: str, *, timeout_s: float = 10.0) -> None:
     Raises
     ------
     ClusterError
-        No handshake within ``timeout_s``, the connection closed before one, or bytes
-        that are not a Dask handshake.
+        An address that does not parse or whose scheme Dask does not know, no handshake
+        within ``timeout_s``, the connection closed before one, or bytes that are not a
+        Dask handshake.
     """
     from distributed.comm.addressing import parse_address, parse_host_port
 
@@ -534,6 +536,11 @@ def check_dask_endpoint(address: str, *, timeout_s: float = 10.0) -> None:
         host, port = parse_host_port(loc)
     except (ValueError, TypeError) as exc:
         raise ClusterError(f"{address!r} is not a Dask scheduler address (tcp://host:port): {exc}") from exc
+    from distributed.comm.registry import backends
+
+    if scheme not in backends:  # e.g. http:// (a dashboard's address): the Client would fail, then hang 20 s at exit
+        raise ClusterError(f"{address!r} is not a Dask scheduler address: unknown scheme {scheme!r}; give the "
+                           f"scheduler's tcp://host:port (or host:port; schemes: {', '.join(sorted(backends))})")
     if scheme != "tcp":
         return
     deadline = time.monotonic() + timeout_s

@@ -662,3 +662,24 @@ def test_dask_scale_options_below_one_are_usage_errors_not_a_hang(ravdess_root, 
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {option}" in err and ("must be at least 1" in err or "expected a whole number" in err)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_dashboard_style_address_is_a_one_line_error_naming_the_scheme(ravdess_root, tmp_path, scheme):
+    """``--dask http://host:port`` (the dashboard's address, pasted by mistake) got "cannot
+    connect ... within 10 s: unknown address scheme" and then an "Exception ignored in
+    Client.__del__" traceback after a 20 s wait at exit. It is refused before a Client is made:
+    exit 8, one line naming the scheme and tcp://host:port, no output file."""
+    from ser_live.batch import ClusterError, check_dask_endpoint
+
+    address = f"{scheme}://127.0.0.1:{_free_port()}"
+    with pytest.raises(ClusterError, match=f"unknown scheme '{scheme}'.*tcp://host:port"):
+        check_dask_endpoint(address, timeout_s=2)
+    files = _files(_actors(ravdess_root, 1))[:2]
+    res = _predict(*files, "--dask", address, "--output", str(tmp_path / "out.parquet"))
+    assert res.returncode == 8, res.stderr
+    lines = res.stderr.splitlines()
+    assert lines[0] == (f"ser-live: error: {address!r} is not a Dask scheduler address: unknown scheme '{scheme}'; "
+                        "give the scheduler's tcp://host:port (or host:port; schemes: inproc, tcp, tls, ucx, ws, wss)")
+    assert lines[1:] == [f"ser-live: no record written; {tmp_path / 'out.parquet'} was not created"], res.stderr
+    assert not (tmp_path / "out.parquet").exists()
