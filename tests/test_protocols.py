@@ -488,3 +488,36 @@ def test_evaluate_prints_the_loco_mean_without_tess():
     assert table[1].split()[-2:] == ["63.3", "64.0"]  # (52 + 62 + 76) / 3, (52 + 76) / 2
     # tess-loso's folds are its two speakers: no such column
     assert "TESS" not in ua_table([("speaker", Result([("tess-OAF", 50.0), ("tess-YAF", 60.0)]))])
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("nosuch", "unknown protocol 'nosuch'; valid: ravdess-6fold"),
+    ("cross:tess->nosuch", "cross:tess->nosuch: unknown corpus 'nosuch' (not a shipped one); known: ravdess"),
+    ("cross:tess->tess", "cross:tess->tess: train and test corpus are the same"),
+    ("cross:tess", "unknown protocol 'cross:tess'"),
+    ("loco:tess", "loco: needs at least two corpora, found ['tess']"),
+    ("loco:tess,nosuch", "loco: no corpus 'nosuch' here; available: ravdess"),
+])
+def test_evaluate_refuses_a_bad_protocol_before_running_the_good_ones_before_it(tess_root, tmp_path, capsys, bad,
+                                                                                 message):
+    """``evaluate --protocol tess-loso nosuch`` ran tess-loso (loco: an hour) and only then
+    said 'unknown protocol'. Every name is checked first: exit 2, nothing run or written."""
+    from train.__main__ import main
+
+    out = tmp_path / "reports"
+    assert main(["evaluate", "--protocol", "tess-loso", bad, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"error: {message}") and len(captured.err.splitlines()) == 1, captured.err
+    assert captured.out == ""
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_check_protocol_accepts_every_protocol_make_folds_runs(data_root):
+    from train.protocols import check_protocol
+
+    for name in [*(p for p in PROTOCOLS if "<" not in p), *CROSS, "loco:tess,emodb", "LOCO: TESS , EMODB",
+                 "cross: Tess -> EmoDB"]:
+        check_protocol(name)  # no error
+    for name in ("cross:tess->tess", "loco:", "cross:->tess", "tess_loso"):
+        with pytest.raises(ValueError):
+            check_protocol(name)

@@ -93,15 +93,20 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     """``python -m train evaluate``: the recipe's speaker-independent evaluation on each
     ``--protocol`` (UA, WA and macro-F1 per session mode; ``--condition room``: per room
     condition), printed and written to ``--out``. Returns exit status 0. Raises ValueError
-    (``--corpora`` with a protocol other than ``loco``, a bad protocol or recipe),
+    (``--corpora`` with a protocol other than ``loco``, a bad protocol or recipe; every
+    ``--protocol`` is checked before the first runs),
     :class:`FitOutputError` (``--out`` not writable) and ``SerLiveError`` (``--denoise``
     without ``--condition room``)."""
     from .evaluate import run_recipe, write_reports
     from .recipe import load_recipe
     from .reports import ua_table
 
+    from .protocols import check_protocol
+
     recipe = load_recipe(args.recipe, overrides=args.set)
     args.protocol = _with_corpora(args.protocol, args.corpora, recipe)
+    for protocol in args.protocol:  # every name before the first protocol runs (loco: an hour)
+        check_protocol(protocol)
     if getattr(args, "out", None):
         _check_writable_folder(Path(args.out), hint="pass --out FOLDER for the reports")  # before the work
     if args.condition or args.denoise:

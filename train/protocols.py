@@ -58,6 +58,7 @@ __all__ = [
     "FoldSet",
     "RecordSource",
     "make_folds",
+    "check_protocol",
     "protocol_classes",
     "loco_corpora",
     "loco_protocol",
@@ -308,6 +309,56 @@ def protocol_classes(protocol: str) -> tuple[str, ...] | None:
     if _CROSS_RE.match(name):
         return None
     raise ValueError(f"unknown protocol {protocol!r}; valid: {_valid_names()}")
+
+
+def check_protocol(protocol: str) -> None:
+    """Refuse a protocol name :func:`make_folds` would refuse, before any work: reads no
+    audio, only which corpus folders exist (for ``loco:<a>,<b>,...``).
+
+    ``python -m train evaluate --protocol A B ...`` checks every name first, so a typo in
+    the last one is not found after the first ones have run (an hour for ``loco``).
+
+    Parameters
+    ----------
+    protocol : str
+        A protocol as :func:`make_folds` takes it (shipped corpora only as ``source``).
+
+    Raises
+    ------
+    ValueError
+        Unknown protocol (the message lists the valid ones); a ``cross:`` protocol naming
+        a corpus that is not a shipped one or a path of one's own, or one corpus twice; a
+        ``loco:`` list :func:`loco_corpora` refuses, or of fewer than two corpora.
+    """
+    name = _normalised(protocol)
+    if name in _WITHIN or name in ("loco", "personal"):
+        return
+    if name.startswith("loco:"):
+        m = _LOCO_RE.match(name)
+        if not m:
+            raise ValueError(f"unknown protocol {protocol!r}; valid: {_valid_names()}")
+        corpora = loco_corpora(None, re.split(r"\s*,\s*", m.group(1)))
+        if len(corpora) < 2:
+            raise ValueError(f"loco: needs at least two corpora, found {corpora}")
+        return
+    m = _CROSS_RE.match(name)
+    if not m:
+        raise ValueError(f"unknown protocol {protocol!r}; valid: {_valid_names()}")
+    _cross_corpora(*m.groups(), source=None)
+
+
+def _cross_corpora(train_c: str, test_c: str, *, source: RecordSource) -> str:
+    """The name ``cross:<train>-><test>``, after refusing an unknown corpus or one corpus
+    on both sides (ValueError)."""
+    name = f"cross:{train_c}->{test_c}"
+    for c in (train_c, test_c):  # before the checks of make_folds blame something else
+        _check_known(c, source, name)
+    if train_c == test_c:
+        raise ValueError(
+            f"{name}: train and test corpus are the same; use a within-corpus protocol "
+            f"({', '.join(_WITHIN)})"
+        )
+    return name
 
 
 def _check_known(corpus: str, source: RecordSource, protocol: str = "") -> None:
@@ -635,14 +686,7 @@ def make_folds(
         if not m:
             raise ValueError(f"unknown protocol {protocol!r}; valid: {_valid_names()}")
         train_c, test_c = m.groups()
-        name = f"cross:{train_c}->{test_c}"
-        for c in (train_c, test_c):  # before the checks below blame something else
-            _check_known(c, source, name)
-        if train_c == test_c:
-            raise ValueError(
-                f"{name}: train and test corpus are the same; use a within-corpus protocol "
-                f"({', '.join(_WITHIN)})"
-            )
+        name = _cross_corpora(train_c, test_c, source=source)
         train_r, test_r = _load(train_c, source), _load(test_c, source)
         if labels is None and not label_map:
             shared = {r.label for r in train_r} & {r.label for r in test_r}
