@@ -521,3 +521,14 @@ def test_check_protocol_accepts_every_protocol_make_folds_runs(data_root):
     for name in ("cross:tess->tess", "loco:", "cross:->tess", "tess_loso"):
         with pytest.raises(ValueError):
             check_protocol(name)
+
+
+def test_evaluate_denoise_without_the_room_conditions_is_a_usage_error(tess_root, tmp_path, capsys):
+    """``--denoise`` alone exited 1 (a run that failed) for what is a usage error; exit 2,
+    saying what to add, before anything runs."""
+    from train.__main__ import main
+
+    assert main(["evaluate", "--protocol", "tess-loso", "--denoise", "--out", str(tmp_path / "r")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "error: --denoise is evaluated on the room conditions: add --condition room\n"
+    assert captured.out == ""

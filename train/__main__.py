@@ -95,8 +95,8 @@ def cmd_evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     condition), printed and written to ``--out``. Returns exit status 0. Raises ValueError
     (``--corpora`` with a protocol other than ``loco``, a bad protocol or recipe; every
     ``--protocol`` is checked before the first runs),
-    :class:`FitOutputError` (``--out`` not writable) and ``SerLiveError`` (``--denoise``
-    without ``--condition room``)."""
+    :class:`FitOutputError` (``--out`` not writable); ``--denoise`` without ``--condition
+    room`` is a ValueError too (exit 2)."""
     from .evaluate import run_recipe, write_reports
     from .recipe import load_recipe
     from .reports import ua_table
@@ -154,8 +154,8 @@ def _evaluate_room(args: argparse.Namespace, argv: list[str], recipe) -> int:  #
     """``evaluate --condition room [--denoise]``: train/conditions.py, one table per protocol."""
     from .conditions import run_room, write_room_reports
 
-    if args.condition != "room":
-        raise SerLiveError("--denoise is evaluated on the room conditions: add --condition room")
+    if args.condition != "room":  # a usage error (exit 2), as argparse's own
+        raise ValueError("--denoise is evaluated on the room conditions: add --condition room")
     for protocol in args.protocol:
         res = run_room(protocol, recipe, seed=args.seed, per_class=args.per_class, denoise=args.denoise, n_jobs=args.jobs)
         paths = write_room_reports(res, args.out, command=_command(argv))
