@@ -24,7 +24,7 @@ The machine is described (CPU, cores, library versions, BLAS threads) and so is 
 contention during each section (CPU used by other processes, in cores). No pass/fail is
 enforced: the targets are listed beside each figure. Exit status: 0 every section ran, 1 one
 failed (its error is in the report) or the reports could not be written, 2 bad options (an output
-folder that cannot be written to included) or psutil missing, 3 corpora missing.
+folder that cannot be written to, a --model that cannot be loaded) or psutil missing, 3 corpora missing.
 """
 
 from __future__ import annotations
@@ -177,9 +177,15 @@ def run(args: argparse.Namespace) -> int:
     except CorpusNotFoundError as exc:
         progress(f"error: RAVDESS and EmoDB are needed: {exc}")
         return 3
+    from ser_live.errors import SerLiveError
+
     from .common import EmotionModel
 
-    model = EmotionModel.load(args.model)
+    try:
+        model = EmotionModel.load(args.model)
+    except SerLiveError as exc:  # a --model that is missing or not a model: one line, before any section
+        progress(f"error: {exc}")
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="ser-live-bench-"))
     ctx = BenchContext(sizes=sizes, corpora=corpora, model=model, model_path=args.model, workdir=workdir,
                        env=child_env(workdir / "warm-pycache"))

@@ -327,3 +327,14 @@ def test_a_corpora_folder_without_the_corpus_exits_3_saying_where_it_looked(tmp_
     assert main(args + (["--data", str(tmp_path)] if tool == "vad_noise" else [])) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(tmp_path) in err and "SER_LIVE_DATA" in err and "Traceback" not in err
+
+
+def test_a_model_that_cannot_be_loaded_is_a_one_line_error_before_any_section(data_root, tmp_path):
+    """``python -m benchmarks --model missing.skops`` was a ModelError traceback (exit 1, the
+    status of a failed section); it is exit 2 with the model's own one-line message."""
+    r = _bench(["--only", "processing", "--model", str(tmp_path / "missing.skops"), "--output-dir",
+                str(tmp_path / "out")], data_root=data_root, timeout_s=120)
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert r.stderr == (f"benchmarks: error: model file {tmp_path / 'missing.skops'} not found; pass a model file or a "
+                        "shipped model's name (7class, default, noisy), or train one with `python -m train fit`\n")
+    assert r.stdout == "" and not list((tmp_path / "out").glob("bench-*"))
