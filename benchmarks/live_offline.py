@@ -1127,7 +1127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speakers", type=int, default=None, help="at most this many speakers per corpus")
     p.add_argument("--only-speakers", nargs="+", default=[], metavar="SPEAKER", help="e.g. emodb-03")
     p.add_argument("--levels", nargs="+", type=float, default=None, metavar="DBFS", help="speech levels (default -20 -30 -40)")
-    p.add_argument("--floors", nargs="+", default=None, metavar="FLOOR",
+    p.add_argument("--floors", nargs="+", type=floor_argument, default=None, metavar="FLOOR",
                    help="'silence' or NOISE:DBFS with NOISE white, pink or fan (default: silence and all nine)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--recipe", default=d.recipe, help="recipe of the fold models (default ser-default)")
@@ -1148,12 +1148,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_floor(text: str) -> Floor:
+    """``"silence"`` or ``"white|pink|fan:DBFS"`` as a :class:`Floor`; ValueError otherwise."""
     if text == "silence":
         return Floor()
     noise, _, db = text.partition(":")
-    if noise not in ("white", "pink", "fan") or not db:
-        raise SystemExit(f"error: bad floor {text!r}: 'silence' or white|pink|fan:DBFS")
-    return Floor(noise, float(db))
+    try:
+        if noise not in ("white", "pink", "fan"):
+            raise ValueError
+        return Floor(noise, float(db))
+    except ValueError:
+        raise ValueError(f"bad floor {text!r}: 'silence' or white|pink|fan:DBFS (e.g. pink:-60)") from None
+
+
+def floor_argument(text: str) -> str:
+    """An argparse ``type`` for ``--floors``: ``text`` unchanged if :func:`_parse_floor` reads
+    it, else a usage error (exit 2) naming the option."""
+    try:
+        _parse_floor(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1189,6 +1203,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         sys.stderr.write("error: --model takes CORPUS=PATH\n")
         return 2
+    for corpus, path in kw["models"].items():  # not found only by ser-live predict, after the sessions are built
+        if corpus not in args.corpora:
+            sys.stderr.write(f"error: --model {corpus}={path}: {corpus} is not among --corpora "
+                             f"({' '.join(args.corpora)})\n")
+            return 2
+        if not Path(path).is_file():
+            sys.stderr.write(f"error: --model {corpus}={path}: no such file; pass the fold model's .skops file, or "
+                             "leave --model out to fit one\n")
+            return 2
     if not args.no_save:  # found now, not after an hour of replays (their results would be lost)
         problem = output_dir_problem(Path(args.output_dir))
         if problem:

@@ -36,7 +36,7 @@ import numpy as np
 
 from benchmarks.common import corpora_problem
 from benchmarks.live_offline import (
-    Condition, _parse_floor, floor_seed, heard_cuts, match_results, speaker_session, speaker_sets,
+    Condition, _parse_floor, floor_argument, floor_seed, heard_cuts, match_results, speaker_session, speaker_sets,
 )
 from ser_live.vad import VadConfig, add_vad_arguments, segment_signal, vad_config_from_args
 
@@ -169,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--speakers", type=int, default=10, help="at most this many speakers (default 10)")
     parser.add_argument("--per-class", type=int, default=5, help="sentences per class and speaker (default 5)")
     parser.add_argument("--levels", type=float, nargs="+", default=[-20.0, -30.0, -40.0], metavar="DBFS")
-    parser.add_argument("--floors", nargs="+", default=["silence", "pink:-60", "white:-50", "fan:-45"],
-                        metavar="FLOOR", help="'silence' or NOISE:DBFS with NOISE white, pink or fan")
+    parser.add_argument("--floors", nargs="+", type=floor_argument,
+                        default=["silence", "pink:-60", "white:-50", "fan:-45"], metavar="FLOOR", help="'silence' or NOISE:DBFS with NOISE white, pink or fan")
     parser.add_argument("--seed", type=int, nargs="+", default=[0], metavar="SEED",
                         help="seed of the sentences and the floor noise (default 0); several: their sessions pooled")
     parser.add_argument("--model", metavar="M.skops",

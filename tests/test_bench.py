@@ -338,3 +338,38 @@ def test_a_model_that_cannot_be_loaded_is_a_one_line_error_before_any_section(da
     assert r.stderr == (f"benchmarks: error: model file {tmp_path / 'missing.skops'} not found; pass a model file or a "
                         "shipped model's name (7class, default, noisy), or train one with `python -m train fit`\n")
     assert r.stdout == "" and not list((tmp_path / "out").glob("bench-*"))
+
+
+@pytest.mark.parametrize("tool", ["live_offline", "vad_splits"])
+@pytest.mark.parametrize("floor", ["loud:-30", "pink:abc", "pink"])
+def test_a_bad_floor_is_a_usage_error_naming_the_option(capsys, tool, floor):
+    """``--floors loud:-30`` exited 1 (the status of a failed run) from live_offline and
+    ``--floors pink:abc`` was a float() traceback; vad_splits found either only after building
+    the first sessions. Each is an argparse usage error (exit 2) naming --floors."""
+    import importlib
+
+    main = importlib.import_module(f"benchmarks.{tool}").main
+    with pytest.raises(SystemExit) as exc:
+        main(["--floors", "silence", floor])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument --floors: bad floor {floor!r}: 'silence' or white|pink|fan:DBFS" in err
+    assert "Traceback" not in err
+
+
+def test_live_offline_model_for_a_corpus_is_checked_before_the_sessions(data_root, monkeypatch, tmp_path, capsys):
+    """``--model emodb=missing.skops`` was found by ``ser-live predict`` after the offline
+    sessions were built (exit 1), and a model for a corpus not among --corpora was silently
+    unused; both are exit 2 before any work."""
+    from benchmarks.live_offline import main
+
+    monkeypatch.setenv("SER_LIVE_DATA", str(data_root))
+    missing = tmp_path / "missing.skops"
+    base = ["--quick", "--no-save", "--corpora", "emodb", "--only-speakers", "emodb-03", "--floors", "silence",
+            "--levels", "-20", "--per-class", "1", "--no-heard"]
+    assert main([*base, "--model", f"emodb={missing}"]) == 2
+    assert capsys.readouterr().err == (f"error: --model emodb={missing}: no such file; pass the fold model's .skops "
+                                       "file, or leave --model out to fit one\n")
+    shipped = REPO_ROOT / "models" / "ser-default.skops"
+    assert main([*base, "--model", f"ravdess={shipped}"]) == 2
+    assert capsys.readouterr().err == f"error: --model ravdess={shipped}: ravdess is not among --corpora (emodb)\n"
