@@ -424,6 +424,24 @@ def corpora_problem(names: Sequence[str], data_root: str | Path | None = None) -
 
 
 # ---------------------------------------------------------------------- report files
+def _folder_write_error(folder: Path) -> str | None:
+    """What stops a file being written in ``folder`` (created if missing), or ``None``."""
+    import tempfile
+
+    for p in (folder, *folder.parents):  # the nearest existing one: a file in the way?
+        if p.exists():
+            if not p.is_dir():
+                return f"{p} is a file, not a folder"
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def output_dir_problem(out_dir: Path) -> str | None:
     """Why reports cannot be written to ``out_dir`` (created if missing), or ``None`` if they can.
 
@@ -439,18 +457,29 @@ def output_dir_problem(out_dir: Path) -> str | None:
     Returns
     -------
     str or None
-        One line saying what is wrong (e.g. "a file is in the way", permission denied), or
-        ``None`` when a file can be written there. Never raises ``OSError``.
+        One line saying what is wrong (a file in the way, permission denied), or ``None``
+        when a file can be written there. Never raises ``OSError``.
     """
-    import tempfile
+    error = _folder_write_error(Path(out_dir))
+    return None if error is None else f"cannot write reports to {out_dir}: {error}"
 
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-probe-"):
-            pass
-    except OSError as exc:
-        return f"cannot write reports to {out_dir}: {exc.strerror or exc}"
-    return None
+
+def output_file_problem(path: str | Path) -> str | None:
+    """Why a result file cannot be written at ``path``, or ``None`` if it can (its folder is
+    created if missing; ``path`` itself is not created). Checked before a harness runs, so a
+    ``--json`` that cannot be written does not cost the run's full result.
+
+    Returns
+    -------
+    str or None
+        One line naming ``path`` and what is wrong (a folder in the way, a file where its
+        folder should be, a folder that cannot be written to); never raises ``OSError``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return f"cannot write {path}: it is a folder"
+    error = _folder_write_error(path.parent)
+    return None if error is None else f"cannot write {path}: {error}"
 
 
 def int_at_least(minimum: int):

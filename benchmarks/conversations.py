@@ -1077,10 +1077,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks.conversations [options] [embed|attribution]``; returns the exit
-    status (0, 2 bad options, an unknown corpus or a fold model missing, 3 a corpus not found)."""
+    status (0, 2 bad options, an unknown corpus, a --json that cannot be written or a fold model
+    missing, 3 a corpus not found)."""
     from ser_live.speakers import parse_speakers
 
-    from .common import corpora_problem
+    from .common import corpora_problem, output_file_problem
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -1089,6 +1090,10 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(problem[1], file=sys.stderr)
         return problem[0]
+    json_problem = output_file_problem(args.json) if getattr(args, "json", None) else None
+    if json_problem:  # found now, not after the run (its full result would be lost)
+        print(f"error: {json_problem}; pass --json FILE in a folder you can write to", file=sys.stderr)
+        return 2
     if args.command == "embed":
         return embed_main(args)
     if args.command == "attribution":

@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .common import corpora_problem
+from .common import corpora_problem, output_file_problem
 from .conversations import (DEFAULT_CORPORA, attribution_accuracy, conversation_segments, corpus_speakers,
                             interleave, pairs_of, progress)
 
@@ -272,8 +272,8 @@ def markdown(res: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks.speaker_encoders [options]``: prints the table (and writes
-    ``--json``); returns the exit status (0, 2 an unknown corpus or Resemblyzer missing for
-    ge2e, 3 a corpus not found)."""
+    ``--json``); returns the exit status (0, 2 an unknown corpus, a --json that cannot be
+    written or Resemblyzer missing for ge2e, 3 a corpus not found)."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.speaker_encoders", description=__doc__.split("\n")[0])
     p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
     p.add_argument("--pairs", type=int, default=4, help="pairs per kind per corpus (100: every pair)")
@@ -288,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(problem[1], file=sys.stderr)
         return problem[0]
+    json_problem = output_file_problem(args.json) if args.json else None
+    if json_problem:  # found now, not after the run (its full result would be lost)
+        print(f"error: {json_problem}; pass --json FILE in a folder you can write to", file=sys.stderr)
+        return 2
     try:
         res = run(args.corpora, n_pairs=args.pairs, encoders=args.encoders, seed=args.seed,
                   emotion_centred=args.emotion_centred)

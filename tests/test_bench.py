@@ -373,3 +373,26 @@ def test_live_offline_model_for_a_corpus_is_checked_before_the_sessions(data_roo
     shipped = REPO_ROOT / "models" / "ser-default.skops"
     assert main([*base, "--model", f"ravdess={shipped}"]) == 2
     assert capsys.readouterr().err == f"error: --model ravdess={shipped}: ravdess is not among --corpora (emodb)\n"
+
+
+@pytest.mark.parametrize("tool,args", [
+    ("conversations", ["attribution", "--corpora", "emodb", "--pairs", "1", "--utterances", "4"]),
+    ("speaker_encoders", ["--corpora", "emodb", "--pairs", "1", "--encoders", "light"]),
+])
+def test_a_json_path_that_cannot_be_written_is_refused_before_the_run(data_root, monkeypatch, tmp_path, capsys, tool,
+                                                                      args):
+    """``--json`` under a file was written after the run: a traceback, exit 1, the full result
+    lost (only the Markdown table printed). It is exit 2 before any work, saying what is in
+    the way."""
+    import importlib
+
+    monkeypatch.setenv("SER_LIVE_DATA", str(data_root))
+    (tmp_path / "file").write_text("")
+    bad = tmp_path / "file" / "result.json"
+    assert importlib.import_module(f"benchmarks.{tool}").main([*args, "--json", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"error: cannot write {bad}: {tmp_path / 'file'} is a file, not a folder; pass --json FILE "
+                            "in a folder you can write to\n")
+    assert captured.out == ""
+    assert importlib.import_module(f"benchmarks.{tool}").main([*args, "--json", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: cannot write {tmp_path}: it is a folder")
