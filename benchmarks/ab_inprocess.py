@@ -38,7 +38,7 @@ import numpy as np
 
 from ser_live.types import latency_stats
 
-from .common import REPO_ROOT, SR, load_corpora, corpus_utterances, to_int16
+from .common import REPO_ROOT, SR, corpus_utterances, float_above, int_at_least, load_corpora, to_int16
 
 #: Name the other checkout's package is imported under.
 OTHER = "ser_live_other"
@@ -79,12 +79,15 @@ def _stats(v: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.ab_inprocess OTHER [options]``: prints the A/B table; returns 0
+    (options out of range are usage errors, ``SystemExit(2)``)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ab_inprocess", description=__doc__.split("\n\n")[0])
     ap.add_argument("other", type=Path, help="the other checkout (e.g. /work/main)")
     ap.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "ser-default.npz")
-    ap.add_argument("--utterances", type=int, default=40)
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--duration", type=float, default=4.0, help="utterance length (s)")
+    # at least one each, a length above 0: else an IndexError, a ValueError of min() or of concatenate
+    ap.add_argument("--utterances", type=int_at_least(1), default=40)
+    ap.add_argument("--rounds", type=int_at_least(1), default=6)
+    ap.add_argument("--duration", type=float_above(0), default=4.0, help="utterance length (s)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 

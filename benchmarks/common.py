@@ -506,6 +506,30 @@ def int_at_least(minimum: int):
     return parse
 
 
+def float_above(minimum: float):
+    """An argparse ``type``: a finite number > ``minimum`` (e.g. a duration above 0 s);
+    anything else is a usage error (exit 2) naming the option.
+
+    Returns
+    -------
+    Callable[[str], float]
+        Parses one command-line value; raises ``argparse.ArgumentTypeError`` otherwise.
+    """
+    import argparse
+    import math
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value <= minimum:
+            raise argparse.ArgumentTypeError(f"must be above {minimum:g}, got {text}")
+        return value
+
+    return parse
+
+
 def write_reports(results: dict[str, Any], markdown: str, *, out_dir: Path) -> Path:
     """Write ``bench-{quick|full}-STAMP.json`` and ``.md`` to ``out_dir``, and copy them to
     ``latest.json`` / ``latest.md``.

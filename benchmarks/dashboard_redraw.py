@@ -122,13 +122,16 @@ def measure(results: list[Any], *, width: int = 120, height: int = 40, status: i
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks.dashboard_redraw [options]``: prints the timings as JSON; returns
     the exit status (0, 2 bad options, 3 EmoDB not found)."""
+    from .common import int_at_least
+
     p = argparse.ArgumentParser(prog="python -m benchmarks.dashboard_redraw", description=__doc__.split("\n")[0])
     p.add_argument("--utterances", type=int, default=32, help="EmoDB files in the conversation (default 32)")
     p.add_argument("--speakers", type=int, default=1, choices=(1, 2), help="voices, and --speakers of the run")
     p.add_argument("--width", type=int, default=120)
     p.add_argument("--height", type=int, default=40)
-    p.add_argument("--status", type=int, default=8, help="status redraws after each result")
-    p.add_argument("--repeats", type=int, default=20, help="renders of each panel alone")
+    # at least one of each: with none, the statistics of no redraw were an IndexError
+    p.add_argument("--status", type=int_at_least(1), default=8, help="status redraws after each result")
+    p.add_argument("--repeats", type=int_at_least(1), default=20, help="renders of each panel alone")
     args = p.parse_args(argv)
     if args.utterances < 1:
         print("error: --utterances must be at least 1", file=sys.stderr)

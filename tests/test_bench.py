@@ -396,3 +396,26 @@ def test_a_json_path_that_cannot_be_written_is_refused_before_the_run(data_root,
     assert captured.out == ""
     assert importlib.import_module(f"benchmarks.{tool}").main([*args, "--json", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"error: cannot write {tmp_path}: it is a folder")
+
+
+@pytest.mark.parametrize("tool,args,option,message", [
+    ("dashboard_redraw", ["--utterances", "2", "--repeats", "0"], "--repeats", "must be at least 1, got 0"),
+    ("dashboard_redraw", ["--utterances", "2", "--status", "0"], "--status", "must be at least 1, got 0"),
+    ("ab_inprocess", [str(REPO_ROOT), "--utterances", "0"], "--utterances", "must be at least 1, got 0"),
+    ("ab_inprocess", [str(REPO_ROOT), "--rounds", "0"], "--rounds", "must be at least 1, got 0"),
+    ("ab_inprocess", [str(REPO_ROOT), "--duration", "0"], "--duration", "must be above 0, got 0"),
+    ("ab_inprocess", [str(REPO_ROOT), "--duration", "nan"], "--duration", "must be above 0, got nan"),
+])
+def test_counts_of_nothing_are_usage_errors_not_tracebacks(data_root, monkeypatch, capsys, tool, args, option,
+                                                           message):
+    """``dashboard_redraw --repeats 0`` (or ``--status 0``) measured every redraw, then took the
+    statistics of none: an IndexError. ``ab_inprocess --utterances 0``, ``--rounds 0`` and
+    ``--duration 0`` were an IndexError, a ValueError of min() and of concatenate. Exit 2."""
+    import importlib
+
+    monkeypatch.setenv("SER_LIVE_DATA", str(data_root))
+    with pytest.raises(SystemExit) as exc:
+        importlib.import_module(f"benchmarks.{tool}").main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument {option}: {message}" in err and "Traceback" not in err
