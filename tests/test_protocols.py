@@ -532,3 +532,21 @@ def test_evaluate_denoise_without_the_room_conditions_is_a_usage_error(tess_root
     captured = capsys.readouterr()
     assert captured.err == "error: --denoise is evaluated on the room conditions: add --condition room\n"
     assert captured.out == ""
+
+
+def test_a_recipe_with_fewer_than_two_of_a_within_protocols_classes_is_refused_before_training(corpora, tmp_path,
+                                                                                                capsys):
+    """``evaluate --protocol tess-loso --set 'labels=["happy","boredom"]'`` (TESS has no
+    boredom) trained on one class: scikit-learn's "needs samples of at least 2 classes" after
+    the features were loaded. The folds are refused, naming the protocol's classes."""
+    from train.__main__ import main
+
+    with pytest.raises(ValueError, match=r"tess-loso: the recipe's labels \['happy', 'boredom'\] include fewer than "
+                                         r"two of the protocol's classes \(neutral, happy, sad"):
+        make_folds("tess-loso", corpora, labels=["happy", "boredom"])
+    assert make_folds("tess-loso", corpora, labels=["happy", "sad", "boredom"]).labels == ["happy", "sad"]
+    out = tmp_path / "r"
+    assert main(["evaluate", "--protocol", "tess-loso", "--set", 'labels=["happy","boredom"]', "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: tess-loso: the recipe's labels") and "scikit" not in err and "solver" not in err
+    assert not out.exists() or not any(out.iterdir())

@@ -612,7 +612,8 @@ def make_folds(
         Unknown protocol (the message lists the valid ones); a cross protocol naming a
         corpus the source does not have (the message lists those it has), one corpus twice,
         or corpora that share fewer than two labels (with a recipe's labels: fewer than two of
-        them in the test corpus), or the same speakers on both sides; a ``loco:`` list
+        them in the test corpus); a within-corpus protocol whose classes include fewer than two
+        of ``labels``; or the same speakers on both sides; a ``loco:`` list
         :func:`loco_corpora` refuses (a corpus named twice or not available), fewer than
         two corpora for ``loco``, or ``labels`` with fewer than two of :data:`CORE_LABELS`
         there; a corpus whose source gives no records, or records of another corpus;
@@ -653,6 +654,9 @@ def make_folds(
             records, dropped = _restrict(_load(corpus, source), classes)
         else:
             train_labels = [c for c in (labels if labels is not None else classes) if c in classes]
+            if len(train_labels) < 2:  # else one class to train on: a scikit-learn error per fold
+                raise ValueError(f"{name}: the recipe's labels {list(labels or [])} include fewer than two of the "
+                                 f"protocol's classes ({', '.join(classes)}); name at least two of them")
             records, testable, dropped = _train_test_records(
                 _load(corpus, source), train_labels, label_map, train_labels
             )
