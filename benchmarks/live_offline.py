@@ -71,7 +71,8 @@ import numpy as np
 from ser_live.labels import CORE_LABELS as _CORE_LABELS
 
 from .common import (
-    REPO_ROOT, SR, build_session, corpora_problem, corpus_utterances, md_table, output_dir_problem, progress, ser_live_cmd, write_wav,
+    REPO_ROOT, SR, build_session, corpora_problem, corpus_utterances, md_table, output_dir_problem, progress,
+    ser_live_cmd, write_wav,
 )
 
 __all__ = [

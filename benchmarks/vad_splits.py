@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--per-class", type=int, default=5, help="sentences per class and speaker (default 5)")
     parser.add_argument("--levels", type=float, nargs="+", default=[-20.0, -30.0, -40.0], metavar="DBFS")
     parser.add_argument("--floors", nargs="+", type=floor_argument,
-                        default=["silence", "pink:-60", "white:-50", "fan:-45"], metavar="FLOOR", help="'silence' or NOISE:DBFS with NOISE white, pink or fan")
+                        default=["silence", "pink:-60", "white:-50", "fan:-45"], metavar="FLOOR",
+                        help="'silence' or NOISE:DBFS with NOISE white, pink or fan")
     parser.add_argument("--seed", type=int, nargs="+", default=[0], metavar="SEED",
                         help="seed of the sentences and the floor noise (default 0); several: their sessions pooled")
     parser.add_argument("--model", metavar="M.skops",
