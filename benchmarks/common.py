@@ -25,6 +25,7 @@ import numpy as np
 
 from ser_live import __version__
 from ser_live.audiofile import SAMPLE_RATE_HZ, audio_info, load_audio, to_int16, write_wav
+from ser_live.cli.options import int_at_least  # noqa: F401 (the benchmarks' argparse type, imported from here)
 from ser_live.errors import SerLiveError
 from ser_live.model import EmotionModel
 from ser_live.offline import Predictor
@@ -480,30 +481,6 @@ def output_file_problem(path: str | Path) -> str | None:
         return f"cannot write {path}: it is a folder"
     error = _folder_write_error(path.parent)
     return None if error is None else f"cannot write {path}: {error}"
-
-
-def int_at_least(minimum: int):
-    """An argparse ``type``: a whole number >= ``minimum``; anything else is a usage error
-    (exit 2) naming the option, instead of a traceback or a hang later.
-
-    Returns
-    -------
-    Callable[[str], int]
-        Parses one command-line value; raises ``argparse.ArgumentTypeError`` on text that is
-        not a whole number or is below ``minimum``.
-    """
-    import argparse
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
 
 
 def float_above(minimum: float):

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ser_live.cli.options import int_at_least
 from ser_live.errors import SerLiveError
 
 from . import REPO, REPORTS
@@ -778,26 +779,11 @@ def _add_set(s: argparse.ArgumentParser) -> None:
                         "--set 'features.exclude=[\"mel\"]'); repeatable, applied after the file")
 
 
-def _int_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum`` (``-j 0``, ``--limit -5`` or
-    ``--per-class -3`` are usage errors, exit 2, instead of joblib's error or a silent "all")."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
 def _add_jobs(parser: argparse.ArgumentParser, *, default: Any) -> None:
     """``-j/--jobs N``, before the subcommand (``default`` 2) and after it (``default``
     ``argparse.SUPPRESS``: the value before it stands unless given again; given in both places,
     the later one, after the subcommand, wins)."""
-    parser.add_argument("-j", "--jobs", type=_int_at_least(1), default=default, help="worker processes (default 2)")
+    parser.add_argument("-j", "--jobs", type=int_at_least(1), default=default, help="worker processes (default 2)")
 
 
 def _command_hint(argv: list[str], parser: argparse.ArgumentParser) -> str | None:
@@ -875,7 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("features", help="extract (and cache) features of corpora; prints time and throughput")
     s.add_argument("--corpus", nargs="+", default=["ravdess"], help="corpus names (ravdess, tess, emodb, ...) or paths of folders of one's own")
     s.add_argument("--no-cache", action="store_true", help="ignore and do not write the feature cache")
-    s.add_argument("--limit", type=_int_at_least(1), default=None, metavar="N", help="only the first N files of each corpus")
+    s.add_argument("--limit", type=int_at_least(1), default=None, metavar="N", help="only the first N files of each corpus")
     s.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="extract on a Dask cluster (tcp://host:port; without ADDRESS a local one); same cache")
     s = sub.add_parser("evaluate", help="speaker-independent evaluation of a training recipe on a protocol")
@@ -894,7 +880,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score test utterances clean and degraded: noise (white, pink, brown, babble) at 20/10/5 dB SNR, "
                         "RT60 0.3/0.6 s rooms (train/conditions.py; reports/room-*.md)")
     s.add_argument("--denoise", action="store_true", help="with --condition room: denoise test utterances (ser_live/denoise.py)")
-    s.add_argument("--per-class", type=_int_at_least(0), default=50,
+    s.add_argument("--per-class", type=int_at_least(0), default=50,
                    help="with --condition room: test utterances per class and fold, seeded and stratified (0: all; default 50)")
     s = sub.add_parser("compare", help="the default recipe against other classifiers, the tutorial recipe and the openSMILE "
                                        "peers (eGeMAPSv02, ComParE_2016 with the recipe's normaliser and SVM grid; extra `peers`, left out without it), "

@@ -28,6 +28,35 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=34)
 
 
+def int_at_least(minimum: int) -> Any:
+    """An argparse ``type``: a whole number >= ``minimum``; anything else is a usage error
+    (exit 2) naming the option, instead of a traceback, a hang or a silent "all" later
+    (``-j 0``, ``--limit -5``, ``--workers 0``). Shared by ``python -m train`` and
+    ``python -m benchmarks``.
+
+    Parameters
+    ----------
+    minimum : int
+        The smallest value taken.
+
+    Returns
+    -------
+    Callable[[str], int]
+        Parses one command-line value; raises ``argparse.ArgumentTypeError`` on text that is
+        not a whole number or is below ``minimum``.
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def _positive_or_zero(value: str) -> float:
     try:
         x = float(value)
