@@ -118,6 +118,17 @@ def test_listen_is_in_the_usage_and_works_after_options(capsys, wav, test_model_
     assert len(runs[0]) == 1 and runs[0] == runs[1] == runs[2]
 
 
+def test_chunk_files_without_dask_is_a_usage_error(capsys, ravdess_root, test_model_path):
+    """``predict FILES --chunk-files 5`` (no --dask) was silently ignored: the option only
+    sizes a Dask run's tasks. It is now a usage error naming --dask, before anything is
+    classified."""
+    wav = str(ravdess_root / "Actor_01" / "03-01-01-01-01-01-01.flac")
+    rc, out, err = run(capsys, "predict", wav, "--chunk-files", "5", "--model", test_model_path)
+    assert rc == 2 and "--chunk-files sizes the tasks of a Dask run: add --dask" in err and out == "", err
+    rc, out, err = run(capsys, "predict", wav, "--model", test_model_path)
+    assert rc == 0 and _json_lines(out)[0]["label"], err
+
+
 # ---------------------------------------------------------------------------- 3. a path after --dask
 def test_a_path_after_dask_is_an_input_and_an_address_stays_an_address(capsys, ravdess_root, tmp_path,
                                                                        test_model_path):

@@ -118,8 +118,8 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
                      help="replace an existing --output (without it, or --resume with --dask, an existing "
                           "file is refused, exit 2; with or without --dask); it is replaced only once "
                           "records were written")
-    clu.add_argument("--chunk-files", type=int, default=200, metavar="N",
-                     help="with --dask: files per task (default: 200)")
+    clu.add_argument("--chunk-files", type=int, default=None, metavar="N",
+                     help="with --dask: files per task (default: 200); without --dask a usage error")
     _add_common(pr)
     _add_speakers(pr, what="each file with --segments (not with --sessions, whose sessions are given)")
     _add_uncertainty_arguments(pr, what="the record gets \"uncertain\": true, its label and probabilities stay")
@@ -266,6 +266,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     if args.channel is not None and args.dask is not None:
         _err("error: --channel is not available with --dask yet (split the channels first: sox IN OUT remix N)")
+        return ExitCode.USAGE
+    if args.chunk_files is not None and args.dask is None:  # it was silently ignored
+        _err("error: --chunk-files sizes the tasks of a Dask run: add --dask (a local cluster) or --dask ADDRESS, "
+             "or drop it")
         return ExitCode.USAGE
     if args.dask is not None:
         from ..batch import require_dask
@@ -485,7 +489,7 @@ def _predict_on_cluster(args: argparse.Namespace, model: Any, *, profile: str | 
     from ..records import RecordWriter
 
     try:
-        cfg = BatchConfig(chunk_files=args.chunk_files).validate()
+        cfg = (BatchConfig() if args.chunk_files is None else BatchConfig(chunk_files=args.chunk_files)).validate()
     except ValueError as exc:
         _err(f"error: --chunk-files: {exc}")
         return ExitCode.USAGE
