@@ -238,8 +238,8 @@ def test_a_worker_that_fails_ends_the_run_instead_of_leaving_it_waiting(session,
     raises) killed the worker while it held its publish lock, and the segmenter then waited
     for room in the full utterance queue until stop() gave up after its 30 s timeout (and
     quit() waited 10 s on the lock). Now the lock is released, the segmenter stops reading
-    once nothing takes its utterances (counted as dropped), and stop() returns at once,
-    with the worker's error on rec.error."""
+    by itself once nothing takes its utterances (counted as dropped), and stop() returns at
+    once, with the worker's error on rec.error."""
     import numpy as np
 
     from ser_live.audiofile import write_wav
@@ -255,6 +255,10 @@ def test_a_worker_that_fails_ends_the_run_instead_of_leaving_it_waiting(session,
     rec.start()
     try:
         assert rec.done.wait(120)
+        # the segmenter stops reading by itself once nothing takes its utterances (before,
+        # it waited for queue room until stop() told it to)
+        rec._segmenter_thread.join(10.0)
+        assert not rec._segmenter_thread.is_alive()
         t0 = time.monotonic()
         rec.stop(timeout_s=30.0)
         stop_s = time.monotonic() - t0
