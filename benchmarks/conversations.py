@@ -385,7 +385,8 @@ def run_pair(model: Any, spk: dict[str, dict[str, Any]], a: str, b: str, *, sett
     revised = [t[1] for t in _played(spans_s, live, rev)] if len(rev) == len(live) else [None] * len(who)
     turns_rev = _played(spans_s, revised_results(live))
     cut_sessions = _played(spans_s, true_session_results(model, spans_s, live, who))
-    cut_revised = _played(spans_s, revised_session_results(model, live, rev)) if len(rev) == len(live) else []
+    rescored = revised_session_results(model, live, rev)  # [] when rev is not one label per result
+    cut_revised = _played(spans_s, rescored) if rescored else []
     one_live = replay(sess.samples, model, speakers=None, workdir=workdir)
     one, one_rev = _played(spans_s, one_live), _played(spans_s, revised_results(one_live))
     offline = dict(Predictor(model).process_files(paths, sessions={p: w for p, w in zip(paths, who)}))
@@ -399,7 +400,7 @@ def run_pair(model: Any, spk: dict[str, dict[str, Any]], a: str, b: str, *, sett
         "live_one_session": [t[0] for t in one], "offline": off,
         "live_turns_revised": [t[0] for t in turns_rev], "live_one_session_revised": [t[0] for t in one_rev],
         "live_cuts_true_sessions": [t[0] for t in cut_sessions],
-        # absent when the assigner's revised labels are not one per result
+        # absent when nothing was re-scored (revised labels not one per result)
         **({"live_cuts_revised_sessions": [t[0] for t in cut_revised]} if cut_revised else {}),
         "attribution_pct": attribution_accuracy(who, [t[1] for t in turns]),
         "revised": revised, "attribution_revised_pct": attribution_accuracy(who, revised),
