@@ -20,7 +20,7 @@ from .types import Result, RunSummary, UncertaintyRule
 if TYPE_CHECKING:
     from .revision import RevisedTally
 
-__all__ = ["EVENT_MARK", "UNCERTAIN_CONFIDENCE", "format_event", "format_plain", "format_summary", "json_line",
+__all__ = ["EVENT_MARK", "UNCERTAIN_CONFIDENCE", "event_text", "format_event", "format_plain", "format_summary", "json_line",
            "shown_label_counts"]
 
 #: What stands for the confidence of an uncertain utterance (no label, so no label's probability).
@@ -65,17 +65,38 @@ def format_event(record: dict) -> str:
     ValueError
         Another kind of record.
     """
-    head = f"{EVENT_MARK} [{record['stream_s']:7.2f} s]"
+    return f"{EVENT_MARK} [{record['stream_s']:7.2f} s] {event_text(record)}"
+
+
+def event_text(record: dict) -> str:
+    """What a stream event record says, without :func:`format_event`'s mark and stream time:
+    e.g. ``"input silent for 3.0 s: exact zeros (muted microphone?)"`` (``ser-live
+    calibrate`` shows it under its level bar).
+
+    Parameters
+    ----------
+    record : dict
+        With ``"kind"`` ``"dropped"`` or ``"input"``.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        Another kind of record.
+    """
     if record.get("kind") == "dropped":
-        return (f"{head} audio dropped: {record['dropped_s']:.3f} s ({_count(record['dropped_samples'], 'sample')}), "
+        return (f"audio dropped: {record['dropped_s']:.3f} s ({_count(record['dropped_samples'], 'sample')}), "
                 f"{_count(record['input_overflows'], 'input overflow')}, "
                 f"{_count(record['dropped_utterances'], 'utterance')} since the last report; "
                 f"{record['total_dropped_s']:.3f} s, {_count(record['total_input_overflows'], 'input overflow')}, "
                 f"{_count(record['total_dropped_utterances'], 'utterance')} in all")
     if record.get("kind") == "input":
         if record["state"] == "silent":
-            return f"{head} input silent for {record['for_s']:.1f} s: {_SILENT_TEXT[record['reason']]}"
-        return f"{head} input back after {record['for_s']:.1f} s"
+            return f"input silent for {record['for_s']:.1f} s: {_SILENT_TEXT[record['reason']]}"
+        return f"input back after {record['for_s']:.1f} s"
     raise ValueError(f"not a stream event record: {record.get('kind')!r}")
 
 

@@ -176,7 +176,7 @@ def _input_watch(state: Any, *, screen: bool, source: Any, microphone: bool) -> 
     ``ser-live --plain`` says them (:class:`~ser_live.cli.stream_events.StreamEvents`): a
     ``!`` line, or on the screen a line below the level until the input is back. Without it a
     muted microphone left the prompt waiting with nothing said."""
-    from ..plaintext import format_event
+    from ..plaintext import event_text, format_event
     from .stream_events import StreamEvents
 
     events = StreamEvents()
@@ -185,12 +185,11 @@ def _input_watch(state: Any, *, screen: bool, source: Any, microphone: bool) -> 
         for record in events.poll(status, source=source):
             if record.get("kind") != "input":
                 continue
-            line = format_event(record)
             if screen:
                 hint = "; unmute it, or choose another with --device" if microphone else ""
-                state.set_alert(line.split("] ", 1)[-1] + hint if record["state"] == "silent" else "")
+                state.set_alert(event_text(record) + hint if record["state"] == "silent" else "")
             else:
-                print(line, flush=True)
+                print(format_event(record), flush=True)
 
     return watch
 
