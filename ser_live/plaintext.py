@@ -20,8 +20,8 @@ from .types import Result, RunSummary, UncertaintyRule
 if TYPE_CHECKING:
     from .revision import RevisedTally
 
-__all__ = ["EVENT_MARK", "UNCERTAIN_CONFIDENCE", "event_text", "format_event", "format_plain", "format_summary", "json_line",
-           "shown_label_counts"]
+__all__ = ["EVENT_MARK", "UNCERTAIN_CONFIDENCE", "event_text", "format_event", "format_plain", "format_summary",
+           "json_line", "shown_label_counts"]
 
 #: What stands for the confidence of an uncertain utterance (no label, so no label's probability).
 UNCERTAIN_CONFIDENCE: str = "-"
