@@ -339,7 +339,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             _err(f"error: {os_error_text(exc)}")
             if appended:  # --resume adds JSON lines or CSV rows to --output itself, batch by batch
                 _err(f"{sink.writer.n_written} records added to {args.output} before the write failed; the rest "
-                     f"was not written; {space}the same command with --resume finishes it")
+                     f"was not written; {space}{_finish_advice(args)}")
             else:  # a Parquet file (written whole when the run ends), or a temporary file not renamed
                 _err(f"none of the {sink.n_records} records is in {args.output}: "
                      + ("it was left as it was" if existed else "it was not created") + f"; {space}run it again")
