@@ -921,11 +921,6 @@ def _zip_kind(path: Path) -> str | None:
     return "arrays" if arrays and not skops else "skops" if skops and not arrays else None
 
 
-def _is_arrays_file(path: Path) -> bool:
-    """Whether ``path`` is a model's arrays file by its content (:func:`_zip_kind`)."""
-    return _zip_kind(path) == "arrays"
-
-
 def _file_sha256(path: Path) -> str:
     """SHA-256 of a model file (hex); the file is bounded (:data:`ser_live.safezip.MODEL_LIMITS`)
     before it is read whole."""
@@ -964,7 +959,7 @@ def export_arrays(model: "EmotionModel | str | Path", path: str | Path | None = 
         loadable ``.skops`` (as :meth:`EmotionModel.load`).
     """
     if not isinstance(model, EmotionModel):
-        if _is_arrays_file(Path(model)):
+        if _zip_kind(Path(model)) == "arrays":  # an arrays file by its content, whatever its name
             raise ModelError(f"{model} is a model's arrays file already: export writes one from the .skops "
                              "model file it comes from; pass that file")
         model = EmotionModel._load_skops(Path(model))
