@@ -176,6 +176,14 @@ def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
                                            strides=(hop_length * y.strides[0], y.strides[0]), writeable=False)
 
 
+#: Offsets of a lag's neighbours and itself (column: broadcast against a row of lags).
+_NEIGHBOURS = np.array([[-1], [0], [1]])
+
+try:  # the ufunc np.clip calls (numpy/_core/_methods.py: _clip), without its Python wrappers
+    from numpy._core.umath import clip as _clip
+except ImportError:  # NumPy < 2
+    from numpy.core.umath import clip as _clip
+
 _SCRATCH = threading.local()
 
 #: Longest utterance (frames) whose scratch buffer a thread keeps between calls (20 s:
@@ -359,6 +367,17 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     wants = (lambda group: True) if need is None else (lambda group: group in need or group not in OPTIONAL_DESCRIPTORS)
     frames = _frames(y, cfg.win_length, cfg.hop_length)  # (T, win)
     n_t = frames.shape[0]
+    # --- energy and zero-crossing rate from the same frames, taken first, while the signal
+    # just framed is in the cache (the same calls on the same arrays as after the spectral
+    # descriptors, where they were before); the rows written into the float32 result, the
+    # values np.vstack's float64 rows cast to float32
+    rms_db = _frame_rms_db(frames)
+    # zero-crossing rate: sign changes between a frame's consecutive samples
+    n_changes = _sign_changes(y, n_t, analysis)
+    zcr = n_changes / np.float32(frames.shape[1] - 1)  # float64, as the int64 counts divided
+    energy = np.empty((2, n_t), dtype=np.float32)
+    energy[0], energy[1] = rms_db, zcr
+
     # windowed frames written straight into a zero-padded buffer: the same transform as
     # rfft(frames * window, n=n_fft), without the copy scipy makes to pad each row
     # (its columns from win_length on are never written: they stay 0)
@@ -404,44 +423,42 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     if wants("contrast"):
         out["contrast"] = _contrast(power, analysis)
 
-    # --- energy and zero-crossing rate from the same frames
-    rms_db = _frame_rms_db(frames)
-    # zero-crossing rate: sign changes between a frame's consecutive samples
-    n_changes = _sign_changes(y, n_t, analysis)
-    zcr = n_changes / np.float32(frames.shape[1] - 1)  # float64, as the int64 counts divided
-    energy = np.vstack([rms_db, zcr])
-
     # --- pitch and voicing: the peak of the normalised autocorrelation (nac, above)
     lo, hi = analysis.lag_min, analysis.lag_max
-    search = nac[:, lo : hi + 1]
     # each frame's lags read from the flat array (nac is C-contiguous), one index array
-    # instead of a (rows, lags) pair: the same elements; the clip of the integer candidates
-    # as np.minimum(np.maximum()), and 0.9 * strength taken once, the same values
+    # instead of a (rows, lags) pair: the same elements; 0.9 * strength and the curvature
+    # test taken once, np.clip as the ufunc it calls: the same values
     width = nac.shape[1]
     flat_nac = nac.reshape(-1)
     row_start = np.arange(0, n_t * width, width)
-    best = np.argmax(search, axis=1) + lo
+    best = np.argmax(nac[:, lo : hi + 1], axis=1)
+    best += lo
     strength = flat_nac[row_start + best]
     # prefer the shortest lag (highest f0) that is a sub-multiple of the best one and
-    # nearly as strong: guards against the usual octave-down errors
+    # nearly as strong: guards against the usual octave-down errors. A candidate, the
+    # rounded half or third of a lag in [lo, hi] (lo >= 2), lies in [1, hi], within its
+    # row (width is hi + 2): read as it is, without the clip to the row
     near = 0.9 * strength
     for div in (2, 3):
         cand = np.rint(best / div).astype(np.int64)
-        ok = (cand >= lo) & (flat_nac[row_start + np.minimum(np.maximum(cand, 0), width - 1)] >= near)
-        best = np.where(ok, cand, best)
-    at = row_start + best
-    val = flat_nac[at]
-    left = flat_nac[at - 1]
-    right = flat_nac[row_start + np.minimum(best + 1, width - 1)]
+        ok = flat_nac[row_start + cand] >= near
+        ok &= cand >= lo
+        np.copyto(best, cand, where=ok)
+    # the peak's lag and its neighbours (lags lo - 1 .. hi + 1: within the row) in one gather
+    left, val, right = flat_nac[(row_start + best) + _NEIGHBOURS]
     denom = left - 2.0 * val + right
-    safe = np.where(np.abs(denom) > 1e-6, denom, 1.0)
-    shift = np.clip(np.where(np.abs(denom) > 1e-6, 0.5 * (left - right) / safe, 0.0), -0.5, 0.5)
+    curved = np.abs(denom) > 1e-6
+    safe = np.where(curved, denom, 1.0)
+    shift = _clip(np.where(curved, 0.5 * (left - right) / safe, 0.0), -0.5, 0.5)
     f0 = cfg.sample_rate_hz / (best + shift)
     loud = rms_db > (rms_db.max() - 35.0)
     voiced = (strength >= cfg.voicing_threshold) & loud & (zcr < 0.3)
-    r = np.clip(strength, 1e-3, 1.0 - 1e-3)
-    hnr_db = 10.0 * np.log10(r / (1.0 - r))  # harmonics-to-noise ratio from the peak [6]
-    pitch = np.vstack([np.where(voiced, f0, 0.0), np.clip(strength, 0.0, 1.0), hnr_db])
+    r = _clip(strength, 1e-3, 1.0 - 1e-3)
+    # rows written into the float32 result: the values np.vstack's float64 rows cast to float32
+    pitch = np.empty((3, n_t), dtype=np.float32)
+    pitch[0] = np.where(voiced, f0, 0.0)
+    _clip(strength, 0.0, 1.0, out=pitch[1])
+    np.multiply(10.0, np.log10(r / (1.0 - r)), out=pitch[2])  # harmonics-to-noise ratio (dB) [6]
 
     out.update(energy=energy, pitch=pitch)
     if cfg.voice_quality:
@@ -512,10 +529,11 @@ def _spectral(power: np.ndarray, cum: np.ndarray, mel: np.ndarray, logmel: np.nd
     n_mels = np.intp(mel.shape[0])
     ln_mean = np.add.reduce(ln_mel, axis=0)
     np.true_divide(ln_mean, n_mels, out=ln_mean, casting="unsafe")
-    mel_mean = np.add.reduce(mel, axis=0)
-    np.true_divide(mel_mean, n_mels, out=mel_mean, casting="unsafe")
+    mel_sum = np.add.reduce(mel, axis=0)  # also the sum norm_mel divides by (mel.sum(axis=0))
+    mel_mean = np.empty_like(mel_sum)
+    np.true_divide(mel_sum, n_mels, out=mel_mean, casting="unsafe")
     flatness = np.exp(ln_mean) / np.maximum(mel_mean, np.float32(_EPS))
-    norm_mel = mel / np.maximum(mel.sum(axis=0, keepdims=True), np.float32(_EPS))
+    norm_mel = mel / np.maximum(mel_sum, np.float32(_EPS))
     flux = np.zeros(n_t, dtype=np.float32)
     if n_t > 1:
         root = np.sqrt(norm_mel)
@@ -524,7 +542,8 @@ def _spectral(power: np.ndarray, cum: np.ndarray, mel: np.ndarray, logmel: np.nd
         flux[1:] = np.sqrt(np.add.reduce(step, axis=0))
     # spectral slope: regression of the log mel spectrum (dB) on band index
     slope = analysis.band_centered @ logmel
-    return np.vstack([centroid, bandwidth, *rolloffs, flatness, flux, slope, entropy, *band_db])
+    # np.vstack of these rows, as its concatenate (without its per-row atleast_2d)
+    return np.concatenate([centroid, bandwidth, *rolloffs, flatness, flux, slope, entropy, *band_db]).reshape(12, n_t)
 
 
 def _contrast(power: np.ndarray, analysis: _Analysis) -> np.ndarray:
@@ -608,4 +627,7 @@ def voice_descriptors(
         around = [flat_power[row_start + np.minimum(np.maximum(centre + d, 0), n_bins - 1)] for d in (-1, 0, 1)]
         harmonic.append(np.maximum(np.maximum(around[0], around[1]), around[2]))
     h1_h2 = 10.0 * np.log10((harmonic[0] + eps) / (harmonic[1] + eps))
-    return np.vstack([loudness, alpha, hammarberg, *slopes, h1_h2]).astype(np.float32)
+    # np.vstack of these rows, as its concatenate (without its per-row atleast_2d); all are
+    # float32 already
+    rows = [loudness, alpha, hammarberg, *slopes, h1_h2]
+    return np.concatenate(rows).reshape(len(rows), power.shape[0]).astype(np.float32, copy=False)
