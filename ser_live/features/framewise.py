@@ -86,6 +86,12 @@ def _irfft(x: np.ndarray, n: int) -> np.ndarray:
     return _POCKETFFT.c2r(x, (1,), n, False, 2, None, 1)
 
 
+#: float32 scalars of the descriptors, made once (the same values as made per call)
+_EPS32 = np.float32(_EPS)
+_LN10_OVER_10 = np.float32(np.log(10.0) / 10.0)  # dB to natural log
+_RMS_FLOOR = np.float32(1e-5)
+_LOUDNESS_EXPONENT = np.float32(0.3)
+
 #: Roll-off points: frequency below which this fraction of the spectral power lies.
 _ROLLOFF_POINTS = (0.25, 0.5, 0.75, 0.9)
 
@@ -138,6 +144,7 @@ class _Analysis:
             if idx.size >= 3:
                 self.contrast_bands.append((lo, hi, idx[0], idx[-1] + 1))
         self.n_bins = n_bins
+        self.log2_n_bins = np.float32(np.log2(n_bins))  # the spectral entropy's normaliser
         # eGeMAPS-like spectral balance (voice_quality): band bins and slope regressors
         self.alpha_bands = (self._bins(50.0, 1000.0), self._bins(1000.0, 5000.0))
         self.hammarberg_bands = (self._bins(0.0, 2000.0), self._bins(2000.0, 5000.0))
@@ -171,9 +178,14 @@ def _frames(y: np.ndarray, win_length: int, hop_length: int) -> np.ndarray:
     if need > n:
         y = np.concatenate([y, np.zeros(need - n, dtype=y.dtype)])
     # the view sliding_window_view(y, win_length)[::hop_length][:n_frames] is, made directly
-    # (a fifth of its cost): the same memory, read-only as that one
-    return np.lib.stride_tricks.as_strided(y, shape=(n_frames, win_length),
-                                           strides=(hop_length * y.strides[0], y.strides[0]), writeable=False)
+    # (a fifth of its cost): the same memory, read-only as that one. On a contiguous signal
+    # (as the extractor's) the ndarray constructor makes it, a quarter of as_strided's cost
+    strides = (hop_length * y.strides[0], y.strides[0])
+    if not y.flags.c_contiguous:
+        return np.lib.stride_tricks.as_strided(y, shape=(n_frames, win_length), strides=strides, writeable=False)
+    frames = np.ndarray((n_frames, win_length), dtype=y.dtype, buffer=y, strides=strides)
+    frames.flags.writeable = False
+    return frames
 
 
 #: Offsets of a lag's neighbours and itself (column: broadcast against a row of lags).
@@ -195,7 +207,7 @@ def _frame_rms_db(frames: np.ndarray) -> np.ndarray:
     """RMS level (dBFS, floored at -100) of each frame: float32, shape (n_frames,), of frames
     (float32, shape (n_frames, win_length)); the energy group's ``rms_db`` row."""
     rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
-    return 20.0 * np.log10(np.maximum(rms, np.float32(1e-5)))
+    return 20.0 * np.log10(np.maximum(rms, _RMS_FLOOR))
 
 
 def _sign_changes(y: np.ndarray, n_t: int, analysis: _Analysis) -> np.ndarray:
@@ -400,14 +412,14 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     # in cache, rather than after the mel, spectral and energy descriptors, which read it
     # too: the same calls on the same arrays, in another order, so the same values.
     ac = _irfft(power.astype(np.complex64), cfg.n_fft)[:, : analysis.lag_max + 2]
-    nac = ac / np.maximum(ac[:, :1], np.float32(_EPS))
+    nac = ac / np.maximum(ac[:, :1], _EPS32)
     nac *= analysis.inv_window_ac
     del ac
 
     # --- mel and MFCC (rows = coefficients, columns = frames); deltas of every descriptor
     # are taken in pooling (see _layout)
     mel = analysis.mel_fb @ power.T  # (n_mels, T)
-    logmel = 10.0 * np.log10(np.maximum(mel, np.float32(_EPS)))
+    logmel = 10.0 * np.log10(np.maximum(mel, _EPS32))
     mfcc = analysis.dct @ logmel
 
     out = {"mfcc": mfcc, "logmel": logmel}
@@ -451,7 +463,7 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
     safe = np.where(curved, denom, 1.0)
     shift = _clip(np.where(curved, 0.5 * (left - right) / safe, 0.0), -0.5, 0.5)
     f0 = cfg.sample_rate_hz / (best + shift)
-    loud = rms_db > (rms_db.max() - 35.0)
+    loud = rms_db > (np.maximum.reduce(rms_db) - 35.0)  # rms_db.max(), as in _spectral
     voiced = (strength >= cfg.voicing_threshold) & loud & (zcr < 0.3)
     r = _clip(strength, 1e-3, 1.0 - 1e-3)
     # rows written into the float32 result: the values np.vstack's float64 rows cast to float32
@@ -469,7 +481,7 @@ def framewise_descriptors(y: np.ndarray, analysis: _Analysis, *, need: frozenset
 def _chroma(power: np.ndarray, analysis: _Analysis) -> np.ndarray:
     """Chroma, energy-normalised per frame: float32 (n_chroma, n_frames)."""
     chroma = analysis.chroma_fb @ power.T
-    chroma /= np.maximum(chroma.sum(axis=0, keepdims=True), np.float32(_EPS))
+    chroma /= np.maximum(chroma.sum(axis=0, keepdims=True), _EPS32)
     return chroma
 
 
@@ -481,17 +493,19 @@ def _spectral(power: np.ndarray, cum: np.ndarray, mel: np.ndarray, logmel: np.nd
     ``rows_wanted``: the bandwidth (row 1), roll-off (rows 2-5) and band-energy (rows 10-11)
     rows outside it are left 0, not computed (None: all)."""
     n_t = power.shape[0]
-    wanted = (lambda *r: True) if rows_wanted is None else (lambda *r: any(i in rows_wanted for i in r))
+    wanted = (lambda *r: True) if rows_wanted is None else (lambda *r: not rows_wanted.isdisjoint(r))
     zero = np.zeros(n_t, dtype=np.float32)
-    # moments of the magnitude spectrum as matrix-vector products
+    # moments of the magnitude spectrum as matrix-vector products (sums and maxima here as
+    # the ufunc reductions ndarray.sum and .max call, numpy/_core/_methods.py, without
+    # their Python wrappers: the same calls)
     mag = np.sqrt(power)  # (T, n_bins)
-    msum = np.maximum(mag.sum(axis=1), np.float32(_EPS))
+    msum = np.maximum(np.add.reduce(mag, axis=1), _EPS32)
     centroid = (mag @ analysis.freqs) / msum
     bandwidth = zero
     if wanted(1):
         second = (mag @ (analysis.freqs * analysis.freqs)) / msum
         bandwidth = np.sqrt(np.maximum(second - centroid * centroid, 0.0))
-    total = np.maximum(cum[:, -1:], np.float32(_EPS))
+    total = np.maximum(cum[:, -1:], _EPS32)
     # the roll-off bin is the number of bins whose cumulative power is below q * total;
     # cum is non-decreasing, so that is the first bin reaching it (argmax stops there)
     rows = np.arange(n_t)
@@ -509,14 +523,14 @@ def _spectral(power: np.ndarray, cum: np.ndarray, mel: np.ndarray, logmel: np.nd
     # a per-thread buffer kept between calls, which the rest of an extraction has likely
     # pushed out of the cache by then, where the allocator reuses recently freed memory)
     pnorm = np.divide(power, total, out=mag)
-    plogp = np.add(pnorm, np.float32(_EPS))
+    plogp = np.add(pnorm, _EPS32)
     np.log2(plogp, out=plogp)
     plogp *= pnorm
-    entropy = -plogp.sum(axis=1) / np.float32(np.log2(analysis.n_bins))
+    entropy = -np.add.reduce(plogp, axis=1) / analysis.log2_n_bins
     del pnorm, plogp
     # energy of two speech bands relative to the whole spectrum (dB), as in ComParE
     band_db = [
-        10.0 * np.log10((cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)) / total[:, 0] + np.float32(_EPS))
+        10.0 * np.log10((cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)) / total[:, 0] + _EPS32)
         if wanted(10 + i) else zero
         for i, (a, b) in enumerate(analysis.energy_bands)
     ]
@@ -525,15 +539,15 @@ def _spectral(power: np.ndarray, cum: np.ndarray, mel: np.ndarray, logmel: np.nd
     # then true_divide by the np.intp count into it; flux's np.diff and ** 2 as the calls
     # they make, subtract of the shifted slices and square: the same operations without
     # the wrappers)
-    ln_mel = logmel * np.float32(np.log(10.0) / 10.0)
+    ln_mel = logmel * _LN10_OVER_10
     n_mels = np.intp(mel.shape[0])
     ln_mean = np.add.reduce(ln_mel, axis=0)
     np.true_divide(ln_mean, n_mels, out=ln_mean, casting="unsafe")
     mel_sum = np.add.reduce(mel, axis=0)  # also the sum norm_mel divides by (mel.sum(axis=0))
     mel_mean = np.empty_like(mel_sum)
     np.true_divide(mel_sum, n_mels, out=mel_mean, casting="unsafe")
-    flatness = np.exp(ln_mean) / np.maximum(mel_mean, np.float32(_EPS))
-    norm_mel = mel / np.maximum(mel_sum, np.float32(_EPS))
+    flatness = np.exp(ln_mean) / np.maximum(mel_mean, _EPS32)
+    norm_mel = mel / np.maximum(mel_sum, _EPS32)
     flux = np.zeros(n_t, dtype=np.float32)
     if n_t > 1:
         root = np.sqrt(norm_mel)
@@ -599,8 +613,9 @@ def voice_descriptors(
     .. [7] F. Eyben et al., "The Geneva Minimalistic Acoustic Parameter Set (GeMAPS) for
        voice research and affective computing", IEEE Trans. Affective Computing 7(2), 2016.
     """
-    eps = np.float32(_EPS)
-    loudness = np.power(np.maximum(mel, 0.0), np.float32(0.3)).sum(axis=0)
+    eps = _EPS32
+    # sums and maxima as the ufunc reductions ndarray.sum and .max call (see _spectral)
+    loudness = np.add.reduce(np.power(np.maximum(mel, 0.0), _LOUDNESS_EXPONENT), axis=0)
 
     def band_energy(a: int, b: int) -> np.ndarray:
         return cum[:, b - 1] - (cum[:, a - 1] if a > 0 else 0.0)
@@ -609,9 +624,9 @@ def voice_descriptors(
     alpha = 10.0 * np.log10((band_energy(a1, b1) + eps) / (band_energy(a2, b2) + eps))
     (a1, b1), (a2, b2) = analysis.hammarberg_bands
     if isinstance(cum, _CumulativePower):  # the same maxima, read along contiguous rows
-        top1, top2 = cum.by_bin[a1:b1].max(axis=0), cum.by_bin[a2:b2].max(axis=0)
+        top1, top2 = np.maximum.reduce(cum.by_bin[a1:b1], axis=0), np.maximum.reduce(cum.by_bin[a2:b2], axis=0)
     else:
-        top1, top2 = power[:, a1:b1].max(axis=1), power[:, a2:b2].max(axis=1)
+        top1, top2 = np.maximum.reduce(power[:, a1:b1], axis=1), np.maximum.reduce(power[:, a2:b2], axis=1)
     hammarberg = 10.0 * np.log10((top1 + eps) / (top2 + eps))
     slopes = [(10.0 * np.log10(power[:, a:b] + eps)) @ w for a, b, w in analysis.slope_bands]
     bin_hz = analysis.freqs[1]
