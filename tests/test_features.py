@@ -637,3 +637,20 @@ def test_pitch_rows_from_the_flat_autocorrelation_equal_the_pairwise_indexed_one
             assert np.array_equal(d["pitch"][1].view(np.uint32), np.clip(strength, 0.0, 1.0).view(np.uint32))
             r = np.clip(strength, 1e-3, 1.0 - 1e-3)
             assert np.array_equal(d["pitch"][2].view(np.uint32), (10.0 * np.log10(r / (1.0 - r))).view(np.uint32))
+
+
+def test_frames_view_equals_sliding_window_view():
+    """``_frames`` (the ndarray constructor on a contiguous signal, as_strided otherwise) is
+    the read-only view ``sliding_window_view`` gives of the zero-padded signal, for
+    contiguous, strided, offset and read-only signals, with and without padding."""
+    from ser_live.features.framewise import _frames
+
+    rng = np.random.default_rng(11)
+    big = rng.standard_normal(40000).astype(np.float32)
+    read_only = np.frombuffer(big.tobytes(), dtype=np.float32)
+    for y in (big, big[::2], big[3:31000], read_only, big[:1040], big[: 400 + 3 * 160]):
+        f = _frames(y, 400, 160)
+        padded = np.concatenate([y, np.zeros(400, np.float32)])
+        want = np.lib.stride_tricks.sliding_window_view(padded, 400)[::160][: f.shape[0]]
+        assert f.shape == (1 + max(0, -(-(y.shape[0] - 400) // 160)), 400), y.shape
+        assert np.array_equal(f.view(np.uint32), want.view(np.uint32)) and not f.flags.writeable, y.shape
