@@ -193,8 +193,8 @@ _NEIGHBOURS = np.array([[-1], [0], [1]])
 
 try:  # the ufunc np.clip calls (numpy/_core/_methods.py: _clip), without its Python wrappers
     from numpy._core.umath import clip as _clip
-except ImportError:  # NumPy < 2
-    from numpy.core.umath import clip as _clip
+except ImportError:  # NumPy < 2, or a NumPy that moved it: np.clip itself, the same values
+    _clip = np.clip
 
 _SCRATCH = threading.local()
 
