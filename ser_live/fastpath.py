@@ -128,7 +128,15 @@ def check_rows(X: np.ndarray, n_features: int | None) -> np.ndarray:
     ValueError
         Not a non-empty 2-D array, another width, or NaN/infinite values.
     """
-    X = np.asarray(X, dtype=np.float64)
+    return np.asarray(_checked_rows(X, n_features), dtype=np.float64)
+
+
+def _checked_rows(X: np.ndarray, n_features: int | None) -> np.ndarray:
+    """:func:`check_rows`' checks, the rows returned float32 when they are float32 (their
+    float64 copy is finite exactly when they are), float64 otherwise."""
+    X = np.asarray(X)
+    if X.dtype != np.float32:
+        X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"X must be a non-empty 2-D array (n_utterances, n_features), got shape {X.shape}")
     if n_features is not None and X.shape[1] != n_features:
@@ -183,6 +191,8 @@ class NormalizerArrays:
     session_cap: float | None = None
     scale: bool = True
     mode: str = "replace"
+    #: What :meth:`transform` without groups computes once (:meth:`_own_session_terms`).
+    _own: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_features_in_(self) -> int:
@@ -215,6 +225,9 @@ class NormalizerArrays:
             ``groups`` of the wrong shape.
         """
         X = check_rows(X, self.n_features_in_)
+        own = self._own_session_terms() if groups is None else None
+        if own:
+            return self._apply_own_sessions(X, own)
         if groups is None:
             counts = np.ones(X.shape[0])
             means = X
@@ -225,6 +238,50 @@ class NormalizerArrays:
             counts, means, variances = group_moments(X, codes, n_groups)
         mu, var = self.shrink(counts[:, None], means, variances)
         return self.apply(X, mu[codes], var[codes])
+
+    def _own_session_terms(self) -> tuple:
+        """What :meth:`shrink` gives every row that is its own session (one utterance, mean
+        the row, variance 0) alike, computed once: ``(w * prior_mean_[c], total, sd, all)``,
+        float64 ``(1, k)``, ``(1, 1)``, ``(1, k)`` (``sqrt`` of the floored variance; None
+        without ``scale``) and whether ``columns_`` is every column in order; ``()`` when
+        the count is not 1 after the cap, or ``n + w <= 0`` (:meth:`transform` then takes the
+        general path). The terms are :meth:`shrink`'s own results on one row, so
+        :meth:`_apply_own_sessions` gives its values to the bit.
+        """
+        if self._own is None:
+            w = float(self.prior_weight)
+            one = np.ones((1, 1))
+            n = one if self.session_cap is None else np.minimum(one, float(self.session_cap))
+            d = self.n_features_in_
+            if n[0, 0] != 1.0 or not (n + w)[0, 0] > 0:
+                self._own = ()
+            else:
+                _, var = self.shrink(one, np.zeros((1, d)), np.zeros((1, d)))  # the variance of every such row
+                c = self.columns_
+                self._own = (w * self.prior_mean_[c], np.maximum(n + w, 1e-12), np.sqrt(var) if self.scale else None,
+                             bool(np.array_equal(c, np.arange(d))))
+        return self._own
+
+    def _apply_own_sessions(self, X: np.ndarray, own: tuple) -> np.ndarray:
+        """:meth:`transform` of checked float64 rows ``X`` (n, n_features), each its own
+        session, with :meth:`_own_session_terms` ``own``: float32 (n, n_features_out).
+
+        The same operations on the same values as :meth:`shrink` then :meth:`apply` with a
+        count of 1 (``1 * mean`` is the mean exactly, so the product is left out), minus the
+        per-row work on what every row shares.
+        """
+        w_mean, total, sd, every = own
+        xc = X if every else X[..., self.columns_]
+        z = xc - (xc + w_mean) / total
+        if sd is not None:
+            z = z / sd
+        if self.mode == "append":
+            return np.concatenate([X, z], axis=-1).astype(np.float32)
+        if every:  # each column written by z: the output is z
+            return z.astype(np.float32)
+        out = X.copy()
+        out[..., self.columns_] = z
+        return out.astype(np.float32)
 
     def new_session(self) -> "SessionState":
         """Running statistics of one live session, starting from the prior alone."""
@@ -550,7 +607,7 @@ def normalize_read(norm: NormalizerArrays | None, X: np.ndarray, read: np.ndarra
         if groups is not None:
             raise ValueError("give a live session or offline groups, not both")
         return online.transform_read(X, read)
-    check_rows(X, norm.n_features_in_)  # the whole rows, as the full transform checks them
+    _checked_rows(X, norm.n_features_in_)  # the whole rows, as the full transform checks them
     sub = norm.restricted(read) if restricted is None else restricted
     return normalize_rows(sub, X[:, read], groups=groups, online=online)
 
@@ -573,7 +630,7 @@ def _decision_2d(d: np.ndarray) -> np.ndarray:
 def _temperature(d: np.ndarray, beta: float) -> np.ndarray:
     """``sklearn.calibration._TemperatureScaling.predict`` of decision values (n, k)."""
     logits = _decision_2d(d)
-    if logits.shape[1] > 1 and bool(np.all((logits >= 0) & (logits <= 1))) and \
+    if logits.shape[1] > 1 and bool(logits.min(initial=np.inf) >= 0) and bool(logits.max(initial=-np.inf) <= 1) and \
             bool(np.all(np.isclose(logits.sum(axis=1), 1.0, rtol=1e-5, atol=1e-8))):
         logits = np.log(logits + LOG_FLOOR)  # values that look like probabilities (as scikit-learn)
     return softmax(beta * logits)
@@ -610,19 +667,34 @@ class LinearHead:
     columns: np.ndarray | None = None
     scaler_mean: np.ndarray | None = None
     scaler_scale: np.ndarray | None = None
+    #: Per dtype of the rows, the scaler's arrays in it (what ``astype`` gives on each call).
+    _scaler_in: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _linear(self, Z: np.ndarray) -> list[np.ndarray]:
         """Decision values of each of the ``m`` linear models, float64 (n, n_out)."""
+        own = False  # whether Z is a fresh array of this call's own
         if self.columns is not None:
-            Z = Z[:, self.columns]
+            Z, own = Z[:, self.columns], True
         if self.scaler_mean is not None or self.scaler_scale is not None:
             # in place, in the rows' dtype, as StandardScaler.transform
-            Z = np.array(Z, dtype=np.float32 if Z.dtype == np.float32 else np.float64)
-            if self.scaler_mean is not None:
-                Z -= self.scaler_mean.astype(Z.dtype)
-            if self.scaler_scale is not None:
-                Z /= self.scaler_scale.astype(Z.dtype)
+            dtype = np.float32 if Z.dtype == np.float32 else np.float64
+            if not (own and Z.dtype == dtype):  # (the columns' gather is a copy already)
+                Z = np.array(Z, dtype=dtype)
+            mean, scale = self._scaler_as(dtype)
+            if mean is not None:
+                Z -= mean
+            if scale is not None:
+                Z /= scale
         return [Z @ self.coef[i].T + self.intercept[i] for i in range(self.coef.shape[0])]
+
+    def _scaler_as(self, dtype: type) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``scaler_mean`` and ``scaler_scale`` converted to ``dtype`` (float32 or float64),
+        shape (n_in,) each or None, converted once per dtype."""
+        got = self._scaler_in.get(dtype)
+        if got is None:
+            got = self._scaler_in[dtype] = tuple(None if a is None else a.astype(dtype)
+                                                 for a in (self.scaler_mean, self.scaler_scale))
+        return got
 
     def decision(self, Z: np.ndarray) -> np.ndarray:
         """What :func:`ser_live.route.decision_values` gives: decision values of a linear SVM
@@ -670,7 +742,10 @@ class LinearHead:
         out = np.zeros((ds[0].shape[0], self.classes.size))
         for d, beta in zip(ds, self.beta):
             p = _temperature(d, float(beta))
-            p[(1.0 < p) & (p <= 1.0 + 1e-5)] = 1.0
+            if p.max(initial=0.0) > 1.0:  # (a softmax's values are at most 1: this hardly ever acts)
+                p[(1.0 < p) & (p <= 1.0 + 1e-5)] = 1.0
+            if len(ds) == 1:  # 0 + p and p / 1 are p
+                return p
             out += p
         out /= len(ds)
         return out
