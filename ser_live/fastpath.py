@@ -469,18 +469,24 @@ class SessionState:
         ValueError
             A row of the wrong width or with non-finite values; an ``"append"`` normaliser.
         """
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        for x in X:
-            self._check(x)
+        X = np.atleast_2d(np.asarray(X))
+        if X.dtype != np.float32:  # (float32 rows are converted after the gather below: the same values)
+            X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 2 and X.shape[1] == self._norm.n_features_in_:
+            if not np.isfinite(X).all():  # all rows at once: the one error a row of this width can have
+                raise ValueError("features hold NaN or infinite values")
+        else:
+            for x in X:
+                self._check(x)
         if read is None:
             mu, v = self._shrunk(self._norm)
-            return self._norm.apply(X, mu, v)
+            return self._norm.apply(np.asarray(X, dtype=np.float64), mu, v)
         cached = self._restricted
         if cached is None or cached[0] is not read:
             cached = self._restricted = (read, self._norm.restricted(read))
         norm = cached[1]
         mu, v = self._shrunk(norm, read)
-        return norm.apply(X[:, read], mu, v)
+        return norm.apply(np.asarray(X[:, read], dtype=np.float64), mu, v)
 
     def _check(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
