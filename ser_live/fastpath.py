@@ -193,6 +193,8 @@ class NormalizerArrays:
     mode: str = "replace"
     #: What :meth:`transform` without groups computes once (:meth:`_own_session_terms`).
     _own: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    #: What every :meth:`shrink` and :meth:`apply` read alike (:meth:`_fixed_terms`).
+    _fixed: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_features_in_(self) -> int:
@@ -277,8 +279,8 @@ class NormalizerArrays:
             z = z / sd
         if self.mode == "append":
             return np.concatenate([X, z], axis=-1).astype(np.float32)
-        if every:  # each column written by z: the output is z
-            return z.astype(np.float32)
+        if every:  # each column written by z: the output is z (in the C order of X.copy())
+            return z.astype(np.float32, order="C")
         out = X.copy()
         out[..., self.columns_] = z
         return out.astype(np.float32)
@@ -308,15 +310,29 @@ class NormalizerArrays:
         if self.session_cap is not None:
             n = np.minimum(n, float(self.session_cap))
         c = self.columns_
+        every, w_mean, w_var = self._fixed_terms()
+        if not (every and mean.shape[-1] == c.size):  # (all columns in order: the gathers are copies)
+            mean, var = mean[..., c], var[..., c]
         total = np.maximum(n + w, 1e-12)
-        mu = (n * mean[..., c] + w * self.prior_mean_[c]) / total
-        v = (n * var[..., c] + w * self.prior_var_[c]) / total
+        mu = (n * mean + w_mean) / total
+        v = (n * var + w_var) / total
         # n = 0 and w = 0: nothing to go on; fall back on the prior
-        empty = (n + w) <= 0
-        if np.any(empty):
+        empty = np.asarray(n + w) <= 0
+        if empty.any():
             mu = np.where(empty, self.prior_mean_[c], mu)
             v = np.where(empty, self.prior_var_[c], v)
         return mu, np.maximum(v, VAR_FLOOR)
+
+    def _fixed_terms(self) -> tuple[bool, np.ndarray, np.ndarray]:
+        """Whether ``columns_`` is every column in order, and ``w * prior_mean_[columns_]``,
+        ``w * prior_var_[columns_]`` (float64, shape (k,)), ``w`` the prior weight: the
+        products :meth:`shrink` formed on every call, formed once (the arrays and settings
+        do not change after construction)."""
+        if self._fixed is None:
+            w, c = float(self.prior_weight), self.columns_
+            self._fixed = (bool(np.array_equal(c, np.arange(self.n_features_in_))),
+                           w * self.prior_mean_[c], w * self.prior_var_[c])
+        return self._fixed
 
     def restricted(self, read: np.ndarray) -> "NormalizerArrays":
         """This normaliser on the raw columns ``read`` alone (``"replace"`` mode only).
@@ -367,11 +383,14 @@ class NormalizerArrays:
             normalised copies (``"append"``).
         """
         c = self.columns_
-        z = X[..., c] - mu
+        every = self._fixed_terms()[0] and X.shape[-1] == c.size
+        z = (X if every else X[..., c]) - mu  # (all columns in order: the gather is a copy)
         if self.scale:
             z = z / np.sqrt(var)
         if self.mode == "append":
             return np.concatenate([X, z], axis=-1).astype(np.float32)
+        if every:  # every column replaced by z: the output is z (in the C order of X.copy())
+            return z.astype(np.float32, order="C")
         out = X.copy()
         out[..., c] = z
         return out.astype(np.float32)
