@@ -246,8 +246,8 @@ class NormalizerArrays:
         the row, variance 0) alike, computed once: ``(w * prior_mean_[c], total, sd, all)``,
         float64 ``(1, k)``, ``(1, 1)``, ``(1, k)`` (``sqrt`` of the floored variance; None
         without ``scale``) and whether ``columns_`` is every column in order; ``()`` when
-        the count is not 1 after the cap, or ``n + w <= 0`` (:meth:`transform` then takes the
-        general path). The terms are :meth:`shrink`'s own results on one row, so
+        the count is not 1 after the cap, ``n + w <= 0`` or in ``"append"`` mode
+        (:meth:`transform` then takes the general path). The terms are :meth:`shrink`'s own results on one row, so
         :meth:`_apply_own_sessions` gives its values to the bit.
         """
         if self._own is None:
@@ -255,7 +255,7 @@ class NormalizerArrays:
             one = np.ones((1, 1))
             n = one if self.session_cap is None else np.minimum(one, float(self.session_cap))
             d = self.n_features_in_
-            if n[0, 0] != 1.0 or not (n + w)[0, 0] > 0:
+            if n[0, 0] != 1.0 or not (n + w)[0, 0] > 0 or self.mode != "replace":
                 self._own = ()
             else:
                 _, var = self.shrink(one, np.zeros((1, d)), np.zeros((1, d)))  # the variance of every such row
@@ -277,8 +277,6 @@ class NormalizerArrays:
         z = xc - (xc + w_mean) / total
         if sd is not None:
             z = z / sd
-        if self.mode == "append":
-            return np.concatenate([X, z], axis=-1).astype(np.float32)
         if every:  # each column written by z: the output is z (in the C order of X.copy())
             return z.astype(np.float32, order="C")
         out = X.copy()
@@ -311,7 +309,9 @@ class NormalizerArrays:
             n = np.minimum(n, float(self.session_cap))
         c = self.columns_
         every, w_mean, w_var = self._fixed_terms()
-        if not (every and mean.shape[-1] == c.size):  # (all columns in order: the gathers are copies)
+        if not (every and mean.ndim == 1 and mean.shape[0] == c.size):
+            # (a live session's statistics, of all columns in order: the gathers would be copies;
+            # rows of them are gathered as before, which sets the results' memory order)
             mean, var = mean[..., c], var[..., c]
         total = np.maximum(n + w, 1e-12)
         mu = (n * mean + w_mean) / total
@@ -383,8 +383,9 @@ class NormalizerArrays:
             normalised copies (``"append"``).
         """
         c = self.columns_
-        every = self._fixed_terms()[0] and X.shape[-1] == c.size
-        z = (X if every else X[..., c]) - mu  # (all columns in order: the gather is a copy)
+        # all columns in order, replaced: the gather is a copy, the output z in X.copy()'s order
+        every = self.mode == "replace" and self._fixed_terms()[0] and X.shape[-1] == c.size
+        z = (X if every else X[..., c]) - mu
         if self.scale:
             z = z / np.sqrt(var)
         if self.mode == "append":

@@ -312,3 +312,79 @@ def test_a_profile_applies_to_the_arrays_alike_and_without_scikit_learn(emodb_ro
     out = _python(code)
     assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout, out.stderr[-2000:])
     assert load_profile(saved, model=fast).name == "anna"
+
+
+def _shrink_in_full(norm, n, mean, var):
+    """NormalizerArrays.shrink as it was written before its products were kept: every step on
+    every call."""
+    w = float(norm.prior_weight)
+    if norm.session_cap is not None:
+        n = np.minimum(n, float(norm.session_cap))
+    c = norm.columns_
+    total = np.maximum(n + w, 1e-12)
+    mu = (n * mean[..., c] + w * norm.prior_mean_[c]) / total
+    v = (n * var[..., c] + w * norm.prior_var_[c]) / total
+    empty = (n + w) <= 0
+    if np.any(empty):
+        mu = np.where(empty, norm.prior_mean_[c], mu)
+        v = np.where(empty, norm.prior_var_[c], v)
+    return mu, np.maximum(v, 1e-8)
+
+
+def _apply_in_full(norm, X, mu, var):
+    """NormalizerArrays.apply as it was written before: gather, copy and scatter always."""
+    c = norm.columns_
+    z = X[..., c] - mu
+    if norm.scale:
+        z = z / np.sqrt(var)
+    if norm.mode == "append":
+        return np.concatenate([X, z], axis=-1).astype(np.float32)
+    out = X.copy()
+    out[..., c] = z
+    return out.astype(np.float32)
+
+
+def _same_array(a, b):
+    """The same shape, dtype, memory order and bits."""
+    return a.shape == b.shape and a.dtype == b.dtype and a.strides == b.strides and \
+        np.array_equal(np.ascontiguousarray(a).view(np.uint8), np.ascontiguousarray(b).view(np.uint8))
+
+
+def test_the_normaliser_shortcuts_give_the_full_arithmetic_to_the_bit():
+    """Rows each their own session (the shared terms computed once), a live session's rows
+    checked at once and gathered before their conversion, and shrink and apply without the
+    gathers of all columns: the bits and the memory order of the arithmetic written out in
+    full, for every setting (column subsets, caps below and above one utterance, no prior
+    weight, append mode, no scaling) and rows holding zeros of both signs."""
+    from ser_live.fastpath import NormalizerArrays
+
+    rng = np.random.default_rng(5)
+    for trial in range(120):
+        d = int(rng.integers(1, 30))
+        cols = np.arange(d) if trial % 2 else np.sort(rng.choice(d, int(rng.integers(0, d + 1)), replace=False))
+        cap = [None, 0.5, 1.0, 4.0][trial % 4]
+        norm = NormalizerArrays(rng.standard_normal(d), rng.random(d) + 0.01, cols.astype(np.int64),
+                                float(rng.choice([0.0, 2.5, 3.0])), cap, bool(trial % 3), "append" if trial % 5 == 0 else "replace")
+        X = (rng.standard_normal((int(rng.integers(1, 9)), d)) * 10).astype(np.float32)
+        X[rng.random(X.shape) < 0.1] = 0.0
+        X[rng.random(X.shape) < 0.1] = -0.0
+        if trial % 2:  # (as rows gathered by columns are)
+            X = np.asfortranarray(X)
+        X64 = np.asarray(X, dtype=np.float64)
+        codes = np.arange(X.shape[0])  # each row its own session, as transform without groups wrote it
+        mu, var = _shrink_in_full(norm, np.ones(X.shape[0])[:, None], X64, np.zeros_like(X64))
+        assert _same_array(norm.transform(X), _apply_in_full(norm, X64, mu[codes], var[codes])), trial
+        state = norm.new_session()
+        for x in X:
+            state.update(x)
+        n = float(state.n_utterances)
+        mean, var = state._mean, state._m2 / n
+        for args in ((n, mean, var), (np.ones((X.shape[0], 1)), X64, X64 * X64)):  # a session's; rows'
+            assert all(_same_array(a, b) for a, b in zip(norm.shrink(*args), _shrink_in_full(norm, *args))), trial
+        want = _apply_in_full(norm, X64, *_shrink_in_full(norm, n, mean, var))
+        assert _same_array(state.transform_read(X), want), trial
+        if norm.mode == "replace":
+            read = np.sort(rng.choice(d, int(rng.integers(1, d + 1)), replace=False)).astype(np.int64)
+            sub = norm.restricted(read)
+            want = _apply_in_full(sub, X64[:, read], *_shrink_in_full(sub, n, mean[read], var[read]))
+            assert _same_array(state.transform_read(X, read), want), trial
