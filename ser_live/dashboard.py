@@ -525,16 +525,34 @@ def _emotion_panel(state: DashboardState, *, width: int) -> Panel:
     partial = _partial_line(state)
     parts: list[RenderableType] = [head] + ([partial] if partial is not None else []) + [table]
     if state.speaker_rolling:  # speaker turns: each speaker's own rolling estimate, its top label
-        who = Text("by speaker  ", style="grey62", no_wrap=True, overflow="ellipsis")
-        for i, (spk, est) in enumerate(sorted(state.speaker_rolling.items())):
-            top = max(est, key=est.__getitem__)
-            who.append(("  " if i else "") + f"{spk} ", style="bold")
-            who.append_text(_label_text(top))
-            who.append(f" {est[top]:.2f}")
-        parts.append(who)
+        parts.extend(_speaker_lines(state, width=width - 4))  # the panel's borders and padding
     body = Group(*parts)
     return Panel(body, title="emotion", title_align="left", border_style="grey42", padding=(0, 1),
                  subtitle=_affect_caption(state, width=width), subtitle_align="left")
+
+
+def _speaker_lines(state: DashboardState, *, width: int) -> list[Text]:
+    """Each speaker's own rolling estimate, ``by speaker  A angry 0.54  B sad 0.43``, on as
+    many lines of ``width`` cells as it takes: an entry that does not fit the line goes on the
+    next one (indented under the first), so no speaker's estimate is cut off."""
+    prefix = "by speaker  "
+    lines: list[Text] = []
+    line = Text(prefix, style="grey62", no_wrap=True, overflow="ellipsis")
+    first = True
+    for spk, est in sorted(state.speaker_rolling.items()):
+        top = max(est, key=est.__getitem__)
+        entry = Text(f"{spk} ", style="bold", no_wrap=True)
+        entry.append_text(_label_text(top))
+        entry.append(f" {est[top]:.2f}")
+        if not first and line.cell_len + 2 + entry.cell_len > width:
+            lines.append(line)
+            line = Text(" " * len(prefix), no_wrap=True, overflow="ellipsis")
+            first = True
+        line.append("" if first else "  ")
+        line.append_text(entry)
+        first = False
+    lines.append(line)
+    return lines
 
 
 #: Colours of the signed arousal and valence bars: (negative side, positive side).

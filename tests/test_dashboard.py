@@ -656,3 +656,21 @@ def test_timeline_lines_equal_richs_table(results: list[Result], width: int) -> 
             assert mine == _cells(console.render_lines(table.rich_table(), options, pad=True)), (width, rows)
     # at 30 columns two speakers' labels no longer fit: rich's table draws those (the fallback)
     assert quick == (4 if width == 30 else 6), quick
+
+
+@pytest.mark.parametrize("width", [30, 40, 80, 100])
+def test_every_speakers_estimate_stays_on_screen_when_narrow(results: list[Result], width: int) -> None:
+    """``--speakers``: the emotion panel names each speaker's own rolling estimate (label and
+    probability). Where one line cannot hold them all (two speakers at 40 columns, or at 80,
+    whose left column is 44 wide; four under ``auto``), they go on the next lines: none is cut
+    off behind an ellipsis."""
+    from dataclasses import replace as dc_replace
+
+    spk = "ABCD"
+    state = _state([dc_replace(r, speaker=spk[k % 4], speaker_rolling=dict(r.rolling)) for k, r in enumerate(results)])
+    assert len(state.speaker_rolling) == 4
+    text = _text(render_dashboard(state), width)
+    _assert_fits(text, width)
+    for s, est in state.speaker_rolling.items():
+        top = max(est, key=est.__getitem__)
+        assert re.search(rf"\b{s} {top} {est[top]:.2f}\b", text), (s, top, text)
