@@ -416,12 +416,14 @@ def _confidence_text(state: DashboardState, result: Result) -> str:
 
 
 def _partial_line(state: DashboardState) -> Text | None:
-    """The dim italic "speaking… (provisional)" line of the utterance in progress."""
+    """The dim italic "speaking… (provisional)" line of the utterance in progress; on a panel
+    too narrow for it, it wraps at word boundaries (cut, it would lose the estimate's label and
+    probability, which come after its own words)."""
     part = state.partial
     if part is None:
         return None
     u = part.utterance
-    t = Text(no_wrap=True, overflow="ellipsis", style=Style(color="grey58", italic=True))
+    t = Text(no_wrap=False, overflow="fold", style=Style(color="grey58", italic=True))
     t.append(f"#{u.index}  speaking… (provisional) ")
     if state.is_uncertain(part):
         t.append("uncertain")

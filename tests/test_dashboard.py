@@ -674,3 +674,20 @@ def test_every_speakers_estimate_stays_on_screen_when_narrow(results: list[Resul
     for s, est in state.speaker_rolling.items():
         top = max(est, key=est.__getitem__)
         assert re.search(rf"\b{s} {top} {est[top]:.2f}\b", text), (s, top, text)
+
+
+@pytest.mark.parametrize("width", [30, 40, 60])
+def test_provisional_estimate_keeps_its_label_and_probability_when_narrow(results: list[Result], width: int) -> None:
+    """``--partial``: the "speaking… (provisional)" line shows the estimate's label and
+    probability at any width (on a narrow panel on two lines), not only its own words with
+    the label cut off behind an ellipsis."""
+    from dataclasses import replace as dc_replace
+
+    state = _state(results[:-1])
+    last = results[-1]
+    state.add_partial(dc_replace(last, final=False))
+    text = _text(render_dashboard(state), width)
+    _assert_fits(text, width)
+    flat = " ".join(text.replace("│", " ").split())
+    assert "speaking… (provisional)" in flat, text
+    assert f"(provisional) {last.label} {last.confidence:.2f} {last.utterance.duration_s:.1f} s so far" in flat, text
