@@ -641,12 +641,15 @@ def _status_panel(state: DashboardState, *, compact: bool = False) -> Panel:
     parts: list[RenderableType] = [grid] + ([messages] if messages.row_count else [])
     if not compact:
         lat = Table(box=None, show_header=True, header_style="grey62", pad_edge=False, padding=(0, 1))
-        lat.add_column("latency ms", no_wrap=True, style="grey62", overflow="ellipsis")
+        # Short of room, rich's table first narrows the columns that may wrap: the names' (each
+        # still one line, cut with an ellipsis), so that the figures keep all their digits.
+        lat.add_column(Text("latency ms", no_wrap=True, overflow="ellipsis"), no_wrap=False, style="grey62")
         for col in ("last", "p50", "p95"):
             lat.add_column(col, justify="right", no_wrap=True)
         for name, kind in (("processing", "processing"), ("end of speech", "end_of_speech")):
             s = state.latency(kind)
-            lat.add_row(name, _fmt_ms(s.get("last")), _fmt_ms(s.get("p50")), _fmt_ms(s.get("p95")))
+            lat.add_row(Text(name, no_wrap=True, overflow="ellipsis"), _fmt_ms(s.get("last")), _fmt_ms(s.get("p50")),
+                        _fmt_ms(s.get("p95")))
         parts.append(lat)
     return Panel(Group(*parts), title="input", title_align="left", border_style="grey42", padding=(0, 1))
 

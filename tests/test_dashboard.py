@@ -691,3 +691,16 @@ def test_provisional_estimate_keeps_its_label_and_probability_when_narrow(result
     flat = " ".join(text.replace("│", " ").split())
     assert "speaking… (provisional)" in flat, text
     assert f"(provisional) {last.label} {last.confidence:.2f} {last.utterance.duration_s:.1f} s so far" in flat, text
+
+
+@pytest.mark.parametrize("width", [30, 34, 40])
+def test_latency_figures_are_never_cut_on_a_narrow_panel(results: list[Result], width: int) -> None:
+    """On a narrow terminal the input panel's latency table gives up the width of its row names
+    ("end of speech" → "end …"), never the digits of a figure: cut, 400.2 ms read "40…"."""
+    state = _state(results)
+    text = _text(render_dashboard(state), width)
+    _assert_fits(text, width)
+    for kind in ("processing", "end_of_speech"):
+        s = state.latency(kind)
+        row = " ".join(f"{s[k]:.1f}" for k in ("last", "p50", "p95"))
+        assert re.search(rf"\s{re.escape(row)}\s", " ".join(text.replace("│", " ").split()) + " "), (kind, row, text)
