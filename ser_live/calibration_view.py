@@ -144,6 +144,10 @@ class CalibrationState:
             self.version += 1
 
 
+#: Width (cells) of the progress and level bars where the terminal has room for them.
+_BAR_CELLS = 30
+
+
 def render_calibration(state: CalibrationState) -> Panel:
     """The calibration screen: what to say and how, progress, the last take, the level.
 
@@ -172,9 +176,11 @@ def render_calibration(state: CalibrationState) -> Panel:
         body.add_row(Text(f"  \u201c{sentence}\u201d", style="bold"))
         body.add_row(Text("  then pause; the take ends by itself at the pause (no key to press)", style="grey50"))
     body.add_row(Text(""))
+    # The bars are 30 cells where there is room and give way first where there is not (a
+    # column that may wrap is the one rich's table narrows): the texts beside them stay whole.
     prog = Table.grid(padding=(0, 1))
     prog.add_column(no_wrap=True)
-    prog.add_column(width=30)
+    prog.add_column(max_width=_BAR_CELLS)
     prog.add_column(no_wrap=True)
     prog.add_row(Text("progress", style="grey62"), Bar(state.done / max(state.total, 1), "green3"),
                  Text(f"{state.done}/{state.total}  ({state.rejected} rejected)", style="grey62"))
@@ -183,7 +189,7 @@ def render_calibration(state: CalibrationState) -> Panel:
         body.add_row(Text(state.last, style="green" if state.last_ok else "bold yellow"))
     level = Table.grid(padding=(0, 1))
     level.add_column(no_wrap=True)
-    level.add_column(width=30)
+    level.add_column(max_width=_BAR_CELLS)
     level.add_column(no_wrap=True)
     level.add_row(Text("level   ", style="grey62"), LevelBar(state.level_dbfs),
                   Text(f"{fmt_level(state.level_dbfs)}  VAD {state.vad_state or '-'}", style="grey50"))

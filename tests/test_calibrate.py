@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -293,3 +294,27 @@ def test_a_muted_input_is_said_while_a_prompt_waits(ravdess_root, tmp_path, prof
     assert "input back" in events[1], out
     assert lines.index(events[0]) < lines.index(events[1]) < first_take, out
     assert sum(" accepted" in ln for ln in lines) == 4 and (profiles / "mia.npz").exists()
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_calibration_screen_keeps_its_progress_and_level_texts_on_a_narrow_terminal(width):
+    """The progress and level rows' bars give way on a narrow terminal, never their texts: at
+    60 columns the fixed 30-cell bars cut "(1 rejected)" to "(1 rejecte…" and the VAD state
+    off; at 40 the row names went too ("… ░░░ 3/4  (1 r…")."""
+    from rich.console import Console
+
+    from ser_live.calibration_view import CalibrationState, render_calibration
+    from ser_live.types import RecognizerStatus
+
+    cal = CalibrationState([(lab, "The door to the garden is open.") for lab in CODES],
+                           model_name="ser-default", source_name="mic", profile_path="/p/anna.npz")
+    for d in (2.0, 2.1, 1.9):
+        cal.accept(d)
+    cal.reject("too short")
+    cal.set_status(RecognizerStatus(level_dbfs=-23.4, vad_state="speech"))
+    console = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None)
+    console.print(render_calibration(cal))
+    screen = console.export_text()
+    assert all(len(line) <= width for line in screen.splitlines()), screen
+    assert re.search(r"│ progress [█░▏▎▍▌▋▊▉]{2,30} 3/4  \(1 rejected\)", screen), screen
+    assert re.search(r"│ level +[█░▏▎▍▌▋▊▉]{2,30} +-23\.4 dBFS  VAD speech", screen), screen
