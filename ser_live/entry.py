@@ -75,7 +75,8 @@ def _interrupted(exc: BaseException) -> bool:
 def _say_interrupted() -> int:
     """``ser-live: interrupted`` on stderr; the exit status 130."""
     try:
-        print("ser-live: interrupted", file=sys.stderr, flush=True)
+        if sys.stderr is not None:  # closed at start (`2>&-`): file=None would print to stdout
+            print("ser-live: interrupted", file=sys.stderr, flush=True)
     except (OSError, ValueError):  # stderr closed (a terminal gone after SIGHUP)
         pass
     return ExitCode.INTERRUPTED

@@ -201,3 +201,24 @@ def test_plain_lines_on_an_ascii_stdout_with_labels_that_are_not_ascii(tmp_path:
     assert res.returncode == 0, res.stderr.decode()[-2000:]
     lines = res.stdout.decode("ascii").splitlines()
     assert len(lines) == 8 and any(" w\\xfctend " in ln for ln in lines), lines
+
+
+@pytest.mark.parametrize("args", [["--jsonl", "-"], ["--plain"]], ids=["jsonl", "plain"])
+def test_stderr_closed_keeps_messages_and_summary_out_of_the_results(args: list[str]) -> None:
+    """``ser-live ... 2>&-`` (stderr closed when the program starts: Python's sys.stderr is
+    None): ``print(..., file=None)`` writes to stdout, so the start message and the exit
+    summary went into the results, breaking ``--jsonl -``'s "stdout then carries only JSON".
+    With stderr closed they go nowhere; stdout carries the results alone."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "ser_live", "--input", str(DEMO_WAV), "--speed", "0", *args],
+                         cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(2),
+                         timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:]
+    lines = res.stdout.splitlines()
+    assert len(lines) >= 8, res.stdout
+    if args[0] == "--jsonl":
+        import json
+
+        assert all(json.loads(ln)["kind"] == "utterance" for ln in lines), res.stdout
+    else:
+        assert all(re.match(r"#\d+ ", ln) for ln in lines), res.stdout

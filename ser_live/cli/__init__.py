@@ -31,6 +31,7 @@ from .devices import _cmd_devices, add_devices_parser
 from .listen import _cmd_listen, add_listen_arguments
 from .options import (
     DEMO_WAV, EXIT_INTERRUPTED, _add_common, _add_partial_arguments, _err, _Formatter, _reconfigure_stdout, _setup_logging,
+    _silence_stderr,
     _silence_stdout,
 )
 from .predict import _cmd_predict, add_predict_parser, split_dask_input
@@ -256,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         The exit status (see the module docstring).
     """
     owns_process = argv is None  # run as the `ser-live` program, not called from Python
+    if owns_process and sys.stderr is None:
+        # started with stderr closed (`2>&-`): print(..., file=None) writes to stdout, which
+        # put the messages and the exit summary among the results (in `--jsonl -`'s JSON)
+        _silence_stderr()
     if owns_process and getattr(sys.stdout, "errors", None) == "strict":
         # as Python writes to stderr: a character an ASCII stdout lacks (a label of your own
         # model in a --plain line, a device's name) comes out as \xfc, the run goes on

@@ -229,6 +229,13 @@ def _silence_stdout() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - kept open until exit
 
 
+def _silence_stderr() -> None:
+    """Point ``sys.stderr`` at /dev/null (a new file object) when the program started with it
+    closed (None): ``print(..., file=None)`` writes to stdout, among the results."""
+    with contextlib.suppress(Exception):
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - kept open until exit
+
+
 def _err_raw(text: str) -> None:
     """Print to stderr; a closed terminal (after SIGHUP) or stderr is not an error."""
     with contextlib.suppress(OSError, ValueError):
