@@ -222,3 +222,47 @@ def test_stderr_closed_keeps_messages_and_summary_out_of_the_results(args: list[
         assert all(json.loads(ln)["kind"] == "utterance" for ln in lines), res.stdout
     else:
         assert all(re.match(r"#\d+ ", ln) for ln in lines), res.stdout
+
+
+@pytest.mark.parametrize("pause", ["ctrl-s", "unread"])
+def test_ctrl_c_ends_a_run_whose_terminal_takes_no_output(tmp_path: Path, pause: str) -> None:
+    """Ctrl-S (XOFF) pauses a terminal's output, as a frozen terminal or a stalled ssh link
+    (here: a terminal nobody reads) does: the dashboard's next redraw blocks in its write.
+    Ctrl-C then hung the run for ever (whether it landed in that write or just before it; a
+    second one too: the final frame blocked again), though the README promises a stop within
+    2 s. Now the stop signal cuts the blocked write, or the redraws after it wait at most
+    0.5 s; the terminal is given up (exit 1, as for a stdout no longer read when a stop signal
+    comes) and the run ends with its --jsonl file whole."""
+    import signal
+    import time
+
+    jsonl = tmp_path / "out.jsonl"
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "ser_live", "--input", str(DEMO_WAV), "--jsonl", str(jsonl)],
+                            stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=env, start_new_session=True)
+    os.close(slave)
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:  # the dashboard draws
+            if select.select([master], [], [], 0.1)[0]:
+                os.read(master, 65536)
+        if pause == "ctrl-s":
+            os.write(master, b"\x13")  # the terminal takes no more output
+        time.sleep(3.0)  # the redraws fill the terminal's buffer; the next one blocks
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        t_sig = time.monotonic()
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("Ctrl-C did not end a run whose terminal takes no output")
+        assert time.monotonic() - t_sig < 2.0
+        assert code in (1, 130), code
+    finally:
+        os.close(master)
+    lines = jsonl.read_text().splitlines()
+    assert lines and all(ln.endswith("}") for ln in lines), lines

@@ -303,7 +303,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                             stalled_at_wall_limit_s = silent_s
                         break
             except KeyboardInterrupt:
-                interrupted = True
+                interrupted = outputs.stopping = True
             try:
                 rec.stop()  # drains: the utterance in progress is classified and saved
             except KeyboardInterrupt:
@@ -317,7 +317,7 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                     outputs.watch(rec.status(), final=True)  # the losses not yet reported
             outputs.status(rec.status())
         except KeyboardInterrupt:  # during warm-up or start
-            interrupted = True
+            interrupted = outputs.stopping = True
         finally:
             outputs.close(results=False)  # --jsonl PATH stays open for the summary record
             rec.stop()

@@ -63,6 +63,9 @@ class _Outputs:
         #: --revisions: a {"kind": "revision"} line after an utterance's line that revised others
         self.revisions = bool(getattr(args, "revisions", False))
         self.plain_stream: TextIO | None = None
+        #: a stop signal ended the run: the dashboard's last redraws may wait for the terminal
+        #: only so long (:meth:`_draw`)
+        self.stopping = False
         self.dashboard = None
         self.state = None
         self._live = False
@@ -272,10 +275,46 @@ class _Outputs:
         if self.state is not None and self._live:
             self.state.set_status(status, alert=alert or "")
             try:
-                self.dashboard.refresh()
+                self._draw(self.dashboard.refresh)
             except OSError as exc:
                 self.dashboard, self.state, self._live = None, None, False
                 self._fail(sys.stdout, None, "the terminal", exc)
+
+    def _draw(self, draw: Any) -> None:
+        """Run ``draw`` (a dashboard redraw) with the stop signals held as for a result write
+        (:meth:`signals_held`): a redraw blocked because the terminal takes no output (Ctrl-S,
+        a frozen terminal or ssh link) is cut by a stop signal after :data:`STALLED_WRITE_S`;
+        once the run is stopping (:attr:`stopping`), a redraw is cut after that long in any
+        case. Either way the terminal is given up (:meth:`_give_up_terminal`) before the
+        KeyboardInterrupt goes on; without this, Ctrl-C left the run blocked in a redraw for
+        ever."""
+        with _at_most(STALLED_WRITE_S) if self.stopping else self.signals_held():
+            self._in_stream_write = True
+            try:
+                draw()
+            except KeyboardInterrupt:
+                self._give_up_terminal()
+                raise
+            finally:
+                self._in_stream_write = False
+
+    def _give_up_terminal(self) -> None:
+        """The terminal takes no output and a stop signal came: point stdout (and stderr, when
+        it is the same terminal) at /dev/null, so nothing written later (the dashboard's last
+        frame, the summary) blocks, take the dashboard down and say so once (exit 1)."""
+        same = False
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            same = os.path.samestat(os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno()))
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            point_at_devnull(sys.stdout.fileno())
+        dashboard, self.dashboard, self.state, self._live = self.dashboard, None, None, False
+        with contextlib.suppress(Exception):  # restores rich's redirected stderr; writes go to /dev/null
+            dashboard.__exit__(None, None, None)
+        if same:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                point_at_devnull(sys.stderr.fileno())
+        self._fail(sys.stdout, None, "the terminal", TimeoutError(
+            errno.ETIMEDOUT, f"it took nothing for {STALLED_WRITE_S:g} s after the stop signal"), stopping=True)
 
     def close(self, *, results: bool = True) -> None:
         """Take the dashboard down; with ``results``, also close ``--jsonl PATH``
@@ -283,11 +322,13 @@ class _Outputs:
         sends the SIGHUP that ends the run) only loses the dashboard's last frame: stdout
         is pointed at /dev/null and the run ends as it would (summary, exit status)."""
         if self.dashboard is not None and self._live:
+            dashboard = self.dashboard
             try:
-                self.dashboard.refresh(force=True)
-                self.dashboard.__exit__(None, None, None)
+                self._draw(lambda: (dashboard.refresh(force=True), dashboard.__exit__(None, None, None)))
             except OSError:
                 _silence_stdout()
+            except KeyboardInterrupt:  # the terminal took no output (given up): the run ends as it would
+                pass
         self.dashboard = None
         self._live = False
         if results:
@@ -308,6 +349,30 @@ class _Outputs:
             except OSError as exc:  # the last buffered bytes could not be written
                 self.write_error = self.write_error or exc
                 _err(f"error: cannot write the results to {self.jsonl_path} ({exc.strerror or exc})")
+
+
+@contextlib.contextmanager
+def _at_most(seconds: float) -> Any:
+    """Raise KeyboardInterrupt inside the block once it has run ``seconds`` (by SIGALRM, whose
+    handler and timer are the block's while it runs). Main thread only, where there is
+    ``setitimer``; elsewhere nothing is limited."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def time_up(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, time_up)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _appending(fd: int) -> bool:
