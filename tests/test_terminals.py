@@ -224,28 +224,22 @@ def test_stderr_closed_keeps_messages_and_summary_out_of_the_results(args: list[
         assert all(re.match(r"#\d+ ", ln) for ln in lines), res.stdout
 
 
-@pytest.mark.parametrize("pause", ["ctrl-s", "unread"])
-def test_ctrl_c_ends_a_run_whose_terminal_takes_no_output(tmp_path: Path, pause: str) -> None:
-    """Ctrl-S (XOFF) pauses a terminal's output, as a frozen terminal or a stalled ssh link
-    (here: a terminal nobody reads) does: the dashboard's next redraw blocks in its write.
-    Ctrl-C then hung the run for ever (whether it landed in that write or just before it; a
-    second one too: the final frame blocked again), though the README promises a stop within
-    2 s. Now the stop signal cuts the blocked write, or the redraws after it wait at most
-    0.5 s; the terminal is given up (exit 1, as for a stdout no longer read when a stop signal
-    comes) and the run ends with its --jsonl file whole."""
+def _ctrl_c_with_the_terminal_paused(args: list[str], pause: str) -> tuple[int, float]:
+    """Run ``python -m ser_live ARGS`` on a pseudo-terminal, pause the terminal after 1.5 s
+    (``pause``: "ctrl-s" sends XOFF, "unread" stops reading it), send Ctrl-C (SIGINT) 3 s
+    later; return the exit status and the seconds from the signal to the exit."""
     import signal
     import time
 
-    jsonl = tmp_path / "out.jsonl"
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "ser_live", "--input", str(DEMO_WAV), "--jsonl", str(jsonl)],
-                            stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=env, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "ser_live", *args], stdin=slave, stdout=slave, stderr=slave,
+                            cwd=ROOT, env=env, start_new_session=True)
     os.close(slave)
     try:
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 1.5:  # the dashboard draws
+        while time.monotonic() - t0 < 1.5:  # the live view draws
             if select.select([master], [], [], 0.1)[0]:
                 os.read(master, 65536)
         if pause == "ctrl-s":
@@ -259,10 +253,34 @@ def test_ctrl_c_ends_a_run_whose_terminal_takes_no_output(tmp_path: Path, pause:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            raise AssertionError("Ctrl-C did not end a run whose terminal takes no output")
-        assert time.monotonic() - t_sig < 2.0
-        assert code in (1, 130), code
+            raise AssertionError("Ctrl-C did not end a run whose terminal takes no output") from None
+        return code, time.monotonic() - t_sig
     finally:
         os.close(master)
+
+
+@pytest.mark.parametrize("pause", ["ctrl-s", "unread"])
+def test_ctrl_c_ends_a_run_whose_terminal_takes_no_output(tmp_path: Path, pause: str) -> None:
+    """Ctrl-S (XOFF) pauses a terminal's output, as a frozen terminal or a stalled ssh link
+    (here: a terminal nobody reads) does: the dashboard's next redraw blocks in its write.
+    Ctrl-C then hung the run for ever (whether it landed in that write or just before it; a
+    second one too: the final frame blocked again), though the README promises a stop within
+    2 s. Now the stop signal cuts the blocked write, or the redraws after it wait at most
+    0.5 s; the terminal is given up (exit 1, as for a stdout no longer read when a stop signal
+    comes) and the run ends with its --jsonl file whole."""
+    jsonl = tmp_path / "out.jsonl"
+    code, elapsed = _ctrl_c_with_the_terminal_paused(["--input", str(DEMO_WAV), "--jsonl", str(jsonl)], pause)
+    assert elapsed < 2.0 and code in (1, 130), (code, elapsed)
     lines = jsonl.read_text().splitlines()
     assert lines and all(ln.endswith("}") for ln in lines), lines
+
+
+@pytest.mark.parametrize("pause", ["ctrl-s", "unread"])
+def test_ctrl_c_ends_a_calibration_whose_terminal_takes_no_output(tmp_path: Path, pause: str) -> None:
+    """The same for ``ser-live calibrate``'s screen: its last frame blocked the stop for ever
+    on a paused terminal. Now it waits at most 0.5 s: exit 130, no profile written."""
+    profile = tmp_path / "anna.npz"
+    code, elapsed = _ctrl_c_with_the_terminal_paused(
+        ["calibrate", "--profile", str(profile), "--input", str(DEMO_WAV)], pause)
+    assert elapsed < 2.0 and code == 130, (code, elapsed)
+    assert not profile.exists()

@@ -248,7 +248,12 @@ def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
             interrupted = True
         finally:
             if live is not None:
-                live.stop()
+                if interrupted:  # the terminal may take no output (Ctrl-S): do not wait for it
+                    from .outputs import stop_live_view
+
+                    stop_live_view(live)
+                else:
+                    live.stop()
             with _stop_signals_ignored():
                 rec.quit(timeout_s=0.5)
                 rec.stop(timeout_s=1.0)

@@ -302,17 +302,8 @@ class _Outputs:
         """The terminal takes no output and a stop signal came: point stdout (and stderr, when
         it is the same terminal) at /dev/null, so nothing written later (the dashboard's last
         frame, the summary) blocks, take the dashboard down and say so once (exit 1)."""
-        same = False
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            same = os.path.samestat(os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno()))
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            point_at_devnull(sys.stdout.fileno())
         dashboard, self.dashboard, self.state, self._live = self.dashboard, None, None, False
-        with contextlib.suppress(Exception):  # restores rich's redirected stderr; writes go to /dev/null
-            dashboard.__exit__(None, None, None)
-        if same:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                point_at_devnull(sys.stderr.fileno())
+        _terminal_to_devnull(lambda: dashboard.__exit__(None, None, None))
         self._fail(sys.stdout, None, "the terminal", TimeoutError(
             errno.ETIMEDOUT, f"it took nothing for {STALLED_WRITE_S:g} s after the stop signal"), stopping=True)
 
@@ -349,6 +340,37 @@ class _Outputs:
             except OSError as exc:  # the last buffered bytes could not be written
                 self.write_error = self.write_error or exc
                 _err(f"error: cannot write the results to {self.jsonl_path} ({exc.strerror or exc})")
+
+
+def _terminal_to_devnull(take_down: Any) -> None:
+    """Give up a terminal that takes no output: point stdout at /dev/null, call
+    ``take_down()`` (a live view's stop, which restores rich's redirected stderr; what it
+    writes goes nowhere, errors ignored), then point stderr there too when it is the same
+    terminal, so that nothing written later (a last frame, the summary) blocks."""
+    same = False
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        same = os.path.samestat(os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno()))
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        point_at_devnull(sys.stdout.fileno())
+    with contextlib.suppress(Exception):
+        take_down()
+    if same:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            point_at_devnull(sys.stderr.fileno())
+
+
+def stop_live_view(live: Any) -> bool:
+    """Stop the rich :class:`~rich.live.Live` view ``live`` (it draws its last frame) after a
+    stop signal, waiting for the terminal at most :data:`STALLED_WRITE_S`: a terminal that
+    takes nothing then (Ctrl-S, frozen) is given up (:func:`_terminal_to_devnull`) instead of
+    blocking the stop for ever. Returns whether it was given up."""
+    try:
+        with _at_most(STALLED_WRITE_S):
+            live.stop()
+        return False
+    except KeyboardInterrupt:  # the time was up, or another stop signal came
+        _terminal_to_devnull(live.stop)
+        return True
 
 
 @contextlib.contextmanager
