@@ -284,3 +284,11 @@ def test_ctrl_c_ends_a_calibration_whose_terminal_takes_no_output(tmp_path: Path
         ["calibrate", "--profile", str(profile), "--input", str(DEMO_WAV)], pause)
     assert elapsed < 2.0 and code == 130, (code, elapsed)
     assert not profile.exists()
+
+
+def test_ctrl_c_ends_a_plain_run_whose_terminal_takes_no_output() -> None:
+    """``--plain`` on a terminal paused by Ctrl-S: the stop signal cut the blocked line write
+    and gave stdout up, but the message saying so went to stderr, the same paused terminal,
+    and blocked there for ever. Now stderr is given up with it: the run ends within 2 s."""
+    code, elapsed = _ctrl_c_with_the_terminal_paused(["--input", str(DEMO_WAV), "--plain", "--speed", "4"], "ctrl-s")
+    assert elapsed < 2.0 and code in (1, 130), (code, elapsed)

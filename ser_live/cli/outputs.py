@@ -142,8 +142,7 @@ class _Outputs:
             # reader takes nothing (a full pipe). The stream is given up and pointed at
             # /dev/null, so neither the rest of the run nor the flush at exit waits for that
             # reader again.
-            with contextlib.suppress(OSError, ValueError):
-                point_at_devnull(stream.fileno())
+            _to_devnull_with_its_twin(stream)  # stderr too when it is that terminal: the message below
             if stream is sys.stdout:
                 self.jsonl_stdout = False
             if stream is self.plain_stream:
@@ -347,16 +346,35 @@ def _terminal_to_devnull(take_down: Any) -> None:
     ``take_down()`` (a live view's stop, which restores rich's redirected stderr; what it
     writes goes nowhere, errors ignored), then point stderr there too when it is the same
     terminal, so that nothing written later (a last frame, the summary) blocks."""
-    same = False
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        same = os.path.samestat(os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno()))
+    twin = _twin(sys.stdout)
     with contextlib.suppress(OSError, ValueError, AttributeError):
         point_at_devnull(sys.stdout.fileno())
     with contextlib.suppress(Exception):
         take_down()
-    if same:
+    if twin is not None:
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            point_at_devnull(sys.stderr.fileno())
+            point_at_devnull(twin.fileno())
+
+
+def _twin(stream: TextIO) -> TextIO | None:
+    """sys.stderr when ``stream`` is stdout, sys.stdout when it is stderr, if that one writes to
+    the same file (one terminal for both), else None."""
+    other = sys.stderr if stream is sys.stdout else sys.stdout if stream is sys.stderr else None
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if other is not None and os.path.samestat(os.fstat(stream.fileno()), os.fstat(other.fileno())):
+            return other
+    return None
+
+
+def _to_devnull_with_its_twin(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at /dev/null, and stdout's or stderr's with it when that
+    writes to the same file (:func:`_twin`): a terminal that takes nothing blocks both alike,
+    and the message saying it was given up goes to stderr."""
+    twin = _twin(stream)
+    for s in (stream, twin):
+        if s is not None:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                point_at_devnull(s.fileno())
 
 
 def stop_live_view(live: Any) -> bool:
