@@ -292,3 +292,14 @@ def test_ctrl_c_ends_a_plain_run_whose_terminal_takes_no_output() -> None:
     and blocked there for ever. Now stderr is given up with it: the run ends within 2 s."""
     code, elapsed = _ctrl_c_with_the_terminal_paused(["--input", str(DEMO_WAV), "--plain", "--speed", "4"], "ctrl-s")
     assert elapsed < 2.0 and code in (1, 130), (code, elapsed)
+
+
+def test_ctrl_c_ends_a_plain_calibration_whose_terminal_takes_no_output(tmp_path: Path) -> None:
+    """``calibrate --plain`` on a terminal paused by Ctrl-S: Ctrl-C ended the takes, but the
+    line saying so ("interrupted after N of M takes") blocked on the paused terminal for
+    ever. Now it waits at most 0.5 s: exit 130 within 2 s, no profile written."""
+    profile = tmp_path / "anna.npz"
+    code, elapsed = _ctrl_c_with_the_terminal_paused(
+        ["calibrate", "--profile", str(profile), "--plain", "--input", str(DEMO_WAV), "--speed", "4"], "ctrl-s")
+    assert elapsed < 2.0 and code == 130, (code, elapsed)
+    assert not profile.exists()

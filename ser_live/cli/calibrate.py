@@ -258,7 +258,10 @@ def _calibrate_live(args: argparse.Namespace, model: Any, path: Path) -> int:
                 rec.quit(timeout_s=0.5)
                 rec.stop(timeout_s=1.0)
     if interrupted:
-        _err(f"interrupted after {state.done} of {state.total} takes: no profile written")
+        from .outputs import say_after_stop
+
+        # a terminal paused by Ctrl-S would hold this line, and the exit, for ever
+        say_after_stop(f"interrupted after {state.done} of {state.total} takes: no profile written")
         return EXIT_INTERRUPTED
     if not cal.complete and rec.error is not None:
         _err(f"error: {rec.error}")

@@ -391,6 +391,18 @@ def stop_live_view(live: Any) -> bool:
         return True
 
 
+def say_after_stop(msg: str) -> None:
+    """Say ``msg`` on stderr (``ser-live: msg``) once a stop signal ended the run, waiting for
+    it at most :data:`STALLED_WRITE_S`: a stderr that takes nothing then (a terminal paused
+    by Ctrl-S or frozen) is given up, with stdout when it is the same terminal, instead of
+    holding the exit for ever."""
+    try:
+        with _at_most(STALLED_WRITE_S):
+            _err(msg)
+    except KeyboardInterrupt:  # the time was up, or another stop signal came
+        _to_devnull_with_its_twin(sys.stderr)
+
+
 @contextlib.contextmanager
 def _at_most(seconds: float) -> Any:
     """Raise KeyboardInterrupt inside the block once it has run ``seconds`` (by SIGALRM, whose
