@@ -224,10 +224,10 @@ def test_stderr_closed_keeps_messages_and_summary_out_of_the_results(args: list[
         assert all(re.match(r"#\d+ ", ln) for ln in lines), res.stdout
 
 
-def _ctrl_c_with_the_terminal_paused(args: list[str], pause: str) -> tuple[int, float]:
+def _ctrl_c_with_the_terminal_paused(args: list[str], pause: str, *, paused_s: float = 3.0) -> tuple[int, float]:
     """Run ``python -m ser_live ARGS`` on a pseudo-terminal, pause the terminal after 1.5 s
-    (``pause``: "ctrl-s" sends XOFF, "unread" stops reading it), send Ctrl-C (SIGINT) 3 s
-    later; return the exit status and the seconds from the signal to the exit."""
+    (``pause``: "ctrl-s" sends XOFF, "unread" stops reading it), send Ctrl-C (SIGINT)
+    ``paused_s`` later; return the exit status and the seconds from the signal to the exit."""
     import signal
     import time
 
@@ -244,7 +244,7 @@ def _ctrl_c_with_the_terminal_paused(args: list[str], pause: str) -> tuple[int, 
                 os.read(master, 65536)
         if pause == "ctrl-s":
             os.write(master, b"\x13")  # the terminal takes no more output
-        time.sleep(3.0)  # the redraws fill the terminal's buffer; the next one blocks
+        time.sleep(paused_s)  # the redraws fill the terminal's buffer; the next one blocks
         assert proc.poll() is None
         proc.send_signal(signal.SIGINT)
         t_sig = time.monotonic()
@@ -303,3 +303,13 @@ def test_ctrl_c_ends_a_plain_calibration_whose_terminal_takes_no_output(tmp_path
         ["calibrate", "--profile", str(profile), "--plain", "--input", str(DEMO_WAV), "--speed", "4"], "ctrl-s")
     assert elapsed < 2.0 and code == 130, (code, elapsed)
     assert not profile.exists()
+
+
+@pytest.mark.parametrize("output", [["--plain"], ["--jsonl", "-"]], ids=["plain", "jsonl"])
+def test_ctrl_c_before_a_write_blocks_on_a_paused_terminal(output: list[str]) -> None:
+    """Ctrl-C 0.8 s after Ctrl-S paused the terminal, before the first result: no write was
+    blocked when it came, so nothing cut the ones after it (the utterance in progress, cut
+    and classified, then the summary), which blocked on the paused terminal for ever. Once
+    the run is stopping they now wait at most 0.5 s each: the run ends within 2 s."""
+    code, elapsed = _ctrl_c_with_the_terminal_paused(["--input", str(DEMO_WAV), *output], "ctrl-s", paused_s=0.8)
+    assert elapsed < 2.0 and code in (1, 130), (code, elapsed)

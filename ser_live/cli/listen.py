@@ -360,16 +360,21 @@ def _finish_listen(
     from ..plaintext import format_summary
     from ..records import summary_record
 
+    from .outputs import say_after_stop
+
+    # after a stop signal, a terminal paused by Ctrl-S would hold these lines, and the exit, for ever
+    err_raw = (lambda text: say_after_stop(text, raw=True)) if interrupted else _err_raw
     summary = rec.summary()
-    _err_raw(format_summary(summary, uncertain=outputs.uncertain, revised=outputs.revised))
+    err_raw(format_summary(summary, uncertain=outputs.uncertain, revised=outputs.revised))
     if outputs.profile is not None:
-        _err_raw(f"  {'profile':<21s}{_profile_text(outputs.profile)}")
+        err_raw(f"  {'profile':<21s}{_profile_text(outputs.profile)}")
     if rec.save_dir is not None and summary.n_saved:
-        _err(f"{summary.n_saved} utterance(s) saved in {rec.save_dir}/ (index: {rec.save_dir / 'index.jsonl'})")
+        err_raw(f"ser-live: {summary.n_saved} utterance(s) saved in {rec.save_dir}/ "
+                f"(index: {rec.save_dir / 'index.jsonl'})")
     code, error = _exit_status(args, rec, outputs, summary, interrupted=interrupted, is_file=is_file,
                                stalled_at_wall_limit_s=stalled_at_wall_limit_s)
     if error is not None:
-        _err(f"error: {error}")
+        err_raw(f"ser-live: error: {error}")
     if getattr(args, "jsonl_summary", False):
         outputs.write_record(summary_record(summary, exit_status=code, error=error, uncertain=outputs.uncertain,
                                             revised=outputs.revised))

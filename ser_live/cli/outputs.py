@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from ..jsonl import json_line
 from ..records import speakers_moved_record, utterance_record
 from ..fsutil import point_at_devnull
-from .options import _err, _profile_text, _silence_stdout, _uncertainty_rule
+from .options import _err, _err_raw, _profile_text, _silence_stdout, _uncertainty_rule
 from .signals import _signals_deferred
 from .stream_events import StreamEvents
 
@@ -127,9 +127,10 @@ class _Outputs:
         try:
             if whole is None:  # a pipe or terminal: the write blocks while its reader takes nothing
                 self._in_stream_write = True
-                try:
-                    stream.write(text)
-                    stream.flush()
+                try:  # once the run is stopping, nobody may be left to send another signal: a limit
+                    with _at_most(STALLED_WRITE_S) if self.stopping else contextlib.nullcontext():
+                        stream.write(text)
+                        stream.flush()
                 finally:
                     self._in_stream_write = False
             else:  # straight to the file: a buffered flush may return with part of a line kept back
@@ -150,6 +151,8 @@ class _Outputs:
             self._fail(stream, None, what, TimeoutError(
                 errno.ETIMEDOUT, f"its reader took nothing for {STALLED_WRITE_S:g} s after the stop signal"),
                 stopping=True)
+            if self.stopping:  # already ending: the other outputs still take what is left
+                return False
             raise
         except OSError as exc:
             self._fail(stream, whole, what, exc)
@@ -391,14 +394,14 @@ def stop_live_view(live: Any) -> bool:
         return True
 
 
-def say_after_stop(msg: str) -> None:
-    """Say ``msg`` on stderr (``ser-live: msg``) once a stop signal ended the run, waiting for
-    it at most :data:`STALLED_WRITE_S`: a stderr that takes nothing then (a terminal paused
-    by Ctrl-S or frozen) is given up, with stdout when it is the same terminal, instead of
-    holding the exit for ever."""
+def say_after_stop(msg: str, *, raw: bool = False) -> None:
+    """Say ``msg`` on stderr (``ser-live: msg``; ``raw``: as it is) once a stop signal ended
+    the run, waiting for it at most :data:`STALLED_WRITE_S`: a stderr that takes nothing then
+    (a terminal paused by Ctrl-S or frozen) is given up, with stdout when it is the same
+    terminal, instead of holding the exit for ever."""
     try:
         with _at_most(STALLED_WRITE_S):
-            _err(msg)
+            (_err_raw if raw else _err)(msg)
     except KeyboardInterrupt:  # the time was up, or another stop signal came
         _to_devnull_with_its_twin(sys.stderr)
 
