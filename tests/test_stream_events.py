@@ -377,3 +377,19 @@ def test_jsonl_onto_the_input_or_the_recordings_index_is_refused_and_leaves_them
     out = tmp_path / "run.jsonl"  # another file: as before
     assert main(["--input", str(wav), "--speed", "0", "--plain", "--save-utterances", str(rec), "--jsonl", str(out)]) == 0
     assert len(_records(out.read_text())) == len(_records(index.decode()))
+
+
+def test_jsonl_onto_the_index_of_a_new_recordings_folder_is_refused_too(session_wav, tmp_path, capsys) -> None:
+    """``--save-utterances DIR --jsonl DIR/index.jsonl`` with no index there yet (a first run)
+    was let through: both writers opened the one file and the ``--jsonl`` writer's lines went
+    over the index's, so most utterances' index lines (their ``"wav"``) were lost. A path that
+    does not exist yet is compared by its resolved spelling: refused (exit 2), nothing written."""
+    rec = tmp_path / "rec"
+    for folder in (rec, tmp_path / "link"):  # a new folder, and one reached through a symlink
+        if folder.name == "link":
+            rec.mkdir()
+            folder.symlink_to(rec)
+        assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--save-utterances", str(rec),
+                     "--jsonl", str(folder / "." / "index.jsonl")]) == 2
+        assert "is the --save-utterances index" in capsys.readouterr().err
+        assert not (rec / "index.jsonl").exists() and not list(rec.glob("*.wav"))

@@ -156,8 +156,9 @@ def _jsonl_clash(args: argparse.Namespace) -> str | None:
     for writing, ``--overwrite`` emptied it before it was read; ``--append`` wrote JSON into
     the audio) or the ``--save-utterances`` index (``--overwrite`` emptied earlier runs' lines,
     and both writers put each utterance's line in it). Compared as files (links and other
-    spellings of one path included); a PATH that does not exist yet clashes with nothing."""
-    if not args.jsonl or args.jsonl == "-" or not os.path.exists(args.jsonl):
+    spellings of one path included) when both exist, else by their resolved paths: the index
+    of a new recordings folder does not exist yet, and both writers would still open it."""
+    if not args.jsonl or args.jsonl == "-":
         return None
     others = []
     if args.input is not None:
@@ -172,8 +173,9 @@ def _jsonl_clash(args: argparse.Namespace) -> str | None:
         try:
             if os.path.samefile(args.jsonl, path):
                 return what
-        except OSError:  # missing, unreadable: not the same file as one that exists
-            continue
+        except OSError:  # one is missing (not yet written) or unreadable: compare where they would be
+            if os.path.realpath(args.jsonl) == os.path.realpath(path):
+                return what
     return None
 
 
