@@ -194,11 +194,15 @@ class RecordingsWriter:
         OSError
             The folder cannot be created (``NotADirectoryError`` when it is a file: the
             message says a folder is needed), the index cannot be opened, or it is a symlink
-            (``ELOOP``: the message says so).
+            (``ELOOP``: the message says so), or the folder is a symlink to a folder that does
+            not exist (``FileNotFoundError``: the message names the link's target).
         """
         if self.folder.exists() and not self.folder.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder; recordings need a folder "
                                      "(created if missing)", str(self.folder))
+        if self.folder.is_symlink() and not self.folder.exists():  # mkdir(2) would say "File exists"
+            raise FileNotFoundError(errno.ENOENT, f"it is a symlink to {os.readlink(self.folder)}, which does not "
+                                    "exist; create that folder or give another", str(self.folder))
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             self._index = os.open(self.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW, 0o644)

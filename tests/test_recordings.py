@@ -208,6 +208,22 @@ def test_a_symlinked_index_is_refused_and_its_target_untouched(session, model, t
     assert outside.read_text() == "not yours\n"
 
 
+def test_a_recordings_folder_that_is_a_dangling_symlink_is_named_as_such(session, test_model_path, tmp_path,
+                                                                         capsys):
+    """``--save-utterances DIR`` where DIR is a symlink to a folder that does not exist (an
+    unmounted disk, a moved folder) ended with ``error: DIR: File exists``: the folder does not
+    exist, yet mkdir(2) finds the link. The message says it is a symlink and where it points."""
+    path, _, _ = session
+    link = tmp_path / "recordings"
+    link.symlink_to(tmp_path / "unmounted" / "recordings")
+    rc = main(["--input", str(path), "--speed", "0", "--model", str(test_model_path), "--plain",
+               "--save-utterances", str(link)])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "File exists" not in err and "symlink" in err and str(tmp_path / "unmounted" / "recordings") in err, err
+    assert link.is_symlink() and not (tmp_path / "unmounted").exists()
+
+
 def test_a_symlink_planted_at_a_wav_temporary_name_is_not_written_through(session, model, tmp_path, monkeypatch):
     """The temporary WAV name is unguessable now; even when the name is known beforehand (the
     random part pinned), ``O_EXCL | O_NOFOLLOW`` refuses the planted symlink."""
