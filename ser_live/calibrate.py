@@ -74,6 +74,11 @@ def check_profile_destination(path: str | Path) -> None:
         raise ProfileError(f"{cannot}: it is a folder; give a file path or a bare name")
     if p.exists() and not p.is_file():
         raise ProfileError(f"{cannot}: it is not a regular file")
+    folder = p.parent
+    broken = folder.is_symlink() and not folder.exists()
+    if broken or folder.exists() and not folder.is_dir():  # mkdir(2) would say only "File exists"
+        what = "a broken symlink" if broken else "a file"
+        raise ProfileError(f"{cannot}: {folder} is {what}, not a folder; nothing recorded (choose another --profile)")
     probe = p.parent / f".{p.name}.{secrets.token_hex(8)}.probe"
     try:
         p.parent.mkdir(parents=True, exist_ok=True)

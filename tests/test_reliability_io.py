@@ -110,6 +110,26 @@ def test_calibrate_refuses_a_profile_path_it_cannot_write_before_any_take(ravdes
     assert time.monotonic() - t0 < 5  # before the model is even loaded
 
 
+@pytest.mark.parametrize("parent", ["a file", "a broken symlink"])
+def test_calibrate_under_a_file_says_its_folder_is_not_one(ravdess_root, tmp_path, capsys, parent):
+    """``--profile notes.txt/anna.npz`` (or a folder that is a symlink to a missing one) was
+    refused with the reason ``File exists``, which names no fault the user can see: mkdir(2)
+    found the file (or the link) where the folder goes. The reason now says what is there."""
+    takes = tmp_path / "takes.csv"
+    takes.write_text("path,label\nnot-there.flac,angry\n")
+    folder = tmp_path / "notes.txt"
+    if parent == "a file":
+        folder.write_text("x")
+    else:
+        folder.symlink_to(tmp_path / "unmounted")
+    target = folder / "anna.npz"
+    assert main(["calibrate", "--profile", str(target), "--from", str(takes)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot save the profile to {target}" in err and "File exists" not in err, err
+    assert f"{folder} is {parent}" in err, err
+    assert not (tmp_path / "unmounted").exists()
+
+
 def test_guided_calibrate_with_an_unwritable_profile_path_records_nothing(ravdess_root, tmp_path):
     """``calibrate --input FILE`` (a replayed recording as the microphone) at a path under a
     regular file: exit 2 at once, no take prompted."""
