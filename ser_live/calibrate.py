@@ -70,17 +70,17 @@ def check_profile_destination(path: str | Path) -> None:
     """
     p = Path(path)
     cannot = f"cannot save the profile to {p}"
-    if p.is_dir():
-        raise ProfileError(f"{cannot}: it is a folder; give a file path or a bare name")
-    if p.exists() and not p.is_file():
-        raise ProfileError(f"{cannot}: it is not a regular file")
-    folder = p.parent
-    broken = folder.is_symlink() and not folder.exists()
-    if broken or folder.exists() and not folder.is_dir():  # mkdir(2) would say only "File exists"
-        what = "a broken symlink" if broken else "a file"
-        raise ProfileError(f"{cannot}: {folder} is {what}, not a folder; nothing recorded (choose another --profile)")
     probe = p.parent / f".{p.name}.{secrets.token_hex(8)}.probe"
-    try:
+    try:  # a stat can fail too (a name too long for the file system)
+        if p.is_dir():
+            raise ProfileError(f"{cannot}: it is a folder; give a file path or a bare name")
+        if p.exists() and not p.is_file():
+            raise ProfileError(f"{cannot}: it is not a regular file")
+        folder = p.parent
+        broken = folder.is_symlink() and not folder.exists()
+        if broken or folder.exists() and not folder.is_dir():  # mkdir(2) would say only "File exists"
+            what = "a broken symlink" if broken else "a file"
+            raise ProfileError(f"{cannot}: {folder} is {what}, not a folder; nothing recorded (choose another --profile)")
         p.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600))
         os.unlink(probe)

@@ -500,12 +500,16 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
         wrong shape or with non-finite values, or (``model``) made for another model.
     """
     p = Path(path)
-    if p.is_dir():
+    try:
+        is_dir, exists, is_file = p.is_dir(), p.exists(), p.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ProfileError(f"profile {p}: {exc.strerror or exc}; give another profile name or path") from exc
+    if is_dir:
         raise ProfileError(f"profile {p} is a folder, not a profile file; give a .npz file or a bare profile name")
-    if not p.exists():
+    if not exists:
         what = None if model is None or _model_argument(model) == "default" else _model_argument(model)
         raise ProfileError(f"profile {p} not found; make one with `{profile_command(p, model=what, calibrate=True)}`")
-    if not p.is_file():
+    if not is_file:
         raise ProfileError(f"profile {p} is not a regular file (a FIFO or device?); give a .npz file")
     check_archive(p, PROFILE_LIMITS, error=ProfileError, what="readable ser-live profile")
     try:

@@ -130,6 +130,25 @@ def test_calibrate_under_a_file_says_its_folder_is_not_one(ravdess_root, tmp_pat
     assert not (tmp_path / "unmounted").exists()
 
 
+def test_a_profile_name_too_long_for_the_file_system_is_a_profile_error(ravdess_root, tmp_path, capsys, monkeypatch):
+    """A bare name of 300 characters (a file name over the usual limit of 255 bytes) made
+    ``calibrate`` and ``--profile`` end with exit 1 and ``error: <path>: File name too long``:
+    the checks before the first take (exit 2, "cannot save the profile") and the reading of a
+    profile (exit 2) let the OSError of their first stat through. Both are profile errors now."""
+    monkeypatch.setenv("SER_LIVE_PROFILES", str(tmp_path / "profiles"))
+    (tmp_path / "profiles").mkdir()  # the name is checked when its folder exists (else the folder is missing)
+    name = "n" * 300
+    take = ravdess_root / "Actor_06" / "03-01-05-02-01-01-06.flac"
+    assert main(["calibrate", "--profile", name, "--from", str(_takes_csv(ravdess_root, tmp_path / "t.csv"))]) == 2
+    err = capsys.readouterr().err
+    assert "cannot save the profile to" in err and "File name too long" in err and "nothing recorded" in err, err
+    for command in (["predict", str(take)], ["--input", str(take), "--speed", "0", "--plain"]):
+        assert main([*command, "--profile", name]) == 2
+        err = capsys.readouterr().err
+        assert "profile" in err and "File name too long" in err and "summary" not in err, err
+    assert not any((tmp_path / "profiles").iterdir())
+
+
 def test_guided_calibrate_with_an_unwritable_profile_path_records_nothing(ravdess_root, tmp_path):
     """``calibrate --input FILE`` (a replayed recording as the microphone) at a path under a
     regular file: exit 2 at once, no take prompted."""
