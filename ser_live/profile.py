@@ -292,8 +292,12 @@ def profile_command(path: str | Path, *, model: str | None = None, calibrate: bo
     Returns
     -------
     str
+        A value that starts with ``-`` is written ``--profile=VALUE`` (argparse would read
+        ``--profile -anna`` as an option with no value).
     """
-    args = ["ser-live", *(["calibrate"] if calibrate else []), "--profile", profile_argument(path)]
+    value = profile_argument(path)
+    profile = [f"--profile={value}"] if value.startswith("-") else ["--profile", value]
+    args = ["ser-live", *(["calibrate"] if calibrate else []), *profile]
     if model is not None:
         args += ["--model", model]
     return shlex.join([*args, *extra])

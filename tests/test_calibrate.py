@@ -318,3 +318,22 @@ def test_calibration_screen_keeps_its_progress_and_level_texts_on_a_narrow_termi
     assert all(len(line) <= width for line in screen.splitlines()), screen
     assert re.search(r"│ progress [█░▏▎▍▌▋▊▉]{2,30} 3/4  \(1 rejected\)", screen), screen
     assert re.search(r"│ level +[█░▏▎▍▌▋▊▉]{2,30} +-23\.4 dBFS  VAD speech", screen), screen
+
+
+def test_the_commands_printed_for_a_profile_named_with_a_leading_dash_run(ravdess_root, tmp_path, profiles, capsys):
+    """``calibrate --profile=-anna`` (a name starting with ``-``) closed with ``use it with:
+    ser-live --profile -anna``, which argparse refuses (``--profile: expected one argument``);
+    so did the "not found; make one with" hint. Each printed command now runs as printed."""
+    import shlex
+
+    rows = [(str(_take(ravdess_root, 6, lab)), lab) for lab in CODES]
+    csv_path = _csv(tmp_path / "takes.csv", rows)
+    assert main(["predict", "--profile=-anna", str(rows[0][0])]) == 2
+    hint = capsys.readouterr().err.split("make one with `")[1].split("`")[0]
+    argv = shlex.split(hint)
+    assert argv[:2] == ["ser-live", "calibrate"], hint
+    assert main([*argv[1:], "--from", str(csv_path)]) == 0, capsys.readouterr().err
+    use = capsys.readouterr().out.split("use it with: ")[1].strip()
+    assert main(["predict", *shlex.split(use)[1:], str(rows[3][0])]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["profile"] == "-anna"
+    assert (profiles / "-anna.npz").is_file()
