@@ -804,7 +804,7 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
     ------
     ProfileError
         Unreadable file, no ``path`` and ``label`` columns, no rows, empty cells, a NUL byte
-        in a path, missing audio files, unknown labels, one file given two labels, or a
+        in a path, missing audio files, paths that are not regular files, unknown labels, one file given two labels, or a
         label with fewer than ``min_per_label`` rows.
     """
     import csv
@@ -823,7 +823,7 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
         raise ProfileError(f"calibration list {p}: no rows after the header `path,label`")
     base = p.resolve().parent
     out: list[tuple[Path, str]] = []
-    empty, missing, unknown, nul, twice = [], [], [], [], []
+    empty, missing, special, unknown, nul, twice = [], [], [], [], [], []
     seen: dict[Path, tuple[str, int]] = {}
     for line, row in enumerate(rows, start=2):
         raw, lab = (row.get("path") or "").strip(), (row.get("label") or "").strip()
@@ -842,8 +842,10 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
                 twice.append(f"{raw} ({first_label!r} on line {first_line}, {lab!r} on line {line})")
             continue
         seen[f] = (lab, line)
-        if not f.is_file():
+        if not f.exists():
             missing.append(raw)
+        elif not f.is_file():
+            special.append(raw)
         if lab not in labels:
             unknown.append(f"{lab!r} (line {line})")
         out.append((f, lab))
@@ -856,6 +858,9 @@ def read_calibration_csv(path: str | Path, labels: list[str], *, min_per_label: 
         problems.append(f"{len(twice)} file(s) given two labels: {_name_some(twice)}")
     if missing:
         problems.append(f"{len(missing)} missing file(s): {_name_some(missing)}")
+    if special:
+        problems.append(f"{len(special)} path(s) that are not regular files (a folder, a FIFO, a device): "
+                        f"{_name_some(special)}")
     if unknown:
         problems.append(f"{len(unknown)} unknown label(s): {_name_some(unknown)} (the model's labels: {', '.join(labels)})")
     short = too_few("recordings", labels, counts=[sum(1 for _, l in out if l == lab) for lab in labels],

@@ -337,3 +337,18 @@ def test_the_commands_printed_for_a_profile_named_with_a_leading_dash_run(ravdes
     assert main(["predict", *shlex.split(use)[1:], str(rows[3][0])]) == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["profile"] == "-anna"
     assert (profiles / "-anna.npz").is_file()
+
+
+def test_a_calibration_row_naming_a_folder_or_a_fifo_is_not_called_missing(ravdess_root, tmp_path, profiles, capsys):
+    """A row naming a folder (``takes/angry`` instead of a file in it) or a FIFO was refused as
+    ``1 missing file(s): takes/angry``, though the path is there: the user looks and finds it.
+    The refusal now says they are not regular files; nothing is written, exit 2 as before."""
+    rows = [(str(_take(ravdess_root, 6, lab)), lab) for lab in CODES]
+    (tmp_path / "takes" / "angry").mkdir(parents=True)
+    os.mkfifo(tmp_path / "pipe.wav")
+    rows += [("takes/angry", "angry"), ("pipe.wav", "sad"), ("gone.wav", "sad")]
+    assert main(["calibrate", "--profile", "anna", "--from", str(_csv(tmp_path / "takes.csv", rows))]) == 2
+    err = capsys.readouterr().err
+    assert "1 missing file(s): gone.wav" in err, err
+    assert "2 path(s) that are not regular files (a folder, a FIFO, a device): takes/angry, pipe.wav" in err, err
+    assert "nothing written" in err and not list(profiles.iterdir())
