@@ -18,6 +18,8 @@
   killed mid-write) is ended with a newline when opened, said once, so the first line of
   this run starts a line of its own. A symlink at ``index.jsonl`` is refused
   (the index would be written outside the folder): :meth:`RecordingsWriter.open` raises.
+  An index removed or moved away mid-run (the folder tidied, the index rotated) is started
+  again at its name, said once each time, so each later line lies beside its WAV.
 * **Unique names per run.** Names carry the run id (local start time to the second plus a
   random 6-hex-digit tag): ``utt-<YYYYmmdd-HHMMSS>-<tag>-<index:04d>.wav``. The final name
   is taken with ``link(2)``, which never replaces an existing file, so two runs writing into
@@ -204,15 +206,34 @@ class RecordingsWriter:
             raise FileNotFoundError(errno.ENOENT, f"it is a symlink to {os.readlink(self.folder)}, which does not "
                                     "exist; create that folder or give another", str(self.folder))
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._index = self._open_index()
+        self._end_torn_line()
+        return self
+
+    def _open_index(self) -> int:
+        """Open (creating it) ``index.jsonl`` for appending; a symlink there raises (``ELOOP``)."""
         try:
-            self._index = os.open(self.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW, 0o644)
+            return os.open(self.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise OSError(exc.errno, "it is a symlink; the index is not written through one (remove it)",
                               str(self.index_path)) from exc
             raise
-        self._end_torn_line()
-        return self
+
+    def _follow_index(self) -> None:
+        """Reopen the index when the file open is no longer the one at ``index.jsonl`` (removed
+        or moved away mid-run, e.g. the folder tidied or the index rotated): lines written to
+        it would be lost or land in the moved file, away from the WAVs they name."""
+        try:
+            here = os.path.samestat(os.stat(self.index_path, follow_symlinks=False), os.fstat(self._index))
+        except FileNotFoundError:
+            here = False
+        if not here:
+            fd = self._open_index()
+            os.close(self._index)
+            self._index = fd
+            log.warning("%s was removed or moved during the run: a new index is started there with this run's "
+                        "next utterances", self.index_path)
 
     def _end_torn_line(self) -> None:
         """End a partial last line of the index (a run killed mid-write) with a newline, said
@@ -315,10 +336,11 @@ class RecordingsWriter:
         """Append one line with one ``write(2)`` (``O_APPEND``: at the end, whatever other
         runs appended) and fsync. Nothing is ever truncated: a line that landed in part is
         ended with a newline where possible (readers skip it), and the error raised."""
-        fd = self._index
         data = line.encode("utf-8")
         n = 0
         try:
+            self._follow_index()
+            fd = self._index
             n = os.write(fd, data)
             if n != len(data):
                 raise OSError(errno.ENOSPC, f"only {n} of {len(data)} bytes of the index line were written")

@@ -157,6 +157,33 @@ def _results(session, model):
     return results
 
 
+def test_an_index_removed_or_moved_mid_run_is_started_again_at_its_name(session, model, tmp_path, caplog):
+    """A long run's folder tidied while it runs (``rm recordings/index.jsonl``, or the index
+    rotated with ``mv``): the writer kept appending to the file it had open, so every later
+    line went into a deleted file (or the rotated one) and the run ended saying "N utterance(s)
+    saved (index: .../index.jsonl)" with no index there. The index is followed by its name now:
+    a new one is started (said once each time), and every WAV saved after is in it."""
+    from ser_live.recordings import RecordingsWriter
+
+    results = _results(session, model)
+    folder = tmp_path / "recordings"
+    w = RecordingsWriter(folder).open()
+    with caplog.at_level(logging.WARNING):
+        w.save(results[0])
+        (folder / "index.jsonl").unlink()
+        w.save(results[1])
+        (folder / "index.jsonl").rename(folder / "index-old.jsonl")
+        for r in results[2:]:
+            w.save(r)
+    w.close()
+    assert w.error is None and w.n_saved == len(results)
+    index = [json.loads(line)["wav"] for line in (folder / "index.jsonl").read_text().splitlines()]
+    assert index == [p.name for p in w.saved_paths[2:]]
+    rotated = [json.loads(line)["wav"] for line in (folder / "index-old.jsonl").read_text().splitlines()]
+    assert rotated == [w.saved_paths[1].name]
+    assert sum("a new index is started" in r.getMessage() for r in caplog.records) == 2
+
+
 def test_a_failed_index_write_never_removes_another_runs_lines(session, model, tmp_path, monkeypatch):
     """Two runs save into one folder; run A's index write fails part-way (a short write,
     then ENOSPC) after run B appended: B's lines stay, A's torn fragment is ended with a
