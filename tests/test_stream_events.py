@@ -393,3 +393,15 @@ def test_jsonl_onto_the_index_of_a_new_recordings_folder_is_refused_too(session_
                      "--jsonl", str(folder / "." / "index.jsonl")]) == 2
         assert "is the --save-utterances index" in capsys.readouterr().err
         assert not (rec / "index.jsonl").exists() and not list(rec.glob("*.wav"))
+
+
+def test_an_empty_save_utterances_folder_is_a_usage_error(session_wav, tmp_path, monkeypatch, capsys) -> None:
+    """``--save-utterances "$DIR"`` with ``DIR`` unset saved every utterance (WAVs of a person's
+    voice and an index) straight into the working folder, said only as "saved in ./" at the
+    end. An empty value is refused now (exit 2, before anything is replayed), as an empty
+    ``--profile`` is."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--save-utterances", ""]) == 2
+    err = capsys.readouterr().err
+    assert "--save-utterances needs a folder" in err and "empty" in err and "ser-live summary" not in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -225,6 +225,11 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
              "them with --overwrite, or write to another file")
         return ExitCode.USAGE
     save = args.save_utterances
+    if save is not None and not save.strip():  # "$DIR" unset: the recordings went into the working folder
+        parser.print_usage(sys.stderr)
+        _err("error: --save-utterances needs a folder, got an empty value (without a value it saves in "
+             "recordings/)")
+        return ExitCode.USAGE
     if save is not None and os.path.exists(save) and not os.path.isdir(save):
         parser.print_usage(sys.stderr)
         _err(f"error: --save-utterances {save}: it is a file; give a folder (created if missing) for the "
