@@ -352,3 +352,28 @@ def test_a_calibration_row_naming_a_folder_or_a_fifo_is_not_called_missing(ravde
     assert "1 missing file(s): gone.wav" in err, err
     assert "2 path(s) that are not regular files (a folder, a FIFO, a device): takes/angry, pipe.wav" in err, err
     assert "nothing written" in err and not list(profiles.iterdir())
+
+
+def test_calibrate_never_replaces_a_file_that_is_not_a_profile(ravdess_root, tmp_path, profiles, capsys):
+    """``calibrate --profile ./takes.csv --from takes.csv`` (a slip of tab completion) replaced
+    the user's list with the profile, after saying "a profile exists at ./takes.csv: this
+    calibration will replace it"; a recording named as ``--profile`` went the same way. A file
+    that is not a profile (and not a ``.npz``) is refused now, exit 2, before any take, left as
+    it was; an earlier profile, even under another suffix, is still replaced."""
+    import shutil
+
+    rows = [(str(_take(ravdess_root, 6, lab)), lab) for lab in CODES]
+    csv_path = _csv(tmp_path / "takes.csv", rows)
+    listed = csv_path.read_bytes()
+    assert main(["calibrate", "--profile", str(csv_path), "--from", str(csv_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot save the profile to {csv_path}: it exists and is not a ser-live profile" in err, err
+    assert csv_path.read_bytes() == listed
+    wav = shutil.copyfile(_take(ravdess_root, 6, "angry"), tmp_path / "talk.flac")
+    audio = wav.read_bytes()
+    assert main(["calibrate", "--profile", str(wav), "--input", str(wav), "--speed", "0", "--plain"]) == 2
+    assert "is not a ser-live profile" in capsys.readouterr().err and wav.read_bytes() == audio
+    mine = tmp_path / "anna.profile"  # a profile of one's own naming is replaced, said as before
+    assert main(["calibrate", "--profile", str(mine), "--from", str(csv_path)]) == 0
+    assert main(["calibrate", "--profile", str(mine), "--from", str(csv_path)]) == 0
+    assert f"a profile exists at {mine} (made for model" in capsys.readouterr().err

@@ -41,7 +41,8 @@ probabilities (ser_live/profile.py); it works only with the model it was made fo
 model refuses it, exit 2: make one per model, e.g. --profile anna-7class). A bare NAME is
 saved in the user data folder; use it with `ser-live --profile NAME [--model M]` and
 `ser-live predict --profile NAME ...` (the closing line says how). An existing profile at
-the same place is said before the first take, and replaced when the new one is saved.
+the same place is said before the first take, and replaced when the new one is saved; a
+file there that is not a profile (a CSV, a recording) is never replaced (exit 2).
 
 exit codes: 0 profile written, 1 the profile could not be saved (disk full), 2 usage or
 calibration-list error, or a --profile that cannot be written (checked before the first take;
@@ -115,14 +116,19 @@ def _cmd_calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
 def _warn_replacing(path: Path) -> None:
     """Say, before any take, that a profile at ``path`` (and the model it is for) will be
-    replaced when the calibration completes."""
-    from ..profile import ProfileError, load_profile
+    replaced when the calibration completes; refuse (:class:`~ser_live.profile.ProfileError`,
+    exit 2) a file there that is not a profile and not a ``.npz`` (the takes' CSV or a
+    recording named by a slip: the profile would replace it)."""
+    from ..profile import PROFILE_SUFFIX, ProfileError, load_profile
 
     if not path.exists():
         return
     try:
         made_for = f" (made for model {load_profile(path).model_name})"
-    except ProfileError:
+    except ProfileError as exc:
+        if path.suffix.lower() != PROFILE_SUFFIX:
+            raise ProfileError(f"cannot save the profile to {path}: it exists and is not a ser-live profile; "
+                               "nothing recorded (choose another --profile: a name, or a .npz path)") from exc
         made_for = ""
     _err(f"a profile exists at {path}{made_for}: this calibration will replace it when it completes "
          "(Ctrl-C keeps it; another --profile keeps both)")
