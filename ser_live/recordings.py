@@ -36,6 +36,7 @@ import io
 import logging
 import os
 import secrets
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ __all__ = ["RecordingsWriter", "new_run_id", "INDEX_NAME"]
 log = logging.getLogger(__name__)
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # absent on Windows
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # absent on Windows
 
 #: File name of the index inside the recordings folder.
 INDEX_NAME: str = "index.jsonl"
@@ -195,9 +197,10 @@ class RecordingsWriter:
         ------
         OSError
             The folder cannot be created (``NotADirectoryError`` when it is a file: the
-            message says a folder is needed), the index cannot be opened, or it is a symlink
-            (``ELOOP``: the message says so), or the folder is a symlink to a folder that does
-            not exist (``FileNotFoundError``: the message names the link's target).
+            message says a folder is needed), the index cannot be opened, is a symlink
+            (``ELOOP``: the message says so) or not a regular file (a folder, a FIFO: said
+            at once, never waited on), or the folder is a symlink to a folder that does not
+            exist (``FileNotFoundError``: the message names the link's target).
         """
         if self.folder.exists() and not self.folder.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder; recordings need a folder "
@@ -211,14 +214,25 @@ class RecordingsWriter:
         return self
 
     def _open_index(self) -> int:
-        """Open (creating it) ``index.jsonl`` for appending; a symlink there raises (``ELOOP``)."""
+        """Open (creating it) ``index.jsonl`` for appending; a symlink there raises (``ELOOP``),
+        and so does anything but a regular file (a FIFO, opened without ``O_NONBLOCK``, would
+        wait for a reader for good)."""
+        not_regular = "it is not a regular file (a folder, a FIFO, a device?); the index must be one (remove it)"
         try:
-            return os.open(self.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW, 0o644)
+            fd = os.open(self.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_NONBLOCK, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise OSError(exc.errno, "it is a symlink; the index is not written through one (remove it)",
                               str(self.index_path)) from exc
+            if exc.errno in (errno.EISDIR, errno.ENXIO):  # a folder; a FIFO no one reads
+                raise OSError(errno.EINVAL, not_regular, str(self.index_path)) from exc
             raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(errno.EINVAL, not_regular, str(self.index_path))
+        if _O_NONBLOCK:
+            os.set_blocking(fd, True)
+        return fd
 
     def _follow_index(self) -> None:
         """Reopen the index when the file open is no longer the one at ``index.jsonl`` (removed

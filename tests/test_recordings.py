@@ -251,6 +251,40 @@ def test_a_recordings_folder_that_is_a_dangling_symlink_is_named_as_such(session
     assert link.is_symlink() and not (tmp_path / "unmounted").exists()
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_an_index_that_is_not_a_regular_file_is_refused_at_once(tmp_path, kind):
+    """A FIFO at ``index.jsonl`` hung the start for good (``open(2)`` for writing waits for a
+    reader), before anything was said; a folder there was refused as "that path is a folder:
+    give a file name", though the user gave a folder on purpose. Both are refused at once
+    now, naming ``index.jsonl`` as what is wrong."""
+    import threading
+
+    from ser_live.recordings import RecordingsWriter
+
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    index = folder / "index.jsonl"
+    os.mkfifo(index) if kind == "fifo" else index.mkdir()
+    outcome: list[BaseException | None] = []
+
+    def open_it() -> None:
+        try:
+            RecordingsWriter(folder).open().close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc)
+
+    t = threading.Thread(target=open_it, daemon=True)
+    t.start()
+    t.join(5)
+    if t.is_alive():  # let the hung open(2) return (a reader), so the test process can end
+        os.close(os.open(index, os.O_RDONLY | os.O_NONBLOCK))
+        t.join(5)
+        pytest.fail("opening the recordings folder hung on a FIFO at index.jsonl")
+    (exc,) = outcome
+    assert isinstance(exc, OSError) and "not a regular file" in str(exc) and str(index) in str(exc), exc
+
+
 def test_a_symlink_planted_at_a_wav_temporary_name_is_not_written_through(session, model, tmp_path, monkeypatch):
     """The temporary WAV name is unguessable now; even when the name is known beforehand (the
     random part pinned), ``O_EXCL | O_NOFOLLOW`` refuses the planted symlink."""
