@@ -179,7 +179,11 @@ class ProfileConfig:
 # ---------------------------------------------------------------------- fingerprint, paths
 def model_fingerprint(model: EmotionModel) -> str:
     """SHA-256 (hex) identifying a model: of its file when it was loaded from one, else of
-    its labels, feature configuration and session prior (a model built in memory).
+    its labels, feature configuration and session prior (a model built in memory). A model
+    loaded from the ``.npz`` of arrays exported from a ``.skops`` file is that ``.skops``
+    file's model: its fingerprint is the one its header names (``source_sha256``), so a
+    profile serves the model however it is named (``--model M.skops`` loads the arrays beside
+    it anyway).
 
     Parameters
     ----------
@@ -193,6 +197,9 @@ def model_fingerprint(model: EmotionModel) -> str:
     path = getattr(model, "path", None)
     h = hashlib.sha256()
     if path is not None and Path(path).is_file():
+        source = _exported_from(Path(path))
+        if source is not None:
+            return source
         with open(path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
@@ -203,6 +210,24 @@ def model_fingerprint(model: EmotionModel) -> str:
         h.update(np.ascontiguousarray(model.normalizer.prior_var_).tobytes())
     h.update(str(id(model.estimator)).encode())  # another fit in memory is another model
     return "mem:" + h.hexdigest()
+
+
+def _exported_from(path: Path) -> str | None:
+    """The SHA-256 of the ``.skops`` file an arrays file (:func:`~ser_live.model.export_arrays`)
+    was exported from, as its header names it; None for any other file."""
+    import re
+
+    from .arrays_file import read_npz
+    from .model import _zip_kind
+
+    if _zip_kind(path) != "arrays":
+        return None
+    try:
+        header, _ = read_npz(path, error=ValueError)
+    except ValueError:
+        return None
+    source = header.get("source_sha256")
+    return source if isinstance(source, str) and re.fullmatch(r"[0-9a-f]{64}", source) else None
 
 
 def profiles_dir() -> Path:

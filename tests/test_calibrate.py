@@ -377,3 +377,27 @@ def test_calibrate_never_replaces_a_file_that_is_not_a_profile(ravdess_root, tmp
     assert main(["calibrate", "--profile", str(mine), "--from", str(csv_path)]) == 0
     assert main(["calibrate", "--profile", str(mine), "--from", str(csv_path)]) == 0
     assert f"a profile exists at {mine} (made for model" in capsys.readouterr().err
+
+
+def test_a_profile_serves_its_model_loaded_from_the_skops_file_or_its_arrays(ravdess_root, tmp_path, profiles,
+                                                                             capsys):
+    """A model is one ``.skops`` and the ``.npz`` of arrays exported from it (loaded in its
+    place when it matches). A profile made with the default (``ser-default.skops``, its arrays
+    loaded) was refused for ``--model ser-default.npz``, the same model, as "made for model
+    'ser-default' ..., not for 'ser-default'": the fingerprint was the SHA-256 of whichever
+    file was named. An arrays file is now known by the ``.skops`` it was exported from (its
+    header's ``source_sha256``), so either way of naming the model takes the profile, and a
+    profile made with the arrays file serves the ``.skops`` too."""
+    from ser_live.model import MODELS_DIR
+
+    rows = [(str(_take(ravdess_root, 6, lab)), lab) for lab in CODES]
+    csv_path = _csv(tmp_path / "takes.csv", rows)
+    test_file = str(_take(ravdess_root, 6, "angry", 2))
+    skops, arrays = MODELS_DIR / "ser-default.skops", MODELS_DIR / "ser-default.npz"
+    for made_with in (skops, arrays):
+        assert main(["calibrate", "--profile", "anna", "--model", str(made_with), "--from", str(csv_path)]) == 0
+        capsys.readouterr()
+        for used_with in (skops, arrays, "default"):
+            assert main(["predict", "--model", str(used_with), "--profile", "anna", test_file]) == 0, \
+                capsys.readouterr().err
+            assert json.loads(capsys.readouterr().out)["profile"] == "anna"
