@@ -558,11 +558,13 @@ def load_profile(path: str | Path, *, model: EmotionModel | None = None) -> Prof
             raise TypeError("meta is not an object")
     except (ValueError, TypeError) as exc:
         raise ProfileError(f"{p}: corrupt profile metadata ({exc})") from exc
-    if meta.get("format_version") != PROFILE_FORMAT_VERSION:
-        raise ProfileError(
-            f"{p}: profile format {meta.get('format_version')!r}, this ser-live reads format "
-            f"{PROFILE_FORMAT_VERSION}; make it again with `ser-live calibrate`"
-        )
+    version = meta.get("format_version")
+    if version != PROFILE_FORMAT_VERSION:
+        newer = isinstance(version, int) and not isinstance(version, bool) and version > PROFILE_FORMAT_VERSION
+        advice = ("a newer ser-live made it: upgrade ser-live to use it (making it again here would replace it)"
+                  if newer else "make it again with `ser-live calibrate`")
+        raise ProfileError(f"{p}: profile format {version!r}, this ser-live reads format {PROFILE_FORMAT_VERSION}; "
+                           f"{advice}")
     try:
         labels = [printable(v) if isinstance(v, str) else v for v in list(meta["labels"])]
         counts = {printable(k): v for k, v in dict(meta["counts"]).items()}

@@ -22,6 +22,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from ser_live.model import EmotionModel
 from ser_live.profile import (
+    PROFILE_FORMAT_VERSION,
     Profile,
     ProfiledModel,
     ProfileError,
@@ -312,3 +313,21 @@ def test_personal_protocol_splits_every_speaker_once_for_all_k():
     assert not set(pool) & set(sp.test)
     assert sorted(np.concatenate([pool, sp.test]).tolist()) == np.flatnonzero(fs.groups == "a").tolist()
     assert sorted(np.bincount(fs.y[sp.test]).tolist()) == [1, 3, 3, 3]
+
+
+def test_a_profile_from_a_newer_ser_live_says_to_upgrade_not_to_remake_it(anna, tmp_path):
+    """A profile written by a newer ser-live (a higher format version) was refused with "make
+    it again with `ser-live calibrate`": remaking it under its name replaces the newer
+    profile, when upgrading ser-live would read it. The refusal says which applies."""
+    good = anna.save(tmp_path / "good.npz")
+    with np.load(good, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    for version, newer in ((PROFILE_FORMAT_VERSION + 1, True), (0, False)):
+        meta = dict(json.loads(str(arrays["meta"])), format_version=version)
+        bad = tmp_path / f"v{version}.npz"
+        np.savez(bad, **{**arrays, "meta": np.array(json.dumps(meta))})
+        with pytest.raises(ProfileError, match=f"profile format {version}") as info:
+            load_profile(bad)
+        said = str(info.value)
+        assert ("newer ser-live" in said and "upgrade" in said and "make it again" not in said) == newer, said
+        assert ("make it again" in said) != newer, said
