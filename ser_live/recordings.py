@@ -23,7 +23,9 @@
 * **Unique names per run.** Names carry the run id (local start time to the second plus a
   random 6-hex-digit tag): ``utt-<YYYYmmdd-HHMMSS>-<tag>-<index:04d>.wav``. The final name
   is taken with ``link(2)``, which never replaces an existing file, so two runs writing into
-  one folder at the same second can never overwrite each other's recordings.
+  one folder at the same second can never overwrite each other's recordings. On a file
+  system without hard links (FAT, exFAT: most USB sticks) the complete file is renamed to
+  its name once the name is found free.
 * **A failure stops saving, not the run.** The first failed write is logged once, with
   the path and the reason, saving stops (``error`` holds the reason), and the caller goes
   on classifying; :attr:`n_saved` counts what is really on disk.
@@ -111,6 +113,31 @@ def _write_file_durably(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: What link(2) says on a file system without hard links (FAT, exFAT, some network shares).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
+
+
+def _take_name(tmp: Path, final: Path) -> None:
+    """Give the complete file ``tmp`` the name ``final``, never replacing a file there:
+    ``link(2)`` (``tmp`` stays; the caller removes it). Where the file system has no hard
+    links, ``tmp`` is renamed once ``final`` is found free: not atomic against another
+    writer of that very name, but names carry the run's random tag.
+
+    Raises
+    ------
+    OSError
+        ``FileExistsError`` when ``final`` exists; any other error of the link or rename.
+    """
+    try:
+        os.link(tmp, final)  # never replaces an existing file (FileExistsError)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        if os.path.lexists(final):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final)) from exc
+        os.rename(tmp, final)
 
 
 def _unlink_quietly(path: Path) -> None:
@@ -309,7 +336,7 @@ class RecordingsWriter:
         try:
             _write_file_durably(tmp, wav_bytes(utt.samples, sample_rate_hz=utt.sample_rate_hz))
             stage = "naming"
-            os.link(tmp, final)  # never replaces an existing file (FileExistsError)
+            _take_name(tmp, final)
             linked = True
             _unlink_quietly(tmp)
             stage, target = "indexing", self.index_path

@@ -307,6 +307,31 @@ def test_a_symlink_planted_at_a_wav_temporary_name_is_not_written_through(sessio
     assert not (folder / name).exists()
 
 
+def test_a_folder_on_a_file_system_without_hard_links_keeps_every_recording(session, model, tmp_path, monkeypatch,
+                                                                            caplog):
+    """FAT and exFAT (most USB sticks and SD cards) and some network shares have no hard
+    links: link(2) fails with EPERM there, so the first utterance's name could not be taken
+    and saving stopped with nothing saved ("Operation not permitted"). link(2) answers as
+    those file systems do here; the name is then taken by renaming the complete temporary
+    file once the name is found free (names carry the run's random tag), so every utterance
+    is saved and indexed, and no file is left half-written."""
+    path, _, spans = session
+    existing = tmp_path / "recordings" / "old.wav"
+    existing.parent.mkdir()
+    existing.write_bytes(b"an earlier recording")
+
+    def link(src, dst, *a, **kw):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM), str(src), None, str(dst))
+
+    monkeypatch.setattr(os, "link", link)
+    with caplog.at_level(logging.WARNING):
+        rec, results = run_recognizer(FileSource(path, speed=0), model, save_dir=existing.parent)
+    assert rec.recordings.error is None and not _saving_errors(caplog)
+    assert rec.summary().n_saved == len(results) == len(spans)
+    existing.unlink()
+    _check_folder(existing.parent, results, len(spans))
+
+
 def test_two_runs_in_the_same_second_into_one_folder_never_overwrite(session, model, tmp_path, monkeypatch):
     path, _, spans = session
     import time as time_mod
