@@ -405,3 +405,20 @@ def test_an_empty_save_utterances_folder_is_a_usage_error(session_wav, tmp_path,
     err = capsys.readouterr().err
     assert "--save-utterances needs a folder" in err and "empty" in err and "ser-live summary" not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_save_utterances_folder_written_with_a_tilde_is_the_home_folder(session_wav, tmp_path, monkeypatch,
+                                                                           capsys) -> None:
+    """``--save-utterances=~/rec`` (the shell leaves a ``~`` after ``=`` as it is) saved into a
+    folder literally named ``~`` in the working folder, and the run ended saying "saved in
+    ~/rec/", which reads as the home folder; the recordings were not there. The value is
+    expanded as ``--profile``'s is (and as a shell would)."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--save-utterances=~/rec"]) == 0
+    err = capsys.readouterr().err
+    assert not (work / "~").exists()
+    assert len(list((home / "rec").glob("*.wav"))) >= 6 and f"saved in {home / 'rec'}/" in err, err

@@ -214,6 +214,14 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.print_usage(sys.stderr)
         _err("error: --append adds to --jsonl PATH, --overwrite replaces it: give one")
         return ExitCode.USAGE
+    save = args.save_utterances
+    if save is not None and not save.strip():  # "$DIR" unset: the recordings went into the working folder
+        parser.print_usage(sys.stderr)
+        _err("error: --save-utterances needs a folder, got an empty value (without a value it saves in "
+             "recordings/)")
+        return ExitCode.USAGE
+    if save is not None:  # --save-utterances=~/rec: the shell leaves the ~ (as --profile, expanded here)
+        save = args.save_utterances = os.path.expanduser(save)
     clash = _jsonl_clash(args)
     if clash:
         parser.print_usage(sys.stderr)
@@ -223,12 +231,6 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         # as predict --output: a supervisor restarting the same command must not empty the earlier hours
         _err(f"error: {args.jsonl} already holds records: add this run's after them with --append, replace "
              "them with --overwrite, or write to another file")
-        return ExitCode.USAGE
-    save = args.save_utterances
-    if save is not None and not save.strip():  # "$DIR" unset: the recordings went into the working folder
-        parser.print_usage(sys.stderr)
-        _err("error: --save-utterances needs a folder, got an empty value (without a value it saves in "
-             "recordings/)")
         return ExitCode.USAGE
     if save is not None and os.path.exists(save) and not os.path.isdir(save):
         parser.print_usage(sys.stderr)
