@@ -243,11 +243,11 @@ class NormalizerArrays:
 
     def _own_session_terms(self) -> tuple:
         """What :meth:`shrink` gives every row that is its own session (one utterance, mean
-        the row, variance 0) alike, computed once: ``(w * prior_mean_[c], total, sd, all)``,
-        float64 ``(1, k)``, ``(1, 1)``, ``(1, k)`` (``sqrt`` of the floored variance; None
-        without ``scale``) and whether ``columns_`` is every column in order; ``()`` when
+        the row, variance 0) alike, computed once: ``(total, sd)``, float64 ``(1, 1)`` and
+        ``(1, k)`` (``sqrt`` of the floored variance; None without ``scale``); ``()`` when
         the count is not 1 after the cap, ``n + w <= 0`` or in ``"append"`` mode
-        (:meth:`transform` then takes the general path). The terms are :meth:`shrink`'s own results on one row, so
+        (:meth:`transform` then takes the general path). With :meth:`_fixed_terms` (the
+        prior's weighted mean), these are :meth:`shrink`'s own results on one row, so
         :meth:`_apply_own_sessions` gives its values to the bit.
         """
         if self._own is None:
@@ -259,9 +259,7 @@ class NormalizerArrays:
                 self._own = ()
             else:
                 _, var = self.shrink(one, np.zeros((1, d)), np.zeros((1, d)))  # the variance of every such row
-                c = self.columns_
-                self._own = (w * self.prior_mean_[c], np.maximum(n + w, 1e-12), np.sqrt(var) if self.scale else None,
-                             bool(np.array_equal(c, np.arange(d))))
+                self._own = (np.maximum(n + w, 1e-12), np.sqrt(var) if self.scale else None)
         return self._own
 
     def _apply_own_sessions(self, X: np.ndarray, own: tuple) -> np.ndarray:
@@ -272,7 +270,8 @@ class NormalizerArrays:
         count of 1 (``1 * mean`` is the mean exactly, so the product is left out), minus the
         per-row work on what every row shares.
         """
-        w_mean, total, sd, every = own
+        total, sd = own
+        every, w_mean, _ = self._fixed_terms()
         xc = X if every else X[..., self.columns_]
         z = xc - (xc + w_mean) / total
         if sd is not None:
