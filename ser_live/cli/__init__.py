@@ -31,8 +31,7 @@ from .devices import _cmd_devices, add_devices_parser
 from .listen import _cmd_listen, add_listen_arguments
 from .options import (
     DEMO_WAV, EXIT_INTERRUPTED, _add_common, _add_partial_arguments, _err, _Formatter, _reconfigure_stdout, _setup_logging,
-    _silence_stderr,
-    _silence_stdout,
+    _silence_stream,
 )
 from .predict import _cmd_predict, add_predict_parser, split_dask_input
 
@@ -260,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     if owns_process and sys.stderr is None:
         # started with stderr closed (`2>&-`): print(..., file=None) writes to stdout, which
         # put the messages and the exit summary among the results (in `--jsonl -`'s JSON)
-        _silence_stderr()
+        _silence_stream("stderr")
     if owns_process and getattr(sys.stdout, "errors", None) == "strict":
         # as Python writes to stderr: a character an ASCII stdout lacks (a label of your own
         # model in a --plain line, a device's name) comes out as \xfc, the run goes on
@@ -306,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `ser-live predict ... | head`: as listen does, said once, exit 1
-        _silence_stdout()
+        _silence_stream("stdout")
         _err("error: cannot write the results to stdout (it was closed, e.g. by `| head`); "
              "the records after that point were not written")
         return ExitCode.ERROR

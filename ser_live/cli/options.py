@@ -221,19 +221,14 @@ def _err(msg: str) -> None:
     _err_raw(f"ser-live: {msg}")
 
 
-def _silence_stdout() -> None:
-    """Point ``sys.stdout`` at /dev/null (a new file object) once it cannot be written (a
-    closed pipe, a terminal gone, a file given up), so Python's flush of it at exit neither
-    fails nor waits."""
+def _silence_stream(stream: str) -> None:
+    """Point ``sys.stdout`` (``stream="stdout"``) or ``sys.stderr`` (``"stderr"``) at /dev/null (a
+    new file object): stdout once it cannot be written (a closed pipe, a terminal gone, a
+    file given up), so Python's flush of it at exit neither fails nor waits; stderr when the
+    program started with it closed (None), where ``print(..., file=None)`` writes to stdout,
+    among the results."""
     with contextlib.suppress(Exception):
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - kept open until exit
-
-
-def _silence_stderr() -> None:
-    """Point ``sys.stderr`` at /dev/null (a new file object) when the program started with it
-    closed (None): ``print(..., file=None)`` writes to stdout, among the results."""
-    with contextlib.suppress(Exception):
-        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - kept open until exit
+        setattr(sys, stream, open(os.devnull, "w"))  # noqa: SIM115 - kept open until exit
 
 
 def _err_raw(text: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from ..jsonl import json_line
 from ..records import speakers_moved_record, utterance_record
 from ..fsutil import point_at_devnull
-from .options import _err, _err_raw, _profile_text, _silence_stdout, _uncertainty_rule
+from .options import _err, _err_raw, _profile_text, _silence_stream, _uncertainty_rule
 from .signals import _signals_deferred
 from .stream_events import StreamEvents
 
@@ -173,7 +173,7 @@ class _Outputs:
         others = self._taken_elsewhere(failed=stream)  # before sys.stdout is replaced below
         if stream is sys.stdout:  # silence the flush at exit
             _cut_back(stream, whole)
-            _silence_stdout()
+            _silence_stream("stdout")
         elif stream is self.jsonl_file:
             self.jsonl_file = None
             _cut_back(stream, whole)
@@ -319,7 +319,7 @@ class _Outputs:
             try:
                 self._draw(lambda: (dashboard.refresh(force=True), dashboard.__exit__(None, None, None)))
             except OSError:
-                _silence_stdout()
+                _silence_stream("stdout")
             except KeyboardInterrupt:  # the terminal took no output (given up): the run ends as it would
                 pass
         self.dashboard = None
