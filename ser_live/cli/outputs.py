@@ -345,18 +345,13 @@ class _Outputs:
 
 
 def _terminal_to_devnull(take_down: Any) -> None:
-    """Give up a terminal that takes no output: point stdout at /dev/null, call
-    ``take_down()`` (a live view's stop, which restores rich's redirected stderr; what it
-    writes goes nowhere, errors ignored), then point stderr there too when it is the same
-    terminal, so that nothing written later (a last frame, the summary) blocks."""
-    twin = _twin(sys.stdout)
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        point_at_devnull(sys.stdout.fileno())
+    """Give up a terminal that takes no output: point stdout at /dev/null, and stderr too when
+    it is the same terminal (:func:`_to_devnull_with_its_twin`), then call ``take_down()`` (a
+    live view's stop, which restores rich's redirected stderr; what it writes goes nowhere,
+    errors ignored), so that nothing written later (a last frame, the summary) blocks."""
+    _to_devnull_with_its_twin(sys.stdout)
     with contextlib.suppress(Exception):
         take_down()
-    if twin is not None:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            point_at_devnull(twin.fileno())
 
 
 def _twin(stream: TextIO) -> TextIO | None:
