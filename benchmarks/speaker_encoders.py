@@ -31,6 +31,27 @@ diagnostic of how much of what splits a pair is the acted emotion rather than th
 is an oracle, not a method: live, the emotions are what is being estimated, and in a real
 conversation (one caller angry throughout, the agent calm) taking out each emotion's mean
 would take the difference between the voices with it.
+
+``--arousal DIR`` asks how much of that is arousal alone, and what the emotion model's own
+estimate of it recovers. ``DIR`` holds the corpora's ``loco`` fold models (``DIR/<corpus>.skops``,
+as :mod:`benchmarks.conversations` takes them), which extract the cuts and give each cut's
+arousal (:func:`ser_live.affect.affect_scores`, the conversation as one offline session: both
+voices, no attribution needed). Three more columns per embedding encoder:
+
+* ``<encoder> arousal-centred``: the true arousal class's (high, low) mean taken out, an oracle
+  as the emotion-centred column is;
+* ``<encoder> arousal projected``: the embeddings' least-squares fit on the estimated arousal
+  taken out (:func:`project_out`), a method, but one that also takes out whatever part of the
+  voices' difference the estimate follows;
+* ``<encoder> arousal offset``: the embeddings as each speaker's centroid plus an arousal offset
+  shared by both speakers, fitted by rounds of 2-means and ridge regression on the
+  within-speaker residuals (:func:`shared_offset_split`), which keeps a pair where one voice
+  is aroused throughout apart.
+
+``--one-aroused`` builds each pair's conversation from the first speaker's high-arousal
+utterances and the second's low-arousal ones only (8 and 8 of the 16): a call where one voice
+is agitated throughout and the other calm, where arousal tells the voices apart and taking it
+out takes the difference between them with it.
 """
 from __future__ import annotations
 
@@ -46,10 +67,12 @@ import numpy as np
 
 from .common import corpora_problem, output_file_problem
 from .conversations import (DEFAULT_CORPORA, attribution_accuracy, conversation_segments, corpus_speakers,
-                            interleave, pairs_of, progress)
+                            interleave, pairs_of, progress, true_arousal)
 
 #: Encoders the table can hold, in its order.
 ENCODERS = ("light", "full", "mfcc-glr", "ge2e")
+#: The columns ``--arousal`` adds per embedding encoder (module doc).
+AROUSAL_COLUMNS = ("arousal-centred", "arousal projected", "arousal offset")
 #: Framewise MFCC settings of ``mfcc-glr`` (16 kHz): coefficients kept (c0 dropped), window
 #: and hop (samples), mel bands, and the level range of the frames kept (dB below the loudest).
 MFCC_N, MFCC_WIN, MFCC_HOP, MFCC_MELS, MFCC_RANGE_DB = 20, 400, 160, 40, 30.0
@@ -157,6 +180,61 @@ def centre_by(Z: np.ndarray, groups: Sequence[Any]) -> np.ndarray:
     return group_means_out(Z, np.unique([str(g) for g in groups], return_inverse=True)[1])
 
 
+def project_out(Z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Rows of ``Z`` minus their least-squares fit on ``a`` (both centred over the rows).
+
+    Parameters
+    ----------
+    Z : np.ndarray, float, shape (n, d)
+    a : np.ndarray, float, shape (n,) or (n, k)
+        Per row the regressors, e.g. the estimated arousal in [-1, 1].
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n, d)
+        ``Z - mean(Z) - A @ B``, ``A`` the centred regressors, ``B`` the least-squares
+        coefficients (:func:`numpy.linalg.lstsq`).
+    """
+    A = np.asarray(a, dtype=np.float64).reshape(len(Z), -1)
+    A = A - A.mean(0)
+    R = np.asarray(Z, dtype=np.float64) - np.mean(Z, axis=0)
+    return R - A @ np.linalg.lstsq(A, R, rcond=None)[0]
+
+
+def shared_offset_split(Z: np.ndarray, a: np.ndarray, *, ridge: float = 1.0, rounds: int = 8) -> np.ndarray:
+    """Two speakers, each a centroid, plus one offset per unit of ``a`` shared by both:
+    ``z_i = c_{g(i)} + a_i b + e_i``. From :func:`two_means` of ``Z``, rounds of: the
+    centroids of the current split, ``b`` the ridge regression of the within-speaker
+    residuals on the centred ``a``, then :func:`two_means` of ``Z - a b``; until the split
+    stops moving or after ``rounds``.
+
+    Parameters
+    ----------
+    Z : np.ndarray, float, shape (n, d)
+    a : np.ndarray, float, shape (n,)
+    ridge : float, default 1.0
+        Shrinkage of ``b`` towards 0: added to the centred ``a``'s sum of squares.
+    rounds : int, default 8
+
+    Returns
+    -------
+    np.ndarray, int, shape (n,)
+        0 or 1 per row.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    A = np.asarray(a, dtype=np.float64).reshape(len(Z), 1)
+    A = A - A.mean(0)
+    lab = two_means(Z)
+    for _ in range(rounds):
+        C = np.stack([Z[lab == g].mean(0) if (lab == g).any() else np.zeros(Z.shape[1]) for g in (0, 1)])
+        b = np.linalg.solve(A.T @ A + ridge * np.eye(1), A.T @ (Z - C[lab]))
+        new = two_means(Z - A @ b)
+        if (new == lab).all():
+            break
+        lab = new
+    return lab
+
+
 def cut_labels(played: Sequence[int], labels: Sequence[str], n_cuts: int) -> list[str | None]:
     """The true label of each cut: that of the first played file whose longest-overlapping
     cut it is (``played``, as :func:`benchmarks.conversations.conversation_segments` gives
@@ -189,13 +267,25 @@ def ge2e_encoder() -> Callable[[np.ndarray], np.ndarray]:
 
 
 def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utterances: int = 16,
-        seed: int = 0, emotion_centred: bool = False) -> dict[str, Any]:
+        seed: int = 0, emotion_centred: bool = False, arousal_models: str | Path | None = None,
+        one_aroused: bool = False) -> dict[str, Any]:
     """Attribution (%) of each encoder's end-of-conversation two-way clustering, per corpus
     and pair kind, on the conversations :func:`benchmarks.conversations.attribution_only`
     builds; the encoders' thread CPU per utterance.
 
     With ``emotion_centred``, also each embedding encoder's split after :func:`centre_by`
     the cuts' true emotions (column ``"<encoder> emotion-centred"``; see the module doc).
+    With ``arousal_models`` (a folder of fold models ``<corpus>.skops``), also the three
+    arousal columns of the module doc; the corpus's fold model then extracts. With
+    ``one_aroused``, each pair's first speaker says only its high-arousal utterances and the
+    second only its low-arousal ones.
+
+    Raises
+    ------
+    FileNotFoundError
+        A fold model missing from ``arousal_models``.
+    ser_live.model.ModelError
+        A fold model that extracts other features than the shipped model.
 
     Returns
     -------
@@ -203,7 +293,8 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
         ``rows``: ``{"corpus", "kind", "n", "<column>": mean %, ...}``; ``columns``: the
         columns in order; ``cpu_ms``: per encoder p50 / p95 ms per utterance.
     """
-    from ser_live.model import EmotionModel
+    from ser_live.affect import affect_scores
+    from ser_live.model import EmotionModel, ModelError
     from ser_live.speakers import EMBEDDING_PATH, LIGHT_EMBEDDING_PATH, SpeakerEmbedding
 
     model = EmotionModel.load()
@@ -212,20 +303,38 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
     columns = {k: e.column_indices(names) for k, e in embeddings.items()}
     ge2e = ge2e_encoder() if "ge2e" in encoders else None
     cpu: dict[str, list[float]] = {e: [] for e in encoders}
-    columns_out = [c for e in encoders
-                   for c in ([e, f"{e} emotion-centred"] if emotion_centred and e != "mfcc-glr" else [e])]
+    extra = (["emotion-centred"] if emotion_centred else []) + (list(AROUSAL_COLUMNS) if arousal_models else [])
+    columns_out = [c for e in encoders for c in ([e] + ([f"{e} {x}" for x in extra] if e != "mfcc-glr" else []))]
     rows = []
     for corpus in corpora:
+        fold = None
+        if arousal_models:
+            path = Path(arousal_models) / f"{corpus}.skops"
+            if not path.exists():
+                raise FileNotFoundError(f"{path} missing: fit it with `python -m train fit --exclude-corpus {corpus} "
+                                        f"--out {path}`")
+            fold = EmotionModel.load(path)
+            if fold.extractor.feature_names() != names:
+                raise ModelError(f"{path} extracts other features than the shipped model; refit it with the shipped recipe")
         spk = corpus_speakers(corpus, n_utterances=n_utterances, seed=seed)
         for kind, pairs in pairs_of(spk, n_pairs=n_pairs, seed=seed).items():
             acc: dict[str, list[float]] = {c: [] for c in columns_out}
             for i, (a, b) in enumerate(pairs):
-                order = interleave(spk[a]["items"], spk[b]["items"], seed=seed * 1000 + i)
+                items_a, items_b = spk[a]["items"], spk[b]["items"]
+                if one_aroused:
+                    items_a = [it for it in items_a if true_arousal(it[1]) == "high"]
+                    items_b = [it for it in items_b if true_arousal(it[1]) == "low"]
+                order = interleave(items_a, items_b, seed=seed * 1000 + i)
                 who = [(a, b)[w] for w, _ in order]
                 utts: list = []
-                feats, played = conversation_segments(model, [it[0] for _, it in order], seed=seed * 1000 + i,
+                feats, played = conversation_segments(fold or model, [it[0] for _, it in order], seed=seed * 1000 + i,
                                                       utterances=utts)
-                emo = cut_labels(played, [it[1] for _, it in order], len(feats)) if emotion_centred else None
+                emo = cut_labels(played, [it[1] for _, it in order], len(feats))
+                arousal = None
+                if fold is not None:
+                    P = fold.predict_proba(np.asarray(feats, dtype=np.float32), groups=np.zeros(len(feats), dtype=int))
+                    arousal = affect_scores(fold.labels, P)["arousal"]
+                    aro_true = [true_arousal(e) if e is not None else None for e in emo]
                 for enc in encoders:
                     t0 = time.thread_time()
                     Z = None
@@ -245,10 +354,18 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
                         lab = two_means(Z)
                     cpu[enc].append((time.thread_time() - t0) / max(len(utts), 1))
                     acc[enc].append(attribution_accuracy(who, [int(lab[j]) if j >= 0 else None for j in played]))
-                    if Z is not None and emo is not None:
-                        lab = two_means(centre_by(Z, emo))
-                        acc[f"{enc} emotion-centred"].append(
-                            attribution_accuracy(who, [int(lab[j]) if j >= 0 else None for j in played]))
+                    if Z is None:
+                        continue
+                    splits = {"emotion-centred": (lambda: two_means(centre_by(Z, emo))) if emotion_centred else None}
+                    if arousal is not None:
+                        splits.update({"arousal-centred": lambda: two_means(centre_by(Z, aro_true)),
+                                       "arousal projected": lambda: two_means(project_out(Z, arousal)),
+                                       "arousal offset": lambda: shared_offset_split(Z, arousal)})
+                    for name, split in splits.items():
+                        if split is not None:
+                            lab = split()
+                            acc[f"{enc} {name}"].append(
+                                attribution_accuracy(who, [int(lab[j]) if j >= 0 else None for j in played]))
                 progress(f"{corpus} {kind} {a}+{b}: " + ", ".join(f"{c} {acc[c][-1]:.1f}" for c in columns_out))
             rows.append({"corpus": corpus, "kind": kind, "n": len(pairs),
                          **{c: float(np.mean(v)) for c, v in acc.items()}})
@@ -273,7 +390,8 @@ def markdown(res: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks.speaker_encoders [options]``: prints the table (and writes
     ``--json``); returns the exit status (0, 2 an unknown corpus, a --json that cannot be
-    written or Resemblyzer missing for ge2e, 3 a corpus not found)."""
+    written, Resemblyzer missing for ge2e or an ``--arousal`` fold model missing or of other
+    features, 3 a corpus not found)."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.speaker_encoders", description=__doc__.split("\n")[0])
     p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
     p.add_argument("--pairs", type=int, default=4, help="pairs per kind per corpus (100: every pair)")
@@ -282,6 +400,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--emotion-centred", action="store_true",
                    help="also each embedding's split with every true emotion's mean within the conversation "
                         "taken out (an oracle diagnostic: how much of the split is the acted emotion)")
+    p.add_argument("--arousal", metavar="DIR", default=None,
+                   help="also each embedding's split with arousal taken out: the true arousal's means (oracle), the "
+                        "estimated arousal's fit, a shared arousal offset; DIR holds the corpora's loco fold models "
+                        "(DIR/<corpus>.skops), which extract and estimate")
+    p.add_argument("--one-aroused", action="store_true",
+                   help="each pair's first voice says only its high-arousal utterances, the second only its low-arousal ones")
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
     problem = corpora_problem(args.corpora)  # an unknown or missing corpus: one line, not a traceback
@@ -292,10 +416,12 @@ def main(argv: list[str] | None = None) -> int:
     if json_problem:  # found now, not after the run (its full result would be lost)
         print(f"error: {json_problem}; pass --json FILE in a folder you can write to", file=sys.stderr)
         return 2
+    from ser_live.model import ModelError
+
     try:
         res = run(args.corpora, n_pairs=args.pairs, encoders=args.encoders, seed=args.seed,
-                  emotion_centred=args.emotion_centred)
-    except ImportError as exc:
+                  emotion_centred=args.emotion_centred, arousal_models=args.arousal, one_aroused=args.one_aroused)
+    except (ImportError, FileNotFoundError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(markdown(res)))
