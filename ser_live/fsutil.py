@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence
 
-__all__ = ["atomic_writer", "write_atomic", "point_at_devnull", "PathRow", "CsvListError", "read_path_csv"]
+__all__ = ["atomic_writer", "write_atomic", "point_at_devnull", "expand_home", "PathRow", "CsvListError",
+           "read_path_csv"]
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # absent on Windows
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows only
@@ -114,6 +115,27 @@ def point_at_devnull(fd: int) -> None:
         os.dup2(null, fd)
     finally:
         os.close(null)
+
+
+def expand_home(path: str) -> str:
+    """A path given on the command line or in an environment variable, with a leading ``~``
+    or ``~user`` expanded to the home folder (:func:`os.path.expanduser`), as a shell would.
+
+    The shell expands a ``~`` only at the start of a word: it leaves the one of
+    ``--option=~/x``, of a quoted ``"~/x"`` and of ``VAR="~/x"`` as it is, which would
+    otherwise name a folder literally called ``~`` in the working folder.
+
+    Parameters
+    ----------
+    path : str
+        As given; ``-`` (stdout), an empty value and a path without a leading ``~`` come
+        back unchanged, and so does ``~user`` for a user that does not exist.
+
+    Returns
+    -------
+    str
+    """
+    return os.path.expanduser(path)
 
 
 def _fsync_dir(folder: Path) -> None:

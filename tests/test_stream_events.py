@@ -422,3 +422,20 @@ def test_a_save_utterances_folder_written_with_a_tilde_is_the_home_folder(sessio
     err = capsys.readouterr().err
     assert not (work / "~").exists()
     assert len(list((home / "rec").glob("*.wav"))) >= 6 and f"saved in {home / 'rec'}/" in err, err
+
+
+def test_a_jsonl_file_written_with_a_tilde_is_in_the_home_folder(session_wav, tmp_path, monkeypatch, capsys) -> None:
+    """``--jsonl=~/x.jsonl`` (the shell leaves a ``~`` after ``=`` as it is, and a quoted
+    ``"~/x.jsonl"`` too) wrote the results into a folder literally named ``~`` in the working
+    folder. The value is expanded as ``--save-utterances``' and ``--profile``'s are."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl=~/a.jsonl"]) == 0
+    assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl", "~/b.jsonl"]) == 0
+    capsys.readouterr()
+    assert not (work / "~").exists()
+    for name in ("a.jsonl", "b.jsonl"):
+        assert len(_records((home / name).read_text())) >= 6

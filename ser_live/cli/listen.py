@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CaptureError, DeviceError, ExitCode, NoSpeechError, PortAudioMissingError, SerLiveError
+from ..fsutil import expand_home
 from .options import (
     DEMO_WAV, EXIT_INTERRUPTED, _add_speakers, _apply_profile, _err, _err_raw, _model_path, _partial_config,
     _positive, _positive_or_zero, _profile_text, _speakers_for, log,
@@ -221,7 +222,9 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
              "recordings/)")
         return ExitCode.USAGE
     if save is not None:  # --save-utterances=~/rec: the shell leaves the ~ (as --profile, expanded here)
-        save = args.save_utterances = os.path.expanduser(save)
+        save = args.save_utterances = expand_home(save)
+    if args.jsonl:  # --jsonl=~/x.jsonl, or a quoted "~/x.jsonl": the same
+        args.jsonl = expand_home(args.jsonl)
     clash = _jsonl_clash(args)
     if clash:
         parser.print_usage(sys.stderr)
