@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DeviceError, ExitCode, SerLiveError
+from ..fsutil import expand_home
 from .listen import _open_microphone
 from .options import EXIT_INTERRUPTED, _add_common, _err, _Formatter, _model_path, _positive_or_zero
 from .signals import _stop_signals_as_interrupt, _stop_signals_ignored
@@ -103,6 +104,8 @@ def _cmd_calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         parser.print_usage(sys.stderr)
         _err(f"error: {usage}")
         return ExitCode.USAGE
+    if args.from_csv:  # --from=~/takes.csv: the shell leaves the ~ (as --profile's, expanded here)
+        args.from_csv = expand_home(args.from_csv)
     path = profile_path(args.profile)
     from ..calibrate import check_profile_destination
 
