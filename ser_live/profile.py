@@ -66,7 +66,7 @@ import numpy as np
 
 from .errors import SerLiveError
 from .fastpath import adapt_log_proba  # noqa: F401 (re-exported)
-from .fsutil import write_atomic
+from .fsutil import expand_home, write_atomic
 from .levels import MAX_CLIPPED_FRACTION, clipped_fraction
 from .model import EmotionModel, shipped_model_names
 from .safezip import PROFILE_LIMITS, PROFILE_META_MAX_CHARS, PROFILE_META_MAX_DEPTH, check_archive, loads_bounded, printable
@@ -232,10 +232,12 @@ def _exported_from(path: Path) -> str | None:
 
 def profiles_dir() -> Path:
     """Where bare profile names live: ``platformdirs.user_data_dir("ser-live")/profiles``
-    (e.g. ``~/.local/share/ser-live/profiles`` on Linux); ``$SER_LIVE_PROFILES`` overrides."""
+    (e.g. ``~/.local/share/ser-live/profiles`` on Linux); ``$SER_LIVE_PROFILES`` overrides,
+    a leading ``~`` in it expanded to the home folder (a shell leaves the one of
+    ``SER_LIVE_PROFILES="~/p"`` as it is)."""
     env = os.environ.get("SER_LIVE_PROFILES")
     if env:
-        return Path(env)
+        return Path(expand_home(env))
     import platformdirs
 
     return Path(platformdirs.user_data_dir("ser-live", appauthor=False)) / "profiles"
@@ -246,7 +248,7 @@ def profile_path(value: str | Path) -> Path:
     ``.npz``) is ``profiles_dir()/NAME.npz``, dots included (``anna.v2`` is the name
     ``anna.v2``, file ``anna.v2.npz``); anything else is the path as given (``./anna.v2``
     for a file of that name in the working folder), with a leading ``~`` or ``~user``
-    expanded to the home folder (:func:`os.path.expanduser`), as a shell would.
+    expanded to the home folder (:func:`~ser_live.fsutil.expand_home`), as a shell would.
 
     Parameters
     ----------
@@ -270,7 +272,7 @@ def profile_path(value: str | Path) -> Path:
     bare = len(p.parts) == 1 and "/" not in text and os.sep not in text and text not in (".", "..")
     if bare and p.suffix.lower() != PROFILE_SUFFIX:
         return profiles_dir() / f"{p.name}{PROFILE_SUFFIX}"
-    return p if bare else Path(os.path.expanduser(text))
+    return p if bare else Path(expand_home(text))
 
 
 def profile_argument(path: str | Path) -> str:

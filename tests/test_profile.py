@@ -33,6 +33,7 @@ from ser_live.profile import (
     load_profile,
     model_fingerprint,
     profile_path,
+    profiles_dir,
 )
 
 from .test_sessions import CORE, emodb_core, norm_model, norm_path  # noqa: F401 (fixtures)
@@ -259,6 +260,16 @@ def test_bare_names_live_in_the_user_data_folder(monkeypatch, tmp_path):
     assert profile_path("anna") == tmp_path / "anna.npz"
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # a path's ~ is the home folder, as in a shell
     assert profile_path("~/anna.npz") == tmp_path / "home" / "anna.npz" and profile_path("~x") == tmp_path / "~x.npz"
+
+
+def test_a_profiles_folder_set_with_a_tilde_is_in_the_home_folder(monkeypatch, tmp_path):
+    """``SER_LIVE_PROFILES="~/p"`` (the shell leaves a quoted ``~`` as it is) put bare names
+    in ``./~/p`` of whatever folder the command ran in, so a profile saved in one folder was
+    not found from another. The ``~`` is expanded as ``--profile``'s is."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SER_LIVE_PROFILES", "~/p")
+    assert profiles_dir() == tmp_path / "home" / "p"
+    assert profile_path("anna") == tmp_path / "home" / "p" / "anna.npz"
 
 
 def test_prompts_say_the_same_sentences_in_every_emotion():
