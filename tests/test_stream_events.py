@@ -439,3 +439,21 @@ def test_a_jsonl_file_written_with_a_tilde_is_in_the_home_folder(session_wav, tm
     assert not (work / "~").exists()
     for name in ("a.jsonl", "b.jsonl"):
         assert len(_records((home / name).read_text())) >= 6
+
+
+def test_a_run_that_fails_at_start_leaves_no_empty_jsonl_file_of_its_own(session_wav, tmp_path, capsys) -> None:
+    """``--jsonl new.jsonl --save-utterances DIR`` with a DIR that cannot be made (a file in
+    its path) failed at start, and left ``new.jsonl`` behind as an empty file: the results
+    file was opened before the recordings folder. A new file this run created and left empty
+    is removed now; a file that was there before the run (empty, or holding records, with
+    ``--append``) is left as it was."""
+    (tmp_path / "afile").write_bytes(b"")
+    bad = ["--input", str(session_wav), "--speed", "0", "--plain", "--save-utterances", str(tmp_path / "afile" / "rec")]
+    new, empty, held = tmp_path / "new.jsonl", tmp_path / "empty.jsonl", tmp_path / "held.jsonl"
+    empty.write_bytes(b"")
+    held.write_text('{"index": 0}\n')
+    assert main([*bad, "--jsonl", str(new)]) == 1
+    assert "Not a directory" in capsys.readouterr().err
+    assert not new.exists()
+    assert main([*bad, "--jsonl", str(empty)]) == 1 and empty.read_bytes() == b""
+    assert main([*bad, "--jsonl", str(held), "--append"]) == 1 and held.read_text() == '{"index": 0}\n'

@@ -283,7 +283,11 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     stalled_at_wall_limit_s: float | None = None  # no audio for this long when the wall clock stopped the run
     with _stop_signals_as_interrupt(), noise_filter:
         try:
-            rec.start()  # warm-up, threads, then the source
+            try:
+                rec.start()  # warm-up, threads, then the source
+            except Exception:  # the recordings folder or the device cannot be used: no empty --jsonl file left
+                outputs.discard_new_results()
+                raise
             t_start = time.monotonic()
             what = "replaying" if not is_mic else "listening to"
             with_profile = f" and profile {_profile_text(profile)}" if profile is not None else ""

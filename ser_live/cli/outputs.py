@@ -52,10 +52,16 @@ class _Outputs:
         self.revised = RevisedTally(self.uncertainty)
         self.jsonl_stdout = args.jsonl == "-"
         self.jsonl_file: TextIO | None = None
+        #: (st_dev, st_ino) of ``--jsonl PATH`` when this run created it, else None: only such
+        #: a file, left empty, is removed when the run fails at start (:meth:`discard_new_results`)
+        self._jsonl_created: tuple[int, int] | None = None
         if args.jsonl and not self.jsonl_stdout:
             Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
             mode = "a" if getattr(args, "append", False) else "w"  # listen refused "w" on earlier records unasked
-            self.jsonl_file = open(args.jsonl, mode, encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self.jsonl_file, created = _open_results(args.jsonl, mode)
+            if created:
+                st = os.fstat(self.jsonl_file.fileno())
+                self._jsonl_created = (st.st_dev, st.st_ino)
         self.jsonl_path = args.jsonl
         self.write_error: OSError | None = None
         #: --save-utterances: a result stream that fails leaves the recordings going (said so)
@@ -342,6 +348,35 @@ class _Outputs:
             except OSError as exc:  # the last buffered bytes could not be written
                 self.write_error = self.write_error or exc
                 _err(f"error: cannot write the results to {self.jsonl_path} ({exc.strerror or exc})")
+
+    def discard_new_results(self) -> None:
+        """The run failed at start (the recordings folder, the device): close ``--jsonl PATH``
+        (:meth:`close_results`) and remove it when this run created it and it is still empty
+        and still the file at that path. A file that existed before the run (even an empty
+        one) is never removed. A file that cannot be removed is left as it is."""
+        self.close_results()
+        created, self._jsonl_created = self._jsonl_created, None
+        if created is None:
+            return
+        with contextlib.suppress(OSError):
+            st = os.stat(self.jsonl_path, follow_symlinks=False)
+            if (st.st_dev, st.st_ino) == created and stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                os.unlink(self.jsonl_path)
+
+
+def _open_results(path: str, mode: str) -> tuple[TextIO, bool]:
+    """Open ``--jsonl PATH`` for text in ``mode`` (``"w"`` or ``"a"``); also whether this call
+    created the file: it is first opened exclusively (``O_EXCL``), so a file that existed, or
+    that another process made meanwhile, is never taken for this run's."""
+    try:
+        return open(path, mode, encoding="utf-8", opener=_exclusive), True  # noqa: SIM115 - closed in close()
+    except FileExistsError:
+        return open(path, mode, encoding="utf-8"), False  # noqa: SIM115 - closed in close()
+
+
+def _exclusive(path: str, flags: int) -> int:
+    """The ``opener`` of :func:`open` that fails (``FileExistsError``) when ``path`` exists."""
+    return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666)
 
 
 def _terminal_to_devnull(take_down: Any) -> None:
