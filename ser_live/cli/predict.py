@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import importlib
 import os
 import re
 import sys
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ..errors import ExitCode, NoSpeechError, SerLiveError, os_error_text
 from .options import (
     _add_common, _add_speakers, _add_uncertainty_arguments, _apply_profile, _err, _Formatter, _model_path,
-    _reconfigure_stdout, _speakers_for, _uncertainty_rule, log,
+    _reconfigure_stdout, _speakers_for, _uncertainty_rule,
 )
 from .progress import FileProgress
 from .signals import _signals_deferred
@@ -209,7 +209,7 @@ def _output_format(args: argparse.Namespace) -> str | None:
         return None
     if fmt == "parquet":
         try:  # imported, not only found: pyarrow 26 is installed on NumPy 1 but refuses to import there
-            import pyarrow.parquet  # noqa: F401
+            importlib.import_module("pyarrow.parquet")
         except ImportError as exc:
             missing = isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "pyarrow"
             _err("error: .parquet output needs pyarrow: pip install 'ser-live[dask]'" if missing
