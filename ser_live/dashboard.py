@@ -86,6 +86,11 @@ _PLACEHOLDER = "listening…"
 _PARTIAL_STALE_S = 3.0
 _WIDE_MIN_COLUMNS = 80  # two-column layout from this width on (an 80-column terminal keeps the timeline)
 _TIMELINE_AFFECT_MIN_COLUMNS = 54  # timeline width from which it has arousal and valence columns (120-column terminal)
+#: Input panel width (cells, borders included) from which the dropped rows keep the noise floor
+#: beside them, in the column of the level and the clock; narrower, that column leaves them a
+#: few cells, so they take the panel's whole width (the floor a line of its own below) and wrap
+#: at word boundaries instead of folding every word.
+_DROPPED_BESIDE_MIN_COLUMNS = 40
 
 
 # --------------------------------------------------------------------------------- state
@@ -600,7 +605,7 @@ def _affect_caption(state: DashboardState, *, width: int) -> Text | None:
     return text
 
 
-def _status_panel(state: DashboardState, *, compact: bool = False) -> Panel:
+def _status_panel(state: DashboardState, *, compact: bool = False, width: int | None = None) -> Panel:
     """The ``input`` panel: level meter, VAD state and stream clock, what was dropped, the
     noise floor, input warnings and alerts, and the latency table.
 
@@ -608,15 +613,22 @@ def _status_panel(state: DashboardState, *, compact: bool = False) -> Panel:
     dropped rows only when something was dropped, the warnings and alerts, no latency table;
     so what says whether the microphone is heard stays on screen instead of being cut off
     below the terminal's last line.
+
+    ``width``: the panel's width in cells, borders included (None: at least
+    :data:`_DROPPED_BESIDE_MIN_COLUMNS`). Narrower than that, the dropped rows take the
+    panel's whole width and the noise floor a line of its own.
     """
+    show_dropped = bool(not compact or state.dropped_samples or state.input_overflows or state.dropped_utterances)
+    beside = width is None or width >= _DROPPED_BESIDE_MIN_COLUMNS
     grid = Table.grid(padding=(0, 1), expand=True)
-    grid.add_column(no_wrap=True, style="grey62")
+    # the names as wide as "dropped" when it is in a grid of its own below: the values line up
+    grid.add_column(no_wrap=True, style="grey62", min_width=7 if show_dropped else None)
     grid.add_column(ratio=1, no_wrap=True)
     grid.add_column(no_wrap=True, justify="right")
 
     level = state.level_dbfs
     grid.add_row("input", LevelBar(level), fmt_level(level))
-    floor_text = Text(_fmt_floor(state.noise_floor_dbfs), style="grey62")
+    floor_text = Text(_fmt_floor(state.noise_floor_dbfs), style="grey62", justify="right")
 
     vad = state.vad_state
     vad_style = {"speech": "bold green3", "silence": "grey62"}.get(vad, "yellow1")
@@ -626,8 +638,18 @@ def _status_panel(state: DashboardState, *, compact: bool = False) -> Panel:
         Text(f"stream {_fmt_stream(state.stream_s)}", style="grey62"),
     )
 
-    if not compact or state.dropped_samples or state.input_overflows or state.dropped_utterances:
-        _add_dropped_rows(grid, state, floor_text)  # compact: only when something was lost
+    dropped = Table.grid(padding=(0, 1), expand=True)  # narrow: the dropped rows, the panel's whole width
+    dropped.add_column(no_wrap=True, style="grey62", min_width=7)
+    dropped.add_column(ratio=1)
+    if show_dropped:  # compact: only when something was lost
+        lost, more = _dropped_texts(state)
+        if beside:
+            grid.add_row("dropped", lost, floor_text)
+            grid.add_row("", more, "")
+        else:
+            dropped.add_row("dropped", lost)
+            dropped.add_row("", more)
+            dropped.add_row("", floor_text)
     # Messages (input warnings, the alert) get the panel's whole width below the grid and wrap at
     # word boundaries, never cut (only a word longer than the width folds).
     messages = Table.grid(padding=(0, 1), expand=True)
@@ -638,7 +660,7 @@ def _status_panel(state: DashboardState, *, compact: bool = False) -> Panel:
     if state.alert:
         messages.add_row("alert", Text(state.alert, style="bold red1", no_wrap=False, overflow="fold"))
 
-    parts: list[RenderableType] = [grid] + ([messages] if messages.row_count else [])
+    parts: list[RenderableType] = [grid] + [t for t in (dropped, messages) if t.row_count]
     if not compact:
         lat = Table(box=None, show_header=True, header_style="grey62", pad_edge=False, padding=(0, 1))
         # Short of room, rich's table first narrows the columns that may wrap: the names' (each
@@ -654,20 +676,13 @@ def _status_panel(state: DashboardState, *, compact: bool = False) -> Panel:
     return Panel(Group(*parts), title="input", title_align="left", border_style="grey42", padding=(0, 1))
 
 
-def _add_dropped_rows(grid: Table, state: DashboardState, floor_text: Text) -> None:
-    """The status grid's two rows of what was lost (samples, overflows, short bursts, dropped
-    utterances) and the noise floor."""
+def _dropped_texts(state: DashboardState) -> tuple[Text, Text]:
+    """The two lines of what was lost: the samples, then the overflows, short bursts and
+    dropped utterances; each wraps at word boundaries (only a word wider than its column
+    folds)."""
     bad = state.dropped_samples > 0
-    grid.add_row(
-        "dropped",
-        Text(
-            f"{state.dropped_samples} samples ({state.dropped_s:.3f} s)",
-            style="bold red1" if bad else "",
-            no_wrap=False,
-            overflow="fold",
-        ),
-        floor_text,
-    )
+    lost = Text(f"{state.dropped_samples} samples ({state.dropped_s:.3f} s)", style="bold red1" if bad else "",
+                no_wrap=False, overflow="fold")
     more = Text(no_wrap=False, overflow="fold")
     more.append(f"{state.input_overflows} overflows", style="bold red1" if state.input_overflows else "")
     more.append(" · ", style="grey50")
@@ -675,7 +690,7 @@ def _add_dropped_rows(grid: Table, state: DashboardState, floor_text: Text) -> N
     if state.dropped_utterances:
         more.append(" · ", style="grey50")
         more.append(f"{state.dropped_utterances} utterances dropped (worker behind)", style="bold red1")
-    grid.add_row("", more, "")
+    return lost, more
 
 
 def _timeline_panel(state: DashboardState, *, width: int, max_rows: int | None) -> Panel:
@@ -844,7 +859,8 @@ class DashboardView:
             if lines is not None:
                 self._status_cache[compact] = (key, lines, cached[2])
                 return list(lines)
-        lines = console.render_lines(_status_panel(state, compact=compact), options, pad=True)
+        lines = console.render_lines(_status_panel(state, compact=compact, width=options.max_width), options,
+                                     pad=True)
         quick = _QuickRows.find(lines, state.level_dbfs, level_text, clock_text, console, options)
         self._status_cache[compact] = (key, lines, quick)
         return list(lines)

@@ -704,3 +704,21 @@ def test_latency_figures_are_never_cut_on_a_narrow_panel(results: list[Result], 
         s = state.latency(kind)
         row = " ".join(f"{s[k]:.1f}" for k in ("last", "p50", "p95"))
         assert re.search(rf"\s{re.escape(row)}\s", " ".join(text.replace("│", " ").split()) + " "), (kind, row, text)
+
+
+@pytest.mark.parametrize("width", [30, 34, 39, 40, 60])
+def test_dropped_rows_wrap_at_word_boundaries_on_a_narrow_panel(results: list[Result], width: int) -> None:
+    """Below about 40 columns the noise floor beside the dropped rows left them a column of
+    two or three cells, and every word was folded into it ("480" / "0" / "sam" / "ple" /
+    "s"): unreadable on a 30-column terminal. Narrow, the dropped rows now take the panel's
+    whole width (the floor a line of its own) and wrap at word boundaries; from 40 columns
+    on they keep the floor beside them, as before."""
+    state = _state(results)
+    state.set_status(dropped_utterances=5, noise_floor_dbfs=-61.2)
+    text = _text(render_dashboard(state), width)
+    _assert_fits(text, width)
+    words = " ".join(text.replace("│", " ").split()).split(" ")
+    for line in ("dropped 4800 samples (0.300 s)", "2 overflows · 3 short bursts · 5 utterances dropped (worker behind)",
+                 "floor -61 dBFS"):
+        missing = [w for w in line.split() if w not in words]
+        assert not missing, (missing, text)
