@@ -338,6 +338,24 @@ def test_predict_output_suffix_picks_the_format(capsys, ravdess_root, test_model
     assert [r["path"] for r in table] == [str(good), str(bad)] and table[1]["error"] and table[1]["label"] is None
 
 
+def test_predict_paths_written_with_a_tilde_are_in_the_home_folder(capsys, ravdess_root, test_model_path, model,
+                                                                    tmp_path, monkeypatch):
+    """``--output=~/p.csv`` and ``--sessions=~/s.csv`` (a ``~`` the shell leaves, after ``=``
+    or quoted) named a folder literally called ``~`` in the working folder: the output went
+    there, the sessions list was "not found". Both are expanded now, as ``--jsonl``'s are."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    good = ravdess_root / SESSION_FILES[0]
+    (home / "s.csv").write_text(f"path,session\n{good},a\n")
+    rc, out, err = run(capsys, "predict", good, "--output=~/p.csv", "--sessions", "~/s.csv", "--model", test_model_path)
+    assert rc == 0, err
+    assert not (work / "~").exists()
+    assert (home / "p.csv").read_text().splitlines()[1].startswith(f"{good},")
+
+
 def test_predict_refuses_long_files_without_segments(capsys, ravdess_root, test_model_path, tmp_path):
     y = load_audio(ravdess_root / SESSION_FILES[0])
     long = write_wav(tmp_path / "long.wav", np.concatenate([np.zeros(61 * SR, np.float32), y]))

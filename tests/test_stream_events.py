@@ -427,7 +427,8 @@ def test_a_save_utterances_folder_written_with_a_tilde_is_the_home_folder(sessio
 def test_a_jsonl_file_written_with_a_tilde_is_in_the_home_folder(session_wav, tmp_path, monkeypatch, capsys) -> None:
     """``--jsonl=~/x.jsonl`` (the shell leaves a ``~`` after ``=`` as it is, and a quoted
     ``"~/x.jsonl"`` too) wrote the results into a folder literally named ``~`` in the working
-    folder. The value is expanded as ``--save-utterances``' and ``--profile``'s are."""
+    folder. The value is expanded as ``--save-utterances``' and ``--profile``'s are, and so is
+    ``--input``'s."""
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
@@ -435,9 +436,12 @@ def test_a_jsonl_file_written_with_a_tilde_is_in_the_home_folder(session_wav, tm
     monkeypatch.chdir(work)
     assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl=~/a.jsonl"]) == 0
     assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl", "~/b.jsonl"]) == 0
+    # --input=~/x.wav too (it was "cannot read" a file in a folder named ~)
+    (home / "x.wav").write_bytes(Path(session_wav).read_bytes())
+    assert main(["--input=~/x.wav", "--speed", "0", "--plain", "--jsonl", "~/c.jsonl"]) == 0
     capsys.readouterr()
     assert not (work / "~").exists()
-    for name in ("a.jsonl", "b.jsonl"):
+    for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
         assert len(_records((home / name).read_text())) >= 6
 
 

@@ -68,9 +68,9 @@ def add_calibrate_parser(sub: Any) -> argparse.ArgumentParser:
     )
     cal.add_argument("--per-class", type=int, default=3, metavar="N",
                      help="takes per emotion label (default: 3; at least 1)")
-    cal.add_argument("--from", dest="from_csv", metavar="FILE.csv",
+    cal.add_argument("--from", dest="from_csv", type=expand_home, metavar="FILE.csv",
                      help="build the profile from recordings listed in a `path,label` CSV instead of recording")
-    cal.add_argument("--input", metavar="FILE", help="replay an audio file as the microphone")
+    cal.add_argument("--input", type=expand_home, metavar="FILE", help="replay an audio file as the microphone")
     cal.add_argument("--device", metavar="DEV", help="input device index or (part of its) name")
     from ..audio import NO_AUDIO_TIMEOUT_S, NO_AUDIO_WARN_S
     from .options import _positive
@@ -104,8 +104,6 @@ def _cmd_calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         parser.print_usage(sys.stderr)
         _err(f"error: {usage}")
         return ExitCode.USAGE
-    if args.from_csv:  # --from=~/takes.csv: the shell leaves the ~ (as --profile's, expanded here)
-        args.from_csv = expand_home(args.from_csv)
     path = profile_path(args.profile)
     from ..calibrate import check_profile_destination
 

@@ -30,7 +30,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     from .stream_events import DROPPED_EVERY_S, SILENT_AFTER_S
 
     src = p.add_argument_group("audio source (listen)")
-    src.add_argument("--input", metavar="FILE", help="replay an audio file (WAV, FLAC, OGG; any rate, any channels) instead of the microphone")
+    src.add_argument("--input", type=expand_home, metavar="FILE", help="replay an audio file (WAV, FLAC, OGG; any rate, any channels) instead of the microphone")
     src.add_argument("--device", metavar="DEV", help="input device index or (part of its) name; see `ser-live devices` (default: the system default)")
     src.add_argument("--speed", type=_positive_or_zero, default=1.0, metavar="X",
                      help="replay speed of --input: 1 real time (default), N times faster, 0 as fast as possible")
@@ -51,7 +51,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output (listen)")
     out.add_argument("--plain", action="store_true",
                      help="one text line per utterance instead of the dashboard (automatic when stdout is not a terminal, or TERM=dumb)")
-    out.add_argument("--jsonl", metavar="PATH|-",
+    out.add_argument("--jsonl", type=expand_home, metavar="PATH|-",
                      help="write one JSON object per utterance to PATH, or to stdout with '-' (stdout then carries only JSON); "
                           "also, as they happen, {\"kind\": \"dropped\", ...} when audio is lost (at once, then at most "
                           f"every {DROPPED_EVERY_S:g} s) and {{\"kind\": \"input\", ...}} when the input goes silent "
@@ -72,7 +72,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                           f"{REVISE_UTTERANCES} utterances of a session; the dashboard always shows the revised timeline); "
                           "with --speakers also {\"kind\": \"speakers\", ...} when the run's re-clustering moved earlier "
                           "utterances to another speaker")
-    out.add_argument("--save-utterances", nargs="?", const="recordings", default=None, metavar="DIR",
+    out.add_argument("--save-utterances", nargs="?", const="recordings", default=None, type=expand_home, metavar="DIR",
                      help="save each utterance as a 16 kHz WAV plus a line in DIR/index.jsonl (default DIR: recordings)")
     out.add_argument("--half-life-s", type=_positive, default=DEFAULT_HALF_LIFE_S, metavar="SECONDS",
                      help=f"half-life of the rolling estimate in stream seconds (default: {DEFAULT_HALF_LIFE_S:g})")
@@ -221,10 +221,6 @@ def _cmd_listen(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         _err("error: --save-utterances needs a folder, got an empty value (without a value it saves in "
              "recordings/)")
         return ExitCode.USAGE
-    if save is not None:  # --save-utterances=~/rec: the shell leaves the ~ (as --profile, expanded here)
-        save = args.save_utterances = expand_home(save)
-    if args.jsonl:  # --jsonl=~/x.jsonl, or a quoted "~/x.jsonl": the same
-        args.jsonl = expand_home(args.jsonl)
     clash = _jsonl_clash(args)
     if clash:
         parser.print_usage(sys.stderr)

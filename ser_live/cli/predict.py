@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from ..errors import ExitCode, NoSpeechError, SerLiveError, os_error_text
+from ..fsutil import expand_home
 from .options import (
     _add_common, _add_speakers, _add_uncertainty_arguments, _apply_profile, _err, _Formatter, _model_path,
     _reconfigure_stdout, _speakers_for, _uncertainty_rule,
@@ -97,12 +98,12 @@ def add_predict_parser(sub: Any) -> argparse.ArgumentParser:
     pr.add_argument("--format", choices=("jsonl", "csv"), default=None,
                     help="record format on stdout (default: jsonl); with --output the suffix picks it")
     pr.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="same as --format jsonl")
-    pr.add_argument("--output", metavar="PATH", help="write the records to PATH instead of stdout; "
+    pr.add_argument("--output", type=expand_home, metavar="PATH", help="write the records to PATH instead of stdout; "
                     "its suffix picks the format: .jsonl, .csv or .parquet")
     pr.add_argument("--channel", type=int, default=None, metavar="N",
                     help="score channel N of each file alone (1 = left: a call recorder's agent or caller), "
                          "not the average of its channels; a file without it is an error record")
-    pr.add_argument("--sessions", metavar="FILE.csv",
+    pr.add_argument("--sessions", type=expand_home, metavar="FILE.csv",
                     help="CSV `path,session`: normalise the files of one session together (see below)")
     clu = pr.add_argument_group("scale-out (needs the dask extra: pip install 'ser-live[dask]')")
     clu.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
