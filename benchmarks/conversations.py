@@ -71,7 +71,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -720,49 +720,77 @@ def fit_embedding(X: np.ndarray, speakers: np.ndarray, *, n_dims: int = 8, shrin
     return center, scale, V * np.sqrt(lam / (1 + lam))
 
 
+def live_utterance_cuts(paths: Sequence[str], *, seed: int = 0) -> list[Any]:
+    """Files as the live path hears them in a conversation: the files joined as the harness
+    joins them (:func:`build_conversation`: levelled, pauses over a noise floor), cut by the
+    live segmenter; per file its longest-overlapping utterance.
+
+    Returns
+    -------
+    list of ser_live.vad.Utterance or None
+        One per path, in order (its int16 16 kHz ``samples``); None where no utterance
+        overlaps the file.
+    """
+    from ser_live.vad import VadConfig, segment_signal
+
+    sess = build_conversation(list(paths), seed=seed)
+    utts = segment_signal(sess.samples, config=VadConfig(), sample_rate_hz=16000)
+    out = []
+    for a, b in sess.spans:
+        ov = [min(b / 16000, u.end_s) - max(a / 16000, u.start_s) for u in utts]
+        out.append(utts[int(np.argmax(ov))] if ov and max(ov) > 0 else None)
+    return out
+
+
 def live_utterance_features(model: Any, paths: Sequence[str], *, seed: int = 0) -> np.ndarray:
-    """Features of files as the live path sees them in a conversation: the files joined as
-    the harness joins them (:func:`build_conversation`: levelled, pauses over a noise floor),
-    cut by the live segmenter, and each file's longest-overlapping utterance extracted with
-    the model's extractor.
+    """Features of files as the live path sees them in a conversation (:func:`live_utterance_cuts`),
+    each cut extracted with the model's extractor.
 
     Returns
     -------
     np.ndarray, float64, shape (len(paths), n_features)
         NaN rows where no utterance overlaps a file or the extractor refused it.
     """
-    from ser_live.vad import VadConfig, segment_signal
-
-    sess = build_conversation(list(paths), seed=seed)
-    utts = segment_signal(sess.samples, config=VadConfig(), sample_rate_hz=16000)
     out = np.full((len(paths), model.extractor.n_features), np.nan)
-    for i, (a, b) in enumerate(sess.spans):
-        ov = [min(b / 16000, u.end_s) - max(a / 16000, u.start_s) for u in utts]
-        if ov and max(ov) > 0:
+    for i, u in enumerate(live_utterance_cuts(paths, seed=seed)):
+        if u is not None:
             try:
-                out[i] = model.extractor.extract(utts[int(np.argmax(ov))].samples)
+                out[i] = model.extractor.extract(u.samples)
             except ValueError:
                 pass
     return out
 
 
-def _corpus_live_rows(model: Any, corpus: str, idx: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """A fitting corpus's files of the core classes, per speaker in sessions of
-    :data:`_CALIBRATION_UTTERANCES`, through :func:`live_utterance_features`: the
-    embedding's columns and the speakers."""
+def fitting_sessions(corpus: str) -> Iterator[tuple[str, list[Any], int]]:
+    """A fitting corpus's files of the core classes as one-speaker sessions of
+    :data:`_CALIBRATION_UTTERANCES` files (each speaker's files in path order), with the seed
+    each session's conversation is built with (:func:`live_utterance_cuts`).
+
+    Yields
+    ------
+    (speaker, records, seed)
+        ``records``: :class:`train.corpora` records (``path``, ``label``), at most
+        :data:`_CALIBRATION_UTTERANCES`.
+    """
     from train.corpora import read_corpus
 
     recs = [r for r in read_corpus(corpus, check_audio=False).records if r.label in CORE]
-    by: dict[str, list[str]] = {}
+    by: dict[str, list[Any]] = {}
     for r in sorted(recs, key=lambda r: r.path):
-        by.setdefault(r.speaker, []).append(r.path)
-    rows, spk = [], []
-    for si, (s, paths) in enumerate(sorted(by.items())):
-        for c0 in range(0, len(paths), _CALIBRATION_UTTERANCES):
-            chunk = paths[c0:c0 + _CALIBRATION_UTTERANCES]
-            rows.append(live_utterance_features(model, chunk, seed=si * 100 + c0)[:, idx])
-            spk += [s] * len(chunk)
+        by.setdefault(r.speaker, []).append(r)
+    for si, (s, rs) in enumerate(sorted(by.items())):
+        for c0 in range(0, len(rs), _CALIBRATION_UTTERANCES):
+            yield s, rs[c0:c0 + _CALIBRATION_UTTERANCES], si * 100 + c0
         progress(f"{corpus} {s}")
+
+
+def _corpus_live_rows(model: Any, corpus: str, idx: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """A fitting corpus's sessions (:func:`fitting_sessions`) through
+    :func:`live_utterance_features`: the embedding's columns and the speakers."""
+    rows, spk = [], []
+    for s, chunk, seed in fitting_sessions(corpus):
+        rows.append(live_utterance_features(model, [r.path for r in chunk], seed=seed)[:, idx])
+        spk += [s] * len(chunk)
     return np.vstack(rows), np.array(spk)
 
 
