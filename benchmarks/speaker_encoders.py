@@ -17,6 +17,12 @@ the table compares what the encoders hear, not how they are used online:
   ICASSP 1991; the distance under Chen and Gopalakrishnan's BIC, 1998) per frame, split in two
   by spectral clustering (:func:`spectral_two`; average linkage, tried too, isolated single
   utterances);
+* ``sv``: a GMM-UBM mean supervector of each cut's voiced frames (MFCC 1-19 of the model's own
+  framewise extraction), with nuisance attribute projection of the emotions and an LDA of
+  speaker identity, all fitted on the live cuts of the light embedding's fitting corpora
+  (:class:`SupervectorEncoder`, :func:`fit_supervector_encoder`; a few minutes per run), the
+  same 2-means as ``light``; its CPU column is the embedding's own step, without the framewise
+  extraction (the live extraction computes those frames, but does not return them today);
 * ``ge2e``: a neural speaker encoder trained for speaker verification, Resemblyzer's GE2E
   (Wan et al., ICASSP 2018; ``pip install resemblyzer``, PyTorch; not one of our extras:
   a comparison only, never on the live path), L2-normalised, the same 2-means as ``light``.
@@ -70,7 +76,7 @@ from .conversations import (DEFAULT_CORPORA, attribution_accuracy, conversation_
                             interleave, pairs_of, progress, true_arousal)
 
 #: Encoders the table can hold, in its order.
-ENCODERS = ("light", "full", "mfcc-glr", "ge2e")
+ENCODERS = ("light", "full", "mfcc-glr", "sv", "ge2e")
 #: The columns ``--arousal`` adds per embedding encoder (module doc).
 AROUSAL_COLUMNS = ("arousal-centred", "arousal projected", "arousal offset")
 #: Framewise MFCC settings of ``mfcc-glr`` (16 kHz): coefficients kept (c0 dropped), window
@@ -246,6 +252,163 @@ def cut_labels(played: Sequence[int], labels: Sequence[str], n_cuts: int) -> lis
     return out
 
 
+class SupervectorEncoder:
+    """A speaker embedding from a cut's voiced frames: GMM-UBM mean supervector, nuisance
+    attribute projection (NAP) of the emotions, LDA of speaker identity.
+
+    * UBM: a diagonal Gaussian mixture of ``n_components`` on MFCC 1-19 of voiced frames
+      (:meth:`frames`), fitted on at most ``n_frames`` frames of the fitting cuts
+      (scikit-learn's :class:`~sklearn.mixture.GaussianMixture`).
+    * Supervector: each component's mean MAP-adapted to the cut with relevance factor
+      ``relevance`` (Reynolds, Quatieri and Dunn, "Speaker verification using adapted
+      Gaussian mixture models", Digital Signal Processing 10, 2000), minus the UBM's, scaled by
+      ``sqrt(w_k) / sigma_k`` (Campbell, Sturim and Reynolds, "Support vector machines using
+      GMM supervectors for speaker verification", IEEE SPL 13(5), 2006): ``n_components * 19``
+      values.
+    * NAP: the ``nap_rank`` leading directions of the fitting speakers' per-emotion mean
+      supervectors minus each speaker's mean (standardised) are projected out (Solomonoff,
+      Campbell and Boardman, "Advances in channel compensation for SVM speaker recognition",
+      ICASSP 2005, with the emotion as the nuisance).
+    * LDA: :func:`benchmarks.conversations.fit_embedding` on the projected supervectors,
+      ``n_dims`` directions, ``shrinkage``.
+
+    The defaults were chosen without EmoDB or es_uem: each fitting corpus (RAVDESS, ASED,
+    Korean) held out in turn with everything fitted on the others, pseudo-conversations of its
+    speakers split in two, best on same- plus mixed-gender pairs over 150 settings (a scratch
+    search, docs/speakers.md).
+
+    Parameters
+    ----------
+    n_components, relevance, nap_rank, n_dims, shrinkage, n_frames, seed
+        As above; ``seed`` seeds the frame sample and the mixture's initialisation.
+    """
+
+    def __init__(self, *, n_components: int = 32, relevance: float = 1.0, nap_rank: int = 10, n_dims: int = 32,
+                 shrinkage: float = 0.5, n_frames: int = 300_000, seed: int = 0) -> None:
+        self.n_components, self.relevance, self.nap_rank = n_components, relevance, nap_rank
+        self.n_dims, self.shrinkage, self.n_frames, self.seed = n_dims, shrinkage, n_frames, seed
+
+    @staticmethod
+    def frames(framewise: dict[str, np.ndarray]) -> np.ndarray:
+        """MFCC 1-19 of a cut's voiced frames (``pitch`` row 0 > 0), all frames when fewer than
+        5 are voiced.
+
+        Parameters
+        ----------
+        framewise : dict
+            :meth:`ser_live.features.FeatureExtractor.framewise` of the cut: ``"mfcc"`` shape
+            (n_mfcc >= 20, n_frames), ``"pitch"`` shape (>= 1, n_frames), f0 in row 0 (0 unvoiced).
+
+        Returns
+        -------
+        np.ndarray, float64, shape (n_frames_kept, 19)
+        """
+        M = np.asarray(framewise["mfcc"][1:20], dtype=np.float64).T
+        voiced = np.asarray(framewise["pitch"][0]) > 0
+        return M[voiced] if voiced.sum() >= 5 else M
+
+    def fit(self, frames: Sequence[np.ndarray], speakers: Sequence[str], emotions: Sequence[str]) -> "SupervectorEncoder":
+        """Fit the UBM, the NAP and the LDA.
+
+        Parameters
+        ----------
+        frames : sequence of np.ndarray, float, shape (n_frames_i, 19)
+            Per fitting cut, :meth:`frames`.
+        speakers, emotions : sequence of str, one per cut
+
+        Returns
+        -------
+        SupervectorEncoder
+            ``self``.
+        """
+        from sklearn.mixture import GaussianMixture
+
+        from .conversations import fit_embedding
+
+        rng = np.random.default_rng(self.seed)
+        X = np.vstack(frames)
+        X = X[rng.permutation(len(X))[: self.n_frames]]
+        g = GaussianMixture(self.n_components, covariance_type="diag", max_iter=100, random_state=self.seed,
+                            reg_covar=1e-3).fit(X)
+        self.w_, self.mu_, self.var_ = g.weights_, g.means_, g.covariances_
+        self.const_ = (np.log(self.w_) - 0.5 * np.log(self.var_).sum(1) - 0.5 * (self.mu_ ** 2 / self.var_).sum(1))
+        SV = np.stack([self.supervector(f) for f in frames])
+        spk, emo = np.asarray(speakers), np.asarray(emotions)
+        self.center_, self.scale_ = SV.mean(0), SV.std(0) + 1e-9
+        Z = (SV - self.center_) / self.scale_
+        cells = [Z[(spk == s) & (emo == e)].mean(0) - Z[spk == s].mean(0)
+                 for s in np.unique(spk) for e in np.unique(emo[spk == s])]
+        self.nap_ = np.linalg.svd(np.array(cells), full_matrices=False)[2][: self.nap_rank].T
+        self.lda_ = fit_embedding(self._projected(SV), spk, n_dims=self.n_dims, shrinkage=self.shrinkage)
+        return self
+
+    def supervector(self, X: np.ndarray) -> np.ndarray:
+        """The cut's MAP-adapted, scaled mean supervector (class doc).
+
+        Parameters
+        ----------
+        X : np.ndarray, float, shape (n_frames, 19)
+
+        Returns
+        -------
+        np.ndarray, float64, shape (n_components * 19,)
+        """
+        prec = 1.0 / self.var_
+        L = -0.5 * (X ** 2) @ prec.T + X @ (self.mu_ * prec).T + self.const_
+        P = np.exp(L - L.max(1, keepdims=True))
+        P /= P.sum(1, keepdims=True)
+        N, F = P.sum(0), P.T @ X
+        m = (F + self.relevance * self.mu_) / (N[:, None] + self.relevance)
+        return ((m - self.mu_) * np.sqrt(self.w_)[:, None] / np.sqrt(self.var_)).ravel()
+
+    def _projected(self, SV: np.ndarray) -> np.ndarray:
+        Z = (np.atleast_2d(SV) - self.center_) / self.scale_
+        return Z - (Z @ self.nap_) @ self.nap_.T
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """The embedding of one cut.
+
+        Parameters
+        ----------
+        X : np.ndarray, float, shape (n_frames, 19)
+            :meth:`frames` of the cut.
+
+        Returns
+        -------
+        np.ndarray, float64, shape (n_dims,)
+        """
+        center, scale, V = self.lda_
+        return (((self._projected(self.supervector(X)) - center) / scale) @ V)[0]
+
+
+def fit_supervector_encoder(model: Any, *, corpora: Sequence[str] | None = None, **kw: Any) -> SupervectorEncoder:
+    """:class:`SupervectorEncoder` fitted on the fitting corpora's live cuts, as the light
+    embedding's are cut (:func:`benchmarks.conversations.fitting_sessions`,
+    :func:`~benchmarks.conversations.live_utterance_cuts`), with the model's framewise
+    extraction.
+
+    Parameters
+    ----------
+    model : EmotionModel
+        Its extractor gives the frames.
+    corpora : sequence of str, optional
+        Default :data:`benchmarks.conversations.EMBED_CORPORA` (never the held-out ones).
+    **kw
+        :class:`SupervectorEncoder`'s settings.
+    """
+    from .conversations import EMBED_CORPORA, fitting_sessions, live_utterance_cuts
+
+    frames, spk, emo = [], [], []
+    for corpus in corpora or EMBED_CORPORA:
+        for s, chunk, seed in fitting_sessions(corpus):
+            for r, u in zip(chunk, live_utterance_cuts([r.path for r in chunk], seed=seed)):
+                if u is not None:
+                    frames.append(SupervectorEncoder.frames(model.extractor.framewise(u.samples)))
+                    spk.append(f"{corpus}:{s}")
+                    emo.append(r.label)
+    return SupervectorEncoder(**kw).fit(frames, spk, emo)
+
+
 def ge2e_encoder() -> Callable[[np.ndarray], np.ndarray]:
     """Resemblyzer's GE2E voice encoder on the CPU, one thread: int16 samples -> float (256,).
 
@@ -302,6 +465,7 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
     embeddings = {k: SpeakerEmbedding.load(p) for k, p in (("light", LIGHT_EMBEDDING_PATH), ("full", EMBEDDING_PATH))}
     columns = {k: e.column_indices(names) for k, e in embeddings.items()}
     ge2e = ge2e_encoder() if "ge2e" in encoders else None
+    sv = fit_supervector_encoder(model) if "sv" in encoders else None
     cpu: dict[str, list[float]] = {e: [] for e in encoders}
     extra = (["emotion-centred"] if emotion_centred else []) + (list(AROUSAL_COLUMNS) if arousal_models else [])
     columns_out = [c for e in encoders for c in ([e] + ([f"{e} {x}" for x in extra] if e != "mfcc-glr" else []))]
@@ -335,12 +499,17 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
                     P = fold.predict_proba(np.asarray(feats, dtype=np.float32), groups=np.zeros(len(feats), dtype=int))
                     arousal = affect_scores(fold.labels, P)["arousal"]
                     aro_true = [true_arousal(e) if e is not None else None for e in emo]
+                # the frames the live extraction computes anyway (not timed: it does not return them today)
+                sv_frames = [sv.frames((fold or model).extractor.framewise(u.samples)) for u in utts] if sv else []
                 for enc in encoders:
                     t0 = time.thread_time()
                     Z = None
                     if enc in embeddings:
                         e, idx = embeddings[enc], columns[enc]
                         Z = np.stack([e.transform(x[idx]) for x in feats])
+                        lab = two_means(Z)
+                    elif enc == "sv":
+                        Z = np.stack([sv.transform(f) for f in sv_frames])
                         lab = two_means(Z)
                     elif enc == "mfcc-glr":
                         F = [mfcc_gaussian(u.samples) for u in utts]

@@ -688,3 +688,40 @@ def test_arousal_diagnostics_need_their_fold_models(tmp_path, capsys):
     assert main(["--corpora", "emodb", "--encoders", "light", "--pairs", "1", "--arousal", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "emodb.skops") in err and "--exclude-corpus emodb" in err
+
+
+def test_supervector_encoder_hears_the_voice_under_the_emotion():
+    """``speaker_encoders --encoders sv``: :class:`SupervectorEncoder` fitted on speakers who
+    each say every emotion learns to leave the emotions out (NAP, then the LDA). Synthetic
+    frames: each voice a small offset of the MFCCs, each emotion a four times larger one
+    shared by every voice. Two new voices, each saying every emotion, are told apart by its
+    embedding, not by their raw mean frames (the emotion's split)."""
+    from benchmarks.speaker_encoders import SupervectorEncoder, two_means
+
+    rng = np.random.default_rng(0)
+    emotions = ["angry", "happy", "neutral", "sad"]
+    shift = {e: 4.0 * rng.normal(size=19) for e in emotions}
+
+    def cuts(voice: np.ndarray, n_each: int) -> list[tuple[np.ndarray, str]]:
+        return [(voice + shift[e] + rng.normal(0, 1.0, (150, 19)), e) for e in emotions for _ in range(n_each)]
+
+    frames, spk, emo = [], [], []
+    for s in range(12):
+        for f, e in cuts(rng.normal(size=19), 3):
+            frames.append(f)
+            spk.append(f"s{s}")
+            emo.append(e)
+    enc = SupervectorEncoder(n_components=4, nap_rank=3, n_dims=8, n_frames=20_000).fit(frames, spk, emo)
+    test = cuts(rng.normal(size=19), 2) + cuts(rng.normal(size=19), 2)
+    who = [0] * 8 + [1] * 8
+    assert enc.supervector(test[0][0]).shape == (4 * 19,)
+    Z = np.stack([enc.transform(f) for f, _ in test])
+    assert Z.shape == (16, 8)
+    raw = np.stack([f.mean(0) for f, _ in test])
+    assert attribution_accuracy(who, list(two_means(raw))) <= 75.0
+    assert attribution_accuracy(who, list(two_means(Z))) == 100.0
+    # frames: MFCC 1-19 of the voiced frames, all of them when fewer than 5 are voiced
+    fw = {"mfcc": np.arange(20 * 10, dtype=np.float32).reshape(20, 10), "pitch": np.array([[0, 100.0] * 5])}
+    np.testing.assert_array_equal(SupervectorEncoder.frames(fw), fw["mfcc"][1:20, 1::2].T)
+    fw["pitch"][0, 3:] = 0
+    assert SupervectorEncoder.frames(fw).shape == (10, 19)
