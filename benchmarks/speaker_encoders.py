@@ -209,10 +209,11 @@ def project_out(Z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 def shared_offset_split(Z: np.ndarray, a: np.ndarray, *, ridge: float = 1.0, rounds: int = 8) -> np.ndarray:
     """Two speakers, each a centroid, plus one offset per unit of ``a`` shared by both:
-    ``z_i = c_{g(i)} + a_i b + e_i``. From :func:`two_means` of ``Z``, rounds of: the
-    centroids of the current split, ``b`` the ridge regression of the within-speaker
-    residuals on the centred ``a``, then :func:`two_means` of ``Z - a b``; until the split
-    stops moving or after ``rounds``.
+    ``z_i = c_{g(i)} + a_i b + e_i``. From :func:`two_means` of ``Z``, rounds of: ``b`` the
+    ridge regression of the residuals from the current split's centroids on the centred
+    ``a`` (the emotion-aware clustering's :func:`ser_live.speakers._emotion_offsets`, with
+    ``a`` as its one column of posteriors), then :func:`two_means` of ``Z - a b``; until the
+    split stops moving or after ``rounds``.
 
     Parameters
     ----------
@@ -227,13 +228,14 @@ def shared_offset_split(Z: np.ndarray, a: np.ndarray, *, ridge: float = 1.0, rou
     np.ndarray, int, shape (n,)
         0 or 1 per row.
     """
+    from ser_live.speakers import _emotion_offsets
+
     Z = np.asarray(Z, dtype=np.float64)
     A = np.asarray(a, dtype=np.float64).reshape(len(Z), 1)
     A = A - A.mean(0)
     lab = two_means(Z)
     for _ in range(rounds):
-        C = np.stack([Z[lab == g].mean(0) if (lab == g).any() else np.zeros(Z.shape[1]) for g in (0, 1)])
-        b = np.linalg.solve(A.T @ A + ridge * np.eye(1), A.T @ (Z - C[lab]))
+        b = _emotion_offsets(Z, A, lab, int(lab.max()) + 1, ridge)[0]  # two_means gives all 0 or both sides
         new = two_means(Z - A @ b)
         if (new == lab).all():
             break
@@ -332,6 +334,9 @@ class SupervectorEncoder:
                             reg_covar=1e-3).fit(X)
         self.w_, self.mu_, self.var_ = g.weights_, g.means_, g.covariances_
         self.const_ = (np.log(self.w_) - 0.5 * np.log(self.var_).sum(1) - 0.5 * (self.mu_ ** 2 / self.var_).sum(1))
+        self.prec_ = 1.0 / self.var_  # what every supervector reads, formed once
+        self.mu_prec_ = self.mu_ * self.prec_
+        self.sv_scale_ = np.sqrt(self.w_)[:, None] / np.sqrt(self.var_)
         SV = np.stack([self.supervector(f) for f in frames])
         spk, emo = np.asarray(speakers), np.asarray(emotions)
         self.center_, self.scale_ = SV.mean(0), SV.std(0) + 1e-9
@@ -353,13 +358,12 @@ class SupervectorEncoder:
         -------
         np.ndarray, float64, shape (n_components * 19,)
         """
-        prec = 1.0 / self.var_
-        L = -0.5 * (X ** 2) @ prec.T + X @ (self.mu_ * prec).T + self.const_
+        L = -0.5 * (X ** 2) @ self.prec_.T + X @ self.mu_prec_.T + self.const_
         P = np.exp(L - L.max(1, keepdims=True))
         P /= P.sum(1, keepdims=True)
         N, F = P.sum(0), P.T @ X
         m = (F + self.relevance * self.mu_) / (N[:, None] + self.relevance)
-        return ((m - self.mu_) * np.sqrt(self.w_)[:, None] / np.sqrt(self.var_)).ravel()
+        return ((m - self.mu_) * self.sv_scale_).ravel()
 
     def _projected(self, SV: np.ndarray) -> np.ndarray:
         Z = (np.atleast_2d(SV) - self.center_) / self.scale_
