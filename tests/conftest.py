@@ -117,3 +117,17 @@ def corpus_session():
 
 
 # ---- end of corpora fixtures ----------------------------------------------------------------
+
+
+@pytest.fixture
+def home_and_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A new, empty home folder (``$HOME``) and working folder (the current one) under
+    ``tmp_path``: ``(tmp_path / "home", tmp_path / "work")``. For paths written with a ``~``
+    the shell left as it is: where they land, and that no folder named ``~`` appears in the
+    working one."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    return home, work

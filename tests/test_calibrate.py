@@ -403,16 +403,12 @@ def test_a_profile_serves_its_model_loaded_from_the_skops_file_or_its_arrays(rav
             assert json.loads(capsys.readouterr().out)["profile"] == "anna"
 
 
-def test_a_takes_list_written_with_a_tilde_is_read_from_the_home_folder(ravdess_root, tmp_path, profiles, capsys,
-                                                                        monkeypatch):
+def test_a_takes_list_written_with_a_tilde_is_read_from_the_home_folder(ravdess_root, home_and_work, profiles,
+                                                                        capsys):
     """``calibrate --from=~/takes.csv`` (the shell leaves a ``~`` after ``=`` as it is, and a
     quoted ``"~/takes.csv"`` too) looked for ``./~/takes.csv`` and was refused, though the list
     was in the home folder. The value is expanded as ``--profile``'s is."""
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(work)
+    home, work = home_and_work
     _csv(home / "takes.csv", [(str(_take(ravdess_root, 6, lab)), lab) for lab in CODES])
     assert main(["calibrate", "--profile", "anna", "--from=~/takes.csv"]) == 0, capsys.readouterr().err
     assert main(["calibrate", "--profile", "bea", "--from", "~/takes.csv"]) == 0, capsys.readouterr().err

@@ -117,15 +117,11 @@ def test_a_profile_for_another_model_says_how_to_use_it_and_how_not_to_overwrite
     assert load_profile(profile_path(name)).model_name == "ser-7class"
 
 
-def test_a_profile_path_is_suggested_as_a_path_and_tilde_is_home(ravdess_root, tmp_path, profiles, capsys,
-                                                                 monkeypatch):
+def test_a_profile_path_is_suggested_as_a_path_and_tilde_is_home(ravdess_root, tmp_path, home_and_work, profiles,
+                                                                 capsys):
     """Item 3: for ``--profile ./rel.npz`` the refusal suggested the bare name ``rel`` (another
     file, in the profiles folder); ``--profile ~/prof`` was written to ``./~/prof``."""
-    home, cwd = tmp_path / "home", tmp_path / "cwd"
-    home.mkdir()
-    cwd.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(cwd)
+    home, cwd = home_and_work
     seven = _seven_csv(ravdess_root, tmp_path)
     assert main(["calibrate", "--profile", "./rel.npz", "--model", "7class", "--from", str(seven)]) == 0
     hint = shlex.split(capsys.readouterr().out.splitlines()[-1].split(": ", 1)[1])

@@ -339,15 +339,11 @@ def test_predict_output_suffix_picks_the_format(capsys, ravdess_root, test_model
 
 
 def test_predict_paths_written_with_a_tilde_are_in_the_home_folder(capsys, ravdess_root, test_model_path, model,
-                                                                    tmp_path, monkeypatch):
+                                                                    home_and_work):
     """``--output=~/p.csv`` and ``--sessions=~/s.csv`` (a ``~`` the shell leaves, after ``=``
     or quoted) named a folder literally called ``~`` in the working folder: the output went
     there, the sessions list was "not found". Both are expanded now, as ``--jsonl``'s are."""
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(work)
+    home, work = home_and_work
     good = ravdess_root / SESSION_FILES[0]
     (home / "s.csv").write_text(f"path,session\n{good},a\n")
     rc, out, err = run(capsys, "predict", good, "--output=~/p.csv", "--sessions", "~/s.csv", "--model", test_model_path)

@@ -407,33 +407,25 @@ def test_an_empty_save_utterances_folder_is_a_usage_error(session_wav, tmp_path,
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_save_utterances_folder_written_with_a_tilde_is_the_home_folder(session_wav, tmp_path, monkeypatch,
+def test_a_save_utterances_folder_written_with_a_tilde_is_the_home_folder(session_wav, home_and_work,
                                                                            capsys) -> None:
     """``--save-utterances=~/rec`` (the shell leaves a ``~`` after ``=`` as it is) saved into a
     folder literally named ``~`` in the working folder, and the run ended saying "saved in
     ~/rec/", which reads as the home folder; the recordings were not there. The value is
     expanded as ``--profile``'s is (and as a shell would)."""
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(work)
+    home, work = home_and_work
     assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--save-utterances=~/rec"]) == 0
     err = capsys.readouterr().err
     assert not (work / "~").exists()
     assert len(list((home / "rec").glob("*.wav"))) >= 6 and f"saved in {home / 'rec'}/" in err, err
 
 
-def test_a_jsonl_file_written_with_a_tilde_is_in_the_home_folder(session_wav, tmp_path, monkeypatch, capsys) -> None:
+def test_a_jsonl_file_written_with_a_tilde_is_in_the_home_folder(session_wav, home_and_work, capsys) -> None:
     """``--jsonl=~/x.jsonl`` (the shell leaves a ``~`` after ``=`` as it is, and a quoted
     ``"~/x.jsonl"`` too) wrote the results into a folder literally named ``~`` in the working
     folder. The value is expanded as ``--save-utterances``' and ``--profile``'s are, and so is
     ``--input``'s."""
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(work)
+    home, work = home_and_work
     assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl=~/a.jsonl"]) == 0
     assert main(["--input", str(session_wav), "--speed", "0", "--plain", "--jsonl", "~/b.jsonl"]) == 0
     # --input=~/x.wav too (it was "cannot read" a file in a folder named ~)
