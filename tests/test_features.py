@@ -205,6 +205,28 @@ def test_chirp_shows_in_slope_and_delta_columns(fx_raw):
     assert abs(v["mfcc1_d_mean"]) < abs(v["centroid_d_mean"])  # the delta block is the centroid's, not another row's
 
 
+def test_extract_with_frames_hands_over_the_frames_it_pooled(angry_male):
+    """``extract_with_frames`` (what ``--speakers N``'s supervector reads): the same feature
+    vector as ``extract``, to the bit, for the full extractor and for a shipped model's
+    column subset; the MFCCs and voicing of ``framewise`` (one analysis, not two); arrays the
+    caller may keep (a second call does not overwrite them)."""
+    from ser_live.model import EmotionModel
+
+    for ext in (FeatureExtractor(), EmotionModel.load().extractor):
+        x, mfcc, voiced = ext.extract_with_frames(angry_male)
+        np.testing.assert_array_equal(x, ext.extract(angry_male))
+        fw = ext.framewise(angry_male)
+        np.testing.assert_array_equal(mfcc, fw["mfcc"])
+        np.testing.assert_array_equal(voiced, fw["pitch"][0] > 0)
+        assert mfcc.dtype == np.float32 and voiced.dtype == bool and mfcc.shape[1] == voiced.shape[0]
+        assert 0.2 < voiced.mean() < 1.0  # speech: voiced and unvoiced frames
+        kept = mfcc.copy()
+        ext.extract_with_frames(angry_male[::-1].copy())
+        np.testing.assert_array_equal(mfcc, kept)
+    with pytest.raises(ValueError, match="shorter"):
+        FeatureExtractor().extract_with_frames(angry_male[:100])
+
+
 def test_pitch_columns_agree_with_framewise_pitch_on_speech(fx, angry_male):
     """Pooled columns of real speech equal the statistics of the framewise contour they name."""
     v = dict(zip(fx.feature_names(), fx.extract(angry_male)))

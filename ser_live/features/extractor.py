@@ -101,12 +101,40 @@ class FeatureExtractor:
         ValueError
             ``y`` is not 1-D, or shorter than ``config.min_samples`` (65 ms at 16 kHz).
         """
+        return self._extract(y)[0]
+
+    def extract_with_frames(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`extract`, and the framewise MFCCs and voicing it pooled (for the speaker
+        embedding of ``--speakers N``, :mod:`ser_live.supervector`: no second analysis).
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (n_samples,)
+            As :meth:`extract`.
+
+        Returns
+        -------
+        (np.ndarray, np.ndarray, np.ndarray)
+            The feature vector (bit-identical to :meth:`extract`'s); the MFCCs, float32,
+            shape (n_mfcc, n_frames), those of :meth:`framewise`; per frame whether it is
+            voiced (f0 > 0), bool, shape (n_frames,). The arrays are the caller's own.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`extract`.
+        """
+        x, d, voiced = self._extract(y)
+        return x, np.array(d["mfcc"], dtype=np.float32), voiced.copy()
+
+    def _extract(self, y: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """The feature vector, the framewise descriptors it pooled, the voiced frames."""
         sub = self._subset
         with fork_guard():  # OpenBLAS products: no fork meanwhile (ser_live.forksafe)
             d = framewise_descriptors(self._prepare(y), self._analysis, need=None if sub is None else sub.sources,
                                       spectral_rows=None if sub is None else sub.rows_of("spectral"))
             u = _Utterance(d=d, voiced=d["pitch"][0] > 0, cfg=self.config)
-            return _pool(self._plan, u) if self._subset is None else pool_subset(self._subset, u)
+            return (_pool(self._plan, u) if self._subset is None else pool_subset(self._subset, u)), d, u.voiced
 
     def level_spread_db(self, y: np.ndarray) -> float:
         """The ``rms_db_p5_95`` column of :meth:`extract` alone, without the other
