@@ -853,6 +853,8 @@ def embed_main(args: argparse.Namespace) -> int:
     from ser_live.speakers import EMBEDDING_PATH, SpeakerEmbedding
 
     model = EmotionModel.load(args.model)
+    if args.supervector:
+        return _embed_supervector(model, args)
     names = model.extractor.feature_names()
     def computed(m: Any) -> set[str]:
         every = m.extractor.feature_names()
@@ -887,9 +889,26 @@ def embed_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embed_supervector(model: Any, args: argparse.Namespace) -> int:
+    """``embed --supervector``: fit the supervector embedding of ``--speakers N``
+    (:mod:`ser_live.supervector`) on ``--corpora``' live cuts
+    (:func:`benchmarks.speaker_encoders.fit_supervector_encoder`) and write it."""
+    from ser_live.supervector import SUPERVECTOR_PATH
+
+    from .speaker_encoders import fit_supervector_encoder
+
+    t0 = time.perf_counter()
+    emb = fit_supervector_encoder(model, corpora=args.corpora)
+    emb.metadata["command"] = "python -m benchmarks.conversations embed " + " ".join(sys.argv[2:])
+    out = emb.save(args.out or SUPERVECTOR_PATH)
+    print(f"{out}: {emb.n_components} components x 19 MFCCs -> {emb.n_dims} dims, {emb.metadata['cuts']} cuts of "
+          f"{emb.metadata['speakers']} speakers of {', '.join(args.corpora)} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
 # ------------------------------------------------------------------------------ attribution alone
-def conversation_segments(model: Any, paths: Sequence[str], *, seed: int = 0,
-                          utterances: list | None = None) -> tuple[list[np.ndarray], list[int]]:
+def conversation_segments(model: Any, paths: Sequence[str], *, seed: int = 0, utterances: list | None = None,
+                          frames: list | None = None) -> tuple[list[np.ndarray], list[int]]:
     """The live segmenter's utterances of a conversation of ``paths`` (as :func:`run_pair`
     builds it), each extracted as the live worker extracts it.
 
@@ -901,6 +920,10 @@ def conversation_segments(model: Any, paths: Sequence[str], *, seed: int = 0,
     utterances : list, optional
         Extended with the :class:`~ser_live.vad.Utterance` of each returned feature vector
         (its int16 ``samples``), in order.
+    frames : list, optional
+        Extended with each returned utterance's framewise MFCCs and voicing from the same
+        analysis (:meth:`~ser_live.features.FeatureExtractor.extract_with_frames`, what the
+        worker hands the supervector speaker embedding), in order.
 
     Returns
     -------
@@ -916,7 +939,10 @@ def conversation_segments(model: Any, paths: Sequence[str], *, seed: int = 0,
     feats, spans = [], []
     for u in segment_signal(sess.samples, config=VadConfig(), sample_rate_hz=16000):
         try:
-            x = model.extractor.extract(u.samples)
+            if frames is None:
+                x = model.extractor.extract(u.samples)
+            else:
+                x, mfcc, voiced = model.extractor.extract_with_frames(u.samples)
         except ValueError:
             continue
         if np.isfinite(x).all():
@@ -924,6 +950,8 @@ def conversation_segments(model: Any, paths: Sequence[str], *, seed: int = 0,
             spans.append((u.start_s, u.end_s))
             if utterances is not None:
                 utterances.append(u)
+            if frames is not None:
+                frames.append((mfcc, voiced))
     played = []
     for a, b in sess.spans:
         ov = [min(b / 16000, e) - max(a / 16000, s) for s, e in spans]
@@ -940,12 +968,13 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
     :meth:`~ser_live.speakers.SpeakerAssigner.assign` returned) and revised
     (:attr:`~ser_live.speakers.SpeakerAssigner.revised_` at the end).
 
-    With a known count and the emotion-aware clustering on (``assigner["emotion_ridge"]``
-    not None; off by default, an experiment), each utterance is also classified as the worker classifies it
+    With a known count and the clustering's shared offsets on (by default the arousal
+    offset; ``assigner["arousal_ridge"]`` None and no ``emotion_ridge`` turn them off), each
+    utterance is also classified as the worker classifies it
     (:func:`ser_live.offline.classify_turn_features`: its speaker's session, the prediction
     reported back), with the corpus's fold model (:func:`fold_model_path`), which also
     extracts; otherwise no emotion model runs and ``settings.model`` (default the shipped
-    one) extracts.
+    one) extracts. ``assigner["embedding"]`` replaces the mode's shipped embedding.
 
     Returns
     -------
@@ -955,25 +984,27 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
     """
     from ser_live.model import EmotionModel
     from ser_live.offline import classify_turn_features
-    from ser_live.speakers import SpeakerAssigner, SpeakerSessions, speaker_mode
+    from ser_live.speakers import AROUSAL_RIDGE, SpeakerAssigner, SpeakerSessions, speaker_mode
 
     kw = {"emotion_ridge": None, **(assigner or {})}
+    n_conv, known_conv = speaker_mode(settings.speakers)
+    # the shared offsets (SpeakerAssigner.offsets) read each utterance's prediction
+    classify = known_conv and n_conv > 1 and (kw["emotion_ridge"] is not None
+                                              or kw.get("arousal_ridge", AROUSAL_RIDGE) is not None)
 
-    def emotion_aware(speakers: int | str) -> bool:
+    shared = None if classify else (EmotionModel.load(settings.model) if settings.model else EmotionModel.load())
+
+    def attribute(model: Any, feats: list[np.ndarray], frames: list, speakers: int | str) -> tuple[list[str], list[str]]:
         n, known = speaker_mode(speakers)
-        return known and n > 1 and kw["emotion_ridge"] is not None
-
-    shared = None if emotion_aware(settings.speakers) else (
-        EmotionModel.load(settings.model) if settings.model else EmotionModel.load())
-
-    def attribute(model: Any, feats: list[np.ndarray], speakers: int | str) -> tuple[list[str], list[str]]:
-        n, known = speaker_mode(speakers)
-        if emotion_aware(speakers):
-            sessions = SpeakerSessions(model, max_speakers=n, known=True, **kw)
-            now = [classify_turn_features(model, np.asarray(x, dtype=np.float32), sessions)[3] for x in feats]
+        # the mode's shipped embedding unless one is given; auto's split test keeps its own
+        own = {k: v for k, v in kw.items() if k != "embedding" or known}
+        if classify and known:
+            sessions = SpeakerSessions(model, max_speakers=n, known=True, **own)
+            now = [classify_turn_features(model, np.asarray(x, dtype=np.float32), sessions, frames=f)[3]
+                   for x, f in zip(feats, frames)]
             return now, sessions.assigner.revised_
-        a = SpeakerAssigner(model.extractor.feature_names(), max_speakers=n, known=known, **kw)
-        now = [a.assign(x) for x in feats]
+        a = SpeakerAssigner(model.extractor.feature_names(), max_speakers=n, known=known, **own)
+        now = [a.assign(x, f) for x, f in zip(feats, frames)]
         return now, a.revised_ if n > 1 else now
 
     rows = []
@@ -985,8 +1016,10 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
             for i, (a, b) in enumerate(pairs):
                 order = interleave(spk[a]["items"], spk[b]["items"], seed=settings.seed * 1000 + i)
                 who = [(a, b)[w] for w, _ in order]
-                feats, played = conversation_segments(model, [it[0] for _, it in order], seed=settings.seed * 1000 + i)
-                now, revised = attribute(model, feats, settings.speakers)
+                frames: list = []
+                feats, played = conversation_segments(model, [it[0] for _, it in order], seed=settings.seed * 1000 + i,
+                                                      frames=frames)
+                now, revised = attribute(model, feats, frames, settings.speakers)
                 acc.append(attribution_accuracy(who, [now[j] if j >= 0 else None for j in played]))
                 rev.append(attribution_accuracy(who, [revised[j] if j >= 0 else None for j in played]))
                 opened.append(len({now[j] for j in played if j >= 0}))
@@ -996,9 +1029,10 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
                          "speakers_opened": float(np.mean(opened))})
         shares, shares_rev = [], []
         for i, s in enumerate(sorted(spk)[: settings.one_speaker]):
+            frames = []
             feats, played = conversation_segments(model, [p for p, _ in spk[s]["items"]],
-                                                  seed=settings.seed * 1000 + 500 + i)
-            now, revised = attribute(model, feats, "auto")
+                                                  seed=settings.seed * 1000 + 500 + i, frames=frames)
+            now, revised = attribute(model, feats, frames, "auto")
             shares.append(majority_share_pct([now[j] if j >= 0 else None for j in played]))
             shares_rev.append(majority_share_pct([revised[j] if j >= 0 else None for j in played]))
         rows.append({"corpus": corpus, "kind": "one speaker", "n": len(shares),
@@ -1038,10 +1072,17 @@ def attribution_main(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: --emotion-ridge takes a positive number or off, got {args.emotion_ridge!r}", file=sys.stderr)
         return 2
+    try:
+        kw["arousal_ridge"] = None if args.arousal_ridge == "off" else float(args.arousal_ridge)
+        if kw["arousal_ridge"] is not None and not kw["arousal_ridge"] > 0:
+            raise ValueError
+    except ValueError:
+        print(f"error: --arousal-ridge takes a positive number or off, got {args.arousal_ridge!r}", file=sys.stderr)
+        return 2
     if args.embedding:
-        from ser_live.speakers import SpeakerEmbedding
+        from ser_live.speakers import load_embedding
 
-        kw["embedding"] = SpeakerEmbedding.load(args.embedding)
+        kw["embedding"] = load_embedding(args.embedding)
     try:
         res = attribution_only(s, assigner=kw)
     except FileNotFoundError as exc:
@@ -1069,6 +1110,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "only the embedding makes the extractor compute)")
     e.add_argument("--dims", type=int, default=8)
     e.add_argument("--shrinkage", type=float, default=0.1)
+    e.add_argument("--supervector", action="store_true",
+                   help="fit the supervector embedding of --speakers N (ser_live/data/speaker_supervector.json) "
+                        "instead of the pooled-column LDA")
     e.add_argument("--out", default=None)
     a = sub.add_parser("attribution", help="speaker attribution alone, fast (no replay)")
     a.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
@@ -1079,15 +1123,20 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--speakers", default="2",
                    help="--speakers of the conversations (default 2; one-speaker sessions always run auto)")
     a.add_argument("--threshold", type=float, default=None, help="split threshold (default the embedding's)")
-    a.add_argument("--embedding", default=None, help="speaker embedding file (default the shipped one)")
+    a.add_argument("--embedding", default=None,
+                   help="speaker embedding file of --speakers N, a supervector or a pooled-column one "
+                        "(default the shipped supervector; e.g. ser_live/data/speaker_embedding_light.json, the "
+                        "embedding --speakers N read before the supervector)")
     a.add_argument("--models-dir", default=Settings.models_dir,
-                   help="fold models <corpus>.skops whose posteriors the emotion-aware clustering reads "
-                        "(with --emotion-ridge and --speakers N; fitted there with --fit)")
+                   help="fold models <corpus>.skops whose predictions the shared offsets of --speakers N read "
+                        "(fitted there with --fit)")
     a.add_argument("--fit", action="store_true", help="fit missing fold models first")
+    a.add_argument("--arousal-ridge", default=str(1.0), metavar="LAMBDA|off",
+                   help="ridge weight of --speakers N's shared arousal offset (default ser_live.speakers.AROUSAL_RIDGE "
+                        "= 1, as --speakers N runs); off: plain k-means, no emotion model")
     a.add_argument("--emotion-ridge", default="off", metavar="LAMBDA|off",
-                   help="the emotion-aware clustering, an experiment (ser_live.speakers.EMOTION_RIDGE = 4 "
-                        "is its weight), with this ridge weight; off (default): plain k-means, as "
-                        "--speakers N runs, no emotion model")
+                   help="the emotion-aware clustering instead of the arousal offset, an experiment "
+                        "(ser_live.speakers.EMOTION_RIDGE = 4 is its weight); off (default)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--json", default=None)
     p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))

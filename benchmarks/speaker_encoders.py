@@ -20,9 +20,11 @@ the table compares what the encoders hear, not how they are used online:
 * ``sv``: a GMM-UBM mean supervector of each cut's voiced frames (MFCC 1-19 of the model's own
   framewise extraction), with nuisance attribute projection of the emotions and an LDA of
   speaker identity, all fitted on the live cuts of the light embedding's fitting corpora
-  (:class:`SupervectorEncoder`, :func:`fit_supervector_encoder`; a few minutes per run), the
-  same 2-means as ``light``; its CPU column is the embedding's own step, without the framewise
-  extraction (the live extraction computes those frames, but does not return them today);
+  (:class:`SupervectorEncoder`, :func:`fit_supervector_encoder`): the shipped one
+  (``ser_live/data/speaker_supervector.json``, what ``--speakers N`` uses), or with ``--fit-sv``
+  one fitted afresh; the same 2-means as ``light``; its CPU column is the embedding's own step,
+  without the framewise analysis (the live extraction computes those frames anyway and hands
+  them over: :meth:`~ser_live.features.FeatureExtractor.extract_with_frames`);
 * ``ge2e``: a neural speaker encoder trained for speaker verification, Resemblyzer's GE2E
   (Wan et al., ICASSP 2018; ``pip install resemblyzer``, PyTorch; not one of our extras:
   a comparison only, never on the live path), L2-normalised, the same 2-means as ``light``.
@@ -70,6 +72,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from ser_live.supervector import SupervectorEmbedding
 
 from .common import corpora_problem, output_file_problem
 from .conversations import (DEFAULT_CORPORA, attribution_accuracy, conversation_segments, corpus_speakers,
@@ -255,12 +259,13 @@ def cut_labels(played: Sequence[int], labels: Sequence[str], n_cuts: int) -> lis
 
 
 class SupervectorEncoder:
-    """A speaker embedding from a cut's voiced frames: GMM-UBM mean supervector, nuisance
-    attribute projection (NAP) of the emotions, LDA of speaker identity.
+    """The fit of :class:`ser_live.supervector.SupervectorEmbedding`: GMM-UBM mean supervector,
+    nuisance attribute projection (NAP) of the emotions, LDA of speaker identity.
 
     * UBM: a diagonal Gaussian mixture of ``n_components`` on MFCC 1-19 of voiced frames
-      (:meth:`frames`), fitted on at most ``n_frames`` frames of the fitting cuts
-      (scikit-learn's :class:`~sklearn.mixture.GaussianMixture`).
+      (:meth:`SupervectorEmbedding.frames <ser_live.supervector.SupervectorEmbedding.frames>`),
+      fitted on at most ``n_frames`` frames of the fitting cuts (scikit-learn's
+      :class:`~sklearn.mixture.GaussianMixture`).
     * Supervector: each component's mean MAP-adapted to the cut with relevance factor
       ``relevance`` (Reynolds, Quatieri and Dunn, "Speaker verification using adapted
       Gaussian mixture models", Digital Signal Processing 10, 2000), minus the UBM's, scaled by
@@ -273,6 +278,9 @@ class SupervectorEncoder:
       ICASSP 2005, with the emotion as the nuisance).
     * LDA: :func:`benchmarks.conversations.fit_embedding` on the projected supervectors,
       ``n_dims`` directions, ``shrinkage``.
+
+    Standardisation, NAP and LDA are linear, so the fit folds them into the embedding's one
+    affine map (``projection``, ``offset``).
 
     The defaults were chosen without EmoDB or es_uem: each fitting corpus (RAVDESS, ASED,
     Korean) held out in turn with everything fitted on the others, pseudo-conversations of its
@@ -290,38 +298,27 @@ class SupervectorEncoder:
         self.n_components, self.relevance, self.nap_rank = n_components, relevance, nap_rank
         self.n_dims, self.shrinkage, self.n_frames, self.seed = n_dims, shrinkage, n_frames, seed
 
-    @staticmethod
-    def frames(framewise: dict[str, np.ndarray]) -> np.ndarray:
-        """MFCC 1-19 of a cut's voiced frames (``pitch`` row 0 > 0), all frames when fewer than
-        5 are voiced.
+    def settings(self) -> dict[str, Any]:
+        """The fit's settings (for the embedding's metadata)."""
+        return {"n_components": self.n_components, "relevance": self.relevance, "nap_rank": self.nap_rank,
+                "n_dims": self.n_dims, "shrinkage": self.shrinkage, "n_frames": self.n_frames, "seed": self.seed}
 
-        Parameters
-        ----------
-        framewise : dict
-            :meth:`ser_live.features.FeatureExtractor.framewise` of the cut: ``"mfcc"`` shape
-            (n_mfcc >= 20, n_frames), ``"pitch"`` shape (>= 1, n_frames), f0 in row 0 (0 unvoiced).
-
-        Returns
-        -------
-        np.ndarray, float64, shape (n_frames_kept, 19)
-        """
-        M = np.asarray(framewise["mfcc"][1:20], dtype=np.float64).T
-        voiced = np.asarray(framewise["pitch"][0]) > 0
-        return M[voiced] if voiced.sum() >= 5 else M
-
-    def fit(self, frames: Sequence[np.ndarray], speakers: Sequence[str], emotions: Sequence[str]) -> "SupervectorEncoder":
+    def fit(self, frames: Sequence[np.ndarray], speakers: Sequence[str], emotions: Sequence[str], *,
+            metadata: dict | None = None) -> SupervectorEmbedding:
         """Fit the UBM, the NAP and the LDA.
 
         Parameters
         ----------
         frames : sequence of np.ndarray, float, shape (n_frames_i, 19)
-            Per fitting cut, :meth:`frames`.
+            Per fitting cut, :meth:`SupervectorEmbedding.frames
+            <ser_live.supervector.SupervectorEmbedding.frames>`.
         speakers, emotions : sequence of str, one per cut
+        metadata : dict, optional
+            Stored in the embedding, beside :meth:`settings`.
 
         Returns
         -------
-        SupervectorEncoder
-            ``self``.
+        SupervectorEmbedding
         """
         from sklearn.mixture import GaussianMixture
 
@@ -332,60 +329,35 @@ class SupervectorEncoder:
         X = X[rng.permutation(len(X))[: self.n_frames]]
         g = GaussianMixture(self.n_components, covariance_type="diag", max_iter=100, random_state=self.seed,
                             reg_covar=1e-3).fit(X)
-        self.w_, self.mu_, self.var_ = g.weights_, g.means_, g.covariances_
-        self.const_ = (np.log(self.w_) - 0.5 * np.log(self.var_).sum(1) - 0.5 * (self.mu_ ** 2 / self.var_).sum(1))
-        self.prec_ = 1.0 / self.var_  # what every supervector reads, formed once
-        self.mu_prec_ = self.mu_ * self.prec_
-        self.sv_scale_ = np.sqrt(self.w_)[:, None] / np.sqrt(self.var_)
-        SV = np.stack([self.supervector(f) for f in frames])
+        k, d = g.means_.shape
+        ubm = SupervectorEmbedding(g.weights_, g.means_, g.covariances_, self.relevance,
+                                   np.zeros((k * d, 1)), np.zeros(1))
+        SV = np.stack([ubm.supervector(f) for f in frames])
         spk, emo = np.asarray(speakers), np.asarray(emotions)
-        self.center_, self.scale_ = SV.mean(0), SV.std(0) + 1e-9
-        Z = (SV - self.center_) / self.scale_
+        c1, s1 = SV.mean(0), SV.std(0) + 1e-9
+        Z = (SV - c1) / s1
         cells = [Z[(spk == s) & (emo == e)].mean(0) - Z[spk == s].mean(0)
                  for s in np.unique(spk) for e in np.unique(emo[spk == s])]
-        self.nap_ = np.linalg.svd(np.array(cells), full_matrices=False)[2][: self.nap_rank].T
-        self.lda_ = fit_embedding(self._projected(SV), spk, n_dims=self.n_dims, shrinkage=self.shrinkage)
-        return self
-
-    def supervector(self, X: np.ndarray) -> np.ndarray:
-        """The cut's MAP-adapted, scaled mean supervector (class doc).
-
-        Parameters
-        ----------
-        X : np.ndarray, float, shape (n_frames, 19)
-
-        Returns
-        -------
-        np.ndarray, float64, shape (n_components * 19,)
-        """
-        L = -0.5 * (X ** 2) @ self.prec_.T + X @ self.mu_prec_.T + self.const_
-        P = np.exp(L - L.max(1, keepdims=True))
-        P /= P.sum(1, keepdims=True)
-        N, F = P.sum(0), P.T @ X
-        m = (F + self.relevance * self.mu_) / (N[:, None] + self.relevance)
-        return ((m - self.mu_) * self.sv_scale_).ravel()
-
-    def _projected(self, SV: np.ndarray) -> np.ndarray:
-        Z = (np.atleast_2d(SV) - self.center_) / self.scale_
-        return Z - (Z @ self.nap_) @ self.nap_.T
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """The embedding of one cut.
-
-        Parameters
-        ----------
-        X : np.ndarray, float, shape (n_frames, 19)
-            :meth:`frames` of the cut.
-
-        Returns
-        -------
-        np.ndarray, float64, shape (n_dims,)
-        """
-        center, scale, V = self.lda_
-        return (((self._projected(self.supervector(X)) - center) / scale) @ V)[0]
+        nap = np.linalg.svd(np.array(cells), full_matrices=False)[2][: self.nap_rank].T
+        c2, s2, V = fit_embedding(Z - (Z @ nap) @ nap.T, spk, n_dims=self.n_dims, shrinkage=self.shrinkage)
+        # z = (((SV - c1) / s1 (I - N N')) - c2) / s2 @ V, folded into SV @ projection + offset
+        A = V / s2[:, None]
+        A = A - nap @ (nap.T @ A)
+        meta = {"settings": self.settings(), "speakers": int(len(np.unique(spk))), "cuts": int(len(SV)),
+                **(metadata or {})}
+        return SupervectorEmbedding(g.weights_, g.means_, g.covariances_, self.relevance, A / s1[:, None],
+                                    -(c1 / s1) @ A - (c2 / s2) @ V, meta)
 
 
-def fit_supervector_encoder(model: Any, *, corpora: Sequence[str] | None = None, **kw: Any) -> SupervectorEncoder:
+def cut_frames(extractor: Any, samples: np.ndarray) -> np.ndarray:
+    """The frames a cut's supervector is taken over, from ``extractor``'s framewise analysis
+    (the same MFCCs and voicing as :meth:`~ser_live.features.FeatureExtractor.extract_with_frames`,
+    the live path's): float64, shape (n_frames, 19)."""
+    fw = extractor.framewise(samples)
+    return SupervectorEmbedding.frames(fw["mfcc"], fw["pitch"][0] > 0)
+
+
+def fit_supervector_encoder(model: Any, *, corpora: Sequence[str] | None = None, **kw: Any) -> SupervectorEmbedding:
     """:class:`SupervectorEncoder` fitted on the fitting corpora's live cuts, as the light
     embedding's are cut (:func:`benchmarks.conversations.fitting_sessions`,
     :func:`~benchmarks.conversations.live_utterance_cuts`), with the model's framewise
@@ -399,18 +371,25 @@ def fit_supervector_encoder(model: Any, *, corpora: Sequence[str] | None = None,
         Default :data:`benchmarks.conversations.EMBED_CORPORA` (never the held-out ones).
     **kw
         :class:`SupervectorEncoder`'s settings.
+
+    Returns
+    -------
+    SupervectorEmbedding
     """
     from .conversations import EMBED_CORPORA, fitting_sessions, live_utterance_cuts
 
+    corpora = list(corpora or EMBED_CORPORA)
     frames, spk, emo = [], [], []
-    for corpus in corpora or EMBED_CORPORA:
+    for corpus in corpora:
         for s, chunk, seed in fitting_sessions(corpus):
             for r, u in zip(chunk, live_utterance_cuts([r.path for r in chunk], seed=seed)):
                 if u is not None:
-                    frames.append(SupervectorEncoder.frames(model.extractor.framewise(u.samples)))
+                    frames.append(cut_frames(model.extractor, u.samples))
                     spk.append(f"{corpus}:{s}")
                     emo.append(r.label)
-    return SupervectorEncoder(**kw).fit(frames, spk, emo)
+    return SupervectorEncoder(**kw).fit(frames, spk, emo, metadata={
+        "corpora": corpora, "cut": "live segmenter cuts of one-speaker sessions (benchmarks.conversations.fitting_sessions)",
+        "command": "python -m benchmarks.conversations embed --supervector"})
 
 
 def ge2e_encoder() -> Callable[[np.ndarray], np.ndarray]:
@@ -435,7 +414,7 @@ def ge2e_encoder() -> Callable[[np.ndarray], np.ndarray]:
 
 def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utterances: int = 16,
         seed: int = 0, emotion_centred: bool = False, arousal_models: str | Path | None = None,
-        one_aroused: bool = False) -> dict[str, Any]:
+        one_aroused: bool = False, fit_sv: bool = False) -> dict[str, Any]:
     """Attribution (%) of each encoder's end-of-conversation two-way clustering, per corpus
     and pair kind, on the conversations :func:`benchmarks.conversations.attribution_only`
     builds; the encoders' thread CPU per utterance.
@@ -445,7 +424,9 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
     With ``arousal_models`` (a folder of fold models ``<corpus>.skops``), also the three
     arousal columns of the module doc; the corpus's fold model then extracts. With
     ``one_aroused``, each pair's first speaker says only its high-arousal utterances and the
-    second only its low-arousal ones.
+    second only its low-arousal ones. ``sv`` is the shipped supervector embedding
+    (``ser_live/data/speaker_supervector.json``), or with ``fit_sv`` one fitted afresh
+    (:func:`fit_supervector_encoder`, the shipped one's settings; a minute or two).
 
     Raises
     ------
@@ -469,7 +450,9 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
     embeddings = {k: SpeakerEmbedding.load(p) for k, p in (("light", LIGHT_EMBEDDING_PATH), ("full", EMBEDDING_PATH))}
     columns = {k: e.column_indices(names) for k, e in embeddings.items()}
     ge2e = ge2e_encoder() if "ge2e" in encoders else None
-    sv = fit_supervector_encoder(model) if "sv" in encoders else None
+    sv = None
+    if "sv" in encoders:
+        sv = fit_supervector_encoder(model) if fit_sv else SupervectorEmbedding.load()
     cpu: dict[str, list[float]] = {e: [] for e in encoders}
     extra = (["emotion-centred"] if emotion_centred else []) + (list(AROUSAL_COLUMNS) if arousal_models else [])
     columns_out = [c for e in encoders for c in ([e] + ([f"{e} {x}" for x in extra] if e != "mfcc-glr" else []))]
@@ -504,7 +487,7 @@ def run(corpora: Sequence[str], *, n_pairs: int, encoders: Sequence[str], n_utte
                     arousal = affect_scores(fold.labels, P)["arousal"]
                     aro_true = [true_arousal(e) if e is not None else None for e in emo]
                 # the frames the live extraction computes anyway (not timed: it does not return them today)
-                sv_frames = [sv.frames((fold or model).extractor.framewise(u.samples)) for u in utts] if sv else []
+                sv_frames = [cut_frames((fold or model).extractor, u.samples) for u in utts] if sv else []
                 for enc in encoders:
                     t0 = time.thread_time()
                     Z = None
@@ -579,6 +562,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(DIR/<corpus>.skops), which extract and estimate")
     p.add_argument("--one-aroused", action="store_true",
                    help="each pair's first voice says only its high-arousal utterances, the second only its low-arousal ones")
+    p.add_argument("--fit-sv", action="store_true",
+                   help="fit the sv encoder afresh (the shipped settings, a minute or two) instead of loading the "
+                        "shipped ser_live/data/speaker_supervector.json")
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
     problem = corpora_problem(args.corpora)  # an unknown or missing corpus: one line, not a traceback
@@ -593,7 +579,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         res = run(args.corpora, n_pairs=args.pairs, encoders=args.encoders, seed=args.seed,
-                  emotion_centred=args.emotion_centred, arousal_models=args.arousal, one_aroused=args.one_aroused)
+                  emotion_centred=args.emotion_centred, arousal_models=args.arousal, one_aroused=args.one_aroused,
+                  fit_sv=args.fit_sv)
     except (ImportError, FileNotFoundError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

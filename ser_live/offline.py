@@ -247,8 +247,8 @@ def classify_turn(
     """Classify one utterance of a run with speaker turns: attribute it to a speaker, then
     normalise it with that speaker's session (:class:`~ser_live.speakers.SpeakerSessions`),
     and report the prediction back to the speakers (:meth:`SpeakerSessions.observe
-    <ser_live.speakers.SpeakerSessions.observe>`: the emotion-aware clustering, an
-    experiment off by default, reads it).
+    <ser_live.speakers.SpeakerSessions.observe>`: with a known count, the clustering's shared
+    arousal offset reads it).
 
     The one code path of the live worker and of offline segments with speaker turns. With
     ``SpeakerSessions(max_speakers=1)`` the prediction and session count are exactly those of
@@ -275,23 +275,28 @@ def classify_turn(
         Audio the extractor cannot take (too short), or features with non-finite values
         while sessions are normalised; the speakers are then left unchanged.
     """
-    return classify_turn_features(model, speakers.extractor.extract(samples), speakers, route_db=route_db)
+    x, frames = speakers.extract(samples)
+    return classify_turn_features(model, x, speakers, frames=frames, route_db=route_db)
 
 
 def classify_turn_features(
-    model: EmotionModel, x: np.ndarray, speakers: SpeakerSessions, *, route_db: float | None = None
+    model: EmotionModel, x: np.ndarray, speakers: SpeakerSessions, *,
+    frames: tuple[np.ndarray, np.ndarray] | None = None, route_db: float | None = None
 ) -> tuple[Prediction, int | None, np.ndarray, str]:
     """:func:`classify_turn` from the utterance's raw features (``speakers.extractor``'s
-    output, float32 (n_features,)) instead of its samples: attribute, classify in the
-    speaker's session, report the prediction back (:meth:`SpeakerSessions.observe
+    output, float32 (n_features,)) and, for the supervector embedding of a known count, its
+    framewise MFCCs and voicing (``frames``, :meth:`SpeakerSessions.extract
+    <ser_live.speakers.SpeakerSessions.extract>`) instead of its samples: attribute, classify
+    in the speaker's session, report the prediction back (:meth:`SpeakerSessions.observe
     <ser_live.speakers.SpeakerSessions.observe>`). Same returns; ``ValueError`` for
-    non-finite features while sessions are normalised (the speakers then left unchanged)."""
+    non-finite features while sessions are normalised, or frames missing where needed (the
+    speakers then left unchanged)."""
     if speakers.session_norm and model.normalizer is not None and not np.isfinite(x).all():
         raise ValueError("features hold NaN or infinite values")
     with fork_guard():  # the speakers' clustering runs OpenBLAS products (ser_live.forksafe)
-        speaker, session = speakers.assign(x)
+        speaker, session = speakers.assign(x, frames)
     pred, n, x = _predict_in_session(model, x, session, route_db)
-    speakers.observe(pred)  # its posteriors feed the emotion-aware clustering, when on
+    speakers.observe(pred)  # its arousal (or posteriors) feeds the shared offsets of a known count
     return pred, n, x, speaker
 
 

@@ -5,9 +5,11 @@ normaliser (:mod:`ser_live.normalize`) standardises each utterance with its *ses
 statistics; a session is one speaker through one microphone, so two voices normalised as one
 blur each other. :class:`SpeakerSessions` gives every speaker of the run a session of its own:
 
-1. each utterance's **speaker embedding** is computed from features the extractor already
-   computed (:class:`SpeakerEmbedding`: a linear projection of level-independent pooled
-   columns, no second pass over the audio, no download, no neural network);
+1. each utterance's **speaker embedding** is computed from what the extractor already
+   computed, no second pass over the audio, no download, no neural network: with the count of
+   voices known (``--speakers N``) a GMM-UBM supervector of its voiced frames' MFCCs
+   (:class:`~ser_live.supervector.SupervectorEmbedding`); for ``auto``'s split test a linear
+   projection of level-independent pooled columns (:class:`SpeakerEmbedding`);
 2. :class:`SpeakerAssigner` keeps the run's embeddings in clusters, one per speaker: a
    speaker whose utterances split clearly in two becomes two speakers (at most
    ``max_speakers``); an utterance goes to the nearest speaker's centroid and the run is
@@ -41,8 +43,11 @@ the clean trimmed files instead, the same LDA told two EmoDB voices apart far wo
 line"). The split threshold is calibrated in the same command (:class:`SpeakerAssigner`)
 and stored in the file's metadata. The file and the command that wrote it:
 ``python -m benchmarks.conversations embed``. ``--speakers N`` (the count known, no split
-test) uses ``speaker_embedding_light.json``, the same fit on the 29 of those columns every
-shipped model computes anyway (:data:`LIGHT_EMBEDDING_PATH`), so it adds no extraction.
+test) reads the supervector embedding instead (:mod:`ser_live.supervector`, fitted on the same
+corpora and cuts), with a shared arousal offset (:class:`SpeakerAssigner`): on the harness it
+tells voices apart better on every row (docs/speakers.md). ``speaker_embedding_light.json``
+(:data:`LIGHT_EMBEDDING_PATH`), the pooled-column fit on the 29 columns every shipped model
+computes, is what ``--speakers N`` read before; benches compare against it.
 
 References
 ----------
@@ -69,7 +74,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .supervector import SupervectorEmbedding
+
 __all__ = [
+    "AROUSAL_RIDGE",
     "AUTO_MAX_SPEAKERS",
     "DEFAULT_THRESHOLD",
     "EMBEDDING_PATH",
@@ -80,16 +88,19 @@ __all__ = [
     "SpeakerRolling",
     "SpeakerSessions",
     "group_means_out",
+    "load_embedding",
     "parse_speakers",
+    "shipped_embedding",
     "speaker_label",
     "speaker_mode",
 ]
 
 log = logging.getLogger(__name__)
 
-#: The shipped speaker embedding.
+#: The pooled-column speaker embedding of ``--speakers auto``'s split test.
 EMBEDDING_PATH: Path = Path(__file__).parent / "data" / "speaker_embedding.json"
-#: The embedding of ``--speakers N`` (the count known): the same fit on the 29 of its columns
+#: The embedding ``--speakers N`` (the count known) read before the supervector
+#: (:mod:`ser_live.supervector`), kept for comparison: the same fit on the 29 of its columns
 #: that every shipped model computes anyway (no bandwidth, roll-off or spectral contrast), so
 #: attribution adds no extraction. With the count known it attributes as well as the full one
 #: (within 2 points on every row of ``python -m benchmarks.conversations attribution --pairs
@@ -113,6 +124,11 @@ DEFAULT_THRESHOLD: float = 18.0
 #: fitting corpora, each held out in turn, never on the harness's (docs/speakers.md,
 #: "Emotion-aware clustering").
 EMOTION_RIDGE: float = 4.0
+#: Ridge weight (``lambda``, added to the centred arousal's sum of squares) of the shared
+#: arousal offset of ``--speakers N`` (:class:`SpeakerAssigner`, ``arousal_ridge``): the value
+#: the bench's end-of-run split used (``benchmarks.speaker_encoders.shared_offset_split``,
+#: docs/speakers.md), not tuned on the harness's corpora.
+AROUSAL_RIDGE: float = 1.0
 #: Most rounds of the emotion-aware clustering (offsets, then k-means on the corrected
 #: embeddings) per seeding.
 _JOINT_ROUNDS: int = 5
@@ -225,19 +241,6 @@ class SpeakerEmbedding:
         """
         return _load_embedding(str(path or EMBEDDING_PATH))
 
-    @classmethod
-    def for_mode(cls, known: bool) -> "SpeakerEmbedding":
-        """The shipped embedding a mode reads (:func:`speaker_mode`): the light one
-        (:data:`LIGHT_EMBEDDING_PATH`) when the count is known, the full one
-        (:data:`EMBEDDING_PATH`) for ``auto``'s split test.
-
-        Raises
-        ------
-        OSError, ValueError
-            As :meth:`load`.
-        """
-        return cls.load(LIGHT_EMBEDDING_PATH if known else EMBEDDING_PATH)
-
     def save(self, path: str | Path) -> Path:
         """Write the embedding as JSON (floats to 7 significant digits)."""
         path = Path(path)
@@ -291,6 +294,41 @@ class SpeakerEmbedding:
         v = (np.asarray(values, dtype=np.float64) - self.center) / self.scale
         v[~np.isfinite(v)] = 0.0
         return v @ self.projection
+
+
+def load_embedding(path: str | Path) -> SpeakerEmbedding | SupervectorEmbedding:
+    """Read a speaker embedding file of either kind: a supervector one
+    (:class:`~ser_live.supervector.SupervectorEmbedding`, its JSON has a ``format``) or a
+    pooled-column one (:class:`SpeakerEmbedding`).
+
+    Raises
+    ------
+    OSError, ValueError
+        Unreadable, not JSON, or not a consistent embedding of either kind.
+    """
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a speaker embedding file ({exc})") from exc
+    if isinstance(payload, dict) and "format" in payload:
+        return SupervectorEmbedding.load(path)
+    return SpeakerEmbedding.load(path)
+
+
+def shipped_embedding(known: bool) -> SpeakerEmbedding | SupervectorEmbedding:
+    """The shipped embedding a mode reads (:func:`speaker_mode`): the supervector one
+    (:data:`ser_live.supervector.SUPERVECTOR_PATH`) when the count is known, the full
+    pooled-column one (:data:`EMBEDDING_PATH`) for ``auto``'s split test.
+
+    Both have ``column_indices(feature_names)`` (the columns the extraction must add; raises
+    ValueError for a model that cannot feed it) and ``transform``.
+
+    Raises
+    ------
+    OSError, ValueError
+        As :meth:`SpeakerEmbedding.load` / :meth:`SupervectorEmbedding.load`.
+    """
+    return SupervectorEmbedding.load() if known else SpeakerEmbedding.load(EMBEDDING_PATH)
 
 
 @lru_cache(maxsize=4)
@@ -493,6 +531,20 @@ class SpeakerAssigner:
     threshold test waits until a second voice has piled up enough utterances to stand out from
     one voice's emotional range (``python -m benchmarks.conversations attribution --speakers 2``
     against ``--speakers auto``); a run that in fact holds fewer voices is split anyway.
+    With the count known the embedding is, by default, the supervector of the utterance's
+    voiced frames (:class:`~ser_live.supervector.SupervectorEmbedding`), so :meth:`assign`
+    needs the utterance's framewise MFCCs and voicing (``frames``).
+
+    **Shared arousal offset** (``known``, on by default: ``arousal_ridge``,
+    :data:`AROUSAL_RIDGE`): a voice sounds different aroused (angry, happy) than calm (neutral,
+    sad), enough to split one voice in two by arousal. Once the caller reports each utterance's
+    arousal (:meth:`observe`, after it is classified in its speaker's session), the clustering
+    models each embedding as its speaker's centroid plus an offset proportional to the
+    utterance's arousal (centred over the run) and *shared by every speaker*: the emotion-aware
+    clustering below with that one column instead of the posteriors. A run where one voice is
+    agitated throughout and the other calm keeps the voices' own difference, because the offset
+    is fitted on deviations from each speaker's own centroid (docs/speakers.md). Until an
+    utterance is observed, it counts as the run's mean arousal.
 
     **Emotion-aware clustering** (an experiment, off by default: ``known`` with
     ``emotion_ridge``, e.g. :data:`EMOTION_RIDGE`; not what ``--speakers N`` runs): acted or
@@ -538,16 +590,20 @@ class SpeakerAssigner:
         Also open a new speaker at once for an utterance whose :meth:`distances` to every
         open speaker exceed ``far`` (None, the default: off; on the fitting corpora no value
         opened a second voice sooner without splitting one voice more often).
-    embedding : SpeakerEmbedding, optional
-        Default: the shipped one for the mode (:meth:`SpeakerEmbedding.for_mode`): the
-        light one with ``known``, the full one otherwise.
+    embedding : SpeakerEmbedding or SupervectorEmbedding, optional
+        Default: the shipped one for the mode (:func:`shipped_embedding`): the supervector
+        one with ``known``, the full pooled-column one otherwise.
     known : bool, default False
         The run has exactly ``max_speakers`` voices: cluster into that many (above) instead
         of testing splits; ``threshold`` and ``far`` are then not used.
     emotion_ridge : float, optional
         With ``known``, the ridge weight of the emotion-aware clustering (above; the
         experiment's is :data:`EMOTION_RIDGE`). None, the default: plain k-means, and
-        :meth:`observe` keeps nothing. Not used without ``known``.
+        :meth:`observe` keeps nothing. Not used without ``known``. When given, it replaces
+        the arousal offset.
+    arousal_ridge : float, optional
+        With ``known``, the ridge weight of the shared arousal offset (above); default
+        :data:`AROUSAL_RIDGE`; None: off.
 
     Attributes
     ----------
@@ -563,8 +619,8 @@ class SpeakerAssigner:
     Raises
     ------
     ValueError
-        ``max_speakers`` outside 1..26, a threshold, ``far`` or ``emotion_ridge`` not
-        positive, ``min_part`` < 1 or ``min_utterances`` < 2 * ``min_part``, or
+        ``max_speakers`` outside 1..26, a threshold, ``far``, ``emotion_ridge`` or
+        ``arousal_ridge`` not positive, ``min_part`` < 1 or ``min_utterances`` < 2 * ``min_part``, or
         (``max_speakers > 1``) a model whose features lack the embedding's columns.
     """
 
@@ -578,12 +634,14 @@ class SpeakerAssigner:
         min_part: int = 2,
         history: int = 200,
         far: float | None = None,
-        embedding: SpeakerEmbedding | None = None,
+        embedding: SpeakerEmbedding | SupervectorEmbedding | None = None,
         known: bool = False,
         emotion_ridge: float | None = None,
+        arousal_ridge: float | None = AROUSAL_RIDGE,
     ) -> None:
-        if emotion_ridge is not None and not float(emotion_ridge) > 0:
-            raise ValueError(f"emotion_ridge must be positive (or None), got {emotion_ridge!r}")
+        for name, ridge in (("emotion_ridge", emotion_ridge), ("arousal_ridge", arousal_ridge)):
+            if ridge is not None and not float(ridge) > 0:
+                raise ValueError(f"{name} must be positive (or None), got {ridge!r}")
         if not 1 <= int(max_speakers) <= MAX_SPEAKERS:
             raise ValueError(f"max_speakers must be in 1..{MAX_SPEAKERS}, got {max_speakers}")
         if (threshold is not None and not threshold > 0) or (far is not None and not far > 0):
@@ -599,10 +657,11 @@ class SpeakerAssigner:
         self.far = None if far is None else float(far)
         self.known = bool(known) and self.max_speakers > 1
         self.emotion_ridge = None if emotion_ridge is None else float(emotion_ridge)
+        self.arousal_ridge = None if arousal_ridge is None or emotion_ridge is not None else float(arousal_ridge)
         self.embedding = None
         self.columns_ = None
         if self.max_speakers > 1:
-            self.embedding = embedding or SpeakerEmbedding.for_mode(self.known)
+            self.embedding = embedding or shipped_embedding(self.known)
             self.columns_ = self.embedding.column_indices(list(feature_names))
             if threshold is None:
                 cal = self.embedding.metadata.get("split_threshold") or {}
@@ -615,10 +674,24 @@ class SpeakerAssigner:
         self._unsplit: dict[int, tuple[int, int, int]] = {}  # members of speakers that did not split
 
     @property
+    def offsets(self) -> str | None:
+        """What the known-count clustering's shared offsets are fitted on: ``"emotion"`` (the
+        posteriors, ``emotion_ridge``), ``"arousal"`` (``arousal_ridge``), or None (plain
+        k-means; also without ``known``)."""
+        if not self.known:
+            return None
+        return "emotion" if self.emotion_ridge is not None else "arousal" if self.arousal_ridge is not None else None
+
+    @property
     def emotion_aware(self) -> bool:
-        """Whether the clustering reads the emotion posteriors :meth:`observe` reports
-        (``known`` with ``emotion_ridge``)."""
-        return self.known and self.emotion_ridge is not None
+        """Whether the clustering reads what :meth:`observe` reports (:attr:`offsets` on)."""
+        return self.offsets is not None
+
+    @property
+    def needs_frames(self) -> bool:
+        """Whether :meth:`assign` needs the utterance's framewise MFCCs and voicing (the
+        supervector embedding)."""
+        return isinstance(self.embedding, SupervectorEmbedding)
 
     @property
     def n_speakers(self) -> int:
@@ -642,13 +715,17 @@ class SpeakerAssigner:
         """Every kept utterance's speaker after the latest re-clustering, in order of arrival."""
         return [speaker_label(int(k)) for k in self._k]
 
-    def embed(self, features: np.ndarray) -> np.ndarray:
-        """The speaker embedding of one utterance's features.
+    def embed(self, features: np.ndarray, frames: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """The speaker embedding of one utterance.
 
         Parameters
         ----------
         features : np.ndarray, float, shape (n_features,)
             The extractor's raw (un-normalised) feature vector.
+        frames : (np.ndarray, np.ndarray), optional
+            The utterance's framewise MFCCs, float (n_mfcc, n_frames), and voicing, bool
+            (n_frames,) (:meth:`~ser_live.features.FeatureExtractor.extract_with_frames`):
+            what the supervector embedding reads (:attr:`needs_frames`); not read otherwise.
 
         Returns
         -------
@@ -657,10 +734,15 @@ class SpeakerAssigner:
         Raises
         ------
         ValueError
-            With ``max_speakers=1`` (no embedding).
+            With ``max_speakers=1`` (no embedding), or no ``frames`` where they are needed.
         """
         if self.embedding is None:
             raise ValueError("max_speakers=1 computes no embedding")
+        if isinstance(self.embedding, SupervectorEmbedding):
+            if frames is None:
+                raise ValueError("the supervector speaker embedding needs the utterance's framewise MFCCs and "
+                                 "voicing (FeatureExtractor.extract_with_frames)")
+            return self.embedding.transform(self.embedding.frames(*frames))
         return self.embedding.transform(np.asarray(features)[self.columns_])
 
     def distances(self, z: np.ndarray) -> np.ndarray:
@@ -702,7 +784,7 @@ class SpeakerAssigner:
             return
         best = None
         P = self._posteriors()
-        solver = None if P is None else np.linalg.solve(P.T @ P + self.emotion_ridge * np.eye(P.shape[1]), P.T)
+        solver = None if P is None else np.linalg.solve(P.T @ P + self._ridge * np.eye(P.shape[1]), P.T)
 
         def consider(init: np.ndarray) -> None:
             nonlocal best
@@ -718,7 +800,7 @@ class SpeakerAssigner:
         if self.n_speakers == n_k:  # the previous clustering, the new utterance at its nearest centroid
             consider(k)
         consider(fresh(Z))
-        if P is not None:  # a fresh split of the embeddings with each emotion's mean taken out
+        if P is not None and self.offsets == "emotion":  # a fresh split, each emotion's mean taken out
             consider(fresh(_emotion_means_out(Z, P)))
         if best is None:
             return
@@ -741,15 +823,24 @@ class SpeakerAssigner:
                 self.counts_.append(0)
         self._k = np.array([taken[c] for c in range(n_k)], dtype=np.int64)[g]
 
+    @property
+    def _ridge(self) -> float:
+        return self.emotion_ridge if self.offsets == "emotion" else self.arousal_ridge
+
     def _posteriors(self) -> np.ndarray | None:
-        """The kept utterances' emotion posteriors for the emotion-aware clustering (rows not
-        yet observed uniform), or None when it is off or nothing was observed."""
+        """The kept utterances' regressors of the shared offsets, float64 (n_kept, n_columns),
+        or None when they are off or nothing was observed: the emotion posteriors (rows not
+        yet observed uniform), or the arousal (rows not yet observed the observed ones'
+        mean), centred over the kept utterances."""
         if not self.emotion_aware or self._p is None:
             return None
         P = self._p.copy()
         unseen = np.isnan(P).any(axis=1)
         if unseen.all():
             return None
+        if self.offsets == "arousal":
+            P[unseen] = P[~unseen].mean(0)
+            return P - P.mean(0)
         P[unseen] = 1.0 / P.shape[1]
         return P
 
@@ -762,7 +853,7 @@ class SpeakerAssigner:
         g = np.asarray(init, dtype=np.int64)
         if np.bincount(g, minlength=k).min() == 0:
             return None
-        ridge = self.emotion_ridge
+        ridge = self._ridge
         O, obj = _emotion_offsets(Z, P, g, k, ridge, solver)
         for _ in range(_JOINT_ROUNDS):
             fit = _kmeans(Z - P @ O, g, k)
@@ -773,18 +864,21 @@ class SpeakerAssigner:
         return g, obj
 
     def observe(self, probabilities: np.ndarray) -> None:
-        """Report the emotion posteriors of the utterance last attributed by :meth:`assign`
-        (once it is classified, in its speaker's session); the next re-clustering reads them.
+        """Report what the shared offsets (:attr:`offsets`) read of the utterance last
+        attributed by :meth:`assign` (once it is classified, in its speaker's session); the
+        next re-clustering reads it. Nothing is kept when the offsets are off.
 
         Parameters
         ----------
-        probabilities : np.ndarray, float, shape (n_classes,)
-            Class probabilities (any fixed order, the same for every call), summing to 1.
+        probabilities : np.ndarray, float, shape (n_classes,) or (1,)
+            ``"emotion"``: the class probabilities (any fixed order, the same for every call),
+            summing to 1; ``"arousal"``: the utterance's arousal in [-1, 1], one value
+            (:attr:`ser_live.types.Prediction.arousal`).
 
         Raises
         ------
         ValueError
-            Another number of classes than earlier calls, or non-finite values.
+            Another number of values than earlier calls, or non-finite values.
         """
         if not self.emotion_aware or not len(self._z):
             return
@@ -830,7 +924,7 @@ class SpeakerAssigner:
         if self._p is not None:
             self._p = np.vstack([self._p[keep:], np.full((1, self._p.shape[1]), np.nan)])
 
-    def assign(self, features: np.ndarray) -> str:
+    def assign(self, features: np.ndarray, frames: tuple[np.ndarray, np.ndarray] | None = None) -> str:
         """Attribute one utterance to a speaker (the label at the moment) and update the
         run's clusters.
 
@@ -838,18 +932,25 @@ class SpeakerAssigner:
         ----------
         features : np.ndarray, float, shape (n_features,)
             The extractor's raw feature vector.
+        frames : (np.ndarray, np.ndarray), optional
+            As :meth:`embed`: needed with the supervector embedding (:attr:`needs_frames`).
 
         Returns
         -------
         str
             The speaker's label (``"A"``, ``"B"``, ...).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`embed` (nothing is kept then).
         """
         if self.max_speakers == 1:
             if not self.counts_:
                 self.counts_.append(0)
             self.counts_[0] += 1
             return "A"
-        z = self.embed(features)
+        z = self.embed(features, frames)
         if not self.counts_:
             self.counts_.append(0)
         d = self.distances(z)
@@ -888,7 +989,7 @@ class SpeakerSessions:
         attributed.
     **assigner : Any
         ``threshold``, ``min_utterances``, ``min_part``, ``history``, ``far``, ``embedding``,
-        ``known``, ``emotion_ridge`` of :class:`SpeakerAssigner`.
+        ``known``, ``emotion_ridge``, ``arousal_ridge`` of :class:`SpeakerAssigner`.
 
     Attributes
     ----------
@@ -908,35 +1009,74 @@ class SpeakerSessions:
         self._index_of: dict[int, int] = {}  # utterance index by arrival number (assigner's serial), kept ones
         self._reported: dict[int, str] = {}  # revised_labels() as the last revised_speakers() left it
 
-    def assign(self, features: np.ndarray) -> tuple[str, Any]:
+    def extract(self, samples: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        """Extract an utterance for :meth:`assign`: one analysis gives the model's features
+        (with the embedding's columns, :attr:`extractor`) and, when the embedding reads them
+        (:attr:`SpeakerAssigner.needs_frames`), the framewise MFCCs and voicing.
+
+        Parameters
+        ----------
+        samples : np.ndarray, int16 or float32 in [-1, 1], shape (n_samples,)
+
+        Returns
+        -------
+        (np.ndarray, (np.ndarray, np.ndarray) or None)
+            Features, float32 (n_features,); ``frames`` as :meth:`SpeakerAssigner.embed`
+            takes them, or None.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`~ser_live.features.FeatureExtractor.extract`.
+        """
+        if not self.assigner.needs_frames:
+            return self.extractor.extract(samples), None
+        x, mfcc, voiced = self.extractor.extract_with_frames(samples)
+        return x, (mfcc, voiced)
+
+    def assign(self, features: np.ndarray, frames: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[str, Any]:
         """Attribute an utterance; return its speaker and that speaker's session state.
 
         Parameters
         ----------
         features : np.ndarray, float, shape (n_features,)
+        frames : (np.ndarray, np.ndarray), optional
+            As :meth:`SpeakerAssigner.assign` (from :meth:`extract`).
 
         Returns
         -------
         (str, SessionState or None)
             The state is not updated here (the caller adds the utterance to it).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`SpeakerAssigner.assign`.
         """
-        label = self.assigner.assign(features)
+        label = self.assigner.assign(features, frames)
         if label not in self.sessions:
             self.sessions[label] = self.model.new_session() if self.session_norm else None
         return label, self.sessions[label]
 
     def observe(self, prediction: Any) -> None:
-        """Report the classification of the utterance :meth:`assign` last attributed: its
-        class probabilities feed the emotion-aware clustering when the assigner runs it
-        (:meth:`SpeakerAssigner.observe`; off by default).
+        """Report the classification of the utterance :meth:`assign` last attributed to the
+        assigner's shared offsets (:meth:`SpeakerAssigner.observe`): its arousal (``--speakers
+        N``'s default), or its class probabilities (the emotion-aware experiment).
 
         Parameters
         ----------
         prediction : Prediction
-            Its :attr:`~ser_live.types.Prediction.probabilities` are read in the model's
-            label order.
+            Its :attr:`~ser_live.types.Prediction.arousal`, or its
+            :attr:`~ser_live.types.Prediction.probabilities` in the model's label order. A
+            model whose labels have no arousal reports nothing (the clustering is then plain
+            k-means).
         """
-        if self.assigner.emotion_aware:
+        offsets = self.assigner.offsets
+        if offsets == "arousal":
+            arousal = prediction.arousal
+            if arousal is not None:
+                self.assigner.observe(np.array([arousal], dtype=np.float64))
+        elif offsets == "emotion":
             probs = prediction.probabilities
             self.assigner.observe(np.array([probs[label] for label in self.model.labels], dtype=np.float64))
 

@@ -36,9 +36,10 @@ from ser_live.cli import main
 from ser_live.model import EmotionModel, default_model_path
 from ser_live.offline import classify_turn, classify_utterance
 from ser_live.speakers import (
-    AUTO_MAX_SPEAKERS, EMOTION_RIDGE, SpeakerAssigner, SpeakerEmbedding, SpeakerSessions, parse_speakers, speaker_label,
-    speaker_mode,
+    AROUSAL_RIDGE, AUTO_MAX_SPEAKERS, EMOTION_RIDGE, SpeakerAssigner, SpeakerEmbedding, SpeakerSessions, load_embedding,
+    parse_speakers, speaker_label, speaker_mode,
 )
+from ser_live.supervector import SUPERVECTOR_PATH, SupervectorEmbedding
 from ser_live.vad import VadConfig, segment_signal
 
 PAIR = ("emodb-03", "tess-YAF")  # male, female (shared data README)
@@ -217,12 +218,16 @@ def test_speakers_refuses_bools_and_fractions_rather_than_cutting_them(shipped):
 def test_known_count_splits_at_once(shipped):
     """``--speakers N`` (the count known): from min_utterances on, the run is clustered into N
     afresh after every utterance, with no split test; labels follow the clusters' overlap
-    with the previous labels, and a run of one voice is split anyway (that is what N says)."""
+    with the previous labels, and a run of one voice is split anyway (that is what N says).
+    (The clustering, on a pooled-column embedding whose geometry the test can steer; the
+    shipped supervector one: test_known_count_reads_the_supervector_of_the_voiced_frames.)"""
+    from ser_live.speakers import LIGHT_EMBEDDING_PATH
+
     names = shipped.extractor.feature_names()
     rng = np.random.default_rng(0)
     base = rng.standard_normal(len(names))
-    a = SpeakerAssigner(names, max_speakers=2, known=True)
-    emb = a.embedding
+    emb = SpeakerEmbedding.load(LIGHT_EMBEDDING_PATH)
+    a = SpeakerAssigner(names, max_speakers=2, known=True, embedding=emb)
     # two voices far apart in the embedding: move the embedding's columns along its first direction
     step = np.zeros(len(names))
     step[a.columns_] = emb.scale * emb.projection[:, 0] / (emb.projection[:, 0] @ emb.projection[:, 0])
@@ -233,22 +238,24 @@ def test_known_count_splits_at_once(shipped):
     # A until min_utterances (4) are in; the fourth clusters the run: far ones are B from then on
     assert got == ["A", "A", "A", "A", "B", "B", "A", "B"], got
     assert a.revised_ == ["A", "A", "B", "A", "B", "B", "A", "B"] and a.n_speakers == 2
-    one = SpeakerAssigner(names, max_speakers=2, known=True)
+    one = SpeakerAssigner(names, max_speakers=2, known=True, embedding=emb)
     assert set(one.assign(x) for x in near) == {"A", "B"}  # told two, it finds two
     # three voices (farthest-first seeds): "A" until every cluster can hold min_part (2)
     # utterances, then each voice one label, in order of first appearance
     third = [base - 40.0 * step + 40.0 * np.roll(step, 7) + 0.01 * rng.standard_normal(len(names)) for _ in range(3)]
-    three = SpeakerAssigner(names, max_speakers=3, known=True)
+    three = SpeakerAssigner(names, max_speakers=3, known=True, embedding=emb)
     got = [three.assign(x) for x in [near[0], far[0], third[0], near[1], far[1], third[1], near[2], third[2]]]
     assert got == ["A"] * 5 + ["C", "A", "C"] and three.revised_ == ["A", "B", "C", "A", "B", "C", "A", "C"], got
     assert three.counts_ == [6, 0, 2]  # as attributed at the moment; B's are revised labels only
 
 
 def test_known_count_adds_no_extraction(shipped):
-    """``--speakers N`` reads the light embedding, whose columns every shipped model computes
-    anyway: its extractor is the model's own (``auto``'s reads 11 more columns)."""
+    """``--speakers N`` reads the supervector of the framewise MFCCs every extraction computes:
+    its extractor is the model's own, for every shipped model (``auto``'s reads 11 more
+    columns); the light pooled-column embedding it read before needed none either."""
     from ser_live.model import EmotionModel
     from ser_live.speakers import LIGHT_EMBEDDING_PATH
+    from ser_live.supervector import SupervectorEmbedding
 
     light = SpeakerEmbedding.load(LIGHT_EMBEDDING_PATH)
     assert set(light.columns) < set(SpeakerEmbedding.load().columns)
@@ -257,8 +264,10 @@ def test_known_count_adds_no_extraction(shipped):
         names = model.extractor.feature_names()
         computed = set(names) if model.extractor.columns is None else {names[i] for i in model.extractor.columns}
         assert set(light.columns) <= computed, path.name
+        turns = SpeakerSessions(model, max_speakers=2, known=True)
+        assert turns.extractor is model.extractor and turns.assigner.needs_frames, path.name
     known = SpeakerSessions(shipped, max_speakers=2, known=True)
-    assert known.assigner.embedding is light  # loaded once (cached)
+    assert known.assigner.embedding is SupervectorEmbedding.load()  # loaded once (cached)
     np.testing.assert_array_equal(known.extractor.columns, shipped.extractor.columns)
     auto = SpeakerSessions(shipped, max_speakers=4)
     assert len(auto.extractor.columns) == len(shipped.extractor.columns) + 11
@@ -272,24 +281,29 @@ def test_known_count_on_the_mixed_pair(conversation, shipped):
     ext = SpeakerSessions(shipped, max_speakers=2).extractor
     utts = list(segment_signal(sess.samples, config=VadConfig(), sample_rate_hz=16000))
     feats = [ext.extract(u.samples) for u in utts]
+    frames = [shipped.extractor.extract_with_frames(u.samples)[1:] for u in utts]
     now = {}
     for mode in ("2", "auto"):
         n, known = speaker_mode(mode)
         a = SpeakerAssigner(shipped.extractor.feature_names(), max_speakers=n, known=known)
-        labels = [a.assign(x) for x in feats]
+        labels = [a.assign(x, f) for x, f in zip(feats, frames)]
         spans = [SimpleNamespace(utterance=SimpleNamespace(start_s=u.start_s, end_s=u.end_s)) for u in utts]
         now[mode] = attribution_accuracy(who, _speaker_of_played(sess, spans, labels))
     assert now["2"] >= 85.0 and now["2"] > now["auto"] + 10.0, now
-    # the worker's path (classify_turn_features: each prediction reported back) with the
-    # emotion-aware clustering on (an experiment) tells this pair apart as well
+    # the worker's path (classify_turn_features: each prediction reported back): with the
+    # shared arousal offset (the default) and with the emotion-aware clustering (an
+    # experiment) it tells this pair apart as well
     from ser_live.offline import classify_turn_features
 
-    assert SpeakerSessions(shipped, max_speakers=2, known=True).assigner.emotion_ridge is None  # off by default
-    turns = SpeakerSessions(shipped, max_speakers=2, known=True, emotion_ridge=EMOTION_RIDGE)
-    labels = [classify_turn_features(shipped, x, turns)[3] for x in feats]
-    assert turns.assigner.emotion_ridge is not None and turns.assigner._posteriors() is not None
-    aware = attribution_accuracy(who, _speaker_of_played(sess, spans, labels))
-    assert aware >= 85.0, (aware, now)
+    default = SpeakerSessions(shipped, max_speakers=2, known=True).assigner
+    assert default.emotion_ridge is None and default.offsets == "arousal"
+    for kw in ({}, {"emotion_ridge": EMOTION_RIDGE}):
+        turns = SpeakerSessions(shipped, max_speakers=2, known=True, **kw)
+        labels = [classify_turn_features(shipped, x, turns, frames=f)[3] for x, f in zip(feats, frames)]
+        P = turns.assigner._posteriors()
+        assert P is not None and P.shape == (len(feats), 1 if not kw else len(shipped.labels)), kw
+        aware = attribution_accuracy(who, _speaker_of_played(sess, spans, labels))
+        assert aware >= 85.0, (kw, aware, now)
 
 
 def _toy_embedding():
@@ -336,11 +350,23 @@ def test_emotion_aware_clustering_keeps_voices_apart_across_emotions():
 
 
 def test_observe_checks_what_it_is_given():
-    off = SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding())
+    off = SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding(), arousal_ridge=None)
     off.assign(np.zeros(2))
-    off.observe(np.full(4, 0.25))  # off by default: nothing kept
-    assert off._p is None
+    off.observe(np.full(4, 0.25))  # offsets off: nothing kept
+    assert off._p is None and off.offsets is None
+    # the default: the shared arousal offset, one value per utterance; not yet observed
+    # counts as the observed ones' mean; the regressor is centred over the kept utterances
+    aro = SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding())
+    assert aro.offsets == "arousal" and aro.arousal_ridge == AROUSAL_RIDGE
+    for x, a in ((0.0, 0.8), (1.0, -0.4)):
+        aro.assign(np.array([x, x]))
+        aro.observe(np.array([a]))
+    aro.assign(np.array([2.0, 2.0]))
+    np.testing.assert_allclose(aro._posteriors()[:, 0], [0.6, -0.6, 0.0], atol=1e-12)
+    with pytest.raises(ValueError, match="arousal_ridge"):
+        SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding(), arousal_ridge=-1.0)
     a = SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding(), emotion_ridge=EMOTION_RIDGE)
+    assert a.offsets == "emotion" and a.arousal_ridge is None  # the emotion-aware experiment replaces it
     a.observe(np.full(4, 0.25))  # nothing attributed yet: nothing to attach it to
     assert a._p is None
     a.assign(np.zeros(2))
@@ -690,7 +716,7 @@ def test_arousal_diagnostics_need_their_fold_models(tmp_path, capsys):
     assert str(tmp_path / "emodb.skops") in err and "--exclude-corpus emodb" in err
 
 
-def test_supervector_encoder_hears_the_voice_under_the_emotion():
+def test_supervector_encoder_hears_the_voice_under_the_emotion(tmp_path):
     """``speaker_encoders --encoders sv``: :class:`SupervectorEncoder` fitted on speakers who
     each say every emotion learns to leave the emotions out (NAP, then the LDA). Synthetic
     frames: each voice a small offset of the MFCCs, each emotion a four times larger one
@@ -720,8 +746,40 @@ def test_supervector_encoder_hears_the_voice_under_the_emotion():
     raw = np.stack([f.mean(0) for f, _ in test])
     assert attribution_accuracy(who, list(two_means(raw))) <= 75.0
     assert attribution_accuracy(who, list(two_means(Z))) == 100.0
+    # the fit folds standardisation, NAP and LDA into one affine map: written and read back
+    # (9 significant digits) it embeds as it did
+    path = tmp_path / "sv.json"
+    enc.save(path)
+    back = SupervectorEmbedding.load(path)
+    np.testing.assert_allclose(np.stack([back.transform(f) for f, _ in test]), Z, rtol=1e-6, atol=1e-6)
+    assert load_embedding(path).n_dims == 8 and back.metadata["settings"]["n_components"] == 4
     # frames: MFCC 1-19 of the voiced frames, all of them when fewer than 5 are voiced
-    fw = {"mfcc": np.arange(20 * 10, dtype=np.float32).reshape(20, 10), "pitch": np.array([[0, 100.0] * 5])}
-    np.testing.assert_array_equal(SupervectorEncoder.frames(fw), fw["mfcc"][1:20, 1::2].T)
-    fw["pitch"][0, 3:] = 0
-    assert SupervectorEncoder.frames(fw).shape == (10, 19)
+    mfcc, voiced = np.arange(20 * 10, dtype=np.float32).reshape(20, 10), np.array([False, True] * 5)
+    np.testing.assert_array_equal(SupervectorEmbedding.frames(mfcc, voiced), mfcc[1:20, 1::2].T)
+    voiced[3:] = False
+    assert SupervectorEmbedding.frames(mfcc, voiced).shape == (10, 19)
+    with pytest.raises(ValueError, match="MFCCs"):
+        SupervectorEmbedding.frames(mfcc[:13], voiced)
+    with pytest.raises(ValueError, match="flag per frame"):
+        SupervectorEmbedding.frames(mfcc, voiced[:9])
+
+
+def test_supervector_file_problems_are_named(tmp_path):
+    """A supervector embedding file that is not JSON, of another format or inconsistent is a
+    ValueError naming it (JSON: it never runs code); a model with fewer than 20 MFCCs cannot
+    feed it."""
+    good = json.loads(SUPERVECTOR_PATH.read_text(encoding="utf-8"))
+    cases = {"garbage": b"\x80PK\x03\x04 not json", "format": json.dumps({**good, "format": 99}).encode(),
+             "shape": json.dumps({**good, "offset": good["offset"][:-1]}).encode(),
+             "missing": json.dumps({k: v for k, v in good.items() if k != "means"}).encode(),
+             "negative": json.dumps({**good, "weights": [-w for w in good["weights"]]}).encode()}
+    for name, raw in cases.items():
+        p = tmp_path / f"{name}.json"
+        p.write_bytes(raw)
+        with pytest.raises(ValueError) as err:
+            SupervectorEmbedding.load(p)
+        assert str(p) in str(err.value), (name, err.value)
+    emb = SupervectorEmbedding.load()
+    assert emb.n_components == 32 and emb.n_dims == 32
+    with pytest.raises(ValueError, match="20 MFCCs"):
+        emb.column_indices([f"mfcc{i}_mean" for i in range(13)])

@@ -302,14 +302,14 @@ def _speakers_for(args: argparse.Namespace, model: Any) -> int | str:
     lack the speaker embedding's columns gets 1 with ``auto`` (a warning) and a ModelError
     (exit 5) with an explicit N > 1."""
     from ..errors import ModelError
-    from ..speakers import SpeakerEmbedding, speaker_mode
+    from ..speakers import shipped_embedding, speaker_mode
 
     value = getattr(args, "speakers", 1)
     n = value if value == "auto" else int(value)
     if n == 1:
         return 1
     try:
-        SpeakerEmbedding.for_mode(speaker_mode(n)[1]).column_indices(model.extractor.feature_names())
+        shipped_embedding(speaker_mode(n)[1]).column_indices(model.extractor.feature_names())
     except ValueError as exc:
         if value == "auto":
             log.warning("no speaker turns with model %s: %s", model.name, exc)
