@@ -16,7 +16,10 @@ score three things:
   live results' own features re-scored with the true speakers as offline sessions
   (:func:`true_session_results`: perfect attribution on the same audio and cuts), and
   with the speakers the assigner ends the run with as sessions
-  (:func:`revised_session_results`: its attribution, settled statistics);
+  (:func:`revised_session_results`: its attribution, settled statistics); and each played
+  utterance's span of the conversation's audio classified as ``predict`` classifies a file,
+  the true speakers as sessions (:func:`played_spans_offline`: the conversation's audio
+  without the segmenter's cuts);
 * **one-speaker share**: a session of one speaker alone, replayed with ``--speakers auto``
   (the count not given: one voice must stay one); the share of its utterances given its most
   frequent speaker label (target >= 95 %).
@@ -391,6 +394,7 @@ def run_pair(model: Any, spk: dict[str, dict[str, Any]], a: str, b: str, *, sett
     one, one_rev = _played(spans_s, one_live), _played(spans_s, revised_results(one_live))
     offline = dict(Predictor(model).process_files(paths, sessions={p: w for p, w in zip(paths, who)}))
     off = [max(CORE, key=offline[p].probabilities.get) for p in paths]
+    spans_off = played_spans_offline(model, sess, who, workdir=workdir)
     return {
         "pair": [a, b], "true": labels, "speaker": who,
         "true_arousal": [true_arousal(lab) for lab in labels],
@@ -400,6 +404,7 @@ def run_pair(model: Any, spk: dict[str, dict[str, Any]], a: str, b: str, *, sett
         "live_one_session": [t[0] for t in one], "offline": off,
         "live_turns_revised": [t[0] for t in turns_rev], "live_one_session_revised": [t[0] for t in one_rev],
         "live_cuts_true_sessions": [t[0] for t in cut_sessions],
+        "played_spans_true_sessions": spans_off,
         # absent when nothing was re-scored (revised labels not one per result)
         **({"live_cuts_revised_sessions": [t[0] for t in cut_revised]} if cut_revised else {}),
         "attribution_pct": attribution_accuracy(who, [t[1] for t in turns]),
@@ -407,6 +412,40 @@ def run_pair(model: Any, spk: dict[str, dict[str, Any]], a: str, b: str, *, sett
         "n_speakers_opened": len({t[1] for t in turns if t[1] is not None}),
         "replay_s": t_turns,
     }
+
+
+def played_spans_offline(model: Any, sess: Any, who: Sequence[str], *, workdir: Path) -> list[str | None]:
+    """Each played utterance's span of the conversation's audio (the file trimmed, levelled,
+    over the noise floor: exactly what was played, without the segmenter's cut) classified as
+    ``ser-live predict`` classifies a file (:meth:`ser_live.offline.Predictor.process_files`),
+    the true speakers as sessions. Against the offline sessions of the original files it
+    measures what the conversation's audio costs; against the live cuts with the true speakers
+    as sessions (:func:`true_session_results`), what the segmenter's cuts cost.
+
+    Parameters
+    ----------
+    model : EmotionModel
+    sess : train.sessions.Session
+        The conversation (:func:`build_conversation`): int16 ``samples``, played ``spans``.
+    who : sequence of str
+        True speaker of each played utterance.
+    workdir : Path
+        Where the spans are written as WAVs (overwritten by the next conversation).
+
+    Returns
+    -------
+    list of str or None
+        The predicted core label of each played utterance, in order; None for a span
+        ``predict`` refuses (e.g. no speech found in it: it counts as wrong, as a played
+        utterance with no live result does).
+    """
+    from ser_live.audiofile import write_wav
+    from ser_live.offline import Predictor
+
+    paths = [str(write_wav(workdir / "spans" / f"{j:03d}.wav", sess.samples[a:b]))
+             for j, (a, b) in enumerate(sess.spans)]
+    got = dict(Predictor(model).process_files(paths, sessions={p: w for p, w in zip(paths, who)}, errors="return"))
+    return [None if isinstance(got[p], Exception) else max(CORE, key=got[p].probabilities.get) for p in paths]
 
 
 def sessions_rescored(model: Any, results: Sequence[Any], groups: Sequence[Any]) -> list[Any]:
@@ -589,6 +628,9 @@ def table_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                 "ua_live_cuts_revised_sessions": (ua_pct(cat("true"), cat("live_cuts_revised_sessions"))
                                                   if all("live_cuts_revised_sessions" in p for p in pairs)
                                                   else float("nan")),
+                "ua_played_spans_true_sessions": (ua_pct(cat("true"), cat("played_spans_true_sessions"))
+                                                  if all("played_spans_true_sessions" in p for p in pairs)
+                                                  else float("nan")),
                 "arousal_ua_live_turns": ua_pct(cat("true_arousal"), cat("live_turns_arousal")),
                 "arousal_ua_live_one_session": ua_pct(cat("true_arousal"), cat("live_one_session_arousal")),
                 "arousal_ua_offline_sessions": ua_pct(cat("true_arousal"), cat("offline_arousal")),
@@ -602,9 +644,10 @@ def markdown(res: dict[str, Any]) -> list[str]:
     """The summary as a Markdown table, with issue 25's acceptance."""
     head = ("| corpus | pairs | attribution % (min) | revised % | speakers opened | UA live, turns (revised) "
             "| UA live, one session (revised) | UA live cuts, revised speakers as sessions "
-            "| UA live cuts, true speakers as sessions | UA offline, per-speaker sessions "
+            "| UA live cuts, true speakers as sessions | UA played spans, true speakers as sessions "
+            "| UA offline, per-speaker sessions "
             "| arousal UA live, turns / one session / offline | one-speaker share % (min), --speakers auto |")
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 13]
     for r in res["table"]:
         aro = " / ".join(f"{r.get(k, float('nan')):.1f}" for k in
                          ("arousal_ua_live_turns", "arousal_ua_live_one_session", "arousal_ua_offline_sessions"))
@@ -615,6 +658,7 @@ def markdown(res: dict[str, Any]) -> list[str]:
             f"| {r['ua_live_one_session']:.1f} ({r.get('ua_live_one_session_revised', float('nan')):.1f}) "
             f"| {r.get('ua_live_cuts_revised_sessions', float('nan')):.1f} "
             f"| {r.get('ua_live_cuts_true_sessions', float('nan')):.1f} "
+            f"| {r.get('ua_played_spans_true_sessions', float('nan')):.1f} "
             f"| {r['ua_offline_sessions']:.1f} | {aro} | {r['one_speaker_share_pct']:.1f} ({r['one_speaker_min_pct']:.1f}) |")
     lines.append("")
     lines.append("Acceptance (issue 25): attribution >= 90 % mixed-gender, >= 80 % same-gender; live UA with turns "
@@ -622,6 +666,10 @@ def markdown(res: dict[str, Any]) -> list[str]:
     lines.append("'UA live cuts, true speakers as sessions': the live results' features re-scored with each true "
                  "speaker's rows as one offline session (perfect attribution, settled statistics, the same audio "
                  "and cuts as live).")
+    lines.append("'UA played spans, true speakers as sessions': each played utterance's span of the conversation's "
+                 "audio (trimmed, levelled, over the floor, without the segmenter's cut) classified as predict "
+                 "classifies a file, the true speakers as sessions: against the offline files, what the "
+                 "conversation's audio costs; against the live cuts, what the segmenter's cuts cost.")
     lines.append("'UA live cuts, revised speakers as sessions': the same with the speakers the assigner ends the run "
                  "with (its attribution, settled statistics): against the true speakers, what attribution errors "
                  "cost; against 'turns (revised)', what the running statistics cost.")

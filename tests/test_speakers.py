@@ -500,6 +500,24 @@ def test_true_session_results_score_each_speaker_s_own_rows(conversation, turns,
     assert true_session_results(shipped, spans_s, [], who) == []
 
 
+def test_played_spans_offline_classifies_exactly_what_was_played(conversation, shipped, tmp_path):
+    """The harness's "played spans" column: each played utterance's span of the conversation's
+    audio (not the original file, not the segmenter's cut), written as it was played and
+    classified as ``predict --sessions`` classifies files, the true speakers as sessions; on
+    the CI pair (training speakers of the shipped model) most of them right."""
+    from benchmarks.conversations import CORE, played_spans_offline, ua_pct
+    from ser_live.audiofile import load_audio
+
+    sess, who, spk = conversation
+    labels = played_spans_offline(shipped, sess, who, workdir=tmp_path)
+    assert len(labels) == len(sess.spans) and set(labels) <= set(CORE)  # none refused here
+    for j, (a, b) in enumerate(sess.spans):
+        got = load_audio(tmp_path / "spans" / f"{j:03d}.wav", sample_rate_hz=16000)
+        np.testing.assert_allclose(got, sess.samples[a:b].astype(np.float32) / 32768.0, atol=1e-6)
+    order = interleave(spk[PAIR[0]]["items"], spk[PAIR[1]]["items"], seed=0)
+    assert ua_pct([item[1] for _, item in order], labels) >= 60.0
+
+
 def test_revised_session_results_score_each_revised_speaker_s_rows(conversation, turns_run, shipped):
     """The harness's "revised speakers as sessions": every live result re-scored with the rows
     the assigner's revised labels give its speaker as one settled session. With the revised
