@@ -801,3 +801,32 @@ def test_supervector_file_problems_are_named(tmp_path):
     assert emb.n_components == 32 and emb.n_dims == 32
     with pytest.raises(ValueError, match="20 MFCCs"):
         emb.column_indices([f"mfcc{i}_mean" for i in range(13)])
+
+
+def test_cut_padding_trim_keeps_the_speech_and_drops_the_floor(conversation):
+    """``benchmarks.cut_padding.active_span``: on the CI conversation's live cuts (speech at
+    -26 dBFS over a -60 dBFS floor) the trimmed part holds nearly all of each cut's energy, what
+    it drops is floor (below -45 dBFS RMS), and it drops some of every cut's pre-roll or
+    hangover; a tone burst in noise is kept from 0.1 s before to 0.1 s after it."""
+    from benchmarks.cut_padding import active_span
+
+    sess, _, _ = conversation
+    cuts = list(segment_signal(sess.samples, config=VadConfig(), sample_rate_hz=16000))
+    dropped_any = 0
+    for u in cuts:
+        y = u.samples.astype(np.float64) / 32768.0
+        s, e = active_span(u.samples)
+        assert 0 <= s < e <= len(y)
+        assert np.sum(y[s:e] ** 2) >= 0.99 * np.sum(y ** 2)
+        rest = np.concatenate([y[:s], y[e:]])
+        if len(rest):
+            dropped_any += 1
+            assert 20 * np.log10(np.sqrt(np.mean(rest ** 2))) < -45.0
+    assert dropped_any == len(cuts)
+    rng = np.random.default_rng(0)
+    y = (0.001 * rng.standard_normal(32000)).astype(np.float32)
+    y[12000:20000] += 0.3 * np.sin(2 * np.pi * 220 * np.arange(8000) / 16000).astype(np.float32)
+    s, e = active_span(y)
+    assert abs(s - (12000 - 1600)) <= 400 and abs(e - (20000 + 1600)) <= 400, (s, e)
+    assert active_span(y[:300]) == (0, 300)
+    assert active_span(np.zeros(16000, dtype=np.int16)) == (0, 16000)

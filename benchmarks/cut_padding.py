@@ -1,0 +1,181 @@
+"""What the floor around a live cut costs: the segmenter's cuts as they are against the same cuts
+trimmed to their active frames (issue 25's live-vs-offline gap).
+
+``python -m benchmarks.conversations`` shows that on EmoDB the segmenter's cuts, not the
+conversation's audio or the speaker attribution, hold most of the gap between live UA and the
+offline per-speaker sessions: each played utterance's span of the conversation's audio scores
+5-7 points above the live cut that holds it. A live cut holds the span plus the segmenter's
+pre-roll and hangover, i.e. a few hundred ms of the noise floor alone on each side, which a
+trimmed training file holds far less of. This bench asks how much of the gap that padding is:
+every conversation of the harness (same speakers, pairs, turns and seeds) is cut by the live
+segmenter (:func:`benchmarks.conversations.conversation_segments`), and each cut is classified
+as it is and trimmed to its active frames (:func:`active_span`: frames more than ``above_db``
+above the cut's own floor, plus ``margin_s`` on each side), the true speakers as sessions
+(settled statistics: perfect attribution), with the corpus's ``loco`` fold model. A played
+utterance's label is that of its longest-overlapping cut.
+
+It is a diagnostic, not a recipe: the trim is not in the live path, and the training files are
+not trimmed so (``loco`` would have to say whether trimming both helps a new voice).
+
+Run: ``python -m benchmarks.cut_padding --models-dir DIR --pairs 100`` (DIR as
+``benchmarks.conversations`` takes it: ``DIR/<corpus>.skops``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .common import corpora_problem, output_file_problem
+from .conversations import (DEFAULT_CORPORA, Settings, conversation_segments, corpus_speakers, fold_model_path,
+                            interleave, pairs_of, progress, ua_pct)
+
+#: Frame and hop of the trim's level (25 ms and 10 ms at 16 kHz, the extractor's).
+_WIN, _HOP = 400, 160
+
+
+def active_span(samples: np.ndarray, *, above_db: float = 10.0, margin_s: float = 0.1,
+                sample_rate_hz: int = 16000) -> tuple[int, int]:
+    """The part of a cut from its first to its last active frame, plus a margin.
+
+    A frame (25 ms, 10 ms hop) is active when its RMS level is more than ``above_db`` above
+    the cut's floor, the 10th percentile of its frames' levels.
+
+    Parameters
+    ----------
+    samples : np.ndarray, int16 or float, shape (n_samples,)
+    above_db : float, default 10.0
+        dB above the floor.
+    margin_s : float, default 0.1
+        Seconds kept before the first and after the last active frame.
+    sample_rate_hz : int, default 16000
+
+    Returns
+    -------
+    (int, int)
+        ``(start, end)`` samples, end exclusive; the whole cut when no frame is active, the
+        cut is shorter than one frame, or the span would be shorter than 0.1 s.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    if samples.dtype == np.int16:
+        x = x / 32768.0
+    n = len(x)
+    if n < _WIN:
+        return 0, n
+    idx = np.arange(_WIN)[None, :] + _HOP * np.arange(1 + (n - _WIN) // _HOP)[:, None]
+    db = 10.0 * np.log10(np.mean(x[idx] ** 2, axis=1) + 1e-20)
+    active = np.flatnonzero(db > np.percentile(db, 10) + above_db)
+    if not len(active):
+        return 0, n
+    m = int(round(margin_s * sample_rate_hz))
+    start, end = max(0, int(active[0]) * _HOP - m), min(n, int(active[-1]) * _HOP + _WIN + m)
+    return (start, end) if end - start >= sample_rate_hz // 10 else (0, n)
+
+
+def run(settings: Settings, *, trims: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """UA (%) of the played utterances from the cuts as they are and from each trim
+    ``(above_db, margin_s)``, per corpus and pair kind (module doc).
+
+    Raises
+    ------
+    FileNotFoundError
+        A fold model missing from ``settings.models_dir``.
+
+    Returns
+    -------
+    dict
+        ``rows``: ``{"corpus", "kind", "n", "as cut": UA, "<trim>": UA, "kept <trim>": share of
+        the cuts' samples kept}``; ``columns``.
+    """
+    from ser_live.model import EmotionModel
+
+    names = [f"trimmed {a:g} dB, {m:g} s" for a, m in trims]
+    rows = []
+    for corpus in settings.corpora:
+        model = EmotionModel.load(fold_model_path(corpus, settings))
+        spk = corpus_speakers(corpus, n_utterances=settings.n_utterances, seed=settings.seed)
+        for kind, pairs in pairs_of(spk, n_pairs=settings.n_pairs, seed=settings.seed).items():
+            truth: list[str] = []
+            got: dict[str, list] = {c: [] for c in ["as cut", *names]}
+            kept: dict[str, list[float]] = {c: [] for c in names}
+            for i, (a, b) in enumerate(pairs):
+                order = interleave(spk[a]["items"], spk[b]["items"], seed=settings.seed * 1000 + i)
+                who = [(a, b)[w] for w, _ in order]
+                utts: list = []
+                feats, played = conversation_segments(model, [it[0] for _, it in order],
+                                                      seed=settings.seed * 1000 + i, utterances=utts)
+                owner = [f"unplayed-{k}" for k in range(len(feats))]  # a cut no played file maps to: its own session
+                for j, u in enumerate(played):
+                    if u >= 0 and owner[u].startswith("unplayed"):
+                        owner[u] = who[j]
+                variants = {"as cut": np.asarray(feats, dtype=np.float32)}
+                for name, (above, margin) in zip(names, trims):
+                    spans = [active_span(u.samples, above_db=above, margin_s=margin) for u in utts]
+                    variants[name] = np.stack([model.extractor.extract(u.samples[s:e]) for u, (s, e) in zip(utts, spans)])
+                    kept[name] += [(e - s) / len(u.samples) for u, (s, e) in zip(utts, spans)]
+                for name, X in variants.items():
+                    P = model.predict_proba(X, groups=np.asarray(owner))
+                    labels = [model.labels[k] for k in P.argmax(1)]
+                    got[name] += [labels[u] if u >= 0 else None for u in played]
+                truth += [it[1] for _, it in order]
+                progress(f"{corpus} {kind} {a}+{b}")
+            rows.append({"corpus": corpus, "kind": kind, "n": len(pairs),
+                         **{c: ua_pct(truth, v) for c, v in got.items()},
+                         **{f"kept {c}": float(np.mean(v)) for c, v in kept.items()}})
+    return {"rows": rows, "columns": ["as cut", *names],
+            "command": "python -m benchmarks.cut_padding " + " ".join(sys.argv[1:])}
+
+
+def markdown(res: dict[str, Any]) -> list[str]:
+    """:func:`run`'s result as a Markdown table."""
+    trims = res["columns"][1:]
+    lines = ["| corpus | pairs | UA, cuts as they are | " + " | ".join(f"UA, {c} (share kept)" for c in trims) + " |",
+             "|" + "---|" * (3 + len(trims))]
+    for r in res["rows"]:
+        lines.append(f"| {r['corpus']} | {r['kind']} x{r['n']} | {r['as cut']:.1f} | "
+                     + " | ".join(f"{r[c]:.1f} ({r['kept ' + c]:.2f})" for c in trims) + " |")
+    lines += ["", "UA over the played utterances, each classified from its longest-overlapping cut, the true "
+              "speakers as settled sessions, with the corpus's loco fold model."]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.cut_padding [options]``: prints the table (and writes ``--json``);
+    returns the exit status (0; 2 a fold model missing or a --json that cannot be written; 3 a
+    corpus not found)."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.cut_padding", description=__doc__.split("\n")[0])
+    p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
+    p.add_argument("--models-dir", default=Settings.models_dir,
+                   help="the corpora's loco fold models, <corpus>.skops (python -m benchmarks.conversations --fit)")
+    p.add_argument("--pairs", type=int, default=4, help="pairs per kind per corpus (100: every pair)")
+    p.add_argument("--trim", nargs=2, type=float, action="append", metavar=("ABOVE_DB", "MARGIN_S"),
+                   help="a trim to compare (repeatable); default 10 dB with 0.1 s and 0.2 s margins")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="write the result here")
+    args = p.parse_args(argv)
+    problem = corpora_problem(args.corpora)
+    if problem:
+        print(problem[1], file=sys.stderr)
+        return problem[0]
+    json_problem = output_file_problem(args.json) if args.json else None
+    if json_problem:
+        print(f"error: {json_problem}; pass --json FILE in a folder you can write to", file=sys.stderr)
+        return 2
+    s = Settings(corpora=tuple(args.corpora), n_pairs=args.pairs, seed=args.seed, models_dir=args.models_dir)
+    try:
+        res = run(s, trims=[tuple(t) for t in args.trim] if args.trim else [(10.0, 0.1), (10.0, 0.2)])
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(markdown(res)))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
