@@ -5,17 +5,18 @@ trimmed to their active frames (issue 25's live-vs-offline gap).
 conversation's audio or the speaker attribution, hold most of the gap between live UA and the
 offline per-speaker sessions: each played utterance's span of the conversation's audio scores
 5-7 points above the live cut that holds it. A live cut holds the span plus the segmenter's
-pre-roll and hangover, i.e. a few hundred ms of the noise floor alone on each side, which a
-trimmed training file holds far less of. This bench asks how much of the gap that padding is:
+pre-roll and hangover, i.e. a few hundred ms of the noise floor alone on each side, where a
+training file holds the same margins of its own studio background. This bench asks how much of the gap that padding is:
 every conversation of the harness (same speakers, pairs, turns and seeds) is cut by the live
 segmenter (:func:`benchmarks.conversations.conversation_segments`), and each cut is classified
-as it is and trimmed to its active frames (:func:`active_span`: frames more than ``above_db``
-above the cut's own floor, plus ``margin_s`` on each side), the true speakers as sessions
+as it is and trimmed to its active frames (:func:`ser_live.features.gating.active_span`:
+frames more than ``above_db`` above the cut's own floor, plus ``margin_s`` on each side), the true speakers as sessions
 (settled statistics: perfect attribution), with the corpus's ``loco`` fold model. A played
 utterance's label is that of its longest-overlapping cut.
 
-It is a diagnostic, not a recipe: the trim is not in the live path, and the training files are
-not trimmed so (``loco`` would have to say whether trimming both helps a new voice).
+It is a diagnostic: the cuts are trimmed here, the fold models' training files are not. The
+experiment recipe ``train/recipes/experiments/edge-trim.toml`` trims every utterance alike,
+in training, ``predict`` and live (``FeatureConfig.edge_trim``).
 
 Run: ``python -m benchmarks.cut_padding --models-dir DIR --pairs 100`` (DIR as
 ``benchmarks.conversations`` takes it: ``DIR/<corpus>.skops``).
@@ -30,51 +31,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ser_live.features.gating import active_span
+
 from .common import corpora_problem, output_file_problem
 from .conversations import (DEFAULT_CORPORA, Settings, conversation_segments, corpus_speakers, fold_model_path,
                             interleave, pairs_of, progress, ua_pct)
-
-#: Frame and hop of the trim's level (25 ms and 10 ms at 16 kHz, the extractor's).
-_WIN, _HOP = 400, 160
-
-
-def active_span(samples: np.ndarray, *, above_db: float = 10.0, margin_s: float = 0.1,
-                sample_rate_hz: int = 16000) -> tuple[int, int]:
-    """The part of a cut from its first to its last active frame, plus a margin.
-
-    A frame (25 ms, 10 ms hop) is active when its RMS level is more than ``above_db`` above
-    the cut's floor, the 10th percentile of its frames' levels.
-
-    Parameters
-    ----------
-    samples : np.ndarray, int16 or float, shape (n_samples,)
-    above_db : float, default 10.0
-        dB above the floor.
-    margin_s : float, default 0.1
-        Seconds kept before the first and after the last active frame.
-    sample_rate_hz : int, default 16000
-
-    Returns
-    -------
-    (int, int)
-        ``(start, end)`` samples, end exclusive; the whole cut when no frame is active, the
-        cut is shorter than one frame, or the span would be shorter than 0.1 s.
-    """
-    x = np.asarray(samples, dtype=np.float64)
-    if samples.dtype == np.int16:
-        x = x / 32768.0
-    n = len(x)
-    if n < _WIN:
-        return 0, n
-    idx = np.arange(_WIN)[None, :] + _HOP * np.arange(1 + (n - _WIN) // _HOP)[:, None]
-    db = 10.0 * np.log10(np.mean(x[idx] ** 2, axis=1) + 1e-20)
-    active = np.flatnonzero(db > np.percentile(db, 10) + above_db)
-    if not len(active):
-        return 0, n
-    m = int(round(margin_s * sample_rate_hz))
-    start, end = max(0, int(active[0]) * _HOP - m), min(n, int(active[-1]) * _HOP + _WIN + m)
-    return (start, end) if end - start >= sample_rate_hz // 10 else (0, n)
-
 
 def run(settings: Settings, *, trims: Sequence[tuple[float, float]]) -> dict[str, Any]:
     """UA (%) of the played utterances from the cuts as they are and from each trim

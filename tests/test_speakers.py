@@ -804,11 +804,11 @@ def test_supervector_file_problems_are_named(tmp_path):
 
 
 def test_cut_padding_trim_keeps_the_speech_and_drops_the_floor(conversation):
-    """``benchmarks.cut_padding.active_span``: on the CI conversation's live cuts (speech at
+    """``active_span`` (``benchmarks.cut_padding``, ``FeatureConfig.edge_trim``): on the CI conversation's live cuts (speech at
     -26 dBFS over a -60 dBFS floor) the trimmed part holds nearly all of each cut's energy, what
     it drops is floor (below -45 dBFS RMS), and it drops some of every cut's pre-roll or
     hangover; a tone burst in noise is kept from 0.1 s before to 0.1 s after it."""
-    from benchmarks.cut_padding import active_span
+    from ser_live.features.gating import active_span
 
     sess, _, _ = conversation
     cuts = list(segment_signal(sess.samples, config=VadConfig(), sample_rate_hz=16000))

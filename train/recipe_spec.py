@@ -6,7 +6,7 @@ A recipe file states its settings in tables (see :mod:`train.recipe` for a whole
     corpora = ["ravdess", "tess", "emodb", "emotiontts_kor"]
     labels = ["neutral", "happy", "sad", "angry"]
     [label_map]            # training label -> label, applied before ``labels`` filters
-    [features]             # include, exclude, voice_quality, pause_gate, hop_length
+    [features]             # include, exclude, voice_quality, pause_gate, edge_trim, hop_length
     [normalizer]           # the fields of NormalizerSpec
     [[augmentations]]      # one table per copy (train.augment.Augmentation's fields)
     [noise_branch]         # column, [[noise_branch.augmentations]]
@@ -165,6 +165,9 @@ class Recipe:
     pause_gate : bool
         Zero the blocks of each utterance that hold only its floor before extraction
         (``FeatureConfig(pause_gate=True)``, :mod:`ser_live.features.gating`).
+    edge_trim : bool
+        Keep only each utterance's span between its first and last active frame, plus 0.1 s
+        (``FeatureConfig(edge_trim=True)``, :func:`ser_live.features.gating.active_span`).
     hop_length : int
         Hop between analysis frames (samples at 16 kHz; default 160, 10 ms), the
         extractor's ``FeatureConfig.hop_length``.
@@ -205,6 +208,7 @@ class Recipe:
     exclude: tuple[str, ...] = ()
     voice_quality: bool = False
     pause_gate: bool = False
+    edge_trim: bool = False
     hop_length: int = FeatureConfig.hop_length
     normalizer: NormalizerSpec = NormalizerSpec()
     augmentations: tuple[Augmentation, ...] = ()
@@ -219,7 +223,8 @@ class Recipe:
 
     def feature_config(self) -> FeatureConfig:
         """The extractor configuration the recipe's features come from."""
-        return FeatureConfig(voice_quality=self.voice_quality, pause_gate=self.pause_gate, hop_length=self.hop_length)
+        return FeatureConfig(voice_quality=self.voice_quality, pause_gate=self.pause_gate, edge_trim=self.edge_trim,
+                             hop_length=self.hop_length)
 
     @property
     def all_augmentations(self) -> tuple[Augmentation, ...]:
@@ -238,6 +243,7 @@ class Recipe:
              f"features: include {list(self.include) or 'all'}, exclude {list(self.exclude)}")
             + (" (with the voice group)" if self.voice_quality else "")
             + (" (pauses gated to silence)" if self.pause_gate else "")
+            + (" (edges trimmed to the active frames)" if self.edge_trim else "")
             + (f" (hop {self.hop_length} samples)" if self.hop_length != FeatureConfig.hop_length else ""),
             (
                 f"session normaliser: prior weight {norm.prior_weight:g} utterances, "
@@ -272,7 +278,7 @@ _TOP_FIELDS = ("name", "description", "corpora", "labels", "label_map", "augment
 #: Tables whose keys are Recipe fields (TOML key -> field name).
 _FLAT_TABLES: dict[str, dict[str, str]] = {
     "features": {"include": "include", "exclude": "exclude", "voice_quality": "voice_quality", "pause_gate": "pause_gate",
-                 "hop_length": "hop_length"},
+                 "edge_trim": "edge_trim", "hop_length": "hop_length"},
     "classifier": {"grid": "grid", "inner_splits": "inner_splits", "inner_cv": "inner_cv", "speaker_balance": "speaker_balance"},
     "calibration": {"method": "calibration"},
 }

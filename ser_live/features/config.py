@@ -89,6 +89,11 @@ class FeatureConfig:
         pauses are, when the speech stands at least 15 dB above that floor
         (:func:`ser_live.features.gating.gate_pauses`). Off by default; written by
         :meth:`to_dict` only when on.
+    edge_trim : bool
+        Before analysis (after the pause gate), keep only the utterance's span from its
+        first to its last active frame plus 0.1 s (:func:`ser_live.features.gating.active_span`):
+        a live cut's pre-roll and hangover of floor noise go. An experiment, off by default;
+        written by :meth:`to_dict` only when on.
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
@@ -109,11 +114,12 @@ class FeatureConfig:
     version: int = field(default=FEATURE_VERSION)
     voice_quality: bool = False
     pause_gate: bool = False
+    edge_trim: bool = False
 
     #: Fields added after version 1, written only when they differ from their default, so
     #: that configurations (and the model files and feature caches keyed by them) made
     #: before the field existed keep their dict and hash.
-    _OPTIONAL_FIELDS = ("voice_quality", "pause_gate")
+    _OPTIONAL_FIELDS = ("voice_quality", "pause_gate", "edge_trim")
 
     def to_dict(self) -> dict:
         """JSON-able dict of every field (tuples become lists; optional fields at their

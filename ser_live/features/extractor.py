@@ -9,7 +9,7 @@ import numpy as np
 from ..forksafe import fork_guard
 from ..levels import loud_frame_level
 from .config import FeatureConfig
-from .gating import gate_pauses
+from .gating import active_span, gate_pauses
 from .framewise import _Analysis, _frame_rms_db, _frames, framewise_descriptors
 from .pooling import _layout, LayoutEntry, _percentiles_sorted, _pool, _pooling_plan, _Utterance, pool_subset, subset_plan
 
@@ -233,6 +233,9 @@ class FeatureExtractor:
             y = self._normalize_level(y)
         if self.config.pause_gate:
             y = gate_pauses(y, sample_rate_hz=self.config.sample_rate_hz).samples
+        if self.config.edge_trim:
+            start, end = active_span(y, sample_rate_hz=self.config.sample_rate_hz)
+            y = y[start:end]
         return y
 
     def _normalize_level(self, y: np.ndarray) -> np.ndarray:

@@ -31,7 +31,8 @@ import numpy as np
 
 from ..levels import loud_frame_level
 
-__all__ = ["GATE_BLOCK_S", "FLOOR_PERCENTILE", "MARGIN_DB", "MIN_SNR_DB", "GateResult", "gate_pauses"]
+__all__ = ["EDGE_ABOVE_DB", "EDGE_MARGIN_S", "GATE_BLOCK_S", "FLOOR_PERCENTILE", "MARGIN_DB", "MIN_SNR_DB", "GateResult",
+           "active_span", "gate_pauses"]
 
 # The percentile, margin and SNR below were set by hand for issue 20 (a floor estimate from
 # the quiet tenth of an utterance, a margin a little above a floor's own spread, and the SNR
@@ -46,6 +47,10 @@ FLOOR_PERCENTILE: float = 10.0
 MARGIN_DB: float = 6.0
 #: The gate acts only when the speech level stands this far (dB) above the floor.
 MIN_SNR_DB: float = 15.0
+#: :func:`active_span`: a frame is active this far (dB) above the utterance's floor.
+EDGE_ABOVE_DB: float = 10.0
+#: :func:`active_span`: seconds kept before the first and after the last active frame.
+EDGE_MARGIN_S: float = 0.1
 #: Level (dBFS) given to a digitally silent block.
 _SILENT_DBFS: float = -100.0
 
@@ -138,3 +143,45 @@ def gate_pauses(y: np.ndarray, *, sample_rate_hz: int, block_s: float = GATE_BLO
     mask = np.repeat(~quiet, lengths)
     out = np.where(mask, y, np.float32(0.0)).astype(np.float32)
     return GateResult(out, speech, floor, snr, float(1.0 - mask.mean()))
+
+
+def active_span(samples: np.ndarray, *, above_db: float = EDGE_ABOVE_DB, margin_s: float = EDGE_MARGIN_S,
+                sample_rate_hz: int = 16000) -> tuple[int, int]:
+    """The part of an utterance from its first to its last active frame, plus a margin: what
+    ``FeatureConfig.edge_trim`` keeps (an experiment, off by default). A live cut holds the
+    segmenter's pre-roll and hangover, a few hundred ms of the room's floor alone on each side;
+    ``python -m benchmarks.cut_padding`` measures what that costs (docs/speakers.md).
+
+    A frame (25 ms, 10 ms hop, the extractor's) is active when its RMS level is more than
+    ``above_db`` above the utterance's floor, the :data:`FLOOR_PERCENTILE`-th percentile of
+    its frames' levels. The defaults were set by hand (the first setting tried in
+    ``benchmarks.cut_padding``, beside a 0.2 s margin), not tuned.
+
+    Parameters
+    ----------
+    samples : np.ndarray, int16 or float, shape (n_samples,)
+    above_db : float, default :data:`EDGE_ABOVE_DB`
+    margin_s : float, default :data:`EDGE_MARGIN_S`
+    sample_rate_hz : int, default 16000
+
+    Returns
+    -------
+    (int, int)
+        ``(start, end)`` samples, end exclusive; the whole utterance when no frame is active,
+        it is shorter than one frame, or the span would be shorter than 0.1 s.
+    """
+    win, hop = int(round(0.025 * sample_rate_hz)), int(round(0.010 * sample_rate_hz))
+    x = np.asarray(samples, dtype=np.float64)
+    if np.asarray(samples).dtype == np.int16:
+        x = x / 32768.0
+    n = len(x)
+    if n < win:
+        return 0, n
+    idx = np.arange(win)[None, :] + hop * np.arange(1 + (n - win) // hop)[:, None]
+    db = 10.0 * np.log10(np.mean(x[idx] ** 2, axis=1) + 1e-20)
+    active = np.flatnonzero(db > np.percentile(db, FLOOR_PERCENTILE) + above_db)
+    if not len(active):
+        return 0, n
+    m = int(round(margin_s * sample_rate_hz))
+    start, end = max(0, int(active[0]) * hop - m), min(n, int(active[-1]) * hop + win + m)
+    return (start, end) if end - start >= sample_rate_hz // 10 else (0, n)
