@@ -1113,20 +1113,7 @@ def attribution_main(args: argparse.Namespace) -> int:
                  speakers=parse_speakers(args.speakers), seed=args.seed, one_speaker=args.one_speaker, model=args.model,
                  models_dir=args.models_dir, fit=args.fit)
     kw: dict[str, Any] = {} if args.threshold is None else {"threshold": args.threshold}
-    try:
-        kw["emotion_ridge"] = None if args.emotion_ridge == "off" else float(args.emotion_ridge)
-        if kw["emotion_ridge"] is not None and not kw["emotion_ridge"] > 0:
-            raise ValueError
-    except ValueError:
-        print(f"error: --emotion-ridge takes a positive number or off, got {args.emotion_ridge!r}", file=sys.stderr)
-        return 2
-    try:
-        kw["arousal_ridge"] = None if args.arousal_ridge == "off" else float(args.arousal_ridge)
-        if kw["arousal_ridge"] is not None and not kw["arousal_ridge"] > 0:
-            raise ValueError
-    except ValueError:
-        print(f"error: --arousal-ridge takes a positive number or off, got {args.arousal_ridge!r}", file=sys.stderr)
-        return 2
+    kw["emotion_ridge"], kw["arousal_ridge"] = args.emotion_ridge, args.arousal_ridge
     if args.embedding:
         from ser_live.speakers import load_embedding
 
@@ -1143,6 +1130,25 @@ def attribution_main(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------ CLI
+def ridge_option(value: str) -> float | None:
+    """An ``--emotion-ridge`` / ``--arousal-ridge`` value: a positive number, or ``off`` (None).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Anything else (argparse then exits with status 2 and says so).
+    """
+    if value == "off":
+        return None
+    try:
+        ridge = float(value)
+    except ValueError:
+        ridge = float("nan")
+    if not ridge > 0:
+        raise argparse.ArgumentTypeError(f"a positive number or off, got {value!r}")
+    return ridge
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.conversations", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command")
@@ -1179,10 +1185,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fold models <corpus>.skops whose predictions the shared offsets of --speakers N read "
                         "(fitted there with --fit)")
     a.add_argument("--fit", action="store_true", help="fit missing fold models first")
-    a.add_argument("--arousal-ridge", default=str(1.0), metavar="LAMBDA|off",
+    a.add_argument("--arousal-ridge", type=ridge_option, default="1.0", metavar="LAMBDA|off",
                    help="ridge weight of --speakers N's shared arousal offset (default ser_live.speakers.AROUSAL_RIDGE "
                         "= 1, as --speakers N runs); off: plain k-means, no emotion model")
-    a.add_argument("--emotion-ridge", default="off", metavar="LAMBDA|off",
+    a.add_argument("--emotion-ridge", type=ridge_option, default="off", metavar="LAMBDA|off",
                    help="the emotion-aware clustering instead of the arousal offset, an experiment "
                         "(ser_live.speakers.EMOTION_RIDGE = 4 is its weight); off (default)")
     a.add_argument("--seed", type=int, default=0)
