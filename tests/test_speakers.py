@@ -830,3 +830,21 @@ def test_cut_padding_trim_keeps_the_speech_and_drops_the_floor(conversation):
     assert abs(s - (12000 - 1600)) <= 400 and abs(e - (20000 + 1600)) <= 400, (s, e)
     assert active_span(y[:300]) == (0, 300)
     assert active_span(np.zeros(16000, dtype=np.int16)) == (0, 16000)
+
+
+def test_ridge_options_take_a_positive_number_or_off():
+    """``benchmarks.conversations attribution --arousal-ridge / --emotion-ridge``: off is None,
+    a positive number is itself, anything else exits with status 2 and says what it takes."""
+    import argparse
+
+    from benchmarks.conversations import build_parser, ridge_option
+
+    assert ridge_option("off") is None and ridge_option("2") == 2.0
+    for bad in ("0", "-1", "x", "nan"):
+        with pytest.raises(argparse.ArgumentTypeError, match="positive number or off"):
+            ridge_option(bad)
+    args = build_parser().parse_args(["attribution"])
+    assert args.arousal_ridge == AROUSAL_RIDGE and args.emotion_ridge is None
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["attribution", "--arousal-ridge", "0"])
+    assert exc.value.code == 2
