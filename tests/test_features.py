@@ -227,6 +227,27 @@ def test_extract_with_frames_hands_over_the_frames_it_pooled(angry_male):
         FeatureExtractor().extract_with_frames(angry_male[:100])
 
 
+def test_edge_trim_extracts_the_active_span_only(angry_male):
+    """``FeatureConfig(edge_trim=True)`` (the edge-trim experiment): speech with half a second
+    of a -60 dBFS floor before and after is extracted as its active span alone
+    (:func:`active_span` of the level-normalised audio), which drops that padding; without the
+    flag the padding moves the features."""
+    from ser_live.features.gating import active_span
+
+    rng = np.random.default_rng(0)
+    speech = np.concatenate([np.zeros(8000, np.float32), angry_male, np.zeros(8000, np.float32)])
+    y = (speech + 10 ** (-60 / 20) * rng.standard_normal(len(speech))).astype(np.float32)  # a floor under all
+    trim = FeatureExtractor(FeatureConfig(edge_trim=True))
+    plain = FeatureExtractor()
+    prepared = plain._prepare(y)
+    start, end = active_span(prepared)
+    assert start >= 8000 and end <= len(y) - 8000  # at least the padding goes
+    as_prepared = FeatureExtractor(FeatureConfig(level_normalize=False))  # the span is levelled already
+    np.testing.assert_array_equal(trim.extract(y), as_prepared.extract(prepared[start:end]))
+    assert not np.allclose(plain.extract(y), trim.extract(y))
+    assert "edge_trim" in FeatureConfig(edge_trim=True).to_dict() and "edge_trim" not in FeatureConfig().to_dict()
+
+
 def test_pitch_columns_agree_with_framewise_pitch_on_speech(fx, angry_male):
     """Pooled columns of real speech equal the statistics of the framewise contour they name."""
     v = dict(zip(fx.feature_names(), fx.extract(angry_male)))
