@@ -483,6 +483,33 @@ def output_file_problem(path: str | Path) -> str | None:
     return None if error is None else f"cannot write {path}: {error}"
 
 
+def table_run_problem(corpora: Sequence[str], json_path: str | Path | None) -> tuple[int, str] | None:
+    """The checks a table bench (``speaker_encoders``, ``cut_padding``) makes before its run:
+    :func:`corpora_problem`, then whether ``--json`` can be written
+    (:func:`output_file_problem`), so a bad path does not cost the run's result.
+
+    Returns
+    -------
+    tuple of (int, str) or None
+        The exit status and a one-line error, or None.
+    """
+    problem = corpora_problem(corpora)
+    if problem:
+        return problem
+    json_problem = output_file_problem(json_path) if json_path else None
+    if json_problem:
+        return 2, f"error: {json_problem}; pass --json FILE in a folder you can write to"
+    return None
+
+
+def print_table(lines: Sequence[str], result: dict[str, Any], json_path: str | Path | None) -> None:
+    """Write ``result`` as JSON to ``json_path`` (when given), then print a table bench's
+    Markdown ``lines`` (the file first: a closed pipe on stdout loses no result)."""
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
 def float_above(minimum: float):
     """An argparse ``type``: a finite number > ``minimum`` (e.g. a duration above 0 s);
     anything else is a usage error (exit 2) naming the option.

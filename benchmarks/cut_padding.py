@@ -24,16 +24,14 @@ Run: ``python -m benchmarks.cut_padding --models-dir DIR --pairs 100`` (DIR as
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from ser_live.features.gating import active_span
 
-from .common import corpora_problem, output_file_problem
+from .common import print_table, table_run_problem
 from .conversations import (DEFAULT_CORPORA, Settings, conversation_segments, corpus_speakers, fold_model_path,
                             interleave, pairs_of, progress, ua_pct)
 
@@ -118,23 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
-    problem = corpora_problem(args.corpora)
+    problem = table_run_problem(args.corpora, args.json)  # one line, not a traceback, before the run
     if problem:
         print(problem[1], file=sys.stderr)
         return problem[0]
-    json_problem = output_file_problem(args.json) if args.json else None
-    if json_problem:
-        print(f"error: {json_problem}; pass --json FILE in a folder you can write to", file=sys.stderr)
-        return 2
     s = Settings(corpora=tuple(args.corpora), n_pairs=args.pairs, seed=args.seed, models_dir=args.models_dir)
     try:
         res = run(s, trims=[tuple(t) for t in args.trim] if args.trim else [(10.0, 0.1), (10.0, 0.2)])
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("\n".join(markdown(res)))
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    print_table(markdown(res), res, args.json)
     return 0
 
 

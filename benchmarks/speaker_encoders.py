@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
 from pathlib import Path
@@ -75,7 +74,7 @@ import numpy as np
 
 from ser_live.supervector import SupervectorEmbedding
 
-from .common import corpora_problem, output_file_problem
+from .common import print_table, table_run_problem
 from .conversations import (DEFAULT_CORPORA, attribution_accuracy, conversation_segments, corpus_speakers,
                             interleave, pairs_of, progress, true_arousal)
 
@@ -567,14 +566,10 @@ def main(argv: list[str] | None = None) -> int:
                         "shipped ser_live/data/speaker_supervector.json")
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
-    problem = corpora_problem(args.corpora)  # an unknown or missing corpus: one line, not a traceback
+    problem = table_run_problem(args.corpora, args.json)  # one line, not a traceback, before the run
     if problem:
         print(problem[1], file=sys.stderr)
         return problem[0]
-    json_problem = output_file_problem(args.json) if args.json else None
-    if json_problem:  # found now, not after the run (its full result would be lost)
-        print(f"error: {json_problem}; pass --json FILE in a folder you can write to", file=sys.stderr)
-        return 2
     from ser_live.model import ModelError
 
     try:
@@ -584,9 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ImportError, FileNotFoundError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("\n".join(markdown(res)))
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    print_table(markdown(res), res, args.json)
     return 0
 
 
