@@ -848,3 +848,19 @@ def test_ridge_options_take_a_positive_number_or_off():
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["attribution", "--arousal-ridge", "0"])
     assert exc.value.code == 2
+
+
+def test_an_unreadable_speaker_embedding_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    """A damaged install (the supervector embedding of ``--speakers N`` missing or not JSON):
+    ``--speakers 2`` exits 5 saying what to do, with no traceback."""
+    import ser_live.supervector as sv
+
+    wav = write_wav(tmp_path / "call.wav", (0.1 * np.sin(np.arange(32000) / 8)).astype(np.float32))
+    for content in (None, b"{not json"):
+        path = tmp_path / "speaker_supervector.json"
+        if content is not None:
+            path.write_bytes(content)
+        monkeypatch.setattr(sv, "SUPERVECTOR_PATH", path)
+        assert main(["predict", str(wav), "--segments", "--speakers", "2"]) == 5
+        err = capsys.readouterr().err
+        assert "speaker embedding cannot be read" in err and "reinstall" in err and "Traceback" not in err

@@ -300,7 +300,8 @@ def _speakers_for(args: argparse.Namespace, model: Any) -> int | str:
     """``--speakers`` for this model: the run's number of voices, or ``"auto"``
     (:func:`~ser_live.speakers.speaker_mode`; 1: no attribution). A model whose features
     lack the speaker embedding's columns gets 1 with ``auto`` (a warning) and a ModelError
-    (exit 5) with an explicit N > 1."""
+    (exit 5) with an explicit N > 1; so does a speaker embedding file of the installation that
+    cannot be read (a damaged install: reinstall ser-live)."""
     from ..errors import ModelError
     from ..speakers import shipped_embedding, speaker_mode
 
@@ -309,7 +310,14 @@ def _speakers_for(args: argparse.Namespace, model: Any) -> int | str:
     if n == 1:
         return 1
     try:
-        shipped_embedding(speaker_mode(n)[1]).column_indices(model.extractor.feature_names())
+        embedding = shipped_embedding(speaker_mode(n)[1])
+    except (OSError, ValueError) as exc:
+        if value == "auto":
+            log.warning("no speaker turns: the speaker embedding cannot be read (%s); reinstall ser-live", exc)
+            return 1
+        raise ModelError(f"--speakers {n}: the speaker embedding cannot be read ({exc}); reinstall ser-live") from None
+    try:
+        embedding.column_indices(model.extractor.feature_names())
     except ValueError as exc:
         if value == "auto":
             log.warning("no speaker turns with model %s: %s", model.name, exc)
