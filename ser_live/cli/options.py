@@ -309,18 +309,19 @@ def _speakers_for(args: argparse.Namespace, model: Any) -> int | str:
     n = value if value == "auto" else int(value)
     if n == 1:
         return 1
+
+    def refuse(reason: str) -> int:  # auto: no speaker turns, said; an explicit N: exit 5
+        if value == "auto":
+            log.warning("no speaker turns: %s", reason)
+            return 1
+        raise ModelError(f"--speakers {n}: {reason}") from None
+
     try:
         embedding = shipped_embedding(speaker_mode(n)[1])
     except (OSError, ValueError) as exc:
-        if value == "auto":
-            log.warning("no speaker turns: the speaker embedding cannot be read (%s); reinstall ser-live", exc)
-            return 1
-        raise ModelError(f"--speakers {n}: the speaker embedding cannot be read ({exc}); reinstall ser-live") from None
+        return refuse(f"the speaker embedding cannot be read ({exc}); reinstall ser-live")
     try:
         embedding.column_indices(model.extractor.feature_names())
     except ValueError as exc:
-        if value == "auto":
-            log.warning("no speaker turns with model %s: %s", model.name, exc)
-            return 1
-        raise ModelError(f"--speakers {n}: model {model.name}: {exc}") from None
+        return refuse(f"model {model.name}: {exc}")
     return n
