@@ -1032,13 +1032,13 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
     """
     from ser_live.model import EmotionModel
     from ser_live.offline import classify_turn_features
-    from ser_live.speakers import AROUSAL_RIDGE, SpeakerAssigner, SpeakerSessions, speaker_mode
+    from ser_live.speakers import AROUSAL_RIDGE, SpeakerAssigner, SpeakerSessions, shared_offsets, speaker_mode
 
     kw = {"emotion_ridge": None, **(assigner or {})}
     n_conv, known_conv = speaker_mode(settings.speakers)
-    # the shared offsets (SpeakerAssigner.offsets) read each utterance's prediction
-    classify = known_conv and n_conv > 1 and (kw["emotion_ridge"] is not None
-                                              or kw.get("arousal_ridge", AROUSAL_RIDGE) is not None)
+    # the shared offsets read each utterance's prediction
+    classify = shared_offsets(known_conv and n_conv > 1, emotion_ridge=kw["emotion_ridge"],
+                              arousal_ridge=kw.get("arousal_ridge", AROUSAL_RIDGE)) is not None
 
     shared = None if classify else (EmotionModel.load(settings.model) if settings.model else EmotionModel.load())
 

@@ -90,6 +90,7 @@ __all__ = [
     "group_means_out",
     "load_embedding",
     "parse_speakers",
+    "shared_offsets",
     "shipped_embedding",
     "speaker_label",
     "speaker_mode",
@@ -294,6 +295,19 @@ class SpeakerEmbedding:
         v = (np.asarray(values, dtype=np.float64) - self.center) / self.scale
         v[~np.isfinite(v)] = 0.0
         return v @ self.projection
+
+
+def shared_offsets(known: bool, *, emotion_ridge: float | None = None,
+                   arousal_ridge: float | None = AROUSAL_RIDGE) -> str | None:
+    """What the known-count clustering's shared offsets are fitted on, for
+    :class:`SpeakerAssigner`'s settings (:attr:`SpeakerAssigner.offsets`): ``"emotion"`` (the
+    posteriors) when ``emotion_ridge`` is given, else ``"arousal"`` when ``arousal_ridge`` is,
+    else None (plain k-means); None without ``known`` (with at least two speakers) either way.
+    When not None, the clustering reads each utterance's prediction (:meth:`SpeakerSessions.observe`).
+    """
+    if not known:
+        return None
+    return "emotion" if emotion_ridge is not None else "arousal" if arousal_ridge is not None else None
 
 
 def load_embedding(path: str | Path) -> SpeakerEmbedding | SupervectorEmbedding:
@@ -678,9 +692,7 @@ class SpeakerAssigner:
         """What the known-count clustering's shared offsets are fitted on: ``"emotion"`` (the
         posteriors, ``emotion_ridge``), ``"arousal"`` (``arousal_ridge``), or None (plain
         k-means; also without ``known``)."""
-        if not self.known:
-            return None
-        return "emotion" if self.emotion_ridge is not None else "arousal" if self.arousal_ridge is not None else None
+        return shared_offsets(self.known, emotion_ridge=self.emotion_ridge, arousal_ridge=self.arousal_ridge)
 
     @property
     def emotion_aware(self) -> bool:
