@@ -32,13 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import NoSpeechError, SerLiveError
+from .errors import SerLiveError
 from .profile import (
     ProfileConfig, ProfileError, TakeCheck, _name_some, build_profile, calibration_prompts, read_calibration_csv, too_few,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .calibration_view import CalibrationState
     from .model import EmotionModel
     from .profile import Profile
     from .types import Result

@@ -15,7 +15,7 @@ from typing import Any
 
 from ser_live.affect import affect_formula
 
-from . import REPO, REPORTS
+from . import REPORTS
 from .engine import SESSION_MODES
 from .recipe_spec import CV_FOLDS_TEXT
 
