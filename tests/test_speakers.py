@@ -864,3 +864,40 @@ def test_an_unreadable_speaker_embedding_is_a_clear_error(tmp_path, monkeypatch,
         assert main(["predict", str(wav), "--segments", "--speakers", "2"]) == 5
         err = capsys.readouterr().err
         assert "speaker embedding cannot be read" in err and "reinstall" in err and "Traceback" not in err
+
+
+def test_audio_cost_bench_builds_each_ingredient_and_scores_every_utterance(tmp_path, capsys):
+    """``benchmarks.audio_cost``: ``placed`` puts speech at the gain asked and the floor at its
+    RMS level in the pauses (digital silence without a floor); a quick run (EmoDB, two
+    speakers, the shipped model standing in for the fold model) scores all 16 utterances of
+    each speaker in every variant, writes the JSON it prints, and a missing fold model is exit
+    status 2 naming the file."""
+    from benchmarks import audio_cost
+
+    rng = np.random.default_rng(0)
+    y = (0.1 * np.sin(2 * np.pi * 200 * np.arange(16000) / 16000)).astype(np.float32)
+    floor = rng.standard_normal(40000)
+    floor /= np.sqrt(np.mean(floor ** 2))
+    pad = int(audio_cost.PAD_S * 16000)
+    quiet = audio_cost.placed(y, gain_db=-6.0, floor=None, floor_dbfs=-60.0)
+    assert len(quiet) == 16000 + 2 * pad and not quiet[:pad].any() and not quiet[-pad:].any()
+    assert abs(audio_cost.loud_dbfs(quiet[pad:-pad].astype(np.float32) / 32768.0)
+               - (audio_cost.loud_dbfs(y) - 6.0)) < 0.1
+    noisy = audio_cost.placed(y, gain_db=0.0, floor=floor, floor_dbfs=-60.0).astype(np.float64) / 32768.0
+    assert abs(20 * np.log10(np.sqrt(np.mean(noisy[:pad] ** 2))) + 60.0) < 1.0
+
+    shipped = Path(default_model_path())
+    for f in shipped.parent.glob(shipped.stem + ".*"):
+        (tmp_path / ("emodb" + f.suffix)).symlink_to(f)
+    out = tmp_path / "cost.json"
+    rc = audio_cost.main(["--corpora", "emodb", "--models-dir", str(tmp_path), "--speakers", "2", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    res = json.loads(out.read_text())
+    (row,) = res["rows"]
+    assert row["speakers"] == 2 and row["utterances"] == 32
+    assert all(0.0 <= row[v] <= 100.0 for v in audio_cost.VARIANTS)
+    assert set(res["failed"]) == {f"emodb {v}" for v in audio_cost.VARIANTS}
+    assert "| emodb | 2 (32) | " + " | ".join(f"{row[v]:.1f}" for v in audio_cost.VARIANTS) + " |" in printed
+    rc = audio_cost.main(["--corpora", "es_uem", "--models-dir", str(tmp_path), "--speakers", "1"])
+    assert rc == 2 and "es_uem.skops" in capsys.readouterr().err
