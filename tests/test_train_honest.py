@@ -100,3 +100,49 @@ def test_a_comparison_row_trained_on_more_classes_is_scored_on_the_protocols_sub
                        classifier_name="decision tree", data=data)
     assert res.labels == ["neutral", "happy", "sad", "angry"]
     assert res.confusion.shape == (4, 4) and res.confusion.sum() == sum(f.n_test for f in res.folds)
+
+
+def test_a_room_report_stands_for_another_recipe_only_with_the_same_settings_recorded(tmp_path, monkeypatch):
+    """The card's room table (``train/card.py``, ``_room_report``): a recipe's own
+    ``room-loco-<name>.json`` first; else a room report of another name (an experiment made the
+    default) that recorded exactly the settings the recipe has today. A report whose recorded
+    settings differ in one field, or that recorded none, is not taken. The edge-trim
+    experiment's settings are ser-default's with ``features.edge_trim = true``, which is what
+    lets its room report stand for a default made from it."""
+    import json
+
+    import train.recipe_spec as rs
+    from train.card import _room_card_lines
+
+    assert (rs.load_recipe("experiments/edge-trim").settings_record()
+            == rs.load_recipe("ser-default", overrides=["features.edge_trim=true"]).settings_record())
+    assert rs.load_recipe("experiments/edge-trim").settings_record() != rs.load_recipe("ser-default").settings_record()
+
+    recipes = tmp_path / "recipes"
+    (recipes / "experiments").mkdir(parents=True)
+    head = 'corpora = ["ravdess", "emodb"]\nlabels = ["neutral", "happy", "sad", "angry"]\n'
+    (recipes / "mine.toml").write_text('name = "mine"\n' + head + "[features]\nedge_trim = true\n")
+    (recipes / "experiments" / "twin.toml").write_text('name = "twin"\n' + head + "[features]\nedge_trim = true\n")
+    (recipes / "experiments" / "other.toml").write_text('name = "other"\n' + head)
+    monkeypatch.setattr(rs, "RECIPES_DIR", recipes)
+    reports = tmp_path / "reports"
+    (reports / "experiments").mkdir(parents=True)
+
+    def room(name: str, clean: float, settings: dict | None) -> dict:
+        d = {"recipe": name, "grouped_mean_ua_pct": {"clean": clean, "noise 20 dB SNR": clean - 5.0},
+             "command": f"python -m train evaluate --protocol loco --condition room --recipe {name}"}
+        return {**d, "recipe_settings": settings} if settings is not None else d
+
+    twin = rs.load_recipe("experiments/twin").settings_record()
+    other = rs.load_recipe("experiments/other").settings_record()
+    path = reports / "experiments" / "room-loco-twin.json"
+    for settings in (None, other):  # recorded none, or another recipe's
+        path.write_text(json.dumps(room("twin", 61.0, settings)))
+        assert _room_card_lines("mine", reports) == []
+    path.write_text(json.dumps(room("twin", 61.0, twin)))
+    text = "\n".join(_room_card_lines("mine", reports))
+    assert "| this recipe (measured as recipe `twin`, the same settings) | 61.0 | 56.0 (0.92) |" in text, text
+    assert _room_card_lines("other", reports) == []
+    (reports / "room-loco-mine.json").write_text(json.dumps(room("mine", 58.0, None)))
+    text = "\n".join(_room_card_lines("mine", reports))
+    assert "| this recipe | 58.0 |" in text and "twin" not in text, text

@@ -72,13 +72,64 @@ def _table_head(title: str, prose: str | None, columns: list[str]) -> list[str]:
     return [f"## {title}", "", *([prose, ""] if prose else []), "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
 
 
+def recipe_settings(recipe_name: str) -> dict | None:
+    """The settings record (:meth:`~train.recipe_spec.Recipe.settings_record`) of the recipe of
+    ``train/recipes/`` named ``recipe_name`` (its ``name`` field), as they read today; None when
+    no recipe has that name."""
+    from .recipe_spec import load_recipe, recipe_names
+
+    try:
+        r = load_recipe(recipe_name)
+        if r.name == recipe_name:
+            return r.settings_record()
+    except (OSError, ValueError):
+        pass
+    for n in recipe_names():
+        try:
+            r = load_recipe(n)
+        except (OSError, ValueError):
+            continue
+        if r.name == recipe_name:
+            return r.settings_record()
+    return None
+
+
+def _room_report(recipe_name: str, reports_dir: Path, suffix: str) -> tuple[Path, str | None] | None:
+    """``room-loco-<recipe><suffix>.json`` of ``reports_dir``; else a room report in
+    ``reports_dir`` or its ``experiments/`` that recorded the settings this recipe has today
+    (``recipe_settings``: a recipe of another name measured with the same settings, e.g. the
+    experiment a default was made from), with the name it was measured under. None when there
+    is neither. The room conditions take over an hour to measure; a report made before the
+    settings were recorded, or under settings that differ in any field (a base recipe changed
+    since), is never taken for another name's."""
+    own = reports_dir / f"room-loco-{recipe_name}{suffix}.json"
+    if own.exists():
+        return own, None
+    mine = recipe_settings(recipe_name)
+    if mine is None:
+        return None
+    for folder in (reports_dir, reports_dir / "experiments"):
+        for p in sorted(folder.glob(f"room-loco-*{suffix}.json")):
+            try:
+                d = json.loads(p.read_text())
+            except (OSError, ValueError):
+                continue
+            if p.name == f"room-loco-{d.get('recipe')}{suffix}.json" and d.get("recipe_settings") == mine:
+                return p, d["recipe"]
+    return None
+
+
 def _room_card_lines(recipe_name: str, reports_dir: Path) -> list[str]:
     """The model card's "In a room" table from ``reports/room-loco-<recipe>[-denoise].json``
-    (``evaluate --protocol loco --condition room [--denoise]``); nothing when neither exists."""
+    (``evaluate --protocol loco --condition room [--denoise]``), or a recipe's of the same
+    settings (:func:`_room_report`: the row says which); nothing when there is neither."""
     rows = []
     for suffix, what in (("", "this recipe"), ("-denoise", "this recipe, `--denoise`")):
-        path = reports_dir / f"room-loco-{recipe_name}{suffix}.json"
-        if path.exists():
+        found = _room_report(recipe_name, Path(reports_dir), suffix)
+        if found:
+            path, other = found
+            if other:
+                what += f" (measured as recipe `{other}`, the same settings)"
             rows.append((what, json.loads(path.read_text())))
     if not rows:
         return []

@@ -429,6 +429,7 @@ def run_room(
         "session_mode_doc": "offline: each test speaker's subset utterances in one condition are one session",
         "training": "the recipe's own (clean audio plus its augmentations); training features not denoised",
         "seconds": time.perf_counter() - t0,
+        "recipe_settings": recipe.settings_record(),
     }
     return RoomResult(fs.protocol, recipe.name, names, [f.name for f in fs.folds], ua, n_test, settings, routed)
 

@@ -240,6 +240,7 @@ def run_recipe(
     scorers, branch = evaluate_folds(fs, X, X_aug, base, modes=session_modes(recipe), seed=seed, progress=progress, name=protocol)
     return mode_results(
         scorers, fs, classifier=recipe.name, augmented=bool(recipe.augmentations), t0=t0, seed=seed,
-        head={"recipe": recipe.name, "recipe_path": display_path(recipe.path), "recipe_summary": recipe.summary()},
+        head={"recipe": recipe.name, "recipe_path": display_path(recipe.path), "recipe_summary": recipe.summary(),
+              "recipe_settings": recipe.settings_record()},
         tail={"train_corpora": list(recipe.corpora), **({"noise_branch": branch} if branch else {})},
     )

@@ -221,6 +221,7 @@ def run_personal(
         "protocol": "personal",
         "recipe": recipe.name,
         "recipe_path": display_path(recipe.path),
+        "recipe_settings": recipe.settings_record(),
         "labels": score,
         "k_values": list(k_values),
         "pool_per_class": POOL_PER_CLASS,

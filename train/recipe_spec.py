@@ -232,6 +232,26 @@ class Recipe:
         takes them: :attr:`augmentations`, then the noise branch's."""
         return self.augmentations + (self.noise_branch.augmentations if self.noise_branch else ())
 
+    def settings_record(self) -> dict[str, Any]:
+        """Every setting the recipe trains and measures by, as JSON reads it back: its fields
+        without ``name``, ``description``, ``path`` and ``overrides``, the base chain and
+        ``--set`` overrides already applied. Reports record it (``recipe_settings``), so a
+        report can be told to measure a recipe of another name with the same settings
+        (:func:`train.card.same_settings`) even after a base it inherits from has changed.
+
+        Returns
+        -------
+        dict
+            JSON-able (tuples as lists, enums as their values).
+        """
+        import json
+        from dataclasses import asdict
+
+        d = asdict(self)
+        for k in ("name", "description", "path", "overrides"):
+            d.pop(k, None)
+        return json.loads(json.dumps(d, default=str))
+
     def summary(self) -> str:
         """One paragraph describing the recipe (for cards and reports)."""
         norm = self.normalizer
