@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .common import print_table, table_run_problem
+from .common import run_table_bench
 from .conversations import DEFAULT_CORPORA, FLOOR_DBFS, LEVEL_DBFS, Settings, corpus_speakers, fold_model_path, progress, ua_pct
 
 #: The variants, in the order they add an ingredient (module doc).
@@ -169,19 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
-    problem = table_run_problem(args.corpora, args.json)  # one line, not a traceback, before the run
-    if problem:
-        print(problem[1], file=sys.stderr)
-        return problem[0]
     s = Settings(corpora=tuple(args.corpora), seed=args.seed, models_dir=args.models_dir)
-    try:
-        res = run(s, level_dbfs=args.level_dbfs, floor=args.floor, floor_dbfs=args.floor_dbfs, speakers=args.speakers)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print_table(markdown(res), res, args.json)
-    return 0
-
+    return run_table_bench(args.corpora, args.json, lambda: run(
+        s, level_dbfs=args.level_dbfs, floor=args.floor, floor_dbfs=args.floor_dbfs, speakers=args.speakers), markdown)
 
 if __name__ == "__main__":
     raise SystemExit(main())

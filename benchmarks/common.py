@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -484,7 +484,7 @@ def output_file_problem(path: str | Path) -> str | None:
 
 
 def table_run_problem(corpora: Sequence[str], json_path: str | Path | None) -> tuple[int, str] | None:
-    """The checks a table bench (``speaker_encoders``, ``cut_padding``) makes before its run:
+    """The checks a table bench (:func:`run_table_bench`) makes before its run:
     :func:`corpora_problem`, then whether ``--json`` can be written
     (:func:`output_file_problem`), so a bad path does not cost the run's result.
 
@@ -508,6 +508,33 @@ def print_table(lines: Sequence[str], result: dict[str, Any], json_path: str | P
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print("\n".join(lines))
+
+
+def run_table_bench(corpora: Sequence[str], json_path: str | Path | None, run: Callable[[], dict[str, Any]],
+                    markdown: Callable[[dict[str, Any]], Sequence[str]], *,
+                    errors: tuple[type[BaseException], ...] = (FileNotFoundError,)) -> int:
+    """A table bench's ``main`` once its options are parsed (``speaker_encoders``,
+    ``cut_padding``, ``audio_cost``): the pre-run checks (:func:`table_run_problem`), then
+    ``run()``, one of ``errors`` printed as one line, then :func:`print_table` of
+    ``markdown(result)``.
+
+    Returns
+    -------
+    int
+        The exit status: 0; 2 an error of ``errors`` (a fold model missing, ...) or a
+        ``--json`` that cannot be written; 3 a corpus not found.
+    """
+    problem = table_run_problem(corpora, json_path)  # one line, not a traceback, before the run
+    if problem:
+        print(problem[1], file=sys.stderr)
+        return problem[0]
+    try:
+        res = run()
+    except errors as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_table(markdown(res), res, json_path)
+    return 0
 
 
 def float_above(minimum: float):

@@ -31,7 +31,7 @@ import numpy as np
 
 from ser_live.features.gating import active_span
 
-from .common import print_table, table_run_problem
+from .common import run_table_bench
 from .conversations import (DEFAULT_CORPORA, Settings, conversation_segments, corpus_speakers, fold_model_path,
                             interleave, pairs_of, progress, ua_pct)
 
@@ -116,19 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
-    problem = table_run_problem(args.corpora, args.json)  # one line, not a traceback, before the run
-    if problem:
-        print(problem[1], file=sys.stderr)
-        return problem[0]
     s = Settings(corpora=tuple(args.corpora), n_pairs=args.pairs, seed=args.seed, models_dir=args.models_dir)
-    try:
-        res = run(s, trims=[tuple(t) for t in args.trim] if args.trim else [(10.0, 0.1), (10.0, 0.2)])
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print_table(markdown(res), res, args.json)
-    return 0
-
+    trims = [tuple(t) for t in args.trim] if args.trim else [(10.0, 0.1), (10.0, 0.2)]
+    return run_table_bench(args.corpora, args.json, lambda: run(s, trims=trims), markdown)
 
 if __name__ == "__main__":
     raise SystemExit(main())

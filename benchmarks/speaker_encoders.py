@@ -74,7 +74,7 @@ import numpy as np
 
 from ser_live.supervector import SupervectorEmbedding
 
-from .common import print_table, table_run_problem
+from .common import run_table_bench
 from .conversations import (DEFAULT_CORPORA, attribution_accuracy, conversation_segments, corpus_speakers,
                             interleave, pairs_of, progress, true_arousal)
 
@@ -566,22 +566,12 @@ def main(argv: list[str] | None = None) -> int:
                         "shipped ser_live/data/speaker_supervector.json")
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
-    problem = table_run_problem(args.corpora, args.json)  # one line, not a traceback, before the run
-    if problem:
-        print(problem[1], file=sys.stderr)
-        return problem[0]
     from ser_live.model import ModelError
 
-    try:
-        res = run(args.corpora, n_pairs=args.pairs, encoders=args.encoders, seed=args.seed,
-                  emotion_centred=args.emotion_centred, arousal_models=args.arousal, one_aroused=args.one_aroused,
-                  fit_sv=args.fit_sv)
-    except (ImportError, FileNotFoundError, ModelError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print_table(markdown(res), res, args.json)
-    return 0
-
+    return run_table_bench(args.corpora, args.json, lambda: run(
+        args.corpora, n_pairs=args.pairs, encoders=args.encoders, seed=args.seed, emotion_centred=args.emotion_centred,
+        arousal_models=args.arousal, one_aroused=args.one_aroused, fit_sv=args.fit_sv),
+        markdown, errors=(ImportError, FileNotFoundError, ModelError))
 
 if __name__ == "__main__":
     raise SystemExit(main())

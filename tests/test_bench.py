@@ -294,6 +294,8 @@ def test_output_dir_problem_creates_a_writable_folder_and_leaves_nothing_in_it(t
     ("conversations", ["--corpora", "nosuch"]),
     ("conversations", ["attribution", "--corpora", "nosuch"]),
     ("speaker_encoders", ["--corpora", "emodb", "nosuch", "--encoders", "light"]),
+    ("cut_padding", ["--corpora", "emodb", "nosuch"]),
+    ("audio_cost", ["--corpora", "emodb", "nosuch"]),
     ("vad_splits", ["--corpus", "nosuch"]),
 ])
 def test_an_unknown_corpus_name_is_a_usage_error_listing_the_known_ones(data_root, monkeypatch, capsys, tool, args):
@@ -314,6 +316,7 @@ def test_an_unknown_corpus_name_is_a_usage_error_listing_the_known_ones(data_roo
 @pytest.mark.parametrize("tool,args", [
     ("vad_noise", []), ("vad_splits", ["--corpus", "emodb"]), ("dashboard_redraw", ["--utterances", "2"]),
     ("speaker_encoders", ["--corpora", "emodb", "--encoders", "light"]), ("conversations", ["attribution"]),
+    ("cut_padding", ["--corpora", "emodb"]), ("audio_cost", ["--corpora", "emodb"]),
 ])
 def test_a_corpora_folder_without_the_corpus_exits_3_saying_where_it_looked(tmp_path, monkeypatch, capsys, tool,
                                                                              args):
@@ -378,6 +381,8 @@ def test_live_offline_model_for_a_corpus_is_checked_before_the_sessions(data_roo
 @pytest.mark.parametrize("tool,args", [
     ("conversations", ["attribution", "--corpora", "emodb", "--pairs", "1", "--utterances", "4"]),
     ("speaker_encoders", ["--corpora", "emodb", "--pairs", "1", "--encoders", "light"]),
+    ("cut_padding", ["--corpora", "emodb", "--pairs", "1"]),
+    ("audio_cost", ["--corpora", "emodb", "--speakers", "1"]),
 ])
 def test_a_json_path_that_cannot_be_written_is_refused_before_the_run(data_root, monkeypatch, tmp_path, capsys, tool,
                                                                       args):
