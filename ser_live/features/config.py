@@ -92,7 +92,8 @@ class FeatureConfig:
     edge_trim : bool
         Before analysis (after the pause gate), keep only the utterance's span from its
         first to its last active frame plus 0.1 s (:func:`ser_live.features.gating.active_span`):
-        a live cut's pre-roll and hangover of floor noise go. An experiment, off by default;
+        a live cut's pre-roll and hangover of floor noise go. Off in this class's defaults, on
+        in the shipped default model's since 6 December (``train/recipes/ser-default.toml``);
         written by :meth:`to_dict` only when on.
     """
 

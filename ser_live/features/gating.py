@@ -148,7 +148,7 @@ def gate_pauses(y: np.ndarray, *, sample_rate_hz: int, block_s: float = GATE_BLO
 def active_span(samples: np.ndarray, *, above_db: float = EDGE_ABOVE_DB, margin_s: float = EDGE_MARGIN_S,
                 sample_rate_hz: int = 16000) -> tuple[int, int]:
     """The part of an utterance from its first to its last active frame, plus a margin: what
-    ``FeatureConfig.edge_trim`` keeps (an experiment, off by default). A live cut holds the
+    ``FeatureConfig.edge_trim`` keeps (the shipped default model's since 6 December). A live cut holds the
     segmenter's pre-roll and hangover, a few hundred ms of the room's floor alone on each side;
     ``python -m benchmarks.cut_padding`` measures what that costs (docs/speakers.md).
 
