@@ -127,14 +127,15 @@ def run(settings: Settings, *, level_dbfs: float = LEVEL_DBFS, floor: str = "whi
                     truth.append(lab)
                     owner.append(s)
                 progress(f"{corpus} {s}: {len(items)} utterances")
+            labels: dict[str, list[str | None]] = {}
             for v in VARIANTS:
                 sessions = dict(zip(paths[v], owner))
                 got = [r if not isinstance(r, Exception) else None
                        for _, r in predictor.process_files(paths[v], sessions=sessions, errors="return")]
                 failed[f"{corpus} {v}"] = sum(r is None for r in got)
-                paths[v] = [r.label if r is not None else None for r in got]
+                labels[v] = [r.label if r is not None else None for r in got]
         rows.append({"corpus": corpus, "speakers": len(names), "utterances": len(truth),
-                     **{v: ua_pct(truth, paths[v]) for v in VARIANTS}})
+                     **{v: ua_pct(truth, labels[v]) for v in VARIANTS}})
     return {"rows": rows, "variants": list(VARIANTS), "failed": failed,
             "level_dbfs": level_dbfs, "floor": floor, "floor_dbfs": floor_dbfs,
             "command": "python -m benchmarks.audio_cost " + " ".join(sys.argv[1:])}

@@ -237,7 +237,7 @@ class Recipe:
         without ``name``, ``description``, ``path`` and ``overrides``, the base chain and
         ``--set`` overrides already applied. Reports record it (``recipe_settings``), so a
         report can be told to measure a recipe of another name with the same settings
-        (:func:`train.card.same_settings`) even after a base it inherits from has changed.
+        (``train/card.py``, ``_room_report``) even after a base it inherits from has changed.
 
         Returns
         -------
