@@ -436,7 +436,7 @@ def test_a_recipe_sets_the_frame_hop_of_its_features():
     from ser_live.features import FeatureConfig, FeatureExtractor
     from train.recipe import load_recipe
 
-    assert load_recipe("ser-default").feature_config() == FeatureConfig(voice_quality=True)
+    assert load_recipe("ser-default").feature_config() == FeatureConfig(voice_quality=True, edge_trim=True)
     hop20 = load_recipe("experiments/hop20")
     assert hop20.feature_config().hop_length == 320 and "(hop 320 samples)" in hop20.summary()
     assert hop20.feature_config().config_hash != load_recipe("ser-default").feature_config().config_hash  # its own cache

@@ -107,16 +107,20 @@ def test_a_room_report_stands_for_another_recipe_only_with_the_same_settings_rec
     ``room-loco-<name>.json`` first; else a room report of another name (an experiment made the
     default) that recorded exactly the settings the recipe has today. A report whose recorded
     settings differ in one field, or that recorded none, is not taken. The edge-trim
-    experiment's settings are ser-default's with ``features.edge_trim = true``, which is what
-    lets its room report stand for a default made from it."""
+    experiment's settings are ser-default's since the default took the trim (and differ from
+    the default before it, ser-default-v3), which is what lets its room report, recorded with
+    them, stand on the default's card."""
     import json
 
     import train.recipe_spec as rs
     from train.card import _room_card_lines
 
-    assert (rs.load_recipe("experiments/edge-trim").settings_record()
-            == rs.load_recipe("ser-default", overrides=["features.edge_trim=true"]).settings_record())
-    assert rs.load_recipe("experiments/edge-trim").settings_record() != rs.load_recipe("ser-default").settings_record()
+    edge = rs.load_recipe("experiments/edge-trim").settings_record()
+    assert edge == rs.load_recipe("ser-default").settings_record()
+    assert edge != rs.load_recipe("experiments/ser-default-v3").settings_record()
+    shipped_room = json.loads((REPO / "reports" / "experiments" / "room-loco-edge-trim.json").read_text())
+    assert shipped_room["recipe_settings"] == edge
+    assert "measured as recipe `edge-trim`" in "\n".join(_room_card_lines("ser-default", REPO / "reports"))
 
     recipes = tmp_path / "recipes"
     (recipes / "experiments").mkdir(parents=True)
