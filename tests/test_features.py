@@ -248,6 +248,29 @@ def test_edge_trim_extracts_the_active_span_only(angry_male):
     assert "edge_trim" in FeatureConfig(edge_trim=True).to_dict() and "edge_trim" not in FeatureConfig().to_dict()
 
 
+def test_active_span_reads_the_levels_of_every_whole_frame(angry_male):
+    """``active_span`` frames the squared signal as a strided view; its span is the one a frame
+    loop gives (25 ms frames at a 10 ms hop, whole frames only, active more than 10 dB over the
+    10th-percentile level, 0.1 s margin), on speech over a floor cut at lengths that leave the
+    last frame whole, short by one sample, and in the middle of a hop."""
+    from ser_live.features.gating import active_span
+
+    rng = np.random.default_rng(1)
+    pad = np.zeros(6000, np.float32)
+    y = np.concatenate([pad, angry_male, pad])
+    y = (y + 10 ** (-55 / 20) * rng.standard_normal(len(y))).astype(np.float32)
+
+    def by_loop(x):
+        x = x.astype(np.float64)
+        db = np.array([10 * np.log10(np.mean(x[i:i + 400] ** 2) + 1e-20) for i in range(0, len(x) - 399, 160)])
+        on = np.flatnonzero(db > np.percentile(db, 10) + 10)
+        return max(0, on[0] * 160 - 1600), min(len(x), on[-1] * 160 + 400 + 1600)
+
+    for n in (len(y), len(y) - 1, 400 + 160 * 500, 400 + 160 * 500 - 1, 400 + 160 * 500 + 80):
+        assert active_span(y[:n]) == by_loop(y[:n])
+    assert active_span(y[:n])[0] > 4000  # the leading floor is trimmed
+
+
 def test_pitch_columns_agree_with_framewise_pitch_on_speech(fx, angry_male):
     """Pooled columns of real speech equal the statistics of the framewise contour they name."""
     v = dict(zip(fx.feature_names(), fx.extract(angry_male)))

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..levels import loud_frame_level
+from .framewise import _frames
 
 __all__ = ["EDGE_ABOVE_DB", "EDGE_MARGIN_S", "GATE_BLOCK_S", "FLOOR_PERCENTILE", "MARGIN_DB", "MIN_SNR_DB", "GateResult",
            "active_span", "gate_pauses"]
@@ -177,8 +178,11 @@ def active_span(samples: np.ndarray, *, above_db: float = EDGE_ABOVE_DB, margin_
     n = len(x)
     if n < win:
         return 0, n
-    idx = np.arange(win)[None, :] + hop * np.arange(1 + (n - win) // hop)[:, None]
-    db = 10.0 * np.log10(np.mean(x[idx] ** 2, axis=1) + 1e-20)
+    # the whole frames of the squared signal as a view (the extractor's _frames): the levels a
+    # gathered (n_frames, win) copy of x**2 gave, to the bit (checked on files of all six
+    # corpora, at three gains and as int16), at a fifteenth of its cost (1.5 -> 0.1 ms at 4 s)
+    n_used = (n - win) // hop * hop + win
+    db = 10.0 * np.log10(np.mean(_frames(x[:n_used] * x[:n_used], win, hop), axis=1) + 1e-20)
     active = np.flatnonzero(db > np.percentile(db, FLOOR_PERCENTILE) + above_db)
     if not len(active):
         return 0, n
