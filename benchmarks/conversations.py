@@ -1114,6 +1114,8 @@ def attribution_main(args: argparse.Namespace) -> int:
                  models_dir=args.models_dir, fit=args.fit)
     kw: dict[str, Any] = {} if args.threshold is None else {"threshold": args.threshold}
     kw["emotion_ridge"], kw["arousal_ridge"] = args.emotion_ridge, args.arousal_ridge
+    if args.seedings is not None:
+        kw["seedings"] = args.seedings
     if args.embedding:
         from ser_live.speakers import load_embedding
 
@@ -1191,6 +1193,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--emotion-ridge", type=ridge_option, default="off", metavar="LAMBDA|off",
                    help="the emotion-aware clustering instead of the arousal offset, an experiment "
                         "(ser_live.speakers.EMOTION_RIDGE = 4 is its weight); off (default)")
+    a.add_argument("--seedings", type=int, default=None, metavar="N",
+                   help="random k-means++ seedings --speakers N's clustering tries after each utterance besides "
+                        "its two fixed ones (default ser_live.speakers.SEEDINGS, as --speakers N runs)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--json", default=None)
     p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
