@@ -473,7 +473,7 @@ def _emotion_offsets(Z: np.ndarray, P: np.ndarray, g: np.ndarray, k: int, ridge:
         ``O``, float64 (n_classes, d), and the objective.
     """
     if solver is None:
-        solver = np.linalg.solve(P.T @ P + ridge * np.eye(P.shape[1]), P.T)
+        solver = _ridge_solver(P, ridge)
     H = (g[:, None] == np.arange(k)).astype(np.float64)  # (n, k) one-hot clusters
     M = (H.T @ Z) / H.sum(0)[:, None]
     R = Z - H @ M
@@ -502,6 +502,16 @@ def group_means_out(Z: np.ndarray, codes: np.ndarray) -> np.ndarray:
         m = codes == c
         out[m] -= Z[m].mean(0)
     return out
+
+
+def _ridge_solver(P: np.ndarray, ridge: float) -> np.ndarray:
+    """``(P'P + ridge I)^-1 P'`` (float64, (n_columns, n)) for rows ``P`` (float64, (n,
+    n_columns)): what :func:`_emotion_offsets` applies to the deviations. One column (the arousal
+    offset) is a division, the quotient LAPACK's 1 x 1 solve gives, without ``np.linalg``'s
+    per-call set-up."""
+    if P.shape[1] == 1:
+        return P.T / (float(P[:, 0] @ P[:, 0]) + ridge)
+    return np.linalg.solve(P.T @ P + ridge * np.eye(P.shape[1]), P.T)
 
 
 def _emotion_means_out(Z: np.ndarray, P: np.ndarray) -> np.ndarray:
@@ -834,7 +844,7 @@ class SpeakerAssigner:
             return
         best = None
         P = self._posteriors()
-        solver = None if P is None else np.linalg.solve(P.T @ P + self._ridge * np.eye(P.shape[1]), P.T)
+        solver = None if P is None else _ridge_solver(P, self._ridge)
 
         def consider(init: np.ndarray) -> None:
             nonlocal best

@@ -386,6 +386,20 @@ def test_emotion_aware_clustering_keeps_voices_apart_across_emotions():
     assert _toy_attribution(X2, P2, voices, emotion_ridge=EMOTION_RIDGE) >= 90.0
 
 
+def test_ridge_solver_is_the_ridge_regression_s():
+    """The shared offsets' ``(P'P + ridge I)^-1 P'``: one column (the arousal offset) by
+    division, more (the emotion posteriors) by ``np.linalg.solve``; both the textbook formula."""
+    from ser_live.speakers import _ridge_solver
+
+    rng = np.random.default_rng(0)
+    for cols, ridge in ((1, AROUSAL_RIDGE), (4, EMOTION_RIDGE)):
+        P = rng.standard_normal((30, cols))
+        want = np.linalg.inv(P.T @ P + ridge * np.eye(cols)) @ P.T
+        got = _ridge_solver(P, ridge)
+        assert got.shape == (cols, 30)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
 def test_observe_checks_what_it_is_given():
     off = SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding(), arousal_ridge=None)
     off.assign(np.zeros(2))
