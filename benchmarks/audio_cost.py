@@ -25,7 +25,6 @@ takes it: ``DIR/<corpus>.skops``; about 10 s per corpus).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .common import run_table_bench
+from .common import run_table_bench, table_parser
 from .conversations import DEFAULT_CORPORA, FLOOR_DBFS, LEVEL_DBFS, Settings, corpus_speakers, fold_model_path, progress, ua_pct
 
 #: The variants, in the order they add an ingredient (module doc).
@@ -159,16 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m benchmarks.audio_cost [options]``: prints the table (and writes ``--json``);
     returns the exit status (0; 2 a fold model missing or a --json that cannot be written; 3 a
     corpus not found)."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.audio_cost", description=__doc__.split("\n")[0])
-    p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
-    p.add_argument("--models-dir", default=Settings.models_dir,
-                   help="the corpora's loco fold models, <corpus>.skops (python -m benchmarks.conversations --fit)")
+    p = table_parser("python -m benchmarks.audio_cost", __doc__.split("\n")[0], DEFAULT_CORPORA,
+                     models_dir=Settings.models_dir)
     p.add_argument("--level-dbfs", type=float, default=LEVEL_DBFS, help="speech loud-frame level (default %(default)s)")
     p.add_argument("--floor", choices=("white", "pink", "fan"), default="white", help="the floor's noise")
     p.add_argument("--floor-dbfs", type=float, default=FLOOR_DBFS, help="floor RMS level (default %(default)s)")
     p.add_argument("--speakers", type=int, default=None, help="the first N speakers of each corpus only")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
     s = Settings(corpora=tuple(args.corpora), seed=args.seed, models_dir=args.models_dir)
     return run_table_bench(args.corpora, args.json, lambda: run(

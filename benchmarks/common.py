@@ -7,6 +7,7 @@ names they need from here.
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import logging
@@ -508,6 +509,22 @@ def print_table(lines: Sequence[str], result: dict[str, Any], json_path: str | P
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print("\n".join(lines))
+
+
+def table_parser(prog: str, description: str, corpora: Sequence[str], *,
+                 models_dir: str | None = None) -> argparse.ArgumentParser:
+    """The options every table bench takes (``speaker_encoders``, ``cut_padding``,
+    ``audio_cost``): ``--corpora`` (default ``corpora``), ``--seed``, ``--json`` and, given a
+    default ``models_dir``, ``--models-dir`` (the corpora's ``loco`` fold models); the bench adds
+    its own options to the parser returned."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--corpora", nargs="+", default=list(corpora))
+    if models_dir is not None:
+        p.add_argument("--models-dir", default=models_dir,
+                       help="the corpora's loco fold models, <corpus>.skops (python -m benchmarks.conversations --fit)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="write the result here")
+    return p
 
 
 def run_table_bench(corpora: Sequence[str], json_path: str | Path | None, run: Callable[[], dict[str, Any]],

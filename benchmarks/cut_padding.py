@@ -23,7 +23,6 @@ Run: ``python -m benchmarks.cut_padding --models-dir DIR --pairs 100`` (DIR as
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any, Sequence
 
@@ -31,7 +30,7 @@ import numpy as np
 
 from ser_live.features.gating import active_span
 
-from .common import run_table_bench
+from .common import run_table_bench, table_parser
 from .conversations import (DEFAULT_CORPORA, Settings, conversation_segments, corpus_speakers, fold_model_path,
                             interleave, pairs_of, progress, ua_pct)
 
@@ -106,15 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks.cut_padding [options]``: prints the table (and writes ``--json``);
     returns the exit status (0; 2 a fold model missing or a --json that cannot be written; 3 a
     corpus not found)."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.cut_padding", description=__doc__.split("\n")[0])
-    p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
-    p.add_argument("--models-dir", default=Settings.models_dir,
-                   help="the corpora's loco fold models, <corpus>.skops (python -m benchmarks.conversations --fit)")
+    p = table_parser("python -m benchmarks.cut_padding", __doc__.split("\n")[0], DEFAULT_CORPORA,
+                     models_dir=Settings.models_dir)
     p.add_argument("--pairs", type=int, default=4, help="pairs per kind per corpus (100: every pair)")
     p.add_argument("--trim", nargs=2, type=float, action="append", metavar=("ABOVE_DB", "MARGIN_S"),
                    help="a trim to compare (repeatable); default 10 dB with 0.1 s and 0.2 s margins")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
     s = Settings(corpora=tuple(args.corpora), n_pairs=args.pairs, seed=args.seed, models_dir=args.models_dir)
     trims = [tuple(t) for t in args.trim] if args.trim else [(10.0, 0.1), (10.0, 0.2)]

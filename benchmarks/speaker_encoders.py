@@ -63,7 +63,6 @@ out takes the difference between them with it.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 import time
@@ -74,7 +73,7 @@ import numpy as np
 
 from ser_live.supervector import SupervectorEmbedding
 
-from .common import run_table_bench
+from .common import run_table_bench, table_parser
 from .conversations import (DEFAULT_CORPORA, attribution_accuracy, conversation_segments, corpus_speakers,
                             interleave, pairs_of, progress, true_arousal)
 
@@ -547,11 +546,9 @@ def main(argv: list[str] | None = None) -> int:
     ``--json``); returns the exit status (0, 2 an unknown corpus, a --json that cannot be
     written, Resemblyzer missing for ge2e or an ``--arousal`` fold model missing or of other
     features, 3 a corpus not found)."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.speaker_encoders", description=__doc__.split("\n")[0])
-    p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
+    p = table_parser("python -m benchmarks.speaker_encoders", __doc__.split("\n")[0], DEFAULT_CORPORA)
     p.add_argument("--pairs", type=int, default=4, help="pairs per kind per corpus (100: every pair)")
     p.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=ENCODERS)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--emotion-centred", action="store_true",
                    help="also each embedding's split with every true emotion's mean within the conversation "
                         "taken out (an oracle diagnostic: how much of the split is the acted emotion)")
@@ -564,7 +561,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fit-sv", action="store_true",
                    help="fit the sv encoder afresh (the shipped settings, a minute or two) instead of loading the "
                         "shipped ser_live/data/speaker_supervector.json")
-    p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
     from ser_live.model import ModelError
 
