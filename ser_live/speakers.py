@@ -137,8 +137,9 @@ _JOINT_ROUNDS: int = 5
 #: Random seedings (k-means++, Arthur & Vassilvitskii 2007) the known-count clustering tries after
 #: each utterance besides the previous clustering (:class:`SpeakerAssigner`, ``seedings``). The
 #: best clustering is carried to the next utterance as its first seeding, so the search accumulates
-#: over the run. 2: 1 and 2 differ by 2.8 points on the harness's same-gender pairs, 2, 4 and 8 tie
-#: (``python -m benchmarks.conversations attribution --seedings N``, docs/speakers.md).
+#: over the run. 2: one seeding is 3.1 points short of two on the harness's same-gender pairs
+#: (revised); 2, 4 and 8 tie (``python -m benchmarks.conversations attribution --seedings N``,
+#: docs/speakers.md).
 SEEDINGS: int = 2
 
 
@@ -530,7 +531,10 @@ def _kmeanspp_seeds(Z: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarr
     d = ((Z - Z[seeds[0]]) ** 2).sum(1)
     for _ in range(1, k):
         cum = np.cumsum(d)
-        nxt = int(np.searchsorted(cum, rng.random() * cum[-1], side="right")) if cum[-1] > 0 else int(rng.integers(len(Z)))
+        if cum[-1] > 0:
+            nxt = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
+        else:  # every row at the seeds already
+            nxt = int(rng.integers(len(Z)))
         seeds.append(min(nxt, len(Z) - 1))
         if k > 2:
             d = np.minimum(d, ((Z - Z[seeds[-1]]) ** 2).sum(1))
