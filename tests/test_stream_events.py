@@ -441,8 +441,8 @@ def test_a_run_that_fails_at_start_leaves_no_empty_jsonl_file_of_its_own(session
     """``--jsonl new.jsonl --save-utterances DIR`` with a DIR that cannot be made (a file in
     its path) failed at start, and left ``new.jsonl`` behind as an empty file: the results
     file was opened before the recordings folder. A new file this run created and left empty
-    is removed now; a file that was there before the run (empty, or holding records, with
-    ``--append``) is left as it was."""
+    is removed now, with the folders the run made for it; a file that was there before the
+    run (empty, or holding records, with ``--append``) is left as it was."""
     (tmp_path / "afile").write_bytes(b"")
     bad = ["--input", str(session_wav), "--speed", "0", "--plain", "--save-utterances", str(tmp_path / "afile" / "rec")]
     new, empty, held = tmp_path / "new.jsonl", tmp_path / "empty.jsonl", tmp_path / "held.jsonl"
@@ -453,3 +453,11 @@ def test_a_run_that_fails_at_start_leaves_no_empty_jsonl_file_of_its_own(session
     assert not new.exists()
     assert main([*bad, "--jsonl", str(empty)]) == 1 and empty.read_bytes() == b""
     assert main([*bad, "--jsonl", str(held), "--append"]) == 1 and held.read_text() == '{"index": 0}\n'
+    # the folders it made for a new file go with it; one that held something before stays
+    deep = tmp_path / "runs" / "today" / "new.jsonl"
+    assert main([*bad, "--jsonl", str(deep)]) == 1
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("x")
+    assert main([*bad, "--jsonl", str(tmp_path / "kept" / "sub" / "new.jsonl")]) == 1
+    assert not (tmp_path / "kept" / "sub").exists() and (tmp_path / "kept" / "notes.txt").read_text() == "x"

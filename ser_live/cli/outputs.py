@@ -55,8 +55,14 @@ class _Outputs:
         #: (st_dev, st_ino) of ``--jsonl PATH`` when this run created it, else None: only such
         #: a file, left empty, is removed when the run fails at start (:meth:`discard_new_results`)
         self._jsonl_created: tuple[int, int] | None = None
+        #: the folders of ``--jsonl PATH`` this run made, deepest first: removed with the file
+        #: when the run fails at start and they are still empty (:meth:`discard_new_results`)
+        self._jsonl_dirs: list[Path] = []
         if args.jsonl and not self.jsonl_stdout:
-            Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
+            parent = Path(args.jsonl).parent
+            missing = [d for d in (parent, *parent.parents) if not d.exists()]
+            parent.mkdir(parents=True, exist_ok=True)
+            self._jsonl_dirs = [d for d in missing if d.is_dir()]
             mode = "a" if getattr(args, "append", False) else "w"  # listen refused "w" on earlier records unasked
             self.jsonl_file, created = _open_results(args.jsonl, mode)
             if created:
@@ -353,15 +359,22 @@ class _Outputs:
         """The run failed at start (the recordings folder, the device): close ``--jsonl PATH``
         (:meth:`close_results`) and remove it when this run created it and it is still empty
         and still the file at that path. A file that existed before the run (even an empty
-        one) is never removed. A file that cannot be removed is left as it is."""
+        one) is never removed. A file that cannot be removed is left as it is. The folders this
+        run made for it go too, deepest first, each only while empty."""
         self.close_results()
         created, self._jsonl_created = self._jsonl_created, None
+        dirs, self._jsonl_dirs = self._jsonl_dirs, []
         if created is None:
             return
         with contextlib.suppress(OSError):
             st = os.stat(self.jsonl_path, follow_symlinks=False)
             if (st.st_dev, st.st_ino) == created and stat.S_ISREG(st.st_mode) and st.st_size == 0:
                 os.unlink(self.jsonl_path)
+        for d in dirs:  # os.rmdir refuses a folder that holds anything (another run's file)
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
 
 
 def _open_results(path: str, mode: str) -> tuple[TextIO, bool]:
