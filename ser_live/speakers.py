@@ -522,37 +522,30 @@ def _emotion_means_out(Z: np.ndarray, P: np.ndarray) -> np.ndarray:
     return group_means_out(Z, np.where(np.ptp(P, axis=1) > 0, P.argmax(1), -1))
 
 
-def _kmeanspp_seeds(Z: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Cluster index of each row of ``Z`` (float64, (n, d)) by its nearest of ``k`` seeds
-    drawn by k-means++ (the first uniformly, each next one with probability proportional to
-    its squared distance to the nearest seed so far; Arthur & Vassilvitskii 2007): int64 (n,).
-    For two seeds the nearest is found as :func:`_two_means_fit` does, by one product."""
-    seeds = [int(rng.integers(len(Z)))]
+def _spread_seeds(Z: np.ndarray, k: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Cluster index of each row of ``Z`` (float64, (n, d)) by its nearest of ``k`` seeds spread
+    over the rows: int64 (n,). Without ``rng`` the seeds are a farthest-first traversal from row 0
+    (Gonzalez 1985, the deterministic core of k-means++ seeding); with it, k-means++ draws (the
+    first uniformly, each next one with probability proportional to its squared distance to the
+    nearest seed so far; Arthur & Vassilvitskii 2007). For two seeds the nearest is found as
+    :func:`_two_means_fit` does, by one product."""
+    seeds = [0 if rng is None else int(rng.integers(len(Z)))]
     d = ((Z - Z[seeds[0]]) ** 2).sum(1)
-    for _ in range(1, k):
-        cum = np.cumsum(d)
-        if cum[-1] > 0:
-            nxt = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
-        else:  # every row at the seeds already
-            nxt = int(rng.integers(len(Z)))
-        seeds.append(min(nxt, len(Z) - 1))
-        if k > 2:
-            d = np.minimum(d, ((Z - Z[seeds[-1]]) ** 2).sum(1))
+    while len(seeds) < k:
+        if rng is None:
+            nxt = int(np.argmax(d))
+        else:
+            cum = np.cumsum(d)
+            if cum[-1] > 0:
+                nxt = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), len(Z) - 1)
+            else:  # every row at the seeds already
+                nxt = int(rng.integers(len(Z)))
+        seeds.append(nxt)
+        if len(seeds) < k:
+            d = np.minimum(d, ((Z - Z[nxt]) ** 2).sum(1))
     if k == 2:
         m0, m1 = Z[seeds[0]], Z[seeds[1]]
         return (Z @ (m1 - m0) > 0.5 * (m1 @ m1 - m0 @ m0)).astype(np.int64)
-    return np.argmin(((Z[:, None] - Z[seeds][None]) ** 2).sum(-1), 1)
-
-
-def _farthest_first(Z: np.ndarray, k: int) -> np.ndarray:
-    """Cluster index of each row of ``Z`` by its nearest of ``k`` seeds picked by
-    farthest-first traversal from row 0 (Gonzalez 1985, the deterministic core of
-    k-means++ seeding): int64 (n,)."""
-    seeds = [0]
-    d = ((Z - Z[0]) ** 2).sum(1)
-    for _ in range(1, k):
-        seeds.append(int(np.argmax(d)))
-        d = np.minimum(d, ((Z - Z[seeds[-1]]) ** 2).sum(1))
     return np.argmin(((Z[:, None] - Z[seeds][None]) ** 2).sum(-1), 1)
 
 
@@ -859,7 +852,7 @@ class SpeakerAssigner:
 
         def fresh(X: np.ndarray) -> np.ndarray:
             # for two speakers the sign of the first principal component, else farthest-first seeds
-            return _pc_split(X).astype(np.int64) if n_k == 2 else _farthest_first(X, n_k)
+            return _pc_split(X).astype(np.int64) if n_k == 2 else _spread_seeds(X, n_k)
 
         if self.n_speakers == n_k:  # the previous clustering, the new utterance at its nearest centroid
             consider(k)
@@ -867,11 +860,12 @@ class SpeakerAssigner:
             consider(fresh(Z))
         if P is not None and self.offsets == "emotion":  # a fresh split, each emotion's mean taken out
             consider(fresh(_emotion_means_out(Z, P)))
-        # random seedings, drawn from the newest utterance's arrival number (a replayed run
-        # draws the same); the best so far comes back next time as the previous clustering
-        rng = np.random.default_rng(int(self._serial[-1]))
-        for _ in range(self.seedings):
-            consider(_kmeanspp_seeds(Z, n_k, rng))
+        if self.seedings:
+            # random seedings, drawn from the newest utterance's arrival number (a replayed run
+            # draws the same); the best so far comes back next time as the previous clustering
+            rng = np.random.default_rng(int(self._serial[-1]))
+            for _ in range(self.seedings):
+                consider(_spread_seeds(Z, n_k, rng))
         if best is None:
             return
         g = best[0]
