@@ -62,7 +62,7 @@ class _Outputs:
             parent = Path(args.jsonl).parent
             missing = [d for d in (parent, *parent.parents) if not d.exists()]
             parent.mkdir(parents=True, exist_ok=True)
-            self._jsonl_dirs = [d for d in missing if d.is_dir()]
+            self._jsonl_dirs = missing  # each one made by the mkdir just above
             mode = "a" if getattr(args, "append", False) else "w"  # listen refused "w" on earlier records unasked
             self.jsonl_file, created = _open_results(args.jsonl, mode)
             if created:
