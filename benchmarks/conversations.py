@@ -1195,7 +1195,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(ser_live.speakers.EMOTION_RIDGE = 4 is its weight); off (default)")
     a.add_argument("--seedings", type=int, default=None, metavar="N",
                    help="random k-means++ seedings --speakers N's clustering tries after each utterance besides "
-                        "its two fixed ones (default ser_live.speakers.SEEDINGS, as --speakers N runs)")
+                        "the previous clustering (default ser_live.speakers.SEEDINGS, as --speakers N runs; 0: the "
+                        "previous clustering and the principal-component split, as before the seedings)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--json", default=None)
     p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
