@@ -442,6 +442,37 @@ class SessionState:
         self._mean += delta / self.n_utterances
         self._m2 += delta * (x - self._mean)
 
+    def remove(self, x: np.ndarray) -> None:
+        """Take one utterance that :meth:`update` added back out of the running statistics
+        (Welford's update reversed: with ``n`` utterances left, ``mean -= (x - mean) / n``
+        and ``m2 -= (x - mean_before) * (x - mean_after)``). With speaker turns, an utterance
+        the re-clustering moves to another speaker leaves its first speaker's session this
+        way (:meth:`~ser_live.speakers.SpeakerSessions.follow`).
+
+        Parameters
+        ----------
+        x : np.ndarray, float, shape (n_features,)
+            The features as they were added.
+
+        Raises
+        ------
+        ValueError
+            Wrong shape, non-finite values, or a session that holds no utterance (the state
+            is left unchanged).
+        """
+        x = self._check(x)
+        if self.n_utterances < 1:
+            raise ValueError("the session holds no utterance to remove")
+        n = self.n_utterances - 1
+        if n == 0:
+            self._mean = np.zeros_like(self._mean)
+            self._m2 = np.zeros_like(self._m2)
+        else:
+            before = self._mean - (x - self._mean) / n
+            self._m2 = np.maximum(self._m2 - (x - before) * (x - self._mean), 0.0)  # rounding: never below 0
+            self._mean = before
+        self.n_utterances = n
+
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Normalise one utterance with the running statistics shrunk to the prior.
 

@@ -576,12 +576,14 @@ class Predictor:
             pred, n, x = classify_utterance(self.model, utt.samples, session, route_db=route_db)
         else:
             pred, n, x, speaker = classify_turn(self.model, utt.samples, turns[0], route_db=route_db)
+        features = x
         if not keep_audio:
             utt.samples, x = _NO_SAMPLES, None
         res = Result(utterance=utt, prediction=pred, session_utterances=n, features=x, speaker=speaker,
                      route_db=route_db)
         if turns is not None:
             res.speakers_moved = turns[0].revised_speakers(utt.index, speaker)
+            turns[0].follow(utt.index, speaker, features)  # as live: moved utterances change sessions
         res.rolling = rolling.update(res)
         if turns is not None:
             res.speaker_rolling = turns[1].update(res)

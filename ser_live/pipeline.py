@@ -604,16 +604,22 @@ class Recognizer:
                         speaker=speaker,
                         route_db=route_db,
                     )
+                    holder = speaker
                     if speaker is not None:
                         res.speakers_moved = self.speaker_sessions.revised_speakers(utt.index, speaker)
+                        # the moved utterances' features (and revision rows) go to their new speaker's session
+                        moves = self.speaker_sessions.follow(utt.index, speaker, x)
+                        holder = self.speaker_sessions.holder(utt.index) or speaker
+                        if self._speaker_revisers is not None:
+                            for index, source, target in moves:
+                                held = self._speaker_reviser(source).give(index)
+                                if held is not None:
+                                    self._speaker_reviser(target).take(held)
                     res.rolling = self.rolling.update(res)
                     if self.reviser is not None:
                         res.revision = self.reviser.add(res, self.session_state)
-                    elif self._speaker_revisers is not None and speaker is not None:
-                        reviser = self._speaker_revisers.get(speaker)
-                        if reviser is None:
-                            reviser = self._speaker_revisers[speaker] = self._new_reviser(speaker=speaker)
-                        res.revision = reviser.add(res, self.session_state)
+                    elif self._speaker_revisers is not None and holder is not None:
+                        res.revision = self._speaker_reviser(holder).add(res, self.speaker_sessions.sessions[holder])
                     if self._speaker_rolling is not None:
                         res.speaker_rolling = self._speaker_rolling.update(res)
                     self._processing_ms.append(res.processing_ms)
@@ -634,6 +640,13 @@ class Recognizer:
             if self._worker_drains:  # stopped from on_result: every queued utterance is saved now
                 self._close_index()
             self.done.set()
+
+    def _speaker_reviser(self, speaker: str) -> SessionReviser:
+        """The session revision of ``speaker`` (speaker turns), made when first needed."""
+        reviser = self._speaker_revisers.get(speaker)
+        if reviser is None:
+            reviser = self._speaker_revisers[speaker] = self._new_reviser(speaker=speaker)
+        return reviser
 
     # ------------------------------------------------------------------ provisional estimates
     def _init_partial(self, partial: PartialConfig | None) -> None:

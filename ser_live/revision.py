@@ -187,6 +187,40 @@ class SessionReviser:
             self._close()
         return rev
 
+    def give(self, index: int) -> tuple[np.ndarray, float, tuple[int, float, float]] | None:
+        """Take utterance ``index`` out of this session's revision (with speaker turns, when
+        the re-clustering moves it to another speaker: :meth:`SpeakerSessions.follow
+        <ser_live.speakers.SpeakerSessions.follow>`), for the other speaker's :meth:`take`.
+
+        Returns
+        -------
+        (np.ndarray, float, (int, float, float)) or None
+            Its feature row (float32, shape (n_features,)), route level (dB, NaN: none) and
+            ``(index, duration_s, end_s)``; None once closed or when it is not held here.
+        """
+        for k, utt in enumerate(self._utts):
+            if utt[0] == int(index):
+                return self._rows.pop(k), self._route_db.pop(k), self._utts.pop(k)
+        return None
+
+    def take(self, held: tuple[np.ndarray, float, tuple[int, float, float]]) -> None:
+        """Add an utterance another speaker's revision gave (:meth:`give`), in order of
+        arrival; its session took its features already. The next :meth:`add` re-scores it
+        with the others. Ignored once closed.
+
+        Parameters
+        ----------
+        held : (np.ndarray, float, (int, float, float))
+            As :meth:`give` returns.
+        """
+        if self.closed:
+            return
+        row, route_db, utt = held
+        k = sum(1 for u in self._utts if u[0] < utt[0])
+        self._rows.insert(k, row)
+        self._route_db.insert(k, route_db)
+        self._utts.insert(k, utt)
+
     def _close(self) -> None:
         self.closed = True
         self._rows, self._utts, self._route_db = [], [], []

@@ -1072,6 +1072,7 @@ class SpeakerSessions:
         self.sessions: dict[str, Any] = {}
         self._index_of: dict[int, int] = {}  # utterance index by arrival number (assigner's serial), kept ones
         self._reported: dict[int, str] = {}  # revised_labels() as the last revised_speakers() left it
+        self._held: dict[int, tuple[np.ndarray, str]] = {}  # index -> (features, whose session holds them)
 
     def extract(self, samples: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
         """Extract an utterance for :meth:`assign`: one analysis gives the model's features
@@ -1150,8 +1151,8 @@ class SpeakerSessions:
         utterances whose speaker the run's latest re-clustering
         (:attr:`SpeakerAssigner.revised_`) changed from the one last reported for them.
 
-        Only labels move: an utterance's session, prediction and the speakers' rolling
-        estimates stay as they were computed.
+        Only labels move here; :meth:`follow` then moves the utterances' features to their
+        revised speakers' sessions.
 
         Parameters
         ----------
@@ -1175,6 +1176,61 @@ class SpeakerSessions:
         before = {**self._reported, int(index): label}
         self._reported = self.revised_labels()
         return {i: lab for i, lab in self._reported.items() if before.get(i) != lab}
+
+    def follow(self, index: int, label: str, features: np.ndarray) -> list[tuple[int, str, str]]:
+        """After :meth:`revised_speakers` for utterance ``index``: move every kept utterance
+        that the latest re-clustering gave another speaker from the session that holds it to
+        that speaker's (:meth:`SessionState.remove <ser_live.fastpath.SessionState.remove>`,
+        then ``update``), so each voice is normalised with its own utterances as the run now
+        sees them, not as they were first attributed: an utterance given to the wrong voice
+        at first no longer shifts that voice's statistics once the re-clustering moves it.
+
+        The moved utterances' predictions are as they were shown; the session revision
+        (:mod:`ser_live.revision`) re-scores them in their new speaker's session.
+
+        Parameters
+        ----------
+        index : int
+            The utterance just attributed, classified and given to :meth:`revised_speakers`.
+        label : str
+            The speaker :meth:`assign` returned for it (whose session took its features).
+        features : np.ndarray, float, shape (n_features,)
+            Its features as its session took them (the third return of
+            :func:`~ser_live.offline.classify_turn`).
+
+        Returns
+        -------
+        list of (int, str, str)
+            ``(index, from, to)`` per moved utterance, in order of arrival (this one too when
+            the re-clustering already moved it); empty when nothing moved or with
+            ``max_speakers=1``.
+        """
+        if self.assigner.max_speakers == 1:
+            return []
+        labels = self._reported  # every kept utterance's revised speaker
+        if int(index) in self._index_of.values():
+            self._held[int(index)] = (np.asarray(features), label)
+        self._held = {i: held for i, held in self._held.items() if i in labels}  # past the history: they stay
+        moves = []
+        for i, (x, held_by) in self._held.items():
+            to = labels[i]
+            if to == held_by:
+                continue
+            if to not in self.sessions:  # a voice the re-clustering found among earlier utterances
+                self.sessions[to] = self.model.new_session() if self.session_norm else None
+            source, target = self.sessions.get(held_by), self.sessions[to]
+            if source is not None and target is not None:
+                source.remove(x)
+                target.update(x)
+            self._held[i] = (x, to)
+            moves.append((i, held_by, to))
+        return moves
+
+    def holder(self, index: int) -> str | None:
+        """The speaker whose session holds utterance ``index`` (after :meth:`follow`; None
+        for one :meth:`follow` was not given or that left the history)."""
+        held = self._held.get(int(index))
+        return None if held is None else held[1]
 
     def revised_labels(self) -> dict[int, str]:
         """Every kept utterance's speaker after the latest re-clustering, by utterance index

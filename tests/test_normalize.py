@@ -44,6 +44,33 @@ def test_weight_zero_is_plain_per_speaker_standardisation():
         np.testing.assert_allclose(Z[g == s].std(0), 1, atol=1e-4)
 
 
+def test_removing_an_utterance_leaves_the_statistics_of_the_others():
+    """SessionState.remove (speaker turns move an utterance to another speaker's session):
+    the state is the one built from the utterances left, to rounding, whichever is removed."""
+    X, g = _data(3)
+    norm = SessionNormalizer(prior_weight=10.0).fit(X, groups=g)
+    rows = X[g == "spk1"][:6] * 40.0  # large values: rounding would show
+    state = norm.new_session()
+    for x in rows:
+        state.update(x)
+    for gone in (4, 0):  # an inner one, then the first
+        state.remove(rows[gone])
+    rest = rows[[1, 2, 3, 5]]
+    ref = norm.new_session()
+    for x in rest:
+        ref.update(x)
+    assert state.n_utterances == 4
+    np.testing.assert_allclose(state.transform(rows[2]), ref.transform(rows[2]), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(state.transform(rows[2]), norm.transform(rest, groups=np.zeros(4))[1], rtol=1e-5, atol=1e-5)
+    for x in rest:  # down to none: the prior alone, as a new session
+        state.remove(x)
+    assert state.n_utterances == 0
+    np.testing.assert_array_equal(state.transform(rows[0]), norm.new_session().transform(rows[0]))
+    with pytest.raises(ValueError, match="no utterance"):
+        state.remove(rows[0])
+    assert state.n_utterances == 0
+
+
 def test_online_state_ends_where_offline_is():
     X, g = _data(2)
     norm = SessionNormalizer(prior_weight=10.0).fit(X, groups=g)

@@ -130,12 +130,15 @@ def test_speakers_1_is_todays_output(conversation, shipped, tmp_path, capsys):
 
 
 def test_turns_change_only_what_they_should(conversation, turns, shipped, tmp_path):
-    """With two voices each speaker is its own session: session sizes count per speaker."""
-    sizes: dict[str, int] = {}
+    """With two voices each speaker is its own session: session sizes count per speaker, the
+    utterances the re-clustering moved counted with their new speaker (SpeakerSessions.follow)."""
+    held: dict[int, str] = {}  # utterance index -> the speaker whose session holds it
     for r in turns:
-        sizes[r.speaker] = sizes.get(r.speaker, 0) + 1
-        assert r.session_utterances == sizes[r.speaker]
+        held[r.utterance.index] = r.speaker
+        assert r.session_utterances == sum(1 for s in held.values() if s == r.speaker)
+        held.update(r.speakers_moved)
         assert set(r.speaker_rolling) == set(shipped.labels)
+    assert any(r.speakers_moved for r in turns)  # the run moved some: the sessions followed
 
 
 def test_records_carry_speaker(conversation, shipped, tmp_path, capsys):
@@ -170,6 +173,32 @@ def test_records_carry_speaker(conversation, shipped, tmp_path, capsys):
 
 #: The synthetic run of test_assigner_contract: utterance i is the same feature vector + RAMP[i].
 RAMP = (0.0, 1.0, 2.2, 3.0, 4.0, 5.0)
+
+
+def test_sessions_follow_the_re_clustering(conversation, shipped):
+    """SpeakerSessions.follow: once the run ends, each speaker's session holds the utterances
+    the last re-clustering gave that speaker (not those first attributed to it), as a session
+    rebuilt from them."""
+    sess, _, _ = conversation
+    speakers = SpeakerSessions(shipped, max_speakers=2, known=True)
+    feats, moved = {}, 0
+    for utt in segment_signal(sess.samples, config=VadConfig(), sample_rate_hz=16000):
+        _, _, x, who = classify_turn(shipped, utt.samples, speakers)
+        speakers.revised_speakers(utt.index, who)
+        moves = speakers.follow(utt.index, who, x)
+        assert all(speakers.holder(i) == to != frm for i, frm, to in moves)
+        moved += len(moves)
+        feats[utt.index] = x
+    assert moved > 0  # the CI pair's early utterances move once both voices are heard
+    labels = speakers.revised_labels()
+    probe = feats[min(feats)]
+    for who, state in speakers.sessions.items():
+        rebuilt = shipped.new_session()
+        for i, lab in labels.items():
+            if lab == who:
+                rebuilt.update(feats[i])
+        assert state.n_utterances == rebuilt.n_utterances > 0
+        np.testing.assert_allclose(state.transform(probe), rebuilt.transform(probe), rtol=1e-6, atol=1e-6)
 
 
 def test_assigner_contract(shipped):
@@ -470,24 +499,34 @@ def test_harness_reads_live_arousal_per_played_utterance(conversation, turns):
 
 def test_each_speaker_s_session_is_revised_on_its_own(turns, shipped):
     """With speaker turns each speaker's session has its own revision: a revision names the
-    speaker, re-scores only that speaker's earlier utterances (the same numbers as scoring
-    their rows with that speaker's session as it then stood), and the dashboard takes its
-    rolling estimate as that speaker's, not the run's."""
+    speaker, re-scores only the earlier utterances that speaker's session holds, those the
+    re-clustering moved to it included (the same numbers as scoring their rows with a session
+    rebuilt from them), and the dashboard takes its rolling estimate as that speaker's, not
+    the run's."""
     from ser_live.dashboard import DashboardState
 
     revised = [r for r in turns if r.revision is not None]
     assert len({r.speaker for r in revised}) >= 2
-    heard: dict[str, list] = {}
+    held: dict[int, str] = {}  # utterance index -> the speaker whose session holds it
+    by_index = {r.utterance.index: r for r in turns}
+    rows_of: dict[int, list] = {}  # revised result's index -> the results its speaker's session held
+    moved_in = 0
     for r in turns:
+        i = r.utterance.index
+        held[i] = r.speaker
+        held.update(r.speakers_moved)  # the sessions follow the re-clustering before the revision
         rev = r.revision
         if rev is not None:
-            assert rev.speaker == r.speaker and rev.to_json()["speaker"] == r.speaker
-            assert list(rev.predictions) == [u.utterance.index for u in heard[r.speaker]]
-            assert rev.session_utterances == r.session_utterances == len(heard[r.speaker]) + 1
-        heard.setdefault(r.speaker, []).append(r)
+            assert rev.speaker == held[i] == r.speaker and rev.to_json()["speaker"] == r.speaker
+            mine = [j for j, s in held.items() if s == rev.speaker]
+            assert list(rev.predictions) == mine[:-1] and mine[-1] == i
+            assert rev.session_utterances == len(mine)
+            moved_in += sum(1 for j in mine if by_index[j].speaker != rev.speaker)
+            rows_of[i] = [by_index[j] for j in mine]
+    assert moved_in > 0  # some revision re-scored an utterance in the session it was moved to
     # the last revision of one speaker: its rows through the model with a session rebuilt from them
     last = revised[-1].revision
-    mine = heard[last.speaker][: last.session_utterances]
+    mine = rows_of[revised[-1].utterance.index]
     session = shipped.new_session()
     for u in mine:
         session.update(u.features)
