@@ -1020,7 +1020,8 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
     offset; ``assigner["arousal_ridge"]`` None and no ``emotion_ridge`` turn them off), each
     utterance is also classified as the worker classifies it
     (:func:`ser_live.offline.classify_turn_features`: its speaker's session, the prediction
-    reported back), with the corpus's fold model (:func:`fold_model_path`), which also
+    reported back, then the sessions follow the re-clustering,
+    :meth:`~ser_live.speakers.SpeakerSessions.follow`), with the corpus's fold model (:func:`fold_model_path`), which also
     extracts; otherwise no emotion model runs and ``settings.model`` (default the shipped
     one) extracts. ``assigner["embedding"]`` replaces the mode's shipped embedding.
 
@@ -1048,8 +1049,12 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
         own = {k: v for k, v in kw.items() if k != "embedding" or known}
         if classify and known:
             sessions = SpeakerSessions(model, max_speakers=n, known=True, **own)
-            now = [classify_turn_features(model, np.asarray(x, dtype=np.float32), sessions, frames=f)[3]
-                   for x, f in zip(feats, frames)]
+            now = []
+            for j, (x, f) in enumerate(zip(feats, frames)):  # as the live worker: attribute, classify, follow
+                _, _, x, who = classify_turn_features(model, np.asarray(x, dtype=np.float32), sessions, frames=f)
+                sessions.revised_speakers(j, who)
+                sessions.follow(j, who, x)
+                now.append(who)
             return now, sessions.assigner.revised_
         a = SpeakerAssigner(model.extractor.feature_names(), max_speakers=n, known=known, **own)
         now = [a.assign(x, f) for x, f in zip(feats, frames)]
