@@ -24,7 +24,11 @@ JSON line after the utterance's own (:meth:`Revision.to_json`).
 
 With speaker turns (``--speakers`` 2 or more) every speaker's session is revised on its own,
 one :class:`SessionReviser` per speaker: a revision then names its speaker, re-scores that
-speaker's earlier utterances only, and its rolling estimate is that speaker's.
+speaker's earlier utterances only, and its rolling estimate is that speaker's. An utterance
+the run's re-clustering moves to another speaker moves its row along
+(:meth:`SessionReviser.give`, :meth:`SessionReviser.take`) as its features move sessions
+(:meth:`SpeakerSessions.follow <ser_live.speakers.SpeakerSessions.follow>`): the new speaker's
+next revision re-scores it in its new session.
 """
 
 from __future__ import annotations
