@@ -181,22 +181,47 @@ def interleave(a: Sequence[Any], b: Sequence[Any], *, seed: int = 0, max_turn: i
 
 
 def build_conversation(paths: Sequence[str], *, seed: int = 0, level_dbfs: float = LEVEL_DBFS,
-                       floor_dbfs: float = FLOOR_DBFS, pause_s: float = PAUSE_S):
+                       floor_dbfs: float = FLOOR_DBFS, pause_s: float = PAUSE_S,
+                       speakers: Sequence[str] | None = None):
     """The audio of a conversation: trimmed files at ``level_dbfs`` (loud-frame level) with
     ``pause_s`` pauses over white noise at ``floor_dbfs`` RMS.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        The files, in the order played.
+    seed : int, default 0
+        Of the floor's noise.
+    level_dbfs, floor_dbfs : float
+        dBFS.
+    pause_s : float
+        Seconds.
+    speakers : sequence of str, optional
+        Each file's speaker: each speaker's files are scaled by one gain, the one that puts
+        the median of their loud-frame levels at ``level_dbfs`` (``--level speaker``: a voice
+        at one distance from the microphone, louder when agitated, as the audio-cost bench's
+        "speaker level"). None (the harness's default, ``--level utterance``): each file is
+        levelled on its own.
 
     Returns
     -------
     train.sessions.Session
         int16 samples and the played spans (samples).
     """
+    from ser_live.levels import frame_rms, loud_frame_level, rms_dbfs
     from train.sessions import build_session, corpus_utterances
 
     from .live_offline import floor_noise
 
     utts = list(corpus_utterances(list(paths)))
+    each = level_dbfs
+    if speakers is not None:
+        loud = [rms_dbfs(loud_frame_level(frame_rms(np.asarray(u, dtype=np.float64), frame_length=480))) for u in utts]
+        gain = {w: level_dbfs - float(np.median([d for d, v in zip(loud, speakers) if v == w])) for w in set(speakers)}
+        utts = [(u * 10.0 ** (gain[w] / 20.0)).astype(np.float32) for u, w in zip(utts, speakers)]
+        each = None
     n = sum(len(u) for u in utts) + int((len(utts) + 3) * pause_s * 16000)
-    return build_session(utts, pauses_s=(pause_s,), tail_s=1.5, utterance_dbfs=level_dbfs,
+    return build_session(utts, pauses_s=(pause_s,), tail_s=1.5, utterance_dbfs=each,
                          noise=floor_noise("white", n, seed=seed), noise_dbfs=floor_dbfs)
 
 
@@ -338,6 +363,9 @@ class Settings:
     model : str or None
         One model for every corpus instead of fold models (e.g. the shipped one, whose
         training corpora include the harness's: then UA is not a held-out score).
+    level : {"utterance", "speaker"}
+        How the conversation's files are levelled to :data:`LEVEL_DBFS`: each on its own
+        (the default), or one gain per speaker (:func:`build_conversation`).
     """
 
     corpora: tuple[str, ...] = DEFAULT_CORPORA
@@ -349,6 +377,7 @@ class Settings:
     fit: bool = False
     one_speaker: int = 6
     model: str | None = None
+    level: str = "utterance"
 
 
 def fold_model_path(corpus: str, settings: Settings) -> Path:
@@ -378,7 +407,7 @@ def run_pair(model: Any, spk: dict[str, dict[str, Any]], a: str, b: str, *, sett
     who = [(a, b)[w] for w, _ in order]
     paths = [it[0] for _, it in order]
     labels = [it[1] for _, it in order]
-    sess = build_conversation(paths, seed=seed)
+    sess = build_conversation(paths, seed=seed, speakers=who if settings.level == "speaker" else None)
     spans_s = [(s / 16000, e / 16000) for s, e in sess.spans]
     t0 = time.perf_counter()
     rev: list[str] = []
@@ -555,7 +584,7 @@ def run_one_speaker(model: Any, items: Sequence[tuple[str, str]], *, settings: S
     """A session of one speaker alone with speaker turns (``--speakers auto``): the majority
     label's share, at the moment and revised."""
     paths = [p for p, _ in items]
-    sess = build_conversation(paths, seed=seed)
+    sess = build_conversation(paths, seed=seed, speakers=["a"] * len(paths) if settings.level == "speaker" else None)
     spans_s = [(s / 16000, e / 16000) for s, e in sess.spans]
     rev: list[str] = []
     live = replay(sess.samples, model, speakers="auto", workdir=workdir, revised=rev)
@@ -1213,6 +1242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--one-speaker", type=int, default=Settings.one_speaker, help="one-speaker sessions per corpus")
     p.add_argument("--speakers", default="2",
                    help="--speakers of the live conversations (default 2; one-speaker sessions always run auto)")
+    p.add_argument("--level", choices=("utterance", "speaker"), default=Settings.level,
+                   help="level each file to -26 dBFS on its own (default), or each speaker's files by one gain "
+                        "(their loudness differences kept, as at a real microphone)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write the full result here")
     return p
@@ -1248,7 +1280,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     s = Settings(corpora=tuple(args.corpora), models_dir=args.models_dir, n_utterances=args.utterances,
                  n_pairs=args.pairs, speakers=n_spk, seed=args.seed, fit=args.fit, one_speaker=args.one_speaker,
-                 model=args.model)
+                 model=args.model, level=args.level)
     try:
         res = run_harness(s)
     except FileNotFoundError as exc:

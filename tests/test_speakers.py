@@ -101,6 +101,33 @@ def test_mixed_pair_is_told_apart(conversation, turns_run):
     assert attribution_accuracy(who, got) >= 90.0, list(zip(who, got))
 
 
+def test_harness_levels_by_speaker_or_by_utterance(conversation):
+    """build_conversation: by default each file is levelled to -26 dBFS on its own; with
+    ``speakers`` each speaker's files share one gain (their median at -26 dBFS), so their
+    loudness differences stay as recorded (``--level speaker``)."""
+    from ser_live.levels import frame_rms, loud_frame_level, rms_dbfs
+    from train.sessions import corpus_utterances
+
+    def loud(y):
+        return rms_dbfs(loud_frame_level(frame_rms(np.asarray(y, dtype=np.float64) / 32768.0, frame_length=480)))
+
+    _, who, spk = conversation
+    order = interleave(spk[PAIR[0]]["items"], spk[PAIR[1]]["items"], seed=0)
+    paths = [item[0] for _, item in order]
+    each = build_conversation(paths, seed=0, floor_dbfs=-120.0)
+    kept = build_conversation(paths, seed=0, floor_dbfs=-120.0, speakers=who)
+    lev_each = np.array([loud(each.samples[a:b]) for a, b in each.spans])
+    lev_kept = np.array([loud(kept.samples[a:b]) for a, b in kept.spans])
+    recorded = np.array([loud(u * 32768.0) for u in corpus_utterances(paths)])
+    assert np.abs(lev_each - (-26.0)).max() < 0.5
+    for w in set(who):
+        mine = np.array([v == w for v in who])
+        assert abs(np.median(lev_kept[mine]) - (-26.0)) < 0.5
+        assert np.ptp(lev_kept[mine]) > 3.0  # an EmoDB and a TESS speaker's files differ in loudness
+        # one gain per speaker: each file's played level minus its recorded level is the same
+        assert np.ptp((lev_kept - recorded)[mine]) < 0.2
+
+
 def test_one_speaker_gets_one_label(conversation, shipped, tmp_path):
     _, _, spk = conversation
     paths = [p for p, _ in spk[PAIR[0]]["items"]]
