@@ -539,7 +539,10 @@ def speakers_moved_record(result: "Result") -> dict[str, Any]:
     dict
         ``{"kind": "speakers", "index": <the utterance>, "speakers": [{"index": i,
         "speaker": "B"}, ...]}``: each moved utterance and its speaker now, in order of
-        arrival. Only labels move; their predictions and sessions stay.
+        arrival. The line moves labels only: each moved utterance's new prediction comes in a
+        later ``{"kind": "revision"}`` line of its new speaker, once that speaker's session
+        revision re-scores it (:meth:`SpeakerSessions.follow
+        <ser_live.speakers.SpeakerSessions.follow>`).
     """
     return {"kind": "speakers", "index": int(result.utterance.index),
             "speakers": [{"index": int(i), "speaker": lab} for i, lab in result.speakers_moved.items()]}
