@@ -540,8 +540,9 @@ def speakers_moved_record(result: "Result") -> dict[str, Any]:
         ``{"kind": "speakers", "index": <the utterance>, "speakers": [{"index": i,
         "speaker": "B"}, ...]}``: each moved utterance and its speaker now, in order of
         arrival. The line moves labels only: each moved utterance's new prediction comes in a
-        later ``{"kind": "revision"}`` line of its new speaker, once that speaker's session
-        revision re-scores it (:meth:`SpeakerSessions.follow
+        later ``{"kind": "revision"}`` line of its new speaker, when that speaker's session
+        revision re-scores it (while that session is still revised, :mod:`ser_live.revision`;
+        its features have moved sessions either way, :meth:`SpeakerSessions.follow
         <ser_live.speakers.SpeakerSessions.follow>`).
     """
     return {"kind": "speakers", "index": int(result.utterance.index),
