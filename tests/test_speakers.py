@@ -708,6 +708,11 @@ def test_live_reports_the_speakers_the_re_clustering_moved(conversation, turns_r
     lines = [json.loads(x) for x in jl.read_text().splitlines()]
     moved = [x for x in lines if x.get("kind") == "speakers"]
     assert moved and all(set(m) == {"kind", "index", "speakers"} for m in moved)
+    for k, x in enumerate(lines):  # an utterance's moves come before its revision, which follows them
+        if x.get("kind") == "revision" and k >= 2 and lines[k - 1].get("kind") == "speakers":
+            assert lines[k - 2]["kind"] == "utterance" and lines[k - 2]["index"] == x["index"] == lines[k - 1]["index"]
+        if x.get("kind") == "speakers":
+            assert lines[k - 1]["kind"] == "utterance" and lines[k - 1]["index"] == x["index"]
     final = {x["index"]: x["speaker"] for x in lines if x["kind"] == "utterance"}
     for m in moved:
         final.update({s["index"]: s["speaker"] for s in m["speakers"]})

@@ -207,11 +207,12 @@ class _Outputs:
             record = utterance_record(result, flags=self.json_flags, uncertainty=self.uncertainty,
                                       profile=self.profile.name if self.profile is not None else None)
             line = json_line(record)
+            # the moves first: the revision after them re-scores the moved utterances in their new sessions
+            if self.revisions and result.final and getattr(result, "speakers_moved", None):
+                line += json_line(speakers_moved_record(result))
             revision = getattr(result, "revision", None)
             if self.revisions and result.final and revision is not None:
                 line += json_line(revision.to_json())
-            if self.revisions and result.final and getattr(result, "speakers_moved", None):
-                line += json_line(speakers_moved_record(result))
             self._send_json(line)
         if self.plain_stream is not None:
             from ..plaintext import format_plain
