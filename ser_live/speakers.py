@@ -1208,7 +1208,7 @@ class SpeakerSessions:
         if self.assigner.max_speakers == 1:
             return []
         labels = self._reported  # every kept utterance's revised speaker
-        if int(index) in self._index_of.values():
+        if int(index) in labels:  # kept by the assigner (given to revised_speakers)
             self._held[int(index)] = (np.asarray(features), label)
         self._held = {i: held for i, held in self._held.items() if i in labels}  # past the history: they stay
         moves = []
