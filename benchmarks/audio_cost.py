@@ -33,21 +33,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from .common import run_table_bench, table_parser
-from .conversations import DEFAULT_CORPORA, FLOOR_DBFS, LEVEL_DBFS, Settings, corpus_speakers, fold_model_path, progress, ua_pct
+from .conversations import (
+    DEFAULT_CORPORA, FLOOR_DBFS, LEVEL_DBFS, Settings, corpus_speakers, fold_model_path, loud_dbfs, progress, ua_pct,
+)
 
 #: The variants, in the order they add an ingredient (module doc).
 VARIANTS = ("files", "trimmed", "speaker level", "speaker level + floor", "each utterance levelled + floor")
 #: Pause written before and after each utterance (s).
 PAD_S = 0.5
-
-
-def loud_dbfs(y: np.ndarray) -> float:
-    """Loud-frame level (dBFS) of float32 audio in [-1, 1], shape (n,): the 90th percentile of
-    its 30 ms frame RMS levels (:func:`ser_live.levels.loud_frame_level`, the level the
-    conversation harness sets)."""
-    from ser_live.levels import frame_rms, loud_frame_level, rms_dbfs
-
-    return float(rms_dbfs(loud_frame_level(frame_rms(np.asarray(y, dtype=np.float64), frame_length=480))))
 
 
 def placed(y: np.ndarray, *, gain_db: float, floor: np.ndarray | None, floor_dbfs: float) -> np.ndarray:

@@ -180,6 +180,15 @@ def interleave(a: Sequence[Any], b: Sequence[Any], *, seed: int = 0, max_turn: i
     return out
 
 
+def loud_dbfs(y: np.ndarray) -> float:
+    """Loud-frame level (dBFS) of float32 audio in [-1, 1], shape (n,): the 90th percentile of
+    its 30 ms frame RMS levels (:func:`ser_live.levels.loud_frame_level`, the level the
+    conversation harness sets)."""
+    from ser_live.levels import frame_rms, loud_frame_level, rms_dbfs
+
+    return float(rms_dbfs(loud_frame_level(frame_rms(np.asarray(y, dtype=np.float64), frame_length=480))))
+
+
 def build_conversation(paths: Sequence[str], *, seed: int = 0, level_dbfs: float = LEVEL_DBFS,
                        floor_dbfs: float = FLOOR_DBFS, pause_s: float = PAUSE_S,
                        speakers: Sequence[str] | None = None):
@@ -208,7 +217,6 @@ def build_conversation(paths: Sequence[str], *, seed: int = 0, level_dbfs: float
     train.sessions.Session
         int16 samples and the played spans (samples).
     """
-    from ser_live.levels import frame_rms, loud_frame_level, rms_dbfs
     from train.sessions import build_session, corpus_utterances
 
     from .live_offline import floor_noise
@@ -216,7 +224,7 @@ def build_conversation(paths: Sequence[str], *, seed: int = 0, level_dbfs: float
     utts = list(corpus_utterances(list(paths)))
     each = level_dbfs
     if speakers is not None:
-        loud = [rms_dbfs(loud_frame_level(frame_rms(np.asarray(u, dtype=np.float64), frame_length=480))) for u in utts]
+        loud = [loud_dbfs(u) for u in utts]
         gain = {w: level_dbfs - float(np.median([d for d, v in zip(loud, speakers) if v == w])) for w in set(speakers)}
         utts = [(u * 10.0 ** (gain[w] / 20.0)).astype(np.float32) for u, w in zip(utts, speakers)]
         each = None

@@ -105,11 +105,11 @@ def test_harness_levels_by_speaker_or_by_utterance(conversation):
     """build_conversation: by default each file is levelled to -26 dBFS on its own; with
     ``speakers`` each speaker's files share one gain (their median at -26 dBFS), so their
     loudness differences stay as recorded (``--level speaker``)."""
-    from ser_live.levels import frame_rms, loud_frame_level, rms_dbfs
+    from benchmarks.conversations import loud_dbfs
     from train.sessions import corpus_utterances
 
-    def loud(y):
-        return rms_dbfs(loud_frame_level(frame_rms(np.asarray(y, dtype=np.float64) / 32768.0, frame_length=480)))
+    def loud(y):  # int16 samples
+        return loud_dbfs(np.asarray(y, dtype=np.float64) / 32768.0)
 
     _, who, spk = conversation
     order = interleave(spk[PAIR[0]]["items"], spk[PAIR[1]]["items"], seed=0)
@@ -118,7 +118,7 @@ def test_harness_levels_by_speaker_or_by_utterance(conversation):
     kept = build_conversation(paths, seed=0, floor_dbfs=-120.0, speakers=who)
     lev_each = np.array([loud(each.samples[a:b]) for a, b in each.spans])
     lev_kept = np.array([loud(kept.samples[a:b]) for a, b in kept.spans])
-    recorded = np.array([loud(u * 32768.0) for u in corpus_utterances(paths)])
+    recorded = np.array([loud_dbfs(u) for u in corpus_utterances(paths)])
     assert np.abs(lev_each - (-26.0)).max() < 0.5
     for w in set(who):
         mine = np.array([v == w for v in who])
