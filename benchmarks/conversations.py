@@ -1089,7 +1089,6 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
             now = []
             for j, (x, f) in enumerate(zip(feats, frames)):  # as the live worker: attribute, classify, follow
                 _, _, x, who = classify_turn_features(model, np.asarray(x, dtype=np.float32), sessions, frames=f)
-                sessions.revised_speakers(j, who)
                 sessions.follow(j, who, x)
                 now.append(who)
             return now, sessions.assigner.revised_

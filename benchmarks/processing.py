@@ -257,8 +257,7 @@ def _time_speaker_turns(model: Any, utts: Sequence[np.ndarray], *,
     ``speaker_turns_auto`` (the same with ``--speakers auto``: the split test instead of the
     known count); and ``speaker_turns_after``: what the worker does for ``--speakers 2`` once
     the result is out, off the latency path (the re-clustering's moved labels and the sessions
-    following them, :meth:`~ser_live.speakers.SpeakerSessions.revised_speakers` and
-    :meth:`~ser_live.speakers.SpeakerSessions.follow`). Empty for a model without a session
+    following them, :meth:`~ser_live.speakers.SpeakerSessions.follow`). Empty for a model without a session
     normaliser or without utterances."""
     if getattr(model, "normalizer", None) is None or not utts:
         return {}
@@ -281,7 +280,6 @@ def _time_speaker_turns(model: Any, utts: Sequence[np.ndarray], *,
         t1 = tt()
         _, _, feats, who = classify_turn(model, x, turns)
         t2 = tt()
-        turns.revised_speakers(i, who)
         turns.follow(i, who, feats)
         t3 = tt()
         classify_turn(model, x, auto)

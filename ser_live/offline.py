@@ -582,8 +582,8 @@ class Predictor:
         res = Result(utterance=utt, prediction=pred, session_utterances=n, features=x, speaker=speaker,
                      route_db=route_db)
         if turns is not None:
-            res.speakers_moved = turns[0].revised_speakers(utt.index, speaker)
-            turns[0].follow(utt.index, speaker, features)  # as live: moved utterances change sessions
+            # as live: the moved utterances change sessions too
+            res.speakers_moved = {i: to for i, _, to in turns[0].follow(utt.index, speaker, features)}
         res.rolling = rolling.update(res)
         if turns is not None:
             res.speaker_rolling = turns[1].update(res)

@@ -606,9 +606,9 @@ class Recognizer:
                     )
                     holder = speaker
                     if speaker is not None:
-                        res.speakers_moved = self.speaker_sessions.revised_speakers(utt.index, speaker)
                         # the moved utterances' features (and revision rows) go to their new speaker's session
                         moves = self.speaker_sessions.follow(utt.index, speaker, x)
+                        res.speakers_moved = {i: to for i, _, to in moves}
                         holder = self.speaker_sessions.holder(utt.index) or speaker
                         if self._speaker_revisers is not None:
                             for index, source, target in moves:

@@ -1151,8 +1151,8 @@ class SpeakerSessions:
         utterances whose speaker the run's latest re-clustering
         (:attr:`SpeakerAssigner.revised_`) changed from the one last reported for them.
 
-        Only labels move here; :meth:`follow` then moves the utterances' features to their
-        revised speakers' sessions.
+        Only labels move here; :meth:`follow`, which calls this, also moves the utterances'
+        features to their revised speakers' sessions.
 
         Parameters
         ----------
@@ -1178,7 +1178,7 @@ class SpeakerSessions:
         return {i: lab for i, lab in self._reported.items() if before.get(i) != lab}
 
     def follow(self, index: int, label: str, features: np.ndarray) -> list[tuple[int, str, str]]:
-        """After :meth:`revised_speakers` for utterance ``index``: move every kept utterance
+        """Report utterance ``index`` (:meth:`revised_speakers`), then move every kept utterance
         that the latest re-clustering gave another speaker from the session that holds it to
         that speaker's (:meth:`SessionState.remove <ser_live.fastpath.SessionState.remove>`,
         then ``update``), so each voice is normalised with its own utterances as the run now
@@ -1191,7 +1191,7 @@ class SpeakerSessions:
         Parameters
         ----------
         index : int
-            The utterance just attributed, classified and given to :meth:`revised_speakers`.
+            The utterance just attributed and classified.
         label : str
             The speaker :meth:`assign` returned for it (whose session took its features).
         features : np.ndarray, float, shape (n_features,)
@@ -1203,10 +1203,12 @@ class SpeakerSessions:
         list of (int, str, str)
             ``(index, from, to)`` per moved utterance, in order of arrival (this one too when
             the re-clustering already moved it); empty when nothing moved or with
-            ``max_speakers=1``.
+            ``max_speakers=1``. ``{index: to}`` of it is what :meth:`revised_speakers`
+            returns (``from`` is the speaker last reported for it, whose session held it).
         """
         if self.assigner.max_speakers == 1:
             return []
+        self.revised_speakers(index, label)
         labels = self._reported  # every kept utterance's revised speaker
         if int(index) in labels:  # kept by the assigner (given to revised_speakers)
             self._held[int(index)] = (np.asarray(features), label)

@@ -314,7 +314,8 @@ class Result:
     speakers_moved : dict[int, str]
         With speaker turns: the utterances (index -> speaker) whose speaker the run's
         re-clustering after this one changed from the one last reported
-        (:meth:`SpeakerSessions.revised_speakers <ser_live.speakers.SpeakerSessions.revised_speakers>`);
+        (:meth:`SpeakerSessions.follow <ser_live.speakers.SpeakerSessions.follow>`, which also
+        moves their features to their new speaker's session);
         empty when none moved. The dashboard's timeline shows them; ``ser-live --revisions``
         writes them as a ``{"kind": "speakers"}`` line. Not part of the utterance's record.
     revision : Revision or None

@@ -211,7 +211,6 @@ def test_sessions_follow_the_re_clustering(conversation, shipped):
     feats, moved = {}, 0
     for utt in segment_signal(sess.samples, config=VadConfig(), sample_rate_hz=16000):
         _, _, x, who = classify_turn(shipped, utt.samples, speakers)
-        speakers.revised_speakers(utt.index, who)
         moves = speakers.follow(utt.index, who, x)
         assert all(speakers.holder(i) == to != frm for i, frm, to in moves)
         moved += len(moves)
