@@ -131,9 +131,9 @@ EMOTION_RIDGE: float = 4.0
 #: the bench's end-of-run split used (``benchmarks.speaker_encoders.shared_offset_split``,
 #: docs/speakers.md), not tuned on the harness's corpora.
 AROUSAL_RIDGE: float = 1.0
-#: Most rounds of the emotion-aware clustering (offsets, then k-means on the corrected
-#: embeddings) per seeding.
-_JOINT_ROUNDS: int = 5
+#: Most steps of the clustering with shared offsets (:func:`_joint_descent`) per seeding; a
+#: seeding that has not settled by then is not a candidate.
+_JOINT_STEPS: int = 50
 #: Random seedings (k-means++, Arthur & Vassilvitskii 2007) the known-count clustering tries after
 #: each utterance besides the previous clustering (:class:`SpeakerAssigner`, ``seedings``). The
 #: best clustering is carried to the next utterance as its first seeding, so the search accumulates
@@ -483,6 +483,106 @@ def _emotion_offsets(Z: np.ndarray, P: np.ndarray, g: np.ndarray, k: int, ridge:
     return O, float(np.einsum("ij,ij->", E, E) + ridge * np.einsum("ij,ij->", O, O))
 
 
+def _joint_descent(Z: np.ndarray, P: np.ndarray, init: np.ndarray, k: int, ridge: float, solver: np.ndarray,
+                   seen: set[bytes] | None = None, steps: int = _JOINT_STEPS) -> tuple[np.ndarray, float] | None:
+    """The clustering with shared offsets from one seeding: coordinate descent on
+    ``|Z - H M - P O|^2 + ridge |O|^2`` over the clusters ``H``, their centroids ``M`` and the
+    offsets ``O``, one Lloyd step per update of the offsets.
+
+    Each step takes the clusters ``g`` to their centroids ``M`` (the mean of their rows) and
+    the offsets ``O`` (:func:`_emotion_offsets`: the ridge regression of the deviations from
+    ``M`` on ``P``), then moves each row to the cluster whose centroid of ``z - p O`` is
+    nearest (ties to the lower index). It stops when no row moves: ``g`` is then a fixed point
+    and its objective is :func:`_emotion_offsets`'. The state between steps is ``g`` alone, so
+    a seeding that reaches a clustering another seeding of the same data passed through ends
+    where that one ended, with the same objective: with ``seen`` (the clusterings passed
+    through so far, added to here) it stops there and returns None.
+
+    Parameters
+    ----------
+    Z : np.ndarray, float64, shape (n, d)
+    P : np.ndarray, float64, shape (n, n_columns)
+        The offsets' regressors (centred arousal, or emotion posteriors).
+    init : np.ndarray, int, shape (n,)
+        Cluster of each row, values in 0..k-1.
+    k : int
+    ridge : float
+        > 0.
+    solver : np.ndarray, float64, shape (n_columns, n)
+        ``(P'P + ridge I)^-1 P'`` (:func:`_ridge_solver`).
+    seen : set of bytes, optional
+    steps : int
+        Most steps; a seeding still moving rows then is not a candidate.
+
+    Returns
+    -------
+    (np.ndarray, float) or None
+        The clusters, int64 (n,), and the objective; None when a cluster empties, the
+        seeding does not settle in ``steps``, or it joins a clustering in ``seen``.
+    """
+    g = np.asarray(init, dtype=np.int64)
+    for _ in range(steps):
+        key = g.tobytes()
+        if seen is not None:
+            if key in seen:
+                return None
+            seen.add(key)
+        H = (g[:, None] == np.arange(k)).astype(np.float64)  # (n, k) one-hot clusters
+        counts = H.sum(0)
+        if counts.min() == 0:
+            return None
+        M = (H.T @ Z) / counts[:, None]
+        R = Z - H @ M
+        O = solver @ R
+        C = M - ((H.T @ P) / counts[:, None]) @ O  # the clusters' centroids of z - p O
+        D = np.einsum("ij,ij->i", C, C) - 2.0 * ((Z - P @ O) @ C.T)  # (n, k) squared distances less |z - p O|^2
+        g2 = D.argmin(axis=1)
+        if (g2 == g).all():
+            E = R - P @ O
+            return g, float(np.einsum("ij,ij->", E, E) + ridge * np.einsum("ij,ij->", O, O))
+        g = g2
+    return None
+
+
+def _joint_descent_two(Z: np.ndarray, P: np.ndarray, init: np.ndarray, ridge: float, solver: np.ndarray,
+                       seen: set[bytes] | None = None, steps: int = _JOINT_STEPS) -> tuple[np.ndarray, float] | None:
+    """:func:`_joint_descent` for two clusters (``init`` values 0 or 1; ``k`` is 2), the same
+    steps in fewer operations, as :func:`_two_means_fit` is :func:`_kmeans`'s: one
+    matrix-vector product gives both clusters' sums of ``Z`` and ``P`` and their sums of
+    ``solver``'s columns (so ``O = solver Z - (solver h1) m1' - (solver h0) m0'`` without forming
+    the deviations), and a row is nearer cluster 1 exactly when ``y . (c1 - c0) > (|c1|^2 -
+    |c0|^2) / 2`` for its ``y = z - p O`` and the clusters' centroids ``c`` of those (ties go
+    to 0, as ``argmin`` sends them). The clusterings in ``seen`` are keyed by ``g``'s bytes
+    (bool), so a set serves this function alone, not :func:`_joint_descent` too."""
+    n, d = Z.shape
+    c = P.shape[1]
+    g = np.asarray(init) == 1
+    A = np.column_stack([Z, P, solver.T])  # (n, d + 2c): one product sums all three per cluster
+    T = A.sum(0)
+    SZ = solver @ Z
+    for _ in range(steps):
+        if seen is not None:
+            key = g.tobytes()
+            if key in seen:
+                return None
+            seen.add(key)
+        n1 = int(np.count_nonzero(g))
+        if n1 == 0 or n1 == n:
+            return None
+        s1 = g.astype(np.float64) @ A
+        s0 = T - s1
+        m1, m0 = s1[:d] / n1, s0[:d] / (n - n1)
+        O = SZ - s1[d + c:, None] * m1 - s0[d + c:, None] * m0  # (c, d)
+        y1, y0 = m1 - (s1[d:d + c] / n1) @ O, m0 - (s0[d:d + c] / (n - n1)) @ O
+        w = y1 - y0
+        g2 = A[:, :d + c] @ np.concatenate([w, -(O @ w)]) > 0.5 * (y1 @ y1 - y0 @ y0)
+        if (g2 == g).all():
+            E = Z - np.where(g[:, None], m1, m0) - P @ O
+            return g.astype(np.int64), float(np.einsum("ij,ij->", E, E) + ridge * np.einsum("ij,ij->", O, O))
+        g = g2
+    return None
+
+
 def group_means_out(Z: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Rows of ``Z`` minus the mean of the rows of their group.
 
@@ -607,9 +707,9 @@ class SpeakerAssigner:
     speaker of the run*, weighted by that utterance's posteriors: ``z_i = m_speaker(i) + p_i O
     + e_i``, the offsets ``O`` shrunk towards 0 by a ridge of ``emotion_ridge``
     (:func:`_emotion_offsets`). From each seeding (those above, and the fresh split of the
-    embeddings with each most-probable emotion's mean taken out), rounds alternate offsets and
-    k-means on ``z - p O`` (at most :data:`_JOINT_ROUNDS`); the result with the lowest
-    ``|R - P O|^2 + ridge |O|^2`` is kept.
+    embeddings with each most-probable emotion's mean taken out), steps alternate offsets and
+    a Lloyd step on ``z - p O`` until no utterance moves (:func:`_joint_descent`); the result
+    with the lowest ``|R - P O|^2 + ridge |O|^2`` is kept.
     Because the offsets are shared and fitted on the deviations from each speaker's own
     centroid, a run where one voice is angry throughout and the other calm can keep the split
     the voices' difference gives (``tests/test_speakers.py`` checks it on toy runs;
@@ -816,10 +916,13 @@ class SpeakerAssigner:
             ``inf`` for a speaker with no kept utterance.
         """
         out = np.full(self.n_speakers, np.inf)
-        for j in range(self.n_speakers):
-            sel = self._k == j
-            if sel.any():
-                out[j] = float(np.mean((z - self._z[sel].mean(0)) ** 2))
+        if not len(self._k):
+            return out
+        H = (self._k[:, None] == np.arange(self.n_speakers)).astype(np.float64)  # (n_kept, n_speakers)
+        counts = H.sum(0)
+        held = counts > 0
+        M = (H[:, held].T @ self._z) / counts[held, None]  # the centroids of the speakers holding any
+        out[held] = ((z - M) ** 2).mean(1)
         return out
 
     def _recluster(self) -> None:
@@ -842,10 +945,16 @@ class SpeakerAssigner:
         best = None
         P = self._posteriors()
         solver = None if P is None else _ridge_solver(P, self._ridge)
+        seen: set[bytes] = set()  # the clusterings the seedings passed through
 
         def consider(init: np.ndarray) -> None:
             nonlocal best
-            fit = _kmeans(Z, init, n_k) if P is None else self._joint(Z, P, init, n_k, solver)
+            if P is None:
+                fit = _kmeans(Z, init, n_k)
+            elif n_k == 2:
+                fit = _joint_descent_two(Z, P, init, self._ridge, solver, seen)
+            else:
+                fit = _joint_descent(Z, P, init, n_k, self._ridge, solver, seen)
             if fit is not None and min(np.bincount(fit[0], minlength=n_k)) >= self.min_part \
                     and (best is None or fit[1] < best[1] - 1e-9):
                 best = fit
@@ -907,25 +1016,6 @@ class SpeakerAssigner:
             return P - P.mean(0)
         P[unseen] = 1.0 / P.shape[1]
         return P
-
-    def _joint(self, Z: np.ndarray, P: np.ndarray, init: np.ndarray, k: int,
-               solver: np.ndarray) -> tuple[np.ndarray, float] | None:
-        """Emotion-aware k-means from ``init`` (class docstring): rounds of shared offsets
-        (:func:`_emotion_offsets`, its ``solver`` given) and k-means on the corrected
-        embeddings; the final clusters and their objective, or None when ``init`` leaves a
-        cluster empty."""
-        g = np.asarray(init, dtype=np.int64)
-        if np.bincount(g, minlength=k).min() == 0:
-            return None
-        ridge = self._ridge
-        O, obj = _emotion_offsets(Z, P, g, k, ridge, solver)
-        for _ in range(_JOINT_ROUNDS):
-            fit = _kmeans(Z - P @ O, g, k)
-            if fit is None or (fit[0] == g).all():
-                break
-            g = fit[0]
-            O, obj = _emotion_offsets(Z, P, g, k, ridge, solver)
-        return g, obj
 
     def observe(self, probabilities: np.ndarray) -> None:
         """Report what the shared offsets (:attr:`offsets`) read of the utterance last

@@ -455,6 +455,72 @@ def test_ridge_solver_is_the_ridge_regression_s():
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
+def _descent_run(seed: int = 0):
+    """Two toy voices 1.5 apart in 32 dimensions, each utterance shifted along one shared direction
+    by its arousal (as acted emotion moves a voice's embedding): the embeddings, the centred
+    arousal (n, 1) and posteriors (n, 4)."""
+    rng = np.random.default_rng(seed)
+    n, d = 60, 32
+    voice = rng.integers(0, 2, n)
+    arousal = rng.uniform(-1, 1, n)
+    shift = rng.standard_normal(d)
+    Z = 1.5 * voice[:, None] * rng.standard_normal(d) + 2.0 * arousal[:, None] * shift + rng.standard_normal((n, d))
+    post = rng.dirichlet(np.ones(4), n)
+    return Z, (arousal - arousal.mean())[:, None], post
+
+
+def test_two_speaker_descent_takes_the_general_descent_s_steps():
+    """``--speakers 2``'s clustering with the shared offsets runs :func:`_joint_descent_two`, the
+    k = 2 form of :func:`_joint_descent`: from every seeding both end at the same clusters with the
+    same objective (the shared arousal's one column and the posteriors' four), which is
+    :func:`_emotion_offsets`' for those clusters; a seeding that leaves a cluster empty gives
+    None from both."""
+    from ser_live.speakers import _emotion_offsets, _joint_descent, _joint_descent_two, _ridge_solver
+
+    rng = np.random.default_rng(1)
+    for seed in range(3):
+        Z, arousal, post = _descent_run(seed)
+        for P, ridge in ((arousal, AROUSAL_RIDGE), (post, EMOTION_RIDGE)):
+            solver = _ridge_solver(P, ridge)
+            inits = [rng.integers(0, 2, len(Z)) for _ in range(6)] + [np.zeros(len(Z), dtype=np.int64)]
+            for init in inits:
+                general = _joint_descent(Z, P, init, 2, ridge, solver)
+                two = _joint_descent_two(Z, P, init, ridge, solver)
+                if not init.any():
+                    assert general is None and two is None
+                    continue
+                assert general is not None and two is not None
+                np.testing.assert_array_equal(two[0], general[0])
+                assert two[1] == pytest.approx(general[1], rel=1e-9)
+                assert two[1] == pytest.approx(_emotion_offsets(Z, P, two[0], 2, ridge, solver)[1], rel=1e-9)
+
+
+def test_a_seeding_that_joins_another_s_path_stops_there():
+    """The clusterings the seedings of one re-clustering passed through (``seen``): a seeding
+    that reaches one stops with None, since it would end where the earlier one ended; the best
+    of the seedings is the same with the shortcut as without it."""
+    from ser_live.speakers import _joint_descent, _joint_descent_two, _ridge_solver
+
+    Z, arousal, post = _descent_run(3)
+    rng = np.random.default_rng(2)
+    inits = [rng.integers(0, 2, len(Z)) for _ in range(8)]
+    for P, ridge, descent in ((arousal, AROUSAL_RIDGE, _joint_descent_two),
+                              (post, EMOTION_RIDGE, lambda *a, **kw: _joint_descent(*a[:3], 2, *a[3:], **kw))):
+        solver = _ridge_solver(P, ridge)
+        seen: set[bytes] = set()
+        first = descent(Z, P, inits[0], ridge, solver, seen)
+        assert first is not None and seen
+        assert descent(Z, P, inits[0], ridge, solver, seen) is None  # its own path again
+        assert descent(Z, P, first[0], ridge, solver, seen) is None  # its end
+        alone = [descent(Z, P, g, ridge, solver) for g in inits]
+        seen = set()
+        shared = [descent(Z, P, g, ridge, solver, seen) for g in inits]
+        assert any(f is None for f in shared)  # some seedings joined an earlier one's path
+        best = min(f[1] for f in alone)
+        assert min(f[1] for f in shared if f is not None) == best
+        assert all(f is not None for f in alone)
+
+
 def test_observe_checks_what_it_is_given():
     off = SpeakerAssigner(["x", "y"], max_speakers=2, known=True, embedding=_toy_embedding(), arousal_ridge=None)
     off.assign(np.zeros(2))
