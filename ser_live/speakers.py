@@ -484,6 +484,19 @@ def _emotion_offsets(Z: np.ndarray, P: np.ndarray, g: np.ndarray, k: int, ridge:
     return O, float(np.einsum("ij,ij->", E, E) + ridge * np.einsum("ij,ij->", O, O))
 
 
+def _joins(seen: set[bytes] | None, g: np.ndarray) -> bool:
+    """Whether clustering ``g`` (an array of cluster indices or flags) is one of ``seen``, the
+    clusterings the seedings of one re-clustering passed through (:func:`_joint_descent`); it
+    is added to them when it is not. Always False without ``seen``."""
+    if seen is None:
+        return False
+    key = g.tobytes()
+    if key in seen:
+        return True
+    seen.add(key)
+    return False
+
+
 def _joint_descent(Z: np.ndarray, P: np.ndarray, init: np.ndarray, k: int, ridge: float, solver: np.ndarray,
                    seen: set[bytes] | None = None, steps: int = _JOINT_STEPS) -> tuple[np.ndarray, float] | None:
     """The clustering with shared offsets from one seeding: coordinate descent on
@@ -523,11 +536,8 @@ def _joint_descent(Z: np.ndarray, P: np.ndarray, init: np.ndarray, k: int, ridge
     """
     g = np.asarray(init, dtype=np.int64)
     for _ in range(steps):
-        if seen is not None:
-            key = g.tobytes()
-            if key in seen:
-                return None
-            seen.add(key)
+        if _joins(seen, g):
+            return None
         H = (g[:, None] == np.arange(k)).astype(np.float64)  # (n, k) one-hot clusters
         counts = H.sum(0)
         if counts.min() == 0:
@@ -562,11 +572,8 @@ def _joint_descent_two(Z: np.ndarray, P: np.ndarray, init: np.ndarray, ridge: fl
     T = A.sum(0)
     SZ = solver @ Z
     for _ in range(steps):
-        if seen is not None:
-            key = g.tobytes()
-            if key in seen:
-                return None
-            seen.add(key)
+        if _joins(seen, g):
+            return None
         n1 = int(np.count_nonzero(g))
         if n1 == 0 or n1 == n:
             return None
