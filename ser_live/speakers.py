@@ -1217,9 +1217,14 @@ class SpeakerSessions:
             As :meth:`SpeakerAssigner.assign`.
         """
         label = self.assigner.assign(features, frames)
+        return label, self._session(label)
+
+    def _session(self, label: str) -> Any:
+        """Speaker ``label``'s session state, opened when first needed (None without session
+        normalisation)."""
         if label not in self.sessions:
             self.sessions[label] = self.model.new_session() if self.session_norm else None
-        return label, self.sessions[label]
+        return self.sessions[label]
 
     def observe(self, prediction: Any) -> None:
         """Report the classification of the utterance :meth:`assign` last attributed to the
@@ -1316,9 +1321,8 @@ class SpeakerSessions:
             to = labels[i]
             if to == held_by:
                 continue
-            if to not in self.sessions:  # a voice the re-clustering found among earlier utterances
-                self.sessions[to] = self.model.new_session() if self.session_norm else None
-            source, target = self.sessions.get(held_by), self.sessions[to]
+            # the target may be a voice the re-clustering found among earlier utterances
+            source, target = self.sessions.get(held_by), self._session(to)
             if source is not None and target is not None:
                 source.remove(x)
                 target.update(x)
