@@ -555,8 +555,17 @@ def _joint_descent(Z: np.ndarray, P: np.ndarray, init: np.ndarray, k: int, ridge
     return None
 
 
+def _two_sums(Z: np.ndarray, P: np.ndarray, solver: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`_joint_descent_two` reads of one re-clustering's data whatever the seeding:
+    ``[Z | P | solver']`` (float64, (n, d + 2 n_columns)), its column sums, and ``solver Z``
+    (float64, (n_columns, d)); formed once for all the seedings."""
+    A = np.column_stack([Z, P, solver.T])  # one product with a cluster's flags sums all three
+    return A, A.sum(0), solver @ Z
+
+
 def _joint_descent_two(Z: np.ndarray, P: np.ndarray, init: np.ndarray, ridge: float, solver: np.ndarray,
-                       seen: set[bytes] | None = None, steps: int = _JOINT_STEPS) -> tuple[np.ndarray, float] | None:
+                       seen: set[bytes] | None = None, steps: int = _JOINT_STEPS,
+                       sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, float] | None:
     """:func:`_joint_descent` for two clusters (``init`` values 0 or 1; ``k`` is 2), the same
     steps in fewer operations, as :func:`_two_means_fit` is :func:`_kmeans`'s: one
     matrix-vector product gives both clusters' sums of ``Z`` and ``P`` and their sums of
@@ -564,13 +573,13 @@ def _joint_descent_two(Z: np.ndarray, P: np.ndarray, init: np.ndarray, ridge: fl
     the deviations), and a row is nearer cluster 1 exactly when ``y . (c1 - c0) > (|c1|^2 -
     |c0|^2) / 2`` for its ``y = z - p O`` and the clusters' centroids ``c`` of those (ties go
     to 0, as ``argmin`` sends them). The clusterings in ``seen`` are keyed by ``g``'s bytes
-    (bool), so a set serves this function alone, not :func:`_joint_descent` too."""
+    (bool), so a set serves this function alone, not :func:`_joint_descent` too. ``sums``:
+    :func:`_two_sums` of ``Z``, ``P`` and ``solver`` when the caller has them (formed here
+    otherwise)."""
     n, d = Z.shape
     c = P.shape[1]
     g = np.asarray(init) == 1
-    A = np.column_stack([Z, P, solver.T])  # (n, d + 2c): one product sums all three per cluster
-    T = A.sum(0)
-    SZ = solver @ Z
+    A, T, SZ = _two_sums(Z, P, solver) if sums is None else sums
     for _ in range(steps):
         if _joins(seen, g):
             return None
@@ -954,13 +963,14 @@ class SpeakerAssigner:
         P = self._posteriors()
         solver = None if P is None else _ridge_solver(P, self._ridge)
         seen: set[bytes] = set()  # the clusterings the seedings passed through
+        sums = _two_sums(Z, P, solver) if P is not None and n_k == 2 else None  # the same for every seeding
 
         def consider(init: np.ndarray) -> None:
             nonlocal best
             if P is None:
                 fit = _kmeans(Z, init, n_k)
             elif n_k == 2:
-                fit = _joint_descent_two(Z, P, init, self._ridge, solver, seen)
+                fit = _joint_descent_two(Z, P, init, self._ridge, solver, seen, sums=sums)
             else:
                 fit = _joint_descent(Z, P, init, n_k, self._ridge, solver, seen)
             if fit is not None and min(np.bincount(fit[0], minlength=n_k)) >= self.min_part \
