@@ -1227,9 +1227,9 @@ class SpeakerSessions:
             As :meth:`SpeakerAssigner.assign`.
         """
         label = self.assigner.assign(features, frames)
-        return label, self._session(label)
+        return label, self._session_of(label)
 
-    def _session(self, label: str) -> Any:
+    def _session_of(self, label: str) -> Any:
         """Speaker ``label``'s session state, opened when first needed (None without session
         normalisation)."""
         if label not in self.sessions:
@@ -1332,7 +1332,7 @@ class SpeakerSessions:
             if to == held_by:
                 continue
             # the target may be a voice the re-clustering found among earlier utterances
-            source, target = self.sessions.get(held_by), self._session(to)
+            source, target = self.sessions.get(held_by), self._session_of(to)
             if source is not None and target is not None:
                 source.remove(x)
                 target.update(x)
