@@ -334,6 +334,29 @@ def true_arousal(label: str) -> str:
     return {1: "high", -1: "low"}[AROUSAL[label]]
 
 
+def one_aroused(a: Sequence[tuple[str, str]], b: Sequence[tuple[str, str]]) -> tuple[list, list]:
+    """A call with an agitated caller and a calm agent: the high-arousal items of ``a`` (angry,
+    happy) and the low-arousal items of ``b`` (neutral, sad), each in its order.
+
+    Taking the arousal out of the embeddings takes these two voices with it, since here the
+    arousal follows the voices (docs/speakers.md, "How much of it is arousal"); the
+    attribution harness's ``--one-aroused`` conversations check that a clustering keeps them
+    apart.
+
+    Parameters
+    ----------
+    a, b : sequence of (str, str)
+        ``(path, core label)`` items of the two speakers.
+
+    Returns
+    -------
+    (list, list)
+        ``a``'s high-arousal items, ``b``'s low-arousal items.
+    """
+    return ([it for it in a if true_arousal(it[1]) == "high"],
+            [it for it in b if true_arousal(it[1]) == "low"])
+
+
 def arousal_class(value: float | None) -> str | None:
     """``"high"`` for arousal > 0, ``"low"`` otherwise (None stays None): the two-class
     decision scored as arousal UA, as in the evaluation reports (:mod:`train.roc`)."""
@@ -1045,7 +1068,7 @@ def conversation_segments(model: Any, paths: Sequence[str], *, seed: int = 0, ut
 
 
 def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = None,
-                     data_root: str | Path | None = None) -> dict[str, Any]:
+                     data_root: str | Path | None = None, aroused: bool = False) -> dict[str, Any]:
     """Speaker attribution alone, fast: the harness's conversations and one-speaker sessions
     (same speakers, pairs, turns and seeds as :func:`run_harness`), cut by the live segmenter
     and extracted, then :class:`ser_live.speakers.SpeakerAssigner` over the utterances in
@@ -1061,6 +1084,10 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
     :meth:`~ser_live.speakers.SpeakerSessions.follow`), with the corpus's fold model (:func:`fold_model_path`), which also
     extracts; otherwise no emotion model runs and ``settings.model`` (default the shipped
     one) extracts. ``assigner["embedding"]`` replaces the mode's shipped embedding.
+
+    With ``aroused`` each pair's first voice says only its high-arousal utterances and the
+    second only its low-arousal ones (:func:`one_aroused`; with the harness's 16 utterances
+    round-robin over the four classes, 8 each).
 
     Returns
     -------
@@ -1103,7 +1130,8 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
         for kind, pairs in pairs_of(spk, n_pairs=settings.n_pairs, seed=settings.seed).items():
             acc, rev, opened = [], [], []
             for i, (a, b) in enumerate(pairs):
-                order = interleave(spk[a]["items"], spk[b]["items"], seed=settings.seed * 1000 + i)
+                items = (spk[a]["items"], spk[b]["items"])
+                order = interleave(*(one_aroused(*items) if aroused else items), seed=settings.seed * 1000 + i)
                 who = [(a, b)[w] for w, _ in order]
                 frames: list = []
                 feats, played = conversation_segments(model, [it[0] for _, it in order], seed=settings.seed * 1000 + i,
@@ -1137,6 +1165,8 @@ def attribution_markdown(res: dict[str, Any]) -> list[str]:
              "| one speaker (--speakers auto): share of its label % (min), revised |", "|" + "---|" * 6]
     for r in res["rows"]:
         if r["kind"] == "one speaker":
+            if not r["n"]:  # --one-speaker 0
+                continue
             lines.append(f"| {r['corpus']} | one speaker x{r['n']} | | | | {r['one_speaker_share_pct']:.1f} "
                          f"({r['one_speaker_min_pct']:.1f}), {r['one_speaker_revised_pct']:.1f} |")
         else:
@@ -1162,7 +1192,7 @@ def attribution_main(args: argparse.Namespace) -> int:
 
         kw["embedding"] = load_embedding(args.embedding)
     try:
-        res = attribution_only(s, assigner=kw)
+        res = attribution_only(s, assigner=kw, aroused=args.one_aroused)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -1238,6 +1268,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random k-means++ seedings --speakers N's clustering tries after each utterance besides "
                         "the previous clustering (default ser_live.speakers.SEEDINGS, as --speakers N runs; 0: the "
                         "previous clustering and the principal-component split, as before the seedings)")
+    a.add_argument("--one-aroused", action="store_true",
+                   help="each pair's first voice says only its high-arousal utterances (angry, happy), the second "
+                        "only its low-arousal ones: an agitated caller and a calm agent")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--json", default=None)
     p.add_argument("--corpora", nargs="+", default=list(DEFAULT_CORPORA))
