@@ -37,6 +37,7 @@ Example recipe (``train/recipes/ser-default.toml``)::
     inner_splits = 3
     inner_cv = "speaker"        # or "corpus": leave-one-corpus-out inner CV
     speaker_balance = false     # true: every training speaker weighs the same
+    corpus_balance = false      # true: every training corpus weighs the same
     [calibration]
     method = "temperature"
 
@@ -69,9 +70,37 @@ from .recipe_spec import (  # noqa: F401 - the recipe data live in recipe_spec; 
 )
 
 __all__ = ["Recipe", "NormalizerSpec", "NoiseBranchSpec", "load_recipe", "display_path", "RecipeClassifier", "corpus_of_groups",
-           "corpus_folds_unusable", "RECIPES_DIR", "select_columns"]
+           "balance_weights", "corpus_folds_unusable", "RECIPES_DIR", "select_columns"]
 
 log = logging.getLogger(__name__)
+
+
+def balance_weights(groups: np.ndarray, recipe: Any) -> np.ndarray | None:
+    """The SVM's sample weights of the training rows under the recipe's balance setting:
+    every speaker (``classifier.speaker_balance``) or every corpus
+    (``classifier.corpus_balance``) summing to the same weight, the rows of one group
+    weighing the same.
+
+    Parameters
+    ----------
+    groups : np.ndarray, object, shape (n,)
+        Speaker group of each original training row (:func:`train.corpora.speaker_group`).
+    recipe : Recipe
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n,), or None
+        Mean 1; None when neither setting is on (every row weighs 1).
+    """
+    if recipe.corpus_balance:
+        keys = corpus_of_groups(groups, recipe.corpora).astype(str)
+    elif recipe.speaker_balance:
+        keys = np.asarray(groups).astype(str)
+    else:
+        return None
+    _, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inv.ravel()]
+    return w / w.mean()
 
 
 def corpus_of_groups(groups: np.ndarray, corpora: Any) -> np.ndarray:
@@ -324,11 +353,8 @@ class RecipeClassifier(ClassifierMixin, BaseEstimator):
         select_rows = np.zeros(len(yt), dtype=bool)
         select_rows[: len(groups)] = True
         calibrate = (self.recipe.calibration != "none") if self.calibrate is None else self.calibrate
-        weight = None
-        if self.recipe.speaker_balance:
-            _, inv, counts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
-            w = 1.0 / counts[inv.ravel()]
-            weight = np.concatenate([w / w.mean()] * n_copies)
+        w = balance_weights(groups, self.recipe)
+        weight = None if w is None else np.concatenate([w] * n_copies)
         cv_groups, n_splits = folds
         pipe, sel = fit_default_svm(
             Xt if cols is None else Xt[:, cols],

@@ -10,7 +10,7 @@ A recipe file states its settings in tables (see :mod:`train.recipe` for a whole
     [normalizer]           # the fields of NormalizerSpec
     [[augmentations]]      # one table per copy (train.augment.Augmentation's fields)
     [noise_branch]         # column, [[noise_branch.augmentations]]
-    [classifier]           # grid, inner_splits, inner_cv, speaker_balance
+    [classifier]           # grid, inner_splits, inner_cv, speaker_balance, corpus_balance
     [calibration]          # method
 
 Every default is the dataclass field's default (stated once, here); a key the dataclasses
@@ -190,6 +190,9 @@ class Recipe:
     speaker_balance : bool
         Weight rows so every training speaker weighs the same in the SVM (TESS's two
         speakers have 800 utterances each, a Korean speaker 20).
+    corpus_balance : bool
+        Weight rows so every training corpus weighs the same in the SVM (ASED has 1,960
+        core-class utterances, EmoDB 339); not with ``speaker_balance``.
     calibration : str
         A :class:`Calibration` value: ``"temperature"`` (probabilities of the shipped model)
         or ``"none"``.
@@ -217,6 +220,7 @@ class Recipe:
     inner_splits: int = 3
     inner_cv: str = InnerCV.SPEAKER.value
     speaker_balance: bool = False
+    corpus_balance: bool = False
     calibration: str = Calibration.TEMPERATURE.value
     path: str = ""
     overrides: tuple[str, ...] = ()
@@ -250,6 +254,9 @@ class Recipe:
         d = asdict(self)
         for k in ("name", "description", "path", "overrides"):
             d.pop(k, None)
+        for k in _RECORDED_WHEN_SET:  # added after reports began recording: at their default,
+            if d.get(k) is False:    # left out, so those reports still match the recipes
+                d.pop(k)
         return json.loads(json.dumps(d, default=str))
 
     def summary(self) -> str:
@@ -284,11 +291,17 @@ class Recipe:
             f"SVM grid {list(self.grid)} chosen (and the temperature fitted) by "
             + (f"{CV_FOLDS_TEXT['corpus']} CV on the training corpora ({CV_FOLDS_TEXT['speaker']} where a corpus "
                "cannot be left out)" if self.inner_cv == InnerCV.CORPUS else f"{self.inner_splits}-fold {CV_FOLDS_TEXT['speaker']} CV")
-            + (", every speaker weighing the same" if self.speaker_balance else ""),
+            + (", every speaker weighing the same" if self.speaker_balance else "")
+            + (", every corpus weighing the same" if self.corpus_balance else ""),
             f"calibration {self.calibration}",
             *([f"command-line overrides {', '.join(self.overrides)}"] if self.overrides else []),
         ]
         return "; ".join(parts) + "."
+
+
+#: Recipe fields a settings record (:meth:`Recipe.settings_record`) holds only when true: the
+#: reports recorded before they existed (``recipe_settings``) lack them.
+_RECORDED_WHEN_SET: tuple[str, ...] = ("corpus_balance",)
 
 
 # --- TOML layout -> dataclass fields -----------------------------------------------------
@@ -299,7 +312,8 @@ _TOP_FIELDS = ("name", "description", "corpora", "labels", "label_map", "augment
 _FLAT_TABLES: dict[str, dict[str, str]] = {
     "features": {"include": "include", "exclude": "exclude", "voice_quality": "voice_quality", "pause_gate": "pause_gate",
                  "edge_trim": "edge_trim", "hop_length": "hop_length"},
-    "classifier": {"grid": "grid", "inner_splits": "inner_splits", "inner_cv": "inner_cv", "speaker_balance": "speaker_balance"},
+    "classifier": {"grid": "grid", "inner_splits": "inner_splits", "inner_cv": "inner_cv", "speaker_balance": "speaker_balance",
+                   "corpus_balance": "corpus_balance"},
     "calibration": {"method": "calibration"},
 }
 #: Tables read into a dataclass of their own (TOML key = field name).
@@ -428,6 +442,9 @@ def _check_values(recipe: "Recipe") -> None:
         raise ValueError("corpora is empty: name at least one corpus (e.g. corpora = [\"ravdess\"])")
     if len(recipe.labels) < 2:
         raise ValueError(f"labels must name at least two emotions, got {list(recipe.labels)}")
+    if recipe.speaker_balance and recipe.corpus_balance:
+        raise ValueError("classifier.speaker_balance and classifier.corpus_balance are both true: choose one "
+                         "(every training speaker weighing the same, or every training corpus)")
     if recipe.inner_splits < 2:
         raise ValueError(f"classifier.inner_splits must be at least 2 (folds of the inner CV), got {recipe.inner_splits}")
     win = FeatureConfig.win_length
