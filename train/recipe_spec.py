@@ -410,7 +410,8 @@ def recipe_from_dict(d: dict[str, Any], *, path: str = "", overrides: tuple[str,
         value of the wrong type or outside its closed choice, a bad augmentation table, a
         ``[noise_branch]`` without augmentations; a value training cannot use (an empty
         ``corpora``, fewer than two ``labels``, ``classifier.inner_splits`` < 2, a negative
-        ``normalizer.prior_weight``).
+        ``normalizer.prior_weight``, both ``classifier.speaker_balance`` and
+        ``classifier.corpus_balance``).
     """
     _unknown(d, [k for k in KNOWN_KEYS if k != "base"], "the top level")
     missing = [k for k in _REQUIRED if k not in d]
