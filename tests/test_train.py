@@ -182,24 +182,25 @@ def test_recipe_base_and_command_line_overrides(tmp_path):
 def test_balance_weights_give_each_speaker_or_corpus_the_same_weight():
     """``classifier.speaker_balance`` / ``corpus_balance``: the rows of each speaker, or of
     each training corpus, sum to the same weight (mean 1 over the rows); neither: no
-    weights; both: refused before any work. A settings record leaves ``corpus_balance`` out
-    while it is false, so the reports recorded before it existed still match their recipes."""
+    weights; both: refused before any work. The default weighs each corpus the same (since 7
+    December). A settings record leaves ``corpus_balance`` out while it is false, so the
+    reports recorded before it existed still match their recipes."""
     from train.recipe import balance_weights
     from train.recipe_spec import load_recipe
 
     groups = np.array(["emodb-03"] * 2 + ["emodb-08"] * 4 + ["tess-OAF"] * 12, dtype=object)
-    base = load_recipe("ser-default")
+    base = load_recipe("experiments/ser-default-v4")  # the default before corpus balance
     assert balance_weights(groups, base) is None
-    by_corpus = balance_weights(groups, load_recipe("ser-default", overrides=["classifier.corpus_balance=true"]))
+    by_corpus = balance_weights(groups, load_recipe("ser-default"))
     assert by_corpus[:6].sum() == pytest.approx(by_corpus[6:].sum()) and by_corpus.mean() == pytest.approx(1.0)
     assert len(set(by_corpus[:6].round(9))) == 1  # within a corpus every row the same
-    by_speaker = balance_weights(groups, load_recipe("ser-default", overrides=["classifier.speaker_balance=true"]))
+    by_speaker = balance_weights(groups, load_recipe("experiments/ser-default-v4", overrides=["classifier.speaker_balance=true"]))
     sums = [by_speaker[groups == g].sum() for g in ("emodb-03", "emodb-08", "tess-OAF")]
     assert sums == pytest.approx([sums[0]] * 3) and by_speaker.mean() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="choose one"):
-        load_recipe("ser-default", overrides=["classifier.speaker_balance=true", "classifier.corpus_balance=true"])
+        load_recipe("ser-default", overrides=["classifier.speaker_balance=true"])
     assert "corpus_balance" not in base.settings_record()
-    assert load_recipe("experiments/corpus-balance").settings_record()["corpus_balance"] is True
+    assert load_recipe("ser-default").settings_record()["corpus_balance"] is True
 
 
 def test_train_cli_bad_set_is_one_line_exit_2(capsys):
