@@ -75,7 +75,11 @@ class _ForkGate:
         self._new_lock(active=0)
 
     def _new_lock(self, *, active: int) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        # Taken as ``with self._lock`` (a C method) and never as ``with self._cond``:
+        # Condition.__enter__ is Python code, and a Ctrl-C raised as it returns left the
+        # lock held for ever (the program hung at exit, in close()).
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._active = active  # threads inside a section
         self._forking = False
         self._closed = False
@@ -85,22 +89,28 @@ class _ForkGate:
 
     @contextlib.contextmanager
     def section(self) -> Iterator[None]:
+        """Mark a section (see :func:`fork_guard`). A KeyboardInterrupt may come at any
+        bytecode of it, from a signal handler: the count of threads inside is kept right
+        whatever the instruction it lands on (it once leaked one, and the exit then waited
+        :data:`FORK_WAIT_S` for a section that had ended)."""
         depth = self._depth()
-        if depth == 0:
-            with self._cond:
-                while self._forking and not self._closed:
-                    self._cond.wait()
-                if self._closed:
-                    raise InterpreterExitingError("the interpreter is exiting: no more feature extraction, "
-                                                  "classification or audio-file access")
-                self._active += 1
-        self._local.depth = depth + 1
+        counted = False
         try:
+            if depth == 0:
+                with self._lock:
+                    while self._forking and not self._closed:
+                        self._cond.wait()
+                    if self._closed:
+                        raise InterpreterExitingError("the interpreter is exiting: no more feature extraction, "
+                                                      "classification or audio-file access")
+                    self._active += 1
+                    counted = True  # no call between the two: nothing can be raised there
+            self._local.depth = depth + 1
             yield
         finally:
             self._local.depth = depth
-            if depth == 0:
-                with self._cond:
+            if counted:
+                with self._lock:
                     self._active -= 1
                     if self._forking or self._closed:  # a fork or the exit waits for this
                         self._cond.notify_all()
@@ -119,19 +129,19 @@ class _ForkGate:
             self._cond.wait(left)
 
     def before_fork(self) -> None:
-        with self._cond:
+        with self._lock:
             self._forking = True
             self._wait_for_sections("fork (the child may hang: use the 'spawn' or 'forkserver' start method)")
 
     def close(self) -> None:
         """At the interpreter's exit: wait for the sections in progress; refuse new ones."""
-        with self._cond:
+        with self._lock:
             self._closed = True
             self._cond.notify_all()  # threads waiting for a fork raise instead
             self._wait_for_sections("exit")
 
     def after_fork_in_parent(self) -> None:
-        with self._cond:
+        with self._lock:
             self._forking = False
             self._cond.notify_all()
 

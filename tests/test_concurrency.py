@@ -162,3 +162,51 @@ def test_a_program_ending_while_recognisers_work_exits_cleanly(clips):
     """, timeout_s=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "terminate called" not in out.stderr and "not classified" not in out.stderr, out.stderr[-2000:]
+
+
+def test_a_ctrl_c_anywhere_in_a_fork_guard_section_leaves_the_gate_open():
+    """A KeyboardInterrupt may land at any bytecode of a section in the main thread
+    (``ser-live predict`` scores there). Interrupts raised every 0.2 ms wherever the gate's
+    own code runs (ser_live/forksafe.py and the threading and contextlib code it calls), for
+    0.3 s: afterwards no section is counted as in progress and the gate's lock is free, so
+    the exit does not wait. Before, the lock was left held (taken by Python code,
+    ``Condition.__enter__``, that an interrupt could end before the ``with`` block began) and
+    a run Ctrl-C'd while it scored hung at exit, in the gate's atexit hook."""
+    import signal
+    import time
+    from ser_live.forksafe import _ForkGate
+
+    armed = False
+
+    def interrupt(signum, frame):
+        if armed and frame is not None and frame.f_code.co_filename.endswith(
+                ("forksafe.py", "threading.py", "contextlib.py")):
+            raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+    try:
+        gate = _ForkGate()
+        cut = done = 0
+        armed = True
+        start = time.monotonic()
+        while armed:
+            try:
+                if time.monotonic() - start > 0.3:
+                    armed = False
+                else:
+                    with gate.section():
+                        done += 1
+            except KeyboardInterrupt:
+                cut += 1
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert cut > 100, (cut, done)  # the interrupts did land in the gate's code
+    assert gate._active == 0
+    lock = gate._cond._lock
+    assert lock.acquire(timeout=1.0), "the gate's lock was left held"
+    lock.release()
+    t0 = time.monotonic()
+    gate.close()
+    assert time.monotonic() - t0 < 0.5
