@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from typing import Any, Callable, Iterator
 
-__all__ = ["STOP_SIGNALS", "interrupts_kept", "signals_deferred", "stop_signals_as_interrupt", "stop_signals_ignored",
-           "stop_signals_as_interrupt_from_now"]
+__all__ = ["IMPORT_HOLD_S", "STOP_SIGNALS", "imports_hold_signals", "signals_deferred", "stop_signals_as_interrupt",
+           "stop_signals_ignored", "stop_signals_as_interrupt_from_now"]
 
 #: Signals that end a listening run like Ctrl-C: summary printed, utterance in progress kept.
 #: SIGHUP comes when the terminal is closed; SIGQUIT from Ctrl-\\ (no core dump then).
@@ -69,44 +70,75 @@ def stop_signals_as_interrupt() -> Iterator[None]:
         _restore(previous)
 
 
+#: Longest a signal is held (s, wall clock) while a module imports under
+#: :func:`imports_hold_signals`: the program's own modules and NumPy, SciPy and scikit-learn
+#: import in about 0.5 s here; past it the import is cut where it is, so a machine whose disk
+#: is slow still stops within the 2 s a Ctrl-C is given.
+IMPORT_HOLD_S = 1.0
+
+#: Blocks of :func:`signals_deferred` under way in the main thread (an import inside one is
+#: held by it already, and its own time limit, if any, must not be overridden).
+_deferrals = 0
+
+
 @contextlib.contextmanager
-def interrupts_kept() -> Iterator[None]:
-    """Ctrl-C (SIGINT) and the stop signals raise ``KeyboardInterrupt`` while the block runs,
-    as usual, and one that came is never lost to code that turned it into another error or
-    swallowed it: the block then ends in ``KeyboardInterrupt`` all the same (chained from
-    that error, if any).
+def imports_hold_signals(*, at_most_s: float = IMPORT_HOLD_S) -> Iterator[None]:
+    """While the block runs, a Ctrl-C (SIGINT) or stop signal that comes while a module is
+    importing is held until that import is done (for at most ``at_most_s`` seconds), then
+    raised as usual, at the ``import`` statement: never inside the import machinery, a C
+    extension's initialisation or a module's top-level code. For the ``ser-live`` program,
+    whose modules import lazily as a command needs them, so an early Ctrl-C lands in one.
 
-    For a block that imports modules. A C extension whose initialisation a Ctrl-C cuts short
-    can put an error of its own in the interrupt's place, with no trace of it: NumPy 2's
-    ``_multiarray_umath`` then raises ImportError "PyCapsule_Import could not import module
-    \"datetime\"", which NumPy reports as a broken installation; an optional import's
-    ``except ImportError`` would swallow it. Main thread only (elsewhere the handlers stay
-    as they are and nothing is noted); a signal ignored when the block starts stays
-    ignored; the handlers in place before are put back when it ends.
+    A KeyboardInterrupt raised inside an import goes where no ``except`` can reach it, and
+    CPython documents that it can leave a program in an inconsistent state (the note under
+    ``KeyboardInterrupt`` in the library reference, bpo-42340). We saw, at ``ser-live``'s
+    start: NumPy's C initialisation replaced it with an ImportError it reports as a broken
+    installation; a C extension's ``import_array()`` printed it as a traceback
+    (``PyErr_Print``) before the program said ``interrupted``; and one raised inside the code
+    that ``dataclass`` builds with ``exec`` left CPython (3.11 to 3.13; the flag gh-128130
+    reworks) believing the interrupt was never handled, so the process killed itself with
+    SIGINT (status -2, not 130) after printing ``interrupted``.
 
-    Raises
-    ------
-    KeyboardInterrupt
-        A signal came while the block ran.
+    Statement imports and C extensions' imports go through ``builtins.__import__``, which
+    this replaces while the block runs (``importlib.import_module`` does not). A module
+    already imported costs a dictionary look-up; an import in another thread, inside a
+    :func:`signals_deferred` block (which holds signals by its own rules) or while a block
+    limits itself with the SIGALRM timer (a write to a terminal that takes no output, given
+    at most 0.5 s) is not held here.
+    A signal held past ``at_most_s`` is raised inside the import after all, and still ends
+    the import in KeyboardInterrupt whatever the code it cut did with it (see
+    :func:`signals_deferred`). Main thread only.
+
+    Parameters
+    ----------
+    at_most_s : float
+        Longest a signal is held, seconds (:data:`IMPORT_HOLD_S`).
     """
-    seen: list[int] = []
+    import builtins
+    import threading
 
-    def note(signum: int, frame: Any) -> None:
-        seen.append(signum)
-        raise KeyboardInterrupt
+    original = builtins.__import__
+    main_ident = threading.main_thread().ident
 
-    previous = _install(("SIGINT", *STOP_SIGNALS), note, keep_ignored=True)
+    def held_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
+        if ((level == 0 and not fromlist and name in sys.modules) or _deferrals
+                or threading.get_ident() != main_ident or _timer_running()):
+            return original(name, globals, locals, fromlist, level)
+        with signals_deferred(at_most_s=at_most_s):
+            return original(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = held_import
     try:
-        try:
-            yield
-        except Exception as exc:
-            if seen:
-                raise KeyboardInterrupt from exc
-            raise
+        yield
     finally:
-        _restore(previous)
-    if seen:
-        raise KeyboardInterrupt
+        builtins.__import__ = original
+
+
+def _timer_running() -> bool:
+    """Whether the process's real-time interval timer runs: a block that limits itself by
+    SIGALRM owns it (``signals_deferred(at_most_s=...)``, the CLI's limit on a stalled
+    write), and a hold inside it must not stop it."""
+    return hasattr(signal, "getitimer") and signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0)
 
 
 @contextlib.contextmanager
@@ -174,13 +206,20 @@ def signals_deferred(*, at_most_s: float | None = None,
             armed = True
             signal.setitimer(signal.ITIMER_REAL, float(at_most_s))
 
+    global _deferrals
+    counted = False
     try:
         _install(("SIGINT", *STOP_SIGNALS), note, previous)
+        if previous:  # the main thread: signals are held here
+            _deferrals += 1
+            counted = True
         if at_most_s is not None and previous and hasattr(signal, "setitimer"):
             _install(("SIGALRM",), time_up, previous)
             timed = True
         yield
     finally:
+        if counted:
+            _deferrals -= 1
         if timed:
             signal.setitimer(signal.ITIMER_REAL, 0)
         # SIGINT last: a Ctrl-C that lands once its handler is back raises after the others
