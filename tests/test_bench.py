@@ -161,6 +161,18 @@ def test_soak_follows_a_replay_at_full_speed_to_its_end(data_root, ravdess_root,
     assert soak["end_of_speech_ms"]["first"]["n"] == soak["end_of_speech_ms"]["last"]["n"] == 20
 
 
+def test_interrupts_harness_counts_what_each_ctrl_c_d_run_did(emodb_root, capsys):
+    """``python -m benchmarks.interrupts``, small: 6 runs of ``ser-live predict`` Ctrl-C'd
+    0.1 to 0.6 s after they start (the imports, the model's load, the first segments) all
+    exit 130 saying ``interrupted``, no traceback, within 2 s of the signal; the table says so.
+    (300 runs: the full harness.)"""
+    from benchmarks.interrupts import main
+
+    assert main(["--runs", "6", "--to-s", "0.6"]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| right | 6 |" in out, out
+
+
 def test_unknown_section_is_a_usage_error(data_root, tmp_path):
     r = _bench(["--only", "nonsense", "--output-dir", str(tmp_path / "out")], data_root=data_root, timeout_s=120)
     assert r.returncode == 2 and "nonsense" in r.stderr

@@ -1,0 +1,147 @@
+"""``python -m benchmarks.interrupts``: Ctrl-C at a random moment of ``ser-live``'s start, many
+times, and what each run did.
+
+Each run is ``ser-live predict LONG --segments`` (LONG: EmoDB utterances joined into one file,
+long enough that no run ends first), sent SIGINT after a delay drawn uniformly from
+``--from-s`` to ``--to-s`` (the default spans the interpreter's start, the imports, the model's
+load and the first segments). A run is right when it exits 130 with ``ser-live: interrupted``
+and no traceback on stderr within 2 s of the signal. The others are counted by what they did:
+killed by the SIGINT (status -2: CPython believed the interrupt unhandled), a traceback or
+"Exception ignored" on stderr, a hang (killed ``--hang-s`` after the signal, stacks printed by
+faulthandler), or another status. At commit 18cff17, 9 runs of 300 went wrong this way (8 killed
+by SIGINT, 1 hung at exit; `python -m benchmarks.interrupts --runs 300` run in that checkout); the
+test suite checks each cause on its own, deterministically, and this harness all of them
+together, by chance.
+
+Runs ``--jobs`` at once (2: a loaded machine shifts the moments). Exit status 1 when any run
+went wrong, 3 when EmoDB is not found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .common import REPO_ROOT, child_env, corpora_problem, float_above, int_at_least
+
+#: Longest a right run may take from the signal to its exit (s): the README's promise.
+STOP_WITHIN_S = 2.0
+
+
+def _long_file(folder: Path, minutes: float) -> Path:
+    """EmoDB's utterances joined, 0.5 s of silence between them, to ``minutes`` of 16 kHz audio."""
+    import soundfile as sf
+
+    from ser_live.audiofile import load_audio
+    from train.corpora import read_corpus
+
+    rows = read_corpus("emodb").records
+    parts: list[np.ndarray] = []
+    total = 0
+    for row in rows:
+        audio = load_audio(row.path, sample_rate_hz=16000)
+        parts += [audio, np.zeros(8000, np.float32)]
+        total += len(audio) + 8000
+        if total >= minutes * 60 * 16000:
+            break
+    path = folder / "long.wav"
+    sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
+    return path
+
+
+def _one(cmd: list[str], delay_s: float, hang_s: float, env: dict[str, str]) -> tuple[float, str, str]:
+    """Run ``cmd``, SIGINT after ``delay_s``; (delay, outcome, stderr)."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=REPO_ROOT,
+                            # a harness started in the background (`&`) has SIGINT ignored; the run must not
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(delay_s)
+    proc.send_signal(signal.SIGINT)
+    t_sig = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=hang_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # faulthandler's stacks (-X faulthandler, registered below)
+        time.sleep(1.0)
+        proc.kill()
+        _, err = proc.communicate()
+        return delay_s, "hung", err
+    took = time.monotonic() - t_sig
+    code = proc.returncode
+    if code == -signal.SIGINT:
+        outcome = "killed by SIGINT (-2)"
+    elif "Traceback" in err or "Exception ignored" in err:
+        outcome = "traceback"
+    elif code == 0:
+        outcome = "ran to its end (Ctrl-C lost)"
+    elif code != 130 or "interrupted" not in err:
+        outcome = f"exit {code}"
+    elif took > STOP_WITHIN_S:
+        outcome = f"slower than {STOP_WITHIN_S:g} s"
+    else:
+        outcome = "right"
+    return delay_s, outcome, err
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.interrupts", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int_at_least(1), default=200, help="runs in all (default 200)")
+    p.add_argument("--from-s", type=float_above(0.0), default=0.1, help="shortest delay, s (default 0.1)")
+    p.add_argument("--to-s", type=float_above(0.0), default=0.9, help="longest delay, s (default 0.9)")
+    p.add_argument("--jobs", type=int_at_least(1), default=2, help="runs at once (default 2)")
+    p.add_argument("--hang-s", type=float_above(0.0), default=10.0,
+                   help="a run not ended this long after the signal is a hang (default 10)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--show", type=int_at_least(0), default=3, help="stderr of this many wrong runs (default 3)")
+    args = p.parse_args(argv)
+    if args.to_s < args.from_s:
+        p.error("--to-s must not be below --from-s")
+    problem = corpora_problem(["emodb"])
+    if problem:
+        print(problem[1], file=sys.stderr)
+        return problem[0]
+    rng = random.Random(args.seed)
+    delays = [rng.uniform(args.from_s, args.to_s) for _ in range(args.runs)]
+    env = child_env(None)
+    with tempfile.TemporaryDirectory() as tmp:
+        long_wav = _long_file(Path(tmp), minutes=10.0)
+        hook = Path(tmp) / "hook"
+        hook.mkdir()
+        # faulthandler's stacks on SIGUSR1 for a hung run: a sitecustomize on the child's path
+        (hook / "sitecustomize.py").write_text("import faulthandler, signal\n"
+                                               "faulthandler.register(signal.SIGUSR1, all_threads=True)\n")
+        env["PYTHONPATH"] = f"{hook}:{env['PYTHONPATH']}"
+        cmd = [sys.executable, "-m", "ser_live", "predict", str(long_wav), "--segments"]
+        outcomes: Counter[str] = Counter()
+        wrong: list[tuple[float, str, str]] = []
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(args.jobs) as pool:
+            for i, (delay, outcome, err) in enumerate(pool.map(lambda d: _one(cmd, d, args.hang_s, env), delays), 1):
+                outcomes[outcome] += 1
+                if outcome != "right":
+                    wrong.append((delay, outcome, err))
+                if i % 50 == 0:
+                    print(f"  {i}/{args.runs} runs, {len(wrong)} wrong", file=sys.stderr, flush=True)
+    print(f"{args.runs} runs of `python -m ser_live predict LONG --segments`, SIGINT after "
+          f"{args.from_s:g}-{args.to_s:g} s, {args.jobs} at once, {time.monotonic() - t0:.0f} s")
+    print("| outcome | runs |\n|---|---|")
+    for outcome, n in outcomes.most_common():
+        print(f"| {outcome} | {n} |")
+    for delay, outcome, err in wrong[:args.show]:
+        print(f"\n--- {outcome}, SIGINT after {delay:.3f} s; stderr:\n{err[-3000:]}")
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
