@@ -95,9 +95,11 @@ def imports_hold_signals(*, at_most_s: float = IMPORT_HOLD_S) -> Iterator[None]:
     start: NumPy's C initialisation replaced it with an ImportError it reports as a broken
     installation; a C extension's ``import_array()`` printed it as a traceback
     (``PyErr_Print``) before the program said ``interrupted``; and one raised inside the code
-    that ``dataclass`` builds with ``exec`` left CPython (3.11 to 3.13; the flag gh-128130
-    reworks) believing the interrupt was never handled, so the process killed itself with
-    SIGINT (status -2, not 130) after printing ``interrupted``.
+    that ``dataclass`` builds with ``exec`` left CPython (3.11, here) believing the interrupt
+    was never handled (its ``_Py_UnhandledKeyboardInterrupt`` flag, bpo-1054041, is set when an
+    interrupt leaves code run by ``exec`` or ``eval`` of a string, caught or not), so a
+    ``python -m ser_live`` process killed itself with SIGINT (status -2, not 130) after
+    printing ``interrupted``.
 
     Statement imports and C extensions' imports go through ``builtins.__import__``, which
     this replaces while the block runs (``importlib.import_module`` does not). A module
