@@ -541,3 +541,17 @@ def test_a_ctrl_c_an_import_replaced_with_its_own_error_is_exit_130(monkeypatch,
             entry.main()
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def test_an_empty_input_path_is_a_usage_error_not_the_current_folder(tmp_path: Path, emodb_root: Path) -> None:
+    """`ser-live predict "$FILE"` with FILE unset passes "", which Python reads as the folder
+    the command runs in: it classified every audio file under it (4,263 files from /tmp, seen
+    while checking an install). Now: a usage error saying so, nothing classified; '.' still
+    walks the current folder."""
+    (tmp_path / "a.flac").symlink_to(sorted((emodb_root / "wav").glob("*.flac"))[0])
+    res = subprocess.run([*_ser_live_cmd(), "predict", ""], env=_env(), capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)
+    assert res.returncode == 2 and "empty" in res.stderr and res.stdout == "", (res.returncode, res.stderr)
+    res = subprocess.run([*_ser_live_cmd(), "predict", "."], env=_env(), capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)
+    assert res.returncode == 0 and json.loads(res.stdout.splitlines()[0])["label"], res.stderr

@@ -262,6 +262,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         _err(f"error: --speakers {args.speakers} does not go with --sessions: the CSV gives each file's session, "
              "so no speaker is attributed; drop --sessions to find the speakers of each file, or --speakers")
         return ExitCode.USAGE
+    if any(p == "" for p in args.paths):  # `predict "$FILE"` with FILE unset: "" is the folder we are in
+        _err("error: an input path is empty (''): an unset shell variable? Give a file or folder, "
+             "or '.' for the current folder")
+        return ExitCode.USAGE
     if args.channel is not None and args.channel < 1:
         _err(f"error: --channel {args.channel}: channels are counted from 1 (1 = left)")
         return ExitCode.USAGE
