@@ -103,7 +103,7 @@ def imports_hold_signals(*, at_most_s: float = IMPORT_HOLD_S) -> Iterator[None]:
 
     Statement imports and C extensions' imports go through ``builtins.__import__``, which
     this replaces while the block runs (``importlib.import_module`` does not). A module
-    already imported costs a dictionary look-up; an import in another thread, inside a
+    already imported (with the names a ``from`` import takes) costs a look-up; an import in another thread, inside a
     :func:`signals_deferred` block (which holds signals by its own rules) or while a block
     limits itself with the SIGALRM timer (a write to a terminal that takes no output, given
     at most 0.5 s) is not held here.
@@ -123,7 +123,7 @@ def imports_hold_signals(*, at_most_s: float = IMPORT_HOLD_S) -> Iterator[None]:
     main_ident = threading.main_thread().ident
 
     def held_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
-        if ((level == 0 and not fromlist and name in sys.modules) or _deferrals
+        if (_imported(name, globals, fromlist, level) or _deferrals
                 or threading.get_ident() != main_ident or _timer_running()):
             return original(name, globals, locals, fromlist, level)
         with signals_deferred(at_most_s=at_most_s):
@@ -134,6 +134,22 @@ def imports_hold_signals(*, at_most_s: float = IMPORT_HOLD_S) -> Iterator[None]:
         yield
     finally:
         builtins.__import__ = original
+
+
+def _imported(name: str, globals: Any, fromlist: Any, level: int) -> bool:
+    """Whether an ``import`` statement's module, and every name its ``from ... import``
+    takes, are there already (so it imports nothing: the lazy imports inside functions that
+    run once per file or record cost a look-up, not a hold). False when unsure."""
+    if level:
+        package = (globals or {}).get("__package__") or ""
+        parts = package.rsplit(".", level - 1)
+        if not package or len(parts) < level:
+            return False
+        name = f"{parts[0]}.{name}" if name else parts[0]
+    module = sys.modules.get(name)
+    if module is None:
+        return False
+    return all(attr == "*" or hasattr(module, attr) for attr in fromlist or ())
 
 
 def _timer_running() -> bool:
