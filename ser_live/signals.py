@@ -93,23 +93,22 @@ def imports_hold_signals(*, at_most_s: float = IMPORT_HOLD_S) -> Iterator[None]:
     CPython documents that it can leave a program in an inconsistent state (the note under
     ``KeyboardInterrupt`` in the library reference, bpo-42340). We saw, at ``ser-live``'s
     start: NumPy's C initialisation replaced it with an ImportError it reports as a broken
-    installation; a C extension's ``import_array()`` printed it as a traceback
-    (``PyErr_Print``) before the program said ``interrupted``; and one raised inside the code
-    that ``dataclass`` builds with ``exec`` left CPython (3.11, here) believing the interrupt
-    was never handled (its ``_Py_UnhandledKeyboardInterrupt`` flag, bpo-1054041, is set when an
-    interrupt leaves code run by ``exec`` or ``eval`` of a string, caught or not), so a
-    ``python -m ser_live`` process killed itself with SIGINT (status -2, not 130) after
-    printing ``interrupted``.
+    installation; C code printed it as a traceback (most likely a C extension's
+    ``import_array()``, which calls ``PyErr_Print``) before the program said ``interrupted``
+    (seen once, in CI); and one raised inside the code that ``dataclass`` builds with
+    ``exec`` left CPython (3.11, here) believing the interrupt was never handled (its
+    ``_Py_UnhandledKeyboardInterrupt`` flag, bpo-1054041, is set when an interrupt leaves code
+    run by ``exec`` or ``eval`` of a string, caught or not), so a ``python -m ser_live``
+    process killed itself with SIGINT (status -2, not 130) after printing ``interrupted``.
 
     Statement imports and C extensions' imports go through ``builtins.__import__``, which
     this replaces while the block runs (``importlib.import_module`` does not). A module
-    already imported (with the names a ``from`` import takes) costs a look-up; an import in another thread, inside a
-    :func:`signals_deferred` block (which holds signals by its own rules) or while a block
-    limits itself with the SIGALRM timer (a write to a terminal that takes no output, given
-    at most 0.5 s) is not held here.
-    A signal held past ``at_most_s`` is raised inside the import after all, and still ends
-    the import in KeyboardInterrupt whatever the code it cut did with it (see
-    :func:`signals_deferred`). Main thread only.
+    already imported (with the names a ``from`` import takes) costs a look-up; an import in
+    another thread, inside a :func:`signals_deferred` block (which holds signals by its own
+    rules) or while a block limits itself with the SIGALRM timer (a write to a terminal that
+    takes no output, given at most 0.5 s) is not held here. A signal held past ``at_most_s``
+    is raised inside the import after all, and still ends the import in KeyboardInterrupt
+    whatever the code it cut did with it (see :func:`signals_deferred`). Main thread only.
 
     Parameters
     ----------
