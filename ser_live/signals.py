@@ -148,7 +148,10 @@ def _imported(name: str, globals: Any, fromlist: Any, level: int) -> bool:
     module = sys.modules.get(name)
     if module is None:
         return False
-    return all(attr == "*" or hasattr(module, attr) for attr in fromlist or ())
+    # the module's own dict, not hasattr: a module-level __getattr__ (PEP 562; lazy loaders
+    # import there) must run under the hold, inside the import, not in this look-up
+    names = getattr(module, "__dict__", None)
+    return names is not None and all(attr == "*" or attr in names for attr in fromlist or ())
 
 
 def _timer_running() -> bool:
