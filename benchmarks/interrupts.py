@@ -1,8 +1,8 @@
 """``python -m benchmarks.interrupts``: Ctrl-C at a random moment of ``ser-live``'s start, many
 times, and what each run did.
 
-Each run is ``ser-live predict LONG --segments`` (LONG: EmoDB utterances joined into one file,
-long enough that no run ends first), sent SIGINT after a delay drawn uniformly from
+Each run is ``ser-live predict LONG --segments`` (LONG: 10 minutes of one RAVDESS take and
+pauses, :func:`benchmarks.segments_memory.build_long_wav`, long enough that no run ends first), sent SIGINT after a delay drawn uniformly from
 ``--from-s`` to ``--to-s`` (the default spans the interpreter's start, the imports, the model's
 load and the first segments). A run is right when it exits 130 with ``ser-live: interrupted``
 and no traceback on stderr within 2 s of the signal. The others are counted by what they did:
@@ -14,7 +14,7 @@ test suite checks each cause on its own, deterministically, and this harness all
 together, by chance.
 
 Runs ``--jobs`` at once (2: a loaded machine shifts the moments). Exit status 1 when any run
-went wrong, 3 when EmoDB is not found.
+went wrong, 3 when RAVDESS is not found.
 """
 
 from __future__ import annotations
@@ -30,33 +30,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
-from .common import REPO_ROOT, child_env, corpora_problem, float_above, int_at_least
+from .common import REPO_ROOT, child_env, corpora_problem, default_data_root, float_above, int_at_least
+from .segments_memory import DEFAULT_TAKE, build_long_wav
 
 #: Longest a right run may take from the signal to its exit (s): the README's promise.
 STOP_WITHIN_S = 2.0
-
-
-def _long_file(folder: Path, minutes: float) -> Path:
-    """EmoDB's utterances joined, 0.5 s of silence between them, to ``minutes`` of 16 kHz audio."""
-    import soundfile as sf
-
-    from ser_live.audiofile import load_audio
-    from train.corpora import read_corpus
-
-    rows = read_corpus("emodb").records
-    parts: list[np.ndarray] = []
-    total = 0
-    for row in rows:
-        audio = load_audio(row.path, sample_rate_hz=16000)
-        parts += [audio, np.zeros(8000, np.float32)]
-        total += len(audio) + 8000
-        if total >= minutes * 60 * 16000:
-            break
-    path = folder / "long.wav"
-    sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
-    return path
 
 
 def _one(cmd: list[str], delay_s: float, hang_s: float, env: dict[str, str]) -> tuple[float, str, str]:
@@ -107,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.to_s < args.from_s:
         p.error("--to-s must not be below --from-s")
-    problem = corpora_problem(["emodb"])
+    problem = corpora_problem(["ravdess"])
     if problem:
         print(problem[1], file=sys.stderr)
         return problem[0]
@@ -115,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     delays = [rng.uniform(args.from_s, args.to_s) for _ in range(args.runs)]
     env = child_env(None)
     with tempfile.TemporaryDirectory() as tmp:
-        long_wav = _long_file(Path(tmp), minutes=10.0)
+        long_wav = build_long_wav(Path(tmp) / "long.wav", minutes=10.0,
+                                  take=default_data_root() / "ravdess" / DEFAULT_TAKE)
         hook = Path(tmp) / "hook"
         hook.mkdir()
         # faulthandler's stacks on SIGUSR1 for a hung run: a sitecustomize on the child's path

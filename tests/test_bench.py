@@ -161,7 +161,7 @@ def test_soak_follows_a_replay_at_full_speed_to_its_end(data_root, ravdess_root,
     assert soak["end_of_speech_ms"]["first"]["n"] == soak["end_of_speech_ms"]["last"]["n"] == 20
 
 
-def test_interrupts_harness_counts_what_each_ctrl_c_d_run_did(emodb_root, capsys):
+def test_interrupts_harness_counts_what_each_ctrl_c_d_run_did(ravdess_root, capsys):
     """``python -m benchmarks.interrupts``, small: 6 runs of ``ser-live predict`` Ctrl-C'd
     0.1 to 0.6 s after they start (the imports, the model's load, the first segments) all
     exit 130 saying ``interrupted``, no traceback, within 2 s of the signal; the table says so.
