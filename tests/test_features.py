@@ -248,6 +248,55 @@ def test_edge_trim_extracts_the_active_span_only(angry_male):
     assert "edge_trim" in FeatureConfig(edge_trim=True).to_dict() and "edge_trim" not in FeatureConfig().to_dict()
 
 
+def test_shape_voiced_pools_the_spectral_shape_over_voiced_frames(angry_male):
+    """``FeatureConfig(shape_voiced=True)`` (the shape-voiced experiment): the spectral-shape
+    columns are the statistics of their contours over the voiced frames, and their deltas those
+    of the voiced frames joined; every other column, and every name, stays; a subset extractor
+    (what a model reads) gives the same values; and a -60 dBFS white floor under the pauses
+    moves the spectral-shape means (summed relative change) less than half as much as when
+    every frame is pooled."""
+    from ser_live.features.filterbanks import _delta
+
+    cfg = FeatureConfig(voice_quality=True, edge_trim=True)
+    plain, voiced = FeatureExtractor(cfg), FeatureExtractor(FeatureConfig(**{**cfg.__dict__, "shape_voiced": True}))
+    names = voiced.feature_names()
+    assert names == plain.feature_names()
+    a, b = plain.extract(angry_male), voiced.extract(angry_male)
+    spectral = np.zeros(len(names), bool)
+    spectral[voiced.groups()["spectral"]] = spectral[voiced.groups()["spectral_d"]] = True
+    np.testing.assert_array_equal(a[~spectral], b[~spectral])
+    assert not np.allclose(a[spectral], b[spectral])
+
+    fw = voiced.framewise(angry_male)
+    on = fw["pitch"][0] > 0
+    assert 0.2 < on.mean() < 0.9
+    rows = [n[: -len("_mean")] for n in np.array(names)[voiced.groups()["spectral"]] if n.endswith("_mean")]
+    for r in ("centroid", "flatness", "entropy"):
+        contour = fw["spectral"][rows.index(r)][on].astype(np.float64)
+        got = dict(zip(names, b))
+        np.testing.assert_allclose(got[f"{r}_mean"], contour.mean(), rtol=1e-5)
+        np.testing.assert_allclose(got[f"{r}_p50"], np.percentile(contour, 50), rtol=1e-5)
+        d = _delta(fw["spectral"][rows.index(r)][None, on], cfg.delta_width)[0].astype(np.float64)
+        np.testing.assert_allclose(got[f"{r}_d_std"], d.std(), rtol=1e-4, atol=1e-6)
+
+    cols = np.array([i for i, n in enumerate(names) if n.startswith(("centroid", "flatness_d", "mfcc3_", "rms_db"))])
+    np.testing.assert_array_equal(FeatureExtractor(voiced.config, columns=cols).extract(angry_male)[cols], b[cols])
+
+    rng = np.random.default_rng(3)
+    pad = np.zeros(4000, np.float32)
+    clean = np.concatenate([pad, angry_male, pad])
+    floored = (clean + 10 ** (-60 / 20) * rng.standard_normal(len(clean))).astype(np.float32)
+    means = [names.index(f"{r}_mean") for r in ("centroid", "flatness", "entropy", "slope")]
+
+    def moved(ext):  # relative change of the spectral-shape means under the floor
+        c, f = ext.extract(clean)[means], ext.extract(floored)[means]
+        return np.abs(f - c) / np.maximum(np.abs(c), 1e-6)
+
+    assert moved(voiced).sum() < 0.5 * moved(plain).sum(), (moved(voiced), moved(plain))
+    assert FeatureConfig.from_dict(voiced.config.to_dict()).shape_voiced
+    assert "shape_voiced" not in cfg.to_dict()
+
+
 def test_active_span_reads_the_levels_of_every_whole_frame(angry_male):
     """``active_span`` frames the squared signal as a strided view; its span is the one a frame
     loop gives (25 ms frames at a 10 ms hop, whole frames only, active more than 10 dB over the

@@ -6,7 +6,7 @@ A recipe file states its settings in tables (see :mod:`train.recipe` for a whole
     corpora = ["ravdess", "tess", "emodb", "emotiontts_kor"]
     labels = ["neutral", "happy", "sad", "angry"]
     [label_map]            # training label -> label, applied before ``labels`` filters
-    [features]             # include, exclude, voice_quality, pause_gate, edge_trim, hop_length
+    [features]             # include, exclude, voice_quality, pause_gate, edge_trim, shape_voiced, hop_length
     [normalizer]           # the fields of NormalizerSpec
     [[augmentations]]      # one table per copy (train.augment.Augmentation's fields)
     [noise_branch]         # column, [[noise_branch.augmentations]]
@@ -168,6 +168,9 @@ class Recipe:
     edge_trim : bool
         Keep only each utterance's span between its first and last active frame, plus 0.1 s
         (``FeatureConfig(edge_trim=True)``, :func:`ser_live.features.gating.active_span`).
+    shape_voiced : bool
+        Pool the spectral-shape contours and their deltas over voiced frames only
+        (``FeatureConfig(shape_voiced=True)``).
     hop_length : int
         Hop between analysis frames (samples at 16 kHz; default 160, 10 ms), the
         extractor's ``FeatureConfig.hop_length``.
@@ -212,6 +215,7 @@ class Recipe:
     voice_quality: bool = False
     pause_gate: bool = False
     edge_trim: bool = False
+    shape_voiced: bool = False
     hop_length: int = FeatureConfig.hop_length
     normalizer: NormalizerSpec = NormalizerSpec()
     augmentations: tuple[Augmentation, ...] = ()
@@ -228,7 +232,7 @@ class Recipe:
     def feature_config(self) -> FeatureConfig:
         """The extractor configuration the recipe's features come from."""
         return FeatureConfig(voice_quality=self.voice_quality, pause_gate=self.pause_gate, edge_trim=self.edge_trim,
-                             hop_length=self.hop_length)
+                             shape_voiced=self.shape_voiced, hop_length=self.hop_length)
 
     @property
     def all_augmentations(self) -> tuple[Augmentation, ...]:
@@ -271,6 +275,7 @@ class Recipe:
             + (" (with the voice group)" if self.voice_quality else "")
             + (" (pauses gated to silence)" if self.pause_gate else "")
             + (" (edges trimmed to the active frames)" if self.edge_trim else "")
+            + (" (spectral shape over voiced frames)" if self.shape_voiced else "")
             + (f" (hop {self.hop_length} samples)" if self.hop_length != FeatureConfig.hop_length else ""),
             (
                 f"session normaliser: prior weight {norm.prior_weight:g} utterances, "
@@ -301,7 +306,7 @@ class Recipe:
 
 #: Recipe fields a settings record (:meth:`Recipe.settings_record`) holds only when true: the
 #: reports recorded before they existed (``recipe_settings``) lack them.
-_RECORDED_WHEN_SET: tuple[str, ...] = ("corpus_balance",)
+_RECORDED_WHEN_SET: tuple[str, ...] = ("corpus_balance", "shape_voiced")
 
 
 # --- TOML layout -> dataclass fields -----------------------------------------------------
@@ -311,7 +316,7 @@ _TOP_FIELDS = ("name", "description", "corpora", "labels", "label_map", "augment
 #: Tables whose keys are Recipe fields (TOML key -> field name).
 _FLAT_TABLES: dict[str, dict[str, str]] = {
     "features": {"include": "include", "exclude": "exclude", "voice_quality": "voice_quality", "pause_gate": "pause_gate",
-                 "edge_trim": "edge_trim", "hop_length": "hop_length"},
+                 "edge_trim": "edge_trim", "shape_voiced": "shape_voiced", "hop_length": "hop_length"},
     "classifier": {"grid": "grid", "inner_splits": "inner_splits", "inner_cv": "inner_cv", "speaker_balance": "speaker_balance",
                    "corpus_balance": "corpus_balance"},
     "calibration": {"method": "calibration"},

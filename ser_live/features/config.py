@@ -95,6 +95,15 @@ class FeatureConfig:
         a live cut's pre-roll and hangover of floor noise go. Off in this class's defaults, on
         in the shipped default model's since 6 December (``train/recipes/ser-default.toml``);
         written by :meth:`to_dict` only when on.
+    shape_voiced : bool
+        Pool the spectral-shape contours (``spectral`` group: centroid, bandwidth, roll-off,
+        flatness, flux, slope, entropy, band energies) and their deltas over the voiced
+        frames only (f0 > 0; the deltas of the voiced frames joined in order), as eGeMAPS
+        takes its spectral parameters over voiced regions (Eyben et al., IEEE Trans. Affective
+        Computing 7(2), 2016), instead of over every frame: a room's floor fills an
+        utterance's pauses and edges, and those frames' spectral shape is the floor's. With
+        fewer than 3 voiced frames the columns are 0 (as the pitch contour's). Column names
+        are unchanged. Off by default; written by :meth:`to_dict` only when on.
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
@@ -116,11 +125,12 @@ class FeatureConfig:
     voice_quality: bool = False
     pause_gate: bool = False
     edge_trim: bool = False
+    shape_voiced: bool = False
 
     #: Fields added after version 1, written only when they differ from their default, so
     #: that configurations (and the model files and feature caches keyed by them) made
     #: before the field existed keep their dict and hash.
-    _OPTIONAL_FIELDS = ("voice_quality", "pause_gate", "edge_trim")
+    _OPTIONAL_FIELDS = ("voice_quality", "pause_gate", "edge_trim", "shape_voiced")
 
     def to_dict(self) -> dict:
         """JSON-able dict of every field (tuples become lists; optional fields at their

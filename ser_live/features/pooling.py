@@ -194,7 +194,9 @@ class LayoutEntry:
         Key of :func:`framewise_descriptors`'s output the contours come from.
     contour : str
         How the contours are taken from ``source``: ``"frames"`` (as they are), ``"delta"``
-        (HTK regression deltas over frames [4]_), ``"voiced_st_hnr"`` (f0 in semitones re
+        (HTK regression deltas over frames [4]_), ``"voiced_frames"`` (the voiced frames
+        only), ``"voiced_delta"`` (deltas of the voiced frames joined in order; both for
+        :attr:`FeatureConfig.shape_voiced`), ``"voiced_st_hnr"`` (f0 in semitones re
         100 Hz and HNR dB, voiced frames only) or ``"none"`` (the pooling reads the
         descriptors itself).
     pooling : str
@@ -263,9 +265,15 @@ def _layout(cfg: FeatureConfig, analysis: _Analysis) -> tuple[LayoutEntry, ...]:
         ("energy", ("rms_db", "zcr")),
     )
     fn = tuple(functional_names(cfg.percentiles))
+    # with cfg.shape_voiced the spectral-shape contours (and deltas) are pooled over voiced frames
+    voiced_only = {"spectral"} if cfg.shape_voiced else set()
+
+    def pooled(g: str, kind: str) -> tuple[str, str]:
+        return (f"voiced_{kind}", "voiced_functionals") if g in voiced_only else (kind, "functionals")
+
     return (
-        *(LayoutEntry(g, rows, fn, g, "frames", "functionals") for g, rows in lld),
-        *(LayoutEntry(f"{g}_d", tuple(f"{r}_d" for r in rows), fn, g, "delta", "functionals") for g, rows in lld),
+        *(LayoutEntry(g, rows, fn, g, *pooled(g, "frames")) for g, rows in lld),
+        *(LayoutEntry(f"{g}_d", tuple(f"{r}_d" for r in rows), fn, g, *pooled(g, "delta")) for g, rows in lld),
         *(LayoutEntry(f"{g}_voiced", tuple(f"{r}_voiced" for r in rows), ("mean", "std"), g, "frames",
                       "voiced_mean_std") for g, rows in lld),
         LayoutEntry("pitch", ("f0_st", "hnr_db"), fn, "pitch", "voiced_st_hnr", "voiced_functionals"),
@@ -298,6 +306,10 @@ class _Utterance:
 #: Minimum number of voiced frames for statistics over voiced frames (else they are 0).
 _MIN_VOICED_FRAMES = 3
 
+#: Contour kinds that take a source's rows as they are, row by row (a subset of the rows is
+#: transformed alone): every frame, its deltas, the voiced frames, their deltas.
+_ROW_CONTOURS = ("frames", "delta", "voiced_frames", "voiced_delta")
+
 
 def _contours(kind: str, sources: tuple[str, ...], u: _Utterance, stacks: dict) -> np.ndarray | None:
     """Contours of entries sharing one contour ``kind``, stacked: float32 (n_rows, n).
@@ -309,7 +321,7 @@ def _contours(kind: str, sources: tuple[str, ...], u: _Utterance, stacks: dict) 
     if kind == "none":
         return None
     if sources not in stacks:
-        pick = (lambda k: u.d[k]) if u.rows is None or kind not in ("frames", "delta") else \
+        pick = (lambda k: u.d[k]) if u.rows is None or kind not in _ROW_CONTOURS else \
             (lambda k: u.d[k][u.rows[k]] if k in u.rows else u.d[k])
         stacks[sources] = pick(sources[0]) if len(sources) == 1 else np.vstack([pick(k) for k in sources])
     x = stacks[sources]
@@ -317,6 +329,10 @@ def _contours(kind: str, sources: tuple[str, ...], u: _Utterance, stacks: dict) 
         return x
     if kind == "delta":
         return _delta(x, u.cfg.delta_width)
+    if kind == "voiced_frames":
+        return x[:, u.voiced]
+    if kind == "voiced_delta":  # the voiced frames joined in order, then their deltas
+        return _delta(x[:, u.voiced], u.cfg.delta_width)
     if kind == "voiced_st_hnr":
         f0, _strength, hnr = x
         return np.vstack([12.0 * np.log2(f0[u.voiced] / 100.0), hnr[u.voiced]])
@@ -547,7 +563,7 @@ def _pool(plan: tuple[_PoolStep, ...], u: _Utterance) -> np.ndarray:
 
 #: Poolings of rows taken one by one (functionals of each row): a subset of their rows is
 #: pooled alone. The others read their sources whole and are kept or left out whole.
-_ROWWISE_POOLINGS = frozenset({"functionals", "voiced_mean_std", "voice_functionals"})
+_ROWWISE_POOLINGS = frozenset({"functionals", "voiced_mean_std", "voice_functionals", "voiced_functionals"})
 
 
 @dataclass(frozen=True)
@@ -618,7 +634,7 @@ def subset_plan(layout: tuple[LayoutEntry, ...], columns: np.ndarray) -> SubsetP
         inside = cols[(cols >= starts[i]) & (cols < starts[i + 1])] - starts[i]
         if not inside.size:
             continue
-        if e.pooling in _ROWWISE_POOLINGS and e.contour in ("frames", "delta"):
+        if e.pooling in _ROWWISE_POOLINGS and e.contour in _ROW_CONTOURS:
             wanted.setdefault(e.source, set()).update((inside // max(1, len(e.stats))).tolist())
         else:
             keep_whole.add(i)
@@ -629,7 +645,7 @@ def subset_plan(layout: tuple[LayoutEntry, ...], columns: np.ndarray) -> SubsetP
         if i in keep_whole:
             entries.append(e)
             positions.append(np.arange(starts[i], starts[i + 1]))
-        elif e.pooling in _ROWWISE_POOLINGS and e.contour in ("frames", "delta") and e.source in rows:
+        elif e.pooling in _ROWWISE_POOLINGS and e.contour in _ROW_CONTOURS and e.source in rows:
             r = rows[e.source]
             entries.append(LayoutEntry(e.group, tuple(e.rows[j] for j in r), e.stats, e.source, e.contour, e.pooling))
             positions.append((starts[i] + r[:, None] * n_stats + np.arange(n_stats)[None, :]).ravel())
