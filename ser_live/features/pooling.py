@@ -251,7 +251,10 @@ def _layout(cfg: FeatureConfig, analysis: _Analysis) -> tuple[LayoutEntry, ...]:
     the voiced f0 (semitones) and HNR contours, and a utterance-level prosody summary.
     With ``cfg.voice_quality``, the ``voice`` group follows: the eGeMAPS-like descriptors
     of :func:`voice_descriptors` over all, voiced and unvoiced frames, and a summary of
-    jitter, shimmer and segment lengths (:func:`_pool_voice_summary`).
+    jitter, shimmer and segment lengths (:func:`_pool_voice_summary`). With
+    ``cfg.shape_voiced`` the spectral-shape group's functionals and their deltas' are taken
+    over the voiced frames only (contours ``"voiced_frames"`` and ``"voiced_delta"``, pooling
+    ``"voiced_functionals"``); the names and the order of the columns stay.
     """
     spectral = ("centroid", "bandwidth", *[f"rolloff{int(q * 100)}" for q in _ROLLOFF_POINTS],
                 "flatness", "flux", "slope", "entropy",
