@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -258,7 +260,7 @@ def test_shape_voiced_pools_the_spectral_shape_over_voiced_frames(angry_male):
     from ser_live.features.filterbanks import _delta
 
     cfg = FeatureConfig(voice_quality=True, edge_trim=True)
-    plain, voiced = FeatureExtractor(cfg), FeatureExtractor(FeatureConfig(**{**cfg.__dict__, "shape_voiced": True}))
+    plain, voiced = FeatureExtractor(cfg), FeatureExtractor(dataclasses.replace(cfg, shape_voiced=True))
     names = voiced.feature_names()
     assert names == plain.feature_names()
     a, b = plain.extract(angry_male), voiced.extract(angry_male)
