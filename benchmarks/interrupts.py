@@ -2,9 +2,9 @@
 times, and what each run did.
 
 Each run is ``ser-live predict LONG --segments`` (LONG: 10 minutes of one RAVDESS take and
-pauses, :func:`benchmarks.segments_memory.build_long_wav`, long enough that no run ends first), sent SIGINT after a delay drawn uniformly from
-``--from-s`` to ``--to-s`` (the default spans the interpreter's start, the imports, the model's
-load and the first segments). A run is right when it exits 130 with ``ser-live: interrupted``
+pauses, :func:`benchmarks.segments_memory.build_long_wav`, long enough that no run ends first),
+sent SIGINT after a delay drawn uniformly from ``--from-s`` to ``--to-s`` (the default spans the
+interpreter's start, the imports, the model's load and the first segments). A run is right when it exits 130 with ``ser-live: interrupted``
 and no traceback on stderr within 2 s of the signal. The others are counted by what they did:
 killed by the SIGINT (status -2: CPython believed the interrupt unhandled), a traceback or
 "Exception ignored" on stderr, a hang (killed ``--hang-s`` after the signal, stacks printed by
