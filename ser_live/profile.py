@@ -29,9 +29,10 @@ Which combination is the default (:class:`ProfileConfig`) was chosen on the ``pe
 evaluation protocol (``python -m train evaluate --protocol personal``, ``train/personal.py``):
 for every speaker of a corpus held out from training, calibration utterances and test
 utterances are disjoint, so the adaptation is never fitted on what it is scored on. There,
-with 3 utterances per class, UA rose from 58.2 % (no profile, online session statistics) to
-70.8 % for the shipped ser-default (``reports/personal-ser-default.md``, 7 December); the person
-prior alone (w = 2) gave 60.5 %, the recalibration alone (training prior) 67.0 %.
+with 3 utterances per class, UA rose from 56.1 % (no profile, online session statistics) to
+68.8 % for the shipped ser-default (``reports/personal-ser-default.md``, 7 December, with its
+faint-floor copies); the person prior alone (w = 2) gave 59.2 %, the recalibration alone (training
+prior) 64.1 %.
 
 Files
 -----

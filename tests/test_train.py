@@ -103,9 +103,12 @@ def test_recipe_file_round_trip_and_errors(tmp_path):
     assert set(r.labels) == {"neutral", "happy", "sad", "angry"} and r.normalizer.enabled
     # emotiontts_kor is a loco test corpus only (issue 21's corpus ablation): never trained on
     assert "emotiontts_kor" not in r.corpora and {"ravdess", "ased", "es_uem"} <= set(r.corpora)
-    # the noise branch: its own augmentations, only in all_augmentations
+    # the main SVM's faint-floor copies (7 December), then the noise branch's own, only in all_augmentations
     assert r.noise_branch is not None and r.noise_branch.column == "rms_db_p5_95"
-    assert r.augmentations == () and len(r.all_augmentations) == len(r.noise_branch.augmentations) == 3
+    assert [(a.noise, a.snr_db) for a in r.augmentations] == [("white", 35.0), ("pink", 25.0), ("brown", 30.0)]
+    assert [a.snr_db for a in r.noise_branch.augmentations] == [10.0, 10.0, 10.0]
+    assert r.all_augmentations == r.augmentations + r.noise_branch.augmentations
+    assert load_recipe("experiments/ser-default-v5").augmentations == ()  # the default before them
     with pytest.raises(FileNotFoundError, match="recipes"):
         load_recipe("no-such-recipe")
     head = 'name = "x"\ncorpora = ["emodb"]\nlabels = ["sad", "angry"]\n'

@@ -106,24 +106,24 @@ def test_a_room_report_stands_for_another_recipe_only_with_the_same_settings_rec
     """The card's room table (``train/card.py``, ``_room_report``): a recipe's own
     ``room-loco-<name>.json`` first; else a room report of another name (an experiment made the
     default) that recorded exactly the settings the recipe has today. A report whose recorded
-    settings differ in one field, or that recorded none, is not taken. The corpus-balance-grid
-    experiment's settings are ser-default's since the default took corpus balance (7 December;
-    they differ from the default before it, ser-default-v4, whose settings the edge-trim
-    experiment has), which is what lets its room report, recorded with them, stand on the
-    default's card."""
+    settings differ in one field, or that recorded none, is not taken. The floor-aug-v2
+    experiment's settings are ser-default's since the default took its faint-floor copies (7
+    December, sixth stop; they differ from the default before it, ser-default-v5, whose settings
+    the corpus-balance-grid experiment has), which is what lets its room report, recorded with
+    them, stand on the default's card."""
     import json
 
     import train.recipe_spec as rs
     from train.card import _room_card_lines
 
+    floor = rs.load_recipe("experiments/floor-aug-v2").settings_record()
+    assert floor == rs.load_recipe("ser-default").settings_record()
     balance = rs.load_recipe("experiments/corpus-balance-grid").settings_record()
-    assert balance == rs.load_recipe("ser-default").settings_record()
-    edge = rs.load_recipe("experiments/edge-trim").settings_record()
-    assert edge == rs.load_recipe("experiments/ser-default-v4").settings_record() != balance
-    shipped_room = json.loads((REPO / "reports" / "experiments" / "room-loco-corpus-balance-grid.json").read_text())
-    assert shipped_room["recipe_settings"] == balance
+    assert balance == rs.load_recipe("experiments/ser-default-v5").settings_record() != floor
+    shipped_room = json.loads((REPO / "reports" / "experiments" / "room-loco-floor-aug-v2.json").read_text())
+    assert shipped_room["recipe_settings"] == floor
     lines = "\n".join(_room_card_lines("ser-default", REPO / "reports"))
-    assert "measured as recipe `corpus-balance-grid`" in lines and "edge-trim" not in lines
+    assert "measured as recipe `floor-aug-v2`" in lines and "corpus-balance-grid" not in lines
 
     recipes = tmp_path / "recipes"
     (recipes / "experiments").mkdir(parents=True)
