@@ -58,6 +58,7 @@ __all__ = [
     "missing_requirements",
     "pulse_null_sink",
     "refresh_portaudio",
+    "clear_stuck_jack_db",
 ]
 
 #: Debian packages the capture tests need (printed in skip messages).
@@ -103,16 +104,60 @@ def missing_requirements() -> list[str]:
     return missing
 
 
+#: How long (s) a fresh process may take to initialise PortAudio before the JACK metadata
+#: database is taken for stuck (:func:`clear_stuck_jack_db`); it takes well under 1 s.
+PORTAUDIO_INIT_TIMEOUT_S = 20.0
+
+
+def clear_stuck_jack_db() -> bool:
+    """Remove JACK's metadata database when it makes ``Pa_Initialize`` hang; True if it did.
+
+    PortAudio's JACK host API (Debian's ``libportaudio2`` has it) opens JACK's metadata
+    database, a Berkeley DB environment in ``/dev/shm/jack_db-<uid>``, in every
+    ``Pa_Initialize``. A process that dies inside that call (the start-up Ctrl-C sweep of
+    ``tests/test_capture_failures.py`` stops thirty ``ser-live`` runs at moments all through
+    it) can leave the database's lock held, and every later ``Pa_Initialize`` of that user
+    then waits for ever (seen once in a full ``make test``: the suite stopped in this
+    module's teardown). This asks a fresh interpreter to import ``sounddevice`` (which runs
+    ``Pa_Initialize``) and, when it has not finished in :data:`PORTAUDIO_INIT_TIMEOUT_S` and
+    no JACK server runs (``jackd``, ``jackdbus``), moves the database aside: libjack makes
+    a new one at the next call. Never touches it when PortAudio initialises in time.
+    """
+    db = Path("/dev/shm") / f"jack_db-{os.getuid()}"
+    if not db.exists():
+        return False
+    try:
+        subprocess.run([sys.executable, "-c", "import sounddevice"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=PORTAUDIO_INIT_TIMEOUT_S)
+        return False
+    except subprocess.TimeoutExpired:
+        pass
+    import psutil
+
+    if any(p.info["name"] in ("jackd", "jackdbus") for p in psutil.process_iter(["name"])):
+        log.warning("PortAudio initialisation hangs and a JACK server runs: %s left alone", db)
+        return False
+    aside = db.with_name(f"{db.name}.stuck-{os.getpid()}-{time.monotonic_ns()}")
+    db.rename(aside)
+    shutil.rmtree(aside, ignore_errors=True)
+    log.warning("PortAudio initialisation hung on JACK's metadata database (%s, its lock held by a process that "
+                "died inside Pa_Initialize): removed it", db)
+    return True
+
+
 def refresh_portaudio() -> None:
     """Make an already imported ``sounddevice`` re-enumerate its devices.
 
     PortAudio lists devices once, in ``Pa_Initialize`` (run when ``sounddevice`` is
     imported); a PulseAudio server started afterwards is only seen after a terminate and
-    initialize. Does nothing when ``sounddevice`` has not been imported yet.
+    initialize. Does nothing when ``sounddevice`` has not been imported yet. A JACK
+    metadata database left locked is cleared first (:func:`clear_stuck_jack_db`), so the
+    re-initialisation cannot hang on it.
     """
     sd = sys.modules.get("sounddevice")
     if sd is None:
         return
+    clear_stuck_jack_db()
     try:
         sd._terminate()
     finally:
