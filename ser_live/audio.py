@@ -46,6 +46,7 @@ __all__ = [
     "list_input_devices",
     "import_sounddevice",
     "portaudio_call_under_way",
+    "settle_portaudio_calls",
     "AudioSystemHungError",
     "PortAudioNoiseFilter",
     "NO_AUDIO_WARN_S",
@@ -72,6 +73,10 @@ BLOCK_MS_RANGE: tuple[int, int] = (10, 100)
 NO_AUDIO_TIMEOUT_S: float = 10.0
 #: Longest wait (s) for PortAudio to stop and close a stream; past it the stream is abandoned.
 STREAM_CLOSE_TIMEOUT_S: float = 1.0
+#: Longest wait (s), as the ``ser-live`` program exits, for a PortAudio call still running on a
+#: daemon thread (:func:`settle_portaudio_calls`): PortAudio initialises in well under a
+#: second on an audio server that answers, and the program must end within 2 s of a Ctrl-C.
+PORTAUDIO_SETTLE_S: float = 1.0
 
 #: What to do about a device that will not open, for both kinds of user: the command's
 #: flags, and in brackets the Python calls that do the same.
@@ -113,8 +118,9 @@ def _answer_within(call: Any, *, what: str, timeout_s: float, thread: threading.
     timeout_s : float
         Longest wait (seconds).
     thread, box : optional
-        An already started thread and the dict it puts ``"result"`` or ``"error"`` in
-        (to wait again for a call an earlier wait gave up on); started here when None.
+        An already started thread and the dict it puts ``"result"`` or ``"error"`` in, with
+        its ``"done"`` event (:func:`_call_on_thread`; to wait again for a call an earlier
+        wait gave up on); started here when None.
     before_message : callable, optional
         Called (no arguments) before the warning and before giving up or being interrupted.
 
@@ -132,10 +138,11 @@ def _answer_within(call: Any, *, what: str, timeout_s: float, thread: threading.
     """
     if thread is None or box is None:
         thread, box = _call_on_thread(call, name="ser-live-audio-call")
+    done = box["done"]  # not thread.is_alive(): see _CALLS_UNDER_WAY
     t0 = time.monotonic()
     warned = False
     try:
-        while thread.is_alive():
+        while not done.is_set():
             waited_s = time.monotonic() - t0
             if not warned and waited_s >= min(NO_AUDIO_WARN_S, timeout_s):
                 warned = True
@@ -149,7 +156,7 @@ def _answer_within(call: Any, *, what: str, timeout_s: float, thread: threading.
                     "e.g. PulseAudio or PipeWire, is hung or stopped: restart it, e.g. `systemctl --user restart "
                     "pipewire-pulse` or `pulseaudio -k`); or replay a recording with --input FILE"
                 )
-            thread.join(min(0.1, max(0.001, timeout_s - waited_s)))
+            done.wait(min(0.1, max(0.001, timeout_s - waited_s)))
     except BaseException:  # given up, or a Ctrl-C
         if before_message is not None and not warned:
             before_message()
@@ -159,15 +166,22 @@ def _answer_within(call: Any, *, what: str, timeout_s: float, thread: threading.
     return box.get("result")
 
 
-#: Threads of :func:`_call_on_thread` whose PortAudio call has not returned yet.
-_CALLS_UNDER_WAY: set[threading.Thread] = set()
+#: Threads of :func:`_call_on_thread` whose PortAudio call has not returned yet, each with
+#: the event it sets once it has. Not ``Thread.is_alive()``: on CPython 3.11 a ``join``
+#: that a Ctrl-C interrupts marks a thread that still runs as stopped (the bpo-45274
+#: handling in ``threading.Thread._wait_for_tstate_lock`` releases the thread's own lock,
+#: held because it runs, and calls ``_stop``), and a Ctrl-C while PortAudio initialises is
+#: exactly such a join.
+_CALLS_UNDER_WAY: dict[threading.Thread, threading.Event] = {}
 
 
 def _call_on_thread(call: Callable[[], Any], *, name: str) -> tuple[threading.Thread, dict[str, Any]]:
     """Start ``call()`` on a daemon thread named ``name``; returns the thread and the dict it
-    puts ``"result"`` (what the call returned) or ``"error"`` (what it raised) in. The thread
-    counts in :func:`portaudio_call_under_way` until the call returns."""
-    box: dict[str, Any] = {}
+    puts ``"result"`` (what the call returned) or ``"error"`` (what it raised) in, whose
+    ``"done"`` (:class:`threading.Event`) is set once the call has returned. The thread counts
+    in :func:`portaudio_call_under_way` until then."""
+    done = threading.Event()
+    box: dict[str, Any] = {"done": done}
 
     def run() -> None:
         try:
@@ -175,10 +189,11 @@ def _call_on_thread(call: Callable[[], Any], *, name: str) -> tuple[threading.Th
         except BaseException as exc:  # handed to the waiting thread
             box["error"] = exc
         finally:
-            _CALLS_UNDER_WAY.discard(threading.current_thread())
+            _CALLS_UNDER_WAY.pop(threading.current_thread(), None)
+            done.set()
 
     thread = threading.Thread(target=run, name=name, daemon=True)
-    _CALLS_UNDER_WAY.add(thread)
+    _CALLS_UNDER_WAY[thread] = done
     thread.start()
     return thread, box
 
@@ -191,14 +206,50 @@ def portaudio_call_under_way() -> bool:
     A process that then exits the normal way runs the C libraries' exit handlers (ALSA's,
     JACK's) while that call is still inside them, which can crash it (SIGSEGV, exit status
     139 instead of 6); the ``ser-live`` program leaves with ``os._exit`` then
-    (:func:`ser_live.entry.main`), as it does for an abandoned stream.
+    (:func:`ser_live.entry.main`), as it does for an abandoned stream, once the call has had
+    up to :data:`PORTAUDIO_SETTLE_S` to return (:func:`settle_portaudio_calls`).
 
     Returns
     -------
     bool
         True while such a call has not returned.
     """
-    return any(t.is_alive() for t in list(_CALLS_UNDER_WAY))
+    return bool(_CALLS_UNDER_WAY)
+
+
+def settle_portaudio_calls(*, at_most_s: float = PORTAUDIO_SETTLE_S) -> list[str]:
+    """Wait for the PortAudio calls still running on daemon threads
+    (:func:`portaudio_call_under_way`) to return, for at most ``at_most_s`` seconds in all.
+
+    For a process about to leave with ``os._exit`` (:func:`ser_live.runtime.exit_now`): a
+    thread still inside ``Pa_Initialize`` then dies where it is, and Debian's PortAudio,
+    through ALSA's JACK plugin, holds JACK's metadata database (a Berkeley DB environment in
+    ``/dev/shm/jack_db-<uid>``) open during that call. A process that dies there can leave
+    the database's lock held, and every later PortAudio program of that user (ser-live, or
+    any other) then hangs in its own ``Pa_Initialize`` until the directory is removed: seen
+    once in about 400 processes that left with ``os._exit`` at random moments while PortAudio
+    initialised on a thread. A Ctrl-C while the microphone is set up is exactly that moment.
+
+    Parameters
+    ----------
+    at_most_s : float, default :data:`PORTAUDIO_SETTLE_S`
+        Longest wait, seconds (wall clock), for all the calls together.
+
+    Returns
+    -------
+    list of str
+        The names of the threads whose call had still not returned (empty: none is left;
+        e.g. ``"ser-live-portaudio-init"`` for a hung audio server).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        A Ctrl-C during the wait (in the main thread) ends it at once.
+    """
+    deadline = time.monotonic() + at_most_s
+    for done in list(_CALLS_UNDER_WAY.values()):
+        done.wait(max(0.0, deadline - time.monotonic()))
+    return sorted(t.name for t in list(_CALLS_UNDER_WAY))
 
 
 def import_sounddevice(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> Any:
@@ -256,7 +307,7 @@ def import_sounddevice(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> Any:
         ) from exc
     finally:
         with _SD_IMPORT_LOCK:  # only an import still under way is waited for again
-            if _SD_IMPORT.get("thread") is thread and not thread.is_alive():
+            if _SD_IMPORT.get("thread") is thread and box["done"].is_set():
                 saved = _SD_IMPORT.pop("stderr", None)
                 if saved is not None:
                     os.close(saved)

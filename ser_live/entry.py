@@ -11,12 +11,19 @@ done (:func:`ser_live.signals.imports_hold_signals`).
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
+import time
+from typing import Any, Iterator
 
 from .errors import ExitCode  # an enum and exceptions: nothing heavy
 from .signals import imports_hold_signals, stop_signals_as_interrupt_from_now
 
 __all__ = ["main"]
+
+log = logging.getLogger("ser_live")
 
 
 def main() -> int:
@@ -27,6 +34,8 @@ def main() -> int:
     PortAudio was interrupted, the process leaves with ``os._exit`` once stdout and stderr
     are flushed: the C libraries' exit handlers would run beside that call, or after a
     set-up the Ctrl-C cut short, and could crash the process (SIGSEGV in place of the status).
+    A call still under way is first given up to :data:`ser_live.audio.PORTAUDIO_SETTLE_S`
+    to return (:func:`_settle`).
     """
     # Only for a process whose audio this run set up (not a caller's, e.g. a test runner's).
     fresh = "ser_live.audio" not in sys.modules
@@ -46,8 +55,55 @@ def main() -> int:
         # came while the microphone was being set up; every result is written by now.
         from .runtime import exit_now
 
+        _settle(audio)
         exit_now(code)
     return code
+
+
+def _settle(audio: Any) -> None:
+    """Give a PortAudio call still under way up to ``audio.PORTAUDIO_SETTLE_S`` to return
+    before ``os._exit`` (:func:`ser_live.audio.settle_portaudio_calls`: one cut inside
+    ``Pa_Initialize`` can leave JACK's metadata database locked for every later PortAudio
+    program of the user). A second Ctrl-C leaves at once. Logged at INFO (``-v``)."""
+    if not audio.portaudio_call_under_way():
+        return
+    t0 = time.monotonic()
+    try:
+        # what ALSA and JACK print as the call goes on is theirs, not this run's (sounddevice
+        # hides it while PortAudio initialises; a slow server's warning gave fd 2 back)
+        with _fd2_silenced():
+            left = audio.settle_portaudio_calls(at_most_s=audio.PORTAUDIO_SETTLE_S)
+    except KeyboardInterrupt:  # a second Ctrl-C: leave now
+        left = ["(not waited for: Ctrl-C)"]
+    waited_s = time.monotonic() - t0
+    if left:
+        log.info("leaving with PortAudio calls still under way after %.2f s: %s", waited_s, ", ".join(left))
+    else:
+        log.info("PortAudio's call under way returned after %.2f s; leaving", waited_s)
+
+
+@contextlib.contextmanager
+def _fd2_silenced() -> Iterator[None]:
+    """File descriptor 2 points at the null device while the block runs (what C libraries
+    write there is dropped), and back at the real stderr after it; nothing changes where fd 2
+    cannot be duplicated (closed)."""
+    saved = None
+    with contextlib.suppress(OSError, ValueError):
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            with contextlib.suppress(OSError):
+                os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _run() -> int:

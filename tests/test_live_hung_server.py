@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -64,14 +65,62 @@ def test_a_hung_audio_server_at_start_ends_with_exit_6_and_says_so(hung_server: 
 
 @pytest.mark.microphone
 def test_ctrl_c_while_the_audio_server_hangs_at_start_is_exit_130(hung_server: PulseNullSink) -> None:
-    """A Ctrl-C while PortAudio waits for a hung server ends the run (before: ignored)."""
-    with _run_with_server_stopped(hung_server, ["--device", hung_server.device_name]) as run:
+    """A Ctrl-C while PortAudio waits for a hung server ends the run (before: ignored); the
+    initialisation, still waiting, is left behind after PORTAUDIO_SETTLE_S (and said so at
+    ``-v``)."""
+    with _run_with_server_stopped(hung_server, ["-v", "--device", hung_server.device_name]) as run:
         run.wait_for_line("the audio system has not answered", timeout_s=60)
         run.proc.send_signal(signal.SIGINT)
         rc = run.wait(timeout_s=30)
     out = run.text()
     assert rc == 130, f"exit {rc}:\n{out}"
     assert "Traceback" not in out, out
+    assert "leaving with PortAudio calls still under way after" in out and "ser-live-portaudio-init" in out, out
+
+
+@pytest.mark.microphone
+def test_ctrl_c_while_portaudio_initialises_waits_for_it_before_leaving(hung_server: PulseNullSink) -> None:
+    """A Ctrl-C while PortAudio initialises ends the run, but the process leaves (``os._exit``)
+    only once ``Pa_Initialize`` has returned: one that dies inside it can leave JACK's metadata
+    database locked, and every later PortAudio program of the user hangs on it
+    (:func:`ser_live.audio.settle_portaudio_calls`). Here the server answers again 0.3 s after
+    the Ctrl-C, so the initialisation returns within the program's wait."""
+    with _run_with_server_stopped(hung_server, ["-v", "--device", hung_server.device_name]) as run:
+        run.wait_for_line("the audio system has not answered", timeout_s=60)
+        run.proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        os.kill(hung_server.daemon_pid, signal.SIGCONT)
+        rc = run.wait(timeout_s=30)
+    out = run.text()
+    assert rc == 130, f"exit {rc}:\n{out}"
+    assert "Traceback" not in out, out
+    assert "PortAudio's call under way returned after" in out, out
+    assert "still under way" not in out, out
+
+
+def test_settle_portaudio_calls_waits_for_a_call_and_names_one_that_does_not_return() -> None:
+    """The wait behind the two tests above, on calls of known length: one that returns within
+    the time is waited for; one that does not is named, after at most the time given."""
+    import threading
+    import time as _time
+
+    from ser_live import audio
+
+    done = threading.Event()
+    audio._call_on_thread(lambda: _time.sleep(0.2), name="test-quick-call")
+    assert audio.portaudio_call_under_way()
+    assert audio.settle_portaudio_calls(at_most_s=10.0) == []
+    assert not audio.portaudio_call_under_way()
+
+    audio._call_on_thread(lambda: done.wait(30), name="test-stuck-call")
+    try:
+        t0 = _time.monotonic()
+        assert audio.settle_portaudio_calls(at_most_s=0.3) == ["test-stuck-call"]
+        assert _time.monotonic() - t0 < 5.0
+        assert audio.portaudio_call_under_way()
+    finally:
+        done.set()
+    assert audio.settle_portaudio_calls(at_most_s=10.0) == []
 
 
 #: Run in a child process (a hang before the fix must fail the test, not block pytest): open
