@@ -14,7 +14,7 @@ import sys
 from typing import Any, Callable, Iterator
 
 __all__ = ["IMPORT_HOLD_S", "STOP_SIGNALS", "imports_hold_signals", "signals_deferred", "stop_signals_as_interrupt",
-           "stop_signals_ignored", "stop_signals_as_interrupt_from_now"]
+           "stop_signals_ignored", "stop_signals_as_interrupt_from_now", "time_limited"]
 
 #: Signals that end a listening run like Ctrl-C: summary printed, utterance in progress kept.
 #: SIGHUP comes when the terminal is closed; SIGQUIT from Ctrl-\\ (no core dump then).
@@ -171,6 +171,32 @@ def stop_signals_ignored(*, restore: bool = True) -> Iterator[None]:
     finally:
         if restore:
             _restore(previous)
+
+
+@contextlib.contextmanager
+def time_limited(seconds: float) -> Iterator[None]:
+    """Raise ``KeyboardInterrupt`` inside the block once it has run ``seconds`` (wall clock),
+    by SIGALRM, whose handler and timer are the block's while it runs: for a write, once the
+    run is stopping, to a pipe or terminal whose reader may never take it (nobody may be left
+    to send another signal). Where :func:`signals_deferred` arms the same timer only when a
+    signal comes, this arms it at once. Main thread only, where there is ``setitimer``;
+    elsewhere nothing is limited.
+
+    Parameters
+    ----------
+    seconds : float
+        The block's limit, seconds (> 0).
+    """
+    previous = _install(("SIGALRM",), _raise_interrupt) if hasattr(signal, "setitimer") else {}
+    if not previous:  # not the main thread, or no interval timer
+        yield
+        return
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        _restore(previous)
 
 
 #: How often (s) :func:`signals_deferred` asks ``interruptible`` again once its time is up.

@@ -291,6 +291,40 @@ def test_a_time_limited_deferral_cuts_only_where_the_block_says_it_may(may_cut):
     else:
         assert steps == ["step"] * 30 + ["block ends"], steps
 
+def test_a_time_limited_block_is_cut_at_its_limit_in_the_main_thread_only():
+    """``time_limited(s)`` (the CLI's limit on a write once the run is stopping, when nobody
+    may be left to send another signal): the block is cut by KeyboardInterrupt once it has
+    run ``s``, SIGALRM's handler and the timer are given back, and a block in another thread
+    is not limited (only the main thread may take SIGALRM)."""
+    import threading
+
+    from ser_live.signals import time_limited
+
+    before = signal.getsignal(signal.SIGALRM)
+    steps: list[str] = []
+    with pytest.raises(KeyboardInterrupt), time_limited(0.05):
+        for _ in range(30):  # 0.3 s, six times the limit
+            time.sleep(0.01)
+            steps.append("step")
+        steps.append("block ends")
+    assert 3 <= len(steps) < 30 and "block ends" not in steps, steps
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+    seen: list[str] = []
+
+    def elsewhere() -> None:
+        with time_limited(0.01):
+            time.sleep(0.1)
+            seen.append("block ends")
+
+    t = threading.Thread(target=elsewhere)
+    t.start()
+    t.join(10)
+    assert seen == ["block ends"]
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
 def test_a_fold_without_a_predicted_class_is_scored_without_a_warning(emodb_subset):
     """A held-out speaker who never acted one emotion (as Korean or TESS speakers lack some of
     the 7-class model's) while the model predicts it: UA is the recall of the classes present,

@@ -15,7 +15,7 @@ from ..jsonl import json_line
 from ..records import speakers_moved_record, utterance_record
 from ..fsutil import point_at_devnull
 from .options import _err, _err_raw, _profile_text, _silence_stream, _uncertainty_rule
-from .signals import _signals_deferred
+from .signals import _at_most, _signals_deferred
 from .stream_events import StreamEvents
 
 #: Longest wait (s) of the listening loop for a result before it looks at the stream's status
@@ -448,30 +448,6 @@ def say_after_stop(msg: str, *, raw: bool = False) -> None:
             (_err_raw if raw else _err)(msg)
     except KeyboardInterrupt:  # the time was up, or another stop signal came
         _to_devnull_with_its_twin(sys.stderr)
-
-
-@contextlib.contextmanager
-def _at_most(seconds: float) -> Any:
-    """Raise KeyboardInterrupt inside the block once it has run ``seconds`` (by SIGALRM, whose
-    handler and timer are the block's while it runs). Main thread only, where there is
-    ``setitimer``; elsewhere nothing is limited."""
-    import signal
-    import threading
-
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def time_up(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGALRM, time_up)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _appending(fd: int) -> bool:
