@@ -394,10 +394,18 @@ class Recognizer:
         try:
             self.source.start(self.ring)
         except BaseException:
-            self.ring.close()
-            self._join_threads(None)
-            self._close_index()
-            self._stopped = True
+            try:
+                self.ring.close()
+                self._join_threads(None)
+                self._close_index()
+            finally:
+                # the run is over, and so is its stop: a stop() after this one (the CLI's
+                # `finally`, a `with` block's exit) returns at once. Without the event it
+                # waited its whole timeout (30 s) for a stop that never ran: ser-live hung
+                # for 30 s after a Ctrl-C that landed while the microphone opened.
+                with self._stop_lock:
+                    self._stopped = True
+                self._stop_finished.set()
             raise
         return self
 

@@ -20,7 +20,7 @@ import pytest
 
 from ser_live.audio import FileSource
 from ser_live.audiofile import SAMPLE_RATE_HZ, decode_audio, load_audio, to_int16, write_wav
-from ser_live.errors import AudioFileError, NoSpeechError
+from ser_live.errors import AudioFileError, DeviceError, NoSpeechError
 from ser_live.model import EmotionModel
 from ser_live.offline import Predictor
 from ser_live.pipeline import Recognizer, latency_stats
@@ -707,4 +707,27 @@ def test_a_ctrl_c_inside_start_leaves_a_recognizer_that_stops_cleanly(session, m
     monkeypatch.setattr(threading.Thread, "start", real_start)
     rec.stop(timeout_s=5.0)  # raised RuntimeError
     rec.quit(timeout_s=1.0)
+    assert rec.get_result(timeout_s=0) is None
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, DeviceError], ids=["ctrl-c", "device-error"])
+def test_stop_after_a_source_that_failed_to_start_returns_at_once(session, model, monkeypatch, failure):
+    """The source's start() fails (a Ctrl-C while the microphone opens, a device that will
+    not open): start() stops the threads and re-raises, and a stop() after it (what the
+    CLI's ``finally`` does) returns at once. It used to wait its whole timeout, 30 s, for a
+    stop that never ran: ``python -m benchmarks.interrupts --microphone`` found ser-live
+    hung 30 s after a Ctrl-C in 1 of 300 runs."""
+    path, _x, _spans = session
+    rec = Recognizer(FileSource(path, speed=0), model)
+
+    def start(ring):
+        raise failure("the device would not open") if failure is DeviceError else failure()
+
+    monkeypatch.setattr(rec.source, "start", start)
+    with pytest.raises(failure):
+        rec.start()
+    stopper = threading.Thread(target=rec.stop, kwargs={"timeout_s": 30.0}, daemon=True)
+    stopper.start()
+    stopper.join(5.0)
+    assert not stopper.is_alive(), "stop() after a failed start waited for a stop that never ran"
     assert rec.get_result(timeout_s=0) is None
