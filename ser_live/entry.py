@@ -11,8 +11,7 @@ done (:func:`ser_live.signals.imports_hold_signals`).
 
 from __future__ import annotations
 
-import contextlib
-import logging
+import contextlib  # contextlib, os, time and typing: loaded by then anyway (os, time) or by .signals
 import os
 import sys
 import time
@@ -22,8 +21,6 @@ from .errors import ExitCode  # an enum and exceptions: nothing heavy
 from .signals import imports_hold_signals, stop_signals_as_interrupt_from_now
 
 __all__ = ["main"]
-
-log = logging.getLogger("ser_live")
 
 
 def main() -> int:
@@ -67,6 +64,9 @@ def _settle(audio: Any) -> None:
     program of the user). A second Ctrl-C leaves at once. Logged at INFO (``-v``)."""
     if not audio.portaudio_call_under_way():
         return
+    import logging  # here, not at the top: the program's first moments import as little as they can
+
+    log = logging.getLogger("ser_live")
     t0 = time.monotonic()
     try:
         # what ALSA and JACK print as the call goes on is theirs, not this run's (sounddevice
