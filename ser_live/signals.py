@@ -54,7 +54,16 @@ def stop_signals_as_interrupt_from_now() -> None:
     records finished so far written), not by the signal's default action.
 
     A stop signal the process was started with ignored stays ignored, as Python leaves an
-    ignored SIGINT: ``nohup ser-live ... &`` must outlive the terminal that sends SIGHUP."""
+    ignored SIGINT: ``nohup ser-live ... &`` must outlive the terminal that sends SIGHUP.
+
+    Ctrl-C (SIGINT) goes back to Python's own ``KeyboardInterrupt`` if the package's start-up
+    handler holds it (``ser_live._interrupted_at_start``, which ends the program at once
+    while its first modules import)."""
+    import ser_live
+
+    early = getattr(ser_live, "_interrupted_at_start", None)
+    if early is not None and signal.getsignal(signal.SIGINT) is early:
+        _install(("SIGINT",), signal.default_int_handler)
     _install(STOP_SIGNALS, _raise_interrupt, keep_ignored=True)
 
 

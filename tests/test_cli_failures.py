@@ -384,6 +384,51 @@ def test_ctrl_c_while_the_program_starts_is_exit_130_without_a_traceback(session
     assert "interrupted" in err and "Traceback" not in err, err
 
 
+#: A child that imports the package as the program named in argv[0] does, then is sent SIGNAL
+#: while its "modules" still import (the moment before ser_live.entry's handling is in place).
+_SIGNAL_AT_IMPORT = """
+import os, signal, sys, time
+sys.path.insert(0, {root!r})
+sys.argv[0] = {argv0!r}
+import ser_live
+os.kill(os.getpid(), signal.{signal})
+time.sleep(2)
+print("survived", flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_program_first_imports_is_one_line_and_exit_130(sig: str) -> None:
+    """A Ctrl-C (or SIGTERM) in the program's first ~0.1 s, while the package and the entry
+    point import and before ``ser_live.entry`` handles signals: one line and exit 130, never
+    Python's KeyboardInterrupt traceback and death by SIGINT (the microphone sweep of
+    ``benchmarks/interrupts`` hit that in 2 and 3 runs of 300). Only the program: a script
+    that imports ser_live keeps Python's own handling (next test)."""
+    from .test_capture import REPO_ROOT
+
+    code = _SIGNAL_AT_IMPORT.format(root=str(REPO_ROOT), argv0="/usr/local/bin/ser-live", signal=sig)
+    res = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 130, f"exit {res.returncode}:\n{res.stderr}"
+    assert res.stderr == "ser-live: interrupted\n" and "survived" not in res.stdout, res.stderr
+
+
+def test_a_script_that_imports_ser_live_keeps_pythons_own_ctrl_c() -> None:
+    """The start-up handler is the program's only: a script importing the package and then
+    sent Ctrl-C gets Python's KeyboardInterrupt as ever; and one started with SIGINT ignored
+    (a background job) still ignores it as the program (it survives the signal)."""
+    from .test_capture import REPO_ROOT
+
+    code = _SIGNAL_AT_IMPORT.format(root=str(REPO_ROOT), argv0="analyse_calls.py", signal="SIGINT")
+    res = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
+    assert "KeyboardInterrupt" in res.stderr and "ser-live: interrupted" not in res.stderr, res.stderr
+    assert res.returncode != 0 and "survived" not in res.stdout
+
+    code = _SIGNAL_AT_IMPORT.format(root=str(REPO_ROOT), argv0="/usr/local/bin/ser-live", signal="SIGINT")
+    res = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert res.returncode == 0 and "survived" in res.stdout, res.stderr
+
+
 def test_predict_to_a_closed_stdout_says_so_and_exits_1(tmp_path: Path, data_root: Path) -> None:
     """`ser-live predict DIR | head -1`: the write error once on stderr, exit 1 (the README's
     exit table), not a silent 0."""
