@@ -226,9 +226,11 @@ def settle_portaudio_calls(*, at_most_s: float = PORTAUDIO_SETTLE_S) -> list[str
     through ALSA's JACK plugin, holds JACK's metadata database (a Berkeley DB environment in
     ``/dev/shm/jack_db-<uid>``) open during that call. A process that dies there can leave
     the database's lock held, and every later PortAudio program of that user (ser-live, or
-    any other) then hangs in its own ``Pa_Initialize`` until the directory is removed: seen
-    once in about 400 processes that left with ``os._exit`` at random moments while PortAudio
-    initialised on a thread. A Ctrl-C while the microphone is set up is exactly that moment.
+    any other) then hangs in its own ``Pa_Initialize`` until the directory is removed (seen,
+    rarely, with processes that left with ``os._exit`` at random moments while PortAudio
+    initialised on a thread). A Ctrl-C while the microphone is set up is exactly that moment;
+    ``python -m benchmarks.interrupts --microphone`` checks after each run that PortAudio
+    still starts.
 
     Parameters
     ----------

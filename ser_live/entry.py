@@ -11,7 +11,7 @@ done (:func:`ser_live.signals.imports_hold_signals`).
 
 from __future__ import annotations
 
-import contextlib  # contextlib, os, time and typing: loaded by then anyway (os, time) or by .signals
+import contextlib  # cheap: os is loaded at start, time is built in, contextlib and typing come with .signals
 import os
 import sys
 import time
