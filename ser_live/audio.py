@@ -310,6 +310,7 @@ def import_sounddevice(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> Any:
     finally:
         with _SD_IMPORT_LOCK:  # only an import still under way is waited for again
             if _SD_IMPORT.get("thread") is thread and box["done"].is_set():
+                _stderr_as_before()
                 saved = _SD_IMPORT.pop("stderr", None)
                 if saved is not None:
                     os.close(saved)
@@ -317,13 +318,40 @@ def import_sounddevice(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> Any:
 
 
 def _give_stderr_back() -> None:
-    """Point fd 2 at the real stderr again while PortAudio's initialisation (which sent it
-    to /dev/null) is still under way, so ser-live's messages are seen."""
+    """Let ser-live's own messages reach the real stderr while PortAudio's initialisation
+    (which points fd 2 at /dev/null) is still under way: ``sys.stderr`` becomes a stream on a
+    copy of the real one until the initialisation has returned (:func:`_stderr_as_before`).
+    Fd 2 itself stays where sounddevice put it, so what ALSA and JACK print during the rest of
+    the call (a screenful of "ALSA lib ..." lines when a slow audio server answers at last)
+    stays off the terminal; pointing fd 2 back, as this did before, let it through."""
     saved = _SD_IMPORT.get("stderr")
-    if saved is not None:
-        with contextlib.suppress(OSError):
-            sys.stderr.flush()
-            os.dup2(saved, 2)
+    if saved is None or "sys_stderr" in _SD_IMPORT:
+        return
+    current = sys.stderr
+    try:
+        if current is not None:
+            current.flush()
+        ours = open(os.dup(saved), "w", encoding=getattr(current, "encoding", None) or "utf-8",  # noqa: SIM115
+                    errors=getattr(current, "errors", None) or "backslashreplace", buffering=1)
+    except (OSError, ValueError):
+        return
+    _SD_IMPORT["sys_stderr"] = (current, ours)
+    sys.stderr = ours
+
+
+def _stderr_as_before() -> None:
+    """Undo :func:`_give_stderr_back` once PortAudio's initialisation has returned (fd 2 is
+    the real stderr again): ``sys.stderr`` is the stream it was, unless something replaced
+    ours meanwhile (then that stays)."""
+    swapped = _SD_IMPORT.pop("sys_stderr", None)
+    if swapped is None:
+        return
+    original, ours = swapped
+    if sys.stderr is ours:
+        sys.stderr = original
+    with contextlib.suppress(OSError, ValueError):
+        ours.flush()
+        ours.close()
 
 
 def _started_twice(source: object, remake: str) -> RuntimeError:

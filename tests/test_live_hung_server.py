@@ -98,6 +98,22 @@ def test_ctrl_c_while_portaudio_initialises_waits_for_it_before_leaving(hung_ser
     assert "still under way" not in out, out
 
 
+@pytest.mark.microphone
+def test_a_slow_server_that_answers_at_last_keeps_alsas_chatter_off_the_terminal(hung_server: PulseNullSink) -> None:
+    """The server answers only after the 2 s warning: the run goes on and ends as asked, the
+    warning is seen, and what ALSA and JACK print during the rest of PortAudio's
+    initialisation is not (sounddevice points fd 2 at /dev/null then; the warning used to
+    point it back, and a screenful of "ALSA lib ..." lines followed it)."""
+    with _run_with_server_stopped(hung_server, ["--duration-s", "2", "--device", hung_server.device_name]) as run:
+        run.wait_for_line("the audio system has not answered", timeout_s=60)
+        os.kill(hung_server.daemon_pid, signal.SIGCONT)
+        rc = run.wait(timeout_s=60)
+    out = run.text()
+    assert rc == 0, f"exit {rc}:\n{out}"
+    assert "has not answered for 2 s" in out and "ser-live summary" in out, out
+    assert "ALSA lib" not in out and "jack server" not in out.lower(), out
+
+
 def test_settle_portaudio_calls_waits_for_a_call_and_names_one_that_does_not_return() -> None:
     """The wait behind the two tests above, on calls of known length: one that returns within
     the time is waited for; one that does not is named, after at most the time given."""
