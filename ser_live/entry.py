@@ -11,11 +11,9 @@ done (:func:`ser_live.signals.imports_hold_signals`).
 
 from __future__ import annotations
 
-import contextlib  # cheap: os is loaded at start, time is built in, contextlib and typing come with .signals
-import os
 import sys
-import time
-from typing import Any, Iterator
+import time  # built in: cheap
+from typing import Any  # comes with .signals anyway
 
 from .errors import ExitCode  # an enum and exceptions: nothing heavy
 from .signals import imports_hold_signals, stop_signals_as_interrupt_from_now
@@ -68,11 +66,8 @@ def _settle(audio: Any) -> None:
 
     log = logging.getLogger("ser_live")
     t0 = time.monotonic()
-    try:
-        # what ALSA and JACK print as the call goes on is theirs, not this run's (sounddevice
-        # hides it while PortAudio initialises; a slow server's warning gave fd 2 back)
-        with _fd2_silenced():
-            left = audio.settle_portaudio_calls(at_most_s=audio.PORTAUDIO_SETTLE_S)
+    try:  # fd 2 stays at /dev/null meanwhile (sounddevice's, while PortAudio initialises)
+        left = audio.settle_portaudio_calls(at_most_s=audio.PORTAUDIO_SETTLE_S)
     except KeyboardInterrupt:  # a second Ctrl-C: leave now
         left = ["(not waited for: Ctrl-C)"]
     waited_s = time.monotonic() - t0
@@ -80,30 +75,6 @@ def _settle(audio: Any) -> None:
         log.info("leaving with PortAudio calls still under way after %.2f s: %s", waited_s, ", ".join(left))
     else:
         log.info("PortAudio's call under way returned after %.2f s; leaving", waited_s)
-
-
-@contextlib.contextmanager
-def _fd2_silenced() -> Iterator[None]:
-    """File descriptor 2 points at the null device while the block runs (what C libraries
-    write there is dropped), and back at the real stderr after it; nothing changes where fd 2
-    cannot be duplicated (closed)."""
-    saved = None
-    with contextlib.suppress(OSError, ValueError):
-        if sys.stderr is not None:
-            sys.stderr.flush()
-        saved = os.dup(2)
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, 2)
-        finally:
-            os.close(null)
-    try:
-        yield
-    finally:
-        if saved is not None:
-            with contextlib.suppress(OSError):
-                os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _run() -> int:
