@@ -51,30 +51,17 @@ from .segments_memory import DEFAULT_TAKE, build_long_wav
 STOP_WITHIN_S = 2.0
 
 
-#: Longest a fresh interpreter may take to initialise PortAudio after a ``--microphone`` run (s).
-PORTAUDIO_INIT_S = 20.0
-
-
-def portaudio_starts(env: dict[str, str]) -> bool:
-    """Whether a fresh interpreter initialises PortAudio (``import sounddevice``) within
-    :data:`PORTAUDIO_INIT_S` seconds with ``env``."""
-    try:
-        subprocess.run([sys.executable, "-c", "import sounddevice"], env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=PORTAUDIO_INIT_S)
-        return True
-    except subprocess.TimeoutExpired:
-        return False
-
-
 def _one(cmd: list[str], delay_s: float, hang_s: float, env: dict[str, str],
          microphone: bool = False) -> tuple[float, str, str]:
     """Run ``cmd``, SIGINT after ``delay_s``; (delay, outcome, stderr). With ``microphone``,
     a run that is otherwise right must also leave PortAudio able to start
-    (:func:`portaudio_starts`)."""
+    (``tests.pulse.portaudio_starts``); one that left it hanging is cleared up after."""
     delay_s, outcome, err = _signalled(cmd, delay_s, hang_s, env)
-    if microphone and not portaudio_starts(env):
-        from tests.pulse import clear_stuck_jack_db
+    if not microphone:
+        return delay_s, outcome, err
+    from tests.pulse import clear_stuck_jack_db, portaudio_starts
 
+    if not portaudio_starts(env):
         clear_stuck_jack_db()
         return delay_s, f"left PortAudio hanging (after: {outcome})", err
     return delay_s, outcome, err

@@ -109,6 +109,21 @@ def missing_requirements() -> list[str]:
 PORTAUDIO_INIT_TIMEOUT_S = 20.0
 
 
+def portaudio_starts(env: dict[str, str] | None = None, timeout_s: float = PORTAUDIO_INIT_TIMEOUT_S) -> bool:
+    """Whether a fresh interpreter initialises PortAudio (``import sounddevice``, which runs
+    ``Pa_Initialize``) within ``timeout_s`` seconds, with ``env`` (None: this process's).
+
+    False means the call hung, most often on a JACK metadata database whose lock a process
+    that died inside ``Pa_Initialize`` left held (:func:`clear_stuck_jack_db`).
+    """
+    try:
+        subprocess.run([sys.executable, "-c", "import sounddevice"], env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout_s)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def clear_stuck_jack_db() -> bool:
     """Remove JACK's metadata database when it makes ``Pa_Initialize`` hang; True if it did.
 
@@ -118,20 +133,15 @@ def clear_stuck_jack_db() -> bool:
     ``tests/test_capture_failures.py`` stops thirty ``ser-live`` runs at moments all through
     it) can leave the database's lock held, and every later ``Pa_Initialize`` of that user
     then waits for ever (seen once in a full ``make test``: the suite stopped in this
-    module's teardown). This asks a fresh interpreter to import ``sounddevice`` (which runs
-    ``Pa_Initialize``) and, when it has not finished in :data:`PORTAUDIO_INIT_TIMEOUT_S` and
-    no JACK server runs (``jackd``, ``jackdbus``), moves the database aside: libjack makes
-    a new one at the next call. Never touches it when PortAudio initialises in time.
+    module's teardown). This asks a fresh interpreter to initialise PortAudio
+    (:func:`portaudio_starts`) and, when it has not finished in
+    :data:`PORTAUDIO_INIT_TIMEOUT_S` and no JACK server runs (``jackd``, ``jackdbus``),
+    moves the database aside: libjack makes a new one at the next call. Never touches it
+    when PortAudio initialises in time.
     """
     db = Path("/dev/shm") / f"jack_db-{os.getuid()}"
-    if not db.exists():
+    if not db.exists() or portaudio_starts():
         return False
-    try:
-        subprocess.run([sys.executable, "-c", "import sounddevice"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=PORTAUDIO_INIT_TIMEOUT_S)
-        return False
-    except subprocess.TimeoutExpired:
-        pass
     import psutil
 
     if any(p.info["name"] in ("jackd", "jackdbus") for p in psutil.process_iter(["name"])):
