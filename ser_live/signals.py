@@ -247,8 +247,11 @@ def signals_deferred(*, at_most_s: float | None = None,
     previous: dict[int, Any] = {}
     timed = False  # the block's SIGALRM handler is in place (at_most_s)
     armed = False  # and its timer runs: a signal is held
+    ending = False  # the block is over: its handlers are being given back
 
     def time_up(signum: int, frame: Any) -> None:
+        if ending:  # fired as the block ended: the signal held is handed on below
+            return
         if interruptible is None or interruptible():
             _raise_interrupt(signum, frame)
         signal.setitimer(signal.ITIMER_REAL, _RECHECK_S)  # not at a point it may be cut: ask again soon
@@ -257,7 +260,10 @@ def signals_deferred(*, at_most_s: float | None = None,
         nonlocal armed
         got.append(signum)
         old = previous.get(signum)
-        if timed and not armed and (callable(old) or old == signal.SIG_DFL):  # not one ignored
+        # Not once the block is ending: a signal noted there (CPython runs a pending handler
+        # inside the signal.signal() that gives the handlers back) would start a timer whose
+        # SIGALRM then finds the handler of before, the default one ending the process.
+        if timed and not armed and not ending and (callable(old) or old == signal.SIG_DFL):  # not one ignored
             armed = True
             signal.setitimer(signal.ITIMER_REAL, float(at_most_s))
 
@@ -273,6 +279,7 @@ def signals_deferred(*, at_most_s: float | None = None,
             timed = True
         yield
     finally:
+        ending = True  # first: neither handler may start the timer or raise from here on
         if counted:
             _deferrals -= 1
         if timed:

@@ -291,6 +291,44 @@ def test_a_time_limited_deferral_cuts_only_where_the_block_says_it_may(may_cut):
     else:
         assert steps == ["step"] * 30 + ["block ends"], steps
 
+def test_a_ctrl_c_as_a_time_limited_deferral_ends_is_raised_and_leaves_no_timer(monkeypatch):
+    """A Ctrl-C that lands as ``signals_deferred(at_most_s=...)`` ends (after it stopped its
+    timer, before SIGINT's handler is given back; CPython runs it inside the ``signal.signal``
+    that gives the handlers back) is raised after the block, and leaves no timer running: the
+    block's handler once started the timer there, and its SIGALRM then met the handler of
+    before the block (by default, the end of the process: "Alarm clock", status -14)."""
+    from ser_live.signals import signals_deferred
+
+    real_setitimer = signal.setitimer
+    sent: list[bool] = []
+
+    def setitimer_then_ctrl_c(which: int, seconds: float, interval: float = 0.0) -> tuple[float, float]:
+        out = real_setitimer(which, seconds, interval)
+        if seconds == 0 and not sent:  # the block stopping its timer as it ends
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    alarms: list[int] = []
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    old_alrm = signal.signal(signal.SIGALRM, lambda signum, frame: alarms.append(signum))
+    monkeypatch.setattr(signal, "setitimer", setitimer_then_ctrl_c)
+    try:
+        with pytest.raises(KeyboardInterrupt), signals_deferred(at_most_s=0.05):
+            time.sleep(0.01)
+        monkeypatch.undo()
+        assert sent
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # no timer left running
+        time.sleep(0.1)
+        assert alarms == []
+    finally:
+        monkeypatch.undo()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_alrm)
+        signal.signal(signal.SIGINT, old_int)
+
+
 def test_a_time_limited_block_is_cut_at_its_limit_in_the_main_thread_only():
     """``time_limited(s)`` (the CLI's limit on a write once the run is stopping, when nobody
     may be left to send another signal): the block is cut by KeyboardInterrupt once it has
