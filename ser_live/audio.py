@@ -1206,12 +1206,12 @@ class MicrophoneSource:
         if stream is not None:
             stalled = self.no_audio_s > 0.5 or self.error is not None
             self._stream = None
+            closed = threading.Event()  # not closer.is_alive() after a join: see _CALLS_UNDER_WAY
             closer = threading.Thread(
-                target=_close_stream, args=(stream, stalled), name="ser-live-stream-closer", daemon=True
+                target=_close_stream, args=(stream, stalled, closed), name="ser-live-stream-closer", daemon=True
             )
             closer.start()
-            closer.join(STREAM_CLOSE_TIMEOUT_S)
-            if closer.is_alive():
+            if not closed.wait(STREAM_CLOSE_TIMEOUT_S):
                 self.abandoned = True
                 log.warning(
                     "PortAudio did not close the input stream of %r within %g s; leaving it",
@@ -1253,8 +1253,9 @@ class MicrophoneSource:
 STOPPED_GAP_S = 1.0
 
 
-def _close_stream(stream: Any, abort: bool) -> None:
-    """Stop (or abort) and close a PortAudio stream; runs on a daemon thread."""
+def _close_stream(stream: Any, abort: bool, closed: threading.Event | None = None) -> None:
+    """Stop (or abort) and close a PortAudio stream; runs on a daemon thread. ``closed`` is
+    set once PortAudio's calls have returned (whether or not they failed)."""
     try:
         if abort:
             stream.abort()
@@ -1263,6 +1264,9 @@ def _close_stream(stream: Any, abort: bool) -> None:
         stream.close()
     except Exception as exc:  # device vanished meanwhile
         log.info("closing the input stream: %s", exc)
+    finally:
+        if closed is not None:
+            closed.set()
 
 
 def list_input_devices(*, timeout_s: float = NO_AUDIO_TIMEOUT_S) -> list[dict[str, Any]]:

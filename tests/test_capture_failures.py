@@ -300,6 +300,51 @@ def test_a_short_warning_time_does_not_disable_the_no_audio_timeout(
 
 
 @pytest.mark.microphone
+@pytest.mark.parametrize("hangs", [False, True], ids=["closes", "close-hangs"])
+def test_a_stream_portaudio_will_not_close_is_left_after_a_second(
+    pulse_null_sink: PulseNullSink, hangs: bool  # noqa: F811
+) -> None:
+    """``MicrophoneSource.stop()`` returns within about ``STREAM_CLOSE_TIMEOUT_S`` whatever
+    PortAudio does, and says (``abandoned``) whether it left the stream to its closing
+    thread: here the real stream, held 3 s in its stop as a hung server would hold
+    ``Pa_StopStream``. A stream that closes is not left."""
+    from ser_live.audio import STREAM_CLOSE_TIMEOUT_S, MicrophoneSource
+    from ser_live.ringbuffer import RingBuffer
+
+    src = MicrophoneSource(device=pulse_null_sink.device_name)
+    src.start(RingBuffer(SAMPLE_RATE_HZ * 5))
+    time.sleep(0.3)
+    real = src._stream
+    released = threading.Event()
+
+    class HeldStream:  # the real stream, whose stop (or abort) PortAudio holds
+        def _held(self, name: str) -> None:
+            if hangs:
+                released.wait(3.0)
+            getattr(real, name)()
+
+        def stop(self) -> None:
+            self._held("stop")
+
+        def abort(self) -> None:
+            self._held("abort")
+
+        def close(self) -> None:
+            real.close()
+
+    src._stream = HeldStream()
+    t0 = time.monotonic()
+    src.stop()
+    took_s = time.monotonic() - t0
+    released.set()
+    assert src.abandoned is hangs
+    assert src.finished.is_set()
+    assert took_s < STREAM_CLOSE_TIMEOUT_S + 0.5 if hangs else took_s < STREAM_CLOSE_TIMEOUT_S, took_s
+    if hangs:
+        time.sleep(0.5)  # the closing thread finishes with the real stream
+
+
+@pytest.mark.microphone
 def test_giving_up_on_a_slow_audio_server_exits_6_not_by_a_crash(pulse_null_sink: PulseNullSink) -> None:  # noqa: F811
     """An audio server slower to answer than ``--no-audio-timeout-s`` (here the live one and a
     timeout shorter than PortAudio's initialisation): exit 6 with the reason. The process
