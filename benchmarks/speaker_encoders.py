@@ -26,8 +26,11 @@ the table compares what the encoders hear, not how they are used online:
   without the framewise analysis (the live extraction computes those frames anyway and hands
   them over: :meth:`~ser_live.features.FeatureExtractor.extract_with_frames`);
 * ``ge2e``: a neural speaker encoder trained for speaker verification, Resemblyzer's GE2E
-  (Wan et al., ICASSP 2018; ``pip install resemblyzer``, PyTorch; not one of our extras:
-  a comparison only, never on the live path), L2-normalised, the same 2-means as ``light``.
+  (Wan et al., ICASSP 2018; ``pip install torch`` then ``pip install --no-deps resemblyzer``:
+  its ``webrtcvad`` dependency would replace the module of ser-live's ``webrtcvad-wheels``
+  with one that imports setuptools' ``pkg_resources``, and without setuptools ser-live's VAD
+  stops importing; not one of our extras: a comparison only, never on the live path),
+  L2-normalised, the same 2-means as ``light``.
 
 Run: ``python -m benchmarks.speaker_encoders --pairs 100`` (every pair of EmoDB and es_uem;
 a few minutes, most of it the GE2E encoder's ~35 ms per utterance).
@@ -401,8 +404,9 @@ def ge2e_encoder() -> Callable[[np.ndarray], np.ndarray]:
     try:
         from resemblyzer import VoiceEncoder
     except ImportError as exc:
-        raise ImportError("the ge2e row needs Resemblyzer: pip install resemblyzer "
-                          "(or leave ge2e out of --encoders)") from exc
+        raise ImportError("the ge2e row needs Resemblyzer and PyTorch: pip install torch, then "
+                          "pip install --no-deps resemblyzer (its webrtcvad dependency would replace "
+                          "ser-live's VAD module); or leave ge2e out of --encoders") from exc
     import torch
 
     torch.set_num_threads(1)
