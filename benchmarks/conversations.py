@@ -267,9 +267,34 @@ def revised_results(results: Sequence[Any]) -> list[Any]:
     return [replace(r, prediction=preds[r.utterance.index]) for r in results]
 
 
+def attribution_hits(true: Sequence[Any], assigned: Sequence[Any]) -> np.ndarray:
+    """Which items' assigned label maps to their true speaker under the best one-to-one
+    mapping of assigned labels to true speakers (None assigned is wrong; of equally good
+    mappings, the first in the order of :func:`itertools.permutations` over the sorted labels).
+
+    Parameters
+    ----------
+    true, assigned : sequence
+        True speaker and assigned label per item.
+
+    Returns
+    -------
+    np.ndarray, bool, shape (n_items,)
+    """
+    ts = sorted(set(true), key=str)
+    ps = sorted({p for p in assigned if p is not None}, key=str)
+    best = np.zeros(len(true), dtype=bool)
+    for perm in itertools.permutations(ps + [None] * len(ts), len(ts)):
+        hit = np.array([p is not None and perm[ts.index(t)] == p for t, p in zip(true, assigned)], dtype=bool)
+        if hit.sum() > best.sum():
+            best = hit
+    return best
+
+
 def attribution_accuracy(true: Sequence[Any], assigned: Sequence[Any]) -> float:
     """Share (%) of items whose assigned label maps to their true speaker under the best
-    one-to-one mapping of assigned labels to true speakers (None assigned is wrong).
+    one-to-one mapping of assigned labels to true speakers (None assigned is wrong;
+    :func:`attribution_hits`).
 
     Parameters
     ----------
@@ -283,13 +308,26 @@ def attribution_accuracy(true: Sequence[Any], assigned: Sequence[Any]) -> float:
     """
     if not len(true):
         return float("nan")
-    ts = sorted(set(true), key=str)
-    ps = sorted({p for p in assigned if p is not None}, key=str)
-    best = 0
-    for perm in itertools.permutations(ps + [None] * len(ts), len(ts)):
-        hit = sum(1 for t, p in zip(true, assigned) if p is not None and perm[ts.index(t)] == p)
-        best = max(best, hit)
-    return 100.0 * best / len(true)
+    return 100.0 * float(attribution_hits(true, assigned).mean())
+
+
+def by_quarter_pct(hits: Sequence[np.ndarray]) -> list[float]:
+    """Attribution (%) in each quarter of the conversations, in the order played: each
+    conversation's items split into four runs as equal as :func:`numpy.array_split` makes
+    them, each quarter's hits pooled over the conversations.
+
+    Parameters
+    ----------
+    hits : sequence of np.ndarray, bool, shape (n_items,)
+        Per conversation, :func:`attribution_hits` (at least 4 items each).
+
+    Returns
+    -------
+    list of float
+        Four percentages, first quarter first.
+    """
+    parts = [np.array_split(np.asarray(h, dtype=bool), 4) for h in hits]
+    return [100.0 * float(np.concatenate([p[q] for p in parts]).mean()) for q in range(4)]
 
 
 def _assigned(spans_s: Sequence[tuple[float, float]], results: Sequence[Any]) -> list[list[tuple[int, float]]]:
@@ -1093,7 +1131,9 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
     -------
     dict
         ``rows``: per corpus and kind ``attribution_pct``, ``attribution_revised_pct``,
-        ``speakers_opened``, ``n``; per corpus ``one_speaker_share_pct`` (and revised, min).
+        ``speakers_opened``, ``n``, and both attributions per quarter of the conversations
+        (``attribution_by_quarter_pct``, ``attribution_revised_by_quarter_pct``:
+        :func:`by_quarter_pct`); per corpus ``one_speaker_share_pct`` (and revised, min).
     """
     from ser_live.model import EmotionModel
     from ser_live.offline import classify_turn_features
@@ -1128,7 +1168,7 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
         model = shared or EmotionModel.load(fold_model_path(corpus, settings))
         spk = corpus_speakers(corpus, n_utterances=settings.n_utterances, seed=settings.seed, data_root=data_root)
         for kind, pairs in pairs_of(spk, n_pairs=settings.n_pairs, seed=settings.seed).items():
-            acc, rev, opened = [], [], []
+            acc, rev, opened, hits_now, hits_rev = [], [], [], [], []
             for i, (a, b) in enumerate(pairs):
                 items = (spk[a]["items"], spk[b]["items"])
                 order = interleave(*(one_aroused(*items) if aroused else items), seed=settings.seed * 1000 + i)
@@ -1137,13 +1177,17 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
                 feats, played = conversation_segments(model, [it[0] for _, it in order], seed=settings.seed * 1000 + i,
                                                       frames=frames)
                 now, revised = attribute(model, feats, frames, settings.speakers)
-                acc.append(attribution_accuracy(who, [now[j] if j >= 0 else None for j in played]))
-                rev.append(attribution_accuracy(who, [revised[j] if j >= 0 else None for j in played]))
+                hits_now.append(attribution_hits(who, [now[j] if j >= 0 else None for j in played]))
+                hits_rev.append(attribution_hits(who, [revised[j] if j >= 0 else None for j in played]))
+                acc.append(100.0 * float(hits_now[-1].mean()))
+                rev.append(100.0 * float(hits_rev[-1].mean()))
                 opened.append(len({now[j] for j in played if j >= 0}))
                 progress(f"{corpus} {kind} {a}+{b}: {acc[-1]:.1f} % at the moment, {rev[-1]:.1f} % revised")
             rows.append({"corpus": corpus, "kind": kind, "n": len(pairs), "attribution_pct": float(np.mean(acc)),
                          "min_attribution_pct": float(np.min(acc)), "attribution_revised_pct": float(np.mean(rev)),
-                         "speakers_opened": float(np.mean(opened))})
+                         "speakers_opened": float(np.mean(opened)),
+                         "attribution_by_quarter_pct": by_quarter_pct(hits_now),
+                         "attribution_revised_by_quarter_pct": by_quarter_pct(hits_rev)})
         shares, shares_rev = [], []
         for i, s in enumerate(sorted(spk)[: settings.one_speaker]):
             frames = []
@@ -1176,6 +1220,19 @@ def attribution_markdown(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def quarters_markdown(res: dict[str, Any]) -> list[str]:
+    """:func:`attribution_only`'s attribution per quarter of the conversations as a Markdown
+    table (``--by-quarter``): where in a conversation the labels at the moment go wrong."""
+    lines = ["| corpus | pairs | at the moment %, quarters 1 / 2 / 3 / 4 | revised %, quarters 1 / 2 / 3 / 4 |",
+             "|" + "---|" * 4]
+    for r in res["rows"]:
+        if "attribution_by_quarter_pct" in r:
+            lines.append(f"| {r['corpus']} | {r['kind']} x{r['n']} | "
+                         + " / ".join(f"{v:.1f}" for v in r["attribution_by_quarter_pct"]) + " | "
+                         + " / ".join(f"{v:.1f}" for v in r["attribution_revised_by_quarter_pct"]) + " |")
+    return lines
+
+
 def attribution_main(args: argparse.Namespace) -> int:
     """``attribution``: :func:`attribution_only` with the harness's options."""
     from ser_live.speakers import parse_speakers
@@ -1197,6 +1254,9 @@ def attribution_main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(attribution_markdown(res)))
+    if args.by_quarter:
+        print()
+        print("\n".join(quarters_markdown(res)))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1, default=str) + "\n", encoding="utf-8")
     return 0
@@ -1268,6 +1328,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random k-means++ seedings --speakers N's clustering tries after each utterance besides "
                         "the previous clustering (default ser_live.speakers.SEEDINGS, as --speakers N runs; 0: the "
                         "previous clustering and the principal-component split, as before the seedings)")
+    a.add_argument("--by-quarter", action="store_true",
+                   help="also attribution in each quarter of the conversations, at the moment and revised")
     a.add_argument("--one-aroused", action="store_true",
                    help="each pair's first voice says only its high-arousal utterances (angry, happy), the second "
                         "only its low-arousal ones: an agitated caller and a calm agent")

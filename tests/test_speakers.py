@@ -1116,3 +1116,40 @@ def test_audio_cost_bench_builds_each_ingredient_and_scores_every_utterance(tmp_
     assert "| emodb | 2 (32) | " + " | ".join(f"{row[v]:.1f}" for v in audio_cost.VARIANTS) + " |" in printed
     rc = audio_cost.main(["--corpora", "es_uem", "--models-dir", str(tmp_path), "--speakers", "1"])
     assert rc == 2 and "es_uem.skops" in capsys.readouterr().err
+
+
+def test_attribution_hits_take_the_best_mapping_and_quarters_pool_the_conversations():
+    """``attribution_hits`` marks the items right under the best one-to-one mapping of
+    labels to voices (a conversation labelled the other way round is all right); the
+    quarters pool each conversation's first, second, ... quarter."""
+    from benchmarks.conversations import attribution_hits, by_quarter_pct
+
+    who = ["x", "x", "y", "y", "x", "y", "y", "x"]
+    swapped = ["B", "B", "A", "A", "B", "A", "A", "B"]
+    assert attribution_hits(who, swapped).all()
+    late = ["A", "A", "A", "A", "A", "B", "B", "A"]  # y's first two utterances put with x
+    assert attribution_hits(who, late).tolist() == [True, True, False, False, True, True, True, True]
+    assert attribution_hits(who, [None] * 8).sum() == 0
+    assert by_quarter_pct([attribution_hits(who, late), attribution_hits(who, swapped)]) == [100.0, 50.0, 100.0, 100.0]
+
+
+def test_attribution_by_quarter_on_an_emodb_pair(data_root, monkeypatch, tmp_path, capsys):
+    """``attribution --by-quarter`` on one real EmoDB conversation (8 utterances a voice):
+    four quarters at the moment and revised whose mean is the whole conversation's figure
+    (16 played utterances, 4 a quarter), and the table that prints them."""
+    from benchmarks.conversations import main as bench_main
+
+    monkeypatch.setenv("SER_LIVE_DATA", str(data_root))
+    out = tmp_path / "attribution.json"
+    assert bench_main(["attribution", "--corpora", "emodb", "--pairs", "1", "--utterances", "8", "--one-speaker", "0",
+                       "--arousal-ridge", "off", "--by-quarter", "--json", str(out)]) == 0
+    rows = [r for r in json.loads(out.read_text())["rows"] if "attribution_pct" in r]
+    assert [r["kind"] for r in rows] == ["mixed", "same"]
+    for r in rows:
+        for whole, quarters in ((r["attribution_pct"], r["attribution_by_quarter_pct"]),
+                                (r["attribution_revised_pct"], r["attribution_revised_by_quarter_pct"])):
+            assert len(quarters) == 4 and all(0.0 <= q <= 100.0 for q in quarters)
+            assert np.mean(quarters) == pytest.approx(whole)
+    printed = capsys.readouterr().out
+    assert "| at the moment %, quarters 1 / 2 / 3 / 4 |" in printed
+    assert f"| emodb | mixed x1 | {' / '.join(f'{v:.1f}' for v in rows[0]['attribution_by_quarter_pct'])} |" in printed
