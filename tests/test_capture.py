@@ -170,11 +170,15 @@ def test_microphone_delivers_played_speech_bit_exact(
 
 
 # ---------------------------------------------------------------------------- step 2
-def _ser_live_cmd() -> list[str]:
+def _ser_live_cmd(*, stacks_on_sigusr1: bool = False) -> list[str]:
     """The ``ser-live`` program of this checkout (``python -m ser_live`` with the checkout
     first on the path), whatever the working directory and whatever copy of ser-live the
-    environment's ``ser-live`` script would import (an editable install of another tree)."""
-    code = (f"import runpy, sys; sys.path.insert(0, {str(REPO_ROOT)!r}); sys.argv[0] = 'ser-live'; "
+    environment's ``ser-live`` script would import (an editable install of another tree).
+    With ``stacks_on_sigusr1`` the process writes every thread's Python stack to stderr on
+    SIGUSR1 and goes on (:func:`faulthandler.register`), for a run that seems stuck."""
+    hook = "import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True); " \
+        if stacks_on_sigusr1 else ""
+    code = (f"{hook}import runpy, sys; sys.path.insert(0, {str(REPO_ROOT)!r}); sys.argv[0] = 'ser-live'; "
             "runpy.run_module('ser_live', run_name='__main__', alter_sys=True)")
     return [sys.executable, "-c", code]
 
