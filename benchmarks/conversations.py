@@ -293,19 +293,8 @@ def attribution_hits(true: Sequence[Any], assigned: Sequence[Any]) -> np.ndarray
 
 def attribution_accuracy(true: Sequence[Any], assigned: Sequence[Any]) -> float:
     """Share (%) of items whose assigned label maps to their true speaker under the best
-    one-to-one mapping of assigned labels to true speakers (None assigned is wrong;
-    :func:`attribution_hits`).
-
-    Parameters
-    ----------
-    true, assigned : sequence
-        True speaker and assigned label per item.
-
-    Returns
-    -------
-    float
-        Percent; NaN for no items.
-    """
+    one-to-one mapping of assigned labels to true speakers: the share of
+    :func:`attribution_hits` (same parameters), in percent; NaN for no items."""
     if not len(true):
         return float("nan")
     return 100.0 * float(attribution_hits(true, assigned).mean())
