@@ -308,15 +308,17 @@ def by_quarter_pct(hits: Sequence[np.ndarray]) -> list[float]:
     Parameters
     ----------
     hits : sequence of np.ndarray, bool, shape (n_items,)
-        Per conversation, :func:`attribution_hits` (at least 4 items each).
+        Per conversation, :func:`attribution_hits`.
 
     Returns
     -------
     list of float
-        Four percentages, first quarter first.
+        Four percentages, first quarter first; NaN for a quarter with no items (every
+        conversation shorter than 4 items).
     """
     parts = [np.array_split(np.asarray(h, dtype=bool), 4) for h in hits]
-    return [100.0 * float(np.concatenate([p[q] for p in parts]).mean()) for q in range(4)]
+    pooled = [np.concatenate([p[q] for p in parts]) if parts else np.zeros(0, dtype=bool) for q in range(4)]
+    return [100.0 * float(q.mean()) if q.size else float("nan") for q in pooled]
 
 
 def _assigned(spans_s: Sequence[tuple[float, float]], results: Sequence[Any]) -> list[list[tuple[int, float]]]:

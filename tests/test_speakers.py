@@ -1131,6 +1131,8 @@ def test_attribution_hits_take_the_best_mapping_and_quarters_pool_the_conversati
     assert attribution_hits(who, late).tolist() == [True, True, False, False, True, True, True, True]
     assert attribution_hits(who, [None] * 8).sum() == 0
     assert by_quarter_pct([attribution_hits(who, late), attribution_hits(who, swapped)]) == [100.0, 50.0, 100.0, 100.0]
+    short = by_quarter_pct([attribution_hits(["x", "y"], ["A", "B"])])  # two items: two quarters empty
+    assert short[:2] == [100.0, 100.0] and np.isnan(short[2:]).all()
 
 
 def test_attribution_by_quarter_on_an_emodb_pair(data_root, monkeypatch, tmp_path, capsys):
