@@ -1159,7 +1159,7 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
         model = shared or EmotionModel.load(fold_model_path(corpus, settings))
         spk = corpus_speakers(corpus, n_utterances=settings.n_utterances, seed=settings.seed, data_root=data_root)
         for kind, pairs in pairs_of(spk, n_pairs=settings.n_pairs, seed=settings.seed).items():
-            acc, rev, opened, hits_now, hits_rev = [], [], [], [], []
+            opened, hits_now, hits_rev = [], [], []
             for i, (a, b) in enumerate(pairs):
                 items = (spk[a]["items"], spk[b]["items"])
                 order = interleave(*(one_aroused(*items) if aroused else items), seed=settings.seed * 1000 + i)
@@ -1170,10 +1170,11 @@ def attribution_only(settings: Settings, *, assigner: dict[str, Any] | None = No
                 now, revised = attribute(model, feats, frames, settings.speakers)
                 hits_now.append(attribution_hits(who, [now[j] if j >= 0 else None for j in played]))
                 hits_rev.append(attribution_hits(who, [revised[j] if j >= 0 else None for j in played]))
-                acc.append(100.0 * float(hits_now[-1].mean()))
-                rev.append(100.0 * float(hits_rev[-1].mean()))
                 opened.append(len({now[j] for j in played if j >= 0}))
-                progress(f"{corpus} {kind} {a}+{b}: {acc[-1]:.1f} % at the moment, {rev[-1]:.1f} % revised")
+                progress(f"{corpus} {kind} {a}+{b}: {100 * hits_now[-1].mean():.1f} % at the moment, "
+                         f"{100 * hits_rev[-1].mean():.1f} % revised")
+            acc = [100.0 * float(h.mean()) for h in hits_now]
+            rev = [100.0 * float(h.mean()) for h in hits_rev]
             rows.append({"corpus": corpus, "kind": kind, "n": len(pairs), "attribution_pct": float(np.mean(acc)),
                          "min_attribution_pct": float(np.min(acc)), "attribution_revised_pct": float(np.mean(rev)),
                          "speakers_opened": float(np.mean(opened)),
